@@ -1,0 +1,122 @@
+//! Shared benchmark plumbing: finding the big snapshot, timing whole commands (median of N, page
+//! cache warm), and sampling a child's peak anonymous memory from /proc.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The benchmark snapshot and raw backend file: `$BOLTSCOPE_BENCH_DIR/many-2.{snap,member}.db`
+/// (default `target/bench-data`), made by `benches/make-bench-data.sh` when missing.
+pub fn bench_files() -> Option<(PathBuf, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::var_os("BOLTSCOPE_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/bench-data"));
+    let snap = dir.join("many-2.snap.db");
+    if !snap.exists() {
+        eprintln!(
+            "making {} with real etcd (benches/make-bench-data.sh)...",
+            snap.display()
+        );
+        let ok = Command::new("bash")
+            .arg(root.join("benches/make-bench-data.sh"))
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok || !snap.exists() {
+            eprintln!("SKIP: no benchmark snapshot (install the tools with ../shared/oracle/install.sh, or set BOLTSCOPE_BENCH_DIR)");
+            return None;
+        }
+    }
+    Some((snap, dir.join("many-2.member.db")))
+}
+
+/// Reads a file once so every timed run starts with a warm page cache.
+pub fn warm(path: &Path) {
+    let _ = Command::new("cat").arg(path).stdout(Stdio::null()).status();
+}
+
+/// One timed run of a command.
+pub struct Run {
+    /// Wall time.
+    pub wall: Duration,
+    /// Peak RssAnon sampled every millisecond, in bytes.
+    pub peak_anon: u64,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Exit status success.
+    pub ok: bool,
+}
+
+fn rss_anon(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("RssAnon:"))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kb| kb * 1024)
+}
+
+/// Runs `cmd args` once, sampling its anonymous memory.
+pub fn run(cmd: &str, args: &[&str]) -> Run {
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let start = Instant::now();
+    let mut child = Command::new(cmd)
+        .args(args)
+        .stdout(out.reopen().expect("reopen"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {cmd}: {e}"));
+    let mut peak = 0;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        peak = peak.max(rss_anon(child.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let wall = start.elapsed();
+    Run {
+        wall,
+        peak_anon: peak,
+        stdout: std::fs::read(out.path()).unwrap_or_default(),
+        ok: status.success(),
+    }
+}
+
+/// Runs a command `n` times; returns the median run (by wall time) and the highest peak memory.
+pub fn median(n: usize, cmd: &str, args: &[&str]) -> Run {
+    let mut runs: Vec<Run> = (0..n).map(|_| run(cmd, args)).collect();
+    let peak = runs.iter().map(|r| r.peak_anon).max().unwrap_or(0);
+    runs.sort_by_key(|r| r.wall);
+    let mut m = runs.swap_remove(n / 2);
+    m.peak_anon = peak;
+    m
+}
+
+/// Number of timed runs per command: `BOLTSCOPE_BENCH_RUNS`, default 3.
+pub fn runs() -> usize {
+    std::env::var("BOLTSCOPE_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1)
+}
+
+/// The real etcdutl: `$ETCDUTL` or `etcdutl` on PATH.
+pub fn etcdutl() -> String {
+    std::env::var("ETCDUTL").unwrap_or_else(|_| "etcdutl".into())
+}
+
+/// Formats seconds.
+pub fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+/// Formats bytes in MiB.
+pub fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
+}

@@ -1,0 +1,15 @@
+//! The `boltscope` binary: parses arguments, runs the command, maps the outcome to an exit code.
+
+mod cli;
+mod output;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let code = match &cli.command {
+        cli::Command::Status(args) => output::run_status(args),
+    };
+    ExitCode::from(code)
+}

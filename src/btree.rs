@@ -1,0 +1,539 @@
+//! The tree walk: every bucket, every page, once, in parallel over subtrees, with a visited set,
+//! a depth bound, bounds-checked elements and key-order checks passed down the tree.
+//!
+//! What to compute on the way is a [`Fold`]: an accumulator built per subtree and joined in key
+//! order, so that order-dependent results (etcd's CRC-32C hash) equal one sequential pass.
+
+use crate::bitmap::AtomicBitmap;
+use crate::error::{Problem, ProblemKind, Sink};
+use crate::page::{type_name, LeafElem, Page, BRANCH, LEAF};
+use crate::view::DbView;
+use rayon::prelude::*;
+
+/// Deepest descent (pages, across bucket nesting) the walk follows. A balanced B+tree over any
+/// real file is under 10 deep; hostile files cannot make the walk recurse further than this.
+pub const MAX_DEPTH: u32 = 256;
+
+/// Size of a bucket header in a bucket entry's value: root pgid u64, sequence u64.
+pub const BUCKET_HEADER_SIZE: usize = 16;
+
+/// Where an entry sits: bucket nesting depth (0 = the root bucket, whose entries are the
+/// top-level buckets), the top-level bucket's name, and the path for problem reports.
+#[derive(Clone, Copy, Debug)]
+pub struct Ctx<'a> {
+    /// 0 for entries of the root bucket, 1 for entries of top-level buckets, and so on.
+    pub depth: u32,
+    /// Name of the top-level bucket the entry is in (empty at depth 0).
+    pub top: &'a [u8],
+    path: Option<&'a PathNode<'a>>,
+}
+
+#[derive(Debug)]
+struct PathNode<'a> {
+    name: &'a [u8],
+    parent: Option<&'a PathNode<'a>>,
+}
+
+impl Ctx<'_> {
+    /// The bucket path as lossy UTF-8 names, outermost first.
+    pub fn path(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let mut n = self.path;
+        while let Some(p) = n {
+            v.push(String::from_utf8_lossy(p.name).into_owned());
+            n = p.parent;
+        }
+        v.reverse();
+        v
+    }
+}
+
+/// A leaf page whose elements have all been checked, handed to [`Fold::leaf`].
+#[derive(Clone, Copy, Debug)]
+pub struct Leaf<'a> {
+    /// The page (or inline bucket page).
+    pub page: Page<'a>,
+    /// Number of elements (at least one).
+    pub count: usize,
+    /// The first element.
+    pub first: LeafElem<'a>,
+    /// The last element.
+    pub last: LeafElem<'a>,
+    /// `k0 v0 k1 v1 ...` as one slice, when the layout is canonical.
+    pub packed: Option<&'a [u8]>,
+}
+
+impl<'a> Leaf<'a> {
+    /// Iterates the (already checked) elements.
+    pub fn elems(&self) -> impl Iterator<Item = LeafElem<'a>> + '_ {
+        (0..self.count).filter_map(move |i| self.page.leaf_elem(i).ok())
+    }
+}
+
+/// What a walk computes. Accumulators are built per subtree and joined left to right.
+pub trait Fold: Sync {
+    /// The per-subtree result.
+    type Acc: Send;
+    /// The result of an empty subtree.
+    fn empty(&self) -> Self::Acc;
+    /// Joins the result of a subtree with the one right after it in key order.
+    fn join(&self, left: Self::Acc, right: Self::Acc) -> Self::Acc;
+    /// A leaf with no bucket entries: all its elements, in order.
+    fn leaf(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, leaf: &Leaf<'_>) {
+        for e in leaf.elems() {
+            self.entry(acc, ctx, &e);
+        }
+    }
+    /// One element of a leaf that has bucket entries (called before descending into a bucket).
+    fn entry(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>);
+    /// A bucket entry's subtree has been walked; `sub` is its result (entries at `depth + 1`).
+    fn bucket(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, sub: Self::Acc) {
+        let _ = (acc, ctx, e, sub);
+    }
+    /// A page of a bucket's tree was visited (for page statistics).
+    fn page(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, page: &Page<'_>, tree_level: u32) {
+        let _ = (acc, ctx, page, tree_level);
+    }
+}
+
+/// Walks the trees of one view. Use [`Walker::run`].
+pub struct Walker<'v, 'a, F: Fold> {
+    view: &'v DbView<'a>,
+    fold: &'v F,
+    /// Pages reached so far.
+    pub visited: &'v AtomicBitmap,
+    sink: &'v Sink,
+}
+
+/// Ancestors of the page being walked, to tell a cycle from a plain double reference.
+struct Stack<'s> {
+    id: u64,
+    parent: Option<&'s Stack<'s>>,
+}
+
+impl Stack<'_> {
+    fn contains(&self, id: u64) -> bool {
+        let mut s = Some(self);
+        while let Some(n) = s {
+            if n.id == id {
+                return true;
+            }
+            s = n.parent;
+        }
+        false
+    }
+}
+
+/// Key bounds a page's keys must respect: `lower <= k < upper`.
+#[derive(Clone, Copy)]
+struct Bounds<'a> {
+    lower: Option<&'a [u8]>,
+    upper: Option<&'a [u8]>,
+}
+
+impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
+    /// A walker over `view` recording reached pages in `visited` and problems in `sink`.
+    pub fn new(
+        view: &'v DbView<'a>,
+        fold: &'v F,
+        visited: &'v AtomicBitmap,
+        sink: &'v Sink,
+    ) -> Self {
+        Walker {
+            view,
+            fold,
+            visited,
+            sink,
+        }
+    }
+
+    /// Walks the root bucket and everything below it.
+    pub fn run(&self) -> F::Acc {
+        let root = self.view.meta().root;
+        let ctx = Ctx {
+            depth: 0,
+            top: &[],
+            path: None,
+        };
+        let top = Stack {
+            id: u64::MAX,
+            parent: None,
+        };
+        self.walk_page(
+            root,
+            Bounds {
+                lower: None,
+                upper: None,
+            },
+            &top,
+            0,
+            0,
+            &ctx,
+        )
+    }
+
+    fn report(&self, p: Problem, ctx: &Ctx<'_>) {
+        self.sink.push(p.bucket(ctx.path()));
+    }
+
+    fn walk_page(
+        &self,
+        id: u64,
+        b: Bounds<'a>,
+        stack: &Stack<'_>,
+        level: u32,
+        tree_level: u32,
+        ctx: &Ctx<'a>,
+    ) -> F::Acc {
+        let mut acc = self.fold.empty();
+        if level > MAX_DEPTH {
+            self.report(
+                Problem::new(
+                    ProblemKind::TooDeep,
+                    format!("page {id}: tree deeper than {MAX_DEPTH} levels"),
+                )
+                .page(id),
+                ctx,
+            );
+            return acc;
+        }
+        let page = match self.view.page(id) {
+            Ok(p) => p,
+            Err(p) => {
+                self.report(p, ctx);
+                return acc;
+            }
+        };
+        for i in id..=id + u64::from(page.overflow) {
+            if self.visited.test_and_set(i) {
+                let (kind, what) = if i == id && stack.contains(id) {
+                    (ProblemKind::Cycle, "cycle: the page is its own ancestor")
+                } else {
+                    (ProblemKind::MultipleReferences, "multiple references")
+                };
+                self.report(
+                    Problem::new(kind, format!("page {i}: {what}"))
+                        .page(i)
+                        .offset(page.offset),
+                    ctx,
+                );
+                return acc;
+            }
+        }
+        self.fold.page(&mut acc, ctx, &page, tree_level);
+        let here = Stack {
+            id,
+            parent: Some(stack),
+        };
+        match page.flags {
+            BRANCH => self.branch(page, b, &here, level, tree_level, ctx, acc),
+            LEAF => {
+                self.leaf(page, b, level, ctx, &mut acc);
+                acc
+            }
+            f => {
+                let msg = format!(
+                    "page {id}: invalid type: {} (expected branch or leaf)",
+                    type_name(f)
+                );
+                self.report(
+                    Problem::new(ProblemKind::InvalidPageType, msg)
+                        .page(id)
+                        .offset(page.offset + 8),
+                    ctx,
+                );
+                acc
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn branch(
+        &self,
+        page: Page<'a>,
+        b: Bounds<'a>,
+        here: &Stack<'_>,
+        level: u32,
+        tl: u32,
+        ctx: &Ctx<'a>,
+        acc: F::Acc,
+    ) -> F::Acc {
+        let n = usize::from(page.count);
+        if n == 0 {
+            let msg = format!("branch page {} has no elements", page.id);
+            self.report(
+                Problem::new(ProblemKind::EmptyBranch, msg)
+                    .page(page.id)
+                    .offset(page.offset),
+                ctx,
+            );
+            return acc;
+        }
+        let mut elems = Vec::with_capacity(n);
+        for i in 0..n {
+            match page.branch_elem(i) {
+                Ok(e) => elems.push(e),
+                Err(p) => {
+                    self.report(p, ctx);
+                    return acc;
+                }
+            }
+        }
+        let mut prev = b.lower;
+        for (i, e) in elems.iter().enumerate() {
+            if let Some(p) = self.order_problem(&page, e.key, prev, i, b.upper, i == 0) {
+                self.report(p, ctx);
+                return acc;
+            }
+            prev = Some(e.key);
+        }
+        let child = |i: usize| {
+            let upper = elems.get(i + 1).map(|e| e.key).or(b.upper);
+            let cb = Bounds {
+                lower: Some(elems[i].key),
+                upper,
+            };
+            self.walk_page(elems[i].child, cb, here, level + 1, tl + 1, ctx)
+        };
+        // Parallel only above the leaf level: a task per leaf costs more than the leaf.
+        let first_is_branch = self
+            .view
+            .page(elems[0].child)
+            .is_ok_and(|p| p.flags == BRANCH);
+        let rest = if first_is_branch && n > 1 {
+            (0..n)
+                .into_par_iter()
+                .map(child)
+                .reduce(|| self.fold.empty(), |l, r| self.fold.join(l, r))
+        } else {
+            (0..n)
+                .map(child)
+                .fold(self.fold.empty(), |l, r| self.fold.join(l, r))
+        };
+        self.fold.join(acc, rest)
+    }
+
+    /// Checks `key` against the previous key (strictly greater, or equal to the lower bound when
+    /// it is the first key of the page) and the upper bound.
+    fn order_problem(
+        &self,
+        page: &Page<'a>,
+        key: &[u8],
+        prev: Option<&[u8]>,
+        i: usize,
+        upper: Option<&[u8]>,
+        first: bool,
+    ) -> Option<Problem> {
+        let kind = if page.flags == BRANCH {
+            "branch"
+        } else {
+            "leaf"
+        };
+        let mk = |kind_: ProblemKind, why: String| {
+            Some(
+                Problem::new(
+                    kind_,
+                    format!("key[{i}]={} on {kind} page({}) {why}", hex(key), page.id),
+                )
+                .page(page.id)
+                .offset(page.offset_of(key)),
+            )
+        };
+        if key.is_empty() {
+            return mk(ProblemKind::EmptyKey, "is empty".into());
+        }
+        if let Some(p) = prev {
+            if key < p || (key == p && !first) {
+                return mk(
+                    ProblemKind::KeysOutOfOrder,
+                    format!("needs to be > {}", hex(p)),
+                );
+            }
+        }
+        if let Some(u) = upper {
+            if key >= u {
+                return mk(
+                    ProblemKind::KeysOutOfOrder,
+                    format!("needs to be < {} (the next branch key)", hex(u)),
+                );
+            }
+        }
+        None
+    }
+
+    fn leaf(&self, page: Page<'a>, b: Bounds<'a>, level: u32, ctx: &Ctx<'a>, acc: &mut F::Acc) {
+        let n = usize::from(page.count);
+        if n == 0 {
+            return;
+        }
+        let mut prev = b.lower;
+        let mut has_bucket = false;
+        let mut packed = true;
+        let mut first = None;
+        let mut last: Option<LeafElem<'a>> = None;
+        for i in 0..n {
+            let e = match page.leaf_elem(i) {
+                Ok(e) => e,
+                Err(p) => return self.report(p, ctx),
+            };
+            if let Some(p) = self.order_problem(&page, e.key, prev, i, b.upper, i == 0) {
+                return self.report(p, ctx);
+            }
+            if let Some(l) = &last {
+                packed &= l.value.as_ptr_range().end == e.key.as_ptr();
+            }
+            prev = Some(e.key);
+            has_bucket |= e.is_bucket();
+            first.get_or_insert(e);
+            last = Some(e);
+        }
+        let (Some(first), Some(last)) = (first, last) else {
+            return;
+        };
+        if ctx.depth == 0 && !has_bucket {
+            let msg = format!(
+                "root bucket page {} holds plain keys; only buckets may be at the top level",
+                page.id
+            );
+            self.report(
+                Problem::new(ProblemKind::BucketMalformed, msg)
+                    .page(page.id)
+                    .offset(page.offset),
+                ctx,
+            );
+            return;
+        }
+        if !has_bucket {
+            let packed = if packed {
+                page.packed_kv(&first, &last)
+            } else {
+                None
+            };
+            self.fold.leaf(
+                acc,
+                ctx,
+                &Leaf {
+                    page,
+                    count: n,
+                    first,
+                    last,
+                    packed,
+                },
+            );
+            return;
+        }
+        for i in 0..n {
+            let Ok(e) = page.leaf_elem(i) else { continue };
+            self.fold.entry(acc, ctx, &e);
+            if e.is_bucket() {
+                let node = PathNode {
+                    name: e.key,
+                    parent: ctx.path,
+                };
+                let sub_ctx = Ctx {
+                    depth: ctx.depth + 1,
+                    top: if ctx.depth == 0 { e.key } else { ctx.top },
+                    path: Some(&node),
+                };
+                let sub = self.bucket(&page, &e, level, &sub_ctx);
+                self.fold.bucket(acc, ctx, &e, sub);
+            } else if ctx.depth == 0 {
+                let msg = format!(
+                    "root bucket holds a plain key {}; only buckets may be at the top level",
+                    hex(e.key)
+                );
+                self.report(
+                    Problem::new(ProblemKind::BucketMalformed, msg)
+                        .page(page.id)
+                        .offset(page.offset_of(e.key)),
+                    ctx,
+                );
+            }
+        }
+    }
+
+    /// Walks the bucket whose entry is `e` (on `page`): a page tree or an inline page.
+    fn bucket(&self, page: &Page<'a>, e: &LeafElem<'a>, level: u32, ctx: &Ctx<'a>) -> F::Acc {
+        let bad = |msg: String| {
+            Problem::new(ProblemKind::BucketMalformed, msg)
+                .page(page.id)
+                .offset(page.offset_of(e.value))
+        };
+        let o = self.view.order;
+        let (Some(root), true) = (o.u64(e.value, 0), e.value.len() >= BUCKET_HEADER_SIZE) else {
+            self.report(
+                bad(format!(
+                    "bucket {} value is {} bytes, shorter than a bucket header",
+                    hex(e.key),
+                    e.value.len()
+                )),
+                ctx,
+            );
+            return self.fold.empty();
+        };
+        if root != 0 {
+            let top = Stack {
+                id: u64::MAX,
+                parent: None,
+            };
+            return self.walk_page(
+                root,
+                Bounds {
+                    lower: None,
+                    upper: None,
+                },
+                &top,
+                level + 1,
+                0,
+                ctx,
+            );
+        }
+        let body = &e.value[BUCKET_HEADER_SIZE..];
+        let inline = Page::new(page.id, page.offset_of(body), body, o)
+            .filter(|p| p.flags == LEAF && p.overflow == 0);
+        let Some(inline) = inline else {
+            self.report(
+                bad(format!(
+                    "inline bucket {} does not hold a leaf page",
+                    hex(e.key)
+                )),
+                ctx,
+            );
+            return self.fold.empty();
+        };
+        let mut acc = self.fold.empty();
+        self.fold.page(&mut acc, ctx, &inline, 0);
+        for i in 0..usize::from(inline.count) {
+            if inline.leaf_elem(i).is_ok_and(|x| x.is_bucket()) {
+                self.report(
+                    bad(format!(
+                        "inline bucket {} contains a bucket entry",
+                        hex(e.key)
+                    )),
+                    ctx,
+                );
+                return acc;
+            }
+        }
+        self.leaf(
+            inline,
+            Bounds {
+                lower: None,
+                upper: None,
+            },
+            level + 1,
+            ctx,
+            &mut acc,
+        );
+        acc
+    }
+}
+
+/// Hex of a key, shortened for messages.
+pub fn hex(k: &[u8]) -> String {
+    let mut s: String = k.iter().take(40).map(|b| format!("{b:02x}")).collect();
+    if k.len() > 40 {
+        s.push_str("...");
+    }
+    s
+}

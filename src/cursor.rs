@@ -1,0 +1,136 @@
+//! Sequential, in-order reads of single buckets and keys (for lookups such as
+//! `meta/storageVersion`, and per-key passes that must see records in order). Every page read is
+//! checked; depth is bounded, and a page budget stops any loop a damaged file could make.
+
+use crate::btree::{BUCKET_HEADER_SIZE, MAX_DEPTH};
+use crate::error::{Problem, ProblemKind};
+use crate::page::{LeafElem, Page, BRANCH, LEAF};
+use crate::view::DbView;
+
+/// Where a bucket's tree starts.
+#[derive(Clone, Copy, Debug)]
+pub enum BucketRoot<'a> {
+    /// A tree rooted at a page.
+    Page(u64),
+    /// An inline bucket: one leaf page inside the parent's value.
+    Inline(Page<'a>),
+}
+
+/// The root bucket of the view's meta.
+pub fn root(view: &DbView<'_>) -> BucketRoot<'static> {
+    BucketRoot::Page(view.meta().root)
+}
+
+/// Decodes a bucket entry's value into the root of its tree.
+pub fn bucket_root<'a>(view: &DbView<'a>, value: &'a [u8]) -> Option<BucketRoot<'a>> {
+    let root = view.order.u64(value, 0)?;
+    if root != 0 {
+        return Some(BucketRoot::Page(root));
+    }
+    let body = value.get(BUCKET_HEADER_SIZE..)?;
+    Page::new(0, 0, body, view.order)
+        .filter(|p| p.flags == LEAF)
+        .map(BucketRoot::Inline)
+}
+
+fn bad(msg: String) -> Problem {
+    Problem::new(ProblemKind::InvalidPageType, msg)
+}
+
+/// Calls `f` for every element of the bucket, in key order. Stops at the first problem.
+pub fn for_each<'a>(
+    view: &DbView<'a>,
+    b: BucketRoot<'a>,
+    f: &mut dyn FnMut(&LeafElem<'a>),
+) -> Result<(), Problem> {
+    let mut budget = view.tracked_pages().saturating_add(1);
+    match b {
+        BucketRoot::Inline(p) => leaf(&p, f),
+        BucketRoot::Page(id) => visit(view, id, 0, &mut budget, f),
+    }
+}
+
+fn leaf<'a>(p: &Page<'a>, f: &mut dyn FnMut(&LeafElem<'a>)) -> Result<(), Problem> {
+    for i in 0..usize::from(p.count) {
+        f(&p.leaf_elem(i)?);
+    }
+    Ok(())
+}
+
+fn visit<'a>(
+    view: &DbView<'a>,
+    id: u64,
+    depth: u32,
+    budget: &mut u64,
+    f: &mut dyn FnMut(&LeafElem<'a>),
+) -> Result<(), Problem> {
+    if depth > MAX_DEPTH || *budget == 0 {
+        return Err(Problem::new(
+            ProblemKind::TooDeep,
+            format!("page {id}: tree deeper or larger than the file"),
+        )
+        .page(id));
+    }
+    *budget -= 1;
+    let p = view.page(id)?;
+    match p.flags {
+        LEAF => leaf(&p, f),
+        BRANCH => {
+            for i in 0..usize::from(p.count) {
+                visit(view, p.branch_elem(i)?.child, depth + 1, budget, f)?;
+            }
+            Ok(())
+        }
+        t => Err(bad(format!("page {id}: invalid type {t:#x}")).page(id)),
+    }
+}
+
+/// Looks `key` up in the bucket: its element, if present.
+pub fn get<'a>(
+    view: &DbView<'a>,
+    b: BucketRoot<'a>,
+    key: &[u8],
+) -> Result<Option<LeafElem<'a>>, Problem> {
+    let mut page = match b {
+        BucketRoot::Inline(p) => p,
+        BucketRoot::Page(id) => view.page(id)?,
+    };
+    for _ in 0..=MAX_DEPTH {
+        let n = usize::from(page.count);
+        match page.flags {
+            LEAF => {
+                for i in 0..n {
+                    let e = page.leaf_elem(i)?;
+                    if e.key == key {
+                        return Ok(Some(e));
+                    }
+                }
+                return Ok(None);
+            }
+            BRANCH => {
+                // Greatest element key <= key, clamped to the first element.
+                let mut child = page.branch_elem(0)?.child;
+                for i in 1..n {
+                    let e = page.branch_elem(i)?;
+                    if e.key > key {
+                        break;
+                    }
+                    child = e.child;
+                }
+                page = view.page(child)?;
+            }
+            t => return Err(bad(format!("page {}: invalid type {t:#x}", page.id)).page(page.id)),
+        }
+    }
+    Err(Problem::new(
+        ProblemKind::TooDeep,
+        "lookup deeper than any real tree".into(),
+    ))
+}
+
+/// Looks up a top-level bucket by name.
+pub fn top_bucket<'a>(view: &DbView<'a>, name: &[u8]) -> Result<Option<BucketRoot<'a>>, Problem> {
+    Ok(get(view, root(view), name)?
+        .filter(LeafElem::is_bucket)
+        .and_then(|e| bucket_root(view, e.value)))
+}

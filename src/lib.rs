@@ -1,0 +1,30 @@
+//! boltscope: reads etcd snapshots and bbolt database files offline, through a read-only memory
+//! map, and tells the truth about them.
+//!
+//! The library works on any `&[u8]`: build a [`view::DbView`] over the bytes, then walk it
+//! ([`walk::walk`]) with a [`btree::Fold`], or ask for etcd's status figures
+//! ([`status::status`]). [`db`] maps files (and holds the crate's only `unsafe`).
+//!
+//! Hostile input is expected: every read is bounds-checked, every walk keeps a visited set and a
+//! depth bound, and problems name their page id and byte offset.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bitmap;
+pub mod btree;
+pub mod cursor;
+pub mod db;
+pub mod error;
+pub mod etcd;
+pub mod freelist;
+pub mod humanize;
+pub mod meta;
+pub mod page;
+pub mod status;
+pub mod trailer;
+pub mod view;
+pub mod walk;
+
+pub use error::{Error, Problem, ProblemKind};
+pub use view::DbView;

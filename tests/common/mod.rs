@@ -1,0 +1,70 @@
+//! Fixture access for the integration tests: every database in `fixtures/` (plain or gzipped),
+//! its bytes, and the answers the real tools gave about it.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The fixtures folder.
+pub fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Names (without `.gz`) of every fixture database: `*.db` and `*.db.gz`.
+pub fn databases() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir())
+        .expect("fixtures/ exists")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| {
+            if n.ends_with(".db") {
+                Some(n)
+            } else {
+                n.strip_suffix(".db.gz").map(|s| format!("{s}.db"))
+            }
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    assert!(
+        v.len() >= 10,
+        "expected the committed fixtures, found {v:?}"
+    );
+    v
+}
+
+/// The bytes of a fixture database, decompressed when stored as `.gz`.
+pub fn bytes(name: &str) -> Vec<u8> {
+    let plain = dir().join(name);
+    if plain.exists() {
+        return std::fs::read(plain).expect("read fixture");
+    }
+    let gz = std::fs::File::open(dir().join(format!("{name}.gz"))).expect("fixture or .gz");
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut out)
+        .expect("gunzip");
+    out
+}
+
+/// A path to the fixture database as a plain file (decompressed into a temp dir when needed).
+pub fn path(name: &str, tmp: &tempfile::TempDir) -> PathBuf {
+    let plain = dir().join(name);
+    if plain.exists() {
+        return plain;
+    }
+    let p = tmp.path().join(name);
+    std::fs::write(&p, bytes(name)).expect("write temp fixture");
+    p
+}
+
+/// An answer file next to a fixture (`NAME.SUFFIX`), if the tools produced one.
+pub fn answer(name: &str, suffix: &str) -> Option<String> {
+    std::fs::read_to_string(dir().join(format!("{name}.{suffix}"))).ok()
+}
+
+/// An answer parsed as JSON.
+pub fn answer_json(name: &str, suffix: &str) -> Option<serde_json::Value> {
+    answer(name, suffix)
+        .map(|s| serde_json::from_str(&s).unwrap_or_else(|e| panic!("{name}.{suffix}: {e}")))
+}
