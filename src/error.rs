@@ -54,6 +54,22 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    /// Whether the problem can make figures read from the tree wrong. Meta pages (the other one
+    /// is used), the trailer and the freelist do not change what the tree holds.
+    pub fn affects_figures(self) -> bool {
+        !matches!(
+            self,
+            ProblemKind::MetaInvalid
+                | ProblemKind::MetaMismatch
+                | ProblemKind::TrailerMismatch
+                | ProblemKind::FreelistInvalid
+                | ProblemKind::FreelistOutOfRange
+                | ProblemKind::PageFreedTwice
+                | ProblemKind::ReachableFreed
+                | ProblemKind::UnreachableUnfreed
+        )
+    }
+
     /// The snake_case name used in JSON output.
     pub fn name(self) -> String {
         serde_json::to_value(self)

@@ -53,3 +53,24 @@ fn free_pages_and_tree_facts_equal_real_bbolt() {
         );
     }
 }
+
+#[test]
+fn grow_ahead_slack_past_the_high_water_mark_is_ignored() {
+    // A live member/snap/db is grown ahead of use by up to 16 MiB of zeros past hwm x pageSize.
+    let name = "k8s-0.005.member.db";
+    let mut data = common::bytes(name);
+    data.extend(std::iter::repeat_n(0u8, 16 << 20));
+    let view = DbView::new(&data).unwrap();
+    assert_eq!(view.slack(), 16 << 20);
+    let r = boltscope::status::status(&view, boltscope::status::EtcdVersion::V35).unwrap();
+    assert!(r.structure.is_clean());
+    assert_eq!(
+        serde_json::to_value(&r.status).unwrap(),
+        common::answer_json(name, "status.json").unwrap()
+    );
+    let info = common::answer_json(name, "oracle-info.json").unwrap();
+    assert_eq!(
+        r.structure.free_pages,
+        info["free_page_n"].as_u64().unwrap()
+    );
+}

@@ -1,0 +1,95 @@
+//! The binary on inputs that are not bbolt files at all: one line on stderr, exit 2, no panic.
+
+mod common;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn status(p: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_boltscope"))
+        .arg("status")
+        .arg(p)
+        .output()
+        .unwrap()
+}
+
+fn assert_unreadable(out: &Output, what: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+    assert!(out.stdout.is_empty(), "{what}");
+    assert_eq!(err.lines().count(), 1, "{what}: one line, got {err:?}");
+    assert!(err.starts_with("boltscope: "), "{what}: {err}");
+    assert!(!err.contains("panicked"), "{what}: {err}");
+}
+
+#[test]
+fn non_bbolt_inputs_exit_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, Vec<u8>); 5] = [
+        ("empty", vec![]),
+        ("one-byte", vec![7]),
+        ("zeros", vec![0; 1 << 16]),
+        ("text", b"hello, this is not a database\n".repeat(200)),
+        (
+            "half-a-meta",
+            common::bytes("tiny-1.snap.db")[..600].to_vec(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        assert_unreadable(&status(&p), name);
+    }
+    assert_unreadable(&status(tmp.path()), "directory");
+    assert_unreadable(&status(&tmp.path().join("missing")), "missing");
+}
+
+#[test]
+fn fifo_is_refused_without_blocking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("fifo");
+    let made = Command::new("mkfifo")
+        .arg(&p)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "mkfifo available");
+    assert_unreadable(&status(&p), "fifo");
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_teaches() {
+    let bin = env!("CARGO_BIN_EXE_boltscope");
+    let out = Command::new(bin).args(["status"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(bin)
+        .args(["status", "-w", "yaml", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let help = Command::new(bin)
+        .args(["status", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    for needle in [
+        "etcdutl snapshot status",
+        "--write-out",
+        "--etcd-version",
+        "Examples:",
+        "exit 1",
+    ] {
+        assert!(text.contains(needle), "status --help lacks {needle:?}");
+    }
+    let top = Command::new(bin).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&top.stdout).contains("Exit codes"));
+}
+
+#[test]
+fn input_file_is_never_modified() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = common::path("k8s-0.005.member.db", &tmp);
+    let before = std::fs::read(&p).unwrap();
+    let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+    assert!(status(&p).status.success());
+    assert_eq!(std::fs::read(&p).unwrap(), before);
+    assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), mtime);
+}
