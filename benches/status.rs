@@ -23,34 +23,17 @@ fn main() {
         let ours = median(n, bolt, &["status", "-w", "json", f]);
         let theirs = median(n, &etcdutl, &["snapshot", "status", "-w", "json", f]);
         let same = ours.stdout == theirs.stdout;
-        println!(
-            "status on {f} ({}, median of {n}, page cache warm)",
-            mib(size)
-        );
+        println!("status on {f} ({}, median of {n}, page cache warm)", mib(size));
         println!("  etcdutl snapshot status   {}", secs(theirs.wall));
-        println!(
-            "  boltscope status          {}   peak anon {}",
-            secs(ours.wall),
-            mib(ours.peak_anon)
-        );
+        println!("  boltscope status          {}   peak anon {}", secs(ours.wall), mib(ours.peak_anon));
         println!(
             "  ratio                     {:.1}x faster; outputs {}",
             theirs.wall.as_secs_f64() / ours.wall.as_secs_f64(),
-            if same && ours.ok {
-                "identical"
-            } else {
-                "DIFFER"
-            }
+            if same && ours.ok { "identical" } else { "DIFFER" }
         );
         if !same {
-            println!(
-                "    etcdutl:   {}",
-                String::from_utf8_lossy(&theirs.stdout).trim()
-            );
-            println!(
-                "    boltscope: {}",
-                String::from_utf8_lossy(&ours.stdout).trim()
-            );
+            println!("    etcdutl:   {}", String::from_utf8_lossy(&theirs.stdout).trim());
+            println!("    boltscope: {}", String::from_utf8_lossy(&ours.stdout).trim());
         }
     }
 }

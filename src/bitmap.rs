@@ -14,10 +14,7 @@ impl AtomicBitmap {
     /// A bitmap of `len` clear bits.
     pub fn new(len: u64) -> AtomicBitmap {
         let n = len.div_ceil(64) as usize;
-        AtomicBitmap {
-            words: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            len,
-        }
+        AtomicBitmap { words: (0..n).map(|_| AtomicU64::new(0)).collect(), len }
     }
 
     /// Number of bits.
@@ -42,15 +39,11 @@ impl AtomicBitmap {
 
     /// Whether bit `i` is set (false past the end).
     pub fn get(&self, i: u64) -> bool {
-        i < self.len
-            && self.words[(i / 64) as usize].load(Ordering::Relaxed) & (1u64 << (i % 64)) != 0
+        i < self.len && self.words[(i / 64) as usize].load(Ordering::Relaxed) & (1u64 << (i % 64)) != 0
     }
 
     /// Number of set bits.
     pub fn count(&self) -> u64 {
-        self.words
-            .iter()
-            .map(|w| u64::from(w.load(Ordering::Relaxed).count_ones()))
-            .sum()
+        self.words.iter().map(|w| u64::from(w.load(Ordering::Relaxed).count_ones())).sum()
     }
 }

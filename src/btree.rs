@@ -133,76 +133,43 @@ struct Bounds<'a> {
 
 impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
     /// A walker over `view` recording reached pages in `visited` and problems in `sink`.
-    pub fn new(
-        view: &'v DbView<'a>,
-        fold: &'v F,
-        visited: &'v AtomicBitmap,
-        sink: &'v Sink,
-    ) -> Self {
-        Walker {
-            view,
-            fold,
-            visited,
-            sink,
-        }
+    pub fn new(view: &'v DbView<'a>, fold: &'v F, visited: &'v AtomicBitmap, sink: &'v Sink) -> Self {
+        Walker { view, fold, visited, sink }
     }
 
     /// Walks the root bucket and everything below it.
     pub fn run(&self) -> F::Acc {
         let root = self.view.meta().root;
-        let ctx = Ctx {
-            depth: 0,
-            top: &[],
-            path: None,
-        };
-        let top = Stack {
-            id: u64::MAX,
-            parent: None,
-        };
-        self.walk_page(
-            root,
-            Bounds {
-                lower: None,
-                upper: None,
-            },
-            &top,
-            0,
-            0,
-            &ctx,
-        )
+        let ctx = Ctx { depth: 0, top: &[], path: None };
+        let top = Stack { id: u64::MAX, parent: None };
+        let mut acc = self.fold.empty();
+        self.walk_page(root, Bounds { lower: None, upper: None }, &top, 0, 0, &ctx, &mut acc);
+        acc
     }
 
     fn report(&self, p: Problem, ctx: &Ctx<'_>) {
         self.sink.push(p.bucket(ctx.path()));
     }
 
+    /// Walks the subtree at page `id`, appending what it finds to `acc` in key order.
+    #[allow(clippy::too_many_arguments)]
     fn walk_page(
         &self,
         id: u64,
         b: Bounds<'a>,
         stack: &Stack<'_>,
         level: u32,
-        tree_level: u32,
+        tl: u32,
         ctx: &Ctx<'a>,
-    ) -> F::Acc {
-        let mut acc = self.fold.empty();
+        acc: &mut F::Acc,
+    ) {
         if level > MAX_DEPTH {
-            self.report(
-                Problem::new(
-                    ProblemKind::TooDeep,
-                    format!("page {id}: tree deeper than {MAX_DEPTH} levels"),
-                )
-                .page(id),
-                ctx,
-            );
-            return acc;
+            let msg = format!("page {id}: tree deeper than {MAX_DEPTH} levels");
+            return self.report(Problem::new(ProblemKind::TooDeep, msg).page(id), ctx);
         }
         let page = match self.view.page(id) {
             Ok(p) => p,
-            Err(p) => {
-                self.report(p, ctx);
-                return acc;
-            }
+            Err(p) => return self.report(p, ctx),
         };
         for i in id..=id + u64::from(page.overflow) {
             if self.visited.test_and_set(i) {
@@ -211,38 +178,17 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
                 } else {
                     (ProblemKind::MultipleReferences, "multiple references")
                 };
-                self.report(
-                    Problem::new(kind, format!("page {i}: {what}"))
-                        .page(i)
-                        .offset(page.offset),
-                    ctx,
-                );
-                return acc;
+                return self.report(Problem::new(kind, format!("page {i}: {what}")).page(i).offset(page.offset), ctx);
             }
         }
-        self.fold.page(&mut acc, ctx, &page, tree_level);
-        let here = Stack {
-            id,
-            parent: Some(stack),
-        };
+        self.fold.page(acc, ctx, &page, tl);
+        let here = Stack { id, parent: Some(stack) };
         match page.flags {
-            BRANCH => self.branch(page, b, &here, level, tree_level, ctx, acc),
-            LEAF => {
-                self.leaf(page, b, level, ctx, &mut acc);
-                acc
-            }
+            BRANCH => self.branch(page, b, &here, level, tl, ctx, acc),
+            LEAF => self.leaf(page, b, level, ctx, acc),
             f => {
-                let msg = format!(
-                    "page {id}: invalid type: {} (expected branch or leaf)",
-                    type_name(f)
-                );
-                self.report(
-                    Problem::new(ProblemKind::InvalidPageType, msg)
-                        .page(id)
-                        .offset(page.offset + 8),
-                    ctx,
-                );
-                acc
+                let msg = format!("page {id}: invalid type: {} (expected branch or leaf)", type_name(f));
+                self.report(Problem::new(ProblemKind::InvalidPageType, msg).page(id).offset(page.offset + 8), ctx);
             }
         }
     }
@@ -256,61 +202,57 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         level: u32,
         tl: u32,
         ctx: &Ctx<'a>,
-        acc: F::Acc,
-    ) -> F::Acc {
+        acc: &mut F::Acc,
+    ) {
         let n = usize::from(page.count);
         if n == 0 {
             let msg = format!("branch page {} has no elements", page.id);
-            self.report(
-                Problem::new(ProblemKind::EmptyBranch, msg)
-                    .page(page.id)
-                    .offset(page.offset),
-                ctx,
-            );
-            return acc;
+            return self.report(Problem::new(ProblemKind::EmptyBranch, msg).page(page.id).offset(page.offset), ctx);
         }
         let mut elems = Vec::with_capacity(n);
-        for i in 0..n {
-            match page.branch_elem(i) {
-                Ok(e) => elems.push(e),
-                Err(p) => {
-                    self.report(p, ctx);
-                    return acc;
-                }
-            }
-        }
         let mut prev = b.lower;
-        for (i, e) in elems.iter().enumerate() {
+        for i in 0..n {
+            let e = match page.branch_elem(i) {
+                Ok(e) => e,
+                Err(p) => return self.report(p, ctx),
+            };
             if let Some(p) = self.order_problem(&page, e.key, prev, i, b.upper, i == 0) {
-                self.report(p, ctx);
-                return acc;
+                return self.report(p, ctx);
             }
             prev = Some(e.key);
+            elems.push(e);
         }
-        let child = |i: usize| {
+        let child = |i: usize, acc: &mut F::Acc| {
             let upper = elems.get(i + 1).map(|e| e.key).or(b.upper);
-            let cb = Bounds {
-                lower: Some(elems[i].key),
-                upper,
-            };
-            self.walk_page(elems[i].child, cb, here, level + 1, tl + 1, ctx)
+            let cb = Bounds { lower: Some(elems[i].key), upper };
+            self.walk_page(elems[i].child, cb, here, level + 1, tl + 1, ctx, acc);
         };
-        // Parallel only above the leaf level: a task per leaf costs more than the leaf.
-        let first_is_branch = self
-            .view
-            .page(elems[0].child)
-            .is_ok_and(|p| p.flags == BRANCH);
-        let rest = if first_is_branch && n > 1 {
-            (0..n)
+        // Parallel only above the leaf level: a task per leaf costs more than the leaf. Each
+        // parallel split starts a fresh accumulator and the results are joined in order; children
+        // walked in sequence append to the same one (a join can be costly: a CRC combine).
+        let first_is_branch = self.view.page(elems[0].child).is_ok_and(|p| p.flags == BRANCH);
+        if first_is_branch && n > 1 {
+            // One accumulator per rayon split (contiguous ranges), joined in order.
+            let rest = (0..n)
                 .into_par_iter()
-                .map(child)
-                .reduce(|| self.fold.empty(), |l, r| self.fold.join(l, r))
+                .fold(
+                    || self.fold.empty(),
+                    |mut a, i| {
+                        child(i, &mut a);
+                        a
+                    },
+                )
+                .reduce(|| self.fold.empty(), |l, r| self.fold.join(l, r));
+            let before = std::mem::replace(acc, self.fold.empty());
+            *acc = self.fold.join(before, rest);
         } else {
-            (0..n)
-                .map(child)
-                .fold(self.fold.empty(), |l, r| self.fold.join(l, r))
-        };
-        self.fold.join(acc, rest)
+            for i in 0..n {
+                if let Some(next) = elems.get(i + 1) {
+                    self.view.prefetch_page(next.child);
+                }
+                child(i, acc);
+            }
+        }
     }
 
     /// Checks `key` against the previous key (strictly greater, or equal to the lower bound when
@@ -324,19 +266,12 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         upper: Option<&[u8]>,
         first: bool,
     ) -> Option<Problem> {
-        let kind = if page.flags == BRANCH {
-            "branch"
-        } else {
-            "leaf"
-        };
+        let kind = if page.flags == BRANCH { "branch" } else { "leaf" };
         let mk = |kind_: ProblemKind, why: String| {
             Some(
-                Problem::new(
-                    kind_,
-                    format!("key[{i}]={} on {kind} page({}) {why}", hex(key), page.id),
-                )
-                .page(page.id)
-                .offset(page.offset_of(key)),
+                Problem::new(kind_, format!("key[{i}]={} on {kind} page({}) {why}", hex(key), page.id))
+                    .page(page.id)
+                    .offset(page.offset_of(key)),
             )
         };
         if key.is_empty() {
@@ -344,18 +279,12 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         }
         if let Some(p) = prev {
             if key < p || (key == p && !first) {
-                return mk(
-                    ProblemKind::KeysOutOfOrder,
-                    format!("needs to be > {}", hex(p)),
-                );
+                return mk(ProblemKind::KeysOutOfOrder, format!("needs to be > {}", hex(p)));
             }
         }
         if let Some(u) = upper {
             if key >= u {
-                return mk(
-                    ProblemKind::KeysOutOfOrder,
-                    format!("needs to be < {} (the next branch key)", hex(u)),
-                );
+                return mk(ProblemKind::KeysOutOfOrder, format!("needs to be < {} (the next branch key)", hex(u)));
             }
         }
         None
@@ -366,7 +295,7 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         if n == 0 {
             return;
         }
-        let mut prev = b.lower;
+        // Pass 1: element headers and bounds only; no key or value byte is touched yet.
         let mut has_bucket = false;
         let mut packed = true;
         let mut first = None;
@@ -376,13 +305,9 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
                 Ok(e) => e,
                 Err(p) => return self.report(p, ctx),
             };
-            if let Some(p) = self.order_problem(&page, e.key, prev, i, b.upper, i == 0) {
-                return self.report(p, ctx);
-            }
             if let Some(l) = &last {
                 packed &= l.value.as_ptr_range().end == e.key.as_ptr();
             }
-            prev = Some(e.key);
             has_bucket |= e.is_bucket();
             first.get_or_insert(e);
             last = Some(e);
@@ -390,142 +315,74 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         let (Some(first), Some(last)) = (first, last) else {
             return;
         };
+        // A plain leaf goes to the fold before the key-order pass: the fold streams through the
+        // packed data front to back (prefetcher-friendly), and the order pass then hits cache.
+        // A problem found after the fold still withholds the figures.
+        if !has_bucket && ctx.depth > 0 {
+            let packed = if packed { page.packed_kv(&first, &last) } else { None };
+            self.fold.leaf(acc, ctx, &Leaf { page, count: n, first, last, packed });
+        }
+        let mut prev = b.lower;
+        for i in 0..n {
+            let Ok(e) = page.leaf_elem(i) else { continue };
+            if let Some(p) = self.order_problem(&page, e.key, prev, i, b.upper, i == 0) {
+                return self.report(p, ctx);
+            }
+            prev = Some(e.key);
+        }
         if ctx.depth == 0 && !has_bucket {
-            let msg = format!(
-                "root bucket page {} holds plain keys; only buckets may be at the top level",
-                page.id
-            );
-            self.report(
-                Problem::new(ProblemKind::BucketMalformed, msg)
-                    .page(page.id)
-                    .offset(page.offset),
-                ctx,
-            );
+            let msg = format!("root bucket page {} holds plain keys; only buckets may be at the top level", page.id);
+            self.report(Problem::new(ProblemKind::BucketMalformed, msg).page(page.id).offset(page.offset), ctx);
             return;
         }
         if !has_bucket {
-            let packed = if packed {
-                page.packed_kv(&first, &last)
-            } else {
-                None
-            };
-            self.fold.leaf(
-                acc,
-                ctx,
-                &Leaf {
-                    page,
-                    count: n,
-                    first,
-                    last,
-                    packed,
-                },
-            );
             return;
         }
         for i in 0..n {
             let Ok(e) = page.leaf_elem(i) else { continue };
             self.fold.entry(acc, ctx, &e);
             if e.is_bucket() {
-                let node = PathNode {
-                    name: e.key,
-                    parent: ctx.path,
-                };
-                let sub_ctx = Ctx {
-                    depth: ctx.depth + 1,
-                    top: if ctx.depth == 0 { e.key } else { ctx.top },
-                    path: Some(&node),
-                };
-                let sub = self.bucket(&page, &e, level, &sub_ctx);
+                let node = PathNode { name: e.key, parent: ctx.path };
+                let sub_ctx =
+                    Ctx { depth: ctx.depth + 1, top: if ctx.depth == 0 { e.key } else { ctx.top }, path: Some(&node) };
+                let mut sub = self.fold.empty();
+                self.bucket(&page, &e, level, &sub_ctx, &mut sub);
                 self.fold.bucket(acc, ctx, &e, sub);
             } else if ctx.depth == 0 {
-                let msg = format!(
-                    "root bucket holds a plain key {}; only buckets may be at the top level",
-                    hex(e.key)
-                );
+                let msg = format!("root bucket holds a plain key {}; only buckets may be at the top level", hex(e.key));
                 self.report(
-                    Problem::new(ProblemKind::BucketMalformed, msg)
-                        .page(page.id)
-                        .offset(page.offset_of(e.key)),
+                    Problem::new(ProblemKind::BucketMalformed, msg).page(page.id).offset(page.offset_of(e.key)),
                     ctx,
                 );
             }
         }
     }
 
-    /// Walks the bucket whose entry is `e` (on `page`): a page tree or an inline page.
-    fn bucket(&self, page: &Page<'a>, e: &LeafElem<'a>, level: u32, ctx: &Ctx<'a>) -> F::Acc {
-        let bad = |msg: String| {
-            Problem::new(ProblemKind::BucketMalformed, msg)
-                .page(page.id)
-                .offset(page.offset_of(e.value))
-        };
+    /// Walks the bucket whose entry is `e` (on `page`), a page tree or an inline page, into `acc`.
+    fn bucket(&self, page: &Page<'a>, e: &LeafElem<'a>, level: u32, ctx: &Ctx<'a>, acc: &mut F::Acc) {
+        let bad =
+            |msg: String| Problem::new(ProblemKind::BucketMalformed, msg).page(page.id).offset(page.offset_of(e.value));
         let o = self.view.order;
         let (Some(root), true) = (o.u64(e.value, 0), e.value.len() >= BUCKET_HEADER_SIZE) else {
-            self.report(
-                bad(format!(
-                    "bucket {} value is {} bytes, shorter than a bucket header",
-                    hex(e.key),
-                    e.value.len()
-                )),
-                ctx,
-            );
-            return self.fold.empty();
+            let msg = format!("bucket {} value is {} bytes, shorter than a bucket header", hex(e.key), e.value.len());
+            return self.report(bad(msg), ctx);
         };
         if root != 0 {
-            let top = Stack {
-                id: u64::MAX,
-                parent: None,
-            };
-            return self.walk_page(
-                root,
-                Bounds {
-                    lower: None,
-                    upper: None,
-                },
-                &top,
-                level + 1,
-                0,
-                ctx,
-            );
+            let top = Stack { id: u64::MAX, parent: None };
+            return self.walk_page(root, Bounds { lower: None, upper: None }, &top, level + 1, 0, ctx, acc);
         }
         let body = &e.value[BUCKET_HEADER_SIZE..];
-        let inline = Page::new(page.id, page.offset_of(body), body, o)
-            .filter(|p| p.flags == LEAF && p.overflow == 0);
+        let inline = Page::new(page.id, page.offset_of(body), body, o).filter(|p| p.flags == LEAF && p.overflow == 0);
         let Some(inline) = inline else {
-            self.report(
-                bad(format!(
-                    "inline bucket {} does not hold a leaf page",
-                    hex(e.key)
-                )),
-                ctx,
-            );
-            return self.fold.empty();
+            return self.report(bad(format!("inline bucket {} does not hold a leaf page", hex(e.key))), ctx);
         };
-        let mut acc = self.fold.empty();
-        self.fold.page(&mut acc, ctx, &inline, 0);
+        self.fold.page(acc, ctx, &inline, 0);
         for i in 0..usize::from(inline.count) {
             if inline.leaf_elem(i).is_ok_and(|x| x.is_bucket()) {
-                self.report(
-                    bad(format!(
-                        "inline bucket {} contains a bucket entry",
-                        hex(e.key)
-                    )),
-                    ctx,
-                );
-                return acc;
+                return self.report(bad(format!("inline bucket {} contains a bucket entry", hex(e.key))), ctx);
             }
         }
-        self.leaf(
-            inline,
-            Bounds {
-                lower: None,
-                upper: None,
-            },
-            level + 1,
-            ctx,
-            &mut acc,
-        );
-        acc
+        self.leaf(inline, Bounds { lower: None, upper: None }, level + 1, ctx, acc);
     }
 }
 

@@ -28,9 +28,7 @@ pub fn bucket_root<'a>(view: &DbView<'a>, value: &'a [u8]) -> Option<BucketRoot<
         return Some(BucketRoot::Page(root));
     }
     let body = value.get(BUCKET_HEADER_SIZE..)?;
-    Page::new(0, 0, body, view.order)
-        .filter(|p| p.flags == LEAF)
-        .map(BucketRoot::Inline)
+    Page::new(0, 0, body, view.order).filter(|p| p.flags == LEAF).map(BucketRoot::Inline)
 }
 
 fn bad(msg: String) -> Problem {
@@ -38,11 +36,7 @@ fn bad(msg: String) -> Problem {
 }
 
 /// Calls `f` for every element of the bucket, in key order. Stops at the first problem.
-pub fn for_each<'a>(
-    view: &DbView<'a>,
-    b: BucketRoot<'a>,
-    f: &mut dyn FnMut(&LeafElem<'a>),
-) -> Result<(), Problem> {
+pub fn for_each<'a>(view: &DbView<'a>, b: BucketRoot<'a>, f: &mut dyn FnMut(&LeafElem<'a>)) -> Result<(), Problem> {
     let mut budget = view.tracked_pages().saturating_add(1);
     match b {
         BucketRoot::Inline(p) => leaf(&p, f),
@@ -65,11 +59,9 @@ fn visit<'a>(
     f: &mut dyn FnMut(&LeafElem<'a>),
 ) -> Result<(), Problem> {
     if depth > MAX_DEPTH || *budget == 0 {
-        return Err(Problem::new(
-            ProblemKind::TooDeep,
-            format!("page {id}: tree deeper or larger than the file"),
-        )
-        .page(id));
+        return Err(
+            Problem::new(ProblemKind::TooDeep, format!("page {id}: tree deeper or larger than the file")).page(id)
+        );
     }
     *budget -= 1;
     let p = view.page(id)?;
@@ -86,11 +78,7 @@ fn visit<'a>(
 }
 
 /// Looks `key` up in the bucket: its element, if present.
-pub fn get<'a>(
-    view: &DbView<'a>,
-    b: BucketRoot<'a>,
-    key: &[u8],
-) -> Result<Option<LeafElem<'a>>, Problem> {
+pub fn get<'a>(view: &DbView<'a>, b: BucketRoot<'a>, key: &[u8]) -> Result<Option<LeafElem<'a>>, Problem> {
     let mut page = match b {
         BucketRoot::Inline(p) => p,
         BucketRoot::Page(id) => view.page(id)?,
@@ -122,15 +110,10 @@ pub fn get<'a>(
             t => return Err(bad(format!("page {}: invalid type {t:#x}", page.id)).page(page.id)),
         }
     }
-    Err(Problem::new(
-        ProblemKind::TooDeep,
-        "lookup deeper than any real tree".into(),
-    ))
+    Err(Problem::new(ProblemKind::TooDeep, "lookup deeper than any real tree".into()))
 }
 
 /// Looks up a top-level bucket by name.
 pub fn top_bucket<'a>(view: &DbView<'a>, name: &[u8]) -> Result<Option<BucketRoot<'a>>, Problem> {
-    Ok(get(view, root(view), name)?
-        .filter(LeafElem::is_bucket)
-        .and_then(|e| bucket_root(view, e.value)))
+    Ok(get(view, root(view), name)?.filter(LeafElem::is_bucket).and_then(|e| bucket_root(view, e.value)))
 }

@@ -72,10 +72,7 @@ impl ProblemKind {
 
     /// The snake_case name used in JSON output.
     pub fn name(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
     }
 }
 
@@ -97,13 +94,7 @@ pub struct Problem {
 impl Problem {
     /// A problem with no location yet.
     pub fn new(kind: ProblemKind, message: String) -> Problem {
-        Problem {
-            kind,
-            page: None,
-            offset: None,
-            bucket: Vec::new(),
-            message,
-        }
+        Problem { kind, page: None, offset: None, bucket: Vec::new(), message }
     }
     /// Sets the page id.
     pub fn page(mut self, id: u64) -> Problem {
@@ -177,8 +168,7 @@ pub struct Sink {
 impl Sink {
     /// Records a problem.
     pub fn push(&self, p: Problem) {
-        self.total
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut v = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         if v.len() < MAX_PROBLEMS {
             v.push(p);
@@ -194,13 +184,7 @@ impl Sink {
     pub fn into_sorted(self) -> (Vec<Problem>, u64) {
         let total = self.total();
         let mut v = self.kept.into_inner().unwrap_or_else(|e| e.into_inner());
-        v.sort_by_key(|p| {
-            (
-                p.page.unwrap_or(u64::MAX),
-                p.offset.unwrap_or(u64::MAX),
-                p.kind as u32,
-            )
-        });
+        v.sort_by_key(|p| (p.page.unwrap_or(u64::MAX), p.offset.unwrap_or(u64::MAX), p.kind as u32));
         (v, total)
     }
 }

@@ -35,10 +35,7 @@ pub fn load(view: &DbView<'_>, visited: &AtomicBitmap, sink: &Sink) -> Option<St
     let page = match view.page(id) {
         Ok(p) => p,
         Err(p) => {
-            sink.push(Problem {
-                message: format!("freelist: {}", p.message),
-                ..p
-            });
+            sink.push(Problem { message: format!("freelist: {}", p.message), ..p });
             return None;
         }
     };
@@ -46,39 +43,24 @@ pub fn load(view: &DbView<'_>, visited: &AtomicBitmap, sink: &Sink) -> Option<St
     for i in id..id + run {
         if visited.test_and_set(i) {
             sink.push(
-                Problem::new(
-                    ProblemKind::MultipleReferences,
-                    format!("page {i}: multiple references (freelist)"),
-                )
-                .page(i),
+                Problem::new(ProblemKind::MultipleReferences, format!("page {i}: multiple references (freelist)"))
+                    .page(i),
             );
         }
     }
-    let bad = |msg: String| {
-        Problem::new(ProblemKind::FreelistInvalid, msg)
-            .page(id)
-            .offset(page.offset)
-    };
+    let bad = |msg: String| Problem::new(ProblemKind::FreelistInvalid, msg).page(id).offset(page.offset);
     if page.flags != FREELIST {
-        sink.push(bad(format!(
-            "freelist page {id} has type {}",
-            crate::page::type_name(page.flags)
-        )));
+        sink.push(bad(format!("freelist page {id} has type {}", crate::page::type_name(page.flags))));
         return None;
     }
     let (n, start) = if page.count == COUNT_ESCAPE {
-        (
-            page.order.u64(page.bytes, PAGE_HEADER_SIZE).unwrap_or(0),
-            PAGE_HEADER_SIZE + 8,
-        )
+        (page.order.u64(page.bytes, PAGE_HEADER_SIZE).unwrap_or(0), PAGE_HEADER_SIZE + 8)
     } else {
         (u64::from(page.count), PAGE_HEADER_SIZE)
     };
     let room = (page.bytes.len().saturating_sub(start) / 8) as u64;
     if n > room {
-        sink.push(bad(format!(
-            "freelist page {id} claims {n} ids but its {run} pages hold at most {room}"
-        )));
+        sink.push(bad(format!("freelist page {id} claims {n} ids but its {run} pages hold at most {room}")));
     }
     let n = n.min(room);
     let freed = AtomicBitmap::new(view.tracked_pages());
@@ -95,20 +77,8 @@ pub fn load(view: &DbView<'_>, visited: &AtomicBitmap, sink: &Sink) -> Option<St
                 .offset(page.offset + off as u64),
             );
         } else if freed.test_and_set(pid) && pid < freed.len() {
-            sink.push(
-                Problem::new(
-                    ProblemKind::PageFreedTwice,
-                    format!("page {pid}: already freed"),
-                )
-                .page(pid),
-            );
+            sink.push(Problem::new(ProblemKind::PageFreedTwice, format!("page {pid}: already freed")).page(pid));
         }
     }
-    Some(StoredFreelist {
-        page: id,
-        run,
-        listed: n,
-        freed,
-        inuse: start as u64 + 8 * n,
-    })
+    Some(StoredFreelist { page: id, run, listed: n, freed, inuse: start as u64 + 8 * n })
 }

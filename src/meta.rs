@@ -99,15 +99,9 @@ impl Meta {
         } else if m.version != VERSION {
             Some(format!("version {} is not {VERSION}", m.version))
         } else if m.checksum != sum {
-            Some(format!(
-                "checksum {:#018x} does not match computed {sum:#018x}",
-                m.checksum
-            ))
+            Some(format!("checksum {:#018x} does not match computed {sum:#018x}", m.checksum))
         } else if !page_size_ok(m.page_size) {
-            Some(format!(
-                "page size {} is not a power of two in [{MIN_PAGE_SIZE}, {MAX_PAGE_SIZE}]",
-                m.page_size
-            ))
+            Some(format!("page size {} is not a power of two in [{MIN_PAGE_SIZE}, {MAX_PAGE_SIZE}]", m.page_size))
         } else {
             None
         };
@@ -160,10 +154,7 @@ impl Metas {
     /// Fails only when neither meta page is valid.
     pub fn read(data: &[u8]) -> Result<Metas, Error> {
         if data.len() < 1024 {
-            return Err(Error::NotBbolt(format!(
-                "file is {} bytes, too small to be a bbolt database",
-                data.len()
-            )));
+            return Err(Error::NotBbolt(format!("file is {} bytes, too small to be a bbolt database", data.len())));
         }
         // Page size and byte order: from meta 0, or else by probing for meta 1 at 1 KiB << i,
         // as bbolt >= 1.3.7 does; a candidate must be valid and describe its own offset.
@@ -189,44 +180,26 @@ impl Metas {
             }
         }
         let Some((order, page_size)) = found else {
-            return Err(Error::NotBbolt(
-                "not a bbolt database: neither meta page (0 or 1) is valid".into(),
-            ));
+            return Err(Error::NotBbolt("not a bbolt database: neither meta page (0 or 1) is valid".into()));
         };
         let ps = page_size as usize;
-        let pages = [
-            Meta::parse(data, order),
-            data.get(ps..).and_then(|p| Meta::parse(p, order)),
-        ];
-        let valid = |i: usize| {
-            pages[i]
-                .as_ref()
-                .is_some_and(|m| m.is_valid() && m.page_size == page_size)
-        };
+        let pages = [Meta::parse(data, order), data.get(ps..).and_then(|p| Meta::parse(p, order))];
+        let valid = |i: usize| pages[i].as_ref().is_some_and(|m| m.is_valid() && m.page_size == page_size);
         let txid = |i: usize| pages[i].as_ref().map_or(0, |m| m.txid);
         let (first, second) = if txid(1) > txid(0) { (1, 0) } else { (0, 1) };
         let active = if valid(first) { first } else { second };
-        Ok(Metas {
-            order,
-            page_size,
-            pages,
-            active,
-        })
+        Ok(Metas { order, page_size, pages, active })
     }
 
     /// The active meta.
     pub fn meta(&self) -> &Meta {
         // `read` only returns Metas whose active page parsed and validated.
-        self.pages[self.active]
-            .as_ref()
-            .expect("active meta exists")
+        self.pages[self.active].as_ref().expect("active meta exists")
     }
 
     /// Whether the other (inactive) meta page is valid.
     pub fn other_valid(&self) -> bool {
-        self.pages[1 - self.active]
-            .as_ref()
-            .is_some_and(|m| m.is_valid() && m.page_size == self.page_size)
+        self.pages[1 - self.active].as_ref().is_some_and(|m| m.is_valid() && m.page_size == self.page_size)
     }
 
     /// Problems with the meta pages: an invalid page (reported even when the other one is used)
@@ -238,20 +211,14 @@ impl Metas {
             let at = i as u64 * ps;
             match m {
                 None => out.push(
-                    Problem::new(
-                        ProblemKind::MetaInvalid,
-                        format!("meta page {i} lies past the end of the file"),
-                    )
-                    .page(i as u64)
-                    .offset(at),
+                    Problem::new(ProblemKind::MetaInvalid, format!("meta page {i} lies past the end of the file"))
+                        .page(i as u64)
+                        .offset(at),
                 ),
                 Some(m) if !m.is_valid() => out.push(
                     Problem::new(
                         ProblemKind::MetaInvalid,
-                        format!(
-                            "meta page {i} is invalid: {}",
-                            m.error.as_deref().unwrap_or("")
-                        ),
+                        format!("meta page {i} is invalid: {}", m.error.as_deref().unwrap_or("")),
                     )
                     .page(i as u64)
                     .offset(at),
@@ -259,10 +226,7 @@ impl Metas {
                 Some(m) if m.page_size != self.page_size => out.push(
                     Problem::new(
                         ProblemKind::MetaMismatch,
-                        format!(
-                            "meta page {i} says page size {}, the file uses {}",
-                            m.page_size, self.page_size
-                        ),
+                        format!("meta page {i} says page size {}, the file uses {}", m.page_size, self.page_size),
                     )
                     .page(i as u64)
                     .offset(at + M_PAGE_SIZE as u64),
@@ -279,9 +243,6 @@ impl Metas {
 pub fn fingerprint(data: &[u8], page_size: u32) -> Vec<u8> {
     let ps = page_size as usize;
     let mut v = data.get(..META_END).unwrap_or_default().to_vec();
-    v.extend_from_slice(
-        data.get(ps..ps.saturating_add(META_END))
-            .unwrap_or_default(),
-    );
+    v.extend_from_slice(data.get(ps..ps.saturating_add(META_END)).unwrap_or_default());
     v
 }

@@ -159,15 +159,7 @@ impl<'a> Page<'a> {
     /// Views `bytes` (already cut to the run's extent) as a page read at `id`.
     pub fn new(id: u64, offset: u64, bytes: &'a [u8], order: ByteOrder) -> Option<Page<'a>> {
         let (_, flags, count, overflow) = read_header(bytes, order)?;
-        Some(Page {
-            id,
-            offset,
-            bytes,
-            flags,
-            count,
-            overflow,
-            order,
-        })
+        Some(Page { id, offset, bytes, flags, count, overflow, order })
     }
 
     /// The id the header claims.
@@ -176,9 +168,7 @@ impl<'a> Page<'a> {
     }
 
     fn problem(&self, kind: ProblemKind, at: usize, msg: String) -> Problem {
-        Problem::new(kind, msg)
-            .page(self.id)
-            .offset(self.offset.saturating_add(at as u64))
+        Problem::new(kind, msg).page(self.id).offset(self.offset.saturating_add(at as u64))
     }
 
     fn elem_header(&self, i: usize) -> Result<usize, Problem> {
@@ -187,11 +177,7 @@ impl<'a> Page<'a> {
             return Err(self.problem(
                 ProblemKind::ElementOutsidePage,
                 off,
-                format!(
-                    "page {}: element {i} header lies outside the page ({} bytes)",
-                    self.id,
-                    self.bytes.len()
-                ),
+                format!("page {}: element {i} header lies outside the page ({} bytes)", self.id, self.bytes.len()),
             ));
         }
         Ok(off)
@@ -227,12 +213,7 @@ impl<'a> Page<'a> {
         let kstart = e + pos as usize;
         let key = self.span(i, kstart, ksize, "key")?;
         let value = self.span(i, kstart + ksize as usize, vsize, "value")?;
-        Ok(LeafElem {
-            flags,
-            key,
-            value,
-            elem_off: e,
-        })
+        Ok(LeafElem { flags, key, value, elem_off: e })
     }
 
     /// Branch element `i`, with its key checked to lie inside the page.
@@ -244,11 +225,7 @@ impl<'a> Page<'a> {
         let ksize = o.u32(b, e + 4).unwrap_or(0);
         let child = o.u64(b, e + 8).unwrap_or(0);
         let key = self.span(i, e + pos as usize, ksize, "key")?;
-        Ok(BranchElem {
-            key,
-            child,
-            elem_off: e,
-        })
+        Ok(BranchElem { key, child, elem_off: e })
     }
 
     /// The bytes holding all keys and values of a leaf when they are packed in element order

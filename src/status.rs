@@ -154,10 +154,7 @@ pub fn status(view: &DbView<'_>, version: EtcdVersion) -> Result<StatusReport, E
             st.total_key = live_keys(view).map_err(|p| Error::NotBbolt(p.to_string()))?;
         }
     }
-    Ok(StatusReport {
-        status: st,
-        structure,
-    })
+    Ok(StatusReport { status: st, structure })
 }
 
 /// `meta/storageVersion`, when the file has it.
@@ -189,12 +186,7 @@ pub fn live_keys(view: &DbView<'_>) -> Result<u64, Problem> {
                 live.insert(fingerprint(k));
             }
             None => {
-                bad.get_or_insert_with(|| {
-                    format!(
-                        "value of revision {} is not a KeyValue",
-                        crate::btree::hex(e.key)
-                    )
-                });
+                bad.get_or_insert_with(|| format!("value of revision {} is not a KeyValue", crate::btree::hex(e.key)));
             }
         }
     })?;
@@ -248,12 +240,7 @@ pub enum Format {
 /// Renders a status exactly as etcdutl prints it (including the final newline).
 pub fn render(st: &Status, format: Format) -> String {
     let size = crate::humanize::bytes(st.total_size);
-    let mut cells = vec![
-        format!("{:x}", st.hash),
-        st.revision.to_string(),
-        st.total_key.to_string(),
-        size,
-    ];
+    let mut cells = vec![format!("{:x}", st.hash), st.revision.to_string(), st.total_key.to_string(), size];
     let mut heads = vec!["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"];
     if let Some(v) = &st.version {
         cells.push(v.clone());
@@ -278,16 +265,8 @@ pub fn render(st: &Status, format: Format) -> String {
 
 /// A tablewriter box: headers centred, data cells right-aligned, one space of padding.
 fn table(heads: &[&str], cells: &[String]) -> String {
-    let widths: Vec<usize> = heads
-        .iter()
-        .zip(cells)
-        .map(|(h, c)| h.len().max(c.len()))
-        .collect();
-    let line: String = widths
-        .iter()
-        .map(|w| format!("+{}", "-".repeat(w + 2)))
-        .collect::<String>()
-        + "+\n";
+    let widths: Vec<usize> = heads.iter().zip(cells).map(|(h, c)| h.len().max(c.len())).collect();
+    let line: String = widths.iter().map(|w| format!("+{}", "-".repeat(w + 2))).collect::<String>() + "+\n";
     let mut head = String::new();
     for (h, w) in heads.iter().zip(&widths) {
         let pad = w - h.len();

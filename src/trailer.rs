@@ -40,8 +40,5 @@ pub fn verify(data: &[u8]) -> Option<TrailerCheck> {
     for c in body.chunks(1 << 20) {
         h.update(c);
     }
-    Some(TrailerCheck {
-        stored: hex(stored),
-        computed: hex(&h.finalize()),
-    })
+    Some(TrailerCheck { stored: hex(stored), computed: hex(&h.finalize()) })
 }

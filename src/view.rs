@@ -38,9 +38,7 @@ impl<'a> DbView<'a> {
     pub fn with_meta(data: &'a [u8], index: usize) -> Result<DbView<'a>, Error> {
         let metas = Metas::read(data)?;
         match metas.pages.get(index) {
-            Some(Some(m)) if m.is_valid() && m.page_size == metas.page_size => {
-                Ok(Self::build(data, metas, index))
-            }
+            Some(Some(m)) if m.is_valid() && m.page_size == metas.page_size => Ok(Self::build(data, metas, index)),
             _ => Err(Error::NotBbolt(format!("meta page {index} is not valid"))),
         }
     }
@@ -48,22 +46,13 @@ impl<'a> DbView<'a> {
     fn build(data: &'a [u8], metas: Metas, meta_index: usize) -> DbView<'a> {
         let (order, page_size) = (metas.order, metas.page_size as usize);
         let hwm = metas.pages[meta_index].as_ref().map_or(0, |m| m.pgid);
-        DbView {
-            data,
-            metas,
-            meta_index,
-            order,
-            page_size,
-            hwm,
-        }
+        DbView { data, metas, meta_index, order, page_size, hwm }
     }
 
     /// The meta page in use.
     pub fn meta(&self) -> &Meta {
         // `new`/`with_meta` only build views on a valid, present meta.
-        self.metas.pages[self.meta_index]
-            .as_ref()
-            .expect("meta in use exists")
+        self.metas.pages[self.meta_index].as_ref().expect("meta in use exists")
     }
 
     /// Whether the file ends in what looks like an etcd snapshot trailer (`size % 512 == 32`).
@@ -107,10 +96,7 @@ impl<'a> DbView<'a> {
         let at = id.saturating_mul(ps);
         let oob = |what: String| Problem::new(ProblemKind::PageOutOfBounds, what).page(id);
         if id >= self.hwm {
-            return Err(oob(format!(
-                "page {id} is referenced but lies at or past the high-water mark {}",
-                self.hwm
-            )));
+            return Err(oob(format!("page {id} is referenced but lies at or past the high-water mark {}", self.hwm)));
         }
         let body = &self.data[..self.body_len()];
         let hdr = usize::try_from(at)
@@ -120,10 +106,7 @@ impl<'a> DbView<'a> {
         let Some((hid, _, _, overflow)) = hdr else {
             return Err(Problem::new(
                 ProblemKind::PagePastEof,
-                format!(
-                    "page {id} lies past the end of the file ({} bytes)",
-                    body.len()
-                ),
+                format!("page {id} lies past the end of the file ({} bytes)", body.len()),
             )
             .page(id)
             .offset(at));
@@ -136,7 +119,7 @@ impl<'a> DbView<'a> {
             .page(id)
             .offset(at));
         }
-        let last = id.checked_add(u64::from(overflow)).unwrap_or(u64::MAX);
+        let last = id.saturating_add(u64::from(overflow));
         if last >= self.hwm {
             return Err(oob(format!(
                 "page {id} with {overflow} overflow pages runs to page {last}, at or past the high-water mark {}",
@@ -144,19 +127,27 @@ impl<'a> DbView<'a> {
             ))
             .offset(at));
         }
-        let end = (last + 1)
-            .checked_mul(ps)
-            .and_then(|e| usize::try_from(e).ok());
+        let end = (last + 1).checked_mul(ps).and_then(|e| usize::try_from(e).ok());
         let bytes = end.and_then(|e| body.get(at as usize..e)).ok_or_else(|| {
             Problem::new(
                 ProblemKind::PagePastEof,
-                format!("page {id} with {overflow} overflow pages runs past the end of the file ({} bytes)", body.len()),
+                format!(
+                    "page {id} with {overflow} overflow pages runs past the end of the file ({} bytes)",
+                    body.len()
+                ),
             )
             .page(id)
             .offset(at)
         })?;
-        Page::new(id, at, bytes, self.order)
-            .ok_or_else(|| oob(format!("page {id} header unreadable")))
+        Page::new(id, at, bytes, self.order).ok_or_else(|| oob(format!("page {id} header unreadable")))
+    }
+
+    /// Starts loading page `id`'s header into cache (no effect for an id outside the file).
+    pub fn prefetch_page(&self, id: u64) {
+        let at = usize::try_from(id.saturating_mul(self.page_size as u64)).unwrap_or(usize::MAX);
+        if let Some(b) = self.data.get(at..at.saturating_add(64)) {
+            crate::db::prefetch(b);
+        }
     }
 
     /// Problems with the file as a whole: invalid meta pages and a high-water mark past the end.
@@ -164,16 +155,18 @@ impl<'a> DbView<'a> {
         let mut out = self.metas.problems();
         let body = self.body_len() as u64;
         if self.total_size() > body {
-            out.push(Problem::new(
-                ProblemKind::HwmPastEof,
-                format!(
-                    "high-water mark {} x page size {} = {} bytes is past the end of the file ({body} bytes)",
-                    self.hwm,
-                    self.page_size,
-                    self.total_size()
-                ),
-            )
-            .page(self.meta_index as u64));
+            out.push(
+                Problem::new(
+                    ProblemKind::HwmPastEof,
+                    format!(
+                        "high-water mark {} x page size {} = {} bytes is past the end of the file ({body} bytes)",
+                        self.hwm,
+                        self.page_size,
+                        self.total_size()
+                    ),
+                )
+                .page(self.meta_index as u64),
+            );
         }
         out
     }

@@ -53,19 +53,12 @@ pub fn walk<F: Fold>(view: &DbView<'_>, fold: &F) -> (F::Acc, Structure) {
             for id in 2..tracked {
                 match (visited.get(id), fl.freed.get(id)) {
                     (true, true) => sink.push(
-                        Problem::new(
-                            ProblemKind::ReachableFreed,
-                            format!("page {id}: reachable freed"),
-                        )
-                        .page(id),
+                        Problem::new(ProblemKind::ReachableFreed, format!("page {id}: reachable freed")).page(id),
                     ),
                     (false, false) => sink.push(
-                        Problem::new(
-                            ProblemKind::UnreachableUnfreed,
-                            format!("page {id}: unreachable unfreed"),
-                        )
-                        .page(id)
-                        .offset(id * view.page_size as u64),
+                        Problem::new(ProblemKind::UnreachableUnfreed, format!("page {id}: unreachable unfreed"))
+                            .page(id)
+                            .offset(id * view.page_size as u64),
                     ),
                     _ => {}
                 }
@@ -77,12 +70,7 @@ pub fn walk<F: Fold>(view: &DbView<'_>, fold: &F) -> (F::Acc, Structure) {
         // the end of the file are not tracked and so count as unreached, as bbolt counts them.
         None => {
             let reached_above_meta = reachable.saturating_sub(tracked.min(2));
-            (
-                view.hwm
-                    .saturating_sub(2)
-                    .saturating_sub(reached_above_meta),
-                0,
-            )
+            (view.hwm.saturating_sub(2).saturating_sub(reached_above_meta), 0)
         }
     };
     let (problems, problem_total) = sink.into_sorted();

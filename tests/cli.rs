@@ -5,11 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn status(p: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boltscope"))
-        .arg("status")
-        .arg(p)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("status").arg(p).output().unwrap()
 }
 
 fn assert_unreadable(out: &Output, what: &str) {
@@ -29,10 +25,7 @@ fn non_bbolt_inputs_exit_2_with_one_line() {
         ("one-byte", vec![7]),
         ("zeros", vec![0; 1 << 16]),
         ("text", b"hello, this is not a database\n".repeat(200)),
-        (
-            "half-a-meta",
-            common::bytes("tiny-1.snap.db")[..600].to_vec(),
-        ),
+        ("half-a-meta", common::bytes("tiny-1.snap.db")[..600].to_vec()),
     ];
     for (name, bytes) in cases {
         let p = tmp.path().join(name);
@@ -47,10 +40,7 @@ fn non_bbolt_inputs_exit_2_with_one_line() {
 fn fifo_is_refused_without_blocking() {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("fifo");
-    let made = Command::new("mkfifo")
-        .arg(&p)
-        .status()
-        .is_ok_and(|s| s.success());
+    let made = Command::new("mkfifo").arg(&p).status().is_ok_and(|s| s.success());
     assert!(made, "mkfifo available");
     assert_unreadable(&status(&p), "fifo");
 }
@@ -60,23 +50,11 @@ fn usage_errors_exit_2_and_help_teaches() {
     let bin = env!("CARGO_BIN_EXE_boltscope");
     let out = Command::new(bin).args(["status"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(bin)
-        .args(["status", "-w", "yaml", "x"])
-        .output()
-        .unwrap();
+    let out = Command::new(bin).args(["status", "-w", "yaml", "x"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let help = Command::new(bin)
-        .args(["status", "--help"])
-        .output()
-        .unwrap();
+    let help = Command::new(bin).args(["status", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
-    for needle in [
-        "etcdutl snapshot status",
-        "--write-out",
-        "--etcd-version",
-        "Examples:",
-        "exit 1",
-    ] {
+    for needle in ["etcdutl snapshot status", "--write-out", "--etcd-version", "Examples:", "exit 1"] {
         assert!(text.contains(needle), "status --help lacks {needle:?}");
     }
     let top = Command::new(bin).arg("--help").output().unwrap();

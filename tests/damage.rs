@@ -46,23 +46,10 @@ fn layout(d: &[u8]) -> Layout {
             key_root = u64_at(d, e + pos + ks) as usize;
         }
     }
-    assert_eq!(
-        u16_at(d, key_root * PS + 8),
-        0x01,
-        "the key bucket's root is a branch page"
-    );
+    assert_eq!(u16_at(d, key_root * PS + 8), 0x01, "the key bucket's root is a branch page");
     let first_leaf = u64_at(d, key_root * PS + 16 + 8) as usize;
-    assert_eq!(
-        u16_at(d, first_leaf * PS + 8),
-        0x02,
-        "its first child is a leaf"
-    );
-    Layout {
-        active_meta,
-        hwm,
-        key_root,
-        first_leaf,
-    }
+    assert_eq!(u16_at(d, first_leaf * PS + 8), 0x02, "its first child is a leaf");
+    Layout { active_meta, hwm, key_root, first_leaf }
 }
 
 fn report(d: &[u8]) -> StatusReport {
@@ -79,19 +66,11 @@ fn cli_rejects(d: &[u8], kind: ProblemKind) {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("damaged.db");
     std::fs::write(&p, d).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_boltscope"))
-        .arg("status")
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("status").arg(&p).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr: {err}");
     assert!(out.stdout.is_empty(), "a damaged file gets no figures");
-    assert!(
-        err.contains(&kind.name()),
-        "stderr lacks {}: {err}",
-        kind.name()
-    );
+    assert!(err.contains(&kind.name()), "stderr lacks {}: {err}", kind.name());
 }
 
 #[test]
@@ -107,12 +86,7 @@ fn branch_pointing_at_itself_is_a_cycle() {
     let at = l.key_root * PS + 16 + 16 * 3 + 8; // element 3's child pgid
     put_u64(&mut d, at, l.key_root as u64);
     let r = report(&d);
-    let p = r
-        .structure
-        .problems
-        .iter()
-        .find(|p| p.kind == ProblemKind::Cycle)
-        .expect("cycle reported");
+    let p = r.structure.problems.iter().find(|p| p.kind == ProblemKind::Cycle).expect("cycle reported");
     assert_eq!(p.page, Some(l.key_root as u64));
     assert_eq!(p.bucket, vec!["key".to_string()]);
     cli_rejects(&d, ProblemKind::Cycle);
@@ -124,12 +98,7 @@ fn child_past_the_high_water_mark_is_out_of_bounds() {
     let l = layout(&d);
     put_u64(&mut d, l.key_root * PS + 16 + 8, l.hwm + 5);
     let r = report(&d);
-    let p = r
-        .structure
-        .problems
-        .iter()
-        .find(|p| p.kind == ProblemKind::PageOutOfBounds)
-        .expect("reported");
+    let p = r.structure.problems.iter().find(|p| p.kind == ProblemKind::PageOutOfBounds).expect("reported");
     assert_eq!(p.page, Some(l.hwm + 5));
     cli_rejects(&d, ProblemKind::PageOutOfBounds);
 }
@@ -141,11 +110,7 @@ fn two_branches_sharing_a_child_is_a_multiple_reference() {
     let child0 = u64_at(&d, l.key_root * PS + 16 + 8);
     put_u64(&mut d, l.key_root * PS + 16 + 16 + 8, child0);
     let r = report(&d);
-    assert!(
-        kinds(&r).contains(&ProblemKind::MultipleReferences),
-        "{:?}",
-        kinds(&r)
-    );
+    assert!(kinds(&r).contains(&ProblemKind::MultipleReferences), "{:?}", kinds(&r));
 }
 
 #[test]
@@ -155,12 +120,7 @@ fn element_outside_its_page() {
     let e = l.first_leaf * PS + 16 + 16 * 2; // element 2's pos
     d[e + 4..e + 8].copy_from_slice(&0x00F0_0000u32.to_le_bytes());
     let r = report(&d);
-    let p = r
-        .structure
-        .problems
-        .iter()
-        .find(|p| p.kind == ProblemKind::ElementOutsidePage)
-        .expect("reported");
+    let p = r.structure.problems.iter().find(|p| p.kind == ProblemKind::ElementOutsidePage).expect("reported");
     assert_eq!(p.page, Some(l.first_leaf as u64));
     assert_eq!(p.offset, Some(e as u64), "offset names the element header");
     cli_rejects(&d, ProblemKind::ElementOutsidePage);
@@ -172,11 +132,7 @@ fn invalid_page_flags() {
     let l = layout(&d);
     d[l.first_leaf * PS + 8] = 0x20;
     let r = report(&d);
-    assert!(
-        kinds(&r).contains(&ProblemKind::InvalidPageType),
-        "{:?}",
-        kinds(&r)
-    );
+    assert!(kinds(&r).contains(&ProblemKind::InvalidPageType), "{:?}", kinds(&r));
     cli_rejects(&d, ProblemKind::InvalidPageType);
 }
 
@@ -186,12 +142,7 @@ fn header_id_mismatch() {
     let l = layout(&d);
     put_u64(&mut d, l.first_leaf * PS, 9999);
     let r = report(&d);
-    let p = r
-        .structure
-        .problems
-        .iter()
-        .find(|p| p.kind == ProblemKind::PageIdMismatch)
-        .expect("reported");
+    let p = r.structure.problems.iter().find(|p| p.kind == ProblemKind::PageIdMismatch).expect("reported");
     assert_eq!(p.offset, Some((l.first_leaf * PS) as u64));
 }
 
@@ -209,11 +160,7 @@ fn swapped_keys_are_out_of_order() {
     d.copy_within(b..b + 17, a);
     d[b..b + 17].copy_from_slice(&ka);
     let r = report(&d);
-    assert!(
-        kinds(&r).contains(&ProblemKind::KeysOutOfOrder),
-        "{:?}",
-        kinds(&r)
-    );
+    assert!(kinds(&r).contains(&ProblemKind::KeysOutOfOrder), "{:?}", kinds(&r));
     cli_rejects(&d, ProblemKind::KeysOutOfOrder);
 }
 
@@ -238,10 +185,7 @@ fn bad_checksum_on_the_active_meta_falls_back_to_the_other() {
     assert!(!v.metas.other_valid());
     let r = status::status(&v, EtcdVersion::V35).unwrap();
     let p = &r.structure.problems[0];
-    assert_eq!(
-        (p.kind, p.page),
-        (ProblemKind::MetaInvalid, Some(l.active_meta as u64))
-    );
+    assert_eq!((p.kind, p.page), (ProblemKind::MetaInvalid, Some(l.active_meta as u64)));
 }
 
 #[test]
@@ -254,10 +198,7 @@ fn snapshot_with_one_bad_meta_still_gives_etcdutls_figures() {
     d[l.active_meta * PS + 20] ^= 0x01; // version field
     let r = report(&d);
     assert_eq!(kinds(&r), vec![ProblemKind::MetaInvalid]);
-    assert_eq!(
-        serde_json::to_value(&r.status).unwrap(),
-        common::answer_json(name, "status.json").unwrap()
-    );
+    assert_eq!(serde_json::to_value(&r.status).unwrap(), common::answer_json(name, "status.json").unwrap());
 }
 
 #[test]
@@ -274,11 +215,7 @@ fn freed_reachable_page_and_leak() {
     // bbolt's tx.Check calls "reachable freed".
     let name = "bolt-4k-synced.db";
     let mut d = common::bytes(name);
-    let m = if u64_at(&d, PS + 64) > u64_at(&d, 64) {
-        PS
-    } else {
-        0
-    };
+    let m = if u64_at(&d, PS + 64) > u64_at(&d, 64) { PS } else { 0 };
     let (root, fl) = (u64_at(&d, m + 32), u64_at(&d, m + 48) as usize);
     assert_eq!(u16_at(&d, fl * PS + 8), 0x10, "freelist page");
     let n = u16_at(&d, fl * PS + 10) as usize;

@@ -66,11 +66,7 @@ fn mutate(base: &[u8], ps: usize, r: &mut Rng) -> Vec<u8> {
 fn random_damage_never_panics_or_hangs() {
     let (tx, rx) = mpsc::channel();
     let worker = std::thread::spawn(move || {
-        let files = [
-            ("tiny-1.snap.db", 4096),
-            ("k8s-0.005.member.db", 4096),
-            ("auth-1.member.db", 4096),
-        ];
+        let files = [("tiny-1.snap.db", 4096), ("k8s-0.005.member.db", 4096), ("auth-1.member.db", 4096)];
         let mut done = 0;
         for (name, ps) in files {
             let base = common::bytes(name);

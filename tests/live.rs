@@ -12,25 +12,16 @@ fn not_blocked_by_the_lock_a_running_etcd_holds() {
     let tmp = tempfile::tempdir().unwrap();
     let p = common::path("k8s-0.005.member.db", &tmp);
     // Hold an exclusive flock, as bbolt does for a read-write open, for the whole test.
-    let mut holder = Command::new("flock")
-        .arg("-x")
-        .arg(&p)
-        .args(["sleep", "30"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut holder =
+        Command::new("flock").arg("-x").arg(&p).args(["sleep", "30"]).stdout(Stdio::null()).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let out = Command::new(env!("CARGO_BIN_EXE_boltscope"))
-        .arg("status")
-        .arg(&p)
-        .output()
-        .unwrap();
+    let held = !Command::new("flock").arg("-n").arg(&p).arg("true").status().unwrap().success();
+    let out = Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("status").arg(&p).output().unwrap();
     let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(held, "the lock was held while boltscope read");
     assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        common::answer("k8s-0.005.member.db", "status.simple").unwrap()
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), common::answer("k8s-0.005.member.db", "status.simple").unwrap());
 }
 
 /// Rewrites meta page 0's txid byte, as a commit would, through a separate write handle.

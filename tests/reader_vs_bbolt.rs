@@ -13,44 +13,16 @@ fn free_pages_and_tree_facts_equal_real_bbolt() {
         let data = common::bytes(&name);
         let view = DbView::new(&data).unwrap();
         let (_, s) = walk::walk(&view, &StatusFold);
-        assert_eq!(
-            check.trim(),
-            "OK",
-            "{name}: real bbolt says the fixture is damaged"
-        );
+        assert_eq!(check.trim(), "OK", "{name}: real bbolt says the fixture is damaged");
         assert!(s.is_clean(), "{name}: {:?}", s.problems);
-        assert_eq!(
-            s.free_pages,
-            info["free_page_n"].as_u64().unwrap(),
-            "{name}: free pages"
-        );
-        assert_eq!(
-            view.page_size as u64,
-            info["page_size"].as_u64().unwrap(),
-            "{name}: page size"
-        );
-        assert_eq!(
-            view.total_size(),
-            info["tx_size"].as_u64().unwrap(),
-            "{name}: tx size"
-        );
-        assert_eq!(
-            view.meta().txid,
-            info["txid"].as_u64().unwrap(),
-            "{name}: txid"
-        );
-        assert_eq!(
-            data.len() as u64,
-            info["file_size"].as_u64().unwrap(),
-            "{name}: file size"
-        );
+        assert_eq!(s.free_pages, info["free_page_n"].as_u64().unwrap(), "{name}: free pages");
+        assert_eq!(view.page_size as u64, info["page_size"].as_u64().unwrap(), "{name}: page size");
+        assert_eq!(view.total_size(), info["tx_size"].as_u64().unwrap(), "{name}: tx size");
+        assert_eq!(view.meta().txid, info["txid"].as_u64().unwrap(), "{name}: txid");
+        assert_eq!(data.len() as u64, info["file_size"].as_u64().unwrap(), "{name}: file size");
         let mut top = 0;
         cursor::for_each(&view, cursor::root(&view), &mut |_| top += 1).unwrap();
-        assert_eq!(
-            top,
-            info["top_buckets"].as_u64().unwrap(),
-            "{name}: top-level buckets"
-        );
+        assert_eq!(top, info["top_buckets"].as_u64().unwrap(), "{name}: top-level buckets");
     }
 }
 
@@ -64,13 +36,7 @@ fn grow_ahead_slack_past_the_high_water_mark_is_ignored() {
     assert_eq!(view.slack(), 16 << 20);
     let r = boltscope::status::status(&view, boltscope::status::EtcdVersion::V35).unwrap();
     assert!(r.structure.is_clean());
-    assert_eq!(
-        serde_json::to_value(&r.status).unwrap(),
-        common::answer_json(name, "status.json").unwrap()
-    );
+    assert_eq!(serde_json::to_value(&r.status).unwrap(), common::answer_json(name, "status.json").unwrap());
     let info = common::answer_json(name, "oracle-info.json").unwrap();
-    assert_eq!(
-        r.structure.free_pages,
-        info["free_page_n"].as_u64().unwrap()
-    );
+    assert_eq!(r.structure.free_pages, info["free_page_n"].as_u64().unwrap());
 }

@@ -22,21 +22,9 @@ fn cli_output_equals_etcdutl_in_every_format() {
         let path = common::path(&name, &tmp);
         for fmt in ["simple", "table", "json", "fields"] {
             let want = common::answer(&name, &format!("status.{fmt}")).expect("answer recorded");
-            let out = boltscope()
-                .args(["status", "-w", fmt])
-                .arg(&path)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{name} -w {fmt}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout),
-                want,
-                "{name} -w {fmt}"
-            );
+            let out = boltscope().args(["status", "-w", fmt]).arg(&path).output().unwrap();
+            assert!(out.status.success(), "{name} -w {fmt}: {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{name} -w {fmt}");
             compared += 1;
         }
     }
@@ -47,22 +35,14 @@ fn cli_output_equals_etcdutl_in_every_format() {
 fn default_format_is_simple() {
     let tmp = tempfile::tempdir().unwrap();
     let name = "tiny-1.snap.db";
-    let out = boltscope()
-        .arg("status")
-        .arg(common::path(name, &tmp))
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        common::answer(name, "status.simple").unwrap()
-    );
+    let out = boltscope().arg("status").arg(common::path(name, &tmp)).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), common::answer(name, "status.simple").unwrap());
 }
 
 #[test]
 fn library_figures_equal_real_bbolt_on_every_fixture() {
     for name in common::databases() {
-        let want =
-            common::answer_json(&name, "oracle-status.json").expect("oracle status recorded");
+        let want = common::answer_json(&name, "oracle-status.json").expect("oracle status recorded");
         let data = common::bytes(&name);
         let view = DbView::new(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
         let r = status::status(&view, EtcdVersion::V35).unwrap();
@@ -78,13 +58,7 @@ fn several_files_print_in_argument_order_and_one_bad_file_sets_the_exit_code() {
     let a = common::path("tiny-1.snap.db", &tmp);
     let b = common::path("auth-1.member.db", &tmp);
     let missing = tmp.path().join("missing.db");
-    let out = boltscope()
-        .args(["status", "-w", "simple"])
-        .arg(&b)
-        .arg(&missing)
-        .arg(&a)
-        .output()
-        .unwrap();
+    let out = boltscope().args(["status", "-w", "simple"]).arg(&b).arg(&missing).arg(&a).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let want = format!(
         "==> {} <==\n{}==> {} <==\n{}",
@@ -102,11 +76,7 @@ fn json_for_several_files_is_one_object_per_line_with_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let names = ["tiny-1.snap.db", "k8s-0.005.snap.db"];
     let paths: Vec<_> = names.iter().map(|n| common::path(n, &tmp)).collect();
-    let out = boltscope()
-        .args(["status", "-w", "json"])
-        .args(&paths)
-        .output()
-        .unwrap();
+    let out = boltscope().args(["status", "-w", "json"]).args(&paths).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -123,15 +93,7 @@ fn json_for_several_files_is_one_object_per_line_with_the_file() {
 fn verify_trailer_accepts_real_snapshots() {
     let tmp = tempfile::tempdir().unwrap();
     for name in ["tiny-1.snap.db", "k8s-0.005.snap.db", "auth-1.member.db"] {
-        let out = boltscope()
-            .args(["status", "--verify-trailer"])
-            .arg(common::path(name, &tmp))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = boltscope().args(["status", "--verify-trailer"]).arg(common::path(name, &tmp)).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }

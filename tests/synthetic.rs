@@ -50,19 +50,8 @@ impl W {
     fn leaf(&self, id: Option<u64>, elems: &[(u64, &[u8], Vec<u8>)]) -> Vec<u8> {
         let data: usize = elems.iter().map(|(_, k, v)| k.len() + v.len()).sum();
         let used = 16 + 16 * elems.len() + data;
-        let mut p = vec![
-            0;
-            if id.is_some() {
-                used.div_ceil(self.ps) * self.ps
-            } else {
-                used
-            }
-        ];
-        let ovf = if id.is_some() {
-            (p.len() / self.ps - 1) as u64
-        } else {
-            0
-        };
+        let mut p = vec![0; if id.is_some() { used.div_ceil(self.ps) * self.ps } else { used }];
+        let ovf = if id.is_some() { (p.len() / self.ps - 1) as u64 } else { 0 };
         self.header(&mut p, id.unwrap_or(0), 0x02, elems.len() as u64, ovf);
         let mut at = 16 + 16 * elems.len();
         for (i, (flags, k, v)) in elems.iter().enumerate() {
@@ -95,24 +84,9 @@ fn rev(main: u64, sub: u64) -> Vec<u8> {
 /// meta0 (txid 3), meta1 (txid 2), freelist page 2 (empty), root leaf page 3 with an inline
 /// bucket "b" {k1: v1, k2: v22} and bucket "key" rooted at page 4 (two revisions).
 fn small_db(w: W) -> Vec<u8> {
-    let inline = w.leaf(
-        None,
-        &[(0, b"k1", b"v1".to_vec()), (0, b"k2", b"v22".to_vec())],
-    );
-    let root = w.leaf(
-        Some(3),
-        &[
-            (1, b"b", w.bucket_value(0, Some(inline))),
-            (1, b"key", w.bucket_value(4, None)),
-        ],
-    );
-    let key = w.leaf(
-        Some(4),
-        &[
-            (0, &rev(7, 0), b"seven".to_vec()),
-            (0, &rev(9, 1), b"nine".to_vec()),
-        ],
-    );
+    let inline = w.leaf(None, &[(0, b"k1", b"v1".to_vec()), (0, b"k2", b"v22".to_vec())]);
+    let root = w.leaf(Some(3), &[(1, b"b", w.bucket_value(0, Some(inline))), (1, b"key", w.bucket_value(4, None))]);
+    let key = w.leaf(Some(4), &[(0, &rev(7, 0), b"seven".to_vec()), (0, &rev(9, 1), b"nine".to_vec())]);
     let mut fl = vec![0; w.ps];
     w.header(&mut fl, 2, 0x10, 0, 0);
     [w.meta(0, 3, 3, 2, 5), w.meta(1, 2, 3, 2, 5), fl, root, key].concat()
@@ -133,16 +107,9 @@ fn every_page_size_and_both_byte_orders() {
             let v = DbView::new(&d).unwrap_or_else(|e| panic!("ps {ps} be {be}: {e}"));
             assert_eq!((v.page_size, v.meta_index), (ps, 0));
             let r = status::status(&v, EtcdVersion::V35).unwrap();
-            assert!(
-                r.structure.is_clean(),
-                "ps {ps} be {be}: {:?}",
-                r.structure.problems
-            );
+            assert!(r.structure.is_clean(), "ps {ps} be {be}: {:?}", r.structure.problems);
             assert_eq!(r.status.hash, hash, "ps {ps} be {be}");
-            assert_eq!(
-                (r.status.revision, r.status.total_key, r.status.total_size),
-                (9, 4, 5 * ps as u64)
-            );
+            assert_eq!((r.status.revision, r.status.total_key, r.status.total_size), (9, 4, 5 * ps as u64));
             assert_eq!(r.structure.free_pages, 0);
         }
     }
@@ -151,44 +118,26 @@ fn every_page_size_and_both_byte_orders() {
 #[test]
 fn fresh_db_meta_checksums_equal_real_bbolts() {
     // BBOLT-FORMAT.md 14.1: a fresh 4 KiB database written by real bbolt.
-    let w = W {
-        ps: 4096,
-        be: false,
-    };
+    let w = W { ps: 4096, be: false };
     let m0 = w.meta(0, 0, 3, 2, 4);
     let m1 = w.meta(1, 1, 3, 2, 4);
-    assert_eq!(
-        u64::from_le_bytes(m0[72..80].try_into().unwrap()),
-        0x07516e114689fdee
-    );
-    assert_eq!(
-        u64::from_le_bytes(m1[72..80].try_into().unwrap()),
-        0x264c351a5179480f
-    );
+    assert_eq!(u64::from_le_bytes(m0[72..80].try_into().unwrap()), 0x07516e114689fdee);
+    assert_eq!(u64::from_le_bytes(m1[72..80].try_into().unwrap()), 0x264c351a5179480f);
     assert_eq!(boltscope::meta::fnv1a64(&m0[16..72]), 0x07516e114689fdee);
     let mut fl = vec![0; 4096];
     w.header(&mut fl, 2, 0x10, 0, 0);
     let root = w.leaf(Some(3), &[]);
     let d = [m0, m1, fl, root].concat();
     let v = DbView::new(&d).unwrap();
-    assert_eq!(
-        v.meta_index, 1,
-        "the fresh database's active meta is page 1 (txid 1)"
-    );
+    assert_eq!(v.meta_index, 1, "the fresh database's active meta is page 1 (txid 1)");
     let r = status::status(&v, EtcdVersion::V35).unwrap();
     assert!(r.structure.is_clean());
-    assert_eq!(
-        (r.status.hash, r.status.total_key, r.status.total_size),
-        (0, 0, 16384)
-    );
+    assert_eq!((r.status.hash, r.status.total_key, r.status.total_size), (0, 0, 16384));
 }
 
 #[test]
 fn meta_selection_follows_bbolt() {
-    let w = W {
-        ps: 4096,
-        be: false,
-    };
+    let w = W { ps: 4096, be: false };
     let base = small_db(w);
     // Higher txid on page 1.
     let mut d = base.clone();
@@ -223,40 +172,23 @@ fn freelist_count_escape() {
     for i in 0..n {
         w.put(&mut fl, 24 + 8 * i as usize, 3 + fl_pages + i, 8);
     }
-    let mut d = [
-        w.meta(0, 5, 2, 3, hwm),
-        w.meta(1, 4, 2, 3, hwm),
-        w.leaf(Some(2), &[]),
-        fl,
-    ]
-    .concat();
+    let mut d = [w.meta(0, 5, 2, 3, hwm), w.meta(1, 4, 2, 3, hwm), w.leaf(Some(2), &[]), fl].concat();
     d.resize(hwm as usize * 512, 0);
     let v = DbView::new(&d).unwrap();
     let r = status::status(&v, EtcdVersion::V35).unwrap();
-    assert!(
-        r.structure.is_clean(),
-        "{:?}",
-        &r.structure.problems[..3.min(r.structure.problems.len())]
-    );
+    assert!(r.structure.is_clean(), "{:?}", &r.structure.problems[..3.min(r.structure.problems.len())]);
     assert_eq!(r.structure.free_pages, n);
     assert_eq!(r.structure.freelist_inuse, fl_bytes as u64);
     // A count larger than the run can hold is a problem, not a read past the run.
     w.put(&mut d, 3 * 512 + 16, u64::MAX / 2, 8);
     let r = status::status(&DbView::new(&d).unwrap(), EtcdVersion::V35).unwrap();
-    assert!(r
-        .structure
-        .problems
-        .iter()
-        .any(|p| p.kind == ProblemKind::FreelistInvalid));
+    assert!(r.structure.problems.iter().any(|p| p.kind == ProblemKind::FreelistInvalid));
 }
 
 #[test]
 fn v36_counts_live_keys_and_reports_storage_version() {
     // key bucket: put a@2, put b@3, delete a@4 (tombstone), put b@5; meta/storageVersion=3.6.0.
-    let w = W {
-        ps: 4096,
-        be: false,
-    };
+    let w = W { ps: 4096, be: false };
     let kv = |k: &[u8]| {
         let mut v = vec![0x0a, k.len() as u8];
         v.extend(k);
@@ -266,36 +198,17 @@ fn v36_counts_live_keys_and_reports_storage_version() {
     tomb.push(b't');
     let key = w.leaf(
         Some(4),
-        &[
-            (0, &rev(2, 0), kv(b"a")),
-            (0, &rev(3, 0), kv(b"b")),
-            (0, &tomb, kv(b"a")),
-            (0, &rev(5, 0), kv(b"b")),
-        ],
+        &[(0, &rev(2, 0), kv(b"a")), (0, &rev(3, 0), kv(b"b")), (0, &tomb, kv(b"a")), (0, &rev(5, 0), kv(b"b"))],
     );
     let meta = w.leaf(None, &[(0, b"storageVersion", b"3.6.0".to_vec())]);
-    let root = w.leaf(
-        Some(3),
-        &[
-            (1, b"key", w.bucket_value(4, None)),
-            (1, b"meta", w.bucket_value(0, Some(meta))),
-        ],
-    );
+    let root = w.leaf(Some(3), &[(1, b"key", w.bucket_value(4, None)), (1, b"meta", w.bucket_value(0, Some(meta)))]);
     let mut fl = vec![0; 4096];
     w.header(&mut fl, 2, 0x10, 0, 0);
     let d = [w.meta(0, 3, 3, 2, 5), w.meta(1, 2, 3, 2, 5), fl, root, key].concat();
     let v = DbView::new(&d).unwrap();
     let auto = status::status(&v, EtcdVersion::Auto).unwrap().status;
-    assert_eq!(
-        (auto.total_key, auto.version.as_deref(), auto.revision),
-        (1, Some("3.6.0"), 5)
-    );
+    assert_eq!((auto.total_key, auto.version.as_deref(), auto.revision), (1, Some("3.6.0"), 5));
     let v35 = status::status(&v, EtcdVersion::V35).unwrap().status;
     assert_eq!((v35.total_key, v35.version), (5, None));
-    assert_eq!(
-        status::render(&auto, status::Format::Simple)
-            .split(", ")
-            .last(),
-        Some("3.6.0\n")
-    );
+    assert_eq!(status::render(&auto, status::Format::Simple).split(", ").last(), Some("3.6.0\n"));
 }

@@ -11,15 +11,11 @@ use std::time::{Duration, Instant};
 /// (default `target/bench-data`), made by `benches/make-bench-data.sh` when missing.
 pub fn bench_files() -> Option<(PathBuf, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::var_os("BOLTSCOPE_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/bench-data"));
+    let dir =
+        std::env::var_os("BOLTSCOPE_BENCH_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target/bench-data"));
     let snap = dir.join("many-2.snap.db");
     if !snap.exists() {
-        eprintln!(
-            "making {} with real etcd (benches/make-bench-data.sh)...",
-            snap.display()
-        );
+        eprintln!("making {} with real etcd (benches/make-bench-data.sh)...", snap.display());
         let ok = Command::new("bash")
             .arg(root.join("benches/make-bench-data.sh"))
             .arg(&dir)
@@ -53,11 +49,7 @@ pub struct Run {
 fn rss_anon(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = s.lines().find(|l| l.starts_with("RssAnon:"))?;
-    line.split_whitespace()
-        .nth(1)?
-        .parse::<u64>()
-        .ok()
-        .map(|kb| kb * 1024)
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
 }
 
 /// Runs `cmd args` once, sampling its anonymous memory.
@@ -79,12 +71,7 @@ pub fn run(cmd: &str, args: &[&str]) -> Run {
         std::thread::sleep(Duration::from_millis(1));
     };
     let wall = start.elapsed();
-    Run {
-        wall,
-        peak_anon: peak,
-        stdout: std::fs::read(out.path()).unwrap_or_default(),
-        ok: status.success(),
-    }
+    Run { wall, peak_anon: peak, stdout: std::fs::read(out.path()).unwrap_or_default(), ok: status.success() }
 }
 
 /// Runs a command `n` times; returns the median run (by wall time) and the highest peak memory.
@@ -99,11 +86,7 @@ pub fn median(n: usize, cmd: &str, args: &[&str]) -> Run {
 
 /// Number of timed runs per command: `BOLTSCOPE_BENCH_RUNS`, default 3.
 pub fn runs() -> usize {
-    std::env::var("BOLTSCOPE_BENCH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
-        .max(1)
+    std::env::var("BOLTSCOPE_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1)
 }
 
 /// The real etcdutl: `$ETCDUTL` or `etcdutl` on PATH.

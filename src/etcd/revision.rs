@@ -32,11 +32,7 @@ pub fn parse(key: &[u8]) -> Option<Revision> {
     if key[8] != b'_' {
         return None;
     }
-    Some(Revision {
-        main: main_of(key)?,
-        sub: u64::from_be_bytes(key[9..17].try_into().ok()?),
-        tombstone,
-    })
+    Some(Revision { main: main_of(key)?, sub: u64::from_be_bytes(key[9..17].try_into().ok()?), tombstone })
 }
 
 #[cfg(test)]
@@ -46,23 +42,9 @@ mod tests {
     #[test]
     fn parses_revision_keys() {
         let mut k = vec![0, 0, 0, 0, 0, 0, 0, 9, b'_', 0, 0, 0, 0, 0, 0, 0, 2];
-        assert_eq!(
-            parse(&k),
-            Some(Revision {
-                main: 9,
-                sub: 2,
-                tombstone: false
-            })
-        );
+        assert_eq!(parse(&k), Some(Revision { main: 9, sub: 2, tombstone: false }));
         k.push(b't');
-        assert_eq!(
-            parse(&k),
-            Some(Revision {
-                main: 9,
-                sub: 2,
-                tombstone: true
-            })
-        );
+        assert_eq!(parse(&k), Some(Revision { main: 9, sub: 2, tombstone: true }));
         k[17] = b'x';
         assert_eq!(parse(&k), None);
         assert_eq!(parse(&k[..16]), None);

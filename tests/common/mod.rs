@@ -16,20 +16,11 @@ pub fn databases() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir())
         .expect("fixtures/ exists")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|n| {
-            if n.ends_with(".db") {
-                Some(n)
-            } else {
-                n.strip_suffix(".db.gz").map(|s| format!("{s}.db"))
-            }
-        })
+        .filter_map(|n| if n.ends_with(".db") { Some(n) } else { n.strip_suffix(".db.gz").map(|s| format!("{s}.db")) })
         .collect();
     v.sort();
     v.dedup();
-    assert!(
-        v.len() >= 10,
-        "expected the committed fixtures, found {v:?}"
-    );
+    assert!(v.len() >= 10, "expected the committed fixtures, found {v:?}");
     v
 }
 
@@ -41,9 +32,7 @@ pub fn bytes(name: &str) -> Vec<u8> {
     }
     let gz = std::fs::File::open(dir().join(format!("{name}.gz"))).expect("fixture or .gz");
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(gz)
-        .read_to_end(&mut out)
-        .expect("gunzip");
+    flate2::read::GzDecoder::new(gz).read_to_end(&mut out).expect("gunzip");
     out
 }
 
@@ -65,6 +54,5 @@ pub fn answer(name: &str, suffix: &str) -> Option<String> {
 
 /// An answer parsed as JSON.
 pub fn answer_json(name: &str, suffix: &str) -> Option<serde_json::Value> {
-    answer(name, suffix)
-        .map(|s| serde_json::from_str(&s).unwrap_or_else(|e| panic!("{name}.{suffix}: {e}")))
+    answer(name, suffix).map(|s| serde_json::from_str(&s).unwrap_or_else(|e| panic!("{name}.{suffix}: {e}")))
 }

@@ -11,11 +11,7 @@ use std::path::Path;
 /// Outcome of one file.
 pub enum Outcome {
     /// Read; the problems list may be non-empty.
-    Read {
-        report: StatusReport,
-        problems: Vec<Problem>,
-        total: u64,
-    },
+    Read { report: StatusReport, problems: Vec<Problem>, total: u64 },
     /// Could not be read at all.
     Failed(Error),
 }
@@ -66,36 +62,28 @@ pub fn status_file(path: &Path, args: &StatusArgs) -> Outcome {
             if let Some(t) = tr.filter(|t| !t.ok()) {
                 problems.push(Problem::new(
                     ProblemKind::TrailerMismatch,
-                    format!(
-                        "sha256 trailer is {}, the file hashes to {}",
-                        t.stored, t.computed
-                    ),
+                    format!("sha256 trailer is {}, the file hashes to {}", t.stored, t.computed),
                 ));
                 total += 1;
             }
             if torn {
                 problems.push(Problem::new(
                     ProblemKind::Torn,
-                    format!("the file changed on every one of {} reads (a live etcd committing?); the answer may be torn", db::RETRIES + 1),
+                    format!(
+                        "the file changed on every one of {} reads (a live etcd committing?); the answer may be torn",
+                        db::RETRIES + 1
+                    ),
                 ));
                 total += 1;
             }
-            Outcome::Read {
-                report,
-                problems,
-                total,
-            }
+            Outcome::Read { report, problems, total }
         }
     }
 }
 
 /// Runs `status` over every file in parallel and prints in argument order.
 pub fn run_status(args: &StatusArgs) -> u8 {
-    let outs: Vec<Outcome> = args
-        .files
-        .par_iter()
-        .map(|p| status_file(p, args))
-        .collect();
+    let outs: Vec<Outcome> = args.files.par_iter().map(|p| status_file(p, args)).collect();
     let many = args.files.len() > 1;
     let fmt = match args.write_out {
         OutFormat::Simple => Format::Simple,
@@ -108,20 +96,14 @@ pub fn run_status(args: &StatusArgs) -> u8 {
     for (path, o) in args.files.iter().zip(&outs) {
         match o {
             Outcome::Failed(e) => eprintln!("boltscope: {e}"),
-            Outcome::Read {
-                problems, total, ..
-            } if *total > 0 => print_problems(path, problems, *total),
+            Outcome::Read { problems, total, .. } if *total > 0 => print_problems(path, problems, *total),
             Outcome::Read { report, .. } => {
                 let text = if many && fmt == Format::Json {
                     let mut v = serde_json::to_value(&report.status).unwrap_or_default();
                     v["file"] = path.display().to_string().into();
                     format!("{v}\n")
                 } else if many {
-                    format!(
-                        "==> {} <==\n{}",
-                        path.display(),
-                        status::render(&report.status, fmt)
-                    )
+                    format!("==> {} <==\n{}", path.display(), status::render(&report.status, fmt))
                 } else {
                     status::render(&report.status, fmt)
                 };
@@ -136,11 +118,7 @@ pub fn run_status(args: &StatusArgs) -> u8 {
 /// Prints a file's problems on stderr, one per line.
 pub fn print_problems(path: &Path, problems: &[Problem], total: u64) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "boltscope: {}: integrity check failed: {total} problem(s) found",
-        path.display()
-    );
+    let _ = writeln!(err, "boltscope: {}: integrity check failed: {total} problem(s) found", path.display());
     for p in problems {
         let _ = writeln!(err, "  {p}");
     }
