@@ -174,11 +174,11 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         for i in id..=id + u64::from(page.overflow) {
             if self.visited.test_and_set(i) {
                 let (kind, what) = if i == id && stack.contains(id) {
-                    (ProblemKind::Cycle, "cycle: the page is its own ancestor")
+                    (ProblemKind::Cycle, "is its own ancestor (a branch points back up the tree)")
                 } else {
-                    (ProblemKind::MultipleReferences, "multiple references")
+                    (ProblemKind::MultipleReferences, "multiple references (reached twice)")
                 };
-                return self.report(Problem::new(kind, format!("page {i}: {what}")).page(i).offset(page.offset), ctx);
+                return self.report(Problem::new(kind, format!("page {i} {what}")).page(i).offset(page.offset), ctx);
             }
         }
         self.fold.page(acc, ctx, &page, tl);

@@ -20,13 +20,13 @@ impl MappedFile {
     /// Maps `path` read-only. Refuses directories, FIFOs and other non-regular files before
     /// opening them (opening a FIFO would block).
     pub fn open(path: &Path) -> Result<MappedFile, Error> {
-        let md = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
+        let md = std::fs::metadata(path)?;
         if !md.is_file() {
             let what = if md.is_dir() { "a directory" } else { "not a regular file" };
-            return Err(Error::NotAFile(format!("{}: is {what}", path.display())));
+            return Err(Error::NotAFile(format!("is {what}")));
         }
-        let file = File::open(path).map_err(|e| io_err(path, e))?;
-        let len = file.metadata().map_err(|e| io_err(path, e))?.len();
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
         if len == 0 {
             return Ok(MappedFile { map: None });
         }
@@ -36,7 +36,7 @@ impl MappedFile {
         // by comparing the meta pages before and after (see `read_consistent`). A file truncated
         // by another process while mapped raises SIGBUS; etcd and bbolt only ever grow the file
         // (defrag replaces it by rename, leaving this inode intact).
-        let map = unsafe { MmapOptions::new().map(&file) }.map_err(|e| io_err(path, e))?;
+        let map = unsafe { MmapOptions::new().map(&file) }?;
         Ok(MappedFile { map: Some(map) })
     }
 
@@ -44,10 +44,6 @@ impl MappedFile {
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
     }
-}
-
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io(std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// How many times a read is retried when the file changes while it is read.

@@ -5,6 +5,17 @@
 //! ([`walk::walk`]) with a [`btree::Fold`], or ask for etcd's status figures
 //! ([`status::status`]). [`db`] maps files (and holds the crate's only `unsafe`).
 //!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let data = std::fs::read("fixtures/tiny-1.snap.db")?;
+//! let view = boltscope::DbView::new(&data)?; // meta pages, byte order, page size
+//! let r = boltscope::status::status(&view, boltscope::status::EtcdVersion::Auto)?;
+//! assert!(r.structure.is_clean());
+//! // What etcdutl 3.5.1 printed for this file (fixtures/tiny-1.snap.db.status.simple):
+//! assert_eq!(boltscope::status::render(&r.status, boltscope::status::Format::Simple), "feb15e67, 9, 14, 20 kB\n");
+//! # Ok(()) }
+//! ```
+//!
 //! Hostile input is expected: every read is bounds-checked, every walk keeps a visited set and a
 //! depth bound, and problems name their page id and byte offset.
 

@@ -95,7 +95,7 @@ pub fn run_status(args: &StatusArgs) -> u8 {
     let mut out = stdout.lock();
     for (path, o) in args.files.iter().zip(&outs) {
         match o {
-            Outcome::Failed(e) => eprintln!("boltscope: {e}"),
+            Outcome::Failed(e) => eprintln!("boltscope: {}: {e}", path.display()),
             Outcome::Read { problems, total, .. } if *total > 0 => print_problems(path, problems, *total),
             Outcome::Read { report, .. } => {
                 let text = if many && fmt == Format::Json {
