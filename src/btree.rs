@@ -90,9 +90,10 @@ pub trait Fold: Sync {
     fn bucket(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, sub: Self::Acc) {
         let _ = (acc, ctx, e, sub);
     }
-    /// A page of a bucket's tree was visited (for page statistics).
-    fn page(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, page: &Page<'_>, tree_level: u32) {
-        let _ = (acc, ctx, page, tree_level);
+    /// A page of a bucket's tree was visited (for page statistics): `tree_level` is 0 at the
+    /// bucket's root; `inline` marks an inline bucket's page (inside its parent's value).
+    fn page(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, page: &Page<'_>, tree_level: u32, inline: bool) {
+        let _ = (acc, ctx, page, tree_level, inline);
     }
 }
 
@@ -181,7 +182,7 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
                 return self.report(Problem::new(kind, format!("page {i} {what}")).page(i).offset(page.offset), ctx);
             }
         }
-        self.fold.page(acc, ctx, &page, tl);
+        self.fold.page(acc, ctx, &page, tl, false);
         let here = Stack { id, parent: Some(stack) };
         match page.flags {
             BRANCH => self.branch(page, b, &here, level, tl, ctx, acc),
@@ -376,7 +377,7 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         let Some(inline) = inline else {
             return self.report(bad(format!("inline bucket {} does not hold a leaf page", hex(e.key))), ctx);
         };
-        self.fold.page(acc, ctx, &inline, 0);
+        self.fold.page(acc, ctx, &inline, 0, true);
         for i in 0..usize::from(inline.count) {
             if inline.leaf_elem(i).is_ok_and(|x| x.is_bucket()) {
                 return self.report(bad(format!("inline bucket {} contains a bucket entry", hex(e.key))), ctx);

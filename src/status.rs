@@ -5,13 +5,12 @@
 use crate::btree::{Ctx, Fold, Leaf};
 use crate::cursor;
 use crate::error::{Error, Problem, ProblemKind};
+use crate::etcd::{fingerprint, FpSet};
 use crate::etcd::{proto, revision, KEY_BUCKET, META_BUCKET, STORAGE_VERSION};
 use crate::page::LeafElem;
 use crate::view::DbView;
 use crate::walk::{walk, Structure};
 use crc32c::{crc32c_append, crc32c_combine};
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, DefaultHasher, Hasher};
 
 /// Which etcd release's semantics to follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -174,7 +173,7 @@ pub fn live_keys(view: &DbView<'_>) -> Result<u64, Problem> {
     let Some(kb) = cursor::top_bucket(view, KEY_BUCKET)? else {
         return Ok(0);
     };
-    let mut live: HashSet<u128, BuildHasherDefault<Passthrough>> = HashSet::default();
+    let mut live = FpSet::default();
     let mut bad = None;
     cursor::for_each(view, kb, &mut |e| {
         let tomb = e.key.len() == revision::TOMBSTONE_LEN && e.key[17] == b't';
@@ -193,34 +192,6 @@ pub fn live_keys(view: &DbView<'_>) -> Result<u64, Problem> {
     match bad {
         Some(msg) => Err(Problem::new(ProblemKind::BucketMalformed, msg)),
         None => Ok(live.len() as u64),
-    }
-}
-
-fn fingerprint(k: &[u8]) -> u128 {
-    let h = |salt: u8| {
-        let mut s = DefaultHasher::new();
-        s.write_u8(salt);
-        s.write(k);
-        s.finish()
-    };
-    (u128::from(h(1)) << 64) | u128::from(h(2))
-}
-
-/// A hasher for keys that are already uniform fingerprints.
-#[derive(Default)]
-pub struct Passthrough(u64);
-
-impl Hasher for Passthrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, b: &[u8]) {
-        for &x in b.iter().take(8) {
-            self.0 = (self.0 << 8) | u64::from(x);
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
     }
 }
 

@@ -1,7 +1,9 @@
 //! etcd's layer on top of bbolt: bucket names, revision keys, the protobuf records.
 
+pub mod mvcc;
 pub mod proto;
 pub mod revision;
+pub mod schema;
 
 /// The MVCC store bucket.
 pub const KEY_BUCKET: &[u8] = b"key";
@@ -9,3 +11,41 @@ pub const KEY_BUCKET: &[u8] = b"key";
 pub const META_BUCKET: &[u8] = b"meta";
 /// `meta` key holding the storage version (etcd 3.6+).
 pub const STORAGE_VERSION: &[u8] = b"storageVersion";
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, DefaultHasher, Hasher};
+
+/// A 128-bit fingerprint of a user key: two independent SipHash-1-3 hashes. Held instead of the
+/// key, so per-key state costs 16 bytes whatever the key length; a collision needs ~2^64 keys.
+pub fn fingerprint(k: &[u8]) -> u128 {
+    let h = |salt: u8| {
+        let mut s = DefaultHasher::new();
+        s.write_u8(salt);
+        s.write(k);
+        s.finish()
+    };
+    (u128::from(h(1)) << 64) | u128::from(h(2))
+}
+
+/// A hasher for keys that are already uniform fingerprints.
+#[derive(Default)]
+pub struct Passthrough(u64);
+
+impl Hasher for Passthrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, b: &[u8]) {
+        for &x in b.iter().take(8) {
+            self.0 = (self.0 << 8) | u64::from(x);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+/// A set of fingerprints.
+pub type FpSet = HashSet<u128, BuildHasherDefault<Passthrough>>;
+/// A map keyed by fingerprints.
+pub type FpMap<V> = HashMap<u128, V, BuildHasherDefault<Passthrough>>;

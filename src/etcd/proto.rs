@@ -63,6 +63,19 @@ fn next<'a>(b: &'a [u8], pos: &mut usize) -> Option<(u64, Field<'a>)> {
     Some((tag >> 3, f))
 }
 
+/// The `key` (1) and `lease` (6) fields of an `mvccpb.KeyValue`; `None` when malformed.
+pub fn kv_key_lease(value: &[u8]) -> Option<(&[u8], u64)> {
+    let (mut key, mut lease) = (None, 0);
+    for f in fields(value) {
+        match f.ok()? {
+            (1, Field::Bytes(k)) => key = Some(k),
+            (6, Field::Varint(l)) => lease = l,
+            _ => {}
+        }
+    }
+    Some((key.unwrap_or(&[]), lease))
+}
+
 /// The `key` field (1) of an `mvccpb.KeyValue`.
 pub fn kv_key(value: &[u8]) -> Option<&[u8]> {
     let mut key = None;

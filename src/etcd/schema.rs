@@ -1,0 +1,198 @@
+//! etcd's small buckets decoded: `meta`, `cluster`, `members`, `members_removed`, `lease`,
+//! `alarm`, `auth`, `authUsers`, `authRoles`. Password hashes are never read out.
+
+use super::proto::{fields, Field};
+use super::revision;
+use crate::cursor::{self, BucketRoot};
+use crate::page::LeafElem;
+use crate::view::DbView;
+
+/// What etcd keeps besides the MVCC store.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct EtcdInfo {
+    /// Main revision of the last `key` bucket entry (etcdutl's REVISION).
+    pub last_revision: u64,
+    /// The revision a server started on this file would use:
+    /// max(last revision, scheduled compact, finished compact).
+    pub current_revision: u64,
+    /// `meta/scheduledCompactRev`.
+    pub scheduled_compact_revision: Option<u64>,
+    /// `meta/finishedCompactRev`.
+    pub finished_compact_revision: Option<u64>,
+    /// `meta/consistent_index`.
+    pub consistent_index: Option<u64>,
+    /// `meta/term` (3.5+).
+    pub term: Option<u64>,
+    /// `meta/storageVersion` (3.6+).
+    pub storage_version: Option<String>,
+    /// `meta/confState` (3.5+), the raft configuration as JSON.
+    pub conf_state: Option<serde_json::Value>,
+    /// `cluster/clusterVersion`.
+    pub cluster_version: Option<String>,
+    /// Members.
+    pub members: Vec<Member>,
+    /// Removed member ids.
+    pub members_removed: Vec<String>,
+    /// Leases.
+    pub leases: Leases,
+    /// Raised alarms.
+    pub alarms: Vec<Alarm>,
+    /// Authentication.
+    pub auth: Auth,
+}
+
+/// A cluster member.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Member {
+    /// Member id, hex.
+    pub id: String,
+    /// Member name.
+    pub name: String,
+    /// Peer URLs.
+    pub peer_urls: Vec<String>,
+    /// Whether it is a learner.
+    pub is_learner: bool,
+}
+
+/// Lease figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Leases {
+    /// Leases stored.
+    pub count: u64,
+    /// Smallest granted TTL, seconds.
+    pub ttl_min: Option<i64>,
+    /// Largest granted TTL, seconds.
+    pub ttl_max: Option<i64>,
+    /// Live keys attached to a stored lease.
+    pub keys_attached: u64,
+    /// Live keys whose lease is not in the `lease` bucket.
+    pub keys_with_missing_lease: u64,
+}
+
+/// A raised alarm.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Alarm {
+    /// Member id, hex.
+    pub member_id: String,
+    /// NOSPACE, CORRUPT, or the number.
+    pub alarm: String,
+}
+
+/// Authentication figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Auth {
+    /// `auth/authEnabled`.
+    pub enabled: bool,
+    /// `auth/authRevision`.
+    pub revision: Option<u64>,
+    /// Users stored.
+    pub users: u64,
+    /// Roles stored.
+    pub roles: u64,
+}
+
+fn be_u64(v: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(v.get(..8)?.try_into().ok()?))
+}
+
+fn text(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).into_owned()
+}
+
+/// Every plain entry of a top-level bucket (none when the bucket is absent or unreadable).
+fn entries<'a>(view: &DbView<'a>, name: &[u8]) -> Vec<LeafElem<'a>> {
+    let mut v = Vec::new();
+    if let Ok(Some(b)) = cursor::top_bucket(view, name) {
+        let _ = cursor::for_each(view, b, &mut |e| {
+            if !e.is_bucket() {
+                v.push(*e)
+            }
+        });
+    }
+    v
+}
+
+fn get(view: &DbView<'_>, b: Option<BucketRoot<'_>>, key: &[u8]) -> Option<Vec<u8>> {
+    let e = cursor::get(view, b?, key).ok()??;
+    (!e.is_bucket()).then(|| e.value.to_vec())
+}
+
+/// Whether the file looks like etcd's: it has both the `key` and `meta` buckets.
+pub fn is_etcd(view: &DbView<'_>) -> bool {
+    let has = |n: &[u8]| matches!(cursor::top_bucket(view, n), Ok(Some(_)));
+    has(super::KEY_BUCKET) && has(super::META_BUCKET)
+}
+
+/// Reads the small buckets. `last_revision` comes from the walk; `live_leases` from the replay.
+pub fn read(view: &DbView<'_>, last_revision: u64, live_leases: &[u64]) -> EtcdInfo {
+    let meta = cursor::top_bucket(view, super::META_BUCKET).ok().flatten();
+    let rev = |k: &[u8]| get(view, meta, k).and_then(|v| revision::main_of(&v));
+    let mut info = EtcdInfo {
+        last_revision,
+        scheduled_compact_revision: rev(b"scheduledCompactRev"),
+        finished_compact_revision: rev(b"finishedCompactRev"),
+        consistent_index: get(view, meta, b"consistent_index").and_then(|v| be_u64(&v)),
+        term: get(view, meta, b"term").and_then(|v| be_u64(&v)),
+        storage_version: get(view, meta, super::STORAGE_VERSION).map(|v| text(&v)),
+        conf_state: get(view, meta, b"confState").and_then(|v| serde_json::from_slice(&v).ok()),
+        ..EtcdInfo::default()
+    };
+    info.current_revision = last_revision
+        .max(info.scheduled_compact_revision.unwrap_or(0))
+        .max(info.finished_compact_revision.unwrap_or(0));
+    let cluster = cursor::top_bucket(view, b"cluster").ok().flatten();
+    info.cluster_version = get(view, cluster, b"clusterVersion").map(|v| text(&v));
+    for e in entries(view, b"members") {
+        let j: serde_json::Value = serde_json::from_slice(e.value).unwrap_or_default();
+        let urls = j["peerURLs"].as_array().map(|a| a.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect());
+        info.members.push(Member {
+            id: text(e.key),
+            name: j["name"].as_str().unwrap_or_default().to_owned(),
+            peer_urls: urls.unwrap_or_default(),
+            is_learner: j["isLearner"].as_bool().unwrap_or(false),
+        });
+    }
+    info.members_removed = entries(view, b"members_removed").iter().map(|e| text(e.key)).collect();
+    let mut ids = Vec::new();
+    for e in entries(view, b"lease") {
+        info.leases.count += 1;
+        ids.extend(be_u64(e.key));
+        for (n, f) in fields(e.value).flatten() {
+            if let (2, Field::Varint(ttl)) = (n, f) {
+                let ttl = ttl as i64;
+                info.leases.ttl_min = Some(info.leases.ttl_min.map_or(ttl, |m| m.min(ttl)));
+                info.leases.ttl_max = Some(info.leases.ttl_max.map_or(ttl, |m| m.max(ttl)));
+            }
+        }
+    }
+    ids.sort_unstable();
+    for l in live_leases {
+        if ids.binary_search(l).is_ok() {
+            info.leases.keys_attached += 1;
+        } else {
+            info.leases.keys_with_missing_lease += 1;
+        }
+    }
+    for e in entries(view, b"alarm") {
+        let (mut member, mut kind) = (0, 0);
+        for (n, f) in fields(e.key).flatten() {
+            match (n, f) {
+                (1, Field::Varint(v)) => member = v,
+                (2, Field::Varint(v)) => kind = v,
+                _ => {}
+            }
+        }
+        let alarm = match kind {
+            1 => "NOSPACE".to_owned(),
+            2 => "CORRUPT".to_owned(),
+            k => k.to_string(),
+        };
+        info.alarms.push(Alarm { member_id: format!("{member:x}"), alarm });
+    }
+    let auth = cursor::top_bucket(view, b"auth").ok().flatten();
+    info.auth.enabled = get(view, auth, b"authEnabled").is_some_and(|v| v.first() == Some(&1));
+    info.auth.revision = get(view, auth, b"authRevision").and_then(|v| be_u64(&v));
+    info.auth.users = entries(view, b"authUsers").len() as u64;
+    info.auth.roles = entries(view, b"authRoles").len() as u64;
+    info
+}

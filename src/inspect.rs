@@ -1,0 +1,424 @@
+//! `inspect`: everything about one file from one parallel pass: file and meta facts, page
+//! counts and sizes, bbolt's bucket stats, etcd's schema, the MVCC store, the size after
+//! compaction + defrag, and quota usage.
+
+use crate::btree::{Ctx, Fold, Leaf};
+use crate::etcd::mvcc::{self, Mvcc, Rec};
+use crate::etcd::{schema, KEY_BUCKET, META_BUCKET};
+use crate::page::{ByteOrder, LeafElem, Page, BRANCH, LEAF};
+use crate::predict::{self, BucketLayout};
+use crate::stats::{BucketStats, StatsAcc};
+use crate::trailer::{self, TrailerCheck};
+use crate::view::DbView;
+use crate::walk::{walk, Structure};
+use crate::Problem;
+
+/// Fill percents the prediction is made for: etcd's defrag, and `bbolt compact`.
+pub const FILLS: [f64; 2] = [0.9, 1.0];
+/// etcd's default quota (`--quota-backend-bytes` 0): 2 GiB.
+pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
+
+/// What to inspect.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Report buckets down to this nesting depth (1 = top-level only).
+    pub depth: u32,
+    /// Quota in bytes.
+    pub quota: u64,
+    /// Verify the sha256 trailer (in parallel with the walk).
+    pub verify_trailer: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { depth: 1, quota: DEFAULT_QUOTA, verify_trailer: true }
+    }
+}
+
+/// One bucket's report.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct BucketReport {
+    /// Last path element, lossy UTF-8.
+    pub name: String,
+    /// Path from the top, lossy UTF-8.
+    pub path: Vec<String>,
+    /// bbolt's figures.
+    pub stats: BucketStats,
+}
+
+/// A top-level bucket as the prediction needs it.
+#[derive(Default)]
+struct Top {
+    name: Vec<u8>,
+    entries: Vec<(u32, u32)>,
+    has_sub: bool,
+    sub_pages: [u64; 2],
+}
+
+/// The per-subtree accumulator of [`InspectFold`].
+#[derive(Default)]
+pub struct Acc {
+    stats: StatsAcc,
+    branch: u64,
+    leaf: u64,
+    overflow: u64,
+    entries: Vec<(u32, u32)>,
+    has_sub: bool,
+    sub_pages: [u64; 2],
+    reports: Vec<BucketReport>,
+    tops: Vec<Top>,
+    recs: Vec<Vec<Rec>>,
+    malformed: u64,
+}
+
+/// The fold behind `inspect`.
+pub struct InspectFold {
+    page_size: u64,
+    depth: u32,
+    etcd: bool,
+}
+
+impl InspectFold {
+    fn in_key_bucket(&self, ctx: &Ctx<'_>) -> bool {
+        self.etcd && ctx.depth == 1 && ctx.top == KEY_BUCKET
+    }
+
+    fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
+        if self.in_key_bucket(ctx) {
+            match Rec::decode(e.key, e.value) {
+                Some(r) => match acc.recs.last_mut() {
+                    Some(v) => v.push(r),
+                    None => acc.recs.push(vec![r]),
+                },
+                None => acc.malformed += 1,
+            }
+        } else {
+            acc.entries.push((e.key.len() as u32, e.value.len() as u32));
+        }
+    }
+}
+
+impl Fold for InspectFold {
+    type Acc = Acc;
+
+    fn empty(&self) -> Acc {
+        Acc::default()
+    }
+
+    fn join(&self, mut l: Acc, r: Acc) -> Acc {
+        l.stats = l.stats.join(r.stats);
+        l.branch += r.branch;
+        l.leaf += r.leaf;
+        l.overflow += r.overflow;
+        l.entries.extend(r.entries);
+        l.has_sub |= r.has_sub;
+        l.sub_pages = [l.sub_pages[0] + r.sub_pages[0], l.sub_pages[1] + r.sub_pages[1]];
+        l.reports.extend(r.reports);
+        l.tops.extend(r.tops);
+        l.recs.extend(r.recs);
+        l.malformed += r.malformed;
+        l
+    }
+
+    fn leaf(&self, acc: &mut Acc, ctx: &Ctx<'_>, leaf: &Leaf<'_>) {
+        for e in leaf.elems() {
+            self.plain(acc, ctx, &e);
+        }
+    }
+
+    fn entry(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
+        if !e.is_bucket() {
+            self.plain(acc, ctx, e);
+        }
+    }
+
+    fn bucket(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, sub: Acc) {
+        let done = sub.stats.finish(self.page_size);
+        acc.stats.sub_bucket(&done);
+        acc.branch += sub.branch;
+        acc.leaf += sub.leaf;
+        acc.overflow += sub.overflow;
+        acc.recs.extend(sub.recs);
+        acc.malformed += sub.malformed;
+        if ctx.depth < self.depth {
+            let mut path = ctx.path();
+            path.push(String::from_utf8_lossy(e.key).into_owned());
+            let name = path.last().cloned().unwrap_or_default();
+            acc.reports.push(BucketReport { name, path, stats: done });
+        }
+        acc.reports.extend(sub.reports);
+        if ctx.depth == 0 {
+            acc.tops.push(Top {
+                name: e.key.to_vec(),
+                entries: sub.entries,
+                has_sub: sub.has_sub,
+                sub_pages: sub.sub_pages,
+            });
+        } else {
+            let layouts = FILLS.map(|f| {
+                let i = usize::from(f == 1.0);
+                predict::layout(&sub.entries, sub.has_sub, sub.sub_pages[i], self.page_size, f)
+            });
+            acc.has_sub = true;
+            acc.entries.push((e.key.len() as u32, layouts[0].value_size as u32));
+            for (i, l) in layouts.iter().enumerate() {
+                acc.sub_pages[i] += l.total_pages();
+            }
+        }
+    }
+
+    fn page(&self, acc: &mut Acc, _ctx: &Ctx<'_>, page: &Page<'_>, tree_level: u32, inline: bool) {
+        acc.stats.page(page, tree_level, inline);
+        if !inline {
+            match page.flags {
+                BRANCH => acc.branch += 1,
+                LEAF => acc.leaf += 1,
+                _ => {}
+            }
+            acc.overflow += u64::from(page.overflow);
+        }
+    }
+}
+
+/// File facts.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FileInfo {
+    /// File size in bytes.
+    pub file_size: u64,
+    /// Page size.
+    pub page_size: u64,
+    /// Byte order.
+    pub byte_order: ByteOrder,
+    /// Meta page the tree was read from.
+    pub active_meta: usize,
+    /// Per meta page: valid, txid.
+    pub metas: Vec<MetaInfo>,
+    /// High-water mark (`meta.pgid`).
+    pub high_water_mark: u64,
+    /// `page` (a freelist page) or `not synced` (the no-freelist sentinel).
+    pub freelist: String,
+}
+
+/// One meta page.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MetaInfo {
+    /// Whether it validates.
+    pub valid: bool,
+    /// Its txid, when it could be read.
+    pub txid: Option<u64>,
+    /// Why it is invalid.
+    pub error: Option<String>,
+}
+
+/// Page counts.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Pages {
+    /// Meta pages (2).
+    pub meta: u64,
+    /// Freelist page run (0 without a freelist page).
+    pub freelist: u64,
+    /// Branch pages (logical).
+    pub branch: u64,
+    /// Leaf pages (logical).
+    pub leaf: u64,
+    /// Overflow pages of branch and leaf pages.
+    pub overflow: u64,
+    /// Free pages.
+    pub free: u64,
+}
+
+/// Sizes in bytes.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Sizes {
+    /// `hwm * pageSize`: etcd's DB SIZE (`etcd_mvcc_db_total_size_in_bytes`).
+    pub total: u64,
+    /// Total minus free pages (`etcd_mvcc_db_total_size_in_use_in_bytes`).
+    pub in_use: u64,
+    /// Free pages' bytes.
+    pub free: u64,
+    /// free / total.
+    pub fragmentation: f64,
+    /// Bytes in the file past the high-water mark (grow-ahead slack of a live file).
+    pub past_hwm: u64,
+}
+
+/// The trailer.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Trailer {
+    /// Whether the file ends in a trailer (`size % 512 == 32`).
+    pub present: bool,
+    /// Whether its SHA-256 matches (None: not present or not verified).
+    pub sha256_ok: Option<bool>,
+    /// Stored and computed hashes.
+    pub check: Option<TrailerCheck>,
+}
+
+/// The size after compaction at the current revision (etcd files) and defrag.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Prediction {
+    /// The revision compacted at (None for non-etcd files: defrag only).
+    pub compact_revision: Option<u64>,
+    /// `hwm * pageSize` after etcd's defrag (fill percent 0.9).
+    pub size_fill_0_9: u64,
+    /// The same at fill percent 1.0.
+    pub size_fill_1_0: u64,
+}
+
+/// Quota usage.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Quota {
+    /// The quota in bytes.
+    pub bytes: u64,
+    /// total / quota now.
+    pub usage: f64,
+    /// predicted size (fill 0.9) / quota.
+    pub usage_after_compact_defrag: f64,
+    /// A sentence.
+    pub verdict: String,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Inspect {
+    /// Schema version of this JSON.
+    pub schema: u32,
+    /// The file.
+    pub file: FileInfo,
+    /// The trailer.
+    pub trailer: Trailer,
+    /// Pages.
+    pub pages: Pages,
+    /// Sizes.
+    pub size: Sizes,
+    /// Buckets (top-level, and nested down to the requested depth).
+    pub buckets: Vec<BucketReport>,
+    /// etcd's own figures (None for a generic bbolt file).
+    pub etcd: Option<schema::EtcdInfo>,
+    /// The MVCC store (None for a generic bbolt file).
+    pub mvcc: Option<Mvcc>,
+    /// Size after compaction + defrag.
+    pub prediction: Prediction,
+    /// Quota.
+    pub quota: Quota,
+    /// Problems met on the way (the full checker is `check`).
+    pub problems: Vec<Problem>,
+    /// Total problems.
+    pub problem_total: u64,
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Inspects a file.
+pub fn inspect(view: &DbView<'_>, opt: &Options) -> Inspect {
+    let ps = view.page_size as u64;
+    let etcd = schema::is_etcd(view);
+    let fold = InspectFold { page_size: ps, depth: opt.depth.max(1), etcd };
+    let ((acc, structure), check) =
+        rayon::join(|| walk(view, &fold), || if opt.verify_trailer { trailer::verify(view.data) } else { None });
+    let Structure { free_pages, problems, problem_total, freelist_synced, .. } = structure;
+    let m = view.meta();
+    // The stored freelist's page run (0 without one).
+    let freelist = if freelist_synced { view.page(m.freelist).map_or(0, |p| u64::from(p.overflow) + 1) } else { 0 };
+    let total = view.total_size();
+    let free = free_pages.saturating_mul(ps).min(total);
+    let last_rev = acc.recs.iter().rev().flat_map(|c| c.last()).next().map_or(0, |r| r.main);
+    let (info, mvcc, survivors) = if etcd {
+        let pre = schema::read(view, last_rev, &[]);
+        let replay = mvcc::replay(&acc.recs, acc.malformed, pre.current_revision);
+        let info = schema::read(view, last_rev, &replay.live_leases);
+        (Some(info), Some(replay.mvcc), Some(replay.survivors))
+    } else {
+        (None, None, None)
+    };
+    let mut tops = acc.tops;
+    if let Some(i) = &info {
+        // Compaction writes scheduledCompactRev and finishedCompactRev (17-byte revisions).
+        if let Some(t) = tops.iter_mut().find(|t| t.name == META_BUCKET) {
+            if i.scheduled_compact_revision.is_none() {
+                t.entries.push((19, 17));
+            }
+            if i.finished_compact_revision.is_none() {
+                t.entries.push((18, 17));
+            }
+        }
+    }
+    let prediction = predict_sizes(&tops, survivors.as_deref(), ps, info.as_ref().map(|i| i.current_revision));
+    let usage = ratio(total, opt.quota);
+    let after = ratio(prediction.size_fill_0_9, opt.quota);
+    let verdict = if total >= opt.quota {
+        format!(
+            "over quota ({:.0}%): NOSPACE would be raised; compact + defrag brings it to {:.0}%{}",
+            usage * 100.0,
+            after * 100.0,
+            if after >= 1.0 { ", still over: raise the quota or delete data" } else { "" }
+        )
+    } else {
+        format!("within quota: {:.0}% used; compact + defrag brings it to {:.0}%", usage * 100.0, after * 100.0)
+    };
+    let metas = view
+        .metas
+        .pages
+        .iter()
+        .map(|p| MetaInfo {
+            valid: p.as_ref().is_some_and(|m| m.is_valid()),
+            txid: p.as_ref().map(|m| m.txid),
+            error: p.as_ref().map_or(Some("past the end of the file".into()), |m| m.error.clone()),
+        })
+        .collect();
+    Inspect {
+        schema: 1,
+        file: FileInfo {
+            file_size: view.data.len() as u64,
+            page_size: ps,
+            byte_order: view.order,
+            active_meta: view.meta_index,
+            metas,
+            high_water_mark: view.hwm,
+            freelist: if freelist_synced { "page".into() } else { "not synced".into() },
+        },
+        trailer: Trailer { present: view.has_trailer(), sha256_ok: check.as_ref().map(TrailerCheck::ok), check },
+        pages: Pages {
+            meta: 2,
+            freelist,
+            branch: acc.branch,
+            leaf: acc.leaf,
+            overflow: acc.overflow,
+            free: free_pages,
+        },
+        size: Sizes { total, in_use: total - free, free, fragmentation: ratio(free, total), past_hwm: view.slack() },
+        buckets: acc.reports,
+        etcd: info,
+        mvcc,
+        prediction,
+        quota: Quota { bytes: opt.quota, usage, usage_after_compact_defrag: after, verdict },
+        problems,
+        problem_total,
+    }
+}
+
+/// The size after compaction + defrag: every top-level bucket as walked, except etcd's `key`
+/// bucket, which holds only the compaction's survivors, and `meta`, which gains the two compact
+/// revision keys if it lacks them.
+fn predict_sizes(tops: &[Top], survivors: Option<&[(u32, u32)]>, ps: u64, rev: Option<u64>) -> Prediction {
+    let sizes = FILLS.map(|f| {
+        let i = usize::from(f == 1.0);
+        let top: Vec<(u32, BucketLayout)> = tops
+            .iter()
+            .map(|t| {
+                let l = match survivors {
+                    Some(s) if t.name == KEY_BUCKET => predict::layout(s, false, 0, ps, f),
+                    _ => predict::layout(&t.entries, t.has_sub, t.sub_pages[i], ps, f),
+                };
+                (t.name.len() as u32, l)
+            })
+            .collect();
+        predict::file_pages(&top, ps, false) * ps
+    });
+    Prediction { compact_revision: rev, size_fill_0_9: sizes[0], size_fill_1_0: sizes[1] }
+}
