@@ -1,6 +1,7 @@
 //! The `boltscope` binary: parses arguments, runs the command, maps the outcome to an exit code.
 
 mod cli;
+mod inspect_out;
 mod output;
 
 use clap::Parser;
@@ -10,6 +11,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let code = match &cli.command {
         cli::Command::Status(args) => output::run_status(args),
+        cli::Command::Inspect(args) => output::run_inspect(args),
     };
     ExitCode::from(code)
 }

@@ -1,7 +1,9 @@
 //! Running `status` over files and printing results and problems.
 
-use crate::cli::{EtcdVersionArg, OutFormat, StatusArgs};
+use crate::cli::{EtcdVersionArg, InspectArgs, InspectFormat, OutFormat, StatusArgs};
+use crate::inspect_out;
 use boltscope::error::{Error, Problem, ProblemKind};
+use boltscope::inspect::{self, Inspect};
 use boltscope::status::{self, EtcdVersion, Format, StatusReport};
 use boltscope::{db, trailer, DbView};
 use rayon::prelude::*;
@@ -125,4 +127,44 @@ pub fn print_problems(path: &Path, problems: &[Problem], total: u64) {
     if total > problems.len() as u64 {
         let _ = writeln!(err, "  ... and {} more", total - problems.len() as u64);
     }
+}
+
+/// Runs `inspect` over every file in parallel and prints in argument order.
+pub fn run_inspect(args: &InspectArgs) -> u8 {
+    let opt = inspect::Options { depth: args.depth, quota: args.quota, verify_trailer: !args.no_trailer_check };
+    let outs: Vec<Result<(Inspect, bool), Error>> = args
+        .files
+        .par_iter()
+        .map(|p| db::read_consistent(p, |data| DbView::new(data).map(|v| inspect::inspect(&v, &opt))))
+        .collect();
+    let mut code = 0;
+    let mut done: Vec<(String, &Inspect)> = Vec::new();
+    for (path, o) in args.files.iter().zip(&outs) {
+        let name = path.display().to_string();
+        match o {
+            Err(e) => {
+                eprintln!("boltscope: {name}: {e}");
+                code = 2;
+            }
+            Ok((r, torn)) => {
+                if *torn {
+                    eprintln!("boltscope: {name}: the file changed on every read (a live etcd committing?); figures may be torn");
+                }
+                if r.problem_total > 0 || *torn || r.trailer.sha256_ok == Some(false) {
+                    code = code.max(1);
+                }
+                done.push((name, r));
+            }
+        }
+    }
+    let text = match args.write_out {
+        InspectFormat::Table => done.iter().map(|(p, r)| inspect_out::table(p, r)).collect::<Vec<_>>().join("\n"),
+        InspectFormat::Json => done.iter().map(|(p, r)| inspect_out::json(p, r)).collect(),
+        InspectFormat::Prometheus => {
+            let v: Vec<(&str, &Inspect)> = done.iter().map(|(p, r)| (p.as_str(), *r)).collect();
+            inspect_out::prometheus(&v)
+        }
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    code
 }

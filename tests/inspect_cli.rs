@@ -1,0 +1,142 @@
+//! The `inspect` command: JSON schema and figures against the real tools' answers, Prometheus
+//! exposition well-formed, several files, exit codes, and etcd figures against what etcdctl
+//! reported while each fixture was made.
+
+mod common;
+use serde_json::Value;
+use std::process::Command;
+
+fn inspect(args: &[&str], files: &[std::path::PathBuf]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("inspect").args(args).args(files).output().unwrap()
+}
+
+#[test]
+fn json_schema_and_figures_equal_the_real_tools() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in common::databases() {
+        let p = common::path(&name, &tmp);
+        let out = inspect(&["-w", "json", "--depth", "3"], std::slice::from_ref(&p));
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["schema"], 1);
+        assert_eq!(v["path"], p.display().to_string());
+        for key in ["file", "trailer", "pages", "size", "buckets", "etcd", "mvcc", "prediction", "quota", "problems"] {
+            assert!(v.get(key).is_some(), "{name}: missing {key}");
+        }
+        let info = common::answer_json(&name, "oracle-info.json").unwrap();
+        assert_eq!(v["size"]["total"], info["tx_size"], "{name}");
+        assert_eq!(v["pages"]["free"], info["free_page_n"], "{name}");
+        assert_eq!(v["file"]["page_size"], info["page_size"], "{name}");
+        let snap = name.ends_with(".snap.db");
+        assert_eq!(v["trailer"]["present"], snap, "{name}");
+        assert_eq!(v["trailer"]["sha256_ok"], if snap { Value::Bool(true) } else { Value::Null }, "{name}");
+        let etcd = !name.starts_with("bolt-");
+        assert_eq!(v["etcd"].is_object(), etcd, "{name}");
+        if etcd {
+            // etcdutl's REVISION is the last revision in the key bucket.
+            let st = common::answer_json(&name, "status.json").unwrap();
+            assert_eq!(v["etcd"]["last_revision"], st["revision"], "{name}");
+        }
+    }
+}
+
+#[test]
+fn etcd_figures_equal_what_etcdctl_reported_while_the_fixture_was_made() {
+    // endpoint status of the live server just before `snapshot save`: raft term and members.
+    let tmp = tempfile::tempdir().unwrap();
+    for shape in ["tiny-1", "k8s-0.005", "auth-1", "fill-1", "churn-0.005"] {
+        let ep = common::answer_json(shape, "endpoint-status.json").unwrap();
+        let ep = &ep[0]["Status"];
+        let out = inspect(&["-w", "json"], &[common::path(&format!("{shape}.snap.db"), &tmp)]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["etcd"]["term"], ep["raftTerm"], "{shape}");
+        let member = format!("{:x}", ep["header"]["member_id"].as_u64().unwrap());
+        assert_eq!(v["etcd"]["members"][0]["id"], member, "{shape}");
+    }
+    // fill-1 was made by filling etcd past a 1 MiB quota: etcd raised NOSPACE (alarms.txt).
+    let alarms = common::answer("fill-1", "alarms.txt").unwrap();
+    assert!(alarms.contains("NOSPACE"), "{alarms}");
+    let out = inspect(&["-w", "json"], &[common::path("fill-1.snap.db", &tmp)]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["etcd"]["alarms"][0]["alarm"], "NOSPACE");
+    let id = u64::from_str_radix(v["etcd"]["alarms"][0]["member_id"].as_str().unwrap(), 16).unwrap();
+    assert!(alarms.contains(&format!("memberID:{id} alarm:NOSPACE")), "{alarms}");
+    // auth-1 has users root and alice, roles root and reader (etcdload.py), auth not enabled.
+    let out = inspect(&["-w", "json"], &[common::path("auth-1.snap.db", &tmp)]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["etcd"]["auth"]["users"].as_u64(), v["etcd"]["auth"]["roles"].as_u64()), (Some(2), Some(2)));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("$2a$"), "never a password hash");
+}
+
+#[test]
+fn mvcc_figures_by_hand_on_the_tiny_snapshot() {
+    // tiny: put key0..key6 (revisions 2..8), then key1 again (revision 9); no deletes, no
+    // compaction. 8 revisions, 7 distinct keys, 7 live, 0 tombstones; compaction at 9 deletes
+    // the first key1 (revision 3) and keeps 7.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = inspect(&["-w", "json"], &[common::path("tiny-1.snap.db", &tmp)]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &v["mvcc"];
+    assert_eq!(
+        (m["revisions"].as_u64(), m["distinct_keys"].as_u64(), m["live_keys"].as_u64()),
+        (Some(8), Some(7), Some(7))
+    );
+    assert_eq!((m["tombstones"].as_u64(), m["compaction"]["revision"].as_u64()), (Some(0), Some(9)));
+    assert_eq!(
+        (m["compaction"]["delete_entries"].as_u64(), m["compaction"]["keep_entries"].as_u64()),
+        (Some(1), Some(7))
+    );
+}
+
+#[test]
+fn prometheus_exposition_is_well_formed_for_several_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = [common::path("k8s-0.005.snap.db", &tmp), common::path("bolt-4k-synced.db", &tmp)];
+    let out = inspect(&["-w", "prometheus"], &files);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut types = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            assert!(types.insert(rest.split(' ').next().unwrap().to_string()), "one TYPE per family: {line}");
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (metric, value) = line.rsplit_once(' ').unwrap();
+        value.parse::<f64>().unwrap_or_else(|_| panic!("value of {line}"));
+        assert!(metric.contains("{file=\""), "{line}");
+        let name = metric.split('{').next().unwrap();
+        assert!(types.contains(name), "sample before its TYPE: {line}");
+    }
+    let want = common::answer_json("k8s-0.005.snap.db", "oracle-info.json").unwrap()["tx_size"].as_u64().unwrap();
+    let line = format!("etcd_mvcc_db_total_size_in_bytes{{file=\"{}\"}} {want}", files[0].display());
+    assert!(text.lines().any(|l| l == line), "{line}");
+}
+
+#[test]
+fn table_fits_80_columns_and_leads_with_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = inspect(&[], &[common::path("k8s-0.005.member.db", &tmp)]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].starts_with("  health"), "{text}");
+    assert!(lines[2].starts_with("  quota"), "{text}");
+    for l in &lines[1..] {
+        assert!(l.chars().count() <= 80, "too wide: {l:?}");
+    }
+}
+
+#[test]
+fn over_quota_verdict_and_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = common::path("k8s-0.005.snap.db", &tmp);
+    let out = inspect(&["--quota", "100kB"], std::slice::from_ref(&p));
+    assert_eq!(out.status.code(), Some(0), "the quota is a verdict, not a failure");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("over quota (389%): NOSPACE would be raised"), "{text}");
+    let bad = tmp.path().join("bad.db");
+    std::fs::write(&bad, b"not bbolt").unwrap();
+    assert_eq!(inspect(&[], &[p, bad]).status.code(), Some(2));
+}
