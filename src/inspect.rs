@@ -3,7 +3,7 @@
 //! compaction + defrag, and quota usage.
 
 use crate::btree::{Ctx, Fold, Leaf};
-use crate::etcd::mvcc::{self, Mvcc, Rec};
+use crate::etcd::mvcc::{self, Mvcc, Parts, Rec, Totals};
 use crate::etcd::{schema, KEY_BUCKET, META_BUCKET};
 use crate::page::{ByteOrder, LeafElem, Page, BRANCH, LEAF};
 use crate::predict::{self, BucketLayout};
@@ -67,8 +67,9 @@ pub struct Acc {
     sub_pages: [u64; 2],
     reports: Vec<BucketReport>,
     tops: Vec<Top>,
-    recs: Vec<Vec<Rec>>,
-    malformed: u64,
+    totals: Totals,
+    last_rev: Option<u64>,
+    recs: Vec<Parts>,
 }
 
 /// The fold behind `inspect`.
@@ -85,12 +86,23 @@ impl InspectFold {
 
     fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
         if self.in_key_bucket(ctx) {
+            let t = &mut acc.totals;
             match Rec::decode(e.key, e.value) {
-                Some(r) => match acc.recs.last_mut() {
-                    Some(v) => v.push(r),
-                    None => acc.recs.push(vec![r]),
-                },
-                None => acc.malformed += 1,
+                Some((fp, r)) => {
+                    t.revisions += 1;
+                    t.tombstones += u64::from(r.tomb());
+                    t.bytes += r.bytes();
+                    acc.last_rev = Some(r.main);
+                    match acc.recs.last_mut() {
+                        Some(p) if !p.is_full() => p.push(fp, r),
+                        _ => {
+                            let mut p = Parts::default();
+                            p.push(fp, r);
+                            acc.recs.push(p);
+                        }
+                    }
+                }
+                None => t.malformed += 1,
             }
         } else {
             acc.entries.push((e.key.len() as u32, e.value.len() as u32));
@@ -115,12 +127,22 @@ impl Fold for InspectFold {
         l.sub_pages = [l.sub_pages[0] + r.sub_pages[0], l.sub_pages[1] + r.sub_pages[1]];
         l.reports.extend(r.reports);
         l.tops.extend(r.tops);
+        l.totals.add(&r.totals);
+        l.last_rev = r.last_rev.or(l.last_rev);
         l.recs.extend(r.recs);
-        l.malformed += r.malformed;
         l
     }
 
     fn leaf(&self, acc: &mut Acc, ctx: &Ctx<'_>, leaf: &Leaf<'_>) {
+        if self.in_key_bucket(ctx) {
+            // The lease field sits at the end of each value: start loading every value's last
+            // cache line before decoding, so the misses overlap instead of queueing.
+            for e in leaf.elems() {
+                if let Some(tail) = e.value.len().checked_sub(1).and_then(|i| e.value.get(i..)) {
+                    crate::db::prefetch(tail);
+                }
+            }
+        }
         for e in leaf.elems() {
             self.plain(acc, ctx, &e);
         }
@@ -138,8 +160,9 @@ impl Fold for InspectFold {
         acc.branch += sub.branch;
         acc.leaf += sub.leaf;
         acc.overflow += sub.overflow;
+        acc.totals.add(&sub.totals);
+        acc.last_rev = sub.last_rev.or(acc.last_rev);
         acc.recs.extend(sub.recs);
-        acc.malformed += sub.malformed;
         if ctx.depth < self.depth {
             let mut path = ctx.path();
             path.push(String::from_utf8_lossy(e.key).into_owned());
@@ -327,10 +350,10 @@ pub fn inspect(view: &DbView<'_>, opt: &Options) -> Inspect {
     let freelist = if freelist_synced { view.page(m.freelist).map_or(0, |p| u64::from(p.overflow) + 1) } else { 0 };
     let total = view.total_size();
     let free = free_pages.saturating_mul(ps).min(total);
-    let last_rev = acc.recs.iter().rev().flat_map(|c| c.last()).next().map_or(0, |r| r.main);
+    let last_rev = acc.last_rev.unwrap_or(0);
     let (info, mvcc, survivors) = if etcd {
         let pre = schema::read(view, last_rev, &[]);
-        let replay = mvcc::replay(&acc.recs, acc.malformed, pre.current_revision);
+        let replay = mvcc::replay(&acc.recs, &acc.totals, pre.current_revision);
         let info = schema::read(view, last_rev, &replay.live_leases);
         (Some(info), Some(replay.mvcc), Some(replay.survivors))
     } else {

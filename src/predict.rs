@@ -38,16 +38,15 @@ pub fn threshold(page_size: u64, fill: f64) -> u64 {
     (page_size as f64 * fill.clamp(0.1, 1.0)) as u64
 }
 
-/// Splits a level of elements (each `16 + key + value` bytes, given as the part after the 16-byte
-/// element header) into nodes; returns the byte size of each node, and the index of its first
-/// element.
-fn split_level(payload: &[u64], page_size: u64, thresh: u64) -> Vec<(u64, usize)> {
-    let el = |i: usize| ELEM + payload[i];
-    let mut rem_size = HDR + payload.iter().map(|&p| ELEM + p).sum::<u64>();
+/// Splits a level of `n` elements (element `i` takes `16 + payload(i)` bytes) into nodes;
+/// returns the byte size of each node, and the index of its first element.
+fn split_level(n: usize, payload: impl Fn(usize) -> u64, page_size: u64, thresh: u64) -> Vec<(u64, usize)> {
+    let el = |i: usize| ELEM + payload(i);
+    let mut rem_size = HDR + (0..n).map(el).sum::<u64>();
     let mut nodes = Vec::new();
     let mut pos = 0;
     loop {
-        let rem_n = payload.len() - pos;
+        let rem_n = n - pos;
         if rem_n <= 4 || rem_size < page_size {
             nodes.push((rem_size, pos));
             return nodes;
@@ -74,15 +73,15 @@ fn split_level(payload: &[u64], page_size: u64, thresh: u64) -> Vec<(u64, usize)
 /// sub-bucket's value length is already its value size in this bucket. `sub_pages` are the pages
 /// of sub-buckets, `has_sub` whether any entry is a bucket.
 pub fn layout(entries: &[(u32, u32)], has_sub: bool, sub_pages: u64, page_size: u64, fill: f64) -> BucketLayout {
-    let payload: Vec<u64> = entries.iter().map(|&(k, v)| u64::from(k) + u64::from(v)).collect();
-    let leaf_size = HDR + payload.iter().map(|&p| ELEM + p).sum::<u64>();
+    let payload = |i: usize| u64::from(entries[i].0) + u64::from(entries[i].1);
+    let leaf_size = HDR + (0..entries.len()).map(|i| ELEM + payload(i)).sum::<u64>();
     if !has_sub && leaf_size <= page_size / 4 {
         return BucketLayout { pages: 0, sub_pages, value_size: 16 + leaf_size, levels: 1 };
     }
     let thresh = threshold(page_size, fill);
     let mut pages = 0;
     let mut levels = 0;
-    let mut level = split_level(&payload, page_size, thresh);
+    let mut level = split_level(entries.len(), payload, page_size, thresh);
     loop {
         levels += 1;
         pages += level.iter().map(|&(size, _)| size.div_ceil(page_size).max(1)).sum::<u64>();
@@ -91,7 +90,7 @@ pub fn layout(entries: &[(u32, u32)], has_sub: bool, sub_pages: u64, page_size: 
         }
         // The parent level: one branch element per node, keyed by the node's first key.
         let keys: Vec<u64> = level.iter().map(|&(_, first)| u64::from(entries[first].0)).collect();
-        let above = split_level(&keys, page_size, thresh);
+        let above = split_level(keys.len(), |i| keys[i], page_size, thresh);
         // Map the parent nodes' first-element indexes back to entry indexes.
         level = above.into_iter().map(|(size, i)| (size, level[i].1)).collect();
     }

@@ -1,49 +1,144 @@
-//! The MVCC store seen offline: one record per entry of the `key` bucket, replayed in revision
-//! order to count revisions, distinct and live keys, tombstones, and what compaction at the
-//! current revision would delete, with etcd's keep rule (ETCD-FORMAT.md section 6): for each key
-//! the newest revision at or below R survives, unless its generation ended in a tombstone below
-//! R (then nothing survives); a tombstone exactly at R survives (etcd >= 3.4.34/3.5.16/3.6.0).
+//! The MVCC store seen offline: every entry of the `key` bucket is folded into the newest record
+//! per user key, to count revisions, distinct and live keys, tombstones, and what compaction at
+//! the current revision would delete, with etcd's keep rule (ETCD-FORMAT.md section 6): for each
+//! key the newest revision at or below R survives, unless its generation ended in a tombstone
+//! below R (then nothing survives); a tombstone exactly at R survives (etcd >= 3.4.34/3.5.16/3.6).
+//!
+//! The parallel walk hands over the `key` bucket in stretches that are in revision order; each
+//! record carries its position in its stretch, so (stretch, position) orders records exactly as
+//! revisions do. Records are appended to 64 partitions by fingerprint (sequential writes); each
+//! partition is reduced on its own, in parallel, in a map small enough to stay in cache, to the
+//! newest record per key. Survivors are marked in per-stretch bitmaps and read back in order, so
+//! nothing is sorted.
 
-use super::{fingerprint, proto, revision, FpMap};
+use super::{fingerprint, proto, revision, Passthrough};
 use crate::page::ELEMENT_SIZE;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
-/// One entry of the `key` bucket, reduced to what the replay needs.
-#[derive(Clone, Copy, Debug)]
+/// Partitions records are spread over (by the top bits of the fingerprint).
+pub const PARTS: usize = 64;
+
+/// One entry of the `key` bucket, reduced to what the replay needs (24 bytes: millions are
+/// buffered).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rec {
-    /// Fingerprint of the user key.
-    pub fp: u128,
     /// Main revision.
     pub main: u64,
     /// Lease the key was attached to (0 = none).
     pub lease: u64,
-    /// Value length in bytes.
-    pub vsize: u32,
-    /// Key (revision) length in bytes: 17, or 18 for a tombstone.
-    pub ksize: u8,
-    /// Whether the entry is a tombstone.
-    pub tomb: bool,
+    /// Position in its stretch (set by [`Parts::push`]).
+    pub seq: u32,
+    /// Value length in bytes, with the tombstone flag in the top bit.
+    vsize_tomb: u32,
 }
 
+const TOMB: u32 = 1 << 31;
+
 impl Rec {
-    /// Decodes one `key` bucket entry; `None` when the key is not a revision or the value not a
-    /// KeyValue (the checker reports those).
-    pub fn decode(key: &[u8], value: &[u8]) -> Option<Rec> {
+    /// Decodes one `key` bucket entry into its user key's fingerprint and the record; `None`
+    /// when the key is not a revision or the value not a KeyValue (the checker reports those).
+    pub fn decode(key: &[u8], value: &[u8]) -> Option<(u128, Rec)> {
         let rev = revision::parse(key)?;
         let (user, lease) = proto::kv_key_lease(value)?;
-        Some(Rec {
-            fp: fingerprint(user),
-            main: rev.main,
-            lease,
-            vsize: u32::try_from(value.len()).ok()?,
-            ksize: key.len() as u8,
-            tomb: rev.tombstone,
-        })
+        let vsize = u32::try_from(value.len()).ok().filter(|&v| v < TOMB)?;
+        Some((fingerprint(user), Rec::new(rev.main, lease, vsize, rev.tombstone)))
+    }
+
+    /// A record (its position is set when it is pushed).
+    pub fn new(main: u64, lease: u64, vsize: u32, tomb: bool) -> Rec {
+        Rec { main, lease, seq: 0, vsize_tomb: (vsize & !TOMB) | if tomb { TOMB } else { 0 } }
+    }
+
+    /// Whether the entry is a tombstone.
+    pub fn tomb(&self) -> bool {
+        self.vsize_tomb & TOMB != 0
+    }
+
+    /// Value length.
+    pub fn vsize(&self) -> u32 {
+        self.vsize_tomb & !TOMB
+    }
+
+    /// Key (revision) length: 17, or 18 for a tombstone.
+    pub fn ksize(&self) -> u32 {
+        17 + u32::from(self.tomb())
     }
 
     /// Bytes the entry occupies in a leaf: element header, key, value.
     pub fn bytes(&self) -> u64 {
-        ELEMENT_SIZE as u64 + u64::from(self.ksize) + u64::from(self.vsize)
+        ELEMENT_SIZE as u64 + u64::from(self.ksize()) + u64::from(self.vsize())
     }
+}
+
+/// Counters over all records: summed per subtree.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Entries.
+    pub revisions: u64,
+    /// Tombstone entries.
+    pub tombstones: u64,
+    /// Leaf bytes of all entries.
+    pub bytes: u64,
+    /// Entries that could not be decoded.
+    pub malformed: u64,
+}
+
+impl Totals {
+    /// Adds another stretch's counters.
+    pub fn add(&mut self, o: &Totals) {
+        self.revisions += o.revisions;
+        self.tombstones += o.tombstones;
+        self.bytes += o.bytes;
+        self.malformed += o.malformed;
+    }
+}
+
+/// Records of one stretch of the `key` bucket (in revision order), spread over [`PARTS`]
+/// partitions; the fingerprint is held as two u64 so an entry is 40 bytes, not 48.
+#[derive(Debug)]
+pub struct Parts {
+    parts: Vec<Vec<([u64; 2], Rec)>>,
+    /// Records pushed, in order: value length and tombstone bit.
+    sizes: Vec<u32>,
+}
+
+impl Default for Parts {
+    fn default() -> Self {
+        Parts { parts: (0..PARTS).map(|_| Vec::new()).collect(), sizes: Vec::new() }
+    }
+}
+
+impl Parts {
+    /// Appends the stretch's next record.
+    pub fn push(&mut self, fp: u128, mut r: Rec) {
+        r.seq = u32::try_from(self.sizes.len()).unwrap_or(u32::MAX);
+        self.sizes.push(r.vsize_tomb);
+        self.parts[(fp >> 122) as usize % PARTS].push(([(fp >> 64) as u64, fp as u64], r));
+    }
+
+    /// Whether the stretch is full (positions are u32).
+    pub fn is_full(&self) -> bool {
+        self.sizes.len() >= u32::MAX as usize
+    }
+}
+
+/// One partition reduced: the newest record of each of its keys, with its stretch.
+fn newest_in(
+    stretches: &[Parts],
+    p: usize,
+    map: &mut HashMap<u128, (u32, Rec), BuildHasherDefault<Passthrough>>,
+) -> Vec<(u32, Rec)> {
+    map.clear();
+    for (i, s) in stretches.iter().enumerate() {
+        for ([hi, lo], r) in &s.parts[p] {
+            let fp = (u128::from(*hi) << 64) | u128::from(*lo);
+            // Later stretches, and later positions, hold later revisions.
+            map.insert(fp, (i as u32, *r));
+        }
+    }
+    map.values().copied().collect()
 }
 
 /// What the `key` bucket holds.
@@ -91,45 +186,45 @@ pub struct Replay {
     pub live_leases: Vec<u64>,
 }
 
-/// Replays the records (in revision order, given as consecutive chunks) and compacts at `rev`.
-pub fn replay(chunks: &[Vec<Rec>], malformed: u64, rev: u64) -> Replay {
-    // fingerprint -> (position of its newest record, that record)
-    let mut newest: FpMap<(usize, Rec)> = FpMap::default();
-    let mut m = Mvcc { malformed, ..Mvcc::default() };
-    let all = || chunks.iter().flatten();
-    for (pos, r) in all().enumerate() {
-        m.revisions += 1;
-        m.tombstones += u64::from(r.tomb);
-        newest.insert(r.fp, (pos, *r));
-    }
-    m.distinct_keys = newest.len() as u64;
-    let mut keep = vec![false; m.revisions as usize];
+/// Compacts at `rev`: every key's newest record survives unless it is a tombstone below `rev`.
+/// `stretches` must be in revision order.
+pub fn replay(stretches: &[Parts], t: &Totals, rev: u64) -> Replay {
+    let mut m = Mvcc { revisions: t.revisions, tombstones: t.tombstones, malformed: t.malformed, ..Mvcc::default() };
+    let parts: Vec<Vec<(u32, Rec)>> =
+        (0..PARTS).into_par_iter().map_init(HashMap::default, |map, p| newest_in(stretches, p, map)).collect();
     let mut live_leases = Vec::new();
-    for (pos, r) in newest.values() {
-        if !r.tomb {
+    let mut keep_bytes = 0;
+    let mut keep: Vec<Vec<bool>> = stretches.iter().map(|s| vec![false; s.sizes.len()]).collect();
+    for (i, r) in parts.iter().flatten() {
+        m.distinct_keys += 1;
+        if !r.tomb() {
             m.live_keys += 1;
             if r.lease != 0 {
-                m.keys_with_lease += 1;
                 live_leases.push(r.lease);
             }
         }
-        if !r.tomb || r.main == rev {
-            keep[*pos] = true;
+        if !r.tomb() || r.main == rev {
+            keep_bytes += r.bytes();
+            keep[*i as usize][r.seq as usize] = true;
         }
     }
-    let mut c = Compaction { revision: rev, ..Compaction::default() };
-    let mut survivors = Vec::new();
-    for (r, k) in all().zip(&keep) {
-        if *k {
-            c.keep_entries += 1;
-            c.keep_bytes += r.bytes();
-            survivors.push((u32::from(r.ksize), r.vsize));
-        } else {
-            c.delete_entries += 1;
-            c.delete_bytes += r.bytes();
-        }
-    }
-    m.compaction = c;
+    drop(parts);
+    m.keys_with_lease = live_leases.len() as u64;
+    let survivors: Vec<(u32, u32)> = stretches
+        .iter()
+        .zip(&keep)
+        .flat_map(|(s, k)| {
+            s.sizes.iter().zip(k).filter(|(_, k)| **k).map(|(vt, _)| (17 + u32::from(vt & TOMB != 0), vt & !TOMB))
+        })
+        .collect();
+    let keep_entries = survivors.len() as u64;
+    m.compaction = Compaction {
+        revision: rev,
+        delete_entries: t.revisions - keep_entries,
+        delete_bytes: t.bytes - keep_bytes,
+        keep_entries,
+        keep_bytes,
+    };
     Replay { mvcc: m, survivors, live_leases }
 }
 
@@ -137,8 +232,12 @@ pub fn replay(chunks: &[Vec<Rec>], malformed: u64, rev: u64) -> Replay {
 mod tests {
     use super::*;
 
-    fn rec(key: &[u8], main: u64, tomb: bool) -> Rec {
-        Rec { fp: fingerprint(key), main, lease: 0, vsize: 10, ksize: if tomb { 18 } else { 17 }, tomb }
+    fn feed(n: &mut Parts, t: &mut Totals, key: &[u8], main: u64, tomb: bool) {
+        let r = Rec::new(main, 0, 10, tomb);
+        t.revisions += 1;
+        t.tombstones += u64::from(tomb);
+        t.bytes += r.bytes();
+        n.push(fingerprint(key), r);
     }
 
     #[test]
@@ -147,21 +246,28 @@ mod tests {
         // b: put@4, tombstone@5    -> generation ended below R=7: all dropped
         // c: put@6, tombstone@7    -> tombstone exactly at R: kept
         // d: put@1, tomb@2, put@7  -> keep put@7 (current generation)
-        let recs = vec![
-            rec(b"d", 1, false),
-            rec(b"a", 2, false),
-            rec(b"d", 2, true),
-            rec(b"a", 3, false),
-            rec(b"b", 4, false),
-            rec(b"b", 5, true),
-            rec(b"c", 6, false),
-            rec(b"c", 7, true),
-            rec(b"d", 7, false),
+        // In revision order, split over two stretches as the parallel walk would.
+        let recs = [
+            (&b"d"[..], 1, false),
+            (b"a", 2, false),
+            (b"d", 2, true),
+            (b"a", 3, false),
+            (b"b", 4, false),
+            (b"b", 5, true),
+            (b"c", 6, false),
+            (b"c", 7, true),
+            (b"d", 7, false),
         ];
-        let r = replay(&[recs[..4].to_vec(), recs[4..].to_vec()], 0, 7);
+        let (mut n, mut m, mut t) = (Parts::default(), Parts::default(), Totals::default());
+        for (i, (k, main, tomb)) in recs.into_iter().enumerate() {
+            feed(if i < 4 { &mut n } else { &mut m }, &mut t, k, main, tomb);
+        }
+        let r = replay(&[n, m], &t, 7);
         assert_eq!((r.mvcc.revisions, r.mvcc.distinct_keys, r.mvcc.live_keys, r.mvcc.tombstones), (9, 4, 2, 3));
         assert_eq!((r.mvcc.compaction.keep_entries, r.mvcc.compaction.delete_entries), (3, 6));
+        // Survivors in revision order: a@3, c's tombstone@7, d@7.
         assert_eq!(r.survivors, vec![(17, 10), (18, 10), (17, 10)]);
         assert_eq!(r.mvcc.compaction.keep_bytes, 43 + 44 + 43);
+        assert_eq!(r.mvcc.compaction.delete_bytes, t.bytes - 130);
     }
 }

@@ -64,7 +64,45 @@ fn next<'a>(b: &'a [u8], pos: &mut usize) -> Option<(u64, Field<'a>)> {
 }
 
 /// The `key` (1) and `lease` (6) fields of an `mvccpb.KeyValue`; `None` when malformed.
+///
+/// etcd writes fields in number order, so the fast path reads the key, then skips the value by
+/// its length without touching its bytes; anything unexpected falls back to the full decoder.
 pub fn kv_key_lease(value: &[u8]) -> Option<(&[u8], u64)> {
+    fast_kv(value).or_else(|| kv_key_lease_slow(value))
+}
+
+fn fast_kv(b: &[u8]) -> Option<(&[u8], u64)> {
+    let mut pos = 0;
+    if *b.first()? != 0x0a {
+        return None;
+    }
+    pos += 1;
+    let n = usize::try_from(varint(b, &mut pos)?).ok()?;
+    let key = b.get(pos..pos.checked_add(n)?)?;
+    pos += n;
+    let mut lease = 0;
+    while pos < b.len() {
+        match b[pos] {
+            0x10 | 0x18 | 0x20 => {
+                pos += 1;
+                varint(b, &mut pos)?;
+            }
+            0x2a => {
+                pos += 1;
+                let n = usize::try_from(varint(b, &mut pos)?).ok()?;
+                pos = pos.checked_add(n).filter(|&p| p <= b.len())?;
+            }
+            0x30 => {
+                pos += 1;
+                lease = varint(b, &mut pos)?;
+            }
+            _ => return None,
+        }
+    }
+    Some((key, lease))
+}
+
+fn kv_key_lease_slow(value: &[u8]) -> Option<(&[u8], u64)> {
     let (mut key, mut lease) = (None, 0);
     for f in fields(value) {
         match f.ok()? {
@@ -97,6 +135,13 @@ mod tests {
         // KeyValue{key:"ab", create_revision:300, value:"x"}: 0a 02 61 62 | 10 ac 02 | 2a 01 78
         let v = [0x0a, 2, b'a', b'b', 0x10, 0xac, 0x02, 0x2a, 1, b'x'];
         assert_eq!(kv_key(&v), Some(&b"ab"[..]));
+        assert_eq!(kv_key_lease(&v), Some((&b"ab"[..], 0)));
+        // Fields out of order (lease before value) take the slow path and agree.
+        let w = [0x0a, 1, b'k', 0x30, 0x07, 0x2a, 1, b'x'];
+        assert_eq!(fast_kv(&w), Some((&b"k"[..], 7)));
+        let u = [0x30, 0x07, 0x0a, 1, b'k'];
+        assert_eq!(fast_kv(&u), None);
+        assert_eq!(kv_key_lease(&u), Some((&b"k"[..], 7)));
         let mut p = 5;
         assert_eq!(varint(&v, &mut p), Some(300));
         assert_eq!(kv_key(&[0x0a, 5, b'a']), None); // length past the end

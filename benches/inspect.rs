@@ -1,0 +1,50 @@
+//! `cargo bench --bench inspect`: `boltscope inspect` next to `boltscope status`, etcdutl, and
+//! SHA-256 over the file alone, on the same large real snapshot in one run. Goals (issue 3): on the
+//! raw backend file `inspect` at most 1.5x `status`; on the snapshot (trailer verified) at most
+//! 1.1x SHA-256 alone, the floor.
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+/// SHA-256 over the mapped file, in process, as `inspect` computes it (median of `n`).
+fn sha_alone(path: &std::path::Path, n: usize) -> Duration {
+    let mut t: Vec<Duration> = (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            let f = boltscope::db::MappedFile::open(path).expect("map");
+            let c = boltscope::trailer::verify(f.bytes()).expect("has a trailer");
+            assert!(c.ok(), "trailer matches");
+            start.elapsed()
+        })
+        .collect();
+    t.sort();
+    t[n / 2]
+}
+
+fn main() {
+    let Some((snap, member)) = bench_files() else { return };
+    let bolt = env!("CARGO_BIN_EXE_boltscope");
+    let n = runs();
+    let etcdutl = etcdutl();
+    let (m, s) = (member.to_str().unwrap(), snap.to_str().unwrap());
+    warm(&member);
+    warm(&snap);
+    let st = median(n, bolt, &["status", m]);
+    let ins = median(n, bolt, &["inspect", "-w", "json", m]);
+    let eu = median(n, &etcdutl, &["snapshot", "status", m]);
+    println!("raw backend file {m} (median of {n}, page cache warm)");
+    println!("  etcdutl snapshot status   {}", secs(eu.wall));
+    println!("  boltscope status          {}   peak anon {}", secs(st.wall), mib(st.peak_anon));
+    println!("  boltscope inspect         {}   peak anon {}", secs(ins.wall), mib(ins.peak_anon));
+    println!("  inspect / status          {:.2}x (goal <= 1.5x)", ins.wall.as_secs_f64() / st.wall.as_secs_f64());
+    println!("  etcdutl / inspect         {:.1}x", eu.wall.as_secs_f64() / ins.wall.as_secs_f64());
+    let sha = sha_alone(&snap, n);
+    let ins = median(n, bolt, &["inspect", "-w", "json", s]);
+    let st = median(n, bolt, &["status", s]);
+    println!("snapshot {s} (trailer verified by inspect)");
+    println!("  SHA-256 alone (sha2)      {}", secs(sha));
+    println!("  boltscope status          {}", secs(st.wall));
+    println!("  boltscope inspect         {}   peak anon {}", secs(ins.wall), mib(ins.peak_anon));
+    println!("  inspect / SHA-256 alone   {:.2}x (goal <= 1.1x)", ins.wall.as_secs_f64() / sha.as_secs_f64());
+}
