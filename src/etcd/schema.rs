@@ -12,8 +12,8 @@ use crate::view::DbView;
 pub struct EtcdInfo {
     /// Main revision of the last `key` bucket entry (etcdutl's REVISION).
     pub last_revision: u64,
-    /// The revision a server started on this file would use:
-    /// max(last revision, scheduled compact, finished compact).
+    /// The revision a server started on this file would use: max(last revision, scheduled
+    /// compact, finished compact), and at least 1 (an empty store starts at revision 1).
     pub current_revision: u64,
     /// `meta/scheduledCompactRev`.
     pub scheduled_compact_revision: Option<u64>,
@@ -138,6 +138,7 @@ pub fn read(view: &DbView<'_>, last_revision: u64, live_leases: &[u64]) -> EtcdI
         ..EtcdInfo::default()
     };
     info.current_revision = last_revision
+        .max(1)
         .max(info.scheduled_compact_revision.unwrap_or(0))
         .max(info.finished_compact_revision.unwrap_or(0));
     let cluster = cursor::top_bucket(view, b"cluster").ok().flatten();
