@@ -50,6 +50,10 @@ fn etcd_figures_equal_what_etcdctl_reported_while_the_fixture_was_made() {
         let out = inspect(&["-w", "json"], &[common::path(&format!("{shape}.snap.db"), &tmp)]);
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["etcd"]["term"], ep["raftTerm"], "{shape}");
+        assert_eq!(v["etcd"]["current_revision"], ep["header"]["revision"], "{shape}");
+        // make-corpus.sh runs `etcdctl alarm list` (one raft entry) after `endpoint status` and
+        // before `snapshot save`, so the saved consistent index is one past the applied index.
+        assert_eq!(v["etcd"]["consistent_index"].as_u64(), ep["raftAppliedIndex"].as_u64().map(|i| i + 1), "{shape}");
         let member = format!("{:x}", ep["header"]["member_id"].as_u64().unwrap());
         assert_eq!(v["etcd"]["members"][0]["id"], member, "{shape}");
     }
