@@ -47,4 +47,17 @@ fn main() {
     println!("  boltscope status          {}", secs(st.wall));
     println!("  boltscope inspect         {}   peak anon {}", secs(ins.wall), mib(ins.peak_anon));
     println!("  inspect / SHA-256 alone   {:.2}x (goal <= 1.1x)", ins.wall.as_secs_f64() / sha.as_secs_f64());
+    // The size prediction against what real etcd made of this file (benches/make-bench-data.sh).
+    let real = std::fs::read(format!("{s}.compact-defrag.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let pred: serde_json::Value = serde_json::from_slice(&ins.stdout).expect("inspect JSON");
+    if let Some(real) = real {
+        let p = pred["prediction"]["size_fill_0_9"].as_f64().unwrap_or(0.0);
+        let r = real["after_defrag"]["status"]["totalSize"].as_f64().unwrap_or(1.0);
+        println!(
+            "  predicted size after compact + defrag {p} vs real etcd {r}: {:+.3}% (goal within 2%)",
+            (p - r) / r * 100.0
+        );
+    }
 }
