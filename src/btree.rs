@@ -97,6 +97,44 @@ pub trait Fold: Sync {
     }
 }
 
+/// The fold that computes nothing.
+impl Fold for () {
+    type Acc = ();
+    fn empty(&self) {}
+    fn join(&self, _: (), _: ()) {}
+    fn leaf(&self, _: &mut (), _: &Ctx<'_>, _: &Leaf<'_>) {}
+    fn entry(&self, _: &mut (), _: &Ctx<'_>, _: &LeafElem<'_>) {}
+}
+
+/// Two folds in one walk.
+pub struct Pair<'f, A: Fold, B: Fold>(pub &'f A, pub &'f B);
+
+impl<A: Fold, B: Fold> Fold for Pair<'_, A, B> {
+    type Acc = (A::Acc, B::Acc);
+    fn empty(&self) -> Self::Acc {
+        (self.0.empty(), self.1.empty())
+    }
+    fn join(&self, l: Self::Acc, r: Self::Acc) -> Self::Acc {
+        (self.0.join(l.0, r.0), self.1.join(l.1, r.1))
+    }
+    fn leaf(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, leaf: &Leaf<'_>) {
+        self.0.leaf(&mut acc.0, ctx, leaf);
+        self.1.leaf(&mut acc.1, ctx, leaf);
+    }
+    fn entry(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
+        self.0.entry(&mut acc.0, ctx, e);
+        self.1.entry(&mut acc.1, ctx, e);
+    }
+    fn bucket(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, sub: Self::Acc) {
+        self.0.bucket(&mut acc.0, ctx, e, sub.0);
+        self.1.bucket(&mut acc.1, ctx, e, sub.1);
+    }
+    fn page(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, page: &Page<'_>, tree_level: u32, inline: bool) {
+        self.0.page(&mut acc.0, ctx, page, tree_level, inline);
+        self.1.page(&mut acc.1, ctx, page, tree_level, inline);
+    }
+}
+
 /// Walks the trees of one view. Use [`Walker::run`].
 pub struct Walker<'v, 'a, F: Fold> {
     view: &'v DbView<'a>,
@@ -224,6 +262,7 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
             elems.push(e);
         }
         let child = |i: usize, acc: &mut F::Acc| {
+            self.check_branch_key(&page, i, elems[i].key, elems[i].child, ctx);
             let upper = elems.get(i + 1).map(|e| e.key).or(b.upper);
             let cb = Bounds { lower: Some(elems[i].key), upper };
             self.walk_page(elems[i].child, cb, here, level + 1, tl + 1, ctx, acc);
@@ -252,6 +291,32 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
                     self.view.prefetch_page(next.child);
                 }
                 child(i, acc);
+            }
+        }
+    }
+
+    /// bbolt keeps a branch element's key equal to its child's first key (it rewrites the parent
+    /// whenever it writes the child); a difference means the page was damaged or not written by
+    /// bbolt. Child pages that cannot be read are reported when they are walked.
+    fn check_branch_key(&self, page: &Page<'a>, i: usize, key: &[u8], child: u64, ctx: &Ctx<'a>) {
+        let Ok(c) = self.view.page(child) else { return };
+        let first = match c.flags {
+            BRANCH if c.count > 0 => c.branch_elem(0).map(|e| e.key),
+            LEAF if c.count > 0 => c.leaf_elem(0).map(|e| e.key),
+            _ => return,
+        };
+        if let Ok(first) = first {
+            if first != key {
+                let msg = format!(
+                    "branch page {} element {i} has key {} but its child page {child} starts with {}",
+                    page.id,
+                    hex(key),
+                    hex(first)
+                );
+                self.report(
+                    Problem::new(ProblemKind::BranchKeyMismatch, msg).page(page.id).offset(page.offset_of(key)),
+                    ctx,
+                );
             }
         }
     }

@@ -29,6 +29,8 @@ pub enum ProblemKind {
     ElementOutsidePage,
     /// Keys out of order within a page or across the tree.
     KeysOutOfOrder,
+    /// A branch element's key differs from its child's first key.
+    BranchKeyMismatch,
     /// An empty key.
     EmptyKey,
     /// A branch page with no elements.
@@ -51,9 +53,30 @@ pub enum ProblemKind {
     TrailerMismatch,
     /// The file changed while it was read (a live file); the answer may be torn.
     Torn,
+    /// A meta page's root or freelist page id is at or past its high-water mark.
+    MetaOutOfRange,
+    /// `--require-trailer` and the file has no sha256 trailer.
+    TrailerMissing,
+    /// A `key` bucket key that is not a 17-byte revision (18 with `t` for a tombstone).
+    InvalidRevisionKey,
+    /// A `key` bucket value that does not decode as an `mvccpb.KeyValue`.
+    InvalidKeyValue,
+    /// A KeyValue whose fields contradict its revision key or each other.
+    InconsistentKeyValue,
+    /// A tombstone that carries more than its key.
+    TombstoneWithData,
+    /// A live key attached to a lease the `lease` bucket does not hold (a warning).
+    LeaseMissing,
+    /// An etcd `meta` bucket entry that is not well-formed.
+    EtcdMetaMalformed,
 }
 
 impl ProblemKind {
+    /// Whether the problem is only a warning: reported, but the file still passes `check`.
+    pub fn is_warning(self) -> bool {
+        matches!(self, ProblemKind::LeaseMissing)
+    }
+
     /// Whether the problem can make figures read from the tree wrong. Meta pages (the other one
     /// is used), the trailer and the freelist do not change what the tree holds.
     pub fn affects_figures(self) -> bool {
@@ -67,6 +90,14 @@ impl ProblemKind {
                 | ProblemKind::PageFreedTwice
                 | ProblemKind::ReachableFreed
                 | ProblemKind::UnreachableUnfreed
+                | ProblemKind::MetaOutOfRange
+                | ProblemKind::TrailerMissing
+                | ProblemKind::InvalidRevisionKey
+                | ProblemKind::InvalidKeyValue
+                | ProblemKind::InconsistentKeyValue
+                | ProblemKind::TombstoneWithData
+                | ProblemKind::LeaseMissing
+                | ProblemKind::EtcdMetaMalformed
         )
     }
 

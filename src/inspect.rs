@@ -2,7 +2,7 @@
 //! counts and sizes, bbolt's bucket stats, etcd's schema, the MVCC store, the size after
 //! compaction + defrag, and quota usage.
 
-use crate::btree::{Ctx, Fold, Leaf};
+use crate::btree::{Ctx, Fold, Leaf, Pair};
 use crate::etcd::mvcc::{self, Mvcc, Parts, Rec, Totals};
 use crate::etcd::{schema, KEY_BUCKET, META_BUCKET};
 use crate::page::{ByteOrder, LeafElem, Page, BRANCH, LEAF};
@@ -70,6 +70,8 @@ pub struct Acc {
     totals: Totals,
     last_rev: Option<u64>,
     recs: Vec<Parts>,
+    problems: Vec<Problem>,
+    problem_total: u64,
 }
 
 /// The fold behind `inspect`.
@@ -84,11 +86,31 @@ impl InspectFold {
         self.etcd && ctx.depth == 1 && ctx.top == KEY_BUCKET
     }
 
-    fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
+    fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, page: Option<&Page<'_>>) {
         if self.in_key_bucket(ctx) {
+            let report = |acc: &mut Acc, (kind, msg): (crate::ProblemKind, String)| {
+                acc.problem_total += 1;
+                if acc.problems.len() < crate::error::MAX_PROBLEMS {
+                    let mut p = Problem::new(kind, msg).bucket(vec!["key".into()]);
+                    if let Some(pg) = page {
+                        p = p.page(pg.id).offset(pg.offset_of(e.key));
+                    }
+                    acc.problems.push(p);
+                }
+            };
+            let checked = Rec::check(e.key, e.value);
             let t = &mut acc.totals;
-            match Rec::decode(e.key, e.value) {
-                Some((fp, r)) => {
+            match checked {
+                Ok(None) => {}
+                Err(inv) => {
+                    t.malformed += 1;
+                    report(acc, inv);
+                }
+                Ok(Some((fp, r, issue))) => {
+                    if let Some(inv) = issue {
+                        report(acc, inv);
+                    }
+                    let t = &mut acc.totals;
                     t.revisions += 1;
                     t.tombstones += u64::from(r.tomb());
                     t.bytes += r.bytes();
@@ -102,7 +124,6 @@ impl InspectFold {
                         }
                     }
                 }
-                None => t.malformed += 1,
             }
         } else {
             acc.entries.push((e.key.len() as u32, e.value.len() as u32));
@@ -130,6 +151,9 @@ impl Fold for InspectFold {
         l.totals.add(&r.totals);
         l.last_rev = r.last_rev.or(l.last_rev);
         l.recs.extend(r.recs);
+        l.problem_total += r.problem_total;
+        l.problems.extend(r.problems);
+        l.problems.truncate(crate::error::MAX_PROBLEMS);
         l
     }
 
@@ -144,13 +168,13 @@ impl Fold for InspectFold {
             }
         }
         for e in leaf.elems() {
-            self.plain(acc, ctx, &e);
+            self.plain(acc, ctx, &e, Some(&leaf.page));
         }
     }
 
     fn entry(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
         if !e.is_bucket() {
-            self.plain(acc, ctx, e);
+            self.plain(acc, ctx, e, None);
         }
     }
 
@@ -163,6 +187,9 @@ impl Fold for InspectFold {
         acc.totals.add(&sub.totals);
         acc.last_rev = sub.last_rev.or(acc.last_rev);
         acc.recs.extend(sub.recs);
+        acc.problem_total += sub.problem_total;
+        acc.problems.extend(sub.problems);
+        acc.problems.truncate(crate::error::MAX_PROBLEMS);
         if ctx.depth < self.depth {
             let mut path = ctx.path();
             path.push(String::from_utf8_lossy(e.key).into_owned());
@@ -339,12 +366,21 @@ fn ratio(a: u64, b: u64) -> f64 {
 
 /// Inspects a file.
 pub fn inspect(view: &DbView<'_>, opt: &Options) -> Inspect {
+    inspect_with(view, opt, &()).0
+}
+
+/// Inspects a file, running `extra` in the same walk.
+pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (Inspect, F::Acc) {
     let ps = view.page_size as u64;
     let etcd = schema::is_etcd(view);
     let fold = InspectFold { page_size: ps, depth: opt.depth.max(1), etcd };
-    let ((acc, structure), check) =
-        rayon::join(|| walk(view, &fold), || if opt.verify_trailer { trailer::verify(view.data) } else { None });
-    let Structure { free_pages, problems, problem_total, freelist_synced, .. } = structure;
+    let (((acc, extra_acc), structure), check) = rayon::join(
+        || walk(view, &Pair(&fold, extra)),
+        || if opt.verify_trailer { trailer::verify(view.data) } else { None },
+    );
+    let Structure { free_pages, mut problems, mut problem_total, freelist_synced, .. } = structure;
+    problem_total += acc.problem_total;
+    problems.extend(acc.problems);
     let m = view.meta();
     // The stored freelist's page run (0 without one).
     let freelist = if freelist_synced { view.page(m.freelist).map_or(0, |p| u64::from(p.overflow) + 1) } else { 0 };
@@ -359,6 +395,12 @@ pub fn inspect(view: &DbView<'_>, opt: &Options) -> Inspect {
     } else {
         (None, None, None)
     };
+    if let Some(i) = &info {
+        let etcd_problems = schema::problems(view, i);
+        problem_total += etcd_problems.len() as u64;
+        problems.extend(etcd_problems);
+    }
+    problems.truncate(crate::error::MAX_PROBLEMS);
     let mut tops = acc.tops;
     if let Some(i) = &info {
         // Compaction writes scheduledCompactRev and finishedCompactRev (17-byte revisions).
@@ -394,7 +436,7 @@ pub fn inspect(view: &DbView<'_>, opt: &Options) -> Inspect {
             error: p.as_ref().map_or(Some("past the end of the file".into()), |m| m.error.clone()),
         })
         .collect();
-    Inspect {
+    let report = Inspect {
         schema: 1,
         file: FileInfo {
             file_size: view.data.len() as u64,
@@ -422,7 +464,8 @@ pub fn inspect(view: &DbView<'_>, opt: &Options) -> Inspect {
         quota: Quota { bytes: opt.quota, usage, usage_after_compact_defrag: after, verdict },
         problems,
         problem_total,
-    }
+    };
+    (report, extra_acc)
 }
 
 /// The size after compaction + defrag: every top-level bucket as walked, except etcd's `key`

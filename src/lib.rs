@@ -24,6 +24,7 @@
 
 pub mod bitmap;
 pub mod btree;
+pub mod check;
 pub mod cursor;
 pub mod db;
 pub mod error;

@@ -231,7 +231,25 @@ impl Metas {
                     .page(i as u64)
                     .offset(at + M_PAGE_SIZE as u64),
                 ),
-                _ => {}
+                Some(m) => {
+                    let bad_root = m.root < 2 || m.root >= m.pgid;
+                    let bad_fl = m.has_freelist_page() && (m.freelist < 2 || m.freelist >= m.pgid);
+                    if bad_root || bad_fl {
+                        let (what, id, off) =
+                            if bad_root { ("root", m.root, M_ROOT) } else { ("freelist", m.freelist, M_FREELIST) };
+                        out.push(
+                            Problem::new(
+                                ProblemKind::MetaOutOfRange,
+                                format!(
+                                    "meta page {i}: {what} page {id} is outside [2, {}) (its high-water mark)",
+                                    m.pgid
+                                ),
+                            )
+                            .page(i as u64)
+                            .offset(at + off as u64),
+                        );
+                    }
+                }
             }
         }
         out

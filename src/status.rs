@@ -63,6 +63,11 @@ pub struct HashAcc {
 }
 
 impl HashAcc {
+    /// The CRC-32C so far (etcdutl's HASH once the whole file is folded).
+    pub fn crc(&self) -> u32 {
+        self.crc
+    }
+
     fn add(&mut self, b: &[u8]) {
         self.crc = crc32c_append(self.crc, b);
         self.len += b.len() as u64;

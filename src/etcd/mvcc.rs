@@ -12,6 +12,7 @@
 //! nothing is sorted.
 
 use super::{fingerprint, proto, revision, Passthrough};
+use crate::error::ProblemKind;
 use crate::page::ELEMENT_SIZE;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -36,14 +37,50 @@ pub struct Rec {
 
 const TOMB: u32 = 1 << 31;
 
+/// A broken etcd invariant: its kind and a sentence.
+pub type Invariant = (ProblemKind, String);
+
 impl Rec {
-    /// Decodes one `key` bucket entry into its user key's fingerprint and the record; `None`
-    /// when the key is not a revision or the value not a KeyValue (the checker reports those).
-    pub fn decode(key: &[u8], value: &[u8]) -> Option<(u128, Rec)> {
-        let rev = revision::parse(key)?;
-        let (user, lease) = proto::kv_key_lease(value)?;
-        let vsize = u32::try_from(value.len()).ok().filter(|&v| v < TOMB)?;
-        Some((fingerprint(user), Rec::new(rev.main, lease, vsize, rev.tombstone)))
+    /// Decodes one `key` bucket entry into its user key's fingerprint and the record, and checks
+    /// etcd's invariants on it. `Ok(None)` for the empty-valued marker `etcdutl snapshot restore
+    /// --bump-revision` writes. An entry that cannot be decoded is an `Err`; one that decodes but
+    /// breaks an invariant gives the record and the problem.
+    pub fn check(key: &[u8], value: &[u8]) -> Result<Option<(u128, Rec, Option<Invariant>)>, Invariant> {
+        let Some(rev) = revision::parse(key) else {
+            let why =
+                format!("key of {} bytes is not a revision (8-byte main, '_', 8-byte sub, optional 't')", key.len());
+            return Err((ProblemKind::InvalidRevisionKey, why));
+        };
+        if value.is_empty() {
+            return Ok(None);
+        }
+        let bad =
+            || (ProblemKind::InvalidKeyValue, format!("value of revision {} is not an mvccpb.KeyValue", rev.main));
+        let kv = proto::kv(value).ok_or_else(bad)?;
+        let vsize = u32::try_from(value.len()).ok().filter(|&v| v < TOMB).ok_or_else(bad)?;
+        let issue = if rev.tombstone {
+            kv.more_than_key.then(|| {
+                (
+                    ProblemKind::TombstoneWithData,
+                    format!("tombstone at revision {} carries more than its key", rev.main),
+                )
+            })
+        } else if kv.mod_revision != rev.main {
+            Some((
+                ProblemKind::InconsistentKeyValue,
+                format!("mod_revision {} differs from its revision key's main revision {}", kv.mod_revision, rev.main),
+            ))
+        } else if kv.create_revision > kv.mod_revision || kv.create_revision == 0 {
+            Some((
+                ProblemKind::InconsistentKeyValue,
+                format!("create_revision {} is not in [1, mod_revision {}]", kv.create_revision, kv.mod_revision),
+            ))
+        } else if kv.version == 0 {
+            Some((ProblemKind::InconsistentKeyValue, format!("put at revision {} has version 0", rev.main)))
+        } else {
+            None
+        };
+        Ok(Some((fingerprint(kv.key), Rec::new(rev.main, kv.lease, vsize, rev.tombstone), issue)))
     }
 
     /// A record (its position is set when it is pushed).

@@ -63,55 +63,84 @@ fn next<'a>(b: &'a [u8], pos: &mut usize) -> Option<(u64, Field<'a>)> {
     Some((tag >> 3, f))
 }
 
-/// The `key` (1) and `lease` (6) fields of an `mvccpb.KeyValue`; `None` when malformed.
-///
-/// etcd writes fields in number order, so the fast path reads the key, then skips the value by
-/// its length without touching its bytes; anything unexpected falls back to the full decoder.
-pub fn kv_key_lease(value: &[u8]) -> Option<(&[u8], u64)> {
-    fast_kv(value).or_else(|| kv_key_lease_slow(value))
+/// The fields of an `mvccpb.KeyValue` (proto3: absent means zero).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Kv<'a> {
+    /// Field 1.
+    pub key: &'a [u8],
+    /// Field 2.
+    pub create_revision: u64,
+    /// Field 3.
+    pub mod_revision: u64,
+    /// Field 4.
+    pub version: u64,
+    /// Field 5's length (0 when absent).
+    pub value_len: usize,
+    /// Field 6.
+    pub lease: u64,
+    /// Whether any field besides the key is present (a tombstone has none).
+    pub more_than_key: bool,
 }
 
-fn fast_kv(b: &[u8]) -> Option<(&[u8], u64)> {
+/// Decodes an `mvccpb.KeyValue`; `None` when malformed.
+///
+/// etcd writes fields in number order, so the fast path reads them in that order and skips the
+/// value by its length without touching its bytes; anything unexpected falls back to the general
+/// decoder.
+pub fn kv(value: &[u8]) -> Option<Kv<'_>> {
+    fast_kv(value).or_else(|| slow_kv(value))
+}
+
+/// The `key` (1) and `lease` (6) fields of an `mvccpb.KeyValue`; `None` when malformed.
+pub fn kv_key_lease(value: &[u8]) -> Option<(&[u8], u64)> {
+    kv(value).map(|k| (k.key, k.lease))
+}
+
+fn fast_kv(b: &[u8]) -> Option<Kv<'_>> {
     let mut pos = 0;
     if *b.first()? != 0x0a {
         return None;
     }
     pos += 1;
     let n = usize::try_from(varint(b, &mut pos)?).ok()?;
-    let key = b.get(pos..pos.checked_add(n)?)?;
+    let mut kv = Kv { key: b.get(pos..pos.checked_add(n)?)?, ..Kv::default() };
     pos += n;
-    let mut lease = 0;
     while pos < b.len() {
-        match b[pos] {
-            0x10 | 0x18 | 0x20 => {
-                pos += 1;
-                varint(b, &mut pos)?;
-            }
+        let tag = b[pos];
+        pos += 1;
+        kv.more_than_key = true;
+        match tag {
+            0x10 => kv.create_revision = varint(b, &mut pos)?,
+            0x18 => kv.mod_revision = varint(b, &mut pos)?,
+            0x20 => kv.version = varint(b, &mut pos)?,
             0x2a => {
-                pos += 1;
                 let n = usize::try_from(varint(b, &mut pos)?).ok()?;
                 pos = pos.checked_add(n).filter(|&p| p <= b.len())?;
+                kv.value_len = n;
             }
-            0x30 => {
-                pos += 1;
-                lease = varint(b, &mut pos)?;
-            }
+            0x30 => kv.lease = varint(b, &mut pos)?,
             _ => return None,
         }
     }
-    Some((key, lease))
+    Some(kv)
 }
 
-fn kv_key_lease_slow(value: &[u8]) -> Option<(&[u8], u64)> {
-    let (mut key, mut lease) = (None, 0);
+fn slow_kv(value: &[u8]) -> Option<Kv<'_>> {
+    let mut kv = Kv::default();
     for f in fields(value) {
-        match f.ok()? {
-            (1, Field::Bytes(k)) => key = Some(k),
-            (6, Field::Varint(l)) => lease = l,
+        let (n, f) = f.ok()?;
+        kv.more_than_key |= n != 1;
+        match (n, f) {
+            (1, Field::Bytes(k)) => kv.key = k,
+            (2, Field::Varint(v)) => kv.create_revision = v,
+            (3, Field::Varint(v)) => kv.mod_revision = v,
+            (4, Field::Varint(v)) => kv.version = v,
+            (5, Field::Bytes(v)) => kv.value_len = v.len(),
+            (6, Field::Varint(v)) => kv.lease = v,
             _ => {}
         }
     }
-    Some((key.unwrap_or(&[]), lease))
+    Some(kv)
 }
 
 /// The `key` field (1) of an `mvccpb.KeyValue`.
@@ -138,7 +167,8 @@ mod tests {
         assert_eq!(kv_key_lease(&v), Some((&b"ab"[..], 0)));
         // Fields out of order (lease before value) take the slow path and agree.
         let w = [0x0a, 1, b'k', 0x30, 0x07, 0x2a, 1, b'x'];
-        assert_eq!(fast_kv(&w), Some((&b"k"[..], 7)));
+        assert_eq!(fast_kv(&w).map(|k| (k.key, k.lease)), Some((&b"k"[..], 7)));
+        assert_eq!(fast_kv(&w), slow_kv(&w));
         let u = [0x30, 0x07, 0x0a, 1, b'k'];
         assert_eq!(fast_kv(&u), None);
         assert_eq!(kv_key_lease(&u), Some((&b"k"[..], 7)));

@@ -67,6 +67,8 @@ pub struct Leases {
     pub keys_attached: u64,
     /// Live keys whose lease is not in the `lease` bucket.
     pub keys_with_missing_lease: u64,
+    /// The missing leases (hex id) and how many live keys name each (at most 100 listed).
+    pub missing: Vec<(String, u64)>,
 }
 
 /// A raised alarm.
@@ -167,13 +169,16 @@ pub fn read(view: &DbView<'_>, last_revision: u64, live_leases: &[u64]) -> EtcdI
         }
     }
     ids.sort_unstable();
+    let mut missing = std::collections::BTreeMap::new();
     for l in live_leases {
         if ids.binary_search(l).is_ok() {
             info.leases.keys_attached += 1;
         } else {
             info.leases.keys_with_missing_lease += 1;
+            *missing.entry(*l).or_insert(0u64) += 1;
         }
     }
+    info.leases.missing = missing.into_iter().take(100).map(|(l, n)| (format!("{l:x}"), n)).collect();
     for e in entries(view, b"alarm") {
         let (mut member, mut kind) = (0, 0);
         for (n, f) in fields(e.key).flatten() {
@@ -196,4 +201,54 @@ pub fn read(view: &DbView<'_>, last_revision: u64, live_leases: &[u64]) -> EtcdI
     info.auth.users = entries(view, b"authUsers").len() as u64;
     info.auth.roles = entries(view, b"authRoles").len() as u64;
     info
+}
+
+/// Problems with etcd's own records: `meta` entries that are not well-formed, a finished
+/// compaction past the scheduled one, and live keys whose lease is gone (warnings).
+pub fn problems(view: &DbView<'_>, info: &EtcdInfo) -> Vec<crate::Problem> {
+    use crate::{Problem, ProblemKind};
+    let mut out = Vec::new();
+    let meta = cursor::top_bucket(view, super::META_BUCKET).ok().flatten();
+    let bad = |what: &str, why: String| {
+        Problem::new(ProblemKind::EtcdMetaMalformed, format!("meta/{what} {why}")).bucket(vec!["meta".into()])
+    };
+    for (k, len) in [("consistent_index", 8), ("term", 8)] {
+        if let Some(v) = get(view, meta, k.as_bytes()).filter(|v| v.len() != len) {
+            out.push(bad(k, format!("is {} bytes, not {len}", v.len())));
+        }
+    }
+    for k in ["scheduledCompactRev", "finishedCompactRev"] {
+        if let Some(v) = get(view, meta, k.as_bytes()) {
+            if v.len() != revision::REV_LEN || v[8] != b'_' {
+                out.push(bad(k, format!("is {} bytes, not a 17-byte revision", v.len())));
+            }
+        }
+    }
+    if let Some(v) = get(view, meta, b"confState") {
+        if serde_json::from_slice::<serde_json::Value>(&v).is_err() {
+            out.push(bad("confState", "is not JSON".into()));
+        }
+    }
+    if let Some(v) = get(view, meta, super::STORAGE_VERSION) {
+        let ok =
+            !v.is_empty() && v.iter().all(|b| b.is_ascii_digit() || *b == b'.') && v.split(|b| *b == b'.').count() >= 2;
+        if !ok {
+            out.push(bad("storageVersion", format!("{:?} is not a version", text(&v))));
+        }
+    }
+    if let (Some(s), Some(f)) = (info.scheduled_compact_revision, info.finished_compact_revision) {
+        if f > s {
+            out.push(bad("finishedCompactRev", format!("{f} is past scheduledCompactRev {s}")));
+        }
+    }
+    for (lease, n) in &info.leases.missing {
+        out.push(
+            Problem::new(
+                ProblemKind::LeaseMissing,
+                format!("{n} live key(s) are attached to lease {lease}, which the lease bucket does not hold"),
+            )
+            .bucket(vec!["lease".into()]),
+        );
+    }
+    out
 }

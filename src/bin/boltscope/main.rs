@@ -1,5 +1,6 @@
 //! The `boltscope` binary: parses arguments, runs the command, maps the outcome to an exit code.
 
+mod check_out;
 mod cli;
 mod inspect_out;
 mod output;
@@ -12,6 +13,7 @@ fn main() -> ExitCode {
     let code = match &cli.command {
         cli::Command::Status(args) => output::run_status(args),
         cli::Command::Inspect(args) => output::run_inspect(args),
+        cli::Command::Check(args) => check_out::run(args),
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,104 @@
+//! Running `check` over files and printing verdicts, problems and gates.
+
+use crate::cli::{CheckArgs, CheckFormat};
+use boltscope::check::{self, CheckReport, Gates};
+use boltscope::error::Error;
+use boltscope::{db, inspect, DbView};
+use rayon::prelude::*;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+/// A report with its file, as serialized.
+#[derive(serde::Serialize)]
+struct Named<'a> {
+    path: &'a str,
+    #[serde(flatten)]
+    report: &'a CheckReport,
+}
+
+fn table(path: &str, r: &CheckReport) -> String {
+    let mut o = String::new();
+    let failed_gates: Vec<&str> = r.gates.iter().filter(|g| !g.ok).map(|g| g.gate.as_str()).collect();
+    let verdict = if r.ok && r.gates.is_empty() {
+        "OK: no problems".to_string()
+    } else if r.ok {
+        format!("OK: no problems, {} gate(s) met", r.gates.len())
+    } else {
+        let mut v = format!("FAILED: {} error(s)", r.errors);
+        if !failed_gates.is_empty() {
+            let _ = write!(v, ", gate(s) failed: {}", failed_gates.join(" "));
+        }
+        v
+    };
+    let _ = writeln!(o, "{path}: {verdict}");
+    let other = if r.other_meta_valid { "valid" } else { "INVALID" };
+    let _ = writeln!(o, "  meta      read from page {}; page {} is {other}", r.meta_used, 1 - r.meta_used);
+    let rev = r.revision.map_or(String::new(), |v| format!(", revision {v}"));
+    let _ = writeln!(o, "  hash      {} (etcdutl HASH){rev}", r.hash);
+    for p in &r.problems {
+        let label = if p.kind.is_warning() { "warning" } else { "error" };
+        let _ = writeln!(o, "  {label:<9} {p}");
+    }
+    if r.errors + r.warnings > r.problems.len() as u64 {
+        let _ = writeln!(o, "  ...       {} more not shown", r.errors + r.warnings - r.problems.len() as u64);
+    }
+    for g in &r.gates {
+        let state = if g.ok { "ok" } else { "FAILED" };
+        let _ = writeln!(o, "  gate      {} {}: {state} (actual {})", g.gate, g.limit, g.actual);
+    }
+    o
+}
+
+/// Runs `check` over every file in parallel, prints in argument order, returns the exit code.
+pub fn run(args: &CheckArgs) -> u8 {
+    let opt = inspect::Options { depth: 1, quota: args.quota, verify_trailer: true };
+    let gates = Gates {
+        max_fragmentation: args.max_fragmentation,
+        max_size: args.max_size,
+        max_quota_usage: args.max_quota_usage,
+        min_revision: args.min_revision,
+        expect_hash: args.expect_hash,
+        require_trailer: args.require_trailer,
+    };
+    let outs: Vec<Result<(CheckReport, bool), Error>> = args
+        .files
+        .par_iter()
+        .map(|p| {
+            db::read_consistent(p, |data| {
+                let view = match args.meta {
+                    Some(m) => DbView::with_meta(data, usize::from(m))?,
+                    None => DbView::new(data)?,
+                };
+                Ok(check::check(&view, &opt, &gates))
+            })
+        })
+        .collect();
+    let mut code = 0;
+    let mut out = String::new();
+    for (path, o) in args.files.iter().zip(&outs) {
+        let name = path.display().to_string();
+        match o {
+            Err(e) => {
+                eprintln!("boltscope: {name}: {e}");
+                code = 2;
+            }
+            Ok((r, torn)) => {
+                if *torn {
+                    eprintln!("boltscope: {name}: the file changed on every read (a live etcd committing?); the result may be torn");
+                }
+                if !r.ok || *torn {
+                    code = code.max(1);
+                }
+                match args.write_out {
+                    CheckFormat::Table => out.push_str(&table(&name, r)),
+                    CheckFormat::Json => {
+                        out.push_str(&serde_json::to_string(&Named { path: &name, report: r }).unwrap_or_default());
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+    }
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    code
+}

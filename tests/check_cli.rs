@@ -1,0 +1,269 @@
+//! `boltscope check`: damage of each etcd and meta class built here from offsets this test
+//! computes from the raw layout, gates, `--meta`, exit codes and JSON.
+
+mod common;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const PS: usize = 4096;
+
+fn u16_at(d: &[u8], o: usize) -> usize {
+    u16::from_le_bytes(d[o..o + 2].try_into().unwrap()) as usize
+}
+fn u32_at(d: &[u8], o: usize) -> usize {
+    u32::from_le_bytes(d[o..o + 4].try_into().unwrap()) as usize
+}
+fn u64_at(d: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes(d[o..o + 8].try_into().unwrap())
+}
+
+fn check(args: &[&str], file: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("check").args(args).arg(file).output().unwrap()
+}
+
+fn json(args: &[&str], file: &Path) -> (Option<i32>, Value) {
+    let mut a = vec!["-w", "json"];
+    a.extend_from_slice(args);
+    let out = check(&a, file);
+    (out.status.code(), serde_json::from_slice(&out.stdout).unwrap_or(Value::Null))
+}
+
+fn kinds(v: &Value) -> Vec<String> {
+    v["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap().to_string()).collect()
+}
+
+fn write(tmp: &tempfile::TempDir, name: &str, d: &[u8]) -> PathBuf {
+    let p = tmp.path().join(name);
+    std::fs::write(&p, d).unwrap();
+    p
+}
+
+/// Active meta offset, and the `(element offset, key, value offset)` of a root bucket entry.
+fn root_entry(d: &[u8], name: &[u8]) -> (usize, usize) {
+    let m = if u64_at(d, PS + 64) > u64_at(d, 64) { PS } else { 0 };
+    let root = u64_at(d, m + 32) as usize * PS;
+    for i in 0..u16_at(d, root + 10) {
+        let e = root + 16 + 16 * i;
+        let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
+        if &d[e + pos..e + pos + ks] == name {
+            return (e, e + pos + ks);
+        }
+    }
+    panic!("no bucket {name:?}");
+}
+
+/// The first leaf of the `key` bucket (its root is a branch in this fixture).
+fn first_key_leaf(d: &[u8]) -> usize {
+    let (_, v) = root_entry(d, b"key");
+    let kroot = u64_at(d, v) as usize * PS;
+    assert_eq!(u16_at(d, kroot + 8), 1, "branch");
+    let leaf = u64_at(d, kroot + 16 + 8) as usize * PS;
+    assert_eq!(u16_at(d, leaf + 8), 2, "leaf");
+    leaf
+}
+
+#[test]
+fn clean_fixtures_pass_with_gates() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in common::databases() {
+        let p = common::path(&name, &tmp);
+        let (code, v) = json(&[], &p);
+        assert_eq!(code, Some(0), "{name}: {v}");
+        assert_eq!(v["ok"], true);
+        if let Some(st) = common::answer_json(&name, "status.json") {
+            // --expect-hash takes etcdutl's HASH as it prints it.
+            let hex = common::answer(&name, "status.simple").unwrap();
+            let hex = hex.split(',').next().unwrap();
+            assert_eq!(v["hash"], hex, "{name}");
+            let rev = st["revision"].to_string();
+            let mut args = vec!["--expect-hash", hex];
+            if !name.starts_with("bolt-") {
+                args.extend(["--min-revision", &rev]);
+            }
+            let (code, v) = json(&args, &p);
+            assert_eq!(code, Some(0), "{name}: {v}");
+        }
+    }
+}
+
+#[test]
+fn gates_fail_with_exit_1_and_say_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = common::path("k8s-0.005.member.db", &tmp);
+    let (code, v) = json(
+        &["--max-fragmentation", "0.5", "--max-size", "100kB", "--min-revision", "1000", "--expect-hash", "deadbeef"],
+        &p,
+    );
+    assert_eq!(code, Some(1));
+    let failed: Vec<&str> = v["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["ok"] == false)
+        .map(|g| g["gate"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["--max-fragmentation", "--max-size", "--min-revision", "--expect-hash"]);
+    let (code, v) = json(&["--quota", "1MiB", "--max-quota-usage", "0.5"], &p);
+    assert_eq!((code, &v["gates"][0]["ok"]), (Some(0), &Value::Bool(true)), "389 kB of 1 MiB is 37%");
+    // --require-trailer: a raw backend file has none; a snapshot has a matching one.
+    let (code, v) = json(&["--require-trailer"], &p);
+    assert_eq!(code, Some(1));
+    assert!(kinds(&v).contains(&"trailer_missing".to_string()));
+    let (code, _) = json(&["--require-trailer"], &common::path("k8s-0.005.snap.db", &tmp));
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn trailer_mismatch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("tiny-1.snap.db");
+    let n = d.len();
+    d[n - 1] ^= 1;
+    let (code, v) = json(&[], &write(&tmp, "t.db", &d));
+    assert_eq!(code, Some(1));
+    assert_eq!(kinds(&v), ["trailer_mismatch"]);
+}
+
+#[test]
+fn etcd_record_invariants() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = common::bytes("k8s-0.005.member.db");
+    let leaf = first_key_leaf(&base);
+    let e = leaf + 16; // element 0
+    let (pos, ks) = (u32_at(&base, e + 4), u32_at(&base, e + 8));
+    let (key, val) = (e + pos, e + pos + ks);
+    // mod_revision != the key's main revision: value = 0a LEN key 10 CREATE 18 MOD ...
+    let mut d = base.clone();
+    let klen = d[val + 1] as usize;
+    let mut at = val + 2 + klen;
+    assert_eq!(d[at], 0x10);
+    at += 1;
+    while d[at] & 0x80 != 0 {
+        at += 1;
+    }
+    at += 1;
+    assert_eq!(d[at], 0x18, "mod_revision field");
+    d[at + 1] ^= 0x01; // change the low bit of the varint's first byte
+    let (code, v) = json(&[], &write(&tmp, "mod.db", &d));
+    assert_eq!(code, Some(1));
+    let p = &v["problems"][0];
+    assert_eq!(p["kind"], "inconsistent_key_value", "{v}");
+    assert_eq!(p["page"].as_u64(), Some((leaf / PS) as u64));
+    assert_eq!(p["offset"].as_u64(), Some(key as u64));
+    assert_eq!(p["bucket"], serde_json::json!(["key"]));
+    // A value that is not protobuf: field 1 with a length past the end.
+    let mut d = base.clone();
+    d[val + 1] = 0x7f;
+    let (_, v) = json(&[], &write(&tmp, "kv.db", &d));
+    assert!(kinds(&v).contains(&"invalid_key_value".to_string()), "{v}");
+    // A key that is not a revision: the '_' separator replaced.
+    let mut d = base.clone();
+    d[key + 8] = b'-';
+    let (_, v) = json(&[], &write(&tmp, "rev.db", &d));
+    assert!(kinds(&v).contains(&"invalid_revision_key".to_string()), "{v}");
+}
+
+#[test]
+fn tombstone_with_data() {
+    // k8s deletes 10% of its objects: find a tombstone (18-byte key ending 't') in the key
+    // bucket's leaves and give its KeyValue a version field.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let (_, v) = root_entry(&d, b"key");
+    let kroot = u64_at(&d, v) as usize * PS;
+    let mut found = None;
+    'outer: for c in 0..u16_at(&d, kroot + 10) {
+        let leaf = u64_at(&d, kroot + 16 + 16 * c + 8) as usize * PS;
+        for i in 0..u16_at(&d, leaf + 10) {
+            let e = leaf + 16 + 16 * i;
+            let (pos, ks, vs) = (u32_at(&d, e + 4), u32_at(&d, e + 8), u32_at(&d, e + 12));
+            if ks == 18 && d[e + pos + 17] == b't' {
+                found = Some((e + pos + ks, vs));
+                break 'outer;
+            }
+        }
+    }
+    let (val, vs) = found.expect("a tombstone");
+    // The tombstone's value is 0a LEN key; overwrite its last two key bytes with a version field.
+    assert_eq!(d[val], 0x0a);
+    d[val + 1] -= 2;
+    d[val + vs - 2] = 0x20;
+    d[val + vs - 1] = 0x01;
+    let (code, v) = json(&[], &write(&tmp, "tomb.db", &d));
+    assert_eq!(code, Some(1));
+    assert!(kinds(&v).contains(&"tombstone_with_data".to_string()), "{v}");
+}
+
+#[test]
+fn a_missing_lease_is_a_warning() {
+    // k8s attaches events to one lease; change that lease's id in the (inline) lease bucket.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let (_, v) = root_entry(&d, b"lease");
+    assert_eq!(u64_at(&d, v), 0, "inline bucket");
+    let page = v + 16;
+    assert_eq!(u16_at(&d, page + 10), 1, "one lease");
+    let e = page + 16;
+    let key = e + u32_at(&d, e + 4);
+    d[key + 7] ^= 0x01;
+    let (code, v) = json(&[], &write(&tmp, "lease.db", &d));
+    assert_eq!(code, Some(0), "a warning does not fail the check: {v}");
+    assert_eq!(kinds(&v), ["lease_missing"]);
+    assert_eq!((v["errors"].as_u64(), v["warnings"].as_u64()), (Some(0), Some(1)));
+}
+
+#[test]
+fn meta_pointing_past_its_high_water_mark_and_reading_the_other_meta() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let inactive = if u64_at(&d, PS + 64) > u64_at(&d, 64) { 0 } else { 1 };
+    let m = inactive * PS;
+    let hwm = u64_at(&d, m + 56);
+    d[m + 32..m + 40].copy_from_slice(&(hwm + 3).to_le_bytes());
+    // Recompute the FNV-1a checksum so the page stays valid.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in &d[m + 16..m + 72] {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    d[m + 72..m + 80].copy_from_slice(&h.to_le_bytes());
+    let p = write(&tmp, "meta.db", &d);
+    let (code, v) = json(&[], &p);
+    assert_eq!(code, Some(1));
+    let pr = &v["problems"][0];
+    assert_eq!((pr["kind"].as_str(), pr["page"].as_u64()), (Some("meta_out_of_range"), Some(inactive as u64)));
+    // Reading that meta's tree: the root is out of bounds.
+    let (code, v) = json(&["--meta", &inactive.to_string()], &p);
+    assert_eq!(code, Some(1));
+    assert!(kinds(&v).contains(&"page_out_of_bounds".to_string()), "{v}");
+    assert_eq!(v["meta_used"].as_u64(), Some(inactive as u64));
+}
+
+#[test]
+fn every_problem_is_listed_not_just_the_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let leaf = first_key_leaf(&d);
+    d[leaf + 8] = 0x20; // invalid page type
+    let (_, v) = root_entry(&d, b"key");
+    let kroot = u64_at(&d, v) as usize * PS;
+    let last = u16_at(&d, kroot + 10) - 1;
+    let child = kroot + 16 + 16 * last + 8;
+    let hwm = u64_at(&d, if u64_at(&d, PS + 64) > u64_at(&d, 64) { PS + 56 } else { 56 });
+    d[child..child + 8].copy_from_slice(&(hwm + 9).to_le_bytes());
+    let (code, v) = json(&[], &write(&tmp, "two.db", &d));
+    assert_eq!(code, Some(1));
+    let k = kinds(&v);
+    assert!(k.contains(&"invalid_page_type".to_string()) && k.contains(&"page_out_of_bounds".to_string()), "{k:?}");
+}
+
+#[test]
+fn unreadable_inputs_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = write(&tmp, "empty", &[]);
+    let out = check(&[], &p);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    let out = check(&["--meta", "2"], &p);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+}
