@@ -33,8 +33,12 @@ fn table(path: &str, r: &CheckReport) -> String {
     let _ = writeln!(o, "{path}: {verdict}");
     let other = if r.other_meta_valid { "valid" } else { "INVALID" };
     let _ = writeln!(o, "  meta      read from page {}; page {} is {other}", r.meta_used, 1 - r.meta_used);
-    let rev = r.revision.map_or(String::new(), |v| format!(", revision {v}"));
-    let _ = writeln!(o, "  hash      {} (etcdutl HASH){rev}", r.hash);
+    if let Some(rev) = r.revision {
+        let _ = writeln!(o, "  revision  {rev}");
+    }
+    if let Some(h) = &r.hash {
+        let _ = writeln!(o, "  hash      {h} (etcdutl HASH)");
+    }
     for p in &r.problems {
         let label = if p.kind.is_warning() { "warning" } else { "error" };
         let _ = writeln!(o, "  {label:<9} {p}");

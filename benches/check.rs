@@ -1,0 +1,42 @@
+//! `cargo bench --bench check`: `boltscope check` next to `etcdutl snapshot status` (whose bbolt
+//! integrity check is most of its time) and SHA-256 alone, on the same large real snapshot in one
+//! run. Goals (issue 4): with the trailer verified, at most 1.1x SHA-256 alone; on the raw backend
+//! file, at least 5x faster than etcdutl's status.
+
+mod common;
+use common::*;
+use std::time::Instant;
+
+fn main() {
+    let Some((snap, member)) = bench_files() else { return };
+    let bolt = env!("CARGO_BIN_EXE_boltscope");
+    let n = runs();
+    let etcdutl = etcdutl();
+    let (m, s) = (member.to_str().unwrap(), snap.to_str().unwrap());
+    warm(&member);
+    warm(&snap);
+    let mut sha: Vec<_> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let f = boltscope::db::MappedFile::open(&snap).expect("map");
+            assert!(boltscope::trailer::verify(f.bytes()).expect("trailer").ok());
+            t.elapsed()
+        })
+        .collect();
+    sha.sort();
+    let sha = sha[n / 2];
+    let ck = median(n, bolt, &["check", "--require-trailer", s]);
+    let eu = median(n, &etcdutl, &["snapshot", "status", s]);
+    assert!(ck.ok, "check passes on the benchmark snapshot");
+    println!("snapshot {s} (median of {n}, page cache warm)");
+    println!("  SHA-256 alone (sha2)      {}", secs(sha));
+    println!("  etcdutl snapshot status   {}", secs(eu.wall));
+    println!("  boltscope check           {}   peak anon {}", secs(ck.wall), mib(ck.peak_anon));
+    println!("  check / SHA-256 alone     {:.2}x (goal <= 1.1x)", ck.wall.as_secs_f64() / sha.as_secs_f64());
+    let ck = median(n, bolt, &["check", m]);
+    let eu = median(n, &etcdutl, &["snapshot", "status", m]);
+    println!("raw backend file {m}");
+    println!("  etcdutl snapshot status   {}", secs(eu.wall));
+    println!("  boltscope check           {}   peak anon {}", secs(ck.wall), mib(ck.peak_anon));
+    println!("  etcdutl / check           {:.1}x faster (goal >= 5x)", eu.wall.as_secs_f64() / ck.wall.as_secs_f64());
+}
