@@ -312,6 +312,10 @@ pub struct Prediction {
     pub size_fill_0_9: u64,
     /// The same at fill percent 1.0.
     pub size_fill_1_0: u64,
+    /// `hwm * pageSize` of what `boltscope compact --revision latest` (etcd files; plain
+    /// `compact` otherwise) writes at its default fill 1.0: the same pages less the two a fresh
+    /// bbolt file leaves free, plus a freelist page if the file has one.
+    pub compact_size: u64,
 }
 
 /// Quota usage.
@@ -413,7 +417,8 @@ pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (In
             }
         }
     }
-    let prediction = predict_sizes(&tops, survivors.as_deref(), ps, info.as_ref().map(|i| i.current_revision));
+    let mut prediction = predict_sizes(&tops, survivors.as_deref(), ps, info.as_ref().map(|i| i.current_revision));
+    prediction.compact_size = (prediction.size_fill_1_0 / ps - 2 + u64::from(freelist_synced)) * ps;
     let usage = ratio(total, opt.quota);
     let after = ratio(prediction.size_fill_0_9, opt.quota);
     let verdict = if total >= opt.quota {
@@ -486,5 +491,5 @@ fn predict_sizes(tops: &[Top], survivors: Option<&[(u32, u32)]>, ps: u64, rev: O
             .collect();
         predict::file_pages(&top, ps, false) * ps
     });
-    Prediction { compact_revision: rev, size_fill_0_9: sizes[0], size_fill_1_0: sizes[1] }
+    Prediction { compact_revision: rev, size_fill_0_9: sizes[0], size_fill_1_0: sizes[1], compact_size: 0 }
 }

@@ -25,6 +25,8 @@
 pub mod bitmap;
 pub mod btree;
 pub mod check;
+pub mod compact;
+pub mod compact_file;
 pub mod cursor;
 pub mod db;
 pub mod error;

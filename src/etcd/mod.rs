@@ -1,5 +1,7 @@
 //! etcd's layer on top of bbolt: bucket names, revision keys, the protobuf records.
 
+pub mod compaction;
+pub mod hashkv;
 pub mod mvcc;
 pub mod proto;
 pub mod revision;

@@ -2,6 +2,7 @@
 
 mod check_out;
 mod cli;
+mod compact_out;
 mod inspect_out;
 mod output;
 
@@ -14,6 +15,7 @@ fn main() -> ExitCode {
         cli::Command::Status(args) => output::run_status(args),
         cli::Command::Inspect(args) => output::run_inspect(args),
         cli::Command::Check(args) => check_out::run(args),
+        cli::Command::Compact(args) => compact_out::run(args),
     };
     ExitCode::from(code)
 }

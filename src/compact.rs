@@ -1,0 +1,390 @@
+//! Writing a compacted, defragmented copy: every bucket is rebuilt bottom-up from its entries in
+//! key order, leaves and branches cut by bbolt's own split rules ([`Splitter`]), pages written
+//! sequentially with no free page between them. Optionally etcd's MVCC compaction at a revision is
+//! applied on the way. The copy goes to any `Write`; [`crate::db`] handles files safely.
+
+use crate::cursor::{self, BucketRoot};
+use crate::error::{Error, Problem};
+use crate::etcd::compaction::{self, Keep};
+use crate::etcd::{KEY_BUCKET, META_BUCKET};
+use crate::meta::{fnv1a64, MAGIC, NO_FREELIST, VERSION};
+use crate::page::{ByteOrder, BRANCH, BUCKET_LEAF_FLAG, ELEMENT_SIZE, FREELIST, LEAF, META, PAGE_HEADER_SIZE};
+use crate::predict::Splitter;
+use crate::view::DbView;
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+/// What to write.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Leaf and branch fill percent (bbolt's FillPercent), 0.5-1.0.
+    pub fill: f64,
+    /// etcd MVCC compaction at this revision (None: copy every revision).
+    pub revision: Option<u64>,
+}
+
+/// What was written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Written {
+    /// Pages written (the high-water mark).
+    pub pages: u64,
+    /// Key/value entries copied (bucket entries excluded).
+    pub entries: u64,
+    /// `key` bucket entries dropped by the compaction.
+    pub compacted_away: u64,
+}
+
+/// One element of a node being built.
+#[derive(Clone, Debug)]
+enum Elem<'a> {
+    Leaf { flags: u32, key: &'a [u8], value: Cow<'a, [u8]> },
+    Branch { key: &'a [u8], child: u64 },
+}
+
+impl<'a> Elem<'a> {
+    fn key(&self) -> &'a [u8] {
+        match self {
+            Elem::Leaf { key, .. } | Elem::Branch { key, .. } => key,
+        }
+    }
+    fn payload(&self) -> u64 {
+        match self {
+            Elem::Leaf { key, value, .. } => (key.len() + value.len()) as u64,
+            Elem::Branch { key, .. } => key.len() as u64,
+        }
+    }
+}
+
+/// Serializes a node (page header, elements, packed keys and values) into `buf`, `pages` pages.
+fn encode(buf: &mut Vec<u8>, o: ByteOrder, id: u64, elems: &[Elem<'_>], size: u64, ps: u64) {
+    let pages = size.div_ceil(ps).max(1);
+    buf.clear();
+    buf.resize((pages * ps) as usize, 0);
+    let leaf = matches!(elems.first(), None | Some(Elem::Leaf { .. }));
+    put_header(buf, o, id, if leaf { LEAF } else { BRANCH }, elems.len() as u16, (pages - 1) as u32);
+    let mut data = PAGE_HEADER_SIZE + ELEMENT_SIZE * elems.len();
+    for (i, e) in elems.iter().enumerate() {
+        let at = PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
+        let pos = (data - at) as u32;
+        match e {
+            Elem::Leaf { flags, key, value } => {
+                put(buf, o, at, u64::from(*flags), 4);
+                put(buf, o, at + 4, u64::from(pos), 4);
+                put(buf, o, at + 8, key.len() as u64, 4);
+                put(buf, o, at + 12, value.len() as u64, 4);
+                buf[data..data + key.len()].copy_from_slice(key);
+                buf[data + key.len()..data + key.len() + value.len()].copy_from_slice(value);
+                data += key.len() + value.len();
+            }
+            Elem::Branch { key, child } => {
+                put(buf, o, at, u64::from(pos), 4);
+                put(buf, o, at + 4, key.len() as u64, 4);
+                put(buf, o, at + 8, *child, 8);
+                buf[data..data + key.len()].copy_from_slice(key);
+                data += key.len();
+            }
+        }
+    }
+}
+
+fn put(buf: &mut [u8], o: ByteOrder, at: usize, v: u64, n: usize) {
+    let b = match o {
+        ByteOrder::Little => v.to_le_bytes(),
+        ByteOrder::Big => v.to_be_bytes(),
+    };
+    match o {
+        ByteOrder::Little => buf[at..at + n].copy_from_slice(&b[..n]),
+        ByteOrder::Big => buf[at..at + n].copy_from_slice(&b[8 - n..]),
+    }
+}
+
+fn put_header(buf: &mut [u8], o: ByteOrder, id: u64, flags: u16, count: u16, overflow: u32) {
+    put(buf, o, 0, id, 8);
+    put(buf, o, 8, u64::from(flags), 2);
+    put(buf, o, 10, u64::from(count), 2);
+    put(buf, o, 12, u64::from(overflow), 4);
+}
+
+/// A meta page for the tree: FNV-1a checksum over the struct, as bbolt writes it.
+pub fn meta_page(o: ByteOrder, ps: u64, id: u64, root: u64, seq: u64, freelist: u64, pgid: u64, txid: u64) -> Vec<u8> {
+    let mut p = vec![0; ps as usize];
+    put_header(&mut p, o, id, META, 0, 0);
+    for (at, v, n) in [(16, u64::from(MAGIC), 4), (20, u64::from(VERSION), 4), (24, ps, 4), (32, root, 8), (40, seq, 8), (48, freelist, 8), (56, pgid, 8), (64, txid, 8)] {
+        put(&mut p, o, at, v, n);
+    }
+    let sum = fnv1a64(&p[16..72]);
+    put(&mut p, o, 72, sum, 8);
+    p
+}
+
+/// Writes pages in id order to `out`, starting at page 2 (the caller writes the metas).
+struct Pages<W: Write> {
+    out: W,
+    order: ByteOrder,
+    ps: u64,
+    next: u64,
+    buf: Vec<u8>,
+    progress: Box<dyn FnMut(u64)>,
+}
+
+impl<W: Write> Pages<W> {
+    fn node(&mut self, elems: &[Elem<'_>], size: u64) -> io::Result<u64> {
+        let id = self.next;
+        encode(&mut self.buf, self.order, id, elems, size, self.ps);
+        self.out.write_all(&self.buf)?;
+        self.next += self.buf.len() as u64 / self.ps;
+        Ok(id)
+    }
+}
+
+/// Builds one bucket's tree from its entries in order; returns the root page id (or the inline
+/// page bytes when the whole bucket fits a quarter page, has no sub-buckets and may be inline).
+struct Tree<'a> {
+    ps: u64,
+    fill: f64,
+    inline_ok: bool,
+    pending: Vec<Elem<'a>>,
+    pending_size: u64,
+    levels: Vec<(Splitter<Elem<'a>>, Option<Elem<'a>>, u64)>,
+}
+
+impl<'a> Tree<'a> {
+    fn new(ps: u64, fill: f64, inline_ok: bool) -> Tree<'a> {
+        Tree { ps, fill, inline_ok, pending: Vec::new(), pending_size: PAGE_HEADER_SIZE as u64, levels: Vec::new() }
+    }
+
+    fn push<W: Write>(&mut self, w: &mut Pages<W>, e: Elem<'a>) -> io::Result<()> {
+        if self.inline_ok {
+            self.inline_ok = matches!(e, Elem::Leaf { flags: 0, .. });
+            self.pending_size += ELEMENT_SIZE as u64 + e.payload();
+            self.pending.push(e);
+            if self.inline_ok && self.pending_size <= self.ps / 4 {
+                return Ok(());
+            }
+            self.inline_ok = false;
+            for e in std::mem::take(&mut self.pending) {
+                self.add(w, 0, e)?;
+            }
+            return Ok(());
+        }
+        self.add(w, 0, e)
+    }
+
+    /// Adds an element at `level`, writing every node that completes and pushing its first key
+    /// one level up. The first node of a level is held back until a second one appears: alone,
+    /// it is the root.
+    fn add<W: Write>(&mut self, w: &mut Pages<W>, level: usize, e: Elem<'a>) -> io::Result<()> {
+        if self.levels.len() <= level {
+            self.levels.push((Splitter::new(self.ps, self.fill), None, 0));
+        }
+        let payload = e.payload();
+        let mut done = Vec::new();
+        self.levels[level].0.push(e, payload, &mut |node, size| done.push((node, size)));
+        for (node, size) in done {
+            self.emit(w, level, node, size)?;
+        }
+        Ok(())
+    }
+
+    fn emit<W: Write>(&mut self, w: &mut Pages<W>, level: usize, node: Vec<Elem<'a>>, size: u64) -> io::Result<()> {
+        let key = node.first().map_or(&[][..], Elem::key);
+        let id = w.node(&node, size)?;
+        let up = Elem::Branch { key, child: id };
+        let l = &mut self.levels[level];
+        l.2 += 1;
+        match l.2 {
+            1 => l.1 = Some(up),
+            2 => {
+                let first = l.1.take().expect("held back");
+                self.add(w, level + 1, first)?;
+                self.add(w, level + 1, up)?;
+            }
+            _ => self.add(w, level + 1, up)?,
+        }
+        Ok(())
+    }
+
+    /// Finishes the tree: `Ok(Err(root page))` or `Ok(Ok(inline page bytes))`.
+    fn finish<W: Write>(mut self, w: &mut Pages<W>) -> io::Result<Result<Vec<u8>, u64>> {
+        if self.inline_ok {
+            let mut buf = Vec::new();
+            let size = self.pending_size;
+            encode(&mut buf, w.order, 0, &self.pending, size, size);
+            buf.truncate(size as usize);
+            return Ok(Ok(buf));
+        }
+        let mut level = 0;
+        loop {
+            if self.levels.len() <= level {
+                self.levels.push((Splitter::new(self.ps, self.fill), None, 0));
+            }
+            let sp = std::mem::replace(&mut self.levels[level].0, Splitter::new(self.ps, self.fill));
+            let mut done = Vec::new();
+            sp.finish(&mut |node, size| done.push((node, size)));
+            for (node, size) in done {
+                // An empty leftover (every node already written) is no node at all, except for
+                // an empty tree, whose root is one empty leaf.
+                if node.is_empty() && (self.levels[level].2 > 0 || level > 0) {
+                    continue;
+                }
+                self.emit(w, level, node, size)?;
+            }
+            let l = &mut self.levels[level];
+            if l.2 == 1 && self.levels.len() == level + 1 {
+                let Some(Elem::Branch { child, .. }) = self.levels[level].1.take() else { unreachable!() };
+                return Ok(Err(child));
+            }
+            level += 1;
+        }
+    }
+}
+
+/// Copies the tree of `view` into pages 2.. (metas are written last, see [`write`]).
+struct Copier<'v, 'a, W: Write> {
+    view: &'v DbView<'a>,
+    pages: Pages<W>,
+    opt: Options,
+    keep: Option<Keep>,
+    written: Written,
+    err: Option<io::Error>,
+}
+
+impl<'a, W: Write> Copier<'_, 'a, W> {
+    fn io(&mut self, r: io::Result<()>) {
+        if let (Err(e), None) = (r, &self.err) {
+            self.err = Some(e);
+        }
+    }
+
+    fn put(&mut self, t: &mut Tree<'a>, flags: u32, key: &'a [u8], value: Cow<'a, [u8]>) {
+        let r = t.push(&mut self.pages, Elem::Leaf { flags, key, value });
+        self.io(r);
+    }
+
+    /// Copies a bucket, streaming its entries in key order; returns its new value in the parent.
+    fn bucket(&mut self, root: BucketRoot<'a>, seq: u64, fill: f64, top: Option<&'a [u8]>, inline_ok: bool) -> Result<Vec<u8>, Problem> {
+        let view = self.view;
+        let mut t = Tree::new(self.pages.ps, fill, inline_ok);
+        let is_key = top == Some(KEY_BUCKET) && self.keep.is_some();
+        // Compaction records itself in meta: scheduledCompactRev = finishedCompactRev = R.
+        let mut extra: Vec<(&'static [u8], Vec<u8>)> = Vec::new();
+        if let (Some(META_BUCKET), Some(r)) = (top, self.opt.revision) {
+            let mut rev = r.to_be_bytes().to_vec();
+            rev.push(b'_');
+            rev.extend(0u64.to_be_bytes());
+            extra = vec![(b"finishedCompactRev", rev.clone()), (b"scheduledCompactRev", rev)];
+        }
+        let mut extra = extra.into_iter().peekable();
+        let mut ord = 0u64;
+        let mut failed = None;
+        let r = cursor::for_each(view, root, &mut |e| {
+            if failed.is_some() {
+                return;
+            }
+            while let Some((k, v)) = extra.next_if(|(k, _)| *k <= e.key) {
+                let replaces = k == e.key;
+                self.written.entries += 1;
+                self.put(&mut t, 0, k, Cow::Owned(v));
+                if replaces {
+                    return;
+                }
+            }
+            if is_key {
+                let kept = self.keep.as_ref().is_some_and(|k| k.get(ord));
+                ord += 1;
+                if !kept {
+                    self.written.compacted_away += 1;
+                    return;
+                }
+            }
+            if e.is_bucket() {
+                let Some(sub) = cursor::bucket_root(view, e.value) else {
+                    failed = Some(Problem::new(crate::ProblemKind::BucketMalformed, format!("bucket {} unreadable", crate::btree::hex(e.key))));
+                    return;
+                };
+                let seq = view.order.u64(e.value, 8).unwrap_or(0);
+                match self.bucket(sub, seq, self.opt.fill, top.or(Some(e.key)), true) {
+                    Ok(v) => self.put(&mut t, BUCKET_LEAF_FLAG, e.key, Cow::Owned(v)),
+                    Err(p) => failed = Some(p),
+                }
+            } else {
+                self.written.entries += 1;
+                (self.pages.progress)((e.key.len() + e.value.len() + ELEMENT_SIZE) as u64);
+                self.put(&mut t, 0, e.key, Cow::Borrowed(e.value));
+            }
+        });
+        if let Some(p) = failed.or(r.err()) {
+            return Err(p);
+        }
+        for (k, v) in extra {
+            self.written.entries += 1;
+            self.put(&mut t, 0, k, Cow::Owned(v));
+        }
+        let mut value = vec![0u8; 16];
+        put(&mut value, view.order, 8, seq, 8);
+        match t.finish(&mut self.pages) {
+            Ok(Ok(inline)) => value.extend(inline),
+            Ok(Err(root)) => put(&mut value, view.order, 0, root, 8),
+            Err(e) => self.io(Err(e)),
+        }
+        Ok(value)
+    }
+}
+
+/// What [`write`] produced: the page count and where the tree and freelist are.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Counts.
+    pub written: Written,
+    /// Root page of the root bucket.
+    pub root: u64,
+    /// Freelist page, or the no-freelist sentinel.
+    pub freelist: u64,
+}
+
+/// Writes pages 2.. of the compacted copy of `view` to `out` (after two placeholder meta pages),
+/// and an empty freelist page at the end if the source has a freelist page. The caller writes
+/// the meta pages over the placeholders ([`meta_pages`]).
+pub fn write<W: Write>(view: &DbView<'_>, opt: &Options, out: W, progress: Box<dyn FnMut(u64)>) -> Result<Layout, Error> {
+    let ps = view.page_size as u64;
+    let o = view.order;
+    let keep = match (opt.revision, cursor::top_bucket(view, KEY_BUCKET)) {
+        (Some(rev), Ok(Some(kb))) => Some(compaction::keep(view, kb, rev).map_err(|p| Error::NotBbolt(p.to_string()))?),
+        _ => None,
+    };
+    let mut out = out;
+    out.write_all(&vec![0; 2 * ps as usize])?;
+    let pages = Pages { out, order: o, ps, next: 2, buf: Vec::new(), progress };
+    let mut c = Copier { view, pages, opt: *opt, keep, written: Written::default(), err: None };
+    // The root bucket: fill percent 0.5 (bbolt's default for it), never inline.
+    let root_val = c.bucket(cursor::root(view), 0, 0.5, None, false);
+    let root_val = root_val.map_err(|p| Error::NotBbolt(format!("the source cannot be read whole: {p}")))?;
+    if let Some(e) = c.err {
+        return Err(Error::Io(e));
+    }
+    let root = o.u64(&root_val, 0).unwrap_or(0);
+    let mut pages = c.pages;
+    let freelist = if view.meta().has_freelist_page() {
+        let id = pages.next;
+        let mut p = vec![0u8; ps as usize];
+        put_header(&mut p, o, id, FREELIST, 0, 0);
+        pages.out.write_all(&p)?;
+        pages.next += 1;
+        id
+    } else {
+        NO_FREELIST
+    };
+    pages.out.flush()?;
+    Ok(Layout { written: Written { pages: pages.next, ..c.written }, root, freelist })
+}
+
+/// The two meta pages of the copy: page 0 with txid `txid`, page 1 with `txid - 1`, both
+/// describing the same tree (as bbolt's `Tx.WriteTo` does).
+pub fn meta_pages(view: &DbView<'_>, l: &Layout) -> Vec<u8> {
+    let (o, ps) = (view.order, view.page_size as u64);
+    let txid = view.meta().txid.max(1);
+    let seq = view.meta().root_sequence;
+    let mut m = meta_page(o, ps, 0, l.root, seq, l.freelist, l.written.pages, txid);
+    m.extend(meta_page(o, ps, 1, l.root, seq, l.freelist, l.written.pages, txid - 1));
+    m
+}

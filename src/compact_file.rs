@@ -1,0 +1,251 @@
+//! `compact` as a safe file operation: the source is only mapped read-only; the copy is written to
+//! a temporary file in the destination's folder, verified, fsynced and renamed into place, so a
+//! failure (a full disk, a verification that fails) never leaves a partial destination.
+
+use crate::compact::{self, Options};
+use crate::db::MappedFile;
+use crate::error::Error;
+use crate::etcd::{hashkv, schema};
+use crate::status::{self, EtcdVersion, Status};
+use crate::view::DbView;
+use crate::trailer;
+use sha2::{Digest, Sha256};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Which revision to compact at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revision {
+    /// Keep every revision (defrag only).
+    None,
+    /// etcd's current revision.
+    Latest,
+    /// This revision.
+    At(u64),
+}
+
+/// Whether to append the sha256 trailer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trailer {
+    /// When the source has one.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// A compaction job.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// Source file.
+    pub src: PathBuf,
+    /// Destination file.
+    pub dst: PathBuf,
+    /// Fill percent.
+    pub fill: f64,
+    /// MVCC compaction.
+    pub revision: Revision,
+    /// Trailer.
+    pub trailer: Trailer,
+    /// Replace an existing destination.
+    pub force: bool,
+    /// Re-open and verify the copy before it is put in place.
+    pub verify: bool,
+}
+
+/// What a job did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Report {
+    /// Source path.
+    pub src: String,
+    /// Destination path.
+    pub dst: String,
+    /// Source file size.
+    pub src_size: u64,
+    /// Destination file size.
+    pub dst_size: u64,
+    /// Key/value entries written.
+    pub entries: u64,
+    /// Pages written (the high-water mark).
+    pub pages: u64,
+    /// The revision compacted at, if any.
+    pub revision: Option<u64>,
+    /// `key` entries the compaction dropped.
+    pub compacted_away: u64,
+    /// Whether a sha256 trailer was appended.
+    pub trailer: bool,
+    /// Whether the copy was verified.
+    pub verified: bool,
+    /// The source's etcdutl status figures.
+    pub src_status: Status,
+    /// The copy's.
+    pub dst_status: Status,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+fn fail(msg: String) -> Error {
+    Error::NotBbolt(msg)
+}
+
+/// Refuses a destination that exists (without `force`) or is the source itself (even through a
+/// link, even with `force`).
+fn check_destination(src: &Path, dst: &Path, force: bool) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(d) = std::fs::metadata(dst) else { return Ok(()) };
+    let s = std::fs::metadata(src)?;
+    if (s.dev(), s.ino()) == (d.dev(), d.ino()) {
+        return Err(fail(format!("{} is the source file itself; refusing to overwrite it", dst.display())));
+    }
+    if !force {
+        return Err(fail(format!("{} exists; use --force to replace it", dst.display())));
+    }
+    if !d.is_file() {
+        return Err(fail(format!("{} exists and is not a regular file", dst.display())));
+    }
+    Ok(())
+}
+
+fn resolve(view: &DbView<'_>, st: &Status, r: Revision) -> Result<Option<u64>, Error> {
+    if r == Revision::None {
+        return Ok(None);
+    }
+    if !schema::is_etcd(view) {
+        return Err(fail("--revision needs an etcd file (one with `key` and `meta` buckets)".into()));
+    }
+    let info = schema::read(view, st.revision.max(0) as u64, &[]);
+    let rev = match r {
+        Revision::At(x) => x,
+        _ => info.current_revision,
+    };
+    if rev > info.current_revision {
+        return Err(fail(format!("revision {rev} is past the current revision {}", info.current_revision)));
+    }
+    if let Some(f) = info.finished_compact_revision.filter(|&f| rev < f) {
+        return Err(fail(format!("revision {rev} is below the finished compaction at {f}: it is already gone")));
+    }
+    Ok(Some(rev))
+}
+
+/// Runs the job. `progress` is told the bytes of entries copied, as they are copied.
+pub fn run(job: &Job, progress: Box<dyn FnMut(u64)>) -> Result<Report, Error> {
+    let t0 = Instant::now();
+    check_destination(&job.src, &job.dst, job.force)?;
+    let src = MappedFile::open(&job.src)?;
+    let data = src.bytes();
+    let view = DbView::new(data)?;
+    let before = status::status(&view, EtcdVersion::V35)?;
+    if !before.structure.is_clean() {
+        let first = before.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
+        return Err(fail(format!(
+            "{} has {} problem(s) (first: {first}); `boltscope check` lists them. Refusing to copy a damaged file",
+            job.src.display(),
+            before.structure.problem_total
+        )));
+    }
+    let rev = resolve(&view, &before.status, job.revision)?;
+    let dir = match job.dst.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let with_trailer = match job.trailer {
+        Trailer::Auto => trailer::present(data.len()),
+        Trailer::Always => true,
+        Trailer::Never => false,
+    };
+    let mut tmp = tempfile::Builder::new().prefix(".boltscope-compact-").tempfile_in(&dir)?;
+    let opt = Options { fill: job.fill, revision: rev };
+    let layout = {
+        let mut w = BufWriter::with_capacity(8 << 20, tmp.as_file_mut());
+        let l = compact::write(&view, &opt, &mut w, progress)?;
+        w.flush()?;
+        l
+    };
+    let f = tmp.as_file_mut();
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(&compact::meta_pages(&view, &layout))?;
+    f.flush()?;
+    // Verify the copy and hash it for the trailer, in parallel, before it is put in place.
+    let copy = MappedFile::open(tmp.path())?;
+    let bytes = copy.bytes();
+    let (verdict, sha) = rayon::join(
+        || if job.verify { verify(&view, &before.status, bytes, rev).map(Some) } else { Ok(None) },
+        || with_trailer.then(|| Sha256::digest(bytes)),
+    );
+    let dst_status = verdict?;
+    drop(copy);
+    let f = tmp.as_file_mut();
+    if let Some(sha) = sha {
+        f.seek(SeekFrom::End(0))?;
+        f.write_all(&sha)?;
+    }
+    f.sync_all()?;
+    let dst_size = f.metadata()?.len();
+    if job.force {
+        tmp.persist(&job.dst).map_err(|e| Error::Io(e.error))?;
+    } else {
+        tmp.persist_noclobber(&job.dst).map_err(|e| Error::Io(e.error))?;
+    }
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    let dst_status = match dst_status {
+        Some(s) => s,
+        None => {
+            let m = MappedFile::open(&job.dst)?;
+            status::status(&DbView::new(m.bytes())?, EtcdVersion::V35)?.status
+        }
+    };
+    Ok(Report {
+        src: job.src.display().to_string(),
+        dst: job.dst.display().to_string(),
+        src_size: data.len() as u64,
+        dst_size,
+        entries: layout.written.entries,
+        pages: layout.written.pages,
+        revision: rev,
+        compacted_away: layout.written.compacted_away,
+        trailer: with_trailer,
+        verified: job.verify,
+        src_status: before.status,
+        dst_status,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// The copy must be structurally clean and hold what the source holds: etcdutl's HASH, REVISION
+/// and TOTAL KEYS equal (no compaction), or etcd's HashKV at the current revision equal to the
+/// source's as if compacted at the same revision.
+fn verify(src: &DbView<'_>, src_st: &Status, bytes: &[u8], rev: Option<u64>) -> Result<Status, Error> {
+    let view = DbView::new(bytes)?;
+    let r = status::status(&view, EtcdVersion::V35)?;
+    if !r.structure.is_clean() {
+        let first = r.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
+        return Err(fail(format!("verification failed: the copy has problems (first: {first}); nothing was written")));
+    }
+    match rev {
+        None => {
+            let (a, b) = (src_st, &r.status);
+            if (a.hash, a.revision, a.total_key) != (b.hash, b.revision, b.total_key) {
+                return Err(fail(format!(
+                    "verification failed: the copy's status {:x}/{}/{} differs from the source's {:x}/{}/{}; nothing was written",
+                    b.hash, b.revision, b.total_key, a.hash, a.revision, a.total_key
+                )));
+            }
+        }
+        Some(c) => {
+            let current = schema::read(src, src_st.revision.max(0) as u64, &[]).current_revision;
+            let err = |p: crate::Problem| fail(format!("verification failed: {p}"));
+            let (a, b) = rayon::join(|| hashkv::hashkv(src, current, Some(c)), || hashkv::hashkv(&view, current, Some(c)));
+            let (a, b) = (a.map_err(err)?, b.map_err(err)?);
+            if a != b {
+                return Err(fail(format!(
+                    "verification failed: HashKV at {current} of the copy is {b:x}, the source compacted at {c} gives {a:x}; nothing was written"
+                )));
+            }
+        }
+    }
+    Ok(r.status)
+}
