@@ -109,7 +109,16 @@ fn put_header(buf: &mut [u8], o: ByteOrder, id: u64, flags: u16, count: u16, ove
 pub fn meta_page(o: ByteOrder, ps: u64, id: u64, root: u64, seq: u64, freelist: u64, pgid: u64, txid: u64) -> Vec<u8> {
     let mut p = vec![0; ps as usize];
     put_header(&mut p, o, id, META, 0, 0);
-    for (at, v, n) in [(16, u64::from(MAGIC), 4), (20, u64::from(VERSION), 4), (24, ps, 4), (32, root, 8), (40, seq, 8), (48, freelist, 8), (56, pgid, 8), (64, txid, 8)] {
+    for (at, v, n) in [
+        (16, u64::from(MAGIC), 4),
+        (20, u64::from(VERSION), 4),
+        (24, ps, 4),
+        (32, root, 8),
+        (40, seq, 8),
+        (48, freelist, 8),
+        (56, pgid, 8),
+        (64, txid, 8),
+    ] {
         put(&mut p, o, at, v, n);
     }
     let sum = fnv1a64(&p[16..72]);
@@ -262,7 +271,14 @@ impl<'a, W: Write> Copier<'_, 'a, W> {
     }
 
     /// Copies a bucket, streaming its entries in key order; returns its new value in the parent.
-    fn bucket(&mut self, root: BucketRoot<'a>, seq: u64, fill: f64, top: Option<&'a [u8]>, inline_ok: bool) -> Result<Vec<u8>, Problem> {
+    fn bucket(
+        &mut self,
+        root: BucketRoot<'a>,
+        seq: u64,
+        fill: f64,
+        top: Option<&'a [u8]>,
+        inline_ok: bool,
+    ) -> Result<Vec<u8>, Problem> {
         let view = self.view;
         let mut t = Tree::new(self.pages.ps, fill, inline_ok);
         let is_key = top == Some(KEY_BUCKET) && self.keep.is_some();
@@ -299,7 +315,10 @@ impl<'a, W: Write> Copier<'_, 'a, W> {
             }
             if e.is_bucket() {
                 let Some(sub) = cursor::bucket_root(view, e.value) else {
-                    failed = Some(Problem::new(crate::ProblemKind::BucketMalformed, format!("bucket {} unreadable", crate::btree::hex(e.key))));
+                    failed = Some(Problem::new(
+                        crate::ProblemKind::BucketMalformed,
+                        format!("bucket {} unreadable", crate::btree::hex(e.key)),
+                    ));
                     return;
                 };
                 let seq = view.order.u64(e.value, 8).unwrap_or(0);
@@ -345,7 +364,12 @@ pub struct Layout {
 /// Writes pages 2.. of the compacted copy of `view` to `out` (after two placeholder meta pages),
 /// and an empty freelist page at the end if the source has a freelist page. The caller writes
 /// the meta pages over the placeholders ([`meta_pages`]).
-pub fn write<W: Write>(view: &DbView<'_>, opt: &Options, out: W, progress: Box<dyn FnMut(u64)>) -> Result<Layout, Error> {
+pub fn write<W: Write>(
+    view: &DbView<'_>,
+    opt: &Options,
+    out: W,
+    progress: Box<dyn FnMut(u64)>,
+) -> Result<Layout, Error> {
     let ps = view.page_size as u64;
     let o = view.order;
     let keep = match (opt.revision, cursor::top_bucket(view, KEY_BUCKET)) {

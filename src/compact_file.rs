@@ -7,8 +7,8 @@ use crate::db::MappedFile;
 use crate::error::Error;
 use crate::etcd::{hashkv, schema};
 use crate::status::{self, EtcdVersion, Status};
-use crate::view::DbView;
 use crate::trailer;
+use crate::view::DbView;
 use sha2::{Digest, Sha256};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -238,7 +238,8 @@ fn verify(src: &DbView<'_>, src_st: &Status, bytes: &[u8], rev: Option<u64>) -> 
         Some(c) => {
             let current = schema::read(src, src_st.revision.max(0) as u64, &[]).current_revision;
             let err = |p: crate::Problem| fail(format!("verification failed: {p}"));
-            let (a, b) = rayon::join(|| hashkv::hashkv(src, current, Some(c)), || hashkv::hashkv(&view, current, Some(c)));
+            let (a, b) =
+                rayon::join(|| hashkv::hashkv(src, current, Some(c)), || hashkv::hashkv(&view, current, Some(c)));
             let (a, b) = (a.map_err(err)?, b.map_err(err)?);
             if a != b {
                 return Err(fail(format!(

@@ -201,7 +201,8 @@ mod tests {
         for case in 0..400 {
             let n = rnd(300) as usize;
             let big = case % 5 == 0;
-            let sizes: Vec<u64> = (0..n).map(|_| if big && rnd(4) == 0 { 1000 + rnd(20_000) } else { 5 + rnd(700) }).collect();
+            let sizes: Vec<u64> =
+                (0..n).map(|_| if big && rnd(4) == 0 { 1000 + rnd(20_000) } else { 5 + rnd(700) }).collect();
             let (ps, fill) = ([512, 4096, 16384][case % 3], [0.5, 0.9, 1.0][case % 3]);
             let batch: Vec<(u64, usize)> = split_level(n, |i| sizes[i], ps, threshold(ps, fill));
             let mut streamed = Vec::new();

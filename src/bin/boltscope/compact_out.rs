@@ -37,7 +37,15 @@ pub fn run(a: &CompactArgs) -> u8 {
         TrailerArg::Always => Trailer::Always,
         TrailerArg::Never => Trailer::Never,
     };
-    let job = Job { src: a.src.clone(), dst: a.dst.clone(), fill: a.fill, revision, trailer, force: a.force, verify: !a.no_verify };
+    let job = Job {
+        src: a.src.clone(),
+        dst: a.dst.clone(),
+        fill: a.fill,
+        revision,
+        trailer,
+        force: a.force,
+        verify: !a.no_verify,
+    };
     let total = std::fs::metadata(&a.src).map(|m| m.len()).unwrap_or(0);
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
@@ -61,7 +69,9 @@ pub fn run(a: &CompactArgs) -> u8 {
                 CompactFormat::Json => println!("{}", serde_json::to_string(&r).unwrap_or_default()),
                 CompactFormat::Text => {
                     let ratio = r.src_size as f64 / r.dst_size.max(1) as f64;
-                    let rev = r.revision.map_or(String::new(), |v| format!(", compacted at {v}: {} revisions dropped", grouped(r.compacted_away)));
+                    let rev = r.revision.map_or(String::new(), |v| {
+                        format!(", compacted at {v}: {} revisions dropped", grouped(r.compacted_away))
+                    });
                     println!(
                         "{} {} -> {} {} ({ratio:.2}x smaller, {} entries{rev}, {:.2} s){}",
                         r.src,

@@ -1,0 +1,199 @@
+//! `boltscope compact` on every fixture: the copy's content equals what real bbolt dumped of the
+//! source (fixtures/*.oracle-dump.txt.gz), its status equals etcdutl's answer for the source,
+//! `--revision` agrees with `inspect`'s prediction, and the safety rules hold.
+
+mod common;
+use boltscope::cursor::{self, BucketRoot};
+use boltscope::status::{self, EtcdVersion};
+use boltscope::DbView;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn compact(args: &[&str], src: &Path, dst: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_boltscope"))
+        .arg("compact")
+        .args(args)
+        .arg(src)
+        .arg("-o")
+        .arg(dst)
+        .output()
+        .unwrap()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The copy dumped in boltoracle's format: `B path seq=N`, then `K path key value` per pair,
+/// sub-buckets recursively in key order.
+fn dump(view: &DbView<'_>) -> String {
+    fn bucket(view: &DbView<'_>, path: &str, root: BucketRoot<'_>, seq: u64, out: &mut String) {
+        out.push_str(&format!("B {path} seq={seq}\n"));
+        let mut entries = Vec::new();
+        cursor::for_each(view, root, &mut |e| entries.push(*e)).unwrap();
+        for e in entries {
+            if e.is_bucket() {
+                let sub = cursor::bucket_root(view, e.value).unwrap();
+                let seq = view.order.u64(e.value, 8).unwrap();
+                bucket(view, &format!("{path}/{}", hex(e.key)), sub, seq, out);
+            } else {
+                out.push_str(&format!("K {path} {} {}\n", hex(e.key), hex(e.value)));
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut tops = Vec::new();
+    cursor::for_each(view, cursor::root(view), &mut |e| tops.push(*e)).unwrap();
+    for e in tops {
+        let root = cursor::bucket_root(view, e.value).unwrap();
+        bucket(view, &hex(e.key), root, view.order.u64(e.value, 8).unwrap(), &mut out);
+    }
+    out
+}
+
+fn real_dump(name: &str) -> String {
+    let f = std::fs::File::open(common::dir().join(format!("{name}.oracle-dump.txt.gz"))).unwrap();
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(f).read_to_string(&mut s).unwrap();
+    s
+}
+
+#[test]
+fn every_fixture_copies_to_what_real_bbolt_saw_in_the_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in common::databases() {
+        let src = common::path(&name, &tmp);
+        let dst = tmp.path().join(format!("{name}.compact"));
+        let out = compact(&[], &src, &dst);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let data = std::fs::read(&dst).unwrap();
+        let view = DbView::new(&data).unwrap();
+        assert_eq!(dump(&view), real_dump(&name), "{name}: content differs from real bbolt's dump of the source");
+        let r = status::status(&view, EtcdVersion::V35).unwrap();
+        assert!(r.structure.is_clean(), "{name}: {:?}", r.structure.problems);
+        assert_eq!(r.structure.free_pages, 0, "{name}: a compacted copy has no free page");
+        assert_eq!(view.page_size, DbView::new(&common::bytes(&name)).unwrap().page_size, "{name}: page size kept");
+        if let Some(want) = common::answer_json(&name, "status.json") {
+            let got = serde_json::to_value(&r.status).unwrap();
+            for k in ["hash", "revision", "totalKey"] {
+                assert_eq!(got[k], want[k], "{name}: {k} equals etcdutl's answer for the source");
+            }
+        }
+        // The trailer follows the source (auto), and is the sha256 of the rest.
+        let snap = name.ends_with(".snap.db");
+        assert_eq!(boltscope::trailer::verify(&data).map(|t| t.ok()), snap.then_some(true), "{name}");
+    }
+}
+
+#[test]
+fn revision_latest_agrees_with_the_prediction_and_records_the_compaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in common::databases().into_iter().filter(|n| !n.starts_with("bolt-")) {
+        let src = common::path(&name, &tmp);
+        let dst = tmp.path().join(format!("{name}.rev"));
+        let out = compact(&["--revision", "latest", "-w", "json"], &src, &dst);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let data = std::fs::read(&dst).unwrap();
+        let view = DbView::new(&data).unwrap();
+        let pred = boltscope::inspect::inspect(&DbView::new(&common::bytes(&name)).unwrap(), &Default::default());
+        assert_eq!(view.total_size(), pred.prediction.compact_size, "{name}: prediction and real output agree");
+        let real = common::answer_json(&name, "compact-defrag.json").unwrap();
+        assert_eq!(rep["revision"], real["compact_revision"], "{name}: compacted where etcd did");
+        // What compaction keeps: etcd's own count after compact + defrag, less the keys its
+        // restore and server rewrote (compare live keys instead, which restore does not touch).
+        let after = boltscope::inspect::inspect(&view, &Default::default());
+        let before = pred.mvcc.unwrap();
+        let m = after.mvcc.unwrap();
+        assert_eq!(m.live_keys, before.live_keys, "{name}");
+        assert_eq!(m.revisions, before.compaction.keep_entries, "{name}");
+        assert_eq!(m.compaction.delete_entries, 0, "{name}: compacting again deletes nothing");
+        let e = after.etcd.unwrap();
+        let rev = rep["revision"].as_u64();
+        assert_eq!((e.scheduled_compact_revision, e.finished_compact_revision), (rev, rev), "{name}");
+    }
+}
+
+#[test]
+fn safety_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = common::path("k8s-0.005.snap.db", &tmp);
+    let dst = tmp.path().join("out.db");
+    std::fs::write(&dst, b"precious").unwrap();
+    let out = compact(&[], &src, &dst);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&dst).unwrap(), b"precious", "an existing DST is untouched without --force");
+    assert!(compact(&["--force"], &src, &dst).status.success());
+    // DST is SRC: by path, through a symlink, through a hard link; even with --force.
+    let link = tmp.path().join("link.db");
+    let hard = tmp.path().join("hard.db");
+    std::os::unix::fs::symlink(&src, &link).unwrap();
+    std::fs::hard_link(&src, &hard).unwrap();
+    let before = std::fs::read(&src).unwrap();
+    for d in [&src, &link, &hard] {
+        let out = compact(&["--force"], &src, d);
+        assert_eq!(out.status.code(), Some(2), "{}", d.display());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("source file itself"));
+    }
+    assert_eq!(std::fs::read(&src).unwrap(), before, "SRC never written");
+    // A damaged source is refused and leaves nothing behind (no DST, no temporary file).
+    let mut bad = common::bytes("k8s-0.005.member.db");
+    bad[65 * 4096 + 8] = 0x20;
+    let badp = tmp.path().join("bad.db");
+    std::fs::write(&badp, &bad).unwrap();
+    let d2 = tmp.path().join("nothing.db");
+    let out = compact(&[], &badp, &d2);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("boltscope check"));
+    assert!(!d2.exists());
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".boltscope-compact-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn revision_refusals_and_trailer_modes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = common::path("k8s-0.005.member.db", &tmp);
+    let d = tmp.path().join("x.db");
+    // k8s-0.005: current revision 111, finished compaction at 96 (endpoint status / inspect).
+    for (rev, why) in [("112", "past the current revision"), ("95", "below the finished compaction")] {
+        let out = compact(&["--revision", rev], &src, &d);
+        assert_eq!(out.status.code(), Some(2), "{rev}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!d.exists());
+    }
+    let generic = common::path("bolt-4k-synced.db", &tmp);
+    assert_eq!(compact(&["--revision", "latest"], &generic, &d).status.code(), Some(2));
+    assert!(compact(&["--revision", "100"], &src, &d).status.success());
+    // The raw file has no trailer: auto adds none, always adds a valid one.
+    assert_eq!(boltscope::trailer::verify(&std::fs::read(&d).unwrap()), None);
+    assert!(compact(&["--trailer", "always", "--force"], &src, &d).status.success());
+    assert_eq!(boltscope::trailer::verify(&std::fs::read(&d).unwrap()).map(|t| t.ok()), Some(true));
+    let snap = common::path("k8s-0.005.snap.db", &tmp);
+    assert!(compact(&["--trailer", "never", "--force"], &snap, &d).status.success());
+    assert_eq!(boltscope::trailer::verify(&std::fs::read(&d).unwrap()), None);
+    assert_eq!(compact(&["--fill", "0.3"], &src, &d).status.code(), Some(2));
+}
+
+#[test]
+fn fill_percent_changes_the_layout_as_predicted() {
+    // At fill 0.9 the copy is what etcd's defrag writes, less the two pages a fresh file leaves
+    // free: the fixtures' real `etcdutl defrag` answers give the size.
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["k8s-0.005.snap.db", "churn-0.005.member.db"] {
+        let src = common::path(name, &tmp);
+        let dst = tmp.path().join("f.db");
+        let _ = std::fs::remove_file(&dst);
+        assert!(compact(&["--revision", "latest", "--fill", "0.9"], &src, &dst).status.success());
+        let real = common::answer_json(name, "compact-defrag.json").unwrap();
+        let defrag = real["after_defrag"]["status"]["totalSize"].as_u64().unwrap();
+        let data = std::fs::read(&dst).unwrap();
+        assert_eq!(DbView::new(&data).unwrap().total_size(), defrag - 2 * 4096, "{name}");
+    }
+}
