@@ -407,8 +407,8 @@ pub fn write<W: Write>(
 pub fn meta_pages(view: &DbView<'_>, l: &Layout) -> Vec<u8> {
     let (o, ps) = (view.order, view.page_size as u64);
     let txid = view.meta().txid.max(1);
-    let seq = view.meta().root_sequence;
-    let mut m = meta_page(o, ps, 0, l.root, seq, l.freelist, l.written.pages, txid);
-    m.extend(meta_page(o, ps, 1, l.root, seq, l.freelist, l.written.pages, txid - 1));
+    let f = MetaFields { root: l.root, seq: view.meta().root_sequence, freelist: l.freelist, pgid: l.written.pages };
+    let mut m = meta_page(o, ps, 0, &f, txid);
+    m.extend(meta_page(o, ps, 1, &f, txid - 1));
     m
 }
