@@ -105,20 +105,26 @@ fn put_header(buf: &mut [u8], o: ByteOrder, id: u64, flags: u16, count: u16, ove
     put(buf, o, 12, u64::from(overflow), 4);
 }
 
+/// The fields of a meta page that describe the tree.
+#[derive(Clone, Copy, Debug)]
+pub struct MetaFields {
+    /// Root bucket's root page.
+    pub root: u64,
+    /// Root bucket's sequence.
+    pub seq: u64,
+    /// Freelist page or the sentinel.
+    pub freelist: u64,
+    /// High-water mark.
+    pub pgid: u64,
+}
+
 /// A meta page for the tree: FNV-1a checksum over the struct, as bbolt writes it.
-pub fn meta_page(o: ByteOrder, ps: u64, id: u64, root: u64, seq: u64, freelist: u64, pgid: u64, txid: u64) -> Vec<u8> {
+pub fn meta_page(o: ByteOrder, ps: u64, id: u64, m: &MetaFields, txid: u64) -> Vec<u8> {
     let mut p = vec![0; ps as usize];
     put_header(&mut p, o, id, META, 0, 0);
-    for (at, v, n) in [
-        (16, u64::from(MAGIC), 4),
-        (20, u64::from(VERSION), 4),
-        (24, ps, 4),
-        (32, root, 8),
-        (40, seq, 8),
-        (48, freelist, 8),
-        (56, pgid, 8),
-        (64, txid, 8),
-    ] {
+    let head = [(16, u64::from(MAGIC), 4), (20, u64::from(VERSION), 4), (24, ps, 4)];
+    let tree = [(32, m.root, 8), (40, m.seq, 8), (48, m.freelist, 8), (56, m.pgid, 8), (64, txid, 8)];
+    for (at, v, n) in head.into_iter().chain(tree) {
         put(&mut p, o, at, v, n);
     }
     let sum = fnv1a64(&p[16..72]);
