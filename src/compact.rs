@@ -55,11 +55,13 @@ impl<'a> Elem<'a> {
     }
 }
 
-/// Serializes a node (page header, elements, packed keys and values) into `buf`, `pages` pages.
-fn encode(buf: &mut Vec<u8>, o: ByteOrder, id: u64, elems: &[Elem<'_>], size: u64, ps: u64) {
+/// Serializes a node (page header, elements, packed keys and values) at the end of `out`, as
+/// `ceil(size / ps)` pages.
+fn encode(out: &mut Vec<u8>, o: ByteOrder, id: u64, elems: &[Elem<'_>], size: u64, ps: u64) {
     let pages = size.div_ceil(ps).max(1);
-    buf.clear();
-    buf.resize((pages * ps) as usize, 0);
+    let start = out.len();
+    out.resize(start + (pages * ps) as usize, 0);
+    let buf = &mut out[start..];
     let leaf = matches!(elems.first(), None | Some(Elem::Leaf { .. }));
     put_header(buf, o, id, if leaf { LEAF } else { BRANCH }, elems.len() as u16, (pages - 1) as u32);
     let mut data = PAGE_HEADER_SIZE + ELEMENT_SIZE * elems.len();
@@ -132,6 +134,9 @@ pub fn meta_page(o: ByteOrder, ps: u64, id: u64, m: &MetaFields, txid: u64) -> V
     p
 }
 
+/// Bytes staged before a write to the output.
+const STAGING: usize = 8 << 20;
+
 /// Writes pages in id order to `out`, starting at page 2 (the caller writes the metas).
 struct Pages<W: Write> {
     out: W,
@@ -139,16 +144,27 @@ struct Pages<W: Write> {
     ps: u64,
     next: u64,
     buf: Vec<u8>,
-    progress: Box<dyn FnMut(u64)>,
+    progress: Box<dyn FnMut(u64) + Send>,
 }
 
 impl<W: Write> Pages<W> {
+    /// Writes a node as the next page(s); returns its page id. Nodes are encoded straight into a
+    /// large staging buffer that goes to `out` in big writes.
     fn node(&mut self, elems: &[Elem<'_>], size: u64) -> io::Result<u64> {
         let id = self.next;
+        let before = self.buf.len();
         encode(&mut self.buf, self.order, id, elems, size, self.ps);
-        self.out.write_all(&self.buf)?;
-        self.next += self.buf.len() as u64 / self.ps;
+        self.next += (self.buf.len() - before) as u64 / self.ps;
+        if self.buf.len() >= STAGING {
+            self.flush()?;
+        }
         Ok(id)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
     }
 }
 
@@ -374,7 +390,7 @@ pub fn write<W: Write>(
     view: &DbView<'_>,
     opt: &Options,
     out: W,
-    progress: Box<dyn FnMut(u64)>,
+    progress: Box<dyn FnMut(u64) + Send>,
 ) -> Result<Layout, Error> {
     let ps = view.page_size as u64;
     let o = view.order;
@@ -384,7 +400,7 @@ pub fn write<W: Write>(
     };
     let mut out = out;
     out.write_all(&vec![0; 2 * ps as usize])?;
-    let pages = Pages { out, order: o, ps, next: 2, buf: Vec::new(), progress };
+    let pages = Pages { out, order: o, ps, next: 2, buf: Vec::with_capacity(STAGING + (1 << 20)), progress };
     let mut c = Copier { view, pages, opt: *opt, keep, written: Written::default(), err: None };
     // The root bucket: fill percent 0.5 (bbolt's default for it), never inline.
     let root_val = c.bucket(cursor::root(view), 0, 0.5, None, false);
@@ -398,12 +414,13 @@ pub fn write<W: Write>(
         let id = pages.next;
         let mut p = vec![0u8; ps as usize];
         put_header(&mut p, o, id, FREELIST, 0, 0);
-        pages.out.write_all(&p)?;
+        pages.buf.extend_from_slice(&p);
         pages.next += 1;
         id
     } else {
         NO_FREELIST
     };
+    pages.flush()?;
     pages.out.flush()?;
     Ok(Layout { written: Written { pages: pages.next, ..c.written }, root, freelist })
 }

@@ -3,14 +3,15 @@
 //! failure (a full disk, a verification that fails) never leaves a partial destination.
 
 use crate::compact::{self, Options};
+use crate::cursor;
 use crate::db::MappedFile;
 use crate::error::Error;
-use crate::etcd::{hashkv, schema};
+use crate::etcd::{hashkv, revision, schema, KEY_BUCKET};
 use crate::status::{self, EtcdVersion, Status};
 use crate::trailer;
 use crate::view::DbView;
 use sha2::{Digest, Sha256};
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -108,14 +109,19 @@ fn check_destination(src: &Path, dst: &Path, force: bool) -> Result<(), Error> {
     Ok(())
 }
 
-fn resolve(view: &DbView<'_>, st: &Status, r: Revision) -> Result<Option<u64>, Error> {
+fn resolve(view: &DbView<'_>, r: Revision) -> Result<Option<u64>, Error> {
     if r == Revision::None {
         return Ok(None);
     }
     if !schema::is_etcd(view) {
         return Err(fail("--revision needs an etcd file (one with `key` and `meta` buckets)".into()));
     }
-    let info = schema::read(view, st.revision.max(0) as u64, &[]);
+    let last = cursor::top_bucket(view, KEY_BUCKET)
+        .and_then(|kb| kb.map_or(Ok(None), |kb| cursor::last(view, kb)))
+        .map_err(|p| fail(p.to_string()))?
+        .and_then(|e| revision::main_of(e.key))
+        .unwrap_or(0);
+    let info = schema::read(view, last, &[]);
     let rev = match r {
         Revision::At(x) => x,
         _ => info.current_revision,
@@ -130,22 +136,13 @@ fn resolve(view: &DbView<'_>, st: &Status, r: Revision) -> Result<Option<u64>, E
 }
 
 /// Runs the job. `progress` is told the bytes of entries copied, as they are copied.
-pub fn run(job: &Job, progress: Box<dyn FnMut(u64)>) -> Result<Report, Error> {
+pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Error> {
     let t0 = Instant::now();
     check_destination(&job.src, &job.dst, job.force)?;
     let src = MappedFile::open(&job.src)?;
     let data = src.bytes();
     let view = DbView::new(data)?;
-    let before = status::status(&view, EtcdVersion::V35)?;
-    if !before.structure.is_clean() {
-        let first = before.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
-        return Err(fail(format!(
-            "{} has {} problem(s) (first: {first}); `boltscope check` lists them. Refusing to copy a damaged file",
-            job.src.display(),
-            before.structure.problem_total
-        )));
-    }
-    let rev = resolve(&view, &before.status, job.revision)?;
+    let rev = resolve(&view, job.revision)?;
     let dir = match job.dst.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -157,12 +154,21 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64)>) -> Result<Report, Error> {
     };
     let mut tmp = tempfile::Builder::new().prefix(".boltscope-compact-").tempfile_in(&dir)?;
     let opt = Options { fill: job.fill, revision: rev };
-    let layout = {
-        let mut w = BufWriter::with_capacity(8 << 20, tmp.as_file_mut());
-        let l = compact::write(&view, &opt, &mut w, progress)?;
-        w.flush()?;
-        l
-    };
+    // The source is checked (and its etcdutl figures taken) while the copy is written.
+    let (before, layout) = rayon::join(
+        || status::status(&view, EtcdVersion::V35),
+        || compact::write(&view, &opt, tmp.as_file_mut(), progress),
+    );
+    let before = before?;
+    if !before.structure.is_clean() {
+        let first = before.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
+        return Err(fail(format!(
+            "{} has {} problem(s) (first: {first}); `boltscope check` lists them. Refusing to copy a damaged file",
+            job.src.display(),
+            before.structure.problem_total
+        )));
+    }
+    let layout = layout?;
     let f = tmp.as_file_mut();
     f.seek(SeekFrom::Start(0))?;
     f.write_all(&compact::meta_pages(&view, &layout))?;

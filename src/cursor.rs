@@ -117,3 +117,23 @@ pub fn get<'a>(view: &DbView<'a>, b: BucketRoot<'a>, key: &[u8]) -> Result<Optio
 pub fn top_bucket<'a>(view: &DbView<'a>, name: &[u8]) -> Result<Option<BucketRoot<'a>>, Problem> {
     Ok(get(view, root(view), name)?.filter(LeafElem::is_bucket).and_then(|e| bucket_root(view, e.value)))
 }
+
+/// The last element of a bucket (its greatest key), following the rightmost path.
+pub fn last<'a>(view: &DbView<'a>, b: BucketRoot<'a>) -> Result<Option<LeafElem<'a>>, Problem> {
+    let mut page = match b {
+        BucketRoot::Inline(p) => p,
+        BucketRoot::Page(id) => view.page(id)?,
+    };
+    for _ in 0..=MAX_DEPTH {
+        let n = usize::from(page.count);
+        if n == 0 {
+            return Ok(None);
+        }
+        match page.flags {
+            LEAF => return page.leaf_elem(n - 1).map(Some),
+            BRANCH => page = view.page(page.branch_elem(n - 1)?.child)?,
+            t => return Err(bad(format!("page {}: invalid type {t:#x}", page.id)).page(page.id)),
+        }
+    }
+    Err(Problem::new(ProblemKind::TooDeep, "lookup deeper than any real tree".into()))
+}

@@ -40,15 +40,17 @@ pub struct Run {
     pub wall: Duration,
     /// Peak RssAnon sampled every millisecond, in bytes.
     pub peak_anon: u64,
+    /// Peak resident set (VmHWM, file-backed pages included) at the last sample, in bytes.
+    pub peak_rss: u64,
     /// Standard output.
     pub stdout: Vec<u8>,
     /// Exit status success.
     pub ok: bool,
 }
 
-fn rss_anon(pid: u32) -> Option<u64> {
+fn status_field(pid: u32, field: &str) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with("RssAnon:"))?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
 }
 
@@ -62,25 +64,33 @@ pub fn run(cmd: &str, args: &[&str]) -> Run {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("running {cmd}: {e}"));
-    let mut peak = 0;
+    let (mut peak, mut hwm) = (0, 0);
     let status = loop {
         if let Some(st) = child.try_wait().expect("wait") {
             break st;
         }
-        peak = peak.max(rss_anon(child.id()).unwrap_or(0));
+        peak = peak.max(status_field(child.id(), "RssAnon:").unwrap_or(0));
+        hwm = hwm.max(status_field(child.id(), "VmHWM:").unwrap_or(0));
         std::thread::sleep(Duration::from_millis(1));
     };
     let wall = start.elapsed();
-    Run { wall, peak_anon: peak, stdout: std::fs::read(out.path()).unwrap_or_default(), ok: status.success() }
+    Run {
+        wall,
+        peak_anon: peak,
+        peak_rss: hwm,
+        stdout: std::fs::read(out.path()).unwrap_or_default(),
+        ok: status.success(),
+    }
 }
 
 /// Runs a command `n` times; returns the median run (by wall time) and the highest peak memory.
 pub fn median(n: usize, cmd: &str, args: &[&str]) -> Run {
     let mut runs: Vec<Run> = (0..n).map(|_| run(cmd, args)).collect();
     let peak = runs.iter().map(|r| r.peak_anon).max().unwrap_or(0);
+    let hwm = runs.iter().map(|r| r.peak_rss).max().unwrap_or(0);
     runs.sort_by_key(|r| r.wall);
     let mut m = runs.swap_remove(n / 2);
-    m.peak_anon = peak;
+    (m.peak_anon, m.peak_rss) = (peak, hwm);
     m
 }
 
