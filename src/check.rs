@@ -25,7 +25,7 @@ pub struct Gates {
 }
 
 /// One gate's outcome.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GateResult {
     /// The gate, as its command-line flag.
     pub gate: String,

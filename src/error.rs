@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// A stable, machine-readable class of problem. Serialized in snake_case.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// A meta page fails validation (magic, version, checksum, page size).
@@ -108,7 +108,7 @@ impl ProblemKind {
 }
 
 /// One thing wrong with a file.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     /// The class of problem.
     pub kind: ProblemKind,

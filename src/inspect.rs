@@ -36,7 +36,7 @@ impl Default for Options {
 }
 
 /// One bucket's report.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BucketReport {
     /// Last path element, lossy UTF-8.
     pub name: String,
@@ -231,7 +231,7 @@ impl Fold for InspectFold {
 }
 
 /// File facts.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FileInfo {
     /// File size in bytes.
     pub file_size: u64,
@@ -250,7 +250,7 @@ pub struct FileInfo {
 }
 
 /// One meta page.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct MetaInfo {
     /// Whether it validates.
     pub valid: bool,
@@ -261,7 +261,7 @@ pub struct MetaInfo {
 }
 
 /// Page counts.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Pages {
     /// Meta pages (2).
     pub meta: u64,
@@ -278,7 +278,7 @@ pub struct Pages {
 }
 
 /// Sizes in bytes.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Sizes {
     /// `hwm * pageSize`: etcd's DB SIZE (`etcd_mvcc_db_total_size_in_bytes`).
     pub total: u64,
@@ -293,7 +293,7 @@ pub struct Sizes {
 }
 
 /// The trailer.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Trailer {
     /// Whether the file ends in a trailer (`size % 512 == 32`).
     pub present: bool,
@@ -304,7 +304,7 @@ pub struct Trailer {
 }
 
 /// The size after compaction at the current revision (etcd files) and defrag.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Prediction {
     /// The revision compacted at (None for non-etcd files: defrag only).
     pub compact_revision: Option<u64>,
@@ -319,7 +319,7 @@ pub struct Prediction {
 }
 
 /// Quota usage.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Quota {
     /// The quota in bytes.
     pub bytes: u64,
@@ -332,7 +332,7 @@ pub struct Quota {
 }
 
 /// The whole report.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Inspect {
     /// Schema version of this JSON.
     pub schema: u32,
@@ -366,6 +366,23 @@ fn ratio(a: u64, b: u64) -> f64 {
     } else {
         a as f64 / b as f64
     }
+}
+
+/// Quota usage now (`total`) and after compaction + defrag (`after`), with a verdict.
+pub fn quota(total: u64, after: u64, quota: u64) -> Quota {
+    let usage = ratio(total, quota);
+    let later = ratio(after, quota);
+    let verdict = if total >= quota {
+        format!(
+            "over quota ({:.0}%): NOSPACE would be raised; compact + defrag brings it to {:.0}%{}",
+            usage * 100.0,
+            later * 100.0,
+            if later >= 1.0 { ", still over: raise the quota or delete data" } else { "" }
+        )
+    } else {
+        format!("within quota: {:.0}% used; compact + defrag brings it to {:.0}%", usage * 100.0, later * 100.0)
+    };
+    Quota { bytes: quota, usage, usage_after_compact_defrag: later, verdict }
 }
 
 /// Inspects a file.
@@ -419,18 +436,7 @@ pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (In
     }
     let mut prediction = predict_sizes(&tops, survivors.as_deref(), ps, info.as_ref().map(|i| i.current_revision));
     prediction.compact_size = (prediction.size_fill_1_0 / ps - 2 + u64::from(freelist_synced)) * ps;
-    let usage = ratio(total, opt.quota);
-    let after = ratio(prediction.size_fill_0_9, opt.quota);
-    let verdict = if total >= opt.quota {
-        format!(
-            "over quota ({:.0}%): NOSPACE would be raised; compact + defrag brings it to {:.0}%{}",
-            usage * 100.0,
-            after * 100.0,
-            if after >= 1.0 { ", still over: raise the quota or delete data" } else { "" }
-        )
-    } else {
-        format!("within quota: {:.0}% used; compact + defrag brings it to {:.0}%", usage * 100.0, after * 100.0)
-    };
+    let quota = quota(total, prediction.size_fill_0_9, opt.quota);
     let metas = view
         .metas
         .pages
@@ -466,7 +472,7 @@ pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (In
         etcd: info,
         mvcc,
         prediction,
-        quota: Quota { bytes: opt.quota, usage, usage_after_compact_defrag: after, verdict },
+        quota,
         problems,
         problem_total,
     };

@@ -24,6 +24,7 @@
 
 pub mod bitmap;
 pub mod btree;
+pub mod cache;
 pub mod check;
 pub mod compact;
 pub mod compact_file;

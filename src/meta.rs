@@ -50,7 +50,7 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 }
 
 /// A decoded meta page (valid or not).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Meta {
     /// magic field.
     pub magic: u32,
@@ -136,7 +136,7 @@ pub fn detect_order(page: &[u8]) -> Option<ByteOrder> {
 }
 
 /// Both meta pages and the choice between them.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Metas {
     /// The byte order of the file.
     pub order: ByteOrder,

@@ -7,7 +7,7 @@ use crate::error::{Problem, ProblemKind};
 
 /// The byte order of a bbolt file. bbolt overlays Go structs on the map, so integers are in the
 /// writing host's native order: little-endian almost everywhere, big-endian from s390x.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ByteOrder {
     /// Written on x86-64, arm64, ppc64le, riscv64, ...

@@ -27,7 +27,7 @@ pub enum EtcdVersion {
 }
 
 /// The figures `snapshot status` prints.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// CRC-32C over every top-level bucket's name, keys and values, in order.
     pub hash: u32,

@@ -10,7 +10,7 @@ pub fn present(len: usize) -> bool {
 }
 
 /// The result of verifying a trailer.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TrailerCheck {
     /// The 32 bytes stored at the end, as hex.
     pub stored: String,

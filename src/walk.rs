@@ -9,7 +9,7 @@ use crate::freelist;
 use crate::view::DbView;
 
 /// Page accounting and problems found by a walk.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Structure {
     /// Problems found (at most `MAX_PROBLEMS` kept), sorted by page.
     pub problems: Vec<Problem>,

@@ -179,7 +179,7 @@ fn newest_in(
 }
 
 /// What the `key` bucket holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mvcc {
     /// Entries (revisions) stored, tombstones included.
     pub revisions: u64,
@@ -198,7 +198,7 @@ pub struct Mvcc {
 }
 
 /// The effect of compacting at `revision`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Compaction {
     /// The revision compacted at (the current revision).
     pub revision: u64,

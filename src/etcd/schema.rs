@@ -8,7 +8,7 @@ use crate::page::LeafElem;
 use crate::view::DbView;
 
 /// What etcd keeps besides the MVCC store.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EtcdInfo {
     /// Main revision of the last `key` bucket entry (etcdutl's REVISION).
     pub last_revision: u64,
@@ -42,7 +42,7 @@ pub struct EtcdInfo {
 }
 
 /// A cluster member.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     /// Member id, hex.
     pub id: String,
@@ -55,7 +55,7 @@ pub struct Member {
 }
 
 /// Lease figures.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Leases {
     /// Leases stored.
     pub count: u64,
@@ -72,7 +72,7 @@ pub struct Leases {
 }
 
 /// A raised alarm.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Alarm {
     /// Member id, hex.
     pub member_id: String,
@@ -81,7 +81,7 @@ pub struct Alarm {
 }
 
 /// Authentication figures.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Auth {
     /// `auth/authEnabled`.
     pub enabled: bool,

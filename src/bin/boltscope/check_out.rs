@@ -1,6 +1,7 @@
 //! Running `check` over files and printing verdicts, problems and gates.
 
 use crate::cli::{CheckArgs, CheckFormat};
+use crate::index::Ix;
 use boltscope::check::{self, CheckReport, Gates};
 use boltscope::error::Error;
 use boltscope::{db, inspect, DbView};
@@ -54,7 +55,7 @@ fn table(path: &str, r: &CheckReport) -> String {
 }
 
 /// Runs `check` over every file in parallel, prints in argument order, returns the exit code.
-pub fn run(args: &CheckArgs) -> u8 {
+pub fn run(args: &CheckArgs, ix: &Ix) -> u8 {
     let opt = inspect::Options { depth: 1, quota: args.quota, verify_trailer: true };
     let gates = Gates {
         max_fragmentation: args.max_fragmentation,
@@ -92,6 +93,27 @@ pub fn run(args: &CheckArgs) -> u8 {
                 }
                 if !r.ok || *torn {
                     code = code.max(1);
+                }
+                // check never answers from the index, but records what it found.
+                if let Ok(m) = db::MappedFile::open(path) {
+                    if let Some(id) = boltscope::cache::identity(path, m.bytes()) {
+                        let s = &r.inspect.size;
+                        let mut row = ix.row(
+                            path,
+                            r.inspect.file.file_size,
+                            "check",
+                            Some(s.total),
+                            r.revision,
+                            r.hash.clone(),
+                            Some(s.in_use),
+                            Some(s.fragmentation),
+                            r.errors,
+                        );
+                        if !r.ok && r.errors == 0 {
+                            row.verdict = "gate failed".into();
+                        }
+                        ix.store::<()>(&id, "check", None, &row);
+                    }
                 }
                 match args.write_out {
                     CheckFormat::Table => out.push_str(&table(&name, r)),

@@ -17,6 +17,16 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// The index database remembering analysed files [default: $BOLTSCOPE_INDEX, else
+    /// $XDG_CACHE_HOME/boltscope/index.redb, else ~/.cache/boltscope/index.redb].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub index: Option<PathBuf>,
+    /// Use no index: neither read nor record anything.
+    #[arg(long, global = true, conflicts_with = "index")]
+    pub no_index: bool,
+    /// Read the files again even when the index knows them (the answer is recorded anew).
+    #[arg(long, global = true)]
+    pub refresh: bool,
 }
 
 /// Subcommands.
@@ -103,6 +113,45 @@ pub enum Command {
     ///   boltscope compact --revision latest --fill 0.9 nightly.db -o restore-me.db
     #[command(verbatim_doc_comment)]
     Compact(CompactArgs),
+    /// Show what the index remembers: every analysed file's figures over time.
+    ///
+    /// One row per analysis (status, inspect, check, scan): when, file size, database size,
+    /// revision, in use, fragmentation, verdict. A backup folder scanned every night shows its
+    /// growth, fragmentation and revision trend at a glance.
+    ///
+    /// Examples:
+    ///   boltscope history
+    ///   boltscope history -w json /backups/etcd-*.db
+    #[command(verbatim_doc_comment)]
+    History(HistoryArgs),
+    /// Analyse every bbolt/etcd file in a folder tree, in parallel, filling the index.
+    ///
+    /// Other files are skipped by their first bytes. One line per database file, then a summary.
+    /// Files the index already knows are answered from it (use --refresh to re-read them).
+    ///
+    /// Example:
+    ///   boltscope scan /backups
+    #[command(verbatim_doc_comment)]
+    Scan(ScanArgs),
+}
+
+/// Arguments of `history`.
+#[derive(Parser, Debug)]
+pub struct HistoryArgs {
+    /// `table` or `json` (one object per row per line).
+    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = CheckFormat::Table)]
+    pub write_out: CheckFormat,
+    /// Only these files (default: every file the index knows).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Arguments of `scan`.
+#[derive(Parser, Debug)]
+pub struct ScanArgs {
+    /// The folder to scan (recursively; symbolic links to folders are not followed).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Arguments of `compact`.

@@ -1,10 +1,11 @@
 //! Running `status` over files and printing results and problems.
 
 use crate::cli::{EtcdVersionArg, InspectArgs, InspectFormat, OutFormat, StatusArgs};
+use crate::index::Ix;
 use crate::inspect_out;
 use boltscope::error::{Error, Problem, ProblemKind};
 use boltscope::inspect::{self, Inspect};
-use boltscope::status::{self, EtcdVersion, Format, StatusReport};
+use boltscope::status::{self, EtcdVersion, Format, Status};
 use boltscope::{db, trailer, DbView};
 use rayon::prelude::*;
 use std::io::Write;
@@ -13,7 +14,7 @@ use std::path::Path;
 /// Outcome of one file.
 pub enum Outcome {
     /// Read; the problems list may be non-empty.
-    Read { report: StatusReport, problems: Vec<Problem>, total: u64 },
+    Read { status: Status, problems: Vec<Problem>, total: u64 },
     /// Could not be read at all.
     Failed(Error),
 }
@@ -40,34 +41,46 @@ fn version(v: EtcdVersionArg) -> EtcdVersion {
     }
 }
 
-/// Reads one file: the status pass, and the trailer hash on the other core when asked.
-pub fn status_file(path: &Path, args: &StatusArgs) -> Outcome {
+/// Reads one file: from the index when it knows the file, else the status pass (and the trailer
+/// hash on the other core when asked), remembered in the index when clean.
+pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
     let ver = version(args.etcd_version);
+    let tag = format!("status/{ver:?}/{}", args.verify_trailer);
     let res = db::read_consistent(path, |data| {
+        let (id, hit) = ix.lookup::<Status>(path, data, &tag);
+        if let Some(st) = hit {
+            return Ok((st, Vec::new(), 0, None));
+        }
         let (st, tr) = rayon::join(
             || DbView::new(data).and_then(|v| status::status(&v, ver)),
-            || {
-                if args.verify_trailer {
-                    trailer::verify(data)
-                } else {
-                    None
-                }
-            },
+            || if args.verify_trailer { trailer::verify(data) } else { None },
         );
-        Ok((st?, tr))
+        let r = st?;
+        let mut problems = r.structure.problems.clone();
+        let mut total = r.structure.problem_total;
+        if let Some(t) = tr.filter(|t| !t.ok()) {
+            problems.push(Problem::new(
+                ProblemKind::TrailerMismatch,
+                format!("sha256 trailer is {}, the file hashes to {}", t.stored, t.computed),
+            ));
+            total += 1;
+        }
+        let row = ix.row(
+            path,
+            data.len() as u64,
+            "status",
+            Some(r.status.total_size),
+            Some(r.status.revision.max(0) as u64),
+            Some(format!("{:x}", r.status.hash)),
+            None,
+            None,
+            total,
+        );
+        Ok((r.status, problems, total, id.map(|id| (id, row))))
     });
     match res {
         Err(e) => Outcome::Failed(e),
-        Ok(((report, tr), torn)) => {
-            let mut problems = report.structure.problems.clone();
-            let mut total = report.structure.problem_total;
-            if let Some(t) = tr.filter(|t| !t.ok()) {
-                problems.push(Problem::new(
-                    ProblemKind::TrailerMismatch,
-                    format!("sha256 trailer is {}, the file hashes to {}", t.stored, t.computed),
-                ));
-                total += 1;
-            }
+        Ok(((status, mut problems, mut total, store), torn)) => {
             if torn {
                 problems.push(Problem::new(
                     ProblemKind::Torn,
@@ -78,14 +91,21 @@ pub fn status_file(path: &Path, args: &StatusArgs) -> Outcome {
                 ));
                 total += 1;
             }
-            Outcome::Read { report, problems, total }
+            if let Some((id, row)) = store {
+                ix.store(&id, &tag, (total == 0).then_some(&status), &row);
+            }
+            Outcome::Read { status, problems, total }
         }
     }
 }
 
-/// Runs `status` over every file in parallel and prints in argument order.
-pub fn run_status(args: &StatusArgs) -> u8 {
-    let outs: Vec<Outcome> = args.files.par_iter().map(|p| status_file(p, args)).collect();
+/// Runs `status` over every file (in parallel when several) and prints in argument order.
+pub fn run_status(args: &StatusArgs, ix: &Ix) -> u8 {
+    let outs: Vec<Outcome> = if args.files.len() == 1 {
+        args.files.iter().map(|p| status_file(p, args, ix)).collect()
+    } else {
+        args.files.par_iter().map(|p| status_file(p, args, ix)).collect()
+    };
     let many = args.files.len() > 1;
     let fmt = match args.write_out {
         OutFormat::Simple => Format::Simple,
@@ -98,16 +118,24 @@ pub fn run_status(args: &StatusArgs) -> u8 {
     for (path, o) in args.files.iter().zip(&outs) {
         match o {
             Outcome::Failed(e) => eprintln!("boltscope: {}: {e}", path.display()),
-            Outcome::Read { problems, total, .. } if *total > 0 => print_problems(path, problems, *total),
-            Outcome::Read { report, .. } => {
+            Outcome::Read { status, problems, total } => {
+                if *total > 0 {
+                    print_problems(path, problems, *total);
+                }
+                // Figures only when nothing that could make them wrong was found (a bad meta page
+                // whose twin is read, a trailer mismatch, or freelist damage do not).
+                let trusted = problems.len() as u64 == *total && problems.iter().all(|p| !p.kind.affects_figures());
+                if !trusted {
+                    continue;
+                }
                 let text = if many && fmt == Format::Json {
-                    let mut v = serde_json::to_value(&report.status).unwrap_or_default();
+                    let mut v = serde_json::to_value(status).unwrap_or_default();
                     v["file"] = path.display().to_string().into();
                     format!("{v}\n")
                 } else if many {
-                    format!("==> {} <==\n{}", path.display(), status::render(&report.status, fmt))
+                    format!("==> {} <==\n{}", path.display(), status::render(status, fmt))
                 } else {
-                    status::render(&report.status, fmt)
+                    status::render(status, fmt)
                 };
                 let _ = out.write_all(text.as_bytes());
             }
@@ -120,7 +148,7 @@ pub fn run_status(args: &StatusArgs) -> u8 {
 /// Prints a file's problems on stderr, one per line.
 pub fn print_problems(path: &Path, problems: &[Problem], total: u64) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "boltscope: {}: integrity check failed: {total} problem(s) found", path.display());
+    let _ = writeln!(err, "boltscope: {}: {total} problem(s) found", path.display());
     for p in problems {
         let _ = writeln!(err, "  {p}");
     }
@@ -129,14 +157,43 @@ pub fn print_problems(path: &Path, problems: &[Problem], total: u64) {
     }
 }
 
+/// Inspects one file, from the index when it knows the file (the quota verdict is recomputed).
+pub fn inspect_file(path: &Path, opt: &inspect::Options, ix: &Ix) -> Result<(Inspect, bool), Error> {
+    let tag = format!("inspect/{}/{}", opt.depth, opt.verify_trailer);
+    let (r, torn) = db::read_consistent(path, |data| {
+        let (id, hit) = ix.lookup::<Inspect>(path, data, &tag);
+        if let Some(mut r) = hit {
+            r.quota = inspect::quota(r.size.total, r.prediction.size_fill_0_9, opt.quota);
+            return Ok((r, None));
+        }
+        let r = inspect::inspect(&DbView::new(data)?, opt);
+        Ok((r, id))
+    })?;
+    let (r, id) = r;
+    if let Some(id) = id {
+        let s = &r.size;
+        let rev = r.etcd.as_ref().map(|e| e.current_revision);
+        let row = ix.row(
+            path,
+            r.file.file_size,
+            "inspect",
+            Some(s.total),
+            rev,
+            None,
+            Some(s.in_use),
+            Some(s.fragmentation),
+            r.problem_total,
+        );
+        let clean = r.problem_total == 0 && !torn && r.trailer.sha256_ok != Some(false);
+        ix.store(&id, &tag, clean.then_some(&r), &row);
+    }
+    Ok((r, torn))
+}
+
 /// Runs `inspect` over every file in parallel and prints in argument order.
-pub fn run_inspect(args: &InspectArgs) -> u8 {
+pub fn run_inspect(args: &InspectArgs, ix: &Ix) -> u8 {
     let opt = inspect::Options { depth: args.depth, quota: args.quota, verify_trailer: !args.no_trailer_check };
-    let outs: Vec<Result<(Inspect, bool), Error>> = args
-        .files
-        .par_iter()
-        .map(|p| db::read_consistent(p, |data| DbView::new(data).map(|v| inspect::inspect(&v, &opt))))
-        .collect();
+    let outs: Vec<Result<(Inspect, bool), Error>> = args.files.par_iter().map(|p| inspect_file(p, &opt, ix)).collect();
     let mut code = 0;
     let mut done: Vec<(String, &Inspect)> = Vec::new();
     for (path, o) in args.files.iter().zip(&outs) {

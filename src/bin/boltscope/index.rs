@@ -1,0 +1,104 @@
+//! The index as the commands use it: opened once, one warning if it cannot be, lookups keyed by
+//! the file's identity and the command's options, history rows.
+
+use crate::cli::Cli;
+use boltscope::cache::{self, HistoryRow, Identity, Index};
+use std::path::Path;
+
+/// The index of this run, if usable.
+pub struct Ix {
+    ix: Option<Index>,
+    refresh: bool,
+}
+
+impl Ix {
+    /// Opens the index the options name (none with `--no-index`); warns once and goes on
+    /// without it when it cannot be opened.
+    pub fn open(cli: &Cli) -> Ix {
+        let path = if cli.no_index { None } else { cli.index.clone().or_else(cache::default_path) };
+        let ix = path.and_then(|p| match Index::open(&p) {
+            Ok(ix) => Some(ix),
+            Err(e) => {
+                eprintln!("boltscope: warning: index {} not used: {e}", p.display());
+                None
+            }
+        });
+        Ix { ix, refresh: cli.refresh }
+    }
+
+    /// The file's identity, and the stored result for this command if there is one (never
+    /// with `--refresh`).
+    pub fn lookup<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &Path,
+        data: &[u8],
+        tag: &str,
+    ) -> (Option<Identity>, Option<T>) {
+        let Some(ix) = &self.ix else { return (None, None) };
+        let Some(id) = cache::identity(path, data) else { return (None, None) };
+        if self.refresh {
+            return (Some(id), None);
+        }
+        let hit = ix.get(&key(&id, tag)).ok().flatten().and_then(|b| serde_json::from_slice(&b).ok());
+        (Some(id), hit)
+    }
+
+    /// Remembers a result (when given) and adds a history row.
+    pub fn store<T: serde::Serialize>(&self, id: &Identity, tag: &str, value: Option<&T>, row: &HistoryRow) {
+        let Some(ix) = &self.ix else { return };
+        let v = value.and_then(|v| serde_json::to_vec(v).ok());
+        let k = key(id, tag);
+        let r = ix.put(v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row);
+        if let Err(e) = r {
+            eprintln!("boltscope: warning: index not updated: {e}");
+        }
+    }
+
+    /// History rows.
+    pub fn history(&self, paths: &[String]) -> Result<Vec<HistoryRow>, String> {
+        match &self.ix {
+            Some(ix) => ix.history(paths),
+            None => Err("no index (see --index, --no-index)".into()),
+        }
+    }
+
+    /// Whether an index is in use.
+    pub fn enabled(&self) -> bool {
+        self.ix.is_some()
+    }
+
+    /// A history row.
+    #[allow(clippy::too_many_arguments)]
+    pub fn row(
+        &self,
+        path: &Path,
+        file_size: u64,
+        command: &str,
+        total_size: Option<u64>,
+        revision: Option<u64>,
+        hash: Option<String>,
+        in_use: Option<u64>,
+        fragmentation: Option<f64>,
+        problems: u64,
+    ) -> HistoryRow {
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        HistoryRow {
+            path: abs.display().to_string(),
+            analysed_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            command: command.into(),
+            file_size,
+            total_size,
+            revision,
+            hash,
+            in_use,
+            fragmentation,
+            verdict: if problems == 0 { "ok".into() } else { format!("{problems} problem(s)") },
+        }
+    }
+}
+
+fn key(id: &Identity, tag: &str) -> Vec<u8> {
+    let mut k = id.0.to_vec();
+    k.extend_from_slice(tag.as_bytes());
+    k
+}

@@ -1,0 +1,233 @@
+//! The index database (redb): results of analyses that are pure functions of a file, keyed by the
+//! file's identity, so asking again is instant; and one history row per analysis, so a folder of
+//! backups becomes a history.
+//!
+//! Identity: a SHA-256 over the file's size, both meta pages' first 80 bytes (header and meta
+//! struct: txid and checksum change with every bbolt commit), the trailer's 32 bytes (or none),
+//! and, as a fast pre-check against in-place rewrites, the modification time (ns), inode and
+//! device. Covered: any commit through bbolt, any rewrite that changes size or mtime, any file
+//! replaced by another (inode). Not covered: bytes changed outside bbolt that keep the size, both
+//! meta pages and the trailer, with the mtime restored by hand (bit rot, a hand edit followed by
+//! `touch -d`). `check` therefore never answers from the index, and `--refresh` re-reads for any
+//! command.
+//!
+//! The index never stops a command: if it cannot be opened (held by another process for more
+//! than two seconds, corrupt, from a newer schema, unwritable) the caller gets an error it prints
+//! as one warning, and works without it.
+
+use crate::meta::{fingerprint, Metas};
+use crate::trailer;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use sha2::{Digest, Sha256};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Schema version of the index; an index of an older one is rebuilt, a newer one is refused.
+pub const SCHEMA: u64 = 1;
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const RESULTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("results");
+const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+
+/// A file's identity (see the module docs for what it covers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity(pub [u8; 32]);
+
+/// Computes the identity of the file at `path` whose bytes are `data`.
+pub fn identity(path: &Path, data: &[u8]) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(path).ok()?;
+    let m = Metas::read(data).ok()?;
+    let mut h = Sha256::new();
+    h.update(b"boltscope identity 1");
+    h.update((data.len() as u64).to_le_bytes());
+    h.update(fingerprint(data, m.page_size));
+    if trailer::present(data.len()) {
+        h.update(&data[data.len() - 32..]);
+    }
+    h.update(md.mtime().to_le_bytes());
+    h.update(md.mtime_nsec().to_le_bytes());
+    h.update(md.ino().to_le_bytes());
+    h.update(md.dev().to_le_bytes());
+    Some(Identity(h.finalize().into()))
+}
+
+/// One analysis of one file, as `history` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HistoryRow {
+    /// The path as given, made absolute.
+    pub path: String,
+    /// When, in seconds since the Unix epoch.
+    pub analysed_at: u64,
+    /// The command (`status`, `inspect`, `check`, `scan`).
+    pub command: String,
+    /// File size.
+    pub file_size: u64,
+    /// `hwm * pageSize`.
+    pub total_size: Option<u64>,
+    /// etcd revision.
+    pub revision: Option<u64>,
+    /// etcdutl's HASH, hex.
+    pub hash: Option<String>,
+    /// Size in use.
+    pub in_use: Option<u64>,
+    /// Free / total.
+    pub fragmentation: Option<f64>,
+    /// `ok`, or what was wrong.
+    pub verdict: String,
+}
+
+/// Where the index lives: `--index`, `$BOLTSCOPE_INDEX`, `$XDG_CACHE_HOME/boltscope/index.redb`,
+/// `~/.cache/boltscope/index.redb`.
+pub fn default_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("BOLTSCOPE_INDEX").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("boltscope").join("index.redb"))
+}
+
+/// An open index.
+pub struct Index {
+    db: Database,
+}
+
+fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => Err(format!("{what}: the index database failed unexpectedly (corrupt?)")),
+    }
+}
+
+fn e(x: impl std::fmt::Display) -> String {
+    x.to_string()
+}
+
+impl Index {
+    /// Opens (creating if needed) the index at `path`. Waits up to two seconds for another
+    /// boltscope process to release it.
+    pub fn open(path: &Path) -> Result<Index, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|x| format!("cannot create {}: {x}", dir.display()))?;
+        }
+        let start = Instant::now();
+        let db = loop {
+            let r = guard("open", || {
+                let mut b = Database::builder();
+                b.set_check_integrity_on_open(true);
+                b.create(path).map_err(|x| match x {
+                    redb::DatabaseError::DatabaseAlreadyOpen => "busy".to_string(),
+                    other => other.to_string(),
+                })
+            });
+            match r {
+                Err(m) if m == "busy" && start.elapsed() < Duration::from_secs(2) => {
+                    std::thread::sleep(Duration::from_millis(25))
+                }
+                Err(m) if m == "busy" => return Err("held by another boltscope process for 2 s".into()),
+                other => break other?,
+            }
+        };
+        let ix = Index { db };
+        ix.schema()?;
+        Ok(ix)
+    }
+
+    /// Checks the schema version: stamps a new index, rebuilds an older one, refuses a newer one.
+    fn schema(&self) -> Result<(), String> {
+        // The usual case, a current index, costs only a read transaction (no sync).
+        let current = guard("schema", || {
+            let tx = self.db.begin_read().map_err(e)?;
+            match tx.open_table(META) {
+                Ok(t) => Ok(t.get("schema").map_err(e)?.map(|g| g.value())),
+                Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+                Err(x) => Err(e(x)),
+            }
+        })?;
+        match current {
+            Some(v) if v > SCHEMA => {
+                return Err(format!("made by a newer boltscope (schema {v}, this one knows {SCHEMA})"))
+            }
+            Some(v) if v == SCHEMA => return Ok(()),
+            _ => {}
+        }
+        guard("schema", || {
+            let tx = self.db.begin_write().map_err(e)?;
+            {
+                let meta = tx.open_table(META).map_err(e)?;
+                let v = meta.get("schema").map_err(e)?.map(|g| g.value());
+                match v {
+                    Some(v) if v > SCHEMA => {
+                        return Err(format!("made by a newer boltscope (schema {v}, this one knows {SCHEMA})"))
+                    }
+                    Some(v) if v == SCHEMA => {}
+                    _ => {
+                        drop(meta);
+                        // No version, or an older one: start over.
+                        let _ = tx.delete_table(RESULTS);
+                        let _ = tx.delete_table(HISTORY);
+                        let mut meta = tx.open_table(META).map_err(e)?;
+                        meta.insert("schema", SCHEMA).map_err(e)?;
+                    }
+                }
+            }
+            tx.commit().map_err(e)
+        })
+    }
+
+    /// The stored result for `key`, if any.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        guard("read", || {
+            let tx = self.db.begin_read().map_err(e)?;
+            let t = match tx.open_table(RESULTS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(x) => return Err(e(x)),
+            };
+            Ok(t.get(key).map_err(e)?.map(|g| g.value().to_vec()))
+        })
+    }
+
+    /// Stores a result and a history row in one transaction.
+    pub fn put(&self, key: Option<&[u8]>, value: &[u8], row: &HistoryRow) -> Result<(), String> {
+        guard("write", || {
+            let tx = self.db.begin_write().map_err(e)?;
+            {
+                if let Some(k) = key {
+                    tx.open_table(RESULTS).map_err(e)?.insert(k, value).map_err(e)?;
+                }
+                let json = serde_json::to_vec(row).map_err(e)?;
+                let when = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64);
+                tx.open_table(HISTORY).map_err(e)?.insert((row.path.as_str(), when), json.as_slice()).map_err(e)?;
+            }
+            tx.commit().map_err(e)
+        })
+    }
+
+    /// History rows for these paths (all when empty), by path then time.
+    pub fn history(&self, paths: &[String]) -> Result<Vec<HistoryRow>, String> {
+        guard("history", || {
+            let tx = self.db.begin_read().map_err(e)?;
+            let t = match tx.open_table(HISTORY) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(x) => return Err(e(x)),
+            };
+            let mut out = Vec::new();
+            for r in t.iter().map_err(e)? {
+                let (k, v) = r.map_err(e)?;
+                if paths.is_empty() || paths.iter().any(|p| p == k.value().0) {
+                    if let Ok(row) = serde_json::from_slice::<HistoryRow>(v.value()) {
+                        out.push(row);
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+}

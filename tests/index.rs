@@ -1,0 +1,218 @@
+//! The index database: hits and misses, what the identity covers, concurrent processes, corrupt,
+//! newer-schema and unwritable indexes, `scan` and `history`, global options anywhere.
+
+mod common;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::SystemTime;
+
+fn run(index: &Path, args: &[&str], files: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("--index").arg(index).args(args).args(files).output().unwrap()
+}
+
+fn copy(tmp: &tempfile::TempDir, name: &str) -> PathBuf {
+    let p = tmp.path().join(name);
+    std::fs::write(&p, common::bytes(name)).unwrap();
+    p
+}
+
+fn mtime(p: &Path) -> SystemTime {
+    std::fs::metadata(p).unwrap().modified().unwrap()
+}
+
+/// Rewrites bytes in place, then puts the modification time back.
+fn edit_keeping_mtime(p: &Path, f: impl FnOnce(&mut Vec<u8>)) {
+    let t = mtime(p);
+    let mut d = std::fs::read(p).unwrap();
+    f(&mut d);
+    std::fs::write(p, &d).unwrap();
+    std::fs::File::options().write(true).open(p).unwrap().set_modified(t).unwrap();
+    assert_eq!(mtime(p), t);
+}
+
+/// Breaks the first leaf of the key bucket (page type) without touching the meta pages.
+fn damage_data_page(d: &mut [u8]) {
+    d[65 * 4096 + 8] = 0x20;
+}
+
+/// A new transaction: the inactive meta page gets txid + 2 (and a correct checksum), so it
+/// becomes the active one, as a commit would make it.
+fn new_transaction(d: &mut [u8]) {
+    let txid = |d: &[u8], p: usize| u64::from_le_bytes(d[p * 4096 + 64..p * 4096 + 72].try_into().unwrap());
+    let (hi, lo) = if txid(d, 1) > txid(d, 0) { (1, 0) } else { (0, 1) };
+    let next = txid(d, hi) + 1;
+    let m = lo * 4096;
+    d[m + 64..m + 72].copy_from_slice(&next.to_le_bytes());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in &d[m + 16..m + 72] {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    d[m + 72..m + 80].copy_from_slice(&h.to_le_bytes());
+}
+
+#[test]
+fn second_ask_is_answered_from_the_index_until_the_file_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let f = copy(&tmp, "k8s-0.005.member.db");
+    let want = common::answer("k8s-0.005.member.db", "status.simple").unwrap();
+    let first = run(&ix, &["status"], &[&f]);
+    assert_eq!(String::from_utf8_lossy(&first.stdout), want);
+    // Damage a data page, keeping size, meta pages and mtime: the identity cannot see that (as
+    // documented), so an answer now can only have come from the index.
+    edit_keeping_mtime(&f, |d| damage_data_page(d));
+    let hit = run(&ix, &["status"], &[&f]);
+    assert_eq!(
+        (hit.status.code(), String::from_utf8_lossy(&hit.stdout).to_string()),
+        (Some(0), want.clone()),
+        "served from the index"
+    );
+    // --refresh and check re-read the pages and find the damage.
+    assert_eq!(run(&ix, &["status", "--refresh"], &[&f]).status.code(), Some(1));
+    assert_eq!(run(&ix, &["check"], &[&f]).status.code(), Some(1));
+    // inspect also remembers, per option set.
+    let ins = run(&ix, &["inspect", "-w", "json"], &[&copy(&tmp, "tiny-1.snap.db")]);
+    assert!(ins.status.success());
+}
+
+#[test]
+fn a_new_transaction_with_the_same_size_and_mtime_is_a_changed_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let f = copy(&tmp, "k8s-0.005.member.db");
+    let size = std::fs::metadata(&f).unwrap().len();
+    assert!(run(&ix, &["status"], &[&f]).status.success());
+    edit_keeping_mtime(&f, |d| {
+        damage_data_page(d);
+        new_transaction(d);
+    });
+    assert_eq!(std::fs::metadata(&f).unwrap().len(), size);
+    let out = run(&ix, &["status"], &[&f]);
+    assert_eq!(out.status.code(), Some(1), "re-read, damage found: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn global_options_before_or_after_the_subcommand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = copy(&tmp, "tiny-1.snap.db");
+    let ix = tmp.path().join("after.redb");
+    let bin = env!("CARGO_BIN_EXE_boltscope");
+    assert!(Command::new(bin).arg("status").arg(&f).arg("--index").arg(&ix).output().unwrap().status.success());
+    assert!(ix.exists());
+    let none = tmp.path().join("none.redb");
+    let out = Command::new(bin).args(["--no-index", "status"]).arg(&f).env("BOLTSCOPE_INDEX", &none).output().unwrap();
+    assert!(out.status.success());
+    assert!(!none.exists(), "--no-index records nothing");
+    let env = tmp.path().join("env.redb");
+    assert!(Command::new(bin).arg("status").arg(&f).env("BOLTSCOPE_INDEX", &env).output().unwrap().status.success());
+    assert!(env.exists(), "BOLTSCOPE_INDEX chooses the index");
+    let xdg = tmp.path().join("xdg");
+    let out = Command::new(bin)
+        .arg("status")
+        .arg(&f)
+        .env_remove("BOLTSCOPE_INDEX")
+        .env("XDG_CACHE_HOME", &xdg)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(xdg.join("boltscope/index.redb").exists(), "default under $XDG_CACHE_HOME");
+}
+
+#[test]
+fn concurrent_processes_both_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let names = ["k8s-0.005.member.db", "churn-0.005.member.db", "tiny-1.snap.db", "auth-1.snap.db"];
+    let files: Vec<PathBuf> = names.iter().map(|n| copy(&tmp, n)).collect();
+    let kids: Vec<_> = files
+        .iter()
+        .map(|f| {
+            Command::new(env!("CARGO_BIN_EXE_boltscope"))
+                .arg("--index")
+                .arg(&ix)
+                .args(["inspect", "-w", "json"])
+                .arg(f)
+                .output()
+        })
+        .collect();
+    // Spawned one after the other above; now run them truly at once.
+    drop(kids);
+    let handles: Vec<_> = files
+        .iter()
+        .map(|f| {
+            Command::new(env!("CARGO_BIN_EXE_boltscope"))
+                .arg("--index")
+                .arg(&ix)
+                .args(["status", "--refresh"])
+                .arg(f)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (h, name) in handles.into_iter().zip(names) {
+        let out = h.wait_with_output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), common::answer(name, "status.simple").unwrap(), "{name}");
+    }
+}
+
+#[test]
+fn a_broken_index_costs_one_warning_and_the_answer_still_comes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = copy(&tmp, "tiny-1.snap.db");
+    let want = common::answer("tiny-1.snap.db", "status.simple").unwrap();
+    // Corrupt file.
+    let bad = tmp.path().join("bad.redb");
+    std::fs::write(&bad, vec![0x5a; 20000]).unwrap();
+    // Unwritable location (a folder cannot be created under /proc, even as root).
+    let unwritable = PathBuf::from("/proc/boltscope-index/index.redb");
+    // A newer schema.
+    let newer = tmp.path().join("newer.redb");
+    {
+        let db = redb::Database::create(&newer).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(redb::TableDefinition::<&str, u64>::new("meta")).unwrap().insert("schema", 999).unwrap();
+        tx.commit().unwrap();
+    }
+    for ix in [&bad, &unwritable, &newer] {
+        let out = run(ix, &["status"], &[&f]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{}: {err}", ix.display());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+        assert_eq!(err.lines().count(), 1, "{}: one warning: {err}", ix.display());
+        assert!(err.contains("warning"), "{err}");
+    }
+    assert!(String::from_utf8_lossy(&run(&newer, &["status"], &[&f]).stderr).contains("newer"));
+}
+
+#[test]
+fn scan_fills_the_index_and_history_shows_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir_all(dir.join("older")).unwrap();
+    for (n, at) in [("tiny-1.snap.db", "a.db"), ("k8s-0.005.snap.db", "older/b.db"), ("bolt-4k-synced.db", "c.bolt")] {
+        std::fs::write(dir.join(at), common::bytes(n)).unwrap();
+    }
+    std::fs::write(dir.join("notes.txt"), b"not a database").unwrap();
+    std::fs::write(dir.join("older/empty.db"), b"").unwrap();
+    std::fs::write(dir.join("older/zeros.db"), vec![0u8; 70000]).unwrap();
+    let out = run(&ix, &["scan"], &[&dir]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("scanned 6 files: 3 bbolt"), "{text}");
+    assert!(text.contains("3 skipped"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.contains(" ok")).count(), 3, "{text}");
+    let hist = run(&ix, &["history", "-w", "json"], &[]);
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&hist.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    let b = rows.iter().find(|r| r["path"].as_str().unwrap().ends_with("older/b.db")).unwrap();
+    // What etcdctl reported for k8s: revision 111; real bbolt: 389120 bytes.
+    assert_eq!((b["revision"].as_u64(), b["total_size"].as_u64()), (Some(111), Some(389120)));
+    let one = run(&ix, &["history"], &[&dir.join("a.db")]);
+    let t = String::from_utf8_lossy(&one.stdout);
+    assert!(t.contains("a.db") && !t.contains("b.db"), "{t}");
+}
