@@ -5,22 +5,6 @@
 
 mod common;
 use common::*;
-use std::time::{Duration, Instant};
-
-/// SHA-256 over the mapped file, in process, as `inspect` computes it (median of `n`).
-fn sha_alone(path: &std::path::Path, n: usize) -> Duration {
-    let mut t: Vec<Duration> = (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            let f = boltscope::db::MappedFile::open(path).expect("map");
-            let c = boltscope::trailer::verify(f.bytes()).expect("has a trailer");
-            assert!(c.ok(), "trailer matches");
-            start.elapsed()
-        })
-        .collect();
-    t.sort();
-    t[n / 2]
-}
 
 fn main() {
     let Some((snap, member)) = bench_files() else { return };

@@ -113,3 +113,18 @@ pub fn secs(d: Duration) -> String {
 pub fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
 }
+
+/// SHA-256 over the mapped file, in process, as `inspect` computes it (median of `n`).
+pub fn sha_alone(path: &std::path::Path, n: usize) -> std::time::Duration {
+    let mut t: Vec<std::time::Duration> = (0..n)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            let f = boltscope::db::MappedFile::open(path).expect("map");
+            let c = boltscope::trailer::verify(f.bytes()).expect("has a trailer");
+            assert!(c.ok(), "trailer matches");
+            start.elapsed()
+        })
+        .collect();
+    t.sort();
+    t[n / 2]
+}

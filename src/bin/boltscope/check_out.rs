@@ -2,6 +2,7 @@
 
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::index::Ix;
+use crate::output::settle;
 use boltscope::check::{self, CheckReport, Gates};
 use boltscope::error::Error;
 use boltscope::{db, inspect, DbView};
@@ -81,47 +82,34 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> u8 {
     let mut code = 0;
     let mut out = String::new();
     for (path, o) in args.files.iter().zip(&outs) {
+        let Some(r) = settle(path, o, |r: &CheckReport| !r.ok, &mut code) else { continue };
         let name = path.display().to_string();
-        match o {
-            Err(e) => {
-                eprintln!("boltscope: {name}: {e}");
-                code = 2;
+        // check never answers from the index, but records what it found.
+        if let Ok(m) = db::MappedFile::open(path) {
+            if let Some(id) = boltscope::cache::identity(path, m.bytes()) {
+                let s = &r.inspect.size;
+                let mut row = ix.row(
+                    path,
+                    r.inspect.file.file_size,
+                    "check",
+                    Some(s.total),
+                    r.revision,
+                    r.hash.clone(),
+                    Some(s.in_use),
+                    Some(s.fragmentation),
+                    r.errors,
+                );
+                if !r.ok && r.errors == 0 {
+                    row.verdict = "gate failed".into();
+                }
+                ix.store::<()>(&id, "check", None, &row);
             }
-            Ok((r, torn)) => {
-                if *torn {
-                    eprintln!("boltscope: {name}: the file changed on every read (a live etcd committing?); the result may be torn");
-                }
-                if !r.ok || *torn {
-                    code = code.max(1);
-                }
-                // check never answers from the index, but records what it found.
-                if let Ok(m) = db::MappedFile::open(path) {
-                    if let Some(id) = boltscope::cache::identity(path, m.bytes()) {
-                        let s = &r.inspect.size;
-                        let mut row = ix.row(
-                            path,
-                            r.inspect.file.file_size,
-                            "check",
-                            Some(s.total),
-                            r.revision,
-                            r.hash.clone(),
-                            Some(s.in_use),
-                            Some(s.fragmentation),
-                            r.errors,
-                        );
-                        if !r.ok && r.errors == 0 {
-                            row.verdict = "gate failed".into();
-                        }
-                        ix.store::<()>(&id, "check", None, &row);
-                    }
-                }
-                match args.write_out {
-                    CheckFormat::Table => out.push_str(&table(&name, r)),
-                    CheckFormat::Json => {
-                        out.push_str(&serde_json::to_string(&Named { path: &name, report: r }).unwrap_or_default());
-                        out.push('\n');
-                    }
-                }
+        }
+        match args.write_out {
+            CheckFormat::Table => out.push_str(&table(&name, r)),
+            CheckFormat::Json => {
+                out.push_str(&serde_json::to_string(&Named { path: &name, report: r }).unwrap_or_default());
+                out.push('\n');
             }
         }
     }

@@ -157,6 +157,34 @@ pub fn print_problems(path: &Path, problems: &[Problem], total: u64) {
     }
 }
 
+/// Settles one file's outcome for commands that print reports: prints why it could not be read
+/// (exit 2) or that it kept changing, raises `code` to 1 when `failed` says so or it was torn,
+/// and hands back the report to print.
+pub fn settle<'r, T>(
+    path: &Path,
+    o: &'r Result<(T, bool), Error>,
+    failed: impl Fn(&T) -> bool,
+    code: &mut u8,
+) -> Option<&'r T> {
+    let name = path.display();
+    match o {
+        Err(e) => {
+            eprintln!("boltscope: {name}: {e}");
+            *code = 2;
+            None
+        }
+        Ok((r, torn)) => {
+            if *torn {
+                eprintln!("boltscope: {name}: the file changed on every read (a live etcd committing?); the result may be torn");
+            }
+            if failed(r) || *torn {
+                *code = (*code).max(1);
+            }
+            Some(r)
+        }
+    }
+}
+
 /// Inspects one file, from the index when it knows the file (the quota verdict is recomputed).
 pub fn inspect_file(path: &Path, opt: &inspect::Options, ix: &Ix) -> Result<(Inspect, bool), Error> {
     let tag = format!("inspect/{}/{}", opt.depth, opt.verify_trailer);
@@ -197,21 +225,9 @@ pub fn run_inspect(args: &InspectArgs, ix: &Ix) -> u8 {
     let mut code = 0;
     let mut done: Vec<(String, &Inspect)> = Vec::new();
     for (path, o) in args.files.iter().zip(&outs) {
-        let name = path.display().to_string();
-        match o {
-            Err(e) => {
-                eprintln!("boltscope: {name}: {e}");
-                code = 2;
-            }
-            Ok((r, torn)) => {
-                if *torn {
-                    eprintln!("boltscope: {name}: the file changed on every read (a live etcd committing?); figures may be torn");
-                }
-                if r.problem_total > 0 || *torn || r.trailer.sha256_ok == Some(false) {
-                    code = code.max(1);
-                }
-                done.push((name, r));
-            }
+        let failed = |r: &Inspect| r.problem_total > 0 || r.trailer.sha256_ok == Some(false);
+        if let Some(r) = settle(path, o, failed, &mut code) {
+            done.push((path.display().to_string(), r));
         }
     }
     let text = match args.write_out {
