@@ -153,6 +153,8 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
         Trailer::Never => false,
     };
     let mut tmp = tempfile::Builder::new().prefix(".boltscope-compact-").tempfile_in(&dir)?;
+    // The copy gets the source's permission bits, not the temporary file's 0600.
+    tmp.as_file().set_permissions(std::fs::metadata(&job.src)?.permissions())?;
     let opt = Options { fill: job.fill, revision: rev };
     // The source is checked (and its etcdutl figures taken) while the copy is written.
     let (before, layout) = rayon::join(

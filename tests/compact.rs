@@ -197,3 +197,23 @@ fn fill_percent_changes_the_layout_as_predicted() {
         assert_eq!(DbView::new(&data).unwrap().total_size(), defrag - 2 * 4096, "{name}");
     }
 }
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_leaves_nothing() {
+    // A 64 KiB tmpfs cannot hold the 152 kB copy. Mounting needs root (CI runs as root).
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&mnt).output().is_ok_and(|o| o.status.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (not root?)");
+        return;
+    }
+    let src = common::path("k8s-0.005.snap.db", &dir);
+    let out = compact(&[], &src, &mnt.join("out.db"));
+    let left: Vec<_> = std::fs::read_dir(&mnt).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let _ = Command::new("umount").arg(&mnt).status();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No space left on device"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(left.is_empty(), "nothing left behind: {left:?}");
+}

@@ -86,4 +86,8 @@ fn random_damage_never_panics_or_hangs() {
         Err(_) => panic!("damaged input made the reader hang (or a panic killed the worker)"),
     }
     worker.join().expect("no panic");
+    // Bounded memory: nothing a damaged 400 kB file says makes the reader allocate much.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let hwm_kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap();
+    assert!(hwm_kb < 256 * 1024, "peak resident memory {hwm_kb} kB");
 }
