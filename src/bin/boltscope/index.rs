@@ -26,6 +26,11 @@ impl Ix {
         Ix { ix, refresh: cli.refresh }
     }
 
+    /// No index.
+    pub fn none() -> Ix {
+        Ix { ix: None, refresh: false }
+    }
+
     /// The file's identity, and the stored result for this command if there is one (never
     /// with `--refresh`).
     pub fn lookup<T: serde::de::DeserializeOwned>(

@@ -13,7 +13,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let ix = index::Ix::open(&cli);
+    // compact neither reads nor records anything: it leaves the index to other processes.
+    let ix = if matches!(cli.command, cli::Command::Compact(_)) { index::Ix::none() } else { index::Ix::open(&cli) };
     let code = match &cli.command {
         cli::Command::Status(args) => output::run_status(args, &ix),
         cli::Command::Inspect(args) => output::run_inspect(args, &ix),
