@@ -15,7 +15,7 @@ fn main() {
     warm(&member);
     warm(&snap);
     let sha = sha_alone(&snap, n);
-    let ck = median(n, bolt, &["check", "--require-trailer", s]);
+    let ck = median(n, bolt, &["--no-index", "check", "--require-trailer", s]);
     let eu = median(n, &etcdutl, &["snapshot", "status", s]);
     assert!(ck.ok, "check passes on the benchmark snapshot");
     println!("snapshot {s} (median of {n}, page cache warm)");
@@ -23,7 +23,7 @@ fn main() {
     println!("  etcdutl snapshot status   {}", secs(eu.wall));
     println!("  boltscope check           {}   peak anon {}", secs(ck.wall), mib(ck.peak_anon));
     println!("  check / SHA-256 alone     {:.2}x (goal <= 1.1x)", ck.wall.as_secs_f64() / sha.as_secs_f64());
-    let ck = median(n, bolt, &["check", m]);
+    let ck = median(n, bolt, &["--no-index", "check", m]);
     let eu = median(n, &etcdutl, &["snapshot", "status", m]);
     println!("raw backend file {m}");
     println!("  etcdutl snapshot status   {}", secs(eu.wall));

@@ -14,8 +14,8 @@ fn main() {
     let (m, s) = (member.to_str().unwrap(), snap.to_str().unwrap());
     warm(&member);
     warm(&snap);
-    let st = median(n, bolt, &["status", m]);
-    let ins = median(n, bolt, &["inspect", "-w", "json", m]);
+    let st = median(n, bolt, &["--no-index", "status", m]);
+    let ins = median(n, bolt, &["--no-index", "inspect", "-w", "json", m]);
     let eu = median(n, &etcdutl, &["snapshot", "status", m]);
     println!("raw backend file {m} (median of {n}, page cache warm)");
     println!("  etcdutl snapshot status   {}", secs(eu.wall));
@@ -24,8 +24,8 @@ fn main() {
     println!("  inspect / status          {:.2}x (goal <= 1.5x)", ins.wall.as_secs_f64() / st.wall.as_secs_f64());
     println!("  etcdutl / inspect         {:.1}x", eu.wall.as_secs_f64() / ins.wall.as_secs_f64());
     let sha = sha_alone(&snap, n);
-    let ins = median(n, bolt, &["inspect", "-w", "json", s]);
-    let st = median(n, bolt, &["status", s]);
+    let ins = median(n, bolt, &["--no-index", "inspect", "-w", "json", s]);
+    let st = median(n, bolt, &["--no-index", "status", s]);
     println!("snapshot {s} (trailer verified by inspect)");
     println!("  SHA-256 alone (sha2)      {}", secs(sha));
     println!("  boltscope status          {}", secs(st.wall));

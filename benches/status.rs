@@ -20,7 +20,7 @@ fn main() {
         let f = file.to_str().expect("utf-8 path");
         let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         warm(file);
-        let ours = median(n, bolt, &["status", "-w", "json", f]);
+        let ours = median(n, bolt, &["--no-index", "status", "-w", "json", f]);
         let theirs = median(n, &etcdutl, &["snapshot", "status", "-w", "json", f]);
         let same = ours.stdout == theirs.stdout;
         println!("status on {f} ({}, median of {n}, page cache warm)", mib(size));

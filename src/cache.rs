@@ -90,13 +90,84 @@ pub fn default_path() -> Option<PathBuf> {
     Some(base.join("boltscope").join("index.redb"))
 }
 
-/// An open index.
+/// An open index: read-only until something must be written (a lookup that hits costs no write
+/// and no sync, and does not lock other processes out), then read-write.
 pub struct Index {
-    db: Database,
+    path: PathBuf,
+    handle: std::sync::Mutex<Handle>,
 }
 
+enum Handle {
+    Read(redb::ReadOnlyDatabase),
+    Write(Database),
+    Closed,
+}
+
+impl Handle {
+    fn begin_read(&self) -> Result<redb::ReadTransaction, String> {
+        match self {
+            Handle::Read(d) => d.begin_read().map_err(e),
+            Handle::Write(d) => d.begin_read().map_err(e),
+            Handle::Closed => Err("index closed after a failed upgrade".into()),
+        }
+    }
+
+    fn db(&self) -> Result<&Database, String> {
+        match self {
+            Handle::Write(d) => Ok(d),
+            _ => Err("index not open for writing".into()),
+        }
+    }
+}
+
+/// Runs an open, retrying for up to two seconds while another process holds the file.
+fn retry<T>(f: impl Fn() -> Result<T, redb::DatabaseError>) -> Result<T, String> {
+    let start = Instant::now();
+    loop {
+        let r = guard("open", || {
+            f().map_err(|x| match x {
+                redb::DatabaseError::DatabaseAlreadyOpen => "busy".to_string(),
+                other => other.to_string(),
+            })
+        });
+        match r {
+            Err(m) if m == "busy" && start.elapsed() < Duration::from_secs(2) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(m) if m == "busy" => return Err("held by another boltscope process for 2 s".into()),
+            other => return other,
+        }
+    }
+}
+
+fn open_rw(path: &Path) -> Result<Database, String> {
+    retry(|| {
+        let mut b = Database::builder();
+        b.set_check_integrity_on_open(true);
+        b.create(path)
+    })
+}
+
+thread_local! {
+    static IN_GUARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs an index operation; a panic inside redb (a corrupt index it trusted) becomes an error,
+/// reported by the caller as one warning line instead of a panic message.
 fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_GUARD.with(|g| g.get()) {
+                default(info);
+            }
+        }));
+    });
+    let was = IN_GUARD.with(|g| g.replace(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    IN_GUARD.with(|g| g.set(was));
+    match r {
         Ok(r) => r,
         Err(_) => Err(format!("{what}: the index database failed unexpectedly (corrupt?)")),
     }
@@ -107,40 +178,48 @@ fn e(x: impl std::fmt::Display) -> String {
 }
 
 impl Index {
-    /// Opens (creating if needed) the index at `path`. Waits up to two seconds for another
-    /// boltscope process to release it.
+    /// Opens the index at `path` (creating it if needed), read-only when it exists and is
+    /// current. Waits up to two seconds for another boltscope process that is writing it.
     pub fn open(path: &Path) -> Result<Index, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|x| format!("cannot create {}: {x}", dir.display()))?;
         }
-        let start = Instant::now();
-        let db = loop {
-            let r = guard("open", || {
-                let mut b = Database::builder();
-                b.set_check_integrity_on_open(true);
-                b.create(path).map_err(|x| match x {
-                    redb::DatabaseError::DatabaseAlreadyOpen => "busy".to_string(),
-                    other => other.to_string(),
-                })
-            });
-            match r {
-                Err(m) if m == "busy" && start.elapsed() < Duration::from_secs(2) => {
-                    std::thread::sleep(Duration::from_millis(25))
-                }
-                Err(m) if m == "busy" => return Err("held by another boltscope process for 2 s".into()),
-                other => break other?,
+        let handle = if path.exists() {
+            // Read-only opens skip redb's integrity pass (it hashes the whole index, and grows with
+            // it); a corrupt index is still caught: redb's errors and panics become a warning.
+            match retry(|| Database::builder().open_read_only(path)) {
+                Ok(ro) => Handle::Read(ro),
+                Err(m) if m.contains("recovery") || m.contains("repair") => Handle::Write(open_rw(path)?),
+                Err(m) => return Err(m),
             }
+        } else {
+            Handle::Write(open_rw(path)?)
         };
-        let ix = Index { db };
+        let ix = Index { path: path.to_path_buf(), handle: std::sync::Mutex::new(handle) };
         ix.schema()?;
         Ok(ix)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Handle> {
+        self.handle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The read-write database, upgrading from read-only if needed (the reader is closed first:
+    /// a process cannot hold both).
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Handle>, String> {
+        let mut h = self.lock();
+        if !matches!(&*h, Handle::Write(_)) {
+            *h = Handle::Closed;
+            *h = Handle::Write(open_rw(&self.path)?);
+        }
+        Ok(h)
     }
 
     /// Checks the schema version: stamps a new index, rebuilds an older one, refuses a newer one.
     fn schema(&self) -> Result<(), String> {
         // The usual case, a current index, costs only a read transaction (no sync).
         let current = guard("schema", || {
-            let tx = self.db.begin_read().map_err(e)?;
+            let tx = self.lock().begin_read()?;
             match tx.open_table(META) {
                 Ok(t) => Ok(t.get("schema").map_err(e)?.map(|g| g.value())),
                 Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
@@ -154,8 +233,9 @@ impl Index {
             Some(v) if v == SCHEMA => return Ok(()),
             _ => {}
         }
+        let w = self.writer()?;
         guard("schema", || {
-            let tx = self.db.begin_write().map_err(e)?;
+            let tx = w.db()?.begin_write().map_err(e)?;
             {
                 let meta = tx.open_table(META).map_err(e)?;
                 let v = meta.get("schema").map_err(e)?.map(|g| g.value());
@@ -181,7 +261,7 @@ impl Index {
     /// The stored result for `key`, if any.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
         guard("read", || {
-            let tx = self.db.begin_read().map_err(e)?;
+            let tx = self.lock().begin_read()?;
             let t = match tx.open_table(RESULTS) {
                 Ok(t) => t,
                 Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -193,8 +273,9 @@ impl Index {
 
     /// Stores a result and a history row in one transaction.
     pub fn put(&self, key: Option<&[u8]>, value: &[u8], row: &HistoryRow) -> Result<(), String> {
+        let w = self.writer()?;
         guard("write", || {
-            let tx = self.db.begin_write().map_err(e)?;
+            let tx = w.db()?.begin_write().map_err(e)?;
             {
                 if let Some(k) = key {
                     tx.open_table(RESULTS).map_err(e)?.insert(k, value).map_err(e)?;
@@ -212,7 +293,7 @@ impl Index {
     /// History rows for these paths (all when empty), by path then time.
     pub fn history(&self, paths: &[String]) -> Result<Vec<HistoryRow>, String> {
         guard("history", || {
-            let tx = self.db.begin_read().map_err(e)?;
+            let tx = self.lock().begin_read()?;
             let t = match tx.open_table(HISTORY) {
                 Ok(t) => t,
                 Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),

@@ -204,7 +204,11 @@ fn a_full_disk_is_a_clear_error_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&mnt).output().is_ok_and(|o| o.status.success());
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !mounted {
         eprintln!("SKIPPED: cannot mount a tmpfs here (not root?)");
         return;
@@ -214,6 +218,10 @@ fn a_full_disk_is_a_clear_error_and_leaves_nothing() {
     let left: Vec<_> = std::fs::read_dir(&mnt).unwrap().map(|e| e.unwrap().file_name()).collect();
     let _ = Command::new("umount").arg(&mnt).status();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("No space left on device"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No space left on device"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(left.is_empty(), "nothing left behind: {left:?}");
 }

@@ -88,6 +88,12 @@ fn random_damage_never_panics_or_hangs() {
     worker.join().expect("no panic");
     // Bounded memory: nothing a damaged 400 kB file says makes the reader allocate much.
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let hwm_kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap();
+    let hwm_kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(hwm_kb < 256 * 1024, "peak resident memory {hwm_kb} kB");
 }
