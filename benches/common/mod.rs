@@ -128,3 +128,18 @@ pub fn sha_alone(path: &std::path::Path, n: usize) -> std::time::Duration {
     t.sort();
     t[n / 2]
 }
+
+/// Median wall time of `n` runs of a short command, without the memory sampler (whose 1 ms
+/// polling would dominate a millisecond-long run).
+pub fn quick(n: usize, cmd: &str, args: &[&str]) -> Duration {
+    let mut t: Vec<Duration> = (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            let st = Command::new(cmd).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().expect("run");
+            assert!(st.success(), "{cmd} {args:?}");
+            start.elapsed()
+        })
+        .collect();
+    t.sort();
+    t[n / 2]
+}
