@@ -354,9 +354,13 @@ fn unreadable_file_exits_2_with_one_line() {
     // Root reads anything: drop to nobody for this one (setpriv, from util-linux).
     let tmp = tempfile::tempdir().unwrap();
     let p = copy_private(&tmp);
-    let bin = env!("CARGO_BIN_EXE_boltscope");
+    // The binary too, so nobody can run it wherever the clone lives (/root is 0700).
+    let bin = tmp.path().join("boltscope");
+    std::fs::copy(env!("CARGO_BIN_EXE_boltscope"), &bin).unwrap();
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin, "--no-index", "check"])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["--no-index", "check"])
         .arg(&p)
         .output();
     let Ok(out) = out else {
