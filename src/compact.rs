@@ -3,13 +3,13 @@
 //! sequentially with no free page between them. Optionally etcd's MVCC compaction at a revision is
 //! applied on the way. The copy goes to any `Write`; [`crate::db`] handles files safely.
 
+use crate::bulk::{put, put_header, Elem, Pages, Tree, STAGING};
 use crate::cursor::{self, BucketRoot};
 use crate::error::{Error, Problem};
 use crate::etcd::compaction::{self, Keep};
 use crate::etcd::{KEY_BUCKET, META_BUCKET};
 use crate::meta::{fnv1a64, MAGIC, NO_FREELIST, VERSION};
-use crate::page::{ByteOrder, BRANCH, BUCKET_LEAF_FLAG, ELEMENT_SIZE, FREELIST, LEAF, META, PAGE_HEADER_SIZE};
-use crate::predict::Splitter;
+use crate::page::{ByteOrder, BUCKET_LEAF_FLAG, ELEMENT_SIZE, FREELIST, META};
 use crate::view::DbView;
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -32,79 +32,6 @@ pub struct Written {
     pub entries: u64,
     /// `key` bucket entries dropped by the compaction.
     pub compacted_away: u64,
-}
-
-/// One element of a node being built.
-#[derive(Clone, Debug)]
-enum Elem<'a> {
-    Leaf { flags: u32, key: &'a [u8], value: Cow<'a, [u8]> },
-    Branch { key: &'a [u8], child: u64 },
-}
-
-impl<'a> Elem<'a> {
-    fn key(&self) -> &'a [u8] {
-        match self {
-            Elem::Leaf { key, .. } | Elem::Branch { key, .. } => key,
-        }
-    }
-    fn payload(&self) -> u64 {
-        match self {
-            Elem::Leaf { key, value, .. } => (key.len() + value.len()) as u64,
-            Elem::Branch { key, .. } => key.len() as u64,
-        }
-    }
-}
-
-/// Serializes a node (page header, elements, packed keys and values) at the end of `out`, as
-/// `ceil(size / ps)` pages.
-fn encode(out: &mut Vec<u8>, o: ByteOrder, id: u64, elems: &[Elem<'_>], size: u64, ps: u64) {
-    let pages = size.div_ceil(ps).max(1);
-    let start = out.len();
-    out.resize(start + (pages * ps) as usize, 0);
-    let buf = &mut out[start..];
-    let leaf = matches!(elems.first(), None | Some(Elem::Leaf { .. }));
-    put_header(buf, o, id, if leaf { LEAF } else { BRANCH }, elems.len() as u16, (pages - 1) as u32);
-    let mut data = PAGE_HEADER_SIZE + ELEMENT_SIZE * elems.len();
-    for (i, e) in elems.iter().enumerate() {
-        let at = PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
-        let pos = (data - at) as u32;
-        match e {
-            Elem::Leaf { flags, key, value } => {
-                put(buf, o, at, u64::from(*flags), 4);
-                put(buf, o, at + 4, u64::from(pos), 4);
-                put(buf, o, at + 8, key.len() as u64, 4);
-                put(buf, o, at + 12, value.len() as u64, 4);
-                buf[data..data + key.len()].copy_from_slice(key);
-                buf[data + key.len()..data + key.len() + value.len()].copy_from_slice(value);
-                data += key.len() + value.len();
-            }
-            Elem::Branch { key, child } => {
-                put(buf, o, at, u64::from(pos), 4);
-                put(buf, o, at + 4, key.len() as u64, 4);
-                put(buf, o, at + 8, *child, 8);
-                buf[data..data + key.len()].copy_from_slice(key);
-                data += key.len();
-            }
-        }
-    }
-}
-
-fn put(buf: &mut [u8], o: ByteOrder, at: usize, v: u64, n: usize) {
-    let b = match o {
-        ByteOrder::Little => v.to_le_bytes(),
-        ByteOrder::Big => v.to_be_bytes(),
-    };
-    match o {
-        ByteOrder::Little => buf[at..at + n].copy_from_slice(&b[..n]),
-        ByteOrder::Big => buf[at..at + n].copy_from_slice(&b[8 - n..]),
-    }
-}
-
-fn put_header(buf: &mut [u8], o: ByteOrder, id: u64, flags: u16, count: u16, overflow: u32) {
-    put(buf, o, 0, id, 8);
-    put(buf, o, 8, u64::from(flags), 2);
-    put(buf, o, 10, u64::from(count), 2);
-    put(buf, o, 12, u64::from(overflow), 4);
 }
 
 /// The fields of a meta page that describe the tree.
@@ -132,142 +59,6 @@ pub fn meta_page(o: ByteOrder, ps: u64, id: u64, m: &MetaFields, txid: u64) -> V
     let sum = fnv1a64(&p[16..72]);
     put(&mut p, o, 72, sum, 8);
     p
-}
-
-/// Bytes staged before a write to the output.
-const STAGING: usize = 8 << 20;
-
-/// Writes pages in id order to `out`, starting at page 2 (the caller writes the metas).
-struct Pages<W: Write> {
-    out: W,
-    order: ByteOrder,
-    ps: u64,
-    next: u64,
-    buf: Vec<u8>,
-    progress: Box<dyn FnMut(u64) + Send>,
-}
-
-impl<W: Write> Pages<W> {
-    /// Writes a node as the next page(s); returns its page id. Nodes are encoded straight into a
-    /// large staging buffer that goes to `out` in big writes.
-    fn node(&mut self, elems: &[Elem<'_>], size: u64) -> io::Result<u64> {
-        let id = self.next;
-        let before = self.buf.len();
-        encode(&mut self.buf, self.order, id, elems, size, self.ps);
-        self.next += (self.buf.len() - before) as u64 / self.ps;
-        if self.buf.len() >= STAGING {
-            self.flush()?;
-        }
-        Ok(id)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
-    }
-}
-
-/// Builds one bucket's tree from its entries in order; returns the root page id (or the inline
-/// page bytes when the whole bucket fits a quarter page, has no sub-buckets and may be inline).
-struct Tree<'a> {
-    ps: u64,
-    fill: f64,
-    inline_ok: bool,
-    pending: Vec<Elem<'a>>,
-    pending_size: u64,
-    levels: Vec<(Splitter<Elem<'a>>, Option<Elem<'a>>, u64)>,
-}
-
-impl<'a> Tree<'a> {
-    fn new(ps: u64, fill: f64, inline_ok: bool) -> Tree<'a> {
-        Tree { ps, fill, inline_ok, pending: Vec::new(), pending_size: PAGE_HEADER_SIZE as u64, levels: Vec::new() }
-    }
-
-    fn push<W: Write>(&mut self, w: &mut Pages<W>, e: Elem<'a>) -> io::Result<()> {
-        if self.inline_ok {
-            self.inline_ok = matches!(e, Elem::Leaf { flags: 0, .. });
-            self.pending_size += ELEMENT_SIZE as u64 + e.payload();
-            self.pending.push(e);
-            if self.inline_ok && self.pending_size <= self.ps / 4 {
-                return Ok(());
-            }
-            self.inline_ok = false;
-            for e in std::mem::take(&mut self.pending) {
-                self.add(w, 0, e)?;
-            }
-            return Ok(());
-        }
-        self.add(w, 0, e)
-    }
-
-    /// Adds an element at `level`, writing every node that completes and pushing its first key
-    /// one level up. The first node of a level is held back until a second one appears: alone,
-    /// it is the root.
-    fn add<W: Write>(&mut self, w: &mut Pages<W>, level: usize, e: Elem<'a>) -> io::Result<()> {
-        if self.levels.len() <= level {
-            self.levels.push((Splitter::new(self.ps, self.fill), None, 0));
-        }
-        let payload = e.payload();
-        let mut done = Vec::new();
-        self.levels[level].0.push(e, payload, &mut |node, size| done.push((node, size)));
-        for (node, size) in done {
-            self.emit(w, level, node, size)?;
-        }
-        Ok(())
-    }
-
-    fn emit<W: Write>(&mut self, w: &mut Pages<W>, level: usize, node: Vec<Elem<'a>>, size: u64) -> io::Result<()> {
-        let key = node.first().map_or(&[][..], Elem::key);
-        let id = w.node(&node, size)?;
-        let up = Elem::Branch { key, child: id };
-        let l = &mut self.levels[level];
-        l.2 += 1;
-        match l.2 {
-            1 => l.1 = Some(up),
-            2 => {
-                let first = l.1.take().expect("held back");
-                self.add(w, level + 1, first)?;
-                self.add(w, level + 1, up)?;
-            }
-            _ => self.add(w, level + 1, up)?,
-        }
-        Ok(())
-    }
-
-    /// Finishes the tree: `Ok(Err(root page))` or `Ok(Ok(inline page bytes))`.
-    fn finish<W: Write>(mut self, w: &mut Pages<W>) -> io::Result<Result<Vec<u8>, u64>> {
-        if self.inline_ok {
-            let mut buf = Vec::new();
-            let size = self.pending_size;
-            encode(&mut buf, w.order, 0, &self.pending, size, size);
-            buf.truncate(size as usize);
-            return Ok(Ok(buf));
-        }
-        let mut level = 0;
-        loop {
-            if self.levels.len() <= level {
-                self.levels.push((Splitter::new(self.ps, self.fill), None, 0));
-            }
-            let sp = std::mem::replace(&mut self.levels[level].0, Splitter::new(self.ps, self.fill));
-            let mut done = Vec::new();
-            sp.finish(&mut |node, size| done.push((node, size)));
-            for (node, size) in done {
-                // An empty leftover (every node already written) is no node at all, except for
-                // an empty tree, whose root is one empty leaf.
-                if node.is_empty() && (self.levels[level].2 > 0 || level > 0) {
-                    continue;
-                }
-                self.emit(w, level, node, size)?;
-            }
-            let l = &mut self.levels[level];
-            if l.2 == 1 && self.levels.len() == level + 1 {
-                let Some(Elem::Branch { child, .. }) = self.levels[level].1.take() else { unreachable!() };
-                return Ok(Err(child));
-            }
-            level += 1;
-        }
-    }
 }
 
 /// Copies the tree of `view` into pages 2.. (metas are written last, see [`write`]).

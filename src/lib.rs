@@ -24,6 +24,7 @@
 
 pub mod bitmap;
 pub mod btree;
+mod bulk;
 pub mod cache;
 pub mod check;
 pub mod compact;
@@ -32,12 +33,14 @@ pub mod cursor;
 pub mod db;
 pub mod error;
 pub mod etcd;
+pub mod fold;
 pub mod freelist;
 pub mod humanize;
 pub mod inspect;
 pub mod meta;
 pub mod page;
 pub mod predict;
+pub mod report;
 pub mod stats;
 pub mod status;
 pub mod trailer;
