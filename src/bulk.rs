@@ -1,5 +1,5 @@
 //! Bulk loading a B+tree the way bbolt would have built it: elements pushed in key order, nodes
-//! cut by bbolt's split rules ([`Splitter`]), written bottom-up as pages with consecutive ids,
+//! cut by bbolt's split rules ([`Splitter`](crate::predict::Splitter)), written bottom-up as pages with consecutive ids,
 //! each parent's first key taken from its child; a bucket small enough is kept inline.
 
 use crate::page::{ByteOrder, BRANCH, ELEMENT_SIZE, LEAF, PAGE_HEADER_SIZE};

@@ -61,7 +61,7 @@ pub fn meta_page(o: ByteOrder, ps: u64, id: u64, m: &MetaFields, txid: u64) -> V
     p
 }
 
-/// Copies the tree of `view` into pages 2.. (metas are written last, see [`write`]).
+/// Copies the tree of `view` into pages 2.. (metas are written last, see [`write()`](fn@write)).
 struct Copier<'v, 'a, W: Write> {
     view: &'v DbView<'a>,
     pages: Pages<W>,
@@ -163,7 +163,7 @@ impl<'a, W: Write> Copier<'_, 'a, W> {
     }
 }
 
-/// What [`write`] produced: the page count and where the tree and freelist are.
+/// What [`write()`](fn@write) produced: the page count and where the tree and freelist are.
 #[derive(Clone, Debug)]
 pub struct Layout {
     /// Counts.
