@@ -1,5 +1,5 @@
 //! Writing a compacted, defragmented copy: every bucket is rebuilt bottom-up from its entries in
-//! key order, leaves and branches cut by bbolt's own split rules ([`Splitter`]), pages written
+//! key order, leaves and branches cut by bbolt's own split rules ([`Splitter`](crate::predict::Splitter)), pages written
 //! sequentially with no free page between them. Optionally etcd's MVCC compaction at a revision is
 //! applied on the way. The copy goes to any `Write`; [`crate::db`] handles files safely.
 
