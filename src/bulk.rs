@@ -84,7 +84,38 @@ pub(crate) fn put_header(buf: &mut [u8], o: ByteOrder, id: u64, flags: u16, coun
 pub(crate) const STAGING: usize = 8 << 20;
 
 /// Writes pages in id order to `out`, starting at page 2 (the caller writes the metas).
-pub(crate) struct Pages<W: Write> {
+/// Where staged pages go: any writer, or a pipe to a writer thread.
+pub(crate) trait Out {
+    /// Takes the staged bytes (leaving `buf` empty, maybe with another allocation).
+    fn take(&mut self, buf: &mut Vec<u8>) -> io::Result<()>;
+}
+
+impl<W: Write> Out for W {
+    fn take(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        self.write_all(buf)?;
+        buf.clear();
+        Ok(())
+    }
+}
+
+/// Hands whole staging buffers to a writer thread (no copy), getting emptied ones back, so the
+/// kernel's copy into the page cache runs on the other core while encoding goes on.
+pub(crate) struct Pipe {
+    /// Full buffers to write.
+    pub(crate) full: std::sync::mpsc::SyncSender<Vec<u8>>,
+    /// Written buffers, for reuse.
+    pub(crate) empty: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl Out for Pipe {
+    fn take(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        let next = self.empty.try_recv().unwrap_or_else(|_| Vec::with_capacity(STAGING + (1 << 20)));
+        let full = std::mem::replace(buf, next);
+        self.full.send(full).map_err(|_| io::Error::other("the writer thread stopped"))
+    }
+}
+
+pub(crate) struct Pages<W: Out> {
     pub(crate) out: W,
     pub(crate) order: ByteOrder,
     pub(crate) ps: u64,
@@ -93,7 +124,7 @@ pub(crate) struct Pages<W: Write> {
     pub(crate) progress: Box<dyn FnMut(u64) + Send>,
 }
 
-impl<W: Write> Pages<W> {
+impl<W: Out> Pages<W> {
     /// Writes a node as the next page(s); returns its page id. Nodes are encoded straight into a
     /// large staging buffer that goes to `out` in big writes.
     pub(crate) fn node(&mut self, elems: &[Elem<'_>], size: u64) -> io::Result<u64> {
@@ -108,9 +139,7 @@ impl<W: Write> Pages<W> {
     }
 
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
+        self.out.take(&mut self.buf)
     }
 }
 
@@ -130,7 +159,7 @@ impl<'a> Tree<'a> {
         Tree { ps, fill, inline_ok, pending: Vec::new(), pending_size: PAGE_HEADER_SIZE as u64, levels: Vec::new() }
     }
 
-    pub(crate) fn push<W: Write>(&mut self, w: &mut Pages<W>, e: Elem<'a>) -> io::Result<()> {
+    pub(crate) fn push<W: Out>(&mut self, w: &mut Pages<W>, e: Elem<'a>) -> io::Result<()> {
         if self.inline_ok {
             self.inline_ok = matches!(e, Elem::Leaf { flags: 0, .. });
             self.pending_size += ELEMENT_SIZE as u64 + e.payload();
@@ -150,7 +179,7 @@ impl<'a> Tree<'a> {
     /// Adds an element at `level`, writing every node that completes and pushing its first key
     /// one level up. The first node of a level is held back until a second one appears: alone,
     /// it is the root.
-    fn add<W: Write>(&mut self, w: &mut Pages<W>, level: usize, e: Elem<'a>) -> io::Result<()> {
+    fn add<W: Out>(&mut self, w: &mut Pages<W>, level: usize, e: Elem<'a>) -> io::Result<()> {
         if self.levels.len() <= level {
             self.levels.push((Splitter::new(self.ps, self.fill), None, 0));
         }
@@ -163,7 +192,7 @@ impl<'a> Tree<'a> {
         Ok(())
     }
 
-    fn emit<W: Write>(&mut self, w: &mut Pages<W>, level: usize, node: Vec<Elem<'a>>, size: u64) -> io::Result<()> {
+    fn emit<W: Out>(&mut self, w: &mut Pages<W>, level: usize, node: Vec<Elem<'a>>, size: u64) -> io::Result<()> {
         let key = node.first().map_or(&[][..], Elem::key);
         let id = w.node(&node, size)?;
         let up = Elem::Branch { key, child: id };
@@ -182,7 +211,7 @@ impl<'a> Tree<'a> {
     }
 
     /// Finishes the tree: `Ok(Err(root page))` or `Ok(Ok(inline page bytes))`.
-    pub(crate) fn finish<W: Write>(mut self, w: &mut Pages<W>) -> io::Result<Result<Vec<u8>, u64>> {
+    pub(crate) fn finish<W: Out>(mut self, w: &mut Pages<W>) -> io::Result<Result<Vec<u8>, u64>> {
         if self.inline_ok {
             let mut buf = Vec::new();
             let size = self.pending_size;

@@ -3,14 +3,15 @@
 //! sequentially with no free page between them. Optionally etcd's MVCC compaction at a revision is
 //! applied on the way. The copy goes to any `Write`; [`crate::db`] handles files safely.
 
-use crate::bulk::{put, put_header, Elem, Pages, Tree, STAGING};
+use crate::bulk::{put, put_header, Elem, Out, Pages, Pipe, Tree, STAGING};
 use crate::cursor::{self, BucketRoot};
 use crate::error::{Error, Problem};
 use crate::etcd::compaction::{self, Keep};
-use crate::etcd::{KEY_BUCKET, META_BUCKET};
+use crate::etcd::{revision, KEY_BUCKET, META_BUCKET};
 use crate::meta::{fnv1a64, MAGIC, NO_FREELIST, VERSION};
 use crate::page::{ByteOrder, BUCKET_LEAF_FLAG, ELEMENT_SIZE, FREELIST, META};
 use crate::view::DbView;
+use crc32c::crc32c_append;
 use std::borrow::Cow;
 use std::io::{self, Write};
 
@@ -62,16 +63,17 @@ pub fn meta_page(o: ByteOrder, ps: u64, id: u64, m: &MetaFields, txid: u64) -> V
 }
 
 /// Copies the tree of `view` into pages 2.. (metas are written last, see [`write()`](fn@write)).
-struct Copier<'v, 'a, W: Write> {
+struct Copier<'v, 'a, W: Out> {
     view: &'v DbView<'a>,
     pages: Pages<W>,
     opt: Options,
     keep: Option<Keep>,
     written: Written,
+    src: SrcSums,
     err: Option<io::Error>,
 }
 
-impl<'a, W: Write> Copier<'_, 'a, W> {
+impl<'a, W: Out> Copier<'_, 'a, W> {
     fn io(&mut self, r: io::Result<()>) {
         if let (Err(e), None) = (r, &self.err) {
             self.err = Some(e);
@@ -90,6 +92,7 @@ impl<'a, W: Write> Copier<'_, 'a, W> {
         seq: u64,
         fill: f64,
         top: Option<&'a [u8]>,
+        depth: u32,
         inline_ok: bool,
     ) -> Result<Vec<u8>, Problem> {
         let view = self.view;
@@ -109,6 +112,20 @@ impl<'a, W: Write> Copier<'_, 'a, W> {
         let r = cursor::for_each(view, root, &mut |e| {
             if failed.is_some() {
                 return;
+            }
+            // etcdutl's figures of the source, as read (before any compaction).
+            if depth <= 1 {
+                let s = &mut self.src;
+                s.crc = crc32c_append(s.crc, e.key);
+                if depth == 1 {
+                    if !e.is_bucket() {
+                        s.crc = crc32c_append(s.crc, e.value);
+                    }
+                    s.keys += 1;
+                    if top == Some(KEY_BUCKET) {
+                        s.last_rev = revision::main_of(e.key).or(s.last_rev);
+                    }
+                }
             }
             while let Some((k, v)) = extra.next_if(|(k, _)| *k <= e.key) {
                 let replaces = k == e.key;
@@ -135,7 +152,7 @@ impl<'a, W: Write> Copier<'_, 'a, W> {
                     return;
                 };
                 let seq = view.order.u64(e.value, 8).unwrap_or(0);
-                match self.bucket(sub, seq, self.opt.fill, top.or(Some(e.key)), true) {
+                match self.bucket(sub, seq, self.opt.fill, top.or(Some(e.key)), depth + 1, true) {
                     Ok(v) => self.put(&mut t, BUCKET_LEAF_FLAG, e.key, Cow::Owned(v)),
                     Err(p) => failed = Some(p),
                 }
@@ -163,11 +180,24 @@ impl<'a, W: Write> Copier<'_, 'a, W> {
     }
 }
 
+/// etcdutl's HASH, TOTAL KEYS and REVISION of the source, summed while copying it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SrcSums {
+    /// CRC-32C over every top-level bucket's name, keys and values.
+    pub crc: u32,
+    /// Entries of top-level buckets.
+    pub keys: u64,
+    /// Main revision of the last `key` bucket entry.
+    pub last_rev: Option<u64>,
+}
+
 /// What [`write()`](fn@write) produced: the page count and where the tree and freelist are.
 #[derive(Clone, Debug)]
 pub struct Layout {
     /// Counts.
     pub written: Written,
+    /// etcdutl's figures of the source, computed while it was read.
+    pub src: SrcSums,
     /// Root page of the root bucket.
     pub root: u64,
     /// Freelist page, or the no-freelist sentinel.
@@ -183,18 +213,56 @@ pub fn write<W: Write>(
     out: W,
     progress: Box<dyn FnMut(u64) + Send>,
 ) -> Result<Layout, Error> {
+    write_out(view, opt, out, progress)
+}
+
+/// [`write()`](fn@write) to a file, with a second thread doing the writes while this one
+/// encodes (bounded: at most a few 8 MiB buffers in flight).
+pub fn write_file(
+    view: &DbView<'_>,
+    opt: &Options,
+    file: &mut std::fs::File,
+    progress: Box<dyn FnMut(u64) + Send>,
+) -> Result<Layout, Error> {
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || -> io::Result<()> {
+            for mut buf in full_rx {
+                file.write_all(&buf)?;
+                buf.clear();
+                let _ = empty_tx.try_send(buf);
+            }
+            Ok(())
+        });
+        let r = write_out(view, opt, Pipe { full: full_tx, empty: empty_rx }, progress);
+        let w = writer.join().unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")));
+        let layout = r?;
+        w?;
+        Ok(layout)
+    })
+}
+
+fn write_out<W: Out>(
+    view: &DbView<'_>,
+    opt: &Options,
+    out: W,
+    progress: Box<dyn FnMut(u64) + Send>,
+) -> Result<Layout, Error> {
     let ps = view.page_size as u64;
     let o = view.order;
     let keep = match (opt.revision, cursor::top_bucket(view, KEY_BUCKET)) {
         (Some(rev), Ok(Some(kb))) => Some(compaction::keep(view, kb, rev).map_err(|p| Error::NotBbolt(p.to_string()))?),
         _ => None,
     };
-    let mut out = out;
-    out.write_all(&vec![0; 2 * ps as usize])?;
-    let pages = Pages { out, order: o, ps, next: 2, buf: Vec::with_capacity(STAGING + (1 << 20)), progress };
-    let mut c = Copier { view, pages, opt: *opt, keep, written: Written::default(), err: None };
+    // Placeholders for the two meta pages, written over at the end by the caller.
+    let mut buf = Vec::with_capacity(STAGING + (1 << 20));
+    buf.resize(2 * ps as usize, 0);
+    let pages = Pages { out, order: o, ps, next: 2, buf, progress };
+    let mut c =
+        Copier { view, pages, opt: *opt, keep, written: Written::default(), src: SrcSums::default(), err: None };
     // The root bucket: fill percent 0.5 (bbolt's default for it), never inline.
-    let root_val = c.bucket(cursor::root(view), 0, 0.5, None, false);
+    let root_val = c.bucket(cursor::root(view), 0, 0.5, None, 0, false);
     let root_val = root_val.map_err(|p| Error::NotBbolt(format!("the source cannot be read whole: {p}")))?;
     if let Some(e) = c.err {
         return Err(Error::Io(e));
@@ -212,8 +280,7 @@ pub fn write<W: Write>(
         NO_FREELIST
     };
     pages.flush()?;
-    pages.out.flush()?;
-    Ok(Layout { written: Written { pages: pages.next, ..c.written }, root, freelist })
+    Ok(Layout { written: Written { pages: pages.next, ..c.written }, src: c.src, root, freelist })
 }
 
 /// The two meta pages of the copy: page 0 with txid `txid`, page 1 with `txid - 1`, both

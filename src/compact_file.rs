@@ -156,21 +156,43 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
     // The copy gets the source's permission bits, not the temporary file's 0600.
     tmp.as_file().set_permissions(std::fs::metadata(&job.src)?.permissions())?;
     let opt = Options { fill: job.fill, revision: rev };
-    // The source is checked (and its etcdutl figures taken) while the copy is written.
-    let (before, layout) = rayon::join(
-        || status::status(&view, EtcdVersion::V35),
-        || compact::write(&view, &opt, tmp.as_file_mut(), progress),
-    );
-    let before = before?;
-    if !before.structure.is_clean() {
-        let first = before.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
-        return Err(fail(format!(
+    // With verification, the copy is checked in full afterwards, and etcdutl's figures of the
+    // source are summed while it is read; the source's own full check runs only to explain a
+    // failure. Without verification, the source is checked while the copy is written.
+    let damaged = |st: &crate::status::StatusReport| {
+        let first = st.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
+        fail(format!(
             "{} has {} problem(s) (first: {first}); `boltscope check` lists them. Refusing to copy a damaged file",
             job.src.display(),
-            before.structure.problem_total
-        )));
-    }
-    let layout = layout?;
+            st.structure.problem_total
+        ))
+    };
+    let explain = |e: Error| match status::status(&view, EtcdVersion::V35) {
+        Ok(st) if !st.structure.is_clean() => damaged(&st),
+        _ => e,
+    };
+    let (layout, before) = if job.verify {
+        let layout = compact::write_file(&view, &opt, tmp.as_file_mut(), progress).map_err(explain)?;
+        let s = layout.src;
+        let st = Status {
+            hash: s.crc,
+            revision: s.last_rev.unwrap_or(0) as i64,
+            total_key: s.keys,
+            total_size: view.total_size(),
+            version: None,
+        };
+        (layout, st)
+    } else {
+        let (before, layout) = rayon::join(
+            || status::status(&view, EtcdVersion::V35),
+            || compact::write_file(&view, &opt, tmp.as_file_mut(), progress),
+        );
+        let before = before?;
+        if !before.structure.is_clean() {
+            return Err(damaged(&before));
+        }
+        (layout?, before.status)
+    };
     let f = tmp.as_file_mut();
     f.seek(SeekFrom::Start(0))?;
     f.write_all(&compact::meta_pages(&view, &layout))?;
@@ -178,11 +200,19 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
     // Verify the copy and hash it for the trailer, in parallel, before it is put in place.
     let copy = MappedFile::open(tmp.path())?;
     let bytes = copy.bytes();
-    let (verdict, sha) = rayon::join(
-        || if job.verify { verify(&view, &before.status, bytes, rev).map(Some) } else { Ok(None) },
-        || with_trailer.then(|| Sha256::digest(bytes)),
+    // Flushing the copy to disk overlaps its verification (and the trailer's hash).
+    let file = tmp.as_file();
+    let ((verdict, sha), synced) = rayon::join(
+        || {
+            rayon::join(
+                || if job.verify { verify(&view, &before, bytes, rev).map(Some) } else { Ok(None) },
+                || with_trailer.then(|| Sha256::digest(bytes)),
+            )
+        },
+        || file.sync_data(),
     );
-    let dst_status = verdict?;
+    synced?;
+    let dst_status = verdict.map_err(explain)?;
     drop(copy);
     let f = tmp.as_file_mut();
     if let Some(sha) = sha {
@@ -217,7 +247,7 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
         compacted_away: layout.written.compacted_away,
         trailer: with_trailer,
         verified: job.verify,
-        src_status: before.status,
+        src_status: before,
         dst_status,
         seconds: t0.elapsed().as_secs_f64(),
     })
