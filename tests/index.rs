@@ -248,3 +248,30 @@ fn a_damaged_index_never_costs_more_than_one_warning() {
         assert!(err.lines().count() <= 1 && !err.contains("panicked"), "case {case}: {err}");
     }
 }
+
+#[test]
+fn an_index_of_an_older_schema_is_rebuilt_silently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = copy(&tmp, "tiny-1.snap.db");
+    let old = tmp.path().join("old.redb");
+    {
+        let db = redb::Database::create(&old).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(redb::TableDefinition::<&str, u64>::new("meta")).unwrap().insert("schema", 0).unwrap();
+        tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("results"))
+            .unwrap()
+            .insert(&b"junk"[..], &b"not json"[..])
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let out = run(&old, &["status"], &[&f]);
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), common::answer("tiny-1.snap.db", "status.simple").unwrap());
+    let db = redb::Database::create(&old).unwrap();
+    let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
+    let meta = tx.open_table(redb::TableDefinition::<&str, u64>::new("meta")).unwrap();
+    assert_eq!(redb::ReadableTable::get(&meta, "schema").unwrap().unwrap().value(), boltscope::cache::SCHEMA);
+    let results = tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("results")).unwrap();
+    assert!(redb::ReadableTable::get(&results, &b"junk"[..]).unwrap().is_none(), "old results dropped");
+}
