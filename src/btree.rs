@@ -145,8 +145,8 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
             prev = Some(e.key);
             elems.push(e);
         }
+        self.check_first_key(&page, elems[0].key, b.lower, ctx);
         let child = |i: usize, acc: &mut F::Acc| {
-            self.check_branch_key(&page, i, elems[i].key, elems[i].child, ctx);
             let upper = elems.get(i + 1).map(|e| e.key).or(b.upper);
             let cb = Bounds { lower: Some(elems[i].key), upper };
             self.walk_page(elems[i].child, cb, here, level + 1, tl + 1, ctx, acc);
@@ -180,28 +180,17 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
     }
 
     /// bbolt keeps a branch element's key equal to its child's first key (it rewrites the parent
-    /// whenever it writes the child); a difference means the page was damaged or not written by
-    /// bbolt. Child pages that cannot be read are reported when they are walked.
-    fn check_branch_key(&self, page: &Page<'a>, i: usize, key: &[u8], child: u64, ctx: &Ctx<'a>) {
-        let Ok(c) = self.view.page(child) else { return };
-        let first = match c.flags {
-            BRANCH if c.count > 0 => c.branch_elem(0).map(|e| e.key),
-            LEAF if c.count > 0 => c.leaf_elem(0).map(|e| e.key),
-            _ => return,
-        };
-        if let Ok(first) = first {
-            if first != key {
-                let msg = format!(
-                    "branch page {} element {i} has key {} but its child page {child} starts with {}",
-                    page.id,
-                    hex(key),
-                    hex(first)
-                );
-                self.report(
-                    Problem::new(ProblemKind::BranchKeyMismatch, msg).page(page.id).offset(page.offset_of(key)),
-                    ctx,
-                );
-            }
+    /// whenever it writes the child), and that key is the child's lower bound: a first key above
+    /// it means the page was damaged or not written by bbolt. Reported without stopping the walk
+    /// (the page's own keys are in order); a first key below it is already out of order.
+    fn check_first_key(&self, page: &Page<'a>, first: &[u8], lower: Option<&[u8]>, ctx: &Ctx<'a>) {
+        if let Some(l) = lower.filter(|l| first > *l) {
+            let msg =
+                format!("page {} starts with key {} but its parent's branch key is {}", page.id, hex(first), hex(l));
+            self.report(
+                Problem::new(ProblemKind::BranchKeyMismatch, msg).page(page.id).offset(page.offset_of(first)),
+                ctx,
+            );
         }
     }
 
@@ -280,6 +269,7 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
             }
             prev = Some(e.key);
         }
+        self.check_first_key(&page, first.key, b.lower, ctx);
         if ctx.depth == 0 && !has_bucket {
             let msg = format!("root bucket page {} holds plain keys; only buckets may be at the top level", page.id);
             self.report(Problem::new(ProblemKind::BucketMalformed, msg).page(page.id).offset(page.offset), ctx);
