@@ -64,6 +64,22 @@ pub struct Acc {
     problem_total: u64,
 }
 
+impl Acc {
+    /// Takes what passes unchanged from a later stretch or a sub-bucket: page counts, MVCC
+    /// records and their totals, problems.
+    fn absorb(&mut self, o: &mut Acc) {
+        self.branch += o.branch;
+        self.leaf += o.leaf;
+        self.overflow += o.overflow;
+        self.totals.add(&o.totals);
+        self.last_rev = o.last_rev.or(self.last_rev);
+        self.recs.append(&mut o.recs);
+        self.problem_total += o.problem_total;
+        self.problems.append(&mut o.problems);
+        self.problems.truncate(crate::error::MAX_PROBLEMS);
+    }
+}
+
 /// The fold behind `inspect`.
 pub struct InspectFold {
     page_size: u64,
@@ -128,22 +144,14 @@ impl Fold for InspectFold {
         Acc::default()
     }
 
-    fn join(&self, mut l: Acc, r: Acc) -> Acc {
+    fn join(&self, mut l: Acc, mut r: Acc) -> Acc {
+        l.absorb(&mut r);
         l.stats = l.stats.join(r.stats);
-        l.branch += r.branch;
-        l.leaf += r.leaf;
-        l.overflow += r.overflow;
         l.entries.extend(r.entries);
         l.has_sub |= r.has_sub;
         l.sub_pages = [l.sub_pages[0] + r.sub_pages[0], l.sub_pages[1] + r.sub_pages[1]];
         l.reports.extend(r.reports);
         l.tops.extend(r.tops);
-        l.totals.add(&r.totals);
-        l.last_rev = r.last_rev.or(l.last_rev);
-        l.recs.extend(r.recs);
-        l.problem_total += r.problem_total;
-        l.problems.extend(r.problems);
-        l.problems.truncate(crate::error::MAX_PROBLEMS);
         l
     }
 
@@ -168,18 +176,10 @@ impl Fold for InspectFold {
         }
     }
 
-    fn bucket(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, sub: Acc) {
+    fn bucket(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, mut sub: Acc) {
         let done = sub.stats.finish(self.page_size);
         acc.stats.sub_bucket(&done);
-        acc.branch += sub.branch;
-        acc.leaf += sub.leaf;
-        acc.overflow += sub.overflow;
-        acc.totals.add(&sub.totals);
-        acc.last_rev = sub.last_rev.or(acc.last_rev);
-        acc.recs.extend(sub.recs);
-        acc.problem_total += sub.problem_total;
-        acc.problems.extend(sub.problems);
-        acc.problems.truncate(crate::error::MAX_PROBLEMS);
+        acc.absorb(&mut sub);
         if ctx.depth < self.depth {
             let mut path = ctx.path();
             path.push(String::from_utf8_lossy(e.key).into_owned());
