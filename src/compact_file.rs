@@ -109,7 +109,8 @@ fn check_destination(src: &Path, dst: &Path, force: bool) -> Result<(), Error> {
     Ok(())
 }
 
-fn resolve(view: &DbView<'_>, r: Revision) -> Result<Option<u64>, Error> {
+/// The revision to compact at, with the current revision (None: no compaction).
+fn resolve(view: &DbView<'_>, r: Revision) -> Result<Option<(u64, u64)>, Error> {
     if r == Revision::None {
         return Ok(None);
     }
@@ -121,7 +122,7 @@ fn resolve(view: &DbView<'_>, r: Revision) -> Result<Option<u64>, Error> {
         .map_err(|p| fail(p.to_string()))?
         .and_then(|e| revision::main_of(e.key))
         .unwrap_or(0);
-    let info = schema::read(view, last, &[]);
+    let info = schema::read(view, last);
     let rev = match r {
         Revision::At(x) => x,
         _ => info.current_revision,
@@ -132,7 +133,7 @@ fn resolve(view: &DbView<'_>, r: Revision) -> Result<Option<u64>, Error> {
     if let Some(f) = info.finished_compact_revision.filter(|&f| rev < f) {
         return Err(fail(format!("revision {rev} is below the finished compaction at {f}: it is already gone")));
     }
-    Ok(Some(rev))
+    Ok(Some((rev, info.current_revision)))
 }
 
 /// Runs the job. `progress` is told the bytes of entries copied, as they are copied.
@@ -142,7 +143,8 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
     let src = MappedFile::open(&job.src)?;
     let data = src.bytes();
     let view = DbView::new(data)?;
-    let rev = resolve(&view, job.revision)?;
+    let target = resolve(&view, job.revision)?;
+    let rev = target.map(|(r, _)| r);
     let dir = match job.dst.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -205,7 +207,7 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
     let ((verdict, sha), synced) = rayon::join(
         || {
             rayon::join(
-                || if job.verify { verify(&view, &before, bytes, rev).map(Some) } else { Ok(None) },
+                || if job.verify { verify(&view, &before, bytes, target).map(Some) } else { Ok(None) },
                 || with_trailer.then(|| Sha256::digest(bytes)),
             )
         },
@@ -256,14 +258,14 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
 /// The copy must be structurally clean and hold what the source holds: etcdutl's HASH, REVISION
 /// and TOTAL KEYS equal (no compaction), or etcd's HashKV at the current revision equal to the
 /// source's as if compacted at the same revision.
-fn verify(src: &DbView<'_>, src_st: &Status, bytes: &[u8], rev: Option<u64>) -> Result<Status, Error> {
+fn verify(src: &DbView<'_>, src_st: &Status, bytes: &[u8], target: Option<(u64, u64)>) -> Result<Status, Error> {
     let view = DbView::new(bytes)?;
     let r = status::status(&view, EtcdVersion::V35)?;
     if !r.structure.is_clean() {
         let first = r.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
         return Err(fail(format!("verification failed: the copy has problems (first: {first}); nothing was written")));
     }
-    match rev {
+    match target {
         None => {
             let (a, b) = (src_st, &r.status);
             if (a.hash, a.revision, a.total_key) != (b.hash, b.revision, b.total_key) {
@@ -273,8 +275,7 @@ fn verify(src: &DbView<'_>, src_st: &Status, bytes: &[u8], rev: Option<u64>) -> 
                 )));
             }
         }
-        Some(c) => {
-            let current = schema::read(src, src_st.revision.max(0) as u64, &[]).current_revision;
+        Some((c, current)) => {
             let err = |p: crate::Problem| fail(format!("verification failed: {p}"));
             let (a, b) =
                 rayon::join(|| hashkv::hashkv(src, current, Some(c)), || hashkv::hashkv(&view, current, Some(c)));

@@ -269,9 +269,9 @@ pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (In
     let free = free_pages.saturating_mul(ps).min(total);
     let last_rev = acc.last_rev.unwrap_or(0);
     let (info, mvcc, survivors) = if etcd {
-        let pre = schema::read(view, last_rev, &[]);
-        let replay = mvcc::replay(&acc.recs, &acc.totals, pre.current_revision);
-        let info = schema::read(view, last_rev, &replay.live_leases);
+        let mut info = schema::read(view, last_rev);
+        let replay = mvcc::replay(&acc.recs, &acc.totals, info.current_revision);
+        schema::attach_leases(view, &mut info, &replay.live_leases);
         (Some(info), Some(replay.mvcc), Some(replay.survivors))
     } else {
         (None, None, None)

@@ -125,8 +125,9 @@ pub fn is_etcd(view: &DbView<'_>) -> bool {
     has(super::KEY_BUCKET) && has(super::META_BUCKET)
 }
 
-/// Reads the small buckets. `last_revision` comes from the walk; `live_leases` from the replay.
-pub fn read(view: &DbView<'_>, last_revision: u64, live_leases: &[u64]) -> EtcdInfo {
+/// Reads the small buckets. `last_revision` comes from the walk; [`attach_leases`] adds which
+/// live keys' leases exist, once the MVCC replay knows them.
+pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
     let meta = cursor::top_bucket(view, super::META_BUCKET).ok().flatten();
     let rev = |k: &[u8]| get(view, meta, k).and_then(|v| revision::main_of(&v));
     let mut info = EtcdInfo {
@@ -156,10 +157,8 @@ pub fn read(view: &DbView<'_>, last_revision: u64, live_leases: &[u64]) -> EtcdI
         });
     }
     info.members_removed = entries(view, b"members_removed").iter().map(|e| text(e.key)).collect();
-    let mut ids = Vec::new();
     for e in entries(view, b"lease") {
         info.leases.count += 1;
-        ids.extend(be_u64(e.key));
         for (n, f) in fields(e.value).flatten() {
             if let (2, Field::Varint(ttl)) = (n, f) {
                 let ttl = ttl as i64;
@@ -168,17 +167,6 @@ pub fn read(view: &DbView<'_>, last_revision: u64, live_leases: &[u64]) -> EtcdI
             }
         }
     }
-    ids.sort_unstable();
-    let mut missing = std::collections::BTreeMap::new();
-    for l in live_leases {
-        if ids.binary_search(l).is_ok() {
-            info.leases.keys_attached += 1;
-        } else {
-            info.leases.keys_with_missing_lease += 1;
-            *missing.entry(*l).or_insert(0u64) += 1;
-        }
-    }
-    info.leases.missing = missing.into_iter().take(100).map(|(l, n)| (format!("{l:x}"), n)).collect();
     for e in entries(view, b"alarm") {
         let (mut member, mut kind) = (0, 0);
         for (n, f) in fields(e.key).flatten() {
@@ -201,6 +189,23 @@ pub fn read(view: &DbView<'_>, last_revision: u64, live_leases: &[u64]) -> EtcdI
     info.auth.users = entries(view, b"authUsers").len() as u64;
     info.auth.roles = entries(view, b"authRoles").len() as u64;
     info
+}
+
+/// Counts the live keys (their lease ids, from the MVCC replay) whose lease the `lease` bucket
+/// holds, and lists the leases it lacks.
+pub fn attach_leases(view: &DbView<'_>, info: &mut EtcdInfo, live_leases: &[u64]) {
+    let mut ids: Vec<u64> = entries(view, b"lease").iter().filter_map(|e| be_u64(e.key)).collect();
+    ids.sort_unstable();
+    let mut missing = std::collections::BTreeMap::new();
+    for l in live_leases {
+        if ids.binary_search(l).is_ok() {
+            info.leases.keys_attached += 1;
+        } else {
+            info.leases.keys_with_missing_lease += 1;
+            *missing.entry(*l).or_insert(0u64) += 1;
+        }
+    }
+    info.leases.missing = missing.into_iter().take(100).map(|(l, n)| (format!("{l:x}"), n)).collect();
 }
 
 /// Problems with etcd's own records: `meta` entries that are not well-formed, a finished
