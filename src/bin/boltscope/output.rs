@@ -65,18 +65,14 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
             ));
             total += 1;
         }
-        let row = ix.row(
-            path,
-            data.len() as u64,
-            "status",
-            Some(r.status.total_size),
-            Some(r.status.revision.max(0) as u64),
-            Some(format!("{:x}", r.status.hash)),
-            None,
-            None,
-            total,
-        );
-        Ok((r.status, problems, total, id.map(|id| (id, row))))
+        // A history row only when there is an index to keep it.
+        let store = id.map(|id| {
+            let st = &r.status;
+            let hash = Some(format!("{:x}", st.hash));
+            let rev = Some(st.revision.max(0) as u64);
+            (id, ix.row(path, data.len() as u64, "status", Some(st.total_size), rev, hash, None, None, total))
+        });
+        Ok((r.status, problems, total, store))
     });
     match res {
         Err(e) => Outcome::Failed(e),
