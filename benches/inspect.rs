@@ -7,13 +7,8 @@ mod common;
 use common::*;
 
 fn main() {
-    let Some((snap, member)) = bench_files() else { return };
-    let bolt = env!("CARGO_BIN_EXE_boltscope");
-    let n = runs();
-    let etcdutl = etcdutl();
+    let Some(Setup { snap, member, bolt, n, etcdutl }) = setup(env!("CARGO_BIN_EXE_boltscope")) else { return };
     let (m, s) = (member.to_str().unwrap(), snap.to_str().unwrap());
-    warm(&member);
-    warm(&snap);
     let st = median(n, bolt, &["--no-index", "status", m]);
     let ins = median(n, bolt, &["--no-index", "inspect", "-w", "json", m]);
     let eu = median(n, &etcdutl, &["snapshot", "status", m]);

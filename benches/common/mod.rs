@@ -143,3 +143,26 @@ pub fn quick(n: usize, cmd: &str, args: &[&str]) -> Duration {
     t.sort();
     t[n / 2]
 }
+
+/// What the snapshot-and-backend benches start from: both files (page cache warmed), the binary,
+/// the run count and the real etcdutl.
+pub struct Setup {
+    /// The snapshot (with trailer).
+    pub snap: PathBuf,
+    /// The raw backend file.
+    pub member: PathBuf,
+    /// boltscope's binary.
+    pub bolt: &'static str,
+    /// Timed runs per command.
+    pub n: usize,
+    /// etcdutl.
+    pub etcdutl: String,
+}
+
+/// Finds (or makes) the benchmark files and warms them; `None` when they cannot be had.
+pub fn setup(bolt: &'static str) -> Option<Setup> {
+    let (snap, member) = bench_files()?;
+    warm(&member);
+    warm(&snap);
+    Some(Setup { snap, member, bolt, n: runs(), etcdutl: etcdutl() })
+}
