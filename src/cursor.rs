@@ -37,18 +37,26 @@ fn bad(msg: String) -> Problem {
 
 /// Calls `f` for every element of the bucket, in key order. Stops at the first problem.
 pub fn for_each<'a>(view: &DbView<'a>, b: BucketRoot<'a>, f: &mut dyn FnMut(&LeafElem<'a>)) -> Result<(), Problem> {
-    let mut budget = view.tracked_pages().saturating_add(1);
-    match b {
-        BucketRoot::Inline(p) => leaf(&p, f),
-        BucketRoot::Page(id) => visit(view, id, 0, &mut budget, f),
-    }
+    for_each_leaf(view, b, &mut |p| {
+        for i in 0..usize::from(p.count) {
+            f(&p.leaf_elem(i)?);
+        }
+        Ok(())
+    })
 }
 
-fn leaf<'a>(p: &Page<'a>, f: &mut dyn FnMut(&LeafElem<'a>)) -> Result<(), Problem> {
-    for i in 0..usize::from(p.count) {
-        f(&p.leaf_elem(i)?);
+/// Calls `f` for every leaf page of the bucket (an inline bucket's page included), in key
+/// order. Stops at the first problem, including one `f` returns.
+pub fn for_each_leaf<'a>(
+    view: &DbView<'a>,
+    b: BucketRoot<'a>,
+    f: &mut dyn FnMut(&Page<'a>) -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    let mut budget = view.tracked_pages().saturating_add(1);
+    match b {
+        BucketRoot::Inline(p) => f(&p),
+        BucketRoot::Page(id) => visit(view, id, 0, &mut budget, f),
     }
-    Ok(())
 }
 
 fn visit<'a>(
@@ -56,7 +64,7 @@ fn visit<'a>(
     id: u64,
     depth: u32,
     budget: &mut u64,
-    f: &mut dyn FnMut(&LeafElem<'a>),
+    f: &mut dyn FnMut(&Page<'a>) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
     if depth > MAX_DEPTH || *budget == 0 {
         return Err(
@@ -66,9 +74,14 @@ fn visit<'a>(
     *budget -= 1;
     let p = view.page(id)?;
     match p.flags {
-        LEAF => leaf(&p, f),
+        LEAF => f(&p),
         BRANCH => {
-            for i in 0..usize::from(p.count) {
+            // The next child's header is fetched into cache while this child is read.
+            let n = usize::from(p.count);
+            for i in 0..n {
+                if let Some(next) = (i + 1 < n).then(|| p.branch_elem(i + 1).ok()).flatten() {
+                    view.prefetch_page(next.child);
+                }
                 visit(view, p.branch_elem(i)?.child, depth + 1, budget, f)?;
             }
             Ok(())

@@ -53,11 +53,11 @@ impl<T> Splitter<T> {
             }
             let Some(k) = cut else { return };
             let node_size = self.scan_sz;
-            let rest = self.buf.split_off(k);
-            let node = std::mem::replace(&mut self.buf, rest);
+            // The buffer keeps its allocation; only the two or so elements after the cut move.
+            let node = self.buf.drain(..k).map(|(e, _)| e).collect();
             self.size -= node_size - HDR;
             (self.scan, self.scan_sz) = (0, HDR);
-            emit(node.into_iter().map(|(e, _)| e).collect(), node_size);
+            emit(node, node_size);
         }
     }
 
