@@ -3,9 +3,10 @@
 //! each parent's first key taken from its child; a bucket small enough is kept inline.
 
 use crate::page::{ByteOrder, BRANCH, ELEMENT_SIZE, LEAF, PAGE_HEADER_SIZE};
+use crate::pipeline::Pages;
 use crate::predict::Splitter;
 use std::borrow::Cow;
-use std::io::{self, Write};
+use std::io;
 
 /// One element of a node being built.
 #[derive(Clone, Debug)]
@@ -33,33 +34,37 @@ impl<'a> Elem<'a> {
 pub(crate) fn encode(out: &mut Vec<u8>, o: ByteOrder, id: u64, elems: &[Elem<'_>], size: u64, ps: u64) {
     let pages = size.div_ceil(ps).max(1);
     let start = out.len();
-    out.resize(start + (pages * ps) as usize, 0);
-    let buf = &mut out[start..];
     let leaf = matches!(elems.first(), None | Some(Elem::Leaf { .. }));
-    put_header(buf, o, id, if leaf { LEAF } else { BRANCH }, elems.len() as u16, (pages - 1) as u32);
-    let mut data = PAGE_HEADER_SIZE + ELEMENT_SIZE * elems.len();
+    // Header and element headers first (zeroed, then filled in); keys and values are appended
+    // after them, and only the tail of the last page is zeroed: no byte is written twice.
+    let head = PAGE_HEADER_SIZE + ELEMENT_SIZE * elems.len();
+    out.reserve((pages * ps) as usize);
+    out.resize(start + head, 0);
+    let count = elems.len() as u16;
+    put_header(&mut out[start..], o, id, if leaf { LEAF } else { BRANCH }, count, (pages - 1) as u32);
     for (i, e) in elems.iter().enumerate() {
-        let at = PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
-        let pos = (data - at) as u32;
+        let at = start + PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
+        let pos = (out.len() - at) as u64;
+        let h = &mut out[at..at + ELEMENT_SIZE];
         match e {
             Elem::Leaf { flags, key, value } => {
-                put(buf, o, at, u64::from(*flags), 4);
-                put(buf, o, at + 4, u64::from(pos), 4);
-                put(buf, o, at + 8, key.len() as u64, 4);
-                put(buf, o, at + 12, value.len() as u64, 4);
-                buf[data..data + key.len()].copy_from_slice(key);
-                buf[data + key.len()..data + key.len() + value.len()].copy_from_slice(value);
-                data += key.len() + value.len();
+                put(h, o, 0, u64::from(*flags), 4);
+                put(h, o, 4, pos, 4);
+                put(h, o, 8, key.len() as u64, 4);
+                put(h, o, 12, value.len() as u64, 4);
+                out.extend_from_slice(key);
+                out.extend_from_slice(value);
             }
             Elem::Branch { key, child } => {
-                put(buf, o, at, u64::from(pos), 4);
-                put(buf, o, at + 4, key.len() as u64, 4);
-                put(buf, o, at + 8, *child, 8);
-                buf[data..data + key.len()].copy_from_slice(key);
-                data += key.len();
+                put(h, o, 0, pos, 4);
+                put(h, o, 4, key.len() as u64, 4);
+                put(h, o, 8, *child, 8);
+                out.extend_from_slice(key);
             }
         }
     }
+    debug_assert!(out.len() <= start + (pages * ps) as usize, "node larger than its size");
+    out.resize(start + (pages * ps) as usize, 0);
 }
 
 pub(crate) fn put(buf: &mut [u8], o: ByteOrder, at: usize, v: u64, n: usize) {
@@ -80,69 +85,6 @@ pub(crate) fn put_header(buf: &mut [u8], o: ByteOrder, id: u64, flags: u16, coun
     put(buf, o, 12, u64::from(overflow), 4);
 }
 
-/// Bytes staged before a write to the output.
-pub(crate) const STAGING: usize = 8 << 20;
-
-/// Writes pages in id order to `out`, starting at page 2 (the caller writes the metas).
-/// Where staged pages go: any writer, or a pipe to a writer thread.
-pub(crate) trait Out {
-    /// Takes the staged bytes (leaving `buf` empty, maybe with another allocation).
-    fn take(&mut self, buf: &mut Vec<u8>) -> io::Result<()>;
-}
-
-impl<W: Write> Out for W {
-    fn take(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
-        self.write_all(buf)?;
-        buf.clear();
-        Ok(())
-    }
-}
-
-/// Hands whole staging buffers to a writer thread (no copy), getting emptied ones back, so the
-/// kernel's copy into the page cache runs on the other core while encoding goes on.
-pub(crate) struct Pipe {
-    /// Full buffers to write.
-    pub(crate) full: std::sync::mpsc::SyncSender<Vec<u8>>,
-    /// Written buffers, for reuse.
-    pub(crate) empty: std::sync::mpsc::Receiver<Vec<u8>>,
-}
-
-impl Out for Pipe {
-    fn take(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
-        let next = self.empty.try_recv().unwrap_or_else(|_| Vec::with_capacity(STAGING + (1 << 20)));
-        let full = std::mem::replace(buf, next);
-        self.full.send(full).map_err(|_| io::Error::other("the writer thread stopped"))
-    }
-}
-
-pub(crate) struct Pages<W: Out> {
-    pub(crate) out: W,
-    pub(crate) order: ByteOrder,
-    pub(crate) ps: u64,
-    pub(crate) next: u64,
-    pub(crate) buf: Vec<u8>,
-    pub(crate) progress: Box<dyn FnMut(u64) + Send>,
-}
-
-impl<W: Out> Pages<W> {
-    /// Writes a node as the next page(s); returns its page id. Nodes are encoded straight into a
-    /// large staging buffer that goes to `out` in big writes.
-    pub(crate) fn node(&mut self, elems: &[Elem<'_>], size: u64) -> io::Result<u64> {
-        let id = self.next;
-        let before = self.buf.len();
-        encode(&mut self.buf, self.order, id, elems, size, self.ps);
-        self.next += (self.buf.len() - before) as u64 / self.ps;
-        if self.buf.len() >= STAGING {
-            self.flush()?;
-        }
-        Ok(id)
-    }
-
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
-        self.out.take(&mut self.buf)
-    }
-}
-
 /// Builds one bucket's tree from its entries in order; returns the root page id (or the inline
 /// page bytes when the whole bucket fits a quarter page, has no sub-buckets and may be inline).
 pub(crate) struct Tree<'a> {
@@ -159,7 +101,7 @@ impl<'a> Tree<'a> {
         Tree { ps, fill, inline_ok, pending: Vec::new(), pending_size: PAGE_HEADER_SIZE as u64, levels: Vec::new() }
     }
 
-    pub(crate) fn push<W: Out>(&mut self, w: &mut Pages<W>, e: Elem<'a>) -> io::Result<()> {
+    pub(crate) fn push(&mut self, w: &mut Pages<'a>, e: Elem<'a>) -> io::Result<()> {
         if self.inline_ok {
             self.inline_ok = matches!(e, Elem::Leaf { flags: 0, .. });
             self.pending_size += ELEMENT_SIZE as u64 + e.payload();
@@ -179,7 +121,7 @@ impl<'a> Tree<'a> {
     /// Adds an element at `level`, writing every node that completes and pushing its first key
     /// one level up. The first node of a level is held back until a second one appears: alone,
     /// it is the root.
-    fn add<W: Out>(&mut self, w: &mut Pages<W>, level: usize, e: Elem<'a>) -> io::Result<()> {
+    fn add(&mut self, w: &mut Pages<'a>, level: usize, e: Elem<'a>) -> io::Result<()> {
         if self.levels.len() <= level {
             self.levels.push((Splitter::new(self.ps, self.fill), None, 0));
         }
@@ -192,9 +134,9 @@ impl<'a> Tree<'a> {
         Ok(())
     }
 
-    fn emit<W: Out>(&mut self, w: &mut Pages<W>, level: usize, node: Vec<Elem<'a>>, size: u64) -> io::Result<()> {
+    fn emit(&mut self, w: &mut Pages<'a>, level: usize, node: Vec<Elem<'a>>, size: u64) -> io::Result<()> {
         let key = node.first().map_or(&[][..], Elem::key);
-        let id = w.node(&node, size)?;
+        let id = w.node(node, size)?;
         let up = Elem::Branch { key, child: id };
         let l = &mut self.levels[level];
         l.2 += 1;
@@ -211,7 +153,7 @@ impl<'a> Tree<'a> {
     }
 
     /// Finishes the tree: `Ok(Err(root page))` or `Ok(Ok(inline page bytes))`.
-    pub(crate) fn finish<W: Out>(mut self, w: &mut Pages<W>) -> io::Result<Result<Vec<u8>, u64>> {
+    pub(crate) fn finish(mut self, w: &mut Pages<'a>) -> io::Result<Result<Vec<u8>, u64>> {
         if self.inline_ok {
             let mut buf = Vec::new();
             let size = self.pending_size;

@@ -3,15 +3,15 @@
 //! sequentially with no free page between them. Optionally etcd's MVCC compaction at a revision is
 //! applied on the way. The copy goes to any `Write`; [`crate::db`] handles files safely.
 
-use crate::bulk::{put, put_header, Elem, Out, Pages, Pipe, Tree, STAGING};
+use crate::bulk::{put, put_header, Elem, Tree};
 use crate::cursor::{self, BucketRoot};
 use crate::error::{Error, Problem};
 use crate::etcd::compaction::{self, Keep};
 use crate::etcd::{revision, KEY_BUCKET, META_BUCKET};
 use crate::meta::{fnv1a64, MAGIC, NO_FREELIST, VERSION};
-use crate::page::{ByteOrder, BUCKET_LEAF_FLAG, ELEMENT_SIZE, FREELIST, META};
+use crate::page::{ByteOrder, LeafElem, Page, BUCKET_LEAF_FLAG, ELEMENT_SIZE, FREELIST, META};
+use crate::pipeline::{self, Pages};
 use crate::view::DbView;
-use crc32c::crc32c_append;
 use std::borrow::Cow;
 use std::io::{self, Write};
 
@@ -63,17 +63,19 @@ pub fn meta_page(o: ByteOrder, ps: u64, id: u64, m: &MetaFields, txid: u64) -> V
 }
 
 /// Copies the tree of `view` into pages 2.. (metas are written last, see [`write()`](fn@write)).
-struct Copier<'v, 'a, W: Out> {
+struct Copier<'v, 'a> {
     view: &'v DbView<'a>,
-    pages: Pages<W>,
+    pages: Pages<'a>,
     opt: Options,
     keep: Option<Keep>,
     written: Written,
     src: SrcSums,
     err: Option<io::Error>,
+    /// Bytes copied since the last progress report.
+    unreported: u64,
 }
 
-impl<'a, W: Out> Copier<'_, 'a, W> {
+impl<'a> Copier<'_, 'a> {
     fn io(&mut self, r: io::Result<()>) {
         if let (Err(e), None) = (r, &self.err) {
             self.err = Some(e);
@@ -108,63 +110,34 @@ impl<'a, W: Out> Copier<'_, 'a, W> {
         }
         let mut extra = extra.into_iter().peekable();
         let mut ord = 0u64;
-        let mut failed = None;
-        let r = cursor::for_each(view, root, &mut |e| {
-            if failed.is_some() {
-                return;
-            }
-            // etcdutl's figures of the source, as read (before any compaction).
-            if depth <= 1 {
-                let s = &mut self.src;
-                s.crc = crc32c_append(s.crc, e.key);
-                if depth == 1 {
-                    if !e.is_bucket() {
-                        s.crc = crc32c_append(s.crc, e.value);
+        cursor::for_each_leaf(view, root, &mut |page| {
+            // etcdutl's figures of the source, as read (before any compaction). Keys and values
+            // packed back to back in the page are hashed as one run, not entry by entry.
+            let mut run = Run::default();
+            for i in 0..usize::from(page.count) {
+                let e = page.leaf_elem(i)?;
+                match depth {
+                    0 => run.hash(page, e.key, &mut self.pages)?,
+                    1 => {
+                        run.add(page, e.key, &mut self.pages)?;
+                        if e.is_bucket() {
+                            run.flush(page, &mut self.pages)?;
+                        } else {
+                            run.add(page, e.value, &mut self.pages)?;
+                        }
+                        let s = &mut self.src;
+                        s.keys += 1;
+                        if top == Some(KEY_BUCKET) {
+                            s.last_rev = revision::main_of(e.key).or(s.last_rev);
+                        }
                     }
-                    s.keys += 1;
-                    if top == Some(KEY_BUCKET) {
-                        s.last_rev = revision::main_of(e.key).or(s.last_rev);
-                    }
+                    _ => {}
                 }
+                self.entry(&mut t, &e, &mut extra, &mut ord, is_key, top, depth)?;
             }
-            while let Some((k, v)) = extra.next_if(|(k, _)| *k <= e.key) {
-                let replaces = k == e.key;
-                self.written.entries += 1;
-                self.put(&mut t, 0, k, Cow::Owned(v));
-                if replaces {
-                    return;
-                }
-            }
-            if is_key {
-                let kept = self.keep.as_ref().is_some_and(|k| k.get(ord));
-                ord += 1;
-                if !kept {
-                    self.written.compacted_away += 1;
-                    return;
-                }
-            }
-            if e.is_bucket() {
-                let Some(sub) = cursor::bucket_root(view, e.value) else {
-                    failed = Some(Problem::new(
-                        crate::ProblemKind::BucketMalformed,
-                        format!("bucket {} unreadable", crate::btree::hex(e.key)),
-                    ));
-                    return;
-                };
-                let seq = view.order.u64(e.value, 8).unwrap_or(0);
-                match self.bucket(sub, seq, self.opt.fill, top.or(Some(e.key)), depth + 1, true) {
-                    Ok(v) => self.put(&mut t, BUCKET_LEAF_FLAG, e.key, Cow::Owned(v)),
-                    Err(p) => failed = Some(p),
-                }
-            } else {
-                self.written.entries += 1;
-                (self.pages.progress)((e.key.len() + e.value.len() + ELEMENT_SIZE) as u64);
-                self.put(&mut t, 0, e.key, Cow::Borrowed(e.value));
-            }
-        });
-        if let Some(p) = failed.or(r.err()) {
-            return Err(p);
-        }
+            run.flush(page, &mut self.pages)?;
+            Ok(())
+        })?;
         for (k, v) in extra {
             self.written.entries += 1;
             self.put(&mut t, 0, k, Cow::Owned(v));
@@ -178,6 +151,108 @@ impl<'a, W: Out> Copier<'_, 'a, W> {
         }
         Ok(value)
     }
+
+    /// One entry of a bucket being copied: the meta bucket's compaction records merged in
+    /// order, compacted `key` revisions dropped, sub-buckets copied recursively.
+    #[allow(clippy::too_many_arguments)]
+    fn entry(
+        &mut self,
+        t: &mut Tree<'a>,
+        e: &LeafElem<'a>,
+        extra: &mut Extra,
+        ord: &mut u64,
+        is_key: bool,
+        top: Option<&'a [u8]>,
+        depth: u32,
+    ) -> Result<(), Problem> {
+        while let Some((k, v)) = extra.next_if(|(k, _)| *k <= e.key) {
+            let replaces = k == e.key;
+            self.written.entries += 1;
+            self.put(t, 0, k, Cow::Owned(v));
+            if replaces {
+                return Ok(());
+            }
+        }
+        if is_key {
+            let kept = self.keep.as_ref().is_some_and(|k| k.get(*ord));
+            *ord += 1;
+            if !kept {
+                self.written.compacted_away += 1;
+                return Ok(());
+            }
+        }
+        if e.is_bucket() {
+            let Some(sub) = cursor::bucket_root(self.view, e.value) else {
+                let msg = format!("bucket {} unreadable", crate::btree::hex(e.key));
+                return Err(Problem::new(crate::ProblemKind::BucketMalformed, msg));
+            };
+            let seq = self.view.order.u64(e.value, 8).unwrap_or(0);
+            let v = self.bucket(sub, seq, self.opt.fill, top.or(Some(e.key)), depth + 1, true)?;
+            self.put(t, BUCKET_LEAF_FLAG, e.key, Cow::Owned(v));
+        } else {
+            self.written.entries += 1;
+            self.unreported += (e.key.len() + e.value.len() + ELEMENT_SIZE) as u64;
+            if self.unreported >= PROGRESS_STEP {
+                (self.pages.progress)(std::mem::take(&mut self.unreported));
+            }
+            self.put(t, 0, e.key, Cow::Borrowed(e.value));
+        }
+        Ok(())
+    }
+}
+
+/// Records the compaction adds to the `meta` bucket, in key order.
+type Extra = std::iter::Peekable<std::vec::IntoIter<(&'static [u8], Vec<u8>)>>;
+
+/// Bytes copied between two progress reports.
+const PROGRESS_STEP: u64 = 4 << 20;
+
+/// A stretch of a page's bytes not yet hashed: consecutive keys and values that lie back to back
+/// (bbolt's packed layout) are hashed with one CRC call.
+struct Run {
+    start: usize,
+    end: usize,
+}
+
+impl Default for Run {
+    fn default() -> Run {
+        // Nothing pending: `end` matches no slice, and flushing hashes nothing.
+        Run { start: usize::MAX, end: usize::MAX }
+    }
+}
+
+impl Run {
+    fn at(page: &Page<'_>, s: &[u8]) -> usize {
+        (s.as_ptr() as usize).wrapping_sub(page.bytes.as_ptr() as usize)
+    }
+
+    /// Adds `s` (a slice of `page`), hashing what came before if `s` does not follow it.
+    fn add<'a>(&mut self, page: &Page<'a>, s: &[u8], out: &mut Pages<'a>) -> Result<(), Problem> {
+        let at = Run::at(page, s);
+        if at != self.end {
+            self.flush(page, out)?;
+            self.start = at;
+        }
+        self.end = at + s.len();
+        Ok(())
+    }
+
+    /// Hashes what is pending, then `s` alone.
+    fn hash<'a>(&mut self, page: &Page<'a>, s: &'a [u8], out: &mut Pages<'a>) -> Result<(), Problem> {
+        self.flush(page, out)?;
+        out.hash(s).map_err(stopped)
+    }
+
+    fn flush<'a>(&mut self, page: &Page<'a>, out: &mut Pages<'a>) -> Result<(), Problem> {
+        let pending = page.bytes.get(self.start..self.end);
+        self.start = self.end;
+        pending.map_or(Ok(()), |b| out.hash(b).map_err(stopped))
+    }
+}
+
+/// The walk stops when the output failed (the output's own error is what is reported).
+fn stopped(e: io::Error) -> Problem {
+    Problem::new(crate::ProblemKind::BucketMalformed, format!("output failed: {e}"))
 }
 
 /// etcdutl's HASH, TOTAL KEYS and REVISION of the source, summed while copying it.
@@ -206,44 +281,9 @@ pub struct Layout {
 
 /// Writes pages 2.. of the compacted copy of `view` to `out` (after two placeholder meta pages),
 /// and an empty freelist page at the end if the source has a freelist page. The caller writes
-/// the meta pages over the placeholders ([`meta_pages`]).
-pub fn write<W: Write>(
-    view: &DbView<'_>,
-    opt: &Options,
-    out: W,
-    progress: Box<dyn FnMut(u64) + Send>,
-) -> Result<Layout, Error> {
-    write_out(view, opt, out, progress)
-}
-
-/// [`write()`](fn@write) to a file, with a second thread doing the writes while this one
-/// encodes (bounded: at most a few 8 MiB buffers in flight).
-pub fn write_file(
-    view: &DbView<'_>,
-    opt: &Options,
-    file: &mut std::fs::File,
-    progress: Box<dyn FnMut(u64) + Send>,
-) -> Result<Layout, Error> {
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-    std::thread::scope(|s| {
-        let writer = s.spawn(move || -> io::Result<()> {
-            for mut buf in full_rx {
-                file.write_all(&buf)?;
-                buf.clear();
-                let _ = empty_tx.try_send(buf);
-            }
-            Ok(())
-        });
-        let r = write_out(view, opt, Pipe { full: full_tx, empty: empty_rx }, progress);
-        let w = writer.join().unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")));
-        let layout = r?;
-        w?;
-        Ok(layout)
-    })
-}
-
-fn write_out<W: Out>(
+/// the meta pages over the placeholders ([`meta_pages`]). The source is read on this thread while
+/// two more encode and write (see [`crate::pipeline`]); memory stays bounded whatever the size.
+pub fn write<W: Write + Send>(
     view: &DbView<'_>,
     opt: &Options,
     out: W,
@@ -256,31 +296,40 @@ fn write_out<W: Out>(
         _ => None,
     };
     // Placeholders for the two meta pages, written over at the end by the caller.
-    let mut buf = Vec::with_capacity(STAGING + (1 << 20));
-    buf.resize(2 * ps as usize, 0);
-    let pages = Pages { out, order: o, ps, next: 2, buf, progress };
-    let mut c =
-        Copier { view, pages, opt: *opt, keep, written: Written::default(), src: SrcSums::default(), err: None };
-    // The root bucket: fill percent 0.5 (bbolt's default for it), never inline.
-    let root_val = c.bucket(cursor::root(view), 0, 0.5, None, 0, false);
-    let root_val = root_val.map_err(|p| Error::NotBbolt(format!("the source cannot be read whole: {p}")))?;
-    if let Some(e) = c.err {
+    let head = vec![0u8; 2 * ps as usize];
+    let (walked, crc) = pipeline::run(o, ps, 2, head, out, progress, |pages| {
+        let mut c = Copier {
+            view,
+            pages,
+            opt: *opt,
+            keep,
+            written: Written::default(),
+            src: SrcSums::default(),
+            err: None,
+            unreported: 0,
+        };
+        // The root bucket: fill percent 0.5 (bbolt's default for it), never inline.
+        let root_val = c.bucket(cursor::root(view), 0, 0.5, None, 0, false);
+        (c.pages.progress)(c.unreported);
+        let freelist = if root_val.is_ok() && view.meta().has_freelist_page() {
+            let mut p = vec![0u8; ps as usize];
+            put_header(&mut p, o, c.pages.next, FREELIST, 0, 0);
+            let r = c.pages.raw(p);
+            c.io(r.map(|_| ()));
+            c.pages.next - 1
+        } else {
+            NO_FREELIST
+        };
+        let written = Written { pages: c.pages.next, ..c.written };
+        (root_val, c.err, written, c.src, freelist)
+    })?;
+    let (root_val, err, written, src, freelist) = walked;
+    if let Some(e) = err {
         return Err(Error::Io(e));
     }
+    let root_val = root_val.map_err(|p| Error::NotBbolt(format!("the source cannot be read whole: {p}")))?;
     let root = o.u64(&root_val, 0).unwrap_or(0);
-    let mut pages = c.pages;
-    let freelist = if view.meta().has_freelist_page() {
-        let id = pages.next;
-        let mut p = vec![0u8; ps as usize];
-        put_header(&mut p, o, id, FREELIST, 0, 0);
-        pages.buf.extend_from_slice(&p);
-        pages.next += 1;
-        id
-    } else {
-        NO_FREELIST
-    };
-    pages.flush()?;
-    Ok(Layout { written: Written { pages: pages.next, ..c.written }, src: c.src, root, freelist })
+    Ok(Layout { written, src: SrcSums { crc, ..src }, root, freelist })
 }
 
 /// The two meta pages of the copy: page 0 with txid `txid`, page 1 with `txid - 1`, both

@@ -174,7 +174,7 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
         _ => e,
     };
     let (layout, before) = if job.verify {
-        let layout = compact::write_file(&view, &opt, tmp.as_file_mut(), progress).map_err(explain)?;
+        let layout = compact::write(&view, &opt, WritingBack::new(tmp.as_file_mut()), progress).map_err(explain)?;
         let s = layout.src;
         let st = Status {
             hash: s.crc,
@@ -187,7 +187,7 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
     } else {
         let (before, layout) = rayon::join(
             || status::status(&view, EtcdVersion::V35),
-            || compact::write_file(&view, &opt, tmp.as_file_mut(), progress),
+            || compact::write(&view, &opt, WritingBack::new(tmp.as_file_mut()), progress),
         );
         let before = before?;
         if !before.structure.is_clean() {
@@ -288,4 +288,38 @@ fn verify(src: &DbView<'_>, src_st: &Status, bytes: &[u8], target: Option<(u64, 
         }
     }
     Ok(r.status)
+}
+
+/// The copy's file, asking the kernel to start writing each few megabytes to disk as soon as
+/// they are written ([`crate::db::start_writeback`]): the disk works during the copy, not all
+/// at the final fsync.
+struct WritingBack<'f> {
+    file: &'f mut std::fs::File,
+    written: u64,
+    started: u64,
+}
+
+impl<'f> WritingBack<'f> {
+    /// Bytes written between two writeback requests.
+    const STEP: u64 = 64 << 20;
+
+    fn new(file: &'f mut std::fs::File) -> WritingBack<'f> {
+        WritingBack { file, written: 0, started: 0 }
+    }
+}
+
+impl Write for WritingBack<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= Self::STEP {
+            crate::db::start_writeback(self.file, self.started, self.written - self.started);
+            self.started = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }

@@ -88,3 +88,20 @@ pub fn prefetch(bytes: &[u8]) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = bytes;
 }
+
+/// Asks the kernel to start writing `len` bytes at `offset` of `file` to disk now, without
+/// waiting for them (Linux `sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so the disk works
+/// while the rest is still being produced and a later fsync has little left to do. A hint only:
+/// it makes nothing durable, and an error is left for that fsync to report. A no-op elsewhere.
+pub fn start_writeback(file: &File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(off), Ok(n)) = (i64::try_from(offset), i64::try_from(len)) else { return };
+        // SAFETY: sync_file_range takes a descriptor and three integers and touches no memory of
+        // this process; the descriptor is borrowed from `file`, so it is open for the call.
+        let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), off, n, libc::SYNC_FILE_RANGE_WRITE) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}

@@ -39,6 +39,7 @@ pub mod humanize;
 pub mod inspect;
 pub mod meta;
 pub mod page;
+mod pipeline;
 pub mod predict;
 pub mod report;
 pub mod stats;

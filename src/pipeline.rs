@@ -1,0 +1,179 @@
+//! The writing pipeline of `compact`, three threads deep: the walker (the caller's thread) reads
+//! the source, cuts nodes and gives them page ids; an encoder thread copies their keys and
+//! values into large staging buffers (and hashes the source bytes it is asked to); a writer
+//! thread hands full buffers to the output. The walker touches only page and element headers, so
+//! the byte copying, the hashing and the kernel's copy into the page cache run beside it.
+//!
+//! Memory is bounded: at most [`DEPTH`] batches of [`BATCH`] jobs (each a list of borrowed
+//! slices) and [`BUFFERS`] buffers of [`STAGING`] bytes are in flight.
+
+use crate::bulk::{encode, Elem};
+use crate::page::ByteOrder;
+use crc32c::crc32c_append;
+use std::io::{self, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+/// Bytes staged before a write to the output.
+pub(crate) const STAGING: usize = 8 << 20;
+
+/// Jobs sent to the encoder at once.
+const BATCH: usize = 512;
+
+/// Batches in flight between the walker and the encoder.
+const DEPTH: usize = 4;
+
+/// Staging buffers in all (being filled, queued, being written).
+const BUFFERS: usize = 4;
+
+/// What the encoder does, in the order the walker asked for it.
+pub(crate) enum Job<'a> {
+    /// Encode a node as page `id` (and its overflow pages).
+    Node { id: u64, elems: Vec<Elem<'a>>, size: u64 },
+    /// Append whole pages already encoded.
+    Raw(Vec<u8>),
+    /// Fold these bytes into the running CRC-32C.
+    Hash(&'a [u8]),
+}
+
+/// The walker's end of the pipeline: allocates page ids in write order and queues jobs. Dropping
+/// it sends what is queued and closes the pipeline.
+pub(crate) struct Pages<'a> {
+    /// Byte order of the output.
+    pub(crate) order: ByteOrder,
+    /// Page size of the output.
+    pub(crate) ps: u64,
+    /// The next free page id (the high-water mark so far).
+    pub(crate) next: u64,
+    /// Told the bytes of entries copied.
+    pub(crate) progress: Box<dyn FnMut(u64) + Send>,
+    batch: Vec<Job<'a>>,
+    tx: SyncSender<Vec<Job<'a>>>,
+}
+
+impl<'a> Pages<'a> {
+    /// Queues a node of `size` bytes as the next page(s); returns its page id.
+    pub(crate) fn node(&mut self, elems: Vec<Elem<'a>>, size: u64) -> io::Result<u64> {
+        let id = self.next;
+        self.next += size.div_ceil(self.ps).max(1);
+        self.push(Job::Node { id, elems, size })?;
+        Ok(id)
+    }
+
+    /// Queues whole pages already encoded (`page.len()` a multiple of the page size).
+    pub(crate) fn raw(&mut self, pages: Vec<u8>) -> io::Result<u64> {
+        let id = self.next;
+        self.next += pages.len() as u64 / self.ps;
+        self.push(Job::Raw(pages))?;
+        Ok(id)
+    }
+
+    /// Queues `bytes` for the running CRC-32C.
+    pub(crate) fn hash(&mut self, bytes: &'a [u8]) -> io::Result<()> {
+        self.push(Job::Hash(bytes))
+    }
+
+    fn push(&mut self, job: Job<'a>) -> io::Result<()> {
+        self.batch.push(job);
+        if self.batch.len() >= BATCH {
+            return self.send();
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.tx.send(b).map_err(|_| io::Error::other("the encoder thread stopped"))
+    }
+}
+
+impl Drop for Pages<'_> {
+    fn drop(&mut self) {
+        // A failed send means the encoder stopped; its own error is what the caller sees.
+        let _ = self.send();
+    }
+}
+
+/// Runs `walk` on this thread with a [`Pages`] whose first id is `first`, the encoder and the
+/// writer on two scoped threads. `head` (the bytes before page `first`) is written first.
+/// Returns `walk`'s result and the CRC-32C of the hashed bytes; an output error (a full disk)
+/// wins over the walker's result.
+pub(crate) fn run<'a, W: Write + Send, T>(
+    order: ByteOrder,
+    ps: u64,
+    first: u64,
+    head: Vec<u8>,
+    out: W,
+    progress: Box<dyn FnMut(u64) + Send>,
+    walk: impl FnOnce(Pages<'a>) -> T,
+) -> io::Result<(T, u32)> {
+    let (jobs_tx, jobs_rx) = sync_channel::<Vec<Job<'a>>>(DEPTH);
+    let (full_tx, full_rx) = sync_channel::<Vec<u8>>(BUFFERS);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(BUFFERS);
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || write_all(out, full_rx, empty_tx));
+        let encoder = s.spawn(move || encode_all(jobs_rx, order, ps, head, full_tx, empty_rx));
+        let pages = Pages { order, ps, next: first, progress, batch: Vec::with_capacity(BATCH), tx: jobs_tx };
+        let t = walk(pages);
+        let panicked = |what: &str| io::Error::other(format!("the {what} thread panicked"));
+        let crc = encoder.join().unwrap_or_else(|_| Err(panicked("encoder")));
+        writer.join().unwrap_or_else(|_| Err(panicked("writer")))?;
+        Ok((t, crc?))
+    })
+}
+
+fn write_all<W: Write>(mut out: W, full: Receiver<Vec<u8>>, empty: SyncSender<Vec<u8>>) -> io::Result<()> {
+    for mut buf in full {
+        out.write_all(&buf)?;
+        buf.clear();
+        // The encoder may have stopped waiting (it failed); the buffer is then dropped.
+        let _ = empty.send(buf);
+    }
+    out.flush()
+}
+
+fn encode_all(
+    jobs: Receiver<Vec<Job<'_>>>,
+    order: ByteOrder,
+    ps: u64,
+    mut buf: Vec<u8>,
+    full: SyncSender<Vec<u8>>,
+    empty: Receiver<Vec<u8>>,
+) -> io::Result<u32> {
+    let stopped = || io::Error::other("the writer thread stopped");
+    let mut crc = 0u32;
+    let mut spare = BUFFERS - 1;
+    buf.reserve(STAGING);
+    for batch in jobs {
+        // Nodes first, then the batch's hashing: the bytes to hash were just copied and are
+        // still in cache. Hashes stay in order among themselves, which is all the CRC needs.
+        for job in &batch {
+            match job {
+                Job::Node { id, elems, size } => encode(&mut buf, order, *id, elems, *size, ps),
+                Job::Raw(pages) => buf.extend_from_slice(pages),
+                Job::Hash(_) => {}
+            }
+        }
+        for job in &batch {
+            if let Job::Hash(bytes) = job {
+                crc = crc32c_append(crc, bytes);
+            }
+        }
+        if buf.len() >= STAGING {
+            // A fixed set of buffers goes round: no allocation (or page fault) after the first lap.
+            let next = if spare > 0 {
+                spare -= 1;
+                Vec::with_capacity(STAGING + (1 << 20))
+            } else {
+                empty.recv().map_err(|_| stopped())?
+            };
+            full.send(std::mem::replace(&mut buf, next)).map_err(|_| stopped())?;
+        }
+    }
+    if !buf.is_empty() {
+        full.send(buf).map_err(|_| stopped())?;
+    }
+    Ok(crc)
+}
