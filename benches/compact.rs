@@ -1,14 +1,20 @@
 //! `cargo bench --bench compact`: `boltscope compact` next to `etcdutl defrag --data-dir` and
-//! `bolt.Compact` (what `bbolt compact` runs, through boltoracle) on the same large real backend
-//! file, in one run: times, ratios, output sizes, memory. Goals (issue 5): 5x faster than
-//! etcdutl's defrag, 10x faster than bbolt's, anonymous memory under 256 MB, output no larger
-//! than bolt.Compact's at fill 1.0. Every run starts from a fresh copy, after `sync`, and ends
-//! with the output on disk (all three fsync).
+//! `bolt.Compact` (what `bbolt compact` runs, through boltoracle) on the same large real files, in
+//! one run: times, ratios, output sizes, memory. Goals (issue 5): 5x faster than etcdutl's
+//! defrag, 10x faster than bbolt's, anonymous memory under 256 MB, output no larger than
+//! bolt.Compact's at fill 1.0.
+//!
+//! The tools run in interleaved rounds (boltscope, etcdutl, bbolt, boltscope, ...) so a slow
+//! spell of the machine hits them alike; each run starts after `sync` and ends with its output
+//! on disk (all three fsync). boltscope runs on the raw backend (what defrag works on) and on the
+//! snapshot twice: as the peers do (`--trailer never`: no trailer) and by default (the sha256
+//! trailer appended, which neither peer writes).
 
 mod common;
 use common::*;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 fn sync() {
     let _ = Command::new("sync").status();
@@ -19,65 +25,106 @@ fn hwm_size(p: &Path) -> u64 {
     boltscope::DbView::new(m.bytes()).map(|v| v.total_size()).unwrap_or(0)
 }
 
-fn main() {
-    let Some((_, member)) = bench_files() else { return };
-    let bolt = env!("CARGO_BIN_EXE_boltscope");
-    let n = runs();
-    let dir = tempfile::tempdir_in(member.parent().expect("dir")).expect("temp dir");
-    let dst = dir.path().join("boltscope.db");
-    let src = member.to_str().unwrap();
-    warm(&member);
-    let mut ours = Vec::new();
-    for _ in 0..n {
-        let _ = std::fs::remove_file(&dst);
-        sync();
-        ours.push(run(bolt, &["compact", src, "-o", dst.to_str().unwrap()]));
-        assert!(ours.last().unwrap().ok, "boltscope compact");
+/// The runs of one command.
+#[derive(Default)]
+struct Runs(Vec<Run>);
+
+impl Runs {
+    fn push(&mut self, r: Run, what: &str) {
+        assert!(r.ok, "{what} failed");
+        self.0.push(r);
     }
-    let peak_anon = ours.iter().map(|r| r.peak_anon).max().unwrap_or(0);
-    ours.sort_by_key(|r| r.wall);
-    let ours_t = ours[n / 2].wall;
-    // etcdutl defrag works on a data dir in place: a fresh copy of the file for every run.
+    fn median(&self) -> Duration {
+        let mut t: Vec<Duration> = self.0.iter().map(|r| r.wall).collect();
+        t.sort();
+        t[t.len() / 2]
+    }
+    fn range(&self) -> String {
+        let t = self.0.iter().map(|r| r.wall);
+        let (lo, hi) = (t.clone().min().unwrap_or_default(), t.max().unwrap_or_default());
+        format!("{:.3}-{:.3} s", lo.as_secs_f64(), hi.as_secs_f64())
+    }
+    fn peak_anon(&self) -> u64 {
+        self.0.iter().map(|r| r.peak_anon).max().unwrap_or(0)
+    }
+    fn peak_rss(&self) -> u64 {
+        self.0.iter().map(|r| r.peak_rss).max().unwrap_or(0)
+    }
+}
+
+fn main() {
+    let Some(s) = setup(env!("CARGO_BIN_EXE_boltscope")) else { return };
+    let (n, bolt) = (s.n, s.bolt);
+    let n_bbolt = n.min(3);
+    let dir = tempfile::tempdir_in(s.member.parent().expect("dir")).expect("temp dir");
+    let out = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (member, snap) = (s.member.to_str().unwrap(), s.snap.to_str().unwrap());
+    // etcdutl defrag works on a data dir in place: a fresh copy of the backend for every run.
     let data = dir.path().join("data");
     let db = data.join("member/snap/db");
     std::fs::create_dir_all(db.parent().unwrap()).unwrap();
-    let mut theirs = Vec::new();
-    for _ in 0..n {
-        std::fs::copy(&member, &db).unwrap();
+    let ours_cases: [(&str, &str, &[&str]); 3] = [
+        ("raw backend", member, &[]),
+        ("snapshot, --trailer never", snap, &["--trailer", "never"]),
+        ("snapshot, default (+ sha256 trailer)", snap, &[]),
+    ];
+    let mut ours: Vec<Runs> = ours_cases.iter().map(|_| Runs::default()).collect();
+    let (mut eu, mut bb) = (Runs::default(), Runs::default());
+    let bc = out("bbolt.db");
+    for round in 0..n {
+        for (i, (what, src, extra)) in ours_cases.iter().enumerate() {
+            let dst = out(&format!("ours-{i}.db"));
+            let _ = std::fs::remove_file(&dst);
+            sync();
+            let mut args = vec!["--no-index", "compact", src, "-o", &dst];
+            args.extend_from_slice(extra);
+            ours[i].push(run(bolt, &args), &format!("boltscope compact ({what})"));
+        }
+        std::fs::copy(&s.member, &db).unwrap();
         sync();
-        theirs.push(run(&etcdutl(), &["defrag", "--data-dir", data.to_str().unwrap()]));
-        assert!(theirs.last().unwrap().ok, "etcdutl defrag");
+        eu.push(run(&s.etcdutl, &["defrag", "--data-dir", data.to_str().unwrap()]), "etcdutl defrag");
+        if round < n_bbolt {
+            let _ = std::fs::remove_file(&bc);
+            sync();
+            bb.push(run("boltoracle", &["compact", snap, &bc]), "bolt.Compact");
+        }
     }
-    let eu_rss = theirs.iter().map(|r| r.peak_rss).max().unwrap_or(0);
-    theirs.sort_by_key(|r| r.wall);
-    let eu_t = theirs[n / 2].wall;
-    let eu_size = hwm_size(&db);
-    // bolt.Compact, as `bbolt compact` runs it (txMaxSize 65536): slow, so once.
-    let bc = dir.path().join("bbolt.db");
-    sync();
-    let b = run("boltoracle", &["compact", src, bc.to_str().unwrap()]);
-    let bc_size = hwm_size(&bc);
-    let ours_size = hwm_size(&dst);
-    println!("compact {src} ({}), page cache warm, output fsynced", mib(std::fs::metadata(&member).unwrap().len()));
+    let (eu_t, bb_t) = (eu.median().as_secs_f64(), bb.median().as_secs_f64());
+    let bc_size = hwm_size(Path::new(&bc));
     println!(
-        "  etcdutl defrag            {} (median of {n})   peak RSS {}   -> {}",
-        secs(eu_t),
-        mib(eu_rss),
-        mib(eu_size)
+        "compact: {} ({}) and its raw backend, page cache warm, outputs fsynced; {n} interleaved rounds",
+        snap,
+        mib(std::fs::metadata(&s.snap).unwrap().len())
     );
     println!(
-        "  bolt.Compact (bbolt)      {} (1 run)         peak RSS {}   -> {}",
-        secs(b.wall),
-        mib(b.peak_rss),
+        "  etcdutl defrag (backend)       median {:.3} s ({})   peak RSS {}   -> {}",
+        eu_t,
+        eu.range(),
+        mib(eu.peak_rss()),
+        mib(hwm_size(&db))
+    );
+    println!(
+        "  bolt.Compact (snapshot)        median {:.3} s ({}, {n_bbolt} runs)   peak RSS {}   -> {} ({bc_size} bytes)",
+        bb_t,
+        bb.range(),
+        mib(bb.peak_rss()),
         mib(bc_size)
     );
-    println!(
-        "  boltscope compact         {} (median of {n})   peak anon {}   -> {}",
-        secs(ours_t),
-        mib(peak_anon),
-        mib(ours_size)
-    );
-    println!("  vs etcdutl defrag         {:.1}x faster (goal >= 5x)", eu_t.as_secs_f64() / ours_t.as_secs_f64());
-    println!("  vs bolt.Compact           {:.1}x faster (goal >= 10x)", b.wall.as_secs_f64() / ours_t.as_secs_f64());
-    println!("  size vs bolt.Compact      {} vs {} bytes (goal: no larger)", ours_size, bc_size);
+    for (i, (what, _, _)) in ours_cases.iter().enumerate() {
+        let r = &ours[i];
+        let t = r.median().as_secs_f64();
+        let size = hwm_size(Path::new(&out(&format!("ours-{i}.db"))));
+        println!("  boltscope compact, {what}");
+        println!(
+            "    median {t:.3} s ({})   peak anon {} (goal < 256 MiB)   -> {} ({size} bytes; bolt.Compact's: {bc_size}, goal: no larger)",
+            r.range(),
+            mib(r.peak_anon()),
+            mib(size)
+        );
+        println!(
+            "    {:.1}x faster than etcdutl defrag (goal >= 5x), {:.1}x faster than bolt.Compact (goal >= 10x)",
+            eu_t / t,
+            bb_t / t
+        );
+    }
 }

@@ -73,6 +73,8 @@ struct Copier<'v, 'a> {
     err: Option<io::Error>,
     /// Bytes copied since the last progress report.
     unreported: u64,
+    /// The `key` bucket's key that gives etcdutl's REVISION, see [`Copier::last_key_of`].
+    last_key: Option<&'a [u8]>,
 }
 
 impl<'a> Copier<'_, 'a> {
@@ -125,17 +127,16 @@ impl<'a> Copier<'_, 'a> {
                         } else {
                             run.add(page, e.value, &mut self.pages)?;
                         }
-                        let s = &mut self.src;
-                        s.keys += 1;
-                        if top == Some(KEY_BUCKET) {
-                            s.last_rev = revision::main_of(e.key).or(s.last_rev);
-                        }
+                        self.src.keys += 1;
                     }
                     _ => {}
                 }
                 self.entry(&mut t, &e, &mut extra, &mut ord, is_key, top, depth)?;
             }
             run.flush(page, &mut self.pages)?;
+            if depth == 1 && top == Some(KEY_BUCKET) {
+                self.last_key_of(page);
+            }
             Ok(())
         })?;
         for (k, v) in extra {
@@ -150,6 +151,17 @@ impl<'a> Copier<'_, 'a> {
             Err(e) => self.io(Err(e)),
         }
         Ok(value)
+    }
+
+    /// Notes the key etcdutl's REVISION comes from, as [`crate::status`] picks it: a leaf's last
+    /// key (each key, in a leaf with bucket entries) when it is long enough to hold a revision.
+    /// Only lengths are read here; the key itself is decoded once, at the end.
+    fn last_key_of(&mut self, page: &Page<'a>) {
+        let mut elems = (0..usize::from(page.count)).rev().filter_map(|i| page.leaf_elem(i).ok());
+        let has_bucket = elems.clone().any(|e| e.is_bucket());
+        let long = |e: LeafElem<'a>| (e.key.len() >= 8).then_some(e.key);
+        let key = if has_bucket { elems.find_map(long) } else { elems.next().and_then(long) };
+        self.last_key = key.or(self.last_key);
     }
 
     /// One entry of a bucket being copied: the meta bucket's compaction records merged in
@@ -307,6 +319,7 @@ pub fn write<W: Write + Send>(
             src: SrcSums::default(),
             err: None,
             unreported: 0,
+            last_key: None,
         };
         // The root bucket: fill percent 0.5 (bbolt's default for it), never inline.
         let root_val = c.bucket(cursor::root(view), 0, 0.5, None, 0, false);
@@ -321,7 +334,8 @@ pub fn write<W: Write + Send>(
             NO_FREELIST
         };
         let written = Written { pages: c.pages.next, ..c.written };
-        (root_val, c.err, written, c.src, freelist)
+        let src = SrcSums { last_rev: c.last_key.and_then(revision::main_of), ..c.src };
+        (root_val, c.err, written, src, freelist)
     })?;
     let (root_val, err, written, src, freelist) = walked;
     if let Some(e) = err {

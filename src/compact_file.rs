@@ -174,7 +174,7 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
         _ => e,
     };
     let (layout, before) = if job.verify {
-        let layout = compact::write(&view, &opt, WritingBack::new(tmp.as_file_mut()), progress).map_err(explain)?;
+        let layout = writing_back(tmp.as_file_mut(), |w| compact::write(&view, &opt, w, progress)).map_err(explain)?;
         let s = layout.src;
         let st = Status {
             hash: s.crc,
@@ -187,7 +187,7 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
     } else {
         let (before, layout) = rayon::join(
             || status::status(&view, EtcdVersion::V35),
-            || compact::write(&view, &opt, WritingBack::new(tmp.as_file_mut()), progress),
+            || writing_back(tmp.as_file_mut(), |w| compact::write(&view, &opt, w, progress)),
         );
         let before = before?;
         if !before.structure.is_clean() {
@@ -290,30 +290,38 @@ fn verify(src: &DbView<'_>, src_st: &Status, bytes: &[u8], target: Option<(u64, 
     Ok(r.status)
 }
 
-/// The copy's file, asking the kernel to start writing each few megabytes to disk as soon as
-/// they are written ([`crate::db::start_writeback`]): the disk works during the copy, not all
-/// at the final fsync.
+/// Runs `f` with a writer to `file` that has the kernel start writing each few megabytes to disk
+/// as soon as they are written ([`crate::db::start_writeback`]), from a thread of its own (the
+/// request can wait for the disk), so the disk works during the copy, not all at the final fsync.
+fn writing_back<T>(file: &mut std::fs::File, f: impl FnOnce(WritingBack<'_>) -> T) -> T {
+    let flusher = file.try_clone().ok();
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, u64)>();
+        if let Some(c) = flusher {
+            s.spawn(move || rx.into_iter().for_each(|(at, len)| crate::db::start_writeback(&c, at, len)));
+        }
+        f(WritingBack { file, written: 0, started: 0, tx })
+    })
+}
+
+/// See [`writing_back`].
 struct WritingBack<'f> {
     file: &'f mut std::fs::File,
     written: u64,
     started: u64,
+    tx: std::sync::mpsc::Sender<(u64, u64)>,
 }
 
-impl<'f> WritingBack<'f> {
-    /// Bytes written between two writeback requests.
-    const STEP: u64 = 64 << 20;
-
-    fn new(file: &'f mut std::fs::File) -> WritingBack<'f> {
-        WritingBack { file, written: 0, started: 0 }
-    }
-}
+/// Bytes written between two writeback requests.
+const WRITEBACK_STEP: u64 = 16 << 20;
 
 impl Write for WritingBack<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.file.write(buf)?;
         self.written += n as u64;
-        if self.written - self.started >= Self::STEP {
-            crate::db::start_writeback(self.file, self.started, self.written - self.started);
+        if self.written - self.started >= WRITEBACK_STEP {
+            // A stopped flusher only means no early writeback; the final fsync still runs.
+            let _ = self.tx.send((self.started, self.written - self.started));
             self.started = self.written;
         }
         Ok(n)

@@ -48,6 +48,8 @@ pub(crate) struct Pages<'a> {
     pub(crate) progress: Box<dyn FnMut(u64) + Send>,
     batch: Vec<Job<'a>>,
     tx: SyncSender<Vec<Job<'a>>>,
+    /// Batches the encoder is done with, for reuse.
+    back: Receiver<Vec<Job<'a>>>,
 }
 
 impl<'a> Pages<'a> {
@@ -84,7 +86,8 @@ impl<'a> Pages<'a> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let next = self.back.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let b = std::mem::replace(&mut self.batch, next);
         self.tx.send(b).map_err(|_| io::Error::other("the encoder thread stopped"))
     }
 }
@@ -110,12 +113,14 @@ pub(crate) fn run<'a, W: Write + Send, T>(
     walk: impl FnOnce(Pages<'a>) -> T,
 ) -> io::Result<(T, u32)> {
     let (jobs_tx, jobs_rx) = sync_channel::<Vec<Job<'a>>>(DEPTH);
+    let (back_tx, back_rx) = sync_channel::<Vec<Job<'a>>>(DEPTH + 2);
     let (full_tx, full_rx) = sync_channel::<Vec<u8>>(BUFFERS);
     let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(BUFFERS);
     std::thread::scope(|s| {
         let writer = s.spawn(move || write_all(out, full_rx, empty_tx));
-        let encoder = s.spawn(move || encode_all(jobs_rx, order, ps, head, full_tx, empty_rx));
-        let pages = Pages { order, ps, next: first, progress, batch: Vec::with_capacity(BATCH), tx: jobs_tx };
+        let encoder = s.spawn(move || encode_all((jobs_rx, back_tx), order, ps, head, full_tx, empty_rx));
+        let pages =
+            Pages { order, ps, next: first, progress, batch: Vec::with_capacity(BATCH), tx: jobs_tx, back: back_rx };
         let t = walk(pages);
         let panicked = |what: &str| io::Error::other(format!("the {what} thread panicked"));
         let crc = encoder.join().unwrap_or_else(|_| Err(panicked("encoder")));
@@ -134,8 +139,8 @@ fn write_all<W: Write>(mut out: W, full: Receiver<Vec<u8>>, empty: SyncSender<Ve
     out.flush()
 }
 
-fn encode_all(
-    jobs: Receiver<Vec<Job<'_>>>,
+fn encode_all<'a>(
+    (jobs, back): (Receiver<Vec<Job<'a>>>, SyncSender<Vec<Job<'a>>>),
     order: ByteOrder,
     ps: u64,
     mut buf: Vec<u8>,
@@ -146,7 +151,7 @@ fn encode_all(
     let mut crc = 0u32;
     let mut spare = BUFFERS - 1;
     buf.reserve(STAGING);
-    for batch in jobs {
+    for mut batch in jobs {
         // Nodes first, then the batch's hashing: the bytes to hash were just copied and are
         // still in cache. Hashes stay in order among themselves, which is all the CRC needs.
         for job in &batch {
@@ -161,6 +166,8 @@ fn encode_all(
                 crc = crc32c_append(crc, bytes);
             }
         }
+        batch.clear();
+        let _ = back.try_send(batch);
         if buf.len() >= STAGING {
             // A fixed set of buffers goes round: no allocation (or page fault) after the first lap.
             let next = if spare > 0 {
@@ -176,4 +183,80 @@ fn encode_all(
         full.send(buf).map_err(|_| stopped())?;
     }
     Ok(crc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accepts `left` bytes, then fails as a full disk does.
+    struct Small {
+        left: usize,
+        got: Vec<u8>,
+    }
+
+    impl Write for Small {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if self.left == 0 {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+            }
+            let n = b.len().min(self.left);
+            self.left -= n;
+            self.got.extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    const PS: u64 = 4096;
+
+    /// Queues `pages` raw pages numbered from 2, each filled with its id's low byte, and hashes
+    /// each; returns how many were queued before the pipeline refused more.
+    fn walk(mut p: Pages<'_>, pages: u64) -> u64 {
+        for id in 2..2 + pages {
+            if p.raw(vec![id as u8; PS as usize]).is_err() {
+                return id - 2;
+            }
+            if p.hash(b"0123456789").is_err() {
+                return id - 1;
+            }
+        }
+        pages
+    }
+
+    #[test]
+    fn pages_arrive_in_order_after_the_head_and_the_hash_covers_every_piece() {
+        let mut out = Vec::new();
+        let n = 3 * (STAGING as u64 / PS) + 7; // several staging buffers and a partial one
+        let head = vec![0xAB; 2 * PS as usize];
+        let (queued, crc) = run(ByteOrder::Little, PS, 2, head, &mut out, Box::new(|_| {}), |p| walk(p, n)).unwrap();
+        assert_eq!(queued, n);
+        assert_eq!(out.len() as u64, (n + 2) * PS);
+        assert!(out[..2 * PS as usize].iter().all(|&b| b == 0xAB));
+        for id in 2..2 + n {
+            let at = (id * PS) as usize;
+            assert!(out[at..at + PS as usize].iter().all(|&b| b == id as u8), "page {id}");
+        }
+        let whole: Vec<u8> = (0..n).flat_map(|_| b"0123456789".iter().copied()).collect();
+        assert_eq!(crc, crc32c::crc32c(&whole));
+    }
+
+    #[test]
+    fn an_output_error_stops_the_walk_and_is_the_error_returned() {
+        let small = Small { left: 10 << 20, got: Vec::new() };
+        let n = 20 * (STAGING as u64 / PS); // 160 MiB asked for, 10 MiB accepted
+        let r = run(ByteOrder::Little, PS, 2, vec![0; 2 * PS as usize], small, Box::new(|_| {}), |p| walk(p, n));
+        let e = r.expect_err("the write fails");
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
+        // The walk cannot see the outcome through `run`'s error; check it stopped early instead.
+        let small = Small { left: 10 << 20, got: Vec::new() };
+        let mut queued = 0;
+        let _ = run(ByteOrder::Little, PS, 2, vec![0; 2 * PS as usize], small, Box::new(|_| {}), |p| {
+            queued = walk(p, n);
+        });
+        let bound = (10 << 20) / PS + (BUFFERS + DEPTH) as u64 * (STAGING as u64 / PS + BATCH as u64);
+        assert!(queued < bound, "the walk went on to page {queued} of {n} after the output failed");
+    }
 }

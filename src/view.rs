@@ -142,11 +142,14 @@ impl<'a> DbView<'a> {
         Page::new(id, at, bytes, self.order).ok_or_else(|| oob(format!("page {id} header unreadable")))
     }
 
-    /// Starts loading page `id`'s header into cache (no effect for an id outside the file).
+    /// Starts loading page `id`'s header and first elements (two cache lines) into cache (no
+    /// effect for an id outside the file).
     pub fn prefetch_page(&self, id: u64) {
         let at = usize::try_from(id.saturating_mul(self.page_size as u64)).unwrap_or(usize::MAX);
-        if let Some(b) = self.data.get(at..at.saturating_add(64)) {
-            crate::db::prefetch(b);
+        for line in [at, at.saturating_add(64)] {
+            if let Some(b) = self.data.get(line..line.saturating_add(64)) {
+                crate::db::prefetch(b);
+            }
         }
     }
 
