@@ -4,11 +4,13 @@
 //! defrag, 10x faster than bbolt's, anonymous memory under 256 MB, output no larger than
 //! bolt.Compact's at fill 1.0.
 //!
-//! The tools run in interleaved rounds (boltscope, etcdutl, bbolt, boltscope, ...) so a slow
-//! spell of the machine hits them alike; each run starts after `sync` and ends with its output
-//! on disk (all three fsync). boltscope runs on the raw backend (what defrag works on) and on the
-//! snapshot twice: as the peers do (`--trailer never`: no trailer) and by default (the sha256
-//! trailer appended, which neither peer writes).
+//! Each tool gets one untimed warm-up run and then its timed runs back to back, as benchmarks
+//! usually go: on this VM memory that was freed a few seconds earlier goes back to the host
+//! (virtio-balloon free page reporting), and the first touch of it costs about 1.5 us per 4 KiB
+//! page, whoever touches it; a warm-up puts every tool in the same steady state. Each run starts
+//! after `sync` and ends with its output on disk (all three fsync). boltscope runs on the raw
+//! backend (what defrag works on) and on the snapshot twice: as the peers do (`--trailer never`:
+//! no trailer) and by default (the sha256 trailer appended, which neither peer writes).
 
 mod common;
 use common::*;
@@ -68,31 +70,45 @@ fn main() {
         ("snapshot, --trailer never", snap, &["--trailer", "never"]),
         ("snapshot, default (+ sha256 trailer)", snap, &[]),
     ];
-    let mut ours: Vec<Runs> = ours_cases.iter().map(|_| Runs::default()).collect();
-    let (mut eu, mut bb) = (Runs::default(), Runs::default());
     let bc = out("bbolt.db");
-    for round in 0..n {
-        for (i, (what, src, extra)) in ours_cases.iter().enumerate() {
-            let dst = out(&format!("ours-{i}.db"));
+    let mut ours = Vec::new();
+    for (i, (what, src, extra)) in ours_cases.iter().enumerate() {
+        let dst = out(&format!("ours-{i}.db"));
+        let mut args = vec!["--no-index", "compact", src, "-o", &dst];
+        args.extend_from_slice(extra);
+        let mut r = Runs::default();
+        for round in 0..=n {
             let _ = std::fs::remove_file(&dst);
             sync();
-            let mut args = vec!["--no-index", "compact", src, "-o", &dst];
-            args.extend_from_slice(extra);
-            ours[i].push(run(bolt, &args), &format!("boltscope compact ({what})"));
+            let one = run(bolt, &args);
+            if round > 0 {
+                r.push(one, &format!("boltscope compact ({what})"));
+            }
         }
+        ours.push(r);
+    }
+    let mut eu = Runs::default();
+    for round in 0..=n {
         std::fs::copy(&s.member, &db).unwrap();
         sync();
-        eu.push(run(&s.etcdutl, &["defrag", "--data-dir", data.to_str().unwrap()]), "etcdutl defrag");
-        if round < n_bbolt {
-            let _ = std::fs::remove_file(&bc);
-            sync();
-            bb.push(run("boltoracle", &["compact", snap, &bc]), "bolt.Compact");
+        let one = run(&s.etcdutl, &["defrag", "--data-dir", data.to_str().unwrap()]);
+        if round > 0 {
+            eu.push(one, "etcdutl defrag");
+        }
+    }
+    let mut bb = Runs::default();
+    for round in 0..=n_bbolt {
+        let _ = std::fs::remove_file(&bc);
+        sync();
+        let one = run("boltoracle", &["compact", snap, &bc]);
+        if round > 0 {
+            bb.push(one, "bolt.Compact");
         }
     }
     let (eu_t, bb_t) = (eu.median().as_secs_f64(), bb.median().as_secs_f64());
     let bc_size = hwm_size(Path::new(&bc));
     println!(
-        "compact: {} ({}) and its raw backend, page cache warm, outputs fsynced; {n} interleaved rounds",
+        "compact: {} ({}) and its raw backend, page cache warm, outputs fsynced; a warm-up, then {n} runs each",
         snap,
         mib(std::fs::metadata(&s.snap).unwrap().len())
     );

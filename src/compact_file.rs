@@ -204,16 +204,18 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Er
     let bytes = copy.bytes();
     // Flushing the copy to disk overlaps its verification (and the trailer's hash).
     let file = tmp.as_file();
-    let ((verdict, sha), synced) = rayon::join(
-        || {
-            rayon::join(
-                || if job.verify { verify(&view, &before, bytes, target).map(Some) } else { Ok(None) },
-                || with_trailer.then(|| Sha256::digest(bytes)),
-            )
-        },
-        || file.sync_data(),
-    );
+    // The flush and the trailer's hash wait on the disk or use one core each: they get threads of
+    // their own, so the verification keeps every worker of the pool.
+    let (verdict, sha, synced) = std::thread::scope(|s| {
+        let synced = s.spawn(|| file.sync_data());
+        let sha = with_trailer.then(|| s.spawn(|| Sha256::digest(bytes)));
+        let verdict = if job.verify { verify(&view, &before, bytes, target).map(Some) } else { Ok(None) };
+        let panicked = || std::io::Error::other("a helper thread panicked");
+        let sha = sha.map(|h| h.join().map_err(|_| panicked())).transpose();
+        (verdict, sha, synced.join().unwrap_or_else(|_| Err(panicked())))
+    });
     synced?;
+    let sha = sha?;
     let dst_status = verdict.map_err(explain)?;
     drop(copy);
     let f = tmp.as_file_mut();
