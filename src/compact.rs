@@ -9,7 +9,7 @@ use crate::error::{Error, Problem};
 use crate::etcd::compaction::{self, Keep};
 use crate::etcd::{revision, KEY_BUCKET, META_BUCKET};
 use crate::meta::{fnv1a64, MAGIC, NO_FREELIST, VERSION};
-use crate::page::{ByteOrder, LeafElem, Page, BUCKET_LEAF_FLAG, ELEMENT_SIZE, FREELIST, META};
+use crate::page::{ByteOrder, LeafElem, Page, BUCKET_LEAF_FLAG, FREELIST, META};
 use crate::pipeline::{self, Pages};
 use crate::view::DbView;
 use std::borrow::Cow;
@@ -71,8 +71,11 @@ struct Copier<'v, 'a> {
     written: Written,
     src: SrcSums,
     err: Option<io::Error>,
-    /// Bytes copied since the last progress report.
-    unreported: u64,
+    /// Progress: told (source leaf bytes read, their estimated total).
+    progress: Box<dyn FnMut(u64, u64) + Send>,
+    /// Source leaf bytes read, their total as [`progress_total`] estimates, and the count at the
+    /// last report.
+    done: (u64, u64, u64),
     /// The `key` bucket's key that gives etcdutl's REVISION, see [`Copier::last_key_of`].
     last_key: Option<&'a [u8]>,
 }
@@ -134,6 +137,9 @@ impl<'a> Copier<'_, 'a> {
                 self.entry(&mut t, &e, &mut extra, &mut ord, is_key, top, depth)?;
             }
             run.flush(page, &mut self.pages)?;
+            if depth <= 1 {
+                self.progress_page();
+            }
             if depth == 1 && top == Some(KEY_BUCKET) {
                 self.last_key_of(page);
             }
@@ -151,6 +157,15 @@ impl<'a> Copier<'_, 'a> {
             Err(e) => self.io(Err(e)),
         }
         Ok(value)
+    }
+
+    fn progress_page(&mut self) {
+        let (done, total, reported) = &mut self.done;
+        *done += self.pages.ps;
+        if *done - *reported >= PROGRESS_STEP {
+            *reported = *done;
+            (self.progress)(*done, (*total).max(*done));
+        }
     }
 
     /// Notes the key etcdutl's REVISION comes from, as [`crate::status`] picks it: a leaf's last
@@ -203,10 +218,6 @@ impl<'a> Copier<'_, 'a> {
             self.put(t, BUCKET_LEAF_FLAG, e.key, Cow::Owned(v));
         } else {
             self.written.entries += 1;
-            self.unreported += (e.key.len() + e.value.len() + ELEMENT_SIZE) as u64;
-            if self.unreported >= PROGRESS_STEP {
-                (self.pages.progress)(std::mem::take(&mut self.unreported));
-            }
             self.put(t, 0, e.key, Cow::Borrowed(e.value));
         }
         Ok(())
@@ -216,8 +227,23 @@ impl<'a> Copier<'_, 'a> {
 /// Records the compaction adds to the `meta` bucket, in key order.
 type Extra = std::iter::Peekable<std::vec::IntoIter<(&'static [u8], Vec<u8>)>>;
 
-/// Bytes copied between two progress reports.
+/// Source bytes read between two progress reports.
 const PROGRESS_STEP: u64 = 4 << 20;
+
+/// The total [`write()`](fn@write)'s progress counts to: the leaf pages of the root bucket and of
+/// every top-level bucket (counted from their branch pages, see [`cursor::leaf_pages`]) times
+/// the page size. Free pages are not in it, so it measures the work, not the file.
+pub fn progress_total(view: &DbView<'_>) -> u64 {
+    let ps = view.page_size as u64;
+    let root = cursor::root(view);
+    let mut leaves = cursor::leaf_pages(view, root);
+    let _ = cursor::for_each(view, root, &mut |e| {
+        if let Some(b) = e.is_bucket().then(|| cursor::bucket_root(view, e.value)).flatten() {
+            leaves += cursor::leaf_pages(view, b);
+        }
+    });
+    leaves.saturating_mul(ps)
+}
 
 /// A stretch of a page's bytes not yet hashed: consecutive keys and values that lie back to back
 /// (bbolt's packed layout) are hashed with one CRC call.
@@ -295,11 +321,13 @@ pub struct Layout {
 /// and an empty freelist page at the end if the source has a freelist page. The caller writes
 /// the meta pages over the placeholders ([`meta_pages`]). The source is read on this thread while
 /// two more encode and write (see [`crate::pipeline`]); memory stays bounded whatever the size.
+/// `progress` is told, every few megabytes and at the end, the source leaf bytes read so far and
+/// their total ([`progress_total`]), so a progress bar can show a rate and the time left.
 pub fn write<W: Write + Send>(
     view: &DbView<'_>,
     opt: &Options,
     out: W,
-    progress: Box<dyn FnMut(u64) + Send>,
+    progress: Box<dyn FnMut(u64, u64) + Send>,
 ) -> Result<Layout, Error> {
     let ps = view.page_size as u64;
     let o = view.order;
@@ -309,7 +337,8 @@ pub fn write<W: Write + Send>(
     };
     // Placeholders for the two meta pages, written over at the end by the caller.
     let head = vec![0u8; 2 * ps as usize];
-    let (walked, crc) = pipeline::run(o, ps, 2, head, out, progress, |pages| {
+    let total = progress_total(view);
+    let (walked, crc) = pipeline::run(o, ps, 2, head, out, |pages| {
         let mut c = Copier {
             view,
             pages,
@@ -318,12 +347,13 @@ pub fn write<W: Write + Send>(
             written: Written::default(),
             src: SrcSums::default(),
             err: None,
-            unreported: 0,
+            progress,
+            done: (0, total, 0),
             last_key: None,
         };
         // The root bucket: fill percent 0.5 (bbolt's default for it), never inline.
         let root_val = c.bucket(cursor::root(view), 0, 0.5, None, 0, false);
-        (c.pages.progress)(c.unreported);
+        (c.progress)(c.done.0, c.done.1.max(c.done.0));
         let freelist = if root_val.is_ok() && view.meta().has_freelist_page() {
             let mut p = vec![0u8; ps as usize];
             put_header(&mut p, o, c.pages.next, FREELIST, 0, 0);

@@ -136,8 +136,9 @@ fn resolve(view: &DbView<'_>, r: Revision) -> Result<Option<(u64, u64)>, Error> 
     Ok(Some((rev, info.current_revision)))
 }
 
-/// Runs the job. `progress` is told the bytes of entries copied, as they are copied.
-pub fn run(job: &Job, progress: Box<dyn FnMut(u64) + Send>) -> Result<Report, Error> {
+/// Runs the job. `progress` is told the source bytes read so far and their total, as
+/// [`compact::write`] counts them.
+pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Report, Error> {
     let t0 = Instant::now();
     check_destination(&job.src, &job.dst, job.force)?;
     let src = MappedFile::open(&job.src)?;

@@ -90,6 +90,39 @@ fn visit<'a>(
     }
 }
 
+/// About how many leaf pages the bucket's tree has, for a progress bar: read from branch pages
+/// alone, and above the last branch level from at most eight children of a page, evenly spread
+/// (a bbolt tree is balanced, with all leaves at one depth), so a few dozen pages are read
+/// whatever the size, and never more than a fixed budget on a damaged tree. Never more than the
+/// file's pages.
+pub fn leaf_pages(view: &DbView<'_>, b: BucketRoot<'_>) -> u64 {
+    const SAMPLE: usize = 8;
+    fn count(view: &DbView<'_>, id: u64, depth: u32, budget: &mut u32) -> u64 {
+        if *budget == 0 || depth > MAX_DEPTH {
+            return 0;
+        }
+        *budget -= 1;
+        let Ok(p) = view.page(id) else { return 0 };
+        if p.flags != BRANCH {
+            return 1;
+        }
+        let n = usize::from(p.count);
+        let child = |i: usize| p.branch_elem(i).ok().map(|c| c.child);
+        let first = child(0).and_then(|c| view.page(c).ok());
+        if first.is_some_and(|c| c.flags == LEAF) {
+            return n as u64;
+        }
+        let picks: Vec<usize> =
+            if n <= SAMPLE { (0..n).collect() } else { (0..SAMPLE).map(|k| k * (n - 1) / (SAMPLE - 1)).collect() };
+        let sum: u64 = picks.iter().filter_map(|&i| child(i)).map(|c| count(view, c, depth + 1, budget)).sum();
+        sum.saturating_mul(n as u64) / picks.len().max(1) as u64
+    }
+    match b {
+        BucketRoot::Inline(_) => 1,
+        BucketRoot::Page(id) => count(view, id, 0, &mut 4096).min(view.tracked_pages()),
+    }
+}
+
 /// Looks `key` up in the bucket: its element, if present.
 pub fn get<'a>(view: &DbView<'a>, b: BucketRoot<'a>, key: &[u8]) -> Result<Option<LeafElem<'a>>, Problem> {
     let mut page = match b {

@@ -44,8 +44,6 @@ pub(crate) struct Pages<'a> {
     pub(crate) ps: u64,
     /// The next free page id (the high-water mark so far).
     pub(crate) next: u64,
-    /// Told the bytes of entries copied.
-    pub(crate) progress: Box<dyn FnMut(u64) + Send>,
     batch: Vec<Job<'a>>,
     tx: SyncSender<Vec<Job<'a>>>,
     /// Batches the encoder is done with, for reuse.
@@ -109,7 +107,6 @@ pub(crate) fn run<'a, W: Write + Send, T>(
     first: u64,
     head: Vec<u8>,
     out: W,
-    progress: Box<dyn FnMut(u64) + Send>,
     walk: impl FnOnce(Pages<'a>) -> T,
 ) -> io::Result<(T, u32)> {
     let (jobs_tx, jobs_rx) = sync_channel::<Vec<Job<'a>>>(DEPTH);
@@ -119,8 +116,7 @@ pub(crate) fn run<'a, W: Write + Send, T>(
     std::thread::scope(|s| {
         let writer = s.spawn(move || write_all(out, full_rx, empty_tx));
         let encoder = s.spawn(move || encode_all((jobs_rx, back_tx), order, ps, head, full_tx, empty_rx));
-        let pages =
-            Pages { order, ps, next: first, progress, batch: Vec::with_capacity(BATCH), tx: jobs_tx, back: back_rx };
+        let pages = Pages { order, ps, next: first, batch: Vec::with_capacity(BATCH), tx: jobs_tx, back: back_rx };
         let t = walk(pages);
         let panicked = |what: &str| io::Error::other(format!("the {what} thread panicked"));
         let crc = encoder.join().unwrap_or_else(|_| Err(panicked("encoder")));
@@ -231,7 +227,7 @@ mod tests {
         let mut out = Vec::new();
         let n = 3 * (STAGING as u64 / PS) + 7; // several staging buffers and a partial one
         let head = vec![0xAB; 2 * PS as usize];
-        let (queued, crc) = run(ByteOrder::Little, PS, 2, head, &mut out, Box::new(|_| {}), |p| walk(p, n)).unwrap();
+        let (queued, crc) = run(ByteOrder::Little, PS, 2, head, &mut out, |p| walk(p, n)).unwrap();
         assert_eq!(queued, n);
         assert_eq!(out.len() as u64, (n + 2) * PS);
         assert!(out[..2 * PS as usize].iter().all(|&b| b == 0xAB));
@@ -247,13 +243,13 @@ mod tests {
     fn an_output_error_stops_the_walk_and_is_the_error_returned() {
         let small = Small { left: 10 << 20, got: Vec::new() };
         let n = 20 * (STAGING as u64 / PS); // 160 MiB asked for, 10 MiB accepted
-        let r = run(ByteOrder::Little, PS, 2, vec![0; 2 * PS as usize], small, Box::new(|_| {}), |p| walk(p, n));
+        let r = run(ByteOrder::Little, PS, 2, vec![0; 2 * PS as usize], small, |p| walk(p, n));
         let e = r.expect_err("the write fails");
         assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
         // The walk cannot see the outcome through `run`'s error; check it stopped early instead.
         let small = Small { left: 10 << 20, got: Vec::new() };
         let mut queued = 0;
-        let _ = run(ByteOrder::Little, PS, 2, vec![0; 2 * PS as usize], small, Box::new(|_| {}), |p| {
+        let _ = run(ByteOrder::Little, PS, 2, vec![0; 2 * PS as usize], small, |p| {
             queued = walk(p, n);
         });
         let bound = (10 << 20) / PS + (BUFFERS + DEPTH) as u64 * (STAGING as u64 / PS + BATCH as u64);

@@ -91,7 +91,7 @@ fn random_damage_never_panics_or_hangs() {
                     if seed % 3 == 0 {
                         let revision = (seed % 2 == 0).then_some(seed * 7);
                         let opt = compact::Options { fill: [0.5, 1.0][(seed % 4 / 2) as usize], revision };
-                        let _ = compact::write(&v, &opt, Vec::new(), Box::new(|_| {}));
+                        let _ = compact::write(&v, &opt, Vec::new(), Box::new(|_, _| {}));
                     }
                 }
                 done += 1;

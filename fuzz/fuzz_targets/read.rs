@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     for revision in [None, Some(u64::from(data.len() as u32 % 64))] {
         let opt = compact::Options { fill: 1.0, revision };
         let mut out = Vec::new();
-        if let Ok(l) = compact::write(&view, &opt, &mut out, Box::new(|_| {})) {
+        if let Ok(l) = compact::write(&view, &opt, &mut out, Box::new(|_, _| {})) {
             if let Some(m) = out.get_mut(..2 * view.page_size) {
                 m.copy_from_slice(&compact::meta_pages(&view, &l));
             }

@@ -49,7 +49,7 @@ pub fn run(a: &CompactArgs) -> u8 {
     let total = std::fs::metadata(&a.src).map(|m| m.len()).unwrap_or(0);
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta} left")
+        let style = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} read, {bytes_per_sec}, {eta} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         b.set_style(style);
         b
@@ -57,7 +57,13 @@ pub fn run(a: &CompactArgs) -> u8 {
         ProgressBar::hidden()
     };
     let b2 = bar.clone();
-    let res = compact_file::run(&job, Box::new(move |n| b2.inc(n)));
+    let res = compact_file::run(
+        &job,
+        Box::new(move |done, total| {
+            b2.set_length(total);
+            b2.set_position(done);
+        }),
+    );
     bar.finish_and_clear();
     match res {
         Err(e) => {
