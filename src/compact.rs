@@ -315,6 +315,8 @@ pub struct Layout {
     pub root: u64,
     /// Freelist page, or the no-freelist sentinel.
     pub freelist: u64,
+    /// With an MVCC compaction: which `key` entries of the source survived.
+    pub keep: Option<Keep>,
 }
 
 /// Writes pages 2.. of the compacted copy of `view` to `out` (after two placeholder meta pages),
@@ -365,15 +367,15 @@ pub fn write<W: Write + Send>(
         };
         let written = Written { pages: c.pages.next, ..c.written };
         let src = SrcSums { last_rev: c.last_key.and_then(revision::main_of), ..c.src };
-        (root_val, c.err, written, src, freelist)
+        (root_val, c.err, written, src, freelist, c.keep)
     })?;
-    let (root_val, err, written, src, freelist) = walked;
+    let (root_val, err, written, src, freelist, keep) = walked;
     if let Some(e) = err {
         return Err(Error::Io(e));
     }
     let root_val = root_val.map_err(|p| Error::NotBbolt(format!("the source cannot be read whole: {p}")))?;
     let root = o.u64(&root_val, 0).unwrap_or(0);
-    Ok(Layout { written, src: SrcSums { crc, ..src }, root, freelist })
+    Ok(Layout { written, src: SrcSums { crc, ..src }, root, freelist, keep })
 }
 
 /// The two meta pages of the copy: page 0 with txid `txid`, page 1 with `txid - 1`, both

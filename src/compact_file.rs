@@ -6,6 +6,7 @@ use crate::compact::{self, Options};
 use crate::cursor;
 use crate::db::MappedFile;
 use crate::error::Error;
+use crate::etcd::compaction::Keep;
 use crate::etcd::{hashkv, revision, schema, KEY_BUCKET};
 use crate::status::{self, EtcdVersion, Status};
 use crate::trailer;
@@ -210,7 +211,8 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
     let (verdict, sha, synced) = std::thread::scope(|s| {
         let synced = s.spawn(|| file.sync_data());
         let sha = with_trailer.then(|| s.spawn(|| Sha256::digest(bytes)));
-        let verdict = if job.verify { verify(&view, &before, bytes, target).map(Some) } else { Ok(None) };
+        let verdict =
+            if job.verify { verify(&view, &before, bytes, target, layout.keep.as_ref()).map(Some) } else { Ok(None) };
         let panicked = || std::io::Error::other("a helper thread panicked");
         let sha = sha.map(|h| h.join().map_err(|_| panicked())).transpose();
         (verdict, sha, synced.join().unwrap_or_else(|_| Err(panicked())))
@@ -261,7 +263,13 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
 /// The copy must be structurally clean and hold what the source holds: etcdutl's HASH, REVISION
 /// and TOTAL KEYS equal (no compaction), or etcd's HashKV at the current revision equal to the
 /// source's as if compacted at the same revision.
-fn verify(src: &DbView<'_>, src_st: &Status, bytes: &[u8], target: Option<(u64, u64)>) -> Result<Status, Error> {
+fn verify(
+    src: &DbView<'_>,
+    src_st: &Status,
+    bytes: &[u8],
+    target: Option<(u64, u64)>,
+    keep: Option<&Keep>,
+) -> Result<Status, Error> {
     let view = DbView::new(bytes)?;
     let r = status::status(&view, EtcdVersion::V35)?;
     if !r.structure.is_clean() {
@@ -280,8 +288,13 @@ fn verify(src: &DbView<'_>, src_st: &Status, bytes: &[u8], target: Option<(u64, 
         }
         Some((c, current)) => {
             let err = |p: crate::Problem| fail(format!("verification failed: {p}"));
-            let (a, b) =
-                rayon::join(|| hashkv::hashkv(src, current, Some(c)), || hashkv::hashkv(&view, current, Some(c)));
+            let (a, b) = rayon::join(
+                || match keep {
+                    Some(k) => hashkv::hashkv_with(src, current, Some((c, k))),
+                    None => hashkv::hashkv(src, current, Some(c)),
+                },
+                || hashkv::hashkv(&view, current, Some(c)),
+            );
             let (a, b) = (a.map_err(err)?, b.map_err(err)?);
             if a != b {
                 return Err(fail(format!(

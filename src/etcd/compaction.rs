@@ -24,6 +24,9 @@ pub struct Keep {
     pub len: u64,
     /// Entries that survive.
     pub kept: u64,
+    /// Whether a surviving entry has a main revision at or below R (etcd filters HashKV by its
+    /// keep set only then).
+    pub kept_at_or_below: bool,
 }
 
 impl Keep {
@@ -43,9 +46,13 @@ impl Keep {
 
 /// Computes the survivors of compaction at `rev` in the bucket rooted at `kb`.
 pub fn keep(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<Keep, Problem> {
+    // The entry count sizes the bitmap and the passes; leaf headers alone give it.
     let mut n = 0u64;
-    cursor::for_each(view, kb, &mut |_| n += 1)?;
-    let mut k = Keep { bits: vec![0; n.div_ceil(64) as usize], len: n, kept: 0 };
+    cursor::for_each_leaf(view, kb, &mut |p| {
+        n += u64::from(p.count);
+        Ok(())
+    })?;
+    let mut k = Keep { bits: vec![0; n.div_ceil(64) as usize], len: n, kept: 0, kept_at_or_below: false };
     let passes = (n * ENTRY_COST).div_ceil(MAP_BUDGET).max(1);
     for pass in 0..passes {
         let mut newest: FpMap<(u64, u64, bool)> = FpMap::default();
@@ -57,6 +64,7 @@ pub fn keep(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<Keep, Pro
                 // Not understood: never dropped.
                 if pass == 0 {
                     k.set(ord);
+                    k.kept_at_or_below |= revision::main_of(e.key).is_some_and(|m| m <= rev);
                 }
                 return;
             };
@@ -74,6 +82,7 @@ pub fn keep(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<Keep, Pro
         for (ord, main, tomb) in newest.into_values() {
             if !tomb || main == rev {
                 k.set(ord);
+                k.kept_at_or_below = true;
             }
         }
     }

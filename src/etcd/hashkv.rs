@@ -3,7 +3,8 @@
 //! below the compact revision that compaction does not keep, and a tombstone exactly at it
 //! (ETCD-FORMAT.md section 6).
 
-use super::{compaction, revision, KEY_BUCKET};
+use super::compaction::{self, Keep};
+use super::{revision, KEY_BUCKET};
 use crate::cursor;
 use crate::error::Problem;
 use crate::view::DbView;
@@ -11,21 +12,17 @@ use crc32c::crc32c_append;
 
 /// HashKV at `rev` for a store compacted at `compact_rev` (None: never compacted).
 pub fn hashkv(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>) -> Result<u32, Problem> {
+    let keep = match (compact_rev, cursor::top_bucket(view, KEY_BUCKET)?) {
+        (Some(c), Some(kb)) => Some((c, compaction::keep(view, kb, c)?)),
+        _ => None,
+    };
+    hashkv_with(view, rev, keep.as_ref().map(|(c, k)| (*c, k)))
+}
+
+/// [`hashkv`] with the compaction's keep set already computed (for the same view and revision).
+pub fn hashkv_with(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>) -> Result<u32, Problem> {
     let mut crc = crc32c_append(0, KEY_BUCKET);
     let Some(kb) = cursor::top_bucket(view, KEY_BUCKET)? else { return Ok(crc) };
-    let keep = match compact_rev {
-        Some(c) => Some((c, compaction::keep(view, kb, c)?)),
-        None => None,
-    };
-    // etcd filters by its keep set only when that set is non-empty.
-    let mut any_kept_below = false;
-    if let Some((c, k)) = &keep {
-        let mut i = 0;
-        cursor::for_each(view, kb, &mut |e| {
-            any_kept_below |= k.get(i) && revision::main_of(e.key).is_some_and(|m| m <= *c);
-            i += 1;
-        })?;
-    }
     let mut i = 0u64;
     cursor::for_each(view, kb, &mut |e| {
         let ord = i;
@@ -34,11 +31,12 @@ pub fn hashkv(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>) -> Result<u
         if r.main > rev {
             return;
         }
-        if let Some((c, k)) = &keep {
-            if r.main <= *c && any_kept_below && !k.get(ord) {
+        if let Some((c, k)) = compact {
+            // etcd filters by its keep set only when that set has an entry at or below c.
+            if r.main <= c && k.kept_at_or_below && !k.get(ord) {
                 return;
             }
-            if r.tombstone && r.main == *c {
+            if r.tombstone && r.main == c {
                 return;
             }
         }
