@@ -137,46 +137,59 @@ fn resolve(view: &DbView<'_>, r: Revision) -> Result<Option<(u64, u64)>, Error> 
     Ok(Some((rev, info.current_revision)))
 }
 
-/// Runs the job. `progress` is told the source bytes read so far and their total, as
-/// [`compact::write`] counts them.
-pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Report, Error> {
-    let t0 = Instant::now();
-    check_destination(&job.src, &job.dst, job.force)?;
-    let src = MappedFile::open(&job.src)?;
+/// What the first half of a job produced: the copy's pages 2.. written to the temporary file.
+struct Copied {
+    layout: compact::Layout,
+    /// etcdutl's figures of the source.
+    before: Status,
+    /// The two meta pages, to write over the placeholders.
+    metas: Vec<u8>,
+    /// The revision compacted at and the current one.
+    target: Option<(u64, u64)>,
+    src_size: u64,
+    with_trailer: bool,
+}
+
+fn damaged(src: &Path, st: &crate::status::StatusReport) -> Error {
+    let first = st.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
+    fail(format!(
+        "{} has {} problem(s) (first: {first}); `boltscope check` lists them. Refusing to copy a damaged file",
+        src.display(),
+        st.structure.problem_total
+    ))
+}
+
+/// A copy that failed: when the source is damaged, that is the error to show (the source's full
+/// check runs only now, on a fresh map of it).
+fn explain(src: &Path, e: Error) -> Error {
+    let Ok(m) = MappedFile::open(src) else { return e };
+    match DbView::new(m.bytes()).and_then(|v| status::status(&v, EtcdVersion::V35)) {
+        Ok(st) if !st.structure.is_clean() => damaged(src, &st),
+        _ => e,
+    }
+}
+
+/// Writes the copy's pages 2.. to `file`. With verification, etcdutl's figures of the source are
+/// summed while it is read and the copy is checked in full afterwards; without, the source is
+/// checked while the copy is written.
+fn copy(
+    job: &Job,
+    src: &MappedFile,
+    file: &mut std::fs::File,
+    progress: Box<dyn FnMut(u64, u64) + Send>,
+) -> Result<Copied, Error> {
     let data = src.bytes();
     let view = DbView::new(data)?;
     let target = resolve(&view, job.revision)?;
-    let rev = target.map(|(r, _)| r);
-    let dir = match job.dst.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     let with_trailer = match job.trailer {
         Trailer::Auto => trailer::present(data.len()),
         Trailer::Always => true,
         Trailer::Never => false,
     };
-    let mut tmp = tempfile::Builder::new().prefix(".boltscope-compact-").tempfile_in(&dir)?;
-    // The copy gets the source's permission bits, not the temporary file's 0600.
-    tmp.as_file().set_permissions(std::fs::metadata(&job.src)?.permissions())?;
-    let opt = Options { fill: job.fill, revision: rev };
-    // With verification, the copy is checked in full afterwards, and etcdutl's figures of the
-    // source are summed while it is read; the source's own full check runs only to explain a
-    // failure. Without verification, the source is checked while the copy is written.
-    let damaged = |st: &crate::status::StatusReport| {
-        let first = st.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
-        fail(format!(
-            "{} has {} problem(s) (first: {first}); `boltscope check` lists them. Refusing to copy a damaged file",
-            job.src.display(),
-            st.structure.problem_total
-        ))
-    };
-    let explain = |e: Error| match status::status(&view, EtcdVersion::V35) {
-        Ok(st) if !st.structure.is_clean() => damaged(&st),
-        _ => e,
-    };
+    let opt = Options { fill: job.fill, revision: target.map(|(r, _)| r) };
     let (layout, before) = if job.verify {
-        let layout = writing_back(tmp.as_file_mut(), |w| compact::write(&view, &opt, w, progress)).map_err(explain)?;
+        let layout =
+            writing_back(file, |w| compact::write(&view, &opt, w, progress)).map_err(|e| explain(&job.src, e))?;
         let s = layout.src;
         let st = Status {
             hash: s.crc,
@@ -189,17 +202,42 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
     } else {
         let (before, layout) = rayon::join(
             || status::status(&view, EtcdVersion::V35),
-            || writing_back(tmp.as_file_mut(), |w| compact::write(&view, &opt, w, progress)),
+            || writing_back(file, |w| compact::write(&view, &opt, w, progress)),
         );
         let before = before?;
         if !before.structure.is_clean() {
-            return Err(damaged(&before));
+            return Err(damaged(&job.src, &before));
         }
         (layout?, before.status)
     };
+    let metas = compact::meta_pages(&view, &layout);
+    Ok(Copied { layout, before, metas, target, src_size: data.len() as u64, with_trailer })
+}
+
+/// Runs the job. `progress` is told the source bytes read so far and their total, as
+/// [`compact::write`] counts them.
+pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Report, Error> {
+    let t0 = Instant::now();
+    check_destination(&job.src, &job.dst, job.force)?;
+    let src = MappedFile::open(&job.src)?;
+    let dir = match job.dst.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new().prefix(".boltscope-compact-").tempfile_in(&dir)?;
+    // The copy gets the source's permission bits, not the temporary file's 0600.
+    tmp.as_file().set_permissions(std::fs::metadata(&job.src)?.permissions())?;
+    let c = copy(job, &src, tmp.as_file_mut(), progress)?;
+    // The source is read again only to verify a compaction. Otherwise its map, with page tables
+    // for every page read (tearing them down takes tens of milliseconds on a large file), goes
+    // on another thread while the copy is verified.
+    let (src, unmapping) = match c.target {
+        Some(_) => (Some(src), None),
+        None => (None, Some(std::thread::spawn(move || drop(src)))),
+    };
     let f = tmp.as_file_mut();
     f.seek(SeekFrom::Start(0))?;
-    f.write_all(&compact::meta_pages(&view, &layout))?;
+    f.write_all(&c.metas)?;
     f.flush()?;
     // Verify the copy and hash it for the trailer, in parallel, before it is put in place.
     let copy = MappedFile::open(tmp.path())?;
@@ -210,16 +248,20 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
     // their own, so the verification keeps every worker of the pool.
     let (verdict, sha, synced) = std::thread::scope(|s| {
         let synced = s.spawn(|| file.sync_data());
-        let sha = with_trailer.then(|| s.spawn(|| Sha256::digest(bytes)));
-        let verdict =
-            if job.verify { verify(&view, &before, bytes, target, layout.keep.as_ref()).map(Some) } else { Ok(None) };
+        let sha = c.with_trailer.then(|| s.spawn(|| Sha256::digest(bytes)));
+        let verdict = if job.verify {
+            let src_view = src.as_ref().map(|m| DbView::new(m.bytes())).transpose();
+            src_view.and_then(|v| verify(v.as_ref(), &c.before, bytes, c.target, c.layout.keep.as_ref()).map(Some))
+        } else {
+            Ok(None)
+        };
         let panicked = || std::io::Error::other("a helper thread panicked");
         let sha = sha.map(|h| h.join().map_err(|_| panicked())).transpose();
         (verdict, sha, synced.join().unwrap_or_else(|_| Err(panicked())))
     });
     synced?;
     let sha = sha?;
-    let dst_status = verdict.map_err(explain)?;
+    let dst_status = verdict.map_err(|e| explain(&job.src, e))?;
     drop(copy);
     let f = tmp.as_file_mut();
     if let Some(sha) = sha {
@@ -243,18 +285,21 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
             status::status(&DbView::new(m.bytes())?, EtcdVersion::V35)?.status
         }
     };
+    if let Some(h) = unmapping {
+        let _ = h.join();
+    }
     Ok(Report {
         src: job.src.display().to_string(),
         dst: job.dst.display().to_string(),
-        src_size: data.len() as u64,
+        src_size: c.src_size,
         dst_size,
-        entries: layout.written.entries,
-        pages: layout.written.pages,
-        revision: rev,
-        compacted_away: layout.written.compacted_away,
-        trailer: with_trailer,
+        entries: c.layout.written.entries,
+        pages: c.layout.written.pages,
+        revision: c.target.map(|(r, _)| r),
+        compacted_away: c.layout.written.compacted_away,
+        trailer: c.with_trailer,
         verified: job.verify,
-        src_status: before,
+        src_status: c.before,
         dst_status,
         seconds: t0.elapsed().as_secs_f64(),
     })
@@ -264,7 +309,7 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
 /// and TOTAL KEYS equal (no compaction), or etcd's HashKV at the current revision equal to the
 /// source's as if compacted at the same revision.
 fn verify(
-    src: &DbView<'_>,
+    src: Option<&DbView<'_>>,
     src_st: &Status,
     bytes: &[u8],
     target: Option<(u64, u64)>,
@@ -288,6 +333,7 @@ fn verify(
         }
         Some((c, current)) => {
             let err = |p: crate::Problem| fail(format!("verification failed: {p}"));
+            let Some(src) = src else { return Err(fail("verifying a compaction needs the source".into())) };
             let (a, b) = rayon::join(
                 || match keep {
                     Some(k) => hashkv::hashkv_with(src, current, Some((c, k))),
