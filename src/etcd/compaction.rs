@@ -14,7 +14,9 @@ use crate::view::DbView;
 
 /// Bytes the per-key map may take in one pass.
 pub const MAP_BUDGET: u64 = 96 << 20;
-const ENTRY_COST: u64 = 64;
+/// Bytes per reserved map entry: a 40-byte slot and a control byte, in a table of up to 16/7 as
+/// many buckets as entries (hashbrown's load factor and power-of-two sizes).
+const ENTRY_COST: u64 = 41 * 16 / 7;
 
 /// One bit per `key` bucket entry: whether it survives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +57,9 @@ pub fn keep(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<Keep, Pro
     let mut k = Keep { bits: vec![0; n.div_ceil(64) as usize], len: n, kept: 0, kept_at_or_below: false };
     let passes = (n * ENTRY_COST).div_ceil(MAP_BUDGET).max(1);
     for pass in 0..passes {
-        let mut newest: FpMap<(u64, u64, bool)> = FpMap::default();
+        // Reserved at once: a table that grows holds its old and new arrays together for a moment.
+        let mut newest: FpMap<(u64, u64, bool)> =
+            FpMap::with_capacity_and_hasher((n / passes) as usize + 1024, Default::default());
         let mut i = 0u64;
         cursor::for_each(view, kb, &mut |e| {
             let ord = i;
