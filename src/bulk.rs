@@ -36,7 +36,8 @@ pub(crate) fn encode(out: &mut Vec<u8>, o: ByteOrder, id: u64, elems: &[Elem<'_>
     let start = out.len();
     let leaf = matches!(elems.first(), None | Some(Elem::Leaf { .. }));
     // Header and element headers first (zeroed, then filled in); keys and values are appended
-    // after them, and only the tail of the last page is zeroed: no byte is written twice.
+    // after them, and only the tail of the last page is zeroed, so the data area, nearly all of
+    // the page, is written once.
     let head = PAGE_HEADER_SIZE + ELEMENT_SIZE * elems.len();
     out.reserve((pages * ps) as usize);
     out.resize(start + head, 0);

@@ -103,8 +103,6 @@ impl<'a> Copier<'_, 'a> {
         inline_ok: bool,
     ) -> Result<Vec<u8>, Problem> {
         let view = self.view;
-        let mut t = Tree::new(self.pages.ps, fill, inline_ok);
-        let is_key = top == Some(KEY_BUCKET) && self.keep.is_some();
         // Compaction records itself in meta: scheduledCompactRev = finishedCompactRev = R.
         let mut extra: Vec<(&'static [u8], Vec<u8>)> = Vec::new();
         if let (Some(META_BUCKET), Some(r)) = (top, self.opt.revision) {
@@ -113,8 +111,14 @@ impl<'a> Copier<'_, 'a> {
             rev.extend(0u64.to_be_bytes());
             extra = vec![(b"finishedCompactRev", rev.clone()), (b"scheduledCompactRev", rev)];
         }
-        let mut extra = extra.into_iter().peekable();
-        let mut ord = 0u64;
+        let mut b = InBucket {
+            tree: Tree::new(self.pages.ps, fill, inline_ok),
+            extra: extra.into_iter().peekable(),
+            ord: 0,
+            is_key: top == Some(KEY_BUCKET) && self.keep.is_some(),
+            top,
+            depth,
+        };
         cursor::for_each_leaf(view, root, &mut |page| {
             // etcdutl's figures of the source, as read (before any compaction). Keys and values
             // packed back to back in the page are hashed as one run, not entry by entry.
@@ -122,7 +126,7 @@ impl<'a> Copier<'_, 'a> {
             for i in 0..usize::from(page.count) {
                 let e = page.leaf_elem(i)?;
                 match depth {
-                    0 => run.hash(page, e.key, &mut self.pages)?,
+                    0 => self.pages.hash(e.key).map_err(stopped)?,
                     1 => {
                         run.add(page, e.key, &mut self.pages)?;
                         if e.is_bucket() {
@@ -134,7 +138,7 @@ impl<'a> Copier<'_, 'a> {
                     }
                     _ => {}
                 }
-                self.entry(&mut t, &e, &mut extra, &mut ord, is_key, top, depth)?;
+                self.entry(&mut b, &e)?;
             }
             run.flush(page, &mut self.pages)?;
             if depth <= 1 {
@@ -145,7 +149,8 @@ impl<'a> Copier<'_, 'a> {
             }
             Ok(())
         })?;
-        for (k, v) in extra {
+        let mut t = b.tree;
+        for (k, v) in b.extra {
             self.written.entries += 1;
             self.put(&mut t, 0, k, Cow::Owned(v));
         }
@@ -181,28 +186,18 @@ impl<'a> Copier<'_, 'a> {
 
     /// One entry of a bucket being copied: the meta bucket's compaction records merged in
     /// order, compacted `key` revisions dropped, sub-buckets copied recursively.
-    #[allow(clippy::too_many_arguments)]
-    fn entry(
-        &mut self,
-        t: &mut Tree<'a>,
-        e: &LeafElem<'a>,
-        extra: &mut Extra,
-        ord: &mut u64,
-        is_key: bool,
-        top: Option<&'a [u8]>,
-        depth: u32,
-    ) -> Result<(), Problem> {
-        while let Some((k, v)) = extra.next_if(|(k, _)| *k <= e.key) {
+    fn entry(&mut self, b: &mut InBucket<'a>, e: &LeafElem<'a>) -> Result<(), Problem> {
+        while let Some((k, v)) = b.extra.next_if(|(k, _)| *k <= e.key) {
             let replaces = k == e.key;
             self.written.entries += 1;
-            self.put(t, 0, k, Cow::Owned(v));
+            self.put(&mut b.tree, 0, k, Cow::Owned(v));
             if replaces {
                 return Ok(());
             }
         }
-        if is_key {
-            let kept = self.keep.as_ref().is_some_and(|k| k.get(*ord));
-            *ord += 1;
+        if b.is_key {
+            let kept = self.keep.as_ref().is_some_and(|k| k.get(b.ord));
+            b.ord += 1;
             if !kept {
                 self.written.compacted_away += 1;
                 return Ok(());
@@ -214,14 +209,29 @@ impl<'a> Copier<'_, 'a> {
                 return Err(Problem::new(crate::ProblemKind::BucketMalformed, msg));
             };
             let seq = self.view.order.u64(e.value, 8).unwrap_or(0);
-            let v = self.bucket(sub, seq, self.opt.fill, top.or(Some(e.key)), depth + 1, true)?;
-            self.put(t, BUCKET_LEAF_FLAG, e.key, Cow::Owned(v));
+            let v = self.bucket(sub, seq, self.opt.fill, b.top.or(Some(e.key)), b.depth + 1, true)?;
+            self.put(&mut b.tree, BUCKET_LEAF_FLAG, e.key, Cow::Owned(v));
         } else {
             self.written.entries += 1;
-            self.put(t, 0, e.key, Cow::Borrowed(e.value));
+            self.put(&mut b.tree, 0, e.key, Cow::Borrowed(e.value));
         }
         Ok(())
     }
+}
+
+/// A bucket being copied: its new tree, the records the compaction adds to it (`meta` only),
+/// and where it sits.
+struct InBucket<'a> {
+    tree: Tree<'a>,
+    extra: Extra,
+    /// Position of the next entry in the `key` bucket (the keep set is by position).
+    ord: u64,
+    /// Whether this is the `key` bucket of a compaction.
+    is_key: bool,
+    /// The top-level bucket it is in (itself, at depth 1).
+    top: Option<&'a [u8]>,
+    /// Nesting depth of its entries (0: the root bucket's).
+    depth: u32,
 }
 
 /// Records the compaction adds to the `meta` bucket, in key order.
@@ -273,12 +283,6 @@ impl Run {
         }
         self.end = at + s.len();
         Ok(())
-    }
-
-    /// Hashes what is pending, then `s` alone.
-    fn hash<'a>(&mut self, page: &Page<'a>, s: &'a [u8], out: &mut Pages<'a>) -> Result<(), Problem> {
-        self.flush(page, out)?;
-        out.hash(s).map_err(stopped)
     }
 
     fn flush<'a>(&mut self, page: &Page<'a>, out: &mut Pages<'a>) -> Result<(), Problem> {
@@ -358,10 +362,11 @@ pub fn write<W: Write + Send>(
         (c.progress)(c.done.0, c.done.1.max(c.done.0));
         let freelist = if root_val.is_ok() && view.meta().has_freelist_page() {
             let mut p = vec![0u8; ps as usize];
-            put_header(&mut p, o, c.pages.next, FREELIST, 0, 0);
+            let id = c.pages.next;
+            put_header(&mut p, o, id, FREELIST, 0, 0);
             let r = c.pages.raw(p);
-            c.io(r.map(|_| ()));
-            c.pages.next - 1
+            c.io(r);
+            id
         } else {
             NO_FREELIST
         };

@@ -62,11 +62,9 @@ impl<'a> Pages<'a> {
     }
 
     /// Queues whole pages already encoded (`page.len()` a multiple of the page size).
-    pub(crate) fn raw(&mut self, pages: Vec<u8>) -> io::Result<u64> {
-        let id = self.next;
+    pub(crate) fn raw(&mut self, pages: Vec<u8>) -> io::Result<()> {
         self.next += pages.len() as u64 / self.ps;
-        self.push(Job::Raw(pages))?;
-        Ok(id)
+        self.push(Job::Raw(pages))
     }
 
     /// Queues `bytes` for the running CRC-32C.
