@@ -147,6 +147,17 @@ fn encode_all<'a>(
     let mut crc = 0u32;
     let mut spare = BUFFERS - 1;
     buf.reserve(STAGING);
+    // Hands a full buffer to the writer. A fixed set of buffers goes round: no allocation (or
+    // page fault) after the first lap, and never more than one node past STAGING in a buffer.
+    let mut hand_off = |buf: &mut Vec<u8>| -> io::Result<()> {
+        let next = if spare > 0 {
+            spare -= 1;
+            Vec::with_capacity(STAGING + (1 << 20))
+        } else {
+            empty.recv().map_err(|_| stopped())?
+        };
+        full.send(std::mem::replace(buf, next)).map_err(|_| stopped())
+    };
     for mut batch in jobs {
         // Nodes first, then the batch's hashing: the bytes to hash were just copied and are
         // still in cache. Hashes stay in order among themselves, which is all the CRC needs.
@@ -154,7 +165,10 @@ fn encode_all<'a>(
             match job {
                 Job::Node { id, elems, size } => encode(&mut buf, order, *id, elems, *size, ps),
                 Job::Raw(pages) => buf.extend_from_slice(pages),
-                Job::Hash(_) => {}
+                Job::Hash(_) => continue,
+            }
+            if buf.len() >= STAGING {
+                hand_off(&mut buf)?;
             }
         }
         for job in &batch {
@@ -164,16 +178,6 @@ fn encode_all<'a>(
         }
         batch.clear();
         let _ = back.try_send(batch);
-        if buf.len() >= STAGING {
-            // A fixed set of buffers goes round: no allocation (or page fault) after the first lap.
-            let next = if spare > 0 {
-                spare -= 1;
-                Vec::with_capacity(STAGING + (1 << 20))
-            } else {
-                empty.recv().map_err(|_| stopped())?
-            };
-            full.send(std::mem::replace(&mut buf, next)).map_err(|_| stopped())?;
-        }
     }
     if !buf.is_empty() {
         full.send(buf).map_err(|_| stopped())?;
@@ -254,5 +258,32 @@ mod tests {
         });
         let bound = (10 << 20) / PS + (BUFFERS + DEPTH) as u64 * (STAGING as u64 / PS + BATCH as u64);
         assert!(queued < bound, "the walk went on to page {queued} of {n} after the output failed");
+    }
+
+    /// Records the largest single write.
+    struct Largest(usize);
+
+    impl Write for Largest {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0 = self.0.max(b.len());
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_buffer_never_holds_more_than_one_node_past_its_size() {
+        // Whole batches of 64 KiB pages: 32 MiB per batch, yet every write stays near STAGING.
+        let big = 16 * PS as usize;
+        let mut largest = Largest(0);
+        let r = run(ByteOrder::Little, PS, 2, Vec::new(), &mut largest, |mut p| {
+            for _ in 0..4 * BATCH {
+                p.raw(vec![7; big]).unwrap();
+            }
+        });
+        r.unwrap();
+        assert!(largest.0 < STAGING + big, "a write of {} bytes", largest.0);
     }
 }
