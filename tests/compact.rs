@@ -261,3 +261,42 @@ fn progress_counts_every_leaf_page_read_up_to_its_total() {
         assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{name}: progress never goes back");
     }
 }
+
+#[test]
+fn no_verify_copies_the_same_and_still_refuses_a_damaged_source() {
+    // Without verification the source is checked in full while it is copied, instead of after.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for name in common::databases() {
+        let src = common::path(&name, &tmp);
+        let dst = tmp.path().join(format!("{name}.nv"));
+        let out = compact(&["--no-verify", "-w", "json"], &src, &dst);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["verified"], false, "{name}");
+        let data = std::fs::read(&dst).unwrap();
+        let view = DbView::new(&data).unwrap();
+        assert_eq!(dump(&view), real_dump(&name), "{name}: content differs from real bbolt's dump of the source");
+        if let Some(want) = common::answer_json(&name, "status.json") {
+            for k in ["hash", "revision", "totalKey"] {
+                assert_eq!(r["src_status"][k], want[k], "{name}: the source's {k} equals etcdutl's");
+                assert_eq!(r["dst_status"][k], want[k], "{name}: the copy's {k} equals etcdutl's for the source");
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 10, "only {compared} fixtures have etcdutl's answers");
+    let mut bad = common::bytes("k8s-0.005.member.db");
+    bad[65 * 4096 + 8] = 0x20;
+    let badp = tmp.path().join("bad.db");
+    std::fs::write(&badp, &bad).unwrap();
+    let d2 = tmp.path().join("nothing.db");
+    let out = compact(&["--no-verify"], &badp, &d2);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("boltscope check"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!d2.exists());
+}
