@@ -9,7 +9,7 @@ use crate::error::{Error, Problem};
 use crate::etcd::compaction::{self, Keep};
 use crate::etcd::{revision, KEY_BUCKET, META_BUCKET};
 use crate::meta::{fnv1a64, MAGIC, NO_FREELIST, VERSION};
-use crate::page::{ByteOrder, LeafElem, Page, BUCKET_LEAF_FLAG, FREELIST, META};
+use crate::page::{ByteOrder, LeafElem, Page, Run, BUCKET_LEAF_FLAG, FREELIST, META};
 use crate::pipeline::{self, Pages};
 use crate::view::DbView;
 use std::borrow::Cow;
@@ -122,25 +122,21 @@ impl<'a> Copier<'_, 'a> {
         cursor::for_each_leaf(view, root, &mut |page| {
             // etcdutl's figures of the source, as read (before any compaction). Keys and values
             // packed back to back in the page are hashed as one run, not entry by entry.
-            let mut run = Run::default();
+            let mut run = Run::new(page);
             for i in 0..usize::from(page.count) {
                 let e = page.leaf_elem(i)?;
                 match depth {
-                    0 => self.pages.hash(e.key).map_err(stopped)?,
+                    0 => self.hash(Some(e.key))?,
                     1 => {
-                        run.add(page, e.key, &mut self.pages)?;
-                        if e.is_bucket() {
-                            run.flush(page, &mut self.pages)?;
-                        } else {
-                            run.add(page, e.value, &mut self.pages)?;
-                        }
+                        self.hash(run.add(e.key))?;
+                        self.hash(if e.is_bucket() { run.take() } else { run.add(e.value) })?;
                         self.src.keys += 1;
                     }
                     _ => {}
                 }
                 self.entry(&mut b, &e)?;
             }
-            run.flush(page, &mut self.pages)?;
+            self.hash(run.take())?;
             if depth <= 1 {
                 self.progress_page();
             }
@@ -162,6 +158,11 @@ impl<'a> Copier<'_, 'a> {
             Err(e) => self.io(Err(e)),
         }
         Ok(value)
+    }
+
+    /// Queues bytes for etcdutl's HASH of the source.
+    fn hash(&mut self, bytes: Option<&'a [u8]>) -> Result<(), Problem> {
+        bytes.map_or(Ok(()), |b| self.pages.hash(b).map_err(stopped))
     }
 
     fn progress_page(&mut self) {
@@ -253,43 +254,6 @@ pub fn progress_total(view: &DbView<'_>) -> u64 {
         }
     });
     leaves.saturating_mul(ps)
-}
-
-/// A stretch of a page's bytes not yet hashed: consecutive keys and values that lie back to back
-/// (bbolt's packed layout) are hashed with one CRC call.
-struct Run {
-    start: usize,
-    end: usize,
-}
-
-impl Default for Run {
-    fn default() -> Run {
-        // Nothing pending: `end` matches no slice, and flushing hashes nothing.
-        Run { start: usize::MAX, end: usize::MAX }
-    }
-}
-
-impl Run {
-    fn at(page: &Page<'_>, s: &[u8]) -> usize {
-        (s.as_ptr() as usize).wrapping_sub(page.bytes.as_ptr() as usize)
-    }
-
-    /// Adds `s` (a slice of `page`), hashing what came before if `s` does not follow it.
-    fn add<'a>(&mut self, page: &Page<'a>, s: &[u8], out: &mut Pages<'a>) -> Result<(), Problem> {
-        let at = Run::at(page, s);
-        if at != self.end {
-            self.flush(page, out)?;
-            self.start = at;
-        }
-        self.end = at + s.len();
-        Ok(())
-    }
-
-    fn flush<'a>(&mut self, page: &Page<'a>, out: &mut Pages<'a>) -> Result<(), Problem> {
-        let pending = page.bytes.get(self.start..self.end);
-        self.start = self.end;
-        pending.map_or(Ok(()), |b| out.hash(b).map_err(stopped))
-    }
 }
 
 /// The walk stops when the output failed (the output's own error is what is reported).

@@ -244,3 +244,36 @@ impl<'a> Page<'a> {
         self.offset.saturating_add(d as u64)
     }
 }
+
+/// Stretches of one page's bytes to hash: keys and values that lie back to back (bbolt's packed
+/// layout) come out as one slice, so a whole page usually takes one CRC call, not two per entry.
+pub(crate) struct Run<'a> {
+    bytes: &'a [u8],
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Run<'a> {
+    /// Nothing pending yet (`end` matches no slice).
+    pub(crate) fn new(page: &Page<'a>) -> Run<'a> {
+        Run { bytes: page.bytes, start: usize::MAX, end: usize::MAX }
+    }
+
+    /// Adds `s` (a slice of the page); returns what was pending when `s` does not follow it.
+    pub(crate) fn add(&mut self, s: &[u8]) -> Option<&'a [u8]> {
+        let at = (s.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
+        let done = if at != self.end { self.take() } else { None };
+        if self.start == self.end {
+            self.start = at;
+        }
+        self.end = at.wrapping_add(s.len());
+        done
+    }
+
+    /// What is pending, if anything.
+    pub(crate) fn take(&mut self) -> Option<&'a [u8]> {
+        let pending = self.bytes.get(self.start..self.end).filter(|b| !b.is_empty());
+        self.start = self.end;
+        pending
+    }
+}

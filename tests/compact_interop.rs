@@ -574,6 +574,20 @@ fn latest_compaction_serves_what_real_etcd_compaction_and_defrag_serve() {
                  ours: {oh}\n  real: {rh}"
             );
         }
+        // boltscope's own offline HashKV, what `compact`'s verification compares, equals real
+        // etcd's: of the copy, and of the source compacted at the same revision.
+        let want = rh[0]["HashKV"]["hash"].as_u64().unwrap_or_else(|| panic!("{name}: no hash in {rh}"));
+        let r = rev as u64;
+        for (what, file) in [("DST", &dst), ("SRC", &src)] {
+            let m = boltscope::db::MappedFile::open(file).unwrap();
+            let v = boltscope::DbView::new(m.bytes()).unwrap();
+            let got = boltscope::etcd::hashkv::hashkv(&v, r, Some(r)).unwrap();
+            assert_eq!(
+                u64::from(got),
+                want,
+                "{name}: boltscope's HashKV of {what} at {r}, compacted at {r}, vs real etcd's"
+            );
+        }
 
         // Stored alarms survive the same way (fill-1: NOSPACE); disarm them so writes are accepted.
         let alarms = |e: &Etcd| {

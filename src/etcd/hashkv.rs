@@ -7,6 +7,7 @@ use super::compaction::{self, Keep};
 use super::{revision, KEY_BUCKET};
 use crate::cursor;
 use crate::error::Problem;
+use crate::page::Run;
 use crate::view::DbView;
 use crc32c::crc32c_append;
 
@@ -23,25 +24,36 @@ pub fn hashkv(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>) -> Result<u
 pub fn hashkv_with(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>) -> Result<u32, Problem> {
     let mut crc = crc32c_append(0, KEY_BUCKET);
     let Some(kb) = cursor::top_bucket(view, KEY_BUCKET)? else { return Ok(crc) };
-    let mut i = 0u64;
-    cursor::for_each(view, kb, &mut |e| {
-        let ord = i;
-        i += 1;
-        let Some(r) = revision::parse(e.key) else { return };
-        if r.main > rev {
-            return;
-        }
-        if let Some((c, k)) = compact {
-            // etcd filters by its keep set only when that set has an entry at or below c.
-            if r.main <= c && k.kept_at_or_below && !k.get(ord) {
-                return;
+    let mut ord = 0u64;
+    cursor::for_each_leaf(view, kb, &mut |page| {
+        // Entries hashed back to back that lie back to back in the page take one CRC call.
+        let mut run = Run::new(page);
+        for i in 0..usize::from(page.count) {
+            let e = page.leaf_elem(i)?;
+            ord += 1;
+            let Some(r) = revision::parse(e.key) else { continue };
+            if r.main > rev {
+                continue;
             }
-            if r.tombstone && r.main == c {
-                return;
+            if let Some((c, k)) = compact {
+                // etcd filters by its keep set only when that set has an entry at or below c.
+                if r.main <= c && k.kept_at_or_below && !k.get(ord - 1) {
+                    continue;
+                }
+                if r.tombstone && r.main == c {
+                    continue;
+                }
+            }
+            for part in [e.key, e.value] {
+                if let Some(b) = run.add(part) {
+                    crc = crc32c_append(crc, b);
+                }
             }
         }
-        crc = crc32c_append(crc, e.key);
-        crc = crc32c_append(crc, e.value);
+        if let Some(b) = run.take() {
+            crc = crc32c_append(crc, b);
+        }
+        Ok(())
     })?;
     Ok(crc)
 }
