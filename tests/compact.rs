@@ -300,3 +300,28 @@ fn no_verify_copies_the_same_and_still_refuses_a_damaged_source() {
     );
     assert!(!d2.exists());
 }
+
+#[test]
+fn the_keep_set_is_the_same_in_one_pass_or_in_many() {
+    // A budget of a few bytes splits the keys over many passes (up to one entry per pass).
+    use boltscope::etcd::compaction::{keep, keep_within};
+    let mut checked = 0;
+    for name in common::databases() {
+        let data = common::bytes(&name);
+        let view = DbView::new(&data).unwrap();
+        let Some(kb) = cursor::top_bucket(&view, b"key").unwrap() else { continue };
+        let Some(last) = cursor::last(&view, kb).unwrap().and_then(|e| boltscope::etcd::revision::main_of(e.key))
+        else {
+            continue;
+        };
+        for rev in [last / 2, last] {
+            let one = keep(&view, kb, rev).unwrap();
+            for budget in [1, 1000, 100_000] {
+                assert_eq!(keep_within(&view, kb, rev, budget).unwrap(), one, "{name}: at {rev}, budget {budget}");
+            }
+            assert!(one.kept > 0 && one.kept <= one.len, "{name}: at {rev}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} etcd fixtures");
+}

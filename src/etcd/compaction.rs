@@ -3,20 +3,23 @@
 //! its newest, unless that is a tombstone below R (a tombstone exactly at R is kept, as etcd >=
 //! 3.4.34/3.5.16/3.6.0 do).
 //!
-//! The per-key map is partitioned by fingerprint over as many passes as needed to keep it near
-//! [`MAP_BUDGET`] bytes, so memory stays bounded whatever the number of keys; the answer is one
-//! bit per entry.
+//! Records are split by fingerprint over as many passes as needed to keep a pass near
+//! [`MAP_BUDGET`] bytes, so memory stays bounded whatever the number of keys; within a pass they
+//! are appended to partitions, each reduced to the newest record per key in a map small enough to
+//! stay in cache, in parallel. The answer is one bit per entry.
 
 use super::{fingerprint, proto, revision, FpMap};
 use crate::cursor::{self, BucketRoot};
 use crate::error::Problem;
 use crate::view::DbView;
+use rayon::prelude::*;
 
 /// Bytes the per-key map may take in one pass.
 pub const MAP_BUDGET: u64 = 96 << 20;
-/// Bytes per reserved map entry: a 40-byte slot and a control byte, in a table of up to 16/7 as
-/// many buckets as entries (hashbrown's load factor and power-of-two sizes).
-const ENTRY_COST: u64 = 41 * 16 / 7;
+/// Bytes per entry of a pass: its 32-byte record, plus the partition maps being reduced at the
+/// same time (one per core, each for a 64th of the records: a 32-byte slot and a control byte,
+/// in a table of up to 16/7 as many buckets).
+const ENTRY_COST: u64 = 32 + 2 * 33 * 16 / 7 / PARTS as u64 + 1;
 
 /// One bit per `key` bucket entry: whether it survives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,8 +49,28 @@ impl Keep {
     }
 }
 
+/// One record of a pass: the user key's fingerprint, the entry's position with the tombstone
+/// flag in its top bit, and its main revision (32 bytes).
+#[derive(Clone, Copy)]
+struct PassRec {
+    fp: [u64; 2],
+    ord_tomb: u64,
+    main: u64,
+}
+
+const TOMB: u64 = 1 << 63;
+
+/// Partitions a pass's records are appended to (by the top bits of the fingerprint), so each is
+/// reduced in a map small enough to stay in cache, on all cores.
+const PARTS: usize = 64;
+
 /// Computes the survivors of compaction at `rev` in the bucket rooted at `kb`.
 pub fn keep(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<Keep, Problem> {
+    keep_within(view, kb, rev, MAP_BUDGET)
+}
+
+/// [`keep`] with passes sized to `budget` bytes each (at least one entry per pass).
+pub fn keep_within(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64, budget: u64) -> Result<Keep, Problem> {
     // The entry count sizes the bitmap and the passes; leaf headers alone give it.
     let mut n = 0u64;
     cursor::for_each_leaf(view, kb, &mut |p| {
@@ -55,11 +78,10 @@ pub fn keep(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<Keep, Pro
         Ok(())
     })?;
     let mut k = Keep { bits: vec![0; n.div_ceil(64) as usize], len: n, kept: 0, kept_at_or_below: false };
-    let passes = (n * ENTRY_COST).div_ceil(MAP_BUDGET).max(1);
+    let passes = (n * ENTRY_COST).div_ceil(budget.max(1)).clamp(1, n.max(1));
     for pass in 0..passes {
-        // Reserved at once: a table that grows holds its old and new arrays together for a moment.
-        let mut newest: FpMap<(u64, u64, bool)> =
-            FpMap::with_capacity_and_hasher((n / passes) as usize + 1024, Default::default());
+        let each = (n / passes) as usize / PARTS * 5 / 4 + 16;
+        let mut parts: Vec<Vec<PassRec>> = (0..PARTS).map(|_| Vec::with_capacity(each)).collect();
         let mut i = 0u64;
         cursor::for_each(view, kb, &mut |e| {
             let ord = i;
@@ -80,14 +102,28 @@ pub fn keep(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<Keep, Pro
             }
             let fp = fingerprint(kv.key);
             if (fp % u128::from(passes)) as u64 == pass {
-                newest.insert(fp, (ord, r.main, r.tombstone));
+                let ord_tomb = (ord & !TOMB) | if r.tombstone { TOMB } else { 0 };
+                let rec = PassRec { fp: [(fp >> 64) as u64, fp as u64], ord_tomb, main: r.main };
+                parts[(fp >> 122) as usize % PARTS].push(rec);
             }
         })?;
-        for (ord, main, tomb) in newest.into_values() {
-            if !tomb || main == rev {
-                k.set(ord);
-                k.kept_at_or_below = true;
-            }
+        // The newest record of each key wins (records are in revision order); it survives unless
+        // it is a tombstone below `rev`.
+        let survivors: Vec<Vec<u64>> = parts
+            .into_par_iter()
+            .map(|part| {
+                let mut newest: FpMap<(u64, u64)> = FpMap::with_capacity_and_hasher(part.len(), Default::default());
+                for r in &part {
+                    newest.insert((u128::from(r.fp[0]) << 64) | u128::from(r.fp[1]), (r.ord_tomb, r.main));
+                }
+                drop(part);
+                let kept = newest.into_values().filter(|&(ot, main)| ot & TOMB == 0 || main == rev);
+                kept.map(|(ot, _)| ot & !TOMB).collect()
+            })
+            .collect();
+        for ord in survivors.into_iter().flatten() {
+            k.set(ord);
+            k.kept_at_or_below = true;
         }
     }
     Ok(k)

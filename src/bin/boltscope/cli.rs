@@ -110,7 +110,7 @@ pub enum Command {
     ///
     /// A progress bar (bytes read, rate, time left) is drawn on stderr when it is a terminal.
     /// Memory stays under about 40 MiB whatever the file size (more with --revision: one bit per
-    /// revision, plus up to 96 MiB for the per-key map).
+    /// revision, plus up to 96 MiB for one pass over the keys).
     ///
     /// Examples:
     ///   boltscope compact backup.db -o backup.compact.db
