@@ -14,7 +14,7 @@ use crate::error::Problem;
 use crate::view::DbView;
 use rayon::prelude::*;
 
-/// Bytes the per-key map may take in one pass.
+/// Bytes a pass may take: its records and the maps reducing them.
 pub const MAP_BUDGET: u64 = 96 << 20;
 /// Bytes per entry of a pass: its 32-byte record, plus the partition maps being reduced at the
 /// same time (one per core, each for a 64th of the records: a 32-byte slot and a control byte,
@@ -53,12 +53,14 @@ impl Keep {
 /// flag in its top bit, and its main revision (32 bytes).
 #[derive(Clone, Copy)]
 struct PassRec {
-    fp: [u64; 2],
+    fp: u128,
     ord_tomb: u64,
     main: u64,
 }
 
 const TOMB: u64 = 1 << 63;
+
+const _: () = assert!(std::mem::size_of::<PassRec>() == 32);
 
 /// Partitions a pass's records are appended to (by the top bits of the fingerprint), so each is
 /// reduced in a map small enough to stay in cache, on all cores.
@@ -103,7 +105,7 @@ pub fn keep_within(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64, budget: u64)
             let fp = fingerprint(kv.key);
             if (fp % u128::from(passes)) as u64 == pass {
                 let ord_tomb = (ord & !TOMB) | if r.tombstone { TOMB } else { 0 };
-                let rec = PassRec { fp: [(fp >> 64) as u64, fp as u64], ord_tomb, main: r.main };
+                let rec = PassRec { fp, ord_tomb, main: r.main };
                 parts[(fp >> 122) as usize % PARTS].push(rec);
             }
         })?;
@@ -114,7 +116,7 @@ pub fn keep_within(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64, budget: u64)
             .map(|part| {
                 let mut newest: FpMap<(u64, u64)> = FpMap::with_capacity_and_hasher(part.len(), Default::default());
                 for r in &part {
-                    newest.insert((u128::from(r.fp[0]) << 64) | u128::from(r.fp[1]), (r.ord_tomb, r.main));
+                    newest.insert(r.fp, (r.ord_tomb, r.main));
                 }
                 drop(part);
                 let kept = newest.into_values().filter(|&(ot, main)| ot & TOMB == 0 || main == rev);
