@@ -22,6 +22,32 @@ pub struct Options {
     pub fill: f64,
     /// etcd MVCC compaction at this revision (None: copy every revision).
     pub revision: Option<u64>,
+    /// Page size of the copy (None: the source's). A power of two in [`PAGE_SIZES`].
+    pub page_size: Option<u64>,
+    /// Byte order of the copy (None: the source's).
+    pub order: Option<ByteOrder>,
+}
+
+impl Default for Options {
+    /// bbolt compact's choices: fill 1.0, every revision, the source's page size and byte order.
+    fn default() -> Options {
+        Options { fill: 1.0, revision: None, page_size: None, order: None }
+    }
+}
+
+/// The page sizes a copy may be written with: from the smallest that bbolt's page-size discovery
+/// probes for (1 KiB) to the largest host page size it is used with (64 KiB, arm64/ppc64le).
+pub const PAGE_SIZES: std::ops::RangeInclusive<u64> = 1024..=65536;
+
+/// The shortest file real bbolt opens: `Open` reads the first 4096 bytes to find the page size
+/// and calls a shorter file an invalid database (bbolt 1.3.6, `boltoracle check`). A copy with
+/// small pages and little data is zero-padded past its last page to this length, which bbolt
+/// takes as room to grow into.
+pub const MIN_FILE_LEN: u64 = 4096;
+
+/// Whether `ps` is a page size a copy may be written with (a power of two in [`PAGE_SIZES`]).
+pub fn page_size_ok(ps: u64) -> bool {
+    ps.is_power_of_two() && PAGE_SIZES.contains(&ps)
 }
 
 /// What was written.
@@ -151,10 +177,10 @@ impl<'a> Copier<'_, 'a> {
             self.put(&mut t, 0, k, Cow::Owned(v));
         }
         let mut value = vec![0u8; 16];
-        put(&mut value, view.order, 8, seq, 8);
+        put(&mut value, self.pages.order, 8, seq, 8);
         match t.finish(&mut self.pages) {
             Ok(Ok(inline)) => value.extend(inline),
-            Ok(Err(root)) => put(&mut value, view.order, 0, root, 8),
+            Ok(Err(root)) => put(&mut value, self.pages.order, 0, root, 8),
             Err(e) => self.io(Err(e)),
         }
         Ok(value)
@@ -167,7 +193,7 @@ impl<'a> Copier<'_, 'a> {
 
     fn progress_page(&mut self) {
         let (done, total, reported) = &mut self.done;
-        *done += self.pages.ps;
+        *done += self.view.page_size as u64;
         if *done - *reported >= PROGRESS_STEP {
             *reported = *done;
             (self.progress)(*done, (*total).max(*done));
@@ -285,22 +311,35 @@ pub struct Layout {
     pub freelist: u64,
     /// With an MVCC compaction: which `key` entries of the source survived.
     pub keep: Option<Keep>,
+    /// Page size of the copy.
+    pub page_size: u64,
+    /// Byte order of the copy.
+    pub order: ByteOrder,
 }
 
 /// Writes pages 2.. of the compacted copy of `view` to `out` (after two placeholder meta pages),
 /// and an empty freelist page at the end if the source has a freelist page. The caller writes
-/// the meta pages over the placeholders ([`meta_pages`]). The source is read on this thread while
+/// the meta pages over the placeholders ([`meta_pages`]); a copy shorter than [`MIN_FILE_LEN`] is
+/// zero-padded to it. The copy has the source's page size and
+/// byte order unless `opt` names others (a page size outside [`page_size_ok`] is refused). The source is read on this thread while
 /// two more encode and write (see [`crate::pipeline`]); memory stays bounded whatever the size.
 /// `progress` is told, every few megabytes and at the end, the source leaf bytes read so far and
 /// their total ([`progress_total`]), so a progress bar can show a rate and the time left.
 pub fn write<W: Write + Send>(
     view: &DbView<'_>,
     opt: &Options,
-    out: W,
+    mut out: W,
     progress: Box<dyn FnMut(u64, u64) + Send>,
 ) -> Result<Layout, Error> {
-    let ps = view.page_size as u64;
-    let o = view.order;
+    let ps = opt.page_size.unwrap_or(view.page_size as u64);
+    let o = opt.order.unwrap_or(view.order);
+    if opt.page_size.is_some() && !page_size_ok(ps) {
+        let (lo, hi) = (PAGE_SIZES.start(), PAGE_SIZES.end());
+        return Err(Error::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("page size {ps} is not a power of two from {lo} to {hi}"),
+        )));
+    }
     let keep = match (opt.revision, cursor::top_bucket(view, KEY_BUCKET)) {
         (Some(rev), Ok(Some(kb))) => Some(compaction::keep(view, kb, rev).map_err(|p| Error::NotBbolt(p.to_string()))?),
         _ => None,
@@ -308,7 +347,7 @@ pub fn write<W: Write + Send>(
     // Placeholders for the two meta pages, written over at the end by the caller.
     let head = vec![0u8; 2 * ps as usize];
     let total = progress_total(view);
-    let (walked, crc) = pipeline::run(o, ps, 2, head, out, |pages| {
+    let (walked, crc) = pipeline::run(o, ps, 2, head, &mut out, |pages| {
         let mut c = Copier {
             view,
             pages,
@@ -344,13 +383,18 @@ pub fn write<W: Write + Send>(
     }
     let root_val = root_val.map_err(|p| Error::NotBbolt(format!("the source cannot be read whole: {p}")))?;
     let root = o.u64(&root_val, 0).unwrap_or(0);
-    Ok(Layout { written, src: SrcSums { crc, ..src }, root, freelist, keep })
+    let len = written.pages.saturating_mul(ps);
+    if len < MIN_FILE_LEN {
+        out.write_all(&vec![0; (MIN_FILE_LEN - len) as usize])?;
+        out.flush()?;
+    }
+    Ok(Layout { written, src: SrcSums { crc, ..src }, root, freelist, keep, page_size: ps, order: o })
 }
 
 /// The two meta pages of the copy: page 0 with txid `txid`, page 1 with `txid - 1`, both
-/// describing the same tree (as bbolt's `Tx.WriteTo` does).
+/// describing the same tree (as bbolt's `Tx.WriteTo` does), in the copy's page size and order.
 pub fn meta_pages(view: &DbView<'_>, l: &Layout) -> Vec<u8> {
-    let (o, ps) = (view.order, view.page_size as u64);
+    let (o, ps) = (l.order, l.page_size);
     let txid = view.meta().txid.max(1);
     let f = MetaFields { root: l.root, seq: view.meta().root_sequence, freelist: l.freelist, pgid: l.written.pages };
     let mut m = meta_page(o, ps, 0, &f, txid);

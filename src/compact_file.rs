@@ -47,6 +47,10 @@ pub struct Job {
     pub dst: PathBuf,
     /// Fill percent.
     pub fill: f64,
+    /// Page size of the copy (None: the source's).
+    pub page_size: Option<u64>,
+    /// Byte order of the copy (None: the source's).
+    pub order: Option<crate::page::ByteOrder>,
     /// MVCC compaction.
     pub revision: Revision,
     /// Trailer.
@@ -72,6 +76,10 @@ pub struct Report {
     pub entries: u64,
     /// Pages written (the high-water mark).
     pub pages: u64,
+    /// The copy's page size.
+    pub page_size: u64,
+    /// The copy's byte order.
+    pub byte_order: crate::page::ByteOrder,
     /// The revision compacted at, if any.
     pub revision: Option<u64>,
     /// `key` entries the compaction dropped.
@@ -186,7 +194,7 @@ fn copy(
         Trailer::Always => true,
         Trailer::Never => false,
     };
-    let opt = Options { fill: job.fill, revision: target.map(|(r, _)| r) };
+    let opt = Options { fill: job.fill, revision: target.map(|(r, _)| r), page_size: job.page_size, order: job.order };
     let (layout, before) = if job.verify {
         let layout =
             writing_back(file, |w| compact::write(&view, &opt, w, progress)).map_err(|e| explain(&job.src, e))?;
@@ -295,6 +303,8 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
         dst_size,
         entries: c.layout.written.entries,
         pages: c.layout.written.pages,
+        page_size: c.layout.page_size,
+        byte_order: c.layout.order,
         revision: c.target.map(|(r, _)| r),
         compacted_away: c.layout.written.compacted_away,
         trailer: c.with_trailer,

@@ -87,10 +87,17 @@ fn random_damage_never_panics_or_hangs() {
                 if let Ok(v) = DbView::new(&d) {
                     let _ = status::status(&v, EtcdVersion::Auto);
                     // The writer reads the damaged tree too (every third file, with and without
-                    // an MVCC compaction), into memory.
+                    // an MVCC compaction, in the source's layout or in 1 KiB big-endian pages),
+                    // into memory.
                     if seed % 3 == 0 {
                         let revision = (seed % 2 == 0).then_some(seed * 7);
-                        let opt = compact::Options { fill: [0.5, 1.0][(seed % 4 / 2) as usize], revision };
+                        let relayout = seed % 9 == 0;
+                        let opt = compact::Options {
+                            fill: [0.5, 1.0][(seed % 4 / 2) as usize],
+                            revision,
+                            page_size: relayout.then_some(1024),
+                            order: relayout.then_some(boltscope::page::ByteOrder::Big),
+                        };
                         let _ = compact::write(&v, &opt, Vec::new(), Box::new(|_, _| {}));
                     }
                 }

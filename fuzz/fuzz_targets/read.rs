@@ -1,10 +1,11 @@
 //! Any bytes: open (both meta pages), walk, status (3.5 and 3.6 semantics), inspect and check,
 //! the sequential cursor, and compact's writer (into memory, with and without an MVCC
-//! compaction; a copy it finishes is read back). Nothing may panic, hang or allocate without
-//! bound.
+//! compaction, in the source's layout and in another page size and byte order; a copy it
+//! finishes is read back). Nothing may panic, hang or allocate without bound.
 #![no_main]
 
 use boltscope::check::{self, Gates};
+use boltscope::page::ByteOrder;
 use boltscope::status::{self, EtcdVersion};
 use boltscope::{compact, cursor, inspect, DbView};
 use libfuzzer_sys::fuzz_target;
@@ -18,11 +19,21 @@ fuzz_target!(|data: &[u8]| {
     let r = check::check(&view, &opt, &gates);
     let _ = serde_json::to_string(&r);
     let _ = cursor::for_each(&view, cursor::root(&view), &mut |_| {});
-    for revision in [None, Some(u64::from(data.len() as u32 % 64))] {
-        let opt = compact::Options { fill: 1.0, revision };
+    // The second copy also changes the layout: 1 KiB pages in the other byte order.
+    let other = match view.order {
+        ByteOrder::Little => ByteOrder::Big,
+        ByteOrder::Big => ByteOrder::Little,
+    };
+    for (revision, relayout) in [(None, false), (Some(u64::from(data.len() as u32 % 64)), true)] {
+        let opt = compact::Options {
+            revision,
+            page_size: relayout.then_some(1024),
+            order: relayout.then_some(other),
+            ..compact::Options::default()
+        };
         let mut out = Vec::new();
         if let Ok(l) = compact::write(&view, &opt, &mut out, Box::new(|_, _| {})) {
-            if let Some(m) = out.get_mut(..2 * view.page_size) {
+            if let Some(m) = out.get_mut(..2 * l.page_size as usize) {
                 m.copy_from_slice(&compact::meta_pages(&view, &l));
             }
             if let Ok(copy) = DbView::new(&out) {

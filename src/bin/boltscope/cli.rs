@@ -173,6 +173,19 @@ pub struct CompactArgs {
     /// Page fill percent, 0.5-1.0 (etcd's defrag uses 0.9, bbolt compact 1.0).
     #[arg(long, default_value_t = 1.0, value_parser = parse_fill)]
     pub fill: f64,
+    /// Page size of the copy in bytes, a power of two from 1024 to 65536 [default: SRC's].
+    ///
+    /// etcd's defrag and `bbolt compact` write with the host's page size (4096 on x86-64,
+    /// 16384 on Apple silicon, 65536 on some arm64 and ppc64le kernels); bbolt reads any page
+    /// size, so this only changes the layout (and what a later defrag would compare with).
+    #[arg(long, value_name = "BYTES", value_parser = parse_page_size)]
+    pub page_size: Option<u64>,
+    /// Byte order of the copy [default: SRC's].
+    ///
+    /// bbolt writes the host's own order and reads only that: `big` makes a copy for s390x or
+    /// big-endian ppc64/mips, `little` one for every other host, from a file written on either.
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub byte_order: Option<ByteOrderArg>,
     /// Append the sha256 trailer `etcdutl snapshot restore` verifies: auto = when SRC has one.
     ///
     /// The hash covers the finished copy, so it runs after it is written (about 0.4 s per
@@ -202,6 +215,15 @@ pub enum TrailerArg {
     Never,
 }
 
+/// `--byte-order` values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteOrderArg {
+    /// x86-64, arm64, ppc64le, riscv64, ...
+    Little,
+    /// s390x, ppc64 (big-endian), mips (big-endian).
+    Big,
+}
+
 /// `compact -w` values.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompactFormat {
@@ -209,6 +231,13 @@ pub enum CompactFormat {
     Text,
     /// One JSON object.
     Json,
+}
+
+fn parse_page_size(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if boltscope::compact::page_size_ok(n) => Ok(n),
+        _ => Err(format!("the page size must be a power of two from 1024 to 65536, not {s:?}")),
+    }
 }
 
 fn parse_fill(s: &str) -> Result<f64, String> {

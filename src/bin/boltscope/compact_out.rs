@@ -1,8 +1,9 @@
 //! Running `compact`: a progress bar on stderr when it is a terminal, then a summary line or JSON.
 
-use crate::cli::{CompactArgs, CompactFormat, TrailerArg};
+use crate::cli::{ByteOrderArg, CompactArgs, CompactFormat, TrailerArg};
 use boltscope::compact_file::{self, Job, Revision, Trailer};
 use boltscope::humanize::bytes as h;
+use boltscope::page::ByteOrder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
@@ -41,6 +42,11 @@ pub fn run(a: &CompactArgs) -> u8 {
         src: a.src.clone(),
         dst: a.dst.clone(),
         fill: a.fill,
+        page_size: a.page_size,
+        order: a.byte_order.map(|o| match o {
+            ByteOrderArg::Little => ByteOrder::Little,
+            ByteOrderArg::Big => ByteOrder::Big,
+        }),
         revision,
         trailer,
         force: a.force,
@@ -75,11 +81,17 @@ pub fn run(a: &CompactArgs) -> u8 {
                 CompactFormat::Json => println!("{}", serde_json::to_string(&r).unwrap_or_default()),
                 CompactFormat::Text => {
                     let ratio = r.src_size as f64 / r.dst_size.max(1) as f64;
+                    // A copy can grow (larger pages, a nearly full source): say so plainly.
+                    let ratio = if ratio >= 1.0 {
+                        format!("{ratio:.2}x smaller")
+                    } else {
+                        format!("{:.2}x larger", r.dst_size as f64 / r.src_size.max(1) as f64)
+                    };
                     let rev = r.revision.map_or(String::new(), |v| {
                         format!(", compacted at {v}: {} revisions dropped", grouped(r.compacted_away))
                     });
                     println!(
-                        "{} {} -> {} {} ({ratio:.2}x smaller, {} entries{rev}, {:.2} s){}",
+                        "{} {} -> {} {} ({ratio}, {} entries{rev}, {:.2} s){}",
                         r.src,
                         h(r.src_size),
                         r.dst,
