@@ -233,6 +233,8 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
         _ => PathBuf::from("."),
     };
     let mut tmp = tempfile::Builder::new().prefix(".boltscope-compact-").tempfile_in(&dir)?;
+    // An interrupt removes it (see crate::unfinished) until it is DST or gone.
+    let _unfinished = crate::unfinished::register(tmp.path());
     // The copy gets the source's permission bits, not the temporary file's 0600.
     tmp.as_file().set_permissions(std::fs::metadata(&job.src)?.permissions())?;
     let c = copy(job, &src, tmp.as_file_mut(), progress)?;

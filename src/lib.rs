@@ -45,6 +45,7 @@ pub mod report;
 pub mod stats;
 pub mod status;
 pub mod trailer;
+pub mod unfinished;
 pub mod view;
 pub mod walk;
 

@@ -105,16 +105,21 @@ pub enum Command {
     /// Safety: SRC is only read. DST is written to a temporary file in DST's folder, verified
     /// (structure clean; the same etcdutl HASH, REVISION and TOTAL KEYS as SRC, or with --revision
     /// the same etcd HashKV as SRC compacted at that revision), fsynced, and only then renamed into
-    /// place: a failure leaves no partial DST. An existing DST needs --force; DST may never be SRC.
-    /// A damaged SRC is refused (`boltscope check` lists what is wrong).
+    /// place: a failure leaves no partial DST, and an interrupt (Ctrl-C, SIGTERM) removes the
+    /// unfinished temporary file and exits 130. An existing DST needs --force; DST may never be
+    /// SRC. A damaged SRC is refused (`boltscope check` lists what is wrong).
     ///
     /// A progress bar (bytes read, rate, time left) is drawn on stderr when it is a terminal.
     /// Memory stays under about 40 MiB whatever the file size (more with --revision: one bit per
     /// revision, plus up to 96 MiB for one pass over the keys).
     ///
+    /// Exit codes: 0 DST written (and verified); 2 refused or failed, nothing written; 130
+    /// interrupted, nothing written.
+    ///
     /// Examples:
     ///   boltscope compact backup.db -o backup.compact.db
     ///   boltscope compact --revision latest --fill 0.9 nightly.db -o restore-me.db
+    ///   boltscope compact --page-size 4096 --byte-order little s390x-member.db -o x86.db
     #[command(verbatim_doc_comment)]
     Compact(CompactArgs),
     /// Show what the index remembers: every analysed file's figures over time.

@@ -20,8 +20,23 @@ fn grouped(n: u64) -> String {
     out
 }
 
+/// Exit code after an interrupt (128 + SIGINT, as shells report it).
+const INTERRUPTED: i32 = 130;
+
 /// Runs the command; returns the exit code.
 pub fn run(a: &CompactArgs) -> u8 {
+    // Ctrl-C, SIGTERM or a closed terminal: the unfinished copy is removed before exiting (it
+    // would otherwise stay behind as a hidden file as large as the result). DST is untouched:
+    // it appears only by the final rename, complete.
+    let handled = ctrlc::set_handler(|| {
+        let n = boltscope::unfinished::remove_all();
+        let what = if n > 0 { "; the unfinished copy was removed" } else { "" };
+        eprintln!("boltscope: compact interrupted{what}");
+        std::process::exit(INTERRUPTED);
+    });
+    if let Err(e) = handled {
+        eprintln!("boltscope: warning: cannot handle interrupts ({e}); an interrupted copy may leave a .boltscope-compact-* file");
+    }
     let revision = match a.revision.as_deref() {
         None => Revision::None,
         Some("latest") => Revision::Latest,
