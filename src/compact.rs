@@ -8,8 +8,8 @@ use crate::cursor::{self, BucketRoot};
 use crate::error::{Error, Problem};
 use crate::etcd::compaction::{self, Keep};
 use crate::etcd::{revision, KEY_BUCKET, META_BUCKET};
-use crate::meta::{fnv1a64, MAGIC, NO_FREELIST, VERSION};
-use crate::page::{ByteOrder, LeafElem, Page, Run, BUCKET_LEAF_FLAG, FREELIST, META};
+use crate::meta::{meta_page, MetaFields, NO_FREELIST};
+use crate::page::{ByteOrder, LeafElem, Page, Run, BUCKET_LEAF_FLAG, FREELIST};
 use crate::pipeline::{self, Pages};
 use crate::view::DbView;
 use std::borrow::Cow;
@@ -59,33 +59,6 @@ pub struct Written {
     pub entries: u64,
     /// `key` bucket entries dropped by the compaction.
     pub compacted_away: u64,
-}
-
-/// The fields of a meta page that describe the tree.
-#[derive(Clone, Copy, Debug)]
-pub struct MetaFields {
-    /// Root bucket's root page.
-    pub root: u64,
-    /// Root bucket's sequence.
-    pub seq: u64,
-    /// Freelist page or the sentinel.
-    pub freelist: u64,
-    /// High-water mark.
-    pub pgid: u64,
-}
-
-/// A meta page for the tree: FNV-1a checksum over the struct, as bbolt writes it.
-pub fn meta_page(o: ByteOrder, ps: u64, id: u64, m: &MetaFields, txid: u64) -> Vec<u8> {
-    let mut p = vec![0; ps as usize];
-    put_header(&mut p, o, id, META, 0, 0);
-    let head = [(16, u64::from(MAGIC), 4), (20, u64::from(VERSION), 4), (24, ps, 4)];
-    let tree = [(32, m.root, 8), (40, m.seq, 8), (48, m.freelist, 8), (56, m.pgid, 8), (64, txid, 8)];
-    for (at, v, n) in head.into_iter().chain(tree) {
-        put(&mut p, o, at, v, n);
-    }
-    let sum = fnv1a64(&p[16..72]);
-    put(&mut p, o, 72, sum, 8);
-    p
 }
 
 /// Copies the tree of `view` into pages 2.. (metas are written last, see [`write()`](fn@write)).

@@ -1,8 +1,9 @@
 //! Meta pages 0 and 1: byte-order detection, page-size discovery, validation and the choice of
 //! the active meta, the way bbolt makes it.
 
+use crate::bulk::{put, put_header};
 use crate::error::{Error, Problem, ProblemKind};
-use crate::page::{ByteOrder, PAGE_HEADER_SIZE};
+use crate::page::{ByteOrder, META, PAGE_HEADER_SIZE};
 
 // Meta struct, 64 bytes at page offset 16 (offsets below are page offsets):
 //   16..20 magic      u32  0xED0CDAED
@@ -47,6 +48,35 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+/// The fields of a meta page that describe the tree, for writing one ([`meta_page`]).
+#[derive(Clone, Copy, Debug)]
+pub struct MetaFields {
+    /// Root bucket's root page.
+    pub root: u64,
+    /// Root bucket's sequence.
+    pub seq: u64,
+    /// Freelist page or the sentinel.
+    pub freelist: u64,
+    /// High-water mark.
+    pub pgid: u64,
+}
+
+/// A meta page image (page `id` of `ps` bytes, in byte order `o`) for the tree `m` at `txid`,
+/// with the FNV-1a checksum bbolt writes; flags and the rest of the page are zero.
+pub fn meta_page(o: ByteOrder, ps: u64, id: u64, m: &MetaFields, txid: u64) -> Vec<u8> {
+    let mut p = vec![0; ps as usize];
+    put_header(&mut p, o, id, META, 0, 0);
+    let head = [(M_MAGIC, u64::from(MAGIC), 4), (M_VERSION, u64::from(VERSION), 4), (M_PAGE_SIZE, ps, 4)];
+    let tree =
+        [(M_ROOT, m.root, 8), (M_SEQ, m.seq, 8), (M_FREELIST, m.freelist, 8), (M_PGID, m.pgid, 8), (M_TXID, txid, 8)];
+    for (at, v, n) in head.into_iter().chain(tree) {
+        put(&mut p, o, at, v, n);
+    }
+    let sum = fnv1a64(&p[M_MAGIC..M_CHECKSUM]);
+    put(&mut p, o, M_CHECKSUM, sum, 8);
+    p
 }
 
 /// A decoded meta page (valid or not).

@@ -185,6 +185,48 @@ fn encode_all<'a>(
     Ok(crc)
 }
 
+/// Runs `f` with a writer to `file` that has the kernel start writing each few megabytes to disk
+/// as soon as they are written ([`crate::db::start_writeback`]), from a thread of its own (the
+/// request can wait for the disk), so the disk works during the copy, not all at the final fsync.
+pub(crate) fn writing_back<T>(file: &mut std::fs::File, f: impl FnOnce(WritingBack<'_>) -> T) -> T {
+    let flusher = file.try_clone().ok();
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, u64)>();
+        if let Some(c) = flusher {
+            s.spawn(move || rx.into_iter().for_each(|(at, len)| crate::db::start_writeback(&c, at, len)));
+        }
+        f(WritingBack { file, written: 0, started: 0, tx })
+    })
+}
+
+/// See [`writing_back`].
+pub(crate) struct WritingBack<'f> {
+    file: &'f mut std::fs::File,
+    written: u64,
+    started: u64,
+    tx: std::sync::mpsc::Sender<(u64, u64)>,
+}
+
+/// Bytes written between two writeback requests.
+const WRITEBACK_STEP: u64 = 16 << 20;
+
+impl Write for WritingBack<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= WRITEBACK_STEP {
+            // A stopped flusher only means no early writeback; the final fsync still runs.
+            let _ = self.tx.send((self.started, self.written - self.started));
+            self.started = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

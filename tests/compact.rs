@@ -377,7 +377,7 @@ fn the_keep_set_is_the_same_in_one_pass_or_in_many() {
 /// `k1`, ...), every value on overflow pages of its own leaf under one branch: a large copy
 /// from a small recipe.
 fn big_source(n: u64, len: usize) -> Vec<u8> {
-    use boltscope::compact::{meta_page, MetaFields};
+    use boltscope::meta::{meta_page, MetaFields};
     use boltscope::page::ByteOrder::Little;
     const PS: usize = 4096;
     // Little-endian fields (offset, value, width) of a page.

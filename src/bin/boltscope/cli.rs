@@ -1,5 +1,7 @@
 //! Command-line arguments.
 
+use boltscope::page::ByteOrder;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -180,17 +182,17 @@ pub struct CompactArgs {
     pub fill: f64,
     /// Page size of the copy in bytes, a power of two from 1024 to 65536 [default: SRC's].
     ///
-    /// etcd's defrag and `bbolt compact` write with the host's page size (4096 on x86-64,
-    /// 16384 on Apple silicon, 65536 on some arm64 and ppc64le kernels); bbolt reads any page
-    /// size, so this only changes the layout (and what a later defrag would compare with).
+    /// etcd's defrag and `bbolt compact` use the host's (4096 on x86-64, 16384 on Apple silicon,
+    /// 65536 on some arm64 kernels); bbolt reads any, so this changes only the layout.
     #[arg(long, value_name = "BYTES", value_parser = parse_page_size)]
     pub page_size: Option<u64>,
     /// Byte order of the copy [default: SRC's].
     ///
     /// bbolt writes the host's own order and reads only that: `big` makes a copy for s390x or
     /// big-endian ppc64/mips, `little` one for every other host, from a file written on either.
-    #[arg(long, value_enum, value_name = "ORDER")]
-    pub byte_order: Option<ByteOrderArg>,
+    #[arg(long, value_name = "ORDER", value_parser = PossibleValuesParser::new(["little", "big"])
+        .map(|s| if s == "big" { ByteOrder::Big } else { ByteOrder::Little }))]
+    pub byte_order: Option<ByteOrder>,
     /// Append the sha256 trailer `etcdutl snapshot restore` verifies: auto = when SRC has one.
     ///
     /// The hash covers the finished copy, so it runs after it is written (about 0.4 s per
@@ -218,15 +220,6 @@ pub enum TrailerArg {
     Always,
     /// Never.
     Never,
-}
-
-/// `--byte-order` values.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ByteOrderArg {
-    /// x86-64, arm64, ppc64le, riscv64, ...
-    Little,
-    /// s390x, ppc64 (big-endian), mips (big-endian).
-    Big,
 }
 
 /// `compact -w` values.

@@ -1,9 +1,8 @@
 //! Running `compact`: a progress bar on stderr when it is a terminal, then a summary line or JSON.
 
-use crate::cli::{ByteOrderArg, CompactArgs, CompactFormat, TrailerArg};
+use crate::cli::{CompactArgs, CompactFormat, TrailerArg};
 use boltscope::compact_file::{self, Job, Revision, Trailer};
 use boltscope::humanize::bytes as h;
-use boltscope::page::ByteOrder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
@@ -58,10 +57,7 @@ pub fn run(a: &CompactArgs) -> u8 {
         dst: a.dst.clone(),
         fill: a.fill,
         page_size: a.page_size,
-        order: a.byte_order.map(|o| match o {
-            ByteOrderArg::Little => ByteOrder::Little,
-            ByteOrderArg::Big => ByteOrder::Big,
-        }),
+        order: a.byte_order,
         revision,
         trailer,
         force: a.force,
