@@ -3,11 +3,10 @@
 //! failure (a full disk, a verification that fails) never leaves a partial destination.
 
 use crate::compact::{self, Options};
-use crate::cursor;
-use crate::db::MappedFile;
+use crate::db::{self, MappedFile};
 use crate::error::Error;
-use crate::etcd::compaction::Keep;
-use crate::etcd::{hashkv, revision, schema, KEY_BUCKET};
+use crate::etcd::compaction::{self, Keep};
+use crate::etcd::hashkv;
 use crate::pipeline::writing_back;
 use crate::status::{self, EtcdVersion, Status};
 use crate::trailer;
@@ -17,16 +16,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Which revision to compact at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Revision {
-    /// Keep every revision (defrag only).
-    None,
-    /// etcd's current revision.
-    Latest,
-    /// This revision.
-    At(u64),
-}
+pub use crate::etcd::compaction::Revision;
 
 /// Whether to append the sha256 trailer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +85,8 @@ pub struct Report {
     pub dst_status: Status,
     /// Wall time in seconds.
     pub seconds: f64,
+    /// How many times SRC was read: more than one when a live etcd committed during a read.
+    pub reads: usize,
 }
 
 fn fail(msg: String) -> Error {
@@ -119,33 +111,6 @@ fn check_destination(src: &Path, dst: &Path, force: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// The revision to compact at, with the current revision (None: no compaction).
-fn resolve(view: &DbView<'_>, r: Revision) -> Result<Option<(u64, u64)>, Error> {
-    if r == Revision::None {
-        return Ok(None);
-    }
-    if !schema::is_etcd(view) {
-        return Err(fail("--revision needs an etcd file (one with `key` and `meta` buckets)".into()));
-    }
-    let last = cursor::top_bucket(view, KEY_BUCKET)
-        .and_then(|kb| kb.map_or(Ok(None), |kb| cursor::last(view, kb)))
-        .map_err(|p| fail(p.to_string()))?
-        .and_then(|e| revision::main_of(e.key))
-        .unwrap_or(0);
-    let info = schema::read(view, last);
-    let rev = match r {
-        Revision::At(x) => x,
-        _ => info.current_revision,
-    };
-    if rev > info.current_revision {
-        return Err(fail(format!("revision {rev} is past the current revision {}", info.current_revision)));
-    }
-    if let Some(f) = info.finished_compact_revision.filter(|&f| rev < f) {
-        return Err(fail(format!("revision {rev} is below the finished compaction at {f}: it is already gone")));
-    }
-    Ok(Some((rev, info.current_revision)))
-}
-
 /// What the first half of a job produced: the copy's pages 2.. written to the temporary file.
 struct Copied {
     layout: compact::Layout,
@@ -157,6 +122,15 @@ struct Copied {
     target: Option<(u64, u64)>,
     src_size: u64,
     with_trailer: bool,
+}
+
+/// SRC as the copy read it.
+struct Source {
+    map: MappedFile,
+    /// Its meta pages then ([`db::page_fingerprint`]).
+    fingerprint: Vec<u8>,
+    /// How many times it was read.
+    reads: usize,
 }
 
 fn damaged(src: &Path, st: &crate::status::StatusReport) -> Error {
@@ -189,7 +163,7 @@ fn copy(
 ) -> Result<Copied, Error> {
     let data = src.bytes();
     let view = DbView::new(data)?;
-    let target = resolve(&view, job.revision)?;
+    let target = compaction::target(&view, job.revision)?;
     let with_trailer = match job.trailer {
         Trailer::Auto => trailer::present(data.len()),
         Trailer::Always => true,
@@ -228,7 +202,6 @@ fn copy(
 pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Report, Error> {
     let t0 = Instant::now();
     check_destination(&job.src, &job.dst, job.force)?;
-    let src = MappedFile::open(&job.src)?;
     let dir = match job.dst.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -238,7 +211,8 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
     let _unfinished = crate::unfinished::register(tmp.path());
     // The copy gets the source's permission bits, not the temporary file's 0600.
     tmp.as_file().set_permissions(std::fs::metadata(&job.src)?.permissions())?;
-    let c = copy(job, &src, tmp.as_file_mut(), progress)?;
+    let (Source { map: src, fingerprint, reads }, c) = copy_settled(job, tmp.as_file_mut(), progress)?;
+    let before = c.before.clone();
     // The source is read again only to verify a compaction. Otherwise its map, with page tables
     // for every page read (tearing them down takes tens of milliseconds on a large file), goes
     // on another thread while the copy is verified.
@@ -272,7 +246,11 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
     });
     synced?;
     let sha = sha?;
-    let dst_status = verdict.map_err(|e| explain(&job.src, e))?;
+    let dst_status = verdict.map_err(|e| match &src {
+        // A compaction's verification reads SRC again: a commit meanwhile explains a mismatch.
+        Some(m) if db::page_fingerprint(m.bytes()) != fingerprint => changed(&job.src, 1),
+        _ => explain(&job.src, e),
+    })?;
     drop(copy);
     let f = tmp.as_file_mut();
     if let Some(sha) = sha {
@@ -312,10 +290,49 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
         compacted_away: c.layout.written.compacted_away,
         trailer: c.with_trailer,
         verified: job.verify,
-        src_status: c.before,
+        src_status: before,
         dst_status,
         seconds: t0.elapsed().as_secs_f64(),
+        reads,
     })
+}
+
+/// SRC changed on every one of `reads` reads.
+fn changed(src: &Path, reads: usize) -> Error {
+    let times = if reads == 1 { "while it was read".to_string() } else { format!("on every one of {reads} reads") };
+    fail(format!(
+        "{} changed {times} (a running etcd committing?): the copy could be torn, so nothing was written. \
+         Compact a snapshot of it (`etcdctl snapshot save`), or stop the member first",
+        src.display()
+    ))
+}
+
+/// Copies SRC into `file` from a read no commit interrupted: a live file that changed during the
+/// copy (its meta pages differ after it) is mapped again and copied again, up to
+/// [`db::RETRIES`] more times.
+fn copy_settled(
+    job: &Job,
+    file: &mut std::fs::File,
+    progress: Box<dyn FnMut(u64, u64) + Send>,
+) -> Result<(Source, Copied), Error> {
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(progress));
+    let mut reads = 0;
+    loop {
+        reads += 1;
+        let map = MappedFile::open(&job.src)?;
+        let fingerprint = db::page_fingerprint(map.bytes());
+        file.set_len(0)?;
+        file.seek(SeekFrom::Start(0))?;
+        let p = progress.clone();
+        let tell = move |done, total| (p.lock().unwrap_or_else(|e| e.into_inner()))(done, total);
+        let copied = copy(job, &map, file, Box::new(tell));
+        if db::page_fingerprint(map.bytes()) == fingerprint {
+            return copied.map(|c| (Source { map, fingerprint, reads }, c));
+        }
+        if reads > db::RETRIES {
+            return Err(changed(&job.src, reads));
+        }
+    }
 }
 
 /// The copy must be structurally clean and hold what the source holds: etcdutl's HASH, REVISION

@@ -67,7 +67,10 @@ pub fn read_consistent<T>(path: &Path, f: impl Fn(&[u8]) -> Result<T, Error>) ->
     }
 }
 
-fn page_fingerprint(data: &[u8]) -> Vec<u8> {
+/// What a commit changes: both meta pages (or, when they cannot be read, the first 4 KiB). Equal
+/// before and after a read of a live file means no commit landed in between, so no page the read
+/// could reach was reused.
+pub fn page_fingerprint(data: &[u8]) -> Vec<u8> {
     match Metas::read(data) {
         Ok(m) => fingerprint(data, m.page_size),
         Err(_) => data.get(..4096).unwrap_or(data).to_vec(),

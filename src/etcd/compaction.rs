@@ -8,9 +8,9 @@
 //! are appended to partitions, each reduced to the newest record per key in a map small enough to
 //! stay in cache, in parallel. The answer is one bit per entry.
 
-use super::{fingerprint, proto, revision, FpMap};
+use super::{fingerprint, proto, revision, schema, FpMap, KEY_BUCKET};
 use crate::cursor::{self, BucketRoot};
-use crate::error::Problem;
+use crate::error::{Error, Problem};
 use crate::view::DbView;
 use rayon::prelude::*;
 
@@ -20,6 +20,48 @@ pub const MAP_BUDGET: u64 = 96 << 20;
 /// same time (one per core, each for a 64th of the records: a 32-byte slot and a control byte,
 /// in a table of up to 16/7 as many buckets).
 const ENTRY_COST: u64 = 32 + 2 * 33 * 16 / 7 / PARTS as u64 + 1;
+
+/// Which revision to compact at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revision {
+    /// Keep every revision (defrag only).
+    None,
+    /// etcd's current revision.
+    Latest,
+    /// This revision.
+    At(u64),
+}
+
+/// The revision to compact `view` at, and its current revision (None: no compaction). Refuses a
+/// file that is not etcd's, a revision past the current one, and one below the finished
+/// compaction (those revisions are gone already).
+pub fn target(view: &DbView<'_>, r: Revision) -> Result<Option<(u64, u64)>, Error> {
+    if r == Revision::None {
+        return Ok(None);
+    }
+    if !schema::is_etcd(view) {
+        return Err(Error::NotBbolt("--revision needs an etcd file (one with `key` and `meta` buckets)".into()));
+    }
+    let last = cursor::top_bucket(view, KEY_BUCKET)
+        .and_then(|kb| kb.map_or(Ok(None), |kb| cursor::last(view, kb)))
+        .map_err(|p| Error::NotBbolt(p.to_string()))?
+        .and_then(|e| revision::main_of(e.key))
+        .unwrap_or(0);
+    let info = schema::read(view, last);
+    let rev = match r {
+        Revision::At(x) => x,
+        _ => info.current_revision,
+    };
+    if rev > info.current_revision {
+        return Err(Error::NotBbolt(format!("revision {rev} is past the current revision {}", info.current_revision)));
+    }
+    if let Some(f) = info.finished_compact_revision.filter(|&f| rev < f) {
+        return Err(Error::NotBbolt(format!(
+            "revision {rev} is below the finished compaction at {f}: it is already gone"
+        )));
+    }
+    Ok(Some((rev, info.current_revision)))
+}
 
 /// One bit per `key` bucket entry: whether it survives.
 #[derive(Clone, Debug, PartialEq, Eq)]

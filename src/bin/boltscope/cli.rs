@@ -107,9 +107,10 @@ pub enum Command {
     /// Safety: SRC is only read. DST is written to a temporary file in DST's folder, verified
     /// (structure clean; the same etcdutl HASH, REVISION and TOTAL KEYS as SRC, or with --revision
     /// the same etcd HashKV as SRC compacted at that revision), fsynced, and only then renamed into
-    /// place: a failure leaves no partial DST, and an interrupt (Ctrl-C, SIGTERM) removes the
-    /// unfinished temporary file and exits 130. An existing DST needs --force; DST may never be
-    /// SRC. A damaged SRC is refused (`boltscope check` lists what is wrong).
+    /// place: a failure leaves no partial DST; an interrupt (Ctrl-C, SIGTERM) removes the
+    /// temporary file and exits 130. An existing DST needs --force; DST may never be SRC. A
+    /// damaged SRC is refused (`boltscope check` lists what is wrong), and so is a live file
+    /// that a running etcd commits to during every one of four copies.
     ///
     /// A progress bar (bytes read, rate, time left) is drawn on stderr when it is a terminal.
     /// Memory stays under about 40 MiB whatever the file size (more with --revision: one bit per

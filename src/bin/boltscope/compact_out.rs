@@ -101,8 +101,12 @@ pub fn run(a: &CompactArgs) -> u8 {
                     let rev = r.revision.map_or(String::new(), |v| {
                         format!(", compacted at {v}: {} revisions dropped", grouped(r.compacted_away))
                     });
+                    let reads = match r.reads {
+                        1 => String::new(),
+                        n => format!(", SRC read {n} times: it changed while read"),
+                    };
                     println!(
-                        "{} {} -> {} {} ({ratio}, {} entries{rev}, {:.2} s){}",
+                        "{} {} -> {} {} ({ratio}, {} entries{rev}, {:.2} s{reads}){}",
                         r.src,
                         h(r.src_size),
                         r.dst,
