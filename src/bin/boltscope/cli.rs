@@ -116,8 +116,7 @@ pub enum Command {
     /// Memory stays under about 40 MiB whatever the file size (more with --revision: one bit per
     /// revision, plus up to 96 MiB for one pass over the keys).
     ///
-    /// Exit codes: 0 DST written (and verified); 2 refused or failed, nothing written; 130
-    /// interrupted, nothing written.
+    /// Exit codes: 0 DST written (and verified); 2 refused or failed; 130 interrupted.
     ///
     /// Examples:
     ///   boltscope compact backup.db -o backup.compact.db
