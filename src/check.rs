@@ -80,6 +80,12 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
         problems.push(Problem::new(ProblemKind::TrailerMismatch, msg).offset(view.body_len() as u64));
         total += 1;
     }
+    if (view.body_len() as u64) < crate::compact::MIN_FILE_LEN {
+        let n = view.body_len();
+        let msg = format!("the database is {n} bytes: bbolt's Open reads the first 4096 to find the page size and refuses a shorter file");
+        problems.push(Problem::new(ProblemKind::TooShortForBbolt, msg).offset(n as u64));
+        total += 1;
+    }
     if gates.require_trailer && !r.trailer.present {
         let msg = format!("no sha256 trailer: the file is {} bytes, not 32 past a multiple of 512", view.data.len());
         problems.push(Problem::new(ProblemKind::TrailerMissing, msg));

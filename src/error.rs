@@ -69,6 +69,9 @@ pub enum ProblemKind {
     LeaseMissing,
     /// An etcd `meta` bucket entry that is not well-formed.
     EtcdMetaMalformed,
+    /// The database is shorter than the 4096 bytes bbolt's `Open` reads to find the page size:
+    /// real bbolt (and so etcd) calls it an invalid database.
+    TooShortForBbolt,
 }
 
 impl ProblemKind {
@@ -98,6 +101,7 @@ impl ProblemKind {
                 | ProblemKind::TombstoneWithData
                 | ProblemKind::LeaseMissing
                 | ProblemKind::EtcdMetaMalformed
+                | ProblemKind::TooShortForBbolt
         )
     }
 

@@ -381,3 +381,29 @@ fn copy_private(tmp: &tempfile::TempDir) -> PathBuf {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
     p
 }
+
+#[test]
+fn a_database_shorter_than_4096_bytes_fails_as_real_bbolt_refuses_it() {
+    // fill-1's backend in 1 KiB pages is three pages: compact pads the copy to 4096 bytes, since
+    // real bbolt 1.3.6 (`boltoracle check`, tests/compact_interop.rs) calls the unpadded 3072
+    // bytes "invalid database". Cut back to its pages, the file is otherwise clean.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = common::path("fill-1.member.db", &tmp);
+    let padded = tmp.path().join("padded.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_boltscope"))
+        .args(["compact", "--page-size", "1024", "-w", "json"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&padded)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rep: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((rep["pages"].as_u64(), rep["dst_size"].as_u64()), (Some(3), Some(4096)));
+    assert_eq!(json(&[], &padded).0, Some(0), "the padded copy is clean");
+    let d = std::fs::read(&padded).unwrap();
+    let short = write(&tmp, "short.db", &d[..3 * 1024]);
+    let (code, v) = json(&[], &short);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(kinds(&v), vec!["too_short_for_bbolt"], "{v}");
+}
