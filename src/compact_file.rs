@@ -212,7 +212,6 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
     // The copy gets the source's permission bits, not the temporary file's 0600.
     tmp.as_file().set_permissions(std::fs::metadata(&job.src)?.permissions())?;
     let (Source { map: src, fingerprint, reads }, c) = copy_settled(job, tmp.as_file_mut(), progress)?;
-    let before = c.before.clone();
     // The source is read again only to verify a compaction. Otherwise its map, with page tables
     // for every page read (tearing them down takes tens of milliseconds on a large file), goes
     // on another thread while the copy is verified.
@@ -290,7 +289,7 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
         compacted_away: c.layout.written.compacted_away,
         trailer: c.with_trailer,
         verified: job.verify,
-        src_status: before,
+        src_status: c.before,
         dst_status,
         seconds: t0.elapsed().as_secs_f64(),
         reads,
