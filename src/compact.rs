@@ -3,6 +3,8 @@
 //! sequentially with no free page between them. Optionally etcd's MVCC compaction at a revision is
 //! applied on the way. The copy goes to any `Write`; [`crate::db`] handles files safely.
 
+use crate::bitmap::AtomicBitmap;
+use crate::btree::MAX_DEPTH;
 use crate::bulk::{put, put_header, Elem, Tree};
 use crate::cursor::{self, BucketRoot};
 use crate::error::{Error, Problem};
@@ -77,6 +79,9 @@ struct Copier<'v, 'a> {
     done: (u64, u64, u64),
     /// The `key` bucket's key that gives etcdutl's REVISION, see [`Copier::last_key_of`].
     last_key: Option<&'a [u8]>,
+    /// Leaf pages copied so far: a damaged file whose buckets share pages, or nest in a cycle,
+    /// is refused when a page comes round again, instead of being copied twice or forever.
+    visited: AtomicBitmap,
 }
 
 impl<'a> Copier<'_, 'a> {
@@ -102,6 +107,10 @@ impl<'a> Copier<'_, 'a> {
         inline_ok: bool,
     ) -> Result<Vec<u8>, Problem> {
         let view = self.view;
+        if depth > MAX_DEPTH {
+            let msg = format!("buckets nested deeper than {MAX_DEPTH} levels");
+            return Err(Problem::new(crate::ProblemKind::TooDeep, msg));
+        }
         // Compaction records itself in meta: scheduledCompactRev = finishedCompactRev = R.
         let mut extra: Vec<(&'static [u8], Vec<u8>)> = Vec::new();
         if let (Some(META_BUCKET), Some(r)) = (top, self.opt.revision) {
@@ -119,6 +128,11 @@ impl<'a> Copier<'_, 'a> {
             depth,
         };
         cursor::for_each_leaf(view, root, &mut |page| {
+            // Page 0 is an inline bucket's page, which lives in its parent's value.
+            if page.id != 0 && self.visited.test_and_set(page.id) {
+                let msg = format!("page {} is reached a second time while copying", page.id);
+                return Err(Problem::new(crate::ProblemKind::MultipleReferences, msg).page(page.id));
+            }
             // etcdutl's figures of the source, as read (before any compaction). Keys and values
             // packed back to back in the page are hashed as one run, not entry by entry.
             let mut run = Run::new(page);
@@ -332,6 +346,7 @@ pub fn write<W: Write + Send>(
             progress,
             done: (0, total, 0),
             last_key: None,
+            visited: AtomicBitmap::new(view.tracked_pages()),
         };
         // The root bucket: fill percent 0.5 (bbolt's default for it), never inline.
         let root_val = c.bucket(cursor::root(view), 0, 0.5, None, 0, false);

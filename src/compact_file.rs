@@ -134,7 +134,11 @@ struct Source {
 }
 
 fn damaged(src: &Path, st: &crate::status::StatusReport) -> Error {
-    let first = st.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
+    // The first problem in the tree, which is what stops the copy (a bad meta page or freelist
+    // alone would not); else the first of any kind.
+    let problems = &st.structure.problems;
+    let first = problems.iter().find(|p| p.kind.affects_figures()).or(problems.first());
+    let first = first.map(|p| p.to_string()).unwrap_or_default();
     fail(format!(
         "{} has {} problem(s) (first: {first}); `boltscope check` lists them. Refusing to copy a damaged file",
         src.display(),

@@ -475,3 +475,48 @@ fn an_interrupted_copy_leaves_nothing_behind() {
     };
     assert_eq!(hash(&dst), hash(&src));
 }
+
+/// The active meta's root page of a 4 KiB-page little-endian file, and for each root bucket
+/// entry the byte offset of its value's root page id, read by hand from the raw layout.
+fn root_bucket_roots(d: &[u8]) -> (u64, Vec<usize>) {
+    let u = |o: usize, n: usize| d[o..o + n].iter().rev().fold(0u64, |a, &b| a << 8 | u64::from(b));
+    let m = if u(4096 + 64, 8) > u(64, 8) { 4096 } else { 0 };
+    let root = u(m + 32, 8);
+    let at = root as usize * 4096;
+    let count = u(at + 10, 2) as usize;
+    let roots = (0..count).map(|i| at + 16 + 16 * i).map(|e| e + u(e + 4, 4) as usize + u(e + 8, 4) as usize).collect();
+    (root, roots)
+}
+
+#[test]
+fn buckets_that_share_pages_or_contain_themselves_are_refused() {
+    // Found by the fuzzer: a bucket nested in itself sent the copy into endless recursion (a
+    // stack overflow, and a temporary file left behind). Two buckets sharing a tree were copied
+    // twice, and the copy still verified, since it was summed from the same reading.
+    let tmp = tempfile::tempdir().unwrap();
+    let base = common::bytes("k8s-0.005.member.db");
+    let (root, roots) = root_bucket_roots(&base);
+    // `a`: a bucket with pages of its own (an inline bucket's root id is 0); `b`: another one,
+    // made to point at a tree that is not its own (a non-zero root makes it a paged bucket).
+    let a = *roots.iter().find(|&&at| base[at..at + 8] != [0; 8]).expect("a bucket with pages");
+    let b = *roots.iter().find(|&&at| at != a).expect("another bucket");
+    let a_root: [u8; 8] = base[a..a + 8].try_into().unwrap();
+    let damages =
+        [("a bucket whose root is the root bucket's page", root.to_le_bytes()), ("two buckets with one tree", a_root)];
+    for (what, new_root) in damages {
+        let mut d = base.clone();
+        d[b..b + 8].copy_from_slice(&new_root);
+        let src = tmp.path().join("damaged.db");
+        std::fs::write(&src, &d).unwrap();
+        let dst = tmp.path().join("out").join("copy.db");
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        let out = compact(&[], &src, &dst);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(
+            err.contains("multiple_references") && err.contains("Refusing to copy a damaged file"),
+            "{what}: {err}"
+        );
+        assert_eq!(std::fs::read_dir(dst.parent().unwrap()).unwrap().count(), 0, "{what}: nothing left behind");
+    }
+}
