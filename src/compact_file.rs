@@ -2,14 +2,12 @@
 //! a temporary file in the destination's folder, verified, fsynced and renamed into place, so a
 //! failure (a full disk, a verification that fails) never leaves a partial destination.
 
-use crate::compact::{self, Options};
+use crate::compact_read::{changed, copy_settled, explain, Source};
 use crate::db::{self, MappedFile};
 use crate::error::Error;
-use crate::etcd::compaction::{self, Keep};
+use crate::etcd::compaction::Keep;
 use crate::etcd::hashkv;
-use crate::pipeline::writing_back;
 use crate::status::{self, EtcdVersion, Status};
-use crate::trailer;
 use crate::view::DbView;
 use sha2::{Digest, Sha256};
 use std::io::{Seek, SeekFrom, Write};
@@ -50,6 +48,8 @@ pub struct Job {
     pub force: bool,
     /// Re-open and verify the copy before it is put in place.
     pub verify: bool,
+    /// Copy a snapshot whose sha256 trailer does not match its contents (otherwise refused).
+    pub skip_hash_check: bool,
 }
 
 /// What a job did.
@@ -89,7 +89,8 @@ pub struct Report {
     pub reads: usize,
 }
 
-fn fail(msg: String) -> Error {
+/// A refusal or failure of the job, as one message.
+pub(crate) fn fail(msg: String) -> Error {
     Error::NotBbolt(msg)
 }
 
@@ -109,96 +110,6 @@ fn check_destination(src: &Path, dst: &Path, force: bool) -> Result<(), Error> {
         return Err(fail(format!("{} exists and is not a regular file", dst.display())));
     }
     Ok(())
-}
-
-/// What the first half of a job produced: the copy's pages 2.. written to the temporary file.
-struct Copied {
-    layout: compact::Layout,
-    /// etcdutl's figures of the source.
-    before: Status,
-    /// The two meta pages, to write over the placeholders.
-    metas: Vec<u8>,
-    /// The revision compacted at and the current one.
-    target: Option<(u64, u64)>,
-    src_size: u64,
-    with_trailer: bool,
-}
-
-/// SRC as the copy read it.
-struct Source {
-    map: MappedFile,
-    /// Its meta pages then ([`db::page_fingerprint`]).
-    fingerprint: Vec<u8>,
-    /// How many times it was read.
-    reads: usize,
-}
-
-fn damaged(src: &Path, st: &crate::status::StatusReport) -> Error {
-    // The first problem in the tree, which is what stops the copy (a bad meta page or freelist
-    // alone would not); else the first of any kind.
-    let problems = &st.structure.problems;
-    let first = problems.iter().find(|p| p.kind.affects_figures()).or(problems.first());
-    let first = first.map(|p| p.to_string()).unwrap_or_default();
-    fail(format!(
-        "{} has {} problem(s) (first: {first}); `boltscope check` lists them. Refusing to copy a damaged file",
-        src.display(),
-        st.structure.problem_total
-    ))
-}
-
-/// A copy that failed: when the source is damaged, that is the error to show (the source's full
-/// check runs only now, on a fresh map of it).
-fn explain(src: &Path, e: Error) -> Error {
-    let Ok(m) = MappedFile::open(src) else { return e };
-    match DbView::new(m.bytes()).and_then(|v| status::status(&v, EtcdVersion::V35)) {
-        Ok(st) if !st.structure.is_clean() => damaged(src, &st),
-        _ => e,
-    }
-}
-
-/// Writes the copy's pages 2.. to `file`. With verification, etcdutl's figures of the source are
-/// summed while it is read and the copy is checked in full afterwards; without, the source is
-/// checked while the copy is written.
-fn copy(
-    job: &Job,
-    src: &MappedFile,
-    file: &mut std::fs::File,
-    progress: Box<dyn FnMut(u64, u64) + Send>,
-) -> Result<Copied, Error> {
-    let data = src.bytes();
-    let view = DbView::new(data)?;
-    let target = compaction::target(&view, job.revision)?;
-    let with_trailer = match job.trailer {
-        Trailer::Auto => trailer::present(data.len()),
-        Trailer::Always => true,
-        Trailer::Never => false,
-    };
-    let opt = Options { fill: job.fill, revision: target.map(|(r, _)| r), page_size: job.page_size, order: job.order };
-    let (layout, before) = if job.verify {
-        let layout =
-            writing_back(file, |w| compact::write(&view, &opt, w, progress)).map_err(|e| explain(&job.src, e))?;
-        let s = layout.src;
-        let st = Status {
-            hash: s.crc,
-            revision: s.last_rev.unwrap_or(0) as i64,
-            total_key: s.keys,
-            total_size: view.total_size(),
-            version: None,
-        };
-        (layout, st)
-    } else {
-        let (before, layout) = rayon::join(
-            || status::status(&view, EtcdVersion::V35),
-            || writing_back(file, |w| compact::write(&view, &opt, w, progress)),
-        );
-        let before = before?;
-        if !before.structure.is_clean() {
-            return Err(damaged(&job.src, &before));
-        }
-        (layout?, before.status)
-    };
-    let metas = compact::meta_pages(&view, &layout);
-    Ok(Copied { layout, before, metas, target, src_size: data.len() as u64, with_trailer })
 }
 
 /// Runs the job. `progress` is told the source bytes read so far and their total, as
@@ -298,44 +209,6 @@ pub fn run(job: &Job, progress: Box<dyn FnMut(u64, u64) + Send>) -> Result<Repor
         seconds: t0.elapsed().as_secs_f64(),
         reads,
     })
-}
-
-/// SRC changed on every one of `reads` reads.
-fn changed(src: &Path, reads: usize) -> Error {
-    let times = if reads == 1 { "while it was read".to_string() } else { format!("on every one of {reads} reads") };
-    fail(format!(
-        "{} changed {times} (a running etcd committing?): the copy could be torn, so nothing was written. \
-         Compact a snapshot of it (`etcdctl snapshot save`), or stop the member first",
-        src.display()
-    ))
-}
-
-/// Copies SRC into `file` from a read no commit interrupted: a live file that changed during the
-/// copy (its meta pages differ after it) is mapped again and copied again, up to
-/// [`db::RETRIES`] more times.
-fn copy_settled(
-    job: &Job,
-    file: &mut std::fs::File,
-    progress: Box<dyn FnMut(u64, u64) + Send>,
-) -> Result<(Source, Copied), Error> {
-    let progress = std::sync::Arc::new(std::sync::Mutex::new(progress));
-    let mut reads = 0;
-    loop {
-        reads += 1;
-        let map = MappedFile::open(&job.src)?;
-        let fingerprint = db::page_fingerprint(map.bytes());
-        file.set_len(0)?;
-        file.seek(SeekFrom::Start(0))?;
-        let p = progress.clone();
-        let tell = move |done, total| (p.lock().unwrap_or_else(|e| e.into_inner()))(done, total);
-        let copied = copy(job, &map, file, Box::new(tell));
-        if db::page_fingerprint(map.bytes()) == fingerprint {
-            return copied.map(|c| (Source { map, fingerprint, reads }, c));
-        }
-        if reads > db::RETRIES {
-            return Err(changed(&job.src, reads));
-        }
-    }
 }
 
 /// The copy must be structurally clean and hold what the source holds: etcdutl's HASH, REVISION

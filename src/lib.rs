@@ -29,6 +29,7 @@ pub mod cache;
 pub mod check;
 pub mod compact;
 pub mod compact_file;
+mod compact_read;
 pub mod cursor;
 pub mod db;
 pub mod error;

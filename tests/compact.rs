@@ -520,3 +520,35 @@ fn buckets_that_share_pages_or_contain_themselves_are_refused() {
         assert_eq!(std::fs::read_dir(dst.parent().unwrap()).unwrap().count(), 0, "{what}: nothing left behind");
     }
 }
+
+#[test]
+fn a_snapshot_whose_trailer_does_not_match_is_refused_unless_told() {
+    // A bit flipped inside a value passes every structural check; only the sha256 trailer
+    // knows. A copy with a fresh trailer would vouch for the damage.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.snap.db");
+    let at = {
+        let view = DbView::new(&d).unwrap();
+        let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
+        let e = cursor::last(&view, kb).unwrap().unwrap();
+        e.value.as_ptr() as usize - d.as_ptr() as usize + e.value.len() - 1
+    };
+    d[at] ^= 0x01;
+    let src = tmp.path().join("rotten.snap.db");
+    std::fs::write(&src, &d).unwrap();
+    let dst = tmp.path().join("copy.db");
+    for extra in [&[][..], &["--trailer", "never"]] {
+        let out = compact(extra, &src, &dst);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains("sha256 trailer is") && err.contains("--skip-hash-check"), "{extra:?}: {err}");
+        assert!(!dst.exists());
+    }
+    let out = compact(&["--skip-hash-check", "-w", "json"], &src, &dst);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want = common::answer_json("k8s-0.005.snap.db", "status.json").unwrap();
+    assert_ne!(rep["dst_status"]["hash"], want["hash"], "the flipped bit is in the copy");
+    assert_eq!(rep["dst_status"]["totalKey"], want["totalKey"]);
+    assert_eq!(boltscope::trailer::verify(&std::fs::read(&dst).unwrap()).map(|t| t.ok()), Some(true));
+}

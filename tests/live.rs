@@ -68,7 +68,18 @@ fn compact_job(src: &std::path::Path, dst: &std::path::Path) -> boltscope::compa
     use boltscope::compact_file::{Job, Revision, Trailer};
     let (src, dst) = (src.to_path_buf(), dst.to_path_buf());
     let (fill, revision, trailer) = (1.0, Revision::None, Trailer::Auto);
-    Job { src, dst, fill, page_size: None, order: None, revision, trailer, force: false, verify: true }
+    Job {
+        src,
+        dst,
+        fill,
+        page_size: None,
+        order: None,
+        revision,
+        trailer,
+        force: false,
+        verify: true,
+        skip_hash_check: false,
+    }
 }
 
 #[test]

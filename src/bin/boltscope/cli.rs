@@ -97,20 +97,18 @@ pub enum Command {
     /// Write a compacted, defragmented copy that real etcd restores and real bbolt accepts.
     ///
     /// Copies every bucket (nested ones too), key, value and bucket sequence into a new bbolt file
-    /// with no free pages, leaves and branches filled to --fill by bbolt's own split rules, the
-    /// same page size, byte order and freelist kind as SRC. With --revision it also performs
-    /// etcd's MVCC compaction at that revision (each key keeps its newest revision at or below it;
-    /// a key deleted below it disappears; a tombstone exactly at it is kept) and records it in
-    /// meta (scheduledCompactRev = finishedCompactRev), so a server started on the copy sees a
-    /// finished compaction.
+    /// with no free pages, pages filled to --fill by bbolt's own split rules, in SRC's page size,
+    /// byte order and freelist kind unless told otherwise. --revision also performs etcd's MVCC
+    /// compaction there (each key keeps its newest revision at or below it; a key deleted below
+    /// it disappears; a tombstone exactly at it is kept) and records it in meta
+    /// (scheduledCompactRev = finishedCompactRev): a server started on the copy sees it finished.
     ///
-    /// Safety: SRC is only read. DST is written to a temporary file in DST's folder, verified
-    /// (structure clean; the same etcdutl HASH, REVISION and TOTAL KEYS as SRC, or with --revision
-    /// the same etcd HashKV as SRC compacted at that revision), fsynced, and only then renamed into
-    /// place: a failure leaves no partial DST; an interrupt (Ctrl-C, SIGTERM) removes the
-    /// temporary file and exits 130. An existing DST needs --force; DST may never be SRC. A
-    /// damaged SRC is refused (`boltscope check` lists what is wrong), and so is a live file
-    /// that a running etcd commits to during every one of four copies.
+    /// Safety: SRC is only read. DST is written to a temporary file in its folder, verified (clean;
+    /// etcdutl's HASH, REVISION and TOTAL KEYS, or with --revision etcd's HashKV, equal to SRC's),
+    /// fsynced and renamed into place: a failure or an interrupt (Ctrl-C, SIGTERM: exit 130)
+    /// leaves neither. An existing DST needs --force; DST is never SRC. Refused: a SRC whose tree
+    /// is damaged (`boltscope check` says how), whose sha256 trailer does not match it, or that a
+    /// running etcd commits to during each of four copies.
     ///
     /// A progress bar (bytes read, rate, time left) is drawn on stderr when it is a terminal.
     /// Memory stays under about 40 MiB whatever the file size (more with --revision: one bit per
@@ -202,8 +200,10 @@ pub struct CompactArgs {
     /// Replace DST if it exists.
     #[arg(long)]
     pub force: bool,
-    /// Skip re-opening and verifying the copy (SRC is then checked in full while it is copied,
-    /// instead of after).
+    /// Copy a snapshot whose sha256 trailer does not match its contents (refused otherwise).
+    #[arg(long)]
+    pub skip_hash_check: bool,
+    /// Skip verifying the copy (SRC is then checked in full while it is copied, not after).
     #[arg(long)]
     pub no_verify: bool,
     /// `text` (a summary line) or `json`.

@@ -62,6 +62,7 @@ pub fn run(a: &CompactArgs) -> u8 {
         trailer,
         force: a.force,
         verify: !a.no_verify,
+        skip_hash_check: a.skip_hash_check,
     };
     let total = std::fs::metadata(&a.src).map(|m| m.len()).unwrap_or(0);
     let bar = if std::io::stderr().is_terminal() {
