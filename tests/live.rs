@@ -82,42 +82,40 @@ fn compact_job(src: &std::path::Path, dst: &std::path::Path) -> boltscope::compa
     }
 }
 
-#[test]
-fn compact_copies_again_after_a_commit_during_the_copy() {
+/// Compacts a copy of tiny-1.member.db to `copy.db` beside it while a "commit" lands: so small a
+/// copy reports its progress once, at its end, before it is checked against the meta pages, and
+/// the n-th report rewrites meta page 0's txid byte to `commit_on(n)`, if any.
+fn compact_live(
+    commit_on: impl Fn(u8) -> Option<u8> + Send + 'static,
+) -> (tempfile::TempDir, Result<boltscope::compact_file::Report, boltscope::Error>) {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("live.db");
     std::fs::write(&p, common::bytes("tiny-1.member.db")).unwrap();
-    let dst = tmp.path().join("copy.db");
-    // The copy reports its progress once, at its end, for so small a file: the first time, a
-    // commit lands (meta page 0 rewritten) before the copy is checked against the meta pages.
-    let p2 = p.clone();
-    let mut calls = 0;
+    let job = compact_job(&p, &tmp.path().join("copy.db"));
+    let mut n = 0u8;
     let progress = move |_, _| {
-        calls += 1;
-        if calls == 1 {
-            commit(&p2, 0x55);
+        n += 1;
+        if let Some(b) = commit_on(n) {
+            commit(&p, b);
         }
     };
-    let r = boltscope::compact_file::run(&compact_job(&p, &dst), Box::new(progress)).unwrap();
-    assert_eq!(r.reads, 2, "copied again once the file settled");
-    let data = std::fs::read(&dst).unwrap();
+    let r = boltscope::compact_file::run(&job, Box::new(progress));
+    (tmp, r)
+}
+
+#[test]
+fn compact_copies_again_after_a_commit_during_the_copy() {
+    let (tmp, r) = compact_live(|n| (n == 1).then_some(0x55));
+    assert_eq!(r.unwrap().reads, 2, "copied again once the file settled");
+    let data = std::fs::read(tmp.path().join("copy.db")).unwrap();
     let st = boltscope::status::status(&boltscope::DbView::new(&data).unwrap(), boltscope::status::EtcdVersion::V35);
     assert!(st.unwrap().structure.is_clean());
 }
 
 #[test]
 fn compact_refuses_a_file_that_never_settles() {
-    let tmp = tempfile::tempdir().unwrap();
-    let p = tmp.path().join("live.db");
-    std::fs::write(&p, common::bytes("tiny-1.member.db")).unwrap();
-    let dst = tmp.path().join("copy.db");
-    let p2 = p.clone();
-    let mut n = 0u8;
-    let progress = move |_, _| {
-        n += 1;
-        commit(&p2, 0x40 + n);
-    };
-    let e = boltscope::compact_file::run(&compact_job(&p, &dst), Box::new(progress)).unwrap_err().to_string();
+    let (tmp, r) = compact_live(|n| Some(0x40 + n));
+    let e = r.unwrap_err().to_string();
     let reads = db::RETRIES + 1;
     assert!(e.contains(&format!("changed on every one of {reads} reads")), "{e}");
     assert!(e.contains("etcdctl snapshot save"), "the message says what to do instead: {e}");
