@@ -80,9 +80,9 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
         problems.push(Problem::new(ProblemKind::TrailerMismatch, msg).offset(view.body_len() as u64));
         total += 1;
     }
-    if (view.body_len() as u64) < crate::compact::MIN_FILE_LEN {
-        let n = view.body_len();
-        let msg = format!("the database is {n} bytes: bbolt's Open reads the first 4096 to find the page size and refuses a shorter file");
+    if (view.body_len() as u64) < crate::meta::MIN_FILE_LEN {
+        let (n, min) = (view.body_len(), crate::meta::MIN_FILE_LEN);
+        let msg = format!("the database is {n} bytes: bbolt's Open reads the first {min} to find the page size and refuses a shorter file");
         problems.push(Problem::new(ProblemKind::TooShortForBbolt, msg).offset(n as u64));
         total += 1;
     }

@@ -10,7 +10,7 @@ use crate::cursor::{self, BucketRoot};
 use crate::error::{Error, Problem};
 use crate::etcd::compaction::{self, Keep};
 use crate::etcd::{revision, KEY_BUCKET, META_BUCKET};
-use crate::meta::{meta_page, MetaFields, NO_FREELIST};
+use crate::meta::{meta_page, MetaFields, MIN_FILE_LEN, NO_FREELIST};
 use crate::page::{ByteOrder, LeafElem, Page, Run, BUCKET_LEAF_FLAG, FREELIST};
 use crate::pipeline::{self, Pages};
 use crate::view::DbView;
@@ -40,12 +40,6 @@ impl Default for Options {
 /// The page sizes a copy may be written with: from the smallest that bbolt's page-size discovery
 /// probes for (1 KiB) to the largest host page size it is used with (64 KiB, arm64/ppc64le).
 pub const PAGE_SIZES: std::ops::RangeInclusive<u64> = 1024..=65536;
-
-/// The shortest file real bbolt opens: `Open` reads the first 4096 bytes to find the page size
-/// and calls a shorter file an invalid database (bbolt 1.3.6, `boltoracle check`). A copy with
-/// small pages and little data is zero-padded past its last page to this length, which bbolt
-/// takes as room to grow into.
-pub const MIN_FILE_LEN: u64 = 4096;
 
 /// Whether `ps` is a page size a copy may be written with (a power of two in [`PAGE_SIZES`]).
 pub fn page_size_ok(ps: u64) -> bool {
@@ -307,9 +301,10 @@ pub struct Layout {
 /// Writes pages 2.. of the compacted copy of `view` to `out` (after two placeholder meta pages),
 /// and an empty freelist page at the end if the source has a freelist page. The caller writes
 /// the meta pages over the placeholders ([`meta_pages`]); a copy shorter than [`MIN_FILE_LEN`] is
-/// zero-padded to it. The copy has the source's page size and
-/// byte order unless `opt` names others (a page size outside [`page_size_ok`] is refused). The source is read on this thread while
-/// two more encode and write (see [`crate::pipeline`]); memory stays bounded whatever the size.
+/// zero-padded to it, which bbolt takes as room to grow into. The copy has the source's page size
+/// and byte order unless `opt` names others (a page size outside [`page_size_ok`] is refused).
+/// The source is read on this thread while two more encode and write (see [`crate::pipeline`]);
+/// memory stays bounded whatever the size.
 /// `progress` is told, every few megabytes and at the end, the source leaf bytes read so far and
 /// their total ([`progress_total`]), so a progress bar can show a rate and the time left.
 pub fn write<W: Write + Send>(

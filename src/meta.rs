@@ -35,6 +35,9 @@ pub const MAGIC: u32 = 0xED0C_DAED;
 pub const VERSION: u32 = 2;
 /// `meta.freelist` when the freelist is not persisted (etcd on Linux).
 pub const NO_FREELIST: u64 = u64::MAX;
+/// The shortest file real bbolt opens: `Open` reads the first 4096 bytes to find the page size
+/// and calls a shorter file an invalid database (bbolt 1.3.6, `boltoracle check`).
+pub const MIN_FILE_LEN: u64 = 4096;
 /// Smallest page size accepted.
 pub const MIN_PAGE_SIZE: u32 = 512;
 /// Largest page size accepted (1 GiB).

@@ -1,5 +1,6 @@
 //! Command-line arguments.
 
+use boltscope::compact::{page_size_ok, PAGE_SIZES};
 use boltscope::page::ByteOrder;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -232,10 +233,9 @@ pub enum CompactFormat {
 }
 
 fn parse_page_size(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(n) if boltscope::compact::page_size_ok(n) => Ok(n),
-        _ => Err(format!("the page size must be a power of two from 1024 to 65536, not {s:?}")),
-    }
+    let (lo, hi) = (PAGE_SIZES.start(), PAGE_SIZES.end());
+    let ok = s.parse().ok().filter(|&n| page_size_ok(n));
+    ok.ok_or_else(|| format!("the page size must be a power of two from {lo} to {hi}, not {s:?}"))
 }
 
 fn parse_fill(s: &str) -> Result<f64, String> {
