@@ -25,7 +25,7 @@ fn sync() {
 }
 
 fn hwm_size(p: &Path) -> u64 {
-    let m = boltscope::db::MappedFile::open(p).expect("map output");
+    let m = boltscope::input::open(p).expect("map output");
     boltscope::DbView::new(m.bytes()).map(|v| v.total_size()).unwrap_or(0)
 }
 

@@ -1,182 +1,111 @@
-//! Errors (the file cannot be read at all) and problems (the file was read and something in it is
-//! wrong). A problem names its kind, page id and byte offset where known, and the bucket path.
+//! Errors: the file cannot be read as a bbolt database at all. Each says what stopped the read, in
+//! a sentence, and has a stable [`ErrorKind`] (its snake_case name is the JSON `error.kind`), so
+//! the binary maps every error to its exit code in one place. What is wrong *inside* a file that
+//! could be read is a [`Problem`](crate::problem::Problem), not an error.
 
 use std::fmt;
 
-/// A stable, machine-readable class of problem. Serialized in snake_case.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProblemKind {
-    /// A meta page fails validation (magic, version, checksum, page size).
-    MetaInvalid,
-    /// The two meta pages disagree on something that cannot change (page size).
-    MetaMismatch,
-    /// The high-water mark (`meta.pgid`) lies past the end of the file.
-    HwmPastEof,
-    /// A page id at or past the high-water mark is referenced.
-    PageOutOfBounds,
-    /// A referenced page run extends past the end of the file.
-    PagePastEof,
-    /// A page header's id differs from the id it was reached by.
-    PageIdMismatch,
-    /// A page reached as part of a tree is not a branch or leaf page.
-    InvalidPageType,
-    /// A page is reached twice.
-    MultipleReferences,
-    /// A branch points back to one of its own ancestors.
-    Cycle,
-    /// An element header, key or value lies outside its page.
-    ElementOutsidePage,
-    /// Keys out of order within a page or across the tree.
-    KeysOutOfOrder,
-    /// A branch element's key differs from its child's first key.
-    BranchKeyMismatch,
-    /// An empty key.
-    EmptyKey,
-    /// A branch page with no elements.
-    EmptyBranch,
-    /// A bucket entry's value is not a valid bucket header or inline page.
-    BucketMalformed,
-    /// Tree or bucket nesting deeper than any real file can be.
-    TooDeep,
-    /// The freelist page is malformed.
-    FreelistInvalid,
-    /// A freelist id outside `[2, hwm)`.
-    FreelistOutOfRange,
-    /// A page id listed twice in the freelist.
-    PageFreedTwice,
-    /// A page listed free is reachable from the tree.
-    ReachableFreed,
-    /// A page below the high-water mark is neither reachable nor free (a leak).
-    UnreachableUnfreed,
-    /// The etcd snapshot sha256 trailer does not match the file.
-    TrailerMismatch,
-    /// The file changed while it was read (a live file); the answer may be torn.
-    Torn,
-    /// A meta page's root or freelist page id is at or past its high-water mark.
-    MetaOutOfRange,
-    /// `--require-trailer` and the file has no sha256 trailer.
-    TrailerMissing,
-    /// A `key` bucket key that is not a 17-byte revision (18 with `t` for a tombstone).
-    InvalidRevisionKey,
-    /// A `key` bucket value that does not decode as an `mvccpb.KeyValue`.
-    InvalidKeyValue,
-    /// A KeyValue whose fields contradict its revision key or each other.
-    InconsistentKeyValue,
-    /// A tombstone that carries more than its key.
-    TombstoneWithData,
-    /// A live key attached to a lease the `lease` bucket does not hold (a warning).
-    LeaseMissing,
-    /// An etcd `meta` bucket entry that is not well-formed.
-    EtcdMetaMalformed,
-    /// The database is shorter than the 4096 bytes bbolt's `Open` reads to find the page size:
-    /// real bbolt (and so etcd) calls it an invalid database.
-    TooShortForBbolt,
-}
-
-impl ProblemKind {
-    /// Whether the problem is only a warning: reported, but the file still passes `check`.
-    pub fn is_warning(self) -> bool {
-        matches!(self, ProblemKind::LeaseMissing)
-    }
-
-    /// Whether the problem can make figures read from the tree wrong. Meta pages (the other one
-    /// is used), the trailer and the freelist do not change what the tree holds.
-    pub fn affects_figures(self) -> bool {
-        !matches!(
-            self,
-            ProblemKind::MetaInvalid
-                | ProblemKind::MetaMismatch
-                | ProblemKind::TrailerMismatch
-                | ProblemKind::FreelistInvalid
-                | ProblemKind::FreelistOutOfRange
-                | ProblemKind::PageFreedTwice
-                | ProblemKind::ReachableFreed
-                | ProblemKind::UnreachableUnfreed
-                | ProblemKind::MetaOutOfRange
-                | ProblemKind::TrailerMissing
-                | ProblemKind::InvalidRevisionKey
-                | ProblemKind::InvalidKeyValue
-                | ProblemKind::InconsistentKeyValue
-                | ProblemKind::TombstoneWithData
-                | ProblemKind::LeaseMissing
-                | ProblemKind::EtcdMetaMalformed
-                | ProblemKind::TooShortForBbolt
-        )
-    }
-
-    /// The snake_case name used in JSON output.
-    pub fn name(self) -> String {
-        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-    }
-}
-
-/// One thing wrong with a file.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Problem {
-    /// The class of problem.
-    pub kind: ProblemKind,
-    /// The page id where it was found.
-    pub page: Option<u64>,
-    /// The absolute byte offset in the file.
-    pub offset: Option<u64>,
-    /// The bucket path (names, lossily UTF-8), empty for the root bucket or none.
-    pub bucket: Vec<String>,
-    /// A sentence a person understands.
-    pub message: String,
-}
-
-impl Problem {
-    /// A problem with no location yet.
-    pub fn new(kind: ProblemKind, message: String) -> Problem {
-        Problem { kind, page: None, offset: None, bucket: Vec::new(), message }
-    }
-    /// Sets the page id.
-    pub fn page(mut self, id: u64) -> Problem {
-        self.page = Some(id);
-        self
-    }
-    /// Sets the byte offset.
-    pub fn offset(mut self, off: u64) -> Problem {
-        self.offset = Some(off);
-        self
-    }
-    /// Sets the bucket path.
-    pub fn bucket(mut self, path: Vec<String>) -> Problem {
-        self.bucket = path;
-        self
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.name(), self.message)?;
-        if let Some(o) = self.offset {
-            write!(f, " (byte offset {o})")?;
-        }
-        if !self.bucket.is_empty() {
-            write!(f, " [bucket {}]", self.bucket.join("/"))?;
-        }
-        Ok(())
-    }
-}
-
-/// The file could not be read as a bbolt database at all.
+/// Why a file could not be read.
 #[derive(Debug)]
 pub enum Error {
-    /// Opening, statting or mapping failed.
+    /// Opening, statting or mapping failed (missing file, no permission, ...).
     Io(std::io::Error),
-    /// The path is not a regular file.
-    NotAFile(String),
-    /// Neither meta page is valid: not a bbolt file, or both metas destroyed.
-    NotBbolt(String),
+    /// The path is a directory, FIFO, device or socket. `hint` suggests what was probably meant
+    /// (`DIR/member/snap/db` for an etcd data directory).
+    NotAFile {
+        /// What it is.
+        what: &'static str,
+        /// What to try instead, when it can be guessed.
+        hint: Option<String>,
+    },
+    /// The file is shorter than the smallest bbolt file (two meta pages of the smallest size).
+    TooSmall(u64),
+    /// Neither meta page is valid: not a bbolt file, or both meta pages destroyed. `looks_like`
+    /// names what the file seems to be instead (an etcd WAL file, a tar archive, ...).
+    NotBbolt {
+        /// What the first bytes suggest, if anything.
+        looks_like: Option<String>,
+    },
+    /// The meta page asked for (`--meta N`) cannot be used.
+    MetaUnusable {
+        /// 0 or 1.
+        index: usize,
+        /// Why.
+        why: String,
+    },
+    /// A compressed or archived input could not be expanded (see [`crate::input`]).
+    Archive(String),
+}
+
+/// The stable class of an [`Error`], for JSON and exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// [`Error::Io`].
+    Io,
+    /// [`Error::NotAFile`].
+    NotAFile,
+    /// [`Error::TooSmall`].
+    TooSmall,
+    /// [`Error::NotBbolt`].
+    NotBbolt,
+    /// [`Error::MetaUnusable`].
+    MetaUnusable,
+    /// [`Error::Archive`].
+    Archive,
+}
+
+impl ErrorKind {
+    /// The snake_case name used in JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Io => "io",
+            ErrorKind::NotAFile => "not_a_file",
+            ErrorKind::TooSmall => "too_small",
+            ErrorKind::NotBbolt => "not_bbolt",
+            ErrorKind::MetaUnusable => "meta_unusable",
+            ErrorKind::Archive => "archive",
+        }
+    }
+}
+
+impl Error {
+    /// Its class.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io(_) => ErrorKind::Io,
+            Error::NotAFile { .. } => ErrorKind::NotAFile,
+            Error::TooSmall(_) => ErrorKind::TooSmall,
+            Error::NotBbolt { .. } => ErrorKind::NotBbolt,
+            Error::MetaUnusable { .. } => ErrorKind::MetaUnusable,
+            Error::Archive(_) => ErrorKind::Archive,
+        }
+    }
+
+    /// Neither meta page is valid, with no guess at what the file is.
+    pub fn not_bbolt() -> Error {
+        Error::NotBbolt { looks_like: None }
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io(e) => write!(f, "{e}"),
-            Error::NotAFile(s) | Error::NotBbolt(s) => f.write_str(s),
+            Error::NotAFile { what, hint } => {
+                write!(f, "is {what}")?;
+                if let Some(h) = hint {
+                    write!(f, " ({h})")?;
+                }
+                Ok(())
+            }
+            Error::TooSmall(n) => write!(f, "file is {n} bytes, too small to be a bbolt database"),
+            Error::NotBbolt { looks_like: None } => {
+                f.write_str("not a bbolt database: neither meta page (0 or 1) is valid")
+            }
+            Error::NotBbolt { looks_like: Some(what) } => write!(f, "not a bbolt database: it looks like {what}"),
+            Error::MetaUnusable { index, why } => write!(f, "meta page {index} is not valid: {why}"),
+            Error::Archive(msg) => f.write_str(msg),
         }
     }
 }
@@ -186,40 +115,5 @@ impl std::error::Error for Error {}
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
         Error::Io(e)
-    }
-}
-
-/// Most problems kept in memory; the rest are only counted, so a file where every page is broken
-/// still costs bounded memory.
-pub const MAX_PROBLEMS: usize = 1000;
-
-/// Collects problems from many threads, keeping the first `MAX_PROBLEMS`.
-#[derive(Debug, Default)]
-pub struct Sink {
-    kept: std::sync::Mutex<Vec<Problem>>,
-    total: std::sync::atomic::AtomicU64,
-}
-
-impl Sink {
-    /// Records a problem.
-    pub fn push(&self, p: Problem) {
-        self.total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut v = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        if v.len() < MAX_PROBLEMS {
-            v.push(p);
-        }
-    }
-
-    /// Total problems recorded (kept or not).
-    pub fn total(&self) -> u64 {
-        self.total.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// The kept problems, sorted by page id then offset so output is stable across runs.
-    pub fn into_sorted(self) -> (Vec<Problem>, u64) {
-        let total = self.total();
-        let mut v = self.kept.into_inner().unwrap_or_else(|e| e.into_inner());
-        v.sort_by_key(|p| (p.page.unwrap_or(u64::MAX), p.offset.unwrap_or(u64::MAX), p.kind as u32));
-        (v, total)
     }
 }

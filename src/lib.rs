@@ -1,18 +1,31 @@
 //! boltscope: reads etcd snapshots and bbolt database files offline, through a read-only memory
 //! map, and tells the truth about them.
 //!
-//! The library works on any `&[u8]`: build a [`view::DbView`] over the bytes, then walk it
-//! ([`walk::walk`]) with a [`btree::Fold`], or ask for etcd's status figures
-//! ([`status::status`]). [`db`] maps files (and holds the crate's only `unsafe`).
+//! The layers, lowest first (a layer never imports a higher one):
+//! - [`bbolt`]: the file format, read and written side by side, and the checked walks over it;
+//! - [`write`](mod@write): the writer (page encoding, bulk-loaded trees, the output pipeline, the copier);
+//! - [`etcd`]: etcd's meaning on top of bbolt (revisions, records, the MVCC keep rule, status,
+//!   HashKV, the snapshot trailer);
+//! - [`analysis`]: `inspect`, `check` and the size prediction;
+//! - [`compact`]: the compact job (temporary file, verification, fsync, rename);
+//! - [`index`]: the redb database that remembers analysed files.
+//!
+//! Beside them: [`error`] (a file that cannot be read), [`problem`] (what is wrong in a file that
+//! can), [`input`] (a path to bytes), and [`sys`], which holds every `unsafe` line.
+//!
+//! The library works on any `&[u8]`: build a [`DbView`] over the bytes, then walk it
+//! ([`bbolt::structure::walk`]) with a [`bbolt::walker::Fold`], or ask for etcd's status figures
+//! ([`etcd::status::status`]).
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use boltscope::etcd::status::{self, EtcdVersion, Format};
 //! let data = std::fs::read("fixtures/tiny-1.snap.db")?;
 //! let view = boltscope::DbView::new(&data)?; // meta pages, byte order, page size
-//! let r = boltscope::status::status(&view, boltscope::status::EtcdVersion::Auto)?;
+//! let r = status::status(&view, EtcdVersion::Auto)?;
 //! assert!(r.structure.is_clean());
 //! // What etcdutl 3.5.1 printed for this file (fixtures/tiny-1.snap.db.status.simple):
-//! assert_eq!(boltscope::status::render(&r.status, boltscope::status::Format::Simple), "feb15e67, 9, 14, 20 kB\n");
+//! assert_eq!(status::render(&r.status, Format::Simple), "feb15e67, 9, 14, 20 kB\n");
 //! # Ok(()) }
 //! ```
 //!
@@ -22,33 +35,17 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod bitmap;
-pub mod btree;
-mod bulk;
-pub mod cache;
-pub mod check;
+pub mod analysis;
+pub mod bbolt;
 pub mod compact;
-pub mod compact_file;
-mod compact_read;
-pub mod cursor;
-pub mod db;
 pub mod error;
 pub mod etcd;
-pub mod fold;
-pub mod freelist;
-pub mod humanize;
-pub mod inspect;
-pub mod meta;
-pub mod page;
-mod pipeline;
-pub mod predict;
-pub mod report;
-pub mod stats;
-pub mod status;
-pub mod trailer;
-pub mod unfinished;
-pub mod view;
-pub mod walk;
+pub mod index;
+pub mod input;
+pub mod problem;
+pub mod sys;
+pub mod write;
 
-pub use error::{Error, Problem, ProblemKind};
-pub use view::DbView;
+pub use bbolt::view::DbView;
+pub use error::Error;
+pub use problem::{Problem, ProblemKind};

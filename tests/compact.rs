@@ -3,8 +3,8 @@
 //! `--revision` agrees with `inspect`'s prediction, and the safety rules hold.
 
 mod common;
-use boltscope::cursor::{self, BucketRoot};
-use boltscope::status::{self, EtcdVersion};
+use boltscope::bbolt::cursor::{self, BucketRoot};
+use boltscope::etcd::status::{self, EtcdVersion};
 use boltscope::DbView;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -82,7 +82,7 @@ fn every_fixture_copies_to_what_real_bbolt_saw_in_the_source() {
         }
         // The trailer follows the source (auto), and is the sha256 of the rest.
         let snap = name.ends_with(".snap.db");
-        assert_eq!(boltscope::trailer::verify(&data).map(|t| t.ok()), snap.then_some(true), "{name}");
+        assert_eq!(boltscope::etcd::trailer::verify(&data).map(|t| t.ok()), snap.then_some(true), "{name}");
     }
 }
 
@@ -95,10 +95,10 @@ fn another_page_size_and_byte_order_hold_the_same_content() {
         let src = common::path(&name, &tmp);
         let sv = common::bytes(&name);
         let sv = DbView::new(&sv).unwrap();
-        let ps = (0..4).map(|k| sizes[(i + k) % 4]).find(|&p| p != sv.page_size as u64).unwrap();
+        let ps = (0..4).map(|k| sizes[(i + k) % 4]).find(|&p| p != sv.page_size).unwrap();
         let (order, want_order) = match sv.order {
-            boltscope::page::ByteOrder::Little => ("big", boltscope::page::ByteOrder::Big),
-            boltscope::page::ByteOrder::Big => ("little", boltscope::page::ByteOrder::Little),
+            boltscope::bbolt::page::ByteOrder::Little => ("big", boltscope::bbolt::page::ByteOrder::Big),
+            boltscope::bbolt::page::ByteOrder::Big => ("little", boltscope::bbolt::page::ByteOrder::Little),
         };
         let dst = tmp.path().join(format!("{name}.{ps}.{order}"));
         let out = compact(&["--page-size", &ps.to_string(), "--byte-order", order, "-w", "json"], &src, &dst);
@@ -107,7 +107,7 @@ fn another_page_size_and_byte_order_hold_the_same_content() {
         assert_eq!((rep["page_size"].as_u64(), rep["byte_order"].as_str()), (Some(ps), Some(order)), "{name}");
         let data = std::fs::read(&dst).unwrap();
         let view = DbView::new(&data).unwrap();
-        assert_eq!((view.page_size as u64, view.order), (ps, want_order), "{name}: the copy's layout as asked");
+        assert_eq!((view.page_size, view.order), (ps, want_order), "{name}: the copy's layout as asked");
         // bbolt's Open reads 4096 bytes to find the page size and refuses a shorter file (the
         // fill-1 backend in 1 KiB pages takes three pages: padded).
         assert!(data.len() >= 4096, "{name}: {} bytes, which real bbolt refuses", data.len());
@@ -144,13 +144,14 @@ fn revision_latest_agrees_with_the_prediction_and_records_the_compaction() {
         let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let data = std::fs::read(&dst).unwrap();
         let view = DbView::new(&data).unwrap();
-        let pred = boltscope::inspect::inspect(&DbView::new(&common::bytes(&name)).unwrap(), &Default::default());
+        let pred =
+            boltscope::analysis::inspect::inspect(&DbView::new(&common::bytes(&name)).unwrap(), &Default::default());
         assert_eq!(view.total_size(), pred.prediction.compact_size, "{name}: prediction and real output agree");
         let real = common::answer_json(&name, "compact-defrag.json").unwrap();
         assert_eq!(rep["revision"], real["compact_revision"], "{name}: compacted where etcd did");
         // What compaction keeps: etcd's own count after compact + defrag, less the keys its
         // restore and server rewrote (compare live keys instead, which restore does not touch).
-        let after = boltscope::inspect::inspect(&view, &Default::default());
+        let after = boltscope::analysis::inspect::inspect(&view, &Default::default());
         let before = pred.mvcc.unwrap();
         let m = after.mvcc.unwrap();
         assert_eq!(m.live_keys, before.live_keys, "{name}");
@@ -192,7 +193,7 @@ fn safety_rules() {
     std::fs::write(&badp, &bad).unwrap();
     let d2 = tmp.path().join("nothing.db");
     let out = compact(&[], &badp, &d2);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "a damaged SRC is a problem with the file: exit 1");
     assert!(String::from_utf8_lossy(&out.stderr).contains("boltscope check"));
     assert!(!d2.exists());
     let leftovers: Vec<PathBuf> = std::fs::read_dir(tmp.path())
@@ -219,12 +220,12 @@ fn revision_refusals_and_trailer_modes() {
     assert_eq!(compact(&["--revision", "latest"], &generic, &d).status.code(), Some(2));
     assert!(compact(&["--revision", "100"], &src, &d).status.success());
     // The raw file has no trailer: auto adds none, always adds a valid one.
-    assert_eq!(boltscope::trailer::verify(&std::fs::read(&d).unwrap()), None);
+    assert_eq!(boltscope::etcd::trailer::verify(&std::fs::read(&d).unwrap()), None);
     assert!(compact(&["--trailer", "always", "--force"], &src, &d).status.success());
-    assert_eq!(boltscope::trailer::verify(&std::fs::read(&d).unwrap()).map(|t| t.ok()), Some(true));
+    assert_eq!(boltscope::etcd::trailer::verify(&std::fs::read(&d).unwrap()).map(|t| t.ok()), Some(true));
     let snap = common::path("k8s-0.005.snap.db", &tmp);
     assert!(compact(&["--trailer", "never", "--force"], &snap, &d).status.success());
-    assert_eq!(boltscope::trailer::verify(&std::fs::read(&d).unwrap()), None);
+    assert_eq!(boltscope::etcd::trailer::verify(&std::fs::read(&d).unwrap()), None);
     assert_eq!(compact(&["--fill", "0.3"], &src, &d).status.code(), Some(2));
 }
 
@@ -279,7 +280,7 @@ fn progress_counts_every_leaf_page_read_up_to_its_total() {
         let data = common::bytes(&name);
         let view = DbView::new(&data).unwrap();
         // Leaf pages of the root bucket and of every top-level bucket, counted by walking them.
-        let ps = view.page_size as u64;
+        let ps = view.page_size;
         let mut leaves = 0u64;
         cursor::for_each_leaf(&view, cursor::root(&view), &mut |_| {
             leaves += 1;
@@ -298,12 +299,18 @@ fn progress_counts_every_leaf_page_read_up_to_its_total() {
         .unwrap();
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let s2 = seen.clone();
-        let opt = boltscope::compact::Options::default();
-        boltscope::compact::write(&view, &opt, Vec::new(), Box::new(move |d, t| s2.lock().unwrap().push((d, t))))
-            .unwrap();
+        let opt = boltscope::write::copier::Options::default();
+        boltscope::compact::copy_to(
+            &view,
+            &opt,
+            None,
+            Vec::new(),
+            Box::new(move |d, t| s2.lock().unwrap().push((d, t))),
+        )
+        .unwrap();
         let seen = seen.lock().unwrap();
         // Small trees: the estimate reads every branch page, so it is exact.
-        assert_eq!(boltscope::compact::progress_total(&view), leaves * ps, "{name}: estimated total");
+        assert_eq!(boltscope::write::copier::progress_total(&view), leaves * ps, "{name}: estimated total");
         assert_eq!(seen.last(), Some(&(leaves * ps, leaves * ps)), "{name}: the last report is complete");
         assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{name}: progress never goes back");
     }
@@ -339,7 +346,7 @@ fn no_verify_copies_the_same_and_still_refuses_a_damaged_source() {
     std::fs::write(&badp, &bad).unwrap();
     let d2 = tmp.path().join("nothing.db");
     let out = compact(&["--no-verify"], &badp, &d2);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("boltscope check"),
         "{}",
@@ -377,8 +384,9 @@ fn the_keep_set_is_the_same_in_one_pass_or_in_many() {
 /// `k1`, ...), every value on overflow pages of its own leaf under one branch: a large copy
 /// from a small recipe.
 fn big_source(n: u64, len: usize) -> Vec<u8> {
-    use boltscope::meta::{meta_page, MetaFields};
-    use boltscope::page::ByteOrder::Little;
+    use boltscope::bbolt::meta::{meta_page, MetaFields};
+    use boltscope::bbolt::order::PageId;
+    use boltscope::bbolt::page::ByteOrder::Little;
     const PS: usize = 4096;
     // Little-endian fields (offset, value, width) of a page.
     let set = |p: &mut [u8], fields: &[(usize, u64, usize)]| {
@@ -418,7 +426,7 @@ fn big_source(n: u64, len: usize) -> Vec<u8> {
     set(r, &[(0, 2, 8), (8, 0x02, 2), (10, 1, 2), (16, 1, 4), (20, 16, 4), (24, 1, 4), (28, 16, 4), (33, 3, 8)]);
     r[32] = b'b';
     let hwm = (file.len() / PS) as u64;
-    let m = MetaFields { root: 2, seq: 0, freelist: u64::MAX, pgid: hwm };
+    let m = MetaFields { root: PageId(2), seq: 0, freelist: PageId(u64::MAX), pgid: hwm };
     file[..PS].copy_from_slice(&meta_page(Little, PS as u64, 0, &m, 2));
     file[PS..2 * PS].copy_from_slice(&meta_page(Little, PS as u64, 1, &m, 1));
     file
@@ -512,7 +520,7 @@ fn buckets_that_share_pages_or_contain_themselves_are_refused() {
         std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
         let out = compact(&[], &src, &dst);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
         assert!(
             err.contains("multiple_references") && err.contains("Refusing to copy a damaged file"),
             "{what}: {err}"
@@ -540,7 +548,7 @@ fn a_snapshot_whose_trailer_does_not_match_is_refused_unless_told() {
     for extra in [&[][..], &["--trailer", "never"]] {
         let out = compact(extra, &src, &dst);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
         assert!(err.contains("sha256 trailer is") && err.contains("--skip-hash-check"), "{extra:?}: {err}");
         assert!(!dst.exists());
     }
@@ -550,5 +558,5 @@ fn a_snapshot_whose_trailer_does_not_match_is_refused_unless_told() {
     let want = common::answer_json("k8s-0.005.snap.db", "status.json").unwrap();
     assert_ne!(rep["dst_status"]["hash"], want["hash"], "the flipped bit is in the copy");
     assert_eq!(rep["dst_status"]["totalKey"], want["totalKey"]);
-    assert_eq!(boltscope::trailer::verify(&std::fs::read(&dst).unwrap()).map(|t| t.ok()), Some(true));
+    assert_eq!(boltscope::etcd::trailer::verify(&std::fs::read(&dst).unwrap()).map(|t| t.ok()), Some(true));
 }

@@ -329,7 +329,7 @@ fn copy_in_another_page_size_and_byte_order_is_the_same_database_to_real_bbolt()
         let tmp = tempfile::tempdir().unwrap();
         let src = private_copy(name, &tmp);
         let (src_be, be) = (big_endian(name), !big_endian(name));
-        let src_ps = boltscope::DbView::new(&std::fs::read(&src).unwrap()).unwrap().page_size as u64;
+        let src_ps = boltscope::DbView::new(&std::fs::read(&src).unwrap()).unwrap().page_size;
         let sizes = [1024u64, 16384, 65536, 4096];
         let i = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ps = (0..4).map(|k| sizes[(i + k) % 4]).find(|&p| p != src_ps).unwrap();
@@ -635,7 +635,7 @@ fn latest_compaction_serves_what_real_etcd_compaction_and_defrag_serve() {
         let want = rh[0]["HashKV"]["hash"].as_u64().unwrap_or_else(|| panic!("{name}: no hash in {rh}"));
         let r = rev as u64;
         for (what, file) in [("DST", &dst), ("SRC", &src)] {
-            let m = boltscope::db::MappedFile::open(file).unwrap();
+            let m = boltscope::input::open(file).unwrap();
             let v = boltscope::DbView::new(m.bytes()).unwrap();
             let got = boltscope::etcd::hashkv::hashkv(&v, r, Some(r)).unwrap();
             assert_eq!(

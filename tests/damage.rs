@@ -3,7 +3,7 @@
 //! required. The CLI must answer with exit 1 and the problem, never a panic.
 
 mod common;
-use boltscope::status::{self, EtcdVersion, StatusReport};
+use boltscope::etcd::status::{self, EtcdVersion, StatusReport};
 use boltscope::{DbView, Error, ProblemKind};
 use std::process::Command;
 
@@ -206,7 +206,7 @@ fn both_metas_invalid_is_not_bbolt() {
     let mut d = common::bytes(FIXTURE);
     d[16] ^= 0xFF;
     d[PS + 16] ^= 0xFF;
-    assert!(matches!(DbView::new(&d), Err(Error::NotBbolt(_))));
+    assert!(matches!(DbView::new(&d), Err(Error::NotBbolt { .. })));
 }
 
 #[test]

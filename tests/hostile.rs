@@ -5,7 +5,8 @@
 
 mod common;
 use boltscope::compact;
-use boltscope::status::{self, EtcdVersion};
+use boltscope::etcd::status::{self, EtcdVersion};
+use boltscope::write::copier;
 use boltscope::DbView;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -92,13 +93,12 @@ fn random_damage_never_panics_or_hangs() {
                     if seed % 3 == 0 {
                         let revision = (seed % 2 == 0).then_some(seed * 7);
                         let relayout = seed % 9 == 0;
-                        let opt = compact::Options {
+                        let opt = copier::Options {
                             fill: [0.5, 1.0][(seed % 4 / 2) as usize],
-                            revision,
                             page_size: relayout.then_some(1024),
-                            order: relayout.then_some(boltscope::page::ByteOrder::Big),
+                            order: relayout.then_some(boltscope::bbolt::page::ByteOrder::Big),
                         };
-                        let _ = compact::write(&v, &opt, Vec::new(), Box::new(|_, _| {}));
+                        let _ = compact::copy_to(&v, &opt, revision, Vec::new(), Box::new(|_, _| {}));
                     }
                 }
                 done += 1;

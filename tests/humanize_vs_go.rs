@@ -8,7 +8,7 @@ fn equals_go_humanize_on_every_recorded_size() {
     let mut n = 0;
     for line in text.lines() {
         let (size, want) = line.split_once('\t').unwrap();
-        assert_eq!(boltscope::humanize::bytes(size.parse().unwrap()), want, "size {size}");
+        assert_eq!(boltscope::etcd::humanize::bytes(size.parse().unwrap()), want, "size {size}");
         n += 1;
     }
     assert!(n > 500);

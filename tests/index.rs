@@ -271,7 +271,7 @@ fn an_index_of_an_older_schema_is_rebuilt_silently() {
     let db = redb::Database::create(&old).unwrap();
     let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
     let meta = tx.open_table(redb::TableDefinition::<&str, u64>::new("meta")).unwrap();
-    assert_eq!(redb::ReadableTable::get(&meta, "schema").unwrap().unwrap().value(), boltscope::cache::SCHEMA);
+    assert_eq!(redb::ReadableTable::get(&meta, "schema").unwrap().unwrap().value(), boltscope::index::SCHEMA);
     let results = tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("results")).unwrap();
     assert!(redb::ReadableTable::get(&results, &b"junk"[..]).unwrap().is_none(), "old results dropped");
 }

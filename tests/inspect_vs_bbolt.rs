@@ -2,7 +2,7 @@
 //! the thirteen `Bucket.Stats` figures of every top-level bucket, free pages and sizes.
 
 mod common;
-use boltscope::inspect::{self, Options};
+use boltscope::analysis::inspect::{self, Options};
 use boltscope::DbView;
 
 /// bbolt's Go field names to boltscope's snake_case ones.

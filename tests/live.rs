@@ -2,7 +2,7 @@
 //! boltscope reads is noticed (the meta pages changed), re-read, and reported if it never settles.
 
 mod common;
-use boltscope::db;
+use boltscope::input as db;
 use std::cell::Cell;
 use std::io::{Seek, SeekFrom, Write};
 use std::process::{Command, Stdio};
@@ -24,11 +24,16 @@ fn not_blocked_by_the_lock_a_running_etcd_holds() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), common::answer("k8s-0.005.member.db", "status.simple").unwrap());
 }
 
-/// Rewrites meta page 0's txid byte, as a commit would, through a separate write handle.
+/// Rewrites meta page 0's txid byte and its checksum, as a commit would, through a separate
+/// write handle.
 fn commit(p: &std::path::Path, n: u8) {
+    let mut meta = std::fs::read(p).unwrap()[..80].to_vec();
+    meta[64] = n;
+    let sum = boltscope::bbolt::meta::fnv1a64(&meta[16..72]);
+    meta[72..80].copy_from_slice(&sum.to_le_bytes());
     let mut f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
     f.seek(SeekFrom::Start(64)).unwrap();
-    f.write_all(&[n]).unwrap();
+    f.write_all(&meta[64..80]).unwrap();
 }
 
 #[test]
@@ -64,22 +69,11 @@ fn a_file_that_never_settles_is_reported_torn() {
     assert_eq!(usize::from(n), db::RETRIES + 1, "bounded retries");
 }
 
-fn compact_job(src: &std::path::Path, dst: &std::path::Path) -> boltscope::compact_file::Job {
-    use boltscope::compact_file::{Job, Revision, Trailer};
-    let (src, dst) = (src.to_path_buf(), dst.to_path_buf());
+fn compact_job(src: &std::path::Path, dst: &std::path::Path) -> boltscope::compact::Job {
+    use boltscope::compact::{Destination, Job, Revision, Trailer};
+    let (src, dst) = (src.to_path_buf(), Destination::File(dst.to_path_buf()));
     let (fill, revision, trailer) = (1.0, Revision::None, Trailer::Auto);
-    Job {
-        src,
-        dst,
-        fill,
-        page_size: None,
-        order: None,
-        revision,
-        trailer,
-        force: false,
-        verify: true,
-        skip_hash_check: false,
-    }
+    Job { fill, revision, trailer, force: false, verify: true, skip_hash_check: false, ..Job::new(src, dst) }
 }
 
 /// Compacts a copy of tiny-1.member.db to `copy.db` beside it while a "commit" lands: so small a
@@ -87,7 +81,7 @@ fn compact_job(src: &std::path::Path, dst: &std::path::Path) -> boltscope::compa
 /// the n-th report rewrites meta page 0's txid byte to `commit_on(n)`, if any.
 fn compact_live(
     commit_on: impl Fn(u8) -> Option<u8> + Send + 'static,
-) -> (tempfile::TempDir, Result<boltscope::compact_file::Report, boltscope::Error>) {
+) -> (tempfile::TempDir, Result<boltscope::compact::Report, boltscope::compact::CompactError>) {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("live.db");
     std::fs::write(&p, common::bytes("tiny-1.member.db")).unwrap();
@@ -99,7 +93,7 @@ fn compact_live(
             commit(&p, b);
         }
     };
-    let r = boltscope::compact_file::run(&job, Box::new(progress));
+    let r = boltscope::compact::run(&job, Box::new(progress));
     (tmp, r)
 }
 
@@ -108,7 +102,10 @@ fn compact_copies_again_after_a_commit_during_the_copy() {
     let (tmp, r) = compact_live(|n| (n == 1).then_some(0x55));
     assert_eq!(r.unwrap().reads, 2, "copied again once the file settled");
     let data = std::fs::read(tmp.path().join("copy.db")).unwrap();
-    let st = boltscope::status::status(&boltscope::DbView::new(&data).unwrap(), boltscope::status::EtcdVersion::V35);
+    let st = boltscope::etcd::status::status(
+        &boltscope::DbView::new(&data).unwrap(),
+        boltscope::etcd::status::EtcdVersion::V35,
+    );
     assert!(st.unwrap().structure.is_clean());
 }
 

@@ -5,7 +5,7 @@
 //! on every fixture so far, zero.
 
 mod common;
-use boltscope::inspect::{self, Options};
+use boltscope::analysis::inspect::{self, Options};
 use boltscope::DbView;
 
 #[test]
@@ -17,7 +17,7 @@ fn prediction_within_2_percent_of_real_compact_and_defrag() {
         let view = DbView::new(&data).unwrap();
         let r = inspect::inspect(&view, &Options::default());
         let p = &r.prediction;
-        let ps = view.page_size as u64;
+        let ps = view.page_size;
         let defrag = real["after_defrag"]["status"]["totalSize"].as_u64().unwrap();
         let compact = real["bolt_compact_tx0"]["oracle_info"]["tx_size"].as_u64().unwrap() - ps;
         let err = |pred: u64, real: u64| (pred as f64 - real as f64) / real as f64 * 100.0;

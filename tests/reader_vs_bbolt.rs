@@ -2,8 +2,9 @@
 //! `check`, recorded next to each fixture).
 
 mod common;
-use boltscope::status::StatusFold;
-use boltscope::{cursor, walk, DbView};
+use boltscope::bbolt::{cursor, structure as walk};
+use boltscope::etcd::status::StatusFold;
+use boltscope::DbView;
 
 #[test]
 fn free_pages_and_tree_facts_equal_real_bbolt() {
@@ -16,9 +17,9 @@ fn free_pages_and_tree_facts_equal_real_bbolt() {
         assert_eq!(check.trim(), "OK", "{name}: real bbolt says the fixture is damaged");
         assert!(s.is_clean(), "{name}: {:?}", s.problems);
         assert_eq!(s.free_pages, info["free_page_n"].as_u64().unwrap(), "{name}: free pages");
-        assert_eq!(view.page_size as u64, info["page_size"].as_u64().unwrap(), "{name}: page size");
+        assert_eq!(view.page_size, info["page_size"].as_u64().unwrap(), "{name}: page size");
         assert_eq!(view.total_size(), info["tx_size"].as_u64().unwrap(), "{name}: tx size");
-        assert_eq!(view.meta().txid, info["txid"].as_u64().unwrap(), "{name}: txid");
+        assert_eq!(view.meta().txid.0, info["txid"].as_u64().unwrap(), "{name}: txid");
         assert_eq!(data.len() as u64, info["file_size"].as_u64().unwrap(), "{name}: file size");
         let mut top = 0;
         cursor::for_each(&view, cursor::root(&view), &mut |_| top += 1).unwrap();
@@ -34,7 +35,7 @@ fn grow_ahead_slack_past_the_high_water_mark_is_ignored() {
     data.extend(std::iter::repeat_n(0u8, 16 << 20));
     let view = DbView::new(&data).unwrap();
     assert_eq!(view.slack(), 16 << 20);
-    let r = boltscope::status::status(&view, boltscope::status::EtcdVersion::V35).unwrap();
+    let r = boltscope::etcd::status::status(&view, boltscope::etcd::status::EtcdVersion::V35).unwrap();
     assert!(r.structure.is_clean());
     assert_eq!(serde_json::to_value(&r.status).unwrap(), common::answer_json(name, "status.json").unwrap());
     let info = common::answer_json(name, "oracle-info.json").unwrap();

@@ -3,7 +3,7 @@
 //! which also covers the big-endian file etcdutl cannot read.
 
 mod common;
-use boltscope::status::{self, EtcdVersion};
+use boltscope::etcd::status::{self, EtcdVersion};
 use boltscope::DbView;
 use std::process::Command;
 

@@ -3,7 +3,7 @@
 //! freelist count escape, and meta selection. Expected values are hand calculations (CRC-32C of
 //! the concatenated names, keys and values) or real bbolt's checksums quoted in BBOLT-FORMAT.md.
 
-use boltscope::status::{self, EtcdVersion};
+use boltscope::etcd::status::{self, EtcdVersion};
 use boltscope::{DbView, ProblemKind};
 
 #[derive(Clone, Copy)]
@@ -105,7 +105,7 @@ fn every_page_size_and_both_byte_orders() {
         for be in [false, true] {
             let d = small_db(W { ps, be });
             let v = DbView::new(&d).unwrap_or_else(|e| panic!("ps {ps} be {be}: {e}"));
-            assert_eq!((v.page_size, v.meta_index), (ps, 0));
+            assert_eq!((v.page_size, v.meta_index), (ps as u64, 0));
             let r = status::status(&v, EtcdVersion::V35).unwrap();
             assert!(r.structure.is_clean(), "ps {ps} be {be}: {:?}", r.structure.problems);
             assert_eq!(r.status.hash, hash, "ps {ps} be {be}");
@@ -123,7 +123,7 @@ fn fresh_db_meta_checksums_equal_real_bbolts() {
     let m1 = w.meta(1, 1, 3, 2, 4);
     assert_eq!(u64::from_le_bytes(m0[72..80].try_into().unwrap()), 0x07516e114689fdee);
     assert_eq!(u64::from_le_bytes(m1[72..80].try_into().unwrap()), 0x264c351a5179480f);
-    assert_eq!(boltscope::meta::fnv1a64(&m0[16..72]), 0x07516e114689fdee);
+    assert_eq!(boltscope::bbolt::meta::fnv1a64(&m0[16..72]), 0x07516e114689fdee);
     let mut fl = vec![0; 4096];
     w.header(&mut fl, 2, 0x10, 0, 0);
     let root = w.leaf(Some(3), &[]);

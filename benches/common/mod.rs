@@ -119,8 +119,8 @@ pub fn sha_alone(path: &std::path::Path, n: usize) -> std::time::Duration {
     let mut t: Vec<std::time::Duration> = (0..n)
         .map(|_| {
             let start = std::time::Instant::now();
-            let f = boltscope::db::MappedFile::open(path).expect("map");
-            let c = boltscope::trailer::verify(f.bytes()).expect("has a trailer");
+            let f = boltscope::input::open(path).expect("map");
+            let c = boltscope::etcd::trailer::verify(f.bytes()).expect("has a trailer");
             assert!(c.ok(), "trailer matches");
             start.elapsed()
         })

@@ -4,10 +4,12 @@
 //! finishes is read back). Nothing may panic, hang or allocate without bound.
 #![no_main]
 
-use boltscope::check::{self, Gates};
-use boltscope::page::ByteOrder;
-use boltscope::status::{self, EtcdVersion};
-use boltscope::{compact, cursor, inspect, DbView};
+use boltscope::analysis::check::{self, Gates};
+use boltscope::bbolt::page::ByteOrder;
+use boltscope::etcd::status::{self, EtcdVersion};
+use boltscope::analysis::inspect;
+use boltscope::bbolt::cursor;
+use boltscope::{compact, write::copier, DbView};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -25,16 +27,15 @@ fuzz_target!(|data: &[u8]| {
         ByteOrder::Big => ByteOrder::Little,
     };
     for (revision, relayout) in [(None, false), (Some(u64::from(data.len() as u32 % 64)), true)] {
-        let opt = compact::Options {
-            revision,
+        let opt = copier::Options {
             page_size: relayout.then_some(1024),
             order: relayout.then_some(other),
-            ..compact::Options::default()
+            ..copier::Options::default()
         };
         let mut out = Vec::new();
-        if let Ok(l) = compact::write(&view, &opt, &mut out, Box::new(|_, _| {})) {
+        if let Ok(l) = compact::copy_to(&view, &opt, revision, &mut out, Box::new(|_, _| {})) {
             if let Some(m) = out.get_mut(..2 * l.page_size as usize) {
-                m.copy_from_slice(&compact::meta_pages(&view, &l));
+                m.copy_from_slice(&copier::meta_pages(&view, &l));
             }
             if let Ok(copy) = DbView::new(&out) {
                 let _ = status::status(&copy, EtcdVersion::V35);

@@ -8,11 +8,14 @@
 //! are appended to partitions, each reduced to the newest record per key in a map small enough to
 //! stay in cache, in parallel. The answer is one bit per entry.
 
-use super::{fingerprint, proto, revision, schema, FpMap, KEY_BUCKET};
-use crate::cursor::{self, BucketRoot};
-use crate::error::{Error, Problem};
-use crate::view::DbView;
+use super::mvcc::{partition, survives, PARTS};
+use super::{key_fingerprint, proto, revision, schema, FpMap, KEY_BUCKET};
+use crate::bbolt::bitmap::Bitmap;
+use crate::bbolt::cursor::{self, BucketRoot};
+use crate::bbolt::view::DbView;
+use crate::problem::Problem;
 use rayon::prelude::*;
+use std::fmt;
 
 /// Bytes a pass may take: its records and the maps reducing them.
 pub const MAP_BUDGET: u64 = 96 << 20;
@@ -32,41 +35,84 @@ pub enum Revision {
     At(u64),
 }
 
-/// The revision to compact `view` at, and its current revision (None: no compaction). Refuses a
-/// file that is not etcd's, a revision past the current one, and one below the finished
-/// compaction (those revisions are gone already).
-pub fn target(view: &DbView<'_>, r: Revision) -> Result<Option<(u64, u64)>, Error> {
+/// Why a compaction revision cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetError {
+    /// The file has no `key` and `meta` buckets.
+    NotEtcd,
+    /// Past the current revision.
+    Future {
+        /// Asked for.
+        rev: u64,
+        /// The current revision.
+        current: u64,
+    },
+    /// Below the finished compaction: those revisions are gone already.
+    Compacted {
+        /// Asked for.
+        rev: u64,
+        /// The finished compaction.
+        finished: u64,
+    },
+    /// The `key` bucket cannot be read.
+    Unreadable(Problem),
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetError::NotEtcd => f.write_str("--revision needs an etcd file (one with `key` and `meta` buckets)"),
+            TargetError::Future { rev, current } => write!(f, "revision {rev} is past the current revision {current}"),
+            TargetError::Compacted { rev, finished } => {
+                write!(f, "revision {rev} is below the finished compaction at {finished}: it is already gone")
+            }
+            TargetError::Unreadable(p) => write!(f, "the key bucket cannot be read: {p}"),
+        }
+    }
+}
+
+/// A compaction to make: at `revision`, in a store whose current revision is `current`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The revision compacted at.
+    pub revision: u64,
+    /// The store's current revision.
+    pub current: u64,
+}
+
+/// The revision to compact `view` at (None: no compaction). Refuses a file that is not etcd's, a
+/// revision past the current one, and one below the finished compaction.
+pub fn target(view: &DbView<'_>, r: Revision) -> Result<Option<Target>, TargetError> {
     if r == Revision::None {
         return Ok(None);
     }
     if !schema::is_etcd(view) {
-        return Err(Error::NotBbolt("--revision needs an etcd file (one with `key` and `meta` buckets)".into()));
+        return Err(TargetError::NotEtcd);
     }
     let last = cursor::top_bucket(view, KEY_BUCKET)
         .and_then(|kb| kb.map_or(Ok(None), |kb| cursor::last(view, kb)))
-        .map_err(|p| Error::NotBbolt(p.to_string()))?
+        .map_err(TargetError::Unreadable)?
         .and_then(|e| revision::main_of(e.key))
         .unwrap_or(0);
     let info = schema::read(view, last);
+    let current = info.current_revision;
     let rev = match r {
         Revision::At(x) => x,
-        _ => info.current_revision,
+        _ => current,
     };
-    if rev > info.current_revision {
-        return Err(Error::NotBbolt(format!("revision {rev} is past the current revision {}", info.current_revision)));
+    if rev > current {
+        return Err(TargetError::Future { rev, current });
     }
-    if let Some(f) = info.finished_compact_revision.filter(|&f| rev < f) {
-        return Err(Error::NotBbolt(format!(
-            "revision {rev} is below the finished compaction at {f}: it is already gone"
-        )));
+    if let Some(finished) = info.finished_compact_revision.filter(|&f| rev < f) {
+        return Err(TargetError::Compacted { rev, finished });
     }
-    Ok(Some((rev, info.current_revision)))
+    Ok(Some(Target { revision: rev, current }))
 }
 
 /// One bit per `key` bucket entry: whether it survives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Keep {
-    bits: Vec<u64>,
+    bits: Bitmap,
     /// Entries in the bucket.
     pub len: u64,
     /// Entries that survive.
@@ -79,14 +125,11 @@ pub struct Keep {
 impl Keep {
     /// Whether entry `i` survives.
     pub fn get(&self, i: u64) -> bool {
-        self.bits.get((i / 64) as usize).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.bits.get(i)
     }
     fn set(&mut self, i: u64) {
-        if let Some(w) = self.bits.get_mut((i / 64) as usize) {
-            if *w & (1 << (i % 64)) == 0 {
-                *w |= 1 << (i % 64);
-                self.kept += 1;
-            }
+        if self.bits.set(i) {
+            self.kept += 1;
         }
     }
 }
@@ -104,10 +147,6 @@ const TOMB: u64 = 1 << 63;
 
 const _: () = assert!(std::mem::size_of::<PassRec>() == 32);
 
-/// Partitions a pass's records are appended to (by the top bits of the fingerprint), so each is
-/// reduced in a map small enough to stay in cache, on all cores.
-const PARTS: usize = 64;
-
 /// Computes the survivors of compaction at `rev` in the bucket rooted at `kb`.
 pub fn keep(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<Keep, Problem> {
     keep_within(view, kb, rev, MAP_BUDGET)
@@ -121,7 +160,7 @@ pub fn keep_within(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64, budget: u64)
         n += u64::from(p.count);
         Ok(())
     })?;
-    let mut k = Keep { bits: vec![0; n.div_ceil(64) as usize], len: n, kept: 0, kept_at_or_below: false };
+    let mut k = Keep { bits: Bitmap::new(n), len: n, kept: 0, kept_at_or_below: false };
     let passes = (n * ENTRY_COST).div_ceil(budget.max(1)).clamp(1, n.max(1));
     for pass in 0..passes {
         let each = (n / passes) as usize / PARTS * 5 / 4 + 16;
@@ -144,11 +183,11 @@ pub fn keep_within(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64, budget: u64)
                 }
                 return;
             }
-            let fp = fingerprint(kv.key);
+            let fp = key_fingerprint(kv.key);
             if (fp % u128::from(passes)) as u64 == pass {
                 let ord_tomb = (ord & !TOMB) | if r.tombstone { TOMB } else { 0 };
                 let rec = PassRec { fp, ord_tomb, main: r.main };
-                parts[(fp >> 122) as usize % PARTS].push(rec);
+                parts[partition(fp)].push(rec);
             }
         })?;
         // The newest record of each key wins (records are in revision order); it survives unless
@@ -161,7 +200,7 @@ pub fn keep_within(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64, budget: u64)
                     newest.insert(r.fp, (r.ord_tomb, r.main));
                 }
                 drop(part);
-                let kept = newest.into_values().filter(|&(ot, main)| ot & TOMB == 0 || main == rev);
+                let kept = newest.into_values().filter(|&(ot, main)| survives(main, ot & TOMB != 0, rev));
                 kept.map(|(ot, _)| ot & !TOMB).collect()
             })
             .collect();

@@ -5,10 +5,10 @@
 
 use super::compaction::{self, Keep};
 use super::{revision, KEY_BUCKET};
-use crate::cursor;
-use crate::error::Problem;
-use crate::page::Run;
-use crate::view::DbView;
+use crate::bbolt::cursor;
+use crate::bbolt::page::Run;
+use crate::bbolt::view::DbView;
+use crate::problem::Problem;
 use crc32c::crc32c_append;
 
 /// HashKV at `rev` for a store compacted at `compact_rev` (None: never compacted).

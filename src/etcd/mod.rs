@@ -1,18 +1,58 @@
-//! etcd's layer on top of bbolt: bucket names, revision keys, the protobuf records.
+//! etcd's layer on top of bbolt: bucket and meta key names, revision keys, the protobuf records,
+//! the small buckets, the snapshot trailer, `snapshot status`, and the MVCC store: etcd's one
+//! compaction keep rule ([`mvcc::survives`]) as the replay, the compaction keep set and HashKV
+//! apply it.
 
 pub mod compaction;
 pub mod hashkv;
+pub mod humanize;
 pub mod mvcc;
 pub mod proto;
+pub mod records;
 pub mod revision;
 pub mod schema;
+pub mod status;
+pub mod trailer;
 
 /// The MVCC store bucket.
 pub const KEY_BUCKET: &[u8] = b"key";
 /// etcd's meta bucket.
 pub const META_BUCKET: &[u8] = b"meta";
-/// `meta` key holding the storage version (etcd 3.6+).
-pub const STORAGE_VERSION: &[u8] = b"storageVersion";
+/// The `cluster` bucket (`clusterVersion`, `downgrade`).
+pub const CLUSTER_BUCKET: &[u8] = b"cluster";
+/// The `members` bucket: member id (hex) -> JSON.
+pub const MEMBERS_BUCKET: &[u8] = b"members";
+/// The `members_removed` bucket: member id (hex) -> `removed`.
+pub const MEMBERS_REMOVED_BUCKET: &[u8] = b"members_removed";
+/// The `lease` bucket: lease id (8 bytes BE) -> `leasepb.Lease`.
+pub const LEASE_BUCKET: &[u8] = b"lease";
+/// The `alarm` bucket: `AlarmMember` protobuf -> empty.
+pub const ALARM_BUCKET: &[u8] = b"alarm";
+/// The `auth` bucket (`authEnabled`, `authRevision`).
+pub const AUTH_BUCKET: &[u8] = b"auth";
+/// The `authUsers` bucket.
+pub const AUTH_USERS_BUCKET: &[u8] = b"authUsers";
+/// The `authRoles` bucket.
+pub const AUTH_ROLES_BUCKET: &[u8] = b"authRoles";
+
+/// Keys of the `meta` bucket (and `cluster/clusterVersion`).
+pub mod meta_keys {
+    /// The compaction a server has scheduled (17-byte revision).
+    pub const SCHEDULED_COMPACT_REV: &[u8] = b"scheduledCompactRev";
+    /// The last compaction finished (17-byte revision).
+    pub const FINISHED_COMPACT_REV: &[u8] = b"finishedCompactRev";
+    /// The raft index applied (8 bytes BE).
+    pub const CONSISTENT_INDEX: &[u8] = b"consistent_index";
+    /// The raft term (8 bytes BE; 3.5+).
+    pub const TERM: &[u8] = b"term";
+    /// The raft configuration as JSON (3.5+).
+    pub const CONF_STATE: &[u8] = b"confState";
+    /// The storage version (3.6+).
+    pub const STORAGE_VERSION: &[u8] = b"storageVersion";
+    /// `cluster/clusterVersion`.
+    pub const CLUSTER_VERSION: &[u8] = b"clusterVersion";
+}
+pub use meta_keys::STORAGE_VERSION;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -20,7 +60,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// A 128-bit fingerprint of a user key (XXH3-128). Held instead of the key, so per-key state
 /// costs 16 bytes whatever the key length; a collision among n keys has probability about
 /// n^2 / 2^129 (1e-26 for ten million keys).
-pub fn fingerprint(k: &[u8]) -> u128 {
+pub fn key_fingerprint(k: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(k)
 }
 

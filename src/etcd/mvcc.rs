@@ -11,15 +11,32 @@
 //! newest record per key. Survivors are marked in per-stretch bitmaps and read back in order, so
 //! nothing is sorted.
 
-use super::{fingerprint, proto, revision, Passthrough};
-use crate::error::ProblemKind;
-use crate::page::ELEMENT_SIZE;
+use super::{key_fingerprint, proto, revision, Passthrough};
+use crate::bbolt::page::ELEMENT_SIZE;
+use crate::problem::ProblemKind;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-/// Partitions records are spread over (by the top bits of the fingerprint).
+/// Partitions records are spread over (by the top bits of the fingerprint), so each is reduced
+/// in a map small enough to stay in cache, on all cores.
 pub const PARTS: usize = 64;
+
+/// The partition of a key's fingerprint.
+#[inline]
+pub fn partition(fp: u128) -> usize {
+    (fp >> 122) as usize % PARTS
+}
+
+/// etcd's compaction keep rule, for the newest record of a key at or below the compaction
+/// revision `rev`: it survives unless its generation ended in a tombstone below `rev`. A tombstone
+/// exactly at `rev` survives (etcd >= 3.4.34, 3.5.16, 3.6.0). Every older record of the key at
+/// or below `rev` is deleted; records above `rev` are untouched. The MVCC replay, the compaction
+/// keep set and HashKV all decide with this one function.
+#[inline]
+pub fn survives(main: u64, tombstone: bool, rev: u64) -> bool {
+    !tombstone || main == rev
+}
 
 /// One entry of the `key` bucket, reduced to what the replay needs (24 bytes: millions are
 /// buffered).
@@ -80,7 +97,7 @@ impl Rec {
         } else {
             None
         };
-        Ok(Some((fingerprint(kv.key), Rec::new(rev.main, kv.lease, vsize, rev.tombstone), issue)))
+        Ok(Some((key_fingerprint(kv.key), Rec::new(rev.main, kv.lease, vsize, rev.tombstone), issue)))
     }
 
     /// A record (its position is set when it is pushed).
@@ -152,7 +169,7 @@ impl Parts {
     pub fn push(&mut self, fp: u128, mut r: Rec) {
         r.seq = u32::try_from(self.sizes.len()).unwrap_or(u32::MAX);
         self.sizes.push(r.vsize_tomb);
-        self.parts[(fp >> 122) as usize % PARTS].push(([(fp >> 64) as u64, fp as u64], r));
+        self.parts[partition(fp)].push(([(fp >> 64) as u64, fp as u64], r));
     }
 
     /// Whether the stretch is full (positions are u32).
@@ -240,7 +257,7 @@ pub fn replay(stretches: &[Parts], t: &Totals, rev: u64) -> Replay {
                 live_leases.push(r.lease);
             }
         }
-        if !r.tomb() || r.main == rev {
+        if survives(r.main, r.tomb(), rev) {
             keep_bytes += r.bytes();
             keep[*i as usize][r.seq as usize] = true;
         }
@@ -274,7 +291,7 @@ mod tests {
         t.revisions += 1;
         t.tombstones += u64::from(tomb);
         t.bytes += r.bytes();
-        n.push(fingerprint(key), r);
+        n.push(key_fingerprint(key), r);
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub fn main_of(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(..8)?.try_into().ok()?))
 }
 
+/// Whether a `key` bucket key marks a deletion, as etcd tests it: 18 bytes ending in `t`.
+pub fn is_tombstone(key: &[u8]) -> bool {
+    key.len() == TOMBSTONE_LEN && key.last() == Some(&b't')
+}
+
 /// Parses a full revision key; `None` when it is not 17 bytes, or 18 ending in `t`, with `_` at 8.
 pub fn parse(key: &[u8]) -> Option<Revision> {
     let tombstone = match key.len() {

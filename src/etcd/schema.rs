@@ -1,11 +1,16 @@
 //! etcd's small buckets decoded: `meta`, `cluster`, `members`, `members_removed`, `lease`,
 //! `alarm`, `auth`, `authUsers`, `authRoles`. Password hashes are never read out.
 
+use super::meta_keys::{
+    CLUSTER_VERSION, CONF_STATE, CONSISTENT_INDEX, FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV, STORAGE_VERSION, TERM,
+};
 use super::proto::{fields, Field};
-use super::revision;
-use crate::cursor::{self, BucketRoot};
-use crate::page::LeafElem;
-use crate::view::DbView;
+use super::{revision, ALARM_BUCKET, AUTH_BUCKET, AUTH_ROLES_BUCKET, AUTH_USERS_BUCKET, CLUSTER_BUCKET};
+use super::{KEY_BUCKET, LEASE_BUCKET, MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET, META_BUCKET};
+use crate::bbolt::cursor::{self, BucketRoot};
+use crate::bbolt::page::LeafElem;
+use crate::bbolt::view::DbView;
+use crate::problem::{Problem, ProblemKind};
 
 /// What etcd keeps besides the MVCC store.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -122,31 +127,31 @@ fn get(view: &DbView<'_>, b: Option<BucketRoot<'_>>, key: &[u8]) -> Option<Vec<u
 /// Whether the file looks like etcd's: it has both the `key` and `meta` buckets.
 pub fn is_etcd(view: &DbView<'_>) -> bool {
     let has = |n: &[u8]| matches!(cursor::top_bucket(view, n), Ok(Some(_)));
-    has(super::KEY_BUCKET) && has(super::META_BUCKET)
+    has(KEY_BUCKET) && has(META_BUCKET)
 }
 
 /// Reads the small buckets. `last_revision` comes from the walk; [`attach_leases`] adds which
 /// live keys' leases exist, once the MVCC replay knows them.
 pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
-    let meta = cursor::top_bucket(view, super::META_BUCKET).ok().flatten();
+    let meta = cursor::top_bucket(view, META_BUCKET).ok().flatten();
     let rev = |k: &[u8]| get(view, meta, k).and_then(|v| revision::main_of(&v));
     let mut info = EtcdInfo {
         last_revision,
-        scheduled_compact_revision: rev(b"scheduledCompactRev"),
-        finished_compact_revision: rev(b"finishedCompactRev"),
-        consistent_index: get(view, meta, b"consistent_index").and_then(|v| be_u64(&v)),
-        term: get(view, meta, b"term").and_then(|v| be_u64(&v)),
-        storage_version: get(view, meta, super::STORAGE_VERSION).map(|v| text(&v)),
-        conf_state: get(view, meta, b"confState").and_then(|v| serde_json::from_slice(&v).ok()),
+        scheduled_compact_revision: rev(SCHEDULED_COMPACT_REV),
+        finished_compact_revision: rev(FINISHED_COMPACT_REV),
+        consistent_index: get(view, meta, CONSISTENT_INDEX).and_then(|v| be_u64(&v)),
+        term: get(view, meta, TERM).and_then(|v| be_u64(&v)),
+        storage_version: get(view, meta, STORAGE_VERSION).map(|v| text(&v)),
+        conf_state: get(view, meta, CONF_STATE).and_then(|v| serde_json::from_slice(&v).ok()),
         ..EtcdInfo::default()
     };
     info.current_revision = last_revision
         .max(1)
         .max(info.scheduled_compact_revision.unwrap_or(0))
         .max(info.finished_compact_revision.unwrap_or(0));
-    let cluster = cursor::top_bucket(view, b"cluster").ok().flatten();
-    info.cluster_version = get(view, cluster, b"clusterVersion").map(|v| text(&v));
-    for e in entries(view, b"members") {
+    let cluster = cursor::top_bucket(view, CLUSTER_BUCKET).ok().flatten();
+    info.cluster_version = get(view, cluster, CLUSTER_VERSION).map(|v| text(&v));
+    for e in entries(view, MEMBERS_BUCKET) {
         let j: serde_json::Value = serde_json::from_slice(e.value).unwrap_or_default();
         let urls = j["peerURLs"].as_array().map(|a| a.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect());
         info.members.push(Member {
@@ -156,8 +161,8 @@ pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
             is_learner: j["isLearner"].as_bool().unwrap_or(false),
         });
     }
-    info.members_removed = entries(view, b"members_removed").iter().map(|e| text(e.key)).collect();
-    for e in entries(view, b"lease") {
+    info.members_removed = entries(view, MEMBERS_REMOVED_BUCKET).iter().map(|e| text(e.key)).collect();
+    for e in entries(view, LEASE_BUCKET) {
         info.leases.count += 1;
         for (n, f) in fields(e.value).flatten() {
             if let (2, Field::Varint(ttl)) = (n, f) {
@@ -167,7 +172,7 @@ pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
             }
         }
     }
-    for e in entries(view, b"alarm") {
+    for e in entries(view, ALARM_BUCKET) {
         let (mut member, mut kind) = (0, 0);
         for (n, f) in fields(e.key).flatten() {
             match (n, f) {
@@ -183,18 +188,18 @@ pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
         };
         info.alarms.push(Alarm { member_id: format!("{member:x}"), alarm });
     }
-    let auth = cursor::top_bucket(view, b"auth").ok().flatten();
+    let auth = cursor::top_bucket(view, AUTH_BUCKET).ok().flatten();
     info.auth.enabled = get(view, auth, b"authEnabled").is_some_and(|v| v.first() == Some(&1));
     info.auth.revision = get(view, auth, b"authRevision").and_then(|v| be_u64(&v));
-    info.auth.users = entries(view, b"authUsers").len() as u64;
-    info.auth.roles = entries(view, b"authRoles").len() as u64;
+    info.auth.users = entries(view, AUTH_USERS_BUCKET).len() as u64;
+    info.auth.roles = entries(view, AUTH_ROLES_BUCKET).len() as u64;
     info
 }
 
 /// Counts the live keys (their lease ids, from the MVCC replay) whose lease the `lease` bucket
 /// holds, and lists the leases it lacks.
 pub fn attach_leases(view: &DbView<'_>, info: &mut EtcdInfo, live_leases: &[u64]) {
-    let mut ids: Vec<u64> = entries(view, b"lease").iter().filter_map(|e| be_u64(e.key)).collect();
+    let mut ids: Vec<u64> = entries(view, LEASE_BUCKET).iter().filter_map(|e| be_u64(e.key)).collect();
     ids.sort_unstable();
     let mut missing = std::collections::BTreeMap::new();
     for l in live_leases {
@@ -210,31 +215,31 @@ pub fn attach_leases(view: &DbView<'_>, info: &mut EtcdInfo, live_leases: &[u64]
 
 /// Problems with etcd's own records: `meta` entries that are not well-formed, a finished
 /// compaction past the scheduled one, and live keys whose lease is gone (warnings).
-pub fn problems(view: &DbView<'_>, info: &EtcdInfo) -> Vec<crate::Problem> {
-    use crate::{Problem, ProblemKind};
+pub fn problems(view: &DbView<'_>, info: &EtcdInfo) -> Vec<Problem> {
     let mut out = Vec::new();
-    let meta = cursor::top_bucket(view, super::META_BUCKET).ok().flatten();
+    let meta = cursor::top_bucket(view, META_BUCKET).ok().flatten();
+    let name = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
     let bad = |what: &str, why: String| {
-        Problem::new(ProblemKind::EtcdMetaMalformed, format!("meta/{what} {why}")).bucket(vec!["meta".into()])
+        Problem::new(ProblemKind::EtcdMetaMalformed, format!("meta/{what} {why}")).bucket(vec![name(META_BUCKET)])
     };
-    for (k, len) in [("consistent_index", 8), ("term", 8)] {
-        if let Some(v) = get(view, meta, k.as_bytes()).filter(|v| v.len() != len) {
-            out.push(bad(k, format!("is {} bytes, not {len}", v.len())));
+    for k in [CONSISTENT_INDEX, TERM] {
+        if let Some(v) = get(view, meta, k).filter(|v| v.len() != 8) {
+            out.push(bad(&name(k), format!("is {} bytes, not 8", v.len())));
         }
     }
-    for k in ["scheduledCompactRev", "finishedCompactRev"] {
-        if let Some(v) = get(view, meta, k.as_bytes()) {
-            if v.len() != revision::REV_LEN || v[8] != b'_' {
-                out.push(bad(k, format!("is {} bytes, not a 17-byte revision", v.len())));
+    for k in [SCHEDULED_COMPACT_REV, FINISHED_COMPACT_REV] {
+        if let Some(v) = get(view, meta, k) {
+            if v.len() != revision::REV_LEN || v.get(8) != Some(&b'_') {
+                out.push(bad(&name(k), format!("is {} bytes, not a 17-byte revision", v.len())));
             }
         }
     }
-    if let Some(v) = get(view, meta, b"confState") {
+    if let Some(v) = get(view, meta, CONF_STATE) {
         if serde_json::from_slice::<serde_json::Value>(&v).is_err() {
             out.push(bad("confState", "is not JSON".into()));
         }
     }
-    if let Some(v) = get(view, meta, super::STORAGE_VERSION) {
+    if let Some(v) = get(view, meta, STORAGE_VERSION) {
         let ok =
             !v.is_empty() && v.iter().all(|b| b.is_ascii_digit() || *b == b'.') && v.split(|b| *b == b'.').count() >= 2;
         if !ok {
@@ -252,7 +257,7 @@ pub fn problems(view: &DbView<'_>, info: &EtcdInfo) -> Vec<crate::Problem> {
                 ProblemKind::LeaseMissing,
                 format!("{n} live key(s) are attached to lease {lease}, which the lease bucket does not hold"),
             )
-            .bucket(vec!["lease".into()]),
+            .bucket(vec![name(LEASE_BUCKET)]),
         );
     }
     out

@@ -1,8 +1,13 @@
-//! Command-line arguments.
+//! The command line: the global options and the commands (each command's own arguments live in
+//! its file, beside the code that turns them into the library's options), and the value parsers
+//! several commands share.
 
-use boltscope::compact::{page_size_ok, PAGE_SIZES};
-use boltscope::page::ByteOrder;
-use clap::builder::{PossibleValuesParser, TypedValueParser};
+use crate::check::CheckArgs;
+use crate::compact::CompactArgs;
+use crate::history::HistoryArgs;
+use crate::inspect::InspectArgs;
+use crate::scan::ScanArgs;
+use crate::status::StatusArgs;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -85,9 +90,6 @@ pub enum Command {
     /// that carry only their key), the meta bucket, and live keys whose lease is gone (warning).
     /// Every problem is listed with its kind, page, byte offset and bucket, not just the first.
     ///
-    /// Exit codes: 0 clean and every gate met; 1 problems found or a gate failed; 2 the file could
-    /// not be read as a bbolt file at all, or the command line was wrong.
-    ///
     /// Examples:
     ///   boltscope check --require-trailer --min-revision 1000 nightly.db
     ///   boltscope check --quota 8GiB --max-quota-usage 0.8 --max-fragmentation 0.5 member/snap/db
@@ -115,7 +117,9 @@ pub enum Command {
     /// Memory stays under about 40 MiB whatever the file size (more with --revision: one bit per
     /// revision, plus up to 96 MiB for one pass over the keys).
     ///
-    /// Exit codes: 0 DST written (and verified); 2 refused or failed; 130 interrupted.
+    /// Exit codes: 0 DST written (and verified); 1 SRC refused for its contents (damage, a trailer
+    /// that does not match, a newer meta page that is invalid, a file that kept changing); 2 SRC
+    /// unreadable, DST not writable, or a bad option; 130 interrupted.
     ///
     /// Examples:
     ///   boltscope compact backup.db -o backup.compact.db
@@ -145,144 +149,9 @@ pub enum Command {
     Scan(ScanArgs),
 }
 
-/// Arguments of `history`.
-#[derive(Parser, Debug)]
-pub struct HistoryArgs {
-    /// `table` or `json` (one object per row per line).
-    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = CheckFormat::Table)]
-    pub write_out: CheckFormat,
-    /// Only these files (default: every file the index knows).
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-}
-
-/// Arguments of `scan`.
-#[derive(Parser, Debug)]
-pub struct ScanArgs {
-    /// The folder to scan (recursively; symbolic links to folders are not followed).
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
-}
-
-/// Arguments of `compact`.
-#[derive(Parser, Debug)]
-pub struct CompactArgs {
-    /// The file to compact (read only).
-    #[arg(value_name = "SRC")]
-    pub src: PathBuf,
-    /// Where to write the copy.
-    #[arg(short = 'o', long = "output", value_name = "DST")]
-    pub dst: PathBuf,
-    /// Also compact etcd's MVCC history at this revision, or `latest` (the current revision).
-    #[arg(long, value_name = "R|latest")]
-    pub revision: Option<String>,
-    /// Page fill percent, 0.5-1.0 (etcd's defrag uses 0.9, bbolt compact 1.0).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_fill)]
-    pub fill: f64,
-    /// Page size of the copy in bytes, a power of two from 1024 to 65536 [default: SRC's].
-    ///
-    /// etcd's defrag and `bbolt compact` use the host's (4096 on x86-64, 16384 on Apple silicon,
-    /// 65536 on some arm64 kernels); bbolt reads any, so this changes only the layout.
-    #[arg(long, value_name = "BYTES", value_parser = parse_page_size)]
-    pub page_size: Option<u64>,
-    /// Byte order of the copy [default: SRC's].
-    ///
-    /// bbolt writes the host's own order and reads only that: `big` makes a copy for s390x or
-    /// big-endian ppc64/mips, `little` one for every other host, from a file written on either.
-    #[arg(long, value_name = "ORDER", value_parser = PossibleValuesParser::new(["little", "big"])
-        .map(|s| if s == "big" { ByteOrder::Big } else { ByteOrder::Little }))]
-    pub byte_order: Option<ByteOrder>,
-    /// Append the sha256 trailer `etcdutl snapshot restore` verifies: auto = when SRC has one.
-    ///
-    /// The hash covers the finished copy, so it runs after it is written (about 0.4 s per
-    /// 700 MB): `never` for a copy that will be used as a data directory's db, not restored.
-    #[arg(long, value_enum, default_value_t = TrailerArg::Auto)]
-    pub trailer: TrailerArg,
-    /// Replace DST if it exists.
-    #[arg(long)]
-    pub force: bool,
-    /// Copy a snapshot whose sha256 trailer does not match its contents (refused otherwise).
-    #[arg(long)]
-    pub skip_hash_check: bool,
-    /// Skip verifying the copy (SRC is then checked in full while it is copied, not after).
-    #[arg(long)]
-    pub no_verify: bool,
-    /// `text` (a summary line) or `json`.
-    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = CompactFormat::Text)]
-    pub write_out: CompactFormat,
-}
-
-/// `--trailer` values.
+/// `-w table|json`, for commands that print a report for people or JSON lines.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TrailerArg {
-    /// When SRC has one.
-    Auto,
-    /// Always.
-    Always,
-    /// Never.
-    Never,
-}
-
-/// `compact -w` values.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CompactFormat {
-    /// One summary line.
-    Text,
-    /// One JSON object.
-    Json,
-}
-
-fn parse_page_size(s: &str) -> Result<u64, String> {
-    let (lo, hi) = (PAGE_SIZES.start(), PAGE_SIZES.end());
-    let ok = s.parse().ok().filter(|&n| page_size_ok(n));
-    ok.ok_or_else(|| format!("the page size must be a power of two from {lo} to {hi}, not {s:?}"))
-}
-
-fn parse_fill(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(f) if (0.5..=1.0).contains(&f) => Ok(f),
-        _ => Err(format!("fill must be a number from 0.5 to 1.0, not {s:?}")),
-    }
-}
-
-/// Arguments of `check`.
-#[derive(Parser, Debug)]
-pub struct CheckArgs {
-    /// Output: `table` for people, `json` (one object per file per line).
-    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = CheckFormat::Table)]
-    pub write_out: CheckFormat,
-    /// Read the tree of this meta page (0 or 1) instead of the active one.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
-    pub meta: Option<u8>,
-    /// Fail unless the file has a matching sha256 trailer (as `etcdctl snapshot save` writes).
-    #[arg(long)]
-    pub require_trailer: bool,
-    /// Fail when free pages / total size exceeds this fraction (0.0-1.0).
-    #[arg(long, value_name = "F")]
-    pub max_fragmentation: Option<f64>,
-    /// Fail when the database size (high-water mark x page size) exceeds this; accepts 8GiB etc.
-    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
-    pub max_size: Option<u64>,
-    /// The backend quota for --max-quota-usage (default etcd's 2 GiB).
-    #[arg(long, value_name = "BYTES", default_value = "2GiB", value_parser = parse_size)]
-    pub quota: u64,
-    /// Fail when size / quota exceeds this fraction (0.0-1.0).
-    #[arg(long, value_name = "F")]
-    pub max_quota_usage: Option<f64>,
-    /// Fail when etcd's current revision is below N (or the file is not etcd's).
-    #[arg(long, value_name = "N")]
-    pub min_revision: Option<u64>,
-    /// Fail unless etcdutl's HASH (hex, as `etcdutl snapshot status` prints it) is this.
-    #[arg(long, value_name = "HEX", value_parser = parse_hex32)]
-    pub expect_hash: Option<u32>,
-    /// Files to check.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-}
-
-/// `check -w` values.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CheckFormat {
+pub enum TableJson {
     /// Aligned text.
     Table,
     /// JSON lines.
@@ -292,39 +161,6 @@ pub enum CheckFormat {
 /// Parses a 32-bit hash written in hex (`feb15e67`, `0xfeb15e67`).
 pub fn parse_hex32(s: &str) -> Result<u32, String> {
     u32::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|_| format!("not a 32-bit hex hash: {s:?}"))
-}
-
-/// Arguments of `inspect`.
-#[derive(Parser, Debug)]
-pub struct InspectArgs {
-    /// Output: `table` for people, `json` (one object per file per line, `"schema": 1`, exact
-    /// integers), or `prometheus` (text exposition for node_exporter's textfile collector).
-    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = InspectFormat::Table)]
-    pub write_out: InspectFormat,
-    /// Report nested buckets down to this depth (1: top-level buckets only).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub depth: u32,
-    /// The backend quota to measure against (etcd's --quota-backend-bytes; default etcd's 2 GiB).
-    /// Accepts plain bytes or a suffix: 8GiB, 2GB, 512MiB.
-    #[arg(long, default_value = "2GiB", value_parser = parse_size)]
-    pub quota: u64,
-    /// Do not verify the sha256 trailer (saves one pass of SHA-256 over the file).
-    #[arg(long)]
-    pub no_trailer_check: bool,
-    /// Files to inspect.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-}
-
-/// `inspect -w` values.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InspectFormat {
-    /// Aligned text.
-    Table,
-    /// JSON lines.
-    Json,
-    /// Prometheus text format.
-    Prometheus,
 }
 
 /// Parses `123`, `8GiB`, `2GB`, `512MiB`, `100kB`.
@@ -349,52 +185,4 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         return Err(format!("size must be positive: {s:?}"));
     }
     Ok((n * mult as f64).round() as u64)
-}
-
-/// Arguments of `status`.
-#[derive(Parser, Debug)]
-pub struct StatusArgs {
-    /// Output format, as etcdutl's `-w`.
-    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = OutFormat::Simple)]
-    pub write_out: OutFormat,
-    /// Which etcd release's semantics: 3.4 and 3.5 count every pair as a key; 3.6 counts live
-    /// user keys and adds VERSION. `auto` is 3.6 when the file has `meta/storageVersion`.
-    #[arg(long, value_enum, default_value_t = EtcdVersionArg::Auto)]
-    pub etcd_version: EtcdVersionArg,
-    /// Also verify the sha256 trailer of a snapshot file (etcdutl does not); a mismatch is a
-    /// problem (exit 1). A file without a trailer passes.
-    #[arg(long)]
-    pub verify_trailer: bool,
-    /// Files to read: etcd snapshots, `member/snap/db`, or any bbolt file.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-}
-
-/// `-w` values.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutFormat {
-    /// `hash, revision, keys, size` on one line.
-    Simple,
-    /// A boxed table.
-    Table,
-    /// One JSON object (exact integers).
-    Json,
-    /// `"Field" : value` lines.
-    Fields,
-}
-
-/// `--etcd-version` values.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EtcdVersionArg {
-    /// 3.6 if the file has `meta/storageVersion`, else 3.5.
-    Auto,
-    /// etcdctl 3.4.
-    #[value(name = "3.4")]
-    V34,
-    /// etcdutl 3.5.
-    #[value(name = "3.5")]
-    V35,
-    /// etcdutl 3.6.
-    #[value(name = "3.6")]
-    V36,
 }

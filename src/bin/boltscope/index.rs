@@ -2,7 +2,7 @@
 //! the file's identity and the command's options, history rows.
 
 use crate::cli::Cli;
-use boltscope::cache::{self, HistoryRow, Identity, Index};
+use boltscope::index::{self as cache, HistoryRow, Identity, Index};
 use std::path::Path;
 
 /// The index of this run, if usable.

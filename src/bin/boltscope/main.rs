@@ -1,27 +1,36 @@
-//! The `boltscope` binary: parses arguments, runs the command, maps the outcome to an exit code.
+//! The `boltscope` binary: parses the command line, runs one command, and turns its verdict into
+//! the exit code ([`exit`] holds the one policy). Each command lives in its own file, its
+//! arguments beside the code that runs it and renders its output.
 
-mod check_out;
+mod check;
 mod cli;
-mod compact_out;
-mod history_out;
+mod compact;
+mod exit;
+mod history;
 mod index;
-mod inspect_out;
-mod output;
+mod inspect;
+mod inspect_render;
+mod report;
+mod scan;
+mod status;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+use cli::Command;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // Every command's --help ends with the exit codes, which are the same for all of them.
+    let matches = cli::Cli::command().mut_subcommands(|c| c.after_long_help(exit::HELP)).get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // compact neither reads nor records anything: it leaves the index to other processes.
-    let ix = if matches!(cli.command, cli::Command::Compact(_)) { index::Ix::none() } else { index::Ix::open(&cli) };
-    let code = match &cli.command {
-        cli::Command::Status(args) => output::run_status(args, &ix),
-        cli::Command::Inspect(args) => output::run_inspect(args, &ix),
-        cli::Command::Check(args) => check_out::run(args, &ix),
-        cli::Command::Compact(args) => compact_out::run(args),
-        cli::Command::History(args) => history_out::history(args, &ix),
-        cli::Command::Scan(args) => history_out::scan(args, &ix),
+    let ix = if matches!(cli.command, Command::Compact(_)) { index::Ix::none() } else { index::Ix::open(&cli) };
+    let verdict = match &cli.command {
+        Command::Status(args) => status::run(args, &ix),
+        Command::Inspect(args) => inspect::run(args, &ix),
+        Command::Check(args) => check::run(args, &ix),
+        Command::Compact(args) => compact::run(args),
+        Command::History(args) => history::run(args, &ix),
+        Command::Scan(args) => scan::run(args, &ix),
     };
-    ExitCode::from(code)
+    ExitCode::from(verdict.code())
 }

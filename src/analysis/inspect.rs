@@ -1,0 +1,362 @@
+//! `inspect`: everything about one file from one parallel pass: file and meta facts, page
+//! counts and sizes, bbolt's bucket stats, etcd's schema, the MVCC store, the size after
+//! compaction + defrag, and quota usage.
+
+use super::predict::{self, BucketLayout};
+pub use super::report::*;
+use crate::bbolt::page::{LeafElem, Page, BRANCH, LEAF};
+use crate::bbolt::stats::StatsAcc;
+use crate::bbolt::structure::{walk, Structure};
+use crate::bbolt::view::DbView;
+use crate::bbolt::walker::{Ctx, Fold, Leaf, Pair};
+use crate::etcd::meta_keys::{FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV};
+use crate::etcd::mvcc::{self, Parts, Rec, Totals};
+use crate::etcd::trailer::{self, TrailerCheck};
+use crate::etcd::{schema, KEY_BUCKET, META_BUCKET};
+use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
+
+/// Fill percents the prediction is made for: etcd's defrag, and `bbolt compact`. Figures per
+/// fill (`[u64; 2]`) are indexed by position in this array.
+pub const FILLS: [f64; 2] = [0.9, 1.0];
+/// etcd's default quota (`--quota-backend-bytes` 0): 2 GiB.
+pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
+
+/// What to inspect.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Report buckets down to this nesting depth (1 = top-level only).
+    pub depth: u32,
+    /// Quota in bytes.
+    pub quota: u64,
+    /// Verify the sha256 trailer (in parallel with the walk).
+    pub verify_trailer: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { depth: 1, quota: DEFAULT_QUOTA, verify_trailer: true }
+    }
+}
+
+/// A top-level bucket as the prediction needs it.
+#[derive(Default)]
+struct Top {
+    name: Vec<u8>,
+    entries: Vec<(u32, u32)>,
+    has_sub: bool,
+    sub_pages: [u64; 2],
+}
+
+/// The per-subtree accumulator of [`InspectFold`].
+#[derive(Default)]
+pub struct Acc {
+    stats: StatsAcc,
+    branch: u64,
+    leaf: u64,
+    overflow: u64,
+    entries: Vec<(u32, u32)>,
+    has_sub: bool,
+    sub_pages: [u64; 2],
+    reports: Vec<BucketReport>,
+    tops: Vec<Top>,
+    totals: Totals,
+    last_rev: Option<u64>,
+    recs: Vec<Parts>,
+    problems: Vec<Problem>,
+    problem_total: u64,
+}
+
+impl Acc {
+    /// Takes what passes unchanged from a later stretch or a sub-bucket: page counts, MVCC
+    /// records and their totals, problems.
+    fn absorb(&mut self, o: &mut Acc) {
+        self.branch += o.branch;
+        self.leaf += o.leaf;
+        self.overflow += o.overflow;
+        self.totals.add(&o.totals);
+        self.last_rev = o.last_rev.or(self.last_rev);
+        self.recs.append(&mut o.recs);
+        self.problem_total += o.problem_total;
+        self.problems.append(&mut o.problems);
+        self.problems.truncate(MAX_PROBLEMS);
+    }
+}
+
+/// The fold behind `inspect`.
+pub struct InspectFold {
+    page_size: u64,
+    depth: u32,
+    etcd: bool,
+}
+
+impl InspectFold {
+    fn in_key_bucket(&self, ctx: &Ctx<'_>) -> bool {
+        self.etcd && ctx.depth == 1 && ctx.top == KEY_BUCKET
+    }
+
+    fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, page: Option<&Page<'_>>) {
+        if self.in_key_bucket(ctx) {
+            let report = |acc: &mut Acc, (kind, msg): (ProblemKind, String)| {
+                acc.problem_total += 1;
+                if acc.problems.len() < MAX_PROBLEMS {
+                    let mut p = Problem::new(kind, msg).bucket(vec!["key".into()]);
+                    if let Some(pg) = page {
+                        p = p.page(pg.id).offset(pg.offset_of(e.key));
+                    }
+                    acc.problems.push(p);
+                }
+            };
+            let checked = Rec::check(e.key, e.value);
+            let t = &mut acc.totals;
+            match checked {
+                Ok(None) => {}
+                Err(inv) => {
+                    t.malformed += 1;
+                    report(acc, inv);
+                }
+                Ok(Some((fp, r, issue))) => {
+                    if let Some(inv) = issue {
+                        report(acc, inv);
+                    }
+                    let t = &mut acc.totals;
+                    t.revisions += 1;
+                    t.tombstones += u64::from(r.tomb());
+                    t.bytes += r.bytes();
+                    acc.last_rev = Some(r.main);
+                    match acc.recs.last_mut() {
+                        Some(p) if !p.is_full() => p.push(fp, r),
+                        _ => {
+                            let mut p = Parts::default();
+                            p.push(fp, r);
+                            acc.recs.push(p);
+                        }
+                    }
+                }
+            }
+        } else {
+            acc.entries.push((e.key.len() as u32, e.value.len() as u32));
+        }
+    }
+}
+
+impl Fold for InspectFold {
+    type Acc = Acc;
+
+    fn empty(&self) -> Acc {
+        Acc::default()
+    }
+
+    fn join(&self, mut l: Acc, mut r: Acc) -> Acc {
+        l.absorb(&mut r);
+        l.stats = l.stats.join(r.stats);
+        l.entries.extend(r.entries);
+        l.has_sub |= r.has_sub;
+        l.sub_pages = [l.sub_pages[0] + r.sub_pages[0], l.sub_pages[1] + r.sub_pages[1]];
+        l.reports.extend(r.reports);
+        l.tops.extend(r.tops);
+        l
+    }
+
+    fn leaf(&self, acc: &mut Acc, ctx: &Ctx<'_>, leaf: &Leaf<'_>) {
+        if self.in_key_bucket(ctx) {
+            // The lease field sits at the end of each value: start loading every value's last
+            // cache line before decoding, so the misses overlap instead of queueing.
+            for e in leaf.elems() {
+                if let Some(tail) = e.value.len().checked_sub(1).and_then(|i| e.value.get(i..)) {
+                    crate::sys::prefetch(tail);
+                }
+            }
+        }
+        for e in leaf.elems() {
+            self.plain(acc, ctx, &e, Some(&leaf.page));
+        }
+    }
+
+    fn entry(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
+        if !e.is_bucket() {
+            self.plain(acc, ctx, e, None);
+        }
+    }
+
+    fn bucket(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, mut sub: Acc) {
+        let done = sub.stats.finish(self.page_size);
+        acc.stats.sub_bucket(&done);
+        acc.absorb(&mut sub);
+        if ctx.depth < self.depth {
+            let mut path = ctx.path();
+            path.push(String::from_utf8_lossy(e.key).into_owned());
+            let name = path.last().cloned().unwrap_or_default();
+            acc.reports.push(BucketReport { name, path, stats: done });
+        }
+        acc.reports.extend(sub.reports);
+        if ctx.depth == 0 {
+            acc.tops.push(Top {
+                name: e.key.to_vec(),
+                entries: sub.entries,
+                has_sub: sub.has_sub,
+                sub_pages: sub.sub_pages,
+            });
+        } else {
+            let layouts =
+                [0, 1].map(|i| predict::layout(&sub.entries, sub.has_sub, sub.sub_pages[i], self.page_size, FILLS[i]));
+            acc.has_sub = true;
+            acc.entries.push((e.key.len() as u32, layouts[0].value_size as u32));
+            for (i, l) in layouts.iter().enumerate() {
+                acc.sub_pages[i] += l.total_pages();
+            }
+        }
+    }
+
+    fn page(&self, acc: &mut Acc, _ctx: &Ctx<'_>, page: &Page<'_>, tree_level: u32, inline: bool) {
+        acc.stats.page(page, tree_level, inline);
+        if !inline {
+            match page.flags {
+                BRANCH => acc.branch += 1,
+                LEAF => acc.leaf += 1,
+                _ => {}
+            }
+            acc.overflow += u64::from(page.overflow);
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Quota usage now (`total`) and after compaction + defrag (`after`), with a verdict.
+pub fn quota(total: u64, after: u64, quota: u64) -> Quota {
+    let usage = ratio(total, quota);
+    let later = ratio(after, quota);
+    let verdict = if total >= quota {
+        format!(
+            "over quota ({:.0}%): NOSPACE would be raised; compact + defrag brings it to {:.0}%{}",
+            usage * 100.0,
+            later * 100.0,
+            if later >= 1.0 { ", still over: raise the quota or delete data" } else { "" }
+        )
+    } else {
+        format!("within quota: {:.0}% used; compact + defrag brings it to {:.0}%", usage * 100.0, later * 100.0)
+    };
+    Quota { bytes: quota, usage, usage_after_compact_defrag: later, verdict }
+}
+
+/// Inspects a file.
+pub fn inspect(view: &DbView<'_>, opt: &Options) -> Inspect {
+    inspect_with(view, opt, &()).0
+}
+
+/// Inspects a file, running `extra` in the same walk.
+pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (Inspect, F::Acc) {
+    let ps = view.page_size;
+    let etcd = schema::is_etcd(view);
+    let fold = InspectFold { page_size: ps, depth: opt.depth.max(1), etcd };
+    let (((acc, extra_acc), structure), check) = rayon::join(
+        || walk(view, &Pair(&fold, extra)),
+        || if opt.verify_trailer { trailer::verify(view.data) } else { None },
+    );
+    let Structure { free_pages, mut problems, mut problem_total, freelist_synced, .. } = structure;
+    problem_total += acc.problem_total;
+    problems.extend(acc.problems);
+    let m = view.meta();
+    // The stored freelist's page run (0 without one).
+    let freelist = if freelist_synced { view.page(m.freelist).map_or(0, |p| p.run_pages()) } else { 0 };
+    let total = view.total_size();
+    let free = free_pages.saturating_mul(ps).min(total);
+    let last_rev = acc.last_rev.unwrap_or(0);
+    let (info, mvcc, survivors) = if etcd {
+        let mut info = schema::read(view, last_rev);
+        let replay = mvcc::replay(&acc.recs, &acc.totals, info.current_revision);
+        schema::attach_leases(view, &mut info, &replay.live_leases);
+        (Some(info), Some(replay.mvcc), Some(replay.survivors))
+    } else {
+        (None, None, None)
+    };
+    if let Some(i) = &info {
+        let etcd_problems = schema::problems(view, i);
+        problem_total += etcd_problems.len() as u64;
+        problems.extend(etcd_problems);
+    }
+    problems.truncate(MAX_PROBLEMS);
+    let mut tops = acc.tops;
+    if let Some(i) = &info {
+        // Compaction writes scheduledCompactRev and finishedCompactRev (17-byte revisions).
+        if let Some(t) = tops.iter_mut().find(|t| t.name == META_BUCKET) {
+            let rev_len = crate::etcd::revision::REV_LEN as u32;
+            if i.scheduled_compact_revision.is_none() {
+                t.entries.push((SCHEDULED_COMPACT_REV.len() as u32, rev_len));
+            }
+            if i.finished_compact_revision.is_none() {
+                t.entries.push((FINISHED_COMPACT_REV.len() as u32, rev_len));
+            }
+        }
+    }
+    let mut prediction = predict_sizes(&tops, survivors.as_deref(), ps, info.as_ref().map(|i| i.current_revision));
+    prediction.compact_size = (prediction.size_fill_1_0 / ps - 2 + u64::from(freelist_synced)) * ps;
+    let quota = quota(total, prediction.size_fill_0_9, opt.quota);
+    let metas = view
+        .metas
+        .pages
+        .iter()
+        .map(|p| MetaInfo {
+            valid: p.as_ref().is_some_and(|m| m.is_valid()),
+            txid: p.as_ref().map(|m| m.txid),
+            error: p.as_ref().map_or(Some("past the end of the file".into()), |m| m.error.clone()),
+        })
+        .collect();
+    let report = Inspect {
+        schema: 1,
+        file: FileInfo {
+            file_size: view.data.len() as u64,
+            page_size: ps,
+            byte_order: view.order,
+            active_meta: view.meta_index,
+            metas,
+            high_water_mark: view.hwm,
+            freelist: if freelist_synced { "page".into() } else { "not synced".into() },
+        },
+        trailer: Trailer { present: view.has_trailer(), sha256_ok: check.as_ref().map(TrailerCheck::ok), check },
+        pages: Pages {
+            meta: 2,
+            freelist,
+            branch: acc.branch,
+            leaf: acc.leaf,
+            overflow: acc.overflow,
+            free: free_pages,
+        },
+        size: Sizes { total, in_use: total - free, free, fragmentation: ratio(free, total), past_hwm: view.slack() },
+        buckets: acc.reports,
+        etcd: info,
+        mvcc,
+        prediction,
+        quota,
+        problems,
+        problem_total,
+    };
+    (report, extra_acc)
+}
+
+/// The size after compaction + defrag: every top-level bucket as walked, except etcd's `key`
+/// bucket, which holds only the compaction's survivors, and `meta`, which gains the two compact
+/// revision keys if it lacks them.
+fn predict_sizes(tops: &[Top], survivors: Option<&[(u32, u32)]>, ps: u64, rev: Option<u64>) -> Prediction {
+    let sizes = [0, 1].map(|i| {
+        let f = FILLS[i];
+        let top: Vec<(u32, BucketLayout)> = tops
+            .iter()
+            .map(|t| {
+                let l = match survivors {
+                    Some(s) if t.name == KEY_BUCKET => predict::layout(s, false, 0, ps, f),
+                    _ => predict::layout(&t.entries, t.has_sub, t.sub_pages[i], ps, f),
+                };
+                (t.name.len() as u32, l)
+            })
+            .collect();
+        predict::file_pages(&top, ps, false) * ps
+    });
+    Prediction { compact_revision: rev, size_fill_0_9: sizes[0], size_fill_1_0: sizes[1], compact_size: 0 }
+}

@@ -1,0 +1,18 @@
+//! The bbolt file format, read and written side by side: byte order and typed ids, page headers
+//! and elements, meta pages, bucket values, the split rule; over them the checked view of a file,
+//! the parallel walker and its folds, the structural pass with the freelist, the sequential
+//! cursor, and bbolt's bucket statistics. Nothing here knows etcd.
+
+pub mod bitmap;
+pub mod bucket;
+pub mod cursor;
+pub mod fold;
+pub mod freelist;
+pub mod meta;
+pub mod order;
+pub mod page;
+pub mod split;
+pub mod stats;
+pub mod structure;
+pub mod view;
+pub mod walker;

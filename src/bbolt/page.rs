@@ -1,0 +1,306 @@
+//! Page headers and elements, read and written in one place: checked, zero-copy views over the
+//! bytes of one page run for the reader, and the encoders the writer fills its pages with, both
+//! from the same offset constants.
+//!
+//! Every read here is bounds-checked against the slice it is given; nothing can read outside the
+//! map or panic, whatever the bytes say. Errors carry the page id and the absolute byte offset.
+
+pub use super::order::{ByteOrder, PageId};
+use crate::problem::{Problem, ProblemKind};
+
+// Page header, 16 bytes at the start of every page run:
+//   0..8   id        u64   must equal the page's own id
+//   8..10  flags     u16   exactly one of BRANCH, LEAF, META, FREELIST
+//   10..12 count     u16   elements (branch/leaf), ids (freelist; 0xFFFF = escape)
+//   12..16 overflow  u32   extra contiguous pages this page occupies
+/// Size of the page header.
+pub const PAGE_HEADER_SIZE: usize = 16;
+const HDR_ID: usize = 0;
+const HDR_FLAGS: usize = 8;
+const HDR_COUNT: usize = 10;
+const HDR_OVERFLOW: usize = 12;
+
+/// Page flag of a branch page.
+pub const BRANCH: u16 = 0x01;
+/// Page flag of a leaf page.
+pub const LEAF: u16 = 0x02;
+/// Page flag of a meta page.
+pub const META: u16 = 0x04;
+/// Page flag of a freelist page.
+pub const FREELIST: u16 = 0x10;
+
+/// Leaf element flag marking a bucket entry.
+pub const BUCKET_LEAF_FLAG: u32 = 0x01;
+
+// Branch element, 16 bytes, element i at page offset 16 + 16*i:
+//   0..4   pos    u32  key offset from the start of this element
+//   4..8   ksize  u32
+//   8..16  pgid   u64  child page
+// Leaf element, 16 bytes:
+//   0..4   flags  u32  0, or BUCKET_LEAF_FLAG
+//   4..8   pos    u32  key offset from the start of this element
+//   8..12  ksize  u32
+//   12..16 vsize  u32  the value follows the key directly
+/// Size of one branch or leaf element.
+pub const ELEMENT_SIZE: usize = 16;
+const B_POS: usize = 0;
+const B_KSIZE: usize = 4;
+const B_PGID: usize = 8;
+const L_FLAGS: usize = 0;
+const L_POS: usize = 4;
+const L_KSIZE: usize = 8;
+const L_VSIZE: usize = 12;
+
+/// A human name for page flags, as bbolt's tools print them.
+pub fn type_name(flags: u16) -> String {
+    match flags {
+        BRANCH => "branch".into(),
+        LEAF => "leaf".into(),
+        META => "meta".into(),
+        FREELIST => "freelist".into(),
+        f => format!("unknown<{f:02x}>"),
+    }
+}
+
+/// A checked view of one page run (header page plus overflow pages), or of an inline bucket page.
+#[derive(Clone, Copy, Debug)]
+pub struct Page<'a> {
+    /// The page id this view was read as (0 for an inline bucket page).
+    pub id: PageId,
+    /// Absolute byte offset of the page start in the file.
+    pub offset: u64,
+    /// The whole run: `(1 + overflow) * pageSize` bytes, or the inline value.
+    pub bytes: &'a [u8],
+    /// Header flags.
+    pub flags: u16,
+    /// Header count.
+    pub count: u16,
+    /// Header overflow.
+    pub overflow: u32,
+    /// The file's byte order.
+    pub order: ByteOrder,
+    /// Whether this is an inline bucket's page, inside its parent's value (its `id` is then the
+    /// parent's).
+    pub inline: bool,
+}
+
+/// One leaf element, bounds-checked.
+#[derive(Clone, Copy, Debug)]
+pub struct LeafElem<'a> {
+    /// Element flags (`BUCKET_LEAF_FLAG` for a bucket entry).
+    pub flags: u32,
+    /// The key.
+    pub key: &'a [u8],
+    /// The value (for a bucket entry: the bucket header, maybe followed by an inline page).
+    pub value: &'a [u8],
+    /// Offset of the element header within the page.
+    pub elem_off: usize,
+}
+
+impl LeafElem<'_> {
+    /// Whether the element is a bucket entry.
+    pub fn is_bucket(&self) -> bool {
+        self.flags & BUCKET_LEAF_FLAG != 0
+    }
+}
+
+/// One branch element, bounds-checked.
+#[derive(Clone, Copy, Debug)]
+pub struct BranchElem<'a> {
+    /// The separator key (the first key of the child's subtree).
+    pub key: &'a [u8],
+    /// The child page id.
+    pub child: PageId,
+    /// Offset of the element header within the page.
+    pub elem_off: usize,
+}
+
+/// A decoded page header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The id the page claims.
+    pub id: PageId,
+    /// Page type flags.
+    pub flags: u16,
+    /// Element (or freelist id) count.
+    pub count: u16,
+    /// Extra contiguous pages the page occupies.
+    pub overflow: u32,
+}
+
+impl Header {
+    /// Reads a page header from the first 16 bytes of `bytes`.
+    pub fn read(bytes: &[u8], order: ByteOrder) -> Option<Header> {
+        Some(Header {
+            id: PageId(order.u64(bytes, HDR_ID)?),
+            flags: order.u16(bytes, HDR_FLAGS)?,
+            count: order.u16(bytes, HDR_COUNT)?,
+            overflow: order.u32(bytes, HDR_OVERFLOW)?,
+        })
+    }
+
+    /// Writes the header into the first 16 bytes of `buf` (which the writer sized).
+    pub fn write(&self, buf: &mut [u8], o: ByteOrder) {
+        o.put_u64(buf, HDR_ID, self.id.0);
+        o.put_u16(buf, HDR_FLAGS, self.flags);
+        o.put_u16(buf, HDR_COUNT, self.count);
+        o.put_u32(buf, HDR_OVERFLOW, self.overflow);
+    }
+}
+
+/// Writes leaf element header `h` (16 bytes): flags, the key's offset from the element, sizes.
+pub fn write_leaf_elem(h: &mut [u8], o: ByteOrder, flags: u32, pos: u32, ksize: u32, vsize: u32) {
+    o.put_u32(h, L_FLAGS, flags);
+    o.put_u32(h, L_POS, pos);
+    o.put_u32(h, L_KSIZE, ksize);
+    o.put_u32(h, L_VSIZE, vsize);
+}
+
+/// Writes branch element header `h` (16 bytes): the key's offset from the element, its size,
+/// and the child page.
+pub fn write_branch_elem(h: &mut [u8], o: ByteOrder, pos: u32, ksize: u32, child: PageId) {
+    o.put_u32(h, B_POS, pos);
+    o.put_u32(h, B_KSIZE, ksize);
+    o.put_u64(h, B_PGID, child.0);
+}
+
+impl<'a> Page<'a> {
+    /// Views `bytes` (already cut to the run's extent) as a page read at `id`.
+    pub fn new(id: PageId, offset: u64, bytes: &'a [u8], order: ByteOrder) -> Option<Page<'a>> {
+        let h = Header::read(bytes, order)?;
+        Some(Page { id, offset, bytes, flags: h.flags, count: h.count, overflow: h.overflow, order, inline: false })
+    }
+
+    /// The pages the run occupies: `1 + overflow`.
+    pub fn run_pages(&self) -> u64 {
+        u64::from(self.overflow) + 1
+    }
+
+    /// Bytes in use as bbolt's `Bucket.Stats` counts them: the header, `count - 1` element
+    /// headers, and the last element's key offset plus its key (and value) size, which assumes
+    /// bbolt's packed layout.
+    pub fn used_bytes(&self) -> u64 {
+        let n = usize::from(self.count);
+        if n == 0 {
+            return PAGE_HEADER_SIZE as u64;
+        }
+        let e = PAGE_HEADER_SIZE + ELEMENT_SIZE * (n - 1);
+        let field = |off: usize| u64::from(self.order.u32(self.bytes, e + off).unwrap_or(0));
+        let tail = if self.flags == LEAF {
+            field(L_POS) + field(L_KSIZE) + field(L_VSIZE)
+        } else {
+            field(B_POS) + field(B_KSIZE)
+        };
+        (e as u64).saturating_add(tail)
+    }
+
+    fn problem(&self, kind: ProblemKind, at: usize, msg: String) -> Problem {
+        Problem::new(kind, msg).page(self.id).offset(self.offset.saturating_add(at as u64))
+    }
+
+    fn elem_header(&self, i: usize) -> Result<usize, Problem> {
+        let off = PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
+        if off + ELEMENT_SIZE > self.bytes.len() {
+            return Err(self.problem(
+                ProblemKind::ElementOutsidePage,
+                off,
+                format!("page {}: element {i} header lies outside the page ({} bytes)", self.id, self.bytes.len()),
+            ));
+        }
+        Ok(off)
+    }
+
+    fn span(&self, i: usize, start: usize, len: u32, what: &str) -> Result<&'a [u8], Problem> {
+        let end = start.checked_add(len as usize);
+        match end.and_then(|end| self.bytes.get(start..end)) {
+            Some(s) => Ok(s),
+            None => Err(self.problem(
+                ProblemKind::ElementOutsidePage,
+                PAGE_HEADER_SIZE + ELEMENT_SIZE * i,
+                format!(
+                    "page {}: element {i} {what} at {start}+{len} lies outside the page ({} bytes)",
+                    self.id,
+                    self.bytes.len()
+                ),
+            )),
+        }
+    }
+
+    /// Leaf element `i`, with its key and value checked to lie inside the page.
+    pub fn leaf_elem(&self, i: usize) -> Result<LeafElem<'a>, Problem> {
+        let e = self.elem_header(i)?;
+        let b = self.bytes;
+        let o = self.order;
+        let (flags, pos, ksize, vsize) = (
+            o.u32(b, e + L_FLAGS).unwrap_or(0),
+            o.u32(b, e + L_POS).unwrap_or(0),
+            o.u32(b, e + L_KSIZE).unwrap_or(0),
+            o.u32(b, e + L_VSIZE).unwrap_or(0),
+        );
+        let kstart = e.saturating_add(pos as usize);
+        let key = self.span(i, kstart, ksize, "key")?;
+        let value = self.span(i, kstart.saturating_add(ksize as usize), vsize, "value")?;
+        Ok(LeafElem { flags, key, value, elem_off: e })
+    }
+
+    /// Branch element `i`, with its key checked to lie inside the page.
+    pub fn branch_elem(&self, i: usize) -> Result<BranchElem<'a>, Problem> {
+        let e = self.elem_header(i)?;
+        let b = self.bytes;
+        let o = self.order;
+        let pos = o.u32(b, e + B_POS).unwrap_or(0);
+        let ksize = o.u32(b, e + B_KSIZE).unwrap_or(0);
+        let child = PageId(o.u64(b, e + B_PGID).unwrap_or(0));
+        let key = self.span(i, e.saturating_add(pos as usize), ksize, "key")?;
+        Ok(BranchElem { key, child, elem_off: e })
+    }
+
+    /// The bytes holding all keys and values of a leaf when they are packed in element order
+    /// (bbolt's canonical layout): the concatenation `k0 v0 k1 v1 ...`. `None` when the layout
+    /// is not canonical, so the caller must go element by element.
+    pub fn packed_kv(&self, first: &LeafElem<'a>, last: &LeafElem<'a>) -> Option<&'a [u8]> {
+        let base = self.bytes.as_ptr() as usize;
+        let start = first.key.as_ptr() as usize - base;
+        let end = last.value.as_ptr() as usize - base + last.value.len();
+        self.bytes.get(start..end)
+    }
+
+    /// Absolute file offset of a sub-slice of this page.
+    pub fn offset_of(&self, s: &[u8]) -> u64 {
+        let d = (s.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
+        self.offset.saturating_add(d as u64)
+    }
+}
+
+/// Stretches of one page's bytes to hash: keys and values that lie back to back (bbolt's packed
+/// layout) come out as one slice, so a whole page usually takes one CRC call, not two per entry.
+pub struct Run<'a> {
+    bytes: &'a [u8],
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Run<'a> {
+    /// Nothing pending yet (`end` matches no slice).
+    pub fn new(page: &Page<'a>) -> Run<'a> {
+        Run { bytes: page.bytes, start: usize::MAX, end: usize::MAX }
+    }
+
+    /// Adds `s` (a slice of the page); returns what was pending when `s` does not follow it.
+    pub fn add(&mut self, s: &[u8]) -> Option<&'a [u8]> {
+        let at = (s.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
+        let done = if at != self.end { self.take() } else { None };
+        if self.start == self.end {
+            self.start = at;
+        }
+        self.end = at.wrapping_add(s.len());
+        done
+    }
+
+    /// What is pending, if anything.
+    pub fn take(&mut self) -> Option<&'a [u8]> {
+        let pending = self.bytes.get(self.start..self.end).filter(|b| !b.is_empty());
+        self.start = self.end;
+        pending
+    }
+}

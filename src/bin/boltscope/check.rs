@@ -1,0 +1,157 @@
+//! `check`: every problem a file has and the CI gates, printed as verdicts for people or JSON.
+
+use crate::cli::{parse_hex32, parse_size, TableJson};
+use crate::exit::Verdict;
+use crate::index::Ix;
+use crate::report::settle;
+use boltscope::analysis::check::{self, CheckReport, Gates};
+use boltscope::analysis::inspect;
+use boltscope::error::Error;
+use boltscope::{input, DbView};
+use clap::Parser;
+use rayon::prelude::*;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+/// Arguments of `check`.
+#[derive(Parser, Debug)]
+pub struct CheckArgs {
+    /// Output: `table` for people, `json` (one object per file per line).
+    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = TableJson::Table)]
+    pub write_out: TableJson,
+    /// Read the tree of this meta page (0 or 1) instead of the active one.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub meta: Option<u8>,
+    /// Fail unless the file has a matching sha256 trailer (as `etcdctl snapshot save` writes).
+    #[arg(long)]
+    pub require_trailer: bool,
+    /// Fail when free pages / total size exceeds this fraction (0.0-1.0).
+    #[arg(long, value_name = "F")]
+    pub max_fragmentation: Option<f64>,
+    /// Fail when the database size (high-water mark x page size) exceeds this; accepts 8GiB etc.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+    /// The backend quota for --max-quota-usage (default etcd's 2 GiB).
+    #[arg(long, value_name = "BYTES", default_value = "2GiB", value_parser = parse_size)]
+    pub quota: u64,
+    /// Fail when size / quota exceeds this fraction (0.0-1.0).
+    #[arg(long, value_name = "F")]
+    pub max_quota_usage: Option<f64>,
+    /// Fail when etcd's current revision is below N (or the file is not etcd's).
+    #[arg(long, value_name = "N")]
+    pub min_revision: Option<u64>,
+    /// Fail unless etcdutl's HASH (hex, as `etcdutl snapshot status` prints it) is this.
+    #[arg(long, value_name = "HEX", value_parser = parse_hex32)]
+    pub expect_hash: Option<u32>,
+    /// Files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// A report with its file, as serialized.
+#[derive(serde::Serialize)]
+struct Named<'a> {
+    path: &'a str,
+    #[serde(flatten)]
+    report: &'a CheckReport,
+}
+
+fn table(path: &str, r: &CheckReport) -> String {
+    let mut o = String::new();
+    let failed_gates: Vec<&str> = r.gates.iter().filter(|g| !g.ok).map(|g| g.gate.as_str()).collect();
+    let verdict = if r.ok && r.gates.is_empty() {
+        "OK: no problems".to_string()
+    } else if r.ok {
+        format!("OK: no problems, {} gate(s) met", r.gates.len())
+    } else {
+        let mut v = format!("FAILED: {} error(s)", r.errors);
+        if !failed_gates.is_empty() {
+            let _ = write!(v, ", gate(s) failed: {}", failed_gates.join(" "));
+        }
+        v
+    };
+    let _ = writeln!(o, "{path}: {verdict}");
+    let other = if r.other_meta_valid { "valid" } else { "INVALID" };
+    let _ = writeln!(o, "  meta      read from page {}; page {} is {other}", r.meta_used, 1 - r.meta_used);
+    if let Some(rev) = r.revision {
+        let _ = writeln!(o, "  revision  {rev}");
+    }
+    if let Some(h) = &r.hash {
+        let _ = writeln!(o, "  hash      {h} (etcdutl HASH)");
+    }
+    for p in &r.problems {
+        let label = if p.kind.is_warning() { "warning" } else { "error" };
+        let _ = writeln!(o, "  {label:<9} {p}");
+    }
+    if r.errors + r.warnings > r.problems.len() as u64 {
+        let _ = writeln!(o, "  ...       {} more not shown", r.errors + r.warnings - r.problems.len() as u64);
+    }
+    for g in &r.gates {
+        let state = if g.ok { "ok" } else { "FAILED" };
+        let _ = writeln!(o, "  gate      {} {}: {state} (actual {})", g.gate, g.limit, g.actual);
+    }
+    o
+}
+
+/// Runs `check` over every file in parallel, prints in argument order, returns the exit code.
+pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
+    let opt = inspect::Options { depth: 1, quota: args.quota, verify_trailer: true };
+    let gates = Gates {
+        max_fragmentation: args.max_fragmentation,
+        max_size: args.max_size,
+        max_quota_usage: args.max_quota_usage,
+        min_revision: args.min_revision,
+        expect_hash: args.expect_hash,
+        require_trailer: args.require_trailer,
+    };
+    let outs: Vec<Result<(CheckReport, bool), Error>> = args
+        .files
+        .par_iter()
+        .map(|p| {
+            input::read_consistent(p, |data| {
+                let view = match args.meta {
+                    Some(m) => DbView::with_meta(data, usize::from(m))?,
+                    None => DbView::new(data)?,
+                };
+                Ok(check::check(&view, &opt, &gates))
+            })
+        })
+        .collect();
+    let mut verdict = Verdict::Clean;
+    let mut out = String::new();
+    for (path, o) in args.files.iter().zip(&outs) {
+        let Some(r) = settle(path, o, |r: &CheckReport| !r.ok, &mut verdict) else { continue };
+        let name = path.display().to_string();
+        // check never answers from the index, but records what it found.
+        if let Ok(m) = input::open(path) {
+            if let Some(id) = boltscope::index::identity(path, m.bytes()) {
+                let s = &r.inspect.size;
+                let mut row = ix.row(
+                    path,
+                    r.inspect.file.file_size,
+                    "check",
+                    Some(s.total),
+                    r.revision,
+                    r.hash.clone(),
+                    Some(s.in_use),
+                    Some(s.fragmentation),
+                    r.errors,
+                );
+                if !r.ok && r.errors == 0 {
+                    row.verdict = "gate failed".into();
+                }
+                ix.store::<()>(&id, "check", None, &row);
+            }
+        }
+        match args.write_out {
+            TableJson::Table => out.push_str(&table(&name, r)),
+            TableJson::Json => {
+                out.push_str(&serde_json::to_string(&Named { path: &name, report: r }).unwrap_or_default());
+                out.push('\n');
+            }
+        }
+    }
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    verdict
+}

@@ -1,0 +1,66 @@
+//! The one exit-code policy, for every command: 0 clean, 1 problems found or a gate failed (or,
+//! for `diff`, the files differ), 2 a file could not be read or the command line was wrong, 130
+//! interrupted. Commands report a [`Verdict`] per file; the worst one is the exit code. Library
+//! errors map here and nowhere else.
+
+use boltscope::compact::{Class, CompactError};
+use boltscope::Error;
+
+/// What a command found, worst last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Everything read and clean, every gate met.
+    Clean,
+    /// Problems found, a gate failed, or (for `diff`) a difference.
+    Problems,
+    /// A file could not be read, or the command line was wrong.
+    Unreadable,
+}
+
+/// Exit code of a run stopped by Ctrl-C, SIGTERM or a closed terminal (128 + SIGINT, as shells
+/// report it).
+pub const INTERRUPTED: u8 = 130;
+
+/// The help text every command shows about exit codes.
+pub const HELP: &str = "Exit codes: 0 clean (every gate met); 1 problems found or a gate failed; \
+2 a file could not be read, or the command line was wrong; 130 interrupted.";
+
+impl Verdict {
+    /// The exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Verdict::Clean => 0,
+            Verdict::Problems => 1,
+            Verdict::Unreadable => 2,
+        }
+    }
+
+    /// Problems when `bad`, else clean.
+    pub fn problems_if(bad: bool) -> Verdict {
+        if bad {
+            Verdict::Problems
+        } else {
+            Verdict::Clean
+        }
+    }
+
+    /// The verdict for a file that could not be read at all.
+    pub fn of_error(_e: &Error) -> Verdict {
+        Verdict::Unreadable
+    }
+
+    /// The verdict for a refused or failed compaction: SRC's contents (damage, a bad trailer, a
+    /// file that kept changing) are problems; a DST that may not be written, a bad option, an
+    /// unreadable SRC or a failed write are not.
+    pub fn of_compact(e: &CompactError) -> Verdict {
+        match e.class() {
+            Class::Contents => Verdict::Problems,
+            Class::Usage | Class::Unreadable => Verdict::Unreadable,
+        }
+    }
+
+    /// The worst of several verdicts (clean when there are none).
+    pub fn worst(it: impl IntoIterator<Item = Verdict>) -> Verdict {
+        it.into_iter().max().unwrap_or(Verdict::Clean)
+    }
+}

@@ -1,0 +1,188 @@
+//! `status`: what `etcdutl snapshot status` prints, byte for byte, for every file named.
+
+use crate::exit::Verdict;
+use crate::index::Ix;
+use crate::report::print_problems;
+use boltscope::error::Error;
+use boltscope::etcd::status::{self, EtcdVersion, Format, Status};
+use boltscope::etcd::trailer;
+use boltscope::input;
+use boltscope::{DbView, Problem, ProblemKind};
+use clap::{Parser, ValueEnum};
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `status`.
+#[derive(Parser, Debug)]
+pub struct StatusArgs {
+    /// Output format, as etcdutl's `-w`.
+    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = OutFormat::Simple)]
+    pub write_out: OutFormat,
+    /// Which etcd release's semantics: 3.4 and 3.5 count every pair as a key; 3.6 counts live
+    /// user keys and adds VERSION. `auto` is 3.6 when the file has `meta/storageVersion`.
+    #[arg(long, value_enum, default_value_t = EtcdVersionArg::Auto)]
+    pub etcd_version: EtcdVersionArg,
+    /// Also verify the sha256 trailer of a snapshot file (etcdutl does not); a mismatch is a
+    /// problem (exit 1). A file without a trailer passes.
+    #[arg(long)]
+    pub verify_trailer: bool,
+    /// Files to read: etcd snapshots, `member/snap/db`, or any bbolt file.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `-w` values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutFormat {
+    /// `hash, revision, keys, size` on one line.
+    Simple,
+    /// A boxed table.
+    Table,
+    /// One JSON object (exact integers).
+    Json,
+    /// `"Field" : value` lines.
+    Fields,
+}
+
+/// `--etcd-version` values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EtcdVersionArg {
+    /// 3.6 if the file has `meta/storageVersion`, else 3.5.
+    Auto,
+    /// etcdctl 3.4.
+    #[value(name = "3.4")]
+    V34,
+    /// etcdutl 3.5.
+    #[value(name = "3.5")]
+    V35,
+    /// etcdutl 3.6.
+    #[value(name = "3.6")]
+    V36,
+}
+
+/// Outcome of one file.
+pub enum Outcome {
+    /// Read; the problems list may be non-empty.
+    Read { status: Status, problems: Vec<Problem>, total: u64 },
+    /// Could not be read at all.
+    Failed(Error),
+}
+
+impl Outcome {
+    fn verdict(&self) -> Verdict {
+        match self {
+            Outcome::Failed(e) => Verdict::of_error(e),
+            Outcome::Read { total, .. } => Verdict::problems_if(*total > 0),
+        }
+    }
+}
+
+fn version(v: EtcdVersionArg) -> EtcdVersion {
+    match v {
+        EtcdVersionArg::Auto => EtcdVersion::Auto,
+        EtcdVersionArg::V34 => EtcdVersion::V34,
+        EtcdVersionArg::V35 => EtcdVersion::V35,
+        EtcdVersionArg::V36 => EtcdVersion::V36,
+    }
+}
+
+/// Reads one file: from the index when it knows the file, else the status pass (and the trailer
+/// hash on the other core when asked), remembered in the index when clean.
+pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
+    let ver = version(args.etcd_version);
+    let tag = format!("status/{ver:?}/{}", args.verify_trailer);
+    let res = input::read_consistent(path, |data| {
+        let (id, hit) = ix.lookup::<Status>(path, data, &tag);
+        if let Some(st) = hit {
+            return Ok((st, Vec::new(), 0, None));
+        }
+        let (st, tr) = rayon::join(
+            || DbView::new(data).and_then(|v| status::status(&v, ver)),
+            || if args.verify_trailer { trailer::verify(data) } else { None },
+        );
+        let r = st?;
+        let mut problems = r.structure.problems.clone();
+        let mut total = r.structure.problem_total;
+        if let Some(t) = tr.filter(|t| !t.ok()) {
+            problems.push(Problem::new(
+                ProblemKind::TrailerMismatch,
+                format!("sha256 trailer is {}, the file hashes to {}", t.stored, t.computed),
+            ));
+            total += 1;
+        }
+        // A history row only when there is an index to keep it.
+        let store = id.map(|id| {
+            let st = &r.status;
+            let hash = Some(format!("{:x}", st.hash));
+            let rev = Some(st.revision.max(0) as u64);
+            (id, ix.row(path, data.len() as u64, "status", Some(st.total_size), rev, hash, None, None, total))
+        });
+        Ok((r.status, problems, total, store))
+    });
+    match res {
+        Err(e) => Outcome::Failed(e),
+        Ok(((status, mut problems, mut total, store), torn)) => {
+            if torn {
+                problems.push(Problem::new(
+                    ProblemKind::Torn,
+                    format!(
+                        "the file changed on every one of {} reads (a live etcd committing?); the answer may be torn",
+                        input::RETRIES + 1
+                    ),
+                ));
+                total += 1;
+            }
+            if let Some((id, row)) = store {
+                ix.store(&id, &tag, (total == 0).then_some(&status), &row);
+            }
+            Outcome::Read { status, problems, total }
+        }
+    }
+}
+
+/// Runs `status` over every file (in parallel when several) and prints in argument order.
+pub fn run(args: &StatusArgs, ix: &Ix) -> Verdict {
+    let outs: Vec<Outcome> = if args.files.len() == 1 {
+        args.files.iter().map(|p| status_file(p, args, ix)).collect()
+    } else {
+        args.files.par_iter().map(|p| status_file(p, args, ix)).collect()
+    };
+    let many = args.files.len() > 1;
+    let fmt = match args.write_out {
+        OutFormat::Simple => Format::Simple,
+        OutFormat::Table => Format::Table,
+        OutFormat::Json => Format::Json,
+        OutFormat::Fields => Format::Fields,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for (path, o) in args.files.iter().zip(&outs) {
+        match o {
+            Outcome::Failed(e) => eprintln!("boltscope: {}: {e}", path.display()),
+            Outcome::Read { status, problems, total } => {
+                if *total > 0 {
+                    print_problems(path, problems, *total);
+                }
+                // Figures only when nothing that could make them wrong was found (a bad meta page
+                // whose twin is read, a trailer mismatch, or freelist damage do not).
+                let trusted = problems.len() as u64 == *total && problems.iter().all(|p| !p.kind.affects_figures());
+                if !trusted {
+                    continue;
+                }
+                let text = if many && fmt == Format::Json {
+                    let mut v = serde_json::to_value(status).unwrap_or_default();
+                    v["file"] = path.display().to_string().into();
+                    format!("{v}\n")
+                } else if many {
+                    format!("==> {} <==\n{}", path.display(), status::render(status, fmt))
+                } else {
+                    status::render(status, fmt)
+                };
+                let _ = out.write_all(text.as_bytes());
+            }
+        }
+    }
+    let _ = out.flush();
+    Verdict::worst(outs.iter().map(Outcome::verdict))
+}

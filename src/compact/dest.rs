@@ -1,0 +1,160 @@
+//! Where a copy goes, and the rules that keep `compact` from replacing what it must not: a DST
+//! that exists and is not a regular file (a directory, FIFO, device, socket, or a symbolic link
+//! to one), anything under `/dev` or `/proc` (`-o /dev/stdout` would replace the link), SRC
+//! itself, or an existing file without `--force`. A symbolic link to a regular file is replaced
+//! at its target, never the link itself. `-` is standard output: the verified copy is streamed
+//! there from a temporary file. Temporary copies left by a process killed with SIGKILL are
+//! removed by the next job writing into the same folder.
+
+use super::error::CompactError;
+use super::unfinished;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+/// Where the copy goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// A file (replaced by rename when it exists and `force` is given).
+    File(PathBuf),
+    /// Standard output (`-o -`).
+    Stdout,
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::File(p) => write!(f, "{}", p.display()),
+            Destination::Stdout => f.write_str("-"),
+        }
+    }
+}
+
+/// Where the job writes: the final file (None for standard output) and the temporary file's
+/// folder.
+pub(crate) struct Place {
+    target: Option<PathBuf>,
+    dir: PathBuf,
+}
+
+/// Symbolic links followed at most, as the kernel does (ELOOP).
+const MAX_LINKS: usize = 40;
+
+fn under_dev_or_proc(p: &Path) -> bool {
+    let mut c = p.components().filter(|c| !matches!(c, Component::RootDir | Component::CurDir));
+    matches!(c.next(), Some(Component::Normal(first)) if first == "dev" || first == "proc")
+}
+
+fn what(md: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = md.file_type();
+    if t.is_dir() {
+        "is a directory"
+    } else if t.is_fifo() {
+        "is a FIFO"
+    } else if t.is_block_device() || t.is_char_device() {
+        "is a device"
+    } else if t.is_socket() {
+        "is a socket"
+    } else {
+        "is not a regular file"
+    }
+}
+
+/// Follows `dst` through symbolic links to the file that will be replaced (or created),
+/// refusing every hop under `/dev` or `/proc` and a final file that is not a regular one.
+fn resolve(dst: &Path) -> Result<PathBuf, CompactError> {
+    let refuse = |why: &str| CompactError::NotRegular(dst.to_path_buf(), why.to_string());
+    let mut p = std::path::absolute(dst)?;
+    for _ in 0..MAX_LINKS {
+        if under_dev_or_proc(&p) {
+            return Err(refuse("lies under /dev or /proc"));
+        }
+        let md = match std::fs::symlink_metadata(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            Err(e) => return Err(e.into()),
+            Ok(md) => md,
+        };
+        if md.file_type().is_symlink() {
+            let next = std::fs::read_link(&p)?;
+            p = match p.parent() {
+                Some(dir) => dir.join(next),
+                None => next,
+            };
+            continue;
+        }
+        if !md.is_file() {
+            return Err(refuse(if p == std::path::absolute(dst)? {
+                what(&md)
+            } else {
+                "links to something that is not a regular file"
+            }));
+        }
+        return Ok(p);
+    }
+    Err(refuse("is a chain of more than 40 symbolic links"))
+}
+
+/// Checks the destination and finds where to write.
+pub(crate) fn prepare(src: &Path, dst: &Destination, force: bool) -> Result<Place, CompactError> {
+    use std::os::unix::fs::MetadataExt;
+    let Destination::File(dst) = dst else {
+        return Ok(Place { target: None, dir: std::env::temp_dir() });
+    };
+    let target = resolve(dst)?;
+    if let Ok(d) = std::fs::metadata(&target) {
+        let s = std::fs::metadata(src)?;
+        if (s.dev(), s.ino()) == (d.dev(), d.ino()) {
+            return Err(CompactError::IsSource(dst.clone()));
+        }
+        if !force {
+            return Err(CompactError::Exists(dst.clone()));
+        }
+    }
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    unfinished::remove_stale(&dir);
+    Ok(Place { target: Some(target), dir })
+}
+
+impl Place {
+    /// A new temporary file in the destination's folder, named with this process's id.
+    pub(crate) fn temporary(&self) -> Result<tempfile::NamedTempFile, CompactError> {
+        Ok(tempfile::Builder::new().prefix(&unfinished::prefix()).tempfile_in(&self.dir)?)
+    }
+
+    /// Puts the finished, fsynced copy in place: renamed over the target (and the folder
+    /// fsynced), or streamed to standard output.
+    pub(crate) fn finish(&self, tmp: tempfile::NamedTempFile, force: bool) -> Result<(), CompactError> {
+        let Some(target) = &self.target else {
+            let mut f = tmp.reopen()?;
+            let mut out = std::io::stdout().lock();
+            std::io::copy(&mut f, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+            return Ok(());
+        };
+        if force {
+            tmp.persist(target).map_err(|e| CompactError::Io(e.error))?;
+        } else {
+            tmp.persist_noclobber(target).map_err(|e| CompactError::Io(e.error))?;
+        }
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_under_dev_and_proc_are_recognised() {
+        assert!(under_dev_or_proc(Path::new("/dev/stdout")));
+        assert!(under_dev_or_proc(Path::new("/proc/self/fd/1")));
+        assert!(!under_dev_or_proc(Path::new("/devices/x")));
+        assert!(!under_dev_or_proc(Path::new("/tmp/dev/x")));
+    }
+}

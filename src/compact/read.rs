@@ -1,0 +1,183 @@
+//! Reading SRC for `compact`: from a map no commit changed while it was read (a live etcd's file
+//! is read again), from the meta page bbolt would read (never falling back on its own), with its
+//! sha256 trailer checked beside the copy, and its tree checked by an independent walk while it
+//! is copied: a tree with any problem `check` reports there is refused, and the copy is verified
+//! against figures that walk computed, not against the copier's own reading.
+
+use super::error::CompactError;
+use super::filter::MvccFilter;
+use super::{Job, Trailer};
+use crate::bbolt::cursor;
+use crate::bbolt::view::DbView;
+use crate::etcd::compaction::{self, Target};
+use crate::etcd::status::{self, EtcdVersion, Status, StatusReport};
+use crate::etcd::{schema, trailer, KEY_BUCKET};
+use crate::input::{self, MappedFile};
+use crate::write::copier::{self, Layout, Options, Progress};
+use crate::write::pipeline::writing_back;
+use std::io::{Seek, SeekFrom};
+
+/// What the first half of a job produced: the copy's pages 2.. written to the temporary file.
+pub(crate) struct Copied {
+    pub(crate) layout: Layout,
+    /// etcdutl's figures of the source, from the independent walk.
+    pub(crate) before: Status,
+    /// The two meta pages, to write over the placeholders.
+    pub(crate) metas: Vec<u8>,
+    /// The compaction made, if any.
+    pub(crate) target: Option<Target>,
+    /// Which `key` entries survived it.
+    pub(crate) keep: Option<compaction::Keep>,
+    /// Alarms left out (`clear_alarms`).
+    pub(crate) alarms_cleared: u64,
+    /// Problems SRC has outside the copied tree (freelist, the other meta page): not copied.
+    pub(crate) outside: u64,
+    pub(crate) src_size: u64,
+    pub(crate) with_trailer: bool,
+    /// The meta page copied.
+    pub(crate) meta: usize,
+}
+
+/// SRC as the copy read it.
+pub(crate) struct Source {
+    pub(crate) map: MappedFile,
+    /// Its meta pages then ([`input::commit_stamp`]).
+    pub(crate) stamp: Vec<u8>,
+    /// How many times it was read.
+    pub(crate) reads: usize,
+}
+
+/// The view to copy: the meta page asked for, or the newer one. When the meta page with the
+/// higher txid cannot be used, reading the older one would silently copy the previous
+/// transaction: refused, saying which page bbolt itself would read, unless `--meta` asks for it.
+pub(crate) fn source_view<'a>(job: &Job, data: &'a [u8]) -> Result<DbView<'a>, CompactError> {
+    if let Some(m) = job.meta {
+        return Ok(DbView::with_meta(data, m)?);
+    }
+    let view = DbView::new(data)?;
+    let txid = |i: usize| view.metas.pages[i].as_ref().map(|m| m.txid);
+    let newer = if txid(1) > txid(0) { 1 } else { 0 };
+    if view.meta_index != newer {
+        if let Some(m) = &view.metas.pages[newer] {
+            // bbolt validates magic, version and checksum, not the page size.
+            let bbolt_reads = if m.error.is_none() { newer } else { 1 - newer };
+            let why = m.error.clone().unwrap_or_else(|| {
+                format!("it says page size {}, the file uses {}", m.page_size, view.metas.page_size)
+            });
+            return Err(CompactError::MetaFallback { newer, why, bbolt_reads });
+        }
+    }
+    Ok(view)
+}
+
+/// The problems of the independent walk that lie in the tree a copy carries.
+fn refuse_damaged(st: &StatusReport) -> Result<u64, CompactError> {
+    let in_tree = st.structure.problems.iter().filter(|p| p.kind.in_tree()).count() as u64;
+    let uncounted = st.structure.problem_total.saturating_sub(st.structure.problems.len() as u64);
+    if in_tree > 0 {
+        let first = st.structure.problems.iter().find(|p| p.kind.in_tree()).map(|p| p.to_string());
+        return Err(CompactError::Damaged { problems: in_tree + uncounted, first: first.unwrap_or_default() });
+    }
+    Ok(st.structure.problem_total)
+}
+
+/// Writes the copy's pages 2.. to `file`, while the source's tree is walked and checked, and its
+/// trailer verified, on the other threads.
+fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progress) -> Result<Copied, CompactError> {
+    let data = src.bytes();
+    let view = source_view(job, data)?;
+    let target = compaction::target(&view, job.revision).map_err(CompactError::Revision)?;
+    let keep = match (target, cursor::top_bucket(&view, KEY_BUCKET)) {
+        (Some(t), Ok(Some(kb))) => Some(
+            compaction::keep(&view, kb, t.revision)
+                .map_err(|p| CompactError::Damaged { problems: 1, first: p.to_string() })?,
+        ),
+        _ => None,
+    };
+    let with_trailer = match job.trailer {
+        Trailer::Auto => trailer::present(data.len()),
+        Trailer::Always => true,
+        Trailer::Never => false,
+    };
+    let opt = Options { fill: job.fill, page_size: job.page_size, order: job.order };
+    // SRC's own trailer is checked beside the copy: a snapshot whose bytes no longer match it
+    // (bit rot inside a value passes every structural check) must not come out with a fresh,
+    // valid trailer that vouches for it.
+    let check_trailer = !job.skip_hash_check && trailer::present(data.len());
+    let mut filter = MvccFilter::new(target.map(|t| t.revision).zip(keep), job.clear_alarms);
+    let (copied, walked, sum) = std::thread::scope(|s| {
+        let sum = check_trailer.then(|| s.spawn(|| trailer::verify(data)));
+        let (walked, copied) = rayon::join(
+            || status::status(&view, EtcdVersion::V35),
+            || writing_back(file, |w| copier::write(&view, &opt, &mut filter, w, progress)),
+        );
+        (copied, walked, sum.map(|h| h.join()))
+    });
+    match sum {
+        Some(Ok(Some(t))) if !t.ok() => {
+            return Err(CompactError::TrailerMismatch { stored: t.stored, computed: t.computed })
+        }
+        Some(Err(_)) => return Err(CompactError::Internal("the thread hashing the source panicked".into())),
+        _ => {}
+    }
+    let mut walked = walked?;
+    if let Some(info) = schema::is_etcd(&view).then(|| schema::read(&view, walked.status.revision.max(0) as u64)) {
+        let p = schema::problems(&view, &info);
+        walked.structure.problem_total += p.len() as u64;
+        walked.structure.problems.extend(p);
+    }
+    // The tree's problems explain a failed copy better than the copier's first stop.
+    let outside = refuse_damaged(&walked)?;
+    let layout = copied.map_err(|e| match e {
+        copier::WriteError::Io(e) => CompactError::Io(e),
+        copier::WriteError::Source(p) => CompactError::Damaged { problems: 1, first: p.to_string() },
+    })?;
+    let (sums, theirs) = ((layout.src.crc, layout.src.keys), (walked.status.hash, walked.status.total_key));
+    if sums != theirs || filter.last_revision().unwrap_or(0) != walked.status.revision.max(0) as u64 {
+        return Err(CompactError::VerifyFailed(format!(
+            "the copier read hash {:x} and {} keys, an independent walk of the source {:x} and {}",
+            sums.0, sums.1, theirs.0, theirs.1
+        )));
+    }
+    let metas = copier::meta_pages(&view, &layout);
+    Ok(Copied {
+        layout,
+        before: walked.status,
+        metas,
+        target,
+        keep: filter.compaction.map(|(_, k)| k),
+        alarms_cleared: filter.alarms_cleared,
+        outside,
+        src_size: data.len() as u64,
+        with_trailer,
+        meta: view.meta_index,
+    })
+}
+
+/// Copies SRC into `file` from a read no commit interrupted: a live file that changed during the
+/// copy (its meta pages differ after it) is mapped again and copied again, up to
+/// [`input::RETRIES`] more times.
+pub(crate) fn copy_settled(
+    job: &Job,
+    file: &mut std::fs::File,
+    progress: Progress,
+) -> Result<(Source, Copied), CompactError> {
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(progress));
+    let mut reads = 0;
+    loop {
+        reads += 1;
+        let map = input::open(&job.src)?;
+        let stamp = input::commit_stamp(map.bytes());
+        file.set_len(0)?;
+        file.seek(SeekFrom::Start(0))?;
+        let p = progress.clone();
+        let tell = move |done, total| (p.lock().unwrap_or_else(|e| e.into_inner()))(done, total);
+        let copied = copy(job, &map, file, Box::new(tell));
+        if input::commit_stamp(map.bytes()) == stamp {
+            return copied.map(|c| (Source { map, stamp, reads }, c));
+        }
+        if reads > input::RETRIES {
+            return Err(CompactError::Torn { reads });
+        }
+    }
+}

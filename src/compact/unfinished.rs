@@ -1,0 +1,127 @@
+//! Files being written that must not outlive an interrupted process. `compact` registers its
+//! temporary copy here for as long as it exists; the binary's handler for Ctrl-C, `kill` and a
+//! closed terminal calls [`remove_all`] before it exits, so an interrupted `compact` leaves no
+//! `.boltscope-compact-*` file (a half-written copy, up to the size of the result) in the
+//! destination's folder. A process killed with SIGKILL cannot clean up: its temporary file
+//! carries its process id in its name (`.boltscope-compact-<pid>-<random>`), and the next job
+//! writing into that folder removes it once no boltscope process of that id runs
+//! ([`remove_stale`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+static FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn files() -> MutexGuard<'static, Vec<PathBuf>> {
+    // A panic while the list was held leaves it as it was: still the right list.
+    FILES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A registered file: registered until this is dropped.
+#[derive(Debug)]
+pub struct Registered(PathBuf);
+
+/// Registers `path` as unfinished until the returned value is dropped.
+pub fn register(path: &Path) -> Registered {
+    files().push(path.to_path_buf());
+    Registered(path.to_path_buf())
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut f = files();
+        if let Some(i) = f.iter().position(|p| *p == self.0) {
+            f.swap_remove(i);
+        }
+    }
+}
+
+/// Removes every registered file that still exists; returns how many were removed. The list stays
+/// locked afterwards for as long as the process lives, so nothing registers (or finishes and
+/// unregisters) between the removal and the exit that follows it.
+pub fn remove_all() -> usize {
+    let f = files();
+    let removed = f.iter().filter(|p| std::fs::remove_file(p).is_ok()).count();
+    std::mem::forget(f);
+    removed
+}
+
+/// What every temporary copy's name starts with.
+pub const PREFIX: &str = ".boltscope-compact-";
+
+/// The name prefix of this process's temporary copies: [`PREFIX`], the process id, a dash.
+pub fn prefix() -> String {
+    format!("{PREFIX}{}-", std::process::id())
+}
+
+/// Whether the process `pid` is a running boltscope (its `comm`, as Linux reports it). Off Linux,
+/// or when it cannot be told, it is assumed to run: nothing is removed on a guess.
+fn boltscope_runs(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+        Ok(comm) => comm.trim_end() == "boltscope" || comm.trim_end().starts_with("boltscope-"),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
+/// Removes the temporary copies in `dir` left by boltscope processes that no longer run (killed
+/// with SIGKILL, or the machine lost power): only regular files named `PREFIX<pid>-...`, never
+/// this process's, never one whose process still runs. Returns how many were removed.
+pub fn remove_stale(dir: &Path) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    let me = std::process::id();
+    let mut removed = 0;
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else { continue };
+        let Some(pid) = rest.split_once('-').and_then(|(p, _)| p.parse::<u32>().ok()) else { continue };
+        let regular = e.file_type().is_ok_and(|t| t.is_file());
+        if pid != me && regular && !boltscope_runs(pid) && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registered_file_is_listed_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let ra = register(&a);
+        let rb = register(&b);
+        assert!(files().contains(&a) && files().contains(&b));
+        drop(ra);
+        assert!(!files().contains(&a) && files().contains(&b));
+        drop(rb);
+        assert!(!files().contains(&b));
+    }
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+
+    #[test]
+    fn stale_copies_of_dead_processes_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid 4194304 is above Linux's largest pid: no such process runs.
+        let dead = dir.path().join(format!("{PREFIX}4194304-abc123"));
+        let mine = dir.path().join(format!("{}xyz", prefix()));
+        let unknown = dir.path().join(format!("{PREFIX}oldformat"));
+        let other = dir.path().join("backup.db");
+        for p in [&dead, &mine, &unknown, &other] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        let sub = dir.path().join(format!("{PREFIX}4194305-dir"));
+        std::fs::create_dir(&sub).unwrap();
+        assert_eq!(remove_stale(dir.path()), 1);
+        assert!(!dead.exists());
+        assert!(mine.exists() && unknown.exists() && other.exists() && sub.exists());
+    }
+}

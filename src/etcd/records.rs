@@ -1,0 +1,86 @@
+//! etcd's invariants on every record of the `key` bucket, as a [`Fold`] any pass can run beside
+//! its own: revision keys of the right shape, values that decode as an `mvccpb.KeyValue` whose
+//! mod revision is the key's and whose create revision and version make sense, tombstones that
+//! carry only their key ([`Rec::check`] decides). `status` runs it so it never calls a file clean
+//! that `check` fails; `compact` runs it so it never copies such a file.
+
+use super::mvcc::Rec;
+use super::{schema, KEY_BUCKET};
+use crate::bbolt::page::{LeafElem, Page};
+use crate::bbolt::view::DbView;
+use crate::bbolt::walker::{Ctx, Fold, Leaf};
+use crate::problem::{Problem, MAX_PROBLEMS};
+
+/// Problems found in a stretch of records (at most [`MAX_PROBLEMS`] kept), and how many in all.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The problems kept.
+    pub problems: Vec<Problem>,
+    /// All problems, kept or not.
+    pub total: u64,
+}
+
+impl Found {
+    fn push(&mut self, p: Problem) {
+        self.total += 1;
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(p);
+        }
+    }
+}
+
+/// The fold; `enabled` is false for files that are not etcd's (their `key` bucket, if any, is
+/// someone else's).
+pub struct RecordCheck {
+    enabled: bool,
+}
+
+impl RecordCheck {
+    /// Checks the records of `view` when it is an etcd file.
+    pub fn for_view(view: &DbView<'_>) -> RecordCheck {
+        RecordCheck { enabled: schema::is_etcd(view) }
+    }
+
+    fn record(&self, acc: &mut Found, e: &LeafElem<'_>, page: Option<&Page<'_>>) {
+        let locate = |p: Problem| match page {
+            Some(pg) => p.page(pg.id).offset(pg.offset_of(e.key)),
+            None => p,
+        };
+        let bucket = || vec![String::from_utf8_lossy(KEY_BUCKET).into_owned()];
+        match Rec::check(e.key, e.value) {
+            Ok(Some((_, _, Some((kind, msg))))) | Err((kind, msg)) => {
+                acc.push(locate(Problem::new(kind, msg).bucket(bucket())));
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+impl Fold for RecordCheck {
+    type Acc = Found;
+
+    fn empty(&self) -> Found {
+        Found::default()
+    }
+
+    fn join(&self, mut l: Found, r: Found) -> Found {
+        l.total += r.total;
+        l.problems.extend(r.problems);
+        l.problems.truncate(MAX_PROBLEMS);
+        l
+    }
+
+    fn leaf(&self, acc: &mut Found, ctx: &Ctx<'_>, leaf: &Leaf<'_>) {
+        if self.enabled && ctx.depth == 1 && ctx.top == KEY_BUCKET {
+            for e in leaf.elems() {
+                self.record(acc, &e, Some(&leaf.page));
+            }
+        }
+    }
+
+    fn entry(&self, acc: &mut Found, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
+        if self.enabled && ctx.depth == 1 && ctx.top == KEY_BUCKET && !e.is_bucket() {
+            self.record(acc, e, None);
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! The index database (redb): results of analyses that are pure functions of a file, keyed by the
+//! file's identity, so asking again is instant; and one history row per analysis, so a folder of
+//! backups becomes a history.
+//!
+//! Identity: a SHA-256 over the file's size, both meta pages' first 80 bytes (header and meta
+//! struct: txid and checksum change with every bbolt commit), the trailer's 32 bytes (or none),
+//! and, as a fast pre-check against in-place rewrites, the modification time (ns), inode and
+//! device. Covered: any commit through bbolt, any rewrite that changes size or mtime, any file
+//! replaced by another (inode). Not covered: bytes changed outside bbolt that keep the size, both
+//! meta pages and the trailer, with the mtime restored by hand (bit rot, a hand edit followed by
+//! `touch -d`). `check` therefore never answers from the index, and `--refresh` re-reads for any
+//! command.
+//!
+//! The index never stops a command: if it cannot be opened (held by another process for more
+//! than two seconds, corrupt, from a newer schema, unwritable) the caller gets an error it prints
+//! as one warning, and works without it.
+
+use crate::bbolt::meta::{meta_structs, Metas};
+use crate::etcd::trailer;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use sha2::{Digest, Sha256};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Schema version of the index; an index of an older one is rebuilt, a newer one is refused.
+/// 2: every stored value is sealed with a checksum.
+pub const SCHEMA: u64 = 2;
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const RESULTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("results");
+const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+
+/// A file's identity (see the module docs for what it covers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity(pub [u8; 32]);
+
+/// Computes the identity of the file at `path` whose bytes are `data`.
+pub fn identity(path: &Path, data: &[u8]) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(path).ok()?;
+    let m = Metas::read(data).ok()?;
+    let mut h = Sha256::new();
+    h.update(b"boltscope identity 1");
+    h.update((data.len() as u64).to_le_bytes());
+    h.update(meta_structs(data, m.page_size));
+    if trailer::present(data.len()) {
+        h.update(&data[data.len() - 32..]);
+    }
+    h.update(md.mtime().to_le_bytes());
+    h.update(md.mtime_nsec().to_le_bytes());
+    h.update(md.ino().to_le_bytes());
+    h.update(md.dev().to_le_bytes());
+    Some(Identity(h.finalize().into()))
+}
+
+/// One analysis of one file, as `history` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HistoryRow {
+    /// The path as given, made absolute.
+    pub path: String,
+    /// When, in seconds since the Unix epoch.
+    pub analysed_at: u64,
+    /// The command (`status`, `inspect`, `check`, `scan`).
+    pub command: String,
+    /// File size.
+    pub file_size: u64,
+    /// `hwm * pageSize`.
+    pub total_size: Option<u64>,
+    /// etcd revision.
+    pub revision: Option<u64>,
+    /// etcdutl's HASH, hex.
+    pub hash: Option<String>,
+    /// Size in use.
+    pub in_use: Option<u64>,
+    /// Free / total.
+    pub fragmentation: Option<f64>,
+    /// `ok`, or what was wrong.
+    pub verdict: String,
+}
+
+/// Where the index lives: `--index`, `$BOLTSCOPE_INDEX`, `$XDG_CACHE_HOME/boltscope/index.redb`,
+/// `~/.cache/boltscope/index.redb`.
+pub fn default_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("BOLTSCOPE_INDEX").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("boltscope").join("index.redb"))
+}
+
+/// An open index: read-only until something must be written (a lookup that hits costs no write
+/// and no sync, and does not lock other processes out), then read-write.
+pub struct Index {
+    path: PathBuf,
+    handle: std::sync::Mutex<Handle>,
+}
+
+enum Handle {
+    Read(redb::ReadOnlyDatabase),
+    Write(Database),
+    Closed,
+}
+
+impl Handle {
+    fn begin_read(&self) -> Result<redb::ReadTransaction, String> {
+        match self {
+            Handle::Read(d) => d.begin_read().map_err(e),
+            Handle::Write(d) => d.begin_read().map_err(e),
+            Handle::Closed => Err("index closed after a failed upgrade".into()),
+        }
+    }
+
+    fn db(&self) -> Result<&Database, String> {
+        match self {
+            Handle::Write(d) => Ok(d),
+            _ => Err("index not open for writing".into()),
+        }
+    }
+}
+
+/// Runs an open, retrying for up to two seconds while another process holds the file.
+fn retry<T>(f: impl Fn() -> Result<T, redb::DatabaseError>) -> Result<T, String> {
+    let start = Instant::now();
+    loop {
+        let r = guard("open", || {
+            f().map_err(|x| match x {
+                redb::DatabaseError::DatabaseAlreadyOpen => "busy".to_string(),
+                other => other.to_string(),
+            })
+        });
+        match r {
+            Err(m) if m == "busy" && start.elapsed() < Duration::from_secs(2) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(m) if m == "busy" => return Err("held by another boltscope process for 2 s".into()),
+            other => return other,
+        }
+    }
+}
+
+fn open_rw(path: &Path) -> Result<Database, String> {
+    retry(|| {
+        let mut b = Database::builder();
+        b.set_check_integrity_on_open(true);
+        b.create(path)
+    })
+}
+
+thread_local! {
+    static IN_GUARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs an index operation; a panic inside redb (a corrupt index it trusted) becomes an error,
+/// reported by the caller as one warning line instead of a panic message.
+fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_GUARD.with(|g| g.get()) {
+                default(info);
+            }
+        }));
+    });
+    let was = IN_GUARD.with(|g| g.replace(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    IN_GUARD.with(|g| g.set(was));
+    match r {
+        Ok(r) => r,
+        Err(_) => Err(format!("{what}: the index database failed unexpectedly (corrupt?)")),
+    }
+}
+
+fn e(x: impl std::fmt::Display) -> String {
+    x.to_string()
+}
+
+impl Index {
+    /// Opens the index at `path` (creating it if needed), read-only when it exists and is
+    /// current. Waits up to two seconds for another boltscope process that is writing it.
+    pub fn open(path: &Path) -> Result<Index, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|x| format!("cannot create {}: {x}", dir.display()))?;
+        }
+        let handle = if path.exists() {
+            // Read-only opens skip redb's integrity pass (it hashes the whole index, and grows with
+            // it); a corrupt index is still caught: redb's errors and panics become a warning.
+            match retry(|| Database::builder().open_read_only(path)) {
+                Ok(ro) => Handle::Read(ro),
+                Err(m) if m.contains("recovery") || m.contains("repair") => Handle::Write(open_rw(path)?),
+                Err(m) => return Err(m),
+            }
+        } else {
+            Handle::Write(open_rw(path)?)
+        };
+        let ix = Index { path: path.to_path_buf(), handle: std::sync::Mutex::new(handle) };
+        ix.schema()?;
+        Ok(ix)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Handle> {
+        self.handle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The read-write database, upgrading from read-only if needed (the reader is closed first:
+    /// a process cannot hold both).
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Handle>, String> {
+        let mut h = self.lock();
+        if !matches!(&*h, Handle::Write(_)) {
+            *h = Handle::Closed;
+            *h = Handle::Write(open_rw(&self.path)?);
+        }
+        Ok(h)
+    }
+
+    /// Checks the schema version: stamps a new index, rebuilds an older one, refuses a newer one.
+    fn schema(&self) -> Result<(), String> {
+        // The usual case, a current index, costs only a read transaction (no sync).
+        let current = guard("schema", || {
+            let tx = self.lock().begin_read()?;
+            match tx.open_table(META) {
+                Ok(t) => Ok(t.get("schema").map_err(e)?.map(|g| g.value())),
+                Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+                Err(x) => Err(e(x)),
+            }
+        })?;
+        match current {
+            Some(v) if v > SCHEMA => {
+                return Err(format!("made by a newer boltscope (schema {v}, this one knows {SCHEMA})"))
+            }
+            Some(v) if v == SCHEMA => return Ok(()),
+            _ => {}
+        }
+        let w = self.writer()?;
+        guard("schema", || {
+            let tx = w.db()?.begin_write().map_err(e)?;
+            {
+                let meta = tx.open_table(META).map_err(e)?;
+                let v = meta.get("schema").map_err(e)?.map(|g| g.value());
+                match v {
+                    Some(v) if v > SCHEMA => {
+                        return Err(format!("made by a newer boltscope (schema {v}, this one knows {SCHEMA})"))
+                    }
+                    Some(v) if v == SCHEMA => {}
+                    _ => {
+                        drop(meta);
+                        // No version, or an older one: start over.
+                        let _ = tx.delete_table(RESULTS);
+                        let _ = tx.delete_table(HISTORY);
+                        let mut meta = tx.open_table(META).map_err(e)?;
+                        meta.insert("schema", SCHEMA).map_err(e)?;
+                    }
+                }
+            }
+            tx.commit().map_err(e)
+        })
+    }
+
+    /// The stored result for `key`, if any. A value whose seal does not match (the index file was
+    /// damaged) is not an answer: it reads as absent, so it is computed again and stored anew.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        guard("read", || {
+            let tx = self.lock().begin_read()?;
+            let t = match tx.open_table(RESULTS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(x) => return Err(e(x)),
+            };
+            Ok(t.get(key).map_err(e)?.and_then(|g| unseal(key, g.value()).map(<[u8]>::to_vec)))
+        })
+    }
+
+    /// Stores a result and a history row in one transaction.
+    pub fn put(&self, key: Option<&[u8]>, value: &[u8], row: &HistoryRow) -> Result<(), String> {
+        let w = self.writer()?;
+        guard("write", || {
+            let tx = w.db()?.begin_write().map_err(e)?;
+            {
+                if let Some(k) = key {
+                    tx.open_table(RESULTS).map_err(e)?.insert(k, seal(k, value).as_slice()).map_err(e)?;
+                }
+                let json = serde_json::to_vec(row).map_err(e)?;
+                let when = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64);
+                let sealed = seal(row.path.as_bytes(), &json);
+                tx.open_table(HISTORY).map_err(e)?.insert((row.path.as_str(), when), sealed.as_slice()).map_err(e)?;
+            }
+            tx.commit().map_err(e)
+        })
+    }
+
+    /// History rows for these paths (all when empty), by path then time.
+    pub fn history(&self, paths: &[String]) -> Result<Vec<HistoryRow>, String> {
+        guard("history", || {
+            let tx = self.lock().begin_read()?;
+            let t = match tx.open_table(HISTORY) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(x) => return Err(e(x)),
+            };
+            let mut out = Vec::new();
+            for r in t.iter().map_err(e)? {
+                let (k, v) = r.map_err(e)?;
+                let path = k.value().0;
+                if paths.is_empty() || paths.iter().any(|p| p == path) {
+                    let json = unseal(path.as_bytes(), v.value()).unwrap_or_default();
+                    if let Ok(row) = serde_json::from_slice::<HistoryRow>(json) {
+                        out.push(row);
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// A stored value: the CRC-32C of its key and bytes (4 bytes, little-endian), then the bytes. redb
+/// checks its own pages only on a full integrity pass, which read-only opens skip; the seal
+/// keeps a flipped bit inside a value from becoming a wrong answer.
+fn seal(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let crc = crc32c::crc32c_append(crc32c::crc32c(key), value);
+    let mut v = Vec::with_capacity(4 + value.len());
+    v.extend_from_slice(&crc.to_le_bytes());
+    v.extend_from_slice(value);
+    v
+}
+
+/// The bytes of a sealed value, when its seal matches.
+fn unseal<'v>(key: &[u8], sealed: &'v [u8]) -> Option<&'v [u8]> {
+    let (crc, value) = sealed.split_first_chunk::<4>()?;
+    (u32::from_le_bytes(*crc) == crc32c::crc32c_append(crc32c::crc32c(key), value)).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_value_opens_only_unchanged_and_under_its_key() {
+        let s = seal(b"k", b"{\"revision\":111}");
+        assert_eq!(unseal(b"k", &s), Some(&b"{\"revision\":111}"[..]));
+        assert_eq!(unseal(b"j", &s), None, "another key's value");
+        for i in 0..s.len() {
+            let mut d = s.clone();
+            d[i] ^= 0x04;
+            assert_eq!(unseal(b"k", &d), None, "a flip at byte {i}");
+        }
+        assert_eq!(unseal(b"k", &s[..3]), None);
+    }
+}

@@ -1,0 +1,73 @@
+//! Every `unsafe` line of the crate: the read-only memory map, a prefetch hint, and a hint to
+//! start writing an output file back to disk.
+//!
+//! A file is opened read-only (never for writing, never taking bbolt's flock, so it works beside
+//! a running etcd) and mapped shared, so changes a live etcd makes through `pwrite` are seen and
+//! a torn read can be noticed and retried ([`crate::input::read_consistent`]).
+
+#![allow(unsafe_code)]
+
+use memmap2::{Mmap, MmapOptions};
+use std::fs::File;
+
+/// A file mapped read-only.
+#[derive(Debug)]
+pub struct MappedFile {
+    map: Option<Mmap>,
+}
+
+impl MappedFile {
+    /// Maps an open regular file read-only (an empty file maps to no bytes).
+    pub fn map(file: &File) -> std::io::Result<MappedFile> {
+        let len = file.metadata()?.len();
+        if len == 0 {
+            return Ok(MappedFile { map: None });
+        }
+        // SAFETY: the map is read-only and shared. The bytes may change underneath (a live etcd
+        // writes with pwrite), which Rust cannot see as a data race on `&[u8]` in practice; every
+        // read is bounds-checked and its result validated, and callers detect concurrent commits
+        // by comparing the meta pages before and after (see `input::read_consistent`). A file
+        // truncated by another process while mapped raises SIGBUS; etcd and bbolt only ever grow
+        // the file (defrag replaces it by rename, leaving this inode intact). Expanded archives
+        // are unlinked temporary files no other process can reach.
+        let map = unsafe { MmapOptions::new().map(file) }?;
+        Ok(MappedFile { map: Some(map) })
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+/// Hints the CPU to start loading the first cache line of `bytes` (a page about to be walked), so
+/// the walk does not stall on it. Never faults and never reads architecturally; a no-op off
+/// x86-64.
+#[inline]
+pub fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` is a hint: it dereferences nothing and cannot fault, and SSE is part
+    // of the x86-64 baseline. The pointer comes from a live slice of the map.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(bytes.as_ptr().cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
+/// Asks the kernel to start writing `len` bytes at `offset` of `file` to disk now, without
+/// waiting for them (Linux `sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so the disk works
+/// while the rest is still being produced and a later fsync has little left to do. A hint only:
+/// it makes nothing durable, and an error is left for that fsync to report. A no-op elsewhere.
+pub fn start_writeback(file: &File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(off), Ok(n)) = (i64::try_from(offset), i64::try_from(len)) else { return };
+        // SAFETY: sync_file_range takes a descriptor and three integers and touches no memory of
+        // this process; the descriptor is borrowed from `file`, so it is open for the call.
+        let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), off, n, libc::SYNC_FILE_RANGE_WRITE) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
