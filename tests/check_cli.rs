@@ -8,18 +8,10 @@ use std::process::{Command, Output};
 
 const PS: usize = 4096;
 
-fn u16_at(d: &[u8], o: usize) -> usize {
-    u16::from_le_bytes(d[o..o + 2].try_into().unwrap()) as usize
-}
-fn u32_at(d: &[u8], o: usize) -> usize {
-    u32::from_le_bytes(d[o..o + 4].try_into().unwrap()) as usize
-}
-fn u64_at(d: &[u8], o: usize) -> u64 {
-    u64::from_le_bytes(d[o..o + 8].try_into().unwrap())
-}
+use common::{u16_at, u32_at, u64_at};
 
 fn check(args: &[&str], file: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("check").args(args).arg(file).output().unwrap()
+    common::boltscope().arg("check").args(args).arg(file).output().unwrap()
 }
 
 fn json(args: &[&str], file: &Path) -> (Option<i32>, Value) {
@@ -390,7 +382,7 @@ fn a_database_shorter_than_4096_bytes_fails_as_real_bbolt_refuses_it() {
     let tmp = tempfile::tempdir().unwrap();
     let src = common::path("fill-1.member.db", &tmp);
     let padded = tmp.path().join("padded.db");
-    let out = Command::new(env!("CARGO_BIN_EXE_boltscope"))
+    let out = common::boltscope()
         .args(["compact", "--page-size", "1024", "-w", "json"])
         .arg(&src)
         .arg("-o")

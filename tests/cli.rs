@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn status(p: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("status").arg(p).output().unwrap()
+    common::boltscope().arg("status").arg(p).output().unwrap()
 }
 
 fn assert_unreadable(out: &Output, what: &str) {

@@ -11,14 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn compact(args: &[&str], src: &Path, dst: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boltscope"))
-        .arg("compact")
-        .args(args)
-        .arg(src)
-        .arg("-o")
-        .arg(dst)
-        .output()
-        .unwrap()
+    common::boltscope().arg("compact").args(args).arg(src).arg("-o").arg(dst).output().unwrap()
 }
 
 fn hex(b: &[u8]) -> String {
@@ -451,7 +444,7 @@ fn an_interrupted_copy_leaves_nothing_behind() {
         entries.filter(|p| p.to_string_lossy().contains(".boltscope-compact-")).collect()
     };
     for signal in ["INT", "TERM", "HUP"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_boltscope"))
+        let mut child = common::boltscope()
             .arg("compact")
             .arg(&src)
             .arg("-o")

@@ -87,7 +87,7 @@ fn run_ok(what: &str, c: &mut Command) -> Output {
 }
 
 fn boltscope() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_boltscope"))
+    common::boltscope()
 }
 
 /// `boltscope compact SRC -o DST EXTRA...`, which must exit 0.

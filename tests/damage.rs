@@ -5,23 +5,12 @@
 mod common;
 use boltscope::etcd::status::{self, EtcdVersion, StatusReport};
 use boltscope::{DbView, Error, ProblemKind};
-use std::process::Command;
 
 const PS: usize = 4096;
 const FIXTURE: &str = "k8s-0.005.member.db";
 
-fn u16_at(d: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes(d[o..o + 2].try_into().unwrap())
-}
-fn u32_at(d: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes(d[o..o + 4].try_into().unwrap())
-}
-fn u64_at(d: &[u8], o: usize) -> u64 {
-    u64::from_le_bytes(d[o..o + 8].try_into().unwrap())
-}
-fn put_u64(d: &mut [u8], o: usize, v: u64) {
-    d[o..o + 8].copy_from_slice(&v.to_le_bytes());
-}
+use common::put_u64;
+use common::{u16_at, u32_at, u64_at};
 
 /// The raw layout facts the damage needs, read by hand: meta at page offset 16; root at +32,
 /// pgid at +56, txid at +64; leaf elements {flags, pos, ksize, vsize}; branch elements
@@ -39,9 +28,9 @@ fn layout(d: &[u8]) -> Layout {
     let m = active_meta * PS;
     let (root, hwm) = (u64_at(d, m + 32) as usize, u64_at(d, m + 56));
     let mut key_root = 0;
-    for i in 0..u16_at(d, root * PS + 10) as usize {
+    for i in 0..u16_at(d, root * PS + 10) {
         let e = root * PS + 16 + 16 * i;
-        let (pos, ks) = (u32_at(d, e + 4) as usize, u32_at(d, e + 8) as usize);
+        let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
         if &d[e + pos..e + pos + ks] == b"key" {
             key_root = u64_at(d, e + pos + ks) as usize;
         }
@@ -66,7 +55,7 @@ fn cli_rejects(d: &[u8], kind: ProblemKind) {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("damaged.db");
     std::fs::write(&p, d).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("status").arg(&p).output().unwrap();
+    let out = common::boltscope().arg("status").arg(&p).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr: {err}");
     assert!(out.stdout.is_empty(), "a damaged file gets no figures");
@@ -152,7 +141,7 @@ fn swapped_keys_are_out_of_order() {
     let l = layout(&d);
     let key = |d: &[u8], i: usize| {
         let e = l.first_leaf * PS + 16 + 16 * i;
-        (e + u32_at(d, e + 4) as usize, u32_at(d, e + 8) as usize)
+        (e + u32_at(d, e + 4), u32_at(d, e + 8))
     };
     let ((a, alen), (b, blen)) = (key(&d, 0), key(&d, 1));
     assert_eq!((alen, blen), (17, 17), "revision keys");
@@ -218,7 +207,7 @@ fn freed_reachable_page_and_leak() {
     let m = if u64_at(&d, PS + 64) > u64_at(&d, 64) { PS } else { 0 };
     let (root, fl) = (u64_at(&d, m + 32), u64_at(&d, m + 48) as usize);
     assert_eq!(u16_at(&d, fl * PS + 8), 0x10, "freelist page");
-    let n = u16_at(&d, fl * PS + 10) as usize;
+    let n = u16_at(&d, fl * PS + 10);
     assert!(n > 0 && n < 0xFFFF);
     put_u64(&mut d, fl * PS + 16, root); // first id := the root page (reachable)
     let r = report(&d);

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::time::SystemTime;
 
 fn run(index: &Path, args: &[&str], files: &[&Path]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("--index").arg(index).args(args).args(files).output().unwrap()
+    common::boltscope().arg("--index").arg(index).args(args).args(files).output().unwrap()
 }
 
 fn copy(tmp: &tempfile::TempDir, name: &str) -> PathBuf {
@@ -126,21 +126,14 @@ fn concurrent_processes_both_succeed() {
     let files: Vec<PathBuf> = names.iter().map(|n| copy(&tmp, n)).collect();
     let kids: Vec<_> = files
         .iter()
-        .map(|f| {
-            Command::new(env!("CARGO_BIN_EXE_boltscope"))
-                .arg("--index")
-                .arg(&ix)
-                .args(["inspect", "-w", "json"])
-                .arg(f)
-                .output()
-        })
+        .map(|f| common::boltscope().arg("--index").arg(&ix).args(["inspect", "-w", "json"]).arg(f).output())
         .collect();
     // Spawned one after the other above; now run them truly at once.
     drop(kids);
     let handles: Vec<_> = files
         .iter()
         .map(|f| {
-            Command::new(env!("CARGO_BIN_EXE_boltscope"))
+            common::boltscope()
                 .arg("--index")
                 .arg(&ix)
                 .args(["status", "--refresh"])

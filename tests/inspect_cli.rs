@@ -4,10 +4,9 @@
 
 mod common;
 use serde_json::Value;
-use std::process::Command;
 
 fn inspect(args: &[&str], files: &[std::path::PathBuf]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("inspect").args(args).args(files).output().unwrap()
+    common::boltscope().arg("inspect").args(args).args(files).output().unwrap()
 }
 
 #[test]

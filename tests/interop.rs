@@ -3,6 +3,7 @@
 //! `etcdutl snapshot status` prints on each, in every format. Ignored by plain `cargo test`
 //! because it needs the tools; run with `cargo test --test interop -- --ignored`.
 
+mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -42,13 +43,11 @@ fn status_equals_etcdutl_on_fresh_real_snapshots() {
     assert_eq!(files.len(), 12, "{files:?}");
     for f in &files {
         for fmt in ["simple", "table", "json", "fields"] {
-            let out =
-                Command::new(env!("CARGO_BIN_EXE_boltscope")).args(["status", "-w", fmt]).arg(f).output().unwrap();
+            let out = common::boltscope().args(["status", "-w", fmt]).arg(f).output().unwrap();
             assert!(out.status.success(), "{}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
             assert_eq!(String::from_utf8(out.stdout).unwrap(), etcdutl_status(f, fmt), "{} -w {fmt}", f.display());
         }
-        let tr =
-            Command::new(env!("CARGO_BIN_EXE_boltscope")).args(["status", "--verify-trailer"]).arg(f).status().unwrap();
+        let tr = common::boltscope().args(["status", "--verify-trailer"]).arg(f).status().unwrap();
         assert!(tr.success(), "trailer of {}", f.display());
     }
 }

@@ -16,7 +16,7 @@ fn not_blocked_by_the_lock_a_running_etcd_holds() {
         Command::new("flock").arg("-x").arg(&p).args(["sleep", "30"]).stdout(Stdio::null()).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     let held = !Command::new("flock").arg("-n").arg(&p).arg("true").status().unwrap().success();
-    let out = Command::new(env!("CARGO_BIN_EXE_boltscope")).arg("status").arg(&p).output().unwrap();
+    let out = common::boltscope().arg("status").arg(&p).output().unwrap();
     let _ = holder.kill();
     let _ = holder.wait();
     assert!(held, "the lock was held while boltscope read");

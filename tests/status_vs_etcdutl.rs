@@ -8,7 +8,7 @@ use boltscope::DbView;
 use std::process::Command;
 
 fn boltscope() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_boltscope"))
+    common::boltscope()
 }
 
 #[test]

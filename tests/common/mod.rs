@@ -56,3 +56,36 @@ pub fn answer(name: &str, suffix: &str) -> Option<String> {
 pub fn answer_json(name: &str, suffix: &str) -> Option<serde_json::Value> {
     answer(name, suffix).map(|s| serde_json::from_str(&s).unwrap_or_else(|e| panic!("{name}.{suffix}: {e}")))
 }
+
+/// The boltscope binary built for these tests.
+pub fn boltscope() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_boltscope"))
+}
+
+/// Runs the binary with `args`; its output.
+pub fn run<I, S>(args: I) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    boltscope().args(args).output().expect("run boltscope")
+}
+
+// Little-endian readers and a writer for building damaged files from the raw layout (every
+// fixture is little-endian). Sizes and offsets come back as `usize`, to index with.
+/// The `u16` at `o`.
+pub fn u16_at(d: &[u8], o: usize) -> usize {
+    usize::from(u16::from_le_bytes(d[o..o + 2].try_into().unwrap()))
+}
+/// The `u32` at `o`.
+pub fn u32_at(d: &[u8], o: usize) -> usize {
+    u32::from_le_bytes(d[o..o + 4].try_into().unwrap()) as usize
+}
+/// The `u64` at `o`.
+pub fn u64_at(d: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes(d[o..o + 8].try_into().unwrap())
+}
+/// Writes `v` as a `u64` at `o`.
+pub fn put_u64(d: &mut [u8], o: usize, v: u64) {
+    d[o..o + 8].copy_from_slice(&v.to_le_bytes());
+}
