@@ -38,6 +38,7 @@ pub mod fold;
 pub mod freelist;
 pub mod humanize;
 pub mod inspect;
+pub mod k8s;
 pub mod meta;
 pub mod page;
 mod pipeline;
