@@ -108,9 +108,14 @@ impl Ctx {
         false
     }
 
-    /// A string leaf from a field the schema says is text (a name, a label, a reason).
+    /// A string leaf from a field the schema says is text (a name, a label, a reason). Bytes
+    /// that are not UTF-8 are shown with U+FFFD replacements (as Go's JSON encoder does) and
+    /// recorded as an error: the apiserver never writes them.
     pub fn schema_text(&mut self, b: &[u8]) -> Value {
         let s = String::from_utf8_lossy(b);
+        if let std::borrow::Cow::Owned(_) = s {
+            self.error(format!("string of {} bytes is not UTF-8", b.len()));
+        }
         if !self.spend(json_len(&s)) {
             return Value::String("<truncated>".into());
         }
