@@ -34,7 +34,9 @@
 //!   Quantity and RawExtension.
 //!
 //! None makes full decoding practical at a reasonable cost, so the generic by-number rendering is
-//! used below the top level.
+//! used below the top level. What this module adds, measured the same way (against a binary that
+//! already has `serde` with derive and `serde_json`, as this crate does): `ciborium` 0.2 and
+//! `serde_norway` 0.9 together cost +17 s of release build and +180 kB of binary.
 //!
 //! # Limits
 //!

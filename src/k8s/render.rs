@@ -190,7 +190,7 @@ pub fn base64(b: &[u8]) -> String {
     let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
     for chunk in b.chunks(3) {
         let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &x)| acc | u32::from(x) << (16 - 8 * i));
-        let sextet = |i: u32| char::from(A[(n >> (18 - 6 * i) & 63) as usize]);
+        let sextet = |i: u32| char::from(A.get((n >> (18 - 6 * i) & 63) as usize).copied().unwrap_or(b'='));
         out.push(sextet(0));
         out.push(sextet(1));
         out.push(if chunk.len() > 1 { sextet(2) } else { '=' });
