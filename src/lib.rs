@@ -10,6 +10,9 @@
 //! - [`compact`]: the compact job (temporary file, verification, fsync, rename);
 //! - [`index`]: the redb database that remembers analysed files.
 //!
+//! [`k8s`] understands what Kubernetes stores in etcd (keys, storage encodings, objects) and
+//! stands apart: it reads bytes, and nothing in the crate is below it.
+//!
 //! Beside them: [`error`] (a file that cannot be read), [`problem`] (what is wrong in a file that
 //! can), [`input`] (a path to bytes), and [`sys`], which holds every `unsafe` line.
 //!
@@ -42,6 +45,7 @@ pub mod error;
 pub mod etcd;
 pub mod index;
 pub mod input;
+pub mod k8s;
 pub mod problem;
 pub mod sys;
 pub mod write;

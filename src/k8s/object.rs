@@ -1,0 +1,224 @@
+//! One stored value to JSON for display: the entry point of the decoders.
+//!
+//! What [`decode`] returns, by [`super::encoding::classify`] class:
+//! - protobuf: `{"apiVersion", "kind", "metadata": {...}, <the kind's fields>}` with Kubernetes'
+//!   JSON names where this module has the kind's table ([`super::kinds`]) and field numbers
+//!   elsewhere ([`super::generic`]); plus `"decodeError"` naming every field that did not parse;
+//! - JSON: the parsed object (pretty printing is the caller's job);
+//! - CBOR: the object converted as [`super::cbor`] says;
+//! - encrypted: `{"encrypted": {"provider", "key", "bytes": N}}` (N = the stored value's length),
+//!   for KMS v1 also `"encryptedDEKBytes"`, for KMS v2 also `"keyID"`, `"encryptedDataBytes"`,
+//!   `"encryptedDEKSourceBytes"`, `"encryptedDEKSourceType"` and `"annotations"` (key → value
+//!   length);
+//! - anything else: `{"raw": {"bytes": N, "text": "..."}}` when printable UTF-8, else
+//!   `{"raw": {"bytes": N, "base64": "..."}}`; at most [`MAX_RAW_SHOWN`] bytes are shown (then
+//!   `"truncated": true`).
+//!
+//! A value that fails to parse as its class says (protobuf envelope, JSON, CBOR) gets
+//! `"decodeError"` and the `"raw"` form. A Secret (kind `Secret` or key under `secrets`) never
+//! shows its data unless [`DecodeOptions::show_secrets`] is set, whichever path it takes; see
+//! [`super::secret`]. The `raw` form of a Secret is `{"bytes": N, "redacted": true}`.
+
+use serde_json::{json, Map, Value};
+
+use super::encoding::{self, classify, Encoding};
+use super::render::{base64, printable, Ctx, MAX_OUTPUT_BYTES};
+use super::wire::{fields, Wire};
+use super::{cbor, key, kinds, schema, secret};
+
+/// Most bytes of an unrecognised value shown in its `raw` form.
+pub const MAX_RAW_SHOWN: usize = MAX_OUTPUT_BYTES / 4 * 3;
+
+/// Options for [`decode`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Show Secret data (`data` as base64, as Kubernetes JSON does; `stringData` as text).
+    /// Off by default: every value becomes `"<redacted: N bytes>"`.
+    pub show_secrets: bool,
+}
+
+/// Decodes a stored value, with its key (used to recognise Secrets), into JSON for display.
+/// Never panics; see the module docs for the shapes.
+pub fn decode(key: &[u8], value: &[u8], opts: &DecodeOptions) -> Value {
+    let by_key = secret::is_secret(None, key::parse(key).as_ref().map(|k| k.resource.as_str()));
+    match classify(value) {
+        Encoding::Protobuf => protobuf(value, by_key, opts),
+        Encoding::Json => match serde_json::from_slice::<Value>(value) {
+            Ok(v) => finish_parsed(v, by_key, opts),
+            Err(e) => failed(format!("json: {e}"), value, by_key, opts),
+        },
+        Encoding::Cbor => match cbor::to_json(value) {
+            Ok(v) => finish_parsed(v, by_key, opts),
+            Err(e) => failed(format!("cbor: {e}"), value, by_key, opts),
+        },
+        Encoding::Encrypted(e) => encrypted(&e, value.len()),
+        Encoding::Other => json!({"raw": raw(value, by_key && !opts.show_secrets)}),
+    }
+}
+
+fn finish_parsed(mut v: Value, by_key: bool, opts: &DecodeOptions) -> Value {
+    let is_secret = by_key || secret::is_secret(v.get("kind").and_then(Value::as_str), None);
+    if is_secret && !opts.show_secrets {
+        secret::redact_json(&mut v);
+    }
+    v
+}
+
+fn failed(why: String, value: &[u8], secret: bool, opts: &DecodeOptions) -> Value {
+    json!({"decodeError": why, "raw": raw(value, secret && !opts.show_secrets)})
+}
+
+/// The `raw` form of bytes.
+fn raw(value: &[u8], redact: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("bytes".into(), value.len().into());
+    if redact {
+        m.insert("redacted".into(), true.into());
+        return Value::Object(m);
+    }
+    let shown = value.get(..MAX_RAW_SHOWN).unwrap_or(value);
+    match printable(shown) {
+        Some(s) => m.insert("text".into(), s.into()),
+        None => m.insert("base64".into(), base64(shown).into()),
+    };
+    if shown.len() < value.len() {
+        m.insert("truncated".into(), true.into());
+    }
+    Value::Object(m)
+}
+
+/// The runtime.Unknown envelope's fields.
+#[derive(Default)]
+struct Unknown<'a> {
+    api_version: Option<&'a [u8]>,
+    kind: Option<&'a [u8]>,
+    raw: Option<&'a [u8]>,
+    content_encoding: &'a [u8],
+    content_type: &'a [u8],
+}
+
+/// `k8s\0` + `runtime.Unknown{typeMeta = 1 {apiVersion = 1, kind = 2}, raw = 2,
+/// contentEncoding = 3, contentType = 4}` (k8s.io/apimachinery/pkg/runtime/generated.proto).
+/// Whatever was read before any damage is kept, with the damage described.
+fn unknown(b: &[u8]) -> (Unknown<'_>, Option<String>) {
+    let mut u = Unknown::default();
+    for f in fields(b) {
+        let (n, w) = match f {
+            Ok(f) => f,
+            Err(e) => return (u, Some(format!("envelope: {e}"))),
+        };
+        match (n, w) {
+            (1, Wire::Bytes(tm)) => {
+                for g in fields(tm) {
+                    match g {
+                        Ok((1, Wire::Bytes(v))) => u.api_version = Some(v),
+                        Ok((2, Wire::Bytes(k))) => u.kind = Some(k),
+                        Ok(_) => {}
+                        Err(e) => return (u, Some(format!("envelope: typeMeta: {e}"))),
+                    }
+                }
+            }
+            (2, Wire::Bytes(r)) => u.raw = Some(r),
+            (3, Wire::Bytes(c)) => u.content_encoding = c,
+            (4, Wire::Bytes(c)) => u.content_type = c,
+            (n, w) => {
+                return (u, Some(format!("envelope: field {n} is {}, not expected in runtime.Unknown", w.kind())))
+            }
+        }
+    }
+    (u, None)
+}
+
+fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
+    let body = value.get(encoding::PROTOBUF_MAGIC.len()..).unwrap_or_default();
+    let (u, envelope_error) = unknown(body);
+    let api_version = u.api_version.map(String::from_utf8_lossy).unwrap_or_default();
+    let kind = u.kind.map(String::from_utf8_lossy).unwrap_or_default();
+    let is_secret = by_key || secret::is_secret(Some(&kind), None);
+    let redact = is_secret && !opts.show_secrets;
+    let mut cx = Ctx::new(is_secret, opts.show_secrets);
+    let mut out = Map::new();
+    if u.api_version.is_some() {
+        out.insert("apiVersion".into(), cx.schema_text(u.api_version.unwrap_or_default()));
+    }
+    if u.kind.is_some() {
+        out.insert("kind".into(), cx.schema_text(u.kind.unwrap_or_default()));
+    }
+    let show_raw = envelope_error.is_some() || u.raw.is_none() || !u.content_encoding.is_empty();
+    if let Some(e) = envelope_error {
+        cx.error(e);
+    }
+    let ct = u.content_type;
+    match u.raw {
+        None => cx.error("envelope holds no raw object"),
+        Some(_) if !u.content_encoding.is_empty() => cx.error(format!(
+            "envelope contentEncoding {:?} is not supported",
+            String::from_utf8_lossy(u.content_encoding)
+        )),
+        Some(raw) if ct.is_empty() || ct == b"application/vnd.kubernetes.protobuf" => {
+            let table = if is_secret { &kinds::SECRET } else { kinds::lookup(&api_version, &kind) };
+            out.extend(schema::decode(raw, table, &mut cx));
+        }
+        Some(raw) if ct == b"application/json" => match serde_json::from_slice::<Value>(raw) {
+            Ok(Value::Object(m)) => out.extend(m),
+            Ok(_) => cx.error("envelope raw JSON is not an object"),
+            Err(e) => cx.error(format!("envelope raw json: {e}")),
+        },
+        Some(_) => cx.error(format!("envelope contentType {:?} is not supported", String::from_utf8_lossy(ct))),
+    }
+    let mut v = Value::Object(out);
+    if redact {
+        if ct == b"application/json" {
+            secret::redact_json(&mut v);
+        } else if let Some(Value::Object(meta)) = v.get_mut("metadata") {
+            secret::redact_last_applied(meta);
+        }
+    }
+    if let (Some(text), Value::Object(m)) = (cx.error_text(), &mut v) {
+        m.insert("decodeError".into(), text.into());
+        if show_raw {
+            m.insert("raw".into(), raw(value, redact));
+        }
+    }
+    v
+}
+
+fn encrypted(e: &encoding::Encrypted<'_>, total: usize) -> Value {
+    let mut m = Map::new();
+    m.insert("provider".into(), e.provider.as_ref().into());
+    m.insert("key".into(), e.key.as_deref().map_or(Value::Null, Value::from));
+    m.insert("bytes".into(), total.into());
+    match e.provider.as_ref() {
+        "kms-v2" => match encoding::kms_v2(e.payload) {
+            Ok(k) => {
+                m.insert("keyID".into(), k.key_id.as_deref().map_or(Value::Null, Value::from));
+                m.insert("encryptedDataBytes".into(), k.encrypted_data_len.into());
+                m.insert("encryptedDEKSourceBytes".into(), k.encrypted_dek_source_len.into());
+                let ty = match k.dek_source_type {
+                    None | Some(0) => "AES_GCM_KEY".into(),
+                    Some(1) => "HKDF_SHA256_XNONCE_AES_GCM_SEED".into(),
+                    Some(n) => Value::from(n),
+                };
+                m.insert("encryptedDEKSourceType".into(), ty);
+                if !k.annotations.is_empty() {
+                    let a: Map<String, Value> =
+                        k.annotations.iter().map(|(k, n)| (k.to_string(), (*n).into())).collect();
+                    m.insert("annotations".into(), Value::Object(a));
+                }
+            }
+            Err(err) => {
+                m.insert("decodeError".into(), format!("kms v2 envelope: {err}").into());
+            }
+        },
+        "kms-v1" => match encoding::kms_v1_dek_len(e.payload) {
+            Some(n) => {
+                m.insert("encryptedDEKBytes".into(), n.into());
+            }
+            None => {
+                m.insert("decodeError".into(), "kms v1 envelope: DEK length past the end".into());
+            }
+        },
+        _ => {}
+    }
+    json!({"encrypted": m})
+}

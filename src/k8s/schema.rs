@@ -1,0 +1,284 @@
+//! Schema-driven protobuf decoding: a message described as a table of `(field number, JSON name,
+//! type)` is turned into a JSON object with Kubernetes' field names. The tables themselves are in
+//! [`super::kinds`]; this file is the walker.
+//!
+//! Rules:
+//! - a field the table does not list is kept under its number, rendered by [`super::generic`]
+//!   (newer Kubernetes versions add fields; protobuf readers must skip them, we show them);
+//! - a listed field of the wrong wire type, a map entry or message that does not parse, or a
+//!   time out of range records an error naming the path (`field 2 (spec): ...`) and keeps what
+//!   can be shown: never a silent partial object;
+//! - singular fields seen twice keep the last value (protobuf's rule), repeated fields collect
+//!   in order, map fields merge their entries (last value of a key wins).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::generic;
+use super::render::{redacted, Ctx, MAX_DEPTH};
+use super::time::{self, Precision};
+use super::wire::{fields, validate, Wire};
+
+/// The type of one schema field.
+#[derive(Debug)]
+pub enum Ty {
+    /// `string`.
+    Str,
+    /// `int32`/`int64` (two's complement varint).
+    Int,
+    /// `bool`.
+    Bool,
+    /// `bytes` (base64 in JSON).
+    Bytes,
+    /// `metav1.Time`.
+    Time,
+    /// `metav1.MicroTime`.
+    MicroTime,
+    /// `map<string, string>`.
+    StrMap,
+    /// `map<string, bytes>` (values base64 in JSON).
+    BytesMap,
+    /// A Secret's `map<string, string>` (`stringData`): values redacted unless shown.
+    SecretStrMap,
+    /// A Secret's `map<string, bytes>` (`data`): values redacted unless shown.
+    SecretBytesMap,
+    /// A Secret's `type`: shown when it looks like a type name (1 to 253 visible ASCII
+    /// characters), else, unless shown, redacted with an error (damage may have put data there).
+    SecretType,
+    /// A message with a table here.
+    Msg(&'static Msg),
+    /// A message whose table this module does not carry: rendered by field number, but its
+    /// bytes must parse as a message.
+    AnyMsg,
+    /// `metav1.FieldsV1{Raw = 1}`: JSON text, shown as JSON.
+    FieldsV1,
+    /// `runtime.RawExtension{raw = 1}`: usually JSON text, shown as JSON when it is.
+    RawExtension,
+}
+
+/// One field of a message table.
+#[derive(Debug)]
+pub struct Field {
+    /// Protobuf field number.
+    pub num: u32,
+    /// Kubernetes JSON name.
+    pub name: &'static str,
+    /// Type.
+    pub ty: Ty,
+    /// `repeated` (a JSON array).
+    pub repeated: bool,
+}
+
+/// A message table.
+#[derive(Debug)]
+pub struct Msg {
+    /// Go/proto type name, for documentation and errors.
+    pub name: &'static str,
+    /// Fields, in any order.
+    pub fields: &'static [Field],
+}
+
+/// A singular field (table helper).
+pub const fn one(num: u32, name: &'static str, ty: Ty) -> Field {
+    Field { num, name, ty, repeated: false }
+}
+
+/// A repeated field (table helper).
+pub const fn many(num: u32, name: &'static str, ty: Ty) -> Field {
+    Field { num, name, ty, repeated: true }
+}
+
+/// Decodes the message in `buf` under `msg`. Errors go to `cx`; the object holds everything that
+/// could be read.
+pub fn decode(buf: &[u8], msg: &Msg, cx: &mut Ctx) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut unknown: BTreeMap<u32, Vec<Value>> = BTreeMap::new();
+    for f in fields(buf) {
+        let (n, w) = match f {
+            Ok(f) => f,
+            Err(e) => {
+                cx.error(e);
+                break;
+            }
+        };
+        match msg.fields.iter().find(|fd| fd.num == n) {
+            Some(fd) => cx.at(format!("field {n} ({})", fd.name), |cx| field(fd, w, &mut out, cx)),
+            None => {
+                let v = cx.at(format!("field {n}"), |cx| generic::value(w, cx));
+                unknown.entry(n).or_default().push(v);
+            }
+        }
+    }
+    for (n, mut vs) in unknown {
+        let v = if vs.len() == 1 { vs.pop().unwrap_or(Value::Null) } else { Value::Array(vs) };
+        out.insert(n.to_string(), v);
+    }
+    out
+}
+
+fn field(fd: &Field, w: Wire<'_>, out: &mut Map<String, Value>, cx: &mut Ctx) {
+    if !cx.spend(fd.name.len() + 4) {
+        return;
+    }
+    let map_kind = match fd.ty {
+        Ty::StrMap | Ty::SecretStrMap => Some(false),
+        Ty::BytesMap | Ty::SecretBytesMap => Some(true),
+        _ => None,
+    };
+    if let Some(is_bytes) = map_kind {
+        let secret = matches!(fd.ty, Ty::SecretStrMap | Ty::SecretBytesMap) && !cx.show_secrets;
+        let slot = out.entry(fd.name).or_insert_with(|| Value::Object(Map::new()));
+        let Wire::Bytes(b) = w else {
+            cx.error(format!("expected a map entry, got {}", w.kind()));
+            return;
+        };
+        if let (Some((k, v)), Value::Object(m)) = (map_entry(b, is_bytes, secret, cx), slot) {
+            m.insert(k, v);
+        }
+        return;
+    }
+    let v = value(&fd.ty, w, cx);
+    if fd.repeated {
+        match out.entry(fd.name).or_insert_with(|| Value::Array(Vec::new())) {
+            Value::Array(a) => a.push(v),
+            other => *other = Value::Array(vec![v]),
+        }
+    } else {
+        out.insert(fd.name.to_owned(), v);
+    }
+}
+
+/// One `{key = 1, value = 2}` map entry. `None` (and an error) when it does not parse.
+fn map_entry(b: &[u8], is_bytes: bool, secret: bool, cx: &mut Ctx) -> Option<(String, Value)> {
+    let (mut key, mut val): (&[u8], &[u8]) = (b"", b"");
+    for f in fields(b) {
+        match f {
+            Ok((1, Wire::Bytes(k))) => key = k,
+            Ok((2, Wire::Bytes(v))) => val = v,
+            Ok((n, w)) => {
+                cx.error(format!(
+                    "map entry of {} bytes: field {n} is {}, expected key 1 / value 2",
+                    b.len(),
+                    w.kind()
+                ));
+                return None;
+            }
+            Err(e) => {
+                cx.error(format!("map entry of {} bytes: {e}", b.len()));
+                return None;
+            }
+        }
+    }
+    let k = String::from_utf8_lossy(key).into_owned();
+    if !cx.spend(k.len() + 4) {
+        return None;
+    }
+    let v = match (secret, is_bytes) {
+        (true, _) => redacted(val.len()),
+        (false, true) => cx.schema_bytes(val),
+        (false, false) => cx.schema_text(val),
+    };
+    Some((k, v))
+}
+
+/// Renders one value of type `ty`; on a mismatch records an error and falls back to the generic
+/// rendering (which redacts for a Secret).
+fn value(ty: &Ty, w: Wire<'_>, cx: &mut Ctx) -> Value {
+    match (ty, w) {
+        (Ty::Int, Wire::Varint(v)) => Value::from(v as i64),
+        (Ty::Bool, Wire::Varint(v)) => Value::Bool(v != 0),
+        (Ty::Str, Wire::Bytes(b)) => cx.schema_text(b),
+        (Ty::SecretType, Wire::Bytes(b)) => {
+            let looks_like_type = (1..=253).contains(&b.len()) && b.iter().all(u8::is_ascii_graphic);
+            if cx.redacting() && !looks_like_type {
+                cx.error(format!("not a Secret type name ({} bytes); redacted", b.len()));
+                return redacted(b.len());
+            }
+            cx.schema_text(b)
+        }
+        (Ty::Bytes, Wire::Bytes(b)) => cx.schema_bytes(b),
+        (Ty::Time, Wire::Bytes(b)) => time_value(b, Precision::Seconds, cx),
+        (Ty::MicroTime, Wire::Bytes(b)) => time_value(b, Precision::Micros, cx),
+        (Ty::Msg(m), Wire::Bytes(b)) => nested(b, cx, |b, cx| Value::Object(decode(b, m, cx))),
+        (Ty::AnyMsg, Wire::Bytes(b)) => {
+            if b.is_empty() {
+                return Value::Object(Map::new());
+            }
+            if let Err(e) = validate(b) {
+                cx.error(format!("not a protobuf message ({} bytes): {e}", b.len()));
+                return cx.bytes(b);
+            }
+            nested(b, cx, generic::message)
+        }
+        (Ty::FieldsV1 | Ty::RawExtension, Wire::Bytes(b)) => nested(b, cx, raw_json),
+        (ty, w) => {
+            cx.error(format!("{} on the wire, expected {ty:?}", w.kind()));
+            generic::value(w, cx)
+        }
+    }
+}
+
+fn nested(b: &[u8], cx: &mut Ctx, f: impl FnOnce(&[u8], &mut Ctx) -> Value) -> Value {
+    if cx.depth >= MAX_DEPTH {
+        cx.error(format!("nesting deeper than {MAX_DEPTH} messages; shown as bytes"));
+        return cx.bytes(b);
+    }
+    cx.depth += 1;
+    let v = f(b, cx);
+    cx.depth -= 1;
+    v
+}
+
+/// `{seconds = 1, nanos = 2}` as RFC 3339 (see [`super::time`]).
+fn time_value(b: &[u8], p: Precision, cx: &mut Ctx) -> Value {
+    let (mut secs, mut nanos) = (0i64, 0i64);
+    for f in fields(b) {
+        match f {
+            Ok((1, Wire::Varint(v))) => secs = v as i64,
+            Ok((2, Wire::Varint(v))) => nanos = v as i64,
+            Ok(_) => {}
+            Err(e) => {
+                cx.error(format!("time: {e}"));
+                return cx.bytes(b);
+            }
+        }
+    }
+    match time::format(secs, nanos, p) {
+        Some(Some(s)) => Value::String(s),
+        Some(None) => Value::Null,
+        None => {
+            cx.error(format!("time out of range (seconds {secs}, nanos {nanos})"));
+            serde_json::json!({"seconds": secs, "nanos": nanos})
+        }
+    }
+}
+
+/// A `{raw/Raw = 1}` wrapper whose bytes are JSON text: the parsed JSON, else the bytes.
+fn raw_json(b: &[u8], cx: &mut Ctx) -> Value {
+    let mut raw: &[u8] = b"";
+    for f in fields(b) {
+        match f {
+            Ok((1, Wire::Bytes(r))) => raw = r,
+            Ok(_) => {}
+            Err(e) => {
+                cx.error(e);
+                return cx.bytes(b);
+            }
+        }
+    }
+    if raw.is_empty() {
+        return Value::Null;
+    }
+    if cx.redacting() {
+        return cx.bytes(raw);
+    }
+    match serde_json::from_slice::<Value>(raw) {
+        Ok(v) if cx.spend(raw.len()) => v,
+        Ok(_) => Value::String("<truncated>".into()),
+        Err(e) => {
+            cx.error(format!("raw is not JSON ({} bytes): {e}", raw.len()));
+            cx.bytes(raw)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The Secret rule: a Secret's data never reaches the output unless the caller asked for it.
+//!
+//! A value is treated as a Secret when its kind is `Secret` (any group) or its key is under the
+//! resource `secrets` (see [`is_secret`]). Then, unless `show_secrets` is set:
+//! - protobuf: decoded with the Secret table, whose `data` (2) and `stringData` (4) values are
+//!   placeholders; every field the table does not know, and anything that fails to parse, is a
+//!   placeholder too (never looked into); see [`super::render::Ctx::redacting`];
+//! - JSON and CBOR: [`redact_json`] below, applied to the parsed object;
+//! - any other bytes: their length only.
+//!
+//! A placeholder is the string `"<redacted: N bytes>"`, N the length of the hidden bytes
+//! (decoded bytes for base64 `data` values in JSON).
+//!
+//! `kubectl apply` copies the whole object, data included, into the annotation
+//! `kubectl.kubernetes.io/last-applied-configuration`; for a Secret that annotation is parsed
+//! and redacted the same way (or replaced whole when it is not JSON).
+
+use serde_json::{Map, Value};
+
+use super::render::redacted;
+
+/// The annotation in which `kubectl apply` keeps a copy of the applied object.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Top-level fields of a Secret that never hold its data.
+const SAFE_TOP: [&str; 5] = ["apiVersion", "kind", "metadata", "type", "immutable"];
+
+/// Whether a value is a Secret: by its kind, or by the resource of its key.
+pub fn is_secret(kind: Option<&str>, key_resource: Option<&str>) -> bool {
+    kind == Some("Secret") || key_resource == Some("secrets")
+}
+
+/// Redacts a Secret object parsed from JSON or CBOR, in place: every value of `data` and
+/// `stringData`, every top-level field other than apiVersion/kind/metadata/type/immutable, and
+/// the last-applied annotation's copy. A non-object becomes one placeholder.
+pub fn redact_json(v: &mut Value) {
+    let Value::Object(obj) = v else {
+        *v = redacted(json_len(v));
+        return;
+    };
+    for (k, val) in obj.iter_mut() {
+        if SAFE_TOP.contains(&k.as_str()) {
+            continue;
+        }
+        match (k.as_str(), val) {
+            ("data" | "stringData", Value::Object(m)) => {
+                let is_data = k == "data";
+                for x in m.values_mut() {
+                    let n = match &*x {
+                        Value::String(s) if is_data => base64_decoded_len(s),
+                        Value::String(s) => s.len(),
+                        other => json_len(other),
+                    };
+                    *x = redacted(n);
+                }
+            }
+            (_, other) => *other = redacted(json_len(other)),
+        }
+    }
+    if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
+        redact_last_applied(meta);
+    }
+}
+
+/// Redacts the last-applied annotation in a Secret's metadata object, in place.
+pub fn redact_last_applied(meta: &mut Map<String, Value>) {
+    let Some(Value::Object(ann)) = meta.get_mut("annotations") else { return };
+    let Some(slot) = ann.get_mut(LAST_APPLIED) else { return };
+    let Value::String(text) = slot else {
+        *slot = redacted(json_len(slot));
+        return;
+    };
+    *slot = match serde_json::from_str::<Value>(text) {
+        Ok(mut copy) => {
+            // The copy may itself carry the annotation; one level is all kubectl writes, and the
+            // recursion is bounded by serde_json's own nesting limit.
+            redact_json(&mut copy);
+            Value::String(serde_json::to_string(&copy).unwrap_or_default())
+        }
+        Err(_) => redacted(text.len()),
+    };
+}
+
+fn json_len(v: &Value) -> usize {
+    serde_json::to_string(v).map_or(0, |s| s.len())
+}
+
+/// Bytes that standard base64 text decodes to (padding and whitespace-free input assumed; for
+/// anything else, a close estimate is fine: only the count is shown).
+fn base64_decoded_len(s: &str) -> usize {
+    let t = s.trim_end_matches('=');
+    t.len() * 3 / 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn redacts_data_string_data_unknown_fields_and_last_applied() {
+        let applied = json!({"apiVersion": "v1", "kind": "Secret", "data": {"pw": "aHVudGVyMg=="}}).to_string();
+        let mut v = json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "s", "annotations": {LAST_APPLIED: applied, "other": "kept"}},
+            "data": {"pw": "aHVudGVyMg==", "n": 5},
+            "stringData": {"token": "hunter2"},
+            "futureField": {"x": "hunter2"}
+        });
+        redact_json(&mut v);
+        let text = v.to_string();
+        assert!(!text.contains("hunter2") && !text.contains("aHVudGVyMg"), "{text}");
+        assert_eq!(v["data"]["pw"], "<redacted: 7 bytes>");
+        assert_eq!(v["data"]["n"], "<redacted: 1 bytes>");
+        assert_eq!(v["stringData"]["token"], "<redacted: 7 bytes>");
+        assert_eq!(v["futureField"], "<redacted: 15 bytes>");
+        assert_eq!(v["type"], "Opaque");
+        assert_eq!(v["metadata"]["annotations"]["other"], "kept");
+        let copy: Value = serde_json::from_str(v["metadata"]["annotations"][LAST_APPLIED].as_str().unwrap()).unwrap();
+        assert_eq!(copy["data"]["pw"], "<redacted: 7 bytes>");
+
+        let mut bad = json!({"metadata": {"annotations": {LAST_APPLIED: "{not json hunter2"}}, "data": "hunter2"});
+        redact_json(&mut bad);
+        assert!(!bad.to_string().contains("hunter2"));
+        let mut not_obj = json!(["hunter2"]);
+        redact_json(&mut not_obj);
+        assert_eq!(not_obj, json!("<redacted: 11 bytes>"));
+    }
+
+    #[test]
+    fn secret_by_kind_or_key() {
+        assert!(is_secret(Some("Secret"), None));
+        assert!(is_secret(None, Some("secrets")));
+        assert!(is_secret(Some("ConfigMap"), Some("secrets")));
+        assert!(!is_secret(Some("ConfigMap"), Some("configmaps")));
+        assert!(!is_secret(None, None));
+    }
+}
