@@ -1,0 +1,163 @@
+//! zip: the archive k3s and RKE2 write for `--etcd-snapshot-compress` (Go's archive/zip, one
+//! Deflate entry named like the archive without `.zip`, sizes and CRC in a data descriptor after
+//! the data). The central directory (at the end of the file) is read, so the data descriptor flag
+//! does not matter; zip64 archives are read too. Exactly one entry, Deflate or Stored, not
+//! encrypted; its CRC-32 and uncompressed size from the central directory are checked.
+
+use super::copy::{copy_bounded, CopyError, BUF_LEN};
+use super::error::{InputError, LISTED_ENTRIES};
+use super::sniff::Container;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use zip::result::ZipError;
+use zip::ZipArchive;
+
+/// The end of central directory record's signature, and how far from the end it can be: its 22
+/// bytes plus a comment of up to 65535 bytes.
+const EOCD_MAGIC: [u8; 4] = *b"PK\x05\x06";
+const EOCD_SEARCH: u64 = 22 + 65535;
+
+/// Expands the one entry of the zip archive `input` into `out`, at most `limit` bytes. Returns
+/// the bytes written and the entry's name.
+pub(crate) fn expand(
+    path: &Path,
+    mut input: File,
+    out: &mut dyn Write,
+    limit: u64,
+) -> Result<(u64, String), InputError> {
+    let fail = |what: String| InputError::Corrupt { path: path.to_path_buf(), container: Container::Zip, what };
+    let read_err = |source: io::Error| InputError::Read { path: path.to_path_buf(), source };
+    if !has_end_record(&mut input).map_err(read_err)? {
+        return Err(InputError::Truncated {
+            path: path.to_path_buf(),
+            container: Container::Zip,
+            what: "no end of central directory record, the index every zip archive ends with".into(),
+        });
+    }
+    input.seek(SeekFrom::Start(0)).map_err(read_err)?;
+    let mut archive = ZipArchive::new(BufReader::with_capacity(BUF_LEN, input)).map_err(|e| match e {
+        ZipError::Io(source) => read_err(source),
+        e => fail(e.to_string()),
+    })?;
+    let count = archive.len();
+    if count != 1 {
+        let names =
+            (0..count.min(LISTED_ENTRIES)).filter_map(|i| archive.name_for_index(i)).map(str::to_string).collect();
+        return Err(InputError::ZipEntries { path: path.to_path_buf(), count, names });
+    }
+    let (name, crc, size) = {
+        let entry = archive.by_index_raw(0).map_err(|e| match e {
+            ZipError::Io(source) if source.kind() == io::ErrorKind::UnexpectedEof => InputError::Truncated {
+                path: path.to_path_buf(),
+                container: Container::Zip,
+                what: "in the entry's local header".into(),
+            },
+            e => fail(format!("entry 1: {e}")),
+        })?;
+        let name = entry.name().to_string();
+        let unsupported =
+            |what: String| InputError::ZipUnsupported { path: path.to_path_buf(), entry: name.clone(), what };
+        if entry.is_dir() {
+            return Err(unsupported("is a directory, not a file".into()));
+        }
+        if entry.encrypted() {
+            return Err(unsupported("is encrypted; boltscope reads unencrypted archives only".into()));
+        }
+        let method = method_number(entry.compression());
+        if method != 0 && method != 8 {
+            return Err(unsupported(format!(
+                "compression method {method} ({}); only Deflate (8) and Stored (0) are read: extract it with unzip \
+                 and pass the extracted file",
+                method_name(method)
+            )));
+        }
+        (name, entry.crc32(), entry.size())
+    };
+    let mut entry = archive.by_index(0).map_err(|e| fail(format!("entry {name:?}: {e}")))?;
+    let mut budget = limit;
+    let mut hasher = crc32fast::Hasher::new();
+    let copied = copy_bounded(&mut entry, out, &mut budget, &mut hasher);
+    let actual_crc = hasher.finalize();
+    let crc_error = || {
+        InputError::Checksum {
+        path: path.to_path_buf(),
+        container: Container::Zip,
+        what: format!(
+            "entry {name:?}: the central directory's CRC-32 is {crc:#010x} but the expanded data's is {actual_crc:#010x}"
+        ),
+    }
+    };
+    let n = match copied {
+        Ok(n) => n,
+        Err(CopyError::TooLarge) => {
+            return Err(InputError::TooLarge { path: path.to_path_buf(), container: Container::Zip, limit })
+        }
+        Err(CopyError::Write(source)) => return Err(InputError::TempFile { path: path.to_path_buf(), source }),
+        // The zip crate checks the CRC-32 when the entry ends, and says so as invalid data.
+        Err(CopyError::Read(e)) if e.kind() == io::ErrorKind::InvalidData && actual_crc != crc => {
+            return Err(crc_error())
+        }
+        Err(CopyError::Read(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            return Err(InputError::Truncated {
+                path: path.to_path_buf(),
+                container: Container::Zip,
+                what: format!("inside the data of entry {name:?}"),
+            })
+        }
+        Err(CopyError::Read(e)) if matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData) => {
+            return Err(fail(format!("entry {name:?}: {e}")))
+        }
+        Err(CopyError::Read(source)) => return Err(read_err(source)),
+    };
+    if actual_crc != crc {
+        return Err(crc_error());
+    }
+    if n != size {
+        return Err(InputError::SizeMismatch {
+            path: path.to_path_buf(),
+            container: Container::Zip,
+            what: format!("entry {name:?}: the size in the central directory"),
+            recorded: size,
+            actual: n,
+        });
+    }
+    Ok((n, name))
+}
+
+/// Whether the end of central directory signature occurs in the last 65557 bytes of the file.
+/// Without it the archive has no index: almost always a file cut short.
+fn has_end_record(f: &mut File) -> io::Result<bool> {
+    let len = f.seek(SeekFrom::End(0))?;
+    let start = len.saturating_sub(EOCD_SEARCH);
+    f.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::with_capacity(usize::try_from(len - start).unwrap_or(0));
+    f.take(EOCD_SEARCH).read_to_end(&mut tail)?;
+    Ok(tail.windows(EOCD_MAGIC.len()).any(|w| w == EOCD_MAGIC))
+}
+
+/// The number the archive records for a compression method (the zip crate deprecates this
+/// accessor in favour of matching its constants, but the number is what users can look up).
+#[allow(deprecated)]
+fn method_number(m: zip::CompressionMethod) -> u16 {
+    m.to_u16()
+}
+
+/// The zip specification's name of a compression method.
+fn method_name(method: u16) -> &'static str {
+    match method {
+        0 => "Stored",
+        1 => "Shrunk",
+        2..=5 => "Reduced",
+        6 => "Imploded",
+        8 => "Deflate",
+        9 => "Deflate64",
+        12 => "bzip2",
+        14 => "LZMA",
+        93 => "zstd",
+        95 => "xz",
+        98 => "PPMd",
+        99 => "AES-encrypted",
+        _ => "unknown",
+    }
+}
