@@ -125,3 +125,31 @@ fn every_byte_flipped() {
         assert!(refused > data.len() / 2, "{name}: {ok} accepted, {refused} refused");
     }
 }
+
+/// An archive whose end record claims many entries is refused before its directory is parsed;
+/// for zip64 the count comes from the zip64 end record.
+#[test]
+fn hostile_entry_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = original("on-demand-node-1-1700000000.zip");
+    let eocd = zip.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+    let mut bad = zip.clone();
+    bad[eocd + 8..eocd + 12].copy_from_slice(&[0xfe, 0xff, 0xfe, 0xff]);
+    match expand_bytes(&dir, "many.zip", &bad) {
+        Err(InputError::ZipEntries { count, names, .. }) => assert_eq!((count, names.len()), (0xfffe, 0)),
+        other => panic!("{other:?}"),
+    }
+
+    let z64 = original("zip64.zip");
+    let eocd = z64.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+    let rec = z64.windows(4).rposition(|w| w == b"PK\x06\x06").unwrap();
+    let mut claims = z64.clone();
+    claims[eocd + 8..eocd + 12].copy_from_slice(&[0xff; 4]);
+    // With the 16-bit counts at 0xffff, the zip64 record's count (still 1) decides: read as usual.
+    assert_eq!(expand_bytes(&dir, "z64.zip", &claims).unwrap(), 20512);
+    claims[rec + 24..rec + 40].copy_from_slice(&[0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
+    match expand_bytes(&dir, "z64many.zip", &claims) {
+        Err(InputError::ZipEntries { count, .. }) => assert_eq!(count, 1 << 40),
+        other => panic!("{other:?}"),
+    }
+}

@@ -49,8 +49,9 @@ pub enum InputError {
         /// The input file.
         path: PathBuf,
         /// How many entries its central directory lists.
-        count: usize,
-        /// The first few entry names ([`LISTED_ENTRIES`] at most).
+        count: u64,
+        /// The first few entry names ([`LISTED_ENTRIES`] at most; none when the archive records
+        /// so many entries that its directory was not parsed).
         names: Vec<String>,
     },
     /// A zip entry that boltscope cannot expand (method, encryption, a directory).
@@ -162,9 +163,14 @@ impl fmt::Display for InputError {
             InputError::ZipEntries { count: 0, .. } => {
                 write!(f, "{p}: the zip archive has no entries; a k3s snapshot zip holds exactly one")
             }
+            InputError::ZipEntries { count, names, .. } if names.is_empty() => write!(
+                f,
+                "{p}: the zip archive records {count} entries; boltscope reads an archive of exactly one (as k3s \
+                 writes)"
+            ),
             InputError::ZipEntries { count, names, .. } => {
                 let list = names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
-                let more = if *count > names.len() { ", ..." } else { "" };
+                let more = if *count > names.len() as u64 { ", ..." } else { "" };
                 write!(
                     f,
                     "{p}: the zip archive has {count} entries ({list}{more}); boltscope reads an archive of exactly \

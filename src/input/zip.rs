@@ -18,6 +18,10 @@ use zip::ZipArchive;
 const EOCD_MAGIC: [u8; 4] = *b"PK\x05\x06";
 const EOCD_SEARCH: u64 = 22 + 65535;
 
+/// Archives recording more entries than this are refused before their directory is parsed
+/// (without entry names).
+const MAX_PARSED_ENTRIES: u64 = 1024;
+
 /// Expands the one entry of the zip archive `input` into `out`, at most `limit` bytes. Returns
 /// the bytes written and the entry's name.
 pub(crate) fn expand(
@@ -28,12 +32,15 @@ pub(crate) fn expand(
 ) -> Result<(u64, String), InputError> {
     let fail = |what: String| InputError::Corrupt { path: path.to_path_buf(), container: Container::Zip, what };
     let read_err = |source: io::Error| InputError::Read { path: path.to_path_buf(), source };
-    if !has_end_record(&mut input).map_err(read_err)? {
+    let Some(recorded) = recorded_entries(&mut input).map_err(read_err)? else {
         return Err(InputError::Truncated {
             path: path.to_path_buf(),
             container: Container::Zip,
             what: "no end of central directory record, the index every zip archive ends with".into(),
         });
+    };
+    if recorded > MAX_PARSED_ENTRIES {
+        return Err(InputError::ZipEntries { path: path.to_path_buf(), count: recorded, names: Vec::new() });
     }
     input.seek(SeekFrom::Start(0)).map_err(read_err)?;
     let mut archive = ZipArchive::new(BufReader::with_capacity(BUF_LEN, input)).map_err(|e| match e {
@@ -44,7 +51,7 @@ pub(crate) fn expand(
     if count != 1 {
         let names =
             (0..count.min(LISTED_ENTRIES)).filter_map(|i| archive.name_for_index(i)).map(str::to_string).collect();
-        return Err(InputError::ZipEntries { path: path.to_path_buf(), count, names });
+        return Err(InputError::ZipEntries { path: path.to_path_buf(), count: count as u64, names });
     }
     let (name, crc, size) = {
         let entry = archive.by_index_raw(0).map_err(|e| match e {
@@ -125,15 +132,39 @@ pub(crate) fn expand(
     Ok((n, name))
 }
 
-/// Whether the end of central directory signature occurs in the last 65557 bytes of the file.
-/// Without it the archive has no index: almost always a file cut short.
-fn has_end_record(f: &mut File) -> io::Result<bool> {
+/// The entry count of the archive's end of central directory record (the last `PK\x05\x06` in
+/// the final 65557 bytes; its zip64 record's count when the 16-bit one is 0xffff and a zip64
+/// locator precedes it), or `None` when there is no such record: almost always a file cut short.
+/// Read before the zip crate parses the directory, so that a hostile count cannot make it
+/// reserve memory for millions of entries.
+fn recorded_entries(f: &mut File) -> io::Result<Option<u64>> {
     let len = f.seek(SeekFrom::End(0))?;
     let start = len.saturating_sub(EOCD_SEARCH);
     f.seek(SeekFrom::Start(start))?;
     let mut tail = Vec::with_capacity(usize::try_from(len - start).unwrap_or(0));
-    f.take(EOCD_SEARCH).read_to_end(&mut tail)?;
-    Ok(tail.windows(EOCD_MAGIC.len()).any(|w| w == EOCD_MAGIC))
+    Read::by_ref(f).take(EOCD_SEARCH).read_to_end(&mut tail)?;
+    let Some(at) = tail.windows(EOCD_MAGIC.len()).rposition(|w| w == EOCD_MAGIC) else {
+        return Ok(None);
+    };
+    let le16 = |d: &[u8], o: usize| d.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let Some(count16) = le16(&tail, at + 10) else {
+        return Ok(None);
+    };
+    if count16 != u16::MAX {
+        return Ok(Some(u64::from(count16)));
+    }
+    // zip64: the locator (20 bytes) just before the record gives the zip64 record's offset.
+    let zip64 = at.checked_sub(20).and_then(|l| tail.get(l..l + 20)).filter(|loc| loc.starts_with(b"PK\x06\x07"));
+    let Some(offset) = zip64.and_then(|loc| loc.get(8..16)).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes)
+    else {
+        return Ok(Some(u64::from(count16)));
+    };
+    let mut record = [0u8; 40];
+    f.seek(SeekFrom::Start(offset))?;
+    if f.read_exact(&mut record).is_err() || !record.starts_with(b"PK\x06\x06") {
+        return Ok(Some(u64::from(count16)));
+    }
+    Ok(record.get(32..40).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes))
 }
 
 /// The number the archive records for a compression method (the zip crate deprecates this
