@@ -48,6 +48,7 @@ fn reads_what_the_real_tools_extract() {
         ("tiny-1.snap.db.gz", "gzip -dc", Container::Gzip),
         ("tiny-1.snap.db.two-members.gz", "gzip -dc", Container::Gzip),
         ("tiny-1.snap.db.zero-padded.gz", "gzip -dc", Container::Gzip),
+        ("tiny-1.snap.db.named.gz", "gzip -dc", Container::Gzip),
         ("tiny-1.snap.db.zst", "zstd -dc", Container::Zstd),
         ("tiny-1.snap.db.no-check.zst", "zstd -dc", Container::Zstd),
         ("two-frames.zst", "zstd -dc", Container::Zstd),
@@ -146,6 +147,18 @@ fn gzip_trailing_garbage_is_refused() {
     let e = err("tiny-1.snap.db.trailing-garbage.gz");
     assert!(
         matches!(&e, InputError::Corrupt { container: Container::Gzip, what, .. } if what.contains("after member 1")),
+        "{e}"
+    );
+}
+
+#[test]
+fn zstd_window_past_128_mib() {
+    let (rc, msg) = answer("long-window.zst", "zstd -t");
+    assert_eq!(rc, 1, "zstd refuses it without --long too: {msg}");
+    assert!(msg.contains("134217728"), "{msg}");
+    let e = err("long-window.zst");
+    assert!(
+        matches!(&e, InputError::Corrupt { container: Container::Zstd, what, .. } if what.contains("--long=31")),
         "{e}"
     );
 }

@@ -153,3 +153,33 @@ fn hostile_entry_counts() {
         other => panic!("{other:?}"),
     }
 }
+
+/// RFC 1952's optional header fields, spliced into the `gzip -9n` member (gzip itself writes
+/// only FNAME): FEXTRA (a length and bytes), FCOMMENT (zero-terminated) and FHCRC (the low 16
+/// bits of the CRC-32 of the header bytes before it); a wrong FHCRC is a checksum error.
+#[test]
+fn gzip_optional_header_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = original("tiny-1.snap.db.gz");
+    let mut header = gz[..10].to_vec();
+    header[3] = 0x04 | 0x10 | 0x02; // FEXTRA, FCOMMENT, FHCRC
+    header.extend_from_slice(&[3, 0, b'a', b'b', b'c']);
+    header.extend_from_slice(b"a comment\0");
+    let hcrc = (crc32fast::hash(&header) & 0xffff) as u16;
+    let mut good = header.clone();
+    good.extend_from_slice(&hcrc.to_le_bytes());
+    good.extend_from_slice(&gz[10..]);
+    assert_eq!(expand_bytes(&dir, "fields.gz", &good).unwrap(), 20512);
+    let mut bad = header;
+    bad.extend_from_slice(&(hcrc ^ 1).to_le_bytes());
+    bad.extend_from_slice(&gz[10..]);
+    let e = expand_bytes(&dir, "badhcrc.gz", &bad).unwrap_err();
+    assert!(matches!(&e, InputError::Checksum { what, .. } if what.contains("CRC-16")), "{e}");
+    // Reserved flag bits and another method are refused.
+    let mut reserved = gz.clone();
+    reserved[3] |= 0x20;
+    assert!(matches!(expand_bytes(&dir, "r.gz", &reserved), Err(InputError::Corrupt { .. })));
+    let mut method = gz.clone();
+    method[2] = 7;
+    assert!(matches!(expand_bytes(&dir, "m.gz", &method), Err(InputError::Corrupt { .. })));
+}

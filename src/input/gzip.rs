@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 
-const FTEXT_FHCRC: u8 = 0x02;
+const FHCRC: u8 = 0x02;
 const FEXTRA: u8 = 0x04;
 const FNAME: u8 = 0x08;
 const FCOMMENT: u8 = 0x10;
@@ -163,7 +163,7 @@ fn header(r: &mut BufReader<File>, member: u64, fail: &Fail<'_>) -> Result<(), I
             }
         }
     }
-    if flags & FTEXT_FHCRC != 0 {
+    if flags & FHCRC != 0 {
         let mut hcrc = [0u8; 2];
         read_exact(r, &mut hcrc, fail, &at)?;
         let recorded = u16::from_le_bytes(hcrc);
