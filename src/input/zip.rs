@@ -79,6 +79,10 @@ pub(crate) fn expand(
                 method_name(method)
             )));
         }
+        if entry.size() > limit {
+            // The central directory already says it: refuse before writing anything.
+            return Err(InputError::TooLarge { path: path.to_path_buf(), container: Container::Zip, limit });
+        }
         (name, entry.crc32(), entry.size())
     };
     let mut entry = archive.by_index(0).map_err(|e| fail(format!("entry {name:?}: {e}")))?;
