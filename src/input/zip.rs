@@ -44,6 +44,11 @@ pub(crate) fn expand(
     }
     input.seek(SeekFrom::Start(0)).map_err(read_err)?;
     let mut archive = ZipArchive::new(BufReader::with_capacity(BUF_LEN, input)).map_err(|e| match e {
+        ZipError::Io(source) if source.kind() == io::ErrorKind::UnexpectedEof => InputError::Truncated {
+            path: path.to_path_buf(),
+            container: Container::Zip,
+            what: "the central directory runs past the end of the file".into(),
+        },
         ZipError::Io(source) => read_err(source),
         e => fail(e.to_string()),
     })?;
