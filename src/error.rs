@@ -34,7 +34,7 @@ pub enum Error {
         why: String,
     },
     /// A compressed or archived input could not be expanded (see [`crate::input`]).
-    Archive(String),
+    Archive(crate::input::InputError),
 }
 
 /// The stable class of an [`Error`], for JSON and exit codes.
@@ -105,7 +105,7 @@ impl fmt::Display for Error {
             }
             Error::NotBbolt { looks_like: Some(what) } => write!(f, "not a bbolt database: it looks like {what}"),
             Error::MetaUnusable { index, why } => write!(f, "meta page {index} is not valid: {why}"),
-            Error::Archive(msg) => f.write_str(msg),
+            Error::Archive(e) => write!(f, "{e}"),
         }
     }
 }

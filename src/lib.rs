@@ -45,6 +45,7 @@ pub mod error;
 pub mod etcd;
 pub mod index;
 pub mod input;
+pub mod k3s;
 pub mod k8s;
 pub mod problem;
 pub mod sys;

@@ -1,24 +1,103 @@
-//! Getting a database's bytes from a path: refusing what is not a regular file (with a hint for
-//! an etcd data directory), mapping it read-only ([`crate::sys`]), and reading a live file
-//! consistently: when a running etcd commits while the file is read, the read is noticed as torn
-//! and made again.
+//! Getting a database's bytes from a path. Every read command accepts a database as it is, or
+//! compressed; [`open`] refuses what is not a regular file (with a hint for an etcd data
+//! directory), expands a container, and maps the bytes read-only ([`crate::sys`]);
+//! [`read_consistent`] reads a live file again when a running etcd commits while it is read.
+//!
+//! [`expand`] recognises the file by its first bytes ([`sniff`]), never by its name:
+//!
+//! | container | magic | what is read | checked |
+//! |---|---|---|---|
+//! | zip | `PK\x03\x04` (`PK\x05\x06`: empty) | exactly one entry, Deflate or Stored, not encrypted; zip64 too | entry CRC-32 and size from the central directory |
+//! | gzip | `1f 8b` | every member, concatenated (as `gzip -d`); zero padding after the last is ignored | each member's trailer CRC-32 and ISIZE, header CRC-16 if present |
+//! | zstd | `28 b5 2f fd` | every frame, concatenated (as `zstd -d`); window up to 128 MiB | each frame's XXH64 content checksum, when the frame has one |
+//! | plain | anything else | the file itself, no copy | nothing here |
+//!
+//! A container is streamed through its decoder into an unlinked temporary file in `$TMPDIR`
+//! (`tempfile::tempfile()`) with fixed-size buffers, so memory stays bounded whatever the size;
+//! the caller maps the returned [`Expanded::file`] read-only. Expansion stops at a limit
+//! ([`DEFAULT_MAX_EXPANDED`] is the CLI's default) without writing past it.
+//!
+//! k3s and RKE2 `--etcd-snapshot-compress` snapshots are zip archives written by Go's
+//! archive/zip: one Deflate entry named like the archive without `.zip`, with a data descriptor;
+//! [`expand`] reads them, and gives the entry's name.
+//!
+//! Files users pass by mistake are named, not decoded ([`NotDatabase`], with a hint): an etcd WAL
+//! segment, tar, xz, bzip2 and lz4, also when found inside a container.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use boltscope::input::{expand, Container, DEFAULT_MAX_EXPANDED};
+//! let e = expand(std::path::Path::new("fixtures/archives/tiny-1.snap.db.gz"), DEFAULT_MAX_EXPANDED)?;
+//! assert_eq!((e.container, e.expanded_size), (Container::Gzip, 20512));
+//! # Ok(()) }
+//! ```
+
+mod copy;
+mod error;
+mod expand;
+mod gzip;
+mod sniff;
+mod zip;
+
+pub use error::{InputError, LISTED_ENTRIES};
+pub use expand::{expand, Expanded, DEFAULT_MAX_EXPANDED};
+pub use sniff::{sniff, Container, NotDatabase, Sniffed, SNIFF_LEN};
 
 use crate::bbolt::meta::{meta_structs, Metas};
 use crate::error::Error;
 pub use crate::sys::MappedFile;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Opens and maps `path` read-only. Refuses directories, FIFOs and other non-regular files before
-/// opening them (opening a FIFO would block); for an etcd data directory (or its `member` or
-/// `member/snap` folder) the error names the database file inside it.
+static MAX_EXPANDED: AtomicU64 = AtomicU64::new(DEFAULT_MAX_EXPANDED);
+
+/// Sets how large an expanded archive may grow before [`open`] refuses it (a zip bomb), for the
+/// whole process (the CLI's `--max-expanded-size`).
+pub fn set_max_expanded(bytes: u64) {
+    MAX_EXPANDED.store(bytes, Ordering::Relaxed);
+}
+
+/// An opened input: its bytes mapped read-only, and what container they came out of.
+#[derive(Debug)]
+pub struct Opened {
+    /// The database's bytes.
+    pub map: MappedFile,
+    /// The container (`Plain` for a database as it is).
+    pub container: Container,
+    /// The zip entry's name, for a zip.
+    pub entry_name: Option<String>,
+}
+
+/// Opens and maps `path` read-only, expanding a zip, gzip or zstd container first (see
+/// [`open_input`]).
 pub fn open(path: &Path) -> Result<MappedFile, Error> {
+    open_input(path).map(|o| o.map)
+}
+
+/// Opens `path`: refuses directories, FIFOs and other non-regular files before opening them
+/// (opening a FIFO would block), with the database file's path for an etcd data directory;
+/// expands a container into an unlinked temporary file; maps the result read-only. A file that
+/// is no database but something users pass by mistake (an etcd WAL segment, a tar, xz, bzip2 or
+/// lz4 file) is named as such, unless it does hold valid bbolt meta pages.
+pub fn open_input(path: &Path) -> Result<Opened, Error> {
     let md = std::fs::metadata(path)?;
     if !md.is_file() {
         let what = if md.is_dir() { "a directory" } else { "not a regular file" };
         return Err(Error::NotAFile { what, hint: data_dir_hint(path) });
     }
-    let file = std::fs::File::open(path)?;
-    Ok(MappedFile::map(&file)?)
+    match expand(path, MAX_EXPANDED.load(Ordering::Relaxed)) {
+        Ok(e) => Ok(Opened { map: MappedFile::map(&e.file)?, container: e.container, entry_name: e.entry_name }),
+        Err(InputError::NotDatabase { kind, inside: None, .. }) => {
+            let map = MappedFile::map(&std::fs::File::open(path)?)?;
+            if Metas::read(map.bytes()).is_ok() {
+                return Ok(Opened { map, container: Container::Plain, entry_name: None });
+            }
+            let what = format!("{} {} ({})", kind.article(), kind.name(), kind.hint());
+            Err(Error::NotBbolt { looks_like: Some(what) })
+        }
+        Err(InputError::Read { source, .. }) => Err(Error::Io(source)),
+        Err(e) => Err(Error::Archive(e)),
+    }
 }
 
 /// `did you mean DIR/member/snap/db?` when `path` is an etcd data directory or a folder inside it.

@@ -1,0 +1,219 @@
+//! `input::expand` on archives made by real tools (fixtures/archives, made by
+//! fixtures/make-archive-fixtures.sh), judged by what those tools said (answers.tsv).
+
+use boltscope::input::{expand, Container, Expanded, InputError, NotDatabase, DEFAULT_MAX_EXPANDED};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+const DIR: &str = "fixtures/archives";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(DIR).join(name)
+}
+
+/// The answers.tsv row for `file` whose command starts with `cmd`: (exit code, output).
+fn answer(file: &str, cmd: &str) -> (i32, String) {
+    let tsv = std::fs::read_to_string(fixture("answers.tsv")).unwrap();
+    for line in tsv.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[0] == file && f[1].starts_with(cmd) {
+            return (f[2].parse().unwrap(), f.get(3).unwrap_or(&"").to_string());
+        }
+    }
+    panic!("no answer for {file} / {cmd}");
+}
+
+fn contents(e: &mut Expanded) -> Vec<u8> {
+    let mut v = Vec::new();
+    e.file.read_to_end(&mut v).unwrap();
+    v
+}
+
+fn sha256_hex(d: &[u8]) -> String {
+    Sha256::digest(d).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn err(name: &str) -> InputError {
+    expand(&fixture(name), DEFAULT_MAX_EXPANDED).expect_err(name)
+}
+
+/// Each archive the real tool extracted, with the bytes it extracted.
+#[test]
+fn reads_what_the_real_tools_extract() {
+    let cases = [
+        ("on-demand-node-1-1700000000.zip", "unzip -p", Container::Zip),
+        ("stored.zip", "unzip -p", Container::Zip),
+        ("zip64.zip", "unzip -p", Container::Zip),
+        ("tiny-1.snap.db.gz", "gzip -dc", Container::Gzip),
+        ("tiny-1.snap.db.two-members.gz", "gzip -dc", Container::Gzip),
+        ("tiny-1.snap.db.zero-padded.gz", "gzip -dc", Container::Gzip),
+        ("tiny-1.snap.db.named.gz", "gzip -dc", Container::Gzip),
+        ("tiny-1.snap.db.zst", "zstd -dc", Container::Zstd),
+        ("tiny-1.snap.db.no-check.zst", "zstd -dc", Container::Zstd),
+        ("two-frames.zst", "zstd -dc", Container::Zstd),
+    ];
+    for (name, cmd, container) in cases {
+        let (rc, sha) = answer(name, cmd);
+        assert_eq!(rc, 0, "{name}: the real tool extracted it");
+        let mut e = expand(&fixture(name), DEFAULT_MAX_EXPANDED).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let data = contents(&mut e);
+        assert_eq!(sha256_hex(&data), sha, "{name}: same bytes as `{cmd}`");
+        assert_eq!(e.container, container, "{name}");
+        assert_eq!(e.expanded_size, data.len() as u64, "{name}");
+        assert_eq!(e.compressed_size, std::fs::metadata(fixture(name)).unwrap().len(), "{name}");
+        if container == Container::Zip {
+            assert_eq!(e.entry_name.as_deref(), Some(answer(name, "unzip -Z1").1.as_str()), "{name}");
+        } else {
+            assert_eq!(e.entry_name, None);
+        }
+    }
+}
+
+#[test]
+fn k3s_zip_entry_is_named_like_the_archive() {
+    let e = expand(&fixture("on-demand-node-1-1700000000.zip"), DEFAULT_MAX_EXPANDED).unwrap();
+    assert_eq!(e.entry_name.as_deref(), Some("on-demand-node-1-1700000000"));
+    assert_eq!(e.expanded_size, std::fs::metadata("fixtures/tiny-1.snap.db").unwrap().len());
+}
+
+#[test]
+fn plain_files_pass_through() {
+    let mut e = expand(Path::new("fixtures/tiny-1.snap.db"), 1).unwrap();
+    assert_eq!((e.container, e.entry_name.clone()), (Container::Plain, None));
+    assert_eq!(sha256_hex(&contents(&mut e)), answer("../tiny-1.snap.db", "cat").1);
+    assert_eq!(e.expanded_size, e.compressed_size);
+}
+
+#[test]
+fn zip_with_other_than_one_entry() {
+    let (rc, names) = answer("two-entries.zip", "unzip -Z1");
+    assert_eq!(rc, 0);
+    let e = err("two-entries.zip");
+    match &e {
+        InputError::ZipEntries { count, names: got, .. } => {
+            assert_eq!(*count, 2);
+            assert_eq!(got.join("|"), names, "same names, same order as unzip -Z1");
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = e.to_string();
+    assert!(
+        msg.contains("two-entries.zip") && msg.contains("\"tiny-1.member.db\"") && msg.contains("2 entries"),
+        "{msg}"
+    );
+
+    assert_eq!(answer("empty.zip", "unzip -t").0, 1, "unzip refuses it too");
+    assert!(matches!(err("empty.zip"), InputError::ZipEntries { count: 0, .. }));
+}
+
+#[test]
+fn truncated_zip() {
+    let (rc, msg) = answer("truncated.zip", "unzip -t");
+    assert_eq!(rc, 9, "{msg}");
+    let e = err("truncated.zip");
+    assert!(matches!(e, InputError::Truncated { container: Container::Zip, .. }), "{e:?}");
+    assert!(e.to_string().contains("truncated"), "{e}");
+}
+
+#[test]
+fn zip_entries_boltscope_does_not_read() {
+    assert_eq!(answer("bzip2-method.zip", "unzip -p").0, 0);
+    let e = err("bzip2-method.zip");
+    assert!(
+        matches!(&e, InputError::ZipUnsupported { entry, what, .. } if entry == "tiny-1.snap.db" && what.contains("method 12 (bzip2)")),
+        "{e}"
+    );
+    let e = err("encrypted.zip");
+    assert!(matches!(&e, InputError::ZipUnsupported { what, .. } if what.contains("encrypted")), "{e}");
+}
+
+#[test]
+fn gzip_trailer_crc() {
+    let (rc, msg) = answer("tiny-1.snap.db.bad-crc.gz", "gzip -t");
+    assert_eq!(rc, 1);
+    assert!(msg.contains("crc error"), "{msg}");
+    let e = err("tiny-1.snap.db.bad-crc.gz");
+    assert!(
+        matches!(&e, InputError::Checksum { container: Container::Gzip, what, .. } if what.contains("CRC-32")),
+        "{e}"
+    );
+}
+
+#[test]
+fn gzip_trailing_garbage_is_refused() {
+    let (rc, msg) = answer("tiny-1.snap.db.trailing-garbage.gz", "gzip -t");
+    assert_eq!(rc, 2, "gzip only warns: {msg}");
+    let e = err("tiny-1.snap.db.trailing-garbage.gz");
+    assert!(
+        matches!(&e, InputError::Corrupt { container: Container::Gzip, what, .. } if what.contains("after member 1")),
+        "{e}"
+    );
+}
+
+#[test]
+fn zstd_window_past_128_mib() {
+    let (rc, msg) = answer("long-window.zst", "zstd -t");
+    assert_eq!(rc, 1, "zstd refuses it without --long too: {msg}");
+    assert!(msg.contains("134217728"), "{msg}");
+    let e = err("long-window.zst");
+    assert!(
+        matches!(&e, InputError::Corrupt { container: Container::Zstd, what, .. } if what.contains("--long=31")),
+        "{e}"
+    );
+}
+
+#[test]
+fn not_databases_are_named() {
+    for (name, kind) in [
+        ("tiny-1.snap.db.xz", NotDatabase::Xz),
+        ("tiny-1.snap.db.bz2", NotDatabase::Bzip2),
+        ("tiny-1.snap.db.lz4", NotDatabase::Lz4),
+        ("tiny-1.snap.db.tar", NotDatabase::Tar),
+    ] {
+        match err(name) {
+            InputError::NotDatabase { kind: k, inside: None, .. } => assert_eq!(k, kind, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    let e = err("tiny-1.snap.db.tar.gz");
+    assert!(
+        matches!(e, InputError::NotDatabase { kind: NotDatabase::Tar, inside: Some(Container::Gzip), .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("gzip container holds a tar archive"), "{e}");
+    let e = err("nested.zip.gz");
+    assert!(matches!(e, InputError::Nested { outer: Container::Gzip, inner: Container::Zip, .. }), "{e:?}");
+}
+
+#[test]
+fn real_etcd_wal_is_named() {
+    let e = err("../k3s/etcd-wal-head.bin");
+    assert!(matches!(e, InputError::NotDatabase { kind: NotDatabase::EtcdWal, inside: None, .. }), "{e:?}");
+    assert!(e.to_string().contains("member/snap/db"), "{e}");
+}
+
+/// The expansion limit: exactly the database's size passes, one byte less is a zip bomb.
+#[test]
+fn expansion_limit() {
+    let size = std::fs::metadata("fixtures/tiny-1.snap.db").unwrap().len();
+    for (name, c) in [
+        ("on-demand-node-1-1700000000.zip", Container::Zip),
+        ("stored.zip", Container::Zip),
+        ("tiny-1.snap.db.gz", Container::Gzip),
+        ("tiny-1.snap.db.zst", Container::Zstd),
+    ] {
+        assert_eq!(expand(&fixture(name), size).unwrap().expanded_size, size, "{name}");
+        match expand(&fixture(name), size - 1) {
+            Err(InputError::TooLarge { container, limit, .. }) => assert_eq!((container, limit), (c, size - 1)),
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(matches!(expand(&fixture(name), 0), Err(InputError::TooLarge { .. })), "{name}");
+    }
+    // Two members: the limit counts both.
+    assert!(matches!(
+        expand(&fixture("tiny-1.snap.db.two-members.gz"), 2 * size - 1),
+        Err(InputError::TooLarge { .. })
+    ));
+    assert!(expand(&fixture("tiny-1.snap.db.two-members.gz"), 2 * size).is_ok());
+}

@@ -1,0 +1,161 @@
+//! k3s bootstrap data in a real etcd 3.5.1 snapshot (fixtures/k3s/k3s-bootstrap-1.snap.db, made by
+//! fixtures/make-k3s-fixtures.sh): the value was encrypted by a Go program with Go's crypto
+//! (fixtures/k3s-bootstrap/main.go) and put with etcdctl. The value is read here from the
+//! snapshot's bytes (the etcd KeyValue record in its `key` bucket), and checked against
+//! etcdctl's answer.
+
+use base64::Engine;
+use boltscope::k3s::bootstrap::{
+    bootstrap_key, check, check_entries, key_for_passphrase, open, BootstrapError, EntriesCheck, KeyKind,
+};
+use boltscope::k3s::token::{normalise, read_token};
+
+fn text(name: &str) -> String {
+    std::fs::read_to_string(format!("fixtures/k3s/{name}")).unwrap()
+}
+
+fn token() -> String {
+    read_token(&text("k3s-bootstrap-1.token")).to_string()
+}
+
+fn wrong_token() -> String {
+    read_token(&text("k3s-bootstrap-1.wrong-token")).to_string()
+}
+
+/// A protobuf varint at `d[*at..]`.
+fn varint(d: &[u8], at: &mut usize) -> u64 {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = d[*at];
+        *at += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    v
+}
+
+/// The value of etcd key `key` in the snapshot's bytes: its mvccpb.KeyValue record starts with
+/// field 1 (key: tag 0x0a, length, bytes); field 5 (tag 0x2a) is the value.
+fn value_in_snapshot(snapshot: &[u8], key: &[u8]) -> Vec<u8> {
+    let mut needle = vec![0x0a, key.len() as u8];
+    needle.extend_from_slice(key);
+    let start = snapshot.windows(needle.len()).position(|w| w == needle).expect("key in the snapshot");
+    let mut at = start;
+    loop {
+        let tag = varint(snapshot, &mut at);
+        match (tag >> 3, tag & 7) {
+            (5, 2) => {
+                let len = varint(snapshot, &mut at) as usize;
+                return snapshot[at..at + len].to_vec();
+            }
+            (_, 2) => at += varint(snapshot, &mut at) as usize,
+            (_, 0) => {
+                varint(snapshot, &mut at);
+            }
+            other => panic!("unexpected field {other:?}"),
+        }
+    }
+}
+
+/// (key, value) of the bootstrap entry as etcdctl returned it from the live server.
+fn etcdctl_kv() -> (Vec<u8>, Vec<u8>) {
+    let v: serde_json::Value = serde_json::from_str(&text("k3s-bootstrap-1.etcdctl-get.json")).unwrap();
+    let b64 = |s: &serde_json::Value| base64::engine::general_purpose::STANDARD.decode(s.as_str().unwrap()).unwrap();
+    (b64(&v["kvs"][0]["key"]), b64(&v["kvs"][0]["value"]))
+}
+
+fn snapshot_kv() -> (Vec<u8>, Vec<u8>) {
+    let key = text("k3s-bootstrap-1.key").trim().as_bytes().to_vec();
+    let snap = std::fs::read("fixtures/k3s/k3s-bootstrap-1.snap.db").unwrap();
+    let value = value_in_snapshot(&snap, &key);
+    (key, value)
+}
+
+#[test]
+fn key_matches_the_go_program_and_etcd() {
+    let (key, value) = snapshot_kv();
+    assert_eq!(bootstrap_key(&token()).unwrap().as_bytes(), key.as_slice());
+    assert_eq!(etcdctl_kv(), (key, value), "the bytes in the snapshot are what etcdctl got");
+}
+
+#[test]
+fn right_token_opens_it() {
+    let (_, value) = snapshot_kv();
+    let plain = open(&token(), &value).unwrap();
+    assert_eq!(plain, std::fs::read("fixtures/k3s/k3s-bootstrap-1.plaintext.json").unwrap());
+    // The bare password (the part after `::server:`) is the same passphrase.
+    let bare = token().rsplit_once(':').unwrap().1.to_string();
+    assert_eq!(normalise(&bare).unwrap().passphrase(), normalise(&token()).unwrap().passphrase());
+    assert_eq!(open(&bare, &value).unwrap(), plain);
+}
+
+#[test]
+fn check_names_without_values() {
+    let (_, value) = snapshot_kv();
+    let opened = check(&token(), &value).unwrap();
+    let plain: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read("fixtures/k3s/k3s-bootstrap-1.plaintext.json").unwrap()).unwrap();
+    let names: Vec<String> = plain.keys().cloned().collect();
+    assert_eq!(opened.names.as_deref(), Some(names.as_slice()));
+    assert!(names.contains(&"ServerCAKey".to_string()) && names.len() == 15);
+    assert_eq!(
+        opened.plaintext_len,
+        std::fs::metadata("fixtures/k3s/k3s-bootstrap-1.plaintext.json").unwrap().len() as usize
+    );
+    let shown = format!("{opened:?}");
+    assert!(!shown.contains("FAKE") && !shown.contains("LS0t"), "no content in {shown}");
+}
+
+#[test]
+fn wrong_token_fails_authentication() {
+    let (_, value) = snapshot_kv();
+    assert_eq!(open(&wrong_token(), &value), Err(BootstrapError::WrongToken));
+    assert!(check(&wrong_token(), &value).is_err());
+    // A damaged value: one base64 character changed in the ciphertext.
+    let mut bad = value.clone();
+    let at = bad.len() / 2;
+    bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+    assert_eq!(open(&token(), &bad), Err(BootstrapError::WrongToken));
+}
+
+#[test]
+fn entries_of_a_snapshot() {
+    let (key, value) = snapshot_kv();
+    let other = (b"/registry/namespaces/default".as_slice(), b"{}".as_slice());
+    let entries = [other, (key.as_slice(), value.as_slice())];
+    match check_entries(&token(), &entries).unwrap() {
+        EntriesCheck::Opened { key: k, kind, opened } => {
+            assert_eq!((k.as_bytes(), kind), (key.as_slice(), KeyKind::Token));
+            assert_eq!(opened.names.map(|n| n.len()), Some(15));
+        }
+        other => panic!("{other:?}"),
+    }
+    match check_entries(&wrong_token(), &entries).unwrap() {
+        EntriesCheck::OtherToken { keys } => assert_eq!(keys, [String::from_utf8(key.clone()).unwrap()]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(check_entries(&token(), &[other]).unwrap(), EntriesCheck::NoBootstrapData);
+    // The token's own key holding data it cannot open.
+    let bad = [(key.as_slice(), b"00:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".as_slice())];
+    assert!(matches!(
+        check_entries(&token(), &bad).unwrap(),
+        EntriesCheck::Failed { kind: KeyKind::Token, error: BootstrapError::WrongToken, .. }
+    ));
+}
+
+#[test]
+fn empty_passphrase_data() {
+    let kv = text("k3s-bootstrap-empty-passphrase.kv");
+    let mut lines = kv.lines();
+    let (key, value) = (lines.next().unwrap(), lines.next().unwrap());
+    assert_eq!(key, key_for_passphrase(""));
+    let plain = std::fs::read("fixtures/k3s/k3s-bootstrap-1.plaintext.json").unwrap();
+    assert_eq!(open("", value.as_bytes()).unwrap(), plain);
+    // Any token finds it, through the empty-passphrase key.
+    match check_entries(&wrong_token(), &[(key.as_bytes(), value.as_bytes())]).unwrap() {
+        EntriesCheck::Opened { kind, .. } => assert_eq!(kind, KeyKind::EmptyPassphrase),
+        other => panic!("{other:?}"),
+    }
+}
