@@ -45,11 +45,25 @@ fn dump(view: &DbView<'_>) -> String {
     out
 }
 
-fn real_dump(name: &str) -> String {
-    let f = std::fs::File::open(common::dir().join(format!("{name}.oracle-dump.txt.gz"))).unwrap();
+/// Real bbolt's dump of a fixture, when it is committed (every fixture but cluster-0.1, whose
+/// 3.3 MB dump is left out for size: its copies are held to etcdutl's status answers here, and
+/// to real bbolt's own dump live in compact_interop).
+fn real_dump(name: &str) -> Option<String> {
+    let f = std::fs::File::open(common::dir().join(format!("{name}.oracle-dump.txt.gz"))).ok()?;
     let mut s = String::new();
     flate2::read::GzDecoder::new(f).read_to_string(&mut s).unwrap();
-    s
+    Some(s)
+}
+
+/// The copy's content equals real bbolt's dump of the source, where one is committed; returns
+/// whether it was compared.
+fn same_as_real_dump(view: &DbView<'_>, name: &str) -> bool {
+    let Some(want) = real_dump(name) else {
+        assert!(name.starts_with("cluster-"), "{name}: no committed oracle dump");
+        return false;
+    };
+    assert_eq!(dump(view), want, "{name}: content differs from real bbolt's dump of the source");
+    true
 }
 
 #[test]
@@ -62,7 +76,7 @@ fn every_fixture_copies_to_what_real_bbolt_saw_in_the_source() {
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let data = std::fs::read(&dst).unwrap();
         let view = DbView::new(&data).unwrap();
-        assert_eq!(dump(&view), real_dump(&name), "{name}: content differs from real bbolt's dump of the source");
+        same_as_real_dump(&view, &name);
         let r = status::status(&view, EtcdVersion::V35).unwrap();
         assert!(r.structure.is_clean(), "{name}: {:?}", r.structure.problems);
         assert_eq!(r.structure.free_pages, 0, "{name}: a compacted copy has no free page");
@@ -104,7 +118,7 @@ fn another_page_size_and_byte_order_hold_the_same_content() {
         // bbolt's Open reads 4096 bytes to find the page size and refuses a shorter file (the
         // fill-1 backend in 1 KiB pages takes three pages: padded).
         assert!(data.len() >= 4096, "{name}: {} bytes, which real bbolt refuses", data.len());
-        assert_eq!(dump(&view), real_dump(&name), "{name}: content differs from real bbolt's dump of the source");
+        same_as_real_dump(&view, &name);
         let r = status::status(&view, EtcdVersion::V35).unwrap();
         assert!(r.structure.is_clean(), "{name}: {:?}", r.structure.problems);
         assert_eq!(r.structure.free_pages, 0, "{name}");
@@ -323,7 +337,7 @@ fn no_verify_copies_the_same_and_still_refuses_a_damaged_source() {
         assert_eq!(r["verified"], false, "{name}");
         let data = std::fs::read(&dst).unwrap();
         let view = DbView::new(&data).unwrap();
-        assert_eq!(dump(&view), real_dump(&name), "{name}: content differs from real bbolt's dump of the source");
+        same_as_real_dump(&view, &name);
         if let Some(want) = common::answer_json(&name, "status.json") {
             for k in ["hash", "revision", "totalKey"] {
                 assert_eq!(r["src_status"][k], want[k], "{name}: the source's {k} equals etcdutl's");
