@@ -75,12 +75,21 @@ pub enum ProblemKind {
     TooShortForBbolt,
     /// Writing a copy failed (reported by the writer, not found in a file).
     OutputFailed,
+    /// Bytes past the high-water mark that are neither whole zero pages (a member file's
+    /// grow-ahead slack) nor a 32-byte sha256 trailer: a snapshot cut short or with bytes
+    /// appended. `etcdutl snapshot restore` refuses it without `--skip-hash-check`.
+    TrailingBytes,
+    /// An alarm (NOSPACE, CORRUPT) is raised in the file: a cluster restored from it starts with
+    /// it (a warning).
+    AlarmRaised,
+    /// Deleted data, Secrets among it, is still readable in free pages (a warning).
+    ResidualSecrets,
 }
 
 impl ProblemKind {
     /// Whether the problem is only a warning: reported, but the file still passes `check`.
     pub fn is_warning(self) -> bool {
-        matches!(self, ProblemKind::LeaseMissing)
+        matches!(self, ProblemKind::LeaseMissing | ProblemKind::AlarmRaised | ProblemKind::ResidualSecrets)
     }
 
     /// Whether the problem can make figures read from the tree wrong. Meta pages (the other one
@@ -106,6 +115,9 @@ impl ProblemKind {
                 | ProblemKind::EtcdMetaMalformed
                 | ProblemKind::TooShortForBbolt
                 | ProblemKind::OutputFailed
+                | ProblemKind::TrailingBytes
+                | ProblemKind::AlarmRaised
+                | ProblemKind::ResidualSecrets
         )
     }
 

@@ -397,5 +397,6 @@ fn a_database_shorter_than_4096_bytes_fails_as_real_bbolt_refuses_it() {
     let short = write(&tmp, "short.db", &d[..3 * 1024]);
     let (code, v) = json(&[], &short);
     assert_eq!(code, Some(1), "{v}");
-    assert_eq!(kinds(&v), vec!["too_short_for_bbolt"], "{v}");
+    // fill-1 also holds the NOSPACE alarm real etcd raised (fill-1.alarms.txt): a warning.
+    assert_eq!(kinds(&v), vec!["too_short_for_bbolt", "alarm_raised"], "{v}");
 }

@@ -17,11 +17,13 @@ fn json_schema_and_figures_equal_the_real_tools() {
         let out = inspect(&["-w", "json", "--depth", "3"], std::slice::from_ref(&p));
         assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["schema"], 1);
+        assert_eq!(v["schema"], 2);
         assert_eq!(v["path"], p.display().to_string());
+        assert_eq!((v["ok"].as_bool(), v["complete"].as_bool()), (Some(true), Some(true)), "{name}");
         for key in ["file", "trailer", "pages", "size", "buckets", "etcd", "mvcc", "prediction", "quota", "problems"] {
             assert!(v.get(key).is_some(), "{name}: missing {key}");
         }
+        assert!(["within", "over_fixable", "over"].contains(&v["quota"]["code"].as_str().unwrap()), "{name}");
         let info = common::answer_json(&name, "oracle-info.json").unwrap();
         assert_eq!(v["size"]["total"], info["tx_size"], "{name}");
         assert_eq!(v["pages"]["free"], info["free_page_n"], "{name}");

@@ -16,7 +16,7 @@ fn prediction_within_2_percent_of_real_compact_and_defrag() {
         let data = common::bytes(&name);
         let view = DbView::new(&data).unwrap();
         let r = inspect::inspect(&view, &Options::default());
-        let p = &r.prediction;
+        let p = r.prediction.as_ref().expect("a clean fixture has a prediction");
         let ps = view.page_size;
         let defrag = real["after_defrag"]["status"]["totalSize"].as_u64().unwrap();
         let compact = real["bolt_compact_tx0"]["oracle_info"]["tx_size"].as_u64().unwrap() - ps;

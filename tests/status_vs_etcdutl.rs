@@ -83,8 +83,8 @@ fn json_for_several_files_is_one_object_per_line_with_the_file() {
     assert_eq!(lines.len(), 2);
     for ((line, name), path) in lines.iter().zip(names).zip(&paths) {
         let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(v["file"], path.display().to_string());
-        v.as_object_mut().unwrap().remove("file");
+        assert_eq!(v["path"], path.display().to_string());
+        v.as_object_mut().unwrap().remove("path");
         assert_eq!(v, common::answer_json(name, "status.json").unwrap());
     }
 }

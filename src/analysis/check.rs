@@ -1,27 +1,30 @@
-//! `check`: every problem a file has (structure, meta pages, freelist, trailer, etcd's
-//! invariants), plus the CI gates, from one pass: the inspect walk with etcdutl's hash alongside.
+//! `check`: every problem a file has (structure, meta pages, freelist, trailer, bytes past the
+//! high-water mark, etcd's invariants, alarms as warnings), plus the CI gates, from one pass: the
+//! inspect walk with etcdutl's hash alongside. The file passes when it has no error and meets
+//! every gate; its problems are exactly those `inspect` reports, so the two never disagree.
 
 use super::inspect::{self, Inspect};
-use crate::bbolt::meta::MIN_FILE_LEN;
 use crate::bbolt::view::DbView;
 use crate::etcd::status::StatusFold;
 use crate::problem::{Problem, ProblemKind};
 
-/// Gates: limits a file must meet to pass, besides having no problems.
+/// Gates: limits a file must meet to pass, besides having no errors.
 #[derive(Clone, Debug, Default)]
 pub struct Gates {
-    /// Largest free / total allowed.
+    /// Largest free / total allowed (0.0-1.0).
     pub max_fragmentation: Option<f64>,
     /// Largest `hwm * pageSize` allowed.
     pub max_size: Option<u64>,
-    /// Largest total / quota allowed (quota from the inspect options).
+    /// Largest total / quota allowed (0.0-1.0; the quota from the inspect options).
     pub max_quota_usage: Option<f64>,
     /// Smallest etcd current revision allowed.
     pub min_revision: Option<u64>,
     /// etcdutl's HASH the file must have.
     pub expect_hash: Option<u32>,
-    /// Whether the sha256 trailer must be present.
-    pub require_trailer: bool,
+    /// Whether a matching sha256 trailer is required.
+    pub require_hash: bool,
+    /// Whether a raised alarm (NOSPACE, CORRUPT) fails the file.
+    pub fail_on_alarm: bool,
 }
 
 /// One gate's outcome.
@@ -47,15 +50,19 @@ pub struct CheckReport {
     /// Whether the other meta page is valid (could the previous transaction be used instead?).
     pub other_meta_valid: bool,
     /// etcdutl's HASH (CRC-32C over every bucket name, key and value), hex; computed only for
-    /// `--expect-hash` (it is a pass over every byte).
+    /// `--expect-hash` (it is a pass over every byte), withheld for a tree not read whole.
     pub hash: Option<String>,
-    /// etcd's current revision (None for a generic bbolt file).
+    /// etcdutl's REVISION: the main revision of the last `key` entry, the figure `status`
+    /// prints (None for a generic bbolt file, or withheld).
     pub revision: Option<u64>,
-    /// Errors and warnings (at most `MAX_PROBLEMS` kept).
+    /// The revision a server started on the file would use (at least 1, and at least the
+    /// compaction's): what `--min-revision` compares.
+    pub current_revision: Option<u64>,
+    /// Errors and warnings, errors first (at most `MAX_PROBLEMS` kept).
     pub problems: Vec<Problem>,
     /// All errors, including those not kept.
     pub errors: u64,
-    /// Warnings kept.
+    /// Warnings.
     pub warnings: u64,
     /// Gates, in the order given.
     pub gates: Vec<GateResult>,
@@ -64,84 +71,96 @@ pub struct CheckReport {
     pub inspect: Inspect,
 }
 
+/// Gate outcomes being collected.
+struct GateList(Vec<GateResult>);
+
+impl GateList {
+    fn add(&mut self, gate: &str, limit: String, actual: String, ok: bool) {
+        self.0.push(GateResult { gate: gate.into(), limit, actual, ok });
+    }
+
+    /// A gate on a figure that may be withheld: a withheld figure fails it.
+    fn figure<T>(
+        &mut self,
+        gate: &str,
+        limit: String,
+        v: Option<T>,
+        show: impl Fn(&T) -> String,
+        ok: impl Fn(&T) -> bool,
+    ) {
+        match v {
+            Some(v) => self.add(gate, limit, show(&v), ok(&v)),
+            None => self.add(gate, limit, "withheld (the tree could not be read whole)".into(), false),
+        }
+    }
+}
+
 /// Checks a file: problems of every kind and the gates.
 pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckReport {
     let opt = inspect::Options { verify_trailer: true, ..*opt };
     let (r, hash) = if gates.expect_hash.is_some() {
         let (r, h) = inspect::inspect_with(view, &opt, &StatusFold);
-        (r, Some(format!("{:x}", h.crc())))
+        let hash = r.complete.then(|| format!("{:x}", h.crc()));
+        (r, hash)
     } else {
         (inspect::inspect(view, &opt), None)
     };
     let mut problems = r.problems.clone();
-    let mut total = r.problem_total;
-    if let Some(t) = r.trailer.check.as_ref().filter(|t| !t.ok()) {
-        let msg = format!("sha256 trailer is {}, the file hashes to {}", t.stored, t.computed);
-        problems.push(Problem::new(ProblemKind::TrailerMismatch, msg).offset(view.body_len() as u64));
-        total += 1;
-    }
-    if (view.body_len() as u64) < MIN_FILE_LEN {
-        let (n, min) = (view.body_len(), MIN_FILE_LEN);
-        let msg = format!("the database is {n} bytes: bbolt's Open reads the first {min} to find the page size and refuses a shorter file");
-        problems.push(Problem::new(ProblemKind::TooShortForBbolt, msg).offset(n as u64));
-        total += 1;
-    }
-    if gates.require_trailer && !r.trailer.present {
+    let mut errors = r.errors();
+    if gates.require_hash && !r.trailer.present {
         let msg = format!("no sha256 trailer: the file is {} bytes, not 32 past a multiple of 512", view.data.len());
-        problems.push(Problem::new(ProblemKind::TrailerMissing, msg));
-        total += 1;
+        problems.insert(0, Problem::new(ProblemKind::TrailerMissing, msg));
+        errors += 1;
     }
-    let warnings = problems.iter().filter(|p| p.kind.is_warning()).count() as u64;
-    let errors = total - warnings;
-    let revision = r.etcd.as_ref().map(|e| e.current_revision);
-    let mut g = Vec::new();
-    let mut gate = |gate: &str, limit: String, actual: String, ok: bool| {
-        g.push(GateResult { gate: gate.into(), limit, actual, ok });
-    };
-    let f = r.size.fragmentation;
+    let revision = r.etcd.as_ref().map(|e| e.last_revision);
+    let current_revision = r.etcd.as_ref().map(|e| e.current_revision);
+    let mut g = GateList(Vec::new());
     if let Some(max) = gates.max_fragmentation {
-        gate("--max-fragmentation", format!("{max}"), format!("{f:.4}"), f <= max);
+        g.figure("--max-fragmentation", format!("{max}"), r.size.fragmentation, |f| format!("{f:.4}"), |f| *f <= max);
     }
     if let Some(max) = gates.max_size {
-        gate("--max-size", max.to_string(), r.size.total.to_string(), r.size.total <= max);
+        g.add("--max-size", max.to_string(), r.size.total.to_string(), r.size.total <= max);
     }
     if let Some(max) = gates.max_quota_usage {
         let u = r.quota.usage;
-        gate("--max-quota-usage", format!("{max} of {}", r.quota.bytes), format!("{u:.4}"), u <= max);
+        g.add("--max-quota-usage", format!("{max} of {}", r.quota.bytes), format!("{u:.4}"), u <= max);
     }
     if let Some(min) = gates.min_revision {
-        let ok = revision.is_some_and(|rev| rev >= min);
-        gate(
-            "--min-revision",
-            min.to_string(),
-            revision.map_or("none (not an etcd file)".into(), |r| r.to_string()),
-            ok,
-        );
+        let v = if r.complete { Some(current_revision) } else { None };
+        let show = |rev: &Option<u64>| rev.map_or("none (not an etcd file)".into(), |r| r.to_string());
+        g.figure("--min-revision", min.to_string(), v, show, |rev| rev.is_some_and(|x| x >= min));
     }
     if let Some(want) = gates.expect_hash {
-        let got = hash.clone().unwrap_or_default();
-        gate("--expect-hash", format!("{want:x}"), got.clone(), format!("{want:x}") == got);
+        g.figure("--expect-hash", format!("{want:x}"), hash.clone(), String::clone, |h| *h == format!("{want:x}"));
     }
-    if gates.require_trailer {
+    if gates.require_hash {
         let actual = match r.trailer.sha256_ok {
             Some(true) => "present, matches",
             Some(false) => "present, DOES NOT MATCH",
             None => "absent",
         };
-        gate("--require-trailer", "present and matching".into(), actual.into(), r.trailer.sha256_ok == Some(true));
+        g.add("--require-hash", "present and matching".into(), actual.into(), r.trailer.sha256_ok == Some(true));
     }
-    let ok = errors == 0 && g.iter().all(|x| x.ok);
-    problems.sort_by_key(|p| (p.kind.is_warning(), p.page.unwrap_or(u64::MAX), p.offset.unwrap_or(u64::MAX)));
+    if gates.fail_on_alarm {
+        let raised: Vec<&str> =
+            r.problems.iter().filter(|p| p.kind == ProblemKind::AlarmRaised).map(|p| p.message.as_str()).collect();
+        let alarms = raised.iter().map(|m| m.split(' ').next().unwrap_or_default()).collect::<Vec<_>>();
+        let actual = if alarms.is_empty() { "none".to_string() } else { alarms.join(", ") };
+        g.add("--fail-on-alarm", "no alarm raised".into(), actual, raised.is_empty());
+    }
+    let gates = g.0;
+    let ok = errors == 0 && gates.iter().all(|x| x.ok);
     CheckReport {
         ok,
         meta_used: view.meta_index,
         other_meta_valid: view.metas.pages[1 - view.meta_index].as_ref().is_some_and(|m| m.is_valid()),
         hash,
         revision,
+        current_revision,
         problems,
         errors,
-        warnings,
-        gates: g,
+        warnings: r.warnings,
+        gates,
         inspect: r,
     }
 }

@@ -4,6 +4,7 @@
 
 use super::predict::{self, BucketLayout};
 pub use super::report::*;
+use crate::bbolt::meta::MIN_FILE_LEN;
 use crate::bbolt::page::{LeafElem, Page, BRANCH, LEAF};
 use crate::bbolt::stats::StatsAcc;
 use crate::bbolt::structure::{walk, Structure};
@@ -18,6 +19,9 @@ use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
 /// Fill percents the prediction is made for: etcd's defrag, and `bbolt compact`. Figures per
 /// fill (`[u64; 2]`) are indexed by position in this array.
 pub const FILLS: [f64; 2] = [0.9, 1.0];
+/// The version of the JSON schema of the report (`"schema"`): 2 added `complete`, withheld
+/// figures as `null`, errors and warnings, and the quota verdict's code.
+pub const SCHEMA: u32 = 2;
 /// etcd's default quota (`--quota-backend-bytes` 0): 2 GiB.
 pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
 
@@ -228,26 +232,58 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-/// Quota usage now (`total`) and after compaction + defrag (`after`), with a verdict.
-pub fn quota(total: u64, after: u64, quota: u64) -> Quota {
+/// Quota usage now (`total`) and after compaction + defrag (`after`, when known), with a
+/// verdict.
+pub fn quota(total: u64, after: Option<u64>, quota: u64) -> Quota {
     let usage = ratio(total, quota);
-    let later = ratio(after, quota);
-    let verdict = if total >= quota {
-        format!(
-            "over quota ({:.0}%): NOSPACE would be raised; compact + defrag brings it to {:.0}%{}",
-            usage * 100.0,
-            later * 100.0,
-            if later >= 1.0 { ", still over: raise the quota or delete data" } else { "" }
-        )
-    } else {
-        format!("within quota: {:.0}% used; compact + defrag brings it to {:.0}%", usage * 100.0, later * 100.0)
+    let later = after.map(|a| ratio(a, quota));
+    let pct = |x: f64| format!("{:.0}%", x * 100.0);
+    let (code, verdict) = match later {
+        _ if total < quota => (
+            QuotaCode::Within,
+            match later {
+                Some(l) => format!("within quota: {} used; compact + defrag brings it to {}", pct(usage), pct(l)),
+                None => format!("within quota: {} used", pct(usage)),
+            },
+        ),
+        Some(l) if l < 1.0 => (
+            QuotaCode::OverFixable,
+            format!("over quota ({}): NOSPACE would be raised; compact + defrag brings it to {}", pct(usage), pct(l)),
+        ),
+        Some(l) => (
+            QuotaCode::Over,
+            format!(
+                "over quota ({}): NOSPACE would be raised; compact + defrag brings it to {}, still over: raise the \
+                 quota or delete data",
+                pct(usage),
+                pct(l)
+            ),
+        ),
+        None => (QuotaCode::OverUnknown, format!("over quota ({}): NOSPACE would be raised", pct(usage))),
     };
-    Quota { bytes: quota, usage, usage_after_compact_defrag: later, verdict }
+    Quota { bytes: quota, usage, usage_after_compact_defrag: later, code, verdict }
 }
 
 /// Inspects a file.
 pub fn inspect(view: &DbView<'_>, opt: &Options) -> Inspect {
     inspect_with(view, opt, &()).0
+}
+
+/// Problems of the file as a whole that the walk does not see: the trailer, bytes past the
+/// high-water mark, a database too short for bbolt, and raised alarms (warnings).
+fn file_problems(view: &DbView<'_>, check: Option<&TrailerCheck>, info: Option<&schema::EtcdInfo>) -> Vec<Problem> {
+    let mut out: Vec<Problem> = check.and_then(|t| trailer::mismatch(view, t)).into_iter().collect();
+    out.extend(trailer::tail_problem(view));
+    if (view.body_len() as u64) < MIN_FILE_LEN {
+        let (n, min) = (view.body_len(), MIN_FILE_LEN);
+        let msg = format!(
+            "the database is {n} bytes: bbolt's Open reads the first {min} to find the page size and refuses a \
+             shorter file"
+        );
+        out.push(Problem::new(ProblemKind::TooShortForBbolt, msg).offset(n as u64));
+    }
+    out.extend(info.into_iter().flat_map(|i| schema::alarm_warnings(&i.alarms)));
+    out
 }
 
 /// Inspects a file, running `extra` in the same walk.
@@ -262,42 +298,55 @@ pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (In
     let Structure { free_pages, mut problems, mut problem_total, freelist_synced, .. } = structure;
     problem_total += acc.problem_total;
     problems.extend(acc.problems);
+    // Figures come only from a tree that was read whole: any problem that can make them wrong (or
+    // problems too many to keep, whose kinds are unknown) withholds them.
+    let complete = problems.len() as u64 == problem_total && !problems.iter().any(|p| p.kind.affects_figures());
     let m = view.meta();
     // The stored freelist's page run (0 without one).
     let freelist = if freelist_synced { view.page(m.freelist).map_or(0, |p| p.run_pages()) } else { 0 };
     let total = view.total_size();
     let free = free_pages.saturating_mul(ps).min(total);
     let last_rev = acc.last_rev.unwrap_or(0);
-    let (info, mvcc, survivors) = if etcd {
-        let mut info = schema::read(view, last_rev);
-        let replay = mvcc::replay(&acc.recs, &acc.totals, info.current_revision);
-        schema::attach_leases(view, &mut info, &replay.live_leases);
-        (Some(info), Some(replay.mvcc), Some(replay.survivors))
-    } else {
-        (None, None, None)
+    let mut info = etcd.then(|| schema::read(view, last_rev));
+    let (mvcc, survivors) = match info.as_mut().filter(|_| complete) {
+        Some(info) => {
+            let replay = mvcc::replay(&acc.recs, &acc.totals, info.current_revision);
+            schema::attach_leases(view, info, &replay.live_leases);
+            (Some(replay.mvcc), Some(replay.survivors))
+        }
+        None => (None, None),
     };
     if let Some(i) = &info {
         let etcd_problems = schema::problems(view, i);
         problem_total += etcd_problems.len() as u64;
         problems.extend(etcd_problems);
     }
+    let more = file_problems(view, check.as_ref(), info.as_ref());
+    problem_total += more.len() as u64;
+    problems.extend(more);
+    // Errors first, then warnings, each by page and offset.
+    problems.sort_by_key(|p| (p.kind.is_warning(), p.page.unwrap_or(u64::MAX), p.offset.unwrap_or(u64::MAX)));
     problems.truncate(MAX_PROBLEMS);
-    let mut tops = acc.tops;
-    if let Some(i) = &info {
-        // Compaction writes scheduledCompactRev and finishedCompactRev (17-byte revisions).
-        if let Some(t) = tops.iter_mut().find(|t| t.name == META_BUCKET) {
-            let rev_len = crate::etcd::revision::REV_LEN as u32;
-            if i.scheduled_compact_revision.is_none() {
-                t.entries.push((SCHEDULED_COMPACT_REV.len() as u32, rev_len));
-            }
-            if i.finished_compact_revision.is_none() {
-                t.entries.push((FINISHED_COMPACT_REV.len() as u32, rev_len));
+    let warnings = problems.iter().filter(|p| p.kind.is_warning()).count() as u64;
+    let prediction = complete.then(|| {
+        let mut tops = acc.tops;
+        if let Some(i) = &info {
+            // Compaction writes scheduledCompactRev and finishedCompactRev (17-byte revisions).
+            if let Some(t) = tops.iter_mut().find(|t| t.name == META_BUCKET) {
+                let rev_len = crate::etcd::revision::REV_LEN as u32;
+                if i.scheduled_compact_revision.is_none() {
+                    t.entries.push((SCHEDULED_COMPACT_REV.len() as u32, rev_len));
+                }
+                if i.finished_compact_revision.is_none() {
+                    t.entries.push((FINISHED_COMPACT_REV.len() as u32, rev_len));
+                }
             }
         }
-    }
-    let mut prediction = predict_sizes(&tops, survivors.as_deref(), ps, info.as_ref().map(|i| i.current_revision));
-    prediction.compact_size = (prediction.size_fill_1_0 / ps - 2 + u64::from(freelist_synced)) * ps;
-    let quota = quota(total, prediction.size_fill_0_9, opt.quota);
+        let mut p = predict_sizes(&tops, survivors.as_deref(), ps, info.as_ref().map(|i| i.current_revision));
+        p.compact_size = (p.size_fill_1_0 / ps - 2 + u64::from(freelist_synced)) * ps;
+        p
+    });
+    let quota = quota(total, prediction.as_ref().map(|p| p.size_fill_0_9), opt.quota);
     let metas = view
         .metas
         .pages
@@ -309,7 +358,7 @@ pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (In
         })
         .collect();
     let report = Inspect {
-        schema: 1,
+        schema: SCHEMA,
         file: FileInfo {
             file_size: view.data.len() as u64,
             page_size: ps,
@@ -320,22 +369,30 @@ pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (In
             freelist: if freelist_synced { "page".into() } else { "not synced".into() },
         },
         trailer: Trailer { present: view.has_trailer(), sha256_ok: check.as_ref().map(TrailerCheck::ok), check },
-        pages: Pages {
+        complete,
+        pages: complete.then_some(Pages {
             meta: 2,
             freelist,
             branch: acc.branch,
             leaf: acc.leaf,
             overflow: acc.overflow,
             free: free_pages,
+        }),
+        size: Sizes {
+            total,
+            in_use: complete.then_some(total - free),
+            free: complete.then_some(free),
+            fragmentation: complete.then(|| ratio(free, total)),
+            past_hwm: view.slack(),
         },
-        size: Sizes { total, in_use: total - free, free, fragmentation: ratio(free, total), past_hwm: view.slack() },
-        buckets: acc.reports,
-        etcd: info,
+        buckets: complete.then_some(acc.reports),
+        etcd: info.filter(|_| complete),
         mvcc,
         prediction,
         quota,
         problems,
         problem_total,
+        warnings,
     };
     (report, extra_acc)
 }

@@ -1,6 +1,7 @@
 //! The `inspect` report: what one file is, what it holds, what it would become. Every type
-//! here is part of the stable JSON schema (`"schema": 1`) and round-trips through serde, so the
-//! index can keep reports.
+//! here is part of the stable JSON schema (`"schema": 2`) and round-trips through serde, so the
+//! index can keep reports. Figures that depend on a tree that could not be read whole are
+//! withheld (`None`, JSON `null`): a damaged file gets its problems, never guessed figures.
 
 use crate::bbolt::order::{ByteOrder, Txid};
 use crate::bbolt::stats::BucketStats;
@@ -72,12 +73,13 @@ pub struct Pages {
 pub struct Sizes {
     /// `hwm * pageSize`: etcd's DB SIZE (`etcd_mvcc_db_total_size_in_bytes`).
     pub total: u64,
-    /// Total minus free pages (`etcd_mvcc_db_total_size_in_use_in_bytes`).
-    pub in_use: u64,
-    /// Free pages' bytes.
-    pub free: u64,
-    /// free / total.
-    pub fragmentation: f64,
+    /// Total minus free pages (`etcd_mvcc_db_total_size_in_use_in_bytes`); withheld when the
+    /// tree could not be read whole (free pages are found by reachability).
+    pub in_use: Option<u64>,
+    /// Free pages' bytes (withheld likewise).
+    pub free: Option<u64>,
+    /// free / total (withheld likewise).
+    pub fragmentation: Option<f64>,
     /// Bytes in the file past the high-water mark (grow-ahead slack of a live file).
     pub past_hwm: u64,
 }
@@ -108,6 +110,20 @@ pub struct Prediction {
     pub compact_size: u64,
 }
 
+/// The quota verdict, as a stable code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaCode {
+    /// Under the quota.
+    Within,
+    /// At or over it (etcd raises NOSPACE), but compaction + defrag brings it under.
+    OverFixable,
+    /// At or over it, and still over after compaction + defrag.
+    Over,
+    /// At or over it; what compaction would leave is not known (figures withheld).
+    OverUnknown,
+}
+
 /// Quota usage.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Quota {
@@ -115,9 +131,11 @@ pub struct Quota {
     pub bytes: u64,
     /// total / quota now.
     pub usage: f64,
-    /// predicted size (fill 0.9) / quota.
-    pub usage_after_compact_defrag: f64,
-    /// A sentence.
+    /// predicted size (fill 0.9) / quota (withheld with the prediction).
+    pub usage_after_compact_defrag: Option<f64>,
+    /// The verdict as a code.
+    pub code: QuotaCode,
+    /// The verdict as a sentence.
     pub verdict: String,
 }
 
@@ -130,22 +148,35 @@ pub struct Inspect {
     pub file: FileInfo,
     /// The trailer.
     pub trailer: Trailer,
-    /// Pages.
-    pub pages: Pages,
+    /// Whether the tree was read whole: when false, every figure that depends on it is withheld
+    /// (null), and the problems say why.
+    pub complete: bool,
+    /// Pages (withheld when incomplete).
+    pub pages: Option<Pages>,
     /// Sizes.
     pub size: Sizes,
-    /// Buckets (top-level, and nested down to the requested depth).
-    pub buckets: Vec<BucketReport>,
-    /// etcd's own figures (None for a generic bbolt file).
+    /// Buckets, top-level and nested down to the requested depth (withheld when incomplete).
+    pub buckets: Option<Vec<BucketReport>>,
+    /// etcd's own figures (None for a generic bbolt file, or withheld).
     pub etcd: Option<schema::EtcdInfo>,
-    /// The MVCC store (None for a generic bbolt file).
+    /// The MVCC store (None for a generic bbolt file, or withheld).
     pub mvcc: Option<Mvcc>,
-    /// Size after compaction + defrag.
-    pub prediction: Prediction,
+    /// Size after compaction + defrag (withheld when incomplete).
+    pub prediction: Option<Prediction>,
     /// Quota.
     pub quota: Quota,
-    /// Problems met on the way (the full checker is `check`).
+    /// Errors and warnings, errors first (at most `MAX_PROBLEMS` kept): the same `check` reports,
+    /// less those of its gates.
     pub problems: Vec<Problem>,
-    /// Total problems.
+    /// All problems, kept or not.
     pub problem_total: u64,
+    /// Of them, warnings (which do not fail the file).
+    pub warnings: u64,
+}
+
+impl Inspect {
+    /// Errors (problems that are not warnings), kept or not.
+    pub fn errors(&self) -> u64 {
+        self.problem_total.saturating_sub(self.warnings)
+    }
 }

@@ -262,3 +262,27 @@ pub fn problems(view: &DbView<'_>, info: &EtcdInfo) -> Vec<Problem> {
     }
     out
 }
+
+/// One warning per raised alarm, with what it means for a cluster restored from the file.
+pub fn alarm_warnings(alarms: &[Alarm]) -> Vec<Problem> {
+    alarms
+        .iter()
+        .map(|a| {
+            let effect = match a.alarm.as_str() {
+                "NOSPACE" => {
+                    "a cluster restored from this file starts with it and refuses every put, txn with a put and \
+                     lease grant until `etcdctl alarm disarm` (after freeing space); `boltscope compact \
+                     --clear-alarms` writes a copy without it"
+                }
+                "CORRUPT" => {
+                    "members disagreed on their data; a cluster restored from this file starts with it and \
+                     refuses reads and writes until `etcdctl alarm disarm`; `boltscope compact --clear-alarms` \
+                     writes a copy without it"
+                }
+                _ => "an alarm etcd 3.5 does not know; a restored cluster keeps it",
+            };
+            let msg = format!("{} alarm raised by member {}: {effect}", a.alarm, a.member_id);
+            Problem::new(ProblemKind::AlarmRaised, msg).bucket(vec![String::from_utf8_lossy(ALARM_BUCKET).into_owned()])
+        })
+        .collect()
+}

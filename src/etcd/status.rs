@@ -145,6 +145,11 @@ pub fn status(view: &DbView<'_>, version: EtcdVersion) -> Result<StatusReport, E
     // clean: the same verdict `check` gives.
     structure.problem_total += found.total;
     structure.problems.extend(found.problems);
+    // Bytes past the high-water mark that no tool expects: a snapshot cut or appended to.
+    if let Some(p) = super::trailer::tail_problem(view) {
+        structure.problem_total += 1;
+        structure.problems.push(p);
+    }
     structure.problems.truncate(MAX_PROBLEMS);
     let mut st = Status {
         hash: acc.crc,

@@ -1,7 +1,9 @@
 //! The etcd snapshot trailer: `etcdctl snapshot save` appends the raw SHA-256 of everything
 //! before it, and etcd detects it by `size % 512 == 32`.
 
+use crate::bbolt::view::DbView;
 pub use crate::bbolt::view::TRAILER_LEN;
+use crate::problem::{Problem, ProblemKind};
 use sha2::{Digest, Sha256};
 
 /// Whether a file of this length carries a trailer.
@@ -41,4 +43,35 @@ pub fn verify(data: &[u8]) -> Option<TrailerCheck> {
         h.update(c);
     }
     Some(TrailerCheck { stored: hex(stored), computed: hex(&h.finalize()) })
+}
+
+/// The problem of a trailer that does not match the file.
+pub fn mismatch(view: &DbView<'_>, t: &TrailerCheck) -> Option<Problem> {
+    let msg = format!(
+        "sha256 trailer is {}, the file hashes to {}: the snapshot is corrupt or was cut short; \
+         `etcdutl snapshot restore` refuses it (expected sha256 ..., got ...)",
+        t.stored, t.computed
+    );
+    (!t.ok()).then(|| Problem::new(ProblemKind::TrailerMismatch, msg).offset(view.body_len() as u64))
+}
+
+/// Bytes past the high-water mark that are neither whole zero pages (the grow-ahead slack of a
+/// member file) nor a 32-byte sha256 trailer: a snapshot whose trailer was cut, or with bytes
+/// appended. `etcdutl snapshot restore` takes a file without a trailer only with
+/// `--skip-hash-check` (and then ignores those bytes).
+pub fn tail_problem(view: &DbView<'_>) -> Option<Problem> {
+    let start = usize::try_from(view.total_size()).ok()?;
+    let tail = view.data.get(start..view.body_len())?;
+    let whole_zero_pages = tail.len() as u64 % view.page_size == 0 && tail.iter().all(|&b| b == 0);
+    if tail.is_empty() || whole_zero_pages {
+        return None;
+    }
+    let n = tail.len();
+    let msg = format!(
+        "{n} byte(s) past the high-water mark are neither whole zero pages (a member file's slack) nor a \
+         32-byte sha256 trailer: a snapshot whose trailer was cut, or with bytes appended. \
+         `etcdutl snapshot restore` refuses it (snapshot missing hash) unless --skip-hash-check, \
+         which restores the database pages and ignores these bytes"
+    );
+    Some(Problem::new(ProblemKind::TrailingBytes, msg).offset(start as u64))
 }

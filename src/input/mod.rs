@@ -36,11 +36,13 @@ mod copy;
 mod error;
 mod expand;
 mod gzip;
+mod peek;
 mod sniff;
 mod zip;
 
 pub use error::{InputError, LISTED_ENTRIES};
 pub use expand::{expand, Expanded, DEFAULT_MAX_EXPANDED};
+pub use peek::peek;
 pub use sniff::{sniff, Container, NotDatabase, Sniffed, SNIFF_LEN};
 
 use crate::bbolt::meta::{meta_structs, Metas};

@@ -1,9 +1,9 @@
 //! `check`: every problem a file has and the CI gates, printed as verdicts for people or JSON.
 
-use crate::cli::{parse_hex32, parse_size, TableJson};
+use crate::cli::{parse_fraction, parse_hex32, parse_size, TableJson};
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::settle;
+use crate::report::{error_json, settle, verdict_text};
 use boltscope::analysis::check::{self, CheckReport, Gates};
 use boltscope::analysis::inspect;
 use boltscope::error::Error;
@@ -23,11 +23,16 @@ pub struct CheckArgs {
     /// Read the tree of this meta page (0 or 1) instead of the active one.
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
     pub meta: Option<u8>,
-    /// Fail unless the file has a matching sha256 trailer (as `etcdctl snapshot save` writes).
+    /// Fail unless the file has a sha256 trailer that matches it (as `etcdctl snapshot save`
+    /// writes, and `etcdutl snapshot restore` requires).
+    #[arg(long, alias = "require-trailer")]
+    pub require_hash: bool,
+    /// Fail when an alarm (NOSPACE, CORRUPT) is raised in the file: a cluster restored from it
+    /// would refuse writes until `etcdctl alarm disarm`.
     #[arg(long)]
-    pub require_trailer: bool,
+    pub fail_on_alarm: bool,
     /// Fail when free pages / total size exceeds this fraction (0.0-1.0).
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", value_parser = parse_fraction)]
     pub max_fragmentation: Option<f64>,
     /// Fail when the database size (high-water mark x page size) exceeds this; accepts 8GiB etc.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
@@ -36,7 +41,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "BYTES", default_value = "2GiB", value_parser = parse_size)]
     pub quota: u64,
     /// Fail when size / quota exceeds this fraction (0.0-1.0).
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", value_parser = parse_fraction)]
     pub max_quota_usage: Option<f64>,
     /// Fail when etcd's current revision is below N (or the file is not etcd's).
     #[arg(long, value_name = "N")]
@@ -74,8 +79,17 @@ fn table(path: &str, r: &CheckReport) -> String {
     let _ = writeln!(o, "{path}: {verdict}");
     let other = if r.other_meta_valid { "valid" } else { "INVALID" };
     let _ = writeln!(o, "  meta      read from page {}; page {} is {other}", r.meta_used, 1 - r.meta_used);
-    if let Some(rev) = r.revision {
-        let _ = writeln!(o, "  revision  {rev}");
+    match (r.revision, r.current_revision) {
+        (Some(rev), Some(cur)) if rev == cur => {
+            let _ = writeln!(o, "  revision  {rev}");
+        }
+        (Some(rev), Some(cur)) => {
+            let _ = writeln!(o, "  revision  {rev} (etcdutl's REVISION; a server started on it uses {cur})");
+        }
+        _ if !r.inspect.complete => {
+            let _ = writeln!(o, "  revision  withheld (the tree could not be read whole)");
+        }
+        _ => {}
     }
     if let Some(h) = &r.hash {
         let _ = writeln!(o, "  hash      {h} (etcdutl HASH)");
@@ -103,9 +117,10 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
         max_quota_usage: args.max_quota_usage,
         min_revision: args.min_revision,
         expect_hash: args.expect_hash,
-        require_trailer: args.require_trailer,
+        require_hash: args.require_hash,
+        fail_on_alarm: args.fail_on_alarm,
     };
-    let outs: Vec<Result<(CheckReport, bool), Error>> = args
+    let outs: Vec<Result<(Checked, bool), Error>> = args
         .files
         .par_iter()
         .map(|p| {
@@ -114,35 +129,34 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
                     Some(m) => DbView::with_meta(data, usize::from(m))?,
                     None => DbView::new(data)?,
                 };
-                Ok(check::check(&view, &opt, &gates))
+                let id = boltscope::index::identity(p, data);
+                Ok(Checked { report: check::check(&view, &opt, &gates), id })
             })
         })
         .collect();
     let mut verdict = Verdict::Clean;
     let mut out = String::new();
     for (path, o) in args.files.iter().zip(&outs) {
-        let Some(r) = settle(path, o, |r: &CheckReport| !r.ok, &mut verdict) else { continue };
         let name = path.display().to_string();
-        // check never answers from the index, but records what it found.
-        if let Ok(m) = input::open(path) {
-            if let Some(id) = boltscope::index::identity(path, m.bytes()) {
-                let s = &r.inspect.size;
-                let mut row = ix.row(
-                    path,
-                    r.inspect.file.file_size,
-                    "check",
-                    Some(s.total),
-                    r.revision,
-                    r.hash.clone(),
-                    Some(s.in_use),
-                    Some(s.fragmentation),
-                    r.errors,
-                );
-                if !r.ok && r.errors == 0 {
-                    row.verdict = "gate failed".into();
-                }
-                ix.store::<()>(&id, "check", None, &row);
+        let Some(c) = settle(path, o, |c: &Checked| !c.report.ok, &mut verdict) else {
+            if let (TableJson::Json, Err(e)) = (args.write_out, o) {
+                out.push_str(&error_json(path, e));
             }
+            continue;
+        };
+        let r = &c.report;
+        // check never answers from the index, but records what it found.
+        if let Some(id) = &c.id {
+            let s = &r.inspect.size;
+            let gate_failed = r.gates.iter().any(|g| !g.ok);
+            let mut row =
+                ix.row(path, r.inspect.file.file_size, "check", verdict_text(r.errors, r.warnings, gate_failed));
+            row.total_size = Some(s.total);
+            row.revision = r.current_revision;
+            row.hash = r.hash.clone();
+            row.in_use = s.in_use;
+            row.fragmentation = s.fragmentation;
+            ix.store::<()>(id, "check", None, &row);
         }
         match args.write_out {
             TableJson::Table => out.push_str(&table(&name, r)),
@@ -154,4 +168,10 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
     }
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     verdict
+}
+
+/// A file's report, and its identity for the index.
+struct Checked {
+    report: CheckReport,
+    id: Option<boltscope::index::Identity>,
 }

@@ -52,7 +52,7 @@ pub enum Command {
     /// Works on any bbolt file (REVISION 0 without a `key` bucket), on both byte orders and any
     /// page size. Several files are read in parallel and printed in argument order; with more
     /// than one file each block is headed `==> FILE <==` (JSON: one object per line with a
-    /// `"file"` field).
+    /// `"path"` field, as every command names its file).
     ///
     /// Examples:
     ///   boltscope status backup.db
@@ -185,4 +185,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         return Err(format!("size must be positive: {s:?}"));
     }
     Ok((n * mult as f64).round() as u64)
+}
+
+/// Parses a fraction from 0.0 to 1.0 (`0.5`), refusing anything outside.
+pub fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("must be a fraction from 0.0 to 1.0 (0.5 for half), not {s:?}")),
+    }
 }

@@ -72,32 +72,20 @@ impl Ix {
         self.ix.is_some()
     }
 
-    /// A history row.
-    #[allow(clippy::too_many_arguments)]
-    pub fn row(
-        &self,
-        path: &Path,
-        file_size: u64,
-        command: &str,
-        total_size: Option<u64>,
-        revision: Option<u64>,
-        hash: Option<String>,
-        in_use: Option<u64>,
-        fragmentation: Option<f64>,
-        problems: u64,
-    ) -> HistoryRow {
+    /// A history row for `path`, with no figures yet: the caller fills in what it has.
+    pub fn row(&self, path: &Path, file_size: u64, command: &str, verdict: String) -> HistoryRow {
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         HistoryRow {
             path: abs.display().to_string(),
             analysed_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             command: command.into(),
             file_size,
-            total_size,
-            revision,
-            hash,
-            in_use,
-            fragmentation,
-            verdict: if problems == 0 { "ok".into() } else { format!("{problems} problem(s)") },
+            total_size: None,
+            revision: None,
+            hash: None,
+            in_use: None,
+            fragmentation: None,
+            verdict,
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::exit::Verdict;
 use crate::index::Ix;
 use crate::inspect_render;
-use crate::report::settle;
+use crate::report::{error_json, settle, verdict_text};
 use boltscope::analysis::inspect::{self, Inspect};
 use boltscope::error::Error;
 use boltscope::{input, DbView};
@@ -27,8 +27,8 @@ pub struct InspectArgs {
     #[arg(long, default_value = "2GiB", value_parser = crate::cli::parse_size)]
     pub quota: u64,
     /// Do not verify the sha256 trailer (saves one pass of SHA-256 over the file).
-    #[arg(long)]
-    pub no_trailer_check: bool,
+    #[arg(long, alias = "no-trailer-check")]
+    pub skip_hash_check: bool,
     /// Files to inspect.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -46,12 +46,13 @@ pub enum InspectFormat {
 }
 
 /// Inspects one file, from the index when it knows the file (the quota verdict is recomputed).
+/// What is recorded, in the index's history too, is the verdict `check` gives without gates.
 pub fn inspect_file(path: &Path, opt: &inspect::Options, ix: &Ix) -> Result<(Inspect, bool), Error> {
     let tag = format!("inspect/{}/{}", opt.depth, opt.verify_trailer);
     let (r, torn) = input::read_consistent(path, |data| {
         let (id, hit) = ix.lookup::<Inspect>(path, data, &tag);
         if let Some(mut r) = hit {
-            r.quota = inspect::quota(r.size.total, r.prediction.size_fill_0_9, opt.quota);
+            r.quota = inspect::quota(r.size.total, r.prediction.as_ref().map(|p| p.size_fill_0_9), opt.quota);
             return Ok((r, None));
         }
         let r = inspect::inspect(&DbView::new(data)?, opt);
@@ -60,19 +61,13 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, ix: &Ix) -> Result<(Ins
     let (r, id) = r;
     if let Some(id) = id {
         let s = &r.size;
-        let rev = r.etcd.as_ref().map(|e| e.current_revision);
-        let row = ix.row(
-            path,
-            r.file.file_size,
-            "inspect",
-            Some(s.total),
-            rev,
-            None,
-            Some(s.in_use),
-            Some(s.fragmentation),
-            r.problem_total,
-        );
-        let clean = r.problem_total == 0 && !torn && r.trailer.sha256_ok != Some(false);
+        let mut row = ix.row(path, r.file.file_size, "inspect", verdict_text(r.errors(), r.warnings, false));
+        row.total_size = Some(s.total);
+        row.revision = r.etcd.as_ref().map(|e| e.current_revision);
+        row.in_use = s.in_use;
+        row.fragmentation = s.fragmentation;
+        // Only a clean answer is kept to answer from later; every answer is a history row.
+        let clean = r.errors() == 0 && !torn;
         ix.store(&id, &tag, clean.then_some(&r), &row);
     }
     Ok((r, torn))
@@ -80,24 +75,32 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, ix: &Ix) -> Result<(Ins
 
 /// Runs `inspect` over every file in parallel and prints in argument order.
 pub fn run(args: &InspectArgs, ix: &Ix) -> Verdict {
-    let opt = inspect::Options { depth: args.depth, quota: args.quota, verify_trailer: !args.no_trailer_check };
+    let opt = inspect::Options { depth: args.depth, quota: args.quota, verify_trailer: !args.skip_hash_check };
     let outs: Vec<Result<(Inspect, bool), Error>> = args.files.par_iter().map(|p| inspect_file(p, &opt, ix)).collect();
     let mut verdict = Verdict::Clean;
-    let mut done: Vec<(String, &Inspect)> = Vec::new();
+    let mut text = String::new();
+    let mut done: Vec<(String, Result<&Inspect, &Error>)> = Vec::new();
     for (path, o) in args.files.iter().zip(&outs) {
-        let failed = |r: &Inspect| r.problem_total > 0 || r.trailer.sha256_ok == Some(false);
-        if let Some(r) = settle(path, o, failed, &mut verdict) {
-            done.push((path.display().to_string(), r));
-        }
+        let failed = |r: &Inspect| r.errors() > 0;
+        let _ = settle(path, o, failed, &mut verdict);
+        done.push((path.display().to_string(), o.as_ref().map(|(r, _)| r)));
     }
-    let text = match args.write_out {
-        InspectFormat::Table => done.iter().map(|(p, r)| inspect_render::table(p, r)).collect::<Vec<_>>().join("\n"),
-        InspectFormat::Json => done.iter().map(|(p, r)| inspect_render::json(p, r)).collect(),
-        InspectFormat::Prometheus => {
-            let v: Vec<(&str, &Inspect)> = done.iter().map(|(p, r)| (p.as_str(), *r)).collect();
-            inspect_render::prometheus(&v)
+    match args.write_out {
+        InspectFormat::Table => {
+            let tables: Vec<String> =
+                done.iter().filter_map(|(p, r)| r.ok().map(|r| inspect_render::table(p, r))).collect();
+            text = tables.join("\n");
         }
-    };
+        InspectFormat::Json => {
+            for (p, r) in &done {
+                match r {
+                    Ok(r) => text.push_str(&inspect_render::json(p, r)),
+                    Err(e) => text.push_str(&error_json(Path::new(p), e)),
+                }
+            }
+        }
+        InspectFormat::Prometheus => text = inspect_render::prometheus(&done),
+    }
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     verdict
 }

@@ -3,6 +3,7 @@
 
 use boltscope::analysis::inspect::Inspect;
 use boltscope::etcd::humanize::bytes as h;
+use boltscope::Error;
 use std::fmt::Write;
 
 /// A report with the file it is about, as serialized in JSON.
@@ -10,6 +11,8 @@ use std::fmt::Write;
 pub struct Named<'a> {
     /// The path as given.
     pub path: &'a str,
+    /// Whether the file has no error (warnings allowed): the verdict `check` gives without gates.
+    pub ok: bool,
     /// The report.
     #[serde(flatten)]
     pub report: &'a Inspect,
@@ -17,7 +20,7 @@ pub struct Named<'a> {
 
 /// One JSON object per line.
 pub fn json(path: &str, r: &Inspect) -> String {
-    serde_json::to_string(&Named { path, report: r }).unwrap_or_default() + "\n"
+    serde_json::to_string(&Named { path, ok: r.errors() == 0, report: r }).unwrap_or_default() + "\n"
 }
 
 /// Binary units for quotas, which are set in them (2 GiB, 8 GiB).
@@ -42,10 +45,10 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 pub fn table(path: &str, r: &Inspect) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{path}");
-    let health = if r.problem_total == 0 {
-        "no problems found".to_string()
-    } else {
-        format!("{} PROBLEM(S) FOUND (see below; run `boltscope check` for all)", r.problem_total)
+    let health = match (r.errors(), r.warnings) {
+        (0, 0) => "no problems found".to_string(),
+        (0, w) => format!("no problems found, {w} warning(s) (see below)"),
+        (e, _) => format!("{e} PROBLEM(S) FOUND (see below; run `boltscope check` for all)"),
     };
     let trailer = match (r.trailer.present, r.trailer.sha256_ok) {
         (false, _) => "no sha256 trailer".to_string(),
@@ -54,22 +57,34 @@ pub fn table(path: &str, r: &Inspect) -> String {
         (true, None) => "sha256 trailer not verified".to_string(),
     };
     let _ = writeln!(o, "  health    {health}; {trailer}");
+    if !r.complete {
+        let _ = writeln!(o, "  figures   WITHHELD: the tree could not be read whole, so sizes, pages, buckets and");
+        let _ = writeln!(o, "            etcd's figures would be guesses (the problems below say why)");
+    }
     let _ = writeln!(o, "  quota     {} of {}", r.quota.verdict, iec(r.quota.bytes));
     let s = &r.size;
-    let _ = writeln!(
-        o,
-        "  size      {} total, {} in use, {} free ({} fragmented)",
-        h(s.total),
-        h(s.in_use),
-        h(s.free),
-        pct(s.fragmentation)
-    );
-    let p = &r.prediction;
-    let what = match p.compact_revision {
-        Some(rev) => format!("after compact at {rev} + defrag"),
-        None => "after defrag".into(),
-    };
-    let _ = writeln!(o, "  {what}: {} (fill 0.9, etcd), {} (fill 1.0)", h(p.size_fill_0_9), h(p.size_fill_1_0));
+    match (s.in_use, s.free, s.fragmentation) {
+        (Some(in_use), Some(free), Some(frag)) => {
+            let _ = writeln!(
+                o,
+                "  size      {} total, {} in use, {} free ({} fragmented)",
+                h(s.total),
+                h(in_use),
+                h(free),
+                pct(frag)
+            );
+        }
+        _ => {
+            let _ = writeln!(o, "  size      {} total", h(s.total));
+        }
+    }
+    if let Some(p) = &r.prediction {
+        let what = match p.compact_revision {
+            Some(rev) => format!("after compact at {rev} + defrag"),
+            None => "after defrag".into(),
+        };
+        let _ = writeln!(o, "  {what}: {} (fill 0.9, etcd), {} (fill 1.0)", h(p.size_fill_0_9), h(p.size_fill_1_0));
+    }
     let f = &r.file;
     let other = 1 - f.active_meta;
     let om = &f.metas[other];
@@ -90,12 +105,13 @@ pub fn table(path: &str, r: &Inspect) -> String {
         if om.valid { "valid" } else { "INVALID" },
         opt(&om.txid)
     );
-    let pg = &r.pages;
-    let _ = writeln!(
-        o,
-        "  pages     hwm {}: {} meta, {} freelist, {} branch, {} leaf, {} overflow, {} free",
-        f.high_water_mark, pg.meta, pg.freelist, pg.branch, pg.leaf, pg.overflow, pg.free
-    );
+    if let Some(pg) = &r.pages {
+        let _ = writeln!(
+            o,
+            "  pages     hwm {}: {} meta, {} freelist, {} branch, {} leaf, {} overflow, {} free",
+            f.high_water_mark, pg.meta, pg.freelist, pg.branch, pg.leaf, pg.overflow, pg.free
+        );
+    }
     let _ = writeln!(o, "  freelist  {}", f.freelist);
     if let Some(e) = &r.etcd {
         let _ = writeln!(o, "etcd");
@@ -146,13 +162,16 @@ pub fn table(path: &str, r: &Inspect) -> String {
             h(c.keep_bytes)
         );
     }
-    let _ = writeln!(o, "buckets");
-    let _ = writeln!(
-        o,
-        "  {:<24} {:>10} {:>5} {:>9} {:>9} {:>9} {:>5}",
-        "NAME", "KEYS", "DEPTH", "PAGES", "ALLOC", "IN USE", "FILL"
-    );
-    for b in &r.buckets {
+    let buckets = r.buckets.as_deref().unwrap_or_default();
+    if !buckets.is_empty() {
+        let _ = writeln!(o, "buckets");
+        let _ = writeln!(
+            o,
+            "  {:<24} {:>10} {:>5} {:>9} {:>9} {:>9} {:>5}",
+            "NAME", "KEYS", "DEPTH", "PAGES", "ALLOC", "IN USE", "FILL"
+        );
+    }
+    for b in buckets {
         let st = &b.stats;
         let pages = st.branch_page_n + st.branch_overflow_n + st.leaf_page_n + st.leaf_overflow_n;
         let alloc = st.branch_alloc + st.leaf_alloc;
@@ -176,7 +195,11 @@ pub fn table(path: &str, r: &Inspect) -> String {
     if r.problem_total > 0 {
         let _ = writeln!(o, "problems");
         for p in &r.problems {
-            let _ = writeln!(o, "  {p}");
+            let label = if p.kind.is_warning() { "warning" } else { "error" };
+            let _ = writeln!(o, "  {label:<8} {p}");
+        }
+        if r.problem_total > r.problems.len() as u64 {
+            let _ = writeln!(o, "  ...      {} more not shown", r.problem_total - r.problems.len() as u64);
         }
     }
     o
@@ -193,8 +216,10 @@ fn esc(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// Prometheus text exposition for several reports, one family per metric.
-pub fn prometheus(reports: &[(&str, &Inspect)]) -> String {
+/// Prometheus text exposition for several files, one family per metric. Every file gets
+/// `boltscope_file_readable` (0 for one that could not be read, which gets nothing else);
+/// figures withheld for a damaged tree get no series.
+pub fn prometheus(reports: &[(String, Result<&Inspect, &Error>)]) -> String {
     let mut fams: Vec<Family> = Vec::new();
     let mut add =
         |name: &'static str, help: &'static str, labels: String, v: f64| match fams.iter_mut().find(|f| f.name == name)
@@ -204,6 +229,12 @@ pub fn prometheus(reports: &[(&str, &Inspect)]) -> String {
         };
     for (path, r) in reports {
         let file = format!("file=\"{}\"", esc(path));
+        let readable = "1 when the file could be read as a bbolt database (0: nothing else is reported for it).";
+        let Ok(r) = r else {
+            add("boltscope_file_readable", readable, file, 0.0);
+            continue;
+        };
+        add("boltscope_file_readable", readable, file.clone(), 1.0);
         let s = &r.size;
         add(
             "etcd_mvcc_db_total_size_in_bytes",
@@ -211,37 +242,41 @@ pub fn prometheus(reports: &[(&str, &Inspect)]) -> String {
             file.clone(),
             s.total as f64,
         );
-        add(
-            "etcd_mvcc_db_total_size_in_use_in_bytes",
-            "Size of the database in use (total minus free pages), as etcd reports it.",
-            file.clone(),
-            s.in_use as f64,
-        );
-        add("boltscope_db_file_size_bytes", "Size of the file on disk.", file.clone(), r.file.file_size as f64);
-        add("boltscope_db_free_bytes", "Bytes in free pages.", file.clone(), s.free as f64);
-        add("boltscope_db_fragmentation_ratio", "Free pages over total size.", file.clone(), s.fragmentation);
-        for (t, n) in [
-            ("meta", r.pages.meta),
-            ("freelist", r.pages.freelist),
-            ("branch", r.pages.branch),
-            ("leaf", r.pages.leaf),
-            ("overflow", r.pages.overflow),
-            ("free", r.pages.free),
-        ] {
-            add("boltscope_db_pages", "Pages by type.", format!("{file},type=\"{t}\""), n as f64);
+        if let Some(in_use) = s.in_use {
+            add(
+                "etcd_mvcc_db_total_size_in_use_in_bytes",
+                "Size of the database in use (total minus free pages), as etcd reports it.",
+                file.clone(),
+                in_use as f64,
+            );
         }
-        add(
-            "boltscope_predicted_size_bytes",
-            "Size after compaction at the current revision and defrag.",
-            format!("{file},fill=\"0.9\""),
-            r.prediction.size_fill_0_9 as f64,
-        );
-        add(
-            "boltscope_predicted_size_bytes",
-            "Size after compaction at the current revision and defrag.",
-            format!("{file},fill=\"1.0\""),
-            r.prediction.size_fill_1_0 as f64,
-        );
+        add("boltscope_db_file_size_bytes", "Size of the file on disk.", file.clone(), r.file.file_size as f64);
+        if let (Some(free), Some(frag)) = (s.free, s.fragmentation) {
+            add("boltscope_db_free_bytes", "Bytes in free pages.", file.clone(), free as f64);
+            add("boltscope_db_fragmentation_ratio", "Free pages over total size.", file.clone(), frag);
+        }
+        if let Some(pg) = &r.pages {
+            for (t, n) in [
+                ("meta", pg.meta),
+                ("freelist", pg.freelist),
+                ("branch", pg.branch),
+                ("leaf", pg.leaf),
+                ("overflow", pg.overflow),
+                ("free", pg.free),
+            ] {
+                add("boltscope_db_pages", "Pages by type.", format!("{file},type=\"{t}\""), n as f64);
+            }
+        }
+        if let Some(p) = &r.prediction {
+            for (fill, v) in [("0.9", p.size_fill_0_9), ("1.0", p.size_fill_1_0)] {
+                add(
+                    "boltscope_predicted_size_bytes",
+                    "Size after compaction at the current revision and defrag.",
+                    format!("{file},fill=\"{fill}\""),
+                    v as f64,
+                );
+            }
+        }
         add(
             "etcd_server_quota_backend_bytes",
             "Backend quota the usage is measured against.",
@@ -249,7 +284,8 @@ pub fn prometheus(reports: &[(&str, &Inspect)]) -> String {
             r.quota.bytes as f64,
         );
         add("boltscope_quota_usage_ratio", "Total size over the quota.", file.clone(), r.quota.usage);
-        add("boltscope_problems", "Problems found while reading the file.", file.clone(), r.problem_total as f64);
+        add("boltscope_problems", "Errors found in the file (warnings not counted).", file.clone(), r.errors() as f64);
+        add("boltscope_warnings", "Warnings about the file (alarms, missing leases).", file.clone(), r.warnings as f64);
         if let Some(ok) = r.trailer.sha256_ok {
             add(
                 "boltscope_snapshot_trailer_ok",
@@ -258,7 +294,7 @@ pub fn prometheus(reports: &[(&str, &Inspect)]) -> String {
                 f64::from(u8::from(ok)),
             );
         }
-        for b in &r.buckets {
+        for b in r.buckets.as_deref().unwrap_or_default() {
             let l = format!("{file},bucket=\"{}\"", esc(&b.path.join("/")));
             add(
                 "boltscope_bucket_keys",

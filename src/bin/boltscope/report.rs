@@ -46,3 +46,28 @@ pub fn settle<'r, T>(
         }
     }
 }
+
+/// The verdict recorded in the index and shown by `scan`, the same words everywhere: `ok`, with
+/// the warnings counted, or the errors, or a failed gate.
+pub fn verdict_text(errors: u64, warnings: u64, gate_failed: bool) -> String {
+    let mut v = match (errors, warnings) {
+        (0, 0) => "ok".to_string(),
+        (0, w) => format!("ok, {w} warning(s)"),
+        (e, _) => format!("{e} problem(s)"),
+    };
+    if gate_failed {
+        v = if errors == 0 { "gate failed".into() } else { format!("{v}, gate failed") };
+    }
+    v
+}
+
+/// The JSON line for a file that could not be read, so a pipeline sees every file it asked
+/// about: `{"path":...,"ok":false,"error":{"kind":...,"message":...}}`.
+pub fn error_json(path: &Path, e: &Error) -> String {
+    let v = serde_json::json!({
+        "path": path.display().to_string(),
+        "ok": false,
+        "error": { "kind": e.kind().name(), "message": e.to_string() },
+    });
+    format!("{v}\n")
+}

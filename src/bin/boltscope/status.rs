@@ -2,7 +2,7 @@
 
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::print_problems;
+use crate::report::{error_json, print_problems, verdict_text};
 use boltscope::error::Error;
 use boltscope::etcd::status::{self, EtcdVersion, Format, Status};
 use boltscope::etcd::trailer;
@@ -25,8 +25,8 @@ pub struct StatusArgs {
     pub etcd_version: EtcdVersionArg,
     /// Also verify the sha256 trailer of a snapshot file (etcdutl does not); a mismatch is a
     /// problem (exit 1). A file without a trailer passes.
-    #[arg(long)]
-    pub verify_trailer: bool,
+    #[arg(long, alias = "verify-trailer")]
+    pub check_hash: bool,
     /// Files to read: etcd snapshots, `member/snap/db`, or any bbolt file.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -91,7 +91,7 @@ fn version(v: EtcdVersionArg) -> EtcdVersion {
 /// hash on the other core when asked), remembered in the index when clean.
 pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
     let ver = version(args.etcd_version);
-    let tag = format!("status/{ver:?}/{}", args.verify_trailer);
+    let tag = format!("status/{ver:?}/{}", args.check_hash);
     let res = input::read_consistent(path, |data| {
         let (id, hit) = ix.lookup::<Status>(path, data, &tag);
         if let Some(st) = hit {
@@ -99,24 +99,29 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
         }
         let (st, tr) = rayon::join(
             || DbView::new(data).and_then(|v| status::status(&v, ver)),
-            || if args.verify_trailer { trailer::verify(data) } else { None },
+            || if args.check_hash { trailer::verify(data) } else { None },
         );
         let r = st?;
         let mut problems = r.structure.problems.clone();
         let mut total = r.structure.problem_total;
-        if let Some(t) = tr.filter(|t| !t.ok()) {
-            problems.push(Problem::new(
-                ProblemKind::TrailerMismatch,
-                format!("sha256 trailer is {}, the file hashes to {}", t.stored, t.computed),
-            ));
+        if let Some(p) = tr.as_ref().and_then(|t| DbView::new(data).ok().and_then(|v| trailer::mismatch(&v, t))) {
+            problems.push(p);
             total += 1;
         }
-        // A history row only when there is an index to keep it.
+        // A history row only when there is an index to keep it. status checks the structure and
+        // etcd's records, not the trailer unless asked: its verdict says so, so it never records
+        // "ok" for a file whose trailer `check` would fail.
         let store = id.map(|id| {
             let st = &r.status;
-            let hash = Some(format!("{:x}", st.hash));
-            let rev = Some(st.revision.max(0) as u64);
-            (id, ix.row(path, data.len() as u64, "status", Some(st.total_size), rev, hash, None, None, total))
+            let mut verdict = verdict_text(total, 0, false);
+            if total == 0 && trailer::present(data.len()) && tr.is_none() {
+                verdict.push_str(" (sha256 trailer not checked)");
+            }
+            let mut row = ix.row(path, data.len() as u64, "status", verdict);
+            row.total_size = Some(st.total_size);
+            row.revision = Some(st.revision.max(0) as u64);
+            row.hash = Some(format!("{:x}", st.hash));
+            (id, row)
         });
         Ok((r.status, problems, total, store))
     });
@@ -159,7 +164,12 @@ pub fn run(args: &StatusArgs, ix: &Ix) -> Verdict {
     let mut out = stdout.lock();
     for (path, o) in args.files.iter().zip(&outs) {
         match o {
-            Outcome::Failed(e) => eprintln!("boltscope: {}: {e}", path.display()),
+            Outcome::Failed(e) => {
+                eprintln!("boltscope: {}: {e}", path.display());
+                if fmt == Format::Json {
+                    let _ = out.write_all(error_json(path, e).as_bytes());
+                }
+            }
             Outcome::Read { status, problems, total } => {
                 if *total > 0 {
                     print_problems(path, problems, *total);
@@ -170,9 +180,11 @@ pub fn run(args: &StatusArgs, ix: &Ix) -> Verdict {
                 if !trusted {
                     continue;
                 }
+                // One file: etcdutl's own JSON, byte for byte. Several: each object names its file
+                // as every command does, with `path`.
                 let text = if many && fmt == Format::Json {
                     let mut v = serde_json::to_value(status).unwrap_or_default();
-                    v["file"] = path.display().to_string().into();
+                    v["path"] = path.display().to_string().into();
                     format!("{v}\n")
                 } else if many {
                     format!("==> {} <==\n{}", path.display(), status::render(status, fmt))
