@@ -1,5 +1,5 @@
-//! Every `unsafe` line of the crate: the read-only memory map, a prefetch hint, and a hint to
-//! start writing an output file back to disk.
+//! Every `unsafe` line of the crate: the read-only memory map, a prefetch hint, a hint to start
+//! writing an output file back to disk, and the default SIGPIPE action for the binary.
 //!
 //! A file is opened read-only (never for writing, never taking bbolt's flock, so it works beside
 //! a running etcd) and mapped shared, so changes a live etcd makes through `pwrite` are seen and
@@ -70,4 +70,16 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (file, offset, len);
+}
+
+/// Restores the default action of SIGPIPE (Rust's runtime ignores it, so a write to a closed
+/// pipe fails, and `println!` panics on it): `boltscope scan /backups | head` then ends quietly,
+/// as a Unix tool does, instead of printing a panic. For the binary's `main`; a no-op off Linux.
+pub fn default_sigpipe() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler of ours and touches
+    // no memory; it is called once, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

@@ -91,6 +91,36 @@ pub fn default_path() -> Option<PathBuf> {
     Some(base.join("boltscope").join("index.redb"))
 }
 
+/// Why the index could not be opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenErrorKind {
+    /// Another boltscope process held it for two seconds.
+    Busy,
+    /// Made by a newer boltscope.
+    Newer,
+    /// Its folder or file cannot be written.
+    Unwritable,
+    /// The file is there and writable, but redb cannot use it: damaged.
+    Damaged,
+}
+
+/// An index that could not be opened: its kind, and what redb or the system said.
+#[derive(Clone, Debug)]
+pub struct OpenError {
+    /// The kind.
+    pub kind: OpenErrorKind,
+    /// The message.
+    pub message: String,
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for OpenError {}
+
 /// An open index: read-only until something must be written (a lookup that hits costs no write
 /// and no sync, and does not lock other processes out), then read-write.
 pub struct Index {
@@ -181,7 +211,22 @@ fn e(x: impl std::fmt::Display) -> String {
 impl Index {
     /// Opens the index at `path` (creating it if needed), read-only when it exists and is
     /// current. Waits up to two seconds for another boltscope process that is writing it.
-    pub fn open(path: &Path) -> Result<Index, String> {
+    pub fn open(path: &Path) -> Result<Index, OpenError> {
+        Self::open_inner(path).map_err(|message| {
+            let kind = if message.starts_with("held by another") {
+                OpenErrorKind::Busy
+            } else if message.starts_with("made by a newer") {
+                OpenErrorKind::Newer
+            } else if !path.is_file() || std::fs::OpenOptions::new().write(true).open(path).is_err() {
+                OpenErrorKind::Unwritable
+            } else {
+                OpenErrorKind::Damaged
+            };
+            OpenError { kind, message }
+        })
+    }
+
+    fn open_inner(path: &Path) -> Result<Index, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|x| format!("cannot create {}: {x}", dir.display()))?;
         }

@@ -3,6 +3,7 @@
 //! several commands share.
 
 use crate::check::CheckArgs;
+use crate::completions::{CompletionsArgs, ManArgs};
 use crate::compact::CompactArgs;
 use crate::history::HistoryArgs;
 use crate::inspect::InspectArgs;
@@ -16,11 +17,11 @@ use std::path::PathBuf;
 /// boltscope never opens its input for writing and never takes the lock a running etcd holds, so
 /// it can read `member/snap/db` of a live member as well as a saved snapshot.
 ///
-/// Exit codes: 0 everything read and clean; 1 a file has problems (damage, a sha256 trailer that
-/// does not match, or a file that kept changing while read); 2 a file could not be read as a
-/// bbolt database at all (missing, unreadable, not bbolt), or the command line was wrong.
+/// Exit codes, the same for every command: 0 clean (every gate met); 1 problems found, a gate
+/// failed, or (diff) the files differ; 2 a file could not be read, or the command line was wrong;
+/// 130 interrupted.
 #[derive(Parser, Debug)]
-#[command(name = "boltscope", version, about, long_about, max_term_width = 100)]
+#[command(name = "boltscope", version = env!("BOLTSCOPE_VERSION"), about, long_about, max_term_width = 100)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -147,6 +148,20 @@ pub enum Command {
     ///   boltscope scan /backups
     #[command(verbatim_doc_comment)]
     Scan(ScanArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    ///
+    /// Examples:
+    ///   boltscope completions bash > /etc/bash_completion.d/boltscope
+    ///   boltscope completions zsh > "${fpath[1]}/_boltscope"
+    ///   boltscope completions fish > ~/.config/fish/completions/boltscope.fish
+    #[command(verbatim_doc_comment)]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), for `man`.
+    ///
+    /// Example:
+    ///   boltscope man > /usr/local/share/man/man1/boltscope.1
+    #[command(verbatim_doc_comment)]
+    Man(ManArgs),
 }
 
 /// `-w table|json`, for commands that print a report for people or JSON lines.

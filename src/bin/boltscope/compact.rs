@@ -194,6 +194,13 @@ pub fn run(a: &CompactArgs) -> Verdict {
     } else {
         println!("{text}");
     }
+    if !r.trailer && a.trailer == TrailerArg::Auto {
+        eprintln!(
+            "boltscope: note: {} has no sha256 trailer (SRC had none): `etcdutl snapshot restore` refuses it without \
+             --skip-hash-check; compact with --trailer always to make it restorable",
+            r.dst
+        );
+    }
     Verdict::Clean
 }
 

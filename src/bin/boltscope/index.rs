@@ -18,6 +18,7 @@ impl Ix {
         let path = if cli.no_index { None } else { cli.index.clone().or_else(cache::default_path) };
         let ix = path.and_then(|p| match Index::open(&p) {
             Ok(ix) => Some(ix),
+            Err(e) if e.kind == cache::OpenErrorKind::Damaged => set_aside(&p, &e),
             Err(e) => {
                 eprintln!("boltscope: warning: index {} not used: {e}", p.display());
                 None
@@ -86,6 +87,35 @@ impl Ix {
             in_use: None,
             fragmentation: None,
             verdict,
+        }
+    }
+}
+
+/// A damaged index is moved aside and a new one started, with one warning that says so and how to
+/// get rid of the old file: the next run is clean, instead of warning on every run.
+fn set_aside(p: &Path, e: &cache::OpenError) -> Option<Index> {
+    let when = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut aside = p.as_os_str().to_owned();
+    aside.push(format!(".damaged-{when}"));
+    let aside = std::path::PathBuf::from(aside);
+    let moved = std::fs::rename(p, &aside).and_then(|()| Index::open(p).map_err(std::io::Error::other));
+    match moved {
+        Ok(ix) => {
+            eprintln!(
+                "boltscope: warning: index {} was damaged ({e}); moved it to {} and started a new one (delete the \
+                 old file once you no longer need its history)",
+                p.display(),
+                aside.display()
+            );
+            Some(ix)
+        }
+        Err(why) => {
+            eprintln!(
+                "boltscope: warning: index {} is damaged ({e}) and could not be replaced ({why}); delete it to start \
+                 a new one, or use --index PATH or --no-index",
+                p.display()
+            );
+            None
         }
     }
 }

@@ -5,6 +5,7 @@
 mod check;
 mod cli;
 mod compact;
+mod completions;
 mod exit;
 mod history;
 mod index;
@@ -19,11 +20,15 @@ use cli::Command;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    boltscope::sys::default_sigpipe();
     // Every command's --help ends with the exit codes, which are the same for all of them.
     let matches = cli::Cli::command().mut_subcommands(|c| c.after_long_help(exit::HELP)).get_matches();
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // compact neither reads nor records anything: it leaves the index to other processes.
-    let ix = if matches!(cli.command, Command::Compact(_)) { index::Ix::none() } else { index::Ix::open(&cli) };
+    let ix = match cli.command {
+        Command::Compact(_) | Command::Completions(_) | Command::Man(_) => index::Ix::none(),
+        _ => index::Ix::open(&cli),
+    };
     let verdict = match &cli.command {
         Command::Status(args) => status::run(args, &ix),
         Command::Inspect(args) => inspect::run(args, &ix),
@@ -31,6 +36,8 @@ fn main() -> ExitCode {
         Command::Compact(args) => compact::run(args),
         Command::History(args) => history::run(args, &ix),
         Command::Scan(args) => scan::run(args, &ix),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     };
     ExitCode::from(verdict.code())
 }
