@@ -105,7 +105,12 @@ impl fmt::Display for Error {
             }
             Error::NotBbolt { looks_like: Some(what) } => write!(f, "not a bbolt database: it looks like {what}"),
             Error::MetaUnusable { index, why } => write!(f, "meta page {index} is not valid: {why}"),
-            Error::Archive(e) => write!(f, "{e}"),
+            // The message names its file first; callers print the file already.
+            Error::Archive(e) => {
+                let msg = e.to_string();
+                let file = format!("{}: ", e.path().display());
+                f.write_str(msg.strip_prefix(&file).unwrap_or(&msg))
+            }
         }
     }
 }

@@ -25,6 +25,48 @@ pub struct Gates {
     pub require_hash: bool,
     /// Whether a raised alarm (NOSPACE, CORRUPT) fails the file.
     pub fail_on_alarm: bool,
+    /// A k3s server token that must open the snapshot's bootstrap data.
+    pub k3s_token: Option<Token>,
+}
+
+/// A secret token; its `Debug` does not show it.
+#[derive(Clone, Default)]
+pub struct Token(pub String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// Whether `token` opens the k3s bootstrap data of `view`: the gate's actual value and outcome.
+fn k3s_gate(view: &DbView<'_>, token: &str) -> (String, bool) {
+    use crate::k3s::bootstrap::{check_entries, EntriesCheck};
+    let entries = match crate::etcd::live::under_prefix(view, b"/bootstrap/") {
+        Ok(e) => e,
+        Err(p) => return (format!("the key bucket cannot be read: {p}"), false),
+    };
+    match check_entries(token, &entries) {
+        Ok(EntriesCheck::Opened { key, opened, .. }) => {
+            let n = opened.names.map_or(String::new(), |n| format!(", {} files", n.len()));
+            (format!("opens {key}{n}"), true)
+        }
+        Ok(EntriesCheck::NoBootstrapData) => (
+            "no bootstrap data under /bootstrap/ (k3s with embedded etcd always stores it: is this a k3s snapshot?)"
+                .into(),
+            false,
+        ),
+        Ok(EntriesCheck::OtherToken { keys }) => (
+            format!(
+                "DOES NOT OPEN: the bootstrap data ({}) is encrypted with another token; a server restored with this \
+                 token refuses to start (bootstrap data already found and encrypted with different token)",
+                keys.join(", ")
+            ),
+            false,
+        ),
+        Ok(EntriesCheck::Failed { key, error, .. }) => (format!("DOES NOT OPEN {key}: {error}"), false),
+        Err(e) => (format!("not a usable k3s token: {e}"), false),
+    }
 }
 
 /// One gate's outcome.
@@ -147,6 +189,10 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
         let alarms = raised.iter().map(|m| m.split(' ').next().unwrap_or_default()).collect::<Vec<_>>();
         let actual = if alarms.is_empty() { "none".to_string() } else { alarms.join(", ") };
         g.add("--fail-on-alarm", "no alarm raised".into(), actual, raised.is_empty());
+    }
+    if let Some(Token(token)) = &gates.k3s_token {
+        let (actual, ok) = k3s_gate(view, token);
+        g.add("--k3s-token", "opens the k3s bootstrap data".into(), actual, ok);
     }
     let gates = g.0;
     let ok = errors == 0 && gates.iter().all(|x| x.ok);

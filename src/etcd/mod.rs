@@ -6,6 +6,7 @@
 pub mod compaction;
 pub mod hashkv;
 pub mod humanize;
+pub mod live;
 pub mod mvcc;
 pub mod proto;
 pub mod records;

@@ -76,6 +76,8 @@ pub struct Kv<'a> {
     pub version: u64,
     /// Field 5's length (0 when absent).
     pub value_len: usize,
+    /// Field 5 (empty when absent).
+    pub value: &'a [u8],
     /// Field 6.
     pub lease: u64,
     /// Whether any field besides the key is present (a tombstone has none).
@@ -115,7 +117,8 @@ fn fast_kv(b: &[u8]) -> Option<Kv<'_>> {
             0x20 => kv.version = varint(b, &mut pos)?,
             0x2a => {
                 let n = usize::try_from(varint(b, &mut pos)?).ok()?;
-                pos = pos.checked_add(n).filter(|&p| p <= b.len())?;
+                kv.value = b.get(pos..pos.checked_add(n)?)?;
+                pos += n;
                 kv.value_len = n;
             }
             0x30 => kv.lease = varint(b, &mut pos)?,
@@ -135,12 +138,20 @@ fn slow_kv(value: &[u8]) -> Option<Kv<'_>> {
             (2, Field::Varint(v)) => kv.create_revision = v,
             (3, Field::Varint(v)) => kv.mod_revision = v,
             (4, Field::Varint(v)) => kv.version = v,
-            (5, Field::Bytes(v)) => kv.value_len = v.len(),
+            (5, Field::Bytes(v)) => {
+                kv.value_len = v.len();
+                kv.value = v;
+            }
             (6, Field::Varint(v)) => kv.lease = v,
             _ => {}
         }
     }
     Some(kv)
+}
+
+/// The `value` field (5) of an `mvccpb.KeyValue` (empty when absent); `None` when malformed.
+pub fn kv_value(value: &[u8]) -> Option<&[u8]> {
+    kv(value).map(|k| k.value)
 }
 
 /// The `key` field (1) of an `mvccpb.KeyValue`.

@@ -38,6 +38,24 @@ pub fn peek(path: &Path, n: usize) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The container `path` is in, and a zip's entry name, from its first bytes (and a zip's
+/// central directory) alone. `None` when it cannot be read or is no database kind of file.
+pub fn container_of(path: &Path) -> Option<(Container, Option<String>)> {
+    let mut f = File::open(path).ok()?;
+    let mut head = vec![0u8; SNIFF_LEN];
+    let got = read_up_to(&mut f, &mut head).ok()?;
+    head.truncate(got);
+    match sniff(&head) {
+        Sniffed::Container(Container::Zip) => {
+            let mut z = zip::ZipArchive::new(BufReader::new(File::open(path).ok()?)).ok()?;
+            let name = (z.len() == 1).then(|| z.by_index(0).ok().map(|e| e.name().to_string())).flatten();
+            Some((Container::Zip, name))
+        }
+        Sniffed::Container(c) => Some((c, None)),
+        Sniffed::NotDatabase(_) => None,
+    }
+}
+
 /// Reads until `buf` is full or the input ends; how many bytes were read.
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;

@@ -31,6 +31,12 @@ pub struct CheckArgs {
     /// would refuse writes until `etcdctl alarm disarm`.
     #[arg(long)]
     pub fail_on_alarm: bool,
+    /// Fail unless this k3s/RKE2 server token (a file holding it, as
+    /// /var/lib/rancher/k3s/server/token does, or `-` for standard input) opens the snapshot's
+    /// bootstrap data (the cluster CA keys k3s keeps encrypted under /bootstrap/): a server
+    /// restored with a token that does not refuses to start. Only file names are shown.
+    #[arg(long, value_name = "FILE|-")]
+    pub k3s_token: Option<PathBuf>,
     /// Fail when free pages / total size exceeds this fraction (0.0-1.0).
     #[arg(long, value_name = "F", value_parser = parse_fraction)]
     pub max_fragmentation: Option<f64>,
@@ -108,9 +114,28 @@ fn table(path: &str, r: &CheckReport) -> String {
     o
 }
 
+/// Reads the k3s token from a file or standard input (`-`), trimmed as k3s trims it.
+fn read_token(p: &std::path::Path) -> Result<check::Token, String> {
+    let text = if p.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(p)
+    };
+    let text = text.map_err(|e| format!("--k3s-token {}: {e}", p.display()))?;
+    Ok(check::Token(boltscope::k3s::token::read_token(&text).to_string()))
+}
+
 /// Runs `check` over every file in parallel, prints in argument order, returns the exit code.
 pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
     let opt = inspect::Options { depth: 1, quota: args.quota, verify_trailer: true };
+    let k3s_token = match args.k3s_token.as_deref().map(read_token).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("boltscope: {e}");
+            return Verdict::Unreadable;
+        }
+    };
     let gates = Gates {
         max_fragmentation: args.max_fragmentation,
         max_size: args.max_size,
@@ -119,6 +144,7 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
         expect_hash: args.expect_hash,
         require_hash: args.require_hash,
         fail_on_alarm: args.fail_on_alarm,
+        k3s_token,
     };
     let outs: Vec<Result<(Checked, bool), Error>> = args
         .files

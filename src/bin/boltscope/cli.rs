@@ -3,8 +3,8 @@
 //! several commands share.
 
 use crate::check::CheckArgs;
-use crate::completions::{CompletionsArgs, ManArgs};
 use crate::compact::CompactArgs;
+use crate::completions::{CompletionsArgs, ManArgs};
 use crate::history::HistoryArgs;
 use crate::inspect::InspectArgs;
 use crate::scan::ScanArgs;
@@ -36,6 +36,10 @@ pub struct Cli {
     /// Read the files again even when the index knows them (the answer is recorded anew).
     #[arg(long, global = true)]
     pub refresh: bool,
+    /// Largest size a zip, gzip or zstd input may expand to (it is expanded into $TMPDIR); past
+    /// it the file is refused as a zip bomb. Accepts 64GiB etc.
+    #[arg(long, global = true, value_name = "BYTES", default_value = "64GiB", value_parser = parse_size)]
+    pub max_expanded_size: u64,
 }
 
 /// Subcommands.

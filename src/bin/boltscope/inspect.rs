@@ -2,8 +2,8 @@
 
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::inspect_render;
 use crate::report::{error_json, settle, verdict_text};
+use crate::{inspect_render, source};
 use boltscope::analysis::inspect::{self, Inspect};
 use boltscope::error::Error;
 use boltscope::{input, DbView};
@@ -87,14 +87,16 @@ pub fn run(args: &InspectArgs, ix: &Ix) -> Verdict {
     }
     match args.write_out {
         InspectFormat::Table => {
-            let tables: Vec<String> =
-                done.iter().filter_map(|(p, r)| r.ok().map(|r| inspect_render::table(p, r))).collect();
+            let tables: Vec<String> = done
+                .iter()
+                .filter_map(|(p, r)| r.ok().map(|r| inspect_render::table(p, r, &source::describe(Path::new(p)))))
+                .collect();
             text = tables.join("\n");
         }
         InspectFormat::Json => {
             for (p, r) in &done {
                 match r {
-                    Ok(r) => text.push_str(&inspect_render::json(p, r)),
+                    Ok(r) => text.push_str(&inspect_render::json(p, r, &source::describe(Path::new(p)))),
                     Err(e) => text.push_str(&error_json(Path::new(p), e)),
                 }
             }

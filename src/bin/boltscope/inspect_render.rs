@@ -1,6 +1,7 @@
 //! Rendering `inspect` reports: a table for people, JSON lines for pipelines, and Prometheus text
 //! exposition for node_exporter's textfile collector.
 
+use crate::source::Source;
 use boltscope::analysis::inspect::Inspect;
 use boltscope::etcd::humanize::bytes as h;
 use boltscope::Error;
@@ -13,14 +14,16 @@ pub struct Named<'a> {
     pub path: &'a str,
     /// Whether the file has no error (warnings allowed): the verdict `check` gives without gates.
     pub ok: bool,
+    /// Where the file came from (container, k3s name and metadata).
+    pub source: &'a Source,
     /// The report.
     #[serde(flatten)]
     pub report: &'a Inspect,
 }
 
 /// One JSON object per line.
-pub fn json(path: &str, r: &Inspect) -> String {
-    serde_json::to_string(&Named { path, ok: r.errors() == 0, report: r }).unwrap_or_default() + "\n"
+pub fn json(path: &str, r: &Inspect, source: &Source) -> String {
+    serde_json::to_string(&Named { path, ok: r.errors() == 0, source, report: r }).unwrap_or_default() + "\n"
 }
 
 /// Binary units for quotas, which are set in them (2 GiB, 8 GiB).
@@ -42,7 +45,7 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 }
 
 /// The human report, verdicts first, fitting 80 columns.
-pub fn table(path: &str, r: &Inspect) -> String {
+pub fn table(path: &str, r: &Inspect, source: &Source) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{path}");
     let health = match (r.errors(), r.warnings) {
@@ -57,6 +60,9 @@ pub fn table(path: &str, r: &Inspect) -> String {
         (true, None) => "sha256 trailer not verified".to_string(),
     };
     let _ = writeln!(o, "  health    {health}; {trailer}");
+    if let Some(line) = crate::source::line(source) {
+        let _ = writeln!(o, "  source    {line}");
+    }
     if !r.complete {
         let _ = writeln!(o, "  figures   WITHHELD: the tree could not be read whole, so sizes, pages, buckets and");
         let _ = writeln!(o, "            etcd's figures would be guesses (the problems below say why)");

@@ -13,6 +13,7 @@ mod inspect;
 mod inspect_render;
 mod report;
 mod scan;
+mod source;
 mod status;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
     // Every command's --help ends with the exit codes, which are the same for all of them.
     let matches = cli::Cli::command().mut_subcommands(|c| c.after_long_help(exit::HELP)).get_matches();
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    boltscope::input::set_max_expanded(cli.max_expanded_size);
     // compact neither reads nor records anything: it leaves the index to other processes.
     let ix = match cli.command {
         Command::Compact(_) | Command::Completions(_) | Command::Man(_) => index::Ix::none(),
