@@ -9,9 +9,12 @@ use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 use std::collections::BTreeMap;
 
+/// A key and its value, borrowed from the file.
+pub type KeyValue<'a> = (&'a [u8], &'a [u8]);
+
 /// Each live key under `prefix` with its current value, in key order (values borrowed from the
 /// file). Records that do not decode are skipped (`check` reports them).
-pub fn under_prefix<'a>(view: &DbView<'a>, prefix: &[u8]) -> Result<Vec<(&'a [u8], &'a [u8])>, Problem> {
+pub fn under_prefix<'a>(view: &DbView<'a>, prefix: &[u8]) -> Result<Vec<KeyValue<'a>>, Problem> {
     let Some(kb) = cursor::top_bucket(view, KEY_BUCKET)? else { return Ok(Vec::new()) };
     let mut live: BTreeMap<&'a [u8], &'a [u8]> = BTreeMap::new();
     cursor::for_each(view, kb, &mut |e| {
