@@ -18,7 +18,7 @@ pub use filter::MvccFilter;
 use crate::bbolt::order::ByteOrder;
 use crate::bbolt::view::DbView;
 use crate::etcd::compaction;
-use crate::etcd::status::Status;
+use crate::etcd::status::Figures;
 use crate::input;
 use crate::write::copier::{self, Layout, Progress};
 use read::{copy_settled, Source};
@@ -122,9 +122,9 @@ pub struct Report {
     /// Whether the copy was verified.
     pub verified: bool,
     /// The source's etcdutl status figures.
-    pub src_status: Status,
+    pub src_status: Figures,
     /// The copy's.
-    pub dst_status: Status,
+    pub dst_status: Figures,
     /// Wall time in seconds.
     pub seconds: f64,
     /// How many times SRC was read: more than one when a live etcd committed during a read.
@@ -168,12 +168,12 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
     // The copy gets the source's permission bits, not the temporary file's 0600.
     tmp.as_file().set_permissions(std::fs::metadata(&job.src)?.permissions())?;
     let (Source { map: src, stamp, reads }, c) = copy_settled(job, tmp.as_file_mut(), progress)?;
-    // The source is read again only to verify a compaction. Otherwise its map, with page tables
-    // for every page read (tearing them down takes tens of milliseconds on a large file), goes
-    // on another thread while the copy is verified.
-    let (src, unmapping) = match c.target {
-        Some(_) => (Some(src), None),
-        None => (None, Some(std::thread::spawn(move || drop(src)))),
+    // The source is read again only to verify a compaction or left-out alarms. Otherwise its
+    // map, with page tables for every page read (tearing them down takes tens of milliseconds on
+    // a large file), goes on another thread while the copy is verified.
+    let (src, unmapping) = match (c.target, c.alarms_cleared) {
+        (None, 0) => (None, Some(std::thread::spawn(move || drop(src)))),
+        _ => (Some(src), None),
     };
     let f = tmp.as_file_mut();
     f.seek(SeekFrom::Start(0))?;
@@ -190,9 +190,9 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
         let sha = c.with_trailer.then(|| s.spawn(|| Sha256::digest(bytes)));
         let verdict = if job.verify {
             let src_view = src.as_ref().map(|m| DbView::with_meta(m.bytes(), c.meta)).transpose();
-            src_view
-                .map_err(CompactError::from)
-                .and_then(|v| verify::verify(v.as_ref(), &c.before, bytes, c.target, c.keep.as_ref()).map(Some))
+            src_view.map_err(CompactError::from).and_then(|v| {
+                verify::verify(v.as_ref(), &c.before, bytes, c.target, c.keep.as_ref(), c.alarms_cleared > 0).map(Some)
+            })
         } else {
             Ok(None)
         };
@@ -243,8 +243,8 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
         src_problems_outside_tree: c.outside,
         trailer: c.with_trailer,
         verified: job.verify,
-        src_status: c.before,
-        dst_status,
+        src_status: Figures::from(&c.before),
+        dst_status: Figures::from(&dst_status),
         seconds: t0.elapsed().as_secs_f64(),
         reads,
     })

@@ -4,19 +4,49 @@
 //! source's as if compacted at the same revision.
 
 use super::error::CompactError;
+use crate::bbolt::cursor;
 use crate::bbolt::view::DbView;
 use crate::etcd::compaction::{Keep, Target};
 use crate::etcd::hashkv;
 use crate::etcd::status::{self, EtcdVersion, Status};
+use crate::etcd::ALARM_BUCKET;
+use crc32c::crc32c_append;
 
-/// Checks the copy in `bytes` against the source (`src`, needed for a compaction) and the
-/// source's figures `src_st`; returns the copy's figures.
+/// etcdutl's HASH and TOTAL KEYS of the source as if the entries of top-level bucket `left_out`
+/// were not there (what a copy made with `--clear-alarms` must hold): a sequential read of every
+/// top-level bucket, hashed as etcdutl hashes (a nested bucket's key, with no value).
+pub(crate) fn figures_without(src: &DbView<'_>, left_out: &[u8]) -> Result<(u32, u64), CompactError> {
+    let bad = |p: crate::problem::Problem| CompactError::VerifyFailed(format!("the source cannot be read: {p}"));
+    let mut tops = Vec::new();
+    cursor::for_each(src, cursor::root(src), &mut |e| tops.push(*e)).map_err(bad)?;
+    let (mut crc, mut keys) = (0u32, 0u64);
+    for top in tops.iter().filter(|e| e.is_bucket()) {
+        crc = crc32c_append(crc, top.key);
+        if top.key == left_out {
+            continue;
+        }
+        let Some(root) = cursor::bucket_root(src, top.value) else { continue };
+        cursor::for_each(src, root, &mut |e| {
+            crc = crc32c_append(crc, e.key);
+            if !e.is_bucket() {
+                crc = crc32c_append(crc, e.value);
+            }
+            keys += 1;
+        })
+        .map_err(bad)?;
+    }
+    Ok((crc, keys))
+}
+
+/// Checks the copy in `bytes` against the source (`src`, needed for a compaction or left-out
+/// alarms) and the source's figures `src_st`; returns the copy's figures.
 pub(crate) fn verify(
     src: Option<&DbView<'_>>,
     src_st: &Status,
     bytes: &[u8],
     target: Option<Target>,
     keep: Option<&Keep>,
+    alarms_cleared: bool,
 ) -> Result<Status, CompactError> {
     let failed = CompactError::VerifyFailed;
     let view = DbView::new(bytes).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
@@ -26,6 +56,17 @@ pub(crate) fn verify(
         return Err(failed(format!("the copy has problems (first: {first})")));
     }
     match target {
+        None if alarms_cleared => {
+            let Some(src) = src else { return Err(failed("verifying left-out alarms needs the source".into())) };
+            let (hash, keys) = figures_without(src, ALARM_BUCKET)?;
+            let b = &r.status;
+            if (hash, src_st.revision, keys) != (b.hash, b.revision, b.total_key) {
+                return Err(failed(format!(
+                    "the copy's status {:x}/{}/{} differs from the source's without its alarms {hash:x}/{}/{keys}",
+                    b.hash, b.revision, b.total_key, src_st.revision
+                )));
+            }
+        }
         None => {
             let (a, b) = (src_st, &r.status);
             if (a.hash, a.revision, a.total_key) != (b.hash, b.revision, b.total_key) {

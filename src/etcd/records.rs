@@ -83,4 +83,10 @@ impl Fold for RecordCheck {
             self.record(acc, e, None);
         }
     }
+
+    /// A bucket's records were found in an accumulator of their own: they join the parent's.
+    fn bucket(&self, acc: &mut Found, _ctx: &Ctx<'_>, _e: &LeafElem<'_>, sub: Found) {
+        let before = std::mem::take(acc);
+        *acc = self.join(before, sub);
+    }
 }

@@ -45,6 +45,31 @@ pub struct Status {
     pub version: Option<String>,
 }
 
+/// The status figures as boltscope's own JSON names them (snake_case, the hash in hex as
+/// etcdutl prints it in its table), for reports that are not etcdutl's output.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Figures {
+    /// etcdutl's HASH, lowercase hex.
+    pub hash: String,
+    /// etcdutl's REVISION.
+    pub revision: i64,
+    /// etcdutl's TOTAL KEYS.
+    pub total_keys: u64,
+    /// etcdutl's TOTAL SIZE in bytes.
+    pub total_size: u64,
+}
+
+impl From<&Status> for Figures {
+    fn from(s: &Status) -> Figures {
+        Figures {
+            hash: format!("{:x}", s.hash),
+            revision: s.revision,
+            total_keys: s.total_key,
+            total_size: s.total_size,
+        }
+    }
+}
+
 /// A status answer together with the structure report of the same pass.
 #[derive(Clone, Debug)]
 pub struct StatusReport {

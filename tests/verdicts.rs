@@ -1,0 +1,274 @@
+//! Every verdict true, and the same everywhere: a file `check` fails is never recorded, scanned or
+//! exported as ok; figures from a tree not read whole are withheld; every file asked about gets
+//! an answer in JSON and Prometheus; the JSON is one schema. Damaged files are built here from
+//! real fixtures; the expected facts come from the real tools' answers beside them.
+
+mod common;
+use boltscope::bbolt::cursor;
+use boltscope::DbView;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn index_run(index: &Path, args: &[&str]) -> Output {
+    common::boltscope().arg("--index").arg(index).args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn lines(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn kinds(v: &Value) -> Vec<String> {
+    v["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap().to_string()).collect()
+}
+
+/// k8s-0.005.snap.db with one bit flipped in its last value: every structural check passes, only
+/// the sha256 trailer knows.
+fn rotten(dir: &Path) -> PathBuf {
+    let mut d = common::bytes("k8s-0.005.snap.db");
+    let at = {
+        let view = DbView::new(&d).unwrap();
+        let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
+        let e = cursor::last(&view, kb).unwrap().unwrap();
+        e.value.as_ptr() as usize - d.as_ptr() as usize + e.value.len() - 1
+    };
+    d[at] ^= 0x01;
+    let p = dir.join("rotten.snap.db");
+    std::fs::write(&p, &d).unwrap();
+    p
+}
+
+#[test]
+fn a_bit_flipped_under_the_trailer_is_a_problem_for_every_command_and_in_the_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    let p = rotten(&dir);
+    let ps = p.to_str().unwrap();
+    let check = index_run(&ix, &["check", "-w", "json", ps]);
+    assert_eq!(check.status.code(), Some(1));
+    assert_eq!(kinds(&lines(&check)[0]), vec!["trailer_mismatch"]);
+    let inspect = index_run(&ix, &["inspect", "-w", "json", ps]);
+    assert_eq!(inspect.status.code(), Some(1));
+    let v = &lines(&inspect)[0];
+    assert_eq!(kinds(v), vec!["trailer_mismatch"], "inspect lists it as a problem");
+    assert_eq!(v["ok"], false);
+    let scan = index_run(&ix, &["scan", dir.to_str().unwrap()]);
+    let (out, err) = text(&scan);
+    assert_eq!(scan.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("1 problem(s)") && out.contains("1 with problems"), "{out}");
+    // status prints etcdutl's figures (it checks no trailer unless asked) but records no "ok".
+    assert_eq!(index_run(&ix, &["status", ps]).status.code(), Some(0));
+    assert_eq!(index_run(&ix, &["status", "--check-hash", ps]).status.code(), Some(1));
+    let hist = index_run(&ix, &["history", "-w", "json", ps]);
+    let rows = lines(&hist);
+    assert!(rows.len() >= 4, "{rows:?}");
+    for r in &rows {
+        let verdict = r["verdict"].as_str().unwrap();
+        assert_ne!(verdict, "ok", "a {} row records the damaged file as ok", r["command"]);
+    }
+}
+
+#[test]
+fn scan_exits_2_for_a_folder_or_file_it_cannot_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("scan");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(common::path("tiny-1.snap.db", &tmp), dir.join("good.db")).unwrap();
+    let clean = common::run(["--no-index", "scan", dir.to_str().unwrap()]);
+    assert_eq!(clean.status.code(), Some(0), "{:?}", text(&clean));
+    // A file that starts like bbolt but is too short to be one.
+    std::fs::write(dir.join("cut.db"), &common::bytes("tiny-1.snap.db")[..600]).unwrap();
+    let out = common::run(["--no-index", "scan", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    std::fs::remove_file(dir.join("cut.db")).unwrap();
+    // A folder it may not read: root reads everything, so the scan runs as `nobody` then.
+    use std::os::unix::fs::PermissionsExt;
+    let locked = dir.join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    for d in [tmp.path(), dir.as_path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let root = unsafe_free_is_root();
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_boltscope")]);
+        c
+    } else {
+        common::boltscope()
+    };
+    let out = cmd.args(["--no-index", "scan"]).arg(&dir).output().unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{o}{e}");
+    assert!(o.contains("locked/  unreadable folder"), "{o}");
+}
+
+/// Whether this test runs as root (its files then belong to uid 0).
+fn unsafe_free_is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let p = std::env::temp_dir().join(format!("boltscope-uid-{}", std::process::id()));
+    std::fs::write(&p, b"").unwrap();
+    let uid = std::fs::metadata(&p).unwrap().uid();
+    let _ = std::fs::remove_file(&p);
+    uid == 0
+}
+
+#[test]
+fn bytes_past_the_high_water_mark_that_no_tool_expects_are_a_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snap = common::bytes("tiny-1.snap.db");
+    let cut = tmp.path().join("cut.snap.db");
+    std::fs::write(&cut, &snap[..snap.len() - 16]).unwrap();
+    let mut appended = snap.clone();
+    appended.extend_from_slice(&[7u8; 100]);
+    let app = tmp.path().join("appended.snap.db");
+    std::fs::write(&app, &appended).unwrap();
+    for p in [&cut, &app] {
+        let out = common::run(["--no-index", "check", "-w", "json", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", p.display());
+        let v = &lines(&out)[0];
+        assert_eq!(kinds(v), vec!["trailing_bytes"], "{}", p.display());
+        assert!(v["problems"][0]["message"].as_str().unwrap().contains("etcdutl snapshot restore"));
+        // status still prints etcdutl's figures, and exits 1.
+        let st = common::run(["--no-index", "status", p.to_str().unwrap()]);
+        assert_eq!(st.status.code(), Some(1));
+        assert_eq!(text(&st).0, common::answer("tiny-1.snap.db", "status.simple").unwrap());
+    }
+    // A member file's grow-ahead slack (whole zero pages) is fine.
+    let mut member = common::bytes("tiny-1.member.db");
+    member.extend_from_slice(&[0u8; 2 * 4096]);
+    let m = tmp.path().join("slack.db");
+    std::fs::write(&m, &member).unwrap();
+    assert_eq!(common::run(["--no-index", "check", m.to_str().unwrap()]).status.code(), Some(0));
+}
+
+#[test]
+fn a_raised_alarm_is_shown_gated_and_can_be_cleared_by_compact() {
+    // fill-1: real etcd 3.5.1 with a 1 MiB quota refused a 1 MiB put and raised NOSPACE.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = common::path("fill-1.snap.db", &tmp);
+    let ps = p.to_str().unwrap();
+    let alarms = common::answer("fill-1", "alarms.txt").unwrap();
+    let member: u64 = alarms.split("memberID:").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let out = common::run(["--no-index", "inspect", ps]);
+    assert_eq!(out.status.code(), Some(0), "an alarm is a warning");
+    let t = text(&out).0;
+    assert!(t.contains(&format!("NOSPACE alarm raised by member {member:x}")) && t.contains("alarm disarm"), "{t}");
+    assert_eq!(common::run(["--no-index", "check", ps]).status.code(), Some(0));
+    let gated = common::run(["--no-index", "check", "--fail-on-alarm", "-w", "json", ps]);
+    assert_eq!(gated.status.code(), Some(1));
+    let v = &lines(&gated)[0];
+    assert_eq!(v["gates"][0]["gate"], "--fail-on-alarm");
+    assert_eq!(v["gates"][0]["actual"], "NOSPACE");
+    // compact keeps the alarm unless asked; --clear-alarms writes the copy without it.
+    for (flags, cleared) in [(&[][..], false), (&["--clear-alarms"][..], true)] {
+        let dst = tmp.path().join(format!("copy-{cleared}.db"));
+        let out = common::boltscope().arg("compact").args(flags).arg(&p).arg("-o").arg(&dst).output().unwrap();
+        assert!(out.status.success(), "{:?}", text(&out));
+        assert_eq!(text(&out).0.contains("1 alarm(s) cleared"), cleared);
+        let gated = common::run(["--no-index", "check", "--fail-on-alarm", dst.to_str().unwrap()]);
+        assert_eq!(gated.status.code(), Some(if cleared { 0 } else { 1 }), "cleared: {cleared}");
+    }
+}
+
+#[test]
+fn figures_of_a_tree_not_read_whole_are_withheld_and_health_comes_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cut = tmp.path().join("cut.db");
+    std::fs::write(&cut, &common::bytes("k8s-0.005.member.db")[..100_000]).unwrap();
+    let cs = cut.to_str().unwrap();
+    let out = common::run(["--no-index", "inspect", cs]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out).0;
+    let body: Vec<&str> = t.lines().collect();
+    assert!(body[1].starts_with("  health    ") && body[1].contains("PROBLEM(S)"), "{t}");
+    assert!(body[2].contains("WITHHELD"), "{t}");
+    assert!(!t.contains(" in use, ") && !t.contains("after compact") && !body.contains(&"buckets"), "{t}");
+    let v = &lines(&common::run(["--no-index", "inspect", "-w", "json", cs]))[0];
+    assert_eq!(v["complete"], false);
+    for k in ["pages", "buckets", "mvcc", "prediction", "etcd"] {
+        assert!(v[k].is_null(), "{k} withheld: {}", v[k]);
+    }
+    for k in ["in_use", "free", "fragmentation"] {
+        assert!(v["size"][k].is_null(), "size.{k} withheld");
+    }
+    assert!(v["size"]["total"].is_u64(), "the total comes from the meta page");
+    let prom = text(&common::run(["--no-index", "inspect", "-w", "prometheus", cs])).0;
+    assert!(prom.contains(&format!("boltscope_file_readable{{file=\"{cs}\"}} 1")), "{prom}");
+    for withheld in ["etcd_mvcc_db_total_size_in_use_in_bytes", "boltscope_predicted_size_bytes", "boltscope_db_pages"]
+    {
+        assert!(!prom.contains(withheld), "{withheld} has a series: {prom}");
+    }
+    assert!(prom.contains("etcd_mvcc_db_total_size_in_bytes"));
+}
+
+#[test]
+fn a_file_that_cannot_be_read_still_gets_its_object_and_metric() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = common::path("tiny-1.snap.db", &tmp);
+    let missing = tmp.path().join("missing.db");
+    let (g, m) = (good.to_str().unwrap(), missing.to_str().unwrap());
+    for cmd in ["inspect", "check", "status"] {
+        let out = common::run(["--no-index", cmd, "-w", "json", m, g]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let v = lines(&out);
+        assert_eq!(v.len(), 2, "{cmd}: one object per file");
+        assert_eq!(v[0]["path"], m, "{cmd}");
+        assert_eq!(v[0]["ok"], false, "{cmd}");
+        assert_eq!(v[0]["error"]["kind"], "io", "{cmd}");
+        assert!(v[0]["error"]["message"].as_str().unwrap().contains("No such file"), "{cmd}");
+        assert_eq!(v[1]["path"], g, "{cmd}: every object names its file with `path`");
+    }
+    let prom = text(&common::run(["--no-index", "inspect", "-w", "prometheus", m, g])).0;
+    assert!(prom.contains(&format!("boltscope_file_readable{{file=\"{m}\"}} 0")), "{prom}");
+    assert!(prom.contains(&format!("boltscope_file_readable{{file=\"{g}\"}} 1")), "{prom}");
+}
+
+#[test]
+fn the_json_is_one_schema() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fill = common::path("fill-1.snap.db", &tmp);
+    let f = fill.to_str().unwrap();
+    // REVISION is the same figure in status and check (etcdutl's: 0 for fill-1, whose key bucket
+    // is empty), and check adds the revision a server would start at.
+    let st = common::answer_json("fill-1.snap.db", "status.json").unwrap();
+    let v = &lines(&common::run(["--no-index", "check", "-w", "json", f]))[0];
+    assert_eq!(v["revision"], st["revision"]);
+    assert_eq!(v["current_revision"], 1);
+    // Member and lease ids are hex strings; the quota verdict is a code and a sentence.
+    let i = &lines(&common::run(["--no-index", "inspect", "-w", "json", f]))[0];
+    let es = common::answer_json("fill-1", "endpoint-status.json").unwrap();
+    let member = format!("{:x}", es[0]["Status"]["header"]["member_id"].as_u64().unwrap());
+    assert_eq!(i["etcd"]["members"][0]["id"], member);
+    assert_eq!(i["etcd"]["alarms"][0]["member_id"], member);
+    assert_eq!(i["quota"]["code"], "within");
+    assert!(i["quota"]["verdict"].as_str().unwrap().starts_with("within quota"));
+    assert_eq!(i["schema"], 2);
+}
+
+#[test]
+fn status_exits_1_on_a_record_etcd_cannot_read_but_prints_the_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("tiny-1.member.db");
+    let at = {
+        let view = DbView::new(&d).unwrap();
+        let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
+        let e = cursor::last(&view, kb).unwrap().unwrap();
+        e.value.as_ptr() as usize - d.as_ptr() as usize
+    };
+    d[at] = 0x0b; // wire type 3 (a group start): not a KeyValue
+    let p = tmp.path().join("bad-record.db");
+    std::fs::write(&p, &d).unwrap();
+    let out = common::run(["--no-index", "status", p.to_str().unwrap()]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(e.contains("invalid_key_value"), "{e}");
+    assert!(o.ends_with(", 9, 14, 20 kB\n"), "the figures are printed: {o}");
+}
