@@ -183,7 +183,10 @@ pub fn status(view: &DbView<'_>, version: EtcdVersion) -> Result<StatusReport, E
         total_size: view.total_size(),
         version: None,
     };
-    if structure.is_clean() {
+    // 3.6's figures need the tree read whole (record problems do not change them).
+    let whole = structure.problems.len() as u64 == structure.problem_total
+        && !structure.problems.iter().any(|p| p.kind.affects_figures());
+    if whole {
         let stored = storage_version(view).unwrap_or(None);
         let v36 = match version {
             EtcdVersion::V36 => true,
