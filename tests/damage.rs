@@ -9,37 +9,7 @@ use boltscope::{DbView, Error, ProblemKind};
 const PS: usize = 4096;
 const FIXTURE: &str = "k8s-0.005.member.db";
 
-use common::put_u64;
-use common::{u16_at, u32_at, u64_at};
-
-/// The raw layout facts the damage needs, read by hand: meta at page offset 16; root at +32,
-/// pgid at +56, txid at +64; leaf elements {flags, pos, ksize, vsize}; branch elements
-/// {pos, ksize, pgid}.
-struct Layout {
-    active_meta: usize,
-    hwm: u64,
-    key_root: usize,
-    first_leaf: usize,
-}
-
-fn layout(d: &[u8]) -> Layout {
-    let txid = |p: usize| u64_at(d, p * PS + 64);
-    let active_meta = if txid(1) > txid(0) { 1 } else { 0 };
-    let m = active_meta * PS;
-    let (root, hwm) = (u64_at(d, m + 32) as usize, u64_at(d, m + 56));
-    let mut key_root = 0;
-    for i in 0..u16_at(d, root * PS + 10) {
-        let e = root * PS + 16 + 16 * i;
-        let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
-        if &d[e + pos..e + pos + ks] == b"key" {
-            key_root = u64_at(d, e + pos + ks) as usize;
-        }
-    }
-    assert_eq!(u16_at(d, key_root * PS + 8), 0x01, "the key bucket's root is a branch page");
-    let first_leaf = u64_at(d, key_root * PS + 16 + 8) as usize;
-    assert_eq!(u16_at(d, first_leaf * PS + 8), 0x02, "its first child is a leaf");
-    Layout { active_meta, hwm, key_root, first_leaf }
-}
+use common::{layout, put_u64, u16_at, u32_at, u64_at};
 
 fn report(d: &[u8]) -> StatusReport {
     let v = DbView::new(d).expect("meta pages still valid");

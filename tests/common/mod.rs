@@ -89,3 +89,38 @@ pub fn u64_at(d: &[u8], o: usize) -> u64 {
 pub fn put_u64(d: &mut [u8], o: usize, v: u64) {
     d[o..o + 8].copy_from_slice(&v.to_le_bytes());
 }
+
+/// The raw layout facts the damage needs, read by hand: meta at page offset 16; root at +32,
+/// pgid at +56, txid at +64; leaf elements {flags, pos, ksize, vsize}; branch elements
+/// {pos, ksize, pgid}.
+pub struct Layout {
+    /// The meta page with the higher txid.
+    pub active_meta: usize,
+    /// Its high-water mark.
+    pub hwm: u64,
+    /// The `key` bucket's root page (a branch page).
+    pub key_root: usize,
+    /// Its first child (a leaf page).
+    pub first_leaf: usize,
+}
+
+/// Reads the layout of a little-endian etcd file with 4096-byte pages whose `key` bucket has a
+/// branch root, by hand from the raw bytes.
+pub fn layout(d: &[u8]) -> Layout {
+    let txid = |p: usize| u64_at(d, p * 4096 + 64);
+    let active_meta = if txid(1) > txid(0) { 1 } else { 0 };
+    let m = active_meta * 4096;
+    let (root, hwm) = (u64_at(d, m + 32) as usize, u64_at(d, m + 56));
+    let mut key_root = 0;
+    for i in 0..u16_at(d, root * 4096 + 10) {
+        let e = root * 4096 + 16 + 16 * i;
+        let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
+        if &d[e + pos..e + pos + ks] == b"key" {
+            key_root = u64_at(d, e + pos + ks) as usize;
+        }
+    }
+    assert_eq!(u16_at(d, key_root * 4096 + 8), 0x01, "the key bucket's root is a branch page");
+    let first_leaf = u64_at(d, key_root * 4096 + 16 + 8) as usize;
+    assert_eq!(u16_at(d, first_leaf * 4096 + 8), 0x02, "its first child is a leaf");
+    Layout { active_meta, hwm, key_root, first_leaf }
+}
