@@ -148,7 +148,7 @@ fn hash_revision_keys(p: &Path) -> String {
     let st = common::run(["--no-index", "status", p.to_str().unwrap()]);
     assert!(st.status.success(), "{}", err(&st));
     let line = String::from_utf8_lossy(&st.stdout).into_owned();
-    line.rsplitn(2, ", ").nth(1).unwrap().to_string()
+    line.rsplit_once(", ").unwrap().0.to_string()
 }
 
 #[test]
