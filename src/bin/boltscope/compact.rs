@@ -23,7 +23,8 @@ pub struct CompactArgs {
     /// Also compact etcd's MVCC history at this revision, or `latest` (the current revision).
     #[arg(long, value_name = "R|latest")]
     pub revision: Option<String>,
-    /// Page fill percent, 0.5-1.0 (etcd's defrag uses 0.9, bbolt compact 1.0).
+    /// How full to fill pages: a fraction from 0.5 to 1.0 (bbolt's FillPercent, a fraction despite
+    /// its name; etcd's defrag uses 0.9, bbolt compact 1.0).
     #[arg(long, default_value_t = 1.0, value_parser = parse_fill)]
     pub fill: f64,
     /// Page size of the copy in bytes, a power of two from 1024 to 65536 [default: SRC's].
@@ -96,7 +97,7 @@ fn parse_page_size(s: &str) -> Result<u64, String> {
 fn parse_fill(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if (0.5..=1.0).contains(&f) => Ok(f),
-        _ => Err(format!("fill must be a number from 0.5 to 1.0, not {s:?}")),
+        _ => Err(format!("fill must be a fraction from 0.5 to 1.0 (0.9 for 90%), not {s:?}")),
     }
 }
 

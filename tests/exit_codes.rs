@@ -1,0 +1,162 @@
+//! One exit-code policy for every command: 0 clean, 1 problems (or a failed gate), 2 unreadable
+//! input or bad usage. Each command is run on a clean file, a damaged one, an unreadable one and
+//! with a bad command line. Also: old flag spellings still work, out-of-range values are refused,
+//! and the hints a new user needs are given.
+
+mod common;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+struct Files {
+    _tmp: tempfile::TempDir,
+    clean: PathBuf,
+    damaged: PathBuf,
+    missing: PathBuf,
+    dir: PathBuf,
+}
+
+/// A clean snapshot, the same with a flipped bit under its trailer, a path that does not exist,
+/// and a folder holding each kind for scan.
+fn files() -> Files {
+    let tmp = tempfile::tempdir().unwrap();
+    let clean = tmp.path().join("clean.snap.db");
+    std::fs::write(&clean, common::bytes("tiny-1.snap.db")).unwrap();
+    let mut d = common::bytes("tiny-1.snap.db");
+    let n = d.len();
+    d[n - 40] ^= 0x01; // in the last page, under the trailer
+    let damaged = tmp.path().join("damaged.snap.db");
+    std::fs::write(&damaged, &d).unwrap();
+    let missing = tmp.path().join("missing.db");
+    let dir = tmp.path().join("folder");
+    std::fs::create_dir(&dir).unwrap();
+    Files { _tmp: tmp, clean, damaged, missing, dir }
+}
+
+fn code(args: &[&str], file: Option<&Path>) -> (Option<i32>, String) {
+    let mut c = common::boltscope();
+    c.arg("--no-index").args(args);
+    if let Some(f) = file {
+        c.arg(f);
+    }
+    let o: Output = c.output().unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn every_reading_command_exits_0_clean_1_damaged_2_unreadable_2_bad_usage() {
+    let f = files();
+    for cmd in [&["status", "--check-hash"][..], &["inspect"], &["check"]] {
+        let what = cmd[0];
+        assert_eq!(code(cmd, Some(&f.clean)).0, Some(0), "{what} clean");
+        assert_eq!(code(cmd, Some(&f.damaged)).0, Some(1), "{what} damaged");
+        assert_eq!(code(cmd, Some(&f.missing)).0, Some(2), "{what} unreadable");
+        assert_eq!(code(cmd, Some(&f.dir)).0, Some(2), "{what} a folder");
+        let mut bad = cmd.to_vec();
+        bad.push("--no-such-flag");
+        assert_eq!(code(&bad, Some(&f.clean)).0, Some(2), "{what} bad usage");
+    }
+}
+
+#[test]
+fn compact_exits_0_written_1_damaged_source_2_unreadable_or_bad_usage() {
+    let f = files();
+    let dst = |n: &str| f.dir.join(n).to_str().unwrap().to_string();
+    assert_eq!(code(&["compact", "-o", &dst("a.db")], Some(&f.clean)).0, Some(0));
+    assert_eq!(code(&["compact", "-o", &dst("b.db")], Some(&f.damaged)).0, Some(1));
+    assert_eq!(code(&["compact", "-o", &dst("c.db")], Some(&f.missing)).0, Some(2));
+    assert_eq!(code(&["compact", "--fill", "2", "-o", &dst("d.db")], Some(&f.clean)).0, Some(2));
+    assert_eq!(code(&["compact", "--revision", "soon", "-o", &dst("e.db")], Some(&f.clean)).0, Some(2));
+    assert_eq!(code(&["compact", "-o", &dst("a.db")], Some(&f.clean)).0, Some(2), "DST exists");
+}
+
+#[test]
+fn scan_and_history_and_the_generators_follow_the_same_policy() {
+    let f = files();
+    let scan = |dir: &Path| code(&["scan"], Some(dir)).0;
+    std::fs::copy(&f.clean, f.dir.join("clean.db")).unwrap();
+    assert_eq!(scan(&f.dir), Some(0));
+    std::fs::copy(&f.damaged, f.dir.join("damaged.db")).unwrap();
+    assert_eq!(scan(&f.dir), Some(1));
+    std::fs::write(f.dir.join("short.db"), &common::bytes("tiny-1.snap.db")[..700]).unwrap();
+    assert_eq!(scan(&f.dir), Some(2));
+    assert_eq!(scan(&f.clean), Some(2), "scan of a file, not a folder");
+    assert_eq!(code(&["history"], None).0, Some(2), "history without an index");
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let hist = common::boltscope().arg("--index").arg(&ix).arg("history").output().unwrap();
+    assert_eq!(hist.status.code(), Some(0));
+    assert_eq!(code(&["completions", "bash"], None).0, Some(0));
+    assert_eq!(code(&["completions", "tcsh"], None).0, Some(2));
+    assert_eq!(code(&["man"], None).0, Some(0));
+    assert_eq!(code(&["man", "extra"], None).0, Some(2));
+}
+
+#[test]
+fn every_help_states_the_exit_codes() {
+    for cmd in ["status", "inspect", "check", "compact", "scan", "history"] {
+        let out = common::run([cmd, "--help"]);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Exit codes: 0 clean"), "{cmd} --help: {help}");
+        assert!(help.contains("Examples:") || help.contains("Example:"), "{cmd} --help has examples");
+    }
+}
+
+#[test]
+fn old_spellings_still_work_and_out_of_range_values_are_refused() {
+    let f = files();
+    // One spelling per idea (--check-hash, --skip-hash-check, --require-hash); the old ones are
+    // hidden aliases.
+    assert_eq!(code(&["status", "--verify-trailer"], Some(&f.damaged)).0, Some(1));
+    assert_eq!(code(&["inspect", "--no-trailer-check"], Some(&f.damaged)).0, Some(0));
+    assert_eq!(code(&["inspect", "--skip-hash-check"], Some(&f.damaged)).0, Some(0));
+    assert_eq!(code(&["check", "--require-trailer"], Some(&f.clean)).0, Some(0));
+    for (flag, v) in [("--max-fragmentation", "1.5"), ("--max-quota-usage", "2"), ("--max-fragmentation", "101%")] {
+        let (c, err) = code(&["check", flag, v], Some(&f.clean));
+        assert_eq!(c, Some(2), "{flag} {v}");
+        assert!(err.contains("fraction from 0.0 to 1.0"), "{err}");
+    }
+    let help = String::from_utf8_lossy(&common::run(["compact", "--help"]).stdout).into_owned();
+    assert!(help.contains("a fraction from 0.5 to 1.0") && !help.contains("fill percent"), "{help}");
+}
+
+#[test]
+fn the_hints_a_new_user_needs() {
+    let f = files();
+    // An etcd data directory instead of its database.
+    let data = f.dir.join("etcd-data");
+    std::fs::create_dir_all(data.join("member/snap")).unwrap();
+    std::fs::copy(common::dir().join("tiny-1.member.db"), data.join("member/snap/db")).unwrap();
+    let (c, err) = code(&["status"], Some(&data));
+    assert_eq!(c, Some(2));
+    assert!(err.contains(&format!("did you mean {}?", data.join("member/snap/db").display())), "{err}");
+    // An etcd WAL segment (the first bytes of a real etcd 3.5.1 WAL).
+    let (c, err) = code(&["status"], Some(&common::dir().join("k3s/etcd-wal-head.bin")));
+    assert_eq!(c, Some(2));
+    assert!(err.contains("etcd WAL") && err.contains("member/snap/db"), "{err}");
+    // A member file compacted without a trailer: how to make the copy restorable.
+    let dst = f.dir.join("copy.db");
+    let (c, err) = code(&["compact", "-o", dst.to_str().unwrap()], Some(&common::dir().join("tiny-1.member.db")));
+    assert_eq!(c, Some(0));
+    assert!(err.contains("--trailer always") && err.contains("etcdutl snapshot restore"), "{err}");
+}
+
+#[test]
+fn a_damaged_index_is_set_aside_once_and_the_next_run_is_quiet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    std::fs::write(&ix, vec![0x5a; 64 << 10]).unwrap();
+    let clean = common::path("tiny-1.snap.db", &tmp);
+    let run = || common::boltscope().arg("--index").arg(&ix).arg("status").arg(&clean).output().unwrap();
+    let first = run();
+    assert_eq!(first.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("was damaged") && err.contains("started a new one"), "{err}");
+    let second = run();
+    assert!(second.stderr.is_empty(), "{}", String::from_utf8_lossy(&second.stderr));
+    let aside = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ix.redb.damaged-"));
+    assert_eq!(aside.count(), 1, "the damaged index is kept aside for the user");
+}
