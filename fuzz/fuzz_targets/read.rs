@@ -1,7 +1,10 @@
-//! Any bytes: open (both meta pages), walk, status (3.5 and 3.6 semantics), inspect and check,
-//! the sequential cursor, and compact's writer (into memory, with and without an MVCC
-//! compaction, in the source's layout and in another page size and byte order; a copy it
-//! finishes is read back). Nothing may panic, hang or allocate without bound.
+//! Any bytes: the container sniffer and expander (the bytes as a zip, gzip or zstd file, with a
+//! small expansion limit), Kubernetes value decoding (as a Secret and as a Pod, redacted), the
+//! k3s bootstrap decryption; then as a database: open (both meta pages), walk, status (3.5 and 3.6
+//! semantics), inspect and check (with every gate, a k3s token among them), the sequential
+//! cursor, and compact's writer (into memory, with and without an MVCC compaction, in the
+//! source's layout and in another page size and byte order; a copy it finishes is read back).
+//! Nothing may panic, hang or allocate without bound.
 #![no_main]
 
 use boltscope::analysis::check::{self, Gates};
@@ -12,11 +15,39 @@ use boltscope::bbolt::cursor;
 use boltscope::{compact, write::copier, DbView};
 use libfuzzer_sys::fuzz_target;
 
+/// The bytes as an input file: sniffed and expanded (at most 1 MiB), as every command opens one.
+fn containers(data: &[u8]) {
+    let _ = boltscope::input::sniff(data);
+    let Ok(mut f) = tempfile::NamedTempFile::new() else { return };
+    if std::io::Write::write_all(&mut f, data).is_ok() {
+        let _ = boltscope::input::expand(f.path(), 1 << 20);
+        let _ = boltscope::input::peek(f.path(), 8192);
+    }
+}
+
+/// The bytes as a value etcd stores for Kubernetes, and as k3s bootstrap data.
+fn values(data: &[u8]) {
+    use boltscope::k8s::object::{decode, DecodeOptions};
+    let opt = DecodeOptions { show_secrets: false };
+    let _ = decode(b"/registry/secrets/ns/s", data, &opt);
+    let _ = decode(b"/registry/pods/ns/p", data, &opt);
+    let _ = boltscope::k8s::encoding::classify(data);
+    let _ = boltscope::k3s::bootstrap::check("K10::server:fuzz", data);
+}
+
 fuzz_target!(|data: &[u8]| {
+    containers(data);
+    values(data);
     let Ok(view) = DbView::new(data) else { return };
     let _ = status::status(&view, EtcdVersion::V35);
     let _ = status::status(&view, EtcdVersion::V36);
-    let gates = Gates { expect_hash: Some(0), require_trailer: true, ..Gates::default() };
+    let gates = Gates {
+        expect_hash: Some(0),
+        require_hash: true,
+        fail_on_alarm: true,
+        k3s_token: Some(check::Token("K10::server:fuzz".into())),
+        ..Gates::default()
+    };
     let opt = inspect::Options { depth: 8, ..inspect::Options::default() };
     let r = check::check(&view, &opt, &gates);
     let _ = serde_json::to_string(&r);
