@@ -76,11 +76,14 @@ fn table(path: &str, r: &CheckReport) -> String {
     } else if r.ok {
         format!("OK: no problems, {} gate(s) met", r.gates.len())
     } else {
-        let mut v = format!("FAILED: {} error(s)", r.errors);
-        if !failed_gates.is_empty() {
-            let _ = write!(v, ", gate(s) failed: {}", failed_gates.join(" "));
+        let mut parts = Vec::new();
+        if r.errors > 0 {
+            parts.push(format!("{} error(s)", r.errors));
         }
-        v
+        if !failed_gates.is_empty() {
+            parts.push(format!("gate(s) failed: {}", failed_gates.join(" ")));
+        }
+        format!("FAILED: {}", parts.join(", "))
     };
     let _ = writeln!(o, "{path}: {verdict}");
     let other = if r.other_meta_valid { "valid" } else { "INVALID" };
