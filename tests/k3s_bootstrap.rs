@@ -4,6 +4,7 @@
 //! snapshot's bytes (the etcd KeyValue record in its `key` bucket), and checked against
 //! etcdctl's answer.
 
+mod common;
 use base64::Engine;
 use boltscope::k3s::bootstrap::{
     bootstrap_key, check, check_entries, key_for_passphrase, open, BootstrapError, EntriesCheck, KeyKind,
@@ -157,5 +158,100 @@ fn empty_passphrase_data() {
     match check_entries(&wrong_token(), &[(key.as_bytes(), value.as_bytes())]).unwrap() {
         EntriesCheck::Opened { kind, .. } => assert_eq!(kind, KeyKind::EmptyPassphrase),
         other => panic!("{other:?}"),
+    }
+}
+
+/// `check --k3s-token`: the gate opens the Go-encrypted bootstrap data of the real etcd snapshot
+/// with the right token (from a file or standard input), and fails it with another.
+#[test]
+fn check_k3s_token_gates_on_the_bootstrap_data() {
+    let snap = common::dir().join("k3s/k3s-bootstrap-1.snap.db");
+    let key = text("k3s-bootstrap-1.key");
+    let right = common::dir().join("k3s/k3s-bootstrap-1.token");
+    let wrong = common::dir().join("k3s/k3s-bootstrap-1.wrong-token");
+    let run = |token: &std::path::Path| {
+        common::run([
+            "--no-index".as_ref(),
+            "check".as_ref(),
+            "--k3s-token".as_ref(),
+            token.as_os_str(),
+            snap.as_os_str(),
+        ])
+    };
+    let ok = run(&right);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{out}");
+    assert!(out.contains(&format!("opens {}", key.trim())) && out.contains("15 files"), "{out}");
+    let plain = text("k3s-bootstrap-1.plaintext.json");
+    let first_value = plain.split('"').nth(7).unwrap_or("x");
+    assert!(!out.contains(first_value), "no bootstrap content is shown");
+    let bad = run(&wrong);
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    assert!(out.contains("encrypted with another token"), "{out}");
+    // The token on standard input.
+    let mut child = common::boltscope()
+        .args(["--no-index", "check", "--k3s-token", "-"])
+        .arg(&snap)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), token().as_bytes()).unwrap();
+    drop(child.stdin.take());
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+    // A snapshot without bootstrap data fails the gate.
+    let none = common::run([
+        "--no-index".as_ref(),
+        "check".as_ref(),
+        "--k3s-token".as_ref(),
+        right.as_os_str(),
+        common::dir().join("tiny-1.snap.db").as_os_str(),
+    ]);
+    assert_eq!(none.status.code(), Some(1));
+}
+
+/// `inspect` of a k3s-named zip beside its metadata file shows both.
+#[test]
+fn inspect_shows_a_k3s_snapshot_name_and_its_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("snapshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(tmp.path().join(".metadata")).unwrap();
+    let name = "on-demand-node-1-1700000000.zip";
+    std::fs::copy(common::dir().join("archives").join(name), dir.join(name)).unwrap();
+    std::fs::write(tmp.path().join(".metadata").join(name), br#"{"cluster":"prod"}"#).unwrap();
+    let out = common::run([
+        "--no-index".as_ref(),
+        "inspect".as_ref(),
+        "-w".as_ref(),
+        "json".as_ref(),
+        dir.join(name).as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let src = &v["source"];
+    assert_eq!(src["container"], "zip");
+    assert_eq!(src["entry"], "on-demand-node-1-1700000000");
+    assert_eq!(src["k3s"]["node"], "node-1");
+    assert_eq!(src["k3s"]["unix_seconds"], 1_700_000_000);
+    assert_eq!(src["k3s"]["kind"], "on-demand");
+    assert_eq!(src["k3s_metadata"]["cluster"], "prod");
+    let table = common::run(["--no-index".as_ref(), "inspect".as_ref(), dir.join(name).as_os_str()]);
+    let t = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        t.contains("source    zip entry on-demand-node-1-1700000000; k3s on-demand snapshot of node node-1"),
+        "{t}"
+    );
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = common::run(["--version"]);
+    let v = String::from_utf8_lossy(&out.stdout);
+    assert!(v.starts_with("boltscope 0."), "{v}");
+    // Built from a git checkout (as the tests are), the version says which commit.
+    if std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".git").exists() {
+        assert!(v.contains("(git "), "{v}");
     }
 }
