@@ -549,14 +549,7 @@ fn a_snapshot_whose_trailer_does_not_match_is_refused_unless_told() {
     // A bit flipped inside a value passes every structural check; only the sha256 trailer
     // knows. A copy with a fresh trailer would vouch for the damage.
     let tmp = tempfile::tempdir().unwrap();
-    let mut d = common::bytes("k8s-0.005.snap.db");
-    let at = {
-        let view = DbView::new(&d).unwrap();
-        let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
-        let e = cursor::last(&view, kb).unwrap().unwrap();
-        e.value.as_ptr() as usize - d.as_ptr() as usize + e.value.len() - 1
-    };
-    d[at] ^= 0x01;
+    let d = common::with_last_value_flipped("k8s-0.005.snap.db");
     let src = tmp.path().join("rotten.snap.db");
     std::fs::write(&src, &d).unwrap();
     let dst = tmp.path().join("copy.db");

@@ -29,16 +29,8 @@ fn kinds(v: &Value) -> Vec<String> {
 /// k8s-0.005.snap.db with one bit flipped in its last value: every structural check passes, only
 /// the sha256 trailer knows.
 fn rotten(dir: &Path) -> PathBuf {
-    let mut d = common::bytes("k8s-0.005.snap.db");
-    let at = {
-        let view = DbView::new(&d).unwrap();
-        let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
-        let e = cursor::last(&view, kb).unwrap().unwrap();
-        e.value.as_ptr() as usize - d.as_ptr() as usize + e.value.len() - 1
-    };
-    d[at] ^= 0x01;
     let p = dir.join("rotten.snap.db");
-    std::fs::write(&p, &d).unwrap();
+    std::fs::write(&p, common::with_last_value_flipped("k8s-0.005.snap.db")).unwrap();
     p
 }
 

@@ -126,3 +126,17 @@ pub fn layout(d: &[u8]) -> Layout {
     assert_eq!(u16_at(d, first_leaf * 4096 + 8), 0x02, "its first child is a leaf");
     Layout { active_meta, hwm, key_root, first_leaf }
 }
+
+/// A fixture's bytes with one bit flipped in the last byte of its `key` bucket's last value:
+/// every structural check passes, only a snapshot's sha256 trailer (or a changed hash) knows.
+pub fn with_last_value_flipped(name: &str) -> Vec<u8> {
+    let mut d = bytes(name);
+    let at = {
+        let view = boltscope::DbView::new(&d).unwrap();
+        let kb = boltscope::bbolt::cursor::top_bucket(&view, b"key").unwrap().unwrap();
+        let e = boltscope::bbolt::cursor::last(&view, kb).unwrap().unwrap();
+        e.value.as_ptr() as usize - d.as_ptr() as usize + e.value.len() - 1
+    };
+    d[at] ^= 0x01;
+    d
+}
