@@ -6,7 +6,7 @@ pub fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
     let mut v: u64 = 0;
     for shift in (0..70).step_by(7) {
         let byte = *b.get(*pos)?;
-        *pos += 1;
+        *pos = pos.checked_add(1)?;
         v |= u64::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
         if byte & 0x80 == 0 {
             return Some(v);

@@ -1,6 +1,7 @@
 //! The protobuf wire format, as far as Kubernetes storage needs it: varints and the four wire
 //! types a proto2/proto3 message can hold (groups are refused), every read bounds-checked, no
-//! allocation. Written for this module alone so that `k8s` stands apart from the rest of the crate.
+//! allocation. Varints are etcd's reader's ([`crate::etcd::proto::varint`]); the field iteration
+//! here goes further than etcd's records need (fixed widths, groups refused, the failing field named).
 //!
 //! Layout of one field: a varint tag `(field number << 3) | wire type`, then
 //! - wire type 0: a varint (int32/int64/bool/enum);
@@ -55,19 +56,9 @@ impl fmt::Display for WireError {
     }
 }
 
-/// Reads a varint at `*pos`, advancing it. `None` on truncation or more than 10 bytes.
-pub fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v: u64 = 0;
-    for shift in (0..70).step_by(7) {
-        let byte = *b.get(*pos)?;
-        *pos = pos.checked_add(1)?;
-        v |= u64::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
-        if byte & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
-}
+/// Reads a varint at `*pos`, advancing it (etcd's reader: `None` on truncation or more than 10
+/// bytes).
+pub use crate::etcd::proto::varint;
 
 /// Iterator over `(field number, value)` of one message; yields one `Err` and stops on malformed
 /// input, so a caller sees every field before the damage and then exactly where it is.
