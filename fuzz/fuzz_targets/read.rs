@@ -3,14 +3,15 @@
 //! k3s bootstrap decryption; then as a database: open (both meta pages), walk, status (3.5 and 3.6
 //! semantics), inspect and check (with every gate, a k3s token among them), the sequential
 //! cursor, and compact's writer (into memory, with and without an MVCC compaction, in the
-//! source's layout and in another page size and byte order; a copy it finishes is read back).
-//! Nothing may panic, hang or allocate without bound.
+//! source's layout and in another page size and byte order; a copy it finishes is read back);
+//! `diff` of the file with itself (live keys in several passes, the join, the shared history) and
+//! `trend`'s measure. Nothing may panic, hang or allocate without bound.
 #![no_main]
 
 use boltscope::analysis::check::{self, Gates};
 use boltscope::bbolt::page::ByteOrder;
 use boltscope::etcd::status::{self, EtcdVersion};
-use boltscope::analysis::inspect;
+use boltscope::analysis::{backup_point, compare, diff, inspect};
 use boltscope::bbolt::cursor;
 use boltscope::{compact, write::copier, DbView};
 use libfuzzer_sys::fuzz_target;
@@ -52,6 +53,9 @@ fuzz_target!(|data: &[u8]| {
     let r = check::check(&view, &opt, &gates);
     let _ = serde_json::to_string(&r);
     let _ = cursor::for_each(&view, cursor::root(&view), &mut |_| {});
+    let opt = diff::Options { budget: 2048, decode: Some(Default::default()), ..diff::Options::default() };
+    let _ = compare::compare(&view, &view, &opt);
+    let _ = backup_point::measure(&view, 2048);
     // The second copy also changes the layout: 1 KiB pages in the other byte order.
     let other = match view.order {
         ByteOrder::Little => ByteOrder::Big,

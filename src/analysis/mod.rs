@@ -1,8 +1,18 @@
 //! Analyses built on the format and etcd layers: `inspect` (everything about a file from one
-//! pass, as a report that is the stable JSON schema), `check` (every problem, and CI gates), and
-//! the size a compaction plus defrag would leave (`predict`).
+//! pass, as a report that is the stable JSON schema), `check` (every problem, and CI gates), the
+//! size a compaction plus defrag would leave (`predict`), two files compared (`compare`: `diff`,
+//! `diff_groups`, `json_diff`, `relation`), and backups over time (`trend`: `backup_name`,
+//! `backup_point`).
 
+pub mod backup_name;
+pub mod backup_point;
 pub mod check;
+pub mod compare;
+pub mod diff;
+pub mod diff_groups;
 pub mod inspect;
+pub mod json_diff;
 pub mod predict;
+pub mod relation;
 pub mod report;
+pub mod trend;

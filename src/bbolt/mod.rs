@@ -11,6 +11,7 @@ pub mod freelist;
 pub mod meta;
 pub mod order;
 pub mod page;
+pub mod seq;
 pub mod split;
 pub mod stats;
 pub mod structure;

@@ -3,10 +3,12 @@
 //! compaction keep rule ([`mvcc::survives`]) as the replay, the compaction keep set and HashKV
 //! apply it.
 
+pub mod cluster;
 pub mod compaction;
 pub mod hashkv;
 pub mod humanize;
 pub mod live;
+pub mod live_passes;
 pub mod mvcc;
 pub mod proto;
 pub mod records;

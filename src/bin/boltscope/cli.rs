@@ -5,10 +5,12 @@
 use crate::check::CheckArgs;
 use crate::compact::CompactArgs;
 use crate::completions::{CompletionsArgs, ManArgs};
+use crate::diff::DiffArgs;
 use crate::history::HistoryArgs;
 use crate::inspect::InspectArgs;
 use crate::scan::ScanArgs;
 use crate::status::StatusArgs;
+use crate::trend::TrendArgs;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -152,6 +154,56 @@ pub enum Command {
     ///   boltscope scan /backups
     #[command(verbatim_doc_comment)]
     Scan(ScanArgs),
+    /// What changed between two backups: keys added, removed and changed, per group, and how the
+    /// two files relate.
+    ///
+    /// Compares the live state of A (old) and B (new) key by key (each key's newest record, as
+    /// `etcdctl get` returns it): `added` (live in B only), `removed` (live in A only), `changed`
+    /// (live in both with a different value, create revision, mod revision, version or lease),
+    /// and the number unchanged; a summary per group (Kubernetes resource, namespace or key
+    /// prefix): keys added, removed, changed, live bytes before and after.
+    ///
+    /// The relation: same cluster or not (the cluster id derived from each `members` bucket);
+    /// whether B descends from A (their shared history, read in lockstep over the revisions both
+    /// hold, agrees, and no key of B at or below A's revision contradicts A); two files at the
+    /// same revision that differ are named INCONSISTENT, with the keys (what `etcdctl endpoint
+    /// hashkv` detects but cannot locate), and the revision where their histories diverge.
+    ///
+    /// Memory stays bounded: live keys are found and joined in passes by key fingerprint (about
+    /// 96 MiB per pass); only the differences are kept. A file whose tree or records are damaged
+    /// is not compared (`boltscope check` says why).
+    ///
+    /// Exit codes: 0 the live states are equal; 1 they differ; 2 a file could not be read or
+    /// compared (damaged, not etcd), or the command line was wrong.
+    ///
+    /// Examples:
+    ///   boltscope diff last-night.db tonight.db
+    ///   boltscope diff --prefix /registry/secrets/ -w json a.db b.db | jq .changed
+    ///   boltscope diff --by namespace --decode member1.db member2.db
+    #[command(verbatim_doc_comment)]
+    Diff(DiffArgs),
+    /// How fast backups grow, and when the quota runs out at that rate.
+    ///
+    /// Groups backups into series: the same folder and the same name once its timestamp is taken
+    /// out (k3s/RKE2 `etcd-snapshot-<node>-<unix seconds>` and `on-demand-<node>-...`, names with
+    /// dates such as `etcd-2026-12-03T0200.db` or `backup-20261203.db`, 10-digit Unix seconds); the
+    /// time of a backup is the one in its name (UTC), else its modification time. Reads the files
+    /// and folders named (recursively; compressed k3s snapshots too), else every file the index
+    /// knows (files that are gone count with their last recorded size when their name dates them).
+    ///
+    /// For each series: the backups, first and last, database size, in-use size and live bytes
+    /// over time; growth per day as the Theil-Sen estimate (the median slope over every pair of
+    /// backups, robust to a one-off compaction or defrag); the days until the database size reaches
+    /// --quota at that rate (none when it does not grow); the resources that grew most between the
+    /// first and last backup; whether the last backup is older than --stale-after. The table draws a
+    /// sparkline of the database size; --plot writes an SVG chart.
+    ///
+    /// Examples:
+    ///   boltscope trend /var/lib/rancher/k3s/server/db/snapshots
+    ///   boltscope trend --quota 8GiB --plot growth.svg /backups
+    ///   boltscope trend -w prometheus /backups > /var/lib/node_exporter/etcd_backups.prom
+    #[command(verbatim_doc_comment)]
+    Trend(TrendArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     ///
     /// Examples:

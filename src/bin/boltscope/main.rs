@@ -6,6 +6,8 @@ mod check;
 mod cli;
 mod compact;
 mod completions;
+mod diff;
+mod diff_render;
 mod exit;
 mod history;
 mod index;
@@ -15,6 +17,9 @@ mod report;
 mod scan;
 mod source;
 mod status;
+mod trend;
+mod trend_plot;
+mod trend_render;
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::Command;
@@ -38,6 +43,8 @@ fn main() -> ExitCode {
         Command::Compact(args) => compact::run(args),
         Command::History(args) => history::run(args, &ix),
         Command::Scan(args) => scan::run(args, &ix),
+        Command::Diff(args) => diff::run(args, &ix),
+        Command::Trend(args) => trend::run(args, &ix),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     };

@@ -1,0 +1,139 @@
+//! `diff` as one call: two files checked, their live states compared ([`super::diff`]) and their
+//! relation decided ([`super::relation`]). Each file is first walked whole (structure and etcd's
+//! record invariants, both files in parallel): a file whose tree or records are damaged gets its
+//! problems, never a diff.
+
+use super::diff::{self, KeyDiff, Options, Side};
+use super::relation::{self, Facts, Relation};
+use crate::bbolt::cursor;
+use crate::bbolt::structure::walk;
+use crate::bbolt::view::DbView;
+use crate::etcd::records::RecordCheck;
+use crate::etcd::{cluster, revision, schema, KEY_BUCKET};
+use crate::problem::{Problem, MAX_PROBLEMS};
+use std::fmt;
+
+/// One file's facts, as reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileFacts {
+    /// The current revision (what a server started on the file would report).
+    pub revision: u64,
+    /// The compaction the file has seen (finished or scheduled, the larger), 0 for none.
+    pub compacted: u64,
+    /// Cluster id from the `members` bucket.
+    pub cluster_id: Option<u64>,
+    /// Entries in the `key` bucket.
+    pub entries: u64,
+}
+
+/// Two files compared.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    /// A's facts.
+    pub a: FileFacts,
+    /// B's facts.
+    pub b: FileFacts,
+    /// The key-level diff.
+    pub keys: KeyDiff,
+    /// How they relate.
+    pub relation: Relation,
+}
+
+/// Which file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    /// The first (old) file.
+    A,
+    /// The second (new) file.
+    B,
+}
+
+/// Why two files cannot be compared.
+#[derive(Clone, Debug)]
+pub enum CompareError {
+    /// The file's tree or records are damaged: its problems (at most [`MAX_PROBLEMS`]) and their
+    /// total.
+    Damaged(Which, Vec<Problem>, u64),
+    /// The file has no `key` and `meta` buckets.
+    NotEtcd(Which),
+}
+
+impl fmt::Display for CompareError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompareError::Damaged(_, p, total) => {
+                write!(f, "{total} problem(s) in its tree or records")?;
+                if let Some(first) = p.first() {
+                    write!(f, ", first: {first}")?;
+                }
+                Ok(())
+            }
+            CompareError::NotEtcd(_) => f.write_str("not an etcd file (no `key` and `meta` buckets)"),
+        }
+    }
+}
+
+impl CompareError {
+    /// The file it is about.
+    pub fn which(&self) -> Which {
+        match self {
+            CompareError::Damaged(w, ..) | CompareError::NotEtcd(w) => *w,
+        }
+    }
+}
+
+/// The problems that keep a file from being compared: anything in its tree or records, or more
+/// problems than were kept.
+fn blocking(view: &DbView<'_>) -> Option<(Vec<Problem>, u64)> {
+    let (found, s) = walk(view, &RecordCheck::for_view(view));
+    let mut problems = s.problems;
+    problems.extend(found.problems);
+    problems.truncate(MAX_PROBLEMS);
+    let total = s.problem_total + found.total;
+    let blocks = total > problems.len() as u64 || problems.iter().any(|p| p.kind.in_tree());
+    blocks.then_some((problems, total))
+}
+
+fn facts(view: &DbView<'_>, which: Which) -> Result<FileFacts, CompareError> {
+    if !schema::is_etcd(view) {
+        return Err(CompareError::NotEtcd(which));
+    }
+    let kb = cursor::top_bucket(view, KEY_BUCKET).ok().flatten();
+    let last = kb.and_then(|kb| cursor::last(view, kb).ok().flatten()).and_then(|e| revision::main_of(e.key));
+    let info = schema::read(view, last.unwrap_or(0));
+    let compacted = info.finished_compact_revision.unwrap_or(0).max(info.scheduled_compact_revision.unwrap_or(0));
+    Ok(FileFacts { revision: info.current_revision, compacted, cluster_id: cluster::cluster_id(view), entries: 0 })
+}
+
+fn side<'v, 'a>(view: &'v DbView<'a>, which: Which, budget: u64) -> Result<(FileFacts, Side<'v, 'a>), CompareError> {
+    if let Some((p, total)) = blocking(view) {
+        return Err(CompareError::Damaged(which, p, total));
+    }
+    let mut f = facts(view, which)?;
+    let damaged = |p: Problem| CompareError::Damaged(which, vec![p], 1);
+    let kb = cursor::top_bucket(view, KEY_BUCKET).map_err(damaged)?.ok_or(CompareError::NotEtcd(which))?;
+    let s = Side::new(view, kb, f.revision, budget).map_err(damaged)?;
+    f.entries = s.live.entries();
+    Ok((f, s))
+}
+
+/// Compares `a` (old) with `b` (new).
+pub fn compare(a: &DbView<'_>, b: &DbView<'_>, opt: &Options) -> Result<Comparison, CompareError> {
+    let (sa, sb) = rayon::join(|| side(a, Which::A, opt.budget), || side(b, Which::B, opt.budget));
+    let ((fa, sa), (fb, sb)) = (sa?, sb?);
+    let from = relation::first_shared(fa.compacted, fb.compacted);
+    let to = fa.revision.min(fb.revision);
+    let (keys, history) =
+        rayon::join(|| diff::diff(&sa, &sb, opt), || relation::shared_history((a, sa.kb), (b, sb.kb), from, to));
+    // Both trees were walked whole without a problem, so these reads cannot fail; if one does,
+    // it is named against A.
+    let damaged = |p: Problem| CompareError::Damaged(Which::A, vec![p], 1);
+    let (keys, history) = (keys.map_err(damaged)?, history.map_err(damaged)?);
+    let relation = relation::relate(
+        Facts { revision: fa.revision, cluster_id: fa.cluster_id },
+        Facts { revision: fb.revision, cluster_id: fb.cluster_id },
+        history,
+        &keys,
+    );
+    Ok(Comparison { a: fa, b: fb, keys, relation })
+}

@@ -1,0 +1,187 @@
+//! How two etcd files relate: the same cluster or not, whether the later one descends from the
+//! earlier one, and two files at the same revision that differ (an inconsistency between members,
+//! which etcd's `hashkv` detects but cannot locate).
+//!
+//! Two facts decide, besides the key-level diff ([`super::diff`]) and its conflicts:
+//! - the cluster id of each file, derived from its `members` bucket ([`crate::etcd::cluster`]);
+//! - their shared history: the `key` buckets read in lockstep, in revision order, over the
+//!   revisions both still hold alike, i.e. above both files' compaction (finished or scheduled;
+//!   from the start when both were compacted at the same revision, see [`first_shared`]) and up
+//!   to the lower current revision. Every entry there (revision key and stored
+//!   record) must be byte-equal in two files with one history; the first revision where they
+//!   differ is where the histories diverged (etcd's `hashkv --rev R` of the two differs from that
+//!   revision on). It stops at the first difference.
+//!
+//! The kinds: `identical` (same revision, same live state, same history); `b_descends_from_a` /
+//! `a_descends_from_b` (the later file's history contains the earlier one: no divergence and no
+//! conflicting key); `inconsistent` (same revision, but the live states or the histories differ,
+//! and the files share an origin: the same cluster id or a shared history); `diverged` (different
+//! revisions, a common origin, histories that part); `unrelated` (nothing in common).
+
+use super::diff::KeyDiff;
+use crate::bbolt::cursor::BucketRoot;
+use crate::bbolt::page::LeafElem;
+use crate::bbolt::seq::Entries;
+use crate::bbolt::view::DbView;
+use crate::etcd::revision;
+use crate::problem::Problem;
+
+/// The history both files hold, compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct History {
+    /// First revision compared (above both compactions).
+    pub from: u64,
+    /// Last revision compared (the lower current revision).
+    pub to: u64,
+    /// Entries found equal before the first difference (or in all).
+    pub equal_entries: u64,
+    /// The first revision whose entries differ; `None` when all agree.
+    pub diverged_at: Option<u64>,
+}
+
+/// Entries of a `key` bucket with a main revision in `[from, to]`, in order.
+fn window<'v, 'a>(
+    view: &'v DbView<'a>,
+    kb: BucketRoot<'a>,
+    from: u64,
+    to: u64,
+) -> impl Iterator<Item = Result<(u64, LeafElem<'a>), Problem>> + 'v {
+    Entries::new(view, kb)
+        .map(|e| e.map(|e| (revision::main_of(e.key).unwrap_or(0), e)))
+        .filter(move |e| e.as_ref().map_or(true, |(m, _)| *m >= from))
+        .take_while(move |e| e.as_ref().map_or(true, |(m, _)| *m <= to))
+}
+
+/// Compares the two `key` buckets entry by entry over revisions `[from, to]`.
+pub fn shared_history<'a>(
+    a: (&DbView<'a>, BucketRoot<'a>),
+    b: (&DbView<'a>, BucketRoot<'a>),
+    from: u64,
+    to: u64,
+) -> Result<History, Problem> {
+    let mut h = History { from, to, equal_entries: 0, diverged_at: None };
+    if from > to {
+        return Ok(h);
+    }
+    let (mut x, mut y) = (window(a.0, a.1, from, to), window(b.0, b.1, from, to));
+    loop {
+        match (x.next().transpose()?, y.next().transpose()?) {
+            (None, None) => return Ok(h),
+            (Some((_, p)), Some((_, q))) if p.key == q.key && p.value == q.value => h.equal_entries += 1,
+            (p, q) => {
+                h.diverged_at = [p, q].iter().flatten().map(|(m, _)| *m).min();
+                return Ok(h);
+            }
+        }
+    }
+}
+
+/// The lowest revision whose entries both files must hold alike if they share a history: above
+/// either compaction, or from the start when both were compacted at the same revision (each then
+/// holds the same survivors: the newest record of each key at or below it, tombstones dropped;
+/// a tombstone exactly at it is kept since etcd 3.4.34/3.5.16, so two files compacted by releases
+/// on either side of that change can differ there).
+pub fn first_shared(compacted_a: u64, compacted_b: u64) -> u64 {
+    if compacted_a == compacted_b {
+        return 1;
+    }
+    compacted_a.max(compacted_b).saturating_add(1)
+}
+
+/// What the two files are to each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Same revision, same live state, same history.
+    Identical,
+    /// B is a later state of A.
+    BDescendsFromA,
+    /// A is a later state of B.
+    ADescendsFromB,
+    /// Same revision, different contents, a common origin.
+    Inconsistent,
+    /// Different revisions, a common origin, histories that part.
+    Diverged,
+    /// Nothing in common.
+    Unrelated,
+}
+
+impl Kind {
+    /// The kind as a sentence for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Identical => "identical: same revision, same keys and values",
+            Kind::BDescendsFromA => "B descends from A: a later state of the same history",
+            Kind::ADescendsFromB => "A descends from B: B is an earlier state of the same history",
+            Kind::Inconsistent => "INCONSISTENT: same revision, different contents",
+            Kind::Diverged => "diverged: the histories part",
+            Kind::Unrelated => "unrelated: no shared cluster or history",
+        }
+    }
+}
+
+/// One file's identity for the relation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Facts {
+    /// Current revision.
+    pub revision: u64,
+    /// Cluster id from the `members` bucket.
+    pub cluster_id: Option<u64>,
+}
+
+/// The relation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relation {
+    /// The kind.
+    pub kind: Kind,
+    /// Whether the cluster ids agree (`None` when either is unknown).
+    pub same_cluster: Option<bool>,
+    /// The shared history compared.
+    pub history: History,
+    /// Differing keys that are conflicts ([`super::diff`]).
+    pub conflicts: u64,
+}
+
+/// Decides the relation from both files' facts, their shared history and their diff.
+pub fn relate(a: Facts, b: Facts, history: History, diff: &KeyDiff) -> Relation {
+    let same_cluster = match (a.cluster_id, b.cluster_id) {
+        (Some(x), Some(y)) => Some(x == y),
+        _ => None,
+    };
+    let conflicts = diff.conflicts().count() as u64;
+    let common = same_cluster == Some(true) || history.equal_entries > 0;
+    let agree = history.diverged_at.is_none();
+    let kind = if a.revision == b.revision {
+        if diff.equal() && agree {
+            Kind::Identical
+        } else if common {
+            Kind::Inconsistent
+        } else {
+            Kind::Unrelated
+        }
+    } else if conflicts == 0 && agree {
+        if a.revision < b.revision {
+            Kind::BDescendsFromA
+        } else {
+            Kind::ADescendsFromB
+        }
+    } else if common {
+        Kind::Diverged
+    } else {
+        Kind::Unrelated
+    };
+    Relation { kind, same_cluster, history, conflicts }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_shared_revision() {
+        assert_eq!(first_shared(0, 0), 1);
+        assert_eq!(first_shared(96, 96), 1, "the same survivors");
+        assert_eq!(first_shared(100, 7), 101);
+        assert_eq!(first_shared(u64::MAX, 0), u64::MAX);
+    }
+}

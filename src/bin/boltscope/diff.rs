@@ -1,0 +1,171 @@
+//! `diff`: what changed between two backups, key by key, and how the two files relate.
+
+use crate::cli::TableJson;
+use crate::diff_render::{self, Shown};
+use crate::exit::Verdict;
+use crate::index::Ix;
+use crate::report::print_problems;
+use boltscope::analysis::compare::{self, CompareError, Comparison, Which};
+use boltscope::analysis::diff::{Options, BUDGET};
+use boltscope::analysis::diff_groups::Grouping;
+use boltscope::error::Error;
+use boltscope::k8s::object::DecodeOptions;
+use boltscope::{input, DbView};
+use clap::Parser;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Arguments of `diff`.
+#[derive(Parser, Debug)]
+pub struct DiffArgs {
+    /// Output: `table` for people, `json` (one object).
+    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = TableJson::Table)]
+    pub write_out: TableJson,
+    /// Only keys starting with this prefix.
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+    /// Group the summary by Kubernetes resource, namespace, or the first N path segments
+    /// (`prefix` = `prefix:1`) [default: resource when the files hold Kubernetes keys, else
+    /// prefix:1].
+    #[arg(long, value_name = "resource|namespace|prefix[:N]", value_parser = parse_by)]
+    pub by: Option<Grouping>,
+    /// Also show each key's value sizes (old and new for a changed key).
+    #[arg(long)]
+    pub values: bool,
+    /// Decode both values of a changed key as Kubernetes objects and list the fields that differ
+    /// (Secret data redacted unless --show-secrets). Implies --values.
+    #[arg(long)]
+    pub decode: bool,
+    /// With --decode: show Secret data instead of redacting it.
+    #[arg(long, requires = "decode")]
+    pub show_secrets: bool,
+    /// Bytes of keys one pass of the join may hold (more passes when the files hold more).
+    #[arg(long, value_name = "BYTES", value_parser = crate::cli::parse_size, hide = true)]
+    pub pass_budget: Option<u64>,
+    /// The old file.
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The new file.
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+}
+
+/// `resource`, `namespace`, `prefix`, `prefix:N`.
+fn parse_by(s: &str) -> Result<Grouping, String> {
+    match s {
+        "resource" => Ok(Grouping::Resource),
+        "namespace" => Ok(Grouping::Namespace),
+        "prefix" => Ok(Grouping::Prefix(1)),
+        _ => {
+            let n = s.strip_prefix("prefix:").ok_or_else(|| format!("not a grouping: {s:?}"))?;
+            n.parse().map(Grouping::Prefix).map_err(|_| format!("not a prefix depth: {n:?}"))
+        }
+    }
+}
+
+/// What reading the two files gave.
+enum Outcome {
+    /// Compared.
+    Done(Box<Comparison>),
+    /// A file could not be opened as a bbolt file.
+    Failed(Which, Error),
+    /// A file cannot be compared (damaged, not etcd).
+    Refused(CompareError),
+}
+
+fn compare_files(args: &DiffArgs, opt: &Options) -> (Outcome, [bool; 2]) {
+    let torn_b = std::cell::Cell::new(false);
+    let res = input::read_consistent(&args.a, |da| {
+        let va = match DbView::new(da) {
+            Ok(v) => v,
+            Err(e) => return Ok(Outcome::Failed(Which::A, e)),
+        };
+        let inner = input::read_consistent(&args.b, |db| {
+            let vb = DbView::new(db)?;
+            Ok(match compare::compare(&va, &vb, opt) {
+                Ok(c) => Outcome::Done(Box::new(c)),
+                Err(e) => Outcome::Refused(e),
+            })
+        });
+        Ok(match inner {
+            Ok((o, torn)) => {
+                torn_b.set(torn);
+                o
+            }
+            Err(e) => Outcome::Failed(Which::B, e),
+        })
+    });
+    match res {
+        Ok((o, torn_a)) => (o, [torn_a, torn_b.get()]),
+        Err(e) => (Outcome::Failed(Which::A, e), [false, false]),
+    }
+}
+
+/// The JSON object of a file that could not be compared.
+fn error_json(path: &str, kind: &str, message: &str) -> String {
+    let v = serde_json::json!({"path": path, "ok": false, "error": {"kind": kind, "message": message}});
+    format!("{v}\n")
+}
+
+/// Runs `diff`: exit 0 when the live states are equal, 1 when they differ, 2 when a file cannot
+/// be read or compared.
+pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
+    let decode = args.decode.then_some(DecodeOptions { show_secrets: args.show_secrets });
+    let opt = Options {
+        prefix: args.prefix.clone().unwrap_or_default().into_bytes(),
+        by: args.by,
+        decode,
+        budget: args.pass_budget.unwrap_or(BUDGET),
+    };
+    let (outcome, torn) = compare_files(args, &opt);
+    let path = |w: Which| match w {
+        Which::A => &args.a,
+        Which::B => &args.b,
+    };
+    let json = args.write_out == TableJson::Json;
+    let mut out = std::io::stdout().lock();
+    let c = match outcome {
+        Outcome::Failed(w, e) => {
+            eprintln!("boltscope: {}: {e}", path(w).display());
+            if json {
+                let _ = out
+                    .write_all(error_json(&path(w).display().to_string(), e.kind().name(), &e.to_string()).as_bytes());
+            }
+            return Verdict::of_error(&e);
+        }
+        Outcome::Refused(e) => {
+            let p = path(e.which());
+            let kind = match &e {
+                CompareError::Damaged(_, problems, total) => {
+                    print_problems(p, problems, *total);
+                    "damaged"
+                }
+                CompareError::NotEtcd(_) => "not_etcd",
+            };
+            eprintln!("boltscope: {}: cannot compare: {e}", p.display());
+            if json {
+                let _ = out.write_all(error_json(&p.display().to_string(), kind, &e.to_string()).as_bytes());
+            }
+            return Verdict::Unreadable;
+        }
+        Outcome::Done(c) => c,
+    };
+    for (w, t) in [(Which::A, torn[0]), (Which::B, torn[1])] {
+        if t {
+            eprintln!(
+                "boltscope: {}: the file changed on every read (a live etcd committing?); the diff may be torn",
+                path(w).display()
+            );
+        }
+    }
+    let shown = Shown {
+        a: &args.a.display().to_string(),
+        b: &args.b.display().to_string(),
+        values: args.values || args.decode,
+        torn,
+    };
+    let text = if json { diff_render::json(&c, &shown) } else { diff_render::table(&c, &shown) };
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    Verdict::problems_if(!c.keys.equal())
+}

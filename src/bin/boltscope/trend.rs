@@ -1,0 +1,256 @@
+//! `trend`: backups grouped into series, their growth per day and the days left until the quota.
+
+use crate::exit::Verdict;
+use crate::index::Ix;
+use crate::report::{print_problems, verdict_text};
+use crate::{trend_plot, trend_render};
+use boltscope::analysis::backup_name;
+use boltscope::analysis::backup_point::{self, Measure, Withheld};
+use boltscope::analysis::diff::BUDGET;
+use boltscope::analysis::trend::{self, Point, Series, TimeFrom};
+use boltscope::bbolt::meta::detect_order;
+use boltscope::error::Error;
+use boltscope::input::{self, Container, Sniffed};
+use boltscope::DbView;
+use clap::{Parser, ValueEnum};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `trend`.
+#[derive(Parser, Debug)]
+pub struct TrendArgs {
+    /// Output: `table` for people, `json` (one object), or `prometheus` (text exposition).
+    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = TrendFormat::Table)]
+    pub write_out: TrendFormat,
+    /// The backend quota (etcd's --quota-backend-bytes); accepts 8GiB, 2GB, ...
+    #[arg(long, default_value = "2GiB", value_parser = crate::cli::parse_size)]
+    pub quota: u64,
+    /// Also write a chart of size, in-use size and quota over time to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// A series whose last backup is older than this many hours is stale.
+    #[arg(long, value_name = "HOURS", default_value_t = 26.0)]
+    pub stale_after: f64,
+    /// Judge ages at this time (seconds since the Unix epoch) instead of now.
+    #[arg(long, value_name = "SECONDS")]
+    pub now: Option<i64>,
+    /// Backups, or folders of them (searched recursively) [default: every file the index knows].
+    #[arg(value_name = "DIR|FILE")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `trend -w` values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrendFormat {
+    /// Aligned text with a sparkline per series.
+    Table,
+    /// One JSON object.
+    Json,
+    /// Prometheus text format.
+    Prometheus,
+}
+
+/// The index tag of a measured backup.
+const TAG: &str = "trend/1";
+
+/// A file that gave no point.
+pub struct Skipped {
+    /// The path.
+    pub path: String,
+    /// `error.kind` in JSON.
+    pub kind: String,
+    /// Why.
+    pub message: String,
+}
+
+/// Whether a file in a folder may be a backup: bbolt meta magic at a usual page size, or a zip,
+/// gzip or zstd container (k3s `--etcd-snapshot-compress` writes zips).
+fn candidate(p: &Path) -> bool {
+    let Ok(mut f) = std::fs::File::open(p) else { return false };
+    let mut head = vec![0u8; 65536 + 64];
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let head = &head[..n];
+    let bbolt = [0usize, 4096, 16384, 65536].iter().any(|&at| head.get(at..).and_then(detect_order).is_some());
+    bbolt || matches!(input::sniff(head), Sniffed::Container(Container::Zip | Container::Gzip | Container::Zstd))
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = rd.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        match e.file_type() {
+            Ok(t) if t.is_dir() => walk(&e.path(), out),
+            Ok(t) if t.is_file() && candidate(&e.path()) => out.push(e.path()),
+            _ => {}
+        }
+    }
+}
+
+/// The time of a backup: from its name, else its modification time.
+fn time_of(path: &Path) -> Option<(i64, TimeFrom)> {
+    let name = path.file_name()?.to_str()?;
+    if let Some(s) = backup_name::parse(name) {
+        return Some((s.unix, TimeFrom::Name));
+    }
+    let m = std::fs::metadata(path).ok()?.modified().ok()?;
+    let secs = m.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some((i64::try_from(secs).ok()?, TimeFrom::Mtime))
+}
+
+enum Failure {
+    Unreadable(Error),
+    Withheld(Withheld),
+}
+
+/// Measures one file, from the index when it knows the file; remembers a clean answer.
+fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
+    let res = input::read_consistent(path, |data| {
+        let (id, hit) = ix.lookup::<Measure>(path, data, TAG);
+        if let Some(m) = hit {
+            return Ok((Ok(m), None, data.len() as u64));
+        }
+        Ok((backup_point::measure(&DbView::new(data)?, BUDGET), id, data.len() as u64))
+    });
+    let ((r, id, len), torn) = res.map_err(Failure::Unreadable)?;
+    if torn {
+        eprintln!("boltscope: {}: the file changed on every read (a live etcd committing?)", path.display());
+    }
+    if let Some(id) = id {
+        let errors = r.as_ref().err().map_or(0, |w| w.total.max(1));
+        let mut row = ix.row(path, len, "trend", verdict_text(errors, 0, false));
+        if let Ok(m) = &r {
+            row.total_size = Some(m.size);
+            row.revision = m.revision;
+            row.in_use = m.in_use;
+            row.fragmentation = m.in_use.map(|u| if m.size == 0 { 0.0 } else { (m.size - u) as f64 / m.size as f64 });
+        }
+        ix.store(&id, TAG, r.as_ref().ok().filter(|_| !torn), &row);
+    }
+    r.map_err(Failure::Withheld)
+}
+
+/// A point for a file the index remembers but that is gone: its last recorded figures, when its
+/// name carries its time.
+fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
+    let name = Path::new(&row.path).file_name()?.to_str()?;
+    let stamp = backup_name::parse(name)?;
+    let measure = Measure {
+        size: row.total_size?,
+        in_use: row.in_use,
+        revision: row.revision,
+        live_keys: None,
+        live_bytes: None,
+        resources: Vec::new(),
+    };
+    Some(Point { path: row.path.clone(), time: stamp.unix, time_from: TimeFrom::Name, measure })
+}
+
+/// What to read: files, points of files that are gone, files that give no point.
+type Gathered = (Vec<PathBuf>, Vec<Point>, Vec<Skipped>);
+
+/// The files to read: those named (folders searched), else every path the index knows, with the
+/// points of files that are gone.
+fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
+    if !args.paths.is_empty() {
+        let mut files = Vec::new();
+        for p in &args.paths {
+            if p.is_dir() {
+                walk(p, &mut files);
+            } else {
+                files.push(p.clone());
+            }
+        }
+        return Ok((files, Vec::new(), Vec::new()));
+    }
+    let rows = ix.history(&[])?;
+    let mut latest: BTreeMap<String, &boltscope::index::HistoryRow> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.total_size.is_some()) {
+        let e = latest.entry(r.path.clone()).or_insert(r);
+        if r.analysed_at >= e.analysed_at {
+            *e = r;
+        }
+    }
+    let (mut files, mut gone, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    for (path, row) in latest {
+        if Path::new(&path).is_file() {
+            files.push(PathBuf::from(path));
+        } else if let Some(p) = remembered(row) {
+            gone.push(p);
+        } else {
+            let message = "gone, and its name carries no time".to_string();
+            skipped.push(Skipped { path, kind: "gone".into(), message });
+        }
+    }
+    Ok((files, gone, skipped))
+}
+
+/// Runs `trend`.
+pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
+    let (files, mut points, mut skipped) = match gather(args, ix) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("boltscope: trend: name backups or folders, or keep an index: {e}");
+            return Verdict::Unreadable;
+        }
+    };
+    let measured: Vec<_> = files.par_iter().map(|p| (p, measure(p, ix))).collect();
+    let mut verdict = Verdict::Clean;
+    for (p, r) in measured {
+        let shown = p.display().to_string();
+        match (r, time_of(p)) {
+            (Ok(measure), Some((time, time_from))) => points.push(Point { path: shown, time, time_from, measure }),
+            (Ok(_), None) => skipped.push(Skipped { path: shown, kind: "no_time".into(), message: "no time".into() }),
+            (Err(Failure::Unreadable(e)), _) => {
+                // A file found in a folder that is not a database is skipped quietly.
+                if args.paths.contains(p) {
+                    eprintln!("boltscope: {shown}: {e}");
+                    verdict = verdict.max(Verdict::of_error(&e));
+                }
+                skipped.push(Skipped { path: shown, kind: e.kind().name().into(), message: e.to_string() });
+            }
+            (Err(Failure::Withheld(w)), _) => {
+                print_problems(p, &w.problems, w.total);
+                verdict = verdict.max(Verdict::Problems);
+                let message = format!("{} problem(s): figures withheld", w.total);
+                skipped.push(Skipped { path: shown, kind: "damaged".into(), message });
+            }
+        }
+    }
+    let mut groups: BTreeMap<(String, String), Vec<Point>> = BTreeMap::new();
+    for p in points {
+        let path = Path::new(&p.path);
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let folder = abs.parent().map_or_else(String::new, |d| d.display().to_string());
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let series = backup_name::parse(&name).map_or(name, |s| s.series);
+        groups.entry((folder, series)).or_default().push(p);
+    }
+    let series: Vec<Series> =
+        groups.into_iter().map(|((folder, name), pts)| trend::estimate(folder, name, pts, args.quota)).collect();
+    let now = args.now.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    });
+    let view = trend_render::View { quota: args.quota, now, stale_after: (args.stale_after * 3600.0) as i64 };
+    if let Some(svg) = &args.plot {
+        if let Err(e) = trend_plot::write(svg, &series, args.quota) {
+            eprintln!("boltscope: {}: {e}", svg.display());
+            verdict = Verdict::Unreadable;
+        }
+    }
+    let text = match args.write_out {
+        TrendFormat::Table => trend_render::table(&series, &skipped, &view),
+        TrendFormat::Json => trend_render::json(&series, &skipped, &view),
+        TrendFormat::Prometheus => trend_render::prometheus(&series, &view),
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    verdict
+}

@@ -1,0 +1,284 @@
+//! `boltscope diff` against the answers real etcd gave (fixtures/diff/, fixtures/README.md):
+//! the added/removed/changed sets, records and groups computed by `fixtures/diff-oracle.py` from
+//! `etcdctl get "" --prefix -w json` on the live servers; the cluster ids `etcdctl endpoint status`
+//! reported; the revision where b and c diverge from `etcdctl endpoint hashkv --rev R`.
+
+mod common;
+
+use boltscope::analysis::compare;
+use boltscope::analysis::diff::Options;
+use boltscope::DbView;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    common::dir().join("diff").join(name)
+}
+
+fn answer(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
+}
+
+/// `boltscope --no-index diff ARGS -w json`: exit code and the parsed object.
+fn diff(args: &[&str], a: &str, b: &str) -> (i32, Value) {
+    let out = common::run(
+        ["--no-index", "diff", "-w", "json"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(args.iter().map(|s| s.to_string()))
+            .chain([fixture(a), fixture(b)].iter().map(|p| p.display().to_string())),
+    );
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (out.status.code().unwrap(), v)
+}
+
+/// A record as the oracle writes it (lease as a decimal number; value size) in boltscope's JSON
+/// shape (lease as hex or null).
+fn oracle_record(r: &Value) -> Value {
+    let lease = r["lease"].as_u64().unwrap();
+    serde_json::json!({
+        "create_revision": r["create_revision"],
+        "mod_revision": r["mod_revision"],
+        "version": r["version"],
+        "lease": if lease == 0 { Value::Null } else { format!("{lease:x}").into() },
+        "value_size": r["value_size"],
+    })
+}
+
+fn ours_record(r: &Value) -> Value {
+    let keys = ["create_revision", "mod_revision", "version", "lease", "value_size"];
+    Value::Object(keys.iter().map(|k| (k.to_string(), r[*k].clone())).collect())
+}
+
+/// Key -> record, for one list.
+fn by_key(list: &Value, rec: fn(&Value) -> Value) -> BTreeMap<String, Value> {
+    list.as_array().unwrap().iter().map(|x| (x["key"].as_str().unwrap().to_string(), rec(x))).collect()
+}
+
+fn changed_map(list: &Value, oracle: bool) -> BTreeMap<String, Value> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            let (a, b, f) = if oracle {
+                (oracle_record(&x["old"]), oracle_record(&x["new"]), x["fields"].clone())
+            } else {
+                (ours_record(&x["a"]), ours_record(&x["b"]), x["fields"].clone())
+            };
+            (x["key"].as_str().unwrap().to_string(), serde_json::json!({"a": a, "b": b, "fields": f}))
+        })
+        .collect()
+}
+
+/// Our answer equals the oracle's, list by list, record by record, group by group.
+fn assert_matches_oracle(ours: &Value, oracle: &Value, by: &str) {
+    assert_eq!(by_key(&ours["added"], ours_record), by_key(&oracle["added"], oracle_record), "added");
+    assert_eq!(by_key(&ours["removed"], ours_record), by_key(&oracle["deleted"], oracle_record), "removed");
+    assert_eq!(changed_map(&ours["changed"], false), changed_map(&oracle["changed"], true), "changed");
+    assert_eq!(ours["unchanged"], oracle["unchanged"], "unchanged");
+    assert_eq!(ours["groups"], oracle["groups"][by], "groups by {by}");
+    assert_eq!(ours["a"]["live_keys"], oracle["old"]["keys"]);
+    assert_eq!(ours["b"]["live_keys"], oracle["new"]["keys"]);
+    assert_eq!(ours["a"]["revision"], oracle["old"]["revision"]);
+    assert_eq!(ours["b"]["revision"], oracle["new"]["revision"]);
+}
+
+fn cluster_id(p: &str) -> String {
+    format!("{:x}", answer(&format!("{p}.endpoint-status.json"))[0]["Status"]["header"]["cluster_id"].as_u64().unwrap())
+}
+
+#[test]
+fn a_to_b_equals_etcdctl_and_b_descends_from_a() {
+    let oracle = answer("diff-a-b.answer.json");
+    let (code, v) = diff(&["--values"], "diff-a.snap.db", "diff-b.snap.db");
+    assert_eq!(code, 1, "the files differ");
+    assert_matches_oracle(&v, &oracle, "resource");
+    assert_eq!(v["by"], "resource");
+    assert_eq!(
+        (v["a"]["cluster_id"].as_str().unwrap(), v["b"]["cluster_id"].as_str().unwrap()),
+        (&*cluster_id("diff-a"), &*cluster_id("diff-b"))
+    );
+    let r = &v["relation"];
+    assert_eq!(r["kind"], "b_descends_from_a");
+    assert_eq!(r["same_cluster"], true);
+    assert_eq!((r["history"]["from"].as_u64(), r["history"]["to"].as_u64()), (Some(1), Some(324)));
+    assert_eq!(r["history"]["diverged_at"], Value::Null);
+    assert_eq!(r["conflicts"], 0);
+    // By namespace too.
+    let (_, n) = diff(&["--values", "--by", "namespace"], "diff-a.snap.db", "diff-b.snap.db");
+    assert_matches_oracle(&n, &oracle, "namespace");
+}
+
+#[test]
+fn reversed_a_descends_from_b() {
+    let oracle = answer("diff-a-b.answer.json");
+    let (code, v) = diff(&["--values"], "diff-b.snap.db", "diff-a.snap.db");
+    assert_eq!(code, 1);
+    assert_eq!(by_key(&v["added"], ours_record), by_key(&oracle["deleted"], oracle_record));
+    assert_eq!(by_key(&v["removed"], ours_record), by_key(&oracle["added"], oracle_record));
+    assert_eq!(v["relation"]["kind"], "a_descends_from_b");
+}
+
+/// The first revision at which `etcdctl endpoint hashkv --rev R` differs between the two servers.
+fn hashkv_divergence() -> u64 {
+    let (b, c) = (answer("diff-b.hashkv-by-rev.json"), answer("diff-c.hashkv-by-rev.json"));
+    let hashes = |v: &Value| -> BTreeMap<u64, u64> {
+        v.as_array().unwrap().iter().map(|x| (x["rev"].as_u64().unwrap(), x["hash"].as_u64().unwrap())).collect()
+    };
+    let (hb, hc) = (hashes(&b), hashes(&c));
+    assert_eq!(hb.keys().collect::<Vec<_>>(), hc.keys().collect::<Vec<_>>());
+    *hb.iter().find(|(r, h)| hc[r] != **h).expect("b and c differ somewhere").0
+}
+
+#[test]
+fn b_and_c_are_inconsistent_with_the_keys_and_where_they_diverge() {
+    let oracle = answer("diff-b-c.answer.json");
+    let (code, v) = diff(&["--values"], "diff-b.snap.db", "diff-c.snap.db");
+    assert_eq!(code, 1);
+    assert_matches_oracle(&v, &oracle, "resource");
+    let r = &v["relation"];
+    assert_eq!(r["kind"], "inconsistent");
+    // c was restored as a new one-member cluster: its members bucket names only itself.
+    assert_eq!(r["same_cluster"], false);
+    assert_eq!(v["b"]["cluster_id"].as_str().unwrap(), cluster_id("diff-c"));
+    assert_eq!(r["history"]["diverged_at"].as_u64(), Some(hashkv_divergence()));
+    let mut want: Vec<String> = ["added", "deleted", "changed"]
+        .iter()
+        .flat_map(|l| oracle[*l].as_array().unwrap().iter().map(|x| x["key"].as_str().unwrap().to_string()))
+        .collect();
+    want.sort();
+    let got: Vec<String> =
+        r["keys"].as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap().to_string()).collect();
+    assert_eq!(got, want, "the inconsistent keys");
+    assert_eq!(r["conflicts"].as_u64(), Some(want.len() as u64));
+}
+
+#[test]
+fn a_file_with_itself_is_identical_and_exits_0() {
+    let (code, v) = diff(&[], "diff-c.snap.db", "diff-c.snap.db");
+    assert_eq!(code, 0);
+    assert_eq!(v["relation"]["kind"], "identical");
+    assert_eq!(v["equal"], true);
+    assert_eq!(v["unchanged"], answer("diff-b-c.answer.json")["new"]["keys"]);
+    // c descends from a (c was restored from a and written to).
+    let (code, v) = diff(&[], "diff-a.snap.db", "diff-c.snap.db");
+    assert_eq!((code, v["relation"]["kind"].as_str()), (1, Some("b_descends_from_a")));
+}
+
+#[test]
+fn many_passes_give_the_same_answer() {
+    let (_, one) = diff(&["--values"], "diff-a.snap.db", "diff-b.snap.db");
+    let (_, many) = diff(&["--values", "--pass-budget", "2000"], "diff-a.snap.db", "diff-b.snap.db");
+    assert_eq!(one, many);
+    // And through the library, with the pass count visible.
+    let (a, b) = (std::fs::read(fixture("diff-a.snap.db")).unwrap(), std::fs::read(fixture("diff-b.snap.db")).unwrap());
+    let (va, vb) = (DbView::new(&a).unwrap(), DbView::new(&b).unwrap());
+    let c = compare::compare(&va, &vb, &Options { budget: 2000, ..Options::default() }).unwrap();
+    assert!(c.keys.passes >= 10, "{} passes", c.keys.passes);
+    assert_eq!((c.keys.added.len(), c.keys.removed.len(), c.keys.changed.len(), c.keys.unchanged), (9, 16, 15, 262));
+}
+
+#[test]
+fn prefix_limits_the_keys() {
+    let oracle = answer("diff-a-b.answer.json");
+    let p = "/registry/configmaps/";
+    let (_, v) = diff(&["--prefix", p], "diff-a.snap.db", "diff-b.snap.db");
+    let count = |l: &Value| l.as_array().unwrap().iter().filter(|x| x["key"].as_str().unwrap().starts_with(p)).count();
+    assert_eq!(v["added"].as_array().unwrap().len(), count(&oracle["added"]));
+    assert_eq!(v["removed"].as_array().unwrap().len(), count(&oracle["deleted"]));
+    assert_eq!(v["changed"].as_array().unwrap().len(), count(&oracle["changed"]));
+    let g = &oracle["groups"]["resource"].as_array().unwrap().iter().find(|g| g["name"] == "configmaps").unwrap();
+    assert_eq!(v["groups"], serde_json::json!([g]));
+    assert_eq!(v["unchanged"], g["unchanged"]);
+}
+
+#[test]
+fn decode_lists_changed_fields_and_redacts_secrets() {
+    let (_, v) = diff(&["--decode"], "diff-a.snap.db", "diff-b.snap.db");
+    let changed = v["changed"].as_array().unwrap();
+    for c in changed {
+        let value_changed = c["fields"].as_array().unwrap().iter().any(|f| f == "value");
+        assert_eq!(c.get("decoded").is_some(), value_changed, "{c}");
+        assert!(c["a"]["value_size"].is_u64(), "--decode implies --values");
+    }
+    let crd = changed.iter().find(|c| c["key"].as_str().unwrap().contains("customresourcedefinitions")).unwrap();
+    assert!(crd["decoded"]["total"].as_u64().unwrap() > 0, "{crd}");
+    // The fixture's Secrets are stored encrypted (aescbc): decoded, they show only the provider,
+    // the key name and a length, never bytes of the value.
+    for c in changed.iter().filter(|c| c["key"].as_str().unwrap().starts_with("/registry/secrets/")) {
+        for f in c["decoded"]["changes"].as_array().unwrap() {
+            assert!(f["path"].as_str().unwrap().starts_with("/encrypted/"), "{c}");
+        }
+    }
+}
+
+#[test]
+fn unreadable_damaged_and_non_etcd_files_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing.db");
+    let run = |a: &std::path::Path, b: &std::path::Path| {
+        let out =
+            common::run(["--no-index", "diff", "-w", "json"].iter().map(PathBuf::from).chain([a.into(), b.into()]));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code().unwrap(), v)
+    };
+    let a = fixture("diff-a.snap.db");
+    let (code, v) = run(&a, &missing);
+    assert_eq!((code, v["ok"].as_bool(), v["error"]["kind"].as_str()), (2, Some(false), Some("io")));
+    assert_eq!(v["path"], missing.display().to_string());
+    let bolt = common::path("bolt-4k-synced.db", &tmp);
+    let (code, v) = run(&bolt, &a);
+    assert_eq!((code, v["error"]["kind"].as_str()), (2, Some("not_etcd")));
+    // A branch of the key bucket pointed past the high-water mark.
+    let mut d = std::fs::read(fixture("diff-b.snap.db")).unwrap();
+    let view = DbView::new(&d).unwrap();
+    let kb = boltscope::bbolt::cursor::top_bucket(&view, b"key").unwrap().unwrap();
+    let boltscope::bbolt::cursor::BucketRoot::Page(root) = kb else { panic!("inline key bucket") };
+    let at = view.page(root).unwrap().offset as usize + 16 + 8;
+    let hwm = view.hwm;
+    common::put_u64(&mut d, at, hwm + 3);
+    let bad = tmp.path().join("damaged.db");
+    std::fs::write(&bad, &d).unwrap();
+    let (code, v) = run(&a, &bad);
+    assert_eq!((code, v["error"]["kind"].as_str()), (2, Some("damaged")));
+    assert_eq!(v["path"], bad.display().to_string());
+}
+
+/// Randomly damaged copies of b compared with a (and with themselves): an answer or a refusal,
+/// never a panic or a hang.
+#[test]
+fn damaged_copies_never_panic() {
+    let a = std::fs::read(fixture("diff-a.snap.db")).unwrap();
+    let b = std::fs::read(fixture("diff-b.snap.db")).unwrap();
+    let va = DbView::new(&a).unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let opt = Options { budget: 3000, decode: Some(Default::default()), ..Options::default() };
+    let (mut refused, mut compared) = (0, 0);
+    for _ in 0..300 {
+        let mut d = b.clone();
+        for _ in 0..1 + next() % 8 {
+            let i = (next() % d.len() as u64) as usize;
+            d[i] ^= 1 << (next() % 8);
+        }
+        if next() % 5 == 0 {
+            d.truncate((next() % d.len() as u64) as usize);
+        }
+        let Ok(vd) = DbView::new(&d) else { continue };
+        for (l, r) in [(&va, &vd), (&vd, &vd)] {
+            match compare::compare(l, r, &opt) {
+                Ok(_) => compared += 1,
+                Err(_) => refused += 1,
+            }
+        }
+    }
+    assert!(compared > 0 && refused > 0, "{compared} compared, {refused} refused");
+}
