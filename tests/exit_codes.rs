@@ -45,7 +45,7 @@ fn code(args: &[&str], file: Option<&Path>) -> (Option<i32>, String) {
 #[test]
 fn every_reading_command_exits_0_clean_1_damaged_2_unreadable_2_bad_usage() {
     let f = files();
-    for cmd in [&["status", "--check-hash"][..], &["inspect"], &["check"]] {
+    for cmd in [&["status", "--check-hash"][..], &["inspect"], &["check"], &["du"]] {
         let what = cmd[0];
         assert_eq!(code(cmd, Some(&f.clean)).0, Some(0), "{what} clean");
         assert_eq!(code(cmd, Some(&f.damaged)).0, Some(1), "{what} damaged");
@@ -93,7 +93,7 @@ fn scan_and_history_and_the_generators_follow_the_same_policy() {
 
 #[test]
 fn every_help_states_the_exit_codes() {
-    for cmd in ["status", "inspect", "check", "compact", "scan", "history"] {
+    for cmd in ["status", "inspect", "check", "compact", "scan", "history", "du"] {
         let out = common::run([cmd, "--help"]);
         let help = String::from_utf8_lossy(&out.stdout);
         assert!(help.contains("Exit codes: 0 clean"), "{cmd} --help: {help}");

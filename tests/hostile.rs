@@ -1,9 +1,11 @@
 //! Thousands of randomly damaged copies of real files: byte flips, header scribbles, page
 //! shuffles and truncations. Whatever the bytes, reading must end (a watchdog fails the test
-//! after two minutes) without a panic; problems or a clean error are both fine. `status` reads
-//! every copy, `compact` writes a third of them.
+//! after two minutes) without a panic; problems or a clean error are both fine. `status` and `du`
+//! read every copy (`du` within a tiny memory budget for half of them, so its further passes run
+//! too), `inspect` a fifth with a tiny budget (its bounded replay), `compact` writes a third.
 
 mod common;
+use boltscope::analysis::{du, inspect};
 use boltscope::compact;
 use boltscope::etcd::status::{self, EtcdVersion};
 use boltscope::write::copier;
@@ -87,6 +89,12 @@ fn random_damage_never_panics_or_hangs() {
                 let d = mutate(&base, ps, &mut r);
                 if let Ok(v) = DbView::new(&d) {
                     let _ = status::status(&v, EtcdVersion::Auto);
+                    let by = [None, Some(du::By::Namespace), Some(du::By::Prefix(2))][(seed % 3) as usize];
+                    let budget = if seed % 2 == 0 { 1 } else { du::Options::default().budget };
+                    let _ = du::du(&v, &du::Options { by, budget, top: 3, ..du::Options::default() });
+                    if seed % 5 == 0 {
+                        let _ = inspect::inspect_within(&v, &inspect::Options::default(), &(), 2048);
+                    }
                     // The writer reads the damaged tree too (every third file, with and without
                     // an MVCC compaction, in the source's layout or in 1 KiB big-endian pages),
                     // into memory.

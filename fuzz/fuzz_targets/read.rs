@@ -4,15 +4,17 @@
 //! semantics), inspect and check (with every gate, a k3s token among them), the sequential
 //! cursor, and compact's writer (into memory, with and without an MVCC compaction, in the
 //! source's layout and in another page size and byte order; a copy it finishes is read back);
-//! `diff` of the file with itself (live keys in several passes, the join, the shared history) and
-//! `trend`'s measure. Nothing may panic, hang or allocate without bound.
+//! `diff` of the file with itself (live keys in several passes, the join, the shared history),
+//! `trend`'s measure, du (every grouping, within and past its budget), inspect's MVCC replay past a
+//! tiny budget, and the encryption gates. Nothing may panic, hang or allocate without bound.
 #![no_main]
 
 use boltscope::analysis::check::{self, Gates};
-use boltscope::bbolt::page::ByteOrder;
-use boltscope::etcd::status::{self, EtcdVersion};
+use boltscope::analysis::du::{self, By};
 use boltscope::analysis::{backup_point, compare, diff, inspect};
 use boltscope::bbolt::cursor;
+use boltscope::bbolt::page::ByteOrder;
+use boltscope::etcd::status::{self, EtcdVersion};
 use boltscope::{compact, write::copier, DbView};
 use libfuzzer_sys::fuzz_target;
 
@@ -47,11 +49,29 @@ fuzz_target!(|data: &[u8]| {
         require_hash: true,
         fail_on_alarm: true,
         k3s_token: Some(check::Token("K10::server:fuzz".into())),
+        require_encryption: vec!["secrets".into(), "configmaps".into()],
+        require_encryption_key: Some("key1".into()),
         ..Gates::default()
     };
     let opt = inspect::Options { depth: 8, ..inspect::Options::default() };
     let r = check::check(&view, &opt, &gates);
     let _ = serde_json::to_string(&r);
+    let _ = inspect::inspect_within(&view, &opt, &(), 1 + data.len() as u64 % 4096);
+    for (i, by) in [None, Some(By::Namespace), Some(By::ResourceNamespace), Some(By::Prefix(2))].into_iter().enumerate()
+    {
+        let budget = if i % 2 == 0 { du::Options::default().budget } else { 1 };
+        let d = du::du(
+            &view,
+            &du::Options {
+                by,
+                budget,
+                top: 3,
+                prefix: (i == 3).then(|| b"/registry/".to_vec()),
+                verify_trailer: i == 0,
+            },
+        );
+        let _ = serde_json::to_string(&d);
+    }
     let _ = cursor::for_each(&view, cursor::root(&view), &mut |_| {});
     let opt = diff::Options { budget: 2048, decode: Some(Default::default()), ..diff::Options::default() };
     let _ = compare::compare(&view, &view, &opt);

@@ -27,6 +27,10 @@ pub struct Gates {
     pub fail_on_alarm: bool,
     /// A k3s server token that must open the snapshot's bootstrap data.
     pub k3s_token: Option<Token>,
+    /// Resources whose every live value must be encrypted at rest (empty: no such gate).
+    pub require_encryption: Vec<String>,
+    /// The key (or KMS plugin) name every encrypted value of those resources must carry.
+    pub require_encryption_key: Option<String>,
 }
 
 /// A secret token; its `Debug` does not show it.
@@ -108,6 +112,9 @@ pub struct CheckReport {
     pub warnings: u64,
     /// Gates, in the order given.
     pub gates: Vec<GateResult>,
+    /// With `--require-encryption`: what the audit found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<super::encryption::Audit>,
     /// The full inspect report (sizes, trailer, buckets...).
     #[serde(skip)]
     pub inspect: Inspect,
@@ -194,6 +201,7 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
         let (actual, ok) = k3s_gate(view, token);
         g.add("--k3s-token", "opens the k3s bootstrap data".into(), actual, ok);
     }
+    let encryption = super::encryption::add_gates(view, gates, r.complete, &mut g.0);
     let gates = g.0;
     let ok = errors == 0 && gates.iter().all(|x| x.ok);
     CheckReport {
@@ -207,6 +215,7 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
         errors,
         warnings: r.warnings,
         gates,
+        encryption,
         inspect: r,
     }
 }

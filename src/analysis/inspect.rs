@@ -3,17 +3,20 @@
 //! compaction + defrag, and quota usage.
 
 use super::predict::{self, BucketLayout};
+use super::replay;
 pub use super::report::*;
+use super::resources::ResourceTally;
 use crate::bbolt::meta::MIN_FILE_LEN;
 use crate::bbolt::page::{LeafElem, Page, BRANCH, LEAF};
 use crate::bbolt::stats::StatsAcc;
 use crate::bbolt::structure::{walk, Structure};
 use crate::bbolt::view::DbView;
 use crate::bbolt::walker::{Ctx, Fold, Leaf, Pair};
+use crate::etcd::keyspace::{Budget, BUDGET};
 use crate::etcd::meta_keys::{FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV};
-use crate::etcd::mvcc::{self, Parts, Rec, Totals};
+use crate::etcd::mvcc::{Parts, Rec, Totals};
 use crate::etcd::trailer::{self, TrailerCheck};
-use crate::etcd::{schema, KEY_BUCKET, META_BUCKET};
+use crate::etcd::{key_fingerprint, schema, KEY_BUCKET, META_BUCKET};
 use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
 
 /// Fill percents the prediction is made for: etcd's defrag, and `bbolt compact`. Figures per
@@ -66,6 +69,7 @@ pub struct Acc {
     totals: Totals,
     last_rev: Option<u64>,
     recs: Vec<Parts>,
+    resources: ResourceTally,
     problems: Vec<Problem>,
     problem_total: u64,
 }
@@ -80,6 +84,7 @@ impl Acc {
         self.totals.add(&o.totals);
         self.last_rev = o.last_rev.or(self.last_rev);
         self.recs.append(&mut o.recs);
+        self.resources.join(std::mem::take(&mut o.resources));
         self.problem_total += o.problem_total;
         self.problems.append(&mut o.problems);
         self.problems.truncate(MAX_PROBLEMS);
@@ -87,13 +92,15 @@ impl Acc {
 }
 
 /// The fold behind `inspect`.
-pub struct InspectFold {
+pub struct InspectFold<'b> {
     page_size: u64,
     depth: u32,
     etcd: bool,
+    /// What the MVCC records may take; past it they are dropped and replayed by passes.
+    budget: &'b Budget,
 }
 
-impl InspectFold {
+impl InspectFold<'_> {
     fn in_key_bucket(&self, ctx: &Ctx<'_>) -> bool {
         self.etcd && ctx.depth == 1 && ctx.top == KEY_BUCKET
     }
@@ -110,7 +117,7 @@ impl InspectFold {
                     acc.problems.push(p);
                 }
             };
-            let checked = Rec::check(e.key, e.value);
+            let checked = Rec::check_kv(e.key, e.value);
             let t = &mut acc.totals;
             match checked {
                 Ok(None) => {}
@@ -118,22 +125,32 @@ impl InspectFold {
                     t.malformed += 1;
                     report(acc, inv);
                 }
-                Ok(Some((fp, r, issue))) => {
+                Ok(Some((kv, r, issue))) => {
                     if let Some(inv) = issue {
                         report(acc, inv);
                     }
+                    let fp = key_fingerprint(kv.key);
+                    acc.resources.add(kv.key, u64::from(r.ksize()) + u64::from(r.vsize()));
                     let t = &mut acc.totals;
                     t.revisions += 1;
                     t.tombstones += u64::from(r.tomb());
                     t.bytes += r.bytes();
                     acc.last_rev = Some(r.main);
-                    match acc.recs.last_mut() {
+                    if self.budget.exceeded() {
+                        acc.recs = Vec::new();
+                        return;
+                    }
+                    let grown = match acc.recs.last_mut() {
                         Some(p) if !p.is_full() => p.push(fp, r),
                         _ => {
                             let mut p = Parts::default();
-                            p.push(fp, r);
+                            let grown = p.push(fp, r);
                             acc.recs.push(p);
+                            grown
                         }
+                    };
+                    if !self.budget.charge(grown) {
+                        acc.recs = Vec::new();
                     }
                 }
             }
@@ -143,7 +160,7 @@ impl InspectFold {
     }
 }
 
-impl Fold for InspectFold {
+impl Fold for InspectFold<'_> {
     type Acc = Acc;
 
     fn empty(&self) -> Acc {
@@ -152,6 +169,9 @@ impl Fold for InspectFold {
 
     fn join(&self, mut l: Acc, mut r: Acc) -> Acc {
         l.absorb(&mut r);
+        if self.budget.exceeded() {
+            l.recs = Vec::new();
+        }
         l.stats = l.stats.join(r.stats);
         l.entries.extend(r.entries);
         l.has_sub |= r.has_sub;
@@ -186,6 +206,9 @@ impl Fold for InspectFold {
         let done = sub.stats.finish(self.page_size);
         acc.stats.sub_bucket(&done);
         acc.absorb(&mut sub);
+        if self.budget.exceeded() {
+            acc.recs = Vec::new();
+        }
         if ctx.depth < self.depth {
             let mut path = ctx.path();
             path.push(String::from_utf8_lossy(e.key).into_owned());
@@ -288,9 +311,16 @@ fn file_problems(view: &DbView<'_>, check: Option<&TrailerCheck>, info: Option<&
 
 /// Inspects a file, running `extra` in the same walk.
 pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (Inspect, F::Acc) {
+    inspect_within(view, opt, extra, BUDGET)
+}
+
+/// [`inspect_with`] with the MVCC records held to `budget` bytes (past it, they are replayed by
+/// partitioned passes over the `key` bucket: same figures, bounded memory).
+pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budget: u64) -> (Inspect, F::Acc) {
     let ps = view.page_size;
     let etcd = schema::is_etcd(view);
-    let fold = InspectFold { page_size: ps, depth: opt.depth.max(1), etcd };
+    let budget = Budget::new(budget);
+    let fold = InspectFold { page_size: ps, depth: opt.depth.max(1), etcd, budget: &budget };
     let (((acc, extra_acc), structure), check) = rayon::join(
         || walk(view, &Pair(&fold, extra)),
         || if opt.verify_trailer { trailer::verify(view.data) } else { None },
@@ -308,14 +338,14 @@ pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (In
     let free = free_pages.saturating_mul(ps).min(total);
     let last_rev = acc.last_rev.unwrap_or(0);
     let mut info = etcd.then(|| schema::read(view, last_rev));
-    let (mvcc, survivors) = match info.as_mut().filter(|_| complete) {
+    let (mvcc, key_layouts) = match info.as_mut().filter(|_| complete) {
         Some(info) => {
-            let replay = mvcc::replay(&acc.recs, &acc.totals, info.current_revision);
-            schema::attach_leases(view, info, &replay.live_leases);
-            (Some(replay.mvcc), Some(replay.survivors))
+            let (mvcc, layouts) = replay::replay(view, &acc.recs, &acc.totals, info, &budget);
+            (Some(mvcc), Some(layouts))
         }
         None => (None, None),
     };
+    let resources = (etcd && complete).then(|| acc.resources.largest(total - free));
     if let Some(i) = &info {
         let etcd_problems = schema::problems(view, i);
         problem_total += etcd_problems.len() as u64;
@@ -342,7 +372,7 @@ pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (In
                 }
             }
         }
-        let mut p = predict_sizes(&tops, survivors.as_deref(), ps, info.as_ref().map(|i| i.current_revision));
+        let mut p = predict_sizes(&tops, key_layouts.as_ref(), ps, info.as_ref().map(|i| i.current_revision));
         p.compact_size = (p.size_fill_1_0 / ps - 2 + u64::from(freelist_synced)) * ps;
         p
     });
@@ -388,6 +418,7 @@ pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (In
         buckets: complete.then_some(acc.reports),
         etcd: info.filter(|_| complete),
         mvcc,
+        resources,
         prediction,
         quota,
         problems,
@@ -400,14 +431,14 @@ pub fn inspect_with<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F) -> (In
 /// The size after compaction + defrag: every top-level bucket as walked, except etcd's `key`
 /// bucket, which holds only the compaction's survivors, and `meta`, which gains the two compact
 /// revision keys if it lacks them.
-fn predict_sizes(tops: &[Top], survivors: Option<&[(u32, u32)]>, ps: u64, rev: Option<u64>) -> Prediction {
+fn predict_sizes(tops: &[Top], key_layouts: Option<&[BucketLayout; 2]>, ps: u64, rev: Option<u64>) -> Prediction {
     let sizes = [0, 1].map(|i| {
         let f = FILLS[i];
         let top: Vec<(u32, BucketLayout)> = tops
             .iter()
             .map(|t| {
-                let l = match survivors {
-                    Some(s) if t.name == KEY_BUCKET => predict::layout(s, false, 0, ps, f),
+                let l = match key_layouts {
+                    Some(k) if t.name == KEY_BUCKET => k[i],
                     _ => predict::layout(&t.entries, t.has_sub, t.sub_pages[i], ps, f),
                 };
                 (t.name.len() as u32, l)

@@ -7,7 +7,7 @@
 //! single leaf is at most a quarter page and has no sub-buckets is stored inline in its parent.
 
 use crate::bbolt::page::{ELEMENT_SIZE, PAGE_HEADER_SIZE};
-use crate::bbolt::split::{split_level, threshold, Node};
+use crate::bbolt::split::{split_level, threshold, Node, Splitter};
 
 const HDR: u64 = PAGE_HEADER_SIZE as u64;
 const ELEM: u64 = ELEMENT_SIZE as u64;
@@ -60,6 +60,78 @@ pub fn layout(entries: &[(u32, u32)], has_sub: bool, sub_pages: u64, page_size: 
     BucketLayout { pages, sub_pages, value_size: 16, levels }
 }
 
+/// [`layout`] of a bucket without sub-buckets whose entries come one at a time (in key order),
+/// holding about a page of entries per tree level instead of all of them.
+#[derive(Debug)]
+pub struct LayoutStream {
+    page_size: u64,
+    fill: f64,
+    leaf_size: u64,
+    /// Per level: the splitter and the nodes (count, pages) it has cut.
+    levels: Vec<(Splitter<u32>, u64, u64)>,
+}
+
+impl LayoutStream {
+    /// A bucket laid out in pages of `page_size` filled to `fill`.
+    pub fn new(page_size: u64, fill: f64) -> LayoutStream {
+        LayoutStream { page_size, fill, leaf_size: HDR, levels: Vec::new() }
+    }
+
+    /// The next entry: key and value lengths.
+    pub fn push(&mut self, key: u32, value: u32) {
+        self.leaf_size += ELEM + u64::from(key) + u64::from(value);
+        self.feed(0, key, u64::from(key) + u64::from(value));
+    }
+
+    /// Pushes an element into `level`, and every node it completes into the level above.
+    fn feed(&mut self, level: usize, key: u32, payload: u64) {
+        let mut pending = vec![(level, key, payload)];
+        while let Some((l, k, p)) = pending.pop() {
+            while self.levels.len() <= l {
+                self.levels.push((Splitter::new(self.page_size, self.fill), 0, 0));
+            }
+            let ps = self.page_size;
+            let (sp, nodes, pages) = &mut self.levels[l];
+            sp.push(k, p, &mut |node: Vec<u32>, size: u64| {
+                *nodes += 1;
+                *pages += size.div_ceil(ps).max(1);
+                // The parent level holds one element per node, keyed by the node's first key.
+                let first = node.first().copied().unwrap_or(0);
+                pending.push((l + 1, first, u64::from(first)));
+            });
+        }
+    }
+
+    /// The layout of everything pushed.
+    pub fn finish(mut self) -> BucketLayout {
+        if self.leaf_size <= self.page_size / 4 {
+            return BucketLayout { pages: 0, sub_pages: 0, value_size: 16 + self.leaf_size, levels: 1 };
+        }
+        let (mut pages, mut level) = (0, 0);
+        loop {
+            if self.levels.len() <= level {
+                self.levels.push((Splitter::new(self.page_size, self.fill), 0, 0));
+            }
+            let sp = std::mem::replace(&mut self.levels[level].0, Splitter::new(self.page_size, self.fill));
+            let mut tail = Vec::new();
+            sp.finish(&mut |node: Vec<u32>, size: u64| tail.push((node.first().copied().unwrap_or(0), size)));
+            for (first, size) in tail {
+                let ps = self.page_size;
+                let (_, nodes, p) = &mut self.levels[level];
+                *nodes += 1;
+                *p += size.div_ceil(ps).max(1);
+                self.feed(level + 1, first, u64::from(first));
+            }
+            let (nodes, p) = (self.levels[level].1, self.levels[level].2);
+            pages += p;
+            level += 1;
+            if nodes <= 1 {
+                return BucketLayout { pages, sub_pages: 0, value_size: 16, levels: level as u32 };
+            }
+        }
+    }
+}
+
 /// Pages of a whole file laid out by a fresh bbolt in one transaction: the two meta pages, the
 /// fresh file's freelist and root pages (freed by that first commit and never reused), the root
 /// bucket (fill percent 0.5, bbolt's default) holding `top` = `(name length, layout)` per
@@ -89,6 +161,32 @@ mod tests {
         assert_eq!((b.pages, b.levels), (34, 2));
         // Fill 1.0: 4 per leaf (4080 <= 4096), 25 leaves; branch: 1 page.
         assert_eq!(layout(&[(17, 983); 100], false, 0, 4096, 1.0).pages, 26);
+    }
+
+    #[test]
+    fn streamed_layouts_equal_the_batch_layout() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for case in 0..300 {
+            let n = [0, 1, 3, 40, 300, 3000][case % 6] + rnd(50) as usize;
+            let big = case % 7 == 0;
+            let entries: Vec<(u32, u32)> = (0..n)
+                .map(|_| {
+                    (17 + rnd(2) as u32, if big && rnd(5) == 0 { 5000 + rnd(30_000) as u32 } else { rnd(900) as u32 })
+                })
+                .collect();
+            let (ps, fill) = ([1024, 4096, 16384][case % 3], [0.5, 0.9, 1.0][case / 3 % 3]);
+            let mut st = LayoutStream::new(ps, fill);
+            for &(k, v) in &entries {
+                st.push(k, v);
+            }
+            assert_eq!(st.finish(), layout(&entries, false, 0, ps, fill), "case {case}: {n} entries, {ps} {fill}");
+        }
     }
 
     #[test]

@@ -161,6 +161,10 @@ pub struct Inspect {
     pub etcd: Option<schema::EtcdInfo>,
     /// The MVCC store (None for a generic bbolt file, or withheld).
     pub mvcc: Option<Mvcc>,
+    /// The largest Kubernetes resources by stored bytes (None for a generic bbolt file, or
+    /// withheld).
+    #[serde(default)]
+    pub resources: Option<super::resources::Largest>,
     /// Size after compaction + defrag (withheld when incomplete).
     pub prediction: Option<Prediction>,
     /// Quota.

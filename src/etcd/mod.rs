@@ -7,6 +7,8 @@ pub mod cluster;
 pub mod compaction;
 pub mod hashkv;
 pub mod humanize;
+pub mod keyspace;
+pub mod keystate;
 pub mod live;
 pub mod live_passes;
 pub mod mvcc;

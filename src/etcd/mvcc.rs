@@ -63,6 +63,15 @@ impl Rec {
     /// --bump-revision` writes. An entry that cannot be decoded is an `Err`; one that decodes but
     /// breaks an invariant gives the record and the problem.
     pub fn check(key: &[u8], value: &[u8]) -> Result<Option<(u128, Rec, Option<Invariant>)>, Invariant> {
+        Ok(Rec::check_kv(key, value)?.map(|(kv, r, issue)| (key_fingerprint(kv.key), r, issue)))
+    }
+
+    /// [`Rec::check`] with the decoded `KeyValue` instead of the fingerprint: the one rule for
+    /// which entries are records, for every pass over the bucket.
+    pub fn check_kv<'v>(
+        key: &[u8],
+        value: &'v [u8],
+    ) -> Result<Option<(proto::Kv<'v>, Rec, Option<Invariant>)>, Invariant> {
         let Some(rev) = revision::parse(key) else {
             let why =
                 format!("key of {} bytes is not a revision (8-byte main, '_', 8-byte sub, optional 't')", key.len());
@@ -97,7 +106,7 @@ impl Rec {
         } else {
             None
         };
-        Ok(Some((key_fingerprint(kv.key), Rec::new(rev.main, kv.lease, vsize, rev.tombstone), issue)))
+        Ok(Some((kv, Rec::new(rev.main, kv.lease, vsize, rev.tombstone), issue)))
     }
 
     /// A record (its position is set when it is pushed).
@@ -158,6 +167,9 @@ pub struct Parts {
     sizes: Vec<u32>,
 }
 
+/// Bytes of one partition slot: the fingerprint and the record.
+const SLOT: usize = std::mem::size_of::<([u64; 2], Rec)>();
+
 impl Default for Parts {
     fn default() -> Self {
         Parts { parts: (0..PARTS).map(|_| Vec::new()).collect(), sizes: Vec::new() }
@@ -165,11 +177,15 @@ impl Default for Parts {
 }
 
 impl Parts {
-    /// Appends the stretch's next record.
-    pub fn push(&mut self, fp: u128, mut r: Rec) {
+    /// Appends the stretch's next record; returns the bytes its buffers grew by (for a
+    /// [`Budget`](super::keyspace::Budget)).
+    pub fn push(&mut self, fp: u128, mut r: Rec) -> u64 {
         r.seq = u32::try_from(self.sizes.len()).unwrap_or(u32::MAX);
+        let part = &mut self.parts[partition(fp)];
+        let before = (self.sizes.capacity() * 4 + part.capacity() * SLOT) as u64;
         self.sizes.push(r.vsize_tomb);
-        self.parts[partition(fp)].push(([(fp >> 64) as u64, fp as u64], r));
+        part.push(([(fp >> 64) as u64, fp as u64], r));
+        (self.sizes.capacity() * 4 + part.capacity() * SLOT) as u64 - before
     }
 
     /// Whether the stretch is full (positions are u32).

@@ -180,6 +180,8 @@ mod tests {
         let w = [0x0a, 1, b'k', 0x30, 0x07, 0x2a, 1, b'x'];
         assert_eq!(fast_kv(&w).map(|k| (k.key, k.lease)), Some((&b"k"[..], 7)));
         assert_eq!(fast_kv(&w), slow_kv(&w));
+        assert_eq!(kv(&v).map(|k| (k.value, k.value_len)), Some((&b"x"[..], 1)));
+        assert_eq!(slow_kv(&w).map(|k| k.value), Some(&b"x"[..]));
         let u = [0x30, 0x07, 0x0a, 1, b'k'];
         assert_eq!(fast_kv(&u), None);
         assert_eq!(kv_key_lease(&u), Some((&b"k"[..], 7)));

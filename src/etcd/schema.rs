@@ -199,18 +199,68 @@ pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
 /// Counts the live keys (their lease ids, from the MVCC replay) whose lease the `lease` bucket
 /// holds, and lists the leases it lacks.
 pub fn attach_leases(view: &DbView<'_>, info: &mut EtcdInfo, live_leases: &[u64]) {
+    let ids = lease_ids(view);
+    let mut t = LeaseTally::default();
+    for l in live_leases {
+        t.add(&ids, *l);
+    }
+    t.apply(info);
+}
+
+/// The ids the `lease` bucket holds, sorted.
+pub fn lease_ids(view: &DbView<'_>) -> Vec<u64> {
     let mut ids: Vec<u64> = entries(view, LEASE_BUCKET).iter().filter_map(|e| be_u64(e.key)).collect();
     ids.sort_unstable();
-    let mut missing = std::collections::BTreeMap::new();
-    for l in live_leases {
-        if ids.binary_search(l).is_ok() {
-            info.leases.keys_attached += 1;
+    ids
+}
+
+/// Most missing leases listed.
+const MISSING_LISTED: usize = 100;
+
+/// Live keys' leases checked against the `lease` bucket one key at a time, in bounded memory:
+/// of the missing leases only the smallest ids that can still be listed are kept (an id pushed
+/// out has that many smaller ones, for good), so tallies of disjoint key sets join exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeaseTally {
+    attached: u64,
+    missing_keys: u64,
+    missing: std::collections::BTreeMap<u64, u64>,
+}
+
+impl LeaseTally {
+    /// One live key attached to `lease`; `ids` from [`lease_ids`].
+    pub fn add(&mut self, ids: &[u64], lease: u64) {
+        if ids.binary_search(&lease).is_ok() {
+            self.attached += 1;
         } else {
-            info.leases.keys_with_missing_lease += 1;
-            *missing.entry(*l).or_insert(0u64) += 1;
+            self.missing_keys += 1;
+            *self.missing.entry(lease).or_insert(0) += 1;
+            self.trim();
         }
     }
-    info.leases.missing = missing.into_iter().take(100).map(|(l, n)| (format!("{l:x}"), n)).collect();
+
+    /// Adds another tally (of other keys).
+    pub fn join(&mut self, o: LeaseTally) {
+        self.attached += o.attached;
+        self.missing_keys += o.missing_keys;
+        for (l, n) in o.missing {
+            *self.missing.entry(l).or_insert(0) += n;
+        }
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        while self.missing.len() > MISSING_LISTED {
+            self.missing.pop_last();
+        }
+    }
+
+    /// Writes the counts into `info.leases`.
+    pub fn apply(self, info: &mut EtcdInfo) {
+        info.leases.keys_attached += self.attached;
+        info.leases.keys_with_missing_lease += self.missing_keys;
+        info.leases.missing = self.missing.into_iter().map(|(l, n)| (format!("{l:x}"), n)).collect();
+    }
 }
 
 /// Problems with etcd's own records: `meta` entries that are not well-formed, a finished

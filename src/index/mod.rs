@@ -15,6 +15,8 @@
 //! than two seconds, corrupt, from a newer schema, unwritable) the caller gets an error it prints
 //! as one warning, and works without it.
 
+pub mod du;
+
 use crate::bbolt::meta::{meta_structs, Metas};
 use crate::etcd::trailer;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};

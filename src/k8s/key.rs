@@ -65,40 +65,67 @@ impl KeyParts<'_> {
 
 /// Splits a key into prefix, resource, namespace and name; `None` outside the prefixes.
 pub fn parse(key: &[u8]) -> Option<KeyParts<'_>> {
-    let (prefix, rest) = PREFIXES.iter().find_map(|p| Some((*p, key.strip_prefix(*p)?)))?;
-    let (first, after) = split1(rest);
-    if first.is_empty() {
-        return None;
-    }
-    let (resource, tail): (Cow<'_, str>, Option<&[u8]>) = if first == b"services" {
-        match after.map(split1) {
-            Some((b"specs", t)) => ("services".into(), t),
-            Some((b"endpoints", t)) => ("endpoints".into(), t),
-            _ => ("services".into(), after),
-        }
-    } else if first.contains(&b'.') {
-        match after.map(split1) {
-            Some((plural, t)) if !plural.is_empty() => (format!("{}.{}", lossy(plural), lossy(first)).into(), t),
-            _ => (lossy(first), None),
-        }
-    } else {
-        let mapped = match first {
-            b"minions" => "nodes".into(),
-            b"controllers" => "replicationcontrollers".into(),
-            b"ingress" => "ingresses".into(),
-            b"podsecuritypolicy" => "podsecuritypolicies".into(),
-            _ => lossy(first),
-        };
-        (mapped, after)
+    let p = split(key)?;
+    let resource: Cow<'_, str> = match (p.first, p.second) {
+        (b"services", Some(b"specs")) => "services".into(),
+        (b"services", Some(b"endpoints")) => "endpoints".into(),
+        (group, Some(plural)) => format!("{}.{}", lossy(plural), lossy(group)).into(),
+        (b"minions", None) => "nodes".into(),
+        (b"controllers", None) => "replicationcontrollers".into(),
+        (b"ingress", None) => "ingresses".into(),
+        (b"podsecuritypolicy", None) => "podsecuritypolicies".into(),
+        (first, None) => lossy(first),
     };
-    let (namespace, name) = match tail {
+    let (namespace, name) = match p.tail {
         None | Some(b"") => (None, &b""[..]),
         Some(t) => match split1(t) {
             (name, None) => (None, name),
             (ns, Some(name)) => (Some(ns), name),
         },
     };
-    Some(KeyParts { prefix, resource: resource.into_owned(), namespace, name })
+    Some(KeyParts { prefix: p.prefix, resource: resource.into_owned(), namespace, name })
+}
+
+/// The key up to the end of its resource path (`/registry/pods`, `/registry/services/specs`,
+/// `/registry/cert-manager.io/certificates`), without allocating: keys with the same resource
+/// path have the same resource, which [`parse`] of the path gives. `None` where [`parse`] gives
+/// `None`.
+pub fn resource_path(key: &[u8]) -> Option<&[u8]> {
+    Some(split(key)?.path)
+}
+
+/// A key cut at the end of its resource path: the segment after the prefix, the one after it
+/// when it belongs to the resource (`services/specs|endpoints`, `<group>/<plural>`), the path,
+/// and what follows.
+struct Split<'a> {
+    prefix: &'a [u8],
+    first: &'a [u8],
+    second: Option<&'a [u8]>,
+    path: &'a [u8],
+    tail: Option<&'a [u8]>,
+}
+
+fn split(key: &[u8]) -> Option<Split<'_>> {
+    let (prefix, rest) = PREFIXES.iter().find_map(|p| Some((*p, key.strip_prefix(*p)?)))?;
+    let (first, after) = split1(rest);
+    if first.is_empty() {
+        return None;
+    }
+    let (second, tail) = if first == b"services" {
+        match after.map(split1) {
+            Some((s @ (b"specs" | b"endpoints"), t)) => (Some(s), t),
+            _ => (None, after),
+        }
+    } else if first.contains(&b'.') {
+        match after.map(split1) {
+            Some((plural, t)) if !plural.is_empty() => (Some(plural), t),
+            _ => (None, None),
+        }
+    } else {
+        (None, after)
+    };
+    let len = prefix.len() + first.len() + second.map_or(0, |s| 1 + s.len());
+    Some(Split { prefix, first, second, path: key.get(..len)?, tail })
 }
 
 /// The key up to the end of its `depth`-th path segment, for `--by prefix:N`. Segments are
@@ -207,6 +234,45 @@ mod tests {
         let g = parse(b"/registry/gr\xffoup.io/things/x").unwrap();
         assert_eq!(g.resource, "things.gr\u{fffd}oup.io");
         assert_eq!(p(b"\xff\xfe"), None);
+    }
+
+    #[test]
+    fn resource_paths_name_the_same_resource() {
+        let keys: [&[u8]; 16] = [
+            b"/registry/pods/default/web-1",
+            b"/registry/services/specs/default/kubernetes",
+            b"/registry/services/endpoints/default/kubernetes",
+            b"/registry/services/other/x",
+            b"/registry/services",
+            b"/registry/minions/node-1",
+            b"/registry/cert-manager.io/certificates/ns/x",
+            b"/registry/example.com",
+            b"/registry/example.com/",
+            b"/registry/example.com//x",
+            b"/kubernetes.io/ingress/ns/a",
+            b"/registry/po\xffds/ns/a",
+            b"/registry/",
+            b"/registry//x",
+            b"/other/pods/a",
+            b"compact_rev_key",
+        ];
+        for k in keys {
+            let path = resource_path(k);
+            assert_eq!(path.is_some(), parse(k).is_some(), "{k:?}");
+            if let Some(p) = path {
+                assert!(k.starts_with(p));
+                assert_eq!(parse(p).map(|x| x.resource), parse(k).map(|x| x.resource), "{k:?}");
+            }
+        }
+        assert_eq!(
+            resource_path(b"/registry/services/specs/default/kubernetes"),
+            Some(&b"/registry/services/specs"[..])
+        );
+        assert_eq!(resource_path(b"/registry/pods/ns/a"), Some(&b"/registry/pods"[..]));
+        assert_eq!(
+            resource_path(b"/registry/cert-manager.io/certificates/ns/x"),
+            Some(&b"/registry/cert-manager.io/certificates"[..])
+        );
     }
 
     #[test]

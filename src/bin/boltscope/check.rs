@@ -55,6 +55,15 @@ pub struct CheckArgs {
     /// Fail unless etcdutl's HASH (hex, as `etcdutl snapshot status` prints it) is this.
     #[arg(long, value_name = "HEX", value_parser = parse_hex32)]
     pub expect_hash: Option<u32>,
+    /// Fail unless every live value of these resources (as `du --by resource` names them:
+    /// `secrets,configmaps`) is encrypted at rest under a `k8s:enc:` provider; lists up to 20
+    /// offending keys.
+    #[arg(long, value_name = "RESOURCE[,...]", value_delimiter = ',')]
+    pub require_encryption: Vec<String>,
+    /// With --require-encryption: also fail on values encrypted under another key (or KMS
+    /// plugin) name than NAME: a key rotation still in progress.
+    #[arg(long, value_name = "NAME", requires = "require_encryption")]
+    pub require_encryption_key: Option<String>,
     /// Files to check.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -114,6 +123,16 @@ fn table(path: &str, r: &CheckReport) -> String {
         let state = if g.ok { "ok" } else { "FAILED" };
         let _ = writeln!(o, "  gate      {} {}: {state} (actual {})", g.gate, g.limit, g.actual);
     }
+    if let Some(a) = &r.encryption {
+        for x in &a.offenders {
+            let _ = writeln!(o, "  offender  {} ({})", x.key.display(), x.encoding);
+        }
+        let shown = a.offenders.len() as u64;
+        let all = a.unencrypted + a.other_key;
+        if all > shown {
+            let _ = writeln!(o, "  ...       {} more offending key(s)", all - shown);
+        }
+    }
     o
 }
 
@@ -148,6 +167,8 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
         require_hash: args.require_hash,
         fail_on_alarm: args.fail_on_alarm,
         k3s_token,
+        require_encryption: args.require_encryption.clone(),
+        require_encryption_key: args.require_encryption_key.clone(),
     };
     let outs: Vec<Result<(Checked, bool), Error>> = args
         .files

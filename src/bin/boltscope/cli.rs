@@ -6,6 +6,7 @@ use crate::check::CheckArgs;
 use crate::compact::CompactArgs;
 use crate::completions::{CompletionsArgs, ManArgs};
 use crate::diff::DiffArgs;
+use crate::du::DuArgs;
 use crate::history::HistoryArgs;
 use crate::inspect::InspectArgs;
 use crate::scan::ScanArgs;
@@ -102,6 +103,7 @@ pub enum Command {
     ///   boltscope check --quota 8GiB --max-quota-usage 0.8 --max-fragmentation 0.5 member/snap/db
     ///   boltscope check --meta 1 damaged.db     # would reverting to the previous transaction work?
     ///   boltscope check -w json --expect-hash feb15e67 backup.db
+    ///   boltscope check --require-encryption secrets,configmaps --require-encryption-key key2 backup.db
     #[command(verbatim_doc_comment)]
     Check(CheckArgs),
     /// Write a compacted, defragmented copy that real etcd restores and real bbolt accepts.
@@ -134,6 +136,24 @@ pub enum Command {
     ///   boltscope compact --page-size 4096 --byte-order little s390x-member.db -o x86.db
     #[command(verbatim_doc_comment)]
     Compact(CompactArgs),
+    /// What fills the file: bytes by Kubernetes resource, namespace or key prefix, and the keys
+    /// to blame.
+    ///
+    /// From one parallel pass over the `key` bucket, per group: live keys and bytes (what
+    /// `etcdctl get` returns), records (puts and tombstones) and the bytes they take, what
+    /// compaction at the current revision would free, distinct leases, live values by storage
+    /// encoding (protobuf, json, cbor, encrypted:<provider>:<key>, other) and the share of the
+    /// file's in-use size; then the largest live keys, the most revised keys and those with the
+    /// most stored history. A generic bbolt file is grouped by `bucket/.../key` prefix. A file
+    /// whose tree or records are damaged gets its problems, not figures (exit 1).
+    ///
+    /// Examples:
+    ///   boltscope du backup.db
+    ///   boltscope du --by namespace --sort live --top 20 /var/lib/etcd/member/snap/db
+    ///   boltscope du --prefix /registry/secrets/ -w json backup.db | jq .total.encodings
+    ///   boltscope du -w prometheus /backups/*.db > /var/lib/node_exporter/etcd-du.prom
+    #[command(verbatim_doc_comment)]
+    Du(DuArgs),
     /// Show what the index remembers: every analysed file's figures over time.
     ///
     /// One row per analysis (status, inspect, check, scan): when, file size, database size,

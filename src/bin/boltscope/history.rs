@@ -13,6 +13,10 @@ pub struct HistoryArgs {
     /// `table` or `json` (one object per row per line).
     #[arg(short = 'w', long = "write-out", value_enum, default_value_t = TableJson::Table)]
     pub write_out: TableJson,
+    /// Per file, how each group of keys (resource, namespace, prefix) changed between the first
+    /// and the latest `du` of it: stored and live bytes, largest change first.
+    #[arg(long)]
+    pub resources: bool,
     /// Only these files (default: every file the index knows).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -42,6 +46,9 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 pub fn run(a: &HistoryArgs, ix: &Ix) -> Verdict {
     let paths: Vec<String> =
         a.paths.iter().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string()).collect();
+    if a.resources {
+        return crate::history_du::run(&paths, a.write_out, ix);
+    }
     let rows = match ix.history(&paths) {
         Ok(r) => r,
         Err(e) => {

@@ -60,6 +60,25 @@ impl Ix {
         }
     }
 
+    /// Remembers a `du` report's groups for `history --resources`.
+    pub fn store_du(&self, path: &Path, d: &boltscope::analysis::du_report::Du) {
+        let Some(ix) = &self.ix else { return };
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let Some(row) = cache::du::DuRow::of(abs.display().to_string(), now, d) else { return };
+        if let Err(e) = ix.put_du(&row) {
+            eprintln!("boltscope: warning: index not updated: {e}");
+        }
+    }
+
+    /// The `du` rows the index remembers for these paths (all when empty).
+    pub fn du_history(&self, paths: &[String]) -> Result<Vec<cache::du::DuRow>, String> {
+        match &self.ix {
+            Some(ix) => ix.du_history(paths),
+            None => Err("no index (see --index, --no-index)".into()),
+        }
+    }
+
     /// History rows.
     pub fn history(&self, paths: &[String]) -> Result<Vec<HistoryRow>, String> {
         match &self.ix {

@@ -167,6 +167,7 @@ pub fn table(path: &str, r: &Inspect, source: &Source) -> String {
             c.keep_entries,
             h(c.keep_bytes)
         );
+        o.push_str(&crate::du_render::largest_resources(r));
     }
     let buckets = r.buckets.as_deref().unwrap_or_default();
     if !buckets.is_empty() {

@@ -8,8 +8,11 @@ mod compact;
 mod completions;
 mod diff;
 mod diff_render;
+mod du;
+mod du_render;
 mod exit;
 mod history;
+mod history_du;
 mod index;
 mod inspect;
 mod inspect_render;
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args, &ix),
         Command::Check(args) => check::run(args, &ix),
         Command::Compact(args) => compact::run(args),
+        Command::Du(args) => du::run(args, &ix),
         Command::History(args) => history::run(args, &ix),
         Command::Scan(args) => scan::run(args, &ix),
         Command::Diff(args) => diff::run(args, &ix),

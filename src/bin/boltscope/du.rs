@@ -1,0 +1,174 @@
+//! `du`: what fills each file, by Kubernetes resource, namespace or key prefix, with the keys to
+//! blame; from the index when it knows the file.
+
+use crate::du_render;
+use crate::exit::Verdict;
+use crate::index::Ix;
+use crate::report::{error_json, verdict_text};
+use boltscope::analysis::du::{self, By, Options};
+use boltscope::analysis::du_report::Du;
+use boltscope::error::Error;
+use boltscope::{input, DbView};
+use clap::{Parser, ValueEnum};
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `du`.
+#[derive(Parser, Debug)]
+pub struct DuArgs {
+    /// Output: `table` for people, `json` (one object per file per line), `csv` (one row per
+    /// group, with a header), or `prometheus` (text exposition for node_exporter).
+    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = DuFormat::Table)]
+    pub write_out: DuFormat,
+    /// Group keys by Kubernetes resource, namespace, both, or key prefix (`prefix:N`: the first N
+    /// `/`-separated segments). Default: resource when keys live under /registry/,
+    /// /kubernetes.io/ or /openshift.io/, else prefix:1.
+    #[arg(long, value_name = "resource|namespace|resource+namespace|prefix[:N]", value_parser = By::parse)]
+    pub by: Option<By>,
+    /// Only keys starting with P (for a generic bbolt file: `bucket/.../key` names).
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<std::ffi::OsString>,
+    /// Length of each top list (largest live keys, most revised, most stored history).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=10000))]
+    pub top: u32,
+    /// Order of the groups in the table and CSV.
+    #[arg(long, value_enum, default_value_t = SortBy::Stored)]
+    pub sort: SortBy,
+    /// Do not verify the sha256 trailer (saves one pass of SHA-256 over the file).
+    #[arg(long)]
+    pub no_trailer_check: bool,
+    /// Files to read.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `du -w` values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DuFormat {
+    /// Aligned text with a bar per group.
+    Table,
+    /// JSON lines.
+    Json,
+    /// Comma-separated values.
+    Csv,
+    /// Prometheus text format.
+    Prometheus,
+}
+
+/// `du --sort` values: the figure groups are ordered by, largest first.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortBy {
+    /// Live bytes.
+    Live,
+    /// Stored bytes (history included).
+    Stored,
+    /// Records in the file.
+    Revisions,
+    /// Bytes compaction at the current revision frees.
+    Compactable,
+}
+
+impl SortBy {
+    /// Orders the groups of a report, largest first, ties by name.
+    pub fn apply(self, d: &mut Du) {
+        let Some(g) = d.groups.as_mut() else { return };
+        g.sort_by(|a, b| {
+            let k = |x: &boltscope::analysis::du_report::Group| match self {
+                SortBy::Live => x.figures.live_bytes,
+                SortBy::Stored => x.figures.stored_bytes,
+                SortBy::Revisions => x.figures.revisions,
+                SortBy::Compactable => x.figures.compact_bytes,
+            };
+            k(b).cmp(&k(a)).then_with(|| a.name.cmp(&b.name))
+        });
+    }
+}
+
+/// `du` of one file, from the index when it knows it; whether the read was torn.
+pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error> {
+    let prefix = opt.prefix.as_deref().map(hex).unwrap_or_default();
+    let by = opt.by.map_or("auto".into(), |b| b.name());
+    let tag = format!("du/{by}/{}/{}/{prefix}", opt.top, opt.verify_trailer);
+    let (r, torn) = input::read_consistent(path, |data| {
+        let (id, hit) = ix.lookup::<Du>(path, data, &tag);
+        if let Some(r) = hit {
+            return Ok((r, None));
+        }
+        Ok((du::du(&DbView::new(data)?, opt), id))
+    })?;
+    let (r, id) = r;
+    if let Some(id) = id {
+        let file_size = std::fs::metadata(path).map_or(0, |m| m.len());
+        let mut row = ix.row(path, file_size, "du", verdict_text(r.problem_total, 0, false));
+        row.revision = r.revision;
+        row.in_use = Some(r.in_use);
+        let clean = r.problem_total == 0 && !torn;
+        ix.store(&id, &tag, clean.then_some(&r), &row);
+        if clean && opt.prefix.is_none() {
+            ix.store_du(path, &r);
+        }
+    }
+    Ok((r, torn))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Runs `du` over every file in parallel and prints in argument order.
+pub fn run(args: &DuArgs, ix: &Ix) -> Verdict {
+    use std::os::unix::ffi::OsStrExt;
+    let opt = Options {
+        by: args.by,
+        prefix: args.prefix.as_ref().map(|p| p.as_bytes().to_vec()),
+        top: args.top as usize,
+        verify_trailer: !args.no_trailer_check,
+        ..Options::default()
+    };
+    let outs: Vec<Result<(Du, bool), Error>> = args.files.par_iter().map(|p| du_file(p, &opt, ix)).collect();
+    let mut verdict = Verdict::Clean;
+    let mut rows: Vec<(String, Result<Du, &Error>)> = Vec::new();
+    for (path, o) in args.files.iter().zip(outs.iter()) {
+        let name = path.display().to_string();
+        match o {
+            Err(e) => {
+                eprintln!("boltscope: {name}: {e}");
+                verdict = verdict.max(Verdict::of_error(e));
+                rows.push((name, Err(e)));
+            }
+            Ok((r, torn)) => {
+                if *torn {
+                    eprintln!("boltscope: {name}: the file changed on every read (a live etcd committing?); the result may be torn");
+                }
+                if r.problem_total > 0 {
+                    crate::report::print_problems(path, &r.problems, r.problem_total);
+                }
+                if r.problem_total > 0 || *torn {
+                    verdict = verdict.max(Verdict::Problems);
+                }
+                let mut r = r.clone();
+                args.sort.apply(&mut r);
+                rows.push((name, Ok(r)));
+            }
+        }
+    }
+    let read: Vec<(&str, &Du)> = rows.iter().filter_map(|(p, r)| Some((p.as_str(), r.as_ref().ok()?))).collect();
+    let text = match args.write_out {
+        DuFormat::Table => du_render::table(&read),
+        DuFormat::Json => rows
+            .iter()
+            .map(|(p, r)| match r {
+                Ok(d) => du_render::json(p, d),
+                Err(e) => error_json(Path::new(p), e),
+            })
+            .collect(),
+        DuFormat::Csv => du_render::csv(&read),
+        DuFormat::Prometheus => {
+            let all: Vec<(&str, Option<&Du>)> = rows.iter().map(|(p, r)| (p.as_str(), r.as_ref().ok())).collect();
+            du_render::prometheus(&all)
+        }
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    verdict
+}
