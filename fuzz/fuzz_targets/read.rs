@@ -6,7 +6,9 @@
 //! source's layout and in another page size and byte order; a copy it finishes is read back);
 //! `diff` of the file with itself (live keys in several passes, the join, the shared history),
 //! `trend`'s measure, du (every grouping, within and past its budget), inspect's MVCC replay past a
-//! tiny budget, and the encryption gates. Nothing may panic, hang or allocate without bound.
+//! tiny budget, the encryption gates, and the key readers (the server's header, Range with sorting,
+//! the watch replay with prev_kv, dump, HashKV at a revision, the key index built). Nothing may
+//! panic, hang or allocate without bound.
 #![no_main]
 
 use boltscope::analysis::check::{self, Gates};
@@ -15,6 +17,10 @@ use boltscope::analysis::{backup_point, compare, diff, inspect};
 use boltscope::bbolt::cursor;
 use boltscope::bbolt::page::ByteOrder;
 use boltscope::etcd::status::{self, EtcdVersion};
+use boltscope::etcd::header::Store;
+use boltscope::etcd::range::{latest_by_scan, KeyRange, Options, Ranged, SortOrder, SortTarget};
+use boltscope::etcd::{collect::Collector, ctl, dump, events, hashkv, scan};
+use boltscope::index::keys;
 use boltscope::{compact, write::copier, DbView};
 use libfuzzer_sys::fuzz_target;
 
@@ -76,6 +82,7 @@ fuzz_target!(|data: &[u8]| {
     let opt = diff::Options { budget: 2048, decode: Some(Default::default()), ..diff::Options::default() };
     let _ = compare::compare(&view, &view, &opt);
     let _ = backup_point::measure(&view, 2048);
+    keys_readers(&view, data.len() as u64);
     // The second copy also changes the layout: 1 KiB pages in the other byte order.
     let other = match view.order {
         ByteOrder::Little => ByteOrder::Big,
@@ -103,3 +110,25 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// get, log, dump, hashkv and the key index over any bytes.
+fn keys_readers(view: &DbView<'_>, salt: u64) {
+    let Ok(store) = Store::read(view) else { return };
+    let _ = hashkv::at(view, 0);
+    let _ = hashkv::at(view, (salt % 16) as i64);
+    let Ok(Some(kb)) = scan::key_bucket(view) else { return };
+    let rev = store.read_at(0).unwrap_or(1);
+    let mut c = Collector::new(1 << 16);
+    if let Ok(latest) = latest_by_scan(view, kb, &KeyRange::all(), rev, Some(&mut c)) {
+        let o = Options { limit: salt % 5, target: SortTarget::Version, order: SortOrder::Descend, ..Options::default() };
+        let r = Ranged::from_latest(latest, &o);
+        let _ = (ctl::range_json(&store.header, &r), ctl::range_fields(&store.header, &r));
+        let _ = ctl::range_protobuf(&store.header, &r);
+    }
+    if let Some(b) = keys::build(c) {
+        let _ = b.bytes;
+    }
+    let o = events::Options { from: salt % 8, compacted: store.compacted, prev_kv: true, track: true };
+    let _ = events::replay(view, kb, &KeyRange::prefix(b"/"), o, None, &mut |_| Ok(()));
+    let _ = dump::dump(view, kb, &KeyRange::all(), dump::Select::At(rev), &|_, _| {}, &mut |_| Ok(()));
+}

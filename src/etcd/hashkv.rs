@@ -1,9 +1,18 @@
 //! etcd's HashKV (`etcdctl endpoint hashkv`), offline: CRC-32C starting with the bucket name
 //! `key`, then every entry's key and value in order, skipping entries above `rev`, entries at or
-//! below the compact revision that compaction does not keep, and a tombstone exactly at it
+//! below the compact revision C that are not in a keep set, and a tombstone exactly at C
 //! (ETCD-FORMAT.md section 6).
+//!
+//! etcd's `HashByRev` takes the keep set at `rev` ([`by_rev`]: per key, the newest entry at or
+//! below `rev` unless its generation ended in a tombstone by then), so an entry a compaction kept
+//! at C is left out once the key was written again before `rev`; checked against real etcd 3.5.1
+//! on every fixture (fixtures/key-answers/*.hashkv.jsonl). [`hashkv`] takes the keep set at C
+//! instead: the same number when `rev` is C or no kept key was written again, and the check
+//! `compact` runs between a source and its compacted copy (both sides hashed the same way).
 
 use super::compaction::{self, Keep};
+use super::header::{RevError, Store};
+use super::status::{table, Format};
 use super::{revision, KEY_BUCKET};
 use crate::bbolt::cursor;
 use crate::bbolt::page::Run;
@@ -11,7 +20,16 @@ use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 use crc32c::crc32c_append;
 
-/// HashKV at `rev` for a store compacted at `compact_rev` (None: never compacted).
+/// etcd's HashKV at `rev` for a store compacted at `compact_rev` (None: never compacted).
+pub fn by_rev(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>) -> Result<u32, Problem> {
+    let keep = match (compact_rev, cursor::top_bucket(view, KEY_BUCKET)?) {
+        (Some(c), Some(kb)) => Some((c, compaction::keep(view, kb, rev)?)),
+        _ => None,
+    };
+    hashkv_with(view, rev, keep.as_ref().map(|(c, k)| (*c, k)))
+}
+
+/// HashKV at `rev` with the keep set of a compaction at `compact_rev` (see the module docs).
 pub fn hashkv(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>) -> Result<u32, Problem> {
     let keep = match (compact_rev, cursor::top_bucket(view, KEY_BUCKET)?) {
         (Some(c), Some(kb)) => Some((c, compaction::keep(view, kb, c)?)),
@@ -56,4 +74,65 @@ pub fn hashkv_with(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>) -
         Ok(())
     })?;
     Ok(crc)
+}
+
+/// What `etcdutl hashkv` (3.6) reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HashKv {
+    /// The hash.
+    pub hash: u32,
+    /// The revision hashed.
+    #[serde(rename = "hashRevision")]
+    pub hash_revision: i64,
+    /// `finishedCompactRev`, or -1 when the file was never compacted.
+    #[serde(rename = "compactRevision")]
+    pub compact_revision: i64,
+}
+
+/// Why no hash: the revision is refused, or the `key` bucket cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HashError {
+    /// etcd refuses the revision.
+    Rev(RevError),
+    /// The bucket cannot be read.
+    Unreadable(Problem),
+}
+
+/// HashKV at `rev` (0: the current revision) as `etcdutl hashkv` computes it: a revision below the
+/// compaction floor is refused, one equal to it is hashed (the 3.5.1 server refuses that one too:
+/// `etcdctl endpoint hashkv --rev C` fails where this answers), one past the head is refused.
+pub fn at(view: &DbView<'_>, rev: i64) -> Result<HashKv, HashError> {
+    let store = Store::read(view).map_err(HashError::Unreadable)?;
+    let r = store.read_at(rev).map_err(HashError::Rev)?;
+    let hash = by_rev(view, r, store.compacted).map_err(HashError::Unreadable)?;
+    let compact_revision = store.finished.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
+    Ok(HashKv { hash, hash_revision: i64::try_from(r).unwrap_or(i64::MAX), compact_revision })
+}
+
+/// Renders a result exactly as `etcdutl hashkv -w FORMAT` prints it.
+pub fn render(h: &HashKv, format: Format) -> String {
+    let cells = [h.hash.to_string(), h.hash_revision.to_string(), h.compact_revision.to_string()];
+    match format {
+        Format::Simple => format!("{}\n", cells.join(", ")),
+        Format::Json => format!("{}\n", serde_json::to_string(h).unwrap_or_default()),
+        Format::Fields => format!(
+            "\"Hash\" : {}\n\"Hash revision\" : {}\n\"Compact revision\" : {}\n",
+            h.hash, h.hash_revision, h.compact_revision
+        ),
+        Format::Table => table(&["HASH", "HASH REVISION", "COMPACT REVISION"], &cells),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_as_etcdutl() {
+        // FORMATS.md, etcdutl hashkv: an empty new store.
+        let h = HashKv { hash: 1084519789, hash_revision: 1, compact_revision: -1 };
+        assert_eq!(render(&h, Format::Simple), "1084519789, 1, -1\n");
+        assert_eq!(render(&h, Format::Json), "{\"hash\":1084519789,\"hashRevision\":1,\"compactRevision\":-1}\n");
+        assert!(render(&h, Format::Table).contains("| 1084519789 |             1 |               -1 |"));
+    }
 }

@@ -1,20 +1,34 @@
 //! etcd's layer on top of bbolt: bucket and meta key names, revision keys, the protobuf records,
 //! the small buckets, the snapshot trailer, `snapshot status`, and the MVCC store: etcd's one
 //! compaction keep rule ([`mvcc::survives`]) as the replay, the compaction keep set and HashKV
-//! apply it.
+//! apply it. What a server holding the file would answer: its header and read rules
+//! ([`header`]), Range ([`range`], sorted as Go sorts: [`gosort`]), the watch replay
+//! ([`events`]), HashKV at a revision ([`hashkv::by_rev`]), a streaming dump ([`dump`]), all over
+//! one parallel, checked read of the `key` bucket ([`scan`]), printed as etcdctl prints ([`ctl`],
+//! [`goquote`]).
 
 pub mod cluster;
+pub mod collect;
 pub mod compaction;
+pub mod ctl;
+pub mod dump;
+pub mod events;
+pub mod goquote;
+pub mod gosort;
 pub mod hashkv;
+pub mod header;
 pub mod humanize;
+pub mod isprint;
 pub mod keyspace;
 pub mod keystate;
 pub mod live;
 pub mod live_passes;
 pub mod mvcc;
 pub mod proto;
+pub mod range;
 pub mod records;
 pub mod revision;
+pub mod scan;
 pub mod schema;
 pub mod status;
 pub mod trailer;

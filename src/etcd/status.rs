@@ -285,8 +285,9 @@ pub fn render(st: &Status, format: Format) -> String {
     }
 }
 
-/// A tablewriter box: headers centred, data cells right-aligned, one space of padding.
-fn table(heads: &[&str], cells: &[String]) -> String {
+/// A tablewriter box as etcdutl draws it: headers centred, data cells right-aligned, one space of
+/// padding.
+pub fn table(heads: &[&str], cells: &[String]) -> String {
     let widths: Vec<usize> = heads.iter().zip(cells).map(|(h, c)| h.len().max(c.len())).collect();
     let line: String = widths.iter().map(|w| format!("+{}", "-".repeat(w + 2))).collect::<String>() + "+\n";
     let mut head = String::new();

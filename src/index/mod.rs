@@ -16,6 +16,7 @@
 //! as one warning, and works without it.
 
 pub mod du;
+pub mod keys;
 
 use crate::bbolt::meta::{meta_structs, Metas};
 use crate::etcd::trailer;

@@ -30,6 +30,67 @@ pub fn is_secret(kind: Option<&str>, key_resource: Option<&str>) -> bool {
     kind == Some("Secret") || key_resource == Some("secrets")
 }
 
+/// Whether a stored value holds a Secret's data readable as it is: a Secret (by the resource of
+/// its key, or by its kind) in any encoding but an encryption provider's. Commands that print
+/// stored bytes (`get`, `log`, `dump` without `--decode`) withhold such values unless asked.
+///
+/// Cheap enough to ask of every value: the key is parsed only when it mentions `secrets`; a
+/// protobuf value's kind is read from its envelope; a JSON or CBOR value is decoded only when its
+/// bytes contain `Secret`; other bytes are not an object and not a Secret but by their key.
+pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
+    use super::encoding::{classify, Encoding};
+    let enc = classify(value);
+    if matches!(enc, Encoding::Encrypted(_)) {
+        return false;
+    }
+    let by_key =
+        contains(key, b"secrets") && is_secret(None, super::key::parse(key).as_ref().map(|k| k.resource.as_str()));
+    if by_key {
+        return true;
+    }
+    match enc {
+        Encoding::Protobuf => envelope_kind(value) == Some(&b"Secret"[..]),
+        Encoding::Json | Encoding::Cbor => {
+            contains(value, b"Secret")
+                && super::object::decode(b"", value, &Default::default()).get("kind").and_then(Value::as_str)
+                    == Some("Secret")
+        }
+        _ => false,
+    }
+}
+
+/// The kind in a protobuf value's `runtime.Unknown` envelope (typeMeta = 1 {kind = 2}).
+fn envelope_kind(value: &[u8]) -> Option<&[u8]> {
+    use super::wire::{fields, Wire};
+    let body = value.get(super::encoding::PROTOBUF_MAGIC.len()..)?;
+    for f in fields(body) {
+        if let (1, Wire::Bytes(tm)) = f.ok()? {
+            for g in fields(tm) {
+                if let (2, Wire::Bytes(kind)) = g.ok()? {
+                    return Some(kind);
+                }
+            }
+            return None;
+        }
+    }
+    None
+}
+
+/// Whether `needle` occurs in `hay` (its first byte found by the vectorised search of `memchr`
+/// in `[u8]::iter().position`, then compared).
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else { return true };
+    let mut at = 0;
+    while let Some(i) = hay.get(at..).and_then(|h| h.iter().position(|&b| b == first)) {
+        let start = at + i + 1;
+        if hay.get(start..start + rest.len()) == Some(rest) {
+            return true;
+        }
+        at = start;
+    }
+    false
+}
+
 /// Redacts a Secret object parsed from JSON or CBOR, in place: every value of `data` and
 /// `stringData`, every top-level field other than apiVersion/kind/metadata/type/immutable, and
 /// the last-applied annotation's copy. A non-object becomes one placeholder.
@@ -125,6 +186,20 @@ mod tests {
         let mut not_obj = json!(["hunter2"]);
         redact_json(&mut not_obj);
         assert_eq!(not_obj, json!("<redacted: 11 bytes>"));
+    }
+
+    #[test]
+    fn plaintext_secrets_by_key_or_kind_but_not_encrypted() {
+        assert!(holds_plaintext(b"/registry/secrets/ns/s", b"k8s\0anything"));
+        assert!(!holds_plaintext(b"/registry/secrets/ns/s", b"k8s:enc:aescbc:v1:key1:\x01\x02"));
+        assert!(holds_plaintext(b"/custom/x", br#"{"kind":"Secret","data":{"a":"aHVudGVyMg=="}}"#));
+        assert!(!holds_plaintext(b"/custom/x", br#"{"kind":"ConfigMap","data":{"a":"Secret"}}"#));
+        assert!(!holds_plaintext(b"/registry/configmaps/ns/c", b"plain"));
+        // A protobuf Secret under another key, by its envelope's kind (typeMeta {v1, Secret}).
+        let pb = b"k8s\0\x0a\x0c\x0a\x02v1\x12\x06Secret\x12\x00";
+        assert!(holds_plaintext(b"/custom/y", pb));
+        assert!(!holds_plaintext(b"/custom/y", b"k8s\0\x0a\x0f\x0a\x02v1\x12\x09ConfigMap"));
+        assert!(contains(b"xxSecreSecret", b"Secret") && !contains(b"Secre", b"Secret"));
     }
 
     #[test]

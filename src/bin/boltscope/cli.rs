@@ -7,8 +7,12 @@ use crate::compact::CompactArgs;
 use crate::completions::{CompletionsArgs, ManArgs};
 use crate::diff::DiffArgs;
 use crate::du::DuArgs;
+use crate::dump::DumpArgs;
+use crate::get::GetArgs;
+use crate::hashkv::HashkvArgs;
 use crate::history::HistoryArgs;
 use crate::inspect::InspectArgs;
+use crate::log::LogArgs;
 use crate::scan::ScanArgs;
 use crate::status::StatusArgs;
 use crate::trend::TrendArgs;
@@ -174,6 +178,88 @@ pub enum Command {
     ///   boltscope scan /backups
     #[command(verbatim_doc_comment)]
     Scan(ScanArgs),
+    /// What `etcdctl get` prints, from the file: its options and output byte for byte, or the values
+    /// decoded as Kubernetes objects.
+    ///
+    /// Every data-reading option of `etcdctl get` (3.5): --prefix, --from-key, RANGE_END, --rev,
+    /// --limit, --keys-only, --count-only, --print-value-only, --hex, --sort-by, --order, and
+    /// -w simple|json|fields|protobuf; the answer is what a server restored from the file prints
+    /// (header revision = the file's current revision; cluster and member ids from the `members`
+    /// bucket, raft term from `meta/term`). --rev below the compaction fails as etcd fails
+    /// (`etcdserver: mvcc: required revision has been compacted`, exit 1), as does one past the
+    /// current revision. etcdctl's usage errors give its message, with exit code 2.
+    ///
+    /// A plaintext Secret's stored bytes are withheld (`<redacted: N bytes>`, noted on stderr)
+    /// unless --show-secrets. --decode (or -o json|yaml) shows values as objects.
+    ///
+    /// The `key` bucket is ordered by revision, so the first question about a file reads all of
+    /// it (the answer is held in memory, as etcd holds it) and records a key -> revisions index
+    /// in the index database; later questions about a few keys are B+tree lookups.
+    ///
+    /// Examples:
+    ///   boltscope get backup.db /registry/configmaps/default/app-config
+    ///   boltscope get backup.db /registry/pods/ --prefix --keys-only
+    ///   boltscope get backup.db /registry/secrets/ --prefix --count-only -w fields
+    ///   boltscope get backup.db /registry/deployments/prod/web --rev 4711 -o yaml
+    ///   boltscope get backup.db /registry/events/ --prefix --sort-by MODIFY --order DESCEND --limit 10 -w json
+    #[command(verbatim_doc_comment)]
+    Get(GetArgs),
+    /// Every revision of the selected keys, oldest first: puts and deletes, exactly the events
+    /// `etcdctl watch --rev R` replays from a server holding the file.
+    ///
+    /// Without KEY, every key; with KEY, that key; KEY RANGE_END or --prefix select more. From
+    /// --rev R (refused below the compaction, as etcd refuses it, and past the current revision);
+    /// by default from the oldest revision the file holds, which includes the entries a
+    /// compaction kept below its revision (a server can no longer replay those).
+    ///
+    /// -w table (the default) for people: revision, type, version, value size, the size change
+    /// against the key's previous revision, lease, key. -w json: one event per line,
+    /// {"type":"PUT"|"DELETE","kv":{...}}, kv exactly as etcd's watch reports it (a delete carries
+    /// only key and mod_revision); --prev-kv adds prev_kv as `etcdctl watch --prev-kv` does.
+    /// -w simple: watch's text. --decode (or -o json|yaml) shows values as objects.
+    ///
+    /// Streams with bounded memory (the table and --prev-kv keep each selected key's previous
+    /// entry); the first run records the file's key -> revisions index, so a later log of a key is
+    /// a few lookups.
+    ///
+    /// Examples:
+    ///   boltscope log backup.db /registry/configmaps/prod/app-config
+    ///   boltscope log backup.db /registry/leases/ --prefix --rev 120000 -w json
+    ///   boltscope log backup.db /registry/deployments/prod/web -o yaml
+    #[command(verbatim_doc_comment)]
+    Log(LogArgs),
+    /// etcd's HashKV of the file at a revision, as `etcdutl hashkv` (3.6) prints it: compare a
+    /// backup with a live member (`etcdctl endpoint hashkv --rev R`) without restoring it.
+    ///
+    /// -w simple: hash, hash revision, compact revision (-1 when never compacted); -w json
+    /// {"hash":...,"hashRevision":...,"compactRevision":...}; -w table; -w fields. --rev below the
+    /// compaction is refused (`mvcc: required revision has been compacted`, exit 1; a revision
+    /// equal to it is hashed, as etcdutl does, where a 3.5 server refuses it), as is one past the
+    /// current revision. The file is only read (etcdutl's own hashkv opens it read-write).
+    ///
+    /// Examples:
+    ///   boltscope hashkv backup.db
+    ///   boltscope hashkv --rev 4711 -w json backup.db
+    #[command(verbatim_doc_comment)]
+    Hashkv(HashkvArgs),
+    /// Every key of the file as JSON lines (or every revision), for jq, DuckDB or a spreadsheet.
+    ///
+    /// One record per key live at --rev R (default: the current revision), or with
+    /// --all-revisions one per entry the file holds, deletes included: key (or key_base64 when it
+    /// is not UTF-8), create_revision, mod_revision, version, lease (hex, or null), tombstone,
+    /// value_size, value_base64 (null, with "redacted": true, for a plaintext Secret unless
+    /// --show-secrets). --decode replaces value_base64 with the decoded object; -o yaml writes
+    /// YAML documents instead of JSON lines. Records come in revision order, not key order.
+    ///
+    /// Streams with bounded memory: one bit per entry, plus at most 96 MiB per pass to find each
+    /// key's newest revision (more keys take more passes), plus a window of formatted records.
+    ///
+    /// Examples:
+    ///   boltscope dump backup.db | jq -r .key
+    ///   boltscope dump backup.db --prefix /registry/secrets/ --decode | jq .object.metadata.name
+    ///   boltscope dump backup.db --all-revisions > history.jsonl   # duckdb: read_json('history.jsonl')
+    #[command(verbatim_doc_comment)]
+    Dump(DumpArgs),
     /// What changed between two backups: keys added, removed and changed, per group, and how the
     /// two files relate.
     ///

@@ -87,6 +87,13 @@ impl Ix {
         }
     }
 
+    /// The index and the file's identity, for the key → revisions table (none without an index),
+    /// and whether `--refresh` asks for it to be rebuilt.
+    pub fn keyed(&self, path: &Path, data: &[u8]) -> Option<(&Index, Identity, bool)> {
+        let ix = self.ix.as_ref()?;
+        Some((ix, cache::identity(path, data)?, self.refresh))
+    }
+
     /// Whether an index is in use.
     pub fn enabled(&self) -> bool {
         self.ix.is_some()

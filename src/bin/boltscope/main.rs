@@ -10,12 +10,17 @@ mod diff;
 mod diff_render;
 mod du;
 mod du_render;
+mod dump;
 mod exit;
+mod get;
+mod hashkv;
 mod history;
 mod history_du;
 mod index;
 mod inspect;
 mod inspect_render;
+mod keyread;
+mod log;
 mod report;
 mod scan;
 mod source;
@@ -47,6 +52,10 @@ fn main() -> ExitCode {
         Command::Du(args) => du::run(args, &ix),
         Command::History(args) => history::run(args, &ix),
         Command::Scan(args) => scan::run(args, &ix),
+        Command::Get(args) => get::run(args, &ix),
+        Command::Log(args) => log::run(args, &ix),
+        Command::Hashkv(args) => hashkv::run(args, &ix),
+        Command::Dump(args) => dump::run(args, &ix),
         Command::Diff(args) => diff::run(args, &ix),
         Command::Trend(args) => trend::run(args, &ix),
         Command::Completions(args) => completions::completions(args),

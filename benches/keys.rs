@@ -1,0 +1,128 @@
+//! `cargo bench --bench keys`: the key commands on the large snapshot (`many:2`), against
+//! `boltscope status` (the same file read whole) in the same run. Goals (issue 13): a cold `get
+//! KEY` and a cold `log --prefix` no slower than `status`; a warm `get`/`log` of one key (answered
+//! from the key -> revisions index) under 10 ms; `dump` at least at `status`'s rate; memory
+//! bounded. Prints medians (page cache warm), ratios and peak anonymous memory.
+//!
+//! "Cold" is measured twice: with `--no-index` (the scan alone) and with a fresh index (the scan,
+//! then the key index built and stored: what a first question costs). A small file proves it
+//! runs: `BOLTSCOPE_BENCH_DIR=dir` with `dir/many-2.snap.db` any etcd snapshot.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn ratio(a: Duration, b: Duration) -> String {
+    format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64())
+}
+
+fn main() {
+    let Some((snap, _)) = bench_files() else { return };
+    let bolt = env!("CARGO_BIN_EXE_boltscope");
+    let n = runs();
+    let f = snap.to_str().expect("utf-8 path");
+    let size = std::fs::metadata(&snap).map(|m| m.len()).unwrap_or(0);
+    warm(&snap);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ix = dir.path().join("index.redb");
+    let ixs = ix.to_str().unwrap();
+
+    // A live key and a prefix to ask about, found by the command itself.
+    let probe = run(bolt, &["--no-index", "get", f, "/registry/leases/", "--from-key", "--keys-only", "--limit", "1"]);
+    let key = String::from_utf8_lossy(&probe.stdout).lines().next().unwrap_or("").to_string();
+    assert!(!key.is_empty(), "no key found in {f}");
+    let prefix = key.rsplit_once('/').map_or(key.clone(), |(p, _)| format!("{p}/"));
+
+    let status = median(n, bolt, &["--no-index", "status", f]);
+    let get_cold = median(n, bolt, &["--no-index", "get", f, &key]);
+    let log_cold = median(n, bolt, &["--no-index", "log", f, &prefix, "--prefix", "-w", "json"]);
+    // A first question with an index: the scan plus building and storing the key index.
+    let mut first: Vec<Run> = (0..n)
+        .map(|_| {
+            let _ = std::fs::remove_file(&ix);
+            run(bolt, &["--index", ixs, "get", f, &key])
+        })
+        .collect();
+    first.sort_by_key(|r| r.wall);
+    let get_first = first.swap_remove(n / 2);
+    let ix_size = std::fs::metadata(&ix).map(|m| m.len()).unwrap_or(0);
+    let same = run(bolt, &["--index", ixs, "get", f, &key]);
+    assert_eq!(same.stdout, get_cold.stdout, "the warm answer is the cold one");
+    let get_warm = quick(n * 4, bolt, &["--index", ixs, "get", f, &key]);
+    let log_warm = quick(n * 4, bolt, &["--index", ixs, "log", f, &key, "-w", "json"]);
+    let dump_wall = quick(n, bolt, &["--no-index", "dump", f]);
+    let (dump_anon, dump_bytes) = to_null(bolt, &["--no-index", "dump", f]);
+
+    println!("keys on {f} ({}, median of {n}, page cache warm)", mib(size));
+    println!("  status                        {}   peak anon {}", secs(status.wall), mib(status.peak_anon));
+    println!(
+        "  get KEY, no index             {}   peak anon {}   {} of status (goal <= 1)",
+        secs(get_cold.wall),
+        mib(get_cold.peak_anon),
+        ratio(get_cold.wall, status.wall)
+    );
+    println!(
+        "  get KEY, first (index built)  {}   peak anon {}   {} of status; index {}",
+        secs(get_first.wall),
+        mib(get_first.peak_anon),
+        ratio(get_first.wall, status.wall),
+        mib(ix_size)
+    );
+    println!(
+        "  log --prefix {prefix}, no index  {}   peak anon {}   {} of status (goal <= 1); {} of output",
+        secs(log_cold.wall),
+        mib(log_cold.peak_anon),
+        ratio(log_cold.wall, status.wall),
+        mib(log_cold.stdout.len() as u64)
+    );
+    println!("  get KEY, warm index           {}   (goal < 10 ms)", ms(get_warm));
+    println!("  log KEY, warm index           {}   (goal < 10 ms)", ms(log_warm));
+    let rate = |d: Duration| size as f64 / (1 << 20) as f64 / d.as_secs_f64();
+    println!(
+        "  dump (every live key)         {}   peak anon {}   {:.0} MiB/s of file vs status {:.0} MiB/s; {} of JSON",
+        secs(dump_wall),
+        mib(dump_anon),
+        rate(dump_wall),
+        rate(status.wall),
+        mib(dump_bytes)
+    );
+}
+
+/// Runs a command with its output counted and dropped (dump's would fill the disk), sampling its
+/// peak anonymous memory every millisecond: (peak anon bytes, output bytes).
+fn to_null(cmd: &str, args: &[&str]) -> (u64, u64) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(cmd)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let mut out = child.stdout.take().expect("piped");
+    let counter = std::thread::spawn(move || {
+        let (mut buf, mut n) = (vec![0u8; 1 << 20], 0u64);
+        while let Ok(k) = out.read(&mut buf) {
+            if k == 0 {
+                break;
+            }
+            n += k as u64;
+        }
+        n
+    });
+    let mut peak = 0;
+    while child.try_wait().ok().flatten().is_none() {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let anon = s
+            .lines()
+            .find(|l| l.starts_with("RssAnon:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok());
+        peak = peak.max(anon.unwrap_or(0) * 1024);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (peak, counter.join().unwrap_or(0))
+}

@@ -1,0 +1,155 @@
+//! `dump`: every key of the file (or every revision) as JSON lines, streamed with bounded memory,
+//! for `jq`, DuckDB or a spreadsheet.
+
+use crate::exit::Verdict;
+use crate::index::Ix;
+use crate::keyread::{self, Failure, ObjectFormat, ValueArgs};
+use boltscope::etcd::dump::{self, Select};
+use boltscope::etcd::range::KeyRange;
+use boltscope::etcd::scan::Entry;
+use boltscope::{input, DbView};
+use clap::Parser;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+
+/// Arguments of `dump`.
+#[derive(Parser, Debug)]
+pub struct DumpArgs {
+    /// The etcd file: a snapshot, `member/snap/db`, or either compressed.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Only keys starting with P.
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<OsString>,
+    /// The keys live at this revision (default: the current one).
+    #[arg(long, value_name = "R", allow_negative_numbers = true, conflicts_with = "all_revisions")]
+    pub rev: Option<i64>,
+    /// Every revision the file holds, deletes (tombstones) included, instead of one record per key.
+    #[arg(long)]
+    pub all_revisions: bool,
+    /// Decoding and Secrets.
+    #[command(flatten)]
+    pub value: ValueArgs,
+}
+
+/// Appends the record of one entry as JSON text (fields in a fixed order, `key` first), written
+/// straight into the chunk's buffer.
+fn record(a: &DumpArgs, buf: &mut Vec<u8>, e: &Entry<'_>, withheld: &AtomicU64) {
+    let kv = &e.kv;
+    match std::str::from_utf8(kv.key) {
+        Ok(k) => {
+            buf.extend_from_slice(b"{\"key\":");
+            let _ = serde_json::to_writer(&mut *buf, k);
+        }
+        Err(_) => {
+            buf.extend_from_slice(b"{\"key_base64\":\"");
+            base64_into(buf, kv.key);
+            buf.push(b'"');
+        }
+    }
+    let tomb = e.rev.tombstone;
+    if tomb {
+        let _ = write!(
+            buf,
+            ",\"create_revision\":null,\"mod_revision\":{},\"version\":null,\"lease\":null,\"tombstone\":true,\"value_size\":null,\"value_base64\":null}}",
+            e.rev.main as i64
+        );
+        return;
+    }
+    let _ = write!(
+        buf,
+        ",\"create_revision\":{},\"mod_revision\":{},\"version\":{},\"lease\":",
+        kv.create_revision as i64, e.rev.main as i64, kv.version as i64
+    );
+    if kv.lease == 0 {
+        buf.extend_from_slice(b"null");
+    } else {
+        let _ = write!(buf, "\"{:x}\"", kv.lease);
+    }
+    let _ = write!(buf, ",\"tombstone\":false,\"value_size\":{}", kv.value.len());
+    if a.value.decoding() {
+        let _ = write!(buf, ",\"object\":{}", a.value.object(kv.key, kv.value));
+    } else if matches!(a.value.raw(kv.key, kv.value, withheld), Cow::Borrowed(_)) {
+        buf.extend_from_slice(b",\"value_base64\":\"");
+        base64_into(buf, kv.value);
+        buf.push(b'"');
+    } else {
+        buf.extend_from_slice(b",\"value_base64\":null,\"redacted\":true");
+    }
+    buf.push(b'}');
+}
+
+/// Appends standard base64 (with padding) of `b`.
+fn base64_into(buf: &mut Vec<u8>, b: &[u8]) {
+    use base64::Engine;
+    let at = buf.len();
+    buf.resize(at + b.len().div_ceil(3) * 4, 0);
+    let n = base64::engine::general_purpose::STANDARD.encode_slice(b, &mut buf[at..]).unwrap_or(0);
+    buf.truncate(at + n);
+}
+
+/// One record, written: a JSON line, or a YAML document.
+fn write_record(a: &DumpArgs, buf: &mut Vec<u8>, e: &Entry<'_>, withheld: &AtomicU64) {
+    if a.value.decoding() && a.value.format() == ObjectFormat::Yaml {
+        let mut text = Vec::new();
+        record(a, &mut text, e, withheld);
+        let v: Value = serde_json::from_slice(&text).unwrap_or_default();
+        buf.extend_from_slice(b"---\n");
+        let y = boltscope::k8s::yaml::to_string(&v).unwrap_or_else(|e| format!("# {e}\n"));
+        buf.extend_from_slice(y.as_bytes());
+    } else {
+        record(a, buf, e, withheld);
+        buf.push(b'\n');
+    }
+}
+
+/// Runs `dump`.
+pub fn run(a: &DumpArgs, _ix: &Ix) -> Verdict {
+    let path = a.file.as_path();
+    let range = a.prefix.as_ref().map_or_else(KeyRange::all, |p| KeyRange::prefix(p.as_bytes()));
+    let file = match input::open(path) {
+        Ok(f) => f,
+        Err(e) => return keyread::fail(path, &Failure::Unreadable(e)),
+    };
+    let data = file.bytes();
+    let stamp = input::commit_stamp(data);
+    let view = match DbView::new(data) {
+        Ok(v) => v,
+        Err(e) => return keyread::fail(path, &Failure::Unreadable(e)),
+    };
+    let (store, kb) = match keyread::open_store(&view) {
+        Ok(s) => s,
+        Err(f) => return keyread::fail(path, &f),
+    };
+    let select = if a.all_revisions {
+        Select::AllRevisions
+    } else {
+        match store.read_at(a.rev.unwrap_or(0)) {
+            Ok(r) => Select::At(r),
+            Err(e) => return keyread::fail(path, &Failure::Rev(e)),
+        }
+    };
+    let Some(kb) = kb else { return Verdict::Clean };
+    let withheld = AtomicU64::new(0);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let res = dump::dump(&view, kb, &range, select, &|buf, e| write_record(a, buf, e, &withheld), &mut |buf| {
+        keyread::emit(&mut out, &buf)
+    });
+    let flushed = out.flush();
+    keyread::note_withheld(&withheld);
+    if let Err(p) = res {
+        return keyread::stopped(path, &p);
+    }
+    if flushed.is_err() {
+        return Verdict::Clean;
+    }
+    if input::commit_stamp(data) != stamp {
+        return keyread::torn(path);
+    }
+    Verdict::Clean
+}

@@ -1,0 +1,292 @@
+//! `get`: `etcdctl get` answered from the file, with etcdctl's options and output, byte for byte
+//! (fixtures/key-answers/FORMATS.md), or the values decoded as Kubernetes objects.
+
+use crate::exit::Verdict;
+use crate::index::Ix;
+use crate::keyread::{self, Cached, Failure, ObjectFormat, ValueArgs};
+use boltscope::bbolt::cursor::BucketRoot;
+use boltscope::etcd::collect::Collector;
+use boltscope::etcd::ctl;
+use boltscope::etcd::goquote::hex;
+use boltscope::etcd::header::Header;
+use boltscope::etcd::proto::Kv;
+use boltscope::etcd::range::{latest_by_scan, KeyRange, Options, Ranged, SortOrder, SortTarget};
+use boltscope::etcd::scan::{self, Entry};
+use boltscope::index::keys::{rev_key, KeyRevisions};
+use boltscope::{input, DbView, Problem};
+use clap::Parser;
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+
+/// Arguments of `get`: etcdctl's, plus the file and the decoding options.
+#[derive(Parser, Debug)]
+pub struct GetArgs {
+    /// The etcd file: a snapshot, `member/snap/db`, or either compressed.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The key, and an optional range end (exclusive), as `etcdctl get` takes them.
+    #[arg(value_name = "KEY [RANGE_END]", allow_hyphen_values = false)]
+    pub keys: Vec<OsString>,
+    /// Every key starting with KEY.
+    #[arg(long)]
+    pub prefix: bool,
+    /// Every key from KEY on (byte order).
+    #[arg(long)]
+    pub from_key: bool,
+    /// Read at this revision (0: the current one).
+    #[arg(long, default_value_t = 0, value_name = "R", allow_negative_numbers = true)]
+    pub rev: i64,
+    /// Return at most N keys (after sorting).
+    #[arg(long, default_value_t = 0, value_name = "N", allow_negative_numbers = true)]
+    pub limit: i64,
+    /// Keys and their revisions only, no values.
+    #[arg(long)]
+    pub keys_only: bool,
+    /// Only the count (needs `-w fields`, as in etcdctl).
+    #[arg(long)]
+    pub count_only: bool,
+    /// Values only (`-w simple`).
+    #[arg(long)]
+    pub print_value_only: bool,
+    /// Keys and values as `\xNN` bytes (`-w simple`).
+    #[arg(long)]
+    pub hex: bool,
+    /// Sort by KEY, CREATE, MODIFY, VERSION or VALUE.
+    #[arg(long, default_value = "", value_name = "TARGET", hide_default_value = true)]
+    pub sort_by: String,
+    /// ASCEND or DESCEND.
+    #[arg(long, default_value = "", value_name = "ORDER", hide_default_value = true)]
+    pub order: String,
+    /// etcdctl's `l` or `s`: accepted and checked, meaningless offline.
+    #[arg(long, default_value = "l", value_name = "C")]
+    pub consistency: String,
+    /// simple, json, fields or protobuf (etcdctl's formats).
+    #[arg(short = 'w', long = "write-out", default_value = "simple", value_name = "FORMAT")]
+    pub write_out: String,
+    /// Decoding and Secrets.
+    #[command(flatten)]
+    pub value: ValueArgs,
+}
+
+/// The request, checked as etcdctl checks it (same messages, same order).
+fn request(a: &GetArgs) -> Result<(KeyRange, Options), Failure> {
+    let bad = |m: &str| Failure::Usage(m.to_string());
+    let Some(key) = a.keys.first().map(|k| k.as_bytes()) else {
+        return Err(bad("get command needs one argument as key and an optional argument as range_end"));
+    };
+    if a.prefix && a.from_key {
+        return Err(bad("`--prefix` and `--from-key` cannot be set at the same time, choose one"));
+    }
+    if a.keys_only && a.count_only {
+        return Err(bad("`--keys-only` and `--count-only` cannot be set at the same time, choose one"));
+    }
+    if a.consistency != "l" && a.consistency != "s" {
+        return Err(Failure::Usage(format!("unknown consistency flag {:?}", a.consistency)));
+    }
+    if a.keys.len() > 2 || (a.keys.len() == 2 && (a.prefix || a.from_key)) {
+        return Err(bad("too many arguments, only accept one argument when `--prefix` or `--from-key` is set"));
+    }
+    let order = match a.order.to_uppercase().as_str() {
+        "ASCEND" => SortOrder::Ascend,
+        "DESCEND" => SortOrder::Descend,
+        "" => SortOrder::None,
+        _ => return Err(Failure::Usage(format!("bad sort order {}", a.order))),
+    };
+    let target = match a.sort_by.to_uppercase().as_str() {
+        "CREATE" => SortTarget::Create,
+        "KEY" | "" => SortTarget::Key,
+        "MODIFY" => SortTarget::Modify,
+        "VALUE" => SortTarget::Value,
+        "VERSION" => SortTarget::Version,
+        _ => return Err(Failure::Usage(format!("bad sort target {}", a.sort_by))),
+    };
+    let range = if a.prefix {
+        KeyRange::prefix(key)
+    } else if a.from_key {
+        KeyRange::from_key(key)
+    } else if let Some(end) = a.keys.get(1) {
+        KeyRange::between(key, end.as_bytes())
+    } else {
+        KeyRange::key(key)
+    };
+    if range.start.is_empty() {
+        return Err(Failure::Etcd("etcdserver: key is not provided".into()));
+    }
+    let limit = u64::try_from(a.limit).unwrap_or(0);
+    Ok((range, Options { limit, target, order, keys_only: a.keys_only, count_only: a.count_only }))
+}
+
+/// The newest entry at or below `rev` of each key the index lists, fetched one by one; `None`
+/// when an entry is not where the index says (the caller scans instead).
+fn latest_from_index<'a>(
+    view: &DbView<'a>,
+    kb: BucketRoot<'a>,
+    keys: &[KeyRevisions],
+    rev: u64,
+) -> Result<Option<Vec<Entry<'a>>>, Problem> {
+    let mut out = Vec::new();
+    for k in keys {
+        let at = k.revisions.partition_point(|r| r.main <= rev);
+        let Some(r) = at.checked_sub(1).and_then(|i| k.revisions.get(i)) else { continue };
+        match scan::fetch(view, kb, &rev_key(r))? {
+            Some(e) if e.kv.key == k.key.as_slice() => out.push(e),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// `etcdctl get -w json` with decoded objects in place of values.
+fn json_decoded(a: &GetArgs, h: &Header, r: &Ranged<'_>) -> String {
+    let mut s = String::from("{\"header\":");
+    ctl::header_json(&mut s, h);
+    if !r.kvs.is_empty() {
+        s.push_str(",\"kvs\":[");
+        for (i, kv) in r.kvs.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            let obj = (!a.keys_only).then(|| a.value.object(kv.key, kv.value));
+            ctl::kv_json(&mut s, kv, obj.as_ref());
+        }
+        s.push(']');
+    }
+    if r.more {
+        s.push_str(",\"more\":true");
+    }
+    if r.count != 0 {
+        s.push_str(&format!(",\"count\":{}", r.count));
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// The answer in the asked format.
+fn render(a: &GetArgs, h: &Header, r: &Ranged<'_>, withheld: &AtomicU64) -> Result<Vec<u8>, Failure> {
+    let fmt = a.write_out.as_str();
+    if a.count_only && fmt != "fields" {
+        return Err(Failure::Usage("--count-only is only for `--write-out=fields`".into()));
+    }
+    if a.print_value_only && fmt != "simple" {
+        return Err(Failure::Usage("print-value-only is only for `--write-out=simple`".into()));
+    }
+    if fmt == "table" {
+        return Err(Failure::Usage("table not supported as output format".into()));
+    }
+    if a.value.decoding() && !a.keys_only {
+        let yaml = a.value.format() == ObjectFormat::Yaml;
+        return match fmt {
+            "simple" => {
+                let mut out = Vec::new();
+                for kv in &r.kvs {
+                    if !a.print_value_only {
+                        out.extend(if a.hex { hex(kv.key) } else { kv.key.to_vec() });
+                        out.push(b'\n');
+                    } else if yaml {
+                        out.extend_from_slice(b"---\n");
+                    }
+                    out.extend(a.value.object_text(kv.key, kv.value).into_bytes());
+                }
+                Ok(out)
+            }
+            "json" if !yaml => Ok(json_decoded(a, h, r).into_bytes()),
+            "fields" if !yaml => {
+                let shown: Vec<String> = r.kvs.iter().map(|kv| a.value.object(kv.key, kv.value).to_string()).collect();
+                let kvs = r.kvs.iter().zip(&shown).map(|(kv, s)| Kv { value: s.as_bytes(), ..*kv }).collect();
+                Ok(ctl::range_fields(h, &Ranged { kvs, count: r.count, more: r.more }).into_bytes())
+            }
+            _ => Err(Failure::Usage(
+                "decoded objects are written with -w simple (JSON or -o yaml), json or fields".into(),
+            )),
+        };
+    }
+    let shown: Vec<_> = r.kvs.iter().map(|kv| a.value.raw(kv.key, kv.value, withheld)).collect();
+    let kvs = r.kvs.iter().zip(&shown).map(|(kv, v)| Kv { value: v, value_len: v.len(), ..*kv }).collect();
+    let r = Ranged { kvs, count: r.count, more: r.more };
+    match fmt {
+        "simple" => Ok(ctl::range_simple(&r, a.print_value_only, a.hex)),
+        "json" => Ok(ctl::range_json(h, &r).into_bytes()),
+        "fields" => Ok(ctl::range_fields(h, &r).into_bytes()),
+        "protobuf" => Ok(ctl::range_protobuf(h, &r)),
+        _ => Err(Failure::Usage("unsupported output format".into())),
+    }
+}
+
+/// The whole answer from the file's bytes, and what a full scan collected for the key index.
+fn answer<'a>(
+    a: &GetArgs,
+    ix: &Ix,
+    path: &Path,
+    data: &'a [u8],
+    withheld: &AtomicU64,
+) -> Result<(Vec<u8>, Option<Collector<'a>>), Failure> {
+    withheld.store(0, std::sync::atomic::Ordering::Relaxed);
+    let (range, opts) = request(a)?;
+    let view = DbView::new(data).map_err(Failure::Unreadable)?;
+    let (store, kb) = keyread::open_store(&view)?;
+    let rev = store.read_at(a.rev).map_err(Failure::Rev)?;
+    let mut collected = None;
+    let latest = match kb {
+        None => Vec::new(),
+        Some(kb) => {
+            let (warm, build) = match keyread::lookup(ix, path, data, &range) {
+                Cached::Hit(keys) => {
+                    // An entry not where the index says makes the index suspect: rebuild it.
+                    let l = latest_from_index(&view, kb, &keys, rev)?;
+                    let stale = l.is_none();
+                    (l, stale)
+                }
+                Cached::Miss(build) => (None, build),
+            };
+            match warm {
+                Some(l) => l,
+                None => {
+                    collected = keyread::collector(build);
+                    latest_by_scan(&view, kb, &range, rev, collected.as_mut())?
+                }
+            }
+        }
+    };
+    let ranged = Ranged::from_latest(latest, &opts);
+    Ok((render(a, &store.header, &ranged, withheld)?, collected))
+}
+
+/// Runs `get`: prints the answer (read again when a live etcd committed meanwhile, up to
+/// [`input::RETRIES`] times), or etcd's refusal; then records the key index when the read was a
+/// full scan of an unchanging file.
+pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
+    let path = a.file.as_path();
+    let withheld = AtomicU64::new(0);
+    let mut attempt = 0;
+    loop {
+        let file = match input::open(path) {
+            Ok(f) => f,
+            Err(e) => return keyread::fail(path, &Failure::Unreadable(e)),
+        };
+        let data = file.bytes();
+        let stamp = input::commit_stamp(data);
+        let (out, collected) = match answer(a, ix, path, data, &withheld) {
+            Ok(x) => x,
+            Err(f) => return keyread::fail(path, &f),
+        };
+        let stable = input::commit_stamp(data) == stamp;
+        attempt += 1;
+        if !stable && attempt <= input::RETRIES {
+            continue;
+        }
+        // The answer first; the index after.
+        let mut stdout = std::io::stdout().lock();
+        let _ = keyread::emit(&mut stdout, &out);
+        let _ = stdout.flush();
+        drop(stdout);
+        keyread::note_withheld(&withheld);
+        if !stable {
+            return keyread::torn(path);
+        }
+        keyread::remember(ix, path, data, collected);
+        return Verdict::Clean;
+    }
+}

@@ -1,0 +1,234 @@
+//! What `get`, `log` and `dump` share: how a stored value is shown (decoded as a Kubernetes
+//! object, or as stored with a plaintext Secret withheld), opening an etcd file, the index's key
+//! → revisions table, and how a failure is told.
+
+use crate::exit::Verdict;
+use crate::index::Ix;
+use crate::report::print_problems;
+use boltscope::bbolt::cursor::BucketRoot;
+use boltscope::error::Error;
+use boltscope::etcd::collect::Collector;
+use boltscope::etcd::header::{RevError, Store};
+use boltscope::etcd::range::KeyRange;
+use boltscope::etcd::scan;
+use boltscope::etcd::schema;
+use boltscope::index::keys::{self, KeyRevisions};
+use boltscope::k8s::{self, secret, DecodeOptions};
+use boltscope::{DbView, Problem};
+use clap::{Args, ValueEnum};
+use std::borrow::Cow;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How decoded objects are written.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectFormat {
+    /// JSON (pretty-printed where the output is for people).
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+/// `--decode`, `-o`, `--show-secrets`.
+#[derive(Args, Debug, Clone)]
+pub struct ValueArgs {
+    /// Show values as Kubernetes objects: protobuf, JSON and CBOR decoded, encrypted values
+    /// described (provider, key name, size), Secret data redacted.
+    #[arg(long)]
+    pub decode: bool,
+    /// How decoded objects are written: `json` or `yaml` (implies --decode).
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<ObjectFormat>,
+    /// Print Secret data. Without it, a Secret's `data`/`stringData` values are shown as
+    /// `<redacted: N bytes>` when decoded, and a plaintext Secret's stored bytes are withheld
+    /// (replaced by that placeholder) when values are printed as stored.
+    #[arg(long)]
+    pub show_secrets: bool,
+}
+
+impl ValueArgs {
+    /// Whether values are decoded.
+    pub fn decoding(&self) -> bool {
+        self.decode || self.output.is_some()
+    }
+
+    /// The object format (JSON unless `-o yaml`).
+    pub fn format(&self) -> ObjectFormat {
+        self.output.unwrap_or(ObjectFormat::Json)
+    }
+
+    /// A value decoded (Secrets redacted unless `--show-secrets`).
+    pub fn object(&self, key: &[u8], value: &[u8]) -> serde_json::Value {
+        k8s::decode(key, value, &DecodeOptions { show_secrets: self.show_secrets })
+    }
+
+    /// A value decoded and written for people: pretty JSON or YAML, ending with a newline.
+    pub fn object_text(&self, key: &[u8], value: &[u8]) -> String {
+        let v = self.object(key, value);
+        match self.format() {
+            ObjectFormat::Json => serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
+            ObjectFormat::Yaml => k8s::yaml::to_string(&v).unwrap_or_else(|e| format!("# not shown as YAML: {e}\n")),
+        }
+    }
+
+    /// A value as stored, unless it holds a Secret's data in the clear and `--show-secrets` is
+    /// not given: then `<redacted: N bytes>`, counted in `withheld`.
+    pub fn raw<'v>(&self, key: &[u8], value: &'v [u8], withheld: &AtomicU64) -> Cow<'v, [u8]> {
+        if self.show_secrets || value.is_empty() || !secret::holds_plaintext(key, value) {
+            return Cow::Borrowed(value);
+        }
+        withheld.fetch_add(1, Ordering::Relaxed);
+        Cow::Owned(format!("<redacted: {} bytes>", value.len()).into_bytes())
+    }
+}
+
+/// Tells on stderr how many values were withheld.
+pub fn note_withheld(withheld: &AtomicU64) {
+    let n = withheld.load(Ordering::Relaxed);
+    if n > 0 {
+        eprintln!(
+            "boltscope: {n} plaintext Secret value(s) withheld as <redacted: N bytes>; --show-secrets prints them"
+        );
+    }
+}
+
+/// Why a key command has no answer.
+#[derive(Debug)]
+pub enum Failure {
+    /// The file cannot be read.
+    Unreadable(Error),
+    /// It has no `key` and `meta` buckets.
+    NotEtcd,
+    /// Its `key` bucket cannot be read whole.
+    Damaged(Problem),
+    /// etcd refuses the revision.
+    Rev(RevError),
+    /// etcd refuses the request (its message, printed after `Error: `; exit 1).
+    Etcd(String),
+    /// The command line is wrong (etcdctl's message, printed after `Error: `; exit 2).
+    Usage(String),
+}
+
+impl From<Problem> for Failure {
+    fn from(p: Problem) -> Failure {
+        Failure::Damaged(p)
+    }
+}
+
+/// Prints a failure the way it is told (etcd's refusals as etcdctl prints them) and its verdict.
+pub fn fail(path: &Path, f: &Failure) -> Verdict {
+    match f {
+        Failure::Unreadable(e) => {
+            eprintln!("boltscope: {}: {e}", path.display());
+            Verdict::of_error(e)
+        }
+        Failure::NotEtcd => {
+            eprintln!("boltscope: {}: not an etcd file (it has no `key` and `meta` buckets)", path.display());
+            Verdict::Unreadable
+        }
+        Failure::Damaged(p) => {
+            print_problems(path, std::slice::from_ref(p), 1);
+            eprintln!(
+                "boltscope: no answer from a key bucket that cannot be read whole (`boltscope check` tells more)"
+            );
+            Verdict::Problems
+        }
+        Failure::Rev(r) => {
+            eprintln!("Error: {r}");
+            Verdict::Problems
+        }
+        Failure::Etcd(m) => {
+            eprintln!("Error: {m}");
+            Verdict::Problems
+        }
+        Failure::Usage(m) => {
+            eprintln!("Error: {m}");
+            Verdict::Unreadable
+        }
+    }
+}
+
+/// The store's facts and its `key` bucket (None when the file has none).
+pub fn open_store<'a>(view: &DbView<'a>) -> Result<(Store, Option<BucketRoot<'a>>), Failure> {
+    if !schema::is_etcd(view) {
+        return Err(Failure::NotEtcd);
+    }
+    Ok((Store::read(view)?, scan::key_bucket(view)?))
+}
+
+/// Warned once when the file changed while it was streamed.
+pub fn torn(path: &Path) -> Verdict {
+    eprintln!(
+        "boltscope: {}: the file changed while it was read (a live etcd committing?); the output may be torn",
+        path.display()
+    );
+    Verdict::Problems
+}
+
+/// Bytes of file a scan reads in about the time the index fetches one key (a B+tree lookup of a
+/// few microseconds against a read of a few GB/s): a range with more keys than the file's size
+/// over this is scanned instead (and never fewer than [`WARM_MIN_KEYS`] keys are fetched).
+pub const SCAN_BYTES_PER_KEY: usize = 8192;
+/// A range of up to this many keys is always answered from the index.
+pub const WARM_MIN_KEYS: usize = 64;
+
+/// What the index says about the keys of a file.
+pub enum Cached {
+    /// The keys in the range and their revisions.
+    Hit(Vec<KeyRevisions>),
+    /// Unknown: scan, and build the index on the way when `true`.
+    Miss(bool),
+}
+
+/// Looks the range up in the file's key index.
+pub fn lookup(ix: &Ix, path: &Path, data: &[u8], range: &KeyRange) -> Cached {
+    let Some((index, id, refresh)) = ix.keyed(path, data) else { return Cached::Miss(false) };
+    if refresh {
+        return Cached::Miss(true);
+    }
+    match index.key_revisions(&id, range) {
+        Ok(Some(k)) if k.len() <= WARM_MIN_KEYS.max(data.len() / SCAN_BYTES_PER_KEY) => Cached::Hit(k),
+        Ok(Some(_)) => Cached::Miss(false),
+        Ok(None) => Cached::Miss(true),
+        Err(e) => {
+            eprintln!("boltscope: warning: index not used: {e}");
+            Cached::Miss(false)
+        }
+    }
+}
+
+/// A collection of records for building the key index (when `build`).
+pub fn collector<'a>(build: bool) -> Option<Collector<'a>> {
+    build.then(|| Collector::new(usize::try_from(keys::MAX_ENTRIES).unwrap_or(usize::MAX)))
+}
+
+/// Builds and stores the key index from a full scan's records (nothing past the bounds).
+pub fn remember(ix: &Ix, path: &Path, data: &[u8], collected: Option<Collector<'_>>) {
+    let (Some(c), Some((index, id, _))) = (collected, ix.keyed(path, data)) else { return };
+    if let Some(built) = keys::build(c) {
+        if let Err(e) = index.put_key_index(&id, &built) {
+            eprintln!("boltscope: warning: index not updated: {e}");
+        }
+    }
+}
+
+/// Writes to stdout; `Err` when it cannot be written (a closed pipe is not worth a message).
+pub fn emit(out: &mut impl Write, b: &[u8]) -> Result<(), Problem> {
+    out.write_all(b).map_err(|e| {
+        let msg = if e.kind() == std::io::ErrorKind::BrokenPipe { String::new() } else { format!("stdout: {e}") };
+        Problem::new(boltscope::ProblemKind::OutputFailed, msg)
+    })
+}
+
+/// The verdict of a stream stopped by `p`: a closed pipe is a clean stop.
+pub fn stopped(path: &Path, p: &Problem) -> Verdict {
+    if p.kind == boltscope::ProblemKind::OutputFailed {
+        if !p.message.is_empty() {
+            eprintln!("boltscope: {}", p.message);
+            return Verdict::Problems;
+        }
+        return Verdict::Clean;
+    }
+    fail(path, &Failure::Damaged(p.clone()))
+}

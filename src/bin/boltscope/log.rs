@@ -1,0 +1,255 @@
+//! `log`: every revision of the selected keys, oldest first: the events `etcdctl watch --rev R`
+//! replays from a server holding the file, streamed as JSON lines, watch's simple text, or a table
+//! for people.
+
+use crate::exit::Verdict;
+use crate::index::Ix;
+use crate::keyread::{self, Cached, Failure, ValueArgs};
+use boltscope::bbolt::cursor::BucketRoot;
+use boltscope::etcd::ctl::kv_json;
+use boltscope::etcd::events::{self, Event, Options, Replayer};
+use boltscope::etcd::proto::Kv;
+use boltscope::etcd::range::KeyRange;
+use boltscope::etcd::scan;
+use boltscope::index::keys::{rev_key, KeyRevisions};
+use boltscope::{input, DbView, Problem};
+use clap::{Parser, ValueEnum};
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+
+/// Arguments of `log`.
+#[derive(Parser, Debug)]
+pub struct LogArgs {
+    /// The etcd file: a snapshot, `member/snap/db`, or either compressed.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The key (every key when absent), and an optional range end (exclusive).
+    #[arg(value_name = "KEY [RANGE_END]")]
+    pub keys: Vec<OsString>,
+    /// Every key starting with KEY.
+    #[arg(long)]
+    pub prefix: bool,
+    /// Start at this revision, as `etcdctl watch --rev R` (refused below the compaction and past
+    /// the current revision). Default: every revision the file holds, also those below the
+    /// compaction that a server could no longer replay.
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    pub rev: Option<i64>,
+    /// Attach each event's previous value, as `etcdctl watch --prev-kv`.
+    #[arg(long)]
+    pub prev_kv: bool,
+    /// `table` for people (the default), `json` (one event per line), or `simple` (watch's text).
+    #[arg(short = 'w', long = "write-out", value_enum, value_name = "FORMAT")]
+    pub write_out: Option<LogFormat>,
+    /// Decoding and Secrets.
+    #[command(flatten)]
+    pub value: ValueArgs,
+}
+
+/// `-w` values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Revision, type, version, value size, size change, lease, key.
+    Table,
+    /// `{"type":"PUT"|"DELETE","kv":{...}}` per line.
+    Json,
+    /// `PUT`/`DELETE`, then key and value lines, as `etcdctl watch` prints.
+    Simple,
+}
+
+fn range_of(a: &LogArgs) -> Result<KeyRange, Failure> {
+    let key = a.keys.first().map(|k| k.as_bytes());
+    match (key, a.keys.get(1)) {
+        (_, Some(_)) if a.prefix || a.keys.len() > 2 => {
+            Err(Failure::Usage("too many arguments, only accept one argument when `--prefix` is set".into()))
+        }
+        (None, _) => Ok(KeyRange::all()),
+        (Some(k), _) if a.prefix => Ok(KeyRange::prefix(k)),
+        (Some(k), Some(end)) => Ok(KeyRange::between(k, end.as_bytes())),
+        (Some([]), None) => Err(Failure::Usage("an empty key needs --prefix".into())),
+        (Some(k), None) => Ok(KeyRange::key(k)),
+    }
+}
+
+/// One event, rendered.
+struct Render<'r> {
+    a: &'r LogArgs,
+    format: LogFormat,
+    withheld: &'r AtomicU64,
+}
+
+impl Render<'_> {
+    fn json_kv(&self, out: &mut String, kv: &Kv<'_>, delete: bool) {
+        if self.a.value.decoding() && !delete {
+            kv_json(out, kv, Some(&self.a.value.object(kv.key, kv.value)));
+        } else {
+            let v = self.a.value.raw(kv.key, kv.value, self.withheld);
+            kv_json(out, &Kv { value: &v, ..*kv }, None);
+        }
+    }
+
+    fn value_text(&self, kv: &Kv<'_>) -> Vec<u8> {
+        if self.a.value.decoding() {
+            let mut t = self.a.value.object_text(kv.key, kv.value).into_bytes();
+            t.pop();
+            t
+        } else {
+            self.a.value.raw(kv.key, kv.value, self.withheld).into_owned()
+        }
+    }
+
+    fn event(&self, ev: &Event<'_>) -> Vec<u8> {
+        let kind = if ev.is_delete() { "DELETE" } else { "PUT" };
+        match self.format {
+            LogFormat::Json => {
+                let mut s = format!("{{\"type\":\"{kind}\",\"kv\":");
+                self.json_kv(&mut s, &ev.kv, ev.is_delete());
+                if let Some(p) = &ev.prev_kv {
+                    s.push_str(",\"prev_kv\":");
+                    self.json_kv(&mut s, p, false);
+                }
+                s.push_str("}\n");
+                s.into_bytes()
+            }
+            LogFormat::Simple => {
+                let mut out = format!("{kind}\n").into_bytes();
+                if let Some(p) = &ev.prev_kv {
+                    out.extend_from_slice(p.key);
+                    out.push(b'\n');
+                    out.extend(self.value_text(p));
+                    out.push(b'\n');
+                }
+                out.extend_from_slice(ev.kv.key);
+                out.push(b'\n');
+                if !ev.is_delete() {
+                    out.extend(self.value_text(&ev.kv));
+                }
+                out.push(b'\n');
+                out
+            }
+            LogFormat::Table => table_row(ev).into_bytes(),
+        }
+    }
+}
+
+/// The table's heading.
+const HEAD: &str = "  REVISION  TYPE    VERSION       SIZE     CHANGE  LEASE             KEY\n";
+
+/// One row: key last, so rows stream without knowing the widest key.
+fn table_row(ev: &Event<'_>) -> String {
+    let prev_size = ev.previous.filter(|p| !p.rev.tombstone).map(|p| p.kv.value_len as i64);
+    let kv = &ev.kv;
+    let (version, size, change) = if ev.is_delete() {
+        ("-".to_string(), "-".to_string(), prev_size.map_or("?".into(), |p| format!("{:+}", -p)))
+    } else {
+        let size = kv.value_len as i64;
+        let change = match prev_size {
+            Some(p) => format!("{:+}", size - p),
+            None if kv.create_revision == kv.mod_revision => format!("{size:+}"),
+            None => "?".into(),
+        };
+        ((kv.version as i64).to_string(), size.to_string(), change)
+    };
+    let lease = if kv.lease == 0 { "-".to_string() } else { format!("{:x}", kv.lease) };
+    let kind = if ev.is_delete() { "DELETE" } else { "PUT" };
+    let key = String::from_utf8_lossy(kv.key);
+    format!("{:>10}  {kind:<6}  {version:>7}  {size:>9}  {change:>9}  {lease:<16}  {key}\n", ev.entry.rev.main)
+}
+
+/// Replays from the index: every revision of the listed keys, fetched in revision order. `Ok(false)`
+/// when an entry is not where the index says (nothing was emitted: the caller scans).
+fn replay_indexed<'a>(
+    view: &DbView<'a>,
+    kb: BucketRoot<'a>,
+    keys: &[KeyRevisions],
+    r: &mut Replayer<'a>,
+    floor: u64,
+    emit: &mut dyn FnMut(&Event<'a>) -> Result<(), Problem>,
+) -> Result<bool, Problem> {
+    let mut revs: Vec<_> = keys.iter().flat_map(|k| k.revisions.iter().map(move |r| (*r, k))).collect();
+    revs.retain(|(r, _)| r.main >= floor);
+    revs.sort_by_key(|(r, _)| (r.main, r.sub));
+    let mut entries = Vec::with_capacity(revs.len());
+    for (rev, k) in revs {
+        match scan::fetch(view, kb, &rev_key(&rev))? {
+            Some(e) if e.kv.key == k.key.as_slice() => entries.push(e),
+            _ => return Ok(false),
+        }
+    }
+    for e in entries {
+        r.feed(e, emit)?;
+    }
+    Ok(true)
+}
+
+/// Runs `log`.
+pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
+    let path = a.file.as_path();
+    let range = match range_of(a) {
+        Ok(r) => r,
+        Err(f) => return keyread::fail(path, &f),
+    };
+    let format = a.write_out.unwrap_or(if a.value.decoding() { LogFormat::Simple } else { LogFormat::Table });
+    if format == LogFormat::Table && a.value.decoding() {
+        return keyread::fail(path, &Failure::Usage("decoded objects are shown with -w simple or json".into()));
+    }
+    let file = match input::open(path) {
+        Ok(f) => f,
+        Err(e) => return keyread::fail(path, &Failure::Unreadable(e)),
+    };
+    let data = file.bytes();
+    let stamp = input::commit_stamp(data);
+    let view = match DbView::new(data) {
+        Ok(v) => v,
+        Err(e) => return keyread::fail(path, &Failure::Unreadable(e)),
+    };
+    let (store, kb) = match keyread::open_store(&view) {
+        Ok(s) => s,
+        Err(f) => return keyread::fail(path, &f),
+    };
+    let from = match a.rev.filter(|&r| r > 0).map(|r| store.read_at(r)) {
+        None => 0,
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return keyread::fail(path, &Failure::Rev(e)),
+    };
+    let Some(kb) = kb else { return Verdict::Clean };
+    let o = Options { from, compacted: store.compacted, prev_kv: a.prev_kv, track: format == LogFormat::Table };
+    let withheld = AtomicU64::new(0);
+    let render = Render { a, format, withheld: &withheld };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    if format == LogFormat::Table {
+        let _ = out.write_all(HEAD.as_bytes());
+    }
+    let mut emit = |ev: &Event<'_>| keyread::emit(&mut out, &render.event(ev));
+    let res = (|| -> Result<(), Problem> {
+        let build = match keyread::lookup(ix, path, data, &range) {
+            Cached::Hit(keys) => {
+                let floor = if o.track || o.prev_kv { 0 } else { from };
+                let mut r = Replayer::new(range.clone(), o);
+                if replay_indexed(&view, kb, &keys, &mut r, floor, &mut emit)? {
+                    return Ok(());
+                }
+                true
+            }
+            Cached::Miss(build) => build,
+        };
+        let mut pairs = keyread::collector(build);
+        events::replay(&view, kb, &range, o, pairs.as_mut(), &mut emit)?;
+        keyread::remember(ix, path, data, pairs);
+        Ok(())
+    })();
+    let flushed = out.flush();
+    keyread::note_withheld(&withheld);
+    if let Err(p) = res {
+        return keyread::stopped(path, &p);
+    }
+    if flushed.is_err() {
+        return Verdict::Clean;
+    }
+    if input::commit_stamp(data) != stamp {
+        return keyread::torn(path);
+    }
+    Verdict::Clean
+}

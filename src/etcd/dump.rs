@@ -1,0 +1,61 @@
+//! Every key of a file, or every revision, streamed: the entries are formatted in parallel, a
+//! window of chunks at a time, and handed over in bucket (revision) order, so memory stays
+//! bounded whatever the file size.
+//!
+//! At a revision R, a key's record is its newest entry at or below R, when that is not a
+//! tombstone: exactly the survivors of a compaction at R that lie at or below R (etcd's keep
+//! rule, [`super::compaction::keep`], which holds one bit per entry and at most
+//! [`super::compaction::MAP_BUDGET`] bytes per pass over the keys). Records then come in the order
+//! of their revisions, not of their keys. With every revision, each entry is a record, tombstones
+//! included.
+
+use super::compaction;
+use super::range::KeyRange;
+use super::scan::{self, Entry};
+use crate::bbolt::cursor::BucketRoot;
+use crate::bbolt::view::DbView;
+use crate::problem::Problem;
+
+/// Which records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Select {
+    /// The live keys at this revision (already checked against the compaction floor and head).
+    At(u64),
+    /// Every entry the file holds.
+    AllRevisions,
+}
+
+/// Streams the records of the keys `range` selects: `format` appends one record for an entry to
+/// its chunk's buffer (it runs on several threads), and `sink` gets the buffers in bucket order.
+/// Stops at the first problem, or the first error `sink` returns.
+pub fn dump<'a>(
+    view: &DbView<'a>,
+    kb: BucketRoot<'a>,
+    range: &KeyRange,
+    select: Select,
+    format: &(dyn Fn(&mut Vec<u8>, &Entry<'a>) + Sync),
+    sink: &mut dyn FnMut(Vec<u8>) -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    let keep = match select {
+        Select::At(rev) => Some((rev, compaction::keep(view, kb, rev)?)),
+        Select::AllRevisions => None,
+    };
+    let wanted = |e: &Entry<'_>| {
+        range.contains(e.kv.key)
+            && match &keep {
+                Some((rev, k)) => e.rev.main <= *rev && !e.rev.tombstone && k.get(e.ord),
+                None => true,
+            }
+    };
+    scan::scan(
+        view,
+        kb,
+        &Vec::new,
+        &|buf: &mut Vec<u8>, e| {
+            if wanted(e) {
+                format(buf, e);
+            }
+        },
+        sink,
+    )
+}

@@ -1,0 +1,139 @@
+//! The history of keys, offline: every put and delete of the selected keys in revision order, as
+//! `etcdctl watch --rev R` replays them from a server holding the file (FORMATS.md, "watch").
+//!
+//! A put's event carries the stored KeyValue; a delete's carries the tombstone as stored (only
+//! the key) with `mod_revision` set to the tombstone's revision. With `prev_kv`, every event but a
+//! creation (a put whose create_revision is its mod_revision) gets the key's value at
+//! mod_revision - 1 when that read succeeds: the revision is not below the compaction floor and
+//! the key existed then (its previous entry is a put). In the file that previous entry is simply
+//! the key's entry before this one, so it is tracked per key while the bucket is read.
+//!
+//! Memory: nothing is held per key unless `track` is set (prev_kv, or the size change a table
+//! shows): then one entry per selected key (about 150 bytes; keys and values stay in the map).
+
+use super::collect::{ChunkOut, Collector, KeyRev};
+use super::proto::Kv;
+use super::range::KeyRange;
+use super::scan::{self, Entry};
+use crate::bbolt::cursor::BucketRoot;
+use crate::bbolt::view::DbView;
+use crate::problem::Problem;
+use std::collections::HashMap;
+
+/// One event of a key's history.
+#[derive(Clone, Copy, Debug)]
+pub struct Event<'a> {
+    /// The entry (for a delete, the tombstone).
+    pub entry: Entry<'a>,
+    /// The KeyValue as a watch reports it (a delete: the key and mod_revision only).
+    pub kv: Kv<'a>,
+    /// The key's value at mod_revision - 1 (when asked and readable).
+    pub prev_kv: Option<Kv<'a>>,
+    /// The key's previous entry in the file, when tracked (whatever its revision: also one
+    /// below the start or the compaction floor).
+    pub previous: Option<Entry<'a>>,
+}
+
+impl Event<'_> {
+    /// Whether the event is a delete.
+    pub fn is_delete(&self) -> bool {
+        self.entry.rev.tombstone
+    }
+}
+
+/// What to replay.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// First revision shown (0: every revision the file holds).
+    pub from: u64,
+    /// The compaction floor (reads below it fail: no prev_kv from there).
+    pub compacted: Option<u64>,
+    /// Attach prev_kv as `etcdctl watch --prev-kv` does.
+    pub prev_kv: bool,
+    /// Track each key's previous entry (implied by `prev_kv`).
+    pub track: bool,
+}
+
+/// Turns entries, fed in revision order, into events.
+pub struct Replayer<'a> {
+    range: KeyRange,
+    o: Options,
+    last: HashMap<&'a [u8], Entry<'a>>,
+}
+
+impl<'a> Replayer<'a> {
+    /// A replayer of the keys `range` selects.
+    pub fn new(range: KeyRange, o: Options) -> Replayer<'a> {
+        Replayer { range, o, last: HashMap::new() }
+    }
+
+    /// Whether an entry concerns the replay at all (its key is selected).
+    pub fn wants(&self, e: &Entry<'_>) -> bool {
+        self.range.contains(e.kv.key)
+    }
+
+    /// Feeds the next entry (revision order); `emit` gets its event when it is at or past the
+    /// start revision.
+    pub fn feed(
+        &mut self,
+        e: Entry<'a>,
+        emit: &mut dyn FnMut(&Event<'a>) -> Result<(), Problem>,
+    ) -> Result<(), Problem> {
+        if !self.wants(&e) {
+            return Ok(());
+        }
+        let track = self.o.track || self.o.prev_kv;
+        let previous = if track { self.last.insert(e.kv.key, e) } else { None };
+        if e.rev.main < self.o.from {
+            return Ok(());
+        }
+        let kv = if e.rev.tombstone { Kv { key: e.kv.key, mod_revision: e.rev.main, ..Kv::default() } } else { e.kv };
+        let creation = !e.rev.tombstone && e.kv.create_revision == e.kv.mod_revision;
+        let readable = e.rev.main.checked_sub(1).is_some_and(|r| self.o.compacted.map_or(true, |c| r >= c));
+        let prev_kv = match previous {
+            Some(p) if self.o.prev_kv && !creation && readable && !p.rev.tombstone => Some(p.kv),
+            _ => None,
+        };
+        emit(&Event { entry: e, kv, prev_kv, previous })
+    }
+}
+
+/// Replays the history of the keys `range` selects by reading the whole bucket (in windows, in
+/// parallel), calling `emit` for each event in revision order. With `collect`, every entry is
+/// collected on the way for the key index. Stops at the first problem, or the
+/// first error `emit` returns.
+pub fn replay<'a>(
+    view: &DbView<'a>,
+    kb: BucketRoot<'a>,
+    range: &KeyRange,
+    o: Options,
+    mut collect: Option<&mut Collector<'a>>,
+    emit: &mut dyn FnMut(&Event<'a>) -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    let mut r = Replayer::new(range.clone(), o);
+    // Entries below the start matter only to a tracking replay.
+    let floor = if o.track || o.prev_kv { 0 } else { o.from };
+    let all = collect.is_some();
+    scan::scan(
+        view,
+        kb,
+        &|| (Vec::new(), Vec::new()),
+        &|(v, p): &mut ChunkOut<'a>, e| {
+            if e.rev.main >= floor && range.contains(e.kv.key) {
+                v.push(*e);
+            }
+            if all {
+                p.push(KeyRev::of(e));
+            }
+        },
+        &mut |(v, p)| {
+            if let Some(all) = collect.as_deref_mut() {
+                all.extend(p);
+            }
+            for e in v {
+                r.feed(e, emit)?;
+            }
+            Ok(())
+        },
+    )
+}

@@ -1,0 +1,177 @@
+//! What an etcd server holding a file would say about it, offline: the response header of every
+//! answer (cluster id, member id, revision, raft term), the revision a read defaults to, and the
+//! compaction floor below which etcd refuses to read.
+//!
+//! The rules (fixtures/key-answers/FORMATS.md, checked against real etcd 3.5.1 servers restored
+//! from the fixtures with their original member name, peer URL and cluster token):
+//! - head = the main revision of the last `key` bucket entry (1 when the bucket is empty), raised
+//!   to `finishedCompactRev` when that is larger: the revision in every header;
+//! - compaction floor C = `finishedCompactRev`, or `scheduledCompactRev` when a compaction was
+//!   scheduled and not finished (a server resumes it when it starts, so it refuses those reads too);
+//! - a read at R: 0 means head; R < C is refused (`required revision has been compacted`), R == C
+//!   is allowed, R > head is refused (`required revision is a future revision`);
+//! - member id: the `members` bucket's member (the lowest id when it holds several: offline there
+//!   is no "this server"); cluster id: SHA-1 of the member ids (ascending, 8 bytes big-endian
+//!   each), its first 8 bytes big-endian. etcd computes that once, at bootstrap (and on restore),
+//!   so it is right only while the membership is the bootstrap one; both are 0 (left out of JSON,
+//!   as etcd leaves out zero fields) when the bucket is empty or absent;
+//! - raft term: `meta/term` (the term of the last entry applied); 0 when the file has none (etcd
+//!   3.4). A server restored from the file reports 2 whatever the file says (its first election);
+//!   the fixtures were all written at term 2.
+
+use super::{revision, schema, KEY_BUCKET};
+use crate::bbolt::cursor;
+use crate::bbolt::view::DbView;
+use crate::problem::Problem;
+use sha1::{Digest, Sha1};
+use std::fmt;
+
+/// etcd's `ResponseHeader`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    /// Cluster id (0 when unknown).
+    pub cluster_id: u64,
+    /// Member id (0 when unknown).
+    pub member_id: u64,
+    /// The store's current revision.
+    pub revision: i64,
+    /// Raft term (0 when unknown).
+    pub raft_term: u64,
+}
+
+/// What reads of the file are measured against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Store {
+    /// The header every answer carries.
+    pub header: Header,
+    /// The current revision (the header's, unsigned).
+    pub head: u64,
+    /// The compaction floor C, when the file was compacted.
+    pub compacted: Option<u64>,
+    /// `meta/finishedCompactRev` alone (what etcdutl's HashKV reports as compact revision).
+    pub finished: Option<u64>,
+}
+
+/// Why etcd refuses a revision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevError {
+    /// Below the compaction floor.
+    Compacted,
+    /// Past the current revision.
+    Future,
+}
+
+impl RevError {
+    /// The message of etcd's mvcc package (`etcdutl` prints it after `Error: `).
+    pub fn mvcc(self) -> &'static str {
+        match self {
+            RevError::Compacted => "mvcc: required revision has been compacted",
+            RevError::Future => "mvcc: required revision is a future revision",
+        }
+    }
+}
+
+impl fmt::Display for RevError {
+    /// The message a server returns (`etcdctl` prints it after `Error: `).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "etcdserver: {}", self.mvcc())
+    }
+}
+
+impl Store {
+    /// Reads the `meta`, `members` and `key` buckets' small facts. A `key` bucket whose last
+    /// entry cannot be reached is a problem.
+    pub fn read(view: &DbView<'_>) -> Result<Store, Problem> {
+        let last = match cursor::top_bucket(view, KEY_BUCKET)? {
+            Some(kb) => cursor::last(view, kb)?.and_then(|e| revision::main_of(e.key)).unwrap_or(0),
+            None => 0,
+        };
+        let info = schema::read(view, last);
+        let finished = info.finished_compact_revision.filter(|&f| f > 0);
+        let scheduled = info.scheduled_compact_revision.filter(|&s| s > 0);
+        let head = last.max(1).max(finished.unwrap_or(0));
+        let compacted = finished.max(scheduled).map(|c| c.min(head));
+        let mut ids: Vec<u64> = info.members.iter().filter_map(|m| u64::from_str_radix(&m.id, 16).ok()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let header = Header {
+            cluster_id: cluster_id(&ids),
+            member_id: ids.first().copied().unwrap_or(0),
+            revision: i64::try_from(head).unwrap_or(i64::MAX),
+            raft_term: info.term.unwrap_or(0),
+        };
+        Ok(Store { header, head, compacted, finished })
+    }
+
+    /// The revision a read at `rev` sees (0 = head), or etcd's refusal.
+    pub fn read_at(&self, rev: i64) -> Result<u64, RevError> {
+        if rev <= 0 {
+            return Ok(self.head);
+        }
+        let r = rev as u64;
+        if self.compacted.is_some_and(|c| r < c) {
+            return Err(RevError::Compacted);
+        }
+        if r > self.head {
+            return Err(RevError::Future);
+        }
+        Ok(r)
+    }
+}
+
+/// etcd's cluster id for these member ids (`RaftCluster.genID`): the first 8 bytes, big-endian, of
+/// the SHA-1 of the ids in ascending order, each as 8 bytes big-endian. 0 without members.
+pub fn cluster_id(member_ids: &[u64]) -> u64 {
+    if member_ids.is_empty() {
+        return 0;
+    }
+    let mut ids = member_ids.to_vec();
+    ids.sort_unstable();
+    let mut h = Sha1::new();
+    for id in ids {
+        h.update(id.to_be_bytes());
+    }
+    first_u64(&h.finalize())
+}
+
+/// etcd's member id (`computeMemberId`): the first 8 bytes, big-endian, of the SHA-1 of the peer
+/// URLs (sorted, concatenated) followed by the cluster token.
+pub fn member_id(peer_urls: &[String], token: &str) -> u64 {
+    let mut urls = peer_urls.to_vec();
+    urls.sort();
+    let mut h = Sha1::new();
+    for u in &urls {
+        h.update(u.as_bytes());
+    }
+    h.update(token.as_bytes());
+    first_u64(&h.finalize())
+}
+
+fn first_u64(d: &[u8]) -> u64 {
+    d.get(..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_be_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_etcds_rules() {
+        // fixtures/key-answers/*.server.json: peer http://127.0.0.1:23793, token etcd-cluster,
+        // as the real servers reported them.
+        let m = member_id(&["http://127.0.0.1:23793".into()], "etcd-cluster");
+        assert_eq!(m, 6094581469650864925);
+        assert_eq!(cluster_id(&[m]), 13551787383666069607);
+        assert_eq!(cluster_id(&[]), 0);
+    }
+
+    #[test]
+    fn reads_below_the_floor_or_past_the_head_are_refused() {
+        let s = Store { header: Header::default(), head: 100, compacted: Some(40), finished: Some(40) };
+        assert_eq!(s.read_at(0), Ok(100));
+        assert_eq!(s.read_at(40), Ok(40));
+        assert_eq!(s.read_at(39), Err(RevError::Compacted));
+        assert_eq!(s.read_at(101), Err(RevError::Future));
+        assert_eq!(RevError::Future.to_string(), "etcdserver: mvcc: required revision is a future revision");
+    }
+}

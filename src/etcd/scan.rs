@@ -1,0 +1,247 @@
+//! The `key` bucket read whole, in revision order, on every core: the leaf pages are listed
+//! first (one sequential pass over their headers), then read in windows of chunks; the chunks of a
+//! window are decoded in parallel and handed to the caller in bucket order, so a streaming caller
+//! holds one window's results at a time whatever the file size.
+//!
+//! Every entry is checked on the way: its key must be a revision (17 bytes, or 18 ending in `t`),
+//! revisions must strictly increase across the whole bucket (which also catches a leaf reached
+//! twice), and its value must decode as an `mvccpb.KeyValue`. The first failure stops the scan
+//! with a problem: callers answer from a bucket read whole, or not at all. An empty value is the
+//! marker `etcdutl snapshot restore --bump-revision` writes, not a key: it is passed over.
+
+use super::proto::{self, Kv};
+use super::revision::{self, Revision};
+use super::KEY_BUCKET;
+use crate::bbolt::cursor::{self, BucketRoot};
+use crate::bbolt::order::PageId;
+use crate::bbolt::page::{type_name, Page, BRANCH, LEAF};
+use crate::bbolt::view::DbView;
+use crate::bbolt::walker::MAX_DEPTH;
+use crate::problem::{Problem, ProblemKind};
+use rayon::prelude::*;
+
+/// Leaf pages per chunk (one parallel task).
+pub const CHUNK_LEAVES: usize = 64;
+/// Chunks per window (the results held at once by a streaming caller).
+pub const WINDOW_CHUNKS: usize = 32;
+
+/// One entry of the `key` bucket, decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    /// The revision key, parsed.
+    pub rev: Revision,
+    /// The revision key's bytes (17, or 18 for a tombstone): what the bucket is keyed by.
+    pub rev_key: &'a [u8],
+    /// The stored `mvccpb.KeyValue` bytes.
+    pub raw: &'a [u8],
+    /// Its fields (a tombstone has only the key).
+    pub kv: Kv<'a>,
+    /// Its position in the bucket (counting every element, also the ones passed over).
+    pub ord: u64,
+}
+
+/// Decodes one `key` bucket element: `Ok(None)` for the empty-valued marker.
+pub fn decode<'a>(page: PageId, ord: u64, key: &'a [u8], value: &'a [u8]) -> Result<Option<Entry<'a>>, Problem> {
+    let bucket = || vec![String::from_utf8_lossy(KEY_BUCKET).into_owned()];
+    let Some(rev) = revision::parse(key) else {
+        let why = format!("key of {} bytes is not a revision (8-byte main, '_', 8-byte sub, optional 't')", key.len());
+        return Err(Problem::new(ProblemKind::InvalidRevisionKey, why).page(page).bucket(bucket()));
+    };
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let Some(kv) = proto::kv(value) else {
+        let why = format!("value of revision {} is not an mvccpb.KeyValue", rev.main);
+        return Err(Problem::new(ProblemKind::InvalidKeyValue, why).page(page).bucket(bucket()));
+    };
+    Ok(Some(Entry { rev, rev_key: key, raw: value, kv, ord }))
+}
+
+/// The `key` bucket's root, if the file has one.
+pub fn key_bucket<'a>(view: &DbView<'a>) -> Result<Option<BucketRoot<'a>>, Problem> {
+    cursor::top_bucket(view, KEY_BUCKET)
+}
+
+/// What one chunk saw: its result, and its first and last revisions (for the order check across
+/// chunks).
+struct Done<T> {
+    out: T,
+    first: Option<(u64, u64)>,
+    last: Option<(u64, u64)>,
+}
+
+fn out_of_order(page: PageId, prev: (u64, u64), next: (u64, u64)) -> Problem {
+    let msg = format!("revision {}.{} follows {}.{}: the key bucket is out of order", next.0, next.1, prev.0, prev.1);
+    Problem::new(ProblemKind::KeysOutOfOrder, msg).page(page).bucket(vec!["key".into()])
+}
+
+/// Decodes the entries of some leaf pages in order into a fresh `T`.
+fn chunk<'a, T>(
+    view: &DbView<'a>,
+    mut ord: u64,
+    pages: &[(PageId, u16)],
+    inline: Option<Page<'a>>,
+    fresh: &(dyn Fn() -> T + Sync),
+    each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
+) -> Result<Done<T>, Problem> {
+    let mut d = Done { out: fresh(), first: None, last: None };
+    let fetched = pages.iter().map(|&(id, count)| {
+        // The count the ordinals were planned with must still hold.
+        view.page(id).and_then(|p| {
+            if p.count == count {
+                Ok(p)
+            } else {
+                let msg = format!("page {id} changed while it was read");
+                Err(Problem::new(ProblemKind::Torn, msg).page(id))
+            }
+        })
+    });
+    for page in inline.map(Ok).into_iter().chain(fetched) {
+        let page = page?;
+        for i in 0..usize::from(page.count) {
+            let e = page.leaf_elem(i)?;
+            ord += 1;
+            let Some(entry) = decode(page.id, ord - 1, e.key, e.value)? else { continue };
+            let at = (entry.rev.main, entry.rev.sub);
+            if let Some(prev) = d.last.filter(|&prev| prev >= at) {
+                return Err(out_of_order(page.id, prev, at));
+            }
+            d.first.get_or_insert(at);
+            d.last = Some(at);
+            each(&mut d.out, &entry);
+        }
+    }
+    Ok(d)
+}
+
+/// Reads the bucket rooted at `kb` in windows: `each` folds the entries of a chunk (consecutive
+/// leaf pages) into a fresh `T` from `fresh`, chunks run in parallel, and `sink` receives every
+/// chunk's `T` in bucket order. Stops at the first problem (or the first error `sink` returns).
+pub fn scan<'a, T: Send>(
+    view: &DbView<'a>,
+    kb: BucketRoot<'a>,
+    fresh: &(dyn Fn() -> T + Sync),
+    each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
+    sink: &mut dyn FnMut(T) -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    let root = match kb {
+        BucketRoot::Inline(page) => return sink(chunk(view, 0, &[], Some(page), fresh, each)?.out),
+        BucketRoot::Page(id) => id,
+    };
+    // Leaf ids from the branch pages alone (8 bytes each): the leaves themselves are first
+    // touched on every core, a window at a time, where their element counts give each chunk
+    // the ordinal of its first element.
+    let leaves = leaf_ids(view, root)?;
+    let mut prev: Option<(u64, u64)> = None;
+    let mut ord = 0u64;
+    for ids in leaves.chunks(CHUNK_LEAVES * WINDOW_CHUNKS) {
+        let window: Vec<(PageId, u16)> = ids
+            .par_iter()
+            .map(|&id| {
+                let p = view.page(id)?;
+                if p.flags != LEAF {
+                    return Err(not_a_leaf(&p));
+                }
+                Ok((id, p.count))
+            })
+            .collect::<Result<_, Problem>>()?;
+        let starts: Vec<u64> = window
+            .chunks(CHUNK_LEAVES)
+            .map(|c| {
+                let at = ord;
+                ord += c.iter().map(|&(_, n)| u64::from(n)).sum::<u64>();
+                at
+            })
+            .collect();
+        let done: Vec<Result<Done<T>, Problem>> = window
+            .par_chunks(CHUNK_LEAVES)
+            .zip(starts)
+            .map(|(pages, at)| chunk(view, at, pages, None, fresh, each))
+            .collect();
+        for (d, pages) in done.into_iter().zip(window.chunks(CHUNK_LEAVES)) {
+            let d = d?;
+            if let (Some(p), Some(f)) = (prev, d.first) {
+                if p >= f {
+                    return Err(out_of_order(pages.first().map_or(PageId(0), |p| p.0), p, f));
+                }
+            }
+            prev = d.last.or(prev);
+            sink(d.out)?;
+        }
+    }
+    Ok(())
+}
+
+/// A page at the leaf level of a tree (whose first sibling is a leaf) that is not a leaf.
+fn not_a_leaf(p: &Page<'_>) -> Problem {
+    let msg = format!("page {}: {} where the tree's leaves are (expected a leaf)", p.id, type_name(p.flags));
+    Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8)
+}
+
+/// The ids of a tree's leaf pages in key order, read from its branch pages: a bbolt tree is
+/// balanced, so when a branch's first child is a leaf its other children are leaves too (one that
+/// is not is a problem when it is read). Depth and the number of pages are bounded, so a damaged
+/// tree cannot make this loop.
+pub fn leaf_ids(view: &DbView<'_>, root: PageId) -> Result<Vec<PageId>, Problem> {
+    fn walk(view: &DbView<'_>, id: PageId, depth: u32, out: &mut Vec<PageId>, budget: &mut u64) -> Result<(), Problem> {
+        let deep =
+            || Problem::new(ProblemKind::TooDeep, format!("page {id}: tree deeper or larger than the file")).page(id);
+        if depth > MAX_DEPTH || *budget == 0 {
+            return Err(deep());
+        }
+        *budget -= 1;
+        let p = view.page(id)?;
+        match p.flags {
+            LEAF => out.push(id),
+            BRANCH if p.count == 0 => {
+                let msg = format!("branch page {} has no elements", p.id);
+                return Err(Problem::new(ProblemKind::EmptyBranch, msg).page(p.id).offset(p.offset));
+            }
+            BRANCH => {
+                let n = usize::from(p.count);
+                if view.page(p.branch_elem(0)?.child)?.flags == LEAF {
+                    for i in 0..n {
+                        out.push(p.branch_elem(i)?.child);
+                    }
+                    *budget = budget.checked_sub(n as u64).ok_or_else(deep)?;
+                } else {
+                    for i in 0..n {
+                        walk(view, p.branch_elem(i)?.child, depth + 1, out, budget)?;
+                    }
+                }
+            }
+            f => {
+                let msg = format!("page {}: invalid type: {} (expected branch or leaf)", p.id, type_name(f));
+                return Err(Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    let mut budget = view.tracked_pages().saturating_add(1);
+    walk(view, root, 0, &mut out, &mut budget)?;
+    Ok(out)
+}
+
+/// [`scan`] collecting every chunk's result, in order.
+pub fn collect<'a, T: Send>(
+    view: &DbView<'a>,
+    kb: BucketRoot<'a>,
+    fresh: &(dyn Fn() -> T + Sync),
+    each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
+) -> Result<Vec<T>, Problem> {
+    let mut all = Vec::new();
+    scan(view, kb, fresh, each, &mut |t| {
+        all.push(t);
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Fetches one entry by its revision key (a B+tree lookup): `Ok(None)` when absent.
+pub fn fetch<'a>(view: &DbView<'a>, kb: BucketRoot<'a>, rev_key: &[u8]) -> Result<Option<Entry<'a>>, Problem> {
+    match cursor::get(view, kb, rev_key)? {
+        Some(e) if !e.is_bucket() => decode(PageId(0), 0, e.key, e.value),
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,222 @@
+//! The key → revisions index of a file: for every user key, the revisions of its entries in the
+//! `key` bucket, so a second `get` or `log` of a few keys looks them up (a B+tree search each)
+//! instead of reading the whole bucket, which is ordered by revision, not by key.
+//!
+//! Built from one full scan (the first `get` or `log` of the file), tied to the file's identity
+//! like every other entry. Keys are spread over blocks of about [`BLOCK_BYTES`] by their 128-bit
+//! fingerprint ([`crate::etcd::key_fingerprint`]), so building sorts integers, not key bytes, and
+//! one key is one block read: a block is keyed by identity and its first fingerprint and holds
+//! its keys, each followed by its revisions (main as a delta, sub with the tombstone bit),
+//! compressed with zstd. A block is sealed like every value. A range of keys
+//! reads all of the file's blocks (a small fraction of the file) and keeps the keys it selects.
+//!
+//! Bounded: a file with more than [`MAX_ENTRIES`] entries, or whose index would take more than
+//! [`MAX_FILE_BYTES`], gets none (its queries keep scanning); all files' key indexes together
+//! stay under [`MAX_TOTAL_BYTES`], the oldest dropped first. Building holds two slices per entry
+//! (32 bytes) while they are sorted.
+
+use crate::etcd::collect::{Collector, KeyRev};
+use crate::etcd::revision::Revision;
+use rayon::prelude::*;
+
+mod table;
+
+/// The block format (stored with each file's entry: another format reads as no index).
+const FORMAT: u8 = 4;
+
+/// Encoded bytes per block, about (a block ends after the key that reaches it).
+pub const BLOCK_BYTES: usize = 16 << 10;
+/// Most bytes a block may expand to (a damaged index cannot make a lookup allocate more).
+const MAX_BLOCK_PLAIN: usize = 4 << 20;
+/// zstd level for blocks: fast, and keys compress well.
+const ZSTD_LEVEL: i32 = 1;
+/// Files with more `key` bucket entries get no key index (building holds 56 bytes per entry:
+/// at most 112 MiB).
+pub const MAX_ENTRIES: u64 = 1 << 21;
+/// Most bytes one file's key index may take.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// Most bytes all key indexes together may take.
+pub const MAX_TOTAL_BYTES: u64 = 256 << 20;
+
+/// A block ready to store: its first fingerprint (big-endian), its bytes, its key count.
+type Block = (Vec<u8>, Vec<u8>, u64);
+
+/// A key index built in memory, ready to store.
+#[derive(Debug, Default)]
+pub struct Built {
+    blocks: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Encoded bytes.
+    pub bytes: u64,
+    /// Distinct keys.
+    pub keys: u64,
+}
+
+/// One key and the revisions of its entries, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRevisions {
+    /// The user key.
+    pub key: Vec<u8>,
+    /// Its entries' revisions.
+    pub revisions: Vec<Revision>,
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    crate::etcd::proto::varint(b, pos)
+}
+
+/// The revision key (17 bytes, 18 with the tombstone mark) of a revision.
+pub fn rev_key(r: &Revision) -> Vec<u8> {
+    let mut k = r.main.to_be_bytes().to_vec();
+    k.push(b'_');
+    k.extend_from_slice(&r.sub.to_be_bytes());
+    if r.tombstone {
+        k.push(b't');
+    }
+    k
+}
+
+/// Builds the index from every entry's record (any order). `None` when it would exceed the
+/// bounds.
+///
+/// Records are sorted by (fingerprint, revision): integers, so the keys' bytes, spread over the
+/// mapped file, are compared within a fingerprint's run only (two keys sharing a fingerprint, which
+/// a hostile file could arrange, are told apart there).
+pub fn build(c: Collector<'_>) -> Option<Built> {
+    let mut recs = c.list;
+    if c.overflow || recs.len() as u64 > MAX_ENTRIES {
+        return None;
+    }
+    recs.par_sort_unstable_by_key(|r| (r.fp, r.key.len(), r.rev.main, r.rev.sub));
+    // Cut into blocks (a fingerprint's run is never split), then encode and compress them on
+    // every core.
+    let mut groups: Vec<Vec<&[KeyRev<'_>]>> = Vec::new();
+    let (mut keys, mut size) = (Vec::new(), 0usize);
+    let mut rest = recs.as_slice();
+    while let Some(head) = rest.first() {
+        let n = rest.iter().take_while(|r| r.fp == head.fp).count();
+        keys.push(&rest[..n]);
+        size += head.key.len() + 4 * n;
+        rest = &rest[n..];
+        if size >= BLOCK_BYTES || rest.is_empty() {
+            groups.push(std::mem::take(&mut keys));
+            size = 0;
+        }
+    }
+    let blocks: Vec<Option<Block>> = groups
+        .into_par_iter()
+        .map(|keys| {
+            let first = keys.first()?.first()?.fp;
+            let n = keys.len() as u64;
+            let plain = encode(keys)?;
+            let packed = zstd::bulk::compress(&plain, ZSTD_LEVEL).ok()?;
+            Some((first.to_be_bytes().to_vec(), packed, n))
+        })
+        .collect();
+    let mut built = Built::default();
+    for b in blocks {
+        let (first, block, n) = b?;
+        built.keys += n;
+        built.bytes += (block.len() + 52) as u64;
+        built.blocks.push((first, block));
+    }
+    (built.bytes <= MAX_FILE_BYTES).then_some(built)
+}
+
+/// One block: for each key, its length and bytes, then its revisions (main as a delta, sub with
+/// the tombstone bit), in fingerprint order (zstd finds the prefixes keys share). `runs` are the
+/// records of one fingerprint each, in revision order, split where the key length changes (two
+/// keys sharing a fingerprint are told apart when their lengths differ; see [`build`]).
+fn encode(runs: Vec<&[KeyRev<'_>]>) -> Option<Vec<u8>> {
+    let mut block = Vec::new();
+    for run in runs {
+        for same in run.chunk_by(|a, b| a.key.len() == b.key.len()) {
+            let key = same.first()?.key;
+            varint(&mut block, key.len() as u64);
+            block.extend_from_slice(key);
+            varint(&mut block, same.len() as u64);
+            let mut main = 0;
+            for r in same.iter().map(|r| r.rev) {
+                varint(&mut block, r.main.checked_sub(main)?);
+                main = r.main;
+                varint(&mut block, r.sub.checked_mul(2)? | u64::from(r.tombstone));
+            }
+        }
+    }
+    Some(block)
+}
+
+/// Decodes a block: its keys and their revisions.
+pub(crate) fn decode(packed: &[u8]) -> Option<Vec<KeyRevisions>> {
+    let block = zstd::bulk::decompress(packed, MAX_BLOCK_PLAIN).ok()?;
+    let block = block.as_slice();
+    let (mut pos, mut out) = (0usize, Vec::new());
+    while pos < block.len() {
+        let len = usize::try_from(read_varint(block, &mut pos)?).ok()?;
+        let key = block.get(pos..pos.checked_add(len)?)?.to_vec();
+        pos += len;
+        let n = read_varint(block, &mut pos)?;
+        let mut revisions = Vec::new();
+        let mut main = 0u64;
+        for _ in 0..n {
+            main = main.checked_add(read_varint(block, &mut pos)?)?;
+            let st = read_varint(block, &mut pos)?;
+            revisions.push(Revision { main, sub: st >> 1, tombstone: st & 1 == 1 });
+        }
+        out.push(KeyRevisions { key, revisions });
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::etcd::key_fingerprint;
+
+    pub(super) fn rev(main: u64, sub: u64, tombstone: bool) -> Revision {
+        Revision { main, sub, tombstone }
+    }
+
+    #[test]
+    fn blocks_round_trip_in_key_order() {
+        let keys: Vec<Vec<u8>> = (0..2000).map(|i| format!("/registry/pods/ns/p-{i:05}").into_bytes()).collect();
+        let mut c = Collector::new(MAX_ENTRIES as usize);
+        for (i, k) in keys.iter().enumerate().rev() {
+            let fp = key_fingerprint(k);
+            c.extend(vec![
+                KeyRev { fp, rev: rev(i as u64 + 10, 0, false), key: k },
+                KeyRev { fp, rev: rev(i as u64 + 5000, 1, i % 3 == 0), key: k },
+            ]);
+        }
+        let b = build(c).expect("within bounds");
+        assert_eq!(b.keys, 2000);
+        assert!(b.blocks.len() > 2, "several blocks");
+        let mut all: Vec<KeyRevisions> = b.blocks.iter().flat_map(|(_, blk)| decode(blk).expect("decodes")).collect();
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        assert_eq!(all.len(), 2000);
+        assert_eq!(all[7].key, keys[7]);
+        assert_eq!(all[3].revisions, vec![rev(13, 0, false), rev(5003, 1, true)]);
+        assert_eq!(rev_key(&rev(2, 1, true)), [0, 0, 0, 0, 0, 0, 0, 2, b'_', 0, 0, 0, 0, 0, 0, 0, 1, b't']);
+        // Two keys of different lengths forced onto one fingerprint stay apart.
+        let mut c = Collector::new(8);
+        c.extend(vec![
+            KeyRev { fp: 7, rev: rev(2, 0, false), key: b"bb" },
+            KeyRev { fp: 7, rev: rev(3, 0, false), key: b"a" },
+            KeyRev { fp: 7, rev: rev(4, 0, true), key: b"bb" },
+        ]);
+        let b = build(c).unwrap();
+        let got = decode(&b.blocks[0].1).unwrap();
+        assert_eq!(got[0], KeyRevisions { key: b"a".to_vec(), revisions: vec![rev(3, 0, false)] });
+        assert_eq!(got[1], KeyRevisions { key: b"bb".to_vec(), revisions: vec![rev(2, 0, false), rev(4, 0, true)] });
+        let past = zstd::bulk::compress(&[5, b'a'], 1).unwrap();
+        assert_eq!(decode(&past), None, "a key running past the block");
+        assert_eq!(decode(b"not zstd"), None);
+    }
+}

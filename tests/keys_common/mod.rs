@@ -1,0 +1,326 @@
+//! The replay of recorded etcdctl answers (`NAME.{get,watch,hashkv}.jsonl`, as
+//! fixtures/make-key-answers.sh writes them) through boltscope, and the checks of `--decode` and
+//! of the Secret rule against `decode-answers.py`'s independent reading: shared by
+//! keys_answers.rs and keys_decode.rs (committed answers) and keys_interop.rs (answers made live).
+
+#![allow(dead_code)]
+
+use base64::Engine;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// One recorded etcdctl run.
+pub struct Case {
+    /// Its arguments after `etcdctl --endpoints=...`.
+    pub args: Vec<String>,
+    /// Its exit code (-2: stopped by SIGINT, for watch).
+    pub code: i32,
+    /// Its stderr.
+    pub stderr: String,
+    /// Its stdout, byte for byte.
+    pub stdout: Vec<u8>,
+}
+
+/// The cases of `DIR/NAME.KIND.jsonl`.
+pub fn cases(dir: &Path, fixture: &str, kind: &str) -> Vec<Case> {
+    let path = dir.join(format!("{fixture}.{kind}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("a case");
+            Case {
+                args: v["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+                code: v["code"].as_i64().unwrap() as i32,
+                stderr: v["stderr"].as_str().unwrap().to_string(),
+                stdout: base64::engine::general_purpose::STANDARD.decode(v["stdout_b64"].as_str().unwrap()).unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// The boltscope binary of this test build.
+pub fn boltscope() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_boltscope"))
+}
+
+/// etcdctl's exit codes in boltscope's policy: usage errors (128 bad args, 4 bad feature) are 2.
+pub fn our_code(etcdctl: i32) -> i32 {
+    match etcdctl {
+        128 | 4 => 2,
+        c => c,
+    }
+}
+
+/// The last line of stderr: etcdctl's `Error: ...` (its client's JSON log line before it is not
+/// reproducible: a timestamp and a pointer).
+pub fn last_line(s: &str) -> &str {
+    s.trim_end().lines().last().unwrap_or("")
+}
+
+/// `boltscope [--index IX | --no-index] CMD FILE ARGS... --show-secrets` (etcdctl shows Secrets).
+pub fn run(index: Option<&Path>, cmd: &str, file: &Path, args: &[String]) -> Output {
+    let mut c = boltscope();
+    match index {
+        Some(ix) => c.arg("--index").arg(ix),
+        None => c.arg("--no-index"),
+    };
+    c.arg(cmd).arg(file).args(args).arg("--show-secrets").output().expect("run boltscope")
+}
+
+/// Replays every `get` case, without an index and through `index` (the first run builds it):
+/// stdout byte for byte, exit code, last stderr line. Returns the number of runs.
+pub fn replay_get(dir: &Path, fixture: &str, file: &Path, index: &Path) -> usize {
+    let mut total = 0;
+    for c in cases(dir, fixture, "get") {
+        for ix in [None, Some(index)] {
+            let out = run(ix, "get", file, &c.args[1..]);
+            let what = format!("{fixture}: etcdctl {:?} (index: {})", c.args, ix.is_some());
+            assert_eq!(out.stdout, c.stdout, "{what}: stdout\n{}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(out.status.code(), Some(our_code(c.code)), "{what}: exit code");
+            assert_eq!(last_line(&String::from_utf8_lossy(&out.stderr)), last_line(&c.stderr), "{what}: stderr");
+            total += 1;
+        }
+    }
+    total
+}
+
+/// The events of a recorded `etcdctl watch -w json` output, as `log -w json` writes them, and
+/// whether the server canceled the watch.
+pub fn watch_events(stdout: &[u8]) -> (Vec<Value>, bool) {
+    let mut events = Vec::new();
+    let mut canceled = false;
+    for line in String::from_utf8_lossy(stdout).lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        canceled |= r["Canceled"] == true;
+        for e in r["Events"].as_array().unwrap() {
+            let kind = if e["type"] == 1 { "DELETE" } else { "PUT" };
+            let mut ev = json!({"type": kind, "kv": e["kv"]});
+            if let Some(p) = e.get("prev_kv") {
+                ev["prev_kv"] = p.clone();
+            }
+            events.push(ev);
+        }
+    }
+    (events, canceled)
+}
+
+/// Replays every `watch -w json|simple` case as `log`: returns (runs, runs with events).
+pub fn replay_watch(dir: &Path, fixture: &str, file: &Path, index: &Path) -> (usize, usize) {
+    let (mut checked, mut with_events) = (0, 0);
+    for c in cases(dir, fixture, "watch") {
+        let a = &c.args;
+        let opt = |name: &str| a.iter().position(|x| x == name).map(|i| a[i + 1].clone());
+        let (rev, fmt) = (opt("--rev").unwrap(), opt("-w").unwrap());
+        if fmt != "json" && fmt != "simple" {
+            continue;
+        }
+        let flags = ["--rev", rev.as_str(), "-w", fmt.as_str(), "--prefix", "--prev-kv"];
+        let mut args: Vec<String> = a[1..].iter().filter(|x| !flags.contains(&x.as_str())).cloned().collect();
+        for f in ["--prefix", "--prev-kv"] {
+            if a.iter().any(|x| x == f) {
+                args.push(f.into());
+            }
+        }
+        args.extend(["--rev".into(), rev.clone(), "-w".into(), fmt.clone()]);
+        for ix in [None, Some(index)] {
+            let out = run(ix, "log", file, &args);
+            let what = format!("{fixture}: etcdctl {a:?} (index: {})", ix.is_some());
+            let err = String::from_utf8_lossy(&out.stderr);
+            let (events, canceled) = watch_events(if fmt == "json" { &c.stdout } else { b"" });
+            if canceled {
+                // The server cancels a watch below the compaction; log refuses it with etcd's reason.
+                assert_eq!(out.status.code(), Some(1), "{what}");
+                assert_eq!(last_line(&err), "Error: etcdserver: mvcc: required revision has been compacted");
+            } else if c.stdout.is_empty() && out.status.code() == Some(1) {
+                // Past the head, watch waits for writes that never come; log says why it has none.
+                assert_eq!(last_line(&err), "Error: etcdserver: mvcc: required revision is a future revision");
+            } else if fmt == "simple" {
+                assert_eq!(out.stdout, c.stdout, "{what}\n{err}");
+            } else {
+                let got: Vec<Value> =
+                    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+                assert_eq!(got, events, "{what}\n{err}");
+                with_events += usize::from(!got.is_empty());
+            }
+            checked += 1;
+        }
+    }
+    (checked, with_events)
+}
+
+/// Replays every `endpoint hashkv` case: the hash, compact and hash revisions where the server
+/// answered; the same refusal where it refused (but for R equal to the compaction, which
+/// etcdutl 3.6, whose output `hashkv` follows, hashes). Returns the number of hashes compared.
+pub fn replay_hashkv(dir: &Path, fixture: &str, file: &Path) -> usize {
+    let server: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{fixture}.server.json"))).unwrap()).unwrap();
+    let compacted = server["file_meta"]["finishedCompactRev"].as_i64().unwrap();
+    let f = file.to_str().unwrap();
+    let mut equal = 0;
+    for c in cases(dir, fixture, "hashkv") {
+        let a = &c.args;
+        let rev = a.iter().position(|x| x == "--rev").map_or("0".to_string(), |i| a[i + 1].clone());
+        let fmt = a.iter().position(|x| x == "-w").map(|i| a[i + 1].clone()).unwrap();
+        let what = format!("{fixture}: etcdctl {a:?}");
+        if fmt == "protobuf" {
+            let p = boltscope().args(["--no-index", "hashkv", "-w", "protobuf", f]).output().unwrap();
+            assert_eq!(p.status.code(), Some(2), "{what}");
+            assert_eq!(last_line(&String::from_utf8_lossy(&p.stderr)), last_line(&c.stderr), "{what}");
+            continue;
+        }
+        let out = boltscope().args(["--no-index", "hashkv", "-w", "json", "--rev", &rev, f]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        if c.code != 0 {
+            let r: i64 = rev.parse().unwrap();
+            if r == compacted && compacted > 0 {
+                assert_eq!(out.status.code(), Some(0), "{what}: {err}");
+                continue;
+            }
+            assert_eq!(out.status.code(), Some(1), "{what}");
+            // etcdutl's message is the server's without its `etcdserver: ` prefix.
+            assert_eq!(last_line(&err), last_line(&c.stderr).replace("etcdserver: ", ""), "{what}");
+            continue;
+        }
+        if fmt != "json" {
+            continue;
+        }
+        let theirs: Value = serde_json::from_slice(&c.stdout).unwrap();
+        let theirs = &theirs[0]["HashKV"];
+        let ours: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{what}: {err}"));
+        assert_eq!(ours["hash"], theirs["hash"], "{what}");
+        assert_eq!(ours["compactRevision"], theirs.get("compact_revision").cloned().unwrap_or(json!(0)), "{what}");
+        let head = theirs["header"]["revision"].as_i64().unwrap();
+        let asked: i64 = rev.parse().unwrap();
+        assert_eq!(ours["hashRevision"], if asked == 0 { head } else { asked }, "{what}");
+        equal += 1;
+    }
+    equal
+}
+
+/// Checks `boltscope dump --all-revisions --decode` against `decode-answers.py`'s lines for the
+/// same file: per value, apiVersion, kind and ObjectMeta's name, namespace, uid,
+/// creationTimestamp and labels for protobuf, the whole object for JSON. Returns how many of each
+/// were compared.
+pub fn check_decoded(theirs: &[Value], file: &Path) -> (usize, usize) {
+    let out =
+        boltscope().args(["--no-index", "dump"]).arg(file).args(["--all-revisions", "--decode"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ours: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["tombstone"] == false)
+        .collect();
+    assert_eq!(ours.len(), theirs.len(), "one record per value, in bucket order");
+    let (mut meta, mut jsons) = (0, 0);
+    for (o, t) in ours.iter().zip(theirs) {
+        assert_eq!(o["key"], t["key"]);
+        assert_eq!(o["mod_revision"], t["main"]);
+        let obj = &o["object"];
+        if let Some(m) = t.get("meta") {
+            assert!(m.get("error").is_none(), "{t}");
+            let what = format!("{} at {}", t["key"], t["main"]);
+            assert_eq!(obj["apiVersion"], m["apiVersion"], "{what}");
+            assert_eq!(obj["kind"], m["kind"], "{what}");
+            let om = &obj["metadata"];
+            for f in ["name", "namespace", "uid", "creationTimestamp"] {
+                assert_eq!(om[f], m[f], "{what}: {f}");
+            }
+            let labels = if om["labels"].is_null() { json!({}) } else { om["labels"].clone() };
+            assert_eq!(labels, m["labels"], "{what}: labels");
+            meta += 1;
+        }
+        if let Some(j) = t.get("json") {
+            assert_eq!(obj, j, "{} at {}", t["key"], t["main"]);
+            jsons += 1;
+        }
+    }
+    (meta, jsons)
+}
+
+/// The plaintext Secrets' data windows, and the forms they would take in an output: as bytes,
+/// in base64 (at any of the three alignments), as `--hex`, and as Go's `%q` (`-w fields`). Each
+/// form is a list of alternatives.
+pub fn needles(answers: &[Value]) -> Vec<(String, Vec<Vec<u8>>)> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut out = Vec::new();
+    for t in answers {
+        for d in t["secret_data"].as_array().into_iter().flatten() {
+            let raw = b64.decode(d.as_str().unwrap()).unwrap();
+            let what = format!("{} at {}", t["key"], t["main"]);
+            out.push((format!("{what}: bytes"), vec![raw[8..40].to_vec()]));
+            let aligned = (0..3).map(|skip| b64.encode(&raw[skip..]).as_bytes()[8..40].to_vec()).collect();
+            out.push((format!("{what}: base64"), aligned));
+            let hex: String = raw[8..24].iter().map(|b| format!("\\x{b:02x}")).collect();
+            out.push((format!("{what}: hex"), vec![hex.into_bytes()]));
+            let q = boltscope::etcd::goquote::quote(&raw[12..36]);
+            out.push((format!("{what}: quoted"), vec![q.as_bytes()[8..q.len() - 8].to_vec()]));
+        }
+    }
+    out
+}
+
+pub fn holds(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+pub fn every_output(f: &str, extra: &[&str]) -> Vec<(String, Vec<u8>)> {
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["get", f, "", "--prefix"],
+        vec!["get", f, "/registry/secrets/", "--prefix", "-w", "json"],
+        vec!["get", f, "/registry/secrets/", "--prefix", "-w", "fields"],
+        vec!["get", f, "/registry/secrets/", "--prefix", "-w", "protobuf"],
+        vec!["get", f, "/registry/secrets/", "--prefix", "--hex"],
+        vec!["get", f, "/registry/secrets/", "--prefix", "--print-value-only"],
+        vec!["get", f, "/registry/secrets/", "--prefix", "--sort-by", "VALUE"],
+        vec!["get", f, "/registry/secrets/", "--prefix", "--decode"],
+        vec!["get", f, "/registry/secrets/", "--prefix", "-o", "yaml"],
+        vec!["get", f, "/registry/secrets/", "--prefix", "--decode", "-w", "json"],
+        vec!["get", f, "/registry/secrets/", "--prefix", "--decode", "-w", "fields"],
+        vec!["log", f],
+        vec!["log", f, "/registry/secrets/", "--prefix", "-w", "json", "--prev-kv"],
+        vec!["log", f, "/registry/secrets/", "--prefix", "-w", "simple", "--prev-kv"],
+        vec!["log", f, "/registry/secrets/", "--prefix", "-o", "yaml"],
+        vec!["log", f, "/registry/secrets/", "--prefix", "-w", "json", "--decode"],
+        vec!["dump", f],
+        vec!["dump", f, "--all-revisions"],
+        vec!["dump", f, "--all-revisions", "--decode"],
+        vec!["dump", f, "--prefix", "/registry/secrets/", "-o", "yaml"],
+    ];
+    runs.into_iter()
+        .map(|mut a| {
+            a.extend_from_slice(extra);
+            let mut args = vec!["--no-index"];
+            args.extend(&a);
+            let out = boltscope().args(&args).output().unwrap();
+            assert!(out.status.success(), "{a:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let mut both = out.stdout;
+            both.extend(out.stderr);
+            (a.join(" "), both)
+        })
+        .collect()
+}
+
+/// Runs every output mode on `file` without `--show-secrets` (none may show a needle) and with it
+/// (every Secret's bytes and base64 somewhere; hex and quoted forms for some Secret live now).
+pub fn check_secrets_withheld(answers: &[Value], file: &Path) -> usize {
+    let f = file.to_str().unwrap();
+    let needles = needles(answers);
+    for (cmd, out) in every_output(f, &[]) {
+        for (what, forms) in &needles {
+            assert!(!forms.iter().any(|n| holds(&out, n)), "`{cmd}` shows {what}");
+        }
+    }
+    let shown = every_output(f, &["--show-secrets"]);
+    let seen = |forms: &Vec<Vec<u8>>| shown.iter().any(|(_, out)| forms.iter().any(|n| holds(out, n)));
+    for (what, forms) in &needles {
+        if what.ends_with("bytes") || what.ends_with("base64") {
+            assert!(seen(forms), "--show-secrets shows {what} somewhere");
+        }
+    }
+    for form in ["hex", "quoted"] {
+        assert!(needles.iter().any(|(w, f)| w.ends_with(form) && seen(f)), "--show-secrets shows a Secret {form}");
+    }
+    needles.len() / 4
+}

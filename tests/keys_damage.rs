@@ -1,0 +1,166 @@
+//! The key readers on damaged files: every byte of a small etcd snapshot flipped in turn, and
+//! stretches of a larger one, through the server's header, Range, the watch replay, dump, HashKV
+//! and the key index: no panic, no endless loop. And the commands refuse to answer from a `key`
+//! bucket whose records cannot all be read.
+
+mod common;
+
+use boltscope::bbolt::cursor;
+use boltscope::etcd::collect::Collector;
+use boltscope::etcd::header::Store;
+use boltscope::etcd::range::{latest_by_scan, KeyRange, Options, Ranged, SortOrder, SortTarget};
+use boltscope::etcd::{ctl, dump, events, hashkv, scan};
+use boltscope::index::keys;
+use boltscope::DbView;
+
+fn readers(data: &[u8]) {
+    let Ok(view) = DbView::new(data) else { return };
+    let Ok(store) = Store::read(&view) else { return };
+    let _ = hashkv::at(&view, 0);
+    let Ok(Some(kb)) = scan::key_bucket(&view) else { return };
+    let rev = store.read_at(0).unwrap_or(1);
+    let mut c = Collector::new(1 << 20);
+    if let Ok(latest) = latest_by_scan(&view, kb, &KeyRange::all(), rev, Some(&mut c)) {
+        let o = Options { limit: 3, target: SortTarget::Value, order: SortOrder::Descend, ..Options::default() };
+        let r = Ranged::from_latest(latest, &o);
+        let _ = (ctl::range_json(&store.header, &r), ctl::range_fields(&store.header, &r));
+    }
+    let _ = keys::build(c);
+    let o = events::Options { from: 0, compacted: store.compacted, prev_kv: true, track: true };
+    let _ = events::replay(&view, kb, &KeyRange::all(), o, None, &mut |_| Ok(()));
+    let _ = dump::dump(&view, kb, &KeyRange::all(), dump::Select::At(rev), &|_, _| {}, &mut |_| Ok(()));
+}
+
+#[test]
+fn every_byte_of_a_snapshot_flipped_is_survived() {
+    let d = common::bytes("tiny-1.snap.db");
+    for i in 0..d.len() {
+        for x in [0xff, 0x80] {
+            let mut m = d.clone();
+            m[i] ^= x;
+            readers(&m);
+        }
+    }
+}
+
+#[test]
+fn stretches_of_a_larger_snapshot_zeroed_or_flipped_are_survived() {
+    let d = common::bytes("k8s-0.005.snap.db");
+    let mut i = 0;
+    while i < d.len() {
+        let mut m = d.clone();
+        let end = (i + 40).min(m.len());
+        m[i..end].iter_mut().for_each(|b| *b = !*b);
+        readers(&m);
+        m[i..end].iter_mut().for_each(|b| *b = 0);
+        readers(&m);
+        i += 509;
+    }
+}
+
+/// The byte offset of the value of the `key` bucket's `n`-th entry.
+fn value_offset(d: &[u8], n: usize) -> (usize, usize) {
+    let view = DbView::new(d).unwrap();
+    let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
+    let mut at = Vec::new();
+    cursor::for_each(&view, kb, &mut |e| at.push((e.value.as_ptr() as usize - d.as_ptr() as usize, e.value.len())))
+        .unwrap();
+    at[n]
+}
+
+#[test]
+fn a_record_that_does_not_decode_is_a_problem_not_an_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("tiny-1.snap.db");
+    // The third entry's KeyValue: its key field's length is made to run past the value.
+    let (off, _) = value_offset(&d, 2);
+    assert_eq!(d[off], 0x0a, "a KeyValue starts with its key field");
+    d[off + 1] = 0x7f;
+    let f = tmp.path().join("bad.db");
+    std::fs::write(&f, &d).unwrap();
+    let f = f.to_str().unwrap();
+    for args in [
+        vec!["--no-index", "get", f, "key0"],
+        vec!["--no-index", "get", f, "", "--prefix", "-w", "json"],
+        vec!["--no-index", "log", f, "key0"],
+        vec!["--no-index", "dump", f],
+    ] {
+        let out = common::run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(out.stdout.is_empty() || args[1] == "log", "{args:?}: no answer");
+        assert!(err.contains("invalid_key_value"), "{args:?}: {err}");
+    }
+    // HashKV reads no record, only bytes: it still answers, as etcd would.
+    assert_eq!(common::run(["--no-index", "hashkv", f]).status.code(), Some(0));
+}
+
+#[test]
+fn not_an_etcd_file_or_not_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bolt = common::path("bolt-4k-synced.db", &tmp);
+    let b = bolt.to_str().unwrap();
+    for cmd in ["get", "log", "dump", "hashkv"] {
+        let args: Vec<&str> = if cmd == "get" { vec!["--no-index", cmd, b, "k"] } else { vec!["--no-index", cmd, b] };
+        let out = common::run(&args);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not an etcd file"), "{cmd}");
+    }
+    let out = common::run(["--no-index", "get", "/no/such/file", "k"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_warm_answer_reads_only_what_the_index_points_at() {
+    // Proof that the second question does not scan: after the index is built, another entry is
+    // damaged in place (same size, modification time put back, so the file's identity holds).
+    // A scan now fails; the warm answer, which reads only key1's entries, does not.
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("warm.db");
+    let d = common::bytes("tiny-1.snap.db");
+    std::fs::write(&f, &d).unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let (fs, ixs) = (f.to_str().unwrap(), ix.to_str().unwrap());
+    let cold = common::run(["--index", ixs, "get", fs, "key1", "-w", "json"]);
+    assert!(cold.status.success());
+    let mtime = std::fs::metadata(&f).unwrap().modified().unwrap();
+    let mut bad = d.clone();
+    let (off, _) = value_offset(&bad, 0);
+    bad[off + 1] = 0x7f;
+    std::fs::write(&f, &bad).unwrap();
+    std::fs::File::options().write(true).open(&f).unwrap().set_modified(mtime).unwrap();
+    let warm = common::run(["--index", ixs, "get", fs, "key1", "-w", "json"]);
+    assert_eq!(warm.stdout, cold.stdout, "{}", String::from_utf8_lossy(&warm.stderr));
+    let log = common::run(["--index", ixs, "log", fs, "key1", "-w", "json"]);
+    assert!(log.status.success() && log.stdout.split(|&b| b == b'\n').count() == 3, "two events");
+    let scan = common::run(["--no-index", "get", fs, "key1"]);
+    assert_eq!(scan.status.code(), Some(1), "a scan meets the damage");
+}
+
+#[test]
+fn exit_codes_follow_the_one_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clean = common::path("tiny-1.snap.db", &tmp);
+    let c = clean.to_str().unwrap();
+    let missing = tmp.path().join("missing.db");
+    let m = missing.to_str().unwrap();
+    let folder = tmp.path().to_str().unwrap();
+    for (cmd, extra) in [("get", vec!["key1"]), ("log", vec![]), ("dump", vec![]), ("hashkv", vec![])] {
+        let run = |file: &str, more: &[&str]| {
+            let mut a = vec!["--no-index", cmd, file];
+            a.extend(&extra);
+            a.extend(more);
+            common::run(&a).status.code()
+        };
+        assert_eq!(run(c, &[]), Some(0), "{cmd} clean");
+        assert_eq!(run(m, &[]), Some(2), "{cmd} missing");
+        assert_eq!(run(folder, &[]), Some(2), "{cmd} a folder");
+        assert_eq!(run(c, &["--no-such-flag"]), Some(2), "{cmd} bad usage");
+        if cmd != "dump" {
+            assert_eq!(run(c, &["--rev", "99"]), Some(1), "{cmd} a future revision");
+        }
+        let help = common::run([cmd, "--help"]);
+        assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes:"), "{cmd} --help states the codes");
+    }
+    assert_eq!(common::run(["--no-index", "dump", c, "--rev", "99"]).status.code(), Some(1), "dump a future revision");
+}
