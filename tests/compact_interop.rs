@@ -441,7 +441,7 @@ fn latest_compaction_serves_what_real_etcd_compaction_and_defrag_serve() {
         for (what, file) in [("DST", &dst), ("SRC", &src)] {
             let m = boltscope::input::open(file).unwrap();
             let v = boltscope::DbView::new(m.bytes()).unwrap();
-            let got = boltscope::etcd::hashkv::hashkv(&v, r, Some(r)).unwrap();
+            let got = boltscope::etcd::hashkv::kept_at_compaction(&v, r, Some(r)).unwrap();
             assert_eq!(
                 u64::from(got),
                 want,

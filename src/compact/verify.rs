@@ -82,9 +82,9 @@ pub(crate) fn verify(
             let (a, b) = rayon::join(
                 || match keep {
                     Some(k) => hashkv::hashkv_with(src, current, Some((c, k))),
-                    None => hashkv::hashkv(src, current, Some(c)),
+                    None => hashkv::kept_at_compaction(src, current, Some(c)),
                 },
-                || hashkv::hashkv(&view, current, Some(c)),
+                || hashkv::kept_at_compaction(&view, current, Some(c)),
             );
             let (a, b) = (a.map_err(err)?, b.map_err(err)?);
             if a != b {

@@ -6,7 +6,7 @@
 //! etcd's `HashByRev` takes the keep set at `rev` ([`by_rev`]: per key, the newest entry at or
 //! below `rev` unless its generation ended in a tombstone by then), so an entry a compaction kept
 //! at C is left out once the key was written again before `rev`; checked against real etcd 3.5.1
-//! on every fixture (fixtures/key-answers/*.hashkv.jsonl). [`hashkv`] takes the keep set at C
+//! on every fixture (fixtures/key-answers/*.hashkv.jsonl). [`kept_at_compaction`] takes the keep set at C
 //! instead: the same number when `rev` is C or no kept key was written again, and the check
 //! `compact` runs between a source and its compacted copy (both sides hashed the same way).
 
@@ -29,8 +29,10 @@ pub fn by_rev(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>) -> Result<u
     hashkv_with(view, rev, keep.as_ref().map(|(c, k)| (*c, k)))
 }
 
-/// HashKV at `rev` with the keep set of a compaction at `compact_rev` (see the module docs).
-pub fn hashkv(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>) -> Result<u32, Problem> {
+/// HashKV at `rev` with the keep set of the compaction at `compact_rev`, not etcd's keep set at
+/// `rev` (see the module docs): equal to [`by_rev`] when `rev` is the compaction revision; what
+/// `compact` compares between a source and its compacted copy.
+pub fn kept_at_compaction(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>) -> Result<u32, Problem> {
     let keep = match (compact_rev, cursor::top_bucket(view, KEY_BUCKET)?) {
         (Some(c), Some(kb)) => Some((c, compaction::keep(view, kb, c)?)),
         _ => None,
@@ -38,7 +40,7 @@ pub fn hashkv(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>) -> Result<u
     hashkv_with(view, rev, keep.as_ref().map(|(c, k)| (*c, k)))
 }
 
-/// [`hashkv`] with the compaction's keep set already computed (for the same view and revision).
+/// [`kept_at_compaction`] with the compaction's keep set already computed (for the same view and revision).
 pub fn hashkv_with(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>) -> Result<u32, Problem> {
     let mut crc = crc32c_append(0, KEY_BUCKET);
     let Some(kb) = cursor::top_bucket(view, KEY_BUCKET)? else { return Ok(crc) };

@@ -49,7 +49,7 @@ impl KeyState {
         self.loc & TOMB == 0
     }
 
-    /// Whether the newest record survives compaction at the plan's revision ([`survives`]);
+    /// Whether the newest record survives compaction at the plan's revision ([`survives`](super::mvcc::survives));
     /// every older one is deleted.
     pub fn survives(&self) -> bool {
         self.loc & KEEP != 0

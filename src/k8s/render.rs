@@ -3,7 +3,7 @@
 //! the way (each with the path of fields that led to it).
 //!
 //! Also the small leaf renderers every decoder uses, so that the Secret rule lives in one place:
-//! [`Ctx::bytes`] and [`Ctx::text`] are the only ways an undecoded or free-form value reaches the
+//! [`Ctx::bytes`] and [`Ctx::schema_text`] are the only ways an undecoded or free-form value reaches the
 //! output, and both return a placeholder for a Secret unless `show_secrets` is set.
 
 use serde_json::{Map, Value};
