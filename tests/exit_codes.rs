@@ -70,6 +70,24 @@ fn compact_exits_0_written_1_damaged_source_2_unreadable_or_bad_usage() {
 }
 
 #[test]
+fn salvage_exits_0_nothing_lost_1_something_lost_2_nothing_written() {
+    let f = files();
+    let dst = |n: &str| f.dir.join(n).to_str().unwrap().to_string();
+    assert_eq!(code(&["salvage", "-o", &dst("a.db")], Some(&f.clean)).0, Some(0));
+    // The flipped bit leaves the tree whole but the trailer says bytes changed: a value may carry
+    // the change, so not everything is certain.
+    assert_eq!(code(&["salvage", "-o", &dst("b.db")], Some(&f.damaged)).0, Some(1));
+    assert_eq!(code(&["salvage", "-o", &dst("c.db")], Some(&f.missing)).0, Some(2));
+    assert_eq!(code(&["salvage", "--fill", "2", "-o", &dst("d.db")], Some(&f.clean)).0, Some(2));
+    assert_eq!(code(&["salvage", "-o", &dst("a.db")], Some(&f.clean)).0, Some(2), "DST exists");
+    let junk = f.dir.join("junk.db");
+    std::fs::write(&junk, vec![0x5a; 64 << 10]).unwrap();
+    let (c, err) = code(&["salvage", "-o", &dst("e.db")], Some(&junk));
+    assert_eq!(c, Some(2), "{err}");
+    assert!(err.contains("nothing was written") && !f.dir.join("e.db").exists(), "{err}");
+}
+
+#[test]
 fn scan_and_history_and_the_generators_follow_the_same_policy() {
     let f = files();
     let scan = |dir: &Path| code(&["scan"], Some(dir)).0;
@@ -93,7 +111,7 @@ fn scan_and_history_and_the_generators_follow_the_same_policy() {
 
 #[test]
 fn every_help_states_the_exit_codes() {
-    for cmd in ["status", "inspect", "check", "compact", "scan", "history", "du"] {
+    for cmd in ["status", "inspect", "check", "compact", "salvage", "scan", "history", "du"] {
         let out = common::run([cmd, "--help"]);
         let help = String::from_utf8_lossy(&out.stdout);
         assert!(help.contains("Exit codes: 0 clean"), "{cmd} --help: {help}");

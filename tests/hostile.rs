@@ -2,11 +2,14 @@
 //! shuffles and truncations. Whatever the bytes, reading must end (a watchdog fails the test
 //! after two minutes) without a panic; problems or a clean error are both fine. `status` and `du`
 //! read every copy (`du` within a tiny memory budget for half of them, so its further passes run
-//! too), `inspect` a fifth with a tiny budget (its bounded replay), `compact` writes a third.
+//! too) and its free pages are carved, `inspect` a fifth with a tiny budget (its bounded replay),
+//! `compact` writes a third, `salvage` a fifth (whose copies must be clean).
 
 mod common;
 use boltscope::analysis::{du, inspect};
 use boltscope::compact;
+use boltscope::compact::salvage;
+use boltscope::etcd::carve;
 use boltscope::etcd::status::{self, EtcdVersion};
 use boltscope::write::copier;
 use boltscope::DbView;
@@ -87,8 +90,18 @@ fn random_damage_never_panics_or_hangs() {
             for seed in 1..=2000u64 {
                 let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let d = mutate(&base, ps, &mut r);
+                // Salvage reads every fifth file, also those whose meta pages are both invalid;
+                // a copy it writes must be clean.
+                if seed % 5 == 1 {
+                    if let Ok((copy, _)) = salvage::salvage_bytes(&d, 1.0) {
+                        let v = DbView::new(&copy).expect("a salvaged copy opens");
+                        let st = status::status(&v, EtcdVersion::V35).expect("a salvaged copy reads");
+                        assert!(st.structure.is_clean(), "seed {seed}: {:?}", st.structure.problems);
+                    }
+                }
                 if let Ok(v) = DbView::new(&d) {
                     let _ = status::status(&v, EtcdVersion::Auto);
+                    let _ = carve::free_records(&v);
                     let by = [None, Some(du::By::Namespace), Some(du::By::Prefix(2))][(seed % 3) as usize];
                     let budget = if seed % 2 == 0 { 1 } else { du::Options::default().budget };
                     let _ = du::du(&v, &du::Options { by, budget, top: 3, ..du::Options::default() });

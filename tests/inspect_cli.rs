@@ -17,7 +17,7 @@ fn json_schema_and_figures_equal_the_real_tools() {
         let out = inspect(&["-w", "json", "--depth", "3"], std::slice::from_ref(&p));
         assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["schema"], 2);
+        assert_eq!(v["schema"], 3);
         assert_eq!(v["path"], p.display().to_string());
         assert_eq!((v["ok"].as_bool(), v["complete"].as_bool()), (Some(true), Some(true)), "{name}");
         for key in ["file", "trailer", "pages", "size", "buckets", "etcd", "mvcc", "prediction", "quota", "problems"] {
@@ -33,6 +33,7 @@ fn json_schema_and_figures_equal_the_real_tools() {
         assert_eq!(v["trailer"]["sha256_ok"], if snap { Value::Bool(true) } else { Value::Null }, "{name}");
         let etcd = !name.starts_with("bolt-");
         assert_eq!(v["etcd"].is_object(), etcd, "{name}");
+        assert_eq!(v["residue"].is_object(), etcd, "{name}");
         if etcd {
             // etcdutl's REVISION is the last revision in the key bucket.
             let st = common::answer_json(&name, "status.json").unwrap();

@@ -6,15 +6,19 @@
 //! source's layout and in another page size and byte order; a copy it finishes is read back);
 //! `diff` of the file with itself (live keys in several passes, the join, the shared history),
 //! `trend`'s measure, du (every grouping, within and past its budget), inspect's MVCC replay past a
-//! tiny budget, the encryption gates, and the key readers (the server's header, Range with sorting,
-//! the watch replay with prev_kv, dump, HashKV at a revision, the key index built). Nothing may
-//! panic, hang or allocate without bound.
+//! tiny budget, the encryption gates, the key readers (the server's header, Range with sorting,
+//! the watch replay with prev_kv, dump, HashKV at a revision, the key index built), carving free
+//! pages (strictly), and `salvage` (in memory, also of bytes whose meta pages are both invalid: the
+//! geometry and the root are then searched for; a copy it writes is read back). Nothing may panic,
+//! hang or allocate without bound.
 #![no_main]
 
 use boltscope::analysis::check::{self, Gates};
 use boltscope::analysis::du::{self, By};
 use boltscope::analysis::{backup_point, compare, diff, inspect};
 use boltscope::bbolt::cursor;
+use boltscope::compact::salvage;
+use boltscope::etcd::carve;
 use boltscope::bbolt::page::ByteOrder;
 use boltscope::etcd::status::{self, EtcdVersion};
 use boltscope::etcd::header::Store;
@@ -47,7 +51,13 @@ fn values(data: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     containers(data);
     values(data);
+    if let Ok((copy, _)) = salvage::salvage_bytes(data, 1.0) {
+        if let Ok(v) = DbView::new(&copy) {
+            let _ = status::status(&v, EtcdVersion::V35);
+        }
+    }
     let Ok(view) = DbView::new(data) else { return };
+    let _ = carve::free_records(&view);
     let _ = status::status(&view, EtcdVersion::V35);
     let _ = status::status(&view, EtcdVersion::V36);
     let gates = Gates {

@@ -25,6 +25,8 @@ pub struct Gates {
     pub require_hash: bool,
     /// Whether a raised alarm (NOSPACE, CORRUPT) fails the file.
     pub fail_on_alarm: bool,
+    /// Whether deleted Secret values readable in free pages fail the file.
+    pub fail_on_residual_secrets: bool,
     /// A k3s server token that must open the snapshot's bootstrap data.
     pub k3s_token: Option<Token>,
     /// Resources whose every live value must be encrypted at rest (empty: no such gate).
@@ -196,6 +198,20 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
         let alarms = raised.iter().map(|m| m.split(' ').next().unwrap_or_default()).collect::<Vec<_>>();
         let actual = if alarms.is_empty() { "none".to_string() } else { alarms.join(", ") };
         g.add("--fail-on-alarm", "no alarm raised".into(), actual, raised.is_empty());
+    }
+    if gates.fail_on_residual_secrets {
+        let limit = "no deleted Secret value in free pages".to_string();
+        match (&r.residue, r.complete, r.etcd.is_some() || r.mvcc.is_some()) {
+            (Some(res), _, _) => {
+                let actual = match res.secrets {
+                    0 => "none".to_string(),
+                    n => format!("{n} readable"),
+                };
+                g.add("--fail-on-residual-secrets", limit, actual, res.secrets == 0);
+            }
+            (None, true, false) => g.add("--fail-on-residual-secrets", limit, "none (not an etcd file)".into(), true),
+            (None, _, _) => g.figure("--fail-on-residual-secrets", limit, None::<u64>, u64::to_string, |_| false),
+        }
     }
     if let Some(Token(token)) = &gates.k3s_token {
         let (actual, ok) = k3s_gate(view, token);

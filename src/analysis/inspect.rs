@@ -1,15 +1,16 @@
 //! `inspect`: everything about one file from one parallel pass: file and meta facts, page
 //! counts and sizes, bbolt's bucket stats, etcd's schema, the MVCC store, the size after
-//! compaction + defrag, and quota usage.
+//! compaction + defrag, quota usage, and what free pages still hold of deleted data.
 
 use super::predict::{self, BucketLayout};
 use super::replay;
 pub use super::report::*;
+use super::residue;
 use super::resources::ResourceTally;
 use crate::bbolt::meta::MIN_FILE_LEN;
 use crate::bbolt::page::{LeafElem, Page, BRANCH, LEAF};
 use crate::bbolt::stats::StatsAcc;
-use crate::bbolt::structure::{walk, Structure};
+use crate::bbolt::structure::{walk_reached, Structure};
 use crate::bbolt::view::DbView;
 use crate::bbolt::walker::{Ctx, Fold, Leaf, Pair};
 use crate::etcd::keyspace::{Budget, BUDGET};
@@ -23,8 +24,8 @@ use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
 /// fill (`[u64; 2]`) are indexed by position in this array.
 pub const FILLS: [f64; 2] = [0.9, 1.0];
 /// The version of the JSON schema of the report (`"schema"`): 2 added `complete`, withheld
-/// figures as `null`, errors and warnings, and the quota verdict's code.
-pub const SCHEMA: u32 = 2;
+/// figures as `null`, errors and warnings, and the quota verdict's code; 3 added `residue`.
+pub const SCHEMA: u32 = 3;
 /// etcd's default quota (`--quota-backend-bytes` 0): 2 GiB.
 pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
 
@@ -37,13 +38,19 @@ pub struct Options {
     pub quota: u64,
     /// Verify the sha256 trailer (in parallel with the walk).
     pub verify_trailer: bool,
+    /// Count what free pages still hold of deleted data (etcd files whose tree was read whole).
+    pub residue: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { depth: 1, quota: DEFAULT_QUOTA, verify_trailer: true }
+        Options { depth: 1, quota: DEFAULT_QUOTA, verify_trailer: true, residue: true }
     }
 }
+
+/// Bytes the tree's revisions may take for the residue count (16 per revision); past it, the
+/// revisions carved from free pages are looked up in the tree one by one instead.
+pub const REVISIONS_BUDGET: u64 = 64 << 20;
 
 /// A top-level bucket as the prediction needs it.
 #[derive(Default)]
@@ -69,6 +76,8 @@ pub struct Acc {
     totals: Totals,
     last_rev: Option<u64>,
     recs: Vec<Parts>,
+    /// `[main, sub]` of every `key` bucket entry, in key order (for the residue count).
+    revs: Vec<[u64; 2]>,
     resources: ResourceTally,
     problems: Vec<Problem>,
     problem_total: u64,
@@ -84,6 +93,7 @@ impl Acc {
         self.totals.add(&o.totals);
         self.last_rev = o.last_rev.or(self.last_rev);
         self.recs.append(&mut o.recs);
+        self.revs.append(&mut o.revs);
         self.resources.join(std::mem::take(&mut o.resources));
         self.problem_total += o.problem_total;
         self.problems.append(&mut o.problems);
@@ -98,6 +108,8 @@ pub struct InspectFold<'b> {
     etcd: bool,
     /// What the MVCC records may take; past it they are dropped and replayed by passes.
     budget: &'b Budget,
+    /// What the tree's revisions may take, for the residue count (`None`: not collected).
+    revisions: Option<&'b Budget>,
 }
 
 impl InspectFold<'_> {
@@ -105,8 +117,13 @@ impl InspectFold<'_> {
         self.etcd && ctx.depth == 1 && ctx.top == KEY_BUCKET
     }
 
-    fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, page: Option<&Page<'_>>) {
+    /// One plain entry; `revs`: note its revision for the residue count.
+    fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, page: Option<&Page<'_>>, revs: bool) {
         if self.in_key_bucket(ctx) {
+            if revs {
+                // The key was just read by the check above it in cache: no second miss.
+                acc.revs.extend(crate::etcd::revision::parse(e.key).map(|r| [r.main, r.sub]));
+            }
             let report = |acc: &mut Acc, (kind, msg): (ProblemKind, String)| {
                 acc.problem_total += 1;
                 if acc.problems.len() < MAX_PROBLEMS {
@@ -191,14 +208,16 @@ impl Fold for InspectFold<'_> {
                 }
             }
         }
+        let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| b.charge(16 * leaf.count as u64));
         for e in leaf.elems() {
-            self.plain(acc, ctx, &e, Some(&leaf.page));
+            self.plain(acc, ctx, &e, Some(&leaf.page), revs);
         }
     }
 
     fn entry(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
         if !e.is_bucket() {
-            self.plain(acc, ctx, e, None);
+            let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| b.charge(16));
+            self.plain(acc, ctx, e, None, revs);
         }
     }
 
@@ -320,9 +339,17 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
     let ps = view.page_size;
     let etcd = schema::is_etcd(view);
     let budget = Budget::new(budget);
-    let fold = InspectFold { page_size: ps, depth: opt.depth.max(1), etcd, budget: &budget };
-    let (((acc, extra_acc), structure), check) = rayon::join(
-        || walk(view, &Pair(&fold, extra)),
+    let revisions = Budget::new(REVISIONS_BUDGET);
+    let want_residue = opt.residue && etcd;
+    let fold = InspectFold {
+        page_size: ps,
+        depth: opt.depth.max(1),
+        etcd,
+        budget: &budget,
+        revisions: want_residue.then_some(&revisions),
+    };
+    let (((acc, extra_acc), structure, reached), check) = rayon::join(
+        || walk_reached(view, &Pair(&fold, extra)),
         || if opt.verify_trailer { trailer::verify(view.data) } else { None },
     );
     let Structure { free_pages, mut problems, mut problem_total, freelist_synced, .. } = structure;
@@ -338,13 +365,26 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
     let free = free_pages.saturating_mul(ps).min(total);
     let last_rev = acc.last_rev.unwrap_or(0);
     let mut info = etcd.then(|| schema::read(view, last_rev));
-    let (mvcc, key_layouts) = match info.as_mut().filter(|_| complete) {
-        Some(info) => {
-            let (mvcc, layouts) = replay::replay(view, &acc.recs, &acc.totals, info, &budget);
-            (Some(mvcc), Some(layouts))
-        }
-        None => (None, None),
-    };
+    // Free pages are known only from a tree read whole: otherwise pages cut off by damage would
+    // pass for free ones.
+    let want_residue = want_residue && complete;
+    let compacted = info.as_ref().and_then(|i| i.finished_compact_revision.max(i.scheduled_compact_revision));
+    let tree_revs = (!revisions.exceeded()).then_some(&acc.revs[..]);
+    let ((mvcc, key_layouts), residue) = rayon::join(
+        || match info.as_mut().filter(|_| complete) {
+            Some(info) => {
+                let (mvcc, layouts) = replay::replay(view, &acc.recs, &acc.totals, info, &budget);
+                (Some(mvcc), Some(layouts))
+            }
+            None => (None, None),
+        },
+        || want_residue.then(|| residue::residue(view, &reached, tree_revs, compacted)).flatten(),
+    );
+    drop(reached);
+    if let Some(w) = residue.as_ref().and_then(residue::warning) {
+        problem_total += 1;
+        problems.push(w);
+    }
     let resources = (etcd && complete).then(|| acc.resources.largest(total - free));
     if let Some(i) = &info {
         let etcd_problems = schema::problems(view, i);
@@ -418,6 +458,7 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
         buckets: complete.then_some(acc.reports),
         etcd: info.filter(|_| complete),
         mvcc,
+        residue,
         resources,
         prediction,
         quota,

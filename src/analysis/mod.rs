@@ -1,8 +1,8 @@
 //! Analyses built on the format and etcd layers: `inspect` (everything about a file from one
 //! pass, as a report that is the stable JSON schema), `check` (every problem, and CI gates), the
-//! size a compaction plus defrag would leave (`predict`), two files compared (`compare`: `diff`,
-//! `diff_groups`, `json_diff`, `relation`), and backups over time (`trend`: `backup_name`,
-//! `backup_point`).
+//! size a compaction plus defrag would leave (`predict`), what free pages still hold of deleted
+//! data (`residue`), two files compared (`compare`: `diff`, `diff_groups`, `json_diff`,
+//! `relation`), and backups over time (`trend`: `backup_name`, `backup_point`).
 
 pub mod backup_name;
 pub mod backup_point;
@@ -20,5 +20,6 @@ pub mod predict;
 pub mod relation;
 pub mod replay;
 pub mod report;
+pub mod residue;
 pub mod resources;
 pub mod trend;

@@ -3,6 +3,7 @@
 //! index can keep reports. Figures that depend on a tree that could not be read whole are
 //! withheld (`None`, JSON `null`): a damaged file gets its problems, never guessed figures.
 
+use super::residue::Residue;
 use crate::bbolt::order::{ByteOrder, Txid};
 use crate::bbolt::stats::BucketStats;
 use crate::etcd::mvcc::Mvcc;
@@ -161,6 +162,9 @@ pub struct Inspect {
     pub etcd: Option<schema::EtcdInfo>,
     /// The MVCC store (None for a generic bbolt file, or withheld).
     pub mvcc: Option<Mvcc>,
+    /// What free pages still hold of deleted data (None for a generic bbolt file, or withheld).
+    #[serde(default)]
+    pub residue: Option<Residue>,
     /// The largest Kubernetes resources by stored bytes (None for a generic bbolt file, or
     /// withheld).
     #[serde(default)]

@@ -243,6 +243,25 @@ impl<'a> Page<'a> {
         Ok(LeafElem { flags, key, value, elem_off: e })
     }
 
+    /// The raw fields of leaf element `i` (flags, pos, ksize, vsize), when its header lies inside
+    /// the page.
+    pub fn leaf_fields(&self, i: usize) -> Option<[u32; 4]> {
+        let e = PAGE_HEADER_SIZE.checked_add(ELEMENT_SIZE.checked_mul(i)?)?;
+        let (b, o) = (self.bytes, self.order);
+        Some([o.u32(b, e + L_FLAGS)?, o.u32(b, e + L_POS)?, o.u32(b, e + L_KSIZE)?, o.u32(b, e + L_VSIZE)?])
+    }
+
+    /// Leaf element `i` with its key read at page offset `key_start` instead of where its `pos`
+    /// field says (carving a page whose element header is damaged): `None` when the header, key or
+    /// value does not lie inside the page.
+    pub fn leaf_elem_at(&self, i: usize, key_start: usize) -> Option<LeafElem<'a>> {
+        let [flags, _, ksize, vsize] = self.leaf_fields(i)?;
+        let kend = key_start.checked_add(ksize as usize)?;
+        let key = self.bytes.get(key_start..kend)?;
+        let value = self.bytes.get(kend..kend.checked_add(vsize as usize)?)?;
+        Some(LeafElem { flags, key, value, elem_off: PAGE_HEADER_SIZE + ELEMENT_SIZE * i })
+    }
+
     /// Branch element `i`, with its key checked to lie inside the page.
     pub fn branch_elem(&self, i: usize) -> Result<BranchElem<'a>, Problem> {
         let e = self.elem_header(i)?;

@@ -36,6 +36,14 @@ impl Structure {
 
 /// Walks everything in `view` with `fold`; returns the fold's result and the structure report.
 pub fn walk<F: Fold>(view: &DbView<'_>, fold: &F) -> (F::Acc, Structure) {
+    let (acc, s, _) = walk_reached(view, fold);
+    (acc, s)
+}
+
+/// [`walk`], also handing back the pages it reached (meta pages, the freelist run, every tree page
+/// and its overflow pages, over `[0, tracked_pages)`): the pages it did not reach are the free
+/// ones of a file without a freelist page, which carving reads ([`super::carve`]).
+pub fn walk_reached<F: Fold>(view: &DbView<'_>, fold: &F) -> (F::Acc, Structure, AtomicBitmap) {
     let sink = Sink::default();
     for p in view.file_problems() {
         sink.push(p);
@@ -82,5 +90,5 @@ pub fn walk<F: Fold>(view: &DbView<'_>, fold: &F) -> (F::Acc, Structure) {
         freelist_synced: synced,
         freelist_inuse: inuse,
     };
-    (acc, s)
+    (acc, s, visited)
 }

@@ -47,6 +47,30 @@ impl<'a> DbView<'a> {
         }
     }
 
+    /// A view of a file whose meta pages cannot be trusted, for recovery: the tree rooted at page
+    /// `root`, in the given byte order and page size, with every whole page of the file below the
+    /// high-water mark. Its meta is made up (page 0, txid 0, no freelist page; page 1 absent), so
+    /// it must never be reported as the file's.
+    pub fn recovered(data: &'a [u8], order: ByteOrder, page_size: u32, root: PageId) -> DbView<'a> {
+        let body = if data.len() % 512 == TRAILER_LEN { data.len() - TRAILER_LEN } else { data.len() };
+        let pgid = body as u64 / u64::from(page_size.max(1));
+        let meta = Meta {
+            magic: super::meta::MAGIC,
+            version: super::meta::VERSION,
+            page_size,
+            flags: 0,
+            root,
+            root_sequence: 0,
+            freelist: super::meta::NO_FREELIST,
+            pgid,
+            txid: super::order::Txid(0),
+            checksum: 0,
+            error: None,
+        };
+        let metas = Metas { order, page_size, pages: [Some(meta), None], active: 0 };
+        Self::build(data, metas, 0)
+    }
+
     fn build(data: &'a [u8], metas: Metas, meta_index: usize) -> DbView<'a> {
         let (order, page_size) = (metas.order, u64::from(metas.page_size));
         let hwm = metas.pages[meta_index].as_ref().map_or(0, |m| m.pgid);

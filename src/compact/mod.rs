@@ -7,6 +7,7 @@ mod dest;
 mod error;
 mod filter;
 mod read;
+pub mod salvage;
 pub mod unfinished;
 mod verify;
 

@@ -107,13 +107,29 @@ pub fn replay<'a>(
     kb: BucketRoot<'a>,
     range: &KeyRange,
     o: Options,
+    collect: Option<&mut Collector<'a>>,
+    emit: &mut dyn FnMut(&Event<'a>) -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    replay_with(view, kb, range, o, collect, &[], emit)
+}
+
+/// [`replay`] with `extra` entries (in revision order, none of a revision the bucket holds: the
+/// records carved from free pages, [`crate::etcd::carve::free_entries`]) merged in by revision:
+/// history below the compaction, where the bytes survive.
+pub fn replay_with<'a>(
+    view: &DbView<'a>,
+    kb: BucketRoot<'a>,
+    range: &KeyRange,
+    o: Options,
     mut collect: Option<&mut Collector<'a>>,
+    extra: &[Entry<'a>],
     emit: &mut dyn FnMut(&Event<'a>) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
     let mut r = Replayer::new(range.clone(), o);
     // Entries below the start matter only to a tracking replay.
     let floor = if o.track || o.prev_kv { 0 } else { o.from };
     let all = collect.is_some();
+    let mut extra = extra.iter().filter(|e| e.rev.main >= floor).peekable();
     scan::scan(
         view,
         kb,
@@ -131,9 +147,16 @@ pub fn replay<'a>(
                 all.extend(p);
             }
             for e in v {
+                while let Some(x) = extra.next_if(|x| x.rev < e.rev) {
+                    r.feed(*x, emit)?;
+                }
                 r.feed(e, emit)?;
             }
             Ok(())
         },
-    )
+    )?;
+    for x in extra {
+        r.feed(*x, emit)?;
+    }
+    Ok(())
 }

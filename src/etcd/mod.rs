@@ -7,6 +7,7 @@
 //! one parallel, checked read of the `key` bucket ([`scan`]), printed as etcdctl prints ([`ctl`],
 //! [`goquote`]).
 
+pub mod carve;
 pub mod cluster;
 pub mod collect;
 pub mod compaction;

@@ -84,7 +84,15 @@ impl Rec {
             || (ProblemKind::InvalidKeyValue, format!("value of revision {} is not an mvccpb.KeyValue", rev.main));
         let kv = proto::kv(value).ok_or_else(bad)?;
         let vsize = u32::try_from(value.len()).ok().filter(|&v| v < TOMB).ok_or_else(bad)?;
-        let issue = if rev.tombstone {
+        let issue = Rec::invariant(&rev, &kv);
+        Ok(Some((kv, Rec::new(rev.main, kv.lease, vsize, rev.tombstone), issue)))
+    }
+
+    /// etcd's invariants between a decoded record's revision key and its fields: a tombstone carries
+    /// only its key; a put's mod revision is the key's main revision, its create revision lies in
+    /// `[1, mod revision]`, its version is at least 1. The one rule [`Rec::check`] and carving apply.
+    pub fn invariant(rev: &revision::Revision, kv: &proto::Kv<'_>) -> Option<Invariant> {
+        if rev.tombstone {
             kv.more_than_key.then(|| {
                 (
                     ProblemKind::TombstoneWithData,
@@ -105,8 +113,20 @@ impl Rec {
             Some((ProblemKind::InconsistentKeyValue, format!("put at revision {} has version 0", rev.main)))
         } else {
             None
-        };
-        Ok(Some((kv, Rec::new(rev.main, kv.lease, vsize, rev.tombstone), issue)))
+        }
+    }
+
+    /// Whether a decoded record keeps every invariant of [`Rec::invariant`], without building the
+    /// sentence (for carving, where a failing record is simply not one).
+    pub fn sound(rev: &revision::Revision, kv: &proto::Kv<'_>) -> bool {
+        if rev.tombstone {
+            !kv.more_than_key
+        } else {
+            kv.mod_revision == rev.main
+                && kv.create_revision != 0
+                && kv.create_revision <= kv.mod_revision
+                && kv.version != 0
+        }
     }
 
     /// A record (its position is set when it is pushed).

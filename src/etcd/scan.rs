@@ -36,8 +36,20 @@ pub struct Entry<'a> {
     pub raw: &'a [u8],
     /// Its fields (a tombstone has only the key).
     pub kv: Kv<'a>,
-    /// Its position in the bucket (counting every element, also the ones passed over).
+    /// Its position in the bucket (counting every element, also the ones passed over), or
+    /// [`FREE_PAGE`] for a record carved from a free page.
     pub ord: u64,
+}
+
+/// The `ord` of an entry carved from a free page ([`crate::etcd::carve::free_entries`]): it has
+/// no position in the bucket.
+pub const FREE_PAGE: u64 = u64::MAX;
+
+impl Entry<'_> {
+    /// Whether the entry was carved from a free page: a record the tree no longer holds.
+    pub fn from_free_page(&self) -> bool {
+        self.ord == FREE_PAGE
+    }
 }
 
 /// Decodes one `key` bucket element: `Ok(None)` for the empty-valued marker.

@@ -5,7 +5,7 @@
 //! plugs in there, from the compact job); the copy goes to any `Write`.
 
 use super::node::Elem;
-pub use super::output::{meta_pages, Layout, SourceSums, WriteError, Written};
+pub use super::output::{meta_pages, meta_pages_at, Layout, SourceSums, WriteError, Written};
 use super::pipeline::{self, Pages};
 use super::tree::{Built, Tree};
 use crate::bbolt::bitmap::AtomicBitmap;

@@ -74,9 +74,15 @@ impl From<io::Error> for WriteError {
 /// The two meta pages of the copy: page 0 with txid `txid`, page 1 with `txid - 1`, both
 /// describing the same tree (as bbolt's `Tx.WriteTo` does), in the copy's page size and order.
 pub fn meta_pages(view: &DbView<'_>, l: &Layout) -> Vec<u8> {
+    meta_pages_at(l, view.meta().txid.0, view.meta().root_sequence)
+}
+
+/// The two meta pages of a copy laid out as `l`: page 0 with txid `txid` (at least 1), page 1
+/// with the txid before it, both describing the same tree, whose root bucket has sequence `seq`.
+pub fn meta_pages_at(l: &Layout, txid: u64, seq: u64) -> Vec<u8> {
     let (o, ps) = (l.order, l.page_size);
-    let txid = view.meta().txid.0.max(1);
-    let f = MetaFields { root: l.root, seq: view.meta().root_sequence, freelist: l.freelist, pgid: l.written.pages };
+    let txid = txid.max(1);
+    let f = MetaFields { root: l.root, seq, freelist: l.freelist, pgid: l.written.pages };
     let mut m = meta_page(o, ps, 0, &f, txid);
     m.extend(meta_page(o, ps, 1, &f, txid - 1));
     m

@@ -100,8 +100,18 @@ pub fn restore(what: &str, snap: &Path, data: &Path) {
     run_ok(what, &mut c);
 }
 
-/// Two distinct free loopback ports.
+/// Two distinct free loopback ports: from `$BOLTSCOPE_PORTS` (`LO-HI`, for a machine where each
+/// user has a range) when set, else any the system gives.
 pub fn free_ports() -> (u16, u16) {
+    if let Some((lo, hi)) = std::env::var("BOLTSCOPE_PORTS").ok().and_then(|r| {
+        let (a, b) = r.split_once('-')?;
+        Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?))
+    }) {
+        let held: Vec<std::net::TcpListener> =
+            (lo..=hi).filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok()).take(2).collect();
+        assert_eq!(held.len(), 2, "no two free ports in BOLTSCOPE_PORTS={lo}-{hi}");
+        return (held[0].local_addr().unwrap().port(), held[1].local_addr().unwrap().port());
+    }
     let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod damage;
 pub mod live;
 
 use std::io::Read;

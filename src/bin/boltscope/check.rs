@@ -31,6 +31,11 @@ pub struct CheckArgs {
     /// would refuse writes until `etcdctl alarm disarm`.
     #[arg(long)]
     pub fail_on_alarm: bool,
+    /// Fail when values of deleted Secrets are still readable in free pages (for pipelines that
+    /// ship backups where the cluster's access rules do not reach): `boltscope compact` writes a
+    /// copy without free pages.
+    #[arg(long)]
+    pub fail_on_residual_secrets: bool,
     /// Fail unless this k3s/RKE2 server token (a file holding it, as
     /// /var/lib/rancher/k3s/server/token does, or `-` for standard input) opens the snapshot's
     /// bootstrap data (the cluster CA keys k3s keeps encrypted under /bootstrap/): a server
@@ -150,7 +155,7 @@ fn read_token(p: &std::path::Path) -> Result<check::Token, String> {
 
 /// Runs `check` over every file in parallel, prints in argument order, returns the exit code.
 pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
-    let opt = inspect::Options { depth: 1, quota: args.quota, verify_trailer: true };
+    let opt = inspect::Options { depth: 1, quota: args.quota, verify_trailer: true, residue: true };
     let k3s_token = match args.k3s_token.as_deref().map(read_token).transpose() {
         Ok(t) => t,
         Err(e) => {
@@ -166,6 +171,7 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
         expect_hash: args.expect_hash,
         require_hash: args.require_hash,
         fail_on_alarm: args.fail_on_alarm,
+        fail_on_residual_secrets: args.fail_on_residual_secrets,
         k3s_token,
         require_encryption: args.require_encryption.clone(),
         require_encryption_key: args.require_encryption_key.clone(),

@@ -13,6 +13,7 @@ use crate::hashkv::HashkvArgs;
 use crate::history::HistoryArgs;
 use crate::inspect::InspectArgs;
 use crate::log::LogArgs;
+use crate::salvage::SalvageArgs;
 use crate::scan::ScanArgs;
 use crate::status::StatusArgs;
 use crate::trend::TrendArgs;
@@ -140,6 +141,31 @@ pub enum Command {
     ///   boltscope compact --page-size 4096 --byte-order little s390x-member.db -o x86.db
     #[command(verbatim_doc_comment)]
     Compact(CompactArgs),
+    /// Write everything a damaged file can give back as a valid etcd backend, and say what is lost.
+    ///
+    /// A file whose tree reads whole is copied as `compact` copies it. Otherwise: the tree of the
+    /// better meta page (or, with neither usable, of the root page found by scanning) is read
+    /// skipping what cannot be read; records of etcd's `key` bucket are carved from every page that
+    /// tree does not reach (leaves whose flags or parent are damaged, pages beyond a bad branch) and
+    /// checked (revision key, KeyValue, mod revision = the key's revision); a carved record never
+    /// replaces one the tree holds. Above the file's compaction a carved record is certain; at or
+    /// below it, it may be residue of deleted data: kept only when its key has no newer record, and
+    /// listed as uncertain. Small buckets that cannot be read come from an older root page.
+    ///
+    /// The report: revisions recovered, revision ranges lost (and possibly lost), live keys whose
+    /// newest record may be lost, uncertain keys, pages skipped and why (keys are named, values
+    /// never). The copy is written like compact's (SRC only read; a temporary file beside DST,
+    /// read back, fsynced, renamed; `-` streams it to standard output). --trailer always makes it
+    /// restorable with `etcdutl snapshot restore`; the report says whether etcd will accept it.
+    ///
+    /// Exit codes: 0 written, nothing lost or uncertain; 1 written, something lost or uncertain; 2
+    /// nothing could be written (SRC unreadable as a database, DST not writable, a bad option).
+    ///
+    /// Examples:
+    ///   boltscope salvage damaged.db -o recovered.db
+    ///   boltscope salvage --trailer always -w json member/snap/db -o restore-me.db | jq .revision_ranges_lost
+    #[command(verbatim_doc_comment)]
+    Salvage(SalvageArgs),
     /// What fills the file: bytes by Kubernetes resource, namespace or key prefix, and the keys
     /// to blame.
     ///

@@ -94,7 +94,7 @@ fn parse_page_size(s: &str) -> Result<u64, String> {
     ok.ok_or_else(|| format!("the page size must be a power of two from {lo} to {hi}, not {s:?}"))
 }
 
-fn parse_fill(s: &str) -> Result<f64, String> {
+pub fn parse_fill(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if (0.5..=1.0).contains(&f) => Ok(f),
         _ => Err(format!("fill must be a fraction from 0.5 to 1.0 (0.9 for 90%), not {s:?}")),
@@ -102,7 +102,7 @@ fn parse_fill(s: &str) -> Result<f64, String> {
 }
 
 /// Groups digits by thousands with thin spaces, as in "4 152 000".
-fn grouped(n: u64) -> String {
+pub fn grouped(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

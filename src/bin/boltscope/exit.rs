@@ -3,6 +3,7 @@
 //! interrupted. Commands report a [`Verdict`] per file; the worst one is the exit code. Library
 //! errors map here and nowhere else.
 
+use boltscope::compact::salvage::SalvageReport;
 use boltscope::compact::{Class, CompactError};
 use boltscope::Error;
 
@@ -56,6 +57,16 @@ impl Verdict {
         match e.class() {
             Class::Contents => Verdict::Problems,
             Class::Usage | Class::Unreadable => Verdict::Unreadable,
+        }
+    }
+
+    /// The verdict for a salvage: clean when the copy was written and nothing is lost or
+    /// uncertain, problems when it was written but something is, unreadable when nothing could
+    /// be written (whatever the reason).
+    pub fn of_salvage(r: &Result<SalvageReport, CompactError>) -> Verdict {
+        match r {
+            Ok(r) => Verdict::problems_if(!r.lossless),
+            Err(_) => Verdict::Unreadable,
         }
     }
 

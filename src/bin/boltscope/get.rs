@@ -5,10 +5,11 @@ use crate::exit::Verdict;
 use crate::index::Ix;
 use crate::keyread::{self, Cached, Failure, ObjectFormat, ValueArgs};
 use boltscope::bbolt::cursor::BucketRoot;
+use boltscope::etcd::carve;
 use boltscope::etcd::collect::Collector;
 use boltscope::etcd::ctl;
 use boltscope::etcd::goquote::hex;
-use boltscope::etcd::header::Header;
+use boltscope::etcd::header::{Header, RevError};
 use boltscope::etcd::proto::Kv;
 use boltscope::etcd::range::{latest_by_scan, KeyRange, Options, Ranged, SortOrder, SortTarget};
 use boltscope::etcd::scan::{self, Entry};
@@ -63,6 +64,16 @@ pub struct GetArgs {
     /// etcdctl's `l` or `s`: accepted and checked, meaningless offline.
     #[arg(long, default_value = "l", value_name = "C")]
     pub consistency: String,
+    /// Also the records carved from free pages: a read below the compaction point (refused
+    /// otherwise) sees the newest record at or below R of each key, wherever the bytes survive.
+    /// `-w json` marks such a key (`"source":"free-page"`); the others are counted on stderr. Never
+    /// over a record the tree holds.
+    #[arg(long)]
+    pub include_free: bool,
+    /// Read the tree of this meta page (0 or 1) instead of the active one, read-only (the other
+    /// describes the previous transaction).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub meta: Option<u8>,
     /// simple, json, fields or protobuf (etcdctl's formats).
     #[arg(short = 'w', long = "write-out", default_value = "simple", value_name = "FORMAT")]
     pub write_out: String,
@@ -140,7 +151,7 @@ fn latest_from_index<'a>(
 }
 
 /// `etcdctl get -w json` with decoded objects in place of values.
-fn json_decoded(a: &GetArgs, h: &Header, r: &Ranged<'_>) -> String {
+fn json_decoded(a: &GetArgs, h: &Header, r: &Ranged<'_>, free: &[(&[u8], u64)]) -> String {
     let mut s = String::from("{\"header\":");
     ctl::header_json(&mut s, h);
     if !r.kvs.is_empty() {
@@ -151,6 +162,10 @@ fn json_decoded(a: &GetArgs, h: &Header, r: &Ranged<'_>) -> String {
             }
             let obj = (!a.keys_only).then(|| a.value.object(kv.key, kv.value));
             ctl::kv_json(&mut s, kv, obj.as_ref());
+            if free.contains(&(kv.key, kv.mod_revision)) {
+                s.pop();
+                s.push_str(",\"source\":\"free-page\"}");
+            }
         }
         s.push(']');
     }
@@ -164,8 +179,43 @@ fn json_decoded(a: &GetArgs, h: &Header, r: &Ranged<'_>) -> String {
     s
 }
 
-/// The answer in the asked format.
-fn render(a: &GetArgs, h: &Header, r: &Ranged<'_>, withheld: &AtomicU64) -> Result<Vec<u8>, Failure> {
+/// `etcdctl get -w json` with each key read from a free page marked `"source":"free-page"`
+/// (`free`: their keys and mod revisions).
+fn json_marked(h: &Header, r: &Ranged<'_>, free: &[(&[u8], u64)]) -> String {
+    let mut s = String::from("{\"header\":");
+    ctl::header_json(&mut s, h);
+    if !r.kvs.is_empty() {
+        s.push_str(",\"kvs\":[");
+        for (i, kv) in r.kvs.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            ctl::kv_json(&mut s, kv, None);
+            if free.contains(&(kv.key, kv.mod_revision)) {
+                s.pop();
+                s.push_str(",\"source\":\"free-page\"}");
+            }
+        }
+        s.push(']');
+    }
+    if r.more {
+        s.push_str(",\"more\":true");
+    }
+    if r.count != 0 {
+        s.push_str(&format!(",\"count\":{}", r.count));
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// The answer in the asked format; `free`: the keys (and mod revisions) read from free pages.
+fn render(
+    a: &GetArgs,
+    h: &Header,
+    r: &Ranged<'_>,
+    withheld: &AtomicU64,
+    free: &[(&[u8], u64)],
+) -> Result<Vec<u8>, Failure> {
     let fmt = a.write_out.as_str();
     if a.count_only && fmt != "fields" {
         return Err(Failure::Usage("--count-only is only for `--write-out=fields`".into()));
@@ -192,7 +242,7 @@ fn render(a: &GetArgs, h: &Header, r: &Ranged<'_>, withheld: &AtomicU64) -> Resu
                 }
                 Ok(out)
             }
-            "json" if !yaml => Ok(json_decoded(a, h, r).into_bytes()),
+            "json" if !yaml => Ok(json_decoded(a, h, r, free).into_bytes()),
             "fields" if !yaml => {
                 let shown: Vec<String> = r.kvs.iter().map(|kv| a.value.object(kv.key, kv.value).to_string()).collect();
                 let kvs = r.kvs.iter().zip(&shown).map(|(kv, s)| Kv { value: s.as_bytes(), ..*kv }).collect();
@@ -208,6 +258,7 @@ fn render(a: &GetArgs, h: &Header, r: &Ranged<'_>, withheld: &AtomicU64) -> Resu
     let r = Ranged { kvs, count: r.count, more: r.more };
     match fmt {
         "simple" => Ok(ctl::range_simple(&r, a.print_value_only, a.hex)),
+        "json" if !free.is_empty() => Ok(json_marked(h, &r, free).into_bytes()),
         "json" => Ok(ctl::range_json(h, &r).into_bytes()),
         "fields" => Ok(ctl::range_fields(h, &r).into_bytes()),
         "protobuf" => Ok(ctl::range_protobuf(h, &r)),
@@ -225,14 +276,27 @@ fn answer<'a>(
 ) -> Result<(Vec<u8>, Option<Collector<'a>>), Failure> {
     withheld.store(0, std::sync::atomic::Ordering::Relaxed);
     let (range, opts) = request(a)?;
-    let view = DbView::new(data).map_err(Failure::Unreadable)?;
+    let view = match a.meta {
+        Some(m) => DbView::with_meta(data, usize::from(m)),
+        None => DbView::new(data),
+    }
+    .map_err(Failure::Unreadable)?;
     let (store, kb) = keyread::open_store(&view)?;
-    let rev = store.read_at(a.rev).map_err(Failure::Rev)?;
+    let rev = match store.read_at(a.rev) {
+        // Below the compaction, free pages may still hold the records.
+        Err(RevError::Compacted) if a.include_free => a.rev as u64,
+        r => r.map_err(Failure::Rev)?,
+    };
     let mut collected = None;
     let latest = match kb {
         None => Vec::new(),
         Some(kb) => {
-            let (warm, build) = match keyread::lookup(ix, path, data, &range) {
+            let cached = if a.include_free || a.meta.is_some() {
+                Cached::Miss(false)
+            } else {
+                keyread::lookup(ix, path, data, &range)
+            };
+            let (warm, build) = match cached {
                 Cached::Hit(keys) => {
                     // An entry not where the index says makes the index suspect: rebuild it.
                     let l = latest_from_index(&view, kb, &keys, rev)?;
@@ -250,8 +314,44 @@ fn answer<'a>(
             }
         }
     };
+    let (latest, free) =
+        if a.include_free && kb.is_some() { with_free(&view, &range, rev, latest)? } else { (latest, Vec::new()) };
     let ranged = Ranged::from_latest(latest, &opts);
-    Ok((render(a, &store.header, &ranged, withheld)?, collected))
+    let shown = ranged.kvs.iter().filter(|kv| free.contains(&(kv.key, kv.mod_revision))).count();
+    if shown > 0 && a.write_out != "json" {
+        eprintln!("boltscope: {shown} key(s) shown were read from free pages (-w json marks them)");
+    }
+    Ok((render(a, &store.header, &ranged, withheld, &free)?, collected))
+}
+
+/// The newest record at or below `rev` of each key, the tree's `latest` completed with the
+/// records carved from free pages (never over one of the tree's: a carved record is newer than the
+/// tree's entry of its key only where the tree lost it to compaction). Returns them and the keys
+/// (with mod revisions) taken from free pages.
+#[allow(clippy::type_complexity)]
+fn with_free<'a>(
+    view: &DbView<'a>,
+    range: &KeyRange,
+    rev: u64,
+    latest: Vec<Entry<'a>>,
+) -> Result<(Vec<Entry<'a>>, Vec<(&'a [u8], u64)>), Failure> {
+    let free = carve::free_entries(view, range)?;
+    let mut newest: std::collections::HashMap<&'a [u8], Entry<'a>> =
+        latest.into_iter().map(|e| (e.kv.key, e)).collect();
+    for e in free.into_iter().filter(|e| e.rev.main <= rev) {
+        match newest.get(e.kv.key) {
+            Some(t) if t.rev >= e.rev => {}
+            _ => {
+                newest.insert(e.kv.key, e);
+            }
+        }
+    }
+    let from_free = newest
+        .values()
+        .filter(|e| e.from_free_page() && !e.rev.tombstone)
+        .map(|e| (e.kv.key, e.kv.mod_revision))
+        .collect();
+    Ok((newest.into_values().collect(), from_free))
 }
 
 /// Runs `get`: prints the answer (read again when a live etcd committed meanwhile, up to

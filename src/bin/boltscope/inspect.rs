@@ -26,6 +26,10 @@ pub struct InspectArgs {
     /// Accepts plain bytes or a suffix: 8GiB, 2GB, 512MiB.
     #[arg(long, default_value = "2GiB", value_parser = crate::cli::parse_size)]
     pub quota: u64,
+    /// Read the tree of this meta page (0 or 1) instead of the active one, read-only: what the
+    /// file held before its last transaction (the other meta page describes the previous one).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub meta: Option<u8>,
     /// Do not verify the sha256 trailer (saves one pass of SHA-256 over the file).
     #[arg(long, alias = "no-trailer-check")]
     pub skip_hash_check: bool,
@@ -47,15 +51,20 @@ pub enum InspectFormat {
 
 /// Inspects one file, from the index when it knows the file (the quota verdict is recomputed).
 /// What is recorded, in the index's history too, is the verdict `check` gives without gates.
-pub fn inspect_file(path: &Path, opt: &inspect::Options, ix: &Ix) -> Result<(Inspect, bool), Error> {
-    let tag = format!("inspect/{}/{}", opt.depth, opt.verify_trailer);
+pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &Ix) -> Result<(Inspect, bool), Error> {
+    let m = meta.map_or("active".to_string(), |m| m.to_string());
+    let tag = format!("inspect/{}/{}/{}/{m}", inspect::SCHEMA, opt.depth, opt.verify_trailer);
     let (r, torn) = input::read_consistent(path, |data| {
         let (id, hit) = ix.lookup::<Inspect>(path, data, &tag);
         if let Some(mut r) = hit {
             r.quota = inspect::quota(r.size.total, r.prediction.as_ref().map(|p| p.size_fill_0_9), opt.quota);
             return Ok((r, None));
         }
-        let r = inspect::inspect(&DbView::new(data)?, opt);
+        let view = match meta {
+            Some(m) => DbView::with_meta(data, usize::from(m))?,
+            None => DbView::new(data)?,
+        };
+        let r = inspect::inspect(&view, opt);
         Ok((r, id))
     })?;
     let (r, id) = r;
@@ -75,8 +84,10 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, ix: &Ix) -> Result<(Ins
 
 /// Runs `inspect` over every file in parallel and prints in argument order.
 pub fn run(args: &InspectArgs, ix: &Ix) -> Verdict {
-    let opt = inspect::Options { depth: args.depth, quota: args.quota, verify_trailer: !args.skip_hash_check };
-    let outs: Vec<Result<(Inspect, bool), Error>> = args.files.par_iter().map(|p| inspect_file(p, &opt, ix)).collect();
+    let opt =
+        inspect::Options { depth: args.depth, quota: args.quota, verify_trailer: !args.skip_hash_check, residue: true };
+    let outs: Vec<Result<(Inspect, bool), Error>> =
+        args.files.par_iter().map(|p| inspect_file(p, &opt, args.meta, ix)).collect();
     let mut verdict = Verdict::Clean;
     let mut text = String::new();
     let mut done: Vec<(String, Result<&Inspect, &Error>)> = Vec::new();

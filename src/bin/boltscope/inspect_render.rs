@@ -40,6 +40,29 @@ fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
+/// `text` after `lead`, wrapped at spaces to fit 80 columns, continuation lines indented as
+/// far as `lead`; a word longer than the line stays whole.
+fn wrap(lead: &str, text: &str) -> String {
+    let indent = lead.chars().count();
+    let mut out = String::from(lead);
+    let mut col = indent;
+    for (i, word) in text.split(' ').enumerate() {
+        let w = word.chars().count();
+        if i > 0 && col + 1 + w > 80 {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+        } else if i > 0 {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+    }
+    out.push('\n');
+    out
+}
+
 fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map_or("-".into(), T::to_string)
 }
@@ -169,6 +192,20 @@ pub fn table(path: &str, r: &Inspect, source: &Source) -> String {
         );
         o.push_str(&crate::du_render::largest_resources(r));
     }
+    if let Some(res) = &r.residue {
+        let groups: Vec<String> = res.by_resource.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(o, "residue");
+        let free = format!(
+            "{} free leaf page(s), {} of them of the key bucket, hold {} record(s) the tree no longer has",
+            res.free_leaf_pages, res.key_pages, res.records
+        );
+        o.push_str(&wrap("  free      ", &free));
+        if res.records > 0 {
+            o.push_str(&wrap("  by        ", &groups.join(", ")));
+        }
+        let secrets = format!("{} value(s) of Secrets deleted or overwritten since are readable", res.secrets);
+        o.push_str(&wrap("  secrets   ", &secrets));
+    }
     let buckets = r.buckets.as_deref().unwrap_or_default();
     if !buckets.is_empty() {
         let _ = writeln!(o, "buckets");
@@ -203,7 +240,7 @@ pub fn table(path: &str, r: &Inspect, source: &Source) -> String {
         let _ = writeln!(o, "problems");
         for p in &r.problems {
             let label = if p.kind.is_warning() { "warning" } else { "error" };
-            let _ = writeln!(o, "  {label:<8} {p}");
+            o.push_str(&wrap(&format!("  {label:<8} "), &p.to_string()));
         }
         if r.problem_total > r.problems.len() as u64 {
             let _ = writeln!(o, "  ...      {} more not shown", r.problem_total - r.problems.len() as u64);
@@ -336,6 +373,34 @@ pub fn prometheus(reports: &[(String, Result<&Inspect, &Error>)]) -> String {
                 e.finished_compact_revision.unwrap_or(0) as f64,
             );
             add("boltscope_etcd_alarms", "Alarms stored in the file.", file.clone(), e.alarms.len() as f64);
+        }
+        if let Some(res) = &r.residue {
+            add(
+                "boltscope_residue_free_leaf_pages",
+                "Free pages that still read as leaf pages.",
+                file.clone(),
+                res.free_leaf_pages as f64,
+            );
+            add(
+                "boltscope_residue_records",
+                "Records of deleted keys readable in free pages.",
+                file.clone(),
+                res.records as f64,
+            );
+            for (resource, n) in &res.by_resource {
+                add(
+                    "boltscope_residue_records_by_resource",
+                    "Records of deleted keys readable in free pages, by Kubernetes resource.",
+                    format!("{file},resource=\"{}\"", esc(resource)),
+                    *n as f64,
+                );
+            }
+            add(
+                "boltscope_residue_secrets",
+                "Values of deleted Secrets readable in free pages.",
+                file.clone(),
+                res.secrets as f64,
+            );
         }
         if let Some(m) = &r.mvcc {
             add("etcd_debugging_mvcc_keys_total", "Live keys.", file.clone(), m.live_keys as f64);

@@ -6,8 +6,10 @@ use crate::exit::Verdict;
 use crate::index::Ix;
 use crate::keyread::{self, Cached, Failure, ValueArgs};
 use boltscope::bbolt::cursor::BucketRoot;
+use boltscope::etcd::carve;
 use boltscope::etcd::ctl::kv_json;
 use boltscope::etcd::events::{self, Event, Options, Replayer};
+use boltscope::etcd::header::RevError;
 use boltscope::etcd::proto::Kv;
 use boltscope::etcd::range::KeyRange;
 use boltscope::etcd::scan;
@@ -37,6 +39,15 @@ pub struct LogArgs {
     /// compaction that a server could no longer replay.
     #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rev: Option<i64>,
+    /// Also the records carved from free pages, each marked (JSON `"source":"free-page"`): history
+    /// below the compaction point, where the bytes survive (and `--rev` may start there). Never a
+    /// revision the tree still holds.
+    #[arg(long)]
+    pub include_free: bool,
+    /// Read the tree of this meta page (0 or 1) instead of the active one, read-only (the other
+    /// describes the previous transaction).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub meta: Option<u8>,
     /// Attach each event's previous value, as `etcdctl watch --prev-kv`.
     #[arg(long)]
     pub prev_kv: bool,
@@ -102,6 +113,7 @@ impl Render<'_> {
 
     fn event(&self, ev: &Event<'_>) -> Vec<u8> {
         let kind = if ev.is_delete() { "DELETE" } else { "PUT" };
+        let free = ev.entry.from_free_page();
         match self.format {
             LogFormat::Json => {
                 let mut s = format!("{{\"type\":\"{kind}\",\"kv\":");
@@ -110,11 +122,14 @@ impl Render<'_> {
                     s.push_str(",\"prev_kv\":");
                     self.json_kv(&mut s, p, false);
                 }
+                if free {
+                    s.push_str(",\"source\":\"free-page\"");
+                }
                 s.push_str("}\n");
                 s.into_bytes()
             }
             LogFormat::Simple => {
-                let mut out = format!("{kind}\n").into_bytes();
+                let mut out = if free { format!("{kind} (free page)\n") } else { format!("{kind}\n") }.into_bytes();
                 if let Some(p) = &ev.prev_kv {
                     out.extend_from_slice(p.key);
                     out.push(b'\n');
@@ -155,7 +170,8 @@ fn table_row(ev: &Event<'_>) -> String {
     let lease = if kv.lease == 0 { "-".to_string() } else { format!("{:x}", kv.lease) };
     let kind = if ev.is_delete() { "DELETE" } else { "PUT" };
     let key = String::from_utf8_lossy(kv.key);
-    format!("{:>10}  {kind:<6}  {version:>7}  {size:>9}  {change:>9}  {lease:<16}  {key}\n", ev.entry.rev.main)
+    let free = if ev.entry.from_free_page() { "  (free page)" } else { "" };
+    format!("{:>10}  {kind:<6}  {version:>7}  {size:>9}  {change:>9}  {lease:<16}  {key}{free}\n", ev.entry.rev.main)
 }
 
 /// Replays from the index: every revision of the listed keys, fetched in revision order. `Ok(false)`
@@ -201,7 +217,7 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     };
     let data = file.bytes();
     let stamp = input::commit_stamp(data);
-    let view = match DbView::new(data) {
+    let view = match a.meta.map_or_else(|| DbView::new(data), |m| DbView::with_meta(data, usize::from(m))) {
         Ok(v) => v,
         Err(e) => return keyread::fail(path, &Failure::Unreadable(e)),
     };
@@ -212,9 +228,15 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     let from = match a.rev.filter(|&r| r > 0).map(|r| store.read_at(r)) {
         None => 0,
         Some(Ok(r)) => r,
+        // Below the compaction, free pages may still hold the history.
+        Some(Err(RevError::Compacted)) if a.include_free => a.rev.unwrap_or(0) as u64,
         Some(Err(e)) => return keyread::fail(path, &Failure::Rev(e)),
     };
     let Some(kb) = kb else { return Verdict::Clean };
+    let free = match a.include_free.then(|| carve::free_entries(&view, &range)).transpose() {
+        Ok(f) => f.unwrap_or_default(),
+        Err(p) => return keyread::fail(path, &Failure::Damaged(p)),
+    };
     let o = Options { from, compacted: store.compacted, prev_kv: a.prev_kv, track: format == LogFormat::Table };
     let withheld = AtomicU64::new(0);
     let render = Render { a, format, withheld: &withheld };
@@ -224,7 +246,12 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     }
     let mut emit = |ev: &Event<'_>| keyread::emit(&mut out, &render.event(ev));
     let res = (|| -> Result<(), Problem> {
-        let build = match keyread::lookup(ix, path, data, &range) {
+        let cached = if a.include_free || a.meta.is_some() {
+            Cached::Miss(false)
+        } else {
+            keyread::lookup(ix, path, data, &range)
+        };
+        let build = match cached {
             Cached::Hit(keys) => {
                 let floor = if o.track || o.prev_kv { 0 } else { from };
                 let mut r = Replayer::new(range.clone(), o);
@@ -236,7 +263,7 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
             Cached::Miss(build) => build,
         };
         let mut pairs = keyread::collector(build);
-        events::replay(&view, kb, &range, o, pairs.as_mut(), &mut emit)?;
+        events::replay_with(&view, kb, &range, o, pairs.as_mut(), &free, &mut emit)?;
         keyread::remember(ix, path, data, pairs);
         Ok(())
     })();

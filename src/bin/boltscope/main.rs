@@ -22,6 +22,7 @@ mod inspect_render;
 mod keyread;
 mod log;
 mod report;
+mod salvage;
 mod scan;
 mod source;
 mod status;
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
     boltscope::input::set_max_expanded(cli.max_expanded_size);
     // compact neither reads nor records anything: it leaves the index to other processes.
     let ix = match cli.command {
-        Command::Compact(_) | Command::Completions(_) | Command::Man(_) => index::Ix::none(),
+        Command::Compact(_) | Command::Salvage(_) | Command::Completions(_) | Command::Man(_) => index::Ix::none(),
         _ => index::Ix::open(&cli),
     };
     let verdict = match &cli.command {
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args, &ix),
         Command::Check(args) => check::run(args, &ix),
         Command::Compact(args) => compact::run(args),
+        Command::Salvage(args) => salvage::run(args),
         Command::Du(args) => du::run(args, &ix),
         Command::History(args) => history::run(args, &ix),
         Command::Scan(args) => scan::run(args, &ix),

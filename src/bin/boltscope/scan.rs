@@ -60,7 +60,7 @@ pub fn run(a: &ScanArgs, ix: &Ix) -> Verdict {
     walk(&a.dir, &mut files, &mut folders);
     let dbs: Vec<&PathBuf> = files.par_iter().filter(|p| looks_like_bbolt(p)).collect();
     let opt = inspect::Options::default();
-    let results: Vec<_> = dbs.par_iter().map(|p| inspect_file(p, &opt, ix)).collect();
+    let results: Vec<_> = dbs.par_iter().map(|p| inspect_file(p, &opt, None, ix)).collect();
     let (mut total, mut problems, mut failed) = (0u64, 0u64, 0u64);
     for (d, e) in &folders {
         failed += 1;

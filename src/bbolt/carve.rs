@@ -1,0 +1,234 @@
+//! Carving: reading pages as leaf pages without reaching them through the tree, to find what
+//! free pages still hold (deleted data that a backup carries along) and what a damaged tree no
+//! longer reaches. Nothing here knows what the records mean; the etcd layer checks them.
+//!
+//! Two modes ([`Mode`]):
+//! - **strict**, for residue: the page header names the page itself as a leaf with elements, its
+//!   run of overflow pages lies below the high-water mark and inside the file, every element lies
+//!   inside the run exactly where bbolt's packed layout puts it, and none of the overflow pages is
+//!   reached by the tree or carries a page header of its own (it would then have been reused, and
+//!   the value would be another page's bytes);
+//! - **tolerant**, for salvage: the header's flags, id and overflow count may be damaged. The run
+//!   is what the elements need, cut at the first page the tree reached or that carries its own
+//!   header; an element whose stated key position is damaged is also offered where the packed
+//!   layout puts it ([`Candidates`]), and the caller decides which one its records validate.
+//!
+//! Every read is bounds-checked against the file; a page is looked at only through its own
+//! bytes, so any input ends in bounded time and memory.
+
+use super::order::{ByteOrder, PageId};
+use super::page::{Header, LeafElem, Page, BRANCH, ELEMENT_SIZE, FREELIST, LEAF, META, PAGE_HEADER_SIZE};
+use super::view::DbView;
+use rayon::prelude::*;
+
+/// The pages of a file as carving sees them: the body (no snapshot trailer), its byte order and
+/// page size, whether or not a meta page vouches for them.
+#[derive(Clone, Copy, Debug)]
+pub struct Geometry<'a> {
+    /// The file without its snapshot trailer.
+    pub body: &'a [u8],
+    /// Byte order.
+    pub order: ByteOrder,
+    /// Page size in bytes.
+    pub page_size: u64,
+}
+
+impl<'a> Geometry<'a> {
+    /// The geometry of a view.
+    pub fn of(view: &DbView<'a>) -> Geometry<'a> {
+        Geometry {
+            body: view.data.get(..view.body_len()).unwrap_or_default(),
+            order: view.order,
+            page_size: view.page_size,
+        }
+    }
+
+    /// Whole pages in the body.
+    pub fn pages(&self) -> u64 {
+        (self.body.len() as u64).checked_div(self.page_size).unwrap_or(0)
+    }
+
+    fn offset(&self, id: u64) -> Option<usize> {
+        usize::try_from(id.checked_mul(self.page_size)?).ok()
+    }
+
+    /// The header of page `id`, if the page lies in the file.
+    pub fn header(&self, id: u64) -> Option<Header> {
+        let at = self.offset(id)?;
+        Header::read(self.body.get(at..at.checked_add(PAGE_HEADER_SIZE)?)?, self.order)
+    }
+
+    /// Whether page `id` starts with a header naming itself, of a known page type: a page written
+    /// as a page, not the continuation of another page's run.
+    pub fn has_own_header(&self, id: u64) -> bool {
+        self.header(id).is_some_and(|h| h.id.0 == id && matches!(h.flags, BRANCH | LEAF | META | FREELIST))
+    }
+
+    /// Pages `[id, id + n)` as one slice, cut at the end of the file (`None` when `id` is past it).
+    pub fn run(&self, id: u64, n: u64) -> Option<&'a [u8]> {
+        let avail = self.pages().checked_sub(id).filter(|&a| a > 0)?;
+        let start = self.offset(id)?;
+        let len = usize::try_from(n.clamp(1, avail).checked_mul(self.page_size)?).ok()?;
+        self.body.get(start..start.checked_add(len)?)
+    }
+
+    /// Page `id` viewed over `n` pages (cut at the end of the file), as a page read at its own id.
+    pub fn page(&self, id: u64, n: u64) -> Option<Page<'a>> {
+        Page::new(PageId(id), self.offset(id)? as u64, self.run(id, n)?, self.order)
+    }
+}
+
+/// How much of a page must be right for it to be carved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Everything (see the module docs); pages must lie below `limit` (the high-water mark).
+    Strict {
+        /// The high-water mark.
+        limit: u64,
+    },
+    /// Damaged headers and element positions are worked around (see the module docs).
+    Tolerant,
+}
+
+/// Where element `i` of a leaf may be: where its header's `pos` says (`stated`), and where
+/// bbolt's packed layout puts it when that differs (`packed`: right after the element table for
+/// the first element, right after the previous element's value for the others, from the sizes
+/// alone). Either is `None` when it does not lie inside the page.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidates<'a> {
+    /// As the element header says.
+    pub stated: Option<LeafElem<'a>>,
+    /// As the packed layout says, when different.
+    pub packed: Option<LeafElem<'a>>,
+}
+
+impl<'a> Candidates<'a> {
+    /// Whether the element is where both its header and the packed layout say.
+    pub fn consistent(&self) -> bool {
+        self.stated.is_some() && self.packed.is_none()
+    }
+
+    /// The stated element, then the packed one.
+    pub fn each(&self) -> impl Iterator<Item = LeafElem<'a>> {
+        self.stated.into_iter().chain(self.packed)
+    }
+}
+
+/// The most elements a leaf page of `ps` bytes can have whose headers fit in its first page,
+/// which is where bbolt puts them (a node larger than a page holds few, large elements).
+pub fn max_elements(ps: u64) -> usize {
+    usize::try_from(ps.saturating_sub(PAGE_HEADER_SIZE as u64) / ELEMENT_SIZE as u64).unwrap_or(0)
+}
+
+/// The candidates of the first `count` elements of `page`.
+pub fn candidates<'a>(page: &Page<'a>, count: usize) -> Vec<Candidates<'a>> {
+    let mut out = Vec::with_capacity(count.min(4096));
+    let mut chain = ELEMENT_SIZE.checked_mul(count).and_then(|t| t.checked_add(PAGE_HEADER_SIZE));
+    for i in 0..count {
+        let Some([_, pos, ksize, vsize]) = page.leaf_fields(i) else { break };
+        let e = PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
+        let at = e.checked_add(pos as usize);
+        let stated = at.and_then(|s| page.leaf_elem_at(i, s));
+        let packed = chain.filter(|c| Some(*c) != at).and_then(|c| page.leaf_elem_at(i, c));
+        chain = chain.and_then(|c| c.checked_add(ksize as usize)?.checked_add(vsize as usize));
+        out.push(Candidates { stated, packed });
+    }
+    out
+}
+
+/// A page read as a leaf without the tree.
+#[derive(Clone, Debug)]
+pub struct CarvedLeaf<'a> {
+    /// The page, read at its position (its header's id may differ in tolerant mode), over the
+    /// pages its elements may use.
+    pub page: Page<'a>,
+    /// Its elements.
+    pub elems: Vec<Candidates<'a>>,
+    /// Whether the page passes the strict rules.
+    pub intact: bool,
+}
+
+/// End of an element's value, as an offset in its page.
+fn end_of(page: &Page<'_>, e: &LeafElem<'_>) -> usize {
+    (e.value.as_ptr() as usize - page.bytes.as_ptr() as usize) + e.value.len()
+}
+
+/// The first page after the header page, among those `elems` reach into, that the tree reached
+/// or that carries a page header of its own (the run cannot continue there).
+fn first_foreign(g: &Geometry<'_>, page: &Page<'_>, elems: &[Candidates<'_>], reached: &dyn Fn(u64) -> bool) -> u64 {
+    let used = elems.iter().flat_map(|c| c.each()).map(|e| end_of(page, &e)).max().unwrap_or(0) as u64;
+    let n = used.div_ceil(g.page_size).max(1);
+    let id = page.id.0;
+    (1..n).find(|k| reached(id + k) || g.has_own_header(id + k)).unwrap_or(n)
+}
+
+/// Page `id` read as a leaf (see [`Mode`]); `reached` says which pages the tree reached. `None`
+/// when the page has no element that could be read.
+pub fn leaf<'a>(g: &Geometry<'a>, id: u64, mode: Mode, reached: &dyn Fn(u64) -> bool) -> Option<CarvedLeaf<'a>> {
+    let h = g.header(id)?;
+    let count = usize::from(h.count);
+    if count == 0 || id < 2 {
+        return None;
+    }
+    let claimed = u64::from(h.overflow) + 1;
+    match mode {
+        Mode::Strict { limit } => {
+            let fits = id.checked_add(claimed).is_some_and(|end| end <= limit.min(g.pages()));
+            if h.id.0 != id || h.flags != LEAF || !fits || count > max_elements(g.page_size) {
+                return None;
+            }
+            let page = g.page(id, claimed)?;
+            let elems = candidates(&page, count);
+            if elems.len() != count || !elems.iter().all(Candidates::consistent) {
+                return None;
+            }
+            if (1..claimed).any(|k| reached(id + k) || g.has_own_header(id + k)) {
+                return None;
+            }
+            Some(CarvedLeaf { page, elems, intact: true })
+        }
+        Mode::Tolerant => {
+            if matches!(h.flags, BRANCH | META | FREELIST) {
+                return None;
+            }
+            let page = g.page(id, claimed)?;
+            let mut elems = candidates(&page, count.min(max_elements(g.page_size)));
+            let cut = first_foreign(g, &page, &elems, reached);
+            let limit = usize::try_from(cut.saturating_mul(g.page_size)).unwrap_or(usize::MAX);
+            let mut whole = cut >= claimed && claimed <= g.pages() - id;
+            for c in &mut elems {
+                for slot in [&mut c.stated, &mut c.packed] {
+                    if slot.is_some_and(|e| end_of(&page, &e) > limit) {
+                        *slot = None;
+                        whole = false;
+                    }
+                }
+            }
+            let page = Page { bytes: page.bytes.get(..limit.min(page.bytes.len())).unwrap_or(page.bytes), ..page };
+            let intact = whole
+                && h.id.0 == id
+                && h.flags == LEAF
+                && elems.len() == count
+                && elems.iter().all(Candidates::consistent);
+            elems.iter().any(|c| c.stated.is_some() || c.packed.is_some()).then_some(CarvedLeaf { page, elems, intact })
+        }
+    }
+}
+
+/// Carves every page of `ids` that `reached` does not mark, in parallel; `f` turns each carved
+/// leaf into results. The results come back in page order.
+pub fn carve<'a, T: Send>(
+    g: &Geometry<'a>,
+    ids: std::ops::Range<u64>,
+    mode: Mode,
+    reached: &(dyn Fn(u64) -> bool + Sync),
+    f: &(dyn Fn(CarvedLeaf<'a>) -> Option<T> + Sync),
+) -> Vec<T> {
+    let end = ids.end.min(g.pages());
+    (ids.start.max(2)..end)
+        .into_par_iter()
+        .filter(|&id| !reached(id))
+        .filter_map(|id| leaf(g, id, mode, reached))
+        .filter_map(f)
+        .collect()
+}

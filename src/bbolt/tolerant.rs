@@ -1,0 +1,242 @@
+//! Reading a damaged tree: every subtree that can be read is, in key order, and every one that
+//! cannot is handed over as a lost key range with the problem that stopped it, so a salvage knows
+//! which keys it may have to find elsewhere (by carving, [`super::carve`]).
+//!
+//! What is worked around: a page whose type flags are damaged is read as a branch when its
+//! elements make a plausible branch (keys in order, children that are pages), else as a leaf; a
+//! damaged overflow count is cut to the pages the elements use; a header id that differs from
+//! the id the page was reached by is accepted when the rest of the header is sound; a branch
+//! element that cannot be read, or whose key is out of order, costs only its own subtree; leaf
+//! elements are offered as [`Candidates`] for the caller to accept or not. What is never
+//! followed: a page already reached (a cycle, a page shared by two parents), an id outside the
+//! file or the high-water mark, a tree deeper than [`MAX_DEPTH`]. Every page is read once at most,
+//! so any input ends in time bounded by the file.
+
+use super::bitmap::Bitmap;
+use super::bucket::BucketRoot;
+use super::carve::{candidates, max_elements, Candidates, Geometry};
+use super::page::{type_name, Page, BRANCH, LEAF};
+use super::walker::MAX_DEPTH;
+use crate::problem::{Problem, ProblemKind};
+
+/// A key range of a bucket that could not be read: `lower <= key < upper` (`<= upper` when
+/// `upper_inclusive`; unbounded when `None`), and why.
+#[derive(Clone, Debug)]
+pub struct LostRange<'a> {
+    /// Lower bound (inclusive).
+    pub lower: Option<&'a [u8]>,
+    /// Upper bound (exclusive unless `upper_inclusive`).
+    pub upper: Option<&'a [u8]>,
+    /// Whether the upper bound is a key of the range.
+    pub upper_inclusive: bool,
+    /// What stopped the read.
+    pub problem: Problem,
+}
+
+impl<'a> LostRange<'a> {
+    /// The range `lower <= key < upper`.
+    pub fn new(lower: Option<&'a [u8]>, upper: Option<&'a [u8]>, problem: Problem) -> LostRange<'a> {
+        LostRange { lower, upper, upper_inclusive: false, problem }
+    }
+
+    /// Whether `key` lies in the range.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.lower.map_or(true, |l| key >= l)
+            && self.upper.map_or(true, |u| key < u || (self.upper_inclusive && key == u))
+    }
+}
+
+/// A leaf reached by the tree, with the key bounds its parents give it.
+#[derive(Clone, Debug)]
+pub struct TolerantLeaf<'a> {
+    /// The page (an inline bucket's page, or a page run cut to what its elements use).
+    pub page: Page<'a>,
+    /// Its elements.
+    pub elems: Vec<Candidates<'a>>,
+    /// Lower bound of its keys (inclusive).
+    pub lower: Option<&'a [u8]>,
+    /// Upper bound (exclusive).
+    pub upper: Option<&'a [u8]>,
+}
+
+impl TolerantLeaf<'_> {
+    /// Whether `key` respects the leaf's bounds.
+    pub fn in_bounds(&self, key: &[u8]) -> bool {
+        self.lower.map_or(true, |l| key >= l) && self.upper.map_or(true, |u| key < u)
+    }
+}
+
+/// What a caller does with each leaf: accepts what it can, and returns a problem when some of
+/// the leaf could not be accepted (its range is then reported lost as well).
+pub type OnLeaf<'r, 'a> = dyn FnMut(&TolerantLeaf<'a>) -> Option<Problem> + 'r;
+
+/// The tolerant reader of one file: the pages it has reached, shared across buckets.
+pub struct Reader<'a> {
+    g: Geometry<'a>,
+    limit: u64,
+    /// Pages read as part of the tree (header pages and the overflow pages they use).
+    pub reached: Bitmap,
+    budget: u64,
+}
+
+fn lost<'a>(lower: Option<&'a [u8]>, upper: Option<&'a [u8]>, problem: Problem) -> LostRange<'a> {
+    LostRange::new(lower, upper, problem)
+}
+
+impl<'a> Reader<'a> {
+    /// A reader of the pages of `g` below `limit` (the high-water mark of a trusted meta page, or
+    /// the file's page count).
+    pub fn new(g: Geometry<'a>, limit: u64) -> Reader<'a> {
+        let pages = g.pages();
+        Reader { g, limit: limit.min(pages), reached: Bitmap::new(pages), budget: pages.saturating_add(1) }
+    }
+
+    /// Reads the bucket rooted at `root`: `leaf` gets each leaf in key order, `lost` each key
+    /// range that could not be read.
+    pub fn bucket(&mut self, root: BucketRoot<'a>, leaf: &mut OnLeaf<'_, 'a>, lost: &mut dyn FnMut(LostRange<'a>)) {
+        match root {
+            BucketRoot::Inline(page) => {
+                let elems = candidates(&page, usize::from(page.count).min(max_elements(page.bytes.len() as u64)));
+                let l = TolerantLeaf { page, elems, lower: None, upper: None };
+                if let Some(p) = leaf(&l) {
+                    lost(LostRange::new(None, None, p));
+                }
+            }
+            BucketRoot::Page(id) => self.node(id.0, None, None, 0, leaf, lost),
+        }
+    }
+
+    fn problem(&self, kind: ProblemKind, id: u64, msg: String) -> Problem {
+        Problem::new(kind, msg).page(id).offset(id.saturating_mul(self.g.page_size))
+    }
+
+    /// Page `id` as a tree page, with its run cut to what can be its own; marks it reached.
+    fn fetch(&mut self, id: u64) -> Result<Page<'a>, Problem> {
+        if id < 2 || id >= self.limit {
+            let msg = format!("page {id} is outside the pages a tree can use [2, {})", self.limit);
+            return Err(self.problem(ProblemKind::PageOutOfBounds, id, msg));
+        }
+        let Some(h) = self.g.header(id) else {
+            return Err(self.problem(ProblemKind::PagePastEof, id, format!("page {id} lies past the end of the file")));
+        };
+        let sound = matches!(h.flags, BRANCH | LEAF);
+        if h.id.0 != id && !sound {
+            let msg = format!("page {id} identifies itself as page {} and has type {}", h.id, type_name(h.flags));
+            return Err(self.problem(ProblemKind::PageIdMismatch, id, msg));
+        }
+        let claimed = u64::from(h.overflow) + 1;
+        let fits = id.checked_add(claimed).is_some_and(|e| e <= self.limit);
+        // A damaged overflow count: only the pages up to the next one that is a page of its own.
+        let run = if fits {
+            claimed
+        } else {
+            (1..self.limit - id).find(|k| self.g.has_own_header(id + k) || self.reached.get(id + k)).unwrap_or(1)
+        };
+        for k in 0..run {
+            if !self.reached.set(id + k) {
+                let msg = format!("page {} is reached a second time (a cycle, or a page with two parents)", id + k);
+                return Err(self.problem(ProblemKind::MultipleReferences, id + k, msg));
+            }
+        }
+        self.g.page(id, run).ok_or_else(|| {
+            self.problem(ProblemKind::PagePastEof, id, format!("page {id} lies past the end of the file"))
+        })
+    }
+
+    /// The branch elements of `page` that are sound: key in order within the bounds, child an id
+    /// below the limit. `None` for an element that is not.
+    fn branch_elems(
+        &self,
+        page: &Page<'a>,
+        lower: Option<&'a [u8]>,
+        upper: Option<&'a [u8]>,
+    ) -> Vec<Option<(&'a [u8], u64)>> {
+        let n = usize::from(page.count).min(max_elements(self.g.page_size));
+        let mut prev: Option<&[u8]> = None;
+        (0..n)
+            .map(|i| {
+                let e = page.branch_elem(i).ok()?;
+                let ordered = prev.map_or(true, |p| e.key > p)
+                    && (i > 0 || lower.map_or(true, |l| e.key >= l))
+                    && lower.map_or(true, |l| i == 0 || e.key > l)
+                    && upper.map_or(true, |u| e.key < u);
+                let child_ok = e.child.0 >= 2 && e.child.0 < self.limit && !e.key.is_empty();
+                (ordered && child_ok).then(|| {
+                    prev = Some(e.key);
+                    (e.key, e.child.0)
+                })
+            })
+            .collect()
+    }
+
+    /// Whether a page of unknown type reads as a branch: every element sound, children pages of
+    /// their own.
+    fn plausible_branch(&self, page: &Page<'a>, lower: Option<&'a [u8]>, upper: Option<&'a [u8]>) -> bool {
+        let elems = self.branch_elems(page, lower, upper);
+        !elems.is_empty()
+            && elems.len() == usize::from(page.count)
+            && elems.iter().all(|e| e.is_some_and(|(_, c)| self.g.has_own_header(c)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn node(
+        &mut self,
+        id: u64,
+        lower: Option<&'a [u8]>,
+        upper: Option<&'a [u8]>,
+        depth: u32,
+        leaf: &mut OnLeaf<'_, 'a>,
+        lost_: &mut dyn FnMut(LostRange<'a>),
+    ) {
+        if depth > MAX_DEPTH || self.budget == 0 {
+            let msg = format!("page {id}: tree deeper or larger than the file");
+            return lost_(lost(lower, upper, self.problem(ProblemKind::TooDeep, id, msg)));
+        }
+        self.budget -= 1;
+        let page = match self.fetch(id) {
+            Ok(p) => p,
+            Err(p) => return lost_(lost(lower, upper, p)),
+        };
+        let is_branch = match page.flags {
+            BRANCH => true,
+            LEAF => false,
+            _ => self.plausible_branch(&page, lower, upper),
+        };
+        if !is_branch {
+            let n = usize::from(page.count).min(max_elements(self.g.page_size));
+            let l = TolerantLeaf { elems: candidates(&page, n), page, lower, upper };
+            if let Some(p) = leaf(&l) {
+                lost_(lost(lower, upper, p));
+            }
+            return;
+        }
+        let elems = self.branch_elems(&page, lower, upper);
+        let good: Vec<(usize, &'a [u8], u64)> =
+            elems.iter().enumerate().filter_map(|(i, e)| e.map(|(k, c)| (i, k, c))).collect();
+        if good.is_empty() {
+            let msg = format!("branch page {id} has no element that can be read");
+            return lost_(lost(lower, upper, self.problem(ProblemKind::EmptyBranch, id, msg)));
+        }
+        let bad = |from: usize, to: usize| elems.get(from..to).is_some_and(|s| !s.is_empty());
+        for (j, &(i, key, child)) in good.iter().enumerate() {
+            let next = good.get(j + 1);
+            let child_upper = next.map(|n| n.1).or(upper);
+            // Elements that could not be read before the first good one, or between this one and
+            // the next: their subtrees are lost somewhere in the range around them.
+            if j == 0 && i > 0 {
+                let msg = format!("branch page {id}: {i} element(s) before the first readable one are unreadable");
+                lost_(lost(lower, Some(key), self.problem(ProblemKind::ElementOutsidePage, id, msg)));
+            }
+            let end = next.map_or(elems.len(), |n| n.0);
+            if bad(i + 1, end) {
+                let msg = format!("branch page {id}: element(s) {}..{end} are unreadable or out of order", i + 1);
+                lost_(lost(Some(key), child_upper, self.problem(ProblemKind::KeysOutOfOrder, id, msg)));
+            }
+            self.node(child, Some(key), child_upper, depth + 1, leaf, lost_);
+        }
+        if usize::from(page.count) > elems.len() {
+            let msg = format!("branch page {id} claims {} elements; {} can be read", page.count, elems.len());
+            lost_(lost(good.last().map(|g| g.1), upper, self.problem(ProblemKind::ElementOutsidePage, id, msg)));
+        }
+    }
+}

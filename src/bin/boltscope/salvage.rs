@@ -1,0 +1,180 @@
+//! `salvage`: the report, lines for people or one JSON object (on standard error when the copy
+//! goes to standard output).
+
+use crate::compact::{grouped, parse_fill, TrailerArg};
+use crate::exit::{Verdict, INTERRUPTED};
+use boltscope::compact::salvage::{self, SalvageJob, SalvageReport};
+use boltscope::compact::{self, Destination, Trailer};
+use boltscope::etcd::humanize::bytes as h;
+use clap::{Parser, ValueEnum};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// Arguments of `salvage`.
+#[derive(Parser, Debug)]
+pub struct SalvageArgs {
+    /// The damaged file (read only).
+    #[arg(value_name = "SRC")]
+    pub src: PathBuf,
+    /// Where to write what can be recovered (`-`: standard output, after verification).
+    #[arg(short = 'o', long = "output", value_name = "DST")]
+    pub dst: PathBuf,
+    /// Append the sha256 trailer `etcdutl snapshot restore` verifies: auto = when SRC has one;
+    /// `always` makes the copy restorable whatever SRC was.
+    #[arg(long, value_enum, default_value_t = TrailerArg::Auto)]
+    pub trailer: TrailerArg,
+    /// How full to fill pages: a fraction from 0.5 to 1.0.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_fill)]
+    pub fill: f64,
+    /// Replace DST if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// `text` (the report for people) or `json`.
+    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = SalvageFormat::Text)]
+    pub write_out: SalvageFormat,
+}
+
+/// `salvage -w` values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SalvageFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+fn ranges(v: &[[u64; 2]]) -> String {
+    let mut s: Vec<String> =
+        v.iter().take(10).map(|[a, b]| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+    if v.len() > 10 {
+        s.push(format!("... ({} ranges)", v.len()));
+    }
+    s.join(", ")
+}
+
+/// The report for people.
+fn text(r: &SalvageReport) -> String {
+    let mut o = String::new();
+    let v = &r.revisions;
+    let verdict = if r.lossless { "nothing lost" } else { "SOMETHING IS LOST OR UNCERTAIN (see below)" };
+    let etcd = r.buckets.iter().any(|b| b.name == "key") || r.method == salvage::Method::Copy;
+    let what = if etcd {
+        let how = match r.method {
+            salvage::Method::Copy => "the tree reads whole: copied".to_string(),
+            salvage::Method::Salvage => format!("{} from the tree, {} carved", grouped(v.from_tree), grouped(v.carved)),
+        };
+        format!("{} revisions recovered ({how})", grouped(v.recovered))
+    } else {
+        let n: u64 = r.buckets.iter().map(|b| b.entries).sum();
+        format!("{} entries recovered (not an etcd file: nothing carved)", grouped(n))
+    };
+    let _ = writeln!(o, "{} {} -> {} {}: {what}; {verdict}", r.src, h(r.src_size), r.dst, h(r.dst_size));
+    if r.method == salvage::Method::Copy {
+        let verified = if r.verified { "verified" } else { "NOT verified" };
+        let _ = writeln!(o, "  copy      {verified}; {}", r.acceptance());
+        return o;
+    }
+    if let Some(root) = &r.root {
+        let from = match (&root.from, root.meta) {
+            (salvage::root::RootFrom::Scan, _) => "found by scanning (no meta page names a readable root)".to_string(),
+            (f, Some(m)) => format!("named by meta page {m} ({})", format!("{f:?}").to_lowercase()),
+            (_, None) => String::new(),
+        };
+        let _ = writeln!(o, "  tree      root page {} {from}", root.page);
+    }
+    if let Some(c) = r.compact_revision {
+        let _ = writeln!(o, "  revision  last {}, compacted at {c}", r.last_revision);
+    }
+    if !r.revision_ranges_lost.is_empty() {
+        let _ = writeln!(o, "  lost      revisions {}", ranges(&r.revision_ranges_lost));
+    }
+    if !r.revision_ranges_possibly_lost.is_empty() {
+        let _ = writeln!(o, "  maybe     revisions {} may have held records", ranges(&r.revision_ranges_possibly_lost));
+    }
+    let fixed = v.layout_repaired + v.key_repaired;
+    if fixed + v.unreadable + v.left_out > 0 {
+        let _ = writeln!(
+            o,
+            "  records   {} read past a damaged element header, {} with a rebuilt revision key, {} unreadable, {} \
+             carved and left out (residue or superseded)",
+            v.layout_repaired, v.key_repaired, v.unreadable, v.left_out
+        );
+    }
+    if let Some(live) = r.live_keys {
+        let _ =
+            writeln!(o, "  live      {live} live key(s), {} may have lost their newest record", r.live_keys_at_risk);
+    }
+    for k in &r.live_keys_at_risk_first {
+        let _ = writeln!(o, "  at risk   {k}");
+    }
+    for k in &r.uncertain_keys_first {
+        let _ = writeln!(o, "  uncertain {k}");
+    }
+    let b: Vec<String> = r.buckets.iter().map(|b| format!("{} {} ({})", b.name, b.entries, b.source)).collect();
+    let _ = writeln!(o, "  buckets   {}", b.join(", "));
+    if r.entries_unreadable + r.nested_buckets_left_out > 0 {
+        let _ = writeln!(
+            o,
+            "  entries   {} unreadable in buckets other than key; {} nested bucket(s) left out (salvage copies \
+             top-level buckets only)",
+            r.entries_unreadable, r.nested_buckets_left_out
+        );
+    }
+    for s in &r.pages_skipped {
+        let _ = writeln!(o, "  skipped   {} [bucket {}]", s.problem, s.bucket);
+    }
+    if r.pages_skipped_total > r.pages_skipped.len() as u64 {
+        let _ = writeln!(o, "  ...       {} more skipped", r.pages_skipped_total - r.pages_skipped.len() as u64);
+    }
+    for n in &r.notes {
+        let _ = writeln!(o, "  note      {n}");
+    }
+    let verified = if r.verified { "verified" } else { "NOT verified" };
+    let _ = writeln!(o, "  copy      {verified}; {}", r.acceptance());
+    o
+}
+
+/// Runs the command.
+pub fn run(a: &SalvageArgs) -> Verdict {
+    let handled = ctrlc::set_handler(|| {
+        let n = compact::unfinished::remove_all();
+        let what = if n > 0 { "; the unfinished copy was removed" } else { "" };
+        eprintln!("boltscope: salvage interrupted{what}");
+        std::process::exit(i32::from(INTERRUPTED));
+    });
+    if let Err(e) = handled {
+        eprintln!("boltscope: warning: cannot handle interrupts ({e}); an interrupted salvage may leave a .boltscope-compact-* file");
+    }
+    let to_stdout = a.dst.as_os_str() == "-";
+    let job = SalvageJob {
+        src: a.src.clone(),
+        dst: if to_stdout { Destination::Stdout } else { Destination::File(a.dst.clone()) },
+        fill: a.fill,
+        trailer: match a.trailer {
+            TrailerArg::Auto => Trailer::Auto,
+            TrailerArg::Always => Trailer::Always,
+            TrailerArg::Never => Trailer::Never,
+        },
+        force: a.force,
+    };
+    let res = salvage::run(&job, Box::new(|_, _| {}));
+    let verdict = Verdict::of_salvage(&res);
+    let r = match res {
+        Err(e) => {
+            eprintln!("boltscope: salvage {} -> {}: {e}; nothing was written", a.src.display(), job.dst);
+            return verdict;
+        }
+        Ok(r) => r,
+    };
+    let out = match a.write_out {
+        SalvageFormat::Json => serde_json::to_string(&r).unwrap_or_default() + "\n",
+        SalvageFormat::Text => text(&r),
+    };
+    // With the copy on standard output, the report goes to standard error.
+    if to_stdout {
+        eprint!("{out}");
+    } else {
+        print!("{out}");
+    }
+    verdict
+}

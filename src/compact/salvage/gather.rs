@@ -1,0 +1,266 @@
+//! Everything a damaged file can give back, gathered before anything is written: the geometry, the
+//! tree ([`root`]), every bucket read tolerantly ([`tree`]), the `key` bucket completed from
+//! carved pages ([`merge`]), small buckets that cannot be read taken from an older root page, and
+//! the report of what was lost.
+
+use super::merge::{self, Merged};
+use super::report::{BucketInfo, SalvageReport, KEYS_SHOWN};
+use super::root::{self, Root, RootFrom};
+use super::tree::{self, Top};
+use crate::bbolt::carve::{self, Geometry, Mode};
+use crate::bbolt::cursor;
+use crate::bbolt::order::PageId;
+use crate::bbolt::recover::{self, Found};
+use crate::bbolt::tolerant::LostRange;
+use crate::bbolt::view::DbView;
+use crate::compact::CompactError;
+use crate::error::Error;
+use crate::etcd::carve::{pick, Fix, KeyRecord, RevKey, Source};
+use crate::etcd::{trailer, KEY_BUCKET};
+use crate::problem::{Problem, ProblemKind};
+use std::collections::HashMap;
+
+/// Plain entries of a bucket: key and value, borrowed from the file.
+pub type Entries<'a> = Vec<(&'a [u8], &'a [u8])>;
+
+/// What was gathered, ready to be written.
+#[derive(Debug)]
+pub struct Gathered<'a> {
+    /// The pages' geometry.
+    pub g: Geometry<'a>,
+    /// The tree read (None: no page reads as a root; only carved records are written).
+    pub root: Option<Root>,
+    /// The `key` bucket, when the file is etcd's.
+    pub keys: Option<Merged<'a>>,
+    /// Its sequence.
+    pub key_sequence: u64,
+    /// The other buckets: name, sequence, entries sorted by key.
+    pub plain: Vec<(&'a [u8], u64, Entries<'a>)>,
+    /// The report so far.
+    pub report: SalvageReport,
+}
+
+fn lost_all<'a>(why: &str) -> LostRange<'a> {
+    LostRange::new(None, None, Problem::new(ProblemKind::PageOutOfBounds, why.to_string()))
+}
+
+/// Records of `key` found in the pages the tree did not reach.
+fn carved<'a>(g: &Geometry<'a>, reached: &(dyn Fn(u64) -> bool + Sync)) -> Vec<KeyRecord<'a>> {
+    let per_page = carve::carve(g, 2..g.pages(), Mode::Tolerant, reached, &|leaf| {
+        let v: Vec<KeyRecord<'a>> =
+            leaf.elems.iter().filter_map(|c| pick(c, leaf.page.id, Source::Unreached)).collect();
+        (!v.is_empty()).then_some(v)
+    });
+    per_page.into_iter().flatten().collect()
+}
+
+/// An older, whole copy of bucket `name` from another root page: its root page and entries.
+#[allow(clippy::type_complexity)]
+fn older_copy<'a>(
+    data: &'a [u8],
+    g: &Geometry<'a>,
+    roots: &[u64],
+    name: &[u8],
+) -> Option<(u64, Vec<(&'a [u8], &'a [u8])>)> {
+    roots.iter().find_map(|&r| {
+        let view = DbView::recovered(data, g.order, g.page_size as u32, PageId(r));
+        let b = root::bucket_in(data, g, r, name)?;
+        let mut v = Vec::new();
+        let mut nested = false;
+        cursor::for_each(&view, b, &mut |e| {
+            nested |= e.is_bucket();
+            v.push((e.key, e.value));
+        })
+        .ok()?;
+        (!nested).then_some((r, v))
+    })
+}
+
+/// Gathers what `data` holds; `src`/`dst` name the files in the report.
+pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, CompactError> {
+    let (g, found) = recover::geometry(data).ok_or(CompactError::Unreadable(Error::not_bbolt()))?;
+    let mut report = SalvageReport::new(src.to_string(), dst.to_string(), super::report::Method::Salvage);
+    report.page_size = g.page_size;
+    report.byte_order = g.order;
+    report.geometry_from_meta = found == Found::Meta;
+    report.src_size = data.len() as u64;
+    for i in 0..2u64 {
+        match recover::meta_page(&g, i) {
+            Some(m) if m.is_valid() => {}
+            Some(m) => report.notes.push(format!("meta page {i} is invalid: {}", m.error.unwrap_or_default())),
+            None => report.notes.push(format!("meta page {i} cannot be read")),
+        }
+    }
+    if let Some(t) = trailer::verify(data).filter(|t| !t.ok()) {
+        report.notes.push(format!(
+            "the sha256 trailer ({}) does not match the file ({}): bytes changed somewhere, and a value that still \
+             decodes may carry the change",
+            t.stored, t.computed
+        ));
+    }
+    let root = root::choose(data, &g);
+    let mut reader = tree::reader(g, root.as_ref().map_or(g.pages(), |r| r.limit));
+    let (listed, root_lost) = match &root {
+        Some(r) => tree::read_root(&mut reader, r.page),
+        None => (Vec::new(), vec![lost_all("no page reads as a root bucket")]),
+    };
+    for l in &root_lost {
+        report.skipped(b"", l.problem.clone());
+    }
+    let mut tops: Vec<Top<'a>> = Vec::new();
+    let mut listed = listed;
+    listed.sort_by(|a, b| a.0.cmp(b.0));
+    listed.dedup_by(|a, b| a.0 == b.0);
+    for (name, sequence, b) in listed {
+        let mut top = Top { name, sequence, ..Top::default() };
+        if name == KEY_BUCKET {
+            tree::read_keys(&mut reader, b, &mut top);
+        } else {
+            tree::read_plain(&mut reader, b, &mut top);
+        }
+        for l in &top.lost {
+            report.skipped(name, l.problem.clone());
+        }
+        tops.push(top);
+    }
+    let key_at = tops.iter().position(|t| t.name == KEY_BUCKET);
+    let mut key_top = key_at.map(|i| tops.remove(i)).unwrap_or_default();
+    let mut lost = std::mem::take(&mut key_top.lost);
+    if key_at.is_none() {
+        lost.push(lost_all("the key bucket cannot be reached"));
+    }
+    if root.as_ref().is_some_and(|r| r.tail_uncertain) {
+        // A transaction newer than this tree may have written records past its last one.
+        let last = key_top
+            .records
+            .iter()
+            .filter_map(|r| match r.rev_key {
+                RevKey::File(b) => Some(b),
+                RevKey::Repaired(_) => None,
+            })
+            .max();
+        lost.push(LostRange::new(last, None, Problem::new(ProblemKind::MetaInvalid, String::new())));
+    }
+    let mut roots: Vec<u64> =
+        root.iter().flat_map(|r| std::iter::once(r.page).chain(r.others.iter().copied())).collect();
+    let compacted = root::compaction(data, &g, &roots);
+    let need_carve = !lost.is_empty() || !key_top.suspect.is_empty();
+    let mut found_recs = std::mem::take(&mut key_top.suspect);
+    if need_carve {
+        found_recs.extend(carved(&g, &|id| reader.reached.get(id)));
+    }
+    let etcd = key_at.is_some() || !found_recs.is_empty();
+    let keys = etcd.then(|| merge::merge(std::mem::take(&mut key_top.records), found_recs, &lost, compacted));
+    // Small buckets that could not be read whole come from an older root page, if one has them.
+    let damaged: Vec<usize> = (0..tops.len()).filter(|&i| !tops[i].lost.is_empty() || tops[i].dropped > 0).collect();
+    let from_scan = root.as_ref().is_some_and(|r| r.from == RootFrom::Scan);
+    if (!damaged.is_empty() || !root_lost.is_empty()) && root.as_ref().is_some_and(|r| r.others.is_empty()) {
+        roots.extend(root::scan(data, &g).into_iter().filter(|p| Some(*p) != root.as_ref().map(|r| r.page)));
+    }
+    let others: Vec<u64> = roots.iter().copied().skip(1).collect();
+    let mut plain = Vec::new();
+    let mut names: Vec<&'a [u8]> = tops.iter().map(|t| t.name).collect();
+    if !root_lost.is_empty() {
+        // Buckets the damaged root no longer lists, from the older roots.
+        for &r in &others {
+            let view = DbView::recovered(data, g.order, g.page_size as u32, PageId(r));
+            let _ = cursor::for_each(&view, cursor::root(&view), &mut |e| {
+                if e.is_bucket() && e.key != KEY_BUCKET && !names.contains(&e.key) {
+                    names.push(e.key);
+                }
+            });
+        }
+    }
+    names.sort_unstable();
+    for name in names {
+        let top = tops.iter().find(|t| t.name == name);
+        let whole = top.is_some_and(|t| t.lost.is_empty() && t.dropped == 0);
+        let (entries, source, complete) = match (top, whole) {
+            (Some(t), true) => (t.entries.clone(), "tree".to_string(), !from_scan),
+            _ => match older_copy(data, &g, &others, name) {
+                Some((r, v)) => (v, format!("older root page {r}"), false),
+                None => (top.map(|t| t.entries.clone()).unwrap_or_default(), "tree (damaged)".into(), false),
+            },
+        };
+        if let Some(t) = top {
+            report.entries_unreadable += t.dropped;
+            report.nested_buckets_left_out += t.nested;
+        }
+        let mut entries = entries;
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        entries.dedup_by(|a, b| a.0 == b.0);
+        let name_s = String::from_utf8_lossy(name).into_owned();
+        report.buckets.push(BucketInfo { name: name_s, entries: entries.len() as u64, source, complete });
+        plain.push((name, top.map_or(0, |t| t.sequence), entries));
+    }
+    report.root = root.clone();
+    report.compact_revision = compacted;
+    if let Some(k) = &keys {
+        describe_keys(&mut report, k, &lost, compacted, key_top.dropped, need_carve);
+    }
+    report.lossless = report.revision_ranges_lost.is_empty()
+        && report.revision_ranges_possibly_lost.is_empty()
+        && report.uncertain_keys == 0
+        && report.buckets.iter().all(|b| b.complete)
+        && report.nested_buckets_left_out == 0
+        && report.notes.iter().all(|n| !n.starts_with("the sha256"))
+        && (etcd || report.pages_skipped_total == 0);
+    Ok(Gathered { g, root, keys, key_sequence: key_top.sequence, plain, report })
+}
+
+/// The `key` bucket's part of the report.
+fn describe_keys(
+    report: &mut SalvageReport,
+    k: &Merged<'_>,
+    lost: &[LostRange<'_>],
+    compacted: Option<u64>,
+    unreadable: u64,
+    carved: bool,
+) {
+    let last = k.records.iter().map(|r| r.rev.main).max().unwrap_or(0);
+    let r = &mut report.revisions;
+    r.recovered = k.records.len() as u64;
+    r.from_tree = k.from_tree;
+    r.carved = k.found;
+    r.left_out = k.left_out;
+    r.unreadable = unreadable;
+    r.layout_repaired = k.records.iter().filter(|x| x.fix == Fix::Layout).count() as u64;
+    r.key_repaired = k.records.iter().filter(|x| x.fix == Fix::Key).count() as u64;
+    report.last_revision = last;
+    report.revision_ranges_lost = compacted.map(|c| merge::gaps(&k.records, c)).unwrap_or_default();
+    report.revision_ranges_possibly_lost = merge::possibly_lost(lost, compacted, last);
+    let lost_above = report.revision_ranges_lost.last().map_or(0, |g| g[1]);
+    // The newest record of each key: (main, tombstone, uncertain).
+    let mut newest: HashMap<&[u8], (u64, bool, bool)> = HashMap::new();
+    let mut uncertain: Vec<&[u8]> = Vec::new();
+    for (rec, &u) in k.records.iter().zip(&k.uncertain) {
+        if rec.raw.is_empty() {
+            continue;
+        }
+        newest.insert(rec.kv.key, (rec.rev.main, rec.rev.tombstone, u));
+        if u && !uncertain.contains(&rec.kv.key) {
+            uncertain.push(rec.kv.key);
+        }
+    }
+    let mut at_risk: Vec<(u64, &[u8])> = newest
+        .iter()
+        .filter(|(_, (main, tomb, u))| !tomb && (*u || *main < lost_above))
+        .map(|(key, (main, _, _))| (*main, *key))
+        .collect();
+    at_risk.sort_unstable();
+    report.live_keys = Some(newest.values().filter(|(_, tomb, _)| !tomb).count() as u64);
+    report.live_keys_at_risk = at_risk.len() as u64;
+    let show = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
+    report.live_keys_at_risk_first = at_risk.iter().take(KEYS_SHOWN).map(|(_, k)| show(k)).collect();
+    report.uncertain_keys = uncertain.len() as u64;
+    report.uncertain_keys_first = uncertain.iter().take(KEYS_SHOWN).map(|k| show(k)).collect();
+    let source = if carved && k.found > 0 { "tree+carved" } else { "tree" };
+    let complete = report.revision_ranges_lost.is_empty() && report.revision_ranges_possibly_lost.is_empty();
+    report.buckets.push(BucketInfo {
+        name: "key".into(),
+        entries: k.records.len() as u64,
+        source: source.into(),
+        complete,
+    });
+    report.buckets.sort_by(|a, b| a.name.cmp(&b.name));
+}

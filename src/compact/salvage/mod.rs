@@ -1,0 +1,185 @@
+//! `salvage`: everything a damaged etcd (or bbolt) file can give back, written as a valid backend
+//! by the same writer and under the same safety rules as `compact` (SRC only mapped read-only, a
+//! temporary file beside DST, verification, fsync, rename; a DST that is not a regular file is
+//! never replaced; `-` streams to standard output).
+//!
+//! A file whose tree reads whole is simply compacted ([`crate::compact::run`], nothing to
+//! salvage). Any other is gathered ([`gather`]): the tree of the better meta page (or of the root
+//! page found by scanning), every subtree that can be read, records of etcd's `key` bucket carved
+//! from the pages it does not reach under etcd's rules ([`merge`]), small buckets taken from an
+//! older root page when theirs cannot be read; then written ([`crate::write::buckets`]) and read
+//! back: structurally clean, holding exactly what was gathered.
+
+mod gather;
+pub mod merge;
+pub mod report;
+pub mod root;
+mod tree;
+
+pub use gather::{gather, Gathered};
+pub use report::{Method, SalvageReport};
+
+use super::dest::{self, Destination};
+use super::error::CompactError;
+use super::{unfinished, Job, Trailer};
+use crate::bbolt::view::DbView;
+use crate::error::ErrorKind;
+use crate::etcd::status::{self, EtcdVersion, Figures};
+use crate::input;
+use crate::write::buckets::{self, Bucket, Plan};
+use crate::write::copier::{meta_pages_at, Layout, Progress};
+use crate::write::pipeline::writing_back;
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// A salvage job.
+#[derive(Clone, Debug)]
+pub struct SalvageJob {
+    /// The damaged file (read only).
+    pub src: PathBuf,
+    /// Where the copy goes.
+    pub dst: Destination,
+    /// Fill percent of the copy's pages.
+    pub fill: f64,
+    /// Whether to append the sha256 trailer.
+    pub trailer: Trailer,
+    /// Replace an existing destination.
+    pub force: bool,
+}
+
+/// Writes what was gathered to `out` (pages 2.. after two placeholder meta pages, as the copier
+/// does); returns the layout and the two meta pages to write over the placeholders.
+pub fn write<W: Write + Send>(g: &Gathered<'_>, fill: f64, out: W) -> Result<(Layout, Vec<u8>), CompactError> {
+    let mut list: Vec<Bucket<'_>> = g
+        .plain
+        .iter()
+        .map(|(name, sequence, entries)| Bucket {
+            name,
+            sequence: *sequence,
+            entries: entries.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect(),
+        })
+        .collect();
+    if let Some(k) = &g.keys {
+        let entries = k.records.iter().map(|r| (r.rev_key.bytes(), Cow::Borrowed(r.raw))).collect();
+        list.push(Bucket { name: crate::etcd::KEY_BUCKET, sequence: g.key_sequence, entries });
+        list.sort_by(|a, b| a.name.cmp(b.name));
+    }
+    let root = g.root.as_ref();
+    let plan =
+        Plan { order: g.g.order, page_size: g.g.page_size, fill, freelist_page: root.is_some_and(|r| r.freelist_page) };
+    let l = buckets::write(&plan, list, out).map_err(|e| match e {
+        crate::write::copier::WriteError::Io(e) => CompactError::Io(e),
+        crate::write::copier::WriteError::Source(p) => CompactError::Internal(p.to_string()),
+    })?;
+    let metas = meta_pages_at(&l, root.map_or(1, |r| r.txid), root.map_or(0, |r| r.sequence));
+    Ok((l, metas))
+}
+
+/// Reads the finished copy back: clean, and holding exactly what was written (etcdutl's HASH and
+/// TOTAL KEYS of what was gathered, and its last revision). Returns the copy's figures.
+pub fn verify(bytes: &[u8], l: &Layout, last_revision: u64) -> Result<Figures, CompactError> {
+    let failed = CompactError::VerifyFailed;
+    let view = DbView::new(bytes).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
+    let r = status::status(&view, EtcdVersion::V35).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
+    if !r.structure.is_clean() {
+        let first = r.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
+        return Err(failed(format!("the copy has problems (first: {first})")));
+    }
+    let s = &r.status;
+    if (s.hash, s.total_key, s.revision.max(0) as u64) != (l.src.crc, l.src.keys, last_revision) {
+        return Err(failed(format!(
+            "the copy holds {:x}/{}/{}, what was gathered {:x}/{}/{last_revision}",
+            s.hash, s.total_key, s.revision, l.src.crc, l.src.keys
+        )));
+    }
+    Ok(Figures::from(s))
+}
+
+/// Salvages `data` in memory (no trailer): the copy and the report. For tests, fuzzing and
+/// library users; always gathers, even from a tree that reads whole.
+pub fn salvage_bytes(data: &[u8], fill: f64) -> Result<(Vec<u8>, SalvageReport), CompactError> {
+    let g = gather(data, "-", "-")?;
+    let mut out = Vec::new();
+    let (l, metas) = write(&g, fill, &mut out)?;
+    out.get_mut(..metas.len())
+        .ok_or_else(|| CompactError::Internal("the copy is shorter than its meta pages".into()))?
+        .copy_from_slice(&metas);
+    let mut report = g.report;
+    report.dst_status = Some(verify(&out, &l, report.last_revision)?);
+    report.verified = true;
+    report.dst_size = out.len() as u64;
+    Ok((out, report))
+}
+
+/// Whether `compact` refused SRC for what a salvage can work around.
+fn salvageable(e: &CompactError) -> bool {
+    match e {
+        CompactError::Damaged { .. }
+        | CompactError::MetaFallback { .. }
+        | CompactError::TrailerMismatch { .. }
+        | CompactError::VerifyFailed(_) => true,
+        CompactError::Unreadable(e) => matches!(e.kind(), ErrorKind::NotBbolt | ErrorKind::MetaUnusable),
+        _ => false,
+    }
+}
+
+/// Runs the job: a copy when SRC's tree reads whole, else a salvage. `progress` is told the
+/// source bytes read (for the copy).
+pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, CompactError> {
+    let t0 = Instant::now();
+    let copy =
+        Job { fill: job.fill, trailer: job.trailer, force: job.force, ..Job::new(job.src.clone(), job.dst.clone()) };
+    match super::run(&copy, progress) {
+        Ok(r) => {
+            let mut s = SalvageReport::new(r.src.clone(), r.dst.clone(), Method::Copy);
+            s.lossless = true;
+            (s.page_size, s.byte_order, s.geometry_from_meta) = (r.page_size, r.byte_order, true);
+            s.last_revision = r.dst_status.revision.max(0) as u64;
+            s.revisions.recovered = r.entries;
+            (s.trailer, s.restorable, s.verified) = (r.trailer, r.trailer, r.verified);
+            (s.src_size, s.dst_size, s.dst_status) = (r.src_size, r.dst_size, Some(r.dst_status));
+            s.seconds = t0.elapsed().as_secs_f64();
+            return Ok(s);
+        }
+        Err(e) if salvageable(&e) => {}
+        Err(e) => return Err(e),
+    }
+    let place = dest::prepare(&job.src, &job.dst, job.force)?;
+    let mut tmp = place.temporary()?;
+    let _unfinished = unfinished::register(tmp.path());
+    tmp.as_file().set_permissions(std::fs::metadata(&job.src)?.permissions())?;
+    let src = input::open(&job.src)?;
+    let data = src.bytes();
+    let g = gather(data, &job.src.display().to_string(), &job.dst.to_string())?;
+    let (l, metas) = writing_back(tmp.as_file_mut(), |w| write(&g, job.fill, w))?;
+    let mut report = g.report;
+    drop(src);
+    let f = tmp.as_file_mut();
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(&metas)?;
+    f.flush()?;
+    let with_trailer = match job.trailer {
+        Trailer::Auto => crate::etcd::trailer::present(report.src_size as usize),
+        Trailer::Always => true,
+        Trailer::Never => false,
+    };
+    let copy = input::open(tmp.path())?;
+    let figures = verify(copy.bytes(), &l, report.last_revision)?;
+    let sha = with_trailer.then(|| Sha256::digest(copy.bytes()));
+    drop(copy);
+    let f = tmp.as_file_mut();
+    if let Some(sha) = sha {
+        f.seek(SeekFrom::End(0))?;
+        f.write_all(&sha)?;
+    }
+    f.sync_all()?;
+    report.dst_size = f.metadata()?.len();
+    place.finish(tmp, job.force)?;
+    (report.trailer, report.restorable, report.verified) = (with_trailer, with_trailer, true);
+    report.dst_status = Some(figures);
+    report.seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}

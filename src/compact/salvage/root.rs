@@ -1,0 +1,157 @@
+//! Which tree a salvage reads: the root named by the newer meta page whose root page reads as a
+//! root bucket (bbolt's own choice when both meta pages are valid; the newer one even when its
+//! checksum fails, since it names the last transaction), else, with no usable meta page, the root
+//! page found by scanning: the one whose `meta` bucket holds the highest raft index (etcd writes
+//! `consistent_index` with every transaction, so the newest root has the highest), then the
+//! highest `key` revision, then the highest page id. Every other root page found is kept: its
+//! small buckets are older copies a lost bucket can be taken from.
+
+use crate::bbolt::carve::Geometry;
+use crate::bbolt::cursor::{self, BucketRoot};
+use crate::bbolt::meta::Meta;
+use crate::bbolt::order::PageId;
+use crate::bbolt::recover;
+use crate::bbolt::view::DbView;
+use crate::etcd::meta_keys::{CONSISTENT_INDEX, FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV};
+use crate::etcd::{revision, KEY_BUCKET, META_BUCKET};
+
+/// Where the root came from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RootFrom {
+    /// A valid meta page, the newer one (what bbolt reads).
+    Meta,
+    /// A valid meta page that is not the newer one: the newer one names no readable root.
+    OlderMeta,
+    /// A meta page that fails validation but names a readable root.
+    InvalidMeta,
+    /// No meta page names a readable root: found by scanning every page.
+    Scan,
+}
+
+/// The root chosen.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Root {
+    /// The root bucket's page.
+    pub page: u64,
+    /// Where it came from.
+    pub from: RootFrom,
+    /// The meta page (0 or 1), unless found by scanning.
+    pub meta: Option<usize>,
+    /// Why that meta page is invalid, when it is.
+    pub meta_error: Option<String>,
+    /// Pages a tree may use: the meta page's high-water mark when it is valid, else the file's.
+    #[serde(skip)]
+    pub limit: u64,
+    /// The transaction id for the copy's meta pages.
+    #[serde(skip)]
+    pub txid: u64,
+    /// The root bucket's sequence.
+    #[serde(skip)]
+    pub sequence: u64,
+    /// Whether the file kept a freelist page.
+    #[serde(skip)]
+    pub freelist_page: bool,
+    /// Whether a transaction newer than this tree may have written pages (the root is not what a
+    /// valid newest meta page names).
+    #[serde(skip)]
+    pub tail_uncertain: bool,
+    /// Every root page found by scanning, best first (the chosen one included), when the root
+    /// was found that way.
+    #[serde(skip)]
+    pub others: Vec<u64>,
+}
+
+/// What a root page's tree says about itself, for ranking.
+fn rank(data: &[u8], g: &Geometry<'_>, root: u64) -> (u64, u64, u64) {
+    let view = DbView::recovered(data, g.order, g.page_size as u32, PageId(root));
+    let meta = cursor::top_bucket(&view, META_BUCKET).ok().flatten();
+    let index = meta
+        .and_then(|m| cursor::get(&view, m, CONSISTENT_INDEX).ok().flatten())
+        .and_then(|e| Some(u64::from_be_bytes(e.value.get(..8)?.try_into().ok()?)))
+        .unwrap_or(0);
+    let last = cursor::top_bucket(&view, KEY_BUCKET)
+        .ok()
+        .flatten()
+        .and_then(|kb| cursor::last(&view, kb).ok().flatten())
+        .and_then(|e| revision::main_of(e.key))
+        .unwrap_or(0);
+    (index, last, root)
+}
+
+/// The highest compaction (scheduled or finished) recorded in the `meta` bucket of any of the
+/// root pages: compactions only move forward, so the highest copy is the closest to the truth.
+/// `Some(0)` when a `meta` bucket records none; `None` when no root has a readable one.
+pub fn compaction(data: &[u8], g: &Geometry<'_>, roots: &[u64]) -> Option<u64> {
+    roots
+        .iter()
+        .filter_map(|&r| {
+            let view = DbView::recovered(data, g.order, g.page_size as u32, PageId(r));
+            let meta = cursor::top_bucket(&view, META_BUCKET).ok().flatten()?;
+            let rev = |k: &[u8]| cursor::get(&view, meta, k).ok().flatten().and_then(|e| revision::main_of(e.value));
+            Some(rev(FINISHED_COMPACT_REV).max(rev(SCHEDULED_COMPACT_REV)).unwrap_or(0))
+        })
+        .max()
+}
+
+/// The root of the bucket named `name` in the tree rooted at `root`, read with bbolt's checked
+/// cursor (for older copies of small buckets).
+pub fn bucket_in<'a>(data: &'a [u8], g: &Geometry<'_>, root: u64, name: &[u8]) -> Option<BucketRoot<'a>> {
+    let view = DbView::recovered(data, g.order, g.page_size as u32, PageId(root));
+    cursor::top_bucket(&view, name).ok().flatten()
+}
+
+/// Chooses the root (see the module docs); `None` when no page of the file reads as a root.
+pub fn choose(data: &[u8], g: &Geometry<'_>) -> Option<Root> {
+    let pages = g.pages();
+    let metas: Vec<(usize, Meta)> = (0..2).filter_map(|i| Some((i, recover::meta_page(g, i as u64)?))).collect();
+    let page_size_ok = |m: &Meta| u64::from(m.page_size) == g.page_size;
+    let newest = metas.iter().filter(|(_, m)| m.is_valid() && page_size_ok(m)).map(|(_, m)| m.txid).max();
+    let mut by_txid = metas.clone();
+    by_txid.sort_by_key(|(i, m)| (std::cmp::Reverse(m.txid), *i));
+    for (i, m) in &by_txid {
+        if !recover::is_root(g, m.root.0) {
+            continue;
+        }
+        let valid = m.is_valid() && page_size_ok(m);
+        let from = match (valid, Some(m.txid) == newest) {
+            (true, true) => RootFrom::Meta,
+            (true, false) => RootFrom::OlderMeta,
+            (false, _) => RootFrom::InvalidMeta,
+        };
+        // A newer meta page that is invalid still outranks the valid older one.
+        let newer_invalid = by_txid.iter().any(|(_, o)| o.txid > m.txid && !(o.is_valid() && page_size_ok(o)));
+        return Some(Root {
+            page: m.root.0,
+            meta: Some(*i),
+            meta_error: m.error.clone().or_else(|| (!page_size_ok(m)).then(|| "page size differs".into())),
+            limit: if valid { m.pgid.min(pages) } else { pages },
+            txid: newest.map_or(m.txid.0, |t| t.0.max(m.txid.0)),
+            sequence: m.root_sequence,
+            freelist_page: valid && m.has_freelist_page(),
+            tail_uncertain: from != RootFrom::Meta || newer_invalid,
+            from,
+            others: Vec::new(),
+        });
+    }
+    let others = scan(data, g);
+    Some(Root {
+        page: *others.first()?,
+        from: RootFrom::Scan,
+        meta: None,
+        meta_error: None,
+        limit: pages,
+        txid: newest.map_or(1, |t| t.0),
+        sequence: 0,
+        freelist_page: false,
+        tail_uncertain: true,
+        others,
+    })
+}
+
+/// Every page that reads as a root bucket, best first (see the module docs).
+pub fn scan(data: &[u8], g: &Geometry<'_>) -> Vec<u64> {
+    let mut found: Vec<(u64, u64, u64)> = recover::root_pages(g).into_iter().map(|p| rank(data, g, p.0)).collect();
+    found.sort_by(|a, b| b.cmp(a));
+    found.into_iter().map(|f| f.2).collect()
+}

@@ -1,0 +1,177 @@
+//! Reading the chosen tree tolerantly ([`Reader`]): the root bucket's entries, then each
+//! top-level bucket, keeping every entry that can be read and noting every key range that
+//! cannot. etcd's `key` bucket is read record by record ([`carve::pick`]: a record must check out,
+//! and may be read where the packed layout puts it or with its revision key rebuilt); other
+//! buckets keep an element only where bbolt's packed layout says it is (right after the element
+//! table, or right after the previous element's value) with its key in order, since nothing else
+//! tells a damaged element from a sound one there.
+
+use crate::bbolt::bucket::{self, BucketRoot};
+use crate::bbolt::carve::{Candidates, Geometry};
+use crate::bbolt::page::{LeafElem, Page, ELEMENT_SIZE, PAGE_HEADER_SIZE};
+use crate::bbolt::tolerant::{LostRange, Reader, TolerantLeaf};
+use crate::etcd::carve::{self, Fix, KeyRecord, RevKey, Source};
+use crate::etcd::proto::Kv;
+use crate::etcd::revision;
+use crate::problem::{Problem, ProblemKind};
+
+/// A top-level bucket as read.
+#[derive(Debug, Default)]
+pub struct Top<'a> {
+    /// Its name.
+    pub name: &'a [u8],
+    /// Its sequence.
+    pub sequence: u64,
+    /// Plain entries, in the order read.
+    pub entries: Vec<(&'a [u8], &'a [u8])>,
+    /// For the `key` bucket: records read from leaves that respect their bounds.
+    pub records: Vec<KeyRecord<'a>>,
+    /// For the `key` bucket: records read from leaves whose keys fall outside the bounds the tree
+    /// gives them (a page reached by a damaged pointer): treated as carved.
+    pub suspect: Vec<KeyRecord<'a>>,
+    /// Key ranges that could not be read.
+    pub lost: Vec<LostRange<'a>>,
+    /// Elements that could not be read.
+    pub dropped: u64,
+    /// Nested buckets left out (etcd nests none; a salvage copies top-level buckets only).
+    pub nested: u64,
+}
+
+/// Offset of `s` in `page`.
+fn at(page: &Page<'_>, s: &[u8]) -> usize {
+    (s.as_ptr() as usize).wrapping_sub(page.bytes.as_ptr() as usize)
+}
+
+/// The elements of a leaf that sit where the packed layout says: each starting right after the
+/// element table (the first) or right after the previous kept element's value, key non-empty and
+/// in order within the leaf's bounds. Returns them and how many elements were not kept.
+pub fn packed_elems<'a>(leaf: &TolerantLeaf<'a>) -> (Vec<LeafElem<'a>>, u64) {
+    let page = &leaf.page;
+    let table_end = PAGE_HEADER_SIZE + ELEMENT_SIZE * leaf.elems.len();
+    let (mut out, mut dropped) = (Vec::with_capacity(leaf.elems.len()), 0u64);
+    let mut end: Option<usize> = None;
+    let mut prev: Option<&[u8]> = None;
+    for c in &leaf.elems {
+        let fits = |e: &LeafElem<'a>| {
+            let start = at(page, e.key);
+            let placed = end.map_or(start >= table_end, |x| start == x);
+            let ordered = prev.map_or(true, |p| e.key > p) && leaf.in_bounds(e.key);
+            placed && ordered && !e.key.is_empty()
+        };
+        match c.each().find(fits) {
+            Some(e) => {
+                end = Some(at(page, e.value) + e.value.len());
+                prev = Some(e.key);
+                out.push(e);
+            }
+            None => dropped += 1,
+        }
+    }
+    (out, dropped)
+}
+
+fn leaf_problem(leaf: &TolerantLeaf<'_>, what: String) -> Problem {
+    Problem::new(ProblemKind::ElementOutsidePage, format!("page {}: {what}", leaf.page.id))
+        .page(leaf.page.id)
+        .offset(leaf.page.offset)
+}
+
+/// The record of a `key` bucket element: the `--bump-revision` marker (an empty value) as it is,
+/// else what [`carve::pick`] finds.
+fn key_record<'a>(c: &Candidates<'a>, page: &Page<'a>) -> Option<KeyRecord<'a>> {
+    if let Some(e) = c.stated.filter(|e| c.consistent() && e.value.is_empty() && !e.is_bucket()) {
+        let rev = revision::parse(e.key)?;
+        return Some(KeyRecord {
+            rev,
+            rev_key: RevKey::File(e.key),
+            raw: e.value,
+            kv: Kv::default(),
+            page: page.id,
+            fix: Fix::None,
+            source: Source::Tree,
+        });
+    }
+    carve::pick(c, page.id, Source::Tree)
+}
+
+/// Reads the `key` bucket rooted at `root` into `top`.
+pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>) {
+    let Top { records, suspect, lost, dropped, .. } = top;
+    let mut spans = Vec::new();
+    let mut on_leaf = |leaf: &TolerantLeaf<'a>| -> Option<Problem> {
+        let mut got = Vec::with_capacity(leaf.elems.len());
+        let mut bad = 0u64;
+        for c in &leaf.elems {
+            match key_record(c, &leaf.page) {
+                Some(rec) => got.push(rec),
+                None => bad += 1,
+            }
+        }
+        let outside = got.iter().any(|rec| !leaf.in_bounds(rec.rev_key.bytes()));
+        *dropped += bad;
+        if outside {
+            // The leaf's keys are not where its parents say (a damaged branch key, or a pointer to
+            // another page): its records are judged as carved ones, over the range they span.
+            let keys = got.iter().filter_map(|r| match r.rev_key {
+                RevKey::File(k) => Some(k),
+                RevKey::Repaired(_) => None,
+            });
+            let (lo, hi) = (keys.clone().min(), keys.max());
+            let lower = match (leaf.lower, lo) {
+                (Some(l), Some(k)) => Some(l.min(k)),
+                _ => None,
+            };
+            let problem = leaf_problem(leaf, "records outside the key range its parent gives it".into());
+            spans.push(LostRange { lower, upper: hi, upper_inclusive: true, problem });
+            suspect.extend(got);
+        } else {
+            records.extend(got);
+        }
+        match (bad, outside) {
+            (0, false) => None,
+            (_, true) => Some(leaf_problem(leaf, "records outside the key range its parent gives it".into())),
+            (n, false) => Some(leaf_problem(leaf, format!("{n} element(s) are not records that check out"))),
+        }
+    };
+    r.bucket(root, &mut on_leaf, &mut |l| lost.push(l));
+    lost.extend(spans);
+}
+
+/// Reads a plain bucket rooted at `root` into `top`.
+pub fn read_plain<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>) {
+    let Top { entries, lost, dropped, nested, .. } = top;
+    let mut on_leaf = |leaf: &TolerantLeaf<'a>| -> Option<Problem> {
+        let (elems, bad) = packed_elems(leaf);
+        let buckets = elems.iter().filter(|e| e.is_bucket()).count() as u64;
+        *nested += buckets;
+        *dropped += bad;
+        entries.extend(elems.iter().filter(|e| !e.is_bucket()).map(|e| (e.key, e.value)));
+        (bad > 0).then(|| leaf_problem(leaf, format!("{bad} element(s) cannot be read")))
+    };
+    r.bucket(root, &mut on_leaf, &mut |l| lost.push(l));
+}
+
+/// The top-level buckets the root at `root` lists: name, sequence and root of each, in order, and
+/// the ranges of the root bucket that could not be read.
+#[allow(clippy::type_complexity)]
+pub fn read_root<'a>(r: &mut Reader<'a>, root: u64) -> (Vec<(&'a [u8], u64, BucketRoot<'a>)>, Vec<LostRange<'a>>) {
+    let mut tops = Vec::new();
+    let mut lost = Vec::new();
+    let mut on_leaf = |leaf: &TolerantLeaf<'a>| -> Option<Problem> {
+        let (elems, mut bad) = packed_elems(leaf);
+        for e in elems {
+            match bucket::decode(&leaf.page, &e) {
+                Ok(b) if e.is_bucket() => tops.push((e.key, b.sequence, b.root)),
+                _ => bad += 1,
+            }
+        }
+        (bad > 0).then(|| leaf_problem(leaf, format!("{bad} bucket entr(ies) cannot be read")))
+    };
+    r.bucket(BucketRoot::Page(crate::bbolt::order::PageId(root)), &mut on_leaf, &mut |l| lost.push(l));
+    (tops, lost)
+}
+
+/// A reader over `g` for the pages below `limit`.
+pub fn reader(g: Geometry<'_>, limit: u64) -> Reader<'_> {
+    Reader::new(g, limit)
+}

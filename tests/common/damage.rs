@@ -1,0 +1,149 @@
+//! The classes of damage the tests build on real etcd files, each from offsets computed from the
+//! raw layout ([`super::layout`]), never through boltscope: one page damaged (a branch pointing at
+//! itself, a child past the high-water mark, an element outside its page, bad page flags, a huge
+//! overflow count, keys out of order, a header id that differs, two parents for one page, an
+//! empty branch, a branch key that differs from its child), meta pages (the newer one, both), a
+//! truncation, and random bit flips.
+
+#![allow(dead_code)]
+
+use super::{put_u64, u16_at, u32_at, u64_at};
+
+const PS: usize = 4096;
+
+/// The layout facts the damage needs, read by hand like [`super::layout`], for a `key` bucket of
+/// any depth: the newer meta page, its high-water mark, the `key` bucket's root (a branch page)
+/// and its leftmost leaf.
+pub struct Shape {
+    /// The meta page with the higher txid.
+    pub active_meta: usize,
+    /// Its high-water mark.
+    pub hwm: u64,
+    /// The `key` bucket's root page.
+    pub key_root: usize,
+    /// Its leftmost leaf.
+    pub first_leaf: usize,
+}
+
+/// Reads the shape of a little-endian etcd file with 4096-byte pages.
+pub fn shape(d: &[u8]) -> Shape {
+    let txid = |p: usize| u64_at(d, p * PS + 64);
+    let active_meta = if txid(1) > txid(0) { 1 } else { 0 };
+    let m = active_meta * PS;
+    let (root, hwm) = (u64_at(d, m + 32) as usize, u64_at(d, m + 56));
+    let mut key_root = 0;
+    for i in 0..u16_at(d, root * PS + 10) {
+        let e = root * PS + 16 + 16 * i;
+        let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
+        if &d[e + pos..e + pos + ks] == b"key" {
+            key_root = u64_at(d, e + pos + ks) as usize;
+        }
+    }
+    assert_eq!(u16_at(d, key_root * PS + 8), 0x01, "the key bucket's root is a branch page");
+    let mut first_leaf = key_root;
+    while u16_at(d, first_leaf * PS + 8) == 0x01 {
+        first_leaf = u64_at(d, first_leaf * PS + 16 + 8) as usize;
+    }
+    assert_eq!(u16_at(d, first_leaf * PS + 8), 0x02, "the leftmost page is a leaf");
+    Shape { active_meta, hwm, key_root, first_leaf }
+}
+
+/// Offset of branch element `i` of page `page`.
+fn branch_elem(page: usize, i: usize) -> usize {
+    page * PS + 16 + 16 * i
+}
+
+/// Offset of leaf element `i` of page `page`.
+fn leaf_elem(page: usize, i: usize) -> usize {
+    page * PS + 16 + 16 * i
+}
+
+/// Damage confined to one page (or the meta pages), by name.
+pub fn one_page(name: &str, d: &mut [u8]) {
+    let l = shape(d);
+    match name {
+        "branch cycle" => put_u64(d, branch_elem(l.key_root, 3) + 8, l.key_root as u64),
+        "child past the high-water mark" => put_u64(d, branch_elem(l.key_root, 0) + 8, l.hwm + 5),
+        "two parents" => {
+            let child0 = u64_at(d, branch_elem(l.key_root, 0) + 8);
+            put_u64(d, branch_elem(l.key_root, 1) + 8, child0);
+        }
+        "empty branch" => d[l.key_root * PS + 10..l.key_root * PS + 12].copy_from_slice(&0u16.to_le_bytes()),
+        "branch key differs from its child" => {
+            let e = branch_elem(l.key_root, 1);
+            let k = e + u32_at(d, e) + 7;
+            d[k] = d[k].wrapping_sub(1);
+        }
+        "element outside its page" => {
+            let e = leaf_elem(l.first_leaf, 1);
+            d[e + 4..e + 8].copy_from_slice(&0x00F0_0000u32.to_le_bytes());
+        }
+        "bad page flags" => d[l.first_leaf * PS + 8] = 0x20,
+        "huge overflow" => d[l.first_leaf * PS + 12..l.first_leaf * PS + 16].copy_from_slice(&u32::MAX.to_le_bytes()),
+        "header id differs" => put_u64(d, l.first_leaf * PS, 9999),
+        "keys swapped" => {
+            let key = |d: &[u8], i: usize| {
+                let e = leaf_elem(l.first_leaf, i);
+                e + u32_at(d, e + 4)
+            };
+            let (a, b) = (key(d, 0), key(d, 1));
+            let ka = d[a..a + 17].to_vec();
+            d.copy_within(b..b + 17, a);
+            d[b..b + 17].copy_from_slice(&ka);
+        }
+        "key main revision zeroed" => {
+            let e = leaf_elem(l.first_leaf, 1);
+            let k = e + u32_at(d, e + 4);
+            d[k..k + 8].copy_from_slice(&[0; 8]);
+        }
+        "newer meta bad" => d[l.active_meta * PS + 72] ^= 0xFF,
+        "both metas bad" => {
+            d[16] ^= 0xFF;
+            d[PS + 16] ^= 0xFF;
+        }
+        other => panic!("no damage named {other}"),
+    }
+}
+
+/// Every one-page damage class.
+pub const ONE_PAGE: [&str; 13] = [
+    "branch cycle",
+    "child past the high-water mark",
+    "two parents",
+    "empty branch",
+    "branch key differs from its child",
+    "element outside its page",
+    "bad page flags",
+    "huge overflow",
+    "header id differs",
+    "keys swapped",
+    "key main revision zeroed",
+    "newer meta bad",
+    "both metas bad",
+];
+
+/// xorshift64*: a deterministic generator, so a failure names a reproducible seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// `n` bits flipped at random places of the database pages (not the meta pages, not a trailer).
+pub fn flips(d: &mut [u8], n: usize, seed: u64) -> Vec<usize> {
+    let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let body = d.len() - if d.len() % 512 == 32 { 32 } else { 0 };
+    (0..n)
+        .map(|_| {
+            let at = 2 * PS + (r.next() as usize) % (body - 2 * PS);
+            d[at] ^= 1 << (r.next() % 8);
+            at
+        })
+        .collect()
+}

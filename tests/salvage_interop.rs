@@ -1,0 +1,276 @@
+//! `salvage` and residue judged by the real tools (run by `.ci/run`; ignored by plain `cargo
+//! test`: `cargo test --release --test salvage_interop -- --ignored`):
+//!
+//! a. every salvaged copy of every damage class (tests/common/damage.rs) of real fixtures passes
+//!    real bbolt 1.3.6's `tx.Check` (`boltoracle check`);
+//! b. a salvaged copy restored with `etcdutl snapshot restore` is served by real etcd 3.5.1 with
+//!    exactly the live keys the copy holds (read from real bbolt's dump of the copy, its records
+//!    decoded here), and those are the original's (what real etcd served for the undamaged
+//!    snapshot) but for what the report lists as at risk;
+//! c. real etcd writes marked Secrets, deletes them, compacts, writes more, saves a snapshot:
+//!    every marker present in the snapshot's bytes is carved from its free pages and reported by
+//!    `log --include-free`, and no other.
+
+mod common;
+use common::damage;
+use common::live::{have, restore, run_ok, which, Etcd};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+fn salvage(src: &Path, dst: &Path, extra: &[&str]) -> Value {
+    let out = common::boltscope()
+        .arg("salvage")
+        .args(extra)
+        .arg(src)
+        .arg("-o")
+        .arg(dst)
+        .args(["-w", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}: {}", src.display(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn oracle_check(what: &str, db: &Path) {
+    let out = run_ok(what, Command::new(which("boltoracle")).arg("check").arg(db));
+    assert_eq!(out.stdout, b"OK\n", "{what}: real bbolt's tx.Check: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+#[ignore = "needs real etcd/etcdctl/etcdutl and boltoracle: run by .ci/run after ../shared/oracle/install.sh"]
+fn every_salvaged_copy_passes_real_bbolts_check() {
+    if !have(&["boltoracle"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    for file in ["k8s-0.005.member.db", "k8s-0.005.snap.db", "churn-0.005.member.db", "cluster-0.1.snap.db"] {
+        let full = common::bytes(file);
+        let mut cases: Vec<(String, Vec<u8>)> = damage::ONE_PAGE
+            .iter()
+            .map(|c| {
+                let mut d = full.clone();
+                damage::one_page(c, &mut d);
+                (c.to_string(), d)
+            })
+            .collect();
+        cases.push(("cut in half".into(), full[..full.len() / 2].to_vec()));
+        for seed in 1..=4 {
+            let mut d = full.clone();
+            damage::flips(&mut d, 8, seed);
+            cases.push((format!("8 flips, seed {seed}"), d));
+        }
+        for (class, d) in cases {
+            let src = tmp.path().join("src.db");
+            std::fs::write(&src, &d).unwrap();
+            let dst = tmp.path().join("copy.db");
+            salvage(&src, &dst, &["--force"]);
+            oracle_check(&format!("{file}, {class}"), &dst);
+            n += 1;
+        }
+    }
+    eprintln!("{n} salvaged copies pass real bbolt's check");
+}
+
+/// Reads a varint.
+fn varint(b: &[u8], at: &mut usize) -> u64 {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let x = b[*at];
+        *at += 1;
+        v |= u64::from(x & 0x7f) << shift;
+        if x & 0x80 == 0 {
+            break;
+        }
+    }
+    v
+}
+
+/// An `mvccpb.KeyValue`: (key, mod_revision, value), decoded here from its wire format.
+fn key_value(b: &[u8]) -> (Vec<u8>, u64, Vec<u8>) {
+    let (mut at, mut key, mut modrev, mut value) = (0, Vec::new(), 0, Vec::new());
+    while at < b.len() {
+        let tag = varint(b, &mut at);
+        match tag & 7 {
+            0 => {
+                let v = varint(b, &mut at);
+                if tag >> 3 == 3 {
+                    modrev = v;
+                }
+            }
+            2 => {
+                let n = varint(b, &mut at) as usize;
+                let s = b[at..at + n].to_vec();
+                at += n;
+                match tag >> 3 {
+                    1 => key = s,
+                    5 => value = s,
+                    _ => {}
+                }
+            }
+            t => panic!("wire type {t} in a KeyValue"),
+        }
+    }
+    (key, modrev, value)
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// Key -> (mod revision, value digest) of the live keys of a file, from real bbolt's dump of its
+/// `key` bucket (revision keys in order: a put sets a key, a tombstone removes it).
+fn live_by_bbolt(db: &Path) -> BTreeMap<Vec<u8>, (u64, String)> {
+    let out = run_ok("boltoracle dump", Command::new(which("boltoracle")).arg("dump").arg(db));
+    let mut live = BTreeMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() != 4 || f[0] != "K" || f[1] != "6b6579" {
+            continue;
+        }
+        let (rev, value) = (unhex(f[2]), unhex(f[3]));
+        if value.is_empty() {
+            continue;
+        }
+        let (key, modrev, v) = key_value(&value);
+        if rev.len() == 18 && rev[17] == b't' {
+            live.remove(&key);
+        } else {
+            live.insert(key, (modrev, format!("{:x}", Sha256::digest(&v))));
+        }
+    }
+    live
+}
+
+/// Key -> (mod revision, value digest) that etcd serves: `etcdctl get "" --prefix -w json`.
+fn live_by_etcd(e: &Etcd) -> BTreeMap<Vec<u8>, (u64, String)> {
+    use base64::Engine;
+    let b64 = |s: &Value| base64::engine::general_purpose::STANDARD.decode(s.as_str().unwrap_or("")).unwrap();
+    let v = e.json("get everything", &["get", "", "--prefix"]);
+    v["kvs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|kv| {
+                    (
+                        b64(&kv["key"]),
+                        (kv["mod_revision"].as_u64().unwrap(), format!("{:x}", Sha256::digest(b64(&kv["value"])))),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs real etcd/etcdctl/etcdutl and boltoracle: run by .ci/run after ../shared/oracle/install.sh"]
+fn a_salvaged_copy_is_restored_and_served_by_real_etcd_with_exactly_the_keys_it_holds() {
+    if !have(&["etcd", "etcdctl", "etcdutl", "boltoracle"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, class) in
+        [("cluster-0.1.snap.db", "child past the high-water mark"), ("k8s-0.005.snap.db", "both metas bad")]
+    {
+        let mut d = common::bytes(file);
+        damage::one_page(class, &mut d);
+        let src = tmp.path().join(format!("{file}.damaged"));
+        std::fs::write(&src, &d).unwrap();
+        let copy = tmp.path().join(format!("{file}.salvaged"));
+        let report = salvage(&src, &copy, &["--trailer", "always"]);
+        assert_eq!(report["restorable"], true);
+        oracle_check(file, &copy);
+        let holds = live_by_bbolt(&copy);
+        let data = tmp.path().join(format!("{file}.etcd"));
+        restore(&format!("{file}: etcdutl snapshot restore"), &copy, &data);
+        let e = Etcd::start(&format!("{file} salvaged"), &data);
+        let served = live_by_etcd(&e);
+        e.stop();
+        assert_eq!(served, holds, "{file}, {class}: etcd serves exactly what the copy holds");
+        // And that is the original's, but for what the report lists at risk.
+        let shape = file.trim_end_matches(".snap.db");
+        let text = std::fs::read_to_string(common::dir().join(format!("key-answers/{shape}.live.jsonl"))).unwrap();
+        let want: usize = text.lines().count() - 1;
+        let same = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| {
+                use base64::Engine;
+                let Some(k) = v["key_b64"].as_str() else { return false };
+                let k = base64::engine::general_purpose::STANDARD.decode(k).unwrap();
+                served.get(&k)
+                    == Some(&(v["mod_revision"].as_u64().unwrap(), v["value_sha256"].as_str().unwrap().to_string()))
+            })
+            .count();
+        eprintln!("{file}, {class}: etcd serves {same} of the original's {want} live keys unchanged");
+        assert!(same as f64 >= 0.99 * want as f64, "{file}: {same} of {want}");
+    }
+}
+
+#[test]
+#[ignore = "needs real etcd/etcdctl/etcdutl and boltoracle: run by .ci/run after ../shared/oracle/install.sh"]
+fn every_marker_real_etcd_leaves_in_a_snapshot_is_carved_and_no_other() {
+    if !have(&["etcd", "etcdctl"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("etcd");
+    let e = Etcd::start("residue", &data);
+    let marker = |i: usize| format!("LIVE-RESIDUE-{i:04}-");
+    for i in 0..24 {
+        // Every third value is large enough for overflow pages.
+        let size = if i % 3 == 0 { 6000 } else { 300 + 40 * i };
+        let mut value = marker(i);
+        while value.len() < size {
+            value.push_str(&format!("filler-{i:04}-"));
+        }
+        run_ok("put", e.ctl().args(["put", &format!("/registry/secrets/ns/s-{i:04}"), &value]));
+    }
+    run_ok("delete", e.ctl().args(["del", "/registry/secrets/", "--prefix"]));
+    let rev = e.json("revision", &["get", "x"])["header"]["revision"].as_u64().unwrap();
+    run_ok("compact", e.ctl().args(["compact", &rev.to_string(), "--physical"]));
+    for i in 0..3 {
+        run_ok("put after", e.ctl().args(["put", &format!("/registry/configmaps/ns/after-{i}"), "after"]));
+    }
+    let snap = tmp.path().join("residue.snap.db");
+    run_ok("snapshot save", e.ctl().args(["snapshot", "save"]).arg(&snap));
+    e.stop();
+    let bytes = std::fs::read(&snap).unwrap();
+    let present: BTreeSet<String> =
+        (0..24).map(marker).filter(|m| bytes.windows(m.len()).any(|w| w == m.as_bytes())).collect();
+    let view = boltscope::DbView::new(&bytes).unwrap();
+    let free = boltscope::etcd::carve::free_records(&view).unwrap();
+    let carved: BTreeSet<String> = (0..24)
+        .map(marker)
+        .filter(|m| free.records.iter().any(|r| r.kv.value.windows(m.len()).any(|w| w == m.as_bytes())))
+        .collect();
+    // What `log --include-free` reports (values shown: --show-secrets).
+    let out =
+        common::run(["--no-index", "log", snap.to_str().unwrap(), "--include-free", "-w", "json", "--show-secrets"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let logged: BTreeSet<String> = {
+        use base64::Engine;
+        let values: Vec<Vec<u8>> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["source"] == "free-page")
+            .map(|e| base64::engine::general_purpose::STANDARD.decode(e["kv"]["value"].as_str().unwrap_or("")).unwrap())
+            .collect();
+        (0..24).map(marker).filter(|m| values.iter().any(|v| v.windows(m.len()).any(|w| w == m.as_bytes()))).collect()
+    };
+    eprintln!(
+        "{} of 24 markers in the snapshot's bytes, {} carved, {} in log --include-free",
+        present.len(),
+        carved.len(),
+        logged.len()
+    );
+    assert_eq!(carved, present);
+    assert_eq!(logged, present);
+    let out = common::run(["--no-index", "inspect", "-w", "json", snap.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["residue"]["secrets"].as_u64(), Some(present.len() as u64));
+}
