@@ -7,16 +7,17 @@
 //! - `in_use`: `size` minus the free pages (etcd's `SizeInUse`: size − FreePageN × page size, as
 //!   a freshly opened file counts them);
 //! - `live_keys`, `live_bytes`: keys whose newest record is a put, and their key + value bytes
-//!   (what `etcdctl get` returns), read in bounded memory ([`crate::etcd::live_passes`]);
+//!   (what `etcdctl get` returns), each key's newest record gathered by the walk that checks the
+//!   file and folded in bounded memory ([`crate::etcd::keyspace`]);
 //! - `resources`: live keys and bytes by Kubernetes resource (`(other)` outside the prefixes).
 
-use super::diff_groups::Grouping;
-use crate::bbolt::cursor;
+use super::grouping::By;
+use crate::bbolt::fold::Pair;
 use crate::bbolt::structure::walk;
 use crate::bbolt::view::DbView;
-use crate::etcd::live_passes::{Live, Pass};
+use crate::etcd::keyspace::{self, Budget, Gather, KeyFold, KeyState, Plan};
 use crate::etcd::records::RecordCheck;
-use crate::etcd::{revision, schema, KEY_BUCKET};
+use crate::etcd::schema;
 use crate::problem::{Problem, MAX_PROBLEMS};
 use std::collections::BTreeMap;
 
@@ -57,9 +58,54 @@ pub struct Withheld {
     pub total: u64,
 }
 
+/// Live keys and bytes, in all and by resource name.
+#[derive(Default)]
+struct Live {
+    keys: u64,
+    bytes: u64,
+    by: BTreeMap<String, (u64, u64)>,
+}
+
+/// The live keys of a file, summed.
+struct LiveFold<'a> {
+    data: &'a [u8],
+}
+
+impl KeyFold for LiveFold<'_> {
+    type Acc = Live;
+
+    fn empty(&self) -> Live {
+        Live::default()
+    }
+
+    fn key(&self, acc: &mut Live, k: &KeyState) {
+        let Some(kv) = k.newest(self.data).filter(|_| k.live()) else { return };
+        let bytes = kv.key.len() as u64 + kv.value.len() as u64;
+        acc.keys += 1;
+        acc.bytes += bytes;
+        let r = acc.by.entry(By::Resource.group_text(kv.key)).or_default();
+        r.0 += 1;
+        r.1 += bytes;
+    }
+
+    fn join(&self, mut l: Live, r: Live) -> Live {
+        l.keys += r.keys;
+        l.bytes += r.bytes;
+        for (name, (k, b)) in r.by {
+            let e = l.by.entry(name).or_default();
+            (e.0, e.1) = (e.0 + k, e.1 + b);
+        }
+        l
+    }
+}
+
 /// Measures one file (see the module docs); a file with any problem but a warning is withheld.
+/// `budget`: the bytes the per-key gathering may take ([`Budget`]).
 pub fn measure(view: &DbView<'_>, budget: u64) -> Result<Measure, Withheld> {
-    let (found, s) = walk(view, &RecordCheck::for_view(view));
+    let budget = Budget::new(budget);
+    // The plan's revision is 0: the measure never asks whether a record survives compaction.
+    let gather = Gather::new(view.data, Plan::all(0), &budget);
+    let ((found, gathered), s) = walk(view, &Pair(&RecordCheck::for_view(view), &gather));
     let mut problems = s.problems;
     problems.extend(found.problems);
     problems.truncate(MAX_PROBLEMS);
@@ -81,23 +127,13 @@ pub fn measure(view: &DbView<'_>, budget: u64) -> Result<Measure, Withheld> {
         return Ok(m);
     }
     let one = |p: Problem| Withheld { problems: vec![p], total: 1 };
-    let Some(kb) = cursor::top_bucket(view, KEY_BUCKET).map_err(one)? else { return Ok(m) };
-    let last = cursor::last(view, kb).map_err(one)?.and_then(|e| revision::main_of(e.key));
+    let last = schema::newest_revision(view).map_err(one)?;
     m.revision = Some(schema::read(view, last.unwrap_or(0)).current_revision);
-    let live = Live::find(view, kb, budget).map_err(one)?;
-    let (mut keys, mut bytes) = (0u64, 0u64);
-    let mut by: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    live.for_each(view, kb, Pass::ALL, &mut |kv| {
-        keys += 1;
-        bytes += kv.live_bytes();
-        let r = by.entry(Grouping::Resource.of(kv.key)).or_default();
-        r.0 += 1;
-        r.1 += kv.live_bytes();
-    })
-    .map_err(one)?;
-    m.live_keys = Some(keys);
-    m.live_bytes = Some(bytes);
-    m.resources = by
+    let live = keyspace::fold_gathered(view, &gather, gathered, &LiveFold { data: view.data });
+    m.live_keys = Some(live.keys);
+    m.live_bytes = Some(live.bytes);
+    m.resources = live
+        .by
         .into_iter()
         .map(|(resource, (live_keys, live_bytes))| ResourceBytes { resource, live_keys, live_bytes })
         .collect();

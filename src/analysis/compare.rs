@@ -1,15 +1,17 @@
 //! `diff` as one call: two files checked, their live states compared ([`super::diff`]) and their
 //! relation decided ([`super::relation`]). Each file is first walked whole (structure and etcd's
-//! record invariants, both files in parallel): a file whose tree or records are damaged gets its
-//! problems, never a diff.
+//! record invariants, both files in parallel), the walk gathering its keys for the diff as it
+//! goes: a file whose tree or records are damaged gets its problems, never a diff.
 
 use super::diff::{self, KeyDiff, Options, Side};
 use super::relation::{self, Facts, Relation};
 use crate::bbolt::cursor;
-use crate::bbolt::structure::walk;
+use crate::bbolt::fold::Pair;
+use crate::bbolt::structure::{walk, Structure};
 use crate::bbolt::view::DbView;
-use crate::etcd::records::RecordCheck;
-use crate::etcd::{cluster, revision, schema, KEY_BUCKET};
+use crate::etcd::keyspace::Budget;
+use crate::etcd::records::{Found, RecordCheck};
+use crate::etcd::{cluster, schema, KEY_BUCKET};
 use crate::problem::{Problem, MAX_PROBLEMS};
 use std::fmt;
 
@@ -83,9 +85,8 @@ impl CompareError {
 }
 
 /// The problems that keep a file from being compared: anything in its tree or records, or more
-/// problems than were kept.
-fn blocking(view: &DbView<'_>) -> Option<(Vec<Problem>, u64)> {
-    let (found, s) = walk(view, &RecordCheck::for_view(view));
+/// problems than were kept. `found` and `s` are what the checking walk gave.
+fn blocking(found: Found, s: Structure) -> Option<(Vec<Problem>, u64)> {
     let mut problems = s.problems;
     problems.extend(found.problems);
     problems.truncate(MAX_PROBLEMS);
@@ -98,37 +99,45 @@ fn facts(view: &DbView<'_>, which: Which) -> Result<FileFacts, CompareError> {
     if !schema::is_etcd(view) {
         return Err(CompareError::NotEtcd(which));
     }
-    let kb = cursor::top_bucket(view, KEY_BUCKET).ok().flatten();
-    let last = kb.and_then(|kb| cursor::last(view, kb).ok().flatten()).and_then(|e| revision::main_of(e.key));
+    let last = schema::newest_revision(view).ok().flatten();
     let info = schema::read(view, last.unwrap_or(0));
     let compacted = info.finished_compact_revision.unwrap_or(0).max(info.scheduled_compact_revision.unwrap_or(0));
     Ok(FileFacts { revision: info.current_revision, compacted, cluster_id: cluster::cluster_id(view), entries: 0 })
 }
 
-fn side<'v, 'a>(view: &'v DbView<'a>, which: Which, budget: u64) -> Result<(FileFacts, Side<'v, 'a>), CompareError> {
-    if let Some((p, total)) = blocking(view) {
+fn side<'v, 'a>(
+    view: &'v DbView<'a>,
+    which: Which,
+    budget: &Budget,
+    opt: &Options,
+) -> Result<(FileFacts, Side<'v, 'a>), CompareError> {
+    let check = RecordCheck::for_view(view);
+    let ((found, gathered), s) = opt.with_gather(view.data, (0, 1), budget, |g| walk(view, &Pair(&check, g)));
+    if let Some((p, total)) = blocking(found, s) {
         return Err(CompareError::Damaged(which, p, total));
     }
     let mut f = facts(view, which)?;
     let damaged = |p: Problem| CompareError::Damaged(which, vec![p], 1);
     let kb = cursor::top_bucket(view, KEY_BUCKET).map_err(damaged)?.ok_or(CompareError::NotEtcd(which))?;
-    let s = Side::new(view, kb, f.revision, budget).map_err(damaged)?;
-    f.entries = s.live.entries();
-    Ok((f, s))
+    f.entries = gathered.info.elements;
+    Ok((f, Side { view, kb, revision: f.revision, gathered }))
 }
 
 /// Compares `a` (old) with `b` (new).
 pub fn compare(a: &DbView<'_>, b: &DbView<'_>, opt: &Options) -> Result<Comparison, CompareError> {
-    let (sa, sb) = rayon::join(|| side(a, Which::A, opt.budget), || side(b, Which::B, opt.budget));
+    // One budget for both gatherings: the keys of both files are held together.
+    let budget = Budget::new(opt.pair_budget());
+    let (sa, sb) = rayon::join(|| side(a, Which::A, &budget, opt), || side(b, Which::B, &budget, opt));
     let ((fa, sa), (fb, sb)) = (sa?, sb?);
     let from = relation::first_shared(fa.compacted, fb.compacted);
     let to = fa.revision.min(fb.revision);
+    let (ka, kb) = (sa.kb, sb.kb);
+    let fits = !budget.exceeded();
     let (keys, history) =
-        rayon::join(|| diff::diff(&sa, &sb, opt), || relation::shared_history((a, sa.kb), (b, sb.kb), from, to));
-    // Both trees were walked whole without a problem, so these reads cannot fail; if one does,
-    // it is named against A.
-    let damaged = |p: Problem| CompareError::Damaged(Which::A, vec![p], 1);
-    let (keys, history) = (keys.map_err(damaged)?, history.map_err(damaged)?);
+        rayon::join(|| diff::diff(sa, sb, opt, fits), || relation::shared_history((a, ka), (b, kb), from, to));
+    // Both trees were walked whole without a problem, so this read cannot fail; if it does, it is
+    // named against A.
+    let history = history.map_err(|p: Problem| CompareError::Damaged(Which::A, vec![p], 1))?;
     let relation = relation::relate(
         Facts { revision: fa.revision, cluster_id: fa.cluster_id },
         Facts { revision: fb.revision, cluster_id: fb.cluster_id },

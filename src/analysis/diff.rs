@@ -2,31 +2,33 @@
 //! `removed` (live in A only), `changed` (live in both, with a different value, create revision,
 //! mod revision, version or lease) and the count of unchanged ones, with a summary per group.
 //!
-//! Memory is bounded whatever the file sizes: each file's live records are found with the
-//! compaction keep set's partitioned passes ([`Live`], one bit per entry), then the keys are
-//! joined in passes by fingerprint ([`Pass`]): a pass holds A's live records of its keys (borrowed
-//! from the mapped file, about [`ENTRY_COST`] bytes each) while B's are matched against them, so
-//! a pass stays under the budget. What grows with the files is only what is reported: the
-//! differing keys (owned, sorted by key at the end) and the groups.
+//! Each key's newest record comes from [`keyspace`](crate::etcd::keyspace): the walk that checks
+//! a file also gathers its records ([`Side::gathered`]), both files within one [`Budget`]
+//! ([`Options::pair_budget`]). When both gatherings fit, their partitions are joined as they are:
+//! partition `p` of A and partition `p` of B hold the same keys, so each pair is joined on its
+//! own, in parallel. When they do not, the files are walked again in passes, each gathering the
+//! keys whose fingerprint falls in it ([`Plan`]), as many as the record count needs within the
+//! budget (a pass that still passes it is split in two: [`in_passes`]). The records are read
+//! where they lie in the mapped files: keys and values are never copied, except what is reported
+//! (the differing keys, sorted by key at the end, and the groups).
 //!
 //! Each difference also says whether it is a *conflict*: with `o` the file at the lower revision
 //! `r_o` and `n` the other, a key whose newest put in `n` is at or below `r_o` (changed, or live
 //! in `n` only) contradicts `o`, which holds the whole history up to `r_o`; at equal revisions
 //! every difference is one. A later file that descends from an earlier one has no conflicts.
 
-use super::diff_groups::{GroupSummary, Grouping, Outcome, Tally};
+use super::diff_groups::{GroupSummary, Outcome, Tally};
+use super::grouping::By;
 use super::json_diff::{self, FieldDiff};
 use crate::bbolt::cursor::BucketRoot;
 use crate::bbolt::view::DbView;
-use crate::etcd::live_passes::{Live, LiveKv, Pass};
+use crate::etcd::keyspace::{in_passes, reduce, walk_keys, Budget, Gather, Gathered, KeyFilter, KeyState, Plan};
+use crate::etcd::proto::Kv;
 use crate::etcd::FpMap;
 use crate::k8s::object::{self, DecodeOptions};
-use crate::problem::Problem;
+use rayon::prelude::*;
 
-/// Bytes a pass holds per key of A: the borrowed record (80 bytes) in a hash map (fingerprint key,
-/// control byte, load factor 7/8).
-pub const ENTRY_COST: u64 = 112;
-/// Default bytes per pass.
+/// Default bytes the gathered records of one file may take in one pass.
 pub const BUDGET: u64 = 96 << 20;
 
 /// What to compare and how to report it.
@@ -35,10 +37,11 @@ pub struct Options {
     /// Only keys starting with these bytes.
     pub prefix: Vec<u8>,
     /// The grouping; `None`: by resource when there are Kubernetes keys, else by `prefix:1`.
-    pub by: Option<Grouping>,
+    pub by: Option<By>,
     /// Decode both values of a changed key and list the differing fields.
     pub decode: Option<DecodeOptions>,
-    /// Bytes per pass (at least one key per pass).
+    /// Bytes the gathered records of one file may take in one pass ([`Budget`]; the two files
+    /// share [`Options::pair_budget`]); more passes past it (at least one key per pass).
     pub budget: u64,
 }
 
@@ -63,8 +66,8 @@ pub struct Record {
     pub value_size: u64,
 }
 
-impl From<&LiveKv<'_>> for Record {
-    fn from(kv: &LiveKv<'_>) -> Record {
+impl From<&Kv<'_>> for Record {
+    fn from(kv: &Kv<'_>) -> Record {
         Record {
             create_revision: kv.create_revision,
             mod_revision: kv.mod_revision,
@@ -122,7 +125,7 @@ pub struct KeyDiff {
     /// Live keys compared in A and in B.
     pub live_keys: (u64, u64),
     /// The grouping used.
-    pub by: Grouping,
+    pub by: By,
     /// Per group, by name.
     pub groups: Vec<GroupSummary>,
     /// Passes the join took.
@@ -141,27 +144,43 @@ impl KeyDiff {
     }
 }
 
-/// One side: the view, its `key` bucket, its live records, its revision.
+/// One side: the view, its `key` bucket, its revision, and what its checking walk gathered.
 pub struct Side<'v, 'a> {
     /// The file.
     pub view: &'v DbView<'a>,
     /// Its `key` bucket.
     pub kb: BucketRoot<'a>,
-    /// Its live records.
-    pub live: Live,
     /// Its current revision.
     pub revision: u64,
+    /// The records of its compared keys ([`Options::prefix`]) gathered by the walk that checked
+    /// the file, within a [`Budget`] shared with the other side ([`Options::with_gather`]).
+    pub gathered: Gathered,
 }
 
-impl<'v, 'a> Side<'v, 'a> {
-    /// Finds the live records of `kb`.
-    pub fn new(view: &'v DbView<'a>, kb: BucketRoot<'a>, revision: u64, budget: u64) -> Result<Self, Problem> {
-        Ok(Side { view, kb, live: Live::find(view, kb, budget)?, revision })
+impl Options {
+    /// The budget the gatherings of both files share in a pass: [`Options::budget`] each.
+    pub fn pair_budget(&self) -> u64 {
+        self.budget.saturating_mul(2)
+    }
+
+    /// Runs `f` with the gathering of pass `pass` of `passes` over the compared keys of the file
+    /// `data`, within `budget`. (The plan's revision is 0: a diff never asks whether a record
+    /// survives compaction.)
+    pub fn with_gather<R>(
+        &self,
+        data: &[u8],
+        (pass, passes): (u64, u64),
+        budget: &Budget,
+        f: impl FnOnce(&Gather<'_>) -> R,
+    ) -> R {
+        let wants = |k: &[u8]| k.starts_with(&self.prefix);
+        let filter: Option<&KeyFilter<'_>> = (!self.prefix.is_empty()).then_some(&wants);
+        f(&Gather::new(data, Plan { pass, passes, rev: 0 }, budget).filter(filter))
     }
 }
 
 /// The fields that differ between two records of one key.
-fn differing(a: &LiveKv<'_>, b: &LiveKv<'_>) -> Vec<Field> {
+fn differing(a: &Kv<'_>, b: &Kv<'_>) -> Vec<Field> {
     let mut f = Vec::new();
     let pairs = [
         (a.value != b.value, Field::Value),
@@ -178,9 +197,14 @@ fn differing(a: &LiveKv<'_>, b: &LiveKv<'_>) -> Vec<Field> {
     f
 }
 
+/// Key + value length: what `etcdctl get` returns for the key.
+fn live_bytes(kv: &Kv<'_>) -> u64 {
+    kv.key.len() as u64 + kv.value.len() as u64
+}
+
 /// Groups in one or, when the grouping is to be chosen, two ways at once.
 struct Tallies {
-    fixed: Option<Grouping>,
+    fixed: Option<By>,
     resource: Tally,
     prefix: Tally,
 }
@@ -188,56 +212,89 @@ struct Tallies {
 impl Tallies {
     fn each(&mut self, key: &[u8], mut f: impl FnMut(&mut Tally, String)) {
         match self.fixed {
-            Some(g) => f(&mut self.resource, g.of(key)),
+            Some(g) => f(&mut self.resource, g.group_text(key)),
             None => {
-                f(&mut self.resource, Grouping::Resource.of(key));
-                f(&mut self.prefix, Grouping::Prefix(1).of(key));
+                f(&mut self.resource, By::Resource.group_text(key));
+                f(&mut self.prefix, By::Prefix(1).group_text(key));
             }
         }
     }
 
-    fn finish(self) -> (Grouping, Vec<GroupSummary>) {
+    fn join(&mut self, o: Tallies) {
+        self.resource.join(o.resource);
+        self.prefix.join(o.prefix);
+    }
+
+    fn finish(self) -> (By, Vec<GroupSummary>) {
         match self.fixed {
             Some(g) => (g, self.resource.into_groups()),
-            None if self.resource.only_other() => (Grouping::Prefix(1), self.prefix.into_groups()),
-            None => (Grouping::Resource, self.resource.into_groups()),
+            None if self.resource.only_other() => (By::Prefix(1), self.prefix.into_groups()),
+            None => (By::Resource, self.resource.into_groups()),
         }
     }
 }
 
-/// Compares the live states of `a` and `b`.
-pub fn diff(a: &Side<'_, '_>, b: &Side<'_, '_>, opt: &Options) -> Result<KeyDiff, Problem> {
-    let passes = Pass::count(a.live.marked(), ENTRY_COST, opt.budget);
-    let (older_rev, a_is_older) = if a.revision <= b.revision { (a.revision, true) } else { (b.revision, false) };
-    let same_rev = a.revision == b.revision;
-    // Whether the record (or absence) on the newer side contradicts the older side.
-    let conflict = |in_a: Option<&LiveKv<'_>>, in_b: Option<&LiveKv<'_>>| {
-        let newer = if a_is_older { in_b } else { in_a };
-        same_rev || newer.is_some_and(|n| n.mod_revision <= older_rev)
-    };
-    let mut t = Tallies { fixed: opt.by, resource: Tally::default(), prefix: Tally::default() };
-    let (mut added, mut removed, mut changed, mut unchanged, mut live) =
-        (Vec::new(), Vec::new(), Vec::new(), 0, (0, 0));
-    for index in 0..passes {
-        let pass = Pass { index, of: passes };
-        let mut held: FpMap<LiveKv<'_>> = FpMap::default();
-        a.live.for_each(a.view, a.kb, pass, &mut |kv| {
-            if kv.key.starts_with(&opt.prefix) {
-                t.each(kv.key, |g, name| g.live(name, true, kv.live_bytes()));
-                live.0 += 1;
-                held.insert(kv.fp, kv);
-            }
-        })?;
-        b.live.for_each(b.view, b.kb, pass, &mut |kv| {
-            if !kv.key.starts_with(&opt.prefix) {
-                return;
-            }
-            live.1 += 1;
-            t.each(kv.key, |g, name| g.live(name, false, kv.live_bytes()));
-            let Some(old) = held.remove(&kv.fp) else {
-                t.each(kv.key, |g, name| g.outcome(name, Outcome::Added));
-                let c = conflict(None, Some(&kv));
-                added.push(Change {
+/// What a share of the keys gave.
+struct Found {
+    added: Vec<Change>,
+    removed: Vec<Change>,
+    changed: Vec<Change>,
+    unchanged: u64,
+    live: (u64, u64),
+    t: Tallies,
+}
+
+impl Found {
+    fn join(mut self, o: Found) -> Found {
+        self.added.extend(o.added);
+        self.removed.extend(o.removed);
+        self.changed.extend(o.changed);
+        self.unchanged += o.unchanged;
+        self.live = (self.live.0 + o.live.0, self.live.1 + o.live.1);
+        self.t.join(o.t);
+        self
+    }
+}
+
+/// The join of two files' keys.
+struct Join<'o> {
+    data: (&'o [u8], &'o [u8]),
+    opt: &'o Options,
+    older_rev: u64,
+    a_is_older: bool,
+    same_rev: bool,
+}
+
+impl Join<'_> {
+    fn empty(&self) -> Found {
+        let t = Tallies { fixed: self.opt.by, resource: Tally::default(), prefix: Tally::default() };
+        Found { added: Vec::new(), removed: Vec::new(), changed: Vec::new(), unchanged: 0, live: (0, 0), t }
+    }
+
+    /// Whether the record (or absence) on the newer side contradicts the older side.
+    fn conflict(&self, in_a: Option<&Kv<'_>>, in_b: Option<&Kv<'_>>) -> bool {
+        let newer = if self.a_is_older { in_b } else { in_a };
+        self.same_rev || newer.is_some_and(|n| n.mod_revision <= self.older_rev)
+    }
+
+    /// The keys of one partition of A and the same partition of B.
+    fn part(&self, a: &[KeyState], b: &[KeyState]) -> Found {
+        let mut f = self.empty();
+        let mut held: FpMap<Kv<'_>> = FpMap::with_capacity_and_hasher(a.len(), Default::default());
+        for s in a.iter().filter(|s| s.live()) {
+            let Some(kv) = s.newest(self.data.0) else { continue };
+            f.t.each(kv.key, |g, name| g.live(name, true, live_bytes(&kv)));
+            f.live.0 += 1;
+            held.insert(s.fp, kv);
+        }
+        for s in b.iter().filter(|s| s.live()) {
+            let Some(kv) = s.newest(self.data.1) else { continue };
+            f.live.1 += 1;
+            f.t.each(kv.key, |g, name| g.live(name, false, live_bytes(&kv)));
+            let Some(old) = held.remove(&s.fp) else {
+                f.t.each(kv.key, |g, name| g.outcome(name, Outcome::Added));
+                let c = self.conflict(None, Some(&kv));
+                f.added.push(Change {
                     key: kv.key.to_vec(),
                     a: None,
                     b: Some(Record::from(&kv)),
@@ -245,42 +302,77 @@ pub fn diff(a: &Side<'_, '_>, b: &Side<'_, '_>, opt: &Options) -> Result<KeyDiff
                     decoded: None,
                     conflict: c,
                 });
-                return;
+                continue;
             };
             let fields = differing(&old, &kv);
             if fields.is_empty() {
-                unchanged += 1;
-                t.each(kv.key, |g, name| g.outcome(name, Outcome::Unchanged));
-                return;
+                f.unchanged += 1;
+                f.t.each(kv.key, |g, name| g.outcome(name, Outcome::Unchanged));
+                continue;
             }
-            t.each(kv.key, |g, name| g.outcome(name, Outcome::Changed));
-            let decoded = opt.decode.filter(|_| fields.contains(&Field::Value)).map(|o| {
+            f.t.each(kv.key, |g, name| g.outcome(name, Outcome::Changed));
+            let decoded = self.opt.decode.filter(|_| fields.contains(&Field::Value)).map(|o| {
                 json_diff::diff(&object::decode(old.key, old.value, &o), &object::decode(kv.key, kv.value, &o))
             });
-            changed.push(Change {
+            f.changed.push(Change {
                 key: kv.key.to_vec(),
                 a: Some(Record::from(&old)),
                 b: Some(Record::from(&kv)),
                 fields,
                 decoded,
-                conflict: conflict(Some(&old), Some(&kv)),
+                conflict: self.conflict(Some(&old), Some(&kv)),
             });
-        })?;
+        }
         for old in held.into_values() {
-            t.each(old.key, |g, name| g.outcome(name, Outcome::Removed));
-            removed.push(Change {
+            f.t.each(old.key, |g, name| g.outcome(name, Outcome::Removed));
+            f.removed.push(Change {
                 key: old.key.to_vec(),
                 a: Some(Record::from(&old)),
                 b: None,
                 fields: Vec::new(),
                 decoded: None,
-                conflict: conflict(Some(&old), None),
+                conflict: self.conflict(Some(&old), None),
             });
         }
+        f
     }
+
+    /// The keys the two gatherings of one pass hold, partition by partition.
+    fn gathered(&self, a: Gathered, b: Gathered) -> Found {
+        let (a, b) = (reduce(a), reduce(b));
+        a.par_iter().zip(&b).map(|(a, b)| self.part(a, b)).reduce(|| self.empty(), Found::join)
+    }
+}
+
+/// Compares the live states of `a` and `b`. `fits`: their gatherings stayed within the budget
+/// they shared (else they gathered nothing and the files are walked again in passes).
+pub fn diff(mut a: Side<'_, '_>, mut b: Side<'_, '_>, opt: &Options, fits: bool) -> KeyDiff {
+    let (older_rev, a_is_older) = if a.revision <= b.revision { (a.revision, true) } else { (b.revision, false) };
+    let j = Join { data: (a.view.data, b.view.data), opt, older_rev, a_is_older, same_rev: a.revision == b.revision };
+    let (ga, gb) = (std::mem::take(&mut a.gathered), std::mem::take(&mut b.gathered));
+    let (found, passes) = if fits {
+        (j.gathered(ga, gb), 1)
+    } else {
+        let n = ga.info.entries.saturating_add(gb.info.entries);
+        drop((ga, gb));
+        let mut found = Some(j.empty());
+        let walk = |s: &Side<'_, '_>, plan, budget: &Budget| {
+            opt.with_gather(s.view.data, plan, budget, |g| walk_keys(s.view, g))
+        };
+        let passes = in_passes(
+            n,
+            opt.pair_budget(),
+            |pass, passes, budget| {
+                rayon::join(|| walk(&a, (pass, passes), budget), || walk(&b, (pass, passes), budget))
+            },
+            |(ga, gb)| found = found.take().map(|f| f.join(j.gathered(ga, gb))),
+        );
+        (found.unwrap_or_else(|| j.empty()), passes)
+    };
+    let Found { mut added, mut removed, mut changed, unchanged, live, t } = found;
     for v in [&mut added, &mut removed, &mut changed] {
         v.sort_unstable_by(|x, y| x.key.cmp(&y.key));
     }
     let (by, groups) = t.finish();
-    Ok(KeyDiff { added, removed, changed, unchanged, live_keys: live, by, groups, passes })
+    KeyDiff { added, removed, changed, unchanged, live_keys: live, by, groups, passes }
 }

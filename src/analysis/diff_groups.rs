@@ -1,48 +1,8 @@
 //! The per-group summary of a diff: keys added, removed, changed and unchanged, and live keys and
-//! bytes before and after, by Kubernetes resource, by namespace, or by key prefix (the grouping
-//! `du` uses, on [`crate::k8s::key`]).
+//! bytes before and after, in the groups of `du` ([`super::grouping::By`]).
 
-use crate::k8s::key;
+use super::grouping::OTHER;
 use std::collections::BTreeMap;
-
-/// The group of keys outside the Kubernetes prefixes.
-pub const OTHER: &str = "(other)";
-/// The namespace group of cluster-scoped Kubernetes keys.
-pub const CLUSTER_SCOPED: &str = "(cluster)";
-
-/// How keys are grouped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Grouping {
-    /// By Kubernetes resource ([`key::parse`]); keys outside the prefixes are [`OTHER`].
-    Resource,
-    /// By namespace: `<namespace>`, [`CLUSTER_SCOPED`], or [`OTHER`].
-    Namespace,
-    /// By the first N path segments ([`key::prefix_group`]).
-    Prefix(usize),
-}
-
-impl Grouping {
-    /// The group of `key`.
-    pub fn of(&self, k: &[u8]) -> String {
-        match self {
-            Grouping::Resource => key::parse(k).map_or_else(|| OTHER.to_string(), |p| p.resource),
-            Grouping::Namespace => match key::parse(k) {
-                None => OTHER.to_string(),
-                Some(p) => p.namespace_lossy().map_or_else(|| CLUSTER_SCOPED.to_string(), |n| n.into_owned()),
-            },
-            Grouping::Prefix(n) => String::from_utf8_lossy(key::prefix_group(k, *n)).into_owned(),
-        }
-    }
-
-    /// The name as `--by` spells it.
-    pub fn label(&self) -> String {
-        match self {
-            Grouping::Resource => "resource".into(),
-            Grouping::Namespace => "namespace".into(),
-            Grouping::Prefix(n) => format!("prefix:{n}"),
-        }
-    }
-}
 
 /// One group's figures.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -114,6 +74,21 @@ impl Tally {
         }
     }
 
+    /// Adds another tally's figures.
+    pub fn join(&mut self, o: Tally) {
+        for (name, x) in o.groups {
+            let g = self.group(name);
+            g.added += x.added;
+            g.removed += x.removed;
+            g.changed += x.changed;
+            g.unchanged += x.unchanged;
+            g.live_keys_a += x.live_keys_a;
+            g.live_keys_b += x.live_keys_b;
+            g.live_bytes_a += x.live_bytes_a;
+            g.live_bytes_b += x.live_bytes_b;
+        }
+    }
+
     /// Whether every key fell in [`OTHER`] (or there were none).
     pub fn only_other(&self) -> bool {
         self.groups.keys().all(|k| k == OTHER)
@@ -130,18 +105,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn groups_of_keys() {
-        let k = b"/registry/services/specs/default/kubernetes";
-        assert_eq!(Grouping::Resource.of(k), "services");
-        assert_eq!(Grouping::Namespace.of(k), "default");
-        assert_eq!(Grouping::Namespace.of(b"/registry/minions/n1"), CLUSTER_SCOPED);
-        assert_eq!(Grouping::Resource.of(b"compact_rev_key"), OTHER);
-        assert_eq!(Grouping::Namespace.of(b"/x/y"), OTHER);
-        assert_eq!(Grouping::Prefix(2).of(k), "/registry/services");
-        assert_eq!(Grouping::Prefix(1).label(), "prefix:1");
-    }
-
-    #[test]
     fn tally_sums_per_group() {
         let mut t = Tally::default();
         t.live("pods".into(), true, 10);
@@ -154,5 +117,23 @@ mod tests {
         assert_eq!(g.len(), 1);
         assert_eq!((g[0].live_keys_a, g[0].live_bytes_a, g[0].live_keys_b, g[0].live_bytes_b), (1, 10, 2, 12));
         assert_eq!((g[0].added, g[0].changed, g[0].removed), (1, 1, 0));
+    }
+
+    #[test]
+    fn tallies_join_group_by_group() {
+        let (mut l, mut r) = (Tally::default(), Tally::default());
+        l.live("pods".into(), true, 10);
+        l.outcome("pods".into(), Outcome::Removed);
+        r.live("pods".into(), false, 7);
+        r.outcome("pods".into(), Outcome::Added);
+        r.live("(other)".into(), true, 3);
+        r.outcome("(other)".into(), Outcome::Unchanged);
+        l.join(r);
+        let g = l.into_groups();
+        assert_eq!(g.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["(other)", "pods"]);
+        assert_eq!((g[0].live_keys_a, g[0].live_bytes_a, g[0].unchanged), (1, 3, 1));
+        let p = &g[1];
+        assert_eq!((p.live_keys_a, p.live_bytes_a, p.live_keys_b, p.live_bytes_b), (1, 10, 1, 7));
+        assert_eq!((p.added, p.removed, p.changed, p.unchanged), (1, 1, 0, 0));
     }
 }

@@ -11,13 +11,13 @@
 
 use super::du_report::{Du, Figures, Group, GroupName, KeyText, Largest, MostRevised, MostStored, Top, TopN};
 pub use super::grouping::By;
-use crate::bbolt::cursor;
+use super::grouping::OTHER;
 use crate::bbolt::page::LeafElem;
 use crate::bbolt::structure::{walk, Structure};
 use crate::bbolt::view::DbView;
 use crate::bbolt::walker::{Ctx, Fold};
 use crate::etcd::keyspace::{self, Budget, Gather, KeyFilter, KeyFold, KeyState, Plan, BUDGET};
-use crate::etcd::{revision, schema, trailer, KEY_BUCKET};
+use crate::etcd::{schema, trailer};
 use crate::k8s::encoding::{self, Encoding};
 use crate::k8s::key;
 use crate::problem::MAX_PROBLEMS;
@@ -265,12 +265,7 @@ pub fn du(view: &DbView<'_>, opt: &Options) -> Du {
         }
         return r;
     }
-    let last = cursor::top_bucket(view, KEY_BUCKET)
-        .ok()
-        .flatten()
-        .and_then(|kb| cursor::last(view, kb).ok().flatten())
-        .and_then(|e| revision::main_of(e.key))
-        .unwrap_or(0);
+    let last = schema::newest_revision(view).ok().flatten().unwrap_or(0);
     let rev = schema::read(view, last).current_revision;
     let budget = Budget::new(opt.budget);
     let p = prefix.unwrap_or_default();
@@ -329,7 +324,7 @@ fn report(acc: Acc, by: By, revision: Option<u64>, in_use: u64, p: (Vec<crate::P
         .map(|(name, t)| {
             let f = t.finish();
             let (resource, namespace) = match by {
-                By::ResourceNamespace if name.as_slice() != b"(other)" => {
+                By::ResourceNamespace if name.as_slice() != OTHER.as_bytes() => {
                     let s = String::from_utf8_lossy(&name).into_owned();
                     match s.split_once('/') {
                         Some((r, n)) => (Some(r.to_owned()), Some(n.to_owned())),

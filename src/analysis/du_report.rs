@@ -21,7 +21,7 @@ impl KeyText {
     pub fn of(b: &[u8]) -> KeyText {
         match std::str::from_utf8(b) {
             Ok(s) => KeyText::Text(s.to_owned()),
-            Err(_) => KeyText::Base64(base64::engine::general_purpose::STANDARD.encode(b)),
+            Err(_) => KeyText::Base64(crate::k8s::render::base64(b)),
         }
     }
 

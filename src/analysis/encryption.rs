@@ -6,10 +6,9 @@
 
 use super::check::{GateResult, Gates};
 use super::du_report::KeyText;
-use crate::bbolt::cursor;
 use crate::bbolt::view::DbView;
 use crate::etcd::keyspace::{self, Budget, Gather, KeyFilter, KeyFold, KeyState, Plan, BUDGET};
-use crate::etcd::{revision, schema, KEY_BUCKET};
+use crate::etcd::schema;
 use crate::k8s::encoding::{self, Encoding};
 use crate::k8s::key;
 use std::collections::BTreeMap;
@@ -115,8 +114,7 @@ pub fn audit(view: &DbView<'_>, resources: &[String], key: Option<&str>) -> Opti
     if !schema::is_etcd(view) {
         return None;
     }
-    let kb = cursor::top_bucket(view, KEY_BUCKET).ok().flatten();
-    let last = kb.and_then(|kb| cursor::last(view, kb).ok().flatten()).and_then(|e| revision::main_of(e.key));
+    let last = schema::newest_revision(view).ok().flatten();
     let rev = schema::read(view, last.unwrap_or(0)).current_revision;
     let budget = Budget::new(BUDGET);
     let ours: &KeyFilter = &|k: &[u8]| key::parse(k).is_some_and(|p| resources.contains(&p.resource));

@@ -6,6 +6,11 @@
 use crate::k8s::key;
 use std::borrow::Cow;
 
+/// The group of keys outside the Kubernetes prefixes.
+pub const OTHER: &str = "(other)";
+/// The namespace group of cluster-scoped Kubernetes keys.
+pub const CLUSTER_SCOPED: &str = "(cluster)";
+
 /// How keys are grouped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum By {
@@ -34,7 +39,7 @@ impl By {
         })
     }
 
-    /// The name `du` reports (`prefix:N`).
+    /// The name `du` and `diff` report (`prefix:N`).
     pub fn name(&self) -> String {
         match self {
             By::Resource => "resource".into(),
@@ -52,6 +57,11 @@ impl By {
         }
     }
 
+    /// The group of a key as text (lossy UTF-8), for reports that name groups by strings.
+    pub fn group_text(&self, k: &[u8]) -> String {
+        String::from_utf8_lossy(&self.group(k)).into_owned()
+    }
+
     /// What to sum a key's figures under, cheaply: the group itself, except by resource, where it
     /// is the key's resource path (a slice of the key, no allocation). Slots map to groups
     /// through [`By::name_of`]; several slots can be one group (`/registry/minions` and
@@ -59,13 +69,13 @@ impl By {
     pub fn slot<'k>(&self, k: &'k [u8]) -> Cow<'k, [u8]> {
         let parts = match self {
             By::Prefix(n) => return Cow::Borrowed(key::prefix_group(k, *n)),
-            By::Resource => return Cow::Borrowed(key::resource_path(k).unwrap_or(b"(other)")),
+            By::Resource => return Cow::Borrowed(key::resource_path(k).unwrap_or(OTHER.as_bytes())),
             _ => key::parse(k),
         };
-        let Some(p) = parts else { return Cow::Borrowed(b"(other)") };
+        let Some(p) = parts else { return Cow::Borrowed(OTHER.as_bytes()) };
         match (self, p.namespace) {
             (By::Namespace, Some(ns)) => Cow::Borrowed(ns),
-            (By::Namespace, None) => Cow::Borrowed(b"(cluster)"),
+            (By::Namespace, None) => Cow::Borrowed(CLUSTER_SCOPED.as_bytes()),
             (By::ResourceNamespace, Some(ns)) => Cow::Owned([p.resource.as_bytes(), b"/", ns].concat()),
             _ => Cow::Owned(p.resource.into_bytes()),
         }
@@ -138,6 +148,19 @@ mod tests {
         assert_eq!(rn(b"/registry/services/endpoints/default/kubernetes"), "endpoints/default");
         assert_eq!(rn(b"/registry/minions/node-1"), "nodes");
         assert_eq!(rn(b"/hot/3"), "(other)");
+    }
+
+    /// The rules `diff` relied on when it had its own copy of them.
+    #[test]
+    fn groups_of_keys() {
+        let k = b"/registry/services/specs/default/kubernetes";
+        assert_eq!(By::Resource.group_text(k), "services");
+        assert_eq!(By::Namespace.group_text(k), "default");
+        assert_eq!(By::Namespace.group_text(b"/registry/minions/n1"), CLUSTER_SCOPED);
+        assert_eq!(By::Resource.group_text(b"compact_rev_key"), OTHER);
+        assert_eq!(By::Namespace.group_text(b"/x/y"), OTHER);
+        assert_eq!(By::Prefix(2).group_text(k), "/registry/services");
+        assert_eq!(By::Prefix(1).name(), "prefix:1");
     }
 
     #[test]

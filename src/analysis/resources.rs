@@ -1,9 +1,10 @@
 //! The largest Kubernetes resources of an etcd file, for `inspect`'s summary: the bytes every
 //! record of the `key` bucket stores (revision key plus KeyValue, as `du`'s `stored_bytes`),
 //! summed per resource path ([`key::resource_path`], a slice of the key: nothing is allocated
-//! per record) while the inspect walk decodes the records, and named once at the end. `du` has
-//! the full picture.
+//! per record) while the inspect walk decodes the records, and named once at the end by `du`'s
+//! rule ([`By::Resource`]). `du` has the full picture.
 
+use super::grouping::{By, OTHER};
 use crate::etcd::Passthrough;
 use crate::k8s::key;
 use std::collections::HashMap;
@@ -85,12 +86,11 @@ impl ResourceTally {
         }
         let mut by: HashMap<String, (u64, u64)> = HashMap::new();
         for (_, (p, b, n)) in self.paths {
-            let r = key::parse(&p).map_or_else(|| "(other)".to_owned(), |k| k.resource);
-            let e = by.entry(r).or_default();
+            let e = by.entry(By::Resource.group_text(&p)).or_default();
             (e.0, e.1) = (e.0 + b, e.1 + n);
         }
         if self.other.1 > 0 {
-            let e = by.entry("(other)".into()).or_default();
+            let e = by.entry(OTHER.into()).or_default();
             (e.0, e.1) = (e.0 + self.other.0, e.1 + self.other.1);
         }
         let mut v: Vec<ResourceSize> = by

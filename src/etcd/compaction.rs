@@ -9,7 +9,7 @@
 //! stay in cache, in parallel. The answer is one bit per entry.
 
 use super::mvcc::{partition, survives, PARTS};
-use super::{key_fingerprint, proto, revision, schema, FpMap, KEY_BUCKET};
+use super::{key_fingerprint, proto, revision, schema, FpMap};
 use crate::bbolt::bitmap::Bitmap;
 use crate::bbolt::cursor::{self, BucketRoot};
 use crate::bbolt::view::DbView;
@@ -89,11 +89,7 @@ pub fn target(view: &DbView<'_>, r: Revision) -> Result<Option<Target>, TargetEr
     if !schema::is_etcd(view) {
         return Err(TargetError::NotEtcd);
     }
-    let last = cursor::top_bucket(view, KEY_BUCKET)
-        .and_then(|kb| kb.map_or(Ok(None), |kb| cursor::last(view, kb)))
-        .map_err(TargetError::Unreadable)?
-        .and_then(|e| revision::main_of(e.key))
-        .unwrap_or(0);
+    let last = schema::newest_revision(view).map_err(TargetError::Unreadable)?.unwrap_or(0);
     let info = schema::read(view, last);
     let current = info.current_revision;
     let rev = match r {

@@ -19,8 +19,7 @@
 //!   3.4). A server restored from the file reports 2 whatever the file says (its first election);
 //!   the fixtures were all written at term 2.
 
-use super::{revision, schema, KEY_BUCKET};
-use crate::bbolt::cursor;
+use super::schema;
 use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 use sha1::{Digest, Sha1};
@@ -82,10 +81,7 @@ impl Store {
     /// Reads the `meta`, `members` and `key` buckets' small facts. A `key` bucket whose last
     /// entry cannot be reached is a problem.
     pub fn read(view: &DbView<'_>) -> Result<Store, Problem> {
-        let last = match cursor::top_bucket(view, KEY_BUCKET)? {
-            Some(kb) => cursor::last(view, kb)?.and_then(|e| revision::main_of(e.key)).unwrap_or(0),
-            None => 0,
-        };
+        let last = schema::newest_revision(view)?.unwrap_or(0);
         let info = schema::read(view, last);
         let finished = info.finished_compact_revision.filter(|&f| f > 0);
         let scheduled = info.scheduled_compact_revision.filter(|&s| s > 0);

@@ -15,7 +15,7 @@
 //! covering the keys whose fingerprint falls in it ([`Plan`]), so memory stays near the budget
 //! whatever the number of keys.
 
-pub use super::keystate::{fold_gathered, fold_keys, fold_passes, reduce, walk_keys, KeyFold, KeyState};
+pub use super::keystate::{fold_gathered, fold_keys, fold_passes, in_passes, reduce, walk_keys, KeyFold, KeyState};
 use super::mvcc::{partition, survives, Rec, PARTS};
 use super::{key_fingerprint, FpMap, KEY_BUCKET};
 use crate::bbolt::page::{LeafElem, Page};
@@ -152,6 +152,11 @@ impl Stretch {
             fold(v);
         }
         let before = v.capacity();
+        // A partition's first entry takes one slot, not the four a growing Vec starts with: a
+        // pass over few keys spread over many partitions is charged about what it holds.
+        if before == 0 {
+            v.reserve_exact(1);
+        }
         v.push(e);
         ((v.capacity() - before) * std::mem::size_of::<Entry>()) as u64
     }

@@ -137,3 +137,84 @@ fn figures_agree_with_the_mvcc_replay() {
     assert_eq!(ev, keys.iter().filter(|k| k.0.starts_with(b"/registry/events/")).cloned().collect::<Vec<_>>());
     assert_eq!(evinfo.elements, 53, "positions count every element, filtered or not");
 }
+
+/// The live set by a plain replay in revision order, holding every key: the reference.
+fn replay(view: &DbView<'_>) -> std::collections::BTreeMap<Vec<u8>, (u64, usize)> {
+    let kb = cursor::top_bucket(view, KEY_BUCKET).unwrap().unwrap();
+    let mut m = std::collections::BTreeMap::new();
+    cursor::for_each(view, kb, &mut |e| {
+        let Some(kv) = crate::etcd::proto::kv(e.value) else { return };
+        if revision::is_tombstone(e.key) {
+            m.remove(kv.key);
+        } else if !e.value.is_empty() {
+            m.insert(kv.key.to_vec(), (kv.mod_revision, kv.value.len()));
+        }
+    })
+    .unwrap();
+    m
+}
+
+/// What `diff` and `trend` rely on: each
+/// key's newest record, gathered in passes by [`Plan`] and [`reduce`]d, gives every live key in
+/// exactly one pass, as a replay does.
+#[test]
+fn passes_split_the_live_set_and_agree_with_a_replay() {
+    for name in ["k8s-0.005.snap.db", "churn-0.005.snap.db", "diff/diff-b.snap.db"] {
+        let data = fixture(name);
+        let view = DbView::new(&data).unwrap();
+        let want = replay(&view);
+        for of in [1, 3, 7] {
+            let mut got = std::collections::BTreeMap::new();
+            for index in 0..of {
+                let b = Budget::new(BUDGET);
+                let g = walk_keys(&view, &Gather::new(&data, Plan { pass: index, passes: of, rev: 0 }, &b));
+                assert!(!b.exceeded());
+                for kv in reduce(g).iter().flatten().filter(|k| k.live()).filter_map(|k| k.newest(&data)) {
+                    let old = got.insert(kv.key.to_vec(), (kv.mod_revision, kv.value.len()));
+                    assert!(old.is_none(), "{name}: a key in two passes");
+                    assert!(kv.version >= 1 && kv.create_revision <= kv.mod_revision);
+                }
+            }
+            assert_eq!(got, want, "{name}: {of} passes");
+        }
+    }
+}
+
+#[test]
+fn passes_that_pass_the_budget_are_split_until_every_key_is_covered_once() {
+    // Keys with fingerprints 0..100 of one record each, but for 0 and 7 (hot keys: 30 records
+    // each), within a budget of 50 records: 2 passes to start with, each holding a hot key.
+    let weight = |fp: u64| if fp == 0 || fp == 7 { 30 } else { 1 };
+    let mut kept = Vec::new();
+    let mut walks = 0;
+    let cap = 50 * ENTRY_COST;
+    let passes = in_passes(
+        100,
+        cap,
+        |pass, passes, budget| {
+            walks += 1;
+            for fp in (0..100u64).filter(|fp| Plan { pass, passes, rev: 0 }.covers(u128::from(*fp))) {
+                budget.charge(ENTRY_COST * weight(fp));
+            }
+            (pass, passes)
+        },
+        |plan| kept.push(plan),
+    );
+    assert_eq!(passes, kept.len() as u64);
+    for fp in 0..1000u128 {
+        let n = kept.iter().filter(|&&(pass, passes)| Plan { pass, passes, rev: 0 }.covers(fp)).count();
+        assert_eq!(n, 1, "fingerprint {fp} in {n} kept passes: {kept:?}");
+    }
+    assert_eq!(passes_for(100, cap), 2);
+    assert!(kept.len() > 2, "the passes of the hot keys were split");
+    assert!(walks < 3 * kept.len(), "{walks} walks for {} passes: only failing passes are walked again", kept.len());
+}
+
+#[test]
+fn a_partition_first_entry_is_charged_one_slot() {
+    let mut s = Stretch::new();
+    let one = std::mem::size_of::<Entry>() as u64;
+    assert_eq!(s.push(entry(3, 0, 1, false)), one);
+    let more: u64 = (1..4).map(|i| s.push(entry(3, i, 1, false))).sum();
+    assert_eq!(one + more, 4 * one, "then it grows as a Vec does");
+}

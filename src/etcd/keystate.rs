@@ -137,7 +137,7 @@ pub fn walk_keys(view: &DbView<'_>, gather: &Gather<'_>) -> Gathered {
 
 /// Runs `f` over every key `gather` covers: from `g` when the walk that gathered it stayed
 /// within its budget, else over further walks of the file, as many as the entry count needs
-/// (doubled again if a pass still passes the budget: keys that fall together).
+/// ([`in_passes`]).
 pub fn fold_gathered<F: KeyFold>(view: &DbView<'_>, gather: &Gather<'_>, g: Gathered, f: &F) -> F::Acc {
     if !gather.exceeded() {
         return fold_reduced(view.data, g, f);
@@ -150,29 +150,53 @@ pub fn fold_gathered<F: KeyFold>(view: &DbView<'_>, gather: &Gather<'_>, g: Gath
 /// Runs `f` over every key `gather` covers in as many walks as `entries` records need within
 /// `gather`'s budget (for a caller that knows the count and gathered nothing itself).
 pub fn fold_passes<F: KeyFold>(view: &DbView<'_>, gather: &Gather<'_>, entries: u64, f: &F) -> F::Acc {
-    let n = entries.max(1);
-    let mut passes = passes_for(n, gather.budget.cap);
-    loop {
-        if let Some(acc) = in_passes(view, gather, passes, n, f) {
-            return acc;
-        }
-        passes = passes.saturating_mul(2).min(n);
-    }
+    let mut acc = Some(f.empty());
+    in_passes(
+        entries,
+        gather.budget.cap,
+        |pass, passes, budget| {
+            let plan = Plan { pass, passes, ..gather.plan };
+            walk_keys(view, &Gather { plan, budget, mark: None, ..*gather })
+        },
+        |got| acc = acc.take().map(|a| f.join(a, fold_reduced(view.data, got, f))),
+    );
+    acc.unwrap_or_else(|| f.empty())
 }
 
-/// `f` over every key in `passes` walks; `None` when one of them passed the budget.
-fn in_passes<F: KeyFold>(view: &DbView<'_>, gather: &Gather<'_>, passes: u64, n: u64, f: &F) -> Option<F::Acc> {
-    let mut acc = f.empty();
-    for pass in 0..passes {
-        let budget = Budget::new(if passes >= n { u64::MAX } else { gather.budget.cap });
-        let plan = Plan { pass, passes, ..gather.plan };
-        let got = walk_keys(view, &Gather { plan, budget: &budget, mark: None, ..*gather });
-        if budget.exceeded() {
-            return None;
+/// Runs `walk` over passes that together cover every key once, each within `cap` bytes, and
+/// hands what each gathered to `keep`; returns how many passes were kept. It starts with as many
+/// passes as `entries` records need ([`passes_for`]); a pass whose gathering passes its budget is
+/// thrown away and split in two (the keys whose fingerprint is `p` modulo `n` are those with
+/// `p` or `p + n` modulo `2n`: keys that fall together), down to passes of one record on
+/// average, which are not held to the budget. `walk` gets the pass, the pass count and a fresh
+/// budget.
+pub fn in_passes<T>(
+    entries: u64,
+    cap: u64,
+    mut walk: impl FnMut(u64, u64, &Budget) -> T,
+    mut keep: impl FnMut(T),
+) -> u64 {
+    let n = entries.max(1);
+    let first = passes_for(n, cap);
+    let mut kept = 0;
+    for start in 0..first {
+        // Depth first: at most one pending half per doubling.
+        let mut todo = vec![(start, first)];
+        while let Some((pass, passes)) = todo.pop() {
+            let budget = Budget::new(if passes >= n { u64::MAX } else { cap });
+            let got = walk(pass, passes, &budget);
+            if budget.exceeded() {
+                drop(got);
+                let twice = passes.saturating_mul(2);
+                todo.push((pass.saturating_add(passes), twice));
+                todo.push((pass, twice));
+            } else {
+                keep(got);
+                kept += 1;
+            }
         }
-        acc = f.join(acc, fold_reduced(view.data, got, f));
     }
-    Some(acc)
+    kept
 }
 
 /// Walks the keys and runs `f` over them, in bounded memory; also what the walk saw.

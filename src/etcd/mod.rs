@@ -23,7 +23,6 @@ pub mod isprint;
 pub mod keyspace;
 pub mod keystate;
 pub mod live;
-pub mod live_passes;
 pub mod mvcc;
 pub mod proto;
 pub mod range;

@@ -130,6 +130,14 @@ pub fn is_etcd(view: &DbView<'_>) -> bool {
     has(KEY_BUCKET) && has(META_BUCKET)
 }
 
+/// The main revision of the newest record of the `key` bucket, from its last entry: the
+/// `last_revision` [`read`] takes, for a caller with no walk to give it. `None` without a `key`
+/// bucket, for an empty one, or when the last key is not a revision.
+pub fn newest_revision(view: &DbView<'_>) -> Result<Option<u64>, Problem> {
+    let Some(kb) = cursor::top_bucket(view, KEY_BUCKET)? else { return Ok(None) };
+    Ok(cursor::last(view, kb)?.and_then(|e| revision::main_of(e.key)))
+}
+
 /// Reads the small buckets. `last_revision` comes from the walk; [`attach_leases`] adds which
 /// live keys' leases exist, once the MVCC replay knows them.
 pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
@@ -335,4 +343,24 @@ pub fn alarm_warnings(alarms: &[Alarm]) -> Vec<Problem> {
             Problem::new(ProblemKind::AlarmRaised, msg).bucket(vec![String::from_utf8_lossy(ALARM_BUCKET).into_owned()])
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The newest record's revision is the REVISION `etcdutl snapshot status` printed for each
+    /// snapshot (fixtures/*.snap.db.status.json): the main revision of the last `key` entry, 0
+    /// for fill-1, whose `key` bucket is empty.
+    #[test]
+    fn the_newest_revision_is_etcdutls() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        for name in ["tiny-1", "k8s-0.005", "churn-0.005", "auth-1", "fill-1", "v34-k8s-0.005"] {
+            let data = std::fs::read(dir.join(format!("{name}.snap.db"))).unwrap();
+            let status = std::fs::read_to_string(dir.join(format!("{name}.snap.db.status.json"))).unwrap();
+            let want: serde_json::Value = serde_json::from_str(&status).unwrap();
+            let view = DbView::new(&data).unwrap();
+            assert_eq!(newest_revision(&view).unwrap().unwrap_or(0), want["revision"].as_u64().unwrap(), "{name}");
+        }
+    }
 }

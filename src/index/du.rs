@@ -3,11 +3,12 @@
 //! Rows live in their own table, sealed like every stored value; an index made before it simply
 //! has none.
 
-use super::{e, guard, seal, unseal, Index};
+use super::sealed::{insert_row, Rows};
+use super::{e, guard, Index};
 use crate::analysis::du_report::Du;
-use redb::{ReadableTable, TableDefinition};
+use redb::TableDefinition;
 
-const DU: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("du");
+const DU: Rows = TableDefinition::new("du");
 
 /// One group's figures in a [`DuRow`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -100,41 +101,14 @@ impl Index {
         let w = self.writer()?;
         guard("write", || {
             let tx = w.db()?.begin_write().map_err(e)?;
-            {
-                let json = serde_json::to_vec(row).map_err(e)?;
-                let sealed = seal(row.path.as_bytes(), &json);
-                // Keyed by the time of writing in nanoseconds: two analyses in one second both stay.
-                let now =
-                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-                let at = u64::try_from(now).unwrap_or(u64::MAX);
-                tx.open_table(DU).map_err(e)?.insert((row.path.as_str(), at), sealed.as_slice()).map_err(e)?;
-            }
+            insert_row(&tx, DU, &row.path, row)?;
             tx.commit().map_err(e)
         })
     }
 
     /// `du` rows for these paths (all when empty), by path then time.
     pub fn du_history(&self, paths: &[String]) -> Result<Vec<DuRow>, String> {
-        guard("du history", || {
-            let tx = self.lock().begin_read()?;
-            let t = match tx.open_table(DU) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(x) => return Err(e(x)),
-            };
-            let mut out = Vec::new();
-            for r in t.iter().map_err(e)? {
-                let (k, v) = r.map_err(e)?;
-                let path = k.value().0;
-                if paths.is_empty() || paths.iter().any(|p| p == path) {
-                    let json = unseal(path.as_bytes(), v.value()).unwrap_or_default();
-                    if let Ok(row) = serde_json::from_slice::<DuRow>(json) {
-                        out.push(row);
-                    }
-                }
-            }
-            Ok(out)
-        })
+        self.rows("du history", DU, paths)
     }
 }
 

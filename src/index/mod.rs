@@ -17,10 +17,12 @@
 
 pub mod du;
 pub mod keys;
+mod sealed;
 
 use crate::bbolt::meta::{meta_structs, Metas};
 use crate::etcd::trailer;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use sealed::{seal, unseal, Rows};
 use sha2::{Digest, Sha256};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -31,7 +33,7 @@ use std::time::{Duration, Instant};
 pub const SCHEMA: u64 = 2;
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const RESULTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("results");
-const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+const HISTORY: Rows = TableDefinition::new("history");
 
 /// A file's identity (see the module docs for what it covers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -330,12 +332,7 @@ impl Index {
                 if let Some(k) = key {
                     tx.open_table(RESULTS).map_err(e)?.insert(k, seal(k, value).as_slice()).map_err(e)?;
                 }
-                let json = serde_json::to_vec(row).map_err(e)?;
-                let when = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64);
-                let sealed = seal(row.path.as_bytes(), &json);
-                tx.open_table(HISTORY).map_err(e)?.insert((row.path.as_str(), when), sealed.as_slice()).map_err(e)?;
+                sealed::insert_row(&tx, HISTORY, &row.path, row)?;
             }
             tx.commit().map_err(e)
         })
@@ -343,60 +340,6 @@ impl Index {
 
     /// History rows for these paths (all when empty), by path then time.
     pub fn history(&self, paths: &[String]) -> Result<Vec<HistoryRow>, String> {
-        guard("history", || {
-            let tx = self.lock().begin_read()?;
-            let t = match tx.open_table(HISTORY) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(x) => return Err(e(x)),
-            };
-            let mut out = Vec::new();
-            for r in t.iter().map_err(e)? {
-                let (k, v) = r.map_err(e)?;
-                let path = k.value().0;
-                if paths.is_empty() || paths.iter().any(|p| p == path) {
-                    let json = unseal(path.as_bytes(), v.value()).unwrap_or_default();
-                    if let Ok(row) = serde_json::from_slice::<HistoryRow>(json) {
-                        out.push(row);
-                    }
-                }
-            }
-            Ok(out)
-        })
-    }
-}
-
-/// A stored value: the CRC-32C of its key and bytes (4 bytes, little-endian), then the bytes. redb
-/// checks its own pages only on a full integrity pass, which read-only opens skip; the seal
-/// keeps a flipped bit inside a value from becoming a wrong answer.
-fn seal(key: &[u8], value: &[u8]) -> Vec<u8> {
-    let crc = crc32c::crc32c_append(crc32c::crc32c(key), value);
-    let mut v = Vec::with_capacity(4 + value.len());
-    v.extend_from_slice(&crc.to_le_bytes());
-    v.extend_from_slice(value);
-    v
-}
-
-/// The bytes of a sealed value, when its seal matches.
-fn unseal<'v>(key: &[u8], sealed: &'v [u8]) -> Option<&'v [u8]> {
-    let (crc, value) = sealed.split_first_chunk::<4>()?;
-    (u32::from_le_bytes(*crc) == crc32c::crc32c_append(crc32c::crc32c(key), value)).then_some(value)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sealed_value_opens_only_unchanged_and_under_its_key() {
-        let s = seal(b"k", b"{\"revision\":111}");
-        assert_eq!(unseal(b"k", &s), Some(&b"{\"revision\":111}"[..]));
-        assert_eq!(unseal(b"j", &s), None, "another key's value");
-        for i in 0..s.len() {
-            let mut d = s.clone();
-            d[i] ^= 0x04;
-            assert_eq!(unseal(b"k", &d), None, "a flip at byte {i}");
-        }
-        assert_eq!(unseal(b"k", &s[..3]), None);
+        self.rows("history", HISTORY, paths)
     }
 }

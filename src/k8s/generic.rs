@@ -5,8 +5,8 @@
 //!   `int64`, `bool` and enums, never zig-zag `sint`), so `-1` shows as `-1`;
 //! - fixed64 / fixed32: the unsigned number (Kubernetes' own types use neither);
 //! - length-delimited: printable UTF-8 text as a string; else, if the bytes parse as a whole
-//!   protobuf message, that message (recursively, at most [`MAX_DEPTH`] deep); else
-//!   `{"base64": "..."}`.
+//!   protobuf message, that message (recursively, at most [`MAX_DEPTH`](super::render::MAX_DEPTH)
+//!   deep); else `{"base64": "..."}`.
 //!
 //! A field number seen more than once becomes an array (a repeated field); seen once, its single
 //! value (a repeated field with one element looks like a singular one: the wire cannot tell).
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::render::{Ctx, MAX_DEPTH};
+use super::render::Ctx;
 use super::wire::{fields, validate, Wire};
 
 /// Renders the message in `buf` by field number. Fields before any damage are kept; the damage
@@ -61,20 +61,14 @@ pub fn bytes(b: &[u8], cx: &mut Ctx) -> Value {
         return cx.bytes(b);
     }
     if validate(b).is_ok() {
-        if cx.depth >= MAX_DEPTH {
-            cx.error(format!("nesting deeper than {MAX_DEPTH} messages; shown as bytes"));
-            return cx.bytes(b);
-        }
-        cx.depth += 1;
-        let v = message(b, cx);
-        cx.depth -= 1;
-        return v;
+        return cx.nested(b, message);
     }
     cx.bytes(b)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::render::MAX_DEPTH;
     use super::super::testpb::{bytes as fb, varint as fv};
     use super::*;
     use serde_json::json;

@@ -63,6 +63,19 @@ impl Ctx {
         r
     }
 
+    /// Decodes the message `b` one level deeper with `f`; past [`MAX_DEPTH`] levels, an error and
+    /// the bytes as [`Ctx::bytes`] shows them.
+    pub fn nested(&mut self, b: &[u8], f: impl FnOnce(&[u8], &mut Ctx) -> Value) -> Value {
+        if self.depth >= MAX_DEPTH {
+            self.error(format!("nesting deeper than {MAX_DEPTH} messages; shown as bytes"));
+            return self.bytes(b);
+        }
+        self.depth += 1;
+        let v = f(b, self);
+        self.depth -= 1;
+        v
+    }
+
     /// Records an error at the current path. The message must never contain value bytes.
     pub fn error(&mut self, msg: impl std::fmt::Display) {
         if self.errors.len() >= MAX_ERRORS {
@@ -186,17 +199,8 @@ pub fn json_len(s: &str) -> usize {
 
 /// Standard base64 with padding (RFC 4648 §4), as Go's `encoding/json` writes `[]byte`.
 pub fn base64(b: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
-    for chunk in b.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &x)| acc | u32::from(x) << (16 - 8 * i));
-        let sextet = |i: u32| char::from(A.get((n >> (18 - 6 * i) & 63) as usize).copied().unwrap_or(b'='));
-        out.push(sextet(0));
-        out.push(sextet(1));
-        out.push(if chunk.len() > 1 { sextet(2) } else { '=' });
-        out.push(if chunk.len() > 2 { sextet(3) } else { '=' });
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
 }
 
 #[cfg(test)]

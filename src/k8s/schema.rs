@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::generic;
-use super::render::{redacted, Ctx, MAX_DEPTH};
+use super::render::{redacted, Ctx};
 use super::time::{self, Precision};
 use super::wire::{fields, validate, Wire};
 
@@ -200,7 +200,7 @@ fn value(ty: &Ty, w: Wire<'_>, cx: &mut Ctx) -> Value {
         (Ty::Bytes, Wire::Bytes(b)) => cx.schema_bytes(b),
         (Ty::Time, Wire::Bytes(b)) => time_value(b, Precision::Seconds, cx),
         (Ty::MicroTime, Wire::Bytes(b)) => time_value(b, Precision::Micros, cx),
-        (Ty::Msg(m), Wire::Bytes(b)) => nested(b, cx, |b, cx| Value::Object(decode(b, m, cx))),
+        (Ty::Msg(m), Wire::Bytes(b)) => cx.nested(b, |b, cx| Value::Object(decode(b, m, cx))),
         (Ty::AnyMsg, Wire::Bytes(b)) => {
             if b.is_empty() {
                 return Value::Object(Map::new());
@@ -209,25 +209,14 @@ fn value(ty: &Ty, w: Wire<'_>, cx: &mut Ctx) -> Value {
                 cx.error(format!("not a protobuf message ({} bytes): {e}", b.len()));
                 return cx.bytes(b);
             }
-            nested(b, cx, generic::message)
+            cx.nested(b, generic::message)
         }
-        (Ty::FieldsV1 | Ty::RawExtension, Wire::Bytes(b)) => nested(b, cx, raw_json),
+        (Ty::FieldsV1 | Ty::RawExtension, Wire::Bytes(b)) => cx.nested(b, raw_json),
         (ty, w) => {
             cx.error(format!("{} on the wire, expected {ty:?}", w.kind()));
             generic::value(w, cx)
         }
     }
-}
-
-fn nested(b: &[u8], cx: &mut Ctx, f: impl FnOnce(&[u8], &mut Ctx) -> Value) -> Value {
-    if cx.depth >= MAX_DEPTH {
-        cx.error(format!("nesting deeper than {MAX_DEPTH} messages; shown as bytes"));
-        return cx.bytes(b);
-    }
-    cx.depth += 1;
-    let v = f(b, cx);
-    cx.depth -= 1;
-    v
 }
 
 /// `{seconds = 1, nanos = 2}` as RFC 3339 (see [`super::time`]).

@@ -4,10 +4,10 @@ use crate::cli::TableJson;
 use crate::diff_render::{self, Shown};
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::print_problems;
+use crate::report::{error_json, error_value, print_problems};
 use boltscope::analysis::compare::{self, CompareError, Comparison, Which};
 use boltscope::analysis::diff::{Options, BUDGET};
-use boltscope::analysis::diff_groups::Grouping;
+use boltscope::analysis::grouping::By;
 use boltscope::error::Error;
 use boltscope::k8s::object::DecodeOptions;
 use boltscope::{input, DbView};
@@ -24,11 +24,11 @@ pub struct DiffArgs {
     /// Only keys starting with this prefix.
     #[arg(long, value_name = "P")]
     pub prefix: Option<String>,
-    /// Group the summary by Kubernetes resource, namespace, or the first N path segments
-    /// (`prefix` = `prefix:1`) [default: resource when the files hold Kubernetes keys, else
-    /// prefix:1].
-    #[arg(long, value_name = "resource|namespace|prefix[:N]", value_parser = parse_by)]
-    pub by: Option<Grouping>,
+    /// Group the summary by Kubernetes resource, namespace, both, or the first N path segments
+    /// (`prefix` = `prefix:1`), as `du` does [default: resource when the files hold Kubernetes
+    /// keys, else prefix:1].
+    #[arg(long, value_name = "resource|namespace|resource+namespace|prefix[:N]", value_parser = By::parse)]
+    pub by: Option<By>,
     /// Also show each key's value sizes (old and new for a changed key).
     #[arg(long)]
     pub values: bool,
@@ -48,19 +48,6 @@ pub struct DiffArgs {
     /// The new file.
     #[arg(value_name = "B")]
     pub b: PathBuf,
-}
-
-/// `resource`, `namespace`, `prefix`, `prefix:N`.
-fn parse_by(s: &str) -> Result<Grouping, String> {
-    match s {
-        "resource" => Ok(Grouping::Resource),
-        "namespace" => Ok(Grouping::Namespace),
-        "prefix" => Ok(Grouping::Prefix(1)),
-        _ => {
-            let n = s.strip_prefix("prefix:").ok_or_else(|| format!("not a grouping: {s:?}"))?;
-            n.parse().map(Grouping::Prefix).map_err(|_| format!("not a prefix depth: {n:?}"))
-        }
-    }
 }
 
 /// What reading the two files gave.
@@ -101,12 +88,6 @@ fn compare_files(args: &DiffArgs, opt: &Options) -> (Outcome, [bool; 2]) {
     }
 }
 
-/// The JSON object of a file that could not be compared.
-fn error_json(path: &str, kind: &str, message: &str) -> String {
-    let v = serde_json::json!({"path": path, "ok": false, "error": {"kind": kind, "message": message}});
-    format!("{v}\n")
-}
-
 /// Runs `diff`: exit 0 when the live states are equal, 1 when they differ, 2 when a file cannot
 /// be read or compared.
 pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
@@ -128,8 +109,7 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
         Outcome::Failed(w, e) => {
             eprintln!("boltscope: {}: {e}", path(w).display());
             if json {
-                let _ = out
-                    .write_all(error_json(&path(w).display().to_string(), e.kind().name(), &e.to_string()).as_bytes());
+                let _ = out.write_all(error_json(path(w), &e).as_bytes());
             }
             return Verdict::of_error(&e);
         }
@@ -144,7 +124,8 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
             };
             eprintln!("boltscope: {}: cannot compare: {e}", p.display());
             if json {
-                let _ = out.write_all(error_json(&p.display().to_string(), kind, &e.to_string()).as_bytes());
+                let _ = out
+                    .write_all(format!("{}\n", error_value(&p.display().to_string(), kind, &e.to_string())).as_bytes());
             }
             return Verdict::Unreadable;
         }

@@ -3,9 +3,9 @@
 use boltscope::analysis::compare::{Comparison, FileFacts};
 use boltscope::analysis::diff::{Change, Field, Record};
 use boltscope::analysis::diff_groups::GroupSummary;
+use boltscope::analysis::du_report::KeyText;
 use boltscope::analysis::relation::Kind;
 use boltscope::etcd::humanize::bytes as h;
-use boltscope::k8s::render::base64;
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
 
@@ -21,18 +21,15 @@ pub struct Shown<'a> {
     pub torn: [bool; 2],
 }
 
-/// `"key"` when valid UTF-8, else `"key_base64"`.
+/// `"key"` when valid UTF-8, else `"key_base64"` ([`KeyText`], as `du` writes keys).
 fn put_key(m: &mut Map<String, Value>, key: &[u8]) {
-    match std::str::from_utf8(key) {
-        Ok(s) => m.insert("key".into(), s.into()),
-        Err(_) => m.insert("key_base64".into(), base64(key).into()),
-    };
+    if let Ok(Value::Object(k)) = serde_json::to_value(KeyText::of(key)) {
+        m.extend(k);
+    }
 }
 
 fn key_json(key: &[u8]) -> Value {
-    let mut m = Map::new();
-    put_key(&mut m, key);
-    Value::Object(m)
+    serde_json::to_value(KeyText::of(key)).unwrap_or_default()
 }
 
 fn hex(id: Option<u64>) -> Value {
@@ -112,7 +109,7 @@ pub fn json(c: &Comparison, s: &Shown<'_>) -> String {
         "removed": k.removed.iter().map(|x| change(x, s.values)).collect::<Vec<_>>(),
         "changed": k.changed.iter().map(|x| change(x, s.values)).collect::<Vec<_>>(),
         "unchanged": k.unchanged,
-        "by": k.by.label(),
+        "by": k.by.name(),
         "groups": k.groups,
     });
     format!("{v}\n")
@@ -233,7 +230,7 @@ pub fn table(c: &Comparison, s: &Shown<'_>) -> String {
     );
     if !k.groups.is_empty() {
         o.push('\n');
-        groups_table(&mut o, &k.by.label(), &k.groups);
+        groups_table(&mut o, &k.by.name(), &k.groups);
     }
     if !k.equal() {
         o.push('\n');
@@ -259,4 +256,20 @@ pub fn table(c: &Comparison, s: &Shown<'_>) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_text_or_base64() {
+        // `printf 'a\xff' | base64` prints Yf8=.
+        assert_eq!(key_json(b"a\xff"), json!({"key_base64": "Yf8="}));
+        assert_eq!(key_json(b"/registry/pods/a"), json!({"key": "/registry/pods/a"}));
+        let mut m = Map::new();
+        m.insert("conflict".into(), true.into());
+        put_key(&mut m, b"k");
+        assert_eq!(Value::Object(m), json!({"key": "k", "conflict": true}));
+    }
 }

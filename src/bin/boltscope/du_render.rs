@@ -1,6 +1,7 @@
 //! Rendering `du` reports: a table with a bar per group for people, JSON lines, CSV with a
 //! header row, and Prometheus text exposition.
 
+use crate::report::{prom_gauge, prom_label};
 use boltscope::analysis::du_report::{Du, Figures, Group, KeyText};
 use boltscope::analysis::inspect::Inspect;
 use boltscope::etcd::humanize::bytes as h;
@@ -176,19 +177,15 @@ pub fn csv(reports: &[(&str, &Du)]) -> String {
     o
 }
 
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
 /// The labels of a group: `resource`, `namespace`, both, or `prefix`.
 fn labels(by: &str, g: &Group) -> String {
-    let name = esc(&g.name.display());
+    let name = prom_label(&g.name.display());
     match by {
         "resource" => format!("resource=\"{name}\""),
         "namespace" => format!("namespace=\"{name}\""),
         "resource+namespace" => {
-            let r = g.resource.as_deref().map_or(name.clone(), esc);
-            format!("resource=\"{r}\",namespace=\"{}\"", esc(g.namespace.as_deref().unwrap_or_default()))
+            let r = g.resource.as_deref().map_or(name.clone(), prom_label);
+            format!("resource=\"{r}\",namespace=\"{}\"", prom_label(g.namespace.as_deref().unwrap_or_default()))
         }
         _ => format!("prefix=\"{name}\""),
     }
@@ -200,9 +197,9 @@ fn labels(by: &str, g: &Group) -> String {
 pub fn prometheus(all: &[(&str, Option<&Du>)]) -> String {
     let mut o = String::new();
     let name = "boltscope_file_readable";
-    let _ = writeln!(o, "# HELP {name} 1 when the file could be read as a bbolt database.\n# TYPE {name} gauge");
+    prom_gauge(&mut o, name, "1 when the file could be read as a bbolt database.");
     for (path, d) in all {
-        let _ = writeln!(o, "{name}{{file=\"{}\"}} {}", esc(path), u8::from(d.is_some()));
+        let _ = writeln!(o, "{name}{{file=\"{}\"}} {}", prom_label(path), u8::from(d.is_some()));
     }
     let reports: Vec<(&str, &Du)> = all.iter().filter_map(|(p, d)| Some((*p, (*d)?))).collect();
     o.push_str(&groups_prometheus(&reports));
@@ -222,20 +219,25 @@ fn groups_prometheus(reports: &[(&str, &Du)]) -> String {
     ];
     let mut o = String::new();
     for (name, help, get) in families {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge");
+        prom_gauge(&mut o, name, help);
         for (path, d) in reports {
             for g in d.groups.iter().flatten() {
-                let _ = writeln!(o, "{name}{{file=\"{}\",{}}} {}", esc(path), labels(&d.by, g), get(&g.figures));
+                let _ = writeln!(o, "{name}{{file=\"{}\",{}}} {}", prom_label(path), labels(&d.by, g), get(&g.figures));
             }
         }
     }
     let name = "boltscope_keyspace_live_values";
-    let _ = writeln!(o, "# HELP {name} Live values by storage encoding.\n# TYPE {name} gauge");
+    prom_gauge(&mut o, name, "Live values by storage encoding.");
     for (path, d) in reports {
         for g in d.groups.iter().flatten() {
             for (e, n) in &g.figures.encodings {
-                let _ =
-                    writeln!(o, "{name}{{file=\"{}\",{},encoding=\"{}\"}} {n}", esc(path), labels(&d.by, g), esc(e));
+                let _ = writeln!(
+                    o,
+                    "{name}{{file=\"{}\",{},encoding=\"{}\"}} {n}",
+                    prom_label(path),
+                    labels(&d.by, g),
+                    prom_label(e)
+                );
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Rendering `inspect` reports: a table for people, JSON lines for pipelines, and Prometheus text
 //! exposition for node_exporter's textfile collector.
 
+use crate::report::{prom_gauge, prom_label};
 use crate::source::Source;
 use boltscope::analysis::inspect::Inspect;
 use boltscope::etcd::humanize::bytes as h;
@@ -256,10 +257,6 @@ struct Family {
     samples: Vec<(String, f64)>,
 }
 
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
 /// Prometheus text exposition for several files, one family per metric. Every file gets
 /// `boltscope_file_readable` (0 for one that could not be read, which gets nothing else);
 /// figures withheld for a damaged tree get no series.
@@ -272,7 +269,7 @@ pub fn prometheus(reports: &[(String, Result<&Inspect, &Error>)]) -> String {
             None => fams.push(Family { name, help, samples: vec![(labels, v)] }),
         };
     for (path, r) in reports {
-        let file = format!("file=\"{}\"", esc(path));
+        let file = format!("file=\"{}\"", prom_label(path));
         let readable = "1 when the file could be read as a bbolt database (0: nothing else is reported for it).";
         let Ok(r) = r else {
             add("boltscope_file_readable", readable, file, 0.0);
@@ -339,7 +336,7 @@ pub fn prometheus(reports: &[(String, Result<&Inspect, &Error>)]) -> String {
             );
         }
         for b in r.buckets.as_deref().unwrap_or_default() {
-            let l = format!("{file},bucket=\"{}\"", esc(&b.path.join("/")));
+            let l = format!("{file},bucket=\"{}\"", prom_label(&b.path.join("/")));
             add(
                 "boltscope_bucket_keys",
                 "Key/value pairs in the bucket (bbolt KeyN).",
@@ -391,7 +388,7 @@ pub fn prometheus(reports: &[(String, Result<&Inspect, &Error>)]) -> String {
                 add(
                     "boltscope_residue_records_by_resource",
                     "Records of deleted keys readable in free pages, by Kubernetes resource.",
-                    format!("{file},resource=\"{}\"", esc(resource)),
+                    format!("{file},resource=\"{}\"", prom_label(resource)),
                     *n as f64,
                 );
             }
@@ -416,7 +413,7 @@ pub fn prometheus(reports: &[(String, Result<&Inspect, &Error>)]) -> String {
     }
     let mut o = String::new();
     for f in fams {
-        let _ = writeln!(o, "# HELP {} {}\n# TYPE {} gauge", f.name, f.help, f.name);
+        prom_gauge(&mut o, f.name, f.help);
         for (l, v) in f.samples {
             let _ = writeln!(o, "{}{{{l}}} {v}", f.name);
         }

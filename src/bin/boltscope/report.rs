@@ -1,5 +1,6 @@
-//! What several commands print the same way: a file's problems on stderr, and the outcome of
-//! reading one file (why it could not be read, or that it kept changing).
+//! What several commands print the same way: a file's problems on stderr, the outcome of
+//! reading one file (why it could not be read, or that it kept changing), and the pieces of
+//! Prometheus text every exposition uses.
 
 use crate::exit::Verdict;
 use boltscope::error::Error;
@@ -61,13 +62,23 @@ pub fn verdict_text(errors: u64, warnings: u64, gate_failed: bool) -> String {
     v
 }
 
-/// The JSON line for a file that could not be read, so a pipeline sees every file it asked
-/// about: `{"path":...,"ok":false,"error":{"kind":...,"message":...}}`.
+/// A Prometheus label value, escaped (backslash, double quote, newline).
+pub fn prom_label(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The `# HELP` and `# TYPE` lines of a gauge family.
+pub fn prom_gauge(o: &mut String, name: &str, help: &str) {
+    o.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+}
+
+/// The JSON object of a file that could not be read or used, so a pipeline sees every file it
+/// asked about: `{"path":...,"ok":false,"error":{"kind":...,"message":...}}`.
+pub fn error_value(path: &str, kind: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({ "path": path, "ok": false, "error": { "kind": kind, "message": message } })
+}
+
+/// [`error_value`] as a line, for a file that could not be read.
 pub fn error_json(path: &Path, e: &Error) -> String {
-    let v = serde_json::json!({
-        "path": path.display().to_string(),
-        "ok": false,
-        "error": { "kind": e.kind().name(), "message": e.to_string() },
-    });
-    format!("{v}\n")
+    format!("{}\n", error_value(&path.display().to_string(), e.kind().name(), &e.to_string()))
 }

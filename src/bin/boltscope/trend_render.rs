@@ -1,6 +1,7 @@
 //! Rendering `trend`: a table with a sparkline per series, one JSON object, or Prometheus gauges.
 
 use crate::history::when;
+use crate::report::{error_value, prom_gauge, prom_label};
 use crate::trend::Skipped;
 use boltscope::analysis::trend::Series;
 use boltscope::etcd::humanize::bytes as h;
@@ -183,16 +184,8 @@ pub fn json(series: &[Series], skipped: &[Skipped], v: &View) -> String {
             x
         })
         .collect();
-    let skipped: Vec<Value> = skipped
-        .iter()
-        .map(|s| json!({"path": s.path, "ok": false, "error": {"kind": s.kind, "message": s.message}}))
-        .collect();
+    let skipped: Vec<Value> = skipped.iter().map(|s| error_value(&s.path, &s.kind, &s.message)).collect();
     format!("{}\n", json!({"series": list, "skipped": skipped}))
-}
-
-/// A Prometheus label value, escaped.
-fn label(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// Gauges per series, labelled `series="<folder>/<name>"`.
@@ -209,16 +202,14 @@ pub fn prometheus(series: &[Series], v: &View) -> String {
     ];
     let mut o = String::new();
     for (name, help, get) in gauges {
-        let _ = writeln!(o, "# HELP {name} {help}");
-        let _ = writeln!(o, "# TYPE {name} gauge");
+        prom_gauge(&mut o, name, help);
         for s in series {
             if let Some(x) = get(s, v) {
-                let _ = writeln!(o, "{name}{{series=\"{}\"}} {x}", label(&format!("{}/{}", s.folder, s.name)));
+                let _ = writeln!(o, "{name}{{series=\"{}\"}} {x}", prom_label(&format!("{}/{}", s.folder, s.name)));
             }
         }
     }
-    let _ = writeln!(o, "# HELP boltscope_backup_quota_bytes The quota the days are counted against.");
-    let _ = writeln!(o, "# TYPE boltscope_backup_quota_bytes gauge");
+    prom_gauge(&mut o, "boltscope_backup_quota_bytes", "The quota the days are counted against.");
     let _ = writeln!(o, "boltscope_backup_quota_bytes {}", v.quota);
     o
 }

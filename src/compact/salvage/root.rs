@@ -13,7 +13,7 @@ use crate::bbolt::order::PageId;
 use crate::bbolt::recover;
 use crate::bbolt::view::DbView;
 use crate::etcd::meta_keys::{CONSISTENT_INDEX, FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV};
-use crate::etcd::{revision, KEY_BUCKET, META_BUCKET};
+use crate::etcd::{revision, schema, META_BUCKET};
 
 /// Where the root came from.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -70,12 +70,7 @@ fn rank(data: &[u8], g: &Geometry<'_>, root: u64) -> (u64, u64, u64) {
         .and_then(|m| cursor::get(&view, m, CONSISTENT_INDEX).ok().flatten())
         .and_then(|e| Some(u64::from_be_bytes(e.value.get(..8)?.try_into().ok()?)))
         .unwrap_or(0);
-    let last = cursor::top_bucket(&view, KEY_BUCKET)
-        .ok()
-        .flatten()
-        .and_then(|kb| cursor::last(&view, kb).ok().flatten())
-        .and_then(|e| revision::main_of(e.key))
-        .unwrap_or(0);
+    let last = schema::newest_revision(&view).ok().flatten().unwrap_or(0);
     (index, last, root)
 }
 
