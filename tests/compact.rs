@@ -1,18 +1,13 @@
 //! `boltscope compact` on every fixture: the copy's content equals what real bbolt dumped of the
 //! source (fixtures/*.oracle-dump.txt.gz), its status equals etcdutl's answer for the source,
-//! `--revision` agrees with `inspect`'s prediction, and the safety rules hold.
+//! `--revision` agrees with `inspect`'s prediction, and progress is reported. The refusals and
+//! safety rules are in `compact_refusals.rs` and `compact_safety.rs`.
 
 mod common;
 use boltscope::bbolt::cursor::{self, BucketRoot};
 use boltscope::etcd::status::{self, EtcdVersion};
 use boltscope::DbView;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn compact(args: &[&str], src: &Path, dst: &Path) -> Output {
-    common::boltscope().arg("compact").args(args).arg(src).arg("-o").arg(dst).output().unwrap()
-}
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -72,7 +67,7 @@ fn every_fixture_copies_to_what_real_bbolt_saw_in_the_source() {
     for name in common::databases() {
         let src = common::path(&name, &tmp);
         let dst = tmp.path().join(format!("{name}.compact"));
-        let out = compact(&[], &src, &dst);
+        let out = common::compact(&[], &src, &dst);
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let data = std::fs::read(&dst).unwrap();
         let view = DbView::new(&data).unwrap();
@@ -108,7 +103,7 @@ fn another_page_size_and_byte_order_hold_the_same_content() {
             boltscope::bbolt::page::ByteOrder::Big => ("little", boltscope::bbolt::page::ByteOrder::Little),
         };
         let dst = tmp.path().join(format!("{name}.{ps}.{order}"));
-        let out = compact(&["--page-size", &ps.to_string(), "--byte-order", order, "-w", "json"], &src, &dst);
+        let out = common::compact(&["--page-size", &ps.to_string(), "--byte-order", order, "-w", "json"], &src, &dst);
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!((rep["page_size"].as_u64(), rep["byte_order"].as_str()), (Some(ps), Some(order)), "{name}");
@@ -133,7 +128,7 @@ fn another_page_size_and_byte_order_hold_the_same_content() {
     let src = common::path("tiny-1.snap.db", &tmp);
     let d = tmp.path().join("refused.db");
     for ps in ["512", "3000", "131072", "0", "4k"] {
-        let out = compact(&["--page-size", ps], &src, &d);
+        let out = common::compact(&["--page-size", ps], &src, &d);
         assert_eq!(out.status.code(), Some(2), "--page-size {ps}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("power of two from 1024 to 65536"), "{ps}");
         assert!(!d.exists());
@@ -146,7 +141,7 @@ fn revision_latest_agrees_with_the_prediction_and_records_the_compaction() {
     for name in common::databases().into_iter().filter(|n| !n.starts_with("bolt-")) {
         let src = common::path(&name, &tmp);
         let dst = tmp.path().join(format!("{name}.rev"));
-        let out = compact(&["--revision", "latest", "-w", "json"], &src, &dst);
+        let out = common::compact(&["--revision", "latest", "-w", "json"], &src, &dst);
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let data = std::fs::read(&dst).unwrap();
@@ -175,72 +170,6 @@ fn revision_latest_agrees_with_the_prediction_and_records_the_compaction() {
 }
 
 #[test]
-fn safety_rules() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = common::path("k8s-0.005.snap.db", &tmp);
-    let dst = tmp.path().join("out.db");
-    std::fs::write(&dst, b"precious").unwrap();
-    let out = compact(&[], &src, &dst);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
-    assert_eq!(std::fs::read(&dst).unwrap(), b"precious", "an existing DST is untouched without --force");
-    assert!(compact(&["--force"], &src, &dst).status.success());
-    // DST is SRC: by path, through a symlink, through a hard link; even with --force.
-    let link = tmp.path().join("link.db");
-    let hard = tmp.path().join("hard.db");
-    std::os::unix::fs::symlink(&src, &link).unwrap();
-    std::fs::hard_link(&src, &hard).unwrap();
-    let before = std::fs::read(&src).unwrap();
-    for d in [&src, &link, &hard] {
-        let out = compact(&["--force"], &src, d);
-        assert_eq!(out.status.code(), Some(2), "{}", d.display());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("source file itself"));
-    }
-    assert_eq!(std::fs::read(&src).unwrap(), before, "SRC never written");
-    // A damaged source is refused and leaves nothing behind (no DST, no temporary file).
-    let mut bad = common::bytes("k8s-0.005.member.db");
-    bad[65 * 4096 + 8] = 0x20;
-    let badp = tmp.path().join("bad.db");
-    std::fs::write(&badp, &bad).unwrap();
-    let d2 = tmp.path().join("nothing.db");
-    let out = compact(&[], &badp, &d2);
-    assert_eq!(out.status.code(), Some(1), "a damaged SRC is a problem with the file: exit 1");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("boltscope check"));
-    assert!(!d2.exists());
-    let leftovers: Vec<PathBuf> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains(".boltscope-compact-"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
-}
-
-#[test]
-fn revision_refusals_and_trailer_modes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = common::path("k8s-0.005.member.db", &tmp);
-    let d = tmp.path().join("x.db");
-    // k8s-0.005: current revision 111, finished compaction at 96 (endpoint status / inspect).
-    for (rev, why) in [("112", "past the current revision"), ("95", "below the finished compaction")] {
-        let out = compact(&["--revision", rev], &src, &d);
-        assert_eq!(out.status.code(), Some(2), "{rev}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(!d.exists());
-    }
-    let generic = common::path("bolt-4k-synced.db", &tmp);
-    assert_eq!(compact(&["--revision", "latest"], &generic, &d).status.code(), Some(2));
-    assert!(compact(&["--revision", "100"], &src, &d).status.success());
-    // The raw file has no trailer: auto adds none, always adds a valid one.
-    assert_eq!(boltscope::etcd::trailer::verify(&std::fs::read(&d).unwrap()), None);
-    assert!(compact(&["--trailer", "always", "--force"], &src, &d).status.success());
-    assert_eq!(boltscope::etcd::trailer::verify(&std::fs::read(&d).unwrap()).map(|t| t.ok()), Some(true));
-    let snap = common::path("k8s-0.005.snap.db", &tmp);
-    assert!(compact(&["--trailer", "never", "--force"], &snap, &d).status.success());
-    assert_eq!(boltscope::etcd::trailer::verify(&std::fs::read(&d).unwrap()), None);
-    assert_eq!(compact(&["--fill", "0.3"], &src, &d).status.code(), Some(2));
-}
-
-#[test]
 fn fill_percent_changes_the_layout_as_predicted() {
     // At fill 0.9 the copy is what etcd's defrag writes, less the two pages a fresh file leaves
     // free: the fixtures' real `etcdutl defrag` answers give the size.
@@ -249,40 +178,12 @@ fn fill_percent_changes_the_layout_as_predicted() {
         let src = common::path(name, &tmp);
         let dst = tmp.path().join("f.db");
         let _ = std::fs::remove_file(&dst);
-        assert!(compact(&["--revision", "latest", "--fill", "0.9"], &src, &dst).status.success());
+        assert!(common::compact(&["--revision", "latest", "--fill", "0.9"], &src, &dst).status.success());
         let real = common::answer_json(name, "compact-defrag.json").unwrap();
         let defrag = real["after_defrag"]["status"]["totalSize"].as_u64().unwrap();
         let data = std::fs::read(&dst).unwrap();
         assert_eq!(DbView::new(&data).unwrap().total_size(), defrag - 2 * 4096, "{name}");
     }
-}
-
-#[test]
-fn a_full_disk_is_a_clear_error_and_leaves_nothing() {
-    // A 64 KiB tmpfs cannot hold the 152 kB copy. Mounting needs root (CI runs as root).
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("small");
-    std::fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(&mnt)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !mounted {
-        eprintln!("SKIPPED: cannot mount a tmpfs here (not root?)");
-        return;
-    }
-    let src = common::path("k8s-0.005.snap.db", &dir);
-    let out = compact(&[], &src, &mnt.join("out.db"));
-    let left: Vec<_> = std::fs::read_dir(&mnt).unwrap().map(|e| e.unwrap().file_name()).collect();
-    let _ = Command::new("umount").arg(&mnt).status();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("No space left on device"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(left.is_empty(), "nothing left behind: {left:?}");
 }
 
 #[test]
@@ -335,7 +236,7 @@ fn no_verify_copies_the_same_and_still_refuses_a_damaged_source() {
     for name in common::databases() {
         let src = common::path(&name, &tmp);
         let dst = tmp.path().join(format!("{name}.nv"));
-        let out = compact(&["--no-verify", "-w", "json"], &src, &dst);
+        let out = common::compact(&["--no-verify", "-w", "json"], &src, &dst);
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(r["verified"], false, "{name}");
@@ -360,7 +261,7 @@ fn no_verify_copies_the_same_and_still_refuses_a_damaged_source() {
     let badp = tmp.path().join("bad.db");
     std::fs::write(&badp, &bad).unwrap();
     let d2 = tmp.path().join("nothing.db");
-    let out = compact(&["--no-verify"], &badp, &d2);
+    let out = common::compact(&["--no-verify"], &badp, &d2);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("boltscope check"),
@@ -393,182 +294,4 @@ fn the_keep_set_is_the_same_in_one_pass_or_in_many() {
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} etcd fixtures");
-}
-
-/// A 4 KiB-page bbolt file whose bucket `b` holds `n` values of `len` bytes each (keys `k0`,
-/// `k1`, ...), every value on overflow pages of its own leaf under one branch: a large copy
-/// from a small recipe.
-fn big_source(n: u64, len: usize) -> Vec<u8> {
-    use boltscope::bbolt::meta::{meta_page, MetaFields};
-    use boltscope::bbolt::order::PageId;
-    use boltscope::bbolt::page::ByteOrder::Little;
-    const PS: usize = 4096;
-    // Little-endian fields (offset, value, width) of a page.
-    let set = |p: &mut [u8], fields: &[(usize, u64, usize)]| {
-        for &(at, v, w) in fields {
-            p[at..at + w].copy_from_slice(&v.to_le_bytes()[..w]);
-        }
-    };
-    let mut file = vec![0u8; 4 * PS]; // metas, root bucket leaf (page 2), branch (page 3)
-    let mut children = Vec::new();
-    for i in 0..n {
-        let (id, key) = ((file.len() / PS) as u64, format!("k{i}"));
-        let pages = (16 + 16 + key.len() + len).div_ceil(PS);
-        let mut p = vec![0u8; pages * PS];
-        // Leaf header, then its one element: flags 0, pos 16 (just past it), ksize, vsize.
-        let (k, v) = (key.len() as u64, len as u64);
-        set(
-            &mut p,
-            &[(0, id, 8), (8, 0x02, 2), (10, 1, 2), (12, pages as u64 - 1, 4), (20, 16, 4), (24, k, 4), (28, v, 4)],
-        );
-        p[32..32 + key.len()].copy_from_slice(key.as_bytes());
-        p[32 + key.len()..32 + key.len() + len].fill(i as u8 + 1);
-        file.extend(p);
-        children.push((id, key));
-    }
-    // Page 3: the branch over the leaves (keys k0 < k1 < ... for n <= 10).
-    let b = &mut file[3 * PS..4 * PS];
-    set(b, &[(0, 3, 8), (8, 0x01, 2), (10, n, 2)]);
-    let mut at = 16 + 16 * n as usize;
-    for (i, (id, key)) in children.iter().enumerate() {
-        let e = 16 + 16 * i;
-        set(b, &[(e, (at - e) as u64, 4), (e + 4, key.len() as u64, 4), (e + 8, *id, 8)]);
-        b[at..at + key.len()].copy_from_slice(key.as_bytes());
-        at += key.len();
-    }
-    // Page 2: the root bucket, one bucket entry `b` -> {root 3, sequence 0}.
-    let r = &mut file[2 * PS..3 * PS];
-    set(r, &[(0, 2, 8), (8, 0x02, 2), (10, 1, 2), (16, 1, 4), (20, 16, 4), (24, 1, 4), (28, 16, 4), (33, 3, 8)]);
-    r[32] = b'b';
-    let hwm = (file.len() / PS) as u64;
-    let m = MetaFields { root: PageId(2), seq: 0, freelist: PageId(u64::MAX), pgid: hwm };
-    file[..PS].copy_from_slice(&meta_page(Little, PS as u64, 0, &m, 2));
-    file[PS..2 * PS].copy_from_slice(&meta_page(Little, PS as u64, 1, &m, 1));
-    file
-}
-
-#[test]
-fn an_interrupted_copy_leaves_nothing_behind() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("big.db");
-    std::fs::write(&src, big_source(4, 16 << 20)).unwrap();
-    {
-        let m = std::fs::read(&src).unwrap();
-        let r = status::status(&DbView::new(&m).unwrap(), EtcdVersion::V35).unwrap();
-        assert!(r.structure.is_clean(), "the recipe makes a clean file: {:?}", r.structure.problems);
-        assert_eq!(r.status.total_key, 4, "etcdutl counts the entries of top-level buckets: b's four");
-    }
-    let out_dir = tmp.path().join("out");
-    std::fs::create_dir(&out_dir).unwrap();
-    let dst = out_dir.join("copy.db");
-    let temps = || -> Vec<PathBuf> {
-        let entries = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().path());
-        entries.filter(|p| p.to_string_lossy().contains(".boltscope-compact-")).collect()
-    };
-    for signal in ["INT", "TERM", "HUP"] {
-        let mut child = common::boltscope()
-            .arg("compact")
-            .arg(&src)
-            .arg("-o")
-            .arg(&dst)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Wait for the copy to be under way (its temporary file in DST's folder), then signal.
-        let t0 = std::time::Instant::now();
-        while temps().is_empty() {
-            assert!(child.try_wait().unwrap().is_none(), "SIG{signal}: the copy ended before it was seen");
-            assert!(t0.elapsed().as_secs() < 20, "SIG{signal}: no temporary file appeared");
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        let sent = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
-        assert!(sent.success());
-        let out = child.wait_with_output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(130), "SIG{signal}: {err}");
-        assert!(err.contains("interrupted; the unfinished copy was removed"), "SIG{signal}: {err}");
-        assert!(temps().is_empty(), "SIG{signal}: left behind: {:?}", temps());
-        assert!(!dst.exists(), "SIG{signal}: no DST from an interrupted copy");
-    }
-    // Uninterrupted, the same command copies it (etcdutl's HASH covers every name, key and value).
-    assert!(compact(&[], &src, &dst).status.success());
-    let hash = |p: &Path| {
-        let m = std::fs::read(p).unwrap();
-        status::status(&DbView::new(&m).unwrap(), EtcdVersion::V35).unwrap().status.hash
-    };
-    assert_eq!(hash(&dst), hash(&src));
-}
-
-/// The active meta's root page of a 4 KiB-page little-endian file, and for each root bucket
-/// entry the byte offset of its value's root page id, read by hand from the raw layout.
-fn root_bucket_roots(d: &[u8]) -> (u64, Vec<usize>) {
-    let u = |o: usize, n: usize| d[o..o + n].iter().rev().fold(0u64, |a, &b| a << 8 | u64::from(b));
-    let m = if u(4096 + 64, 8) > u(64, 8) { 4096 } else { 0 };
-    let root = u(m + 32, 8);
-    let at = root as usize * 4096;
-    let count = u(at + 10, 2) as usize;
-    let roots = (0..count).map(|i| at + 16 + 16 * i).map(|e| e + u(e + 4, 4) as usize + u(e + 8, 4) as usize).collect();
-    (root, roots)
-}
-
-#[test]
-fn buckets_that_share_pages_or_contain_themselves_are_refused() {
-    // Found by the fuzzer: a bucket nested in itself sent the copy into endless recursion (a
-    // stack overflow, and a temporary file left behind). Two buckets sharing a tree were copied
-    // twice, and the copy still verified, since it was summed from the same reading.
-    let tmp = tempfile::tempdir().unwrap();
-    let base = common::bytes("k8s-0.005.member.db");
-    let (root, roots) = root_bucket_roots(&base);
-    // `a`: a bucket with pages of its own (an inline bucket's root id is 0); `b`: another one,
-    // made to point at a tree that is not its own (a non-zero root makes it a paged bucket).
-    let a = *roots.iter().find(|&&at| base[at..at + 8] != [0; 8]).expect("a bucket with pages");
-    let b = *roots.iter().find(|&&at| at != a).expect("another bucket");
-    let a_root: [u8; 8] = base[a..a + 8].try_into().unwrap();
-    let damages =
-        [("a bucket whose root is the root bucket's page", root.to_le_bytes()), ("two buckets with one tree", a_root)];
-    for (what, new_root) in damages {
-        let mut d = base.clone();
-        d[b..b + 8].copy_from_slice(&new_root);
-        let src = tmp.path().join("damaged.db");
-        std::fs::write(&src, &d).unwrap();
-        let dst = tmp.path().join("out").join("copy.db");
-        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        let out = compact(&[], &src, &dst);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
-        assert!(
-            err.contains("multiple_references") && err.contains("Refusing to copy a damaged file"),
-            "{what}: {err}"
-        );
-        assert_eq!(std::fs::read_dir(dst.parent().unwrap()).unwrap().count(), 0, "{what}: nothing left behind");
-    }
-}
-
-#[test]
-fn a_snapshot_whose_trailer_does_not_match_is_refused_unless_told() {
-    // A bit flipped inside a value passes every structural check; only the sha256 trailer
-    // knows. A copy with a fresh trailer would vouch for the damage.
-    let tmp = tempfile::tempdir().unwrap();
-    let d = common::with_last_value_flipped("k8s-0.005.snap.db");
-    let src = tmp.path().join("rotten.snap.db");
-    std::fs::write(&src, &d).unwrap();
-    let dst = tmp.path().join("copy.db");
-    for extra in [&[][..], &["--trailer", "never"]] {
-        let out = compact(extra, &src, &dst);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
-        assert!(err.contains("sha256 trailer is") && err.contains("--skip-hash-check"), "{extra:?}: {err}");
-        assert!(!dst.exists());
-    }
-    let out = compact(&["--skip-hash-check", "-w", "json"], &src, &dst);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let want = common::answer_json("k8s-0.005.snap.db", "status.json").unwrap();
-    assert_ne!(
-        rep["dst_status"]["hash"],
-        format!("{:x}", want["hash"].as_u64().unwrap()),
-        "the flipped bit is in the copy"
-    );
-    assert_eq!(rep["dst_status"]["total_keys"], want["totalKey"]);
-    assert_eq!(boltscope::etcd::trailer::verify(&std::fs::read(&dst).unwrap()).map(|t| t.ok()), Some(true));
 }

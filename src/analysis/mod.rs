@@ -15,6 +15,7 @@ pub mod du_report;
 pub mod encryption;
 pub mod grouping;
 pub mod inspect;
+mod inspect_fold;
 pub mod json_diff;
 pub mod predict;
 pub mod relation;

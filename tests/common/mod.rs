@@ -65,6 +65,11 @@ pub fn boltscope() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_boltscope"))
 }
 
+/// Runs `boltscope compact ARGS SRC -o DST`.
+pub fn compact(args: &[&str], src: &Path, dst: &Path) -> std::process::Output {
+    boltscope().arg("compact").args(args).arg(src).arg("-o").arg(dst).output().unwrap()
+}
+
 /// Runs the binary with `args`; its output.
 pub fn run<I, S>(args: I) -> std::process::Output
 where

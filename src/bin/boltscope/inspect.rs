@@ -3,7 +3,7 @@
 use crate::exit::Verdict;
 use crate::index::Ix;
 use crate::report::{error_json, settle, verdict_text};
-use crate::{inspect_render, source};
+use crate::{inspect_prom, inspect_render, source};
 use boltscope::analysis::inspect::{self, Inspect};
 use boltscope::error::Error;
 use boltscope::{input, DbView};
@@ -112,7 +112,7 @@ pub fn run(args: &InspectArgs, ix: &Ix) -> Verdict {
                 }
             }
         }
-        InspectFormat::Prometheus => text = inspect_render::prometheus(&done),
+        InspectFormat::Prometheus => text = inspect_prom::prometheus(&done),
     }
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     verdict

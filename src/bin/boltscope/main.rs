@@ -18,6 +18,7 @@ mod history;
 mod history_du;
 mod index;
 mod inspect;
+mod inspect_prom;
 mod inspect_render;
 mod keyread;
 mod log;

@@ -1,0 +1,230 @@
+//! The fold behind `inspect`: what one parallel walk gathers from every page and entry (page
+//! counts, bbolt's bucket stats, the entries the size prediction lays out again, etcd's MVCC
+//! records and their invariants, the tree's revisions for the residue count, the largest
+//! resources), joined across rayon's halves.
+
+use super::inspect::FILLS;
+use super::predict;
+use super::report::BucketReport;
+use super::resources::ResourceTally;
+use crate::bbolt::page::{LeafElem, Page, BRANCH, LEAF};
+use crate::bbolt::stats::StatsAcc;
+use crate::bbolt::walker::{Ctx, Fold, Leaf};
+use crate::etcd::keyspace::Budget;
+use crate::etcd::mvcc::{Parts, Rec, Totals};
+use crate::etcd::{key_fingerprint, KEY_BUCKET};
+use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
+
+/// A top-level bucket as the prediction needs it.
+#[derive(Default)]
+pub(super) struct Top {
+    pub(super) name: Vec<u8>,
+    pub(super) entries: Vec<(u32, u32)>,
+    pub(super) has_sub: bool,
+    pub(super) sub_pages: [u64; 2],
+}
+
+/// The per-subtree accumulator of [`InspectFold`].
+#[derive(Default)]
+pub struct Acc {
+    pub(super) stats: StatsAcc,
+    pub(super) branch: u64,
+    pub(super) leaf: u64,
+    pub(super) overflow: u64,
+    pub(super) entries: Vec<(u32, u32)>,
+    pub(super) has_sub: bool,
+    pub(super) sub_pages: [u64; 2],
+    pub(super) reports: Vec<BucketReport>,
+    pub(super) tops: Vec<Top>,
+    pub(super) totals: Totals,
+    pub(super) last_rev: Option<u64>,
+    pub(super) recs: Vec<Parts>,
+    /// `[main, sub]` of every `key` bucket entry, in key order (for the residue count).
+    pub(super) revs: Vec<[u64; 2]>,
+    pub(super) resources: ResourceTally,
+    pub(super) problems: Vec<Problem>,
+    pub(super) problem_total: u64,
+}
+
+impl Acc {
+    /// Takes what passes unchanged from a later stretch or a sub-bucket: page counts, MVCC
+    /// records and their totals, problems.
+    fn absorb(&mut self, o: &mut Acc) {
+        self.branch += o.branch;
+        self.leaf += o.leaf;
+        self.overflow += o.overflow;
+        self.totals.add(&o.totals);
+        self.last_rev = o.last_rev.or(self.last_rev);
+        self.recs.append(&mut o.recs);
+        self.revs.append(&mut o.revs);
+        self.resources.join(std::mem::take(&mut o.resources));
+        self.problem_total += o.problem_total;
+        self.problems.append(&mut o.problems);
+        self.problems.truncate(MAX_PROBLEMS);
+    }
+}
+
+/// The fold behind `inspect`.
+pub struct InspectFold<'b> {
+    pub(super) page_size: u64,
+    pub(super) depth: u32,
+    pub(super) etcd: bool,
+    /// What the MVCC records may take; past it they are dropped and replayed by passes.
+    pub(super) budget: &'b Budget,
+    /// What the tree's revisions may take, for the residue count (`None`: not collected).
+    pub(super) revisions: Option<&'b Budget>,
+}
+
+impl InspectFold<'_> {
+    fn in_key_bucket(&self, ctx: &Ctx<'_>) -> bool {
+        self.etcd && ctx.depth == 1 && ctx.top == KEY_BUCKET
+    }
+
+    /// One plain entry; `revs`: note its revision for the residue count.
+    fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, page: Option<&Page<'_>>, revs: bool) {
+        if self.in_key_bucket(ctx) {
+            if revs {
+                // The key was just read by the check above it in cache: no second miss.
+                acc.revs.extend(crate::etcd::revision::parse(e.key).map(|r| [r.main, r.sub]));
+            }
+            let report = |acc: &mut Acc, (kind, msg): (ProblemKind, String)| {
+                acc.problem_total += 1;
+                if acc.problems.len() < MAX_PROBLEMS {
+                    let mut p = Problem::new(kind, msg).bucket(vec!["key".into()]);
+                    if let Some(pg) = page {
+                        p = p.page(pg.id).offset(pg.offset_of(e.key));
+                    }
+                    acc.problems.push(p);
+                }
+            };
+            let checked = Rec::check_kv(e.key, e.value);
+            let t = &mut acc.totals;
+            match checked {
+                Ok(None) => {}
+                Err(inv) => {
+                    t.malformed += 1;
+                    report(acc, inv);
+                }
+                Ok(Some((kv, r, issue))) => {
+                    if let Some(inv) = issue {
+                        report(acc, inv);
+                    }
+                    let fp = key_fingerprint(kv.key);
+                    acc.resources.add(kv.key, u64::from(r.ksize()) + u64::from(r.vsize()));
+                    let t = &mut acc.totals;
+                    t.revisions += 1;
+                    t.tombstones += u64::from(r.tomb());
+                    t.bytes += r.bytes();
+                    acc.last_rev = Some(r.main);
+                    if self.budget.exceeded() {
+                        acc.recs = Vec::new();
+                        return;
+                    }
+                    let grown = match acc.recs.last_mut() {
+                        Some(p) if !p.is_full() => p.push(fp, r),
+                        _ => {
+                            let mut p = Parts::default();
+                            let grown = p.push(fp, r);
+                            acc.recs.push(p);
+                            grown
+                        }
+                    };
+                    if !self.budget.charge(grown) {
+                        acc.recs = Vec::new();
+                    }
+                }
+            }
+        } else {
+            acc.entries.push((e.key.len() as u32, e.value.len() as u32));
+        }
+    }
+}
+
+impl Fold for InspectFold<'_> {
+    type Acc = Acc;
+
+    fn empty(&self) -> Acc {
+        Acc::default()
+    }
+
+    fn join(&self, mut l: Acc, mut r: Acc) -> Acc {
+        l.absorb(&mut r);
+        if self.budget.exceeded() {
+            l.recs = Vec::new();
+        }
+        l.stats = l.stats.join(r.stats);
+        l.entries.extend(r.entries);
+        l.has_sub |= r.has_sub;
+        l.sub_pages = [l.sub_pages[0] + r.sub_pages[0], l.sub_pages[1] + r.sub_pages[1]];
+        l.reports.extend(r.reports);
+        l.tops.extend(r.tops);
+        l
+    }
+
+    fn leaf(&self, acc: &mut Acc, ctx: &Ctx<'_>, leaf: &Leaf<'_>) {
+        if self.in_key_bucket(ctx) {
+            // The lease field sits at the end of each value: start loading every value's last
+            // cache line before decoding, so the misses overlap instead of queueing.
+            for e in leaf.elems() {
+                if let Some(tail) = e.value.len().checked_sub(1).and_then(|i| e.value.get(i..)) {
+                    crate::sys::prefetch(tail);
+                }
+            }
+        }
+        let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| b.charge(16 * leaf.count as u64));
+        for e in leaf.elems() {
+            self.plain(acc, ctx, &e, Some(&leaf.page), revs);
+        }
+    }
+
+    fn entry(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
+        if !e.is_bucket() {
+            let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| b.charge(16));
+            self.plain(acc, ctx, e, None, revs);
+        }
+    }
+
+    fn bucket(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, mut sub: Acc) {
+        let done = sub.stats.finish(self.page_size);
+        acc.stats.sub_bucket(&done);
+        acc.absorb(&mut sub);
+        if self.budget.exceeded() {
+            acc.recs = Vec::new();
+        }
+        if ctx.depth < self.depth {
+            let mut path = ctx.path();
+            path.push(String::from_utf8_lossy(e.key).into_owned());
+            let name = path.last().cloned().unwrap_or_default();
+            acc.reports.push(BucketReport { name, path, stats: done });
+        }
+        acc.reports.extend(sub.reports);
+        if ctx.depth == 0 {
+            acc.tops.push(Top {
+                name: e.key.to_vec(),
+                entries: sub.entries,
+                has_sub: sub.has_sub,
+                sub_pages: sub.sub_pages,
+            });
+        } else {
+            let layouts =
+                [0, 1].map(|i| predict::layout(&sub.entries, sub.has_sub, sub.sub_pages[i], self.page_size, FILLS[i]));
+            acc.has_sub = true;
+            acc.entries.push((e.key.len() as u32, layouts[0].value_size as u32));
+            for (i, l) in layouts.iter().enumerate() {
+                acc.sub_pages[i] += l.total_pages();
+            }
+        }
+    }
+
+    fn page(&self, acc: &mut Acc, _ctx: &Ctx<'_>, page: &Page<'_>, tree_level: u32, inline: bool) {
+        acc.stats.page(page, tree_level, inline);
+        if !inline {
+            match page.flags {
+                BRANCH => acc.branch += 1,
+                LEAF => acc.leaf += 1,
+                _ => {}
+            }
+            acc.overflow += u64::from(page.overflow);
+        }
+    }
+}
