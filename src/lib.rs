@@ -11,7 +11,7 @@
 //! - [`index`]: the redb database that remembers analysed files.
 //!
 //! [`k8s`] understands what Kubernetes stores in etcd (keys, storage encodings, objects) and
-//! stands apart: it reads bytes, and nothing in the crate is below it.
+//! stands beside [`etcd`]: it reads bytes, and borrows only etcd's protobuf varint reader.
 //!
 //! Beside them: [`error`] (a file that cannot be read), [`problem`] (what is wrong in a file that
 //! can), [`input`] (a path to bytes), and [`sys`], which holds every `unsafe` line.

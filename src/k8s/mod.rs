@@ -2,8 +2,8 @@
 //! belongs to ([`key`]), what encoding a value has ([`encoding`]), and the value decoded into
 //! JSON for display ([`object`]) or YAML ([`yaml`]).
 //!
-//! This module depends on nothing else in the crate (only on `serde_json`, `ciborium` and
-//! `serde_norway`), so it can move freely.
+//! This module depends on nothing else in the crate but etcd's protobuf varint reader
+//! ([`crate::etcd::proto::varint`]), and on `serde_json`, `ciborium` and `serde_norway`.
 //!
 //! ```
 //! use boltscope::k8s::{encoding, key, object};

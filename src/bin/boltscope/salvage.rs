@@ -121,7 +121,7 @@ fn text(r: &SalvageReport) -> String {
         );
     }
     for s in &r.pages_skipped {
-        let _ = writeln!(o, "  skipped   {} [bucket {}]", s.problem, s.bucket);
+        let _ = writeln!(o, "  skipped   {} [bucket {}]", s, s.bucket.join("/"));
     }
     if r.pages_skipped_total > r.pages_skipped.len() as u64 {
         let _ = writeln!(o, "  ...       {} more skipped", r.pages_skipped_total - r.pages_skipped.len() as u64);

@@ -55,16 +55,6 @@ pub struct Revisions {
     pub left_out: u64,
 }
 
-/// A page (or key range) skipped.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Skipped {
-    /// The bucket.
-    pub bucket: String,
-    /// The problem, with its kind, page and offset.
-    #[serde(flatten)]
-    pub problem: Problem,
-}
-
 /// The report.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SalvageReport {
@@ -113,7 +103,7 @@ pub struct SalvageReport {
     /// Nested buckets left out (etcd nests none).
     pub nested_buckets_left_out: u64,
     /// Pages or key ranges skipped, with why (the first [`SKIPPED_SHOWN`]).
-    pub pages_skipped: Vec<Skipped>,
+    pub pages_skipped: Vec<Problem>,
     /// All of them.
     pub pages_skipped_total: u64,
     /// Problems of the source outside what is copied (meta pages, trailer), as sentences.
@@ -176,7 +166,12 @@ impl SalvageReport {
     pub fn skipped(&mut self, bucket: &[u8], problem: Problem) {
         self.pages_skipped_total += 1;
         if self.pages_skipped.len() < SKIPPED_SHOWN {
-            self.pages_skipped.push(Skipped { bucket: String::from_utf8_lossy(bucket).into_owned(), problem });
+            // The problem names the bucket path once (a tree's own problems already carry it).
+            let problem = match problem.bucket.is_empty() {
+                true => problem.bucket(vec![String::from_utf8_lossy(bucket).into_owned()]),
+                false => problem,
+            };
+            self.pages_skipped.push(problem);
         }
     }
 
