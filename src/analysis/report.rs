@@ -1,6 +1,6 @@
 //! The `inspect` report: what one file is, what it holds, what it would become. Every type
-//! here is part of the stable JSON schema (`"schema"`, [`crate::analysis::inspect::SCHEMA`]) and round-trips through serde, so the
-//! index can keep reports. Figures that depend on a tree that could not be read whole are
+//! here is part of the stable JSON schema (its number is [`crate::analysis::inspect::SCHEMA`])
+//! and round-trips through serde, so the index can keep reports. Figures that depend on a tree that could not be read whole are
 //! withheld (`None`, JSON `null`): a damaged file gets its problems, never guessed figures.
 
 use super::residue::Residue;
