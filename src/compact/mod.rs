@@ -209,13 +209,7 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
         _ => e,
     })?;
     drop(copy);
-    let f = tmp.as_file_mut();
-    if let Some(sha) = sha {
-        f.seek(SeekFrom::End(0))?;
-        f.write_all(&sha)?;
-    }
-    f.sync_all()?;
-    let dst_size = f.metadata()?.len();
+    let dst_size = verify::seal(tmp.as_file_mut(), sha)?;
     let dst_status = match dst_status {
         Some(s) => s,
         None => {

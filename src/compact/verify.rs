@@ -49,12 +49,7 @@ pub(crate) fn verify(
     alarms_cleared: bool,
 ) -> Result<Status, CompactError> {
     let failed = CompactError::VerifyFailed;
-    let view = DbView::new(bytes).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
-    let r = status::status(&view, EtcdVersion::V35).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
-    if !r.structure.is_clean() {
-        let first = r.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
-        return Err(failed(format!("the copy has problems (first: {first})")));
-    }
+    let (view, r) = read_back(bytes)?;
     match target {
         None if alarms_cleared => {
             let Some(src) = src else { return Err(failed("verifying left-out alarms needs the source".into())) };
@@ -95,4 +90,28 @@ pub(crate) fn verify(
         }
     }
     Ok(r.status)
+}
+
+/// Reads a finished copy back as etcdutl would: its view and `snapshot status` figures, refused
+/// unless its structure is clean.
+pub fn read_back(bytes: &[u8]) -> Result<(DbView<'_>, status::StatusReport), CompactError> {
+    let failed = CompactError::VerifyFailed;
+    let view = DbView::new(bytes).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
+    let r = status::status(&view, EtcdVersion::V35).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
+    if !r.structure.is_clean() {
+        let first = r.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
+        return Err(failed(format!("the copy has problems (first: {first})")));
+    }
+    Ok((view, r))
+}
+
+/// Appends the sha256 trailer (when given) to the finished copy and fsyncs it; returns its size.
+pub fn seal(f: &mut std::fs::File, sha: Option<impl AsRef<[u8]>>) -> std::io::Result<u64> {
+    use std::io::{Seek, SeekFrom, Write};
+    if let Some(sha) = sha {
+        f.seek(SeekFrom::End(0))?;
+        f.write_all(sha.as_ref())?;
+    }
+    f.sync_all()?;
+    Ok(f.metadata()?.len())
 }

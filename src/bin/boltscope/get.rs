@@ -150,8 +150,15 @@ fn latest_from_index<'a>(
     Ok(Some(out))
 }
 
-/// `etcdctl get -w json` with decoded objects in place of values.
-fn json_decoded(a: &GetArgs, h: &Header, r: &Ranged<'_>, free: &[(&[u8], u64)]) -> String {
+/// `etcdctl get -w json`, with `object` in place of a value when it gives one (decoded objects),
+/// and each key read from a free page marked `"source":"free-page"` (`free`: their keys and mod
+/// revisions).
+fn json_with(
+    h: &Header,
+    r: &Ranged<'_>,
+    free: &[(&[u8], u64)],
+    object: &dyn Fn(&Kv<'_>) -> Option<serde_json::Value>,
+) -> String {
     let mut s = String::from("{\"header\":");
     ctl::header_json(&mut s, h);
     if !r.kvs.is_empty() {
@@ -160,37 +167,7 @@ fn json_decoded(a: &GetArgs, h: &Header, r: &Ranged<'_>, free: &[(&[u8], u64)]) 
             if i > 0 {
                 s.push(',');
             }
-            let obj = (!a.keys_only).then(|| a.value.object(kv.key, kv.value));
-            ctl::kv_json(&mut s, kv, obj.as_ref());
-            if free.contains(&(kv.key, kv.mod_revision)) {
-                s.pop();
-                s.push_str(",\"source\":\"free-page\"}");
-            }
-        }
-        s.push(']');
-    }
-    if r.more {
-        s.push_str(",\"more\":true");
-    }
-    if r.count != 0 {
-        s.push_str(&format!(",\"count\":{}", r.count));
-    }
-    s.push_str("}\n");
-    s
-}
-
-/// `etcdctl get -w json` with each key read from a free page marked `"source":"free-page"`
-/// (`free`: their keys and mod revisions).
-fn json_marked(h: &Header, r: &Ranged<'_>, free: &[(&[u8], u64)]) -> String {
-    let mut s = String::from("{\"header\":");
-    ctl::header_json(&mut s, h);
-    if !r.kvs.is_empty() {
-        s.push_str(",\"kvs\":[");
-        for (i, kv) in r.kvs.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            ctl::kv_json(&mut s, kv, None);
+            ctl::kv_json(&mut s, kv, object(kv).as_ref());
             if free.contains(&(kv.key, kv.mod_revision)) {
                 s.pop();
                 s.push_str(",\"source\":\"free-page\"}");
@@ -242,7 +219,10 @@ fn render(
                 }
                 Ok(out)
             }
-            "json" if !yaml => Ok(json_decoded(a, h, r, free).into_bytes()),
+            "json" if !yaml => {
+                let object = |kv: &Kv<'_>| (!a.keys_only).then(|| a.value.object(kv.key, kv.value));
+                Ok(json_with(h, r, free, &object).into_bytes())
+            }
             "fields" if !yaml => {
                 let shown: Vec<String> = r.kvs.iter().map(|kv| a.value.object(kv.key, kv.value).to_string()).collect();
                 let kvs = r.kvs.iter().zip(&shown).map(|(kv, s)| Kv { value: s.as_bytes(), ..*kv }).collect();
@@ -258,7 +238,7 @@ fn render(
     let r = Ranged { kvs, count: r.count, more: r.more };
     match fmt {
         "simple" => Ok(ctl::range_simple(&r, a.print_value_only, a.hex)),
-        "json" if !free.is_empty() => Ok(json_marked(h, &r, free).into_bytes()),
+        "json" if !free.is_empty() => Ok(json_with(h, &r, free, &|_| None).into_bytes()),
         "json" => Ok(ctl::range_json(h, &r).into_bytes()),
         "fields" => Ok(ctl::range_fields(h, &r).into_bytes()),
         "protobuf" => Ok(ctl::range_protobuf(h, &r)),

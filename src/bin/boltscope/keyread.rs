@@ -232,3 +232,27 @@ pub fn stopped(path: &Path, p: &Problem) -> Verdict {
     }
     fail(path, &Failure::Damaged(p.clone()))
 }
+
+/// The verdict of a stream once it has ended: `res` is how it stopped, `flushed` how its last
+/// bytes went out, and `stamp` the file's commit stamp taken before it began (a file that
+/// committed meanwhile may have been read torn).
+pub fn streamed(
+    path: &Path,
+    data: &[u8],
+    stamp: &[u8],
+    res: Result<(), Problem>,
+    flushed: std::io::Result<()>,
+    withheld: &AtomicU64,
+) -> Verdict {
+    note_withheld(withheld);
+    if let Err(p) = res {
+        return stopped(path, &p);
+    }
+    if flushed.is_err() {
+        return Verdict::Clean;
+    }
+    if boltscope::input::commit_stamp(data) != stamp {
+        return torn(path);
+    }
+    Verdict::Clean
+}

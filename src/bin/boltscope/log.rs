@@ -268,15 +268,5 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
         Ok(())
     })();
     let flushed = out.flush();
-    keyread::note_withheld(&withheld);
-    if let Err(p) = res {
-        return keyread::stopped(path, &p);
-    }
-    if flushed.is_err() {
-        return Verdict::Clean;
-    }
-    if input::commit_stamp(data) != stamp {
-        return keyread::torn(path);
-    }
-    Verdict::Clean
+    keyread::streamed(path, data, &stamp, res, flushed, &withheld)
 }

@@ -22,9 +22,9 @@ pub use report::{Method, SalvageReport};
 use super::dest::{self, Destination};
 use super::error::CompactError;
 use super::{unfinished, Job, Trailer};
-use crate::bbolt::view::DbView;
+
 use crate::error::ErrorKind;
-use crate::etcd::status::{self, EtcdVersion, Figures};
+use crate::etcd::status::Figures;
 use crate::input;
 use crate::write::buckets::{self, Bucket, Plan};
 use crate::write::copier::{meta_pages_at, Layout, Progress};
@@ -82,12 +82,7 @@ pub fn write<W: Write + Send>(g: &Gathered<'_>, fill: f64, out: W) -> Result<(La
 /// TOTAL KEYS of what was gathered, and its last revision). Returns the copy's figures.
 pub fn verify(bytes: &[u8], l: &Layout, last_revision: u64) -> Result<Figures, CompactError> {
     let failed = CompactError::VerifyFailed;
-    let view = DbView::new(bytes).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
-    let r = status::status(&view, EtcdVersion::V35).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
-    if !r.structure.is_clean() {
-        let first = r.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
-        return Err(failed(format!("the copy has problems (first: {first})")));
-    }
+    let (_, r) = super::verify::read_back(bytes)?;
     let s = &r.status;
     if (s.hash, s.total_key, s.revision.max(0) as u64) != (l.src.crc, l.src.keys, last_revision) {
         return Err(failed(format!(
@@ -170,13 +165,7 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
     let figures = verify(copy.bytes(), &l, report.last_revision)?;
     let sha = with_trailer.then(|| Sha256::digest(copy.bytes()));
     drop(copy);
-    let f = tmp.as_file_mut();
-    if let Some(sha) = sha {
-        f.seek(SeekFrom::End(0))?;
-        f.write_all(&sha)?;
-    }
-    f.sync_all()?;
-    report.dst_size = f.metadata()?.len();
+    report.dst_size = super::verify::seal(tmp.as_file_mut(), sha)?;
     place.finish(tmp, job.force)?;
     (report.trailer, report.restorable, report.verified) = (with_trailer, with_trailer, true);
     report.dst_status = Some(figures);
