@@ -1,7 +1,7 @@
 //! What a scan of the `key` bucket collects for the index's key → revisions table (kept by the
 //! index layer above, `index::keys`): every entry's key fingerprint and revision, computed by the
-//! scan's workers while the entry is in cache, with the key as a slice of the mapped file. Bounded by a
-//! cap: past it the collection is given up and its memory freed.
+//! scan's workers while the entry is in cache, with the key as a slice of the mapped file.
+//! Bounded by a cap: past it the collection is given up and its memory freed.
 
 use super::key_fingerprint;
 use super::revision::Revision;
