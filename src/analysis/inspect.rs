@@ -45,8 +45,9 @@ impl Default for Options {
     }
 }
 
-/// Bytes the tree's revisions may take for the residue count (16 per revision); past it, the
-/// revisions carved from free pages are looked up in the tree one by one instead.
+/// Bytes the tree's revisions may take for the residue count (about 4 per revision, charged at
+/// [`crate::etcd::revset::RevSet::cost`]: some 13 million revisions); past it, the revisions carved from free pages are
+/// looked up in the tree one by one instead.
 pub const REVISIONS_BUDGET: u64 = 64 << 20;
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -152,7 +153,7 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
     // pass for free ones.
     let want_residue = want_residue && complete;
     let compacted = info.as_ref().and_then(|i| i.finished_compact_revision.max(i.scheduled_compact_revision));
-    let tree_revs = (!revisions.exceeded()).then_some(&acc.revs[..]);
+    let tree_revs = (!revisions.exceeded()).then_some(&acc.revs);
     let ((mvcc, key_layouts), residue) = rayon::join(
         || match info.as_mut().filter(|_| complete) {
             Some(info) => {

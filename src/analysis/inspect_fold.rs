@@ -12,6 +12,7 @@ use crate::bbolt::stats::StatsAcc;
 use crate::bbolt::walker::{Ctx, Fold, Leaf};
 use crate::etcd::keyspace::Budget;
 use crate::etcd::mvcc::{Parts, Rec, Totals};
+use crate::etcd::revset::RevSet;
 use crate::etcd::{key_fingerprint, KEY_BUCKET};
 use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
 
@@ -40,7 +41,7 @@ pub struct Acc {
     pub(super) last_rev: Option<u64>,
     pub(super) recs: Vec<Parts>,
     /// `[main, sub]` of every `key` bucket entry, in key order (for the residue count).
-    pub(super) revs: Vec<[u64; 2]>,
+    pub(super) revs: RevSet,
     pub(super) resources: ResourceTally,
     pub(super) problems: Vec<Problem>,
     pub(super) problem_total: u64,
@@ -80,12 +81,25 @@ impl InspectFold<'_> {
         self.etcd && ctx.depth == 1 && ctx.top == KEY_BUCKET
     }
 
+    /// Frees what a budget past its cap no longer lets be used: the MVCC records (replayed by
+    /// passes instead) and the tree's revisions (looked up instead).
+    fn drop_spent(&self, acc: &mut Acc) {
+        if self.budget.exceeded() {
+            acc.recs = Vec::new();
+        }
+        if self.revisions.is_some_and(|b| b.exceeded()) {
+            acc.revs = RevSet::default();
+        }
+    }
+
     /// One plain entry; `revs`: note its revision for the residue count.
     fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, page: Option<&Page<'_>>, revs: bool) {
         if self.in_key_bucket(ctx) {
             if revs {
                 // The key was just read by the check above it in cache: no second miss.
-                acc.revs.extend(crate::etcd::revision::parse(e.key).map(|r| [r.main, r.sub]));
+                if let Some(r) = crate::etcd::revision::parse(e.key) {
+                    acc.revs.push([r.main, r.sub]);
+                }
             }
             let report = |acc: &mut Acc, (kind, msg): (ProblemKind, String)| {
                 acc.problem_total += 1;
@@ -149,9 +163,7 @@ impl Fold for InspectFold<'_> {
 
     fn join(&self, mut l: Acc, mut r: Acc) -> Acc {
         l.absorb(&mut r);
-        if self.budget.exceeded() {
-            l.recs = Vec::new();
-        }
+        self.drop_spent(&mut l);
         l.stats = l.stats.join(r.stats);
         l.entries.extend(r.entries);
         l.has_sub |= r.has_sub;
@@ -171,7 +183,10 @@ impl Fold for InspectFold<'_> {
                 }
             }
         }
-        let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| b.charge(16 * leaf.count as u64));
+        let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| b.charge(RevSet::cost(leaf.count as u64)));
+        if !revs && self.in_key_bucket(ctx) {
+            acc.revs = RevSet::default();
+        }
         for e in leaf.elems() {
             self.plain(acc, ctx, &e, Some(&leaf.page), revs);
         }
@@ -179,7 +194,7 @@ impl Fold for InspectFold<'_> {
 
     fn entry(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
         if !e.is_bucket() {
-            let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| b.charge(16));
+            let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| b.charge(RevSet::cost(1)));
             self.plain(acc, ctx, e, None, revs);
         }
     }
@@ -188,9 +203,7 @@ impl Fold for InspectFold<'_> {
         let done = sub.stats.finish(self.page_size);
         acc.stats.sub_bucket(&done);
         acc.absorb(&mut sub);
-        if self.budget.exceeded() {
-            acc.recs = Vec::new();
-        }
+        self.drop_spent(acc);
         if ctx.depth < self.depth {
             let mut path = ctx.path();
             path.push(String::from_utf8_lossy(e.key).into_owned());

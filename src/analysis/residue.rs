@@ -1,7 +1,7 @@
 //! Residue: what an etcd file's free pages still hold of deleted data. etcd keeps no freelist and
 //! `etcdctl snapshot save` copies every page up to the high-water mark, so after a key is deleted
 //! and compacted away its old value usually still sits in a free page, of the member file and of
-//! every backup taken afterwards. Here those records are counted ([`free_records_with`] carves
+//! every backup taken afterwards. Here those records are counted ([`free_pages`] carves
 //! them strictly, and leaves out every revision the tree still holds), grouped by Kubernetes
 //! resource as `du` groups keys ([`By::Resource`]), with the Secrets among them named by key (never
 //! their values).
@@ -9,10 +9,13 @@
 use super::grouping::By;
 use crate::bbolt::bitmap::AtomicBitmap;
 use crate::bbolt::view::DbView;
-use crate::etcd::carve::{free_records_with, KeyRecord};
+use crate::etcd::carve::{free_pages, KeyRecord};
+use crate::etcd::revision::Revision;
+use crate::etcd::revset::RevSet;
 use crate::problem::{Problem, ProblemKind};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// Secret keys listed at most.
@@ -47,37 +50,38 @@ pub fn resource(key: &[u8]) -> String {
     String::from_utf8_lossy(&By::Resource.group(key)).into_owned()
 }
 
-/// Groups carved records as `du` groups keys by resource ([`By::Resource`]): each key's
-/// resource path (a slice of the key) counted, then named once per path.
-pub fn summarize(records: &[KeyRecord<'_>]) -> Residue {
-    let mut slots: HashMap<&[u8], (u64, u64), Xxh3DefaultBuilder> = HashMap::default();
-    for rec in records {
-        let Cow::Borrowed(slot) = By::Resource.slot(rec.kv.key) else { continue };
-        let n = slots.entry(slot).or_insert((0, 0));
-        n.0 += 1;
-        n.1 += u64::from(!rec.rev.tombstone);
-    }
-    let mut r = Residue { records: records.len() as u64, ..Residue::default() };
-    r.puts = records.iter().filter(|rec| !rec.rev.tombstone).count() as u64;
-    let mut secret_slots: HashSet<&[u8], Xxh3DefaultBuilder> = HashSet::default();
-    for (slot, (n, _)) in &slots {
+/// Carved records counted by resource path ([`By::slot`]): records and puts, and whether the
+/// path is the Secrets'. Shared by the carving threads.
+type Tally<'a> = Mutex<HashMap<&'a [u8], (u64, u64, bool), Xxh3DefaultBuilder>>;
+
+/// Counts a carved record under its resource path; `true` when it is a put of a Secret (whose
+/// key is then kept to be named).
+fn count<'a>(tally: &Tally<'a>, key: &'a [u8], rev: &Revision) -> bool {
+    let Cow::Borrowed(slot) = By::Resource.slot(key) else { return false };
+    let Ok(mut t) = tally.lock() else { return false };
+    let n = t.entry(slot).or_insert_with(|| {
+        let name = By::Resource.name_of(Cow::Borrowed(slot));
+        (0, 0, name.as_ref() == b"secrets")
+    });
+    n.0 += 1;
+    n.1 += u64::from(!rev.tombstone);
+    n.2 && !rev.tombstone
+}
+
+/// The residue from the tally and the puts of Secrets (in revision order).
+fn summarize(tally: Tally<'_>, secrets: &[(Revision, &[u8])]) -> Residue {
+    let mut r = Residue::default();
+    for (slot, (n, puts, _)) in tally.into_inner().unwrap_or_default() {
         let name = String::from_utf8_lossy(&By::Resource.name_of(Cow::Borrowed(slot))).into_owned();
-        if name == "secrets" {
-            secret_slots.insert(slot);
-        }
         *r.by_resource.entry(name).or_insert(0) += n;
+        r.records += n;
+        r.puts += puts;
     }
     let mut keys: HashSet<&[u8], Xxh3DefaultBuilder> = HashSet::default();
-    if !secret_slots.is_empty() {
-        for rec in records.iter().filter(|rec| !rec.rev.tombstone) {
-            let Cow::Borrowed(slot) = By::Resource.slot(rec.kv.key) else { continue };
-            if !secret_slots.contains(slot) {
-                continue;
-            }
-            r.secrets += 1;
-            if keys.insert(rec.kv.key) && r.secret_keys.len() < SECRET_KEYS_SHOWN {
-                r.secret_keys.push(String::from_utf8_lossy(rec.kv.key).into_owned());
-            }
+    for (_, key) in secrets {
+        r.secrets += 1;
+        if keys.insert(key) && r.secret_keys.len() < SECRET_KEYS_SHOWN {
+            r.secret_keys.push(String::from_utf8_lossy(key).into_owned());
         }
     }
     r.secret_key_count = keys.len() as u64;
@@ -85,16 +89,20 @@ pub fn summarize(records: &[KeyRecord<'_>]) -> Residue {
 }
 
 /// The residue of an etcd file whose tree was read whole by the walk that marked `reached` and
-/// collected `tree`, the revisions the tree holds (`[main, sub]`, in key order); `compacted` is
-/// its compaction revision. `None` when the `key` bucket cannot be looked up.
-pub fn residue(
-    view: &DbView<'_>,
+/// collected `tree`, the revisions the tree holds; `compacted` is its compaction revision. `None`
+/// when the `key` bucket cannot be looked up. Records are counted as they are carved (each
+/// revision once); only the puts of Secrets are kept, to be named.
+pub fn residue<'a>(
+    view: &DbView<'a>,
     reached: &AtomicBitmap,
-    tree: Option<&[[u64; 2]]>,
+    tree: Option<&RevSet>,
     compacted: Option<u64>,
 ) -> Option<Residue> {
-    let f = free_records_with(view, reached, tree, compacted).ok()?;
-    Some(Residue { free_leaf_pages: f.leaf_pages, key_pages: f.key_pages, ..summarize(&f.records) })
+    let tally: Tally<'a> = Mutex::default();
+    let keep = |r: KeyRecord<'a>| count(&tally, r.kv.key, &r.rev).then_some((r.rev, r.kv.key));
+    let (leaf_pages, key_pages, secrets) =
+        free_pages(view, reached, tree, compacted, &keep, &|s: &(Revision, &'a [u8])| s.0).ok()?;
+    Some(Residue { free_leaf_pages: leaf_pages, key_pages, ..summarize(tally, &secrets) })
 }
 
 /// The warning for deleted Secret values readable in free pages, with the fix.

@@ -17,6 +17,7 @@ use super::mvcc::Rec;
 use super::proto::{self, Kv};
 use super::range::KeyRange;
 use super::revision::{self, Revision, REV_LEN};
+use super::revset::RevSet;
 use super::scan::{self, Entry};
 use super::KEY_BUCKET;
 use crate::bbolt::bitmap::AtomicBitmap;
@@ -27,6 +28,8 @@ use crate::bbolt::page::LeafElem;
 use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 use rayon::prelude::*;
+use std::collections::HashSet;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// Where a record was read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -183,35 +186,22 @@ fn key_page<'a>(leaf: &CarvedLeaf<'a>) -> Option<Vec<(Revision, LeafElem<'a>)>> 
     Some(out)
 }
 
-/// Which of a page's revisions (ascending, as bbolt keeps a page) the tree holds: in `tree`
-/// (sorted `[main, sub]`) one binary search for the first and a merge for the rest, since a page
-/// covers a short stretch of revisions; else each looked up in the `key` bucket.
+/// Which of a page's revisions (ascending, as bbolt keeps a page) the tree holds: asked of
+/// `tree` (the walk's revisions) when it has them in order, else each looked up in the `key`
+/// bucket.
 fn held(
     view: &DbView<'_>,
-    tree: Option<&[[u64; 2]]>,
+    tree: Option<&RevSet>,
     kb: Option<BucketRoot<'_>>,
     keys: &[(Revision, LeafElem<'_>)],
 ) -> Vec<bool> {
-    match (tree, kb) {
-        (Some(t), _) => {
-            let Some((first, _)) = keys.first() else { return Vec::new() };
-            let mut i = t.partition_point(|x| *x < [first.main, first.sub]);
-            keys.iter()
-                .map(|(rev, _)| {
-                    let r = [rev.main, rev.sub];
-                    if t.get(i).is_some_and(|x| *x > r) {
-                        // Not ascending after all: look it up on its own.
-                        i = t.partition_point(|x| *x < r);
-                    }
-                    while t.get(i).is_some_and(|x| *x < r) {
-                        i += 1;
-                    }
-                    t.get(i) == Some(&r)
-                })
-                .collect()
-        }
-        (None, Some(kb)) => keys.iter().map(|(_, e)| cursor::get(view, kb, e.key).is_ok_and(|e| e.is_some())).collect(),
-        (None, None) => vec![false; keys.len()],
+    let queries: Vec<[u64; 2]> = keys.iter().map(|(r, _)| [r.main, r.sub]).collect();
+    if let Some(found) = tree.and_then(|t| t.contains_each(&queries)) {
+        return found;
+    }
+    match kb {
+        Some(kb) => keys.iter().map(|(_, e)| cursor::get(view, kb, e.key).is_ok_and(|e| e.is_some())).collect(),
+        None => vec![false; keys.len()],
     }
 }
 
@@ -230,22 +220,30 @@ fn held(
 pub fn free_records_with<'a>(
     view: &DbView<'a>,
     reached: &AtomicBitmap,
-    tree: Option<&[[u64; 2]]>,
+    tree: Option<&RevSet>,
     compacted: Option<u64>,
 ) -> Result<FreeRecords<'a>, Problem> {
+    let (leaf_pages, key_pages, records) = free_pages(view, reached, tree, compacted, &|r| Some(r), &|r| r.rev)?;
+    Ok(FreeRecords { leaf_pages, key_pages, records })
+}
+
+/// [`free_records_with`] keeping of each record (each revision once) only what `keep` makes of
+/// it, if anything (in memory for all of them at once: a count needs far less than the record);
+/// `rev` gives it back its revision.
+/// Returns the free leaf pages, the pages of the `key` bucket among them, and the records.
+pub fn free_pages<'a, T: Send>(
+    view: &DbView<'a>,
+    reached: &AtomicBitmap,
+    tree: Option<&RevSet>,
+    compacted: Option<u64>,
+    keep: &(dyn Fn(KeyRecord<'a>) -> Option<T> + Sync),
+    rev: &(dyn Fn(&T) -> Revision + Sync),
+) -> Result<(u64, u64, Vec<T>), Problem> {
     let g = Geometry::of(view);
     let mode = Mode::Strict { limit: view.tracked_pages() };
-    let mut own = Vec::new();
-    let tree = tree.map(|t| {
-        if t.windows(2).all(|w| w[0] <= w[1]) {
-            t
-        } else {
-            own.extend_from_slice(t);
-            own.sort_unstable();
-            &own[..]
-        }
-    });
+    let tree = tree.filter(|t| t.ordered());
     let kb = if tree.is_none() { cursor::top_bucket(view, KEY_BUCKET)? } else { None };
+    let seen = Seen::default();
     let pages = carve::carve(&g, 2..view.tracked_pages(), mode, &|id| reached.get(id), &|leaf| {
         let first = leaf.elems.first().and_then(|c| c.stated).and_then(|e| revision::parse(e.key));
         if first.is_some_and(|f| compacted.is_some_and(|c| f.main > c)) {
@@ -253,8 +251,9 @@ pub fn free_records_with<'a>(
         }
         let Some(keys) = key_page(&leaf) else { return Some(None) };
         let live = held(view, tree, kb, &keys);
-        // Only a page with a revision the tree lacks is read in full.
-        if keys.iter().zip(&live).all(|((_, e), l)| *l || e.value.is_empty()) {
+        // Only a page with a revision the tree lacks, and that no page read before has given, is
+        // read in full (bbolt leaves many copies of a leaf it rewrote).
+        if keys.iter().zip(&live).all(|((r, e), l)| *l || e.value.is_empty() || seen.has(r)) {
             return Some(Some(Vec::new()));
         }
         for (_, e) in &keys {
@@ -262,36 +261,76 @@ pub fn free_records_with<'a>(
                 crate::sys::prefetch(tail);
             }
         }
-        let mut recs = Vec::with_capacity(keys.len());
+        // Every record of the page must check out before any is kept.
+        let mut sound = Vec::with_capacity(keys.len());
         for ((rev, e), l) in keys.into_iter().zip(live) {
             if e.value.is_empty() {
                 continue;
             }
             let (_, kv) = record(e.key, e.value)?;
             if !l {
-                recs.push(KeyRecord {
-                    rev,
-                    rev_key: RevKey::File(e.key),
-                    raw: e.value,
-                    kv,
-                    page: leaf.page.id,
-                    fix: Fix::None,
-                    source: Source::FreePage,
-                });
+                sound.push((rev, e, kv));
             }
         }
+        let page = leaf.page.id;
+        // A record is kept once, from the first page that gives it (copies of a leaf that bbolt
+        // rewrote hold the same records): the count then holds each revision once.
+        // A fresh vector of its own size: collecting from `sound` would keep its buffer, sized for
+        // whole records, alive for every page until the end.
+        let mut recs: Vec<T> = Vec::new();
+        for (rev, e, kv) in sound.into_iter().filter(|(rev, _, _)| seen.first(rev)) {
+            let source = Source::FreePage;
+            recs.extend(keep(KeyRecord {
+                rev,
+                rev_key: RevKey::File(e.key),
+                raw: e.value,
+                kv,
+                page,
+                fix: Fix::None,
+                source,
+            }));
+        }
+        recs.shrink_to_fit();
         Some(Some(recs))
     });
-    let mut out = FreeRecords { leaf_pages: pages.len() as u64, ..FreeRecords::default() };
-    let mut records: Vec<KeyRecord<'a>> = Vec::new();
+    let leaf_pages = pages.len() as u64;
+    let mut key_pages = 0;
+    let total = pages.iter().flatten().map(Vec::len).sum();
+    let mut records: Vec<T> = Vec::with_capacity(total);
     for r in pages.into_iter().flatten() {
-        out.key_pages += 1;
+        key_pages += 1;
         records.extend(r);
     }
-    records.par_sort_unstable_by_key(|r| r.rev);
-    records.dedup_by_key(|r| r.rev);
-    out.records = records;
-    Ok(out)
+    records.par_sort_unstable_by_key(|r| rev(r));
+    records.dedup_by_key(|r| rev(r));
+    Ok((leaf_pages, key_pages, records))
+}
+
+/// The revisions already kept, shared by the carving threads (sharded to keep them apart).
+struct Seen(Vec<std::sync::Mutex<HashSet<u128, Xxh3DefaultBuilder>>>);
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen((0..64).map(|_| Default::default()).collect())
+    }
+}
+
+impl Seen {
+    /// Whether `rev` was kept already.
+    fn has(&self, rev: &Revision) -> bool {
+        let k = u128::from(rev.main) << 64 | u128::from(rev.sub);
+        self.shard(rev).lock().is_ok_and(|s| s.contains(&k))
+    }
+
+    fn shard(&self, rev: &Revision) -> &std::sync::Mutex<HashSet<u128, Xxh3DefaultBuilder>> {
+        &self.0[(rev.main ^ rev.sub) as usize % self.0.len()]
+    }
+
+    /// Whether `rev` is seen here for the first time.
+    fn first(&self, rev: &Revision) -> bool {
+        let k = u128::from(rev.main) << 64 | u128::from(rev.sub);
+        self.shard(rev).lock().map_or(true, |mut s| s.insert(k))
+    }
 }
 
 /// The records free pages hold for the keys `range` selects, as entries of the `key` bucket

@@ -28,6 +28,7 @@ pub mod proto;
 pub mod range;
 pub mod records;
 pub mod revision;
+pub mod revset;
 pub mod scan;
 pub mod schema;
 pub mod status;
