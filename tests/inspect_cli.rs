@@ -142,6 +142,11 @@ fn over_quota_verdict_and_exit_codes() {
     assert_eq!(out.status.code(), Some(0), "the quota is a verdict, not a failure");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("over quota (389%): NOSPACE would be raised"), "{text}");
+    // The quota leads its verdict, and the longest verdict still fits 80 columns.
+    let long = inspect(&["--quota", "1kB"], std::slice::from_ref(&p));
+    let long = String::from_utf8(long.stdout).unwrap();
+    assert!(long.contains("  quota     1000 B: over quota ("), "{long}");
+    assert!(long.lines().all(|l| l.chars().count() <= 80), "{long}");
     let bad = tmp.path().join("bad.db");
     std::fs::write(&bad, b"not bbolt").unwrap();
     assert_eq!(inspect(&[], &[p, bad]).status.code(), Some(2));

@@ -89,7 +89,7 @@ pub fn table(path: &str, r: &Inspect, source: &Source) -> String {
         let _ = writeln!(o, "  figures   WITHHELD: the tree could not be read whole, so sizes, pages, buckets and");
         let _ = writeln!(o, "            etcd's figures would be guesses (the problems below say why)");
     }
-    let _ = writeln!(o, "  quota     {} of {}", r.quota.verdict, iec(r.quota.bytes));
+    o.push_str(&wrap("  quota     ", &format!("{}: {}", iec(r.quota.bytes), r.quota.verdict)));
     let s = &r.size;
     match (s.in_use, s.free, s.fragmentation) {
         (Some(in_use), Some(free), Some(frag)) => {
