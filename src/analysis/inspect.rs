@@ -132,39 +132,47 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
         budget: &budget,
         revisions: want_residue.then_some(&revisions),
     };
-    let (((acc, extra_acc), structure, reached), check) = rayon::join(
-        || walk_reached(view, &Pair(&fold, extra)),
+    // The walk and all that follows it run beside the trailer's SHA-256 (one core), so the work
+    // after the walk (MVCC replay, residue count) overlaps the hash instead of waiting for it.
+    let (walked, check) = rayon::join(
+        || {
+            let ((mut acc, extra_acc), structure, reached) = walk_reached(view, &Pair(&fold, extra));
+            let Structure { free_pages, mut problems, mut problem_total, freelist_synced, .. } = structure;
+            problem_total += acc.problem_total;
+            problems.append(&mut acc.problems);
+            // Figures come only from a tree that was read whole: any problem that can make them
+            // wrong (or problems too many to keep, whose kinds are unknown) withholds them.
+            let complete = problems.len() as u64 == problem_total && !problems.iter().any(|p| p.kind.affects_figures());
+            let m = view.meta();
+            // The stored freelist's page run (0 without one).
+            let freelist = if freelist_synced { view.page(m.freelist).map_or(0, |p| p.run_pages()) } else { 0 };
+            let total = view.total_size();
+            let free = free_pages.saturating_mul(ps).min(total);
+            let last_rev = acc.last_rev.unwrap_or(0);
+            let mut info = etcd.then(|| schema::read(view, last_rev));
+            // Free pages are known only from a tree read whole: otherwise pages cut off by damage
+            // would pass for free ones.
+            let want_residue = want_residue && complete;
+            let compacted = info.as_ref().and_then(|i| i.finished_compact_revision.max(i.scheduled_compact_revision));
+            let tree_revs = (!revisions.exceeded()).then_some(&acc.revs);
+            let ((mvcc, key_layouts), residue) = rayon::join(
+                || match info.as_mut().filter(|_| complete) {
+                    Some(info) => {
+                        let (mvcc, layouts) = replay::replay(view, &acc.recs, &acc.totals, info, &budget);
+                        (Some(mvcc), Some(layouts))
+                    }
+                    None => (None, None),
+                },
+                || want_residue.then(|| residue::residue(view, &reached, tree_revs, compacted)).flatten(),
+            );
+            drop(reached);
+            let tally = (free_pages, problems, problem_total, freelist_synced, complete, freelist, total, free);
+            (acc, extra_acc, tally, info, mvcc, key_layouts, residue)
+        },
         || if opt.verify_trailer { trailer::verify(view.data) } else { None },
     );
-    let Structure { free_pages, mut problems, mut problem_total, freelist_synced, .. } = structure;
-    problem_total += acc.problem_total;
-    problems.extend(acc.problems);
-    // Figures come only from a tree that was read whole: any problem that can make them wrong (or
-    // problems too many to keep, whose kinds are unknown) withholds them.
-    let complete = problems.len() as u64 == problem_total && !problems.iter().any(|p| p.kind.affects_figures());
-    let m = view.meta();
-    // The stored freelist's page run (0 without one).
-    let freelist = if freelist_synced { view.page(m.freelist).map_or(0, |p| p.run_pages()) } else { 0 };
-    let total = view.total_size();
-    let free = free_pages.saturating_mul(ps).min(total);
-    let last_rev = acc.last_rev.unwrap_or(0);
-    let mut info = etcd.then(|| schema::read(view, last_rev));
-    // Free pages are known only from a tree read whole: otherwise pages cut off by damage would
-    // pass for free ones.
-    let want_residue = want_residue && complete;
-    let compacted = info.as_ref().and_then(|i| i.finished_compact_revision.max(i.scheduled_compact_revision));
-    let tree_revs = (!revisions.exceeded()).then_some(&acc.revs);
-    let ((mvcc, key_layouts), residue) = rayon::join(
-        || match info.as_mut().filter(|_| complete) {
-            Some(info) => {
-                let (mvcc, layouts) = replay::replay(view, &acc.recs, &acc.totals, info, &budget);
-                (Some(mvcc), Some(layouts))
-            }
-            None => (None, None),
-        },
-        || want_residue.then(|| residue::residue(view, &reached, tree_revs, compacted)).flatten(),
-    );
-    drop(reached);
+    let (acc, extra_acc, tally, info, mvcc, key_layouts, residue) = walked;
+    let (free_pages, mut problems, mut problem_total, freelist_synced, complete, freelist, total, free) = tally;
     if let Some(w) = residue.as_ref().and_then(residue::warning) {
         problem_total += 1;
         problems.push(w);
