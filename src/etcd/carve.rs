@@ -92,6 +92,14 @@ pub struct KeyRecord<'a> {
     pub source: Source,
 }
 
+impl<'a> KeyRecord<'a> {
+    /// A record read as stated from a strictly carved free page.
+    fn free_page(rev: Revision, e: &LeafElem<'a>, kv: Kv<'a>, page: PageId) -> KeyRecord<'a> {
+        let (rev_key, raw, fix, source) = (RevKey::File(e.key), e.value, Fix::None, Source::FreePage);
+        KeyRecord { rev, rev_key, raw, kv, page, fix, source }
+    }
+}
+
 /// `(revision, fields)` of a `key` bucket entry when every etcd invariant holds; `None` for the
 /// empty-valued marker of `etcdutl snapshot restore --bump-revision` and anything that fails.
 pub fn record<'a>(key: &[u8], value: &'a [u8]) -> Option<(Revision, Kv<'a>)> {
@@ -145,16 +153,7 @@ pub fn strict_records<'a>(leaf: &CarvedLeaf<'a>) -> Option<Vec<KeyRecord<'a>>> {
             continue;
         }
         let (rev, kv) = record(e.key, e.value)?;
-        let page = leaf.page.id;
-        out.push(KeyRecord {
-            rev,
-            rev_key: RevKey::File(e.key),
-            raw: e.value,
-            kv,
-            page,
-            fix: Fix::None,
-            source: Source::FreePage,
-        });
+        out.push(KeyRecord::free_page(rev, &e, kv, leaf.page.id));
     }
     (!out.is_empty()).then_some(out)
 }
@@ -279,16 +278,7 @@ pub fn free_pages<'a, T: Send>(
         // whole records, alive for every page until the end.
         let mut recs: Vec<T> = Vec::new();
         for (rev, e, kv) in sound.into_iter().filter(|(rev, _, _)| seen.first(rev)) {
-            let source = Source::FreePage;
-            recs.extend(keep(KeyRecord {
-                rev,
-                rev_key: RevKey::File(e.key),
-                raw: e.value,
-                kv,
-                page,
-                fix: Fix::None,
-                source,
-            }));
+            recs.extend(keep(KeyRecord::free_page(rev, &e, kv, page)));
         }
         recs.shrink_to_fit();
         Some(Some(recs))
