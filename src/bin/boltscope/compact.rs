@@ -114,20 +114,27 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
-/// Runs the command.
-pub fn run(a: &CompactArgs) -> Verdict {
-    // Ctrl-C, SIGTERM or a closed terminal: the unfinished copy is removed before exiting (it
-    // would otherwise stay behind as a hidden file as large as the result). DST is untouched:
-    // it appears only by the final rename, complete.
-    let handled = ctrlc::set_handler(|| {
+/// On Ctrl-C, SIGTERM or a closed terminal, removes the unfinished copy before exiting (it would
+/// otherwise stay behind as a hidden file as large as the result) and says so for `command`. DST
+/// is untouched: it appears only by the final rename, complete.
+pub fn remove_unfinished_on_interrupt(command: &'static str) {
+    let handled = ctrlc::set_handler(move || {
         let n = compact::unfinished::remove_all();
         let what = if n > 0 { "; the unfinished copy was removed" } else { "" };
-        eprintln!("boltscope: compact interrupted{what}");
+        eprintln!("boltscope: {command} interrupted{what}");
         std::process::exit(i32::from(INTERRUPTED));
     });
     if let Err(e) = handled {
-        eprintln!("boltscope: warning: cannot handle interrupts ({e}); an interrupted copy may leave a .boltscope-compact-* file");
+        eprintln!(
+            "boltscope: warning: cannot handle interrupts ({e}); an interrupted {command} may leave a \
+             .boltscope-compact-* file"
+        );
     }
+}
+
+/// Runs the command.
+pub fn run(a: &CompactArgs) -> Verdict {
+    remove_unfinished_on_interrupt("compact");
     let revision = match a.revision.as_deref() {
         None => Revision::None,
         Some("latest") => Revision::Latest,

@@ -2,9 +2,9 @@
 //! goes to standard output).
 
 use crate::compact::{grouped, parse_fill, TrailerArg};
-use crate::exit::{Verdict, INTERRUPTED};
+use crate::exit::Verdict;
 use boltscope::compact::salvage::{self, SalvageJob, SalvageReport};
-use boltscope::compact::{self, Destination, Trailer};
+use boltscope::compact::{Destination, Trailer};
 use boltscope::etcd::humanize::bytes as h;
 use clap::{Parser, ValueEnum};
 use std::fmt::Write as _;
@@ -136,15 +136,7 @@ fn text(r: &SalvageReport) -> String {
 
 /// Runs the command.
 pub fn run(a: &SalvageArgs) -> Verdict {
-    let handled = ctrlc::set_handler(|| {
-        let n = compact::unfinished::remove_all();
-        let what = if n > 0 { "; the unfinished copy was removed" } else { "" };
-        eprintln!("boltscope: salvage interrupted{what}");
-        std::process::exit(i32::from(INTERRUPTED));
-    });
-    if let Err(e) = handled {
-        eprintln!("boltscope: warning: cannot handle interrupts ({e}); an interrupted salvage may leave a .boltscope-compact-* file");
-    }
+    crate::compact::remove_unfinished_on_interrupt("salvage");
     let to_stdout = a.dst.as_os_str() == "-";
     let job = SalvageJob {
         src: a.src.clone(),
