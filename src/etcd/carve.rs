@@ -291,8 +291,8 @@ pub fn free_pages<'a, T: Send>(
         key_pages += 1;
         records.extend(r);
     }
+    // Each revision is kept once already (`seen`): only their order is left to make.
     records.par_sort_unstable_by_key(|r| rev(r));
-    records.dedup_by_key(|r| rev(r));
     Ok((leaf_pages, key_pages, records))
 }
 
