@@ -239,8 +239,16 @@ fn every_marker_real_etcd_leaves_in_a_snapshot_is_carved_and_no_other() {
     run_ok("snapshot save", e.ctl().args(["snapshot", "save"]).arg(&snap));
     e.stop();
     let bytes = std::fs::read(&snap).unwrap();
-    let present: BTreeSet<String> =
+    // A marker is expected where its bytes lie inside the value of an element of a leaf page
+    // (a page whose header names itself): bbolt reuses a page for a shorter run and leaves the old
+    // run's later pages as they were, so a marker can also sit in bytes that no page header
+    // claims any more, which no reading of pages can give back. Those are counted apart.
+    let in_bytes: BTreeSet<String> =
         (0..24).map(marker).filter(|m| bytes.windows(m.len()).any(|w| w == m.as_bytes())).collect();
+    let values = leaf_values(&bytes);
+    let present: BTreeSet<String> =
+        (0..24).map(marker).filter(|m| values.iter().any(|v| v.windows(m.len()).any(|w| w == m.as_bytes()))).collect();
+    eprintln!("{} marker(s) only in bytes no page header claims", in_bytes.len() - present.len());
     let view = boltscope::DbView::new(&bytes).unwrap();
     let free = boltscope::etcd::carve::free_records(&view).unwrap();
     let carved: BTreeSet<String> = (0..24)
@@ -273,4 +281,29 @@ fn every_marker_real_etcd_leaves_in_a_snapshot_is_carved_and_no_other() {
     let out = common::run(["--no-index", "inspect", "-w", "json", snap.to_str().unwrap()]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["residue"]["secrets"].as_u64(), Some(present.len() as u64));
+}
+
+/// The values of every element of every leaf page of a bbolt file (4 KiB pages, little-endian),
+/// read from the page headers and element tables alone: a page counts when its header names it
+/// and says leaf (flags 0x02); its elements may run into the `overflow` pages after it.
+fn leaf_values(d: &[u8]) -> Vec<&[u8]> {
+    use common::{u16_at, u32_at, u64_at};
+    let ps = 4096;
+    let mut out = Vec::new();
+    for id in 2..d.len() / ps {
+        let at = id * ps;
+        if u64_at(d, at) != id as u64 || u16_at(d, at + 8) != 0x02 {
+            continue;
+        }
+        let end = (at + (u32_at(d, at + 12) + 1) * ps).min(d.len());
+        for i in 0..u16_at(d, at + 10) {
+            let e = at + 16 + 16 * i;
+            let (pos, ksize, vsize) = (u32_at(d, e + 4), u32_at(d, e + 8), u32_at(d, e + 12));
+            let start = e + pos + ksize;
+            if let Some(v) = d.get(start..(start + vsize).min(end)) {
+                out.push(v);
+            }
+        }
+    }
+    out
 }
