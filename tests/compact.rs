@@ -274,7 +274,7 @@ fn no_verify_copies_the_same_and_still_refuses_a_damaged_source() {
 #[test]
 fn the_keep_set_is_the_same_in_one_pass_or_in_many() {
     // A budget of a few bytes splits the keys over many passes (up to one entry per pass).
-    use boltscope::etcd::compaction::{keep, keep_within};
+    use boltscope::etcd::compaction::{keep, keep_by_cursor, keep_within};
     let mut checked = 0;
     for name in common::databases() {
         let data = common::bytes(&name);
@@ -288,6 +288,9 @@ fn the_keep_set_is_the_same_in_one_pass_or_in_many() {
             let one = keep(&view, kb, rev).unwrap();
             for budget in [1, 1000, 100_000] {
                 assert_eq!(keep_within(&view, kb, rev, budget).unwrap(), one, "{name}: at {rev}, budget {budget}");
+                // The leaves read on every core and the cursor's one-thread reading agree.
+                let by_cursor = keep_by_cursor(&view, kb, rev, budget).unwrap();
+                assert_eq!(by_cursor, one, "{name}: at {rev}, budget {budget}, by cursor");
             }
             assert!(one.kept > 0 && one.kept <= one.len, "{name}: at {rev}");
         }

@@ -9,7 +9,7 @@
 //! stay in cache, in parallel. The answer is one bit per entry.
 
 use super::mvcc::{partition, survives, PARTS};
-use super::{key_fingerprint, proto, revision, schema, FpMap};
+use super::{key_fingerprint, proto, revision, scan, schema, FpMap};
 use crate::bbolt::bitmap::Bitmap;
 use crate::bbolt::cursor::{self, BucketRoot};
 use crate::bbolt::view::DbView;
@@ -148,58 +148,150 @@ pub fn keep(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<Keep, Pro
     keep_within(view, kb, rev, MAP_BUDGET)
 }
 
+/// [`keep`] over leaves already listed (a caller that scans the bucket again lists them once).
+pub fn keep_in<'a>(view: &DbView<'a>, leaves: &scan::Leaves<'a>, rev: u64) -> Result<Keep, Problem> {
+    keep_passes(&Source::Leaves(view, leaves), leaves.elements(), rev, MAP_BUDGET)
+}
+
 /// [`keep`] with passes sized to `budget` bytes each (at least one entry per pass).
 pub fn keep_within(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64, budget: u64) -> Result<Keep, Problem> {
-    // The entry count sizes the bitmap and the passes; leaf headers alone give it.
+    // The leaves are read on every core; a tree whose leaves are not all at one depth (bbolt
+    // never writes one, but a file may hold one) is read by the cursor, one page at a time.
+    if let Ok(leaves) = scan::leaves(view, kb) {
+        if let Ok(k) = keep_passes(&Source::Leaves(view, &leaves), leaves.elements(), rev, budget) {
+            return Ok(k);
+        }
+    }
+    keep_by_cursor(view, kb, rev, budget)
+}
+
+/// [`keep_within`] read by the cursor in one thread, a page at a time: for a tree whose leaves
+/// are not all at one depth, and to check the parallel reading against.
+pub fn keep_by_cursor(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64, budget: u64) -> Result<Keep, Problem> {
     let mut n = 0u64;
     cursor::for_each_leaf(view, kb, &mut |p| {
         n += u64::from(p.count);
         Ok(())
     })?;
+    keep_passes(&Source::Cursor(view, kb), n, rev, budget)
+}
+
+/// Where a pass reads the bucket's elements from.
+enum Source<'s, 'a> {
+    /// The listed leaves, on every core.
+    Leaves(&'s DbView<'a>, &'s scan::Leaves<'a>),
+    /// The cursor, in one thread.
+    Cursor(&'s DbView<'a>, BucketRoot<'a>),
+}
+
+/// What one chunk of a pass gathered: the entries that survive whatever else the bucket holds,
+/// and the records to reduce, grouped by partition (`starts[p]..starts[p + 1]`).
+#[derive(Default)]
+struct Gathered {
+    always: Vec<u64>,
+    always_at_or_below: bool,
+    recs: Vec<PassRec>,
+    starts: Vec<u32>,
+}
+
+impl Gathered {
+    /// Files one element of pass `pass` of `passes`.
+    fn add(&mut self, ord: u64, key: &[u8], value: &[u8], rev: u64, pass: u64, passes: u64) {
+        let (Some(r), Some(kv)) = (revision::parse(key), proto::kv(value)) else {
+            // Not understood: never dropped.
+            if pass == 0 {
+                self.always.push(ord);
+                self.always_at_or_below |= revision::main_of(key).is_some_and(|m| m <= rev);
+            }
+            return;
+        };
+        if r.main > rev {
+            if pass == 0 {
+                self.always.push(ord);
+            }
+            return;
+        }
+        let fp = key_fingerprint(kv.key);
+        if (fp % u128::from(passes)) as u64 == pass {
+            let ord_tomb = (ord & !TOMB) | if r.tombstone { TOMB } else { 0 };
+            self.recs.push(PassRec { fp, ord_tomb, main: r.main });
+        }
+    }
+
+    /// Groups the records by partition, keeping their (revision) order within each.
+    fn group(&mut self) {
+        self.recs.sort_by_key(|r| partition(r.fp));
+        let mut starts = vec![0u32; PARTS + 1];
+        for r in &self.recs {
+            starts[partition(r.fp) + 1] += 1;
+        }
+        for p in 0..PARTS {
+            starts[p + 1] += starts[p];
+        }
+        self.starts = starts;
+    }
+
+    fn part(&self, p: usize) -> &[PassRec] {
+        let at = |i: usize| self.starts.get(i).map_or(0, |&x| x as usize);
+        self.recs.get(at(p)..at(p + 1)).unwrap_or(&[])
+    }
+}
+
+/// Runs the passes over `n` elements from `src`.
+fn keep_passes(src: &Source<'_, '_>, n: u64, rev: u64, budget: u64) -> Result<Keep, Problem> {
     let mut k = Keep { bits: Bitmap::new(n), len: n, kept: 0, kept_at_or_below: false };
     let passes = (n * ENTRY_COST).div_ceil(budget.max(1)).clamp(1, n.max(1));
     for pass in 0..passes {
-        let each = (n / passes) as usize / PARTS * 5 / 4 + 16;
-        let mut parts: Vec<Vec<PassRec>> = (0..PARTS).map(|_| Vec::with_capacity(each)).collect();
-        let mut i = 0u64;
-        cursor::for_each(view, kb, &mut |e| {
-            let ord = i;
-            i += 1;
-            let (Some(r), Some(kv)) = (revision::parse(e.key), proto::kv(e.value)) else {
-                // Not understood: never dropped.
-                if pass == 0 {
-                    k.set(ord);
-                    k.kept_at_or_below |= revision::main_of(e.key).is_some_and(|m| m <= rev);
+        let mut chunks: Vec<Gathered> = Vec::new();
+        match *src {
+            Source::Leaves(view, leaves) => scan::scan_elements(
+                view,
+                leaves,
+                &Gathered::default,
+                &|g: &mut Gathered, e| {
+                    g.add(e.ord, e.key, e.value, rev, pass, passes);
+                    Ok(())
+                },
+                &mut |g| {
+                    chunks.push(g);
+                    Ok(())
+                },
+            )?,
+            Source::Cursor(view, kb) => {
+                let (mut g, mut i) = (Gathered::default(), 0u64);
+                cursor::for_each(view, kb, &mut |e| {
+                    g.add(i, e.key, e.value, rev, pass, passes);
+                    i += 1;
+                })?;
+                if i != n {
+                    let msg = format!("the key bucket held {n} elements, then {i}: it changed while it was read");
+                    return Err(Problem::new(crate::problem::ProblemKind::Torn, msg));
                 }
-                return;
-            };
-            if r.main > rev {
-                if pass == 0 {
-                    k.set(ord);
-                }
-                return;
+                chunks.push(g);
             }
-            let fp = key_fingerprint(kv.key);
-            if (fp % u128::from(passes)) as u64 == pass {
-                let ord_tomb = (ord & !TOMB) | if r.tombstone { TOMB } else { 0 };
-                let rec = PassRec { fp, ord_tomb, main: r.main };
-                parts[partition(fp)].push(rec);
+        }
+        chunks.par_iter_mut().for_each(Gathered::group);
+        for g in &chunks {
+            for &ord in &g.always {
+                k.set(ord);
             }
-        })?;
-        // The newest record of each key wins (records are in revision order); it survives unless
-        // it is a tombstone below `rev`.
-        let survivors: Vec<Vec<u64>> = parts
+            k.kept_at_or_below |= g.always_at_or_below;
+        }
+        // The newest record of each key wins (chunks and the records of a partition within a
+        // chunk are in revision order); it survives unless it is a tombstone below `rev`.
+        let survivors: Vec<Vec<u64>> = (0..PARTS)
             .into_par_iter()
-            .map(|part| {
-                let mut newest: FpMap<(u64, u64)> = FpMap::with_capacity_and_hasher(part.len(), Default::default());
-                for r in &part {
+            .map(|p| {
+                let len = chunks.iter().map(|g| g.part(p).len()).sum();
+                let mut newest: FpMap<(u64, u64)> = FpMap::with_capacity_and_hasher(len, Default::default());
+                for r in chunks.iter().flat_map(|g| g.part(p)) {
                     newest.insert(r.fp, (r.ord_tomb, r.main));
                 }
-                drop(part);
                 let kept = newest.into_values().filter(|&(ot, main)| survives(main, ot & TOMB != 0, rev));
                 kept.map(|(ot, _)| ot & !TOMB).collect()
             })
             .collect();
+        drop(chunks);
         for ord in survivors.into_iter().flatten() {
             k.set(ord);
             k.kept_at_or_below = true;

@@ -16,6 +16,9 @@ use crate::bbolt::cursor::BucketRoot;
 use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 
+/// The starting size of a chunk's buffer.
+const CHUNK_BYTES: usize = scan::CHUNK_LEAVES * 4096 * 3 / 2;
+
 /// Which records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Select {
@@ -36,8 +39,10 @@ pub fn dump<'a>(
     format: &(dyn Fn(&mut Vec<u8>, &Entry<'a>) + Sync),
     sink: &mut dyn FnMut(Vec<u8>) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
+    // The leaves are listed once, for the compaction pass and the formatting pass.
+    let leaves = scan::leaves(view, kb)?;
     let keep = match select {
-        Select::At(rev) => Some((rev, compaction::keep(view, kb, rev)?)),
+        Select::At(rev) => Some((rev, compaction::keep_in(view, &leaves, rev)?)),
         Select::AllRevisions => None,
     };
     let wanted = |e: &Entry<'_>| {
@@ -47,10 +52,12 @@ pub fn dump<'a>(
                 None => true,
             }
     };
-    scan::scan(
+    scan::scan_leaves(
         view,
-        kb,
-        &Vec::new,
+        &leaves,
+        // Room for a chunk of full leaves formatted (base64 takes a third more than the bytes),
+        // so the buffer is not copied as it grows.
+        &|| Vec::with_capacity(CHUNK_BYTES),
         &|buf: &mut Vec<u8>, e| {
             if wanted(e) {
                 format(buf, e);

@@ -74,30 +74,78 @@ pub fn key_bucket<'a>(view: &DbView<'a>) -> Result<Option<BucketRoot<'a>>, Probl
     cursor::top_bucket(view, KEY_BUCKET)
 }
 
-/// What one chunk saw: its result, and its first and last revisions (for the order check across
-/// chunks).
-struct Done<T> {
-    out: T,
-    first: Option<(u64, u64)>,
-    last: Option<(u64, u64)>,
+/// The leaf pages of a `key` bucket with their element counts, listed once and shared by the
+/// passes of a command that reads the bucket more than once (`dump` computes the survivors of a
+/// compaction, then formats them).
+pub struct Leaves<'a> {
+    /// Leaf page ids in key order, with the element count each chunk's ordinals were planned with.
+    pages: Vec<(PageId, u16)>,
+    /// An inline bucket's page (then `pages` is empty).
+    inline: Option<Page<'a>>,
 }
 
-fn out_of_order(page: PageId, prev: (u64, u64), next: (u64, u64)) -> Problem {
-    let msg = format!("revision {}.{} follows {}.{}: the key bucket is out of order", next.0, next.1, prev.0, prev.1);
-    Problem::new(ProblemKind::KeysOutOfOrder, msg).page(page).bucket(vec!["key".into()])
+/// Lists the leaf pages of the bucket rooted at `kb`: ids from the branch pages alone (8 bytes
+/// each), then every leaf's header on every core (16 bytes per leaf page), so the page faults of
+/// the whole bucket are taken in parallel and the passes over it only decode.
+pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, Problem> {
+    let root = match kb {
+        BucketRoot::Inline(page) => return Ok(Leaves { pages: Vec::new(), inline: Some(page) }),
+        BucketRoot::Page(id) => id,
+    };
+    let ids = leaf_ids(view, root)?;
+    let pages = ids
+        .par_iter()
+        .map(|&id| {
+            let p = view.page(id)?;
+            if p.flags != LEAF {
+                return Err(not_a_leaf(&p));
+            }
+            Ok((id, p.count))
+        })
+        .collect::<Result<_, Problem>>()?;
+    Ok(Leaves { pages, inline: None })
 }
 
-/// Decodes the entries of some leaf pages in order into a fresh `T`.
+impl Leaves<'_> {
+    /// Elements in the bucket (every element, also ones a decoder passes over).
+    pub fn elements(&self) -> u64 {
+        let inline = self.inline.as_ref().map_or(0, |p| u64::from(p.count));
+        self.pages.iter().map(|&(_, n)| u64::from(n)).sum::<u64>() + inline
+    }
+}
+
+/// One element of a leaf, with its position in the bucket.
+#[derive(Clone, Copy, Debug)]
+pub struct Element<'a> {
+    /// The leaf page it sits on.
+    pub page: PageId,
+    /// Its position in the bucket, counting every element.
+    pub ord: u64,
+    /// Its key.
+    pub key: &'a [u8],
+    /// Its value.
+    pub value: &'a [u8],
+}
+
+/// Folds the elements of some leaf pages, in order, into a fresh `T`.
 fn chunk<'a, T>(
     view: &DbView<'a>,
     mut ord: u64,
     pages: &[(PageId, u16)],
     inline: Option<Page<'a>>,
     fresh: &(dyn Fn() -> T + Sync),
-    each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
-) -> Result<Done<T>, Problem> {
-    let mut d = Done { out: fresh(), first: None, last: None };
-    let fetched = pages.iter().map(|&(id, count)| {
+    each: &(dyn Fn(&mut T, Element<'a>) -> Result<(), Problem> + Sync),
+) -> Result<T, Problem> {
+    let mut out = fresh();
+    // Each page is loaded into cache while the one before it is decoded (see
+    // `DbView::prefetch_whole_page`): it makes a scan over twice as fast.
+    if let Some(&(first, _)) = pages.first() {
+        view.prefetch_whole_page(first);
+    }
+    let fetched = pages.iter().enumerate().map(|(j, &(id, count))| {
+        if let Some(&(next, _)) = pages.get(j + 1) {
+            view.prefetch_whole_page(next);
+        }
         // The count the ordinals were planned with must still hold.
         view.page(id).and_then(|p| {
             if p.count == count {
@@ -112,18 +160,61 @@ fn chunk<'a, T>(
         let page = page?;
         for i in 0..usize::from(page.count) {
             let e = page.leaf_elem(i)?;
+            each(&mut out, Element { page: page.id, ord, key: e.key, value: e.value })?;
             ord += 1;
-            let Some(entry) = decode(page.id, ord - 1, e.key, e.value)? else { continue };
-            let at = (entry.rev.main, entry.rev.sub);
-            if let Some(prev) = d.last.filter(|&prev| prev >= at) {
-                return Err(out_of_order(page.id, prev, at));
-            }
-            d.first.get_or_insert(at);
-            d.last = Some(at);
-            each(&mut d.out, &entry);
         }
     }
-    Ok(d)
+    Ok(out)
+}
+
+/// Reads the elements of `leaves` in windows, undecoded: `each` folds the elements of a chunk
+/// (consecutive leaf pages) into a fresh `T` from `fresh`, chunks run in parallel, and `sink`
+/// receives every chunk's `T` in bucket order. Stops at the first problem (from `each`, a page,
+/// or `sink`).
+pub fn scan_elements<'a, T: Send>(
+    view: &DbView<'a>,
+    leaves: &Leaves<'a>,
+    fresh: &(dyn Fn() -> T + Sync),
+    each: &(dyn Fn(&mut T, Element<'a>) -> Result<(), Problem> + Sync),
+    sink: &mut dyn FnMut(T) -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    if let Some(page) = leaves.inline {
+        return sink(chunk(view, 0, &[], Some(page), fresh, each)?);
+    }
+    let mut ord = 0u64;
+    for window in leaves.pages.chunks(CHUNK_LEAVES * WINDOW_CHUNKS) {
+        let starts: Vec<u64> = window
+            .chunks(CHUNK_LEAVES)
+            .map(|c| {
+                let at = ord;
+                ord += c.iter().map(|&(_, n)| u64::from(n)).sum::<u64>();
+                at
+            })
+            .collect();
+        let done: Vec<Result<T, Problem>> = window
+            .par_chunks(CHUNK_LEAVES)
+            .zip(starts)
+            .map(|(pages, at)| chunk(view, at, pages, None, fresh, each))
+            .collect();
+        for d in done {
+            sink(d?)?;
+        }
+    }
+    Ok(())
+}
+
+/// What one chunk decoded: its result, where it starts, and its first and last revisions (for
+/// the order check across chunks).
+struct Done<T> {
+    out: T,
+    page: Option<PageId>,
+    first: Option<(u64, u64)>,
+    last: Option<(u64, u64)>,
+}
+
+fn out_of_order(page: PageId, prev: (u64, u64), next: (u64, u64)) -> Problem {
+    let msg = format!("revision {}.{} follows {}.{}: the key bucket is out of order", next.0, next.1, prev.0, prev.1);
+    Problem::new(ProblemKind::KeysOutOfOrder, msg).page(page).bucket(vec!["key".into()])
 }
 
 /// Reads the bucket rooted at `kb` in windows: `each` folds the entries of a chunk (consecutive
@@ -136,55 +227,44 @@ pub fn scan<'a, T: Send>(
     each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
-    let root = match kb {
-        BucketRoot::Inline(page) => return sink(chunk(view, 0, &[], Some(page), fresh, each)?.out),
-        BucketRoot::Page(id) => id,
-    };
-    // Leaf ids from the branch pages alone (8 bytes each): the leaves themselves are first
-    // touched on every core, a window at a time, where their element counts give each chunk
-    // the ordinal of its first element.
-    let leaves = leaf_ids(view, root)?;
-    // Every leaf's header first, on every core (16 bytes per leaf page): the page faults of the
-    // whole bucket are taken here in parallel, and the windows below only decode.
-    let counted: Vec<(PageId, u16)> = leaves
-        .par_iter()
-        .map(|&id| {
-            let p = view.page(id)?;
-            if p.flags != LEAF {
-                return Err(not_a_leaf(&p));
-            }
-            Ok((id, p.count))
-        })
-        .collect::<Result<_, Problem>>()?;
-    drop(leaves);
+    scan_leaves(view, &leaves(view, kb)?, fresh, each, sink)
+}
+
+/// [`scan`] over leaves already listed.
+pub fn scan_leaves<'a, T: Send>(
+    view: &DbView<'a>,
+    leaves: &Leaves<'a>,
+    fresh: &(dyn Fn() -> T + Sync),
+    each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
+    sink: &mut dyn FnMut(T) -> Result<(), Problem>,
+) -> Result<(), Problem> {
     let mut prev: Option<(u64, u64)> = None;
-    let mut ord = 0u64;
-    for window in counted.chunks(CHUNK_LEAVES * WINDOW_CHUNKS) {
-        let starts: Vec<u64> = window
-            .chunks(CHUNK_LEAVES)
-            .map(|c| {
-                let at = ord;
-                ord += c.iter().map(|&(_, n)| u64::from(n)).sum::<u64>();
-                at
-            })
-            .collect();
-        let done: Vec<Result<Done<T>, Problem>> = window
-            .par_chunks(CHUNK_LEAVES)
-            .zip(starts)
-            .map(|(pages, at)| chunk(view, at, pages, None, fresh, each))
-            .collect();
-        for (d, pages) in done.into_iter().zip(window.chunks(CHUNK_LEAVES)) {
-            let d = d?;
+    scan_elements(
+        view,
+        leaves,
+        &|| Done { out: fresh(), page: None, first: None, last: None },
+        &|d: &mut Done<T>, e| {
+            d.page.get_or_insert(e.page);
+            let Some(entry) = decode(e.page, e.ord, e.key, e.value)? else { return Ok(()) };
+            let at = (entry.rev.main, entry.rev.sub);
+            if let Some(prev) = d.last.filter(|&prev| prev >= at) {
+                return Err(out_of_order(e.page, prev, at));
+            }
+            d.first.get_or_insert(at);
+            d.last = Some(at);
+            each(&mut d.out, &entry);
+            Ok(())
+        },
+        &mut |d| {
             if let (Some(p), Some(f)) = (prev, d.first) {
                 if p >= f {
-                    return Err(out_of_order(pages.first().map_or(PageId(0), |p| p.0), p, f));
+                    return Err(out_of_order(d.page.unwrap_or(PageId(0)), p, f));
                 }
             }
             prev = d.last.or(prev);
-            sink(d.out)?;
-        }
-    }
-    Ok(())
+            sink(d.out)
+        },
+    )
 }
 
 /// A page at the leaf level of a tree (whose first sibling is a leaf) that is not a leaf.

@@ -44,7 +44,7 @@ fn record(a: &DumpArgs, buf: &mut Vec<u8>, e: &Entry<'_>, withheld: &AtomicU64) 
     match std::str::from_utf8(kv.key) {
         Ok(k) => {
             buf.extend_from_slice(b"{\"key\":");
-            let _ = serde_json::to_writer(&mut *buf, k);
+            json_string(buf, k);
         }
         Err(_) => {
             buf.extend_from_slice(b"{\"key_base64\":\"");
@@ -52,26 +52,28 @@ fn record(a: &DumpArgs, buf: &mut Vec<u8>, e: &Entry<'_>, withheld: &AtomicU64) 
             buf.push(b'"');
         }
     }
-    let tomb = e.rev.tombstone;
-    if tomb {
-        let _ = write!(
-            buf,
-            ",\"create_revision\":null,\"mod_revision\":{},\"version\":null,\"lease\":null,\"tombstone\":true,\"value_size\":null,\"value_base64\":null}}",
-            e.rev.main as i64
+    if e.rev.tombstone {
+        buf.extend_from_slice(b",\"create_revision\":null,\"mod_revision\":");
+        int(buf, e.rev.main as i64);
+        buf.extend_from_slice(
+            b",\"version\":null,\"lease\":null,\"tombstone\":true,\"value_size\":null,\"value_base64\":null}",
         );
         return;
     }
-    let _ = write!(
-        buf,
-        ",\"create_revision\":{},\"mod_revision\":{},\"version\":{},\"lease\":",
-        kv.create_revision as i64, e.rev.main as i64, kv.version as i64
-    );
+    buf.extend_from_slice(b",\"create_revision\":");
+    int(buf, kv.create_revision as i64);
+    buf.extend_from_slice(b",\"mod_revision\":");
+    int(buf, e.rev.main as i64);
+    buf.extend_from_slice(b",\"version\":");
+    int(buf, kv.version as i64);
+    buf.extend_from_slice(b",\"lease\":");
     if kv.lease == 0 {
         buf.extend_from_slice(b"null");
     } else {
         let _ = write!(buf, "\"{:x}\"", kv.lease);
     }
-    let _ = write!(buf, ",\"tombstone\":false,\"value_size\":{}", kv.value.len());
+    buf.extend_from_slice(b",\"tombstone\":false,\"value_size\":");
+    buf.extend_from_slice(itoa::Buffer::new().format(kv.value.len()).as_bytes());
     if a.value.decoding() {
         let _ = write!(buf, ",\"object\":{}", a.value.object(kv.key, kv.value));
     } else if matches!(a.value.raw(kv.key, kv.value, withheld), Cow::Borrowed(_)) {
@@ -84,12 +86,30 @@ fn record(a: &DumpArgs, buf: &mut Vec<u8>, e: &Entry<'_>, withheld: &AtomicU64) 
     buf.push(b'}');
 }
 
-/// Appends standard base64 (with padding) of `b`.
+/// Appends a signed decimal (etcd's revisions and versions are int64).
+fn int(buf: &mut Vec<u8>, v: i64) {
+    buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Appends `s` as a JSON string, exactly as `serde_json` writes it: a key with nothing to escape
+/// (no control character, quote or backslash: nearly every etcd key) is copied as it is.
+fn json_string(buf: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *buf, s);
+    }
+}
+
+/// Appends standard base64 (with padding) of `b`, with the CPU's vector instructions where it
+/// has them (`base64-simd` picks them at run time).
 fn base64_into(buf: &mut Vec<u8>, b: &[u8]) {
-    use base64::Engine;
+    let b64 = base64_simd::STANDARD;
     let at = buf.len();
-    buf.resize(at + b.len().div_ceil(3) * 4, 0);
-    let n = base64::engine::general_purpose::STANDARD.encode_slice(b, &mut buf[at..]).unwrap_or(0);
+    buf.resize(at + b64.encoded_length(b.len()), 0);
+    let n = b64.encode(b, base64_simd::Out::from_slice(&mut buf[at..])).len();
     buf.truncate(at + n);
 }
 
@@ -136,10 +156,32 @@ pub fn run(a: &DumpArgs, _ix: &Ix) -> Verdict {
     };
     let Some(kb) = kb else { return Verdict::Clean };
     let withheld = AtomicU64::new(0);
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    // A chunk's buffer of 64 KiB or more is written as it is, not copied into this one.
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     let res = dump::dump(&view, kb, &range, select, &|buf, e| write_record(a, buf, e, &withheld), &mut |buf| {
         keyread::emit(&mut out, &buf)
     });
     let flushed = out.flush();
     keyread::streamed(path, data, &stamp, res, flushed, &withheld)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_and_base64_match_the_general_encoders() {
+        for s in ["/registry/pods/ns/a", "", "quote\"back\\slash", "tab\tnl\n\u{1}", "caf\u{e9} \u{7f}/"] {
+            let mut mine = Vec::new();
+            json_string(&mut mine, s);
+            assert_eq!(mine, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+        use base64::Engine;
+        for n in 0..70usize {
+            let b: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
+            let mut mine = b"x".to_vec();
+            base64_into(&mut mine, &b);
+            assert_eq!(mine[1..], *base64::engine::general_purpose::STANDARD.encode(&b).as_bytes(), "{n}");
+        }
+    }
 }
