@@ -51,31 +51,42 @@ pub fn resource(key: &[u8]) -> String {
 }
 
 /// Carved records counted by resource path ([`By::slot`]): records and puts, and whether the
-/// path is the Secrets'. Shared by the carving threads.
-type Tally<'a> = Mutex<HashMap<&'a [u8], (u64, u64, bool), Xxh3DefaultBuilder>>;
+/// path is the Secrets'. One map per carving thread, so counting never waits on another thread.
+struct Tally<'a>(Vec<Mutex<Counts<'a>>>);
 
-/// Counts a carved record under its resource path; `true` when it is a put of a Secret (whose
-/// key is then kept to be named).
-fn count<'a>(tally: &Tally<'a>, key: &'a [u8], rev: &Revision) -> bool {
-    let Cow::Borrowed(slot) = By::Resource.slot(key) else { return false };
-    let Ok(mut t) = tally.lock() else { return false };
-    let n = t.entry(slot).or_insert_with(|| {
-        let name = By::Resource.name_of(Cow::Borrowed(slot));
-        (0, 0, name.as_ref() == b"secrets")
-    });
-    n.0 += 1;
-    n.1 += u64::from(!rev.tombstone);
-    n.2 && !rev.tombstone
+type Counts<'a> = HashMap<&'a [u8], (u64, u64, bool), Xxh3DefaultBuilder>;
+
+impl<'a> Tally<'a> {
+    fn new() -> Tally<'a> {
+        Tally((0..=rayon::current_num_threads()).map(|_| Mutex::default()).collect())
+    }
+
+    /// Counts a carved record under its resource path; `true` when it is a put of a Secret
+    /// (whose key is then kept to be named).
+    fn count(&self, key: &'a [u8], rev: &Revision) -> bool {
+        let Cow::Borrowed(slot) = By::Resource.slot(key) else { return false };
+        let mine = rayon::current_thread_index().map_or(0, |i| i + 1) % self.0.len();
+        let Ok(mut t) = self.0[mine].lock() else { return false };
+        let n = t.entry(slot).or_insert_with(|| {
+            let name = By::Resource.name_of(Cow::Borrowed(slot));
+            (0, 0, name.as_ref() == b"secrets")
+        });
+        n.0 += 1;
+        n.1 += u64::from(!rev.tombstone);
+        n.2 && !rev.tombstone
+    }
 }
 
 /// The residue from the tally and the puts of Secrets (in revision order).
 fn summarize(tally: Tally<'_>, secrets: &[(Revision, &[u8])]) -> Residue {
     let mut r = Residue::default();
-    for (slot, (n, puts, _)) in tally.into_inner().unwrap_or_default() {
-        let name = String::from_utf8_lossy(&By::Resource.name_of(Cow::Borrowed(slot))).into_owned();
-        *r.by_resource.entry(name).or_insert(0) += n;
-        r.records += n;
-        r.puts += puts;
+    for counts in tally.0 {
+        for (slot, (n, puts, _)) in counts.into_inner().unwrap_or_default() {
+            let name = String::from_utf8_lossy(&By::Resource.name_of(Cow::Borrowed(slot))).into_owned();
+            *r.by_resource.entry(name).or_insert(0) += n;
+            r.records += n;
+            r.puts += puts;
+        }
     }
     let mut keys: HashSet<&[u8], Xxh3DefaultBuilder> = HashSet::default();
     for (_, key) in secrets {
@@ -98,8 +109,8 @@ pub fn residue<'a>(
     tree: Option<&RevSet>,
     compacted: Option<u64>,
 ) -> Option<Residue> {
-    let tally: Tally<'a> = Mutex::default();
-    let keep = |r: KeyRecord<'a>| count(&tally, r.kv.key, &r.rev).then_some((r.rev, r.kv.key));
+    let tally = Tally::new();
+    let keep = |r: KeyRecord<'a>| tally.count(r.kv.key, &r.rev).then_some((r.rev, r.kv.key));
     let (leaf_pages, key_pages, secrets) =
         free_pages(view, reached, tree, compacted, &keep, &|s: &(Revision, &'a [u8])| s.0).ok()?;
     Some(Residue { free_leaf_pages: leaf_pages, key_pages, ..summarize(tally, &secrets) })

@@ -182,15 +182,14 @@ impl<'a> DbView<'a> {
         }
     }
 
-    /// Starts loading all of page `id`'s first page (not its overflow) into cache, a cache line
-    /// at a time: for a reader about to decode every element of a leaf. The CPU's own prefetcher
-    /// stops at page boundaries and each element's key is found through the element table, so
-    /// without this every element costs a dependent miss. No effect for an id outside the file.
+    /// Starts loading all of page `id`'s first page (not its overflow) into cache, for a reader
+    /// about to decode every element of a leaf ([`crate::sys::prefetch_lines`]). No effect for an
+    /// id outside the file.
     pub fn prefetch_whole_page(&self, id: PageId) {
         let Some(at) = usize::try_from(id.offset(self.page_size)).ok() else { return };
-        let end = at.saturating_add(usize::try_from(self.page_size).unwrap_or(0)).min(self.data.len());
-        for line in (at..end).step_by(64) {
-            crate::sys::prefetch(&self.data[line..end]);
+        let end = at.saturating_add(usize::try_from(self.page_size).unwrap_or(0));
+        if let Some(b) = self.data.get(at..end.min(self.data.len())) {
+            crate::sys::prefetch_lines(b);
         }
     }
 

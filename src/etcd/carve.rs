@@ -29,6 +29,7 @@ use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 use rayon::prelude::*;
 use std::collections::HashSet;
+use std::sync::Mutex;
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// Where a record was read.
@@ -252,7 +253,8 @@ pub fn free_pages<'a, T: Send>(
         let live = held(view, tree, kb, &keys);
         // Only a page with a revision the tree lacks, and that no page read before has given, is
         // read in full (bbolt leaves many copies of a leaf it rewrote).
-        if keys.iter().zip(&live).all(|((r, e), l)| *l || e.value.is_empty() || seen.has(r)) {
+        let unheld = keys.iter().zip(&live).filter(|((_, e), l)| !**l && !e.value.is_empty()).map(|((r, _), _)| r);
+        if seen.has_all(unheld) {
             return Some(Some(Vec::new()));
         }
         for (_, e) in &keys {
@@ -276,8 +278,9 @@ pub fn free_pages<'a, T: Send>(
         // rewrote hold the same records): the count then holds each revision once.
         // A fresh vector of its own size: collecting from `sound` would keep its buffer, sized for
         // whole records, alive for every page until the end.
+        let first = seen.first_each(sound.iter().map(|(rev, _, _)| rev));
         let mut recs: Vec<T> = Vec::new();
-        for (rev, e, kv) in sound.into_iter().filter(|(rev, _, _)| seen.first(rev)) {
+        for ((rev, e, kv), _) in sound.into_iter().zip(first).filter(|(_, f)| *f) {
             recs.extend(keep(KeyRecord::free_page(rev, &e, kv, page)));
         }
         recs.shrink_to_fit();
@@ -296,8 +299,11 @@ pub fn free_pages<'a, T: Send>(
     Ok((leaf_pages, key_pages, records))
 }
 
-/// The revisions already kept, shared by the carving threads (sharded to keep them apart).
-struct Seen(Vec<std::sync::Mutex<HashSet<u128, Xxh3DefaultBuilder>>>);
+/// The revisions already kept, shared by the carving threads: sharded by runs of 64 main
+/// revisions, so the records of one page (consecutive revisions) take one lock, not one each.
+struct Seen(Vec<Mutex<HashSet<u128, Xxh3DefaultBuilder>>>);
+
+type Shard<'s> = std::sync::MutexGuard<'s, HashSet<u128, Xxh3DefaultBuilder>>;
 
 impl Default for Seen {
     fn default() -> Self {
@@ -306,20 +312,51 @@ impl Default for Seen {
 }
 
 impl Seen {
-    /// Whether `rev` was kept already.
-    fn has(&self, rev: &Revision) -> bool {
-        let k = u128::from(rev.main) << 64 | u128::from(rev.sub);
-        self.shard(rev).lock().is_ok_and(|s| s.contains(&k))
+    /// Runs `f` on each revision with its shard locked, a lock held while the shard stays the
+    /// same (and released before the next is taken); stops when `f` says so. `false` when a lock
+    /// was poisoned (a carving thread panicked).
+    fn each<'r>(
+        &self,
+        revs: impl Iterator<Item = &'r Revision>,
+        f: &mut dyn FnMut(&mut Shard<'_>, u128) -> bool,
+    ) -> bool {
+        let mut held: Option<(usize, Shard<'_>)> = None;
+        for rev in revs {
+            let i = (rev.main / 64) as usize % self.0.len();
+            let g = match held.take() {
+                Some((j, g)) if j == i => g,
+                other => {
+                    drop(other);
+                    let Ok(g) = self.0[i].lock() else { return false };
+                    g
+                }
+            };
+            let g = &mut held.insert((i, g)).1;
+            if !f(g, u128::from(rev.main) << 64 | u128::from(rev.sub)) {
+                break;
+            }
+        }
+        true
     }
 
-    fn shard(&self, rev: &Revision) -> &std::sync::Mutex<HashSet<u128, Xxh3DefaultBuilder>> {
-        &self.0[(rev.main ^ rev.sub) as usize % self.0.len()]
+    /// Whether every one of `revs` was kept already.
+    fn has_all<'r>(&self, revs: impl Iterator<Item = &'r Revision>) -> bool {
+        let mut all = true;
+        let sound = self.each(revs, &mut |s, k| {
+            all = s.contains(&k);
+            all
+        });
+        all && sound
     }
 
-    /// Whether `rev` is seen here for the first time.
-    fn first(&self, rev: &Revision) -> bool {
-        let k = u128::from(rev.main) << 64 | u128::from(rev.sub);
-        self.shard(rev).lock().map_or(true, |mut s| s.insert(k))
+    /// For each of `revs`, whether it is seen here for the first time (it is then kept).
+    fn first_each<'r>(&self, revs: impl ExactSizeIterator<Item = &'r Revision>) -> Vec<bool> {
+        let mut out = Vec::with_capacity(revs.len());
+        self.each(revs, &mut |s, k| {
+            out.push(s.insert(k));
+            true
+        });
+        out
     }
 }
 
@@ -382,5 +419,20 @@ mod tests {
         // A value that does not decode, or a tombstone (only the key), is not repaired.
         assert_eq!(repair(&bad, &v[..5]), None);
         assert_eq!(repair(&bad, &[0x0a, 2, b'/', b'a']), None);
+    }
+
+    #[test]
+    fn each_revision_is_first_once_across_pages_and_shards() {
+        let r = |main, sub| Revision { main, sub, tombstone: false };
+        let seen = Seen::default();
+        // Revisions across a shard boundary (64 main revisions a shard) and back.
+        let page = [r(62, 0), r(63, 0), r(64, 0), r(64, 1), r(130, 0)];
+        assert!(!seen.has_all(page.iter()));
+        assert_eq!(seen.first_each(page.iter()), vec![true; 5]);
+        assert!(seen.has_all(page.iter()));
+        let copy = [r(63, 0), r(64, 1), r(65, 0)];
+        assert!(!seen.has_all(copy.iter()), "65 is new");
+        assert_eq!(seen.first_each(copy.iter()), vec![false, false, true]);
+        assert!(seen.has_all(std::iter::empty()), "nothing to read");
     }
 }
