@@ -164,3 +164,32 @@ fn exit_codes_follow_the_one_policy() {
     }
     assert_eq!(common::run(["--no-index", "dump", c, "--rev", "99"]).status.code(), Some(1), "dump a future revision");
 }
+
+#[test]
+fn a_key_bucket_tree_that_cannot_be_listed_is_a_problem_not_an_answer() {
+    // The leaves are listed a level at a time on every core: a branch among the leaves (a branch
+    // pointing at itself) or a child past the high-water mark stops every key reader with the
+    // problem, the same on every run.
+    let tmp = tempfile::tempdir().unwrap();
+    for (class, kind) in
+        [("branch cycle", "invalid_page_type"), ("child past the high-water mark", "page_out_of_bounds")]
+    {
+        let mut d = common::bytes("k8s-0.005.snap.db");
+        common::damage::one_page(class, &mut d);
+        let f = tmp.path().join("bad.db");
+        std::fs::write(&f, &d).unwrap();
+        let f = f.to_str().unwrap();
+        for args in
+            [vec!["--no-index", "get", f, "", "--prefix"], vec!["--no-index", "log", f], vec!["--no-index", "dump", f]]
+        {
+            let outs: Vec<_> = (0..3).map(|_| common::run(&args)).collect();
+            let err = String::from_utf8_lossy(&outs[0].stderr);
+            assert_eq!(outs[0].status.code(), Some(1), "{class}: {args:?}: {err}");
+            // (log's table prints its column headings first)
+            let lines = outs[0].stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count();
+            assert!(lines == 0 || args[1] == "log" && lines == 1, "{class}: {args:?}: no answer");
+            assert!(err.contains(kind), "{class}: {args:?}: {err}");
+            assert!(outs.iter().all(|o| o.stderr == outs[0].stderr), "{class}: {args:?}: the same problem every run");
+        }
+    }
+}

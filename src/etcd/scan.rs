@@ -84,26 +84,84 @@ pub struct Leaves<'a> {
     inline: Option<Page<'a>>,
 }
 
-/// Lists the leaf pages of the bucket rooted at `kb`: ids from the branch pages alone (8 bytes
-/// each), then every leaf's header on every core (16 bytes per leaf page), so the page faults of
-/// the whole bucket are taken in parallel and the passes over it only decode.
+/// Lists the leaf pages of the bucket rooted at `kb`, a level of the tree at a time: every page
+/// of a level is read on every core (a branch gives the next level's ids, a leaf its element
+/// count), so the page faults of the whole bucket are taken in parallel and the passes over it
+/// only decode. A bbolt tree is balanced: a level holds only branches or only leaves (a level
+/// that mixes them is a problem). Depth and the number of pages are bounded, so a damaged tree
+/// cannot make this loop, and the problem reported is the first in key order.
 pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, Problem> {
     let root = match kb {
         BucketRoot::Inline(page) => return Ok(Leaves { pages: Vec::new(), inline: Some(page) }),
         BucketRoot::Page(id) => id,
     };
-    let ids = leaf_ids(view, root)?;
-    let pages = ids
-        .par_iter()
-        .map(|&id| {
-            let p = view.page(id)?;
-            if p.flags != LEAF {
-                return Err(not_a_leaf(&p));
+    let mut level = vec![root];
+    let mut budget = view.tracked_pages().saturating_add(1);
+    for depth in 0..=MAX_DEPTH {
+        budget = budget.checked_sub(level.len() as u64).ok_or_else(|| too_large(root))?;
+        let read: Vec<Result<Node, Problem>> = level.par_iter().map(|&id| node(view, id)).collect();
+        let leaf_level = matches!(read.first(), Some(Ok(Node::Leaf(_))));
+        if leaf_level {
+            let mut pages = Vec::with_capacity(level.len());
+            for (r, &id) in read.into_iter().zip(&level) {
+                match r? {
+                    Node::Leaf(count) => pages.push((id, count)),
+                    Node::Branch(_) => return Err(not_a_leaf(&view.page(id)?)),
+                }
             }
-            Ok((id, p.count))
-        })
-        .collect::<Result<_, Problem>>()?;
-    Ok(Leaves { pages, inline: None })
+            return Ok(Leaves { pages, inline: None });
+        }
+        let mut next = Vec::new();
+        for (r, &id) in read.into_iter().zip(&level) {
+            match r? {
+                Node::Branch(children) => {
+                    next.extend(children);
+                    // More pages than the file holds: a cycle (checked as the level grows, so a
+                    // damaged tree cannot make it large).
+                    if next.len() as u64 > budget {
+                        return Err(too_large(root));
+                    }
+                }
+                Node::Leaf(_) => {
+                    let msg = format!(
+                        "page {id}: leaf where the tree's branches are (depth {depth}): the tree is not balanced"
+                    );
+                    return Err(Problem::new(ProblemKind::InvalidPageType, msg).page(id));
+                }
+            }
+        }
+        level = next;
+    }
+    Err(too_large(root))
+}
+
+/// A page of the tree, read: a leaf's element count, or a branch's children.
+enum Node {
+    Leaf(u16),
+    Branch(Vec<PageId>),
+}
+
+fn node(view: &DbView<'_>, id: PageId) -> Result<Node, Problem> {
+    let p = view.page(id)?;
+    match p.flags {
+        LEAF => Ok(Node::Leaf(p.count)),
+        BRANCH if p.count == 0 => {
+            let msg = format!("branch page {} has no elements", p.id);
+            Err(Problem::new(ProblemKind::EmptyBranch, msg).page(p.id).offset(p.offset))
+        }
+        BRANCH => {
+            (0..usize::from(p.count)).map(|i| Ok(p.branch_elem(i)?.child)).collect::<Result<_, _>>().map(Node::Branch)
+        }
+        f => {
+            let msg = format!("page {}: invalid type: {} (expected branch or leaf)", p.id, type_name(f));
+            Err(Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8))
+        }
+    }
+}
+
+fn too_large(root: PageId) -> Problem {
+    let msg = format!("page {root}: tree deeper or larger than the file");
+    Problem::new(ProblemKind::TooDeep, msg).page(root)
 }
 
 impl Leaves<'_> {
@@ -271,51 +329,6 @@ pub fn scan_leaves<'a, T: Send>(
 fn not_a_leaf(p: &Page<'_>) -> Problem {
     let msg = format!("page {}: {} where the tree's leaves are (expected a leaf)", p.id, type_name(p.flags));
     Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8)
-}
-
-/// The ids of a tree's leaf pages in key order, read from its branch pages: a bbolt tree is
-/// balanced, so when a branch's first child is a leaf its other children are leaves too (one that
-/// is not is a problem when it is read). Depth and the number of pages are bounded, so a damaged
-/// tree cannot make this loop.
-pub fn leaf_ids(view: &DbView<'_>, root: PageId) -> Result<Vec<PageId>, Problem> {
-    fn walk(view: &DbView<'_>, id: PageId, depth: u32, out: &mut Vec<PageId>, budget: &mut u64) -> Result<(), Problem> {
-        let deep =
-            || Problem::new(ProblemKind::TooDeep, format!("page {id}: tree deeper or larger than the file")).page(id);
-        if depth > MAX_DEPTH || *budget == 0 {
-            return Err(deep());
-        }
-        *budget -= 1;
-        let p = view.page(id)?;
-        match p.flags {
-            LEAF => out.push(id),
-            BRANCH if p.count == 0 => {
-                let msg = format!("branch page {} has no elements", p.id);
-                return Err(Problem::new(ProblemKind::EmptyBranch, msg).page(p.id).offset(p.offset));
-            }
-            BRANCH => {
-                let n = usize::from(p.count);
-                if view.page(p.branch_elem(0)?.child)?.flags == LEAF {
-                    for i in 0..n {
-                        out.push(p.branch_elem(i)?.child);
-                    }
-                    *budget = budget.checked_sub(n as u64).ok_or_else(deep)?;
-                } else {
-                    for i in 0..n {
-                        walk(view, p.branch_elem(i)?.child, depth + 1, out, budget)?;
-                    }
-                }
-            }
-            f => {
-                let msg = format!("page {}: invalid type: {} (expected branch or leaf)", p.id, type_name(f));
-                return Err(Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8));
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    let mut budget = view.tracked_pages().saturating_add(1);
-    walk(view, root, 0, &mut out, &mut budget)?;
-    Ok(out)
 }
 
 /// [`scan`] collecting every chunk's result, in order.
