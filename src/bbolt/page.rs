@@ -51,6 +51,30 @@ const L_POS: usize = 4;
 const L_KSIZE: usize = 8;
 const L_VSIZE: usize = 12;
 
+/// Starts loading into cache what a reader of every element of a leaf needs, not the whole page:
+/// the start of each key, the start of its value (where etcd's `KeyValue` keeps the user key) and
+/// the value's last byte (after which etcd's lease field lies). `page` runs from the leaf's header
+/// to the end of the file; its element table should be in cache already (else this waits for
+/// it). Reads nothing past `page` and stops at the first element that does not fit.
+pub fn prefetch_records(page: &[u8], order: ByteOrder, count: usize) {
+    for i in 0..count {
+        let e = PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
+        let (Some(pos), Some(ks), Some(vs)) =
+            (order.u32(page, e + L_POS), order.u32(page, e + L_KSIZE), order.u32(page, e + L_VSIZE))
+        else {
+            return;
+        };
+        let key = e.saturating_add(pos as usize);
+        let end = key.saturating_add(ks as usize).saturating_add(vs as usize);
+        for at in [key, key.saturating_add(64), end.saturating_sub(1)] {
+            match page.get(at..) {
+                Some(b) if !b.is_empty() => crate::sys::prefetch(b),
+                _ => return,
+            }
+        }
+    }
+}
+
 /// A human name for page flags, as bbolt's tools print them.
 pub fn type_name(flags: u16) -> String {
     match flags {

@@ -3,7 +3,7 @@
 
 use super::meta::{Meta, Metas};
 use super::order::{ByteOrder, PageId};
-use super::page::{Header, Page, PAGE_HEADER_SIZE};
+use super::page::{Header, Page, ELEMENT_SIZE, PAGE_HEADER_SIZE};
 use crate::error::Error;
 use crate::problem::{Problem, ProblemKind};
 
@@ -190,6 +190,25 @@ impl<'a> DbView<'a> {
         let end = at.saturating_add(usize::try_from(self.page_size).unwrap_or(0));
         if let Some(b) = self.data.get(at..end.min(self.data.len())) {
             crate::sys::prefetch_lines(b);
+        }
+    }
+
+    /// Starts loading page `id`'s header and the element table of its `count` elements.
+    pub fn prefetch_table(&self, id: PageId, count: u16) {
+        let Some(at) = usize::try_from(id.offset(self.page_size)).ok() else { return };
+        let len = PAGE_HEADER_SIZE + ELEMENT_SIZE * usize::from(count);
+        if let Some(b) = self.data.get(at..at.saturating_add(len).min(self.data.len())) {
+            crate::sys::prefetch_lines(b);
+        }
+    }
+
+    /// Starts loading the lines a reader of each of leaf `id`'s `count` elements needs
+    /// ([`super::page::prefetch_records`]), its element table read (it should be in cache: see
+    /// [`DbView::prefetch_table`]).
+    pub fn prefetch_records(&self, id: PageId, count: u16) {
+        let Some(at) = usize::try_from(id.offset(self.page_size)).ok() else { return };
+        if let Some(page) = self.data.get(at..) {
+            super::page::prefetch_records(page, self.order, usize::from(count));
         }
     }
 

@@ -212,15 +212,15 @@ impl Gathered {
             return;
         }
         let fp = key_fingerprint(kv.key);
-        if (fp % u128::from(passes)) as u64 == pass {
+        if passes == 1 || (fp % u128::from(passes)) as u64 == pass {
             let ord_tomb = (ord & !TOMB) | if r.tombstone { TOMB } else { 0 };
             self.recs.push(PassRec { fp, ord_tomb, main: r.main });
         }
     }
 
-    /// Groups the records by partition, keeping their (revision) order within each.
+    /// Groups the records by partition, keeping their (revision) order within each (a counting
+    /// sort: one pass to count, one to place).
     fn group(&mut self) {
-        self.recs.sort_by_key(|r| partition(r.fp));
         let mut starts = vec![0u32; PARTS + 1];
         for r in &self.recs {
             starts[partition(r.fp) + 1] += 1;
@@ -228,6 +228,14 @@ impl Gathered {
         for p in 0..PARTS {
             starts[p + 1] += starts[p];
         }
+        let mut at = starts.clone();
+        let mut grouped = vec![PassRec { fp: 0, ord_tomb: 0, main: 0 }; self.recs.len()];
+        for r in &self.recs {
+            let slot = &mut at[partition(r.fp)];
+            grouped[*slot as usize] = *r;
+            *slot += 1;
+        }
+        self.recs = grouped;
         self.starts = starts;
     }
 
@@ -247,6 +255,7 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, rev: u64, budget: u64) -> Result<Ke
             Source::Leaves(view, leaves) => scan::scan_elements(
                 view,
                 leaves,
+                scan::Touch::Records,
                 &Gathered::default,
                 &|g: &mut Gathered, e| {
                     g.add(e.ord, e.key, e.value, rev, pass, passes);

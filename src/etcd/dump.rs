@@ -55,6 +55,8 @@ pub fn dump<'a>(
     scan::scan_leaves(
         view,
         &leaves,
+        // Every value is formatted whole (with --decode, decoded whole).
+        scan::Touch::Whole,
         // Room for a chunk of full leaves formatted (base64 takes a third more than the bytes),
         // so the buffer is not copied as it grows.
         &|| Vec::with_capacity(CHUNK_BYTES),

@@ -185,25 +185,60 @@ pub struct Element<'a> {
     pub value: &'a [u8],
 }
 
+/// What a pass reads of each element, and so what is loaded into cache ahead of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touch {
+    /// Every byte (values formatted whole): each page is loaded whole while the one before it is
+    /// read.
+    Whole,
+    /// The records' keys and fields, values skipped by their length: only the lines holding them
+    /// are loaded (a fraction of a page of etcd records), two stages ahead: a page's element table
+    /// two pages ahead, the lines its elements point at one page ahead.
+    Records,
+}
+
 /// Folds the elements of some leaf pages, in order, into a fresh `T`.
 fn chunk<'a, T>(
     view: &DbView<'a>,
     mut ord: u64,
     pages: &[(PageId, u16)],
     inline: Option<Page<'a>>,
+    touch: Touch,
     fresh: &(dyn Fn() -> T + Sync),
     each: &(dyn Fn(&mut T, Element<'a>) -> Result<(), Problem> + Sync),
 ) -> Result<T, Problem> {
     let mut out = fresh();
-    // Each page is loaded into cache while the one before it is decoded (see
-    // `DbView::prefetch_whole_page`): it makes a scan over twice as fast.
-    if let Some(&(first, _)) = pages.first() {
-        view.prefetch_whole_page(first);
+    // Without loading ahead, every element costs a dependent miss: the CPU's own prefetcher stops
+    // at page boundaries, and each element is found through the table. It makes a scan over
+    // twice as fast.
+    let ahead = |j: usize| match touch {
+        Touch::Whole => {
+            if let Some(&(id, _)) = pages.get(j + 1) {
+                view.prefetch_whole_page(id);
+            }
+        }
+        Touch::Records => {
+            if let Some(&(id, n)) = pages.get(j + 2) {
+                view.prefetch_table(id, n);
+            }
+            if let Some(&(id, n)) = pages.get(j + 1) {
+                view.prefetch_records(id, n);
+            }
+        }
+    };
+    match (touch, pages.first(), pages.get(1)) {
+        (Touch::Whole, Some(&(id, _)), _) => view.prefetch_whole_page(id),
+        (Touch::Records, Some(&(a, n)), second) => {
+            view.prefetch_table(a, n);
+            if let Some(&(b, m)) = second {
+                view.prefetch_table(b, m);
+            }
+            view.prefetch_records(a, n);
+        }
+        _ => {}
     }
     let fetched = pages.iter().enumerate().map(|(j, &(id, count))| {
-        if let Some(&(next, _)) = pages.get(j + 1) {
-            view.prefetch_whole_page(next);
-        }
+        ahead(j);
         // The count the ordinals were planned with must still hold.
         view.page(id).and_then(|p| {
             if p.count == count {
@@ -232,12 +267,13 @@ fn chunk<'a, T>(
 pub fn scan_elements<'a, T: Send>(
     view: &DbView<'a>,
     leaves: &Leaves<'a>,
+    touch: Touch,
     fresh: &(dyn Fn() -> T + Sync),
     each: &(dyn Fn(&mut T, Element<'a>) -> Result<(), Problem> + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
     if let Some(page) = leaves.inline {
-        return sink(chunk(view, 0, &[], Some(page), fresh, each)?);
+        return sink(chunk(view, 0, &[], Some(page), touch, fresh, each)?);
     }
     let mut ord = 0u64;
     for window in leaves.pages.chunks(CHUNK_LEAVES * WINDOW_CHUNKS) {
@@ -252,7 +288,7 @@ pub fn scan_elements<'a, T: Send>(
         let done: Vec<Result<T, Problem>> = window
             .par_chunks(CHUNK_LEAVES)
             .zip(starts)
-            .map(|(pages, at)| chunk(view, at, pages, None, fresh, each))
+            .map(|(pages, at)| chunk(view, at, pages, None, touch, fresh, each))
             .collect();
         for d in done {
             sink(d?)?;
@@ -285,13 +321,14 @@ pub fn scan<'a, T: Send>(
     each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
-    scan_leaves(view, &leaves(view, kb)?, fresh, each, sink)
+    scan_leaves(view, &leaves(view, kb)?, Touch::Records, fresh, each, sink)
 }
 
-/// [`scan`] over leaves already listed.
+/// [`scan`] over leaves already listed, loading ahead what `touch` says the caller reads.
 pub fn scan_leaves<'a, T: Send>(
     view: &DbView<'a>,
     leaves: &Leaves<'a>,
+    touch: Touch,
     fresh: &(dyn Fn() -> T + Sync),
     each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
@@ -300,6 +337,7 @@ pub fn scan_leaves<'a, T: Send>(
     scan_elements(
         view,
         leaves,
+        touch,
         &|| Done { out: fresh(), page: None, first: None, last: None },
         &|d: &mut Done<T>, e| {
             d.page.get_or_insert(e.page);
