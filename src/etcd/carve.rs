@@ -29,8 +29,8 @@ use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 use rayon::prelude::*;
 use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// Where a record was read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -301,25 +301,53 @@ pub fn free_pages<'a, T: Send>(
 
 /// The revisions already kept, shared by the carving threads: sharded by runs of 64 main
 /// revisions, so the records of one page (consecutive revisions) take one lock, not one each.
-struct Seen(Vec<Mutex<HashSet<u128, Xxh3DefaultBuilder>>>);
+struct Seen(Vec<Mutex<HashSet<u128, RevHash>>>);
 
-type Shard<'s> = std::sync::MutexGuard<'s, HashSet<u128, Xxh3DefaultBuilder>>;
+type Shard<'s> = std::sync::MutexGuard<'s, HashSet<u128, RevHash>>;
 
 impl Default for Seen {
     fn default() -> Self {
-        Seen((0..64).map(|_| Default::default()).collect())
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0u64);
+        Seen((0..64).map(|_| Mutex::new(HashSet::with_hasher(RevHash(seed)))).collect())
+    }
+}
+
+/// Hashes a revision (`main << 64 | sub`) with two multiplies and a per-process seed, a fraction
+/// of a general-purpose hash of 16 bytes; the seed keeps a crafted file from choosing collisions.
+#[derive(Clone, Copy)]
+struct RevHash(u64);
+
+impl BuildHasher for RevHash {
+    type Hasher = RevHasher;
+    fn build_hasher(&self) -> RevHasher {
+        RevHasher(self.0)
+    }
+}
+
+/// See [`RevHash`].
+struct RevHasher(u64);
+
+const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl Hasher for RevHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+    fn write(&mut self, b: &[u8]) {
+        for &x in b {
+            self.0 = (self.0 ^ u64::from(x)).wrapping_mul(MUL);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        let (hi, lo) = ((v >> 64) as u64, v as u64);
+        self.0 = ((self.0 ^ hi).wrapping_mul(MUL) ^ lo).wrapping_mul(MUL);
     }
 }
 
 impl Seen {
     /// Runs `f` on each revision with its shard locked, a lock held while the shard stays the
-    /// same (and released before the next is taken); stops when `f` says so. `false` when a lock
-    /// was poisoned (a carving thread panicked).
-    fn each<'r>(
-        &self,
-        revs: impl Iterator<Item = &'r Revision>,
-        f: &mut dyn FnMut(&mut Shard<'_>, u128) -> bool,
-    ) -> bool {
+    /// same (and released before the next is taken); stops when `f` says so.
+    fn each<'r>(&self, revs: impl Iterator<Item = &'r Revision>, f: &mut dyn FnMut(&mut Shard<'_>, u128) -> bool) {
         let mut held: Option<(usize, Shard<'_>)> = None;
         for rev in revs {
             let i = (rev.main / 64) as usize % self.0.len();
@@ -327,8 +355,8 @@ impl Seen {
                 Some((j, g)) if j == i => g,
                 other => {
                     drop(other);
-                    let Ok(g) = self.0[i].lock() else { return false };
-                    g
+                    // A poisoned shard (a carving thread panicked) is still a set of revisions.
+                    self.0[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
                 }
             };
             let g = &mut held.insert((i, g)).1;
@@ -336,17 +364,16 @@ impl Seen {
                 break;
             }
         }
-        true
     }
 
     /// Whether every one of `revs` was kept already.
     fn has_all<'r>(&self, revs: impl Iterator<Item = &'r Revision>) -> bool {
         let mut all = true;
-        let sound = self.each(revs, &mut |s, k| {
+        self.each(revs, &mut |s, k| {
             all = s.contains(&k);
             all
         });
-        all && sound
+        all
     }
 
     /// For each of `revs`, whether it is seen here for the first time (it is then kept).

@@ -4,25 +4,32 @@
 //! 3.4.34/3.5.16/3.6.0 do).
 //!
 //! Records are split by fingerprint over as many passes as needed to keep a pass near
-//! [`MAP_BUDGET`] bytes, so memory stays bounded whatever the number of keys; within a pass they
-//! are appended to partitions, each reduced to the newest record per key in a map small enough to
-//! stay in cache, in parallel. The answer is one bit per entry.
+//! [`MAP_BUDGET`] bytes, so memory stays bounded whatever the number of keys. Within a pass the
+//! leaves are read on every core in chunks, each chunk's records grouped by partition; then each
+//! partition is reduced to the newest record per key, in a map small enough to stay in cache, in
+//! parallel. Revisions must strictly increase through the bucket (a leaf reached twice is a
+//! problem, not records counted twice). The answer is one bit per entry.
 
 use super::mvcc::{partition, survives, PARTS};
 use super::{key_fingerprint, proto, revision, scan, schema, FpMap};
 use crate::bbolt::bitmap::Bitmap;
 use crate::bbolt::cursor::{self, BucketRoot};
+use crate::bbolt::order::PageId;
 use crate::bbolt::view::DbView;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemKind};
 use rayon::prelude::*;
 use std::fmt;
 
 /// Bytes a pass may take: its records and the maps reducing them.
 pub const MAP_BUDGET: u64 = 96 << 20;
-/// Bytes per entry of a pass: its 32-byte record, plus the partition maps being reduced at the
-/// same time (one per core, each for a 64th of the records: a 32-byte slot and a control byte,
-/// in a table of up to 16/7 as many buckets).
+/// Bytes per entry of a pass: its 32-byte record (twice, while a chunk's records are grouped),
+/// plus the partition maps being reduced at the same time (one per core, each for a 64th of the
+/// records: a 32-byte slot and a control byte, in a table of up to 16/7 as many buckets).
 const ENTRY_COST: u64 = 32 + 2 * 33 * 16 / 7 / PARTS as u64 + 1;
+
+/// Elements per chunk of the cursor's one-thread reading (bounds the copy a chunk's grouping
+/// makes).
+const CURSOR_CHUNK: u64 = 64 << 10;
 
 /// Which revision to compact at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,12 +164,11 @@ pub fn keep_in<'a>(view: &DbView<'a>, leaves: &scan::Leaves<'a>, rev: u64) -> Re
 pub fn keep_within(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64, budget: u64) -> Result<Keep, Problem> {
     // The leaves are read on every core; a tree whose leaves are not all at one depth (bbolt
     // never writes one, but a file may hold one) is read by the cursor, one page at a time.
-    if let Ok(leaves) = scan::leaves(view, kb) {
-        if let Ok(k) = keep_passes(&Source::Leaves(view, &leaves), leaves.elements(), rev, budget) {
-            return Ok(k);
-        }
+    match scan::leaves(view, kb) {
+        Ok(leaves) => keep_passes(&Source::Leaves(view, &leaves), leaves.elements(), rev, budget),
+        Err(p) if p.kind == ProblemKind::InvalidPageType => keep_by_cursor(view, kb, rev, budget),
+        Err(p) => Err(p),
     }
-    keep_by_cursor(view, kb, rev, budget)
 }
 
 /// [`keep_within`] read by the cursor in one thread, a page at a time: for a tree whose leaves
@@ -184,44 +190,64 @@ enum Source<'s, 'a> {
     Cursor(&'s DbView<'a>, BucketRoot<'a>),
 }
 
-/// What one chunk of a pass gathered: the entries that survive whatever else the bucket holds,
-/// and the records to reduce, grouped by partition (`starts[p]..starts[p + 1]`).
+/// What one chunk of a pass gathered: the entries that survive whatever else the bucket holds
+/// (runs of ordinals: entries above R come as one run), the records to reduce, grouped by
+/// partition (`starts[p]..starts[p + 1]`), and its first (with its page) and last revisions.
 #[derive(Default)]
 struct Gathered {
-    always: Vec<u64>,
+    always: Vec<(u64, u64)>,
     always_at_or_below: bool,
     recs: Vec<PassRec>,
-    starts: Vec<u32>,
+    starts: Vec<usize>,
+    first: Option<((u64, u64), PageId)>,
+    last: Option<(u64, u64)>,
 }
 
 impl Gathered {
-    /// Files one element of pass `pass` of `passes`.
-    fn add(&mut self, ord: u64, key: &[u8], value: &[u8], rev: u64, pass: u64, passes: u64) {
+    /// Files one element (on `page`) of pass `pass` of `passes`; a revision that does not follow
+    /// the one before is a problem.
+    fn add(&mut self, page: PageId, ord: u64, e: (&[u8], &[u8]), rev: u64, pass: (u64, u64)) -> Result<(), Problem> {
+        let (key, value) = e;
+        let (pass, passes) = pass;
         let (Some(r), Some(kv)) = (revision::parse(key), proto::kv(value)) else {
             // Not understood: never dropped.
             if pass == 0 {
-                self.always.push(ord);
+                self.keep_always(ord);
                 self.always_at_or_below |= revision::main_of(key).is_some_and(|m| m <= rev);
             }
-            return;
+            return Ok(());
         };
+        let at = (r.main, r.sub);
+        if let Some(prev) = self.last.filter(|&p| p >= at) {
+            return Err(out_of_order(page, prev, at));
+        }
+        self.first.get_or_insert((at, page));
+        self.last = Some(at);
         if r.main > rev {
             if pass == 0 {
-                self.always.push(ord);
+                self.keep_always(ord);
             }
-            return;
+            return Ok(());
         }
         let fp = key_fingerprint(kv.key);
         if passes == 1 || (fp % u128::from(passes)) as u64 == pass {
             let ord_tomb = (ord & !TOMB) | if r.tombstone { TOMB } else { 0 };
             self.recs.push(PassRec { fp, ord_tomb, main: r.main });
         }
+        Ok(())
+    }
+
+    fn keep_always(&mut self, ord: u64) {
+        match self.always.last_mut() {
+            Some((start, len)) if *start + *len == ord => *len += 1,
+            _ => self.always.push((ord, 1)),
+        }
     }
 
     /// Groups the records by partition, keeping their (revision) order within each (a counting
     /// sort: one pass to count, one to place).
     fn group(&mut self) {
-        let mut starts = vec![0u32; PARTS + 1];
+        let mut starts = vec![0usize; PARTS + 1];
         for r in &self.recs {
             starts[partition(r.fp) + 1] += 1;
         }
@@ -232,7 +258,7 @@ impl Gathered {
         let mut grouped = vec![PassRec { fp: 0, ord_tomb: 0, main: 0 }; self.recs.len()];
         for r in &self.recs {
             let slot = &mut at[partition(r.fp)];
-            grouped[*slot as usize] = *r;
+            grouped[*slot] = *r;
             *slot += 1;
         }
         self.recs = grouped;
@@ -240,9 +266,26 @@ impl Gathered {
     }
 
     fn part(&self, p: usize) -> &[PassRec] {
-        let at = |i: usize| self.starts.get(i).map_or(0, |&x| x as usize);
+        let at = |i: usize| self.starts.get(i).copied().unwrap_or(0);
         self.recs.get(at(p)..at(p + 1)).unwrap_or(&[])
     }
+}
+
+fn out_of_order(page: PageId, prev: (u64, u64), next: (u64, u64)) -> Problem {
+    let msg = format!("revision {}.{} follows {}.{}: the key bucket is out of order", next.0, next.1, prev.0, prev.1);
+    Problem::new(ProblemKind::KeysOutOfOrder, msg).page(page).bucket(vec!["key".into()])
+}
+
+/// Appends a chunk, checking that its first revision follows the last one before it.
+fn push_chunk(chunks: &mut Vec<Gathered>, g: Gathered) -> Result<(), Problem> {
+    let prev = chunks.iter().rev().find_map(|c| c.last);
+    if let (Some(p), Some((f, page))) = (prev, g.first) {
+        if p >= f {
+            return Err(out_of_order(page, p, f));
+        }
+    }
+    chunks.push(g);
+    Ok(())
 }
 
 /// Runs the passes over `n` elements from `src`.
@@ -257,32 +300,37 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, rev: u64, budget: u64) -> Result<Ke
                 leaves,
                 scan::Touch::Records,
                 &Gathered::default,
-                &|g: &mut Gathered, e| {
-                    g.add(e.ord, e.key, e.value, rev, pass, passes);
-                    Ok(())
-                },
-                &mut |g| {
-                    chunks.push(g);
-                    Ok(())
-                },
+                &|g: &mut Gathered, e| g.add(e.page, e.ord, (e.key, e.value), rev, (pass, passes)),
+                &mut |g| push_chunk(&mut chunks, g),
             )?,
             Source::Cursor(view, kb) => {
                 let (mut g, mut i) = (Gathered::default(), 0u64);
-                cursor::for_each(view, kb, &mut |e| {
-                    g.add(i, e.key, e.value, rev, pass, passes);
-                    i += 1;
+                cursor::for_each_leaf(view, kb, &mut |p| {
+                    for j in 0..usize::from(p.count) {
+                        let e = p.leaf_elem(j)?;
+                        g.add(p.id, i, (e.key, e.value), rev, (pass, passes))?;
+                        i += 1;
+                        if i % CURSOR_CHUNK == 0 {
+                            push_chunk(&mut chunks, std::mem::take(&mut g))?;
+                        }
+                    }
+                    Ok(())
                 })?;
                 if i != n {
                     let msg = format!("the key bucket held {n} elements, then {i}: it changed while it was read");
-                    return Err(Problem::new(crate::problem::ProblemKind::Torn, msg));
+                    let root = match kb {
+                        BucketRoot::Page(id) => id,
+                        BucketRoot::Inline(p) => p.id,
+                    };
+                    return Err(Problem::new(ProblemKind::Torn, msg).page(root));
                 }
-                chunks.push(g);
+                push_chunk(&mut chunks, g)?;
             }
         }
         chunks.par_iter_mut().for_each(Gathered::group);
         for g in &chunks {
-            for &ord in &g.always {
-                k.set(ord);
+            for &(start, len) in &g.always {
+                (start..start.saturating_add(len)).for_each(|ord| k.set(ord));
             }
             k.kept_at_or_below |= g.always_at_or_below;
         }

@@ -16,9 +16,6 @@ use crate::bbolt::cursor::BucketRoot;
 use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 
-/// The starting size of a chunk's buffer.
-const CHUNK_BYTES: usize = scan::CHUNK_LEAVES * 4096 * 3 / 2;
-
 /// Which records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Select {
@@ -45,6 +42,7 @@ pub fn dump<'a>(
         Select::At(rev) => Some((rev, compaction::keep_in(view, &leaves, rev)?)),
         Select::AllRevisions => None,
     };
+    let chunk_bytes = usize::try_from(view.page_size).unwrap_or(4096).saturating_mul(scan::CHUNK_LEAVES * 3 / 2);
     let wanted = |e: &Entry<'_>| {
         range.contains(e.kv.key)
             && match &keep {
@@ -57,11 +55,14 @@ pub fn dump<'a>(
         &leaves,
         // Every value is formatted whole (with --decode, decoded whole).
         scan::Touch::Whole,
-        // Room for a chunk of full leaves formatted (base64 takes a third more than the bytes),
-        // so the buffer is not copied as it grows.
-        &|| Vec::with_capacity(CHUNK_BYTES),
+        &Vec::new,
         &|buf: &mut Vec<u8>, e| {
             if wanted(e) {
+                // Room for a chunk of full leaves formatted (base64 takes a third more than the
+                // bytes), taken at the first record, so the buffer is not copied as it grows.
+                if buf.capacity() == 0 {
+                    buf.reserve(chunk_bytes);
+                }
                 format(buf, e);
             }
         },

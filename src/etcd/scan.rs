@@ -1,7 +1,8 @@
 //! The `key` bucket read whole, in revision order, on every core: the leaf pages are listed
-//! first (one sequential pass over their headers), then read in windows of chunks; the chunks of a
-//! window are decoded in parallel and handed to the caller in bucket order, so a streaming caller
-//! holds one window's results at a time whatever the file size.
+//! first (a level of the tree at a time, every page of a level read in parallel; see [`leaves`]),
+//! then read in windows of chunks; the chunks of a window are decoded in parallel and handed to
+//! the caller in bucket order, so a streaming caller holds one window's results at a time whatever
+//! the file size. Each page is loaded into cache while the one before it is read.
 //!
 //! Every entry is checked on the way: its key must be a revision (17 bytes, or 18 ending in `t`),
 //! revisions must strictly increase across the whole bucket (which also catches a leaf reached
@@ -85,11 +86,13 @@ pub struct Leaves<'a> {
 }
 
 /// Lists the leaf pages of the bucket rooted at `kb`, a level of the tree at a time: every page
-/// of a level is read on every core (a branch gives the next level's ids, a leaf its element
-/// count), so the page faults of the whole bucket are taken in parallel and the passes over it
-/// only decode. A bbolt tree is balanced: a level holds only branches or only leaves (a level
-/// that mixes them is a problem). Depth and the number of pages are bounded, so a damaged tree
-/// cannot make this loop, and the problem reported is the first in key order.
+/// of a level is read on every core (so the page faults of the whole bucket are taken in
+/// parallel, and the passes over it only decode), then, in order, a branch gives the next level's
+/// ids and a leaf its element count. The key readers need a balanced tree, as bbolt writes it: a
+/// level holds only branches or only leaves (a level that mixes them is a problem). Depth and the
+/// number of pages are bounded (children are counted against the pages the file holds before they
+/// are listed), so a damaged tree cannot make this loop or grow, and the problem reported is the
+/// same on every run: the first level by level, in key order within a level.
 pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, Problem> {
     let root = match kb {
         BucketRoot::Inline(page) => return Ok(Leaves { pages: Vec::new(), inline: Some(page) }),
@@ -99,35 +102,35 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
     let mut budget = view.tracked_pages().saturating_add(1);
     for depth in 0..=MAX_DEPTH {
         budget = budget.checked_sub(level.len() as u64).ok_or_else(|| too_large(root))?;
-        let read: Vec<Result<Node, Problem>> = level.par_iter().map(|&id| node(view, id)).collect();
-        let leaf_level = matches!(read.first(), Some(Ok(Node::Leaf(_))));
+        let read: Vec<Result<Page<'a>, Problem>> = level.par_iter().map(|&id| node(view, id)).collect();
+        let leaf_level = matches!(read.first(), Some(Ok(p)) if p.flags == LEAF);
         if leaf_level {
             let mut pages = Vec::with_capacity(level.len());
-            for (r, &id) in read.into_iter().zip(&level) {
-                match r? {
-                    Node::Leaf(count) => pages.push((id, count)),
-                    Node::Branch(_) => return Err(not_a_leaf(&view.page(id)?)),
+            for r in read {
+                let p = r?;
+                if p.flags != LEAF {
+                    return Err(not_a_leaf(&p));
                 }
+                pages.push((p.id, p.count));
             }
             return Ok(Leaves { pages, inline: None });
         }
         let mut next = Vec::new();
-        for (r, &id) in read.into_iter().zip(&level) {
-            match r? {
-                Node::Branch(children) => {
-                    next.extend(children);
-                    // More pages than the file holds: a cycle (checked as the level grows, so a
-                    // damaged tree cannot make it large).
-                    if next.len() as u64 > budget {
-                        return Err(too_large(root));
-                    }
-                }
-                Node::Leaf(_) => {
-                    let msg = format!(
-                        "page {id}: leaf where the tree's branches are (depth {depth}): the tree is not balanced"
-                    );
-                    return Err(Problem::new(ProblemKind::InvalidPageType, msg).page(id));
-                }
+        for r in read {
+            let p = r?;
+            if p.flags == LEAF {
+                let msg = format!(
+                    "page {}: leaf where the tree's branches are (depth {depth}): the tree is not balanced",
+                    p.id
+                );
+                return Err(Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8));
+            }
+            // More children than the file has pages: a cycle, or a page reached twice.
+            if next.len() as u64 + u64::from(p.count) > budget {
+                return Err(too_large(root));
+            }
+            for i in 0..usize::from(p.count) {
+                next.push(p.branch_elem(i)?.child);
             }
         }
         level = next;
@@ -135,23 +138,17 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
     Err(too_large(root))
 }
 
-/// A page of the tree, read: a leaf's element count, or a branch's children.
-enum Node {
-    Leaf(u16),
-    Branch(Vec<PageId>),
-}
-
-fn node(view: &DbView<'_>, id: PageId) -> Result<Node, Problem> {
+/// A page of a tree, read as a branch or a leaf (a branch with no elements, or any other type, is
+/// a problem).
+fn node<'a>(view: &DbView<'a>, id: PageId) -> Result<Page<'a>, Problem> {
     let p = view.page(id)?;
     match p.flags {
-        LEAF => Ok(Node::Leaf(p.count)),
+        LEAF => Ok(p),
         BRANCH if p.count == 0 => {
             let msg = format!("branch page {} has no elements", p.id);
             Err(Problem::new(ProblemKind::EmptyBranch, msg).page(p.id).offset(p.offset))
         }
-        BRANCH => {
-            (0..usize::from(p.count)).map(|i| Ok(p.branch_elem(i)?.child)).collect::<Result<_, _>>().map(Node::Branch)
-        }
+        BRANCH => Ok(p),
         f => {
             let msg = format!("page {}: invalid type: {} (expected branch or leaf)", p.id, type_name(f));
             Err(Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8))
@@ -297,12 +294,11 @@ pub fn scan_elements<'a, T: Send>(
     Ok(())
 }
 
-/// What one chunk decoded: its result, where it starts, and its first and last revisions (for
-/// the order check across chunks).
+/// What one chunk decoded: its result, and its first revision (with the page holding it) and its
+/// last, for the order check across chunks.
 struct Done<T> {
     out: T,
-    page: Option<PageId>,
-    first: Option<(u64, u64)>,
+    first: Option<((u64, u64), PageId)>,
     last: Option<(u64, u64)>,
 }
 
@@ -338,23 +334,22 @@ pub fn scan_leaves<'a, T: Send>(
         view,
         leaves,
         touch,
-        &|| Done { out: fresh(), page: None, first: None, last: None },
+        &|| Done { out: fresh(), first: None, last: None },
         &|d: &mut Done<T>, e| {
-            d.page.get_or_insert(e.page);
             let Some(entry) = decode(e.page, e.ord, e.key, e.value)? else { return Ok(()) };
             let at = (entry.rev.main, entry.rev.sub);
             if let Some(prev) = d.last.filter(|&prev| prev >= at) {
                 return Err(out_of_order(e.page, prev, at));
             }
-            d.first.get_or_insert(at);
+            d.first.get_or_insert((at, e.page));
             d.last = Some(at);
             each(&mut d.out, &entry);
             Ok(())
         },
         &mut |d| {
-            if let (Some(p), Some(f)) = (prev, d.first) {
+            if let (Some(p), Some((f, page))) = (prev, d.first) {
                 if p >= f {
-                    return Err(out_of_order(d.page.unwrap_or(PageId(0)), p, f));
+                    return Err(out_of_order(page, p, f));
                 }
             }
             prev = d.last.or(prev);
