@@ -219,7 +219,7 @@ impl Gathered {
         };
         let at = (r.main, r.sub);
         if let Some(prev) = self.last.filter(|&p| p >= at) {
-            return Err(out_of_order(page, prev, at));
+            return Err(scan::out_of_order(page, prev, at));
         }
         self.first.get_or_insert((at, page));
         self.last = Some(at);
@@ -271,17 +271,12 @@ impl Gathered {
     }
 }
 
-fn out_of_order(page: PageId, prev: (u64, u64), next: (u64, u64)) -> Problem {
-    let msg = format!("revision {}.{} follows {}.{}: the key bucket is out of order", next.0, next.1, prev.0, prev.1);
-    Problem::new(ProblemKind::KeysOutOfOrder, msg).page(page).bucket(vec!["key".into()])
-}
-
 /// Appends a chunk, checking that its first revision follows the last one before it.
 fn push_chunk(chunks: &mut Vec<Gathered>, g: Gathered) -> Result<(), Problem> {
     let prev = chunks.iter().rev().find_map(|c| c.last);
     if let (Some(p), Some((f, page))) = (prev, g.first) {
         if p >= f {
-            return Err(out_of_order(page, p, f));
+            return Err(scan::out_of_order(page, p, f));
         }
     }
     chunks.push(g);

@@ -302,7 +302,8 @@ struct Done<T> {
     last: Option<(u64, u64)>,
 }
 
-fn out_of_order(page: PageId, prev: (u64, u64), next: (u64, u64)) -> Problem {
+/// The problem of revision `next` following `prev` (on `page`) in the `key` bucket.
+pub(crate) fn out_of_order(page: PageId, prev: (u64, u64), next: (u64, u64)) -> Problem {
     let msg = format!("revision {}.{} follows {}.{}: the key bucket is out of order", next.0, next.1, prev.0, prev.1);
     Problem::new(ProblemKind::KeysOutOfOrder, msg).page(page).bucket(vec!["key".into()])
 }
