@@ -102,28 +102,28 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
     let mut budget = view.tracked_pages().saturating_add(1);
     for depth in 0..=MAX_DEPTH {
         budget = budget.checked_sub(level.len() as u64).ok_or_else(|| too_large(root))?;
-        let read: Vec<Result<Page<'a>, Problem>> = level.par_iter().map(|&id| node(view, id)).collect();
-        let leaf_level = matches!(read.first(), Some(Ok(p)) if p.flags == LEAF);
-        if leaf_level {
+        // Each page's type and count (16 bytes a page, whatever a problem weighs: the leaf level
+        // of a large file has hundreds of thousands of pages).
+        let read: Vec<Result<(u16, u16), Box<Problem>>> =
+            level.par_iter().map(|&id| node(view, id).map(|p| (p.flags, p.count)).map_err(Box::new)).collect();
+        if matches!(read.first(), Some(Ok((LEAF, _)))) {
             let mut pages = Vec::with_capacity(level.len());
-            for r in read {
-                let p = r?;
-                if p.flags != LEAF {
-                    return Err(not_a_leaf(&p));
+            for (r, &id) in read.into_iter().zip(&level) {
+                match r.map_err(|p| *p)? {
+                    (LEAF, count) => pages.push((id, count)),
+                    _ => return Err(not_a_leaf(&view.page(id)?)),
                 }
-                pages.push((p.id, p.count));
             }
             return Ok(Leaves { pages, inline: None });
         }
         let mut next = Vec::new();
-        for r in read {
-            let p = r?;
-            if p.flags == LEAF {
-                let msg = format!(
-                    "page {}: leaf where the tree's branches are (depth {depth}): the tree is not balanced",
-                    p.id
-                );
-                return Err(Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8));
+        for (r, &id) in read.into_iter().zip(&level) {
+            let (flags, _) = r.map_err(|p| *p)?;
+            let p = view.page(id)?;
+            if flags == LEAF {
+                let msg =
+                    format!("page {id}: leaf where the tree's branches are (depth {depth}): the tree is not balanced");
+                return Err(Problem::new(ProblemKind::InvalidPageType, msg).page(id).offset(p.offset + 8));
             }
             // More children than the file has pages: a cycle, or a page reached twice.
             if next.len() as u64 + u64::from(p.count) > budget {
