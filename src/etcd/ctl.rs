@@ -8,7 +8,7 @@
 
 use super::goquote::{hex, quote};
 use super::header::Header;
-use super::proto::Kv;
+use super::proto::{put_varint, Kv};
 use super::range::Ranged;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -140,26 +140,18 @@ pub fn range_fields(h: &Header, r: &Ranged<'_>) -> String {
     s
 }
 
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 /// A varint field, left out when zero (proto3).
 fn vfield(out: &mut Vec<u8>, num: u64, v: u64) {
     if v != 0 {
-        varint(out, num << 3);
-        varint(out, v);
+        put_varint(out, num << 3);
+        put_varint(out, v);
     }
 }
 
 /// A length-delimited field.
 fn bfield(out: &mut Vec<u8>, num: u64, b: &[u8]) {
-    varint(out, (num << 3) | 2);
-    varint(out, b.len() as u64);
+    put_varint(out, (num << 3) | 2);
+    put_varint(out, b.len() as u64);
     out.extend_from_slice(b);
 }
 

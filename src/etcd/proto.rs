@@ -15,6 +15,15 @@ pub fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
     None
 }
 
+/// Appends `v` as a varint (the encoding [`varint`] reads).
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
 /// One field of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field<'a> {

@@ -14,7 +14,7 @@
 //! revisions apart. Revisions that are not ascending, within a set or across a join, mark it
 //! [unordered](RevSet::ordered), and callers then look revisions up in the tree instead.
 
-use super::proto::varint;
+use super::proto::{put_varint, varint};
 
 /// Revisions between restart points, at least (except across joins of small sets).
 pub const SPAN: u64 = 32;
@@ -45,14 +45,6 @@ impl Default for RevSet {
     fn default() -> Self {
         RevSet { bytes: Vec::new(), restarts: Vec::new(), last: [0, 0], len: 0, ordered: true }
     }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 /// `r` as a step from `prev` (which it must follow).

@@ -16,6 +16,7 @@
 //! (32 bytes) while they are sorted.
 
 use crate::etcd::collect::{Collector, KeyRev};
+use crate::etcd::proto::put_varint;
 use crate::etcd::revision::Revision;
 use rayon::prelude::*;
 
@@ -58,14 +59,6 @@ pub struct KeyRevisions {
     pub key: Vec<u8>,
     /// Its entries' revisions.
     pub revisions: Vec<Revision>,
-}
-
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
@@ -139,14 +132,14 @@ fn encode(runs: Vec<&[KeyRev<'_>]>) -> Option<Vec<u8>> {
     for run in runs {
         for same in run.chunk_by(|a, b| a.key.len() == b.key.len()) {
             let key = same.first()?.key;
-            varint(&mut block, key.len() as u64);
+            put_varint(&mut block, key.len() as u64);
             block.extend_from_slice(key);
-            varint(&mut block, same.len() as u64);
+            put_varint(&mut block, same.len() as u64);
             let mut main = 0;
             for r in same.iter().map(|r| r.rev) {
-                varint(&mut block, r.main.checked_sub(main)?);
+                put_varint(&mut block, r.main.checked_sub(main)?);
                 main = r.main;
-                varint(&mut block, r.sub.checked_mul(2)? | u64::from(r.tombstone));
+                put_varint(&mut block, r.sub.checked_mul(2)? | u64::from(r.tombstone));
             }
         }
     }
