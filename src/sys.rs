@@ -64,6 +64,14 @@ pub fn prefetch_lines(bytes: &[u8]) {
     }
 }
 
+/// [`prefetch_lines`] of `len` bytes of `data` from `at`, cut at the end of `data` (nothing when
+/// `at` lies past it).
+pub fn prefetch_span(data: &[u8], at: usize, len: usize) {
+    if let Some(b) = data.get(at..at.saturating_add(len).min(data.len())) {
+        prefetch_lines(b);
+    }
+}
+
 /// Asks the kernel to start writing `len` bytes at `offset` of `file` to disk now, without
 /// waiting for them (Linux `sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so the disk works
 /// while the rest is still being produced and a later fsync has little left to do. A hint only:

@@ -55,10 +55,8 @@ impl<'a> Geometry<'a> {
     /// Starts loading page `id`'s first page into cache, a line at a time (no effect outside the
     /// body).
     pub fn prefetch(&self, id: u64) {
-        let Some(at) = self.offset(id) else { return };
-        let end = at.saturating_add(usize::try_from(self.page_size).unwrap_or(0));
-        if let Some(b) = self.body.get(at..end.min(self.body.len())) {
-            crate::sys::prefetch_lines(b);
+        if let Some(at) = self.offset(id) {
+            crate::sys::prefetch_span(self.body, at, usize::try_from(self.page_size).unwrap_or(0));
         }
     }
 

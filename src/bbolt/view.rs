@@ -186,19 +186,15 @@ impl<'a> DbView<'a> {
     /// about to decode every element of a leaf ([`crate::sys::prefetch_lines`]). No effect for an
     /// id outside the file.
     pub fn prefetch_whole_page(&self, id: PageId) {
-        let Some(at) = usize::try_from(id.offset(self.page_size)).ok() else { return };
-        let end = at.saturating_add(usize::try_from(self.page_size).unwrap_or(0));
-        if let Some(b) = self.data.get(at..end.min(self.data.len())) {
-            crate::sys::prefetch_lines(b);
+        if let Ok(at) = usize::try_from(id.offset(self.page_size)) {
+            crate::sys::prefetch_span(self.data, at, usize::try_from(self.page_size).unwrap_or(0));
         }
     }
 
     /// Starts loading page `id`'s header and the element table of its `count` elements.
     pub fn prefetch_table(&self, id: PageId, count: u16) {
-        let Some(at) = usize::try_from(id.offset(self.page_size)).ok() else { return };
-        let len = PAGE_HEADER_SIZE + ELEMENT_SIZE * usize::from(count);
-        if let Some(b) = self.data.get(at..at.saturating_add(len).min(self.data.len())) {
-            crate::sys::prefetch_lines(b);
+        if let Ok(at) = usize::try_from(id.offset(self.page_size)) {
+            crate::sys::prefetch_span(self.data, at, PAGE_HEADER_SIZE + ELEMENT_SIZE * usize::from(count));
         }
     }
 
