@@ -100,3 +100,17 @@ pub fn default_sigpipe() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
+
+/// A value alone on its cache lines (128 bytes: the line pair x86 prefetches together), so that
+/// values that different threads write (a lock and what it guards, one per thread or shard) do
+/// not share a line: each write would otherwise take the line away from the other core.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct CacheLine<T>(pub T);
+
+impl<T> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}

@@ -42,6 +42,10 @@ pub struct Acc {
     pub(super) recs: Vec<Parts>,
     /// `[main, sub]` of every `key` bucket entry, in key order (for the residue count).
     pub(super) revs: RevSet,
+    /// Bytes of the revisions' budget taken and not yet used: the shared budget is charged
+    /// [`REVS_CREDIT`] at a time, not once a leaf (an atomic both cores write to a line apart
+    /// costs more than the leaf's revisions).
+    pub(super) revs_credit: u64,
     pub(super) resources: ResourceTally,
     pub(super) problems: Vec<Problem>,
     pub(super) problem_total: u64,
@@ -58,11 +62,30 @@ impl Acc {
         self.last_rev = o.last_rev.or(self.last_rev);
         self.recs.append(&mut o.recs);
         self.revs.append(&mut o.revs);
+        self.revs_credit += std::mem::take(&mut o.revs_credit);
         self.resources.join(std::mem::take(&mut o.resources));
         self.problem_total += o.problem_total;
         self.problems.append(&mut o.problems);
         self.problems.truncate(MAX_PROBLEMS);
     }
+}
+
+/// Bytes of the revisions' budget an accumulator takes at a time.
+const REVS_CREDIT: u64 = 256 << 10;
+
+/// Whether `acc` may add revisions costing `cost` bytes, taken from its credit, topped up from
+/// `budget` (false for good once the budget is spent).
+fn take_credit(acc: &mut Acc, budget: &Budget, cost: u64) -> bool {
+    if acc.revs_credit >= cost && !budget.exceeded() {
+        acc.revs_credit -= cost;
+        return true;
+    }
+    let top_up = cost.max(REVS_CREDIT);
+    if !budget.charge(top_up) {
+        return false;
+    }
+    acc.revs_credit += top_up - cost;
+    true
 }
 
 /// The fold behind `inspect`.
@@ -143,7 +166,9 @@ impl InspectFold<'_> {
                             grown
                         }
                     };
-                    if !self.budget.charge(grown) {
+                    // Most records fit in a part already grown: nothing to charge (and no write to
+                    // the budget both cores share).
+                    if grown > 0 && !self.budget.charge(grown) {
                         acc.recs = Vec::new();
                     }
                 }
@@ -183,7 +208,8 @@ impl Fold for InspectFold<'_> {
                 }
             }
         }
-        let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| b.charge(RevSet::cost(leaf.count as u64)));
+        let revs = self.in_key_bucket(ctx)
+            && self.revisions.is_some_and(|b| take_credit(acc, b, RevSet::cost(leaf.count as u64)));
         if !revs && self.in_key_bucket(ctx) {
             acc.revs = RevSet::default();
         }
@@ -194,7 +220,7 @@ impl Fold for InspectFold<'_> {
 
     fn entry(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
         if !e.is_bucket() {
-            let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| b.charge(RevSet::cost(1)));
+            let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| take_credit(acc, b, RevSet::cost(1)));
             self.plain(acc, ctx, e, None, revs);
         }
     }
@@ -239,5 +265,26 @@ impl Fold for InspectFold<'_> {
             }
             acc.overflow += u64::from(page.overflow);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credit_is_taken_from_the_budget_in_steps_and_never_past_it() {
+        let budget = Budget::new(3 * REVS_CREDIT);
+        let (mut a, mut b) = (Acc::default(), Acc::default());
+        // Many small charges touch the shared budget once a step.
+        for _ in 0..1000 {
+            assert!(take_credit(&mut a, &budget, 100));
+        }
+        assert!(!budget.exceeded());
+        assert!(take_credit(&mut b, &budget, REVS_CREDIT + 1), "a charge larger than a step is taken whole");
+        // What is left of the budget (less than a step) is refused, and stays refused.
+        assert!(!take_credit(&mut b, &budget, REVS_CREDIT));
+        assert!(budget.exceeded());
+        assert!(!take_credit(&mut a, &budget, 1), "credit taken before the budget was spent is not used after");
     }
 }

@@ -13,6 +13,7 @@ use crate::etcd::carve::{free_pages, KeyRecord};
 use crate::etcd::revision::Revision;
 use crate::etcd::revset::RevSet;
 use crate::problem::{Problem, ProblemKind};
+use crate::sys::CacheLine;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -52,28 +53,44 @@ pub fn resource(key: &[u8]) -> String {
 
 /// Carved records counted by resource path ([`By::slot`]): records and puts, and whether the
 /// path is the Secrets'. One map per carving thread, so counting never waits on another thread.
-struct Tally<'a>(Vec<Mutex<Counts<'a>>>);
+struct Tally<'a>(Vec<CacheLine<Mutex<Counts<'a>>>>);
 
-type Counts<'a> = HashMap<&'a [u8], (u64, u64, bool), Xxh3DefaultBuilder>;
+type Counts<'a> = HashMap<&'a [u8], Count, Xxh3DefaultBuilder>;
+
+/// Records, puts, and whether the path is the Secrets'.
+type Count = (u64, u64, bool);
 
 impl<'a> Tally<'a> {
     fn new() -> Tally<'a> {
-        Tally((0..=rayon::current_num_threads()).map(|_| Mutex::default()).collect())
+        Tally((0..=rayon::current_num_threads()).map(|_| CacheLine::default()).collect())
     }
 
-    /// Counts a carved record under its resource path; `true` when it is a put of a Secret
-    /// (whose key is then kept to be named).
-    fn count(&self, key: &'a [u8], rev: &Revision) -> bool {
-        let Cow::Borrowed(slot) = By::Resource.slot(key) else { return false };
+    /// Counts the records carved from one page under their resource paths (a run of records of
+    /// one path, as a page of one transaction mostly holds, takes one lookup); appends to
+    /// `secrets` the puts of Secrets (whose keys are then kept to be named).
+    fn count(&self, recs: &mut dyn Iterator<Item = KeyRecord<'a>>, secrets: &mut Vec<(Revision, &'a [u8])>) {
         let mine = rayon::current_thread_index().map_or(0, |i| i + 1) % self.0.len();
-        let Ok(mut t) = self.0[mine].lock() else { return false };
-        let n = t.entry(slot).or_insert_with(|| {
-            let name = By::Resource.name_of(Cow::Borrowed(slot));
-            (0, 0, name.as_ref() == b"secrets")
-        });
-        n.0 += 1;
-        n.1 += u64::from(!rev.tombstone);
-        n.2 && !rev.tombstone
+        let Ok(mut t) = self.0[mine].lock() else { return };
+        // The current run of one path, and its counts.
+        let mut cur: Option<(&'a [u8], &mut Count)> = None;
+        for r in recs {
+            let Cow::Borrowed(slot) = By::Resource.slot(r.kv.key) else { continue };
+            let c = match cur.take() {
+                Some((s, c)) if s == slot => c,
+                _ => t.entry(slot).or_insert_with(|| {
+                    let name = By::Resource.name_of(Cow::Borrowed(slot));
+                    (0, 0, name.as_ref() == b"secrets")
+                }),
+            };
+            c.0 += 1;
+            if !r.rev.tombstone {
+                c.1 += 1;
+                if c.2 {
+                    secrets.push((r.rev, r.kv.key));
+                }
+            }
+            cur = Some((slot, c));
+        }
     }
 }
 
@@ -81,7 +98,7 @@ impl<'a> Tally<'a> {
 fn summarize(tally: Tally<'_>, secrets: &[(Revision, &[u8])]) -> Residue {
     let mut r = Residue::default();
     for counts in tally.0 {
-        for (slot, (n, puts, _)) in counts.into_inner().unwrap_or_default() {
+        for (slot, (n, puts, _)) in counts.0.into_inner().unwrap_or_default() {
             let name = String::from_utf8_lossy(&By::Resource.name_of(Cow::Borrowed(slot))).into_owned();
             *r.by_resource.entry(name).or_insert(0) += n;
             r.records += n;
@@ -110,7 +127,8 @@ pub fn residue<'a>(
     compacted: Option<u64>,
 ) -> Option<Residue> {
     let tally = Tally::new();
-    let keep = |r: KeyRecord<'a>| tally.count(r.kv.key, &r.rev).then_some((r.rev, r.kv.key));
+    let keep =
+        |rs: &mut dyn Iterator<Item = KeyRecord<'a>>, secrets: &mut Vec<(Revision, &'a [u8])>| tally.count(rs, secrets);
     let (leaf_pages, key_pages, secrets) =
         free_pages(view, reached, tree, compacted, &keep, &|s: &(Revision, &'a [u8])| s.0).ok()?;
     Some(Residue { free_leaf_pages: leaf_pages, key_pages, ..summarize(tally, &secrets) })

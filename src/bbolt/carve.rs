@@ -60,6 +60,28 @@ impl<'a> Geometry<'a> {
         }
     }
 
+    /// Starts loading page `id`'s header and the start of its element table (the lines holding
+    /// the headers of its first elements), without reading anything.
+    pub fn prefetch_head(&self, id: u64) {
+        if let Some(at) = self.offset(id) {
+            crate::sys::prefetch_span(self.body, at, HEAD_BYTES);
+        }
+    }
+
+    /// Starts loading what carving page `id` reads of its elements, its head read (it should be in
+    /// cache: see [`Geometry::prefetch_head`]): the lines each element's key, value start and
+    /// value end lie on; the whole page when its element table runs past the head (elements
+    /// that many are small, and fill the page's lines anyway).
+    pub fn prefetch_elements(&self, id: u64) {
+        let (Some(h), Some(at)) = (self.header(id), self.offset(id)) else { return };
+        let count = usize::from(h.count).min(max_elements(self.page_size));
+        if PAGE_HEADER_SIZE + ELEMENT_SIZE * count > HEAD_BYTES {
+            self.prefetch(id);
+        } else if let Some(page) = self.body.get(at..) {
+            super::page::prefetch_records(page, self.order, count);
+        }
+    }
+
     /// The header of page `id`, if the page lies in the file.
     pub fn header(&self, id: u64) -> Option<Header> {
         let at = self.offset(id)?;
@@ -223,6 +245,10 @@ pub fn leaf<'a>(g: &Geometry<'a>, id: u64, mode: Mode, reached: &dyn Fn(u64) -> 
     }
 }
 
+/// Bytes of a page loaded two pages ahead of carving: its header and the headers of its first 15
+/// elements.
+const HEAD_BYTES: usize = 256;
+
 /// Pages per parallel task of [`carve`].
 const CARVE_BLOCK: u64 = 256;
 
@@ -246,13 +272,19 @@ pub fn carve<'a, T: Send>(
         .flat_map_iter(|b| {
             let lo = start + b * CARVE_BLOCK;
             let free: Vec<u64> = (lo..(lo + CARVE_BLOCK).min(end)).filter(|&id| !reached(id)).collect();
+            for &id in free.iter().take(2) {
+                g.prefetch_head(id);
+            }
             if let Some(&first) = free.first() {
-                g.prefetch(first);
+                g.prefetch_elements(first);
             }
             let mut out = Vec::new();
             for (i, &id) in free.iter().enumerate() {
+                if let Some(&later) = free.get(i + 2) {
+                    g.prefetch_head(later);
+                }
                 if let Some(&next) = free.get(i + 1) {
-                    g.prefetch(next);
+                    g.prefetch_elements(next);
                 }
                 out.extend(leaf(g, id, mode, reached).and_then(f));
             }

@@ -19,6 +19,7 @@ use super::range::KeyRange;
 use super::revision::{self, Revision, REV_LEN};
 use super::revset::RevSet;
 use super::scan::{self, Entry};
+use super::seen::Seen;
 use super::KEY_BUCKET;
 use crate::bbolt::bitmap::AtomicBitmap;
 use crate::bbolt::carve::{self, Candidates, CarvedLeaf, Geometry, Mode};
@@ -28,9 +29,6 @@ use crate::bbolt::page::LeafElem;
 use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 use rayon::prelude::*;
-use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::Mutex;
 
 /// Where a record was read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -105,8 +103,13 @@ impl<'a> KeyRecord<'a> {
 /// empty-valued marker of `etcdutl snapshot restore --bump-revision` and anything that fails.
 pub fn record<'a>(key: &[u8], value: &'a [u8]) -> Option<(Revision, Kv<'a>)> {
     let rev = revision::parse(key)?;
+    Some((rev, fields(&rev, value)?))
+}
+
+/// The fields of the record at revision `rev` (its key parsed already), when they check out.
+fn fields<'a>(rev: &Revision, value: &'a [u8]) -> Option<Kv<'a>> {
     let kv = proto::kv(value).filter(|_| !value.is_empty() && value.len() < 1 << 31)?;
-    Rec::sound(&rev, &kv).then_some((rev, kv))
+    Rec::sound(rev, &kv).then_some(kv)
 }
 
 /// The revision key a put's value implies when its own key was damaged: the value's mod revision
@@ -171,37 +174,53 @@ pub struct FreeRecords<'a> {
     pub records: Vec<KeyRecord<'a>>,
 }
 
+/// One element of a free page of the `key` bucket, as the residue count reads it: its revision,
+/// the element, whether the tree holds that revision, its record's fields (read last, and only
+/// when the page needs them), and whether this page is the first to give the record.
+struct Slot<'a> {
+    rev: Revision,
+    e: LeafElem<'a>,
+    held: bool,
+    kv: Option<Kv<'a>>,
+    first: bool,
+}
+
 /// The revision keys of a strictly carved page, when it is a page of the `key` bucket (every
 /// element a plain entry whose key is a revision key). Nothing of the values is read yet.
-fn key_page<'a>(leaf: &CarvedLeaf<'a>) -> Option<Vec<(Revision, LeafElem<'a>)>> {
-    let mut out: Vec<(Revision, LeafElem<'a>)> = Vec::with_capacity(leaf.elems.len());
+fn key_page<'a>(leaf: &CarvedLeaf<'a>) -> Option<Vec<Slot<'a>>> {
+    let mut out: Vec<Slot<'a>> = Vec::with_capacity(leaf.elems.len());
     for c in &leaf.elems {
         let e = c.stated.filter(|_| c.consistent() && !c.stated.is_some_and(|e| e.is_bucket()))?;
         let rev = revision::parse(e.key)?;
-        if out.last().is_some_and(|(p, _)| *p >= rev) {
+        if out.last().is_some_and(|p| p.rev >= rev) {
             return None;
         }
-        out.push((rev, e));
+        out.push(Slot { rev, e, held: false, kv: None, first: false });
     }
     Some(out)
 }
 
-/// Which of a page's revisions (ascending, as bbolt keeps a page) the tree holds: asked of
+/// Marks which of a page's revisions (ascending, as bbolt keeps a page) the tree holds: asked of
 /// `tree` (the walk's revisions) when it has them in order, else each looked up in the `key`
 /// bucket.
-fn held(
-    view: &DbView<'_>,
-    tree: Option<&RevSet>,
-    kb: Option<BucketRoot<'_>>,
-    keys: &[(Revision, LeafElem<'_>)],
-) -> Vec<bool> {
-    let queries: Vec<[u64; 2]> = keys.iter().map(|(r, _)| [r.main, r.sub]).collect();
-    if let Some(found) = tree.and_then(|t| t.contains_each(&queries)) {
-        return found;
+fn held(view: &DbView<'_>, tree: Option<&RevSet>, kb: Option<BucketRoot<'_>>, slots: &mut [Slot<'_>]) {
+    thread_local! {
+        // Where this thread's last search ended: free pages next to each other mostly hold
+        // revisions next to each other.
+        static HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     }
-    match kb {
-        Some(kb) => keys.iter().map(|(_, e)| cursor::get(view, kb, e.key).is_ok_and(|e| e.is_some())).collect(),
-        None => vec![false; keys.len()],
+    if let Some(t) = tree {
+        let mut hint = HINT.get();
+        let done = t.mark_near(&mut hint, slots, |s| [s.rev.main, s.rev.sub], |s, h| s.held = h);
+        HINT.set(hint);
+        if done {
+            return;
+        }
+    }
+    if let Some(kb) = kb {
+        for s in slots {
+            s.held = cursor::get(view, kb, s.e.key).is_ok_and(|e| e.is_some());
+        }
     }
 }
 
@@ -223,12 +242,17 @@ pub fn free_records_with<'a>(
     tree: Option<&RevSet>,
     compacted: Option<u64>,
 ) -> Result<FreeRecords<'a>, Problem> {
-    let (leaf_pages, key_pages, records) = free_pages(view, reached, tree, compacted, &|r| Some(r), &|r| r.rev)?;
+    let keep = |rs: &mut dyn Iterator<Item = KeyRecord<'a>>, out: &mut Vec<KeyRecord<'a>>| out.extend(rs);
+    let (leaf_pages, key_pages, records) = free_pages(view, reached, tree, compacted, &keep, &|r| r.rev)?;
     Ok(FreeRecords { leaf_pages, key_pages, records })
 }
 
+/// What [`free_pages`] keeps of a page's new records: it appends to the vector what it keeps.
+pub type Keep<'k, 'a, T> = dyn Fn(&mut dyn Iterator<Item = KeyRecord<'a>>, &mut Vec<T>) + Sync + 'k;
+
 /// [`free_records_with`] keeping of each record (each revision once) only what `keep` makes of
 /// it, if anything (in memory for all of them at once: a count needs far less than the record);
+/// `keep` gets the new records of a page at once (in revision order) and appends what it keeps;
 /// `rev` gives it back its revision.
 /// Returns the free leaf pages, the pages of the `key` bucket among them, and the records.
 pub fn free_pages<'a, T: Send>(
@@ -236,7 +260,7 @@ pub fn free_pages<'a, T: Send>(
     reached: &AtomicBitmap,
     tree: Option<&RevSet>,
     compacted: Option<u64>,
-    keep: &(dyn Fn(KeyRecord<'a>) -> Option<T> + Sync),
+    keep: &Keep<'_, 'a, T>,
     rev: &(dyn Fn(&T) -> Revision + Sync),
 ) -> Result<(u64, u64, Vec<T>), Problem> {
     let g = Geometry::of(view);
@@ -249,40 +273,29 @@ pub fn free_pages<'a, T: Send>(
         if first.is_some_and(|f| compacted.is_some_and(|c| f.main > c)) {
             return Some(key_page(&leaf).map(|_| Vec::new()));
         }
-        let Some(keys) = key_page(&leaf) else { return Some(None) };
-        let live = held(view, tree, kb, &keys);
+        let Some(mut slots) = key_page(&leaf) else { return Some(None) };
+        held(view, tree, kb, &mut slots);
         // Only a page with a revision the tree lacks, and that no page read before has given, is
         // read in full (bbolt leaves many copies of a leaf it rewrote).
-        let unheld = keys.iter().zip(&live).filter(|((_, e), l)| !**l && !e.value.is_empty()).map(|((r, _), _)| r);
-        if seen.has_all(unheld) {
+        if seen.has_all(slots.iter().filter(|s| !s.held && !s.e.value.is_empty()).map(|s| &s.rev)) {
             return Some(Some(Vec::new()));
         }
-        for (_, e) in &keys {
-            if let Some(tail) = e.value.len().checked_sub(1).and_then(|i| e.value.get(i..)) {
-                crate::sys::prefetch(tail);
-            }
-        }
         // Every record of the page must check out before any is kept.
-        let mut sound = Vec::with_capacity(keys.len());
-        for ((rev, e), l) in keys.into_iter().zip(live) {
-            if e.value.is_empty() {
-                continue;
-            }
-            let (_, kv) = record(e.key, e.value)?;
-            if !l {
-                sound.push((rev, e, kv));
+        for s in &mut slots {
+            if !s.e.value.is_empty() {
+                s.kv = Some(fields(&s.rev, s.e.value)?);
             }
         }
         let page = leaf.page.id;
         // A record is kept once, from the first page that gives it (copies of a leaf that bbolt
         // rewrote hold the same records): the count then holds each revision once.
-        // A fresh vector of its own size: collecting from `sound` would keep its buffer, sized for
-        // whole records, alive for every page until the end.
-        let first = seen.first_each(sound.iter().map(|(rev, _, _)| rev));
+        let unheld = slots.iter_mut().filter(|s| !s.held && s.kv.is_some());
+        seen.first_each(unheld, |s| s.rev, |s, first| s.first = first);
+        let mut new =
+            slots.iter().filter(|s| s.first).filter_map(|s| Some(KeyRecord::free_page(s.rev, &s.e, s.kv?, page)));
+        // A fresh vector of its own size: most pages keep nothing, and none keeps its scratch.
         let mut recs: Vec<T> = Vec::new();
-        for ((rev, e, kv), _) in sound.into_iter().zip(first).filter(|(_, f)| *f) {
-            recs.extend(keep(KeyRecord::free_page(rev, &e, kv, page)));
-        }
+        keep(&mut new, &mut recs);
         recs.shrink_to_fit();
         Some(Some(recs))
     });
@@ -297,94 +310,6 @@ pub fn free_pages<'a, T: Send>(
     // Each revision is kept once already (`seen`): only their order is left to make.
     records.par_sort_unstable_by_key(|r| rev(r));
     Ok((leaf_pages, key_pages, records))
-}
-
-/// The revisions already kept, shared by the carving threads: sharded by runs of 64 main
-/// revisions, so the records of one page (consecutive revisions) take one lock, not one each.
-struct Seen(Vec<Mutex<HashSet<u128, RevHash>>>);
-
-type Shard<'s> = std::sync::MutexGuard<'s, HashSet<u128, RevHash>>;
-
-impl Default for Seen {
-    fn default() -> Self {
-        let seed = std::collections::hash_map::RandomState::new().hash_one(0u64);
-        Seen((0..64).map(|_| Mutex::new(HashSet::with_hasher(RevHash(seed)))).collect())
-    }
-}
-
-/// Hashes a revision (`main << 64 | sub`) with two multiplies and a per-process seed, a fraction
-/// of a general-purpose hash of 16 bytes; the seed keeps a crafted file from choosing collisions.
-#[derive(Clone, Copy)]
-struct RevHash(u64);
-
-impl BuildHasher for RevHash {
-    type Hasher = RevHasher;
-    fn build_hasher(&self) -> RevHasher {
-        RevHasher(self.0)
-    }
-}
-
-/// See [`RevHash`].
-struct RevHasher(u64);
-
-const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
-
-impl Hasher for RevHasher {
-    fn finish(&self) -> u64 {
-        self.0 ^ (self.0 >> 29)
-    }
-    fn write(&mut self, b: &[u8]) {
-        for &x in b {
-            self.0 = (self.0 ^ u64::from(x)).wrapping_mul(MUL);
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        let (hi, lo) = ((v >> 64) as u64, v as u64);
-        self.0 = ((self.0 ^ hi).wrapping_mul(MUL) ^ lo).wrapping_mul(MUL);
-    }
-}
-
-impl Seen {
-    /// Runs `f` on each revision with its shard locked, a lock held while the shard stays the
-    /// same (and released before the next is taken); stops when `f` says so.
-    fn each<'r>(&self, revs: impl Iterator<Item = &'r Revision>, f: &mut dyn FnMut(&mut Shard<'_>, u128) -> bool) {
-        let mut held: Option<(usize, Shard<'_>)> = None;
-        for rev in revs {
-            let i = (rev.main / 64) as usize % self.0.len();
-            let g = match held.take() {
-                Some((j, g)) if j == i => g,
-                other => {
-                    drop(other);
-                    // A poisoned shard (a carving thread panicked) is still a set of revisions.
-                    self.0[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-                }
-            };
-            let g = &mut held.insert((i, g)).1;
-            if !f(g, u128::from(rev.main) << 64 | u128::from(rev.sub)) {
-                break;
-            }
-        }
-    }
-
-    /// Whether every one of `revs` was kept already.
-    fn has_all<'r>(&self, revs: impl Iterator<Item = &'r Revision>) -> bool {
-        let mut all = true;
-        self.each(revs, &mut |s, k| {
-            all = s.contains(&k);
-            all
-        });
-        all
-    }
-
-    /// For each of `revs`, whether it is seen here for the first time (it is then kept).
-    fn first_each<'r>(&self, revs: impl ExactSizeIterator<Item = &'r Revision>) -> Vec<bool> {
-        let mut out = Vec::with_capacity(revs.len());
-        self.each(revs, &mut |s, k| {
-            out.push(s.insert(k));
-            true
-        });
-        out
-    }
 }
 
 /// The records free pages hold for the keys `range` selects, as entries of the `key` bucket
@@ -446,20 +371,5 @@ mod tests {
         // A value that does not decode, or a tombstone (only the key), is not repaired.
         assert_eq!(repair(&bad, &v[..5]), None);
         assert_eq!(repair(&bad, &[0x0a, 2, b'/', b'a']), None);
-    }
-
-    #[test]
-    fn each_revision_is_first_once_across_pages_and_shards() {
-        let r = |main, sub| Revision { main, sub, tombstone: false };
-        let seen = Seen::default();
-        // Revisions across a shard boundary (64 main revisions a shard) and back.
-        let page = [r(62, 0), r(63, 0), r(64, 0), r(64, 1), r(130, 0)];
-        assert!(!seen.has_all(page.iter()));
-        assert_eq!(seen.first_each(page.iter()), vec![true; 5]);
-        assert!(seen.has_all(page.iter()));
-        let copy = [r(63, 0), r(64, 1), r(65, 0)];
-        assert!(!seen.has_all(copy.iter()), "65 is new");
-        assert_eq!(seen.first_each(copy.iter()), vec![false, false, true]);
-        assert!(seen.has_all(std::iter::empty()), "nothing to read");
     }
 }

@@ -31,6 +31,7 @@ pub mod revision;
 pub mod revset;
 pub mod scan;
 pub mod schema;
+pub(crate) mod seen;
 pub mod status;
 pub mod trailer;
 

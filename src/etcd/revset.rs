@@ -17,52 +17,69 @@
 use super::proto::{put_varint, varint};
 
 /// Revisions between restart points, at least (except across joins of small sets).
-pub const SPAN: u64 = 32;
+pub const SPAN: u64 = 16;
+
+/// Bytes of a restart point: its revision, stream position and ordinal.
+const RESTART_BYTES: u64 = 16 + 8 + 8;
 
 /// `[main, sub]`, as the bucket orders them.
 pub type Rev = [u64; 2];
 
-/// A restart point: the revision reached, and where the stream goes on from it.
-#[derive(Clone, Copy, Debug)]
-struct Restart {
-    rev: Rev,
-    at: usize,
-    /// The ordinal of `rev` in the set.
-    ord: u64,
-}
-
-/// An ordered set of revisions; see the module docs.
+/// An ordered set of revisions; see the module docs. Restart points are kept as three parallel
+/// arrays, so the binary search runs over the revisions alone (16 bytes each, mostly in cache).
 #[derive(Clone, Debug)]
 pub struct RevSet {
     bytes: Vec<u8>,
-    restarts: Vec<Restart>,
+    /// Each restart point's revision, as one number ([`key`]: one compare in the search).
+    restart_rev: Vec<u128>,
+    /// Where the stream goes on from it.
+    restart_at: Vec<usize>,
+    /// Its ordinal in the set (for joins, which keep restart points [`SPAN`] apart).
+    restart_ord: Vec<u64>,
     last: Rev,
     len: u64,
+    /// Revisions since the last restart point.
+    since: u64,
     ordered: bool,
 }
 
 impl Default for RevSet {
     fn default() -> Self {
-        RevSet { bytes: Vec::new(), restarts: Vec::new(), last: [0, 0], len: 0, ordered: true }
+        RevSet {
+            bytes: Vec::new(),
+            restart_rev: Vec::new(),
+            restart_at: Vec::new(),
+            restart_ord: Vec::new(),
+            last: [0, 0],
+            len: 0,
+            since: 0,
+            ordered: true,
+        }
     }
 }
 
 /// `r` as a step from `prev` (which it must follow).
 fn put_step(out: &mut Vec<u8>, prev: Rev, r: Rev) {
     let step = r[0] - prev[0];
-    put_varint(out, step);
-    put_varint(out, if step == 0 { r[1] - prev[1] } else { r[1] });
+    let sub = if step == 0 { r[1] - prev[1] } else { r[1] };
+    // Nearly always two one-byte varints.
+    if step < 0x80 && sub < 0x80 {
+        out.extend_from_slice(&[step as u8, sub as u8]);
+    } else {
+        put_varint(out, step);
+        put_varint(out, sub);
+    }
 }
 
 impl RevSet {
     /// Adds a revision, which must follow every one already added (else the set is unordered).
     pub fn push(&mut self, r: Rev) {
         if self.len == 0 {
-            self.restarts.push(Restart { rev: r, at: 0, ord: 0 });
+            self.restart(r, 0, 0);
         } else if self.last < r {
             put_step(&mut self.bytes, self.last, r);
-            if self.restarts.last().is_some_and(|p| self.len - p.ord >= SPAN) {
-                self.restarts.push(Restart { rev: r, at: self.bytes.len(), ord: self.len });
+            if self.since >= SPAN {
+                self.restart(r, self.bytes.len(), self.len);
             }
         } else {
             self.ordered = false;
@@ -70,6 +87,14 @@ impl RevSet {
         }
         self.last = r;
         self.len += 1;
+        self.since += 1;
+    }
+
+    fn restart(&mut self, rev: Rev, at: usize, ord: u64) {
+        self.since = 0;
+        self.restart_rev.push(key(rev));
+        self.restart_at.push(at);
+        self.restart_ord.push(ord);
     }
 
     /// Appends a set built from the revisions that follow this one's.
@@ -83,7 +108,7 @@ impl RevSet {
             *self = o;
             return;
         }
-        let Some(first) = o.restarts.first().map(|p| p.rev) else { return };
+        let Some(first) = o.restart_rev.first().map(|&k| unkey(k)) else { return };
         if first <= self.last {
             self.ordered = false;
             return;
@@ -91,16 +116,17 @@ impl RevSet {
         put_step(&mut self.bytes, self.last, first);
         let base = self.bytes.len();
         self.bytes.extend_from_slice(&o.bytes);
-        let mut prev = self.restarts.last().map_or(0, |p| p.ord);
-        for p in &o.restarts {
-            let ord = self.len + p.ord;
+        let mut prev = self.restart_ord.last().copied().unwrap_or(0);
+        for ((&rev, &at), &ord) in o.restart_rev.iter().zip(&o.restart_at).zip(&o.restart_ord) {
+            let ord = self.len + ord;
             if ord - prev >= SPAN {
-                self.restarts.push(Restart { rev: p.rev, at: base + p.at, ord });
+                self.restart(unkey(rev), base + at, ord);
                 prev = ord;
             }
         }
         self.last = o.last;
         self.len += o.len;
+        self.since = self.len - self.restart_ord.last().copied().unwrap_or(0);
     }
 
     /// Whether every revision came in ascending order (queries are answered only then).
@@ -122,58 +148,129 @@ impl RevSet {
     pub fn cost(n: u64) -> u64 {
         // Two varints (at most 3 + 2 bytes for etcd's revisions and sub revisions in practice)
         // and a restart point per SPAN revisions.
-        n.saturating_mul(5).saturating_add(n / SPAN * std::mem::size_of::<Restart>() as u64)
+        n.saturating_mul(5).saturating_add(n / SPAN * RESTART_BYTES)
     }
 
     /// For each of `queries`, whether the set holds it. Ascending queries share one search; any
     /// order is answered right. `None` when the set is [unordered](RevSet::ordered).
     pub fn contains_each(&self, queries: &[Rev]) -> Option<Vec<bool>> {
+        let mut out: Vec<(Rev, bool)> = queries.iter().map(|&q| (q, false)).collect();
+        self.mark(&mut out, |o| o.0, |o, found| o.1 = found).then(|| out.into_iter().map(|o| o.1).collect())
+    }
+
+    /// [`RevSet::contains_each`] in place: for each item, `set` is told whether the set holds
+    /// the revision `rev` reads from it. `false` (and nothing told) when the set is unordered.
+    pub fn mark<T>(&self, items: &mut [T], rev: impl Fn(&T) -> Rev, set: impl Fn(&mut T, bool)) -> bool {
+        self.mark_near(&mut 0, items, rev, set)
+    }
+
+    /// [`RevSet::mark`] searching from `hint`, a position a search before this one left there
+    /// (the search is short when the revisions asked lie close to the ones asked before, as
+    /// they do from one free page to the next); any `hint` gives the same answers.
+    pub fn mark_near<T>(
+        &self,
+        hint: &mut usize,
+        items: &mut [T],
+        rev: impl Fn(&T) -> Rev,
+        set: impl Fn(&mut T, bool),
+    ) -> bool {
         if !self.ordered {
-            return None;
+            return false;
         }
-        let mut out = Vec::with_capacity(queries.len());
         let mut at: Option<Walk> = None;
-        for &q in queries {
+        for item in items {
+            let q = key(rev(item));
             let mut w = match at.take() {
                 Some(w) if w.cur <= q => w,
-                _ => match self.seek(q) {
+                _ => match self.seek(q, hint) {
                     Some(w) => w,
                     None => {
-                        out.push(false);
+                        set(item, false);
                         continue;
                     }
                 },
             };
             while w.cur < q && self.next(&mut w) {}
-            out.push(w.cur == q);
+            set(item, w.cur == q);
             at = Some(w);
         }
-        Some(out)
+        true
     }
 
-    /// A walk standing at the last restart point at or before `q` (`None` before the first).
-    fn seek(&self, q: Rev) -> Option<Walk> {
-        let i = self.restarts.partition_point(|p| p.rev <= q).checked_sub(1)?;
-        let p = self.restarts.get(i)?;
-        Some(Walk { pos: p.at, cur: p.rev })
+    /// A walk standing at the last restart point at or before `q` (`None` before the first),
+    /// found by galloping from restart point `hint` (then left at the one found).
+    fn seek(&self, q: u128, hint: &mut usize) -> Option<Walk> {
+        let r = &self.restart_rev;
+        let h = (*hint).min(r.len().checked_sub(1)?);
+        // The range [lo, hi) that holds the last restart point at or before q.
+        let (mut lo, mut hi) = (0, r.len());
+        if r[h] <= q {
+            let mut step = 1;
+            lo = h;
+            while let Some(&x) = r.get(lo + step) {
+                if x > q {
+                    hi = lo + step;
+                    break;
+                }
+                lo += step;
+                step *= 2;
+            }
+        } else {
+            let mut step = 1;
+            hi = h;
+            while let Some(x) = hi.checked_sub(step).map(|i| r[i]) {
+                if x <= q {
+                    lo = hi - step;
+                    break;
+                }
+                hi -= step;
+                step *= 2;
+            }
+        }
+        let i = lo + r.get(lo..hi)?.partition_point(|&x| x <= q).checked_sub(1)?;
+        *hint = i;
+        Some(Walk { pos: *self.restart_at.get(i)?, cur: *r.get(i)? })
     }
 
     /// Moves `w` to the next revision; `false` past the last one.
+    #[inline]
     fn next(&self, w: &mut Walk) -> bool {
-        let mut pos = w.pos;
-        let (Some(step), Some(sub)) = (varint(&self.bytes, &mut pos), varint(&self.bytes, &mut pos)) else {
-            return false;
+        // Nearly every step is two one-byte varints (the next sub revision, or a small step of
+        // the main one to sub revision 0).
+        let (step, sub) = match self.bytes.get(w.pos..w.pos.saturating_add(2)) {
+            Some(&[a, b]) if (a | b) & 0x80 == 0 => {
+                w.pos += 2;
+                (u64::from(a), u64::from(b))
+            }
+            _ => {
+                let mut pos = w.pos;
+                let (Some(step), Some(sub)) = (varint(&self.bytes, &mut pos), varint(&self.bytes, &mut pos)) else {
+                    return false;
+                };
+                w.pos = pos;
+                (step, sub)
+            }
         };
-        w.cur = if step == 0 { [w.cur[0], w.cur[1] + sub] } else { [w.cur[0] + step, sub] };
-        w.pos = pos;
+        let [main, was] = unkey(w.cur);
+        w.cur = if step == 0 { key([main, was.wrapping_add(sub)]) } else { key([main.wrapping_add(step), sub]) };
         true
     }
 }
 
-/// A position in a [`RevSet`]: the revision reached, and where the stream goes on.
+/// A revision as one number that orders as the revision does.
+fn key(r: Rev) -> u128 {
+    u128::from(r[0]) << 64 | u128::from(r[1])
+}
+
+/// The revision [`key`] made `k` of.
+fn unkey(k: u128) -> Rev {
+    [(k >> 64) as u64, k as u64]
+}
+
+/// A position in a [`RevSet`]: the revision reached (as a [`key`]), and where the stream goes on.
 struct Walk {
     pos: usize,
-    cur: Rev,
+    cur: u128,
 }
 
 #[cfg(test)]
@@ -237,7 +334,7 @@ mod tests {
             joined.append(&mut s);
         }
         assert!(joined.ordered() && joined.len() == all.len() as u64);
-        assert!(joined.restarts.len() as u64 <= all.len() as u64 / SPAN + 1, "{}", joined.restarts.len());
+        assert!(joined.restart_rev.len() as u64 <= all.len() as u64 / SPAN + 1, "{}", joined.restart_rev.len());
         let queries: Vec<Rev> = (0..410).flat_map(|m| (0..14).map(move |sub| [m, sub])).collect();
         let want: Vec<bool> = queries.iter().map(|q| all.binary_search(q).is_ok()).collect();
         assert_eq!(joined.contains_each(&queries).unwrap(), want);
@@ -251,7 +348,25 @@ mod tests {
                 s.push([main, sub]);
             }
         }
-        let bytes = s.bytes.capacity() + s.restarts.capacity() * std::mem::size_of::<Restart>();
-        assert!(bytes as u64 <= RevSet::cost(s.len()) && bytes < 4 * 1_000_000, "{bytes}");
+        let bytes = s.bytes.capacity() + s.restart_rev.capacity() * RESTART_BYTES as usize;
+        assert!(bytes as u64 <= RevSet::cost(s.len()) && bytes < 5 * 1_000_000, "{bytes}");
+    }
+
+    #[test]
+    fn any_hint_gives_the_same_answers() {
+        let all = revs();
+        let mut s = RevSet::default();
+        all.iter().for_each(|&r| s.push(r));
+        let queries: Vec<Rev> = (0..410).flat_map(|m| (0..14).map(move |sub| [m, sub])).collect();
+        let want: Vec<bool> = queries.iter().map(|q| all.binary_search(q).is_ok()).collect();
+        // Hints before, inside, past the restart points, and left by the searches before.
+        for start in [0, 1, 5, s.restart_rev.len() / 2, s.restart_rev.len() - 1, usize::MAX] {
+            let mut hint = start;
+            for (chunk, want) in queries.chunks(9).zip(want.chunks(9)).rev() {
+                let mut items: Vec<(Rev, bool)> = chunk.iter().map(|&q| (q, false)).collect();
+                assert!(s.mark_near(&mut hint, &mut items, |i| i.0, |i, f| i.1 = f));
+                assert_eq!(items.iter().map(|i| i.1).collect::<Vec<_>>(), want, "hint from {start}");
+            }
+        }
     }
 }
