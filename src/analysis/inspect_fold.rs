@@ -118,11 +118,9 @@ impl InspectFold<'_> {
     /// One plain entry; `revs`: note its revision for the residue count.
     fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, page: Option<&Page<'_>>, revs: bool) {
         if self.in_key_bucket(ctx) {
-            if revs {
-                // The key was just read by the check above it in cache: no second miss.
-                if let Some(r) = crate::etcd::revision::parse(e.key) {
-                    acc.revs.push([r.main, r.sub]);
-                }
+            let rev = crate::etcd::revision::parse(e.key);
+            if let Some(r) = rev.filter(|_| revs) {
+                acc.revs.push([r.main, r.sub]);
             }
             let report = |acc: &mut Acc, (kind, msg): (ProblemKind, String)| {
                 acc.problem_total += 1;
@@ -134,7 +132,7 @@ impl InspectFold<'_> {
                     acc.problems.push(p);
                 }
             };
-            let checked = Rec::check_kv(e.key, e.value);
+            let checked = Rec::check_parsed(rev, e.key, e.value);
             let t = &mut acc.totals;
             match checked {
                 Ok(None) => {}

@@ -72,7 +72,17 @@ impl Rec {
         key: &[u8],
         value: &'v [u8],
     ) -> Result<Option<(proto::Kv<'v>, Rec, Option<Invariant>)>, Invariant> {
-        let Some(rev) = revision::parse(key) else {
+        Rec::check_parsed(revision::parse(key), key, value)
+    }
+
+    /// [`Rec::check_kv`] of an entry whose key the caller parsed already (`rev`: what
+    /// [`revision::parse`] gave for `key`).
+    pub fn check_parsed<'v>(
+        rev: Option<revision::Revision>,
+        key: &[u8],
+        value: &'v [u8],
+    ) -> Result<Option<(proto::Kv<'v>, Rec, Option<Invariant>)>, Invariant> {
+        let Some(rev) = rev else {
             let why =
                 format!("key of {} bytes is not a revision (8-byte main, '_', 8-byte sub, optional 't')", key.len());
             return Err((ProblemKind::InvalidRevisionKey, why));

@@ -59,6 +59,7 @@ impl Default for RevSet {
 }
 
 /// `r` as a step from `prev` (which it must follow).
+#[inline]
 fn put_step(out: &mut Vec<u8>, prev: Rev, r: Rev) {
     let step = r[0] - prev[0];
     let sub = if step == 0 { r[1] - prev[1] } else { r[1] };
@@ -73,6 +74,7 @@ fn put_step(out: &mut Vec<u8>, prev: Rev, r: Rev) {
 
 impl RevSet {
     /// Adds a revision, which must follow every one already added (else the set is unordered).
+    #[inline]
     pub fn push(&mut self, r: Rev) {
         if self.len == 0 {
             self.restart(r, 0, 0);
