@@ -5,8 +5,10 @@
 //! Revisions arrive in bucket (ascending) order. All but the first are kept as varints in one
 //! byte stream: the step of the main revision, then the sub revision (its step when the main one
 //! did not move). Every [`SPAN`] revisions or so a restart point notes the revision reached and
-//! where the stream goes on from it. A query finds its restart point by binary search and decodes
-//! forward; a run of ascending queries (a page's revisions) shares one search.
+//! where the stream goes on from it. A query finds its restart point by a search that gallops from
+//! where the caller's previous search ended (free pages next to each other hold revisions next to
+//! each other), then decodes forward; a run of ascending queries (a page's revisions) shares one
+//! search.
 //!
 //! Sets built apart (by the walk's parallel halves, one per leaf page at first) join by
 //! appending: the later set's first revision becomes a step from the earlier set's last, its
