@@ -46,8 +46,9 @@ impl Default for Options {
 }
 
 /// Bytes the tree's revisions may take for the residue count (about 4 per revision, charged at
-/// [`crate::etcd::revset::RevSet::cost`], 7 a revision: some 9.5 million revisions); past it, the
-/// revisions carved from free pages are looked up in the tree one by one instead.
+/// [`crate::etcd::revset::RevSet::cost`], 7 a revision, in steps that may take up to twice what
+/// they use: some 5 to 9.5 million revisions); past it, the revisions carved from free pages are
+/// looked up in the tree one by one instead.
 pub const REVISIONS_BUDGET: u64 = 64 << 20;
 
 fn ratio(a: u64, b: u64) -> f64 {

@@ -42,10 +42,13 @@ pub struct Acc {
     pub(super) recs: Vec<Parts>,
     /// `[main, sub]` of every `key` bucket entry, in key order (for the residue count).
     pub(super) revs: RevSet,
-    /// Bytes of the revisions' budget taken and not yet used: the shared budget is charged
-    /// [`REVS_CREDIT`] at a time, not once a leaf (an atomic both cores write to a line apart
-    /// costs more than the leaf's revisions).
+    /// Bytes of the revisions' budget taken and not yet used: the shared budget is charged in
+    /// steps that double from one leaf's cost up to [`REVS_CREDIT`], not once a leaf (an atomic
+    /// both cores write costs more than the leaf's revisions), so what an accumulator takes and
+    /// leaves unused is never more than what it used (the walk makes hundreds of them).
     pub(super) revs_credit: u64,
+    /// The last step taken.
+    pub(super) revs_step: u64,
     pub(super) resources: ResourceTally,
     pub(super) problems: Vec<Problem>,
     pub(super) problem_total: u64,
@@ -63,6 +66,7 @@ impl Acc {
         self.recs.append(&mut o.recs);
         self.revs.append(&mut o.revs);
         self.revs_credit += std::mem::take(&mut o.revs_credit);
+        self.revs_step = self.revs_step.max(o.revs_step);
         self.resources.join(std::mem::take(&mut o.resources));
         self.problem_total += o.problem_total;
         self.problems.append(&mut o.problems);
@@ -70,7 +74,7 @@ impl Acc {
     }
 }
 
-/// Bytes of the revisions' budget an accumulator takes at a time.
+/// Bytes of the revisions' budget an accumulator takes at a time, at most.
 const REVS_CREDIT: u64 = 256 << 10;
 
 /// Whether `acc` may add revisions costing `cost` bytes, taken from its credit, topped up from
@@ -80,10 +84,11 @@ fn take_credit(acc: &mut Acc, budget: &Budget, cost: u64) -> bool {
         acc.revs_credit -= cost;
         return true;
     }
-    let top_up = cost.max(REVS_CREDIT);
+    let top_up = acc.revs_step.saturating_mul(2).min(REVS_CREDIT).max(cost);
     if !budget.charge(top_up) {
         return false;
     }
+    acc.revs_step = top_up;
     acc.revs_credit += top_up - cost;
     true
 }
@@ -271,16 +276,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credit_is_taken_from_the_budget_in_steps_and_never_past_it() {
+    fn credit_is_taken_from_the_budget_in_growing_steps_and_never_past_it() {
+        // A fresh accumulator takes what its first leaf costs, not a whole step: the walk makes
+        // hundreds of accumulators, and each taking a step it does not use would spend the budget.
+        let tight = Budget::new(100);
+        assert!(take_credit(&mut Acc::default(), &tight, 100));
+        assert!(!tight.exceeded());
+
         let budget = Budget::new(3 * REVS_CREDIT);
         let (mut a, mut b) = (Acc::default(), Acc::default());
-        // Many small charges touch the shared budget once a step.
+        // Many small charges: steps double up to REVS_CREDIT, and what is taken stays within
+        // twice what is used.
         for _ in 0..1000 {
             assert!(take_credit(&mut a, &budget, 100));
         }
+        assert!(a.revs_step <= REVS_CREDIT && a.revs_credit <= 1000 * 100, "{} {}", a.revs_step, a.revs_credit);
         assert!(!budget.exceeded());
-        assert!(take_credit(&mut b, &budget, REVS_CREDIT + 1), "a charge larger than a step is taken whole");
-        // What is left of the budget (less than a step) is refused, and stays refused.
+        assert!(take_credit(&mut b, &budget, 2 * REVS_CREDIT), "a charge larger than a step is taken whole");
+        // Past the cap: refused, and refused for good, credit or not.
         assert!(!take_credit(&mut b, &budget, REVS_CREDIT));
         assert!(budget.exceeded());
         assert!(!take_credit(&mut a, &budget, 1), "credit taken before the budget was spent is not used after");

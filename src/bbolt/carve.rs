@@ -255,9 +255,11 @@ const CARVE_BLOCK: u64 = 256;
 /// Carves every page of `ids` that `reached` does not mark, in parallel; `f` turns each carved
 /// leaf into results. The results come back in page order.
 ///
-/// Each task takes a block of consecutive pages and loads each page it carves into cache while it
-/// carves the one before (as [`crate::etcd::scan`] does): free pages were never touched by the
-/// walk, and without this every element costs a dependent miss.
+/// Each task takes a block of consecutive pages and loads what it reads of each page into cache
+/// ahead of it (as [`crate::etcd::scan`] does): the header and first element headers two pages
+/// ahead, then the lines the elements lie on one page ahead ([`Geometry::prefetch_elements`]).
+/// Free pages were never touched by the walk, and without this every element costs a dependent
+/// miss.
 pub fn carve<'a, T: Send>(
     g: &Geometry<'a>,
     ids: std::ops::Range<u64>,
