@@ -155,22 +155,21 @@ impl RevSet {
         n.saturating_mul(5).saturating_add(n / SPAN * RESTART_BYTES)
     }
 
-    /// For each of `queries`, whether the set holds it. Ascending queries share one search; any
-    /// order is answered right. `None` when the set is [unordered](RevSet::ordered).
+    /// For each of `queries`, whether the set holds it (`None` when the set is
+    /// [unordered](RevSet::ordered)): [`RevSet::mark_near`] with answers collected.
+    #[cfg(test)]
     pub fn contains_each(&self, queries: &[Rev]) -> Option<Vec<bool>> {
         let mut out: Vec<(Rev, bool)> = queries.iter().map(|&q| (q, false)).collect();
-        self.mark(&mut out, |o| o.0, |o, found| o.1 = found).then(|| out.into_iter().map(|o| o.1).collect())
+        self.mark_near(&mut 0, &mut out, |o| o.0, |o, found| o.1 = found)
+            .then(|| out.into_iter().map(|o| o.1).collect())
     }
 
-    /// [`RevSet::contains_each`] in place: for each item, `set` is told whether the set holds
-    /// the revision `rev` reads from it. `false` (and nothing told) when the set is unordered.
-    pub fn mark<T>(&self, items: &mut [T], rev: impl Fn(&T) -> Rev, set: impl Fn(&mut T, bool)) -> bool {
-        self.mark_near(&mut 0, items, rev, set)
-    }
-
-    /// [`RevSet::mark`] searching from `hint`, a position a search before this one left there
-    /// (the search is short when the revisions asked lie close to the ones asked before, as
-    /// they do from one free page to the next); any `hint` gives the same answers.
+    /// For each item, `set` is told whether the set holds the revision `rev` reads from it;
+    /// `false` (and nothing told) when the set is [unordered](RevSet::ordered). Ascending
+    /// revisions (a page's) share one search; any order is answered right. The search starts
+    /// from `hint`, a position a search before this one left there (it is short when the
+    /// revisions asked lie close to the ones asked before, as they do from one free page to the
+    /// next); any `hint` gives the same answers.
     pub fn mark_near<T>(
         &self,
         hint: &mut usize,
