@@ -273,6 +273,10 @@ pub fn scan_elements<'a, T: Send>(
         return sink(chunk(view, 0, &[], Some(page), touch, fresh, each)?);
     }
     let mut ord = 0u64;
+    // A window's results are handed to `sink` (on this thread: writing a dump, say) while the
+    // next window is read on the pool, so neither waits for the other; two windows at most are
+    // in memory.
+    let mut ready: Vec<Result<T, Problem>> = Vec::new();
     for window in leaves.pages.chunks(CHUNK_LEAVES * WINDOW_CHUNKS) {
         let starts: Vec<u64> = window
             .chunks(CHUNK_LEAVES)
@@ -282,14 +286,28 @@ pub fn scan_elements<'a, T: Send>(
                 at
             })
             .collect();
-        let done: Vec<Result<T, Problem>> = window
-            .par_chunks(CHUNK_LEAVES)
-            .zip(starts)
-            .map(|(pages, at)| chunk(view, at, pages, None, touch, fresh, each))
-            .collect();
-        for d in done {
-            sink(d?)?;
-        }
+        let read = || -> Vec<Result<T, Problem>> {
+            window
+                .par_chunks(CHUNK_LEAVES)
+                .zip(starts)
+                .map(|(pages, at)| chunk(view, at, pages, None, touch, fresh, each))
+                .collect()
+        };
+        let mut next = Vec::new();
+        let sunk = rayon::in_place_scope(|s| {
+            s.spawn(|_| next = read());
+            hand_over(std::mem::take(&mut ready), sink)
+        });
+        sunk?;
+        ready = next;
+    }
+    hand_over(ready, sink)
+}
+
+/// Gives `sink` each chunk's result in order, up to the first problem.
+fn hand_over<T>(done: Vec<Result<T, Problem>>, sink: &mut dyn FnMut(T) -> Result<(), Problem>) -> Result<(), Problem> {
+    for d in done {
+        sink(d?)?;
     }
     Ok(())
 }
