@@ -56,8 +56,9 @@ impl Default for Seen {
     }
 }
 
-/// Hashes a revision's neighbourhood (see [`RevTable`]) with a multiply or two and a per-process seed, a fraction
-/// of a general-purpose hash of 16 bytes; the seed keeps a crafted file from choosing collisions.
+/// Hashes a revision's neighbourhood (see [`RevTable`]) with a multiply or two and a per-process
+/// seed, a fraction of a general-purpose hash of 16 bytes; the seed keeps a crafted file from
+/// choosing collisions.
 #[derive(Clone, Copy)]
 struct RevHash(u64);
 
