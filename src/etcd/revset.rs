@@ -28,7 +28,7 @@ const RESTART_BYTES: u64 = 16 + 8 + 8;
 pub type Rev = [u64; 2];
 
 /// An ordered set of revisions; see the module docs. Restart points are kept as three parallel
-/// arrays, so the binary search runs over the revisions alone (16 bytes each, mostly in cache).
+/// arrays, so the search runs over the revisions alone (16 bytes each, mostly in cache).
 #[derive(Clone, Debug)]
 pub struct RevSet {
     bytes: Vec<u8>,
@@ -40,8 +40,6 @@ pub struct RevSet {
     restart_ord: Vec<u64>,
     last: Rev,
     len: u64,
-    /// Revisions since the last restart point.
-    since: u64,
     ordered: bool,
 }
 
@@ -54,7 +52,6 @@ impl Default for RevSet {
             restart_ord: Vec::new(),
             last: [0, 0],
             len: 0,
-            since: 0,
             ordered: true,
         }
     }
@@ -82,7 +79,7 @@ impl RevSet {
             self.restart(r, 0, 0);
         } else if self.last < r {
             put_step(&mut self.bytes, self.last, r);
-            if self.since >= SPAN {
+            if self.restart_ord.last().is_some_and(|&o| self.len - o >= SPAN) {
                 self.restart(r, self.bytes.len(), self.len);
             }
         } else {
@@ -91,11 +88,9 @@ impl RevSet {
         }
         self.last = r;
         self.len += 1;
-        self.since += 1;
     }
 
     fn restart(&mut self, rev: Rev, at: usize, ord: u64) {
-        self.since = 0;
         self.restart_rev.push(key(rev));
         self.restart_at.push(at);
         self.restart_ord.push(ord);
@@ -130,7 +125,6 @@ impl RevSet {
         }
         self.last = o.last;
         self.len += o.len;
-        self.since = self.len - self.restart_ord.last().copied().unwrap_or(0);
     }
 
     /// Whether every revision came in ascending order (queries are answered only then).
