@@ -96,6 +96,31 @@ fn a_record_that_does_not_decode_is_a_problem_not_an_answer() {
 }
 
 #[test]
+fn a_scan_passes_over_undecoded_only_the_entries_its_caller_leaves_out() {
+    // The third entry made undecodable, as above.
+    let mut d = common::bytes("tiny-1.snap.db");
+    let (off, _) = value_offset(&d, 2);
+    d[off + 1] = 0x7f;
+    let view = DbView::new(&d).unwrap();
+    let kb = scan::key_bucket(&view).unwrap().unwrap();
+    let leaves = scan::leaves(&view, kb).unwrap();
+    let read = |only: &(dyn Fn(u64) -> bool + Sync)| {
+        let mut ords = Vec::new();
+        let r =
+            scan::scan_leaves(&view, &leaves, scan::Touch::Records, only, &Vec::new, &|v, e| v.push(e.ord), &mut |v| {
+                ords.extend(v);
+                Ok(())
+            });
+        r.map(|()| ords)
+    };
+    let every = read(&|_| true).unwrap_err();
+    assert_eq!(every.kind, boltscope::problem::ProblemKind::InvalidKeyValue, "{every}");
+    let others = read(&|ord| ord != 2).unwrap();
+    assert!(others.len() > 2 && !others.contains(&2), "{others:?}");
+    assert_eq!(others, (0..leaves.elements()).filter(|&o| o != 2).collect::<Vec<_>>());
+}
+
+#[test]
 fn not_an_etcd_file_or_not_a_file() {
     let tmp = tempfile::tempdir().unwrap();
     let bolt = common::path("bolt-4k-synced.db", &tmp);

@@ -336,14 +336,18 @@ pub fn scan<'a, T: Send>(
     each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
-    scan_leaves(view, &leaves(view, kb)?, Touch::Records, fresh, each, sink)
+    scan_leaves(view, &leaves(view, kb)?, Touch::Records, &|_| true, fresh, each, sink)
 }
 
-/// [`scan`] over leaves already listed, loading ahead what `touch` says the caller reads.
+/// [`scan`] over leaves already listed, loading ahead what `touch` says the caller reads, of the
+/// entries whose positions `only` picks. The others are passed over undecoded and unchecked: a
+/// caller that passes over some has read the bucket whole before (as `dump` computes the
+/// survivors of a compaction, checking every entry, before it formats them).
 pub fn scan_leaves<'a, T: Send>(
     view: &DbView<'a>,
     leaves: &Leaves<'a>,
     touch: Touch,
+    only: &(dyn Fn(u64) -> bool + Sync),
     fresh: &(dyn Fn() -> T + Sync),
     each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
@@ -355,6 +359,9 @@ pub fn scan_leaves<'a, T: Send>(
         touch,
         &|| Done { out: fresh(), first: None, last: None },
         &|d: &mut Done<T>, e| {
+            if !only(e.ord) {
+                return Ok(());
+            }
             let Some(entry) = decode(e.page, e.ord, e.key, e.value)? else { return Ok(()) };
             let at = (entry.rev.main, entry.rev.sub);
             if let Some(prev) = d.last.filter(|&prev| prev >= at) {
