@@ -45,6 +45,8 @@ fn values(data: &[u8]) {
     let _ = decode(b"/registry/secrets/ns/s", data, &opt);
     let _ = decode(b"/registry/pods/ns/p", data, &opt);
     let _ = boltscope::k8s::encoding::classify(data);
+    // The Secret check every value printed raw goes through (envelope kind, short and long way).
+    let _ = boltscope::k8s::secret::holds_plaintext(b"/custom/x", data);
     let _ = boltscope::k3s::bootstrap::check("K10::server:fuzz", data);
 }
 
