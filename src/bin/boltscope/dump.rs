@@ -159,7 +159,7 @@ pub fn run(a: &DumpArgs, _ix: &Ix) -> Verdict {
     // A chunk's buffer of 64 KiB or more is written as it is, not copied into this one.
     let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     let res = dump::dump(&view, kb, &range, select, &|buf, e| write_record(a, buf, e, &withheld), &mut |buf| {
-        keyread::emit(&mut out, &buf)
+        keyread::emit(&mut out, buf)
     });
     let flushed = out.flush();
     keyread::streamed(path, data, &stamp, res, flushed, &withheld)
