@@ -60,6 +60,9 @@ fn main() {
     // (what the formatting alone costs against status).
     let all_wall = quick(n, bolt, &["--no-index", "dump", "--all-revisions", f]);
     let (_, all_bytes) = to_null(bolt, &["--no-index", "dump", "--all-revisions", f]);
+    // One prefix's keys: the survivors' pass keeps only theirs, and the formatting pass reads
+    // only the pages that hold them (what `log --prefix` costs, against status).
+    let dump_prefix = median(n, bolt, &["--no-index", "dump", f, "--prefix", &prefix]);
 
     println!("keys on {f} ({}, median of {n}, page cache warm)", mib(size));
     println!("  status                        {}   peak anon {}", secs(status.wall), mib(status.peak_anon));
@@ -102,6 +105,13 @@ fn main() {
         rate(all_wall),
         ratio(status.wall, all_wall),
         mib(all_bytes)
+    );
+    println!(
+        "  dump --prefix {prefix}  {}   peak anon {}   {} of status's time; {} of JSON",
+        secs(dump_prefix.wall),
+        mib(dump_prefix.peak_anon),
+        ratio(dump_prefix.wall, status.wall),
+        mib(dump_prefix.stdout.len() as u64)
     );
 }
 

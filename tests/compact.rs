@@ -324,3 +324,50 @@ fn a_leaf_reached_twice_or_a_tree_of_copies_stops_the_keep_set() {
     let err = boltscope::etcd::scan::leaves(&view, kb).map(|_| ()).unwrap_err();
     assert_eq!(err.kind, ProblemKind::TooDeep, "{err}");
 }
+
+#[test]
+fn a_keep_set_of_some_keys_is_the_whole_one_without_the_others() {
+    // What `dump --prefix` reads back: the survivors of the selected keys, and of no other.
+    use boltscope::etcd::compaction::keep_in;
+    use boltscope::etcd::range::KeyRange;
+    use boltscope::etcd::scan;
+    let (mut checked, mut narrowed) = (0, 0);
+    for name in common::databases() {
+        let data = common::bytes(&name);
+        let view = DbView::new(&data).unwrap();
+        let Ok(Some(kb)) = scan::key_bucket(&view) else { continue };
+        let leaves = scan::leaves(&view, kb).unwrap();
+        let entries: Vec<(u64, Vec<u8>, u64)> = scan::collect(&view, kb, &Vec::new, &|v, e| {
+            v.push((e.ord, e.kv.key.to_vec(), e.rev.main));
+        })
+        .unwrap()
+        .concat();
+        let Some(&(_, _, last)) = entries.last() else { continue };
+        // Prefixes of several widths, taken from the file's own keys, and one that selects nothing.
+        let mut prefixes: Vec<Vec<u8>> = vec![b"/registry/".to_vec(), b"/nothing-here/".to_vec()];
+        for (_, k, _) in entries.iter().step_by(entries.len().div_ceil(4)) {
+            let cut = k.iter().rposition(|&b| b == b'/').unwrap_or(k.len());
+            prefixes.push(k[..cut].to_vec());
+            prefixes.push(k.clone());
+        }
+        for rev in [last / 2, last] {
+            let whole = keep_in(&view, &leaves, rev, None).unwrap();
+            for p in &prefixes {
+                let range = KeyRange::prefix(p);
+                let some = keep_in(&view, &leaves, rev, Some(&range)).unwrap();
+                for (ord, key, _) in &entries {
+                    let want = whole.get(*ord) && range.contains(key);
+                    assert_eq!(
+                        some.get(*ord),
+                        want,
+                        "{name}: at {rev}, prefix {:?}, entry {ord}",
+                        String::from_utf8_lossy(p)
+                    );
+                }
+                narrowed += usize::from(some.kept < whole.kept);
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10 && narrowed >= checked, "{checked} etcd fixtures, {narrowed} narrowed sets");
+}

@@ -11,6 +11,7 @@
 //! problem, not records counted twice). The answer is one bit per entry.
 
 use super::mvcc::{partition, survives, PARTS};
+use super::range::KeyRange;
 use super::{key_fingerprint, proto, revision, scan, schema, FpMap};
 use crate::bbolt::bitmap::Bitmap;
 use crate::bbolt::cursor::{self, BucketRoot};
@@ -155,9 +156,17 @@ pub fn keep(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<Keep, Pro
     keep_within(view, kb, rev, MAP_BUDGET)
 }
 
-/// [`keep`] over leaves already listed (a caller that scans the bucket again lists them once).
-pub fn keep_in<'a>(view: &DbView<'a>, leaves: &scan::Leaves<'a>, rev: u64) -> Result<Keep, Problem> {
-    keep_passes(&Source::Leaves(view, leaves), leaves.elements(), rev, MAP_BUDGET)
+/// [`keep`] over leaves already listed (a caller that scans the bucket again lists them once),
+/// of the keys `range` selects (`None`: every key): an entry of a key outside it (read whole, so
+/// checked) is left out, as if compaction dropped it, and so is never read again by a caller
+/// that reads only the survivors (`dump --prefix`).
+pub fn keep_in<'a>(
+    view: &DbView<'a>,
+    leaves: &scan::Leaves<'a>,
+    rev: u64,
+    range: Option<&KeyRange>,
+) -> Result<Keep, Problem> {
+    keep_passes(&Source::Leaves(view, leaves), leaves.elements(), (rev, range), MAP_BUDGET)
 }
 
 /// [`keep`] with passes sized to `budget` bytes each (at least one entry per pass).
@@ -165,7 +174,7 @@ pub fn keep_within(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64, budget: u64)
     // The leaves are read on every core; a tree whose leaves are not all at one depth (bbolt
     // never writes one, but a file may hold one) is read by the cursor, one page at a time.
     match scan::leaves(view, kb) {
-        Ok(leaves) => keep_passes(&Source::Leaves(view, &leaves), leaves.elements(), rev, budget),
+        Ok(leaves) => keep_passes(&Source::Leaves(view, &leaves), leaves.elements(), (rev, None), budget),
         Err(p) if p.kind == ProblemKind::InvalidPageType => keep_by_cursor(view, kb, rev, budget),
         Err(p) => Err(p),
     }
@@ -179,7 +188,7 @@ pub fn keep_by_cursor(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64, budget: u
         n += u64::from(p.count);
         Ok(())
     })?;
-    keep_passes(&Source::Cursor(view, kb), n, rev, budget)
+    keep_passes(&Source::Cursor(view, kb), n, (rev, None), budget)
 }
 
 /// Where a pass reads the bucket's elements from.
@@ -204,9 +213,18 @@ struct Gathered {
 }
 
 impl Gathered {
-    /// Files one element (on `page`) of pass `pass` of `passes`; a revision that does not follow
-    /// the one before is a problem.
-    fn add(&mut self, page: PageId, ord: u64, e: (&[u8], &[u8]), rev: u64, pass: (u64, u64)) -> Result<(), Problem> {
+    /// An empty chunk, with room for the records of a chunk of etcd leaves (about four records a
+    /// page), so that gathering does not go back to the allocator as it grows: the threads then
+    /// queued on its locks.
+    fn fresh() -> Gathered {
+        Gathered { recs: Vec::with_capacity(scan::CHUNK_LEAVES * 4), ..Gathered::default() }
+    }
+
+    /// Files one element (on `page`) of pass `pass` of `passes` (at `rev`, of the keys `range`
+    /// selects, every key without one); a revision that does not follow the one before is a
+    /// problem.
+    fn add(&mut self, page: PageId, ord: u64, e: (&[u8], &[u8]), at: At<'_>, pass: (u64, u64)) -> Result<(), Problem> {
+        let (rev, range) = at;
         let (key, value) = e;
         let (pass, passes) = pass;
         let (Some(r), Some(kv)) = (revision::parse(key), proto::kv(value)) else {
@@ -223,6 +241,9 @@ impl Gathered {
         }
         self.first.get_or_insert((at, page));
         self.last = Some(at);
+        if range.is_some_and(|k| !k.contains(kv.key)) {
+            return Ok(());
+        }
         if r.main > rev {
             if pass == 0 {
                 self.keep_always(ord);
@@ -283,8 +304,12 @@ fn push_chunk(chunks: &mut Vec<Gathered>, g: Gathered) -> Result<(), Problem> {
     Ok(())
 }
 
+/// The revision a pass computes the survivors at, and the keys it keeps (`None`: every key).
+type At<'r> = (u64, Option<&'r KeyRange>);
+
 /// Runs the passes over `n` elements from `src`.
-fn keep_passes(src: &Source<'_, '_>, n: u64, rev: u64, budget: u64) -> Result<Keep, Problem> {
+fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<Keep, Problem> {
+    let rev = at.0;
     let mut k = Keep { bits: Bitmap::new(n), len: n, kept: 0, kept_at_or_below: false };
     let passes = (n * ENTRY_COST).div_ceil(budget.max(1)).clamp(1, n.max(1));
     for pass in 0..passes {
@@ -294,8 +319,9 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, rev: u64, budget: u64) -> Result<Ke
                 view,
                 leaves,
                 scan::Touch::Records,
-                &Gathered::default,
-                &|g: &mut Gathered, e| g.add(e.page, e.ord, (e.key, e.value), rev, (pass, passes)),
+                &|_| true,
+                &Gathered::fresh,
+                &|g: &mut Gathered, e| g.add(e.page, e.ord, (e.key, e.value), at, (pass, passes)),
                 &mut |g| push_chunk(&mut chunks, g),
             )?,
             Source::Cursor(view, kb) => {
@@ -303,7 +329,7 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, rev: u64, budget: u64) -> Result<Ke
                 cursor::for_each_leaf(view, kb, &mut |p| {
                     for j in 0..usize::from(p.count) {
                         let e = p.leaf_elem(j)?;
-                        g.add(p.id, i, (e.key, e.value), rev, (pass, passes))?;
+                        g.add(p.id, i, (e.key, e.value), at, (pass, passes))?;
                         i += 1;
                         if i % CURSOR_CHUNK == 0 {
                             push_chunk(&mut chunks, std::mem::take(&mut g))?;

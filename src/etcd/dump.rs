@@ -39,8 +39,10 @@ pub fn dump<'a>(
 ) -> Result<(), Problem> {
     // The leaves are listed once, for the compaction pass and the formatting pass.
     let leaves = scan::leaves(view, kb)?;
+    let some = *range != KeyRange::all();
     let keep = match select {
-        Select::At(rev) => Some((rev, compaction::keep_in(view, &leaves, rev)?)),
+        // Only the selected keys' entries survive, so no other is read again.
+        Select::At(rev) => Some((rev, compaction::keep_in(view, &leaves, rev, some.then_some(range))?)),
         Select::AllRevisions => None,
     };
     let chunk_bytes = usize::try_from(view.page_size).unwrap_or(4096).saturating_mul(scan::CHUNK_LEAVES * 3 / 2);

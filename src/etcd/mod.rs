@@ -22,6 +22,7 @@ pub mod humanize;
 pub mod isprint;
 pub mod keyspace;
 pub mod keystate;
+pub mod leaves;
 pub mod live;
 pub mod mvcc;
 pub mod proto;

@@ -15,11 +15,12 @@ use super::revision::{self, Revision};
 use super::KEY_BUCKET;
 use crate::bbolt::cursor::{self, BucketRoot};
 use crate::bbolt::order::PageId;
-use crate::bbolt::page::{type_name, Page, BRANCH, LEAF};
+use crate::bbolt::page::Page;
 use crate::bbolt::view::DbView;
-use crate::bbolt::walker::MAX_DEPTH;
 use crate::problem::{Problem, ProblemKind};
 use rayon::prelude::*;
+
+pub use super::leaves::{leaves, Leaves};
 
 /// Leaf pages per chunk (one parallel task).
 pub const CHUNK_LEAVES: usize = 64;
@@ -75,100 +76,6 @@ pub fn key_bucket<'a>(view: &DbView<'a>) -> Result<Option<BucketRoot<'a>>, Probl
     cursor::top_bucket(view, KEY_BUCKET)
 }
 
-/// The leaf pages of a `key` bucket with their element counts, listed once and shared by the
-/// passes of a command that reads the bucket more than once (`dump` computes the survivors of a
-/// compaction, then formats them).
-pub struct Leaves<'a> {
-    /// Leaf page ids in key order, with the element count each chunk's ordinals were planned with.
-    pages: Vec<(PageId, u16)>,
-    /// An inline bucket's page (then `pages` is empty).
-    inline: Option<Page<'a>>,
-}
-
-/// Lists the leaf pages of the bucket rooted at `kb`, a level of the tree at a time: every page
-/// of a level is read on every core (so the page faults of the whole bucket are taken in
-/// parallel, and the passes over it only decode), then, in order, a branch gives the next level's
-/// ids and a leaf its element count. The key readers need a balanced tree, as bbolt writes it: a
-/// level holds only branches or only leaves (a level that mixes them is a problem). Depth and the
-/// number of pages are bounded (children are counted against the pages the file holds before they
-/// are listed), so a damaged tree cannot make this loop or grow, and the problem reported is the
-/// same on every run: the first level by level, in key order within a level.
-pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, Problem> {
-    let root = match kb {
-        BucketRoot::Inline(page) => return Ok(Leaves { pages: Vec::new(), inline: Some(page) }),
-        BucketRoot::Page(id) => id,
-    };
-    let mut level = vec![root];
-    let mut budget = view.tracked_pages().saturating_add(1);
-    for depth in 0..=MAX_DEPTH {
-        budget = budget.checked_sub(level.len() as u64).ok_or_else(|| too_large(root))?;
-        // Each page's type and count (16 bytes a page, whatever a problem weighs: the leaf level
-        // of a large file has hundreds of thousands of pages).
-        let read: Vec<Result<(u16, u16), Box<Problem>>> =
-            level.par_iter().map(|&id| node(view, id).map(|p| (p.flags, p.count)).map_err(Box::new)).collect();
-        if matches!(read.first(), Some(Ok((LEAF, _)))) {
-            let mut pages = Vec::with_capacity(level.len());
-            for (r, &id) in read.into_iter().zip(&level) {
-                match r.map_err(|p| *p)? {
-                    (LEAF, count) => pages.push((id, count)),
-                    _ => return Err(not_a_leaf(&view.page(id)?)),
-                }
-            }
-            return Ok(Leaves { pages, inline: None });
-        }
-        let mut next = Vec::new();
-        for (r, &id) in read.into_iter().zip(&level) {
-            let (flags, _) = r.map_err(|p| *p)?;
-            let p = view.page(id)?;
-            if flags == LEAF {
-                let msg =
-                    format!("page {id}: leaf where the tree's branches are (depth {depth}): the tree is not balanced");
-                return Err(Problem::new(ProblemKind::InvalidPageType, msg).page(id).offset(p.offset + 8));
-            }
-            // More children than the file has pages: a cycle, or a page reached twice.
-            if next.len() as u64 + u64::from(p.count) > budget {
-                return Err(too_large(root));
-            }
-            for i in 0..usize::from(p.count) {
-                next.push(p.branch_elem(i)?.child);
-            }
-        }
-        level = next;
-    }
-    Err(too_large(root))
-}
-
-/// A page of a tree, read as a branch or a leaf (a branch with no elements, or any other type, is
-/// a problem).
-fn node<'a>(view: &DbView<'a>, id: PageId) -> Result<Page<'a>, Problem> {
-    let p = view.page(id)?;
-    match p.flags {
-        LEAF => Ok(p),
-        BRANCH if p.count == 0 => {
-            let msg = format!("branch page {} has no elements", p.id);
-            Err(Problem::new(ProblemKind::EmptyBranch, msg).page(p.id).offset(p.offset))
-        }
-        BRANCH => Ok(p),
-        f => {
-            let msg = format!("page {}: invalid type: {} (expected branch or leaf)", p.id, type_name(f));
-            Err(Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8))
-        }
-    }
-}
-
-fn too_large(root: PageId) -> Problem {
-    let msg = format!("page {root}: tree deeper or larger than the file");
-    Problem::new(ProblemKind::TooDeep, msg).page(root)
-}
-
-impl Leaves<'_> {
-    /// Elements in the bucket (every element, also ones a decoder passes over).
-    pub fn elements(&self) -> u64 {
-        let inline = self.inline.as_ref().map_or(0, |p| u64::from(p.count));
-        self.pages.iter().map(|&(_, n)| u64::from(n)).sum::<u64>() + inline
-    }
-}
-
 /// One element of a leaf, with its position in the bucket.
 #[derive(Clone, Copy, Debug)]
 pub struct Element<'a> {
@@ -194,83 +101,126 @@ pub enum Touch {
     Records,
 }
 
-/// Folds the elements of some leaf pages, in order, into a fresh `T`.
+/// How a pass reads the leaves: what it loads ahead, which elements it wants (by position), and
+/// what it does with each.
+struct Reader<'s, 'a, T> {
+    view: &'s DbView<'a>,
+    touch: Touch,
+    only: &'s (dyn Fn(u64) -> bool + Sync),
+    each: &'s (dyn Fn(&mut T, Element<'a>) -> Result<(), Problem> + Sync),
+}
+
+/// Folds the wanted elements of some leaf pages (the first at position `ord`), in order, into
+/// `out`.
 fn chunk<'a, T>(
-    view: &DbView<'a>,
-    mut ord: u64,
+    r: &Reader<'_, 'a, T>,
+    ord: u64,
     pages: &[(PageId, u16)],
     inline: Option<Page<'a>>,
-    touch: Touch,
-    fresh: &(dyn Fn() -> T + Sync),
-    each: &(dyn Fn(&mut T, Element<'a>) -> Result<(), Problem> + Sync),
+    mut out: T,
 ) -> Result<T, Problem> {
-    let mut out = fresh();
+    if let Some(page) = inline {
+        read_page(r, Ok((page, ord)), &mut out)?;
+    }
+    // A page none of whose elements is wanted is neither loaded nor read (nor checked: a caller
+    // that leaves elements out has read them before). The pages kept, each with its first
+    // position, are listed on the stack.
+    let (mut kept, mut len, mut at) = ([(PageId(0), 0u16, 0u64); CHUNK_LEAVES], 0, ord);
+    for part in pages.chunks(CHUNK_LEAVES) {
+        for &(id, n) in part {
+            let first = at;
+            at = at.saturating_add(u64::from(n));
+            if (first..at).any(r.only) {
+                kept[len] = (id, n, first);
+                len += 1;
+            }
+        }
+        read_pages(r, &kept[..len], &mut out)?;
+        len = 0;
+    }
+    Ok(out)
+}
+
+/// Reads `pages` (each with its first position) into `out`, loading ahead what the reader
+/// touches.
+fn read_pages<'a, T>(r: &Reader<'_, 'a, T>, pages: &[(PageId, u16, u64)], out: &mut T) -> Result<(), Problem> {
+    let (view, touch) = (r.view, r.touch);
     // Without loading ahead, every element costs a dependent miss: the CPU's own prefetcher stops
     // at page boundaries, and each element is found through the table. It makes a scan over
     // twice as fast.
     let ahead = |j: usize| match touch {
         Touch::Whole => {
-            if let Some(&(id, _)) = pages.get(j + 1) {
+            if let Some(&(id, _, _)) = pages.get(j + 1) {
                 view.prefetch_whole_page(id);
             }
         }
         Touch::Records => {
-            if let Some(&(id, n)) = pages.get(j + 2) {
+            if let Some(&(id, n, _)) = pages.get(j + 2) {
                 view.prefetch_table(id, n);
             }
-            if let Some(&(id, n)) = pages.get(j + 1) {
+            if let Some(&(id, n, _)) = pages.get(j + 1) {
                 view.prefetch_records(id, n);
             }
         }
     };
     match (touch, pages.first(), pages.get(1)) {
-        (Touch::Whole, Some(&(id, _)), _) => view.prefetch_whole_page(id),
-        (Touch::Records, Some(&(a, n)), second) => {
+        (Touch::Whole, Some(&(id, _, _)), _) => view.prefetch_whole_page(id),
+        (Touch::Records, Some(&(a, n, _)), second) => {
             view.prefetch_table(a, n);
-            if let Some(&(b, m)) = second {
+            if let Some(&(b, m, _)) = second {
                 view.prefetch_table(b, m);
             }
             view.prefetch_records(a, n);
         }
         _ => {}
     }
-    let fetched = pages.iter().enumerate().map(|(j, &(id, count))| {
+    let fetched = pages.iter().enumerate().map(|(j, &(id, count, first))| {
         ahead(j);
         // The count the ordinals were planned with must still hold.
         view.page(id).and_then(|p| {
             if p.count == count {
-                Ok(p)
+                Ok((p, first))
             } else {
                 let msg = format!("page {id} changed while it was read");
                 Err(Problem::new(ProblemKind::Torn, msg).page(id))
             }
         })
     });
-    for page in inline.map(Ok).into_iter().chain(fetched) {
-        let page = page?;
-        for i in 0..usize::from(page.count) {
+    for page in fetched {
+        read_page(r, page, out)?;
+    }
+    Ok(())
+}
+
+/// Reads the wanted elements of one page (with its first position) into `out`.
+fn read_page<'a, T>(r: &Reader<'_, 'a, T>, page: Result<(Page<'a>, u64), Problem>, out: &mut T) -> Result<(), Problem> {
+    let (page, first) = page?;
+    for i in 0..usize::from(page.count) {
+        let at = first.saturating_add(i as u64);
+        if (r.only)(at) {
             let e = page.leaf_elem(i)?;
-            each(&mut out, Element { page: page.id, ord, key: e.key, value: e.value })?;
-            ord += 1;
+            (r.each)(out, Element { page: page.id, ord: at, key: e.key, value: e.value })?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Reads the elements of `leaves` in windows, undecoded: `each` folds the elements of a chunk
-/// (consecutive leaf pages) into a fresh `T` from `fresh`, chunks run in parallel, and `sink`
-/// receives every chunk's `T` in bucket order. Stops at the first problem (from `each`, a page,
-/// or `sink`).
+/// (consecutive leaf pages) whose positions `only` picks into a fresh `T` from `fresh`, chunks
+/// run in parallel, and `sink` receives every chunk's `T` in bucket order. A page with no element
+/// picked is not read at all. Stops at the first problem (from `each`, a page, or `sink`).
 pub fn scan_elements<'a, T: Send>(
     view: &DbView<'a>,
     leaves: &Leaves<'a>,
     touch: Touch,
+    only: &(dyn Fn(u64) -> bool + Sync),
     fresh: &(dyn Fn() -> T + Sync),
     each: &(dyn Fn(&mut T, Element<'a>) -> Result<(), Problem> + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
+    let reader = Reader { view, touch, only, each };
     if let Some(page) = leaves.inline {
-        return sink(chunk(view, 0, &[], Some(page), touch, fresh, each)?);
+        return sink(chunk(&reader, 0, &[], Some(page), fresh())?);
     }
     let mut ord = 0u64;
     // A window's results are handed to `sink` (on this thread: writing a dump, say) while the
@@ -290,7 +240,7 @@ pub fn scan_elements<'a, T: Send>(
             window
                 .par_chunks(CHUNK_LEAVES)
                 .zip(starts)
-                .map(|(pages, at)| chunk(view, at, pages, None, touch, fresh, each))
+                .map(|(pages, at)| chunk(&reader, at, pages, None, fresh()))
                 .collect()
         };
         let mut next = Vec::new();
@@ -357,11 +307,9 @@ pub fn scan_leaves<'a, T: Send>(
         view,
         leaves,
         touch,
+        only,
         &|| Done { out: fresh(), first: None, last: None },
         &|d: &mut Done<T>, e| {
-            if !only(e.ord) {
-                return Ok(());
-            }
             let Some(entry) = decode(e.page, e.ord, e.key, e.value)? else { return Ok(()) };
             let at = (entry.rev.main, entry.rev.sub);
             if let Some(prev) = d.last.filter(|&prev| prev >= at) {
@@ -382,12 +330,6 @@ pub fn scan_leaves<'a, T: Send>(
             sink(d.out)
         },
     )
-}
-
-/// A page at the leaf level of a tree (whose first sibling is a leaf) that is not a leaf.
-fn not_a_leaf(p: &Page<'_>) -> Problem {
-    let msg = format!("page {}: {} where the tree's leaves are (expected a leaf)", p.id, type_name(p.flags));
-    Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8)
 }
 
 /// [`scan`] collecting every chunk's result, in order.

@@ -1,0 +1,111 @@
+//! The leaf pages of the `key` bucket, listed once before it is read on every core
+//! ([`super::scan`]): a level of the tree at a time, every page of a level read in parallel, each
+//! leaf with the element count the readers plan its entries' positions with.
+
+use crate::bbolt::cursor::BucketRoot;
+use crate::bbolt::order::PageId;
+use crate::bbolt::page::{type_name, Page, BRANCH, LEAF};
+use crate::bbolt::view::DbView;
+use crate::bbolt::walker::MAX_DEPTH;
+use crate::problem::{Problem, ProblemKind};
+use rayon::prelude::*;
+
+/// The leaf pages of a `key` bucket with their element counts, listed once and shared by the
+/// passes of a command that reads the bucket more than once (`dump` computes the survivors of a
+/// compaction, then formats them).
+pub struct Leaves<'a> {
+    /// Leaf page ids in key order, with the element count each chunk's ordinals were planned with.
+    pub(super) pages: Vec<(PageId, u16)>,
+    /// An inline bucket's page (then `pages` is empty).
+    pub(super) inline: Option<Page<'a>>,
+}
+
+/// Lists the leaf pages of the bucket rooted at `kb`, a level of the tree at a time: every page
+/// of a level is read on every core (so the page faults of the whole bucket are taken in
+/// parallel, and the passes over it only decode), then, in order, a branch gives the next level's
+/// ids and a leaf its element count. The key readers need a balanced tree, as bbolt writes it: a
+/// level holds only branches or only leaves (a level that mixes them is a problem). Depth and the
+/// number of pages are bounded (children are counted against the pages the file holds before they
+/// are listed), so a damaged tree cannot make this loop or grow, and the problem reported is the
+/// same on every run: the first level by level, in key order within a level.
+pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, Problem> {
+    let root = match kb {
+        BucketRoot::Inline(page) => return Ok(Leaves { pages: Vec::new(), inline: Some(page) }),
+        BucketRoot::Page(id) => id,
+    };
+    let mut level = vec![root];
+    let mut budget = view.tracked_pages().saturating_add(1);
+    for depth in 0..=MAX_DEPTH {
+        budget = budget.checked_sub(level.len() as u64).ok_or_else(|| too_large(root))?;
+        // Each page's type and count (16 bytes a page, whatever a problem weighs: the leaf level
+        // of a large file has hundreds of thousands of pages).
+        let read: Vec<Result<(u16, u16), Box<Problem>>> =
+            level.par_iter().map(|&id| node(view, id).map(|p| (p.flags, p.count)).map_err(Box::new)).collect();
+        if matches!(read.first(), Some(Ok((LEAF, _)))) {
+            let mut pages = Vec::with_capacity(level.len());
+            for (r, &id) in read.into_iter().zip(&level) {
+                match r.map_err(|p| *p)? {
+                    (LEAF, count) => pages.push((id, count)),
+                    _ => return Err(not_a_leaf(&view.page(id)?)),
+                }
+            }
+            return Ok(Leaves { pages, inline: None });
+        }
+        let mut next = Vec::new();
+        for (r, &id) in read.into_iter().zip(&level) {
+            let (flags, _) = r.map_err(|p| *p)?;
+            let p = view.page(id)?;
+            if flags == LEAF {
+                let msg =
+                    format!("page {id}: leaf where the tree's branches are (depth {depth}): the tree is not balanced");
+                return Err(Problem::new(ProblemKind::InvalidPageType, msg).page(id).offset(p.offset + 8));
+            }
+            // More children than the file has pages: a cycle, or a page reached twice.
+            if next.len() as u64 + u64::from(p.count) > budget {
+                return Err(too_large(root));
+            }
+            for i in 0..usize::from(p.count) {
+                next.push(p.branch_elem(i)?.child);
+            }
+        }
+        level = next;
+    }
+    Err(too_large(root))
+}
+
+/// A page of a tree, read as a branch or a leaf (a branch with no elements, or any other type, is
+/// a problem).
+fn node<'a>(view: &DbView<'a>, id: PageId) -> Result<Page<'a>, Problem> {
+    let p = view.page(id)?;
+    match p.flags {
+        LEAF => Ok(p),
+        BRANCH if p.count == 0 => {
+            let msg = format!("branch page {} has no elements", p.id);
+            Err(Problem::new(ProblemKind::EmptyBranch, msg).page(p.id).offset(p.offset))
+        }
+        BRANCH => Ok(p),
+        f => {
+            let msg = format!("page {}: invalid type: {} (expected branch or leaf)", p.id, type_name(f));
+            Err(Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8))
+        }
+    }
+}
+
+fn too_large(root: PageId) -> Problem {
+    let msg = format!("page {root}: tree deeper or larger than the file");
+    Problem::new(ProblemKind::TooDeep, msg).page(root)
+}
+
+impl Leaves<'_> {
+    /// Elements in the bucket (every element, also ones a decoder passes over).
+    pub fn elements(&self) -> u64 {
+        let inline = self.inline.as_ref().map_or(0, |p| u64::from(p.count));
+        self.pages.iter().map(|&(_, n)| u64::from(n)).sum::<u64>() + inline
+    }
+}
+
+/// A page at the leaf level of a tree (whose first sibling is a leaf) that is not a leaf.
+fn not_a_leaf(p: &Page<'_>) -> Problem {
+    let msg = format!("page {}: {} where the tree's leaves are (expected a leaf)", p.id, type_name(p.flags));
+    Problem::new(ProblemKind::InvalidPageType, msg).page(p.id).offset(p.offset + 8)
+}
