@@ -213,11 +213,10 @@ struct Gathered {
 }
 
 impl Gathered {
-    /// An empty chunk, with room for the records of a chunk of etcd leaves (about four records a
-    /// page), so that gathering does not go back to the allocator as it grows: the threads then
-    /// queued on its locks.
-    fn fresh() -> Gathered {
-        Gathered { recs: Vec::with_capacity(scan::CHUNK_LEAVES * 4), ..Gathered::default() }
+    /// An empty chunk with room for `room` records, so that gathering does not go back to the
+    /// allocator as it grows (both threads then queued on its lock).
+    fn with_room(room: usize) -> Gathered {
+        Gathered { recs: Vec::with_capacity(room), ..Gathered::default() }
     }
 
     /// Files one element (on `page`) of pass `pass` of `passes` (at `rev`, of the keys `range`
@@ -312,6 +311,7 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
     let rev = at.0;
     let mut k = Keep { bits: Bitmap::new(n), len: n, kept: 0, kept_at_or_below: false };
     let passes = (n * ENTRY_COST).div_ceil(budget.max(1)).clamp(1, n.max(1));
+    let room = usize::try_from((scan::CHUNK_LEAVES as u64 * 4) / passes).unwrap_or(0);
     for pass in 0..passes {
         let mut chunks: Vec<Gathered> = Vec::new();
         match *src {
@@ -320,7 +320,10 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
                 leaves,
                 scan::Touch::Records,
                 &|_| true,
-                &Gathered::fresh,
+                // Room for the records this pass files from a chunk of etcd leaves (about four
+                // a page, one in `passes` of them), none when only some keys are kept (few are
+                // filed, and room taken for all would outweigh them).
+                &|| Gathered::with_room(if at.1.is_some() { 0 } else { room }),
                 &|g: &mut Gathered, e| g.add(e.page, e.ord, (e.key, e.value), at, (pass, passes)),
                 &mut |g| push_chunk(&mut chunks, g),
             )?,
