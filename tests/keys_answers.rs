@@ -99,19 +99,25 @@ fn live_by_dump(file: &std::path::Path, prefix: &str, rev: i64) -> Result<Live, 
     }
     let mut live = Live::new();
     for line in String::from_utf8(out.stdout).unwrap().lines() {
-        let d: serde_json::Value = serde_json::from_str(line).unwrap();
-        let key = match d.get("key").and_then(serde_json::Value::as_str) {
-            Some(k) => k.as_bytes().to_vec(),
-            None => b64(d["key_base64"].as_str().unwrap()),
-        };
-        assert_eq!(d["tombstone"], false, "a live key's record: {line}");
-        let lease = d["lease"].as_str().map_or(0, |h| u64::from_str_radix(h, 16).unwrap());
-        let n = |k: &str| d[k].as_i64().unwrap();
-        let value = b64(d["value_base64"].as_str().unwrap());
-        let fields = (n("create_revision"), n("mod_revision"), n("version"), lease, value);
-        assert!(live.insert(key, fields).is_none(), "one record per key: {line}");
+        let (key, modified, deleted, created, version, lease, value) = dump_record(line);
+        assert!(!deleted, "a live key's record: {line}");
+        assert!(live.insert(key, (created, modified, version, lease, value)).is_none(), "one record per key: {line}");
     }
     Ok(live)
+}
+
+/// One line of `dump`, read as the revision it shows (a tombstone has no value, version or
+/// lease: zero, as in a watch's delete event).
+fn dump_record(line: &str) -> Event {
+    let d: serde_json::Value = serde_json::from_str(line).unwrap();
+    let key = match d.get("key").and_then(serde_json::Value::as_str) {
+        Some(k) => k.as_bytes().to_vec(),
+        None => b64(d["key_base64"].as_str().unwrap()),
+    };
+    let n = |k: &str| d[k].as_i64().unwrap_or(0);
+    let lease = d["lease"].as_str().map_or(0, |h| u64::from_str_radix(h, 16).unwrap());
+    let value = d["value_base64"].as_str().map(b64).unwrap_or_default();
+    (key, n("mod_revision"), d["tombstone"] == true, n("create_revision"), n("version"), lease, value)
 }
 
 #[test]
@@ -191,21 +197,7 @@ fn dump_of_every_revision_holds_exactly_the_events_log_replays() {
                 .collect();
             let dump = common::run(["--no-index", "dump", f, "--prefix", prefix, "--all-revisions", "--show-secrets"]);
             assert!(dump.status.success(), "{fx}: dump {prefix:?}");
-            let by_dump: Vec<Event> = String::from_utf8(dump.stdout)
-                .unwrap()
-                .lines()
-                .map(|l| {
-                    let d: serde_json::Value = serde_json::from_str(l).unwrap();
-                    let key = match d.get("key").and_then(serde_json::Value::as_str) {
-                        Some(k) => k.as_bytes().to_vec(),
-                        None => b64(d["key_base64"].as_str().unwrap()),
-                    };
-                    let n = |k: &str| d[k].as_i64().unwrap_or(0);
-                    let lease = d["lease"].as_str().map_or(0, |h| u64::from_str_radix(h, 16).unwrap());
-                    let value = d["value_base64"].as_str().map(b64).unwrap_or_default();
-                    (key, n("mod_revision"), d["tombstone"] == true, n("create_revision"), n("version"), lease, value)
-                })
-                .collect();
+            let by_dump: Vec<Event> = String::from_utf8(dump.stdout).unwrap().lines().map(dump_record).collect();
             assert!(
                 by_log == by_dump,
                 "{fx}: --prefix {prefix:?}: log {} events, dump {}",
