@@ -39,10 +39,10 @@ pub fn dump<'a>(
 ) -> Result<(), Problem> {
     // The leaves are listed once, for the compaction pass and the formatting pass.
     let leaves = scan::leaves(view, kb)?;
-    let some = *range != KeyRange::all();
+    let narrowed = *range != KeyRange::all();
     let keep = match select {
         // Only the selected keys' entries survive, so no other is read again.
-        Select::At(rev) => Some((rev, compaction::keep_in(view, &leaves, rev, some.then_some(range))?)),
+        Select::At(rev) => Some((rev, compaction::keep_in(view, &leaves, rev, narrowed.then_some(range))?)),
         Select::AllRevisions => None,
     };
     let chunk_bytes = usize::try_from(view.page_size).unwrap_or(4096).saturating_mul(scan::CHUNK_LEAVES * 3 / 2);
@@ -54,7 +54,6 @@ pub fn dump<'a>(
             }
     };
     let pool = Buffers::default();
-    let reuse = || pool.take();
     scan::scan_leaves(
         view,
         &leaves,
@@ -62,7 +61,7 @@ pub fn dump<'a>(
         scan::Touch::Whole,
         // An entry compaction drops is not decoded again: the survivors' pass checked it.
         &|ord| keep.as_ref().map_or(true, |(_, k)| k.get(ord)),
-        &reuse,
+        &|| pool.take(),
         &|buf: &mut Vec<u8>, e| {
             if wanted(e) {
                 // Room for a chunk of full leaves formatted (base64 takes a third more than the
