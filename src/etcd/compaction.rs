@@ -311,7 +311,13 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
     let rev = at.0;
     let mut k = Keep { bits: Bitmap::new(n), len: n, kept: 0, kept_at_or_below: false };
     let passes = (n * ENTRY_COST).div_ceil(budget.max(1)).clamp(1, n.max(1));
-    let room = usize::try_from((scan::CHUNK_LEAVES as u64 * 4) / passes).unwrap_or(0);
+    // Room for the records a pass files from a chunk of etcd leaves (about four a page, one in
+    // `passes` of them); none when only some keys are kept (few are filed, and room taken for all
+    // would outweigh them).
+    let room = match at.1 {
+        Some(_) => 0,
+        None => usize::try_from((scan::CHUNK_LEAVES as u64 * 4) / passes).unwrap_or(0),
+    };
     for pass in 0..passes {
         let mut chunks: Vec<Gathered> = Vec::new();
         match *src {
@@ -320,10 +326,7 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
                 leaves,
                 scan::Touch::Records,
                 &|_| true,
-                // Room for the records this pass files from a chunk of etcd leaves (about four
-                // a page, one in `passes` of them), none when only some keys are kept (few are
-                // filed, and room taken for all would outweigh them).
-                &|| Gathered::with_room(if at.1.is_some() { 0 } else { room }),
+                &|| Gathered::with_room(room),
                 &|g: &mut Gathered, e| g.add(e.page, e.ord, (e.key, e.value), at, (pass, passes)),
                 &mut |g| push_chunk(&mut chunks, g),
             )?,
