@@ -64,6 +64,8 @@ fn main() {
     // only the pages that hold them (what `log --prefix` costs, against status).
     let dump_prefix = median(n, bolt, &["--no-index", "dump", f, "--prefix", &prefix]);
 
+    let (floor_all, floor_live, survivors) = floor(&snap, n);
+
     println!("keys on {f} ({}, median of {n}, page cache warm)", mib(size));
     println!("  status                        {}   peak anon {}", secs(status.wall), mib(status.peak_anon));
     println!(
@@ -107,12 +109,88 @@ fn main() {
         mib(all_bytes)
     );
     println!(
+        "  floor of dump --all-revisions {}   {:.2}x of status's time: every entry read whole and its bytes base64'd \
+         into one reused buffer, in process (no start-up, no JSON, no output)",
+        secs(floor_all),
+        floor_all.as_secs_f64() / status.wall.as_secs_f64()
+    );
+    println!(
+        "  floor of dump                 {}   {:.2}x of status's time: the same for the survivors only, their \
+         positions known for free",
+        secs(floor_live),
+        floor_live.as_secs_f64() / status.wall.as_secs_f64()
+    );
+    println!(
+        "  survivors' pass alone         {}   {:.2}x of status's time: which entries `dump` writes (compaction's \
+         keep set at the current revision), in process",
+        secs(survivors),
+        survivors.as_secs_f64() / status.wall.as_secs_f64()
+    );
+    println!(
         "  dump --prefix {prefix}  {}   peak anon {}   {} of status's time; {} of JSON",
         secs(dump_prefix.wall),
         mib(dump_prefix.peak_anon),
         ratio(dump_prefix.wall, status.wall),
         mib(dump_prefix.stdout.len() as u64)
     );
+}
+
+/// The least any `dump` must do, timed in process (medians of `n`): open and map the file, list
+/// the `key` bucket's leaves, read every entry's bytes whole and base64-encode them into one
+/// buffer per thread, reused (so no output memory, no JSON around them and no write). First for
+/// every entry (`--all-revisions`), then only for the survivors at the current revision, whose
+/// positions are computed beforehand and not timed (`dump` finds them in a pass of its own, timed
+/// third: open, map, list the leaves and compute the keep set).
+fn floor(snap: &std::path::Path, n: usize) -> (Duration, Duration, Duration) {
+    use boltscope::etcd::{compaction, scan};
+    use std::cell::RefCell;
+    thread_local!(static OUT: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1 << 16)));
+    let once = |keep: Option<&compaction::Keep>| {
+        let start = std::time::Instant::now();
+        let file = boltscope::input::open(snap).expect("open");
+        let view = boltscope::DbView::new(file.bytes()).expect("bolt");
+        let kb = scan::key_bucket(&view).expect("key bucket").expect("an etcd file");
+        let leaves = scan::leaves(&view, kb).expect("leaves");
+        let mut encoded = 0u64;
+        scan::scan_elements(
+            &view,
+            &leaves,
+            scan::Touch::Whole,
+            &|ord| keep.map_or(true, |k| k.get(ord)),
+            &|| 0u64,
+            &|sum: &mut u64, e| {
+                OUT.with_borrow_mut(|out| {
+                    base64_simd::STANDARD.encode_append(e.value, out);
+                    *sum += out.len() as u64;
+                    out.clear();
+                });
+                Ok(())
+            },
+            &mut |sum| {
+                encoded += sum;
+                Ok(())
+            },
+        )
+        .expect("scan");
+        assert!(encoded > 0);
+        start.elapsed()
+    };
+    let survivors = || {
+        let start = std::time::Instant::now();
+        let file = boltscope::input::open(snap).expect("open");
+        let view = boltscope::DbView::new(file.bytes()).expect("bolt");
+        let kb = scan::key_bucket(&view).expect("key bucket").expect("an etcd file");
+        let head = boltscope::etcd::header::Store::read(&view).expect("etcd header").head;
+        let keep = compaction::keep(&view, kb, head).expect("survivors");
+        (start.elapsed(), keep)
+    };
+    let (_, keep) = survivors();
+    let median = |f: &dyn Fn() -> Duration| {
+        let mut t: Vec<Duration> = (0..n).map(|_| f()).collect();
+        t.sort();
+        t[n / 2]
+    };
+    (median(&|| once(None)), median(&|| once(Some(&keep))), median(&|| survivors().0))
 }
 
 /// Runs a command with its output counted and dropped (dump's would fill the disk), sampling its
