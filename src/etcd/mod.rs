@@ -11,6 +11,7 @@ pub mod carve;
 pub mod cluster;
 pub mod collect;
 pub mod compaction;
+pub mod crc;
 pub mod ctl;
 pub mod dump;
 pub mod events;

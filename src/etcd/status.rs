@@ -2,6 +2,7 @@
 //! computed in one parallel pass that also checks the structure, and printed byte for byte as
 //! etcdutl prints them.
 
+use super::crc;
 use super::records::RecordCheck;
 use super::{key_fingerprint, proto, revision, FpSet, KEY_BUCKET, META_BUCKET, STORAGE_VERSION};
 use crate::bbolt::cursor;
@@ -11,7 +12,7 @@ use crate::bbolt::view::DbView;
 use crate::bbolt::walker::{hex, Ctx, Fold, Leaf, Pair};
 use crate::error::Error;
 use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
-use crc32c::{crc32c_append, crc32c_combine};
+use crc32c::crc32c_append;
 
 /// Which etcd release's semantics to follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -112,7 +113,7 @@ impl Fold for StatusFold {
 
     fn join(&self, l: HashAcc, r: HashAcc) -> HashAcc {
         HashAcc {
-            crc: crc32c_combine(l.crc, r.crc, r.len as usize),
+            crc: crc::combine(l.crc, r.crc, r.len),
             len: l.len + r.len,
             keys: l.keys + r.keys,
             last_rev: r.last_rev.or(l.last_rev),
