@@ -29,8 +29,17 @@ pub fn bench_files() -> Option<(PathBuf, PathBuf)> {
     Some((snap, dir.join("many-2.member.db")))
 }
 
-/// Reads a file once so every timed run starts with a warm page cache.
+/// Puts a file in the page cache as a read from disk leaves it, so every timed run starts warm and
+/// alike: first dropped from the cache (`dd iflag=nocache`), then read whole. A file still cached
+/// as it was written (the bench data just made by etcdctl's small writes) is held in 4 KiB pages,
+/// and mapping it then takes a fault every 64 KiB instead of one for each large page readahead
+/// makes: `status` of the same snapshot took 0.197 s with 19,282 faults before, 0.133 s with 1,128
+/// after.
 pub fn warm(path: &Path) {
+    let _ = Command::new("dd")
+        .arg(format!("if={}", path.display()))
+        .args(["iflag=nocache", "count=0", "status=none"])
+        .status();
     let _ = Command::new("cat").arg(path).stdout(Stdio::null()).status();
 }
 
