@@ -224,12 +224,25 @@ impl Parts {
     }
 }
 
-/// One partition reduced: the newest record of each of its keys, with its stretch.
-fn newest_in(
+/// What one partition's keys add to a replay at `rev`.
+#[derive(Default)]
+struct PartReplay {
+    distinct_keys: u64,
+    live_keys: u64,
+    live_leases: Vec<u64>,
+    keep_bytes: u64,
+    /// The survivors: (stretch, position in it).
+    keep: Vec<(u32, u32)>,
+}
+
+/// One partition reduced to the newest record of each of its keys, and those summed up at `rev`
+/// as they are found (not gathered first: 32 bytes a key, on top of the records).
+fn replay_part(
     stretches: &[Parts],
     p: usize,
+    rev: u64,
     map: &mut HashMap<u128, (u32, Rec), BuildHasherDefault<Passthrough>>,
-) -> Vec<(u32, Rec)> {
+) -> PartReplay {
     map.clear();
     for (i, s) in stretches.iter().enumerate() {
         for ([hi, lo], r) in &s.parts[p] {
@@ -238,7 +251,20 @@ fn newest_in(
             map.insert(fp, (i as u32, *r));
         }
     }
-    map.values().copied().collect()
+    let mut out = PartReplay { distinct_keys: map.len() as u64, ..PartReplay::default() };
+    for (i, r) in map.values() {
+        if !r.tomb() {
+            out.live_keys += 1;
+            if r.lease != 0 {
+                out.live_leases.push(r.lease);
+            }
+        }
+        if survives(r.main, r.tomb(), rev) {
+            out.keep_bytes += r.bytes();
+            out.keep.push((*i, r.seq));
+        }
+    }
+    out
 }
 
 /// What the `key` bucket holds.
@@ -290,25 +316,20 @@ pub struct Replay {
 /// `stretches` must be in revision order.
 pub fn replay(stretches: &[Parts], t: &Totals, rev: u64) -> Replay {
     let mut m = Mvcc { revisions: t.revisions, tombstones: t.tombstones, malformed: t.malformed, ..Mvcc::default() };
-    let parts: Vec<Vec<(u32, Rec)>> =
-        (0..PARTS).into_par_iter().map_init(HashMap::default, |map, p| newest_in(stretches, p, map)).collect();
+    let parts: Vec<PartReplay> =
+        (0..PARTS).into_par_iter().map_init(HashMap::default, |map, p| replay_part(stretches, p, rev, map)).collect();
     let mut live_leases = Vec::new();
     let mut keep_bytes = 0;
     let mut keep: Vec<Vec<bool>> = stretches.iter().map(|s| vec![false; s.sizes.len()]).collect();
-    for (i, r) in parts.iter().flatten() {
-        m.distinct_keys += 1;
-        if !r.tomb() {
-            m.live_keys += 1;
-            if r.lease != 0 {
-                live_leases.push(r.lease);
-            }
-        }
-        if survives(r.main, r.tomb(), rev) {
-            keep_bytes += r.bytes();
-            keep[*i as usize][r.seq as usize] = true;
+    for part in parts {
+        m.distinct_keys += part.distinct_keys;
+        m.live_keys += part.live_keys;
+        live_leases.extend(part.live_leases);
+        keep_bytes += part.keep_bytes;
+        for (i, seq) in part.keep {
+            keep[i as usize][seq as usize] = true;
         }
     }
-    drop(parts);
     m.keys_with_lease = live_leases.len() as u64;
     let survivors: Vec<(u32, u32)> = stretches
         .iter()
