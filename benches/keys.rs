@@ -68,26 +68,10 @@ fn main() {
 
     println!("keys on {f} ({}, median of {n}, page cache warm)", mib(size));
     println!("  status                        {}   peak anon {}", secs(status.wall), mib(status.peak_anon));
-    println!(
-        "  get KEY, no index             {}   peak anon {}   {} of status (goal <= 1)",
-        secs(get_cold.wall),
-        mib(get_cold.peak_anon),
-        ratio(get_cold.wall, status.wall)
-    );
-    println!(
-        "  get KEY, first (index built)  {}   peak anon {}   {} of status; index {}",
-        secs(get_first.wall),
-        mib(get_first.peak_anon),
-        ratio(get_first.wall, status.wall),
-        mib(ix_size)
-    );
-    println!(
-        "  log --prefix {prefix}, no index  {}   peak anon {}   {} of status (goal <= 1); {} of output",
-        secs(log_cold.wall),
-        mib(log_cold.peak_anon),
-        ratio(log_cold.wall, status.wall),
-        mib(log_cold.stdout.len() as u64)
-    );
+    against("get KEY, no index           ", &get_cold, &status, " (goal <= 1)");
+    against("get KEY, first (index built)", &get_first, &status, &format!("; index {}", mib(ix_size)));
+    let tail = format!(" (goal <= 1); {} of output", mib(log_cold.stdout.len() as u64));
+    against(&format!("log --prefix {prefix}, no index"), &log_cold, &status, &tail);
     println!("  get KEY, warm index           {}   (goal < 10 ms)", ms(get_warm));
     println!("  log KEY, warm index           {}   (goal < 10 ms)", ms(log_warm));
     let rate = |d: Duration| size as f64 / (1 << 20) as f64 / d.as_secs_f64();
@@ -129,12 +113,18 @@ fn main() {
     ] {
         println!("  {label} {}   {} of status's time: {what}", secs(took), ratio(took, status.wall));
     }
+    let tail = format!("'s time; {} of JSON", mib(dump_prefix.stdout.len() as u64));
+    against(&format!("dump --prefix {prefix}"), &dump_prefix, &status, &tail);
+}
+
+/// One timed command's line: its time and peak anonymous memory, its time against `status`'s,
+/// then `tail`.
+fn against(label: &str, r: &Run, status: &Run, tail: &str) {
     println!(
-        "  dump --prefix {prefix}  {}   peak anon {}   {} of status's time; {} of JSON",
-        secs(dump_prefix.wall),
-        mib(dump_prefix.peak_anon),
-        ratio(dump_prefix.wall, status.wall),
-        mib(dump_prefix.stdout.len() as u64)
+        "  {label}  {}   peak anon {}   {} of status{tail}",
+        secs(r.wall),
+        mib(r.peak_anon),
+        ratio(r.wall, status.wall)
     );
 }
 
