@@ -14,6 +14,8 @@ pub mod freelist;
 pub mod meta;
 pub mod order;
 pub mod page;
+#[cfg(test)]
+mod page_tests;
 pub mod recover;
 pub mod seq;
 pub mod split;

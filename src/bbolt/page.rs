@@ -75,6 +75,35 @@ pub fn prefetch_records(page: &[u8], order: ByteOrder, count: usize) {
     }
 }
 
+/// Starts loading into cache the part of a page a reader of all its elements needs
+/// ([`used_len`]). `page` runs from the page's header to the end of the file; its header and
+/// element table should be in cache already (else this waits for them).
+pub fn prefetch_used(page: &[u8], order: ByteOrder, page_size: usize) {
+    let len = used_len(page, order, page_size);
+    crate::sys::prefetch_lines(page.get(..len).unwrap_or(page));
+}
+
+/// How much of a page a reader of all its elements touches: for a leaf, from the header to the
+/// end of the furthest element's value (the room past a leaf's data is never read, and on a leaf
+/// split half full that is half the page); any other page whole. Never more than `page_size` or
+/// `page` (its overflow is not counted); an element that cannot be read ends the count.
+pub fn used_len(page: &[u8], order: ByteOrder, page_size: usize) -> usize {
+    let mut end = page_size;
+    if let (Some(LEAF), Some(count)) = (order.u16(page, HDR_FLAGS), order.u16(page, HDR_COUNT)) {
+        end = PAGE_HEADER_SIZE + ELEMENT_SIZE * usize::from(count);
+        for i in 0..usize::from(count) {
+            let e = PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
+            let (Some(pos), Some(ks), Some(vs)) =
+                (order.u32(page, e + L_POS), order.u32(page, e + L_KSIZE), order.u32(page, e + L_VSIZE))
+            else {
+                break;
+            };
+            end = end.max(e.saturating_add(pos as usize).saturating_add(ks as usize).saturating_add(vs as usize));
+        }
+    }
+    end.min(page_size).min(page.len())
+}
+
 /// A human name for page flags, as bbolt's tools print them.
 pub fn type_name(flags: u16) -> String {
     match flags {

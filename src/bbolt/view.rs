@@ -182,12 +182,23 @@ impl<'a> DbView<'a> {
         }
     }
 
-    /// Starts loading all of page `id`'s first page (not its overflow) into cache, for a reader
-    /// about to decode every element of a leaf ([`crate::sys::prefetch_lines`]). No effect for an
-    /// id outside the file.
-    pub fn prefetch_whole_page(&self, id: PageId) {
-        if let Ok(at) = usize::try_from(id.offset(self.page_size)) {
-            crate::sys::prefetch_span(self.data, at, usize::try_from(self.page_size).unwrap_or(0));
+    /// Starts loading the part of page `id` a reader of all its elements needs: a leaf up to the
+    /// end of its data, any other page whole ([`super::page::prefetch_used`]). Its header and
+    /// element table should be in cache already ([`DbView::prefetch_table`],
+    /// [`DbView::prefetch_page`]), else this waits for them. No effect for an id outside the file.
+    pub fn prefetch_used(&self, id: PageId) {
+        let Some(at) = usize::try_from(id.offset(self.page_size)).ok() else { return };
+        if let Some(page) = self.data.get(at..) {
+            super::page::prefetch_used(page, self.order, usize::try_from(self.page_size).unwrap_or(0));
+        }
+    }
+
+    /// Starts loading page `id`'s element table, its count read from its header (which should be
+    /// in cache already: see [`DbView::prefetch_page`]).
+    pub fn prefetch_own_table(&self, id: PageId) {
+        let Some(at) = usize::try_from(id.offset(self.page_size)).ok() else { return };
+        if let Some(h) = self.data.get(at..).and_then(|b| Header::read(b, self.order)) {
+            self.prefetch_table(id, h.count);
         }
     }
 

