@@ -86,12 +86,15 @@ pub fn prefetch_used(page: &[u8], order: ByteOrder, page_size: usize) {
 /// How much of a page a reader of all its elements touches: for a leaf, from the header to the
 /// end of the furthest element's value (the room past a leaf's data is never read, and on a leaf
 /// split half full that is half the page); any other page whole. Never more than `page_size` or
-/// `page` (its overflow is not counted); an element that cannot be read ends the count.
+/// `page` (its overflow is not counted); an element that cannot be read ends the count, and so
+/// does one whose header lies past the first page (its data would too), so a hostile count costs
+/// no more than a page's worth of elements.
 pub fn used_len(page: &[u8], order: ByteOrder, page_size: usize) -> usize {
     let mut end = page_size;
     if let (Some(LEAF), Some(count)) = (order.u16(page, HDR_FLAGS), order.u16(page, HDR_COUNT)) {
         end = PAGE_HEADER_SIZE + ELEMENT_SIZE * usize::from(count);
-        for i in 0..usize::from(count) {
+        let fit = page_size.saturating_sub(PAGE_HEADER_SIZE) / ELEMENT_SIZE;
+        for i in 0..usize::from(count).min(fit) {
             let e = PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
             let (Some(pos), Some(ks), Some(vs)) =
                 (order.u32(page, e + L_POS), order.u32(page, e + L_KSIZE), order.u32(page, e + L_VSIZE))

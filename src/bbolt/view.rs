@@ -202,10 +202,12 @@ impl<'a> DbView<'a> {
         }
     }
 
-    /// Starts loading page `id`'s header and the element table of its `count` elements.
+    /// Starts loading page `id`'s header and the element table of its `count` elements, at most
+    /// one page of it (a hostile count costs no more than a page).
     pub fn prefetch_table(&self, id: PageId, count: u16) {
         if let Ok(at) = usize::try_from(id.offset(self.page_size)) {
-            crate::sys::prefetch_span(self.data, at, PAGE_HEADER_SIZE + ELEMENT_SIZE * usize::from(count));
+            let table = PAGE_HEADER_SIZE + ELEMENT_SIZE * usize::from(count);
+            crate::sys::prefetch_span(self.data, at, table.min(usize::try_from(self.page_size).unwrap_or(0)));
         }
     }
 
