@@ -145,10 +145,9 @@ fn chunk<'a, T>(
 fn read_pages<'a, T>(r: &Reader<'_, 'a, T>, pages: &[(PageId, u16, u64)], out: &mut T) -> Result<(), Problem> {
     let (view, touch) = (r.view, r.touch);
     // Without loading ahead, every element costs a dependent miss: the CPU's own prefetcher stops
-    // at page boundaries, and each element is found through the table. It makes a scan over
-    // twice as fast.
-    // Two stages ahead: a page's element table two pages ahead, then, one page ahead, what its
-    // elements point at.
+    // at page boundaries, and each element is found through the table. Loading ahead in two
+    // stages (a page's element table two pages ahead, then one page ahead what its elements point
+    // at) makes a scan over twice as fast.
     let lines = |id: PageId, n: u16| match touch {
         Touch::Whole => view.prefetch_used(id),
         Touch::Records => view.prefetch_records(id, n),
