@@ -41,6 +41,12 @@ pub enum CompactError {
         /// The contents' hash.
         computed: String,
     },
+    /// SRC has bytes past its pages that are not a whole sha256 trailer (a trailer cut short, or
+    /// bytes appended): its contents cannot be verified.
+    TrailerCut {
+        /// Why, with the byte offset.
+        problem: String,
+    },
     /// SRC changed during every read (a running etcd committing).
     Torn {
         /// Reads made.
@@ -76,6 +82,7 @@ impl CompactError {
             CompactError::Damaged { .. }
             | CompactError::MetaFallback { .. }
             | CompactError::TrailerMismatch { .. }
+            | CompactError::TrailerCut { .. }
             | CompactError::Torn { .. }
             | CompactError::VerifyFailed(_) => Class::Contents,
             CompactError::Exists(_)
@@ -97,6 +104,7 @@ impl CompactError {
             CompactError::Damaged { .. } => "src_damaged",
             CompactError::MetaFallback { .. } => "meta_fallback",
             CompactError::TrailerMismatch { .. } => "trailer_mismatch",
+            CompactError::TrailerCut { .. } => "trailing_bytes",
             CompactError::Torn { .. } => "torn",
             CompactError::Revision(_) => "bad_revision",
             CompactError::Options(_) => "bad_option",
@@ -134,6 +142,12 @@ impl fmt::Display for CompactError {
                 f,
                 "its sha256 trailer is {stored}, but its contents hash to {computed}: the snapshot is corrupt or was \
                  cut short. Refusing to copy it (--skip-hash-check copies it anyway, as etcdutl snapshot restore \
+                 --skip-hash-check would restore it)"
+            ),
+            CompactError::TrailerCut { problem } => write!(
+                f,
+                "{problem}. Its contents cannot be verified, and a fresh trailer on the copy would vouch for them: \
+                 refusing to copy it (--skip-hash-check copies it anyway, as etcdutl snapshot restore \
                  --skip-hash-check would restore it)"
             ),
             CompactError::Torn { reads } => {

@@ -60,7 +60,8 @@ pub struct Job {
     pub force: bool,
     /// Re-open and verify the copy before it is put in place.
     pub verify: bool,
-    /// Copy a snapshot whose sha256 trailer does not match its contents (otherwise refused).
+    /// Copy a snapshot whose sha256 trailer does not match its contents, or was cut short (otherwise
+    /// refused).
     pub skip_hash_check: bool,
     /// Copy the tree of this meta page (None: the one bbolt reads; a fallback is refused).
     pub meta: Option<usize>,

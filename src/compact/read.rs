@@ -104,6 +104,10 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
     // (bit rot inside a value passes every structural check) must not come out with a fresh,
     // valid trailer that vouches for it.
     let check_trailer = !job.skip_hash_check && trailer::present(data.len());
+    // Nor may one whose trailer was cut: nothing is left to check its bytes against.
+    if let Some(p) = trailer::tail_problem(&view).filter(|_| !job.skip_hash_check) {
+        return Err(CompactError::TrailerCut { problem: p.to_string() });
+    }
     let mut filter = MvccFilter::new(target.map(|t| t.revision).zip(keep), job.clear_alarms);
     let (copied, walked, sum) = std::thread::scope(|s| {
         let sum = check_trailer.then(|| s.spawn(|| trailer::verify(data)));

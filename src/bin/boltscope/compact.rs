@@ -49,7 +49,8 @@ pub struct CompactArgs {
     /// Replace DST if it exists.
     #[arg(long)]
     pub force: bool,
-    /// Copy a snapshot whose sha256 trailer does not match its contents (refused otherwise).
+    /// Copy a snapshot whose sha256 trailer does not match its contents, or was cut short (refused
+    /// otherwise).
     #[arg(long)]
     pub skip_hash_check: bool,
     /// Skip verifying the copy (SRC's tree is still checked while it is copied).

@@ -98,6 +98,12 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
             t.stored, t.computed
         ));
     }
+    if let Some(p) = DbView::new(data).ok().and_then(|v| trailer::tail_problem(&v)) {
+        report.notes.push(format!(
+            "the sha256 trailer is missing or cut ({p}): nothing vouches for the bytes, and a value that still \
+             decodes may carry a change"
+        ));
+    }
     let root = root::choose(data, &g);
     let mut reader = tree::reader(g, root.as_ref().map_or(g.pages(), |r| r.limit));
     let (listed, root_lost) = match &root {

@@ -115,6 +115,7 @@ fn salvageable(e: &CompactError) -> bool {
         CompactError::Damaged { .. }
         | CompactError::MetaFallback { .. }
         | CompactError::TrailerMismatch { .. }
+        | CompactError::TrailerCut { .. }
         | CompactError::VerifyFailed(_) => true,
         CompactError::Unreadable(e) => matches!(e.kind(), ErrorKind::NotBbolt | ErrorKind::MetaUnusable),
         _ => false,
