@@ -303,17 +303,19 @@ fn the_keep_set_is_the_same_in_one_pass_or_in_many() {
 fn a_leaf_reached_twice_or_a_tree_of_copies_stops_the_keep_set() {
     use boltscope::etcd::compaction::{keep, keep_by_cursor};
     use boltscope::ProblemKind;
-    // Two parents for one leaf: its records would be counted twice; the revisions no longer
-    // increase, which both readings report instead of answering.
+    // Two parents for one leaf: its records would be counted twice. The listing of the leaves
+    // finds the page reached twice; the cursor, which lists nothing, finds that the revisions no
+    // longer increase. Both report instead of answering.
     let mut d = common::bytes("k8s-0.005.snap.db");
     common::damage::one_page("two parents", &mut d);
     let view = DbView::new(&d).unwrap();
     let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
-    for k in [keep(&view, kb, u64::MAX >> 1), keep_by_cursor(&view, kb, u64::MAX >> 1, 1 << 30)] {
-        assert_eq!(k.map(|_| ()).unwrap_err().kind, ProblemKind::KeysOutOfOrder);
-    }
-    // Every child of the key bucket's root pointed back at the root: each level of the listing
-    // would hold the root's children over again; it stops at the file's page count.
+    let listed = keep(&view, kb, u64::MAX >> 1).map(|_| ()).unwrap_err();
+    assert_eq!(listed.kind, ProblemKind::MultipleReferences, "{listed}");
+    let by_cursor = keep_by_cursor(&view, kb, u64::MAX >> 1, 1 << 30).map(|_| ()).unwrap_err();
+    assert_eq!(by_cursor.kind, ProblemKind::KeysOutOfOrder, "{by_cursor}");
+    // Every child of the key bucket's root pointed back at the root: the listing meets the root
+    // again at the next level, and stops there (no level holds the root's children over again).
     let mut d = common::bytes("k8s-0.005.snap.db");
     let s = common::damage::shape(&d);
     for i in 0..common::u16_at(&d, s.key_root * 4096 + 10) {
@@ -322,7 +324,8 @@ fn a_leaf_reached_twice_or_a_tree_of_copies_stops_the_keep_set() {
     let view = DbView::new(&d).unwrap();
     let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
     let err = boltscope::etcd::scan::leaves(&view, kb).map(|_| ()).unwrap_err();
-    assert_eq!(err.kind, ProblemKind::TooDeep, "{err}");
+    assert_eq!(err.kind, ProblemKind::MultipleReferences, "{err}");
+    assert_eq!(err.page, Some(s.key_root as u64), "{err}");
 }
 
 #[test]

@@ -91,8 +91,11 @@ fn a_record_that_does_not_decode_is_a_problem_not_an_answer() {
         assert!(out.stdout.is_empty() || args[1] == "log", "{args:?}: no answer");
         assert!(err.contains("invalid_key_value"), "{args:?}: {err}");
     }
-    // HashKV reads no record, only bytes: it still answers, as etcd would.
-    assert_eq!(common::run(["--no-index", "hashkv", f]).status.code(), Some(0));
+    // Nor does HashKV: etcd hashes bytes, but no etcd holds this file (it decodes every record
+    // when it opens its backend, and stops at this one).
+    let out = common::run(["--no-index", "hashkv", f]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty() && String::from_utf8_lossy(&out.stderr).contains("invalid_key_value"));
 }
 
 #[test]
@@ -274,4 +277,49 @@ fn a_page_whose_entries_are_all_left_out_is_not_read() {
     let one = on_page[0];
     let err = read(&|o| o == one).unwrap_err();
     assert_eq!(err.kind, boltscope::problem::ProblemKind::Torn, "{err}");
+}
+
+#[test]
+fn a_record_that_breaks_etcds_invariants_or_a_page_reached_twice_is_no_answer() {
+    // What `check` calls damage stops every key reader, HashKV included, with check's own problem
+    // and byte offset; `du` withholds its figures and the revision with them.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut modrev = common::bytes("k8s-0.005.snap.db");
+    let at = common::damage::mod_revision_changed(&mut modrev);
+    let mut twice = common::bytes("k8s-0.005.snap.db");
+    common::damage::overflow_over_sibling(&mut twice);
+    let cases = [
+        ("mod revision", modrev, "inconsistent_key_value", Some(at)),
+        ("page reached twice", twice, "multiple_references", None),
+    ];
+    for (what, d, kind, offset) in cases {
+        let f = tmp.path().join("bad.snap.db");
+        std::fs::write(&f, &d[..d.len() - 32]).unwrap();
+        let f = f.to_str().unwrap();
+        let check = common::run(["--no-index", "check", f, "-w", "json"]);
+        assert_eq!(check.status.code(), Some(1), "{what}: check fails it");
+        let checked = String::from_utf8_lossy(&check.stdout);
+        assert!(checked.contains(kind), "{what}: {checked}");
+        for args in [
+            vec!["--no-index", "get", f, "/", "--prefix", "--count-only", "-w", "fields"],
+            vec!["--no-index", "log", f, "/", "--prefix", "-w", "json"],
+            vec!["--no-index", "dump", f],
+            vec!["--no-index", "hashkv", f],
+        ] {
+            let out = common::run(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{what}: {args:?}: {err}");
+            assert!(out.stdout.is_empty(), "{what}: {args:?}: no answer");
+            assert!(err.contains(kind), "{what}: {args:?}: {err}");
+            if let Some(o) = offset {
+                assert!(err.contains(&format!("(byte offset {o})")), "{what}: {args:?}: {err}");
+                assert!(checked.contains(&format!("\"offset\":{o}")), "{what}: check names the same byte");
+            }
+        }
+        let du = common::run(["--no-index", "du", f, "-w", "json"]);
+        assert_eq!(du.status.code(), Some(1), "{what}: du");
+        let v: serde_json::Value = serde_json::from_slice(&du.stdout).unwrap();
+        assert_eq!((&v["ok"], &v["complete"]), (&false.into(), &false.into()), "{what}: {v}");
+        assert!(v["revision"].is_null() && v["groups"].is_null(), "{what}: figures withheld: {v}");
+    }
 }

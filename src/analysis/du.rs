@@ -286,7 +286,8 @@ pub fn du(view: &DbView<'_>, opt: &Options) -> Du {
     } else {
         Acc::new(0)
     };
-    report(acc, by, Some(rev), in_use(&s), (problems, total), complete)
+    // The revision is read from the tree too: withheld with the figures.
+    report(acc, by, complete.then_some(rev), in_use(&s), (problems, total), complete)
 }
 
 /// The structure walk with `fold`, the sha256 trailer verified beside it when asked; the file's

@@ -10,7 +10,7 @@
 //! parallel. Revisions must strictly increase through the bucket (a leaf reached twice is a
 //! problem, not records counted twice). The answer is one bit per entry.
 
-use super::mvcc::{partition, survives, PARTS};
+use super::mvcc::{partition, survives, Rec, PARTS};
 use super::range::KeyRange;
 use super::{key_fingerprint, proto, revision, scan, schema, FpMap};
 use crate::bbolt::bitmap::Bitmap;
@@ -226,8 +226,10 @@ impl Gathered {
         let (rev, range) = at;
         let (key, value) = e;
         let (pass, passes) = pass;
-        let (Some(r), Some(kv)) = (revision::parse(key), proto::kv(value)) else {
-            // Not understood: never dropped.
+        // A record that breaks etcd's invariants is not understood either.
+        let parsed = revision::parse(key).zip(proto::kv(value)).filter(|(r, kv)| Rec::invariant(r, kv).is_none());
+        let Some((r, kv)) = parsed else {
+            // Not understood: never dropped (a reader that reads only the survivors meets it).
             if pass == 0 {
                 self.keep_always(ord);
                 self.always_at_or_below |= revision::main_of(key).is_some_and(|m| m <= rev);

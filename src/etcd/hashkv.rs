@@ -13,7 +13,7 @@
 use super::compaction::{self, Keep};
 use super::header::{RevError, Store};
 use super::status::{table, Format};
-use super::{revision, KEY_BUCKET};
+use super::{revision, scan, KEY_BUCKET};
 use crate::bbolt::cursor;
 use crate::bbolt::page::Run;
 use crate::bbolt::view::DbView;
@@ -42,15 +42,33 @@ pub fn kept_at_compaction(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>)
 
 /// [`kept_at_compaction`] with the compaction's keep set already computed (for the same view and revision).
 pub fn hashkv_with(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>) -> Result<u32, Problem> {
+    hash_entries(view, rev, compact, false)
+}
+
+/// The hash; with `checked`, every entry is also checked as the key readers check it (its key a
+/// revision, its value an `mvccpb.KeyValue` that keeps etcd's invariants, revisions strictly
+/// increasing), and the first failure is the answer: a hash of a damaged bucket is no answer.
+fn hash_entries(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>, checked: bool) -> Result<u32, Problem> {
     let mut crc = crc32c_append(0, KEY_BUCKET);
     let Some(kb) = cursor::top_bucket(view, KEY_BUCKET)? else { return Ok(crc) };
     let mut ord = 0u64;
+    let mut last: Option<(u64, u64)> = None;
     cursor::for_each_leaf(view, kb, &mut |page| {
         // Entries hashed back to back that lie back to back in the page take one CRC call.
         let mut run = Run::new(page);
         for i in 0..usize::from(page.count) {
             let e = page.leaf_elem(i)?;
             ord += 1;
+            if checked {
+                let at = Some(page.offset_of(e.key));
+                if let Some(entry) = scan::decode(page.id, ord - 1, at, e.key, e.value)? {
+                    let now = (entry.rev.main, entry.rev.sub);
+                    if let Some(prev) = last.filter(|&p| p >= now) {
+                        return Err(scan::out_of_order(page.id, prev, now).offset(page.offset_of(e.key)));
+                    }
+                    last = Some(now);
+                }
+            }
             let Some(r) = revision::parse(e.key) else { continue };
             if r.main > rev {
                 continue;
@@ -106,7 +124,16 @@ pub enum HashError {
 pub fn at(view: &DbView<'_>, rev: i64) -> Result<HashKv, HashError> {
     let store = Store::read(view).map_err(HashError::Unreadable)?;
     let r = store.read_at(rev).map_err(HashError::Rev)?;
-    let hash = by_rev(view, r, store.compacted).map_err(HashError::Unreadable)?;
+    // The tree is listed first, as the key readers list it (a page reached twice is a problem),
+    // and every entry is checked as it is hashed.
+    if let Some(kb) = cursor::top_bucket(view, KEY_BUCKET).map_err(HashError::Unreadable)? {
+        scan::leaves(view, kb).map_err(HashError::Unreadable)?;
+    }
+    let keep = match (store.compacted, cursor::top_bucket(view, KEY_BUCKET).map_err(HashError::Unreadable)?) {
+        (Some(c), Some(kb)) => Some((c, compaction::keep(view, kb, r).map_err(HashError::Unreadable)?)),
+        _ => None,
+    };
+    let hash = hash_entries(view, r, keep.as_ref().map(|(c, k)| (*c, k)), true).map_err(HashError::Unreadable)?;
     let compact_revision = store.finished.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
     Ok(HashKv { hash, hash_revision: i64::try_from(r).unwrap_or(i64::MAX), compact_revision })
 }

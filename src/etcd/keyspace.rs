@@ -277,7 +277,9 @@ impl<'g> Gather<'g> {
             }
         };
         let (kv, r) = match Rec::check_kv(e.key, e.value) {
-            Ok(Some((kv, r, _))) => (kv, r),
+            // A record that breaks etcd's invariants is damage, as `check` says: no figures.
+            Ok(Some((_, _, Some((kind, msg))))) => return bad(acc, kind, msg),
+            Ok(Some((kv, r, None))) => (kv, r),
             Ok(None) => return,
             Err((kind, msg)) => return bad(acc, kind, msg),
         };

@@ -2,6 +2,7 @@
 //! ([`super::scan`]): a level of the tree at a time, every page of a level read in parallel, each
 //! leaf with the element count the readers plan its entries' positions with.
 
+use crate::bbolt::bitmap::Bitmap;
 use crate::bbolt::cursor::BucketRoot;
 use crate::bbolt::order::PageId;
 use crate::bbolt::page::{type_name, Page, BRANCH, LEAF};
@@ -27,7 +28,9 @@ pub struct Leaves<'a> {
 /// level holds only branches or only leaves (a level that mixes them is a problem). Depth and the
 /// number of pages are bounded (children are counted against the pages the file holds before they
 /// are listed), so a damaged tree cannot make this loop or grow, and the problem reported is the
-/// same on every run: the first level by level, in key order within a level.
+/// same on every run: the first level by level, in key order within a level. A page reached twice
+/// (listed twice, or lying inside another listed page's overflow run) is a problem: the tree could
+/// not be read whole, so no key reader answers from it.
 pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, Problem> {
     let root = match kb {
         BucketRoot::Inline(page) => return Ok(Leaves { pages: Vec::new(), inline: Some(page) }),
@@ -35,17 +38,24 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
     };
     let mut level = vec![root];
     let mut budget = view.tracked_pages().saturating_add(1);
+    // Every page id the listed pages cover, overflow runs included (a bit a page of the file).
+    let mut seen = Bitmap::new(view.tracked_pages());
     for depth in 0..=MAX_DEPTH {
-        budget = budget.checked_sub(level.len() as u64).ok_or_else(|| too_large(root))?;
+        budget = budget.checked_sub(level.len() as u64).ok_or_else(|| too_large(view, root))?;
         // Each page's type and count (16 bytes a page, whatever a problem weighs: the leaf level
         // of a large file has hundreds of thousands of pages).
-        let read: Vec<Result<(u16, u16), Box<Problem>>> =
-            level.par_iter().map(|&id| node(view, id).map(|p| (p.flags, p.count)).map_err(Box::new)).collect();
-        if matches!(read.first(), Some(Ok((LEAF, _)))) {
+        let read: Vec<Result<(u16, u16, u32), Box<Problem>>> = level
+            .par_iter()
+            .map(|&id| node(view, id).map(|p| (p.flags, p.count, p.overflow)).map_err(Box::new))
+            .collect();
+        if matches!(read.first(), Some(Ok((LEAF, _, _)))) {
             let mut pages = Vec::with_capacity(level.len());
             for (r, &id) in read.into_iter().zip(&level) {
                 match r.map_err(|p| *p)? {
-                    (LEAF, count) => pages.push((id, count)),
+                    (LEAF, count, overflow) => {
+                        claim(view, &mut seen, id, overflow)?;
+                        pages.push((id, count));
+                    }
                     _ => return Err(not_a_leaf(&view.page(id)?)),
                 }
             }
@@ -53,7 +63,8 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
         }
         let mut next = Vec::new();
         for (r, &id) in read.into_iter().zip(&level) {
-            let (flags, _) = r.map_err(|p| *p)?;
+            let (flags, _, overflow) = r.map_err(|p| *p)?;
+            claim(view, &mut seen, id, overflow)?;
             let p = view.page(id)?;
             if flags == LEAF {
                 let msg =
@@ -62,7 +73,7 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
             }
             // More children than the file has pages: a cycle, or a page reached twice.
             if next.len() as u64 + u64::from(p.count) > budget {
-                return Err(too_large(root));
+                return Err(too_large(view, root));
             }
             for i in 0..usize::from(p.count) {
                 next.push(p.branch_elem(i)?.child);
@@ -70,7 +81,7 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
         }
         level = next;
     }
-    Err(too_large(root))
+    Err(too_large(view, root))
 }
 
 /// A page of a tree, read as a branch or a leaf (a branch with no elements, or any other type, is
@@ -91,9 +102,26 @@ fn node<'a>(view: &DbView<'a>, id: PageId) -> Result<Page<'a>, Problem> {
     }
 }
 
-fn too_large(root: PageId) -> Problem {
-    let msg = format!("page {root}: tree deeper or larger than the file");
-    Problem::new(ProblemKind::TooDeep, msg).page(root)
+/// Marks the ids page `id` covers (itself and its `overflow` run) as reached; one reached before
+/// is a problem. `view.page` checked the run lies in the file, so the loop is bounded by it.
+fn claim(view: &DbView<'_>, seen: &mut Bitmap, id: PageId, overflow: u32) -> Result<(), Problem> {
+    for j in id.0..=id.0.saturating_add(u64::from(overflow)) {
+        if j < seen.len() && !seen.set(j) {
+            let msg = format!(
+                "page {j} is reached twice in the `key` bucket's tree (listed twice, or inside another listed \
+                 page's overflow run): the tree could not be read whole"
+            );
+            return Err(Problem::new(ProblemKind::MultipleReferences, msg)
+                .page(PageId(j))
+                .offset(j.saturating_mul(view.page_size)));
+        }
+    }
+    Ok(())
+}
+
+fn too_large(view: &DbView<'_>, root: PageId) -> Problem {
+    let msg = format!("page {root}: tree deeper or larger than the file (a cycle, or a page reached twice)");
+    Problem::new(ProblemKind::TooDeep, msg).page(root).offset(root.0.saturating_mul(view.page_size))
 }
 
 impl Leaves<'_> {

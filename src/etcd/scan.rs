@@ -10,6 +10,7 @@
 //! with a problem: callers answer from a bucket read whole, or not at all. An empty value is the
 //! marker `etcdutl snapshot restore --bump-revision` writes, not a key: it is passed over.
 
+use super::mvcc::Rec;
 use super::proto::{self, Kv};
 use super::revision::{self, Revision};
 use super::KEY_BUCKET;
@@ -54,20 +55,38 @@ impl Entry<'_> {
     }
 }
 
-/// Decodes one `key` bucket element: `Ok(None)` for the empty-valued marker.
-pub fn decode<'a>(page: PageId, ord: u64, key: &'a [u8], value: &'a [u8]) -> Result<Option<Entry<'a>>, Problem> {
-    let bucket = || vec![String::from_utf8_lossy(KEY_BUCKET).into_owned()];
+/// Decodes one `key` bucket element (at file offset `at` when known): `Ok(None)` for the
+/// empty-valued marker. A record that breaks etcd's invariants between its revision key and its
+/// fields (a put whose mod revision is not its key's, a tombstone with data: what `check` calls
+/// damage) is a problem too, so no reader answers from it.
+pub fn decode<'a>(
+    page: PageId,
+    ord: u64,
+    at: Option<u64>,
+    key: &'a [u8],
+    value: &'a [u8],
+) -> Result<Option<Entry<'a>>, Problem> {
+    let problem = |kind: ProblemKind, why: String| {
+        let p = Problem::new(kind, why).page(page).bucket(vec![String::from_utf8_lossy(KEY_BUCKET).into_owned()]);
+        match at {
+            Some(o) => p.offset(o),
+            None => p,
+        }
+    };
     let Some(rev) = revision::parse(key) else {
         let why = format!("key of {} bytes is not a revision (8-byte main, '_', 8-byte sub, optional 't')", key.len());
-        return Err(Problem::new(ProblemKind::InvalidRevisionKey, why).page(page).bucket(bucket()));
+        return Err(problem(ProblemKind::InvalidRevisionKey, why));
     };
     if value.is_empty() {
         return Ok(None);
     }
     let Some(kv) = proto::kv(value) else {
         let why = format!("value of revision {} is not an mvccpb.KeyValue", rev.main);
-        return Err(Problem::new(ProblemKind::InvalidKeyValue, why).page(page).bucket(bucket()));
+        return Err(problem(ProblemKind::InvalidKeyValue, why));
     };
+    if let Some((kind, why)) = Rec::invariant(&rev, &kv) {
+        return Err(problem(kind, why));
+    }
     Ok(Some(Entry { rev, rev_key: key, raw: value, kv, ord }))
 }
 
@@ -87,6 +106,8 @@ pub struct Element<'a> {
     pub key: &'a [u8],
     /// Its value.
     pub value: &'a [u8],
+    /// The file offset of its key (where a problem with it is reported).
+    pub at: u64,
 }
 
 /// What a pass reads of each element, and so what is loaded into cache ahead of it.
@@ -192,7 +213,8 @@ fn read_page<'a, T>(r: &Reader<'_, 'a, T>, page: Result<(Page<'a>, u64), Problem
         let at = first.saturating_add(i as u64);
         if (r.only)(at) {
             let e = page.leaf_elem(i)?;
-            (r.each)(out, Element { page: page.id, ord: at, key: e.key, value: e.value })?;
+            let e = Element { page: page.id, ord: at, key: e.key, value: e.value, at: page.offset_of(e.key) };
+            (r.each)(out, e)?;
         }
     }
     Ok(())
@@ -303,10 +325,10 @@ pub fn scan_leaves<'a, T: Send>(
         only,
         &|| Done { out: fresh(), first: None, last: None },
         &|d: &mut Done<T>, e| {
-            let Some(entry) = decode(e.page, e.ord, e.key, e.value)? else { return Ok(()) };
+            let Some(entry) = decode(e.page, e.ord, Some(e.at), e.key, e.value)? else { return Ok(()) };
             let at = (entry.rev.main, entry.rev.sub);
             if let Some(prev) = d.last.filter(|&prev| prev >= at) {
-                return Err(out_of_order(e.page, prev, at));
+                return Err(out_of_order(e.page, prev, at).offset(e.at));
             }
             d.first.get_or_insert((at, e.page));
             d.last = Some(at);
@@ -343,7 +365,7 @@ pub fn collect<'a, T: Send>(
 /// Fetches one entry by its revision key (a B+tree lookup): `Ok(None)` when absent.
 pub fn fetch<'a>(view: &DbView<'a>, kb: BucketRoot<'a>, rev_key: &[u8]) -> Result<Option<Entry<'a>>, Problem> {
     match cursor::get(view, kb, rev_key)? {
-        Some(e) if !e.is_bucket() => decode(PageId(0), 0, e.key, e.value),
+        Some(e) if !e.is_bucket() => decode(PageId(0), 0, None, e.key, e.value),
         _ => Ok(None),
     }
 }

@@ -147,3 +147,44 @@ pub fn flips(d: &mut [u8], n: usize, seed: u64) -> Vec<usize> {
         })
         .collect()
 }
+
+/// A leaf of the `key` bucket made to claim an overflow run reaching a sibling leaf (the nearest
+/// one above it in the file), so that page is reached twice: a tree that cannot be read whole,
+/// though each page reads.
+pub fn overflow_over_sibling(d: &mut [u8]) {
+    let l = shape(d);
+    let mut parent = l.key_root;
+    while u16_at(d, u64_at(d, branch_elem(parent, 0) + 8) as usize * PS + 8) == 0x01 {
+        parent = u64_at(d, branch_elem(parent, 0) + 8) as usize;
+    }
+    let kids: Vec<usize> =
+        (0..u16_at(d, parent * PS + 10)).map(|i| u64_at(d, branch_elem(parent, i) + 8) as usize).collect();
+    let (a, b) = kids
+        .iter()
+        .flat_map(|&a| kids.iter().filter(move |&&b| b > a).map(move |&b| (a, b)))
+        .min_by_key(|&(a, b)| b - a)
+        .expect("two leaves under one parent");
+    d[a * PS + 12..a * PS + 16].copy_from_slice(&((b - a) as u32).to_le_bytes());
+}
+
+/// The mod revision of the leftmost leaf's first record changed by one (its varint's lowest bit
+/// flipped), so it no longer equals its revision key's: a record that decodes but breaks etcd's
+/// invariants. Returns the file offset of the record's key (where `check` reports it).
+pub fn mod_revision_changed(d: &mut [u8]) -> usize {
+    let l = shape(d);
+    let e = leaf_elem(l.first_leaf, 0);
+    let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
+    let (key_at, mut v) = (e + pos, e + pos + ks);
+    assert_eq!(d[v], 0x0a, "a KeyValue starts with its key field");
+    assert!(d[v + 1] < 0x80, "a short key");
+    v += 2 + d[v + 1] as usize;
+    assert_eq!(d[v], 0x10, "then its create revision");
+    v += 1;
+    while d[v] & 0x80 != 0 {
+        v += 1;
+    }
+    v += 1;
+    assert_eq!(d[v], 0x18, "then its mod revision");
+    d[v + 1] ^= 0x01;
+    key_at
+}
