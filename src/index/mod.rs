@@ -323,14 +323,36 @@ impl Index {
         })
     }
 
-    /// Stores a result and a history row in one transaction.
-    pub fn put(&self, key: Option<&[u8]>, value: &[u8], row: &HistoryRow) -> Result<(), String> {
+    /// Stores a result and a history row in one transaction. With `forget`, every result stored
+    /// under that identity is removed first: an analysis that found problems leaves no earlier
+    /// answer about the same file standing (a `scan` after a failed `check` reads it again).
+    pub fn put(
+        &self,
+        forget: Option<&Identity>,
+        key: Option<&[u8]>,
+        value: &[u8],
+        row: &HistoryRow,
+    ) -> Result<(), String> {
         let w = self.writer()?;
         guard("write", || {
             let tx = w.db()?.begin_write().map_err(e)?;
             {
+                let mut t = tx.open_table(RESULTS).map_err(e)?;
+                if let Some(id) = forget {
+                    let mut stale = Vec::new();
+                    for item in t.range(&id.0[..]..).map_err(e)? {
+                        let (k, _) = item.map_err(e)?;
+                        if !k.value().starts_with(&id.0) {
+                            break;
+                        }
+                        stale.push(k.value().to_vec());
+                    }
+                    for k in &stale {
+                        t.remove(k.as_slice()).map_err(e)?;
+                    }
+                }
                 if let Some(k) = key {
-                    tx.open_table(RESULTS).map_err(e)?.insert(k, seal(k, value).as_slice()).map_err(e)?;
+                    t.insert(k, seal(k, value).as_slice()).map_err(e)?;
                 }
                 sealed::insert_row(&tx, HISTORY, &row.path, row)?;
             }

@@ -54,7 +54,9 @@ impl Ix {
         let Some(ix) = &self.ix else { return };
         let v = value.and_then(|v| serde_json::to_vec(v).ok());
         let k = key(id, tag);
-        let r = ix.put(v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row);
+        // No result to keep means the analysis found problems: no earlier answer stands either.
+        let forget = value.is_none().then_some(id);
+        let r = ix.put(forget, v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row);
         if let Err(e) = r {
             eprintln!("boltscope: warning: index not updated: {e}");
         }

@@ -115,12 +115,15 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
             let st = &r.status;
             let mut verdict = verdict_text(total, 0, false);
             if total == 0 && trailer::present(data.len()) && tr.is_none() {
-                verdict.push_str(" (sha256 trailer not checked)");
+                verdict = "not verified (sha256 trailer not checked)".into();
             }
             let mut row = ix.row(path, data.len() as u64, "status", verdict);
             row.total_size = Some(st.total_size);
-            row.revision = Some(st.revision.max(0) as u64);
-            row.hash = Some(format!("{:x}", st.hash));
+            // Figures from a tree that could not be read whole are not kept.
+            if total == 0 {
+                row.revision = Some(st.revision.max(0) as u64);
+                row.hash = Some(format!("{:x}", st.hash));
+            }
             (id, row)
         });
         Ok((r.status, problems, total, store))
