@@ -59,6 +59,9 @@ fn child_past_the_high_water_mark_is_out_of_bounds() {
     let r = report(&d);
     let p = r.structure.problems.iter().find(|p| p.kind == ProblemKind::PageOutOfBounds).expect("reported");
     assert_eq!(p.page, Some(l.hwm + 5));
+    // Reported where it is named: the child id in the root's first branch element.
+    assert_eq!(p.offset, Some((l.key_root * PS + 16 + 8) as u64), "{p}");
+    assert!(p.message.contains(&format!("referenced by page {}", l.key_root)), "{p}");
     cli_rejects(&d, ProblemKind::PageOutOfBounds);
 }
 
@@ -185,4 +188,13 @@ fn freed_reachable_page_and_leak() {
     assert!(k.contains(&ProblemKind::ReachableFreed), "{k:?}");
     // The id it replaced is now neither reachable nor free: a leak.
     assert!(k.contains(&ProblemKind::UnreachableUnfreed), "{k:?}");
+    let freed = r.structure.problems.iter().find(|p| p.kind == ProblemKind::ReachableFreed).unwrap();
+    assert_eq!(freed.offset, Some(root * PS as u64), "{freed}");
+    // The same id listed twice: reported where the freelist lists it the second time.
+    let mut d = common::bytes(name);
+    let second = u64_at(&d, fl * PS + 16);
+    put_u64(&mut d, fl * PS + 16 + 8, second);
+    let r = report(&d);
+    let twice = r.structure.problems.iter().find(|p| p.kind == ProblemKind::PageFreedTwice).expect("reported");
+    assert_eq!((twice.page, twice.offset), (Some(second), Some((fl * PS + 16 + 8) as u64)), "{twice}");
 }

@@ -45,7 +45,8 @@ pub fn load(view: &DbView<'_>, visited: &AtomicBitmap, sink: &Sink) -> Option<St
         if visited.test_and_set(i) {
             sink.push(
                 Problem::new(ProblemKind::MultipleReferences, format!("page {i}: multiple references (freelist)"))
-                    .page(i),
+                    .page(i)
+                    .offset(i.saturating_mul(view.page_size)),
             );
         }
     }
@@ -78,7 +79,9 @@ pub fn load(view: &DbView<'_>, visited: &AtomicBitmap, sink: &Sink) -> Option<St
                 .offset(page.offset + off as u64),
             );
         } else if freed.test_and_set(pid) && pid < freed.len() {
-            sink.push(Problem::new(ProblemKind::PageFreedTwice, format!("page {pid}: already freed")).page(pid));
+            // Reported where the freelist lists it the second time.
+            let p = Problem::new(ProblemKind::PageFreedTwice, format!("page {pid}: already freed"));
+            sink.push(p.page(pid).offset(page.offset + off as u64));
         }
     }
     Some(StoredFreelist { page: id, run, listed: n, freed, inuse: start as u64 + 8 * n })

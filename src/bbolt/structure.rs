@@ -61,7 +61,9 @@ pub fn walk_reached<F: Fold>(view: &DbView<'_>, fold: &F) -> (F::Acc, Structure,
             for id in 2..tracked {
                 match (visited.get(id), fl.freed.get(id)) {
                     (true, true) => sink.push(
-                        Problem::new(ProblemKind::ReachableFreed, format!("page {id}: reachable freed")).page(id),
+                        Problem::new(ProblemKind::ReachableFreed, format!("page {id}: reachable freed"))
+                            .page(id)
+                            .offset(id.saturating_mul(view.page_size)),
                     ),
                     (false, false) => sink.push(
                         Problem::new(ProblemKind::UnreachableUnfreed, format!("page {id}: unreachable unfreed"))

@@ -46,11 +46,14 @@ impl Stack<'_> {
     }
 }
 
-/// Key bounds a page's keys must respect: `lower <= k < upper`.
+/// Key bounds a page's keys must respect: `lower <= k < upper`; and where the page is referenced
+/// from (the referring page, and the byte offset of the reference: a branch element's child id or
+/// a bucket header's root), so a page that cannot be fetched is reported where it is named.
 #[derive(Clone, Copy)]
 struct Bounds<'a> {
     lower: Option<&'a [u8]>,
     upper: Option<&'a [u8]>,
+    from: Option<(u64, u64)>,
 }
 
 impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
@@ -65,7 +68,7 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         let ctx = Ctx { depth: 0, top: &[], path: None };
         let top = Stack { id: u64::MAX, parent: None };
         let mut acc = self.fold.empty();
-        self.walk_page(root.0, Bounds { lower: None, upper: None }, &top, 0, 0, &ctx, &mut acc);
+        self.walk_page(root.0, Bounds { lower: None, upper: None, from: None }, &top, 0, 0, &ctx, &mut acc);
         acc
     }
 
@@ -91,7 +94,13 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         }
         let page = match self.view.page(PageId(id)) {
             Ok(p) => p,
-            Err(p) => return self.report(p, ctx),
+            Err(mut p) => {
+                if let (Some((by, at)), None) = (b.from, p.offset) {
+                    p.message.push_str(&format!(" (referenced by page {by})"));
+                    p = p.offset(at);
+                }
+                return self.report(p, ctx);
+            }
         };
         for i in id..=id + u64::from(page.overflow) {
             if self.visited.test_and_set(i) {
@@ -147,7 +156,9 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         self.check_first_key(&page, elems[0].key, b.lower, ctx);
         let child = |i: usize, acc: &mut F::Acc| {
             let upper = elems.get(i + 1).map(|e| e.key).or(b.upper);
-            let cb = Bounds { lower: Some(elems[i].key), upper };
+            // A branch element: position, key size, then the child's id.
+            let from = page.offset.saturating_add(elems[i].elem_off as u64).saturating_add(8);
+            let cb = Bounds { lower: Some(elems[i].key), upper, from: Some((page.id.0, from)) };
             self.walk_page(elems[i].child.0, cb, here, level + 1, tl + 1, ctx, acc);
         };
         // Parallel only above the leaf level: a task per leaf costs more than the leaf. Each
@@ -320,11 +331,12 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
             Ok(b) => match b.root {
                 BucketRoot::Page(root) => {
                     let top = Stack { id: u64::MAX, parent: None };
-                    self.walk_page(root.0, Bounds { lower: None, upper: None }, &top, level + 1, 0, ctx, acc)
+                    let b = Bounds { lower: None, upper: None, from: Some((page.id.0, page.offset_of(e.value))) };
+                    self.walk_page(root.0, b, &top, level + 1, 0, ctx, acc)
                 }
                 BucketRoot::Inline(inline) => {
                     self.fold.page(acc, ctx, &inline, 0, true);
-                    self.leaf(inline, Bounds { lower: None, upper: None }, level + 1, ctx, acc);
+                    self.leaf(inline, Bounds { lower: None, upper: None, from: None }, level + 1, ctx, acc);
                 }
             },
         }
