@@ -32,7 +32,7 @@ fn get_answers_byte_for_byte_cold_and_warm() {
         let keys = index.key_revisions(&id, &range).expect("readable").expect("a key index for the file");
         assert!(!keys.is_empty(), "{fx}: keys indexed");
     }
-    assert_eq!(total, 2 * 502, "every recorded get case");
+    assert_eq!(total, 2 * 737, "every recorded get case");
 }
 
 #[test]

@@ -121,20 +121,30 @@ pub enum HashError {
 /// HashKV at `rev` (0: the current revision) as `etcdutl hashkv` computes it: a revision below the
 /// compaction floor is refused, one equal to it is hashed (the 3.5.1 server refuses that one too:
 /// `etcdctl endpoint hashkv --rev C` fails where this answers), one past the head is refused.
+///
+/// Only 0 means the current revision: a negative `rev` passes both checks and hashes no entry
+/// (every revision is above it), so the hash is that of the bucket name alone, reported with the
+/// revision as asked (3.5.1's server and 3.6's HashByRev alike).
 pub fn at(view: &DbView<'_>, rev: i64) -> Result<HashKv, HashError> {
     let store = Store::read(view).map_err(HashError::Unreadable)?;
-    let r = store.read_at(rev).map_err(HashError::Rev)?;
+    let compact_revision = store.finished.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
     // The tree is listed first, as the key readers list it (a page reached twice is a problem),
-    // and every entry is checked as it is hashed.
-    if let Some(kb) = cursor::top_bucket(view, KEY_BUCKET).map_err(HashError::Unreadable)? {
+    // and every entry is checked as it is hashed: a damaged bucket gets no hash, whatever the
+    // revision (no etcd holds such a file).
+    let kb = cursor::top_bucket(view, KEY_BUCKET).map_err(HashError::Unreadable)?;
+    if let Some(kb) = kb {
         scan::leaves(view, kb).map_err(HashError::Unreadable)?;
     }
-    let keep = match (store.compacted, cursor::top_bucket(view, KEY_BUCKET).map_err(HashError::Unreadable)?) {
+    if rev < 0 {
+        hash_entries(view, 0, None, true).map_err(HashError::Unreadable)?;
+        return Ok(HashKv { hash: crc32c_append(0, KEY_BUCKET), hash_revision: rev, compact_revision });
+    }
+    let r = store.read_at(rev).map_err(HashError::Rev)?;
+    let keep = match (store.compacted, kb) {
         (Some(c), Some(kb)) => Some((c, compaction::keep(view, kb, r).map_err(HashError::Unreadable)?)),
         _ => None,
     };
     let hash = hash_entries(view, r, keep.as_ref().map(|(c, k)| (*c, k)), true).map_err(HashError::Unreadable)?;
-    let compact_revision = store.finished.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
     Ok(HashKv { hash, hash_revision: i64::try_from(r).unwrap_or(i64::MAX), compact_revision })
 }
 
@@ -163,5 +173,11 @@ mod tests {
         assert_eq!(render(&h, Format::Simple), "1084519789, 1, -1\n");
         assert_eq!(render(&h, Format::Json), "{\"hash\":1084519789,\"hashRevision\":1,\"compactRevision\":-1}\n");
         assert!(render(&h, Format::Table).contains("| 1084519789 |             1 |               -1 |"));
+    }
+
+    #[test]
+    fn the_bucket_name_alone_hashes_to_the_empty_keyspace_hash() {
+        // FORMATS.md: tiny-1 `--rev 1` (nothing written yet) hashed 1084519789 on the server.
+        assert_eq!(crc32c_append(0, KEY_BUCKET), 1084519789);
     }
 }

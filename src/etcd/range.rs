@@ -123,7 +123,7 @@ pub struct Options {
     pub limit: u64,
     /// `--sort-by`.
     pub target: SortTarget,
-    /// `--order`.
+    /// `--order` as etcdctl's client sends it (KEY ascending is sent as no order).
     pub order: SortOrder,
     /// `--keys-only`: values dropped (after sorting).
     pub keys_only: bool,
@@ -190,6 +190,11 @@ impl<'a> Ranged<'a> {
         let count = kvs.len() as u64;
         if o.count_only {
             return Ranged { kvs: Vec::new(), count, more: false };
+        }
+        // Without an order the server fetches only the first limit + 1 keys (key order; the one
+        // past the limit tells `more`), even when it then sorts them by another target.
+        if o.order == SortOrder::None && o.limit > 0 {
+            kvs.truncate(usize::try_from(o.limit.saturating_add(1)).unwrap_or(usize::MAX));
         }
         // The server sorts ascending when only a target other than KEY is given.
         let order = match (o.order, o.target) {

@@ -58,6 +58,54 @@ pub fn last_line(s: &str) -> &str {
     s.trim_end().lines().last().unwrap_or("")
 }
 
+/// The last line of boltscope's stderr that is not one of its own notes (`boltscope: ...`, e.g.
+/// that arguments etcdctl ignores were ignored): what stands for etcdctl's last line.
+pub fn our_last_line(s: &str) -> &str {
+    s.trim_end().lines().rev().find(|l| !l.starts_with("boltscope: ")).unwrap_or("")
+}
+
+/// When etcdctl refused a flag's value (its flag parser: exit 1, the usage on stdout, then
+/// `Error: invalid argument "V" for "--flag" flag: WHY`): the flag and Go's WHY.
+pub fn flag_error(c: &Case) -> Option<(String, String)> {
+    let line = last_line(&c.stderr).strip_prefix("Error: invalid argument ")?;
+    let (_, rest) = line.split_once(" for \"")?;
+    let (flag, why) = rest.split_once("\" flag: ")?;
+    Some((flag.to_string(), why.to_string()))
+}
+
+/// boltscope refuses the same value as a command-line error: exit 2, naming the flag, with Go's
+/// reason.
+pub fn assert_flag_refused(out: &Output, flag: &str, why: &str, what: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+    assert!(out.stdout.is_empty(), "{what}: nothing on stdout");
+    assert!(err.contains(&format!("'{flag}")) && err.contains(why), "{what}: {err}");
+}
+
+/// An integer as Go's `strconv.ParseInt(s, 0, 64)` reads it, for values etcdctl accepted: a
+/// sign, a base prefix (or a leading 0 for octal), `_` separators.
+pub fn go_int(s: &str) -> i64 {
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let s = s.replace('_', "");
+    let low = s.to_ascii_lowercase();
+    let (base, digits) = match low.as_bytes() {
+        [b'0', b'x', ..] => (16, &low[2..]),
+        [b'0', b'o', ..] => (8, &low[2..]),
+        [b'0', b'b', ..] => (2, &low[2..]),
+        [b'0', _, ..] => (8, &low[1..]),
+        _ => (10, low.as_str()),
+    };
+    let n = i64::from_str_radix(digits, base).unwrap();
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
 /// `boltscope [--index IX | --no-index] CMD FILE ARGS... --show-secrets` (etcdctl shows Secrets).
 pub fn run(index: Option<&Path>, cmd: &str, file: &Path, args: &[String]) -> Output {
     let mut c = boltscope();
@@ -76,9 +124,14 @@ pub fn replay_get(dir: &Path, fixture: &str, file: &Path, index: &Path) -> usize
         for ix in [None, Some(index)] {
             let out = run(ix, "get", file, &c.args[1..]);
             let what = format!("{fixture}: etcdctl {:?} (index: {})", c.args, ix.is_some());
+            if let Some((flag, why)) = flag_error(&c) {
+                assert_flag_refused(&out, &flag, &why, &what);
+                total += 1;
+                continue;
+            }
             assert_eq!(out.stdout, c.stdout, "{what}: stdout\n{}", String::from_utf8_lossy(&out.stderr));
             assert_eq!(out.status.code(), Some(our_code(c.code)), "{what}: exit code");
-            assert_eq!(last_line(&String::from_utf8_lossy(&out.stderr)), last_line(&c.stderr), "{what}: stderr");
+            assert_eq!(our_last_line(&String::from_utf8_lossy(&out.stderr)), last_line(&c.stderr), "{what}: stderr");
             total += 1;
         }
     }
@@ -93,7 +146,8 @@ pub fn watch_events(stdout: &[u8]) -> (Vec<Value>, bool) {
     for line in String::from_utf8_lossy(stdout).lines() {
         let r: Value = serde_json::from_str(line).unwrap();
         canceled |= r["Canceled"] == true;
-        for e in r["Events"].as_array().unwrap() {
+        // A watch canceled at its creation answers `"Events":null`.
+        for e in r["Events"].as_array().into_iter().flatten() {
             let kind = if e["type"] == 1 { "DELETE" } else { "PUT" };
             let mut ev = json!({"type": kind, "kv": e["kv"]});
             if let Some(p) = e.get("prev_kv") {
@@ -105,45 +159,59 @@ pub fn watch_events(stdout: &[u8]) -> (Vec<Value>, bool) {
     (events, canceled)
 }
 
-/// Replays every `watch -w json|simple` case as `log`: returns (runs, runs with events).
+/// Why the server canceled a recorded watch (etcdctl's `watch was canceled (REASON)` line).
+pub fn cancel_reason(stderr: &str) -> Option<&str> {
+    stderr.lines().find_map(|l| l.strip_prefix("watch was canceled (")?.strip_suffix(')'))
+}
+
+/// Replays every `watch -w json|simple` case as `log` with the same arguments (log reads them as
+/// etcdctl watch does): returns (runs, runs with events).
 pub fn replay_watch(dir: &Path, fixture: &str, file: &Path, index: &Path) -> (usize, usize) {
     let (mut checked, mut with_events) = (0, 0);
     for c in cases(dir, fixture, "watch") {
         let a = &c.args;
-        let opt = |name: &str| a.iter().position(|x| x == name).map(|i| a[i + 1].clone());
-        let (rev, fmt) = (opt("--rev").unwrap(), opt("-w").unwrap());
+        let fmt = a.iter().position(|x| x == "-w").map(|i| a[i + 1].clone()).unwrap();
         if fmt != "json" && fmt != "simple" {
             continue;
         }
-        let flags = ["--rev", rev.as_str(), "-w", fmt.as_str(), "--prefix", "--prev-kv"];
-        let mut args: Vec<String> = a[1..].iter().filter(|x| !flags.contains(&x.as_str())).cloned().collect();
-        for f in ["--prefix", "--prev-kv"] {
-            if a.iter().any(|x| x == f) {
-                args.push(f.into());
-            }
-        }
-        args.extend(["--rev".into(), rev.clone(), "-w".into(), fmt.clone()]);
         for ix in [None, Some(index)] {
-            let out = run(ix, "log", file, &args);
+            let out = run(ix, "log", file, &a[1..]);
             let what = format!("{fixture}: etcdctl {a:?} (index: {})", ix.is_some());
             let err = String::from_utf8_lossy(&out.stderr);
-            let (events, canceled) = watch_events(if fmt == "json" { &c.stdout } else { b"" });
-            if canceled {
-                // The server cancels a watch below the compaction; log refuses it with etcd's reason.
-                assert_eq!(out.status.code(), Some(1), "{what}");
-                assert_eq!(last_line(&err), "Error: etcdserver: mvcc: required revision has been compacted");
-            } else if c.stdout.is_empty() && out.status.code() == Some(1) {
+            checked += 1;
+            if let Some((flag, why)) = flag_error(&c) {
+                assert_flag_refused(&out, &flag, &why, &what);
+                continue;
+            }
+            if c.code == 128 {
+                // etcdctl refused the command line: log gives its message, exit 2.
+                assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+                assert_eq!(our_last_line(&err), last_line(&c.stderr), "{what}");
+                continue;
+            }
+            if let Some(reason) = cancel_reason(&c.stderr) {
+                // The server canceled the watch; log refuses with its reason, exit 1.
+                assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+                assert!(out.stdout.is_empty(), "{what}");
+                assert_eq!(our_last_line(&err), format!("Error: {reason}"), "{what}");
+                continue;
+            }
+            assert_eq!(c.code, -2, "{what}: etcdctl watched until stopped");
+            if c.stdout.is_empty() && out.status.code() == Some(1) {
                 // Past the head, watch waits for writes that never come; log says why it has none.
-                assert_eq!(last_line(&err), "Error: etcdserver: mvcc: required revision is a future revision");
-            } else if fmt == "simple" {
+                assert_eq!(our_last_line(&err), "Error: etcdserver: mvcc: required revision is a future revision");
+                continue;
+            }
+            assert_eq!(out.status.code(), Some(0), "{what}: {err}");
+            if fmt == "simple" {
                 assert_eq!(out.stdout, c.stdout, "{what}\n{err}");
             } else {
                 let got: Vec<Value> =
                     String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+                let (events, _) = watch_events(&c.stdout);
                 assert_eq!(got, events, "{what}\n{err}");
                 with_events += usize::from(!got.is_empty());
             }
-            checked += 1;
         }
     }
     (checked, with_events)
@@ -171,8 +239,12 @@ pub fn replay_hashkv(dir: &Path, fixture: &str, file: &Path) -> usize {
         }
         let out = boltscope().args(["--no-index", "hashkv", "-w", "json", "--rev", &rev, f]).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr).to_string();
+        if let Some((flag, why)) = flag_error(&c) {
+            assert_flag_refused(&out, &flag, &why, &what);
+            continue;
+        }
         if c.code != 0 {
-            let r: i64 = rev.parse().unwrap();
+            let r = go_int(&rev);
             if r == compacted && compacted > 0 {
                 assert_eq!(out.status.code(), Some(0), "{what}: {err}");
                 continue;
@@ -191,7 +263,7 @@ pub fn replay_hashkv(dir: &Path, fixture: &str, file: &Path) -> usize {
         assert_eq!(ours["hash"], theirs["hash"], "{what}");
         assert_eq!(ours["compactRevision"], theirs.get("compact_revision").cloned().unwrap_or(json!(0)), "{what}");
         let head = theirs["header"]["revision"].as_i64().unwrap();
-        let asked: i64 = rev.parse().unwrap();
+        let asked = go_int(&rev);
         assert_eq!(ours["hashRevision"], if asked == 0 { head } else { asked }, "{what}");
         equal += 1;
     }

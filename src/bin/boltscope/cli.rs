@@ -213,7 +213,8 @@ pub enum Command {
     /// (header revision = the file's current revision; cluster and member ids from the `members`
     /// bucket, raft term from `meta/term`). --rev below the compaction fails as etcd fails
     /// (`etcdserver: mvcc: required revision has been compacted`, exit 1), as does one past the
-    /// current revision. etcdctl's usage errors give its message, with exit code 2.
+    /// current revision. etcdctl's usage errors give its message, with exit code 2. The command
+    /// line is read as etcdctl reads it (`--rev 024` is 20, `--hex=false`, extra KEYs ignored).
     ///
     /// A plaintext Secret's stored bytes are withheld (`<redacted: N bytes>`, noted on stderr)
     /// unless --show-secrets. --decode (or -o json|yaml) shows values as objects.
@@ -234,9 +235,9 @@ pub enum Command {
     /// `etcdctl watch --rev R` replays from a server holding the file.
     ///
     /// Without KEY, every key; with KEY, that key; KEY RANGE_END or --prefix select more. From
-    /// --rev R (refused below the compaction, as etcd refuses it, and past the current revision);
-    /// by default from the oldest revision the file holds, which includes the entries a
-    /// compaction kept below its revision (a server can no longer replay those).
+    /// --rev R as watch reads it (below the compaction or past the current revision: refused; 0:
+    /// "from now on", nothing); without --rev, from the oldest revision the file holds, which
+    /// includes the entries a compaction kept below its revision (no server can replay those).
     ///
     /// -w table (the default) for people: revision, type, version, value size, the size change
     /// against the key's previous revision, lease, key. -w json: one event per line,
@@ -261,7 +262,7 @@ pub enum Command {
     /// {"hash":...,"hashRevision":...,"compactRevision":...}; -w table; -w fields. --rev below the
     /// compaction is refused (`mvcc: required revision has been compacted`, exit 1; a revision
     /// equal to it is hashed, as etcdutl does, where a 3.5 server refuses it), as is one past the
-    /// current revision. The file is only read (etcdutl's own hashkv opens it read-write).
+    /// current revision; a negative one hashes no entry, as etcd. Only reads (etcdutl writes).
     ///
     /// Examples:
     ///   boltscope hashkv backup.db

@@ -2,6 +2,7 @@
 //! (fixtures/key-answers/FORMATS.md), or the values decoded as Kubernetes objects.
 
 use crate::exit::Verdict;
+use crate::goflag;
 use crate::index::Ix;
 use crate::keyread::{self, Cached, Failure, ObjectFormat, ValueArgs};
 use boltscope::bbolt::cursor::BucketRoot;
@@ -15,7 +16,7 @@ use boltscope::etcd::range::{latest_by_scan, KeyRange, Options, Ranged, SortOrde
 use boltscope::etcd::scan::{self, Entry};
 use boltscope::index::keys::{rev_key, KeyRevisions};
 use boltscope::{input, DbView, Problem};
-use clap::Parser;
+use clap::{ArgAction, Parser};
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -24,6 +25,8 @@ use std::sync::atomic::AtomicU64;
 
 /// Arguments of `get`: etcdctl's, plus the file and the decoding options.
 #[derive(Parser, Debug)]
+// A repeated option: the last one counts, as with etcdctl.
+#[command(args_override_self = true)]
 pub struct GetArgs {
     /// The etcd file: a snapshot, `member/snap/db`, or either compressed.
     #[arg(value_name = "FILE")]
@@ -32,28 +35,30 @@ pub struct GetArgs {
     #[arg(value_name = "KEY [RANGE_END]", allow_hyphen_values = false)]
     pub keys: Vec<OsString>,
     /// Every key starting with KEY.
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_parser = goflag::parse_bool, value_name = "BOOL", hide_default_value = true)]
     pub prefix: bool,
     /// Every key from KEY on (byte order).
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_parser = goflag::parse_bool, value_name = "BOOL", hide_default_value = true)]
     pub from_key: bool,
-    /// Read at this revision (0: the current one).
-    #[arg(long, default_value_t = 0, value_name = "R", allow_negative_numbers = true)]
+    /// Read at this revision (0: the current one). Integers are read as etcdctl reads them: `0x`
+    /// hex, `0o` or leading-`0` octal, `0b` binary, `_` between digits.
+    #[arg(long, default_value_t = 0, value_name = "R", allow_hyphen_values = true, value_parser = goflag::parse_i64)]
     pub rev: i64,
-    /// Return at most N keys (after sorting).
-    #[arg(long, default_value_t = 0, value_name = "N", allow_negative_numbers = true)]
+    /// Return at most N keys. With --sort-by other than KEY and no --order, the server sorts only
+    /// the first N+1 keys of the range (key order), as etcd 3.5 does.
+    #[arg(long, default_value_t = 0, value_name = "N", allow_hyphen_values = true, value_parser = goflag::parse_i64)]
     pub limit: i64,
     /// Keys and their revisions only, no values.
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_parser = goflag::parse_bool, value_name = "BOOL", hide_default_value = true)]
     pub keys_only: bool,
     /// Only the count (needs `-w fields`, as in etcdctl).
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_parser = goflag::parse_bool, value_name = "BOOL", hide_default_value = true)]
     pub count_only: bool,
     /// Values only (`-w simple`).
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_parser = goflag::parse_bool, value_name = "BOOL", hide_default_value = true)]
     pub print_value_only: bool,
     /// Keys and values as `\xNN` bytes (`-w simple`).
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_parser = goflag::parse_bool, value_name = "BOOL", hide_default_value = true)]
     pub hex: bool,
     /// Sort by KEY, CREATE, MODIFY, VERSION or VALUE.
     #[arg(long, default_value = "", value_name = "TARGET", hide_default_value = true)]
@@ -97,7 +102,8 @@ fn request(a: &GetArgs) -> Result<(KeyRange, Options), Failure> {
     if a.consistency != "l" && a.consistency != "s" {
         return Err(Failure::Usage(format!("unknown consistency flag {:?}", a.consistency)));
     }
-    if a.keys.len() > 2 || (a.keys.len() == 2 && (a.prefix || a.from_key)) {
+    // Arguments past RANGE_END are ignored, as etcdctl ignores them (`run` notes it).
+    if a.keys.len() > 1 && (a.prefix || a.from_key) {
         return Err(bad("too many arguments, only accept one argument when `--prefix` or `--from-key` is set"));
     }
     let order = match a.order.to_uppercase().as_str() {
@@ -126,6 +132,8 @@ fn request(a: &GetArgs) -> Result<(KeyRange, Options), Failure> {
     if range.start.is_empty() {
         return Err(Failure::Etcd("etcdserver: key is not provided".into()));
     }
+    // etcdctl's client sends no order for KEY ascending: key order is the server's own.
+    let order = if target == SortTarget::Key && order == SortOrder::Ascend { SortOrder::None } else { order };
     let limit = u64::try_from(a.limit).unwrap_or(0);
     Ok((range, Options { limit, target, order, keys_only: a.keys_only, count_only: a.count_only }))
 }
@@ -339,6 +347,10 @@ fn with_free<'a>(
 /// full scan of an unchanging file.
 pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
     let path = a.file.as_path();
+    if a.keys.len() > 2 && !a.prefix && !a.from_key {
+        let extra: Vec<_> = a.keys[2..].iter().map(|k| k.to_string_lossy()).collect();
+        eprintln!("boltscope: ignoring argument(s) after RANGE_END, as etcdctl does: {}", extra.join(" "));
+    }
     let withheld = AtomicU64::new(0);
     let mut attempt = 0;
     loop {

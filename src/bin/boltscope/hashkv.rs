@@ -2,6 +2,7 @@
 //! opening the file for writing.
 
 use crate::exit::Verdict;
+use crate::goflag;
 use crate::index::Ix;
 use crate::keyread::{self, Failure};
 use boltscope::etcd::hashkv::{self, HashError};
@@ -13,12 +14,15 @@ use std::path::PathBuf;
 
 /// Arguments of `hashkv`.
 #[derive(Parser, Debug)]
+// A repeated option: the last one counts, as with etcdctl.
+#[command(args_override_self = true)]
 pub struct HashkvArgs {
     /// The etcd file: a snapshot, `member/snap/db`, or either compressed.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// The revision to hash at (0: the current one).
-    #[arg(long, default_value_t = 0, value_name = "R", allow_negative_numbers = true)]
+    /// The revision to hash at (0: the current one; a negative one hashes no entry, as etcd's
+    /// HashByRev). Read as etcdctl reads integers: `0x` hex, `0o`/leading-`0` octal, `0b` binary.
+    #[arg(long, default_value_t = 0, value_name = "R", allow_hyphen_values = true, value_parser = goflag::parse_i64)]
     pub rev: i64,
     /// Output format, as etcdutl's `-w`.
     #[arg(short = 'w', long = "write-out", value_enum, default_value_t = HashFormat::Simple)]

@@ -3,19 +3,20 @@
 //! for people.
 
 use crate::exit::Verdict;
+use crate::goflag;
 use crate::index::Ix;
 use crate::keyread::{self, Cached, Failure, ValueArgs};
 use boltscope::bbolt::cursor::BucketRoot;
 use boltscope::etcd::carve;
 use boltscope::etcd::ctl::kv_json;
 use boltscope::etcd::events::{self, Event, Options, Replayer};
-use boltscope::etcd::header::RevError;
+use boltscope::etcd::header::{RevError, Store};
 use boltscope::etcd::proto::Kv;
 use boltscope::etcd::range::KeyRange;
 use boltscope::etcd::scan;
 use boltscope::index::keys::{rev_key, KeyRevisions};
 use boltscope::{input, DbView, Problem};
-use clap::{Parser, ValueEnum};
+use clap::{ArgAction, Parser, ValueEnum};
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -24,6 +25,8 @@ use std::sync::atomic::AtomicU64;
 
 /// Arguments of `log`.
 #[derive(Parser, Debug)]
+// A repeated option: the last one counts, as with etcdctl.
+#[command(args_override_self = true)]
 pub struct LogArgs {
     /// The etcd file: a snapshot, `member/snap/db`, or either compressed.
     #[arg(value_name = "FILE")]
@@ -32,12 +35,15 @@ pub struct LogArgs {
     #[arg(value_name = "KEY [RANGE_END]")]
     pub keys: Vec<OsString>,
     /// Every key starting with KEY.
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_parser = goflag::parse_bool, value_name = "BOOL", hide_default_value = true)]
     pub prefix: bool,
     /// Start at this revision, as `etcdctl watch --rev R` (refused below the compaction and past
-    /// the current revision). Default: every revision the file holds, also those below the
-    /// compaction that a server could no longer replay.
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    /// the current revision; read as etcdctl reads integers: `0x` hex, `0o`/leading-`0` octal,
+    /// `0b` binary). As with watch, 0 means "from now on" (nothing: the file has no future) and
+    /// a negative R is refused as compacted (nothing when the file was never compacted). Without
+    /// --rev: every revision the file holds, also those below the compaction that a server could
+    /// no longer replay.
+    #[arg(long, value_name = "R", allow_hyphen_values = true, value_parser = goflag::parse_i64)]
     pub rev: Option<i64>,
     /// Also the records carved from free pages, each marked (JSON `"source":"free-page"`): history
     /// below the compaction point, where the bytes survive (and `--rev` may start there). Never a
@@ -49,7 +55,7 @@ pub struct LogArgs {
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=1))]
     pub meta: Option<u8>,
     /// Attach each event's previous value, as `etcdctl watch --prev-kv`.
-    #[arg(long)]
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_parser = goflag::parse_bool, value_name = "BOOL", hide_default_value = true)]
     pub prev_kv: bool,
     /// `table` for people (the default), `json` (one event per line), or `simple` (watch's text).
     #[arg(short = 'w', long = "write-out", value_enum, value_name = "FORMAT")]
@@ -70,17 +76,26 @@ pub enum LogFormat {
     Simple,
 }
 
+/// The keys a watch of these arguments selects, as etcdctl asks and the server reads it: an
+/// empty key is the key `\0`; arguments past RANGE_END are ignored (etcdctl uses a range end only
+/// when given exactly two); a range end at or before the key is refused by the server.
 fn range_of(a: &LogArgs) -> Result<KeyRange, Failure> {
-    let key = a.keys.first().map(|k| k.as_bytes());
-    match (key, a.keys.get(1)) {
-        (_, Some(_)) if a.prefix || a.keys.len() > 2 => {
-            Err(Failure::Usage("too many arguments, only accept one argument when `--prefix` is set".into()))
+    let Some(key) = a.keys.first().map(|k| k.as_bytes()) else { return Ok(KeyRange::all()) };
+    let end = match a.keys.len() {
+        2 if a.prefix => {
+            return Err(Failure::Usage("`range_end` and `--prefix` are mutually exclusive".into()));
         }
-        (None, _) => Ok(KeyRange::all()),
-        (Some(k), _) if a.prefix => Ok(KeyRange::prefix(k)),
-        (Some(k), Some(end)) => Ok(KeyRange::between(k, end.as_bytes())),
-        (Some([]), None) => Err(Failure::Usage("an empty key needs --prefix".into())),
-        (Some(k), None) => Ok(KeyRange::key(k)),
+        2 => a.keys.get(1).map(|e| e.as_bytes()),
+        _ => None,
+    };
+    if a.prefix {
+        return Ok(KeyRange::prefix(key));
+    }
+    let key = if key.is_empty() { &b"\0"[..] } else { key };
+    match end {
+        Some(e) if !e.is_empty() && key >= e => Err(Failure::Etcd("mvcc: watcher range is empty".into())),
+        Some(e) => Ok(KeyRange::between(key, e)),
+        None => Ok(KeyRange::key(key)),
     }
 }
 
@@ -200,6 +215,17 @@ fn replay_indexed<'a>(
     Ok(true)
 }
 
+/// Where a watch from `rev` starts: 0 is "from now on" (`None`: nothing to replay), a negative
+/// revision is below any compaction (and, in a never-compacted store, reads nothing).
+fn watch_start(store: &Store, rev: i64) -> Result<Option<u64>, RevError> {
+    match rev {
+        0 => Ok(None),
+        r if r < 0 && store.compacted.is_some() => Err(RevError::Compacted),
+        r if r < 0 => Ok(None),
+        r => store.read_at(r).map(Some),
+    }
+}
+
 /// Runs `log`.
 pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     let path = a.file.as_path();
@@ -207,6 +233,13 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
         Ok(r) => r,
         Err(f) => return keyread::fail(path, &f),
     };
+    if a.keys.len() > 2 {
+        let extra: Vec<_> = a.keys[1..].iter().map(|k| k.to_string_lossy()).collect();
+        eprintln!(
+            "boltscope: ignoring argument(s) after KEY, as etcdctl watch does with more than two: {}",
+            extra.join(" ")
+        );
+    }
     let format = a.write_out.unwrap_or(if a.value.decoding() { LogFormat::Simple } else { LogFormat::Table });
     if format == LogFormat::Table && a.value.decoding() {
         return keyread::fail(path, &Failure::Usage("decoded objects are shown with -w simple or json".into()));
@@ -225,11 +258,13 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
         Ok(s) => s,
         Err(f) => return keyread::fail(path, &f),
     };
-    let from = match a.rev.filter(|&r| r > 0).map(|r| store.read_at(r)) {
+    let from = match a.rev.map(|r| watch_start(&store, r)) {
         None => 0,
-        Some(Ok(r)) => r,
+        // Nothing: the watch starts after the file's last revision.
+        Some(Ok(None)) => return Verdict::Clean,
+        Some(Ok(Some(r))) => r,
         // Below the compaction, free pages may still hold the history.
-        Some(Err(RevError::Compacted)) if a.include_free => a.rev.unwrap_or(0) as u64,
+        Some(Err(RevError::Compacted)) if a.include_free && a.rev.is_some_and(|r| r > 0) => a.rev.unwrap_or(0) as u64,
         Some(Err(e)) => return keyread::fail(path, &Failure::Rev(e)),
     };
     let Some(kb) = kb else { return Verdict::Clean };

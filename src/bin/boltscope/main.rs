@@ -13,6 +13,7 @@ mod du_render;
 mod dump;
 mod exit;
 mod get;
+mod goflag;
 mod hashkv;
 mod history;
 mod history_du;
