@@ -14,6 +14,10 @@
 //! `kubectl apply` copies the whole object, data included, into the annotation
 //! `kubectl.kubernetes.io/last-applied-configuration`; for a Secret that annotation is parsed
 //! and redacted the same way (or replaced whole when it is not JSON).
+//!
+//! Damage must not move data past these rules: a `data`/`stringData` key that is not a data
+//! key name, a string field that is not plain text, are placeholders in a Secret, and the decode
+//! errors inside its data name the entry only.
 
 use serde_json::{Map, Value};
 
@@ -24,6 +28,24 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 
 /// Top-level fields of a Secret that never hold its data.
 const SAFE_TOP: [&str; 5] = ["apiVersion", "kind", "metadata", "type", "immutable"];
+
+/// Whether `key` is a name Kubernetes accepts as a key of a Secret's `data` or `stringData`:
+/// 1 to 253 bytes of `[-._a-zA-Z0-9]` (apimachinery's `IsConfigMapKey`). Anything else under
+/// such a map is damage, and may be the data itself: it is never shown as it is.
+pub fn is_data_key(key: &[u8]) -> bool {
+    (1..=253).contains(&key.len()) && key.iter().all(|&c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
+}
+
+/// The placeholder that stands for a map key of `n` bytes that may hold Secret data:
+/// `<redacted key: N bytes>`, or `<redacted key: N bytes #2>` (and so on) when `m` already holds
+/// that one.
+pub fn redacted_key(n: usize, m: &Map<String, Value>) -> String {
+    let first = format!("<redacted key: {n} bytes>");
+    if !m.contains_key(&first) {
+        return first;
+    }
+    (2..).map(|i| format!("<redacted key: {n} bytes #{i}>")).find(|k| !m.contains_key(k)).unwrap_or(first)
+}
 
 /// Whether a value is a Secret: by its kind, or by the resource of its key.
 pub fn is_secret(kind: Option<&str>, key_resource: Option<&str>) -> bool {
@@ -113,28 +135,30 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Redacts a Secret object parsed from JSON or CBOR, in place: every value of `data` and
-/// `stringData`, every top-level field other than apiVersion/kind/metadata/type/immutable, and
-/// the last-applied annotation's copy. A non-object becomes one placeholder.
+/// `stringData` (and every key of them that is not a data key name, see [`is_data_key`]), every
+/// top-level field other than apiVersion/kind/metadata/type/immutable, and the last-applied
+/// annotation's copy. A non-object becomes one placeholder.
 pub fn redact_json(v: &mut Value) {
     let Value::Object(obj) = v else {
         *v = redacted(json_len(v));
         return;
     };
     for (k, val) in obj.iter_mut() {
-        if SAFE_TOP.contains(&k.as_str()) {
-            continue;
-        }
         match (k.as_str(), val) {
+            (k, _) if SAFE_TOP.contains(&k) => {}
             ("data" | "stringData", Value::Object(m)) => {
                 let is_data = k == "data";
-                for x in m.values_mut() {
-                    let n = match &*x {
+                let mut out = Map::new();
+                for (key, x) in std::mem::take(m) {
+                    let n = match &x {
                         Value::String(s) if is_data => base64_decoded_len(s),
                         Value::String(s) => s.len(),
                         other => json_len(other),
                     };
-                    *x = redacted(n);
+                    let key = if is_data_key(key.as_bytes()) { key } else { redacted_key(key.len(), &out) };
+                    out.insert(key, redacted(n));
                 }
+                *m = out;
             }
             (_, other) => *other = redacted(json_len(other)),
         }
