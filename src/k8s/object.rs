@@ -171,7 +171,7 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
         if ct == b"application/json" {
             secret::redact_json(&mut v);
         } else if let Some(Value::Object(meta)) = v.get_mut("metadata") {
-            secret::redact_last_applied(meta);
+            secret::redact_annotations(meta);
         }
     }
     if let (Some(text), Value::Object(m)) = (cx.error_text(), &mut v) {

@@ -133,6 +133,41 @@ fn data_entries_swallowed_by_a_damaged_metadata_length_are_redacted() {
 }
 
 #[test]
+fn annotations_that_may_copy_the_data_are_redacted_whatever_their_name() {
+    let b64 = base64(CANARY.as_bytes());
+    let copy = format!(r#"{{"apiVersion":"v1","kind":"Secret","data":{{"pw":"{b64}"}}}}"#);
+    let string_copy = format!(r#"{{"kind":"Secret","stringData":{{"t":"{CANARY}"}}}}"#);
+    let anns: [(&str, String); 6] = [
+        ("kubectl.kubernetes.io/last-applieX-configuration", copy.clone()),
+        ("kubectl.kubernetes.io/lasX-applied-configuration", copy.clone()),
+        ("backup", string_copy.clone()),
+        ("escaped", serde_json::to_string(&string_copy).unwrap()),
+        ("x-last-applied", format!("not json {CANARY}")),
+        ("note", "kept".into()),
+    ];
+    let mut m = plain_meta();
+    for (k, v) in &anns {
+        m.extend(entry(12, k.as_bytes(), v.as_bytes()));
+    }
+    let d = decode(KEY, &secret(&m, &bytes(3, b"Opaque")), &HIDE);
+    assert_hidden("annotations", &d);
+    let a = &d["metadata"]["annotations"];
+    let parsed: Value = serde_json::from_str(a[anns[0].0].as_str().unwrap()).unwrap();
+    assert_eq!(parsed["data"]["pw"], format!("<redacted: {} bytes>", CANARY.len()));
+    assert_eq!(parsed["kind"], "Secret");
+    assert_eq!(a["x-last-applied"], format!("<redacted: {} bytes>", anns[4].1.len()));
+    assert_eq!(a["note"], "kept");
+    assert!(decode(KEY, &secret(&m, b""), &SHOW).to_string().contains(CANARY));
+
+    // A Secret stored as JSON.
+    let j = json!({"kind": "Secret", "metadata": {"annotations": {
+        anns[1].0: copy, "backup": string_copy, "obj": {"data": {"pw": CANARY}}, "note": "kept"}}});
+    let d = decode(KEY, j.to_string().as_bytes(), &HIDE);
+    assert_hidden("json annotations", &d);
+    assert_eq!(d["metadata"]["annotations"]["note"], "kept");
+}
+
+#[test]
 fn decode_errors_in_secret_data_name_the_entry_without_data_bytes() {
     // Entries whose bytes are data: a field number and a length read from them, a bad wire type.
     let tag = 1640u32;
