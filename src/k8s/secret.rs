@@ -17,8 +17,8 @@
 //! key, is parsed and redacted the same way (or replaced whole when it is not JSON).
 //!
 //! Damage must not move data past these rules: a `data`/`stringData` key that is not a data
-//! key name, a string field that is not plain text, are placeholders in a Secret, and the decode
-//! errors inside its data name the entry only.
+//! key name, a string field that is not plain text, a kind or apiVersion that is not a plausible
+//! one, are placeholders in a Secret, and the decode errors inside its data name the entry only.
 
 use serde_json::{Map, Value};
 
@@ -35,6 +35,12 @@ const SAFE_TOP: [&str; 5] = ["apiVersion", "kind", "metadata", "type", "immutabl
 /// such a map is damage, and may be the data itself: it is never shown as it is.
 pub fn is_data_key(key: &[u8]) -> bool {
     (1..=253).contains(&key.len()) && key.iter().all(|&c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
+}
+
+/// Whether `b` is a plausible `kind` or `apiVersion`: at most 253 bytes of ASCII letters,
+/// digits, `.`, `/` and `-`. In a Secret, anything else is shown as a placeholder.
+pub fn is_type_word(b: &[u8]) -> bool {
+    b.len() <= 253 && b.iter().all(|&c| c.is_ascii_alphanumeric() || b"./-".contains(&c))
 }
 
 /// The placeholder that stands for a map key of `n` bytes that may hold Secret data:
@@ -146,8 +152,9 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// Redacts a Secret object parsed from JSON or CBOR, in place: every value of `data` and
 /// `stringData` (and every key of them that is not a data key name, see [`is_data_key`]), every
-/// top-level field other than apiVersion/kind/metadata/type/immutable, and every annotation that
-/// may copy the data ([`redact_annotations`]). A non-object becomes one placeholder.
+/// top-level field other than apiVersion/kind/metadata/type/immutable, an apiVersion or kind that
+/// is not a plausible one ([`is_type_word`]), and every annotation that may copy the data
+/// ([`redact_annotations`]). A non-object becomes one placeholder.
 pub fn redact_json(v: &mut Value) {
     let Value::Object(obj) = v else {
         *v = redacted(json_len(v));
@@ -155,6 +162,8 @@ pub fn redact_json(v: &mut Value) {
     };
     for (k, val) in obj.iter_mut() {
         match (k.as_str(), val) {
+            ("apiVersion" | "kind", Value::String(s)) if is_type_word(s.as_bytes()) => {}
+            ("apiVersion" | "kind", other) => *other = redacted(json_len(other)),
             (k, _) if SAFE_TOP.contains(&k) => {}
             ("data" | "stringData", Value::Object(m)) => {
                 let is_data = k == "data";

@@ -168,6 +168,30 @@ fn annotations_that_may_copy_the_data_are_redacted_whatever_their_name() {
 }
 
 #[test]
+fn an_implausible_kind_or_api_version_under_a_secrets_key_is_redacted() {
+    let body = [bytes(1, &plain_meta()), bytes(3, b"Opaque")].concat();
+    let (bad, spaced) = (format!("{CANARY}!"), format!("Sec\x12ret{CANARY}"));
+    for (api, kind) in [("v1", &bad[..]), (&bad[..], "Secret"), ("v1", &spaced[..])] {
+        let weird = format!("{api} {kind}");
+        let v = envelope(api, kind, &body);
+        let d = decode(KEY, &v, &HIDE);
+        assert_hidden(&weird, &d);
+        let which = if api == "v1" { "kind" } else { "apiVersion" };
+        assert!(err(&d).contains(&format!("envelope {which} of")), "{}", err(&d));
+    }
+    let d = decode(KEY, &envelope("v1", "ConfigMap", &body), &HIDE);
+    assert_eq!((d["kind"].as_str(), d["apiVersion"].as_str()), (Some("ConfigMap"), Some("v1")));
+    assert_eq!(decode(KEY, &envelope("v1", "Sec ret", &body), &HIDE)["kind"], "<redacted: 7 bytes>");
+    assert_eq!(decode(KEY, &envelope("v1", "Sec ret", &body), &SHOW)["kind"], "Sec ret");
+    // Not a Secret: shown as before.
+    let d = decode(b"/registry/configmaps/a/b", &envelope("v1", "Sec ret", &body), &HIDE);
+    assert_eq!(d["kind"], "Sec ret");
+    // JSON too.
+    let j = format!(r#"{{"kind":"Secret","apiVersion":"{CANARY}!"}}"#);
+    assert_hidden("json kind", &decode(KEY, j.as_bytes(), &HIDE));
+}
+
+#[test]
 fn decode_errors_in_secret_data_name_the_entry_without_data_bytes() {
     // Entries whose bytes are data: a field number and a length read from them, a bad wire type.
     let tag = 1640u32;
