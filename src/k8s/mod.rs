@@ -61,6 +61,8 @@ mod fuzz_tests;
 #[cfg(test)]
 mod object_tests;
 #[cfg(test)]
+mod secret_damage_tests;
+#[cfg(test)]
 mod testpb;
 
 pub use encoding::{classify, Encoding};

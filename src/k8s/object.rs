@@ -138,11 +138,10 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
     let redact = is_secret && !opts.show_secrets;
     let mut cx = Ctx::new(is_secret, opts.show_secrets);
     let mut out = Map::new();
-    if u.api_version.is_some() {
-        out.insert("apiVersion".into(), cx.schema_text(u.api_version.unwrap_or_default()));
-    }
-    if u.kind.is_some() {
-        out.insert("kind".into(), cx.schema_text(u.kind.unwrap_or_default()));
+    for (name, field) in [("apiVersion", u.api_version), ("kind", u.kind)] {
+        if let Some(b) = field {
+            out.insert(name.into(), type_word(name, b, &mut cx));
+        }
     }
     let show_raw = envelope_error.is_some() || u.raw.is_none() || !u.content_encoding.is_empty();
     if let Some(e) = envelope_error {
@@ -171,7 +170,7 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
         if ct == b"application/json" {
             secret::redact_json(&mut v);
         } else if let Some(Value::Object(meta)) = v.get_mut("metadata") {
-            secret::redact_last_applied(meta);
+            secret::redact_annotations(meta);
         }
     }
     if let (Some(text), Value::Object(m)) = (cx.error_text(), &mut v) {
@@ -181,6 +180,17 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
         }
     }
     v
+}
+
+/// The envelope's apiVersion or kind (`name`). In a Secret (by its key: a damaged envelope may
+/// hold anything there) one that is not a plausible identifier ([`secret::is_type_word`]) is a
+/// placeholder, with an error.
+fn type_word(name: &str, b: &[u8], cx: &mut Ctx) -> Value {
+    if cx.redacting() && !secret::is_type_word(b) {
+        cx.error(format!("envelope {name} of {} bytes is not an identifier; redacted", b.len()));
+        return super::render::redacted(b.len());
+    }
+    cx.schema_text(b)
 }
 
 fn encrypted(e: &encoding::Encrypted<'_>, total: usize) -> Value {

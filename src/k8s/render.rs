@@ -124,7 +124,25 @@ impl Ctx {
     /// A string leaf from a field the schema says is text (a name, a label, a reason). Bytes
     /// that are not UTF-8 are shown with U+FFFD replacements (as Go's JSON encoder does) and
     /// recorded as an error: the apiserver never writes them.
+    ///
+    /// In a Secret (unless shown) a string that is not UTF-8 or holds any control character is
+    /// a placeholder, with an error: such a string is damage, and damage may have put the
+    /// Secret's data there (a swallowed map entry always holds tag bytes like 0x0a and 0x12).
     pub fn schema_text(&mut self, b: &[u8]) -> Value {
+        self.text(b, false)
+    }
+
+    /// [`Ctx::schema_text`] for free text that may span lines (an annotation's value): in a
+    /// Secret, tab, CR and LF are allowed, other control characters are not.
+    pub fn multiline_text(&mut self, b: &[u8]) -> Value {
+        self.text(b, true)
+    }
+
+    fn text(&mut self, b: &[u8], multiline: bool) -> Value {
+        if self.redacting() && !is_text(b, multiline) {
+            self.error(format!("string of {} bytes is not UTF-8 text without control characters; redacted", b.len()));
+            return redacted(b.len());
+        }
         let s = String::from_utf8_lossy(b);
         if let std::borrow::Cow::Owned(_) = s {
             self.error(format!("string of {} bytes is not UTF-8", b.len()));
@@ -175,6 +193,14 @@ impl Ctx {
 /// The placeholder that stands for `n` bytes of Secret data.
 pub fn redacted(n: usize) -> Value {
     Value::String(format!("<redacted: {n} bytes>"))
+}
+
+/// Whether `b` is UTF-8 without control characters (tab, CR and LF allowed when `multiline`).
+pub fn is_text(b: &[u8], multiline: bool) -> bool {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.chars().all(|c| !c.is_control() || (multiline && matches!(c, '\t' | '\n' | '\r'))),
+        Err(_) => false,
+    }
 }
 
 /// `b` as text if it is UTF-8 with no control characters other than tab, CR and LF.

@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::generic;
-use super::render::{redacted, Ctx};
+use super::render::{is_text, redacted, Ctx};
+use super::secret;
 use super::time::{self, Precision};
 use super::wire::{fields, validate, Wire};
 
@@ -94,6 +95,8 @@ pub const fn many(num: u32, name: &'static str, ty: Ty) -> Field {
 pub fn decode(buf: &[u8], msg: &Msg, cx: &mut Ctx) -> Map<String, Value> {
     let mut out = Map::new();
     let mut unknown: BTreeMap<u32, Vec<Value>> = BTreeMap::new();
+    // How many times each listed field was seen: a map entry's number in errors.
+    let mut seen: BTreeMap<u32, usize> = BTreeMap::new();
     for f in fields(buf) {
         let (n, w) = match f {
             Ok(f) => f,
@@ -103,7 +106,12 @@ pub fn decode(buf: &[u8], msg: &Msg, cx: &mut Ctx) -> Map<String, Value> {
             }
         };
         match msg.fields.iter().find(|fd| fd.num == n) {
-            Some(fd) => cx.at(format!("field {n} ({})", fd.name), |cx| field(fd, w, &mut out, cx)),
+            Some(fd) => {
+                let count = seen.entry(n).or_default();
+                *count += 1;
+                let nth = *count;
+                cx.at(format!("field {n} ({})", fd.name), |cx| field(fd, w, nth, &mut out, cx))
+            }
             None => {
                 let v = cx.at(format!("field {n}"), |cx| generic::value(w, cx));
                 unknown.entry(n).or_default().push(v);
@@ -117,7 +125,8 @@ pub fn decode(buf: &[u8], msg: &Msg, cx: &mut Ctx) -> Map<String, Value> {
     out
 }
 
-fn field(fd: &Field, w: Wire<'_>, out: &mut Map<String, Value>, cx: &mut Ctx) {
+/// Decodes one occurrence of `fd`, the `nth` one seen (counted from 1), into `out`.
+fn field(fd: &Field, w: Wire<'_>, nth: usize, out: &mut Map<String, Value>, cx: &mut Ctx) {
     if !cx.spend(fd.name.len() + 4) {
         return;
     }
@@ -129,13 +138,24 @@ fn field(fd: &Field, w: Wire<'_>, out: &mut Map<String, Value>, cx: &mut Ctx) {
     if let Some(is_bytes) = map_kind {
         let secret = matches!(fd.ty, Ty::SecretStrMap | Ty::SecretBytesMap) && !cx.show_secrets;
         let slot = out.entry(fd.name).or_insert_with(|| Value::Object(Map::new()));
-        let Wire::Bytes(b) = w else {
-            cx.error(format!("expected a map entry, got {}", w.kind()));
-            return;
+        let parsed = match w {
+            Wire::Bytes(b) => map_entry(b),
+            _ => Err(format!("expected a map entry, got {}", w.kind())),
         };
-        if let (Some((k, v)), Value::Object(m)) = (map_entry(b, is_bytes, secret, cx), slot) {
-            m.insert(k, v);
-        }
+        let (key, val) = match parsed {
+            Ok(kv) => kv,
+            // A Secret's data: the place only, no number or byte read from the data.
+            Err(_) if secret => return cx.error(format!("entry {nth} damaged")),
+            Err(e) => return cx.error(e),
+        };
+        let Value::Object(m) = slot else { return };
+        let Some(k) = map_key(key, secret, nth, m, cx) else { return };
+        let v = match (secret, is_bytes) {
+            (true, _) => redacted(val.len()),
+            (false, true) => cx.schema_bytes(val),
+            (false, false) => cx.multiline_text(val),
+        };
+        m.insert(k, v);
         return;
     }
     let v = value(&fd.ty, w, cx);
@@ -149,37 +169,39 @@ fn field(fd: &Field, w: Wire<'_>, out: &mut Map<String, Value>, cx: &mut Ctx) {
     }
 }
 
-/// One `{key = 1, value = 2}` map entry. `None` (and an error) when it does not parse.
-fn map_entry(b: &[u8], is_bytes: bool, secret: bool, cx: &mut Ctx) -> Option<(String, Value)> {
+/// One `{key = 1, value = 2}` map entry's key and value bytes, else what is wrong with it.
+fn map_entry(b: &[u8]) -> Result<(&[u8], &[u8]), String> {
     let (mut key, mut val): (&[u8], &[u8]) = (b"", b"");
     for f in fields(b) {
         match f {
             Ok((1, Wire::Bytes(k))) => key = k,
             Ok((2, Wire::Bytes(v))) => val = v,
             Ok((n, w)) => {
-                cx.error(format!(
+                return Err(format!(
                     "map entry of {} bytes: field {n} is {}, expected key 1 / value 2",
                     b.len(),
                     w.kind()
-                ));
-                return None;
+                ))
             }
-            Err(e) => {
-                cx.error(format!("map entry of {} bytes: {e}", b.len()));
-                return None;
-            }
+            Err(e) => return Err(format!("map entry of {} bytes: {e}", b.len())),
         }
     }
-    let k = String::from_utf8_lossy(key).into_owned();
-    if !cx.spend(k.len() + 4) {
-        return None;
-    }
-    let v = match (secret, is_bytes) {
-        (true, _) => redacted(val.len()),
-        (false, true) => cx.schema_bytes(val),
-        (false, false) => cx.schema_text(val),
+    Ok((key, val))
+}
+
+/// The JSON key of map entry `nth`, `None` past the output budget. In a Secret's data, a key
+/// that is not a data key name ([`secret::is_data_key`]) may be the data itself (a damaged or
+/// crafted entry): shown as a placeholder, with an error. Elsewhere in a Secret (labels,
+/// annotations), so is a key that is not text.
+fn map_key(key: &[u8], secret_data: bool, nth: usize, m: &Map<String, Value>, cx: &mut Ctx) -> Option<String> {
+    let hide = if secret_data { !secret::is_data_key(key) } else { cx.redacting() && !is_text(key, false) };
+    let k = if hide {
+        cx.error(format!("entry {nth}: key of {} bytes is not a key name; redacted", key.len()));
+        secret::redacted_key(key.len(), m)
+    } else {
+        String::from_utf8_lossy(key).into_owned()
     };
-    Some((k, v))
+    cx.spend(k.len() + 4).then_some(k)
 }
 
 /// Renders one value of type `ty`; on a mismatch records an error and falls back to the generic

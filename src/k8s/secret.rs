@@ -12,8 +12,13 @@
 //! (decoded bytes for base64 `data` values in JSON).
 //!
 //! `kubectl apply` copies the whole object, data included, into the annotation
-//! `kubectl.kubernetes.io/last-applied-configuration`; for a Secret that annotation is parsed
-//! and redacted the same way (or replaced whole when it is not JSON).
+//! `kubectl.kubernetes.io/last-applied-configuration`; for a Secret that annotation, and any
+//! other whose name mentions `last-applied` or whose value mentions a `data` or `stringData`
+//! key, is parsed and redacted the same way (or replaced whole when it is not JSON).
+//!
+//! Damage must not move data past these rules: a `data`/`stringData` key that is not a data
+//! key name, a string field that is not plain text, a kind or apiVersion that is not a plausible
+//! one, are placeholders in a Secret, and the decode errors inside its data name the entry only.
 
 use serde_json::{Map, Value};
 
@@ -24,6 +29,39 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 
 /// Top-level fields of a Secret that never hold its data.
 const SAFE_TOP: [&str; 5] = ["apiVersion", "kind", "metadata", "type", "immutable"];
+
+/// Whether `key` is a name Kubernetes accepts as a key of a Secret's `data` or `stringData`:
+/// 1 to 253 bytes of `[-._a-zA-Z0-9]` (apimachinery's `IsConfigMapKey`). Anything else under
+/// such a map is damage, and may be the data itself: it is never shown as it is.
+pub fn is_data_key(key: &[u8]) -> bool {
+    (1..=253).contains(&key.len()) && key.iter().all(|&c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
+}
+
+/// Whether `b` is a plausible `kind` or `apiVersion`: at most 253 bytes of ASCII letters,
+/// digits, `.`, `/` and `-`. In a Secret, anything else is shown as a placeholder.
+pub fn is_type_word(b: &[u8]) -> bool {
+    b.len() <= 253 && b.iter().all(|&c| c.is_ascii_alphanumeric() || b"./-".contains(&c))
+}
+
+/// The placeholder that stands for a map key of `n` bytes that may hold Secret data:
+/// `<redacted key: N bytes>`, or `<redacted key: N bytes #2>` (and so on) when `m` already holds
+/// that one.
+pub fn redacted_key(n: usize, m: &Map<String, Value>) -> String {
+    let first = format!("<redacted key: {n} bytes>");
+    if !m.contains_key(&first) {
+        return first;
+    }
+    (2..).map(|i| format!("<redacted key: {n} bytes #{i}>")).find(|k| !m.contains_key(k)).unwrap_or(first)
+}
+
+/// Whether a Secret's annotation may hold a copy of its data (as `kubectl apply`'s
+/// `last-applied-configuration` does): its name mentions `last-applied`, or its value mentions
+/// a `"data"` or `"stringData"` key (quoted, or quoted inside a JSON string). The exact name is
+/// not required: one damaged byte in it must not show the copy.
+pub fn may_copy_data(name: &str, value: &str) -> bool {
+    const KEYS: [&str; 4] = ["\"data\"", "\"stringData\"", "\\\"data\\\"", "\\\"stringData\\\""];
+    name.contains("last-applied") || KEYS.iter().any(|k| value.contains(k))
+}
 
 /// Whether a value is a Secret: by its kind, or by the resource of its key.
 pub fn is_secret(kind: Option<&str>, key_resource: Option<&str>) -> bool {
@@ -113,54 +151,67 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Redacts a Secret object parsed from JSON or CBOR, in place: every value of `data` and
-/// `stringData`, every top-level field other than apiVersion/kind/metadata/type/immutable, and
-/// the last-applied annotation's copy. A non-object becomes one placeholder.
+/// `stringData` (and every key of them that is not a data key name, see [`is_data_key`]), every
+/// top-level field other than apiVersion/kind/metadata/type/immutable, an apiVersion or kind that
+/// is not a plausible one ([`is_type_word`]), and every annotation that may copy the data
+/// ([`redact_annotations`]). A non-object becomes one placeholder.
 pub fn redact_json(v: &mut Value) {
     let Value::Object(obj) = v else {
         *v = redacted(json_len(v));
         return;
     };
     for (k, val) in obj.iter_mut() {
-        if SAFE_TOP.contains(&k.as_str()) {
-            continue;
-        }
         match (k.as_str(), val) {
+            ("apiVersion" | "kind", Value::String(s)) if is_type_word(s.as_bytes()) => {}
+            ("apiVersion" | "kind", other) => *other = redacted(json_len(other)),
+            (k, _) if SAFE_TOP.contains(&k) => {}
             ("data" | "stringData", Value::Object(m)) => {
                 let is_data = k == "data";
-                for x in m.values_mut() {
-                    let n = match &*x {
+                let mut out = Map::new();
+                for (key, x) in std::mem::take(m) {
+                    let n = match &x {
                         Value::String(s) if is_data => base64_decoded_len(s),
                         Value::String(s) => s.len(),
                         other => json_len(other),
                     };
-                    *x = redacted(n);
+                    let key = if is_data_key(key.as_bytes()) { key } else { redacted_key(key.len(), &out) };
+                    out.insert(key, redacted(n));
                 }
+                *m = out;
             }
             (_, other) => *other = redacted(json_len(other)),
         }
     }
     if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
-        redact_last_applied(meta);
+        redact_annotations(meta);
     }
 }
 
-/// Redacts the last-applied annotation in a Secret's metadata object, in place.
-pub fn redact_last_applied(meta: &mut Map<String, Value>) {
+/// Redacts, in a Secret's metadata object, every annotation that may copy the data
+/// ([`may_copy_data`]), in place: a JSON copy is redacted as the Secret itself is (its shape
+/// stays readable), anything else becomes one placeholder.
+pub fn redact_annotations(meta: &mut Map<String, Value>) {
     let Some(Value::Object(ann)) = meta.get_mut("annotations") else { return };
-    let Some(slot) = ann.get_mut(LAST_APPLIED) else { return };
-    let Value::String(text) = slot else {
-        *slot = redacted(json_len(slot));
-        return;
-    };
-    *slot = match serde_json::from_str::<Value>(text) {
-        Ok(mut copy) => {
-            // The copy may itself carry the annotation; one level is all kubectl writes, and the
-            // recursion is bounded by serde_json's own nesting limit.
-            redact_json(&mut copy);
-            Value::String(serde_json::to_string(&copy).unwrap_or_default())
+    for (name, slot) in ann.iter_mut() {
+        let Value::String(text) = slot else {
+            if may_copy_data(name, &slot.to_string()) {
+                *slot = redacted(json_len(slot));
+            }
+            continue;
+        };
+        if !may_copy_data(name, text) {
+            continue;
         }
-        Err(_) => redacted(text.len()),
-    };
+        *slot = match serde_json::from_str::<Value>(text) {
+            Ok(mut copy) => {
+                // The copy may itself carry the annotation; one level is all kubectl writes, and
+                // the recursion is bounded by serde_json's own nesting limit.
+                redact_json(&mut copy);
+                Value::String(serde_json::to_string(&copy).unwrap_or_default())
+            }
+            Err(_) => redacted(text.len()),
+        };
+    }
 }
 
 fn json_len(v: &Value) -> usize {

@@ -1,0 +1,221 @@
+//! The Secret rule under damage: data that a damaged or crafted value puts where names, text or
+//! type words belong (a map key, a string field of ObjectMeta, an annotation under a changed
+//! name, the envelope's kind, a decode error) never reaches the output unless asked for.
+
+use serde_json::{json, Value};
+
+use super::object::{decode, DecodeOptions};
+use super::render::base64;
+use super::testpb::{bytes, entry, envelope, meta, varint};
+use super::yaml;
+
+const HIDE: DecodeOptions = DecodeOptions { show_secrets: false };
+const SHOW: DecodeOptions = DecodeOptions { show_secrets: true };
+const KEY: &[u8] = b"/registry/secrets/prod/db";
+const CANARY: &str = "CANARY7f3e9d1c2b4a6e8f0d2c4b6a8e0f";
+
+/// Every form in which the canary could be shown: as it is (also its JSON and YAML forms: it
+/// holds nothing to escape), a piece of it, and base64 of it at each of the three alignments.
+fn needles() -> Vec<String> {
+    let mut n = vec![CANARY.to_owned(), CANARY[6..20].to_owned()];
+    for skip in 0..3 {
+        let b = base64(&CANARY.as_bytes()[skip..]);
+        n.push(b[..16].to_owned());
+    }
+    n
+}
+
+/// Asserts the canary appears in no rendering of `d` (JSON, pretty JSON, YAML).
+fn assert_hidden(what: &str, d: &Value) {
+    let texts = [d.to_string(), serde_json::to_string_pretty(d).unwrap(), yaml::to_string(d).unwrap()];
+    for text in &texts {
+        for n in needles() {
+            assert!(!text.contains(&n), "{what}: {n} in {text}");
+        }
+    }
+}
+
+fn err(d: &Value) -> &str {
+    d["decodeError"].as_str().unwrap_or("")
+}
+
+fn secret(meta_bytes: &[u8], rest: &[u8]) -> Vec<u8> {
+    envelope("v1", "Secret", &[bytes(1, meta_bytes), rest.to_vec()].concat())
+}
+
+fn plain_meta() -> Vec<u8> {
+    meta("db", "prod", "u-1", 1_700_000_000, &[("app", "db")])
+}
+
+#[test]
+fn data_keys_that_are_not_key_names_are_redacted_and_named_as_damage() {
+    let c = CANARY.as_bytes();
+    // A whole entry where the key belongs (what residue-1 shows), and two keys of equal length.
+    let nested = [bytes(1, b"password"), bytes(2, c)].concat();
+    let spaced = [b"x ", c].concat();
+    let dotted = [b"x\n", c].concat();
+    let rest = [
+        entry(2, &nested, b"12345678"),
+        entry(2, b"tls.crt", b"pem"),
+        entry(2, &spaced, b"v"),
+        entry(2, &dotted, b"v"),
+        entry(4, &[b"a/", c].concat(), b"token"),
+        bytes(3, b"Opaque"),
+    ]
+    .concat();
+    let v = secret(&plain_meta(), &rest);
+    let d = decode(KEY, &v, &HIDE);
+    assert_hidden("data keys", &d);
+    let n = spaced.len();
+    assert_eq!(
+        d["data"],
+        json!({
+            format!("<redacted key: {} bytes>", nested.len()): "<redacted: 8 bytes>",
+            "tls.crt": "<redacted: 3 bytes>",
+            format!("<redacted key: {n} bytes>"): "<redacted: 1 bytes>",
+            format!("<redacted key: {n} bytes #2>"): "<redacted: 1 bytes>",
+        })
+    );
+    assert_eq!(d["stringData"], json!({format!("<redacted key: {} bytes>", c.len() + 2): "<redacted: 5 bytes>"}));
+    let e = err(&d);
+    assert!(e.starts_with(&format!("field 2 (data): entry 1: key of {} bytes is not a key name", nested.len())), "{e}");
+    assert!(
+        e.contains("field 2 (data): entry 4: key of") && e.contains("field 4 (stringData): entry 1: key of"),
+        "{e}"
+    );
+    assert!(!e.contains("entry 2"), "a valid key is no damage: {e}");
+    // Asked for, the keys are shown as they are.
+    assert!(decode(KEY, &v, &SHOW)["stringData"].get(format!("a/{CANARY}")).is_some());
+
+    // The same rule for a Secret stored as JSON.
+    let j = format!(r#"{{"kind":"Secret","data":{{"{CANARY} x":"aGk=","ok-key":"aGk="}},"stringData":{{"a/b":"x"}}}}"#);
+    let d = decode(KEY, j.as_bytes(), &HIDE);
+    assert_hidden("json keys", &d);
+    let n = CANARY.len() + 2;
+    assert_eq!(
+        d["data"],
+        json!({format!("<redacted key: {n} bytes>"): "<redacted: 2 bytes>", "ok-key": "<redacted: 2 bytes>"})
+    );
+    assert_eq!(d["stringData"], json!({"<redacted key: 3 bytes>": "<redacted: 1 bytes>"}));
+}
+
+#[test]
+fn data_entries_swallowed_by_a_damaged_metadata_length_are_redacted() {
+    let c = CANARY.as_bytes();
+    let data = [entry(2, b"binkey", &[&[0u8, 0xff][..], c].concat()), entry(4, b"token", c)].concat();
+    // The metadata's length covers the data entries: they parse as generateName (2) and
+    // selfLink (4); a name that is not UTF-8, an annotation holding tag bytes.
+    let swallowed =
+        [plain_meta(), entry(12, b"note", &[b"a\x12", c].concat()), entry(12, b"multi", b"a\nb"), data].concat();
+    let v = secret(&swallowed, &bytes(3, b"Opaque"));
+    let d = decode(KEY, &v, &HIDE);
+    assert_hidden("swallowed", &d);
+    let m = &d["metadata"];
+    assert_eq!(m["generateName"], format!("<redacted: {} bytes>", 2 + 6 + 2 + 2 + c.len()));
+    assert_eq!(m["selfLink"], format!("<redacted: {} bytes>", 2 + 5 + 2 + c.len()));
+    assert_eq!(m["annotations"]["note"], format!("<redacted: {} bytes>", 2 + c.len()));
+    assert_eq!(m["annotations"]["multi"], "a\nb", "lines are text");
+    assert_eq!((m["name"].as_str(), m["labels"]["app"].as_str()), (Some("db"), Some("db")));
+    let e = err(&d);
+    for place in ["field 2 (generateName): string of", "field 4 (selfLink): string of", "field 12 (annotations)"] {
+        assert!(e.contains(place), "{place}: {e}");
+    }
+    let bad_name = secret(&[bytes(1, &[c, &[0xff][..]].concat()), bytes(3, b"prod")].concat(), b"");
+    let d = decode(KEY, &bad_name, &HIDE);
+    assert_hidden("name", &d);
+    assert_eq!(d["metadata"]["name"], format!("<redacted: {} bytes>", c.len() + 1));
+    // Shown when asked; and an object that is no Secret is decoded as before.
+    assert!(decode(KEY, &v, &SHOW)["metadata"]["selfLink"].as_str().unwrap().contains(CANARY));
+    let cm = envelope("v1", "ConfigMap", &bytes(1, &swallowed));
+    let d = decode(b"/registry/configmaps/prod/db", &cm, &HIDE);
+    assert!(d["metadata"]["selfLink"].as_str().unwrap().contains(CANARY));
+    assert_eq!(err(&d), "field 1 (metadata): field 2 (generateName): string of 46 bytes is not UTF-8");
+}
+
+#[test]
+fn annotations_that_may_copy_the_data_are_redacted_whatever_their_name() {
+    let b64 = base64(CANARY.as_bytes());
+    let copy = format!(r#"{{"apiVersion":"v1","kind":"Secret","data":{{"pw":"{b64}"}}}}"#);
+    let string_copy = format!(r#"{{"kind":"Secret","stringData":{{"t":"{CANARY}"}}}}"#);
+    let anns: [(&str, String); 6] = [
+        ("kubectl.kubernetes.io/last-applieX-configuration", copy.clone()),
+        ("kubectl.kubernetes.io/lasX-applied-configuration", copy.clone()),
+        ("backup", string_copy.clone()),
+        ("escaped", serde_json::to_string(&string_copy).unwrap()),
+        ("x-last-applied", format!("not json {CANARY}")),
+        ("note", "kept".into()),
+    ];
+    let mut m = plain_meta();
+    for (k, v) in &anns {
+        m.extend(entry(12, k.as_bytes(), v.as_bytes()));
+    }
+    let d = decode(KEY, &secret(&m, &bytes(3, b"Opaque")), &HIDE);
+    assert_hidden("annotations", &d);
+    let a = &d["metadata"]["annotations"];
+    let parsed: Value = serde_json::from_str(a[anns[0].0].as_str().unwrap()).unwrap();
+    assert_eq!(parsed["data"]["pw"], format!("<redacted: {} bytes>", CANARY.len()));
+    assert_eq!(parsed["kind"], "Secret");
+    assert_eq!(a["x-last-applied"], format!("<redacted: {} bytes>", anns[4].1.len()));
+    assert_eq!(a["note"], "kept");
+    assert!(decode(KEY, &secret(&m, b""), &SHOW).to_string().contains(CANARY));
+
+    // A Secret stored as JSON.
+    let j = json!({"kind": "Secret", "metadata": {"annotations": {
+        anns[1].0: copy, "backup": string_copy, "obj": {"data": {"pw": CANARY}}, "note": "kept"}}});
+    let d = decode(KEY, j.to_string().as_bytes(), &HIDE);
+    assert_hidden("json annotations", &d);
+    assert_eq!(d["metadata"]["annotations"]["note"], "kept");
+}
+
+#[test]
+fn an_implausible_kind_or_api_version_under_a_secrets_key_is_redacted() {
+    let body = [bytes(1, &plain_meta()), bytes(3, b"Opaque")].concat();
+    let (bad, spaced) = (format!("{CANARY}!"), format!("Sec\x12ret{CANARY}"));
+    for (api, kind) in [("v1", &bad[..]), (&bad[..], "Secret"), ("v1", &spaced[..])] {
+        let weird = format!("{api} {kind}");
+        let v = envelope(api, kind, &body);
+        let d = decode(KEY, &v, &HIDE);
+        assert_hidden(&weird, &d);
+        let which = if api == "v1" { "kind" } else { "apiVersion" };
+        assert!(err(&d).contains(&format!("envelope {which} of")), "{}", err(&d));
+    }
+    let d = decode(KEY, &envelope("v1", "ConfigMap", &body), &HIDE);
+    assert_eq!((d["kind"].as_str(), d["apiVersion"].as_str()), (Some("ConfigMap"), Some("v1")));
+    assert_eq!(decode(KEY, &envelope("v1", "Sec ret", &body), &HIDE)["kind"], "<redacted: 7 bytes>");
+    assert_eq!(decode(KEY, &envelope("v1", "Sec ret", &body), &SHOW)["kind"], "Sec ret");
+    // Not a Secret: shown as before.
+    let d = decode(b"/registry/configmaps/a/b", &envelope("v1", "Sec ret", &body), &HIDE);
+    assert_eq!(d["kind"], "Sec ret");
+    // JSON too.
+    let j = format!(r#"{{"kind":"Secret","apiVersion":"{CANARY}!"}}"#);
+    assert_hidden("json kind", &decode(KEY, j.as_bytes(), &HIDE));
+}
+
+#[test]
+fn decode_errors_in_secret_data_name_the_entry_without_data_bytes() {
+    // Entries whose bytes are data: a field number and a length read from them, a bad wire type.
+    let tag = 1640u32;
+    let rest = [
+        entry(2, b"ok", b"v"),
+        bytes(2, &[varint(tag, 0x4341_4e41), bytes(2, CANARY.as_bytes())].concat()),
+        varint(2, 0x4341_4e41_5259),
+        bytes(4, &[0x0a, 0x7f, 0x43]),
+        bytes(3, b"Opaque"),
+    ]
+    .concat();
+    let v = secret(&plain_meta(), &rest);
+    let d = decode(KEY, &v, &HIDE);
+    assert_hidden("errors", &d);
+    assert_eq!(
+        err(&d),
+        "field 2 (data): entry 2 damaged; field 2 (data): entry 3 damaged; field 4 (stringData): entry 1 damaged"
+    );
+    assert_eq!(d["data"], json!({"ok": "<redacted: 1 bytes>"}));
+    // Shown when asked (the data is then shown anyway).
+    let e = decode(KEY, &v, &SHOW)["decodeError"].as_str().unwrap().to_owned();
+    assert!(e.contains("field 1640 is varint"), "{e}");
+    // Elsewhere errors keep their detail.
+    let cm = envelope("v1", "ConfigMap", &[bytes(1, &plain_meta()), bytes(2, &varint(tag, 1))].concat());
+    let d = decode(b"/registry/configmaps/prod/db", &cm, &HIDE);
+    assert!(err(&d).contains("field 1640 is varint"), "{}", err(&d));
+}
