@@ -66,28 +66,33 @@ pub fn decode<'a>(
     key: &'a [u8],
     value: &'a [u8],
 ) -> Result<Option<Entry<'a>>, Problem> {
-    let problem = |kind: ProblemKind, why: String| {
-        let p = Problem::new(kind, why).page(page).bucket(vec![String::from_utf8_lossy(KEY_BUCKET).into_owned()]);
-        match at {
-            Some(o) => p.offset(o),
-            None => p,
-        }
-    };
     let Some(rev) = revision::parse(key) else {
         let why = format!("key of {} bytes is not a revision (8-byte main, '_', 8-byte sub, optional 't')", key.len());
-        return Err(problem(ProblemKind::InvalidRevisionKey, why));
+        return Err(located(page, at, ProblemKind::InvalidRevisionKey, why));
     };
     if value.is_empty() {
         return Ok(None);
     }
     let Some(kv) = proto::kv(value) else {
         let why = format!("value of revision {} is not an mvccpb.KeyValue", rev.main);
-        return Err(problem(ProblemKind::InvalidKeyValue, why));
+        return Err(located(page, at, ProblemKind::InvalidKeyValue, why));
     };
     if let Some((kind, why)) = Rec::invariant(&rev, &kv) {
-        return Err(problem(kind, why));
+        return Err(located(page, at, kind, why));
     }
     Ok(Some(Entry { rev, rev_key: key, raw: value, kv, ord }))
+}
+
+/// A problem of the `key` bucket's element on `page` (at file offset `at`, when known). Out of
+/// line: the scan's loop stays small.
+#[cold]
+#[inline(never)]
+fn located(page: PageId, at: Option<u64>, kind: ProblemKind, why: String) -> Problem {
+    let p = Problem::new(kind, why).page(page).bucket(vec![String::from_utf8_lossy(KEY_BUCKET).into_owned()]);
+    match at {
+        Some(o) => p.offset(o),
+        None => p,
+    }
 }
 
 /// The `key` bucket's root, if the file has one.
