@@ -321,5 +321,6 @@ fn a_record_that_breaks_etcds_invariants_or_a_page_reached_twice_is_no_answer() 
         let v: serde_json::Value = serde_json::from_slice(&du.stdout).unwrap();
         assert_eq!((&v["ok"], &v["complete"]), (&false.into(), &false.into()), "{what}: {v}");
         assert!(v["revision"].is_null() && v["groups"].is_null(), "{what}: figures withheld: {v}");
+        assert!(v["in_use"].is_null(), "{what}: withheld with the figures: {v}");
     }
 }

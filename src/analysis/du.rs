@@ -309,11 +309,21 @@ fn whole(problems: &[crate::Problem], total: u64) -> bool {
 /// The report from the summed groups; figures withheld unless `complete`.
 fn report(acc: Acc, by: By, revision: Option<u64>, in_use: u64, p: (Vec<crate::Problem>, u64), complete: bool) -> Du {
     let (problems, problem_total) = p;
-    let mut du =
-        Du { revision, by: by.name(), in_use, complete, groups: None, top: None, total: None, problems, problem_total };
+    let mut du = Du {
+        revision,
+        by: by.name(),
+        in_use: None,
+        complete,
+        groups: None,
+        top: None,
+        total: None,
+        problems,
+        problem_total,
+    };
     if !complete {
         return du;
     }
+    du.in_use = Some(in_use);
     let share = |b: u64| if in_use == 0 { 0.0 } else { b as f64 / in_use as f64 };
     // Slots that stand for the same group (resource paths of one resource) are joined.
     let mut named: HashMap<Vec<u8>, Tally> = HashMap::new();

@@ -164,8 +164,9 @@ pub struct Du {
     pub revision: Option<u64>,
     /// The grouping: `resource`, `namespace`, `resource+namespace` or `prefix:N`.
     pub by: String,
-    /// The file's in-use size (total minus free pages), what shares are of.
-    pub in_use: u64,
+    /// The file's in-use size (total minus free pages), what shares are of; withheld (null) with
+    /// the figures, since a walk that stopped early finds free pages that are not.
+    pub in_use: Option<u64>,
     /// Whether the figures could be computed: the tree read whole and every record decoded
     /// (else `groups`, `top` and `total` are null).
     pub complete: bool,

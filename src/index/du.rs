@@ -57,7 +57,7 @@ impl DuRow {
                 stored_bytes: g.figures.stored_bytes,
             })
             .collect();
-        Some(DuRow { path, analysed_at, revision: d.revision, by: d.by.clone(), in_use: d.in_use, groups })
+        Some(DuRow { path, analysed_at, revision: d.revision, by: d.by.clone(), in_use: d.in_use.unwrap_or(0), groups })
     }
 }
 

@@ -102,7 +102,7 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error>
         let file_size = std::fs::metadata(path).map_or(0, |m| m.len());
         let mut row = ix.row(path, file_size, "du", verdict_text(r.problem_total, 0, false));
         row.revision = r.revision;
-        row.in_use = Some(r.in_use);
+        row.in_use = r.in_use;
         let clean = r.problem_total == 0 && !torn;
         ix.store(&id, &tag, clean.then_some(&r), &row);
         if clean && opt.prefix.is_none() {

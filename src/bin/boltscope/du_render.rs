@@ -86,7 +86,8 @@ pub fn table(reports: &[(&str, &Du)]) -> String {
             o.push('\n');
         }
         let rev = d.revision.map_or(String::new(), |r| format!("revision {r}, "));
-        let _ = writeln!(o, "{path}: {rev}{} in use, by {}", h(d.in_use), d.by);
+        let in_use = d.in_use.map_or(String::new(), |u| format!("{} in use, ", h(u)));
+        let _ = writeln!(o, "{path}: {rev}{in_use}by {}", d.by);
         let (Some(groups), Some(total), Some(top)) = (&d.groups, &d.total, &d.top) else {
             let _ = writeln!(o, "  figures withheld: {} problem(s) found (run `boltscope check`)", d.problem_total);
             continue;
@@ -108,7 +109,10 @@ pub fn table(reports: &[(&str, &Du)]) -> String {
         for (g, n) in groups.iter().zip(&names) {
             row(&mut o, n, w, &g.figures, Some(g.share), unicode);
         }
-        let all = if d.in_use == 0 { 0.0 } else { total.stored_bytes as f64 / d.in_use as f64 };
+        let all = match d.in_use {
+            Some(u) if u > 0 => total.stored_bytes as f64 / u as f64,
+            _ => 0.0,
+        };
         row(&mut o, "total", w, total, Some(all), unicode);
         let with: Vec<(&Group, &String)> =
             groups.iter().zip(&names).filter(|(g, _)| !g.figures.encodings.is_empty()).collect();
@@ -152,7 +156,10 @@ pub fn csv(reports: &[(&str, &Du)]) -> String {
     for (path, d) in reports {
         let (Some(groups), Some(total)) = (&d.groups, &d.total) else { continue };
         let rows = groups.iter().map(|g| (g.name.display(), &g.figures, g.share));
-        let all = if d.in_use == 0 { 0.0 } else { total.stored_bytes as f64 / d.in_use as f64 };
+        let all = match d.in_use {
+            Some(u) if u > 0 => total.stored_bytes as f64 / u as f64,
+            _ => 0.0,
+        };
         for (name, f, share) in rows.chain(std::iter::once(("(total)".to_owned(), total, all))) {
             let enc: Vec<String> = f.encodings.iter().map(|(e, n)| format!("{e}={n}")).collect();
             let _ = writeln!(
