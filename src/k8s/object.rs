@@ -150,10 +150,10 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
     let ct = u.content_type;
     match u.raw {
         None => cx.error("envelope holds no raw object"),
-        Some(_) if !u.content_encoding.is_empty() => cx.error(format!(
-            "envelope contentEncoding {:?} is not supported",
-            String::from_utf8_lossy(u.content_encoding)
-        )),
+        Some(_) if !u.content_encoding.is_empty() => {
+            let what = quoted_word(u.content_encoding, &cx);
+            cx.error(format!("envelope contentEncoding {what} is not supported"))
+        }
         Some(raw) if ct.is_empty() || ct == b"application/vnd.kubernetes.protobuf" => {
             let table = if is_secret { &kinds::SECRET } else { kinds::lookup(&api_version, &kind) };
             out.extend(schema::decode(raw, table, &mut cx));
@@ -163,7 +163,10 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
             Ok(_) => cx.error("envelope raw JSON is not an object"),
             Err(e) => cx.error(format!("envelope raw json: {e}")),
         },
-        Some(_) => cx.error(format!("envelope contentType {:?} is not supported", String::from_utf8_lossy(ct))),
+        Some(_) => {
+            let what = quoted_word(ct, &cx);
+            cx.error(format!("envelope contentType {what} is not supported"))
+        }
     }
     let mut v = Value::Object(out);
     if redact {
@@ -191,6 +194,16 @@ fn type_word(name: &str, b: &[u8], cx: &mut Ctx) -> Value {
         return super::render::redacted(b.len());
     }
     cx.schema_text(b)
+}
+
+/// An envelope field for an error message, quoted; in a Secret only by its length (a value that
+/// is not supported is damage, and damage can move the Secret's own fields there).
+fn quoted_word(b: &[u8], cx: &Ctx) -> String {
+    if cx.redacting() {
+        format!("of {} bytes", b.len())
+    } else {
+        format!("{:?}", String::from_utf8_lossy(b))
+    }
 }
 
 fn encrypted(e: &encoding::Encrypted<'_>, total: usize) -> Value {

@@ -197,16 +197,13 @@ pub fn redacted(n: usize) -> Value {
 
 /// Whether `b` is UTF-8 without control characters (tab, CR and LF allowed when `multiline`).
 pub fn is_text(b: &[u8], multiline: bool) -> bool {
-    match std::str::from_utf8(b) {
-        Ok(s) => s.chars().all(|c| !c.is_control() || (multiline && matches!(c, '\t' | '\n' | '\r'))),
-        Err(_) => false,
-    }
+    std::str::from_utf8(b)
+        .is_ok_and(|s| s.chars().all(|c| !c.is_control() || (multiline && matches!(c, '\t' | '\n' | '\r'))))
 }
 
 /// `b` as text if it is UTF-8 with no control characters other than tab, CR and LF.
 pub fn printable(b: &[u8]) -> Option<&str> {
-    let s = std::str::from_utf8(b).ok()?;
-    s.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')).then_some(s)
+    is_text(b, true).then(|| std::str::from_utf8(b).ok()).flatten()
 }
 
 /// Length of `s` as a JSON string literal (quotes and escapes included), close enough for the

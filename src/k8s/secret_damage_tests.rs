@@ -219,3 +219,23 @@ fn decode_errors_in_secret_data_name_the_entry_without_data_bytes() {
     let d = decode(b"/registry/configmaps/prod/db", &cm, &HIDE);
     assert!(err(&d).contains("field 1640 is varint"), "{}", err(&d));
 }
+
+#[test]
+fn envelope_fields_that_may_hold_data_are_named_by_length_in_errors() {
+    // A damaged `raw` length moves the Secret's later fields into the envelope's contentEncoding
+    // (field 3) and contentType (field 4), which an error names.
+    let tm = [bytes(1, b"v1"), bytes(2, b"Secret")].concat();
+    let body = [bytes(1, &plain_meta()), bytes(3, b"Opaque")].concat();
+    for (enc, ct) in [(CANARY.as_bytes(), &b""[..]), (&b""[..], CANARY.as_bytes())] {
+        let v = [b"k8s\0".to_vec(), bytes(1, &tm), bytes(2, &body), bytes(3, enc), bytes(4, ct)].concat();
+        let d = decode(KEY, &v, &HIDE);
+        assert_hidden("envelope", &d);
+        assert!(err(&d).contains(&format!("of {} bytes is not supported", CANARY.len())), "{}", err(&d));
+        assert!(decode(KEY, &v, &SHOW)["decodeError"].as_str().unwrap().contains(CANARY));
+    }
+    // A ConfigMap's are quoted as they are.
+    let v =
+        [b"k8s\0".to_vec(), bytes(1, &[bytes(1, b"v1"), bytes(2, b"ConfigMap")].concat()), bytes(2, &body)].concat();
+    let v = [v, bytes(4, b"text/x y")].concat();
+    assert!(err(&decode(b"/registry/configmaps/a/b", &v, &HIDE)).contains("\"text/x y\""));
+}
