@@ -83,6 +83,8 @@ fn a_record_that_does_not_decode_is_a_problem_not_an_answer() {
         vec!["--no-index", "get", f, "key0"],
         vec!["--no-index", "get", f, "", "--prefix", "-w", "json"],
         vec!["--no-index", "log", f, "key0"],
+        // From "now" (watch's --rev 0): nothing to replay, but the bucket is still read.
+        vec!["--no-index", "log", f, "key0", "--rev", "0"],
         vec!["--no-index", "dump", f],
     ] {
         let out = common::run(&args);
@@ -163,6 +165,26 @@ fn a_warm_answer_reads_only_what_the_index_points_at() {
     assert!(log.status.success() && log.stdout.split(|&b| b == b'\n').count() == 3, "two events");
     let scan = common::run(["--no-index", "get", fs, "key1"]);
     assert_eq!(scan.status.code(), Some(1), "a scan meets the damage");
+    // The damaged entry itself, fetched through the index: its problem names where it lies (the
+    // revision key, 17 bytes, just before the value).
+    let warm0 = common::run(["--index", ixs, "get", fs, "key0"]);
+    let err = String::from_utf8_lossy(&warm0.stderr);
+    assert_eq!(warm0.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("(byte offset {})", off - 17)), "{err}");
+    // A clean check keeps the key index (the warm answer still comes from it after the same
+    // damage in place); a failed one removes it, so the file is read again.
+    let clean = tmp.path().join("clean.db");
+    std::fs::write(&clean, &d).unwrap();
+    let cs = clean.to_str().unwrap();
+    assert!(common::run(["--index", ixs, "get", cs, "key1"]).status.success());
+    assert_eq!(common::run(["--index", ixs, "check", cs]).status.code(), Some(0));
+    let mtime = std::fs::metadata(&clean).unwrap().modified().unwrap();
+    std::fs::write(&clean, &bad).unwrap();
+    std::fs::File::options().write(true).open(&clean).unwrap().set_modified(mtime).unwrap();
+    assert!(common::run(["--index", ixs, "get", cs, "key1"]).status.success(), "kept by a clean check");
+    assert_eq!(common::run(["--index", ixs, "check", fs]).status.code(), Some(1));
+    let after = common::run(["--index", ixs, "get", fs, "key1", "-w", "json"]);
+    assert_eq!(after.status.code(), Some(1), "the file is read again and the damage met");
 }
 
 #[test]

@@ -370,7 +370,12 @@ pub fn collect<'a, T: Send>(
 /// Fetches one entry by its revision key (a B+tree lookup): `Ok(None)` when absent.
 pub fn fetch<'a>(view: &DbView<'a>, kb: BucketRoot<'a>, rev_key: &[u8]) -> Result<Option<Entry<'a>>, Problem> {
     match cursor::get(view, kb, rev_key)? {
-        Some(e) if !e.is_bucket() => decode(PageId(0), 0, None, e.key, e.value),
+        Some(e) if !e.is_bucket() => {
+            // Where the element lies, for a problem: its key's offset in the mapped file.
+            let at = (e.key.as_ptr() as usize).checked_sub(view.data.as_ptr() as usize).map(|o| o as u64);
+            let page = PageId(at.map_or(0, |o| o / view.page_size.max(1)));
+            decode(page, 0, at, e.key, e.value)
+        }
         _ => Ok(None),
     }
 }

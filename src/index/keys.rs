@@ -20,7 +20,7 @@ use crate::etcd::proto::put_varint;
 use crate::etcd::revision::Revision;
 use rayon::prelude::*;
 
-mod table;
+pub(super) mod table;
 
 /// The block format (stored with each file's entry: another format reads as no index).
 const FORMAT: u8 = 4;

@@ -323,9 +323,10 @@ impl Index {
         })
     }
 
-    /// Stores a result and a history row in one transaction. With `forget`, every result stored
-    /// under that identity is removed first: an analysis that found problems leaves no earlier
-    /// answer about the same file standing (a `scan` after a failed `check` reads it again).
+    /// Stores a result and a history row in one transaction. With `forget`, every result and the
+    /// key index stored under that identity are removed first: an analysis that found problems
+    /// leaves no earlier answer about the same file standing (a `scan` or a warm `get` after a
+    /// failed `check` reads the file again).
     pub fn put(
         &self,
         forget: Option<&Identity>,
@@ -336,20 +337,14 @@ impl Index {
         let w = self.writer()?;
         guard("write", || {
             let tx = w.db()?.begin_write().map_err(e)?;
+            if let Some(id) = forget {
+                keys::table::forget(&tx, id)?;
+            }
             {
                 let mut t = tx.open_table(RESULTS).map_err(e)?;
                 if let Some(id) = forget {
-                    let mut stale = Vec::new();
-                    for item in t.range(&id.0[..]..).map_err(e)? {
-                        let (k, _) = item.map_err(e)?;
-                        if !k.value().starts_with(&id.0) {
-                            break;
-                        }
-                        stale.push(k.value().to_vec());
-                    }
-                    for k in &stale {
-                        t.remove(k.as_slice()).map_err(e)?;
-                    }
+                    let end = crate::etcd::range::prefix_end(&id.0);
+                    t.retain_in::<&[u8], _>(id.0.as_slice()..end.as_slice(), |_, _| false).map_err(e)?;
                 }
                 if let Some(k) = key {
                     t.insert(k, seal(k, value).as_slice()).map_err(e)?;

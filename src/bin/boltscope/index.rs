@@ -54,8 +54,10 @@ impl Ix {
         let Some(ix) = &self.ix else { return };
         let v = value.and_then(|v| serde_json::to_vec(v).ok());
         let k = key(id, tag);
-        // No result to keep means the analysis found problems: no earlier answer stands either.
-        let forget = value.is_none().then_some(id);
+        // An analysis that found problems leaves no earlier answer standing (`ok`, `ok, N
+        // warning(s)` and status's `not verified (...)` found none).
+        let clean = ["ok", "not verified"].iter().any(|v| row.verdict.starts_with(v));
+        let forget = (!clean).then_some(id);
         let r = ix.put(forget, v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row);
         if let Err(e) = r {
             eprintln!("boltscope: warning: index not updated: {e}");

@@ -260,8 +260,9 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     };
     let from = match a.rev.map(|r| watch_start(&store, r)) {
         None => 0,
-        // Nothing: the watch starts after the file's last revision.
-        Some(Ok(None)) => return Verdict::Clean,
+        // Nothing: the watch starts after the file's last revision. The bucket is still read
+        // (and so checked), with nothing written: a damaged file is no empty answer.
+        Some(Ok(None)) => u64::MAX,
         Some(Ok(Some(r))) => r,
         // Below the compaction, free pages may still hold the history.
         Some(Err(RevError::Compacted)) if a.include_free && a.rev.is_some_and(|r| r > 0) => a.rev.unwrap_or(0) as u64,
@@ -276,7 +277,7 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     let withheld = AtomicU64::new(0);
     let render = Render { a, format, withheld: &withheld };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    if format == LogFormat::Table {
+    if format == LogFormat::Table && from != u64::MAX {
         let _ = out.write_all(HEAD.as_bytes());
     }
     let mut emit = |ev: &Event<'_>| keyread::emit(&mut out, &render.event(ev));

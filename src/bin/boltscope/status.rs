@@ -119,7 +119,7 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
             }
             let mut row = ix.row(path, data.len() as u64, "status", verdict);
             row.total_size = Some(st.total_size);
-            // Figures from a tree that could not be read whole are not kept.
+            // Figures are kept only from a read that found nothing wrong.
             if total == 0 {
                 row.revision = Some(st.revision.max(0) as u64);
                 row.hash = Some(format!("{:x}", st.hash));
@@ -130,8 +130,13 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
     });
     match res {
         Err(e) => Outcome::Failed(e),
-        Ok(((status, mut problems, mut total, store), torn)) => {
+        Ok(((status, mut problems, mut total, mut store), torn)) => {
             if torn {
+                // A torn read keeps no figures either, and its row says what happened.
+                if let Some((_, row)) = store.as_mut() {
+                    (row.revision, row.hash) = (None, None);
+                    row.verdict = verdict_text(total + 1, 0, false);
+                }
                 problems.push(Problem::new(
                     ProblemKind::Torn,
                     format!(

@@ -24,6 +24,16 @@ fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// Removes a file's key index, inside the caller's write transaction (an analysis that found
+/// problems leaves no answer about the file standing, [`Index::put`]).
+pub(in crate::index) fn forget(tx: &redb::WriteTransaction, id: &Identity) -> Result<(), String> {
+    let mut blocks = tx.open_table(BLOCKS).map_err(e)?;
+    let end = prefix_end(&id.0);
+    blocks.retain_in::<&[u8], _>(id.0.as_slice()..end.as_slice(), |_, _| false).map_err(e)?;
+    tx.open_table(FILES).map_err(e)?.remove(id.0.as_slice()).map_err(e)?;
+    Ok(())
+}
+
 impl Index {
     /// Stores a file's key index (replacing any), dropping the oldest other files' key indexes
     /// while all of them together would exceed [`MAX_TOTAL_BYTES`].
