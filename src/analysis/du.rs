@@ -275,11 +275,13 @@ pub fn du(view: &DbView<'_>, opt: &Options) -> Du {
     let (g, s, more) = walk_checked(view, &gather, opt.verify_trailer);
     let mut problems = s.problems.clone();
     problems.extend(g.info.problems.iter().cloned());
-    let total = s.problem_total + g.info.problem_total + more.len() as u64;
+    problems.extend(g.info.inconsistent.iter().cloned());
+    let total = s.problem_total + g.info.problem_total + g.info.inconsistent_total + more.len() as u64;
     problems.extend(more);
     problems.truncate(MAX_PROBLEMS);
-    // A record that cannot be decoded has no key to count it under: its figures are unknown.
-    let complete = whole(&s.problems, s.problem_total) && g.info.problem_total == 0;
+    // A record that cannot be decoded has no key to count it under: its figures are unknown. One
+    // that breaks etcd's invariants is damage `check` reports: no figures from it either.
+    let complete = whole(&s.problems, s.problem_total) && g.info.problem_total == 0 && g.info.inconsistent_total == 0;
     let by = opt.by.unwrap_or(if g.info.marked { By::Resource } else { By::Prefix(1) });
     let acc = if complete {
         keyspace::fold_gathered(view, &gather, g, &EtcdKeys { data: view.data, by, top: opt.top })

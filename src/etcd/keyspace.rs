@@ -193,6 +193,11 @@ pub struct GatherInfo {
     pub problems: Vec<Problem>,
     /// All of them.
     pub problem_total: u64,
+    /// Records that decode but break etcd's invariants (damage to `check`): gathered all the
+    /// same (figures do not depend on the budget), listed for a caller that withholds (`du`).
+    pub inconsistent: Vec<Problem>,
+    /// All of them.
+    pub inconsistent_total: u64,
 }
 
 impl GatherInfo {
@@ -203,6 +208,9 @@ impl GatherInfo {
         self.problem_total += o.problem_total;
         self.problems.extend(o.problems);
         self.problems.truncate(MAX_PROBLEMS);
+        self.inconsistent_total += o.inconsistent_total;
+        self.inconsistent.extend(o.inconsistent);
+        self.inconsistent.truncate(MAX_PROBLEMS);
     }
 }
 
@@ -266,22 +274,27 @@ impl<'g> Gather<'g> {
 
     fn element(&self, acc: &mut Gathered, e: &LeafElem<'_>, page: Option<&Page<'_>>) {
         let seq = acc.next_seq();
-        let bad = |acc: &mut Gathered, kind: ProblemKind, msg: String| {
-            acc.info.problem_total += 1;
-            if acc.info.problems.len() < MAX_PROBLEMS {
-                let mut p = Problem::new(kind, msg).bucket(vec!["key".into()]);
-                if let Some(pg) = page {
-                    p = p.page(pg.id).offset(pg.offset_of(e.key));
-                }
-                acc.info.problems.push(p);
+        let locate = |kind: ProblemKind, msg: String| {
+            let p = Problem::new(kind, msg).bucket(vec!["key".into()]);
+            match page {
+                Some(pg) => p.page(pg.id).offset(pg.offset_of(e.key)),
+                None => p,
+            }
+        };
+        let keep = |list: &mut Vec<Problem>, total: &mut u64, (kind, msg): (ProblemKind, String)| {
+            *total += 1;
+            if list.len() < MAX_PROBLEMS {
+                list.push(locate(kind, msg));
             }
         };
         let (kv, r) = match Rec::check_kv(e.key, e.value) {
-            // A record that breaks etcd's invariants is damage, as `check` says: no figures.
-            Ok(Some((_, _, Some((kind, msg))))) => return bad(acc, kind, msg),
-            Ok(Some((kv, r, None))) => (kv, r),
+            Ok(Some((kv, r, issue))) => {
+                let i = &mut acc.info;
+                issue.into_iter().for_each(|p| keep(&mut i.inconsistent, &mut i.inconsistent_total, p));
+                (kv, r)
+            }
             Ok(None) => return,
-            Err((kind, msg)) => return bad(acc, kind, msg),
+            Err(p) => return keep(&mut acc.info.problems, &mut acc.info.problem_total, p),
         };
         if self.filter.is_some_and(|f| !f(kv.key)) {
             return;
@@ -299,7 +312,8 @@ impl<'g> Gather<'g> {
             return;
         }
         let Some(off) = offset_in(self.data, e.value) else {
-            return bad(acc, ProblemKind::InvalidKeyValue, "value outside the mapped file".into());
+            let p = (ProblemKind::InvalidKeyValue, "value outside the mapped file".to_string());
+            return keep(&mut acc.info.problems, &mut acc.info.problem_total, p);
         };
         let mut loc = off;
         if r.tomb() {
