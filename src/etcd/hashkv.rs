@@ -3,7 +3,7 @@
 //! below the compact revision C that are not in a keep set, and a tombstone exactly at C
 //! (ETCD-FORMAT.md section 6).
 //!
-//! etcd's `HashByRev` takes the keep set at `rev` ([`by_rev`]: per key, the newest entry at or
+//! etcd's `HashByRev` takes the keep set at `rev` ([`at`]: per key, the newest entry at or
 //! below `rev` unless its generation ended in a tombstone by then), so an entry a compaction kept
 //! at C is left out once the key was written again before `rev`; checked against real etcd 3.5.1
 //! on every fixture (fixtures/key-answers/*.hashkv.jsonl). [`kept_at_compaction`] takes the keep set at C
@@ -20,17 +20,8 @@ use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 use crc32c::crc32c_append;
 
-/// etcd's HashKV at `rev` for a store compacted at `compact_rev` (None: never compacted).
-pub fn by_rev(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>) -> Result<u32, Problem> {
-    let keep = match (compact_rev, cursor::top_bucket(view, KEY_BUCKET)?) {
-        (Some(c), Some(kb)) => Some((c, compaction::keep(view, kb, rev)?)),
-        _ => None,
-    };
-    hashkv_with(view, rev, keep.as_ref().map(|(c, k)| (*c, k)))
-}
-
 /// HashKV at `rev` with the keep set of the compaction at `compact_rev`, not etcd's keep set at
-/// `rev` (see the module docs): equal to [`by_rev`] when `rev` is the compaction revision; what
+/// `rev` (see the module docs): equal to [`at`]'s hash when `rev` is the compaction revision; what
 /// `compact` compares between a source and its compacted copy.
 pub fn kept_at_compaction(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>) -> Result<u32, Problem> {
     let keep = match (compact_rev, cursor::top_bucket(view, KEY_BUCKET)?) {
@@ -123,8 +114,9 @@ pub enum HashError {
 /// `etcdctl endpoint hashkv --rev C` fails where this answers), one past the head is refused.
 ///
 /// Only 0 means the current revision: a negative `rev` passes both checks and hashes no entry
-/// (every revision is above it), so the hash is that of the bucket name alone, reported with the
-/// revision as asked (3.5.1's server and 3.6's HashByRev alike).
+/// (every revision is above it), so the hash is that of the bucket name alone (the 3.5.1 server
+/// gives the same hash), reported with the revision as asked, as etcdutl 3.6 reports it (the
+/// server's answer carries only its current revision, in its header).
 pub fn at(view: &DbView<'_>, rev: i64) -> Result<HashKv, HashError> {
     let store = Store::read(view).map_err(HashError::Unreadable)?;
     let compact_revision = store.finished.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));

@@ -3,7 +3,7 @@
 //! compaction keep rule ([`mvcc::survives`]) as the replay, the compaction keep set and HashKV
 //! apply it. What a server holding the file would answer: its header and read rules
 //! ([`header`]), Range ([`range`], sorted as Go sorts: [`gosort`]), the watch replay
-//! ([`events`]), HashKV at a revision ([`hashkv::by_rev`]), a streaming dump ([`dump`]), all over
+//! ([`events`]), HashKV at a revision ([`hashkv::at`]), a streaming dump ([`dump`]), all over
 //! one parallel, checked read of the `key` bucket ([`scan`]), printed as etcdctl prints ([`ctl`],
 //! [`goquote`]).
 

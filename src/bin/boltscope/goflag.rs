@@ -9,6 +9,8 @@
 //! - booleans as Go's `strconv.ParseBool`: `1 t T TRUE true True` and `0 f F FALSE false False`,
 //!   given as `--flag=VALUE` (a bare `--flag` is true, `--flag VALUE` leaves VALUE an argument).
 
+use boltscope::etcd::goquote::quote;
+
 /// A value of a digit character in bases up to 36 (None for anything else).
 fn digit(c: u8) -> Option<u32> {
     match c {
@@ -93,7 +95,7 @@ pub fn parse_i64(s: &str) -> Result<i64, String> {
         Some(b'-') => (true, &s[1..]),
         _ => (false, s),
     };
-    let refuse = |why: &str| format!("strconv.ParseInt: parsing {s:?}: {why}");
+    let refuse = |why: &str| format!("strconv.ParseInt: parsing {}: {why}", quote(s.as_bytes()));
     let un = match parse_unsigned(rest) {
         Ok(n) => n,
         Err(NumError::Syntax) => return Err(refuse("invalid syntax")),
@@ -112,12 +114,20 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("strconv.ParseBool: parsing {s:?}: invalid syntax")),
+        _ => Err(format!("strconv.ParseBool: parsing {}: invalid syntax", quote(s.as_bytes()))),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn refused_values_are_quoted_as_go_quotes_them() {
+        let e = super::parse_i64("\u{1}7\u{e9}").unwrap_err();
+        assert_eq!(e, "strconv.ParseInt: parsing \"\\x017é\": invalid syntax");
+        let e = super::parse_bool("\t").unwrap_err();
+        assert_eq!(e, "strconv.ParseBool: parsing \"\\t\": invalid syntax");
+    }
+
     use super::*;
 
     #[test]
