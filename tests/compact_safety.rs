@@ -140,6 +140,20 @@ fn a_destination_that_is_not_a_regular_file_is_never_replaced() {
     assert!(out.status.success(), "{}", err(&out));
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link itself is kept");
     assert_eq!(hash_revision_keys(&target), hash_revision_keys(&src));
+    // A dangling link is a name that exists: without --force neither compact nor salvage writes
+    // through it; with it, the file it names is created.
+    let dangling = tmp.path().join("dangling.db");
+    let nowhere = tmp.path().join("nowhere.db");
+    std::os::unix::fs::symlink(&nowhere, &dangling).unwrap();
+    let d = dangling.to_str().unwrap();
+    for cmd in ["compact", "salvage"] {
+        let out = common::run(["--no-index", cmd, src.to_str().unwrap(), "-o", d]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", err(&out));
+        assert!(err(&out).contains("exists"), "{cmd}: {}", err(&out));
+        assert!(!nowhere.exists(), "{cmd} wrote through the dangling link");
+    }
+    assert!(compact(&["--force"], &src, d).status.success());
+    assert_eq!(hash_revision_keys(&nowhere), hash_revision_keys(&src));
 }
 
 /// etcdutl's HASH, REVISION and TOTAL KEYS of a file, as `status` prints them (its size differs

@@ -109,6 +109,9 @@ pub(crate) fn prepare(src: &Path, dst: &Destination, force: bool) -> Result<Plac
         if !force {
             return Err(CompactError::Exists(dst.clone()));
         }
+    } else if !force && std::fs::symlink_metadata(dst).is_ok() {
+        // A dangling symbolic link: DST exists, as a name; writing through it needs --force.
+        return Err(CompactError::Exists(dst.clone()));
     }
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
