@@ -47,6 +47,24 @@ impl<'a> DbView<'a> {
         }
     }
 
+    /// When the newer meta page (by txid) cannot be used and the view reads the other one: the
+    /// newer page's index, why it cannot be used, and the page real bbolt reads (bbolt checks
+    /// magic, version and checksum, not the page size). `None` when the newer one is read.
+    pub fn fallback(&self) -> Option<(usize, String, usize)> {
+        let txid = |i: usize| self.metas.pages[i].as_ref().map(|m| m.txid);
+        let newer = if txid(1) > txid(0) { 1 } else { 0 };
+        if self.meta_index == newer {
+            return None;
+        }
+        let m = self.metas.pages[newer].as_ref()?;
+        let bbolt_reads = if m.error.is_none() { newer } else { 1 - newer };
+        let why = m
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("it says page size {}, the file uses {}", m.page_size, self.metas.page_size));
+        Some((newer, why, bbolt_reads))
+    }
+
     /// A view of a file whose meta pages cannot be trusted, for recovery: the tree rooted at page
     /// `root`, in the given byte order and page size, with every whole page of the file below the
     /// high-water mark. Its meta is made up (page 0, txid 0, no freelist page; page 1 absent), so

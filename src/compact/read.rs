@@ -55,19 +55,10 @@ pub(crate) fn source_view<'a>(job: &Job, data: &'a [u8]) -> Result<DbView<'a>, C
         return Ok(DbView::with_meta(data, m)?);
     }
     let view = DbView::new(data)?;
-    let txid = |i: usize| view.metas.pages[i].as_ref().map(|m| m.txid);
-    let newer = if txid(1) > txid(0) { 1 } else { 0 };
-    if view.meta_index != newer {
-        if let Some(m) = &view.metas.pages[newer] {
-            // bbolt validates magic, version and checksum, not the page size.
-            let bbolt_reads = if m.error.is_none() { newer } else { 1 - newer };
-            let why = m.error.clone().unwrap_or_else(|| {
-                format!("it says page size {}, the file uses {}", m.page_size, view.metas.page_size)
-            });
-            return Err(CompactError::MetaFallback { newer, why, bbolt_reads });
-        }
+    match view.fallback() {
+        Some((newer, why, bbolt_reads)) => Err(CompactError::MetaFallback { newer, why, bbolt_reads }),
+        None => Ok(view),
     }
-    Ok(view)
 }
 
 /// The problems of the independent walk that lie in the tree a copy carries.

@@ -7,7 +7,7 @@ use crate::keyread::{self, Failure, ObjectFormat, ValueArgs};
 use boltscope::etcd::dump::{self, Select};
 use boltscope::etcd::range::KeyRange;
 use boltscope::etcd::scan::Entry;
-use boltscope::{input, DbView};
+use boltscope::input;
 use clap::Parser;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -138,9 +138,9 @@ pub fn run(a: &DumpArgs, _ix: &Ix) -> Verdict {
     };
     let data = file.bytes();
     let stamp = input::commit_stamp(data);
-    let view = match DbView::new(data) {
+    let view = match keyread::view(data, None) {
         Ok(v) => v,
-        Err(e) => return keyread::fail(path, &Failure::Unreadable(e)),
+        Err(f) => return keyread::fail(path, &f),
     };
     let (store, kb) = match keyread::open_store(&view) {
         Ok(s) => s,

@@ -264,11 +264,7 @@ fn answer<'a>(
 ) -> Result<(Vec<u8>, Option<Collector<'a>>), Failure> {
     withheld.store(0, std::sync::atomic::Ordering::Relaxed);
     let (range, opts) = request(a)?;
-    let view = match a.meta {
-        Some(m) => DbView::with_meta(data, usize::from(m)),
-        None => DbView::new(data),
-    }
-    .map_err(Failure::Unreadable)?;
+    let view = keyread::view(data, a.meta)?;
     let (store, kb) = keyread::open_store(&view)?;
     let rev = match store.read_at(a.rev) {
         // Below the compaction, free pages may still hold the records.

@@ -8,7 +8,7 @@ use crate::keyread::{self, Failure};
 use boltscope::etcd::hashkv::{self, HashError};
 use boltscope::etcd::schema;
 use boltscope::etcd::status::Format;
-use boltscope::{input, DbView};
+use boltscope::input;
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
 
@@ -56,7 +56,11 @@ pub fn run(a: &HashkvArgs, _ix: &Ix) -> Verdict {
         }
     };
     let res = input::read_consistent(&a.file, |data| {
-        let view = DbView::new(data)?;
+        let view = match keyread::view(data, None) {
+            Ok(v) => v,
+            Err(Failure::Unreadable(e)) => return Err(e),
+            Err(f) => return Ok(Err(f)),
+        };
         if !schema::is_etcd(&view) {
             return Ok(Err(Failure::NotEtcd));
         }

@@ -108,6 +108,26 @@ pub enum Failure {
     Etcd(String),
     /// The command line is wrong (etcdctl's message, printed after `Error: `; exit 2).
     Usage(String),
+    /// The newer meta page cannot be used: no answer from the previous transaction unless asked.
+    MetaFallback(String),
+}
+
+/// A view of `data`: the tree of meta page `meta` when asked, else the newer meta page's, never
+/// the older one on its own (the newer one cannot be used: what etcd would read is a question
+/// for `check`; `--meta N` reads the older transaction deliberately).
+pub fn view(data: &[u8], meta: Option<u8>) -> Result<DbView<'_>, Failure> {
+    if let Some(m) = meta {
+        return DbView::with_meta(data, usize::from(m)).map_err(Failure::Unreadable);
+    }
+    let view = DbView::new(data).map_err(Failure::Unreadable)?;
+    match view.fallback() {
+        Some((newer, why, _)) => Err(Failure::MetaFallback(format!(
+            "its newer meta page {newer} cannot be used ({why}): no answer from the previous transaction on my \
+             own; `get` and `log` with --meta {} read it deliberately (`boltscope check` tells more)",
+            1 - newer
+        ))),
+        None => Ok(view),
+    }
 }
 
 impl From<Problem> for Failure {
@@ -145,6 +165,10 @@ pub fn fail(path: &Path, f: &Failure) -> Verdict {
         Failure::Usage(m) => {
             eprintln!("Error: {m}");
             Verdict::Unreadable
+        }
+        Failure::MetaFallback(m) => {
+            eprintln!("boltscope: {}: {m}", path.display());
+            Verdict::Problems
         }
     }
 }

@@ -250,9 +250,9 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     };
     let data = file.bytes();
     let stamp = input::commit_stamp(data);
-    let view = match a.meta.map_or_else(|| DbView::new(data), |m| DbView::with_meta(data, usize::from(m))) {
+    let view = match keyread::view(data, a.meta) {
         Ok(v) => v,
-        Err(e) => return keyread::fail(path, &Failure::Unreadable(e)),
+        Err(f) => return keyread::fail(path, &f),
     };
     let (store, kb) = match keyread::open_store(&view) {
         Ok(s) => s,
