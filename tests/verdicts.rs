@@ -80,6 +80,19 @@ fn scan_exits_2_for_a_folder_or_file_it_cannot_read() {
     let out = common::run(["--no-index", "scan", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
     std::fs::remove_file(dir.join("cut.db")).unwrap();
+    // Compressed backups cut short: their first bytes are a container's, but nothing can be
+    // expanded from them. Listed as unreadable, not passed over as another kind of file.
+    let archives = common::dir().join("archives");
+    for name in ["tiny-1.snap.db.gz", "stored.zip"] {
+        let whole = std::fs::read(archives.join(name)).unwrap();
+        let cut = dir.join(format!("cut-{name}"));
+        std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+        let out = common::run(["--no-index", "scan", dir.to_str().unwrap()]);
+        let (o, e) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {o}{e}");
+        assert!(o.contains(&format!("cut-{name}")) && o.contains("1 unreadable"), "{name}: {o}");
+        std::fs::remove_file(&cut).unwrap();
+    }
     // A folder it may not read: root reads everything, so the scan runs as `nobody` then.
     use std::os::unix::fs::PermissionsExt;
     let locked = dir.join("locked");

@@ -10,32 +10,39 @@ use std::path::Path;
 /// Up to `n` bytes of what `path` holds: its own first bytes when plain, else the start of the
 /// container's (first) member. `None` when it cannot be read or is no database kind of file.
 pub fn peek(path: &Path, n: usize) -> Option<Vec<u8>> {
-    let mut f = File::open(path).ok()?;
+    peek_checked(path, n).ok().flatten()
+}
+
+/// [`peek`], telling apart a file that is no database kind of file (`Ok(None)`: another kind of
+/// file, a zip of several) from one that cannot be read: a file that cannot be opened, or a
+/// gzip, zstd or zip container that cannot be expanded as far as `n` bytes (cut short, or
+/// damaged) is an `Err`, so a scan lists it as unreadable rather than passing it over.
+pub fn peek_checked(path: &Path, n: usize) -> io::Result<Option<Vec<u8>>> {
+    let mut f = File::open(path)?;
     let mut head = vec![0u8; SNIFF_LEN];
-    let got = read_up_to(&mut f, &mut head).ok()?;
+    let got = read_up_to(&mut f, &mut head)?;
     head.truncate(got);
     let container = match sniff(&head) {
         Sniffed::Container(c) => c,
-        Sniffed::NotDatabase(_) => return None,
+        Sniffed::NotDatabase(_) => return Ok(None),
     };
-    let f = File::open(path).ok()?;
+    let f = File::open(path)?;
     let mut out = vec![0u8; n];
     let got = match container {
         Container::Plain => read_up_to(&mut BufReader::new(f), &mut out),
         Container::Gzip => read_up_to(&mut flate2::read::MultiGzDecoder::new(BufReader::new(f)), &mut out),
         Container::Zstd => zstd::stream::read::Decoder::new(f).and_then(|mut d| read_up_to(&mut d, &mut out)),
         Container::Zip => {
-            let mut z = zip::ZipArchive::new(BufReader::new(f)).ok()?;
+            let mut z = zip::ZipArchive::new(BufReader::new(f)).map_err(io::Error::other)?;
             if z.len() != 1 {
-                return None;
+                return Ok(None);
             }
-            let mut entry = z.by_index(0).ok()?;
+            let mut entry = z.by_index(0).map_err(io::Error::other)?;
             read_up_to(&mut entry, &mut out)
         }
-    }
-    .ok()?;
+    }?;
     out.truncate(got);
-    Some(out)
+    Ok(Some(out))
 }
 
 /// The container `path` is in, and a zip's entry name, from its first bytes (and a zip's

@@ -21,9 +21,14 @@ pub struct ScanArgs {
 
 /// Whether a file starts like a bbolt file: the magic in meta page 0 (either byte order), or in
 /// meta page 1 at a usual page size; inside a zip, gzip or zstd container too (its first bytes
-/// only are decompressed).
+/// only are decompressed). A file that cannot be read, or a container that cannot be expanded
+/// that far (a backup cut short), is taken too: it is then listed as unreadable, not skipped.
 fn looks_like_bbolt(p: &Path) -> bool {
-    let Some(head) = input::peek(p, 65536 + 32) else { return false };
+    let head = match input::peek_checked(p, 65536 + 32) {
+        Ok(Some(head)) => head,
+        Ok(None) => return false,
+        Err(_) => return true,
+    };
     [0usize, 4096, 16384, 65536]
         .iter()
         .any(|&at| head.get(at..).and_then(boltscope::bbolt::meta::detect_order).is_some())
