@@ -282,3 +282,26 @@ fn damaged_copies_never_panic() {
     }
     assert!(compared > 0 && refused > 0, "{compared} compared, {refused} refused");
 }
+
+#[test]
+fn equal_trees_in_a_file_check_fails_are_no_clean_answer() {
+    // The same snapshot with its trailer cut short, and with its newer meta page made unusable:
+    // the trees bbolt reads may still be equal, but the exit status says the file is damaged.
+    let tmp = tempfile::tempdir().unwrap();
+    let good = common::path("k8s-0.005.snap.db", &tmp);
+    let d = std::fs::read(&good).unwrap();
+    let cut = tmp.path().join("cut.snap.db");
+    std::fs::write(&cut, &d[..d.len() - 10]).unwrap();
+    let mut m = d.clone();
+    common::damage::one_page("newer meta bad", &mut m);
+    let meta = tmp.path().join("meta.snap.db");
+    std::fs::write(&meta, &m).unwrap();
+    let ok = common::run(["--no-index", "diff", good.to_str().unwrap(), good.to_str().unwrap()]);
+    assert_eq!(ok.status.code(), Some(0));
+    for (bad, kind) in [(&cut, "trailing_bytes"), (&meta, "meta_invalid")] {
+        let out = common::run(["--no-index", "diff", good.to_str().unwrap(), bad.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{kind}: {err}");
+        assert!(err.contains(kind) && err.contains("`check` fails this file"), "{kind}: {err}");
+    }
+}

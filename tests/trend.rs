@@ -229,3 +229,29 @@ fn nothing_to_read() {
     let (code, out, _) = trend(&["--no-index"], &[tmp.path()]);
     assert_eq!((code, out.as_str()), (0, "no backups found\n"));
 }
+
+#[test]
+fn a_backup_whose_trailer_was_cut_is_no_point_of_the_series() {
+    // The last backup of the series cut by ten bytes: `check` fails it, so it is skipped as
+    // damaged (exit 1) and the series ends at the one before.
+    let tmp = tempfile::tempdir().unwrap();
+    let names = ["etcd-snapshot-server-0-1764979200", "etcd-snapshot-server-0-1765065600"];
+    for n in names {
+        std::fs::copy(dir().join(n), tmp.path().join(n)).unwrap();
+    }
+    let last = tmp.path().join(names[1]);
+    let d = std::fs::read(&last).unwrap();
+    std::fs::write(&last, &d[..d.len() - 10]).unwrap();
+    let (code, out, err) = trend(&["-w", "json"], &[tmp.path()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("trailing_bytes"), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["skipped"][0]["error"]["kind"], "damaged", "{v}");
+    let s = &v["series"][0];
+    assert!(s["last"]["path"].as_str().unwrap().ends_with(names[0]), "{s}");
+    // A compressed backup cut short, found in the folder: unreadable, whatever its name (exit 2).
+    let zip = std::fs::read(common::dir().join("archives/stored.zip")).unwrap();
+    std::fs::write(tmp.path().join("etcd-snapshot-server-0-1765152000.zip"), &zip[..zip.len() / 2]).unwrap();
+    let (code, _, err) = trend(&["-w", "json"], &[tmp.path()]);
+    assert_eq!(code, 2, "{err}");
+}

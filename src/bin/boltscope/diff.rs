@@ -60,15 +60,26 @@ enum Outcome {
     Refused(CompareError),
 }
 
-fn compare_files(args: &DiffArgs, opt: &Options) -> (Outcome, [bool; 2]) {
+/// What `check` fails a file for outside its tree and records, found without reading the tree:
+/// a meta page that cannot be used, a high-water mark past the end, a trailer cut short.
+fn file_issues(view: &DbView<'_>) -> Vec<boltscope::Problem> {
+    let mut out = view.file_problems();
+    out.extend(boltscope::etcd::trailer::tail_problem(view));
+    out
+}
+
+fn compare_files(args: &DiffArgs, opt: &Options) -> (Outcome, [bool; 2], [Vec<boltscope::Problem>; 2]) {
     let torn_b = std::cell::Cell::new(false);
+    let issues = std::cell::RefCell::new([Vec::new(), Vec::new()]);
     let res = input::read_consistent(&args.a, |da| {
         let va = match DbView::new(da) {
             Ok(v) => v,
             Err(e) => return Ok(Outcome::Failed(Which::A, e)),
         };
+        issues.borrow_mut()[0] = file_issues(&va);
         let inner = input::read_consistent(&args.b, |db| {
             let vb = DbView::new(db)?;
+            issues.borrow_mut()[1] = file_issues(&vb);
             Ok(match compare::compare(&va, &vb, opt) {
                 Ok(c) => Outcome::Done(Box::new(c)),
                 Err(e) => Outcome::Refused(e),
@@ -82,9 +93,10 @@ fn compare_files(args: &DiffArgs, opt: &Options) -> (Outcome, [bool; 2]) {
             Err(e) => Outcome::Failed(Which::B, e),
         })
     });
+    let issues = issues.into_inner();
     match res {
-        Ok((o, torn_a)) => (o, [torn_a, torn_b.get()]),
-        Err(e) => (Outcome::Failed(Which::A, e), [false, false]),
+        Ok((o, torn_a)) => (o, [torn_a, torn_b.get()], issues),
+        Err(e) => (Outcome::Failed(Which::A, e), [false, false], issues),
     }
 }
 
@@ -98,7 +110,7 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
         decode,
         budget: args.pass_budget.unwrap_or(BUDGET),
     };
-    let (outcome, torn) = compare_files(args, &opt);
+    let (outcome, torn, issues) = compare_files(args, &opt);
     let path = |w: Which| match w {
         Which::A => &args.a,
         Which::B => &args.b,
@@ -148,5 +160,14 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
     let text = if json { diff_render::json(&c, &shown) } else { diff_render::table(&c, &shown) };
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
-    Verdict::problems_if(!c.keys.equal())
+    // The trees compared may be equal, but a file `check` fails is no clean answer.
+    let mut damaged = false;
+    for (w, found) in [(Which::A, &issues[0]), (Which::B, &issues[1])] {
+        if !found.is_empty() {
+            print_problems(path(w), found, found.len() as u64);
+            eprintln!("boltscope: {}: `check` fails this file; compared: the tree bbolt reads", path(w).display());
+            damaged = true;
+        }
+    }
+    Verdict::problems_if(!c.keys.equal() || damaged)
 }

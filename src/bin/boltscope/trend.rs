@@ -210,8 +210,10 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
             (Ok(measure), Some((time, time_from))) => points.push(Point { path: shown, time, time_from, measure }),
             (Ok(_), None) => skipped.push(Skipped { path: shown, kind: "no_time".into(), message: "no time".into() }),
             (Err(Failure::Unreadable(e)), _) => {
-                // A file found in a folder that is not a database is skipped quietly.
-                if args.paths.contains(p) {
+                // A file found in a folder that is not a database is skipped quietly; one that
+                // cannot be read (an archive cut short) counts, wherever it was found.
+                use boltscope::error::ErrorKind::{NotAFile, NotBbolt, TooSmall};
+                if args.paths.contains(p) || !matches!(e.kind(), NotBbolt | TooSmall | NotAFile) {
                     eprintln!("boltscope: {shown}: {e}");
                     verdict = verdict.max(Verdict::of_error(&e));
                 }
