@@ -42,7 +42,7 @@ mod zip;
 
 pub use error::{InputError, LISTED_ENTRIES};
 pub use expand::{expand, Expanded, DEFAULT_MAX_EXPANDED};
-pub use peek::{container_of, peek, peek_checked};
+pub use peek::{container_of, peek};
 pub use sniff::{sniff, Container, NotDatabase, Sniffed, SNIFF_LEN};
 
 use crate::bbolt::meta::{meta_structs, Metas};

@@ -8,16 +8,11 @@ use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 /// Up to `n` bytes of what `path` holds: its own first bytes when plain, else the start of the
-/// container's (first) member. `None` when it cannot be read or is no database kind of file.
-pub fn peek(path: &Path, n: usize) -> Option<Vec<u8>> {
-    peek_checked(path, n).ok().flatten()
-}
-
-/// [`peek`], telling apart a file that is no database kind of file (`Ok(None)`: another kind of
-/// file, a zip of several) from one that cannot be read: a file that cannot be opened, or a
-/// gzip, zstd or zip container that cannot be expanded as far as `n` bytes (cut short, or
-/// damaged) is an `Err`, so a scan lists it as unreadable rather than passing it over.
-pub fn peek_checked(path: &Path, n: usize) -> io::Result<Option<Vec<u8>>> {
+/// container's (first) member. `Ok(None)` for no database kind of file (another kind of file, a
+/// zip of several); an `Err` for one that cannot be read: a file that cannot be opened, a zip
+/// without its index (cut short), a gzip or zstd stream its decoder refuses, so a scan lists it as
+/// unreadable rather than passing it over. (A stream that simply ends gives what it holds.)
+pub fn peek(path: &Path, n: usize) -> io::Result<Option<Vec<u8>>> {
     let mut f = File::open(path)?;
     let mut head = vec![0u8; SNIFF_LEN];
     let got = read_up_to(&mut f, &mut head)?;
@@ -93,9 +88,12 @@ mod tests {
             "archives/tiny-1.snap.db.zst",
             "archives/on-demand-node-1-1700000000.zip",
         ] {
-            assert_eq!(peek(&dir.join(f), 8192).as_deref(), Some(&plain[..8192]), "{f}");
+            assert_eq!(peek(&dir.join(f), 8192).unwrap().as_deref(), Some(&plain[..8192]), "{f}");
         }
-        assert_eq!(peek(&dir.join("archives/tiny-1.snap.db.xz"), 8192), None);
-        assert_eq!(peek(&dir.join("archives/two-entries.zip"), 8192), None);
+        assert_eq!(peek(&dir.join("archives/tiny-1.snap.db.xz"), 8192).unwrap(), None);
+        assert_eq!(peek(&dir.join("archives/two-entries.zip"), 8192).unwrap(), None);
+        // A zip cut short has no index to find its entry by: an error, not "no database". (A
+        // gzip cut short gives what it has; the scan then reads it and finds it unreadable.)
+        assert!(peek(&dir.join("archives/truncated.zip"), 8192).is_err());
     }
 }

@@ -24,7 +24,7 @@ pub struct ScanArgs {
 /// only are decompressed). A file that cannot be read, or a container that cannot be expanded
 /// that far (a backup cut short), is taken too: it is then listed as unreadable, not skipped.
 fn looks_like_bbolt(p: &Path) -> bool {
-    let head = match input::peek_checked(p, 65536 + 32) {
+    let head = match input::peek(p, 65536 + 32) {
         Ok(Some(head)) => head,
         Ok(None) => return false,
         Err(_) => return true,
