@@ -307,3 +307,21 @@ fn a_snapshot_whose_trailer_was_cut_is_refused_unless_told() {
     let out = common::compact(&["--skip-hash-check"], &src, &dst);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn problems_outside_the_copied_tree_are_told_not_carried() {
+    // The older meta page made invalid: the copy of the newer one's tree is whole and verified,
+    // and the note says SRC has a problem the copy does not carry.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.snap.db");
+    let older = if common::u64_at(&d, 4096 + 64) > common::u64_at(&d, 64) { 0 } else { 1 };
+    d[older * 4096 + 72] ^= 0xFF;
+    let src = tmp.path().join("older-meta.snap.db");
+    std::fs::write(&src, &d[..d.len() - 32]).unwrap();
+    let dst = tmp.path().join("copy.db");
+    let out = common::compact(&[], &src, &dst);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("1 problem(s) outside the copied tree"), "{err}");
+    assert_eq!(common::run(["--no-index", "check", dst.to_str().unwrap()]).status.code(), Some(0));
+}

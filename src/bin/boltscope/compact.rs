@@ -203,6 +203,14 @@ pub fn run(a: &CompactArgs) -> Verdict {
     } else {
         println!("{text}");
     }
+    if r.src_problems_outside_tree > 0 {
+        eprintln!(
+            "boltscope: note: {} has {} problem(s) outside the copied tree (the other meta page, the freelist, \
+             leaked pages): the copy carries none of them; `boltscope check` lists them",
+            a.src.display(),
+            r.src_problems_outside_tree
+        );
+    }
     if !r.trailer && a.trailer == TrailerArg::Auto {
         eprintln!(
             "boltscope: note: {} has no sha256 trailer (SRC had none): `etcdutl snapshot restore` refuses it without \
