@@ -124,16 +124,15 @@ pub fn at(view: &DbView<'_>, rev: i64) -> Result<HashKv, HashError> {
     // and every entry is checked as it is hashed: a damaged bucket gets no hash, whatever the
     // revision (no etcd holds such a file).
     let kb = cursor::top_bucket(view, KEY_BUCKET).map_err(HashError::Unreadable)?;
-    if let Some(kb) = kb {
-        scan::leaves(view, kb).map_err(HashError::Unreadable)?;
-    }
+    let leaves = kb.map(|kb| scan::leaves(view, kb)).transpose().map_err(HashError::Unreadable)?;
     if rev < 0 {
         hash_entries(view, 0, None, true).map_err(HashError::Unreadable)?;
         return Ok(HashKv { hash: crc32c_append(0, KEY_BUCKET), hash_revision: rev, compact_revision });
     }
     let r = store.read_at(rev).map_err(HashError::Rev)?;
-    let keep = match (store.compacted, kb) {
-        (Some(c), Some(kb)) => Some((c, compaction::keep(view, kb, r).map_err(HashError::Unreadable)?)),
+    // The keep set from the leaves listed above: the tree is not listed twice.
+    let keep = match (store.compacted, &leaves) {
+        (Some(c), Some(l)) => Some((c, compaction::keep_in(view, l, r, None).map_err(HashError::Unreadable)?)),
         _ => None,
     };
     let hash = hash_entries(view, r, keep.as_ref().map(|(c, k)| (*c, k)), true).map_err(HashError::Unreadable)?;
