@@ -194,9 +194,12 @@ fn scan_fills_the_index_and_history_shows_it() {
     std::fs::write(dir.join("older/zeros.db"), vec![0u8; 70000]).unwrap();
     let out = run(&ix, &["scan"], &[&dir]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    // An empty or zeroed `.db` is a backup that cannot be restored: listed, exit 2.
+    assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("scanned 6 files: 3 bbolt"), "{text}");
-    assert!(text.contains("3 skipped"), "{text}");
+    assert!(text.contains("2 unreadable, 1 skipped"), "{text}");
+    assert!(text.contains("empty.db  unreadable: file is 0 bytes"), "{text}");
+    assert!(text.contains("zeros.db  unreadable: not a bbolt database"), "{text}");
     assert_eq!(text.lines().filter(|l| l.contains(" ok")).count(), 3, "{text}");
     let hist = run(&ix, &["history", "-w", "json"], &[]);
     let rows: Vec<serde_json::Value> =

@@ -255,3 +255,33 @@ fn a_backup_whose_trailer_was_cut_is_no_point_of_the_series() {
     let (code, _, err) = trend(&["-w", "json"], &[tmp.path()]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn an_empty_or_wiped_backup_in_the_folder_counts_but_k3s_metadata_and_other_files_do_not() {
+    // k3s leaves a 0-byte snapshot when the save fails part-way; a disk error can wipe the meta
+    // pages. Both are backups that cannot be restored: listed and exit 2, not passed over. The
+    // JSON k3s writes beside its snapshots (`../.metadata/<name>`) and a notes file are no backups.
+    let tmp = tempfile::tempdir().unwrap();
+    let good = "etcd-snapshot-server-0-1764979200";
+    std::fs::copy(dir().join(good), tmp.path().join(good)).unwrap();
+    std::fs::create_dir(tmp.path().join(".metadata")).unwrap();
+    std::fs::write(tmp.path().join(".metadata").join(good), b"{\"team\":\"a\"}").unwrap();
+    std::fs::write(tmp.path().join("notes.txt"), b"rotation: 7 days").unwrap();
+    let (code, out, err) = trend(&["--no-index", "-w", "json"], &[tmp.path()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut wiped = std::fs::read(dir().join(good)).unwrap();
+    wiped[..8192].fill(0);
+    for (name, bytes, kind) in
+        [("etcd-snapshot-server-0-1765065600", Vec::new(), "too_small"), ("nightly.db", wiped, "not_bbolt")]
+    {
+        std::fs::write(tmp.path().join(name), bytes).unwrap();
+        let (code, out, err) = trend(&["--no-index", "-w", "json"], &[tmp.path()]);
+        assert_eq!(code, 2, "{name}: {out}{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let skipped = v["skipped"].as_array().unwrap();
+        assert_eq!(skipped.len(), 1, "{name}: {skipped:?}");
+        assert!(skipped[0]["path"].as_str().unwrap().ends_with(name), "{skipped:?}");
+        assert_eq!(skipped[0]["error"]["kind"], kind, "{name}");
+        std::fs::remove_file(tmp.path().join(name)).unwrap();
+    }
+}

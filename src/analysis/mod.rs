@@ -2,8 +2,9 @@
 //! pass, as a report that is the stable JSON schema), `check` (every problem, and CI gates), the
 //! size a compaction plus defrag would leave (`predict`), what free pages still hold of deleted
 //! data (`residue`), two files compared (`compare`: `diff`, `diff_groups`, `json_diff`,
-//! `relation`), and backups over time (`trend`: `backup_name`, `backup_point`).
+//! `relation`), and backups over time (`trend`: `backup_files`, `backup_name`, `backup_point`).
 
+pub mod backup_files;
 pub mod backup_name;
 pub mod backup_point;
 pub mod check;

@@ -197,8 +197,12 @@ pub enum Command {
     History(HistoryArgs),
     /// Analyse every bbolt/etcd file in a folder tree, in parallel, filling the index.
     ///
-    /// Other files are skipped by their first bytes. One line per database file, then a summary.
-    /// Files the index already knows are answered from it (use --refresh to re-read them).
+    /// A file is taken when its first bytes say bbolt (also inside a zip, gzip or zstd), or when
+    /// its name says backup (*.db, *.snap, *.snapshot, db, etcd-snapshot-NODE-SECONDS and other
+    /// k3s names, each also .zip/.gz/.zst): an empty or wiped backup is then listed as unreadable
+    /// (exit 2), not passed over. Other files are skipped. One line per database file, then a
+    /// summary. Files the index already knows are answered from it (use --refresh to re-read
+    /// them).
     ///
     /// Example:
     ///   boltscope scan /backups

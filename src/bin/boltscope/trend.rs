@@ -4,18 +4,18 @@ use crate::exit::Verdict;
 use crate::index::Ix;
 use crate::report::{print_problems, verdict_text};
 use crate::{trend_plot, trend_render};
+use boltscope::analysis::backup_files::{self, Walked};
 use boltscope::analysis::backup_name;
 use boltscope::analysis::backup_point::{self, Measure, Withheld};
 use boltscope::analysis::diff::BUDGET;
 use boltscope::analysis::trend::{self, Point, Series, TimeFrom};
-use boltscope::bbolt::meta::detect_order;
 use boltscope::error::Error;
-use boltscope::input::{self, Container, Sniffed};
+use boltscope::input;
 use boltscope::DbView;
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `trend`.
@@ -52,6 +52,9 @@ pub enum TrendFormat {
     Prometheus,
 }
 
+/// `error.kind` of a folder whose listing failed.
+const UNREADABLE_FOLDER: &str = "unreadable_folder";
+
 /// The index tag of a measured backup.
 const TAG: &str = "trend/1";
 
@@ -63,36 +66,6 @@ pub struct Skipped {
     pub kind: String,
     /// Why.
     pub message: String,
-}
-
-/// Whether a file in a folder may be a backup: bbolt meta magic at a usual page size, or a zip,
-/// gzip or zstd container (k3s `--etcd-snapshot-compress` writes zips).
-fn candidate(p: &Path) -> bool {
-    let Ok(mut f) = std::fs::File::open(p) else { return false };
-    let mut head = vec![0u8; 65536 + 64];
-    let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    let head = &head[..n];
-    let bbolt = [0usize, 4096, 16384, 65536].iter().any(|&at| head.get(at..).and_then(detect_order).is_some());
-    bbolt || matches!(input::sniff(head), Sniffed::Container(Container::Zip | Container::Gzip | Container::Zstd))
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = rd.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        match e.file_type() {
-            Ok(t) if t.is_dir() => walk(&e.path(), out),
-            Ok(t) if t.is_file() && candidate(&e.path()) => out.push(e.path()),
-            _ => {}
-        }
-    }
 }
 
 /// The time of a backup: from its name, else its modification time.
@@ -161,15 +134,21 @@ type Gathered = (Vec<PathBuf>, Vec<Point>, Vec<Skipped>);
 /// points of files that are gone.
 fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
     if !args.paths.is_empty() {
-        let mut files = Vec::new();
+        let (mut files, mut walked) = (Vec::new(), Walked::default());
         for p in &args.paths {
             if p.is_dir() {
-                walk(p, &mut files);
+                walked.walk(p);
             } else {
                 files.push(p.clone());
             }
         }
-        return Ok((files, Vec::new(), Vec::new()));
+        files.extend(walked.files.into_iter().filter(|p| backup_files::classify(p).taken()));
+        let skipped = walked.unreadable.into_iter().map(|(d, e)| Skipped {
+            path: d.display().to_string(),
+            kind: UNREADABLE_FOLDER.into(),
+            message: format!("unreadable folder: {e}"),
+        });
+        return Ok((files, Vec::new(), skipped.collect()));
     }
     let rows = ix.history(&[])?;
     let mut latest: BTreeMap<String, &boltscope::index::HistoryRow> = BTreeMap::new();
@@ -204,19 +183,20 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
     };
     let measured: Vec<_> = files.par_iter().map(|p| (p, measure(p, ix))).collect();
     let mut verdict = Verdict::Clean;
+    for s in skipped.iter().filter(|s| s.kind == UNREADABLE_FOLDER) {
+        eprintln!("boltscope: {}: {}", s.path, s.message);
+        verdict = Verdict::Unreadable;
+    }
     for (p, r) in measured {
         let shown = p.display().to_string();
         match (r, time_of(p)) {
             (Ok(measure), Some((time, time_from))) => points.push(Point { path: shown, time, time_from, measure }),
             (Ok(_), None) => skipped.push(Skipped { path: shown, kind: "no_time".into(), message: "no time".into() }),
             (Err(Failure::Unreadable(e)), _) => {
-                // A file found in a folder that is not a database is skipped quietly; one that
-                // cannot be read (an archive cut short) counts, wherever it was found.
-                use boltscope::error::ErrorKind::{NotAFile, NotBbolt, TooSmall};
-                if args.paths.contains(p) || !matches!(e.kind(), NotBbolt | TooSmall | NotAFile) {
-                    eprintln!("boltscope: {shown}: {e}");
-                    verdict = verdict.max(Verdict::of_error(&e));
-                }
+                // Files found in folders were taken as backups by their bytes or their names
+                // (`backup_files`), so one that cannot be read counts as one named does.
+                eprintln!("boltscope: {shown}: {e}");
+                verdict = verdict.max(Verdict::of_error(&e));
                 skipped.push(Skipped { path: shown, kind: e.kind().name().into(), message: e.to_string() });
             }
             (Err(Failure::Withheld(w)), _) => {

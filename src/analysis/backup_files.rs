@@ -1,0 +1,194 @@
+//! Which files in a folder tree are backups, for `scan` and `trend`.
+//!
+//! A file is taken when its first bytes say it is a bbolt database (the magic of meta page 0 or 1
+//! at a usual page size, either byte order; inside a zip, gzip or zstd container too), when it
+//! cannot be read (a container cut short), or when its **name** says it is a backup although its
+//! bytes do not: a k3s/RKE2 snapshot name (`etcd-snapshot-<node>-<seconds>`, `on-demand-...`, or
+//! any prefix followed by `-<unix seconds>` of ten digits, with no extension but `.zip`), or
+//! a name ending in `.db`, `.snap` or `.snapshot` (before any `.zip`, `.gz` or `.zst`), or `db` (an
+//! etcd member's `member/snap/db`). An empty snapshot, or one whose meta pages were wiped, is then
+//! listed as unreadable instead of passed over: the failure a CI job must see.
+//!
+//! Not taken by name: files in a `.metadata` folder (the JSON k3s writes beside its snapshots,
+//! named like them), etcd's raft snapshots (`<16 hex>-<16 hex>.snap` in `member/snap`, protobuf),
+//! and SQLite databases (k3s's `state.db`), which have their own magic.
+
+use crate::bbolt::meta::detect_order;
+use crate::input;
+use crate::k3s::metadata::METADATA_DIR;
+use crate::k3s::name::{self, SnapshotKind};
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What a file met in a folder is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// It starts as a bbolt database does (its own bytes, or its container's single member).
+    Database,
+    /// It could not be read, or it is a container that cannot be expanded as far as a meta page.
+    Unreadable,
+    /// Its bytes are no database, but its name says it is a backup.
+    NamedBackup,
+    /// Another kind of file.
+    Other,
+}
+
+impl Found {
+    /// Whether the file is analysed (and so reported), not passed over.
+    pub fn taken(self) -> bool {
+        self != Found::Other
+    }
+}
+
+/// The bytes read from the start of a file (or its container's member) to find a meta page: a
+/// meta page at the largest usual page size (64 KiB) and its header.
+const HEAD_LEN: usize = 65536 + 32;
+
+/// The page sizes where a second meta page is looked for when the first one is damaged.
+const META_OFFSETS: [usize; 4] = [0, 4096, 16384, 65536];
+
+/// SQLite's file header.
+const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+
+/// What `path` is (see the module's rule).
+pub fn classify(path: &Path) -> Found {
+    let head = match input::peek(path, HEAD_LEN) {
+        Ok(head) => head,
+        Err(_) => return Found::Unreadable,
+    };
+    if let Some(head) = &head {
+        if META_OFFSETS.iter().any(|&at| head.get(at..).and_then(detect_order).is_some()) {
+            return Found::Database;
+        }
+        if head.starts_with(SQLITE_MAGIC) {
+            return Found::Other;
+        }
+    }
+    if named_like_backup(path) {
+        Found::NamedBackup
+    } else {
+        Found::Other
+    }
+}
+
+/// Whether the file's name (and folder) says it is a backup, whatever it holds.
+pub fn named_like_backup(path: &Path) -> bool {
+    let parent = path.parent().and_then(Path::file_name);
+    if parent == Some(OsStr::new(METADATA_DIR)) {
+        return false;
+    }
+    let Some(name) = path.file_name().map(OsStr::to_string_lossy) else { return false };
+    let lower = name.to_ascii_lowercase();
+    let bare = [".zip", ".gz", ".zst"].iter().find_map(|s| lower.strip_suffix(s)).unwrap_or(&lower);
+    if bare == "db" || bare.ends_with(".db") || bare.ends_with(".snapshot") {
+        return true;
+    }
+    if let Some(stem) = bare.strip_suffix(".snap") {
+        return !is_raft_snapshot(stem);
+    }
+    // A custom k3s prefix (`--etcd-snapshot-name nightly`) still ends in `-<unix seconds>`.
+    name::parse(&name).is_some_and(|n| n.kind != SnapshotKind::Custom || n.unix_seconds >= 1_000_000_000)
+}
+
+/// `<16 hex digits>-<16 hex digits>`: the stem of an etcd raft snapshot file (term and index).
+fn is_raft_snapshot(stem: &str) -> bool {
+    let hex16 = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    stem.split_once('-').is_some_and(|(term, index)| hex16(term) && hex16(index))
+}
+
+/// The regular files below some folders, each sorted by name (symbolic links are not followed),
+/// and the folders that could not be read.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// The files, in walk order.
+    pub files: Vec<PathBuf>,
+    /// Folders whose listing failed, with the reason.
+    pub unreadable: Vec<(PathBuf, io::Error)>,
+}
+
+impl Walked {
+    /// Adds every regular file below `dir`.
+    pub fn walk(&mut self, dir: &Path) {
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) => return self.unreadable.push((dir.to_path_buf(), e)),
+        };
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() {
+                self.walk(&e.path());
+            } else if t.is_file() {
+                self.files.push(e.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_say_backup() {
+        for n in [
+            "a.snap.db",
+            "backup.DB",
+            "db",
+            "etcd.snapshot",
+            "nightly.snap",
+            "x.db.zip",
+            "x.db.gz",
+            "x.snap.zst",
+            "etcd-snapshot-node-1-1700000000",
+            "etcd-snapshot-node-1-1700000000.zip",
+            "on-demand-n-1700000000",
+            "nightly-node-a-1700000000",
+            "0000000000000005-00000000000007d1.snap.db",
+        ] {
+            assert!(named_like_backup(Path::new(n)), "{n}");
+        }
+        for n in [
+            "notes.txt",
+            "README.md",
+            "x.zip",
+            "dbx",
+            "0000000000000005-00000000000007d1.snap",
+            "backup-2",
+            "app-1700000000.log",
+            "state.db-wal",
+            "k3s/server/db/snapshots/../.metadata/etcd-snapshot-node-1-1700000000",
+            ".metadata/x.db",
+        ] {
+            assert!(!named_like_backup(Path::new(n)), "{n}");
+        }
+    }
+
+    #[test]
+    fn a_file_named_like_a_backup_is_taken_whatever_it_holds_but_sqlite_and_other_files_are_not() {
+        let dir = std::env::temp_dir().join(format!("boltscope-found-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(".metadata")).unwrap();
+        let put = |n: &str, b: &[u8]| {
+            std::fs::write(dir.join(n), b).unwrap();
+            classify(&dir.join(n))
+        };
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tiny-1.snap.db");
+        let snap = std::fs::read(fixture).unwrap();
+        assert_eq!(put("tiny.bin", &snap), Found::Database);
+        let mut wiped = snap.clone();
+        wiped[..8192].fill(0);
+        assert_eq!(put("wiped.db", &wiped), Found::NamedBackup);
+        assert_eq!(put("wiped.bin", &wiped), Found::Other);
+        assert_eq!(put("etcd-snapshot-n-1700000000", b""), Found::NamedBackup);
+        assert_eq!(put(".metadata/etcd-snapshot-n-1700000000", b"{}"), Found::Other);
+        assert_eq!(put("state.db", b"SQLite format 3\0rest"), Found::Other);
+        assert_eq!(put("notes.txt", b"hello"), Found::Other);
+        assert_eq!(classify(&dir.join("missing.db")), Found::Unreadable);
+        let mut w = Walked::default();
+        w.walk(&dir);
+        assert_eq!(w.files.len(), 7);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
