@@ -109,11 +109,25 @@ fn scan_exits_2_for_a_folder_or_file_it_cannot_read() {
     } else {
         common::boltscope()
     };
+    let mut trend = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_boltscope")]);
+        c
+    } else {
+        common::boltscope()
+    };
     let out = cmd.args(["--no-index", "scan"]).arg(&dir).output().unwrap();
+    let trend = trend.args(["--no-index", "trend", "-w", "json"]).arg(&dir).output().unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (o, e) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{o}{e}");
     assert!(o.contains("locked/  unreadable folder"), "{o}");
+    // `trend` of the same folder: the backup is a point, the folder it could not list counts.
+    let (o, e) = text(&trend);
+    assert_eq!(trend.status.code(), Some(2), "{o}{e}");
+    let v: Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(v["skipped"][0]["error"]["kind"], "unreadable_folder", "{v}");
+    assert_eq!(v["series"][0]["backups"], 1, "{v}");
 }
 
 /// Whether this test runs as root (its files then belong to uid 0).
