@@ -252,3 +252,24 @@ fn the_index_remembers_du_and_history_shows_growth_per_resource() {
     assert!(changes.windows(2).all(|w| w[0] >= w[1]), "largest change first");
     assert!(run(&["history", "--resources"]).contains("secrets"));
 }
+
+#[test]
+fn figures_read_through_the_older_meta_page_say_so() {
+    // The newer meta page cannot be used, so bbolt (and du) read the previous transaction: the
+    // figures are those of a whole tree, but the report says which page they come from, and why.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let newer = common::damage::shape(&d).active_meta;
+    common::damage::one_page("newer meta bad", &mut d);
+    let f = tmp.path().join("meta.db");
+    std::fs::write(&f, &d).unwrap();
+    let (code, v, err) = du(&[], &[&f]);
+    assert_eq!(code, Some(1), "{err}");
+    let said = v[0]["meta_fallback"].as_str().unwrap_or_default();
+    let want = format!("read from meta page {}, the previous transaction: meta page {newer} cannot be used", 1 - newer);
+    assert!(said.starts_with(&want), "{}", v[0]);
+    let table = common::boltscope().args(["--no-index", "du"]).arg(&f).output().unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).contains(&want));
+    let (_, v, _) = du(&[], &[&common::path("k8s-0.005.member.db", &tmp)]);
+    assert_eq!(v[0].get("meta_fallback"), None, "absent when the newer page is read");
+}

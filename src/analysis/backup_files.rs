@@ -5,8 +5,8 @@
 //! cannot be read (a container cut short), or when its **name** says it is a backup although its
 //! bytes do not: a k3s/RKE2 snapshot name (`etcd-snapshot-<node>-<seconds>`, `on-demand-...`, or
 //! any prefix followed by `-<unix seconds>` of ten digits, with no extension but `.zip`), or
-//! a name ending in `.db`, `.snap` or `.snapshot` (before any `.zip`, `.gz` or `.zst`), or `db` (an
-//! etcd member's `member/snap/db`). An empty snapshot, or one whose meta pages were wiped, is then
+//! a name ending in `.db`, `.snap` or `.snapshot` (before any `.zip`, `.gz`, `.zst`, `.tar`, `.tgz`,
+//! `.xz`, `.bz2` or `.lz4`), or `db` (an etcd member's `member/snap/db`). An empty snapshot, or one whose meta pages were wiped, is then
 //! listed as unreadable instead of passed over: the failure a CI job must see.
 //!
 //! Not taken by name: files in a `.metadata` folder (the JSON k3s writes beside its snapshots,
@@ -48,6 +48,11 @@ const HEAD_LEN: usize = 65536 + 32;
 /// The page sizes where a second meta page is looked for when the first one is damaged.
 const META_OFFSETS: [usize; 4] = [0, 4096, 16384, 65536];
 
+/// Suffixes of a packed backup, taken off (repeatedly) before the name is judged: the containers
+/// boltscope reads, and those it names as mistakes (a tar, xz, bzip2 or lz4 backup is listed as
+/// unreadable, with the reason, rather than passed over).
+const PACKED: [&str; 8] = [".zip", ".gz", ".zst", ".tar", ".tgz", ".xz", ".bz2", ".lz4"];
+
 /// SQLite's file header.
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 
@@ -79,8 +84,10 @@ pub fn named_like_backup(path: &Path) -> bool {
         return false;
     }
     let Some(name) = path.file_name().map(OsStr::to_string_lossy) else { return false };
-    let lower = name.to_ascii_lowercase();
-    let bare = [".zip", ".gz", ".zst"].iter().find_map(|s| lower.strip_suffix(s)).unwrap_or(&lower);
+    let mut bare: &str = &name.to_ascii_lowercase();
+    while let Some(b) = PACKED.iter().find_map(|s| bare.strip_suffix(s)) {
+        bare = b;
+    }
     if bare == "db" || bare.ends_with(".db") || bare.ends_with(".snapshot") {
         return true;
     }
@@ -97,8 +104,9 @@ fn is_raft_snapshot(stem: &str) -> bool {
     stem.split_once('-').is_some_and(|(term, index)| hex16(term) && hex16(index))
 }
 
-/// The regular files below some folders, each sorted by name (symbolic links are not followed),
-/// and the folders that could not be read.
+/// The regular files below some folders, each sorted by name, and the folders that could not be
+/// read. A symbolic link to a file counts as the file; a dangling one counts when it is named like
+/// a backup; a link to a folder is not followed.
 #[derive(Debug, Default)]
 pub struct Walked {
     /// The files, in walk order.
@@ -118,10 +126,19 @@ impl Walked {
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let Ok(t) = e.file_type() else { continue };
+            let path = e.path();
             if t.is_dir() {
-                self.walk(&e.path());
+                self.walk(&path);
             } else if t.is_file() {
-                self.files.push(e.path());
+                self.files.push(path);
+            } else if t.is_symlink() {
+                // A link to a file is read through; a dangling one named like a backup is taken
+                // (and then found unreadable); a link to a folder is not followed (no cycles).
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.is_file() => self.files.push(path),
+                    Err(_) if named_like_backup(&path) => self.files.push(path),
+                    _ => {}
+                }
             }
         }
     }
@@ -142,6 +159,9 @@ mod tests {
             "x.db.zip",
             "x.db.gz",
             "x.snap.zst",
+            "nightly.snap.db.tar.gz",
+            "backup.db.xz",
+            "b.DB.TGZ",
             "etcd-snapshot-node-1-1700000000",
             "etcd-snapshot-node-1-1700000000.zip",
             "on-demand-n-1700000000",
@@ -186,9 +206,29 @@ mod tests {
         assert_eq!(put("state.db", b"SQLite format 3\0rest"), Found::Other);
         assert_eq!(put("notes.txt", b"hello"), Found::Other);
         assert_eq!(classify(&dir.join("missing.db")), Found::Unreadable);
+        std::os::unix::fs::symlink(dir.join("tiny.bin"), dir.join("latest")).unwrap();
+        std::os::unix::fs::symlink(dir.join("gone"), dir.join("etcd-snapshot-n-1700000001")).unwrap();
+        std::os::unix::fs::symlink(dir.join("gone"), dir.join("dangling.txt")).unwrap();
+        std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
+        assert_eq!(classify(&dir.join("latest")), Found::Database);
+        assert_eq!(classify(&dir.join("etcd-snapshot-n-1700000001")), Found::Unreadable);
         let mut w = Walked::default();
         w.walk(&dir);
-        assert_eq!(w.files.len(), 7);
+        let names: Vec<_> = w.files.iter().map(|p| p.strip_prefix(&dir).unwrap().display().to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                ".metadata/etcd-snapshot-n-1700000000",
+                "etcd-snapshot-n-1700000000",
+                "etcd-snapshot-n-1700000001",
+                "latest",
+                "notes.txt",
+                "state.db",
+                "tiny.bin",
+                "wiped.bin",
+                "wiped.db"
+            ]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -243,8 +243,18 @@ impl Fold for GenericKeys<'_> {
     }
 }
 
-/// `du` of one file.
+/// `du` of one file: of the tree the view reads, and when that is the older meta page's (the newer
+/// one cannot be used), the report says so.
 pub fn du(view: &DbView<'_>, opt: &Options) -> Du {
+    let mut du = du_of_tree(view, opt);
+    du.meta_fallback = view.fallback().map(|(newer, why, _)| {
+        format!("read from meta page {}, the previous transaction: meta page {newer} cannot be used ({why})", 1 - newer)
+    });
+    du
+}
+
+/// [`du`] of the tree the view reads.
+fn du_of_tree(view: &DbView<'_>, opt: &Options) -> Du {
     let prefix = opt.prefix.as_deref();
     let in_use = |s: &Structure| view.total_size().saturating_sub(s.free_pages.saturating_mul(view.page_size));
     if !schema::is_etcd(view) {
@@ -321,6 +331,7 @@ fn report(acc: Acc, by: By, revision: Option<u64>, in_use: u64, p: (Vec<crate::P
         total: None,
         problems,
         problem_total,
+        meta_fallback: None,
     };
     if !complete {
         return du;

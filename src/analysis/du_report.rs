@@ -180,6 +180,10 @@ pub struct Du {
     pub problems: Vec<Problem>,
     /// All problems.
     pub problem_total: u64,
+    /// Set when the newer meta page cannot be used, so the figures are those of the previous
+    /// transaction (what bbolt itself reads then): which page was read, and why. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_fallback: Option<String>,
 }
 
 /// The `n` best `(metric, key)` pairs seen, best first: higher metric, then smaller key. Keys are

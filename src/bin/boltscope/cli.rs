@@ -199,8 +199,8 @@ pub enum Command {
     ///
     /// A file is taken when its first bytes say bbolt (also inside a zip, gzip or zstd), or when
     /// its name says backup (*.db, *.snap, *.snapshot, db, etcd-snapshot-NODE-SECONDS and other
-    /// k3s names, each also .zip/.gz/.zst): an empty or wiped backup is then listed as unreadable
-    /// (exit 2), not passed over. Other files are skipped. One line per database file, then a
+    /// k3s names, each also packed: .zip .gz .zst .tar .tgz .xz .bz2 .lz4): an empty or wiped
+    /// backup is then listed as unreadable (exit 2), not passed over. Other files are skipped. One line per database file, then a
     /// summary. Files the index already knows are answered from it (use --refresh to re-read
     /// them).
     ///

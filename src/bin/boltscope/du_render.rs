@@ -88,6 +88,9 @@ pub fn table(reports: &[(&str, &Du)]) -> String {
         let rev = d.revision.map_or(String::new(), |r| format!("revision {r}, "));
         let in_use = d.in_use.map_or(String::new(), |u| format!("{} in use, ", h(u)));
         let _ = writeln!(o, "{path}: {rev}{in_use}by {}", d.by);
+        if let Some(f) = &d.meta_fallback {
+            let _ = writeln!(o, "  {f}");
+        }
         let (Some(groups), Some(total), Some(top)) = (&d.groups, &d.total, &d.top) else {
             let _ = writeln!(o, "  figures withheld: {} problem(s) found (run `boltscope check`)", d.problem_total);
             continue;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 /// Arguments of `scan`.
 #[derive(Parser, Debug)]
 pub struct ScanArgs {
-    /// The folder to scan (recursively; symbolic links to folders are not followed).
+    /// The folder to scan (recursively; a symbolic link to a file is read, one to a folder is not followed).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }
