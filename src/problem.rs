@@ -121,6 +121,19 @@ impl ProblemKind {
         )
     }
 
+    /// Whether the problem is a record of the `key` bucket that etcd cannot read or that breaks its
+    /// invariants: the tree's own figures stand, but not the MVCC figures (a record without a key
+    /// cannot be counted under one), so those are withheld.
+    pub fn in_records(self) -> bool {
+        matches!(
+            self,
+            ProblemKind::InvalidRevisionKey
+                | ProblemKind::InvalidKeyValue
+                | ProblemKind::InconsistentKeyValue
+                | ProblemKind::TombstoneWithData
+        )
+    }
+
     /// Whether the problem lies in the tree of buckets, keys and values (what a copy carries and
     /// what figures are read from), as opposed to the meta pages, the freelist, the trailer or the
     /// file's length.

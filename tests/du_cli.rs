@@ -273,3 +273,29 @@ fn figures_read_through_the_older_meta_page_say_so() {
     let (_, v, _) = du(&[], &[&common::path("k8s-0.005.member.db", &tmp)]);
     assert_eq!(v[0].get("meta_fallback"), None, "absent when the newer page is read");
 }
+
+#[test]
+fn inspect_withholds_what_du_withholds_from_a_record_that_cannot_be_read() {
+    // A record whose KeyValue does not decode has no key to count it under: du gives no figures,
+    // and inspect keeps the tree's own figures but none that count records by key.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let (val, _) = first_record(&d);
+    d[val] = 0x07;
+    let rec = tmp.path().join("record.db");
+    std::fs::write(&rec, &d).unwrap();
+    let (code, v, _) = du(&[], &[&rec]);
+    assert_eq!((code, &v[0]["groups"]), (Some(1), &Value::Null));
+    let out = common::boltscope().args(["--no-index", "inspect", "-w", "json"]).arg(&rec).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let i: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in ["mvcc", "resources", "prediction"] {
+        assert!(i[k].is_null(), "{k} withheld: {}", i[k]);
+    }
+    assert!(i["etcd"]["leases"]["keys_attached"].is_null(), "{}", i["etcd"]["leases"]);
+    assert!(i["size"]["in_use"].is_u64() && i["buckets"].is_array(), "the tree's figures stand");
+    let text = common::boltscope().args(["--no-index", "inspect"]).arg(&rec).output().unwrap();
+    let t = String::from_utf8_lossy(&text.stdout);
+    assert!(t.contains("live keys attached withheld") && !t.contains("after compact"), "{t}");
+    assert!(t.contains("withheld: a record of the key bucket cannot be read"), "{t}");
+}

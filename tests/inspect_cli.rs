@@ -17,7 +17,7 @@ fn json_schema_and_figures_equal_the_real_tools() {
         let out = inspect(&["-w", "json", "--depth", "3"], std::slice::from_ref(&p));
         assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["schema"], 3);
+        assert_eq!(v["schema"], 4);
         assert_eq!(v["path"], p.display().to_string());
         assert_eq!((v["ok"].as_bool(), v["complete"].as_bool()), (Some(true), Some(true)), "{name}");
         for key in ["file", "trailer", "pages", "size", "buckets", "etcd", "mvcc", "prediction", "quota", "problems"] {

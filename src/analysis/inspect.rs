@@ -21,8 +21,10 @@ use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
 /// fill (`[u64; 2]`) are indexed by position in this array.
 pub const FILLS: [f64; 2] = [0.9, 1.0];
 /// The version of the JSON schema of the report (`"schema"`): 2 added `complete`, withheld
-/// figures as `null`, errors and warnings, and the quota verdict's code; 3 added `residue`.
-pub const SCHEMA: u32 = 3;
+/// figures as `null`, errors and warnings, and the quota verdict's code; 3 added `residue`; 4
+/// withholds (`null`) `mvcc`, `resources`, `prediction` and the leases' attached keys when a
+/// record of the `key` bucket cannot be read or breaks etcd's invariants.
+pub const SCHEMA: u32 = 4;
 /// etcd's default quota (`--quota-backend-bytes` 0): 2 GiB.
 pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
 
@@ -144,6 +146,9 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
             // Figures come only from a tree that was read whole: any problem that can make them
             // wrong (or problems too many to keep, whose kinds are unknown) withholds them.
             let complete = problems.len() as u64 == problem_total && !problems.iter().any(|p| p.kind.affects_figures());
+            // The MVCC figures (and what rests on them: the resources, the size after compaction)
+            // also need every record of the `key` bucket readable and sound, as `du`'s do.
+            let records_whole = complete && !problems.iter().any(|p| p.kind.in_records());
             let m = view.meta();
             // The stored freelist's page run (0 without one).
             let freelist = if freelist_synced { view.page(m.freelist).map_or(0, |p| p.run_pages()) } else { 0 };
@@ -157,7 +162,7 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
             let compacted = info.as_ref().and_then(|i| i.finished_compact_revision.max(i.scheduled_compact_revision));
             let tree_revs = (!revisions.exceeded()).then_some(&acc.revs);
             let ((mvcc, key_layouts), residue) = rayon::join(
-                || match info.as_mut().filter(|_| complete) {
+                || match info.as_mut().filter(|_| records_whole) {
                     Some(info) => {
                         let (mvcc, layouts) = replay::replay(view, &acc.recs, &acc.totals, info, &budget);
                         (Some(mvcc), Some(layouts))
@@ -168,17 +173,17 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
             );
             drop(reached);
             let tally = (free_pages, problems, problem_total, freelist_synced, complete, freelist, total, free);
-            (acc, extra_acc, tally, info, mvcc, key_layouts, residue)
+            (acc, extra_acc, tally, info, mvcc, key_layouts, residue, records_whole)
         },
         || if opt.verify_trailer { trailer::verify(view.data) } else { None },
     );
-    let (acc, extra_acc, tally, info, mvcc, key_layouts, residue) = walked;
+    let (acc, extra_acc, tally, info, mvcc, key_layouts, residue, records_whole) = walked;
     let (free_pages, mut problems, mut problem_total, freelist_synced, complete, freelist, total, free) = tally;
     if let Some(w) = residue.as_ref().and_then(residue::warning) {
         problem_total += 1;
         problems.push(w);
     }
-    let resources = (etcd && complete).then(|| acc.resources.largest(total - free));
+    let resources = (etcd && records_whole).then(|| acc.resources.largest(total - free));
     if let Some(i) = &info {
         let etcd_problems = schema::problems(view, i);
         problem_total += etcd_problems.len() as u64;
@@ -191,7 +196,8 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
     problems.sort_by_key(|p| (p.kind.is_warning(), p.page.unwrap_or(u64::MAX), p.offset.unwrap_or(u64::MAX)));
     problems.truncate(MAX_PROBLEMS);
     let warnings = problems.iter().filter(|p| p.kind.is_warning()).count() as u64;
-    let prediction = complete.then(|| {
+    // A generic bbolt file has no records to hold it back; an etcd file needs its replay.
+    let prediction = (complete && (!etcd || records_whole)).then(|| {
         let mut tops = acc.tops;
         if let Some(i) = &info {
             // Compaction writes scheduledCompactRev and finishedCompactRev (17-byte revisions).

@@ -68,10 +68,10 @@ pub struct Leases {
     pub ttl_min: Option<i64>,
     /// Largest granted TTL, seconds.
     pub ttl_max: Option<i64>,
-    /// Live keys attached to a stored lease.
-    pub keys_attached: u64,
-    /// Live keys whose lease is not in the `lease` bucket.
-    pub keys_with_missing_lease: u64,
+    /// Live keys attached to a stored lease; withheld (null) with the MVCC figures.
+    pub keys_attached: Option<u64>,
+    /// Live keys whose lease is not in the `lease` bucket; withheld (null) with the MVCC figures.
+    pub keys_with_missing_lease: Option<u64>,
     /// The missing leases (hex id) and how many live keys name each (at most 100 listed).
     pub missing: Vec<(String, u64)>,
 }
@@ -265,8 +265,9 @@ impl LeaseTally {
 
     /// Writes the counts into `info.leases`.
     pub fn apply(self, info: &mut EtcdInfo) {
-        info.leases.keys_attached += self.attached;
-        info.leases.keys_with_missing_lease += self.missing_keys;
+        let add = |n: &mut Option<u64>, k: u64| *n = Some(n.unwrap_or(0).saturating_add(k));
+        add(&mut info.leases.keys_attached, self.attached);
+        add(&mut info.leases.keys_with_missing_lease, self.missing_keys);
         info.leases.missing = self.missing.into_iter().map(|(l, n)| (format!("{l:x}"), n)).collect();
     }
 }

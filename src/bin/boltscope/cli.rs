@@ -310,8 +310,10 @@ pub enum Command {
     /// 96 MiB per pass); only the differences are kept. A file whose tree or records are damaged
     /// is not compared (`boltscope check` says why).
     ///
-    /// Exit codes: 0 the live states are equal; 1 they differ; 2 a file could not be read or
-    /// compared (damaged, not etcd), or the command line was wrong.
+    /// Exit codes: 0 the live states are equal; 1 they differ, or the files are at the same
+    /// revision but their histories differ (INCONSISTENT: one of them went wrong), or `check`
+    /// fails either file; 2 a file could not be read or compared (damaged, not etcd), or the
+    /// command line was wrong.
     ///
     /// Examples:
     ///   boltscope diff last-night.db tonight.db

@@ -100,8 +100,9 @@ fn compare_files(args: &DiffArgs, opt: &Options) -> (Outcome, [bool; 2], [Vec<bo
     }
 }
 
-/// Runs `diff`: exit 0 when the live states are equal, 1 when they differ, 2 when a file cannot
-/// be read or compared.
+/// Runs `diff`: exit 0 when the live states are equal, 1 when they differ (or the files are at
+/// the same revision with histories that differ: `inconsistent`), 2 when a file cannot be read or
+/// compared.
 pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
     let decode = args.decode.then_some(DecodeOptions { show_secrets: args.show_secrets });
     let opt = Options {
@@ -169,5 +170,8 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
             damaged = true;
         }
     }
-    Verdict::problems_if(!c.keys.equal() || damaged)
+    // Two files at the same revision whose histories differ are not the same file even when their
+    // live states agree: one of them (or its member) went wrong, as etcd's hashkv check would say.
+    let inconsistent = c.relation.kind == boltscope::analysis::relation::Kind::Inconsistent;
+    Verdict::problems_if(!c.keys.equal() || damaged || inconsistent)
 }

@@ -160,7 +160,9 @@ pub fn table(path: &str, r: &Inspect, source: &Source) -> String {
             (Some(a), Some(b)) => format!(", TTL {a}-{b} s"),
             _ => String::new(),
         };
-        let _ = writeln!(o, "  leases    {}{ttl}, {} live keys attached", l.count, l.keys_attached);
+        let attached =
+            l.keys_attached.map_or("live keys attached withheld".into(), |n| format!("{n} live keys attached"));
+        let _ = writeln!(o, "  leases    {}{ttl}, {attached}", l.count);
         let alarms: Vec<String> = e.alarms.iter().map(|a| format!("{} (member {})", a.alarm, a.member_id)).collect();
         let _ = writeln!(o, "  alarms    {}", if alarms.is_empty() { "none".into() } else { alarms.join(", ") });
         let a = &e.auth;
@@ -190,6 +192,9 @@ pub fn table(path: &str, r: &Inspect, source: &Source) -> String {
             h(c.keep_bytes)
         );
         o.push_str(&crate::du_render::largest_resources(r));
+    } else if r.complete && r.etcd.is_some() {
+        let _ = writeln!(o, "mvcc");
+        let _ = writeln!(o, "  withheld: a record of the key bucket cannot be read or breaks etcd's invariants");
     }
     if let Some(res) = &r.residue {
         let groups: Vec<String> = res.by_resource.iter().map(|(k, n)| format!("{k} {n}")).collect();
