@@ -99,7 +99,7 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::TooSmall(n) => write!(f, "file is {n} bytes, too small to be a bbolt database"),
+            Error::TooSmall(n) => write!(f, "holds {n} bytes, too small to be a bbolt database"),
             Error::NotBbolt { looks_like: None } => {
                 f.write_str("not a bbolt database: neither meta page (0 or 1) is valid")
             }

@@ -198,7 +198,7 @@ fn scan_fills_the_index_and_history_shows_it() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("scanned 6 files: 3 bbolt"), "{text}");
     assert!(text.contains("2 unreadable, 1 skipped"), "{text}");
-    assert!(text.contains("empty.db  unreadable: file is 0 bytes"), "{text}");
+    assert!(text.contains("empty.db  unreadable: holds 0 bytes"), "{text}");
     assert!(text.contains("zeros.db  unreadable: not a bbolt database"), "{text}");
     assert_eq!(text.lines().filter(|l| l.contains(" ok")).count(), 3, "{text}");
     let hist = run(&ix, &["history", "-w", "json"], &[]);

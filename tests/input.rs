@@ -217,3 +217,21 @@ fn expansion_limit() {
     ));
     assert!(expand(&fixture("tiny-1.snap.db.two-members.gz"), 2 * size).is_ok());
 }
+
+#[test]
+fn an_archive_that_holds_nothing_is_not_called_an_empty_file() {
+    // A 20-odd-byte gzip of nothing: the database it holds is 0 bytes; the file is not.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("empty.db.gz");
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()).finish().unwrap();
+    assert!(gz.len() > 10);
+    std::fs::write(&p, gz).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_boltscope"))
+        .args(["--no-index", "check"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds 0 bytes, too small to be a bbolt database") && !err.contains("file is 0"), "{err}");
+}

@@ -159,7 +159,8 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
     let mut problems = r.problems.clone();
     let mut errors = r.errors();
     if gates.require_hash && !r.trailer.present {
-        let msg = format!("no sha256 trailer: the file is {} bytes, not 32 past a multiple of 512", view.data.len());
+        let msg =
+            format!("no sha256 trailer: the database is {} bytes, not 32 past a multiple of 512", view.data.len());
         problems.insert(0, Problem::new(ProblemKind::TrailerMissing, msg));
         errors += 1;
     }

@@ -47,7 +47,12 @@ pub fn prometheus(reports: &[(String, Result<&Inspect, &Error>)]) -> String {
                 in_use as f64,
             );
         }
-        add("boltscope_db_file_size_bytes", "Size of the file on disk.", file.clone(), r.file.file_size as f64);
+        add(
+            "boltscope_db_file_size_bytes",
+            "Size of the database file (expanded, when the input is compressed).",
+            file.clone(),
+            r.file.file_size as f64,
+        );
         if let (Some(free), Some(frag)) = (s.free, s.fragmentation) {
             add("boltscope_db_free_bytes", "Bytes in free pages.", file.clone(), free as f64);
             add("boltscope_db_fragmentation_ratio", "Free pages over total size.", file.clone(), frag);
