@@ -401,3 +401,22 @@ fn a_database_shorter_than_4096_bytes_fails_as_real_bbolt_refuses_it() {
     // fill-1 also holds the NOSPACE alarm real etcd raised (fill-1.alarms.txt): a warning.
     assert_eq!(kinds(&v), vec!["too_short_for_bbolt", "alarm_raised"], "{v}");
 }
+
+#[test]
+fn the_headline_counts_warnings_and_a_file_that_is_not_etcd_says_so() {
+    // fill-1 carries a NOSPACE alarm (a warning): it passes, but the headline does not say
+    // "no problems" above the warning it lists. A generic bbolt file passes as bbolt, and says
+    // that it holds no etcd data (a snapshot that lost its buckets must not read as sound).
+    let tmp = tempfile::tempdir().unwrap();
+    let out = check(&["--no-index"], &common::path("fill-1.snap.db", &tmp));
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.lines().next().unwrap().ends_with("OK: no errors, 1 warning(s)"), "{t}");
+    let out = check(&["--no-index"], &common::path("bolt-4k-nosync.db", &tmp));
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("etcd      not an etcd file"), "{t}");
+    let out = check(&["--no-index"], &common::path("tiny-1.snap.db", &tmp));
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(t.lines().next().unwrap().ends_with("OK: no problems") && !t.contains("not an etcd"), "{t}");
+}

@@ -85,10 +85,13 @@ struct Named<'a> {
 fn table(path: &str, r: &CheckReport) -> String {
     let mut o = String::new();
     let failed_gates: Vec<&str> = r.gates.iter().filter(|g| !g.ok).map(|g| g.gate.as_str()).collect();
-    let verdict = if r.ok && r.gates.is_empty() {
-        "OK: no problems".to_string()
-    } else if r.ok {
-        format!("OK: no problems, {} gate(s) met", r.gates.len())
+    let verdict = if r.ok {
+        let mut v =
+            if r.warnings > 0 { format!("OK: no errors, {} warning(s)", r.warnings) } else { "OK: no problems".into() };
+        if !r.gates.is_empty() {
+            v.push_str(&format!(", {} gate(s) met", r.gates.len()));
+        }
+        v
     } else {
         let mut parts = Vec::new();
         if r.errors > 0 {
@@ -112,7 +115,11 @@ fn table(path: &str, r: &CheckReport) -> String {
         _ if !r.inspect.complete => {
             let _ = writeln!(o, "  revision  withheld (the tree could not be read whole)");
         }
-        _ => {}
+        _ => {
+            // Checked as a bbolt file: say so, so a snapshot that lost its etcd buckets is not
+            // taken for a sound one.
+            let _ = writeln!(o, "  etcd      not an etcd file (no `key` and `meta` buckets): checked as bbolt only");
+        }
     }
     if let Some(h) = &r.hash {
         let _ = writeln!(o, "  hash      {h} (etcdutl HASH)");
