@@ -119,6 +119,11 @@ fn prometheus_exposition_is_well_formed_for_several_files() {
     let want = common::answer_json("k8s-0.005.snap.db", "oracle-info.json").unwrap()["tx_size"].as_u64().unwrap();
     let line = format!("etcd_mvcc_db_total_size_in_bytes{{file=\"{}\"}} {want}", files[0].display());
     assert!(text.lines().any(|l| l == line), "{line}");
+    // A trailer's presence is a series of its own (a snapshot cut by its 32 bytes has none).
+    for (f, present) in [(&files[0], 1), (&files[1], 0)] {
+        let line = format!("boltscope_snapshot_trailer_present{{file=\"{}\"}} {present}", f.display());
+        assert!(text.lines().any(|l| l == line), "{line}");
+    }
 }
 
 #[test]

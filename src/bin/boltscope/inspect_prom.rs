@@ -88,6 +88,15 @@ pub fn prometheus(reports: &[(String, Result<&Inspect, &Error>)]) -> String {
         add("boltscope_quota_usage_ratio", "Total size over the quota.", file.clone(), r.quota.usage);
         add("boltscope_problems", "Errors found in the file (warnings not counted).", file.clone(), r.errors() as f64);
         add("boltscope_warnings", "Warnings about the file (alarms, missing leases).", file.clone(), r.warnings as f64);
+        // A snapshot cut by its last 32 bytes reads as a member file with no trailer:
+        // `etcdutl snapshot restore` then refuses it ("snapshot missing hash"). An alert on
+        // `boltscope_snapshot_trailer_present == 0` for files that should be snapshots sees it.
+        add(
+            "boltscope_snapshot_trailer_present",
+            "1 when the file ends in a sha256 trailer (etcdctl snapshot save writes one; a member's db has none).",
+            file.clone(),
+            f64::from(u8::from(r.trailer.present)),
+        );
         if let Some(ok) = r.trailer.sha256_ok {
             add(
                 "boltscope_snapshot_trailer_ok",
