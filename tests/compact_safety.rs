@@ -140,6 +140,15 @@ fn a_destination_that_is_not_a_regular_file_is_never_replaced() {
     assert!(out.status.success(), "{}", err(&out));
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link itself is kept");
     assert_eq!(hash_revision_keys(&target), hash_revision_keys(&src));
+    // ... and the summary names the file replaced, which may lie in another folder.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("its target {} was replaced", target.display())), "{said}");
+    let out = compact(&["--force", "-w", "json"], &src, link.to_str().unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dst_target"].as_str(), Some(target.to_str().unwrap()), "{v}");
+    let out = compact(&["--force", "-w", "json"], &src, target.to_str().unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.get("dst_target"), None, "a plain DST has none: {v}");
     // A dangling link is a name that exists: without --force neither compact nor salvage writes
     // through it; with it, the file it names is created.
     let dangling = tmp.path().join("dangling.db");

@@ -30,10 +30,11 @@ impl fmt::Display for Destination {
 }
 
 /// Where the job writes: the final file (None for standard output) and the temporary file's
-/// folder.
+/// folder; `linked` when DST is a symbolic link and the target is the file it leads to.
 pub(crate) struct Place {
     target: Option<PathBuf>,
     dir: PathBuf,
+    linked: bool,
 }
 
 /// Symbolic links followed at most, as the kernel does (ELOOP).
@@ -98,7 +99,7 @@ fn resolve(dst: &Path) -> Result<PathBuf, CompactError> {
 pub(crate) fn prepare(src: &Path, dst: &Destination, force: bool) -> Result<Place, CompactError> {
     use std::os::unix::fs::MetadataExt;
     let Destination::File(dst) = dst else {
-        return Ok(Place { target: None, dir: std::env::temp_dir() });
+        return Ok(Place { target: None, dir: std::env::temp_dir(), linked: false });
     };
     let target = resolve(dst)?;
     if let Ok(d) = std::fs::metadata(&target) {
@@ -118,10 +119,16 @@ pub(crate) fn prepare(src: &Path, dst: &Destination, force: bool) -> Result<Plac
         _ => PathBuf::from("."),
     };
     unfinished::remove_stale(&dir);
-    Ok(Place { target: Some(target), dir })
+    let linked = std::fs::symlink_metadata(dst).is_ok_and(|m| m.file_type().is_symlink());
+    Ok(Place { target: Some(target), dir, linked })
 }
 
 impl Place {
+    /// The file a symbolic link DST leads to (what is replaced), when DST is one.
+    pub(crate) fn link_target(&self) -> Option<&Path> {
+        self.target.as_deref().filter(|_| self.linked)
+    }
+
     /// A new temporary file in the destination's folder, named with this process's id.
     pub(crate) fn temporary(&self) -> Result<tempfile::NamedTempFile, CompactError> {
         Ok(tempfile::Builder::new().prefix(&unfinished::prefix()).tempfile_in(&self.dir)?)

@@ -97,6 +97,10 @@ pub struct Report {
     pub src: String,
     /// Destination path (`-` for standard output).
     pub dst: String,
+    /// The file actually replaced or created, when DST is a symbolic link (the link is kept and
+    /// its target replaced); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst_target: Option<String>,
     /// Source file size.
     pub src_size: u64,
     /// Destination file size.
@@ -226,6 +230,7 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
     Ok(Report {
         src: job.src.display().to_string(),
         dst: job.dst.to_string(),
+        dst_target: place.link_target().map(|p| p.display().to_string()),
         src_size: c.src_size,
         dst_size,
         entries: l.written.entries,

@@ -241,11 +241,15 @@ fn summary(r: &compact::Report) -> String {
         1 => String::new(),
         n => format!(", SRC read {n} times: it changed while read"),
     };
+    let dst = match &r.dst_target {
+        Some(t) => format!("{} (a symbolic link: its target {t} was replaced)", r.dst),
+        None => r.dst.clone(),
+    };
     format!(
         "{} {} -> {} {} ({ratio}, {} entries{rev}{alarms}, {:.2} s{reads}){}",
         r.src,
         h(r.src_size),
-        r.dst,
+        dst,
         h(r.dst_size),
         grouped(r.entries),
         r.seconds,
