@@ -84,6 +84,9 @@ pub enum ProblemKind {
     AlarmRaised,
     /// Deleted data, Secrets among it, is still readable in free pages (a warning).
     ResidualSecrets,
+    /// Keys whose history in the `key` bucket etcd cannot have written (records compaction
+    /// deleted, a version sequence with a gap): a stale page in the tree.
+    HistoryInconsistent,
 }
 
 impl ProblemKind {
@@ -111,6 +114,7 @@ impl ProblemKind {
                 | ProblemKind::InvalidKeyValue
                 | ProblemKind::InconsistentKeyValue
                 | ProblemKind::TombstoneWithData
+                | ProblemKind::HistoryInconsistent
                 | ProblemKind::LeaseMissing
                 | ProblemKind::EtcdMetaMalformed
                 | ProblemKind::TooShortForBbolt
@@ -131,6 +135,7 @@ impl ProblemKind {
                 | ProblemKind::InvalidKeyValue
                 | ProblemKind::InconsistentKeyValue
                 | ProblemKind::TombstoneWithData
+                | ProblemKind::HistoryInconsistent
         )
     }
 
@@ -145,6 +150,7 @@ impl ProblemKind {
                     | ProblemKind::InvalidKeyValue
                     | ProblemKind::InconsistentKeyValue
                     | ProblemKind::TombstoneWithData
+                    | ProblemKind::HistoryInconsistent
                     | ProblemKind::EtcdMetaMalformed
             )
     }

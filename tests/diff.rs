@@ -312,19 +312,9 @@ fn equal_live_states_with_histories_that_differ_are_inconsistent_and_exit_1() {
     // revision (a misdirected write): bbolt reads a tree as sound, the live keys are the same,
     // but the history at revision 41 is not. Same revision, different contents: one file went
     // wrong, so `diff A B && echo same` must not say same.
-    use common::{u16_at, u32_at, u64_at};
-    const PS: usize = 4096;
     let tmp = tempfile::tempdir().unwrap();
     let mut d = common::bytes("k8s-0.005.member.db");
-    let m = if u64_at(&d, PS + 64) > u64_at(&d, 64) { PS } else { 0 };
-    let root = u64_at(&d, m + 32) as usize * PS;
-    let key_root = (0..u16_at(&d, root + 10))
-        .map(|i| root + 16 + 16 * i)
-        .find(|&e| &d[e + u32_at(&d, e + 4)..][..u32_at(&d, e + 8)] == b"key")
-        .map(|e| u64_at(&d, e + u32_at(&d, e + 4) + u32_at(&d, e + 8)) as usize * PS)
-        .unwrap();
-    assert_eq!(u16_at(&d, key_root + 8), 1, "the key bucket's root is a branch");
-    d[key_root + 16 + 3 * 16 + 8..][..8].copy_from_slice(&35u64.to_le_bytes());
+    common::damage::misdirected_branch(&mut d);
     let b = tmp.path().join("misdirected.db");
     std::fs::write(&b, &d).unwrap();
     let a = common::dir().join("k8s-0.005.member.db");

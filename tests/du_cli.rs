@@ -299,3 +299,16 @@ fn inspect_withholds_what_du_withholds_from_a_record_that_cannot_be_read() {
     assert!(t.contains("live keys attached withheld") && !t.contains("after compact"), "{t}");
     assert!(t.contains("withheld: a record of the key bucket cannot be read"), "{t}");
 }
+
+#[test]
+fn keys_outside_the_api_prefixes_are_other_by_resource() {
+    use boltscope::analysis::du::{du, Options};
+    use boltscope::analysis::grouping::By;
+    let data = common::bytes("auth-1.snap.db");
+    let view = boltscope::DbView::new(&data).unwrap();
+    let d = du(&view, &Options { by: Some(By::Resource), ..Options::default() });
+    assert_eq!(d.by, "resource");
+    assert!(d.revision.is_some(), "an etcd file");
+    let names: Vec<String> = d.groups.unwrap().iter().map(|g| g.name.display()).collect();
+    assert_eq!(names, ["(other)"], "auth-1 has only /app/config/N keys");
+}

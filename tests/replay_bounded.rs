@@ -43,3 +43,31 @@ fn a_record_that_breaks_etcds_invariants_counts_the_same_past_the_budget() {
         assert_eq!(serde_json::to_value(&r).unwrap(), whole, "within {budget} bytes");
     }
 }
+
+#[test]
+fn a_history_etcd_cannot_have_written_is_found_both_ways() {
+    // A branch pointing at a stale leaf (a misdirected write): every page and record reads well,
+    // but two keys' histories break etcd's rules. The in-memory replay and the bounded passes
+    // (which fold each key a stretch at a time) must both find it, and give the same report.
+    let mut d = common::bytes("k8s-0.005.member.db");
+    common::damage::misdirected_branch(&mut d);
+    let view = DbView::new(&d).unwrap();
+    let opt = Options::default();
+    let whole = serde_json::to_value(inspect::inspect(&view, &opt)).unwrap();
+    let problems = whole["problems"].as_array().unwrap();
+    let hist: Vec<_> = problems.iter().filter(|p| p["kind"] == "history_inconsistent").collect();
+    assert_eq!(hist.len(), 1, "{problems:?}");
+    assert!(hist[0]["message"].as_str().unwrap().starts_with("2 key(s) hold a history"), "{}", hist[0]);
+    assert!(whole["mvcc"].is_null() && whole["prediction"].is_null(), "withheld");
+    for budget in [1, 3000, 64 << 10] {
+        let (r, ()) = inspect::inspect_within(&view, &opt, &(), budget);
+        assert_eq!(serde_json::to_value(&r).unwrap(), whole, "within {budget} bytes");
+    }
+    // The clean file: no such problem either way.
+    let clean = common::bytes("k8s-0.005.member.db");
+    let view = DbView::new(&clean).unwrap();
+    for budget in [1, 3000, u64::MAX] {
+        let (r, ()) = inspect::inspect_within(&view, &opt, &(), budget);
+        assert!(r.problems.iter().all(|p| p.kind.name() != "history_inconsistent"), "within {budget} bytes");
+    }
+}

@@ -325,3 +325,27 @@ fn a_failed_check_leaves_no_earlier_answer_standing_and_a_refused_tree_no_figure
     assert_eq!(rows.len(), 1);
     assert!(rows[0]["revision"].is_null() && rows[0]["hash"].is_null(), "{}", rows[0]);
 }
+
+#[test]
+fn a_stale_leaf_in_the_key_bucket_fails_check_and_every_verdict_agrees() {
+    // bbolt's own check passes this file (its structure is sound); etcd could not have written
+    // its history. check fails it, du withholds its figures, scan counts it with problems.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    common::damage::misdirected_branch(&mut d);
+    let f = dir.join("stale.db");
+    std::fs::write(&f, &d).unwrap();
+    let fs = f.to_str().unwrap();
+    let check = common::run(["--no-index", "check", "-w", "json", fs]);
+    assert_eq!(check.status.code(), Some(1), "{:?}", text(&check));
+    assert!(kinds(&lines(&check)[0]).contains(&"history_inconsistent".to_string()), "{:?}", text(&check));
+    let du = common::run(["--no-index", "du", "-w", "json", fs]);
+    assert_eq!(du.status.code(), Some(1));
+    let v = &lines(&du)[0];
+    assert!(v["groups"].is_null() && v["revision"].is_null(), "{v}");
+    let scan = common::run(["--no-index", "scan", dir.to_str().unwrap()]);
+    assert_eq!(scan.status.code(), Some(1), "{:?}", text(&scan));
+    assert!(text(&scan).0.contains("1 with problems"), "{:?}", text(&scan));
+}

@@ -175,7 +175,7 @@ impl Options {
     ) -> R {
         let wants = |k: &[u8]| k.starts_with(&self.prefix);
         let filter: Option<&KeyFilter<'_>> = (!self.prefix.is_empty()).then_some(&wants);
-        f(&Gather::new(data, Plan { pass, passes, rev: 0 }, budget).filter(filter))
+        f(&Gather::new(data, Plan { pass, passes, ..Plan::all(0) }, budget).filter(filter))
     }
 }
 

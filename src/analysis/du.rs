@@ -16,6 +16,7 @@ use crate::bbolt::page::LeafElem;
 use crate::bbolt::structure::{walk, Structure};
 use crate::bbolt::view::DbView;
 use crate::bbolt::walker::{Ctx, Fold};
+use crate::etcd::history::{self, Compacted};
 use crate::etcd::keyspace::{self, Budget, Gather, KeyFilter, KeyFold, KeyState, Plan, BUDGET};
 use crate::etcd::{schema, trailer};
 use crate::k8s::encoding::{self, Encoding};
@@ -82,6 +83,8 @@ struct Acc {
     largest: TopN,
     revised: TopN,
     stored: TopN,
+    /// Keys whose history etcd cannot have written.
+    broken: u64,
 }
 
 /// One key's figures.
@@ -102,7 +105,7 @@ struct KeyFigures<'a> {
 impl Acc {
     fn new(top: usize) -> Acc {
         let t = || TopN::new(top);
-        Acc { groups: HashMap::new(), total: Tally::default(), largest: t(), revised: t(), stored: t() }
+        Acc { groups: HashMap::new(), total: Tally::default(), largest: t(), revised: t(), stored: t(), broken: 0 }
     }
 
     fn add(&mut self, by: By, k: &KeyFigures<'_>) {
@@ -153,6 +156,7 @@ impl Acc {
         self.largest.join(o.largest);
         self.revised.join(o.revised);
         self.stored.join(o.stored);
+        self.broken += o.broken;
         self
     }
 }
@@ -162,6 +166,7 @@ struct EtcdKeys<'a> {
     data: &'a [u8],
     by: By,
     top: usize,
+    compacted: Compacted,
 }
 
 impl KeyFold for EtcdKeys<'_> {
@@ -170,6 +175,7 @@ impl KeyFold for EtcdKeys<'_> {
         Acc::new(self.top)
     }
     fn key(&self, acc: &mut Acc, k: &KeyState) {
+        acc.broken += u64::from(k.history_broken(&self.compacted));
         let Some(kv) = k.newest(self.data) else { return };
         let (compact_revisions, compact_bytes) = if k.survives() {
             (k.revisions - 1, k.stored_bytes.saturating_sub(k.newest_bytes()))
@@ -276,12 +282,14 @@ fn du_of_tree(view: &DbView<'_>, opt: &Options) -> Du {
         return r;
     }
     let last = schema::newest_revision(view).ok().flatten().unwrap_or(0);
-    let rev = schema::read(view, last).current_revision;
+    let info = schema::read(view, last);
+    let (rev, compacted) = (info.current_revision, super::replay::compacted(&info));
     let budget = Budget::new(opt.budget);
     let p = prefix.unwrap_or_default();
     let starts: &KeyFilter = &|k: &[u8]| k.starts_with(p);
     let api: &KeyFilter = &|k: &[u8]| key::PREFIXES.iter().any(|p| k.starts_with(p));
-    let gather = Gather::new(view.data, Plan::all(rev), &budget).filter(prefix.map(|_| starts)).mark(Some(api));
+    let plan = Plan::all(rev).judging(compacted);
+    let gather = Gather::new(view.data, plan, &budget).filter(prefix.map(|_| starts)).mark(Some(api));
     let (g, s, more) = walk_checked(view, &gather, opt.verify_trailer);
     let mut problems = s.problems.clone();
     problems.extend(g.info.problems.iter().cloned());
@@ -291,13 +299,21 @@ fn du_of_tree(view: &DbView<'_>, opt: &Options) -> Du {
     problems.truncate(MAX_PROBLEMS);
     // A record that cannot be decoded has no key to count it under: its figures are unknown. One
     // that breaks etcd's invariants is damage `check` reports: no figures from it either.
-    let complete = whole(&s.problems, s.problem_total) && g.info.problem_total == 0 && g.info.inconsistent_total == 0;
+    let mut complete =
+        whole(&s.problems, s.problem_total) && g.info.problem_total == 0 && g.info.inconsistent_total == 0;
     let by = opt.by.unwrap_or(if g.info.marked { By::Resource } else { By::Prefix(1) });
-    let acc = if complete {
-        keyspace::fold_gathered(view, &gather, g, &EtcdKeys { data: view.data, by, top: opt.top })
+    let mut acc = if complete {
+        keyspace::fold_gathered(view, &gather, g, &EtcdKeys { data: view.data, by, top: opt.top, compacted })
     } else {
         Acc::new(0)
     };
+    let (mut problems, mut total) = (problems, total);
+    if acc.broken > 0 {
+        (total, complete) = (total + 1, false);
+        problems.insert(0, history::problem(acc.broken, &compacted));
+        problems.truncate(MAX_PROBLEMS);
+        acc = Acc::new(0);
+    }
     // The revision is read from the tree too: withheld with the figures.
     report(acc, by, complete.then_some(rev), in_use(&s), (problems, total), complete)
 }
@@ -370,21 +386,4 @@ fn report(acc: Acc, by: By, revision: Option<u64>, in_use: u64, p: (Vec<crate::P
     du.groups = Some(groups);
     du.total = Some(acc.total.finish());
     du
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_outside_the_api_prefixes_are_other_by_resource() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let data = std::fs::read(dir.join("auth-1.snap.db")).unwrap();
-        let view = DbView::new(&data).unwrap();
-        let d = du(&view, &Options { by: Some(By::Resource), ..Options::default() });
-        assert_eq!(d.by, "resource");
-        assert!(d.revision.is_some(), "an etcd file");
-        let names: Vec<String> = d.groups.unwrap().iter().map(|g| g.name.display()).collect();
-        assert_eq!(names, ["(other)"], "auth-1 has only /app/config/N keys");
-    }
 }

@@ -11,6 +11,7 @@ use crate::bbolt::meta::MIN_FILE_LEN;
 use crate::bbolt::structure::{walk_reached, Structure};
 use crate::bbolt::view::DbView;
 use crate::bbolt::walker::{Fold, Pair};
+use crate::etcd::history;
 use crate::etcd::keyspace::{Budget, BUDGET};
 use crate::etcd::meta_keys::{FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV};
 use crate::etcd::trailer::{self, TrailerCheck};
@@ -161,16 +162,26 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
             let want_residue = want_residue && complete;
             let compacted = info.as_ref().and_then(|i| i.finished_compact_revision.max(i.scheduled_compact_revision));
             let tree_revs = (!revisions.exceeded()).then_some(&acc.revs);
-            let ((mvcc, key_layouts), residue) = rayon::join(
+            let ((mut mvcc, mut key_layouts, broken), residue) = rayon::join(
                 || match info.as_mut().filter(|_| records_whole) {
                     Some(info) => {
-                        let (mvcc, layouts) = replay::replay(view, &acc.recs, &acc.totals, info, &budget);
-                        (Some(mvcc), Some(layouts))
+                        let (mvcc, layouts, broken) = replay::replay(view, &acc.recs, &acc.totals, info, &budget);
+                        (Some(mvcc), Some(layouts), broken)
                     }
-                    None => (None, None),
+                    None => (None, None, 0),
                 },
                 || want_residue.then(|| residue::residue(view, &reached, tree_revs, compacted)).flatten(),
             );
+            // Keys whose history etcd cannot have written: damage in the records, whose figures
+            // are withheld as for a record that cannot be read.
+            let mut records_whole = records_whole;
+            if let (true, Some(i)) = (broken > 0, info.as_mut()) {
+                problem_total += 1;
+                problems.push(history::problem(broken, &replay::compacted(i)));
+                (mvcc, key_layouts, records_whole) = (None, None, false);
+                (i.leases.keys_attached, i.leases.keys_with_missing_lease) = (None, None);
+                i.leases.missing.clear();
+            }
             drop(reached);
             let tally = (free_pages, problems, problem_total, freelist_synced, complete, freelist, total, free);
             (acc, extra_acc, tally, info, mvcc, key_layouts, residue, records_whole)

@@ -12,6 +12,7 @@ use super::predict::{self, BucketLayout, LayoutStream};
 use crate::bbolt::cursor;
 use crate::bbolt::page::ELEMENT_SIZE;
 use crate::bbolt::view::DbView;
+use crate::etcd::history::Compacted;
 use crate::etcd::keyspace::{self, Budget, Gather, KeyFold, KeyState, Plan};
 use crate::etcd::mvcc::{self, Compaction, Mvcc, Parts, Totals};
 use crate::etcd::schema::{self, EtcdInfo, LeaseTally};
@@ -21,26 +22,35 @@ use std::sync::Mutex;
 /// Survivor positions buffered per accumulator before they are set in the shared bitmap.
 const PENDING: usize = 4096;
 
+/// What the replay gives: the MVCC figures, the `key` bucket's layout after compaction at each
+/// of [`FILLS`], and how many keys hold a history etcd cannot have written.
+pub type Replayed = (Mvcc, [BucketLayout; 2], u64);
+
+/// The compactions `info` records, for each key's history. etcd commits the scheduled revision
+/// before it deletes and the finished one after, so a finished compaction past the scheduled one
+/// is a malformed `meta` bucket (reported as such): only what both say is taken as finished.
+pub fn compacted(info: &EtcdInfo) -> Compacted {
+    let scheduled = info.scheduled_compact_revision;
+    let finished = info.finished_compact_revision.unwrap_or(0).min(scheduled.unwrap_or(u64::MAX));
+    Compacted { finished, upto: finished.max(scheduled.unwrap_or(0)) }
+}
+
 /// Replays the `key` bucket at `info.current_revision`: the MVCC figures, the live keys' leases
-/// (into `info`), and the `key` bucket's layout after compaction at each of [`FILLS`].
-pub fn replay(
-    view: &DbView<'_>,
-    recs: &[Parts],
-    totals: &Totals,
-    info: &mut EtcdInfo,
-    budget: &Budget,
-) -> (Mvcc, [BucketLayout; 2]) {
+/// (into `info`), the `key` bucket's layout after compaction, and each key's history held to
+/// etcd's rules.
+pub fn replay(view: &DbView<'_>, recs: &[Parts], totals: &Totals, info: &mut EtcdInfo, budget: &Budget) -> Replayed {
     let rev = info.current_revision;
     let ps = view.page_size;
+    let c = compacted(info);
     if !budget.exceeded() {
-        let r = mvcc::replay(recs, totals, rev);
+        let r = mvcc::replay(recs, totals, rev, &c);
         schema::attach_leases(view, info, &r.live_leases);
-        return (r.mvcc, FILLS.map(|f| predict::layout(&r.survivors, false, 0, ps, f)));
+        return (r.mvcc, FILLS.map(|f| predict::layout(&r.survivors, false, 0, ps, f)), r.broken_histories);
     }
     let ids = schema::lease_ids(view);
-    let fold = Replayer { data: view.data, ids: &ids, keep: Mutex::new(Vec::new()) };
+    let fold = Replayer { data: view.data, ids: &ids, keep: Mutex::new(Vec::new()), compacted: c };
     let gather_budget = Budget::new(budget.cap());
-    let gather = Gather::new(view.data, Plan::all(rev), &gather_budget);
+    let gather = Gather::new(view.data, Plan::all(rev).judging(c), &gather_budget);
     // The walk already counted the records: straight to the passes they need.
     let mut acc = keyspace::fold_passes(view, &gather, totals.revisions, &fold);
     fold.flush(&mut acc.pending);
@@ -73,7 +83,7 @@ pub fn replay(
             keep_bytes: acc.keep_bytes,
         },
     };
-    (m, streams.map(LayoutStream::finish))
+    (m, streams.map(LayoutStream::finish), acc.broken)
 }
 
 /// The replay as a [`KeyFold`]: survivors go to a bitmap of positions shared by all partitions.
@@ -81,6 +91,7 @@ struct Replayer<'a> {
     data: &'a [u8],
     ids: &'a [u64],
     keep: Mutex<Vec<u64>>,
+    compacted: Compacted,
 }
 
 #[derive(Default)]
@@ -92,6 +103,7 @@ struct Acc {
     keep_bytes: u64,
     leases: LeaseTally,
     pending: Vec<u64>,
+    broken: u64,
 }
 
 impl Replayer<'_> {
@@ -119,6 +131,7 @@ impl KeyFold for Replayer<'_> {
 
     fn key(&self, acc: &mut Acc, k: &KeyState) {
         acc.distinct += 1;
+        acc.broken += u64::from(k.history_broken(&self.compacted));
         if k.live() {
             acc.live += 1;
             let lease = k.newest(self.data).map_or(0, |kv| kv.lease);
@@ -143,6 +156,7 @@ impl KeyFold for Replayer<'_> {
         l.with_lease += r.with_lease;
         l.keep_entries += r.keep_entries;
         l.keep_bytes += r.keep_bytes;
+        l.broken += r.broken;
         l.leases.join(r.leases);
         self.flush(&mut r.pending);
         l

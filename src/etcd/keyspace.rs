@@ -15,92 +15,33 @@
 //! covering the keys whose fingerprint falls in it ([`Plan`]), so memory stays near the budget
 //! whatever the number of keys.
 
-pub use super::keystate::{fold_gathered, fold_keys, fold_passes, in_passes, reduce, walk_keys, KeyFold, KeyState};
+use super::history::History;
+pub use super::keystate::{fold_gathered, fold_keys, fold_passes, reduce, walk_keys, KeyFold, KeyState};
 use super::mvcc::{partition, survives, Rec, PARTS};
+pub use super::plan::{in_passes, passes_for};
+pub use super::plan::{Budget, Plan};
 use super::{key_fingerprint, FpMap, KEY_BUCKET};
 use crate::bbolt::page::{LeafElem, Page};
 use crate::bbolt::walker::{Ctx, Fold, Leaf};
 use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
 use std::collections::hash_map::Entry as Slot;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Bytes a gathering may reserve by default.
 pub const BUDGET: u64 = 128 << 20;
 /// Bytes one gathered entry may cost, slack of the growing buffers included (for [`passes_for`]).
-const ENTRY_COST: u64 = 2 * std::mem::size_of::<Entry>() as u64;
+pub(super) const ENTRY_COST: u64 = 2 * std::mem::size_of::<Entry>() as u64;
 /// A partition buffer this long folds each key's entries together before it grows.
 const FOLD_MIN: usize = 1024;
-
-/// Bytes reserved by the gatherings of one walk, against a cap. Shared by every accumulator.
-#[derive(Debug)]
-pub struct Budget {
-    pub(super) cap: u64,
-    used: AtomicU64,
-    over: AtomicBool,
-}
-
-impl Budget {
-    /// A budget of `cap` bytes.
-    pub fn new(cap: u64) -> Budget {
-        Budget { cap, used: AtomicU64::new(0), over: AtomicBool::new(false) }
-    }
-
-    /// The cap.
-    pub fn cap(&self) -> u64 {
-        self.cap
-    }
-
-    /// Adds `bytes`; false once the total has passed the cap (for good).
-    pub fn charge(&self, bytes: u64) -> bool {
-        let used = self.used.fetch_add(bytes, Ordering::Relaxed).saturating_add(bytes);
-        if used > self.cap {
-            self.over.store(true, Ordering::Relaxed);
-        }
-        !self.exceeded()
-    }
-
-    /// Whether the cap was passed.
-    pub fn exceeded(&self) -> bool {
-        self.over.load(Ordering::Relaxed)
-    }
-}
 
 /// A predicate on user keys.
 pub type KeyFilter<'f> = dyn Fn(&[u8]) -> bool + Sync + 'f;
 
-/// Which keys a walk gathers: those whose fingerprint is `pass` modulo `passes`; `rev` is the
-/// revision compaction is judged at (the current one: every entry is at or below it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Plan {
-    /// This pass.
-    pub pass: u64,
-    /// Passes in all (at least 1).
-    pub passes: u64,
-    /// The compaction revision for [`KeyState::survives`].
-    pub rev: u64,
-}
-
-impl Plan {
-    /// Every key in one pass.
-    pub fn all(rev: u64) -> Plan {
-        Plan { pass: 0, passes: 1, rev }
-    }
-
-    /// Whether the pass covers the key with this fingerprint.
-    pub fn covers(&self, fp: u128) -> bool {
-        self.passes <= 1 || fp % u128::from(self.passes) == u128::from(self.pass)
-    }
-}
-
-/// How many passes keep `entries` gathered entries within `budget` bytes each.
-pub fn passes_for(entries: u64, budget: u64) -> u64 {
-    entries.saturating_mul(ENTRY_COST).div_ceil(budget.max(1)).clamp(1, entries.max(1))
-}
-
-/// One or more entries of one key within a stretch, folded together (48 bytes).
+/// One or more entries of one key within a stretch, folded together (64 bytes).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Entry {
     fp: [u64; 2],
+    /// The history of the entries folded, for etcd's rules ([`History`]).
+    pub(super) hist: History,
     /// File offset of the newest record's KeyValue, with [`TOMB`] and [`KEEP`].
     pub(super) loc: u64,
     pub(super) stored: u64,
@@ -112,7 +53,7 @@ pub(super) struct Entry {
     pub(super) tombstones: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<Entry>() == 48);
+const _: () = assert!(std::mem::size_of::<Entry>() == 64);
 /// The newest record is a tombstone.
 pub(super) const TOMB: u64 = 1 << 63;
 /// The newest record survives compaction at the plan's revision.
@@ -126,6 +67,7 @@ impl Entry {
 
     /// Takes in a newer entry of the same key.
     fn absorb(&mut self, newer: &Entry) {
+        self.hist.then(self.loc & TOMB != 0, &newer.hist);
         (self.loc, self.seq, self.len) = (newer.loc, newer.seq, newer.len);
         self.stored = self.stored.saturating_add(newer.stored);
         self.revisions = self.revisions.saturating_add(newer.revisions);
@@ -324,8 +266,9 @@ impl<'g> Gather<'g> {
         }
         let stored = u64::from(r.ksize()) + u64::from(r.vsize());
         let tombstones = u32::from(r.tomb());
-        let entry =
-            Entry { fp: [(fp >> 64) as u64, fp as u64], loc, stored, seq, len: r.vsize(), revisions: 1, tombstones };
+        let hist = History::record(r.main, r.tomb(), r.fresh(), &self.plan.compacted.unwrap_or_default());
+        let fp = [(fp >> 64) as u64, fp as u64];
+        let entry = Entry { fp, hist, loc, stored, seq, len: r.vsize(), revisions: 1, tombstones };
         let grown = acc.stretches.last_mut().map_or(0, |s| s.push(entry));
         if grown > 0 && !self.budget.charge(grown) {
             acc.stretches = Vec::new();

@@ -6,7 +6,17 @@ use crate::etcd::{revision, schema};
 
 fn entry(fp: u128, seq: u32, stored: u64, tomb: bool) -> Entry {
     let loc = u64::from(seq) | if tomb { TOMB } else { 0 };
-    Entry { fp: [(fp >> 64) as u64, fp as u64], loc, stored, seq, len: seq, revisions: 1, tombstones: u32::from(tomb) }
+    let hist = Default::default();
+    Entry {
+        fp: [(fp >> 64) as u64, fp as u64],
+        hist,
+        loc,
+        stored,
+        seq,
+        len: seq,
+        revisions: 1,
+        tombstones: u32::from(tomb),
+    }
 }
 
 #[test]
@@ -52,7 +62,7 @@ fn later_stretches_hold_newer_records_and_ordinals_count_every_element() {
 
 #[test]
 fn plans_split_keys_evenly_and_budgets_stay_exceeded() {
-    let plans: Vec<Plan> = (0..3).map(|pass| Plan { pass, passes: 3, rev: 0 }).collect();
+    let plans: Vec<Plan> = (0..3).map(|pass| Plan { pass, passes: 3, ..Plan::all(0) }).collect();
     for fp in [0u128, 1, 2, u128::MAX, 12345678901234567890] {
         assert_eq!(plans.iter().filter(|p| p.covers(fp)).count(), 1);
         assert!(Plan::all(0).covers(fp));
@@ -167,7 +177,7 @@ fn passes_split_the_live_set_and_agree_with_a_replay() {
             let mut got = std::collections::BTreeMap::new();
             for index in 0..of {
                 let b = Budget::new(BUDGET);
-                let g = walk_keys(&view, &Gather::new(&data, Plan { pass: index, passes: of, rev: 0 }, &b));
+                let g = walk_keys(&view, &Gather::new(&data, Plan { pass: index, passes: of, ..Plan::all(0) }, &b));
                 assert!(!b.exceeded());
                 for kv in reduce(g).iter().flatten().filter(|k| k.live()).filter_map(|k| k.newest(&data)) {
                     let old = got.insert(kv.key.to_vec(), (kv.mod_revision, kv.value.len()));
@@ -193,7 +203,7 @@ fn passes_that_pass_the_budget_are_split_until_every_key_is_covered_once() {
         cap,
         |pass, passes, budget| {
             walks += 1;
-            for fp in (0..100u64).filter(|fp| Plan { pass, passes, rev: 0 }.covers(u128::from(*fp))) {
+            for fp in (0..100u64).filter(|fp| Plan { pass, passes, ..Plan::all(0) }.covers(u128::from(*fp))) {
                 budget.charge(ENTRY_COST * weight(fp));
             }
             (pass, passes)
@@ -202,7 +212,7 @@ fn passes_that_pass_the_budget_are_split_until_every_key_is_covered_once() {
     );
     assert_eq!(passes, kept.len() as u64);
     for fp in 0..1000u128 {
-        let n = kept.iter().filter(|&&(pass, passes)| Plan { pass, passes, rev: 0 }.covers(fp)).count();
+        let n = kept.iter().filter(|&&(pass, passes)| Plan { pass, passes, ..Plan::all(0) }.covers(fp)).count();
         assert_eq!(n, 1, "fingerprint {fp} in {n} kept passes: {kept:?}");
     }
     assert_eq!(passes_for(100, cap), 2);

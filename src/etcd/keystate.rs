@@ -2,8 +2,10 @@
 //! partition by partition, in parallel, to one [`KeyState`] per key, handed to a [`KeyFold`];
 //! and the driver that runs further passes when the first walk passed its budget.
 
-use super::keyspace::{passes_for, Budget, Entry, Gather, GatherInfo, Gathered, Plan, Stretch, KEEP, OFFSET, TOMB};
+use super::history::{Compacted, History};
+use super::keyspace::{Entry, Gather, GatherInfo, Gathered, Plan, Stretch, KEEP, OFFSET, TOMB};
 use super::mvcc::PARTS;
+use super::plan::in_passes;
 use super::{proto, FpMap};
 use crate::bbolt::bitmap::AtomicBitmap;
 use crate::bbolt::view::DbView;
@@ -27,21 +29,37 @@ pub struct KeyState {
     pub ordinal: u64,
     loc: u64,
     len: u32,
+    hist: History,
 }
 
 impl KeyState {
     fn new(e: &Entry, base: u64) -> KeyState {
         let (revisions, tombstones) = (u64::from(e.revisions), u64::from(e.tombstones));
         let ordinal = base.saturating_add(u64::from(e.seq));
-        KeyState { fp: e.fp(), revisions, tombstones, stored_bytes: e.stored, ordinal, loc: e.loc, len: e.len }
+        KeyState {
+            fp: e.fp(),
+            revisions,
+            tombstones,
+            stored_bytes: e.stored,
+            ordinal,
+            loc: e.loc,
+            len: e.len,
+            hist: e.hist,
+        }
     }
 
     fn absorb(&mut self, newer: &Entry, base: u64) {
+        self.hist.then(!self.live(), &newer.hist);
         let n = KeyState::new(newer, base);
         (self.loc, self.len, self.ordinal) = (n.loc, n.len, n.ordinal);
         self.revisions = self.revisions.saturating_add(n.revisions);
         self.tombstones = self.tombstones.saturating_add(n.tombstones);
         self.stored_bytes = self.stored_bytes.saturating_add(n.stored_bytes);
+    }
+
+    /// Whether the key's history breaks etcd's rules under the file's compactions ([`History`]).
+    pub fn history_broken(&self, compacted: &Compacted) -> bool {
+        self.hist.broken(compacted)
     }
 
     /// Whether the newest record is a put (the key is live).
@@ -161,42 +179,6 @@ pub fn fold_passes<F: KeyFold>(view: &DbView<'_>, gather: &Gather<'_>, entries: 
         |got| acc = acc.take().map(|a| f.join(a, fold_reduced(view.data, got, f))),
     );
     acc.unwrap_or_else(|| f.empty())
-}
-
-/// Runs `walk` over passes that together cover every key once, each within `cap` bytes, and
-/// hands what each gathered to `keep`; returns how many passes were kept. It starts with as many
-/// passes as `entries` records need ([`passes_for`]); a pass whose gathering passes its budget is
-/// thrown away and split in two (the keys whose fingerprint is `p` modulo `n` are those with
-/// `p` or `p + n` modulo `2n`: keys that fall together), down to passes of one record on
-/// average, which are not held to the budget. `walk` gets the pass, the pass count and a fresh
-/// budget.
-pub fn in_passes<T>(
-    entries: u64,
-    cap: u64,
-    mut walk: impl FnMut(u64, u64, &Budget) -> T,
-    mut keep: impl FnMut(T),
-) -> u64 {
-    let n = entries.max(1);
-    let first = passes_for(n, cap);
-    let mut kept = 0;
-    for start in 0..first {
-        // Depth first: at most one pending half per doubling.
-        let mut todo = vec![(start, first)];
-        while let Some((pass, passes)) = todo.pop() {
-            let budget = Budget::new(if passes >= n { u64::MAX } else { cap });
-            let got = walk(pass, passes, &budget);
-            if budget.exceeded() {
-                drop(got);
-                let twice = passes.saturating_mul(2);
-                todo.push((pass.saturating_add(passes), twice));
-                todo.push((pass, twice));
-            } else {
-                keep(got);
-                kept += 1;
-            }
-        }
-    }
-    kept
 }
 
 /// Walks the keys and runs `f` over them, in bounded memory; also what the walk saw.

@@ -11,10 +11,12 @@
 //! newest record per key. Survivors are marked in per-stretch bitmaps and read back in order, so
 //! nothing is sorted.
 
+use super::history::{Compacted, History};
 use super::{key_fingerprint, proto, revision, Passthrough};
 use crate::bbolt::page::ELEMENT_SIZE;
 use crate::problem::ProblemKind;
 use rayon::prelude::*;
+use std::collections::hash_map::Entry as Slot;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
@@ -46,13 +48,15 @@ pub struct Rec {
     pub main: u64,
     /// Lease the key was attached to (0 = none).
     pub lease: u64,
-    /// Position in its stretch (set by [`Parts::push`]).
-    pub seq: u32,
+    /// Position in its stretch (set by [`Parts::push`]), with [`FRESH`] in the top bit.
+    seq: u32,
     /// Value length in bytes, with the tombstone flag in the top bit.
     vsize_tomb: u32,
 }
 
 const TOMB: u32 = 1 << 31;
+/// In `seq`: the record is a put whose create revision is its own (version 1).
+const FRESH: u32 = 1 << 31;
 
 /// A broken etcd invariant: its kind and a sentence.
 pub type Invariant = (ProblemKind, String);
@@ -95,7 +99,8 @@ impl Rec {
         let kv = proto::kv(value).ok_or_else(bad)?;
         let vsize = u32::try_from(value.len()).ok().filter(|&v| v < TOMB).ok_or_else(bad)?;
         let issue = Rec::invariant(&rev, &kv);
-        Ok(Some((kv, Rec::new(rev.main, kv.lease, vsize, rev.tombstone), issue)))
+        let fresh = !rev.tombstone && kv.create_revision == rev.main;
+        Ok(Some((kv, Rec::new(rev.main, kv.lease, vsize, rev.tombstone).with_fresh(fresh), issue)))
     }
 
     /// etcd's invariants between a decoded record's revision key and its fields: a tombstone carries
@@ -142,6 +147,21 @@ impl Rec {
     /// A record (its position is set when it is pushed).
     pub fn new(main: u64, lease: u64, vsize: u32, tomb: bool) -> Rec {
         Rec { main, lease, seq: 0, vsize_tomb: (vsize & !TOMB) | if tomb { TOMB } else { 0 } }
+    }
+
+    /// The record, marked as a put that created its key (or not).
+    pub fn with_fresh(self, fresh: bool) -> Rec {
+        Rec { seq: (self.seq & !FRESH) | if fresh { FRESH } else { 0 }, ..self }
+    }
+
+    /// Whether the record is a put whose create revision is its own (version 1).
+    pub fn fresh(&self) -> bool {
+        self.seq & FRESH != 0
+    }
+
+    /// Position in its stretch.
+    pub fn seq(&self) -> u32 {
+        self.seq & !FRESH
     }
 
     /// Whether the entry is a tombstone.
@@ -210,7 +230,7 @@ impl Parts {
     /// Appends the stretch's next record; returns the bytes its buffers grew by (for a
     /// [`Budget`](super::keyspace::Budget)).
     pub fn push(&mut self, fp: u128, mut r: Rec) -> u64 {
-        r.seq = u32::try_from(self.sizes.len()).unwrap_or(u32::MAX);
+        r.seq = (r.seq & FRESH) | u32::try_from(self.sizes.len()).unwrap_or(!FRESH).min(!FRESH);
         let part = &mut self.parts[partition(fp)];
         let before = (self.sizes.capacity() * 4 + part.capacity() * SLOT) as u64;
         self.sizes.push(r.vsize_tomb);
@@ -218,11 +238,14 @@ impl Parts {
         (self.sizes.capacity() * 4 + part.capacity() * SLOT) as u64 - before
     }
 
-    /// Whether the stretch is full (positions are u32).
+    /// Whether the stretch is full (positions are 31 bits).
     pub fn is_full(&self) -> bool {
-        self.sizes.len() >= u32::MAX as usize
+        self.sizes.len() >= !FRESH as usize
     }
 }
+
+/// A partition's keys: where the newest record is (stretch), the record, the key's history.
+type PartMap = HashMap<u128, (u32, Rec, History), BuildHasherDefault<Passthrough>>;
 
 /// What one partition's keys add to a replay at `rev`.
 #[derive(Default)]
@@ -233,26 +256,34 @@ struct PartReplay {
     keep_bytes: u64,
     /// The survivors: (stretch, position in it).
     keep: Vec<(u32, u32)>,
+    /// Keys whose history breaks etcd's rules ([`History`]).
+    broken: u64,
 }
 
 /// One partition reduced to the newest record of each of its keys, and those summed up at `rev`
 /// as they are found (not gathered first: 32 bytes a key, on top of the records).
-fn replay_part(
-    stretches: &[Parts],
-    p: usize,
-    rev: u64,
-    map: &mut HashMap<u128, (u32, Rec), BuildHasherDefault<Passthrough>>,
-) -> PartReplay {
+fn replay_part(stretches: &[Parts], p: usize, rev: u64, compacted: &Compacted, map: &mut PartMap) -> PartReplay {
     map.clear();
     for (i, s) in stretches.iter().enumerate() {
         for ([hi, lo], r) in &s.parts[p] {
             let fp = (u128::from(*hi) << 64) | u128::from(*lo);
             // Later stretches, and later positions, hold later revisions.
-            map.insert(fp, (i as u32, *r));
+            let h = History::record(r.main, r.tomb(), r.fresh(), compacted);
+            match map.entry(fp) {
+                Slot::Occupied(mut o) => {
+                    let (at, newest, hist) = o.get_mut();
+                    hist.then(newest.tomb(), &h);
+                    (*at, *newest) = (i as u32, *r);
+                }
+                Slot::Vacant(v) => {
+                    v.insert((i as u32, *r, h));
+                }
+            }
         }
     }
     let mut out = PartReplay { distinct_keys: map.len() as u64, ..PartReplay::default() };
-    for (i, r) in map.values() {
+    for (i, r, h) in map.values() {
+        out.broken += u64::from(h.broken(compacted));
         if !r.tomb() {
             out.live_keys += 1;
             if r.lease != 0 {
@@ -261,7 +292,7 @@ fn replay_part(
         }
         if survives(r.main, r.tomb(), rev) {
             out.keep_bytes += r.bytes();
-            out.keep.push((*i, r.seq));
+            out.keep.push((*i, r.seq()));
         }
     }
     out
@@ -310,16 +341,22 @@ pub struct Replay {
     pub survivors: Vec<(u32, u32)>,
     /// Lease ids of live keys (one per key).
     pub live_leases: Vec<u64>,
+    /// Keys whose history breaks etcd's rules ([`History`]).
+    pub broken_histories: u64,
 }
 
-/// Compacts at `rev`: every key's newest record survives unless it is a tombstone below `rev`.
+/// Compacts at `rev`: every key's newest record survives unless it is a tombstone below `rev`;
+/// and holds each key's history to etcd's rules under the file's own compactions.
 /// `stretches` must be in revision order.
-pub fn replay(stretches: &[Parts], t: &Totals, rev: u64) -> Replay {
+pub fn replay(stretches: &[Parts], t: &Totals, rev: u64, compacted: &Compacted) -> Replay {
     let mut m = Mvcc { revisions: t.revisions, tombstones: t.tombstones, malformed: t.malformed, ..Mvcc::default() };
-    let parts: Vec<PartReplay> =
-        (0..PARTS).into_par_iter().map_init(HashMap::default, |map, p| replay_part(stretches, p, rev, map)).collect();
+    let parts: Vec<PartReplay> = (0..PARTS)
+        .into_par_iter()
+        .map_init(HashMap::default, |map, p| replay_part(stretches, p, rev, compacted, map))
+        .collect();
     let mut live_leases = Vec::new();
     let mut keep_bytes = 0;
+    let broken_histories = parts.iter().map(|p| p.broken).sum();
     let mut keep: Vec<Vec<bool>> = stretches.iter().map(|s| vec![false; s.sizes.len()]).collect();
     for part in parts {
         m.distinct_keys += part.distinct_keys;
@@ -346,7 +383,7 @@ pub fn replay(stretches: &[Parts], t: &Totals, rev: u64) -> Replay {
         keep_entries,
         keep_bytes,
     };
-    Replay { mvcc: m, survivors, live_leases }
+    Replay { mvcc: m, survivors, live_leases, broken_histories }
 }
 
 #[cfg(test)]
@@ -383,7 +420,7 @@ mod tests {
         for (i, (k, main, tomb)) in recs.into_iter().enumerate() {
             feed(if i < 4 { &mut n } else { &mut m }, &mut t, k, main, tomb);
         }
-        let r = replay(&[n, m], &t, 7);
+        let r = replay(&[n, m], &t, 7, &Compacted::default());
         assert_eq!((r.mvcc.revisions, r.mvcc.distinct_keys, r.mvcc.live_keys, r.mvcc.tombstones), (9, 4, 2, 3));
         assert_eq!((r.mvcc.compaction.keep_entries, r.mvcc.compaction.delete_entries), (3, 6));
         // Survivors in revision order: a@3, c's tombstone@7, d@7.

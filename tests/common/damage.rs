@@ -188,3 +188,16 @@ pub fn mod_revision_changed(d: &mut [u8]) -> usize {
     d[v + 1] ^= 0x01;
     key_at
 }
+
+/// A misdirected write in `k8s-0.005.member.db`: the `key` bucket's branch element 3 points at
+/// page 35, a stale free leaf of an older transaction that starts with the same revision. bbolt
+/// reads the tree as sound and the live keys stay the same; the history does not: two records of
+/// one key at or below the finished compaction (96), another key whose oldest record is a later
+/// version. Returns the branch page.
+pub fn misdirected_branch(d: &mut [u8]) -> usize {
+    let s = shape(d);
+    let e = branch_elem(s.key_root, 3);
+    assert_eq!(u64_at(d, e + 8), 82, "the k8s-0.005.member.db this damage was worked out on");
+    put_u64(d, e + 8, 35);
+    s.key_root
+}

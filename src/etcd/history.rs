@@ -1,0 +1,173 @@
+//! etcd's invariants over one key's history: what the `key` bucket can hold after etcd wrote it,
+//! so a stale page put in the tree (a branch pointing at an old leaf that starts with the same
+//! revision, a misdirected write) is damage even though every page and every record reads well.
+//!
+//! For a key, in revision order, with `F` the finished compaction and `S` the larger of the
+//! finished and scheduled ones (ETCD-FORMAT.md section 6):
+//! - compaction at `F` kept at most one record at or below `F`, and never a tombstone below `F`
+//!   (a generation that ended below `F` is dropped whole; a tombstone exactly at `F` is kept since
+//!   etcd 3.4.34/3.5.16, deleted before);
+//! - a put right after a tombstone starts a generation (version 1: create revision = its own), a
+//!   put right after a put continues one (create revision earlier than its own), and a tombstone
+//!   follows a put, never another tombstone;
+//! - the key's oldest record, when above `S`, is the put that created it (no compaction may have
+//!   removed what came before it).
+//!
+//! A compaction deletes in revision order, so one interrupted before it finished (`S > F`) still
+//! leaves a history these rules accept. Histories are reduced piecewise ([`History::then`]), so
+//! the in-memory replay and the bounded passes (which fold a key's records a stretch at a time)
+//! reach the same verdict.
+
+/// The compactions a file records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compacted {
+    /// `finishedCompactRev` (0 when none): every record compaction at it deletes is gone.
+    pub finished: u64,
+    /// The larger of `finishedCompactRev` and `scheduledCompactRev` (0 when neither): records at
+    /// or below it may be missing.
+    pub upto: u64,
+}
+
+/// The first record was a put that created its key (create revision = its own revision).
+const FRESH: u64 = 1 << 63;
+/// The first record was a tombstone.
+const TOMB: u64 = 1 << 62;
+/// The first record's main revision (clamped below the flags).
+const MAIN: u64 = TOMB - 1;
+/// A tombstone below the finished compaction was seen.
+const TOMB_BELOW: u32 = 1 << 31;
+
+/// One key's history (or a stretch of it), reduced to what the invariants need: 16 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// The oldest record: main revision and flags.
+    first: u64,
+    /// Records at or below the finished compaction, with [`TOMB_BELOW`].
+    low: u32,
+    /// Steps between consecutive records that break a rule.
+    broken: u32,
+}
+
+impl History {
+    /// The history of one record: its main revision, whether it is a tombstone, whether it is a
+    /// put whose create revision is its own.
+    pub fn record(main: u64, tomb: bool, fresh: bool, c: &Compacted) -> History {
+        let mut low = 0;
+        if main <= c.finished {
+            low = 1;
+            if tomb && main < c.finished {
+                low |= TOMB_BELOW;
+            }
+        }
+        let flags = if tomb {
+            TOMB
+        } else if fresh {
+            FRESH
+        } else {
+            0
+        };
+        History { first: main.min(MAIN) | flags, low, broken: 0 }
+    }
+
+    /// Appends `newer`, the records that follow this history's; `newest_tomb` tells whether the
+    /// newest record of this history is a tombstone.
+    pub fn then(&mut self, newest_tomb: bool, newer: &History) {
+        let (tomb, fresh) = (newer.first & TOMB != 0, newer.first & FRESH != 0);
+        let step_broken = if newest_tomb {
+            // After a tombstone: a put that creates the key again, never another tombstone.
+            tomb || !fresh
+        } else {
+            // After a put: a put of the same generation, or the tombstone that ends it.
+            !tomb && fresh
+        };
+        self.broken = self.broken.saturating_add(newer.broken).saturating_add(u32::from(step_broken));
+        let count = (self.low & !TOMB_BELOW).saturating_add(newer.low & !TOMB_BELOW).min(TOMB_BELOW - 1);
+        self.low = count | ((self.low | newer.low) & TOMB_BELOW);
+    }
+
+    /// Whether the whole history of a key breaks one of the rules.
+    pub fn broken(&self, c: &Compacted) -> bool {
+        let first_main = self.first & MAIN;
+        let first_not_created = first_main > c.upto && self.first & FRESH == 0;
+        let low = self.low & !TOMB_BELOW;
+        self.broken > 0 || first_not_created || low > 1 || (low == 1 && self.low & TOMB_BELOW != 0)
+    }
+}
+
+/// The problem for `keys` keys whose history breaks the rules.
+pub fn problem(keys: u64, c: &Compacted) -> crate::problem::Problem {
+    crate::problem::Problem::new(
+        crate::problem::ProblemKind::HistoryInconsistent,
+        format!(
+            "{keys} key(s) hold a history etcd cannot have written (finished compaction {}): records compaction \
+             deleted, a version sequence with a gap, or a tombstone out of place; a page of the `key` bucket may \
+             hold stale data (a misdirected write); `boltscope diff` against another backup names the revision",
+            c.finished
+        ),
+    )
+    .bucket(vec!["key".into()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the records (main, tombstone, fresh), in order, break a rule, folded one by one
+    /// and also in two halves (as stretches are).
+    fn broken(recs: &[(u64, bool, bool)], c: Compacted) -> bool {
+        let fold = |rs: &[(u64, bool, bool)]| {
+            let mut it = rs.iter();
+            let &(m, t, f) = it.next()?;
+            let mut h = History::record(m, t, f, &c);
+            let mut last_tomb = t;
+            for &(m, t, f) in it {
+                h.then(last_tomb, &History::record(m, t, f, &c));
+                last_tomb = t;
+            }
+            Some((h, last_tomb))
+        };
+        let (whole, _) = fold(recs).unwrap();
+        for cut in 1..recs.len() {
+            let (mut a, a_tomb) = fold(&recs[..cut]).unwrap();
+            let (b, _) = fold(&recs[cut..]).unwrap();
+            a.then(a_tomb, &b);
+            assert_eq!(a, whole, "split at {cut}");
+        }
+        whole.broken(&c)
+    }
+
+    const NONE: Compacted = Compacted { finished: 0, upto: 0 };
+    const AT_20: Compacted = Compacted { finished: 20, upto: 20 };
+
+    #[test]
+    fn what_etcd_writes_passes() {
+        // put@5 (created), put@6, tombstone@7, put@9 (created again), put@12.
+        let h = [(5, false, true), (6, false, false), (7, true, false), (9, false, true), (12, false, false)];
+        assert!(!broken(&h, NONE));
+        // After compaction at 20: the newest record at or below 20 of a live generation stays.
+        assert!(!broken(&[(15, false, false), (25, false, false)], AT_20));
+        // A tombstone exactly at the compaction is kept by newer servers.
+        assert!(!broken(&[(20, true, false), (30, false, true)], AT_20));
+        // An unfinished compaction at 20 (finished at 0) deleted only the oldest records.
+        let part = Compacted { finished: 0, upto: 20 };
+        assert!(!broken(&[(7, true, false), (9, false, true), (15, false, false), (25, false, false)], part));
+    }
+
+    #[test]
+    fn what_etcd_cannot_write_is_broken() {
+        // Two records at or below the finished compaction (the misdirected leaf's case).
+        assert!(broken(&[(10, false, false), (18, false, false), (25, false, false)], AT_20));
+        // A tombstone below it, alone: its generation should have been dropped.
+        assert!(broken(&[(15, true, false)], AT_20));
+        assert!(broken(&[(15, true, false), (25, false, true)], AT_20));
+        // The oldest record above the compaction does not create the key: what came before is lost.
+        assert!(broken(&[(25, false, false)], AT_20));
+        assert!(broken(&[(3, false, false)], NONE));
+        assert!(broken(&[(25, true, false)], AT_20));
+        // A put after a put that creates the key; a put after a tombstone that does not.
+        assert!(broken(&[(5, false, true), (6, false, true)], NONE));
+        assert!(broken(&[(5, false, true), (6, true, false), (7, false, false)], NONE));
+        // Two tombstones in a row.
+        assert!(broken(&[(5, false, true), (6, true, false), (7, true, false)], NONE));
+    }
+}
