@@ -105,6 +105,22 @@ pub fn one_page(name: &str, d: &mut [u8]) {
     }
 }
 
+/// The `key` bucket's last leaf (the rightmost child of its root branch, a leaf with its overflow
+/// pages) zeroed: the newest revisions gone with no leaf above them to say where they stopped.
+/// Returns the main revision the branch names as that leaf's first key (read by hand): it and
+/// every later revision are lost.
+pub fn last_leaf_zeroed(d: &mut [u8]) -> u64 {
+    let l = shape(d);
+    let n = u16_at(d, l.key_root * PS + 10);
+    let e = branch_elem(l.key_root, n - 1);
+    let (pos, leaf) = (u32_at(d, e), u64_at(d, e + 8) as usize);
+    let first = u64::from_be_bytes(d[e + pos..e + pos + 8].try_into().unwrap());
+    assert_eq!(u16_at(d, leaf * PS + 8), 0x02, "the rightmost child is a leaf");
+    let pages = 1 + u32_at(d, leaf * PS + 12);
+    d[leaf * PS..(leaf + pages) * PS].fill(0);
+    first
+}
+
 /// Every one-page damage class.
 pub const ONE_PAGE: [&str; 13] = [
     "branch cycle",

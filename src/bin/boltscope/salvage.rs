@@ -85,11 +85,19 @@ fn text(r: &SalvageReport) -> String {
     if let Some(c) = r.compact_revision {
         let _ = writeln!(o, "  revision  last {}, compacted at {c}", r.last_revision);
     }
-    if !r.revision_ranges_lost.is_empty() {
-        let _ = writeln!(o, "  lost      revisions {}", ranges(&r.revision_ranges_lost));
+    let mut lost = ranges(&r.revision_ranges_lost);
+    if let Some(from) = r.revisions_lost_from {
+        let sep = if lost.is_empty() { "" } else { ", " };
+        let _ = write!(lost, "{sep}{from} and later (the key bucket's last leaf cannot be read: how many is unknown)");
+    }
+    if !lost.is_empty() {
+        let _ = writeln!(o, "  lost      revisions {lost}");
     }
     if !r.revision_ranges_possibly_lost.is_empty() {
         let _ = writeln!(o, "  maybe     revisions {} may have held records", ranges(&r.revision_ranges_possibly_lost));
+    }
+    if let Some(after) = r.revisions_possibly_lost_after {
+        let _ = writeln!(o, "  maybe     revisions after {after} may have existed");
     }
     let fixed = v.layout_repaired + v.key_repaired;
     if fixed + v.unreadable + v.left_out > 0 {
