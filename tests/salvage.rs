@@ -274,6 +274,50 @@ fn the_newest_revisions_lost_with_the_last_leaf_are_reported_lost() {
 }
 
 #[test]
+fn the_tree_read_is_the_one_bbolt_reads_never_an_invalid_meta_pages_first() {
+    // The newer meta page made invalid two ways: its root pointed at an older root page (its
+    // checksum then fails), or one bit of its high-water mark flipped. bbolt reads the other,
+    // valid meta page's tree; so must salvage, and say what the invalid newer one may have lost.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = "k8s-0.005.member.db";
+    let orig = common::bytes(file);
+    let l = damage::shape(&orig);
+    let (newer, older) = (l.active_meta, 1 - l.active_meta);
+    let older_tree = common::u64_at(&orig, older * 4096 + 32);
+    let mut moved = orig.clone();
+    common::put_u64(&mut moved, newer * 4096 + 32, damage::older_root(&orig) as u64);
+    let mut hwm = orig.clone();
+    hwm[newer * 4096 + 56] ^= 1;
+    let src = tmp.path().join("src.db");
+    let dst = tmp.path().join("copy.db");
+    for (what, d) in [("root moved", moved), ("high-water mark flipped", hwm)] {
+        std::fs::write(&src, &d).unwrap();
+        let out = salvage_cli(&["-w", "json", "--force"], &src, dst.to_str().unwrap());
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", String::from_utf8_lossy(&out.stdout));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let root = &v["root"];
+        assert_eq!(
+            (root["page"].as_u64(), root["meta"].as_u64(), root["from"].as_str()),
+            (Some(older_tree), Some(older as u64), Some("meta")),
+            "{what}"
+        );
+        assert_eq!((v["pages_skipped_total"].as_u64(), v["lossless"].as_bool()), (Some(0), Some(false)), "{what}");
+        assert!(v["notes"].to_string().contains("claims a newer transaction"), "{what}: {}", v["notes"]);
+        let copy = std::fs::read(&dst).unwrap();
+        assert_eq!(measure(&answer("k8s-0.005"), &live(&copy)), (1.0, 0), "{what}");
+    }
+    // Neither meta page readable: the root found by scanning cannot be shown to be the newest.
+    let mut d = orig.clone();
+    d[..2 * 4096].fill(0);
+    std::fs::write(&src, &d).unwrap();
+    let out = salvage_cli(&["-w", "json", "--force"], &src, dst.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["root"]["from"].as_str(), v["lossless"].as_bool()), (Some("scan"), Some(false)));
+    assert!(v["notes"].to_string().contains("NO META PAGE NAMES A READABLE ROOT"), "{}", v["notes"]);
+}
+
+#[test]
 fn secret_values_are_never_printed() {
     // Residue of deleted Secrets (fixtures/residue): salvage it with the header of its key
     // bucket's only page (page 2, the root page's `key` entry says) scribbled on, so every page is

@@ -210,6 +210,35 @@ fn a_salvaged_copy_is_restored_and_served_by_real_etcd_with_exactly_the_keys_it_
     }
 }
 
+#[test]
+#[ignore = "needs real etcd/etcdctl/etcdutl and boltoracle: run by .ci/run after ../shared/oracle/install.sh"]
+fn with_the_newer_meta_page_invalid_the_copy_holds_what_real_bbolt_reads() {
+    if !have(&["etcd", "etcdctl", "etcdutl", "boltoracle"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let file = "k8s-0.005.member.db";
+    let mut d = common::bytes(file);
+    let newer = damage::shape(&d).active_meta;
+    let older_root = damage::older_root(&d) as u64;
+    common::put_u64(&mut d, newer * 4096 + 32, older_root);
+    let src = tmp.path().join("damaged.db");
+    std::fs::write(&src, &d).unwrap();
+    let copy = tmp.path().join("salvaged.db");
+    let report = salvage(&src, &copy, &["--trailer", "always"]);
+    oracle_check(file, &copy);
+    // Real bbolt opens the damaged file on its valid meta page: the copy holds exactly that tree,
+    // every bucket (etcd's `meta` with its consistent index too).
+    let dump = |db: &Path| run_ok("boltoracle dump", Command::new(which("boltoracle")).arg("dump").arg(db)).stdout;
+    assert!(dump(&copy) == dump(&src), "{report}");
+    let data = tmp.path().join("etcd");
+    restore("etcdutl snapshot restore", &copy, &data);
+    let e = Etcd::start("salvaged, newer meta page invalid", &data);
+    let served = live_by_etcd(&e);
+    e.stop();
+    assert_eq!(served, live_by_bbolt(&src));
+}
+
 /// The main revisions of the `key` bucket of a file, from real bbolt's dump.
 fn revisions_by_bbolt(db: &Path) -> BTreeSet<u64> {
     let out = run_ok("boltoracle dump", Command::new(which("boltoracle")).arg("dump").arg(db));

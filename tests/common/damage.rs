@@ -121,6 +121,31 @@ pub fn last_leaf_zeroed(d: &mut [u8]) -> u64 {
     first
 }
 
+/// A root page of an older transaction, found by hand: the highest page other than the newer
+/// meta page's root that names itself, is a leaf, and holds only bucket entries, `key` among them.
+pub fn older_root(d: &[u8]) -> usize {
+    let l = shape(d);
+    let root = u64_at(d, l.active_meta * PS + 32) as usize;
+    (2..l.hwm as usize)
+        .rev()
+        .find(|&p| {
+            let n = u16_at(d, p * PS + 10);
+            let bucket = |i: usize| u32_at(d, leaf_elem(p, i)) == 1;
+            let names_key = (0..n).any(|i| {
+                let e = leaf_elem(p, i);
+                let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
+                d.get(e + pos..e + pos + ks) == Some(b"key".as_slice())
+            });
+            p != root
+                && u64_at(d, p * PS) == p as u64
+                && u16_at(d, p * PS + 8) == 0x02
+                && n > 0
+                && (0..n).all(bucket)
+                && names_key
+        })
+        .expect("an older root page")
+}
+
 /// Every one-page damage class.
 pub const ONE_PAGE: [&str; 13] = [
     "branch cycle",

@@ -77,7 +77,14 @@ fn text(r: &SalvageReport) -> String {
     if let Some(root) = &r.root {
         let from = match (&root.from, root.meta) {
             (salvage::root::RootFrom::Scan, _) => "found by scanning (no meta page names a readable root)".to_string(),
-            (f, Some(m)) => format!("named by meta page {m} ({})", format!("{f:?}").to_lowercase()),
+            (f, Some(m)) => {
+                let how = match f {
+                    salvage::root::RootFrom::Meta => "the newest valid meta page",
+                    salvage::root::RootFrom::OlderMeta => "an older valid meta page",
+                    _ => "an INVALID meta page: no valid one names a readable root",
+                };
+                format!("named by meta page {m} ({how})")
+            }
             (_, None) => String::new(),
         };
         let _ = writeln!(o, "  tree      root page {} {from}", root.page);

@@ -105,6 +105,7 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
         ));
     }
     let root = root::choose(data, &g);
+    report.notes.extend(root.as_ref().and_then(|r| r.note.clone()));
     let mut reader = tree::reader(g, root.as_ref().map_or(g.pages(), |r| r.limit));
     let (listed, root_lost) = match &root {
         Some(r) => tree::read_root(&mut reader, r.page),
@@ -217,7 +218,8 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
         && report.entries_unreadable == 0
         && report.revisions.unreadable == 0
         && report.notes.iter().all(|n| !n.starts_with("the sha256"))
-        && report.pages_skipped_total == 0;
+        && report.pages_skipped_total == 0
+        && root.as_ref().is_some_and(|r| !r.tail_uncertain);
     Ok(Gathered { g, root, keys, key_sequence: key_top.sequence, plain, report })
 }
 
