@@ -318,6 +318,27 @@ fn the_tree_read_is_the_one_bbolt_reads_never_an_invalid_meta_pages_first() {
 }
 
 #[test]
+fn a_page_read_past_its_damage_is_named_in_the_report() {
+    // The key bucket's root branch with its type flag flipped (0x01 -> 0x00): read as the branch
+    // its elements make, every record comes back, but the report says the page was damaged.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let page = damage::shape(&d).key_root;
+    d[page * 4096 + 8] ^= 1;
+    let src = tmp.path().join("src.db");
+    std::fs::write(&src, &d).unwrap();
+    let dst = tmp.path().join("copy.db");
+    let out = salvage_cli(&["-w", "json"], &src, dst.to_str().unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want = format!("page {page} has an invalid page type");
+    assert!(v["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains(&want)), "{}", v["notes"]);
+    assert_eq!(measure(&answer("k8s-0.005"), &live(&std::fs::read(&dst).unwrap())), (1.0, 0));
+    let out = salvage_cli(&["--force"], &src, dst.to_str().unwrap());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.starts_with("  note") && l.contains(&want)), "{text}");
+}
+
+#[test]
 fn secret_values_are_never_printed() {
     // Residue of deleted Secrets (fixtures/residue): salvage it with the header of its key
     // bucket's only page (page 2, the root page's `key` entry says) scribbled on, so every page is

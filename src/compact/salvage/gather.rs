@@ -130,6 +130,9 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
         }
         tops.push(top);
     }
+    for p in std::mem::take(&mut reader.repaired) {
+        report.notes.push(format!("damaged page read whole: {p}"));
+    }
     let key_at = tops.iter().position(|t| t.name == KEY_BUCKET);
     let mut key_top = key_at.map(|i| tops.remove(i)).unwrap_or_default();
     let mut lost = std::mem::take(&mut key_top.lost);
