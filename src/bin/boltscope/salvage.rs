@@ -60,16 +60,25 @@ fn text(r: &SalvageReport) -> String {
     let etcd = r.buckets.iter().any(|b| b.name == "key") || r.method == salvage::Method::Copy;
     let what = if etcd {
         let how = match r.method {
-            salvage::Method::Copy => "the tree reads whole: copied".to_string(),
+            salvage::Method::Copy => String::new(),
             salvage::Method::Salvage => format!("{} from the tree, {} carved", grouped(v.from_tree), grouped(v.carved)),
         };
-        format!("{} revisions recovered ({how})", grouped(v.recovered))
+        match r.method {
+            // A copy counts the entries of every bucket, not the key bucket's revisions.
+            salvage::Method::Copy => {
+                format!("{} entries recovered (the tree reads whole: copied)", grouped(v.recovered))
+            }
+            salvage::Method::Salvage => format!("{} revisions recovered ({how})", grouped(v.recovered)),
+        }
     } else {
         let n: u64 = r.buckets.iter().map(|b| b.entries).sum();
         format!("{} entries recovered (not an etcd file: nothing carved)", grouped(n))
     };
     let _ = writeln!(o, "{} {} -> {} {}: {what}; {verdict}", r.src, h(r.src_size), r.dst, h(r.dst_size));
     if r.method == salvage::Method::Copy {
+        for n in &r.notes {
+            let _ = writeln!(o, "  note      {n}");
+        }
         let verified = if r.verified { "verified" } else { "NOT verified" };
         let _ = writeln!(o, "  copy      {verified}; {}", r.acceptance());
         return o;
@@ -136,7 +145,8 @@ fn text(r: &SalvageReport) -> String {
         );
     }
     for s in &r.pages_skipped {
-        let _ = writeln!(o, "  skipped   {} [bucket {}]", s, s.bucket.join("/"));
+        // A problem names its bucket itself.
+        let _ = writeln!(o, "  skipped   {s}");
     }
     if r.pages_skipped_total > r.pages_skipped.len() as u64 {
         let _ = writeln!(o, "  ...       {} more skipped", r.pages_skipped_total - r.pages_skipped.len() as u64);
