@@ -76,6 +76,9 @@ pub struct Reader<'a> {
     limit: u64,
     /// Pages read as part of the tree (header pages and the overflow pages they use).
     pub reached: Bitmap,
+    /// Damage worked around while reading (a page type, header id or overflow count that is not
+    /// what the tree says): what was read is whole, but the page was damaged.
+    pub repaired: Vec<Problem>,
     budget: u64,
 }
 
@@ -88,7 +91,8 @@ impl<'a> Reader<'a> {
     /// the file's page count).
     pub fn new(g: Geometry<'a>, limit: u64) -> Reader<'a> {
         let pages = g.pages();
-        Reader { g, limit: limit.min(pages), reached: Bitmap::new(pages), budget: pages.saturating_add(1) }
+        let budget = pages.saturating_add(1);
+        Reader { g, limit: limit.min(pages), reached: Bitmap::new(pages), repaired: Vec::new(), budget }
     }
 
     /// Reads the bucket rooted at `root`: `leaf` gets each leaf in key order, `lost` each key
@@ -124,13 +128,25 @@ impl<'a> Reader<'a> {
             let msg = format!("page {id} identifies itself as page {} and has type {}", h.id, type_name(h.flags));
             return Err(self.problem(ProblemKind::PageIdMismatch, id, msg));
         }
+        if h.id.0 != id {
+            let msg =
+                format!("page {id} identifies itself as page {}: read as page {id}, as its parent names it", h.id);
+            self.repaired.push(self.problem(ProblemKind::PageIdMismatch, id, msg));
+        }
         let claimed = u64::from(h.overflow) + 1;
         let fits = id.checked_add(claimed).is_some_and(|e| e <= self.limit);
         // A damaged overflow count: only the pages up to the next one that is a page of its own.
         let run = if fits {
             claimed
         } else {
-            (1..self.limit - id).find(|k| self.g.has_own_header(id + k) || self.reached.get(id + k)).unwrap_or(1)
+            let run =
+                (1..self.limit - id).find(|k| self.g.has_own_header(id + k) || self.reached.get(id + k)).unwrap_or(1);
+            let msg = format!(
+                "page {id} claims {} overflow page(s) past the tree's pages: read as {run} page(s)",
+                h.overflow
+            );
+            self.repaired.push(self.problem(ProblemKind::PagePastEof, id, msg));
+            run
         };
         for k in 0..run {
             if !self.reached.set(id + k) {
@@ -200,7 +216,16 @@ impl<'a> Reader<'a> {
         let is_branch = match page.flags {
             BRANCH => true,
             LEAF => false,
-            _ => self.plausible_branch(&page, lower, upper),
+            flags => {
+                let branch = self.plausible_branch(&page, lower, upper);
+                let msg = format!(
+                    "page {id} has an invalid page type ({}): read as a {}, as its elements make one",
+                    type_name(flags),
+                    if branch { "branch" } else { "leaf" }
+                );
+                self.repaired.push(self.problem(ProblemKind::InvalidPageType, id, msg));
+                branch
+            }
         };
         if !is_branch {
             let n = usize::from(page.count).min(max_elements(self.g.page_size));

@@ -137,6 +137,14 @@ pub struct Report {
     pub reads: usize,
 }
 
+/// The note `compact` and `salvage` give when SRC has `n` problems outside the copied tree.
+pub fn outside_note(src: &str, n: u64) -> String {
+    format!(
+        "{src} has {n} problem(s) outside the copied tree (the other meta page, the freelist, leaked pages): the \
+         copy carries none of them; `boltscope check` lists them"
+    )
+}
+
 /// Copies `view` into `out` in memory or any writer, with an etcd MVCC compaction at `revision`
 /// when given, through the same copier and filter as the file job (without its file safety and
 /// verification): for tests, fuzzing and library users.

@@ -105,6 +105,47 @@ pub fn one_page(name: &str, d: &mut [u8]) {
     }
 }
 
+/// The `key` bucket's last leaf (the rightmost child of its root branch, a leaf with its overflow
+/// pages) zeroed: the newest revisions gone with no leaf above them to say where they stopped.
+/// Returns the main revision the branch names as that leaf's first key (read by hand): it and
+/// every later revision are lost.
+pub fn last_leaf_zeroed(d: &mut [u8]) -> u64 {
+    let l = shape(d);
+    let n = u16_at(d, l.key_root * PS + 10);
+    let e = branch_elem(l.key_root, n - 1);
+    let (pos, leaf) = (u32_at(d, e), u64_at(d, e + 8) as usize);
+    let first = u64::from_be_bytes(d[e + pos..e + pos + 8].try_into().unwrap());
+    assert_eq!(u16_at(d, leaf * PS + 8), 0x02, "the rightmost child is a leaf");
+    let pages = 1 + u32_at(d, leaf * PS + 12);
+    d[leaf * PS..(leaf + pages) * PS].fill(0);
+    first
+}
+
+/// A root page of an older transaction, found by hand: the highest page other than the newer
+/// meta page's root that names itself, is a leaf, and holds only bucket entries, `key` among them.
+pub fn older_root(d: &[u8]) -> usize {
+    let l = shape(d);
+    let root = u64_at(d, l.active_meta * PS + 32) as usize;
+    (2..l.hwm as usize)
+        .rev()
+        .find(|&p| {
+            let n = u16_at(d, p * PS + 10);
+            let bucket = |i: usize| u32_at(d, leaf_elem(p, i)) == 1;
+            let names_key = (0..n).any(|i| {
+                let e = leaf_elem(p, i);
+                let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
+                d.get(e + pos..e + pos + ks) == Some(b"key".as_slice())
+            });
+            p != root
+                && u64_at(d, p * PS) == p as u64
+                && u16_at(d, p * PS + 8) == 0x02
+                && n > 0
+                && (0..n).all(bucket)
+                && names_key
+        })
+        .expect("an older root page")
+}
+
 /// Every one-page damage class.
 pub const ONE_PAGE: [&str; 13] = [
     "branch cycle",

@@ -204,12 +204,8 @@ pub fn run(a: &CompactArgs) -> Verdict {
         println!("{text}");
     }
     if r.src_problems_outside_tree > 0 {
-        eprintln!(
-            "boltscope: note: {} has {} problem(s) outside the copied tree (the other meta page, the freelist, \
-             leaked pages): the copy carries none of them; `boltscope check` lists them",
-            a.src.display(),
-            r.src_problems_outside_tree
-        );
+        let note = boltscope::compact::outside_note(&a.src.display().to_string(), r.src_problems_outside_tree);
+        eprintln!("boltscope: note: {note}");
     }
     if !r.trailer && a.trailer == TrailerArg::Auto {
         eprintln!(

@@ -60,16 +60,25 @@ fn text(r: &SalvageReport) -> String {
     let etcd = r.buckets.iter().any(|b| b.name == "key") || r.method == salvage::Method::Copy;
     let what = if etcd {
         let how = match r.method {
-            salvage::Method::Copy => "the tree reads whole: copied".to_string(),
+            salvage::Method::Copy => String::new(),
             salvage::Method::Salvage => format!("{} from the tree, {} carved", grouped(v.from_tree), grouped(v.carved)),
         };
-        format!("{} revisions recovered ({how})", grouped(v.recovered))
+        match r.method {
+            // A copy counts the entries of every bucket, not the key bucket's revisions.
+            salvage::Method::Copy => {
+                format!("{} entries recovered (the tree reads whole: copied)", grouped(v.recovered))
+            }
+            salvage::Method::Salvage => format!("{} revisions recovered ({how})", grouped(v.recovered)),
+        }
     } else {
         let n: u64 = r.buckets.iter().map(|b| b.entries).sum();
         format!("{} entries recovered (not an etcd file: nothing carved)", grouped(n))
     };
     let _ = writeln!(o, "{} {} -> {} {}: {what}; {verdict}", r.src, h(r.src_size), r.dst, h(r.dst_size));
     if r.method == salvage::Method::Copy {
+        for n in &r.notes {
+            let _ = writeln!(o, "  note      {n}");
+        }
         let verified = if r.verified { "verified" } else { "NOT verified" };
         let _ = writeln!(o, "  copy      {verified}; {}", r.acceptance());
         return o;
@@ -77,7 +86,14 @@ fn text(r: &SalvageReport) -> String {
     if let Some(root) = &r.root {
         let from = match (&root.from, root.meta) {
             (salvage::root::RootFrom::Scan, _) => "found by scanning (no meta page names a readable root)".to_string(),
-            (f, Some(m)) => format!("named by meta page {m} ({})", format!("{f:?}").to_lowercase()),
+            (f, Some(m)) => {
+                let how = match f {
+                    salvage::root::RootFrom::Meta => "the newest valid meta page",
+                    salvage::root::RootFrom::OlderMeta => "an older valid meta page",
+                    _ => "an INVALID meta page: no valid one names a readable root",
+                };
+                format!("named by meta page {m} ({how})")
+            }
             (_, None) => String::new(),
         };
         let _ = writeln!(o, "  tree      root page {} {from}", root.page);
@@ -85,11 +101,19 @@ fn text(r: &SalvageReport) -> String {
     if let Some(c) = r.compact_revision {
         let _ = writeln!(o, "  revision  last {}, compacted at {c}", r.last_revision);
     }
-    if !r.revision_ranges_lost.is_empty() {
-        let _ = writeln!(o, "  lost      revisions {}", ranges(&r.revision_ranges_lost));
+    let mut lost = ranges(&r.revision_ranges_lost);
+    if let Some(from) = r.revisions_lost_from {
+        let sep = if lost.is_empty() { "" } else { ", " };
+        let _ = write!(lost, "{sep}{from} and later (the key bucket's last leaf cannot be read: how many is unknown)");
+    }
+    if !lost.is_empty() {
+        let _ = writeln!(o, "  lost      revisions {lost}");
     }
     if !r.revision_ranges_possibly_lost.is_empty() {
         let _ = writeln!(o, "  maybe     revisions {} may have held records", ranges(&r.revision_ranges_possibly_lost));
+    }
+    if let Some(after) = r.revisions_possibly_lost_after {
+        let _ = writeln!(o, "  maybe     revisions after {after} may have existed");
     }
     let fixed = v.layout_repaired + v.key_repaired;
     if fixed + v.unreadable + v.left_out > 0 {
@@ -121,7 +145,8 @@ fn text(r: &SalvageReport) -> String {
         );
     }
     for s in &r.pages_skipped {
-        let _ = writeln!(o, "  skipped   {} [bucket {}]", s, s.bucket.join("/"));
+        // A problem names its bucket itself.
+        let _ = writeln!(o, "  skipped   {s}");
     }
     if r.pages_skipped_total > r.pages_skipped.len() as u64 {
         let _ = writeln!(o, "  ...       {} more skipped", r.pages_skipped_total - r.pages_skipped.len() as u64);

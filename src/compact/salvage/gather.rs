@@ -105,6 +105,7 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
         ));
     }
     let root = root::choose(data, &g);
+    report.notes.extend(root.as_ref().and_then(|r| r.note.clone()));
     let mut reader = tree::reader(g, root.as_ref().map_or(g.pages(), |r| r.limit));
     let (listed, root_lost) = match &root {
         Some(r) => tree::read_root(&mut reader, r.page),
@@ -128,6 +129,9 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
             report.skipped(name, l.problem.clone());
         }
         tops.push(top);
+    }
+    for p in std::mem::take(&mut reader.repaired) {
+        report.notes.push(format!("damaged page read whole: {p}"));
     }
     let key_at = tops.iter().position(|t| t.name == KEY_BUCKET);
     let mut key_top = key_at.map(|i| tops.remove(i)).unwrap_or_default();
@@ -204,13 +208,21 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     if let Some(k) = &keys {
         describe_keys(&mut report, k, &lost, compacted, key_top.dropped, need_carve);
     }
+    // Nothing lost only when nothing was skipped: a page of the `key` bucket that could not be
+    // read may have held records no neighbour accounts for (a transaction's further sub
+    // revisions, the newest revisions), whatever carving found.
     report.lossless = report.revision_ranges_lost.is_empty()
         && report.revision_ranges_possibly_lost.is_empty()
+        && report.revisions_lost_from.is_none()
+        && report.revisions_possibly_lost_after.is_none()
         && report.uncertain_keys == 0
         && report.buckets.iter().all(|b| b.complete)
         && report.nested_buckets_left_out == 0
+        && report.entries_unreadable == 0
+        && report.revisions.unreadable == 0
         && report.notes.iter().all(|n| !n.starts_with("the sha256"))
-        && (etcd || report.pages_skipped_total == 0);
+        && report.pages_skipped_total == 0
+        && root.as_ref().is_some_and(|r| !r.tail_uncertain);
     Ok(Gathered { g, root, keys, key_sequence: key_top.sequence, plain, report })
 }
 
@@ -235,7 +247,26 @@ fn describe_keys(
     report.last_revision = last;
     report.revision_ranges_lost = compacted.map(|c| merge::gaps(&k.records, c)).unwrap_or_default();
     report.revision_ranges_possibly_lost = merge::possibly_lost(lost, compacted, last);
-    let lost_above = report.revision_ranges_lost.last().map_or(0, |g| g[1]);
+    (report.revisions_lost_from, report.revisions_possibly_lost_after) = merge::open_end(lost, compacted, last);
+    // A live key whose newest record is older than a lost revision may have changed there; with
+    // the newest revisions lost (an open end), every live key may have.
+    let lost_above = match report.revisions_lost_from {
+        Some(_) => u64::MAX,
+        None => report.revision_ranges_lost.last().map_or(0, |g| g[1]),
+    };
+    if let Some(from) = report.revisions_lost_from {
+        report.notes.push(format!(
+            "revisions {from} and later are lost: a cluster restored from the copy starts at revision {last} and \
+             gives revisions from {} on to new writes again, which clients and watchers that saw the lost ones \
+             (Kubernetes' caches) take for changes already seen",
+            last.saturating_add(1)
+        ));
+    } else if let Some(after) = report.revisions_possibly_lost_after {
+        report.notes.push(format!(
+            "revisions after {after} may be lost: a cluster restored from the copy starts at revision {last} and \
+             may give revisions that already existed to new writes again"
+        ));
+    }
     // The newest record of each key: (main, tombstone, uncertain).
     let mut newest: HashMap<&[u8], (u64, bool, bool)> = HashMap::new();
     let mut uncertain: Vec<&[u8]> = Vec::new();
@@ -261,7 +292,12 @@ fn describe_keys(
     report.uncertain_keys = uncertain.len() as u64;
     report.uncertain_keys_first = uncertain.iter().take(KEYS_SHOWN).map(|k| show(k)).collect();
     let source = if carved && k.found > 0 { "tree+carved" } else { "tree" };
-    let complete = report.revision_ranges_lost.is_empty() && report.revision_ranges_possibly_lost.is_empty();
+    let complete = report.revision_ranges_lost.is_empty()
+        && report.revision_ranges_possibly_lost.is_empty()
+        && report.revisions_lost_from.is_none()
+        && report.revisions_possibly_lost_after.is_none()
+        && lost.is_empty()
+        && unreadable == 0;
     report.buckets.push(BucketInfo {
         name: "key".into(),
         entries: k.records.len() as u64,

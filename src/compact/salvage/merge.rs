@@ -129,6 +129,30 @@ pub fn possibly_lost(lost: &[LostRange<'_>], compacted: Option<u64>, last: u64) 
     out
 }
 
+/// What the key ranges with no readable neighbour above them (the `key` bucket's last leaf, or
+/// everything past the last record of a tree that may not be the newest) mean for the newest
+/// revisions, given the last main revision recovered and the compaction:
+///
+/// - `(Some(l), _)`: revision `l` certainly existed (the branch above the unreadable range names
+///   it as its first key) and has no record: `l` and later are lost, how many is unknown;
+/// - `(None, Some(t))`: revisions after `t` may have existed and have no record;
+/// - `(None, None)`: every such range is closed above; [`gaps`] and [`possibly_lost`] say it all.
+pub fn open_end(lost: &[LostRange<'_>], compacted: Option<u64>, last: u64) -> (Option<u64>, Option<u64>) {
+    let top = last.max(compacted.unwrap_or(0));
+    let mut certain: Option<u64> = None;
+    let mut maybe = false;
+    for l in lost.iter().filter(|l| l.upper.is_none()) {
+        match l.lower.and_then(revision::main_of) {
+            Some(from) if from > top => certain = Some(certain.map_or(from, |c| c.min(from))),
+            _ => maybe = true,
+        }
+    }
+    match certain {
+        Some(c) => (Some(c), None),
+        None => (None, maybe.then_some(top)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

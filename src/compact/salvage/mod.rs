@@ -137,6 +137,9 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
             s.revisions.recovered = r.entries;
             (s.trailer, s.restorable, s.verified) = (r.trailer, r.trailer, r.verified);
             (s.src_size, s.dst_size, s.dst_status) = (r.src_size, r.dst_size, Some(r.dst_status));
+            if r.src_problems_outside_tree > 0 {
+                s.notes.push(super::outside_note(&r.src, r.src_problems_outside_tree));
+            }
             s.seconds = t0.elapsed().as_secs_f64();
             return Ok(s);
         }

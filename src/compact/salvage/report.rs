@@ -85,6 +85,14 @@ pub struct SalvageReport {
     /// Ranges at or below the compaction where records may be lost (key ranges the tree could
     /// not read).
     pub revision_ranges_possibly_lost: Vec<[u64; 2]>,
+    /// This revision and every later one are lost, how many is unknown: the `key` bucket's last
+    /// leaf cannot be read, and the branch above it names this revision as its first (an open
+    /// upper end: no readable leaf above it tells where the revisions stopped).
+    pub revisions_lost_from: Option<u64>,
+    /// Revisions after this one may have existed and are not in the copy: the tree read may not
+    /// be the newest (an invalid meta page, a root found by scanning), or the `key` bucket's last
+    /// key range cannot be read and what was carved of it ends here.
+    pub revisions_possibly_lost_after: Option<u64>,
     /// Live keys in the copy (newest record a put); not counted for a copy (`method` `copy`).
     pub live_keys: Option<u64>,
     /// Of them, keys whose newest record may be lost (a lost revision above it, or itself
@@ -141,6 +149,8 @@ impl SalvageReport {
             revisions: Revisions::default(),
             revision_ranges_lost: Vec::new(),
             revision_ranges_possibly_lost: Vec::new(),
+            revisions_lost_from: None,
+            revisions_possibly_lost_after: None,
             live_keys: None,
             live_keys_at_risk: 0,
             live_keys_at_risk_first: Vec::new(),

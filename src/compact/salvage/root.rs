@@ -1,10 +1,13 @@
-//! Which tree a salvage reads: the root named by the newer meta page whose root page reads as a
-//! root bucket (bbolt's own choice when both meta pages are valid; the newer one even when its
-//! checksum fails, since it names the last transaction), else, with no usable meta page, the root
-//! page found by scanning: the one whose `meta` bucket holds the highest raft index (etcd writes
-//! `consistent_index` with every transaction, so the newest root has the highest), then the
-//! highest `key` revision, then the highest page id. Every other root page found is kept: its
-//! small buckets are older copies a lost bucket can be taken from.
+//! Which tree a salvage reads, chosen as bbolt chooses: the root named by the valid meta page
+//! with the highest txid, else by the other valid one, as long as the page it names reads as a
+//! root bucket. Only when no valid meta page names such a root is an invalid meta page's root
+//! read (the highest txid first: its checksum failed, so nothing it says is sure), and then the
+//! report says so and never calls the copy lossless. With no meta page naming a readable root,
+//! the root page is found by scanning: the one whose `meta` bucket holds the highest raft index
+//! (etcd writes `consistent_index` with every transaction, so the newest root has the highest),
+//! then the highest `key` revision, then the highest page id; nothing proves that is the newest
+//! tree either. Every other root page found is kept: its small buckets are older copies a lost
+//! bucket can be taken from.
 
 use crate::bbolt::carve::Geometry;
 use crate::bbolt::cursor::{self, BucketRoot};
@@ -60,6 +63,10 @@ pub struct Root {
     /// was found that way.
     #[serde(skip)]
     pub others: Vec<u64>,
+    /// Why this tree may not be the newest, as a sentence for the report (None: a valid meta
+    /// page, the newest, names it).
+    #[serde(skip)]
+    pub note: Option<String>,
 }
 
 /// What a root page's tree says about itself, for ranking.
@@ -100,38 +107,61 @@ pub fn bucket_in<'a>(data: &'a [u8], g: &Geometry<'_>, root: u64, name: &[u8]) -
 pub fn choose(data: &[u8], g: &Geometry<'_>) -> Option<Root> {
     let pages = g.pages();
     let metas: Vec<(usize, Meta)> = (0..2).filter_map(|i| Some((i, recover::meta_page(g, i as u64)?))).collect();
-    let page_size_ok = |m: &Meta| u64::from(m.page_size) == g.page_size;
-    let newest = metas.iter().filter(|(_, m)| m.is_valid() && page_size_ok(m)).map(|(_, m)| m.txid).max();
-    let mut by_txid = metas.clone();
-    by_txid.sort_by_key(|(i, m)| (std::cmp::Reverse(m.txid), *i));
-    for (i, m) in &by_txid {
+    let valid = |m: &Meta| m.is_valid() && u64::from(m.page_size) == g.page_size;
+    let newest = metas.iter().filter(|(_, m)| valid(m)).map(|(_, m)| m.txid).max();
+    let mut order = metas.clone();
+    // bbolt's order: valid meta pages first, the newest first; invalid ones last.
+    order.sort_by_key(|(i, m)| (!valid(m), std::cmp::Reverse(m.txid), *i));
+    for (i, m) in &order {
         if !recover::is_root(g, m.root.0) {
             continue;
         }
-        let valid = m.is_valid() && page_size_ok(m);
-        let from = match (valid, Some(m.txid) == newest) {
+        let ok = valid(m);
+        let from = match (ok, Some(m.txid) == newest) {
             (true, true) => RootFrom::Meta,
             (true, false) => RootFrom::OlderMeta,
             (false, _) => RootFrom::InvalidMeta,
         };
-        // A newer meta page that is invalid still outranks the valid older one.
-        let newer_invalid = by_txid.iter().any(|(_, o)| o.txid > m.txid && !(o.is_valid() && page_size_ok(o)));
+        // An invalid meta page that claims a newer transaction: what it wrote may be missing.
+        let newer_invalid = order.iter().find(|(_, o)| o.txid > m.txid && !valid(o));
+        let error = m.error.clone().or_else(|| (!ok).then(|| "page size differs".into()));
+        let note = match (&from, newer_invalid) {
+            (RootFrom::Meta, None) => None,
+            (RootFrom::Meta, Some((j, o))) => Some(format!(
+                "meta page {j}, which claims a newer transaction ({}), is invalid: the tree of meta page {i} \
+                 (transaction {}) is read, as bbolt reads it; what the newer transaction wrote may be lost (its \
+                 records still in the file are carved)",
+                o.txid, m.txid
+            )),
+            (RootFrom::OlderMeta, _) => Some(format!(
+                "the newest valid meta page names no readable root: the older tree of meta page {i} (transaction \
+                 {}) is read; what later transactions wrote may be lost",
+                m.txid
+            )),
+            _ => Some(format!(
+                "NO VALID META PAGE NAMES A READABLE ROOT: the tree read is the one invalid meta page {i} names \
+                 ({}); nothing proves it is the newest tree, so the copy is never called lossless",
+                error.as_deref().unwrap_or("invalid")
+            )),
+        };
         return Some(Root {
             page: m.root.0,
             meta: Some(*i),
-            meta_error: m.error.clone().or_else(|| (!page_size_ok(m)).then(|| "page size differs".into())),
-            limit: if valid { m.pgid.min(pages) } else { pages },
+            meta_error: error,
+            limit: if ok { m.pgid.min(pages) } else { pages },
             txid: newest.map_or(m.txid.0, |t| t.0.max(m.txid.0)),
             sequence: m.root_sequence,
-            freelist_page: valid && m.has_freelist_page(),
-            tail_uncertain: from != RootFrom::Meta || newer_invalid,
+            freelist_page: ok && m.has_freelist_page(),
+            tail_uncertain: note.is_some(),
             from,
             others: Vec::new(),
+            note,
         });
     }
     let others = scan(data, g);
+    let page = *others.first()?;
     Some(Root {
-        page: *others.first()?,
+        page,
         from: RootFrom::Scan,
         meta: None,
         meta_error: None,
@@ -141,6 +171,11 @@ pub fn choose(data: &[u8], g: &Geometry<'_>) -> Option<Root> {
         freelist_page: false,
         tail_uncertain: true,
         others,
+        note: Some(format!(
+            "NO META PAGE NAMES A READABLE ROOT: root page {page} was found by scanning (the highest consistent \
+             index, then the highest revision); nothing proves it is the newest tree, so the copy is never called \
+             lossless"
+        )),
     })
 }
 
