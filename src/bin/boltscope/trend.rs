@@ -55,8 +55,9 @@ pub enum TrendFormat {
 /// `error.kind` of a folder whose listing failed.
 const UNREADABLE_FOLDER: &str = "unreadable_folder";
 
-/// The index tag of a measured backup.
-const TAG: &str = "trend/1";
+/// The index tag of a measured backup (2: measured by `check`'s pass, the trailer verified; what
+/// `trend/1` kept was measured without the trailer and is not reused).
+const TAG: &str = "trend/2";
 
 /// A file that gave no point.
 pub struct Skipped {
@@ -123,6 +124,7 @@ fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
         live_keys: None,
         live_bytes: None,
         resources: Vec::new(),
+        warnings: 0,
     };
     Some(Point { path: row.path.clone(), time: stamp.unix, time_from: TimeFrom::Name, measure })
 }
@@ -202,7 +204,7 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
             (Err(Failure::Withheld(w)), _) => {
                 print_problems(p, &w.problems, w.total);
                 verdict = verdict.max(Verdict::Problems);
-                let message = format!("{} problem(s): figures withheld", w.total);
+                let message = format!("{} problem(s): figures withheld", w.errors.max(1));
                 skipped.push(Skipped { path: shown, kind: "damaged".into(), message });
             }
         }
