@@ -325,3 +325,26 @@ fn a_failed_check_leaves_no_earlier_answer_standing_and_a_refused_tree_no_figure
     assert_eq!(rows.len(), 1);
     assert!(rows[0]["revision"].is_null() && rows[0]["hash"].is_null(), "{}", rows[0]);
 }
+
+#[test]
+fn trend_records_the_verdict_check_gives_in_the_same_words() {
+    // fill-1 has a raised NOSPACE alarm, k8s-0.005 values of deleted Secrets in free pages: both
+    // are `ok, 1 warning(s)` for check, and so for every command that records them.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    for (fixture, name) in
+        [("fill-1.snap.db", "etcd-snapshot-a-1765000000"), ("k8s-0.005.snap.db", "etcd-snapshot-b-1765000000")]
+    {
+        let p = dir.join(name);
+        std::fs::copy(common::path(fixture, &tmp), &p).unwrap();
+        let ps = p.to_str().unwrap();
+        assert_eq!(index_run(&ix, &["check", ps]).status.code(), Some(0), "{fixture}");
+        assert_eq!(index_run(&ix, &["trend", ps]).status.code(), Some(0), "{fixture}");
+        let rows = lines(&index_run(&ix, &["history", "-w", "json", ps]));
+        let verdict = |cmd: &str| rows.iter().find(|r| r["command"] == cmd).map(|r| r["verdict"].clone());
+        assert_eq!(verdict("check"), Some(Value::from("ok, 1 warning(s)")), "{fixture}: {rows:?}");
+        assert_eq!(verdict("trend"), verdict("check"), "{fixture}: {rows:?}");
+    }
+}

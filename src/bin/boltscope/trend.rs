@@ -99,8 +99,12 @@ fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
         eprintln!("boltscope: {}: the file changed on every read (a live etcd committing?)", path.display());
     }
     if let Some(id) = id {
-        let errors = r.as_ref().err().map_or(0, |w| w.total.max(1));
-        let mut row = ix.row(path, len, "trend", verdict_text(errors, 0, false));
+        // check's words for what check's pass found: `ok, N warning(s)` as much as `N problem(s)`.
+        let (errors, warnings) = match &r {
+            Ok(m) => (0, m.warnings),
+            Err(w) => (w.errors.max(1), w.warnings),
+        };
+        let mut row = ix.row(path, len, "trend", verdict_text(errors, warnings, false));
         if let Ok(m) = &r {
             row.total_size = Some(m.size);
             row.revision = m.revision;
