@@ -326,7 +326,8 @@ pub enum Command {
     /// dates such as `etcd-2026-12-03T0200.db` or `backup-20261203.db`, 10-digit Unix seconds); the
     /// time of a backup is the one in its name (UTC), else its modification time. Reads the files
     /// and folders named (recursively; compressed k3s snapshots too), else every file the index
-    /// knows (files that are gone count with their last recorded size when their name dates them).
+    /// knows (files that are gone count in the growth with their last recorded size when their
+    /// name dates them, marked gone; the age is that of the newest backup still on disk).
     ///
     /// For each series: the backups, first and last, database size, in-use size and live bytes
     /// over time; growth per day as the Theil-Sen estimate (the median slope over every pair of

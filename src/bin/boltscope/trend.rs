@@ -130,7 +130,7 @@ fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
         resources: Vec::new(),
         warnings: 0,
     };
-    Some(Point { path: row.path.clone(), time: stamp.unix, time_from: TimeFrom::Name, measure })
+    Some(Point { path: row.path.clone(), time: stamp.unix, time_from: TimeFrom::Name, measure, gone: true })
 }
 
 /// What to read: files, points of files that are gone, files that give no point.
@@ -196,7 +196,9 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
     for (p, r) in measured {
         let shown = p.display().to_string();
         match (r, time_of(p)) {
-            (Ok(measure), Some((time, time_from))) => points.push(Point { path: shown, time, time_from, measure }),
+            (Ok(measure), Some((time, time_from))) => {
+                points.push(Point { path: shown, time, time_from, measure, gone: false })
+            }
             (Ok(_), None) => skipped.push(Skipped { path: shown, kind: "no_time".into(), message: "no time".into() }),
             (Err(Failure::Unreadable(e)), _) => {
                 // Files found in folders were taken as backups by their bytes or their names
