@@ -205,6 +205,9 @@ fn scan_fills_the_index_and_history_shows_it() {
     let rows: Vec<serde_json::Value> =
         String::from_utf8_lossy(&hist.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_eq!(r["command"], "scan", "scan reads through inspect's code, and records as scan: {r}");
+    }
     let b = rows.iter().find(|r| r["path"].as_str().unwrap().ends_with("older/b.db")).unwrap();
     // What etcdctl reported for k8s: revision 111; real bbolt: 389120 bytes.
     assert_eq!((b["revision"].as_u64(), b["total_size"].as_u64()), (Some(111), Some(389120)));

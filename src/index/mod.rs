@@ -65,7 +65,7 @@ pub struct HistoryRow {
     pub path: String,
     /// When, in seconds since the Unix epoch.
     pub analysed_at: u64,
-    /// The command (`status`, `inspect`, `check`, `scan`).
+    /// The command (`status`, `inspect`, `check`, `scan`, `trend`, `du`).
     pub command: String,
     /// File size.
     pub file_size: u64,

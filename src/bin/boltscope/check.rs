@@ -205,8 +205,7 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
         if let Some(id) = &c.id {
             let s = &r.inspect.size;
             let gate_failed = r.gates.iter().any(|g| !g.ok);
-            let mut row =
-                ix.row(path, r.inspect.file.file_size, "check", verdict_text(r.errors, r.warnings, gate_failed));
+            let mut row = ix.row(path, r.inspect.file.file_size, verdict_text(r.errors, r.warnings, gate_failed));
             row.total_size = Some(s.total);
             row.revision = r.current_revision;
             row.hash = r.hash.clone();

@@ -186,9 +186,12 @@ pub enum Command {
     Du(DuArgs),
     /// Show what the index remembers: every analysed file's figures over time.
     ///
-    /// One row per analysis (status, inspect, check, scan): when, file size, database size,
-    /// revision, in use, fragmentation, verdict. A backup folder scanned every night shows its
-    /// growth, fragmentation and revision trend at a glance.
+    /// One row per analysis (status, inspect, check, scan, trend, du), named by the command that
+    /// made it: when, file size, database size, revision, in use, fragmentation, verdict. The
+    /// verdict is check's, in check's words (`ok`, `ok, N warning(s)`, `N problem(s)`, `gate
+    /// failed`; status without --check-hash: `not verified (sha256 trailer not checked)`). A
+    /// backup folder scanned every night shows its growth, fragmentation and revision trend at a
+    /// glance.
     ///
     /// Examples:
     ///   boltscope history

@@ -9,12 +9,15 @@ use std::path::Path;
 pub struct Ix {
     ix: Option<Index>,
     refresh: bool,
+    /// The command this run is (`status`, `scan`, ...): the one its history rows name, whatever
+    /// code reads the file (`scan` reads through `inspect`'s).
+    command: String,
 }
 
 impl Ix {
-    /// Opens the index the options name (none with `--no-index`); warns once and goes on
-    /// without it when it cannot be opened.
-    pub fn open(cli: &Cli) -> Ix {
+    /// Opens the index the options name (none with `--no-index`) for a run of `command`; warns
+    /// once and goes on without it when it cannot be opened.
+    pub fn open(cli: &Cli, command: &str) -> Ix {
         let path = if cli.no_index { None } else { cli.index.clone().or_else(cache::default_path) };
         let ix = path.and_then(|p| match Index::open(&p) {
             Ok(ix) => Some(ix),
@@ -24,12 +27,12 @@ impl Ix {
                 None
             }
         });
-        Ix { ix, refresh: cli.refresh }
+        Ix { ix, refresh: cli.refresh, command: command.to_string() }
     }
 
     /// No index.
     pub fn none() -> Ix {
-        Ix { ix: None, refresh: false }
+        Ix { ix: None, refresh: false, command: String::new() }
     }
 
     /// The file's identity, and the stored result for this command if there is one (never
@@ -103,13 +106,14 @@ impl Ix {
         self.ix.is_some()
     }
 
-    /// A history row for `path`, with no figures yet: the caller fills in what it has.
-    pub fn row(&self, path: &Path, file_size: u64, command: &str, verdict: String) -> HistoryRow {
+    /// A history row for `path` from this run's command, with no figures yet: the caller fills in
+    /// what it has.
+    pub fn row(&self, path: &Path, file_size: u64, verdict: String) -> HistoryRow {
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         HistoryRow {
             path: abs.display().to_string(),
             analysed_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-            command: command.into(),
+            command: self.command.clone(),
             file_size,
             total_size: None,
             revision: None,

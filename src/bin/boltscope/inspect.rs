@@ -70,7 +70,7 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &
     let (r, id) = r;
     if let Some(id) = id {
         let s = &r.size;
-        let mut row = ix.row(path, r.file.file_size, "inspect", verdict_text(r.errors(), r.warnings, false));
+        let mut row = ix.row(path, r.file.file_size, verdict_text(r.errors(), r.warnings, false));
         row.total_size = Some(s.total);
         row.revision = r.etcd.as_ref().map(|e| e.current_revision);
         row.in_use = s.in_use;

@@ -117,7 +117,7 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
             if total == 0 && trailer::present(data.len()) && tr.is_none() {
                 verdict = "not verified (sha256 trailer not checked)".into();
             }
-            let mut row = ix.row(path, data.len() as u64, "status", verdict);
+            let mut row = ix.row(path, data.len() as u64, verdict);
             row.total_size = Some(st.total_size);
             // Figures are kept only from a read that found nothing wrong.
             if total == 0 {

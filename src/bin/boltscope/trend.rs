@@ -104,7 +104,7 @@ fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
             Ok(m) => (0, m.warnings),
             Err(w) => (w.errors.max(1), w.warnings),
         };
-        let mut row = ix.row(path, len, "trend", verdict_text(errors, warnings, false));
+        let mut row = ix.row(path, len, verdict_text(errors, warnings, false));
         if let Ok(m) = &r {
             row.total_size = Some(m.size);
             row.revision = m.revision;
