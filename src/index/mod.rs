@@ -359,4 +359,10 @@ impl Index {
     pub fn history(&self, paths: &[String]) -> Result<Vec<HistoryRow>, String> {
         self.rows("history", HISTORY, paths)
     }
+
+    /// Whether the history has a row for `path` (as rows name it: absolute); false when the
+    /// index cannot be read.
+    pub fn knows(&self, path: &str) -> bool {
+        self.has_rows("history", HISTORY, path).unwrap_or(false)
+    }
 }

@@ -2,7 +2,9 @@
 //! the file's identity and the command's options, history rows.
 
 use crate::cli::Cli;
+use boltscope::error::Error;
 use boltscope::index::{self as cache, HistoryRow, Identity, Index};
+use boltscope::input;
 use std::path::Path;
 
 /// The index of this run, if usable.
@@ -63,6 +65,32 @@ impl Ix {
         let forget = (!clean).then_some(id);
         let r = ix.put(forget, v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row);
         if let Err(e) = r {
+            eprintln!("boltscope: warning: index not updated: {e}");
+        }
+    }
+
+    /// Reads `path` as [`input::read_consistent`] does, and records a file that cannot be read
+    /// ([`Ix::unreadable`]): every command that records what it found reads through here.
+    pub fn read<T>(&self, path: &Path, f: impl Fn(&[u8]) -> Result<T, Error>) -> Result<(T, bool), Error> {
+        let r = input::read_consistent(path, f);
+        if let Err(e) = &r {
+            self.unreadable(path, e);
+        }
+        r
+    }
+
+    /// Adds a history row saying the file could not be read (`unreadable: <reason>`, no figures),
+    /// so the latest verdict of a file that was ok and is now cut short, or no database at all, is
+    /// not the old `ok`. Only for a file that exists, or one the index has rows for: a mistyped
+    /// name is not recorded.
+    pub fn unreadable(&self, path: &Path, e: &Error) {
+        let Some(ix) = &self.ix else { return };
+        let size = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
+        let row = self.row(path, size.unwrap_or(0), format!("unreadable: {e}"));
+        if size.is_none() && !ix.knows(&row.path) {
+            return;
+        }
+        if let Err(e) = ix.put(None, None, &[], &row) {
             eprintln!("boltscope: warning: index not updated: {e}");
         }
     }

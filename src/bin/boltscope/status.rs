@@ -92,7 +92,7 @@ fn version(v: EtcdVersionArg) -> EtcdVersion {
 pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
     let ver = version(args.etcd_version);
     let tag = format!("status/{ver:?}/{}", args.check_hash);
-    let res = input::read_consistent(path, |data| {
+    let res = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Status>(path, data, &tag);
         if let Some(st) = hit {
             return Ok((st, Vec::new(), 0, None));

@@ -10,7 +10,6 @@ use boltscope::analysis::backup_point::{self, Measure, Withheld};
 use boltscope::analysis::diff::BUDGET;
 use boltscope::analysis::trend::{self, Point, Series, TimeFrom};
 use boltscope::error::Error;
-use boltscope::input;
 use boltscope::DbView;
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
@@ -87,7 +86,7 @@ enum Failure {
 
 /// Measures one file, from the index when it knows the file; remembers a clean answer.
 fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
-    let res = input::read_consistent(path, |data| {
+    let res = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Measure>(path, data, TAG);
         if let Some(m) = hit {
             return Ok((Ok(m), None, data.len() as u64));
