@@ -2,7 +2,7 @@
 
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::{error_json, settle, verdict_text};
+use crate::report::{error_json, recorded_verdict, settle};
 use crate::{inspect_prom, inspect_render, source};
 use boltscope::analysis::inspect::{self, Inspect};
 use boltscope::error::Error;
@@ -72,7 +72,9 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &
     let (r, id) = r;
     if let Some(id) = id {
         let s = &r.size;
-        let mut row = ix.row(path, r.file.file_size, verdict_text(r.errors(), r.warnings, false));
+        // With --skip-hash-check a trailer present was not checked: as status says, not an ok.
+        let unchecked = r.trailer.present && r.trailer.sha256_ok.is_none();
+        let mut row = ix.row(path, r.file.file_size, recorded_verdict(r.errors(), r.warnings, unchecked));
         row.total_size = Some(s.total);
         row.revision = r.etcd.as_ref().map(|e| e.current_revision);
         row.in_use = s.in_use;

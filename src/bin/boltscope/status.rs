@@ -2,7 +2,7 @@
 
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::{error_json, print_problems, verdict_text};
+use crate::report::{error_json, print_problems, recorded_verdict, verdict_text};
 use boltscope::error::Error;
 use boltscope::etcd::status::{self, EtcdVersion, Format, Status};
 use boltscope::etcd::trailer;
@@ -113,10 +113,7 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
         // "ok" for a file whose trailer `check` would fail.
         let store = id.map(|id| {
             let st = &r.status;
-            let mut verdict = verdict_text(total, 0, false);
-            if total == 0 && trailer::present(data.len()) && tr.is_none() {
-                verdict = "not verified (sha256 trailer not checked)".into();
-            }
+            let verdict = recorded_verdict(total, 0, trailer::present(data.len()) && tr.is_none());
             let mut row = ix.row(path, data.len() as u64, verdict);
             row.total_size = Some(st.total_size);
             // Figures are kept only from a read that found nothing wrong.
