@@ -70,7 +70,7 @@ pub enum Command {
     /// Examples:
     ///   boltscope status backup.db
     ///   boltscope status -w table /var/lib/etcd/member/snap/db
-    ///   boltscope status -w json --verify-trailer nightly/*.db
+    ///   boltscope status -w json --check-hash nightly/*.db
     #[command(verbatim_doc_comment)]
     Status(StatusArgs),
     /// Everything about a file in one pass: sizes, pages, buckets, etcd, MVCC, and its size after
@@ -104,7 +104,7 @@ pub enum Command {
     /// Every problem is listed with its kind, page, byte offset and bucket, not just the first.
     ///
     /// Examples:
-    ///   boltscope check --require-trailer --min-revision 1000 nightly.db
+    ///   boltscope check --require-hash --min-revision 1000 nightly.db
     ///   boltscope check --quota 8GiB --max-quota-usage 0.8 --max-fragmentation 0.5 member/snap/db
     ///   boltscope check --meta 1 damaged.db     # would reverting to the previous transaction work?
     ///   boltscope check -w json --expect-hash feb15e67 backup.db

@@ -15,9 +15,14 @@ use std::path::{Path, PathBuf};
 /// Arguments of `inspect`.
 #[derive(Parser, Debug)]
 pub struct InspectArgs {
-    /// Output: `table` for people, `json` (one object per file per line, `"schema": 1`, exact
-    /// integers), or `prometheus` (text exposition for node_exporter's textfile collector).
-    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = InspectFormat::Table)]
+    /// Output: `table` for people, `json` (one object per file per line, `"schema"`
+    /// [`inspect::SCHEMA`], exact integers), or `prometheus` (text exposition for node_exporter's
+    /// textfile collector).
+    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = InspectFormat::Table, help = format!(
+        "Output: `table` for people, `json` (one object per file per line, `\"schema\": {}`, exact integers), or \
+         `prometheus` (text exposition for node_exporter's textfile collector)",
+        inspect::SCHEMA
+    ))]
     pub write_out: InspectFormat,
     /// Report nested buckets down to this depth (1: top-level buckets only).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
