@@ -204,7 +204,14 @@ fn scan_fills_the_index_and_history_shows_it() {
     let hist = run(&ix, &["history", "-w", "json"], &[]);
     let rows: Vec<serde_json::Value> =
         String::from_utf8_lossy(&hist.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(rows.len(), 3);
+    // The three databases, and the two files taken that cannot be read, recorded as such.
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    for r in &rows {
+        assert_eq!(r["command"], "scan", "scan reads through inspect's code, and records as scan: {r}");
+        let unreadable = r["verdict"].as_str().unwrap().starts_with("unreadable: ");
+        let path = r["path"].as_str().unwrap();
+        assert_eq!(unreadable, path.ends_with("empty.db") || path.ends_with("zeros.db"), "{r}");
+    }
     let b = rows.iter().find(|r| r["path"].as_str().unwrap().ends_with("older/b.db")).unwrap();
     // What etcdctl reported for k8s: revision 111; real bbolt: 389120 bytes.
     assert_eq!((b["revision"].as_u64(), b["total_size"].as_u64()), (Some(111), Some(389120)));
@@ -270,4 +277,42 @@ fn an_index_of_an_older_schema_is_rebuilt_silently() {
     assert_eq!(redb::ReadableTable::get(&meta, "schema").unwrap().unwrap().value(), boltscope::index::SCHEMA);
     let results = tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("results")).unwrap();
     assert!(redb::ReadableTable::get(&results, &b"junk"[..]).unwrap().is_none(), "old results dropped");
+}
+
+#[test]
+fn a_known_file_that_becomes_unreadable_gets_a_row_saying_so() {
+    // Each command that records rows: the file is ok, then cut to 100 bytes (or, for the zip, cut
+    // in half): the latest row is `unreadable: <reason>`, without figures, never the old `ok`.
+    let tmp = tempfile::tempdir().unwrap();
+    let zip = std::fs::read(common::dir().join("archives/on-demand-node-1-1700000000.zip")).unwrap();
+    for cmd in ["check", "status", "inspect", "scan", "trend"] {
+        for (name, whole) in [
+            ("etcd-snapshot-n-1765000000", common::bytes("tiny-1.snap.db")),
+            ("etcd-snapshot-n-1765000000.zip", zip.clone()),
+        ] {
+            let dir = tmp.path().join(format!("{cmd}-{name}"));
+            std::fs::create_dir(&dir).unwrap();
+            let ix = dir.join("ix.redb");
+            let f = dir.join(name);
+            std::fs::write(&f, &whole).unwrap();
+            let target: &Path = if matches!(cmd, "scan" | "trend") { &dir } else { &f };
+            assert_eq!(run(&ix, &[cmd], &[target]).status.code(), Some(0), "{cmd} {name}");
+            let cut = if name.ends_with(".zip") { whole.len() / 2 } else { 100 };
+            std::fs::write(&f, &whole[..cut]).unwrap();
+            assert_eq!(run(&ix, &[cmd], &[target]).status.code(), Some(2), "{cmd} {name}");
+            let hist = run(&ix, &["history", "-w", "json"], &[&f]);
+            let rows: Vec<serde_json::Value> =
+                String::from_utf8_lossy(&hist.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            assert_eq!(rows.len(), 2, "{cmd} {name}: {rows:?}");
+            let last = &rows[1];
+            assert_eq!(last["command"], cmd, "{name}");
+            assert!(last["verdict"].as_str().unwrap().starts_with("unreadable: "), "{cmd} {name}: {last}");
+            assert!(last["total_size"].is_null() && last["revision"].is_null(), "{cmd} {name}: no figures: {last}");
+            assert_eq!(last["file_size"], cut, "{cmd} {name}");
+        }
+    }
+    // A name that is no file, never analysed, is not recorded.
+    let ix = tmp.path().join("typo.redb");
+    assert_eq!(run(&ix, &["check"], &[&tmp.path().join("no-such.db")]).status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run(&ix, &["history"], &[]).stdout).contains("no analysed files recorded"));
 }

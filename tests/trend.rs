@@ -285,3 +285,90 @@ fn an_empty_or_wiped_backup_in_the_folder_counts_but_k3s_metadata_and_other_file
         std::fs::remove_file(tmp.path().join(name)).unwrap();
     }
 }
+
+#[test]
+fn a_backup_whose_trailer_does_not_match_is_damaged_and_recorded_so() {
+    // The newest backup's stored sha256 changed (its bytes otherwise intact): `check` fails it
+    // (trailer_mismatch), so trend leaves it out of the series (exit 1), measures the age from the
+    // backup before, and records no "ok" for it.
+    let tmp = tempfile::tempdir().unwrap();
+    let names = ["etcd-snapshot-server-0-1764547200", "etcd-snapshot-server-0-1765065600"];
+    for n in names {
+        std::fs::copy(dir().join(n), tmp.path().join(n)).unwrap();
+    }
+    let last = tmp.path().join(names[1]);
+    let mut d = std::fs::read(&last).unwrap();
+    let at = d.len() - 5;
+    d[at..at + 2].copy_from_slice(b"XX");
+    std::fs::write(&last, &d).unwrap();
+    let index = tmp.path().join("index.redb");
+    let ix = index.to_str().unwrap();
+    let check = common::boltscope().args(["--index", ix, "check"]).arg(&last).output().unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    for round in ["measured", "again"] {
+        let (code, out, err) = trend(&["--index", ix, "-w", "json", "--now", "1765100000"], &[tmp.path()]);
+        assert_eq!(code, 1, "{round}: {err}");
+        assert!(err.contains("trailer_mismatch"), "{round}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["skipped"][0]["error"]["kind"], "damaged", "{round}: {v}");
+        let s = &v["series"][0];
+        assert_eq!(s["backups"], 1, "{round}: {s}");
+        assert_eq!(s["age_seconds"], 1_765_100_000 - 1_764_547_200, "{round}: from the good backup");
+    }
+    let hist = common::boltscope().args(["--index", ix, "history", "-w", "json"]).arg(&last).output().unwrap();
+    let rows: Vec<Value> =
+        String::from_utf8_lossy(&hist.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(rows.iter().any(|r| r["command"] == "trend"), "{rows:?}");
+    for r in &rows {
+        assert!(!r["verdict"].as_str().unwrap().starts_with("ok"), "{} recorded ok: {r}", r["command"]);
+    }
+}
+
+#[test]
+fn a_deleted_backup_counts_in_the_growth_but_not_for_the_age() {
+    // Three backups analysed, then the newest deleted: from the index alone it is still a point of
+    // the growth estimate (its recorded size), marked gone, and the age, the staleness and the
+    // Prometheus timestamps come from the newest backup that still exists.
+    let tmp = tempfile::tempdir().unwrap();
+    let names =
+        ["etcd-snapshot-server-0-1764892800", "etcd-snapshot-server-0-1764979200", "etcd-snapshot-server-0-1765065600"];
+    for n in names {
+        std::fs::copy(dir().join(n), tmp.path().join(n)).unwrap();
+    }
+    let index = tmp.path().join("index.redb");
+    let ix = index.to_str().unwrap();
+    let now = "1765069200";
+    let before: Value =
+        serde_json::from_str(&trend(&["--index", ix, "-w", "json", "--now", now], &[tmp.path()]).1).unwrap();
+    std::fs::remove_file(tmp.path().join(names[2])).unwrap();
+    let (code, out, err) = trend(&["--index", ix, "-w", "json", "--now", now], &[]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let s = series(&v, "etcd-snapshot-server-0-*");
+    assert_eq!(s["backups"], 3);
+    let gone: Vec<bool> = s["points"].as_array().unwrap().iter().map(|p| p["gone"].as_bool().unwrap()).collect();
+    assert_eq!(gone, [false, false, true]);
+    assert_eq!(s["last"]["gone"], true);
+    assert_eq!(
+        s["size_bytes_per_day"],
+        series(&before, "etcd-snapshot-server-0-*")["size_bytes_per_day"],
+        "growth as before"
+    );
+    assert_eq!(s["age_seconds"], 1_765_069_200 - 1_764_979_200, "from the newest backup still there");
+    assert_eq!(s["stale"], false);
+    let (_, prom, _) = trend(&["--index", ix, "-w", "prometheus", "--now", now], &[]);
+    let line =
+        |name: &str| prom.lines().find(|l| l.starts_with(name)).map(|l| l.rsplit(' ').next().unwrap().to_string());
+    assert_eq!(line("boltscope_backup_last_timestamp_seconds{").as_deref(), Some("1764979200"), "{prom}");
+    assert_eq!(line("boltscope_backup_age_seconds{").as_deref(), Some("90000"), "{prom}");
+    let (_, table, _) = trend(&["--index", ix, "--now", now], &[]);
+    assert!(table.contains("gone      1 backup(s) no longer on disk"), "{table}");
+    assert!(table.contains("age       last backup 25.0 h"), "{table}");
+    // Every backup gone: no age, and stale.
+    for n in &names[..2] {
+        std::fs::remove_file(tmp.path().join(n)).unwrap();
+    }
+    let v: Value = serde_json::from_str(&trend(&["--index", ix, "-w", "json", "--now", now], &[]).1).unwrap();
+    let s = series(&v, "etcd-snapshot-server-0-*");
+    assert_eq!((s["age_seconds"].clone(), s["stale"].clone()), (Value::Null, Value::Bool(true)), "{s}");
+}

@@ -58,9 +58,14 @@ fn a_bit_flipped_under_the_trailer_is_a_problem_for_every_command_and_in_the_ind
     // status prints etcdutl's figures (it checks no trailer unless asked) but records no "ok".
     assert_eq!(index_run(&ix, &["status", ps]).status.code(), Some(0));
     assert_eq!(index_run(&ix, &["status", "--check-hash", ps]).status.code(), Some(1));
+    // inspect told not to check the trailer finds nothing, and records what status records.
+    assert_eq!(index_run(&ix, &["inspect", "--skip-hash-check", ps]).status.code(), Some(0));
     let hist = index_run(&ix, &["history", "-w", "json", ps]);
     let rows = lines(&hist);
-    assert!(rows.len() >= 4, "{rows:?}");
+    assert!(rows.len() >= 6, "{rows:?}");
+    let last = rows.last().unwrap();
+    assert_eq!(last["command"], "inspect");
+    assert_eq!(last["verdict"], "not verified (sha256 trailer not checked), 1 warning(s)", "{last}");
     for r in &rows {
         let verdict = r["verdict"].as_str().unwrap();
         assert!(!verdict.starts_with("ok"), "a {} row records the damaged file as ok: {verdict}", r["command"]);
@@ -348,4 +353,50 @@ fn a_stale_leaf_in_the_key_bucket_fails_check_and_every_verdict_agrees() {
     let scan = common::run(["--no-index", "scan", dir.to_str().unwrap()]);
     assert_eq!(scan.status.code(), Some(1), "{:?}", text(&scan));
     assert!(text(&scan).0.contains("1 with problems"), "{:?}", text(&scan));
+}
+
+#[test]
+fn trend_records_the_verdict_check_gives_in_the_same_words() {
+    // fill-1 has a raised NOSPACE alarm, k8s-0.005 values of deleted Secrets in free pages: both
+    // are `ok, 1 warning(s)` for check, and so for every command that records them.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    for (fixture, name) in
+        [("fill-1.snap.db", "etcd-snapshot-a-1765000000"), ("k8s-0.005.snap.db", "etcd-snapshot-b-1765000000")]
+    {
+        let p = dir.join(name);
+        std::fs::copy(common::path(fixture, &tmp), &p).unwrap();
+        let ps = p.to_str().unwrap();
+        assert_eq!(index_run(&ix, &["check", ps]).status.code(), Some(0), "{fixture}");
+        assert_eq!(index_run(&ix, &["trend", ps]).status.code(), Some(0), "{fixture}");
+        let rows = lines(&index_run(&ix, &["history", "-w", "json", ps]));
+        let verdict = |cmd: &str| rows.iter().find(|r| r["command"] == cmd).map(|r| r["verdict"].clone());
+        assert_eq!(verdict("check"), Some(Value::from("ok, 1 warning(s)")), "{fixture}: {rows:?}");
+        assert_eq!(verdict("trend"), verdict("check"), "{fixture}: {rows:?}");
+    }
+}
+
+#[test]
+fn help_shows_the_json_schema_in_use_and_examples_use_documented_spellings() {
+    let help = |args: &[&str]| text(&common::run(args)).0;
+    let inspect = help(&["inspect", "--help"]);
+    let schema = boltscope::analysis::inspect::SCHEMA;
+    assert!(inspect.contains(&format!("\"schema\": {schema}")), "{inspect}");
+    // Every option an example uses is one the help lists (not a hidden old spelling).
+    for cmd in ["status", "inspect", "check", "compact", "salvage", "du", "history", "scan", "trend", "diff", "hashkv"]
+    {
+        let h = help(&[cmd, "--help"]);
+        let (_, after) = h.split_once("Examples:").or_else(|| h.split_once("Example:")).unwrap_or(("", ""));
+        let examples: String =
+            after.lines().take_while(|l| l.starts_with("  ") || l.is_empty()).collect::<Vec<_>>().join("\n");
+        for flag in examples.split(|c: char| c.is_whitespace() || c == '=').filter(|w| w.starts_with("--")) {
+            let listed = h.lines().any(|l| {
+                let l = l.trim_start();
+                l.starts_with('-') && l.split([' ', ',', '=']).any(|w| w == flag)
+            });
+            assert!(listed, "{cmd} --help: the example's {flag} is not a listed option");
+        }
+    }
 }

@@ -1,6 +1,9 @@
 //! One backup measured for `trend`: database size, in-use size, revision, and the live keys and
-//! bytes, per Kubernetes resource too. The whole tree is walked first (structure and etcd's
-//! record invariants); a file with problems gets them, never figures.
+//! bytes, per Kubernetes resource too. The file is read by `check`'s own pass
+//! ([`super::inspect`]: structure, etcd's record invariants, the sha256 trailer on the other core,
+//! bytes past the high-water mark, alarms, leases, residue), with the live keys gathered in the
+//! same walk; a file with any problem but a warning gets its problems, never figures, so `trend`
+//! never counts a file `check` fails.
 //!
 //! - `size`: the high-water mark times the page size (etcd's DB SIZE, `etcdutl snapshot status`'s
 //!   TOTAL SIZE);
@@ -9,16 +12,15 @@
 //! - `live_keys`, `live_bytes`: keys whose newest record is a put, and their key + value bytes
 //!   (what `etcdctl get` returns), each key's newest record gathered by the walk that checks the
 //!   file and folded in bounded memory ([`crate::etcd::keyspace`]);
-//! - `resources`: live keys and bytes by Kubernetes resource (`(other)` outside the prefixes).
+//! - `resources`: live keys and bytes by Kubernetes resource (`(other)` outside the prefixes);
+//! - `warnings`: the warnings `check` gives the file (alarms, leases, residue), so the verdict
+//!   recorded for it is `check`'s.
 
 use super::grouping::By;
-use crate::bbolt::fold::Pair;
-use crate::bbolt::structure::walk;
+use super::inspect::{self, Options};
 use crate::bbolt::view::DbView;
 use crate::etcd::keyspace::{self, Budget, Gather, KeyFold, KeyState, Plan};
-use crate::etcd::records::RecordCheck;
-use crate::etcd::schema;
-use crate::problem::{Problem, MAX_PROBLEMS};
+use crate::problem::Problem;
 use std::collections::BTreeMap;
 
 /// Live figures of one resource.
@@ -47,15 +49,23 @@ pub struct Measure {
     pub live_bytes: Option<u64>,
     /// By resource, by name.
     pub resources: Vec<ResourceBytes>,
+    /// The warnings `check` gives the file (0 for a figure remembered without them).
+    #[serde(default)]
+    pub warnings: u64,
 }
 
-/// Problems that withhold a file's figures: at most [`MAX_PROBLEMS`] of them, and their total.
+/// Problems that withhold a file's figures: at most [`crate::problem::MAX_PROBLEMS`] of them,
+/// and their counts, as `check` counts them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Withheld {
-    /// The problems kept.
+    /// The problems kept, errors first.
     pub problems: Vec<Problem>,
     /// All problems.
     pub total: u64,
+    /// Errors among them (problems that are not warnings).
+    pub errors: u64,
+    /// Warnings among them.
+    pub warnings: u64,
 }
 
 /// Live keys and bytes, in all and by resource name.
@@ -105,33 +115,24 @@ pub fn measure(view: &DbView<'_>, budget: u64) -> Result<Measure, Withheld> {
     let budget = Budget::new(budget);
     // The plan's revision is 0: the measure never asks whether a record survives compaction.
     let gather = Gather::new(view.data, Plan::all(0), &budget);
-    let ((found, gathered), s) = walk(view, &Pair(&RecordCheck::for_view(view), &gather));
-    let mut problems = s.problems;
-    problems.extend(found.problems);
-    // A snapshot whose trailer was cut: nothing vouches for its bytes, as `check` says.
-    let cut = crate::etcd::trailer::tail_problem(view);
-    let total = s.problem_total + found.total + u64::from(cut.is_some());
-    problems.extend(cut);
-    problems.truncate(MAX_PROBLEMS);
-    if total > problems.len() as u64 || problems.iter().any(|p| !p.kind.is_warning()) {
-        return Err(Withheld { problems, total });
+    // `check`'s pass (without gates), trailer included: its problems are the file's.
+    let (report, gathered) = inspect::inspect_with(view, &Options::default(), &gather);
+    let errors = report.errors();
+    if errors > 0 || !report.complete {
+        let (problems, total, warnings) = (report.problems, report.problem_total, report.warnings);
+        return Err(Withheld { problems, total, errors, warnings });
     }
-    let size = view.total_size();
-    let in_use = size.saturating_sub(s.free_pages.saturating_mul(view.page_size));
     let mut m = Measure {
-        size,
-        in_use: Some(in_use),
+        size: report.size.total,
+        in_use: report.size.in_use,
         revision: None,
         live_keys: None,
         live_bytes: None,
         resources: Vec::new(),
+        warnings: report.warnings,
     };
-    if !schema::is_etcd(view) {
-        return Ok(m);
-    }
-    let one = |p: Problem| Withheld { problems: vec![p], total: 1 };
-    let last = schema::newest_revision(view).map_err(one)?;
-    m.revision = Some(schema::read(view, last.unwrap_or(0)).current_revision);
+    let Some(etcd) = &report.etcd else { return Ok(m) };
+    m.revision = Some(etcd.current_revision);
     let live = keyspace::fold_gathered(view, &gather, gathered, &LiveFold { data: view.data });
     m.live_keys = Some(live.keys);
     m.live_bytes = Some(live.bytes);

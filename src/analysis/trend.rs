@@ -42,6 +42,10 @@ pub struct Point {
     /// Its figures.
     #[serde(flatten)]
     pub measure: Measure,
+    /// The file is gone: the figures are those the index recorded for it. It counts in the growth
+    /// estimate, not as the latest backup for its age.
+    #[serde(default)]
+    pub gone: bool,
 }
 
 /// How much a resource grew between the first and the last backup that have resource figures.
@@ -64,7 +68,7 @@ pub struct Series {
     pub folder: String,
     /// The name with its timestamp replaced by `*`.
     pub name: String,
-    /// The backups, by time.
+    /// The backups, by time (gone ones too).
     pub points: Vec<Point>,
     /// Theil-Sen growth of the database size, bytes per day.
     pub size_bytes_per_day: Option<f64>,
@@ -78,6 +82,13 @@ pub struct Series {
     pub quota_at: Option<i64>,
     /// The resources that grew most, largest growth first (at most [`TOP_RESOURCES`]).
     pub resources: Vec<ResourceGrowth>,
+}
+
+impl Series {
+    /// The newest backup that still exists (none when every backup of the series is gone).
+    pub fn newest_existing(&self) -> Option<&Point> {
+        self.points.iter().rev().find(|p| !p.gone)
+    }
 }
 
 /// Resources listed per series.

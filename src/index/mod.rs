@@ -65,7 +65,7 @@ pub struct HistoryRow {
     pub path: String,
     /// When, in seconds since the Unix epoch.
     pub analysed_at: u64,
-    /// The command (`status`, `inspect`, `check`, `scan`).
+    /// The command (`status`, `inspect`, `check`, `scan`, `trend`, `du`).
     pub command: String,
     /// File size.
     pub file_size: u64,
@@ -358,5 +358,11 @@ impl Index {
     /// History rows for these paths (all when empty), by path then time.
     pub fn history(&self, paths: &[String]) -> Result<Vec<HistoryRow>, String> {
         self.rows("history", HISTORY, paths)
+    }
+
+    /// Whether the history has a row for `path` (as rows name it: absolute); false when the
+    /// index cannot be read.
+    pub fn knows(&self, path: &str) -> bool {
+        self.has_rows("history", HISTORY, path).unwrap_or(false)
     }
 }

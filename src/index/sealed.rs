@@ -85,6 +85,22 @@ impl Index {
     }
 }
 
+impl Index {
+    /// Whether `table` holds a row for `path` (one range lookup, no row read).
+    pub(super) fn has_rows(&self, what: &str, table: Rows, path: &str) -> Result<bool, String> {
+        guard(what, || {
+            let tx = self.lock().begin_read()?;
+            let t = match tx.open_table(table) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+                Err(x) => return Err(e(x)),
+            };
+            let mut range = t.range((path, 0)..=(path, u64::MAX)).map_err(e)?;
+            Ok(range.next().is_some())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,7 +70,7 @@ pub enum Command {
     /// Examples:
     ///   boltscope status backup.db
     ///   boltscope status -w table /var/lib/etcd/member/snap/db
-    ///   boltscope status -w json --verify-trailer nightly/*.db
+    ///   boltscope status -w json --check-hash nightly/*.db
     #[command(verbatim_doc_comment)]
     Status(StatusArgs),
     /// Everything about a file in one pass: sizes, pages, buckets, etcd, MVCC, and its size after
@@ -104,7 +104,7 @@ pub enum Command {
     /// Every problem is listed with its kind, page, byte offset and bucket, not just the first.
     ///
     /// Examples:
-    ///   boltscope check --require-trailer --min-revision 1000 nightly.db
+    ///   boltscope check --require-hash --min-revision 1000 nightly.db
     ///   boltscope check --quota 8GiB --max-quota-usage 0.8 --max-fragmentation 0.5 member/snap/db
     ///   boltscope check --meta 1 damaged.db     # would reverting to the previous transaction work?
     ///   boltscope check -w json --expect-hash feb15e67 backup.db
@@ -186,9 +186,12 @@ pub enum Command {
     Du(DuArgs),
     /// Show what the index remembers: every analysed file's figures over time.
     ///
-    /// One row per analysis (status, inspect, check, scan): when, file size, database size,
-    /// revision, in use, fragmentation, verdict. A backup folder scanned every night shows its
-    /// growth, fragmentation and revision trend at a glance.
+    /// One row per analysis (status, inspect, check, scan, trend, du), named by the command that
+    /// made it: when, file size, database size, revision, in use, fragmentation, verdict. The
+    /// verdict is check's, in check's words (`ok`, `ok, N warning(s)`, `N problem(s)`, `gate
+    /// failed`; status without --check-hash: `not verified (sha256 trailer not checked)`). A
+    /// backup folder scanned every night shows its growth, fragmentation and revision trend at a
+    /// glance.
     ///
     /// Examples:
     ///   boltscope history
@@ -328,7 +331,8 @@ pub enum Command {
     /// dates such as `etcd-2026-12-03T0200.db` or `backup-20261203.db`, 10-digit Unix seconds); the
     /// time of a backup is the one in its name (UTC), else its modification time. Reads the files
     /// and folders named (recursively; compressed k3s snapshots too), else every file the index
-    /// knows (files that are gone count with their last recorded size when their name dates them).
+    /// knows (files that are gone count in the growth with their last recorded size when their
+    /// name dates them, marked gone; the age is that of the newest backup still on disk).
     ///
     /// For each series: the backups, first and last, database size, in-use size and live bytes
     /// over time; growth per day as the Theil-Sen estimate (the median slope over every pair of
@@ -336,6 +340,11 @@ pub enum Command {
     /// --quota at that rate (none when it does not grow); the resources that grew most between the
     /// first and last backup; whether the last backup is older than --stale-after. The table draws a
     /// sparkline of the database size; --plot writes an SVG chart.
+    ///
+    /// Each file is read as `check` reads it, sha256 trailer included (a SHA-256 of the whole
+    /// file, beside the walk): a file `check` fails is listed as damaged (exit 1) and is no point
+    /// of its series. A first read costs about an `inspect` of the file; the index remembers the
+    /// figures per file, so the next run reads nothing.
     ///
     /// Examples:
     ///   boltscope trend /var/lib/rancher/k3s/server/db/snapshots

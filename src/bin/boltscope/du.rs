@@ -100,7 +100,7 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error>
     let (r, id) = r;
     if let Some(id) = id {
         let file_size = std::fs::metadata(path).map_or(0, |m| m.len());
-        let mut row = ix.row(path, file_size, "du", verdict_text(r.problem_total, 0, false));
+        let mut row = ix.row(path, file_size, verdict_text(r.problem_total, 0, false));
         row.revision = r.revision;
         row.in_use = r.in_use;
         let clean = r.problem_total == 0 && !torn;

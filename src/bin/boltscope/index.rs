@@ -2,19 +2,24 @@
 //! the file's identity and the command's options, history rows.
 
 use crate::cli::Cli;
+use boltscope::error::Error;
 use boltscope::index::{self as cache, HistoryRow, Identity, Index};
+use boltscope::input;
 use std::path::Path;
 
 /// The index of this run, if usable.
 pub struct Ix {
     ix: Option<Index>,
     refresh: bool,
+    /// The command this run is (`status`, `scan`, ...): the one its history rows name, whatever
+    /// code reads the file (`scan` reads through `inspect`'s).
+    command: String,
 }
 
 impl Ix {
-    /// Opens the index the options name (none with `--no-index`); warns once and goes on
-    /// without it when it cannot be opened.
-    pub fn open(cli: &Cli) -> Ix {
+    /// Opens the index the options name (none with `--no-index`) for a run of `command`; warns
+    /// once and goes on without it when it cannot be opened.
+    pub fn open(cli: &Cli, command: &str) -> Ix {
         let path = if cli.no_index { None } else { cli.index.clone().or_else(cache::default_path) };
         let ix = path.and_then(|p| match Index::open(&p) {
             Ok(ix) => Some(ix),
@@ -24,12 +29,12 @@ impl Ix {
                 None
             }
         });
-        Ix { ix, refresh: cli.refresh }
+        Ix { ix, refresh: cli.refresh, command: command.to_string() }
     }
 
     /// No index.
     pub fn none() -> Ix {
-        Ix { ix: None, refresh: false }
+        Ix { ix: None, refresh: false, command: String::new() }
     }
 
     /// The file's identity, and the stored result for this command if there is one (never
@@ -60,6 +65,32 @@ impl Ix {
         let forget = (!clean).then_some(id);
         let r = ix.put(forget, v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row);
         if let Err(e) = r {
+            eprintln!("boltscope: warning: index not updated: {e}");
+        }
+    }
+
+    /// Reads `path` as [`input::read_consistent`] does, and records a file that cannot be read
+    /// ([`Ix::unreadable`]): every command that records what it found reads through here.
+    pub fn read<T>(&self, path: &Path, f: impl Fn(&[u8]) -> Result<T, Error>) -> Result<(T, bool), Error> {
+        let r = input::read_consistent(path, f);
+        if let Err(e) = &r {
+            self.unreadable(path, e);
+        }
+        r
+    }
+
+    /// Adds a history row saying the file could not be read (`unreadable: <reason>`, no figures),
+    /// so the latest verdict of a file that was ok and is now cut short, or no database at all, is
+    /// not the old `ok`. Only for a file that exists, or one the index has rows for: a mistyped
+    /// name is not recorded.
+    pub fn unreadable(&self, path: &Path, e: &Error) {
+        let Some(ix) = &self.ix else { return };
+        let size = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
+        let row = self.row(path, size.unwrap_or(0), format!("unreadable: {e}"));
+        if size.is_none() && !ix.knows(&row.path) {
+            return;
+        }
+        if let Err(e) = ix.put(None, None, &[], &row) {
             eprintln!("boltscope: warning: index not updated: {e}");
         }
     }
@@ -103,13 +134,14 @@ impl Ix {
         self.ix.is_some()
     }
 
-    /// A history row for `path`, with no figures yet: the caller fills in what it has.
-    pub fn row(&self, path: &Path, file_size: u64, command: &str, verdict: String) -> HistoryRow {
+    /// A history row for `path` from this run's command, with no figures yet: the caller fills in
+    /// what it has.
+    pub fn row(&self, path: &Path, file_size: u64, verdict: String) -> HistoryRow {
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         HistoryRow {
             path: abs.display().to_string(),
             analysed_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-            command: command.into(),
+            command: self.command.clone(),
             file_size,
             total_size: None,
             revision: None,

@@ -2,7 +2,7 @@
 
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::{error_json, settle, verdict_text};
+use crate::report::{error_json, recorded_verdict, settle};
 use crate::{inspect_prom, inspect_render, source};
 use boltscope::analysis::inspect::{self, Inspect};
 use boltscope::error::Error;
@@ -15,9 +15,14 @@ use std::path::{Path, PathBuf};
 /// Arguments of `inspect`.
 #[derive(Parser, Debug)]
 pub struct InspectArgs {
-    /// Output: `table` for people, `json` (one object per file per line, `"schema": 1`, exact
-    /// integers), or `prometheus` (text exposition for node_exporter's textfile collector).
-    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = InspectFormat::Table)]
+    /// Output: `table` for people, `json` (one object per file per line, `"schema"`
+    /// [`inspect::SCHEMA`], exact integers), or `prometheus` (text exposition for node_exporter's
+    /// textfile collector).
+    #[arg(short = 'w', long = "write-out", value_enum, default_value_t = InspectFormat::Table, help = format!(
+        "Output: `table` for people, `json` (one object per file per line, `\"schema\": {}`, exact integers), or \
+         `prometheus` (text exposition for node_exporter's textfile collector)",
+        inspect::SCHEMA
+    ))]
     pub write_out: InspectFormat,
     /// Report nested buckets down to this depth (1: top-level buckets only).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -54,7 +59,7 @@ pub enum InspectFormat {
 pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &Ix) -> Result<(Inspect, bool), Error> {
     let m = meta.map_or("active".to_string(), |m| m.to_string());
     let tag = format!("inspect/{}/{}/{}/{m}", inspect::SCHEMA, opt.depth, opt.verify_trailer);
-    let (r, torn) = input::read_consistent(path, |data| {
+    let read = |data: &[u8]| {
         let (id, hit) = ix.lookup::<Inspect>(path, data, &tag);
         if let Some(mut r) = hit {
             r.quota = inspect::quota(r.size.total, r.prediction.as_ref().map(|p| p.size_fill_0_9), opt.quota);
@@ -66,11 +71,15 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &
         };
         let r = inspect::inspect(&view, opt);
         Ok((r, id))
-    })?;
+    };
+    // A meta page asked for that cannot be used says nothing of the file as etcd reads it: no row.
+    let (r, torn) = if meta.is_some() { input::read_consistent(path, read) } else { ix.read(path, read) }?;
     let (r, id) = r;
     if let Some(id) = id {
         let s = &r.size;
-        let mut row = ix.row(path, r.file.file_size, "inspect", verdict_text(r.errors(), r.warnings, false));
+        // With --skip-hash-check a trailer present was not checked: as status says, not an ok.
+        let unchecked = r.trailer.present && r.trailer.sha256_ok.is_none();
+        let mut row = ix.row(path, r.file.file_size, recorded_verdict(r.errors(), r.warnings, unchecked));
         row.total_size = Some(s.total);
         row.revision = r.etcd.as_ref().map(|e| e.current_revision);
         row.in_use = s.in_use;

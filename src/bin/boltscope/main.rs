@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     // compact neither reads nor records anything: it leaves the index to other processes.
     let ix = match cli.command {
         Command::Compact(_) | Command::Salvage(_) | Command::Completions(_) | Command::Man(_) => index::Ix::none(),
-        _ => index::Ix::open(&cli),
+        _ => index::Ix::open(&cli, matches.subcommand_name().unwrap_or_default()),
     };
     let verdict = match &cli.command {
         Command::Status(args) => status::run(args, &ix),

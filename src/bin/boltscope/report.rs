@@ -62,6 +62,21 @@ pub fn verdict_text(errors: u64, warnings: u64, gate_failed: bool) -> String {
     v
 }
 
+/// The verdict recorded for a file in which nothing wrong was found, but whose sha256 trailer was
+/// not checked (`status` without --check-hash, `inspect --skip-hash-check`): not an ok, since
+/// `check` may fail it.
+pub const NOT_VERIFIED: &str = "not verified (sha256 trailer not checked)";
+
+/// [`verdict_text`] for a command that may leave a trailer unchecked: [`NOT_VERIFIED`] (with the
+/// warnings counted) instead of an ok when `trailer_unchecked`.
+pub fn recorded_verdict(errors: u64, warnings: u64, trailer_unchecked: bool) -> String {
+    match (errors, warnings) {
+        (0, 0) if trailer_unchecked => NOT_VERIFIED.to_string(),
+        (0, w) if trailer_unchecked => format!("{NOT_VERIFIED}, {w} warning(s)"),
+        _ => verdict_text(errors, warnings, false),
+    }
+}
+
 /// A Prometheus label value, escaped (backslash, double quote, newline).
 pub fn prom_label(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")

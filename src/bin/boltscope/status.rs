@@ -2,7 +2,7 @@
 
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::{error_json, print_problems, verdict_text};
+use crate::report::{error_json, print_problems, recorded_verdict, verdict_text};
 use boltscope::error::Error;
 use boltscope::etcd::status::{self, EtcdVersion, Format, Status};
 use boltscope::etcd::trailer;
@@ -92,7 +92,7 @@ fn version(v: EtcdVersionArg) -> EtcdVersion {
 pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
     let ver = version(args.etcd_version);
     let tag = format!("status/{ver:?}/{}", args.check_hash);
-    let res = input::read_consistent(path, |data| {
+    let res = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Status>(path, data, &tag);
         if let Some(st) = hit {
             return Ok((st, Vec::new(), 0, None));
@@ -113,11 +113,8 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
         // "ok" for a file whose trailer `check` would fail.
         let store = id.map(|id| {
             let st = &r.status;
-            let mut verdict = verdict_text(total, 0, false);
-            if total == 0 && trailer::present(data.len()) && tr.is_none() {
-                verdict = "not verified (sha256 trailer not checked)".into();
-            }
-            let mut row = ix.row(path, data.len() as u64, "status", verdict);
+            let verdict = recorded_verdict(total, 0, trailer::present(data.len()) && tr.is_none());
+            let mut row = ix.row(path, data.len() as u64, verdict);
             row.total_size = Some(st.total_size);
             // Figures are kept only from a read that found nothing wrong.
             if total == 0 {

@@ -10,7 +10,6 @@ use boltscope::analysis::backup_point::{self, Measure, Withheld};
 use boltscope::analysis::diff::BUDGET;
 use boltscope::analysis::trend::{self, Point, Series, TimeFrom};
 use boltscope::error::Error;
-use boltscope::input;
 use boltscope::DbView;
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
@@ -55,8 +54,9 @@ pub enum TrendFormat {
 /// `error.kind` of a folder whose listing failed.
 const UNREADABLE_FOLDER: &str = "unreadable_folder";
 
-/// The index tag of a measured backup.
-const TAG: &str = "trend/1";
+/// The index tag of a measured backup (2: measured by `check`'s pass, the trailer verified; what
+/// `trend/1` kept was measured without the trailer and is not reused).
+const TAG: &str = "trend/2";
 
 /// A file that gave no point.
 pub struct Skipped {
@@ -86,7 +86,7 @@ enum Failure {
 
 /// Measures one file, from the index when it knows the file; remembers a clean answer.
 fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
-    let res = input::read_consistent(path, |data| {
+    let res = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Measure>(path, data, TAG);
         if let Some(m) = hit {
             return Ok((Ok(m), None, data.len() as u64));
@@ -98,8 +98,12 @@ fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
         eprintln!("boltscope: {}: the file changed on every read (a live etcd committing?)", path.display());
     }
     if let Some(id) = id {
-        let errors = r.as_ref().err().map_or(0, |w| w.total.max(1));
-        let mut row = ix.row(path, len, "trend", verdict_text(errors, 0, false));
+        // check's words for what check's pass found: `ok, N warning(s)` as much as `N problem(s)`.
+        let (errors, warnings) = match &r {
+            Ok(m) => (0, m.warnings),
+            Err(w) => (w.errors.max(1), w.warnings),
+        };
+        let mut row = ix.row(path, len, verdict_text(errors, warnings, false));
         if let Ok(m) = &r {
             row.total_size = Some(m.size);
             row.revision = m.revision;
@@ -123,8 +127,9 @@ fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
         live_keys: None,
         live_bytes: None,
         resources: Vec::new(),
+        warnings: 0,
     };
-    Some(Point { path: row.path.clone(), time: stamp.unix, time_from: TimeFrom::Name, measure })
+    Some(Point { path: row.path.clone(), time: stamp.unix, time_from: TimeFrom::Name, measure, gone: true })
 }
 
 /// What to read: files, points of files that are gone, files that give no point.
@@ -190,7 +195,9 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
     for (p, r) in measured {
         let shown = p.display().to_string();
         match (r, time_of(p)) {
-            (Ok(measure), Some((time, time_from))) => points.push(Point { path: shown, time, time_from, measure }),
+            (Ok(measure), Some((time, time_from))) => {
+                points.push(Point { path: shown, time, time_from, measure, gone: false })
+            }
             (Ok(_), None) => skipped.push(Skipped { path: shown, kind: "no_time".into(), message: "no time".into() }),
             (Err(Failure::Unreadable(e)), _) => {
                 // Files found in folders were taken as backups by their bytes or their names
@@ -202,7 +209,7 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
             (Err(Failure::Withheld(w)), _) => {
                 print_problems(p, &w.problems, w.total);
                 verdict = verdict.max(Verdict::Problems);
-                let message = format!("{} problem(s): figures withheld", w.total);
+                let message = format!("{} problem(s): figures withheld", w.errors.max(1));
                 skipped.push(Skipped { path: shown, kind: "damaged".into(), message });
             }
         }

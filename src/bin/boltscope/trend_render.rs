@@ -3,7 +3,7 @@
 use crate::history::when;
 use crate::report::{error_value, prom_gauge, prom_label};
 use crate::trend::Skipped;
-use boltscope::analysis::trend::Series;
+use boltscope::analysis::trend::{Point, Series};
 use boltscope::etcd::humanize::bytes as h;
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -20,12 +20,14 @@ pub struct View {
 }
 
 impl View {
+    /// Seconds since the newest backup that still exists (a gone one is no backup to restore).
     fn age(&self, s: &Series) -> Option<i64> {
-        s.points.last().map(|p| self.now - p.time)
+        s.newest_existing().map(|p| self.now - p.time)
     }
 
+    /// Whether the series' newest existing backup is older than the limit, or none exists.
     fn stale(&self, s: &Series) -> bool {
-        self.age(s).is_some_and(|a| a > self.stale_after)
+        self.age(s).map_or(!s.points.is_empty(), |a| a > self.stale_after)
     }
 }
 
@@ -141,9 +143,21 @@ pub fn table(series: &[Series], skipped: &[Skipped], v: &View) -> String {
             Some(_) => writeln!(o, "  quota     {quota} reached in {}{at}", days(s.days_to_quota)),
         }
         .unwrap_or_default();
-        if let Some(age) = v.age(s) {
-            let state = if v.stale(s) { "STALE: no new backup for" } else { "last backup" };
-            let _ = writeln!(o, "  age       {state} {}", span(age));
+        let gone: Vec<&Point> = s.points.iter().filter(|p| p.gone).collect();
+        if let Some(newest) = gone.last() {
+            let _ = writeln!(
+                o,
+                "  gone      {} backup(s) no longer on disk, counted in the growth by their recorded size (newest {})",
+                gone.len(),
+                minute(newest.time)
+            );
+        }
+        match v.age(s) {
+            Some(age) => {
+                let state = if v.stale(s) { "STALE: no new backup for" } else { "last backup" };
+                let _ = writeln!(o, "  age       {state} {}", span(age));
+            }
+            None => o.push_str("  age       STALE: every backup of the series is gone\n"),
         }
         if !s.resources.is_empty() {
             let grew: Vec<String> = s
@@ -172,8 +186,11 @@ pub fn json(series: &[Series], skipped: &[Skipped], v: &View) -> String {
         .iter()
         .map(|s| {
             let mut x = serde_json::to_value(s).unwrap_or_default();
-            let ends = |p: Option<&boltscope::analysis::trend::Point>| {
-                p.map_or(Value::Null, |p| json!({"path": p.path, "time": p.time, "size": p.measure.size}))
+            let ends = |p: Option<&Point>| {
+                p.map_or(
+                    Value::Null,
+                    |p| json!({"path": p.path, "time": p.time, "size": p.measure.size, "gone": p.gone}),
+                )
             };
             x["backups"] = s.points.len().into();
             x["first"] = ends(s.points.first());
@@ -195,8 +212,8 @@ pub fn prometheus(series: &[Series], v: &View) -> String {
         ("boltscope_backup_growth_bytes_per_day", "Database size growth of the series, bytes per day (Theil-Sen).", |s, _| s.size_bytes_per_day),
         ("boltscope_backup_in_use_growth_bytes_per_day", "In-use size growth of the series, bytes per day (Theil-Sen).", |s, _| s.in_use_bytes_per_day),
         ("boltscope_backup_days_to_quota", "Days from the latest backup until the database size reaches the quota at that growth (absent when it does not grow).", |s, _| s.days_to_quota),
-        ("boltscope_backup_last_timestamp_seconds", "Time of the latest backup of the series.", |s, _| s.points.last().map(|p| p.time as f64)),
-        ("boltscope_backup_age_seconds", "Seconds since the latest backup of the series.", |s, v| v.age(s).map(|a| a as f64)),
+        ("boltscope_backup_last_timestamp_seconds", "Time of the latest backup of the series that still exists.", |s, _| s.newest_existing().map(|p| p.time as f64)),
+        ("boltscope_backup_age_seconds", "Seconds since the latest backup of the series that still exists.", |s, v| v.age(s).map(|a| a as f64)),
         ("boltscope_backup_size_bytes", "Database size of the latest backup.", |s, _| s.points.last().map(|p| p.measure.size as f64)),
         ("boltscope_backup_count", "Backups in the series.", |s, _| Some(s.points.len() as f64)),
     ];
