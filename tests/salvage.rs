@@ -412,3 +412,24 @@ fn the_digests_are_those_of_the_recorded_get_answers() {
         assert_eq!(from_get, answer(shape), "{shape}");
     }
 }
+
+#[test]
+fn a_tree_that_reads_whole_but_holds_a_stale_leaf_is_no_lossless_copy() {
+    // The tree reads whole, so salvage copies it; but check fails it (a history etcd cannot have
+    // written), and the copy carries that: never "nothing lost", exit 1, and the note says why.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    common::damage::misdirected_branch(&mut d);
+    let src = tmp.path().join("stale.db");
+    std::fs::write(&src, &d).unwrap();
+    let dst = tmp.path().join("copy.db");
+    let out = salvage_cli(&["-w", "json"], &src, dst.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["method"].as_str(), v["lossless"].as_bool()), (Some("copy"), Some(false)), "{v}");
+    assert!(v["notes"].to_string().contains("2 key(s) hold a history etcd cannot have written"), "{v}");
+    // The undamaged file still copies as lossless.
+    let clean = common::path("k8s-0.005.member.db", &tmp);
+    let out = salvage_cli(&["-w", "json"], &clean, tmp.path().join("clean.db").to_str().unwrap());
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -283,7 +283,7 @@ fn du_of_tree(view: &DbView<'_>, opt: &Options) -> Du {
     }
     let last = schema::newest_revision(view).ok().flatten().unwrap_or(0);
     let info = schema::read(view, last);
-    let (rev, compacted) = (info.current_revision, super::replay::compacted(&info));
+    let (rev, compacted) = (info.current_revision, Compacted::of(&info));
     let budget = Budget::new(opt.budget);
     let p = prefix.unwrap_or_default();
     let starts: &KeyFilter = &|k: &[u8]| k.starts_with(p);

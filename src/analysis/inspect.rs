@@ -177,7 +177,7 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
             let mut records_whole = records_whole;
             if let (true, Some(i)) = (broken > 0, info.as_mut()) {
                 problem_total += 1;
-                problems.push(history::problem(broken, &replay::compacted(i)));
+                problems.push(history::problem(broken, &history::Compacted::of(i)));
                 (mvcc, key_layouts, records_whole) = (None, None, false);
                 (i.leases.keys_attached, i.leases.keys_with_missing_lease) = (None, None);
                 i.leases.missing.clear();

@@ -26,22 +26,13 @@ const PENDING: usize = 4096;
 /// of [`FILLS`], and how many keys hold a history etcd cannot have written.
 pub type Replayed = (Mvcc, [BucketLayout; 2], u64);
 
-/// The compactions `info` records, for each key's history. etcd commits the scheduled revision
-/// before it deletes and the finished one after, so a finished compaction past the scheduled one
-/// is a malformed `meta` bucket (reported as such): only what both say is taken as finished.
-pub fn compacted(info: &EtcdInfo) -> Compacted {
-    let scheduled = info.scheduled_compact_revision;
-    let finished = info.finished_compact_revision.unwrap_or(0).min(scheduled.unwrap_or(u64::MAX));
-    Compacted { finished, upto: finished.max(scheduled.unwrap_or(0)) }
-}
-
 /// Replays the `key` bucket at `info.current_revision`: the MVCC figures, the live keys' leases
 /// (into `info`), the `key` bucket's layout after compaction, and each key's history held to
 /// etcd's rules.
 pub fn replay(view: &DbView<'_>, recs: &[Parts], totals: &Totals, info: &mut EtcdInfo, budget: &Budget) -> Replayed {
     let rev = info.current_revision;
     let ps = view.page_size;
-    let c = compacted(info);
+    let c = Compacted::of(info);
     if !budget.exceeded() {
         let r = mvcc::replay(recs, totals, rev, &c);
         schema::attach_leases(view, info, &r.live_leases);

@@ -28,6 +28,17 @@ pub struct Compacted {
     pub upto: u64,
 }
 
+impl Compacted {
+    /// The compactions `info` records. etcd commits the scheduled revision before it deletes and
+    /// the finished one after, so a finished compaction past the scheduled one is a malformed
+    /// `meta` bucket (reported as such): only what both say is taken as finished.
+    pub fn of(info: &super::schema::EtcdInfo) -> Compacted {
+        let scheduled = info.scheduled_compact_revision;
+        let finished = info.finished_compact_revision.unwrap_or(0).min(scheduled.unwrap_or(u64::MAX));
+        Compacted { finished, upto: finished.max(scheduled.unwrap_or(0)) }
+    }
+}
+
 /// The first record was a put that created its key (create revision = its own revision).
 const FRESH: u64 = 1 << 63;
 /// The first record was a tombstone.
@@ -92,6 +103,36 @@ impl History {
         let low = self.low & !TOMB_BELOW;
         self.broken > 0 || first_not_created || low > 1 || (low == 1 && self.low & TOMB_BELOW != 0)
     }
+}
+
+/// How many keys of `view`'s `key` bucket hold a history that breaks the rules, by one gathering
+/// in bounded memory (more passes past [`BUDGET`](super::keyspace::BUDGET)), with the compactions
+/// judged against; `None` for a file that is not etcd's. For a job that does not replay the store
+/// itself (a salvage that copies a tree that reads whole).
+pub fn count_broken(view: &crate::bbolt::view::DbView<'_>) -> Option<(u64, Compacted)> {
+    use super::keyspace::{self, Budget, Gather, KeyFold, KeyState, Plan, BUDGET};
+    struct Count(Compacted);
+    impl KeyFold for Count {
+        type Acc = u64;
+        fn empty(&self) -> u64 {
+            0
+        }
+        fn key(&self, acc: &mut u64, k: &KeyState) {
+            *acc += u64::from(k.history_broken(&self.0));
+        }
+        fn join(&self, l: u64, r: u64) -> u64 {
+            l + r
+        }
+    }
+    if !super::schema::is_etcd(view) {
+        return None;
+    }
+    let last = super::schema::newest_revision(view).ok().flatten().unwrap_or(0);
+    let info = super::schema::read(view, last);
+    let c = Compacted::of(&info);
+    let budget = Budget::new(BUDGET);
+    let gather = Gather::new(view.data, Plan::all(info.current_revision).judging(c), &budget);
+    Some((keyspace::fold_keys(view, &gather, &Count(c)).0, c))
 }
 
 /// The problem for `keys` keys whose history breaks the rules.
