@@ -143,16 +143,7 @@ impl ProblemKind {
     /// what figures are read from), as opposed to the meta pages, the freelist, the trailer or the
     /// file's length.
     pub fn in_tree(self) -> bool {
-        self.affects_figures()
-            || matches!(
-                self,
-                ProblemKind::InvalidRevisionKey
-                    | ProblemKind::InvalidKeyValue
-                    | ProblemKind::InconsistentKeyValue
-                    | ProblemKind::TombstoneWithData
-                    | ProblemKind::HistoryInconsistent
-                    | ProblemKind::EtcdMetaMalformed
-            )
+        self.affects_figures() || self.in_records() || self == ProblemKind::EtcdMetaMalformed
     }
 
     /// The snake_case name used in JSON output.
