@@ -67,6 +67,10 @@ pub struct Job {
     pub meta: Option<usize>,
     /// Leave the `alarm` bucket's alarms (NOSPACE, CORRUPT) out of the copy.
     pub clear_alarms: bool,
+    /// Also hold SRC's keys' histories to etcd's rules ([`crate::etcd::history`]), on the map the
+    /// copy was read from: one more gathering of the `key` bucket (`salvage` asks; `compact`
+    /// does not, for its speed).
+    pub judge_histories: bool,
 }
 
 impl Job {
@@ -86,6 +90,7 @@ impl Job {
             skip_hash_check: false,
             meta: None,
             clear_alarms: false,
+            judge_histories: false,
         }
     }
 }
@@ -123,6 +128,10 @@ pub struct Report {
     pub alarms_cleared: u64,
     /// Problems SRC has outside the copied tree (freelist, the other meta page), not carried.
     pub src_problems_outside_tree: u64,
+    /// With [`Job::judge_histories`]: SRC's keys whose history breaks etcd's rules, and the
+    /// compactions they were judged against (None: not judged, or not an etcd file).
+    #[serde(skip)]
+    pub broken_histories: Option<(u64, crate::etcd::history::Compacted)>,
     /// Whether a sha256 trailer was appended.
     pub trailer: bool,
     /// Whether the copy was verified.
@@ -185,6 +194,10 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
     // The source is read again only to verify a compaction or left-out alarms. Otherwise its
     // map, with page tables for every page read (tearing them down takes tens of milliseconds on
     // a large file), goes on another thread while the copy is verified.
+    let broken_histories = job
+        .judge_histories
+        .then(|| DbView::with_meta(src.bytes(), c.meta).ok().and_then(|v| crate::etcd::history::count_broken(&v)))
+        .flatten();
     let (src, unmapping) = match (c.target, c.alarms_cleared) {
         (None, 0) => (None, Some(std::thread::spawn(move || drop(src)))),
         _ => (Some(src), None),
@@ -250,6 +263,7 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
         compacted_away: if c.target.is_some() { l.written.dropped - c.alarms_cleared } else { 0 },
         alarms_cleared: c.alarms_cleared,
         src_problems_outside_tree: c.outside,
+        broken_histories,
         trailer: c.with_trailer,
         verified: job.verify,
         src_status: Figures::from(&c.before),

@@ -23,7 +23,6 @@ use super::dest::{self, Destination};
 use super::error::CompactError;
 use super::{unfinished, Job, Trailer};
 
-use crate::bbolt::view::DbView;
 use crate::error::ErrorKind;
 use crate::etcd::history;
 use crate::etcd::status::Figures;
@@ -128,8 +127,13 @@ fn salvageable(e: &CompactError) -> bool {
 /// source bytes read (for the copy).
 pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, CompactError> {
     let t0 = Instant::now();
-    let copy =
-        Job { fill: job.fill, trailer: job.trailer, force: job.force, ..Job::new(job.src.clone(), job.dst.clone()) };
+    let copy = Job {
+        fill: job.fill,
+        trailer: job.trailer,
+        force: job.force,
+        judge_histories: true,
+        ..Job::new(job.src.clone(), job.dst.clone())
+    };
     match super::run(&copy, progress) {
         Ok(r) => {
             let mut s = SalvageReport::new(r.src.clone(), r.dst.clone(), Method::Copy);
@@ -144,8 +148,7 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
             }
             // A tree that reads whole may still hold a page etcd did not write there (a stale
             // leaf): the copy carries it as it is, so nothing is called lossless then.
-            let src = input::open(&job.src)?;
-            if let Some((n, c)) = DbView::new(src.bytes()).ok().and_then(|v| history::count_broken(&v)) {
+            if let Some((n, c)) = r.broken_histories {
                 if n > 0 {
                     s.lossless = false;
                     s.notes.push(format!(
