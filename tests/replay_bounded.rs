@@ -5,6 +5,8 @@
 mod common;
 
 use boltscope::analysis::inspect::{self, Options};
+use boltscope::bbolt::cursor;
+use boltscope::etcd::compaction;
 use boltscope::DbView;
 
 #[test]
@@ -63,11 +65,22 @@ fn a_history_etcd_cannot_have_written_is_found_both_ways() {
         let (r, ()) = inspect::inspect_within(&view, &opt, &(), budget);
         assert_eq!(serde_json::to_value(&r).unwrap(), whole, "within {budget} bytes");
     }
+    // The survivors' pass (dump, hashkv, compact --revision) judges the same keys, in one pass or
+    // in many, read on every core or by the cursor.
+    let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
+    let current = compaction::target(&view, compaction::Revision::Latest).unwrap().unwrap().current;
+    for budget in [1, 3000, u64::MAX] {
+        let k = compaction::keep_within(&view, kb, current, budget).unwrap();
+        assert_eq!(k.history_broken, 2, "within {budget} bytes");
+        assert_eq!(compaction::keep_by_cursor(&view, kb, current, budget).unwrap(), k, "within {budget} bytes");
+    }
     // The clean file: no such problem either way.
     let clean = common::bytes("k8s-0.005.member.db");
     let view = DbView::new(&clean).unwrap();
     for budget in [1, 3000, u64::MAX] {
         let (r, ()) = inspect::inspect_within(&view, &opt, &(), budget);
         assert!(r.problems.iter().all(|p| p.kind.name() != "history_inconsistent"), "within {budget} bytes");
+        let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
+        assert_eq!(compaction::keep_within(&view, kb, current, budget).unwrap().history_broken, 0);
     }
 }

@@ -131,7 +131,7 @@ fn keys_readers(view: &DbView<'_>, salt: u64) {
     let Ok(Some(kb)) = scan::key_bucket(view) else { return };
     let rev = store.read_at(0).unwrap_or(1);
     let mut c = Collector::new(1 << 16);
-    if let Ok(latest) = latest_by_scan(view, kb, &KeyRange::all(), rev, Some(&mut c)) {
+    if let Ok((latest, _)) = latest_by_scan(view, kb, &KeyRange::all(), rev, Some(&mut c)) {
         let o = Options { limit: salt % 5, target: SortTarget::Version, order: SortOrder::Descend, ..Options::default() };
         let r = Ranged::from_latest(latest, &o);
         let _ = (ctl::range_json(&store.header, &r), ctl::range_fields(&store.header, &r));

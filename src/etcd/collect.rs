@@ -16,12 +16,15 @@ pub struct KeyRev<'a> {
     pub rev: Revision,
     /// The key.
     pub key: &'a [u8],
+    /// Whether the entry is a put that created its key (create revision = its own): what holding
+    /// the key's history to etcd's rules needs beside the revisions.
+    pub fresh: bool,
 }
 
 impl<'a> KeyRev<'a> {
     /// The record of an entry.
     pub fn of(e: &Entry<'a>) -> KeyRev<'a> {
-        KeyRev { fp: key_fingerprint(e.kv.key), rev: e.rev, key: e.kv.key }
+        KeyRev { fp: key_fingerprint(e.kv.key), rev: e.rev, key: e.kv.key, fresh: e.fresh() }
     }
 }
 

@@ -9,109 +9,37 @@
 //! partition is reduced to the newest record per key, in a map small enough to stay in cache, in
 //! parallel. Revisions must strictly increase through the bucket (a leaf reached twice is a
 //! problem, not records counted twice). The answer is one bit per entry.
+//!
+//! On the way, each key's records that the pass reads (those at or below R, of the keys selected)
+//! are held to etcd's rules for a history ([`super::history`]): a reader of the survivors (`dump`,
+//! `hashkv`, `compact --revision`) learns for free whether the bucket holds a history etcd cannot
+//! have written (a stale leaf in the tree), which every page and record reading well does not
+//! tell.
 
+use super::history::{Compacted, History, Judged};
 use super::mvcc::{partition, survives, Rec, PARTS};
 use super::range::KeyRange;
-use super::{key_fingerprint, proto, revision, scan, schema, FpMap};
+use super::{key_fingerprint, proto, revision, scan, FpMap};
 use crate::bbolt::bitmap::Bitmap;
 use crate::bbolt::cursor::{self, BucketRoot};
 use crate::bbolt::order::PageId;
 use crate::bbolt::view::DbView;
 use crate::problem::{Problem, ProblemKind};
 use rayon::prelude::*;
-use std::fmt;
+
+pub use super::compact_target::{target, Revision, Target, TargetError};
 
 /// Bytes a pass may take: its records and the maps reducing them.
 pub const MAP_BUDGET: u64 = 96 << 20;
 /// Bytes per entry of a pass: its 32-byte record (twice, while a chunk's records are grouped),
 /// plus the partition maps being reduced at the same time (one per core, each for a 64th of the
-/// records: a 32-byte slot and a control byte, in a table of up to 16/7 as many buckets).
-const ENTRY_COST: u64 = 32 + 2 * 33 * 16 / 7 / PARTS as u64 + 1;
+/// records: a 48-byte slot, the newest record and the key's history so far, and a control byte, in
+/// a table of up to 16/7 as many buckets).
+const ENTRY_COST: u64 = 32 + 2 * 49 * 16 / 7 / PARTS as u64 + 1;
 
 /// Elements per chunk of the cursor's one-thread reading (bounds the copy a chunk's grouping
 /// makes).
 const CURSOR_CHUNK: u64 = 64 << 10;
-
-/// Which revision to compact at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Revision {
-    /// Keep every revision (defrag only).
-    None,
-    /// etcd's current revision.
-    Latest,
-    /// This revision.
-    At(u64),
-}
-
-/// Why a compaction revision cannot be used.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TargetError {
-    /// The file has no `key` and `meta` buckets.
-    NotEtcd,
-    /// Past the current revision.
-    Future {
-        /// Asked for.
-        rev: u64,
-        /// The current revision.
-        current: u64,
-    },
-    /// Below the finished compaction: those revisions are gone already.
-    Compacted {
-        /// Asked for.
-        rev: u64,
-        /// The finished compaction.
-        finished: u64,
-    },
-    /// The `key` bucket cannot be read.
-    Unreadable(Problem),
-}
-
-impl fmt::Display for TargetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TargetError::NotEtcd => f.write_str("--revision needs an etcd file (one with `key` and `meta` buckets)"),
-            TargetError::Future { rev, current } => write!(f, "revision {rev} is past the current revision {current}"),
-            TargetError::Compacted { rev, finished } => {
-                write!(f, "revision {rev} is below the finished compaction at {finished}: it is already gone")
-            }
-            TargetError::Unreadable(p) => write!(f, "the key bucket cannot be read: {p}"),
-        }
-    }
-}
-
-/// A compaction to make: at `revision`, in a store whose current revision is `current`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Target {
-    /// The revision compacted at.
-    pub revision: u64,
-    /// The store's current revision.
-    pub current: u64,
-}
-
-/// The revision to compact `view` at (None: no compaction). Refuses a file that is not etcd's, a
-/// revision past the current one, and one below the finished compaction.
-pub fn target(view: &DbView<'_>, r: Revision) -> Result<Option<Target>, TargetError> {
-    if r == Revision::None {
-        return Ok(None);
-    }
-    if !schema::is_etcd(view) {
-        return Err(TargetError::NotEtcd);
-    }
-    let last = schema::newest_revision(view).map_err(TargetError::Unreadable)?.unwrap_or(0);
-    let info = schema::read(view, last);
-    let current = info.current_revision;
-    let rev = match r {
-        Revision::At(x) => x,
-        _ => current,
-    };
-    if rev > current {
-        return Err(TargetError::Future { rev, current });
-    }
-    if let Some(finished) = info.finished_compact_revision.filter(|&f| rev < f) {
-        return Err(TargetError::Compacted { rev, finished });
-    }
-    Ok(Some(Target { revision: rev, current }))
-}
 
 /// One bit per `key` bucket entry: whether it survives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,9 +52,19 @@ pub struct Keep {
     /// Whether a surviving entry has a main revision at or below R (etcd filters HashKV by its
     /// keep set only then).
     pub kept_at_or_below: bool,
+    /// Keys whose records at or below R (of the keys selected) break etcd's rules for a history
+    /// ([`History::broken`]): `check`'s `history_inconsistent`.
+    pub history_broken: u64,
+    /// The compactions the histories were judged against (the file's `meta` bucket).
+    pub compacted: Compacted,
 }
 
 impl Keep {
+    /// What holding the histories the pass read to etcd's rules found.
+    pub fn judged(&self) -> Judged {
+        Judged { broken: self.history_broken, compacted: self.compacted }
+    }
+
     /// Whether entry `i` survives.
     pub fn get(&self, i: u64) -> bool {
         self.bits.get(i)
@@ -139,7 +77,8 @@ impl Keep {
 }
 
 /// One record of a pass: the user key's fingerprint, the entry's position with the tombstone
-/// flag in its top bit, and its main revision (32 bytes).
+/// flag in its top bit and the fresh flag (a put that creates its key) below it, and its main
+/// revision (32 bytes).
 #[derive(Clone, Copy)]
 struct PassRec {
     fp: u128,
@@ -148,6 +87,8 @@ struct PassRec {
 }
 
 const TOMB: u64 = 1 << 63;
+const FRESH: u64 = 1 << 62;
+const ORD: u64 = FRESH - 1;
 
 const _: () = assert!(std::mem::size_of::<PassRec>() == 32);
 
@@ -167,6 +108,13 @@ pub fn keep_in<'a>(
     range: Option<&KeyRange>,
 ) -> Result<Keep, Problem> {
     keep_passes(&Source::Leaves(view, leaves), leaves.elements(), (rev, range), MAP_BUDGET)
+}
+
+/// The histories of the keys `range` selects (`None`: every key), every record of theirs held to
+/// etcd's rules, by one keep pass over leaves already listed: for a reader that reads every
+/// record and needs no keep set (`dump --all-revisions`).
+pub fn judge<'a>(view: &DbView<'a>, leaves: &scan::Leaves<'a>, range: Option<&KeyRange>) -> Result<Judged, Problem> {
+    Ok(keep_in(view, leaves, u64::MAX, range)?.judged())
 }
 
 /// [`keep`] with passes sized to `budget` bytes each (at least one entry per pass).
@@ -197,6 +145,21 @@ enum Source<'s, 'a> {
     Leaves(&'s DbView<'a>, &'s scan::Leaves<'a>),
     /// The cursor, in one thread.
     Cursor(&'s DbView<'a>, BucketRoot<'a>),
+}
+
+impl<'a> Source<'_, 'a> {
+    fn view(&self) -> &DbView<'a> {
+        match self {
+            Source::Leaves(v, _) | Source::Cursor(v, _) => v,
+        }
+    }
+}
+
+/// A key's newest record so far in a pass (position and flags, main revision), and its history.
+struct Newest {
+    ord_tomb: u64,
+    main: u64,
+    history: History,
 }
 
 /// What one chunk of a pass gathered: the entries that survive whatever else the bucket holds
@@ -253,7 +216,8 @@ impl Gathered {
         }
         let fp = key_fingerprint(kv.key);
         if passes == 1 || (fp % u128::from(passes)) as u64 == pass {
-            let ord_tomb = (ord & !TOMB) | if r.tombstone { TOMB } else { 0 };
+            let fresh = !r.tombstone && kv.create_revision == r.main;
+            let ord_tomb = (ord & ORD) | if r.tombstone { TOMB } else { 0 } | if fresh { FRESH } else { 0 };
             self.recs.push(PassRec { fp, ord_tomb, main: r.main });
         }
         Ok(())
@@ -311,7 +275,8 @@ type At<'r> = (u64, Option<&'r KeyRange>);
 /// Runs the passes over `n` elements from `src`.
 fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<Keep, Problem> {
     let rev = at.0;
-    let mut k = Keep { bits: Bitmap::new(n), len: n, kept: 0, kept_at_or_below: false };
+    let compacted = Compacted::read(src.view());
+    let mut k = Keep { bits: Bitmap::new(n), len: n, kept: 0, kept_at_or_below: false, history_broken: 0, compacted };
     let passes = (n * ENTRY_COST).div_ceil(budget.max(1)).clamp(1, n.max(1));
     // Room for the records a pass files from a chunk of etcd leaves (about four a page, one in
     // `passes` of them); none when only some keys are kept (few are filed, and room taken for all
@@ -364,23 +329,35 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
             k.kept_at_or_below |= g.always_at_or_below;
         }
         // The newest record of each key wins (chunks and the records of a partition within a
-        // chunk are in revision order); it survives unless it is a tombstone below `rev`.
-        let survivors: Vec<Vec<u64>> = (0..PARTS)
+        // chunk are in revision order); it survives unless it is a tombstone below `rev`. Each
+        // record is folded into its key's history on the way.
+        let survivors: Vec<(Vec<u64>, u64)> = (0..PARTS)
             .into_par_iter()
             .map(|p| {
                 let len = chunks.iter().map(|g| g.part(p).len()).sum();
-                let mut newest: FpMap<(u64, u64)> = FpMap::with_capacity_and_hasher(len, Default::default());
+                let mut newest: FpMap<Newest> = FpMap::with_capacity_and_hasher(len, Default::default());
                 for r in chunks.iter().flat_map(|g| g.part(p)) {
-                    newest.insert(r.fp, (r.ord_tomb, r.main));
+                    let h = History::record(r.main, r.ord_tomb & TOMB != 0, r.ord_tomb & FRESH != 0, &compacted);
+                    newest
+                        .entry(r.fp)
+                        .and_modify(|n| {
+                            n.history.then(n.ord_tomb & TOMB != 0, &h);
+                            (n.ord_tomb, n.main) = (r.ord_tomb, r.main);
+                        })
+                        .or_insert(Newest { ord_tomb: r.ord_tomb, main: r.main, history: h });
                 }
-                let kept = newest.into_values().filter(|&(ot, main)| survives(main, ot & TOMB != 0, rev));
-                kept.map(|(ot, _)| ot & !TOMB).collect()
+                let broken = newest.values().filter(|n| n.history.broken(&compacted)).count() as u64;
+                let kept = newest.into_values().filter(|n| survives(n.main, n.ord_tomb & TOMB != 0, rev));
+                (kept.map(|n| n.ord_tomb & ORD).collect(), broken)
             })
             .collect();
         drop(chunks);
-        for ord in survivors.into_iter().flatten() {
-            k.set(ord);
-            k.kept_at_or_below = true;
+        for (ords, broken) in survivors {
+            k.history_broken += broken;
+            for ord in ords {
+                k.set(ord);
+                k.kept_at_or_below = true;
+            }
         }
     }
     Ok(k)

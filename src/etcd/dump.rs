@@ -10,6 +10,7 @@
 //! included.
 
 use super::compaction;
+use super::history::Judged;
 use super::range::KeyRange;
 use super::scan::{self, Entry};
 use crate::bbolt::cursor::BucketRoot;
@@ -28,7 +29,9 @@ pub enum Select {
 
 /// Streams the records of the keys `range` selects: `format` appends one record for an entry to
 /// its chunk's buffer (it runs on several threads), and `sink` gets the buffers in bucket order.
-/// Stops at the first problem, or the first error `sink` returns.
+/// Stops at the first problem, or the first error `sink` returns. Once every record is out, tells
+/// what holding the selected keys' histories to etcd's rules found (for a revision R, their records
+/// at or below R): a stale leaf in the tree reads well, so the records streamed may not be etcd's.
 pub fn dump<'a>(
     view: &DbView<'a>,
     kb: BucketRoot<'a>,
@@ -36,14 +39,19 @@ pub fn dump<'a>(
     select: Select,
     format: &(dyn Fn(&mut Vec<u8>, &Entry<'a>) + Sync),
     sink: &mut dyn FnMut(&[u8]) -> Result<(), Problem>,
-) -> Result<(), Problem> {
+) -> Result<Judged, Problem> {
     // The leaves are listed once, for the compaction pass and the formatting pass.
     let leaves = scan::leaves(view, kb)?;
     let narrowed = *range != KeyRange::all();
-    let keep = match select {
+    let selected = narrowed.then_some(range);
+    let (keep, judged) = match select {
         // Only the selected keys' entries survive, so no other is read again.
-        Select::At(rev) => Some((rev, compaction::keep_in(view, &leaves, rev, narrowed.then_some(range))?)),
-        Select::AllRevisions => None,
+        Select::At(rev) => {
+            let k = compaction::keep_in(view, &leaves, rev, selected)?;
+            let judged = k.judged();
+            (Some((rev, k)), judged)
+        }
+        Select::AllRevisions => (None, compaction::judge(view, &leaves, selected)?),
     };
     let chunk_bytes = usize::try_from(view.page_size).unwrap_or(4096).saturating_mul(scan::CHUNK_LEAVES * 3 / 2);
     let wanted = |e: &Entry<'_>| {
@@ -77,7 +85,8 @@ pub fn dump<'a>(
             pool.give(buf);
             Ok(())
         },
-    )
+    )?;
+    Ok(judged)
 }
 
 /// The chunks' buffers, used again once written: a fresh one would cost a page fault every 4 KiB

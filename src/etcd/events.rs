@@ -12,6 +12,7 @@
 //! shows): then one entry per selected key (about 150 bytes; keys and values stay in the map).
 
 use super::collect::{ChunkOut, Collector, KeyRev};
+use super::history::{Compacted, Judge, Judged};
 use super::proto::Kv;
 use super::range::KeyRange;
 use super::scan::{self, Entry};
@@ -101,7 +102,8 @@ impl<'a> Replayer<'a> {
 /// Replays the history of the keys `range` selects by reading the whole bucket (in windows, in
 /// parallel), calling `emit` for each event in revision order. With `collect`, every entry is
 /// collected on the way for the key index. Stops at the first problem, or the
-/// first error `emit` returns.
+/// first error `emit` returns. Once every event is out, tells what holding those keys' histories
+/// (every record of theirs in the tree, also below the start) to etcd's rules found.
 pub fn replay<'a>(
     view: &DbView<'a>,
     kb: BucketRoot<'a>,
@@ -109,7 +111,7 @@ pub fn replay<'a>(
     o: Options,
     collect: Option<&mut Collector<'a>>,
     emit: &mut dyn FnMut(&Event<'a>) -> Result<(), Problem>,
-) -> Result<(), Problem> {
+) -> Result<Judged, Problem> {
     replay_with(view, kb, range, o, collect, &[], emit)
 }
 
@@ -124,8 +126,9 @@ pub fn replay_with<'a>(
     mut collect: Option<&mut Collector<'a>>,
     extra: &[Entry<'a>],
     emit: &mut dyn FnMut(&Event<'a>) -> Result<(), Problem>,
-) -> Result<(), Problem> {
+) -> Result<Judged, Problem> {
     let mut r = Replayer::new(range.clone(), o);
+    let mut judge = Judge::new(Compacted::read(view));
     // Entries below the start matter only to a tracking replay.
     let floor = if o.track || o.prev_kv { 0 } else { o.from };
     let all = collect.is_some();
@@ -135,7 +138,8 @@ pub fn replay_with<'a>(
         kb,
         &|| (Vec::new(), Vec::new()),
         &|(v, p): &mut ChunkOut<'a>, e| {
-            if e.rev.main >= floor && range.contains(e.kv.key) {
+            // Every record of a selected key is judged, also below the start.
+            if range.contains(e.kv.key) {
                 v.push(*e);
             }
             if all {
@@ -147,6 +151,10 @@ pub fn replay_with<'a>(
                 all.extend(p);
             }
             for e in v {
+                judge.feed(e.kv.key, e.rev.main, e.rev.tombstone, e.fresh());
+                if e.rev.main < floor {
+                    continue;
+                }
                 while let Some(x) = extra.next_if(|x| x.rev < e.rev) {
                     r.feed(*x, emit)?;
                 }
@@ -158,5 +166,5 @@ pub fn replay_with<'a>(
     for x in extra {
         r.feed(*x, emit)?;
     }
-    Ok(())
+    Ok(judge.judged())
 }

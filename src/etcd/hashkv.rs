@@ -12,6 +12,7 @@
 
 use super::compaction::{self, Keep};
 use super::header::{RevError, Store};
+use super::history::Judged;
 use super::status::{table, Format};
 use super::{revision, scan, KEY_BUCKET};
 use crate::bbolt::cursor;
@@ -117,7 +118,11 @@ pub enum HashError {
 /// (every revision is above it), so the hash is that of the bucket name alone (the 3.5.1 server
 /// gives the same hash), reported with the revision as asked, as etcdutl 3.6 reports it (the
 /// server's answer carries only its current revision, in its header).
-pub fn at(view: &DbView<'_>, rev: i64) -> Result<HashKv, HashError> {
+///
+/// Beside the hash, what holding the keys' histories (their records at or below the revision
+/// hashed, every record for a negative one) to etcd's rules found: a stale leaf in the tree reads
+/// well and hashes, but no etcd wrote that bucket.
+pub fn at(view: &DbView<'_>, rev: i64) -> Result<(HashKv, Judged), HashError> {
     let store = Store::read(view).map_err(HashError::Unreadable)?;
     let compact_revision = store.finished.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
     // The tree is listed first, as the key readers list it (a page reached twice is a problem),
@@ -127,16 +132,23 @@ pub fn at(view: &DbView<'_>, rev: i64) -> Result<HashKv, HashError> {
     let leaves = kb.map(|kb| scan::leaves(view, kb)).transpose().map_err(HashError::Unreadable)?;
     if rev < 0 {
         hash_entries(view, 0, None, true).map_err(HashError::Unreadable)?;
-        return Ok(HashKv { hash: crc32c_append(0, KEY_BUCKET), hash_revision: rev, compact_revision });
+        let judged = match &leaves {
+            Some(l) => compaction::judge(view, l, None).map_err(HashError::Unreadable)?,
+            None => Judged::default(),
+        };
+        return Ok((HashKv { hash: crc32c_append(0, KEY_BUCKET), hash_revision: rev, compact_revision }, judged));
     }
     let r = store.read_at(rev).map_err(HashError::Rev)?;
-    // The keep set from the leaves listed above: the tree is not listed twice.
-    let keep = match (store.compacted, &leaves) {
-        (Some(c), Some(l)) => Some((c, compaction::keep_in(view, l, r, None).map_err(HashError::Unreadable)?)),
-        _ => None,
+    // The keep set from the leaves listed above (the tree is not listed twice), also when it
+    // filters nothing (no compaction): the pass judges the histories.
+    let keep = match &leaves {
+        Some(l) => Some(compaction::keep_in(view, l, r, None).map_err(HashError::Unreadable)?),
+        None => None,
     };
-    let hash = hash_entries(view, r, keep.as_ref().map(|(c, k)| (*c, k)), true).map_err(HashError::Unreadable)?;
-    Ok(HashKv { hash, hash_revision: i64::try_from(r).unwrap_or(i64::MAX), compact_revision })
+    let judged = keep.as_ref().map(Keep::judged).unwrap_or_default();
+    let compact = store.compacted.zip(keep.as_ref());
+    let hash = hash_entries(view, r, compact, true).map_err(HashError::Unreadable)?;
+    Ok((HashKv { hash, hash_revision: i64::try_from(r).unwrap_or(i64::MAX), compact_revision }, judged))
 }
 
 /// Renders a result exactly as `etcdutl hashkv -w FORMAT` prints it.

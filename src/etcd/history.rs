@@ -37,6 +37,33 @@ impl Compacted {
         let finished = info.finished_compact_revision.unwrap_or(0).min(scheduled.unwrap_or(u64::MAX));
         Compacted { finished, upto: finished.max(scheduled.unwrap_or(0)) }
     }
+
+    /// The compactions `view`'s `meta` bucket records (none for a file without one).
+    pub fn read(view: &crate::bbolt::view::DbView<'_>) -> Compacted {
+        Compacted::of(&Compacted::info(view))
+    }
+
+    /// The `meta` bucket's facts, read as of the newest revision of the `key` bucket.
+    fn info(view: &crate::bbolt::view::DbView<'_>) -> super::schema::EtcdInfo {
+        let last = super::schema::newest_revision(view).ok().flatten().unwrap_or(0);
+        super::schema::read(view, last)
+    }
+}
+
+/// What a reader that held the histories of the keys it read to the rules found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Judged {
+    /// Keys whose history breaks a rule.
+    pub broken: u64,
+    /// The compactions they were judged against.
+    pub compacted: Compacted,
+}
+
+impl Judged {
+    /// `check`'s problem for the broken histories, if any.
+    pub fn problem(&self) -> Option<crate::problem::Problem> {
+        (self.broken > 0).then(|| problem(self.broken, &self.compacted))
+    }
 }
 
 /// The first record was a put that created its key (create revision = its own revision).
@@ -105,6 +132,40 @@ impl History {
     }
 }
 
+/// Keys' histories held to the rules as their records come, in revision order (any keys, mixed):
+/// what a reader of a few keys judges on the way (24 bytes per key; keys stay in the mapped file).
+#[derive(Debug, Default)]
+pub struct Judge<'a> {
+    compacted: Compacted,
+    keys: std::collections::HashMap<&'a [u8], (History, bool)>,
+}
+
+impl<'a> Judge<'a> {
+    /// No key yet, judged against the compactions `c`.
+    pub fn new(c: Compacted) -> Judge<'a> {
+        Judge { compacted: c, keys: Default::default() }
+    }
+
+    /// The next record of `key` (revision order): its main revision, whether it is a tombstone,
+    /// whether it is a put that created the key.
+    pub fn feed(&mut self, key: &'a [u8], main: u64, tomb: bool, fresh: bool) {
+        let h = History::record(main, tomb, fresh, &self.compacted);
+        self.keys
+            .entry(key)
+            .and_modify(|(sofar, last_tomb)| {
+                sofar.then(*last_tomb, &h);
+                *last_tomb = tomb;
+            })
+            .or_insert((h, tomb));
+    }
+
+    /// What the records fed so far show.
+    pub fn judged(&self) -> Judged {
+        let broken = self.keys.values().filter(|(h, _)| h.broken(&self.compacted)).count() as u64;
+        Judged { broken, compacted: self.compacted }
+    }
+}
+
 /// How many keys of `view`'s `key` bucket hold a history that breaks the rules, by one gathering
 /// in bounded memory (more passes past [`BUDGET`](super::keyspace::BUDGET)), with the compactions
 /// judged against; `None` for a file that is not etcd's. For a job that does not replay the store
@@ -127,8 +188,7 @@ pub fn count_broken(view: &crate::bbolt::view::DbView<'_>) -> Option<(u64, Compa
     if !super::schema::is_etcd(view) {
         return None;
     }
-    let last = super::schema::newest_revision(view).ok().flatten().unwrap_or(0);
-    let info = super::schema::read(view, last);
+    let info = Compacted::info(view);
     let c = Compacted::of(&info);
     let budget = Budget::new(BUDGET);
     let gather = Gather::new(view.data, Plan::all(info.current_revision).judging(c), &budget);
@@ -179,6 +239,26 @@ mod tests {
 
     const NONE: Compacted = Compacted { finished: 0, upto: 0 };
     const AT_20: Compacted = Compacted { finished: 20, upto: 20 };
+
+    #[test]
+    fn a_judge_of_mixed_keys_folds_each_key_apart() {
+        let mut j = Judge::new(AT_20);
+        // Key a: put@15 (kept by the compaction), put@25; key b: put@18, tombstone@19 (a generation
+        // that ended below 20 and should be gone), put@30 (created again).
+        for (k, m, t, f) in [("a", 15, false, false), ("b", 18, false, false), ("b", 19, true, false)] {
+            j.feed(k.as_bytes(), m, t, f);
+        }
+        j.feed(b"a", 25, false, false);
+        j.feed(b"b", 30, false, true);
+        assert_eq!(j.judged(), Judged { broken: 1, compacted: AT_20 });
+        assert!(j.judged().problem().is_some_and(|p| p.message.starts_with("1 key(s)")));
+        let mut fine = Judge::new(AT_20);
+        fine.feed(b"a", 15, false, false);
+        fine.feed(b"b", 20, true, false);
+        fine.feed(b"a", 25, false, false);
+        assert_eq!(fine.judged().broken, 0);
+        assert_eq!(fine.judged().problem(), None);
+    }
 
     #[test]
     fn what_etcd_writes_passes() {

@@ -10,6 +10,7 @@
 pub mod carve;
 pub mod cluster;
 pub mod collect;
+pub mod compact_target;
 pub mod compaction;
 pub mod crc;
 pub mod ctl;

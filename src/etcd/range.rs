@@ -10,6 +10,7 @@
 
 use super::collect::{ChunkOut, Collector, KeyRev};
 use super::gosort;
+use super::history::{Compacted, Judge, Judged};
 use super::proto::Kv;
 use super::scan::{self, Entry};
 use crate::bbolt::cursor::BucketRoot;
@@ -143,7 +144,8 @@ pub struct Ranged<'a> {
 }
 
 /// The newest entry at or below `rev` of every key `range` selects, by a scan of the bucket (in
-/// no particular order; tombstones included). With `collect`, every entry is collected on the way
+/// no particular order; tombstones included), and what holding those keys' histories (every
+/// record of theirs) to etcd's rules found. With `collect`, every entry is collected on the way
 /// for the key index.
 pub fn latest_by_scan<'a>(
     view: &DbView<'a>,
@@ -151,15 +153,16 @@ pub fn latest_by_scan<'a>(
     range: &KeyRange,
     rev: u64,
     mut collect: Option<&mut Collector<'a>>,
-) -> Result<Vec<Entry<'a>>, Problem> {
+) -> Result<(Vec<Entry<'a>>, Judged), Problem> {
     let mut newest: HashMap<&'a [u8], Entry<'a>> = HashMap::new();
+    let mut judge = Judge::new(Compacted::read(view));
     let all = collect.is_some();
     scan::scan(
         view,
         kb,
         &|| (Vec::new(), Vec::new()),
         &|(v, p): &mut ChunkOut<'a>, e| {
-            if e.rev.main <= rev && range.contains(e.kv.key) {
+            if range.contains(e.kv.key) {
                 v.push(*e);
             }
             if all {
@@ -169,7 +172,10 @@ pub fn latest_by_scan<'a>(
         &mut |(v, p)| {
             // Chunks arrive in revision order: a later entry replaces an earlier one.
             for e in v {
-                newest.insert(e.kv.key, e);
+                judge.feed(e.kv.key, e.rev.main, e.rev.tombstone, e.fresh());
+                if e.rev.main <= rev {
+                    newest.insert(e.kv.key, e);
+                }
             }
             if let Some(all) = collect.as_deref_mut() {
                 all.extend(p);
@@ -177,7 +183,7 @@ pub fn latest_by_scan<'a>(
             Ok(())
         },
     )?;
-    Ok(newest.into_values().collect())
+    Ok((newest.into_values().collect(), judge.judged()))
 }
 
 impl<'a> Ranged<'a> {

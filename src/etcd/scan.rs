@@ -53,6 +53,11 @@ impl Entry<'_> {
     pub fn from_free_page(&self) -> bool {
         self.ord == FREE_PAGE
     }
+
+    /// Whether the entry is a put that created its key (create revision = its own revision).
+    pub fn fresh(&self) -> bool {
+        !self.rev.tombstone && self.kv.create_revision == self.rev.main
+    }
 }
 
 /// Decodes one `key` bucket element (at file offset `at` when known): `Ok(None)` for the

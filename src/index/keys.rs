@@ -6,7 +6,8 @@
 //! like every other entry. Keys are spread over blocks of about [`BLOCK_BYTES`] by their 128-bit
 //! fingerprint ([`crate::etcd::key_fingerprint`]), so building sorts integers, not key bytes, and
 //! one key is one block read: a block is keyed by identity and its first fingerprint and holds
-//! its keys, each followed by its revisions (main as a delta, sub with the tombstone bit),
+//! its keys, each followed by its revisions (main as a delta, sub with the tombstone and fresh
+//! bits),
 //! compressed with zstd. A block is sealed like every value. A range of keys
 //! reads all of the file's blocks (a small fraction of the file) and keeps the keys it selects.
 //!
@@ -16,6 +17,7 @@
 //! (32 bytes) while they are sorted.
 
 use crate::etcd::collect::{Collector, KeyRev};
+use crate::etcd::history::{Compacted, History, Judged};
 use crate::etcd::proto::put_varint;
 use crate::etcd::revision::Revision;
 use rayon::prelude::*;
@@ -23,7 +25,7 @@ use rayon::prelude::*;
 pub(super) mod table;
 
 /// The block format (stored with each file's entry: another format reads as no index).
-const FORMAT: u8 = 4;
+const FORMAT: u8 = 5;
 
 /// Encoded bytes per block, about (a block ends after the key that reaches it).
 pub const BLOCK_BYTES: usize = 16 << 10;
@@ -59,6 +61,30 @@ pub struct KeyRevisions {
     pub key: Vec<u8>,
     /// Its entries' revisions.
     pub revisions: Vec<Revision>,
+    /// For each revision, whether it is a put that created the key.
+    pub fresh: Vec<bool>,
+}
+
+impl KeyRevisions {
+    /// The key's history (every revision the index lists) held to etcd's rules.
+    pub fn history(&self, c: &Compacted) -> Option<History> {
+        let mut recs = self.revisions.iter().zip(&self.fresh);
+        let (first, &f) = recs.next()?;
+        let mut h = History::record(first.main, first.tombstone, f, c);
+        let mut last_tomb = first.tombstone;
+        for (r, &f) in recs {
+            h.then(last_tomb, &History::record(r.main, r.tombstone, f, c));
+            last_tomb = r.tombstone;
+        }
+        Some(h)
+    }
+}
+
+/// The listed keys' histories held to etcd's rules against the compactions `c` (what a scan of
+/// the same keys judges: [`crate::etcd::history::Judge`]).
+pub fn judge(keys: &[KeyRevisions], c: Compacted) -> Judged {
+    let broken = keys.iter().filter(|k| k.history(&c).is_some_and(|h| h.broken(&c))).count() as u64;
+    Judged { broken, compacted: c }
 }
 
 fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
@@ -123,8 +149,8 @@ pub fn build(c: Collector<'_>) -> Option<Built> {
     (built.bytes <= MAX_FILE_BYTES).then_some(built)
 }
 
-/// One block: for each key, its length and bytes, then its revisions (main as a delta, sub with
-/// the tombstone bit), in fingerprint order (zstd finds the prefixes keys share). `runs` are the
+/// One block: for each key, its length and bytes, then its revisions (main as a delta; sub, times
+/// four, with the fresh bit and the tombstone bit), in fingerprint order (zstd finds the prefixes keys share). `runs` are the
 /// records of one fingerprint each, in revision order, split where the key length changes (two
 /// keys sharing a fingerprint are told apart when their lengths differ; see [`build`]).
 fn encode(runs: Vec<&[KeyRev<'_>]>) -> Option<Vec<u8>> {
@@ -136,10 +162,10 @@ fn encode(runs: Vec<&[KeyRev<'_>]>) -> Option<Vec<u8>> {
             block.extend_from_slice(key);
             put_varint(&mut block, same.len() as u64);
             let mut main = 0;
-            for r in same.iter().map(|r| r.rev) {
+            for (r, fresh) in same.iter().map(|r| (r.rev, r.fresh)) {
                 put_varint(&mut block, r.main.checked_sub(main)?);
                 main = r.main;
-                put_varint(&mut block, r.sub.checked_mul(2)? | u64::from(r.tombstone));
+                put_varint(&mut block, r.sub.checked_mul(4)? | u64::from(fresh) << 1 | u64::from(r.tombstone));
             }
         }
     }
@@ -156,14 +182,15 @@ pub(crate) fn decode(packed: &[u8]) -> Option<Vec<KeyRevisions>> {
         let key = block.get(pos..pos.checked_add(len)?)?.to_vec();
         pos += len;
         let n = read_varint(block, &mut pos)?;
-        let mut revisions = Vec::new();
+        let (mut revisions, mut fresh) = (Vec::new(), Vec::new());
         let mut main = 0u64;
         for _ in 0..n {
             main = main.checked_add(read_varint(block, &mut pos)?)?;
             let st = read_varint(block, &mut pos)?;
-            revisions.push(Revision { main, sub: st >> 1, tombstone: st & 1 == 1 });
+            revisions.push(Revision { main, sub: st >> 2, tombstone: st & 1 == 1 });
+            fresh.push(st & 2 == 2);
         }
-        out.push(KeyRevisions { key, revisions });
+        out.push(KeyRevisions { key, revisions, fresh });
     }
     Some(out)
 }
@@ -184,8 +211,8 @@ pub(super) mod tests {
         for (i, k) in keys.iter().enumerate().rev() {
             let fp = key_fingerprint(k);
             c.extend(vec![
-                KeyRev { fp, rev: rev(i as u64 + 10, 0, false), key: k },
-                KeyRev { fp, rev: rev(i as u64 + 5000, 1, i % 3 == 0), key: k },
+                KeyRev { fp, rev: rev(i as u64 + 10, 0, false), key: k, fresh: true },
+                KeyRev { fp, rev: rev(i as u64 + 5000, 1, i % 3 == 0), key: k, fresh: false },
             ]);
         }
         let b = build(c).expect("within bounds");
@@ -196,18 +223,27 @@ pub(super) mod tests {
         assert_eq!(all.len(), 2000);
         assert_eq!(all[7].key, keys[7]);
         assert_eq!(all[3].revisions, vec![rev(13, 0, false), rev(5003, 1, true)]);
+        assert_eq!(all[3].fresh, vec![true, false]);
+        assert_eq!(judge(&all, Compacted::default()), Judged::default(), "each key created, then written or deleted");
         assert_eq!(rev_key(&rev(2, 1, true)), [0, 0, 0, 0, 0, 0, 0, 2, b'_', 0, 0, 0, 0, 0, 0, 0, 1, b't']);
         // Two keys of different lengths forced onto one fingerprint stay apart.
         let mut c = Collector::new(8);
         c.extend(vec![
-            KeyRev { fp: 7, rev: rev(2, 0, false), key: b"bb" },
-            KeyRev { fp: 7, rev: rev(3, 0, false), key: b"a" },
-            KeyRev { fp: 7, rev: rev(4, 0, true), key: b"bb" },
+            KeyRev { fp: 7, rev: rev(2, 0, false), key: b"bb", fresh: true },
+            KeyRev { fp: 7, rev: rev(3, 0, false), key: b"a", fresh: false },
+            KeyRev { fp: 7, rev: rev(4, 0, true), key: b"bb", fresh: false },
         ]);
         let b = build(c).unwrap();
         let got = decode(&b.blocks[0].1).unwrap();
-        assert_eq!(got[0], KeyRevisions { key: b"a".to_vec(), revisions: vec![rev(3, 0, false)] });
-        assert_eq!(got[1], KeyRevisions { key: b"bb".to_vec(), revisions: vec![rev(2, 0, false), rev(4, 0, true)] });
+        let bb = KeyRevisions {
+            key: b"bb".to_vec(),
+            revisions: vec![rev(2, 0, false), rev(4, 0, true)],
+            fresh: vec![true, false],
+        };
+        assert_eq!(got[0], KeyRevisions { key: b"a".to_vec(), revisions: vec![rev(3, 0, false)], fresh: vec![false] });
+        assert_eq!(got[1], bb);
+        // `a` was never created (its one put continues a generation the file does not hold).
+        assert_eq!(judge(&got, Compacted::default()).broken, 1);
         let past = zstd::bulk::compress(&[5, b'a'], 1).unwrap();
         assert_eq!(decode(&past), None, "a key running past the block");
         assert_eq!(decode(b"not zstd"), None);

@@ -11,10 +11,11 @@ use boltscope::etcd::collect::Collector;
 use boltscope::etcd::ctl;
 use boltscope::etcd::goquote::hex;
 use boltscope::etcd::header::{Header, RevError};
+use boltscope::etcd::history::{Compacted, Judged};
 use boltscope::etcd::proto::Kv;
 use boltscope::etcd::range::{latest_by_scan, KeyRange, Options, Ranged, SortOrder, SortTarget};
 use boltscope::etcd::scan::{self, Entry};
-use boltscope::index::keys::{rev_key, KeyRevisions};
+use boltscope::index::keys::{self, rev_key, KeyRevisions};
 use boltscope::{input, DbView, Problem};
 use clap::{ArgAction, Parser};
 use std::ffi::OsString;
@@ -254,14 +255,15 @@ fn render(
     }
 }
 
-/// The whole answer from the file's bytes, and what a full scan collected for the key index.
+/// The whole answer from the file's bytes, what a full scan collected for the key index, and what
+/// holding the selected keys' histories to etcd's rules found.
 fn answer<'a>(
     a: &GetArgs,
     ix: &Ix,
     path: &Path,
     data: &'a [u8],
     withheld: &AtomicU64,
-) -> Result<(Vec<u8>, Option<Collector<'a>>), Failure> {
+) -> Result<(Vec<u8>, Option<Collector<'a>>, Judged), Failure> {
     withheld.store(0, std::sync::atomic::Ordering::Relaxed);
     let (range, opts) = request(a)?;
     let view = keyread::view(data, a.meta)?;
@@ -272,6 +274,7 @@ fn answer<'a>(
         r => r.map_err(Failure::Rev)?,
     };
     let mut collected = None;
+    let mut judged = Judged::default();
     let latest = match kb {
         None => Vec::new(),
         Some(kb) => {
@@ -284,6 +287,7 @@ fn answer<'a>(
                 Cached::Hit(keys) => {
                     // An entry not where the index says makes the index suspect: rebuild it.
                     let l = latest_from_index(&view, kb, &keys, rev)?;
+                    judged = keys::judge(&keys, Compacted::read(&view));
                     let stale = l.is_none();
                     (l, stale)
                 }
@@ -293,7 +297,9 @@ fn answer<'a>(
                 Some(l) => l,
                 None => {
                     collected = keyread::collector(build);
-                    latest_by_scan(&view, kb, &range, rev, collected.as_mut())?
+                    let (l, j) = latest_by_scan(&view, kb, &range, rev, collected.as_mut())?;
+                    judged = j;
+                    l
                 }
             }
         }
@@ -305,7 +311,7 @@ fn answer<'a>(
     if shown > 0 && a.write_out != "json" {
         eprintln!("boltscope: {shown} key(s) shown were read from free pages (-w json marks them)");
     }
-    Ok((render(a, &store.header, &ranged, withheld, &free)?, collected))
+    Ok((render(a, &store.header, &ranged, withheld, &free)?, collected, judged))
 }
 
 /// The newest record at or below `rev` of each key, the tree's `latest` completed with the
@@ -356,7 +362,7 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
         };
         let data = file.bytes();
         let stamp = input::commit_stamp(data);
-        let (out, collected) = match answer(a, ix, path, data, &withheld) {
+        let (out, collected, judged) = match answer(a, ix, path, data, &withheld) {
             Ok(x) => x,
             Err(f) => return keyread::fail(path, &f),
         };
@@ -375,6 +381,6 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
             return keyread::torn(path);
         }
         keyread::remember(ix, path, data, collected);
-        return Verdict::Clean;
+        return keyread::judged(path, &judged);
     }
 }

@@ -72,12 +72,12 @@ pub fn run(a: &HashkvArgs, _ix: &Ix) -> Verdict {
     match res {
         Err(e) => keyread::fail(&a.file, &Failure::Unreadable(e)),
         Ok((Err(f), _)) => keyread::fail(&a.file, &f),
-        Ok((Ok(h), torn)) => {
+        Ok((Ok((h, judged)), torn)) => {
             print!("{}", hashkv::render(&h, format));
             if torn {
                 return keyread::torn(&a.file);
             }
-            Verdict::Clean
+            keyread::judged(&a.file, &judged)
         }
     }
 }

@@ -9,6 +9,7 @@ use boltscope::bbolt::cursor::BucketRoot;
 use boltscope::error::Error;
 use boltscope::etcd::collect::Collector;
 use boltscope::etcd::header::{RevError, Store};
+use boltscope::etcd::history::Judged;
 use boltscope::etcd::range::KeyRange;
 use boltscope::etcd::scan;
 use boltscope::etcd::schema;
@@ -181,6 +182,19 @@ pub fn open_store<'a>(view: &DbView<'a>) -> Result<(Store, Option<BucketRoot<'a>
     Ok((Store::read(view)?, scan::key_bucket(view)?))
 }
 
+/// The verdict of an answer given from a `key` bucket whose histories were judged: when a key
+/// read holds a history etcd cannot have written (a stale leaf in the tree reads well), the
+/// problem and what it means for the answer go to stderr (the answer itself is out already).
+pub fn judged(path: &Path, j: &Judged) -> Verdict {
+    let Some(p) = j.problem() else { return Verdict::Clean };
+    print_problems(path, std::slice::from_ref(&p), 1);
+    eprintln!(
+        "boltscope: the answer comes from records that etcd cannot have left as they are: it may hold stale \
+         values or miss revisions (`boltscope check` tells more; `log --include-free` shows what free pages hold)"
+    );
+    Verdict::Problems
+}
+
 /// Warned once when the file changed while it was streamed.
 pub fn torn(path: &Path) -> Verdict {
     eprintln!(
@@ -264,19 +278,20 @@ pub fn streamed(
     path: &Path,
     data: &[u8],
     stamp: &[u8],
-    res: Result<(), Problem>,
+    res: Result<Judged, Problem>,
     flushed: std::io::Result<()>,
     withheld: &AtomicU64,
 ) -> Verdict {
     note_withheld(withheld);
-    if let Err(p) = res {
-        return stopped(path, &p);
-    }
+    let judged_as = match res {
+        Err(p) => return stopped(path, &p),
+        Ok(j) => j,
+    };
     if flushed.is_err() {
         return Verdict::Clean;
     }
     if boltscope::input::commit_stamp(data) != stamp {
         return torn(path);
     }
-    Verdict::Clean
+    judged(path, &judged_as)
 }

@@ -11,10 +11,11 @@ use boltscope::etcd::carve;
 use boltscope::etcd::ctl::kv_json;
 use boltscope::etcd::events::{self, Event, Options, Replayer};
 use boltscope::etcd::header::{RevError, Store};
+use boltscope::etcd::history::{Compacted, Judged};
 use boltscope::etcd::proto::Kv;
 use boltscope::etcd::range::KeyRange;
 use boltscope::etcd::scan;
-use boltscope::index::keys::{rev_key, KeyRevisions};
+use boltscope::index::keys::{self, rev_key, KeyRevisions};
 use boltscope::{input, DbView, Problem};
 use clap::{ArgAction, Parser, ValueEnum};
 use std::ffi::OsString;
@@ -281,7 +282,7 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
         let _ = out.write_all(HEAD.as_bytes());
     }
     let mut emit = |ev: &Event<'_>| keyread::emit(&mut out, &render.event(ev));
-    let res = (|| -> Result<(), Problem> {
+    let res = (|| -> Result<Judged, Problem> {
         let cached = if a.include_free || a.meta.is_some() {
             Cached::Miss(false)
         } else {
@@ -292,16 +293,16 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
                 let floor = if o.track || o.prev_kv { 0 } else { from };
                 let mut r = Replayer::new(range.clone(), o);
                 if replay_indexed(&view, kb, &keys, &mut r, floor, &mut emit)? {
-                    return Ok(());
+                    return Ok(keys::judge(&keys, Compacted::read(&view)));
                 }
                 true
             }
             Cached::Miss(build) => build,
         };
         let mut pairs = keyread::collector(build);
-        events::replay_with(&view, kb, &range, o, pairs.as_mut(), &free, &mut emit)?;
+        let judged = events::replay_with(&view, kb, &range, o, pairs.as_mut(), &free, &mut emit)?;
         keyread::remember(ix, path, data, pairs);
-        Ok(())
+        Ok(judged)
     })();
     let flushed = out.flush();
     keyread::streamed(path, data, &stamp, res, flushed, &withheld)

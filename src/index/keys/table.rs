@@ -135,7 +135,7 @@ mod tests {
     fn built(keys: &[&'static [u8]]) -> Built {
         let mut c = Collector::new(100);
         for (i, k) in keys.iter().enumerate() {
-            c.extend(vec![KeyRev { fp: key_fingerprint(k), rev: rev(i as u64 + 2, 0, false), key: k }]);
+            c.extend(vec![KeyRev { fp: key_fingerprint(k), rev: rev(i as u64 + 2, 0, false), key: k, fresh: true }]);
         }
         build(c).expect("small")
     }
@@ -149,7 +149,10 @@ mod tests {
         let one = built(&[b"k1", b"k2", b"other"]);
         ix.put_key_index(&a, &one).unwrap();
         let got = ix.key_revisions(&a, &KeyRange::key(b"k2")).unwrap().unwrap();
-        assert_eq!(got, vec![KeyRevisions { key: b"k2".to_vec(), revisions: vec![rev(3, 0, false)] }]);
+        assert_eq!(
+            got,
+            vec![KeyRevisions { key: b"k2".to_vec(), revisions: vec![rev(3, 0, false)], fresh: vec![true] }]
+        );
         assert_eq!(ix.key_revisions(&a, &KeyRange::key(b"k3")).unwrap(), Some(vec![]));
         let k: Vec<Vec<u8>> =
             ix.key_revisions(&a, &KeyRange::prefix(b"k")).unwrap().unwrap().into_iter().map(|r| r.key).collect();
