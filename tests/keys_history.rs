@@ -60,6 +60,8 @@ fn get_and_log_judge_the_keys_they_read_cold_and_from_the_index() {
             let g = run(index, &["get", s, k]);
             assert_eq!(g.status.code(), want, "get {k} ({label}): {}", String::from_utf8_lossy(&g.stderr));
             assert_eq!(judged_broken(&g), changed, "get {k} ({label})");
+            let named = String::from_utf8_lossy(&g.stderr).contains(&format!("(keys \"{k}\")"));
+            assert_eq!(named, changed, "get {k} ({label}) names the key: {}", String::from_utf8_lossy(&g.stderr));
             assert!(!g.stdout.is_empty(), "get {k} ({label}): the answer still comes out");
             let l = run(index, &["log", s, k, "-w", "json"]);
             assert_eq!(l.status.code(), want, "log {k} ({label}): {}", String::from_utf8_lossy(&l.stderr));

@@ -62,7 +62,7 @@ pub struct Keep {
 impl Keep {
     /// What holding the histories the pass read to etcd's rules found.
     pub fn judged(&self) -> Judged {
-        Judged { broken: self.history_broken, compacted: self.compacted }
+        Judged { broken: self.history_broken, compacted: self.compacted, named: Vec::new() }
     }
 
     /// Whether entry `i` survives.

@@ -51,18 +51,42 @@ impl Compacted {
 }
 
 /// What a reader that held the histories of the keys it read to the rules found.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Judged {
     /// Keys whose history breaks a rule.
     pub broken: u64,
     /// The compactions they were judged against.
     pub compacted: Compacted,
+    /// Some of those keys, in key order (at most [`NAMED`]; none from a pass that knows only
+    /// their fingerprints).
+    pub named: Vec<Vec<u8>>,
 }
 
+/// Most keys a [`Judged`] names.
+pub const NAMED: usize = 3;
+
 impl Judged {
-    /// `check`'s problem for the broken histories, if any.
+    /// `check`'s problem for the broken histories, if any, naming the keys it knows (escaped as
+    /// Go quotes bytes, so a key cannot forge a line).
     pub fn problem(&self) -> Option<crate::problem::Problem> {
-        (self.broken > 0).then(|| problem(self.broken, &self.compacted))
+        if self.broken == 0 {
+            return None;
+        }
+        let mut p = problem(self.broken, &self.compacted);
+        if !self.named.is_empty() {
+            let keys: Vec<String> = self.named.iter().map(|k| super::goquote::quote(k)).collect();
+            let more = if self.broken > self.named.len() as u64 { ", ..." } else { "" };
+            p.message = format!("{} (keys {}{more})", p.message, keys.join(", "));
+        }
+        Some(p)
+    }
+
+    /// Keeps the first [`NAMED`] of `keys` in key order.
+    pub fn naming<'k>(mut self, keys: impl Iterator<Item = &'k [u8]>) -> Judged {
+        let mut all: Vec<&[u8]> = keys.collect();
+        all.sort_unstable();
+        self.named = all.into_iter().take(NAMED).map(<[u8]>::to_vec).collect();
+        self
     }
 }
 
@@ -161,8 +185,9 @@ impl<'a> Judge<'a> {
 
     /// What the records fed so far show.
     pub fn judged(&self) -> Judged {
-        let broken = self.keys.values().filter(|(h, _)| h.broken(&self.compacted)).count() as u64;
-        Judged { broken, compacted: self.compacted }
+        let bad: Vec<&[u8]> =
+            self.keys.iter().filter(|(_, (h, _))| h.broken(&self.compacted)).map(|(k, _)| *k).collect();
+        Judged { broken: bad.len() as u64, compacted: self.compacted, named: Vec::new() }.naming(bad.into_iter())
     }
 }
 
@@ -250,8 +275,9 @@ mod tests {
         }
         j.feed(b"a", 25, false, false);
         j.feed(b"b", 30, false, true);
-        assert_eq!(j.judged(), Judged { broken: 1, compacted: AT_20 });
-        assert!(j.judged().problem().is_some_and(|p| p.message.starts_with("1 key(s)")));
+        assert_eq!(j.judged(), Judged { broken: 1, compacted: AT_20, named: vec![b"b".to_vec()] });
+        let msg = j.judged().problem().unwrap().message;
+        assert!(msg.starts_with("1 key(s)") && msg.ends_with(" (keys \"b\")"), "{msg}");
         let mut fine = Judge::new(AT_20);
         fine.feed(b"a", 15, false, false);
         fine.feed(b"b", 20, true, false);

@@ -83,8 +83,9 @@ impl KeyRevisions {
 /// The listed keys' histories held to etcd's rules against the compactions `c` (what a scan of
 /// the same keys judges: [`crate::etcd::history::Judge`]).
 pub fn judge(keys: &[KeyRevisions], c: Compacted) -> Judged {
-    let broken = keys.iter().filter(|k| k.history(&c).is_some_and(|h| h.broken(&c))).count() as u64;
-    Judged { broken, compacted: c }
+    let bad: Vec<&[u8]> =
+        keys.iter().filter(|k| k.history(&c).is_some_and(|h| h.broken(&c))).map(|k| k.key.as_slice()).collect();
+    Judged { broken: bad.len() as u64, compacted: c, named: Vec::new() }.naming(bad.into_iter())
 }
 
 fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
