@@ -152,8 +152,10 @@ impl ProblemKind {
     }
 }
 
-/// One thing wrong with a file.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// One thing wrong with a file. In JSON (every command): `kind`, `severity` (`error`, or `warning`
+/// for a problem the file still passes `check` with: [`ProblemKind::is_warning`]), `page`,
+/// `offset`, `bucket`, `message`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 pub struct Problem {
     /// The class of problem.
     pub kind: ProblemKind,
@@ -186,6 +188,20 @@ impl Problem {
     pub fn bucket(mut self, path: Vec<String>) -> Problem {
         self.bucket = path;
         self
+    }
+}
+
+impl serde::Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Problem", 6)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("severity", if self.kind.is_warning() { "warning" } else { "error" })?;
+        st.serialize_field("page", &self.page)?;
+        st.serialize_field("offset", &self.offset)?;
+        st.serialize_field("bucket", &self.bucket)?;
+        st.serialize_field("message", &self.message)?;
+        st.end()
     }
 }
 

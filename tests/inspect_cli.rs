@@ -156,3 +156,30 @@ fn over_quota_verdict_and_exit_codes() {
     std::fs::write(&bad, b"not bbolt").unwrap();
     assert_eq!(inspect(&[], &[p, bad]).status.code(), Some(2));
 }
+
+#[test]
+fn every_problem_in_json_says_whether_it_is_an_error_or_a_warning() {
+    // fill-1 holds a raised NOSPACE alarm (a warning: the file passes); the same snapshot with a
+    // bit flipped under its trailer fails. `check` counts errors and warnings; each problem says
+    // which it is, in every command's JSON.
+    let tmp = tempfile::tempdir().unwrap();
+    let clean = common::path("fill-1.snap.db", &tmp);
+    let mut d = common::bytes("fill-1.snap.db");
+    let n = d.len();
+    d[n - 40] ^= 0x01;
+    let damaged = tmp.path().join("damaged.snap.db");
+    std::fs::write(&damaged, &d).unwrap();
+    for f in [&clean, &damaged] {
+        let check = common::run(["--no-index", "check", "-w", "json", f.to_str().unwrap()]);
+        let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+        let of = |sev: &str| v["problems"].as_array().unwrap().iter().filter(|p| p["severity"] == sev).count();
+        assert_eq!(of("warning") as u64, v["warnings"].as_u64().unwrap(), "{v}");
+        assert_eq!(of("error") as u64, v["errors"].as_u64().unwrap(), "{v}");
+        assert!(of("warning") >= 1, "the alarm: {v}");
+        assert_eq!(of("error") > 0, f == &damaged, "{v}");
+        let inspect = common::run(["--no-index", "inspect", "-w", "json", f.to_str().unwrap()]);
+        let i: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        let severities: Vec<_> = i["problems"].as_array().unwrap().iter().map(|p| p["severity"].clone()).collect();
+        assert!(severities.iter().all(|s| s == "error" || s == "warning") && !severities.is_empty(), "{i}");
+    }
+}
