@@ -463,3 +463,29 @@ fn a_branch_child_past_the_high_water_mark_is_named_as_check_names_it() {
         assert!(skipped[0]["message"].as_str().unwrap().contains(&want), "element {elem}: {skipped:?}");
     }
 }
+
+#[test]
+fn a_copy_counts_the_key_buckets_revisions_as_a_salvage_does() {
+    // `revisions.recovered` is the key bucket's records on both paths: a tree that reads whole
+    // (copied) and one gathered. Real bbolt's count of the key bucket's entries is the answer.
+    let tmp = tempfile::tempdir().unwrap();
+    for file in ["k8s-0.005.snap.db", "churn-0.005.member.db"] {
+        let stats = common::answer_json(file, "oracle-stats.json").unwrap();
+        let want = stats["key"]["KeyN"].as_u64().unwrap();
+        let out = salvage_cli(
+            &["-w", "json", "--force"],
+            &common::path(file, &tmp),
+            tmp.path().join("copy.db").to_str().unwrap(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["method"], "copy", "{file}");
+        assert_eq!(
+            (v["revisions"]["recovered"].as_u64(), v["revisions"]["from_tree"].as_u64()),
+            (Some(want), Some(want)),
+            "{file}"
+        );
+        let (_, gathered) = salvaged(file, &common::bytes(file));
+        assert_eq!(gathered.revisions.recovered, want, "{file}");
+    }
+}
