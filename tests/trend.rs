@@ -372,3 +372,22 @@ fn a_deleted_backup_counts_in_the_growth_but_not_for_the_age() {
     let s = series(&v, "etcd-snapshot-server-0-*");
     assert_eq!((s["age_seconds"].clone(), s["stale"].clone()), (Value::Null, Value::Bool(true)), "{s}");
 }
+
+#[test]
+fn a_resource_that_did_not_grow_reads_0_b_as_other_zeros_do() {
+    // The same backup twice, a day apart: nothing grew. The table prints that change as it prints
+    // a zero rate ("0 B"), never "+0 B"; the JSON stays a number.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = dir().join("etcd-snapshot-server-0-1765065600");
+    for t in [1_764_979_200, 1_765_065_600] {
+        std::fs::copy(&src, tmp.path().join(format!("etcd-snapshot-server-0-{t}"))).unwrap();
+    }
+    let (code, text, err) = trend(&["--no-index", "--now", "1765069200"], &[tmp.path()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("growth    size 0 B/day,"), "{text}");
+    let line = text.lines().find(|l| l.starts_with("  grew most ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("configmaps 0 B") && !line.contains("+0") && !line.contains("-0"), "{line}");
+    let v = trend_json(&["--no-index", "--now", "1765069200"], &[tmp.path()]);
+    let resources = v["series"][0]["resources"].as_array().unwrap();
+    assert!(!resources.is_empty() && resources.iter().all(|r| r["growth_bytes"] == 0), "{resources:?}");
+}

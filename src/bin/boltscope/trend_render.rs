@@ -77,6 +77,16 @@ fn rate(r: Option<f64>) -> String {
     }
 }
 
+/// A change in bytes for people: signed, except no change, which reads "0 B" as a rate of
+/// nothing does.
+fn change(b: i64) -> String {
+    match b.signum() {
+        1 => format!("+{}", h(b.unsigned_abs())),
+        -1 => format!("-{}", h(b.unsigned_abs())),
+        _ => h(0),
+    }
+}
+
 fn days(d: Option<f64>) -> String {
     match d {
         None => "-".into(),
@@ -160,14 +170,8 @@ pub fn table(series: &[Series], skipped: &[Skipped], v: &View) -> String {
             None => o.push_str("  age       STALE: every backup of the series is gone\n"),
         }
         if !s.resources.is_empty() {
-            let grew: Vec<String> = s
-                .resources
-                .iter()
-                .map(|r| {
-                    let sign = if r.growth_bytes < 0 { "-" } else { "+" };
-                    format!("{} {sign}{}", r.resource, h(r.growth_bytes.unsigned_abs()))
-                })
-                .collect();
+            let grew: Vec<String> =
+                s.resources.iter().map(|r| format!("{} {}", r.resource, change(r.growth_bytes))).collect();
             let _ = writeln!(o, "  grew most {}", grew.join(", "));
         }
     }
