@@ -255,3 +255,35 @@ fn version_names_the_commit_it_was_built_from() {
         assert!(v.contains("(git "), "{v}");
     }
 }
+
+/// A metadata file that is not JSON is named in a warning, left out, and fails nothing.
+#[test]
+fn inspect_warns_of_k3s_metadata_that_is_not_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("snapshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(tmp.path().join(".metadata")).unwrap();
+    let name = "etcd-snapshot-server-0-1764547200";
+    std::fs::copy(common::dir().join("trend").join(name), dir.join(name)).unwrap();
+    let sidecar = tmp.path().join(".metadata").join(name);
+    std::fs::write(&sidecar, br#"{"cluster": "prod","#).unwrap();
+    for w in ["table", "json"] {
+        let out = common::run([
+            "--no-index".as_ref(),
+            "inspect".as_ref(),
+            "-w".as_ref(),
+            w.as_ref(),
+            dir.join(name).as_os_str(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{w}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("warning") && err.contains(&format!(".metadata/{name}")) && err.contains("not JSON"),
+            "{w}: {err}"
+        );
+        if w == "json" {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["source"]["k3s_metadata"], serde_json::Value::Null);
+        }
+    }
+}

@@ -325,50 +325,20 @@ fn a_backup_whose_trailer_does_not_match_is_damaged_and_recorded_so() {
 }
 
 #[test]
-fn a_deleted_backup_counts_in_the_growth_but_not_for_the_age() {
-    // Three backups analysed, then the newest deleted: from the index alone it is still a point of
-    // the growth estimate (its recorded size), marked gone, and the age, the staleness and the
-    // Prometheus timestamps come from the newest backup that still exists.
+fn a_resource_that_did_not_grow_reads_0_b_as_other_zeros_do() {
+    // The same backup twice, a day apart: nothing grew. The table prints that change as it prints
+    // a zero rate ("0 B"), never "+0 B"; the JSON stays a number.
     let tmp = tempfile::tempdir().unwrap();
-    let names =
-        ["etcd-snapshot-server-0-1764892800", "etcd-snapshot-server-0-1764979200", "etcd-snapshot-server-0-1765065600"];
-    for n in names {
-        std::fs::copy(dir().join(n), tmp.path().join(n)).unwrap();
+    let src = dir().join("etcd-snapshot-server-0-1765065600");
+    for t in [1_764_979_200, 1_765_065_600] {
+        std::fs::copy(&src, tmp.path().join(format!("etcd-snapshot-server-0-{t}"))).unwrap();
     }
-    let index = tmp.path().join("index.redb");
-    let ix = index.to_str().unwrap();
-    let now = "1765069200";
-    let before: Value =
-        serde_json::from_str(&trend(&["--index", ix, "-w", "json", "--now", now], &[tmp.path()]).1).unwrap();
-    std::fs::remove_file(tmp.path().join(names[2])).unwrap();
-    let (code, out, err) = trend(&["--index", ix, "-w", "json", "--now", now], &[]);
+    let (code, text, err) = trend(&["--no-index", "--now", "1765069200"], &[tmp.path()]);
     assert_eq!(code, 0, "{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let s = series(&v, "etcd-snapshot-server-0-*");
-    assert_eq!(s["backups"], 3);
-    let gone: Vec<bool> = s["points"].as_array().unwrap().iter().map(|p| p["gone"].as_bool().unwrap()).collect();
-    assert_eq!(gone, [false, false, true]);
-    assert_eq!(s["last"]["gone"], true);
-    assert_eq!(
-        s["size_bytes_per_day"],
-        series(&before, "etcd-snapshot-server-0-*")["size_bytes_per_day"],
-        "growth as before"
-    );
-    assert_eq!(s["age_seconds"], 1_765_069_200 - 1_764_979_200, "from the newest backup still there");
-    assert_eq!(s["stale"], false);
-    let (_, prom, _) = trend(&["--index", ix, "-w", "prometheus", "--now", now], &[]);
-    let line =
-        |name: &str| prom.lines().find(|l| l.starts_with(name)).map(|l| l.rsplit(' ').next().unwrap().to_string());
-    assert_eq!(line("boltscope_backup_last_timestamp_seconds{").as_deref(), Some("1764979200"), "{prom}");
-    assert_eq!(line("boltscope_backup_age_seconds{").as_deref(), Some("90000"), "{prom}");
-    let (_, table, _) = trend(&["--index", ix, "--now", now], &[]);
-    assert!(table.contains("gone      1 backup(s) no longer on disk"), "{table}");
-    assert!(table.contains("age       last backup 25.0 h"), "{table}");
-    // Every backup gone: no age, and stale.
-    for n in &names[..2] {
-        std::fs::remove_file(tmp.path().join(n)).unwrap();
-    }
-    let v: Value = serde_json::from_str(&trend(&["--index", ix, "-w", "json", "--now", now], &[]).1).unwrap();
-    let s = series(&v, "etcd-snapshot-server-0-*");
-    assert_eq!((s["age_seconds"].clone(), s["stale"].clone()), (Value::Null, Value::Bool(true)), "{s}");
+    assert!(text.contains("growth    size 0 B/day,"), "{text}");
+    let line = text.lines().find(|l| l.starts_with("  grew most ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("configmaps 0 B") && !line.contains("+0") && !line.contains("-0"), "{line}");
+    let v = trend_json(&["--no-index", "--now", "1765069200"], &[tmp.path()]);
+    let resources = v["series"][0]["resources"].as_array().unwrap();
+    assert!(!resources.is_empty() && resources.iter().all(|r| r["growth_bytes"] == 0), "{resources:?}");
 }

@@ -11,6 +11,10 @@
 //! [`MAX_POINTS`] points is estimated over that many, evenly spread (first and last included).
 //! Days to quota: `(quota − size of the latest point) / growth` when the growth is positive, none
 //! otherwise (negative when the latest size is already past the quota).
+//!
+//! A backup dated after now (more than [`FUTURE_SLACK`]: a clock that ran ahead, or a wrong name)
+//! counts in the growth like any other, but never as the series' latest backup: it would hide
+//! that no backup was taken since ([`Series::newest_existing`], [`Series::future_dated`]).
 
 use super::backup_point::Measure;
 use std::collections::BTreeMap;
@@ -19,6 +23,9 @@ use std::collections::BTreeMap;
 pub const MAX_POINTS: usize = 1000;
 /// Seconds in a day.
 pub const DAY: f64 = 86_400.0;
+/// Seconds a backup may be dated after now and still count as taken: ordinary clock skew between
+/// the host that names it and the one judging it.
+pub const FUTURE_SLACK: i64 = 300;
 
 /// Where a point's time comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -46,6 +53,13 @@ pub struct Point {
     /// estimate, not as the latest backup for its age.
     #[serde(default)]
     pub gone: bool,
+}
+
+impl Point {
+    /// Whether it is dated after `now` (beyond [`FUTURE_SLACK`]): no backup taken yet can be.
+    pub fn dated_after(&self, now: i64) -> bool {
+        self.time > now.saturating_add(FUTURE_SLACK)
+    }
 }
 
 /// How much a resource grew between the first and the last backup that have resource figures.
@@ -85,9 +99,15 @@ pub struct Series {
 }
 
 impl Series {
-    /// The newest backup that still exists (none when every backup of the series is gone).
-    pub fn newest_existing(&self) -> Option<&Point> {
-        self.points.iter().rev().find(|p| !p.gone)
+    /// The newest backup that still exists and is not dated after `now` (none when every backup
+    /// of the series is gone or dated in the future).
+    pub fn newest_existing(&self, now: i64) -> Option<&Point> {
+        self.points.iter().rev().find(|p| !p.gone && !p.dated_after(now))
+    }
+
+    /// The backups dated after `now` ([`Point::dated_after`]), oldest first.
+    pub fn future_dated(&self, now: i64) -> Vec<&Point> {
+        self.points.iter().filter(|p| p.dated_after(now)).collect()
     }
 }
 
@@ -198,6 +218,32 @@ mod tests {
         // Slopes 10, 5, 14, 0, 16, 32: the middle two are 10 and 14.
         assert_eq!(theil_sen(&[(0, 0), (day, 10), (2 * day, 10), (3 * day, 42)]), Some(12.0));
         assert_eq!(theil_sen(&[(0, 50), (day, 40)]), Some(-10.0));
+    }
+
+    #[test]
+    fn a_backup_dated_in_the_future_is_never_the_newest() {
+        let point = |time: i64, gone: bool| Point {
+            path: time.to_string(),
+            time,
+            time_from: TimeFrom::Name,
+            measure: Measure {
+                size: 1,
+                in_use: None,
+                revision: None,
+                live_keys: None,
+                live_bytes: None,
+                resources: Vec::new(),
+                warnings: 0,
+            },
+            gone,
+        };
+        let now = 1_000_000;
+        let pts = vec![point(now - 7200, false), point(now - 3600, true), point(now + FUTURE_SLACK, false)];
+        let s = estimate(String::new(), "s".into(), [pts, vec![point(now + 86_400, false)]].concat(), 1 << 30);
+        assert_eq!(s.newest_existing(now).map(|p| p.time), Some(now + FUTURE_SLACK), "within the slack: taken");
+        assert_eq!(s.newest_existing(now - 1).map(|p| p.time), Some(now - 7200), "the gone one is skipped too");
+        let future: Vec<i64> = s.future_dated(now).iter().map(|p| p.time).collect();
+        assert_eq!(future, [now + 86_400]);
     }
 
     #[test]

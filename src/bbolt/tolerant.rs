@@ -70,6 +70,22 @@ impl TolerantLeaf<'_> {
 /// the leaf could not be accepted (its range is then reported lost as well).
 pub type OnLeaf<'r, 'a> = dyn FnMut(&TolerantLeaf<'a>) -> Option<Problem> + 'r;
 
+/// Why a branch element is not followed.
+#[derive(Clone, Copy, Debug)]
+enum Bad {
+    /// Its header or key cannot be read (the problem's kind).
+    Unreadable(ProblemKind),
+    /// Its key is empty.
+    EmptyKey,
+    /// Its key is out of order, or outside the bounds the parents give.
+    OutOfOrder,
+    /// Its child is a meta page or lies at or past the pages a tree can use.
+    ChildOutOfBounds(u64),
+}
+
+/// A branch element: its key and child, or why it is not followed.
+type BranchElem<'a> = Result<(&'a [u8], u64), Bad>;
+
 /// The tolerant reader of one file: the pages it has reached, shared across buckets.
 pub struct Reader<'a> {
     g: Geometry<'a>,
@@ -159,30 +175,51 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// The branch elements of `page` that are sound: key in order within the bounds, child an id
-    /// below the limit. `None` for an element that is not.
-    fn branch_elems(
-        &self,
-        page: &Page<'a>,
-        lower: Option<&'a [u8]>,
-        upper: Option<&'a [u8]>,
-    ) -> Vec<Option<(&'a [u8], u64)>> {
+    /// The branch elements of `page`: `Ok` for one that is sound (key in order within the
+    /// bounds, child an id below the limit), else why it is not.
+    fn branch_elems(&self, page: &Page<'a>, lower: Option<&'a [u8]>, upper: Option<&'a [u8]>) -> Vec<BranchElem<'a>> {
         let n = usize::from(page.count).min(max_elements(self.g.page_size));
         let mut prev: Option<&[u8]> = None;
         (0..n)
             .map(|i| {
-                let e = page.branch_elem(i).ok()?;
+                let e = page.branch_elem(i).map_err(|p| Bad::Unreadable(p.kind))?;
                 let ordered = prev.map_or(true, |p| e.key > p)
                     && (i > 0 || lower.map_or(true, |l| e.key >= l))
                     && lower.map_or(true, |l| i == 0 || e.key > l)
                     && upper.map_or(true, |u| e.key < u);
-                let child_ok = e.child.0 >= 2 && e.child.0 < self.limit && !e.key.is_empty();
-                (ordered && child_ok).then(|| {
-                    prev = Some(e.key);
-                    (e.key, e.child.0)
-                })
+                if e.key.is_empty() {
+                    return Err(Bad::EmptyKey);
+                }
+                if !ordered {
+                    return Err(Bad::OutOfOrder);
+                }
+                if e.child.0 < 2 || e.child.0 >= self.limit {
+                    return Err(Bad::ChildOutOfBounds(e.child.0));
+                }
+                prev = Some(e.key);
+                Ok((e.key, e.child.0))
             })
             .collect()
+    }
+
+    /// The problem of the branch elements `from..to` of page `id` that cannot be followed, in
+    /// `check`'s words: the kind is the first element's reason (a child outside the pages a tree
+    /// can use is `page_out_of_bounds`, as `check` calls it); `what` says where they are.
+    fn bad_elems(&self, id: u64, elems: &[BranchElem<'a>], from: usize, to: usize, what: &str) -> Problem {
+        let first =
+            elems.get(from..to).and_then(|s| s.iter().enumerate().find_map(|(k, e)| Some((from + k, e.err()?))));
+        let at = first.map_or(from, |f| f.0);
+        let (kind, why) = match first.map(|f| f.1) {
+            Some(Bad::ChildOutOfBounds(c)) => (
+                ProblemKind::PageOutOfBounds,
+                format!("names page {c}, outside the pages a tree can use [2, {})", self.limit),
+            ),
+            Some(Bad::EmptyKey) => (ProblemKind::EmptyKey, "has an empty key".into()),
+            Some(Bad::OutOfOrder) => (ProblemKind::KeysOutOfOrder, "has a key out of order".into()),
+            Some(Bad::Unreadable(k)) => (k, "cannot be read".into()),
+            None => (ProblemKind::ElementOutsidePage, "cannot be read".into()),
+        };
+        self.problem(kind, id, format!("branch page {id}: {what}; element {at} {why}"))
     }
 
     /// Whether a page of unknown type reads as a branch: every element sound, children pages of
@@ -191,7 +228,7 @@ impl<'a> Reader<'a> {
         let elems = self.branch_elems(page, lower, upper);
         !elems.is_empty()
             && elems.len() == usize::from(page.count)
-            && elems.iter().all(|e| e.is_some_and(|(_, c)| self.g.has_own_header(c)))
+            && elems.iter().all(|e| e.is_ok_and(|(_, c)| self.g.has_own_header(c)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -237,7 +274,7 @@ impl<'a> Reader<'a> {
         }
         let elems = self.branch_elems(&page, lower, upper);
         let good: Vec<(usize, &'a [u8], u64)> =
-            elems.iter().enumerate().filter_map(|(i, e)| e.map(|(k, c)| (i, k, c))).collect();
+            elems.iter().enumerate().filter_map(|(i, e)| e.ok().map(|(k, c)| (i, k, c))).collect();
         if good.is_empty() {
             let msg = format!("branch page {id} has no element that can be read");
             return lost_(lost(lower, upper, self.problem(ProblemKind::EmptyBranch, id, msg)));
@@ -249,13 +286,13 @@ impl<'a> Reader<'a> {
             // Elements that could not be read before the first good one, or between this one and
             // the next: their subtrees are lost somewhere in the range around them.
             if j == 0 && i > 0 {
-                let msg = format!("branch page {id}: {i} element(s) before the first readable one are unreadable");
-                lost_(lost(lower, Some(key), self.problem(ProblemKind::ElementOutsidePage, id, msg)));
+                let what = format!("{i} element(s) before the first readable one cannot be followed");
+                lost_(lost(lower, Some(key), self.bad_elems(id, &elems, 0, i, &what)));
             }
             let end = next.map_or(elems.len(), |n| n.0);
             if bad(i + 1, end) {
-                let msg = format!("branch page {id}: element(s) {}..{end} are unreadable or out of order", i + 1);
-                lost_(lost(Some(key), child_upper, self.problem(ProblemKind::KeysOutOfOrder, id, msg)));
+                let what = format!("element(s) {}..{end} cannot be followed", i + 1);
+                lost_(lost(Some(key), child_upper, self.bad_elems(id, &elems, i + 1, end, &what)));
             }
             self.node(child, Some(key), child_upper, depth + 1, leaf, lost_);
         }

@@ -20,6 +20,9 @@ pub struct MvccFilter<'a> {
     pub clear_alarms: bool,
     /// Alarm entries left out.
     pub alarms_cleared: u64,
+    /// Entries of the `key` bucket copied (its revisions); `None` when the source has no `key`
+    /// bucket.
+    pub key_entries: Option<u64>,
     /// The `key` bucket's key that gives etcdutl's REVISION (see [`MvccFilter::last_revision`]).
     last_key: Option<&'a [u8]>,
 }
@@ -28,7 +31,7 @@ impl<'a> MvccFilter<'a> {
     /// A filter compacting as `compaction` says (None: every revision is kept), leaving alarms
     /// out when `clear_alarms`.
     pub fn new(compaction: Option<(u64, Keep)>, clear_alarms: bool) -> MvccFilter<'a> {
-        MvccFilter { compaction, clear_alarms, alarms_cleared: 0, last_key: None }
+        MvccFilter { compaction, clear_alarms, alarms_cleared: 0, key_entries: None, last_key: None }
     }
 
     /// etcdutl's REVISION of the source, as `etcd::status` computes it: the main revision of the
@@ -51,21 +54,29 @@ fn compaction_records(r: u64) -> Vec<(&'static [u8], Vec<u8>)> {
 
 impl<'a> Filter<'a> for MvccFilter<'a> {
     fn extra(&mut self, top: &[u8]) -> Vec<(&'static [u8], Vec<u8>)> {
+        // Asked once for every top-level bucket, before its entries.
+        if top == KEY_BUCKET {
+            self.key_entries = Some(0);
+        }
         match &self.compaction {
             Some((r, _)) if top == META_BUCKET => compaction_records(*r),
             _ => Vec::new(),
         }
     }
 
-    fn keep(&mut self, top: &[u8], ord: u64, _e: &LeafElem<'a>) -> bool {
+    fn keep(&mut self, top: &[u8], ord: u64, e: &LeafElem<'a>) -> bool {
         if top == ALARM_BUCKET && self.clear_alarms {
             self.alarms_cleared += 1;
             return false;
         }
-        match &self.compaction {
-            Some((_, keep)) if top == KEY_BUCKET => keep.get(ord),
-            _ => true,
+        if top != KEY_BUCKET {
+            return true;
         }
+        let kept = self.compaction.as_ref().map_or(true, |(_, keep)| keep.get(ord));
+        if kept && !e.is_bucket() {
+            *self.key_entries.get_or_insert(0) += 1;
+        }
+        kept
     }
 
     /// Only lengths are read here; the key itself is decoded once, at the end.

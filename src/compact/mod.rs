@@ -112,6 +112,10 @@ pub struct Report {
     pub dst_size: u64,
     /// Key/value entries written.
     pub entries: u64,
+    /// Of them, entries of etcd's `key` bucket (its revisions); `None` when SRC has no `key`
+    /// bucket. For `salvage`'s report, which counts revisions.
+    #[serde(skip)]
+    pub key_entries: Option<u64>,
     /// Pages written (the high-water mark).
     pub pages: u64,
     /// The copy's page size.
@@ -258,6 +262,7 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
         src_size: c.src_size,
         dst_size,
         entries: l.written.entries,
+        key_entries: c.key_entries,
         pages: l.written.pages,
         page_size: l.page_size,
         byte_order: l.order,

@@ -30,6 +30,8 @@ pub(crate) struct Copied {
     pub(crate) keep: Option<compaction::Keep>,
     /// Alarms left out (`clear_alarms`).
     pub(crate) alarms_cleared: u64,
+    /// Entries of the `key` bucket copied (None: SRC has none).
+    pub(crate) key_entries: Option<u64>,
     /// Problems SRC has outside the copied tree (freelist, the other meta page): not copied.
     pub(crate) outside: u64,
     pub(crate) src_size: u64,
@@ -148,6 +150,7 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
         target,
         keep: filter.compaction.map(|(_, k)| k),
         alarms_cleared: filter.alarms_cleared,
+        key_entries: filter.key_entries,
         outside,
         src_size: data.len() as u64,
         with_trailer,

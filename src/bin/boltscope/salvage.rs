@@ -64,9 +64,11 @@ fn text(r: &SalvageReport) -> String {
             salvage::Method::Salvage => format!("{} from the tree, {} carved", grouped(v.from_tree), grouped(v.carved)),
         };
         match r.method {
-            // A copy counts the entries of every bucket, not the key bucket's revisions.
+            // A copy says the entries of every bucket (etcdutl's TOTAL KEYS of the copy); its
+            // `revisions` count the key bucket's records, as a salvage's do.
             salvage::Method::Copy => {
-                format!("{} entries recovered (the tree reads whole: copied)", grouped(v.recovered))
+                let n = r.dst_status.as_ref().map_or(v.recovered, |f| f.total_keys);
+                format!("{} entries recovered (the tree reads whole: copied)", grouped(n))
             }
             salvage::Method::Salvage => format!("{} revisions recovered ({how})", grouped(v.recovered)),
         }

@@ -32,7 +32,9 @@ pub struct K3sName {
     pub compressed: bool,
 }
 
-/// What the path and its first bytes say about `path`.
+/// What the path and its first bytes say about `path`. A metadata file that exists but cannot be
+/// used (unreadable, too large, not JSON) is named in a warning on standard error and left out:
+/// it says nothing of the database, so the verdict stays.
 pub fn describe(path: &Path) -> Source {
     let (container, entry) = input::container_of(path).unwrap_or((Container::Plain, None));
     let name = path.file_name().and_then(|n| n.to_str()).and_then(k3s::name::parse);
@@ -46,7 +48,10 @@ pub fn describe(path: &Path) -> Source {
         },
         compressed: n.compressed,
     });
-    let k3s_metadata = k3s::metadata::read_metadata(path).ok().flatten();
+    let k3s_metadata = k3s::metadata::read_metadata(path).unwrap_or_else(|e| {
+        eprintln!("boltscope: warning: {e}; not shown");
+        None
+    });
     Source { container: container.name().to_string(), entry, k3s, k3s_metadata }
 }
 

@@ -1,6 +1,7 @@
 //! `trend`: backups grouped into series, their growth per day and the days left until the quota.
 
 use crate::exit::Verdict;
+use crate::history::when;
 use crate::index::Ix;
 use crate::report::{print_problems, verdict_text};
 use crate::{trend_plot, trend_render};
@@ -229,6 +230,21 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
     });
     let view = trend_render::View { quota: args.quota, now, stale_after: (args.stale_after * 3600.0) as i64 };
+    // A warning, not a problem (the exit code stays): such a backup may well be sound, but it is
+    // no proof that one was taken lately.
+    for p in series.iter().flat_map(|s| s.future_dated(now)) {
+        let by = match p.time_from {
+            TimeFrom::Name => "its name",
+            TimeFrom::Mtime => "its modification time",
+        };
+        eprintln!(
+            "boltscope: warning: {}: dated {} UTC by {by}, after now ({} UTC): clock skew or a wrong name? it is not \
+             counted as its series' latest backup",
+            p.path,
+            when(p.time.max(0) as u64),
+            when(now.max(0) as u64)
+        );
+    }
     if let Some(svg) = &args.plot {
         if let Err(e) = trend_plot::write(svg, &series, args.quota) {
             eprintln!("boltscope: {}: {e}", svg.display());

@@ -20,9 +20,11 @@ pub struct View {
 }
 
 impl View {
-    /// Seconds since the newest backup that still exists (a gone one is no backup to restore).
+    /// Seconds since the newest backup that still exists (a gone one is no backup to restore)
+    /// and is not dated in the future (clock skew or a wrong name: no proof of a recent backup).
+    /// Never negative: a backup dated within the slack is taken now.
     fn age(&self, s: &Series) -> Option<i64> {
-        s.newest_existing().map(|p| self.now - p.time)
+        s.newest_existing(self.now).map(|p| (self.now - p.time).max(0))
     }
 
     /// Whether the series' newest existing backup is older than the limit, or none exists.
@@ -74,6 +76,16 @@ fn rate(r: Option<f64>) -> String {
         None => "-".into(),
         Some(x) if x < 0.0 => format!("-{}", h((-x).round() as u64)),
         Some(x) => h(x.round() as u64),
+    }
+}
+
+/// A change in bytes for people: signed, except no change, which reads "0 B" as a rate of
+/// nothing does.
+fn change(b: i64) -> String {
+    match b.signum() {
+        1 => format!("+{}", h(b.unsigned_abs())),
+        -1 => format!("-{}", h(b.unsigned_abs())),
+        _ => h(0),
     }
 }
 
@@ -152,22 +164,29 @@ pub fn table(series: &[Series], skipped: &[Skipped], v: &View) -> String {
                 minute(newest.time)
             );
         }
+        let future = s.future_dated(v.now);
+        if let Some(newest) = future.last() {
+            let _ = writeln!(
+                o,
+                "  future    {} backup(s) dated after now (newest {}): clock skew or a wrong name? not counted as the \
+                 latest backup",
+                future.len(),
+                minute(newest.time)
+            );
+        }
         match v.age(s) {
             Some(age) => {
                 let state = if v.stale(s) { "STALE: no new backup for" } else { "last backup" };
                 let _ = writeln!(o, "  age       {state} {}", span(age));
             }
-            None => o.push_str("  age       STALE: every backup of the series is gone\n"),
+            None if s.points.iter().all(|p| p.gone) => {
+                o.push_str("  age       STALE: every backup of the series is gone\n")
+            }
+            None => o.push_str("  age       STALE: no backup on disk is dated before now\n"),
         }
         if !s.resources.is_empty() {
-            let grew: Vec<String> = s
-                .resources
-                .iter()
-                .map(|r| {
-                    let sign = if r.growth_bytes < 0 { "-" } else { "+" };
-                    format!("{} {sign}{}", r.resource, h(r.growth_bytes.unsigned_abs()))
-                })
-                .collect();
+            let grew: Vec<String> =
+                s.resources.iter().map(|r| format!("{} {}", r.resource, change(r.growth_bytes))).collect();
             let _ = writeln!(o, "  grew most {}", grew.join(", "));
         }
     }
@@ -197,6 +216,7 @@ pub fn json(series: &[Series], skipped: &[Skipped], v: &View) -> String {
             x["last"] = ends(s.points.last());
             x["quota"] = v.quota.into();
             x["age_seconds"] = v.age(s).into();
+            x["future_dated"] = s.future_dated(v.now).iter().map(|p| p.path.clone()).collect::<Vec<_>>().into();
             x["stale"] = v.stale(s).into();
             x
         })
@@ -212,8 +232,8 @@ pub fn prometheus(series: &[Series], v: &View) -> String {
         ("boltscope_backup_growth_bytes_per_day", "Database size growth of the series, bytes per day (Theil-Sen).", |s, _| s.size_bytes_per_day),
         ("boltscope_backup_in_use_growth_bytes_per_day", "In-use size growth of the series, bytes per day (Theil-Sen).", |s, _| s.in_use_bytes_per_day),
         ("boltscope_backup_days_to_quota", "Days from the latest backup until the database size reaches the quota at that growth (absent when it does not grow).", |s, _| s.days_to_quota),
-        ("boltscope_backup_last_timestamp_seconds", "Time of the latest backup of the series that still exists.", |s, _| s.newest_existing().map(|p| p.time as f64)),
-        ("boltscope_backup_age_seconds", "Seconds since the latest backup of the series that still exists.", |s, v| v.age(s).map(|a| a as f64)),
+        ("boltscope_backup_last_timestamp_seconds", "Time of the latest backup of the series that still exists and is not dated in the future.", |s, v| s.newest_existing(v.now).map(|p| p.time as f64)),
+        ("boltscope_backup_age_seconds", "Seconds since the latest backup of the series that still exists and is not dated in the future.", |s, v| v.age(s).map(|a| a as f64)),
         ("boltscope_backup_size_bytes", "Database size of the latest backup.", |s, _| s.points.last().map(|p| p.measure.size as f64)),
         ("boltscope_backup_count", "Backups in the series.", |s, _| Some(s.points.len() as f64)),
     ];

@@ -140,7 +140,9 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
             s.lossless = true;
             (s.page_size, s.byte_order, s.geometry_from_meta) = (r.page_size, r.byte_order, true);
             s.last_revision = r.dst_status.revision.max(0) as u64;
-            s.revisions.recovered = r.entries;
+            // Revisions, as a salvage counts them: the `key` bucket's records, all read from the tree.
+            s.revisions.recovered = r.key_entries.unwrap_or(0);
+            s.revisions.from_tree = s.revisions.recovered;
             (s.trailer, s.restorable, s.verified) = (r.trailer, r.trailer, r.verified);
             (s.src_size, s.dst_size, s.dst_status) = (r.src_size, r.dst_size, Some(r.dst_status));
             if r.src_problems_outside_tree > 0 {
