@@ -109,7 +109,14 @@ fn span(secs: i64) -> String {
 }
 
 fn minute(t: i64) -> String {
-    when(t.max(0) as u64).get(..16).unwrap_or_default().to_string()
+    let w = when(t.max(0) as u64);
+    w.rsplit_once(':').map_or(w.clone(), |(upto_minute, _)| upto_minute.to_string())
+}
+
+/// The UTC date of `t`, `YYYY-MM-DD` (a year past 9999 in full).
+fn day(t: i64) -> String {
+    let w = when(t.max(0) as u64);
+    w.split_once(' ').map_or(w.clone(), |(date, _)| date.to_string())
 }
 
 /// The table: one block per series.
@@ -147,7 +154,7 @@ pub fn table(series: &[Series], skipped: &[Skipped], v: &View) -> String {
                 rate(s.live_bytes_per_day)
             );
         }
-        let at = s.quota_at.map_or(String::new(), |t| format!(" (about {})", minute(t).get(..10).unwrap_or_default()));
+        let at = s.quota_at.map_or(String::new(), |t| format!(" (about {})", day(t)));
         let quota = crate::trend_plot::iec(v.quota);
         match s.days_to_quota {
             None if s.size_bytes_per_day.is_none() => writeln!(o, "  quota     {quota}: no estimate"),
@@ -265,5 +272,15 @@ mod tests {
         let s = sparkline(&many, false);
         assert_eq!(s.chars().count(), SPARK_WIDTH);
         assert!(s.starts_with('_') && s.ends_with('#'), "{s}");
+    }
+
+    #[test]
+    fn dates_far_ahead_keep_their_whole_year() {
+        assert_eq!(minute(0), "1970-01-01 00:00");
+        assert_eq!(day(86_399), "1970-01-01");
+        // A quota reached in a very slow series lies past the year 9999.
+        let far = 253_402_300_800 + 86_400 * 40; // 10000-02-10
+        assert_eq!(day(far), "10000-02-10");
+        assert_eq!(minute(far + 3_660), "10000-02-10 01:01");
     }
 }
