@@ -214,8 +214,9 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
             continue;
         };
         let r = &c.report;
-        // check never answers from the index, but records what it found.
-        if let Some(id) = &c.id {
+        // check never answers from the index, but records what it found: the file's verdict,
+        // which the tree of a meta page asked for (--meta) is not.
+        if let (Some(id), None) = (&c.id, args.meta) {
             let s = &r.inspect.size;
             let gate_failed = r.gates.iter().any(|g| !g.ok);
             let mut row = ix.row(path, r.inspect.file.file_size, verdict_text(r.errors, r.warnings, gate_failed));

@@ -75,6 +75,15 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &
     // A meta page asked for that cannot be used says nothing of the file as etcd reads it: no row.
     let (r, torn) = if meta.is_some() { input::read_consistent(path, read) } else { ix.read(path, read) }?;
     let (r, id) = r;
+    // Nor does the tree of a meta page asked for (what the file held a transaction earlier), even
+    // read whole: a clean answer is kept to answer the same question again, and no row says ok
+    // for a file whose own tree (`check` without --meta) may fail.
+    if let (Some(id), Some(_)) = (id, meta) {
+        if r.errors() == 0 && !torn {
+            ix.remember(&id, &tag, &r);
+        }
+        return Ok((r, torn));
+    }
     if let Some(id) = id {
         let s = &r.size;
         // With --skip-hash-check a trailer present was not checked: as status says, not an ok.
