@@ -59,3 +59,69 @@ fn the_tree_of_a_meta_page_asked_for_is_no_row_and_never_the_file_s_ok() {
         assert!(!r["verdict"].as_str().unwrap().starts_with("ok"), "{r}");
     }
 }
+
+/// Commits, as a live etcd does, to the older meta page of `p` until `stop`: its root bucket's
+/// sequence counts up, its checksum recomputed, so every read sees the meta pages change (and
+/// every state of the file is a sound one: the tree read is the newer meta page's).
+fn committer(p: &Path, stop: &std::sync::atomic::AtomicBool) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(p).unwrap();
+    let mut d = vec![0u8; 8192];
+    f.read_exact_at(&mut d, 0).unwrap();
+    let m = if common::u64_at(&d, 64) < common::u64_at(&d, 4096 + 64) { 0 } else { 4096 };
+    let mut meta = d[m..m + 80].to_vec();
+    let mut n = 0u64;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        n += 1;
+        common::put_u64(&mut meta, 40, n);
+        let sum = boltscope::bbolt::meta::fnv1a64(&meta[16..72]);
+        meta[72..80].copy_from_slice(&sum.to_le_bytes());
+        f.write_all_at(&meta[40..80], (m + 40) as u64).unwrap();
+    }
+}
+
+#[test]
+fn a_file_that_changed_on_every_read_is_never_recorded_ok() {
+    // A 4 MB etcd file (cluster-0.1 without its trailer, which any commit would make wrong) that
+    // a committer keeps changing. Whether a run reads it torn is a race: each command runs until
+    // it says it did, then its row must not be an ok (a run that read it whole may be one).
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let dir = tmp.path().join("live");
+    std::fs::create_dir(&dir).unwrap();
+    let f = dir.join("etcd-snapshot-live-1765000000");
+    let d = common::bytes("cluster-0.1.snap.db");
+    std::fs::write(&f, &d[..d.len() - 32]).unwrap();
+    let still = common::boltscope().args(["--no-index", "check"]).arg(&f).output().unwrap();
+    assert_eq!(still.status.code(), Some(0), "sound while still");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| committer(&f, &stop));
+        for cmd in ["check", "inspect", "scan", "trend", "du", "status"] {
+            let target: &Path = if cmd == "scan" { &dir } else { &f };
+            let torn = (0..40).find_map(|_| {
+                // At the lowest priority, so the committer runs during its reads even on a busy
+                // machine.
+                let mut c = std::process::Command::new("nice");
+                let out = c.args(["-n", "19", env!("CARGO_BIN_EXE_boltscope"), "--index"]).arg(&ix);
+                let out = out.arg(cmd).arg(target).output().unwrap();
+                let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                (said.contains("changed on every") || said.contains("while read")).then_some((out, said))
+            });
+            let Some((out, said)) = torn else {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                panic!("{cmd}: no read was torn in 40 runs");
+            };
+            let last = rows(&ix, &[&f]).into_iter().rfind(|r| r["command"] == cmd).unwrap();
+            let verdict = last["verdict"].as_str().unwrap();
+            let ok = verdict.starts_with("ok") || verdict.starts_with("not verified");
+            if ok {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            assert!(!ok, "{cmd} recorded a torn read as {verdict}: {said}");
+            assert!(verdict.ends_with("changed while read"), "{cmd}: {verdict}");
+            assert_eq!(out.status.code(), Some(1), "{cmd}: {said}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}

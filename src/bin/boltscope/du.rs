@@ -4,7 +4,7 @@
 use crate::du_render;
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::{error_json, verdict_text};
+use crate::report::{error_json, Found};
 use boltscope::analysis::du::{self, By, Options};
 use boltscope::analysis::du_report::Du;
 use boltscope::error::Error;
@@ -100,7 +100,8 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error>
     let (r, id) = r;
     if let Some(id) = id {
         let file_size = std::fs::metadata(path).map_or(0, |m| m.len());
-        let mut row = ix.row(path, file_size, verdict_text(r.problem_total, 0, false));
+        let found = Found { errors: r.problem_total, torn, ..Found::default() };
+        let mut row = ix.row(path, file_size, found.verdict());
         row.revision = r.revision;
         row.in_use = r.in_use;
         let clean = r.problem_total == 0 && !torn;

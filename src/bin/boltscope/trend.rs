@@ -2,7 +2,7 @@
 
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::{print_problems, verdict_text};
+use crate::report::{print_problems, Found};
 use crate::{trend_plot, trend_render};
 use boltscope::analysis::backup_files::{self, Walked};
 use boltscope::analysis::backup_name;
@@ -84,8 +84,9 @@ enum Failure {
     Withheld(Withheld),
 }
 
-/// Measures one file, from the index when it knows the file; remembers a clean answer.
-fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
+/// Measures one file, from the index when it knows the file; remembers a clean answer. Also
+/// whether the file changed on every read (a problem: its point may be torn).
+fn measure(path: &Path, ix: &Ix) -> Result<(Measure, bool), Failure> {
     let res = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Measure>(path, data, TAG);
         if let Some(m) = hit {
@@ -103,7 +104,9 @@ fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
             Ok(m) => (0, m.warnings),
             Err(w) => (w.errors.max(1), w.warnings),
         };
-        let mut row = ix.row(path, len, verdict_text(errors, warnings, false));
+        // A file that changed on every read is no ok, whatever this read found.
+        let found = Found { errors, warnings, torn, ..Found::default() };
+        let mut row = ix.row(path, len, found.verdict());
         if let Ok(m) = &r {
             row.total_size = Some(m.size);
             row.revision = m.revision;
@@ -112,7 +115,7 @@ fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
         }
         ix.store(&id, TAG, r.as_ref().ok().filter(|_| !torn), &row);
     }
-    r.map_err(Failure::Withheld)
+    r.map(|m| (m, torn)).map_err(Failure::Withheld)
 }
 
 /// A point for a file the index remembers but that is gone: its last recorded figures, when its
@@ -194,8 +197,12 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
     }
     for (p, r) in measured {
         let shown = p.display().to_string();
+        // A file that changed on every read is a problem, as for every command.
+        if matches!(r, Ok((_, true))) {
+            verdict = verdict.max(Verdict::Problems);
+        }
         match (r, time_of(p)) {
-            (Ok(measure), Some((time, time_from))) => {
+            (Ok((measure, _)), Some((time, time_from))) => {
                 points.push(Point { path: shown, time, time_from, measure, gone: false })
             }
             (Ok(_), None) => skipped.push(Skipped { path: shown, kind: "no_time".into(), message: "no time".into() }),
