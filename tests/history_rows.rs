@@ -1,6 +1,7 @@
 //! What `history` is told: the verdict of the file as etcd reads it, never an ok `check` would
-//! not give. The tree of a meta page asked for (`--meta N`) is no row; a file that changed on
-//! every read is no ok.
+//! not give, under the file's exact name. The tree of a meta page asked for (`--meta N`) is no
+//! row; a file that changed on every read is no ok; two names that differ only in bytes that are
+//! not UTF-8 are two files.
 
 mod common;
 use serde_json::Value;
@@ -124,4 +125,37 @@ fn a_file_that_changed_on_every_read_is_never_recorded_ok() {
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
+}
+
+#[test]
+fn two_names_that_differ_only_in_bytes_not_utf8_have_their_own_history() {
+    use std::os::unix::ffi::OsStrExt;
+    // `a\xff.db` and `a\xfe.db` read the same lossily (`a\u{fffd}.db`): one is sound, the other
+    // fails check. Each has its own rows, shown with the bytes as `\xNN`, and trend finds both.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let name = |b: u8| tmp.path().join(std::ffi::OsStr::from_bytes(&[b'a', b, b'.', b'd', b'b']));
+    let (good, bad) = (name(0xff), name(0xfe));
+    assert_eq!(good.to_string_lossy(), bad.to_string_lossy());
+    std::fs::write(&good, common::bytes("tiny-1.snap.db")).unwrap();
+    let mut d = common::bytes("tiny-1.snap.db");
+    d[20512 - 1] ^= 1; // the sha256 trailer's last byte
+    std::fs::write(&bad, &d).unwrap();
+    assert_eq!(run(&ix, &["check"], &[&good]).status.code(), Some(0));
+    assert_eq!(run(&ix, &["check"], &[&bad]).status.code(), Some(1));
+    let dir = tmp.path().display();
+    for (f, shown, verdict) in [(&good, "ff", "ok"), (&bad, "fe", "1 problem(s)")] {
+        let r = rows(&ix, &[f]);
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(r[0]["path"], format!("{dir}/a\\x{shown}.db"));
+        assert_eq!(r[0]["verdict"], verdict);
+        let table = String::from_utf8_lossy(&run(&ix, &["history"], &[f]).stdout).into_owned();
+        assert!(table.starts_with(&format!("{dir}/a\\x{shown}.db\n")), "{table}");
+    }
+    // trend without paths reads every file the index knows: both are there, not gone.
+    let t = run(&ix, &["trend", "-w", "json"], &[]);
+    let v: Value = serde_json::from_slice(&t.stdout).unwrap();
+    assert_eq!(v["skipped"].as_array().map(Vec::len), Some(1), "the damaged one: {v}");
+    assert_eq!(v["skipped"][0]["error"]["kind"], "damaged", "{v}");
+    assert_eq!(rows(&ix, &[&good]).len(), 2, "trend read the sound one again");
 }

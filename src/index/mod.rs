@@ -17,6 +17,7 @@
 
 pub mod du;
 pub mod keys;
+pub mod path;
 mod sealed;
 
 use crate::bbolt::meta::{meta_structs, Metas};
@@ -61,7 +62,8 @@ pub fn identity(path: &Path, data: &[u8]) -> Option<Identity> {
 /// One analysis of one file, as `history` shows it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryRow {
-    /// The path as given, made absolute.
+    /// The path as given, made absolute, as the index names it ([`path::key`]: the path itself
+    /// when it is UTF-8, exact for any bytes; [`path::display`] shows it).
     pub path: String,
     /// When, in seconds since the Unix epoch.
     pub analysed_at: u64,

@@ -117,7 +117,7 @@ impl Ix {
         let Some(ix) = &self.ix else { return };
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let Some(row) = cache::du::DuRow::of(abs.display().to_string(), now, d) else { return };
+        let Some(row) = cache::du::DuRow::of(cache::path::key(&abs), now, d) else { return };
         if let Err(e) = ix.put_du(&row) {
             eprintln!("boltscope: warning: index not updated: {e}");
         }
@@ -156,7 +156,7 @@ impl Ix {
     pub fn row(&self, path: &Path, file_size: u64, verdict: String) -> HistoryRow {
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         HistoryRow {
-            path: abs.display().to_string(),
+            path: cache::path::key(&abs),
             analysed_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             command: self.command.clone(),
             file_size,

@@ -10,6 +10,7 @@ use boltscope::analysis::backup_point::{self, Measure, Withheld};
 use boltscope::analysis::diff::BUDGET;
 use boltscope::analysis::trend::{self, Point, Series, TimeFrom};
 use boltscope::error::Error;
+use boltscope::index;
 use boltscope::DbView;
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
@@ -68,10 +69,10 @@ pub struct Skipped {
     pub message: String,
 }
 
-/// The time of a backup: from its name, else its modification time.
+/// The time of a backup: from its name, else (also for a name that is not UTF-8) its
+/// modification time.
 fn time_of(path: &Path) -> Option<(i64, TimeFrom)> {
-    let name = path.file_name()?.to_str()?;
-    if let Some(s) = backup_name::parse(name) {
+    if let Some(s) = path.file_name().and_then(|n| n.to_str()).and_then(backup_name::parse) {
         return Some((s.unix, TimeFrom::Name));
     }
     let m = std::fs::metadata(path).ok()?.modified().ok()?;
@@ -121,7 +122,8 @@ fn measure(path: &Path, ix: &Ix) -> Result<(Measure, bool), Failure> {
 /// A point for a file the index remembers but that is gone: its last recorded figures, when its
 /// name carries its time.
 fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
-    let name = Path::new(&row.path).file_name()?.to_str()?;
+    let path = index::path::path(&row.path);
+    let name = path.file_name()?.to_str()?;
     let stamp = backup_name::parse(name)?;
     let measure = Measure {
         size: row.total_size?,
@@ -132,7 +134,13 @@ fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
         resources: Vec::new(),
         warnings: 0,
     };
-    Some(Point { path: row.path.clone(), time: stamp.unix, time_from: TimeFrom::Name, measure, gone: true })
+    Some(Point {
+        path: index::path::display(&row.path),
+        time: stamp.unix,
+        time_from: TimeFrom::Name,
+        measure,
+        gone: true,
+    })
 }
 
 /// What to read: files, points of files that are gone, files that give no point.
@@ -167,14 +175,16 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
         }
     }
     let (mut files, mut gone, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-    for (path, row) in latest {
-        if Path::new(&path).is_file() {
-            files.push(PathBuf::from(path));
+    for (key, row) in latest {
+        // Rows name a file exactly (`index::path`), whatever its bytes.
+        let path = index::path::path(&key);
+        if path.is_file() {
+            files.push(path);
         } else if let Some(p) = remembered(row) {
             gone.push(p);
         } else {
             let message = "gone, and its name carries no time".to_string();
-            skipped.push(Skipped { path, kind: "gone".into(), message });
+            skipped.push(Skipped { path: index::path::display(&key), kind: "gone".into(), message });
         }
     }
     Ok((files, gone, skipped))
@@ -196,7 +206,8 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
         verdict = Verdict::Unreadable;
     }
     for (p, r) in measured {
-        let shown = p.display().to_string();
+        // Shown as history shows it: bytes that are not UTF-8 as `\xNN`.
+        let shown = index::path::display(&index::path::key(p));
         // A file that changed on every read is a problem, as for every command.
         if matches!(r, Ok((_, true))) {
             verdict = verdict.max(Verdict::Problems);
