@@ -159,3 +159,19 @@ fn two_names_that_differ_only_in_bytes_not_utf8_have_their_own_history() {
     assert_eq!(v["skipped"][0]["error"]["kind"], "damaged", "{v}");
     assert_eq!(rows(&ix, &[&good]).len(), 2, "trend read the sound one again");
 }
+
+#[test]
+fn du_told_not_to_check_the_trailer_records_no_ok() {
+    // One bit flipped under the sha256 trailer: only the trailer knows, and check fails the file.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let f = tmp.path().join("rotten.snap.db");
+    std::fs::write(&f, common::with_last_value_flipped("k8s-0.005.snap.db")).unwrap();
+    assert_eq!(run(&ix, &["check"], &[&f]).status.code(), Some(1));
+    assert_eq!(run(&ix, &["du", "--no-trailer-check"], &[&f]).status.code(), Some(0), "its figures, unchecked");
+    let last = rows(&ix, &[&f]).pop().unwrap();
+    assert_eq!(
+        (last["command"].as_str(), last["verdict"].as_str()),
+        (Some("du"), Some("not verified (sha256 trailer not checked)"))
+    );
+}

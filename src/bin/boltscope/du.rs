@@ -8,6 +8,7 @@ use crate::report::{error_json, Found};
 use boltscope::analysis::du::{self, By, Options};
 use boltscope::analysis::du_report::Du;
 use boltscope::error::Error;
+use boltscope::etcd::trailer;
 use boltscope::{input, DbView};
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
@@ -93,14 +94,16 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error>
     let (r, torn) = input::read_consistent(path, |data| {
         let (id, hit) = ix.lookup::<Du>(path, data, &tag);
         if let Some(r) = hit {
-            return Ok((r, None));
+            return Ok((r, None, false));
         }
-        Ok((du::du(&DbView::new(data)?, opt), id))
+        Ok((du::du(&DbView::new(data)?, opt), id, trailer::present(data.len())))
     })?;
-    let (r, id) = r;
+    let (r, id, trailer) = r;
     if let Some(id) = id {
         let file_size = std::fs::metadata(path).map_or(0, |m| m.len());
-        let found = Found { errors: r.problem_total, torn, ..Found::default() };
+        // With --no-trailer-check a trailer present was not checked: as status says, not an ok.
+        let trailer_unchecked = trailer && !opt.verify_trailer;
+        let found = Found { errors: r.problem_total, trailer_unchecked, torn, ..Found::default() };
         let mut row = ix.row(path, file_size, found.verdict());
         row.revision = r.revision;
         row.in_use = r.in_use;
