@@ -9,7 +9,7 @@ use boltscope::analysis::du::{self, By, Options};
 use boltscope::analysis::du_report::Du;
 use boltscope::error::Error;
 use boltscope::etcd::trailer;
-use boltscope::{input, DbView};
+use boltscope::DbView;
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
 use std::io::Write;
@@ -91,7 +91,8 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error>
     let prefix = opt.prefix.as_deref().map(hex).unwrap_or_default();
     let by = opt.by.map_or("auto".into(), |b| b.name());
     let tag = format!("du/{by}/{}/{}/{prefix}", opt.top, opt.verify_trailer);
-    let (r, torn) = input::read_consistent(path, |data| {
+    // Through the index's read, so a known file that can no longer be read gets a row saying so.
+    let (r, torn) = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Du>(path, data, &tag);
         if let Some(r) = hit {
             return Ok((r, None, false));
