@@ -285,7 +285,7 @@ fn a_known_file_that_becomes_unreadable_gets_a_row_saying_so() {
     // in half): the latest row is `unreadable: <reason>`, without figures, never the old `ok`.
     let tmp = tempfile::tempdir().unwrap();
     let zip = std::fs::read(common::dir().join("archives/on-demand-node-1-1700000000.zip")).unwrap();
-    for cmd in ["check", "status", "inspect", "scan", "trend"] {
+    for cmd in ["check", "status", "inspect", "scan", "trend", "du"] {
         for (name, whole) in [
             ("etcd-snapshot-n-1765000000", common::bytes("tiny-1.snap.db")),
             ("etcd-snapshot-n-1765000000.zip", zip.clone()),

@@ -28,7 +28,7 @@ pub struct DuGroup {
 /// One `du` of one file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DuRow {
-    /// The path, made absolute.
+    /// The path, made absolute, as the index names it ([`super::path::key`]).
     pub path: String,
     /// When, in seconds since the Unix epoch.
     pub analysed_at: u64,

@@ -17,6 +17,7 @@
 
 pub mod du;
 pub mod keys;
+pub mod path;
 mod sealed;
 
 use crate::bbolt::meta::{meta_structs, Metas};
@@ -61,7 +62,8 @@ pub fn identity(path: &Path, data: &[u8]) -> Option<Identity> {
 /// One analysis of one file, as `history` shows it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryRow {
-    /// The path as given, made absolute.
+    /// The path as given, made absolute, as the index names it ([`path::key`]: the path itself
+    /// when it is UTF-8, exact for any bytes; [`path::display`] shows it).
     pub path: String,
     /// When, in seconds since the Unix epoch.
     pub analysed_at: u64,
@@ -323,16 +325,16 @@ impl Index {
         })
     }
 
-    /// Stores a result and a history row in one transaction. With `forget`, every result and the
-    /// key index stored under that identity are removed first: an analysis that found problems
-    /// leaves no earlier answer about the same file standing (a `scan` or a warm `get` after a
-    /// failed `check` reads the file again).
+    /// Stores a result and a history row (when given) in one transaction. With `forget`, every
+    /// result and the key index stored under that identity are removed first: an analysis that
+    /// found problems leaves no earlier answer about the same file standing (a `scan` or a warm
+    /// `get` after a failed `check` reads the file again).
     pub fn put(
         &self,
         forget: Option<&Identity>,
         key: Option<&[u8]>,
         value: &[u8],
-        row: &HistoryRow,
+        row: Option<&HistoryRow>,
     ) -> Result<(), String> {
         let w = self.writer()?;
         guard("write", || {
@@ -349,7 +351,9 @@ impl Index {
                 if let Some(k) = key {
                     t.insert(k, seal(k, value).as_slice()).map_err(e)?;
                 }
-                sealed::insert_row(&tx, HISTORY, &row.path, row)?;
+                if let Some(row) = row {
+                    sealed::insert_row(&tx, HISTORY, &row.path, row)?;
+                }
             }
             tx.commit().map_err(e)
         })

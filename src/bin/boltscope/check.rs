@@ -3,7 +3,7 @@
 use crate::cli::{parse_fraction, parse_hex32, parse_size, TableJson};
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::{error_json, settle, verdict_text};
+use crate::report::{error_json, settle, Found};
 use boltscope::analysis::check::{self, CheckReport, Gates};
 use boltscope::analysis::inspect;
 use boltscope::error::Error;
@@ -214,11 +214,15 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
             continue;
         };
         let r = &c.report;
-        // check never answers from the index, but records what it found.
-        if let Some(id) = &c.id {
+        // check never answers from the index, but records what it found: the file's verdict,
+        // which the tree of a meta page asked for (--meta) is not.
+        if let (Some(id), None) = (&c.id, args.meta) {
             let s = &r.inspect.size;
             let gate_failed = r.gates.iter().any(|g| !g.ok);
-            let mut row = ix.row(path, r.inspect.file.file_size, verdict_text(r.errors, r.warnings, gate_failed));
+            // A file that changed on every read is no ok, whatever this read found.
+            let torn = matches!(o, Ok((_, true)));
+            let found = Found { errors: r.errors, warnings: r.warnings, gate_failed, trailer_unchecked: false, torn };
+            let mut row = ix.row(path, r.inspect.file.file_size, found.verdict());
             row.total_size = Some(s.total);
             row.revision = r.current_revision;
             row.hash = r.hash.clone();

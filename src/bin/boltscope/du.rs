@@ -4,11 +4,12 @@
 use crate::du_render;
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::{error_json, verdict_text};
+use crate::report::{error_json, Found};
 use boltscope::analysis::du::{self, By, Options};
 use boltscope::analysis::du_report::Du;
 use boltscope::error::Error;
-use boltscope::{input, DbView};
+use boltscope::etcd::trailer;
+use boltscope::DbView;
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
 use std::io::Write;
@@ -90,17 +91,21 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error>
     let prefix = opt.prefix.as_deref().map(hex).unwrap_or_default();
     let by = opt.by.map_or("auto".into(), |b| b.name());
     let tag = format!("du/{by}/{}/{}/{prefix}", opt.top, opt.verify_trailer);
-    let (r, torn) = input::read_consistent(path, |data| {
+    // Through the index's read, so a known file that can no longer be read gets a row saying so.
+    let (r, torn) = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Du>(path, data, &tag);
         if let Some(r) = hit {
-            return Ok((r, None));
+            return Ok((r, None, false));
         }
-        Ok((du::du(&DbView::new(data)?, opt), id))
+        Ok((du::du(&DbView::new(data)?, opt), id, trailer::present(data.len())))
     })?;
-    let (r, id) = r;
+    let (r, id, trailer) = r;
     if let Some(id) = id {
         let file_size = std::fs::metadata(path).map_or(0, |m| m.len());
-        let mut row = ix.row(path, file_size, verdict_text(r.problem_total, 0, false));
+        // With --no-trailer-check a trailer present was not checked: as status says, not an ok.
+        let trailer_unchecked = trailer && !opt.verify_trailer;
+        let found = Found { errors: r.problem_total, trailer_unchecked, torn, ..Found::default() };
+        let mut row = ix.row(path, file_size, found.verdict());
         row.revision = r.revision;
         row.in_use = r.in_use;
         let clean = r.problem_total == 0 && !torn;

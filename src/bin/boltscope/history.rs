@@ -4,6 +4,8 @@ use crate::cli::TableJson;
 use crate::exit::Verdict;
 use crate::index::Ix;
 use boltscope::etcd::humanize::bytes as h;
+use boltscope::index::path::{display, key};
+use boltscope::index::HistoryRow;
 use clap::Parser;
 use std::path::PathBuf;
 
@@ -44,8 +46,10 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 
 /// `history`: rows by file, then time.
 pub fn run(a: &HistoryArgs, ix: &Ix) -> Verdict {
+    // Rows are kept under each file's exact name (`index::path`), shown with `\xNN` for bytes that
+    // are not UTF-8.
     let paths: Vec<String> =
-        a.paths.iter().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string()).collect();
+        a.paths.iter().map(|p| key(&std::path::absolute(p).unwrap_or_else(|_| p.clone()))).collect();
     if a.resources {
         return crate::history_du::run(&paths, a.write_out, ix);
     }
@@ -60,7 +64,8 @@ pub fn run(a: &HistoryArgs, ix: &Ix) -> Verdict {
     match a.write_out {
         TableJson::Json => {
             for r in &rows {
-                out.push_str(&serde_json::to_string(r).unwrap_or_default());
+                let r = HistoryRow { path: display(&r.path), ..r.clone() };
+                out.push_str(&serde_json::to_string(&r).unwrap_or_default());
                 out.push('\n');
             }
         }
@@ -68,9 +73,10 @@ pub fn run(a: &HistoryArgs, ix: &Ix) -> Verdict {
             let mut last = String::new();
             for r in &rows {
                 if r.path != last {
+                    let name = display(&r.path);
                     out.push_str(&format!(
-                        "{}\n  {:<19} {:<8} {:>8} {:>8} {:>9} {:>8} {:>5}  VERDICT\n",
-                        r.path, "WHEN (UTC)", "COMMAND", "FILE", "DB SIZE", "REVISION", "IN USE", "FRAG"
+                        "{name}\n  {:<19} {:<8} {:>8} {:>8} {:>9} {:>8} {:>5}  VERDICT\n",
+                        "WHEN (UTC)", "COMMAND", "FILE", "DB SIZE", "REVISION", "IN USE", "FRAG"
                     ));
                     last = r.path.clone();
                 }

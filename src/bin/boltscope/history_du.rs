@@ -7,6 +7,7 @@ use crate::history::when;
 use crate::index::Ix;
 use boltscope::etcd::humanize::bytes as h;
 use boltscope::index::du::{growth, DuGroup, DuRow};
+use boltscope::index::path::display;
 use std::fmt::Write;
 
 #[derive(serde::Serialize)]
@@ -67,8 +68,9 @@ pub fn run(paths: &[String], w: TableJson, ix: &Ix) -> Verdict {
                         stored_change: c.stored_change(),
                     })
                     .collect();
+                let shown = display(path);
                 let f = FileGrowth {
-                    path,
+                    path: &shown,
                     by: &last.by,
                     first: first.analysed_at,
                     last: last.analysed_at,
@@ -81,7 +83,8 @@ pub fn run(paths: &[String], w: TableJson, ix: &Ix) -> Verdict {
             TableJson::Table => {
                 let _ = writeln!(
                     out,
-                    "{path}\n  du {} -> {} ({} analyses), by {}",
+                    "{}\n  du {} -> {} ({} analyses), by {}",
+                    display(path),
                     when(first.analysed_at),
                     when(last.analysed_at),
                     v.len(),

@@ -56,13 +56,30 @@ impl Ix {
 
     /// Remembers a result (when given) and adds a history row.
     pub fn store<T: serde::Serialize>(&self, id: &Identity, tag: &str, value: Option<&T>, row: &HistoryRow) {
-        let Some(ix) = &self.ix else { return };
-        let v = value.and_then(|v| serde_json::to_vec(v).ok());
-        let k = key(id, tag);
         // An analysis that found problems leaves no earlier answer standing (`ok`, `ok, N
         // warning(s)` and status's `not verified (...)` found none).
         let clean = ["ok", "not verified"].iter().any(|v| row.verdict.starts_with(v));
-        let forget = (!clean).then_some(id);
+        self.put(id, tag, value, (!clean).then_some(id), Some(row));
+    }
+
+    /// Remembers a result with no history row: an analysis of the tree of a meta page asked for
+    /// (`--meta N`, what the file held a transaction earlier) answers a question about that tree,
+    /// not the file's verdict, which only a read of the file as etcd reads it gives.
+    pub fn remember<T: serde::Serialize>(&self, id: &Identity, tag: &str, value: &T) {
+        self.put(id, tag, Some(value), None, None);
+    }
+
+    fn put<T: serde::Serialize>(
+        &self,
+        id: &Identity,
+        tag: &str,
+        value: Option<&T>,
+        forget: Option<&Identity>,
+        row: Option<&HistoryRow>,
+    ) {
+        let Some(ix) = &self.ix else { return };
+        let v = value.and_then(|v| serde_json::to_vec(v).ok());
+        let k = key(id, tag);
         let r = ix.put(forget, v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row);
         if let Err(e) = r {
             eprintln!("boltscope: warning: index not updated: {e}");
@@ -90,7 +107,7 @@ impl Ix {
         if size.is_none() && !ix.knows(&row.path) {
             return;
         }
-        if let Err(e) = ix.put(None, None, &[], &row) {
+        if let Err(e) = ix.put(None, None, &[], Some(&row)) {
             eprintln!("boltscope: warning: index not updated: {e}");
         }
     }
@@ -100,7 +117,7 @@ impl Ix {
         let Some(ix) = &self.ix else { return };
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let Some(row) = cache::du::DuRow::of(abs.display().to_string(), now, d) else { return };
+        let Some(row) = cache::du::DuRow::of(cache::path::key(&abs), now, d) else { return };
         if let Err(e) = ix.put_du(&row) {
             eprintln!("boltscope: warning: index not updated: {e}");
         }
@@ -139,7 +156,7 @@ impl Ix {
     pub fn row(&self, path: &Path, file_size: u64, verdict: String) -> HistoryRow {
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         HistoryRow {
-            path: abs.display().to_string(),
+            path: cache::path::key(&abs),
             analysed_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             command: self.command.clone(),
             file_size,

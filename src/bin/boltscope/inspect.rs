@@ -2,7 +2,7 @@
 
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::{error_json, recorded_verdict, settle};
+use crate::report::{error_json, settle, Found};
 use crate::{inspect_prom, inspect_render, source};
 use boltscope::analysis::inspect::{self, Inspect};
 use boltscope::error::Error;
@@ -75,11 +75,18 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &
     // A meta page asked for that cannot be used says nothing of the file as etcd reads it: no row.
     let (r, torn) = if meta.is_some() { input::read_consistent(path, read) } else { ix.read(path, read) }?;
     let (r, id) = r;
+    // Nor does the tree of a meta page asked for (what the file held a transaction earlier), even
+    // read whole: a clean answer is kept to answer the same question again, and no row says ok
+    // for a file whose own tree (`check` without --meta) may fail.
+    if let (Some(id), Some(_)) = (id, meta) {
+        if r.errors() == 0 && !torn {
+            ix.remember(&id, &tag, &r);
+        }
+        return Ok((r, torn));
+    }
     if let Some(id) = id {
         let s = &r.size;
-        // With --skip-hash-check a trailer present was not checked: as status says, not an ok.
-        let unchecked = r.trailer.present && r.trailer.sha256_ok.is_none();
-        let mut row = ix.row(path, r.file.file_size, recorded_verdict(r.errors(), r.warnings, unchecked));
+        let mut row = ix.row(path, r.file.file_size, found(&r, torn).verdict());
         row.total_size = Some(s.total);
         row.revision = r.etcd.as_ref().map(|e| e.current_revision);
         row.in_use = s.in_use;
@@ -89,6 +96,14 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &
         ix.store(&id, &tag, clean.then_some(&r), &row);
     }
     Ok((r, torn))
+}
+
+/// What an inspection found, for the verdict recorded and `scan`'s line: with --skip-hash-check a
+/// trailer present was not checked (as status says, not an ok), and a read the file changed
+/// during every time (`torn`) is no ok either.
+pub fn found(r: &Inspect, torn: bool) -> Found {
+    let trailer_unchecked = r.trailer.present && r.trailer.sha256_ok.is_none();
+    Found { errors: r.errors(), warnings: r.warnings, gate_failed: false, trailer_unchecked, torn }
 }
 
 /// Runs `inspect` over every file in parallel and prints in argument order.

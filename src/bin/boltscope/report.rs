@@ -48,18 +48,21 @@ pub fn settle<'r, T>(
     }
 }
 
-/// The verdict recorded in the index and shown by `scan`, the same words everywhere: `ok`, with
-/// the warnings counted, or the errors, or a failed gate.
-pub fn verdict_text(errors: u64, warnings: u64, gate_failed: bool) -> String {
-    let mut v = match (errors, warnings) {
-        (0, 0) => "ok".to_string(),
-        (0, w) => format!("ok, {w} warning(s)"),
-        (e, _) => format!("{e} problem(s)"),
-    };
-    if gate_failed {
-        v = if errors == 0 { "gate failed".into() } else { format!("{v}, gate failed") };
-    }
-    v
+/// What one read of a file found, for the verdict every command records in the index and `scan`
+/// shows: one decision, so the words agree everywhere.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Found {
+    /// Errors found.
+    pub errors: u64,
+    /// Warnings found.
+    pub warnings: u64,
+    /// A gate of `check` failed.
+    pub gate_failed: bool,
+    /// The file has a sha256 trailer that was not checked (`status` without --check-hash,
+    /// `inspect --skip-hash-check`).
+    pub trailer_unchecked: bool,
+    /// The file changed on every read (a live etcd committing): what was found may be torn.
+    pub torn: bool,
 }
 
 /// The verdict recorded for a file in which nothing wrong was found, but whose sha256 trailer was
@@ -67,13 +70,30 @@ pub fn verdict_text(errors: u64, warnings: u64, gate_failed: bool) -> String {
 /// `check` may fail it.
 pub const NOT_VERIFIED: &str = "not verified (sha256 trailer not checked)";
 
-/// [`verdict_text`] for a command that may leave a trailer unchecked: [`NOT_VERIFIED`] (with the
-/// warnings counted) instead of an ok when `trailer_unchecked`.
-pub fn recorded_verdict(errors: u64, warnings: u64, trailer_unchecked: bool) -> String {
-    match (errors, warnings) {
-        (0, 0) if trailer_unchecked => NOT_VERIFIED.to_string(),
-        (0, w) if trailer_unchecked => format!("{NOT_VERIFIED}, {w} warning(s)"),
-        _ => verdict_text(errors, warnings, false),
+/// What the verdict of a read the file changed during, every time, ends with.
+pub const TORN: &str = "changed while read";
+
+impl Found {
+    /// The verdict in `check`'s words: `ok`, with the warnings counted, or the errors, or a failed
+    /// gate; [`NOT_VERIFIED`] instead of an ok when the trailer was not checked. A torn read is
+    /// never an ok: it counts as one problem more, as in every command's exit code, and says so
+    /// (`N problem(s), changed while read`).
+    pub fn verdict(&self) -> String {
+        if self.torn {
+            let found = Found { errors: self.errors + 1, torn: false, trailer_unchecked: false, ..*self };
+            return format!("{}, {TORN}", found.verdict());
+        }
+        let mut v = match (self.errors, self.warnings) {
+            (0, 0) if self.trailer_unchecked => NOT_VERIFIED.to_string(),
+            (0, w) if self.trailer_unchecked => format!("{NOT_VERIFIED}, {w} warning(s)"),
+            (0, 0) => "ok".to_string(),
+            (0, w) => format!("ok, {w} warning(s)"),
+            (e, _) => format!("{e} problem(s)"),
+        };
+        if self.gate_failed {
+            v = if self.errors == 0 { "gate failed".into() } else { format!("{v}, gate failed") };
+        }
+        v
     }
 }
 
@@ -96,4 +116,41 @@ pub fn error_value(path: &str, kind: &str, message: &str) -> serde_json::Value {
 /// [`error_value`] as a line, for a file that could not be read.
 pub fn error_json(path: &Path, e: &Error) -> String {
     format!("{}\n", error_value(&path.display().to_string(), e.kind().name(), &e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_read_is_never_an_ok_whatever_was_found() {
+        for errors in [0, 2] {
+            for warnings in [0, 3] {
+                for gate_failed in [false, true] {
+                    for trailer_unchecked in [false, true] {
+                        let f = Found { errors, warnings, gate_failed, trailer_unchecked, torn: false };
+                        let torn = Found { torn: true, ..f }.verdict();
+                        assert!(torn.starts_with(&format!("{} problem(s)", errors + 1)), "{f:?}: {torn}");
+                        assert!(torn.ends_with(", changed while read"), "{f:?}: {torn}");
+                        assert_eq!(f.gate_failed, torn.contains("gate failed"), "{f:?}: {torn}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_words_of_a_read_that_settled_are_check_s() {
+        let v = |errors, warnings, gate_failed, trailer_unchecked| {
+            Found { errors, warnings, gate_failed, trailer_unchecked, torn: false }.verdict()
+        };
+        assert_eq!(v(0, 0, false, false), "ok");
+        assert_eq!(v(0, 2, false, false), "ok, 2 warning(s)");
+        assert_eq!(v(3, 2, false, false), "3 problem(s)");
+        assert_eq!(v(0, 0, true, false), "gate failed");
+        assert_eq!(v(1, 0, true, false), "1 problem(s), gate failed");
+        assert_eq!(v(0, 0, false, true), NOT_VERIFIED);
+        assert_eq!(v(0, 1, false, true), format!("{NOT_VERIFIED}, 1 warning(s)"));
+        assert_eq!(v(1, 0, false, true), "1 problem(s)");
+    }
 }

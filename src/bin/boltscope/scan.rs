@@ -2,8 +2,7 @@
 
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::inspect::inspect_file;
-use crate::report::verdict_text;
+use crate::inspect::{found, inspect_file};
 use boltscope::analysis::backup_files::{self, Walked};
 use boltscope::analysis::inspect;
 use boltscope::etcd::humanize::bytes as h;
@@ -45,10 +44,8 @@ pub fn run(a: &ScanArgs, ix: &Ix) -> Verdict {
                 let bad = r.errors() > 0 || *torn;
                 problems += u64::from(bad);
                 let rev = r.etcd.as_ref().map_or("-".into(), |e| e.current_revision.to_string());
-                let mut verdict = verdict_text(r.errors(), r.warnings, false);
-                if *torn {
-                    verdict.push_str(", kept changing while read");
-                }
+                // The verdict recorded: a file that kept changing while read is no ok.
+                let verdict = found(r, *torn).verdict();
                 let in_use = r.size.in_use.map_or("-".into(), h);
                 let frag = r.size.fragmentation.map_or("-".into(), |f| format!("{:.0}%", f * 100.0));
                 println!(

@@ -2,7 +2,7 @@
 
 use crate::exit::Verdict;
 use crate::index::Ix;
-use crate::report::{error_json, print_problems, recorded_verdict, verdict_text};
+use crate::report::{error_json, print_problems, Found};
 use boltscope::error::Error;
 use boltscope::etcd::status::{self, EtcdVersion, Format, Status};
 use boltscope::etcd::trailer;
@@ -113,8 +113,9 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
         // "ok" for a file whose trailer `check` would fail.
         let store = id.map(|id| {
             let st = &r.status;
-            let verdict = recorded_verdict(total, 0, trailer::present(data.len()) && tr.is_none());
-            let mut row = ix.row(path, data.len() as u64, verdict);
+            let trailer_unchecked = trailer::present(data.len()) && tr.is_none();
+            let found = Found { errors: total, trailer_unchecked, ..Found::default() };
+            let mut row = ix.row(path, data.len() as u64, found.verdict());
             row.total_size = Some(st.total_size);
             // Figures are kept only from a read that found nothing wrong.
             if total == 0 {
@@ -132,7 +133,7 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
                 // A torn read keeps no figures either, and its row says what happened.
                 if let Some((_, row)) = store.as_mut() {
                     (row.revision, row.hash) = (None, None);
-                    row.verdict = verdict_text(total + 1, 0, false);
+                    row.verdict = Found { errors: total, torn, ..Found::default() }.verdict();
                 }
                 problems.push(Problem::new(
                     ProblemKind::Torn,

@@ -3,7 +3,7 @@
 use crate::exit::Verdict;
 use crate::history::when;
 use crate::index::Ix;
-use crate::report::{print_problems, verdict_text};
+use crate::report::{print_problems, Found};
 use crate::{trend_plot, trend_render};
 use boltscope::analysis::backup_files::{self, Walked};
 use boltscope::analysis::backup_name;
@@ -11,6 +11,7 @@ use boltscope::analysis::backup_point::{self, Measure, Withheld};
 use boltscope::analysis::diff::BUDGET;
 use boltscope::analysis::trend::{self, Point, Series, TimeFrom};
 use boltscope::error::Error;
+use boltscope::index;
 use boltscope::DbView;
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
@@ -69,10 +70,10 @@ pub struct Skipped {
     pub message: String,
 }
 
-/// The time of a backup: from its name, else its modification time.
+/// The time of a backup: from its name, else (also for a name that is not UTF-8) its
+/// modification time.
 fn time_of(path: &Path) -> Option<(i64, TimeFrom)> {
-    let name = path.file_name()?.to_str()?;
-    if let Some(s) = backup_name::parse(name) {
+    if let Some(s) = path.file_name().and_then(|n| n.to_str()).and_then(backup_name::parse) {
         return Some((s.unix, TimeFrom::Name));
     }
     let m = std::fs::metadata(path).ok()?.modified().ok()?;
@@ -85,8 +86,9 @@ enum Failure {
     Withheld(Withheld),
 }
 
-/// Measures one file, from the index when it knows the file; remembers a clean answer.
-fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
+/// Measures one file, from the index when it knows the file; remembers a clean answer. Also
+/// whether the file changed on every read (a problem: its point may be torn).
+fn measure(path: &Path, ix: &Ix) -> Result<(Measure, bool), Failure> {
     let res = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Measure>(path, data, TAG);
         if let Some(m) = hit {
@@ -104,7 +106,9 @@ fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
             Ok(m) => (0, m.warnings),
             Err(w) => (w.errors.max(1), w.warnings),
         };
-        let mut row = ix.row(path, len, verdict_text(errors, warnings, false));
+        // A file that changed on every read is no ok, whatever this read found.
+        let found = Found { errors, warnings, torn, ..Found::default() };
+        let mut row = ix.row(path, len, found.verdict());
         if let Ok(m) = &r {
             row.total_size = Some(m.size);
             row.revision = m.revision;
@@ -113,13 +117,14 @@ fn measure(path: &Path, ix: &Ix) -> Result<Measure, Failure> {
         }
         ix.store(&id, TAG, r.as_ref().ok().filter(|_| !torn), &row);
     }
-    r.map_err(Failure::Withheld)
+    r.map(|m| (m, torn)).map_err(Failure::Withheld)
 }
 
 /// A point for a file the index remembers but that is gone: its last recorded figures, when its
 /// name carries its time.
 fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
-    let name = Path::new(&row.path).file_name()?.to_str()?;
+    let path = index::path::path(&row.path);
+    let name = path.file_name()?.to_str()?;
     let stamp = backup_name::parse(name)?;
     let measure = Measure {
         size: row.total_size?,
@@ -130,7 +135,13 @@ fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
         resources: Vec::new(),
         warnings: 0,
     };
-    Some(Point { path: row.path.clone(), time: stamp.unix, time_from: TimeFrom::Name, measure, gone: true })
+    Some(Point {
+        path: index::path::display(&row.path),
+        time: stamp.unix,
+        time_from: TimeFrom::Name,
+        measure,
+        gone: true,
+    })
 }
 
 /// What to read: files, points of files that are gone, files that give no point.
@@ -165,14 +176,16 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
         }
     }
     let (mut files, mut gone, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-    for (path, row) in latest {
-        if Path::new(&path).is_file() {
-            files.push(PathBuf::from(path));
+    for (key, row) in latest {
+        // Rows name a file exactly (`index::path`), whatever its bytes.
+        let path = index::path::path(&key);
+        if path.is_file() {
+            files.push(path);
         } else if let Some(p) = remembered(row) {
             gone.push(p);
         } else {
             let message = "gone, and its name carries no time".to_string();
-            skipped.push(Skipped { path, kind: "gone".into(), message });
+            skipped.push(Skipped { path: index::path::display(&key), kind: "gone".into(), message });
         }
     }
     Ok((files, gone, skipped))
@@ -194,9 +207,14 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
         verdict = Verdict::Unreadable;
     }
     for (p, r) in measured {
-        let shown = p.display().to_string();
+        // Shown as history shows it: bytes that are not UTF-8 as `\xNN`.
+        let shown = index::path::display(&index::path::key(p));
+        // A file that changed on every read is a problem, as for every command.
+        if matches!(r, Ok((_, true))) {
+            verdict = verdict.max(Verdict::Problems);
+        }
         match (r, time_of(p)) {
-            (Ok(measure), Some((time, time_from))) => {
+            (Ok((measure, _)), Some((time, time_from))) => {
                 points.push(Point { path: shown, time, time_from, measure, gone: false })
             }
             (Ok(_), None) => skipped.push(Skipped { path: shown, kind: "no_time".into(), message: "no time".into() }),
