@@ -80,12 +80,22 @@ struct Named<'a> {
     path: &'a str,
     #[serde(flatten)]
     report: &'a CheckReport,
+    /// Whether the file changed on every read (then `ok` is false).
+    changed_while_read: bool,
 }
 
-fn table(path: &str, r: &CheckReport) -> String {
+/// The report of a file that changed on every read (a live etcd committing): whatever this read
+/// found, it is no ok (`ok` false in JSON, with `changed_while_read`).
+fn torn_report(r: &CheckReport) -> CheckReport {
+    CheckReport { ok: false, ..r.clone() }
+}
+
+fn table(path: &str, r: &CheckReport, torn: bool) -> String {
     let mut o = String::new();
     let failed_gates: Vec<&str> = r.gates.iter().filter(|g| !g.ok).map(|g| g.gate.as_str()).collect();
-    let verdict = if r.ok {
+    let verdict = if torn {
+        "FAILED: the file changed on every read (a live etcd committing?): check a snapshot of it".to_string()
+    } else if r.ok {
         let mut v =
             if r.warnings > 0 { format!("OK: no errors, {} warning(s)", r.warnings) } else { "OK: no problems".into() };
         if !r.gates.is_empty() {
@@ -213,14 +223,20 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
             }
             continue;
         };
-        let r = &c.report;
+        // A file that changed on every read is no ok, whatever this read found.
+        let torn = matches!(o, Ok((_, true)));
+        let shown;
+        let r = if torn {
+            shown = torn_report(&c.report);
+            &shown
+        } else {
+            &c.report
+        };
         // check never answers from the index, but records what it found: the file's verdict,
         // which the tree of a meta page asked for (--meta) is not.
         if let (Some(id), None) = (&c.id, args.meta) {
             let s = &r.inspect.size;
             let gate_failed = r.gates.iter().any(|g| !g.ok);
-            // A file that changed on every read is no ok, whatever this read found.
-            let torn = matches!(o, Ok((_, true)));
             let found = Found { errors: r.errors, warnings: r.warnings, gate_failed, trailer_unchecked: false, torn };
             let mut row = ix.row(path, r.inspect.file.file_size, found.verdict());
             row.total_size = Some(s.total);
@@ -231,9 +247,10 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
             ix.store::<()>(id, "check", None, &row);
         }
         match args.write_out {
-            TableJson::Table => out.push_str(&table(&name, r)),
+            TableJson::Table => out.push_str(&table(&name, r, torn)),
             TableJson::Json => {
-                out.push_str(&serde_json::to_string(&Named { path: &name, report: r }).unwrap_or_default());
+                let named = Named { path: &name, report: r, changed_while_read: torn };
+                out.push_str(&serde_json::to_string(&named).unwrap_or_default());
                 out.push('\n');
             }
         }
