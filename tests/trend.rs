@@ -3,6 +3,7 @@
 //! snapshots of one growing etcd 3.5.1 (fixtures/README.md).
 
 mod common;
+use common::trend::{series, trend};
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -13,15 +14,6 @@ fn dir() -> PathBuf {
 
 fn answers() -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir().join("trend-answers.json")).unwrap()).unwrap()
-}
-
-/// `boltscope trend ARGS`: exit code, stdout.
-fn trend(args: &[&str], paths: &[&Path]) -> (i32, String, String) {
-    let mut c = common::boltscope();
-    c.arg("trend").args(args).args(paths);
-    let out = c.output().unwrap();
-    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code().unwrap(), s(&out.stdout), s(&out.stderr))
 }
 
 fn trend_json(args: &[&str], paths: &[&Path]) -> Value {
@@ -36,15 +28,6 @@ fn close(got: &Value, want: &Value, what: &str) {
         (None, None) => assert!(got.is_null() && want.is_null(), "{what}: {got} vs {want}"),
         _ => panic!("{what}: {got} vs {want}"),
     }
-}
-
-fn series<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no series {name}: {v}"))
 }
 
 #[test]

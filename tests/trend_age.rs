@@ -4,30 +4,13 @@
 //! a warning and never hides that no recent backup exists).
 
 mod common;
+use common::trend::{series, trend};
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn dir() -> PathBuf {
     common::dir().join("trend")
-}
-
-/// `boltscope trend ARGS`: exit code, stdout, stderr.
-fn trend(args: &[&str], paths: &[&Path]) -> (i32, String, String) {
-    let mut c = common::boltscope();
-    c.arg("trend").args(args).args(paths);
-    let out = c.output().unwrap();
-    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code().unwrap(), s(&out.stdout), s(&out.stderr))
-}
-
-fn series<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no series {name}: {v}"))
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 pub mod damage;
 pub mod live;
+pub mod trend;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
