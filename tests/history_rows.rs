@@ -123,17 +123,22 @@ fn a_file_that_changed_on_every_read_is_never_recorded_ok() {
             assert!(verdict.ends_with("changed while read"), "{cmd}: {verdict}");
             assert_eq!(out.status.code(), Some(1), "{cmd}: {said}");
         }
-        // check's JSON says the same: no ok for a torn read.
-        let torn = (0..40).find_map(|_| {
-            let mut c = std::process::Command::new("nice");
-            let out = c.args(["-n", "19", env!("CARGO_BIN_EXE_boltscope"), "--no-index", "check", "-w", "json"]);
-            let out = out.arg(&f).output().unwrap();
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-            (v["changed_while_read"] == true).then_some(v)
-        });
+        // check's and inspect's JSON say the same: no ok for a torn read.
+        let torn_json = |cmd: &str| {
+            (0..40).find_map(|_| {
+                let mut c = std::process::Command::new("nice");
+                let out = c.args(["-n", "19", env!("CARGO_BIN_EXE_boltscope"), "--no-index", cmd, "-w", "json"]);
+                let out = out.arg(&f).output().unwrap();
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+                (v["changed_while_read"] == true).then_some(v)
+            })
+        };
+        let (check, inspect) = (torn_json("check"), torn_json("inspect"));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let v = torn.expect("check -w json: no read was torn in 40 runs");
-        assert_eq!(v["ok"], false, "{v}");
+        for (cmd, v) in [("check", check), ("inspect", inspect)] {
+            let v = v.unwrap_or_else(|| panic!("{cmd} -w json: no read was torn in 40 runs"));
+            assert_eq!(v["ok"], false, "{cmd}: {v}");
+        }
     });
 }
 

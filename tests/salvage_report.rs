@@ -62,15 +62,19 @@ fn a_branch_child_past_the_high_water_mark_is_named_as_check_names_it() {
     // first element (nothing readable before it) and one in the middle. salvage skips it under
     // check's kind for it, page_out_of_bounds, not as keys out of order.
     let tmp = tempfile::tempdir().unwrap();
-    for elem in [0, 3] {
+    // A child that is a meta page is a second claim on it: check says multiple_references.
+    let hwm = damage::shape(&common::bytes("k8s-0.005.snap.db")).hwm;
+    for (elem, child, kind) in
+        [(0, hwm + 5, "page_out_of_bounds"), (3, hwm + 5, "page_out_of_bounds"), (3, 0, "multiple_references")]
+    {
         let mut d = common::bytes("k8s-0.005.snap.db");
         let shape = damage::shape(&d);
-        common::put_u64(&mut d, shape.key_root * 4096 + 16 + 16 * elem + 8, shape.hwm + 5);
-        let src = tmp.path().join(format!("child-{elem}.db"));
+        common::put_u64(&mut d, shape.key_root * 4096 + 16 + 16 * elem + 8, child);
+        let src = tmp.path().join(format!("child-{elem}-{child}.db"));
         std::fs::write(&src, &d).unwrap();
         let out = common::run(["check", "-w", "json", src.to_str().unwrap()]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["problems"][0]["kind"], "page_out_of_bounds", "element {elem}: {v}");
+        assert_eq!(v["problems"][0]["kind"], kind, "element {elem}: {v}");
         let out = salvage_cli(&["-w", "json", "--force"], &src, tmp.path().join("copy.db").to_str().unwrap());
         assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -78,10 +82,10 @@ fn a_branch_child_past_the_high_water_mark_is_named_as_check_names_it() {
         assert_eq!(skipped.len(), 1, "element {elem}: {skipped:?}");
         assert_eq!(
             (skipped[0]["kind"].as_str(), skipped[0]["page"].as_u64()),
-            (Some("page_out_of_bounds"), Some(shape.key_root as u64)),
+            (Some(kind), Some(shape.key_root as u64)),
             "element {elem}: {skipped:?}"
         );
-        let want = format!("element {elem} names page {}", shape.hwm + 5);
+        let want = format!("element {elem} names page {child}");
         assert!(skipped[0]["message"].as_str().unwrap().contains(&want), "element {elem}: {skipped:?}");
     }
 }

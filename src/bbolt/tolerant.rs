@@ -203,13 +203,19 @@ impl<'a> Reader<'a> {
     }
 
     /// The problem of the branch elements `from..to` of page `id` that cannot be followed, in
-    /// `check`'s words: the kind is the first element's reason (a child outside the pages a tree
-    /// can use is `page_out_of_bounds`, as `check` calls it); `what` says where they are.
+    /// `check`'s words: the kind is the first element's reason (a child past the pages a tree can
+    /// use is `page_out_of_bounds`, a meta page `multiple_references`, as `check` calls them);
+    /// `what` says where they are.
     fn bad_elems(&self, id: u64, elems: &[BranchElem<'a>], from: usize, to: usize, what: &str) -> Problem {
         let first =
             elems.get(from..to).and_then(|s| s.iter().enumerate().find_map(|(k, e)| Some((from + k, e.err()?))));
         let at = first.map_or(from, |f| f.0);
         let (kind, why) = match first.map(|f| f.1) {
+            // A meta page is claimed by the file already: `check` calls a second claim on it
+            // `multiple_references`.
+            Some(Bad::ChildOutOfBounds(c)) if c < 2 => {
+                (ProblemKind::MultipleReferences, format!("names page {c}, a meta page"))
+            }
             Some(Bad::ChildOutOfBounds(c)) => (
                 ProblemKind::PageOutOfBounds,
                 format!("names page {c}, outside the pages a tree can use [2, {})", self.limit),
@@ -291,7 +297,10 @@ impl<'a> Reader<'a> {
             }
             let end = next.map_or(elems.len(), |n| n.0);
             if bad(i + 1, end) {
-                let what = format!("element(s) {}..{end} cannot be followed", i + 1);
+                let what = match end - (i + 1) {
+                    1 => format!("element {} cannot be followed", i + 1),
+                    _ => format!("elements {} to {} cannot be followed", i + 1, end - 1),
+                };
                 lost_(lost(Some(key), child_upper, self.bad_elems(id, &elems, i + 1, end, &what)));
             }
             self.node(child, Some(key), child_upper, depth + 1, leaf, lost_);

@@ -174,7 +174,7 @@ pub fn copy_to<W: Write + Send>(
             let k = compaction::keep(view, kb, r)
                 .map_err(|p| CompactError::Damaged { problems: 1, first: p.to_string() })?;
             if let Some(p) = k.judged().problem() {
-                return Err(CompactError::Damaged { problems: k.history_broken, first: p.to_string() });
+                return Err(CompactError::Damaged { problems: 1, first: p.to_string() });
             }
             Some((r, k))
         }

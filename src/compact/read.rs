@@ -90,8 +90,8 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
     // The keep pass held the histories below R to etcd's rules: compacting a stale leaf would
     // write a copy that no longer shows its damage (`check` of it passes), so it is refused.
     if let Some(p) = keep.as_ref().and_then(|k| k.judged().problem()) {
-        let problems = keep.as_ref().map_or(1, |k| k.history_broken);
-        return Err(CompactError::Damaged { problems, first: p.to_string() });
+        // One problem (naming how many keys), as `check` reports it.
+        return Err(CompactError::Damaged { problems: 1, first: p.to_string() });
     }
     let with_trailer = match job.trailer {
         Trailer::Auto => trailer::present(data.len()),

@@ -62,7 +62,7 @@ pub struct Keep {
 impl Keep {
     /// What holding the histories the pass read to etcd's rules found.
     pub fn judged(&self) -> Judged {
-        Judged { broken: self.history_broken, compacted: self.compacted, named: Vec::new() }
+        Judged { broken: self.history_broken, compacted: self.compacted, named: Vec::new(), unjudged: 0 }
     }
 
     /// Whether entry `i` survives.

@@ -8,8 +8,9 @@
 //! the key existed then (its previous entry is a put). In the file that previous entry is simply
 //! the key's entry before this one, so it is tracked per key while the bucket is read.
 //!
-//! Memory: nothing is held per key unless `track` is set (prev_kv, or the size change a table
-//! shows): then one entry per selected key (about 150 bytes; keys and values stay in the map).
+//! Memory: each selected key's history is judged on the way (about 40 bytes per key, for at most
+//! [`super::history::MAX_JUDGED`] keys); with `track` (prev_kv, or the size change a table
+//! shows), one entry more per selected key (about 150 bytes; keys and values stay in the map).
 
 use super::collect::{ChunkOut, Collector, KeyRev};
 use super::history::{Compacted, Judge, Judged};

@@ -60,6 +60,9 @@ pub struct Judged {
     /// Some of those keys, in key order (at most [`NAMED`]; none from a pass that knows only
     /// their fingerprints).
     pub named: Vec<Vec<u8>>,
+    /// Records read but not judged: past [`MAX_JUDGED`] keys, a [`Judge`] folds only the records
+    /// of the keys it holds.
+    pub unjudged: u64,
 }
 
 /// Most keys a [`Judged`] names.
@@ -156,38 +159,53 @@ impl History {
     }
 }
 
+/// Most keys a [`Judge`] holds: about 40 bytes each (the key stays in the mapped file), so at most
+/// some 80 MiB with the map's spare room. A reader of more keys (`log` of the whole keyspace of a
+/// very large file) judges the first ones and says how many it did not: `check` judges every key
+/// in bounded passes.
+pub const MAX_JUDGED: usize = 1 << 20;
+
 /// Keys' histories held to the rules as their records come, in revision order (any keys, mixed):
-/// what a reader of a few keys judges on the way (24 bytes per key; keys stay in the mapped file).
+/// what a reader of a few keys judges on the way.
 #[derive(Debug, Default)]
 pub struct Judge<'a> {
     compacted: Compacted,
     keys: std::collections::HashMap<&'a [u8], (History, bool)>,
+    cap: usize,
+    unjudged: u64,
 }
 
 impl<'a> Judge<'a> {
     /// No key yet, judged against the compactions `c`.
     pub fn new(c: Compacted) -> Judge<'a> {
-        Judge { compacted: c, keys: Default::default() }
+        Judge::with_cap(c, MAX_JUDGED)
+    }
+
+    /// [`Judge::new`] holding at most `cap` keys.
+    pub fn with_cap(c: Compacted, cap: usize) -> Judge<'a> {
+        Judge { compacted: c, cap, ..Judge::default() }
     }
 
     /// The next record of `key` (revision order): its main revision, whether it is a tombstone,
     /// whether it is a put that created the key.
     pub fn feed(&mut self, key: &'a [u8], main: u64, tomb: bool, fresh: bool) {
         let h = History::record(main, tomb, fresh, &self.compacted);
-        self.keys
-            .entry(key)
-            .and_modify(|(sofar, last_tomb)| {
-                sofar.then(*last_tomb, &h);
-                *last_tomb = tomb;
-            })
-            .or_insert((h, tomb));
+        if let Some((sofar, last_tomb)) = self.keys.get_mut(key) {
+            sofar.then(*last_tomb, &h);
+            *last_tomb = tomb;
+        } else if self.keys.len() < self.cap {
+            self.keys.insert(key, (h, tomb));
+        } else {
+            self.unjudged = self.unjudged.saturating_add(1);
+        }
     }
 
     /// What the records fed so far show.
     pub fn judged(&self) -> Judged {
         let bad: Vec<&[u8]> =
             self.keys.iter().filter(|(_, (h, _))| h.broken(&self.compacted)).map(|(k, _)| *k).collect();
-        Judged { broken: bad.len() as u64, compacted: self.compacted, named: Vec::new() }.naming(bad.into_iter())
+        let judged = Judged { broken: bad.len() as u64, compacted: self.compacted, named: Vec::new(), unjudged: 0 };
+        Judged { unjudged: self.unjudged, ..judged.naming(bad.into_iter()) }
     }
 }
 
@@ -275,7 +293,7 @@ mod tests {
         }
         j.feed(b"a", 25, false, false);
         j.feed(b"b", 30, false, true);
-        assert_eq!(j.judged(), Judged { broken: 1, compacted: AT_20, named: vec![b"b".to_vec()] });
+        assert_eq!(j.judged(), Judged { broken: 1, compacted: AT_20, named: vec![b"b".to_vec()], unjudged: 0 });
         let msg = j.judged().problem().unwrap().message;
         assert!(msg.starts_with("1 key(s)") && msg.ends_with(" (keys \"b\")"), "{msg}");
         let mut fine = Judge::new(AT_20);
@@ -284,6 +302,17 @@ mod tests {
         fine.feed(b"a", 25, false, false);
         assert_eq!(fine.judged().broken, 0);
         assert_eq!(fine.judged().problem(), None);
+    }
+
+    #[test]
+    fn a_judge_past_its_cap_counts_what_it_did_not_judge() {
+        let mut j = Judge::with_cap(NONE, 1);
+        j.feed(b"a", 5, false, true);
+        j.feed(b"b", 6, false, false); // would be broken, but past the cap
+        j.feed(b"a", 7, false, false);
+        j.feed(b"b", 8, false, false);
+        let got = j.judged();
+        assert_eq!((got.broken, got.unjudged), (0, 2));
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl KeyRevisions {
 pub fn judge(keys: &[KeyRevisions], c: Compacted) -> Judged {
     let bad: Vec<&[u8]> =
         keys.iter().filter(|k| k.history(&c).is_some_and(|h| h.broken(&c))).map(|k| k.key.as_slice()).collect();
-    Judged { broken: bad.len() as u64, compacted: c, named: Vec::new() }.naming(bad.into_iter())
+    Judged { broken: bad.len() as u64, compacted: c, named: Vec::new(), unjudged: 0 }.naming(bad.into_iter())
 }
 
 fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {

@@ -252,8 +252,9 @@ pub enum Command {
     /// only key and mod_revision); --prev-kv adds prev_kv as `etcdctl watch --prev-kv` does.
     /// -w simple: watch's text. --decode (or -o json|yaml) shows values as objects.
     ///
-    /// Streams with bounded memory (the table and --prev-kv keep each selected key's previous
-    /// entry); the first run records the file's key -> revisions index, so a later log of a key is
+    /// Streams: memory grows only with the number of keys selected (each key's history is held to
+    /// etcd's rules on the way, for up to a million keys; the table and --prev-kv also keep each
+    /// key's previous entry); the first run records the file's key -> revisions index, so a later log of a key is
     /// a few lookups.
     ///
     /// Examples:

@@ -114,24 +114,26 @@ pub fn run(args: &InspectArgs, ix: &Ix) -> Verdict {
         args.files.par_iter().map(|p| inspect_file(p, &opt, args.meta, ix)).collect();
     let mut verdict = Verdict::Clean;
     let mut text = String::new();
-    let mut done: Vec<(String, Result<&Inspect, &Error>)> = Vec::new();
+    let mut done: Vec<inspect_prom::Done<'_>> = Vec::new();
     for (path, o) in args.files.iter().zip(&outs) {
         let failed = |r: &Inspect| r.errors() > 0;
         let _ = settle(path, o, failed, &mut verdict);
-        done.push((path.display().to_string(), o.as_ref().map(|(r, _)| r)));
+        done.push((path.display().to_string(), o.as_ref().map(|(r, torn)| (r, *torn))));
     }
     match args.write_out {
         InspectFormat::Table => {
             let tables: Vec<String> = done
                 .iter()
-                .filter_map(|(p, r)| r.ok().map(|r| inspect_render::table(p, r, &source::describe(Path::new(p)))))
+                .filter_map(|(p, r)| {
+                    r.ok().map(|(r, torn)| inspect_render::table(p, r, &source::describe(Path::new(p)), torn))
+                })
                 .collect();
             text = tables.join("\n");
         }
         InspectFormat::Json => {
             for (p, r) in &done {
                 match r {
-                    Ok(r) => text.push_str(&inspect_render::json(p, r, &source::describe(Path::new(p)))),
+                    Ok((r, torn)) => text.push_str(&inspect_render::json(p, r, &source::describe(Path::new(p)), *torn)),
                     Err(e) => text.push_str(&error_json(Path::new(p), e)),
                 }
             }

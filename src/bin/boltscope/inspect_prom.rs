@@ -13,10 +13,14 @@ struct Family {
     samples: Vec<(String, f64)>,
 }
 
+/// One file's outcome: its path, and its report with whether it changed on every read, or why it
+/// could not be read.
+pub type Done<'a> = (String, Result<(&'a Inspect, bool), &'a Error>);
+
 /// Prometheus text exposition for several files, one family per metric. Every file gets
 /// `boltscope_file_readable` (0 for one that could not be read, which gets nothing else);
 /// figures withheld for a damaged tree get no series.
-pub fn prometheus(reports: &[(String, Result<&Inspect, &Error>)]) -> String {
+pub fn prometheus(reports: &[Done<'_>]) -> String {
     let mut fams: Vec<Family> = Vec::new();
     let mut add =
         |name: &'static str, help: &'static str, labels: String, v: f64| match fams.iter_mut().find(|f| f.name == name)
@@ -27,7 +31,7 @@ pub fn prometheus(reports: &[(String, Result<&Inspect, &Error>)]) -> String {
     for (path, r) in reports {
         let file = format!("file=\"{}\"", prom_label(path));
         let readable = "1 when the file could be read as a bbolt database (0: nothing else is reported for it).";
-        let Ok(r) = r else {
+        let Ok((r, torn)) = r else {
             add("boltscope_file_readable", readable, file, 0.0);
             continue;
         };
@@ -86,7 +90,14 @@ pub fn prometheus(reports: &[(String, Result<&Inspect, &Error>)]) -> String {
             r.quota.bytes as f64,
         );
         add("boltscope_quota_usage_ratio", "Total size over the quota.", file.clone(), r.quota.usage);
-        add("boltscope_problems", "Errors found in the file (warnings not counted).", file.clone(), r.errors() as f64);
+        // A file that changed on every read counts one problem more, as its history row does.
+        let errors = r.errors() + u64::from(*torn);
+        add(
+            "boltscope_problems",
+            "Errors found in the file (warnings not counted; a file that changed on every read counts one more).",
+            file.clone(),
+            errors as f64,
+        );
         add("boltscope_warnings", "Warnings about the file (alarms, missing leases).", file.clone(), r.warnings as f64);
         // A snapshot cut by its last 32 bytes reads as a member file with no trailer:
         // `etcdutl snapshot restore` then refuses it ("snapshot missing hash"). An alert on

@@ -12,7 +12,10 @@ pub struct Named<'a> {
     /// The path as given.
     pub path: &'a str,
     /// Whether the file has no error (warnings allowed): the verdict `check` gives without gates.
+    /// False for a file that changed on every read.
     pub ok: bool,
+    /// Whether the file changed on every read (a live etcd committing): its figures may be torn.
+    pub changed_while_read: bool,
     /// Where the file came from (container, k3s name and metadata).
     pub source: &'a Source,
     /// The report.
@@ -20,9 +23,10 @@ pub struct Named<'a> {
     pub report: &'a Inspect,
 }
 
-/// One JSON object per line.
-pub fn json(path: &str, r: &Inspect, source: &Source) -> String {
-    serde_json::to_string(&Named { path, ok: r.errors() == 0, source, report: r }).unwrap_or_default() + "\n"
+/// One JSON object per line; `torn` when the file changed on every read.
+pub fn json(path: &str, r: &Inspect, source: &Source, torn: bool) -> String {
+    let named = Named { path, ok: r.errors() == 0 && !torn, changed_while_read: torn, source, report: r };
+    serde_json::to_string(&named).unwrap_or_default() + "\n"
 }
 
 /// Binary units for quotas, which are set in them (2 GiB, 8 GiB).
@@ -66,11 +70,13 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map_or("-".into(), T::to_string)
 }
 
-/// The human report, verdicts first, fitting 80 columns.
-pub fn table(path: &str, r: &Inspect, source: &Source) -> String {
+/// The human report, verdicts first, fitting 80 columns; `torn` when the file changed on every
+/// read.
+pub fn table(path: &str, r: &Inspect, source: &Source, torn: bool) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{path}");
     let health = match (r.errors(), r.warnings) {
+        _ if torn => "CHANGED ON EVERY READ (a live etcd committing?): figures may be torn".to_string(),
         (0, 0) => "no problems found".to_string(),
         (0, w) => format!("no problems found, {w} warning(s) (see below)"),
         (e, _) => format!("{e} PROBLEM(S) FOUND (see below; run `boltscope check` for all)"),

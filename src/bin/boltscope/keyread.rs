@@ -186,6 +186,15 @@ pub fn open_store<'a>(view: &DbView<'a>) -> Result<(Store, Option<BucketRoot<'a>
 /// read holds a history etcd cannot have written (a stale leaf in the tree reads well), the
 /// problem and what it means for the answer go to stderr (the answer itself is out already).
 pub fn judged(path: &Path, j: &Judged) -> Verdict {
+    if j.unjudged > 0 {
+        eprintln!(
+            "boltscope: {}: the histories of keys past the first {} were not judged ({} record(s); a bound on \
+             memory): `boltscope check` judges every key",
+            path.display(),
+            boltscope::etcd::history::MAX_JUDGED,
+            j.unjudged
+        );
+    }
     let Some(p) = j.problem() else { return Verdict::Clean };
     print_problems(path, std::slice::from_ref(&p), 1);
     eprintln!(
