@@ -117,3 +117,12 @@ fn compact_at_a_revision_refuses_a_stale_leaf_instead_of_hiding_it() {
     assert!(judged_broken(&out), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!dst.exists(), "nothing is written");
 }
+
+#[test]
+fn every_key_reader_says_in_its_help_what_a_broken_history_does() {
+    for cmd in ["get", "log", "dump", "hashkv"] {
+        let help = common::run([cmd, "--help"]);
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(text.contains("history_inconsistent") && text.contains("exit 1"), "{cmd} --help: {text}");
+    }
+}

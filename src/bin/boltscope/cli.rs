@@ -17,6 +17,7 @@ use crate::salvage::SalvageArgs;
 use crate::scan::ScanArgs;
 use crate::status::StatusArgs;
 use crate::trend::TrendArgs;
+pub use crate::values::{parse_fraction, parse_hex32, parse_size};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -230,6 +231,10 @@ pub enum Command {
     /// it (the answer is held in memory, as etcd holds it) and records a key -> revisions index
     /// in the index database; later questions about a few keys are B+tree lookups.
     ///
+    /// A history etcd cannot have written (`check`'s history_inconsistent: a stale leaf in the
+    /// tree, which reads well page by page) in the keys read: the answer still comes out, then
+    /// the problem on stderr (naming the keys), exit 1.
+    ///
     /// Examples:
     ///   boltscope get backup.db /registry/configmaps/default/app-config
     ///   boltscope get backup.db /registry/pods/ --prefix --keys-only
@@ -254,8 +259,12 @@ pub enum Command {
     ///
     /// Streams: memory grows only with the number of keys selected (each key's history is held to
     /// etcd's rules on the way, for up to a million keys; the table and --prev-kv also keep each
-    /// key's previous entry); the first run records the file's key -> revisions index, so a later log of a key is
-    /// a few lookups.
+    /// key's previous entry); the first run records the file's key -> revisions index, so a later
+    /// log of a key is a few lookups.
+    ///
+    /// A history etcd cannot have written (`check`'s history_inconsistent: a stale leaf in the
+    /// tree, which reads well page by page) in the keys read: the answer still comes out, then
+    /// the problem on stderr (naming the keys), exit 1.
     ///
     /// Examples:
     ///   boltscope log backup.db /registry/configmaps/prod/app-config
@@ -271,6 +280,10 @@ pub enum Command {
     /// compaction is refused (`mvcc: required revision has been compacted`, exit 1; a revision
     /// equal to it is hashed, as etcdutl does, where a 3.5 server refuses it), as is one past the
     /// current revision; a negative one hashes no entry, as etcd. Only reads (etcdutl writes).
+    ///
+    /// A history etcd cannot have written (`check`'s history_inconsistent: a stale leaf in the
+    /// tree, which reads well page by page) in the keys read: the answer still comes out, then
+    /// the problem on stderr, exit 1.
     ///
     /// Examples:
     ///   boltscope hashkv backup.db
@@ -288,6 +301,10 @@ pub enum Command {
     ///
     /// Streams with bounded memory: one bit per entry, plus at most 96 MiB per pass to find each
     /// key's newest revision (more keys take more passes), plus a window of formatted records.
+    ///
+    /// A history etcd cannot have written (`check`'s history_inconsistent: a stale leaf in the
+    /// tree, which reads well page by page) in the keys read: the answer still comes out, then
+    /// the problem on stderr, exit 1.
     ///
     /// Examples:
     ///   boltscope dump backup.db | jq -r .key
@@ -376,41 +393,4 @@ pub enum TableJson {
     Table,
     /// JSON lines.
     Json,
-}
-
-/// Parses a 32-bit hash written in hex (`feb15e67`, `0xfeb15e67`).
-pub fn parse_hex32(s: &str) -> Result<u32, String> {
-    u32::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|_| format!("not a 32-bit hex hash: {s:?}"))
-}
-
-/// Parses `123`, `8GiB`, `2GB`, `512MiB`, `100kB`.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" | "k" => 1000,
-        "kib" => 1 << 10,
-        "mb" | "m" => 1_000_000,
-        "mib" => 1 << 20,
-        "gb" | "g" => 1_000_000_000,
-        "gib" => 1 << 30,
-        "tb" | "t" => 1_000_000_000_000,
-        "tib" => 1 << 40,
-        u => return Err(format!("unknown size unit {u:?} (use B, kB, KiB, MB, MiB, GB, GiB, TB, TiB)")),
-    };
-    let n: f64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
-    if !(n.is_finite() && n > 0.0) {
-        return Err(format!("size must be positive: {s:?}"));
-    }
-    Ok((n * mult as f64).round() as u64)
-}
-
-/// Parses a fraction from 0.0 to 1.0 (`0.5`), refusing anything outside.
-pub fn parse_fraction(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
-        _ => Err(format!("must be a fraction from 0.0 to 1.0 (0.5 for half), not {s:?}")),
-    }
 }

@@ -31,6 +31,7 @@ mod status;
 mod trend;
 mod trend_plot;
 mod trend_render;
+mod values;
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::Command;
