@@ -18,7 +18,6 @@ pub use filter::MvccFilter;
 
 use crate::bbolt::order::ByteOrder;
 use crate::bbolt::view::DbView;
-use crate::etcd::compaction;
 use crate::etcd::status::Figures;
 use crate::input;
 use crate::write::copier::{self, Layout, Progress};
@@ -170,14 +169,7 @@ pub fn copy_to<W: Write + Send>(
 ) -> Result<Layout, CompactError> {
     let kb = crate::bbolt::cursor::top_bucket(view, crate::etcd::KEY_BUCKET);
     let keep = match (revision, kb) {
-        (Some(r), Ok(Some(kb))) => {
-            let k = compaction::keep(view, kb, r)
-                .map_err(|p| CompactError::Damaged { problems: 1, first: p.to_string() })?;
-            if let Some(p) = k.judged().problem() {
-                return Err(CompactError::Damaged { problems: 1, first: p.to_string() });
-            }
-            Some((r, k))
-        }
+        (Some(r), Ok(Some(kb))) => Some((r, read::survivors(view, kb, r)?)),
         _ => None,
     };
     let mut filter = MvccFilter::new(keep, false);

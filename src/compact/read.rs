@@ -7,7 +7,7 @@
 use super::error::CompactError;
 use super::filter::MvccFilter;
 use super::{Job, Trailer};
-use crate::bbolt::cursor;
+use crate::bbolt::cursor::{self, BucketRoot};
 use crate::bbolt::view::DbView;
 use crate::etcd::compaction::{self, Target};
 use crate::etcd::status::{self, EtcdVersion, Status, StatusReport};
@@ -74,6 +74,19 @@ fn refuse_damaged(st: &StatusReport) -> Result<u64, CompactError> {
     Ok(st.structure.problem_total)
 }
 
+/// The entries of the `key` bucket rooted at `kb` that survive a compaction at `rev`. The keep
+/// pass holds the histories at or below `rev` to etcd's rules: compacting a stale leaf would
+/// write a copy that no longer shows its damage (`check` of it passes), so such a bucket is
+/// refused, as one problem naming how many keys (as `check` reports it).
+pub(crate) fn survivors(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<compaction::Keep, CompactError> {
+    let damaged = |p: crate::problem::Problem| CompactError::Damaged { problems: 1, first: p.to_string() };
+    let keep = compaction::keep(view, kb, rev).map_err(damaged)?;
+    match keep.judged().problem() {
+        Some(p) => Err(damaged(p)),
+        None => Ok(keep),
+    }
+}
+
 /// Writes the copy's pages 2.. to `file`, while the source's tree is walked and checked, and its
 /// trailer verified, on the other threads.
 fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progress) -> Result<Copied, CompactError> {
@@ -81,18 +94,9 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
     let view = source_view(job, data)?;
     let target = compaction::target(&view, job.revision).map_err(CompactError::Revision)?;
     let keep = match (target, cursor::top_bucket(&view, KEY_BUCKET)) {
-        (Some(t), Ok(Some(kb))) => Some(
-            compaction::keep(&view, kb, t.revision)
-                .map_err(|p| CompactError::Damaged { problems: 1, first: p.to_string() })?,
-        ),
+        (Some(t), Ok(Some(kb))) => Some(survivors(&view, kb, t.revision)?),
         _ => None,
     };
-    // The keep pass held the histories below R to etcd's rules: compacting a stale leaf would
-    // write a copy that no longer shows its damage (`check` of it passes), so it is refused.
-    if let Some(p) = keep.as_ref().and_then(|k| k.judged().problem()) {
-        // One problem (naming how many keys), as `check` reports it.
-        return Err(CompactError::Damaged { problems: 1, first: p.to_string() });
-    }
     let with_trailer = match job.trailer {
         Trailer::Auto => trailer::present(data.len()),
         Trailer::Always => true,

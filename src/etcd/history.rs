@@ -84,12 +84,12 @@ impl Judged {
         Some(p)
     }
 
-    /// Keeps the first [`NAMED`] of `keys` in key order.
-    pub fn naming<'k>(mut self, keys: impl Iterator<Item = &'k [u8]>) -> Judged {
-        let mut all: Vec<&[u8]> = keys.collect();
-        all.sort_unstable();
-        self.named = all.into_iter().take(NAMED).map(<[u8]>::to_vec).collect();
-        self
+    /// The verdict on keys judged against `c` of which `bad` broke a rule: their count, and the
+    /// first [`NAMED`] of them in key order.
+    pub fn of(c: Compacted, mut bad: Vec<&[u8]>) -> Judged {
+        bad.sort_unstable();
+        let named = bad.iter().take(NAMED).map(|k| k.to_vec()).collect();
+        Judged { broken: bad.len() as u64, compacted: c, named, unjudged: 0 }
     }
 }
 
@@ -132,6 +132,20 @@ impl History {
             0
         };
         History { first: main.min(MAIN) | flags, low, broken: 0 }
+    }
+
+    /// The history of a key's records, oldest first: (main revision, tombstone, fresh) each, as
+    /// for [`History::record`]. `None` for no record.
+    pub fn of(records: impl IntoIterator<Item = (u64, bool, bool)>, c: &Compacted) -> Option<History> {
+        let mut it = records.into_iter();
+        let (main, tomb, fresh) = it.next()?;
+        let mut h = History::record(main, tomb, fresh, c);
+        let mut last_tomb = tomb;
+        for (main, tomb, fresh) in it {
+            h.then(last_tomb, &History::record(main, tomb, fresh, c));
+            last_tomb = tomb;
+        }
+        Some(h)
     }
 
     /// Appends `newer`, the records that follow this history's; `newest_tomb` tells whether the
@@ -204,8 +218,7 @@ impl<'a> Judge<'a> {
     pub fn judged(&self) -> Judged {
         let bad: Vec<&[u8]> =
             self.keys.iter().filter(|(_, (h, _))| h.broken(&self.compacted)).map(|(k, _)| *k).collect();
-        let judged = Judged { broken: bad.len() as u64, compacted: self.compacted, named: Vec::new(), unjudged: 0 };
-        Judged { unjudged: self.unjudged, ..judged.naming(bad.into_iter()) }
+        Judged { unjudged: self.unjudged, ..Judged::of(self.compacted, bad) }
     }
 }
 
@@ -259,17 +272,8 @@ mod tests {
     /// Whether the records (main, tombstone, fresh), in order, break a rule, folded one by one
     /// and also in two halves (as stretches are).
     fn broken(recs: &[(u64, bool, bool)], c: Compacted) -> bool {
-        let fold = |rs: &[(u64, bool, bool)]| {
-            let mut it = rs.iter();
-            let &(m, t, f) = it.next()?;
-            let mut h = History::record(m, t, f, &c);
-            let mut last_tomb = t;
-            for &(m, t, f) in it {
-                h.then(last_tomb, &History::record(m, t, f, &c));
-                last_tomb = t;
-            }
-            Some((h, last_tomb))
-        };
+        // A stretch's history, and whether its newest record is a tombstone.
+        let fold = |rs: &[(u64, bool, bool)]| Some((History::of(rs.iter().copied(), &c)?, rs.last()?.1));
         let (whole, _) = fold(recs).unwrap();
         for cut in 1..recs.len() {
             let (mut a, a_tomb) = fold(&recs[..cut]).unwrap();

@@ -68,15 +68,7 @@ pub struct KeyRevisions {
 impl KeyRevisions {
     /// The key's history (every revision the index lists) held to etcd's rules.
     pub fn history(&self, c: &Compacted) -> Option<History> {
-        let mut recs = self.revisions.iter().zip(&self.fresh);
-        let (first, &f) = recs.next()?;
-        let mut h = History::record(first.main, first.tombstone, f, c);
-        let mut last_tomb = first.tombstone;
-        for (r, &f) in recs {
-            h.then(last_tomb, &History::record(r.main, r.tombstone, f, c));
-            last_tomb = r.tombstone;
-        }
-        Some(h)
+        History::of(self.revisions.iter().zip(&self.fresh).map(|(r, &f)| (r.main, r.tombstone, f)), c)
     }
 }
 
@@ -85,7 +77,7 @@ impl KeyRevisions {
 pub fn judge(keys: &[KeyRevisions], c: Compacted) -> Judged {
     let bad: Vec<&[u8]> =
         keys.iter().filter(|k| k.history(&c).is_some_and(|h| h.broken(&c))).map(|k| k.key.as_slice()).collect();
-    Judged { broken: bad.len() as u64, compacted: c, named: Vec::new(), unjudged: 0 }.naming(bad.into_iter())
+    Judged::of(c, bad)
 }
 
 fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
