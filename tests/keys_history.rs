@@ -1,4 +1,4 @@
-//! The key readers (`get`, `log`, `dump`, `hashkv`) and `compact --revision` hold the histories of
+//! The key readers (`get`, `log`, `dump`, `hashkv`) and `compact` hold the histories of
 //! the keys they read to etcd's rules (`check`'s `history_inconsistent`): a stale leaf in the
 //! `key` bucket reads well page by page, and bbolt's own check passes it, yet the answers it gives
 //! are not etcd's. An answer from such keys still comes out (it is what the file holds) with the
@@ -106,16 +106,34 @@ fn dump_and_hashkv_judge_every_key_they_read() {
 }
 
 #[test]
-fn compact_at_a_revision_refuses_a_stale_leaf_instead_of_hiding_it() {
+fn compact_refuses_a_stale_leaf_with_or_without_a_revision_and_salvage_carries_it() {
     // Compaction would drop the stale records below R: the copy would pass `check`, and the
-    // damage would be gone from view. It is refused, as every damaged tree is.
+    // damage would be gone from view. A plain copy would carry it, called verified with exit 0,
+    // of a file `check` fails. Both are refused, as every damaged tree is.
     let tmp = tempfile::tempdir().unwrap();
-    let (_, stale) = files(&tmp);
+    let (original, stale) = files(&tmp);
     let dst = tmp.path().join("out.db");
-    let out = common::compact(&["--revision", "latest"], &stale, &dst);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(judged_broken(&out), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!dst.exists(), "nothing is written");
+    for extra in [&["--revision", "latest"][..], &[]] {
+        let out = common::compact(extra, &stale, &dst);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(judged_broken(&out) && err.contains("salvage"), "{extra:?}: {err}");
+        assert!(!dst.exists(), "{extra:?}: nothing is written");
+        assert!(common::compact(extra, &original, &dst).status.success(), "{extra:?}");
+        std::fs::remove_file(&dst).unwrap();
+    }
+    // `salvage` copies the tree as it is, and says the copy is not lossless.
+    let out = run(None, &["salvage", stale.to_str().unwrap(), "-o", dst.to_str().unwrap(), "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{v}");
+    assert_eq!((v["method"].as_str(), v["lossless"].as_bool()), (Some("copy"), Some(false)), "{v}");
+    assert!(v.to_string().contains("history etcd cannot have written"), "{v}");
+    // The library's copy refuses it too.
+    let d = std::fs::read(&stale).unwrap();
+    let view = boltscope::bbolt::view::DbView::new(&d).unwrap();
+    let opt = boltscope::write::copier::Options::default();
+    let e = boltscope::compact::copy_to(&view, &opt, None, Vec::new(), Box::new(|_, _| {})).unwrap_err();
+    assert!(e.to_string().contains("history_inconsistent"), "{e}");
 }
 
 #[test]
@@ -125,4 +143,40 @@ fn every_key_reader_says_in_its_help_what_a_broken_history_does() {
         let text = String::from_utf8_lossy(&help.stdout);
         assert!(text.contains("history_inconsistent") && text.contains("exit 1"), "{cmd} --help: {text}");
     }
+}
+
+#[test]
+fn no_command_records_a_stale_leaf_as_ok() {
+    // `check` fails the file; a command that does not judge histories (status, which reads
+    // etcdutl's figures) records `not verified`, and every other one finds the problem.
+    let tmp = tempfile::tempdir().unwrap();
+    let (original, stale) = files(&tmp);
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    let in_dir = dir.join("etcd-snapshot-2026-12-01.db");
+    std::fs::copy(&stale, &in_dir).unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let (s, d) = (stale.to_str().unwrap(), dir.to_str().unwrap());
+    for args in [&["status", s][..], &["inspect", s], &["du", s], &["check", s], &["scan", d], &["trend", d]] {
+        let out = run(Some(&ix), args);
+        let want = if args[0] == "status" { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(want), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let verdicts = |f: &Path| -> Vec<(String, String)> {
+        let h = run(Some(&ix), &["history", "-w", "json", f.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&h.stdout).into_owned();
+        let rows = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
+        rows.map(|r| (r["command"].as_str().unwrap().to_owned(), r["verdict"].as_str().unwrap().to_owned())).collect()
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for (cmd, verdict) in verdicts(&stale).into_iter().chain(verdicts(&in_dir)) {
+        let want = if cmd == "status" { "not verified (key histories not checked)" } else { "1 problem(s)" };
+        assert_eq!(verdict, want, "{cmd}");
+        seen.push(cmd);
+    }
+    seen.sort();
+    assert_eq!(seen, ["check", "du", "inspect", "scan", "status", "trend"]);
+    // The original's status row says the same: status never judges histories.
+    assert_eq!(run(Some(&ix), &["status", original.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(verdicts(&original), [("status".to_string(), "not verified (key histories not checked)".to_string())]);
 }

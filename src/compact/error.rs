@@ -127,7 +127,7 @@ impl fmt::Display for CompactError {
             CompactError::Damaged { problems, first } => write!(
                 f,
                 "it has {problems} problem(s) in the tree it would copy (first: {first}); `boltscope check` lists them. \
-                 Refusing to copy a damaged file"
+                 Refusing to copy a damaged file (`boltscope salvage` copies what it holds and says what is lost)"
             ),
             CompactError::MetaFallback { newer, why, bbolt_reads } => {
                 write!(f, "its newer meta page {newer} cannot be used ({why}); ")?;

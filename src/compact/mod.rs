@@ -66,10 +66,11 @@ pub struct Job {
     pub meta: Option<usize>,
     /// Leave the `alarm` bucket's alarms (NOSPACE, CORRUPT) out of the copy.
     pub clear_alarms: bool,
-    /// Also hold SRC's keys' histories to etcd's rules ([`crate::etcd::history`]), on the map the
-    /// copy was read from: one more gathering of the `key` bucket (`salvage` asks; `compact`
-    /// does not, for its speed).
-    pub judge_histories: bool,
+    /// Copy a tree whose keys' histories break etcd's rules ([`crate::etcd::history`]: a stale
+    /// leaf, which reads well page by page) as it is, and report them, instead of refusing it
+    /// (`salvage` asks). Either way SRC's histories are judged beside the copy: a copy of a file
+    /// `check` fails is never written and called verified.
+    pub carry_broken_histories: bool,
 }
 
 impl Job {
@@ -89,7 +90,7 @@ impl Job {
             skip_hash_check: false,
             meta: None,
             clear_alarms: false,
-            judge_histories: false,
+            carry_broken_histories: false,
         }
     }
 }
@@ -131,8 +132,9 @@ pub struct Report {
     pub alarms_cleared: u64,
     /// Problems SRC has outside the copied tree (freelist, the other meta page), not carried.
     pub src_problems_outside_tree: u64,
-    /// With [`Job::judge_histories`]: SRC's keys whose history breaks etcd's rules, and the
-    /// compactions they were judged against (None: not judged, or not an etcd file).
+    /// SRC's keys whose history breaks etcd's rules (more than 0 only with
+    /// [`Job::carry_broken_histories`]: otherwise such a SRC is refused), and the compactions they
+    /// were judged against (None: not an etcd file, or a compaction's keep pass judged them).
     #[serde(skip)]
     pub broken_histories: Option<(u64, crate::etcd::history::Compacted)>,
     /// Whether a sha256 trailer was appended.
@@ -159,7 +161,8 @@ pub fn outside_note(src: &str, n: u64) -> String {
 
 /// Copies `view` into `out` in memory or any writer, with an etcd MVCC compaction at `revision`
 /// when given, through the same copier and filter as the file job (without its file safety and
-/// verification): for tests, fuzzing and library users.
+/// verification; a tree whose histories break etcd's rules is refused as there): for tests,
+/// fuzzing and library users.
 pub fn copy_to<W: Write + Send>(
     view: &DbView<'_>,
     opt: &copier::Options,
@@ -170,7 +173,8 @@ pub fn copy_to<W: Write + Send>(
     let kb = crate::bbolt::cursor::top_bucket(view, crate::etcd::KEY_BUCKET);
     let keep = match (revision, kb) {
         (Some(r), Ok(Some(kb))) => Some((r, read::survivors(view, kb, r)?)),
-        _ => None,
+        (Some(_), _) => None,
+        (None, _) => read::refuse_broken(read::judge_histories(view), false).map(|_| None)?,
     };
     let mut filter = MvccFilter::new(keep, false);
     copier::write(view, opt, &mut filter, out, progress).map_err(|e| match e {
@@ -193,10 +197,7 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
     // The source is read again only to verify a compaction or left-out alarms. Otherwise its
     // map, with page tables for every page read (tearing them down takes tens of milliseconds on
     // a large file), goes on another thread while the copy is verified.
-    let broken_histories = job
-        .judge_histories
-        .then(|| DbView::with_meta(src.bytes(), c.meta).ok().and_then(|v| crate::etcd::history::count_broken(&v)))
-        .flatten();
+    let broken_histories = c.broken_histories;
     let (src, unmapping) = match (c.target, c.alarms_cleared) {
         (None, 0) => (None, Some(std::thread::spawn(move || drop(src)))),
         _ => (Some(src), None),

@@ -222,35 +222,6 @@ impl<'a> Judge<'a> {
     }
 }
 
-/// How many keys of `view`'s `key` bucket hold a history that breaks the rules, by one gathering
-/// in bounded memory (more passes past [`BUDGET`](super::keyspace::BUDGET)), with the compactions
-/// judged against; `None` for a file that is not etcd's. For a job that does not replay the store
-/// itself (a salvage that copies a tree that reads whole).
-pub fn count_broken(view: &crate::bbolt::view::DbView<'_>) -> Option<(u64, Compacted)> {
-    use super::keyspace::{self, Budget, Gather, KeyFold, KeyState, Plan, BUDGET};
-    struct Count(Compacted);
-    impl KeyFold for Count {
-        type Acc = u64;
-        fn empty(&self) -> u64 {
-            0
-        }
-        fn key(&self, acc: &mut u64, k: &KeyState) {
-            *acc += u64::from(k.history_broken(&self.0));
-        }
-        fn join(&self, l: u64, r: u64) -> u64 {
-            l + r
-        }
-    }
-    if !super::schema::is_etcd(view) {
-        return None;
-    }
-    let info = Compacted::info(view);
-    let c = Compacted::of(&info);
-    let budget = Budget::new(BUDGET);
-    let gather = Gather::new(view.data, Plan::all(info.current_revision).judging(c), &budget);
-    Some((keyspace::fold_keys(view, &gather, &Count(c)).0, c))
-}
-
 /// The problem for `keys` keys whose history breaks the rules.
 pub fn problem(keys: u64, c: &Compacted) -> crate::problem::Problem {
     crate::problem::Problem::new(

@@ -237,7 +237,7 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
         if let (Some(id), None) = (&c.id, args.meta) {
             let s = &r.inspect.size;
             let gate_failed = r.gates.iter().any(|g| !g.ok);
-            let found = Found { errors: r.errors, warnings: r.warnings, gate_failed, trailer_unchecked: false, torn };
+            let found = Found { errors: r.errors, warnings: r.warnings, gate_failed, torn, ..Found::default() };
             let mut row = ix.row(path, r.inspect.file.file_size, found.verdict());
             row.total_size = Some(s.total);
             row.revision = r.current_revision;

@@ -125,8 +125,10 @@ pub enum Command {
     /// etcdutl's HASH, REVISION and TOTAL KEYS, or with --revision etcd's HashKV, equal to SRC's),
     /// fsynced and renamed into place: a failure or an interrupt (Ctrl-C, SIGTERM: exit 130)
     /// leaves neither. An existing DST needs --force; DST is never SRC. Refused: a SRC whose tree
-    /// is damaged (`boltscope check` says how), whose sha256 trailer does not match it, or that a
-    /// running etcd commits to during each of four copies.
+    /// is damaged (`boltscope check` says how; that includes keys whose history etcd cannot have
+    /// written, a stale page that reads well), whose sha256 trailer does not match it, or that a
+    /// running etcd commits to during each of four copies. `boltscope salvage` copies what such
+    /// a SRC holds and says what is lost or uncertain.
     ///
     /// A progress bar (bytes read, rate, time left) is drawn on stderr when it is a terminal.
     /// Memory stays under about 40 MiB whatever the file size (more with --revision: one bit per
@@ -190,7 +192,9 @@ pub enum Command {
     /// One row per analysis (status, inspect, check, scan, trend, du), named by the command that
     /// made it: when, file size, database size, revision, in use, fragmentation, verdict. The
     /// verdict is check's, in check's words (`ok`, `ok, N warning(s)`, `N problem(s)`, `gate
-    /// failed`; status without --check-hash: `not verified (sha256 trailer not checked)`). A
+    /// failed`; `not verified (...)` from a command that did not check everything check does:
+    /// status reads etcdutl's figures, not the keys' histories or, without --check-hash, the
+    /// sha256 trailer). A
     /// backup folder scanned every night shows its growth, fragmentation and revision trend at a
     /// glance.
     ///

@@ -103,7 +103,7 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &
 /// during every time (`torn`) is no ok either.
 pub fn found(r: &Inspect, torn: bool) -> Found {
     let trailer_unchecked = r.trailer.present && r.trailer.sha256_ok.is_none();
-    Found { errors: r.errors(), warnings: r.warnings, gate_failed: false, trailer_unchecked, torn }
+    Found { errors: r.errors(), warnings: r.warnings, trailer_unchecked, torn, ..Found::default() }
 }
 
 /// Runs `inspect` over every file in parallel and prints in argument order.

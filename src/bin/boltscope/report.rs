@@ -61,13 +61,16 @@ pub struct Found {
     /// The file has a sha256 trailer that was not checked (`status` without --check-hash,
     /// `inspect --skip-hash-check`).
     pub trailer_unchecked: bool,
+    /// The file is etcd's and its keys' histories were not held to etcd's rules (`status`, which
+    /// reads etcdutl's figures: `check` fails a stale leaf it cannot see).
+    pub histories_unchecked: bool,
     /// The file changed on every read (a live etcd committing): what was found may be torn.
     pub torn: bool,
 }
 
 /// The verdict recorded for a file in which nothing wrong was found, but whose sha256 trailer was
-/// not checked (`status` without --check-hash, `inspect --skip-hash-check`): not an ok, since
-/// `check` may fail it.
+/// not checked (`inspect --skip-hash-check`, `du --no-trailer-check`): not an ok, since `check`
+/// may fail it. Every such verdict starts with `not verified`.
 pub const NOT_VERIFIED: &str = "not verified (sha256 trailer not checked)";
 
 /// What the verdict of a read the file changed during, every time, ends with.
@@ -80,15 +83,27 @@ impl Found {
     /// (`N problem(s), changed while read`).
     pub fn verdict(&self) -> String {
         if self.torn {
-            let found = Found { errors: self.errors + 1, torn: false, trailer_unchecked: false, ..*self };
+            let found = Found {
+                errors: self.errors + 1,
+                torn: false,
+                trailer_unchecked: false,
+                histories_unchecked: false,
+                ..*self
+            };
             return format!("{}, {TORN}", found.verdict());
         }
-        let mut v = match (self.errors, self.warnings) {
-            (0, 0) if self.trailer_unchecked => NOT_VERIFIED.to_string(),
-            (0, w) if self.trailer_unchecked => format!("{NOT_VERIFIED}, {w} warning(s)"),
-            (0, 0) => "ok".to_string(),
-            (0, w) => format!("ok, {w} warning(s)"),
-            (e, _) => format!("{e} problem(s)"),
+        let unchecked = match (self.trailer_unchecked, self.histories_unchecked) {
+            (true, false) => Some(NOT_VERIFIED.to_string()),
+            (false, true) => Some("not verified (key histories not checked)".to_string()),
+            (true, true) => Some("not verified (sha256 trailer and key histories not checked)".to_string()),
+            (false, false) => None,
+        };
+        let mut v = match (self.errors, self.warnings, unchecked) {
+            (0, 0, Some(u)) => u,
+            (0, w, Some(u)) => format!("{u}, {w} warning(s)"),
+            (0, 0, None) => "ok".to_string(),
+            (0, w, None) => format!("ok, {w} warning(s)"),
+            (e, _, _) => format!("{e} problem(s)"),
         };
         if self.gate_failed {
             v = if self.errors == 0 { "gate failed".into() } else { format!("{v}, gate failed") };
@@ -128,7 +143,14 @@ mod tests {
             for warnings in [0, 3] {
                 for gate_failed in [false, true] {
                     for trailer_unchecked in [false, true] {
-                        let f = Found { errors, warnings, gate_failed, trailer_unchecked, torn: false };
+                        let f = Found {
+                            errors,
+                            warnings,
+                            gate_failed,
+                            trailer_unchecked,
+                            histories_unchecked: true,
+                            torn: false,
+                        };
                         let torn = Found { torn: true, ..f }.verdict();
                         assert!(torn.starts_with(&format!("{} problem(s)", errors + 1)), "{f:?}: {torn}");
                         assert!(torn.ends_with(", changed while read"), "{f:?}: {torn}");
@@ -142,7 +164,8 @@ mod tests {
     #[test]
     fn the_words_of_a_read_that_settled_are_check_s() {
         let v = |errors, warnings, gate_failed, trailer_unchecked| {
-            Found { errors, warnings, gate_failed, trailer_unchecked, torn: false }.verdict()
+            Found { errors, warnings, gate_failed, trailer_unchecked, histories_unchecked: false, torn: false }
+                .verdict()
         };
         assert_eq!(v(0, 0, false, false), "ok");
         assert_eq!(v(0, 2, false, false), "ok, 2 warning(s)");

@@ -5,7 +5,7 @@ use crate::index::Ix;
 use crate::report::{error_json, print_problems, Found};
 use boltscope::error::Error;
 use boltscope::etcd::status::{self, EtcdVersion, Format, Status};
-use boltscope::etcd::trailer;
+use boltscope::etcd::{schema, trailer};
 use boltscope::input;
 use boltscope::{DbView, Problem, ProblemKind};
 use clap::{Parser, ValueEnum};
@@ -109,12 +109,13 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
             total += 1;
         }
         // A history row only when there is an index to keep it. status checks the structure and
-        // etcd's records, not the trailer unless asked: its verdict says so, so it never records
-        // "ok" for a file whose trailer `check` would fail.
+        // etcd's records, not the trailer unless asked, nor the keys' histories (a stale leaf
+        // reads well): its verdict says so, so it never records "ok" for a file `check` fails.
         let store = id.map(|id| {
             let st = &r.status;
             let trailer_unchecked = trailer::present(data.len()) && tr.is_none();
-            let found = Found { errors: total, trailer_unchecked, ..Found::default() };
+            let histories_unchecked = DbView::new(data).is_ok_and(|v| schema::is_etcd(&v));
+            let found = Found { errors: total, trailer_unchecked, histories_unchecked, ..Found::default() };
             let mut row = ix.row(path, data.len() as u64, found.verdict());
             row.total_size = Some(st.total_size);
             // Figures are kept only from a read that found nothing wrong.

@@ -131,7 +131,7 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
         fill: job.fill,
         trailer: job.trailer,
         force: job.force,
-        judge_histories: true,
+        carry_broken_histories: true,
         ..Job::new(job.src.clone(), job.dst.clone())
     };
     match super::run(&copy, progress) {
