@@ -131,8 +131,9 @@ pub enum Command {
     /// a SRC holds and says what is lost or uncertain.
     ///
     /// A progress bar (bytes read, rate, time left) is drawn on stderr when it is a terminal.
-    /// Memory stays under about 40 MiB whatever the file size (more with --revision: one bit per
-    /// revision, plus up to 96 MiB for one pass over the keys).
+    /// Memory stays under about 40 MiB whatever the file size, plus up to 96 MiB for one pass over
+    /// the keys (their histories are judged beside the copy) and, with --revision, one bit per
+    /// revision.
     ///
     /// Exit codes: 0 DST written (and verified); 1 SRC refused for its contents (damage, a trailer
     /// that does not match, a newer meta page that is invalid, a file that kept changing); 2 SRC
