@@ -62,6 +62,10 @@ pub enum Command {
     /// (3.6: live user keys only); TOTAL SIZE the high-water mark times the page size.
     /// Like etcdutl, the whole file is checked first (bbolt's `tx.Check` and more: key order,
     /// element bounds, cycles); a damaged file gets no figures, the problems on stderr and exit 1.
+    /// Every record of the `key` bucket is held to etcd's invariants too, but not the keys'
+    /// histories (a stale page that reads well: `check`'s history_inconsistent) nor, unless
+    /// asked, the sha256 trailer: exit 0 is not `check`'s pass, and the index records `not
+    /// verified (...)` for an etcd file rather than `ok`.
     ///
     /// Works on any bbolt file (REVISION 0 without a `key` bucket), on both byte orders and any
     /// page size. Several files are read in parallel and printed in argument order; with more
