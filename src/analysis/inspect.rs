@@ -138,11 +138,9 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
     };
     // The walk and all that follows it run beside the trailer's SHA-256 (one core), so the work
     // after the walk (MVCC replay, residue count) overlaps the hash instead of waiting for it.
-    let t0 = std::time::Instant::now();
     let (walked, check) = rayon::join(
         || {
             let ((mut acc, extra_acc), structure, reached) = walk_reached(view, &Pair(&fold, extra));
-            eprintln!("walk {:?}", t0.elapsed());
             let Structure { free_pages, mut problems, mut problem_total, freelist_synced, .. } = structure;
             problem_total += acc.problem_total;
             problems.append(&mut acc.problems);
@@ -167,14 +165,12 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
             let ((mut mvcc, mut key_layouts, broken), residue) = rayon::join(
                 || match info.as_mut().filter(|_| records_whole) {
                     Some(info) => {
-                        let t1 = std::time::Instant::now();
                         let (mvcc, layouts, broken) = replay::replay(view, &acc.recs, &acc.totals, info, &budget);
-                        eprintln!("replay {:?}", t1.elapsed());
                         (Some(mvcc), Some(layouts), broken)
                     }
                     None => (None, None, 0),
                 },
-                || { let t2 = std::time::Instant::now(); let r = want_residue.then(|| residue::residue(view, &reached, tree_revs, compacted)).flatten(); eprintln!("residue {:?}", t2.elapsed()); r },
+                || want_residue.then(|| residue::residue(view, &reached, tree_revs, compacted)).flatten(),
             );
             // Keys whose history etcd cannot have written: damage in the records, whose figures
             // are withheld as for a record that cannot be read.
@@ -186,7 +182,6 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
                 (i.leases.keys_attached, i.leases.keys_with_missing_lease) = (None, None);
                 i.leases.missing.clear();
             }
-            eprintln!("after join {:?}", t0.elapsed());
             drop(reached);
             let tally = (free_pages, problems, problem_total, freelist_synced, complete, freelist, total, free);
             (acc, extra_acc, tally, info, mvcc, key_layouts, residue, records_whole)
