@@ -54,7 +54,9 @@ fn usage_errors_exit_2_and_help_teaches() {
     assert_eq!(out.status.code(), Some(2));
     let help = Command::new(bin).args(["status", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
-    for needle in ["etcdutl snapshot status", "--write-out", "--etcd-version", "Examples:", "exit 1", "history_inconsistent"] {
+    for needle in
+        ["etcdutl snapshot status", "--write-out", "--etcd-version", "Examples:", "exit 1", "history_inconsistent"]
+    {
         assert!(text.contains(needle), "status --help lacks {needle:?}");
     }
     let top = Command::new(bin).arg("--help").output().unwrap();

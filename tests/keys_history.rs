@@ -103,6 +103,54 @@ fn dump_and_hashkv_judge_every_key_they_read() {
     assert_eq!(pods.status.code(), Some(0), "{}", String::from_utf8_lossy(&pods.stderr));
     let slices = run(None, &["dump", s, "--prefix", touched[0]]);
     assert_eq!(slices.status.code(), Some(1));
+    for (prefix, want) in [("/registry/pods/", 0), (touched[1], 1)] {
+        let every = run(None, &["dump", s, "--all-revisions", "--prefix", prefix]);
+        assert_eq!(every.status.code(), Some(want), "{prefix}: {}", String::from_utf8_lossy(&every.stderr));
+    }
+}
+
+#[test]
+fn histories_gathered_while_dumping_are_judged_as_by_a_pass_of_their_own() {
+    use boltscope::etcd::compaction::{self, HistoryChunk};
+    use boltscope::etcd::range::KeyRange;
+    use boltscope::etcd::scan;
+    let tmp = tempfile::tempdir().unwrap();
+    let (original, stale) = files(&tmp);
+    let mut broken_somewhere = false;
+    for f in [&original, &stale] {
+        let d = std::fs::read(f).unwrap();
+        let view = boltscope::bbolt::view::DbView::new(&d).unwrap();
+        let kb = scan::key_bucket(&view).unwrap().unwrap();
+        let leaves = scan::leaves(&view, kb).unwrap();
+        assert!(compaction::fits_one_pass(leaves.elements()));
+        for prefix in ["", "/registry/pods/", "/registry/endpointslices/", "/registry/replicasets/"] {
+            let range = KeyRange::prefix(prefix.as_bytes());
+            let selected = (prefix != "").then_some(&range);
+            let alone = compaction::judge(&view, &leaves, selected).unwrap();
+            let mut chunks = Vec::new();
+            scan::scan_leaves(
+                &view,
+                &leaves,
+                scan::Touch::Records,
+                &|_| true,
+                &HistoryChunk::new,
+                &|c: &mut HistoryChunk, e| {
+                    if range.contains(e.kv.key) {
+                        c.add(e)
+                    }
+                },
+                &mut |c| {
+                    chunks.push(c);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            let gathered = compaction::judge_gathered(&view, chunks);
+            assert_eq!((gathered.broken, gathered.compacted), (alone.broken, alone.compacted), "{f:?} {prefix:?}");
+            broken_somewhere |= alone.broken > 0;
+        }
+    }
+    assert!(broken_somewhere, "the stale leaf breaks some histories");
 }
 
 #[test]

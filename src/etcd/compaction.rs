@@ -16,13 +16,13 @@
 //! have written (a stale leaf in the tree), which every page and record reading well does not
 //! tell.
 
-use super::history::{Compacted, History, Judged};
-use super::mvcc::{partition, survives, Rec, PARTS};
+use super::compaction_pass::{push_chunk, reduce, At, Gathered};
+use super::history::{Compacted, Judged};
+use super::mvcc::PARTS;
 use super::range::KeyRange;
-use super::{key_fingerprint, proto, revision, scan, FpMap};
+use super::scan;
 use crate::bbolt::bitmap::Bitmap;
 use crate::bbolt::cursor::{self, BucketRoot};
-use crate::bbolt::order::PageId;
 use crate::bbolt::view::DbView;
 use crate::problem::{Problem, ProblemKind};
 use rayon::prelude::*;
@@ -76,22 +76,6 @@ impl Keep {
     }
 }
 
-/// One record of a pass: the user key's fingerprint, the entry's position with the tombstone
-/// flag in its top bit and the fresh flag (a put that creates its key) below it, and its main
-/// revision (32 bytes).
-#[derive(Clone, Copy)]
-struct PassRec {
-    fp: u128,
-    ord_tomb: u64,
-    main: u64,
-}
-
-const TOMB: u64 = 1 << 63;
-const FRESH: u64 = 1 << 62;
-const ORD: u64 = FRESH - 1;
-
-const _: () = assert!(std::mem::size_of::<PassRec>() == 32);
-
 /// Computes the survivors of compaction at `rev` in the bucket rooted at `kb`.
 pub fn keep(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<Keep, Problem> {
     keep_within(view, kb, rev, MAP_BUDGET)
@@ -115,6 +99,47 @@ pub fn keep_in<'a>(
 /// record and needs no keep set (`dump --all-revisions`).
 pub fn judge<'a>(view: &DbView<'a>, leaves: &scan::Leaves<'a>, range: Option<&KeyRange>) -> Result<Judged, Problem> {
     Ok(keep_in(view, leaves, u64::MAX, range)?.judged())
+}
+
+/// The records of the entries a reader's own scan of the bucket meets, gathered chunk by chunk on
+/// its way, for [`judge_gathered`] to judge their keys' histories after it: the judgement of
+/// [`judge`] without a pass of its own (`dump --all-revisions`). A chunk holds 32 bytes a record.
+pub struct HistoryChunk(Gathered);
+
+impl HistoryChunk {
+    /// An empty chunk with room for a chunk of full etcd leaves' records.
+    pub fn new() -> HistoryChunk {
+        HistoryChunk(Gathered::with_room(scan::CHUNK_LEAVES * 4))
+    }
+
+    /// Files an entry (the chunk's entries come in revision order).
+    pub fn add(&mut self, e: &scan::Entry<'_>) {
+        let created = e.kv.create_revision == e.rev.main;
+        self.0.push(super::key_fingerprint(e.kv.key), e.ord, e.rev.main, e.rev.tombstone, created);
+    }
+}
+
+impl Default for HistoryChunk {
+    fn default() -> Self {
+        HistoryChunk::new()
+    }
+}
+
+/// Whether the records of a bucket of `entries` entries fit in one pass's budget: a reader whose
+/// scan gathers them ([`HistoryChunk`]) needs no pass of its own; past it, [`judge`] passes
+/// over the bucket as often as the budget needs.
+pub fn fits_one_pass(entries: u64) -> bool {
+    entries.saturating_mul(ENTRY_COST) <= MAP_BUDGET
+}
+
+/// Judges the histories of the keys whose records `chunks` gathered (the chunks in bucket order),
+/// as [`judge`] would.
+pub fn judge_gathered(view: &DbView<'_>, chunks: Vec<HistoryChunk>) -> Judged {
+    let compacted = Compacted::read(view);
+    let mut chunks: Vec<Gathered> = chunks.into_iter().map(|c| c.0).collect();
+    chunks.par_iter_mut().for_each(Gathered::group);
+    let broken = reduce(&chunks, &compacted, u64::MAX).iter().map(|(_, b)| b).sum();
+    Judged { broken, compacted, named: Vec::new(), unjudged: 0 }
 }
 
 /// [`keep`] with passes sized to `budget` bytes each (at least one entry per pass).
@@ -154,123 +179,6 @@ impl<'a> Source<'_, 'a> {
         }
     }
 }
-
-/// A key's newest record so far in a pass (position and flags, main revision), and its history.
-struct Newest {
-    ord_tomb: u64,
-    main: u64,
-    history: History,
-}
-
-/// What one chunk of a pass gathered: the entries that survive whatever else the bucket holds
-/// (runs of ordinals: entries above R come as one run), the records to reduce, grouped by
-/// partition (`starts[p]..starts[p + 1]`), and its first (with its page) and last revisions.
-#[derive(Default)]
-struct Gathered {
-    always: Vec<(u64, u64)>,
-    always_at_or_below: bool,
-    recs: Vec<PassRec>,
-    starts: Vec<usize>,
-    first: Option<((u64, u64), PageId)>,
-    last: Option<(u64, u64)>,
-}
-
-impl Gathered {
-    /// An empty chunk with room for `room` records, so that gathering does not go back to the
-    /// allocator as it grows (both threads then queued on its lock).
-    fn with_room(room: usize) -> Gathered {
-        Gathered { recs: Vec::with_capacity(room), ..Gathered::default() }
-    }
-
-    /// Files one element (on `page`) of pass `pass` of `passes` (at `rev`, of the keys `range`
-    /// selects, every key without one); a revision that does not follow the one before is a
-    /// problem.
-    fn add(&mut self, page: PageId, ord: u64, e: (&[u8], &[u8]), at: At<'_>, pass: (u64, u64)) -> Result<(), Problem> {
-        let (rev, range) = at;
-        let (key, value) = e;
-        let (pass, passes) = pass;
-        // A record that breaks etcd's invariants is not understood either.
-        let parsed = revision::parse(key).zip(proto::kv(value)).filter(|(r, kv)| Rec::invariant(r, kv).is_none());
-        let Some((r, kv)) = parsed else {
-            // Not understood: never dropped (a reader that reads only the survivors meets it).
-            if pass == 0 {
-                self.keep_always(ord);
-                self.always_at_or_below |= revision::main_of(key).is_some_and(|m| m <= rev);
-            }
-            return Ok(());
-        };
-        let at = (r.main, r.sub);
-        if let Some(prev) = self.last.filter(|&p| p >= at) {
-            return Err(scan::out_of_order(page, prev, at));
-        }
-        self.first.get_or_insert((at, page));
-        self.last = Some(at);
-        if range.is_some_and(|k| !k.contains(kv.key)) {
-            return Ok(());
-        }
-        if r.main > rev {
-            if pass == 0 {
-                self.keep_always(ord);
-            }
-            return Ok(());
-        }
-        let fp = key_fingerprint(kv.key);
-        if passes == 1 || (fp % u128::from(passes)) as u64 == pass {
-            let fresh = !r.tombstone && kv.create_revision == r.main;
-            let ord_tomb = (ord & ORD) | if r.tombstone { TOMB } else { 0 } | if fresh { FRESH } else { 0 };
-            self.recs.push(PassRec { fp, ord_tomb, main: r.main });
-        }
-        Ok(())
-    }
-
-    fn keep_always(&mut self, ord: u64) {
-        match self.always.last_mut() {
-            Some((start, len)) if *start + *len == ord => *len += 1,
-            _ => self.always.push((ord, 1)),
-        }
-    }
-
-    /// Groups the records by partition, keeping their (revision) order within each (a counting
-    /// sort: one pass to count, one to place).
-    fn group(&mut self) {
-        let mut starts = vec![0usize; PARTS + 1];
-        for r in &self.recs {
-            starts[partition(r.fp) + 1] += 1;
-        }
-        for p in 0..PARTS {
-            starts[p + 1] += starts[p];
-        }
-        let mut at = starts.clone();
-        let mut grouped = vec![PassRec { fp: 0, ord_tomb: 0, main: 0 }; self.recs.len()];
-        for r in &self.recs {
-            let slot = &mut at[partition(r.fp)];
-            grouped[*slot] = *r;
-            *slot += 1;
-        }
-        self.recs = grouped;
-        self.starts = starts;
-    }
-
-    fn part(&self, p: usize) -> &[PassRec] {
-        let at = |i: usize| self.starts.get(i).copied().unwrap_or(0);
-        self.recs.get(at(p)..at(p + 1)).unwrap_or(&[])
-    }
-}
-
-/// Appends a chunk, checking that its first revision follows the last one before it.
-fn push_chunk(chunks: &mut Vec<Gathered>, g: Gathered) -> Result<(), Problem> {
-    let prev = chunks.iter().rev().find_map(|c| c.last);
-    if let (Some(p), Some((f, page))) = (prev, g.first) {
-        if p >= f {
-            return Err(scan::out_of_order(page, p, f));
-        }
-    }
-    chunks.push(g);
-    Ok(())
-}
-
-/// The revision a pass computes the survivors at, and the keys it keeps (`None`: every key).
-type At<'r> = (u64, Option<&'r KeyRange>);
 
 /// Runs the passes over `n` elements from `src`.
 fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<Keep, Problem> {
@@ -328,29 +236,7 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
             }
             k.kept_at_or_below |= g.always_at_or_below;
         }
-        // The newest record of each key wins (chunks and the records of a partition within a
-        // chunk are in revision order); it survives unless it is a tombstone below `rev`. Each
-        // record is folded into its key's history on the way.
-        let survivors: Vec<(Vec<u64>, u64)> = (0..PARTS)
-            .into_par_iter()
-            .map(|p| {
-                let len = chunks.iter().map(|g| g.part(p).len()).sum();
-                let mut newest: FpMap<Newest> = FpMap::with_capacity_and_hasher(len, Default::default());
-                for r in chunks.iter().flat_map(|g| g.part(p)) {
-                    let h = History::record(r.main, r.ord_tomb & TOMB != 0, r.ord_tomb & FRESH != 0, &compacted);
-                    newest
-                        .entry(r.fp)
-                        .and_modify(|n| {
-                            n.history.then(n.ord_tomb & TOMB != 0, &h);
-                            (n.ord_tomb, n.main) = (r.ord_tomb, r.main);
-                        })
-                        .or_insert(Newest { ord_tomb: r.ord_tomb, main: r.main, history: h });
-                }
-                let broken = newest.values().filter(|n| n.history.broken(&compacted)).count() as u64;
-                let kept = newest.into_values().filter(|n| survives(n.main, n.ord_tomb & TOMB != 0, rev));
-                (kept.map(|n| n.ord_tomb & ORD).collect(), broken)
-            })
-            .collect();
+        let survivors = reduce(&chunks, &compacted, rev);
         drop(chunks);
         for (ords, broken) in survivors {
             k.history_broken += broken;

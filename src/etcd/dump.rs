@@ -9,7 +9,7 @@
 //! of their revisions, not of their keys. With every revision, each entry is a record, tombstones
 //! included.
 
-use super::compaction;
+use super::compaction::{self, HistoryChunk};
 use super::history::Judged;
 use super::range::KeyRange;
 use super::scan::{self, Entry};
@@ -44,15 +44,20 @@ pub fn dump<'a>(
     let leaves = scan::leaves(view, kb)?;
     let narrowed = *range != KeyRange::all();
     let selected = narrowed.then_some(range);
+    // Every revision: the keys' histories are gathered while their records are formatted and
+    // judged after the stream, unless they would not fit one pass's budget.
+    let gather = select == Select::AllRevisions && compaction::fits_one_pass(leaves.elements());
     let (keep, judged) = match select {
         // Only the selected keys' entries survive, so no other is read again.
         Select::At(rev) => {
             let k = compaction::keep_in(view, &leaves, rev, selected)?;
             let judged = k.judged();
-            (Some((rev, k)), judged)
+            (Some((rev, k)), Some(judged))
         }
-        Select::AllRevisions => (None, compaction::judge(view, &leaves, selected)?),
+        Select::AllRevisions if gather => (None, None),
+        Select::AllRevisions => (None, Some(compaction::judge(view, &leaves, selected)?)),
     };
+    let mut gathered: Vec<HistoryChunk> = Vec::new();
     let chunk_bytes = usize::try_from(view.page_size).unwrap_or(4096).saturating_mul(scan::CHUNK_LEAVES * 3 / 2);
     let wanted = |e: &Entry<'_>| {
         range.contains(e.kv.key)
@@ -69,8 +74,8 @@ pub fn dump<'a>(
         scan::Touch::Whole,
         // An entry compaction drops is not decoded again: the survivors' pass checked it.
         &|ord| keep.as_ref().map_or(true, |(_, k)| k.get(ord)),
-        &|| pool.take(),
-        &|buf: &mut Vec<u8>, e| {
+        &|| (pool.take(), gather.then(HistoryChunk::new)),
+        &|(buf, chunk): &mut (Vec<u8>, Option<HistoryChunk>), e| {
             if wanted(e) {
                 // Room for a chunk of full leaves formatted (base64 takes a third more than the
                 // bytes), taken at the first record, so the buffer is not copied as it grows.
@@ -78,15 +83,22 @@ pub fn dump<'a>(
                     buf.reserve(chunk_bytes);
                 }
                 format(buf, e);
+                if let Some(c) = chunk {
+                    c.add(e);
+                }
             }
         },
-        &mut |buf: Vec<u8>| {
+        &mut |(buf, chunk): (Vec<u8>, Option<HistoryChunk>)| {
             sink(&buf)?;
             pool.give(buf);
+            gathered.extend(chunk);
             Ok(())
         },
     )?;
-    Ok(judged)
+    Ok(match judged {
+        Some(j) => j,
+        None => compaction::judge_gathered(view, gathered),
+    })
 }
 
 /// The chunks' buffers, used again once written: a fresh one would cost a page fault every 4 KiB

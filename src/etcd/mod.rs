@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod collect;
 pub mod compact_target;
 pub mod compaction;
+mod compaction_pass;
 pub mod crc;
 pub mod ctl;
 pub mod dump;

@@ -1,0 +1,188 @@
+//! One pass of the keep pass ([`super::compaction`]) over the `key` bucket's records: each chunk
+//! of leaves gathers a 32-byte record per entry (the key's fingerprint, the entry's position and
+//! flags, its main revision), grouped by partition of the fingerprint; the chunks, in revision
+//! order, are then reduced partition by partition to each key's newest record, each record folded
+//! into its key's history on the way.
+
+use super::history::{Compacted, History};
+use super::mvcc::{partition, survives, Rec, PARTS};
+use super::{key_fingerprint, proto, revision, scan, FpMap};
+use crate::bbolt::order::PageId;
+use crate::problem::Problem;
+use rayon::prelude::*;
+
+/// The revision a pass computes the survivors at, and the keys it keeps (`None`: every key).
+pub(super) type At<'r> = (u64, Option<&'r super::range::KeyRange>);
+
+/// One record of a pass: the user key's fingerprint, the entry's position with the tombstone
+/// flag in its top bit and the fresh flag (a put that creates its key) below it, and its main
+/// revision (32 bytes).
+#[derive(Clone, Copy)]
+struct PassRec {
+    fp: u128,
+    ord_tomb: u64,
+    main: u64,
+}
+
+const TOMB: u64 = 1 << 63;
+const FRESH: u64 = 1 << 62;
+const ORD: u64 = FRESH - 1;
+
+const _: () = assert!(std::mem::size_of::<PassRec>() == 32);
+
+/// A key's newest record so far in a pass (position and flags, main revision), and its history.
+struct Newest {
+    ord_tomb: u64,
+    main: u64,
+    history: History,
+}
+
+/// What one chunk of a pass gathered: the entries that survive whatever else the bucket holds
+/// (runs of ordinals: entries above R come as one run), the records to reduce, grouped by
+/// partition (`starts[p]..starts[p + 1]`), and its first (with its page) and last revisions.
+#[derive(Default)]
+pub(super) struct Gathered {
+    pub(super) always: Vec<(u64, u64)>,
+    pub(super) always_at_or_below: bool,
+    recs: Vec<PassRec>,
+    starts: Vec<usize>,
+    first: Option<((u64, u64), PageId)>,
+    last: Option<(u64, u64)>,
+}
+
+impl Gathered {
+    /// An empty chunk with room for `room` records, so that gathering does not go back to the
+    /// allocator as it grows (both threads then queued on its lock).
+    pub(super) fn with_room(room: usize) -> Gathered {
+        Gathered { recs: Vec::with_capacity(room), ..Gathered::default() }
+    }
+
+    /// Files one element (on `page`) of pass `pass` of `passes` (at `rev`, of the keys `range`
+    /// selects, every key without one); a revision that does not follow the one before is a
+    /// problem.
+    pub(super) fn add(
+        &mut self,
+        page: PageId,
+        ord: u64,
+        e: (&[u8], &[u8]),
+        at: At<'_>,
+        pass: (u64, u64),
+    ) -> Result<(), Problem> {
+        let (rev, range) = at;
+        let (key, value) = e;
+        let (pass, passes) = pass;
+        // A record that breaks etcd's invariants is not understood either.
+        let parsed = revision::parse(key).zip(proto::kv(value)).filter(|(r, kv)| Rec::invariant(r, kv).is_none());
+        let Some((r, kv)) = parsed else {
+            // Not understood: never dropped (a reader that reads only the survivors meets it).
+            if pass == 0 {
+                self.keep_always(ord);
+                self.always_at_or_below |= revision::main_of(key).is_some_and(|m| m <= rev);
+            }
+            return Ok(());
+        };
+        let at = (r.main, r.sub);
+        if let Some(prev) = self.last.filter(|&p| p >= at) {
+            return Err(scan::out_of_order(page, prev, at));
+        }
+        self.first.get_or_insert((at, page));
+        self.last = Some(at);
+        if range.is_some_and(|k| !k.contains(kv.key)) {
+            return Ok(());
+        }
+        if r.main > rev {
+            if pass == 0 {
+                self.keep_always(ord);
+            }
+            return Ok(());
+        }
+        let fp = key_fingerprint(kv.key);
+        if passes == 1 || (fp % u128::from(passes)) as u64 == pass {
+            self.push(fp, ord, r.main, r.tombstone, kv.create_revision == r.main);
+        }
+        Ok(())
+    }
+
+    /// Files the record of an entry already decoded and checked, in revision order: its key's
+    /// fingerprint, its position, main revision, whether it is a tombstone, and whether its create
+    /// revision is its own (a put that created its key, when it is not a tombstone).
+    pub(super) fn push(&mut self, fp: u128, ord: u64, main: u64, tomb: bool, created: bool) {
+        let fresh = !tomb && created;
+        let ord_tomb = (ord & ORD) | if tomb { TOMB } else { 0 } | if fresh { FRESH } else { 0 };
+        self.recs.push(PassRec { fp, ord_tomb, main });
+    }
+
+    fn keep_always(&mut self, ord: u64) {
+        match self.always.last_mut() {
+            Some((start, len)) if *start + *len == ord => *len += 1,
+            _ => self.always.push((ord, 1)),
+        }
+    }
+
+    /// Groups the records by partition, keeping their (revision) order within each (a counting
+    /// sort: one pass to count, one to place).
+    pub(super) fn group(&mut self) {
+        let mut starts = vec![0usize; PARTS + 1];
+        for r in &self.recs {
+            starts[partition(r.fp) + 1] += 1;
+        }
+        for p in 0..PARTS {
+            starts[p + 1] += starts[p];
+        }
+        let mut at = starts.clone();
+        let mut grouped = vec![PassRec { fp: 0, ord_tomb: 0, main: 0 }; self.recs.len()];
+        for r in &self.recs {
+            let slot = &mut at[partition(r.fp)];
+            grouped[*slot] = *r;
+            *slot += 1;
+        }
+        self.recs = grouped;
+        self.starts = starts;
+    }
+
+    fn part(&self, p: usize) -> &[PassRec] {
+        let at = |i: usize| self.starts.get(i).copied().unwrap_or(0);
+        self.recs.get(at(p)..at(p + 1)).unwrap_or(&[])
+    }
+}
+
+/// Appends a chunk, checking that its first revision follows the last one before it.
+pub(super) fn push_chunk(chunks: &mut Vec<Gathered>, g: Gathered) -> Result<(), Problem> {
+    let prev = chunks.iter().rev().find_map(|c| c.last);
+    if let (Some(p), Some((f, page))) = (prev, g.first) {
+        if p >= f {
+            return Err(scan::out_of_order(page, p, f));
+        }
+    }
+    chunks.push(g);
+    Ok(())
+}
+
+/// Reduces a pass's chunks (each grouped by partition) to the survivors of a compaction at `rev`,
+/// partition by partition on every core: the ordinals that survive, and how many keys hold a
+/// history that breaks etcd's rules against `compacted`.
+pub(super) fn reduce(chunks: &[Gathered], compacted: &Compacted, rev: u64) -> Vec<(Vec<u64>, u64)> {
+    // The newest record of each key wins (chunks and the records of a partition within a
+    // chunk are in revision order); it survives unless it is a tombstone below `rev`. Each
+    // record is folded into its key's history on the way.
+    (0..PARTS)
+        .into_par_iter()
+        .map(|p| {
+            let len = chunks.iter().map(|g| g.part(p).len()).sum();
+            let mut newest: FpMap<Newest> = FpMap::with_capacity_and_hasher(len, Default::default());
+            for r in chunks.iter().flat_map(|g| g.part(p)) {
+                let h = History::record(r.main, r.ord_tomb & TOMB != 0, r.ord_tomb & FRESH != 0, compacted);
+                newest
+                    .entry(r.fp)
+                    .and_modify(|n| {
+                        n.history.then(n.ord_tomb & TOMB != 0, &h);
+                        (n.ord_tomb, n.main) = (r.ord_tomb, r.main);
+                    })
+                    .or_insert(Newest { ord_tomb: r.ord_tomb, main: r.main, history: h });
+            }
+            let broken = newest.values().filter(|n| n.history.broken(compacted)).count() as u64;
+            let kept = newest.into_values().filter(|n| survives(n.main, n.ord_tomb & TOMB != 0, rev));
+            (kept.map(|n| n.ord_tomb & ORD).collect(), broken)
+        })
+        .collect()
+}
