@@ -125,7 +125,7 @@ fn histories_gathered_while_dumping_are_judged_as_by_a_pass_of_their_own() {
         assert!(compaction::fits_one_pass(leaves.elements()));
         for prefix in ["", "/registry/pods/", "/registry/endpointslices/", "/registry/replicasets/"] {
             let range = KeyRange::prefix(prefix.as_bytes());
-            let selected = (prefix != "").then_some(&range);
+            let selected = (!prefix.is_empty()).then_some(&range);
             let alone = compaction::judge(&view, &leaves, selected).unwrap();
             let mut chunks = Vec::new();
             scan::scan_leaves(
