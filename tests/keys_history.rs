@@ -228,3 +228,28 @@ fn no_command_records_a_stale_leaf_as_ok() {
     assert_eq!(run(Some(&ix), &["status", original.to_str().unwrap()]).status.code(), Some(0));
     assert_eq!(verdicts(&original), [("status".to_string(), "not verified (key histories not checked)".to_string())]);
 }
+
+#[test]
+fn diff_of_two_stale_copies_is_equal_but_no_clean_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (original, stale) = files(&tmp);
+    let copy = tmp.path().join("copy.db");
+    std::fs::copy(&stale, &copy).unwrap();
+    let (o, s, c) = (original.to_str().unwrap(), stale.to_str().unwrap(), copy.to_str().unwrap());
+    let out = run(None, &["diff", "-w", "json", s, c]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{v}");
+    assert_eq!(v["equal"], true, "the live states are equal: {v}");
+    for side in ["a", "b"] {
+        assert_eq!(v[side]["ok"], false, "{side}: {v}");
+        assert_eq!(v[side]["problems"][0]["kind"], "history_inconsistent", "{side}: {v}");
+    }
+    assert!(judged_broken(&out));
+    // Against the original: only the stale side has the problem.
+    let out = run(None, &["diff", "-w", "json", o, s]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["a"]["ok"].as_bool(), v["b"]["ok"].as_bool()), (Some(true), Some(false)), "{v}");
+    // A prefix the damage did not touch compares clean.
+    let pods = run(None, &["diff", s, c, "--prefix", "/registry/pods/"]);
+    assert_eq!(pods.status.code(), Some(0), "{}", String::from_utf8_lossy(&pods.stderr));
+}

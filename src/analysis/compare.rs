@@ -9,6 +9,7 @@ use crate::bbolt::cursor;
 use crate::bbolt::fold::Pair;
 use crate::bbolt::structure::{walk, Structure};
 use crate::bbolt::view::DbView;
+use crate::etcd::history::{self, Compacted};
 use crate::etcd::keyspace::Budget;
 use crate::etcd::records::{Found, RecordCheck};
 use crate::etcd::{cluster, schema, KEY_BUCKET};
@@ -39,6 +40,9 @@ pub struct Comparison {
     pub keys: KeyDiff,
     /// How they relate.
     pub relation: Relation,
+    /// Problems `check` reports that the comparison found in A and in B though their trees and
+    /// records read well: compared keys whose history breaks etcd's rules (a stale leaf).
+    pub problems: [Vec<Problem>; 2],
 }
 
 /// Which file.
@@ -112,7 +116,9 @@ fn side<'v, 'a>(
     opt: &Options,
 ) -> Result<(FileFacts, Side<'v, 'a>), CompareError> {
     let check = RecordCheck::for_view(view);
-    let ((found, gathered), s) = opt.with_gather(view.data, (0, 1), budget, |g| walk(view, &Pair(&check, g)));
+    let compacted = Compacted::read(view);
+    let ((found, gathered), s) =
+        opt.with_gather(view.data, compacted, (0, 1), budget, |g| walk(view, &Pair(&check, g)));
     if let Some((p, total)) = blocking(found, s) {
         return Err(CompareError::Damaged(which, p, total));
     }
@@ -120,7 +126,7 @@ fn side<'v, 'a>(
     let damaged = |p: Problem| CompareError::Damaged(which, vec![p], 1);
     let kb = cursor::top_bucket(view, KEY_BUCKET).map_err(damaged)?.ok_or(CompareError::NotEtcd(which))?;
     f.entries = gathered.info.elements;
-    Ok((f, Side { view, kb, revision: f.revision, gathered }))
+    Ok((f, Side { view, kb, revision: f.revision, compacted, gathered }))
 }
 
 /// Compares `a` (old) with `b` (new).
@@ -132,6 +138,7 @@ pub fn compare(a: &DbView<'_>, b: &DbView<'_>, opt: &Options) -> Result<Comparis
     let from = relation::first_shared(fa.compacted, fb.compacted);
     let to = fa.revision.min(fb.revision);
     let (ka, kb) = (sa.kb, sb.kb);
+    let compacted = [sa.compacted, sb.compacted];
     let fits = !budget.exceeded();
     let (keys, history) =
         rayon::join(|| diff::diff(sa, sb, opt, fits), || relation::shared_history((a, ka), (b, kb), from, to));
@@ -144,5 +151,8 @@ pub fn compare(a: &DbView<'_>, b: &DbView<'_>, opt: &Options) -> Result<Comparis
         history,
         &keys,
     );
-    Ok(Comparison { a: fa, b: fb, keys, relation })
+    let broken = [keys.histories_broken.0, keys.histories_broken.1];
+    let problems =
+        [0, 1].map(|i| (broken[i] > 0).then(|| history::problem(broken[i], &compacted[i])).into_iter().collect());
+    Ok(Comparison { a: fa, b: fb, keys, relation, problems })
 }

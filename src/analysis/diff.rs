@@ -22,6 +22,7 @@ use super::grouping::By;
 use super::json_diff::{self, FieldDiff};
 use crate::bbolt::cursor::BucketRoot;
 use crate::bbolt::view::DbView;
+use crate::etcd::history::Compacted;
 use crate::etcd::keyspace::{in_passes, reduce, walk_keys, Budget, Gather, Gathered, KeyFilter, KeyState, Plan};
 use crate::etcd::proto::Kv;
 use crate::etcd::FpMap;
@@ -130,6 +131,9 @@ pub struct KeyDiff {
     pub groups: Vec<GroupSummary>,
     /// Passes the join took.
     pub passes: u64,
+    /// Compared keys of A and of B whose history breaks etcd's rules (`check`'s
+    /// `history_inconsistent`: a stale leaf, which reads well page by page).
+    pub histories_broken: (u64, u64),
 }
 
 impl KeyDiff {
@@ -152,6 +156,8 @@ pub struct Side<'v, 'a> {
     pub kb: BucketRoot<'a>,
     /// Its current revision.
     pub revision: u64,
+    /// The compactions its keys' histories are judged against.
+    pub compacted: Compacted,
     /// The records of its compared keys ([`Options::prefix`]) gathered by the walk that checked
     /// the file, within a [`Budget`] shared with the other side ([`Options::with_gather`]).
     pub gathered: Gathered,
@@ -164,18 +170,19 @@ impl Options {
     }
 
     /// Runs `f` with the gathering of pass `pass` of `passes` over the compared keys of the file
-    /// `data`, within `budget`. (The plan's revision is 0: a diff never asks whether a record
-    /// survives compaction.)
+    /// `data`, within `budget`, each key's history judged against `compacted`. (The plan's
+    /// revision is 0: a diff never asks whether a record survives compaction.)
     pub fn with_gather<R>(
         &self,
         data: &[u8],
+        compacted: Compacted,
         (pass, passes): (u64, u64),
         budget: &Budget,
         f: impl FnOnce(&Gather<'_>) -> R,
     ) -> R {
         let wants = |k: &[u8]| k.starts_with(&self.prefix);
         let filter: Option<&KeyFilter<'_>> = (!self.prefix.is_empty()).then_some(&wants);
-        f(&Gather::new(data, Plan { pass, passes, ..Plan::all(0) }, budget).filter(filter))
+        f(&Gather::new(data, Plan { pass, passes, ..Plan::all(0) }.judging(compacted), budget).filter(filter))
     }
 }
 
@@ -241,6 +248,7 @@ struct Found {
     changed: Vec<Change>,
     unchanged: u64,
     live: (u64, u64),
+    broken: (u64, u64),
     t: Tallies,
 }
 
@@ -251,6 +259,7 @@ impl Found {
         self.changed.extend(o.changed);
         self.unchanged += o.unchanged;
         self.live = (self.live.0 + o.live.0, self.live.1 + o.live.1);
+        self.broken = (self.broken.0 + o.broken.0, self.broken.1 + o.broken.1);
         self.t.join(o.t);
         self
     }
@@ -263,12 +272,14 @@ struct Join<'o> {
     older_rev: u64,
     a_is_older: bool,
     same_rev: bool,
+    compacted: (Compacted, Compacted),
 }
 
 impl Join<'_> {
     fn empty(&self) -> Found {
         let t = Tallies { fixed: self.opt.by, resource: Tally::default(), prefix: Tally::default() };
-        Found { added: Vec::new(), removed: Vec::new(), changed: Vec::new(), unchanged: 0, live: (0, 0), t }
+        let (added, removed, changed) = (Vec::new(), Vec::new(), Vec::new());
+        Found { added, removed, changed, unchanged: 0, live: (0, 0), broken: (0, 0), t }
     }
 
     /// Whether the record (or absence) on the newer side contradicts the older side.
@@ -280,6 +291,8 @@ impl Join<'_> {
     /// The keys of one partition of A and the same partition of B.
     fn part(&self, a: &[KeyState], b: &[KeyState]) -> Found {
         let mut f = self.empty();
+        let broken = |s: &[KeyState], c: &Compacted| s.iter().filter(|k| k.history_broken(c)).count() as u64;
+        f.broken = (broken(a, &self.compacted.0), broken(b, &self.compacted.1));
         let mut held: FpMap<Kv<'_>> = FpMap::with_capacity_and_hasher(a.len(), Default::default());
         for s in a.iter().filter(|s| s.live()) {
             let Some(kv) = s.newest(self.data.0) else { continue };
@@ -348,7 +361,14 @@ impl Join<'_> {
 /// they shared (else they gathered nothing and the files are walked again in passes).
 pub fn diff(mut a: Side<'_, '_>, mut b: Side<'_, '_>, opt: &Options, fits: bool) -> KeyDiff {
     let (older_rev, a_is_older) = if a.revision <= b.revision { (a.revision, true) } else { (b.revision, false) };
-    let j = Join { data: (a.view.data, b.view.data), opt, older_rev, a_is_older, same_rev: a.revision == b.revision };
+    let j = Join {
+        data: (a.view.data, b.view.data),
+        opt,
+        older_rev,
+        a_is_older,
+        same_rev: a.revision == b.revision,
+        compacted: (a.compacted, b.compacted),
+    };
     let (ga, gb) = (std::mem::take(&mut a.gathered), std::mem::take(&mut b.gathered));
     let (found, passes) = if fits {
         (j.gathered(ga, gb), 1)
@@ -357,7 +377,7 @@ pub fn diff(mut a: Side<'_, '_>, mut b: Side<'_, '_>, opt: &Options, fits: bool)
         drop((ga, gb));
         let mut found = Some(j.empty());
         let walk = |s: &Side<'_, '_>, plan, budget: &Budget| {
-            opt.with_gather(s.view.data, plan, budget, |g| walk_keys(s.view, g))
+            opt.with_gather(s.view.data, s.compacted, plan, budget, |g| walk_keys(s.view, g))
         };
         let passes = in_passes(
             n,
@@ -369,10 +389,10 @@ pub fn diff(mut a: Side<'_, '_>, mut b: Side<'_, '_>, opt: &Options, fits: bool)
         );
         (found.unwrap_or_else(|| j.empty()), passes)
     };
-    let Found { mut added, mut removed, mut changed, unchanged, live, t } = found;
+    let Found { mut added, mut removed, mut changed, unchanged, live, broken, t } = found;
     for v in [&mut added, &mut removed, &mut changed] {
         v.sort_unstable_by(|x, y| x.key.cmp(&y.key));
     }
     let (by, groups) = t.finish();
-    KeyDiff { added, removed, changed, unchanged, live_keys: live, by, groups, passes }
+    KeyDiff { added, removed, changed, unchanged, live_keys: live, by, groups, passes, histories_broken: broken }
 }

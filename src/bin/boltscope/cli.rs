@@ -340,9 +340,14 @@ pub enum Command {
     /// 96 MiB per pass); only the differences are kept. A file whose tree or records are damaged
     /// is not compared (`boltscope check` says why).
     ///
+    /// A file whose tree reads whole but that `check` fails for its meta pages, its length or
+    /// its compared keys' histories (a stale page) is compared, its problems on stderr and in
+    /// its `problems` in JSON (`"ok": false`). The sha256 trailers are not verified (`boltscope
+    /// check` does).
+    ///
     /// Exit codes: 0 the live states are equal; 1 they differ, or the files are at the same
-    /// revision but their histories differ (INCONSISTENT: one of them went wrong), or `check`
-    /// fails either file; 2 a file could not be read or compared (damaged, not etcd), or the
+    /// revision but their histories differ (INCONSISTENT: one of them went wrong), or either file
+    /// has such a problem; 2 a file could not be read or compared (damaged, not etcd), or the
     /// command line was wrong.
     ///
     /// Examples:

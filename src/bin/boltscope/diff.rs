@@ -152,11 +152,16 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
             );
         }
     }
+    let mut issues = issues;
+    for (i, p) in c.problems.iter().enumerate() {
+        issues[i].extend(p.iter().cloned());
+    }
     let shown = Shown {
         a: &args.a.display().to_string(),
         b: &args.b.display().to_string(),
         values: args.values || args.decode,
         torn,
+        problems: [&issues[0], &issues[1]],
     };
     let text = if json { diff_render::json(&c, &shown) } else { diff_render::table(&c, &shown) };
     let _ = out.write_all(text.as_bytes());

@@ -19,6 +19,9 @@ pub struct Shown<'a> {
     pub values: bool,
     /// Whether each file kept changing while read.
     pub torn: [bool; 2],
+    /// Problems `check` reports in each file that the comparison found (its tree compared
+    /// anyway): meta pages, length, keys' histories.
+    pub problems: [&'a [boltscope::Problem]; 2],
 }
 
 /// `"key"` when valid UTF-8, else `"key_base64"` ([`KeyText`], as `du` writes keys).
@@ -67,9 +70,13 @@ fn change(c: &Change, values: bool) -> Value {
     Value::Object(m)
 }
 
-fn file(path: &str, f: &FileFacts, live: u64, torn: bool) -> Value {
+/// A file's facts; `ok` is false when it kept changing while read or `check` fails it for a
+/// problem the comparison found (`problems`, as every command lists them).
+fn file(path: &str, f: &FileFacts, live: u64, torn: bool, problems: &[boltscope::Problem]) -> Value {
     json!({
         "path": path,
+        "ok": !torn && problems.is_empty(),
+        "problems": problems,
         "revision": f.revision,
         "compact_revision": f.compacted,
         "cluster_id": hex(f.cluster_id),
@@ -101,8 +108,8 @@ pub fn json(c: &Comparison, s: &Shown<'_>) -> String {
     });
     let k = &c.keys;
     let v = json!({
-        "a": file(s.a, &c.a, k.live_keys.0, s.torn[0]),
-        "b": file(s.b, &c.b, k.live_keys.1, s.torn[1]),
+        "a": file(s.a, &c.a, k.live_keys.0, s.torn[0], s.problems[0]),
+        "b": file(s.b, &c.b, k.live_keys.1, s.torn[1], s.problems[1]),
         "relation": relation,
         "equal": k.equal(),
         "added": k.added.iter().map(|x| change(x, s.values)).collect::<Vec<_>>(),
