@@ -154,8 +154,8 @@ pub struct Report {
 /// The note `compact` and `salvage` give when SRC has `n` problems outside the copied tree.
 pub fn outside_note(src: &str, n: u64) -> String {
     format!(
-        "{src} has {n} problem(s) outside the copied tree (the other meta page, the freelist, leaked pages): the \
-         copy carries none of them; `boltscope check` lists them"
+        "{src} has {n} problem(s) outside the copied tree (the other meta page, the freelist, leaked pages, bytes \
+         past the high-water mark): the copy carries none of them; `boltscope check` lists them"
     )
 }
 

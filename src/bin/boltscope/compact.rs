@@ -207,6 +207,13 @@ pub fn run(a: &CompactArgs) -> Verdict {
         let note = boltscope::compact::outside_note(&a.src.display().to_string(), r.src_problems_outside_tree);
         eprintln!("boltscope: note: {note}");
     }
+    if a.skip_hash_check && boltscope::etcd::trailer::present(r.src_size as usize) {
+        eprintln!(
+            "boltscope: note: {}'s sha256 trailer was not checked (--skip-hash-check): nothing vouches for its bytes, \
+             and a trailer on the copy vouches only for the copy (`boltscope check` tells whether SRC's matches)",
+            a.src.display()
+        );
+    }
     if !r.trailer && a.trailer == TrailerArg::Auto {
         eprintln!(
             "boltscope: note: {} has no sha256 trailer (SRC had none): `etcdutl snapshot restore` refuses it without \

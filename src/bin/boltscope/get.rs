@@ -381,6 +381,6 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
             return keyread::torn(path);
         }
         keyread::remember(ix, path, data, collected);
-        return keyread::judged(path, &judged);
+        return keyread::judged(path, &judged).max(keyread::file_problems(path, data, a.meta));
     }
 }

@@ -64,20 +64,21 @@ pub fn run(a: &HashkvArgs, _ix: &Ix) -> Verdict {
         if !schema::is_etcd(&view) {
             return Ok(Err(Failure::NotEtcd));
         }
-        Ok(hashkv::at(&view, a.rev).map_err(|e| match e {
+        let hashed = hashkv::at(&view, a.rev).map_err(|e| match e {
             HashError::Rev(r) => Failure::Etcd(r.mvcc().to_string()),
             HashError::Unreadable(p) => Failure::Damaged(p),
-        }))
+        });
+        Ok(hashed.map(|(h, judged)| (h, judged, keyread::file_issues(data, None))))
     });
     match res {
         Err(e) => keyread::fail(&a.file, &Failure::Unreadable(e)),
         Ok((Err(f), _)) => keyread::fail(&a.file, &f),
-        Ok((Ok((h, judged)), torn)) => {
+        Ok((Ok((h, judged, file)), torn)) => {
             print!("{}", hashkv::render(&h, format));
             if torn {
                 return keyread::torn(&a.file);
             }
-            keyread::judged(&a.file, &judged)
+            keyread::judged(&a.file, &judged).max(keyread::tell_file_issues(&a.file, &file))
         }
     }
 }

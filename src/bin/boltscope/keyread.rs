@@ -285,7 +285,7 @@ pub fn stopped(path: &Path, p: &Problem) -> Verdict {
 /// committed meanwhile may have been read torn).
 pub fn streamed(
     path: &Path,
-    data: &[u8],
+    (data, meta): (&[u8], Option<u8>),
     stamp: &[u8],
     res: Result<Judged, Problem>,
     flushed: std::io::Result<()>,
@@ -302,5 +302,33 @@ pub fn streamed(
     if boltscope::input::commit_stamp(data) != stamp {
         return torn(path);
     }
-    judged(path, &judged_as)
+    judged(path, &judged_as).max(file_problems(path, data, meta))
+}
+
+/// What `check` fails the file for outside the tree an answer came from, found without reading
+/// it: a meta page that cannot be used, a high-water mark past the end, bytes past it that are
+/// neither a member file's slack nor a sha256 trailer (a snapshot cut short or appended to:
+/// `etcdutl snapshot restore` refuses it). The trailer's hash is not verified (a SHA-256 of the
+/// whole file: `boltscope check` does it). With `--meta N` (a transaction read deliberately,
+/// most often because the other meta page cannot be used) only the file's length is told.
+pub fn file_issues(data: &[u8], meta: Option<u8>) -> Vec<Problem> {
+    let Ok(view) = DbView::new(data) else { return Vec::new() };
+    let mut found = if meta.is_some() { Vec::new() } else { view.file_problems() };
+    found.extend(boltscope::etcd::trailer::tail_problem(&view));
+    found
+}
+
+/// Tells [`file_issues`] after the answer: exit 1 when there are any.
+pub fn tell_file_issues(path: &Path, found: &[Problem]) -> Verdict {
+    if found.is_empty() {
+        return Verdict::Clean;
+    }
+    print_problems(path, found, found.len() as u64);
+    eprintln!("boltscope: {}: `check` fails this file; the answer is what its tree holds", path.display());
+    Verdict::Problems
+}
+
+/// [`file_issues`] of `data`, told.
+pub fn file_problems(path: &Path, data: &[u8], meta: Option<u8>) -> Verdict {
+    tell_file_issues(path, &file_issues(data, meta))
 }

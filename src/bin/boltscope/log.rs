@@ -305,5 +305,5 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
         Ok(judged)
     })();
     let flushed = out.flush();
-    keyread::streamed(path, data, &stamp, res, flushed, &withheld)
+    keyread::streamed(path, (data, a.meta), &stamp, res, flushed, &withheld)
 }
