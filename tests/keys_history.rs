@@ -224,6 +224,11 @@ fn no_command_records_a_stale_leaf_as_ok() {
     }
     seen.sort();
     assert_eq!(seen, ["check", "du", "inspect", "scan", "status", "trend"]);
+    // du's machine outputs say so too.
+    let prom = String::from_utf8_lossy(&run(None, &["du", "-w", "prometheus", s]).stdout).into_owned();
+    assert!(prom.contains(&format!("boltscope_problems{{file=\"{s}\"}} 1")), "{prom}");
+    let json: serde_json::Value = serde_json::from_slice(&run(None, &["du", "-w", "json", s]).stdout).unwrap();
+    assert_eq!((json["ok"].as_bool(), json["changed_while_read"].as_bool()), (Some(false), Some(false)), "{json}");
     // The original's status row says the same: status never judges histories.
     assert_eq!(run(Some(&ix), &["status", original.to_str().unwrap()]).status.code(), Some(0));
     assert_eq!(verdicts(&original), [("status".to_string(), "not verified (key histories not checked)".to_string())]);

@@ -61,7 +61,10 @@ pub enum Command {
     /// entry of the `key` bucket; TOTAL KEYS every key/value pair in every top-level bucket
     /// (3.6: live user keys only); TOTAL SIZE the high-water mark times the page size.
     /// Like etcdutl, the whole file is checked first (bbolt's `tx.Check` and more: key order,
-    /// element bounds, cycles); a damaged file gets no figures, the problems on stderr and exit 1.
+    /// element bounds, cycles); a file whose tree is damaged gets no figures, the problems on
+    /// stderr and exit 1. A record etcd cannot read, or bytes past the high-water mark that are
+    /// neither slack nor a trailer, do not change etcdutl's figures: they are printed, the
+    /// problems on stderr, exit 1.
     /// Every record of the `key` bucket is held to etcd's invariants too, but not the keys'
     /// histories (a stale page that reads well: `check`'s history_inconsistent) nor, unless
     /// asked, the sha256 trailer: exit 0 is not `check`'s pass, and the index records `not

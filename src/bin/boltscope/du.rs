@@ -133,7 +133,7 @@ pub fn run(args: &DuArgs, ix: &Ix) -> Verdict {
     };
     let outs: Vec<Result<(Du, bool), Error>> = args.files.par_iter().map(|p| du_file(p, &opt, ix)).collect();
     let mut verdict = Verdict::Clean;
-    let mut rows: Vec<(String, Result<Du, &Error>)> = Vec::new();
+    let mut rows: Vec<(String, Result<(Du, bool), &Error>)> = Vec::new();
     for (path, o) in args.files.iter().zip(outs.iter()) {
         let name = path.display().to_string();
         match o {
@@ -154,23 +154,24 @@ pub fn run(args: &DuArgs, ix: &Ix) -> Verdict {
                 }
                 let mut r = r.clone();
                 args.sort.apply(&mut r);
-                rows.push((name, Ok(r)));
+                rows.push((name, Ok((r, *torn))));
             }
         }
     }
-    let read: Vec<(&str, &Du)> = rows.iter().filter_map(|(p, r)| Some((p.as_str(), r.as_ref().ok()?))).collect();
+    let read: Vec<(&str, &Du)> = rows.iter().filter_map(|(p, r)| Some((p.as_str(), &r.as_ref().ok()?.0))).collect();
     let text = match args.write_out {
         DuFormat::Table => du_render::table(&read),
         DuFormat::Json => rows
             .iter()
             .map(|(p, r)| match r {
-                Ok(d) => du_render::json(p, d),
+                Ok((d, torn)) => du_render::json(p, d, *torn),
                 Err(e) => error_json(Path::new(p), e),
             })
             .collect(),
         DuFormat::Csv => du_render::csv(&read),
         DuFormat::Prometheus => {
-            let all: Vec<(&str, Option<&Du>)> = rows.iter().map(|(p, r)| (p.as_str(), r.as_ref().ok())).collect();
+            let all: Vec<(&str, Option<(&Du, bool)>)> =
+                rows.iter().map(|(p, r)| (p.as_str(), r.as_ref().ok().map(|(d, t)| (d, *t)))).collect();
             du_render::prometheus(&all)
         }
     };

@@ -18,13 +18,17 @@ const NAME: usize = 40;
 struct Named<'a> {
     path: &'a str,
     ok: bool,
+    /// Whether the file changed on every read (then `ok` is false), as `check` and `inspect` say.
+    changed_while_read: bool,
     #[serde(flatten)]
     report: &'a Du,
 }
 
-/// One JSON object per line: `path`, `ok`, then the report.
-pub fn json(path: &str, d: &Du) -> String {
-    serde_json::to_string(&Named { path, ok: d.problem_total == 0, report: d }).unwrap_or_default() + "\n"
+/// One JSON object per line: `path`, `ok` (no problem found, and the file did not change on every
+/// read: `torn`), `changed_while_read`, then the report.
+pub fn json(path: &str, d: &Du, torn: bool) -> String {
+    let named = Named { path, ok: d.problem_total == 0 && !torn, changed_while_read: torn, report: d };
+    serde_json::to_string(&named).unwrap_or_default() + "\n"
 }
 
 fn cut(s: &str, n: usize) -> String {
@@ -202,16 +206,22 @@ fn labels(by: &str, g: &Group) -> String {
 }
 
 /// Prometheus text exposition: `boltscope_file_readable` per file (0 for one that could not be
-/// read, which gets nothing else), then per group of every file with figures, labelled by
-/// `file` and the grouping.
-pub fn prometheus(all: &[(&str, Option<&Du>)]) -> String {
+/// read, which gets nothing else) and `boltscope_problems` per file read (as `inspect` counts
+/// them: a file that changed on every read counts one more), then per group of every file with
+/// figures, labelled by `file` and the grouping.
+pub fn prometheus(all: &[(&str, Option<(&Du, bool)>)]) -> String {
     let mut o = String::new();
     let name = "boltscope_file_readable";
     prom_gauge(&mut o, name, "1 when the file could be read as a bbolt database.");
     for (path, d) in all {
         let _ = writeln!(o, "{name}{{file=\"{}\"}} {}", prom_label(path), u8::from(d.is_some()));
     }
-    let reports: Vec<(&str, &Du)> = all.iter().filter_map(|(p, d)| Some((*p, (*d)?))).collect();
+    let name = "boltscope_problems";
+    prom_gauge(&mut o, name, "Errors found in the file (a file that changed on every read counts one more).");
+    for (path, (d, torn)) in all.iter().filter_map(|(p, d)| Some((p, (*d)?))) {
+        let _ = writeln!(o, "{name}{{file=\"{}\"}} {}", prom_label(path), d.problem_total + u64::from(torn));
+    }
+    let reports: Vec<(&str, &Du)> = all.iter().filter_map(|(p, d)| Some((*p, (*d)?.0))).collect();
     o.push_str(&groups_prometheus(&reports));
     o
 }
