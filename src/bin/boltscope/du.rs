@@ -133,7 +133,9 @@ pub fn run(args: &DuArgs, ix: &Ix) -> Verdict {
     };
     let outs: Vec<Result<(Du, bool), Error>> = args.files.par_iter().map(|p| du_file(p, &opt, ix)).collect();
     let mut verdict = Verdict::Clean;
-    let mut rows: Vec<(String, Result<(Du, bool), &Error>)> = Vec::new();
+    // Per file: its name, and its report with whether it changed on every read, or its error.
+    type Row<'e> = (String, Result<(Du, bool), &'e Error>);
+    let mut rows: Vec<Row> = Vec::new();
     for (path, o) in args.files.iter().zip(outs.iter()) {
         let name = path.display().to_string();
         match o {
