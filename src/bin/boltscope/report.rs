@@ -11,7 +11,13 @@ use std::path::Path;
 /// Prints a file's problems on stderr, one per line.
 pub fn print_problems(path: &Path, problems: &[Problem], total: u64) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "boltscope: {}: {total} problem(s) found", path.display());
+    // Warnings (a file still passes `check` with them) are counted apart, as `check` counts them.
+    let warnings = problems.iter().filter(|p| p.kind.is_warning()).count() as u64;
+    let found = match warnings {
+        0 => format!("{total} problem(s)"),
+        w => format!("{} problem(s) and {w} warning(s)", total.saturating_sub(w)),
+    };
+    let _ = writeln!(err, "boltscope: {}: {found} found", path.display());
     for p in problems {
         let _ = writeln!(err, "  {p}");
     }
