@@ -115,3 +115,32 @@ fn a_copy_counts_the_key_buckets_revisions_as_a_salvage_does() {
         assert_eq!(gathered.revisions.recovered, want, "{file}");
     }
 }
+
+#[test]
+fn an_undecodable_record_is_named_as_check_names_it_and_revision_1_is_never_lost() {
+    // tiny-1 was never compacted; its last record's value made undecodable (a protobuf group
+    // start). `check` names the record; salvage's skipped line must say the same thing at the
+    // same offset, and must not call revision 1 lost: etcd's first write is revision 2.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("tiny-1.member.db");
+    let at = {
+        let view = boltscope::DbView::new(&d).unwrap();
+        let kb = boltscope::bbolt::cursor::top_bucket(&view, b"key").unwrap().unwrap();
+        let e = boltscope::bbolt::cursor::last(&view, kb).unwrap().unwrap();
+        e.value.as_ptr() as usize - d.as_ptr() as usize
+    };
+    d[at] = 0x0b;
+    let (src, dst) = (tmp.path().join("bad-record.db"), tmp.path().join("salvaged.db"));
+    std::fs::write(&src, &d).unwrap();
+    let check = common::run(["--no-index", "check", "-w", "json", src.to_str().unwrap()]);
+    let check: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let named = &check["problems"][0];
+    assert_eq!(named["kind"], "invalid_key_value", "{check}");
+    let out = salvage_cli(&["-w", "json"], &src, dst.to_str().unwrap());
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skipped = rep.to_string();
+    assert!(skipped.contains("invalid_key_value"), "{rep}");
+    assert!(skipped.contains(named["message"].as_str().unwrap()), "the same words: {rep}");
+    assert!(!skipped.contains("element_outside_page"), "{rep}");
+    assert_eq!(rep["revision_ranges_lost"], serde_json::json!([]), "{rep}");
+}

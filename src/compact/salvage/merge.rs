@@ -93,10 +93,11 @@ pub fn merge<'a>(
 }
 
 /// Main revisions in `(compacted, last]` with no record in `records` (sorted by revision key):
-/// revisions certainly lost, as inclusive ranges.
+/// revisions certainly lost, as inclusive ranges. Revision 1 is never one: etcd's store starts
+/// there and gives its first write revision 2.
 pub fn gaps(records: &[KeyRecord<'_>], compacted: u64) -> Vec<[u64; 2]> {
     let mut out = Vec::new();
-    let mut prev = compacted;
+    let mut prev = compacted.max(1);
     for main in records.iter().map(|r| r.rev.main).filter(|&m| m > compacted) {
         if main > prev.saturating_add(1) {
             out.push([prev + 1, main - 1]);
@@ -209,6 +210,10 @@ mod tests {
         let m = merge(vec![rec(&a11)], vec![rec(&a5)], &lost, Some(10));
         assert_eq!((m.records.len(), m.uncertain[0]), (2, true));
         assert_eq!(gaps(&m.records, 2), [[3, 4], [6, 10]]);
+        // Never compacted: the first write is revision 2, so nothing before it is lost.
+        let (a2, b4) = (put(b"a", 2), put(b"b", 4));
+        let first = vec![rec(&a2), rec(&b4)];
+        assert_eq!(gaps(&first, 0), [[3, 3]]);
         assert_eq!(possibly_lost(&lost, Some(6), 12), [[4, 6]]);
     }
 }

@@ -12,7 +12,7 @@ use crate::bbolt::page::{LeafElem, Page, ELEMENT_SIZE, PAGE_HEADER_SIZE};
 use crate::bbolt::tolerant::{LostRange, Reader, TolerantLeaf};
 use crate::etcd::carve::{self, Fix, KeyRecord, RevKey, Source};
 use crate::etcd::proto::Kv;
-use crate::etcd::revision;
+use crate::etcd::{revision, scan};
 use crate::problem::{Problem, ProblemKind};
 
 /// A top-level bucket as read.
@@ -101,10 +101,21 @@ pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>
     let mut on_leaf = |leaf: &TolerantLeaf<'a>| -> Option<Problem> {
         let mut got = Vec::with_capacity(leaf.elems.len());
         let mut bad = 0u64;
+        // What `check` says of the first element left out that sits where both its header and the
+        // packed layout say (a record whose value does not decode, say), to name it as `check` does.
+        let mut first_bad: Option<Problem> = None;
         for c in &leaf.elems {
             match key_record(c, &leaf.page) {
                 Some(rec) => got.push(rec),
-                None => bad += 1,
+                None => {
+                    bad += 1;
+                    if first_bad.is_none() {
+                        first_bad = c.stated.filter(|_| c.consistent()).and_then(|e| {
+                            let key_at = leaf.page.offset.saturating_add(at(&leaf.page, e.key) as u64);
+                            scan::decode(leaf.page.id, 0, Some(key_at), e.key, e.value).err()
+                        });
+                    }
+                }
             }
         }
         let outside = got.iter().any(|rec| !leaf.in_bounds(rec.rev_key.bytes()));
@@ -130,6 +141,7 @@ pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>
         match (bad, outside) {
             (0, false) => None,
             (_, true) => Some(leaf_problem(leaf, "records outside the key range its parent gives it".into())),
+            (1, false) if first_bad.is_some() => first_bad,
             (n, false) => Some(leaf_problem(leaf, format!("{n} element(s) are not records that check out"))),
         }
     };
