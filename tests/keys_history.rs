@@ -229,7 +229,9 @@ fn no_command_records_a_stale_leaf_as_ok() {
     }
     seen.sort();
     assert_eq!(seen, ["check", "du", "inspect", "scan", "status", "trend"]);
-    // du's machine outputs say so too.
+    // trend's and du's machine outputs say so too.
+    let prom = String::from_utf8_lossy(&run(None, &["trend", "-w", "prometheus", d]).stdout).into_owned();
+    assert!(prom.contains("boltscope_backups_skipped{kind=\"damaged\"} 1"), "{prom}");
     let prom = String::from_utf8_lossy(&run(None, &["du", "-w", "prometheus", s]).stdout).into_owned();
     assert!(prom.contains(&format!("boltscope_problems{{file=\"{s}\"}} 1")), "{prom}");
     let json: serde_json::Value = serde_json::from_slice(&run(None, &["du", "-w", "json", s]).stdout).unwrap();

@@ -272,7 +272,7 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
     let text = match args.write_out {
         TrendFormat::Table => trend_render::table(&series, &skipped, &view),
         TrendFormat::Json => trend_render::json(&series, &skipped, &view),
-        TrendFormat::Prometheus => trend_render::prometheus(&series, &view),
+        TrendFormat::Prometheus => trend_render::prometheus(&series, &skipped, &view),
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     verdict

@@ -233,7 +233,7 @@ pub fn json(series: &[Series], skipped: &[Skipped], v: &View) -> String {
 }
 
 /// Gauges per series, labelled `series="<folder>/<name>"`.
-pub fn prometheus(series: &[Series], v: &View) -> String {
+pub fn prometheus(series: &[Series], skipped: &[Skipped], v: &View) -> String {
     type Get = fn(&Series, &View) -> Option<f64>;
     let gauges: [(&str, &str, Get); 7] = [
         ("boltscope_backup_growth_bytes_per_day", "Database size growth of the series, bytes per day (Theil-Sen).", |s, _| s.size_bytes_per_day),
@@ -255,6 +255,17 @@ pub fn prometheus(series: &[Series], v: &View) -> String {
     }
     prom_gauge(&mut o, "boltscope_backup_quota_bytes", "The quota the days are counted against.");
     let _ = writeln!(o, "boltscope_backup_quota_bytes {}", v.quota);
+    // Files left out of every series, by why (`damaged`: `check` fails them; an error kind: they
+    // could not be read; `no_time`, `gone`): an alert on damaged backups needs no other tool.
+    let name = "boltscope_backups_skipped";
+    prom_gauge(&mut o, name, "Files left out of the series, by why (damaged: check fails them).");
+    let mut kinds: std::collections::BTreeMap<&str, u64> = [("damaged", 0)].into();
+    for k in skipped {
+        *kinds.entry(k.kind.as_str()).or_default() += 1;
+    }
+    for (kind, n) in kinds {
+        let _ = writeln!(o, "{name}{{kind=\"{}\"}} {n}", prom_label(kind));
+    }
     o
 }
 
