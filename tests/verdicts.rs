@@ -198,6 +198,7 @@ fn a_raised_alarm_is_shown_gated_and_can_be_cleared_by_compact() {
         let out = common::boltscope().arg("compact").args(flags).arg(&p).arg("-o").arg(&dst).output().unwrap();
         assert!(out.status.success(), "{:?}", text(&out));
         assert_eq!(text(&out).0.contains("1 alarm(s) cleared"), cleared);
+        assert_eq!(text(&out).1.contains("the copy keeps SRC's NOSPACE alarm"), !cleared, "{:?}", text(&out));
         let gated = common::run(["--no-index", "check", "--fail-on-alarm", dst.to_str().unwrap()]);
         assert_eq!(gated.status.code(), Some(if cleared { 0 } else { 1 }), "cleared: {cleared}");
     }

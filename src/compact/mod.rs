@@ -130,6 +130,9 @@ pub struct Report {
     pub compacted_away: u64,
     /// Alarms left out (`--clear-alarms`).
     pub alarms_cleared: u64,
+    /// SRC's raised alarms the copy keeps (without `--clear-alarms`), as `check`'s warnings: a
+    /// cluster restored from the copy starts with them.
+    pub alarms_kept: Vec<crate::problem::Problem>,
     /// Problems SRC has outside the copied tree (freelist, the other meta page), not carried.
     pub src_problems_outside_tree: u64,
     /// SRC's keys whose history breaks etcd's rules (more than 0 only with
@@ -263,6 +266,7 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
         revision: c.target.map(|t| t.revision),
         compacted_away: if c.target.is_some() { l.written.dropped - c.alarms_cleared } else { 0 },
         alarms_cleared: c.alarms_cleared,
+        alarms_kept: c.alarms_kept,
         src_problems_outside_tree: c.outside,
         broken_histories,
         trailer: c.with_trailer,

@@ -31,6 +31,8 @@ pub(crate) struct Copied {
     pub(crate) keep: Option<compaction::Keep>,
     /// Alarms left out (`clear_alarms`).
     pub(crate) alarms_cleared: u64,
+    /// SRC's raised alarms the copy keeps (without `clear_alarms`), as `check` warns of them.
+    pub(crate) alarms_kept: Vec<crate::problem::Problem>,
     /// Entries of the `key` bucket copied (None: SRC has none).
     pub(crate) key_entries: Option<u64>,
     /// Problems SRC has outside the copied tree (freelist, the other meta page): not copied.
@@ -161,7 +163,11 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
         _ => {}
     }
     let mut walked = walked?;
+    let mut alarms_kept = Vec::new();
     if let Some(info) = schema::is_etcd(&view).then(|| schema::read(&view, walked.status.revision.max(0) as u64)) {
+        if !job.clear_alarms {
+            alarms_kept = schema::alarm_warnings(&info.alarms);
+        }
         let p = schema::problems(&view, &info);
         walked.structure.problem_total += p.len() as u64;
         walked.structure.problems.extend(p);
@@ -190,6 +196,7 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
         target,
         keep: filter.compaction.map(|(_, k)| k),
         alarms_cleared: filter.alarms_cleared,
+        alarms_kept,
         key_entries: filter.key_entries,
         outside,
         broken_histories,

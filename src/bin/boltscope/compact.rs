@@ -203,6 +203,9 @@ pub fn run(a: &CompactArgs) -> Verdict {
     } else {
         println!("{text}");
     }
+    for w in &r.alarms_kept {
+        eprintln!("boltscope: note: the copy keeps SRC's {}", w.message);
+    }
     if r.src_problems_outside_tree > 0 {
         let note = boltscope::compact::outside_note(&a.src.display().to_string(), r.src_problems_outside_tree);
         eprintln!("boltscope: note: {note}");
