@@ -39,3 +39,34 @@ fn a_snapshot_cut_or_appended_to_answers_with_its_problem_and_exit_1() {
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0], answers[2]);
 }
+
+#[test]
+fn a_member_file_cut_short_is_told_also_with_meta_and_its_slack_is_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = common::bytes("k8s-0.005.member.db");
+    // The last page cut: the high-water mark lies past the end (`check`: hwm_past_eof).
+    let cut = tmp.path().join("cut.db");
+    std::fs::write(&cut, &d[..d.len() - 4096]).unwrap();
+    let c = cut.to_str().unwrap();
+    for meta in [None, Some("0"), Some("1")] {
+        for cmd in ["get", "log"] {
+            let mut args = vec![cmd, c, "/registry/", "--prefix"];
+            if let Some(m) = meta {
+                args.extend(["--meta", m]);
+            }
+            let out = run(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(err.contains("hwm_past_eof"), "{args:?}: {err}");
+        }
+    }
+    // Whole pages past the high-water mark are a member file's slack to a key reader, unread (it
+    // can be a gigabyte); `check` reads them for zeros and fails these.
+    let mut slack = d.clone();
+    slack.extend(std::iter::repeat(0xAB).take(2 * 4096));
+    let s = tmp.path().join("slack.db");
+    std::fs::write(&s, &slack).unwrap();
+    let s = s.to_str().unwrap();
+    assert_eq!(run(&["get", s, "/registry/", "--prefix", "--keys-only"]).status.code(), Some(0));
+    assert_eq!(run(&["check", s]).status.code(), Some(1));
+}

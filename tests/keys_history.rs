@@ -111,7 +111,10 @@ fn dump_and_hashkv_judge_every_key_they_read() {
 
 #[test]
 fn histories_gathered_while_dumping_are_judged_as_by_a_pass_of_their_own() {
-    use boltscope::etcd::compaction::{self, HistoryChunk};
+    // `dump --all-revisions` gathers the records it formats and judges them after the stream
+    // when they fit one pass's budget, else judges by a pass of its own: both as `judge` does.
+    use boltscope::etcd::compaction::{self, MAP_BUDGET};
+    use boltscope::etcd::dump::{dump_within, Select};
     use boltscope::etcd::range::KeyRange;
     use boltscope::etcd::scan;
     let tmp = tempfile::tempdir().unwrap();
@@ -122,31 +125,23 @@ fn histories_gathered_while_dumping_are_judged_as_by_a_pass_of_their_own() {
         let view = boltscope::bbolt::view::DbView::new(&d).unwrap();
         let kb = scan::key_bucket(&view).unwrap().unwrap();
         let leaves = scan::leaves(&view, kb).unwrap();
-        assert!(compaction::fits_one_pass(leaves.elements()));
+        assert!(compaction::fits_one_pass(leaves.elements(), MAP_BUDGET));
+        assert!(!compaction::fits_one_pass(leaves.elements(), 1));
         for prefix in ["", "/registry/pods/", "/registry/endpointslices/", "/registry/replicasets/"] {
-            let range = KeyRange::prefix(prefix.as_bytes());
+            let range = if prefix.is_empty() { KeyRange::all() } else { KeyRange::prefix(prefix.as_bytes()) };
             let selected = (!prefix.is_empty()).then_some(&range);
             let alone = compaction::judge(&view, &leaves, selected).unwrap();
-            let mut chunks = Vec::new();
-            scan::scan_leaves(
-                &view,
-                &leaves,
-                scan::Touch::Records,
-                &|_| true,
-                &HistoryChunk::new,
-                &|c: &mut HistoryChunk, e| {
-                    if range.contains(e.kv.key) {
-                        c.add(e)
-                    }
-                },
-                &mut |c| {
-                    chunks.push(c);
+            for budget in [MAP_BUDGET, 1] {
+                let mut bytes = 0usize;
+                let mut sink = |b: &[u8]| {
+                    bytes += b.len();
                     Ok(())
-                },
-            )
-            .unwrap();
-            let gathered = compaction::judge_gathered(&view, chunks);
-            assert_eq!((gathered.broken, gathered.compacted), (alone.broken, alone.compacted), "{f:?} {prefix:?}");
+                };
+                let fmt = |buf: &mut Vec<u8>, e: &scan::Entry<'_>| buf.extend_from_slice(e.kv.key);
+                let j = dump_within(&view, kb, &range, Select::AllRevisions, (&fmt, &mut sink), budget).unwrap();
+                assert_eq!((j.broken, j.compacted), (alone.broken, alone.compacted), "{f:?} {prefix:?} {budget}");
+                assert!(bytes > 0, "{f:?} {prefix:?}: records were formatted");
+            }
             broken_somewhere |= alone.broken > 0;
         }
     }

@@ -143,4 +143,7 @@ fn keys_readers(view: &DbView<'_>, salt: u64) {
     let o = events::Options { from: salt % 8, compacted: store.compacted, prev_kv: true, track: true };
     let _ = events::replay(view, kb, &KeyRange::prefix(b"/"), o, None, &mut |_| Ok(()));
     let _ = dump::dump(view, kb, &KeyRange::all(), dump::Select::At(rev), &|_, _| {}, &mut |_| Ok(()));
+    // Every revision: the histories gathered while formatting, judged after the stream.
+    let every = dump::Select::AllRevisions;
+    let _ = dump::dump(view, kb, &KeyRange::prefix(b"/"), every, &|_, _| {}, &mut |_| Ok(()));
 }

@@ -177,7 +177,7 @@ pub fn copy_to<W: Write + Send>(
     let keep = match (revision, kb) {
         (Some(r), Ok(Some(kb))) => Some((r, read::survivors(view, kb, r)?)),
         (Some(_), _) => None,
-        (None, _) => read::refuse_broken(read::judge_histories(view), false).map(|_| None)?,
+        (None, _) => read::refuse_broken(read::judge_histories(view)?, false).map(|_| None)?,
     };
     let mut filter = MvccFilter::new(keep, false);
     copier::write(view, opt, &mut filter, out, progress).map_err(|e| match e {

@@ -94,13 +94,18 @@ pub(crate) fn survivors(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Resu
 }
 
 /// SRC's keys whose history breaks etcd's rules, by one keep pass over its `key` bucket (on every
-/// core, in bounded memory), and the compactions they were judged against. None: not an etcd
-/// file, or a bucket the walk finds damaged (and refuses). The file job runs it on a thread of its
-/// own beside the copy and the walk: it adds about a fifth to a plain copy's time.
-pub(crate) fn judge_histories(view: &DbView<'_>) -> Option<(u64, Compacted)> {
-    let kb = cursor::top_bucket(view, KEY_BUCKET).ok().flatten()?;
-    let keep = schema::is_etcd(view).then(|| compaction::keep(view, kb, u64::MAX).ok()).flatten()?;
-    Some((keep.history_broken, keep.compacted))
+/// core, in bounded memory), and the compactions they were judged against (None: not an etcd
+/// file, or one without a `key` bucket). A bucket the pass cannot read is refused, as with
+/// `--revision` ([`survivors`]). The file job runs it on a thread of its own beside the copy and
+/// the walk: it adds about a fifth to a plain copy's time.
+pub(crate) fn judge_histories(view: &DbView<'_>) -> Result<Option<(u64, Compacted)>, CompactError> {
+    let damaged = |p: crate::problem::Problem| CompactError::Damaged { problems: 1, first: p.to_string() };
+    if !schema::is_etcd(view) {
+        return Ok(None);
+    }
+    let Some(kb) = cursor::top_bucket(view, KEY_BUCKET).map_err(damaged)? else { return Ok(None) };
+    let keep = compaction::keep(view, kb, u64::MAX).map_err(damaged)?;
+    Ok(Some((keep.history_broken, keep.compacted)))
 }
 
 /// What [`judge_histories`] found in SRC, for a copy without a compaction (a compaction's
@@ -176,7 +181,7 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
     let outside = refuse_damaged(&walked)?;
     let broken =
         broken.transpose().map_err(|_| CompactError::Internal("the thread judging histories panicked".into()))?;
-    let broken_histories = refuse_broken(broken.flatten(), job.carry_broken_histories)?;
+    let broken_histories = refuse_broken(broken.transpose()?.flatten(), job.carry_broken_histories)?;
     let layout = copied.map_err(|e| match e {
         copier::WriteError::Io(e) => CompactError::Io(e),
         copier::WriteError::Source(p) => CompactError::Damaged { problems: 1, first: p.to_string() },

@@ -125,15 +125,16 @@ impl Default for HistoryChunk {
     }
 }
 
-/// Whether the records of a bucket of `entries` entries fit in one pass's budget: a reader whose
-/// scan gathers them ([`HistoryChunk`]) needs no pass of its own; past it, [`judge`] passes
-/// over the bucket as often as the budget needs.
-pub fn fits_one_pass(entries: u64) -> bool {
-    entries.saturating_mul(ENTRY_COST) <= MAP_BUDGET
+/// Whether the records of a bucket of `entries` entries fit in one pass's `budget` bytes
+/// ([`MAP_BUDGET`] by default): a reader whose scan gathers them ([`HistoryChunk`]) needs no pass
+/// of its own; past it, [`judge`] passes over the bucket as often as the budget needs.
+pub fn fits_one_pass(entries: u64, budget: u64) -> bool {
+    entries.saturating_mul(ENTRY_COST) <= budget
 }
 
-/// Judges the histories of the keys whose records `chunks` gathered (the chunks in bucket order),
-/// as [`judge`] would.
+/// Judges the histories of the keys whose records `chunks` gathered, as [`judge`] would. The
+/// chunks must come in bucket (revision) order, as a scan's sink receives them, each filled in
+/// order: that is not checked here (the scan that read them checked the revisions' order).
 pub fn judge_gathered(view: &DbView<'_>, chunks: Vec<HistoryChunk>) -> Judged {
     let compacted = Compacted::read(view);
     let mut chunks: Vec<Gathered> = chunks.into_iter().map(|c| c.0).collect();

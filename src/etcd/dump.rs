@@ -18,6 +18,11 @@ use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 use std::sync::Mutex;
 
+/// Appends one record for an entry to its chunk's buffer (runs on several threads).
+pub type Format<'a, 'f> = dyn Fn(&mut Vec<u8>, &Entry<'a>) + Sync + 'f;
+/// Gets the chunks' buffers in bucket order.
+pub type Sink<'s> = dyn FnMut(&[u8]) -> Result<(), Problem> + 's;
+
 /// Which records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Select {
@@ -40,13 +45,26 @@ pub fn dump<'a>(
     format: &(dyn Fn(&mut Vec<u8>, &Entry<'a>) + Sync),
     sink: &mut dyn FnMut(&[u8]) -> Result<(), Problem>,
 ) -> Result<Judged, Problem> {
+    dump_within(view, kb, range, select, (format, sink), compaction::MAP_BUDGET)
+}
+
+/// [`dump`] with the keys' records held to `budget` bytes a pass: every revision's histories are
+/// gathered while formatting only when they fit one pass, else judged by passes of their own.
+pub fn dump_within<'a>(
+    view: &DbView<'a>,
+    kb: BucketRoot<'a>,
+    range: &KeyRange,
+    select: Select,
+    (format, sink): (&Format<'a, '_>, &mut Sink<'_>),
+    budget: u64,
+) -> Result<Judged, Problem> {
     // The leaves are listed once, for the compaction pass and the formatting pass.
     let leaves = scan::leaves(view, kb)?;
     let narrowed = *range != KeyRange::all();
     let selected = narrowed.then_some(range);
     // Every revision: the keys' histories are gathered while their records are formatted and
     // judged after the stream, unless they would not fit one pass's budget.
-    let gather = select == Select::AllRevisions && compaction::fits_one_pass(leaves.elements());
+    let gather = select == Select::AllRevisions && compaction::fits_one_pass(leaves.elements(), budget);
     let (keep, judged) = match select {
         // Only the selected keys' entries survive, so no other is read again.
         Select::At(rev) => {

@@ -60,10 +60,21 @@ pub fn mismatch(view: &DbView<'_>, t: &TrailerCheck) -> Option<Problem> {
 /// appended. `etcdutl snapshot restore` takes a file without a trailer only with
 /// `--skip-hash-check` (and then ignores those bytes).
 pub fn tail_problem(view: &DbView<'_>) -> Option<Problem> {
+    tail_problem_of(view, true)
+}
+
+/// [`tail_problem`] by the tail's length alone: whole pages pass unread. For a reader that reads a
+/// few pages of a large file (`get` from the index): a member file's slack can be a gigabyte of
+/// zeros, which [`tail_problem`] reads whole.
+pub fn tail_shape_problem(view: &DbView<'_>) -> Option<Problem> {
+    tail_problem_of(view, false)
+}
+
+fn tail_problem_of(view: &DbView<'_>, read_zeros: bool) -> Option<Problem> {
     let start = usize::try_from(view.total_size()).ok()?;
     let tail = view.data.get(start..view.body_len())?;
-    let whole_zero_pages = tail.len() as u64 % view.page_size == 0 && tail.iter().all(|&b| b == 0);
-    if tail.is_empty() || whole_zero_pages {
+    let whole_pages = tail.len() as u64 % view.page_size == 0;
+    if tail.is_empty() || (whole_pages && (!read_zeros || tail.iter().all(|&b| b == 0))) {
         return None;
     }
     let n = tail.len();

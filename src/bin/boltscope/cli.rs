@@ -245,9 +245,9 @@ pub enum Command {
     ///
     /// A history etcd cannot have written (`check`'s history_inconsistent: a stale leaf in the
     /// tree, which reads well page by page) in the keys read: the answer still comes out, then
-    /// the problem on stderr (naming the keys), exit 1. So does a file `check` fails for its meta pages or its length (a
-    /// snapshot cut short or appended to); the sha256 trailer's hash is not verified (`boltscope
-    /// check` does).
+    /// the problem on stderr (naming the keys), exit 1. So does a file `check` fails for its
+    /// meta pages or its length (a snapshot cut short or appended to); the sha256 trailer's hash
+    /// is not verified (`boltscope check` does).
     ///
     /// Examples:
     ///   boltscope get backup.db /registry/configmaps/default/app-config
@@ -278,9 +278,9 @@ pub enum Command {
     ///
     /// A history etcd cannot have written (`check`'s history_inconsistent: a stale leaf in the
     /// tree, which reads well page by page) in the keys read: the answer still comes out, then
-    /// the problem on stderr (naming the keys), exit 1. So does a file `check` fails for its meta pages or its length (a
-    /// snapshot cut short or appended to); the sha256 trailer's hash is not verified (`boltscope
-    /// check` does).
+    /// the problem on stderr (naming the keys), exit 1. So does a file `check` fails for its
+    /// meta pages or its length (a snapshot cut short or appended to); the sha256 trailer's hash
+    /// is not verified (`boltscope check` does).
     ///
     /// Examples:
     ///   boltscope log backup.db /registry/configmaps/prod/app-config

@@ -306,15 +306,20 @@ pub fn streamed(
 }
 
 /// What `check` fails the file for outside the tree an answer came from, found without reading
-/// it: a meta page that cannot be used, a high-water mark past the end, bytes past it that are
-/// neither a member file's slack nor a sha256 trailer (a snapshot cut short or appended to:
-/// `etcdutl snapshot restore` refuses it). The trailer's hash is not verified (a SHA-256 of the
-/// whole file: `boltscope check` does it). With `--meta N` (a transaction read deliberately,
-/// most often because the other meta page cannot be used) only the file's length is told.
+/// it: a meta page that cannot be used, a high-water mark past the end (a file cut short), bytes
+/// past it that are not whole pages nor a sha256 trailer (a snapshot whose trailer was cut, or
+/// with bytes appended: `etcdutl snapshot restore` refuses it). Whole pages past the high-water
+/// mark pass unread (a member file's slack, which `check` reads for zeros: it can be a gigabyte),
+/// and the trailer's hash is not verified (a SHA-256 of the whole file: `check` does both). With
+/// `--meta N` (a transaction read deliberately, most often because the other meta page cannot be
+/// used) the meta pages' problems are not told, the file's length is.
 pub fn file_issues(data: &[u8], meta: Option<u8>) -> Vec<Problem> {
     let Ok(view) = DbView::new(data) else { return Vec::new() };
-    let mut found = if meta.is_some() { Vec::new() } else { view.file_problems() };
-    found.extend(boltscope::etcd::trailer::tail_problem(&view));
+    let mut found = view.file_problems();
+    if meta.is_some() {
+        found.retain(|p| p.kind == boltscope::ProblemKind::HwmPastEof);
+    }
+    found.extend(boltscope::etcd::trailer::tail_shape_problem(&view));
     found
 }
 

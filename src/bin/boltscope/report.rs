@@ -11,11 +11,13 @@ use std::path::Path;
 /// Prints a file's problems on stderr, one per line.
 pub fn print_problems(path: &Path, problems: &[Problem], total: u64) {
     let mut err = std::io::stderr().lock();
-    // Warnings (a file still passes `check` with them) are counted apart, as `check` counts them.
+    // Warnings (a file still passes `check` with them) are counted apart, as `check` counts them,
+    // when every problem is listed (the kinds of those past the list are not known).
+    let listed = total == problems.len() as u64;
     let warnings = problems.iter().filter(|p| p.kind.is_warning()).count() as u64;
     let found = match warnings {
-        0 => format!("{total} problem(s)"),
-        w => format!("{} problem(s) and {w} warning(s)", total.saturating_sub(w)),
+        w if w > 0 && listed => format!("{} problem(s) and {w} warning(s)", total - w),
+        _ => format!("{total} problem(s)"),
     };
     let _ = writeln!(err, "boltscope: {}: {found} found", path.display());
     for p in problems {
