@@ -4,6 +4,7 @@
 
 mod check;
 mod cli;
+mod commands;
 mod compact;
 mod completions;
 mod diff;
