@@ -38,7 +38,7 @@ pub(crate) struct Copied {
     /// Problems SRC has outside the copied tree (freelist, the other meta page): not copied.
     pub(crate) outside: u64,
     /// SRC's keys whose history breaks etcd's rules, judged beside a copy without a compaction
-    /// (see [`histories`]).
+    /// ([`judge_histories`]).
     pub(crate) broken_histories: Option<(u64, Compacted)>,
     pub(crate) src_size: u64,
     pub(crate) with_trailer: bool,
@@ -179,9 +179,12 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
     }
     // The tree's problems explain a failed copy better than the copier's first stop.
     let outside = refuse_damaged(&walked)?;
-    let broken =
-        broken.transpose().map_err(|_| CompactError::Internal("the thread judging histories panicked".into()))?;
-    let broken_histories = refuse_broken(broken.transpose()?.flatten(), job.carry_broken_histories)?;
+    let judged = match broken {
+        None => None,
+        Some(Err(_)) => return Err(CompactError::Internal("the thread judging histories panicked".into())),
+        Some(Ok(judged)) => judged?,
+    };
+    let broken_histories = refuse_broken(judged, job.carry_broken_histories)?;
     let layout = copied.map_err(|e| match e {
         copier::WriteError::Io(e) => CompactError::Io(e),
         copier::WriteError::Source(p) => CompactError::Damaged { problems: 1, first: p.to_string() },
