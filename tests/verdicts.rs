@@ -378,26 +378,3 @@ fn trend_records_the_verdict_check_gives_in_the_same_words() {
         assert_eq!(verdict("trend"), verdict("check"), "{fixture}: {rows:?}");
     }
 }
-
-#[test]
-fn help_shows_the_json_schema_in_use_and_examples_use_documented_spellings() {
-    let help = |args: &[&str]| text(&common::run(args)).0;
-    let inspect = help(&["inspect", "--help"]);
-    let schema = boltscope::analysis::inspect::SCHEMA;
-    assert!(inspect.contains(&format!("\"schema\": {schema}")), "{inspect}");
-    // Every option an example uses is one the help lists (not a hidden old spelling).
-    for cmd in ["status", "inspect", "check", "compact", "salvage", "du", "history", "scan", "trend", "diff", "hashkv"]
-    {
-        let h = help(&[cmd, "--help"]);
-        let (_, after) = h.split_once("Examples:").or_else(|| h.split_once("Example:")).unwrap_or(("", ""));
-        let examples: String =
-            after.lines().take_while(|l| l.starts_with("  ") || l.is_empty()).collect::<Vec<_>>().join("\n");
-        for flag in examples.split(|c: char| c.is_whitespace() || c == '=').filter(|w| w.starts_with("--")) {
-            let listed = h.lines().any(|l| {
-                let l = l.trim_start();
-                l.starts_with('-') && l.split([' ', ',', '=']).any(|w| w == flag)
-            });
-            assert!(listed, "{cmd} --help: the example's {flag} is not a listed option");
-        }
-    }
-}

@@ -253,3 +253,37 @@ impl Drop for Etcd {
         self.terminate();
     }
 }
+
+/// `boltscope compact SRC -o DST EXTRA...`, which must exit 0.
+pub fn compact_ok(name: &str, src: &Path, dst: &Path, extra: &[&str]) {
+    let mut c = super::boltscope();
+    c.arg("compact").arg(src).arg("-o").arg(dst).args(extra);
+    run_ok(&format!("{name}: boltscope compact"), &mut c);
+    assert!(dst.is_file(), "{name}: `{}` exited 0 but wrote no {}", show(&c), dst.display());
+}
+
+/// A private copy of a fixture database (decompressed if stored as `.gz`): the tools never open the
+/// committed file, which another test may hold locked (`live.rs` holds `flock -x` on
+/// `k8s-0.005.member.db`, and bbolt's read-only open then times out).
+pub fn private_copy(name: &str, tmp: &tempfile::TempDir) -> PathBuf {
+    let p = tmp.path().join(name);
+    std::fs::write(&p, super::bytes(name)).unwrap();
+    p
+}
+
+/// Runs `f` on every name, catching panics so every fixture is tried; fails listing the failures.
+pub fn each(names: &[String], f: impl Fn(&str)) {
+    assert!(!names.is_empty(), "no fixtures selected");
+    let mut failed = Vec::new();
+    for n in names {
+        let t0 = Instant::now();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(n))) {
+            Ok(()) => eprintln!("ok   {n} ({:.1} s)", t0.elapsed().as_secs_f64()),
+            Err(_) => {
+                eprintln!("FAIL {n} ({:.1} s)", t0.elapsed().as_secs_f64());
+                failed.push(n.clone());
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{} of {} fixtures failed (messages above): {failed:?}", failed.len(), names.len());
+}

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod checks;
 pub mod damage;
 pub mod live;
 pub mod trend;
