@@ -6,6 +6,7 @@
 mod common;
 use boltscope::compact::salvage;
 use common::damage;
+use serde_json::Value;
 
 fn salvage_cli(args: &[&str], src: &std::path::Path, dst: &str) -> std::process::Output {
     common::boltscope().arg("salvage").args(args).arg(src).args(["-o", dst]).output().unwrap()
@@ -116,22 +117,38 @@ fn a_copy_counts_the_key_buckets_revisions_as_a_salvage_does() {
     }
 }
 
-#[test]
-fn an_undecodable_record_is_named_as_check_names_it_and_revision_1_is_never_lost() {
-    // tiny-1 was never compacted; its last record's value made undecodable (a protobuf group
-    // start). `check` names the record; salvage's skipped line must say the same thing at the
-    // same offset, and must not call revision 1 lost: etcd's first write is revision 2.
-    let tmp = tempfile::tempdir().unwrap();
+/// tiny-1.member.db with the value of its `key` bucket's `nth` record from the end made
+/// undecodable (a protobuf group start), written to `dir`; and that record's main revision.
+fn undecodable(dir: &std::path::Path, nth: usize) -> (std::path::PathBuf, u64) {
     let mut d = common::bytes("tiny-1.member.db");
-    let at = {
+    let (at, main) = {
         let view = boltscope::DbView::new(&d).unwrap();
         let kb = boltscope::bbolt::cursor::top_bucket(&view, b"key").unwrap().unwrap();
-        let e = boltscope::bbolt::cursor::last(&view, kb).unwrap().unwrap();
-        e.value.as_ptr() as usize - d.as_ptr() as usize
+        let mut recs = Vec::new();
+        boltscope::bbolt::cursor::for_each(&view, kb, &mut |e| {
+            let main = u64::from_be_bytes(e.key[..8].try_into().unwrap());
+            recs.push((e.value.as_ptr() as usize - d.as_ptr() as usize, main));
+        })
+        .unwrap();
+        recs[recs.len() - 1 - nth]
     };
     d[at] = 0x0b;
-    let (src, dst) = (tmp.path().join("bad-record.db"), tmp.path().join("salvaged.db"));
+    let src = dir.join(format!("bad-record-{nth}.db"));
     std::fs::write(&src, &d).unwrap();
+    (src, main)
+}
+
+#[test]
+fn an_undecodable_record_is_named_as_check_names_it_and_its_revision_is_lost() {
+    // tiny-1 was never compacted; its last record made undecodable. `check` names the record;
+    // salvage's skipped line must say the same thing at the same offset; its revision (etcdutl's
+    // REVISION of the file) certainly existed and is lost (not "after 8 may have existed"), and
+    // revision 1 is not: etcd's first write is revision 2. A restored cluster would give it again.
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, main) = undecodable(tmp.path(), 0);
+    let revision = common::answer_json("tiny-1.member.db", "status.json").unwrap()["revision"].as_u64().unwrap();
+    assert_eq!(main, revision);
+    let dst = tmp.path().join("salvaged.db");
     let check = common::run(["--no-index", "check", "-w", "json", src.to_str().unwrap()]);
     let check: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
     let named = &check["problems"][0];
@@ -142,5 +159,29 @@ fn an_undecodable_record_is_named_as_check_names_it_and_revision_1_is_never_lost
     assert!(skipped.contains("invalid_key_value"), "{rep}");
     assert!(skipped.contains(named["message"].as_str().unwrap()), "the same words: {rep}");
     assert!(!skipped.contains("element_outside_page"), "{rep}");
-    assert_eq!(rep["revision_ranges_lost"], serde_json::json!([]), "{rep}");
+    assert_eq!(rep["revision_ranges_lost"], serde_json::json!([[revision, revision]]), "{rep}");
+    assert_eq!((&rep["revisions_lost_from"], &rep["revisions_possibly_lost_after"]), (&Value::Null, &Value::Null));
+    assert_eq!(rep["last_revision"], revision - 1, "{rep}");
+    let note = format!("revision {revision} existed and its record cannot be read");
+    assert!(rep["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().starts_with(&note)), "{rep}");
+    // Every live key read may have changed at that revision.
+    assert_eq!(rep["live_keys_at_risk"], rep["live_keys"], "{rep}");
+}
+
+#[test]
+fn an_undecodable_record_inside_the_history_loses_its_revision_only() {
+    // A record before the last one: its revision is lost, the ones after it are read, and only
+    // the live keys whose newest record is older than it may have changed there.
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, main) = undecodable(tmp.path(), 3);
+    let revision = common::answer_json("tiny-1.member.db", "status.json").unwrap()["revision"].as_u64().unwrap();
+    let dst = tmp.path().join("salvaged.db");
+    let out = salvage_cli(&["-w", "json"], &src, dst.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1));
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rep["revision_ranges_lost"], serde_json::json!([[main, main]]), "{rep}");
+    assert_eq!(rep["last_revision"], revision, "{rep}");
+    assert_eq!((&rep["revisions_lost_from"], &rep["revisions_possibly_lost_after"]), (&Value::Null, &Value::Null));
+    let (risk, live) = (rep["live_keys_at_risk"].as_u64().unwrap(), rep["live_keys"].as_u64().unwrap());
+    assert!(risk > 0 && risk < live, "{rep}");
 }

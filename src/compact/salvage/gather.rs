@@ -245,7 +245,13 @@ fn describe_keys(
     r.layout_repaired = k.records.iter().filter(|x| x.fix == Fix::Layout).count() as u64;
     r.key_repaired = k.records.iter().filter(|x| x.fix == Fix::Key).count() as u64;
     report.last_revision = last;
-    report.revision_ranges_lost = compacted.map(|c| merge::gaps(&k.records, c)).unwrap_or_default();
+    // A record the tree holds but could not read, found again elsewhere, is not lost.
+    let recovered = |key: &[u8]| k.records.binary_search_by(|r| r.rev_key.bytes().cmp(key)).is_ok();
+    let lost: Vec<LostRange<'_>> =
+        lost.iter().filter(|l| merge::single_key(l).map_or(true, |key| !recovered(key))).cloned().collect();
+    let lost = &lost[..];
+    let unread: Vec<&[u8]> = lost.iter().filter_map(merge::single_key).collect();
+    report.revision_ranges_lost = compacted.map(|c| merge::gaps(&k.records, &unread, c)).unwrap_or_default();
     report.revision_ranges_possibly_lost = merge::possibly_lost(lost, compacted, last);
     (report.revisions_lost_from, report.revisions_possibly_lost_after) = merge::open_end(lost, compacted, last);
     // A live key whose newest record is older than a lost revision may have changed there; with
@@ -260,6 +266,16 @@ fn describe_keys(
              gives revisions from {} on to new writes again, which clients and watchers that saw the lost ones \
              (Kubernetes' caches) take for changes already seen",
             last.saturating_add(1)
+        ));
+    } else if let Some(&[_, to]) = report.revision_ranges_lost.last().filter(|g| g[1] > last) {
+        let again = match last.saturating_add(1) {
+            from if from == to => format!("revision {to} to a new write"),
+            from => format!("revisions {from} to {to} to new writes"),
+        };
+        report.notes.push(format!(
+            "revision {to} existed and its record cannot be read: a cluster restored from the copy starts at \
+             revision {last} and gives {again} again, which clients and watchers that saw it (Kubernetes' caches) \
+             take for changes already seen"
         ));
     } else if let Some(after) = report.revisions_possibly_lost_after {
         report.notes.push(format!(

@@ -92,19 +92,51 @@ pub fn merge<'a>(
     m
 }
 
-/// Main revisions in `(compacted, last]` with no record in `records` (sorted by revision key):
-/// revisions certainly lost, as inclusive ranges. Revision 1 is never one: etcd's store starts
-/// there and gives its first write revision 2.
-pub fn gaps(records: &[KeyRecord<'_>], compacted: u64) -> Vec<[u64; 2]> {
-    let mut out = Vec::new();
+/// Main revisions above `compacted` with no record in `records` (sorted by revision key): revisions
+/// certainly lost, as inclusive ranges, merged. `unread` are the keys of records the tree holds
+/// but that could not be read ([`single_key`] ranges): their revisions existed, and so did every
+/// one between the last record and them (etcd moves to the next revision only when a transaction
+/// writes), so a record unread past the last one read extends the loss past it. Revision 1 is
+/// never lost: etcd's store starts there and gives its first write revision 2.
+pub fn gaps(records: &[KeyRecord<'_>], unread: &[&[u8]], compacted: u64) -> Vec<[u64; 2]> {
+    let read: Vec<u64> = records.iter().map(|r| r.rev.main).filter(|&m| m > compacted).collect();
+    let mut missing: Vec<u64> = unread
+        .iter()
+        .filter_map(|k| revision::main_of(k))
+        .filter(|&m| m > compacted && read.binary_search(&m).is_err())
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    let mut out: Vec<[u64; 2]> = Vec::new();
+    let mut push = |r: [u64; 2]| match out.last_mut() {
+        Some(last) if r[0] <= last[1].saturating_add(1) => last[1] = last[1].max(r[1]),
+        _ => out.push(r),
+    };
     let mut prev = compacted.max(1);
-    for main in records.iter().map(|r| r.rev.main).filter(|&m| m > compacted) {
+    let (mut i, mut j) = (0, 0);
+    while i < read.len() || j < missing.len() {
+        let take_read = j >= missing.len() || (i < read.len() && read[i] < missing[j]);
+        let main = if take_read { read[i] } else { missing[j] };
         if main > prev.saturating_add(1) {
-            out.push([prev + 1, main - 1]);
+            push([prev + 1, main - 1]);
+        }
+        if take_read {
+            i += 1;
+        } else {
+            push([main, main]);
+            j += 1;
         }
         prev = prev.max(main);
     }
     out
+}
+
+/// The one key a lost range holds, when it is a single record the tree holds but could not read.
+pub fn single_key<'a>(l: &LostRange<'a>) -> Option<&'a [u8]> {
+    match (l.lower, l.upper) {
+        (Some(lo), Some(hi)) if l.upper_inclusive && lo == hi => Some(lo),
+        _ => None,
+    }
 }
 
 /// The key ranges that could not be read, as inclusive ranges of main revisions at or below
@@ -209,11 +241,17 @@ mod tests {
         assert_eq!(m.records.len(), 1);
         let m = merge(vec![rec(&a11)], vec![rec(&a5)], &lost, Some(10));
         assert_eq!((m.records.len(), m.uncertain[0]), (2, true));
-        assert_eq!(gaps(&m.records, 2), [[3, 4], [6, 10]]);
+        assert_eq!(gaps(&m.records, &[], 2), [[3, 4], [6, 10]]);
+        // A record the tree holds but could not read: its revision is lost, and past the last
+        // record read, so is every revision before it; one read as well is not.
+        let (u13, u7) = (put(b"x", 13).0, put(b"x", 7).0);
+        assert_eq!(gaps(&m.records, &[&u13], 2), [[3, 4], [6, 10], [12, 13]]);
+        assert_eq!(gaps(&m.records, &[&u7, &u13], 8), [[9, 10], [12, 13]]);
+        assert_eq!(gaps(&m.records, &[&lo], 2), [[3, 4], [6, 10]], "main 4 is already lost");
         // Never compacted: the first write is revision 2, so nothing before it is lost.
         let (a2, b4) = (put(b"a", 2), put(b"b", 4));
         let first = vec![rec(&a2), rec(&b4)];
-        assert_eq!(gaps(&first, 0), [[3, 3]]);
+        assert_eq!(gaps(&first, &[], 0), [[3, 3]]);
         assert_eq!(possibly_lost(&lost, Some(6), 12), [[4, 6]]);
     }
 }

@@ -80,7 +80,8 @@ pub struct SalvageReport {
     pub last_revision: u64,
     /// `key` bucket records.
     pub revisions: Revisions,
-    /// Main revisions above the compaction with no record: lost for certain.
+    /// Main revisions above the compaction with no record, or whose record the tree holds but
+    /// cannot be read (and every one between the last record read and it): lost for certain.
     pub revision_ranges_lost: Vec<[u64; 2]>,
     /// Ranges at or below the compaction where records may be lost (key ranges the tree could
     /// not read).

@@ -101,19 +101,25 @@ pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>
     let mut on_leaf = |leaf: &TolerantLeaf<'a>| -> Option<Problem> {
         let mut got = Vec::with_capacity(leaf.elems.len());
         let mut bad = 0u64;
-        // What `check` says of the first element left out that sits where both its header and the
-        // packed layout say (a record whose value does not decode, say), to name it as `check` does.
-        let mut first_bad: Option<Problem> = None;
+        // The records left out whose revision key reads (where both the element's header and the
+        // packed layout put it, in the leaf's bounds), with what `check` says of each (a value that
+        // does not decode, say); when every one left out is such, only their keys are lost.
+        let mut unread: Vec<(&'a [u8], Problem)> = Vec::new();
         for c in &leaf.elems {
             match key_record(c, &leaf.page) {
                 Some(rec) => got.push(rec),
                 None => {
                     bad += 1;
-                    if first_bad.is_none() {
-                        first_bad = c.stated.filter(|_| c.consistent()).and_then(|e| {
-                            let key_at = leaf.page.offset.saturating_add(at(&leaf.page, e.key) as u64);
-                            scan::decode(leaf.page.id, 0, Some(key_at), e.key, e.value).err()
-                        });
+                    let named = c
+                        .stated
+                        .filter(|e| c.consistent() && leaf.in_bounds(e.key) && revision::parse(e.key).is_some());
+                    if let Some(e) = named {
+                        let key_at = leaf.page.offset.saturating_add(at(&leaf.page, e.key) as u64);
+                        let why =
+                            scan::decode(leaf.page.id, 0, Some(key_at), e.key, e.value).err().unwrap_or_else(|| {
+                                leaf_problem(leaf, "a record that does not check out".into()).offset(key_at)
+                            });
+                        unread.push((e.key, why));
                     }
                 }
             }
@@ -141,7 +147,16 @@ pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>
         match (bad, outside) {
             (0, false) => None,
             (_, true) => Some(leaf_problem(leaf, "records outside the key range its parent gives it".into())),
-            (1, false) if first_bad.is_some() => first_bad,
+            (n, false) if n == unread.len() as u64 => {
+                // Each revision key names exactly what is lost: a range of one key each.
+                spans.extend(unread.into_iter().map(|(k, problem)| LostRange {
+                    lower: Some(k),
+                    upper: Some(k),
+                    upper_inclusive: true,
+                    problem,
+                }));
+                None
+            }
             (n, false) => Some(leaf_problem(leaf, format!("{n} element(s) are not records that check out"))),
         }
     };
