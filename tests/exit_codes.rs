@@ -162,7 +162,10 @@ fn the_hints_a_new_user_needs() {
 fn a_damaged_index_is_set_aside_once_and_the_next_run_is_quiet() {
     let tmp = tempfile::tempdir().unwrap();
     let ix = tmp.path().join("ix.redb");
-    std::fs::write(&ix, vec![0x5a; 64 << 10]).unwrap();
+    // redb's magic number (its first bytes), then garbage: an index, damaged.
+    let mut d = b"redb\x1a\x0a\xa9\x0d\x0a".to_vec();
+    d.resize(64 << 10, 0x5a);
+    std::fs::write(&ix, d).unwrap();
     let clean = common::path("tiny-1.snap.db", &tmp);
     let run = || common::boltscope().arg("--index").arg(&ix).arg("status").arg(&clean).output().unwrap();
     let first = run();

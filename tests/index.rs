@@ -253,6 +253,52 @@ fn a_damaged_index_never_costs_more_than_one_warning() {
 }
 
 #[test]
+fn what_is_not_an_index_is_never_replaced_nor_waited_on() {
+    // `--index` given a snapshot, a text file or a FIFO by mistake: one warning, the answer, and
+    // the file as it was (a damaged index is moved aside; these are not indexes). An empty file
+    // is started as an index.
+    let tmp = tempfile::tempdir().unwrap();
+    let f = copy(&tmp, "tiny-1.snap.db");
+    let want = common::answer("tiny-1.snap.db", "status.simple").unwrap();
+    let before = std::fs::read(&f).unwrap();
+    let out = run(&f, &["status"], &[&f]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned()), (Some(0), want.clone()));
+    assert!(err.contains("not a boltscope index") && err.lines().count() == 1, "{err}");
+    assert_eq!(std::fs::read(&f).unwrap(), before, "the snapshot is untouched");
+    let notes = tmp.path().join("notes.txt");
+    std::fs::write(&notes, "hello\n").unwrap();
+    assert!(run(&notes, &["status"], &[&f]).status.success());
+    assert_eq!(std::fs::read(&notes).unwrap(), b"hello\n");
+    let fifo = tmp.path().join("fifo.redb");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut child = common::boltscope()
+        .arg("--index")
+        .arg(&fifo)
+        .arg("status")
+        .arg(&f)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let done = common::live::wait_timeout(&mut child, std::time::Duration::from_secs(20));
+    if done.is_none() {
+        let _ = child.kill();
+    }
+    assert!(done.is_some_and(|s| s.success()), "a FIFO as the index must not block the command: {done:?}");
+    let aside = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".damaged-"));
+    assert_eq!(aside.count(), 0, "nothing moved aside");
+    let empty = tmp.path().join("empty.redb");
+    std::fs::write(&empty, b"").unwrap();
+    let out = run(&empty, &["status"], &[&f]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::metadata(&empty).unwrap().len() > 0, "an empty file is started as an index");
+}
+
+#[test]
 fn an_index_of_an_older_schema_is_rebuilt_silently() {
     let tmp = tempfile::tempdir().unwrap();
     let f = copy(&tmp, "tiny-1.snap.db");

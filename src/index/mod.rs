@@ -107,8 +107,13 @@ pub enum OpenErrorKind {
     Newer,
     /// Its folder or file cannot be written.
     Unwritable,
-    /// The file is there and writable, but redb cannot use it: damaged.
+    /// The file is there and writable, a redb database by its first bytes, but redb cannot use
+    /// it: damaged (the one kind a command may move aside and replace).
     Damaged,
+    /// Something that is not an index: not a regular file (a FIFO, a device, a folder), or a file
+    /// that does not begin as a redb database does (a snapshot given to `--index` by mistake).
+    /// Never opened for writing, never replaced.
+    Foreign,
 }
 
 /// An index that could not be opened: its kind, and what redb or the system said.
@@ -211,6 +216,30 @@ fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, Stri
     }
 }
 
+/// The first bytes of every redb database file (the magic number redb writes at offset 0).
+const REDB_MAGIC: [u8; 9] = *b"redb\x1a\x0a\xa9\x0d\x0a";
+
+const NOT_AN_INDEX: &str = "not a boltscope index";
+
+/// Why what is at `path` is no index this run may open or replace, if it is not: a path that is
+/// not a regular file (opening a FIFO would wait for a writer), or a file whose first bytes are
+/// not redb's. Nothing there, an empty file, or the start of redb's magic cut short, is an index
+/// (to create, or damaged). Looks without opening anything for writing.
+fn foreign(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let md = std::fs::metadata(path).ok()?;
+    if !md.is_file() {
+        return Some("not a regular file".into());
+    }
+    let mut head = Vec::with_capacity(REDB_MAGIC.len());
+    let read = std::fs::File::open(path).and_then(|f| f.take(REDB_MAGIC.len() as u64).read_to_end(&mut head));
+    match read {
+        Ok(_) if REDB_MAGIC.starts_with(&head) => None,
+        Ok(_) => Some("its first bytes are not a redb database's".into()),
+        Err(x) => Some(format!("cannot be read: {x}")),
+    }
+}
+
 fn e(x: impl std::fmt::Display) -> String {
     x.to_string()
 }
@@ -220,7 +249,9 @@ impl Index {
     /// current. Waits up to two seconds for another boltscope process that is writing it.
     pub fn open(path: &Path) -> Result<Index, OpenError> {
         Self::open_inner(path).map_err(|message| {
-            let kind = if message.starts_with("held by another") {
+            let kind = if message.starts_with(NOT_AN_INDEX) {
+                OpenErrorKind::Foreign
+            } else if message.starts_with("held by another") {
                 OpenErrorKind::Busy
             } else if message.starts_with("made by a newer") {
                 OpenErrorKind::Newer
@@ -234,10 +265,15 @@ impl Index {
     }
 
     fn open_inner(path: &Path) -> Result<Index, String> {
+        if let Some(why) = foreign(path) {
+            return Err(format!("{NOT_AN_INDEX} ({why}): left as it is"));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|x| format!("cannot create {}: {x}", dir.display()))?;
         }
-        let handle = if path.exists() {
+        // An empty file (made by `touch`, or a run stopped before redb wrote its header) is
+        // started as a new index.
+        let handle = if path.metadata().is_ok_and(|m| m.len() > 0) {
             // Read-only opens skip redb's integrity pass (it hashes the whole index, and grows with
             // it); a corrupt index is still caught: redb's errors and panics become a warning.
             match retry(|| Database::builder().open_read_only(path)) {
