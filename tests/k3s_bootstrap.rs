@@ -209,6 +209,15 @@ fn check_k3s_token_gates_on_the_bootstrap_data() {
         common::dir().join("tiny-1.snap.db").as_os_str(),
     ]);
     assert_eq!(none.status.code(), Some(1));
+    // What is no token file (a megabyte here; `/dev/zero` has no end) is refused with its reason,
+    // read no further than a token can be long.
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big");
+    std::fs::write(&big, vec![b'a'; 1 << 20]).unwrap();
+    let refused = run(&big);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(err.contains("--k3s-token ") && err.contains("not a k3s token file"), "{err}");
 }
 
 /// `inspect` of a k3s-named zip beside its metadata file shows both.

@@ -158,15 +158,26 @@ fn table(path: &str, r: &CheckReport, torn: bool) -> String {
     o
 }
 
-/// Reads the k3s token from a file or standard input (`-`), trimmed as k3s trims it.
+/// The most a k3s token file is read: a real one is a few hundred bytes (`K10<ca hash>::server:
+/// <secret>`), and reading `/dev/zero` or a huge file by mistake must not take the memory.
+const TOKEN_MAX: u64 = 64 << 10;
+
+/// Reads the k3s token from a file or standard input (`-`), trimmed as k3s trims it; refuses one
+/// longer than [`TOKEN_MAX`].
 fn read_token(p: &std::path::Path) -> Result<check::Token, String> {
-    let text = if p.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    use std::io::Read;
+    let fail = |e: String| format!("--k3s-token {}: {e}", p.display());
+    let source: Box<dyn Read> = if p.as_os_str() == "-" {
+        Box::new(std::io::stdin())
     } else {
-        std::fs::read_to_string(p)
+        Box::new(std::fs::File::open(p).map_err(|e| fail(e.to_string()))?)
     };
-    let text = text.map_err(|e| format!("--k3s-token {}: {e}", p.display()))?;
+    let mut bytes = Vec::new();
+    source.take(TOKEN_MAX + 1).read_to_end(&mut bytes).map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > TOKEN_MAX {
+        return Err(fail(format!("longer than {} KiB: not a k3s token file", TOKEN_MAX >> 10)));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| fail("not text: not a k3s token file".into()))?;
     Ok(check::Token(boltscope::k3s::token::read_token(&text).to_string()))
 }
 
