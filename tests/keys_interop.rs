@@ -4,7 +4,8 @@
 //!
 //! 1. a fresh `cluster`-shape snapshot is made now (etcd 3.5.1 loaded by the oracle's
 //!    `etcdload.py cluster 0.1` with seed 11, not the fixture's, then `etcdctl snapshot save`);
-//! 2. it and the fixtures tiny-1, k8s-0.005, churn-0.005 and cluster-0.1 are each restored into a
+//! 2. it, a snapshot taken now while etcd was compacting (`fixtures/make-compacting.sh`), and the
+//!    fixtures tiny-1, k8s-0.005, churn-0.005 and cluster-0.1 are each restored into a
 //!    real etcd 3.5.1 keeping their member and cluster ids, and asked every `etcdctl get` (every
 //!    option, several prefixes, revisions across the compaction up to past the head), `watch
 //!    --rev R` (stopped after 3 s) and `endpoint hashkv --rev R` case, by
@@ -17,7 +18,8 @@
 //!    and its plaintext Secrets' data appears in no output without `--show-secrets`.
 //!
 //! Every etcd listens on 127.0.0.1 only, on ports from `KEYS_INTEROP_PORT_BASE` (default 24360:
-//! 24360-24361 for the fresh load, the answers script from 24370), and is stopped at the end.
+//! 24360-24361 for the fresh load, the answers script from 24370, the compacting snapshot from
+//! 24390), and is stopped at the end.
 
 mod common;
 mod keys_common;
@@ -128,6 +130,12 @@ fn get_log_hashkv_and_decode_equal_a_live_etcd() {
     // choice by name: both take the `cluster-0.1` choices).
     let mut all: Vec<&str> = fixtures.to_vec();
     all.push("cluster-0.1");
+    // A snapshot taken now while etcd 3.5.1 was still compacting (the script checks it with real
+    // bbolt): the restored server resumes the compaction before it answers.
+    let mut compacting = Command::new("bash");
+    compacting.arg(common::dir().join("make-compacting.sh")).arg(&src).env("PORT_BASE", (port_base() + 30).to_string());
+    run_ok("make-compacting.sh (a snapshot taken mid-compaction)", &mut compacting);
+    all.push("compacting-1");
     let mut make = Command::new("bash");
     make.arg(common::dir().join("make-key-answers.sh"))
         .args(&all)

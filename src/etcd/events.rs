@@ -56,17 +56,46 @@ pub struct Options {
     pub track: bool,
 }
 
-/// Turns entries, fed in revision order, into events.
+/// Turns entries, fed in revision order, into events; [`Replayer::finish`] after the last.
+///
+/// A watch that starts at the compaction floor C replays what compaction left at C: of each key's
+/// records at C (a transaction may write a key more than once), the last one, unless it is a
+/// tombstone. A file whose compaction was scheduled but not finished (a snapshot taken while etcd
+/// was compacting) still holds the others, which a server restored from it removes before it
+/// answers; so the records at C are held back until the first record past C and only what
+/// compaction keeps is replayed. (A finished compaction left nothing else there.)
 pub struct Replayer<'a> {
     range: KeyRange,
     o: Options,
     last: HashMap<&'a [u8], Entry<'a>>,
+    at_floor: Vec<Entry<'a>>,
 }
 
 impl<'a> Replayer<'a> {
     /// A replayer of the keys `range` selects.
     pub fn new(range: KeyRange, o: Options) -> Replayer<'a> {
-        Replayer { range, o, last: HashMap::new() }
+        Replayer { range, o, last: HashMap::new(), at_floor: Vec::new() }
+    }
+
+    /// The compaction floor, when the replay starts there (a replay from before it, of what the
+    /// file holds, shows every record as it is).
+    fn floor(&self) -> Option<u64> {
+        self.o.compacted.filter(|&c| self.o.from == c)
+    }
+
+    /// Replays the records held at the floor: each key's last one, unless a tombstone.
+    fn flush(&mut self, emit: &mut dyn FnMut(&Event<'a>) -> Result<(), Problem>) -> Result<(), Problem> {
+        let held = std::mem::take(&mut self.at_floor);
+        for (i, e) in held.iter().enumerate() {
+            let superseded = held[i + 1..].iter().any(|later| later.kv.key == e.kv.key);
+            self.process(*e, !superseded && !e.rev.tombstone, emit)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the replay: what is still held at the floor is replayed.
+    pub fn finish(&mut self, emit: &mut dyn FnMut(&Event<'a>) -> Result<(), Problem>) -> Result<(), Problem> {
+        self.flush(emit)
     }
 
     /// Whether an entry concerns the replay at all (its key is selected).
@@ -84,9 +113,26 @@ impl<'a> Replayer<'a> {
         if !self.wants(&e) {
             return Ok(());
         }
+        if self.floor() == Some(e.rev.main) {
+            self.at_floor.push(e);
+            return Ok(());
+        }
+        if !self.at_floor.is_empty() {
+            self.flush(emit)?;
+        }
+        self.process(e, true, emit)
+    }
+
+    /// Tracks `e` and, when `shown` and at or past the start, replays it.
+    fn process(
+        &mut self,
+        e: Entry<'a>,
+        shown: bool,
+        emit: &mut dyn FnMut(&Event<'a>) -> Result<(), Problem>,
+    ) -> Result<(), Problem> {
         let track = self.o.track || self.o.prev_kv;
         let previous = if track { self.last.insert(e.kv.key, e) } else { None };
-        if e.rev.main < self.o.from {
+        if e.rev.main < self.o.from || !shown {
             return Ok(());
         }
         let kv = if e.rev.tombstone { Kv { key: e.kv.key, mod_revision: e.rev.main, ..Kv::default() } } else { e.kv };
@@ -167,5 +213,6 @@ pub fn replay_with<'a>(
     for x in extra {
         r.feed(*x, emit)?;
     }
+    r.finish(emit)?;
     Ok(judge.judged())
 }

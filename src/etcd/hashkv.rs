@@ -96,7 +96,9 @@ pub struct HashKv {
     /// The revision hashed.
     #[serde(rename = "hashRevision")]
     pub hash_revision: i64,
-    /// `finishedCompactRev`, or -1 when the file was never compacted.
+    /// The compaction revision a store opened on the file has: `finishedCompactRev`, or the
+    /// scheduled one when a compaction was scheduled and not finished (opening the store resumes
+    /// it, and a restored server's `endpoint hashkv` reports it); -1 when never compacted.
     #[serde(rename = "compactRevision")]
     pub compact_revision: i64,
 }
@@ -124,7 +126,7 @@ pub enum HashError {
 /// well and hashes, but no etcd wrote that bucket.
 pub fn at(view: &DbView<'_>, rev: i64) -> Result<(HashKv, Judged), HashError> {
     let store = Store::read(view).map_err(HashError::Unreadable)?;
-    let compact_revision = store.finished.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
+    let compact_revision = store.compacted.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
     // The tree is listed first, as the key readers list it (a page reached twice is a problem),
     // and every entry is checked as it is hashed: a damaged bucket gets no hash, whatever the
     // revision (no etcd holds such a file).

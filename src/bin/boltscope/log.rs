@@ -213,6 +213,7 @@ fn replay_indexed<'a>(
     for e in entries {
         r.feed(e, emit)?;
     }
+    r.finish(emit)?;
     Ok(true)
 }
 
