@@ -1,5 +1,6 @@
 //! Every `unsafe` line of the crate: the read-only memory map, a prefetch hint, a hint to start
-//! writing an output file back to disk, and the default SIGPIPE action for the binary.
+//! writing an output file back to disk, the free space of a file system, and the default SIGPIPE
+//! action for the binary.
 //!
 //! A file is opened read-only (never for writing, never taking bbolt's flock, so it works beside
 //! a running etcd) and mapped shared, so changes a live etcd makes through `pwrite` are seen and
@@ -87,6 +88,30 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (file, offset, len);
+}
+
+/// The bytes an unprivileged writer may still use on the file system holding `file`, and that
+/// file system's size (`fstatvfs`); `None` where it cannot be told (or off Unix).
+pub fn free_space(file: &File) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: statvfs is a plain C struct of integers, for which all zeroes is a valid value.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: fstatvfs writes one statvfs into `st`, which is ours and of that type; the
+        // descriptor is borrowed from `file`, so it is open for the call.
+        if unsafe { libc::fstatvfs(file.as_raw_fd(), &mut st) } != 0 {
+            return None;
+        }
+        #[allow(clippy::unnecessary_cast)]
+        let (frsize, avail, blocks) = (st.f_frsize as u64, st.f_bavail as u64, st.f_blocks as u64);
+        Some((avail.saturating_mul(frsize), blocks.saturating_mul(frsize)))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
+    }
 }
 
 /// Restores the default action of SIGPIPE (Rust's runtime ignores it, so a write to a closed

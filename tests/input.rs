@@ -235,3 +235,53 @@ fn an_archive_that_holds_nothing_is_not_called_an_empty_file() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("holds 0 bytes, too small to be a bbolt database") && !err.contains("file is 0"), "{err}");
 }
+
+/// A gzip bomb expanded into a small `$TMPDIR` (a 64 MiB tmpfs mounted here, so root only: run by
+/// `.ci/run` with the interop tests) stops before the file system is full: exit 2, a message that
+/// says why, and the file system keeps its reserve (a twentieth of it). Before, it filled it.
+#[test]
+#[ignore = "mounts a tmpfs (root): run by .ci/run with the interop tests"]
+fn expansion_stops_before_a_small_tmpdir_is_full() {
+    use std::io::Write;
+    let required = std::env::var_os("BOLTSCOPE_INTEROP_REQUIRED").is_some();
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        assert!(!required, "cannot mount a tmpfs (not root?)");
+        eprintln!("skipped: cannot mount a tmpfs");
+        return;
+    }
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&mnt);
+    // 256 MiB of zeros in a gzip of a few hundred KB, kept outside the small file system.
+    let bomb = tmp.path().join("bomb.db.gz");
+    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&bomb).unwrap(), flate2::Compression::fast());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..256 {
+        gz.write_all(&zeros).unwrap();
+    }
+    gz.finish().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_boltscope"))
+        .args(["--no-index", "status"])
+        .arg(&bomb)
+        .env("TMPDIR", &mnt)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("kept free for the rest of the system") && err.contains("TMPDIR"), "{err}");
+    let df = std::process::Command::new("df").args(["-B1", "--output=avail"]).arg(&mnt).output().unwrap();
+    let avail: u64 = String::from_utf8_lossy(&df.stdout).lines().nth(1).unwrap().trim().parse().unwrap();
+    assert!(avail >= (64 << 20) / 20, "the reserve is kept: {avail} bytes free of 64 MiB");
+}

@@ -3,6 +3,7 @@
 
 use super::copy::{copy_bounded, CopyError};
 use super::error::InputError;
+use super::room::Roomy;
 use super::sniff::{sniff, Container, Sniffed, SNIFF_LEN};
 use super::{gzip, zip};
 use std::fs::File;
@@ -56,10 +57,12 @@ pub fn expand(path: &Path, limit: u64) -> Result<Expanded, InputError> {
     };
     let temp_err = |source: io::Error| InputError::TempFile { path: path.to_path_buf(), source };
     let mut out = tempfile::tempfile().map_err(temp_err)?;
+    // Written with an eye on the file system's free space: the limit alone can fill a small one.
+    let mut room = Roomy::new(&mut out);
     let (expanded_size, entry_name) = match container {
-        Container::Zip => zip::expand(path, input, &mut out, limit).map(|(n, name)| (n, Some(name)))?,
-        Container::Gzip => (gzip::expand(path, input, &mut out, limit)?, None),
-        Container::Zstd => (expand_zstd(path, input, &mut out, limit)?, None),
+        Container::Zip => zip::expand(path, input, &mut room, limit).map(|(n, name)| (n, Some(name)))?,
+        Container::Gzip => (gzip::expand(path, input, &mut room, limit)?, None),
+        Container::Zstd => (expand_zstd(path, input, &mut room, limit)?, None),
         Container::Plain => (0, None),
     };
     out.flush().map_err(temp_err)?;

@@ -37,6 +37,7 @@ mod error;
 mod expand;
 mod gzip;
 mod peek;
+mod room;
 mod sniff;
 mod zip;
 
