@@ -1,6 +1,6 @@
 //! Every `unsafe` line of the crate: the read-only memory map, a prefetch hint, a hint to start
-//! writing an output file back to disk, the free space of a file system, and the default SIGPIPE
-//! action for the binary.
+//! writing an output file back to disk, the free space of a file system, and the binary's signal
+//! actions (SIGPIPE's default; a SIGBUS, an input cut short while mapped, as an exit with a word).
 //!
 //! A file is opened read-only (never for writing, never taking bbolt's flock, so it works beside
 //! a running etcd) and mapped shared, so changes a live etcd makes through `pwrite` are seen and
@@ -28,8 +28,9 @@ impl MappedFile {
         // writes with pwrite), which Rust cannot see as a data race on `&[u8]` in practice; every
         // read is bounds-checked and its result validated, and callers detect concurrent commits
         // by comparing the meta pages before and after (see `input::read_consistent`). A file
-        // truncated by another process while mapped raises SIGBUS; etcd and bbolt only ever grow
-        // the file (defrag replaces it by rename, leaving this inode intact). Expanded archives
+        // truncated by another process while mapped raises SIGBUS, which the binary turns into
+        // exit 2 with a word ([`exit_on_sigbus`]); etcd and bbolt only ever grow the file (defrag
+        // replaces it by rename, leaving this inode intact). Expanded archives
         // are unlinked temporary files no other process can reach.
         let map = unsafe { MmapOptions::new().map(file) }?;
         Ok(MappedFile { map: Some(map) })
@@ -111,6 +112,40 @@ pub fn free_space(file: &File) -> Option<(u64, u64)> {
     {
         let _ = file;
         None
+    }
+}
+
+/// The exit status [`exit_on_sigbus`] ends the process with.
+static SIGBUS_EXIT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(2);
+
+/// Makes a SIGBUS end the process with one line on stderr and exit status `code`, instead of a
+/// crash with no word. A SIGBUS here means the mapped input was cut short by another process while
+/// it was read (a read past its new end: `cp` or a truncating write over a backup being checked):
+/// nothing about the file was decided. The fault cannot be returned from, so the process ends at
+/// once; a temporary copy `compact` was writing stays behind, and the next job writing into that
+/// folder removes it (its name carries this process's id). For the binary's `main`; Linux only.
+pub fn exit_on_sigbus(code: i32) {
+    SIGBUS_EXIT.store(code, std::sync::atomic::Ordering::Relaxed);
+    #[cfg(target_os = "linux")]
+    // SAFETY: the handler installed only calls async-signal-safe functions (write, _exit) on a
+    // static message and an atomic read; `sigaction` copies the struct, which is ours, zeroed (a
+    // valid value for it) and then filled; no other thread installs a SIGBUS handler.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+    }
+}
+
+#[cfg(target_os = "linux")]
+extern "C" fn on_sigbus(_: libc::c_int) {
+    const MSG: &[u8] = b"boltscope: the input file was cut short by another process while it was being read \
+(SIGBUS); nothing about it was decided: read a copy that no process writes\n";
+    // SAFETY: write and _exit are async-signal-safe; MSG is a static buffer of MSG.len() bytes.
+    unsafe {
+        libc::write(2, MSG.as_ptr().cast(), MSG.len());
+        libc::_exit(SIGBUS_EXIT.load(std::sync::atomic::Ordering::Relaxed));
     }
 }
 

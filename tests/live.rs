@@ -1,5 +1,6 @@
 //! Reading the file of a running etcd: never blocked by its flock, and a commit landing while
-//! boltscope reads is noticed (the meta pages changed), re-read, and reported if it never settles.
+//! boltscope reads is noticed (the meta pages changed), re-read, and reported if it never settles;
+//! a file another process cuts short while it is read ends the run with a word, exit 2.
 
 mod common;
 use boltscope::input as db;
@@ -118,4 +119,34 @@ fn compact_refuses_a_file_that_never_settles() {
     assert!(e.contains("etcdctl snapshot save"), "the message says what to do instead: {e}");
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, vec![std::ffi::OsString::from("live.db")], "no DST and no temporary file");
+}
+
+/// A file cut short by another process while `dump` reads it (a backup overwritten in place):
+/// one line on stderr and exit 2, not a bus error with no word. `dump` is held mid-file by its
+/// unread output pipe while the file is truncated.
+#[test]
+fn a_file_cut_short_while_it_is_read_is_an_unreadable_file_not_a_crash() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("overwritten.db");
+    std::fs::write(&f, common::bytes("cluster-0.1.snap.db")).unwrap();
+    let mut child = common::boltscope()
+        .args(["--no-index", "dump", "--all-revisions"])
+        .arg(&f)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its first output proves it is reading; the pipe (64 KiB, unread) then holds it mid-file.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 4096];
+    stdout.read_exact(&mut first).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::fs::OpenOptions::new().write(true).open(&f).unwrap().set_len(0).unwrap();
+    let mut sink = Vec::new();
+    stdout.read_to_end(&mut sink).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cut short by another process") && err.lines().count() == 1, "{err}");
 }

@@ -40,6 +40,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     boltscope::sys::default_sigpipe();
+    boltscope::sys::exit_on_sigbus(i32::from(exit::Verdict::Unreadable.code()));
     // Every command's --help ends with the exit codes, which are the same for all of them.
     let matches = cli::Cli::command().mut_subcommands(|c| c.after_long_help(exit::HELP)).get_matches();
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
