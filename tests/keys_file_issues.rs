@@ -1,7 +1,8 @@
 //! The key readers (`get`, `log`, `dump`, `hashkv`) on a snapshot `check` fails for its length: cut
-//! short, or with bytes appended (`trailing_bytes`; `etcdutl snapshot restore` refuses either).
-//! The tree still reads whole, so the answer comes out, then the problem on stderr and exit 1, as
-//! for a stale leaf; the intact snapshot answers the same with exit 0.
+//! short, or with bytes appended (`trailing_bytes`; `etcdutl snapshot restore` refuses either),
+//! and on a file `check` fails for a tree beside the `key` bucket (the root bucket's names out of
+//! order). The `key` tree still reads whole, so the answer comes out, then the problem on stderr
+//! and exit 1, as for a stale leaf; the intact file answers the same with exit 0.
 
 mod common;
 
@@ -69,4 +70,45 @@ fn a_member_file_cut_short_is_told_also_with_meta_and_its_slack_is_not_read() {
     let s = s.to_str().unwrap();
     assert_eq!(run(&["get", s, "/registry/", "--prefix", "--keys-only"]).status.code(), Some(0));
     assert_eq!(run(&["check", s]).status.code(), Some(1));
+}
+
+#[test]
+fn a_damaged_bucket_beside_key_is_told_as_check_tells_it() {
+    // The root bucket's second name made smaller than its first (`check`: keys_out_of_order on the
+    // root leaf). The `key` bucket is still found and reads whole: the answer is the intact file's,
+    // then check's problem in check's words, exit 1.
+    let tmp = tempfile::tempdir().unwrap();
+    let good = common::bytes("k8s-0.005.member.db");
+    let mut d = good.clone();
+    let l = common::layout(&d);
+    let root = common::u64_at(&d, l.active_meta * 4096 + 32) as usize * 4096;
+    let e = root + 16 + 16;
+    let key_at = e + common::u32_at(&d, e + 4);
+    d[key_at] = 0x01;
+    let (gp, bp) = (tmp.path().join("good.db"), tmp.path().join("bad-root.db"));
+    std::fs::write(&gp, &good).unwrap();
+    std::fs::write(&bp, &d).unwrap();
+    let check = run(&["check", "-w", "json", bp.to_str().unwrap()]);
+    let check: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let problem = &check["problems"][0];
+    assert_eq!(problem["kind"], "keys_out_of_order", "{check}");
+    let (g, b) = (gp.to_str().unwrap(), bp.to_str().unwrap());
+    for args in [
+        &["get", "/registry/pods/", "--prefix"][..],
+        &["log", "/registry/events/", "--prefix", "-w", "json"],
+        &["dump", "--prefix", "/registry/"],
+        &["hashkv"],
+    ] {
+        let with = |f: &str| {
+            let mut a = vec![args[0], f];
+            a.extend(&args[1..]);
+            run(&a)
+        };
+        let (ok, bad) = (with(g), with(b));
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert_eq!(ok.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&ok.stderr));
+        assert_eq!(bad.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(problem["message"].as_str().unwrap()), "{args:?}: check's words: {err}");
+        assert_eq!(ok.stdout, bad.stdout, "{args:?}: the same answer");
+    }
 }

@@ -83,6 +83,12 @@ pub trait Fold: Sync {
     fn page(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, page: &Page<'_>, tree_level: u32, inline: bool) {
         let _ = (acc, ctx, page, tree_level, inline);
     }
+    /// Whether the walk goes into the bucket `name`, an entry of the bucket at `ctx` (every
+    /// bucket unless a fold says otherwise: a walk of the trees a reader does not read itself).
+    fn descend(&self, ctx: &Ctx<'_>, name: &[u8]) -> bool {
+        let _ = (ctx, name);
+        true
+    }
 }
 
 /// The fold that computes nothing.
@@ -120,5 +126,8 @@ impl<A: Fold, B: Fold> Fold for Pair<'_, A, B> {
     fn page(&self, acc: &mut Self::Acc, ctx: &Ctx<'_>, page: &Page<'_>, tree_level: u32, inline: bool) {
         self.0.page(&mut acc.0, ctx, page, tree_level, inline);
         self.1.page(&mut acc.1, ctx, page, tree_level, inline);
+    }
+    fn descend(&self, ctx: &Ctx<'_>, name: &[u8]) -> bool {
+        self.0.descend(ctx, name) && self.1.descend(ctx, name)
     }
 }

@@ -34,6 +34,28 @@ impl Structure {
     }
 }
 
+/// The problems of every tree but the top-level bucket `skipped` (its entry in the root is still
+/// checked): what a reader that reads that bucket itself, and nothing else, must still hold the
+/// file to. Page accounting (the freelist against what the trees reach) is left out: the skipped
+/// tree's pages are not reached.
+pub fn tree_problems_except(view: &DbView<'_>, skipped: &[u8]) -> Vec<Problem> {
+    struct Except<'n>(&'n [u8]);
+    impl Fold for Except<'_> {
+        type Acc = ();
+        fn empty(&self) {}
+        fn join(&self, _: (), _: ()) {}
+        fn leaf(&self, _: &mut (), _: &super::fold::Ctx<'_>, _: &super::fold::Leaf<'_>) {}
+        fn entry(&self, _: &mut (), _: &super::fold::Ctx<'_>, _: &super::page::LeafElem<'_>) {}
+        fn descend(&self, ctx: &super::fold::Ctx<'_>, name: &[u8]) -> bool {
+            ctx.depth > 0 || name != self.0
+        }
+    }
+    let sink = Sink::default();
+    let visited = AtomicBitmap::new(view.tracked_pages());
+    Walker::new(view, &Except(skipped), &visited, &sink).run();
+    sink.into_sorted().0
+}
+
 /// Walks everything in `view` with `fold`; returns the fold's result and the structure report.
 pub fn walk<F: Fold>(view: &DbView<'_>, fold: &F) -> (F::Acc, Structure) {
     let (acc, s, _) = walk_reached(view, fold);

@@ -303,6 +303,9 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         for i in 0..n {
             let Ok(e) = page.leaf_elem(i) else { continue };
             self.fold.entry(acc, ctx, &e);
+            if e.is_bucket() && !self.fold.descend(ctx, e.key) {
+                continue;
+            }
             if e.is_bucket() {
                 let node = PathNode { name: e.key, parent: ctx.path };
                 let sub_ctx =

@@ -305,20 +305,27 @@ pub fn streamed(
     judged(path, &judged_as).max(file_problems(path, data, meta))
 }
 
-/// What `check` fails the file for outside the tree an answer came from, found without reading
-/// it: a meta page that cannot be used, a high-water mark past the end (a file cut short), bytes
+/// What `check` fails the file for outside the `key` bucket an answer came from: every other
+/// tree (the root bucket and the small buckets beside `key`: `meta`, `members`, `lease`, `auth`,
+/// ..., walked as `check` walks them, without the page accounting, which needs the `key` tree
+/// too), a meta page that cannot be used, a high-water mark past the end (a file cut short), bytes
 /// past it that are not whole pages nor a sha256 trailer (a snapshot whose trailer was cut, or
 /// with bytes appended: `etcdutl snapshot restore` refuses it). Whole pages past the high-water
 /// mark pass unread (a member file's slack, which `check` reads for zeros: it can be a gigabyte),
 /// and the trailer's hash is not verified (a SHA-256 of the whole file: `check` does both). With
 /// `--meta N` (a transaction read deliberately, most often because the other meta page cannot be
-/// used) the meta pages' problems are not told, the file's length is.
+/// used) the meta pages' problems are not told, the file's length and that tree's are.
 pub fn file_issues(data: &[u8], meta: Option<u8>) -> Vec<Problem> {
-    let Ok(view) = DbView::new(data) else { return Vec::new() };
+    let view = match meta {
+        None => DbView::new(data),
+        Some(m) => DbView::with_meta(data, usize::from(m)),
+    };
+    let Ok(view) = view else { return Vec::new() };
     let mut found = view.file_problems();
     if meta.is_some() {
         found.retain(|p| p.kind == boltscope::ProblemKind::HwmPastEof);
     }
+    found.extend(boltscope::bbolt::structure::tree_problems_except(&view, boltscope::etcd::KEY_BUCKET));
     found.extend(boltscope::etcd::trailer::tail_shape_problem(&view));
     found
 }
