@@ -122,15 +122,6 @@ pub fn json(c: &Comparison, s: &Shown<'_>) -> String {
     format!("{v}\n")
 }
 
-/// A key for a terminal: as text when it is UTF-8 without control characters, else escaped.
-pub fn show_key(key: &[u8]) -> String {
-    match std::str::from_utf8(key) {
-        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
-        Ok(s) => s.chars().flat_map(char::escape_default).collect(),
-        Err(_) => key.escape_ascii().to_string(),
-    }
-}
-
 fn field_names(f: &[Field]) -> String {
     let n: Vec<String> = f
         .iter()
@@ -148,7 +139,7 @@ fn lease(l: u64) -> String {
 }
 
 fn one_line(mark: char, c: &Change, values: bool) -> String {
-    let key = show_key(&c.key);
+    let key = crate::report::show_key(&c.key);
     let flag = if c.conflict { "  CONFLICT" } else { "" };
     match (&c.a, &c.b) {
         (Some(a), Some(b)) => {

@@ -1,12 +1,22 @@
 //! What several commands print the same way: a file's problems on stderr, the outcome of
-//! reading one file (why it could not be read, or that it kept changing), and the pieces of
-//! Prometheus text every exposition uses.
+//! reading one file (why it could not be read, or that it kept changing), a key shown to people,
+//! and the pieces of Prometheus text every exposition uses.
 
 use crate::exit::Verdict;
 use boltscope::error::Error;
 use boltscope::Problem;
 use std::io::Write;
 use std::path::Path;
+
+/// A key for a terminal: as text when it is UTF-8 without control characters, else escaped (a
+/// key holding an escape sequence or a newline cannot move the cursor or split a row).
+pub fn show_key(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
+        Ok(s) => s.chars().flat_map(char::escape_default).collect(),
+        Err(_) => key.escape_ascii().to_string(),
+    }
+}
 
 /// Prints a file's problems on stderr, one per line.
 pub fn print_problems(path: &Path, problems: &[Problem], total: u64) {
@@ -183,5 +193,13 @@ mod tests {
         assert_eq!(v(0, 0, false, true), NOT_VERIFIED);
         assert_eq!(v(0, 1, false, true), format!("{NOT_VERIFIED}, 1 warning(s)"));
         assert_eq!(v(1, 0, false, true), "1 problem(s)");
+    }
+
+    #[test]
+    fn a_key_shown_to_people_cannot_drive_the_terminal() {
+        assert_eq!(show_key(b"/registry/pods/a"), "/registry/pods/a");
+        assert_eq!(show_key("/caf\u{e9}".as_bytes()), "/caf\u{e9}");
+        assert_eq!(show_key(b"a\x1b[31mb\nc"), "a\\u{1b}[31mb\\nc");
+        assert_eq!(show_key(b"\xff\x00x"), "\\xff\\x00x");
     }
 }

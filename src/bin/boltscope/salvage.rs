@@ -131,10 +131,10 @@ fn text(r: &SalvageReport) -> String {
             writeln!(o, "  live      {live} live key(s), {} may have lost their newest record", r.live_keys_at_risk);
     }
     for k in &r.live_keys_at_risk_first {
-        let _ = writeln!(o, "  at risk   {k}");
+        let _ = writeln!(o, "  at risk   {}", crate::report::show_key(k.as_bytes()));
     }
     for k in &r.uncertain_keys_first {
-        let _ = writeln!(o, "  uncertain {k}");
+        let _ = writeln!(o, "  uncertain {}", crate::report::show_key(k.as_bytes()));
     }
     let b: Vec<String> = r.buckets.iter().map(|b| format!("{} {} ({})", b.name, b.entries, b.source)).collect();
     let _ = writeln!(o, "  buckets   {}", b.join(", "));
