@@ -41,7 +41,8 @@ pub struct LogArgs {
     /// Start at this revision, as `etcdctl watch --rev R` (refused below the compaction and past
     /// the current revision; read as etcdctl reads integers: `0x` hex, `0o`/leading-`0` octal,
     /// `0b` binary). As with watch, 0 means "from now on" (nothing: the file has no future) and
-    /// a negative R is refused as compacted (nothing when the file was never compacted). Without
+    /// a negative R is refused as compacted (when the file was never compacted, -1 gives nothing
+    /// and -2 and lower are refused, as etcd keeps a compaction revision of -1 then). Without
     /// --rev: every revision the file holds, also those below the compaction that a server could
     /// no longer replay.
     #[arg(long, value_name = "R", allow_hyphen_values = true, value_parser = goflag::parse_i64)]
@@ -217,12 +218,14 @@ fn replay_indexed<'a>(
     Ok(true)
 }
 
-/// Where a watch from `rev` starts: 0 is "from now on" (`None`: nothing to replay), a negative
-/// revision is below any compaction (and, in a never-compacted store, reads nothing).
+/// Where a watch from `rev` starts: 0 is "from now on" (`None`: nothing to replay). A negative
+/// revision is below any compaction; in a never-compacted store (compaction revision -1, as etcd
+/// keeps it) -1 is not below it and reads nothing (the server reads from the revision's bytes as
+/// unsigned, past every key), and -2 and lower are.
 fn watch_start(store: &Store, rev: i64) -> Result<Option<u64>, RevError> {
     match rev {
         0 => Ok(None),
-        r if r < 0 && store.compacted.is_some() => Err(RevError::Compacted),
+        r if r < 0 && (store.compacted.is_some() || r < -1) => Err(RevError::Compacted),
         r if r < 0 => Ok(None),
         r => store.read_at(r).map(Some),
     }
