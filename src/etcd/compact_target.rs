@@ -1,6 +1,7 @@
 //! Which revision a compaction runs at: the current one, or one asked for, refused past the
-//! current revision and below the finished compaction (etcd's `mvcc: required revision is a future
-//! revision` and `... has been compacted`), and never in a file that is not etcd's.
+//! current revision and below the finished compaction, or below one scheduled and not finished
+//! (etcd's `mvcc: required revision is a future revision` and `... has been compacted`: etcd
+//! resumes an unfinished compaction on start), and never in a file that is not etcd's.
 //!
 //! The entries that survive a compaction at that revision are [`super::compaction::keep`]'s.
 
@@ -39,6 +40,14 @@ pub enum TargetError {
         /// The finished compaction.
         finished: u64,
     },
+    /// Below a compaction etcd scheduled and had not finished when the file was saved: part of
+    /// what lies below it is gone already, and etcd finishes it on start.
+    Compacting {
+        /// Asked for.
+        rev: u64,
+        /// The scheduled compaction.
+        scheduled: u64,
+    },
     /// The `key` bucket cannot be read.
     Unreadable(Problem),
 }
@@ -51,6 +60,12 @@ impl fmt::Display for TargetError {
             TargetError::Compacted { rev, finished } => {
                 write!(f, "revision {rev} is below the finished compaction at {finished}: it is already gone")
             }
+            TargetError::Compacting { rev, scheduled } => write!(
+                f,
+                "revision {rev} is below the compaction at {scheduled}, which etcd was running when the file was \
+                 saved (scheduled, not finished): part of what lies below it is gone already, and etcd finishes it \
+                 on start; compact at {scheduled} or later"
+            ),
             TargetError::Unreadable(p) => write!(f, "the key bucket cannot be read: {p}"),
         }
     }
@@ -66,7 +81,7 @@ pub struct Target {
 }
 
 /// The revision to compact `view` at (None: no compaction). Refuses a file that is not etcd's, a
-/// revision past the current one, and one below the finished compaction.
+/// revision past the current one, and one below the finished or the scheduled compaction.
 pub fn target(view: &DbView<'_>, r: Revision) -> Result<Option<Target>, TargetError> {
     if r == Revision::None {
         return Ok(None);
@@ -86,6 +101,9 @@ pub fn target(view: &DbView<'_>, r: Revision) -> Result<Option<Target>, TargetEr
     }
     if let Some(finished) = info.finished_compact_revision.filter(|&f| rev < f) {
         return Err(TargetError::Compacted { rev, finished });
+    }
+    if let Some(scheduled) = info.scheduled_compact_revision.filter(|&s| rev < s) {
+        return Err(TargetError::Compacting { rev, scheduled });
     }
     Ok(Some(Target { revision: rev, current }))
 }
@@ -121,5 +139,19 @@ mod tests {
         assert_eq!(at(current + 1), Err(TargetError::Future { rev: current + 1, current }));
         let msg = at(current + 1).unwrap_err().to_string();
         assert_eq!(msg, format!("revision {} is past the current revision {current}", current + 1));
+    }
+
+    #[test]
+    fn below_a_compaction_etcd_had_not_finished_is_refused() {
+        // Saved while etcd was compacting at C (fixtures/compacting): the restored server reports
+        // C as its compaction, having finished it; below C part of the history is gone already.
+        let (current, c) = server_says("compacting-1");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/compacting");
+        let data = std::fs::read(dir.join("compacting-1.snap.db")).unwrap();
+        let view = DbView::new(&data).unwrap();
+        let at = |r| target(&view, Revision::At(r));
+        assert_eq!(at(c), Ok(Some(Target { revision: c, current })));
+        assert_eq!(at(c - 1), Err(TargetError::Compacting { rev: c - 1, scheduled: c }));
+        assert_eq!(at(1), Err(TargetError::Compacting { rev: 1, scheduled: c }));
     }
 }
