@@ -185,3 +185,58 @@ fn an_undecodable_record_inside_the_history_loses_its_revision_only() {
     let (risk, live) = (rep["live_keys_at_risk"].as_u64().unwrap(), rep["live_keys"].as_u64().unwrap());
     assert!(risk > 0 && risk < live, "{rep}");
 }
+
+#[test]
+fn one_unreadable_record_of_a_transaction_loses_its_revision() {
+    // cluster-0.1: a revision with several records (a transaction), the value of its second made
+    // undecodable. Its other records read, but the revision is lost all the same (a key deleted
+    // there would come back), and the live keys older than it are at risk.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("cluster-0.1.snap.db");
+    let (at, main) = {
+        let view = boltscope::DbView::new(&d).unwrap();
+        let kb = boltscope::bbolt::cursor::top_bucket(&view, b"key").unwrap().unwrap();
+        let mut recs: Vec<(usize, u64, u64)> = Vec::new();
+        boltscope::bbolt::cursor::for_each(&view, kb, &mut |e| {
+            let main = u64::from_be_bytes(e.key[..8].try_into().unwrap());
+            let sub = u64::from_be_bytes(e.key[9..17].try_into().unwrap());
+            recs.push((e.value.as_ptr() as usize - d.as_ptr() as usize, main, sub));
+        })
+        .unwrap();
+        let last = recs.last().unwrap().1;
+        let (at, main, _) = *recs.iter().rev().find(|r| r.2 == 1 && r.1 < last).expect("a transaction");
+        (at, main)
+    };
+    d[at] = 0xff;
+    let src = tmp.path().join("txn.db");
+    std::fs::write(&src, &d).unwrap();
+    let dst = tmp.path().join("out.db");
+    let out = salvage_cli(&["-w", "json"], &src, dst.to_str().unwrap());
+    let rep: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lost = rep["revision_ranges_lost"].as_array().unwrap();
+    let covers = lost.iter().any(|r| r[0].as_u64().unwrap() <= main && main <= r[1].as_u64().unwrap());
+    assert!(covers, "revision {main} lost: {}", rep["revision_ranges_lost"]);
+    assert!(rep["live_keys_at_risk"].as_u64().unwrap() > 0, "{}", rep["live_keys_at_risk"]);
+}
+
+#[test]
+fn a_key_that_is_not_utf8_is_named_with_its_bytes_escaped() {
+    // tiny-1 with key0's only record renamed to `ke\xff0` (same length) and the last record made
+    // undecodable: every live key is at risk, and that one is named byte for byte, not with
+    // replacement characters.
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, _) = undecodable(tmp.path(), 0);
+    let mut d = std::fs::read(&src).unwrap();
+    let at = d.windows(6).position(|w| w == b"\x0a\x04key0").expect("key0's record") + 4;
+    d[at] = 0xff;
+    std::fs::write(&src, &d).unwrap();
+    let dst = tmp.path().join("out.db");
+    let out = salvage_cli(&["-w", "json"], &src, dst.to_str().unwrap());
+    let rep: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let named: Vec<&str> =
+        rep["live_keys_at_risk_first"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+    assert!(named.contains(&"ke\\xff0"), "{named:?}");
+    let text = salvage_cli(&["--force"], &src, dst.to_str().unwrap());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("at risk   ke\\xff0") && !text.contains('\u{fffd}'), "{text}");
+}

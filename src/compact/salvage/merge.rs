@@ -94,17 +94,16 @@ pub fn merge<'a>(
 
 /// Main revisions above `compacted` with no record in `records` (sorted by revision key): revisions
 /// certainly lost, as inclusive ranges, merged. `unread` are the keys of records the tree holds
-/// but that could not be read ([`single_key`] ranges): their revisions existed, and so did every
-/// one between the last record and them (etcd moves to the next revision only when a transaction
-/// writes), so a record unread past the last one read extends the loss past it. Revision 1 is
-/// never lost: etcd's store starts there and gives its first write revision 2.
+/// but that could not be read ([`single_key`] ranges, none of them found again): their revisions
+/// are lost (wholly or in part: a transaction's other records may have been read), and existed,
+/// as did every one between the last record and them (etcd moves to the next revision only when
+/// a transaction writes), so a record unread past the last one read extends the loss past it.
+/// Revision 1 is never lost: etcd's store starts there and gives its first write revision 2.
 pub fn gaps(records: &[KeyRecord<'_>], unread: &[&[u8]], compacted: u64) -> Vec<[u64; 2]> {
     let read: Vec<u64> = records.iter().map(|r| r.rev.main).filter(|&m| m > compacted).collect();
-    let mut missing: Vec<u64> = unread
-        .iter()
-        .filter_map(|k| revision::main_of(k))
-        .filter(|&m| m > compacted && read.binary_search(&m).is_err())
-        .collect();
+    // A revision is lost when any of its records is, also when others of it were read (one
+    // operation of a transaction lost: a key deleted there may come back).
+    let mut missing: Vec<u64> = unread.iter().filter_map(|k| revision::main_of(k)).filter(|&m| m > compacted).collect();
     missing.sort_unstable();
     missing.dedup();
     let mut out: Vec<[u64; 2]> = Vec::new();
@@ -248,6 +247,9 @@ mod tests {
         assert_eq!(gaps(&m.records, &[&u13], 2), [[3, 4], [6, 10], [12, 13]]);
         assert_eq!(gaps(&m.records, &[&u7, &u13], 8), [[9, 10], [12, 13]]);
         assert_eq!(gaps(&m.records, &[&lo], 2), [[3, 4], [6, 10]], "main 4 is already lost");
+        // One record of a revision unread, another of it read: the revision is lost all the same.
+        let u5 = put(b"y", 5).0;
+        assert_eq!(gaps(&m.records, &[&u5], 2), [[3, 10]]);
         // Never compacted: the first write is revision 2, so nothing before it is lost.
         let (a2, b4) = (put(b"a", 2), put(b"b", 4));
         let first = vec![rec(&a2), rec(&b4)];
