@@ -92,7 +92,8 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
 }
 
 /// The bytes an unprivileged writer may still use on the file system holding `file`, and that
-/// file system's size (`fstatvfs`); `None` where it cannot be told (or off Unix).
+/// file system's size (`fstatvfs`); `None` where it cannot be told (a file system that reports no
+/// size, or off Unix).
 pub fn free_space(file: &File) -> Option<(u64, u64)> {
     #[cfg(unix)]
     {
@@ -106,7 +107,8 @@ pub fn free_space(file: &File) -> Option<(u64, u64)> {
         }
         #[allow(clippy::unnecessary_cast)]
         let (frsize, avail, blocks) = (st.f_frsize as u64, st.f_bavail as u64, st.f_blocks as u64);
-        Some((avail.saturating_mul(frsize), blocks.saturating_mul(frsize)))
+        // A file system that reports no size (ramfs, a tmpfs of size 0) tells nothing.
+        (blocks > 0).then(|| (avail.saturating_mul(frsize), blocks.saturating_mul(frsize)))
     }
     #[cfg(not(unix))]
     {
@@ -119,9 +121,10 @@ pub fn free_space(file: &File) -> Option<(u64, u64)> {
 static SIGBUS_EXIT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(2);
 
 /// Makes a SIGBUS end the process with one line on stderr and exit status `code`, instead of a
-/// crash with no word. A SIGBUS here means the mapped input was cut short by another process while
-/// it was read (a read past its new end: `cp` or a truncating write over a backup being checked):
-/// nothing about the file was decided. The fault cannot be returned from, so the process ends at
+/// crash with no word. A SIGBUS here means a mapped page of the input could not be read: the file
+/// was cut short by another process while it was read (a read past its new end: `cp` or a
+/// truncating write over a backup being checked), or the storage under it failed (a disk or
+/// network file system error): nothing about the file was decided. The fault cannot be returned from, so the process ends at
 /// once; a temporary copy `compact` was writing stays behind, and the next job writing into that
 /// folder removes it (its name carries this process's id). For the binary's `main`; Linux only.
 pub fn exit_on_sigbus(code: i32) {
@@ -140,8 +143,9 @@ pub fn exit_on_sigbus(code: i32) {
 
 #[cfg(target_os = "linux")]
 extern "C" fn on_sigbus(_: libc::c_int) {
-    const MSG: &[u8] = b"boltscope: the input file was cut short by another process while it was being read \
-(SIGBUS); nothing about it was decided: read a copy that no process writes\n";
+    const MSG: &[u8] = b"boltscope: a page of the input could not be read through its map (SIGBUS: the file was \
+cut short by another process while it was read, or the storage under it failed); nothing about it was decided: \
+read a copy that no process writes, from sound storage\n";
     // SAFETY: write and _exit are async-signal-safe; MSG is a static buffer of MSG.len() bytes.
     unsafe {
         libc::write(2, MSG.as_ptr().cast(), MSG.len());

@@ -284,4 +284,32 @@ fn expansion_stops_before_a_small_tmpdir_is_full() {
     let df = std::process::Command::new("df").args(["-B1", "--output=avail"]).arg(&mnt).output().unwrap();
     let avail: u64 = String::from_utf8_lossy(&df.stdout).lines().nth(1).unwrap().trim().parse().unwrap();
     assert!(avail >= (64 << 20) / 20, "the reserve is kept: {avail} bytes free of 64 MiB");
+    // Eight bombs expanded side by side by `scan` on eight threads share one budget: each stops
+    // on the reserve, none on a full file system.
+    let bombs = tmp.path().join("bombs");
+    std::fs::create_dir(&bombs).unwrap();
+    for i in 0..8 {
+        std::fs::copy(&bomb, bombs.join(format!("b{i}.db.gz"))).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_boltscope"))
+        .args(["--no-index", "scan"])
+        .arg(&bombs)
+        .env("TMPDIR", &mnt)
+        .env("RAYON_NUM_THREADS", "8")
+        .output()
+        .unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(all.matches("kept free for the rest of the system").count(), 8, "{all}");
+    assert!(!all.contains("No space left"), "{all}");
+    // A file system that reports no size (ramfs) tells nothing: expansion goes on as before.
+    let ramfs = tmp.path().join("ramfs");
+    std::fs::create_dir(&ramfs).unwrap();
+    assert!(std::process::Command::new("mount").args(["-t", "ramfs", "ramfs"]).arg(&ramfs).status().unwrap().success());
+    let _unmount_ramfs = Unmount(&ramfs);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_boltscope"))
+        .args(["--no-index", "status", "fixtures/archives/tiny-1.snap.db.gz"])
+        .env("TMPDIR", &ramfs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }

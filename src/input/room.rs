@@ -2,12 +2,14 @@
 //! bounds what one file may take, but a limit of many gigabytes (the default) can still fill a
 //! small `$TMPDIR` (or a `tmpfs`, which is memory), and `scan` expands several files at once.
 //! [`Roomy`] writes the expanded copy and stops it before the file system's free space falls
-//! below a reserve. It looks at the free space again after writing half of the room it saw (at
-//! most [`STEP`]), so it looks more often as room runs out, and files expanded side by side each
-//! see what the others took.
+//! below a reserve. It looks at the free space again once this process has written half of the
+//! room it saw (at most [`STEP`]), so it looks more often as room runs out, and files expanded
+//! side by side share that budget. (Two boltscope processes expanding into one file system at once
+//! each keep to their own budget.)
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The most bytes written between two looks at the free space.
 pub const STEP: u64 = 64 << 20;
@@ -32,30 +34,34 @@ pub fn next_look(free: u64, total: u64) -> Option<u64> {
 /// nearly full (its error names the free space and the reserve).
 pub struct Roomy<'a> {
     file: &'a mut File,
-    /// Bytes written since the free space was last looked at.
-    since: u64,
-    /// Bytes that may be written before the next look.
-    next: u64,
 }
+
+/// Bytes every expansion of this process wrote since the free space was last looked at, and how
+/// many may be written before the next look: one budget for all, so expansions side by side
+/// (`scan`) together write at most half the room seen (plus a buffer each) between two looks.
+static SINCE: AtomicU64 = AtomicU64::new(0);
+static NEXT: AtomicU64 = AtomicU64::new(0);
 
 impl<'a> Roomy<'a> {
     /// A writer to `file`; the free space is looked at before the first byte.
     pub fn new(file: &'a mut File) -> Roomy<'a> {
-        Roomy { file, since: 0, next: 0 }
+        NEXT.store(0, Ordering::Relaxed);
+        Roomy { file }
     }
 
     fn look(&mut self) -> io::Result<()> {
-        self.since = 0;
+        SINCE.store(0, Ordering::Relaxed);
         let Some((free, total)) = crate::sys::free_space(self.file) else {
-            self.next = STEP;
+            NEXT.store(STEP, Ordering::Relaxed);
             return Ok(());
         };
         match next_look(free, total) {
             Some(n) => {
-                self.next = n;
+                NEXT.store(n, Ordering::Relaxed);
                 Ok(())
             }
             None => {
+                NEXT.store(0, Ordering::Relaxed);
                 let mib = |b: u64| b as f64 / f64::from(1u32 << 20);
                 Err(io::Error::other(format!(
                     "stopped with {:.1} MiB free there: expanding further would leave less than the {:.1} MiB kept \
@@ -70,11 +76,11 @@ impl<'a> Roomy<'a> {
 
 impl Write for Roomy<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.since >= self.next {
+        if SINCE.load(Ordering::Relaxed) >= NEXT.load(Ordering::Relaxed) {
             self.look()?;
         }
         let n = self.file.write(buf)?;
-        self.since = self.since.saturating_add(n as u64);
+        SINCE.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 
