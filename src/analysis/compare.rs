@@ -23,6 +23,9 @@ pub struct FileFacts {
     pub revision: u64,
     /// The compaction the file has seen (finished or scheduled, the larger), 0 for none.
     pub compacted: u64,
+    /// Whether that compaction had finished when the file was saved (false: etcd was still
+    /// deleting what it drops, so records below it may remain).
+    pub compaction_finished: bool,
     /// Cluster id from the `members` bucket.
     pub cluster_id: Option<u64>,
     /// Entries in the `key` bucket.
@@ -105,8 +108,15 @@ fn facts(view: &DbView<'_>, which: Which) -> Result<FileFacts, CompareError> {
     }
     let last = schema::newest_revision(view).ok().flatten();
     let info = schema::read(view, last.unwrap_or(0));
-    let compacted = info.finished_compact_revision.unwrap_or(0).max(info.scheduled_compact_revision.unwrap_or(0));
-    Ok(FileFacts { revision: info.current_revision, compacted, cluster_id: cluster::cluster_id(view), entries: 0 })
+    let finished = info.finished_compact_revision.unwrap_or(0);
+    let compacted = finished.max(info.scheduled_compact_revision.unwrap_or(0));
+    Ok(FileFacts {
+        revision: info.current_revision,
+        compacted,
+        compaction_finished: finished == compacted,
+        cluster_id: cluster::cluster_id(view),
+        entries: 0,
+    })
 }
 
 fn side<'v, 'a>(
@@ -135,13 +145,14 @@ pub fn compare(a: &DbView<'_>, b: &DbView<'_>, opt: &Options) -> Result<Comparis
     let budget = Budget::new(opt.pair_budget());
     let (sa, sb) = rayon::join(|| side(a, Which::A, &budget, opt), || side(b, Which::B, &budget, opt));
     let ((fa, sa), (fb, sb)) = (sa?, sb?);
-    let from = relation::first_shared(fa.compacted, fb.compacted);
+    let (from, skip) =
+        relation::first_shared((fa.compacted, fa.compaction_finished), (fb.compacted, fb.compaction_finished));
     let to = fa.revision.min(fb.revision);
     let (ka, kb) = (sa.kb, sb.kb);
     let compacted = [sa.compacted, sb.compacted];
     let fits = !budget.exceeded();
     let (keys, history) =
-        rayon::join(|| diff::diff(sa, sb, opt, fits), || relation::shared_history((a, ka), (b, kb), from, to));
+        rayon::join(|| diff::diff(sa, sb, opt, fits), || relation::shared_history((a, ka), (b, kb), (from, skip), to));
     // Both trees were walked whole without a problem, so this read cannot fail; if it does, it is
     // named against A.
     let history = history.map_err(|p: Problem| CompareError::Damaged(Which::A, vec![p], 1))?;

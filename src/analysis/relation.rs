@@ -52,18 +52,23 @@ fn window<'v, 'a>(
         .take_while(move |e| e.as_ref().map_or(true, |(m, _)| *m <= to))
 }
 
-/// Compares the two `key` buckets entry by entry over revisions `[from, to]`.
+/// Compares the two `key` buckets entry by entry over revisions `[from, to]`, leaving out
+/// tombstones at the revision `skip` names (see [`first_shared`]).
 pub fn shared_history<'a>(
     a: (&DbView<'a>, BucketRoot<'a>),
     b: (&DbView<'a>, BucketRoot<'a>),
-    from: u64,
+    (from, skip): (u64, Option<u64>),
     to: u64,
 ) -> Result<History, Problem> {
     let mut h = History { from, to, equal_entries: 0, diverged_at: None };
     if from > to {
         return Ok(h);
     }
-    let (mut x, mut y) = (window(a.0, a.1, from, to), window(b.0, b.1, from, to));
+    let kept = move |e: &Result<(u64, LeafElem<'a>), Problem>| match e {
+        Ok((m, e)) => Some(*m) != skip || !revision::is_tombstone(e.key),
+        Err(_) => true,
+    };
+    let (mut x, mut y) = (window(a.0, a.1, from, to).filter(kept), window(b.0, b.1, from, to).filter(kept));
     loop {
         match (x.next().transpose()?, y.next().transpose()?) {
             (None, None) => return Ok(h),
@@ -76,16 +81,18 @@ pub fn shared_history<'a>(
     }
 }
 
-/// The lowest revision whose entries both files must hold alike if they share a history: above
-/// either compaction, or from the start when both were compacted at the same revision (each then
-/// holds the same survivors: the newest record of each key at or below it, tombstones dropped;
-/// a tombstone exactly at it is kept since etcd 3.4.34/3.5.16, so two files compacted by releases
-/// on either side of that change can differ there).
-pub fn first_shared(compacted_a: u64, compacted_b: u64) -> u64 {
-    if compacted_a == compacted_b {
-        return 1;
+/// The lowest revision whose entries both files must hold alike if they share a history, given
+/// each file's compaction and whether it had finished: above either compaction; or from the start
+/// when both finished a compaction at the same revision C (each then holds the same survivors: the
+/// newest record of each key at or below C, tombstones dropped), leaving out tombstones at C
+/// itself (the second value: one is kept since etcd 3.4.34/3.5.16, so two files compacted by
+/// releases on either side of that change differ there). A compaction not finished (a file saved
+/// while etcd was compacting) still holds records below C that the other file may have lost.
+pub fn first_shared((ca, done_a): (u64, bool), (cb, done_b): (u64, bool)) -> (u64, Option<u64>) {
+    if ca == cb && done_a && done_b {
+        return (1, (ca > 0).then_some(ca));
     }
-    compacted_a.max(compacted_b).saturating_add(1)
+    (ca.max(cb).saturating_add(1), None)
 }
 
 /// What the two files are to each other.
@@ -179,9 +186,12 @@ mod tests {
 
     #[test]
     fn first_shared_revision() {
-        assert_eq!(first_shared(0, 0), 1);
-        assert_eq!(first_shared(96, 96), 1, "the same survivors");
-        assert_eq!(first_shared(100, 7), 101);
-        assert_eq!(first_shared(u64::MAX, 0), u64::MAX);
+        assert_eq!(first_shared((0, true), (0, true)), (1, None));
+        assert_eq!(first_shared((96, true), (96, true)), (1, Some(96)), "the same survivors");
+        assert_eq!(first_shared((100, true), (7, true)), (101, None));
+        assert_eq!(first_shared((u64::MAX, true), (0, true)), (u64::MAX, None));
+        // One of them saved while etcd was still compacting at 16: only above it.
+        assert_eq!(first_shared((16, false), (16, true)), (17, None));
+        assert_eq!(first_shared((16, true), (16, false)), (17, None));
     }
 }
