@@ -26,7 +26,13 @@ fn readers(data: &[u8]) {
         let _ = (ctl::range_json(&store.header, &r), ctl::range_fields(&store.header, &r));
     }
     let _ = keys::build(c);
-    let o = events::Options { from: 0, compacted: store.compacted, prev_kv: true, track: true };
+    let o = events::Options {
+        from: 0,
+        compacted: store.compacted,
+        prev_kv: true,
+        track: true,
+        unfinished: store.compacted != store.finished,
+    };
     let _ = events::replay(&view, kb, &KeyRange::all(), o, None, &mut |_| Ok(()));
     let _ = dump::dump(&view, kb, &KeyRange::all(), dump::Select::At(rev), &|_, _| {}, &mut |_| Ok(()));
 }

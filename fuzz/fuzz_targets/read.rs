@@ -140,7 +140,13 @@ fn keys_readers(view: &DbView<'_>, salt: u64) {
     if let Some(b) = keys::build(c) {
         let _ = b.bytes;
     }
-    let o = events::Options { from: salt % 8, compacted: store.compacted, prev_kv: true, track: true };
+    let o = events::Options {
+        from: salt % 8,
+        compacted: store.compacted,
+        prev_kv: true,
+        track: true,
+        unfinished: store.compacted != store.finished,
+    };
     let _ = events::replay(view, kb, &KeyRange::prefix(b"/"), o, None, &mut |_| Ok(()));
     let _ = dump::dump(view, kb, &KeyRange::all(), dump::Select::At(rev), &|_, _| {}, &mut |_| Ok(()));
     // Every revision: the histories gathered while formatting, judged after the stream.

@@ -54,16 +54,19 @@ pub struct Options {
     pub prev_kv: bool,
     /// Track each key's previous entry (implied by `prev_kv`).
     pub track: bool,
+    /// The compaction at `compacted` was scheduled and not finished when the file was saved.
+    pub unfinished: bool,
 }
 
 /// Turns entries, fed in revision order, into events; [`Replayer::finish`] after the last.
 ///
-/// A watch that starts at the compaction floor C replays what compaction left at C: of each key's
-/// records at C (a transaction may write a key more than once), the last one, unless it is a
-/// tombstone. A file whose compaction was scheduled but not finished (a snapshot taken while etcd
-/// was compacting) still holds the others, which a server restored from it removes before it
-/// answers; so the records at C are held back until the first record past C and only what
-/// compaction keeps is replayed. (A finished compaction left nothing else there.)
+/// A file whose compaction at C was scheduled but not finished (a snapshot taken while etcd was
+/// compacting) still holds what that compaction deletes, which a server restored from it removes
+/// before it answers. A watch from C then replays what etcd 3.5.1 (the release the recorded
+/// answers come from) leaves at C: of each key's records there, the last one, unless it is a
+/// tombstone; so those records are held back until the first record past C. A finished
+/// compaction is replayed as the file holds it: a tombstone it kept at C (etcd >= 3.5.16, and
+/// boltscope's own `compact --revision`) is replayed, as a server holding the file replays it.
 pub struct Replayer<'a> {
     range: KeyRange,
     o: Options,
@@ -77,10 +80,10 @@ impl<'a> Replayer<'a> {
         Replayer { range, o, last: HashMap::new(), at_floor: Vec::new() }
     }
 
-    /// The compaction floor, when the replay starts there (a replay from before it, of what the
-    /// file holds, shows every record as it is).
+    /// The compaction floor, when it was not finished and the replay starts there (a replay from
+    /// before it, of what the file holds, shows every record as it is).
     fn floor(&self) -> Option<u64> {
-        self.o.compacted.filter(|&c| self.o.from == c)
+        self.o.compacted.filter(|&c| self.o.unfinished && self.o.from == c)
     }
 
     /// Replays the records held at the floor: each key's last one, unless a tombstone.
@@ -233,9 +236,13 @@ mod tests {
         Entry { rev: Revision { main, sub, tombstone }, rev_key: &[], raw: &[], kv, ord: 0 }
     }
 
-    /// The revisions and keys replayed from `from`, the compaction at 10.
+    /// The revisions and keys replayed from `from`, the compaction at 10 not finished.
     fn replayed(from: u64, entries: &[Entry<'static>]) -> Vec<(u64, bool, &'static [u8])> {
-        let o = Options { from, compacted: Some(10), ..Options::default() };
+        replayed_with(from, true, entries)
+    }
+
+    fn replayed_with(from: u64, unfinished: bool, entries: &[Entry<'static>]) -> Vec<(u64, bool, &'static [u8])> {
+        let o = Options { from, compacted: Some(10), unfinished, ..Options::default() };
         let mut r = Replayer::new(KeyRange::all(), o);
         let mut out = Vec::new();
         let mut emit = |ev: &Event<'static>| {
@@ -268,5 +275,7 @@ mod tests {
         assert_eq!(replayed(0, &es).len(), es.len());
         // Held back to the end: a replay whose last records are at the compaction still ends with them.
         assert_eq!(replayed(10, &es[..3]), vec![(10, false, &b"a"[..])]);
+        // A finished compaction is replayed as the file holds it (a tombstone kept at 10 included).
+        assert_eq!(replayed_with(10, false, &es[1..3]), vec![(10, false, &b"a"[..]), (10, true, &b"b"[..])]);
     }
 }

@@ -278,7 +278,13 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
         Ok(f) => f.unwrap_or_default(),
         Err(p) => return keyread::fail(path, &Failure::Damaged(p)),
     };
-    let o = Options { from, compacted: store.compacted, prev_kv: a.prev_kv, track: format == LogFormat::Table };
+    let o = Options {
+        from,
+        compacted: store.compacted,
+        prev_kv: a.prev_kv,
+        track: format == LogFormat::Table,
+        unfinished: store.compacted != store.finished,
+    };
     let withheld = AtomicU64::new(0);
     let render = Render { a, format, withheld: &withheld };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
