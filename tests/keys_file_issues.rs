@@ -112,3 +112,57 @@ fn a_damaged_bucket_beside_key_is_told_as_check_tells_it() {
         assert_eq!(ok.stdout, bad.stdout, "{args:?}: the same answer");
     }
 }
+
+#[test]
+fn a_warm_answer_trusts_the_rest_of_the_file_only_as_the_index_found_it() {
+    // The walk of the trees beside `key` grows with the `lease` bucket; a warm answer skips it when
+    // the key index was built from a file that read clean and the file's identity (meta pages,
+    // length, trailer, inode, time) is unchanged, as it trusts the index's keys. A file that did
+    // not read clean is walked again on every answer.
+    let tmp = tempfile::tempdir().unwrap();
+    let good = common::bytes("k8s-0.005.member.db");
+    let (gp, bp, ix) = (tmp.path().join("good.db"), tmp.path().join("bad.db"), tmp.path().join("ix.redb"));
+    std::fs::write(&gp, &good).unwrap();
+    let l = common::layout(&good);
+    let root = common::u64_at(&good, l.active_meta * 4096 + 32) as usize * 4096;
+    let e = root + 16 + 16;
+    let key_at = e + common::u32_at(&good, e + 4);
+    let mut bad = good.clone();
+    bad[key_at] = 0x01;
+    std::fs::write(&bp, &bad).unwrap();
+    let get = |f: &std::path::Path, index: bool| {
+        let mut c = common::boltscope();
+        if index {
+            c.arg("--index").arg(&ix);
+        } else {
+            c.arg("--no-index");
+        }
+        c.arg("get").arg(f).arg("/registry/pods/").arg("--prefix").arg("--keys-only").arg("--limit").arg("1");
+        let out = c.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), out.stdout)
+    };
+    // Damaged beside `key`: told cold, and warm too (the index does not vouch for it).
+    for round in ["cold", "warm"] {
+        let (code, err, _) = get(&bp, true);
+        assert_eq!(code, Some(1), "{round}: {err}");
+        assert!(err.contains("keys_out_of_order"), "{round}: {err}");
+    }
+    // Clean when indexed: a warm answer does not walk again.
+    let (code, err, cold) = get(&gp, true);
+    assert_eq!(code, Some(0), "{err}");
+    let modified = std::fs::metadata(&gp).unwrap().modified().unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(&gp).unwrap();
+        f.write_all_at(&[0x01], key_at as u64).unwrap();
+        f.set_modified(modified).unwrap();
+    }
+    let (code, err, warm) = get(&gp, true);
+    assert_eq!((code, warm), (Some(0), cold.clone()), "the same identity, vouched for: {err}");
+    assert_eq!(get(&gp, false).0, Some(1), "without the index the walk tells the damage");
+    // Any change the identity sees (here the time) and the file is walked again.
+    std::fs::OpenOptions::new().write(true).open(&gp).unwrap().set_modified(std::time::SystemTime::now()).unwrap();
+    let (code, err, _) = get(&gp, true);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("keys_out_of_order"), "{err}");
+}

@@ -107,7 +107,7 @@ fn facts(view: &DbView<'_>, which: Which) -> Result<FileFacts, CompareError> {
         return Err(CompareError::NotEtcd(which));
     }
     let last = schema::newest_revision(view).ok().flatten();
-    let info = schema::read(view, last.unwrap_or(0));
+    let info = schema::read_core(view, last.unwrap_or(0));
     let finished = info.finished_compact_revision.unwrap_or(0);
     let compacted = finished.max(info.scheduled_compact_revision.unwrap_or(0));
     Ok(FileFacts {

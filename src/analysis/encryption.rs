@@ -115,7 +115,7 @@ pub fn audit(view: &DbView<'_>, resources: &[String], key: Option<&str>) -> Opti
         return None;
     }
     let last = schema::newest_revision(view).ok().flatten();
-    let rev = schema::read(view, last.unwrap_or(0)).current_revision;
+    let rev = schema::read_core(view, last.unwrap_or(0)).current_revision;
     let budget = Budget::new(BUDGET);
     let ours: &KeyFilter = &|k: &[u8]| key::parse(k).is_some_and(|p| resources.contains(&p.resource));
     let gather = Gather::new(view.data, Plan::all(rev), &budget).filter(Some(ours));

@@ -336,7 +336,7 @@ pub fn free_records<'a>(view: &DbView<'a>) -> Result<FreeRecords<'a>, Problem> {
     if let Some(p) = s.problems.iter().find(|p| p.kind.in_tree()) {
         return Err(p.clone());
     }
-    let info = super::schema::read(view, 0);
+    let info = super::schema::read_core(view, 0);
     let compacted = info.finished_compact_revision.max(info.scheduled_compact_revision);
     free_records_with(view, &reached, None, compacted)
 }

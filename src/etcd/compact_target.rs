@@ -90,7 +90,7 @@ pub fn target(view: &DbView<'_>, r: Revision) -> Result<Option<Target>, TargetEr
         return Err(TargetError::NotEtcd);
     }
     let last = schema::newest_revision(view).map_err(TargetError::Unreadable)?.unwrap_or(0);
-    let info = schema::read(view, last);
+    let info = schema::read_core(view, last);
     let current = info.current_revision;
     let rev = match r {
         Revision::At(x) => x,

@@ -82,7 +82,7 @@ impl Store {
     /// entry cannot be reached is a problem.
     pub fn read(view: &DbView<'_>) -> Result<Store, Problem> {
         let last = schema::newest_revision(view)?.unwrap_or(0);
-        let info = schema::read(view, last);
+        let info = schema::read_core(view, last);
         let finished = info.finished_compact_revision.filter(|&f| f > 0);
         let scheduled = info.scheduled_compact_revision.filter(|&s| s > 0);
         let head = last.max(1).max(finished.unwrap_or(0));

@@ -46,7 +46,7 @@ impl Compacted {
     /// The `meta` bucket's facts, read as of the newest revision of the `key` bucket.
     fn info(view: &crate::bbolt::view::DbView<'_>) -> super::schema::EtcdInfo {
         let last = super::schema::newest_revision(view).ok().flatten().unwrap_or(0);
-        super::schema::read(view, last)
+        super::schema::read_core(view, last)
     }
 }
 

@@ -141,6 +141,15 @@ pub fn newest_revision(view: &DbView<'_>) -> Result<Option<u64>, Problem> {
 /// Reads the small buckets. `last_revision` comes from the walk; [`attach_leases`] adds which
 /// live keys' leases exist, once the MVCC replay knows them.
 pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
+    let mut info = read_core(view, last_revision);
+    read_rest(view, &mut info);
+    info
+}
+
+/// Reads the `meta`, `cluster` and `members` buckets only (a few entries each): what answers about
+/// keys need (revisions, compactions, the header's ids), without reading the `lease` bucket,
+/// which can hold millions of leases, or the alarms and auth counts.
+pub fn read_core(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
     let meta = cursor::top_bucket(view, META_BUCKET).ok().flatten();
     let rev = |k: &[u8]| get(view, meta, k).and_then(|v| revision::main_of(&v));
     let mut info = EtcdInfo {
@@ -170,6 +179,11 @@ pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
         });
     }
     info.members_removed = entries(view, MEMBERS_REMOVED_BUCKET).iter().map(|e| text(e.key)).collect();
+    info
+}
+
+/// Reads the other small buckets into `info`: leases, alarms, auth.
+fn read_rest(view: &DbView<'_>, info: &mut EtcdInfo) {
     for e in entries(view, LEASE_BUCKET) {
         info.leases.count += 1;
         for (n, f) in fields(e.value).flatten() {
@@ -201,7 +215,6 @@ pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
     info.auth.revision = get(view, auth, b"authRevision").and_then(|v| be_u64(&v));
     info.auth.users = entries(view, AUTH_USERS_BUCKET).len() as u64;
     info.auth.roles = entries(view, AUTH_ROLES_BUCKET).len() as u64;
-    info
 }
 
 /// Counts the live keys (their lease ids, from the MVCC replay) whose lease the `lease` bucket

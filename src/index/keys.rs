@@ -52,6 +52,11 @@ pub struct Built {
     pub bytes: u64,
     /// Distinct keys.
     pub keys: u64,
+    /// Whether the rest of the file read clean when it was built: every tree beside `key`, the
+    /// meta pages, the file's length and its tail, as `check` reads them. Stored with the index
+    /// (tied to the file's identity like it), so a warm answer need not walk them again: their
+    /// walk grows with the `lease` bucket, which can hold millions of leases.
+    pub clean_beside: bool,
 }
 
 /// One key and the revisions of its entries, oldest first.

@@ -162,7 +162,8 @@ pub fn run(a: &DumpArgs, _ix: &Ix) -> Verdict {
         keyread::emit(&mut out, buf)
     });
     let flushed = out.flush();
-    keyread::streamed(path, (data, None), &stamp, res, flushed, &withheld)
+    let res = res.map(|judged| (judged, keyread::file_issues(data, None)));
+    keyread::streamed(path, data, &stamp, res, flushed, &withheld)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use crate::exit::Verdict;
 use crate::goflag;
 use crate::index::Ix;
-use crate::keyread::{self, Cached, Failure, ObjectFormat, ValueArgs};
+use crate::keyread::{self, Beside, Cached, Failure, ObjectFormat, ValueArgs};
 use boltscope::bbolt::cursor::BucketRoot;
 use boltscope::etcd::carve;
 use boltscope::etcd::collect::Collector;
@@ -257,13 +257,7 @@ fn render(
 
 /// The whole answer from the file's bytes, what a full scan collected for the key index, and what
 /// holding the selected keys' histories to etcd's rules found.
-fn answer<'a>(
-    a: &GetArgs,
-    ix: &Ix,
-    path: &Path,
-    data: &'a [u8],
-    withheld: &AtomicU64,
-) -> Result<(Vec<u8>, Option<Collector<'a>>, Judged), Failure> {
+fn answer<'a>(a: &GetArgs, ix: &Ix, path: &Path, data: &'a [u8], withheld: &AtomicU64) -> Result<Answer<'a>, Failure> {
     withheld.store(0, std::sync::atomic::Ordering::Relaxed);
     let (range, opts) = request(a)?;
     let view = keyread::view(data, a.meta)?;
@@ -275,6 +269,7 @@ fn answer<'a>(
     };
     let mut collected = None;
     let mut judged = Judged::default();
+    let mut beside = Beside::Walk;
     let latest = match kb {
         None => Vec::new(),
         Some(kb) => {
@@ -284,11 +279,14 @@ fn answer<'a>(
                 keyread::lookup(ix, path, data, &range)
             };
             let (warm, build) = match cached {
-                Cached::Hit(keys) => {
+                Cached::Hit(keys, vouched) => {
                     // An entry not where the index says makes the index suspect: rebuild it.
                     let l = latest_from_index(&view, kb, &keys, rev)?;
                     judged = keys::judge(&keys, Compacted::read(&view));
                     let stale = l.is_none();
+                    if !stale {
+                        beside = vouched;
+                    }
                     (l, stale)
                 }
                 Cached::Miss(build) => (None, build),
@@ -311,7 +309,19 @@ fn answer<'a>(
     if shown > 0 && a.write_out != "json" {
         eprintln!("boltscope: {shown} key(s) shown were read from free pages (-w json marks them)");
     }
-    Ok((render(a, &store.header, &ranged, withheld, &free)?, collected, judged))
+    Ok(Answer { out: render(a, &store.header, &ranged, withheld, &free)?, collected, judged, beside })
+}
+
+/// An answer, and what is left to do once it is out.
+struct Answer<'a> {
+    /// The answer's text.
+    out: Vec<u8>,
+    /// The records of a full scan, to build the key index from.
+    collected: Option<Collector<'a>>,
+    /// The histories of the keys read, judged.
+    judged: Judged,
+    /// Whether the rest of the file must be walked for what `check` fails it for.
+    beside: Beside,
 }
 
 /// The newest record at or below `rev` of each key, the tree's `latest` completed with the
@@ -362,7 +372,7 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
         };
         let data = file.bytes();
         let stamp = input::commit_stamp(data);
-        let (out, collected, judged) = match answer(a, ix, path, data, &withheld) {
+        let Answer { out, collected, judged, beside } = match answer(a, ix, path, data, &withheld) {
             Ok(x) => x,
             Err(f) => return keyread::fail(path, &f),
         };
@@ -380,7 +390,8 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
         if !stable {
             return keyread::torn(path);
         }
-        keyread::remember(ix, path, data, collected);
-        return keyread::judged(path, &judged).max(keyread::file_problems(path, data, a.meta));
+        let issues = beside.issues(data, a.meta);
+        keyread::remember(ix, path, data, collected, &issues);
+        return keyread::judged(path, &judged).max(keyread::tell_file_issues(path, &issues));
     }
 }

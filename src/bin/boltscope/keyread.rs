@@ -222,8 +222,9 @@ pub const WARM_MIN_KEYS: usize = 64;
 
 /// What the index says about the keys of a file.
 pub enum Cached {
-    /// The keys in the range and their revisions.
-    Hit(Vec<KeyRevisions>),
+    /// The keys in the range and their revisions, and whether the rest of the file read clean
+    /// when the index was built ([`Beside`]).
+    Hit(Vec<KeyRevisions>, Beside),
     /// Unknown: scan, and build the index on the way when `true`.
     Miss(bool),
 }
@@ -235,7 +236,10 @@ pub fn lookup(ix: &Ix, path: &Path, data: &[u8], range: &KeyRange) -> Cached {
         return Cached::Miss(true);
     }
     match index.key_revisions(&id, range) {
-        Ok(Some(k)) if k.len() <= WARM_MIN_KEYS.max(data.len() / SCAN_BYTES_PER_KEY) => Cached::Hit(k),
+        Ok(Some(k)) if k.len() <= WARM_MIN_KEYS.max(data.len() / SCAN_BYTES_PER_KEY) => {
+            let beside = if index.key_index_clean_beside(&id) { Beside::Vouched } else { Beside::Walk };
+            Cached::Hit(k, beside)
+        }
         Ok(Some(_)) => Cached::Miss(false),
         Ok(None) => Cached::Miss(true),
         Err(e) => {
@@ -250,10 +254,12 @@ pub fn collector<'a>(build: bool) -> Option<Collector<'a>> {
     build.then(|| Collector::new(usize::try_from(keys::MAX_ENTRIES).unwrap_or(usize::MAX)))
 }
 
-/// Builds and stores the key index from a full scan's records (nothing past the bounds).
-pub fn remember(ix: &Ix, path: &Path, data: &[u8], collected: Option<Collector<'_>>) {
+/// Builds and stores the key index from a full scan's records (nothing past the bounds), with
+/// whether the rest of the file read clean (`beside`: what [`file_issues`] found).
+pub fn remember(ix: &Ix, path: &Path, data: &[u8], collected: Option<Collector<'_>>, beside: &[Problem]) {
     let (Some(c), Some((index, id, _))) = (collected, ix.keyed(path, data)) else { return };
-    if let Some(built) = keys::build(c) {
+    if let Some(mut built) = keys::build(c) {
+        built.clean_beside = beside.is_empty();
         if let Err(e) = index.put_key_index(&id, &built) {
             eprintln!("boltscope: warning: index not updated: {e}");
         }
@@ -280,19 +286,20 @@ pub fn stopped(path: &Path, p: &Problem) -> Verdict {
     fail(path, &Failure::Damaged(p.clone()))
 }
 
-/// The verdict of a stream once it has ended: `res` is how it stopped, `flushed` how its last
-/// bytes went out, and `stamp` the file's commit stamp taken before it began (a file that
-/// committed meanwhile may have been read torn).
+/// The verdict of a stream once it has ended: `res` is how it stopped (with the histories read,
+/// judged, and what `check` fails the file for beside them), `flushed` how its last bytes went
+/// out, and `stamp` the file's commit stamp taken before it began (a file that committed meanwhile
+/// may have been read torn).
 pub fn streamed(
     path: &Path,
-    (data, meta): (&[u8], Option<u8>),
+    data: &[u8],
     stamp: &[u8],
-    res: Result<Judged, Problem>,
+    res: Result<(Judged, Vec<Problem>), Problem>,
     flushed: std::io::Result<()>,
     withheld: &AtomicU64,
 ) -> Verdict {
     note_withheld(withheld);
-    let judged_as = match res {
+    let (judged_as, beside) = match res {
         Err(p) => return stopped(path, &p),
         Ok(j) => j,
     };
@@ -302,7 +309,7 @@ pub fn streamed(
     if boltscope::input::commit_stamp(data) != stamp {
         return torn(path);
     }
-    judged(path, &judged_as).max(file_problems(path, data, meta))
+    judged(path, &judged_as).max(tell_file_issues(path, &beside))
 }
 
 /// What `check` fails the file for outside the `key` bucket an answer came from: every other
@@ -340,7 +347,23 @@ pub fn tell_file_issues(path: &Path, found: &[Problem]) -> Verdict {
     Verdict::Problems
 }
 
-/// [`file_issues`] of `data`, told.
-pub fn file_problems(path: &Path, data: &[u8], meta: Option<u8>) -> Verdict {
-    tell_file_issues(path, &file_issues(data, meta))
+/// Whether an answer must walk the rest of the file for [`file_issues`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Beside {
+    /// It must: nothing vouches for it.
+    Walk,
+    /// The file's key index was built when the rest of the file read clean, and the file's
+    /// identity (its meta pages, length, trailer, inode and time) is unchanged since.
+    Vouched,
+}
+
+impl Beside {
+    /// What `check` fails the file for beside the `key` bucket: nothing when vouched for, else
+    /// [`file_issues`].
+    pub fn issues(self, data: &[u8], meta: Option<u8>) -> Vec<Problem> {
+        match self {
+            Beside::Vouched => Vec::new(),
+            Beside::Walk => file_issues(data, meta),
+        }
+    }
 }

@@ -292,18 +292,18 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
         let _ = out.write_all(HEAD.as_bytes());
     }
     let mut emit = |ev: &Event<'_>| keyread::emit(&mut out, &render.event(ev));
-    let res = (|| -> Result<Judged, Problem> {
+    let res = (|| -> Result<(Judged, Vec<Problem>), Problem> {
         let cached = if a.include_free || a.meta.is_some() {
             Cached::Miss(false)
         } else {
             keyread::lookup(ix, path, data, &range)
         };
         let build = match cached {
-            Cached::Hit(keys) => {
+            Cached::Hit(keys, beside) => {
                 let floor = if o.track || o.prev_kv { 0 } else { from };
                 let mut r = Replayer::new(range.clone(), o);
                 if replay_indexed(&view, kb, &keys, &mut r, floor, &mut emit)? {
-                    return Ok(keys::judge(&keys, Compacted::read(&view)));
+                    return Ok((keys::judge(&keys, Compacted::read(&view)), beside.issues(data, a.meta)));
                 }
                 true
             }
@@ -311,9 +311,10 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
         };
         let mut pairs = keyread::collector(build);
         let judged = events::replay_with(&view, kb, &range, o, pairs.as_mut(), &free, &mut emit)?;
-        keyread::remember(ix, path, data, pairs);
-        Ok(judged)
+        let issues = keyread::file_issues(data, a.meta);
+        keyread::remember(ix, path, data, pairs, &issues);
+        Ok((judged, issues))
     })();
     let flushed = out.flush();
-    keyread::streamed(path, (data, a.meta), &stamp, res, flushed, &withheld)
+    keyread::streamed(path, data, &stamp, res, flushed, &withheld)
 }

@@ -11,7 +11,8 @@ use std::ops::Bound;
 
 /// Blocks: identity ‖ the first key fingerprint of the block (16 bytes, big-endian) → sealed block.
 const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("key_revisions");
-/// Files with a complete key index: identity → sealed [format, stored at (s, LE), bytes (LE)].
+/// Files with a complete key index: identity → sealed [format, stored at (s, LE), bytes (LE),
+/// 1 when the rest of the file read clean ([`Built::clean_beside`]; absent in older entries)].
 const FILES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("key_revisions_files");
 
 fn with_id(id: &Identity, key: &[u8]) -> Vec<u8> {
@@ -75,10 +76,28 @@ impl Index {
                 let mut meta = vec![FORMAT];
                 meta.extend_from_slice(&now().to_le_bytes());
                 meta.extend_from_slice(&b.bytes.to_le_bytes());
+                meta.push(u8::from(b.clean_beside));
                 files.insert(id.0.as_slice(), seal(&id.0, &meta).as_slice()).map_err(e)?;
             }
             tx.commit().map_err(e)
         })
+    }
+
+    /// Whether the file's key index was built when the rest of the file read clean
+    /// ([`Built::clean_beside`]); `false` when it has none, or an entry that does not say.
+    pub fn key_index_clean_beside(&self, id: &Identity) -> bool {
+        let found = guard("read", || {
+            let tx = self.lock().begin_read()?;
+            let files = match tx.open_table(FILES) {
+                Ok(f) => f,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+                Err(x) => return Err(e(x)),
+            };
+            let entry = files.get(id.0.as_slice()).map_err(e)?;
+            let meta = entry.as_ref().and_then(|g| unseal(&id.0, g.value()));
+            Ok(meta.is_some_and(|m| m.first() == Some(&FORMAT) && m.get(17) == Some(&1)))
+        });
+        found.unwrap_or(false)
     }
 
     /// The keys `range` selects and their revisions (in key order), from the file's key index;
@@ -146,8 +165,13 @@ mod tests {
         let ix = Index::open(&dir.path().join("ix.redb")).unwrap();
         let (a, b) = (Identity([1; 32]), Identity([2; 32]));
         assert_eq!(ix.key_revisions(&a, &KeyRange::key(b"k1")).unwrap(), None, "nothing stored yet");
-        let one = built(&[b"k1", b"k2", b"other"]);
+        assert!(!ix.key_index_clean_beside(&a));
+        let mut one = built(&[b"k1", b"k2", b"other"]);
         ix.put_key_index(&a, &one).unwrap();
+        assert!(!ix.key_index_clean_beside(&a), "built without the rest of the file read clean");
+        one.clean_beside = true;
+        ix.put_key_index(&a, &one).unwrap();
+        assert!(ix.key_index_clean_beside(&a));
         let got = ix.key_revisions(&a, &KeyRange::key(b"k2")).unwrap().unwrap();
         assert_eq!(
             got,
@@ -161,6 +185,7 @@ mod tests {
         // Room for one file only: storing b drops a.
         ix.put_key_index_within(&b, &built(&[b"x"]), one.bytes + 1).unwrap();
         assert_eq!(ix.key_revisions(&a, &KeyRange::key(b"k1")).unwrap(), None, "evicted");
+        assert!(!ix.key_index_clean_beside(&a), "evicted with its index");
         assert_eq!(ix.key_revisions(&b, &KeyRange::key(b"x")).unwrap().unwrap().len(), 1);
     }
 }
