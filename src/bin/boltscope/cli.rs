@@ -37,6 +37,23 @@ pub struct Cli {
     pub max_expanded_size: u64,
 }
 
+/// The command line as every user of it sees it (parsing, completions, the manual page): each
+/// command's `--help` ends with the exit codes, which are the same for all of them, and its
+/// summary in the list of commands is its first paragraph on one line (the commands' doc comments
+/// are kept verbatim for their examples, which would otherwise keep the source's line breaks in
+/// the list too).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command().mut_subcommands(|c| {
+        let summary = c.get_about().map(|a| a.to_string().split_whitespace().collect::<Vec<_>>().join(" "));
+        let c = c.after_long_help(crate::exit::HELP);
+        match summary {
+            Some(s) => c.about(s),
+            None => c,
+        }
+    })
+}
+
 /// `-w table|json`, for commands that print a report for people or JSON lines.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TableJson {
@@ -44,4 +61,22 @@ pub enum TableJson {
     Table,
     /// JSON lines.
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_summary_is_one_line_and_every_help_ends_with_the_exit_codes() {
+        let cmd = super::command();
+        let mut seen = 0;
+        for c in cmd.get_subcommands() {
+            let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+            assert!(!about.is_empty(), "{}", c.get_name());
+            assert!(!about.contains('\n'), "{}: {about:?}", c.get_name());
+            let help = c.clone().render_long_help().to_string();
+            assert!(help.trim_end().ends_with("130 interrupted."), "{}: {help}", c.get_name());
+            seen += 1;
+        }
+        assert!(seen >= 15, "{seen} commands");
+    }
 }

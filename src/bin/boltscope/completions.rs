@@ -3,7 +3,7 @@
 //! drift from it.
 
 use crate::exit::Verdict;
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use clap_complete::Shell;
 
 /// Arguments of `completions`.
@@ -20,7 +20,7 @@ pub struct ManArgs {}
 
 /// Writes the completion script for the shell to standard output.
 pub fn completions(a: &CompletionsArgs) -> Verdict {
-    let mut cmd = crate::cli::Cli::command();
+    let mut cmd = crate::cli::command();
     let mut script = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "boltscope", &mut script);
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &script);
@@ -30,7 +30,7 @@ pub fn completions(a: &CompletionsArgs) -> Verdict {
 /// Writes the manual page to standard output: the top-level page, then a section per command
 /// with its description and options.
 pub fn man(_a: &ManArgs) -> Verdict {
-    let cmd = crate::cli::Cli::command().mut_subcommands(|c| c.after_long_help(crate::exit::HELP));
+    let cmd = crate::cli::command();
     let mut page = Vec::new();
     let rendered = clap_mangen::Man::new(cmd.clone()).render(&mut page).and_then(|()| {
         for sub in cmd.get_subcommands() {

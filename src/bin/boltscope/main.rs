@@ -34,15 +34,14 @@ mod trend_plot;
 mod trend_render;
 mod values;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use cli::Command;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     boltscope::sys::default_sigpipe();
     boltscope::sys::exit_on_sigbus(i32::from(exit::Verdict::Unreadable.code()));
-    // Every command's --help ends with the exit codes, which are the same for all of them.
-    let matches = cli::Cli::command().mut_subcommands(|c| c.after_long_help(exit::HELP)).get_matches();
+    let matches = cli::command().get_matches();
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     boltscope::input::set_max_expanded(cli.max_expanded_size);
     // compact neither reads nor records anything: it leaves the index to other processes.
