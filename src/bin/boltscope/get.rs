@@ -7,7 +7,6 @@ use crate::index::Ix;
 use crate::keyread::{self, Beside, Cached, Failure, ObjectFormat, ValueArgs};
 use boltscope::bbolt::cursor::BucketRoot;
 use boltscope::etcd::carve;
-use boltscope::etcd::collect::Collector;
 use boltscope::etcd::ctl;
 use boltscope::etcd::goquote::hex;
 use boltscope::etcd::header::{Header, RevError};
@@ -274,12 +273,12 @@ fn answer<'a>(a: &GetArgs, ix: &Ix, path: &Path, data: &'a [u8], withheld: &Atom
         None => Vec::new(),
         Some(kb) => {
             let cached = if a.include_free || a.meta.is_some() {
-                Cached::Miss(false)
+                Cached::Miss(None)
             } else {
                 keyread::lookup(ix, path, data, &range)
             };
             let (warm, build) = match cached {
-                Cached::Hit(keys, vouched) => {
+                Cached::Hit(keys, vouched, id) => {
                     // An entry not where the index says makes the index suspect: rebuild it.
                     let l = latest_from_index(&view, kb, &keys, rev)?;
                     judged = keys::judge(&keys, Compacted::read(&view));
@@ -287,7 +286,7 @@ fn answer<'a>(a: &GetArgs, ix: &Ix, path: &Path, data: &'a [u8], withheld: &Atom
                     if !stale {
                         beside = vouched;
                     }
-                    (l, stale)
+                    (l, stale.then_some(id))
                 }
                 Cached::Miss(build) => (None, build),
             };
@@ -295,7 +294,7 @@ fn answer<'a>(a: &GetArgs, ix: &Ix, path: &Path, data: &'a [u8], withheld: &Atom
                 Some(l) => l,
                 None => {
                     collected = keyread::collector(build);
-                    let (l, j) = latest_by_scan(&view, kb, &range, rev, collected.as_mut())?;
+                    let (l, j) = latest_by_scan(&view, kb, &range, rev, collected.as_mut().map(|b| &mut b.records))?;
                     judged = j;
                     l
                 }
@@ -317,7 +316,7 @@ struct Answer<'a> {
     /// The answer's text.
     out: Vec<u8>,
     /// The records of a full scan, to build the key index from.
-    collected: Option<Collector<'a>>,
+    collected: Option<keyread::Building<'a>>,
     /// The histories of the keys read, judged.
     judged: Judged,
     /// Whether the rest of the file must be walked for what `check` fails it for.

@@ -14,6 +14,7 @@ use boltscope::etcd::range::KeyRange;
 use boltscope::etcd::scan;
 use boltscope::etcd::schema;
 use boltscope::index::keys::{self, KeyRevisions};
+use boltscope::index::Identity;
 use boltscope::k8s::{self, secret, DecodeOptions};
 use boltscope::{DbView, Problem};
 use clap::{Args, ValueEnum};
@@ -222,43 +223,59 @@ pub const WARM_MIN_KEYS: usize = 64;
 
 /// What the index says about the keys of a file.
 pub enum Cached {
-    /// The keys in the range and their revisions, and whether the rest of the file read clean
-    /// when the index was built ([`Beside`]).
-    Hit(Vec<KeyRevisions>, Beside),
-    /// Unknown: scan, and build the index on the way when `true`.
-    Miss(bool),
+    /// The keys in the range and their revisions, whether the rest of the file read clean when
+    /// the index was built ([`Beside`]), and the file's identity (taken before the read).
+    Hit(Vec<KeyRevisions>, Beside, Identity),
+    /// Unknown: scan, and build the index on the way when the file's identity (taken before the
+    /// read) is given.
+    Miss(Option<Identity>),
 }
 
 /// Looks the range up in the file's key index.
 pub fn lookup(ix: &Ix, path: &Path, data: &[u8], range: &KeyRange) -> Cached {
-    let Some((index, id, refresh)) = ix.keyed(path, data) else { return Cached::Miss(false) };
+    let Some((index, id, refresh)) = ix.keyed(path, data) else { return Cached::Miss(None) };
     if refresh {
-        return Cached::Miss(true);
+        return Cached::Miss(Some(id));
     }
     match index.key_revisions(&id, range) {
         Ok(Some(k)) if k.len() <= WARM_MIN_KEYS.max(data.len() / SCAN_BYTES_PER_KEY) => {
             let beside = if index.key_index_clean_beside(&id) { Beside::Vouched } else { Beside::Walk };
-            Cached::Hit(k, beside)
+            Cached::Hit(k, beside, id)
         }
-        Ok(Some(_)) => Cached::Miss(false),
-        Ok(None) => Cached::Miss(true),
+        Ok(Some(_)) => Cached::Miss(None),
+        Ok(None) => Cached::Miss(Some(id)),
         Err(e) => {
             eprintln!("boltscope: warning: index not used: {e}");
-            Cached::Miss(false)
+            Cached::Miss(None)
         }
     }
 }
 
-/// A collection of records for building the key index (when `build`).
-pub fn collector<'a>(build: bool) -> Option<Collector<'a>> {
-    build.then(|| Collector::new(usize::try_from(keys::MAX_ENTRIES).unwrap_or(usize::MAX)))
+/// A key index being built from a full scan: the records, and the file's identity before the
+/// read began.
+pub struct Building<'a> {
+    /// The records, collected by the scan.
+    pub records: Collector<'a>,
+    before: Identity,
+}
+
+/// A collection of records for building the key index, when `build` gives the file's identity
+/// taken before the read.
+pub fn collector<'a>(build: Option<Identity>) -> Option<Building<'a>> {
+    let records = Collector::new(usize::try_from(keys::MAX_ENTRIES).unwrap_or(usize::MAX));
+    build.map(|before| Building { records, before })
 }
 
 /// Builds and stores the key index from a full scan's records (nothing past the bounds), with
-/// whether the rest of the file read clean (`beside`: what [`file_issues`] found).
-pub fn remember(ix: &Ix, path: &Path, data: &[u8], collected: Option<Collector<'_>>, beside: &[Problem]) {
+/// whether the rest of the file read clean (`beside`: what [`file_issues`] found), when the file's
+/// identity is still the one taken before the read: a live etcd that committed meanwhile (the
+/// records may be older than the file now is, or torn) leaves nothing stored under the new one.
+pub fn remember(ix: &Ix, path: &Path, data: &[u8], collected: Option<Building<'_>>, beside: &[Problem]) {
     let (Some(c), Some((index, id, _))) = (collected, ix.keyed(path, data)) else { return };
-    if let Some(mut built) = keys::build(c) {
+    if c.before != id {
+        return;
+    }
+    if let Some(mut built) = keys::build(c.records) {
         built.clean_beside = beside.is_empty();
         if let Err(e) = index.put_key_index(&id, &built) {
             eprintln!("boltscope: warning: index not updated: {e}");

@@ -294,23 +294,24 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     let mut emit = |ev: &Event<'_>| keyread::emit(&mut out, &render.event(ev));
     let res = (|| -> Result<(Judged, Vec<Problem>), Problem> {
         let cached = if a.include_free || a.meta.is_some() {
-            Cached::Miss(false)
+            Cached::Miss(None)
         } else {
             keyread::lookup(ix, path, data, &range)
         };
         let build = match cached {
-            Cached::Hit(keys, beside) => {
+            Cached::Hit(keys, beside, id) => {
                 let floor = if o.track || o.prev_kv { 0 } else { from };
                 let mut r = Replayer::new(range.clone(), o);
                 if replay_indexed(&view, kb, &keys, &mut r, floor, &mut emit)? {
                     return Ok((keys::judge(&keys, Compacted::read(&view)), beside.issues(data, a.meta)));
                 }
-                true
+                Some(id)
             }
             Cached::Miss(build) => build,
         };
         let mut pairs = keyread::collector(build);
-        let judged = events::replay_with(&view, kb, &range, o, pairs.as_mut(), &free, &mut emit)?;
+        let judged =
+            events::replay_with(&view, kb, &range, o, pairs.as_mut().map(|b| &mut b.records), &free, &mut emit)?;
         let issues = keyread::file_issues(data, a.meta);
         keyread::remember(ix, path, data, pairs, &issues);
         Ok((judged, issues))
