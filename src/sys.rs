@@ -1,4 +1,5 @@
-//! Every `unsafe` line of the crate: the read-only memory map, a prefetch hint, a hint to start
+//! Every `unsafe` line of the crate: the read-only memory map (and where a mapped input's holes
+//! lie), a prefetch hint, a hint to start
 //! writing an output file back to disk, the free space of a file system, and the binary's signal
 //! actions (SIGPIPE's default; a SIGBUS, an input cut short while mapped, as an exit with a word).
 //!
@@ -10,6 +11,7 @@
 
 use memmap2::{Mmap, MmapOptions};
 use std::fs::File;
+use std::sync::Mutex;
 
 /// A file mapped read-only.
 #[derive(Debug)]
@@ -36,10 +38,89 @@ impl MappedFile {
         Ok(MappedFile { map: Some(map) })
     }
 
+    /// [`MappedFile::map`] of an input file, kept open while it is mapped so that
+    /// [`data_spans`] can ask the file system where its holes lie (this file's offset is moved
+    /// by that: nothing else may read it).
+    pub fn map_input(file: File) -> std::io::Result<MappedFile> {
+        let m = MappedFile::map(&file)?;
+        let b = m.bytes();
+        if !b.is_empty() {
+            if let Ok(mut maps) = INPUTS.lock() {
+                maps.push((b.as_ptr() as usize, b.len(), file));
+            }
+        }
+        Ok(m)
+    }
+
     /// The file's bytes.
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
     }
+}
+
+impl Drop for MappedFile {
+    fn drop(&mut self) {
+        let start = self.bytes().as_ptr() as usize;
+        if let Ok(mut maps) = INPUTS.lock() {
+            maps.retain(|m| m.0 != start);
+        }
+    }
+}
+
+/// The inputs mapped by [`MappedFile::map_input`]: where each map starts, its length, its file.
+static INPUTS: Mutex<Vec<(usize, usize, File)>> = Mutex::new(Vec::new());
+
+/// Most extents [`data_spans`] lists before it gives up (the caller then reads it all).
+const MAX_SPANS: usize = 1 << 16;
+
+/// The parts of `bytes`, a slice of an input's map, that may hold data, as ranges of `bytes`:
+/// what the file system reports as a hole (a sparse file's unwritten room, such as the
+/// grow-ahead slack of an etcd member file) reads as zeros and is left out, so it need not be
+/// read (reading a hole through the map would fill the page cache with zero pages). `None` when
+/// that cannot be known (not an input's map, a file system without `SEEK_DATA`, too many
+/// extents): the caller reads it all.
+pub fn data_spans(bytes: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
+    let at = bytes.as_ptr() as usize;
+    let maps = INPUTS.lock().ok()?;
+    let (start, _, file) = maps.iter().find(|m| m.0 <= at && at.saturating_add(bytes.len()) <= m.0 + m.1)?;
+    let from = i64::try_from(at - start).ok()?;
+    let to = from.checked_add(i64::try_from(bytes.len()).ok()?)?;
+    spans_of(file, from, to).map(|v| v.into_iter().map(|(a, b)| (a - from) as usize..(b - from) as usize).collect())
+}
+
+/// The data extents of `file` within `from..to` (`lseek` with `SEEK_DATA` and `SEEK_HOLE`).
+#[cfg(target_os = "linux")]
+fn spans_of(file: &File, from: i64, to: i64) -> Option<Vec<(i64, i64)>> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    let mut spans = Vec::new();
+    let mut at = from;
+    while at < to && spans.len() < MAX_SPANS {
+        // SAFETY: `lseek` on a descriptor this process owns (kept open in `INPUTS`) only moves
+        // that descriptor's offset, which nothing else uses; it touches no memory.
+        let data = unsafe { libc::lseek(fd, at, libc::SEEK_DATA) };
+        if data < 0 {
+            // ENXIO: no data past `at` (the rest is a hole); anything else: unknown.
+            return (std::io::Error::last_os_error().raw_os_error() == Some(libc::ENXIO)).then_some(spans);
+        }
+        if data >= to {
+            return Some(spans);
+        }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
+        if hole <= data {
+            return None;
+        }
+        spans.push((data, hole.min(to)));
+        at = hole;
+    }
+    (at >= to).then_some(spans)
+}
+
+/// Without `SEEK_DATA`: unknown.
+#[cfg(not(target_os = "linux"))]
+fn spans_of(_: &File, _: i64, _: i64) -> Option<Vec<(i64, i64)>> {
+    None
 }
 
 /// Hints the CPU to start loading the first cache line of `bytes` (a page about to be walked), so

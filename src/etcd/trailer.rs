@@ -70,11 +70,22 @@ pub fn tail_shape_problem(view: &DbView<'_>) -> Option<Problem> {
     tail_problem_of(view, false)
 }
 
+/// Whether `tail` is all zeros, reading only what the file system does not report as a hole.
+fn zeros(tail: &[u8]) -> bool {
+    let all = |b: &[u8]| b.iter().all(|&x| x == 0);
+    match crate::sys::data_spans(tail) {
+        Some(spans) if spans.iter().all(|r| r.start <= r.end && r.end <= tail.len()) => {
+            spans.into_iter().all(|r| tail.get(r).is_some_and(all))
+        }
+        _ => all(tail),
+    }
+}
+
 fn tail_problem_of(view: &DbView<'_>, read_zeros: bool) -> Option<Problem> {
     let start = usize::try_from(view.total_size()).ok()?;
     let tail = view.data.get(start..view.body_len())?;
     let whole_pages = tail.len() as u64 % view.page_size == 0;
-    if tail.is_empty() || (whole_pages && (!read_zeros || tail.iter().all(|&b| b == 0))) {
+    if tail.is_empty() || (whole_pages && (!read_zeros || zeros(tail))) {
         return None;
     }
     let n = tail.len();

@@ -89,9 +89,9 @@ pub fn open_input(path: &Path) -> Result<Opened, Error> {
         return Err(Error::NotAFile { what, hint: data_dir_hint(path) });
     }
     match expand(path, MAX_EXPANDED.load(Ordering::Relaxed)) {
-        Ok(e) => Ok(Opened { map: MappedFile::map(&e.file)?, container: e.container, entry_name: e.entry_name }),
+        Ok(e) => Ok(Opened { map: MappedFile::map_input(e.file)?, container: e.container, entry_name: e.entry_name }),
         Err(InputError::NotDatabase { kind, inside: None, .. }) => {
-            let map = MappedFile::map(&std::fs::File::open(path)?)?;
+            let map = MappedFile::map_input(std::fs::File::open(path)?)?;
             if Metas::read(map.bytes()).is_ok() {
                 return Ok(Opened { map, container: Container::Plain, entry_name: None });
             }
