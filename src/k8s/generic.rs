@@ -10,8 +10,8 @@
 //!
 //! A field number seen more than once becomes an array (a repeated field); seen once, its single
 //! value (a repeated field with one element looks like a singular one: the wire cannot tell).
-//! Keys are field numbers in decimal. For a Secret every length-delimited value becomes a
-//! `"<redacted: N bytes>"` placeholder without being looked into.
+//! Keys are field numbers in decimal. For a Secret every value becomes a `"<redacted: N bytes>"`
+//! placeholder without being looked into (numbers too: eight bytes of data read as a fixed64).
 
 use std::collections::BTreeMap;
 
@@ -46,6 +46,14 @@ pub fn message(buf: &[u8], cx: &mut Ctx) -> Value {
 
 /// Renders one field value without a schema.
 pub fn value(w: Wire<'_>, cx: &mut Ctx) -> Value {
+    // In a Secret a number of unknown meaning may be eight bytes of its data.
+    if cx.redacting() {
+        match w {
+            Wire::Varint(_) | Wire::Fixed64(_) => return super::render::redacted(8),
+            Wire::Fixed32(_) => return super::render::redacted(4),
+            Wire::Bytes(_) => {}
+        }
+    }
     match w {
         Wire::Varint(v) => Value::from(v as i64),
         Wire::Fixed64(v) => Value::from(v),

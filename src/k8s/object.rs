@@ -156,7 +156,19 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
         }
         Some(raw) if ct.is_empty() || ct == b"application/vnd.kubernetes.protobuf" => {
             let table = if is_secret { &kinds::SECRET } else { kinds::lookup(&api_version, &kind) };
-            out.extend(schema::decode(raw, table, &mut cx));
+            match secret::layout(raw) {
+                Err(n) if redact => {
+                    // Only the metadata before the damage is read; the rest is withheld whole.
+                    out.extend(schema::decode(raw.get(..n).unwrap_or_default(), table, &mut cx));
+                    let rest = raw.len().saturating_sub(n);
+                    cx.error(format!(
+                        "the Secret's {rest} bytes after its metadata do not lie as the API server writes them \
+                         (damage may have moved its data into other fields): withheld"
+                    ));
+                    out.insert("withheld".into(), super::render::redacted(rest));
+                }
+                _ => out.extend(schema::decode(raw, table, &mut cx)),
+            }
         }
         Some(raw) if ct == b"application/json" => match serde_json::from_slice::<Value>(raw) {
             Ok(Value::Object(m)) => out.extend(m),

@@ -37,6 +37,66 @@ pub fn is_data_key(key: &[u8]) -> bool {
     (1..=253).contains(&key.len()) && key.iter().all(|&c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
 }
 
+/// Whether a protobuf Secret's fields lie as the API server writes them: metadata (1), the `data`
+/// entries (2) with key names ([`is_data_key`]) in strictly ascending order, `type` (3) as a type
+/// name, the `stringData` entries (4) likewise, `immutable` (5) as 0 or 1; the singular fields at
+/// most once, in that order, each entry exactly `{key 1, value 2}` (an empty value may be left
+/// out), nothing else and nothing left over. One damaged length inside an entry shifts the rest of
+/// its bytes into other fields (its data read as a type, as metadata, as numbers of unknown
+/// fields), where no rule for names can tell data from damage: then `Err(n)`, `n` the length of
+/// the leading metadata, the only part a redacting decoder may read.
+pub fn layout(body: &[u8]) -> Result<(), usize> {
+    use super::wire::{fields, validate, Wire};
+    let mut it = fields(body);
+    let (mut last, mut meta_end) = (0u32, 0usize);
+    let mut prev_key: Option<&[u8]> = None;
+    while let Some(f) = it.next() {
+        let Ok((n, w)) = f else { return Err(meta_end) };
+        if n == 2 && last != 2 || n == 4 && last != 4 {
+            prev_key = None;
+        }
+        let ok = match (n, w) {
+            (1, Wire::Bytes(m)) => last < 1 && (m.is_empty() || validate(m).is_ok()),
+            (2 | 4, Wire::Bytes(e)) => last <= n && entry_in_order(e, &mut prev_key),
+            (3, Wire::Bytes(t)) => last < 3 && (1..=253).contains(&t.len()) && t.iter().all(u8::is_ascii_graphic),
+            (5, Wire::Varint(v)) => last < 5 && v <= 1,
+            _ => false,
+        };
+        if !ok {
+            return Err(meta_end);
+        }
+        last = n;
+        if n == 1 {
+            meta_end = it.offset();
+        }
+    }
+    Ok(())
+}
+
+/// Whether a map entry is exactly `{key 1, value 2}` (the value may be absent) with a data key
+/// name above `prev` (then the new `prev`).
+fn entry_in_order<'a>(e: &'a [u8], prev: &mut Option<&'a [u8]>) -> bool {
+    use super::wire::{fields, Wire};
+    let mut it = fields(e);
+    let key = match it.next() {
+        Some(Ok((1, Wire::Bytes(k)))) if is_data_key(k) && prev.is_none_or(|p| p < k) => k,
+        _ => return false,
+    };
+    let rest_ok = match it.next() {
+        None => true,
+        Some(Ok((2, Wire::Bytes(_)))) => it.next().is_none(),
+        _ => false,
+    };
+    *prev = Some(key);
+    rest_ok
+}
+
+/// Whether `s` is a plausible Secret `type` (`Opaque`, `kubernetes.io/tls`, `helm.sh/release.v1`):
+/// 1 to 253 bytes of visible ASCII.
+fn is_type_name(s: &str) -> bool {
+    (1..=253).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_graphic())
+}
+
 /// Whether `b` is a plausible `kind` or `apiVersion`: at most 253 bytes of ASCII letters,
 /// digits, `.`, `/` and `-`. In a Secret, anything else is shown as a placeholder.
 pub fn is_type_word(b: &[u8]) -> bool {
@@ -164,6 +224,11 @@ pub fn redact_json(v: &mut Value) {
         match (k.as_str(), val) {
             ("apiVersion" | "kind", Value::String(s)) if is_type_word(s.as_bytes()) => {}
             ("apiVersion" | "kind", other) => *other = redacted(json_len(other)),
+            // Shown only in the shapes the API server writes them (a type name, a bool, an
+            // object): anything else may carry data.
+            ("type", Value::String(s)) if is_type_name(s) => {}
+            ("immutable", Value::Bool(_)) | ("metadata", Value::Object(_)) => {}
+            ("type" | "immutable" | "metadata", other) => *other = redacted(json_len(other)),
             (k, _) if SAFE_TOP.contains(&k) => {}
             ("data" | "stringData", Value::Object(m)) => {
                 let is_data = k == "data";

@@ -74,6 +74,13 @@ pub fn fields(buf: &[u8]) -> Fields<'_> {
     Fields { buf, pos: 0, failed: false }
 }
 
+impl Fields<'_> {
+    /// Where the next field starts (the end of the last one read).
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+}
+
 impl<'a> Iterator for Fields<'a> {
     type Item = Result<(u32, Wire<'a>), WireError>;
 
