@@ -79,7 +79,7 @@ fn entry_in_order<'a>(e: &'a [u8], prev: &mut Option<&'a [u8]>) -> bool {
     use super::wire::{fields, Wire};
     let mut it = fields(e);
     let key = match it.next() {
-        Some(Ok((1, Wire::Bytes(k)))) if is_data_key(k) && prev.is_none_or(|p| p < k) => k,
+        Some(Ok((1, Wire::Bytes(k)))) if is_data_key(k) && prev.map_or(true, |p| p < k) => k,
         _ => return false,
     };
     let rest_ok = match it.next() {
