@@ -147,7 +147,7 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
                 Ok(e) => e,
                 Err(p) => return self.report(p, ctx),
             };
-            if let Some(p) = self.order_problem(&page, e.key, prev, i, b.upper, i == 0) {
+            if let Some(p) = self.order_problem(&page, e.key, prev, (i, ctx.top), b.upper, i == 0) {
                 return self.report(p, ctx);
             }
             prev = Some(e.key);
@@ -207,8 +207,12 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
     /// (the page's own keys are in order); a first key below it is already out of order.
     fn check_first_key(&self, page: &Page<'a>, first: &[u8], lower: Option<&[u8]>, ctx: &Ctx<'a>) {
         if let Some(l) = lower.filter(|l| first > *l) {
-            let msg =
-                format!("page {} starts with key {} but its parent's branch key is {}", page.id, hex(first), hex(l));
+            let msg = format!(
+                "page {} starts with key {} but its parent's branch key is {}",
+                page.id,
+                shown_key(ctx.top, first),
+                shown_key(ctx.top, l)
+            );
             self.report(
                 Problem::new(ProblemKind::BranchKeyMismatch, msg).page(page.id).offset(page.offset_of(first)),
                 ctx,
@@ -223,14 +227,14 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         page: &Page<'a>,
         key: &[u8],
         prev: Option<&[u8]>,
-        i: usize,
+        (i, top): (usize, &[u8]),
         upper: Option<&[u8]>,
         first: bool,
     ) -> Option<Problem> {
         let kind = if page.flags == BRANCH { "branch" } else { "leaf" };
         let mk = |kind_: ProblemKind, why: String| {
             Some(
-                Problem::new(kind_, format!("key[{i}]={} on {kind} page({}) {why}", hex(key), page.id))
+                Problem::new(kind_, format!("key[{i}]={} on {kind} page({}) {why}", shown_key(top, key), page.id))
                     .page(page.id)
                     .offset(page.offset_of(key)),
             )
@@ -240,12 +244,15 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         }
         if let Some(p) = prev {
             if key < p || (key == p && !first) {
-                return mk(ProblemKind::KeysOutOfOrder, format!("needs to be > {}", hex(p)));
+                return mk(ProblemKind::KeysOutOfOrder, format!("needs to be > {}", shown_key(top, p)));
             }
         }
         if let Some(u) = upper {
             if key >= u {
-                return mk(ProblemKind::KeysOutOfOrder, format!("needs to be < {} (the next branch key)", hex(u)));
+                return mk(
+                    ProblemKind::KeysOutOfOrder,
+                    format!("needs to be < {} (the next branch key)", shown_key(top, u)),
+                );
             }
         }
         None
@@ -286,7 +293,7 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
         let mut prev = b.lower;
         for i in 0..n {
             let Ok(e) = page.leaf_elem(i) else { continue };
-            if let Some(p) = self.order_problem(&page, e.key, prev, i, b.upper, i == 0) {
+            if let Some(p) = self.order_problem(&page, e.key, prev, (i, ctx.top), b.upper, i == 0) {
                 return self.report(p, ctx);
             }
             prev = Some(e.key);
@@ -327,7 +334,7 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
     fn bucket(&self, page: &Page<'a>, e: &LeafElem<'a>, level: u32, ctx: &Ctx<'a>, acc: &mut F::Acc) {
         match bucket::decode(page, e) {
             Err(why) => {
-                let msg = format!("bucket {}: {why}", hex(e.key));
+                let msg = format!("bucket {}: {why}", shown_key(ctx.top, e.key));
                 let p = Problem::new(ProblemKind::BucketMalformed, msg).page(page.id).offset(page.offset_of(e.value));
                 self.report(p, ctx)
             }
@@ -346,7 +353,28 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
     }
 }
 
-/// Hex of a key, shortened for messages.
+/// The top-level bucket etcd keeps every value in, Secrets' among them.
+const VALUES_BUCKET: &[u8] = b"key";
+
+/// `key` as a problem message shows it: [`hex`], except in etcd's `key` bucket, whose keys are
+/// revisions (8-byte main, `_`, 8-byte sub, optional `t`, each number's top byte 0): a key of
+/// another shape there was read through a damaged element and may be bytes of a value (a
+/// Secret's data), so only its length is shown. The problem's page and byte offset still
+/// locate it.
+pub fn shown_key(top: &[u8], key: &[u8]) -> String {
+    let revision = matches!(key.len(), 17 | 18)
+        && key.get(8) == Some(&b'_')
+        && key.first() == Some(&0)
+        && key.get(9) == Some(&0)
+        && key.get(17).map_or(true, |&t| t == b't');
+    if top != VALUES_BUCKET || revision {
+        hex(key)
+    } else {
+        format!("<{} bytes, not a revision: not shown>", key.len())
+    }
+}
+
+/// Up to 40 bytes of `k` in hex (`...` past them).
 pub fn hex(k: &[u8]) -> String {
     let mut s: String = k.iter().take(40).map(|b| format!("{b:02x}")).collect();
     if k.len() > 40 {

@@ -9,7 +9,7 @@ use crate::bbolt::cursor;
 use crate::bbolt::page::LeafElem;
 use crate::bbolt::structure::{walk, Structure};
 use crate::bbolt::view::DbView;
-use crate::bbolt::walker::{hex, Ctx, Fold, Leaf, Pair};
+use crate::bbolt::walker::{shown_key, Ctx, Fold, Leaf, Pair};
 use crate::error::Error;
 use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
 use crc32c::crc32c_append;
@@ -237,7 +237,9 @@ pub fn live_keys(view: &DbView<'_>) -> Result<u64, Problem> {
                 live.insert(key_fingerprint(k));
             }
             None => {
-                bad.get_or_insert_with(|| format!("value of revision {} is not a KeyValue", hex(e.key)));
+                bad.get_or_insert_with(|| {
+                    format!("value of revision {} is not a KeyValue", shown_key(KEY_BUCKET, e.key))
+                });
             }
         }
     })?;

@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 use super::encoding::{self, classify, Encoding};
 use super::render::{base64, printable, Ctx, MAX_OUTPUT_BYTES};
 use super::wire::{fields, Wire};
-use super::{cbor, key, kinds, schema, secret};
+use super::{cbor, kinds, schema, secret};
 
 /// Most bytes of an unrecognised value shown in its `raw` form.
 pub const MAX_RAW_SHOWN: usize = MAX_OUTPUT_BYTES / 4 * 3;
@@ -40,7 +40,9 @@ pub struct DecodeOptions {
 /// Decodes a stored value, with its key (used to recognise Secrets), into JSON for display.
 /// Never panics; see the module docs for the shapes.
 pub fn decode(key: &[u8], value: &[u8], opts: &DecodeOptions) -> Value {
-    let by_key = secret::is_secret(None, key::parse(key).as_ref().map(|k| k.resource.as_str()));
+    // A Secret by its key, or by what its bytes say when its kind cannot be read (see
+    // [`secret::holds_plaintext`]): then every path below redacts it.
+    let by_key = secret::key_says_secret(key) || secret::holds_plaintext(b"", value);
     match classify(value) {
         Encoding::Protobuf => protobuf(value, by_key, opts),
         Encoding::Json => match serde_json::from_slice::<Value>(value) {

@@ -141,58 +141,66 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
     if matches!(enc, Encoding::Encrypted(_)) {
         return false;
     }
-    let by_key =
-        contains(key, b"secrets") && is_secret(None, super::key::parse(key).as_ref().map(|k| k.resource.as_str()));
-    if by_key {
+    if key_says_secret(key) {
         return true;
     }
+    // When the kind cannot be read (damage, or a writer other than the API server), a value
+    // that names `Secret` is one.
     match enc {
-        Encoding::Protobuf => envelope_kind(value) == Some(&b"Secret"[..]),
+        Encoding::Protobuf => envelope_says_secret(value).unwrap_or_else(|| contains(value, b"Secret")),
         Encoding::Json | Encoding::Cbor => {
-            contains(value, b"Secret")
-                && super::object::decode(b"", value, &Default::default()).get("kind").and_then(Value::as_str)
-                    == Some("Secret")
+            let named = contains(value, b"Secret");
+            // JSON may spell the kind with escapes, CBOR in chunks: then it is read too.
+            let spelled = match enc {
+                Encoding::Json => contains(value, b"\\u"),
+                _ => value.contains(&0x7f),
+            };
+            if !named && !spelled {
+                return false;
+            }
+            let parsed = match enc {
+                Encoding::Json => serde_json::from_slice::<Value>(value).ok(),
+                _ => super::cbor::to_json(value).ok(),
+            };
+            match parsed.as_ref().and_then(|v| v.get("kind")) {
+                Some(Value::String(k)) => k == "Secret",
+                _ => named,
+            }
         }
         _ => false,
     }
 }
 
-/// The kind in a protobuf value's `runtime.Unknown` envelope (typeMeta = 1 {kind = 2}).
-fn envelope_kind(value: &[u8]) -> Option<&[u8]> {
-    let body = value.get(super::encoding::PROTOBUF_MAGIC.len()..)?;
-    envelope_kind_short(body).or_else(|| envelope_kind_fields(body))
+/// Whether a key names a Secret: under the resource `secrets` when it parses as a Kubernetes
+/// key, else (another prefix, a damaged one) when any of its segments is `secrets`.
+pub fn key_says_secret(key: &[u8]) -> bool {
+    if !contains(key, b"secrets") {
+        return false;
+    }
+    match super::key::parse(key) {
+        Some(k) => is_secret(None, Some(k.resource.as_str())),
+        None => contains(key, b"/secrets/"),
+    }
 }
 
-/// [`envelope_kind`] of the bytes after the magic, by the general field reader.
-fn envelope_kind_fields(body: &[u8]) -> Option<&[u8]> {
+/// Whether a protobuf value's envelope says Secret: any of its typeMeta fields (a repeated
+/// one is merged by the decoder, its last kind winning) with kind `Secret`. `None` when the
+/// envelope cannot be read or names no kind.
+fn envelope_says_secret(value: &[u8]) -> Option<bool> {
     use super::wire::{fields, Wire};
+    let body = value.get(super::encoding::PROTOBUF_MAGIC.len()..)?;
+    let (mut kinds, mut secret) = (0, false);
     for f in fields(body) {
         if let (1, Wire::Bytes(tm)) = f.ok()? {
             for g in fields(tm) {
                 if let (2, Wire::Bytes(kind)) = g.ok()? {
-                    return Some(kind);
+                    kinds += 1;
+                    secret |= kind == b"Secret";
                 }
             }
-            return None;
         }
     }
-    None
-}
-
-/// The kind of an envelope as the API server writes it, read without the general field reader
-/// (every value of a dump is asked): typeMeta first, with a one-byte length, holding apiVersion
-/// then kind, each with a one-byte length (`0a L [0a A apiVersion] 12 K kind`). Anything else
-/// is `None`, for the general reader to decide.
-fn envelope_kind_short(body: &[u8]) -> Option<&[u8]> {
-    let short = |b: &[u8], at: usize, tag: u8| -> Option<(usize, usize)> {
-        let (&t, &n) = (b.get(at)?, b.get(at + 1)?);
-        (t == tag && n < 0x80).then_some((at + 2, at + 2 + usize::from(n)))
-    };
-    let (start, end) = short(body, 0, 0x0a)?;
-    let tm = body.get(start..end)?;
-    let at = short(tm, 0, 0x0a).map_or(0, |(_, end)| end);
-    let (start, end) = short(tm, at, 0x12)?;
-    tm.get(start..end)
+    (kinds > 0).then_some(secret)
 }
 
 /// Whether `needle` occurs in `hay` (its first byte found by the vectorised search of `memchr`
@@ -340,41 +348,26 @@ mod tests {
     }
 
     #[test]
-    fn the_short_envelope_reader_agrees_with_the_general_one_whenever_it_answers() {
-        // Envelopes as written, and every truncation and one-byte change of them: the short
-        // reader either leaves the answer to the general one or gives the same kind.
-        let seeds: [&[u8]; 4] = [
-            b"\x0a\x0c\x0a\x02v1\x12\x06Secret\x12\x00",
-            b"\x0a\x08\x12\x06Secret",
-            b"\x0a\x10\x0a\x02v1\x1a\x02xy\x12\x06Secret",
-            b"\x1a\x01z\x0a\x08\x12\x06Secret",
-        ];
-        let (mut answered, mut cases) = (0, 0);
-        for seed in seeds {
-            for cut in 0..=seed.len() {
-                for at in 0..cut.max(1) {
-                    for byte in [None, Some(0x00), Some(0x0a), Some(0x12), Some(0x7f), Some(0x80), Some(0xff)] {
-                        let mut b = seed[..cut].to_vec();
-                        if let (Some(x), Some(slot)) = (byte, b.get_mut(at)) {
-                            *slot = x;
-                        }
-                        cases += 1;
-                        if let Some(kind) = envelope_kind_short(&b) {
-                            answered += 1;
-                            assert_eq!(Some(kind), envelope_kind_fields(&b), "{b:02x?}");
-                        }
-                    }
-                }
-            }
-        }
-        assert!(answered > 20 && answered < cases, "{answered} of {cases}");
-        assert_eq!(envelope_kind_short(seeds[0]), Some(&b"Secret"[..]));
-        assert_eq!(envelope_kind_short(seeds[1]), Some(&b"Secret"[..]));
-        // Another field before kind, or before typeMeta: the general reader's case.
-        assert_eq!(envelope_kind_short(seeds[2]), None);
-        assert_eq!(envelope_kind_fields(seeds[2]), Some(&b"Secret"[..]));
-        assert_eq!(envelope_kind_short(seeds[3]), None);
-        assert_eq!(envelope_kind_fields(seeds[3]), Some(&b"Secret"[..]));
+    fn what_cannot_be_read_as_another_kind_but_names_secret_is_one() {
+        // Keys: a `secrets` segment under a prefix the key parser does not know, or damaged.
+        assert!(holds_plaintext(b"/custom/secrets/ns/x", b"plain"));
+        assert!(holds_plaintext(b"/r\x01gistry/secrets/ns/x", b"plain"));
+        assert!(!holds_plaintext(b"/registry/configmaps/secrets/x", b"plain"), "a namespace called secrets");
+        // JSON that does not parse, or spells its kind with escapes.
+        assert!(holds_plaintext(b"/custom/x", br#"{"kind":"Secret","data":{"a":"aHVudGVyMg=="}"#));
+        assert!(holds_plaintext(b"/custom/x", br#"{"kind":"\u0053ecret","data":{"a":"aHVudGVyMg=="}}"#));
+        assert!(!holds_plaintext(b"/custom/x", br#"{"kind":"\u0043onfigMap","data":{"a":"x"}}"#));
+        // Protobuf: any typeMeta naming Secret (the decoder merges repeated ones), or an envelope
+        // that cannot be read but names it.
+        let tm = |kind: &[u8]| {
+            [&[0x0a, kind.len() as u8 + 6, 0x0a, 0x02][..], b"v1", &[0x12, kind.len() as u8], kind].concat()
+        };
+        let dup = [b"k8s\0".to_vec(), tm(b"ConfigMap"), tm(b"Secret"), b"\x12\x00".to_vec()].concat();
+        assert!(holds_plaintext(b"/custom/y", &dup));
+        let dup = [b"k8s\0".to_vec(), tm(b"Secret"), tm(b"ConfigMap"), b"\x12\x00".to_vec()].concat();
+        assert!(holds_plaintext(b"/custom/y", &dup));
+        assert!(holds_plaintext(b"/custom/y", b"k8s\0\x0a\x7f\x0a\x02v1\x12\x06Secret"));
+        assert!(!holds_plaintext(b"/custom/y", b"k8s\0\x0a\x7f\x0a\x02v1\x12\x06Config"));
     }
 
     #[test]
