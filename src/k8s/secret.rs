@@ -191,9 +191,17 @@ fn envelope_says_secret(value: &[u8]) -> Option<bool> {
     let body = value.get(super::encoding::PROTOBUF_MAGIC.len()..)?;
     let (mut kinds, mut secret) = (0, false);
     for f in fields(body) {
-        if let (1, Wire::Bytes(tm)) = f.ok()? {
+        // Bytes that stop reading after a kind was read (filler a test load put there, or damage
+        // past the typeMeta) leave the kinds read to decide.
+        // So does a field no envelope holds (1 typeMeta, 2 raw, 3 contentEncoding, 4 contentType).
+        let Ok(f) = f else { break };
+        if !(1..=4).contains(&f.0) || !matches!(f.1, Wire::Bytes(_)) {
+            break;
+        }
+        if let (1, Wire::Bytes(tm)) = f {
             for g in fields(tm) {
-                if let (2, Wire::Bytes(kind)) = g.ok()? {
+                let Ok(g) = g else { break };
+                if let (2, Wire::Bytes(kind)) = g {
                     kinds += 1;
                     secret |= kind == b"Secret";
                 }
@@ -203,19 +211,14 @@ fn envelope_says_secret(value: &[u8]) -> Option<bool> {
     (kinds > 0).then_some(secret)
 }
 
-/// Whether `needle` occurs in `hay` (its first byte found by the vectorised search of `memchr`
-/// in `[u8]::iter().position`, then compared).
+/// Whether `needle` occurs in `hay` (`memchr`'s vectorised substring search: every value of a
+/// dump may be asked).
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else { return true };
-    let mut at = 0;
-    while let Some(i) = hay.get(at..).and_then(|h| h.iter().position(|&b| b == first)) {
-        let start = at + i + 1;
-        if hay.get(start..start + rest.len()) == Some(rest) {
-            return true;
-        }
-        at = start;
+    // A key is short: comparing in place costs less than setting up the search.
+    if hay.len() < 128 {
+        return needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle);
     }
-    false
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// Redacts a Secret object parsed from JSON or CBOR, in place: every value of `data` and
