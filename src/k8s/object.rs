@@ -192,7 +192,9 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
     }
     if let (Some(text), Value::Object(m)) = (cx.error_text(), &mut v) {
         m.insert("decodeError".into(), text.into());
-        if show_raw {
+        // A Secret asked for with --show-secrets whose fields did not all decode: its bytes too,
+        // so that what the decode could not place is still shown.
+        if show_raw || (is_secret && !redact) {
             m.insert("raw".into(), raw(value, redact));
         }
     }

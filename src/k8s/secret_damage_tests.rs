@@ -197,9 +197,13 @@ fn decode_errors_in_secret_data_name_the_entry_without_data_bytes() {
     assert_eq!(d["data"], Value::Null, "withheld whole");
     assert_eq!(d["withheld"], json!(format!("<redacted: {} bytes>", rest.len())));
     assert!(err(&d).ends_with("withheld"), "{}", err(&d));
-    // Shown when asked (the data is then shown anyway).
-    let e = decode(KEY, &v, &SHOW)["decodeError"].as_str().unwrap().to_owned();
+    // Shown when asked (the data is then shown anyway), with the bytes whole: what did not
+    // decode is shown too.
+    let shown = decode(KEY, &v, &SHOW);
+    let e = shown["decodeError"].as_str().unwrap().to_owned();
     assert!(e.contains("field 1640 is varint"), "{e}");
+    assert_eq!(shown["raw"]["bytes"], v.len(), "{shown}");
+    assert!(shown["raw"].get("redacted").is_none(), "{shown}");
     // Elsewhere errors keep their detail.
     let cm = envelope("v1", "ConfigMap", &[bytes(1, &plain_meta()), bytes(2, &varint(tag, 1))].concat());
     let d = decode(b"/registry/configmaps/prod/db", &cm, &HIDE);
