@@ -28,3 +28,92 @@ fn a_key_that_points_into_a_value_is_named_by_its_length_only() {
     }
     assert!(told >= 2, "check names the key by its length");
 }
+
+#[test]
+fn a_bucket_name_under_key_read_from_a_value_is_not_shown() {
+    // The last element of the key bucket's last leaf flagged as a bucket, its key moved into its
+    // value: it passes the order check, and its name is on the path of the problems below it.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.snap.db");
+    let (key_at, value_at) = {
+        let view = boltscope::DbView::new(&d).unwrap();
+        let kb = boltscope::bbolt::cursor::top_bucket(&view, b"key").unwrap().unwrap();
+        let e = boltscope::bbolt::cursor::last(&view, kb).unwrap().unwrap();
+        let at = |b: &[u8]| b.as_ptr() as usize - d.as_ptr() as usize;
+        (at(e.key), at(e.value))
+    };
+    // The leaf holding it: the page header at or before its key whose id is its own position.
+    let page = (0..=key_at / 4096)
+        .rev()
+        .map(|p| p * 4096)
+        .find(|&p| common::u64_at(&d, p) as usize == p / 4096 && common::u16_at(&d, p + 8) == 0x02)
+        .unwrap();
+    let count = common::u16_at(&d, page + 10);
+    let e = page + 16 + 16 * (count - 1);
+    let ks = common::u32_at(&d, e + 8);
+    let moved = value_at + 60 - e;
+    d[e..e + 4].copy_from_slice(&1u32.to_le_bytes());
+    d[e + 4..e + 8].copy_from_slice(&(moved as u32).to_le_bytes());
+    let name = String::from_utf8_lossy(&d[e + moved..e + moved + ks]).into_owned();
+    let hexed: String = d[e + moved..e + moved + ks].iter().map(|b| format!("{b:02x}")).collect();
+    let p = std::env::var_os("KEEP_BUCKET_DB").map_or_else(|| tmp.path().join("bucket.db"), std::path::PathBuf::from);
+    std::fs::write(&p, &d).unwrap();
+    for cmd in [&["check"][..], &["check", "-w", "json"], &["inspect", "-w", "json"], &["status"]] {
+        let out = common::boltscope().arg("--no-index").args(cmd).arg(&p).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{cmd:?}: {text}");
+        assert!(!text.contains(&hexed[..16]), "{cmd:?} shows the value's bytes: {text}");
+        assert!(!text.contains(&name), "{cmd:?} shows the value's bytes as a bucket name: {text}");
+        assert!(text.contains(&format!("<{ks} bytes, not a revision: not shown>")), "{cmd:?}: {text}");
+    }
+}
+
+#[test]
+fn a_record_whose_value_became_its_key_keeps_the_secret_withheld() {
+    // One bit in a KeyValue record: the value's tag (5, bytes: 0x2a) read as the key's (0x0a), so
+    // the stored Secret is the record's key (the last key field wins) and its value is empty.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("cluster-0.1.snap.db");
+    let (tag_at, secret) = {
+        let view = boltscope::DbView::new(&d).unwrap();
+        let kb = boltscope::bbolt::cursor::top_bucket(&view, b"key").unwrap().unwrap();
+        let mut found = None;
+        boltscope::bbolt::cursor::for_each(&view, kb, &mut |e| {
+            let Some(kv) = boltscope::etcd::proto::kv(e.value) else { return };
+            let plain = kv.key.starts_with(b"/registry/secrets/") && kv.value.starts_with(b"k8s\0");
+            if found.is_none() && plain {
+                // The tag, then the value's length as a varint.
+                let varint = (64 - (kv.value.len() as u64 | 1).leading_zeros() as usize).div_ceil(7);
+                let at = kv.value.as_ptr() as usize - d.as_ptr() as usize - 1 - varint;
+                found = Some((at, kv.value.to_vec()));
+            }
+        })
+        .unwrap();
+        found.expect("a plaintext protobuf Secret in the fixture")
+    };
+    assert_eq!(d[tag_at], 0x2a, "the value's tag, before its length");
+    d[tag_at] = 0x0a;
+    let p = tmp.path().join("tag.db");
+    std::fs::write(&p, &d).unwrap();
+    let shown = |s: &[u8]| -> Vec<String> {
+        use base64::Engine;
+        let b = base64::engine::general_purpose::STANDARD.encode(s);
+        vec![String::from_utf8_lossy(&s[20..40]).into_owned(), b[8..40].to_owned()]
+    };
+    for args in [
+        &["dump"][..],
+        &["dump", "--all-revisions"],
+        &["get", "", "--from-key", "-w", "json"],
+        &["log", "", "--from-key", "-w", "json"],
+    ] {
+        let out = common::boltscope().arg("--no-index").arg(args[0]).arg(&p).args(&args[1..]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for n in shown(&secret) {
+            assert!(!text.contains(&n), "{args:?} shows the Secret: {n}");
+        }
+        // Every record is dumped with --all-revisions (the others show it only if it is live).
+        if args.contains(&"--all-revisions") {
+            assert!(text.contains("<redacted key>"), "{args:?}");
+        }
+    }
+}

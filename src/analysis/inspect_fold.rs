@@ -235,7 +235,7 @@ impl Fold for InspectFold<'_> {
         self.drop_spent(acc);
         if ctx.depth < self.depth {
             let mut path = ctx.path();
-            path.push(String::from_utf8_lossy(e.key).into_owned());
+            path.push(crate::bbolt::fold::shown_name(ctx.top, e.key));
             let name = path.last().cloned().unwrap_or_default();
             acc.reports.push(BucketReport { name, path, stats: done });
         }

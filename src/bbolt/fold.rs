@@ -28,11 +28,26 @@ impl Ctx<'_> {
         let mut v = Vec::new();
         let mut n = self.path;
         while let Some(p) = n {
-            v.push(String::from_utf8_lossy(p.name).into_owned());
+            v.push(p.name);
             n = p.parent;
         }
         v.reverse();
-        v
+        let top = v.first().copied().unwrap_or_default();
+        v.iter()
+            .enumerate()
+            .map(|(i, name)| if i == 0 { shown_name(b"", name) } else { shown_name(top, name) })
+            .collect()
+    }
+}
+
+/// A bucket's name on a path, as problems and reports show it: as text, except under etcd's `key`
+/// bucket, which holds no buckets: a name there was read through a damaged element and may be
+/// bytes of a value (see [`super::walker::shown_key`]).
+pub fn shown_name(top: &[u8], name: &[u8]) -> String {
+    if top == b"key" {
+        super::walker::shown_key(top, name)
+    } else {
+        String::from_utf8_lossy(name).into_owned()
     }
 }
 

@@ -58,7 +58,9 @@ pub fn layout(body: &[u8]) -> Result<(), usize> {
         let ok = match (n, w) {
             (1, Wire::Bytes(m)) => last < 1 && (m.is_empty() || validate(m).is_ok()),
             (2 | 4, Wire::Bytes(e)) => last <= n && entry_in_order(e, &mut prev_key),
-            (3, Wire::Bytes(t)) => last < 3 && (1..=253).contains(&t.len()) && t.iter().all(u8::is_ascii_graphic),
+            // The API server takes any type (a custom one may hold spaces); one that is not a type
+            // name is redacted by the decoder, the rest stays readable.
+            (3, Wire::Bytes(t)) => last < 3 && std::str::from_utf8(t).is_ok(),
             (5, Wire::Varint(v)) => last < 5 && v <= 1,
             _ => false,
         };
@@ -267,6 +269,11 @@ pub fn redact_json(v: &mut Value) {
 /// ([`may_copy_data`]), in place: a JSON copy is redacted as the Secret itself is (its shape
 /// stays readable), anything else becomes one placeholder.
 pub fn redact_annotations(meta: &mut Map<String, Value>) {
+    // Damage inside the metadata can move an annotation elsewhere in it (its value read as the
+    // generateName, say): a string anywhere in it that may copy the data is redacted too.
+    for (name, slot) in meta.iter_mut().filter(|(n, _)| n.as_str() != "annotations") {
+        redact_copies(name, slot);
+    }
     let Some(Value::Object(ann)) = meta.get_mut("annotations") else { return };
     for (name, slot) in ann.iter_mut() {
         let Value::String(text) = slot else {
@@ -287,6 +294,17 @@ pub fn redact_annotations(meta: &mut Map<String, Value>) {
             }
             Err(_) => redacted(text.len()),
         };
+    }
+}
+
+/// Replaces every string in `v` (named `name`, or under it) that may copy a Secret's data
+/// ([`may_copy_data`]) by a placeholder.
+fn redact_copies(name: &str, v: &mut Value) {
+    match v {
+        Value::String(text) if may_copy_data(name, text) => *v = redacted(text.len()),
+        Value::Array(items) => items.iter_mut().for_each(|x| redact_copies(name, x)),
+        Value::Object(m) => m.iter_mut().for_each(|(n, x)| redact_copies(n, x)),
+        _ => {}
     }
 }
 

@@ -266,3 +266,19 @@ fn a_json_secret_shows_type_and_immutable_only_in_their_own_shapes() {
         (Some("Opaque"), Some(true), Some("db"))
     );
 }
+
+#[test]
+fn a_custom_type_keeps_the_data_keys_readable_and_metadata_never_shows_a_copy() {
+    // The API server takes any type; one that is not a type name is redacted alone.
+    let rest = [entry(2, b"password", b"x"), bytes(3, b"example.com/my type")].concat();
+    let d = decode(KEY, &secret(&plain_meta(), &rest), &HIDE);
+    assert_eq!(d["data"], json!({"password": "<redacted: 1 bytes>"}), "{d}");
+    assert_eq!(d["type"], "<redacted: 19 bytes>");
+    assert!(d.get("withheld").is_none(), "{d}");
+    // Damage inside the metadata read an annotation's copy of the data as another field
+    // (generateName = 2): redacted wherever it lands.
+    let copy = format!(r#"{{"apiVersion":"v1","kind":"Secret","data":{{"tls.key":"{CANARY}"}}}}"#);
+    let meta = [plain_meta(), bytes(2, copy.as_bytes())].concat();
+    let d = decode(KEY, &secret(&meta, &entry(2, b"a", b"b")), &HIDE);
+    assert_hidden("metadata copy", &d);
+}

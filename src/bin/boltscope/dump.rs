@@ -40,7 +40,7 @@ pub struct DumpArgs {
 /// Appends the record of one entry as JSON text (fields in a fixed order, `key` first), written
 /// straight into the chunk's buffer.
 fn record(a: &DumpArgs, buf: &mut Vec<u8>, e: &Entry<'_>, withheld: &AtomicU64) {
-    let kv = &e.kv;
+    let kv = &a.value.guard(e.kv, withheld);
     match std::str::from_utf8(kv.key) {
         Ok(k) => {
             buf.extend_from_slice(b"{\"key\":");

@@ -303,7 +303,8 @@ fn answer<'a>(a: &GetArgs, ix: &Ix, path: &Path, data: &'a [u8], withheld: &Atom
     };
     let (latest, free) =
         if a.include_free && kb.is_some() { with_free(&view, &range, rev, latest)? } else { (latest, Vec::new()) };
-    let ranged = Ranged::from_latest(latest, &opts);
+    let mut ranged = Ranged::from_latest(latest, &opts);
+    ranged.kvs.iter_mut().for_each(|kv| *kv = a.value.guard(*kv, withheld));
     let shown = ranged.kvs.iter().filter(|kv| free.contains(&(kv.key, kv.mod_revision))).count();
     if shown > 0 && a.write_out != "json" {
         eprintln!("boltscope: {shown} key(s) shown were read from free pages (-w json marks them)");

@@ -10,6 +10,7 @@ use boltscope::error::Error;
 use boltscope::etcd::collect::Collector;
 use boltscope::etcd::header::{RevError, Store};
 use boltscope::etcd::history::Judged;
+use boltscope::etcd::proto::Kv;
 use boltscope::etcd::range::KeyRange;
 use boltscope::etcd::scan;
 use boltscope::etcd::schema;
@@ -82,6 +83,19 @@ impl ValueArgs {
         }
         withheld.fetch_add(1, Ordering::Relaxed);
         Cow::Owned(format!("<redacted: {} bytes>", value.len()).into_bytes())
+    }
+}
+
+impl ValueArgs {
+    /// A record as shown, its key `<redacted key>` when the key's bytes are themselves a stored
+    /// Secret (a damaged record whose value tag became the key's: its value is then read as its
+    /// key), unless `--show-secrets`; counted in `withheld`.
+    pub fn guard<'k>(&self, kv: Kv<'k>, withheld: &AtomicU64) -> Kv<'k> {
+        if self.show_secrets || !secret::holds_plaintext(b"", kv.key) {
+            return kv;
+        }
+        withheld.fetch_add(1, Ordering::Relaxed);
+        Kv { key: b"<redacted key>", ..kv }
     }
 }
 

@@ -129,6 +129,12 @@ impl Render<'_> {
     }
 
     fn event(&self, ev: &Event<'_>) -> Vec<u8> {
+        let guarded = Event {
+            kv: self.a.value.guard(ev.kv, self.withheld),
+            prev_kv: ev.prev_kv.map(|p| self.a.value.guard(p, self.withheld)),
+            ..*ev
+        };
+        let ev = &guarded;
         let kind = if ev.is_delete() { "DELETE" } else { "PUT" };
         let free = ev.entry.from_free_page();
         match self.format {
