@@ -84,9 +84,7 @@ impl ValueArgs {
         withheld.fetch_add(1, Ordering::Relaxed);
         Cow::Owned(format!("<redacted: {} bytes>", value.len()).into_bytes())
     }
-}
 
-impl ValueArgs {
     /// A record as shown, its key `<redacted key>` when the key's bytes are themselves a stored
     /// Secret (a damaged record whose value tag became the key's: its value is then read as its
     /// key), unless `--show-secrets`; counted in `withheld`.
