@@ -1,0 +1,111 @@
+//! Unit tests of [`super`]: the Secret rule's pieces (which values are Secrets, redaction of
+//! parsed objects, the envelope readers, key names).
+
+use super::*;
+use serde_json::json;
+
+#[test]
+fn redacts_data_string_data_unknown_fields_and_last_applied() {
+    let applied = json!({"apiVersion": "v1", "kind": "Secret", "data": {"pw": "aHVudGVyMg=="}}).to_string();
+    let mut v = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "s", "annotations": {LAST_APPLIED: applied, "other": "kept"}},
+        "data": {"pw": "aHVudGVyMg==", "n": 5},
+        "stringData": {"token": "hunter2"},
+        "futureField": {"x": "hunter2"}
+    });
+    redact_json(&mut v);
+    let text = v.to_string();
+    assert!(!text.contains("hunter2") && !text.contains("aHVudGVyMg"), "{text}");
+    assert_eq!(v["data"]["pw"], "<redacted: 7 bytes>");
+    assert_eq!(v["data"]["n"], "<redacted: 1 bytes>");
+    assert_eq!(v["stringData"]["token"], "<redacted: 7 bytes>");
+    assert_eq!(v["futureField"], "<redacted: 15 bytes>");
+    assert_eq!(v["type"], "Opaque");
+    assert_eq!(v["metadata"]["annotations"]["other"], "kept");
+    let copy: Value = serde_json::from_str(v["metadata"]["annotations"][LAST_APPLIED].as_str().unwrap()).unwrap();
+    assert_eq!(copy["data"]["pw"], "<redacted: 7 bytes>");
+
+    let mut bad = json!({"metadata": {"annotations": {LAST_APPLIED: "{not json hunter2"}}, "data": "hunter2"});
+    redact_json(&mut bad);
+    assert!(!bad.to_string().contains("hunter2"));
+    let mut not_obj = json!(["hunter2"]);
+    redact_json(&mut not_obj);
+    assert_eq!(not_obj, json!("<redacted: 11 bytes>"));
+}
+
+#[test]
+fn plaintext_secrets_by_key_or_kind_but_not_encrypted() {
+    assert!(holds_plaintext(b"/registry/secrets/ns/s", b"k8s\0anything"));
+    assert!(!holds_plaintext(b"/registry/secrets/ns/s", b"k8s:enc:aescbc:v1:key1:\x01\x02"));
+    assert!(holds_plaintext(b"/custom/x", br#"{"kind":"Secret","data":{"a":"aHVudGVyMg=="}}"#));
+    assert!(!holds_plaintext(b"/custom/x", br#"{"kind":"ConfigMap","data":{"a":"Secret"}}"#));
+    assert!(!holds_plaintext(b"/registry/configmaps/ns/c", b"plain"));
+    // A protobuf Secret under another key, by its envelope's kind (typeMeta {v1, Secret}).
+    let pb = b"k8s\0\x0a\x0c\x0a\x02v1\x12\x06Secret\x12\x00";
+    assert!(holds_plaintext(b"/custom/y", pb));
+    assert!(!holds_plaintext(b"/custom/y", b"k8s\0\x0a\x0f\x0a\x02v1\x12\x09ConfigMap"));
+    assert!(contains(b"xxSecreSecret", b"Secret") && !contains(b"Secre", b"Secret"));
+}
+
+#[test]
+fn what_cannot_be_read_as_another_kind_but_names_secret_is_one() {
+    // Keys: a `secrets` segment under a prefix the key parser does not know, or damaged.
+    assert!(holds_plaintext(b"/custom/secrets/ns/x", b"plain"));
+    assert!(holds_plaintext(b"/r\x01gistry/secrets/ns/x", b"plain"));
+    assert!(!holds_plaintext(b"/registry/configmaps/secrets/x", b"plain"), "a namespace called secrets");
+    // JSON that does not parse, or spells its kind with escapes.
+    assert!(holds_plaintext(b"/custom/x", br#"{"kind":"Secret","data":{"a":"aHVudGVyMg=="}"#));
+    assert!(holds_plaintext(b"/custom/x", br#"{"kind":"\u0053ecret","data":{"a":"aHVudGVyMg=="}}"#));
+    assert!(!holds_plaintext(b"/custom/x", br#"{"kind":"\u0043onfigMap","data":{"a":"x"}}"#));
+    // Protobuf: any typeMeta naming Secret (the decoder merges repeated ones), or an envelope
+    // that cannot be read but names it.
+    let tm =
+        |kind: &[u8]| [&[0x0a, kind.len() as u8 + 6, 0x0a, 0x02][..], b"v1", &[0x12, kind.len() as u8], kind].concat();
+    let dup = [b"k8s\0".to_vec(), tm(b"ConfigMap"), tm(b"Secret"), b"\x12\x00".to_vec()].concat();
+    assert!(holds_plaintext(b"/custom/y", &dup));
+    let dup = [b"k8s\0".to_vec(), tm(b"Secret"), tm(b"ConfigMap"), b"\x12\x00".to_vec()].concat();
+    assert!(holds_plaintext(b"/custom/y", &dup));
+    assert!(holds_plaintext(b"/custom/y", b"k8s\0\x0a\x7f\x0a\x02v1\x12\x06Secret"));
+    assert!(!holds_plaintext(b"/custom/y", b"k8s\0\x0a\x7f\x0a\x02v1\x12\x06Config"));
+}
+
+#[test]
+fn the_short_envelope_reader_agrees_with_the_general_one_whenever_it_answers() {
+    // Envelopes as written, and every truncation and one-byte change of them.
+    let seeds: [&[u8]; 4] = [
+        b"\x0a\x0c\x0a\x02v1\x12\x06Secret\x12\x00",
+        b"\x0a\x08\x12\x06Secret\x12\x01x",
+        b"\x0a\x0f\x0a\x02v1\x12\x09ConfigMap\x12\x00\x1a\x00",
+        b"\x0a\x08\x12\x06Secret\x0a\x0b\x12\x09ConfigMap",
+    ];
+    let mut answered = 0;
+    for seed in seeds {
+        for cut in 0..=seed.len() {
+            for at in 0..cut.max(1) {
+                for byte in [None, Some(0x00), Some(0x0a), Some(0x12), Some(0x7f), Some(0x80)] {
+                    let mut b = seed[..cut].to_vec();
+                    if let (Some(x), Some(slot)) = (byte, b.get_mut(at)) {
+                        *slot = x;
+                    }
+                    if let Some((kind, end)) = short_type_meta(&b) {
+                        if b.get(end) != Some(&0x0a) {
+                            answered += 1;
+                            assert_eq!(Some(kind == b"Secret"), envelope_fields_say_secret(&b), "{b:02x?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(answered > 20, "{answered}");
+}
+
+#[test]
+fn secret_by_kind_or_key() {
+    assert!(is_secret(Some("Secret"), None));
+    assert!(is_secret(None, Some("secrets")));
+    assert!(is_secret(Some("ConfigMap"), Some("secrets")));
+    assert!(!is_secret(Some("ConfigMap"), Some("configmaps")));
+    assert!(!is_secret(None, None));
+}
