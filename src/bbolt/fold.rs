@@ -44,7 +44,7 @@ impl Ctx<'_> {
 /// bucket, which holds no buckets: a name there was read through a damaged element and may be
 /// bytes of a value (see [`super::walker::shown_key`]).
 pub fn shown_name(top: &[u8], name: &[u8]) -> String {
-    if top == b"key" {
+    if top == super::walker::VALUES_BUCKET {
         super::walker::shown_key(top, name)
     } else {
         String::from_utf8_lossy(name).into_owned()

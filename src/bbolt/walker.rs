@@ -354,7 +354,7 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
 }
 
 /// The top-level bucket etcd keeps every value in, Secrets' among them.
-const VALUES_BUCKET: &[u8] = b"key";
+pub(crate) const VALUES_BUCKET: &[u8] = b"key";
 
 /// `key` as a problem message shows it: [`hex`], except in etcd's `key` bucket, whose keys are
 /// revisions (8-byte main, `_`, 8-byte sub, optional `t`, each number's top byte 0): a key of

@@ -249,9 +249,9 @@ pub fn lookup(ix: &Ix, path: &Path, data: &[u8], range: &KeyRange) -> Cached {
     if refresh {
         return Cached::Miss(Some(id));
     }
-    match index.key_revisions(&id, range) {
-        Ok(Some(k)) if k.len() <= WARM_MIN_KEYS.max(data.len() / SCAN_BYTES_PER_KEY) => {
-            let beside = if index.key_index_clean_beside(&id) { Beside::Vouched } else { Beside::Walk };
+    match index.key_revisions_vouched(&id, range) {
+        Ok(Some((k, vouched))) if k.len() <= WARM_MIN_KEYS.max(data.len() / SCAN_BYTES_PER_KEY) => {
+            let beside = if vouched { Beside::Vouched } else { Beside::Walk };
             Cached::Hit(k, beside, id)
         }
         Ok(Some(_)) => Cached::Miss(None),

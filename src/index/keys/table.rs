@@ -83,27 +83,21 @@ impl Index {
         })
     }
 
-    /// Whether the file's key index was built when the rest of the file read clean
-    /// ([`Built::clean_beside`]); `false` when it has none, or an entry that does not say.
-    pub fn key_index_clean_beside(&self, id: &Identity) -> bool {
-        let found = guard("read", || {
-            let tx = self.lock().begin_read()?;
-            let files = match tx.open_table(FILES) {
-                Ok(f) => f,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
-                Err(x) => return Err(e(x)),
-            };
-            let entry = files.get(id.0.as_slice()).map_err(e)?;
-            let meta = entry.as_ref().and_then(|g| unseal(&id.0, g.value()));
-            Ok(meta.is_some_and(|m| m.first() == Some(&FORMAT) && m.get(17) == Some(&1)))
-        });
-        found.unwrap_or(false)
-    }
-
     /// The keys `range` selects and their revisions (in key order), from the file's key index;
     /// `Ok(None)` when the index has none for this file (or a damaged block: the caller scans
     /// instead). One key reads one block; a wider range reads the file's whole key index.
     pub fn key_revisions(&self, id: &Identity, range: &KeyRange) -> Result<Option<Vec<KeyRevisions>>, String> {
+        Ok(self.key_revisions_vouched(id, range)?.map(|(keys, _)| keys))
+    }
+
+    /// [`Index::key_revisions`], with whether the index was built when the rest of the file read
+    /// clean ([`Built::clean_beside`]; `false` for an entry that does not say), read from the same
+    /// entry in the same transaction.
+    pub fn key_revisions_vouched(
+        &self,
+        id: &Identity,
+        range: &KeyRange,
+    ) -> Result<Option<(Vec<KeyRevisions>, bool)>, String> {
         guard("read", || {
             let tx = self.lock().begin_read()?;
             let (files, blocks) = match (tx.open_table(FILES), tx.open_table(BLOCKS)) {
@@ -114,9 +108,11 @@ impl Index {
                 (Err(x), _) | (_, Err(x)) => return Err(e(x)),
             };
             let known = files.get(id.0.as_slice()).map_err(e)?;
-            if known.as_ref().and_then(|g| unseal(&id.0, g.value())).and_then(|m| m.first().copied()) != Some(FORMAT) {
+            let meta = known.as_ref().and_then(|g| unseal(&id.0, g.value()));
+            if meta.as_ref().and_then(|m| m.first().copied()) != Some(FORMAT) {
                 return Ok(None);
             }
+            let clean_beside = meta.as_ref().and_then(|m| m.get(17).copied()) == Some(1);
             let id_end = prefix_end(&id.0);
             let (from, to) = if range.is_single() {
                 // The block holding a key starts at or before its fingerprint.
@@ -124,7 +120,7 @@ impl Index {
                 let first = blocks.range::<&[u8]>(id.0.as_slice()..=at.as_slice()).map_err(e)?.next_back();
                 match first {
                     Some(r) => (r.map_err(e)?.0.value().to_vec(), at),
-                    None => return Ok(Some(Vec::new())),
+                    None => return Ok(Some((Vec::new(), clean_beside))),
                 }
             } else {
                 (id.0.to_vec(), id_end.clone())
@@ -140,7 +136,7 @@ impl Index {
                 }
             }
             out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-            Ok(Some(out))
+            Ok(Some((out, clean_beside)))
         })
     }
 }
@@ -165,13 +161,13 @@ mod tests {
         let ix = Index::open(&dir.path().join("ix.redb")).unwrap();
         let (a, b) = (Identity([1; 32]), Identity([2; 32]));
         assert_eq!(ix.key_revisions(&a, &KeyRange::key(b"k1")).unwrap(), None, "nothing stored yet");
-        assert!(!ix.key_index_clean_beside(&a));
         let mut one = built(&[b"k1", b"k2", b"other"]);
         ix.put_key_index(&a, &one).unwrap();
-        assert!(!ix.key_index_clean_beside(&a), "built without the rest of the file read clean");
+        let vouched = |ix: &Index| ix.key_revisions_vouched(&a, &KeyRange::key(b"k1")).unwrap().map(|(_, v)| v);
+        assert_eq!(vouched(&ix), Some(false), "built without the rest of the file read clean");
         one.clean_beside = true;
         ix.put_key_index(&a, &one).unwrap();
-        assert!(ix.key_index_clean_beside(&a));
+        assert_eq!(vouched(&ix), Some(true));
         let got = ix.key_revisions(&a, &KeyRange::key(b"k2")).unwrap().unwrap();
         assert_eq!(
             got,
@@ -185,7 +181,7 @@ mod tests {
         // Room for one file only: storing b drops a.
         ix.put_key_index_within(&b, &built(&[b"x"]), one.bytes + 1).unwrap();
         assert_eq!(ix.key_revisions(&a, &KeyRange::key(b"k1")).unwrap(), None, "evicted");
-        assert!(!ix.key_index_clean_beside(&a), "evicted with its index");
+        assert_eq!(vouched(&ix), None, "evicted with its index");
         assert_eq!(ix.key_revisions(&b, &KeyRange::key(b"x")).unwrap().unwrap().len(), 1);
     }
 }
