@@ -1,0 +1,120 @@
+//! Opening the index: what can stop it (another process holding it, a newer schema, a file that
+//! is no index), retries while another process writes it, and redb's panics on a corrupt index
+//! turned into errors.
+
+use redb::Database;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Why the index could not be opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenErrorKind {
+    /// Another boltscope process held it for two seconds.
+    Busy,
+    /// Made by a newer boltscope.
+    Newer,
+    /// Its folder or file cannot be written.
+    Unwritable,
+    /// The file is there and writable, a redb database by its first bytes, but redb cannot use
+    /// it: damaged (the one kind a command may move aside and replace).
+    Damaged,
+    /// Something that is not an index: not a regular file (a FIFO, a device, a folder), or a file
+    /// that does not begin as a redb database does (a snapshot given to `--index` by mistake).
+    /// Never opened for writing, never replaced.
+    Foreign,
+}
+
+/// An index that could not be opened: its kind, and what redb or the system said.
+#[derive(Clone, Debug)]
+pub struct OpenError {
+    /// The kind.
+    pub kind: OpenErrorKind,
+    /// The message.
+    pub message: String,
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+/// Runs an open, retrying for up to two seconds while another process holds the file.
+pub(super) fn retry<T>(f: impl Fn() -> Result<T, redb::DatabaseError>) -> Result<T, String> {
+    let start = Instant::now();
+    loop {
+        let r = guard("open", || {
+            f().map_err(|x| match x {
+                redb::DatabaseError::DatabaseAlreadyOpen => "busy".to_string(),
+                other => other.to_string(),
+            })
+        });
+        match r {
+            Err(m) if m == "busy" && start.elapsed() < Duration::from_secs(2) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(m) if m == "busy" => return Err("held by another boltscope process for 2 s".into()),
+            other => return other,
+        }
+    }
+}
+
+pub(super) fn open_rw(path: &Path) -> Result<Database, String> {
+    retry(|| {
+        let mut b = Database::builder();
+        b.set_check_integrity_on_open(true);
+        b.create(path)
+    })
+}
+
+thread_local! {
+    static IN_GUARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs an index operation; a panic inside redb (a corrupt index it trusted) becomes an error,
+/// reported by the caller as one warning line instead of a panic message.
+pub(super) fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_GUARD.with(|g| g.get()) {
+                default(info);
+            }
+        }));
+    });
+    let was = IN_GUARD.with(|g| g.replace(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    IN_GUARD.with(|g| g.set(was));
+    match r {
+        Ok(r) => r,
+        Err(_) => Err(format!("{what}: the index database failed unexpectedly (corrupt?)")),
+    }
+}
+
+/// The first bytes of every redb database file (the magic number redb writes at offset 0).
+const REDB_MAGIC: [u8; 9] = *b"redb\x1a\x0a\xa9\x0d\x0a";
+
+pub(super) const NOT_AN_INDEX: &str = "not a boltscope index";
+
+/// Why what is at `path` is no index this run may open or replace, if it is not: a path that is
+/// not a regular file (opening a FIFO would wait for a writer), or a file whose first bytes are
+/// not redb's. Nothing there, an empty file, or the start of redb's magic cut short, is an index
+/// (to create, or damaged). Looks without opening anything for writing.
+pub(super) fn foreign(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let md = std::fs::metadata(path).ok()?;
+    if !md.is_file() {
+        return Some("not a regular file".into());
+    }
+    let mut head = Vec::with_capacity(REDB_MAGIC.len());
+    let read = std::fs::File::open(path).and_then(|f| f.take(REDB_MAGIC.len() as u64).read_to_end(&mut head));
+    match read {
+        Ok(_) if REDB_MAGIC.starts_with(&head) => None,
+        Ok(_) => Some("its first bytes are not a redb database's".into()),
+        Err(x) => Some(format!("cannot be read: {x}")),
+    }
+}
