@@ -84,9 +84,49 @@ fn json_for_several_files_is_one_object_per_line_with_the_file() {
     for ((line, name), path) in lines.iter().zip(names).zip(&paths) {
         let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["path"], path.display().to_string());
+        assert_eq!(v["ok"], true);
         v.as_object_mut().unwrap().remove("path");
+        v.as_object_mut().unwrap().remove("ok");
         assert_eq!(v, common::answer_json(name, "status.json").unwrap());
     }
+}
+
+#[test]
+fn json_gives_a_damaged_file_its_line_with_its_problems_never_a_clean_looking_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = common::path("k8s-0.005.snap.db", &tmp);
+    // A branch pointing past the high-water mark: no figures.
+    let broken = tmp.path().join("broken.db");
+    let mut d = common::bytes("k8s-0.005.snap.db");
+    common::damage::one_page("child past the high-water mark", &mut d);
+    std::fs::write(&broken, &d).unwrap();
+    // One bit under the trailer, with --check-hash: etcdutl's figures stand, the file is not ok.
+    let rotten = tmp.path().join("rotten.db");
+    std::fs::write(&rotten, common::with_last_value_flipped("k8s-0.005.snap.db")).unwrap();
+    let out =
+        boltscope().args(["status", "--check-hash", "-w", "json"]).args([&good, &broken, &rotten]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "one line per file, damaged ones included");
+    let kinds = |v: &serde_json::Value| -> Vec<String> {
+        v["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!((lines[0]["ok"].clone(), lines[0].get("problems")), (true.into(), None));
+    assert_eq!(lines[1]["path"], broken.display().to_string());
+    // (--check-hash: the damage also breaks the trailer.)
+    assert_eq!(
+        (lines[1]["ok"].clone(), kinds(&lines[1])),
+        (false.into(), vec!["page_out_of_bounds".to_string(), "trailer_mismatch".to_string()])
+    );
+    assert_eq!(lines[1]["problems"][0]["offset"].as_u64().map(|o| o > 0), Some(true), "the byte offset is named");
+    assert!(lines[1].get("hash").is_none() && lines[1].get("revision").is_none(), "figures withheld");
+    assert_eq!((lines[2]["ok"].clone(), kinds(&lines[2])), (false.into(), vec!["trailer_mismatch".to_string()]));
+    assert_eq!(lines[2]["revision"], 111, "a trailer mismatch leaves the tree's figures standing");
+    // One file with problems: the same line, not etcdutl's clean-looking object or nothing.
+    let one = boltscope().args(["status", "-w", "json"]).arg(&broken).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!((v["ok"].clone(), kinds(&v)), (false.into(), vec!["page_out_of_bounds".to_string()]));
 }
 
 #[test]

@@ -184,18 +184,14 @@ pub fn run(args: &StatusArgs, ix: &Ix) -> Verdict {
                 // Figures only when nothing that could make them wrong was found (a bad meta page
                 // whose twin is read, a trailer mismatch, or freelist damage do not).
                 let trusted = problems.len() as u64 == *total && problems.iter().all(|p| !p.kind.affects_figures());
-                if !trusted {
+                let text = if fmt == Format::Json && (many || *total > 0) {
+                    json_line(path, trusted.then_some(status), problems, *total)
+                } else if !trusted {
                     continue;
-                }
-                // One file: etcdutl's own JSON, byte for byte. Several: each object names its file
-                // as every command does, with `path`.
-                let text = if many && fmt == Format::Json {
-                    let mut v = serde_json::to_value(status).unwrap_or_default();
-                    v["path"] = path.display().to_string().into();
-                    format!("{v}\n")
                 } else if many {
                     format!("==> {} <==\n{}", path.display(), status::render(status, fmt))
                 } else {
+                    // One clean file: etcdutl's own output, byte for byte.
                     status::render(status, fmt)
                 };
                 let _ = out.write_all(text.as_bytes());
@@ -204,4 +200,19 @@ pub fn run(args: &StatusArgs, ix: &Ix) -> Verdict {
     }
     let _ = out.flush();
     Verdict::worst(outs.iter().map(Outcome::verdict))
+}
+
+/// One file's JSON line beside others, or of a file with problems: etcdutl's fields (when they
+/// can be trusted) with `path` and `ok` as every command names its file and verdict, and the
+/// problems when there are any, so a pipeline reading JSON never takes a damaged file's line
+/// for a clean one.
+fn json_line(path: &Path, status: Option<&Status>, problems: &[Problem], total: u64) -> String {
+    let mut v = status.and_then(|s| serde_json::to_value(s).ok()).unwrap_or_else(|| serde_json::json!({}));
+    v["path"] = path.display().to_string().into();
+    v["ok"] = (total == 0).into();
+    if total > 0 {
+        v["problems"] = serde_json::to_value(problems).unwrap_or_default();
+        v["problem_total"] = total.into();
+    }
+    format!("{v}\n")
 }
