@@ -87,6 +87,9 @@ pub enum ProblemKind {
     /// Keys whose history in the `key` bucket etcd cannot have written (records compaction
     /// deleted, a version sequence with a gap): a stale page in the tree.
     HistoryInconsistent,
+    /// Revisions missing from the `key` bucket above the compaction, where etcd leaves none (see
+    /// [`crate::etcd::continuity`]): a leaf lost from the tree, or replaced by a stale one.
+    RevisionsMissing,
 }
 
 impl ProblemKind {
@@ -115,6 +118,7 @@ impl ProblemKind {
                 | ProblemKind::InconsistentKeyValue
                 | ProblemKind::TombstoneWithData
                 | ProblemKind::HistoryInconsistent
+                | ProblemKind::RevisionsMissing
                 | ProblemKind::LeaseMissing
                 | ProblemKind::EtcdMetaMalformed
                 | ProblemKind::TooShortForBbolt
@@ -136,6 +140,7 @@ impl ProblemKind {
                 | ProblemKind::InconsistentKeyValue
                 | ProblemKind::TombstoneWithData
                 | ProblemKind::HistoryInconsistent
+                | ProblemKind::RevisionsMissing
         )
     }
 

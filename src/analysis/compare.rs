@@ -13,7 +13,7 @@ use crate::etcd::history::{self, Compacted};
 use crate::etcd::keyspace::Budget;
 use crate::etcd::records::{Found, RecordCheck};
 use crate::etcd::{cluster, schema, KEY_BUCKET};
-use crate::problem::{Problem, MAX_PROBLEMS};
+use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
 use std::fmt;
 
 /// One file's facts, as reported.
@@ -92,14 +92,21 @@ impl CompareError {
 }
 
 /// The problems that keep a file from being compared: anything in its tree or records, or more
-/// problems than were kept. `found` and `s` are what the checking walk gave.
-fn blocking(found: Found, s: Structure) -> Option<(Vec<Problem>, u64)> {
+/// problems than were kept. `found` and `s` are what the checking walk gave. Revisions missing
+/// above the compaction (a leaf lost whole, every other page reading well) do not: the file is
+/// compared as it reads, and that problem is returned to be reported beside the comparison, as a
+/// stale page's broken histories are.
+fn blocking(found: Found, s: Structure) -> Result<Vec<Problem>, (Vec<Problem>, u64)> {
     let mut problems = s.problems;
     problems.extend(found.problems);
     problems.truncate(MAX_PROBLEMS);
     let total = s.problem_total + found.total;
-    let blocks = total > problems.len() as u64 || problems.iter().any(|p| p.kind.in_tree());
-    blocks.then_some((problems, total))
+    let reported = |p: &Problem| p.kind == ProblemKind::RevisionsMissing;
+    let blocks = total > problems.len() as u64 || problems.iter().any(|p| p.kind.in_tree() && !reported(p));
+    if blocks {
+        return Err((problems, total));
+    }
+    Ok(problems.into_iter().filter(reported).collect())
 }
 
 fn facts(view: &DbView<'_>, which: Which) -> Result<FileFacts, CompareError> {
@@ -124,19 +131,18 @@ fn side<'v, 'a>(
     which: Which,
     budget: &Budget,
     opt: &Options,
-) -> Result<(FileFacts, Side<'v, 'a>), CompareError> {
+) -> Result<(FileFacts, Side<'v, 'a>, Vec<Problem>), CompareError> {
     let check = RecordCheck::for_view(view);
     let compacted = Compacted::read(view);
-    let ((found, gathered), s) =
+    let ((mut found, gathered), s) =
         opt.with_gather(view.data, compacted, (0, 1), budget, |g| walk(view, &Pair(&check, g)));
-    if let Some((p, total)) = blocking(found, s) {
-        return Err(CompareError::Damaged(which, p, total));
-    }
+    check.finish(&mut found);
+    let reported = blocking(found, s).map_err(|(p, total)| CompareError::Damaged(which, p, total))?;
     let mut f = facts(view, which)?;
     let damaged = |p: Problem| CompareError::Damaged(which, vec![p], 1);
     let kb = cursor::top_bucket(view, KEY_BUCKET).map_err(damaged)?.ok_or(CompareError::NotEtcd(which))?;
     f.entries = gathered.info.elements;
-    Ok((f, Side { view, kb, revision: f.revision, compacted, gathered }))
+    Ok((f, Side { view, kb, revision: f.revision, compacted, gathered }, reported))
 }
 
 /// Compares `a` (old) with `b` (new).
@@ -144,7 +150,7 @@ pub fn compare(a: &DbView<'_>, b: &DbView<'_>, opt: &Options) -> Result<Comparis
     // One budget for both gatherings: the keys of both files are held together.
     let budget = Budget::new(opt.pair_budget());
     let (sa, sb) = rayon::join(|| side(a, Which::A, &budget, opt), || side(b, Which::B, &budget, opt));
-    let ((fa, sa), (fb, sb)) = (sa?, sb?);
+    let ((fa, sa, ra), (fb, sb, rb)) = (sa?, sb?);
     let (from, skip) =
         relation::first_shared((fa.compacted, fa.compaction_finished), (fb.compacted, fb.compaction_finished));
     let to = fa.revision.min(fb.revision);
@@ -163,7 +169,11 @@ pub fn compare(a: &DbView<'_>, b: &DbView<'_>, opt: &Options) -> Result<Comparis
         &keys,
     );
     let broken = [keys.histories_broken.0, keys.histories_broken.1];
-    let problems =
-        [0, 1].map(|i| (broken[i] > 0).then(|| history::problem(broken[i], &compacted[i])).into_iter().collect());
+    let reported = [ra, rb];
+    let problems = [0, 1].map(|i| {
+        let mut p: Vec<Problem> = reported[i].clone();
+        p.extend((broken[i] > 0).then(|| history::problem(broken[i], &compacted[i])));
+        p
+    });
     Ok(Comparison { a: fa, b: fb, keys, relation, problems })
 }

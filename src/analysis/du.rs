@@ -12,12 +12,14 @@
 use super::du_report::{Du, Figures, Group, GroupName, KeyText, Largest, MostRevised, MostStored, Top, TopN};
 pub use super::grouping::By;
 use super::grouping::OTHER;
+use crate::bbolt::fold::Pair;
 use crate::bbolt::page::LeafElem;
 use crate::bbolt::structure::{walk, Structure};
 use crate::bbolt::view::DbView;
 use crate::bbolt::walker::{Ctx, Fold};
 use crate::etcd::history::{self, Compacted};
 use crate::etcd::keyspace::{self, Budget, Gather, KeyFilter, KeyFold, KeyState, Plan, BUDGET};
+use crate::etcd::records::RecordCheck;
 use crate::etcd::{schema, trailer};
 use crate::k8s::encoding::{self, Encoding};
 use crate::k8s::key;
@@ -290,17 +292,23 @@ fn du_of_tree(view: &DbView<'_>, opt: &Options) -> Du {
     let api: &KeyFilter = &|k: &[u8]| key::PREFIXES.iter().any(|p| k.starts_with(p));
     let plan = Plan::all(rev).judging(compacted);
     let gather = Gather::new(view.data, plan, &budget).filter(prefix.map(|_| starts)).mark(Some(api));
-    let (g, s, more) = walk_checked(view, &gather, opt.verify_trailer);
+    // Revisions missing above the compaction (a leaf lost whole) are followed beside the gather.
+    let holes = RecordCheck::holes_only(view);
+    let ((g, mut hole), s, more) = walk_checked(view, &Pair(&gather, &holes), opt.verify_trailer);
+    holes.finish(&mut hole);
     let mut problems = s.problems.clone();
     problems.extend(g.info.problems.iter().cloned());
     problems.extend(g.info.inconsistent.iter().cloned());
-    let total = s.problem_total + g.info.problem_total + g.info.inconsistent_total + more.len() as u64;
+    problems.extend(hole.problems.iter().cloned());
+    let total = s.problem_total + g.info.problem_total + g.info.inconsistent_total + hole.total + more.len() as u64;
     problems.extend(more);
     problems.truncate(MAX_PROBLEMS);
     // A record that cannot be decoded has no key to count it under: its figures are unknown. One
     // that breaks etcd's invariants is damage `check` reports: no figures from it either.
-    let mut complete =
-        whole(&s.problems, s.problem_total) && g.info.problem_total == 0 && g.info.inconsistent_total == 0;
+    let mut complete = whole(&s.problems, s.problem_total)
+        && g.info.problem_total == 0
+        && g.info.inconsistent_total == 0
+        && hole.total == 0;
     let by = opt.by.unwrap_or(if g.info.marked { By::Resource } else { By::Prefix(1) });
     let mut acc = if complete {
         keyspace::fold_gathered(view, &gather, g, &EtcdKeys { data: view.data, by, top: opt.top, compacted })

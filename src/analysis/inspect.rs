@@ -175,9 +175,19 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
             // Keys whose history etcd cannot have written: damage in the records, whose figures
             // are withheld as for a record that cannot be read.
             let mut records_whole = records_whole;
-            if let (true, Some(i)) = (broken > 0, info.as_mut()) {
+            // Revisions missing above the compaction (a leaf lost whole): the same.
+            let hole =
+                info.as_ref().filter(|_| complete).and_then(|i| acc.continuity.problem(history::Compacted::of(i).upto));
+            let broken_or_hole = broken > 0 || hole.is_some();
+            if let Some(p) = hole {
                 problem_total += 1;
-                problems.push(history::problem(broken, &history::Compacted::of(i)));
+                problems.push(p);
+            }
+            if let (true, Some(i)) = (broken_or_hole, info.as_mut()) {
+                if broken > 0 {
+                    problem_total += 1;
+                    problems.push(history::problem(broken, &history::Compacted::of(i)));
+                }
                 (mvcc, key_layouts, records_whole) = (None, None, false);
                 (i.leases.keys_attached, i.leases.keys_with_missing_lease) = (None, None);
                 i.leases.missing.clear();

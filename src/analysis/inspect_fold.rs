@@ -10,6 +10,7 @@ use super::resources::ResourceTally;
 use crate::bbolt::page::{LeafElem, Page, BRANCH, LEAF};
 use crate::bbolt::stats::StatsAcc;
 use crate::bbolt::walker::{Ctx, Fold, Leaf};
+use crate::etcd::continuity::Continuity;
 use crate::etcd::keyspace::Budget;
 use crate::etcd::mvcc::{Parts, Rec, Totals};
 use crate::etcd::revset::RevSet;
@@ -52,6 +53,8 @@ pub struct Acc {
     pub(super) resources: ResourceTally,
     pub(super) problems: Vec<Problem>,
     pub(super) problem_total: u64,
+    /// The `key` bucket's revisions' continuity (holes above the compaction).
+    pub(super) continuity: Continuity,
 }
 
 impl Acc {
@@ -63,6 +66,7 @@ impl Acc {
         self.overflow += o.overflow;
         self.totals.add(&o.totals);
         self.last_rev = o.last_rev.or(self.last_rev);
+        self.continuity = self.continuity.join(std::mem::take(&mut o.continuity));
         self.recs.append(&mut o.recs);
         self.revs.append(&mut o.revs);
         self.revs_credit += std::mem::take(&mut o.revs_credit);
@@ -124,6 +128,9 @@ impl InspectFold<'_> {
     fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, page: Option<&Page<'_>>, revs: bool) {
         if self.in_key_bucket(ctx) {
             let rev = crate::etcd::revision::parse(e.key);
+            if let Some(r) = rev {
+                acc.continuity.push((r.main, r.sub), page.map(|p| p.id.0), page.map(|p| p.offset_of(e.key)));
+            }
             if let Some(r) = rev.filter(|_| revs) {
                 acc.revs.push([r.main, r.sub]);
             }

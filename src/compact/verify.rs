@@ -95,9 +95,23 @@ pub(crate) fn verify(
 /// Reads a finished copy back as etcdutl would: its view and `snapshot status` figures, refused
 /// unless its structure is clean.
 pub fn read_back(bytes: &[u8]) -> Result<(DbView<'_>, status::StatusReport), CompactError> {
+    read_back_with(bytes, false)
+}
+
+/// [`read_back`]; with `holes_told`, revisions missing above the compaction are accepted (a
+/// salvage that could not find them writes a copy without them, and its report names them).
+pub fn read_back_with(bytes: &[u8], holes_told: bool) -> Result<(DbView<'_>, status::StatusReport), CompactError> {
     let failed = CompactError::VerifyFailed;
     let view = DbView::new(bytes).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
-    let r = status::status(&view, EtcdVersion::V35).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
+    let mut r = status::status(&view, EtcdVersion::V35).map_err(|e| failed(format!("the copy cannot be read: {e}")))?;
+    if holes_told {
+        let s = &mut r.structure;
+        let told = s.problems.iter().filter(|p| p.kind == crate::problem::ProblemKind::RevisionsMissing).count();
+        if s.problems.len() as u64 == s.problem_total {
+            s.problems.retain(|p| p.kind != crate::problem::ProblemKind::RevisionsMissing);
+            s.problem_total -= told as u64;
+        }
+    }
     if !r.structure.is_clean() {
         let first = r.structure.problems.first().map(|p| p.to_string()).unwrap_or_default();
         return Err(failed(format!("the copy has problems (first: {first})")));

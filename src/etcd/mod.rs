@@ -13,6 +13,7 @@ pub mod collect;
 pub mod compact_target;
 pub mod compaction;
 mod compaction_pass;
+pub mod continuity;
 pub mod crc;
 pub mod ctl;
 pub mod dump;

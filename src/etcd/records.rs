@@ -1,9 +1,12 @@
 //! etcd's invariants on every record of the `key` bucket, as a [`Fold`] any pass can run beside
 //! its own: revision keys of the right shape, values that decode as an `mvccpb.KeyValue` whose
 //! mod revision is the key's and whose create revision and version make sense, tombstones that
-//! carry only their key ([`Rec::check`] decides). `status` runs it so it never calls a file clean
-//! that `check` fails; `compact` runs it so it never copies such a file.
+//! carry only their key ([`Rec::check`] decides), and no revision missing above the compaction
+//! ([`Continuity`], judged by [`RecordCheck::finish`] once the walk is done). `status` runs it so
+//! it never calls a file clean that `check` fails; `compact` runs it so it never copies such a
+//! file.
 
+use super::continuity::Continuity;
 use super::mvcc::Rec;
 use super::{schema, KEY_BUCKET};
 use crate::bbolt::page::{LeafElem, Page};
@@ -18,6 +21,8 @@ pub struct Found {
     pub problems: Vec<Problem>,
     /// All problems, kept or not.
     pub total: u64,
+    /// The revisions' continuity.
+    pub continuity: Continuity,
 }
 
 impl Found {
@@ -33,12 +38,31 @@ impl Found {
 /// someone else's).
 pub struct RecordCheck {
     enabled: bool,
+    /// Whether each record is checked (else only the revisions' continuity is followed).
+    records: bool,
+    /// The larger of the finished and scheduled compactions.
+    compacted: u64,
 }
 
 impl RecordCheck {
     /// Checks the records of `view` when it is an etcd file.
     pub fn for_view(view: &DbView<'_>) -> RecordCheck {
-        RecordCheck { enabled: schema::is_etcd(view) }
+        let enabled = schema::is_etcd(view);
+        let compacted = if enabled { super::history::Compacted::read(view).upto } else { 0 };
+        RecordCheck { enabled, records: true, compacted }
+    }
+
+    /// Follows only the revisions' continuity of `view`'s records, for a pass that checks the
+    /// records itself.
+    pub fn holes_only(view: &DbView<'_>) -> RecordCheck {
+        RecordCheck { records: false, ..RecordCheck::for_view(view) }
+    }
+
+    /// Once the walk is done: the problem of a revision missing above the compaction, if any.
+    pub fn finish(&self, acc: &mut Found) {
+        if let Some(p) = acc.continuity.problem(self.compacted).filter(|_| self.enabled) {
+            acc.push(p);
+        }
     }
 
     fn record(&self, acc: &mut Found, e: &LeafElem<'_>, page: Option<&Page<'_>>) {
@@ -46,6 +70,12 @@ impl RecordCheck {
             Some(pg) => p.page(pg.id).offset(pg.offset_of(e.key)),
             None => p,
         };
+        if let Some(r) = super::revision::parse(e.key) {
+            acc.continuity.push((r.main, r.sub), page.map(|p| p.id.0), page.map(|p| p.offset_of(e.key)));
+        }
+        if !self.records {
+            return;
+        }
         let bucket = || vec![String::from_utf8_lossy(KEY_BUCKET).into_owned()];
         match Rec::check(e.key, e.value) {
             Ok(Some((_, _, Some((kind, msg))))) | Err((kind, msg)) => {
@@ -64,6 +94,7 @@ impl Fold for RecordCheck {
     }
 
     fn join(&self, mut l: Found, r: Found) -> Found {
+        l.continuity = l.continuity.join(r.continuity);
         l.total += r.total;
         l.problems.extend(r.problems);
         l.problems.truncate(MAX_PROBLEMS);

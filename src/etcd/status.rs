@@ -166,7 +166,8 @@ impl Fold for StatusFold {
 /// Computes the status figures of a file in one pass, together with its structure report.
 pub fn status(view: &DbView<'_>, version: EtcdVersion) -> Result<StatusReport, Error> {
     let records = RecordCheck::for_view(view);
-    let ((acc, found), mut structure) = walk(view, &Pair(&StatusFold, &records));
+    let ((acc, mut found), mut structure) = walk(view, &Pair(&StatusFold, &records));
+    records.finish(&mut found);
     // etcd's record invariants do not change the figures, but a file that breaks them is not
     // clean: the same verdict `check` gives.
     structure.problem_total += found.total;

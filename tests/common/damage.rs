@@ -242,3 +242,35 @@ pub fn misdirected_branch(d: &mut [u8]) -> usize {
     put_u64(d, e + 8, 35);
     s.key_root
 }
+
+/// `k8s-0.005.member.db` (compacted at 96) with the `key` root's branch element 16 removed (its
+/// child, leaf 11, holding revisions 102 and 103, stays in the file, unreachable): bbolt reads the
+/// tree as sound, the keys are in order, every record checks out; only etcd's rule that no
+/// revision above the compaction is missing tells. Returns the lost revisions.
+pub fn leaf_unlinked(d: &mut [u8]) -> [u64; 2] {
+    let s = shape(d);
+    let (p, i) = (s.key_root, 16);
+    assert_eq!(u64_at(d, branch_elem(p, i) + 8), 11, "the k8s-0.005.member.db this damage was worked out on");
+    let count = u16_at(d, p * PS + 10);
+    // Each later element header moves up one slot; its key stays where it is, 16 bytes further.
+    for j in i..count - 1 {
+        let (from, to) = (branch_elem(p, j + 1), branch_elem(p, j));
+        let pos = u32_at(d, from) + 16;
+        d.copy_within(from..from + 16, to);
+        d[to..to + 4].copy_from_slice(&(pos as u32).to_le_bytes());
+    }
+    d[p * PS + 10..p * PS + 12].copy_from_slice(&((count - 1) as u16).to_le_bytes());
+    [102, 103]
+}
+
+/// A stale page reached by a damaged pointer whose branch key is left as it was: in
+/// `k8s-0.005.member.db`, the `key` root's element 2 (branch key revision 22, leaf 80) pointed at
+/// free leaf 21, an older leaf holding revisions 24 and 25 (records compaction deleted since).
+/// `check` fails it (the branch key differs from its child's first key); the records of leaf 80
+/// are still in the file, unreachable.
+pub fn stale_leaf_behind_other_key(d: &mut [u8]) {
+    let s = shape(d);
+    let e = branch_elem(s.key_root, 2);
+    assert_eq!(u64_at(d, e + 8), 80, "the k8s-0.005.member.db this damage was worked out on");
+    put_u64(d, e + 8, 21);
+}

@@ -180,7 +180,10 @@ pub fn run(a: &SalvageArgs) -> Verdict {
     let verdict = Verdict::of_salvage(&res);
     let r = match res {
         Err(e) => {
-            eprintln!("boltscope: salvage {} -> {}: {e}; nothing was written", a.src.display(), job.dst);
+            // (A failed verification already says nothing was written.)
+            let e = e.to_string();
+            let tail = if e.ends_with("nothing was written") { "" } else { "; nothing was written" };
+            eprintln!("boltscope: salvage {} -> {}: {e}{tail}", a.src.display(), job.dst);
             return verdict;
         }
         Ok(r) => r,

@@ -154,7 +154,10 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     let mut roots: Vec<u64> =
         root.iter().flat_map(|r| std::iter::once(r.page).chain(r.others.iter().copied())).collect();
     let compacted = root::compaction(data, &g, &roots);
-    let need_carve = !lost.is_empty() || !key_top.suspect.is_empty();
+    // Revisions missing above the compaction from a tree that reads whole (a leaf lost with its
+    // branch element, or replaced by a stale copy) are looked for in the pages it does not reach.
+    let holes = compacted.is_some_and(|c| !merge::gaps(&key_top.records, &[], c).is_empty());
+    let need_carve = !lost.is_empty() || !key_top.suspect.is_empty() || holes;
     let mut found_recs = std::mem::take(&mut key_top.suspect);
     if need_carve {
         found_recs.extend(carved(&g, &|id| reader.reached.get(id)));
@@ -205,8 +208,17 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     }
     report.root = root.clone();
     report.compact_revision = compacted;
+    // Sub revisions missing above the compaction in what was put together (a revision key read
+    // with a damaged sub revision): the copy holds a record etcd did not write as it is.
+    let mut holes_left = false;
     if let Some(k) = &keys {
         describe_keys(&mut report, k, &lost, compacted, key_top.dropped, need_carve);
+        let mut seq = crate::etcd::continuity::Continuity::default();
+        k.records.iter().for_each(|r| seq.push((r.rev.main, r.rev.sub), Some(r.page.0), None));
+        if let Some(p) = compacted.and_then(|c| seq.problem(c)).filter(|_| report.revision_ranges_lost.is_empty()) {
+            holes_left = true;
+            report.notes.push(format!("the copy {}", p.message));
+        }
     }
     // Nothing lost only when nothing was skipped: a page of the `key` bucket that could not be
     // read may have held records no neighbour accounts for (a transaction's further sub
@@ -222,6 +234,7 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
         && report.revisions.unreadable == 0
         && report.notes.iter().all(|n| !n.starts_with("the sha256"))
         && report.pages_skipped_total == 0
+        && !holes_left
         && root.as_ref().is_some_and(|r| !r.tail_uncertain);
     Ok(Gathered { g, root, keys, key_sequence: key_top.sequence, plain, report })
 }

@@ -83,7 +83,7 @@ pub fn write<W: Write + Send>(g: &Gathered<'_>, fill: f64, out: W) -> Result<(La
 /// TOTAL KEYS of what was gathered, and its last revision). Returns the copy's figures.
 pub fn verify(bytes: &[u8], l: &Layout, last_revision: u64) -> Result<Figures, CompactError> {
     let failed = CompactError::VerifyFailed;
-    let (_, r) = super::verify::read_back(bytes)?;
+    let (_, r) = super::verify::read_back_with(bytes, true)?;
     let s = &r.status;
     if (s.hash, s.total_key, s.revision.max(0) as u64) != (l.src.crc, l.src.keys, last_revision) {
         return Err(failed(format!(

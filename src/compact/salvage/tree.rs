@@ -124,7 +124,15 @@ pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>
                 }
             }
         }
-        let outside = got.iter().any(|rec| !leaf.in_bounds(rec.rev_key.bytes()));
+        // A leaf whose first key is not the branch key its parent gives it is not the page bbolt
+        // wrote there (bbolt sets a branch key to its child's first key whenever it writes the
+        // child): a stale copy reached by a damaged pointer, whose records may be older than the
+        // ones it displaced, which are then looked for in the pages the tree does not reach.
+        let misplaced = match (leaf.lower, leaf.elems.first().and_then(|c| c.stated)) {
+            (Some(lower), Some(first)) => first.key != lower,
+            _ => false,
+        };
+        let outside = misplaced || got.iter().any(|rec| !leaf.in_bounds(rec.rev_key.bytes()));
         *dropped += bad;
         if outside {
             // The leaf's keys are not where its parents say (a damaged branch key, or a pointer to
