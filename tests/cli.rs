@@ -97,3 +97,23 @@ fn help_shows_the_json_schema_in_use_and_examples_use_documented_spellings() {
         }
     }
 }
+
+#[test]
+fn every_revision_flag_reads_integers_as_etcdctl_does() {
+    // get, log and hashkv took `0x6f` for 111; dump refused it ("invalid digit").
+    let tmp = tempfile::tempdir().unwrap();
+    let f = common::path("k8s-0.005.snap.db", &tmp);
+    for cmd in ["get", "log", "hashkv", "dump"] {
+        let run = |rev: &str| {
+            let mut c = common::boltscope();
+            c.args(["--no-index", cmd]).arg(&f);
+            if cmd == "get" || cmd == "log" {
+                c.args(["/registry/", "--prefix"]);
+            }
+            c.args(["--rev", rev]).output().unwrap()
+        };
+        let (hex, dec) = (run("0x6f"), run("111"));
+        assert_eq!(hex.status.code(), Some(0), "{cmd}: {}", String::from_utf8_lossy(&hex.stderr));
+        assert_eq!(hex.stdout, dec.stdout, "{cmd}");
+    }
+}

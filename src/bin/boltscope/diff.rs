@@ -18,7 +18,7 @@ use std::path::PathBuf;
 /// Arguments of `diff`.
 #[derive(Parser, Debug)]
 pub struct DiffArgs {
-    /// Output: `table` for people, `json` (one object).
+    /// Output: `table` for people, `json` (one object, on one line).
     #[arg(short = 'w', long = "write-out", value_enum, default_value_t = TableJson::Table)]
     pub write_out: TableJson,
     /// Only keys starting with this prefix.

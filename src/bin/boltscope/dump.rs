@@ -26,8 +26,15 @@ pub struct DumpArgs {
     /// Only keys starting with P.
     #[arg(long, value_name = "P")]
     pub prefix: Option<OsString>,
-    /// The keys live at this revision (default: the current one).
-    #[arg(long, value_name = "R", allow_negative_numbers = true, conflicts_with = "all_revisions")]
+    /// The keys live at this revision (default: the current one). Read as etcdctl reads
+    /// integers, as `get`, `log` and `hashkv` do: `0x` hex, `0o`/leading-`0` octal, `0b` binary.
+    #[arg(
+        long,
+        value_name = "R",
+        allow_hyphen_values = true,
+        value_parser = crate::goflag::parse_i64,
+        conflicts_with = "all_revisions"
+    )]
     pub rev: Option<i64>,
     /// Every revision the file holds, deletes (tombstones) included, instead of one record per key.
     #[arg(long)]
