@@ -183,3 +183,27 @@ fn every_problem_in_json_says_whether_it_is_an_error_or_a_warning() {
         assert!(severities.iter().all(|s| s == "error" || s == "warning") && !severities.is_empty(), "{i}");
     }
 }
+
+#[test]
+fn a_freelist_page_that_cannot_be_read_leaves_no_guessed_free_space() {
+    // The free pages are the ones the tree does not reach (what real bbolt counts for the
+    // undamaged file); they were shown as 0 (0% fragmented) and passed a fragmentation gate.
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "bolt-4k-synced.db";
+    let mut d = common::bytes(name);
+    let active = if common::u64_at(&d, 4096 + 64) > common::u64_at(&d, 64) { 1 } else { 0 };
+    let freelist = common::u64_at(&d, active * 4096 + 48) as usize;
+    d[freelist * 4096 + 8..freelist * 4096 + 10].copy_from_slice(&0x02u16.to_le_bytes());
+    let p = tmp.path().join("freelist-typed-leaf.db");
+    std::fs::write(&p, &d).unwrap();
+    let out = inspect(&["-w", "json"], std::slice::from_ref(&p));
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["problems"][0]["kind"], "freelist_invalid");
+    let info = common::answer_json(name, "oracle-info.json").unwrap();
+    assert_eq!(v["pages"]["free"], info["free_page_n"]);
+    let gate =
+        common::boltscope().args(["check", "-w", "json", "--max-fragmentation", "0.1"]).arg(&p).output().unwrap();
+    let g: Value = serde_json::from_slice(&gate.stdout).unwrap();
+    assert_eq!(g["gates"][0]["ok"], false, "{g}");
+}

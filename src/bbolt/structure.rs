@@ -97,8 +97,9 @@ pub fn walk_reached<F: Fold>(view: &DbView<'_>, fold: &F) -> (F::Acc, Structure,
             }
             (fl.listed, fl.inuse)
         }
-        None if synced => (0, 0),
-        // No freelist page: every id in [2, hwm) that the walk did not reach is free. Ids past
+        // No freelist page, or one that cannot be read (its problem is reported): every id in
+        // [2, hwm) that the walk did not reach is free, as bbolt finds them when it has no
+        // freelist to load (a freelist that agrees with the tree lists exactly those). Ids past
         // the end of the file are not tracked and so count as unreached, as bbolt counts them.
         None => {
             let reached_above_meta = reachable.saturating_sub(tracked.min(2));
