@@ -90,12 +90,21 @@ pub enum ProblemKind {
     /// Revisions missing from the `key` bucket above the compaction, where etcd leaves none (see
     /// [`crate::etcd::continuity`]): a leaf lost from the tree, or replaced by a stale one.
     RevisionsMissing,
+    /// Revision holes in a store never compacted whose records up to the hole are all shaped as
+    /// etcd 3.4's `etcdctl migrate` writes them (a warning: a migrated v2 store, or damage).
+    RevisionHolesAsMigrated,
 }
 
 impl ProblemKind {
     /// Whether the problem is only a warning: reported, but the file still passes `check`.
     pub fn is_warning(self) -> bool {
-        matches!(self, ProblemKind::LeaseMissing | ProblemKind::AlarmRaised | ProblemKind::ResidualSecrets)
+        matches!(
+            self,
+            ProblemKind::LeaseMissing
+                | ProblemKind::AlarmRaised
+                | ProblemKind::ResidualSecrets
+                | ProblemKind::RevisionHolesAsMigrated
+        )
     }
 
     /// Whether the problem can make figures read from the tree wrong. Meta pages (the other one
@@ -119,6 +128,7 @@ impl ProblemKind {
                 | ProblemKind::TombstoneWithData
                 | ProblemKind::HistoryInconsistent
                 | ProblemKind::RevisionsMissing
+                | ProblemKind::RevisionHolesAsMigrated
                 | ProblemKind::LeaseMissing
                 | ProblemKind::EtcdMetaMalformed
                 | ProblemKind::TooShortForBbolt

@@ -128,9 +128,6 @@ impl InspectFold<'_> {
     fn plain(&self, acc: &mut Acc, ctx: &Ctx<'_>, e: &LeafElem<'_>, page: Option<&Page<'_>>, revs: bool) {
         if self.in_key_bucket(ctx) {
             let rev = crate::etcd::revision::parse(e.key);
-            if let Some(r) = rev {
-                acc.continuity.push((r.main, r.sub), page.map(|p| p.id.0), page.map(|p| p.offset_of(e.key)));
-            }
             if let Some(r) = rev.filter(|_| revs) {
                 acc.revs.push([r.main, r.sub]);
             }
@@ -145,6 +142,11 @@ impl InspectFold<'_> {
                 }
             };
             let checked = Rec::check_parsed(rev, e.key, e.value);
+            if let Some(r) = rev {
+                // Shaped as `etcdctl migrate` writes records: a put of version 1 at sub revision 0.
+                let shaped = r.sub == 0 && matches!(&checked, Ok(Some((kv, rec, _))) if kv.version == 1 && !rec.tomb());
+                acc.continuity.push((r.main, r.sub), shaped, page.map(|p| p.id.0), page.map(|p| p.offset_of(e.key)));
+            }
             let t = &mut acc.totals;
             match checked {
                 Ok(None) => {}

@@ -7,10 +7,18 @@
 //! element lost with its leaf, or a branch pointing at a stale copy of a leaf, leave a bucket
 //! whose pages and records all read well.
 //!
+//! One writer leaves holes without a compaction: etcd 3.4's `etcdctl migrate` (v2 store to v3)
+//! writes each surviving v2 key as one record at its v2 modified index, sub revision 0, version
+//! 1, and the v2 indexes of deleted keys and directories are holes. So a hole in a store never
+//! compacted, below which every record is shaped so (a version-1 put at sub revision 0: a store
+//! whose history up to there has no update, no delete and no transaction of two changes), is a
+//! warning that names both causes ([`ProblemKind::RevisionHolesAsMigrated`]); any other is damage.
+//!
 //! A [`Continuity`] is built over a stretch of the bucket in order, and stretches join left to
 //! right (as the parallel walks join their halves). It keeps only the highest step that is not
 //! to the next revision: once the compaction is known, that step decides (every lower one lies
-//! below it, and a step at or below the compaction is what compaction leaves).
+//! below it, and a step at or below the compaction is what compaction leaves); and where the
+//! stretch's leading run of migration-shaped records ends.
 
 use crate::problem::{Problem, ProblemKind};
 
@@ -41,6 +49,10 @@ pub struct Continuity {
     last: Option<Rev>,
     /// Its highest step that is not to the next revision.
     gap: Option<Step>,
+    /// Whether every record of it is shaped as `etcdctl migrate` writes them.
+    all_shaped: bool,
+    /// The last revision of its leading run of such records (none when its first is not).
+    shaped_to: Option<Rev>,
 }
 
 /// Whether `next` is the revision right after `prev`.
@@ -50,14 +62,22 @@ fn follows(prev: Rev, next: Rev) -> bool {
 }
 
 impl Continuity {
-    /// The next record of the stretch (in bucket order), on `page` at byte offset `offset`.
-    pub fn push(&mut self, rev: Rev, page: Option<u64>, offset: Option<u64>) {
+    /// The next record of the stretch (in bucket order), on `page` at byte offset `offset`;
+    /// `shaped`: a put of version 1 at sub revision 0 (as `etcdctl migrate` writes every record).
+    pub fn push(&mut self, rev: Rev, shaped: bool, page: Option<u64>, offset: Option<u64>) {
         match self.last {
             Some(prev) if !follows(prev, rev) => {
                 self.gap = Some(Step { before: Some(prev), after: rev, at: (page, offset) });
             }
             Some(_) => {}
-            None => self.first = Some((rev, (page, offset))),
+            None => {
+                self.first = Some((rev, (page, offset)));
+                self.all_shaped = true;
+            }
+        }
+        self.all_shaped &= shaped;
+        if self.all_shaped {
+            self.shaped_to = Some(rev);
         }
         self.last = Some(rev);
     }
@@ -68,7 +88,13 @@ impl Continuity {
             return if self.last.is_none() { right } else { self };
         };
         let junction = (!follows(prev, first)).then_some(Step { before: Some(prev), after: first, at });
-        Continuity { first: self.first, last: right.last, gap: right.gap.or(junction).or(self.gap) }
+        Continuity {
+            first: self.first,
+            last: right.last,
+            gap: right.gap.or(junction).or(self.gap),
+            all_shaped: self.all_shaped && right.all_shaped,
+            shaped_to: if self.all_shaped { right.shaped_to.or(self.shaped_to) } else { self.shaped_to },
+        }
     }
 
     /// The problem when the whole bucket (this stretch) has a hole above `compacted` (the larger
@@ -102,7 +128,23 @@ impl Continuity {
              (etcd writes every revision above its compaction, and only compaction deletes records): a page of \
              the `key` bucket was lost or replaced by a stale one"
         );
-        let mut p = Problem::new(ProblemKind::RevisionsMissing, msg).bucket(vec!["key".into()]);
+        // In a store never compacted, within its leading run of records shaped as `etcdctl
+        // migrate` writes them: the holes a migration from v2 leaves, or damage.
+        let migrated = compacted == 0 && self.shaped_to.is_some_and(|to| step.after <= to);
+        let (kind, msg) = if migrated {
+            (
+                ProblemKind::RevisionHolesAsMigrated,
+                format!(
+                    "revision {main}.{sub}{on} follows {before} with {lost} missing, in a store never compacted whose \
+                     records up to there are all as `etcdctl migrate` (etcd 3.4, v2 to v3) writes them: the holes \
+                     of a migrated v2 store; if this store was not migrated from v2, a page of the `key` bucket was \
+                     lost"
+                ),
+            )
+        } else {
+            (ProblemKind::RevisionsMissing, msg)
+        };
+        let mut p = Problem::new(kind, msg).bucket(vec!["key".into()]);
         if let Some(page) = step.at.0 {
             p = p.page(page);
         }
@@ -122,12 +164,12 @@ mod tests {
     fn of(revs: &[Rev]) -> Continuity {
         let mut whole = Continuity::default();
         for &r in revs {
-            whole.push(r, Some(r.0), None);
+            whole.push(r, false, Some(r.0), None);
         }
         for cut in 0..=revs.len() {
             let (mut a, mut b) = (Continuity::default(), Continuity::default());
-            revs[..cut].iter().for_each(|&r| a.push(r, Some(r.0), None));
-            revs[cut..].iter().for_each(|&r| b.push(r, Some(r.0), None));
+            revs[..cut].iter().for_each(|&r| a.push(r, false, Some(r.0), None));
+            revs[cut..].iter().for_each(|&r| b.push(r, false, Some(r.0), None));
             assert_eq!(a.join(b), whole, "cut at {cut}");
         }
         whole
@@ -175,5 +217,36 @@ mod tests {
     fn the_problem_names_the_page_of_the_record_after_the_hole() {
         let p = of(&[(11, 0), (14, 0)]).problem(10).unwrap();
         assert_eq!((p.kind, p.page), (ProblemKind::RevisionsMissing, Some(14)));
+    }
+
+    /// As [`of`], each record shaped as `etcdctl migrate` writes them when `shaped` says so.
+    fn shaped(revs: &[(Rev, bool)]) -> Continuity {
+        let mut whole = Continuity::default();
+        revs.iter().for_each(|&(r, s)| whole.push(r, s, None, None));
+        for cut in 0..=revs.len() {
+            let (mut a, mut b) = (Continuity::default(), Continuity::default());
+            revs[..cut].iter().for_each(|&(r, s)| a.push(r, s, None, None));
+            revs[cut..].iter().for_each(|&(r, s)| b.push(r, s, None, None));
+            assert_eq!(a.join(b), whole, "cut at {cut}");
+        }
+        whole
+    }
+
+    #[test]
+    fn holes_a_v2_migration_leaves_are_a_warning_only_where_they_can_be_its() {
+        // Migrated v2 keys (holes where v2 deleted keys or made directories), then v3 writes.
+        let migrated = [((6, 0), true), ((9, 0), true), ((10, 0), true), ((11, 0), false), ((11, 1), false)];
+        let p = shaped(&migrated).problem(0).unwrap();
+        assert_eq!(p.kind, ProblemKind::RevisionHolesAsMigrated, "{}", p.message);
+        assert!(p.kind.is_warning());
+        // A hole after an update (or any record not so shaped) is damage, as is any hole in a
+        // store that was compacted.
+        let after_update = [((2, 0), true), ((3, 0), false), ((6, 0), true)];
+        assert_eq!(shaped(&after_update).problem(0).unwrap().kind, ProblemKind::RevisionsMissing);
+        let compacted = [((6, 0), true), ((9, 0), true), ((12, 0), true)];
+        assert_eq!(shaped(&compacted).problem(7).unwrap().kind, ProblemKind::RevisionsMissing);
+        // The highest hole decides: a hole past the shaped run is damage even with holes below.
+        let both = [((6, 0), true), ((9, 0), true), ((10, 0), false), ((14, 0), true)];
+        assert_eq!(shaped(&both).problem(0).unwrap().kind, ProblemKind::RevisionsMissing);
     }
 }

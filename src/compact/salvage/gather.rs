@@ -214,8 +214,12 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     if let Some(k) = &keys {
         describe_keys(&mut report, k, &lost, compacted, key_top.dropped, need_carve);
         let mut seq = crate::etcd::continuity::Continuity::default();
-        k.records.iter().for_each(|r| seq.push((r.rev.main, r.rev.sub), Some(r.page.0), None));
-        if let Some(p) = compacted.and_then(|c| seq.problem(c)).filter(|_| report.revision_ranges_lost.is_empty()) {
+        for r in &k.records {
+            let shaped = r.rev.sub == 0 && !r.rev.tombstone && r.kv.version == 1;
+            seq.push((r.rev.main, r.rev.sub), shaped, Some(r.page.0), None);
+        }
+        let hole = compacted.and_then(|c| seq.problem(c)).filter(|p| !p.kind.is_warning());
+        if let Some(p) = hole.filter(|_| report.revision_ranges_lost.is_empty()) {
             holes_left = true;
             report.notes.push(format!("the copy {}", p.message));
         }
