@@ -114,6 +114,8 @@ impl ProblemKind {
             self,
             ProblemKind::MetaInvalid
                 | ProblemKind::MetaMismatch
+                // A file cut short: any page of the tree past its end is a problem of its own.
+                | ProblemKind::HwmPastEof
                 | ProblemKind::TrailerMismatch
                 | ProblemKind::FreelistInvalid
                 | ProblemKind::FreelistOutOfRange

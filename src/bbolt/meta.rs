@@ -24,7 +24,7 @@ const M_FLAGS: usize = PAGE_HEADER_SIZE + 12;
 const M_ROOT: usize = PAGE_HEADER_SIZE + 16;
 const M_SEQ: usize = PAGE_HEADER_SIZE + 24;
 const M_FREELIST: usize = PAGE_HEADER_SIZE + 32;
-const M_PGID: usize = PAGE_HEADER_SIZE + 40;
+pub(crate) const M_PGID: usize = PAGE_HEADER_SIZE + 40;
 const M_TXID: usize = PAGE_HEADER_SIZE + 48;
 const M_CHECKSUM: usize = PAGE_HEADER_SIZE + 56;
 /// End of the meta struct within its page.

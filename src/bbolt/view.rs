@@ -254,7 +254,11 @@ impl<'a> DbView<'a> {
                         self.total_size()
                     ),
                 )
-                .page(self.meta_index as u64),
+                .page(self.meta_index as u64)
+                // Where that meta page states the high-water mark.
+                .offset(
+                    (self.meta_index as u64).saturating_mul(self.page_size).saturating_add(super::meta::M_PGID as u64),
+                ),
             );
         }
         out

@@ -349,18 +349,17 @@ pub fn streamed(
 /// with bytes appended: `etcdutl snapshot restore` refuses it). Whole pages past the high-water
 /// mark pass unread (a member file's slack, which `check` reads for zeros: it can be a gigabyte),
 /// and the trailer's hash is not verified (a SHA-256 of the whole file: `check` does both). With
-/// `--meta N` (a transaction read deliberately, most often because the other meta page cannot be
-/// used) the meta pages' problems are not told, the file's length and that tree's are.
+/// `--meta N` (a transaction read deliberately) the meta pages' problems are told as without it,
+/// as `check --meta N` reports them.
 pub fn file_issues(data: &[u8], meta: Option<u8>) -> Vec<Problem> {
     let view = match meta {
         None => DbView::new(data),
         Some(m) => DbView::with_meta(data, usize::from(m)),
     };
     let Ok(view) = view else { return Vec::new() };
+    // With --meta N too: `check --meta N` fails a file whose other meta page is invalid, so the
+    // answer tells it as well.
     let mut found = view.file_problems();
-    if meta.is_some() {
-        found.retain(|p| p.kind == boltscope::ProblemKind::HwmPastEof);
-    }
     found.extend(boltscope::bbolt::structure::tree_problems_except(&view, boltscope::etcd::KEY_BUCKET));
     found.extend(boltscope::etcd::trailer::tail_shape_problem(&view));
     found
