@@ -386,3 +386,32 @@ fn an_unusable_newer_meta_page_is_no_answer_unless_the_older_one_is_asked_for_an
     let check = common::run(["--no-index", "check", "--meta", &older, f]);
     assert_eq!(check.status.code(), Some(1), "check --meta agrees");
 }
+
+#[test]
+fn a_meta_page_naming_the_wrong_root_is_damage_not_another_kind_of_file() {
+    // The newer meta page names a leaf of the `key` bucket as the root (its checksum made to
+    // match): the root lists no `key` and `meta` buckets because it is damaged, as `check` says
+    // (bucket_malformed, exit 1); the key readers called it "not an etcd file" (exit 2).
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let s = common::damage::shape(&d);
+    let m = s.active_meta * 4096;
+    common::put_u64(&mut d, m + 32, s.first_leaf as u64);
+    let sum = boltscope::bbolt::meta::fnv1a64(&d[m + 16..m + 72]);
+    common::put_u64(&mut d, m + 72, sum);
+    let f = tmp.path().join("wrong-root.db");
+    std::fs::write(&f, &d).unwrap();
+    let f = f.to_str().unwrap();
+    assert_eq!(common::run(["--no-index", "check", f]).status.code(), Some(1));
+    for args in [
+        vec!["--no-index", "get", f, "/a"],
+        vec!["--no-index", "log", f],
+        vec!["--no-index", "dump", f],
+        vec!["--no-index", "hashkv", f],
+    ] {
+        let out = common::run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("bucket_malformed") && !err.contains("not an etcd file"), "{args:?}: {err}");
+    }
+}

@@ -62,7 +62,7 @@ pub fn run(a: &HashkvArgs, _ix: &Ix) -> Verdict {
             Err(f) => return Ok(Err(f)),
         };
         if !schema::is_etcd(&view) {
-            return Ok(Err(Failure::NotEtcd));
+            return Ok(Err(keyread::not_etcd(&view)));
         }
         let hashed = hashkv::at(&view, a.rev).map_err(|e| match e {
             HashError::Rev(r) => Failure::Etcd(r.mvcc().to_string()),

@@ -164,7 +164,8 @@ pub fn fail(path: &Path, f: &Failure) -> Verdict {
         Failure::Damaged(p) => {
             print_problems(path, std::slice::from_ref(p), 1);
             eprintln!(
-                "boltscope: no answer from a key bucket that cannot be read whole (`boltscope check` tells more)"
+                "boltscope: no answer from a key bucket (or a tree above it) that cannot be read whole (`boltscope check` \
+                 tells more)"
             );
             Verdict::Problems
         }
@@ -187,10 +188,18 @@ pub fn fail(path: &Path, f: &Failure) -> Verdict {
     }
 }
 
+/// Why a file without `key` and `meta` buckets has no answer: a root bucket that lists none
+/// because it is damaged (a meta page naming the wrong root page) is damage `check` reports, not a
+/// file of another kind.
+pub fn not_etcd(view: &DbView<'_>) -> Failure {
+    let damaged = boltscope::bbolt::structure::tree_problems_except(view, b"");
+    damaged.into_iter().next().map_or(Failure::NotEtcd, Failure::Damaged)
+}
+
 /// The store's facts and its `key` bucket (None when the file has none).
 pub fn open_store<'a>(view: &DbView<'a>) -> Result<(Store, Option<BucketRoot<'a>>), Failure> {
     if !schema::is_etcd(view) {
-        return Err(Failure::NotEtcd);
+        return Err(not_etcd(view));
     }
     Ok((Store::read(view)?, scan::key_bucket(view)?))
 }
