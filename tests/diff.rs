@@ -216,7 +216,7 @@ fn decode_lists_changed_fields_and_redacts_secrets() {
 }
 
 #[test]
-fn unreadable_damaged_and_non_etcd_files_exit_2() {
+fn unreadable_and_non_etcd_files_exit_2_damaged_ones_1_with_their_problems() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("missing.db");
     let run = |a: &std::path::Path, b: &std::path::Path| {
@@ -243,8 +243,11 @@ fn unreadable_damaged_and_non_etcd_files_exit_2() {
     let bad = tmp.path().join("damaged.db");
     std::fs::write(&bad, &d).unwrap();
     let (code, v) = run(&a, &bad);
-    assert_eq!((code, v["error"]["kind"].as_str()), (2, Some("damaged")));
+    // Exit 1, as every command gives a damaged file (it was 2), its problems listed.
+    assert_eq!((code, v["error"]["kind"].as_str()), (1, Some("damaged")));
     assert_eq!(v["path"], bad.display().to_string());
+    assert_eq!(v["problems"][0]["kind"], "page_out_of_bounds", "{v}");
+    assert_eq!(v["problems"][0]["offset"].as_u64(), Some(at as u64), "{v}");
 }
 
 /// Randomly damaged copies of b compared with a (and with themselves): an answer or a refusal,

@@ -325,8 +325,8 @@ pub enum Command {
     ///
     /// Exit codes: 0 the live states are equal; 1 they differ, or the files are at the same
     /// revision but their histories differ (INCONSISTENT: one of them went wrong), or either file
-    /// has such a problem; 2 a file could not be read or compared (damaged, not etcd), or the
-    /// command line was wrong.
+    /// has a problem (a damaged one is not compared: its problems are listed, in JSON too); 2 a
+    /// file could not be read, or is not etcd's, or the command line was wrong.
     ///
     /// Examples:
     ///   boltscope diff last-night.db tonight.db

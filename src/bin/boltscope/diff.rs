@@ -128,19 +128,25 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
         }
         Outcome::Refused(e) => {
             let p = path(e.which());
-            let kind = match &e {
+            let mut v = error_value(&p.display().to_string(), "not_etcd", &e.to_string());
+            // A damaged file was read and has problems (exit 1, as every command gives such a
+            // file), listed with their pages and byte offsets; one of another kind cannot be read
+            // as etcd's (exit 2).
+            let verdict = match &e {
                 CompareError::Damaged(_, problems, total) => {
                     print_problems(p, problems, *total);
-                    "damaged"
+                    v["error"]["kind"] = "damaged".into();
+                    v["problems"] = serde_json::to_value(problems).unwrap_or_default();
+                    v["problem_total"] = (*total).into();
+                    Verdict::Problems
                 }
-                CompareError::NotEtcd(_) => "not_etcd",
+                CompareError::NotEtcd(_) => Verdict::Unreadable,
             };
             eprintln!("boltscope: {}: cannot compare: {e}", p.display());
             if json {
-                let _ = out
-                    .write_all(format!("{}\n", error_value(&p.display().to_string(), kind, &e.to_string())).as_bytes());
+                let _ = out.write_all(format!("{v}\n").as_bytes());
             }
-            return Verdict::Unreadable;
+            return verdict;
         }
         Outcome::Done(c) => c,
     };
