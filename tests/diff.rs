@@ -360,3 +360,23 @@ fn a_snapshot_saved_mid_compaction_is_the_same_history_as_its_compacted_state() 
         assert_eq!(out.status.code(), Some(0));
     }
 }
+
+#[test]
+fn a_trailer_that_does_not_match_is_not_ok() {
+    // One bit flipped under the sha256 trailer: the trees read well, only the hash knows. diff
+    // called such a file "ok": true and exited 0.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("rotten.snap.db");
+    std::fs::write(&p, common::with_last_value_flipped("k8s-0.005.snap.db")).unwrap();
+    let run = |extra: &[&str]| {
+        let mut c = common::boltscope();
+        c.args(["--no-index", "diff", "-w", "json"]).args(extra).arg(&p).arg(&p);
+        let out = c.output().unwrap();
+        (out.status.code(), serde_json::from_slice::<Value>(&out.stdout).unwrap())
+    };
+    let (code, v) = run(&[]);
+    assert_eq!((code, v["equal"].as_bool(), v["b"]["ok"].as_bool()), (Some(1), Some(true), Some(false)), "{v}");
+    assert_eq!(v["b"]["problems"][0]["kind"], "trailer_mismatch", "{v}");
+    let (code, v) = run(&["--no-trailer-check"]);
+    assert_eq!((code, v["b"]["ok"].as_bool()), (Some(0), Some(true)), "skipped when asked: {v}");
+}

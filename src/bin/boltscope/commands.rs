@@ -320,8 +320,8 @@ pub enum Command {
     ///
     /// A file whose tree reads whole but that `check` fails for its meta pages, its length or
     /// its compared keys' histories (a stale page) is compared, its problems on stderr and in
-    /// its `problems` in JSON (`"ok": false`). The sha256 trailers are not verified (`boltscope
-    /// check` does).
+    /// its `problems` in JSON (`"ok": false`), as is one whose sha256 trailer does not match (the
+    /// trailers are hashed beside the comparison; --no-trailer-check skips it).
     ///
     /// Exit codes: 0 the live states are equal; 1 they differ, or the files are at the same
     /// revision but their histories differ (INCONSISTENT: one of them went wrong), or either file

@@ -9,6 +9,7 @@ use boltscope::analysis::compare::{self, CompareError, Comparison, Which};
 use boltscope::analysis::diff::{Options, BUDGET};
 use boltscope::analysis::grouping::By;
 use boltscope::error::Error;
+use boltscope::etcd::trailer;
 use boltscope::k8s::object::DecodeOptions;
 use boltscope::{input, DbView};
 use clap::Parser;
@@ -39,6 +40,9 @@ pub struct DiffArgs {
     /// With --decode: show Secret data instead of redacting it.
     #[arg(long, requires = "decode")]
     pub show_secrets: bool,
+    /// Do not verify the sha256 trailers (saves a pass of SHA-256 over each file).
+    #[arg(long, alias = "skip-hash-check")]
+    pub no_trailer_check: bool,
     /// Bytes of keys one pass of the join may hold (more passes when the files hold more).
     #[arg(long, value_name = "BYTES", value_parser = crate::cli::parse_size, hide = true)]
     pub pass_budget: Option<u64>,
@@ -80,7 +84,14 @@ fn compare_files(args: &DiffArgs, opt: &Options) -> (Outcome, [bool; 2], [Vec<bo
         let inner = input::read_consistent(&args.b, |db| {
             let vb = DbView::new(db)?;
             issues.borrow_mut()[1] = file_issues(&vb);
-            Ok(match compare::compare(&va, &vb, opt) {
+            // The trailers are hashed beside the comparison, as `check` verifies them.
+            let hash = |v: &DbView<'_>| if args.no_trailer_check { None } else { trailer::verify(v.data) };
+            let ((compared, ta), tb) =
+                rayon::join(|| rayon::join(|| compare::compare(&va, &vb, opt), || hash(&va)), || hash(&vb));
+            let mut found = issues.borrow_mut();
+            found[0].extend(ta.and_then(|t| trailer::mismatch(&va, &t)));
+            found[1].extend(tb.and_then(|t| trailer::mismatch(&vb, &t)));
+            Ok(match compared {
                 Ok(c) => Outcome::Done(Box::new(c)),
                 Err(e) => Outcome::Refused(e),
             })
