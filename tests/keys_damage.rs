@@ -415,3 +415,40 @@ fn a_meta_page_naming_the_wrong_root_is_damage_not_another_kind_of_file() {
         assert!(err.contains("bucket_malformed") && !err.contains("not an etcd file"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn no_answer_tells_every_problem_check_finds_with_where_it_lies() {
+    // The readers stop at the first problem their own pass meets; they told only it, without the
+    // page that referenced it, its byte offset or the problems after it.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    common::damage::one_page("child past the high-water mark", &mut d);
+    let f = tmp.path().join("oob.db");
+    std::fs::write(&f, &d).unwrap();
+    let f = f.to_str().unwrap();
+    let check = common::run(["--no-index", "check", "-w", "json", f]);
+    let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let wanted: Vec<String> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["severity"] == "error")
+        .map(|p| {
+            format!("{}: {} (byte offset {})", p["kind"].as_str().unwrap(), p["message"].as_str().unwrap(), p["offset"])
+        })
+        .collect();
+    assert!(!wanted.is_empty() && wanted[0].contains("referenced by page"), "{wanted:?}");
+    for args in [
+        vec!["--no-index", "get", f, "/a"],
+        vec!["--no-index", "log", f],
+        vec!["--no-index", "dump", f],
+        vec!["--no-index", "hashkv", f],
+    ] {
+        let out = common::run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        for w in &wanted {
+            assert!(err.contains(w.as_str()), "{args:?}: {w} not in {err}");
+        }
+    }
+}

@@ -22,6 +22,7 @@ mod index;
 mod inspect;
 mod inspect_prom;
 mod inspect_render;
+mod keyfail;
 mod keyread;
 mod log;
 mod report;
