@@ -221,3 +221,31 @@ fn the_refusals_name_page_and_offset_from_the_raw_layout() {
     assert!(e.contains(&format!("byte offset {}", l.key_root * PS)), "{e}");
     assert_eq!(u16_at(&d, l.key_root * PS + 8), 0x01);
 }
+
+#[test]
+fn a_replaced_dst_keeps_its_permissions_a_new_one_takes_the_sources() {
+    // A snapshot holds Secrets: --force over a file kept 0600 gave it SRC's 0644, for compact and
+    // salvage alike.
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = common::path("k8s-0.005.snap.db", &tmp);
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for cmd in ["compact", "salvage"] {
+        let private = tmp.path().join(format!("{cmd}-private.db"));
+        std::fs::write(&private, b"old").unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let fresh = tmp.path().join(format!("{cmd}-fresh.db"));
+        for (dst, force) in [(&private, true), (&fresh, false)] {
+            let mut c = common::boltscope();
+            c.args(["--no-index", cmd]).arg(&src).arg("-o").arg(dst);
+            if force {
+                c.arg("--force");
+            }
+            let out = c.output().unwrap();
+            assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert_eq!(mode(&private), 0o600, "{cmd}: the replaced file's mode");
+        assert_eq!(mode(&fresh), 0o644, "{cmd}: a new file takes SRC's");
+    }
+}

@@ -129,6 +129,16 @@ impl Place {
         self.target.as_deref().filter(|_| self.linked)
     }
 
+    /// The permission bits the copy gets: those of the file it replaces (with --force), so a
+    /// file kept private stays so (a snapshot holds Secrets), else the source's (not the
+    /// temporary file's 0600).
+    pub(crate) fn permissions(&self, src: &Path) -> std::io::Result<std::fs::Permissions> {
+        match self.target.as_deref().map(std::fs::metadata) {
+            Some(Ok(m)) if m.is_file() => Ok(m.permissions()),
+            _ => Ok(std::fs::metadata(src)?.permissions()),
+        }
+    }
+
     /// A new temporary file in the destination's folder, named with this process's id.
     pub(crate) fn temporary(&self) -> Result<tempfile::NamedTempFile, CompactError> {
         Ok(tempfile::Builder::new().prefix(&unfinished::prefix()).tempfile_in(&self.dir)?)

@@ -194,8 +194,7 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
     let mut tmp = place.temporary()?;
     // An interrupt removes it (see `unfinished`) until it is DST or gone.
     let _unfinished = unfinished::register(tmp.path());
-    // The copy gets the source's permission bits, not the temporary file's 0600.
-    tmp.as_file().set_permissions(std::fs::metadata(&job.src)?.permissions())?;
+    tmp.as_file().set_permissions(place.permissions(&job.src)?)?;
     let (Source { map: src, stamp, reads }, c) = copy_settled(job, tmp.as_file_mut(), progress)?;
     // The source is read again only to verify a compaction or left-out alarms. Otherwise its
     // map, with page tables for every page read (tearing them down takes tens of milliseconds on

@@ -169,7 +169,7 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
     let place = dest::prepare(&job.src, &job.dst, job.force)?;
     let mut tmp = place.temporary()?;
     let _unfinished = unfinished::register(tmp.path());
-    tmp.as_file().set_permissions(std::fs::metadata(&job.src)?.permissions())?;
+    tmp.as_file().set_permissions(place.permissions(&job.src)?)?;
     let src = input::open(&job.src)?;
     let data = src.bytes();
     let g = gather(data, &job.src.display().to_string(), &job.dst.to_string())?;
