@@ -391,3 +391,27 @@ fn a_tree_that_reads_whole_but_holds_a_stale_leaf_is_no_lossless_copy() {
     let out = salvage_cli(&["-w", "json"], &clean, tmp.path().join("clean.db").to_str().unwrap());
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn small_buckets_lost_with_the_root_are_named_lost() {
+    // The first half of a snapshot: no page reads as a root, the records are carved; the buckets
+    // beside `key` (auth users and roles, leases, members, meta) were gone from the report.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = common::bytes("k8s-0.005.snap.db");
+    let src = tmp.path().join("half.db");
+    std::fs::write(&src, &d[..d.len() / 2]).unwrap();
+    let dst = tmp.path().join("copy.db");
+    let out = salvage_cli(&["-w", "json"], &src, dst.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lost: Vec<&str> = v["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["source"] == "lost" && b["complete"] == false)
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    let every = ["alarm", "auth", "authRoles", "authUsers", "cluster", "lease", "members", "members_removed", "meta"];
+    assert_eq!(lost, every, "{v}");
+    assert_eq!(v["lossless"], false);
+}

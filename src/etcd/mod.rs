@@ -63,6 +63,19 @@ pub const AUTH_USERS_BUCKET: &[u8] = b"authUsers";
 /// The `authRoles` bucket.
 pub const AUTH_ROLES_BUCKET: &[u8] = b"authRoles";
 
+/// The buckets beside `key` that etcd (3.4 and later) creates in every backend it writes.
+pub const SMALL_BUCKETS: [&[u8]; 9] = [
+    META_BUCKET,
+    CLUSTER_BUCKET,
+    MEMBERS_BUCKET,
+    MEMBERS_REMOVED_BUCKET,
+    LEASE_BUCKET,
+    ALARM_BUCKET,
+    AUTH_BUCKET,
+    AUTH_USERS_BUCKET,
+    AUTH_ROLES_BUCKET,
+];
+
 /// Keys of the `meta` bucket (and `cluster/clusterVersion`).
 pub mod meta_keys {
     /// The compaction a server has scheduled (17-byte revision).

@@ -16,7 +16,7 @@ use crate::bbolt::view::DbView;
 use crate::compact::CompactError;
 use crate::error::Error;
 use crate::etcd::carve::{pick, Fix, KeyRecord, RevKey, Source};
-use crate::etcd::{trailer, KEY_BUCKET};
+use crate::etcd::{trailer, KEY_BUCKET, SMALL_BUCKETS};
 use crate::problem::{Problem, ProblemKind};
 use std::collections::HashMap;
 
@@ -184,6 +184,11 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
             });
         }
     }
+    // etcd writes its small buckets in every backend: one neither root lists was lost with the
+    // root's pages (auth users and roles, leases, the members...), and is named so.
+    if etcd {
+        names.extend(SMALL_BUCKETS.iter().filter(|b| !names.contains(b)).collect::<Vec<_>>());
+    }
     names.sort_unstable();
     for name in names {
         let top = tops.iter().find(|t| t.name == name);
@@ -192,6 +197,15 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
             (Some(t), true) => (t.entries.clone(), "tree".to_string(), !from_scan),
             _ => match older_copy(data, &g, &others, name) {
                 Some((r, v)) => (v, format!("older root page {r}"), false),
+                None if top.is_none() => {
+                    report.buckets.push(BucketInfo {
+                        name: String::from_utf8_lossy(name).into_owned(),
+                        entries: 0,
+                        source: "lost".into(),
+                        complete: false,
+                    });
+                    continue;
+                }
                 None => (top.map(|t| t.entries.clone()).unwrap_or_default(), "tree (damaged)".into(), false),
             },
         };
