@@ -91,7 +91,8 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
             None => report.notes.push(format!("meta page {i} cannot be read")),
         }
     }
-    if let Some(t) = trailer::verify(data).filter(|t| !t.ok()) {
+    let unvouched = trailer::verify(data).filter(|t| !t.ok());
+    if let Some(t) = &unvouched {
         report.notes.push(format!(
             "the sha256 trailer ({}) does not match the file ({}): bytes changed somewhere, and a value that still \
              decodes may carry the change",
@@ -139,8 +140,10 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     if key_at.is_none() {
         lost.push(lost_all("the key bucket cannot be reached"));
     }
-    if root.as_ref().is_some_and(|r| r.tail_uncertain) {
-        // A transaction newer than this tree may have written records past its last one.
+    // A transaction newer than this tree may have written records past its last one; so may
+    // one whose pages are gone when the trailer says the bytes are not those etcd saved (a last
+    // leaf dropped from its branch leaves no hole to find).
+    if root.as_ref().is_some_and(|r| r.tail_uncertain) || unvouched.is_some() {
         let last = key_top
             .records
             .iter()
