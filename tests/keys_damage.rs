@@ -402,15 +402,7 @@ fn a_meta_page_naming_the_wrong_root_is_damage_not_another_kind_of_file() {
     std::fs::write(&f, &d).unwrap();
     let f = f.to_str().unwrap();
     assert_eq!(common::run(["--no-index", "check", f]).status.code(), Some(1));
-    for args in [
-        vec!["--no-index", "get", f, "/a"],
-        vec!["--no-index", "log", f],
-        vec!["--no-index", "dump", f],
-        vec!["--no-index", "hashkv", f],
-    ] {
-        let out = common::run(&args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    for (args, err) in no_answers(f) {
         assert!(err.contains("bucket_malformed") && !err.contains("not an etcd file"), "{args:?}: {err}");
     }
 }
@@ -437,17 +429,27 @@ fn no_answer_tells_every_problem_check_finds_with_where_it_lies() {
         })
         .collect();
     assert!(!wanted.is_empty() && wanted[0].contains("referenced by page"), "{wanted:?}");
-    for args in [
-        vec!["--no-index", "get", f, "/a"],
-        vec!["--no-index", "log", f],
-        vec!["--no-index", "dump", f],
-        vec!["--no-index", "hashkv", f],
-    ] {
-        let out = common::run(&args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    for (args, err) in no_answers(f) {
         for w in &wanted {
             assert!(err.contains(w.as_str()), "{args:?}: {w} not in {err}");
         }
     }
+}
+
+/// Each key reader run over `f`, which must refuse it (exit 1): its arguments and stderr.
+fn no_answers(f: &str) -> Vec<(Vec<&str>, String)> {
+    let runs = [
+        vec!["--no-index", "get", f, "/a"],
+        vec!["--no-index", "log", f],
+        vec!["--no-index", "dump", f],
+        vec!["--no-index", "hashkv", f],
+    ];
+    runs.into_iter()
+        .map(|args| {
+            let out = common::run(&args);
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            (args, err)
+        })
+        .collect()
 }

@@ -203,14 +203,15 @@ pub fn run(args: &StatusArgs, ix: &Ix) -> Verdict {
 }
 
 /// One file's JSON line beside others, or of a file with problems: etcdutl's fields (when they
-/// can be trusted) with `path` and `ok` as every command names its file and verdict, and the
-/// problems when there are any, so a pipeline reading JSON never takes a damaged file's line
-/// for a clean one.
+/// can be trusted) with `path`, as every command names its file, and for a file with problems
+/// `"ok": false` with them, so a pipeline reading JSON never takes a damaged file's line for a
+/// clean one. A clean line claims no `ok`: status checks neither the trailer (unless
+/// --check-hash) nor the keys' histories, which `check` does.
 fn json_line(path: &Path, status: Option<&Status>, problems: &[Problem], total: u64) -> String {
     let mut v = status.and_then(|s| serde_json::to_value(s).ok()).unwrap_or_else(|| serde_json::json!({}));
     v["path"] = path.display().to_string().into();
-    v["ok"] = (total == 0).into();
     if total > 0 {
+        v["ok"] = false.into();
         v["problems"] = serde_json::to_value(problems).unwrap_or_default();
         v["problem_total"] = total.into();
     }
