@@ -17,6 +17,7 @@
 //! tell.
 
 use super::compaction_pass::{push_chunk, reduce, At, Gathered};
+use super::continuity::Continuity;
 use super::history::{Compacted, Judged};
 use super::mvcc::PARTS;
 use super::range::KeyRange;
@@ -53,16 +54,19 @@ pub struct Keep {
     /// keep set only then).
     pub kept_at_or_below: bool,
     /// Keys whose records at or below R (of the keys selected) break etcd's rules for a history
-    /// ([`History::broken`]): `check`'s `history_inconsistent`.
+    /// ([`History::broken`](super::history::History::broken)): `check`'s `history_inconsistent`.
     pub history_broken: u64,
     /// The compactions the histories were judged against (the file's `meta` bucket).
     pub compacted: Compacted,
+    /// Revisions missing above the compaction (the pass reads every entry).
+    pub holes: Option<Problem>,
 }
 
 impl Keep {
     /// What holding the histories the pass read to etcd's rules found.
     pub fn judged(&self) -> Judged {
-        Judged { broken: self.history_broken, compacted: self.compacted, named: Vec::new(), unjudged: 0 }
+        let holes = self.holes.clone();
+        Judged { broken: self.history_broken, compacted: self.compacted, named: Vec::new(), unjudged: 0, holes }
     }
 
     /// Whether entry `i` survives.
@@ -112,6 +116,13 @@ impl HistoryChunk {
         HistoryChunk(Gathered::with_room(scan::CHUNK_LEAVES * 4))
     }
 
+    /// Notes an entry's revision, for the continuity of the revisions (every entry the scan
+    /// reads, in order, whether or not it is filed).
+    pub fn saw(&mut self, e: &scan::Entry<'_>) {
+        let shaped = e.rev.sub == 0 && !e.rev.tombstone && e.kv.version == 1;
+        self.0.seq.push((e.rev.main, e.rev.sub), shaped, None, None);
+    }
+
     /// Files an entry (the chunk's entries come in revision order).
     pub fn add(&mut self, e: &scan::Entry<'_>) {
         let created = e.kv.create_revision == e.rev.main;
@@ -139,8 +150,16 @@ pub fn judge_gathered(view: &DbView<'_>, chunks: Vec<HistoryChunk>) -> Judged {
     let compacted = Compacted::read(view);
     let mut chunks: Vec<Gathered> = chunks.into_iter().map(|c| c.0).collect();
     chunks.par_iter_mut().for_each(Gathered::group);
+    let holes = holes(&chunks, &compacted);
     let broken = reduce(&chunks, &compacted, u64::MAX).iter().map(|(_, b)| b).sum();
-    Judged { broken, compacted, named: Vec::new(), unjudged: 0 }
+    Judged { broken, compacted, named: Vec::new(), unjudged: 0, holes }
+}
+
+/// Revisions missing above the compaction, from the continuity of chunks read in bucket order
+/// (every entry: a first pass, or a reader's scan).
+fn holes(chunks: &[Gathered], compacted: &Compacted) -> Option<Problem> {
+    let seq = chunks.iter().fold(Continuity::default(), |s, g| s.join(g.seq));
+    seq.problem(compacted.upto).filter(|p| !p.kind.is_warning())
 }
 
 /// [`keep`] with passes sized to `budget` bytes each (at least one entry per pass).
@@ -185,7 +204,15 @@ impl<'a> Source<'_, 'a> {
 fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<Keep, Problem> {
     let rev = at.0;
     let compacted = Compacted::read(src.view());
-    let mut k = Keep { bits: Bitmap::new(n), len: n, kept: 0, kept_at_or_below: false, history_broken: 0, compacted };
+    let mut k = Keep {
+        bits: Bitmap::new(n),
+        len: n,
+        kept: 0,
+        kept_at_or_below: false,
+        history_broken: 0,
+        compacted,
+        holes: None,
+    };
     let passes = (n * ENTRY_COST).div_ceil(budget.max(1)).clamp(1, n.max(1));
     // Room for the records a pass files from a chunk of etcd leaves (about four a page, one in
     // `passes` of them); none when only some keys are kept (few are filed, and room taken for all
@@ -203,7 +230,7 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
                 scan::Touch::Records,
                 &|_| true,
                 &|| Gathered::with_room(room),
-                &|g: &mut Gathered, e| g.add(e.page, e.ord, (e.key, e.value), at, (pass, passes)),
+                &|g: &mut Gathered, e| g.add((e.page, e.at), e.ord, (e.key, e.value), at, (pass, passes)),
                 &mut |g| push_chunk(&mut chunks, g),
             )?,
             Source::Cursor(view, kb) => {
@@ -211,7 +238,7 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
                 cursor::for_each_leaf(view, kb, &mut |p| {
                     for j in 0..usize::from(p.count) {
                         let e = p.leaf_elem(j)?;
-                        g.add(p.id, i, (e.key, e.value), at, (pass, passes))?;
+                        g.add((p.id, p.offset_of(e.key)), i, (e.key, e.value), at, (pass, passes))?;
                         i += 1;
                         if i % CURSOR_CHUNK == 0 {
                             push_chunk(&mut chunks, std::mem::take(&mut g))?;
@@ -229,6 +256,9 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
                 }
                 push_chunk(&mut chunks, g)?;
             }
+        }
+        if pass == 0 {
+            k.holes = holes(&chunks, &compacted);
         }
         chunks.par_iter_mut().for_each(Gathered::group);
         for g in &chunks {

@@ -4,6 +4,7 @@
 //! order, are then reduced partition by partition to each key's newest record, each record folded
 //! into its key's history on the way.
 
+use super::continuity::Continuity;
 use super::history::{Compacted, History};
 use super::mvcc::{partition, survives, Rec, PARTS};
 use super::{key_fingerprint, proto, revision, scan, FpMap};
@@ -48,6 +49,8 @@ pub(super) struct Gathered {
     starts: Vec<usize>,
     first: Option<((u64, u64), PageId)>,
     last: Option<(u64, u64)>,
+    /// The revisions' continuity (the first pass's, or a scan's: every entry).
+    pub(super) seq: Continuity,
 }
 
 impl Gathered {
@@ -62,7 +65,7 @@ impl Gathered {
     /// problem.
     pub(super) fn add(
         &mut self,
-        page: PageId,
+        (page, offset): (PageId, u64),
         ord: u64,
         e: (&[u8], &[u8]),
         at: At<'_>,
@@ -87,6 +90,10 @@ impl Gathered {
         }
         self.first.get_or_insert((at, page));
         self.last = Some(at);
+        if pass == 0 {
+            let shaped = r.sub == 0 && !r.tombstone && kv.version == 1;
+            self.seq.push(at, shaped, Some(page.0), Some(offset));
+        }
         if range.is_some_and(|k| !k.contains(kv.key)) {
             return Ok(());
         }

@@ -94,6 +94,9 @@ pub fn dump_within<'a>(
         &|ord| keep.as_ref().map_or(true, |(_, k)| k.get(ord)),
         &|| (pool.take(), gather.then(HistoryChunk::new)),
         &|(buf, chunk): &mut (Vec<u8>, Option<HistoryChunk>), e| {
+            if let Some(c) = chunk {
+                c.saw(e);
+            }
             if wanted(e) {
                 // Room for a chunk of full leaves formatted (base64 takes a third more than the
                 // bytes), taken at the first record, so the buffer is not copied as it grows.

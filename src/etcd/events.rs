@@ -185,7 +185,7 @@ pub fn replay_with<'a>(
     let floor = if o.track || o.prev_kv { 0 } else { o.from };
     let all = collect.is_some();
     let mut extra = extra.iter().filter(|e| e.rev.main >= floor).peekable();
-    scan::scan(
+    let holes = scan::scan(
         view,
         kb,
         &|| (Vec::new(), Vec::new()),
@@ -219,7 +219,7 @@ pub fn replay_with<'a>(
         r.feed(*x, emit)?;
     }
     r.finish(emit)?;
-    Ok(judge.judged())
+    Ok(Judged { holes, ..judge.judged() })
 }
 
 #[cfg(test)]

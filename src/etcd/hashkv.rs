@@ -11,6 +11,7 @@
 //! `compact` runs between a source and its compacted copy (both sides hashed the same way).
 
 use super::compaction::{self, Keep};
+use super::continuity::Continuity;
 use super::header::{RevError, Store};
 use super::history::Judged;
 use super::status::{table, Format};
@@ -34,15 +35,22 @@ pub fn kept_at_compaction(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>)
 
 /// [`kept_at_compaction`] with the compaction's keep set already computed (for the same view and revision).
 pub fn hashkv_with(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>) -> Result<u32, Problem> {
-    hash_entries(view, rev, compact, false)
+    hash_entries(view, rev, compact, false).map(|(crc, _)| crc)
 }
 
 /// The hash; with `checked`, every entry is also checked as the key readers check it (its key a
 /// revision, its value an `mvccpb.KeyValue` that keeps etcd's invariants, revisions strictly
-/// increasing), and the first failure is the answer: a hash of a damaged bucket is no answer.
-fn hash_entries(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>, checked: bool) -> Result<u32, Problem> {
+/// increasing), and the first failure is the answer: a hash of a damaged bucket is no answer;
+/// the revisions' continuity is followed too (checked only), for the caller to judge.
+fn hash_entries(
+    view: &DbView<'_>,
+    rev: u64,
+    compact: Option<(u64, &Keep)>,
+    checked: bool,
+) -> Result<(u32, Continuity), Problem> {
     let mut crc = crc32c_append(0, KEY_BUCKET);
-    let Some(kb) = cursor::top_bucket(view, KEY_BUCKET)? else { return Ok(crc) };
+    let mut seq = Continuity::default();
+    let Some(kb) = cursor::top_bucket(view, KEY_BUCKET)? else { return Ok((crc, seq)) };
     let mut ord = 0u64;
     let mut last: Option<(u64, u64)> = None;
     cursor::for_each_leaf(view, kb, &mut |page| {
@@ -59,6 +67,8 @@ fn hash_entries(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>, chec
                         return Err(scan::out_of_order(page.id, prev, now).offset(page.offset_of(e.key)));
                     }
                     last = Some(now);
+                    let shaped = entry.rev.sub == 0 && !entry.rev.tombstone && entry.kv.version == 1;
+                    seq.push(now, shaped, Some(page.id.0), at);
                 }
             }
             let Some(r) = revision::parse(e.key) else { continue };
@@ -85,7 +95,12 @@ fn hash_entries(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>, chec
         }
         Ok(())
     })?;
-    Ok(crc)
+    Ok((crc, seq))
+}
+
+/// The problem of revisions missing above the compaction, from a checked pass's continuity.
+fn holes(view: &DbView<'_>, seq: &Continuity) -> Option<Problem> {
+    seq.problem(super::history::Compacted::read(view).upto).filter(|p| !p.kind.is_warning())
 }
 
 /// What `etcdutl hashkv` (3.6) reports.
@@ -133,11 +148,12 @@ pub fn at(view: &DbView<'_>, rev: i64) -> Result<(HashKv, Judged), HashError> {
     let kb = cursor::top_bucket(view, KEY_BUCKET).map_err(HashError::Unreadable)?;
     let leaves = kb.map(|kb| scan::leaves(view, kb)).transpose().map_err(HashError::Unreadable)?;
     if rev < 0 {
-        hash_entries(view, 0, None, true).map_err(HashError::Unreadable)?;
+        let (_, seq) = hash_entries(view, 0, None, true).map_err(HashError::Unreadable)?;
         let judged = match &leaves {
             Some(l) => compaction::judge(view, l, None).map_err(HashError::Unreadable)?,
             None => Judged::default(),
         };
+        let judged = Judged { holes: holes(view, &seq), ..judged };
         return Ok((HashKv { hash: crc32c_append(0, KEY_BUCKET), hash_revision: rev, compact_revision }, judged));
     }
     let r = store.read_at(rev).map_err(HashError::Rev)?;
@@ -149,7 +165,8 @@ pub fn at(view: &DbView<'_>, rev: i64) -> Result<(HashKv, Judged), HashError> {
     };
     let judged = keep.as_ref().map(Keep::judged).unwrap_or_default();
     let compact = store.compacted.zip(keep.as_ref());
-    let hash = hash_entries(view, r, compact, true).map_err(HashError::Unreadable)?;
+    let (hash, seq) = hash_entries(view, r, compact, true).map_err(HashError::Unreadable)?;
+    let judged = Judged { holes: holes(view, &seq), ..judged };
     Ok((HashKv { hash, hash_revision: i64::try_from(r).unwrap_or(i64::MAX), compact_revision }, judged))
 }
 

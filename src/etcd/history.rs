@@ -63,6 +63,9 @@ pub struct Judged {
     /// Records read but not judged: past [`MAX_JUDGED`] keys, a [`Judge`] folds only the records
     /// of the keys it holds.
     pub unjudged: u64,
+    /// Revisions missing above the compaction, from a reader that read every record
+    /// ([`super::continuity`]).
+    pub holes: Option<crate::problem::Problem>,
 }
 
 /// Most keys a [`Judged`] names.
@@ -89,7 +92,7 @@ impl Judged {
     pub fn of(c: Compacted, mut bad: Vec<&[u8]>) -> Judged {
         bad.sort_unstable();
         let named = bad.iter().take(NAMED).map(|k| k.to_vec()).collect();
-        Judged { broken: bad.len() as u64, compacted: c, named, unjudged: 0 }
+        Judged { broken: bad.len() as u64, compacted: c, named, unjudged: 0, holes: None }
     }
 }
 
@@ -268,7 +271,10 @@ mod tests {
         }
         j.feed(b"a", 25, false, false);
         j.feed(b"b", 30, false, true);
-        assert_eq!(j.judged(), Judged { broken: 1, compacted: AT_20, named: vec![b"b".to_vec()], unjudged: 0 });
+        assert_eq!(
+            j.judged(),
+            Judged { broken: 1, compacted: AT_20, named: vec![b"b".to_vec()], unjudged: 0, holes: None }
+        );
         let msg = j.judged().problem().unwrap().message;
         assert!(msg.starts_with("1 key(s)") && msg.ends_with(" (keys \"b\")"), "{msg}");
         let mut fine = Judge::new(AT_20);

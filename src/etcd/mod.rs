@@ -17,6 +17,7 @@ pub mod continuity;
 pub mod crc;
 pub mod ctl;
 pub mod dump;
+pub mod entry;
 pub mod events;
 pub mod goquote;
 pub mod gosort;

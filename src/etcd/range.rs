@@ -157,7 +157,7 @@ pub fn latest_by_scan<'a>(
     let mut newest: HashMap<&'a [u8], Entry<'a>> = HashMap::new();
     let mut judge = Judge::new(Compacted::read(view));
     let all = collect.is_some();
-    scan::scan(
+    let holes = scan::scan(
         view,
         kb,
         &|| (Vec::new(), Vec::new()),
@@ -183,7 +183,7 @@ pub fn latest_by_scan<'a>(
             Ok(())
         },
     )?;
-    Ok((newest.into_values().collect(), judge.judged()))
+    Ok((newest.into_values().collect(), Judged { holes, ..judge.judged() }))
 }
 
 impl<'a> Ranged<'a> {

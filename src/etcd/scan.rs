@@ -6,104 +6,27 @@
 //!
 //! Every entry is checked on the way: its key must be a revision (17 bytes, or 18 ending in `t`),
 //! revisions must strictly increase across the whole bucket (which also catches a leaf reached
-//! twice), and its value must decode as an `mvccpb.KeyValue`. The first failure stops the scan
-//! with a problem: callers answer from a bucket read whole, or not at all. An empty value is the
-//! marker `etcdutl snapshot restore --bump-revision` writes, not a key: it is passed over.
+//! twice), and its value must decode as an `mvccpb.KeyValue` ([`decode`], in `entry.rs`). The
+//! first failure stops the scan with a problem: callers answer from a bucket read whole, or not at
+//! all. An empty value is the marker `etcdutl snapshot restore --bump-revision` writes, not a key:
+//! it is passed over. A scan of every entry also follows etcd's rule that no revision is missing
+//! above the compaction ([`scan`]): that is told beside the answer, which is what the file holds.
 
-use super::mvcc::Rec;
-use super::proto::{self, Kv};
-use super::revision::{self, Revision};
-use super::KEY_BUCKET;
-use crate::bbolt::cursor::{self, BucketRoot};
+use super::continuity::Continuity;
+use crate::bbolt::cursor::BucketRoot;
 use crate::bbolt::order::PageId;
 use crate::bbolt::page::Page;
 use crate::bbolt::view::DbView;
 use crate::problem::{Problem, ProblemKind};
 use rayon::prelude::*;
 
+pub use super::entry::{decode, fetch, key_bucket, Entry, FREE_PAGE};
 pub use super::leaves::{leaves, Leaves};
 
 /// Leaf pages per chunk (one parallel task).
 pub const CHUNK_LEAVES: usize = 64;
 /// Chunks per window (the results held at once by a streaming caller).
 pub const WINDOW_CHUNKS: usize = 32;
-
-/// One entry of the `key` bucket, decoded.
-#[derive(Clone, Copy, Debug)]
-pub struct Entry<'a> {
-    /// The revision key, parsed.
-    pub rev: Revision,
-    /// The revision key's bytes (17, or 18 for a tombstone): what the bucket is keyed by.
-    pub rev_key: &'a [u8],
-    /// The stored `mvccpb.KeyValue` bytes.
-    pub raw: &'a [u8],
-    /// Its fields (a tombstone has only the key).
-    pub kv: Kv<'a>,
-    /// Its position in the bucket (counting every element, also the ones passed over), or
-    /// [`FREE_PAGE`] for a record carved from a free page.
-    pub ord: u64,
-}
-
-/// The `ord` of an entry carved from a free page ([`crate::etcd::carve::free_entries`]): it has
-/// no position in the bucket.
-pub const FREE_PAGE: u64 = u64::MAX;
-
-impl Entry<'_> {
-    /// Whether the entry was carved from a free page: a record the tree no longer holds.
-    pub fn from_free_page(&self) -> bool {
-        self.ord == FREE_PAGE
-    }
-
-    /// Whether the entry is a put that created its key (create revision = its own revision).
-    pub fn fresh(&self) -> bool {
-        !self.rev.tombstone && self.kv.create_revision == self.rev.main
-    }
-}
-
-/// Decodes one `key` bucket element (at file offset `at` when known): `Ok(None)` for the
-/// empty-valued marker. A record that breaks etcd's invariants between its revision key and its
-/// fields (a put whose mod revision is not its key's, a tombstone with data: what `check` calls
-/// damage) is a problem too, so no reader answers from it.
-pub fn decode<'a>(
-    page: PageId,
-    ord: u64,
-    at: Option<u64>,
-    key: &'a [u8],
-    value: &'a [u8],
-) -> Result<Option<Entry<'a>>, Problem> {
-    let Some(rev) = revision::parse(key) else {
-        let why = format!("key of {} bytes is not a revision (8-byte main, '_', 8-byte sub, optional 't')", key.len());
-        return Err(located(page, at, ProblemKind::InvalidRevisionKey, why));
-    };
-    if value.is_empty() {
-        return Ok(None);
-    }
-    let Some(kv) = proto::kv(value) else {
-        let why = format!("value of revision {} is not an mvccpb.KeyValue", rev.main);
-        return Err(located(page, at, ProblemKind::InvalidKeyValue, why));
-    };
-    if let Some((kind, why)) = Rec::invariant(&rev, &kv) {
-        return Err(located(page, at, kind, why));
-    }
-    Ok(Some(Entry { rev, rev_key: key, raw: value, kv, ord }))
-}
-
-/// A problem of the `key` bucket's element on `page` (at file offset `at`, when known). Out of
-/// line: the scan's loop stays small.
-#[cold]
-#[inline(never)]
-fn located(page: PageId, at: Option<u64>, kind: ProblemKind, why: String) -> Problem {
-    let p = Problem::new(kind, why).page(page).bucket(vec![String::from_utf8_lossy(KEY_BUCKET).into_owned()]);
-    match at {
-        Some(o) => p.offset(o),
-        None => p,
-    }
-}
-
-/// The `key` bucket's root, if the file has one.
-pub fn key_bucket<'a>(view: &DbView<'a>) -> Result<Option<BucketRoot<'a>>, Problem> {
-    cursor::top_bucket(view, KEY_BUCKET)
-}
 
 /// One element of a leaf, with its position in the bucket.
 #[derive(Clone, Copy, Debug)]
@@ -293,6 +216,8 @@ struct Done<T> {
     out: T,
     first: Option<((u64, u64), PageId)>,
     last: Option<(u64, u64)>,
+    /// The revisions' continuity (meaningful when every entry is read: [`scan`]).
+    seq: Continuity,
 }
 
 /// The problem of revision `next` following `prev` (on `page`) in the `key` bucket.
@@ -304,14 +229,20 @@ pub(crate) fn out_of_order(page: PageId, prev: (u64, u64), next: (u64, u64)) -> 
 /// Reads the bucket rooted at `kb` in windows: `each` folds the entries of a chunk (consecutive
 /// leaf pages) into a fresh `T` from `fresh`, chunks run in parallel, and `sink` receives every
 /// chunk's `T` in bucket order. Stops at the first problem (or the first error `sink` returns).
+///
+/// Every entry is read, so it also tells etcd's rule that no revision is missing above the
+/// compaction ([`Continuity`]): the problem, if a hole breaks it, for the caller to tell beside
+/// its answer (the bucket reads whole; its answer is what the file holds).
 pub fn scan<'a, T: Send>(
     view: &DbView<'a>,
     kb: BucketRoot<'a>,
     fresh: &(dyn Fn() -> T + Sync),
     each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
-) -> Result<(), Problem> {
-    scan_leaves(view, &leaves(view, kb)?, Touch::Records, &|_| true, fresh, each, sink)
+) -> Result<Option<Problem>, Problem> {
+    let seq = scan_in_order(view, &leaves(view, kb)?, Touch::Records, &|_| true, fresh, each, sink)?;
+    let compacted = super::history::Compacted::read(view).upto;
+    Ok(seq.problem(compacted).filter(|p| !p.kind.is_warning()))
 }
 
 /// [`scan`] over leaves already listed, loading ahead what `touch` says the caller reads, of the
@@ -327,13 +258,27 @@ pub fn scan_leaves<'a, T: Send>(
     each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
+    scan_in_order(view, leaves, touch, only, fresh, each, sink).map(|_| ())
+}
+
+/// [`scan_leaves`], also giving the continuity of the revisions of the entries read.
+fn scan_in_order<'a, T: Send>(
+    view: &DbView<'a>,
+    leaves: &Leaves<'a>,
+    touch: Touch,
+    only: &(dyn Fn(u64) -> bool + Sync),
+    fresh: &(dyn Fn() -> T + Sync),
+    each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
+    sink: &mut dyn FnMut(T) -> Result<(), Problem>,
+) -> Result<Continuity, Problem> {
     let mut prev: Option<(u64, u64)> = None;
+    let mut seq = Continuity::default();
     scan_elements(
         view,
         leaves,
         touch,
         only,
-        &|| Done { out: fresh(), first: None, last: None },
+        &|| Done { out: fresh(), first: None, last: None, seq: Continuity::default() },
         &|d: &mut Done<T>, e| {
             let Some(entry) = decode(e.page, e.ord, Some(e.at), e.key, e.value)? else { return Ok(()) };
             let at = (entry.rev.main, entry.rev.sub);
@@ -342,6 +287,9 @@ pub fn scan_leaves<'a, T: Send>(
             }
             d.first.get_or_insert((at, e.page));
             d.last = Some(at);
+            // Shaped as `etcdctl migrate` writes records (see [`Continuity`]).
+            let shaped = entry.rev.sub == 0 && !entry.rev.tombstone && entry.kv.version == 1;
+            d.seq.push(at, shaped, Some(e.page.0), Some(e.at));
             each(&mut d.out, &entry);
             Ok(())
         },
@@ -352,9 +300,11 @@ pub fn scan_leaves<'a, T: Send>(
                 }
             }
             prev = d.last.or(prev);
+            seq = std::mem::take(&mut seq).join(d.seq);
             sink(d.out)
         },
-    )
+    )?;
+    Ok(seq)
 }
 
 /// [`scan`] collecting every chunk's result, in order.
@@ -365,22 +315,9 @@ pub fn collect<'a, T: Send>(
     each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
 ) -> Result<Vec<T>, Problem> {
     let mut all = Vec::new();
-    scan(view, kb, fresh, each, &mut |t| {
+    scan_leaves(view, &leaves(view, kb)?, Touch::Records, &|_| true, fresh, each, &mut |t| {
         all.push(t);
         Ok(())
     })?;
     Ok(all)
-}
-
-/// Fetches one entry by its revision key (a B+tree lookup): `Ok(None)` when absent.
-pub fn fetch<'a>(view: &DbView<'a>, kb: BucketRoot<'a>, rev_key: &[u8]) -> Result<Option<Entry<'a>>, Problem> {
-    match cursor::get(view, kb, rev_key)? {
-        Some(e) if !e.is_bucket() => {
-            // Where the element lies, for a problem: its key's offset in the mapped file.
-            let at = (e.key.as_ptr() as usize).checked_sub(view.data.as_ptr() as usize).map(|o| o as u64);
-            let page = PageId(at.map_or(0, |o| o / view.page_size.max(1)));
-            decode(page, 0, at, e.key, e.value)
-        }
-        _ => Ok(None),
-    }
 }

@@ -295,6 +295,11 @@ fn answer<'a>(a: &GetArgs, ix: &Ix, path: &Path, data: &'a [u8], withheld: &Atom
                 None => {
                     collected = keyread::collector(build);
                     let (l, j) = latest_by_scan(&view, kb, &range, rev, collected.as_mut().map(|b| &mut b.records))?;
+                    // A bucket missing revisions gets no key index: a warm answer (from one key's
+                    // revisions) could not tell it, every answer scans and tells it.
+                    if j.holes.is_some() {
+                        collected = None;
+                    }
                     judged = j;
                     l
                 }

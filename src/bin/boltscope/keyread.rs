@@ -117,8 +117,9 @@ pub fn open_store<'a>(view: &DbView<'a>) -> Result<(Store, Option<BucketRoot<'a>
 }
 
 /// The verdict of an answer given from a `key` bucket whose histories were judged: when a key
-/// read holds a history etcd cannot have written (a stale leaf in the tree reads well), the
-/// problem and what it means for the answer go to stderr (the answer itself is out already).
+/// read holds a history etcd cannot have written, or the bucket misses revisions above the
+/// compaction (a stale or lost leaf in a tree that reads well), the problem and what it means for
+/// the answer go to stderr (the answer itself is out already).
 pub fn judged(path: &Path, j: &Judged) -> Verdict {
     if j.unjudged > 0 {
         eprintln!(
@@ -129,8 +130,12 @@ pub fn judged(path: &Path, j: &Judged) -> Verdict {
             j.unjudged
         );
     }
-    let Some(p) = j.problem() else { return Verdict::Clean };
-    print_problems(path, std::slice::from_ref(&p), 1);
+    // Revisions missing above the compaction, then broken histories: what `check` reports.
+    let found: Vec<Problem> = j.holes.iter().cloned().chain(j.problem()).collect();
+    if found.is_empty() {
+        return Verdict::Clean;
+    }
+    print_problems(path, &found, found.len() as u64);
     eprintln!(
         "boltscope: the answer comes from records that etcd cannot have left as they are: it may hold stale \
          values or miss revisions (`boltscope check` tells more; `log --include-free` shows what free pages hold)"

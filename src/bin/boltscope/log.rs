@@ -319,6 +319,8 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
         let judged =
             events::replay_with(&view, kb, &range, o, pairs.as_mut().map(|b| &mut b.records), &free, &mut emit)?;
         let issues = keyread::file_issues(data, a.meta);
+        // A bucket missing revisions gets no key index (a warm answer could not tell it).
+        let pairs = pairs.filter(|_| judged.holes.is_none());
         keyread::remember(ix, path, data, pairs, &issues);
         Ok((judged, issues))
     })();
