@@ -64,6 +64,15 @@ enum Outcome {
     Refused(CompareError),
 }
 
+/// Whether `a` and `b` name one file (the same device and inode).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+        _ => false,
+    }
+}
+
 /// What `check` fails a file for outside its tree and records, found without reading the tree:
 /// a meta page that cannot be used, a high-water mark past the end, a trailer cut short.
 fn file_issues(view: &DbView<'_>) -> Vec<boltscope::Problem> {
@@ -84,10 +93,15 @@ fn compare_files(args: &DiffArgs, opt: &Options) -> (Outcome, [bool; 2], [Vec<bo
         let inner = input::read_consistent(&args.b, |db| {
             let vb = DbView::new(db)?;
             issues.borrow_mut()[1] = file_issues(&vb);
-            // The trailers are hashed beside the comparison, as `check` verifies them.
+            // The trailers are hashed beside the comparison, as `check` verifies them; one file
+            // named twice is hashed once.
             let hash = |v: &DbView<'_>| if args.no_trailer_check { None } else { trailer::verify(v.data) };
-            let ((compared, ta), tb) =
-                rayon::join(|| rayon::join(|| compare::compare(&va, &vb, opt), || hash(&va)), || hash(&vb));
+            let same = same_file(&args.a, &args.b) && va.data.len() == vb.data.len();
+            let ((compared, ta), tb) = rayon::join(
+                || rayon::join(|| compare::compare(&va, &vb, opt), || hash(&va)),
+                || if same { None } else { hash(&vb) },
+            );
+            let tb = if same { ta.clone() } else { tb };
             let mut found = issues.borrow_mut();
             found[0].extend(ta.and_then(|t| trailer::mismatch(&va, &t)));
             found[1].extend(tb.and_then(|t| trailer::mismatch(&vb, &t)));

@@ -37,7 +37,7 @@ pub struct DuArgs {
     #[arg(long, value_enum, default_value_t = SortBy::Stored)]
     pub sort: SortBy,
     /// Do not verify the sha256 trailer (saves one pass of SHA-256 over the file).
-    #[arg(long)]
+    #[arg(long, alias = "skip-hash-check")]
     pub no_trailer_check: bool,
     /// Files to read.
     #[arg(required = true, value_name = "FILE")]
