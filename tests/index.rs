@@ -362,3 +362,40 @@ fn a_known_file_that_becomes_unreadable_gets_a_row_saying_so() {
     assert_eq!(run(&ix, &["check"], &[&tmp.path().join("no-such.db")]).status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run(&ix, &["history"], &[]).stdout).contains("no analysed files recorded"));
 }
+
+#[test]
+fn results_of_schema_2_are_dropped_and_its_history_kept() {
+    // Schema 2 knew no revisions_missing: a result it cached may call a file with a hole clean.
+    let tmp = tempfile::tempdir().unwrap();
+    let f = copy(&tmp, "tiny-1.snap.db");
+    let ix = tmp.path().join("ix.redb");
+    assert!(run(&ix, &["status"], &[&f]).status.success());
+    let rows = |ix: &std::path::Path| {
+        let db = redb::Database::create(ix).unwrap();
+        let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
+        let t = tx.open_table(redb::TableDefinition::<(&str, u64), &[u8]>::new("history")).unwrap();
+        redb::ReadableTableMetadata::len(&t).unwrap()
+    };
+    let before = rows(&ix);
+    assert!(before > 0);
+    {
+        let db = redb::Database::create(&ix).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(redb::TableDefinition::<&str, u64>::new("meta")).unwrap().insert("schema", 2).unwrap();
+        tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("results"))
+            .unwrap()
+            .insert(&b"cached under schema 2"[..], &b"x"[..])
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let out = run(&ix, &["status"], &[&f]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = redb::Database::create(&ix).unwrap();
+    let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
+    let meta = tx.open_table(redb::TableDefinition::<&str, u64>::new("meta")).unwrap();
+    assert_eq!(redb::ReadableTable::get(&meta, "schema").unwrap().unwrap().value(), 3);
+    let results = tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("results")).unwrap();
+    assert!(redb::ReadableTable::get(&results, &b"cached under schema 2"[..]).unwrap().is_none());
+    drop((meta, results, tx, db));
+    assert_eq!(rows(&ix), before + 1, "the rows kept, one more for this run");
+}

@@ -59,6 +59,7 @@ fn a_leaf_lost_with_its_branch_element_fails_every_verdict_and_salvage_finds_it(
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
             assert!(!out.stdout.is_empty() && err.contains("revisions_missing"), "{args:?}: {err}");
+            assert!(err.contains("(page ") && err.contains("(byte offset "), "{args:?}: located: {err}");
         }
     }
     // compact refuses it and writes nothing.

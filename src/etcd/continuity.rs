@@ -53,6 +53,9 @@ pub struct Continuity {
     all_shaped: bool,
     /// The last revision of its leading run of such records (none when its first is not).
     shaped_to: Option<Rev>,
+    /// A step that does not go up (a problem of its own, `keys_out_of_order`): the steps say
+    /// nothing reliable about holes then.
+    disordered: bool,
 }
 
 /// Whether `next` is the revision right after `prev`.
@@ -67,6 +70,7 @@ impl Continuity {
     pub fn push(&mut self, rev: Rev, shaped: bool, page: Option<u64>, offset: Option<u64>) {
         match self.last {
             Some(prev) if !follows(prev, rev) => {
+                self.disordered |= rev <= prev;
                 self.gap = Some(Step { before: Some(prev), after: rev, at: (page, offset) });
             }
             Some(_) => {}
@@ -94,6 +98,7 @@ impl Continuity {
             gap: right.gap.or(junction).or(self.gap),
             all_shaped: self.all_shaped && right.all_shaped,
             shaped_to: if self.all_shaped { right.shaped_to.or(self.shaped_to) } else { self.shaped_to },
+            disordered: self.disordered || right.disordered || first <= prev,
         }
     }
 
@@ -101,6 +106,9 @@ impl Continuity {
     /// of the finished and scheduled compactions).
     pub fn problem(&self, compacted: u64) -> Option<Problem> {
         let floor = compacted.max(1);
+        if self.disordered {
+            return None;
+        }
         let step = match (self.gap, self.first) {
             (Some(g), _) => g,
             (None, Some((first, at))) => Step { before: None, after: first, at },
@@ -115,11 +123,16 @@ impl Continuity {
             Some(b) if b.0 == main => {
                 format!("sub revisions {}..{} of revision {main}", b.1.saturating_add(1), sub.saturating_sub(1))
             }
-            _ if sub > 0 && main == from.saturating_add(1) => {
-                format!("sub revisions 0..{} of revision {main}", sub.saturating_sub(1))
+            _ => {
+                // Whole revisions between, then the first sub revisions of the one after.
+                let whole = match main.saturating_sub(from) {
+                    0 | 1 => None,
+                    2 => Some(format!("revision {}", from.saturating_add(1))),
+                    _ => Some(format!("revisions {}..{}", from.saturating_add(1), main.saturating_sub(1))),
+                };
+                let subs = (sub > 0).then(|| format!("sub revisions 0..{} of revision {main}", sub.saturating_sub(1)));
+                whole.into_iter().chain(subs).collect::<Vec<_>>().join(" and ")
             }
-            _ if main == from.saturating_add(2) => format!("revision {}", from.saturating_add(1)),
-            _ => format!("revisions {}..{}", from.saturating_add(1), main.saturating_sub(1)),
         };
         let before = step.before.map_or("the start of the bucket".into(), |(m, s)| format!("{m}.{s}"));
         let on = step.at.0.map_or(String::new(), |p| format!(" (page {p})"));
@@ -130,7 +143,11 @@ impl Continuity {
         );
         // In a store never compacted, within its leading run of records shaped as `etcdctl
         // migrate` writes them: the holes a migration from v2 leaves, or damage.
-        let migrated = compacted == 0 && self.shaped_to.is_some_and(|to| step.after <= to);
+        // (A migrated store never starts at revision 2: the v2 store's first indexes went to the
+        // cluster's own entries, which migrate does not carry over; a store etcd 3 wrote, never
+        // compacted, starts there, so a hole in it is damage whatever its records.)
+        let starts_late = self.first.is_some_and(|(r, _)| r.0 > 2);
+        let migrated = compacted == 0 && starts_late && self.shaped_to.is_some_and(|to| step.after <= to);
         let (kind, msg) = if migrated {
             (
                 ProblemKind::RevisionHolesAsMigrated,
@@ -239,14 +256,32 @@ mod tests {
         let p = shaped(&migrated).problem(0).unwrap();
         assert_eq!(p.kind, ProblemKind::RevisionHolesAsMigrated, "{}", p.message);
         assert!(p.kind.is_warning());
+        // A store etcd 3 wrote (it starts at revision 2) with a hole among creates is damage.
+        let native = [((2, 0), true), ((3, 0), true), ((6, 0), true)];
+        assert_eq!(shaped(&native).problem(0).unwrap().kind, ProblemKind::RevisionsMissing);
         // A hole after an update (or any record not so shaped) is damage, as is any hole in a
         // store that was compacted.
-        let after_update = [((2, 0), true), ((3, 0), false), ((6, 0), true)];
+        let after_update = [((4, 0), true), ((5, 0), false), ((8, 0), true)];
         assert_eq!(shaped(&after_update).problem(0).unwrap().kind, ProblemKind::RevisionsMissing);
         let compacted = [((6, 0), true), ((9, 0), true), ((12, 0), true)];
         assert_eq!(shaped(&compacted).problem(7).unwrap().kind, ProblemKind::RevisionsMissing);
         // The highest hole decides: a hole past the shaped run is damage even with holes below.
         let both = [((6, 0), true), ((9, 0), true), ((10, 0), false), ((14, 0), true)];
         assert_eq!(shaped(&both).problem(0).unwrap().kind, ProblemKind::RevisionsMissing);
+    }
+
+    #[test]
+    fn records_out_of_order_say_nothing_of_holes() {
+        // 131.0 rewritten to 120.0: the order is broken (its own problem); the steps around it
+        // would name a hole of revisions that are there.
+        assert_eq!(missing(&[(119, 0), (120, 0), (130, 0), (120, 0), (132, 0)], 100), None);
+    }
+
+    #[test]
+    fn a_hole_into_a_later_sub_revision_names_both() {
+        let m = missing(&[(128, 0), (129, 0), (131, 2)], 100).unwrap();
+        assert!(m.contains("revision 130 and sub revisions 0..1 of revision 131 missing"), "{m}");
+        let m = missing(&[(13, 2)], 10).unwrap();
+        assert!(m.contains("revisions 11..12 and sub revisions 0..1 of revision 13 missing"), "{m}");
     }
 }

@@ -95,7 +95,7 @@ pub fn dump_within<'a>(
         &|| (pool.take(), gather.then(HistoryChunk::new)),
         &|(buf, chunk): &mut (Vec<u8>, Option<HistoryChunk>), e| {
             if let Some(c) = chunk {
-                c.saw(e);
+                c.saw(view, e);
             }
             if wanted(e) {
                 // Room for a chunk of full leaves formatted (base64 takes a third more than the

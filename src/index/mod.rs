@@ -32,8 +32,13 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Schema version of the index; an index of an older one is rebuilt, a newer one is refused.
-/// 2: every stored value is sealed with a checksum.
-pub const SCHEMA: u64 = 2;
+/// 2: every stored value is sealed with a checksum. 3: revisions missing above the compaction are
+/// damage (results cached by schema 2 may call such a file clean, and key indexes were kept from
+/// them): the cached results are dropped, the history rows (what each run found) are kept.
+pub const SCHEMA: u64 = 3;
+
+/// The oldest schema whose history rows this one reads as they are.
+const ROWS_SINCE: u64 = 2;
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const RESULTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("results");
 const HISTORY: Rows = TableDefinition::new("history");
@@ -223,6 +228,13 @@ impl Index {
                         return Err(format!("made by a newer boltscope (schema {v}, this one knows {SCHEMA})"))
                     }
                     Some(v) if v == SCHEMA => {}
+                    Some(v) if v >= ROWS_SINCE => {
+                        // Results computed under older rules go; the rows stay.
+                        drop(meta);
+                        let _ = tx.delete_table(RESULTS);
+                        let mut meta = tx.open_table(META).map_err(e)?;
+                        meta.insert("schema", SCHEMA).map_err(e)?;
+                    }
                     _ => {
                         drop(meta);
                         // No version, or an older one: start over.

@@ -233,7 +233,8 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
         let mut seq = crate::etcd::continuity::Continuity::default();
         for r in &k.records {
             let shaped = r.rev.sub == 0 && !r.rev.tombstone && r.kv.version == 1;
-            seq.push((r.rev.main, r.rev.sub), shaped, Some(r.page.0), None);
+            // (Where each record lies in the copy is not known here: no page is named.)
+            seq.push((r.rev.main, r.rev.sub), shaped, None, None);
         }
         let hole = compacted.and_then(|c| seq.problem(c)).filter(|p| !p.kind.is_warning());
         if let Some(p) = hole.filter(|_| report.revision_ranges_lost.is_empty()) {
