@@ -144,7 +144,8 @@ impl InspectFold<'_> {
             let checked = Rec::check_parsed(rev, e.key, e.value);
             if let Some(r) = rev {
                 // Shaped as `etcdctl migrate` writes records: a put of version 1 at sub revision 0.
-                let shaped = r.sub == 0 && matches!(&checked, Ok(Some((kv, rec, _))) if kv.version == 1 && !rec.tomb());
+                let shaped =
+                    matches!(&checked, Ok(Some((kv, _, _))) if crate::etcd::continuity::migrate_shaped(&r, kv.version));
                 acc.continuity.push((r.main, r.sub), shaped, page.map(|p| p.id.0), page.map(|p| p.offset_of(e.key)));
             }
             let t = &mut acc.totals;

@@ -119,7 +119,7 @@ impl HistoryChunk {
     /// Notes an entry's revision, for the continuity of the revisions (every entry the scan
     /// reads, in order, whether or not it is filed), with where its key lies in `view`.
     pub fn saw(&mut self, view: &DbView<'_>, e: &scan::Entry<'_>) {
-        let shaped = e.rev.sub == 0 && !e.rev.tombstone && e.kv.version == 1;
+        let shaped = super::continuity::migrate_shaped(&e.rev, e.kv.version);
         let at = (e.rev_key.as_ptr() as usize).checked_sub(view.data.as_ptr() as usize).map(|o| o as u64);
         let page = at.map(|o| o / view.page_size.max(1));
         self.0.seq.push((e.rev.main, e.rev.sub), shaped, page, at);

@@ -91,7 +91,7 @@ impl Gathered {
         self.first.get_or_insert((at, page));
         self.last = Some(at);
         if pass == 0 {
-            let shaped = r.sub == 0 && !r.tombstone && kv.version == 1;
+            let shaped = super::continuity::migrate_shaped(&r, kv.version);
             self.seq.push(at, shaped, Some(page.0), Some(offset));
         }
         if range.is_some_and(|k| !k.contains(kv.key)) {

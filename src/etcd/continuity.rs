@@ -58,6 +58,12 @@ pub struct Continuity {
     disordered: bool,
 }
 
+/// Whether a record is shaped as `etcdctl migrate` writes every record: a put (not a tombstone) of
+/// version 1 at sub revision 0. The one test every reader feeds [`Continuity::push`] with.
+pub fn migrate_shaped(rev: &super::revision::Revision, version: u64) -> bool {
+    rev.sub == 0 && !rev.tombstone && version == 1
+}
+
 /// Whether `next` is the revision right after `prev`.
 fn follows(prev: Rev, next: Rev) -> bool {
     (next.0 == prev.0 && Some(next.1) == prev.1.checked_add(1))

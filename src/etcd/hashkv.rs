@@ -67,7 +67,7 @@ fn hash_entries(
                         return Err(scan::out_of_order(page.id, prev, now).offset(page.offset_of(e.key)));
                     }
                     last = Some(now);
-                    let shaped = entry.rev.sub == 0 && !entry.rev.tombstone && entry.kv.version == 1;
+                    let shaped = super::continuity::migrate_shaped(&entry.rev, entry.kv.version);
                     seq.push(now, shaped, Some(page.id.0), at);
                 }
             }

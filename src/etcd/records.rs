@@ -76,9 +76,7 @@ impl RecordCheck {
             // Whether the record is shaped as `etcdctl migrate` writes them matters only in a
             // store never compacted: only there is the value decoded for it.
             let shaped = self.compacted == 0
-                && r.sub == 0
-                && !r.tombstone
-                && super::proto::kv(e.value).is_some_and(|kv| kv.version == 1);
+                && super::proto::kv(e.value).is_some_and(|kv| super::continuity::migrate_shaped(&r, kv.version));
             acc.continuity.push((r.main, r.sub), shaped, page.map(|p| p.id.0), page.map(|p| p.offset_of(e.key)));
         }
         if !self.records {

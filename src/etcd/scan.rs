@@ -288,7 +288,7 @@ fn scan_in_order<'a, T: Send>(
             d.first.get_or_insert((at, e.page));
             d.last = Some(at);
             // Shaped as `etcdctl migrate` writes records (see [`Continuity`]).
-            let shaped = entry.rev.sub == 0 && !entry.rev.tombstone && entry.kv.version == 1;
+            let shaped = super::continuity::migrate_shaped(&entry.rev, entry.kv.version);
             d.seq.push(at, shaped, Some(e.page.0), Some(e.at));
             each(&mut d.out, &entry);
             Ok(())

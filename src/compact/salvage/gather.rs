@@ -232,7 +232,7 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
         describe_keys(&mut report, k, &lost, compacted, key_top.dropped, need_carve);
         let mut seq = crate::etcd::continuity::Continuity::default();
         for r in &k.records {
-            let shaped = r.rev.sub == 0 && !r.rev.tombstone && r.kv.version == 1;
+            let shaped = crate::etcd::continuity::migrate_shaped(&r.rev, r.kv.version);
             // (Where each record lies in the copy is not known here: no page is named.)
             seq.push((r.rev.main, r.rev.sub), shaped, None, None);
         }
