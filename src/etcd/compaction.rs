@@ -158,10 +158,11 @@ pub fn judge_gathered(view: &DbView<'_>, chunks: Vec<HistoryChunk>) -> Judged {
 }
 
 /// Revisions missing above the compaction, from the continuity of chunks read in bucket order
-/// (every entry: a first pass, or a reader's scan).
+/// (every entry: a first pass, or a reader's scan); or the warning that they are as a migration
+/// from v2 leaves them.
 fn holes(chunks: &[Gathered], compacted: &Compacted) -> Option<Problem> {
     let seq = chunks.iter().fold(Continuity::default(), |s, g| s.join(g.seq));
-    seq.problem(compacted.upto).filter(|p| !p.kind.is_warning())
+    seq.problem(compacted.upto)
 }
 
 /// [`keep`] with passes sized to `budget` bytes each (at least one entry per pass).

@@ -98,9 +98,10 @@ fn hash_entries(
     Ok((crc, seq))
 }
 
-/// The problem of revisions missing above the compaction, from a checked pass's continuity.
+/// The problem of revisions missing above the compaction, from a checked pass's continuity (or
+/// the warning that they are as a migration from v2 leaves them).
 fn holes(view: &DbView<'_>, seq: &Continuity) -> Option<Problem> {
-    seq.problem(super::history::Compacted::read(view).upto).filter(|p| !p.kind.is_warning())
+    seq.problem(super::history::Compacted::read(view).upto)
 }
 
 /// What `etcdutl hashkv` (3.6) reports.

@@ -64,7 +64,8 @@ pub struct Judged {
     /// of the keys it holds.
     pub unjudged: u64,
     /// Revisions missing above the compaction, from a reader that read every record
-    /// ([`super::continuity`]).
+    /// ([`super::continuity`]): damage, or the warning that the holes are as a migration from
+    /// etcd v2 leaves them ([`crate::problem::ProblemKind::is_warning`]).
     pub holes: Option<crate::problem::Problem>,
 }
 

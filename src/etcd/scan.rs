@@ -232,7 +232,8 @@ pub(crate) fn out_of_order(page: PageId, prev: (u64, u64), next: (u64, u64)) -> 
 ///
 /// Every entry is read, so it also tells etcd's rule that no revision is missing above the
 /// compaction ([`Continuity`]): the problem, if a hole breaks it, for the caller to tell beside
-/// its answer (the bucket reads whole; its answer is what the file holds).
+/// its answer (the bucket reads whole; its answer is what the file holds), or the warning that
+/// the holes are as a migration from v2 leaves them (the file passes `check`).
 pub fn scan<'a, T: Send>(
     view: &DbView<'a>,
     kb: BucketRoot<'a>,
@@ -242,7 +243,7 @@ pub fn scan<'a, T: Send>(
 ) -> Result<Option<Problem>, Problem> {
     let seq = scan_in_order(view, &leaves(view, kb)?, Touch::Records, &|_| true, fresh, each, sink)?;
     let compacted = super::history::Compacted::read(view).upto;
-    Ok(seq.problem(compacted).filter(|p| !p.kind.is_warning()))
+    Ok(seq.problem(compacted))
 }
 
 /// [`scan`] over leaves already listed, loading ahead what `touch` says the caller reads, of the

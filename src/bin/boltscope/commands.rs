@@ -211,10 +211,12 @@ pub enum Command {
     /// in the index database; later questions about a few keys are B+tree lookups.
     ///
     /// A history etcd cannot have written (`check`'s history_inconsistent: a stale leaf in the
-    /// tree, which reads well page by page) in the keys read: the answer still comes out, then
+    /// tree, which reads well page by page) in the keys read, or revisions missing above the
+    /// compaction (revisions_missing: a leaf lost from the tree): the answer still comes out, then
     /// the problem on stderr (naming the keys), exit 1. So does a file `check` fails for its
     /// meta pages or its length (a snapshot cut short or appended to); the sha256 trailer's hash
-    /// is not verified (`boltscope check` does).
+    /// is not verified (`boltscope check` does). Holes as etcd 3.4's `etcdctl migrate` leaves
+    /// them (check's warning revision_holes_as_migrated) are told on stderr, exit 0.
     ///
     /// Examples:
     ///   boltscope get backup.db /registry/configmaps/default/app-config
@@ -244,10 +246,12 @@ pub enum Command {
     /// log of a key is a few lookups.
     ///
     /// A history etcd cannot have written (`check`'s history_inconsistent: a stale leaf in the
-    /// tree, which reads well page by page) in the keys read: the answer still comes out, then
+    /// tree, which reads well page by page) in the keys read, or revisions missing above the
+    /// compaction (revisions_missing: a leaf lost from the tree): the answer still comes out, then
     /// the problem on stderr (naming the keys), exit 1. So does a file `check` fails for its
     /// meta pages or its length (a snapshot cut short or appended to); the sha256 trailer's hash
-    /// is not verified (`boltscope check` does).
+    /// is not verified (`boltscope check` does). Holes as etcd 3.4's `etcdctl migrate` leaves
+    /// them (check's warning revision_holes_as_migrated) are told on stderr, exit 0.
     ///
     /// Examples:
     ///   boltscope log backup.db /registry/configmaps/prod/app-config
@@ -265,10 +269,12 @@ pub enum Command {
     /// current revision; a negative one hashes no entry, as etcd. Only reads (etcdutl writes).
     ///
     /// A history etcd cannot have written (`check`'s history_inconsistent: a stale leaf in the
-    /// tree, which reads well page by page) in the keys read: the answer still comes out, then
+    /// tree, which reads well page by page) in the keys read, or revisions missing above the
+    /// compaction (revisions_missing: a leaf lost from the tree): the answer still comes out, then
     /// the problem on stderr, exit 1. So does a file `check` fails for its meta pages or its length (a
     /// snapshot cut short or appended to); the sha256 trailer's hash is not verified (`boltscope
-    /// check` does).
+    /// check` does). Holes as etcd 3.4's `etcdctl migrate` leaves them (check's warning
+    /// revision_holes_as_migrated) are told on stderr, exit 0.
     ///
     /// Examples:
     ///   boltscope hashkv backup.db
@@ -288,10 +294,12 @@ pub enum Command {
     /// key's newest revision (more keys take more passes), plus a window of formatted records.
     ///
     /// A history etcd cannot have written (`check`'s history_inconsistent: a stale leaf in the
-    /// tree, which reads well page by page) in the keys read: the answer still comes out, then
+    /// tree, which reads well page by page) in the keys read, or revisions missing above the
+    /// compaction (revisions_missing: a leaf lost from the tree): the answer still comes out, then
     /// the problem on stderr, exit 1. So does a file `check` fails for its meta pages or its length (a
     /// snapshot cut short or appended to); the sha256 trailer's hash is not verified (`boltscope
-    /// check` does).
+    /// check` does). Holes as etcd 3.4's `etcdctl migrate` leaves them (check's warning
+    /// revision_holes_as_migrated) are told on stderr, exit 0.
     ///
     /// Examples:
     ///   boltscope dump backup.db | jq -r .key
