@@ -101,13 +101,22 @@ struct Unknown<'a> {
 
 /// `k8s\0` + `runtime.Unknown{typeMeta = 1 {apiVersion = 1, kind = 2}, raw = 2,
 /// contentEncoding = 3, contentType = 4}` (k8s.io/apimachinery/pkg/runtime/generated.proto).
-/// Whatever was read before any damage is kept, with the damage described.
+/// Whatever was read before any damage is kept, with the damage described. A raw object whose
+/// length runs past the end (a value cut short: the commonest damage) is kept as far as it goes,
+/// so its metadata, which comes first, can still be read.
 fn unknown(b: &[u8]) -> (Unknown<'_>, Option<String>) {
     let mut u = Unknown::default();
     for f in fields(b) {
         let (n, w) = match f {
             Ok(f) => f,
-            Err(e) => return (u, Some(format!("envelope: {e}"))),
+            Err(e) => {
+                if let Some((raw, stated)) = cut_raw(b, e.offset) {
+                    u.raw = Some(raw);
+                    let why = format!("envelope: raw object of {stated} bytes cut short to {}", raw.len());
+                    return (u, Some(why));
+                }
+                return (u, Some(format!("envelope: {e}")));
+            }
         };
         match (n, w) {
             (1, Wire::Bytes(tm)) => {
@@ -131,6 +140,18 @@ fn unknown(b: &[u8]) -> (Unknown<'_>, Option<String>) {
     (u, None)
 }
 
+/// The raw field (2, length-delimited) starting at `at` of an envelope, when its stated length
+/// runs past the end: the bytes there are, and the length stated.
+fn cut_raw(b: &[u8], at: usize) -> Option<(&[u8], u64)> {
+    let mut pos = at;
+    if super::wire::varint(b, &mut pos)? != (2 << 3 | 2) {
+        return None;
+    }
+    let stated = super::wire::varint(b, &mut pos)?;
+    let rest = b.get(pos..)?;
+    (stated > rest.len() as u64).then_some((rest, stated))
+}
+
 fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
     let body = value.get(encoding::PROTOBUF_MAGIC.len()..).unwrap_or_default();
     let (u, envelope_error) = unknown(body);
@@ -146,8 +167,14 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
         }
     }
     let show_raw = envelope_error.is_some() || u.raw.is_none() || !u.content_encoding.is_empty();
+    // The API server always writes the kind; its decoder refuses an envelope without one (told
+    // when nothing else is wrong with the envelope: damage before the kind says enough).
+    let no_kind = envelope_error.is_none() && u.kind.map_or(true, <[u8]>::is_empty);
     if let Some(e) = envelope_error {
         cx.error(e);
+    }
+    if no_kind {
+        cx.error("envelope typeMeta names no kind");
     }
     let ct = u.content_type;
     match u.raw {

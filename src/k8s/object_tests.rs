@@ -268,3 +268,47 @@ fn secret_plaintext_never_appears_without_the_flag() {
     assert_eq!(decode(b"/x", &cb, &SHOW)["data"]["pw"], String::from_utf8_lossy(plain).as_ref());
     check("bad cbor", &decode(key, &cb[..cb.len() - 1], &HIDE));
 }
+
+#[test]
+fn a_value_cut_short_still_shows_its_metadata() {
+    // A ConfigMap whose stored value lost its last bytes (inside `data`): the envelope's raw
+    // length runs past the end. Its metadata, which comes first, was shown as nothing.
+    let raw = [bytes(1, &meta("cm", "ns", "u-1", 1_700_000_000, &[("a", "b")])), entry(2, b"k", b"vvvvvvvv")].concat();
+    let whole = envelope("v1", "ConfigMap", &raw);
+    let cut = &whole[..whole.len() - 4 - 6];
+    let v = decode(b"/registry/configmaps/ns/cm", cut, &HIDE);
+    assert_eq!((v["metadata"]["name"].as_str(), v["metadata"]["namespace"].as_str()), (Some("cm"), Some("ns")), "{v}");
+    assert_eq!(v["metadata"]["labels"]["a"], "b", "{v}");
+    assert!(err(&v).starts_with("envelope: raw object of "), "{v}");
+    assert!(err(&v).contains("cut short"), "{v}");
+    // A Secret cut short: its metadata, and nothing of its data.
+    let raw = [bytes(1, &meta("s", "ns", "u-2", 1_700_000_000, &[])), entry(2, b"pw", b"hunter2-hunter2")].concat();
+    let whole = envelope("v1", "Secret", &raw);
+    let cut = &whole[..whole.len() - 4 - 3];
+    let v = decode(b"/registry/secrets/ns/s", cut, &HIDE);
+    assert_eq!(v["metadata"]["name"], "s", "{v}");
+    assert!(!v.to_string().contains("hunter2") && !v.to_string().contains("aHVudGVy"), "{v}");
+}
+
+#[test]
+fn a_time_or_raw_json_of_the_wrong_wire_type_is_an_error_not_the_epoch() {
+    // creationTimestamp {seconds as length-delimited}: showed 1970-01-01T00:00:00Z, no error.
+    let m = [bytes(1, b"t"), bytes(8, &bytes(1, &[1, 2]))].concat();
+    let v = decode(b"/registry/configmaps/ns/t", &envelope("v1", "ConfigMap", &bytes(1, &m)), &HIDE);
+    assert_ne!(v["metadata"]["creationTimestamp"], "1970-01-01T00:00:00Z", "{v}");
+    assert!(err(&v).contains("creationTimestamp): time: field 1 is length-delimited, not a varint"), "{v}");
+    // managedFields[0].fieldsV1 {Raw as a varint}: showed null, no error.
+    let mf = [bytes(1, b"m"), bytes(7, &varint(1, 5))].concat();
+    let m = [bytes(1, b"f"), bytes(17, &mf)].concat();
+    let v = decode(b"/registry/configmaps/ns/f", &envelope("v1", "ConfigMap", &bytes(1, &m)), &HIDE);
+    assert!(err(&v).contains("fieldsV1): raw: field 1 is varint, not length-delimited"), "{v}");
+}
+
+#[test]
+fn an_envelope_without_a_kind_is_an_error() {
+    let v = decode(b"/registry/configmaps/ns/nk", &envelope("v1", "", &bytes(1, &bytes(1, b"nk"))), &HIDE);
+    assert_eq!(v["metadata"]["name"], "nk", "{v}");
+    assert_eq!(err(&v), "envelope typeMeta names no kind", "{v}");
+    let ok = decode(b"/registry/configmaps/ns/k", &envelope("v1", "ConfigMap", &bytes(1, &bytes(1, b"k"))), &HIDE);
+    assert!(ok.get("decodeError").is_none(), "{ok}");
+}

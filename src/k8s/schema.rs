@@ -248,6 +248,12 @@ fn time_value(b: &[u8], p: Precision, cx: &mut Ctx) -> Value {
         match f {
             Ok((1, Wire::Varint(v))) => secs = v as i64,
             Ok((2, Wire::Varint(v))) => nanos = v as i64,
+            // seconds or nanos of another wire type: the decoder refuses the Time (gogo's
+            // "wrong wireType"), and so does this one, rather than show the epoch.
+            Ok((n @ (1 | 2), w)) => {
+                cx.error(format!("time: field {n} is {}, not a varint", w.kind()));
+                return cx.bytes(b);
+            }
             Ok(_) => {}
             Err(e) => {
                 cx.error(format!("time: {e}"));
@@ -271,6 +277,10 @@ fn raw_json(b: &[u8], cx: &mut Ctx) -> Value {
     for f in fields(b) {
         match f {
             Ok((1, Wire::Bytes(r))) => raw = r,
+            Ok((1, w)) => {
+                cx.error(format!("raw: field 1 is {}, not length-delimited", w.kind()));
+                return cx.bytes(b);
+            }
             Ok(_) => {}
             Err(e) => {
                 cx.error(e);

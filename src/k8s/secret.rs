@@ -152,10 +152,11 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
         Encoding::Protobuf => envelope_says_secret(value).unwrap_or_else(|| contains(value, b"Secret")),
         Encoding::Json | Encoding::Cbor => {
             let named = contains(value, b"Secret");
-            // JSON may spell the kind with escapes, CBOR in chunks: then it is read too.
+            // JSON may spell the kind with escapes, CBOR in chunks (of a text string, 0x7f, or of a
+            // byte string, 0x5f, as Kubernetes writes strings): then it is read too.
             let spelled = match enc {
                 Encoding::Json => contains(value, b"\\u"),
-                _ => value.contains(&0x7f),
+                _ => value.contains(&0x7f) || value.contains(&0x5f),
             };
             if !named && !spelled {
                 return false;
@@ -174,13 +175,21 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
 }
 
 /// Whether a key names a Secret: under the resource `secrets` when it parses as a Kubernetes
-/// key, else (another prefix, a damaged one) when any of its segments is `secrets`.
+/// key; else (another prefix, a damaged one) when any of its segments is `secrets`; and also
+/// when a segment `secrets` has a namespace and a name after it, wherever it is: an API server
+/// started with `--etcd-prefix=/registry/cluster1` writes `/registry/cluster1/secrets/ns/name`,
+/// which parses as the resource `cluster1`. (A ConfigMap in a namespace named `secrets`, or
+/// named so, has fewer segments after it, and stays readable.)
 pub fn key_says_secret(key: &[u8]) -> bool {
     if !contains(key, b"secrets") {
         return false;
     }
+    let nested = || {
+        let segs: Vec<&[u8]> = key.split(|&b| b == b'/').collect();
+        segs.iter().rev().skip(2).any(|s| *s == b"secrets")
+    };
     match super::key::parse(key) {
-        Some(k) => is_secret(None, Some(k.resource.as_str())),
+        Some(k) => is_secret(None, Some(k.resource.as_str())) || nested(),
         None => contains(key, b"/secrets/"),
     }
 }

@@ -109,3 +109,28 @@ fn secret_by_kind_or_key() {
     assert!(!is_secret(Some("ConfigMap"), Some("configmaps")));
     assert!(!is_secret(None, None));
 }
+
+#[test]
+fn a_secret_under_a_nested_etcd_prefix_is_one_by_its_key() {
+    // `kube-apiserver --etcd-prefix=/registry/cluster1` writes here; the key parses as the
+    // resource `cluster1`, and a value whose kind cannot be read showed its data.
+    assert!(key_says_secret(b"/registry/cluster1/secrets/ns/g"));
+    assert!(key_says_secret(b"/registry/a/b/secrets/ns/g"));
+    assert!(holds_plaintext(b"/registry/cluster1/secrets/ns/v", br#"{"data":{"pw":"aHVudGVyMg=="}}"#));
+    // A namespace or a ConfigMap called `secrets` is not a Secret.
+    assert!(!key_says_secret(b"/registry/configmaps/secrets/x"));
+    assert!(!key_says_secret(b"/registry/configmaps/ns/secrets"));
+    assert!(!key_says_secret(b"/registry/cluster1/configmaps/secrets/x"));
+}
+
+#[test]
+fn a_cbor_secret_whose_kind_is_a_chunked_byte_string_is_one() {
+    // {"apiVersion": "v1", "kind": h'Sec' h'ret' (indefinite byte string), "data": {...}}, as
+    // Kubernetes' CBOR writes strings as byte strings; under a key that says nothing.
+    let v = [
+        &b"\xd9\xd9\xf7\xa3\x4aapiVersion\x42v1\x44kind\x5f\x43Sec\x43ret\xff"[..],
+        b"\x44data\xa1\x48password\x47hunter2",
+    ]
+    .concat();
+    assert!(holds_plaintext(b"/other/place/cb", &v));
+}
