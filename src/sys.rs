@@ -1,7 +1,7 @@
 //! Every `unsafe` line of the crate: the read-only memory map (and where a mapped input's holes
-//! lie), a prefetch hint, a hint to start
-//! writing an output file back to disk, the free space of a file system, and the binary's signal
-//! actions (SIGPIPE's default; a SIGBUS, an input cut short while mapped, as an exit with a word).
+//! lie), a prefetch hint, a hint to start writing an output file back to disk, the lock on a
+//! temporary output file, the free space of a file system, and the binary's signal actions
+//! (SIGPIPE's default; a SIGBUS, an input cut short while mapped, as an exit with a word).
 //!
 //! A file is opened read-only (never for writing, never taking bbolt's flock, so it works beside
 //! a running etcd) and mapped shared, so changes a live etcd makes through `pwrite` are seen and
@@ -195,6 +195,27 @@ pub fn free_space(file: &File) -> Option<(u64, u64)> {
     {
         let _ = file;
         None
+    }
+}
+
+/// Takes an exclusive advisory lock (`flock`) on `file` without waiting: true when taken, false
+/// when another open file of it holds one (or it cannot be told: off Unix, or an error). The
+/// lock lasts as long as the open file (every descriptor of it), and ends with the process,
+/// however it ends: what tells a temporary copy being written from one left by a killed job,
+/// across PID namespaces and whatever the binary is called. Never used on an input: the lock a
+/// running etcd holds on its backend is bbolt's `flock` too.
+pub fn try_lock_exclusive(file: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock takes a descriptor and two flags and touches no memory of this process;
+        // the descriptor is borrowed from `file`, so it is open for the call.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        false
     }
 }
 

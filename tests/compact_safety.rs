@@ -200,6 +200,9 @@ fn a_copy_left_by_a_killed_compact_is_removed_by_the_next_one() {
     let other = dir.join(".boltscope-compact-notours");
     std::fs::write(&stale, vec![0u8; 8192]).unwrap();
     std::fs::write(&other, b"x").unwrap();
+    // Left a while ago (a copy younger than ten seconds may still be about to be locked).
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options().write(true).open(&stale).unwrap().set_modified(then).unwrap();
     let out = compact(&[], &src, dir.join("copy.db").to_str().unwrap());
     assert!(out.status.success(), "{}", err(&out));
     assert!(!stale.exists(), "the dead process's copy is gone");

@@ -131,6 +131,50 @@ fn plot_writes_an_svg_with_a_panel_per_series() {
     assert!(s.contains("quota 400 kB"), "the quota is within reach and drawn");
 }
 
+#[test]
+fn plot_never_replaces_a_backup_read_a_fifo_or_an_existing_file_without_force() {
+    // It wrote with fs::write: `--plot backup.db` turned the backup into SVG, a FIFO hung it.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("backups");
+    std::fs::create_dir(&d).unwrap();
+    let names: Vec<_> = std::fs::read_dir(dir()).unwrap().flatten().map(|e| e.path()).collect();
+    let snap = names.iter().find(|p| p.to_string_lossy().contains("etcd-snapshot-server-0-")).unwrap();
+    let backup = d.join(snap.file_name().unwrap());
+    std::fs::copy(snap, &backup).unwrap();
+    let before = std::fs::read(&backup).unwrap();
+    let plot = |to: &Path, force: bool| {
+        let mut args = vec!["--no-index", "--plot", to.to_str().unwrap()];
+        if force {
+            args.push("--force");
+        }
+        trend(&args, &[&d])
+    };
+    let (code, out, err) = plot(&backup, true);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("source file itself"), "{err}");
+    assert!(out.contains("etcd-snapshot-server-0-*"), "the table still comes: {out}");
+    assert_eq!(std::fs::read(&backup).unwrap(), before, "the backup is untouched");
+    let fifo = tmp.path().join("fifo.svg");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let (code, _, err) = plot(&fifo, true);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is a FIFO"), "{err}");
+    let svg = tmp.path().join("growth.svg");
+    std::fs::write(&svg, b"mine").unwrap();
+    let (code, _, err) = plot(&svg, false);
+    assert_eq!((code, std::fs::read(&svg).unwrap()), (2, b"mine".to_vec()), "{err}");
+    assert!(err.contains("use --force"), "{err}");
+    let (code, _, err) = plot(&svg, true);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".boltscope"))
+        .collect();
+    assert!(left.is_empty(), "no temporary file left: {left:?}");
+}
+
 /// Dated names, a k3s zip, a name without a time (its mtime), a damaged copy, and the index:
 /// files analysed once are found again without naming them, and a file that is gone still counts.
 #[test]

@@ -97,29 +97,57 @@ fn resolve(dst: &Path) -> Result<PathBuf, CompactError> {
 
 /// Checks the destination and finds where to write.
 pub(crate) fn prepare(src: &Path, dst: &Destination, force: bool) -> Result<Place, CompactError> {
-    use std::os::unix::fs::MetadataExt;
     let Destination::File(dst) = dst else {
         return Ok(Place { target: None, dir: std::env::temp_dir(), linked: false });
     };
-    let target = resolve(dst)?;
+    place_file(dst, &[src], force)
+}
+
+/// Writes `bytes` as the file `dst` (a report, a chart) by the rules a copy follows: refused
+/// where [`prepare`] refuses (a DST that is not a regular file or a link to one, under `/dev` or
+/// `/proc`, one of `inputs` itself, or existing without `force`), written to a temporary file in
+/// its folder, fsynced, and renamed into place (the folder fsynced). A new file gets mode 0644
+/// (less the umask's bits the temporary file kept), a replaced one keeps its mode.
+pub fn write_file(dst: &Path, inputs: &[&Path], force: bool, bytes: &[u8]) -> Result<(), CompactError> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let place = place_file(dst, inputs, force)?;
+    let mut tmp = place.temporary()?;
+    tmp.write_all(bytes)?;
+    let mode = match place.target.as_deref().map(std::fs::metadata) {
+        Some(Ok(m)) if m.is_file() => m.permissions(),
+        _ => std::fs::Permissions::from_mode(0o644),
+    };
+    tmp.as_file().set_permissions(mode)?;
+    tmp.as_file().sync_all()?;
+    place.finish(tmp, force)
+}
+
+/// Where a file DST goes, checked against `inputs` (none may be replaced) and `force`.
+fn place_file(dst: &Path, inputs: &[&Path], force: bool) -> Result<Place, CompactError> {
+    use std::os::unix::fs::MetadataExt;
+    let dst = dst.to_path_buf();
+    let target = resolve(&dst)?;
     if let Ok(d) = std::fs::metadata(&target) {
-        let s = std::fs::metadata(src)?;
-        if (s.dev(), s.ino()) == (d.dev(), d.ino()) {
-            return Err(CompactError::IsSource(dst.clone()));
+        for src in inputs {
+            let s = std::fs::metadata(src)?;
+            if (s.dev(), s.ino()) == (d.dev(), d.ino()) {
+                return Err(CompactError::IsSource(dst));
+            }
         }
         if !force {
-            return Err(CompactError::Exists(dst.clone()));
+            return Err(CompactError::Exists(dst));
         }
-    } else if !force && std::fs::symlink_metadata(dst).is_ok() {
+    } else if !force && std::fs::symlink_metadata(&dst).is_ok() {
         // A dangling symbolic link: DST exists, as a name; writing through it needs --force.
-        return Err(CompactError::Exists(dst.clone()));
+        return Err(CompactError::Exists(dst));
     }
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     unfinished::remove_stale(&dir);
-    let linked = std::fs::symlink_metadata(dst).is_ok_and(|m| m.file_type().is_symlink());
+    let linked = std::fs::symlink_metadata(&dst).is_ok_and(|m| m.file_type().is_symlink());
     Ok(Place { target: Some(target), dir, linked })
 }
 
@@ -139,9 +167,12 @@ impl Place {
         }
     }
 
-    /// A new temporary file in the destination's folder, named with this process's id.
+    /// A new temporary file in the destination's folder, named with this process's id, locked
+    /// for as long as it is open (see [`unfinished::remove_stale`]).
     pub(crate) fn temporary(&self) -> Result<tempfile::NamedTempFile, CompactError> {
-        Ok(tempfile::Builder::new().prefix(&unfinished::prefix()).tempfile_in(&self.dir)?)
+        let tmp = tempfile::Builder::new().prefix(&unfinished::prefix()).tempfile_in(&self.dir)?;
+        crate::sys::try_lock_exclusive(tmp.as_file());
+        Ok(tmp)
     }
 
     /// Puts the finished, fsynced copy in place: renamed over the target (and the folder

@@ -12,7 +12,7 @@ pub mod unfinished;
 mod verify;
 
 pub use crate::etcd::compaction::Revision;
-pub use dest::Destination;
+pub use dest::{write_file, Destination};
 pub use error::{Class, CompactError};
 pub use filter::MvccFilter;
 

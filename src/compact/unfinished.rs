@@ -4,8 +4,8 @@
 //! `.boltscope-compact-*` file (a half-written copy, up to the size of the result) in the
 //! destination's folder. A process killed with SIGKILL cannot clean up: its temporary file
 //! carries its process id in its name (`.boltscope-compact-<pid>-<random>`), and the next job
-//! writing into that folder removes it once no boltscope process of that id runs
-//! ([`remove_stale`]).
+//! writing into that folder removes it once nothing holds it ([`remove_stale`]): a job locks its
+//! temporary copy (`flock`) for as long as it writes, and the lock dies with the process.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -66,9 +66,17 @@ fn boltscope_runs(pid: u32) -> bool {
     }
 }
 
+/// A temporary copy younger than this is never taken for abandoned: its job may not have locked
+/// it yet (it locks it the moment it is created).
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Removes the temporary copies in `dir` left by boltscope processes that no longer run (killed
 /// with SIGKILL, or the machine lost power): only regular files named `PREFIX<pid>-...`, never
-/// this process's, never one whose process still runs. Returns how many were removed.
+/// this process's, and only when nothing holds the lock its job takes ([`crate::sys::
+/// try_lock_exclusive`]), it is older than [`STALE_AFTER`], and no boltscope runs under its
+/// process id here. The lock is what decides: a job in another PID namespace (a container
+/// writing to a shared backup volume) or a binary installed under another name still holds it.
+/// Returns how many were removed.
 pub fn remove_stale(dir: &Path) -> usize {
     let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
     let me = std::process::id();
@@ -77,8 +85,15 @@ pub fn remove_stale(dir: &Path) -> usize {
         let name = e.file_name();
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else { continue };
         let Some(pid) = rest.split_once('-').and_then(|(p, _)| p.parse::<u32>().ok()) else { continue };
-        let regular = e.file_type().is_ok_and(|t| t.is_file());
-        if pid != me && regular && !boltscope_runs(pid) && std::fs::remove_file(e.path()).is_ok() {
+        let Ok(md) = e.metadata() else { continue };
+        let old = md.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age >= STALE_AFTER);
+        if pid == me || !md.is_file() || !old || boltscope_runs(pid) {
+            continue;
+        }
+        // Opened read-only to ask for the lock (a regular file: `metadata` does not follow links),
+        // and removed while it is held.
+        let Ok(f) = std::fs::File::open(e.path()) else { continue };
+        if crate::sys::try_lock_exclusive(&f) && std::fs::remove_file(e.path()).is_ok() {
             removed += 1;
         }
     }
@@ -120,8 +135,34 @@ mod stale_tests {
         }
         let sub = dir.path().join(format!("{PREFIX}4194305-dir"));
         std::fs::create_dir(&sub).unwrap();
+        // A fresh one is spared (its job may be about to lock it); an old one is removed.
+        assert_eq!(remove_stale(dir.path()), 0);
+        age(&dead);
         assert_eq!(remove_stale(dir.path()), 1);
         assert!(!dead.exists());
         assert!(mine.exists() && unknown.exists() && other.exists() && sub.exists());
+    }
+
+    /// Sets a file's modification time past [`STALE_AFTER`].
+    fn age(p: &Path) {
+        let then = std::time::SystemTime::now() - STALE_AFTER * 2;
+        std::fs::File::options().write(true).open(p).unwrap().set_modified(then).unwrap();
+    }
+
+    #[test]
+    fn a_copy_another_job_holds_is_never_removed_whatever_its_process_id_says() {
+        // A job in another PID namespace, or a binary under another name: its id names no
+        // boltscope here, but it holds its copy's lock. It lost the copy mid-write before.
+        let dir = tempfile::tempdir().unwrap();
+        let held = dir.path().join(format!("{PREFIX}4194304-held"));
+        std::fs::write(&held, b"x").unwrap();
+        age(&held);
+        let writer = std::fs::File::open(&held).unwrap();
+        assert!(crate::sys::try_lock_exclusive(&writer));
+        assert_eq!(remove_stale(dir.path()), 0);
+        assert!(held.exists());
+        drop(writer);
+        assert_eq!(remove_stale(dir.path()), 1, "its job ended: the lock is gone");
+        assert!(!held.exists());
     }
 }

@@ -28,9 +28,14 @@ pub struct TrendArgs {
     /// The backend quota (etcd's --quota-backend-bytes); accepts 8GiB, 2GB, ...
     #[arg(long, default_value = "2GiB", value_parser = crate::cli::parse_size)]
     pub quota: u64,
-    /// Also write a chart of size, in-use size and quota over time to this SVG file.
+    /// Also write a chart of size, in-use size and quota over time to this SVG file (as `compact`
+    /// writes its copy: a temporary file renamed into place; never over a backup read, nor over a
+    /// FIFO or device; an existing file only with --force).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Replace the --plot file when it exists.
+    #[arg(long, requires = "plot")]
+    pub force: bool,
     /// A series whose last backup is older than this many hours is stale.
     #[arg(long, value_name = "HOURS", default_value_t = 26.0)]
     pub stale_after: f64,
@@ -264,7 +269,8 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
         );
     }
     if let Some(svg) = &args.plot {
-        if let Err(e) = trend_plot::write(svg, &series, args.quota) {
+        let read: Vec<&Path> = series.iter().flat_map(|s| s.points.iter().map(|p| Path::new(&p.path))).collect();
+        if let Err(e) = trend_plot::write(svg, &series, args.quota, &read, args.force) {
             eprintln!("boltscope: {}: {e}", svg.display());
             verdict = Verdict::Unreadable;
         }

@@ -128,8 +128,9 @@ fn panel(area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, s: &Series,
     Ok(())
 }
 
-/// Writes the chart of every series to `path`.
-pub fn write(path: &Path, series: &[Series], quota: u64) -> Result<(), String> {
+/// Writes the chart of every series to `path`, as `compact` writes its copy: never over one of
+/// `inputs`, a FIFO or a device; over an existing file only with `force`.
+pub fn write(path: &Path, series: &[Series], quota: u64, inputs: &[&Path], force: bool) -> Result<(), String> {
     let panels = series.len().max(1) as u32;
     let mut svg = String::new();
     {
@@ -141,5 +142,5 @@ pub fn write(path: &Path, series: &[Series], quota: u64) -> Result<(), String> {
         }
         root.present().map_err(|e| e.to_string())?;
     }
-    std::fs::write(path, svg).map_err(|e| e.to_string())
+    boltscope::compact::write_file(path, inputs, force, svg.as_bytes()).map_err(|e| e.to_string())
 }
