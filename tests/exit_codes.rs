@@ -181,3 +181,37 @@ fn a_damaged_index_is_set_aside_once_and_the_next_run_is_quiet() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("ix.redb.damaged-"));
     assert_eq!(aside.count(), 1, "the damaged index is kept aside for the user");
 }
+
+#[test]
+fn an_output_that_cannot_be_written_exits_2_with_one_line_never_a_panic() {
+    // A full disk behind `> report.json`: println! panicked (exit 101) in some commands, others
+    // exited 0 with the report lost; dump exited 1.
+    let f = files();
+    let clean = f.clean.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("copy.db");
+    let runs: [&[&str]; 10] = [
+        &["status", clean],
+        &["check", "-w", "json", clean],
+        &["inspect", clean],
+        &["hashkv", clean],
+        &["get", clean, "", "--prefix"],
+        &["dump", clean],
+        &["scan", f.dir.to_str().unwrap()],
+        &["compact", clean, "-o", copy.to_str().unwrap()],
+        &["completions", "bash"],
+        &["man"],
+    ];
+    for args in runs {
+        let full = std::fs::File::options().write(true).open("/dev/full").unwrap();
+        let out = common::boltscope().arg("--no-index").args(args).stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(err.matches("writing to standard output failed").count(), 1, "{args:?}: {err}");
+    }
+    // Standard error that cannot be written: the verdict still decides the exit code.
+    let full = std::fs::File::options().write(true).open("/dev/full").unwrap();
+    let out = common::boltscope().args(["--no-index", "status"]).arg(&f.missing).stderr(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -187,7 +187,7 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
     let k3s_token = match args.k3s_token.as_deref().map(read_token).transpose() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("boltscope: {e}");
+            errln!("boltscope: {e}");
             return Verdict::Unreadable;
         }
     };
@@ -266,7 +266,7 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
             }
         }
     }
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    let _ = crate::out::stdout().write_all(out.as_bytes());
     verdict
 }
 

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 /// it can read `member/snap/db` of a live member as well as a saved snapshot.
 ///
 /// Exit codes, the same for every command: 0 clean (every gate met); 1 problems found, a gate
-/// failed, or (diff) the files differ; 2 a file could not be read, or the command line was wrong;
-/// 130 interrupted.
+/// failed, or (diff) the files differ; 2 a file could not be read, the command line was wrong, or
+/// the output could not be written; 130 interrupted.
 #[derive(Parser, Debug)]
 #[command(name = "boltscope", version = env!("BOLTSCOPE_VERSION"), about, long_about, max_term_width = 100)]
 pub struct Cli {

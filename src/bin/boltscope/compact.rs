@@ -122,11 +122,11 @@ pub fn remove_unfinished_on_interrupt(command: &'static str) {
     let handled = ctrlc::set_handler(move || {
         let n = compact::unfinished::remove_all();
         let what = if n > 0 { "; the unfinished copy was removed" } else { "" };
-        eprintln!("boltscope: {command} interrupted{what}");
+        errln!("boltscope: {command} interrupted{what}");
         std::process::exit(i32::from(INTERRUPTED));
     });
     if let Err(e) = handled {
-        eprintln!(
+        errln!(
             "boltscope: warning: cannot handle interrupts ({e}); an interrupted {command} may leave a \
              .boltscope-compact-* file"
         );
@@ -142,7 +142,7 @@ pub fn run(a: &CompactArgs) -> Verdict {
         Some(r) => match r.parse() {
             Ok(n) => Revision::At(n),
             Err(_) => {
-                eprintln!("boltscope: --revision takes a number or `latest`, not {r:?}");
+                errln!("boltscope: --revision takes a number or `latest`, not {r:?}");
                 return Verdict::Unreadable;
             }
         },
@@ -188,7 +188,7 @@ pub fn run(a: &CompactArgs) -> Verdict {
     bar.finish_and_clear();
     let r = match res {
         Err(e) => {
-            eprintln!("boltscope: compact {} -> {}: {e}", a.src.display(), job.dst);
+            errln!("boltscope: compact {} -> {}: {e}", a.src.display(), job.dst);
             return Verdict::of_compact(&e);
         }
         Ok(r) => r,
@@ -199,26 +199,26 @@ pub fn run(a: &CompactArgs) -> Verdict {
         CompactFormat::Text => summary(&r),
     };
     if to_stdout {
-        eprintln!("{text}");
+        errln!("{text}");
     } else {
-        println!("{text}");
+        outln!("{text}");
     }
     for w in &r.alarms_kept {
-        eprintln!("boltscope: note: the copy keeps SRC's {}", w.message);
+        errln!("boltscope: note: the copy keeps SRC's {}", w.message);
     }
     if r.src_problems_outside_tree > 0 {
         let note = boltscope::compact::outside_note(&a.src.display().to_string(), r.src_problems_outside_tree);
-        eprintln!("boltscope: note: {note}");
+        errln!("boltscope: note: {note}");
     }
     if a.skip_hash_check && boltscope::etcd::trailer::present(r.src_size as usize) {
-        eprintln!(
+        errln!(
             "boltscope: note: {}'s sha256 trailer was not checked (--skip-hash-check): nothing vouches for its bytes, \
              and a trailer on the copy vouches only for the copy (`boltscope check` tells whether SRC's matches)",
             a.src.display()
         );
     }
     if !r.trailer && a.trailer == TrailerArg::Auto {
-        eprintln!(
+        errln!(
             "boltscope: note: {} has no sha256 trailer (SRC had none): `etcdutl snapshot restore` refuses it without \
              --skip-hash-check; compact with --trailer always to make it restorable",
             r.dst

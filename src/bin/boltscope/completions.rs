@@ -23,7 +23,7 @@ pub fn completions(a: &CompletionsArgs) -> Verdict {
     let mut cmd = crate::cli::command();
     let mut script = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "boltscope", &mut script);
-    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &script);
+    let _ = std::io::Write::write_all(&mut crate::out::stdout(), &script);
     Verdict::Clean
 }
 
@@ -42,9 +42,11 @@ pub fn man(_a: &ManArgs) -> Verdict {
         }
         Ok(())
     });
-    if let Err(e) = rendered.and_then(|()| std::io::Write::write_all(&mut std::io::stdout().lock(), &page)) {
-        eprintln!("boltscope: man: {e}");
+    if let Err(e) = rendered {
+        errln!("boltscope: man: {e}");
         return Verdict::Unreadable;
     }
+    // A failed write is told by `out::settle`.
+    let _ = std::io::Write::write_all(&mut crate::out::stdout(), &page);
     Verdict::Clean
 }

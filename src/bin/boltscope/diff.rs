@@ -142,10 +142,10 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
         Which::B => &args.b,
     };
     let json = args.write_out == TableJson::Json;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::out::stdout();
     let c = match outcome {
         Outcome::Failed(w, e) => {
-            eprintln!("boltscope: {}: {e}", path(w).display());
+            errln!("boltscope: {}: {e}", path(w).display());
             if json {
                 let _ = out.write_all(error_json(path(w), &e).as_bytes());
             }
@@ -167,7 +167,7 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
                 }
                 CompareError::NotEtcd(_) => Verdict::Unreadable,
             };
-            eprintln!("boltscope: {}: cannot compare: {e}", p.display());
+            errln!("boltscope: {}: cannot compare: {e}", p.display());
             if json {
                 let _ = out.write_all(format!("{v}\n").as_bytes());
             }
@@ -177,7 +177,7 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
     };
     for (w, t) in [(Which::A, torn[0]), (Which::B, torn[1])] {
         if t {
-            eprintln!(
+            errln!(
                 "boltscope: {}: the file changed on every read (a live etcd committing?); the diff may be torn",
                 path(w).display()
             );
@@ -202,7 +202,7 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
     for (w, found) in [(Which::A, &issues[0]), (Which::B, &issues[1])] {
         if !found.is_empty() {
             print_problems(path(w), found, found.len() as u64);
-            eprintln!("boltscope: {}: `check` fails this file; compared: the tree bbolt reads", path(w).display());
+            errln!("boltscope: {}: `check` fails this file; compared: the tree bbolt reads", path(w).display());
             damaged = true;
         }
     }

@@ -140,13 +140,13 @@ pub fn run(args: &DuArgs, ix: &Ix) -> Verdict {
         let name = path.display().to_string();
         match o {
             Err(e) => {
-                eprintln!("boltscope: {name}: {e}");
+                errln!("boltscope: {name}: {e}");
                 verdict = verdict.max(Verdict::of_error(e));
                 rows.push((name, Err(e)));
             }
             Ok((r, torn)) => {
                 if *torn {
-                    eprintln!("boltscope: {name}: the file changed on every read (a live etcd committing?); the result may be torn");
+                    errln!("boltscope: {name}: the file changed on every read (a live etcd committing?); the result may be torn");
                 }
                 if r.problem_total > 0 {
                     crate::report::print_problems(path, &r.problems, r.problem_total);
@@ -177,6 +177,6 @@ pub fn run(args: &DuArgs, ix: &Ix) -> Verdict {
             du_render::prometheus(&all)
         }
     };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    let _ = crate::out::stdout().write_all(text.as_bytes());
     verdict
 }

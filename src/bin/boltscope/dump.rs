@@ -164,7 +164,7 @@ pub fn run(a: &DumpArgs, _ix: &Ix) -> Verdict {
     let Some(kb) = kb else { return Verdict::Clean };
     let withheld = AtomicU64::new(0);
     // A chunk's buffer of 64 KiB or more is written as it is, not copied into this one.
-    let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, crate::out::stdout());
     let res = dump::dump(&view, kb, &range, select, &|buf, e| write_record(a, buf, e, &withheld), &mut |buf| {
         keyread::emit(&mut out, buf)
     });

@@ -1,6 +1,6 @@
 //! The one exit-code policy, for every command: 0 clean, 1 problems found or a gate failed (or,
-//! for `diff`, the files differ), 2 a file could not be read or the command line was wrong, 130
-//! interrupted. Commands report a [`Verdict`] per file; the worst one is the exit code. Library
+//! for `diff`, the files differ), 2 a file could not be read, the command line was wrong or the
+//! output could not be written ([`crate::out::settle`]), 130 interrupted. Commands report a [`Verdict`] per file; the worst one is the exit code. Library
 //! errors map here and nowhere else.
 
 use boltscope::compact::salvage::SalvageReport;
@@ -24,7 +24,8 @@ pub const INTERRUPTED: u8 = 130;
 
 /// The help text every command shows about exit codes.
 pub const HELP: &str = "Exit codes: 0 clean (every gate met); 1 problems found or a gate failed; \
-2 a file could not be read, or the command line was wrong; 130 interrupted.";
+2 a file could not be read, the command line was wrong, or the output could not be written; 130 \
+interrupted.";
 
 impl Verdict {
     /// The exit code.

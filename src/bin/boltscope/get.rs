@@ -312,7 +312,7 @@ fn answer<'a>(a: &GetArgs, ix: &Ix, path: &Path, data: &'a [u8], withheld: &Atom
     ranged.kvs.iter_mut().for_each(|kv| *kv = a.value.guard(*kv, withheld));
     let shown = ranged.kvs.iter().filter(|kv| free.contains(&(kv.key, kv.mod_revision))).count();
     if shown > 0 && a.write_out != "json" {
-        eprintln!("boltscope: {shown} key(s) shown were read from free pages (-w json marks them)");
+        errln!("boltscope: {shown} key(s) shown were read from free pages (-w json marks them)");
     }
     Ok(Answer { out: render(a, &store.header, &ranged, withheld, &free)?, collected, judged, beside })
 }
@@ -366,7 +366,7 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
     let path = a.file.as_path();
     if a.keys.len() > 2 && !a.prefix && !a.from_key {
         let extra: Vec<_> = a.keys[2..].iter().map(|k| k.to_string_lossy()).collect();
-        eprintln!("boltscope: ignoring argument(s) after RANGE_END, as etcdctl does: {}", extra.join(" "));
+        errln!("boltscope: ignoring argument(s) after RANGE_END, as etcdctl does: {}", extra.join(" "));
     }
     let withheld = AtomicU64::new(0);
     let mut attempt = 0;
@@ -387,7 +387,7 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
             continue;
         }
         // The answer first; the index after.
-        let mut stdout = std::io::stdout().lock();
+        let mut stdout = crate::out::stdout();
         let _ = keyread::emit(&mut stdout, &out);
         let _ = stdout.flush();
         drop(stdout);

@@ -74,7 +74,7 @@ pub fn run(a: &HashkvArgs, _ix: &Ix) -> Verdict {
         Err(e) => keyread::fail(&a.file, &Failure::Unreadable(e)),
         Ok((Err(f), _)) => keyread::fail(&a.file, &f),
         Ok((Ok((h, judged, file)), torn)) => {
-            print!("{}", hashkv::render(&h, format));
+            out!("{}", hashkv::render(&h, format));
             if torn {
                 return keyread::torn(&a.file);
             }

@@ -56,7 +56,7 @@ pub fn run(a: &HistoryArgs, ix: &Ix) -> Verdict {
     let rows = match ix.history(&paths) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("boltscope: history: {e}");
+            errln!("boltscope: history: {e}");
             return Verdict::Unreadable;
         }
     };
@@ -98,6 +98,6 @@ pub fn run(a: &HistoryArgs, ix: &Ix) -> Verdict {
             }
         }
     }
-    print!("{out}");
+    out!("{out}");
     Verdict::Clean
 }

@@ -42,7 +42,7 @@ pub fn run(paths: &[String], w: TableJson, ix: &Ix) -> Verdict {
     let rows = match ix.du_history(paths) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("boltscope: history: {e}");
+            errln!("boltscope: history: {e}");
             return Verdict::Unreadable;
         }
     };
@@ -113,6 +113,6 @@ pub fn run(paths: &[String], w: TableJson, ix: &Ix) -> Verdict {
     if files.is_empty() && w == TableJson::Table {
         out.push_str("no du results recorded (run `boltscope du FILE` first)\n");
     }
-    print!("{out}");
+    out!("{out}");
     Verdict::Clean
 }

@@ -25,7 +25,7 @@ impl Ix {
             Ok(ix) => Some(ix),
             Err(e) if e.kind == cache::OpenErrorKind::Damaged => set_aside(&p, &e),
             Err(e) => {
-                eprintln!("boltscope: warning: index {} not used: {e}", p.display());
+                errln!("boltscope: warning: index {} not used: {e}", p.display());
                 None
             }
         });
@@ -82,7 +82,7 @@ impl Ix {
         let k = key(id, tag);
         let r = ix.put(forget, v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row);
         if let Err(e) = r {
-            eprintln!("boltscope: warning: index not updated: {e}");
+            errln!("boltscope: warning: index not updated: {e}");
         }
     }
 
@@ -108,7 +108,7 @@ impl Ix {
             return;
         }
         if let Err(e) = ix.put(None, None, &[], Some(&row)) {
-            eprintln!("boltscope: warning: index not updated: {e}");
+            errln!("boltscope: warning: index not updated: {e}");
         }
     }
 
@@ -119,7 +119,7 @@ impl Ix {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let Some(row) = cache::du::DuRow::of(cache::path::key(&abs), now, d) else { return };
         if let Err(e) = ix.put_du(&row) {
-            eprintln!("boltscope: warning: index not updated: {e}");
+            errln!("boltscope: warning: index not updated: {e}");
         }
     }
 
@@ -180,7 +180,7 @@ fn set_aside(p: &Path, e: &cache::OpenError) -> Option<Index> {
     let moved = std::fs::rename(p, &aside).and_then(|()| Index::open(p).map_err(std::io::Error::other));
     match moved {
         Ok(ix) => {
-            eprintln!(
+            errln!(
                 "boltscope: warning: index {} was damaged ({e}); moved it to {} and started a new one (delete the \
                  old file once you no longer need its history)",
                 p.display(),
@@ -189,7 +189,7 @@ fn set_aside(p: &Path, e: &cache::OpenError) -> Option<Index> {
             Some(ix)
         }
         Err(why) => {
-            eprintln!(
+            errln!(
                 "boltscope: warning: index {} is damaged ({e}) and could not be replaced ({why}); delete it to start \
                  a new one, or use --index PATH or --no-index",
                 p.display()

@@ -140,6 +140,6 @@ pub fn run(args: &InspectArgs, ix: &Ix) -> Verdict {
         }
         InspectFormat::Prometheus => text = inspect_prom::prometheus(&done),
     }
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    let _ = crate::out::stdout().write_all(text.as_bytes());
     verdict
 }

@@ -56,36 +56,36 @@ impl From<Problem> for Failure {
 pub fn fail(path: &Path, f: &Failure) -> Verdict {
     match f {
         Failure::Unreadable(e) => {
-            eprintln!("boltscope: {}: {e}", path.display());
+            errln!("boltscope: {}: {e}", path.display());
             Verdict::of_error(e)
         }
         Failure::NotEtcd => {
-            eprintln!("boltscope: {}: not an etcd file (it has no `key` and `meta` buckets)", path.display());
+            errln!("boltscope: {}: not an etcd file (it has no `key` and `meta` buckets)", path.display());
             Verdict::Unreadable
         }
         Failure::Damaged(p) => {
             let (problems, total) = whole_story(path).unwrap_or_else(|| (vec![p.clone()], 1));
             print_problems(path, &problems, total);
-            eprintln!(
+            errln!(
                 "boltscope: no answer from a key bucket (or a tree above it) that cannot be read whole (`boltscope check` \
                  tells more)"
             );
             Verdict::Problems
         }
         Failure::Rev(r) => {
-            eprintln!("Error: {r}");
+            errln!("Error: {r}");
             Verdict::Problems
         }
         Failure::Etcd(m) => {
-            eprintln!("Error: {m}");
+            errln!("Error: {m}");
             Verdict::Problems
         }
         Failure::Usage(m) => {
-            eprintln!("Error: {m}");
+            errln!("Error: {m}");
             Verdict::Unreadable
         }
         Failure::MetaFallback(m) => {
-            eprintln!("boltscope: {}: {m}", path.display());
+            errln!("boltscope: {}: {m}", path.display());
             Verdict::Problems
         }
     }

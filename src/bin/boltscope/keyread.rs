@@ -100,9 +100,7 @@ impl ValueArgs {
 pub fn note_withheld(withheld: &AtomicU64) {
     let n = withheld.load(Ordering::Relaxed);
     if n > 0 {
-        eprintln!(
-            "boltscope: {n} plaintext Secret value(s) withheld as <redacted: N bytes>; --show-secrets prints them"
-        );
+        errln!("boltscope: {n} plaintext Secret value(s) withheld as <redacted: N bytes>; --show-secrets prints them");
     }
 }
 
@@ -122,7 +120,7 @@ pub fn open_store<'a>(view: &DbView<'a>) -> Result<(Store, Option<BucketRoot<'a>
 /// the answer go to stderr (the answer itself is out already).
 pub fn judged(path: &Path, j: &Judged) -> Verdict {
     if j.unjudged > 0 {
-        eprintln!(
+        errln!(
             "boltscope: {}: the histories of keys past the first {} were not judged ({} record(s); a bound on \
              memory): `boltscope check` judges every key",
             path.display(),
@@ -135,13 +133,13 @@ pub fn judged(path: &Path, j: &Judged) -> Verdict {
     let (warned, found): (Vec<Problem>, Vec<Problem>) =
         j.holes.iter().cloned().chain(j.problem()).partition(|p| p.kind.is_warning());
     for w in &warned {
-        eprintln!("boltscope: {}: warning {w}", path.display());
+        errln!("boltscope: {}: warning {w}", path.display());
     }
     if found.is_empty() {
         return Verdict::Clean;
     }
     print_problems(path, &found, found.len() as u64);
-    eprintln!(
+    errln!(
         "boltscope: the answer comes from records that etcd cannot have left as they are: it may hold stale \
          values or miss revisions (`boltscope check` tells more; `log --include-free` shows what free pages hold)"
     );
@@ -150,7 +148,7 @@ pub fn judged(path: &Path, j: &Judged) -> Verdict {
 
 /// Warned once when the file changed while it was streamed.
 pub fn torn(path: &Path) -> Verdict {
-    eprintln!(
+    errln!(
         "boltscope: {}: the file changed while it was read (a live etcd committing?); the output may be torn",
         path.display()
     );
@@ -188,7 +186,7 @@ pub fn lookup(ix: &Ix, path: &Path, data: &[u8], range: &KeyRange) -> Cached {
         Ok(Some(_)) => Cached::Miss(None),
         Ok(None) => Cached::Miss(Some(id)),
         Err(e) => {
-            eprintln!("boltscope: warning: index not used: {e}");
+            errln!("boltscope: warning: index not used: {e}");
             Cached::Miss(None)
         }
     }
@@ -221,26 +219,21 @@ pub fn remember(ix: &Ix, path: &Path, data: &[u8], collected: Option<Building<'_
     if let Some(mut built) = keys::build(c.records) {
         built.clean_beside = beside.is_empty();
         if let Err(e) = index.put_key_index(&id, &built) {
-            eprintln!("boltscope: warning: index not updated: {e}");
+            errln!("boltscope: warning: index not updated: {e}");
         }
     }
 }
 
-/// Writes to stdout; `Err` when it cannot be written (a closed pipe is not worth a message).
+/// Writes to stdout ([`crate::out::stdout`], which remembers the error); `Err` when it cannot be
+/// written, to stop the stream.
 pub fn emit(out: &mut impl Write, b: &[u8]) -> Result<(), Problem> {
-    out.write_all(b).map_err(|e| {
-        let msg = if e.kind() == std::io::ErrorKind::BrokenPipe { String::new() } else { format!("stdout: {e}") };
-        Problem::new(boltscope::ProblemKind::OutputFailed, msg)
-    })
+    out.write_all(b).map_err(|e| Problem::new(boltscope::ProblemKind::OutputFailed, format!("stdout: {e}")))
 }
 
-/// The verdict of a stream stopped by `p`: a closed pipe is a clean stop.
+/// The verdict of a stream stopped by `p`. A failed write to standard output is told, and its
+/// exit code set, once by [`crate::out::settle`] (a closed pipe is a clean stop).
 pub fn stopped(path: &Path, p: &Problem) -> Verdict {
     if p.kind == boltscope::ProblemKind::OutputFailed {
-        if !p.message.is_empty() {
-            eprintln!("boltscope: {}", p.message);
-            return Verdict::Problems;
-        }
         return Verdict::Clean;
     }
     fail(path, &Failure::Damaged(p.clone()))
@@ -263,6 +256,7 @@ pub fn streamed(
         Err(p) => return stopped(path, &p),
         Ok(j) => j,
     };
+    // The output is incomplete: `out::settle` tells it and exits 2.
     if flushed.is_err() {
         return Verdict::Clean;
     }
@@ -302,7 +296,7 @@ pub fn tell_file_issues(path: &Path, found: &[Problem]) -> Verdict {
         return Verdict::Clean;
     }
     print_problems(path, found, found.len() as u64);
-    eprintln!("boltscope: {}: `check` fails this file; the answer is what its tree holds", path.display());
+    errln!("boltscope: {}: `check` fails this file; the answer is what its tree holds", path.display());
     Verdict::Problems
 }
 

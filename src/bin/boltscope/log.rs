@@ -246,7 +246,7 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     };
     if a.keys.len() > 2 {
         let extra: Vec<_> = a.keys[1..].iter().map(|k| k.to_string_lossy()).collect();
-        eprintln!(
+        errln!(
             "boltscope: ignoring argument(s) after KEY, as etcdctl watch does with more than two: {}",
             extra.join(" ")
         );
@@ -293,7 +293,7 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     };
     let withheld = AtomicU64::new(0);
     let render = Render { a, format, withheld: &withheld };
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, crate::out::stdout());
     if format == LogFormat::Table && from != u64::MAX {
         let _ = out.write_all(HEAD.as_bytes());
     }

@@ -1,7 +1,10 @@
 //! The `boltscope` binary: parses the command line, runs one command, and turns its verdict into
 //! the exit code ([`exit`] holds the one policy). Each command lives in its own file, its
-//! arguments beside the code that runs it and renders its output.
+//! arguments beside the code that runs it and renders its output. Standard output and error
+//! are written through [`out`], which never panics.
 
+#[macro_use]
+mod out;
 mod check;
 mod cli;
 mod commands;
@@ -68,5 +71,5 @@ fn main() -> ExitCode {
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     };
-    ExitCode::from(verdict.code())
+    ExitCode::from(out::settle(verdict).code())
 }

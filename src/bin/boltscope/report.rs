@@ -50,13 +50,13 @@ pub fn settle<'r, T>(
     let name = path.display();
     match o {
         Err(e) => {
-            eprintln!("boltscope: {name}: {e}");
+            errln!("boltscope: {name}: {e}");
             *verdict = (*verdict).max(Verdict::of_error(e));
             None
         }
         Ok((r, torn)) => {
             if *torn {
-                eprintln!("boltscope: {name}: the file changed on every read (a live etcd committing?); the result may be torn");
+                errln!("boltscope: {name}: the file changed on every read (a live etcd committing?); the result may be torn");
             }
             if failed(r) || *torn {
                 *verdict = (*verdict).max(Verdict::Problems);

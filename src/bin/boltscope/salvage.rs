@@ -183,7 +183,7 @@ pub fn run(a: &SalvageArgs) -> Verdict {
             // (A failed verification already says nothing was written.)
             let e = e.to_string();
             let tail = if e.ends_with("nothing was written") { "" } else { "; nothing was written" };
-            eprintln!("boltscope: salvage {} -> {}: {e}{tail}", a.src.display(), job.dst);
+            errln!("boltscope: salvage {} -> {}: {e}{tail}", a.src.display(), job.dst);
             return verdict;
         }
         Ok(r) => r,
@@ -194,9 +194,9 @@ pub fn run(a: &SalvageArgs) -> Verdict {
     };
     // With the copy on standard output, the report goes to standard error.
     if to_stdout {
-        eprint!("{out}");
+        errout!("{out}");
     } else {
-        print!("{out}");
+        out!("{out}");
     }
     verdict
 }

@@ -23,7 +23,7 @@ pub struct ScanArgs {
 /// problems, 2 when any file or folder could not be read.
 pub fn run(a: &ScanArgs, ix: &Ix) -> Verdict {
     if !a.dir.is_dir() {
-        eprintln!("boltscope: scan: {} is not a folder", a.dir.display());
+        errln!("boltscope: scan: {} is not a folder", a.dir.display());
         return Verdict::Unreadable;
     }
     let mut walked = Walked::default();
@@ -35,7 +35,7 @@ pub fn run(a: &ScanArgs, ix: &Ix) -> Verdict {
     let (mut total, mut problems, mut failed) = (0u64, 0u64, 0u64);
     for (d, e) in folders {
         failed += 1;
-        println!("{}/  unreadable folder: {e}", d.display());
+        outln!("{}/  unreadable folder: {e}", d.display());
     }
     for (p, r) in dbs.iter().zip(&results) {
         match r {
@@ -48,7 +48,7 @@ pub fn run(a: &ScanArgs, ix: &Ix) -> Verdict {
                 let verdict = found(r, *torn).verdict();
                 let in_use = r.size.in_use.map_or("-".into(), h);
                 let frag = r.size.fragmentation.map_or("-".into(), |f| format!("{:.0}%", f * 100.0));
-                println!(
+                outln!(
                     "{}  size {}  in use {in_use}  frag {frag}  revision {rev}  {verdict}",
                     p.display(),
                     h(r.size.total)
@@ -56,11 +56,11 @@ pub fn run(a: &ScanArgs, ix: &Ix) -> Verdict {
             }
             Err(e) => {
                 failed += 1;
-                println!("{}  unreadable: {e}", p.display());
+                outln!("{}  unreadable: {e}", p.display());
             }
         }
     }
-    println!(
+    outln!(
         "scanned {} files: {} bbolt ({} in all), {} with problems, {} unreadable, {} skipped{}",
         files.len(),
         results.iter().filter(|r| r.is_ok()).count(),

@@ -49,7 +49,7 @@ pub fn describe(path: &Path) -> Source {
         compressed: n.compressed,
     });
     let k3s_metadata = k3s::metadata::read_metadata(path).unwrap_or_else(|e| {
-        eprintln!("boltscope: warning: {e}; not shown");
+        errln!("boltscope: warning: {e}; not shown");
         None
     });
     Source { container: container.name().to_string(), entry, k3s, k3s_metadata }

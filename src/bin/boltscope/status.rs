@@ -167,12 +167,11 @@ pub fn run(args: &StatusArgs, ix: &Ix) -> Verdict {
         OutFormat::Json => Format::Json,
         OutFormat::Fields => Format::Fields,
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = crate::out::stdout();
     for (path, o) in args.files.iter().zip(&outs) {
         match o {
             Outcome::Failed(e) => {
-                eprintln!("boltscope: {}: {e}", path.display());
+                errln!("boltscope: {}: {e}", path.display());
                 if fmt == Format::Json {
                     let _ = out.write_all(error_json(path, e).as_bytes());
                 }

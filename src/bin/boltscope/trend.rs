@@ -103,7 +103,7 @@ fn measure(path: &Path, ix: &Ix) -> Result<(Measure, bool), Failure> {
     });
     let ((r, id, len), torn) = res.map_err(Failure::Unreadable)?;
     if torn {
-        eprintln!("boltscope: {}: the file changed on every read (a live etcd committing?)", path.display());
+        errln!("boltscope: {}: the file changed on every read (a live etcd committing?)", path.display());
     }
     if let Some(id) = id {
         // check's words for what check's pass found: `ok, N warning(s)` as much as `N problem(s)`.
@@ -201,14 +201,14 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
     let (files, mut points, mut skipped) = match gather(args, ix) {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("boltscope: trend: name backups or folders, or keep an index: {e}");
+            errln!("boltscope: trend: name backups or folders, or keep an index: {e}");
             return Verdict::Unreadable;
         }
     };
     let measured: Vec<_> = files.par_iter().map(|p| (p, measure(p, ix))).collect();
     let mut verdict = Verdict::Clean;
     for s in skipped.iter().filter(|s| s.kind == UNREADABLE_FOLDER) {
-        eprintln!("boltscope: {}: {}", s.path, s.message);
+        errln!("boltscope: {}: {}", s.path, s.message);
         verdict = Verdict::Unreadable;
     }
     for (p, r) in measured {
@@ -226,7 +226,7 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
             (Err(Failure::Unreadable(e)), _) => {
                 // Files found in folders were taken as backups by their bytes or their names
                 // (`backup_files`), so one that cannot be read counts as one named does.
-                eprintln!("boltscope: {shown}: {e}");
+                errln!("boltscope: {shown}: {e}");
                 verdict = verdict.max(Verdict::of_error(&e));
                 skipped.push(Skipped { path: shown, kind: e.kind().name().into(), message: e.to_string() });
             }
@@ -260,7 +260,7 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
             TimeFrom::Name => "its name",
             TimeFrom::Mtime => "its modification time",
         };
-        eprintln!(
+        errln!(
             "boltscope: warning: {}: dated {} UTC by {by}, after now ({} UTC): clock skew or a wrong name? it is not \
              counted as its series' latest backup",
             p.path,
@@ -271,7 +271,7 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
     if let Some(svg) = &args.plot {
         let read: Vec<&Path> = series.iter().flat_map(|s| s.points.iter().map(|p| Path::new(&p.path))).collect();
         if let Err(e) = trend_plot::write(svg, &series, args.quota, &read, args.force) {
-            eprintln!("boltscope: {}: {e}", svg.display());
+            errln!("boltscope: {}: {e}", svg.display());
             verdict = Verdict::Unreadable;
         }
     }
@@ -280,6 +280,6 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
         TrendFormat::Json => trend_render::json(&series, &skipped, &view),
         TrendFormat::Prometheus => trend_render::prometheus(&series, &skipped, &view),
     };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    let _ = crate::out::stdout().write_all(text.as_bytes());
     verdict
 }
