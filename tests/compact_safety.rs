@@ -84,6 +84,33 @@ fn a_branch_key_that_differs_from_its_child_is_refused() {
 }
 
 #[test]
+fn a_page_size_the_file_cannot_back_writes_nothing_of_that_size() {
+    // Meta page 0 of an 8 KiB file, valid, states 1 GiB pages: compact wrote 2 GiB of
+    // placeholders before refusing, salvage left a 3 GiB copy of nothing (at 1 GiB of memory).
+    let mut d = common::bytes(FIXTURE)[..2 * PS].to_vec();
+    d[24..28].copy_from_slice(&(1u32 << 30).to_le_bytes());
+    let sum = boltscope::bbolt::meta::fnv1a64(&d[16..72]);
+    d[72..80].copy_from_slice(&sum.to_le_bytes());
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("huge-pages.db");
+    std::fs::write(&src, &d).unwrap();
+    let dst = tmp.path().join("copy.db");
+    let out = compact(&[], &src, dst.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", err(&out));
+    assert!(err(&out).contains("page_past_eof"), "{}", err(&out));
+    let out = common::run(["salvage", src.to_str().unwrap(), "-o", dst.to_str().unwrap()]);
+    let written = std::fs::metadata(&dst).map_or(0, |m| m.len());
+    assert!(written <= 1 << 20, "{written} bytes: {}", String::from_utf8_lossy(&out.stderr));
+    assert_ne!(out.status.code(), Some(0));
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".boltscope"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
 fn a_newer_meta_page_with_an_edited_page_size_is_refused_and_meta_n_copies_the_other() {
     let mut d = common::bytes(FIXTURE);
     let l = layout(&d);

@@ -37,13 +37,17 @@ pub enum Found {
     Probed,
 }
 
-/// The byte order and page size: from the meta pages when either is valid, else the pair under
-/// which the most of the first pages carry a header naming their own id. `None` when no page
-/// does.
+/// The byte order and page size: from the meta pages when either is valid and the file holds
+/// both of them at that page size, else the pair under which the most of the first pages carry a
+/// header naming their own id. `None` when no page does. (A valid meta page stating a page size
+/// the file cannot back, 1 GiB in an 8 KiB file, made `salvage` write gigabytes of nothing.)
 pub fn geometry(data: &[u8]) -> Option<(Geometry<'_>, Found)> {
     let body = body(data);
     if let Ok(m) = Metas::read(data) {
-        return Some((Geometry { body, order: m.order, page_size: u64::from(m.page_size) }, Found::Meta));
+        let backed = u64::from(m.page_size).checked_mul(2).is_some_and(|two| two <= body.len() as u64);
+        if backed {
+            return Some((Geometry { body, order: m.order, page_size: u64::from(m.page_size) }, Found::Meta));
+        }
     }
     let mut best: Option<(u64, Geometry<'_>)> = None;
     for ps in PROBED {

@@ -130,6 +130,12 @@ pub(crate) fn refuse_broken(
 fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progress) -> Result<Copied, CompactError> {
     let data = src.bytes();
     let view = source_view(job, data)?;
+    // The root page must be readable before anything is written: a valid meta page stating a
+    // page size the file cannot back (1 GiB pages in an 8 KiB file) had the copier write
+    // gigabytes of placeholder pages before the walk refused the tree.
+    if let Err(p) = view.page(view.meta().root) {
+        return Err(CompactError::Damaged { problems: 1, first: p.to_string() });
+    }
     let target = compaction::target(&view, job.revision).map_err(CompactError::Revision)?;
     let keep = match (target, cursor::top_bucket(&view, KEY_BUCKET)) {
         (Some(t), Ok(Some(kb))) => Some(survivors(&view, kb, t.revision)?),

@@ -81,6 +81,17 @@ pub fn read_metadata(snapshot: &Path) -> Result<Option<serde_json::Value>, Metad
     let Some(path) = metadata_path(snapshot) else {
         return Ok(None);
     };
+    // A FIFO (or a device) there would block the read, or never end: only a regular file is
+    // opened, as for the input itself.
+    match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(MetadataError::Read { path, source }),
+        Ok(md) if !md.is_file() => {
+            let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+            return Err(MetadataError::Read { path, source });
+        }
+        Ok(_) => {}
+    }
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -102,6 +113,22 @@ mod tests {
 
     fn mp(p: &str) -> String {
         metadata_path(Path::new(p)).unwrap().display().to_string()
+    }
+
+    #[test]
+    fn a_fifo_or_a_folder_at_the_metadata_path_is_refused_not_read() {
+        // A FIFO there hung `inspect` forever.
+        let dir = tempfile::tempdir().unwrap();
+        let snaps = dir.path().join("snapshots");
+        std::fs::create_dir_all(dir.path().join(METADATA_DIR)).unwrap();
+        std::fs::create_dir(&snaps).unwrap();
+        let fifo = metadata_path(&snaps.join("etcd-snapshot-n-1")).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = read_metadata(&snaps.join("etcd-snapshot-n-1")).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        std::fs::create_dir(metadata_path(&snaps.join("etcd-snapshot-n-2")).unwrap()).unwrap();
+        assert!(read_metadata(&snaps.join("etcd-snapshot-n-2")).is_err());
+        assert!(read_metadata(&snaps.join("etcd-snapshot-n-3")).unwrap().is_none());
     }
 
     #[test]

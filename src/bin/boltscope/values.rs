@@ -28,7 +28,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     if !(n.is_finite() && n > 0.0) {
         return Err(format!("size must be positive: {s:?}"));
     }
-    Ok((n * mult as f64).round() as u64)
+    // A fraction of a byte rounds to 0, which is refused like 0 (a quota of 0 passed every gate).
+    match (n * mult as f64).round() as u64 {
+        0 => Err(format!("size must be at least one byte: {s:?}")),
+        b => Ok(b),
+    }
 }
 
 /// Parses a fraction from 0.0 to 1.0 (`0.5`), refusing anything outside.
@@ -45,6 +49,8 @@ mod tests {
 
     #[test]
     fn sizes_take_decimal_and_binary_units() {
+        assert!(parse_size("0.4").is_err() && parse_size("0.4B").is_err(), "rounds to no byte");
+        assert_eq!(parse_size("0.5"), Ok(1));
         assert_eq!(parse_size("123"), Ok(123));
         assert_eq!(parse_size("2GiB"), Ok(2 << 30));
         assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
