@@ -110,6 +110,9 @@ pub fn default_path() -> Option<PathBuf> {
 pub struct Index {
     path: PathBuf,
     handle: std::sync::Mutex<Handle>,
+    /// An upgrade to writing found the file damaged (redb's integrity check, which read-only
+    /// opens skip): see [`Index::damaged`].
+    damaged: std::sync::atomic::AtomicBool,
 }
 
 enum Handle {
@@ -135,6 +138,21 @@ impl Handle {
     }
 }
 
+/// What an open's error message says of the index at `path`.
+fn classify(path: &Path, message: &str) -> OpenErrorKind {
+    if message.starts_with(NOT_AN_INDEX) {
+        OpenErrorKind::Foreign
+    } else if message.starts_with("held by another") {
+        OpenErrorKind::Busy
+    } else if message.starts_with("made by a newer") {
+        OpenErrorKind::Newer
+    } else if !path.is_file() || std::fs::OpenOptions::new().write(true).open(path).is_err() {
+        OpenErrorKind::Unwritable
+    } else {
+        OpenErrorKind::Damaged
+    }
+}
+
 fn e(x: impl std::fmt::Display) -> String {
     x.to_string()
 }
@@ -143,20 +161,18 @@ impl Index {
     /// Opens the index at `path` (creating it if needed), read-only when it exists and is
     /// current. Waits up to two seconds for another boltscope process that is writing it.
     pub fn open(path: &Path) -> Result<Index, OpenError> {
-        Self::open_inner(path).map_err(|message| {
-            let kind = if message.starts_with(NOT_AN_INDEX) {
-                OpenErrorKind::Foreign
-            } else if message.starts_with("held by another") {
-                OpenErrorKind::Busy
-            } else if message.starts_with("made by a newer") {
-                OpenErrorKind::Newer
-            } else if !path.is_file() || std::fs::OpenOptions::new().write(true).open(path).is_err() {
-                OpenErrorKind::Unwritable
-            } else {
-                OpenErrorKind::Damaged
-            };
-            OpenError { kind, message }
-        })
+        Self::open_inner(path).map_err(|message| OpenError { kind: classify(path, &message), message })
+    }
+
+    /// Where it lies.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether a write found the index damaged where its read-only open did not (that open skips
+    /// redb's integrity check): the caller may move it aside as it does a damaged index at open.
+    pub fn damaged(&self) -> bool {
+        self.damaged.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn open_inner(path: &Path) -> Result<Index, String> {
@@ -179,7 +195,7 @@ impl Index {
         } else {
             Handle::Write(open_rw(path)?)
         };
-        let ix = Index { path: path.to_path_buf(), handle: std::sync::Mutex::new(handle) };
+        let ix = Index { path: path.to_path_buf(), handle: std::sync::Mutex::new(handle), damaged: Default::default() };
         ix.schema()?;
         Ok(ix)
     }
@@ -194,7 +210,12 @@ impl Index {
         let mut h = self.lock();
         if !matches!(&*h, Handle::Write(_)) {
             *h = Handle::Closed;
-            *h = Handle::Write(open_rw(&self.path)?);
+            let rw = open_rw(&self.path).inspect_err(|m| {
+                if classify(&self.path, m) == OpenErrorKind::Damaged {
+                    self.damaged.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            })?;
+            *h = Handle::Write(rw);
         }
         Ok(h)
     }

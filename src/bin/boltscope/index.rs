@@ -10,6 +10,8 @@ use std::path::Path;
 /// The index of this run, if usable.
 pub struct Ix {
     ix: Option<Index>,
+    /// The index started in place of `ix` when a write found it damaged (moved aside then).
+    fresh: std::sync::OnceLock<Option<Index>>,
     refresh: bool,
     /// The command this run is (`status`, `scan`, ...): the one its history rows name, whatever
     /// code reads the file (`scan` reads through `inspect`'s).
@@ -29,12 +31,43 @@ impl Ix {
                 None
             }
         });
-        Ix { ix, refresh: cli.refresh, command: command.to_string() }
+        Ix { ix, fresh: std::sync::OnceLock::new(), refresh: cli.refresh, command: command.to_string() }
     }
 
     /// No index.
     pub fn none() -> Ix {
-        Ix { ix: None, refresh: false, command: String::new() }
+        Ix { ix: None, fresh: std::sync::OnceLock::new(), refresh: false, command: String::new() }
+    }
+
+    /// The index written to: the one opened, or the one started in its place.
+    fn writable(&self) -> Option<&Index> {
+        match self.fresh.get() {
+            Some(f) => f.as_ref(),
+            None => self.ix.as_ref(),
+        }
+    }
+
+    /// Runs a write. One that finds the index damaged where its read-only open did not (redb's
+    /// integrity check runs only when writing) moves it aside and starts a new one, as a damaged
+    /// index is at open, and writes there: every later run was warned "index not updated" and
+    /// recorded nothing.
+    pub fn write(&self, f: impl Fn(&Index) -> Result<(), String>) {
+        let Some(ix) = self.writable() else { return };
+        let e = match f(ix) {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        if !ix.damaged() || self.fresh.get().is_some() {
+            errln!("boltscope: warning: index not updated: {e}");
+            return;
+        }
+        let err = cache::OpenError { kind: cache::OpenErrorKind::Damaged, message: e };
+        let path = ix.path().to_path_buf();
+        if let Some(fresh) = self.fresh.get_or_init(|| set_aside(&path, &err)) {
+            if let Err(e) = f(fresh) {
+                errln!("boltscope: warning: index not updated: {e}");
+            }
+        }
     }
 
     /// The file's identity, and the stored result for this command if there is one (never
@@ -77,13 +110,9 @@ impl Ix {
         forget: Option<&Identity>,
         row: Option<&HistoryRow>,
     ) {
-        let Some(ix) = &self.ix else { return };
         let v = value.and_then(|v| serde_json::to_vec(v).ok());
         let k = key(id, tag);
-        let r = ix.put(forget, v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row);
-        if let Err(e) = r {
-            errln!("boltscope: warning: index not updated: {e}");
-        }
+        self.write(|ix| ix.put(forget, v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row));
     }
 
     /// Reads `path` as [`input::read_consistent`] does, and records a file that cannot be read
@@ -107,20 +136,18 @@ impl Ix {
         if size.is_none() && !ix.knows(&row.path) {
             return;
         }
-        if let Err(e) = ix.put(None, None, &[], Some(&row)) {
-            errln!("boltscope: warning: index not updated: {e}");
-        }
+        self.write(|ix| ix.put(None, None, &[], Some(&row)));
     }
 
     /// Remembers a `du` report's groups for `history --resources`.
     pub fn store_du(&self, path: &Path, d: &boltscope::analysis::du_report::Du) {
-        let Some(ix) = &self.ix else { return };
+        if self.ix.is_none() {
+            return;
+        }
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let Some(row) = cache::du::DuRow::of(cache::path::key(&abs), now, d) else { return };
-        if let Err(e) = ix.put_du(&row) {
-            errln!("boltscope: warning: index not updated: {e}");
-        }
+        self.write(|ix| ix.put_du(&row));
     }
 
     /// The `du` rows the index remembers for these paths (all when empty).

@@ -212,15 +212,13 @@ pub fn collector<'a>(build: Option<Identity>) -> Option<Building<'a>> {
 /// identity is still the one taken before the read: a live etcd that committed meanwhile (the
 /// records may be older than the file now is, or torn) leaves nothing stored under the new one.
 pub fn remember(ix: &Ix, path: &Path, data: &[u8], collected: Option<Building<'_>>, beside: &[Problem]) {
-    let (Some(c), Some((index, id, _))) = (collected, ix.keyed(path, data)) else { return };
+    let (Some(c), Some((_, id, _))) = (collected, ix.keyed(path, data)) else { return };
     if c.before != id {
         return;
     }
     if let Some(mut built) = keys::build(c.records) {
         built.clean_beside = beside.is_empty();
-        if let Err(e) = index.put_key_index(&id, &built) {
-            errln!("boltscope: warning: index not updated: {e}");
-        }
+        ix.write(|index| index.put_key_index(&id, &built));
     }
 }
 
