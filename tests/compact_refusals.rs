@@ -330,3 +330,20 @@ fn problems_outside_the_copied_tree_are_told_not_carried() {
     assert!(err.contains("1 problem(s) outside the copied tree"), "{err}");
     assert_eq!(common::run(["--no-index", "check", dst.to_str().unwrap()]).status.code(), Some(0));
 }
+
+#[test]
+fn a_refusal_in_json_is_a_json_line_as_every_command_gives() {
+    // compact and salvage -w json printed nothing on stdout when refused.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = common::path("tiny-1.snap.db", &tmp);
+    let dst = tmp.path().join("there.db");
+    std::fs::write(&dst, b"mine").unwrap();
+    for cmd in ["compact", "salvage"] {
+        let out = common::run([cmd, "-w", "json", src.to_str().unwrap(), "-o", dst.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        assert_eq!((v["ok"].as_bool(), v["error"]["kind"].as_str()), (Some(false), Some("dst_exists")), "{cmd}: {v}");
+        assert_eq!(v["path"], src.to_str().unwrap(), "{cmd}: {v}");
+        assert_eq!(std::fs::read(&dst).unwrap(), b"mine");
+    }
+}

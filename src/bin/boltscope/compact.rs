@@ -189,6 +189,15 @@ pub fn run(a: &CompactArgs) -> Verdict {
     let r = match res {
         Err(e) => {
             errln!("boltscope: compact {} -> {}: {e}", a.src.display(), job.dst);
+            if a.write_out == CompactFormat::Json {
+                // As every command's JSON says a failure: {"path", "ok": false, "error"}.
+                let v = crate::report::error_value(&a.src.display().to_string(), e.kind(), &e.to_string());
+                if to_stdout {
+                    errln!("{v}");
+                } else {
+                    outln!("{v}");
+                }
+            }
             return Verdict::of_compact(&e);
         }
         Ok(r) => r,
