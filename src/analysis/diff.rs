@@ -26,7 +26,7 @@ use crate::etcd::history::Compacted;
 use crate::etcd::keyspace::{in_passes, reduce, walk_keys, Budget, Gather, Gathered, KeyFilter, KeyState, Plan};
 use crate::etcd::proto::Kv;
 use crate::etcd::FpMap;
-use crate::k8s::object::{self, DecodeOptions};
+use crate::k8s::object::DecodeOptions;
 use rayon::prelude::*;
 
 /// Default bytes the gathered records of one file may take in one pass.
@@ -324,9 +324,11 @@ impl Join<'_> {
                 continue;
             }
             f.t.each(kv.key, |g, name| g.outcome(name, Outcome::Changed));
-            let decoded = self.opt.decode.filter(|_| fields.contains(&Field::Value)).map(|o| {
-                json_diff::diff(&object::decode(old.key, old.value, &o), &object::decode(kv.key, kv.value, &o))
-            });
+            let decoded = self
+                .opt
+                .decode
+                .filter(|_| fields.contains(&Field::Value))
+                .map(|o| json_diff::decoded((old.key, old.value), (kv.key, kv.value), &o));
             f.changed.push(Change {
                 key: kv.key.to_vec(),
                 a: Some(Record::from(&old)),

@@ -4,6 +4,7 @@
 //! (members in name order), arrays element by element; a member or element present on one side
 //! only is one change with the other side absent.
 
+use crate::k8s::object::{self, DecodeOptions};
 use serde_json::Value;
 
 /// Changes listed at most per document pair (the rest are counted).
@@ -46,6 +47,49 @@ pub fn diff(a: &Value, b: &Value) -> FieldDiff {
     let mut path = String::new();
     walk(a, b, &mut path, &mut out);
     out
+}
+
+/// The field-level differences of two stored values (key, value), decoded with `o`. Redacted
+/// Secret data hides a change that keeps its length (both sides `<redacted: N bytes>`): the
+/// values are then compared decoded whole, in memory, and each difference is named by the
+/// deepest path the redacted forms hold, with their (redacted) values there. No byte of the
+/// unredacted forms comes out, their paths included (a damaged data key is a placeholder too).
+pub fn decoded(a: (&[u8], &[u8]), b: (&[u8], &[u8]), o: &DecodeOptions) -> FieldDiff {
+    let (shown_a, shown_b) = (object::decode(a.0, a.1, o), object::decode(b.0, b.1, o));
+    if o.show_secrets {
+        return diff(&shown_a, &shown_b);
+    }
+    let open = DecodeOptions { show_secrets: true };
+    let (open_a, open_b) = (object::decode(a.0, a.1, &open), object::decode(b.0, b.1, &open));
+    if open_a == shown_a && open_b == shown_b {
+        return diff(&shown_a, &shown_b);
+    }
+    let all = diff(&open_a, &open_b);
+    let mut out = FieldDiff::default();
+    let mut named = std::collections::HashSet::new();
+    for c in &all.changes {
+        let p = shown_path(&c.path, &shown_a, &shown_b);
+        if named.insert(p.clone()) {
+            out.push(&p, shown_a.pointer(&p), shown_b.pointer(&p));
+        }
+    }
+    out.total += all.total.saturating_sub(all.changes.len() as u64);
+    out
+}
+
+/// The longest leading part of JSON Pointer `path` (whole segments) that `a` or `b` holds.
+fn shown_path(path: &str, a: &Value, b: &Value) -> String {
+    let mut end = path.len();
+    loop {
+        let p = &path[..end];
+        if a.pointer(p).is_some() || b.pointer(p).is_some() {
+            return p.to_string();
+        }
+        match p.rfind('/') {
+            Some(i) => end = i,
+            None => return String::new(),
+        }
+    }
 }
 
 fn escape(name: &str) -> String {
@@ -105,6 +149,40 @@ mod tests {
         assert_eq!(diff(&a, &a), FieldDiff::default());
         let whole = diff(&json!(1), &json!("1"));
         assert_eq!(whole.changes[0].path, "");
+    }
+
+    #[test]
+    fn a_secret_changed_at_the_same_length_is_listed_redacted() {
+        // Both sides redact to `<redacted: 12 bytes>`: `diff --decode` said no field changed.
+        let secret =
+            |data: &str| format!(r#"{{"kind":"Secret","apiVersion":"v1","metadata":{{"name":"s"}},"data":{data}}}"#);
+        let (a, b) = (secret(r#"{"pw":"aHVudGVyMi1vbmU="}"#), secret(r#"{"pw":"aHVudGVyMi10d28="}"#));
+        let key: &[u8] = b"/registry/secrets/ns/s";
+        let hide = DecodeOptions { show_secrets: false };
+        let d = decoded((key, a.as_bytes()), (key, b.as_bytes()), &hide);
+        assert_eq!(d.total, 1);
+        assert_eq!(d.changes[0].path, "/data/pw");
+        assert_eq!(d.changes[0].a, Some(json!("<redacted: 11 bytes>")));
+        assert_eq!(d.changes[0].a, d.changes[0].b);
+        let show = decoded((key, a.as_bytes()), (key, b.as_bytes()), &DecodeOptions { show_secrets: true });
+        assert_eq!(show.changes[0].b, Some(json!("aHVudGVyMi10d28=")));
+        // A data key that is no key name (damage) is a placeholder: named by the path above it.
+        let (a, b) = (secret(r#"{"hunter2 pw!":"eA=="}"#), secret(r#"{"hunter2 pw!":"eQ=="}"#));
+        let d = decoded((key, a.as_bytes()), (key, b.as_bytes()), &hide);
+        let text = serde_json::to_string(&d).unwrap();
+        assert_eq!((d.total, d.changes[0].path.as_str()), (1, "/data"), "{text}");
+        assert!(!text.contains("hunter2") && !text.contains("eA==") && !text.contains("eQ=="), "{text}");
+        // Nothing hidden: the plain diff.
+        let cm = |v: &str| format!(r#"{{"kind":"ConfigMap","data":{{"k":"{v}"}}}}"#);
+        let c = decoded(
+            (b"/registry/configmaps/ns/c", cm("1").as_bytes()),
+            (b"/registry/configmaps/ns/c", cm("2").as_bytes()),
+            &hide,
+        );
+        assert_eq!(
+            c,
+            diff(&json!({"kind":"ConfigMap","data":{"k":"1"}}), &json!({"kind":"ConfigMap","data":{"k":"2"}}))
+        );
     }
 
     #[test]
