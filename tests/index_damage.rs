@@ -1,7 +1,8 @@
-//! An index damaged where redb's read-only open does not look (it skips the integrity check that
-//! opening for writing runs): the first write finds it, and it is moved aside and replaced then,
-//! as a damaged index is at open, so that later runs are quiet and record again. Before, every
-//! later run warned "index not updated" and recorded nothing.
+//! What the index cannot vouch for. An index damaged where redb's read-only open does not look
+//! (it skips the integrity check that opening for writing runs): the first write finds it, and it
+//! is moved aside and replaced then, as a damaged index is at open, so that later runs are quiet
+//! and record again (before, every later run warned "index not updated" and recorded nothing).
+//! And a file whose bytes rotted under an unchanged identity: a hash asked for is computed.
 
 mod common;
 use std::path::Path;
@@ -43,4 +44,24 @@ fn an_index_found_damaged_by_a_write_is_replaced_then_and_later_runs_are_quiet()
         assert!(String::from_utf8_lossy(&rows.stdout).lines().count() >= 2, "{at}: the later runs are recorded");
     }
     assert!(moved_at_write > 0, "no flip reached the case (redb's layout changed?)");
+}
+
+#[test]
+fn status_check_hash_hashes_every_time_even_when_the_index_knows_the_file() {
+    // Bit rot inside a value keeps the size, the meta pages and (restored here) the mtime: the
+    // identity cannot see it, and `status --check-hash` answered "ok" from the index.
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("k8s.snap.db");
+    std::fs::write(&f, common::bytes("k8s-0.005.snap.db")).unwrap();
+    let ix = tmp.path().join("index.redb");
+    let status =
+        || common::boltscope().arg("--index").arg(&ix).args(["status", "--check-hash"]).arg(&f).output().unwrap();
+    assert!(status().status.success());
+    let mtime = std::fs::metadata(&f).unwrap().modified().unwrap();
+    std::fs::write(&f, common::with_last_value_flipped("k8s-0.005.snap.db")).unwrap();
+    std::fs::File::options().write(true).open(&f).unwrap().set_modified(mtime).unwrap();
+    let out = status();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("trailer_mismatch"), "{err}");
 }
