@@ -26,6 +26,12 @@ pub enum Error {
         /// What the first bytes suggest, if anything.
         looks_like: Option<String>,
     },
+    /// A bbolt file (a meta page carries bbolt's magic) whose two meta pages are both invalid:
+    /// why, each page named with the byte offset of what is wrong.
+    MetasInvalid {
+        /// Each page's reason.
+        why: String,
+    },
     /// The meta page asked for (`--meta N`) cannot be used.
     MetaUnusable {
         /// 0 or 1.
@@ -76,7 +82,8 @@ impl Error {
             Error::Io(_) => ErrorKind::Io,
             Error::NotAFile { .. } => ErrorKind::NotAFile,
             Error::TooSmall(_) => ErrorKind::TooSmall,
-            Error::NotBbolt { .. } => ErrorKind::NotBbolt,
+            // Both meta pages broken: as good as no bbolt file to every reader but salvage.
+            Error::NotBbolt { .. } | Error::MetasInvalid { .. } => ErrorKind::NotBbolt,
             Error::MetaUnusable { .. } => ErrorKind::MetaUnusable,
             Error::Archive(_) => ErrorKind::Archive,
         }
@@ -104,6 +111,7 @@ impl fmt::Display for Error {
                 f.write_str("not a bbolt database: neither meta page (0 or 1) is valid")
             }
             Error::NotBbolt { looks_like: Some(what) } => write!(f, "not a bbolt database: it looks like {what}"),
+            Error::MetasInvalid { why } => write!(f, "neither meta page (0 or 1) is valid: {why}"),
             Error::MetaUnusable { index, why } => write!(f, "meta page {index} is not valid: {why}"),
             // The message names its file first; callers print the file already.
             Error::Archive(e) => {

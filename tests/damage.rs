@@ -151,6 +151,24 @@ fn bad_checksum_on_the_active_meta_falls_back_to_the_other() {
 }
 
 #[test]
+fn both_meta_pages_damaged_are_each_named_with_the_byte_offset() {
+    // The error said only "neither meta page (0 or 1) is valid", of a file that carries bbolt's
+    // magic twice: now each page's reason and where it lies.
+    let mut d = common::bytes(FIXTURE);
+    d[72] ^= 0x01; // meta page 0's checksum
+    d[PS + 20] ^= 0x01; // meta page 1's version
+    let e = DbView::new(&d).unwrap_err();
+    assert_eq!(e.kind(), boltscope::error::ErrorKind::NotBbolt);
+    let msg = e.to_string();
+    assert!(msg.starts_with("neither meta page (0 or 1) is valid: meta page 0: checksum"), "{msg}");
+    assert!(msg.contains("(byte offset 72)") && msg.contains(&format!("(byte offset {})", PS + 20)), "{msg}");
+    assert!(msg.contains("meta page 1: version"), "{msg}");
+    // Not bbolt at all: as before.
+    let e = DbView::new(&vec![7u8; 3 * PS]).unwrap_err();
+    assert_eq!(e.to_string(), "not a bbolt database: neither meta page (0 or 1) is valid");
+}
+
+#[test]
 fn snapshot_with_one_bad_meta_still_gives_etcdutls_figures() {
     // A snapshot's two meta pages describe the same tree (Tx.WriteTo), so the figures from the
     // surviving meta are exactly what etcdutl printed for the intact file.

@@ -155,6 +155,40 @@ impl Meta {
     }
 }
 
+/// Why neither meta page of `data` is valid, when one carries bbolt's magic (a bbolt file whose
+/// meta pages were both damaged, not some other file): each page's reason, with the byte offset
+/// of the field at fault. Page 1 is looked for where page 0's page size puts it, else at the
+/// offsets bbolt probes.
+fn neither(data: &[u8]) -> Option<String> {
+    let order = detect_order(data)?;
+    let at = |off: usize| data.get(off..).and_then(|p| Meta::parse(p, order)).filter(|m| m.magic == MAGIC);
+    let first = at(0);
+    let second = match first.as_ref().filter(|m| page_size_ok(m.page_size)) {
+        Some(m) => at(m.page_size as usize).map(|s| (m.page_size as usize, s)),
+        None => (0..21).map(|i| 1024usize << i).find_map(|off| Some((off, at(off)?))),
+    };
+    if first.is_none() && second.is_none() {
+        return None;
+    }
+    let tell = |i: usize, found: Option<(usize, Meta)>| match found {
+        None => format!("meta page {i}: no bbolt meta page found"),
+        Some((off, m)) => {
+            let why = m.error.unwrap_or_else(|| "its page size disagrees with where it lies".into());
+            let field = if m.magic != MAGIC {
+                M_MAGIC
+            } else if m.version != VERSION {
+                M_VERSION
+            } else if why.starts_with("checksum") {
+                M_CHECKSUM
+            } else {
+                M_PAGE_SIZE
+            };
+            format!("meta page {i}: {why} (byte offset {})", off + field)
+        }
+    };
+    Some(format!("{}; {}", tell(0, first.map(|m| (0, m))), tell(1, second)))
+}
+
 fn page_size_ok(ps: u32) -> bool {
     ps.is_power_of_two() && (MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&ps)
 }
@@ -216,7 +250,7 @@ impl Metas {
             }
         }
         let Some((order, page_size)) = found else {
-            return Err(Error::not_bbolt());
+            return Err(neither(data).map_or_else(Error::not_bbolt, |why| Error::MetasInvalid { why }));
         };
         let ps = page_size as usize;
         let pages = [Meta::parse(data, order), data.get(ps..).and_then(|p| Meta::parse(p, order))];
