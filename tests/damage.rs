@@ -151,6 +151,35 @@ fn bad_checksum_on_the_active_meta_falls_back_to_the_other() {
 }
 
 #[test]
+fn a_high_water_mark_past_the_end_is_found_in_either_meta_page_and_never_saturated() {
+    // The other meta page's mark was not looked at (check said OK), and a mark whose bytes
+    // overflow 64 bits was printed as 18446744073709551615 bytes.
+    let base = common::bytes(FIXTURE);
+    let l = layout(&base);
+    let edit = |page: usize, hwm: u64| {
+        let mut d = base.clone();
+        let m = page * PS;
+        put_u64(&mut d, m + 56, hwm);
+        let sum = boltscope::bbolt::meta::fnv1a64(&d[m + 16..m + 72]);
+        d[m + 72..m + 80].copy_from_slice(&sum.to_le_bytes());
+        d
+    };
+    let other = 1 - l.active_meta;
+    let d = edit(other, 1 << 40);
+    let v = DbView::new(&d).unwrap();
+    assert_eq!(v.meta_index, l.active_meta);
+    let p: Vec<_> = v.file_problems().into_iter().filter(|p| p.kind == ProblemKind::HwmPastEof).collect();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!((p[0].page, p[0].offset), (Some(other as u64), Some((other * PS + 56) as u64)));
+    assert!(p[0].message.starts_with(&format!("meta page {other} (the other one): ")), "{}", p[0].message);
+    let d = edit(l.active_meta, 1 << 62);
+    let v = DbView::new(&d).unwrap();
+    let p = v.file_problems();
+    let m = &p.iter().find(|p| p.kind == ProblemKind::HwmPastEof).unwrap().message;
+    assert!(m.contains("more bytes than 64 bits count") && !m.contains("18446744073709551615"), "{m}");
+}
+
+#[test]
 fn both_meta_pages_damaged_are_each_named_with_the_byte_offset() {
     // The error said only "neither meta page (0 or 1) is valid", of a file that carries bbolt's
     // magic twice: now each page's reason and where it lies.

@@ -243,22 +243,33 @@ impl<'a> DbView<'a> {
     pub fn file_problems(&self) -> Vec<Problem> {
         let mut out = self.metas.problems();
         let body = self.body_len() as u64;
-        if self.total_size() > body {
+        // The mark of the meta page read, then the other's when it is valid (the tree bbolt falls
+        // back to: a mark past the end there is a file cut short for it too).
+        let other = 1 - self.meta_index.min(1);
+        let other_hwm = match self.metas.pages.get(other) {
+            Some(Some(m)) if m.is_valid() && m.page_size == self.metas.page_size => Some(m.pgid),
+            _ => None,
+        };
+        let marks = [(self.meta_index, Some(self.hwm)), (other, other_hwm)];
+        for (i, hwm) in marks.into_iter().filter_map(|(i, h)| Some((i, h?))) {
+            let size = match hwm.checked_mul(self.page_size) {
+                Some(s) if s <= body => continue,
+                Some(s) => format!("{s} bytes"),
+                None => "more bytes than 64 bits count".into(),
+            };
+            let whose = if i == self.meta_index { String::new() } else { format!("meta page {i} (the other one): ") };
             out.push(
                 Problem::new(
                     ProblemKind::HwmPastEof,
                     format!(
-                        "high-water mark {} x page size {} = {} bytes is past the end of the file ({body} bytes)",
-                        self.hwm,
-                        self.page_size,
-                        self.total_size()
+                        "{whose}high-water mark {hwm} x page size {} = {size} is past the end of the file ({body} \
+                         bytes)",
+                        self.page_size
                     ),
                 )
-                .page(self.meta_index as u64)
+                .page(i as u64)
                 // Where that meta page states the high-water mark.
-                .offset(
-                    (self.meta_index as u64).saturating_mul(self.page_size).saturating_add(super::meta::M_PGID as u64),
-                ),
+                .offset((i as u64).saturating_mul(self.page_size).saturating_add(super::meta::M_PGID as u64)),
             );
         }
         out
