@@ -113,6 +113,9 @@ pub struct Walked {
     pub files: Vec<PathBuf>,
     /// Folders whose listing failed, with the reason.
     pub unreadable: Vec<(PathBuf, io::Error)>,
+    /// What is named like a backup but is no regular file (a FIFO, a device, a socket, or a
+    /// link to one): never opened (a FIFO would block), but not passed over in silence.
+    pub special: Vec<PathBuf>,
 }
 
 impl Walked {
@@ -136,9 +139,12 @@ impl Walked {
                 // (and then found unreadable); a link to a folder is not followed (no cycles).
                 match std::fs::metadata(&path) {
                     Ok(m) if m.is_file() => self.files.push(path),
+                    Ok(m) if !m.is_dir() && named_like_backup(&path) => self.special.push(path),
                     Err(_) if named_like_backup(&path) => self.files.push(path),
                     _ => {}
                 }
+            } else if named_like_backup(&path) {
+                self.special.push(path);
             }
         }
     }
@@ -229,6 +235,16 @@ mod tests {
                 "wiped.db"
             ]
         );
+        assert!(w.special.is_empty());
+        // A FIFO named like a backup, and a link to one: listed apart, never opened; others not.
+        for name in ["fifo.db", "pipe.txt"] {
+            assert!(std::process::Command::new("mkfifo").arg(dir.join(name)).status().unwrap().success());
+        }
+        std::os::unix::fs::symlink(dir.join("fifo.db"), dir.join("etcd-snapshot-n-1700000002")).unwrap();
+        let mut w = Walked::default();
+        w.walk(&dir);
+        let special: Vec<_> = w.special.iter().map(|p| p.strip_prefix(&dir).unwrap().display().to_string()).collect();
+        assert_eq!(special, ["etcd-snapshot-n-1700000002", "fifo.db"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -37,6 +37,9 @@ pub fn run(a: &ScanArgs, ix: &Ix) -> Verdict {
         failed += 1;
         outln!("{}/  unreadable folder: {e}", d.display());
     }
+    for p in &walked.special {
+        outln!("{}  skipped: named like a backup, but not a regular file (never opened)", p.display());
+    }
     for (p, r) in dbs.iter().zip(&results) {
         match r {
             Ok((r, torn)) => {
@@ -62,12 +65,12 @@ pub fn run(a: &ScanArgs, ix: &Ix) -> Verdict {
     }
     outln!(
         "scanned {} files: {} bbolt ({} in all), {} with problems, {} unreadable, {} skipped{}",
-        files.len(),
+        files.len() + walked.special.len(),
         results.iter().filter(|r| r.is_ok()).count(),
         h(total),
         problems,
         failed,
-        files.len() - dbs.len(),
+        files.len() - dbs.len() + walked.special.len(),
         if ix.enabled() { "" } else { "; no index, nothing recorded" }
     );
     if failed > 0 {
