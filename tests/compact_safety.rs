@@ -169,7 +169,7 @@ fn a_destination_that_is_not_a_regular_file_is_never_replaced() {
     assert_eq!(hash_revision_keys(&target), hash_revision_keys(&src));
     // ... and the summary names the file replaced, which may lie in another folder.
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains(&format!("its target {} was replaced", target.display())), "{said}");
+    assert!(said.contains(&format!("written to its target {}", target.display())), "{said}");
     let out = compact(&["--force", "-w", "json"], &src, link.to_str().unwrap());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["dst_target"].as_str(), Some(target.to_str().unwrap()), "{v}");
@@ -188,8 +188,15 @@ fn a_destination_that_is_not_a_regular_file_is_never_replaced() {
         assert!(err(&out).contains("exists"), "{cmd}: {}", err(&out));
         assert!(!nowhere.exists(), "{cmd} wrote through the dangling link");
     }
-    assert!(compact(&["--force"], &src, d).status.success());
+    let out = compact(&["--force"], &src, d);
+    assert!(out.status.success());
     assert_eq!(hash_revision_keys(&nowhere), hash_revision_keys(&src));
+    // It said "its target was replaced" of a file it created.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!("written to its target {}", nowhere.display())) && !said.contains("replaced"),
+        "{said}"
+    );
 }
 
 /// etcdutl's HASH, REVISION and TOTAL KEYS of a file, as `status` prints them (its size differs

@@ -257,7 +257,7 @@ fn summary(r: &compact::Report) -> String {
         n => format!(", SRC read {n} times: it changed while read"),
     };
     let dst = match &r.dst_target {
-        Some(t) => format!("{} (a symbolic link: its target {t} was replaced)", r.dst),
+        Some(t) => format!("{} (a symbolic link: written to its target {t})", r.dst),
         None => r.dst.clone(),
     };
     format!(
