@@ -33,7 +33,13 @@ pub fn to_json(v: &[u8]) -> Result<Value, String> {
     if !reader.is_empty() {
         return Err(format!("{} bytes after the CBOR item", reader.len()));
     }
-    Ok(convert(item))
+    // Kubernetes' CBOR decoder refuses a map that holds a key twice (one would hide the other).
+    let mut dup = None;
+    let v = convert(item, &mut dup);
+    match dup {
+        Some(n) => Err(format!("a CBOR map holds a key of {n} bytes twice")),
+        None => Ok(v),
+    }
 }
 
 fn describe<T: std::fmt::Debug>(e: &ciborium::de::Error<T>) -> String {
@@ -48,7 +54,8 @@ fn describe<T: std::fmt::Debug>(e: &ciborium::de::Error<T>) -> String {
     }
 }
 
-fn convert(v: ciborium::Value) -> Value {
+/// The JSON form of a CBOR item; `dup` gets the length of the first map key met twice.
+fn convert(v: ciborium::Value, dup: &mut Option<usize>) -> Value {
     use ciborium::Value as C;
     match v {
         C::Null => Value::Null,
@@ -85,22 +92,25 @@ fn convert(v: ciborium::Value) -> Value {
         },
         C::Tag(22, inner) => match *inner {
             C::Bytes(b) => Value::String(base64(&b)),
-            other => convert(other),
+            other => convert(other, dup),
         },
         C::Tag(tag @ (2 | 3), inner) => match *inner {
             C::Bytes(b) => bignum(tag == 3, &b),
-            other => convert(other),
+            other => convert(other, dup),
         },
-        C::Tag(_, inner) => convert(*inner),
-        C::Array(a) => Value::Array(a.into_iter().map(convert).collect()),
+        C::Tag(_, inner) => convert(*inner, dup),
+        C::Array(a) => Value::Array(a.into_iter().map(|x| convert(x, dup)).collect()),
         C::Map(entries) => {
             let mut m = Map::new();
             for (k, v) in entries {
-                let key = match convert(k) {
+                let key = match convert(k, dup) {
                     Value::String(s) => s,
                     other => other.to_string(),
                 };
-                m.insert(key, convert(v));
+                if m.contains_key(&key) {
+                    dup.get_or_insert(key.len());
+                }
+                m.insert(key, convert(v, dup));
             }
             Value::Object(m)
         }
@@ -143,6 +153,11 @@ mod tests {
         v.extend_from_slice(b"data");
         v.extend_from_slice(&[0xd6, 0x43, 1, 2, 3]);
         assert_eq!(to_json(&v).unwrap(), json!({"kind": "ConfigMap", "data": "AQID"}));
+        // The same key twice: refused, as Kubernetes' decoder does (the last one was shown).
+        let mut dup = b"\xd9\xd9\xf7\xa2\x44kind\x43One\x44kind\x43Two".to_vec();
+        assert_eq!(to_json(&dup).unwrap_err(), "a CBOR map holds a key of 4 bytes twice");
+        dup[4] = 0x64; // the first key as text: the same JSON key
+        assert!(to_json(&dup).is_err());
         // Text strings, negative and big integers, floats, non-UTF-8 bytes, integer keys.
         let w = [
             0xa5, 0x61, b'a', 0x20, // "a": -1

@@ -312,3 +312,11 @@ fn an_envelope_without_a_kind_is_an_error() {
     let ok = decode(b"/registry/configmaps/ns/k", &envelope("v1", "ConfigMap", &bytes(1, &bytes(1, b"k"))), &HIDE);
     assert!(ok.get("decodeError").is_none(), "{ok}");
 }
+
+#[test]
+fn a_map_key_that_is_not_utf8_is_told() {
+    // An annotation key `\xfe` was shown as U+FFFD with no decodeError.
+    let m = [bytes(1, b"cm"), entry(12, b"\xfe", b"v")].concat();
+    let v = decode(b"/registry/configmaps/ns/cm", &envelope("v1", "ConfigMap", &bytes(1, &m)), &HIDE);
+    assert!(err(&v).contains("key of 1 bytes is not UTF-8"), "{v}");
+}

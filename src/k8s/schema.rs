@@ -199,6 +199,10 @@ fn map_key(key: &[u8], secret_data: bool, nth: usize, m: &Map<String, Value>, cx
         cx.error(format!("entry {nth}: key of {} bytes is not a key name; redacted", key.len()));
         secret::redacted_key(key.len(), m)
     } else {
+        if std::str::from_utf8(key).is_err() {
+            // Shown with replacement characters; told, as a string value that is not UTF-8 is.
+            cx.error(format!("entry {nth}: key of {} bytes is not UTF-8", key.len()));
+        }
         String::from_utf8_lossy(key).into_owned()
     };
     cx.spend(k.len() + 4).then_some(k)
