@@ -167,6 +167,27 @@ fn plot_never_replaces_a_backup_read_a_fifo_or_an_existing_file_without_force() 
     let (code, _, err) = plot(&svg, true);
     assert_eq!(code, 0, "{err}");
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    // A backup whose name is not UTF-8: the inputs were matched by their shown names (`\xfe`),
+    // and a name that is no file failed the replacement ("No such file or directory").
+    use std::os::unix::ffi::OsStrExt;
+    let odd = d.join(std::ffi::OsStr::from_bytes(b"etcd-snapshot-server-0-1764633600-\xfe"));
+    std::fs::copy(snap, &odd).unwrap();
+    let (code, _, err) = plot(&svg, true);
+    assert_eq!(code, 0, "{err}");
+    // A new chart gets the mode the user's umask gives (it was 0644 whatever the umask).
+    use std::os::unix::fs::PermissionsExt;
+    let private = tmp.path().join("private.svg");
+    let bin = common::boltscope().get_program().to_owned();
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 077 && exec \"$0\" --no-index trend --plot \"$1\" \"$2\" > /dev/null")
+        .arg(&bin)
+        .arg(&private)
+        .arg(&d)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o600);
     let left: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .flatten()

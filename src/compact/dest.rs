@@ -106,19 +106,20 @@ pub(crate) fn prepare(src: &Path, dst: &Destination, force: bool) -> Result<Plac
 /// Writes `bytes` as the file `dst` (a report, a chart) by the rules a copy follows: refused
 /// where [`prepare`] refuses (a DST that is not a regular file or a link to one, under `/dev` or
 /// `/proc`, one of `inputs` itself, or existing without `force`), written to a temporary file in
-/// its folder, fsynced, and renamed into place (the folder fsynced). A new file gets mode 0644
-/// (less the umask's bits the temporary file kept), a replaced one keeps its mode.
+/// its folder, fsynced, and renamed into place (the folder fsynced). A new file gets the mode a
+/// file created by the user's shell would (0666 less the umask), a replaced one keeps its mode.
 pub fn write_file(dst: &Path, inputs: &[&Path], force: bool, bytes: &[u8]) -> Result<(), CompactError> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let place = place_file(dst, inputs, force)?;
-    let mut tmp = place.temporary()?;
+    // Created with 0666: the kernel takes the umask's bits off, as for any new file.
+    let mut tmp = place.temporary_with(Some(std::fs::Permissions::from_mode(0o666)))?;
     tmp.write_all(bytes)?;
-    let mode = match place.target.as_deref().map(std::fs::metadata) {
-        Some(Ok(m)) if m.is_file() => m.permissions(),
-        _ => std::fs::Permissions::from_mode(0o644),
-    };
-    tmp.as_file().set_permissions(mode)?;
+    if let Some(Ok(m)) = place.target.as_deref().map(std::fs::metadata) {
+        if m.is_file() {
+            tmp.as_file().set_permissions(m.permissions())?;
+        }
+    }
     tmp.as_file().sync_all()?;
     place.finish(tmp, force)
 }
@@ -129,8 +130,8 @@ fn place_file(dst: &Path, inputs: &[&Path], force: bool) -> Result<Place, Compac
     let dst = dst.to_path_buf();
     let target = resolve(&dst)?;
     if let Ok(d) = std::fs::metadata(&target) {
-        for src in inputs {
-            let s = std::fs::metadata(src)?;
+        // An input that is gone (a backup the index remembers) cannot be the file replaced.
+        for s in inputs.iter().filter_map(|src| std::fs::metadata(src).ok()) {
             if (s.dev(), s.ino()) == (d.dev(), d.ino()) {
                 return Err(CompactError::IsSource(dst));
             }
@@ -170,7 +171,18 @@ impl Place {
     /// A new temporary file in the destination's folder, named with this process's id, locked
     /// for as long as it is open (see [`unfinished::remove_stale`]).
     pub(crate) fn temporary(&self) -> Result<tempfile::NamedTempFile, CompactError> {
-        let tmp = tempfile::Builder::new().prefix(&unfinished::prefix()).tempfile_in(&self.dir)?;
+        self.temporary_with(None)
+    }
+
+    /// [`Place::temporary`] created with `mode` (less the umask) instead of 0600.
+    fn temporary_with(&self, mode: Option<std::fs::Permissions>) -> Result<tempfile::NamedTempFile, CompactError> {
+        let prefix = unfinished::prefix();
+        let mut b = tempfile::Builder::new();
+        b.prefix(&prefix);
+        if let Some(m) = mode {
+            b.permissions(m);
+        }
+        let tmp = b.tempfile_in(&self.dir)?;
         crate::sys::try_lock_exclusive(tmp.as_file());
         Ok(tmp)
     }

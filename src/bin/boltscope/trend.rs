@@ -205,7 +205,7 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
             return Verdict::Unreadable;
         }
     };
-    let measured: Vec<_> = files.par_iter().map(|p| (p, measure(p, ix))).collect();
+    let measured: Vec<(&PathBuf, _)> = files.par_iter().map(|p| (p, measure(p, ix))).collect();
     let mut verdict = Verdict::Clean;
     for s in skipped.iter().filter(|s| s.kind == UNREADABLE_FOLDER) {
         errln!("boltscope: {}: {}", s.path, s.message);
@@ -269,7 +269,8 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
         );
     }
     if let Some(svg) = &args.plot {
-        let read: Vec<&Path> = series.iter().flat_map(|s| s.points.iter().map(|p| Path::new(&p.path))).collect();
+        // Every file read (skipped ones too), by its real name: none may be replaced.
+        let read: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
         if let Err(e) = trend_plot::write(svg, &series, args.quota, &read, args.force) {
             errln!("boltscope: {}: {e}", svg.display());
             verdict = Verdict::Unreadable;
