@@ -44,8 +44,7 @@ impl FieldDiff {
 /// The field-level differences between `a` and `b`.
 pub fn diff(a: &Value, b: &Value) -> FieldDiff {
     let mut out = FieldDiff::default();
-    let mut path = String::new();
-    walk(a, b, &mut path, &mut out);
+    walk(a, b, &mut String::new(), &mut |p, u, v| out.push(p, u, v));
     out
 }
 
@@ -64,16 +63,16 @@ pub fn decoded(a: (&[u8], &[u8]), b: (&[u8], &[u8]), o: &DecodeOptions) -> Field
     if open_a == shown_a && open_b == shown_b {
         return diff(&shown_a, &shown_b);
     }
-    let all = diff(&open_a, &open_b);
+    // Every difference of the open forms (no cap: a hidden one must not push a shown one past
+    // the list), each counted once per path the shown forms name.
     let mut out = FieldDiff::default();
     let mut named = std::collections::HashSet::new();
-    for c in &all.changes {
-        let p = shown_path(&c.path, &shown_a, &shown_b);
+    walk(&open_a, &open_b, &mut String::new(), &mut |path, _, _| {
+        let p = shown_path(path, &shown_a, &shown_b);
         if named.insert(p.clone()) {
             out.push(&p, shown_a.pointer(&p), shown_b.pointer(&p));
         }
-    }
-    out.total += all.total.saturating_sub(all.changes.len() as u64);
+    });
     out
 }
 
@@ -96,7 +95,11 @@ fn escape(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 
-fn walk(a: &Value, b: &Value, path: &mut String, out: &mut FieldDiff) {
+/// What [`walk`] calls with each differing leaf: its path, and the two sides.
+type Leaf<'o> = dyn FnMut(&str, Option<&Value>, Option<&Value>) + 'o;
+
+/// Calls `out` with every leaf of `a` and `b` that differs.
+fn walk(a: &Value, b: &Value, path: &mut String, out: &mut Leaf<'_>) {
     if a == b {
         return;
     }
@@ -111,7 +114,7 @@ fn walk(a: &Value, b: &Value, path: &mut String, out: &mut FieldDiff) {
                 path.push_str(&escape(n));
                 match (x.get(n), y.get(n)) {
                     (Some(u), Some(v)) => walk(u, v, path, out),
-                    (u, v) => out.push(path, u, v),
+                    (u, v) => out(path, u, v),
                 }
                 path.truncate(len);
             }
@@ -122,12 +125,12 @@ fn walk(a: &Value, b: &Value, path: &mut String, out: &mut FieldDiff) {
                 path.push_str(&i.to_string());
                 match (x.get(i), y.get(i)) {
                     (Some(u), Some(v)) => walk(u, v, path, out),
-                    (u, v) => out.push(path, u, v),
+                    (u, v) => out(path, u, v),
                 }
                 path.truncate(len);
             }
         }
-        _ => out.push(path, Some(a), Some(b)),
+        _ => out(path, Some(a), Some(b)),
     }
 }
 
@@ -172,6 +175,18 @@ mod tests {
         let text = serde_json::to_string(&d).unwrap();
         assert_eq!((d.total, d.changes[0].path.as_str()), (1, "/data"), "{text}");
         assert!(!text.contains("hunter2") && !text.contains("eA==") && !text.contains("eQ=="), "{text}");
+        // More hidden changes than a list holds, and one shown: both named, counted once each.
+        let many = |v: &str, app: &str| {
+            let data: Vec<String> = (0..250).map(|i| format!(r#""k {i}":"{v}""#)).collect();
+            format!(
+                r#"{{"kind":"Secret","metadata":{{"name":"s","labels":{{"app":"{app}"}}}},"data":{{{}}}}}"#,
+                data.join(",")
+            )
+        };
+        let (a, b) = (many("eA==", "1"), many("eQ==", "2"));
+        let d = decoded((key, a.as_bytes()), (key, b.as_bytes()), &hide);
+        let paths: Vec<&str> = d.changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!((paths, d.total), (vec!["/data", "/metadata/labels/app"], 2));
         // Nothing hidden: the plain diff.
         let cm = |v: &str| format!(r#"{{"kind":"ConfigMap","data":{{"k":"{v}"}}}}"#);
         let c = decoded(
