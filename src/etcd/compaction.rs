@@ -50,8 +50,9 @@ pub struct Keep {
     pub len: u64,
     /// Entries that survive.
     pub kept: u64,
-    /// Whether a surviving entry has a main revision at or below R (etcd filters HashKV by its
-    /// keep set only then).
+    /// Whether etcd's keep set at R is not empty: a survivor at or below R that is not a
+    /// tombstone (etcd filters HashKV by its keep set only then, and that set drops a tombstone
+    /// even at R, which compaction keeps since etcd 3.5.16).
     pub kept_at_or_below: bool,
     /// Keys whose records at or below R (of the keys selected) break etcd's rules for a history
     /// ([`History::broken`](super::history::History::broken)): `check`'s `history_inconsistent`.
@@ -153,7 +154,7 @@ pub fn judge_gathered(view: &DbView<'_>, chunks: Vec<HistoryChunk>) -> Judged {
     let mut chunks: Vec<Gathered> = chunks.into_iter().map(|c| c.0).collect();
     chunks.par_iter_mut().for_each(Gathered::group);
     let holes = holes(&chunks, &compacted);
-    let broken = reduce(&chunks, &compacted, u64::MAX).iter().map(|(_, b)| b).sum();
+    let broken = reduce(&chunks, &compacted, u64::MAX).iter().map(|(_, b, _)| b).sum();
     Judged { broken, compacted, named: Vec::new(), unjudged: 0, holes }
 }
 
@@ -272,11 +273,11 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
         }
         let survivors = reduce(&chunks, &compacted, rev);
         drop(chunks);
-        for (ords, broken) in survivors {
+        for (ords, broken, live) in survivors {
             k.history_broken += broken;
+            k.kept_at_or_below |= live;
             for ord in ords {
                 k.set(ord);
-                k.kept_at_or_below = true;
             }
         }
     }

@@ -168,7 +168,10 @@ pub(super) fn push_chunk(chunks: &mut Vec<Gathered>, g: Gathered) -> Result<(), 
 /// Reduces a pass's chunks (each grouped by partition) to the survivors of a compaction at `rev`,
 /// partition by partition on every core: the ordinals that survive, and how many keys hold a
 /// history that breaks etcd's rules against `compacted`.
-pub(super) fn reduce(chunks: &[Gathered], compacted: &Compacted, rev: u64) -> Vec<(Vec<u64>, u64)> {
+/// Per partition of the keys: the survivors' positions, the keys whose histories break etcd's
+/// rules, and whether a survivor is not a tombstone (one at exactly `rev` survives compaction, as
+/// etcd >= 3.5.16 keeps it, but etcd's keep set for HashKV drops it in every version).
+pub(super) fn reduce(chunks: &[Gathered], compacted: &Compacted, rev: u64) -> Vec<(Vec<u64>, u64, bool)> {
     // The newest record of each key wins (chunks and the records of a partition within a
     // chunk are in revision order); it survives unless it is a tombstone below `rev`. Each
     // record is folded into its key's history on the way.
@@ -188,8 +191,13 @@ pub(super) fn reduce(chunks: &[Gathered], compacted: &Compacted, rev: u64) -> Ve
                     .or_insert(Newest { ord_tomb: r.ord_tomb, main: r.main, history: h });
             }
             let broken = newest.values().filter(|n| n.history.broken(compacted)).count() as u64;
-            let kept = newest.into_values().filter(|n| survives(n.main, n.ord_tomb & TOMB != 0, rev));
-            (kept.map(|n| n.ord_tomb & ORD).collect(), broken)
+            let kept: Vec<u64> = newest
+                .into_values()
+                .filter(|n| survives(n.main, n.ord_tomb & TOMB != 0, rev))
+                .map(|n| n.ord_tomb)
+                .collect();
+            let live = kept.iter().any(|o| o & TOMB == 0);
+            (kept.into_iter().map(|o| o & ORD).collect(), broken, live)
         })
         .collect()
 }
