@@ -76,7 +76,8 @@ fn hash_entries(
                 continue;
             }
             if let Some((c, k)) = compact {
-                // etcd filters by its keep set only when that set has an entry at or below c.
+                // etcd filters by its keep set only when that set has an entry (it holds no
+                // tombstone, not even one at `rev`: [`Keep::kept_at_or_below`]).
                 if r.main <= c && k.kept_at_or_below && !k.get(ord - 1) {
                     continue;
                 }
