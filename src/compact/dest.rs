@@ -104,7 +104,7 @@ pub(crate) fn prepare(src: &Path, dst: &Destination, force: bool) -> Result<Plac
 }
 
 /// Writes `bytes` as the file `dst` (a report, a chart) by the rules a copy follows: refused
-/// where [`prepare`] refuses (a DST that is not a regular file or a link to one, under `/dev` or
+/// where `prepare` refuses (a DST that is not a regular file or a link to one, under `/dev` or
 /// `/proc`, one of `inputs` itself, or existing without `force`), written to a temporary file in
 /// its folder, fsynced, and renamed into place (the folder fsynced). A new file gets the mode a
 /// file created by the user's shell would (0666 less the umask), a replaced one keeps its mode.
