@@ -230,7 +230,7 @@ pub enum Command {
     /// `etcdctl watch --rev R` replays from a server holding the file.
     ///
     /// Without KEY, every key; with KEY, that key; KEY RANGE_END or --prefix select more. From
-    /// --rev R as watch reads it (below the compaction or past the current revision: refused; 0:
+    /// --rev R as watch reads it (below the compaction: refused; past the current revision, or 0:
     /// "from now on", nothing); without --rev, from the oldest revision the file holds, which
     /// includes the entries a compaction kept below its revision (no server can replay those).
     ///

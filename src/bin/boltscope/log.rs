@@ -38,9 +38,10 @@ pub struct LogArgs {
     /// Every key starting with KEY.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_parser = goflag::parse_bool, value_name = "BOOL", hide_default_value = true)]
     pub prefix: bool,
-    /// Start at this revision, as `etcdctl watch --rev R` (refused below the compaction and past
-    /// the current revision; read as etcdctl reads integers: `0x` hex, `0o`/leading-`0` octal,
-    /// `0b` binary). As with watch, 0 means "from now on" (nothing: the file has no future) and
+    /// Start at this revision, as `etcdctl watch --rev R` (refused below the compaction; past the
+    /// current revision nothing, as a watch from there replays nothing and waits; read as
+    /// etcdctl reads integers: `0x` hex, `0o`/leading-`0` octal, `0b` binary). As with watch, 0
+    /// means "from now on" (nothing: the file has no future) and
     /// a negative R is refused as compacted (when the file was never compacted, -1 gives nothing
     /// and -2 and lower are refused, as etcd keeps a compaction revision of -1 then). Without
     /// --rev: every revision the file holds, also those below the compaction that a server could
@@ -233,6 +234,8 @@ fn watch_start(store: &Store, rev: i64) -> Result<Option<u64>, RevError> {
         0 => Ok(None),
         r if r < 0 && (store.compacted.is_some() || r < -1) => Err(RevError::Compacted),
         r if r < 0 => Ok(None),
+        // A watch from past the head replays nothing and waits: the file has no future.
+        r if u64::try_from(r).is_ok_and(|r| r > store.head) => Ok(None),
         r => store.read_at(r).map(Some),
     }
 }
