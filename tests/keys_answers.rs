@@ -128,7 +128,7 @@ fn dump_record(line: &str) -> Event {
         None => b64(d["key_base64"].as_str().unwrap()),
     };
     let n = |k: &str| d[k].as_i64().unwrap_or(0);
-    let lease = d["lease"].as_str().map_or(0, |h| u64::from_str_radix(h, 16).unwrap());
+    let lease = d["lease"].as_str().map_or(0, |h| i64::from_str_radix(h, 16).unwrap() as u64);
     let value = d["value_base64"].as_str().map(b64).unwrap_or_default();
     (key, n("mod_revision"), d["tombstone"] == true, n("create_revision"), n("version"), lease, value)
 }

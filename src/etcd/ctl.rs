@@ -14,6 +14,17 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::fmt::Write;
 
+/// A lease ID as etcdctl prints it (`lease grant`, `lease list`) and reads it back (`lease
+/// timetolive ID`): Go's `%016x` of the int64, so a negative ID is `-` and fifteen digits.
+pub fn lease_id(id: u64) -> String {
+    let v = id as i64;
+    if v < 0 {
+        format!("-{:015x}", v.unsigned_abs())
+    } else {
+        format!("{v:016x}")
+    }
+}
+
 /// Standard base64 with padding, as Go encodes `[]byte` in JSON.
 pub fn b64(b: &[u8]) -> String {
     STANDARD.encode(b)
@@ -196,6 +207,15 @@ pub fn range_protobuf(h: &Header, r: &Ranged<'_>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lease_ids_as_etcdctl_lease_list_prints_them() {
+        // etcdctl 3.5.1 `lease list` for leases granted with these IDs (-5, 1, i64::MIN + 1).
+        assert_eq!(lease_id((-5i64) as u64), "-000000000000005");
+        assert_eq!(lease_id(1), "0000000000000001");
+        assert_eq!(lease_id(0x8000_0000_0000_0001), "-7fffffffffffffff");
+        assert_eq!(lease_id(0x694d_8a2f_3e1b_0c07), "694d8a2f3e1b0c07");
+    }
 
     #[test]
     fn zero_fields_are_left_out() {

@@ -285,10 +285,11 @@ pub enum Command {
     ///
     /// One record per key live at --rev R (default: the current revision), or with
     /// --all-revisions one per entry the file holds, deletes included: key (or key_base64 when it
-    /// is not UTF-8), create_revision, mod_revision, version, lease (hex, or null), tombstone,
-    /// value_size, value_base64 (null, with "redacted": true, for a plaintext Secret unless
-    /// --show-secrets). --decode replaces value_base64 with the decoded object; -o yaml writes
-    /// YAML documents instead of JSON lines. Records come in revision order, not key order.
+    /// is not UTF-8), create_revision, mod_revision, version, lease (the ID as `etcdctl lease
+    /// list` prints it, or null), tombstone, value_size, value_base64 (null, with "redacted": true,
+    /// for a plaintext Secret unless --show-secrets). --decode replaces value_base64 with the
+    /// decoded object; -o yaml writes YAML documents instead of JSON lines. Records come in
+    /// revision order, not key order.
     ///
     /// Streams with bounded memory: one bit per entry, plus at most 96 MiB per pass to find each
     /// key's newest revision (more keys take more passes), plus a window of formatted records.

@@ -134,7 +134,7 @@ fn lease(l: u64) -> String {
     if l == 0 {
         "-".into()
     } else {
-        format!("{l:x}")
+        boltscope::etcd::ctl::lease_id(l)
     }
 }
 

@@ -77,7 +77,7 @@ fn record(a: &DumpArgs, buf: &mut Vec<u8>, e: &Entry<'_>, withheld: &AtomicU64) 
     if kv.lease == 0 {
         buf.extend_from_slice(b"null");
     } else {
-        let _ = write!(buf, "\"{:x}\"", kv.lease);
+        let _ = write!(buf, "\"{}\"", boltscope::etcd::ctl::lease_id(kv.lease));
     }
     buf.extend_from_slice(b",\"tombstone\":false,\"value_size\":");
     buf.extend_from_slice(itoa::Buffer::new().format(kv.value.len()).as_bytes());

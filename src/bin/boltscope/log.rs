@@ -191,7 +191,7 @@ fn table_row(ev: &Event<'_>) -> String {
         };
         ((kv.version as i64).to_string(), size.to_string(), change)
     };
-    let lease = if kv.lease == 0 { "-".to_string() } else { format!("{:x}", kv.lease) };
+    let lease = if kv.lease == 0 { "-".to_string() } else { boltscope::etcd::ctl::lease_id(kv.lease) };
     let kind = if ev.is_delete() { "DELETE" } else { "PUT" };
     let key = crate::report::show_key(kv.key);
     let free = if ev.entry.from_free_page() { "  (free page)" } else { "" };
