@@ -65,3 +65,43 @@ fn status_check_hash_hashes_every_time_even_when_the_index_knows_the_file() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("trailer_mismatch"), "{err}");
 }
+
+#[test]
+fn parallel_writes_into_an_index_found_damaged_replace_it_once_and_all_land() {
+    // trend measures its backups in parallel: each writes a row. Two threads meeting the damage
+    // could each move the index aside, or drop their row ("index not updated").
+    let tmp = tempfile::tempdir().unwrap();
+    let f = common::path("tiny-1.snap.db", &tmp);
+    let good = tmp.path().join("good.redb");
+    assert!(check(&good, &f).status.success());
+    let base = std::fs::read(&good).unwrap();
+    // A flip the read-only open accepts and the first write's integrity check refuses.
+    let flip = (8192..8704).step_by(4).filter(|&i| i < base.len()).find(|&at| {
+        let probe = tmp.path().join(format!("probe-{at}.redb"));
+        let mut d = base.clone();
+        d[at] ^= 0xff;
+        std::fs::write(&probe, &d).unwrap();
+        String::from_utf8_lossy(&check(&probe, &f).stderr).contains("Primary is corrupted")
+    });
+    let at = flip.expect("no flip reached the case (redb's layout changed?)");
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    let names: Vec<String> = (0..8).map(|i| format!("etcd-snapshot-n-17000000{i:02}")).collect();
+    for n in &names {
+        std::fs::write(dir.join(n), common::bytes("tiny-1.snap.db")).unwrap();
+    }
+    let mut d = base.clone();
+    d[at] ^= 0xff;
+    let bad = tmp.path().join("bad.redb");
+    std::fs::write(&bad, &d).unwrap();
+    let out = common::boltscope().arg("--index").arg(&bad).arg("trend").arg(&dir).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("moved it to").count(), 1, "{err}");
+    assert!(!err.contains("not updated") && !err.contains("not used"), "{err}");
+    let rows = common::boltscope().arg("--index").arg(&bad).args(["history", "-w", "json"]).output().unwrap();
+    let text = String::from_utf8_lossy(&rows.stdout);
+    for n in &names {
+        assert!(text.contains(n.as_str()), "{n} recorded: {text}");
+    }
+}

@@ -113,6 +113,8 @@ pub struct Index {
     /// An upgrade to writing found the file damaged (redb's integrity check, which read-only
     /// opens skip): see [`Index::damaged`].
     damaged: std::sync::atomic::AtomicBool,
+    /// Closed for good ([`Index::retire`]): the file is about to be moved aside.
+    retired: std::sync::atomic::AtomicBool,
 }
 
 enum Handle {
@@ -175,6 +177,15 @@ impl Index {
         self.damaged.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Closes it for good, once no operation holds it: its file may then be moved aside and a
+    /// new index made at its path, which this one will not open again (every later operation
+    /// fails).
+    pub fn retire(&self) {
+        let mut h = self.lock();
+        *h = Handle::Closed;
+        self.retired.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn open_inner(path: &Path) -> Result<Index, String> {
         if let Some(why) = foreign(path) {
             return Err(format!("{NOT_AN_INDEX} ({why}): left as it is"));
@@ -195,7 +206,12 @@ impl Index {
         } else {
             Handle::Write(open_rw(path)?)
         };
-        let ix = Index { path: path.to_path_buf(), handle: std::sync::Mutex::new(handle), damaged: Default::default() };
+        let ix = Index {
+            path: path.to_path_buf(),
+            handle: std::sync::Mutex::new(handle),
+            damaged: Default::default(),
+            retired: Default::default(),
+        };
         ix.schema()?;
         Ok(ix)
     }
@@ -208,10 +224,16 @@ impl Index {
     /// a process cannot hold both).
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Handle>, String> {
         let mut h = self.lock();
+        if self.retired.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err("index moved aside".into());
+        }
         if !matches!(&*h, Handle::Write(_)) {
             *h = Handle::Closed;
             let rw = open_rw(&self.path).inspect_err(|m| {
-                if classify(&self.path, m) == OpenErrorKind::Damaged {
+                // Only what says the file is corrupt (redb's integrity check or repair, or a
+                // panic inside redb): a full disk or an I/O error leaves a sound index in place.
+                let corrupt = m.contains("corrupt") || m.contains("repair");
+                if corrupt && classify(&self.path, m) == OpenErrorKind::Damaged {
                     self.damaged.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
             })?;

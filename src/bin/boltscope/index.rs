@@ -39,7 +39,8 @@ impl Ix {
         Ix { ix: None, fresh: std::sync::OnceLock::new(), refresh: false, command: String::new() }
     }
 
-    /// The index written to: the one opened, or the one started in its place.
+    /// The index in use: the one opened, or the one started in its place (every read and write
+    /// goes there once it is replaced).
     fn writable(&self) -> Option<&Index> {
         match self.fresh.get() {
             Some(f) => f.as_ref(),
@@ -53,20 +54,27 @@ impl Ix {
     /// recorded nothing.
     pub fn write(&self, f: impl Fn(&Index) -> Result<(), String>) {
         let Some(ix) = self.writable() else { return };
-        let e = match f(ix) {
-            Ok(()) => return,
-            Err(e) => e,
-        };
-        if !ix.damaged() || self.fresh.get().is_some() {
-            errln!("boltscope: warning: index not updated: {e}");
-            return;
+        let Err(e) = f(ix) else { return };
+        if self.fresh.get().is_none() && ix.damaged() {
+            let err = cache::OpenError { kind: cache::OpenErrorKind::Damaged, message: e.clone() };
+            let path = ix.path().to_path_buf();
+            // Once, whichever thread gets here first; the old index is closed first, so that no
+            // other thread opens its path again while the file is moved and a new one made.
+            self.fresh.get_or_init(|| {
+                ix.retire();
+                set_aside(&path, &err)
+            });
         }
-        let err = cache::OpenError { kind: cache::OpenErrorKind::Damaged, message: e };
-        let path = ix.path().to_path_buf();
-        if let Some(fresh) = self.fresh.get_or_init(|| set_aside(&path, &err)) {
-            if let Err(e) = f(fresh) {
-                errln!("boltscope: warning: index not updated: {e}");
+        match self.fresh.get() {
+            // Written where it now goes (also when another thread replaced the index meanwhile).
+            Some(Some(fresh)) if !std::ptr::eq(fresh, ix) => {
+                if let Err(e) = f(fresh) {
+                    errln!("boltscope: warning: index not updated: {e}");
+                }
             }
+            // It could not be replaced: said once, by set_aside.
+            Some(None) => {}
+            _ => errln!("boltscope: warning: index not updated: {e}"),
         }
     }
 
@@ -78,7 +86,7 @@ impl Ix {
         data: &[u8],
         tag: &str,
     ) -> (Option<Identity>, Option<T>) {
-        let Some(ix) = &self.ix else { return (None, None) };
+        let Some(ix) = self.writable() else { return (None, None) };
         let Some(id) = cache::identity(path, data) else { return (None, None) };
         if self.refresh {
             return (Some(id), None);
@@ -130,7 +138,7 @@ impl Ix {
     /// not the old `ok`. Only for a file that exists, or one the index has rows for: a mistyped
     /// name is not recorded.
     pub fn unreadable(&self, path: &Path, e: &Error) {
-        let Some(ix) = &self.ix else { return };
+        let Some(ix) = self.writable() else { return };
         let size = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
         let row = self.row(path, size.unwrap_or(0), format!("unreadable: {e}"));
         if size.is_none() && !ix.knows(&row.path) {
@@ -141,7 +149,7 @@ impl Ix {
 
     /// Remembers a `du` report's groups for `history --resources`.
     pub fn store_du(&self, path: &Path, d: &boltscope::analysis::du_report::Du) {
-        if self.ix.is_none() {
+        if self.writable().is_none() {
             return;
         }
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -152,7 +160,7 @@ impl Ix {
 
     /// The `du` rows the index remembers for these paths (all when empty).
     pub fn du_history(&self, paths: &[String]) -> Result<Vec<cache::du::DuRow>, String> {
-        match &self.ix {
+        match self.writable() {
             Some(ix) => ix.du_history(paths),
             None => Err("no index (see --index, --no-index)".into()),
         }
@@ -160,7 +168,7 @@ impl Ix {
 
     /// History rows.
     pub fn history(&self, paths: &[String]) -> Result<Vec<HistoryRow>, String> {
-        match &self.ix {
+        match self.writable() {
             Some(ix) => ix.history(paths),
             None => Err("no index (see --index, --no-index)".into()),
         }
@@ -169,7 +177,7 @@ impl Ix {
     /// The index and the file's identity, for the key → revisions table (none without an index),
     /// and whether `--refresh` asks for it to be rebuilt.
     pub fn keyed(&self, path: &Path, data: &[u8]) -> Option<(&Index, Identity, bool)> {
-        let ix = self.ix.as_ref()?;
+        let ix = self.writable()?;
         Some((ix, cache::identity(path, data)?, self.refresh))
     }
 
