@@ -267,6 +267,18 @@ pub fn default_sigpipe() {
     }
 }
 
+/// Ignores SIGPIPE again, so that a write to a closed pipe fails with `EPIPE` instead of ending
+/// the process: for `compact -o -` and `salvage -o -`, whose temporary copy (a whole database,
+/// Secrets and all) must be removed when the reader goes away. A no-op off Linux.
+pub fn ignore_sigpipe() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler of ours and touches
+    // no memory.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 /// A value alone on its cache lines (128 bytes: the line pair x86 prefetches together), so that
 /// values that different threads write (a lock and what it guards, one per thread or shard) do
 /// not share a line: each write would otherwise take the line away from the other core.

@@ -286,3 +286,29 @@ fn a_replaced_dst_keeps_its_permissions_a_new_one_takes_the_sources() {
         assert_eq!(mode(&fresh), 0o644, "{cmd}: a new file takes SRC's");
     }
 }
+
+#[test]
+fn a_copy_to_a_reader_that_goes_away_leaves_no_temporary_copy() {
+    // `compact -o - | head -c 100`: SIGPIPE ended the process and left the whole copy (Secrets
+    // and all) in $TMPDIR, where nothing removed it.
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = common::path("cluster-0.1.snap.db", &tmp);
+    let tmpdir = tmp.path().join("tmpdir");
+    std::fs::create_dir(&tmpdir).unwrap();
+    for cmd in ["compact", "salvage"] {
+        let mut child = common::boltscope()
+            .args(["--no-index", cmd, src.to_str().unwrap(), "-o", "-"])
+            .env("TMPDIR", &tmpdir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut head = [0u8; 100];
+        child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+        let st = child.wait().unwrap();
+        assert_eq!(st.code(), Some(2), "{cmd}: a copy cut short is a failure");
+        let left: Vec<_> = std::fs::read_dir(&tmpdir).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(left.is_empty(), "{cmd}: {left:?}");
+    }
+}

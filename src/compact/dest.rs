@@ -98,7 +98,9 @@ fn resolve(dst: &Path) -> Result<PathBuf, CompactError> {
 /// Checks the destination and finds where to write.
 pub(crate) fn prepare(src: &Path, dst: &Destination, force: bool) -> Result<Place, CompactError> {
     let Destination::File(dst) = dst else {
-        return Ok(Place { target: None, dir: std::env::temp_dir(), linked: false });
+        let dir = std::env::temp_dir();
+        unfinished::remove_stale(&dir);
+        return Ok(Place { target: None, dir, linked: false });
     };
     place_file(dst, &[src], force)
 }

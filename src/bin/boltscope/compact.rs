@@ -153,6 +153,10 @@ pub fn run(a: &CompactArgs) -> Verdict {
         TrailerArg::Never => Trailer::Never,
     };
     let to_stdout = a.dst.as_os_str() == "-";
+    if to_stdout {
+        // A reader that goes away is an error here, so that the temporary copy is removed.
+        boltscope::sys::ignore_sigpipe();
+    }
     let dst = if to_stdout { Destination::Stdout } else { Destination::File(a.dst.clone()) };
     let job = Job {
         fill: a.fill,

@@ -165,6 +165,10 @@ fn text(r: &SalvageReport) -> String {
 pub fn run(a: &SalvageArgs) -> Verdict {
     crate::compact::remove_unfinished_on_interrupt("salvage");
     let to_stdout = a.dst.as_os_str() == "-";
+    if to_stdout {
+        // A reader that goes away is an error here, so that the temporary copy is removed.
+        boltscope::sys::ignore_sigpipe();
+    }
     let job = SalvageJob {
         src: a.src.clone(),
         dst: if to_stdout { Destination::Stdout } else { Destination::File(a.dst.clone()) },
