@@ -47,23 +47,29 @@ fn an_index_found_damaged_by_a_write_is_replaced_then_and_later_runs_are_quiet()
 }
 
 #[test]
-fn status_check_hash_hashes_every_time_even_when_the_index_knows_the_file() {
+fn a_trailer_verified_is_hashed_every_time_even_when_the_index_knows_the_file() {
     // Bit rot inside a value keeps the size, the meta pages and (restored here) the mtime: the
-    // identity cannot see it, and `status --check-hash` answered "ok" from the index.
-    let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("k8s.snap.db");
-    std::fs::write(&f, common::bytes("k8s-0.005.snap.db")).unwrap();
-    let ix = tmp.path().join("index.redb");
-    let status =
-        || common::boltscope().arg("--index").arg(&ix).args(["status", "--check-hash"]).arg(&f).output().unwrap();
-    assert!(status().status.success());
-    let mtime = std::fs::metadata(&f).unwrap().modified().unwrap();
-    std::fs::write(&f, common::with_last_value_flipped("k8s-0.005.snap.db")).unwrap();
-    std::fs::File::options().write(true).open(&f).unwrap().set_modified(mtime).unwrap();
-    let out = status();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("trailer_mismatch"), "{err}");
+    // identity cannot see it, and `status --check-hash`, `inspect`, `du` and `scan` (which verify
+    // the trailer) answered "ok" from the index.
+    let runs: [&[&str]; 4] = [&["status", "--check-hash"], &["inspect"], &["du"], &["scan"]];
+    for args in runs {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("backups");
+        std::fs::create_dir(&dir).unwrap();
+        let f = dir.join("k8s.snap.db");
+        std::fs::write(&f, common::bytes("k8s-0.005.snap.db")).unwrap();
+        let ix = tmp.path().join("index.redb");
+        let target = if args[0] == "scan" { &dir } else { &f };
+        let run = || common::boltscope().arg("--index").arg(&ix).args(args).arg(target).output().unwrap();
+        assert!(run().status.success(), "{args:?}");
+        let mtime = std::fs::metadata(&f).unwrap().modified().unwrap();
+        std::fs::write(&f, common::with_last_value_flipped("k8s-0.005.snap.db")).unwrap();
+        std::fs::File::options().write(true).open(&f).unwrap().set_modified(mtime).unwrap();
+        let out = run();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {text}");
+        assert!(text.contains("trailer") || text.contains("problem"), "{args:?}: {text}");
+    }
 }
 
 #[test]

@@ -94,7 +94,8 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error>
     // Through the index's read, so a known file that can no longer be read gets a row saying so.
     let (r, torn) = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Du>(path, data, &tag);
-        if let Some(r) = hit {
+        // A trailer this run verifies is hashed again (see `inspect::trailer_holds`).
+        if let Some(r) = hit.filter(|_| !opt.verify_trailer || crate::inspect::trailer_holds(data)) {
             return Ok((r, None, false));
         }
         Ok((du::du(&DbView::new(data)?, opt), id, trailer::present(data.len())))
