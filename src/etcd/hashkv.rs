@@ -35,7 +35,17 @@ pub fn kept_at_compaction(view: &DbView<'_>, rev: u64, compact_rev: Option<u64>)
 
 /// [`kept_at_compaction`] with the compaction's keep set already computed (for the same view and revision).
 pub fn hashkv_with(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>) -> Result<u32, Problem> {
-    hash_entries(view, rev, compact, false).map(|(crc, _)| crc)
+    hash_entries(view, rev, compact.map(|(c, k)| (c, k, Filter::Always)), false).map(|(crc, _)| crc)
+}
+
+/// When the keep set filters the entries at or below the compaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Filter {
+    /// As etcd's `HashByRev`: only when etcd's keep set has an entry ([`Keep::kept_at_or_below`]).
+    AsEtcd,
+    /// Always: what `compact` compares between a source and its copy, which holds exactly the
+    /// survivors (a copy compacted where no key is live holds none of what the filter drops).
+    Always,
 }
 
 /// The hash; with `checked`, every entry is also checked as the key readers check it (its key a
@@ -45,7 +55,7 @@ pub fn hashkv_with(view: &DbView<'_>, rev: u64, compact: Option<(u64, &Keep)>) -
 fn hash_entries(
     view: &DbView<'_>,
     rev: u64,
-    compact: Option<(u64, &Keep)>,
+    compact: Option<(u64, &Keep, Filter)>,
     checked: bool,
 ) -> Result<(u32, Continuity), Problem> {
     let mut crc = crc32c_append(0, KEY_BUCKET);
@@ -75,10 +85,11 @@ fn hash_entries(
             if r.main > rev {
                 continue;
             }
-            if let Some((c, k)) = compact {
+            if let Some((c, k, filter)) = compact {
                 // etcd filters by its keep set only when that set has an entry (it holds no
                 // tombstone, not even one at `rev`: [`Keep::kept_at_or_below`]).
-                if r.main <= c && k.kept_at_or_below && !k.get(ord - 1) {
+                let filters = filter == Filter::Always || k.kept_at_or_below;
+                if r.main <= c && filters && !k.get(ord - 1) {
                     continue;
                 }
                 if r.tombstone && r.main == c {
@@ -166,7 +177,7 @@ pub fn at(view: &DbView<'_>, rev: i64) -> Result<(HashKv, Judged), HashError> {
         None => None,
     };
     let judged = keep.as_ref().map(Keep::judged).unwrap_or_default();
-    let compact = store.compacted.zip(keep.as_ref());
+    let compact = store.compacted.zip(keep.as_ref()).map(|(c, k)| (c, k, Filter::AsEtcd));
     let (hash, seq) = hash_entries(view, r, compact, true).map_err(HashError::Unreadable)?;
     let judged = Judged { holes: holes(view, &seq), ..judged };
     Ok((HashKv { hash, hash_revision: i64::try_from(r).unwrap_or(i64::MAX), compact_revision }, judged))
