@@ -36,14 +36,18 @@ fn diff(args: &[&str], a: &str, b: &str) -> (i32, Value) {
 }
 
 /// A record as the oracle writes it (lease as a decimal number; value size) in boltscope's JSON
-/// shape (lease as hex or null).
+/// shape (lease as `etcdctl lease list` prints it: Go's `%016x` of the int64, or null).
 fn oracle_record(r: &Value) -> Value {
     let lease = r["lease"].as_u64().unwrap();
     serde_json::json!({
         "create_revision": r["create_revision"],
         "mod_revision": r["mod_revision"],
         "version": r["version"],
-        "lease": if lease == 0 { Value::Null } else { format!("{lease:x}").into() },
+        "lease": match lease as i64 {
+            0 => Value::Null,
+            l if l < 0 => format!("-{:015x}", l.unsigned_abs()).into(),
+            l => format!("{l:016x}").into(),
+        },
         "value_size": r["value_size"],
     })
 }

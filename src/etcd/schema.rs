@@ -281,7 +281,7 @@ impl LeaseTally {
         let add = |n: &mut Option<u64>, k: u64| *n = Some(n.unwrap_or(0).saturating_add(k));
         add(&mut info.leases.keys_attached, self.attached);
         add(&mut info.leases.keys_with_missing_lease, self.missing_keys);
-        info.leases.missing = self.missing.into_iter().map(|(l, n)| (format!("{l:x}"), n)).collect();
+        info.leases.missing = self.missing.into_iter().map(|(l, n)| (super::ctl::lease_id(l), n)).collect();
     }
 }
 

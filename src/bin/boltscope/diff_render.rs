@@ -44,7 +44,8 @@ fn record(r: &Record, values: bool) -> Map<String, Value> {
     m.insert("create_revision".into(), r.create_revision.into());
     m.insert("mod_revision".into(), r.mod_revision.into());
     m.insert("version".into(), r.version.into());
-    m.insert("lease".into(), hex((r.lease != 0).then_some(r.lease)));
+    let lease = (r.lease != 0).then(|| boltscope::etcd::ctl::lease_id(r.lease));
+    m.insert("lease".into(), lease.map_or(Value::Null, Value::from));
     if values {
         m.insert("value_size".into(), r.value_size.into());
     }
