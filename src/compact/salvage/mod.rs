@@ -140,6 +140,9 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
             s.lossless = true;
             (s.page_size, s.byte_order, s.geometry_from_meta) = (r.page_size, r.byte_order, true);
             s.last_revision = r.dst_status.revision.max(0) as u64;
+            // The compaction the file records, as a salvage reads it (the later of the finished
+            // and the scheduled one), from the pass that judged the histories.
+            s.compact_revision = r.broken_histories.map(|(_, c)| c.upto);
             // Revisions, as a salvage counts them: the `key` bucket's records, all read from the tree.
             s.revisions.recovered = r.key_entries.unwrap_or(0);
             s.revisions.from_tree = s.revisions.recovered;
