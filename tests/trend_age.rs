@@ -1,7 +1,8 @@
 //! `boltscope trend`: which backup a series' age and staleness are measured from, in the table,
 //! JSON and Prometheus: the newest backup still on disk (a deleted one counts in the growth by its
 //! recorded size, never as the latest) and dated before now (one dated in the future is named in
-//! a warning and never hides that no recent backup exists).
+//! a warning and never hides that no recent backup exists); which backups count at all (a gone
+//! one last found damaged does not, nor one named twice); and the quota reached.
 
 mod common;
 use common::trend::{series, trend};
@@ -121,4 +122,142 @@ fn a_backup_dated_in_the_future_does_not_hide_that_no_recent_one_exists() {
         (v["series"][0]["age_seconds"].clone(), v["series"][0]["stale"].clone()),
         (Value::from(0), Value::Bool(false))
     );
+}
+
+/// `dir()`'s dated backups copied into `to`, all but the last `drop` of them.
+fn copies(to: &std::path::Path, drop: usize) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("etcd-snapshot-server-0-"))
+        .collect();
+    names.sort();
+    names.truncate(names.len() - drop);
+    let to_each = |p: &PathBuf| {
+        let t = to.join(p.file_name().unwrap());
+        std::fs::copy(p, &t).unwrap();
+        t
+    };
+    names.iter().map(to_each).collect()
+}
+
+/// The file with one byte of its last page flipped (the sha256 trailer no longer matches), its
+/// modification time kept: what bit rot does.
+fn rot(path: &std::path::Path) {
+    let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+    let mut d = std::fs::read(path).unwrap();
+    let at = d.len() - 32 - 8;
+    d[at] ^= 0x01;
+    std::fs::write(path, &d).unwrap();
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(mtime).unwrap();
+}
+
+#[test]
+fn a_gone_backup_last_found_damaged_gives_no_point() {
+    // All read clean, then the newest rots and `check` fails it (its row keeps the size), then it
+    // is deleted: from the index it came back as a point of the growth, the latest, exit 0.
+    let tmp = tempfile::tempdir().unwrap();
+    let files = copies(tmp.path(), 0);
+    let index = tmp.path().join("index.redb");
+    let ix = index.to_str().unwrap();
+    let (code, _, err) = trend(&["--index", ix, "-w", "json"], &[tmp.path()]);
+    assert_eq!(code, 0, "{err}");
+    let newest = files.last().unwrap();
+    rot(newest);
+    let out = common::boltscope().args(["--index", ix, "check"]).arg(newest).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "check fails it");
+    std::fs::remove_file(newest).unwrap();
+    let (code, out, err) = trend(&["--index", ix, "-w", "json"], &[]);
+    assert_eq!(code, 0, "deleting a damaged backup fails nothing: {err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let s = series(&v, "etcd-snapshot-server-0-*");
+    assert_eq!(s["backups"], files.len() - 1, "{s}");
+    let skipped = v["skipped"].as_array().unwrap();
+    let gone = newest.display().to_string();
+    assert!(skipped.iter().any(|k| k["path"] == gone.as_str() && k["error"]["kind"] == "gone"), "{skipped:?}");
+}
+
+#[test]
+fn a_rotten_backup_is_found_from_the_index_too() {
+    // The second run answered from the index without hashing the trailer: a byte flipped under
+    // the same identity (size, meta pages, mtime) still counted, exit 0.
+    let tmp = tempfile::tempdir().unwrap();
+    let files = copies(tmp.path(), 0);
+    let index = tmp.path().join("index.redb");
+    let ix = index.to_str().unwrap();
+    assert_eq!(trend(&["--index", ix], &[tmp.path()]).0, 0);
+    rot(&files[2]);
+    let (code, out, err) = trend(&["--index", ix, "-w", "json"], &[tmp.path()]);
+    assert_eq!(code, 1, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(series(&v, "etcd-snapshot-server-0-*")["backups"], files.len() - 1);
+    assert_eq!(v["skipped"][0]["error"]["kind"], "damaged", "{v}");
+}
+
+#[test]
+fn a_backup_named_twice_is_one_backup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = copies(tmp.path(), 0);
+    let dotted = tmp.path().join(".").join("");
+    for extra in [files[0].as_path(), dotted.as_path()] {
+        let (code, out, err) = trend(&["--no-index", "-w", "json"], &[tmp.path(), extra]);
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(series(&v, "etcd-snapshot-server-0-*")["backups"], files.len(), "{extra:?}");
+    }
+}
+
+#[test]
+fn a_series_at_its_quota_has_reached_it_though_it_no_longer_grows() {
+    // The same backup three days running (NOSPACE: no write lands), over a quota below its size:
+    // it said "not reached at this rate", and no days_to_quota gauge for an alert to fire on.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = copies(tmp.path(), 0).pop().unwrap();
+    let size = series(
+        &serde_json::from_str(&trend(&["--no-index", "-w", "json"], &[&src]).1).unwrap(),
+        "etcd-snapshot-server-0-*",
+    )["points"][0]["size"]
+        .as_u64()
+        .unwrap();
+    let d = tmp.path().join("full");
+    std::fs::create_dir(&d).unwrap();
+    for t in ["1765000000", "1765086400", "1765172800"] {
+        std::fs::copy(&src, d.join(format!("etcd-snapshot-full-{t}"))).unwrap();
+    }
+    let quota = (size - 4096).to_string();
+    let args = |w: &'static str| vec!["--no-index", "-w", w, "--quota", &quota, "--now", "1765180000"];
+    let v: Value = serde_json::from_str(&trend(&args("json"), &[&d]).1).unwrap();
+    let s = series(&v, "etcd-snapshot-full-*");
+    assert_eq!((s["size_bytes_per_day"].as_f64(), s["days_to_quota"].as_f64()), (Some(0.0), Some(0.0)), "{s}");
+    assert_eq!(s["quota_at"], 1_765_172_800);
+    let (_, table, _) = trend(&args("table"), &[&d]);
+    assert!(table.contains("REACHED"), "{table}");
+    let (_, prom, _) = trend(&args("prometheus"), &[&d]);
+    assert!(prom.lines().any(|l| l.starts_with("boltscope_backup_days_to_quota{") && l.ends_with(" 0")), "{prom}");
+}
+
+#[test]
+fn the_latest_figures_are_never_those_of_a_backup_dated_ahead() {
+    // The newest backup named years ahead, and larger: the days to quota and the latest size were
+    // its own (a quota date thousands of years away).
+    let tmp = tempfile::tempdir().unwrap();
+    let files = copies(tmp.path(), 2);
+    let biggest = dir().join("etcd-snapshot-server-0-1765065600");
+    std::fs::copy(biggest, tmp.path().join("etcd-snapshot-server-0-4102444800")).unwrap();
+    let now = "1765069200";
+    let v: Value = serde_json::from_str(&trend(&["--no-index", "-w", "json", "--now", now], &[tmp.path()]).1).unwrap();
+    let s = series(&v, "etcd-snapshot-server-0-*");
+    let taken = &s["points"][files.len() - 1];
+    let (size, time) = (taken["size"].as_f64().unwrap(), taken["time"].as_i64().unwrap());
+    let slope = s["size_bytes_per_day"].as_f64().unwrap();
+    let want = (2.0 * 1024.0 * 1024.0 * 1024.0 - size) / slope;
+    assert!((s["days_to_quota"].as_f64().unwrap() - want).abs() < 1e-6, "{s}");
+    assert_eq!(s["quota_at"].as_i64(), Some(time + (want * 86_400.0).round() as i64));
+    let (_, prom, _) = trend(&["--no-index", "-w", "prometheus", "--now", now], &[tmp.path()]);
+    let gauge = prom.lines().find(|l| l.starts_with("boltscope_backup_size_bytes{")).unwrap();
+    assert!(gauge.ends_with(&format!(" {size}")), "{gauge}");
+    let (_, table, _) = trend(&["--no-index", "--now", now], &[tmp.path()]);
+    let rev = taken["revision"].as_u64().unwrap();
+    assert!(table.contains(&format!("revision {rev}\n")), "{table}");
 }

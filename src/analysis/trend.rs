@@ -9,12 +9,15 @@
 //! `(y_j − y_i) / (t_j − t_i)` with `t` in days (an even number of pair slopes: the mean of the
 //! two middle ones); robust to a one-off compaction or defrag. A series of more than
 //! [`MAX_POINTS`] points is estimated over that many, evenly spread (first and last included).
-//! Days to quota: `(quota − size of the latest point) / growth` when the growth is positive, none
-//! otherwise (negative when the latest size is already past the quota).
+//! Days to quota: `(quota − size of the latest backup) / growth` when the growth is positive,
+//! none otherwise; when the latest backup is already at or past the quota, `0` (or, growing, the
+//! negative days since it crossed): a database that stopped growing because etcd raised NOSPACE
+//! is over its quota, not "never reaching" it.
 //!
 //! A backup dated after now (more than [`FUTURE_SLACK`]: a clock that ran ahead, or a wrong name)
 //! counts in the growth like any other, but never as the series' latest backup: it would hide
-//! that no backup was taken since ([`Series::newest_existing`], [`Series::future_dated`]).
+//! that no backup was taken since ([`Series::newest_existing`], [`Series::future_dated`]). Nor
+//! does a gone one ([`Series::latest`]).
 
 use super::backup_point::Measure;
 use std::collections::BTreeMap;
@@ -90,7 +93,8 @@ pub struct Series {
     pub in_use_bytes_per_day: Option<f64>,
     /// Theil-Sen growth of the live bytes.
     pub live_bytes_per_day: Option<f64>,
-    /// Days from the latest backup until the database size reaches the quota at that rate.
+    /// Days from the latest backup ([`Series::latest`]) until the database size reaches the quota
+    /// at that rate (0 or less: it is already there).
     pub days_to_quota: Option<f64>,
     /// When, in seconds since the Unix epoch.
     pub quota_at: Option<i64>,
@@ -103,6 +107,13 @@ impl Series {
     /// of the series is gone or dated in the future).
     pub fn newest_existing(&self, now: i64) -> Option<&Point> {
         self.points.iter().rev().find(|p| !p.gone && !p.dated_after(now))
+    }
+
+    /// The backup the series' figures are "latest" of: the newest that exists and is not dated
+    /// after `now`, else (every one gone or dated ahead) the newest not dated ahead, else the
+    /// newest.
+    pub fn latest(&self, now: i64) -> Option<&Point> {
+        latest(&self.points, now)
     }
 
     /// The backups dated after `now` ([`Point::dated_after`]), oldest first.
@@ -144,9 +155,22 @@ pub fn theil_sen(pts: &[(i64, u64)]) -> Option<f64> {
     Some(if n % 2 == 1 { slopes[n / 2] } else { (slopes[n / 2 - 1] + slopes[n / 2]) / 2.0 })
 }
 
-/// Days until `last` reaches `quota` growing `slope` bytes per day (None when it does not grow).
+/// Days until `last` reaches `quota` growing `slope` bytes per day: None when it does not grow and
+/// is below the quota; 0 (or, growing, the negative days since it crossed) when it is already at
+/// or past it.
 pub fn days_to_quota(quota: u64, last: u64, slope: Option<f64>) -> Option<f64> {
-    slope.filter(|s| *s > 0.0).map(|s| (quota as f64 - last as f64) / s)
+    match slope.filter(|s| *s > 0.0) {
+        Some(s) => Some((quota as f64 - last as f64) / s),
+        None if last >= quota => Some(0.0),
+        None => None,
+    }
+}
+
+/// [`Series::latest`] of points sorted by time.
+fn latest(points: &[Point], now: i64) -> Option<&Point> {
+    let ahead = |p: &&Point| p.dated_after(now);
+    let mut by_time = points.iter().rev();
+    by_time.clone().find(|p| !p.gone && !ahead(p)).or_else(|| by_time.clone().find(|p| !ahead(p))).or(by_time.next())
 }
 
 fn resources(points: &[Point]) -> Vec<ResourceGrowth> {
@@ -176,15 +200,15 @@ fn resources(points: &[Point]) -> Vec<ResourceGrowth> {
     v
 }
 
-/// A series' estimates from its points (sorted here by time, then path).
-pub fn estimate(folder: String, name: String, mut points: Vec<Point>, quota: u64) -> Series {
+/// A series' estimates from its points (sorted here by time, then path), judged at `now`.
+pub fn estimate(folder: String, name: String, mut points: Vec<Point>, quota: u64, now: i64) -> Series {
     points.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.path.cmp(&b.path)));
     let of = |f: fn(&Measure) -> Option<u64>| -> Option<f64> {
         let pts: Vec<(i64, u64)> = points.iter().filter_map(|p| Some((p.time, f(&p.measure)?))).collect();
         theil_sen(&pts)
     };
     let size = of(|m| Some(m.size));
-    let last = points.last().map(|p| (p.time, p.measure.size));
+    let last = latest(&points, now).map(|p| (p.time, p.measure.size));
     let days = last.and_then(|(_, s)| days_to_quota(quota, s, size));
     let quota_at = last.zip(days).map(|((t, _), d)| t.saturating_add((d * DAY).round() as i64));
     Series {
@@ -239,7 +263,7 @@ mod tests {
         };
         let now = 1_000_000;
         let pts = vec![point(now - 7200, false), point(now - 3600, true), point(now + FUTURE_SLACK, false)];
-        let s = estimate(String::new(), "s".into(), [pts, vec![point(now + 86_400, false)]].concat(), 1 << 30);
+        let s = estimate(String::new(), "s".into(), [pts, vec![point(now + 86_400, false)]].concat(), 1 << 30, now);
         assert_eq!(s.newest_existing(now).map(|p| p.time), Some(now + FUTURE_SLACK), "within the slack: taken");
         assert_eq!(s.newest_existing(now - 1).map(|p| p.time), Some(now - 7200), "the gone one is skipped too");
         let future: Vec<i64> = s.future_dated(now).iter().map(|p| p.time).collect();
@@ -253,6 +277,10 @@ mod tests {
         assert_eq!(days_to_quota(1000, 400, Some(-3.0)), None);
         assert_eq!(days_to_quota(1000, 1200, Some(100.0)), Some(-2.0));
         assert_eq!(days_to_quota(1000, 400, None), None);
+        // Already there and not growing (NOSPACE stops the writes): reached, not "never".
+        assert_eq!(days_to_quota(1000, 1200, Some(0.0)), Some(0.0));
+        assert_eq!(days_to_quota(1000, 1000, None), Some(0.0));
+        assert_eq!(days_to_quota(1000, 1200, Some(-5.0)), Some(0.0));
     }
 
     #[test]

@@ -92,6 +92,16 @@ pub struct HistoryRow {
     pub verdict: String,
 }
 
+impl HistoryRow {
+    /// Whether the analysis found the file sound: `ok` (with warnings or not), status's `not
+    /// verified (...)`, or only a gate failed (`check`'s quota or alarm gates: the file itself is
+    /// sound). A row without a size (an unreadable file) or with problems is not.
+    pub fn found_no_problem(&self) -> bool {
+        let v = self.verdict.as_str();
+        self.total_size.is_some() && (v.starts_with("ok") || v.starts_with("not verified") || v == "gate failed")
+    }
+}
+
 /// Where the index lives: `--index`, `$BOLTSCOPE_INDEX`, `$XDG_CACHE_HOME/boltscope/index.redb`,
 /// `~/.cache/boltscope/index.redb`.
 pub fn default_path() -> Option<PathBuf> {

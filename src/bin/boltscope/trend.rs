@@ -96,7 +96,9 @@ enum Failure {
 fn measure(path: &Path, ix: &Ix) -> Result<(Measure, bool), Failure> {
     let res = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Measure>(path, data, TAG);
-        if let Some(m) = hit {
+        // The trailer was verified when the answer was stored, and is hashed again: bit rot keeps
+        // the identity (size, meta pages, mtime), as `du` and `inspect` know.
+        if let Some(m) = hit.filter(|_| crate::inspect::trailer_holds(data)) {
             return Ok((Ok(m), None, data.len() as u64));
         }
         Ok((backup_point::measure(&DbView::new(data)?, BUDGET), id, data.len() as u64))
@@ -165,6 +167,9 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
             }
         }
         files.extend(walked.files.into_iter().filter(|p| backup_files::classify(p).taken()));
+        // A file named twice (`trend dir dir/x`, `trend dir ./dir/`) is one backup.
+        let mut seen = std::collections::HashSet::new();
+        files.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
         let skipped = walked.unreadable.into_iter().map(|(d, e)| Skipped {
             path: d.display().to_string(),
             kind: UNREADABLE_FOLDER.into(),
@@ -173,8 +178,10 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
         return Ok((files, Vec::new(), skipped.collect()));
     }
     let rows = ix.history(&[])?;
+    // Each file's latest row, whatever it says: a file found damaged after an earlier clean read
+    // must not come back as that clean read once it is gone.
     let mut latest: BTreeMap<String, &boltscope::index::HistoryRow> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.total_size.is_some()) {
+    for r in &rows {
         let e = latest.entry(r.path.clone()).or_insert(r);
         if r.analysed_at >= e.analysed_at {
             *e = r;
@@ -186,6 +193,11 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
         let path = index::path::path(&key);
         if path.is_file() {
             files.push(path);
+        } else if !row.found_no_problem() {
+            // Listed, not counted: it was unsound when last read. Deleting it is no failure of
+            // the backups left, so the exit code stays.
+            let message = format!("gone; when last read ({}): {}, figures withheld", row.command, row.verdict);
+            skipped.push(Skipped { path: index::path::display(&key), kind: "gone".into(), message });
         } else if let Some(p) = remembered(row) {
             gone.push(p);
         } else {
@@ -247,11 +259,11 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
         let series = backup_name::parse(&name).map_or(name, |s| s.series);
         groups.entry((folder, series)).or_default().push(p);
     }
-    let series: Vec<Series> =
-        groups.into_iter().map(|((folder, name), pts)| trend::estimate(folder, name, pts, args.quota)).collect();
     let now = args.now.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
     });
+    let series: Vec<Series> =
+        groups.into_iter().map(|((folder, name), pts)| trend::estimate(folder, name, pts, args.quota, now)).collect();
     let view = trend_render::View { quota: args.quota, now, stale_after: (args.stale_after * 3600.0) as i64 };
     // A warning, not a problem (the exit code stays): such a backup may well be sound, but it is
     // no proof that one was taken lately.

@@ -125,6 +125,8 @@ pub fn table(series: &[Series], skipped: &[Skipped], v: &View) -> String {
     let mut o = String::new();
     for s in series {
         let (Some(first), Some(last)) = (s.points.first(), s.points.last()) else { continue };
+        // The figures of the latest backup taken: never one dated ahead, nor one gone.
+        let latest = s.latest(v.now).unwrap_or(last);
         let sizes: Vec<u64> = s.points.iter().map(|p| p.measure.size).collect();
         let _ = writeln!(o, "{}/{}", s.folder, s.name);
         let _ = writeln!(
@@ -133,15 +135,15 @@ pub fn table(series: &[Series], skipped: &[Skipped], v: &View) -> String {
             s.points.len(),
             minute(first.time),
             minute(last.time),
-            h(last.measure.size),
+            h(latest.measure.size),
             sparkline(&sizes, unicode)
         );
-        let in_use = last.measure.in_use.map_or("-".into(), h);
-        let live = last.measure.live_bytes.map_or("-".into(), h);
+        let in_use = latest.measure.in_use.map_or("-".into(), h);
+        let live = latest.measure.live_bytes.map_or("-".into(), h);
         let _ = writeln!(
             o,
             "  latest    in use {in_use}, live {live}, revision {}",
-            last.measure.revision.map_or("-".into(), |r| r.to_string())
+            latest.measure.revision.map_or("-".into(), |r| r.to_string())
         );
         if s.size_bytes_per_day.is_none() {
             let _ = writeln!(o, "  growth    unknown (backups at one time only)");
@@ -159,6 +161,7 @@ pub fn table(series: &[Series], skipped: &[Skipped], v: &View) -> String {
         match s.days_to_quota {
             None if s.size_bytes_per_day.is_none() => writeln!(o, "  quota     {quota}: no estimate"),
             None => writeln!(o, "  quota     {quota}: not reached at this rate"),
+            Some(d) if d <= 0.0 => writeln!(o, "  quota     {quota}: REACHED (the latest backup is at or over it)"),
             Some(_) => writeln!(o, "  quota     {quota} reached in {}{at}", days(s.days_to_quota)),
         }
         .unwrap_or_default();
@@ -238,10 +241,10 @@ pub fn prometheus(series: &[Series], skipped: &[Skipped], v: &View) -> String {
     let gauges: [(&str, &str, Get); 7] = [
         ("boltscope_backup_growth_bytes_per_day", "Database size growth of the series, bytes per day (Theil-Sen).", |s, _| s.size_bytes_per_day),
         ("boltscope_backup_in_use_growth_bytes_per_day", "In-use size growth of the series, bytes per day (Theil-Sen).", |s, _| s.in_use_bytes_per_day),
-        ("boltscope_backup_days_to_quota", "Days from the latest backup until the database size reaches the quota at that growth (absent when it does not grow).", |s, _| s.days_to_quota),
+        ("boltscope_backup_days_to_quota", "Days from the latest backup until the database size reaches the quota at that growth (0 or less: reached; absent when below it and not growing).", |s, _| s.days_to_quota),
         ("boltscope_backup_last_timestamp_seconds", "Time of the latest backup of the series that still exists and is not dated in the future.", |s, v| s.newest_existing(v.now).map(|p| p.time as f64)),
         ("boltscope_backup_age_seconds", "Seconds since the latest backup of the series that still exists and is not dated in the future.", |s, v| v.age(s).map(|a| a as f64)),
-        ("boltscope_backup_size_bytes", "Database size of the latest backup.", |s, _| s.points.last().map(|p| p.measure.size as f64)),
+        ("boltscope_backup_size_bytes", "Database size of the latest backup.", |s, v| s.latest(v.now).map(|p| p.measure.size as f64)),
         ("boltscope_backup_count", "Backups in the series.", |s, _| Some(s.points.len() as f64)),
     ];
     let mut o = String::new();
