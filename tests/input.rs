@@ -52,7 +52,10 @@ fn reads_what_the_real_tools_extract() {
         ("tiny-1.snap.db.zst", "zstd -dc", Container::Zstd),
         ("tiny-1.snap.db.no-check.zst", "zstd -dc", Container::Zstd),
         ("two-frames.zst", "zstd -dc", Container::Zstd),
+        // pzstd's output opens with a skippable frame: it was taken for a plain file.
+        ("tiny-1.snap.db.pzstd.zst", "zstd -dc", Container::Zstd),
     ];
+    assert_eq!(answer("tiny-1.snap.db.pzstd.zst", "od").1, " 50 2a 4d 18", "a skippable frame first");
     for (name, cmd, container) in cases {
         let (rc, sha) = answer(name, cmd);
         assert_eq!(rc, 0, "{name}: the real tool extracted it");

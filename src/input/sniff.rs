@@ -17,7 +17,7 @@ pub enum Container {
     Zip,
     /// A gzip stream (`1f 8b`), one or more members.
     Gzip,
-    /// A zstd stream (`28 b5 2f fd`), one or more frames.
+    /// A zstd stream (`28 b5 2f fd`, or a skippable frame first), one or more frames.
     Zstd,
 }
 
@@ -112,7 +112,7 @@ pub fn sniff(head: &[u8]) -> Sniffed {
         Sniffed::Container(Container::Zip)
     } else if starts(&[0x1f, 0x8b]) {
         Sniffed::Container(Container::Gzip)
-    } else if starts(&[0x28, 0xb5, 0x2f, 0xfd]) {
+    } else if starts(&[0x28, 0xb5, 0x2f, 0xfd]) || is_zstd_skippable(head) {
         Sniffed::Container(Container::Zstd)
     } else if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
         Sniffed::NotDatabase(NotDatabase::Xz)
@@ -127,6 +127,12 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     } else {
         Sniffed::Container(Container::Plain)
     }
+}
+
+/// A zstd skippable frame (magic `0x184D2A50`..=`0x184D2A5F`, little-endian): what `pzstd`
+/// writes before its data frames (their sizes), and `zstd -d` skips.
+fn is_zstd_skippable(head: &[u8]) -> bool {
+    matches!(head, [0x50..=0x5f, 0x2a, 0x4d, 0x18, ..])
 }
 
 /// `BZh` + block size digit, then the first block's magic (the digits of pi) or, for an empty
@@ -185,6 +191,9 @@ mod tests {
         assert_eq!(sniff(b"PK\x05\x06\0\0"), Sniffed::Container(Container::Zip));
         assert_eq!(sniff(&[0x1f, 0x8b, 8, 0]), Sniffed::Container(Container::Gzip));
         assert_eq!(sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Sniffed::Container(Container::Zstd));
+        assert_eq!(sniff(&[0x50, 0x2a, 0x4d, 0x18, 4, 0]), Sniffed::Container(Container::Zstd), "pzstd");
+        assert_eq!(sniff(&[0x5f, 0x2a, 0x4d, 0x18]), Sniffed::Container(Container::Zstd));
+        assert_eq!(sniff(&[0x60, 0x2a, 0x4d, 0x18]), Sniffed::Container(Container::Plain));
         assert_eq!(sniff(b""), Sniffed::Container(Container::Plain));
         assert_eq!(sniff(b"PK"), Sniffed::Container(Container::Plain));
         assert_eq!(sniff(&[0x1f]), Sniffed::Container(Container::Plain));
