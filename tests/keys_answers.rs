@@ -71,6 +71,22 @@ fn hashkv_equals_the_servers() {
     assert!(equal >= 25, "{equal} hashes compared");
 }
 
+#[test]
+fn prometheus_compact_revision_is_the_servers() {
+    // etcd's gauge is its store's compaction revision, which HashKV reports too: -1 when never
+    // compacted, the scheduled one when a compaction was not finished. It said 0 and
+    // finishedCompactRev.
+    for fx in FIXTURES {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = snapshot(fx, &tmp);
+        let out = common::boltscope().args(["--no-index", "inspect", "-w", "prometheus"]).arg(&file).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().find(|l| l.starts_with("etcd_debugging_mvcc_compact_revision{")).unwrap();
+        let got: i64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert_eq!(got, common::server_compact_revision(fx), "{fx}: {line}");
+    }
+}
+
 /// The live keys `get P --prefix --rev R -w json` lists (proved above against etcd): key -> (create,
 /// mod, version, lease, value); `None` when get refuses the revision (its exit code).
 type Live = std::collections::BTreeMap<Vec<u8>, (i64, i64, i64, u64, Vec<u8>)>;

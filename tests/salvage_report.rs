@@ -117,24 +117,10 @@ fn a_copy_counts_the_key_buckets_revisions_as_a_salvage_does() {
         // The compaction the file records, on both paths: what etcd's HashKV of the restored
         // server reports (it was null for a copy).
         let stem = file.split(".snap").next().unwrap().split(".member").next().unwrap();
-        let want = etcd_compact_revision(stem);
+        let want = common::server_compact_revision(stem) as u64;
         assert_eq!(v["compact_revision"].as_u64(), Some(want), "{file}: {v}");
         assert_eq!(gathered.compact_revision, Some(want), "{file}");
     }
-}
-
-/// `compact_revision` of `etcdctl endpoint hashkv -w json` against the server restored from the
-/// fixture (fixtures/key-answers).
-fn etcd_compact_revision(stem: &str) -> u64 {
-    use base64::Engine;
-    let path = format!("{}/fixtures/key-answers/{stem}.hashkv.jsonl", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    let line = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap());
-    let plain =
-        line.into_iter().find(|c| c["args"] == serde_json::json!(["endpoint", "hashkv", "-w", "json"])).unwrap();
-    let out = base64::engine::general_purpose::STANDARD.decode(plain["stdout_b64"].as_str().unwrap()).unwrap();
-    let v: Value = serde_json::from_slice(&out).unwrap();
-    v[0]["HashKV"]["compact_revision"].as_u64().unwrap()
 }
 
 /// tiny-1.member.db with the value of its `key` bucket's `nth` record from the end made

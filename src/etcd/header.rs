@@ -84,9 +84,8 @@ impl Store {
         let last = schema::newest_revision(view)?.unwrap_or(0);
         let info = schema::read_core(view, last);
         let finished = info.finished_compact_revision.filter(|&f| f > 0);
-        let scheduled = info.scheduled_compact_revision.filter(|&s| s > 0);
         let head = last.max(1).max(finished.unwrap_or(0));
-        let compacted = finished.max(scheduled).map(|c| c.min(head));
+        let compacted = info.store_compaction();
         let mut ids: Vec<u64> = info.members.iter().filter_map(|m| u64::from_str_radix(&m.id, 16).ok()).collect();
         ids.sort_unstable();
         ids.dedup();

@@ -98,6 +98,18 @@ pub struct Auth {
     pub roles: u64,
 }
 
+impl EtcdInfo {
+    /// The compaction revision a store opened on the file has: `finishedCompactRev`, or the
+    /// scheduled one when a compaction was scheduled and not finished (opening the store resumes
+    /// it), at most the head; `None` when never compacted (etcd's -1).
+    pub fn store_compaction(&self) -> Option<u64> {
+        let finished = self.finished_compact_revision.filter(|&f| f > 0);
+        let scheduled = self.scheduled_compact_revision.filter(|&s| s > 0);
+        let head = self.last_revision.max(1).max(finished.unwrap_or(0));
+        finished.max(scheduled).map(|c| c.min(head))
+    }
+}
+
 fn be_u64(v: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(v.get(..8)?.try_into().ok()?))
 }

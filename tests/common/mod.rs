@@ -148,3 +148,19 @@ pub fn with_last_value_flipped(name: &str) -> Vec<u8> {
     d[at] ^= 0x01;
     d
 }
+
+/// `compact_revision` of `etcdctl endpoint hashkv -w json` against the server restored from the
+/// fixture whose stem is `stem` (fixtures/key-answers): the compaction revision etcd's store
+/// opened on the file has (-1: never compacted).
+pub fn server_compact_revision(stem: &str) -> i64 {
+    use base64::Engine;
+    let text = std::fs::read_to_string(dir().join(format!("key-answers/{stem}.hashkv.jsonl"))).unwrap();
+    let plain = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|c| c["args"] == serde_json::json!(["endpoint", "hashkv", "-w", "json"]))
+        .unwrap();
+    let out = base64::engine::general_purpose::STANDARD.decode(plain["stdout_b64"].as_str().unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    v[0]["HashKV"]["compact_revision"].as_i64().unwrap()
+}

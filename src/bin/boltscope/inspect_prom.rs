@@ -146,9 +146,10 @@ pub fn prometheus(reports: &[Done<'_>]) -> String {
             );
             add(
                 "etcd_debugging_mvcc_compact_revision",
-                "The revision of the last compaction.",
+                "The revision of the last compaction (-1: never compacted).",
                 file.clone(),
-                e.finished_compact_revision.unwrap_or(0) as f64,
+                // As etcd's store opened on the file has it (and HashKV reports it).
+                e.store_compaction().map_or(-1.0, |c| c as f64),
             );
             add("boltscope_etcd_alarms", "Alarms stored in the file.", file.clone(), e.alarms.len() as f64);
         }
