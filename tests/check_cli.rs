@@ -59,6 +59,25 @@ fn gates_fail_with_exit_1_and_say_why() {
 }
 
 #[test]
+fn the_alarm_gate_is_withheld_for_a_tree_not_read_whole() {
+    // The key bucket's first leaf names another page id: the tree cannot be read whole, so "no
+    // alarm raised" is not known (it said "ok (actual none)", as the other gates do not).
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let leaf = first_key_leaf(&d);
+    d[leaf] ^= 0x40;
+    let p = write(&tmp, "damaged.db", &d);
+    let (code, v) = json(&["--fail-on-alarm"], &p);
+    assert_eq!(code, Some(1));
+    let gate = &v["gates"][0];
+    assert_eq!((gate["gate"].as_str(), gate["ok"].as_bool()), (Some("--fail-on-alarm"), Some(false)), "{v}");
+    assert!(gate["actual"].as_str().unwrap().starts_with("withheld"), "{gate}");
+    // Read whole, with an alarm raised: failed, whatever else.
+    let (code, v) = json(&["--fail-on-alarm"], &common::path("fill-1.member.db", &tmp));
+    assert_eq!((code, v["gates"][0]["actual"].as_str()), (Some(1), Some("NOSPACE")), "{v}");
+}
+
+#[test]
 fn trailer_mismatch() {
     let tmp = tempfile::tempdir().unwrap();
     let mut d = common::bytes("tiny-1.snap.db");
