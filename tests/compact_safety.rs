@@ -328,3 +328,29 @@ fn a_compaction_where_no_key_is_live_verifies_its_copy() {
         assert!(check.status.success(), "--revision {rev}: {}", String::from_utf8_lossy(&check.stdout));
     }
 }
+
+#[test]
+fn standard_output_onto_the_source_is_refused() {
+    // `-o -` with standard output opened on SRC itself (`1<>SRC`, `>>SRC`): the copy was written
+    // over the bytes being read (or after them), exit 0.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("in.db");
+    let before = common::bytes("tiny-1.snap.db");
+    std::fs::write(&src, &before).unwrap();
+    let bin = common::boltscope().get_program().to_owned();
+    for cmd in ["compact", "salvage"] {
+        for redirect in ["1<>", ">>"] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("exec \"$0\" --no-index {cmd} \"$1\" -o - {redirect}\"$1\""))
+                .arg(&bin)
+                .arg(&src)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {redirect}: {said}");
+            assert!(said.contains("standard output is the source file itself"), "{said}");
+            assert_eq!(std::fs::read(&src).unwrap(), before, "{cmd} {redirect}: SRC untouched");
+        }
+    }
+}

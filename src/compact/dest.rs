@@ -98,11 +98,27 @@ fn resolve(dst: &Path) -> Result<PathBuf, CompactError> {
 /// Checks the destination and finds where to write.
 pub(crate) fn prepare(src: &Path, dst: &Destination, force: bool) -> Result<Place, CompactError> {
     let Destination::File(dst) = dst else {
+        // Standard output redirected onto SRC itself (`-o - 1<>SRC`, `>> SRC`): the copy would
+        // be written over (or after) the bytes it is read from.
+        if stdout_is(src) {
+            return Err(CompactError::IsSource(PathBuf::from("standard output")));
+        }
         let dir = std::env::temp_dir();
         unfinished::remove_stale(&dir);
         return Ok(Place { target: None, dir, linked: false });
     };
     place_file(dst, &[src], force)
+}
+
+/// Whether standard output is the file `src` (the same device and inode).
+fn stdout_is(src: &Path) -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(out) = std::io::stdout().as_fd().try_clone_to_owned() else { return false };
+    match (std::fs::File::from(out).metadata(), std::fs::metadata(src)) {
+        (Ok(o), Ok(s)) => (o.dev(), o.ino()) == (s.dev(), s.ino()),
+        _ => false,
+    }
 }
 
 /// Writes `bytes` as the file `dst` (a report, a chart) by the rules a copy follows: refused
