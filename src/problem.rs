@@ -70,6 +70,11 @@ pub enum ProblemKind {
     LeaseMissing,
     /// An etcd `meta` bucket entry that is not well-formed.
     EtcdMetaMalformed,
+    /// A record of etcd's small buckets (`lease`, `alarm`, `auth`, `authUsers`, `authRoles`,
+    /// `members`, `members_removed`, `cluster`) that etcd 3.5.1 cannot read: a server restored
+    /// from the file stops at start, the restore fails, or listing users or roles kills it
+    /// ([`crate::etcd::startup`]).
+    EtcdRecordUnreadable,
     /// The database is shorter than the 4096 bytes bbolt's `Open` reads to find the page size:
     /// real bbolt (and so etcd) calls it an invalid database.
     TooShortForBbolt,
@@ -133,6 +138,7 @@ impl ProblemKind {
                 | ProblemKind::RevisionHolesAsMigrated
                 | ProblemKind::LeaseMissing
                 | ProblemKind::EtcdMetaMalformed
+                | ProblemKind::EtcdRecordUnreadable
                 | ProblemKind::TooShortForBbolt
                 | ProblemKind::OutputFailed
                 | ProblemKind::TrailingBytes
@@ -160,7 +166,9 @@ impl ProblemKind {
     /// what figures are read from), as opposed to the meta pages, the freelist, the trailer or the
     /// file's length.
     pub fn in_tree(self) -> bool {
-        self.affects_figures() || self.in_records() || self == ProblemKind::EtcdMetaMalformed
+        self.affects_figures()
+            || self.in_records()
+            || matches!(self, ProblemKind::EtcdMetaMalformed | ProblemKind::EtcdRecordUnreadable)
     }
 
     /// The snake_case name used in JSON output.

@@ -19,6 +19,7 @@ pub mod ctl;
 pub mod dump;
 pub mod entry;
 pub mod events;
+pub mod gogo;
 pub mod goquote;
 pub mod gosort;
 pub mod hashkv;
@@ -40,6 +41,7 @@ pub mod revset;
 pub mod scan;
 pub mod schema;
 pub(crate) mod seen;
+pub mod startup;
 pub mod status;
 pub mod trailer;
 
