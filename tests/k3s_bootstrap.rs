@@ -296,3 +296,17 @@ fn inspect_warns_of_k3s_metadata_that_is_not_json() {
         }
     }
 }
+
+/// The token given as the option's value (k3s takes `--token VALUE`) names no file: the error
+/// said so with the token in it, into CI logs.
+#[test]
+fn a_token_given_as_the_value_is_never_echoed() {
+    let snap = common::dir().join("k3s/k3s-bootstrap-1.snap.db");
+    let value = token();
+    let out = common::run(["--no-index", "check", "--k3s-token", value.trim(), snap.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let password = value.trim().rsplit(':').next().unwrap();
+    assert!(!err.contains(password), "{err}");
+    assert!(err.contains("no such file") && err.contains("not shown"), "{err}");
+}

@@ -170,7 +170,17 @@ fn read_token(p: &std::path::Path) -> Result<check::Token, String> {
     let source: Box<dyn Read> = if p.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
-        Box::new(std::fs::File::open(p).map_err(|e| fail(e.to_string()))?)
+        // A value that names no file may be the token itself, given where its file belongs (k3s
+        // takes `--token VALUE`): it is never echoed.
+        let named = std::fs::symlink_metadata(p).is_ok();
+        Box::new(std::fs::File::open(p).map_err(|e| {
+            match named {
+                true => fail(e.to_string()),
+                false => "--k3s-token: no such file (the value is not shown: it may be the token itself). The option \
+                      takes a file holding the token, or - to read it from standard input"
+                    .to_string(),
+            }
+        })?)
     };
     let mut bytes = Vec::new();
     source.take(TOKEN_MAX + 1).read_to_end(&mut bytes).map_err(|e| fail(e.to_string()))?;
