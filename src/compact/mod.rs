@@ -142,6 +142,10 @@ pub struct Report {
     pub broken_histories: Option<(u64, crate::etcd::history::Compacted)>,
     /// Whether a sha256 trailer was appended.
     pub trailer: bool,
+    /// Whether the copy has etcd's `meta` bucket, which `etcdutl snapshot restore` writes to (it
+    /// fails without one). For `salvage`'s report.
+    #[serde(skip)]
+    pub etcd_meta: bool,
     /// Whether the copy was verified.
     pub verified: bool,
     /// The source's etcdutl status figures.
@@ -211,6 +215,8 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
     // Verify the copy and hash it for the trailer, in parallel, before it is put in place.
     let copy = input::open(tmp.path())?;
     let bytes = copy.bytes();
+    let etcd_meta = DbView::new(bytes)
+        .is_ok_and(|v| matches!(crate::bbolt::cursor::top_bucket(&v, crate::etcd::META_BUCKET), Ok(Some(_))));
     // Flushing the copy to disk overlaps its verification (and the trailer's hash); they wait on
     // the disk or use one core each, so they get threads of their own.
     let file = tmp.as_file();
@@ -269,6 +275,7 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
         src_problems_outside_tree: c.outside,
         broken_histories,
         trailer: c.with_trailer,
+        etcd_meta,
         verified: job.verify,
         src_status: Figures::from(&c.before),
         dst_status: Figures::from(&dst_status),

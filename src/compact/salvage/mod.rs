@@ -146,7 +146,8 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
             // Revisions, as a salvage counts them: the `key` bucket's records, all read from the tree.
             s.revisions.recovered = r.key_entries.unwrap_or(0);
             s.revisions.from_tree = s.revisions.recovered;
-            (s.trailer, s.restorable, s.verified) = (r.trailer, r.trailer, r.verified);
+            (s.trailer, s.restorable, s.verified) = (r.trailer, r.trailer && r.etcd_meta, r.verified);
+            s.etcd_meta = r.etcd_meta;
             (s.src_size, s.dst_size, s.dst_status) = (r.src_size, r.dst_size, Some(r.dst_status));
             if r.src_problems_outside_tree > 0 {
                 s.notes.push(super::outside_note(&r.src, r.src_problems_outside_tree));
@@ -194,7 +195,10 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
     drop(copy);
     report.dst_size = super::verify::seal(tmp.as_file_mut(), sha)?;
     place.finish(tmp, job.force)?;
-    (report.trailer, report.restorable, report.verified) = (with_trailer, with_trailer, true);
+    // `etcdutl snapshot restore` writes to the `meta` bucket: a copy without one fails it.
+    report.etcd_meta =
+        report.buckets.iter().any(|b| b.name.as_bytes() == crate::etcd::META_BUCKET && b.source != "lost");
+    (report.trailer, report.restorable, report.verified) = (with_trailer, with_trailer && report.etcd_meta, true);
     report.dst_status = Some(figures);
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)

@@ -119,8 +119,12 @@ pub struct SalvageReport {
     pub notes: Vec<String>,
     /// Whether a sha256 trailer was appended.
     pub trailer: bool,
-    /// Whether `etcdutl snapshot restore` takes the copy as it is (it has a trailer).
+    /// Whether `etcdutl snapshot restore` takes the copy as it is (it has a trailer and etcd's
+    /// `meta` bucket).
     pub restorable: bool,
+    /// Whether the copy has etcd's `meta` bucket (restore fails without one).
+    #[serde(skip)]
+    pub etcd_meta: bool,
     /// Whether the copy was read back and found to hold what was written.
     pub verified: bool,
     /// The copy's etcdutl status figures.
@@ -165,6 +169,7 @@ impl SalvageReport {
             notes: Vec::new(),
             trailer: false,
             restorable: false,
+            etcd_meta: false,
             verified: false,
             dst_status: None,
             src_size: 0,
@@ -190,6 +195,10 @@ impl SalvageReport {
     pub fn acceptance(&self) -> String {
         if self.restorable {
             "etcdutl snapshot restore accepts it (sha256 trailer appended)".into()
+        } else if !self.etcd_meta {
+            "no etcd `meta` bucket: `etcdutl snapshot restore` fails on it (it records the consistent index \
+             there); bbolt opens it"
+                .into()
         } else {
             "no sha256 trailer: etcd opens it as member/snap/db; `etcdutl snapshot restore` needs \
              --skip-hash-check (or salvage with --trailer always)"
