@@ -6,12 +6,15 @@
 //! - [`write`](mod@write): the writer (page encoding, bulk-loaded trees, the output pipeline, the copier);
 //! - [`etcd`]: etcd's meaning on top of bbolt (revisions, records, the MVCC keep rule, status,
 //!   HashKV, the snapshot trailer);
-//! - [`analysis`]: `inspect`, `check` and the size prediction;
-//! - [`compact`]: the compact job (temporary file, verification, fsync, rename);
+//! - [`analysis`]: `inspect`, `check`, the size prediction, `du`, `diff`, `trend`, residue and
+//!   the encryption audit;
+//! - [`compact`]: the compact and salvage jobs (temporary file, verification, fsync, rename);
 //! - [`index`]: the redb database that remembers analysed files.
 //!
 //! [`k8s`] understands what Kubernetes stores in etcd (keys, storage encodings, objects) and
 //! stands beside [`etcd`]: it reads bytes, and borrows only etcd's protobuf varint reader.
+//! [`k3s`] reads what k3s and RKE2 add: their snapshot names and metadata, and the bootstrap data
+//! a server token opens.
 //!
 //! Beside them: [`error`] (a file that cannot be read), [`problem`] (what is wrong in a file that
 //! can), [`input`] (a path to bytes), and [`sys`], which holds every `unsafe` line.

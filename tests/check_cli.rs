@@ -219,6 +219,9 @@ fn every_problem_is_listed_not_just_the_first() {
     assert_eq!(code, Some(1));
     let k = kinds(&v);
     assert!(k.contains(&"invalid_page_type".to_string()) && k.contains(&"page_out_of_bounds".to_string()), "{k:?}");
+    // Counted under the name every command's JSON gives the count (check had only errors/warnings).
+    let total = v["errors"].as_u64().unwrap() + v["warnings"].as_u64().unwrap();
+    assert_eq!((v["problem_total"].as_u64(), total), (Some(k.len() as u64), k.len() as u64), "{v}");
 }
 
 #[test]

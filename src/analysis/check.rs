@@ -112,6 +112,8 @@ pub struct CheckReport {
     pub errors: u64,
     /// Warnings.
     pub warnings: u64,
+    /// Errors and warnings, all of them (the name every command's JSON gives the count).
+    pub problem_total: u64,
     /// Gates, in the order given.
     pub gates: Vec<GateResult>,
     /// With `--require-encryption`: what the audit found.
@@ -237,6 +239,7 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
         problems,
         errors,
         warnings: r.warnings,
+        problem_total: errors.saturating_add(r.warnings),
         gates,
         encryption,
         inspect: r,

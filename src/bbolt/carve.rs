@@ -256,7 +256,7 @@ const CARVE_BLOCK: u64 = 256;
 /// leaf into results. The results come back in page order.
 ///
 /// Each task takes a block of consecutive pages and loads what it reads of each page into cache
-/// ahead of it (as [`crate::etcd::scan`] does): the header and first element headers two pages
+/// ahead of it (as the etcd layer's scan does): the header and first element headers two pages
 /// ahead, then the lines the elements lie on one page ahead ([`Geometry::prefetch_elements`]).
 /// Free pages were never touched by the walk, and without this every element costs a dependent
 /// miss.

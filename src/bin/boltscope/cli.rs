@@ -46,7 +46,8 @@ pub fn command() -> clap::Command {
     use clap::CommandFactory;
     Cli::command().mut_subcommands(|c| {
         let summary = c.get_about().map(|a| a.to_string().split_whitespace().collect::<Vec<_>>().join(" "));
-        let c = c.after_long_help(crate::exit::HELP);
+        let footer = crate::exit::help_for(c.get_name());
+        let c = c.after_long_help(footer);
         match summary {
             Some(s) => c.about(s),
             None => c,
@@ -74,7 +75,17 @@ mod tests {
             assert!(!about.is_empty(), "{}", c.get_name());
             assert!(!about.contains('\n'), "{}: {about:?}", c.get_name());
             let help = c.clone().render_long_help().to_string();
-            assert!(help.trim_end().ends_with("130 interrupted."), "{}: {help}", c.get_name());
+            assert!(
+                help.split_whitespace().collect::<Vec<_>>().join(" ").ends_with("130 interrupted."),
+                "{}: {help}",
+                c.get_name()
+            );
+            // The exit codes once, each command's own where it has them.
+            assert_eq!(help.matches("Exit codes:").count(), 1, "{}: {help}", c.get_name());
+            // Examples that fit the width clap wraps at, so they can be copied whole.
+            let about = c.get_long_about().map(|a| a.to_string()).unwrap_or_default();
+            let long = about.lines().find(|l| l.starts_with("  boltscope ") && l.len() > 98);
+            assert_eq!(long, None, "{}: an example clap would wrap", c.get_name());
             seen += 1;
         }
         assert!(seen >= 15, "{seen} commands");

@@ -109,10 +109,6 @@ pub enum Command {
     /// the keys (their histories are judged beside the copy) and, with --revision, one bit per
     /// revision.
     ///
-    /// Exit codes: 0 DST written (and verified); 1 SRC refused for its contents (damage, a trailer
-    /// that does not match, a newer meta page that is invalid, a file that kept changing); 2 SRC
-    /// unreadable, DST not writable, or a bad option; 130 interrupted.
-    ///
     /// Examples:
     ///   boltscope compact backup.db -o backup.compact.db
     ///   boltscope compact --revision latest --fill 0.9 nightly.db -o restore-me.db
@@ -136,12 +132,9 @@ pub enum Command {
     /// read back, fsynced, renamed; `-` streams it to standard output). --trailer always makes it
     /// restorable with `etcdutl snapshot restore`; the report says whether etcd will accept it.
     ///
-    /// Exit codes: 0 written, nothing lost or uncertain; 1 written, something lost or uncertain; 2
-    /// nothing could be written (SRC unreadable as a database, DST not writable, a bad option).
-    ///
     /// Examples:
     ///   boltscope salvage damaged.db -o recovered.db
-    ///   boltscope salvage --trailer always -w json member/snap/db -o restore-me.db | jq .revision_ranges_lost
+    ///   boltscope salvage -w json member/snap/db -o restore-me.db | jq .revision_ranges_lost
     #[command(verbatim_doc_comment)]
     Salvage(SalvageArgs),
     /// What fills the file: bytes by Kubernetes resource, namespace or key prefix, and the keys
@@ -223,7 +216,7 @@ pub enum Command {
     ///   boltscope get backup.db /registry/pods/ --prefix --keys-only
     ///   boltscope get backup.db /registry/secrets/ --prefix --count-only -w fields
     ///   boltscope get backup.db /registry/deployments/prod/web --rev 4711 -o yaml
-    ///   boltscope get backup.db /registry/events/ --prefix --sort-by MODIFY --order DESCEND --limit 10 -w json
+    ///   boltscope get backup.db /registry/events/ --prefix --sort-by MODIFY --order DESCEND --limit 10
     #[command(verbatim_doc_comment)]
     Get(GetArgs),
     /// Every revision of the selected keys, oldest first: puts and deletes, exactly the events
@@ -331,11 +324,6 @@ pub enum Command {
     /// its compared keys' histories (a stale page) is compared, its problems on stderr and in
     /// its `problems` in JSON (`"ok": false`), as is one whose sha256 trailer does not match (the
     /// trailers are hashed beside the comparison; --no-trailer-check skips it).
-    ///
-    /// Exit codes: 0 the live states are equal; 1 they differ, or the files are at the same
-    /// revision but their histories differ (INCONSISTENT: one of them went wrong), or either file
-    /// has a problem (a damaged one is not compared: its problems are listed, in JSON too); 2 a
-    /// file could not be read, or is not etcd's, or the command line was wrong.
     ///
     /// Examples:
     ///   boltscope diff last-night.db tonight.db

@@ -27,6 +27,32 @@ pub const HELP: &str = "Exit codes: 0 clean (every gate met); 1 problems found o
 2 a file could not be read, the command line was wrong, or the output could not be written; 130 \
 interrupted.";
 
+/// The exit codes a command's `--help` ends with: [`HELP`], or the command's own meaning of them.
+pub fn help_for(command: &str) -> &'static str {
+    match command {
+        "compact" => {
+            "Exit codes: 0 DST written (and verified); 1 SRC refused for its contents (damage, a trailer that does \
+             not match, a newer meta page that is invalid, a record etcd cannot read, a file that kept changing); \
+             2 SRC unreadable, DST not writable, or a bad option; 130 interrupted."
+        }
+        "salvage" => {
+            "Exit codes: 0 written, nothing lost or uncertain; 1 written, something lost or uncertain; 2 nothing \
+             could be written (SRC unreadable as a database, DST not writable, a bad option); 130 interrupted."
+        }
+        "diff" => {
+            "Exit codes: 0 the live states are equal; 1 they differ, or the files are at the same revision but \
+             their histories differ (INCONSISTENT: one of them went wrong), or either file has a problem (a \
+             damaged one is not compared: its problems are listed, in JSON too); 2 a file could not be read, or \
+             is not etcd's, the command line was wrong, or the output could not be written; 130 interrupted."
+        }
+        "completions" | "man" => {
+            "Exit codes: 0 printed; 2 the command line was wrong or the output could not be written; 130 \
+             interrupted."
+        }
+        _ => HELP,
+    }
+}
+
 impl Verdict {
     /// The exit code.
     pub fn code(self) -> u8 {

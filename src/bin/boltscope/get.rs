@@ -120,14 +120,11 @@ fn request(a: &GetArgs) -> Result<(KeyRange, Options), Failure> {
         "VERSION" => SortTarget::Version,
         _ => return Err(Failure::Usage(format!("bad sort target {}", a.sort_by))),
     };
-    let range = if a.prefix {
-        KeyRange::prefix(key)
-    } else if a.from_key {
-        KeyRange::from_key(key)
-    } else if let Some(end) = a.keys.get(1) {
-        KeyRange::between(key, end.as_bytes())
-    } else {
-        KeyRange::key(key)
+    let range = match (a.prefix, a.from_key, a.keys.get(1)) {
+        (true, _, _) => KeyRange::prefix(key),
+        (_, true, _) => KeyRange::from_key(key),
+        (_, _, Some(end)) => KeyRange::between(key, end.as_bytes()),
+        _ => KeyRange::key(key),
     };
     if range.start.is_empty() {
         return Err(Failure::Etcd("etcdserver: key is not provided".into()));

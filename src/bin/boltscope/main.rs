@@ -3,6 +3,9 @@
 //! arguments beside the code that runs it and renders its output. Standard output and error
 //! are written through [`out`], which never panics.
 
+// Every `unsafe` line of the crate is in the library's `sys.rs`.
+#![forbid(unsafe_code)]
+
 #[macro_use]
 mod out;
 mod check;
