@@ -4,7 +4,7 @@
 //! at a usual page size, either byte order; inside a zip, gzip or zstd container too), when it
 //! cannot be read (a container cut short), or when its **name** says it is a backup although its
 //! bytes do not: a k3s/RKE2 snapshot name (`etcd-snapshot-<node>-<seconds>`, `on-demand-...`, or
-//! any prefix followed by `-<unix seconds>` of ten digits, with no extension but `.zip`), or
+//! any prefix followed by `-<unix seconds>` of ten digits, packed or not), or
 //! a name ending in `.db`, `.snap` or `.snapshot` (before any `.zip`, `.gz`, `.zst`, `.tar`, `.tgz`,
 //! `.xz`, `.bz2` or `.lz4`), or `db` (an etcd member's `member/snap/db`). An empty snapshot, or one whose meta pages were wiped, is then
 //! listed as unreadable instead of passed over: the failure a CI job must see.
@@ -94,8 +94,10 @@ pub fn named_like_backup(path: &Path) -> bool {
     if let Some(stem) = bare.strip_suffix(".snap") {
         return !is_raft_snapshot(stem);
     }
-    // A custom k3s prefix (`--etcd-snapshot-name nightly`) still ends in `-<unix seconds>`.
-    name::parse(&name).is_some_and(|n| n.kind != SnapshotKind::Custom || n.unix_seconds >= 1_000_000_000)
+    // A custom k3s prefix (`--etcd-snapshot-name nightly`) still ends in `-<unix seconds>`. Judged
+    // without the packed suffixes too: `etcd-snapshot-n1-1700086400.gz` was passed over by `scan`
+    // and `trend` when what it holds is no database (a CI job saw exit 0).
+    name::parse(bare).is_some_and(|n| n.kind != SnapshotKind::Custom || n.unix_seconds >= 1_000_000_000)
 }
 
 /// `<16 hex digits>-<16 hex digits>`: the stem of an etcd raft snapshot file (term and index).
@@ -170,6 +172,9 @@ mod tests {
             "b.DB.TGZ",
             "etcd-snapshot-node-1-1700000000",
             "etcd-snapshot-node-1-1700000000.zip",
+            "etcd-snapshot-n1-1700086400.gz",
+            "etcd-snapshot-n1-1700172800.xz",
+            "nightly-node-a-1700000000.tar.gz",
             "on-demand-n-1700000000",
             "nightly-node-a-1700000000",
             "0000000000000005-00000000000007d1.snap.db",
