@@ -384,3 +384,24 @@ fn a_trailer_that_does_not_match_is_not_ok() {
     let (code, v) = run(&["--no-trailer-check"]);
     assert_eq!((code, v["b"]["ok"].as_bool()), (Some(0), Some(true)), "skipped when asked: {v}");
 }
+
+#[test]
+fn files_of_two_clusters_with_no_history_to_compare_are_unrelated_not_a_descent() {
+    // fill-1 and tiny-1 come from two clusters (etcdctl endpoint status gave two cluster ids) and
+    // share no revision to compare: "B descends from A" rested on nothing.
+    let id =
+        |f: &str| common::answer_json(f, "endpoint-status.json").unwrap()[0]["Status"]["header"]["cluster_id"].clone();
+    assert_ne!(id("fill-1"), id("tiny-1"));
+    let out = common::run(
+        ["--no-index", "diff", "-w", "json"]
+            .map(String::from)
+            .into_iter()
+            .chain(["fill-1.snap.db", "tiny-1.snap.db"].map(|f| common::dir().join(f).display().to_string())),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["relation"]["kind"].as_str(), v["relation"]["same_cluster"].as_bool()),
+        (Some("unrelated"), Some(false)),
+        "{v}"
+    );
+}

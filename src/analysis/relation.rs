@@ -166,7 +166,7 @@ pub fn relate(a: Facts, b: Facts, history: History, diff: &KeyDiff) -> Relation 
         } else {
             Kind::Unrelated
         }
-    } else if conflicts == 0 && agree {
+    } else if conflicts == 0 && agree && common {
         if a.revision < b.revision {
             Kind::BDescendsFromA
         } else {
