@@ -179,7 +179,13 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
         if !job.clear_alarms {
             alarms_kept = schema::alarm_warnings(&info.alarms);
         }
-        let p = schema::problems(&view, &info);
+        // An alarm key etcd cannot read is no refusal when the copy leaves the alarms out.
+        let dropped = |p: &crate::problem::Problem| {
+            job.clear_alarms
+                && p.kind == crate::problem::ProblemKind::EtcdRecordUnreadable
+                && p.bucket.first().map(String::as_bytes) == Some(crate::etcd::ALARM_BUCKET)
+        };
+        let p: Vec<_> = schema::problems(&view, &info).into_iter().filter(|p| !dropped(p)).collect();
         walked.structure.problem_total += p.len() as u64;
         walked.structure.problems.extend(p);
     }

@@ -17,8 +17,9 @@ use crate::problem::{Problem, ProblemKind};
 pub struct EtcdInfo {
     /// Main revision of the last `key` bucket entry (etcdutl's REVISION).
     pub last_revision: u64,
-    /// The revision a server started on this file would use: max(last revision, scheduled
-    /// compact, finished compact), and at least 1 (an empty store starts at revision 1).
+    /// The revision a server started on this file would use: max(last revision, finished
+    /// compact), and at least 1 (an empty store starts at revision 1). A scheduled compaction
+    /// never raises it: etcd resumes one at or below it and refuses one past it.
     pub current_revision: u64,
     /// `meta/scheduledCompactRev`.
     pub scheduled_compact_revision: Option<u64>,
@@ -101,12 +102,13 @@ pub struct Auth {
 impl EtcdInfo {
     /// The compaction revision a store opened on the file has: `finishedCompactRev`, or the
     /// scheduled one when a compaction was scheduled and not finished (opening the store resumes
-    /// it), at most the head; `None` when never compacted (etcd's -1).
+    /// it), unless that is past the head (etcd refuses a future revision and stays as it was);
+    /// `None` when never compacted (etcd's -1).
     pub fn store_compaction(&self) -> Option<u64> {
         let finished = self.finished_compact_revision.filter(|&f| f > 0);
-        let scheduled = self.scheduled_compact_revision.filter(|&s| s > 0);
         let head = self.last_revision.max(1).max(finished.unwrap_or(0));
-        finished.max(scheduled).map(|c| c.min(head))
+        let scheduled = self.scheduled_compact_revision.filter(|&s| s > 0 && s <= head);
+        finished.max(scheduled)
     }
 }
 
@@ -174,10 +176,7 @@ pub fn read_core(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
         conf_state: get(view, meta, CONF_STATE).and_then(|v| serde_json::from_slice(&v).ok()),
         ..EtcdInfo::default()
     };
-    info.current_revision = last_revision
-        .max(1)
-        .max(info.scheduled_compact_revision.unwrap_or(0))
-        .max(info.finished_compact_revision.unwrap_or(0));
+    info.current_revision = last_revision.max(1).max(info.finished_compact_revision.unwrap_or(0));
     let cluster = cursor::top_bucket(view, CLUSTER_BUCKET).ok().flatten();
     info.cluster_version = get(view, cluster, CLUSTER_VERSION).map(|v| text(&v));
     for e in entries(view, MEMBERS_BUCKET) {

@@ -189,15 +189,19 @@ pub fn problems(view: &DbView<'_>) -> Vec<Problem> {
         t.done(&mut out);
     }
     let mut t = Told::new(view, AUTH_BUCKET);
-    if let Some(e) = elements(view, AUTH_BUCKET).iter().find(|e| !e.is_bucket() && e.key == b"authRevision") {
-        if e.value.len() < 8 {
+    if let Some(e) = elements(view, AUTH_BUCKET).iter().find(|e| e.key == b"authRevision") {
+        if e.is_bucket() {
+            t.add(e.key, format!("authRevision is a nested bucket: {}", consequence(b"auth")));
+        } else if e.value.len() < 8 {
             t.add(e.value, format!("authRevision is {} bytes, not 8: {}", e.value.len(), consequence(b"auth")));
         }
     }
     t.done(&mut out);
     let mut t = Told::new(view, CLUSTER_BUCKET);
-    if let Some(e) = elements(view, CLUSTER_BUCKET).iter().find(|e| !e.is_bucket() && e.key == b"downgrade") {
-        if let Err(why) = downgrade_ok(e.value) {
+    if let Some(e) = elements(view, CLUSTER_BUCKET).iter().find(|e| e.key == b"downgrade") {
+        if e.is_bucket() {
+            t.add(e.key, format!("downgrade is a nested bucket: {}", consequence(b"cluster")));
+        } else if let Err(why) = downgrade_ok(e.value) {
             t.add(e.value, format!("downgrade {why}: {}", consequence(b"cluster")));
         }
     }

@@ -344,14 +344,16 @@ pub enum Command {
     /// For each series: the backups, first and last, database size, in-use size and live bytes
     /// over time; growth per day as the Theil-Sen estimate (the median slope over every pair of
     /// backups, robust to a one-off compaction or defrag); the days until the database size reaches
-    /// --quota at that rate (none when it does not grow); the resources that grew most between the
+    /// --quota at that rate (none when it does not grow and is below it; 0, REACHED, when the latest
+    /// backup is at or over it); the resources that grew most between the
     /// first and last backup; whether the last backup is older than --stale-after. The table draws a
     /// sparkline of the database size; --plot writes an SVG chart.
     ///
     /// Each file is read as `check` reads it, sha256 trailer included (a SHA-256 of the whole
     /// file, beside the walk): a file `check` fails is listed as damaged (exit 1) and is no point
     /// of its series. A first read costs about an `inspect` of the file; the index remembers the
-    /// figures per file, so the next run reads nothing.
+    /// figures per file, so the next run only hashes the trailer again (bit rot keeps a file's
+    /// identity); a file deleted after `check` failed it gives no point.
     ///
     /// Examples:
     ///   boltscope trend /var/lib/rancher/k3s/server/db/snapshots

@@ -191,6 +191,10 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
     };
     let copy = input::open(tmp.path())?;
     let figures = verify(copy.bytes(), &l, report.last_revision)?;
+    // Records carried as the source held them that etcd 3.5.1 cannot read (a lease, an alarm, a
+    // member id...): the copy is no backend etcd starts from, whatever else it holds.
+    let unreadable =
+        crate::bbolt::view::DbView::new(copy.bytes()).map(|v| crate::etcd::startup::problems(&v)).unwrap_or_default();
     let sha = with_trailer.then(|| Sha256::digest(copy.bytes()));
     drop(copy);
     report.dst_size = super::verify::seal(tmp.as_file_mut(), sha)?;
@@ -199,6 +203,16 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
     report.etcd_meta =
         report.buckets.iter().any(|b| b.name.as_bytes() == crate::etcd::META_BUCKET && b.source != "lost");
     (report.trailer, report.restorable, report.verified) = (with_trailer, with_trailer && report.etcd_meta, true);
+    if !unreadable.is_empty() {
+        (report.restorable, report.lossless) = (false, false);
+        report.etcd_records_unreadable = unreadable.len() as u64;
+        for p in &unreadable {
+            report.notes.push(format!(
+                "the copy carries a record etcd 3.5.1 cannot read, as the source held it: {}",
+                p.message
+            ));
+        }
+    }
     report.dst_status = Some(figures);
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)

@@ -125,6 +125,9 @@ pub struct SalvageReport {
     /// Whether the copy has etcd's `meta` bucket (restore fails without one).
     #[serde(skip)]
     pub etcd_meta: bool,
+    /// Records of etcd's small buckets the copy carries that etcd 3.5.1 cannot read (`check`'s
+    /// `etcd_record_unreadable`; each named in `notes`): then it is not restorable.
+    pub etcd_records_unreadable: u64,
     /// Whether the copy was read back and found to hold what was written.
     pub verified: bool,
     /// The copy's etcdutl status figures.
@@ -170,6 +173,7 @@ impl SalvageReport {
             trailer: false,
             restorable: false,
             etcd_meta: false,
+            etcd_records_unreadable: 0,
             verified: false,
             dst_status: None,
             src_size: 0,
@@ -195,6 +199,10 @@ impl SalvageReport {
     pub fn acceptance(&self) -> String {
         if self.restorable {
             "etcdutl snapshot restore accepts it (sha256 trailer appended)".into()
+        } else if self.etcd_records_unreadable > 0 {
+            "it carries records etcd 3.5.1 cannot read (see the notes): a server restored from it does not start, \
+             or the restore fails"
+                .into()
         } else if !self.etcd_meta {
             "no etcd `meta` bucket: `etcdutl snapshot restore` fails on it (it records the consistent index \
              there); bbolt opens it"
