@@ -223,3 +223,32 @@ fn an_output_that_cannot_be_written_exits_2_with_one_line_never_a_panic() {
     let out = common::boltscope().args(["--no-index", "status"]).arg(&f.missing).stderr(full).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn sigterm_and_a_closed_terminal_exit_130_in_every_command() {
+    // Only compact and salvage handled them: a read-only command died of the signal (143, 129),
+    // though every --help promises 130. `check --k3s-token -` waits on its standard input.
+    let snap = common::dir().join("tiny-1.snap.db");
+    for sig in ["TERM", "HUP", "INT"] {
+        let mut child = common::boltscope()
+            .args(["--no-index", "check", "--k3s-token", "-"])
+            .arg(&snap)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Its standard input stays open until it has exited (an end of input would let it finish).
+        let stdin = child.stdin.take();
+        // Time to start and install its handler, on a busy machine too.
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        let killed = std::process::Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status();
+        assert!(killed.unwrap().success());
+        let status = child.wait().unwrap();
+        drop(stdin);
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(130), "SIG{sig}: {err}");
+        assert!(err.contains("check interrupted"), "{err}");
+    }
+}

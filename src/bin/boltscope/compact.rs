@@ -1,6 +1,6 @@
 //! `compact`: a progress bar on stderr when it is a terminal, then a summary line or JSON.
 
-use crate::exit::{Verdict, INTERRUPTED};
+use crate::exit::Verdict;
 use boltscope::bbolt::order::ByteOrder;
 use boltscope::compact::{self, Destination, Job, Revision, Trailer};
 use boltscope::etcd::humanize::bytes as h;
@@ -115,27 +115,8 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
-/// On Ctrl-C, SIGTERM or a closed terminal, removes the unfinished copy before exiting (it would
-/// otherwise stay behind as a hidden file as large as the result) and says so for `command`. DST
-/// is untouched: it appears only by the final rename, complete.
-pub fn remove_unfinished_on_interrupt(command: &'static str) {
-    let handled = ctrlc::set_handler(move || {
-        let n = compact::unfinished::remove_all();
-        let what = if n > 0 { "; the unfinished copy was removed" } else { "" };
-        errln!("boltscope: {command} interrupted{what}");
-        std::process::exit(i32::from(INTERRUPTED));
-    });
-    if let Err(e) = handled {
-        errln!(
-            "boltscope: warning: cannot handle interrupts ({e}); an interrupted {command} may leave a \
-             .boltscope-compact-* file"
-        );
-    }
-}
-
 /// Runs the command.
 pub fn run(a: &CompactArgs) -> Verdict {
-    remove_unfinished_on_interrupt("compact");
     let revision = match a.revision.as_deref() {
         None => Revision::None,
         Some("latest") => Revision::Latest,

@@ -22,6 +22,24 @@ pub enum Verdict {
 /// report it).
 pub const INTERRUPTED: u8 = 130;
 
+/// For every command: on Ctrl-C, SIGTERM or a closed terminal, removes the unfinished copy of a
+/// `compact` or `salvage` (it would otherwise stay behind as a hidden file as large as the
+/// result; DST appears only by the final rename, complete), says so, and exits [`INTERRUPTED`]
+/// (a read-only command was killed by SIGTERM and SIGHUP: 143 and 129).
+pub fn on_interrupt(command: String) {
+    let handled = ctrlc::set_handler(move || {
+        let n = boltscope::compact::unfinished::remove_all();
+        let what = if n > 0 { "; the unfinished copy was removed" } else { "" };
+        errln!("boltscope: {command} interrupted{what}");
+        std::process::exit(i32::from(INTERRUPTED));
+    });
+    if let Err(e) = handled {
+        errln!(
+            "boltscope: warning: cannot handle interrupts ({e}); an interrupted compact may leave a .boltscope-* file"
+        );
+    }
+}
+
 /// The help text every command shows about exit codes.
 pub const HELP: &str = "Exit codes: 0 clean (every gate met); 1 problems found or a gate failed; \
 2 a file could not be read, the command line was wrong, or the output could not be written; 130 \

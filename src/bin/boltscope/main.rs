@@ -51,6 +51,7 @@ fn main() -> ExitCode {
     let matches = cli::command().get_matches();
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     boltscope::input::set_max_expanded(cli.max_expanded_size);
+    exit::on_interrupt(matches.subcommand_name().unwrap_or("boltscope").to_string());
     // compact neither reads nor records anything: it leaves the index to other processes.
     let ix = match cli.command {
         Command::Compact(_) | Command::Salvage(_) | Command::Completions(_) | Command::Man(_) => index::Ix::none(),

@@ -163,7 +163,6 @@ fn text(r: &SalvageReport) -> String {
 
 /// Runs the command.
 pub fn run(a: &SalvageArgs) -> Verdict {
-    crate::compact::remove_unfinished_on_interrupt("salvage");
     let to_stdout = a.dst.as_os_str() == "-";
     if to_stdout {
         // A reader that goes away is an error here, so that the temporary copy is removed.
