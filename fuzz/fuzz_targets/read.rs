@@ -1,6 +1,6 @@
 //! Any bytes: the container sniffer and expander (the bytes as a zip, gzip or zstd file, with a
 //! small expansion limit), Kubernetes value decoding (as a Secret and as a Pod, redacted), the
-//! k3s bootstrap decryption; then as a database: open (both meta pages), walk, status (3.5 and 3.6
+//! k3s bootstrap decryption, etcd's protobuf rules for its small records; then as a database: open (both meta pages), walk, status (3.5 and 3.6
 //! semantics), inspect and check (with every gate, a k3s token among them), the sequential
 //! cursor, and compact's writer (into memory, with and without an MVCC compaction, in the
 //! source's layout and in another page size and byte order; a copy it finishes is read back);
@@ -48,6 +48,10 @@ fn values(data: &[u8]) {
     // The Secret check every value printed raw goes through (envelope kind, short and long way).
     let _ = boltscope::k8s::secret::holds_plaintext(b"/custom/x", data);
     let _ = boltscope::k3s::bootstrap::check("K10::server:fuzz", data);
+    // The rules of etcd's generated protobuf code, on the records etcd reads at start.
+    for schema in [boltscope::etcd::gogo::LEASE, boltscope::etcd::gogo::ALARM_MEMBER, boltscope::etcd::gogo::USER, boltscope::etcd::gogo::ROLE] {
+        let _ = boltscope::etcd::gogo::accepts(data, schema);
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -38,10 +38,15 @@ const LEASE_END: [u8; 8] = [0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
 /// is absent or cannot be read: the tree's own problems say so).
 fn elements<'a>(view: &DbView<'a>, name: &[u8]) -> Vec<LeafElem<'a>> {
     let mut v = Vec::new();
-    if let Ok(Some(b)) = cursor::top_bucket(view, name) {
-        let _ = cursor::for_each(view, b, &mut |e| v.push(*e));
-    }
+    each(view, name, &mut |e| v.push(*e));
     v
+}
+
+/// [`elements`] one at a time (a `lease` bucket can hold millions).
+fn each<'a>(view: &DbView<'a>, name: &[u8], f: &mut dyn FnMut(&LeafElem<'a>)) {
+    if let Ok(Some(b)) = cursor::top_bucket(view, name) {
+        let _ = cursor::for_each(view, b, f);
+    }
 }
 
 /// Shows a key as etcd tools do: text when printable, else hex.
@@ -100,14 +105,17 @@ fn values(
     out: &mut Vec<Problem>,
 ) {
     let mut t = Told::new(view, bucket);
-    for e in elements(view, bucket).iter().filter(|e| !e.is_bucket() && e.key >= range.0 && e.key < range.1) {
+    each(view, bucket, &mut |e| {
+        if e.is_bucket() || e.key < range.0 || e.key >= range.1 {
+            return;
+        }
         if let Err(r) = gogo::accepts(e.value, schema) {
             t.add(
                 e.value,
                 format!("{what} {} does not decode (byte {}: {}): {}", shown(e.key), r.at, r.why, consequence(bucket)),
             );
         }
-    }
+    });
     t.done(out);
 }
 
