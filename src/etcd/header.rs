@@ -83,9 +83,7 @@ impl Store {
     pub fn read(view: &DbView<'_>) -> Result<Store, Problem> {
         let last = schema::newest_revision(view)?.unwrap_or(0);
         let info = schema::read_core(view, last);
-        let finished = info.finished_compact_revision.filter(|&f| f > 0);
-        let head = last.max(1).max(finished.unwrap_or(0));
-        let compacted = info.store_compaction();
+        let (head, compacted) = (info.current_revision, info.store_compaction());
         let mut ids: Vec<u64> = info.members.iter().filter_map(|m| u64::from_str_radix(&m.id, 16).ok()).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -95,6 +93,7 @@ impl Store {
             revision: i64::try_from(head).unwrap_or(i64::MAX),
             raft_term: info.term.unwrap_or(0),
         };
+        let finished = info.finished_compact_revision.filter(|&f| f > 0);
         Ok(Store { header, head, compacted, finished })
     }
 

@@ -106,8 +106,7 @@ impl EtcdInfo {
     /// `None` when never compacted (etcd's -1).
     pub fn store_compaction(&self) -> Option<u64> {
         let finished = self.finished_compact_revision.filter(|&f| f > 0);
-        let head = self.last_revision.max(1).max(finished.unwrap_or(0));
-        let scheduled = self.scheduled_compact_revision.filter(|&s| s > 0 && s <= head);
+        let scheduled = self.scheduled_compact_revision.filter(|&s| s > 0 && s <= self.current_revision);
         finished.max(scheduled)
     }
 }
@@ -123,13 +122,11 @@ fn text(v: &[u8]) -> String {
 /// Every plain entry of a top-level bucket (none when the bucket is absent or unreadable).
 fn entries<'a>(view: &DbView<'a>, name: &[u8]) -> Vec<LeafElem<'a>> {
     let mut v = Vec::new();
-    if let Ok(Some(b)) = cursor::top_bucket(view, name) {
-        let _ = cursor::for_each(view, b, &mut |e| {
-            if !e.is_bucket() {
-                v.push(*e)
-            }
-        });
-    }
+    super::startup::each(view, name, &mut |e| {
+        if !e.is_bucket() {
+            v.push(*e)
+        }
+    });
     v
 }
 

@@ -43,7 +43,7 @@ fn elements<'a>(view: &DbView<'a>, name: &[u8]) -> Vec<LeafElem<'a>> {
 }
 
 /// [`elements`] one at a time (a `lease` bucket can hold millions).
-fn each<'a>(view: &DbView<'a>, name: &[u8], f: &mut dyn FnMut(&LeafElem<'a>)) {
+pub(super) fn each<'a>(view: &DbView<'a>, name: &[u8], f: &mut dyn FnMut(&LeafElem<'a>)) {
     if let Ok(Some(b)) = cursor::top_bucket(view, name) {
         let _ = cursor::for_each(view, b, f);
     }
