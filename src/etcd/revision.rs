@@ -22,6 +22,16 @@ pub fn main_of(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(..8)?.try_into().ok()?))
 }
 
+/// The revision key of `main` and `sub` (not a tombstone): what etcd also writes as a compaction
+/// revision in the `meta` bucket.
+pub fn key_bytes(main: u64, sub: u64) -> [u8; REV_LEN] {
+    let mut k = [0u8; REV_LEN];
+    k[..8].copy_from_slice(&main.to_be_bytes());
+    k[8] = b'_';
+    k[9..].copy_from_slice(&sub.to_be_bytes());
+    k
+}
+
 /// Whether a `key` bucket key marks a deletion, as etcd tests it: 18 bytes ending in `t`.
 pub fn is_tombstone(key: &[u8]) -> bool {
     key.len() == TOMBSTONE_LEN && key.last() == Some(&b't')
@@ -54,5 +64,6 @@ mod tests {
         assert_eq!(parse(&k), None);
         assert_eq!(parse(&k[..16]), None);
         assert_eq!(main_of(&k[..7]), None);
+        assert_eq!(parse(&key_bytes(9, 2)), Some(Revision { main: 9, sub: 2, tombstone: false }));
     }
 }

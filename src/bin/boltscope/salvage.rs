@@ -156,7 +156,11 @@ fn text(r: &SalvageReport) -> String {
     for n in &r.notes {
         let _ = writeln!(o, "  note      {n}");
     }
-    let verified = if r.verified { "verified" } else { "NOT verified" };
+    let verified = match (r.verified, r.check_errors) {
+        (false, _) => "NOT verified".to_string(),
+        (true, 0) => "verified".to_string(),
+        (true, n) => format!("read back as written, but `boltscope check` finds {n} error(s) in it (see the notes)"),
+    };
     let _ = writeln!(o, "  copy      {verified}; {}", r.acceptance());
     o
 }

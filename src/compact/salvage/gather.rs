@@ -3,20 +3,20 @@
 //! carved pages ([`merge`]), small buckets that cannot be read taken from an older root page, and
 //! the report of what was lost.
 
+use super::compaction;
 use super::merge::{self, Merged};
 use super::report::{BucketInfo, SalvageReport, KEYS_SHOWN};
-use super::root::{self, Root, RootFrom};
+use super::root::{self, Root};
+use super::small;
 use super::tree::{self, Top};
 use crate::bbolt::carve::{self, Geometry, Mode};
-use crate::bbolt::cursor;
-use crate::bbolt::order::PageId;
 use crate::bbolt::recover::{self, Found};
 use crate::bbolt::tolerant::LostRange;
 use crate::bbolt::view::DbView;
 use crate::compact::CompactError;
 use crate::error::Error;
 use crate::etcd::carve::{pick, Fix, KeyRecord, RevKey, Source};
-use crate::etcd::{trailer, KEY_BUCKET, SMALL_BUCKETS};
+use crate::etcd::{trailer, KEY_BUCKET, META_BUCKET};
 use crate::problem::{Problem, ProblemKind};
 use std::collections::HashMap;
 
@@ -36,6 +36,9 @@ pub struct Gathered<'a> {
     pub key_sequence: u64,
     /// The other buckets: name, sequence, entries sorted by key.
     pub plain: Vec<(&'a [u8], u64, Entries<'a>)>,
+    /// The compaction revision the copy records as both of `meta`'s compaction keys, when the
+    /// source's contradict each other ([`compaction`]).
+    pub meta_rewrite: Option<u64>,
     /// The report so far.
     pub report: SalvageReport,
 }
@@ -52,28 +55,6 @@ fn carved<'a>(g: &Geometry<'a>, reached: &(dyn Fn(u64) -> bool + Sync)) -> Vec<K
         (!v.is_empty()).then_some(v)
     });
     per_page.into_iter().flatten().collect()
-}
-
-/// An older, whole copy of bucket `name` from another root page: its root page and entries.
-#[allow(clippy::type_complexity)]
-fn older_copy<'a>(
-    data: &'a [u8],
-    g: &Geometry<'a>,
-    roots: &[u64],
-    name: &[u8],
-) -> Option<(u64, Vec<(&'a [u8], &'a [u8])>)> {
-    roots.iter().find_map(|&r| {
-        let view = DbView::recovered(data, g.order, g.page_size as u32, PageId(r));
-        let b = root::bucket_in(data, g, r, name)?;
-        let mut v = Vec::new();
-        let mut nested = false;
-        cursor::for_each(&view, b, &mut |e| {
-            nested |= e.is_bucket();
-            v.push((e.key, e.value));
-        })
-        .ok()?;
-        (!nested).then_some((r, v))
-    })
 }
 
 /// Gathers what `data` holds; `src`/`dst` name the files in the report.
@@ -156,73 +137,32 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     }
     let mut roots: Vec<u64> =
         root.iter().flat_map(|r| std::iter::once(r.page).chain(r.others.iter().copied())).collect();
-    let compacted = root::compaction(data, &g, &roots);
-    // Revisions missing above the compaction from a tree that reads whole (a leaf lost with its
-    // branch element, or replaced by a stale copy) are looked for in the pages it does not reach.
-    let holes = compacted.is_some_and(|c| !merge::gaps(&key_top.records, &[], c).is_empty());
-    let need_carve = !lost.is_empty() || !key_top.suspect.is_empty() || holes;
+    // With no `key` bucket in the tree, every record is carved, whatever the compaction.
+    let early = key_at.is_none();
+    let had_suspect = !key_top.suspect.is_empty();
     let mut found_recs = std::mem::take(&mut key_top.suspect);
-    if need_carve {
+    if early {
         found_recs.extend(carved(&g, &|id| reader.reached.get(id)));
     }
     let etcd = key_at.is_some() || !found_recs.is_empty();
-    let keys = etcd.then(|| merge::merge(std::mem::take(&mut key_top.records), found_recs, &lost, compacted));
     // Small buckets that could not be read whole come from an older root page, if one has them.
-    let damaged: Vec<usize> = (0..tops.len()).filter(|&i| !tops[i].lost.is_empty() || tops[i].dropped > 0).collect();
-    let from_scan = root.as_ref().is_some_and(|r| r.from == RootFrom::Scan);
-    if (!damaged.is_empty() || !root_lost.is_empty()) && root.as_ref().is_some_and(|r| r.others.is_empty()) {
-        roots.extend(root::scan(data, &g).into_iter().filter(|p| Some(*p) != root.as_ref().map(|r| r.page)));
+    let from = small::From { root: root.as_ref(), root_lost: !root_lost.is_empty(), etcd };
+    let plain = small::buckets(data, &g, &tops, &mut roots, from, &mut report);
+    // The compaction the copy records (its `meta` bucket), judged against the tree's records.
+    let meta = plain.iter().find(|(n, _, _)| *n == META_BUCKET).map(|(_, _, e)| &e[..]);
+    let meta_whole = report.buckets.iter().any(|b| b.name.as_bytes() == META_BUCKET && b.complete);
+    let bounds = compaction::bounds(&key_top.records, &lost);
+    let judged = compaction::judge(meta, meta_whole, root::compaction(data, &g, &roots), bounds);
+    let compacted = judged.revision;
+    report.notes.extend(judged.note);
+    // Revisions missing above the compaction from a tree that reads whole (a leaf lost with its
+    // branch element, or replaced by a stale copy) are looked for in the pages it does not reach.
+    let holes = compacted.is_some_and(|c| !merge::gaps(&key_top.records, &[], c).is_empty());
+    let need_carve = !lost.is_empty() || had_suspect || holes;
+    if need_carve && !early {
+        found_recs.extend(carved(&g, &|id| reader.reached.get(id)));
     }
-    let others: Vec<u64> = roots.iter().copied().skip(1).collect();
-    let mut plain = Vec::new();
-    let mut names: Vec<&'a [u8]> = tops.iter().map(|t| t.name).collect();
-    if !root_lost.is_empty() {
-        // Buckets the damaged root no longer lists, from the older roots.
-        for &r in &others {
-            let view = DbView::recovered(data, g.order, g.page_size as u32, PageId(r));
-            let _ = cursor::for_each(&view, cursor::root(&view), &mut |e| {
-                if e.is_bucket() && e.key != KEY_BUCKET && !names.contains(&e.key) {
-                    names.push(e.key);
-                }
-            });
-        }
-    }
-    // etcd writes its small buckets in every backend: one neither root lists was lost with the
-    // root's pages (auth users and roles, leases, the members...), and is named so.
-    if etcd {
-        names.extend(SMALL_BUCKETS.iter().filter(|b| !names.contains(b)).collect::<Vec<_>>());
-    }
-    names.sort_unstable();
-    for name in names {
-        let top = tops.iter().find(|t| t.name == name);
-        let whole = top.is_some_and(|t| t.lost.is_empty() && t.dropped == 0);
-        let (entries, source, complete) = match (top, whole) {
-            (Some(t), true) => (t.entries.clone(), "tree".to_string(), !from_scan),
-            _ => match older_copy(data, &g, &others, name) {
-                Some((r, v)) => (v, format!("older root page {r}"), false),
-                None if top.is_none() => {
-                    report.buckets.push(BucketInfo {
-                        name: String::from_utf8_lossy(name).into_owned(),
-                        entries: 0,
-                        source: "lost".into(),
-                        complete: false,
-                    });
-                    continue;
-                }
-                None => (top.map(|t| t.entries.clone()).unwrap_or_default(), "tree (damaged)".into(), false),
-            },
-        };
-        if let Some(t) = top {
-            report.entries_unreadable += t.dropped;
-            report.nested_buckets_left_out += t.nested;
-        }
-        let mut entries = entries;
-        entries.sort_by(|a, b| a.0.cmp(b.0));
-        entries.dedup_by(|a, b| a.0 == b.0);
-        let name_s = String::from_utf8_lossy(name).into_owned();
-        report.buckets.push(BucketInfo { name: name_s, entries: entries.len() as u64, source, complete });
-        plain.push((name, top.map_or(0, |t| t.sequence), entries));
-    }
+    let keys = etcd.then(|| merge::merge(std::mem::take(&mut key_top.records), found_recs, &lost, compacted));
     report.root = root.clone();
     report.compact_revision = compacted;
     // Sub revisions missing above the compaction in what was put together (a revision key read
@@ -257,8 +197,9 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
         && report.notes.iter().all(|n| !n.starts_with("the sha256"))
         && report.pages_skipped_total == 0
         && !holes_left
+        && judged.rewrite.is_none()
         && root.as_ref().is_some_and(|r| !r.tail_uncertain);
-    Ok(Gathered { g, root, keys, key_sequence: key_top.sequence, plain, report })
+    Ok(Gathered { g, root, keys, key_sequence: key_top.sequence, plain, meta_rewrite: judged.rewrite, report })
 }
 
 /// The `key` bucket's part of the report.

@@ -10,10 +10,12 @@
 //! older root page when theirs cannot be read; then written ([`crate::write::buckets`]) and read
 //! back: structurally clean, holding exactly what was gathered.
 
+mod compaction;
 mod gather;
 pub mod merge;
 pub mod report;
 pub mod root;
+mod small;
 mod tree;
 
 pub use gather::{gather, Gathered};
@@ -60,7 +62,7 @@ pub fn write<W: Write + Send>(g: &Gathered<'_>, fill: f64, out: W) -> Result<(La
         .map(|(name, sequence, entries)| Bucket {
             name,
             sequence: *sequence,
-            entries: entries.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect(),
+            entries: entries.iter().map(|(k, v)| (*k, value(g, name, k, v))).collect(),
         })
         .collect();
     if let Some(k) = &g.keys {
@@ -79,6 +81,20 @@ pub fn write<W: Write + Send>(g: &Gathered<'_>, fill: f64, out: W) -> Result<(La
     Ok((l, metas))
 }
 
+/// The value the copy writes for a plain bucket's entry: the source's, but for the compaction
+/// keys of `meta` when they are rewritten.
+fn value<'a>(g: &Gathered<'a>, bucket: &[u8], key: &[u8], v: &'a [u8]) -> Cow<'a, [u8]> {
+    use crate::etcd::meta_keys::{FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV};
+    match g.meta_rewrite {
+        Some(rev)
+            if bucket == crate::etcd::META_BUCKET && (key == FINISHED_COMPACT_REV || key == SCHEDULED_COMPACT_REV) =>
+        {
+            Cow::Owned(crate::etcd::revision::key_bytes(rev, 0).to_vec())
+        }
+        _ => Cow::Borrowed(v),
+    }
+}
+
 /// Reads the finished copy back: clean, and holding exactly what was written (etcdutl's HASH and
 /// TOTAL KEYS of what was gathered, and its last revision). Returns the copy's figures.
 pub fn verify(bytes: &[u8], l: &Layout, last_revision: u64) -> Result<Figures, CompactError> {
@@ -94,6 +110,38 @@ pub fn verify(bytes: &[u8], l: &Layout, last_revision: u64) -> Result<Figures, C
     Ok(Figures::from(s))
 }
 
+/// How many of `check`'s errors in a copy are named in the notes.
+const CHECK_SHOWN: usize = 5;
+
+/// What `check` fails the copy for, beyond what the report tells already (revisions missing,
+/// records etcd cannot read): errors of the whole check, the first [`CHECK_SHOWN`], and
+/// how many there are. A salvage holds what it gathered to etcd's rules as it goes; this is the
+/// last word, so no copy `check` fails is called sound.
+fn check_fails(bytes: &[u8]) -> (Vec<crate::problem::Problem>, u64) {
+    use crate::problem::ProblemKind::{EtcdRecordUnreadable, RevisionsMissing};
+    let Ok(view) = crate::bbolt::view::DbView::new(bytes) else { return (Vec::new(), 0) };
+    let opt = crate::analysis::inspect::Options { verify_trailer: false, residue: false, ..Default::default() };
+    let r = crate::analysis::inspect::inspect(&view, &opt);
+    let told =
+        |p: &crate::problem::Problem| p.kind.is_warning() || matches!(p.kind, RevisionsMissing | EtcdRecordUnreadable);
+    let listed: Vec<_> = r.problems.iter().filter(|p| !told(p)).cloned().collect();
+    let untold =
+        r.errors().saturating_sub(r.problems.iter().filter(|p| !p.kind.is_warning() && told(p)).count() as u64);
+    (listed.into_iter().take(CHECK_SHOWN).collect(), untold)
+}
+
+/// Tells what `check` fails the copy for: nothing is lossless then, and each is a note.
+fn told_check(report: &mut SalvageReport, (problems, total): (Vec<crate::problem::Problem>, u64)) {
+    if total == 0 {
+        return;
+    }
+    report.lossless = false;
+    report.check_errors = total;
+    for p in problems {
+        report.notes.push(format!("`boltscope check` fails the copy: {p}"));
+    }
+}
+
 /// Salvages `data` in memory (no trailer): the copy and the report. For tests, fuzzing and
 /// library users; always gathers, even from a tree that reads whole.
 pub fn salvage_bytes(data: &[u8], fill: f64) -> Result<(Vec<u8>, SalvageReport), CompactError> {
@@ -106,6 +154,7 @@ pub fn salvage_bytes(data: &[u8], fill: f64) -> Result<(Vec<u8>, SalvageReport),
     let mut report = g.report;
     report.dst_status = Some(verify(&out, &l, report.last_revision)?);
     report.verified = true;
+    told_check(&mut report, check_fails(&out));
     report.dst_size = out.len() as u64;
     Ok((out, report))
 }
@@ -195,6 +244,7 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
     // member id...): the copy is no backend etcd starts from, whatever else it holds.
     let unreadable =
         crate::bbolt::view::DbView::new(copy.bytes()).map(|v| crate::etcd::startup::problems(&v)).unwrap_or_default();
+    let failing = check_fails(copy.bytes());
     let sha = with_trailer.then(|| Sha256::digest(copy.bytes()));
     drop(copy);
     report.dst_size = super::verify::seal(tmp.as_file_mut(), sha)?;
@@ -213,7 +263,31 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
             ));
         }
     }
+    told_check(&mut report, failing);
     report.dst_status = Some(figures);
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        use std::io::Read;
+        let path = format!("{}/fixtures/etcd-records/{name}.snap.db.gz", env!("CARGO_MANIFEST_DIR"));
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn check_fails_names_what_check_fails_a_copy_for() {
+        let (listed, total) = check_fails(&fixture("meta-fcr16"));
+        assert_eq!(total, 1);
+        assert_eq!(listed[0].kind, crate::problem::ProblemKind::EtcdMetaMalformed);
+        assert_eq!(check_fails(&fixture("base")), (Vec::new(), 0));
+        // A record etcd cannot read is told on its own (`etcd_records_unreadable`), not again.
+        assert_eq!(check_fails(&fixture("lease-trunc")).1, 0);
+    }
 }

@@ -128,6 +128,9 @@ pub struct SalvageReport {
     /// Records of etcd's small buckets the copy carries that etcd 3.5.1 cannot read (`check`'s
     /// `etcd_record_unreadable`; each named in `notes`): then it is not restorable.
     pub etcd_records_unreadable: u64,
+    /// Errors `boltscope check` finds in the copy beyond those told above (each named in `notes`):
+    /// the copy holds what was gathered, but not as etcd writes it. 0 for a sound copy.
+    pub check_errors: u64,
     /// Whether the copy was read back and found to hold what was written.
     pub verified: bool,
     /// The copy's etcdutl status figures.
@@ -174,6 +177,7 @@ impl SalvageReport {
             restorable: false,
             etcd_meta: false,
             etcd_records_unreadable: 0,
+            check_errors: 0,
             verified: false,
             dst_status: None,
             src_size: 0,

@@ -90,8 +90,10 @@ pub fn compaction(data: &[u8], g: &Geometry<'_>, roots: &[u64]) -> Option<u64> {
         .filter_map(|&r| {
             let view = DbView::recovered(data, g.order, g.page_size as u32, PageId(r));
             let meta = cursor::top_bucket(&view, META_BUCKET).ok().flatten()?;
-            let rev = |k: &[u8]| cursor::get(&view, meta, k).ok().flatten().and_then(|e| revision::main_of(e.value));
-            Some(rev(FINISHED_COMPACT_REV).max(rev(SCHEDULED_COMPACT_REV)).unwrap_or(0))
+            // A key that cannot be read makes this root's answer unknown, not "never compacted".
+            let rev = |k: &[u8]| cursor::get(&view, meta, k).map(|e| e.and_then(|e| revision::main_of(e.value)));
+            let (f, s) = (rev(FINISHED_COMPACT_REV).ok()?, rev(SCHEDULED_COMPACT_REV).ok()?);
+            Some(f.max(s).unwrap_or(0))
         })
         .max()
 }

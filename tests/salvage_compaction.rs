@@ -1,0 +1,97 @@
+//! `salvage` when the compaction revision in the `meta` bucket cannot be taken as it is: the bucket
+//! unreadable in the tree, a `finishedCompactRev` damaged past `scheduledCompactRev`, a value etcd
+//! cannot read. The revision decides which records found outside the tree are certain and is what
+//! the copy records, so each copy must pass `check` (no records compaction deleted put back, no
+//! compaction etcd never writes) and tell the compaction real etcd reported for the undamaged file
+//! (`endpoint hashkv`'s compact_revision in fixtures/key-answers/churn-0.005.hashkv.jsonl).
+
+mod common;
+use common::checks::root_entry;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The compaction revision real etcd 3.5.1 reported serving the undamaged `churn-0.005`.
+fn real_compaction() -> u64 {
+    use base64::Engine;
+    let text = std::fs::read_to_string(common::dir().join("key-answers/churn-0.005.hashkv.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["args"], serde_json::json!(["endpoint", "hashkv", "-w", "json"]));
+    let out = base64::engine::general_purpose::STANDARD.decode(first["stdout_b64"].as_str().unwrap()).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    v[0]["HashKV"]["compact_revision"].as_u64().unwrap()
+}
+
+/// The trailer made again, so only the damage done is wrong with the file.
+fn reseal(d: &mut [u8]) {
+    let body = d.len() - 32;
+    let sha = Sha256::digest(&d[..body]);
+    d[body..].copy_from_slice(&sha);
+}
+
+/// Salvages `d` (written to a temporary file): the JSON report, and `check`'s exit code for the copy.
+fn salvaged(d: &[u8]) -> (Value, Option<i32>, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst) = (tmp.path().join("src.db"), tmp.path().join("copy.db"));
+    std::fs::write(&src, d).unwrap();
+    let out = common::boltscope().args(["salvage", "-w", "json"]).arg(&src).arg("-o").arg(&dst).output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert!(report.is_object(), "{}", String::from_utf8_lossy(&out.stderr));
+    let checked = common::boltscope().args(["--no-index", "check"]).arg(&dst).output().unwrap();
+    (report, checked.status.code(), String::from_utf8_lossy(&checked.stdout).into_owned())
+}
+
+fn notes(r: &Value) -> String {
+    r["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn a_meta_bucket_the_tree_cannot_read_is_no_evidence_of_a_store_never_compacted() {
+    let mut d = common::bytes("churn-0.005.snap.db");
+    // The `meta` bucket's root page (an inline bucket: 0) pointed past the file.
+    let (_, v) = root_entry(&d, b"meta");
+    assert_eq!(u64::from_le_bytes(d[v..v + 8].try_into().unwrap()), 0, "an inline bucket");
+    d[v..v + 8].copy_from_slice(&1_000_000_000u64.to_le_bytes());
+    reseal(&mut d);
+    let (r, check, text) = salvaged(&d);
+    // It was taken as 0: the 34 records compaction deleted, carved from free pages, came back as
+    // certain, and the copy failed `check` (history_inconsistent).
+    assert_eq!(r["compact_revision"], real_compaction(), "{r}");
+    assert_eq!(r["revisions"]["carved"], 0, "{r}");
+    assert_eq!(check, Some(0), "{text}");
+    assert_eq!(r["check_errors"], 0);
+}
+
+#[test]
+fn a_finished_compaction_damaged_past_the_scheduled_one_is_judged_by_the_records() {
+    let mut d = common::bytes("churn-0.005.snap.db");
+    // Every copy of finishedCompactRev (the tree's and older pages') with bit 48 set: 2^48 + 101.
+    let name = b"finishedCompactRev";
+    let at: Vec<usize> = d.windows(name.len()).enumerate().filter(|(_, w)| *w == name).map(|(i, _)| i).collect();
+    assert!(!at.is_empty());
+    for i in at {
+        d[i + name.len() + 1] ^= 0x01;
+    }
+    reseal(&mut d);
+    let (r, check, text) = salvaged(&d);
+    // It was taken as 2^48 + 101 and written so: `check` failed the copy (finished past
+    // scheduled), and a server started on it would jump to that revision.
+    assert_eq!(r["compact_revision"], real_compaction(), "{r}");
+    assert_eq!(check, Some(0), "{text}");
+    assert!(notes(&r).contains("is past scheduledCompactRev"), "{r}");
+    assert_eq!(r["lossless"], false, "a damaged compaction is no lossless copy");
+}
+
+#[test]
+fn a_compaction_key_etcd_cannot_read_is_not_carried_into_the_copy() {
+    // Real case: etcd 3.5.1 stops on a 16-byte finishedCompactRev (fixtures/etcd-records/answers.tsv).
+    use std::io::Read;
+    let path = common::dir().join("etcd-records/meta-fcr16.snap.db.gz");
+    let mut d = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_end(&mut d).unwrap();
+    let answers = std::fs::read_to_string(common::dir().join("etcd-records/answers.tsv")).unwrap();
+    assert!(answers.lines().any(|l| l.starts_with("meta-fcr16\t") && l.contains("START_DIES")));
+    let (r, check, text) = salvaged(&d);
+    assert_eq!(check, Some(0), "the copy carried the value etcd stops on: {text}");
+    assert!(notes(&r).contains("meta/finishedCompactRev cannot be read as a revision"), "{r}");
+    assert_eq!(r["check_errors"], 0);
+}
