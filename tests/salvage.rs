@@ -277,6 +277,23 @@ fn the_newest_revisions_lost_with_the_last_leaf_are_reported_lost() {
 }
 
 #[test]
+fn the_last_two_leaves_lost_are_reported_lost_from_the_first_of_them() {
+    // Revisions 106 and 107 of k8s-0.005 were in the last leaf but one: they were named nowhere
+    // ("108 and later").
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let from = damage::last_two_leaves_zeroed(&mut d);
+    let src = tmp.path().join("src.db");
+    std::fs::write(&src, &d).unwrap();
+    let dst = tmp.path().join("copy.db");
+    let out = salvage_cli(&["-w", "json"], &src, dst.to_str().unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["revisions_lost_from"].as_u64(), Some(from), "{v}");
+    assert_eq!(v["last_revision"].as_u64(), Some(from - 1), "{v}");
+    assert!(v["notes"].to_string().contains(&format!("revisions {from} and later are lost")), "{v}");
+}
+
+#[test]
 fn the_tree_read_is_the_one_bbolt_reads_never_an_invalid_meta_pages_first() {
     // The newer meta page made invalid two ways: its root pointed at an older root page (its
     // checksum then fails), or one bit of its high-water mark flipped. bbolt reads the other,

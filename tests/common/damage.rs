@@ -121,6 +121,23 @@ pub fn last_leaf_zeroed(d: &mut [u8]) -> u64 {
     first
 }
 
+/// The `key` bucket's last two leaves (each a leaf, with its overflow pages) zeroed. Returns the
+/// main revision the branch names as the first of them (read by hand): it and every later
+/// revision are lost.
+pub fn last_two_leaves_zeroed(d: &mut [u8]) -> u64 {
+    let l = shape(d);
+    let n = u16_at(d, l.key_root * PS + 10);
+    let e = branch_elem(l.key_root, n - 2);
+    let first = u64::from_be_bytes(d[e + u32_at(d, e)..e + u32_at(d, e) + 8].try_into().unwrap());
+    for i in [n - 2, n - 1] {
+        let leaf = u64_at(d, branch_elem(l.key_root, i) + 8) as usize;
+        assert_eq!(u16_at(d, leaf * PS + 8), 0x02, "a child of the key bucket's root is a leaf");
+        let pages = 1 + u32_at(d, leaf * PS + 12);
+        d[leaf * PS..(leaf + pages) * PS].fill(0);
+    }
+    first
+}
+
 /// A root page of an older transaction, found by hand: the highest page other than the newer
 /// meta page's root that names itself, is a leaf, and holds only bucket entries, `key` among them.
 pub fn older_root(d: &[u8]) -> usize {

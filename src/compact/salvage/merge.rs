@@ -165,18 +165,22 @@ pub fn possibly_lost(lost: &[LostRange<'_>], compacted: Option<u64>, last: u64) 
 /// everything past the last record of a tree that may not be the newest) mean for the newest
 /// revisions, given the last main revision recovered and the compaction:
 ///
-/// - `(Some(l), _)`: revision `l` certainly existed (the branch above the unreadable range names
-///   it as its first key) and has no record: `l` and later are lost, how many is unknown;
+/// - `(Some(l), _)`: revision `l` certainly existed (the branch above an unreadable range past the
+///   last record read names it as its first key, the lowest such) and has no record: `l` and later
+///   are lost, how many is unknown;
 /// - `(None, Some(t))`: revisions after `t` may have existed and have no record;
 /// - `(None, None)`: every such range is closed above; [`gaps`] and [`possibly_lost`] say it all.
 pub fn open_end(lost: &[LostRange<'_>], compacted: Option<u64>, last: u64) -> (Option<u64>, Option<u64>) {
     let top = last.max(compacted.unwrap_or(0));
     let mut certain: Option<u64> = None;
     let mut maybe = false;
-    for l in lost.iter().filter(|l| l.upper.is_none()) {
+    for l in lost {
         match l.lower.and_then(revision::main_of) {
+            // Also a range closed above (the last leaf but one): its first revision existed, past
+            // every record read, so it and every later one are lost with the open end.
             Some(from) if from > top => certain = Some(certain.map_or(from, |c| c.min(from))),
-            _ => maybe = true,
+            _ if l.upper.is_none() => maybe = true,
+            _ => {}
         }
     }
     match certain {
@@ -214,6 +218,21 @@ mod tests {
             fix: Fix::None,
             source: Source::Tree,
         }
+    }
+
+    #[test]
+    fn the_last_two_leaves_lost_lose_every_revision_the_first_of_them_names() {
+        let p = || Problem::new(ProblemKind::PageOutOfBounds, String::new());
+        let (a, b, mid) = (put(b"x", 106).0, put(b"x", 108).0, put(b"x", 50).0);
+        let (mid_hi, low) = (put(b"x", 60).0, put(b"x", 90).0);
+        let lost = [LostRange::new(Some(&a), Some(&b), p()), LostRange::new(Some(&b), None, p())];
+        assert_eq!(open_end(&lost, Some(96), 105), (Some(106), None));
+        // A range closed above that lies below the last record read loses nothing past it.
+        let lost = [LostRange::new(Some(&mid), Some(&mid_hi), p()), LostRange::new(Some(&b), None, p())];
+        assert_eq!(open_end(&lost, Some(10), 105), (Some(108), None));
+        // Nor does one below the compaction; an open end at the last record read may hold more.
+        let lost = [LostRange::new(Some(&low), Some(&a), p()), LostRange::new(Some(&a), None, p())];
+        assert_eq!(open_end(&lost, Some(96), 106), (None, Some(106)));
     }
 
     #[test]
