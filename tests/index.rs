@@ -181,6 +181,31 @@ fn a_broken_index_costs_one_warning_and_the_answer_still_comes() {
 }
 
 #[test]
+fn an_index_kept_in_the_folder_scanned_is_no_backup() {
+    // `--index backups/index.db`: scan listed its own index as a backup it could not read (exit 2),
+    // and trend as one giving no point.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.db"), common::bytes("tiny-1.snap.db")).unwrap();
+    let ix = dir.join("index.db");
+    for _ in 0..2 {
+        let out = run(&ix, &["scan"], &[&dir]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(!text.contains("index.db"), "{text}");
+        assert!(text.contains("1 bbolt") && text.contains("0 unreadable"), "{text}");
+    }
+    let out = run(&ix, &["trend", "-w", "json"], &[&dir]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("index.db"), "{}", String::from_utf8_lossy(&out.stdout));
+    // Another index's file in the folder is no backup of this run's either, but it is a file:
+    // it is read as one (and found to be no bbolt database).
+    let other = tmp.path().join("other.redb");
+    let out = run(&other, &["scan"], &[&dir]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("index.db  unreadable"));
+}
+
+#[test]
 fn scan_fills_the_index_and_history_shows_it() {
     let tmp = tempfile::tempdir().unwrap();
     let ix = tmp.path().join("ix.redb");

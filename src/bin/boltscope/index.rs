@@ -34,6 +34,15 @@ impl Ix {
         Ix { ix, fresh: std::sync::OnceLock::new(), refresh: cli.refresh, command: command.to_string() }
     }
 
+    /// Whether `p` is the index file itself (the one opened, or the one started in its place):
+    /// a folder searched for backups may hold it, and it is no backup.
+    pub fn is_own_file(&self, p: &std::path::Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        let own = [self.ix.as_ref(), self.fresh.get().and_then(Option::as_ref)];
+        own.iter().flatten().any(|ix| id(ix.path()).is_some_and(|o| id(p) == Some(o)))
+    }
+
     /// No index.
     pub fn none() -> Ix {
         Ix { ix: None, fresh: std::sync::OnceLock::new(), refresh: false, command: String::new() }

@@ -29,7 +29,9 @@ pub fn run(a: &ScanArgs, ix: &Ix) -> Verdict {
     let mut walked = Walked::default();
     walked.walk(&a.dir);
     let (files, folders) = (&walked.files, &walked.unreadable);
-    let dbs: Vec<&PathBuf> = files.par_iter().filter(|p| backup_files::classify(p).taken()).collect();
+    // The index itself may sit in the folder under a backup's name (`--index DIR/index.db`).
+    let dbs: Vec<&PathBuf> =
+        files.par_iter().filter(|p| backup_files::classify(p).taken() && !ix.is_own_file(p)).collect();
     let opt = inspect::Options::default();
     let results: Vec<_> = dbs.par_iter().map(|p| inspect_file(p, &opt, None, ix)).collect();
     let (mut total, mut problems, mut failed) = (0u64, 0u64, 0u64);

@@ -166,7 +166,7 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
                 files.push(p.clone());
             }
         }
-        files.extend(walked.files.into_iter().filter(|p| backup_files::classify(p).taken()));
+        files.extend(walked.files.into_iter().filter(|p| backup_files::classify(p).taken() && !ix.is_own_file(p)));
         // A file named twice (`trend dir dir/x`, `trend dir ./dir/`) is one backup.
         let mut seen = std::collections::HashSet::new();
         files.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
