@@ -39,8 +39,14 @@ pub enum Error {
         /// Why.
         why: String,
     },
-    /// A compressed or archived input could not be expanded (see [`crate::input`]).
-    Archive(crate::input::InputError),
+    /// A compressed or archived input could not be expanded (the `input` module's error, boxed:
+    /// this module sits below every layer and names none of their types).
+    Archive {
+        /// The input file.
+        path: std::path::PathBuf,
+        /// Why, its message naming the file first.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// The stable class of an [`Error`], for JSON and exit codes.
@@ -85,7 +91,7 @@ impl Error {
             // Both meta pages broken: as good as no bbolt file to every reader but salvage.
             Error::NotBbolt { .. } | Error::MetasInvalid { .. } => ErrorKind::NotBbolt,
             Error::MetaUnusable { .. } => ErrorKind::MetaUnusable,
-            Error::Archive(_) => ErrorKind::Archive,
+            Error::Archive { .. } => ErrorKind::Archive,
         }
     }
 
@@ -114,9 +120,9 @@ impl fmt::Display for Error {
             Error::MetasInvalid { why } => write!(f, "neither meta page (0 or 1) is valid: {why}"),
             Error::MetaUnusable { index, why } => write!(f, "meta page {index} is not valid: {why}"),
             // The message names its file first; callers print the file already.
-            Error::Archive(e) => {
-                let msg = e.to_string();
-                let file = format!("{}: ", e.path().display());
+            Error::Archive { path, source } => {
+                let msg = source.to_string();
+                let file = format!("{}: ", path.display());
                 f.write_str(msg.strip_prefix(&file).unwrap_or(&msg))
             }
         }

@@ -99,7 +99,7 @@ pub fn open_input(path: &Path) -> Result<Opened, Error> {
             Err(Error::NotBbolt { looks_like: Some(what) })
         }
         Err(InputError::Read { source, .. }) => Err(Error::Io(source)),
-        Err(e) => Err(Error::Archive(e)),
+        Err(e) => Err(Error::Archive { path: e.path().to_path_buf(), source: Box::new(e) }),
     }
 }
 
