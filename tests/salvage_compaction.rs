@@ -6,7 +6,7 @@
 //! (`endpoint hashkv`'s compact_revision in fixtures/key-answers/churn-0.005.hashkv.jsonl).
 
 mod common;
-use common::checks::root_entry;
+use common::checks::{inline_entry, root_entry};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -94,4 +94,51 @@ fn a_compaction_key_etcd_cannot_read_is_not_carried_into_the_copy() {
     assert_eq!(check, Some(0), "the copy carried the value etcd stops on: {text}");
     assert!(notes(&r).contains("meta/finishedCompactRev cannot be read as a revision"), "{r}");
     assert_eq!(r["check_errors"], 0);
+}
+
+#[test]
+fn a_meta_bucket_read_whole_that_lost_its_compaction_keys_is_told_by_older_copies() {
+    // The inline page's element count cut from 5 to 2 (one byte): the two compaction keys are
+    // gone, the bucket reads whole. It was taken as never compacted (0): the records compaction
+    // deleted came back as certain. Older copies of the root page in free pages record it.
+    let mut d = common::bytes("churn-0.005.snap.db");
+    let (page, _, _) = inline_entry(&d, b"meta", b"finishedCompactRev");
+    assert_eq!(u16::from_le_bytes(d[page + 10..page + 12].try_into().unwrap()), 5);
+    d[page + 10..page + 12].copy_from_slice(&2u16.to_le_bytes());
+    reseal(&mut d);
+    let (r, check, text) = salvaged(&d);
+    assert_eq!(r["compact_revision"], real_compaction(), "{r}");
+    assert_eq!(r["revisions"]["carved"], 0, "{r}");
+    assert_eq!(check, Some(0), "{text}");
+    assert!(notes(&r).contains("older root page's copy of it records"), "{r}");
+}
+
+#[test]
+fn when_the_records_allow_either_value_the_older_copies_decide() {
+    // finishedCompactRev 101 -> 229 (one bit), below the head: churn's records (one each) allow
+    // both; the older root pages record 101, so the scheduled one was not damaged.
+    let mut d = common::bytes("churn-0.005.snap.db");
+    let (_, _, v) = inline_entry(&d, b"meta", b"finishedCompactRev");
+    assert_eq!(u64::from_be_bytes(d[v..v + 8].try_into().unwrap()), real_compaction());
+    d[v + 7] ^= 0x80;
+    reseal(&mut d);
+    let (r, check, text) = salvaged(&d);
+    assert_eq!(r["compact_revision"], real_compaction(), "{r}");
+    assert_eq!(check, Some(0), "{text}");
+}
+
+#[test]
+fn the_copy_is_checked_as_the_snapshot_it_is() {
+    // `term` cut to 7 bytes (its element's value size: it is the bucket's last value, so the page
+    // stays packed), the trailer left as it was: `etcdutl snapshot restore` rewrites it, so
+    // `check` passes a snapshot holding it. The copy was checked before its trailer was appended,
+    // as a member file, and said to fail `check`.
+    let mut d = common::bytes("churn-0.005.snap.db");
+    let (_, e, _) = inline_entry(&d, b"meta", b"term");
+    assert_eq!(u32::from_le_bytes(d[e + 12..e + 16].try_into().unwrap()), 8);
+    d[e + 12..e + 16].copy_from_slice(&7u32.to_le_bytes());
+    let (r, check, text) = salvaged(&d);
+    assert_eq!(check, Some(0), "{text}");
+    assert_eq!(r["check_errors"], 0, "{r}");
+    assert_eq!(r["method"], "salvage", "{r}");
 }

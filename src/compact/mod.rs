@@ -140,6 +140,10 @@ pub struct Report {
     /// were judged against (None: not an etcd file, or a compaction's keep pass judged them).
     #[serde(skip)]
     pub broken_histories: Option<(u64, crate::etcd::history::Compacted)>,
+    /// The compaction a server opened on SRC runs at, by etcd's rule (None: never compacted, or
+    /// not an etcd file).
+    #[serde(skip)]
+    pub src_store_compaction: Option<u64>,
     /// Whether a sha256 trailer was appended.
     pub trailer: bool,
     /// Whether the copy has etcd's `meta` bucket, which `etcdutl snapshot restore` writes to (it
@@ -204,6 +208,7 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
     // map, with page tables for every page read (tearing them down takes tens of milliseconds on
     // a large file), goes on another thread while the copy is verified.
     let broken_histories = c.broken_histories;
+    let src_store_compaction = c.store_compaction;
     let (src, unmapping) = match (c.target, c.alarms_cleared) {
         (None, 0) => (None, Some(std::thread::spawn(move || drop(src)))),
         _ => (Some(src), None),
@@ -274,6 +279,7 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
         alarms_kept: c.alarms_kept,
         src_problems_outside_tree: c.outside,
         broken_histories,
+        src_store_compaction,
         trailer: c.with_trailer,
         etcd_meta,
         verified: job.verify,

@@ -40,6 +40,9 @@ pub(crate) struct Copied {
     /// SRC's keys whose history breaks etcd's rules, judged beside a copy without a compaction
     /// ([`judge_histories`]).
     pub(crate) broken_histories: Option<(u64, Compacted)>,
+    /// The compaction a server opened on SRC runs at (etcd's rule; None: never compacted, or
+    /// not an etcd file).
+    pub(crate) store_compaction: Option<u64>,
     pub(crate) src_size: u64,
     pub(crate) with_trailer: bool,
     /// The meta page copied.
@@ -175,7 +178,9 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
     }
     let mut walked = walked?;
     let mut alarms_kept = Vec::new();
+    let mut store_compaction = None;
     if let Some(info) = schema::is_etcd(&view).then(|| schema::read(&view, walked.status.revision.max(0) as u64)) {
+        store_compaction = info.store_compaction();
         if !job.clear_alarms {
             alarms_kept = schema::alarm_warnings(&info.alarms);
         }
@@ -220,6 +225,7 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
         key_entries: filter.key_entries,
         outside,
         broken_histories,
+        store_compaction,
         src_size: data.len() as u64,
         with_trailer,
         meta: view.meta_index,

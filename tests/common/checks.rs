@@ -52,3 +52,19 @@ pub fn first_key_leaf(d: &[u8]) -> usize {
     assert_eq!(u16_at(d, leaf + 8), 2, "leaf");
     leaf
 }
+
+/// An inline top-level bucket `bucket` of the tree's root: the offset of its page header, and the
+/// element offset and value offset of its entry `name`.
+pub fn inline_entry(d: &[u8], bucket: &[u8], name: &[u8]) -> (usize, usize, usize) {
+    let (_, v) = root_entry(d, bucket);
+    assert_eq!(u64_at(d, v), 0, "an inline bucket");
+    let page = v + 16;
+    for i in 0..u16_at(d, page + 10) {
+        let e = page + 16 + 16 * i;
+        let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
+        if &d[e + pos..e + pos + ks] == name {
+            return (page, e, e + pos + ks);
+        }
+    }
+    panic!("no {name:?} in {bucket:?}");
+}

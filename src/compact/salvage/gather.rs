@@ -36,9 +36,9 @@ pub struct Gathered<'a> {
     pub key_sequence: u64,
     /// The other buckets: name, sequence, entries sorted by key.
     pub plain: Vec<(&'a [u8], u64, Entries<'a>)>,
-    /// The compaction revision the copy records as both of `meta`'s compaction keys, when the
-    /// source's contradict each other ([`compaction`]).
-    pub meta_rewrite: Option<u64>,
+    /// What the copy records as `meta`'s finishedCompactRev and scheduledCompactRev in place of
+    /// the source's value, where that cannot stand ([`compaction`]).
+    pub meta_record: [Option<u64>; 2],
     /// The report so far.
     pub report: SalvageReport,
 }
@@ -152,9 +152,18 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     let meta = plain.iter().find(|(n, _, _)| *n == META_BUCKET).map(|(_, _, e)| &e[..]);
     let meta_whole = report.buckets.iter().any(|b| b.name.as_bytes() == META_BUCKET && b.complete);
     let bounds = compaction::bounds(&key_top.records, &lost);
-    let judged = compaction::judge(meta, meta_whole, root::compaction(data, &g, &roots), bounds);
+    let current = root.as_ref().map(|r| r.page);
+    let mut older: Vec<u64> = roots.iter().copied().filter(|&r| Some(r) != current).collect();
+    let scanned: Vec<u64> =
+        root::scan(data, &g).into_iter().filter(|&r| Some(r) != current && !older.contains(&r)).collect();
+    older.extend(scanned);
+    let other = compaction::Elsewhere {
+        any_root: root::compaction(data, &g, &roots),
+        older: root::compaction(data, &g, &older),
+    };
+    let judged = compaction::judge(meta, meta_whole, other, bounds);
     let compacted = judged.revision;
-    report.notes.extend(judged.note);
+    report.notes.extend(judged.notes.iter().cloned());
     // Revisions missing above the compaction from a tree that reads whole (a leaf lost with its
     // branch element, or replaced by a stale copy) are looked for in the pages it does not reach.
     let holes = compacted.is_some_and(|c| !merge::gaps(&key_top.records, &[], c).is_empty());
@@ -182,6 +191,20 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
             report.notes.push(format!("the copy {}", p.message));
         }
     }
+    // What the copy is opened at: its compaction keys, by etcd's rule at its last revision.
+    if let Some(m) = meta {
+        let (f, sch) = compaction::recorded(m, &judged);
+        let at = compaction::store_compaction((f, sch), report.last_revision);
+        report.compact_revision = Some(at);
+        if let Some(s) = sch.filter(|&s| s > at && !bounds.whole && s > report.last_revision) {
+            report.notes.push(format!(
+                "scheduledCompactRev {s} lies past the copy's last revision ({}; later ones were lost): a server \
+                 restored from the copy does not run it, and the revisions it had compacted may read with records \
+                 missing",
+                report.last_revision
+            ));
+        }
+    }
     // Nothing lost only when nothing was skipped: a page of the `key` bucket that could not be
     // read may have held records no neighbour accounts for (a transaction's further sub
     // revisions, the newest revisions), whatever carving found.
@@ -197,9 +220,9 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
         && report.notes.iter().all(|n| !n.starts_with("the sha256"))
         && report.pages_skipped_total == 0
         && !holes_left
-        && judged.rewrite.is_none()
+        && !judged.repaired()
         && root.as_ref().is_some_and(|r| !r.tail_uncertain);
-    Ok(Gathered { g, root, keys, key_sequence: key_top.sequence, plain, meta_rewrite: judged.rewrite, report })
+    Ok(Gathered { g, root, keys, key_sequence: key_top.sequence, plain, meta_record: judged.record, report })
 }
 
 /// The `key` bucket's part of the report.

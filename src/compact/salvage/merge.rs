@@ -165,22 +165,32 @@ pub fn possibly_lost(lost: &[LostRange<'_>], compacted: Option<u64>, last: u64) 
 /// everything past the last record of a tree that may not be the newest) mean for the newest
 /// revisions, given the last main revision recovered and the compaction:
 ///
-/// - `(Some(l), _)`: revision `l` certainly existed (the branch above an unreadable range past the
-///   last record read names it as its first key, the lowest such) and has no record: `l` and later
-///   are lost, how many is unknown;
+/// - `(Some(l), _)`: revision `l` certainly existed (the branch above the unreadable range names
+///   it as its first key, or the first key of unreadable ranges that lead up to it past the last
+///   record read) and has no record: `l` and later are lost, how many is unknown;
 /// - `(None, Some(t))`: revisions after `t` may have existed and have no record;
 /// - `(None, None)`: every such range is closed above; [`gaps`] and [`possibly_lost`] say it all.
 pub fn open_end(lost: &[LostRange<'_>], compacted: Option<u64>, last: u64) -> (Option<u64>, Option<u64>) {
     let top = last.max(compacted.unwrap_or(0));
     let mut certain: Option<u64> = None;
     let mut maybe = false;
-    for l in lost {
+    for l in lost.iter().filter(|l| l.upper.is_none()) {
         match l.lower.and_then(revision::main_of) {
-            // Also a range closed above (the last leaf but one): its first revision existed, past
-            // every record read, so it and every later one are lost with the open end.
             Some(from) if from > top => certain = Some(certain.map_or(from, |c| c.min(from))),
-            _ if l.upper.is_none() => maybe = true,
-            _ => {}
+            _ => maybe = true,
+        }
+    }
+    // A range closed where that loss begins (the last leaf but one), past every record read: its
+    // first revision existed, so the loss begins there (one step per range, each taken once).
+    for _ in 0..lost.len() {
+        let Some(c) = certain else { break };
+        let below = lost
+            .iter()
+            .filter(|l| l.upper.and_then(revision::main_of) == Some(c))
+            .find_map(|l| l.lower.and_then(revision::main_of).filter(|&from| from > top && from < c));
+        match below {
+            Some(from) => certain = Some(from),
+            None => break,
         }
     }
     match certain {

@@ -59,11 +59,7 @@ pub fn write<W: Write + Send>(g: &Gathered<'_>, fill: f64, out: W) -> Result<(La
     let mut list: Vec<Bucket<'_>> = g
         .plain
         .iter()
-        .map(|(name, sequence, entries)| Bucket {
-            name,
-            sequence: *sequence,
-            entries: entries.iter().map(|(k, v)| (*k, value(g, name, k, v))).collect(),
-        })
+        .map(|(name, sequence, from)| Bucket { name, sequence: *sequence, entries: entries(g, name, from) })
         .collect();
     if let Some(k) = &g.keys {
         let entries = k.records.iter().map(|r| (r.rev_key.bytes(), Cow::Borrowed(r.raw))).collect();
@@ -81,18 +77,24 @@ pub fn write<W: Write + Send>(g: &Gathered<'_>, fill: f64, out: W) -> Result<(La
     Ok((l, metas))
 }
 
-/// The value the copy writes for a plain bucket's entry: the source's, but for the compaction
-/// keys of `meta` when they are rewritten.
-fn value<'a>(g: &Gathered<'a>, bucket: &[u8], key: &[u8], v: &'a [u8]) -> Cow<'a, [u8]> {
+/// The entries the copy writes for a plain bucket: the source's, but for `meta`'s compaction keys
+/// where they are recorded anew (added when the source lost them).
+fn entries<'a>(g: &Gathered<'a>, bucket: &'a [u8], from: &[(&'a [u8], &'a [u8])]) -> Vec<(&'a [u8], Cow<'a, [u8]>)> {
     use crate::etcd::meta_keys::{FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV};
-    match g.meta_rewrite {
-        Some(rev)
-            if bucket == crate::etcd::META_BUCKET && (key == FINISHED_COMPACT_REV || key == SCHEDULED_COMPACT_REV) =>
-        {
-            Cow::Owned(crate::etcd::revision::key_bytes(rev, 0).to_vec())
-        }
-        _ => Cow::Borrowed(v),
+    let mut out: Vec<(&'a [u8], Cow<'a, [u8]>)> = from.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect();
+    if bucket != crate::etcd::META_BUCKET {
+        return out;
     }
+    for (name, rev) in [FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV].into_iter().zip(g.meta_record) {
+        let Some(rev) = rev else { continue };
+        let v = Cow::Owned(crate::etcd::revision::key_bytes(rev, 0).to_vec());
+        match out.iter_mut().find(|(k, _)| *k == name) {
+            Some(e) => e.1 = v,
+            None => out.push((name, v)),
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(b.0));
+    out
 }
 
 /// Reads the finished copy back: clean, and holding exactly what was written (etcdutl's HASH and
@@ -189,9 +191,8 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
             s.lossless = true;
             (s.page_size, s.byte_order, s.geometry_from_meta) = (r.page_size, r.byte_order, true);
             s.last_revision = r.dst_status.revision.max(0) as u64;
-            // The compaction the file records, as a salvage reads it (the later of the finished
-            // and the scheduled one), from the pass that judged the histories.
-            s.compact_revision = r.broken_histories.map(|(_, c)| c.upto);
+            // The compaction the copy is opened at, as for a salvage: etcd's rule (0: none).
+            s.compact_revision = r.src_store_compaction.or(r.etcd_meta.then_some(0));
             // Revisions, as a salvage counts them: the `key` bucket's records, all read from the tree.
             s.revisions.recovered = r.key_entries.unwrap_or(0);
             s.revisions.from_tree = s.revisions.recovered;
@@ -244,10 +245,11 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
     // member id...): the copy is no backend etcd starts from, whatever else it holds.
     let unreadable =
         crate::bbolt::view::DbView::new(copy.bytes()).map(|v| crate::etcd::startup::problems(&v)).unwrap_or_default();
-    let failing = check_fails(copy.bytes());
     let sha = with_trailer.then(|| Sha256::digest(copy.bytes()));
     drop(copy);
     report.dst_size = super::verify::seal(tmp.as_file_mut(), sha)?;
+    // Checked as it will be read, trailer and all (a snapshot's rules differ from a member file's).
+    let failing = check_fails(input::open(tmp.path())?.bytes());
     place.finish(tmp, job.force)?;
     // `etcdutl snapshot restore` writes to the `meta` bucket: a copy without one fails it.
     report.etcd_meta =
