@@ -84,6 +84,10 @@ pub enum ProblemKind {
     /// grow-ahead slack) nor a 32-byte sha256 trailer: a snapshot cut short or with bytes
     /// appended. `etcdutl snapshot restore` refuses it without `--skip-hash-check`.
     TrailingBytes,
+    /// Whole pages past the high-water mark that hold data (a warning): what a transaction wrote
+    /// before it committed, in a member's file read while etcd writes it or left by one stopped
+    /// mid-commit. bbolt and etcd never read them (a snapshot `etcdctl` saves has none).
+    UncommittedPages,
     /// An alarm (NOSPACE, CORRUPT) is raised in the file: a cluster restored from it starts with
     /// it (a warning).
     AlarmRaised,
@@ -106,6 +110,7 @@ impl ProblemKind {
         matches!(
             self,
             ProblemKind::LeaseMissing
+                | ProblemKind::UncommittedPages
                 | ProblemKind::AlarmRaised
                 | ProblemKind::ResidualSecrets
                 | ProblemKind::RevisionHolesAsMigrated
@@ -142,6 +147,7 @@ impl ProblemKind {
                 | ProblemKind::TooShortForBbolt
                 | ProblemKind::OutputFailed
                 | ProblemKind::TrailingBytes
+                | ProblemKind::UncommittedPages
                 | ProblemKind::AlarmRaised
                 | ProblemKind::ResidualSecrets
         )

@@ -155,7 +155,7 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
     // valid trailer that vouches for it.
     let check_trailer = !job.skip_hash_check && trailer::present(data.len());
     // Nor may one whose trailer was cut: nothing is left to check its bytes against.
-    if let Some(p) = trailer::tail_problem(&view).filter(|_| !job.skip_hash_check) {
+    if let Some(p) = trailer::tail_problem(&view).filter(|p| !job.skip_hash_check && !p.kind.is_warning()) {
         return Err(CompactError::TrailerCut { problem: p.to_string() });
     }
     let mut filter = MvccFilter::new(target.map(|t| t.revision).zip(keep), job.clear_alarms);

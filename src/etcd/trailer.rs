@@ -55,10 +55,11 @@ pub fn mismatch(view: &DbView<'_>, t: &TrailerCheck) -> Option<Problem> {
     (!t.ok()).then(|| Problem::new(ProblemKind::TrailerMismatch, msg).offset(view.body_len() as u64))
 }
 
-/// Bytes past the high-water mark that are neither whole zero pages (the grow-ahead slack of a
-/// member file) nor a 32-byte sha256 trailer: a snapshot whose trailer was cut, or with bytes
-/// appended. `etcdutl snapshot restore` takes a file without a trailer only with
-/// `--skip-hash-check` (and then ignores those bytes).
+/// Bytes past the high-water mark that are neither whole pages nor a 32-byte sha256 trailer: a
+/// snapshot whose trailer was cut, or with bytes appended (`etcdutl snapshot restore` takes a file
+/// without a trailer only with `--skip-hash-check`, and then ignores those bytes). Whole pages
+/// that are not all zeros (the grow-ahead slack of a member file is) are the warning
+/// [`ProblemKind::UncommittedPages`]: a transaction's writes before its commit.
 pub fn tail_problem(view: &DbView<'_>) -> Option<Problem> {
     tail_problem_of(view, true)
 }
@@ -89,6 +90,17 @@ fn tail_problem_of(view: &DbView<'_>, read_zeros: bool) -> Option<Problem> {
         return None;
     }
     let n = tail.len();
+    if whole_pages {
+        // No snapshot has pages past its high-water mark; a member's file has them while a
+        // transaction commits, and keeps them when etcd stops before the meta page is written.
+        let msg = format!(
+            "{} page(s) past the high-water mark hold data: what a transaction wrote before it committed \
+             (a member's file read while etcd writes it, or left by one stopped mid-commit); bbolt and etcd \
+             never read them",
+            n as u64 / view.page_size
+        );
+        return Some(Problem::new(ProblemKind::UncommittedPages, msg).offset(start as u64));
+    }
     let msg = format!(
         "{n} byte(s) past the high-water mark are neither whole zero pages (a member file's slack) nor a \
          32-byte sha256 trailer: a snapshot whose trailer was cut, or with bytes appended. \

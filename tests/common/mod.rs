@@ -164,3 +164,18 @@ pub fn server_compact_revision(stem: &str) -> i64 {
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     v[0]["HashKV"]["compact_revision"].as_i64().unwrap()
 }
+
+/// A fixture's bytes with one page of data written past its high-water mark (a leaf page header
+/// and filler), as a transaction that grew the file leaves it before its meta page is written.
+pub fn uncommitted_page(name: &str) -> Vec<u8> {
+    let mut d = bytes(name);
+    let ps = 4096;
+    let active = if u64_at(&d, ps + 64) > u64_at(&d, 64) { ps } else { 0 };
+    let hwm = u64_at(&d, active + 56) as usize;
+    let mut page = vec![0xabu8; ps];
+    page[..8].copy_from_slice(&(hwm as u64).to_le_bytes());
+    page[8..10].copy_from_slice(&2u16.to_le_bytes());
+    d.resize(d.len().max((hwm + 1) * ps), 0);
+    d[hwm * ps..(hwm + 1) * ps].copy_from_slice(&page);
+    d
+}

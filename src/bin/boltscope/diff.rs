@@ -77,7 +77,7 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 /// a meta page that cannot be used, a high-water mark past the end, a trailer cut short.
 fn file_issues(view: &DbView<'_>) -> Vec<boltscope::Problem> {
     let mut out = view.file_problems();
-    out.extend(boltscope::etcd::trailer::tail_problem(view));
+    out.extend(boltscope::etcd::trailer::tail_problem(view).filter(|p| !p.kind.is_warning()));
     out
 }
 

@@ -80,7 +80,7 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
             t.stored, t.computed
         ));
     }
-    if let Some(p) = DbView::new(data).ok().and_then(|v| trailer::tail_problem(&v)) {
+    if let Some(p) = DbView::new(data).ok().and_then(|v| trailer::tail_problem(&v)).filter(|p| !p.kind.is_warning()) {
         report.notes.push(format!(
             "the sha256 trailer is missing or cut ({p}): nothing vouches for the bytes, and a value that still \
              decodes may carry a change"
