@@ -138,6 +138,26 @@ pub fn last_two_leaves_zeroed(d: &mut [u8]) -> u64 {
     first
 }
 
+/// The `key` bucket's leaves under its root branch: each one's first main revision (as the branch
+/// names it) and page. Asserts the root's children are leaves.
+pub fn key_leaves(d: &[u8]) -> Vec<(u64, usize)> {
+    let l = shape(d);
+    (0..u16_at(d, l.key_root * PS + 10))
+        .map(|i| {
+            let e = branch_elem(l.key_root, i);
+            let leaf = u64_at(d, e + 8) as usize;
+            assert_eq!(u16_at(d, leaf * PS + 8), 0x02, "a child of the key bucket's root is a leaf");
+            (u64::from_be_bytes(d[e + u32_at(d, e)..e + u32_at(d, e) + 8].try_into().unwrap()), leaf)
+        })
+        .collect()
+}
+
+/// Zeroes leaf `page` and its overflow pages.
+pub fn zero_leaf(d: &mut [u8], page: usize) {
+    let pages = 1 + u32_at(d, page * PS + 12);
+    d[page * PS..(page + pages) * PS].fill(0);
+}
+
 /// A root page of an older transaction, found by hand: the highest page other than the newer
 /// meta page's root that names itself, is a leaf, and holds only bucket entries, `key` among them.
 pub fn older_root(d: &[u8]) -> usize {

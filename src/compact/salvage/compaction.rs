@@ -110,8 +110,49 @@ pub struct Elsewhere {
     /// The highest compaction any root page's `meta` bucket records, read as far as it can be
     /// (for a copy with no `meta` bucket).
     pub any_root: Option<u64>,
-    /// The highest compaction the older root pages' copies record (the current root's excluded).
-    pub older: Option<u64>,
+    /// The highest finished and scheduled compactions the older root pages' copies record (the
+    /// current root's excluded; a copy with the finished one past the scheduled one is left out:
+    /// it is damaged itself).
+    pub older: [Option<u64>; 2],
+}
+
+/// The judge's view of the evidence: the bounds, and the older copies.
+struct Evidence {
+    b: Bounds,
+    older: [Option<u64>; 2],
+}
+
+impl Evidence {
+    /// Whether `v` can be the finished compaction: within the records' bounds (past the last
+    /// revision it may be: the newest records may have been deletes, which compaction removes).
+    fn finished(&self, v: u64) -> bool {
+        v >= self.b.lower && v <= self.b.upper
+    }
+
+    /// Whether `v` can be a scheduled compaction etcd runs: not below a revision the records show
+    /// compacted, not past the head of a tree read whole (above the records' upper bound it may
+    /// be: etcd schedules, then deletes).
+    fn scheduled(&self, v: u64) -> bool {
+        v >= self.b.lower && (!self.b.whole || v <= self.b.head.max(1))
+    }
+
+    /// The finished compaction when the source's cannot stand, at most `limit`: as high as the
+    /// records allow (so that no record compaction deleted comes back as certain), else an older
+    /// copy's, else the highest revision the records show compacted.
+    fn finished_guess(&self, limit: u64) -> Option<u64> {
+        let high = self.b.upper.min(limit);
+        if high != u64::MAX && high >= self.b.lower {
+            return Some(high);
+        }
+        let from_older = self.older[0].filter(|&o| o <= limit && self.finished(o));
+        from_older.or((self.b.lower > 0 && self.b.lower <= limit).then_some(self.b.lower))
+    }
+
+    /// The scheduled compaction to record beside the finished one `fin`: an older copy's when
+    /// etcd would run it, else `fin`.
+    fn scheduled_guess(&self, fin: u64) -> u64 {
+        self.older[1].filter(|&o| o >= fin && self.scheduled(o)).unwrap_or(fin)
+    }
 }
 
 /// Judges the compaction from the `meta` bucket the copy carries (`None`: none is written),
@@ -119,98 +160,141 @@ pub struct Elsewhere {
 pub fn judge(meta: Option<&[(&[u8], &[u8])]>, whole: bool, other: Elsewhere, b: Bounds) -> Judged {
     let Some(meta) = meta else { return Judged { revision: other.any_root, ..Judged::default() } };
     let (f, s) = (value(meta, FINISHED_COMPACT_REV), value(meta, SCHEDULED_COMPACT_REV));
-    // A scheduled compaction past the head of a tree read whole is not run by etcd.
-    let runs = |s: u64, f: u64| !b.whole || s <= b.head.max(f).max(1);
-    // The finished compaction the records and the other pages allow, when nothing else says it.
-    let evidence = other.older.unwrap_or(0).max(b.lower).min(b.upper);
-    let unreadable = |v: &[(&[u8], Value)]| {
-        let names: Vec<String> = v
-            .iter()
-            .filter(|(_, x)| *x == Value::Unreadable)
-            .map(|(k, _)| format!("meta/{}", String::from_utf8_lossy(k)))
-            .collect();
-        format!("{} cannot be read as a revision (etcd stops on it)", names.join(" and "))
-    };
-    let keys = [(FINISHED_COMPACT_REV, f), (SCHEDULED_COMPACT_REV, s)];
+    let ev = Evidence { b, older: other.older };
     let mut j = Judged::default();
+    let names = |which: &[usize]| {
+        which.iter().map(|&i| format!("meta/{}", String::from_utf8_lossy(KEYS[i]))).collect::<Vec<_>>().join(" and ")
+    };
     match (f, s) {
-        (Value::Rev(f), Value::Rev(s)) if f <= s => j.revision = Some(if runs(s, f) { s } else { f }),
-        (Value::Rev(f), Value::Rev(s)) => return past_scheduled(f, s, other.older, b),
-        (Value::Rev(f), Value::Absent) => j.revision = Some(f),
-        (Value::Absent, Value::Rev(s)) => j.revision = Some(if runs(s, 0) { s } else { 0 }),
-        (Value::Unreadable, Value::Rev(s)) => {
-            let fin = if runs(s, 0) { s.min(b.upper) } else { evidence };
-            j.revision = Some(if runs(s, fin) { s } else { fin });
-            j.record[0] = Some(fin);
-            j.notes.push(format!("{}: the copy records {fin} as finished", unreadable(&keys)));
+        (Value::Rev(f), Value::Rev(s)) if f > s => return past_scheduled(f, s, &ev),
+        (Value::Rev(f), s) if !ev.finished(f) => {
+            // A finished compaction the records contradict: a stale or damaged copy.
+            let fin = ev.finished_guess(u64::MAX);
+            let sch = match s {
+                Value::Rev(s) if fin.is_some_and(|x| s >= x) && ev.scheduled(s) => None,
+                Value::Absent => None,
+                _ => Some(fin.unwrap_or(0)),
+            };
+            j.record = [Some(fin.unwrap_or(0)), sch];
+            j.notes.push(format!(
+                "meta/finishedCompactRev {f} is not what the records allow (revisions up to {} are compacted{}): the copy \
+                 records {}",
+                b.lower,
+                if b.upper == u64::MAX { String::new() } else { format!(", none past {}", b.upper) },
+                fin.map_or("0, nothing found outside the tree taken as certain".into(), |x| x.to_string())
+            ));
         }
+        (Value::Rev(_), Value::Rev(_)) | (Value::Rev(_), Value::Absent) | (Value::Absent, Value::Rev(_)) => {}
         (Value::Rev(f), Value::Unreadable) => {
-            j.revision = Some(f);
-            j.record[1] = Some(f);
-            j.notes.push(format!("{}: the copy records {f}, the finished compaction", unreadable(&keys)));
+            let sch = ev.scheduled_guess(f);
+            j.record[1] = Some(sch);
+            j.notes.push(format!(
+                "{} cannot be read as a revision (etcd stops on it): the copy records {sch}",
+                names(&[1])
+            ));
         }
-        (Value::Absent, Value::Absent) if whole => match other.older.filter(|&o| o > 0) {
-            // Compactions only move forward: the keys an older copy has were lost since.
-            Some(o) => {
-                let v = o.min(b.upper);
-                (j.revision, j.record) = (Some(v), [Some(v), Some(v)]);
+        (Value::Unreadable, Value::Rev(s)) => {
+            let limit = if ev.scheduled(s) { s } else { u64::MAX };
+            let fin = ev.finished_guess(limit);
+            j.record[0] = Some(fin.unwrap_or(0));
+            j.notes.push(format!(
+                "{} cannot be read as a revision (etcd stops on it): the copy records {} as finished",
+                names(&[0]),
+                fin.unwrap_or(0)
+            ));
+        }
+        (Value::Absent, Value::Absent) if whole => {
+            if ev.older.iter().any(|o| o.is_some_and(|o| o > 0)) {
+                // Compactions only move forward: the keys an older copy has were lost since.
+                let fin = ev.finished_guess(u64::MAX).unwrap_or(0);
+                j.record = [Some(fin), Some(ev.scheduled_guess(fin))];
                 j.notes.push(format!(
-                    "the `meta` bucket records no compaction, and an older root page's copy of it records {o}: \
-                     the keys were lost; the copy records {v}"
+                    "the `meta` bucket records no compaction, and an older root page's copy of it records {}: the \
+                     keys were lost; the copy records {fin} as finished",
+                    ev.older.iter().flatten().max().copied().unwrap_or(0)
                 ));
+            } else if b.lower > 0 || (!b.whole && b.head == 0) {
+                j.notes.push(format!(
+                    "the `meta` bucket records no compaction, but {}: nothing found outside the tree is taken as \
+                     certain",
+                    if b.whole {
+                        format!(
+                            "revisions up to {} are missing where the tree reads whole (a compaction it no longer \
+                             records, or a store migrated from etcd v2)",
+                            b.lower
+                        )
+                    } else {
+                        "the tree gave no record of the `key` bucket, so nothing shows the store never compacted".into()
+                    }
+                ));
+                return j;
             }
-            None if b.lower > 0 => j.notes.push(format!(
-                "the `meta` bucket records no compaction, but revisions up to {} are missing where the tree reads \
-                 whole: a compaction it no longer records, or a store migrated from etcd v2; nothing found outside \
-                 the tree is taken as certain",
-                b.lower
-            )),
-            None => j.revision = Some(0),
-        },
-        (Value::Absent, Value::Absent) => j.revision = other.any_root,
+        }
+        (Value::Absent, Value::Absent) => return Judged { revision: other.any_root, ..Judged::default() },
         // Unreadable, with the other unreadable or absent: the older copies and the records say.
         _ => {
-            let known = other.older.is_some() || b.lower > 0;
-            j.revision = known.then_some(evidence);
-            for (i, (_, v)) in keys.iter().enumerate() {
-                if *v == Value::Unreadable {
-                    j.record[i] = Some(evidence);
-                }
+            let fin = ev.finished_guess(u64::MAX);
+            let unreadable: Vec<usize> =
+                [f, s].iter().enumerate().filter(|(_, v)| **v == Value::Unreadable).map(|(i, _)| i).collect();
+            for &i in &unreadable {
+                j.record[i] = Some(match i {
+                    0 => fin.unwrap_or(0),
+                    _ => ev.scheduled_guess(fin.unwrap_or(0)),
+                });
             }
-            j.notes.push(format!("{}: the copy records {evidence}", unreadable(&keys)));
+            j.notes.push(format!(
+                "{} cannot be read as a revision (etcd stops on it): the copy records {}",
+                names(&unreadable),
+                j.record.iter().flatten().map(u64::to_string).collect::<Vec<_>>().join(" and ")
+            ));
+            if fin.is_none() && ev.older[1].is_none() {
+                return j;
+            }
         }
     }
+    j.revision = Some(highest_run(recorded(meta, &j), &ev));
     j
+}
+
+/// The names of the two compaction keys, in the order of [`Judged::record`].
+const KEYS: [&[u8]; 2] = [FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV];
+
+/// The highest compaction etcd may have run, given what the copy records: the scheduled one when
+/// it can run, else the finished one.
+fn highest_run((f, s): (Option<u64>, Option<u64>), ev: &Evidence) -> u64 {
+    let f = f.unwrap_or(0);
+    s.filter(|&s| s >= f && ev.scheduled(s)).unwrap_or(f).max(f)
 }
 
 /// `finishedCompactRev` `f` past `scheduledCompactRev` `s`: one of them is damaged. `f` stands if
 /// the records allow it as finished (then `s` is recorded as `f`); `s` stands if etcd would run it
-/// (then the finished one is recorded as high as the records allow, up to `s`).
-fn past_scheduled(f: u64, s: u64, older: Option<u64>, b: Bounds) -> Judged {
-    let f_stands = f <= b.head.max(1) && f <= b.upper && f >= b.lower;
-    let s_stands = (!b.whole || s <= b.head.max(1)) && s >= b.lower;
-    // Both: a scheduled revision equal to what an older root page records was not damaged; else
-    // the higher, so that no record compaction deleted comes back as certain.
-    let take_s = s_stands && (!f_stands || older == Some(s));
-    let evidence = older.unwrap_or(0).max(b.lower).min(b.upper);
-    let (revision, record, why) = if take_s {
-        let fin = s.min(b.upper);
-        (Some(s), [Some(fin), None], format!("scheduledCompactRev stands; the copy records {fin} as finished"))
+/// (then the finished one is recorded as the evidence allows, up to `s`). When both can, an older
+/// copy's scheduled revision equal to `s` says `s` was not damaged; else the higher is taken.
+fn past_scheduled(f: u64, s: u64, ev: &Evidence) -> Judged {
+    let f_stands = ev.finished(f) && (!ev.b.whole || f <= ev.b.head.max(1));
+    let s_stands = ev.scheduled(s);
+    let take_s = s_stands && (!f_stands || ev.older[1] == Some(s) || ev.older[0] == Some(s));
+    let (record, why) = if take_s {
+        let fin = ev.finished_guess(s).unwrap_or(0);
+        ([Some(fin), None], format!("scheduledCompactRev stands; the copy records {fin} as finished"))
     } else if f_stands {
         let why = match s_stands {
             true => format!("both are possible, the higher is taken; the copy records {f} as scheduled"),
             false => format!("finishedCompactRev stands; the copy records {f} as scheduled"),
         };
-        (Some(f), [None, Some(f)], why)
+        ([None, Some(f)], why)
     } else {
-        let why = format!("the records allow neither; the copy records {evidence} for both");
-        (Some(evidence), [Some(evidence), Some(evidence)], why)
+        let fin = ev.finished_guess(u64::MAX).unwrap_or(0);
+        ([Some(fin), Some(fin)], format!("the records allow neither; the copy records {fin} for both"))
     };
     let note = format!(
         "meta/finishedCompactRev {f} is past scheduledCompactRev {s}, which etcd never writes: one of them is \
          damaged; {why}"
     );
-    Judged { revision, record, notes: vec![note] }
+    let mut j = Judged { revision: None, record, notes: vec![note] };
+    let rec = [record[0].unwrap_or(f), record[1].unwrap_or(s)];
+    j.revision = Some(highest_run((Some(rec[0]), Some(rec[1])), ev));
+    j
 }
 
 /// The compaction keys the copy records: the repaired values, else the source's readable ones.

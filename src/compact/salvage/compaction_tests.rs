@@ -18,12 +18,15 @@ fn meta<'a>(f: &'a [u8], s: &'a [u8]) -> Vec<(&'a [u8], &'a [u8])> {
 fn a_meta_bucket_without_compaction_keys() {
     let none = Elsewhere::default();
     assert_eq!(judge(Some(&[]), true, none, whole(0)).revision, Some(0), "never compacted");
-    let older = Elsewhere { any_root: Some(101), older: Some(101) };
+    let older = Elsewhere { any_root: Some(101), older: [Some(101), Some(101)] };
     let j = judge(Some(&[]), true, older, whole(100));
     assert_eq!((j.revision, j.record), (Some(101), [Some(101), Some(101)]), "the keys were lost");
     let j = judge(Some(&[]), true, none, whole(100));
     assert_eq!((j.revision, j.record), (None, [None, None]), "compacted, or migrated: unknown");
-    assert_eq!(judge(Some(&[]), false, Elsewhere { any_root: Some(7), older: None }, whole(0)).revision, Some(7));
+    assert_eq!(
+        judge(Some(&[]), false, Elsewhere { any_root: Some(7), older: [None, None] }, whole(0)).revision,
+        Some(7)
+    );
     assert_eq!(judge(None, true, none, whole(0)).revision, None);
 }
 
@@ -34,12 +37,12 @@ fn an_unreadable_key_is_recorded_as_the_rest_allows() {
     let j = judge(Some(&m), true, none, whole(0));
     assert_eq!((j.revision, j.record), (None, [Some(0), Some(0)]));
     assert!(j.notes[0].contains("cannot be read"));
-    let j = judge(Some(&m), true, Elsewhere { any_root: None, older: Some(5) }, whole(0));
+    let j = judge(Some(&m), true, Elsewhere { any_root: None, older: [Some(5), Some(5)] }, whole(0));
     assert_eq!((j.revision, j.record), (Some(5), [Some(5), Some(5)]));
     // The finished one cut, the scheduled one past the head: the older copies say (not 5000).
     let s = rev(5000);
     let m = meta(&s[..16], &s);
-    let j = judge(Some(&m), true, Elsewhere { any_root: Some(5000), older: Some(101) }, whole(100));
+    let j = judge(Some(&m), true, Elsewhere { any_root: Some(5000), older: [Some(101), Some(101)] }, whole(100));
     assert_eq!((j.revision, j.record), (Some(101), [Some(101), None]));
     // An interrupted compaction: the finished one cut is recorded as high as the records allow.
     let s = rev(16);
@@ -65,7 +68,7 @@ fn finished_past_scheduled_takes_the_value_the_records_allow() {
     assert_eq!((j.revision, j.record), (Some(101), [None, Some(101)]));
     // Both possible: the older copies' 101 says the scheduled one is right; without them, the higher.
     let (f, s) = (rev(229), rev(101));
-    let older = Elsewhere { any_root: Some(229), older: Some(101) };
+    let older = Elsewhere { any_root: Some(229), older: [Some(101), Some(101)] };
     assert_eq!(judge(Some(&meta(&f, &s)), true, older, whole(100)).revision, Some(101));
     assert_eq!(judge(Some(&meta(&f, &s)), true, none, whole(100)).revision, Some(229));
     // An interrupted compaction at 16 whose finished one (1) was raised: 16 stands as scheduled,
@@ -97,4 +100,43 @@ fn what_etcd_opens_the_copy_at() {
     let j = Judged { record: [Some(3), None], ..Judged::default() };
     assert_eq!(recorded(&m, &j), (Some(3), Some(16)));
     assert_eq!(store_compaction((None, None), 19), 0);
+}
+
+#[test]
+fn older_copies_count_only_where_the_records_allow_them() {
+    // The keys lost, the older copies behind a later compaction (40, where the records show 88
+    // compacted and none past 96): the records decide, as high as they allow.
+    let b = Bounds { upper: 96, lower: 88, head: 111, whole: true };
+    let stale = Elsewhere { any_root: Some(40), older: [Some(40), Some(40)] };
+    let j = judge(Some(&[]), true, stale, b);
+    assert_eq!((j.revision, j.record), (Some(96), [Some(96), Some(96)]));
+    // The same values read from the copy's own (older) `meta` bucket.
+    let f = rev(40);
+    let j = judge(Some(&meta(&f, &f)), true, stale, b);
+    assert_eq!((j.revision, j.record), (Some(96), [Some(96), Some(96)]));
+    // An interrupted compaction whose scheduled key was lost: the older copy's scheduled one.
+    let b = Bounds { upper: 2, lower: 0, head: 19, whole: true };
+    let older = Elsewhere { any_root: Some(16), older: [None, Some(16)] };
+    let j = judge(Some(&[]), true, older, b);
+    assert_eq!((j.revision, j.record[1]), (Some(16), Some(16)));
+    let one = rev(1);
+    let j = judge(Some(&meta(&one, &one[..16])), true, older, b);
+    assert_eq!((j.revision, j.record), (Some(16), [None, Some(16)]));
+    // The finished key cut, the scheduled one past the head of a tree read whole: the older copy.
+    let s = rev(5000);
+    let b = Bounds { upper: u64::MAX, lower: 100, head: 301, whole: true };
+    let older = Elsewhere { any_root: Some(5000), older: [Some(101), Some(101)] };
+    let j = judge(Some(&meta(&s[..16], &s)), true, older, b);
+    assert_eq!((j.revision, j.record), (Some(101), [Some(101), None]));
+}
+
+#[test]
+fn no_record_read_shows_nothing_of_the_compaction() {
+    // The `key` bucket unread, the `meta` bucket without compaction keys, no older copy.
+    let b = Bounds { upper: u64::MAX, lower: 0, head: 0, whole: false };
+    let j = judge(Some(&[]), true, Elsewhere::default(), b);
+    assert_eq!((j.revision, j.record), (None, [None, None]));
+    // Records read, a page lost: a store never compacted, as its `meta` bucket says.
+    let b = Bounds { upper: u64::MAX, lower: 0, head: 9, whole: false };
+    assert_eq!(judge(Some(&[]), true, Elsewhere::default(), b).revision, Some(0));
 }

@@ -124,6 +124,7 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     // A transaction newer than this tree may have written records past its last one; so may
     // one whose pages are gone when the trailer says the bytes are not those etcd saved (a last
     // leaf dropped from its branch leaves no hole to find).
+    let real_losses = lost.len();
     if root.as_ref().is_some_and(|r| r.tail_uncertain) || unvouched.is_some() {
         let last = key_top
             .records
@@ -151,7 +152,9 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     // The compaction the copy records (its `meta` bucket), judged against the tree's records.
     let meta = plain.iter().find(|(n, _, _)| *n == META_BUCKET).map(|(_, _, e)| &e[..]);
     let meta_whole = report.buckets.iter().any(|b| b.name.as_bytes() == META_BUCKET && b.complete);
-    let bounds = compaction::bounds(&key_top.records, &lost);
+    // The records bound it where the tree lost pages, not where only the trailer or the meta
+    // pages leave the newest revisions in doubt (the last range pushed above).
+    let bounds = compaction::bounds(&key_top.records, &lost[..real_losses]);
     let current = root.as_ref().map(|r| r.page);
     let mut older: Vec<u64> = roots.iter().copied().filter(|&r| Some(r) != current).collect();
     let scanned: Vec<u64> =
@@ -159,7 +162,7 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     older.extend(scanned);
     let other = compaction::Elsewhere {
         any_root: root::compaction(data, &g, &roots),
-        older: root::compaction(data, &g, &older),
+        older: root::compactions(data, &g, &older),
     };
     let judged = compaction::judge(meta, meta_whole, other, bounds);
     let compacted = judged.revision;
@@ -178,7 +181,8 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     // with a damaged sub revision): the copy holds a record etcd did not write as it is.
     let mut holes_left = false;
     if let Some(k) = &keys {
-        describe_keys(&mut report, k, &lost, compacted, key_top.dropped, need_carve);
+        let recorded = meta.map(|m| compaction::recorded(m, &judged));
+        describe_keys(&mut report, k, &lost, (compacted, recorded), key_top.dropped, need_carve);
         let mut seq = crate::etcd::continuity::Continuity::default();
         for r in &k.records {
             let shaped = crate::etcd::continuity::migrate_shaped(&r.rev, r.kv.version);
@@ -226,11 +230,14 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
 }
 
 /// The `key` bucket's part of the report.
+/// `compaction`: the highest compaction etcd may have run, and the compaction keys the copy
+/// records (none without a `meta` bucket).
+#[allow(clippy::type_complexity)]
 fn describe_keys(
     report: &mut SalvageReport,
     k: &Merged<'_>,
     lost: &[LostRange<'_>],
-    compacted: Option<u64>,
+    (compacted, recorded): (Option<u64>, Option<(Option<u64>, Option<u64>)>),
     unreadable: u64,
     carved: bool,
 ) {
@@ -255,30 +262,40 @@ fn describe_keys(
     (report.revisions_lost_from, report.revisions_possibly_lost_after) = merge::open_end(lost, compacted, last);
     // A live key whose newest record is older than a lost revision may have changed there; with
     // the newest revisions lost (an open end), every live key may have.
+    // So may one older than a range that may have held records (at or below the compaction, which
+    // keeps each key's newest record there).
     let lost_above = match report.revisions_lost_from {
         Some(_) => u64::MAX,
-        None => report.revision_ranges_lost.last().map_or(0, |g| g[1]),
+        None => report
+            .revision_ranges_lost
+            .iter()
+            .chain(&report.revision_ranges_possibly_lost)
+            .map(|g| g[1])
+            .max()
+            .unwrap_or(0),
     };
+    // A server opened on the copy starts at its last revision, or at its compaction if later.
+    let start = last.max(recorded.map_or(0, |r| compaction::store_compaction(r, last)));
     if let Some(from) = report.revisions_lost_from {
         report.notes.push(format!(
-            "revisions {from} and later are lost: a cluster restored from the copy starts at revision {last} and \
+            "revisions {from} and later are lost: a cluster restored from the copy starts at revision {start} and \
              gives revisions from {} on to new writes again, which clients and watchers that saw the lost ones \
              (Kubernetes' caches) take for changes already seen",
-            last.saturating_add(1)
+            start.saturating_add(1)
         ));
     } else if let Some(&[_, to]) = report.revision_ranges_lost.last().filter(|g| g[1] > last) {
-        let again = match last.saturating_add(1) {
+        let again = match start.saturating_add(1) {
             from if from == to => format!("revision {to} to a new write"),
             from => format!("revisions {from} to {to} to new writes"),
         };
         report.notes.push(format!(
             "revision {to} existed and its record cannot be read: a cluster restored from the copy starts at \
-             revision {last} and gives {again} again, which clients and watchers that saw it (Kubernetes' caches) \
+             revision {start} and gives {again} again, which clients and watchers that saw it (Kubernetes' caches) \
              take for changes already seen"
         ));
     } else if let Some(after) = report.revisions_possibly_lost_after {
         report.notes.push(format!(
-            "revisions after {after} may be lost: a cluster restored from the copy starts at revision {last} and \
+            "revisions after {after} may be lost: a cluster restored from the copy starts at revision {start} and \
              may give revisions that already existed to new writes again"
         ));
     }

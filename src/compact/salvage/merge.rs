@@ -165,9 +165,9 @@ pub fn possibly_lost(lost: &[LostRange<'_>], compacted: Option<u64>, last: u64) 
 /// everything past the last record of a tree that may not be the newest) mean for the newest
 /// revisions, given the last main revision recovered and the compaction:
 ///
-/// - `(Some(l), _)`: revision `l` certainly existed (the branch above the unreadable range names
-///   it as its first key, or the first key of unreadable ranges that lead up to it past the last
-///   record read) and has no record: `l` and later are lost, how many is unknown;
+/// - `(Some(l), _)`: a revision past the last record read and the compaction certainly existed
+///   (the branch above the unreadable range names it as its first key), so every one from `l`,
+///   the first past both, did and has no record: `l` and later are lost, how many is unknown;
 /// - `(None, Some(t))`: revisions after `t` may have existed and have no record;
 /// - `(None, None)`: every such range is closed above; [`gaps`] and [`possibly_lost`] say it all.
 pub fn open_end(lost: &[LostRange<'_>], compacted: Option<u64>, last: u64) -> (Option<u64>, Option<u64>) {
@@ -180,19 +180,10 @@ pub fn open_end(lost: &[LostRange<'_>], compacted: Option<u64>, last: u64) -> (O
             _ => maybe = true,
         }
     }
-    // A range closed where that loss begins (the last leaf but one), past every record read: its
-    // first revision existed, so the loss begins there (one step per range, each taken once).
-    for _ in 0..lost.len() {
-        let Some(c) = certain else { break };
-        let below = lost
-            .iter()
-            .filter(|l| l.upper.and_then(revision::main_of) == Some(c))
-            .find_map(|l| l.lower.and_then(revision::main_of).filter(|&from| from > top && from < c));
-        match below {
-            Some(from) => certain = Some(from),
-            None => break,
-        }
-    }
+    // Every revision above the compaction up to that one existed, and none past the last record
+    // read was recovered: the loss begins right after both (the last leaf but one lost too, or a
+    // loss that spans the compaction).
+    let certain = certain.map(|_| top.saturating_add(1));
     match certain {
         Some(c) => (Some(c), None),
         None => (None, maybe.then_some(top)),
@@ -237,9 +228,11 @@ mod tests {
         let (mid_hi, low) = (put(b"x", 60).0, put(b"x", 90).0);
         let lost = [LostRange::new(Some(&a), Some(&b), p()), LostRange::new(Some(&b), None, p())];
         assert_eq!(open_end(&lost, Some(96), 105), (Some(106), None));
-        // A range closed above that lies below the last record read loses nothing past it.
+        // Revisions 106 and 107 existed too (above the compaction, below 108), wherever they were.
         let lost = [LostRange::new(Some(&mid), Some(&mid_hi), p()), LostRange::new(Some(&b), None, p())];
-        assert_eq!(open_end(&lost, Some(10), 105), (Some(108), None));
+        assert_eq!(open_end(&lost, Some(10), 105), (Some(106), None));
+        // A loss that spans the compaction (96): from 97.
+        assert_eq!(open_end(&[LostRange::new(Some(&b), None, p())], Some(96), 95), (Some(97), None));
         // Nor does one below the compaction; an open end at the last record read may hold more.
         let lost = [LostRange::new(Some(&low), Some(&a), p()), LostRange::new(Some(&a), None, p())];
         assert_eq!(open_end(&lost, Some(96), 106), (None, Some(106)));

@@ -98,6 +98,32 @@ pub fn compaction(data: &[u8], g: &Geometry<'_>, roots: &[u64]) -> Option<u64> {
         .max()
 }
 
+/// The highest finished and scheduled compactions the `meta` buckets of the root pages `roots`
+/// record, each key on its own (a value shorter than a revision, or a copy whose finished one is
+/// past its scheduled one, which etcd never writes, is left out).
+pub fn compactions(data: &[u8], g: &Geometry<'_>, roots: &[u64]) -> [Option<u64>; 2] {
+    let mut out = [None, None];
+    for &r in roots {
+        let view = DbView::recovered(data, g.order, g.page_size as u32, PageId(r));
+        let Some(meta) = cursor::top_bucket(&view, META_BUCKET).ok().flatten() else { continue };
+        let rev = |k: &[u8]| {
+            cursor::get(&view, meta, k)
+                .ok()
+                .flatten()
+                .filter(|e| e.value.len() >= revision::REV_LEN)
+                .and_then(|e| revision::main_of(e.value))
+        };
+        let (f, s) = (rev(FINISHED_COMPACT_REV), rev(SCHEDULED_COMPACT_REV));
+        if f.zip(s).is_some_and(|(f, s)| f > s) {
+            continue;
+        }
+        for (o, v) in out.iter_mut().zip([f, s]) {
+            *o = (*o).max(v);
+        }
+    }
+    out
+}
+
 /// The root of the bucket named `name` in the tree rooted at `root`, read with bbolt's checked
 /// cursor (for older copies of small buckets).
 pub fn bucket_in<'a>(data: &'a [u8], g: &Geometry<'_>, root: u64, name: &[u8]) -> Option<BucketRoot<'a>> {
