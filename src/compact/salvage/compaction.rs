@@ -123,17 +123,19 @@ struct Evidence {
 }
 
 impl Evidence {
-    /// Whether `v` can be the finished compaction: within the records' bounds (past the last
-    /// revision it may be: the newest records may have been deletes, which compaction removes).
+    /// Whether `v`, from a copy that may be stale (an older root page's), can be the finished
+    /// compaction: within the records' bounds (past the last revision it may be: the newest
+    /// records may have been deletes, which compaction removes). The lower bound is a revision
+    /// missing between two records, which a leaf lost with its branch element leaves too: it
+    /// never overrules the current tree's own `meta` bucket.
     fn finished(&self, v: u64) -> bool {
         v >= self.b.lower && v <= self.b.upper
     }
 
-    /// Whether `v` can be a scheduled compaction etcd runs: not below a revision the records show
-    /// compacted, not past the head of a tree read whole (above the records' upper bound it may
-    /// be: etcd schedules, then deletes).
+    /// Whether `v` can be a scheduled compaction etcd runs: not past the head of a tree read whole
+    /// (above the records' upper bound it may be: etcd schedules, then deletes).
     fn scheduled(&self, v: u64) -> bool {
-        v >= self.b.lower && (!self.b.whole || v <= self.b.head.max(1))
+        !self.b.whole || v <= self.b.head.max(1)
     }
 
     /// The finished compaction when the source's cannot stand, at most `limit`: as high as the
@@ -141,17 +143,30 @@ impl Evidence {
     /// copy's, else the highest revision the records show compacted.
     fn finished_guess(&self, limit: u64) -> Option<u64> {
         let high = self.b.upper.min(limit);
-        if high != u64::MAX && high >= self.b.lower {
-            return Some(high);
+        if high != u64::MAX {
+            return Some(high.max(self.b.lower.min(limit)));
         }
         let from_older = self.older[0].filter(|&o| o <= limit && self.finished(o));
         from_older.or((self.b.lower > 0 && self.b.lower <= limit).then_some(self.b.lower))
     }
 
+    /// The most a guessed finished compaction may be: an older copy's scheduled one etcd would run
+    /// (a compaction under way deletes whole revisions below it before it records itself
+    /// finished, and records written after it may make the records' bound higher).
+    fn scheduled_cap(&self) -> u64 {
+        self.older_scheduled().unwrap_or(u64::MAX)
+    }
+
+    /// An older copy's scheduled compaction, where etcd would run it and the records do not show
+    /// it stale (revisions past it compacted).
+    fn older_scheduled(&self) -> Option<u64> {
+        self.older[1].filter(|&o| o >= self.b.lower && self.scheduled(o))
+    }
+
     /// The scheduled compaction to record beside the finished one `fin`: an older copy's when
     /// etcd would run it, else `fin`.
     fn scheduled_guess(&self, fin: u64) -> u64 {
-        self.older[1].filter(|&o| o >= fin && self.scheduled(o)).unwrap_or(fin)
+        self.older_scheduled().filter(|&o| o >= fin).unwrap_or(fin)
     }
 }
 
@@ -167,8 +182,9 @@ pub fn judge(meta: Option<&[(&[u8], &[u8])]>, whole: bool, other: Elsewhere, b: 
     };
     match (f, s) {
         (Value::Rev(f), Value::Rev(s)) if f > s => return past_scheduled(f, s, &ev),
-        (Value::Rev(f), s) if !ev.finished(f) => {
-            // A finished compaction the records contradict: a stale or damaged copy.
+        (Value::Rev(f), s) if !whole && !ev.finished(f) => {
+            // A finished compaction from a copy that is not the current tree's own (an older root
+            // page's, or a damaged bucket's) that the records contradict: stale, or damaged.
             let fin = ev.finished_guess(u64::MAX);
             let sch = match s {
                 Value::Rev(s) if fin.is_some_and(|x| s >= x) && ev.scheduled(s) => None,
@@ -206,7 +222,7 @@ pub fn judge(meta: Option<&[(&[u8], &[u8])]>, whole: bool, other: Elsewhere, b: 
         (Value::Absent, Value::Absent) if whole => {
             if ev.older.iter().any(|o| o.is_some_and(|o| o > 0)) {
                 // Compactions only move forward: the keys an older copy has were lost since.
-                let fin = ev.finished_guess(u64::MAX).unwrap_or(0);
+                let fin = ev.finished_guess(ev.scheduled_cap()).unwrap_or(0);
                 j.record = [Some(fin), Some(ev.scheduled_guess(fin))];
                 j.notes.push(format!(
                     "the `meta` bucket records no compaction, and an older root page's copy of it records {}: the \
@@ -233,7 +249,7 @@ pub fn judge(meta: Option<&[(&[u8], &[u8])]>, whole: bool, other: Elsewhere, b: 
         (Value::Absent, Value::Absent) => return Judged { revision: other.any_root, ..Judged::default() },
         // Unreadable, with the other unreadable or absent: the older copies and the records say.
         _ => {
-            let fin = ev.finished_guess(u64::MAX);
+            let fin = ev.finished_guess(ev.scheduled_cap());
             let unreadable: Vec<usize> =
                 [f, s].iter().enumerate().filter(|(_, v)| **v == Value::Unreadable).map(|(i, _)| i).collect();
             for &i in &unreadable {
@@ -271,7 +287,7 @@ fn highest_run((f, s): (Option<u64>, Option<u64>), ev: &Evidence) -> u64 {
 /// (then the finished one is recorded as the evidence allows, up to `s`). When both can, an older
 /// copy's scheduled revision equal to `s` says `s` was not damaged; else the higher is taken.
 fn past_scheduled(f: u64, s: u64, ev: &Evidence) -> Judged {
-    let f_stands = ev.finished(f) && (!ev.b.whole || f <= ev.b.head.max(1));
+    let f_stands = f <= ev.b.upper && (!ev.b.whole || f <= ev.b.head.max(1));
     let s_stands = ev.scheduled(s);
     let take_s = s_stands && (!f_stands || ev.older[1] == Some(s) || ev.older[0] == Some(s));
     let (record, why) = if take_s {

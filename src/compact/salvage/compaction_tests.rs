@@ -110,10 +110,14 @@ fn older_copies_count_only_where_the_records_allow_them() {
     let stale = Elsewhere { any_root: Some(40), older: [Some(40), Some(40)] };
     let j = judge(Some(&[]), true, stale, b);
     assert_eq!((j.revision, j.record), (Some(96), [Some(96), Some(96)]));
-    // The same values read from the copy's own (older) `meta` bucket.
+    // The same values in the `meta` bucket the copy takes from an older root page (the tree's
+    // could not be read whole); the current tree's own bucket read whole stands as it is (a
+    // revision missing between two records may be a leaf lost with its branch element).
     let f = rev(40);
-    let j = judge(Some(&meta(&f, &f)), true, stale, b);
+    let j = judge(Some(&meta(&f, &f)), false, stale, b);
     assert_eq!((j.revision, j.record), (Some(96), [Some(96), Some(96)]));
+    let j = judge(Some(&meta(&rev(96), &rev(96))), true, stale, Bounds { lower: 103, ..b });
+    assert_eq!((j.revision, j.record), (Some(96), [None, None]));
     // An interrupted compaction whose scheduled key was lost: the older copy's scheduled one.
     let b = Bounds { upper: 2, lower: 0, head: 19, whole: true };
     let older = Elsewhere { any_root: Some(16), older: [None, Some(16)] };
@@ -139,4 +143,22 @@ fn no_record_read_shows_nothing_of_the_compaction() {
     // Records read, a page lost: a store never compacted, as its `meta` bucket says.
     let b = Bounds { upper: u64::MAX, lower: 0, head: 9, whole: false };
     assert_eq!(judge(Some(&[]), true, Elsewhere::default(), b).revision, Some(0));
+}
+
+#[test]
+fn a_guess_never_passes_a_scheduled_compaction_under_way() {
+    // Saved mid-compaction: finished 2, scheduled 602, records written after 602 (one key twice:
+    // the records' bound is 653). The keys lost from the current bucket: the older copy's 602
+    // caps the finished one guessed.
+    let b = Bounds { upper: 653, lower: 302, head: 654, whole: true };
+    let older = Elsewhere { any_root: Some(602), older: [Some(2), Some(602)] };
+    let j = judge(Some(&[]), true, older, b);
+    assert_eq!((j.revision, j.record), (Some(602), [Some(602), Some(602)]));
+    // The current bucket read whole stands as it is, whatever revisions the deletions removed.
+    let (f, s) = (rev(2), rev(602));
+    let j = judge(Some(&meta(&f, &s)), true, older, b);
+    assert_eq!((j.revision, j.record), (Some(602), [None, None]));
+    // Its scheduled key cut: the older copy's.
+    let j = judge(Some(&meta(&f, &s[..16])), true, older, b);
+    assert_eq!((j.revision, j.record), (Some(602), [None, Some(602)]));
 }
