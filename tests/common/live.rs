@@ -112,9 +112,20 @@ pub fn free_ports() -> (u16, u16) {
         assert_eq!(held.len(), 2, "no two free ports in BOLTSCOPE_PORTS={lo}-{hi}");
         return (held[0].local_addr().unwrap().port(), held[1].local_addr().unwrap().port());
     }
-    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
+    // Never the same port twice in one test process: the system may give a port back as soon as
+    // it is released, before the etcd of the test that got it first has bound it.
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut held = Vec::new();
+    while held.len() < 2 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            held.push((l, port));
+        }
+    }
+    (held[0].1, held[1].1)
 }
 
 pub fn wait_timeout(child: &mut Child, d: Duration) -> Option<ExitStatus> {
