@@ -9,25 +9,6 @@ mod common;
 use common::checks::{inline_entry, root_entry};
 use common::damage;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-
-/// The compaction revision real etcd 3.5.1 reported serving the undamaged `churn-0.005`.
-fn real_compaction() -> u64 {
-    use base64::Engine;
-    let text = std::fs::read_to_string(common::dir().join("key-answers/churn-0.005.hashkv.jsonl")).unwrap();
-    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    assert_eq!(first["args"], serde_json::json!(["endpoint", "hashkv", "-w", "json"]));
-    let out = base64::engine::general_purpose::STANDARD.decode(first["stdout_b64"].as_str().unwrap()).unwrap();
-    let v: Value = serde_json::from_slice(&out).unwrap();
-    v[0]["HashKV"]["compact_revision"].as_u64().unwrap()
-}
-
-/// The trailer made again, so only the damage done is wrong with the file.
-fn reseal(d: &mut [u8]) {
-    let body = d.len() - 32;
-    let sha = Sha256::digest(&d[..body]);
-    d[body..].copy_from_slice(&sha);
-}
 
 /// Salvages `d` (written to a temporary file): the JSON report, and `check`'s exit code for the copy.
 fn salvaged(d: &[u8]) -> (Value, Option<i32>, String) {
@@ -52,11 +33,11 @@ fn a_meta_bucket_the_tree_cannot_read_is_no_evidence_of_a_store_never_compacted(
     let (_, v) = root_entry(&d, b"meta");
     assert_eq!(u64::from_le_bytes(d[v..v + 8].try_into().unwrap()), 0, "an inline bucket");
     d[v..v + 8].copy_from_slice(&1_000_000_000u64.to_le_bytes());
-    reseal(&mut d);
+    common::reseal(&mut d);
     let (r, check, text) = salvaged(&d);
     // It was taken as 0: the 34 records compaction deleted, carved from free pages, came back as
     // certain, and the copy failed `check` (history_inconsistent).
-    assert_eq!(r["compact_revision"], real_compaction(), "{r}");
+    assert_eq!(r["compact_revision"], common::served_compaction("churn-0.005"), "{r}");
     assert_eq!(r["revisions"]["carved"], 0, "{r}");
     assert_eq!(check, Some(0), "{text}");
     assert_eq!(r["check_errors"], 0);
@@ -72,11 +53,11 @@ fn a_finished_compaction_damaged_past_the_scheduled_one_is_judged_by_the_records
     for i in at {
         d[i + name.len() + 1] ^= 0x01;
     }
-    reseal(&mut d);
+    common::reseal(&mut d);
     let (r, check, text) = salvaged(&d);
     // It was taken as 2^48 + 101 and written so: `check` failed the copy (finished past
     // scheduled), and a server started on it would jump to that revision.
-    assert_eq!(r["compact_revision"], real_compaction(), "{r}");
+    assert_eq!(r["compact_revision"], common::served_compaction("churn-0.005"), "{r}");
     assert_eq!(check, Some(0), "{text}");
     assert!(notes(&r).contains("is past scheduledCompactRev"), "{r}");
     assert_eq!(r["lossless"], false, "a damaged compaction is no lossless copy");
@@ -106,9 +87,9 @@ fn a_meta_bucket_read_whole_that_lost_its_compaction_keys_is_told_by_older_copie
     let (page, _, _) = inline_entry(&d, b"meta", b"finishedCompactRev");
     assert_eq!(u16::from_le_bytes(d[page + 10..page + 12].try_into().unwrap()), 5);
     d[page + 10..page + 12].copy_from_slice(&2u16.to_le_bytes());
-    reseal(&mut d);
+    common::reseal(&mut d);
     let (r, check, text) = salvaged(&d);
-    assert_eq!(r["compact_revision"], real_compaction(), "{r}");
+    assert_eq!(r["compact_revision"], common::served_compaction("churn-0.005"), "{r}");
     assert_eq!(r["revisions"]["carved"], 0, "{r}");
     assert_eq!(check, Some(0), "{text}");
     assert!(notes(&r).contains("older root page's copy of it records"), "{r}");
@@ -120,11 +101,11 @@ fn when_the_records_allow_either_value_the_older_copies_decide() {
     // both; the older root pages record 101, so the scheduled one was not damaged.
     let mut d = common::bytes("churn-0.005.snap.db");
     let (_, _, v) = inline_entry(&d, b"meta", b"finishedCompactRev");
-    assert_eq!(u64::from_be_bytes(d[v..v + 8].try_into().unwrap()), real_compaction());
+    assert_eq!(u64::from_be_bytes(d[v..v + 8].try_into().unwrap()), common::served_compaction("churn-0.005"));
     d[v + 7] ^= 0x80;
-    reseal(&mut d);
+    common::reseal(&mut d);
     let (r, check, text) = salvaged(&d);
-    assert_eq!(r["compact_revision"], real_compaction(), "{r}");
+    assert_eq!(r["compact_revision"], common::served_compaction("churn-0.005"), "{r}");
     assert_eq!(check, Some(0), "{text}");
 }
 
@@ -144,16 +125,6 @@ fn the_copy_is_checked_as_the_snapshot_it_is() {
     assert_eq!(r["method"], "salvage", "{r}");
 }
 
-/// The compaction revision real etcd 3.5.1 reported serving the undamaged `k8s-0.005`.
-fn k8s_compaction() -> u64 {
-    use base64::Engine;
-    let text = std::fs::read_to_string(common::dir().join("key-answers/k8s-0.005.hashkv.jsonl")).unwrap();
-    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    let out = base64::engine::general_purpose::STANDARD.decode(first["stdout_b64"].as_str().unwrap()).unwrap();
-    let v: Value = serde_json::from_slice(&out).unwrap();
-    v[0]["HashKV"]["compact_revision"].as_u64().unwrap()
-}
-
 #[test]
 fn a_loss_that_spans_the_compaction_loses_every_revision_above_it() {
     // Every leaf of k8s-0.005's `key` bucket from the compaction's on zeroed: the last record
@@ -161,7 +132,7 @@ fn a_loss_that_spans_the_compaction_loses_every_revision_above_it() {
     // only from the last leaf's first ("102 and later"), and the restored cluster's start was
     // given as the last record's revision, where etcd starts at the compaction.
     let mut d = common::bytes("k8s-0.005.snap.db");
-    let c = k8s_compaction();
+    let c = common::served_compaction("k8s-0.005");
     let leaves = damage::key_leaves(&d);
     assert!(leaves.iter().any(|&(first, _)| first == c), "a leaf starts at the compaction");
     for &(_, page) in leaves.iter().filter(|&&(first, _)| first >= c) {

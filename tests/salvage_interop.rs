@@ -399,11 +399,6 @@ fn a_copy_with_its_compaction_judged_is_served_compacted_where_the_report_says()
     let mut fcr16 = Vec::new();
     let gz = std::fs::File::open(common::dir().join("etcd-records/meta-fcr16.snap.db.gz")).unwrap();
     flate2::read::GzDecoder::new(gz).read_to_end(&mut fcr16).unwrap();
-    let reseal = |d: &mut Vec<u8>| {
-        let body = d.len() - 32;
-        let sha = Sha256::digest(&d[..body]);
-        d[body..].copy_from_slice(&sha);
-    };
     // finishedCompactRev 2^48 + 101 in every copy of the `meta` bucket, the trailer made again.
     let mut flipped = common::bytes("churn-0.005.snap.db");
     let name = b"finishedCompactRev";
@@ -411,18 +406,18 @@ fn a_copy_with_its_compaction_judged_is_served_compacted_where_the_report_says()
     for i in at {
         flipped[i + name.len() + 1] ^= 0x01;
     }
-    reseal(&mut flipped);
+    common::reseal(&mut flipped);
     // The inline `meta` page's element count cut to 2: both compaction keys gone.
     let mut no_keys = common::bytes("churn-0.005.snap.db");
     let (page, _, _) = inline_entry(&no_keys, b"meta", b"finishedCompactRev");
     no_keys[page + 10..page + 12].copy_from_slice(&2u16.to_le_bytes());
-    reseal(&mut no_keys);
+    common::reseal(&mut no_keys);
     // An interrupted compaction (scheduled 16, never finished) whose scheduled revision was
     // flipped past the head (4112): the tree reads whole, a copy is made; etcd does not run it.
     let mut future = std::fs::read(common::dir().join("compacting/compacting-1.snap.db")).unwrap();
     let (_, _, v) = inline_entry(&future, b"meta", b"scheduledCompactRev");
     future[v + 6] ^= 0x10;
-    reseal(&mut future);
+    common::reseal(&mut future);
     let cases = [
         ("meta-fcr16", fcr16),
         ("finished past scheduled", flipped),

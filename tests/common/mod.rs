@@ -179,3 +179,24 @@ pub fn uncommitted_page(name: &str) -> Vec<u8> {
     d[hwm * ps..(hwm + 1) * ps].copy_from_slice(&page);
     d
 }
+
+/// The sha256 trailer of a snapshot made again over its bytes, so that only the damage a test
+/// did is wrong with the file.
+pub fn reseal(d: &mut [u8]) {
+    use sha2::Digest;
+    let body = d.len() - 32;
+    let sha = sha2::Sha256::digest(&d[..body]);
+    d[body..].copy_from_slice(&sha);
+}
+
+/// The compaction revision real etcd 3.5.1 reported serving the undamaged fixture `shape`
+/// (`endpoint hashkv -w json`, the first case of `key-answers/SHAPE.hashkv.jsonl`).
+pub fn served_compaction(shape: &str) -> u64 {
+    use base64::Engine;
+    let text = std::fs::read_to_string(dir().join(format!("key-answers/{shape}.hashkv.jsonl"))).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["args"], serde_json::json!(["endpoint", "hashkv", "-w", "json"]));
+    let out = base64::engine::general_purpose::STANDARD.decode(first["stdout_b64"].as_str().unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    v[0]["HashKV"]["compact_revision"].as_u64().unwrap()
+}
