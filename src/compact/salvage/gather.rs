@@ -147,7 +147,9 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     }
     let etcd = key_at.is_some() || !found_recs.is_empty();
     // Small buckets that could not be read whole come from an older root page, if one has them.
-    let from = small::From { root: root.as_ref(), root_lost: !root_lost.is_empty(), etcd };
+    // Every page that reads as a root, for older copies of what the tree lost (read once).
+    let scanned = root::scan(data, &g);
+    let from = small::From { root: root.as_ref(), root_lost: !root_lost.is_empty(), etcd, scanned: &scanned };
     let plain = small::buckets(data, &g, &tops, &mut roots, from, &mut report);
     // The compaction the copy records (its `meta` bucket), judged against the tree's records.
     let meta = plain.iter().find(|(n, _, _)| *n == META_BUCKET).map(|(_, _, e)| &e[..]);
@@ -157,8 +159,7 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     let bounds = compaction::bounds(&key_top.records, &lost[..real_losses]);
     let current = root.as_ref().map(|r| r.page);
     let mut older: Vec<u64> = roots.iter().copied().filter(|&r| Some(r) != current).collect();
-    let scanned: Vec<u64> =
-        root::scan(data, &g).into_iter().filter(|&r| Some(r) != current && !older.contains(&r)).collect();
+    let scanned: Vec<u64> = scanned.iter().copied().filter(|&r| Some(r) != current && !older.contains(&r)).collect();
     older.extend(scanned);
     let other = compaction::Elsewhere {
         any_root: root::compaction(data, &g, &roots),

@@ -20,6 +20,8 @@ pub struct From<'r> {
     pub root_lost: bool,
     /// Whether the file is etcd's (its small buckets are then always there).
     pub etcd: bool,
+    /// Every page that reads as a root bucket, best first ([`root::scan`]).
+    pub scanned: &'r [u64],
 }
 
 /// The buckets other than `key`, sorted by name: name, sequence, entries sorted by key. Adds the
@@ -37,7 +39,7 @@ pub fn buckets<'a>(
     let damaged: Vec<usize> = (0..tops.len()).filter(|&i| !tops[i].lost.is_empty() || tops[i].dropped > 0).collect();
     let from_scan = root.is_some_and(|r| r.from == RootFrom::Scan);
     if (!damaged.is_empty() || root_lost) && root.is_some_and(|r| r.others.is_empty()) {
-        roots.extend(root::scan(data, g).into_iter().filter(|p| Some(*p) != root.map(|r| r.page)));
+        roots.extend(from.scanned.iter().copied().filter(|p| Some(*p) != root.map(|r| r.page)));
     }
     let others: Vec<u64> = roots.iter().copied().skip(1).collect();
     let mut plain = Vec::new();
