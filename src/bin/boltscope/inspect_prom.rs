@@ -98,7 +98,7 @@ pub fn prometheus(reports: &[Done<'_>]) -> String {
             file.clone(),
             errors as f64,
         );
-        add("boltscope_warnings", "Warnings about the file (alarms, missing leases).", file.clone(), r.warnings as f64);
+        add("boltscope_warnings", "Warnings about the file (the file passes check with them: raised alarms, missing leases, residual Secrets, uncommitted pages, migration holes).", file.clone(), r.warnings as f64);
         // A snapshot cut by its last 32 bytes reads as a member file with no trailer:
         // `etcdutl snapshot restore` then refuses it ("snapshot missing hash"). An alert on
         // `boltscope_snapshot_trailer_present == 0` for files that should be snapshots sees it.
