@@ -152,12 +152,8 @@ pub fn run(args: &DuArgs, ix: &Ix) -> Verdict {
                 if r.problem_total > 0 {
                     crate::report::print_problems(path, &r.problems, r.problem_total);
                 }
-                // Warnings (the file passes `check` with them) do not fail it, as for `check`;
-                // those past the list are not known to be warnings.
-                let warnings = r.problems.iter().filter(|p| p.kind.is_warning()).count() as u64;
-                let listed = r.problem_total == r.problems.len() as u64;
-                let errors = if listed { r.problem_total - warnings } else { r.problem_total };
-                if errors > 0 || *torn {
+                // Warnings (the file passes `check` with them) do not fail it, as for `check`.
+                if crate::report::errors_among(&r.problems, r.problem_total) > 0 || *torn {
                     verdict = verdict.max(Verdict::Problems);
                 }
                 let mut r = r.clone();

@@ -18,15 +18,23 @@ pub fn show_key(key: &[u8]) -> String {
     }
 }
 
+/// How many of a file's `total` problems are errors, `problems` the ones listed: warnings (a file
+/// still passes `check` with them) are told apart only when every problem is listed (the kinds of
+/// those past the list are not known).
+pub fn errors_among(problems: &[Problem], total: u64) -> u64 {
+    match total == problems.len() as u64 {
+        true => total - problems.iter().filter(|p| p.kind.is_warning()).count() as u64,
+        false => total,
+    }
+}
+
 /// Prints a file's problems on stderr, one per line.
 pub fn print_problems(path: &Path, problems: &[Problem], total: u64) {
     let mut err = std::io::stderr().lock();
     // Warnings (a file still passes `check` with them) are counted apart, as `check` counts them,
     // when every problem is listed (the kinds of those past the list are not known).
-    let listed = total == problems.len() as u64;
-    let warnings = problems.iter().filter(|p| p.kind.is_warning()).count() as u64;
-    let found = match warnings {
-        w if w > 0 && listed => format!("{} problem(s) and {w} warning(s)", total - w),
+    let found = match errors_among(problems, total) {
+        errors if errors < total => format!("{errors} problem(s) and {} warning(s)", total - errors),
         _ => format!("{total} problem(s)"),
     };
     let _ = writeln!(err, "boltscope: {}: {found} found", path.display());

@@ -178,11 +178,12 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     let keys = etcd.then(|| merge::merge(std::mem::take(&mut key_top.records), found_recs, &lost, compacted));
     report.root = root.clone();
     report.compact_revision = compacted;
+    // The compaction keys the copy records (none without a `meta` bucket).
+    let recorded = meta.map(|m| compaction::recorded(m, &judged));
     // Sub revisions missing above the compaction in what was put together (a revision key read
     // with a damaged sub revision): the copy holds a record etcd did not write as it is.
     let mut holes_left = false;
     if let Some(k) = &keys {
-        let recorded = meta.map(|m| compaction::recorded(m, &judged));
         describe_keys(&mut report, k, &lost, (compacted, recorded), key_top.dropped, need_carve);
         let mut seq = crate::etcd::continuity::Continuity::default();
         for r in &k.records {
@@ -197,8 +198,7 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
         }
     }
     // What the copy is opened at: its compaction keys, by etcd's rule at its last revision.
-    if let Some(m) = meta {
-        let (f, sch) = compaction::recorded(m, &judged);
+    if let Some((f, sch)) = recorded {
         let at = compaction::store_compaction((f, sch), report.last_revision);
         report.compact_revision = Some(at);
         if let Some(s) = sch.filter(|&s| s > at && !bounds.whole && s > report.last_revision) {
