@@ -188,6 +188,41 @@ fn non_utf8_keys_are_base64_and_empty_stores_have_no_groups() {
     assert_eq!((v[0]["groups"].as_array().unwrap().len(), &v[0]["total"]["revisions"]), (0, &Value::from(0)));
 }
 
+/// Offset of the user key inside element `i`'s KeyValue, in the first leaf of the `key` bucket.
+fn record_key(d: &[u8], i: usize) -> usize {
+    let e = first_key_leaf(d) + 16 + 16 * i;
+    let val = e + u32_at(d, e + 4) + u32_at(d, e + 8);
+    assert_eq!((d[val], d[val + 1] < 0x80), (0x0a, true), "KeyValue field 1, a one-byte length");
+    val + 2
+}
+
+#[test]
+fn prometheus_never_repeats_a_series_for_groups_people_see_alike() {
+    // Three keys' first segments differ only in a control character or a byte that is not UTF-8:
+    // tables show them alike (U+FFFD, `\xNN`), a scrape must see three groups.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    for (i, b) in [(0, 0x01), (1, 0x02), (2, 0xff)] {
+        let k = record_key(&d, i);
+        assert_eq!(&d[k..k + 10], b"/registry/");
+        d[k + 1] = b;
+    }
+    let p = tmp.path().join("odd.db");
+    std::fs::write(&p, &d).unwrap();
+    let out = common::run(["--no-index", "du", "-w", "prometheus", "--by", "prefix:1", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let prom = String::from_utf8(out.stdout).unwrap();
+    let series: Vec<&str> =
+        prom.lines().filter(|l| !l.starts_with('#')).map(|l| l.rsplit_once(' ').unwrap().0).collect();
+    let unique: std::collections::HashSet<&&str> = series.iter().collect();
+    assert_eq!(unique.len(), series.len(), "{prom}");
+    assert!(
+        prom.contains("boltscope_keyspace_live_keys{file=") && prom.contains(",prefix=\"/\u{1}egistry\"}"),
+        "{prom}"
+    );
+    assert!(prom.contains(",prefix=\"/\u{2}egistry\"}") && prom.contains(",prefix_base64=\"L/9l"), "{prom}");
+}
+
 #[test]
 fn damaged_files_give_problems_not_figures_and_unreadable_ones_an_error_object() {
     let tmp = tempfile::tempdir().unwrap();

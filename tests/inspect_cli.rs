@@ -17,7 +17,7 @@ fn json_schema_and_figures_equal_the_real_tools() {
         let out = inspect(&["-w", "json", "--depth", "3"], std::slice::from_ref(&p));
         assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["schema"], 4);
+        assert_eq!(v["schema"], 5);
         assert_eq!(v["path"], p.display().to_string());
         assert_eq!((v["ok"].as_bool(), v["complete"].as_bool()), (Some(true), Some(true)), "{name}");
         for key in ["file", "trailer", "pages", "size", "buckets", "etcd", "mvcc", "prediction", "quota", "problems"] {
@@ -124,6 +124,42 @@ fn prometheus_exposition_is_well_formed_for_several_files() {
         let line = format!("boltscope_snapshot_trailer_present{{file=\"{}\"}} {present}", f.display());
         assert!(text.lines().any(|l| l == line), "{line}");
     }
+}
+
+#[test]
+fn buckets_named_by_bytes_that_are_not_utf8_keep_their_own_names_and_series() {
+    use boltscope::bbolt::page::ByteOrder;
+    use boltscope::write::buckets::{self, Bucket, Plan};
+    use boltscope::write::copier::meta_pages_at;
+    // Two top-level buckets whose names read alike as lossy UTF-8 (both U+FFFD).
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("binary-names.db");
+    let entry = |k: &'static [u8]| (k, std::borrow::Cow::Borrowed(&b"v"[..]));
+    let plan = Plan { order: ByteOrder::Little, page_size: 4096, fill: 0.5, freelist_page: true };
+    let list = vec![
+        Bucket { name: b"\xfe", sequence: 0, entries: vec![entry(b"a")] },
+        Bucket { name: b"\xff", sequence: 0, entries: vec![entry(b"a"), entry(b"b")] },
+    ];
+    let mut file = std::fs::File::create(&p).unwrap();
+    let layout = buckets::write(&plan, list, &mut file).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &meta_pages_at(&layout, 1, 0), 0).unwrap();
+    let out = inspect(&["-w", "json"], std::slice::from_ref(&p));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let exact: Vec<(&Value, &Value)> =
+        v["buckets"].as_array().unwrap().iter().map(|b| (&b["path_base64"], &b["stats"]["key_n"])).collect();
+    assert_eq!(
+        exact,
+        [(&serde_json::json!(["/g=="]), &Value::from(1)), (&serde_json::json!(["/w=="]), &Value::from(2))]
+    );
+    let out = inspect(&["-w", "prometheus"], &[p]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let keys: Vec<&str> = text.lines().filter(|l| l.starts_with("boltscope_bucket_keys{")).collect();
+    assert_eq!(keys.len(), 2, "{text}");
+    assert!(
+        keys[0].ends_with(",bucket_base64=\"/g==\"} 1") && keys[1].ends_with(",bucket_base64=\"/w==\"} 2"),
+        "{keys:?}"
+    );
 }
 
 #[test]

@@ -276,7 +276,7 @@ fn the_json_is_one_schema() {
     assert_eq!(i["etcd"]["alarms"][0]["member_id"], member);
     assert_eq!(i["quota"]["code"], "within");
     assert!(i["quota"]["verdict"].as_str().unwrap().starts_with("within quota"));
-    assert_eq!(i["schema"], 4);
+    assert_eq!(i["schema"], 5);
 }
 
 #[test]

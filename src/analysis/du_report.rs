@@ -65,6 +65,15 @@ impl GroupName {
         }
     }
 
+    /// The name's bytes (none for base64 that does not decode, which [`GroupName::of`] never
+    /// makes).
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            GroupName::Text(s) => s.as_bytes().to_vec(),
+            GroupName::Base64(b) => base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default(),
+        }
+    }
+
     /// For people (see [`KeyText::display`]).
     pub fn display(&self) -> String {
         match self {

@@ -24,8 +24,9 @@ pub const FILLS: [f64; 2] = [0.9, 1.0];
 /// The version of the JSON schema of the report (`"schema"`): 2 added `complete`, withheld
 /// figures as `null`, errors and warnings, and the quota verdict's code; 3 added `residue`; 4
 /// withholds (`null`) `mvcc`, `resources`, `prediction` and the leases' attached keys when a
-/// record of the `key` bucket cannot be read or breaks etcd's invariants.
-pub const SCHEMA: u32 = 4;
+/// record of the `key` bucket cannot be read or breaks etcd's invariants; 5 adds the buckets'
+/// `path_base64` (their exact names, when one is not UTF-8).
+pub const SCHEMA: u32 = 5;
 /// etcd's default quota (`--quota-backend-bytes` 0): 2 GiB.
 pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
 

@@ -247,7 +247,8 @@ impl Fold for InspectFold<'_> {
             let mut path = ctx.path();
             path.push(crate::bbolt::fold::shown_name(ctx.top, e.key));
             let name = path.last().cloned().unwrap_or_default();
-            acc.reports.push(BucketReport { name, path, stats: done });
+            let path_base64 = ctx.path_base64(e.key);
+            acc.reports.push(BucketReport { name, path, path_base64, stats: done });
         }
         acc.reports.extend(sub.reports);
         if ctx.depth == 0 {

@@ -18,6 +18,10 @@ pub struct BucketReport {
     pub name: String,
     /// Path from the top, lossy UTF-8.
     pub path: Vec<String>,
+    /// The path's exact names in base64, when one of them is not UTF-8 (absent otherwise, and
+    /// under etcd's `key` bucket, whose names stay hidden).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_base64: Option<Vec<String>>,
     /// bbolt's figures.
     pub stats: BucketStats,
 }

@@ -38,6 +38,24 @@ impl Ctx<'_> {
             .map(|(i, name)| if i == 0 { shown_name(b"", name) } else { shown_name(top, name) })
             .collect()
     }
+
+    /// The bucket path's names in base64, outermost first, when one of them is not UTF-8 (so
+    /// [`Ctx::path`] cannot tell it from another) with `last` appended; never under etcd's `key`
+    /// bucket, whose names [`shown_name`] keeps hidden.
+    pub fn path_base64(&self, last: &[u8]) -> Option<Vec<String>> {
+        let mut v = vec![last];
+        let mut n = self.path;
+        while let Some(p) = n {
+            v.push(p.name);
+            n = p.parent;
+        }
+        v.reverse();
+        let hidden = v.len() > 1 && v[0] == super::walker::VALUES_BUCKET;
+        if hidden || v.iter().all(|n| std::str::from_utf8(n).is_ok()) {
+            return None;
+        }
+        Some(v.iter().map(|n| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, n)).collect())
+    }
 }
 
 /// A bucket's name on a path, as problems and reports show it: as text, except under etcd's `key`

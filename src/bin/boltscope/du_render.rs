@@ -2,7 +2,7 @@
 //! header row, and Prometheus text exposition.
 
 use crate::report::{prom_gauge, prom_label};
-use boltscope::analysis::du_report::{Du, Figures, Group, KeyText};
+use boltscope::analysis::du_report::{Du, Figures, Group, GroupName, KeyText};
 use boltscope::analysis::inspect::Inspect;
 use boltscope::etcd::humanize::bytes as h;
 use std::fmt::Write;
@@ -191,17 +191,32 @@ pub fn csv(reports: &[(&str, &Du)]) -> String {
     o
 }
 
-/// The labels of a group: `resource`, `namespace`, both, or `prefix`.
+/// The labels of a group: `resource`, `namespace`, both, or `prefix`, each its exact name (control
+/// characters included, escaped as the text format asks); a name that is not UTF-8 goes in
+/// `<label>_base64` instead. No two groups share their labels: a scrape refuses a file whose
+/// series repeat, and names shown for people (`\xNN`, U+FFFD) can.
 fn labels(by: &str, g: &Group) -> String {
-    let name = prom_label(&g.name.display());
+    let one = |label: &str, name: &GroupName| match name {
+        GroupName::Text(s) => format!("{label}=\"{}\"", prom_label(s)),
+        GroupName::Base64(b) => format!("{label}_base64=\"{b}\""),
+    };
     match by {
-        "resource" => format!("resource=\"{name}\""),
-        "namespace" => format!("namespace=\"{name}\""),
+        "resource" => one("resource", &g.name),
+        "namespace" => one("namespace", &g.name),
         "resource+namespace" => {
-            let r = g.resource.as_deref().map_or(name.clone(), prom_label);
-            format!("resource=\"{r}\",namespace=\"{}\"", prom_label(g.namespace.as_deref().unwrap_or_default()))
+            // `resource/namespace`, the resource alone (cluster-scoped) or `(other)`; resources
+            // are named as text, namespaces are bytes.
+            let raw = g.name.bytes();
+            match raw.iter().position(|&c| c == b'/') {
+                Some(i) => format!(
+                    "{},{}",
+                    one("resource", &GroupName::of(&raw[..i])),
+                    one("namespace", &GroupName::of(&raw[i + 1..]))
+                ),
+                None => format!("{},namespace=\"\"", one("resource", &g.name)),
+            }
         }
-        _ => format!("prefix=\"{name}\""),
+        _ => one("prefix", &g.name),
     }
 }
 

@@ -117,7 +117,12 @@ pub fn prometheus(reports: &[Done<'_>]) -> String {
             );
         }
         for b in r.buckets.as_deref().unwrap_or_default() {
-            let l = format!("{file},bucket=\"{}\"", prom_label(&b.path.join("/")));
+            // A path with a name that is not UTF-8 is labelled by its exact names (base64, joined
+            // by `.`, which base64 never holds), so two such buckets never share a series.
+            let l = match &b.path_base64 {
+                Some(names) => format!("{file},bucket_base64=\"{}\"", names.join(".")),
+                None => format!("{file},bucket=\"{}\"", prom_label(&b.path.join("/"))),
+            };
             add(
                 "boltscope_bucket_keys",
                 "Key/value pairs in the bucket (bbolt KeyN).",
