@@ -416,6 +416,10 @@ fn pages_a_transaction_wrote_before_it_committed_are_a_warning_for_every_command
         let out = common::run(["--no-index"].into_iter().chain(args.into_iter().filter(|a| !a.is_empty())));
         assert_eq!(out.status.code(), Some(0), "{args:?}: {:?}", text(&out));
     }
+    // du's JSON `ok` is check's: a warning leaves it true.
+    let du = common::run(["--no-index", "du", "-w", "json", p]);
+    let v: Value = serde_json::from_slice(&du.stdout).unwrap();
+    assert_eq!((&v["ok"], &v["problem_total"]), (&Value::Bool(true), &Value::from(1)), "{v}");
     let copy = tmp.path().join("copy.db");
     let out = common::run(["--no-index", "compact", p, "-o", copy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));

@@ -47,6 +47,20 @@ impl AtomicBitmap {
     pub fn count(&self) -> u64 {
         self.words.iter().map(|w| u64::from(w.load(Ordering::Relaxed).count_ones())).sum()
     }
+
+    /// The set bits, in order.
+    pub fn ones(&self) -> impl Iterator<Item = u64> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, w)| {
+            let mut bits = w.load(Ordering::Relaxed);
+            std::iter::from_fn(move || {
+                let b = bits.trailing_zeros();
+                (bits != 0).then(|| {
+                    bits &= bits - 1;
+                    i as u64 * 64 + u64::from(b)
+                })
+            })
+        })
+    }
 }
 
 /// A fixed-size bitmap set from one thread.
@@ -86,5 +100,20 @@ impl Bitmap {
     /// Whether bit `i` is set (false past the end).
     pub fn get(&self, i: u64) -> bool {
         i < self.len && self.words.get((i / 64) as usize).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ones_lists_every_set_bit_in_order_across_words() {
+        let b = AtomicBitmap::new(200);
+        for i in [0, 63, 64, 130, 199] {
+            b.test_and_set(i);
+        }
+        assert_eq!(b.ones().collect::<Vec<_>>(), [0, 63, 64, 130, 199]);
+        assert_eq!(AtomicBitmap::new(10).ones().count(), 0);
     }
 }

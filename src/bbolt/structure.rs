@@ -3,9 +3,12 @@
 //! has the no-freelist sentinel), with bbolt's `tx.Check` cross-checks between the two.
 
 use super::bitmap::AtomicBitmap;
+use super::cursor::{self, BucketRoot};
 use super::freelist;
+use super::order::PageId;
+use super::page::{BRANCH, LEAF};
 use super::view::DbView;
-use super::walker::{Fold, Walker};
+use super::walker::{Fold, Walker, MAX_DEPTH};
 use crate::problem::{Problem, ProblemKind, Sink};
 
 /// Page accounting and problems found by a walk.
@@ -53,7 +56,60 @@ pub fn tree_problems_except(view: &DbView<'_>, skipped: &[u8]) -> Vec<Problem> {
     let sink = Sink::default();
     let visited = AtomicBitmap::new(view.tracked_pages());
     Walker::new(view, &Except(skipped), &visited, &sink).run();
-    sink.into_sorted().0
+    let mut found = sink.into_sorted().0;
+    if let Ok(Some(BucketRoot::Page(root))) = cursor::top_bucket(view, skipped) {
+        found.extend(shared_with(view, root, skipped, &visited));
+    }
+    found
+}
+
+/// A page of the tree rooted at `root` (bucket `name`) that the other trees reached too
+/// (`reached`): one problem naming the first such page and how many there are. The tree's branch
+/// levels are read (few pages); its leaves are not (a large bucket has hundreds of thousands): a
+/// leaf's id comes from its branch, and a page the others reached is held against the leaf just
+/// before it and that leaf's overflow run. A tree that cannot be listed this way is the reader's
+/// own problem to report.
+fn shared_with(view: &DbView<'_>, root: PageId, name: &[u8], reached: &AtomicBitmap) -> Option<Problem> {
+    let mut level = vec![root];
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    let mut budget = view.tracked_pages().saturating_add(1);
+    let mut leaves = Vec::new();
+    for _ in 0..=MAX_DEPTH {
+        budget = budget.checked_sub(level.len() as u64)?;
+        if view.page(*level.first()?).ok()?.flags == LEAF {
+            leaves = level;
+            break;
+        }
+        let mut next = Vec::new();
+        for &id in &level {
+            let p = view.page(id).ok().filter(|p| p.flags == BRANCH)?;
+            runs.push((id.0, id.0.saturating_add(u64::from(p.overflow))));
+            if next.len() as u64 + u64::from(p.count) > budget {
+                return None;
+            }
+            for i in 0..usize::from(p.count) {
+                next.push(p.branch_elem(i).ok()?.child);
+            }
+        }
+        level = next;
+    }
+    leaves.sort_unstable();
+    let in_leaf_run = |x: u64| {
+        let i = leaves.partition_point(|l| l.0 <= x);
+        let l = *leaves.get(i.checked_sub(1)?)?;
+        let end = if l.0 == x { x } else { l.0.saturating_add(u64::from(view.page(l).ok()?.overflow)) };
+        (x <= end).then_some(())
+    };
+    let in_branch_run = |x: u64| runs.iter().any(|&(a, b)| (a..=b).contains(&x));
+    let shared: Vec<u64> = reached.ones().filter(|&x| in_branch_run(x) || in_leaf_run(x).is_some()).collect();
+    let first = *shared.first()?;
+    let msg = format!(
+        "page {first} belongs to bucket {}'s tree and is reached from another bucket too (multiple references; \
+         {} page(s) shared)",
+        String::from_utf8_lossy(name),
+        shared.len()
+    );
+    Some(Problem::new(ProblemKind::MultipleReferences, msg).page(first).offset(first.saturating_mul(view.page_size)))
 }
 
 /// Walks everything in `view` with `fold`; returns the fold's result and the structure report.

@@ -162,6 +162,20 @@ fn downgrade_ok(v: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// What `check` fails a file for beside its `key` tree, found without reading that tree: damage in
+/// the root bucket and every other bucket (walked as `check` walks them, a page they share with
+/// the `key` tree included) and, in an etcd file, the small buckets' errors: records etcd 3.5.1
+/// cannot read, and `meta` entries it stops on or that contradict each other (the errors of
+/// [`super::schema::problems`]; its warnings need the `key` bucket read).
+pub fn beside_key_problems(view: &DbView<'_>) -> Vec<Problem> {
+    let mut found = crate::bbolt::structure::tree_problems_except(view, super::KEY_BUCKET);
+    if super::schema::is_etcd(view) {
+        let info = super::schema::read_core(view, 0);
+        found.extend(super::schema::problems(view, &info).into_iter().filter(|p| !p.kind.is_warning()));
+    }
+    found
+}
+
 /// The records of etcd's small buckets etcd 3.5.1 cannot read (see the module docs).
 pub fn problems(view: &DbView<'_>) -> Vec<Problem> {
     let mut out = Vec::new();

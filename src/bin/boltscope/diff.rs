@@ -73,11 +73,13 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     }
 }
 
-/// What `check` fails a file for outside its tree and records, found without reading the tree:
-/// a meta page that cannot be used, a high-water mark past the end, a trailer cut short.
+/// What `check` fails a file for outside its `key` tree: a meta page that cannot be used, a
+/// high-water mark past the end, a trailer cut short, damage in the other buckets and records
+/// there etcd cannot read.
 fn file_issues(view: &DbView<'_>) -> Vec<boltscope::Problem> {
     let mut out = view.file_problems();
     out.extend(boltscope::etcd::trailer::tail_problem(view).filter(|p| !p.kind.is_warning()));
+    out.extend(boltscope::etcd::startup::beside_key_problems(view));
     out
 }
 

@@ -105,11 +105,14 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error>
         let file_size = std::fs::metadata(path).map_or(0, |m| m.len());
         // With --no-trailer-check a trailer present was not checked: as status says, not an ok.
         let trailer_unchecked = trailer && !opt.verify_trailer;
-        let found = Found { errors: r.problem_total, trailer_unchecked, torn, ..Found::default() };
+        // Warnings (the file passes `check` with them) are not errors, as `check` counts them.
+        let errors = crate::report::errors_among(&r.problems, r.problem_total);
+        let warnings = r.problem_total - errors;
+        let found = Found { errors, warnings, trailer_unchecked, torn, ..Found::default() };
         let mut row = ix.row(path, file_size, found.verdict());
         row.revision = r.revision;
         row.in_use = r.in_use;
-        let clean = r.problem_total == 0 && !torn;
+        let clean = errors == 0 && !torn;
         ix.store(&id, &tag, clean.then_some(&r), &row);
         if clean && opt.prefix.is_none() {
             ix.store_du(path, &r);

@@ -24,10 +24,11 @@ struct Named<'a> {
     report: &'a Du,
 }
 
-/// One JSON object per line: `path`, `ok` (no problem found, and the file did not change on every
-/// read: `torn`), `changed_while_read`, then the report.
+/// One JSON object per line: `path`, `ok` (no error found, as `check` counts them, and the file
+/// did not change on every read: `torn`), `changed_while_read`, then the report.
 pub fn json(path: &str, d: &Du, torn: bool) -> String {
-    let named = Named { path, ok: d.problem_total == 0 && !torn, changed_while_read: torn, report: d };
+    let ok = crate::report::errors_among(&d.problems, d.problem_total) == 0 && !torn;
+    let named = Named { path, ok, changed_while_read: torn, report: d };
     serde_json::to_string(&named).unwrap_or_default() + "\n"
 }
 

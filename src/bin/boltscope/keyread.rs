@@ -283,7 +283,7 @@ pub fn file_issues(data: &[u8], meta: Option<u8>) -> Vec<Problem> {
     // With --meta N too: `check --meta N` fails a file whose other meta page is invalid, so the
     // answer tells it as well.
     let mut found = view.file_problems();
-    found.extend(boltscope::bbolt::structure::tree_problems_except(&view, boltscope::etcd::KEY_BUCKET));
+    found.extend(boltscope::etcd::startup::beside_key_problems(&view));
     found.extend(boltscope::etcd::trailer::tail_shape_problem(&view));
     found
 }
