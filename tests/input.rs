@@ -110,6 +110,48 @@ fn zip_with_other_than_one_entry() {
     assert!(matches!(err("empty.zip"), InputError::ZipEntries { count: 0, .. }));
 }
 
+/// Archives whose records contradict each other, judged by Go's archive/zip reading them as k3s
+/// does before a restore (`k3s-unzip`) and by `unzip -t`.
+#[test]
+fn zips_whose_records_contradict_each_other() {
+    // Two entries of one name: Go reads both (k3s writes both to one file, the last wins) and the
+    // zip crate keys them by name as one; boltscope counts the directory and refuses the archive.
+    let (rc, listing) = answer("dup-names.zip", "k3s-unzip");
+    assert_eq!((rc, listing.split('|').next()), (0, Some("entries 2")));
+    match err("dup-names.zip") {
+        InputError::ZipEntries { count: 2, names, .. } => assert_eq!(names, ["tiny-1.snap.db", "tiny-1.snap.db"]),
+        other => panic!("{other:?}"),
+    }
+    // An end record counting 1 of the directory's 2 entries, and a fake end record (counting 1) at
+    // the end of a 1100-entry archive's comment: Go and unzip refuse both; the zip crate read the
+    // first as one entry, and fell back from the second to the real record and parsed every entry.
+    for (name, what) in [("count-short.zip", "holds more than the 1 entries"), ("fake-end.zip", "does not end where")] {
+        assert_eq!(answer(name, "k3s-unzip").0, 1, "{name}: Go refuses it");
+        assert_ne!(answer(name, "unzip -t").0, 0, "{name}: unzip refuses it");
+        let e = err(name);
+        assert!(
+            matches!(&e, InputError::Corrupt { container: Container::Zip, what: w, .. } if w.contains(what)),
+            "{name}: {e:?}"
+        );
+        assert!(e.to_string().contains("byte "), "{name}: names a byte offset: {e}");
+    }
+    // `scan` peeks into a zip without expanding it: a directory that contradicts its end record is
+    // an unreadable file there too, and two entries of one name no database.
+    for name in ["count-short.zip", "fake-end.zip"] {
+        assert!(boltscope::input::peek(&fixture(name), 64).is_err(), "{name}");
+    }
+    assert!(matches!(boltscope::input::peek(&fixture("dup-names.zip"), 64), Ok(None)));
+    // An entry declaring 20512 bytes that inflates to 1 MiB: Go stops reading it; boltscope stops
+    // at the 20513th byte (it expanded up to the limit, then compared sizes).
+    let (rc, msg) = answer("size-lie.zip", "k3s-unzip");
+    assert_eq!(rc, 1, "{msg}");
+    let e = err("size-lie.zip");
+    assert!(
+        matches!(&e, InputError::Corrupt { what, .. } if what.contains("declares 20512 bytes") && what.contains("20513")),
+        "{e:?}"
+    );
+}
+
 #[test]
 fn truncated_zip() {
     let (rc, msg) = answer("truncated.zip", "unzip -t");
@@ -315,4 +357,18 @@ fn expansion_stops_before_a_small_tmpdir_is_full() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A `$TMPDIR` where no file can be created is named as such, not as one without room.
+#[test]
+fn a_tmpdir_where_no_file_can_be_created_is_told_so() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_boltscope"))
+        .args(["--no-index", "check"])
+        .arg(fixture("tiny-1.snap.db.gz"))
+        .env("TMPDIR", "/nonexistent/boltscope-tmp")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("set TMPDIR to a directory where files can be created") && !err.contains("room"), "{err}");
 }

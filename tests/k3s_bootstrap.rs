@@ -218,6 +218,16 @@ fn check_k3s_token_gates_on_the_bootstrap_data() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{err}");
     assert!(err.contains("--k3s-token ") && err.contains("not a k3s token file"), "{err}");
+    // A token k3s refuses (empty, white space only, an agent's join token) is the operator's
+    // mistake like an unreadable file (exit 2), not a snapshot that fails its gate (exit 1).
+    for (name, token) in [("empty", ""), ("blank", " \n"), ("join", "abcdef.0123456789abcdef\n")] {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, token).unwrap();
+        let out = run(&p);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains("not a usable k3s token") && out.stdout.is_empty(), "{name}: {err}");
+    }
 }
 
 /// `inspect` of a k3s-named zip beside its metadata file shows both.

@@ -111,6 +111,9 @@ pub enum InputError {
         container: Container,
         /// The limit in bytes; expansion stopped there and nothing past it was written.
         limit: u64,
+        /// The size the container declares for its data, when that alone passes the limit (then
+        /// nothing was expanded).
+        declared: Option<u64>,
     },
 }
 
@@ -141,8 +144,15 @@ impl fmt::Display for InputError {
             InputError::TempFile { source, .. } => write!(
                 f,
                 "{p}: cannot write the expanded copy to the temporary directory ({}): {source}; set TMPDIR \
-                 to a directory with room for it",
-                std::env::temp_dir().display()
+                 to {}",
+                std::env::temp_dir().display(),
+                // Out of space or quota, or stopped at the reserve `room` keeps (its own error).
+                match (source.raw_os_error(), source.kind()) {
+                    (Some(libc::ENOSPC | libc::EDQUOT), _) | (None, io::ErrorKind::Other) => {
+                        "a directory with room for it"
+                    }
+                    _ => "a directory where files can be created",
+                }
             ),
             InputError::NotDatabase { kind, inside: None, .. } => {
                 write!(f, "{p}: this is {} {kind}, not a database file: {}", kind.article(), kind.hint())
@@ -191,6 +201,12 @@ impl fmt::Display for InputError {
                  short?)"
             ),
             InputError::Corrupt { container, what, .. } => write!(f, "{p}: invalid {container} data: {what}"),
+            InputError::TooLarge { container, limit, declared: Some(d), .. } => write!(
+                f,
+                "{p}: the {container} archive declares {d} bytes for its entry, more than {limit} bytes (the \
+                 expansion limit); nothing was expanded. A zip bomb, or a database larger than the limit: raise the \
+                 limit if you trust the file"
+            ),
             InputError::TooLarge { container, limit, .. } => write!(
                 f,
                 "{p}: the {container} data expands to more than {limit} bytes (the expansion limit); stopped there. \

@@ -100,7 +100,7 @@ fn expand_zstd(path: &Path, input: File, out: &mut dyn Write, limit: u64) -> Res
     match copy_bounded(&mut dec, out, &mut budget, &mut crc) {
         Ok(n) => Ok(n),
         Err(CopyError::TooLarge) => {
-            Err(InputError::TooLarge { path: path.to_path_buf(), container: Container::Zstd, limit })
+            Err(InputError::TooLarge { path: path.to_path_buf(), container: Container::Zstd, limit, declared: None })
         }
         Err(CopyError::Write(source)) => Err(InputError::TempFile { path: path.to_path_buf(), source }),
         Err(CopyError::Read(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Err(InputError::Truncated {

@@ -33,7 +33,12 @@ pub(crate) fn expand(path: &Path, input: File, out: &mut dyn Write, limit: u64) 
         let n = match copy_bounded(&mut inflate, out, &mut budget, &mut crc) {
             Ok(n) => n,
             Err(CopyError::TooLarge) => {
-                return Err(InputError::TooLarge { path: path.to_path_buf(), container: Container::Gzip, limit })
+                return Err(InputError::TooLarge {
+                    path: path.to_path_buf(),
+                    container: Container::Gzip,
+                    limit,
+                    declared: None,
+                })
             }
             Err(CopyError::Write(source)) => return Err(InputError::TempFile { path: path.to_path_buf(), source }),
             Err(CopyError::Read(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {

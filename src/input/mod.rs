@@ -40,6 +40,7 @@ mod peek;
 mod room;
 mod sniff;
 mod zip;
+mod zipdir;
 
 pub use error::{InputError, LISTED_ENTRIES};
 pub use expand::{expand, Expanded, DEFAULT_MAX_EXPANDED};

@@ -3,6 +3,7 @@
 //! decompression.
 
 use super::sniff::{sniff, Container, Sniffed, SNIFF_LEN};
+use super::zipdir::{self, DirError};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
@@ -21,13 +22,21 @@ pub fn peek(path: &Path, n: usize) -> io::Result<Option<Vec<u8>>> {
         Sniffed::Container(c) => c,
         Sniffed::NotDatabase(_) => return Ok(None),
     };
-    let f = File::open(path)?;
+    let mut f = File::open(path)?;
     let mut out = vec![0u8; n];
     let got = match container {
         Container::Plain => read_up_to(&mut BufReader::new(f), &mut out),
         Container::Gzip => read_up_to(&mut flate2::read::MultiGzDecoder::new(BufReader::new(f)), &mut out),
         Container::Zstd => zstd::stream::read::Decoder::new(f).and_then(|mut d| read_up_to(&mut d, &mut out)),
         Container::Zip => {
+            // Checked first, as expanding it checks it: the zip crate would parse every entry of a
+            // directory whose end record lies about it.
+            match zipdir::read(&mut f, 0) {
+                Ok(d) if d.count == 1 => {}
+                Ok(_) | Err(DirError::TooMany(_)) => return Ok(None),
+                Err(DirError::Io(e)) => return Err(e),
+                Err(e) => return Err(io::Error::other(e.to_string())),
+            }
             let mut z = zip::ZipArchive::new(BufReader::new(f)).map_err(io::Error::other)?;
             if z.len() != 1 {
                 return Ok(None);
@@ -49,7 +58,11 @@ pub fn container_of(path: &Path) -> Option<(Container, Option<String>)> {
     head.truncate(got);
     match sniff(&head) {
         Sniffed::Container(Container::Zip) => {
-            let mut z = zip::ZipArchive::new(BufReader::new(File::open(path).ok()?)).ok()?;
+            let mut f = File::open(path).ok()?;
+            if !matches!(zipdir::read(&mut f, 0), Ok(d) if d.count == 1) {
+                return Some((Container::Zip, None));
+            }
+            let mut z = zip::ZipArchive::new(BufReader::new(f)).ok()?;
             let name = (z.len() == 1).then(|| z.by_index(0).ok().map(|e| e.name().to_string())).flatten();
             Some((Container::Zip, name))
         }

@@ -7,20 +7,12 @@
 use super::copy::{copy_bounded, CopyError, BUF_LEN};
 use super::error::{InputError, LISTED_ENTRIES};
 use super::sniff::Container;
+use super::zipdir::{self, DirError};
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Seek, SeekFrom, Write};
 use std::path::Path;
 use zip::result::ZipError;
 use zip::ZipArchive;
-
-/// The end of central directory record's signature, and how far from the end it can be: its 22
-/// bytes plus a comment of up to 65535 bytes.
-const EOCD_MAGIC: [u8; 4] = *b"PK\x05\x06";
-const EOCD_SEARCH: u64 = 22 + 65535;
-
-/// Archives recording more entries than this are refused before their directory is parsed
-/// (without entry names).
-const MAX_PARSED_ENTRIES: u64 = 1024;
 
 /// Expands the one entry of the zip archive `input` into `out`, at most `limit` bytes. Returns
 /// the bytes written and the entry's name.
@@ -32,15 +24,26 @@ pub(crate) fn expand(
 ) -> Result<(u64, String), InputError> {
     let fail = |what: String| InputError::Corrupt { path: path.to_path_buf(), container: Container::Zip, what };
     let read_err = |source: io::Error| InputError::Read { path: path.to_path_buf(), source };
-    let Some(recorded) = recorded_entries(&mut input).map_err(read_err)? else {
-        return Err(InputError::Truncated {
-            path: path.to_path_buf(),
-            container: Container::Zip,
-            what: "no end of central directory record, the index every zip archive ends with".into(),
-        });
+    let truncated =
+        |what: &str| InputError::Truncated { path: path.to_path_buf(), container: Container::Zip, what: what.into() };
+    let dir = match zipdir::read(&mut input, LISTED_ENTRIES) {
+        Ok(d) => d,
+        Err(DirError::Missing) => {
+            return Err(truncated("no end of central directory record, the index every zip archive ends with"))
+        }
+        Err(DirError::TooMany(count)) => {
+            return Err(InputError::ZipEntries { path: path.to_path_buf(), count, names: Vec::new() })
+        }
+        Err(DirError::Bad(what)) => return Err(fail(what)),
+        Err(DirError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            return Err(truncated("the central directory runs past the end of the file"))
+        }
+        Err(DirError::Io(e)) => return Err(read_err(e)),
     };
-    if recorded > MAX_PARSED_ENTRIES {
-        return Err(InputError::ZipEntries { path: path.to_path_buf(), count: recorded, names: Vec::new() });
+    // Counted from the directory itself: the zip crate keys entries by name, so two entries of
+    // one name would read as one.
+    if dir.count != 1 {
+        return Err(InputError::ZipEntries { path: path.to_path_buf(), count: dir.count, names: dir.names });
     }
     input.seek(SeekFrom::Start(0)).map_err(read_err)?;
     let mut archive = ZipArchive::new(BufReader::with_capacity(BUF_LEN, input)).map_err(|e| match e {
@@ -86,12 +89,15 @@ pub(crate) fn expand(
         }
         if entry.size() > limit {
             // The central directory already says it: refuse before writing anything.
-            return Err(InputError::TooLarge { path: path.to_path_buf(), container: Container::Zip, limit });
+            let declared = Some(entry.size());
+            return Err(InputError::TooLarge { path: path.to_path_buf(), container: Container::Zip, limit, declared });
         }
         (name, entry.crc32(), entry.size())
     };
     let mut entry = archive.by_index(0).map_err(|e| fail(format!("entry {name:?}: {e}")))?;
-    let mut budget = limit;
+    // No more than the directory declares (one byte past it tells a lie): an entry that inflates
+    // past its declared size must not fill the temporary directory up to the limit first.
+    let mut budget = limit.min(size.saturating_add(1));
     let mut hasher = crc32fast::Hasher::new();
     let copied = copy_bounded(&mut entry, out, &mut budget, &mut hasher);
     let actual_crc = hasher.finalize();
@@ -106,8 +112,20 @@ pub(crate) fn expand(
     };
     let n = match copied {
         Ok(n) => n,
+        Err(CopyError::TooLarge) if size < limit => {
+            return Err(fail(format!(
+                "entry {name:?}: the central directory declares {size} bytes, but the data expands past them \
+                 (stopped at {} bytes)",
+                size.saturating_add(1)
+            )))
+        }
         Err(CopyError::TooLarge) => {
-            return Err(InputError::TooLarge { path: path.to_path_buf(), container: Container::Zip, limit })
+            return Err(InputError::TooLarge {
+                path: path.to_path_buf(),
+                container: Container::Zip,
+                limit,
+                declared: None,
+            })
         }
         Err(CopyError::Write(source)) => return Err(InputError::TempFile { path: path.to_path_buf(), source }),
         // The zip crate checks the CRC-32 when the entry ends, and says so as invalid data.
@@ -139,41 +157,6 @@ pub(crate) fn expand(
         });
     }
     Ok((n, name))
-}
-
-/// The entry count of the archive's end of central directory record (the last `PK\x05\x06` in
-/// the final 65557 bytes; its zip64 record's count when the 16-bit one is 0xffff and a zip64
-/// locator precedes it), or `None` when there is no such record: almost always a file cut short.
-/// Read before the zip crate parses the directory, so that a hostile count cannot make it
-/// reserve memory for millions of entries.
-fn recorded_entries(f: &mut File) -> io::Result<Option<u64>> {
-    let len = f.seek(SeekFrom::End(0))?;
-    let start = len.saturating_sub(EOCD_SEARCH);
-    f.seek(SeekFrom::Start(start))?;
-    let mut tail = Vec::with_capacity(usize::try_from(len - start).unwrap_or(0));
-    Read::by_ref(f).take(EOCD_SEARCH).read_to_end(&mut tail)?;
-    let Some(at) = tail.windows(EOCD_MAGIC.len()).rposition(|w| w == EOCD_MAGIC) else {
-        return Ok(None);
-    };
-    let le16 = |d: &[u8], o: usize| d.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
-    let Some(count16) = le16(&tail, at + 10) else {
-        return Ok(None);
-    };
-    if count16 != u16::MAX {
-        return Ok(Some(u64::from(count16)));
-    }
-    // zip64: the locator (20 bytes) just before the record gives the zip64 record's offset.
-    let zip64 = at.checked_sub(20).and_then(|l| tail.get(l..l + 20)).filter(|loc| loc.starts_with(b"PK\x06\x07"));
-    let Some(offset) = zip64.and_then(|loc| loc.get(8..16)).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes)
-    else {
-        return Ok(Some(u64::from(count16)));
-    };
-    let mut record = [0u8; 40];
-    f.seek(SeekFrom::Start(offset))?;
-    if f.read_exact(&mut record).is_err() || !record.starts_with(b"PK\x06\x06") {
-        return Ok(Some(u64::from(count16)));
-    }
-    Ok(record.get(32..40).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes))
 }
 
 /// The number the archive records for a compression method (the zip crate deprecates this

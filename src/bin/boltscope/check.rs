@@ -188,7 +188,11 @@ fn read_token(p: &std::path::Path) -> Result<check::Token, String> {
         return Err(fail(format!("longer than {} KiB: not a k3s token file", TOKEN_MAX >> 10)));
     }
     let text = String::from_utf8(bytes).map_err(|_| fail("not text: not a k3s token file".into()))?;
-    Ok(check::Token(boltscope::k3s::token::read_token(&text).to_string()))
+    let token = boltscope::k3s::token::read_token(&text);
+    // A token k3s itself refuses (empty, a bad CA hash, an agent's join token) is the operator's
+    // mistake, as an unreadable token file is (exit 2), not the snapshot's (a failed gate, exit 1).
+    boltscope::k3s::token::normalise(token).map_err(|e| fail(format!("not a usable k3s token: {e}")))?;
+    Ok(check::Token(token.to_string()))
 }
 
 /// Runs `check` over every file in parallel, prints in argument order, returns the exit code.

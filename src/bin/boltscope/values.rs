@@ -24,14 +24,26 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "tib" => 1 << 40,
         u => return Err(format!("unknown size unit {u:?} (use B, kB, KiB, MB, MiB, GB, GiB, TB, TiB)")),
     };
+    let too_large = || format!("size too large: {s:?} (at most 18446744073709551615 bytes)");
+    // Whole numbers exactly (a float would round a large one).
+    if !num.contains('.') && !num.is_empty() {
+        let n: u64 = num.parse().map_err(|_| too_large())?;
+        return match n.checked_mul(mult) {
+            Some(0) => Err(format!("size must be positive: {s:?}")),
+            Some(b) => Ok(b),
+            None => Err(too_large()),
+        };
+    }
     let n: f64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
     if !(n.is_finite() && n > 0.0) {
         return Err(format!("size must be positive: {s:?}"));
     }
-    // A fraction of a byte rounds to 0, which is refused like 0 (a quota of 0 passed every gate).
-    match (n * mult as f64).round() as u64 {
-        0 => Err(format!("size must be at least one byte: {s:?}")),
-        b => Ok(b),
+    // A fraction of a byte rounds to 0, which is refused like 0 (a quota of 0 passed every gate);
+    // past 2^64 the cast would saturate silently.
+    match (n * mult as f64).round() {
+        b if b >= 18_446_744_073_709_551_616.0 => Err(too_large()),
+        b if b < 1.0 => Err(format!("size must be at least one byte: {s:?}")),
+        b => Ok(b as u64),
     }
 }
 
@@ -58,6 +70,12 @@ mod tests {
         assert_eq!(parse_size("1.5kB"), Ok(1500));
         assert!(parse_size("8XB").unwrap_err().contains("unknown size unit"));
         assert!(parse_size("0").unwrap_err().contains("positive"));
+        // Past 2^64 bytes: refused, not saturated; whole numbers stay exact.
+        for big in ["99999999999999999999", "18446744073709551616", "17TiB000", "2e19", "20000000000TB"] {
+            assert!(parse_size(big).is_err(), "{big}");
+        }
+        assert_eq!(parse_size("18446744073709551615"), Ok(u64::MAX));
+        assert!(parse_size("16777216TiB").unwrap_err().contains("too large"));
         assert!(parse_size("GiB").is_err());
     }
 
