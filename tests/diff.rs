@@ -252,6 +252,10 @@ fn unreadable_and_non_etcd_files_exit_2_damaged_ones_1_with_their_problems() {
     assert_eq!(v["path"], bad.display().to_string());
     assert_eq!(v["problems"][0]["kind"], "page_out_of_bounds", "{v}");
     assert_eq!(v["problems"][0]["offset"].as_u64(), Some(at as u64), "{v}");
+    // What check also fails it for (its sha256 trailer no longer matches) is told with them.
+    let kinds: Vec<&str> = v["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"trailer_mismatch"), "{v}");
+    assert_eq!(v["problem_total"].as_u64(), Some(kinds.len() as u64), "{v}");
 }
 
 /// Randomly damaged copies of b compared with a (and with themselves): an answer or a refusal,

@@ -166,7 +166,8 @@ pub struct Report {
 pub fn outside_note(src: &str, n: u64) -> String {
     format!(
         "{src} has {n} problem(s) outside the copied tree (the other meta page, the freelist, leaked pages, bytes \
-         past the high-water mark): the copy carries none of them; `boltscope check` lists them"
+         past the high-water mark, a high-water mark past the end): the copy carries none of them; `boltscope \
+         check` lists them"
     )
 }
 

@@ -160,11 +160,17 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
             // file), listed with their pages and byte offsets; one of another kind cannot be read
             // as etcd's (exit 2).
             let verdict = match &e {
-                CompareError::Damaged(_, problems, total) => {
-                    print_problems(p, problems, *total);
+                CompareError::Damaged(w, problems, total) => {
+                    // What `check` fails the file for outside what the comparison read (a sha256
+                    // trailer that does not match, damage beside the `key` tree) is told too.
+                    let beside = &issues[if *w == Which::A { 0 } else { 1 }];
+                    let more: Vec<_> = beside.iter().filter(|b| !problems.contains(b)).cloned().collect();
+                    let total = total + more.len() as u64;
+                    let problems = &[&problems[..], &more[..]].concat();
+                    print_problems(p, problems, total);
                     v["error"]["kind"] = "damaged".into();
                     v["problems"] = serde_json::to_value(problems).unwrap_or_default();
-                    v["problem_total"] = (*total).into();
+                    v["problem_total"] = total.into();
                     Verdict::Problems
                 }
                 CompareError::NotEtcd(_) => Verdict::Unreadable,

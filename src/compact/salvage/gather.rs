@@ -173,7 +173,9 @@ pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, 
     let holes = compacted.is_some_and(|c| !merge::gaps(&key_top.records, &[], c).is_empty());
     let need_carve = !lost.is_empty() || had_suspect || holes;
     if need_carve && !early {
-        found_recs.extend(carved(&g, &|id| reader.reached.get(id)));
+        // The leaves whose elements point at records out of order are carved as well.
+        let recarve = &key_top.recarve;
+        found_recs.extend(carved(&g, &|id| reader.reached.get(id) && !recarve.contains(&id)));
     }
     let keys = etcd.then(|| merge::merge(std::mem::take(&mut key_top.records), found_recs, &lost, compacted));
     report.root = root.clone();

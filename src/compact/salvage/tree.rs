@@ -35,6 +35,10 @@ pub struct Top<'a> {
     pub dropped: u64,
     /// Nested buckets left out (etcd nests none; a salvage copies top-level buckets only).
     pub nested: u64,
+    /// For the `key` bucket: leaves the tree reached whose elements point at records out of
+    /// order (one twice, say), so a record the page holds may be unread: carved like the pages the
+    /// tree does not reach.
+    pub recarve: Vec<u64>,
 }
 
 /// Offset of `s` in `page`.
@@ -96,7 +100,7 @@ fn key_record<'a>(c: &Candidates<'a>, page: &Page<'a>) -> Option<KeyRecord<'a>> 
 
 /// Reads the `key` bucket rooted at `root` into `top`.
 pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>) {
-    let Top { records, suspect, lost, dropped, .. } = top;
+    let Top { records, suspect, lost, dropped, recarve, .. } = top;
     let mut spans = Vec::new();
     let mut on_leaf = |leaf: &TolerantLeaf<'a>| -> Option<Problem> {
         let mut got = Vec::with_capacity(leaf.elems.len());
@@ -133,6 +137,10 @@ pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>
             _ => false,
         };
         let outside = misplaced || got.iter().any(|rec| !leaf.in_bounds(rec.rev_key.bytes()));
+        // Records out of order within the leaf (a damaged element header pointing at another
+        // element's record, which `check` calls keys out of order): each reads well, but the record
+        // the damaged element pointed at is unread somewhere in this page.
+        let disordered = got.windows(2).any(|w| w[1].rev_key.bytes() <= w[0].rev_key.bytes());
         *dropped += bad;
         if outside {
             // The leaf's keys are not where its parents say (a damaged branch key, or a pointer to
@@ -151,6 +159,13 @@ pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>
             suspect.extend(got);
         } else {
             records.extend(got);
+        }
+        if disordered && !outside {
+            recarve.push(leaf.page.id.0);
+            let why = "elements pointing at records out of order (one twice, say: a damaged element header): a record \
+                       this page holds may be unread, so the page is carved";
+            let p = leaf_problem(leaf, why.into());
+            return Some(Problem { kind: ProblemKind::KeysOutOfOrder, ..p });
         }
         match (bad, outside) {
             (0, false) => None,
