@@ -218,8 +218,15 @@ fn every_reader_fails_what_check_fails_beside_the_key_tree_and_a_bucket_flag_ins
         let p = tmp.path().join(name);
         std::fs::write(&p, bytes).unwrap();
         let f = p.to_str().unwrap();
-        let check = run(&["check", f]);
+        let check = run(&["check", "-w", "json", f]);
         assert_eq!(check.status.code(), Some(1), "{name}: check fails it");
+        // A record etcd cannot read is named by its page as well as its byte offset (page was null).
+        let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+        for p in v["problems"].as_array().unwrap().iter().filter(|p| p["kind"] == "etcd_record_unreadable") {
+            if let Some(o) = p["offset"].as_u64() {
+                assert_eq!(p["page"].as_u64(), Some(o / 4096), "{name}: {p}");
+            }
+        }
         for args in [
             &["get", f, "/registry/", "--prefix", "--keys-only"][..],
             &["log", f, "/registry/", "--prefix"],

@@ -412,6 +412,9 @@ fn pages_a_transaction_wrote_before_it_committed_are_a_warning_for_every_command
     let v: Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!((check.status.code(), &v["ok"]), (Some(0), &Value::Bool(true)), "{v}");
     assert_eq!(kinds(&v), ["uncommitted_pages"]);
+    // Named by its first page as well as its byte offset (the page was null).
+    let (page, offset) = (&v["problems"][0]["page"], v["problems"][0]["offset"].as_u64().unwrap());
+    assert_eq!(page.as_u64(), Some(offset / 4096), "{v}");
     for args in [["status", p, ""], ["get", p, "key1"], ["du", p, ""], ["hashkv", p, ""]] {
         let out = common::run(["--no-index"].into_iter().chain(args.into_iter().filter(|a| !a.is_empty())));
         assert_eq!(out.status.code(), Some(0), "{args:?}: {:?}", text(&out));

@@ -80,7 +80,7 @@ impl<'v, 'a> Told<'v, 'a> {
         let mut p = Problem::new(ProblemKind::EtcdRecordUnreadable, message).bucket(vec![name]);
         let base = self.view.data.as_ptr() as usize;
         if let Some(off) = (at.as_ptr() as usize).checked_sub(base).filter(|&o| o < self.view.data.len()) {
-            p = p.offset(off as u64);
+            p = p.page(off as u64 / self.view.page_size.max(1)).offset(off as u64);
         }
         self.found.push(p);
     }

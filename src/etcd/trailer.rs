@@ -99,7 +99,9 @@ fn tail_problem_of(view: &DbView<'_>, read_zeros: bool) -> Option<Problem> {
              never read them",
             n as u64 / view.page_size
         );
-        return Some(Problem::new(ProblemKind::UncommittedPages, msg).offset(start as u64));
+        // The first of those pages, where they start.
+        let first = start as u64 / view.page_size.max(1);
+        return Some(Problem::new(ProblemKind::UncommittedPages, msg).page(first).offset(start as u64));
     }
     let msg = format!(
         "{n} byte(s) past the high-water mark are neither whole zero pages (a member file's slack) nor a \
