@@ -65,6 +65,8 @@ pub fn expand(path: &Path, limit: u64) -> Result<Expanded, InputError> {
         Container::Zstd => (expand_zstd(path, input, &mut room, limit)?, None),
         Container::Plain => (0, None),
     };
+    // A run of zeros at the end was skipped over (a hole): the length says where the data ends.
+    out.set_len(expanded_size).map_err(temp_err)?;
     out.flush().map_err(temp_err)?;
     let inner = read_head(&mut out).map_err(temp_err)?;
     match sniff(&inner) {
