@@ -14,9 +14,6 @@ pub enum ProblemKind {
     MetaMismatch,
     /// The high-water mark (`meta.pgid`) lies past the end of the file.
     HwmPastEof,
-    /// The high-water mark times the page size does not fit bbolt's 64-bit signed size: no file
-    /// has it, and the sizes read from it (total, in use, free) mean nothing, so they are withheld.
-    HwmOverflow,
     /// A page id at or past the high-water mark is referenced.
     PageOutOfBounds,
     /// A referenced page run extends past the end of the file.

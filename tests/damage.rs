@@ -175,12 +175,8 @@ fn a_high_water_mark_past_the_end_is_found_in_either_meta_page_and_never_saturat
     let d = edit(l.active_meta, 1 << 62);
     let v = DbView::new(&d).unwrap();
     let p = v.file_problems();
-    // In the meta page in use, a mark past bbolt's int64 size is hwm_overflow (figures withheld).
-    let m = &p.iter().find(|p| p.kind == ProblemKind::HwmOverflow).unwrap().message;
-    assert!(
-        m.contains("more bytes than bbolt's 64-bit signed size holds") && !m.contains("18446744073709551615"),
-        "{m}"
-    );
+    let m = &p.iter().find(|p| p.kind == ProblemKind::HwmPastEof).unwrap().message;
+    assert!(m.contains("more bytes than 64 bits count") && !m.contains("18446744073709551615"), "{m}");
 }
 
 #[test]

@@ -242,3 +242,37 @@ fn every_reader_fails_what_check_fails_beside_the_key_tree_and_a_bucket_flag_ins
         }
     }
 }
+
+#[test]
+fn a_key_element_holding_a_well_formed_nested_bucket_is_damage_to_every_reader() {
+    // The last element of a key leaf flagged as a bucket whose value is a well-formed empty inline
+    // bucket: real bbolt's check passes it, etcd reads it as a record with neither key nor value
+    // (its revision counts). `check`, `du` and `status` skipped it (exit 0, revision one short of
+    // etcd's) while the key readers refused it: now each calls it damage.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let leaf = common::damage::key_leaves(&d).last().unwrap().1 * 4096;
+    let n = common::u16_at(&d, leaf + 10);
+    let e = leaf + 16 + 16 * (n - 1);
+    let (pos, ks) = (common::u32_at(&d, e + 4), common::u32_at(&d, e + 8));
+    assert!(common::u32_at(&d, e + 12) >= 32, "room for a bucket header and an inline page");
+    let v = e + pos + ks;
+    d[e..e + 4].copy_from_slice(&1u32.to_le_bytes());
+    d[e + 12..e + 16].copy_from_slice(&32u32.to_le_bytes());
+    d[v..v + 32].fill(0);
+    d[v + 24] = 0x02; // the inline page: a leaf with no elements
+    let p = tmp.path().join("nested.db");
+    std::fs::write(&p, &d).unwrap();
+    let f = p.to_str().unwrap();
+    let check = run(&["check", "-w", "json", f]);
+    let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(check.status.code(), Some(1), "{v}");
+    assert!(
+        v["problems"].as_array().unwrap().iter().any(|p| p["kind"] == "bucket_malformed" && p["page"].is_u64()),
+        "{v}"
+    );
+    for args in [&["du", f][..], &["status", f], &["get", f, "", "--prefix", "--keys-only"], &["hashkv", f]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}

@@ -291,7 +291,8 @@ fn du_of_tree(view: &DbView<'_>, opt: &Options) -> Du {
     let starts: &KeyFilter = &|k: &[u8]| k.starts_with(p);
     let api: &KeyFilter = &|k: &[u8]| key::PREFIXES.iter().any(|p| k.starts_with(p));
     let plan = Plan::all(rev).judging(compacted);
-    let gather = Gather::new(view.data, plan, &budget).filter(prefix.map(|_| starts)).mark(Some(api));
+    let gather =
+        Gather::new(view.data, plan, &budget).located(view.page_size).filter(prefix.map(|_| starts)).mark(Some(api));
     // Revisions missing above the compaction (a leaf lost whole) are followed beside the gather.
     let holes = RecordCheck::holes_only(view);
     let ((g, mut hole), s, mut more) = walk_checked(view, &Pair(&gather, &holes), opt.verify_trailer);

@@ -132,6 +132,7 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
     let want_residue = opt.residue && etcd;
     let fold = InspectFold {
         page_size: ps,
+        base: view.data.as_ptr() as usize,
         depth: opt.depth.max(1),
         etcd,
         budget: &budget,

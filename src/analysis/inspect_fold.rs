@@ -100,6 +100,8 @@ fn take_credit(acc: &mut Acc, budget: &Budget, cost: u64) -> bool {
 /// The fold behind `inspect`.
 pub struct InspectFold<'b> {
     pub(super) page_size: u64,
+    /// Where the map starts: to locate an element the walk gives alone.
+    pub(super) base: usize,
     pub(super) depth: u32,
     pub(super) etcd: bool,
     /// What the MVCC records may take; past it they are dropped and replayed by passes.
@@ -235,6 +237,13 @@ impl Fold for InspectFold<'_> {
         if !e.is_bucket() {
             let revs = self.in_key_bucket(ctx) && self.revisions.is_some_and(|b| take_credit(acc, b, RevSet::cost(1)));
             self.plain(acc, ctx, e, None, revs);
+        } else if self.in_key_bucket(ctx) {
+            // Not a record etcd wrote, though real bbolt passes a well-formed bucket there.
+            let at = (e.key.as_ptr() as usize).wrapping_sub(self.base) as u64;
+            acc.problem_total += 1;
+            if acc.problems.len() < MAX_PROBLEMS {
+                acc.problems.push(crate::etcd::records::nested_in_key(at).page(at / self.page_size.max(1)));
+            }
         }
     }
 

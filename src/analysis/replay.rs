@@ -41,7 +41,7 @@ pub fn replay(view: &DbView<'_>, recs: &[Parts], totals: &Totals, info: &mut Etc
     let ids = schema::lease_ids(view);
     let fold = Replayer { data: view.data, ids: &ids, keep: Mutex::new(Vec::new()), compacted: c };
     let gather_budget = Budget::new(budget.cap());
-    let gather = Gather::new(view.data, Plan::all(rev).judging(c), &gather_budget);
+    let gather = Gather::new(view.data, Plan::all(rev).judging(c), &gather_budget).located(view.page_size);
     // The walk already counted the records: straight to the passes they need.
     let mut acc = keyspace::fold_passes(view, &gather, totals.revisions, &fold);
     fold.flush(&mut acc.pending);

@@ -100,7 +100,13 @@ fn shared_with(view: &DbView<'_>, root: PageId, name: &[u8], reached: &AtomicBit
         let end = if l.0 == x { x } else { l.0.saturating_add(u64::from(view.page(l).ok()?.overflow)) };
         (x <= end).then_some(())
     };
-    let in_branch_run = |x: u64| runs.iter().any(|&(a, b)| (a..=b).contains(&x));
+    // Branch runs do not overlap in a sound tree (runs that do are damage the tree's own reader
+    // reports): the run starting last at or before `x` is the one that can hold it.
+    runs.sort_unstable();
+    let in_branch_run = |x: u64| {
+        let i = runs.partition_point(|&(a, _)| a <= x);
+        i.checked_sub(1).and_then(|i| runs.get(i)).is_some_and(|&(a, b)| (a..=b).contains(&x))
+    };
     let shared: Vec<u64> = reached.ones().filter(|&x| in_branch_run(x) || in_leaf_run(x).is_some()).collect();
     let first = *shared.first()?;
     let msg = format!(

@@ -252,20 +252,15 @@ impl<'a> DbView<'a> {
         };
         let marks = [(self.meta_index, Some(self.hwm)), (other, other_hwm)];
         for (i, hwm) in marks.into_iter().filter_map(|(i, h)| Some((i, h?))) {
-            let (kind, size) = match hwm.checked_mul(self.page_size).filter(|&s| s <= i64::MAX as u64) {
+            let size = match hwm.checked_mul(self.page_size) {
                 Some(s) if s <= body => continue,
-                Some(s) => (ProblemKind::HwmPastEof, format!("{s} bytes")),
-                // bbolt's size is an int64: no file has this mark, and no size read from the meta
-                // page in use with it holds (the other one's only fails the file).
-                None if i == self.meta_index => {
-                    (ProblemKind::HwmOverflow, "more bytes than bbolt's 64-bit signed size holds".into())
-                }
-                None => (ProblemKind::HwmPastEof, "more bytes than bbolt's 64-bit signed size holds".into()),
+                Some(s) => format!("{s} bytes"),
+                None => "more bytes than 64 bits count".into(),
             };
             let whose = if i == self.meta_index { String::new() } else { format!("meta page {i} (the other one): ") };
             out.push(
                 Problem::new(
-                    kind,
+                    ProblemKind::HwmPastEof,
                     format!(
                         "{whose}high-water mark {hwm} x page size {} = {size} is past the end of the file ({body} \
                          bytes)",

@@ -191,12 +191,20 @@ pub struct Gather<'g> {
     pub(super) budget: &'g Budget,
     pub(super) filter: Option<&'g KeyFilter<'g>>,
     pub(super) mark: Option<&'g KeyFilter<'g>>,
+    /// The file's page size, to name the page of a problem the walk gives without its page (0:
+    /// not named).
+    pub(super) page_size: u64,
 }
 
 impl<'g> Gather<'g> {
     /// Gathers `plan`'s entries of the file `data` (the view's bytes) within `budget`.
     pub fn new(data: &'g [u8], plan: Plan, budget: &'g Budget) -> Gather<'g> {
-        Gather { data, plan, budget, filter: None, mark: None }
+        Gather { data, plan, budget, filter: None, mark: None, page_size: 0 }
+    }
+
+    /// Names the page of a problem found without its page, with the file's page size.
+    pub fn located(self, page_size: u64) -> Gather<'g> {
+        Gather { page_size, ..self }
     }
 
     /// Only keys `f` accepts.
@@ -329,6 +337,16 @@ impl Fold for Gather<'_> {
         if in_key_bucket(ctx) {
             if e.is_bucket() {
                 acc.next_seq();
+                // Not a record etcd wrote (see `records`): damage `check` reports.
+                let at = (e.key.as_ptr() as usize).wrapping_sub(self.data.as_ptr() as usize) as u64;
+                let mut p = super::records::nested_in_key(at);
+                if let Some(page) = at.checked_div(self.page_size) {
+                    p = p.page(page);
+                }
+                acc.info.problem_total += 1;
+                if acc.info.problems.len() < MAX_PROBLEMS {
+                    acc.info.problems.push(p);
+                }
             } else {
                 self.element(acc, e, None);
             }

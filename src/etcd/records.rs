@@ -12,7 +12,7 @@ use super::{schema, KEY_BUCKET};
 use crate::bbolt::page::{LeafElem, Page};
 use crate::bbolt::view::DbView;
 use crate::bbolt::walker::{Ctx, Fold, Leaf};
-use crate::problem::{Problem, MAX_PROBLEMS};
+use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
 
 /// Problems found in a stretch of records (at most [`MAX_PROBLEMS`] kept), and how many in all.
 #[derive(Debug, Default)]
@@ -42,6 +42,9 @@ pub struct RecordCheck {
     records: bool,
     /// The larger of the finished and scheduled compactions.
     compacted: u64,
+    /// Where the map starts, and its page size: to locate an element the walk gives alone.
+    base: usize,
+    page_size: u64,
 }
 
 impl RecordCheck {
@@ -49,7 +52,7 @@ impl RecordCheck {
     pub fn for_view(view: &DbView<'_>) -> RecordCheck {
         let enabled = schema::is_etcd(view);
         let compacted = if enabled { super::history::Compacted::read(view).upto } else { 0 };
-        RecordCheck { enabled, records: true, compacted }
+        RecordCheck { enabled, records: true, compacted, base: view.data.as_ptr() as usize, page_size: view.page_size }
     }
 
     /// Follows only the revisions' continuity of `view`'s records, for a pass that checks the
@@ -116,8 +119,18 @@ impl Fold for RecordCheck {
     }
 
     fn entry(&self, acc: &mut Found, ctx: &Ctx<'_>, e: &LeafElem<'_>) {
-        if self.enabled && ctx.depth == 1 && ctx.top == KEY_BUCKET && !e.is_bucket() {
-            self.record(acc, e, None);
+        if !(self.enabled && ctx.depth == 1 && ctx.top == KEY_BUCKET) {
+            return;
+        }
+        if !e.is_bucket() {
+            return self.record(acc, e, None);
+        }
+        // etcd nests no bucket in `key`, and reads such an element as a record with no key and
+        // no value (its revision still counts): not a record etcd wrote. Real bbolt passes one
+        // that holds a well-formed bucket; the key readers refuse it (`scan`).
+        if self.records {
+            let at = (e.key.as_ptr() as usize).wrapping_sub(self.base) as u64;
+            acc.push(nested_in_key(at).page(at / self.page_size.max(1)));
         }
     }
 
@@ -126,4 +139,16 @@ impl Fold for RecordCheck {
         let before = std::mem::take(acc);
         *acc = self.join(before, sub);
     }
+}
+
+/// An element of the `key` bucket (its key at byte `at`) flagged as a nested bucket: etcd nests
+/// none, and reads one as a record with neither key nor value (its revision still counts). Real
+/// bbolt passes one holding a well-formed bucket.
+pub fn nested_in_key(at: u64) -> Problem {
+    let msg = "an element of the `key` bucket is flagged as a nested bucket: etcd nests none, and reads it as a \
+               record with neither key nor value"
+        .to_string();
+    Problem::new(ProblemKind::BucketMalformed, msg)
+        .offset(at)
+        .bucket(vec![String::from_utf8_lossy(KEY_BUCKET).into_owned()])
 }

@@ -2,16 +2,17 @@
 //! them, so that what the crate reads is exactly what Go's archive/zip (k3s restores through it)
 //! would read, and a hostile archive cannot make it parse millions of entries:
 //!
-//! - the end record is the last `PK\x05\x06` in the final 65557 bytes whose comment fits in the
-//!   file (as Go finds it); its zip64 record, when a zip64 locator lies just before it, gives the
-//!   count, size and offset of the directory;
-//! - the directory must end exactly where the end record (or the zip64 record) begins: an archive
-//!   whose last end record does not describe the directory before it (one hidden in a comment, or a
-//!   directory moved) is refused, where the zip crate would fall back to an earlier record;
-//! - the directory is walked header by header (at most [`MAX_PARSED_ENTRIES`] + 1 of them, in
-//!   constant memory) and must hold exactly the count recorded. Go refuses an archive whose count
-//!   and directory disagree; the zip crate keys entries by name, so two entries of one name would
-//!   read as one.
+//! - the end record is the last `PK\x05\x06` in the final 65 KiB whose comment fits in the file
+//!   (as Go finds it);
+//! - the zip64 record (found by a zip64 locator just before the end record) counts only where a
+//!   field of the end record is saturated (0xFFFF, 0xFFFFFFFF), as Go and the zip crate read it;
+//! - the directory is read where Go reads it: ending where the record begins (bytes before the
+//!   archive shift every offset alike), else at the offset as stated; there its headers are walked
+//!   (at most [`MAX_PARSED_ENTRIES`] + 1 of them, in constant memory) until bytes that are no
+//!   header, and there must be exactly as many as recorded. Go refuses an archive whose count and
+//!   directory disagree; the zip crate fell back from a fake end record (one hidden in a comment)
+//!   to an earlier one and parsed every entry it gave, and keys entries by name, so two entries of
+//!   one name read as one.
 //!
 //! Byte layouts (little-endian):
 //! - end record: `PK\x05\x06`, disk (2), directory's disk (2), entries on this disk (2), entries
@@ -32,7 +33,9 @@ pub(crate) const MAX_PARSED_ENTRIES: u64 = 1024;
 
 const EOCD_MAGIC: [u8; 4] = *b"PK\x05\x06";
 const EOCD_LEN: usize = 22;
-const EOCD_SEARCH: u64 = EOCD_LEN as u64 + 65535;
+/// How far from the end the end record is looked for: Go's archive/zip looks in the last 65 KiB
+/// (a 65535-byte comment, and bytes after it).
+const EOCD_SEARCH: u64 = 65 * 1024;
 const HEADER_LEN: usize = 46;
 
 /// What the central directory holds.
@@ -101,8 +104,11 @@ pub(crate) fn read(f: &mut File, listed: usize) -> Result<Directory, DirError> {
     let eocd = start + at as u64;
     let (mut count, mut size, mut offset, mut ends_at) =
         (le16(&tail, at + 10), le32(&tail, at + 12), le32(&tail, at + 16), eocd);
+    // The zip64 record counts only where a field of the end record is saturated (as Go and the
+    // zip crate read it): a locator beside a record that needs none is not followed.
+    let saturated = count == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF;
     let locator = at.checked_sub(20).and_then(|l| tail.get(l..l + 20)).filter(|l| l.starts_with(b"PK\x06\x07"));
-    if let Some(loc) = locator {
+    if let Some(loc) = locator.filter(|_| saturated) {
         let z = le64(loc, 8);
         let mut rec = [0u8; 56];
         f.seek(SeekFrom::Start(z))?;
@@ -114,35 +120,73 @@ pub(crate) fn read(f: &mut File, listed: usize) -> Result<Directory, DirError> {
     if count > MAX_PARSED_ENTRIES {
         return Err(DirError::TooMany(count));
     }
-    if offset.checked_add(size) != Some(ends_at) {
-        return Err(DirError::Bad(format!(
-            "the end record at byte {eocd} places the central directory at byte {offset} ({size} bytes), which does \
-             not end where the record begins (byte {ends_at}): a damaged or crafted archive"
-        )));
-    }
-    f.seek(SeekFrom::Start(offset))?;
-    let mut r = BufReader::new(Read::by_ref(f).take(size));
-    let (mut pos, mut found, mut names) = (offset, 0u64, Vec::new());
-    while pos < ends_at {
-        if found == count {
-            return Err(DirError::Bad(format!(
-                "the central directory holds more than the {count} entries its end record (byte {eocd}) records: \
-                 a damaged or crafted archive (another entry starts at byte {pos})"
-            )));
+    // Where Go reads the directory: ending where the record begins (bytes before the archive, a
+    // stub or another file, shift every offset it states alike), or, when no header starts
+    // there, at the offset as stated.
+    let shifted = ends_at.checked_sub(size).filter(|&s| s != offset);
+    let mut walked = None;
+    for start in shifted.into_iter().chain(std::iter::once(offset)) {
+        match walk(f, start, count, listed)? {
+            Walk::NoHeader if Some(start) == shifted => continue,
+            w => {
+                walked = Some((start, w));
+                break;
+            }
         }
+    }
+    let Some((start, walked)) = walked else { return Err(DirError::Missing) };
+    match walked {
+        Walk::Entries(names) => Ok(Directory { count, names }),
+        Walk::NoHeader if count == 0 => Ok(Directory { count, names: Vec::new() }),
+        Walk::NoHeader | Walk::Fewer(_) | Walk::More(_) => {
+            let found = match walked {
+                Walk::Fewer(n) => n.to_string(),
+                Walk::More(at) => format!("more (another entry starts at byte {at})"),
+                _ => "none".into(),
+            };
+            Err(DirError::Bad(format!(
+                "the end record (byte {eocd}) records {count} entries, but the central directory (byte {start}) \
+                 holds {found}: a damaged or crafted archive"
+            )))
+        }
+    }
+}
+
+/// What a walk of the directory from a byte found.
+enum Walk {
+    /// Exactly the entries counted (their first names).
+    Entries(Vec<String>),
+    /// No header at the start.
+    NoHeader,
+    /// Fewer headers than counted (how many).
+    Fewer(u64),
+    /// A header past the count (where).
+    More(u64),
+}
+
+/// Walks the directory headers from byte `start`, as Go reads them (until bytes that are no
+/// header), at most `count` + 1 of them.
+fn walk(f: &mut File, start: u64, count: u64, listed: usize) -> Result<Walk, DirError> {
+    f.seek(SeekFrom::Start(start))?;
+    let mut r = BufReader::new(Read::by_ref(f));
+    let (mut pos, mut found, mut names) = (start, 0u64, Vec::new());
+    loop {
         let mut h = [0u8; HEADER_LEN];
-        r.read_exact(&mut h).map_err(|_| overrun(pos, ends_at))?;
-        if !h.starts_with(b"PK\x01\x02") {
-            return Err(DirError::Bad(format!(
-                "entry {} of the central directory (byte {pos}) has no header",
-                found + 1
-            )));
+        let header = r.read_exact(&mut h).is_ok() && h.starts_with(b"PK\x01\x02");
+        match (header, found) {
+            (false, 0) => return Ok(Walk::NoHeader),
+            (false, n) if n < count => return Ok(Walk::Fewer(n)),
+            (false, _) => return Ok(Walk::Entries(names)),
+            (true, n) if n == count => return Ok(Walk::More(pos)),
+            (true, _) => {}
         }
         let (n, rest) = (le16(&h, 28), le16(&h, 30) + le16(&h, 32));
         let mut name = Vec::new();
         Read::by_ref(&mut r).take(n).read_to_end(&mut name)?;
         if (name.len() as u64) < n || io::copy(&mut Read::by_ref(&mut r).take(rest), &mut io::sink())? < rest {
-            return Err(overrun(pos, ends_at));
+            return Err(DirError::Bad(format!(
+                "the central directory entry at byte {pos} runs past the end of the file"
+            )));
         }
         if names.len() < listed {
             names.push(String::from_utf8_lossy(&name).into_owned());
@@ -150,15 +194,4 @@ pub(crate) fn read(f: &mut File, listed: usize) -> Result<Directory, DirError> {
         pos += HEADER_LEN as u64 + n + rest;
         found += 1;
     }
-    if found != count {
-        return Err(DirError::Bad(format!(
-            "the end record (byte {eocd}) records {count} entries but the central directory holds {found}: a \
-             damaged or crafted archive"
-        )));
-    }
-    Ok(Directory { count, names })
-}
-
-fn overrun(pos: u64, end: u64) -> DirError {
-    DirError::Bad(format!("the central directory entry at byte {pos} runs past the directory's end (byte {end})"))
 }
