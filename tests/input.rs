@@ -309,12 +309,13 @@ fn expansion_stops_before_a_small_tmpdir_is_full() {
         }
     }
     let _unmount = Unmount(&mnt);
-    // 256 MiB of zeros in a gzip of a few hundred KB, kept outside the small file system.
+    // 256 MiB of ones in a gzip of a few hundred KB, kept outside the small file system (zeros
+    // would be left a hole, taking no room: runs_of_zeros_are_expanded_as_holes).
     let bomb = tmp.path().join("bomb.db.gz");
     let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&bomb).unwrap(), flate2::Compression::fast());
-    let zeros = vec![0u8; 1 << 20];
+    let ones = vec![1u8; 1 << 20];
     for _ in 0..256 {
-        gz.write_all(&zeros).unwrap();
+        gz.write_all(&ones).unwrap();
     }
     gz.finish().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_boltscope"))

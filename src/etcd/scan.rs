@@ -156,8 +156,8 @@ fn read_page<'a, T>(r: &Reader<'_, 'a, T>, page: Result<(Page<'a>, u64), Problem
     Ok(())
 }
 
-/// An element of the `key` bucket flagged as a nested bucket: etcd's `key` bucket holds none, and
-/// `check` (like bbolt) reads the tree beneath it, so the bucket cannot be read whole as records.
+/// An element of the `key` bucket flagged as a nested bucket: etcd nests none there (and reads one
+/// as a record with neither key nor value); `check` reports it too ([`super::records::nested_in_key`]).
 #[cold]
 #[inline(never)]
 fn nested_bucket(page: &Page<'_>, i: usize, at: u64) -> Problem {
