@@ -147,29 +147,14 @@ fn read_page<'a, T>(r: &Reader<'_, 'a, T>, page: Result<(Page<'a>, u64), Problem
         if (r.only)(at) {
             let e = page.leaf_elem(i)?;
             if e.is_bucket() {
-                return Err(nested_bucket(&page, i, page.offset_of(e.key)));
+                // Not a record etcd wrote: the same problem `check` reports.
+                return Err(super::records::nested_in_key(page.offset_of(e.key)).page(page.id));
             }
             let e = Element { page: page.id, ord: at, key: e.key, value: e.value, at: page.offset_of(e.key) };
             (r.each)(out, e)?;
         }
     }
     Ok(())
-}
-
-/// An element of the `key` bucket flagged as a nested bucket: etcd nests none there (and reads one
-/// as a record with neither key nor value); `check` reports it too ([`super::records::nested_in_key`]).
-#[cold]
-#[inline(never)]
-fn nested_bucket(page: &Page<'_>, i: usize, at: u64) -> Problem {
-    let msg = format!(
-        "element {i} of leaf page {} of the `key` bucket is flagged as a nested bucket (etcd's `key` bucket holds \
-         none): the bucket cannot be read whole as records",
-        page.id
-    );
-    Problem::new(ProblemKind::BucketMalformed, msg)
-        .page(page.id)
-        .offset(at)
-        .bucket(vec![String::from_utf8_lossy(super::KEY_BUCKET).into_owned()])
 }
 
 /// Reads the elements of `leaves` in windows, undecoded: `each` folds the elements of a chunk
