@@ -179,10 +179,60 @@ fn gzip_trailer_crc() {
     assert_eq!(rc, 1);
     assert!(msg.contains("crc error"), "{msg}");
     let e = err("tiny-1.snap.db.bad-crc.gz");
+    // Named with the byte where the trailer lies (the file's last 8 bytes: one member).
+    let trailer = std::fs::metadata(fixture("tiny-1.snap.db.bad-crc.gz")).unwrap().len() - 8;
+    let at = format!("member 1 (from byte 0): the trailer's CRC-32 (at byte {trailer})");
+    assert!(matches!(&e, InputError::Checksum { container: Container::Gzip, what, .. } if what.contains(&at)), "{e}");
+}
+
+/// A gzip member whose deflate data holds a block of the reserved type 3 at byte `bad`, after a
+/// good stored part; the trailer is the data's own.
+fn gzip_with_bad_block() -> (Vec<u8>, u64) {
+    use flate2::{Compress, Compression, FlushCompress};
+    let data = std::fs::read("fixtures/tiny-1.snap.db").unwrap();
+    let mut c = Compress::new(Compression::best(), false);
+    let mut body = Vec::with_capacity(data.len() + 1024);
+    c.compress_vec(&data[..10_000], &mut body, FlushCompress::Full).unwrap();
+    let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+    gz.extend_from_slice(&body);
+    let bad = gz.len() as u64;
+    // BFINAL 1, BTYPE 11: a block type deflate reserves.
+    gz.push(0x07);
+    gz.extend_from_slice(&[0u8; 64]);
+    (gz, bad)
+}
+
+#[test]
+fn compressed_errors_name_the_byte_where_they_are() {
+    // They named the member only: an operator could not tell a damaged byte from a cut copy.
+    let tmp = tempfile::tempdir().unwrap();
+    let (gz, bad) = gzip_with_bad_block();
+    let p = tmp.path().join("bad-block.gz");
+    std::fs::write(&p, &gz).unwrap();
+    let e = expand(&p, DEFAULT_MAX_EXPANDED).unwrap_err();
+    let InputError::Corrupt { container: Container::Gzip, what, .. } = &e else { panic!("{e:?}") };
+    let near: u64 = what.split("near byte ").nth(1).and_then(|t| t.split(' ').next()).unwrap().parse().unwrap();
+    assert!((bad..bad + 8).contains(&near), "the bad block is at byte {bad}: {e}");
+    assert!(what.contains("its deflate data starts at byte 10"), "{e}");
+    // A copy cut short in the deflate data: where its data starts and where the file ends.
+    let whole = std::fs::read(fixture("tiny-1.snap.db.gz")).unwrap();
+    let p = tmp.path().join("cut.gz");
+    std::fs::write(&p, &whole[..500]).unwrap();
+    let e = expand(&p, DEFAULT_MAX_EXPANDED).unwrap_err();
     assert!(
-        matches!(&e, InputError::Checksum { container: Container::Gzip, what, .. } if what.contains("CRC-32")),
+        matches!(&e, InputError::Truncated { what, .. } if what.contains("member 1, which starts at byte") && what.contains("the file ends at byte 500")),
         "{e}"
     );
+    // Bytes after the last member: where they start.
+    let e = err("tiny-1.snap.db.trailing-garbage.gz");
+    assert!(e.to_string().contains(&format!("after member 1, at byte {}", whole.len())), "{e}");
+    // A zstd frame cut short: where the file ends.
+    let zst = std::fs::read(fixture("tiny-1.snap.db.zst")).unwrap();
+    let p = tmp.path().join("cut.zst");
+    std::fs::write(&p, &zst[..zst.len() / 2]).unwrap();
+    let e = expand(&p, DEFAULT_MAX_EXPANDED).unwrap_err();
+    let end = format!("the file ends at byte {}", zst.len() / 2);
+    assert!(matches!(&e, InputError::Truncated { container: Container::Zstd, what, .. } if what.contains(&end)), "{e}");
 }
 
 #[test]

@@ -95,6 +95,7 @@ fn read_head(f: &mut File) -> io::Result<Vec<u8>> {
 /// 128 MiB, which bounds memory: a file made with `--long=28` or more is refused with a hint.
 fn expand_zstd(path: &Path, input: File, out: &mut dyn Write, limit: u64) -> Result<u64, InputError> {
     let fail = |what: String| InputError::Corrupt { path: path.to_path_buf(), container: Container::Zstd, what };
+    let end = input.metadata().map_or(0, |m| m.len());
     let mut dec = zstd::stream::read::Decoder::new(input)
         .map_err(|source| InputError::Read { path: path.to_path_buf(), source })?;
     let mut budget = limit;
@@ -108,7 +109,7 @@ fn expand_zstd(path: &Path, input: File, out: &mut dyn Write, limit: u64) -> Res
         Err(CopyError::Read(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Err(InputError::Truncated {
             path: path.to_path_buf(),
             container: Container::Zstd,
-            what: "inside a frame".into(),
+            what: format!("inside a frame; the file ends at byte {end}"),
         }),
         Err(CopyError::Read(e)) => match e.get_ref().and_then(|inner| inner.downcast_ref::<zstd::Error>()) {
             Some(z) if z.is(ZSTD_ErrorCode::ZSTD_error_checksum_wrong) => Err(InputError::Checksum {

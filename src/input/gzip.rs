@@ -2,13 +2,14 @@
 //! CRC-32 and the length (modulo 2^32) of its data. Like `gzip -d`, the members' data is
 //! concatenated, and zero bytes after the last member are ignored; unlike `gzip -d`, which only
 //! warns, any other bytes after the last member are refused. Every member's header CRC-16 (when
-//! present), trailer CRC-32 and ISIZE are checked.
+//! present), trailer CRC-32 and ISIZE are checked. Every error names the byte of the file where
+//! the member, its deflate data or its trailer starts, and where the fault was found.
 
 use super::copy::{copy_bounded, CopyError, BUF_LEN};
 use super::error::InputError;
 use super::sniff::Container;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::path::Path;
 
 const FHCRC: u8 = 0x02;
@@ -27,7 +28,9 @@ pub(crate) fn expand(path: &Path, input: File, out: &mut dyn Write, limit: u64) 
     let mut member = 0u64;
     loop {
         member += 1;
-        header(&mut r, member, &fail)?;
+        let start = at(&mut r, &fail)?;
+        header(&mut r, (member, start), &fail)?;
+        let data = at(&mut r, &fail)?;
         let mut crc = crc32fast::Hasher::new();
         let mut inflate = flate2::bufread::DeflateDecoder::new(&mut r);
         let n = match copy_bounded(&mut inflate, out, &mut budget, &mut crc) {
@@ -42,16 +45,25 @@ pub(crate) fn expand(path: &Path, input: File, out: &mut dyn Write, limit: u64) 
             }
             Err(CopyError::Write(source)) => return Err(InputError::TempFile { path: path.to_path_buf(), source }),
             Err(CopyError::Read(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(fail.truncated(format!("inside the deflate data of member {member}")))
+                let end = inflate.get_mut().get_ref().metadata().map_or(0, |m| m.len());
+                return Err(fail.truncated(format!(
+                    "inside the deflate data of member {member}, which starts at byte {data}; the file ends at byte \
+                     {end}"
+                )));
             }
             Err(CopyError::Read(e)) if e.kind() == io::ErrorKind::InvalidInput => {
-                return Err(fail.corrupt(format!("member {member}: {e}")))
+                // Where the decoder stopped: the fault lies in the last few bytes it took.
+                let near = data.saturating_add(inflate.total_in());
+                return Err(fail.corrupt(format!(
+                    "member {member}: {e} near byte {near} (its deflate data starts at byte {data})"
+                )));
             }
             Err(CopyError::Read(source)) => return Err(InputError::Read { path: path.to_path_buf(), source }),
         };
         drop(inflate);
+        let tail = at(&mut r, &fail)?;
         let mut trailer = [0u8; 8];
-        read_exact(&mut r, &mut trailer, &fail, &format!("in the trailer of member {member}"))?;
+        read_exact(&mut r, &mut trailer, &fail, &format!("in the trailer of member {member}, at byte {tail}"))?;
         let [c0, c1, c2, c3, s0, s1, s2, s3] = trailer;
         let (recorded_crc, recorded_len) = (u32::from_le_bytes([c0, c1, c2, c3]), u32::from_le_bytes([s0, s1, s2, s3]));
         let data_crc = crc.finalize();
@@ -60,8 +72,8 @@ pub(crate) fn expand(path: &Path, input: File, out: &mut dyn Write, limit: u64) 
                 path: path.to_path_buf(),
                 container: Container::Gzip,
                 what: format!(
-                    "member {member}: the trailer's CRC-32 is {recorded_crc:#010x} but the expanded data's is \
-                     {data_crc:#010x}"
+                    "member {member} (from byte {start}): the trailer's CRC-32 (at byte {tail}) is \
+                     {recorded_crc:#010x} but the expanded data's is {data_crc:#010x}"
                 ),
             });
         }
@@ -70,7 +82,10 @@ pub(crate) fn expand(path: &Path, input: File, out: &mut dyn Write, limit: u64) 
             return Err(InputError::SizeMismatch {
                 path: path.to_path_buf(),
                 container: Container::Gzip,
-                what: format!("member {member}: the trailer's ISIZE (length modulo 2^32)"),
+                what: format!(
+                    "member {member} (from byte {start}): the trailer's ISIZE (length modulo 2^32, at byte {})",
+                    tail.saturating_add(4)
+                ),
                 recorded: u64::from(recorded_len),
                 actual: len_mod,
             });
@@ -85,6 +100,7 @@ pub(crate) fn expand(path: &Path, input: File, out: &mut dyn Write, limit: u64) 
 /// After a member: `true` if another member follows, `false` at the end of the file or when only
 /// zero bytes follow; an error for anything else.
 fn another_member(r: &mut BufReader<File>, member: u64, fail: &Fail<'_>) -> Result<bool, InputError> {
+    let after = at(r, fail)?;
     let first = match r.fill_buf() {
         Ok(b) => b.first().copied(),
         Err(source) => return Err(InputError::Read { path: fail.0.to_path_buf(), source }),
@@ -101,10 +117,11 @@ fn another_member(r: &mut BufReader<File>, member: u64, fail: &Fail<'_>) -> Resu
                     return Ok(false);
                 }
                 if let Some(at) = buf.iter().position(|&b| b != 0) {
+                    let zeros = skipped + at as u64;
                     return Err(fail.corrupt(format!(
-                        "after member {member}, {} zero bytes then other data: neither another gzip member nor zero \
-                         padding",
-                        skipped + at as u64
+                        "after member {member}, {zeros} zero bytes from byte {after}, then other data at byte {}: \
+                         neither another gzip member nor zero padding",
+                        after.saturating_add(zeros)
                     )));
                 }
                 let n = buf.len();
@@ -113,15 +130,17 @@ fn another_member(r: &mut BufReader<File>, member: u64, fail: &Fail<'_>) -> Resu
             }
         }
         Some(b) => Err(fail.corrupt(format!(
-            "the data after member {member} (first byte {b:#04x}) is not another gzip member; gzip -d would ignore \
-             it with a warning, boltscope refuses the file"
+            "the data after member {member}, at byte {after} (first byte {b:#04x}), is not another gzip member; \
+             gzip -d would ignore it with a warning, boltscope refuses the file"
         ))),
     }
 }
 
-/// Reads and checks one member header, leaving `r` at its deflate data.
-fn header(r: &mut BufReader<File>, member: u64, fail: &Fail<'_>) -> Result<(), InputError> {
-    let at = format!("in the header of member {member}");
+/// Reads and checks the header of one member (its number, and the byte it starts at), leaving `r`
+/// at its deflate data.
+fn header(r: &mut BufReader<File>, (member, start): (u64, u64), fail: &Fail<'_>) -> Result<(), InputError> {
+    let at = format!("in the header of member {member}, which starts at byte {start}");
+    let member = format!("{member} (at byte {start})");
     let mut crc = crc32fast::Hasher::new();
     let mut fixed = [0u8; 10];
     read_exact(r, &mut fixed, fail, &at)?;
@@ -178,12 +197,17 @@ fn header(r: &mut BufReader<File>, member: u64, fail: &Fail<'_>) -> Result<(), I
                 path: fail.0.to_path_buf(),
                 container: Container::Gzip,
                 what: format!(
-                    "member {member}: the header's CRC-16 is {recorded:#06x} but the header's is {actual:#06x}"
+                    "member {member}: the header's CRC-16 is {recorded:#06x} but its bytes' is {actual:#06x}"
                 ),
             });
         }
     }
     Ok(())
+}
+
+/// The byte of the file `r` reads next.
+fn at(r: &mut BufReader<File>, fail: &Fail<'_>) -> Result<u64, InputError> {
+    r.stream_position().map_err(|source| InputError::Read { path: fail.0.to_path_buf(), source })
 }
 
 fn read_exact(r: &mut BufReader<File>, buf: &mut [u8], fail: &Fail<'_>, at: &str) -> Result<(), InputError> {
