@@ -255,3 +255,36 @@ fn get_log_and_inspect_read_either_meta_page_read_only() {
     }
     assert_eq!(std::fs::read(&bad).unwrap(), d);
 }
+
+#[test]
+fn secrets_under_an_etcd_prefix_are_residual_secrets_too() {
+    // An API server started with `--etcd-prefix=/registry/c` writes `/registry/c/secrets/NS/N`,
+    // which parses as the resource `c`: such Secrets in free pages were not counted, and
+    // `check --fail-on-residual-secrets` passed the file (review 35b). Every key is rewritten so
+    // (its namespace two bytes shorter: every length stays), the trailer made again.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = fixture("residue-1.snap.db");
+    let mut moved = 0;
+    for ns in ["team-a", "team-b", "team-c", "default", "kube-system", "monitoring"] {
+        let from = format!("/registry/secrets/{ns}/").into_bytes();
+        let to = format!("/registry/c/secrets/{}/", &ns[2..]).into_bytes();
+        assert_eq!(from.len(), to.len());
+        let mut i = 0;
+        while let Some(at) = d[i..].windows(from.len()).position(|w| w == from.as_slice()) {
+            d[i + at..i + at + to.len()].copy_from_slice(&to);
+            i += at + to.len();
+            moved += 1;
+        }
+    }
+    assert!(moved > 40, "{moved}");
+    common::reseal(&mut d);
+    let p = tmp.path().join("prefixed.snap.db");
+    std::fs::write(&p, &d).unwrap();
+    let (present, _) = markers("residue-1.markers.json");
+    let out = common::run(["--no-index", "inspect", "-w", "json", p.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["residue"]["secrets"].as_u64(), Some(present.len() as u64), "{}", v["residue"]);
+    assert!(v["residue"]["secret_keys"][0].as_str().unwrap().starts_with("/registry/c/secrets/"));
+    let gate = common::run(["--no-index", "check", "--fail-on-residual-secrets", p.to_str().unwrap()]);
+    assert_eq!(gate.status.code(), Some(1), "{}", String::from_utf8_lossy(&gate.stdout));
+}

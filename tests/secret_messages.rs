@@ -117,3 +117,90 @@ fn a_record_whose_value_became_its_key_keeps_the_secret_withheld() {
         }
     }
 }
+
+/// cluster-0.1 with one byte of a plaintext Secret's record changed: the tag of its value field
+/// (0x2a) made the tag of its key field (0x0a). etcd's decoder keeps the last key field, so the
+/// record's key is the Secret's whole stored value; the file is otherwise sound (the trailer made
+/// again), and `check` passes it. Returns the file and the Secret's stored value.
+fn a_secret_read_as_a_key() -> (Vec<u8>, Vec<u8>) {
+    let mut d = common::bytes("cluster-0.1.snap.db");
+    let key = b"/registry/secrets/kube-system/secret-0023";
+    let mut head = vec![0x0a, key.len() as u8];
+    head.extend_from_slice(key);
+    let at = d.windows(head.len()).position(|w| w == head.as_slice()).expect("the Secret's record");
+    // create_revision, mod_revision and version (tags 0x10, 0x18, 0x20), each a varint.
+    let mut i = at + head.len();
+    for tag in [0x10u8, 0x18, 0x20] {
+        assert_eq!(d[i], tag, "field order as etcd writes it");
+        i += 1;
+        while d[i] & 0x80 != 0 {
+            i += 1;
+        }
+        i += 1;
+    }
+    assert_eq!(d[i], 0x2a, "the value's tag");
+    let (mut len, mut shift, mut j) = (0usize, 0, i + 1);
+    loop {
+        len |= usize::from(d[j] & 0x7f) << shift;
+        shift += 7;
+        j += 1;
+        if d[j - 1] & 0x80 == 0 {
+            break;
+        }
+    }
+    let value = d[j..j + len].to_vec();
+    assert!(value.starts_with(b"k8s\0") && boltscope::k8s::secret::holds_plaintext(key, &value));
+    d[i] = 0x0a;
+    common::reseal(&mut d);
+    (d, value)
+}
+
+#[test]
+fn a_secret_read_as_a_key_is_shown_by_no_command_and_kept_by_no_index() {
+    // du (tables, JSON, Prometheus labels of prefix groups) and diff printed such a key, the
+    // Secret in the clear, and the index stored it (review 35b); get, log and dump withheld it.
+    use base64::Engine;
+    let tmp = tempfile::tempdir().unwrap();
+    let (d, value) = a_secret_read_as_a_key();
+    let p = tmp.path().join("flipped.snap.db");
+    std::fs::write(&p, &d).unwrap();
+    let orig = common::path("cluster-0.1.snap.db", &tmp);
+    // What shows the key in any form: its uid as text, its first 30 bytes in base64 (a key, or a
+    // prefix group of it, base64'd from its start).
+    let uid = "84cf124e-3d8a-fa73-b058-cbc01558d42c";
+    assert!(String::from_utf8_lossy(&value).contains(uid), "the fixture's Secret");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&value[..30]);
+    let check = common::run(["--no-index", "check", p.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
+    let (ps, os) = (p.to_str().unwrap(), orig.to_str().unwrap());
+    let ix = tmp.path().join("index.redb");
+    let ixs = ix.to_str().unwrap();
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["--no-index", "du", "--top", "1000", ps],
+        vec!["--no-index", "du", "--top", "1000", "-w", "json", ps],
+        vec!["--no-index", "du", "--by", "prefix:1", ps],
+        vec!["--no-index", "du", "--by", "prefix:1", "-w", "prometheus", ps],
+        vec!["--no-index", "du", "--by", "prefix:2", "-w", "json", ps],
+        vec!["--no-index", "diff", ps, os],
+        vec!["--no-index", "diff", "-w", "json", ps, os],
+        vec!["--no-index", "diff", "--by", "prefix:1", "-w", "json", ps, os],
+        vec!["--no-index", "get", ps, "", "--from-key", "--keys-only"],
+        vec!["--no-index", "log", ps, "-w", "table"],
+        vec!["--index", ixs, "du", "--top", "1000", ps],
+        vec!["--index", ixs, "get", ps, "/registry/secrets/", "--prefix", "--keys-only"],
+    ];
+    let mut redacted = 0;
+    for args in &runs {
+        let out = common::run(args.iter().copied());
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(!text.contains(uid) && !text.contains(&b64), "{args:?} shows the Secret's bytes");
+        redacted += usize::from(text.contains("<redacted key>"));
+    }
+    assert!(redacted >= 8, "the key is there, redacted ({redacted} of {})", runs.len());
+    // The index file holds neither, and is its owner's alone.
+    let stored = std::fs::read(&ix).unwrap();
+    let raw = String::from_utf8_lossy(&stored);
+    assert!(!raw.contains(uid) && !raw.contains(&b64), "the index stores the Secret's bytes");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&ix).unwrap().permissions().mode() & 0o777, 0o600);
+}

@@ -17,8 +17,14 @@ pub enum KeyText {
 }
 
 impl KeyText {
-    /// The JSON form of `b`.
+    /// The JSON form of key `b`; a key whose own bytes hold a Secret in the clear is
+    /// [`REDACTED_KEY`](crate::k8s::secret::REDACTED_KEY) ([`crate::k8s::secret::shown_key`]).
     pub fn of(b: &[u8]) -> KeyText {
+        KeyText::exact(crate::k8s::secret::shown_key(b))
+    }
+
+    /// The JSON form of `b` as it is (`--show-secrets`).
+    pub fn exact(b: &[u8]) -> KeyText {
         match std::str::from_utf8(b) {
             Ok(s) => KeyText::Text(s.to_owned()),
             Err(_) => KeyText::Base64(crate::k8s::render::base64(b)),

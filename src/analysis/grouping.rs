@@ -52,7 +52,7 @@ impl By {
     /// The group of a key.
     pub fn group<'k>(&self, k: &'k [u8]) -> Cow<'k, [u8]> {
         match self {
-            By::Resource => self.name_of(self.slot(k)),
+            By::Resource | By::Prefix(_) => self.name_of(self.slot(k)),
             _ => self.slot(k),
         }
     }
@@ -81,10 +81,17 @@ impl By {
         }
     }
 
-    /// The group a slot stands for.
+    /// The group a slot stands for. A key prefix whose bytes hold a Secret in the clear (a
+    /// value read as a key: [`crate::k8s::secret::key_holds_secret`]) is the group
+    /// [`REDACTED_KEY`](crate::k8s::secret::REDACTED_KEY), one for all such prefixes (so the names
+    /// stay distinct). Resources and namespaces are path segments of keys under the API prefixes,
+    /// which such a key never has.
     pub fn name_of<'k>(&self, slot: Cow<'k, [u8]>) -> Cow<'k, [u8]> {
         match (self, key::parse(&slot)) {
             (By::Resource, Some(p)) => Cow::Owned(p.resource.into_bytes()),
+            (By::Prefix(_), _) if crate::k8s::secret::key_holds_secret(&slot) => {
+                Cow::Borrowed(crate::k8s::secret::REDACTED_KEY.as_bytes())
+            }
             _ => slot,
         }
     }

@@ -12,6 +12,7 @@ use crate::bbolt::view::DbView;
 use crate::etcd::carve::{free_pages, KeyRecord};
 use crate::etcd::revision::Revision;
 use crate::etcd::revset::RevSet;
+use crate::k8s::secret;
 use crate::problem::{Problem, ProblemKind};
 use crate::sys::CacheLine;
 use std::borrow::Cow;
@@ -85,7 +86,9 @@ impl<'a> Tally<'a> {
             c.0 += 1;
             if !r.rev.tombstone {
                 c.1 += 1;
-                if c.2 {
+                // By its resource, or as `get` tells a Secret: by a `secrets` segment anywhere in
+                // its key (an API server's `--etcd-prefix`), or by its value's kind.
+                if c.2 || secret::key_says_secret(r.kv.key) || secret::holds_plaintext(r.kv.key, r.kv.value) {
                     secrets.push((r.rev, r.kv.key));
                 }
             }
@@ -109,7 +112,7 @@ fn summarize(tally: Tally<'_>, secrets: &[(Revision, &[u8])]) -> Residue {
     for (_, key) in secrets {
         r.secrets += 1;
         if keys.insert(key) && r.secret_keys.len() < SECRET_KEYS_SHOWN {
-            r.secret_keys.push(String::from_utf8_lossy(key).into_owned());
+            r.secret_keys.push(String::from_utf8_lossy(secret::shown_key(key)).into_owned());
         }
     }
     r.secret_key_count = keys.len() as u64;

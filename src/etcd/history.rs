@@ -81,7 +81,7 @@ impl Judged {
         }
         let mut p = problem(self.broken, &self.compacted);
         if !self.named.is_empty() {
-            let keys: Vec<String> = self.named.iter().map(|k| super::goquote::quote(k)).collect();
+            let keys: Vec<String> = self.named.iter().map(|k| named_key(k)).collect();
             let more = if self.broken > self.named.len() as u64 { ", ..." } else { "" };
             p.message = format!("{} (keys {}{more})", p.message, keys.join(", "));
         }
@@ -94,6 +94,20 @@ impl Judged {
         bad.sort_unstable();
         let named = bad.iter().take(NAMED).map(|k| k.to_vec()).collect();
         Judged { broken: bad.len() as u64, compacted: c, named, unjudged: 0, holes: None }
+    }
+}
+
+/// A key as a message names it: Go-quoted, unless its bytes begin as a stored Kubernetes object
+/// (protobuf `k8s\0`, CBOR `d9 d9 f7`, or JSON `{`): that is a value read as a key (a damaged
+/// record: etcd's decoder keeps the last key field) and may be a Secret's data, so only its
+/// length is told.
+fn named_key(k: &[u8]) -> String {
+    let object = k.starts_with(b"k8s\0")
+        || k.starts_with(&[0xd9, 0xd9, 0xf7])
+        || k.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    match object {
+        true => format!("<{} bytes read as a stored object: not shown>", k.len()),
+        false => super::goquote::quote(k),
     }
 }
 
@@ -261,6 +275,21 @@ mod tests {
 
     const NONE: Compacted = Compacted { finished: 0, upto: 0 };
     const AT_20: Compacted = Compacted { finished: 20, upto: 20 };
+
+    #[test]
+    fn a_value_read_as_a_key_is_named_by_its_length() {
+        // A damaged record whose value tag became a key tag has the value as its key: the
+        // message quoted a Secret's bytes on stderr (review 35b).
+        let value = b"k8s\0\n\x0c\n\x02v1\x12\x06Secret\x12\x08password-LEAK".to_vec();
+        for key in [value.clone(), b"{\"kind\":\"Secret\",\"data\":{\"a\":\"LEAK\"}}".to_vec()] {
+            let j =
+                Judged { broken: 2, compacted: AT_20, named: vec![b"b".to_vec(), key.clone()], ..Judged::default() };
+            let m = j.problem().unwrap().message;
+            assert!(!m.contains("LEAK") && !m.contains("Secret"), "{m}");
+            assert!(m.contains(&format!("<{} bytes read as a stored object: not shown>", key.len())), "{m}");
+            assert!(m.contains("\"b\""), "an ordinary key is still named: {m}");
+        }
+    }
 
     #[test]
     fn a_judge_of_mixed_keys_folds_each_key_apart() {

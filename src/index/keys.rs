@@ -131,6 +131,11 @@ pub fn build(c: Collector<'_>) -> Option<Built> {
         .into_par_iter()
         .map(|keys| {
             let first = keys.first()?.first()?.fp;
+            // A key whose own bytes hold a Secret in the clear (a value read as a key) is never
+            // stored: the file gets no key index, and every question about it scans.
+            if keys.iter().any(|k| k.first().is_some_and(|r| crate::k8s::secret::key_holds_secret(r.key))) {
+                return None;
+            }
             let n = keys.len() as u64;
             let plain = encode(keys)?;
             let packed = zstd::bulk::compress(&plain, ZSTD_LEVEL).ok()?;
@@ -242,6 +247,15 @@ pub(super) mod tests {
         assert_eq!(got[1], bb);
         // `a` was never created (its one put continues a generation the file does not hold).
         assert_eq!(judge(&got, Compacted::default()).broken, 1);
+        // A key whose bytes hold a Secret in the clear (a value read as a key) is never stored:
+        // the file gets no key index.
+        let secret = b"k8s\0\n\x0c\n\x02v1\x12\x06Secret\x12\x10\n\x02\x0a\x00\x12\x08password";
+        let mut c = Collector::new(8);
+        c.extend(vec![
+            KeyRev { fp: 1, rev: rev(2, 0, false), key: b"/registry/pods/ns/a", fresh: true },
+            KeyRev { fp: 2, rev: rev(3, 0, false), key: secret, fresh: true },
+        ]);
+        assert!(build(c).is_none(), "a Secret's bytes stored in the index");
         let past = zstd::bulk::compress(&[5, b'a'], 1).unwrap();
         assert_eq!(decode(&past), None, "a key running past the block");
         assert_eq!(decode(b"not zstd"), None);

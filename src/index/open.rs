@@ -63,6 +63,12 @@ pub(super) fn retry<T>(f: impl Fn() -> Result<T, redb::DatabaseError>) -> Result
 }
 
 pub(super) fn open_rw(path: &Path) -> Result<Database, String> {
+    // A new index is readable by its owner only: it names the files analysed, their keys and
+    // what they hold. (An existing file keeps its mode; if this fails, redb reports why.)
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    }
     retry(|| {
         let mut b = Database::builder();
         b.set_check_integrity_on_open(true);

@@ -125,6 +125,26 @@ pub fn may_copy_data(name: &str, value: &str) -> bool {
     name.contains("last-applied") || KEYS.iter().any(|k| value.contains(k))
 }
 
+/// What a key whose own bytes hold a Secret in the clear is shown as.
+pub const REDACTED_KEY: &str = "<redacted key>";
+
+/// Whether a key's own bytes hold a Secret's data in the clear: a damaged record whose value
+/// became its key (etcd's decoder keeps the last key field, so one flipped tag does it), or a key
+/// written so. Every command shows such a key as [`REDACTED_KEY`] unless `--show-secrets` is given
+/// (where a command takes it), and the index never stores it.
+pub fn key_holds_secret(key: &[u8]) -> bool {
+    holds_plaintext(b"", key)
+}
+
+/// `key`, or [`REDACTED_KEY`] when its own bytes hold a Secret in the clear ([`key_holds_secret`]).
+pub fn shown_key(key: &[u8]) -> &[u8] {
+    if key_holds_secret(key) {
+        REDACTED_KEY.as_bytes()
+    } else {
+        key
+    }
+}
+
 /// Whether a value is a Secret: by its kind, or by the resource of its key.
 pub fn is_secret(kind: Option<&str>, key_resource: Option<&str>) -> bool {
     kind == Some("Secret") || key_resource == Some("secrets")

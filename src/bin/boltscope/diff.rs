@@ -37,7 +37,9 @@ pub struct DiffArgs {
     /// (Secret data redacted unless --show-secrets). Implies --values.
     #[arg(long)]
     pub decode: bool,
-    /// With --decode: show Secret data instead of redacting it.
+    /// With --decode: show Secret data instead of redacting it. (A key whose own bytes hold a
+    /// Secret, a value read as a key, is still shown as `<redacted key>`: `get --show-secrets`
+    /// shows it.)
     #[arg(long, requires = "decode")]
     pub show_secrets: bool,
     /// Do not verify the sha256 trailers (saves a pass of SHA-256 over each file).

@@ -88,11 +88,11 @@ impl ValueArgs {
     /// Secret (a damaged record whose value tag became the key's: its value is then read as its
     /// key), unless `--show-secrets`; counted in `withheld`.
     pub fn guard<'k>(&self, kv: Kv<'k>, withheld: &AtomicU64) -> Kv<'k> {
-        if self.show_secrets || !secret::holds_plaintext(b"", kv.key) {
+        if self.show_secrets || !secret::key_holds_secret(kv.key) {
             return kv;
         }
         withheld.fetch_add(1, Ordering::Relaxed);
-        Kv { key: b"<redacted key>", ..kv }
+        Kv { key: secret::REDACTED_KEY.as_bytes(), ..kv }
     }
 }
 

@@ -193,7 +193,7 @@ fn table_row(ev: &Event<'_>) -> String {
     };
     let lease = if kv.lease == 0 { "-".to_string() } else { boltscope::etcd::ctl::lease_id(kv.lease) };
     let kind = if ev.is_delete() { "DELETE" } else { "PUT" };
-    let key = crate::report::show_key(kv.key);
+    let key = crate::report::show_key_as_is(kv.key);
     let free = if ev.entry.from_free_page() { "  (free page)" } else { "" };
     format!("{:>10}  {kind:<6}  {version:>7}  {size:>9}  {change:>9}  {lease:<16}  {key}{free}\n", ev.entry.rev.main)
 }

@@ -9,8 +9,14 @@ use std::io::Write;
 use std::path::Path;
 
 /// A key for a terminal: as text when it is UTF-8 without control characters, else escaped (a
-/// key holding an escape sequence or a newline cannot move the cursor or split a row).
+/// key holding an escape sequence or a newline cannot move the cursor or split a row); a key
+/// whose own bytes hold a Secret in the clear is `<redacted key>`.
 pub fn show_key(key: &[u8]) -> String {
+    show_key_as_is(boltscope::k8s::secret::shown_key(key))
+}
+
+/// [`show_key`] of a key shown as it is (`--show-secrets`, or one already guarded).
+pub fn show_key_as_is(key: &[u8]) -> String {
     match std::str::from_utf8(key) {
         Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
         Ok(s) => s.chars().flat_map(char::escape_default).collect(),
