@@ -242,7 +242,7 @@ impl Fold for InspectFold<'_> {
             let at = (e.key.as_ptr() as usize).wrapping_sub(self.base) as u64;
             acc.problem_total += 1;
             if acc.problems.len() < MAX_PROBLEMS {
-                acc.problems.push(crate::etcd::records::nested_in_key(at).page(at / self.page_size.max(1)));
+                acc.problems.push(crate::etcd::records::nested_in_key(at, self.page_size));
             }
         }
     }

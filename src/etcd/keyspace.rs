@@ -339,10 +339,7 @@ impl Fold for Gather<'_> {
                 acc.next_seq();
                 // Not a record etcd wrote (see `records`): damage `check` reports.
                 let at = (e.key.as_ptr() as usize).wrapping_sub(self.data.as_ptr() as usize) as u64;
-                let mut p = super::records::nested_in_key(at);
-                if let Some(page) = at.checked_div(self.page_size) {
-                    p = p.page(page);
-                }
+                let p = super::records::nested_in_key(at, self.page_size);
                 acc.info.problem_total += 1;
                 if acc.info.problems.len() < MAX_PROBLEMS {
                     acc.info.problems.push(p);

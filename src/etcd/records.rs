@@ -130,7 +130,7 @@ impl Fold for RecordCheck {
         // that holds a well-formed bucket; the key readers refuse it (`scan`).
         if self.records {
             let at = (e.key.as_ptr() as usize).wrapping_sub(self.base) as u64;
-            acc.push(nested_in_key(at).page(at / self.page_size.max(1)));
+            acc.push(nested_in_key(at, self.page_size));
         }
     }
 
@@ -143,12 +143,17 @@ impl Fold for RecordCheck {
 
 /// An element of the `key` bucket (its key at byte `at`) flagged as a nested bucket: etcd nests
 /// none, and reads one as a record with neither key nor value (its revision still counts). Real
-/// bbolt passes one holding a well-formed bucket.
-pub fn nested_in_key(at: u64) -> Problem {
+/// bbolt passes one holding a well-formed bucket. Named by the page holding byte `at` too, when
+/// the page size is known (not 0): every reader names the same page.
+pub fn nested_in_key(at: u64, page_size: u64) -> Problem {
     let msg = "an element of the `key` bucket is flagged as a nested bucket: etcd nests none, and reads it as a \
                record with neither key nor value"
         .to_string();
-    Problem::new(ProblemKind::BucketMalformed, msg)
+    let p = Problem::new(ProblemKind::BucketMalformed, msg)
         .offset(at)
-        .bucket(vec![String::from_utf8_lossy(KEY_BUCKET).into_owned()])
+        .bucket(vec![String::from_utf8_lossy(KEY_BUCKET).into_owned()]);
+    match at.checked_div(page_size) {
+        Some(page) => p.page(page),
+        None => p,
+    }
 }

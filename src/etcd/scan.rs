@@ -148,7 +148,7 @@ fn read_page<'a, T>(r: &Reader<'_, 'a, T>, page: Result<(Page<'a>, u64), Problem
             let e = page.leaf_elem(i)?;
             if e.is_bucket() {
                 // Not a record etcd wrote: the same problem `check` reports.
-                return Err(super::records::nested_in_key(page.offset_of(e.key)).page(page.id));
+                return Err(super::records::nested_in_key(page.offset_of(e.key), r.view.page_size));
             }
             let e = Element { page: page.id, ord: at, key: e.key, value: e.value, at: page.offset_of(e.key) };
             (r.each)(out, e)?;
