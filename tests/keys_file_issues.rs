@@ -276,3 +276,46 @@ fn a_key_element_holding_a_well_formed_nested_bucket_is_damage_to_every_reader()
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn a_nested_bucket_in_a_leaf_past_its_first_page_is_named_by_the_same_page_everywhere() {
+    // An element of a key leaf that spans pages, its key on the leaf's second page, flagged as a
+    // bucket holding a well-formed empty inline bucket: check and du name the page holding the
+    // key (in JSON), and every reader the same byte.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let (leaf, e) = common::damage::key_leaves(&d)
+        .into_iter()
+        .find_map(|(_, leaf)| {
+            let o = leaf * 4096;
+            (0..common::u16_at(&d, o + 10))
+                .map(|i| o + 16 + 16 * i)
+                .find(|&e| e + common::u32_at(&d, e + 4) >= o + 4096)
+                .map(|e| (leaf, e))
+        })
+        .expect("a key leaf with an element on its second page");
+    let (pos, ks) = (common::u32_at(&d, e + 4), common::u32_at(&d, e + 8));
+    let v = e + pos + ks;
+    d[e..e + 4].copy_from_slice(&1u32.to_le_bytes());
+    d[e + 12..e + 16].copy_from_slice(&32u32.to_le_bytes());
+    d[v..v + 32].fill(0);
+    d[v + 24] = 0x02;
+    let p = tmp.path().join("nested2.db");
+    std::fs::write(&p, &d).unwrap();
+    let f = p.to_str().unwrap();
+    let check = run(&["check", "-w", "json", f]);
+    let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let prob = v["problems"].as_array().unwrap().iter().find(|p| p["kind"] == "bucket_malformed").expect("told");
+    let page = prob["page"].as_u64().unwrap();
+    assert_eq!((page, prob["offset"].as_u64()), (leaf as u64 + 1, Some((e + pos) as u64)), "{prob}");
+    let du = run(&["du", "-w", "json", f]);
+    let v: serde_json::Value = serde_json::from_slice(&du.stdout).unwrap();
+    let told = v["problems"].as_array().unwrap().iter().find(|p| p["kind"] == "bucket_malformed").expect("du");
+    assert_eq!((&told["page"], &told["offset"]), (&prob["page"], &prob["offset"]), "{told}");
+    for args in [&["get", f, "", "--prefix", "--keys-only"][..], &["dump", f], &["hashkv", f]] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let at = format!("(byte offset {})", e + pos);
+        assert!(err.contains("bucket_malformed") && err.contains(&at), "{args:?}: {err}");
+    }
+}
