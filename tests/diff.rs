@@ -138,14 +138,17 @@ fn hashkv_divergence() -> u64 {
 }
 
 #[test]
-fn b_and_c_are_inconsistent_with_the_keys_and_where_they_diverge() {
+fn b_and_c_are_two_clusters_that_diverged_with_the_keys_and_where() {
     let oracle = answer("diff-b-c.answer.json");
     let (code, v) = diff(&["--values"], "diff-b.snap.db", "diff-c.snap.db");
     assert_eq!(code, 1);
     assert_matches_oracle(&v, &oracle, "resource");
     let r = &v["relation"];
-    assert_eq!(r["kind"], "inconsistent");
-    // c was restored as a new one-member cluster: its members bucket names only itself.
+    // c was restored as a new one-member cluster: its members bucket names only itself, no
+    // member of b's. Two clusters from one point that were written differently have diverged;
+    // they are not inconsistent members of one, one of which went wrong (review 35c: two
+    // clusters fed the same writes were called INCONSISTENT).
+    assert_eq!(r["kind"], "diverged");
     assert_eq!(r["same_cluster"], false);
     assert_eq!(v["b"]["cluster_id"].as_str().unwrap(), cluster_id("diff-c"));
     assert_eq!(r["history"]["diverged_at"].as_u64(), Some(hashkv_divergence()));
@@ -408,4 +411,36 @@ fn files_of_two_clusters_with_no_history_to_compare_are_unrelated_not_a_descent(
         (Some("unrelated"), Some(false)),
         "{v}"
     );
+}
+
+#[test]
+fn both_files_damaged_are_both_told() {
+    // Only A's damage was told (and only A's JSON line written), so fixing A and running again
+    // met B's (review 35c).
+    let tmp = tempfile::tempdir().unwrap();
+    let base = common::bytes("k8s-0.005.member.db");
+    let leaves = common::damage::key_leaves(&base);
+    let mut files = Vec::new();
+    for (name, leaf) in [("a.db", leaves[0].1), ("b.db", leaves[1].1)] {
+        let mut d = base.clone();
+        common::damage::zero_leaf(&mut d, leaf);
+        let p = tmp.path().join(name);
+        std::fs::write(&p, &d).unwrap();
+        files.push(p.to_str().unwrap().to_string());
+    }
+    let out = common::run(["--no-index", "diff", "-w", "json", &files[0], &files[1]]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for f in &files {
+        assert!(err.contains(&format!("{f}: cannot compare")), "{f}: {err}");
+    }
+    let lines: Vec<Value> = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let paths: Vec<&str> = lines.iter().map(|v| v["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, [files[0].as_str(), files[1].as_str()]);
+    assert!(lines.iter().all(|v| v["error"]["kind"] == "damaged"), "{lines:?}");
 }

@@ -145,12 +145,16 @@ fn side<'v, 'a>(
     Ok((f, Side { view, kb, revision: f.revision, compacted, gathered }, reported))
 }
 
-/// Compares `a` (old) with `b` (new).
-pub fn compare(a: &DbView<'_>, b: &DbView<'_>, opt: &Options) -> Result<Comparison, CompareError> {
+/// Compares `a` (old) with `b` (new). When they cannot be compared, why: for A, for B, or for
+/// both (A's first).
+pub fn compare(a: &DbView<'_>, b: &DbView<'_>, opt: &Options) -> Result<Comparison, Vec<CompareError>> {
     // One budget for both gatherings: the keys of both files are held together.
     let budget = Budget::new(opt.pair_budget());
     let (sa, sb) = rayon::join(|| side(a, Which::A, &budget, opt), || side(b, Which::B, &budget, opt));
-    let ((fa, sa, ra), (fb, sb, rb)) = (sa?, sb?);
+    let ((fa, sa, ra), (fb, sb, rb)) = match (sa, sb) {
+        (Ok(x), Ok(y)) => (x, y),
+        (x, y) => return Err([x.err(), y.err()].into_iter().flatten().collect()),
+    };
     let (from, skip) =
         relation::first_shared((fa.compacted, fa.compaction_finished), (fb.compacted, fb.compaction_finished));
     let to = fa.revision.min(fb.revision);
@@ -161,10 +165,15 @@ pub fn compare(a: &DbView<'_>, b: &DbView<'_>, opt: &Options) -> Result<Comparis
         rayon::join(|| diff::diff(sa, sb, opt, fits), || relation::shared_history((a, ka), (b, kb), (from, skip), to));
     // Both trees were walked whole without a problem, so this read cannot fail; if it does, it is
     // named against A.
-    let history = history.map_err(|p: Problem| CompareError::Damaged(Which::A, vec![p], 1))?;
+    let history = history.map_err(|p: Problem| vec![CompareError::Damaged(Which::A, vec![p], 1)])?;
+    let shared_member = match (cluster::member_ids(a), cluster::member_ids(b)) {
+        (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() => Some(x.iter().any(|m| y.binary_search(m).is_ok())),
+        _ => None,
+    };
     let relation = relation::relate(
         Facts { revision: fa.revision, cluster_id: fa.cluster_id },
         Facts { revision: fb.revision, cluster_id: fb.cluster_id },
+        shared_member,
         history,
         &keys,
     );

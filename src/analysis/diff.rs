@@ -13,9 +13,9 @@
 //! (the differing keys, sorted by key at the end, and the groups).
 //!
 //! Each difference also says whether it is a *conflict*: with `o` the file at the lower revision
-//! `r_o` and `n` the other, a key whose newest put in `n` is at or below `r_o` (changed, or live
-//! in `n` only) contradicts `o`, which holds the whole history up to `r_o`; at equal revisions
-//! every difference is one. A later file that descends from an earlier one has no conflicts.
+//! `r_o`, a key whose record in the other cannot follow `o`'s history up to `r_o` (written or
+//! created at or below it, a version that does not count the puts: [`super::relation::contradicts`]);
+//! at equal revisions every difference is one. A later file that descends from an earlier has none.
 
 use super::diff_groups::{GroupSummary, Outcome, Tally};
 use super::grouping::By;
@@ -217,12 +217,12 @@ struct Tallies {
 }
 
 impl Tallies {
-    fn each(&mut self, key: &[u8], mut f: impl FnMut(&mut Tally, String)) {
+    fn each(&mut self, key: &[u8], mut f: impl FnMut(&mut Tally, Vec<u8>)) {
         match self.fixed {
-            Some(g) => f(&mut self.resource, g.group_text(key)),
+            Some(g) => f(&mut self.resource, g.group(key).into_owned()),
             None => {
-                f(&mut self.resource, By::Resource.group_text(key));
-                f(&mut self.prefix, By::Prefix(1).group_text(key));
+                f(&mut self.resource, By::Resource.group(key).into_owned());
+                f(&mut self.prefix, By::Prefix(1).group(key).into_owned());
             }
         }
     }
@@ -284,8 +284,8 @@ impl Join<'_> {
 
     /// Whether the record (or absence) on the newer side contradicts the older side.
     fn conflict(&self, in_a: Option<&Kv<'_>>, in_b: Option<&Kv<'_>>) -> bool {
-        let newer = if self.a_is_older { in_b } else { in_a };
-        self.same_rev || newer.is_some_and(|n| n.mod_revision <= self.older_rev)
+        let (older, newer) = if self.a_is_older { (in_a, in_b) } else { (in_b, in_a) };
+        self.same_rev || newer.is_some_and(|n| super::relation::contradicts(older, n, self.older_rev))
     }
 
     /// The keys of one partition of A and the same partition of B.

@@ -1,14 +1,17 @@
 //! The per-group summary of a diff: keys added, removed, changed and unchanged, and live keys and
 //! bytes before and after, in the groups of `du` ([`super::grouping::By`]).
 
+use super::du_report::GroupName;
 use super::grouping::OTHER;
 use std::collections::BTreeMap;
 
 /// One group's figures.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupSummary {
-    /// The group.
-    pub name: String,
+    /// The group: `name`, or `name_base64` when it is not UTF-8 (as `du` names groups), so that
+    /// groups whose names differ only in bytes that are not UTF-8 stay apart.
+    #[serde(flatten)]
+    pub name: GroupName,
     /// Keys live in B only.
     pub added: u64,
     /// Keys live in A only.
@@ -43,16 +46,18 @@ pub enum Outcome {
 /// Group figures being summed.
 #[derive(Debug, Default)]
 pub struct Tally {
-    groups: BTreeMap<String, GroupSummary>,
+    groups: BTreeMap<Vec<u8>, GroupSummary>,
 }
 
 impl Tally {
-    fn group(&mut self, name: String) -> &mut GroupSummary {
-        self.groups.entry(name).or_insert_with_key(|n| GroupSummary { name: n.clone(), ..GroupSummary::default() })
+    fn group(&mut self, name: Vec<u8>) -> &mut GroupSummary {
+        self.groups
+            .entry(name)
+            .or_insert_with_key(|n| GroupSummary { name: GroupName::of(n), ..GroupSummary::default() })
     }
 
     /// Counts a live key of A (`side_a`) or B in `group`, with its live bytes.
-    pub fn live(&mut self, group: String, side_a: bool, bytes: u64) {
+    pub fn live(&mut self, group: Vec<u8>, side_a: bool, bytes: u64) {
         let g = self.group(group);
         if side_a {
             g.live_keys_a += 1;
@@ -64,7 +69,7 @@ impl Tally {
     }
 
     /// Counts what happened to a key of `group`.
-    pub fn outcome(&mut self, group: String, o: Outcome) {
+    pub fn outcome(&mut self, group: Vec<u8>, o: Outcome) {
         let g = self.group(group);
         match o {
             Outcome::Added => g.added += 1,
@@ -91,7 +96,7 @@ impl Tally {
 
     /// Whether every key fell in [`OTHER`] (or there were none).
     pub fn only_other(&self) -> bool {
-        self.groups.keys().all(|k| k == OTHER)
+        self.groups.keys().all(|k| k.as_slice() == OTHER.as_bytes())
     }
 
     /// The groups, by name.
@@ -120,6 +125,19 @@ mod tests {
     }
 
     #[test]
+    fn groups_whose_names_are_not_utf8_stay_apart() {
+        // Review 35c: named by lossy text, `/bin/\xff` and `/bin/\xfe` were one group `/bin/\u{fffd}`.
+        let mut t = Tally::default();
+        t.outcome(b"/bin/\xff".to_vec(), Outcome::Changed);
+        t.outcome(b"/bin/\xfe".to_vec(), Outcome::Unchanged);
+        let g = t.into_groups();
+        assert_eq!(g.len(), 2);
+        let json = serde_json::to_value(&g[1]).unwrap();
+        assert_eq!((&json["name_base64"], &json["changed"]), (&serde_json::json!("L2Jpbi//"), &serde_json::json!(1)));
+        assert_eq!(g[0].name.display(), "/bin/\\xfe");
+    }
+
+    #[test]
     fn tallies_join_group_by_group() {
         let (mut l, mut r) = (Tally::default(), Tally::default());
         l.live("pods".into(), true, 10);
@@ -130,7 +148,7 @@ mod tests {
         r.outcome("(other)".into(), Outcome::Unchanged);
         l.join(r);
         let g = l.into_groups();
-        assert_eq!(g.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["(other)", "pods"]);
+        assert_eq!(g.iter().map(|g| g.name.display()).collect::<Vec<_>>(), ["(other)", "pods"]);
         assert_eq!((g[0].live_keys_a, g[0].live_bytes_a, g[0].unchanged), (1, 3, 1));
         let p = &g[1];
         assert_eq!((p.live_keys_a, p.live_bytes_a, p.live_keys_b, p.live_bytes_b), (1, 10, 1, 7));

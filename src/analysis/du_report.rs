@@ -62,6 +62,13 @@ pub enum GroupName {
     Base64(String),
 }
 
+impl Default for GroupName {
+    /// The empty name.
+    fn default() -> GroupName {
+        GroupName::Text(String::new())
+    }
+}
+
 impl GroupName {
     /// The JSON form of `b`.
     pub fn of(b: &[u8]) -> GroupName {

@@ -15,14 +15,16 @@
 //! The kinds: `identical` (same revision, same live state, same history); `b_descends_from_a` /
 //! `a_descends_from_b` (the later file's history contains the earlier one: no divergence and no
 //! conflicting key); `inconsistent` (same revision, but the live states or the histories differ,
-//! and the files share an origin: the same cluster id or a shared history); `diverged` (different
-//! revisions, a common origin, histories that part); `unrelated` (nothing in common).
+//! and the files share an origin: the same cluster id or a shared history, and are not of two
+//! clusters); `diverged` (different revisions, or two clusters, a common origin, histories that
+//! part); `unrelated` (nothing in common).
 
 use super::diff::KeyDiff;
 use crate::bbolt::cursor::BucketRoot;
 use crate::bbolt::page::LeafElem;
 use crate::bbolt::seq::Entries;
 use crate::bbolt::view::DbView;
+use crate::etcd::proto::Kv;
 use crate::etcd::revision;
 use crate::problem::Problem;
 
@@ -107,7 +109,7 @@ pub enum Kind {
     ADescendsFromB,
     /// Same revision, different contents, a common origin.
     Inconsistent,
-    /// Different revisions, a common origin, histories that part.
+    /// Different revisions (or the same in two clusters), a common origin, histories that part.
     Diverged,
     /// Nothing in common.
     Unrelated,
@@ -149,10 +151,16 @@ pub struct Relation {
     pub conflicts: u64,
 }
 
-/// Decides the relation from both files' facts, their shared history and their diff.
-pub fn relate(a: Facts, b: Facts, history: History, diff: &KeyDiff) -> Relation {
+/// Decides the relation from both files' facts, whether their `members` buckets name a member in
+/// common (`None` when either lists none), their shared history and their diff. The cluster id
+/// derived from a `members` bucket is etcd's only while the members are the bootstrap ones (etcd
+/// keeps the id it computed then): after a member is added it differs, so files that name a
+/// member in common are of one cluster too.
+pub fn relate(a: Facts, b: Facts, shared_member: Option<bool>, history: History, diff: &KeyDiff) -> Relation {
     let same_cluster = match (a.cluster_id, b.cluster_id) {
-        (Some(x), Some(y)) => Some(x == y),
+        (Some(x), Some(y)) if x == y => Some(true),
+        _ if shared_member == Some(true) => Some(true),
+        (Some(_), Some(_)) => Some(false),
         _ => None,
     };
     let conflicts = diff.conflicts().count() as u64;
@@ -161,6 +169,10 @@ pub fn relate(a: Facts, b: Facts, history: History, diff: &KeyDiff) -> Relation 
     let kind = if a.revision == b.revision {
         if diff.equal() && agree {
             Kind::Identical
+        } else if common && same_cluster == Some(false) {
+            // Two clusters (no id, no member in common) cannot be inconsistent members of one: a
+            // copy restored elsewhere, say, whose history parted from the original's.
+            Kind::Diverged
         } else if common {
             Kind::Inconsistent
         } else {
@@ -180,8 +192,30 @@ pub fn relate(a: Facts, b: Facts, history: History, diff: &KeyDiff) -> Relation 
     Relation { kind, same_cluster, history, conflicts }
 }
 
+/// Whether `newer`, a key's live record in the later file, contradicts the earlier file at
+/// revision `r_o` (`older`: the key's live record there, if any), which holds the whole history up
+/// to `r_o`. Etcd's rules for one history: a record written at or below `r_o` would be there as it
+/// is; a generation created at or below `r_o` and still live was live at `r_o`, with that create
+/// revision; within one generation each put adds one to the version, at most one put a revision.
+pub(super) fn contradicts(older: Option<&Kv<'_>>, newer: &Kv<'_>, r_o: u64) -> bool {
+    if newer.mod_revision <= r_o {
+        return true;
+    }
+    let created_before = newer.create_revision <= r_o;
+    match older {
+        None => created_before,
+        Some(o) if o.create_revision != newer.create_revision => created_before,
+        Some(o) => {
+            let puts = newer.version.saturating_sub(o.version);
+            let revisions = newer.mod_revision.saturating_sub(o.mod_revision);
+            newer.mod_revision <= o.mod_revision || puts == 0 || puts > revisions
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::diff::Change;
     use super::*;
 
     #[test]
@@ -193,5 +227,60 @@ mod tests {
         // One of them saved while etcd was still compacting at 16: only above it.
         assert_eq!(first_shared((16, false), (16, true)), (17, None));
         assert_eq!(first_shared((16, true), (16, false)), (17, None));
+    }
+
+    #[test]
+    fn a_later_record_that_cannot_follow_the_earlier_history_contradicts_it() {
+        // Review 35c: only a put at or below R counted, so a file whose keys were created before
+        // R but missing from the earlier file, or whose version skips no put, "descended" from it.
+        let kv = |create: u64, m: u64, version: u64| Kv {
+            key: b"/k",
+            create_revision: create,
+            mod_revision: m,
+            version,
+            value_len: 1,
+            value: b"v",
+            lease: 0,
+            more_than_key: true,
+        };
+        let r = 40;
+        assert!(contradicts(None, &kv(37, 41, 2), r), "created at 37, not live at 40");
+        assert!(!contradicts(None, &kv(41, 41, 1), r), "created after 40");
+        assert!(contradicts(None, &kv(30, 40, 1), r), "a put at or below 40");
+        let old = kv(2, 38, 3);
+        assert!(contradicts(Some(&old), &kv(2, 41, 3), r), "a later put that counts none");
+        assert!(!contradicts(Some(&old), &kv(2, 41, 4), r));
+        assert!(!contradicts(Some(&old), &kv(2, 41, 6), r), "three puts in 39, 40 and 41");
+        assert!(contradicts(Some(&old), &kv(2, 41, 7), r), "four puts in three revisions");
+        assert!(contradicts(Some(&old), &kv(39, 41, 2), r), "a generation live at 40 that A does not show");
+        assert!(!contradicts(Some(&old), &kv(41, 42, 2), r), "deleted and created again after 40");
+    }
+
+    #[test]
+    fn one_cluster_by_a_member_in_common_and_two_clusters_are_never_inconsistent() {
+        // Review 35c: a member added changes the id derived from the members, so backups of one
+        // cluster were "unrelated"; two clusters fed the same writes were "INCONSISTENT".
+        let change =
+            Change { key: b"/c".to_vec(), a: None, b: None, fields: Vec::new(), decoded: None, conflict: true };
+        let diff = KeyDiff {
+            added: Vec::new(),
+            removed: Vec::new(),
+            changed: vec![change],
+            unchanged: 3,
+            live_keys: (4, 4),
+            by: super::super::grouping::By::Prefix(1),
+            groups: Vec::new(),
+            passes: 1,
+            histories_broken: (0, 0),
+        };
+        let at = |r: u64, id: u64| Facts { revision: r, cluster_id: Some(id) };
+        let none = History { from: 5, to: 4, equal_entries: 0, diverged_at: None };
+        let shared = History { from: 1, to: 4, equal_entries: 3, diverged_at: Some(4) };
+        let r = relate(at(44, 1), at(44, 2), Some(true), none, &diff);
+        assert_eq!((r.kind, r.same_cluster), (Kind::Inconsistent, Some(true)));
+        let r = relate(at(44, 1), at(44, 2), None, none, &diff);
+        assert_eq!((r.kind, r.same_cluster), (Kind::Unrelated, Some(false)));
+        assert_eq!(relate(at(4, 1), at(4, 2), Some(false), shared, &diff).kind, Kind::Diverged);
+        assert_eq!(relate(at(4, 1), at(4, 1), Some(false), shared, &diff).kind, Kind::Inconsistent);
     }
 }

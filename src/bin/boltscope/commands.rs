@@ -310,9 +310,10 @@ pub enum Command {
     /// and the number unchanged; a summary per group (Kubernetes resource, namespace or key
     /// prefix): keys added, removed, changed, live bytes before and after.
     ///
-    /// The relation: same cluster or not (the cluster id derived from each `members` bucket);
-    /// whether B descends from A (their shared history, read in lockstep over the revisions both
-    /// hold, agrees, and no key of B at or below A's revision contradicts A); two files at the
+    /// The relation: same cluster or not (the cluster id derived from each `members` bucket, or
+    /// a member both name, as the derived id changes when a member is added); whether B descends
+    /// from A (their shared history, read in lockstep over the revisions both hold, agrees, and no
+    /// live key of B contradicts A's history up to its revision); two files of one cluster at the
     /// same revision that differ are named INCONSISTENT, with the keys (what `etcdctl endpoint
     /// hashkv` detects but cannot locate), and the revision where their histories diverge.
     ///

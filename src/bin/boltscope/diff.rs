@@ -62,8 +62,8 @@ enum Outcome {
     Done(Box<Comparison>),
     /// A file could not be opened as a bbolt file.
     Failed(Which, Error),
-    /// A file cannot be compared (damaged, not etcd).
-    Refused(CompareError),
+    /// A file (or both) cannot be compared (damaged, not etcd).
+    Refused(Vec<CompareError>),
 }
 
 /// Whether `a` and `b` name one file (the same device and inode).
@@ -129,6 +129,41 @@ fn compare_files(args: &DiffArgs, opt: &Options) -> (Outcome, [bool; 2], [Vec<bo
     }
 }
 
+/// Tells why a file cannot be compared, on stderr and (with `-w json`) as its JSON line; its verdict.
+fn refused(
+    e: &CompareError,
+    p: &std::path::Path,
+    issues: &[Vec<boltscope::Problem>; 2],
+    json: bool,
+    out: &mut dyn Write,
+) -> Verdict {
+    let mut v = error_value(&p.display().to_string(), "not_etcd", &e.to_string());
+    // A damaged file was read and has problems (exit 1, as every command gives such a file),
+    // listed with their pages and byte offsets; one of another kind cannot be read as etcd's
+    // (exit 2).
+    let verdict = match e {
+        CompareError::Damaged(w, problems, total) => {
+            // What `check` fails the file for outside what the comparison read (a sha256 trailer
+            // that does not match, damage beside the `key` tree) is told too.
+            let beside = &issues[if *w == Which::A { 0 } else { 1 }];
+            let more: Vec<_> = beside.iter().filter(|b| !problems.contains(b)).cloned().collect();
+            let total = total + more.len() as u64;
+            let problems = &[&problems[..], &more[..]].concat();
+            print_problems(p, problems, total);
+            v["error"]["kind"] = "damaged".into();
+            v["problems"] = serde_json::to_value(problems).unwrap_or_default();
+            v["problem_total"] = total.into();
+            Verdict::Problems
+        }
+        CompareError::NotEtcd(_) => Verdict::Unreadable,
+    };
+    errln!("boltscope: {}: cannot compare: {e}", p.display());
+    if json {
+        let _ = out.write_all(format!("{v}\n").as_bytes());
+    }
+    verdict
+}
+
 /// Runs `diff`: exit 0 when the live states are equal, 1 when they differ (or the files are at
 /// the same revision with histories that differ: `inconsistent`), 2 when a file cannot be read or
 /// compared.
@@ -155,31 +190,29 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
             }
             return Verdict::of_error(&e);
         }
-        Outcome::Refused(e) => {
-            let p = path(e.which());
-            let mut v = error_value(&p.display().to_string(), "not_etcd", &e.to_string());
-            // A damaged file was read and has problems (exit 1, as every command gives such a
-            // file), listed with their pages and byte offsets; one of another kind cannot be read
-            // as etcd's (exit 2).
-            let verdict = match &e {
-                CompareError::Damaged(w, problems, total) => {
-                    // What `check` fails the file for outside what the comparison read (a sha256
-                    // trailer that does not match, damage beside the `key` tree) is told too.
-                    let beside = &issues[if *w == Which::A { 0 } else { 1 }];
-                    let more: Vec<_> = beside.iter().filter(|b| !problems.contains(b)).cloned().collect();
-                    let total = total + more.len() as u64;
-                    let problems = &[&problems[..], &more[..]].concat();
-                    print_problems(p, problems, total);
-                    v["error"]["kind"] = "damaged".into();
-                    v["problems"] = serde_json::to_value(problems).unwrap_or_default();
-                    v["problem_total"] = total.into();
-                    Verdict::Problems
+        Outcome::Refused(errors) => {
+            // Each file that cannot be compared is told (both, when both are damaged).
+            let mut verdict = Verdict::Clean;
+            for e in &errors {
+                verdict = verdict.max(refused(e, path(e.which()), &issues, json, &mut out));
+            }
+            // The other file, when it was readable, with what `check` fails it for (a trailer
+            // that does not match, say): told too.
+            for (i, w) in [Which::A, Which::B].into_iter().enumerate() {
+                if issues[i].is_empty() || errors.iter().any(|e| e.which() == w) {
+                    continue;
                 }
-                CompareError::NotEtcd(_) => Verdict::Unreadable,
-            };
-            errln!("boltscope: {}: cannot compare: {e}", p.display());
-            if json {
-                let _ = out.write_all(format!("{v}\n").as_bytes());
+                print_problems(path(w), &issues[i], issues[i].len() as u64);
+                if json {
+                    let v = serde_json::json!({
+                        "path": path(w).display().to_string(),
+                        "ok": false,
+                        "problems": issues[i],
+                        "problem_total": issues[i].len(),
+                    });
+                    let _ = out.write_all(format!("{v}\n").as_bytes());
+                }
+                verdict = verdict.max(Verdict::Problems);
             }
             return verdict;
         }

@@ -172,7 +172,7 @@ fn one_line(mark: char, c: &Change, values: bool) -> String {
 }
 
 fn groups_table(o: &mut String, by: &str, groups: &[GroupSummary]) {
-    let w = groups.iter().map(|g| g.name.chars().count()).max().unwrap_or(0).max(by.len() + 8).min(60);
+    let w = groups.iter().map(|g| g.name.display().chars().count()).max().unwrap_or(0).max(by.len() + 8).min(60);
     let head = format!("GROUP ({by})");
     let _ = writeln!(
         o,
@@ -183,7 +183,7 @@ fn groups_table(o: &mut String, by: &str, groups: &[GroupSummary]) {
         let _ = writeln!(
             o,
             "{:<w$}  {:>6} {:>7} {:>7} {:>9}  {:>12}  {:>12}",
-            g.name,
+            g.name.display(),
             g.added,
             g.removed,
             g.changed,
@@ -204,7 +204,8 @@ pub fn table(c: &Comparison, s: &Shown<'_>) -> String {
     }
     let r = &c.relation;
     let cluster = match r.same_cluster {
-        Some(true) => "same cluster id",
+        Some(true) if c.a.cluster_id == c.b.cluster_id => "same cluster id",
+        Some(true) => "one cluster: a member in common",
         Some(false) => "different cluster ids",
         None => "cluster id unknown",
     };
