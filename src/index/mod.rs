@@ -34,8 +34,10 @@ use std::path::{Path, PathBuf};
 /// Schema version of the index; an index of an older one is rebuilt, a newer one is refused.
 /// 2: every stored value is sealed with a checksum. 3: revisions missing above the compaction are
 /// damage (results cached by schema 2 may call such a file clean, and key indexes were kept from
-/// them): the cached results are dropped, the history rows (what each run found) are kept.
-pub const SCHEMA: u64 = 3;
+/// them): the cached results are dropped, the history rows (what each run found) are kept. 4: a
+/// key whose own bytes hold a Secret in the clear is redacted in stored results and never stored
+/// in a key index (results and key indexes stored before may hold one): both are dropped.
+pub const SCHEMA: u64 = 4;
 
 /// The oldest schema whose history rows this one reads as they are.
 const ROWS_SINCE: u64 = 2;
@@ -282,9 +284,10 @@ impl Index {
                     }
                     Some(v) if v == SCHEMA => {}
                     Some(v) if v >= ROWS_SINCE => {
-                        // Results computed under older rules go; the rows stay.
+                        // Results computed under older rules go, and the key indexes; the rows stay.
                         drop(meta);
                         let _ = tx.delete_table(RESULTS);
+                        keys::table::drop_all(&tx);
                         let mut meta = tx.open_table(META).map_err(e)?;
                         meta.insert("schema", SCHEMA).map_err(e)?;
                     }
@@ -292,6 +295,7 @@ impl Index {
                         drop(meta);
                         // No version, or an older one: start over.
                         let _ = tx.delete_table(RESULTS);
+                        keys::table::drop_all(&tx);
                         let _ = tx.delete_table(HISTORY);
                         let mut meta = tx.open_table(META).map_err(e)?;
                         meta.insert("schema", SCHEMA).map_err(e)?;

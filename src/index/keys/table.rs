@@ -35,6 +35,13 @@ pub(in crate::index) fn forget(tx: &redb::WriteTransaction, id: &Identity) -> Re
     Ok(())
 }
 
+/// Drops every file's key index, inside the caller's write transaction (an index of an older
+/// schema, whose key indexes may hold what this one never stores).
+pub(in crate::index) fn drop_all(tx: &redb::WriteTransaction) {
+    let _ = tx.delete_table(BLOCKS);
+    let _ = tx.delete_table(FILES);
+}
+
 impl Index {
     /// Stores a file's key index (replacing any), dropping the oldest other files' key indexes
     /// while all of them together would exceed [`MAX_TOTAL_BYTES`].
