@@ -433,6 +433,7 @@ fn results_and_key_indexes_of_schema_3_are_dropped() {
     let f = copy(&tmp, "tiny-1.snap.db");
     let ix = tmp.path().join("ix.redb");
     assert!(run(&ix, &["get"], &[&f, std::path::Path::new("key1")]).status.success());
+    assert!(run(&ix, &["du"], &[&f]).status.success());
     let blocks = |ix: &std::path::Path| {
         let db = redb::Database::create(ix).unwrap();
         let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
@@ -444,6 +445,12 @@ fn results_and_key_indexes_of_schema_3_are_dropped() {
     assert!(blocks(&ix) > 0, "the key index was built");
     {
         let db = redb::Database::create(&ix).unwrap();
+        let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
+        let du = tx.open_table(redb::TableDefinition::<(&str, u64), &[u8]>::new("du")).unwrap();
+        assert!(redb::ReadableTableMetadata::len(&du).unwrap() > 0, "a du row");
+    }
+    {
+        let db = redb::Database::create(&ix).unwrap();
         let tx = db.begin_write().unwrap();
         tx.open_table(redb::TableDefinition::<&str, u64>::new("meta")).unwrap().insert("schema", 3).unwrap();
         tx.commit().unwrap();
@@ -451,4 +458,8 @@ fn results_and_key_indexes_of_schema_3_are_dropped() {
     let out = run(&ix, &["status"], &[&f]);
     assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(blocks(&ix), 0, "the key index of schema 3 is dropped");
+    let db = redb::Database::create(&ix).unwrap();
+    let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
+    let du = tx.open_table(redb::TableDefinition::<(&str, u64), &[u8]>::new("du"));
+    assert!(du.is_err(), "du rows of schema 3 dropped");
 }

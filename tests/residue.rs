@@ -288,3 +288,51 @@ fn secrets_under_an_etcd_prefix_are_residual_secrets_too() {
     let gate = common::run(["--no-index", "check", "--fail-on-residual-secrets", p.to_str().unwrap()]);
     assert_eq!(gate.status.code(), Some(1), "{}", String::from_utf8_lossy(&gate.stdout));
 }
+
+#[test]
+fn secrets_read_as_keys_in_free_pages_are_residual_secrets_too() {
+    // Each Secret's record with its value tag made a key tag: etcd's decoder takes the value as
+    // the key, and the value is empty. They were not counted, and the gate passed the file
+    // (review 35d).
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = fixture("residue-1.snap.db");
+    let head = b"/registry/secrets/";
+    let mut flipped = 0;
+    let mut i = 0;
+    while let Some(at) = d[i..].windows(head.len()).position(|w| w == head) {
+        let k = i + at;
+        i = k + head.len();
+        // The record: 0x0a, the key's length (one byte), the key, then tags 0x10, 0x18, 0x20.
+        let len = usize::from(d[k - 1]);
+        if k < 2 || d[k - 2] != 0x0a || d.get(k + len) != Some(&0x10) {
+            continue;
+        }
+        let mut j = k + len;
+        for tag in [0x10u8, 0x18, 0x20] {
+            if d[j] != tag {
+                break;
+            }
+            j += 1;
+            while d[j] & 0x80 != 0 {
+                j += 1;
+            }
+            j += 1;
+        }
+        if d[j] == 0x2a {
+            d[j] = 0x0a;
+            flipped += 1;
+        }
+    }
+    assert!(flipped >= 36, "{flipped}");
+    common::reseal(&mut d);
+    let p = tmp.path().join("flipped.snap.db");
+    std::fs::write(&p, &d).unwrap();
+    let (present, _) = markers("residue-1.markers.json");
+    let out = common::run(["--no-index", "inspect", "-w", "json", p.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["residue"]["secrets"].as_u64().unwrap() >= present.len() as u64, "{}", v["residue"]);
+    let gate = common::run(["--no-index", "check", "--fail-on-residual-secrets", p.to_str().unwrap()]);
+    assert_eq!(gate.status.code(), Some(1), "{}", String::from_utf8_lossy(&gate.stdout));
+    let text = String::from_utf8_lossy(&gate.stdout);
+    assert!(!text.contains("RESIDUE-MARKER"), "the keys named are redacted: {text}");
+}

@@ -197,10 +197,18 @@ fn a_secret_read_as_a_key_is_shown_by_no_command_and_kept_by_no_index() {
         redacted += usize::from(text.contains("<redacted key>"));
     }
     assert!(redacted >= 8, "the key is there, redacted ({redacted} of {})", runs.len());
-    // The index file holds neither, and is its owner's alone.
+    // The index file holds neither (the key index, which `get` builds, is compressed: the file
+    // has none at all), and is its owner's alone.
     let stored = std::fs::read(&ix).unwrap();
     let raw = String::from_utf8_lossy(&stored);
     assert!(!raw.contains(uid) && !raw.contains(&b64), "the index stores the Secret's bytes");
+    {
+        let db = redb::Database::create(&ix).unwrap();
+        let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
+        let blocks = tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("key_revisions"));
+        let n = blocks.map_or(0, |t| redb::ReadableTableMetadata::len(&t).unwrap());
+        assert_eq!(n, 0, "a key index of a file holding a Secret as a key");
+    }
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&ix).unwrap().permissions().mode() & 0o777, 0o600);
 }

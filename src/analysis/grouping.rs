@@ -68,6 +68,11 @@ impl By {
     /// `/kubernetes.io/minions` are both `nodes`).
     pub fn slot<'k>(&self, k: &'k [u8]) -> Cow<'k, [u8]> {
         let parts = match self {
+            // A key whose own bytes hold a Secret in the clear is one group, told by the whole key
+            // (its prefix can end before the kind: CBOR sorts `data` before it).
+            By::Prefix(_) if crate::k8s::secret::key_holds_secret(k) => {
+                return Cow::Borrowed(crate::k8s::secret::REDACTED_KEY.as_bytes())
+            }
             By::Prefix(n) => return Cow::Borrowed(key::prefix_group(k, *n)),
             By::Resource => return Cow::Borrowed(key::resource_path(k).unwrap_or(OTHER.as_bytes())),
             _ => key::parse(k),
@@ -178,5 +183,27 @@ mod tests {
         assert_eq!(p(1, b"key0"), "key0");
         assert_eq!(p(1, b"/hot/3"), "/hot");
         assert_eq!(p(3, b"a/b"), "a/b");
+    }
+
+    #[test]
+    fn a_key_holding_a_secret_is_redacted_whole_in_a_prefix_group() {
+        // Review 35d: a CBOR Secret as a key (CBOR sorts `data` before `kind`) cut at a `/` inside
+        // its data left a prefix group without its kind, and the data showed.
+        use ciborium::Value as C;
+        let secret = C::Map(vec![
+            (
+                C::Bytes(b"data".to_vec()),
+                C::Map(vec![(C::Bytes(b"password".to_vec()), C::Bytes(b"hunter2/x".to_vec()))]),
+            ),
+            (C::Bytes(b"kind".to_vec()), C::Text("Secret".into())),
+            (C::Bytes(b"apiVersion".to_vec()), C::Text("v1".into())),
+        ]);
+        let mut key = vec![0xd9, 0xd9, 0xf7];
+        ciborium::into_writer(&secret, &mut key).unwrap();
+        assert!(crate::k8s::secret::key_holds_secret(&key));
+        for by in [By::Prefix(1), By::Prefix(3)] {
+            assert_eq!(by.group(&key).as_ref(), crate::k8s::secret::REDACTED_KEY.as_bytes(), "{by:?}");
+        }
+        assert_eq!(By::Prefix(1).group(b"/registry/secrets/ns/a").as_ref(), b"/registry");
     }
 }

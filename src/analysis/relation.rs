@@ -143,8 +143,12 @@ pub struct Facts {
 pub struct Relation {
     /// The kind.
     pub kind: Kind,
-    /// Whether the cluster ids agree (`None` when either is unknown).
+    /// Whether the files are of one cluster: the same derived id (`true`), or different ids and
+    /// no member in common (`false`); `None` when an id is unknown, or the ids differ but a member
+    /// is in common (see [`relate`]).
     pub same_cluster: Option<bool>,
+    /// Whether the `members` buckets name a member in common (`None` when either lists none).
+    pub shared_member: Option<bool>,
     /// The shared history compared.
     pub history: History,
     /// Differing keys that are conflicts ([`super::diff`]).
@@ -152,19 +156,25 @@ pub struct Relation {
 }
 
 /// Decides the relation from both files' facts, whether their `members` buckets name a member in
-/// common (`None` when either lists none), their shared history and their diff. The cluster id
-/// derived from a `members` bucket is etcd's only while the members are the bootstrap ones (etcd
-/// keeps the id it computed then): after a member is added it differs, so files that name a
-/// member in common are of one cluster too.
+/// common (`None` when either lists none), their shared history and their diff.
+///
+/// The cluster id derived from a `members` bucket is etcd's only while the members are the
+/// bootstrap ones (etcd keeps the id it computed then): after a member is added it differs. Files
+/// with different ids that name a member in common are then of one cluster, or of two built alike
+/// (a bootstrap member's id follows from its peer URLs and the cluster token, often the default):
+/// `same_cluster` is unknown, and the member in common is an origin only for a later file that
+/// contradicts nothing of the earlier one's history (every live key checked, [`contradicts`]),
+/// never for two files at one revision.
 pub fn relate(a: Facts, b: Facts, shared_member: Option<bool>, history: History, diff: &KeyDiff) -> Relation {
     let same_cluster = match (a.cluster_id, b.cluster_id) {
         (Some(x), Some(y)) if x == y => Some(true),
-        _ if shared_member == Some(true) => Some(true),
+        _ if shared_member == Some(true) => None,
         (Some(_), Some(_)) => Some(false),
         _ => None,
     };
     let conflicts = diff.conflicts().count() as u64;
     let common = same_cluster == Some(true) || history.equal_entries > 0;
+    let member = shared_member == Some(true);
     let agree = history.diverged_at.is_none();
     let kind = if a.revision == b.revision {
         if diff.equal() && agree {
@@ -178,7 +188,7 @@ pub fn relate(a: Facts, b: Facts, shared_member: Option<bool>, history: History,
         } else {
             Kind::Unrelated
         }
-    } else if conflicts == 0 && agree && common {
+    } else if conflicts == 0 && agree && (common || member) {
         if a.revision < b.revision {
             Kind::BDescendsFromA
         } else {
@@ -189,7 +199,7 @@ pub fn relate(a: Facts, b: Facts, shared_member: Option<bool>, history: History,
     } else {
         Kind::Unrelated
     };
-    Relation { kind, same_cluster, history, conflicts }
+    Relation { kind, same_cluster, shared_member, history, conflicts }
 }
 
 /// Whether `newer`, a key's live record in the later file, contradicts the earlier file at
@@ -257,9 +267,11 @@ mod tests {
     }
 
     #[test]
-    fn one_cluster_by_a_member_in_common_and_two_clusters_are_never_inconsistent() {
+    fn a_member_in_common_lets_a_later_file_descend_and_two_clusters_are_never_inconsistent() {
         // Review 35c: a member added changes the id derived from the members, so backups of one
-        // cluster were "unrelated"; two clusters fed the same writes were "INCONSISTENT".
+        // cluster were "unrelated"; two clusters fed the same writes were "INCONSISTENT". Review
+        // 35d: a member in common is no proof of one cluster (two built with the same peer URLs
+        // and token share it), so it made two clusters at one revision INCONSISTENT.
         let change =
             Change { key: b"/c".to_vec(), a: None, b: None, fields: Vec::new(), decoded: None, conflict: true };
         let diff = KeyDiff {
@@ -276,8 +288,15 @@ mod tests {
         let at = |r: u64, id: u64| Facts { revision: r, cluster_id: Some(id) };
         let none = History { from: 5, to: 4, equal_entries: 0, diverged_at: None };
         let shared = History { from: 1, to: 4, equal_entries: 3, diverged_at: Some(4) };
+        // A member in common, the ids different: a member added, or two clusters built alike.
+        // Enough for a later file that contradicts nothing; never for one revision.
         let r = relate(at(44, 1), at(44, 2), Some(true), none, &diff);
-        assert_eq!((r.kind, r.same_cluster), (Kind::Inconsistent, Some(true)));
+        assert_eq!((r.kind, r.same_cluster), (Kind::Unrelated, None));
+        let mut agreeing = diff.clone();
+        agreeing.changed[0].conflict = false;
+        let r = relate(at(40, 1), at(44, 2), Some(true), none, &agreeing);
+        assert_eq!((r.kind, r.shared_member), (Kind::BDescendsFromA, Some(true)));
+        assert_eq!(relate(at(40, 1), at(44, 2), Some(true), none, &diff).kind, Kind::Unrelated);
         let r = relate(at(44, 1), at(44, 2), None, none, &diff);
         assert_eq!((r.kind, r.same_cluster), (Kind::Unrelated, Some(false)));
         assert_eq!(relate(at(4, 1), at(4, 2), Some(false), shared, &diff).kind, Kind::Diverged);

@@ -87,8 +87,13 @@ impl<'a> Tally<'a> {
             if !r.rev.tombstone {
                 c.1 += 1;
                 // By its resource, or as `get` tells a Secret: by a `secrets` segment anywhere in
-                // its key (an API server's `--etcd-prefix`), or by its value's kind.
-                if c.2 || secret::key_says_secret(r.kv.key) || secret::holds_plaintext(r.kv.key, r.kv.value) {
+                // its key (an API server's `--etcd-prefix`), by its value's kind, or by its key's
+                // own bytes (a value read as the key).
+                let secret = c.2
+                    || secret::key_says_secret(r.kv.key)
+                    || secret::holds_plaintext(r.kv.key, r.kv.value)
+                    || secret::key_holds_secret(r.kv.key);
+                if secret {
                     secrets.push((r.rev, r.kv.key));
                 }
             }

@@ -8,7 +8,7 @@ use super::{e, guard, Index};
 use crate::analysis::du_report::Du;
 use redb::TableDefinition;
 
-const DU: Rows = TableDefinition::new("du");
+pub(super) const DU: Rows = TableDefinition::new("du");
 
 /// One group's figures in a [`DuRow`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -133,7 +133,14 @@ pub fn build(c: Collector<'_>) -> Option<Built> {
             let first = keys.first()?.first()?.fp;
             // A key whose own bytes hold a Secret in the clear (a value read as a key) is never
             // stored: the file gets no key index, and every question about it scans.
-            if keys.iter().any(|k| k.first().is_some_and(|r| crate::k8s::secret::key_holds_secret(r.key))) {
+            // (A fingerprint's run can hold keys of different lengths: each is asked, once.)
+            let holds = |run: &[KeyRev<'_>]| {
+                run.iter().enumerate().any(|(i, r)| {
+                    (i == 0 || run.get(i - 1).is_some_and(|p| p.key != r.key))
+                        && crate::k8s::secret::key_holds_secret(r.key)
+                })
+            };
+            if keys.iter().any(|run| holds(run)) {
                 return None;
             }
             let n = keys.len() as u64;

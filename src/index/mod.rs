@@ -35,8 +35,8 @@ use std::path::{Path, PathBuf};
 /// 2: every stored value is sealed with a checksum. 3: revisions missing above the compaction are
 /// damage (results cached by schema 2 may call such a file clean, and key indexes were kept from
 /// them): the cached results are dropped, the history rows (what each run found) are kept. 4: a
-/// key whose own bytes hold a Secret in the clear is redacted in stored results and never stored
-/// in a key index (results and key indexes stored before may hold one): both are dropped.
+/// key whose own bytes hold a Secret in the clear is redacted in stored results and `du` rows and
+/// never stored in a key index (those stored before may hold one): all three are dropped.
 pub const SCHEMA: u64 = 4;
 
 /// The oldest schema whose history rows this one reads as they are.
@@ -284,10 +284,14 @@ impl Index {
                     }
                     Some(v) if v == SCHEMA => {}
                     Some(v) if v >= ROWS_SINCE => {
-                        // Results computed under older rules go, and the key indexes; the rows stay.
+                        // Results computed under older rules go, and the key indexes; the rows stay,
+                        // but for `du`'s before schema 4, whose group names may be a Secret's bytes.
                         drop(meta);
                         let _ = tx.delete_table(RESULTS);
                         keys::table::drop_all(&tx);
+                        if v < 4 {
+                            let _ = tx.delete_table(du::DU);
+                        }
                         let mut meta = tx.open_table(META).map_err(e)?;
                         meta.insert("schema", SCHEMA).map_err(e)?;
                     }

@@ -103,6 +103,7 @@ pub fn json(c: &Comparison, s: &Shown<'_>) -> String {
     let relation = json!({
         "kind": r.kind,
         "same_cluster": r.same_cluster,
+        "shared_member": r.shared_member,
         "history": r.history,
         "conflicts": r.conflicts,
         "keys": named.iter().map(|c| key_json(&c.key)).collect::<Vec<_>>(),
@@ -203,11 +204,11 @@ pub fn table(c: &Comparison, s: &Shown<'_>) -> String {
         let _ = writeln!(o, "{tag}  {p}  revision {}  cluster {}  {live} live keys", f.revision, cid(f));
     }
     let r = &c.relation;
-    let cluster = match r.same_cluster {
-        Some(true) if c.a.cluster_id == c.b.cluster_id => "same cluster id",
-        Some(true) => "one cluster: a member in common",
-        Some(false) => "different cluster ids",
-        None => "cluster id unknown",
+    let cluster = match (r.same_cluster, r.shared_member) {
+        (Some(true), _) => "same cluster id",
+        (None, Some(true)) => "different cluster ids, a member in common",
+        (Some(false), _) => "different cluster ids",
+        (None, _) => "cluster id unknown",
     };
     let hist = &r.history;
     let history = match hist.diverged_at {
