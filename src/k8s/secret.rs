@@ -132,8 +132,16 @@ pub const REDACTED_KEY: &str = "<redacted key>";
 /// became its key (etcd's decoder keeps the last key field, so one flipped tag does it), or a key
 /// written so. Every command shows such a key as [`REDACTED_KEY`] unless `--show-secrets` is given
 /// (where a command takes it), and the index never stores it.
+///
+/// Stricter than for a value: a key that begins as a JSON object and names a `data` or
+/// `stringData` field is one too, parsed or not (a JSON Secret cut before its kind, or spelling it
+/// with escapes, still holds its data; no key etcd is given looks so).
 pub fn key_holds_secret(key: &[u8]) -> bool {
-    holds_plaintext(b"", key)
+    let json_data = || {
+        key.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+            && (contains(key, b"\"data\"") || contains(key, b"\"stringData\""))
+    };
+    holds_plaintext(b"", key) || json_data()
 }
 
 /// `key`, or [`REDACTED_KEY`] when its own bytes hold a Secret in the clear ([`key_holds_secret`]).

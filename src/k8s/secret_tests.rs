@@ -134,3 +134,13 @@ fn a_cbor_secret_whose_kind_is_a_chunked_byte_string_is_one() {
     .concat();
     assert!(holds_plaintext(b"/other/place/cb", &v));
 }
+
+#[test]
+fn a_key_that_is_a_json_secret_cut_or_escaped_holds_one() {
+    // Review 35d: shown in full by get, du and diff.
+    assert!(key_holds_secret(br#"{"kind":"\u0053ecret","data":{"password":"TEVBS2VzYw==","x":"#));
+    assert!(key_holds_secret(br#"{"apiVersion":"v1","data":{"password":"TEVBS3RydW5j"},"ki"#));
+    assert!(key_holds_secret(br#" {"stringData":{"a":"b"#));
+    assert!(!key_holds_secret(b"/registry/secrets/ns/data"));
+    assert!(!key_holds_secret(br#"/{"data":1}"#), "an ordinary key that holds braces");
+}
