@@ -133,15 +133,18 @@ pub const REDACTED_KEY: &str = "<redacted key>";
 /// written so. Every command shows such a key as [`REDACTED_KEY`] unless `--show-secrets` is given
 /// (where a command takes it), and the index never stores it.
 ///
-/// Stricter than for a value: a key that begins as a JSON object and names a `data` or
-/// `stringData` field is one too, parsed or not (a JSON Secret cut before its kind, or spelling it
-/// with escapes, still holds its data; no key etcd is given looks so).
+/// A key that begins as a JSON object is judged apart from a value: when it parses, by its kind
+/// (as a value); when it does not (a JSON Secret cut before its kind, or spelling it with escapes),
+/// by naming a `data` or `stringData` field, which a Secret's data sits under. So a key such as
+/// `{tenant-a}/SecretStore/db-password`, which names `Secret` but is no object, is shown.
 pub fn key_holds_secret(key: &[u8]) -> bool {
-    let json_data = || {
-        key.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-            && (contains(key, b"\"data\"") || contains(key, b"\"stringData\""))
-    };
-    holds_plaintext(b"", key) || json_data()
+    if key.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return match serde_json::from_slice::<Value>(key) {
+            Ok(_) => holds_plaintext(b"", key),
+            Err(_) => contains(key, b"\"data\"") || contains(key, b"\"stringData\""),
+        };
+    }
+    holds_plaintext(b"", key)
 }
 
 /// `key`, or [`REDACTED_KEY`] when its own bytes hold a Secret in the clear ([`key_holds_secret`]).

@@ -143,4 +143,9 @@ fn a_key_that_is_a_json_secret_cut_or_escaped_holds_one() {
     assert!(key_holds_secret(br#" {"stringData":{"a":"b"#));
     assert!(!key_holds_secret(b"/registry/secrets/ns/data"));
     assert!(!key_holds_secret(br#"/{"data":1}"#), "an ordinary key that holds braces");
+    // A whole JSON Secret is one; a key that names Secret but is no object is not (review 35d:
+    // `get` printed `<redacted key>` for it, and the file got no key index).
+    assert!(key_holds_secret(br#"{"kind":"Secret","apiVersion":"v1","data":{"a":"Yg=="}}"#));
+    assert!(!key_holds_secret(b"{tenant-a}/SecretStore/db-password"));
+    assert!(!key_holds_secret(br#"{"kind":"ConfigMap","data":{"a":"b"}}"#), "a whole ConfigMap");
 }
