@@ -47,6 +47,8 @@ fn values(data: &[u8]) {
     let _ = boltscope::k8s::encoding::classify(data);
     // The Secret check every value printed raw goes through (envelope kind, short and long way).
     let _ = boltscope::k8s::secret::holds_plaintext(b"/custom/x", data);
+    // The same for the bytes as a key (a value read as one: the JSON rule of keys).
+    let _ = boltscope::k8s::secret::key_holds_secret(data);
     let _ = boltscope::k3s::bootstrap::check("K10::server:fuzz", data);
     // The rules of etcd's generated protobuf code, on the records etcd reads at start.
     for schema in [boltscope::etcd::gogo::LEASE, boltscope::etcd::gogo::ALARM_MEMBER, boltscope::etcd::gogo::USER, boltscope::etcd::gogo::ROLE] {
