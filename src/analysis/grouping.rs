@@ -52,7 +52,7 @@ impl By {
     /// The group of a key.
     pub fn group<'k>(&self, k: &'k [u8]) -> Cow<'k, [u8]> {
         match self {
-            By::Resource | By::Prefix(_) => self.name_of(self.slot(k)),
+            By::Resource => self.name_of(self.slot(k)),
             _ => self.slot(k),
         }
     }
@@ -68,8 +68,10 @@ impl By {
     /// `/kubernetes.io/minions` are both `nodes`).
     pub fn slot<'k>(&self, k: &'k [u8]) -> Cow<'k, [u8]> {
         let parts = match self {
-            // A key whose own bytes hold a Secret in the clear is one group, told by the whole key
-            // (its prefix can end before the kind: CBOR sorts `data` before it).
+            // A key whose own bytes hold a Secret in the clear (a value read as a key) is one group,
+            // REDACTED_KEY for all such keys (so group names stay distinct), told by the whole key
+            // (its prefix can end before the kind: CBOR sorts `data` before it). Resources and
+            // namespaces are path segments of keys under the API prefixes, which it never has.
             By::Prefix(_) if crate::k8s::secret::key_holds_secret(k) => {
                 return Cow::Borrowed(crate::k8s::secret::REDACTED_KEY.as_bytes())
             }
@@ -86,17 +88,10 @@ impl By {
         }
     }
 
-    /// The group a slot stands for. A key prefix whose bytes hold a Secret in the clear (a
-    /// value read as a key: [`crate::k8s::secret::key_holds_secret`]) is the group
-    /// [`REDACTED_KEY`](crate::k8s::secret::REDACTED_KEY), one for all such prefixes (so the names
-    /// stay distinct). Resources and namespaces are path segments of keys under the API prefixes,
-    /// which such a key never has.
+    /// The group a slot stands for.
     pub fn name_of<'k>(&self, slot: Cow<'k, [u8]>) -> Cow<'k, [u8]> {
         match (self, key::parse(&slot)) {
             (By::Resource, Some(p)) => Cow::Owned(p.resource.into_bytes()),
-            (By::Prefix(_), _) if crate::k8s::secret::key_holds_secret(&slot) => {
-                Cow::Borrowed(crate::k8s::secret::REDACTED_KEY.as_bytes())
-            }
             _ => slot,
         }
     }

@@ -324,9 +324,12 @@ fn describe_keys(
     report.live_keys_at_risk = at_risk.len() as u64;
     // A key that is not UTF-8 is written with its other bytes escaped (`\xff`), never replaced;
     // one whose bytes hold a Secret in the clear (a value read as a key) is not shown.
-    let show = |k: &[u8]| match std::str::from_utf8(crate::k8s::secret::shown_key(k)) {
-        Ok(s) => s.to_string(),
-        Err(_) => crate::k8s::secret::shown_key(k).escape_ascii().to_string(),
+    let show = |k: &[u8]| {
+        let k = crate::k8s::secret::shown_key(k);
+        match std::str::from_utf8(k) {
+            Ok(s) => s.to_string(),
+            Err(_) => k.escape_ascii().to_string(),
+        }
     };
     report.live_keys_at_risk_first = at_risk.iter().take(KEYS_SHOWN).map(|(_, k)| show(k)).collect();
     report.uncertain_keys = uncertain.len() as u64;
