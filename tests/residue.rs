@@ -302,23 +302,12 @@ fn secrets_read_as_keys_in_free_pages_are_residual_secrets_too() {
     while let Some(at) = d[i..].windows(head.len()).position(|w| w == head) {
         let k = i + at;
         i = k + head.len();
-        // The record: 0x0a, the key's length (one byte), the key, then tags 0x10, 0x18, 0x20.
+        // The record: 0x0a, the key's length (one byte), the key, then its other fields.
         let len = usize::from(d[k - 1]);
-        if k < 2 || d[k - 2] != 0x0a || d.get(k + len) != Some(&0x10) {
+        if k < 2 || d[k - 2] != 0x0a {
             continue;
         }
-        let mut j = k + len;
-        for tag in [0x10u8, 0x18, 0x20] {
-            if d[j] != tag {
-                break;
-            }
-            j += 1;
-            while d[j] & 0x80 != 0 {
-                j += 1;
-            }
-            j += 1;
-        }
-        if d[j] == 0x2a {
+        if let Some(j) = common::value_tag(&d, k + len) {
             d[j] = 0x0a;
             flipped += 1;
         }

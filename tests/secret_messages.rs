@@ -128,17 +128,8 @@ fn a_secret_read_as_a_key() -> (Vec<u8>, Vec<u8>) {
     let mut head = vec![0x0a, key.len() as u8];
     head.extend_from_slice(key);
     let at = d.windows(head.len()).position(|w| w == head.as_slice()).expect("the Secret's record");
-    // create_revision, mod_revision and version (tags 0x10, 0x18, 0x20), each a varint.
-    let mut i = at + head.len();
-    for tag in [0x10u8, 0x18, 0x20] {
-        assert_eq!(d[i], tag, "field order as etcd writes it");
-        i += 1;
-        while d[i] & 0x80 != 0 {
-            i += 1;
-        }
-        i += 1;
-    }
-    assert_eq!(d[i], 0x2a, "the value's tag");
+    // Past create_revision, mod_revision and version, to the value's tag.
+    let i = common::value_tag(&d, at + head.len()).expect("field order as etcd writes it");
     let (mut len, mut shift, mut j) = (0usize, 0, i + 1);
     loop {
         len |= usize::from(d[j] & 0x7f) << shift;

@@ -200,3 +200,21 @@ pub fn served_compaction(shape: &str) -> u64 {
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     v[0]["HashKV"]["compact_revision"].as_u64().unwrap()
 }
+
+/// Where the value field's tag (`0x2a`) of an `mvccpb.KeyValue` lies, given where its key's bytes
+/// end: past the create revision, mod revision and version (tags `0x10`, `0x18`, `0x20`, each a
+/// varint), as etcd writes them; `None` when the bytes are not laid out so.
+pub fn value_tag(d: &[u8], key_end: usize) -> Option<usize> {
+    let mut j = key_end;
+    for tag in [0x10u8, 0x18, 0x20] {
+        if *d.get(j)? != tag {
+            return None;
+        }
+        j += 1;
+        while *d.get(j)? & 0x80 != 0 {
+            j += 1;
+        }
+        j += 1;
+    }
+    (*d.get(j)? == 0x2a).then_some(j)
+}
