@@ -40,6 +40,8 @@ fn main() {
     let status = median(n, bolt, &["--no-index", "status", f]);
     let get_cold = median(n, bolt, &["--no-index", "get", f, &key]);
     let log_cold = median(n, bolt, &["--no-index", "log", f, &prefix, "--prefix", "-w", "json"]);
+    // The whole keyspace gathered (the newest entry of every key, in memory) and counted.
+    let whole = median(n, bolt, &["--no-index", "get", f, "", "--from-key", "--count-only", "-w", "fields"]);
     // A first question with an index: the scan plus building and storing the key index.
     let mut first: Vec<Run> = (0..n)
         .map(|_| {
@@ -72,6 +74,7 @@ fn main() {
     against("get KEY, first (index built)", &get_first, &status, &format!("; index {}", mib(ix_size)));
     let tail = format!(" (goal <= 1); {} of output", mib(log_cold.stdout.len() as u64));
     against(&format!("log --prefix {prefix}, no index"), &log_cold, &status, &tail);
+    against("get --from-key --count-only  ", &whole, &status, " (no goal: every key's newest entry held and counted)");
     println!("  get KEY, warm index           {}   (goal < 10 ms)", ms(get_warm));
     println!("  log KEY, warm index           {}   (goal < 10 ms)", ms(log_warm));
     let rate = |d: Duration| size as f64 / (1 << 20) as f64 / d.as_secs_f64();

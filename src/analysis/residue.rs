@@ -12,13 +12,13 @@ use crate::bbolt::view::DbView;
 use crate::etcd::carve::{free_pages, KeyRecord};
 use crate::etcd::revision::Revision;
 use crate::etcd::revset::RevSet;
+use crate::etcd::{KeyMap, KeySet};
 use crate::k8s::secret;
 use crate::problem::{Problem, ProblemKind};
 use crate::sys::CacheLine;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// Secret keys listed at most.
 pub const SECRET_KEYS_SHOWN: usize = 10;
@@ -56,7 +56,7 @@ pub fn resource(key: &[u8]) -> String {
 /// path is the Secrets'. One map per carving thread, so counting never waits on another thread.
 struct Tally<'a>(Vec<CacheLine<Mutex<Counts<'a>>>>);
 
-type Counts<'a> = HashMap<&'a [u8], Count, Xxh3DefaultBuilder>;
+type Counts<'a> = KeyMap<&'a [u8], Count>;
 
 /// Records, puts, and whether the path is the Secrets'.
 type Count = (u64, u64, bool);
@@ -113,7 +113,7 @@ fn summarize(tally: Tally<'_>, secrets: &[(Revision, &[u8])]) -> Residue {
             r.puts += puts;
         }
     }
-    let mut keys: HashSet<&[u8], Xxh3DefaultBuilder> = HashSet::default();
+    let mut keys: KeySet<&[u8]> = KeySet::default();
     for (_, key) in secrets {
         r.secrets += 1;
         if keys.insert(key) && r.secret_keys.len() < SECRET_KEYS_SHOWN {

@@ -28,9 +28,10 @@ impl<'a> KeyRev<'a> {
     }
 }
 
-/// What a chunk of a scan hands over: the entries a query wants, and, when the key index is being
-/// built, every entry's record.
-pub type ChunkOut<'a> = (Vec<Entry<'a>>, Vec<KeyRev<'a>>);
+/// What a chunk of a scan hands over: the entries a query wants, each with its key's fingerprint
+/// (computed by the workers, so the caller's one thread files them by a number, not by the key's
+/// bytes), and, when the key index is being built, every entry's record.
+pub type ChunkOut<'a> = (Vec<(u128, Entry<'a>)>, Vec<KeyRev<'a>>);
 
 /// Every entry's record, in bucket order, up to a cap.
 #[derive(Debug, Default)]

@@ -17,10 +17,10 @@ use super::history::{Compacted, Judge, Judged};
 use super::proto::Kv;
 use super::range::KeyRange;
 use super::scan::{self, Entry};
+use super::{key_fingerprint, KeyMap};
 use crate::bbolt::cursor::BucketRoot;
 use crate::bbolt::view::DbView;
 use crate::problem::Problem;
-use std::collections::HashMap;
 
 /// One event of a key's history.
 #[derive(Clone, Copy, Debug)]
@@ -70,14 +70,14 @@ pub struct Options {
 pub struct Replayer<'a> {
     range: KeyRange,
     o: Options,
-    last: HashMap<&'a [u8], Entry<'a>>,
+    last: KeyMap<&'a [u8], Entry<'a>>,
     at_floor: Vec<Entry<'a>>,
 }
 
 impl<'a> Replayer<'a> {
     /// A replayer of the keys `range` selects.
     pub fn new(range: KeyRange, o: Options) -> Replayer<'a> {
-        Replayer { range, o, last: HashMap::new(), at_floor: Vec::new() }
+        Replayer { range, o, last: KeyMap::default(), at_floor: Vec::new() }
     }
 
     /// The compaction floor, when it was not finished and the replay starts there (a replay from
@@ -90,7 +90,7 @@ impl<'a> Replayer<'a> {
     fn flush(&mut self, emit: &mut dyn FnMut(&Event<'a>) -> Result<(), Problem>) -> Result<(), Problem> {
         let held = std::mem::take(&mut self.at_floor);
         // Each key's last record at the floor (a range delete can put a million there: one pass).
-        let last: HashMap<&[u8], usize> = held.iter().enumerate().map(|(i, e)| (e.kv.key, i)).collect();
+        let last: KeyMap<&[u8], usize> = held.iter().enumerate().map(|(i, e)| (e.kv.key, i)).collect();
         for (i, e) in held.iter().enumerate() {
             let superseded = last.get(e.kv.key) != Some(&i);
             self.process(*e, !superseded && !e.rev.tombstone, emit)?;
@@ -192,7 +192,7 @@ pub fn replay_with<'a>(
         &|(v, p): &mut ChunkOut<'a>, e| {
             // Every record of a selected key is judged, also below the start.
             if range.contains(e.kv.key) {
-                v.push(*e);
+                v.push((key_fingerprint(e.kv.key), *e));
             }
             if all {
                 p.push(KeyRev::of(e));
@@ -202,8 +202,8 @@ pub fn replay_with<'a>(
             if let Some(all) = collect.as_deref_mut() {
                 all.extend(p);
             }
-            for e in v {
-                judge.feed(e.kv.key, e.rev.main, e.rev.tombstone, e.fresh());
+            for (fp, e) in v {
+                judge.feed_known(fp, e.kv.key, e.rev.main, e.rev.tombstone, e.fresh());
                 if e.rev.main < floor {
                     continue;
                 }

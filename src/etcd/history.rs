@@ -202,7 +202,7 @@ pub const MAX_JUDGED: usize = 1 << 20;
 #[derive(Debug, Default)]
 pub struct Judge<'a> {
     compacted: Compacted,
-    keys: std::collections::HashMap<&'a [u8], (History, bool)>,
+    keys: super::FpMap<(History, bool, &'a [u8])>,
     cap: usize,
     unjudged: u64,
 }
@@ -221,12 +221,17 @@ impl<'a> Judge<'a> {
     /// The next record of `key` (revision order): its main revision, whether it is a tombstone,
     /// whether it is a put that created the key.
     pub fn feed(&mut self, key: &'a [u8], main: u64, tomb: bool, fresh: bool) {
+        self.feed_known(super::key_fingerprint(key), key, main, tomb, fresh);
+    }
+
+    /// [`Judge::feed`] of a key whose fingerprint ([`super::key_fingerprint`]) is known.
+    pub fn feed_known(&mut self, fp: u128, key: &'a [u8], main: u64, tomb: bool, fresh: bool) {
         let h = History::record(main, tomb, fresh, &self.compacted);
-        if let Some((sofar, last_tomb)) = self.keys.get_mut(key) {
+        if let Some((sofar, last_tomb, _)) = self.keys.get_mut(&fp) {
             sofar.then(*last_tomb, &h);
             *last_tomb = tomb;
         } else if self.keys.len() < self.cap {
-            self.keys.insert(key, (h, tomb));
+            self.keys.insert(fp, (h, tomb, key));
         } else {
             self.unjudged = self.unjudged.saturating_add(1);
         }
@@ -235,7 +240,7 @@ impl<'a> Judge<'a> {
     /// What the records fed so far show.
     pub fn judged(&self) -> Judged {
         let bad: Vec<&[u8]> =
-            self.keys.iter().filter(|(_, (h, _))| h.broken(&self.compacted)).map(|(k, _)| *k).collect();
+            self.keys.values().filter(|(h, _, _)| h.broken(&self.compacted)).map(|(_, _, k)| *k).collect();
         Judged { unjudged: self.unjudged, ..Judged::of(self.compacted, bad) }
     }
 }

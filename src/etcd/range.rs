@@ -13,10 +13,11 @@ use super::gosort;
 use super::history::{Compacted, Judge, Judged};
 use super::proto::Kv;
 use super::scan::{self, Entry};
+use super::{key_fingerprint, FpMap};
 use crate::bbolt::cursor::BucketRoot;
 use crate::bbolt::view::DbView;
 use crate::problem::Problem;
-use std::collections::HashMap;
+use rayon::slice::ParallelSliceMut;
 
 /// The keys a request selects: `[start, end)`, etcd's way.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,7 +155,7 @@ pub fn latest_by_scan<'a>(
     rev: u64,
     mut collect: Option<&mut Collector<'a>>,
 ) -> Result<(Vec<Entry<'a>>, Judged), Problem> {
-    let mut newest: HashMap<&'a [u8], Entry<'a>> = HashMap::new();
+    let mut newest: FpMap<Entry<'a>> = FpMap::default();
     let mut judge = Judge::new(Compacted::read(view));
     let all = collect.is_some();
     let holes = scan::scan(
@@ -163,7 +164,7 @@ pub fn latest_by_scan<'a>(
         &|| (Vec::new(), Vec::new()),
         &|(v, p): &mut ChunkOut<'a>, e| {
             if range.contains(e.kv.key) {
-                v.push(*e);
+                v.push((key_fingerprint(e.kv.key), *e));
             }
             if all {
                 p.push(KeyRev::of(e));
@@ -171,10 +172,10 @@ pub fn latest_by_scan<'a>(
         },
         &mut |(v, p)| {
             // Chunks arrive in revision order: a later entry replaces an earlier one.
-            for e in v {
-                judge.feed(e.kv.key, e.rev.main, e.rev.tombstone, e.fresh());
+            for (fp, e) in v {
+                judge.feed_known(fp, e.kv.key, e.rev.main, e.rev.tombstone, e.fresh());
                 if e.rev.main <= rev {
-                    newest.insert(e.kv.key, e);
+                    newest.insert(fp, e);
                 }
             }
             if let Some(all) = collect.as_deref_mut() {
@@ -192,11 +193,13 @@ impl<'a> Ranged<'a> {
     /// the limit, values dropped for keys-only, kvs dropped for count-only.
     pub fn from_latest(latest: Vec<Entry<'a>>, o: &Options) -> Ranged<'a> {
         let mut kvs: Vec<Kv<'a>> = latest.into_iter().filter(|e| !e.rev.tombstone).map(|e| e.kv).collect();
-        kvs.sort_unstable_by(|a, b| a.key.cmp(b.key));
         let count = kvs.len() as u64;
         if o.count_only {
             return Ranged { kvs: Vec::new(), count, more: false };
         }
+        // Keys are unique, so an unstable sort gives the one order; every core sorts (a million
+        // keys, each compared in the mapped file, took a fifth of a whole-keyspace `get`).
+        kvs.par_sort_unstable_by(|a, b| a.key.cmp(b.key));
         // Without an order the server fetches only the first limit + 1 keys (key order; the one
         // past the limit tells `more`), even when it then sorts them by another target.
         if o.order == SortOrder::None && o.limit > 0 {

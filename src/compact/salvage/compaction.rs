@@ -25,7 +25,7 @@ use crate::bbolt::tolerant::LostRange;
 use crate::etcd::carve::KeyRecord;
 use crate::etcd::meta_keys::{FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV};
 use crate::etcd::revision;
-use std::collections::HashMap;
+use crate::etcd::KeyMap;
 
 /// The compaction revision judged.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -83,7 +83,7 @@ pub fn bounds(records: &[KeyRecord<'_>], lost: &[LostRange<'_>]) -> Bounds {
         records.iter().filter(|r| !r.raw.is_empty()).map(|r| (r.rev.main, r.rev.tombstone, r.kv.key)).collect();
     revs.sort_unstable();
     let mut upper = u64::MAX;
-    let mut last_of: HashMap<&[u8], u64> = HashMap::new();
+    let mut last_of: KeyMap<&[u8], u64> = KeyMap::default();
     for &(main, tomb, key) in &revs {
         if tomb {
             upper = upper.min(main);

@@ -16,9 +16,9 @@ use crate::bbolt::view::DbView;
 use crate::compact::CompactError;
 use crate::error::Error;
 use crate::etcd::carve::{pick, Fix, KeyRecord, RevKey, Source};
+use crate::etcd::KeyMap;
 use crate::etcd::{trailer, KEY_BUCKET, META_BUCKET};
 use crate::problem::{Problem, ProblemKind};
-use std::collections::HashMap;
 
 /// Plain entries of a bucket: key and value, borrowed from the file.
 pub type Entries<'a> = Vec<(&'a [u8], &'a [u8])>;
@@ -303,7 +303,7 @@ fn describe_keys(
         ));
     }
     // The newest record of each key: (main, tombstone, uncertain).
-    let mut newest: HashMap<&[u8], (u64, bool, bool)> = HashMap::new();
+    let mut newest: KeyMap<&[u8], (u64, bool, bool)> = KeyMap::default();
     let mut uncertain: Vec<&[u8]> = Vec::new();
     for (rec, &u) in k.records.iter().zip(&k.uncertain) {
         if rec.raw.is_empty() {

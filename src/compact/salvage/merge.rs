@@ -19,7 +19,7 @@
 use crate::bbolt::tolerant::LostRange;
 use crate::etcd::carve::{Fix, KeyRecord};
 use crate::etcd::revision;
-use std::collections::HashMap;
+use crate::etcd::KeyMap;
 
 /// The bucket put back together.
 #[derive(Debug, Default)]
@@ -67,7 +67,7 @@ pub fn merge<'a>(
     // Each key's newest record at or below the compaction, among everything seen: the one
     // compaction keeps (etcd's keep rule), so an older one found elsewhere is residue.
     let floor = compacted.unwrap_or(u64::MAX);
-    let mut newest: HashMap<&[u8], u64> = HashMap::new();
+    let mut newest: KeyMap<&[u8], u64> = KeyMap::default();
     for r in tree.iter().chain(&found).filter(|r| !r.raw.is_empty() && r.rev.main <= floor) {
         let n = newest.entry(r.kv.key).or_insert(0);
         *n = (*n).max(r.rev.main);
