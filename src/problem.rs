@@ -215,6 +215,14 @@ impl Problem {
         self.offset = Some(off);
         self
     }
+    /// Sets the page id and byte offset from a place ([`crate::bbolt::view::DbView::place`]),
+    /// when it is known.
+    pub fn placed(self, place: Option<(crate::bbolt::order::PageId, u64)>) -> Problem {
+        match place {
+            Some((page, off)) => self.page(page.0).offset(off),
+            None => self,
+        }
+    }
     /// Sets the bucket path.
     pub fn bucket(mut self, path: Vec<String>) -> Problem {
         self.bucket = path;

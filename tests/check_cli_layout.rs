@@ -87,7 +87,12 @@ fn finished_compaction_past_the_scheduled_one() {
     let at = root + page.windows(name.len()).position(|w| w == name).expect("key in the root page") + name.len();
     assert_eq!(d[at + 8], b'_', "a revision value");
     d[at + 7] += 1;
-    assert_eq!(only_kinds(&tmp, "meta.db", &d), ["etcd_meta_malformed", "residual_secrets"]);
+    let (code, v) = json(&[], &write(&tmp, "meta.db", &d));
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(kinds(&v), ["etcd_meta_malformed", "residual_secrets"]);
+    // Named where the value lies, as every problem with a place is.
+    let p = &v["problems"][0];
+    assert_eq!((p["page"].as_u64(), p["offset"].as_u64()), (Some((root / PS) as u64), Some(at as u64)), "{p}");
 }
 
 #[test]

@@ -115,6 +115,13 @@ impl<'a> DbView<'a> {
         }
     }
 
+    /// Where bytes of this view's map lie: the page holding their first byte and its offset in
+    /// the file (`None` for bytes outside the map), for a problem to name them.
+    pub fn place(&self, s: &[u8]) -> Option<(PageId, u64)> {
+        let off = (s.as_ptr() as usize).checked_sub(self.data.as_ptr() as usize)?;
+        (off < self.data.len()).then(|| (PageId(off as u64 / self.page_size.max(1)), off as u64))
+    }
+
     /// Number of whole pages in the file body.
     pub fn file_pages(&self) -> u64 {
         self.body_len() as u64 / self.page_size

@@ -121,9 +121,8 @@ impl HistoryChunk {
     /// reads, in order, whether or not it is filed), with where its key lies in `view`.
     pub fn saw(&mut self, view: &DbView<'_>, e: &scan::Entry<'_>) {
         let shaped = super::continuity::migrate_shaped(&e.rev, e.kv.version);
-        let at = (e.rev_key.as_ptr() as usize).checked_sub(view.data.as_ptr() as usize).map(|o| o as u64);
-        let page = at.map(|o| o / view.page_size.max(1));
-        self.0.seq.push((e.rev.main, e.rev.sub), shaped, page, at);
+        let place = view.place(e.rev_key);
+        self.0.seq.push((e.rev.main, e.rev.sub), shaped, place.map(|(p, _)| p.0), place.map(|(_, o)| o));
     }
 
     /// Files an entry (the chunk's entries come in revision order).

@@ -93,9 +93,8 @@ pub fn fetch<'a>(view: &DbView<'a>, kb: BucketRoot<'a>, rev_key: &[u8]) -> Resul
     match cursor::get(view, kb, rev_key)? {
         Some(e) if !e.is_bucket() => {
             // Where the element lies, for a problem: its key's offset in the mapped file.
-            let at = (e.key.as_ptr() as usize).checked_sub(view.data.as_ptr() as usize).map(|o| o as u64);
-            let page = PageId(at.map_or(0, |o| o / view.page_size.max(1)));
-            decode(page, 0, at, e.key, e.value)
+            let place = view.place(e.key);
+            decode(place.map_or(PageId(0), |(p, _)| p), 0, place.map(|(_, o)| o), e.key, e.value)
         }
         _ => Ok(None),
     }

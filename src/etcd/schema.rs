@@ -130,9 +130,9 @@ fn entries<'a>(view: &DbView<'a>, name: &[u8]) -> Vec<LeafElem<'a>> {
     v
 }
 
-fn get(view: &DbView<'_>, b: Option<BucketRoot<'_>>, key: &[u8]) -> Option<Vec<u8>> {
+fn get<'a>(view: &DbView<'a>, b: Option<BucketRoot<'a>>, key: &[u8]) -> Option<&'a [u8]> {
     let e = cursor::get(view, b?, key).ok()??;
-    (!e.is_bucket()).then(|| e.value.to_vec())
+    (!e.is_bucket()).then_some(e.value)
 }
 
 /// Whether the file looks like etcd's: it has both the `key` and `meta` buckets.
@@ -162,20 +162,20 @@ pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
 /// which can hold millions of leases, or the alarms and auth counts.
 pub fn read_core(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
     let meta = cursor::top_bucket(view, META_BUCKET).ok().flatten();
-    let rev = |k: &[u8]| get(view, meta, k).and_then(|v| revision::main_of(&v));
+    let rev = |k: &[u8]| get(view, meta, k).and_then(revision::main_of);
     let mut info = EtcdInfo {
         last_revision,
         scheduled_compact_revision: rev(SCHEDULED_COMPACT_REV),
         finished_compact_revision: rev(FINISHED_COMPACT_REV),
-        consistent_index: get(view, meta, CONSISTENT_INDEX).and_then(|v| be_u64(&v)),
-        term: get(view, meta, TERM).and_then(|v| be_u64(&v)),
-        storage_version: get(view, meta, STORAGE_VERSION).map(|v| text(&v)),
-        conf_state: get(view, meta, CONF_STATE).and_then(|v| serde_json::from_slice(&v).ok()),
+        consistent_index: get(view, meta, CONSISTENT_INDEX).and_then(be_u64),
+        term: get(view, meta, TERM).and_then(be_u64),
+        storage_version: get(view, meta, STORAGE_VERSION).map(text),
+        conf_state: get(view, meta, CONF_STATE).and_then(|v| serde_json::from_slice(v).ok()),
         ..EtcdInfo::default()
     };
     info.current_revision = last_revision.max(1).max(info.finished_compact_revision.unwrap_or(0));
     let cluster = cursor::top_bucket(view, CLUSTER_BUCKET).ok().flatten();
-    info.cluster_version = get(view, cluster, CLUSTER_VERSION).map(|v| text(&v));
+    info.cluster_version = get(view, cluster, CLUSTER_VERSION).map(text);
     for e in entries(view, MEMBERS_BUCKET) {
         let j: serde_json::Value = serde_json::from_slice(e.value).unwrap_or_default();
         let urls = j["peerURLs"].as_array().map(|a| a.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect());
@@ -220,7 +220,7 @@ fn read_rest(view: &DbView<'_>, info: &mut EtcdInfo) {
     }
     let auth = cursor::top_bucket(view, AUTH_BUCKET).ok().flatten();
     info.auth.enabled = get(view, auth, b"authEnabled").is_some_and(|v| v.first() == Some(&1));
-    info.auth.revision = get(view, auth, b"authRevision").and_then(|v| be_u64(&v));
+    info.auth.revision = get(view, auth, b"authRevision").and_then(be_u64);
     info.auth.users = entries(view, AUTH_USERS_BUCKET).len() as u64;
     info.auth.roles = entries(view, AUTH_ROLES_BUCKET).len() as u64;
 }
@@ -299,8 +299,11 @@ pub fn problems(view: &DbView<'_>, info: &EtcdInfo) -> Vec<Problem> {
     let mut out = Vec::new();
     let meta = cursor::top_bucket(view, META_BUCKET).ok().flatten();
     let name = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
-    let bad = |what: &str, why: String| {
-        Problem::new(ProblemKind::EtcdMetaMalformed, format!("meta/{what} {why}")).bucket(vec![name(META_BUCKET)])
+    // Named by the value's place in the file (an empty value: by the byte past its key).
+    let bad = |what: &str, why: String, v: &[u8]| {
+        Problem::new(ProblemKind::EtcdMetaMalformed, format!("meta/{what} {why}"))
+            .bucket(vec![name(META_BUCKET)])
+            .placed(view.place(v))
     };
     // What etcd 3.5.1 reads of them (confirmed on real etcd, fixtures/etcd-records): the first 8
     // bytes of consistent_index and term, which `etcdutl snapshot restore` rewrites (so only a
@@ -309,26 +312,31 @@ pub fn problems(view: &DbView<'_>, info: &EtcdInfo) -> Vec<Problem> {
     if !super::trailer::present(view.data.len()) {
         for k in [CONSISTENT_INDEX, TERM] {
             if let Some(v) = get(view, meta, k).filter(|v| v.len() < 8) {
-                out.push(bad(&name(k), format!("is {} bytes, not 8: etcd stops when it starts on this file", v.len())));
+                out.push(bad(
+                    &name(k),
+                    format!("is {} bytes, not 8: etcd stops when it starts on this file", v.len()),
+                    v,
+                ));
             }
         }
     }
     for k in [SCHEDULED_COMPACT_REV, FINISHED_COMPACT_REV] {
         if let Some(v) = get(view, meta, k).filter(|v| v.len() < revision::REV_LEN) {
             let why = format!("is {} bytes, not a 17-byte revision: etcd stops when it starts on this file", v.len());
-            out.push(bad(&name(k), why));
+            out.push(bad(&name(k), why, v));
         }
     }
     if let Some(v) = get(view, meta, STORAGE_VERSION) {
         let ok =
             !v.is_empty() && v.iter().all(|b| b.is_ascii_digit() || *b == b'.') && v.split(|b| *b == b'.').count() >= 2;
         if !ok {
-            out.push(bad("storageVersion", format!("{:?} is not a version", text(&v))));
+            out.push(bad("storageVersion", format!("{:?} is not a version", text(v)), v));
         }
     }
     if let (Some(s), Some(f)) = (info.scheduled_compact_revision, info.finished_compact_revision) {
         if f > s {
-            out.push(bad("finishedCompactRev", format!("{f} is past scheduledCompactRev {s}")));
+            let at = get(view, meta, FINISHED_COMPACT_REV).unwrap_or_default();
+            out.push(bad("finishedCompactRev", format!("{f} is past scheduledCompactRev {s}"), at));
         }
     }
     out.extend(super::startup::problems(view));

@@ -77,12 +77,8 @@ impl<'v, 'a> Told<'v, 'a> {
             return;
         }
         let name = String::from_utf8_lossy(self.bucket).into_owned();
-        let mut p = Problem::new(ProblemKind::EtcdRecordUnreadable, message).bucket(vec![name]);
-        let base = self.view.data.as_ptr() as usize;
-        if let Some(off) = (at.as_ptr() as usize).checked_sub(base).filter(|&o| o < self.view.data.len()) {
-            p = p.page(off as u64 / self.view.page_size.max(1)).offset(off as u64);
-        }
-        self.found.push(p);
+        let p = Problem::new(ProblemKind::EtcdRecordUnreadable, message).bucket(vec![name]);
+        self.found.push(p.placed(self.view.place(at)));
     }
 
     fn done(mut self, out: &mut Vec<Problem>) {
