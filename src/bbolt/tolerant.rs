@@ -57,6 +57,10 @@ pub struct TolerantLeaf<'a> {
     pub lower: Option<&'a [u8]>,
     /// Upper bound (exclusive).
     pub upper: Option<&'a [u8]>,
+    /// Whether `lower` is the key of the branch element naming this leaf (which bbolt sets to the
+    /// leaf's first key), not the key of a neighbour: a leaf whose own element's key is damaged
+    /// is read within its neighbours' keys.
+    pub lower_named: bool,
 }
 
 impl TolerantLeaf<'_> {
@@ -77,8 +81,10 @@ enum Bad {
     Unreadable(ProblemKind),
     /// Its key is empty.
     EmptyKey,
-    /// Its key is out of order, or outside the bounds the parents give.
-    OutOfOrder,
+    /// Its key is out of order, or outside the bounds the parents give; its child is a page a tree
+    /// can use, read within the keys of the sound elements around it (the key is what is damaged
+    /// when the others agree).
+    OutOfOrder(u64),
     /// Its child is a meta page or lies at or past the pages a tree can use.
     ChildOutOfBounds(u64),
 }
@@ -117,12 +123,12 @@ impl<'a> Reader<'a> {
         match root {
             BucketRoot::Inline(page) => {
                 let elems = candidates(&page, usize::from(page.count).min(max_elements(page.bytes.len() as u64)));
-                let l = TolerantLeaf { page, elems, lower: None, upper: None };
+                let l = TolerantLeaf { page, elems, lower: None, upper: None, lower_named: false };
                 if let Some(p) = leaf(&l) {
                     lost(LostRange::new(None, None, p));
                 }
             }
-            BucketRoot::Page(id) => self.node(id.0, None, None, 0, leaf, lost),
+            BucketRoot::Page(id) => self.node(id.0, (None, None, false), 0, leaf, lost),
         }
     }
 
@@ -175,31 +181,39 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// The branch elements of `page`: `Ok` for one that is sound (key in order within the
-    /// bounds, child an id below the limit), else why it is not.
+    /// The branch elements of `page`: `Ok` for one that is sound (child an id below the limit,
+    /// key within the bounds and in order among the sound ones), else why it is not. When keys are
+    /// out of order, the sound ones are the longest run in order: one damaged key (say the first,
+    /// raised past all the others) costs that element alone, not every element after it.
     fn branch_elems(&self, page: &Page<'a>, lower: Option<&'a [u8]>, upper: Option<&'a [u8]>) -> Vec<BranchElem<'a>> {
         let n = usize::from(page.count).min(max_elements(self.g.page_size));
-        let mut prev: Option<&[u8]> = None;
-        (0..n)
+        let mut elems: Vec<BranchElem<'a>> = (0..n)
             .map(|i| {
                 let e = page.branch_elem(i).map_err(|p| Bad::Unreadable(p.kind))?;
-                let ordered = prev.map_or(true, |p| e.key > p)
-                    && (i > 0 || lower.map_or(true, |l| e.key >= l))
-                    && lower.map_or(true, |l| i == 0 || e.key > l)
-                    && upper.map_or(true, |u| e.key < u);
                 if e.key.is_empty() {
                     return Err(Bad::EmptyKey);
-                }
-                if !ordered {
-                    return Err(Bad::OutOfOrder);
                 }
                 if e.child.0 < 2 || e.child.0 >= self.limit {
                     return Err(Bad::ChildOutOfBounds(e.child.0));
                 }
-                prev = Some(e.key);
+                let bounded = (i > 0 || lower.map_or(true, |l| e.key >= l))
+                    && lower.map_or(true, |l| i == 0 || e.key > l)
+                    && upper.map_or(true, |u| e.key < u);
+                if !bounded {
+                    return Err(Bad::OutOfOrder(e.child.0));
+                }
                 Ok((e.key, e.child.0))
             })
-            .collect()
+            .collect();
+        let keys: Vec<(usize, &[u8])> =
+            elems.iter().enumerate().filter_map(|(i, e)| e.as_ref().ok().map(|(k, _)| (i, *k))).collect();
+        let kept = increasing(&keys);
+        for (i, _) in keys {
+            if let (false, Ok((_, child))) = (kept.contains(&i), elems[i]) {
+                elems[i] = Err(Bad::OutOfOrder(child));
+            }
+        }
+        elems
     }
 
     /// The problem of the branch elements `from..to` of page `id` that cannot be followed, in
@@ -208,7 +222,7 @@ impl<'a> Reader<'a> {
     /// `what` says where they are.
     fn bad_elems(&self, id: u64, elems: &[BranchElem<'a>], from: usize, to: usize, what: &str) -> Problem {
         let first =
-            elems.get(from..to).and_then(|s| s.iter().enumerate().find_map(|(k, e)| Some((from + k, e.err()?))));
+            elems.get(from..to).and_then(|s| s.iter().enumerate().find_map(|(k, e)| Some((from + k, lost_why(e)?))));
         let at = first.map_or(from, |f| f.0);
         let (kind, why) = match first.map(|f| f.1) {
             // A meta page is claimed by the file already: `check` calls a second claim on it
@@ -221,7 +235,7 @@ impl<'a> Reader<'a> {
                 format!("names page {c}, outside the pages a tree can use [2, {})", self.limit),
             ),
             Some(Bad::EmptyKey) => (ProblemKind::EmptyKey, "has an empty key".into()),
-            Some(Bad::OutOfOrder) => (ProblemKind::KeysOutOfOrder, "has a key out of order".into()),
+            Some(Bad::OutOfOrder(_)) => (ProblemKind::KeysOutOfOrder, "has a key out of order".into()),
             Some(Bad::Unreadable(k)) => (k, "cannot be read".into()),
             None => (ProblemKind::ElementOutsidePage, "cannot be read".into()),
         };
@@ -237,12 +251,12 @@ impl<'a> Reader<'a> {
             && elems.iter().all(|e| e.is_ok_and(|(_, c)| self.g.has_own_header(c)))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Reads the subtree of page `id`, whose keys lie in `lower..upper` (`named`: `lower` is the
+    /// key of the element naming it).
     fn node(
         &mut self,
         id: u64,
-        lower: Option<&'a [u8]>,
-        upper: Option<&'a [u8]>,
+        (lower, upper, named): (Option<&'a [u8]>, Option<&'a [u8]>, bool),
         depth: u32,
         leaf: &mut OnLeaf<'_, 'a>,
         lost_: &mut dyn FnMut(LostRange<'a>),
@@ -272,7 +286,7 @@ impl<'a> Reader<'a> {
         };
         if !is_branch {
             let n = usize::from(page.count).min(max_elements(self.g.page_size));
-            let l = TolerantLeaf { elems: candidates(&page, n), page, lower, upper };
+            let l = TolerantLeaf { elems: candidates(&page, n), page, lower, upper, lower_named: named };
             if let Some(p) = leaf(&l) {
                 lost_(lost(lower, upper, p));
             }
@@ -281,33 +295,96 @@ impl<'a> Reader<'a> {
         let elems = self.branch_elems(&page, lower, upper);
         let good: Vec<(usize, &'a [u8], u64)> =
             elems.iter().enumerate().filter_map(|(i, e)| e.ok().map(|(k, c)| (i, k, c))).collect();
-        if good.is_empty() {
+        if good.is_empty() && elems.iter().all(|e| lost_why(e).is_some()) {
             let msg = format!("branch page {id} has no element that can be read");
             return lost_(lost(lower, upper, self.problem(ProblemKind::EmptyBranch, id, msg)));
         }
-        let bad = |from: usize, to: usize| elems.get(from..to).is_some_and(|s| !s.is_empty());
-        for (j, &(i, key, child)) in good.iter().enumerate() {
-            let next = good.get(j + 1);
-            let child_upper = next.map(|n| n.1).or(upper);
-            // Elements that could not be read before the first good one, or between this one and
-            // the next: their subtrees are lost somewhere in the range around them.
-            if j == 0 && i > 0 {
-                let what = format!("{i} element(s) before the first readable one cannot be followed");
-                lost_(lost(lower, Some(key), self.bad_elems(id, &elems, 0, i, &what)));
-            }
-            let end = next.map_or(elems.len(), |n| n.0);
-            if bad(i + 1, end) {
-                let what = match end - (i + 1) {
-                    1 => format!("element {} cannot be followed", i + 1),
-                    _ => format!("elements {} to {} cannot be followed", i + 1, end - 1),
+        // The elements before each sound one (after the one before it), and those after the last,
+        // lie in a gap bounded by the sound keys around it: a child whose key alone is out of order
+        // is read within those bounds; the subtrees of the others are lost somewhere in the gap.
+        let mut from = 0;
+        for j in 0..=good.len() {
+            let to = good.get(j).map_or(elems.len(), |g| g.0);
+            let lo = j.checked_sub(1).map_or(lower, |p| Some(good[p].1));
+            let hi = good.get(j).map_or(upper, |g| Some(g.1));
+            let unfollowed: Vec<usize> = (from..to).filter(|&i| lost_why(&elems[i]).is_some()).collect();
+            if let (Some(first), Some(last)) = (unfollowed.first(), unfollowed.last()) {
+                let what = match unfollowed.len() {
+                    1 => format!("element {first} cannot be followed"),
+                    n => format!("{n} elements ({first} to {last}) cannot be followed"),
                 };
-                lost_(lost(Some(key), child_upper, self.bad_elems(id, &elems, i + 1, end, &what)));
+                lost_(lost(lo, hi, self.bad_elems(id, &elems, from, to, &what)));
             }
-            self.node(child, Some(key), child_upper, depth + 1, leaf, lost_);
+            for (i, e) in elems.iter().enumerate().take(to).skip(from) {
+                if let Err(Bad::OutOfOrder(child)) = *e {
+                    let msg = format!(
+                        "branch page {id}: element {i} has a key out of order; its child page {child} was read within \
+                         the keys of the elements around it"
+                    );
+                    self.repaired.push(self.problem(ProblemKind::KeysOutOfOrder, id, msg));
+                    self.node(child, (lo, hi, false), depth + 1, leaf, lost_);
+                }
+            }
+            if let Some(&(i, key, child)) = good.get(j) {
+                let child_upper = good.get(j + 1).map_or(upper, |n| Some(n.1));
+                self.node(child, (Some(key), child_upper, true), depth + 1, leaf, lost_);
+                from = i + 1;
+            }
         }
         if usize::from(page.count) > elems.len() {
             let msg = format!("branch page {id} claims {} elements; {} can be read", page.count, elems.len());
             lost_(lost(good.last().map(|g| g.1), upper, self.problem(ProblemKind::ElementOutsidePage, id, msg)));
         }
+    }
+}
+
+/// Why a branch element's subtree is lost: `None` for a sound element, and for one whose key
+/// alone is out of order (its child is read within the keys around it).
+fn lost_why(e: &BranchElem<'_>) -> Option<Bad> {
+    match e {
+        Ok(_) | Err(Bad::OutOfOrder(_)) => None,
+        Err(b) => Some(*b),
+    }
+}
+
+/// The positions of a longest strictly increasing run (not necessarily contiguous) of `keys`,
+/// given in element order: patience sorting, O(n log n) (a branch page holds up to a few
+/// thousand elements). Ties between runs of one length go to the earliest elements.
+fn increasing(keys: &[(usize, &[u8])]) -> Vec<usize> {
+    // tails[l]: the index in `keys` ending the best run of length l + 1 found so far.
+    let mut tails: Vec<usize> = Vec::new();
+    let mut before: Vec<Option<usize>> = vec![None; keys.len()];
+    for (k, &(_, key)) in keys.iter().enumerate() {
+        let l = tails.partition_point(|&t| keys[t].1 < key);
+        before[k] = l.checked_sub(1).map(|p| tails[p]);
+        match tails.get_mut(l) {
+            Some(t) => *t = k,
+            None => tails.push(k),
+        }
+    }
+    let mut out = Vec::with_capacity(tails.len());
+    let mut at = tails.last().copied();
+    while let Some(k) = at {
+        out.push(keys[k].0);
+        at = before[k];
+    }
+    out.reverse();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::increasing;
+
+    #[test]
+    fn the_longest_run_in_order_leaves_out_the_damaged_keys() {
+        let run = |keys: &[&[u8]]| increasing(&keys.iter().enumerate().map(|(i, k)| (i, *k)).collect::<Vec<_>>());
+        // The first key raised past all the others: it alone is out.
+        assert_eq!(run(&[b"z", b"b", b"c", b"d"]), [1, 2, 3]);
+        // One in the middle lowered, one raised.
+        assert_eq!(run(&[b"a", b"b", b"0", b"d", b"y", b"f", b"g"]), [0, 1, 3, 5, 6]);
+        // Equal keys are not in order: one of them is kept.
+        assert_eq!(run(&[b"a", b"a", b"b"]).len(), 2);
+        assert!(run(&[]).is_empty());
     }
 }

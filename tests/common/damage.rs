@@ -2,7 +2,8 @@
 //! raw layout ([`super::layout`]), never through boltscope: one page damaged (a branch pointing at
 //! itself, a child past the high-water mark, an element outside its page, bad page flags, a huge
 //! overflow count, keys out of order, a header id that differs, two parents for one page, an
-//! empty branch, a branch key that differs from its child), meta pages (the newer one, both), a
+//! empty branch, a branch key that differs from its child, a first branch key raised past the
+//! others), meta pages (the newer one, both), a
 //! truncation, and random bit flips.
 
 #![allow(dead_code)]
@@ -73,6 +74,12 @@ pub fn one_page(name: &str, d: &mut [u8]) {
             let e = branch_elem(l.key_root, 1);
             let k = e + u32_at(d, e) + 7;
             d[k] = d[k].wrapping_sub(1);
+        }
+        // bbolt follows the children whatever their keys say: the tree reads whole for it.
+        "first branch key raised past the others" => {
+            let e = branch_elem(l.key_root, 0);
+            let k = e + u32_at(d, e);
+            d[k + 4..k + 8].copy_from_slice(&[0x5a, 0x5a, 0x5a, 0x5d]);
         }
         "element outside its page" => {
             let e = leaf_elem(l.first_leaf, 1);
@@ -184,12 +191,13 @@ pub fn older_root(d: &[u8]) -> usize {
 }
 
 /// Every one-page damage class.
-pub const ONE_PAGE: [&str; 13] = [
+pub const ONE_PAGE: [&str; 14] = [
     "branch cycle",
     "child past the high-water mark",
     "two parents",
     "empty branch",
     "branch key differs from its child",
+    "first branch key raised past the others",
     "element outside its page",
     "bad page flags",
     "huge overflow",

@@ -133,7 +133,7 @@ pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>
         // child): a stale copy reached by a damaged pointer, whose records may be older than the
         // ones it displaced, which are then looked for in the pages the tree does not reach.
         let misplaced = match (leaf.lower, leaf.elems.first().and_then(|c| c.stated)) {
-            (Some(lower), Some(first)) => first.key != lower,
+            (Some(lower), Some(first)) => leaf.lower_named && first.key != lower,
             _ => false,
         };
         let outside = misplaced || got.iter().any(|rec| !leaf.in_bounds(rec.rev_key.bytes()));
