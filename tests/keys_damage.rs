@@ -409,6 +409,61 @@ fn a_meta_page_naming_the_wrong_root_is_damage_not_another_kind_of_file() {
     }
 }
 
+/// The errors `check` finds in `f`, as a reader prints them (kind, message, byte offset).
+fn check_errors(f: &str) -> Vec<String> {
+    let check = common::run(["--no-index", "check", "-w", "json", f]);
+    assert_eq!(check.status.code(), Some(1), "{f}");
+    let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["severity"] == "error")
+        .map(|p| {
+            format!("{}: {} (byte offset {})", p["kind"].as_str().unwrap(), p["message"].as_str().unwrap(), p["offset"])
+        })
+        .collect()
+}
+
+#[test]
+fn a_branch_key_above_its_leaf_or_a_freelist_page_on_a_leaf_fails_every_reader_as_check_does() {
+    // Review 36b: get, log, dump and hashkv answered with exit 0 from both files check fails (the
+    // readers held a leaf's first key to its branch key only from above; the freelist page was
+    // held to nothing).
+    use common::{damage, put_u64, u32_at, u64_at};
+    const PS: usize = 4096;
+    let tmp = tempfile::tempdir().unwrap();
+    let original = common::bytes("k8s-0.005.member.db");
+    let s = damage::shape(&original);
+    // Branch element 10's key one above its child's first key (still below element 11's).
+    let mut d = original.clone();
+    let e = s.key_root * PS + 16 + 16 * 10;
+    let last = e + u32_at(&d, e) + 16;
+    d[last] += 1;
+    // The newer meta page names the leftmost leaf of `key` as its freelist page (real bbolt panics
+    // opening it), its checksum made again.
+    let mut f = original.clone();
+    let m = s.active_meta * PS;
+    put_u64(&mut f, m + 48, s.first_leaf as u64);
+    let sum = f[m + 16..m + 72]
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    put_u64(&mut f, m + 72, sum);
+    assert_eq!(u64_at(&f, m + 48), s.first_leaf as u64);
+    for (name, bytes, kind) in [("branch.db", d, "keys_out_of_order"), ("freelist.db", f, "freelist_invalid")] {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let path = path.to_str().unwrap();
+        let wanted = check_errors(path);
+        assert!(wanted.iter().any(|w| w.starts_with(kind)), "{name}: {wanted:?}");
+        for (args, err) in no_answers(path) {
+            for w in &wanted {
+                assert!(err.contains(w.as_str()), "{name}: {args:?}: {w} not in {err}");
+            }
+        }
+    }
+}
+
 #[test]
 fn no_answer_tells_every_problem_check_finds_with_where_it_lies() {
     // The readers stop at the first problem their own pass meets; they told only it, without the

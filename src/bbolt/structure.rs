@@ -128,9 +128,39 @@ pub fn walk<F: Fold>(view: &DbView<'_>, fold: &F) -> (F::Acc, Structure) {
 /// and its overflow pages, over `[0, tracked_pages)`): the pages it did not reach are the free
 /// ones of a file without a freelist page, which carving reads ([`super::carve`]).
 pub fn walk_reached<F: Fold>(view: &DbView<'_>, fold: &F) -> (F::Acc, Structure, AtomicBitmap) {
+    walk_with(view, fold, true)
+}
+
+/// The problems of every tree but the top-level bucket `skipped`'s, with the page accounting of a
+/// file with a freelist page: the ids it lists held against every page the trees reach,
+/// `skipped`'s too (whose own problems are left to the reader of that bucket). One structural
+/// pass, as `check` makes; the file's own problems ([`DbView::file_problems`]) are not repeated.
+/// [`tree_problems_except`] is the cheaper answer for a file without one (etcd's: it opens bbolt
+/// with NoFreelistSync).
+pub fn problems_with_freelist_except(view: &DbView<'_>, skipped: &[u8]) -> Vec<Problem> {
+    struct Nothing;
+    impl Fold for Nothing {
+        type Acc = ();
+        fn empty(&self) {}
+        fn join(&self, _: (), _: ()) {}
+        fn leaf(&self, _: &mut (), _: &super::fold::Ctx<'_>, _: &super::fold::Leaf<'_>) {}
+        fn entry(&self, _: &mut (), _: &super::fold::Ctx<'_>, _: &super::page::LeafElem<'_>) {}
+    }
+    let (_, s, _) = walk_with(view, &Nothing, false);
+    // A page shared with another tree is told whichever tree reached it second.
+    let theirs = |p: &Problem| {
+        p.bucket.first().map(String::as_bytes) == Some(skipped) && p.kind != ProblemKind::MultipleReferences
+    };
+    s.problems.into_iter().filter(|p| !theirs(p)).collect()
+}
+
+/// [`walk_reached`], with the file's own problems first when `file_problems`.
+fn walk_with<F: Fold>(view: &DbView<'_>, fold: &F, file_problems: bool) -> (F::Acc, Structure, AtomicBitmap) {
     let sink = Sink::default();
-    for p in view.file_problems() {
-        sink.push(p);
+    if file_problems {
+        for p in view.file_problems() {
+            sink.push(p);
+        }
     }
     let tracked = view.tracked_pages();
     let visited = AtomicBitmap::new(tracked);

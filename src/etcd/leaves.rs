@@ -7,7 +7,7 @@ use crate::bbolt::cursor::BucketRoot;
 use crate::bbolt::order::PageId;
 use crate::bbolt::page::{type_name, Page, BRANCH, LEAF};
 use crate::bbolt::view::DbView;
-use crate::bbolt::walker::MAX_DEPTH;
+use crate::bbolt::walker::{shown_key, MAX_DEPTH};
 use crate::problem::{Problem, ProblemKind};
 use rayon::prelude::*;
 
@@ -15,10 +15,52 @@ use rayon::prelude::*;
 /// passes of a command that reads the bucket more than once (`dump` computes the survivors of a
 /// compaction, then formats them).
 pub struct Leaves<'a> {
-    /// Leaf page ids in key order, with the element count each chunk's ordinals were planned with.
-    pub(super) pages: Vec<(PageId, u16)>,
+    /// The leaf pages in key order.
+    pub(super) pages: Vec<LeafPage<'a>>,
     /// An inline bucket's page (then `pages` is empty).
     pub(super) inline: Option<Page<'a>>,
+}
+
+/// A leaf page of the `key` bucket as listed.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LeafPage<'a> {
+    /// Its id.
+    pub id: PageId,
+    /// Its element count, which each chunk's ordinals are planned with.
+    pub count: u16,
+    /// The key of the branch element naming it, which bbolt keeps equal to the leaf's first key
+    /// (`None` for a root leaf): the reader of its first element holds it to that, as `check`
+    /// does.
+    pub named: Option<&'a [u8]>,
+}
+
+impl LeafPage<'_> {
+    /// A placeholder (an unused slot of a fixed array).
+    pub const NONE: LeafPage<'static> = LeafPage { id: PageId(0), count: 0, named: None };
+
+    /// The problem of a first key `first` that is not the key naming the page, in `check`'s words
+    /// (below it: out of order; above it: the branch key does not match).
+    pub fn first_key_problem(&self, first: &[u8], at: u64) -> Option<Problem> {
+        branch_key_problem(self.named?, first, self.id, "leaf", at)
+    }
+}
+
+/// The problem of a page `id` whose first key `first` (at file offset `at`) is not `named`, the
+/// key of the branch element naming it, in `check`'s words.
+fn branch_key_problem(named: &[u8], first: &[u8], id: PageId, kind: &str, at: u64) -> Option<Problem> {
+    let shown = |k: &[u8]| shown_key(super::KEY_BUCKET, k);
+    let p = match first.cmp(named) {
+        std::cmp::Ordering::Equal => return None,
+        std::cmp::Ordering::Less => Problem::new(
+            ProblemKind::KeysOutOfOrder,
+            format!("key[0]={} on {kind} page({id}) needs to be > {}", shown(first), shown(named)),
+        ),
+        std::cmp::Ordering::Greater => Problem::new(
+            ProblemKind::BranchKeyMismatch,
+            format!("page {id} starts with key {} but its parent's branch key is {}", shown(first), shown(named)),
+        ),
+    };
+    Some(p.page(id).offset(at).bucket(vec!["key".into()]))
 }
 
 /// Lists the leaf pages of the bucket rooted at `kb`, a level of the tree at a time: every page
@@ -30,13 +72,15 @@ pub struct Leaves<'a> {
 /// are listed), so a damaged tree cannot make this loop or grow, and the problem reported is the
 /// same on every run: the first level by level, in key order within a level. A page reached twice
 /// (listed twice, or lying inside another listed page's overflow run) is a problem: the tree could
-/// not be read whole, so no key reader answers from it.
+/// not be read whole, so no key reader answers from it. So is a branch page whose keys are out of
+/// order, or whose first key is not the key of the element naming it (a leaf's first key is held
+/// to it by the reader of its elements, [`LeafPage::named`]).
 pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, Problem> {
     let root = match kb {
         BucketRoot::Inline(page) => return Ok(Leaves { pages: Vec::new(), inline: Some(page) }),
         BucketRoot::Page(id) => id,
     };
-    let mut level = vec![root];
+    let mut level: Vec<(PageId, Option<&'a [u8]>)> = vec![(root, None)];
     let mut budget = view.tracked_pages().saturating_add(1);
     // Every page id the listed pages cover, overflow runs included (a bit a page of the file).
     let mut seen = Bitmap::new(view.tracked_pages());
@@ -46,15 +90,15 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
         // of a large file has hundreds of thousands of pages).
         let read: Vec<Result<(u16, u16, u32), Box<Problem>>> = level
             .par_iter()
-            .map(|&id| node(view, id).map(|p| (p.flags, p.count, p.overflow)).map_err(Box::new))
+            .map(|&(id, _)| node(view, id).map(|p| (p.flags, p.count, p.overflow)).map_err(Box::new))
             .collect();
         if matches!(read.first(), Some(Ok((LEAF, _, _)))) {
             let mut pages = Vec::with_capacity(level.len());
-            for (r, &id) in read.into_iter().zip(&level) {
+            for (r, &(id, named)) in read.into_iter().zip(&level) {
                 match r.map_err(|p| *p)? {
                     (LEAF, count, overflow) => {
                         claim(view, &mut seen, id, overflow)?;
-                        pages.push((id, count));
+                        pages.push(LeafPage { id, count, named });
                     }
                     _ => return Err(not_a_leaf(&view.page(id)?)),
                 }
@@ -62,7 +106,7 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
             return Ok(Leaves { pages, inline: None });
         }
         let mut next = Vec::new();
-        for (r, &id) in read.into_iter().zip(&level) {
+        for (r, &(id, named)) in read.into_iter().zip(&level) {
             let (flags, _, overflow) = r.map_err(|p| *p)?;
             claim(view, &mut seen, id, overflow)?;
             let p = view.page(id)?;
@@ -75,8 +119,26 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
             if next.len() as u64 + u64::from(p.count) > budget {
                 return Err(too_large(view, root));
             }
+            let mut prev: Option<&[u8]> = None;
             for i in 0..usize::from(p.count) {
-                next.push(p.branch_elem(i)?.child);
+                let e = p.branch_elem(i)?;
+                let at = p.offset_of(e.key);
+                match prev {
+                    None => {
+                        if let Some(problem) = named.and_then(|n| branch_key_problem(n, e.key, id, "branch", at)) {
+                            return Err(problem);
+                        }
+                    }
+                    Some(before) if e.key <= before => {
+                        let shown = |k: &[u8]| shown_key(super::KEY_BUCKET, k);
+                        let msg =
+                            format!("key[{i}]={} on branch page({id}) needs to be > {}", shown(e.key), shown(before));
+                        return Err(Problem::new(ProblemKind::KeysOutOfOrder, msg).page(id).offset(at));
+                    }
+                    Some(_) => {}
+                }
+                prev = Some(e.key);
+                next.push((e.child, Some(e.key)));
             }
         }
         level = next;
@@ -128,7 +190,7 @@ impl Leaves<'_> {
     /// Elements in the bucket (every element, also ones a decoder passes over).
     pub fn elements(&self) -> u64 {
         let inline = self.inline.as_ref().map_or(0, |p| u64::from(p.count));
-        self.pages.iter().map(|&(_, n)| u64::from(n)).sum::<u64>() + inline
+        self.pages.iter().map(|l| u64::from(l.count)).sum::<u64>() + inline
     }
 }
 

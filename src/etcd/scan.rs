@@ -21,6 +21,7 @@ use crate::problem::{Problem, ProblemKind};
 use rayon::prelude::*;
 
 pub use super::entry::{decode, fetch, key_bucket, Entry, FREE_PAGE};
+use super::leaves::LeafPage;
 pub use super::leaves::{leaves, Leaves};
 
 /// Leaf pages per chunk (one parallel task).
@@ -68,23 +69,23 @@ struct Reader<'s, 'a, T> {
 fn chunk<'a, T>(
     r: &Reader<'_, 'a, T>,
     ord: u64,
-    pages: &[(PageId, u16)],
+    pages: &[LeafPage<'a>],
     inline: Option<Page<'a>>,
     mut out: T,
 ) -> Result<T, Problem> {
     if let Some(page) = inline {
-        read_page(r, Ok((page, ord)), &mut out)?;
+        read_page(r, Ok((page, ord, LeafPage::NONE)), &mut out)?;
     }
     // A page none of whose elements is wanted is neither loaded nor read (nor checked: a caller
     // that leaves elements out has read them before). The pages kept, each with its first
     // position, are listed on the stack.
-    let (mut kept, mut len, mut at) = ([(PageId(0), 0u16, 0u64); CHUNK_LEAVES], 0, ord);
+    let (mut kept, mut len, mut at) = ([(LeafPage::NONE, 0u64); CHUNK_LEAVES], 0, ord);
     for part in pages.chunks(CHUNK_LEAVES) {
-        for &(id, n) in part {
+        for &l in part {
             let first = at;
-            at = at.saturating_add(u64::from(n));
+            at = at.saturating_add(u64::from(l.count));
             if (first..at).any(r.only) {
-                kept[len] = (id, n, first);
+                kept[len] = (l, first);
                 len += 1;
             }
         }
@@ -96,7 +97,7 @@ fn chunk<'a, T>(
 
 /// Reads `pages` (each with its first position) into `out`, loading ahead what the reader
 /// touches.
-fn read_pages<'a, T>(r: &Reader<'_, 'a, T>, pages: &[(PageId, u16, u64)], out: &mut T) -> Result<(), Problem> {
+fn read_pages<'a, T>(r: &Reader<'_, 'a, T>, pages: &[(LeafPage<'a>, u64)], out: &mut T) -> Result<(), Problem> {
     let (view, touch) = (r.view, r.touch);
     // Without loading ahead, every element costs a dependent miss: the CPU's own prefetcher stops
     // at page boundaries, and each element is found through the table. Loading ahead in two
@@ -107,29 +108,29 @@ fn read_pages<'a, T>(r: &Reader<'_, 'a, T>, pages: &[(PageId, u16, u64)], out: &
         Touch::Records => view.prefetch_records(id, n),
     };
     let ahead = |j: usize| {
-        if let Some(&(id, n, _)) = pages.get(j + 2) {
-            view.prefetch_table(id, n);
+        if let Some((l, _)) = pages.get(j + 2) {
+            view.prefetch_table(l.id, l.count);
         }
-        if let Some(&(id, n, _)) = pages.get(j + 1) {
-            lines(id, n);
+        if let Some((l, _)) = pages.get(j + 1) {
+            lines(l.id, l.count);
         }
     };
-    if let Some(&(a, n, _)) = pages.first() {
-        view.prefetch_table(a, n);
-        if let Some(&(b, m, _)) = pages.get(1) {
-            view.prefetch_table(b, m);
+    if let Some((a, _)) = pages.first() {
+        view.prefetch_table(a.id, a.count);
+        if let Some((b, _)) = pages.get(1) {
+            view.prefetch_table(b.id, b.count);
         }
-        lines(a, n);
+        lines(a.id, a.count);
     }
-    let fetched = pages.iter().enumerate().map(|(j, &(id, count, first))| {
+    let fetched = pages.iter().enumerate().map(|(j, &(l, first))| {
         ahead(j);
         // The count the ordinals were planned with must still hold.
-        view.page(id).and_then(|p| {
-            if p.count == count {
-                Ok((p, first))
+        view.page(l.id).and_then(|p| {
+            if p.count == l.count {
+                Ok((p, first, l))
             } else {
-                let msg = format!("page {id} changed while it was read");
-                Err(Problem::new(ProblemKind::Torn, msg).page(id))
+                let msg = format!("page {} changed while it was read", l.id);
+                Err(Problem::new(ProblemKind::Torn, msg).page(l.id))
             }
         })
     });
@@ -140,8 +141,19 @@ fn read_pages<'a, T>(r: &Reader<'_, 'a, T>, pages: &[(PageId, u16, u64)], out: &
 }
 
 /// Reads the wanted elements of one page (with its first position) into `out`.
-fn read_page<'a, T>(r: &Reader<'_, 'a, T>, page: Result<(Page<'a>, u64), Problem>, out: &mut T) -> Result<(), Problem> {
-    let (page, first) = page?;
+fn read_page<'a, T>(
+    r: &Reader<'_, 'a, T>,
+    page: Result<(Page<'a>, u64, LeafPage<'a>), Problem>,
+    out: &mut T,
+) -> Result<(), Problem> {
+    let (page, first, listed) = page?;
+    // Its first key must be the key naming it, whichever elements are wanted.
+    if page.count > 0 && listed.named.is_some() {
+        let e = page.leaf_elem(0)?;
+        if let Some(p) = listed.first_key_problem(e.key, page.offset_of(e.key)) {
+            return Err(p);
+        }
+    }
     for i in 0..usize::from(page.count) {
         let at = first.saturating_add(i as u64);
         if (r.only)(at) {
@@ -184,7 +196,7 @@ pub fn scan_elements<'a, T: Send>(
             .chunks(CHUNK_LEAVES)
             .map(|c| {
                 let at = ord;
-                ord += c.iter().map(|&(_, n)| u64::from(n)).sum::<u64>();
+                ord += c.iter().map(|l| u64::from(l.count)).sum::<u64>();
                 at
             })
             .collect();

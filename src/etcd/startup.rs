@@ -162,9 +162,15 @@ fn downgrade_ok(v: &[u8]) -> Result<(), String> {
 /// the root bucket and every other bucket (walked as `check` walks them, a page they share with
 /// the `key` tree included) and, in an etcd file, the small buckets' errors: records etcd 3.5.1
 /// cannot read, and `meta` entries it stops on or that contradict each other (the errors of
-/// [`super::schema::problems`]; its warnings need the `key` bucket read).
+/// [`super::schema::problems`]; its warnings need the `key` bucket read). A file with a freelist
+/// page (etcd writes none) has every tree walked, the `key` tree's too, for the freelist to be
+/// held against the pages they reach, as `check` holds it.
 pub fn beside_key_problems(view: &DbView<'_>) -> Vec<Problem> {
-    let mut found = crate::bbolt::structure::tree_problems_except(view, super::KEY_BUCKET);
+    use crate::bbolt::structure;
+    let mut found = match view.meta().has_freelist_page() {
+        true => structure::problems_with_freelist_except(view, super::KEY_BUCKET),
+        false => structure::tree_problems_except(view, super::KEY_BUCKET),
+    };
     if super::schema::is_etcd(view) {
         let info = super::schema::read_core(view, 0);
         found.extend(super::schema::problems(view, &info).into_iter().filter(|p| !p.kind.is_warning()));
