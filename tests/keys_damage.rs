@@ -465,6 +465,38 @@ fn a_branch_key_above_its_leaf_or_a_freelist_page_on_a_leaf_fails_every_reader_a
 }
 
 #[test]
+fn a_meta_bucket_unreadable_for_the_compactions_gives_no_answer_and_no_judgement_made_without_them() {
+    // Review 36b: hashkv printed a hash against no compaction (1616333154, 111, -1; the file's is
+    // 1523582674, 111, 96), and the readers, status and du told revisions missing above a
+    // compaction at 0 and histories etcd cannot have written: the `key` bucket is intact.
+    use common::{u32_at, u64_at};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let (_, v) = common::checks::root_entry(&d, b"meta");
+    assert_eq!(u64_at(&d, v), 0, "meta is inline");
+    // Its element 1's value said to run far past the page.
+    let e = v + 16 + 16 + 16;
+    assert!(u32_at(&d, e + 12) < 64);
+    d[e + 12..e + 16].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    let f = tmp.path().join("meta.db");
+    std::fs::write(&f, &d).unwrap();
+    let f = f.to_str().unwrap();
+    let wanted = check_errors(f);
+    assert_eq!(wanted.len(), 1, "{wanted:?}");
+    for (args, err) in no_answers(f) {
+        assert!(err.contains(wanted[0].as_str()), "{args:?}: {err}");
+        assert!(!err.contains("revisions_missing") && !err.contains("history_inconsistent"), "{args:?}: {err}");
+    }
+    assert!(common::run(["--no-index", "hashkv", f]).stdout.is_empty(), "no hash guessed");
+    for cmd in ["status", "du"] {
+        let out = common::run(["--no-index", cmd, f]);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {text}");
+        assert!(!text.contains("revisions_missing"), "{cmd}: {text}");
+    }
+}
+
+#[test]
 fn no_answer_tells_every_problem_check_finds_with_where_it_lies() {
     // The readers stop at the first problem their own pass meets; they told only it, without the
     // page that referenced it, its byte offset or the problems after it.

@@ -42,6 +42,8 @@ pub struct RecordCheck {
     records: bool,
     /// The larger of the finished and scheduled compactions.
     compacted: u64,
+    /// Whether the `meta` bucket reads for them (else no revision is judged missing above them).
+    known: bool,
     /// Where the map starts, and its page size: to locate an element the walk gives alone.
     base: usize,
     page_size: u64,
@@ -52,7 +54,15 @@ impl RecordCheck {
     pub fn for_view(view: &DbView<'_>) -> RecordCheck {
         let enabled = schema::is_etcd(view);
         let compacted = if enabled { super::history::Compacted::read(view).upto } else { 0 };
-        RecordCheck { enabled, records: true, compacted, base: view.data.as_ptr() as usize, page_size: view.page_size }
+        let known = enabled && schema::compactions_unreadable(view).is_none();
+        RecordCheck {
+            enabled,
+            records: true,
+            compacted,
+            known,
+            base: view.data.as_ptr() as usize,
+            page_size: view.page_size,
+        }
     }
 
     /// Follows only the revisions' continuity of `view`'s records, for a pass that checks the
@@ -64,7 +74,7 @@ impl RecordCheck {
     /// Once the walk is done: the problem of a revision missing above the compaction, if any
     /// (not the warning of holes a v2 migration leaves: `check` and `inspect` report that).
     pub fn finish(&self, acc: &mut Found) {
-        let p = acc.continuity.problem(self.compacted).filter(|p| self.enabled && !p.kind.is_warning());
+        let p = acc.continuity.problem(self.compacted).filter(|p| self.known && !p.kind.is_warning());
         if let Some(p) = p {
             acc.push(p);
         }

@@ -149,6 +149,18 @@ pub fn newest_revision(view: &DbView<'_>) -> Result<Option<u64>, Problem> {
     Ok(cursor::last(view, kb)?.and_then(|e| revision::main_of(e.key)))
 }
 
+/// Why the `meta` bucket cannot be read for the compaction revisions, if it cannot: then every
+/// judgement resting on them (which revisions a read may ask for, a revision missing above the
+/// compaction) is withheld, not made against no compaction.
+pub fn compactions_unreadable(view: &DbView<'_>) -> Option<Problem> {
+    let meta = match cursor::top_bucket(view, META_BUCKET) {
+        Ok(Some(m)) => m,
+        Ok(None) => return None,
+        Err(p) => return Some(p),
+    };
+    [SCHEDULED_COMPACT_REV, FINISHED_COMPACT_REV].into_iter().find_map(|k| cursor::get(view, meta, k).err())
+}
+
 /// Reads the small buckets. `last_revision` comes from the walk; [`attach_leases`] adds which
 /// live keys' leases exist, once the MVCC replay knows them.
 pub fn read(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
