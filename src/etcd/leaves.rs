@@ -16,33 +16,59 @@ use rayon::prelude::*;
 /// compaction, then formats them).
 pub struct Leaves<'a> {
     /// The leaf pages in key order.
-    pub(super) pages: Vec<LeafPage<'a>>,
+    pub(super) pages: Vec<LeafPage>,
+    /// The branch pages listed, which [`LeafPage::parent`] counts in.
+    parents: Vec<PageId>,
     /// An inline bucket's page (then `pages` is empty).
     pub(super) inline: Option<Page<'a>>,
 }
 
-/// A leaf page of the `key` bucket as listed.
+/// A page listed (16 bytes, as its id and count alone would take: the leaf level of a large file
+/// has hundreds of thousands).
 #[derive(Clone, Copy, Debug)]
-pub(super) struct LeafPage<'a> {
+pub(super) struct LeafPage {
     /// Its id.
     pub id: PageId,
     /// Its element count, which each chunk's ordinals are planned with.
     pub count: u16,
-    /// The key of the branch element naming it, which bbolt keeps equal to the leaf's first key
-    /// (`None` for a root leaf): the reader of its first element holds it to that, as `check`
-    /// does.
-    pub named: Option<&'a [u8]>,
+    /// Which element of its parent names it.
+    elem: u16,
+    /// Its parent, counted in [`Leaves::parents`] (`u32::MAX`: none, the root).
+    parent: u32,
 }
 
-impl LeafPage<'_> {
+impl LeafPage {
     /// A placeholder (an unused slot of a fixed array).
-    pub const NONE: LeafPage<'static> = LeafPage { id: PageId(0), count: 0, named: None };
+    pub const NONE: LeafPage = LeafPage { id: PageId(0), count: 0, elem: 0, parent: u32::MAX };
+}
 
-    /// The problem of a first key `first` that is not the key naming the page, in `check`'s words
-    /// (below it: out of order; above it: the branch key does not match).
-    pub fn first_key_problem(&self, first: &[u8], at: u64) -> Option<Problem> {
-        branch_key_problem(self.named?, first, self.id, "leaf", at)
+impl<'a> Leaves<'a> {
+    /// The problem of a leaf whose first key `first` (at file offset `at`) is not the key of the
+    /// branch element naming it, which bbolt keeps equal to it: in `check`'s words.
+    /// `parent` keeps the last parent page read: consecutive leaves mostly share one.
+    pub(super) fn first_key_problem(
+        &self,
+        view: &DbView<'a>,
+        l: &LeafPage,
+        (first, at): (&[u8], u64),
+        parent: &mut Option<(u32, Page<'a>)>,
+    ) -> Option<Problem> {
+        let page = match parent {
+            Some((i, p)) if *i == l.parent => p,
+            _ => {
+                let id = *self.parents.get(usize::try_from(l.parent).ok()?)?;
+                &parent.insert((l.parent, view.page(id).ok()?)).1
+            }
+        };
+        let named = page.branch_elem(usize::from(l.elem)).ok()?.key;
+        branch_key_problem(named, first, l.id, "leaf", at)
     }
+}
+
+/// The key of element `elem` of the branch page counted `parent` in `parents` (none for the root).
+fn named<'a>(view: &DbView<'a>, parents: &[PageId], parent: u32, elem: u16) -> Option<&'a [u8]> {
+    let id = *parents.get(usize::try_from(parent).ok()?)?;
+    Some(view.page(id).ok()?.branch_elem(usize::from(elem)).ok()?.key)
 }
 
 /// The problem of a page `id` whose first key `first` (at file offset `at`) is not `named`, the
@@ -73,14 +99,15 @@ fn branch_key_problem(named: &[u8], first: &[u8], id: PageId, kind: &str, at: u6
 /// same on every run: the first level by level, in key order within a level. A page reached twice
 /// (listed twice, or lying inside another listed page's overflow run) is a problem: the tree could
 /// not be read whole, so no key reader answers from it. So is a branch page whose keys are out of
-/// order, or whose first key is not the key of the element naming it (a leaf's first key is held
-/// to it by the reader of its elements, [`LeafPage::named`]).
+/// order, or whose first key (a leaf's too) is not the key of the element naming it, which bbolt
+/// keeps equal to it: told in `check`'s words.
 pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, Problem> {
     let root = match kb {
-        BucketRoot::Inline(page) => return Ok(Leaves { pages: Vec::new(), inline: Some(page) }),
+        BucketRoot::Inline(page) => return Ok(Leaves { pages: Vec::new(), parents: Vec::new(), inline: Some(page) }),
         BucketRoot::Page(id) => id,
     };
-    let mut level: Vec<(PageId, Option<&'a [u8]>)> = vec![(root, None)];
+    let mut level: Vec<LeafPage> = vec![LeafPage { id: root, ..LeafPage::NONE }];
+    let mut parents: Vec<PageId> = Vec::new();
     let mut budget = view.tracked_pages().saturating_add(1);
     // Every page id the listed pages cover, overflow runs included (a bit a page of the file).
     let mut seen = Bitmap::new(view.tracked_pages());
@@ -90,27 +117,30 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
         // of a large file has hundreds of thousands of pages).
         let read: Vec<Result<(u16, u16, u32), Box<Problem>>> = level
             .par_iter()
-            .map(|&(id, _)| node(view, id).map(|p| (p.flags, p.count, p.overflow)).map_err(Box::new))
+            .map(|l| node(view, l.id).map(|p| (p.flags, p.count, p.overflow)).map_err(Box::new))
             .collect();
         if matches!(read.first(), Some(Ok((LEAF, _, _)))) {
-            let mut pages = Vec::with_capacity(level.len());
-            for (r, &(id, named)) in read.into_iter().zip(&level) {
+            for (r, l) in read.into_iter().zip(level.iter_mut()) {
                 match r.map_err(|p| *p)? {
                     (LEAF, count, overflow) => {
-                        claim(view, &mut seen, id, overflow)?;
-                        pages.push(LeafPage { id, count, named });
+                        claim(view, &mut seen, l.id, overflow)?;
+                        l.count = count;
                     }
-                    _ => return Err(not_a_leaf(&view.page(id)?)),
+                    _ => return Err(not_a_leaf(&view.page(l.id)?)),
                 }
             }
-            return Ok(Leaves { pages, inline: None });
+            // Each leaf's first key is held to its branch key by the reader of its elements (the
+            // line is loaded then anyway).
+            return Ok(Leaves { pages: level, parents, inline: None });
         }
         let mut next = Vec::new();
-        for (r, &(id, named)) in read.into_iter().zip(&level) {
+        let first = u32::try_from(parents.len()).map_err(|_| too_large(view, root))?;
+        for (k, (r, l)) in read.into_iter().zip(&level).enumerate() {
             let (flags, _, overflow) = r.map_err(|p| *p)?;
-            claim(view, &mut seen, id, overflow)?;
-            let p = view.page(id)?;
+            claim(view, &mut seen, l.id, overflow)?;
+            let p = view.page(l.id)?;
             if flags == LEAF {
+                let id = l.id;
                 let msg =
                     format!("page {id}: leaf where the tree's branches are (depth {depth}): the tree is not balanced");
                 return Err(Problem::new(ProblemKind::InvalidPageType, msg).page(id).offset(p.offset + 8));
@@ -119,31 +149,52 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
             if next.len() as u64 + u64::from(p.count) > budget {
                 return Err(too_large(view, root));
             }
-            let mut prev: Option<&[u8]> = None;
-            for i in 0..usize::from(p.count) {
-                let e = p.branch_elem(i)?;
-                let at = p.offset_of(e.key);
-                match prev {
-                    None => {
-                        if let Some(problem) = named.and_then(|n| branch_key_problem(n, e.key, id, "branch", at)) {
-                            return Err(problem);
-                        }
-                    }
-                    Some(before) if e.key <= before => {
-                        let shown = |k: &[u8]| shown_key(super::KEY_BUCKET, k);
-                        let msg =
-                            format!("key[{i}]={} on branch page({id}) needs to be > {}", shown(e.key), shown(before));
-                        return Err(Problem::new(ProblemKind::KeysOutOfOrder, msg).page(id).offset(at));
-                    }
-                    Some(_) => {}
-                }
-                prev = Some(e.key);
-                next.push((e.child, Some(e.key)));
+            let parent =
+                u32::try_from(k).ok().and_then(|k| first.checked_add(k)).ok_or_else(|| too_large(view, root))?;
+            for i in 0..p.count {
+                let child = p.branch_elem(usize::from(i))?.child;
+                next.push(LeafPage { id: child, count: 0, elem: i, parent });
             }
         }
+        // Each branch's keys in order, the first the key naming it: on every core, the first
+        // branch in key order that fails told.
+        let bad = level.par_iter().find_map_first(|l| {
+            let p = view.page(l.id).ok()?;
+            branch_keys_problem(&p, named(view, &parents, l.parent, l.elem))
+        });
+        if let Some(p) = bad {
+            return Err(p);
+        }
+        parents.extend(level.iter().map(|l| l.id));
         level = next;
     }
     Err(too_large(view, root))
+}
+
+/// The problem of branch page `p` whose keys are not in order, or whose first key is not `named`,
+/// the key of the element naming it: in `check`'s words.
+fn branch_keys_problem(p: &Page<'_>, named: Option<&[u8]>) -> Option<Problem> {
+    let mut prev: Option<&[u8]> = None;
+    for i in 0..usize::from(p.count) {
+        let e = p.branch_elem(i).ok()?;
+        match prev {
+            None => {
+                if let Some(problem) =
+                    named.and_then(|n| branch_key_problem(n, e.key, p.id, "branch", p.offset_of(e.key)))
+                {
+                    return Some(problem);
+                }
+            }
+            Some(before) if e.key <= before => {
+                let shown = |k: &[u8]| shown_key(super::KEY_BUCKET, k);
+                let msg = format!("key[{i}]={} on branch page({}) needs to be > {}", shown(e.key), p.id, shown(before));
+                return Some(Problem::new(ProblemKind::KeysOutOfOrder, msg).page(p.id).offset(p.offset_of(e.key)));
+            }
+            Some(_) => {}
+        }
+        prev = Some(e.key);
+    }
+    None
 }
 
 /// A page of a tree, read as a branch or a leaf (a branch with no elements, or any other type, is

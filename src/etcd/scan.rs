@@ -59,6 +59,7 @@ pub enum Touch {
 /// what it does with each.
 struct Reader<'s, 'a, T> {
     view: &'s DbView<'a>,
+    leaves: &'s Leaves<'a>,
     touch: Touch,
     only: &'s (dyn Fn(u64) -> bool + Sync),
     each: &'s (dyn Fn(&mut T, Element<'a>) -> Result<(), Problem> + Sync),
@@ -69,12 +70,12 @@ struct Reader<'s, 'a, T> {
 fn chunk<'a, T>(
     r: &Reader<'_, 'a, T>,
     ord: u64,
-    pages: &[LeafPage<'a>],
+    pages: &[LeafPage],
     inline: Option<Page<'a>>,
     mut out: T,
 ) -> Result<T, Problem> {
     if let Some(page) = inline {
-        read_page(r, Ok((page, ord, LeafPage::NONE)), &mut out)?;
+        read_page(r, Ok((page, ord, LeafPage::NONE)), &mut None, &mut out)?;
     }
     // A page none of whose elements is wanted is neither loaded nor read (nor checked: a caller
     // that leaves elements out has read them before). The pages kept, each with its first
@@ -97,7 +98,7 @@ fn chunk<'a, T>(
 
 /// Reads `pages` (each with its first position) into `out`, loading ahead what the reader
 /// touches.
-fn read_pages<'a, T>(r: &Reader<'_, 'a, T>, pages: &[(LeafPage<'a>, u64)], out: &mut T) -> Result<(), Problem> {
+fn read_pages<'a, T>(r: &Reader<'_, 'a, T>, pages: &[(LeafPage, u64)], out: &mut T) -> Result<(), Problem> {
     let (view, touch) = (r.view, r.touch);
     // Without loading ahead, every element costs a dependent miss: the CPU's own prefetcher stops
     // at page boundaries, and each element is found through the table. Loading ahead in two
@@ -134,8 +135,9 @@ fn read_pages<'a, T>(r: &Reader<'_, 'a, T>, pages: &[(LeafPage<'a>, u64)], out: 
             }
         })
     });
+    let mut parent = None;
     for page in fetched {
-        read_page(r, page, out)?;
+        read_page(r, page, &mut parent, out)?;
     }
     Ok(())
 }
@@ -143,14 +145,16 @@ fn read_pages<'a, T>(r: &Reader<'_, 'a, T>, pages: &[(LeafPage<'a>, u64)], out: 
 /// Reads the wanted elements of one page (with its first position) into `out`.
 fn read_page<'a, T>(
     r: &Reader<'_, 'a, T>,
-    page: Result<(Page<'a>, u64, LeafPage<'a>), Problem>,
+    page: Result<(Page<'a>, u64, LeafPage), Problem>,
+    parent: &mut Option<(u32, Page<'a>)>,
     out: &mut T,
 ) -> Result<(), Problem> {
     let (page, first, listed) = page?;
-    // Its first key must be the key naming it, whichever elements are wanted.
-    if page.count > 0 && listed.named.is_some() {
+    // Its first key must be the key of the branch element naming it, whichever elements are
+    // wanted (the line is loaded for them anyway).
+    if page.count > 0 {
         let e = page.leaf_elem(0)?;
-        if let Some(p) = listed.first_key_problem(e.key, page.offset_of(e.key)) {
+        if let Some(p) = r.leaves.first_key_problem(r.view, &listed, (e.key, page.offset_of(e.key)), parent) {
             return Err(p);
         }
     }
@@ -182,7 +186,7 @@ pub fn scan_elements<'a, T: Send>(
     each: &(dyn Fn(&mut T, Element<'a>) -> Result<(), Problem> + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
 ) -> Result<(), Problem> {
-    let reader = Reader { view, touch, only, each };
+    let reader = Reader { view, leaves, touch, only, each };
     if let Some(page) = leaves.inline {
         return sink(chunk(&reader, 0, &[], Some(page), fresh())?);
     }
