@@ -173,3 +173,17 @@ fn the_headline_counts_warnings_and_a_file_that_is_not_etcd_says_so() {
     let t = String::from_utf8_lossy(&out.stdout);
     assert!(t.lines().next().unwrap().ends_with("OK: no problems") && !t.contains("not an etcd"), "{t}");
 }
+
+#[test]
+fn bytes_appended_are_named_by_page_and_offset() {
+    // Review 36b: trailing_bytes gave its byte offset with "page": null.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let end = d.len();
+    assert_eq!(end % PS, 0);
+    d.extend_from_slice(&[0x5a; 100]);
+    let (code, v) = json(&[], &write(&tmp, "appended.db", &d));
+    assert_eq!(code, Some(1), "{v}");
+    let p = v["problems"].as_array().unwrap().iter().find(|p| p["kind"] == "trailing_bytes").expect("told");
+    assert_eq!((p["page"].as_u64(), p["offset"].as_u64()), (Some((end / PS) as u64), Some(end as u64)), "{p}");
+}

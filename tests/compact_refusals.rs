@@ -49,6 +49,25 @@ fn safety_rules() {
 }
 
 #[test]
+fn a_dst_in_a_missing_folder_is_told_as_such() {
+    // Review 36a: the error named the temporary file it could not make there.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = common::path("k8s-0.005.snap.db", &tmp);
+    let missing = tmp.path().join("missing");
+    for cmd in ["compact", "salvage"] {
+        let out =
+            common::run(["--no-index", cmd, src.to_str().unwrap(), "-o", missing.join("out.db").to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains("no such folder") && err.contains("missing") && !err.contains(".boltscope-"),
+            "{cmd}: {err}"
+        );
+    }
+    assert!(!missing.exists());
+}
+
+#[test]
 fn revision_refusals_and_trailer_modes() {
     let tmp = tempfile::tempdir().unwrap();
     let src = common::path("k8s-0.005.member.db", &tmp);

@@ -165,6 +165,11 @@ fn place_file(dst: &Path, inputs: &[&Path], force: bool) -> Result<Place, Compac
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // Said of the folder, not of the temporary file that could not be made in it.
+    if !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        let why = format!("{}: no such folder to write the copy in", dir.display());
+        return Err(CompactError::Io(std::io::Error::new(std::io::ErrorKind::NotFound, why)));
+    }
     unfinished::remove_stale(&dir);
     let linked = std::fs::symlink_metadata(&dst).is_ok_and(|m| m.file_type().is_symlink());
     Ok(Place { target: Some(target), dir, linked })

@@ -109,5 +109,6 @@ fn tail_problem_of(view: &DbView<'_>, read_zeros: bool) -> Option<Problem> {
          `etcdutl snapshot restore` refuses it (snapshot missing hash) unless --skip-hash-check, \
          which restores the database pages and ignores these bytes"
     );
-    Some(Problem::new(ProblemKind::TrailingBytes, msg).offset(start as u64))
+    // Named by the page they would begin, as every problem with a place is.
+    Some(Problem::new(ProblemKind::TrailingBytes, msg).page(start as u64 / view.page_size.max(1)).offset(start as u64))
 }
