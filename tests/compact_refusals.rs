@@ -68,6 +68,19 @@ fn a_dst_in_a_missing_folder_is_told_as_such() {
 }
 
 #[test]
+fn a_file_cut_inside_its_meta_pages_is_told_cut_not_foreign() {
+    // Review 36a: salvage said neither meta page was valid; both are, the file ends before page 2.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("short.db");
+    std::fs::write(&src, &common::bytes("tiny-1.snap.db")[..5000]).unwrap();
+    let out =
+        common::run(["--no-index", "salvage", src.to_str().unwrap(), "-o", tmp.path().join("s.db").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cut short") && !err.contains("neither meta page"), "{err}");
+}
+
+#[test]
 fn revision_refusals_and_trailer_modes() {
     let tmp = tempfile::tempdir().unwrap();
     let src = common::path("k8s-0.005.member.db", &tmp);

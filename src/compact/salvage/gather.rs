@@ -57,9 +57,26 @@ fn carved<'a>(g: &Geometry<'a>, reached: &(dyn Fn(u64) -> bool + Sync)) -> Vec<K
     per_page.into_iter().flatten().collect()
 }
 
+/// Why no page of `data` can be read: a file cut inside its meta pages (both may be valid: what
+/// was cut is every page after them), or no bbolt file at all.
+fn no_geometry(data: &[u8]) -> Error {
+    match crate::bbolt::meta::Metas::read(data) {
+        Ok(m) => Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "holds {} bytes: its meta pages are readable, but it ends before page 2 (byte {}) where its \
+                 data would begin: cut short, nothing past the meta pages to salvage",
+                data.len(),
+                u64::from(m.page_size).saturating_mul(2)
+            ),
+        )),
+        Err(_) => Error::not_bbolt(),
+    }
+}
+
 /// Gathers what `data` holds; `src`/`dst` name the files in the report.
 pub fn gather<'a>(data: &'a [u8], src: &str, dst: &str) -> Result<Gathered<'a>, CompactError> {
-    let (g, found) = recover::geometry(data).ok_or(CompactError::Unreadable(Error::not_bbolt()))?;
+    let (g, found) = recover::geometry(data).ok_or_else(|| CompactError::Unreadable(no_geometry(data)))?;
     let mut report = SalvageReport::new(src.to_string(), dst.to_string(), super::report::Method::Salvage);
     report.page_size = g.page_size;
     report.byte_order = g.order;
