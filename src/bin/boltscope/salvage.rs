@@ -64,10 +64,10 @@ fn text(r: &SalvageReport) -> String {
             salvage::Method::Salvage => format!("{} from the tree, {} carved", grouped(v.from_tree), grouped(v.carved)),
         };
         match r.method {
-            // A copy says the entries of every bucket (etcdutl's TOTAL KEYS of the copy); its
-            // `revisions` count the key bucket's records, as a salvage's do.
+            // A copy says the entries of every bucket, nested ones included (as `compact` counts
+            // them); its `revisions` count the key bucket's records, as a salvage's do.
             salvage::Method::Copy => {
-                let n = r.dst_status.as_ref().map_or(v.recovered, |f| f.total_keys);
+                let n = r.entries_copied.unwrap_or(v.recovered);
                 format!("{} entries recovered (the tree reads whole: copied)", grouped(n))
             }
             salvage::Method::Salvage => format!("{} revisions recovered ({how})", grouped(v.recovered)),

@@ -199,6 +199,7 @@ pub fn run(job: &SalvageJob, progress: Progress) -> Result<SalvageReport, Compac
             (s.trailer, s.restorable, s.verified) = (r.trailer, r.trailer && r.etcd_meta, r.verified);
             s.etcd_meta = r.etcd_meta;
             (s.src_size, s.dst_size, s.dst_status) = (r.src_size, r.dst_size, Some(r.dst_status));
+            s.entries_copied = Some(r.entries);
             if r.src_problems_outside_tree > 0 {
                 s.notes.push(super::outside_note(&r.src, r.src_problems_outside_tree));
             }

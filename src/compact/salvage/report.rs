@@ -135,6 +135,9 @@ pub struct SalvageReport {
     pub verified: bool,
     /// The copy's etcdutl status figures.
     pub dst_status: Option<Figures>,
+    /// A copy's entries in every bucket, nested ones included, as `compact` counts them (etcdutl's
+    /// TOTAL KEYS in `dst_status` counts a nested bucket as one); `None` for a salvage.
+    pub entries_copied: Option<u64>,
     /// Source file size.
     pub src_size: u64,
     /// Destination file size.
@@ -169,6 +172,7 @@ impl SalvageReport {
             uncertain_keys_first: Vec::new(),
             buckets: Vec::new(),
             entries_unreadable: 0,
+            entries_copied: None,
             nested_buckets_left_out: 0,
             pages_skipped: Vec::new(),
             pages_skipped_total: 0,
