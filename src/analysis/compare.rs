@@ -181,7 +181,7 @@ pub fn compare(a: &DbView<'_>, b: &DbView<'_>, opt: &Options) -> Result<Comparis
     let reported = [ra, rb];
     let problems = [0, 1].map(|i| {
         let mut p: Vec<Problem> = reported[i].clone();
-        p.extend((broken[i] > 0).then(|| history::problem(broken[i], &compacted[i])));
+        p.extend((broken[i] > 0 && !compacted[i].unknown).then(|| history::problem(broken[i], &compacted[i])));
         p
     });
     Ok(Comparison { a: fa, b: fb, keys, relation, problems })

@@ -319,7 +319,7 @@ fn du_of_tree(view: &DbView<'_>, opt: &Options) -> Du {
         Acc::new(0)
     };
     let (mut problems, mut total) = (problems, total);
-    if acc.broken > 0 {
+    if acc.broken > 0 && !compacted.unknown {
         (total, complete) = (total + 1, false);
         problems.insert(0, history::problem(acc.broken, &compacted));
         problems.truncate(MAX_PROBLEMS);

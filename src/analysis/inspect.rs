@@ -178,9 +178,13 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
             // are withheld as for a record that cannot be read.
             let mut records_whole = records_whole;
             // Revisions missing above the compaction (a leaf lost whole): the same.
-            let hole =
-                info.as_ref().filter(|_| complete).and_then(|i| acc.continuity.problem(history::Compacted::of(i).upto));
+            let hole = info
+                .as_ref()
+                .filter(|i| complete && !i.compactions_unreadable)
+                .and_then(|i| acc.continuity.problem(history::Compacted::of(i).upto));
             // (The holes a v2 migration leaves are a warning: the figures stand.)
+            // Histories are judged against the compactions: not when they could not be read.
+            let broken = if info.as_ref().is_some_and(|i| i.compactions_unreadable) { 0 } else { broken };
             let broken_or_hole = broken > 0 || hole.as_ref().is_some_and(|p| !p.kind.is_warning());
             if let Some(p) = hole {
                 problem_total += 1;

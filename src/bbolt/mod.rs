@@ -11,6 +11,7 @@ pub mod carve;
 pub mod cursor;
 pub mod fold;
 pub mod freelist;
+mod increasing;
 pub mod meta;
 pub mod order;
 pub mod page;

@@ -6,7 +6,9 @@
 //! elements make a plausible branch (keys in order, children that are pages), else as a leaf; a
 //! damaged overflow count is cut to the pages the elements use; a header id that differs from
 //! the id the page was reached by is accepted when the rest of the header is sound; a branch
-//! element that cannot be read, or whose key is out of order, costs only its own subtree; leaf
+//! element that cannot be read costs only its own subtree; one whose key alone is out of order
+//! (the others agree, and its child is no other element's) has its child read within the keys
+//! around it, what it holds marked [`TolerantLeaf::stray`]; leaf
 //! elements are offered as [`Candidates`] for the caller to accept or not. What is never
 //! followed: a page already reached (a cycle, a page shared by two parents), an id outside the
 //! file or the high-water mark, a tree deeper than [`MAX_DEPTH`]. Every page is read once at most,
@@ -15,6 +17,7 @@
 use super::bitmap::Bitmap;
 use super::bucket::BucketRoot;
 use super::carve::{candidates, max_elements, Candidates, Geometry};
+use super::increasing::increasing;
 use super::page::{type_name, Page, BRANCH, LEAF};
 use super::walker::MAX_DEPTH;
 use crate::problem::{Problem, ProblemKind};
@@ -61,6 +64,10 @@ pub struct TolerantLeaf<'a> {
     /// leaf's first key), not the key of a neighbour: a leaf whose own element's key is damaged
     /// is read within its neighbours' keys.
     pub lower_named: bool,
+    /// Whether it was reached through a branch element whose key is out of order (or below
+    /// one): nothing vouches for that element's pointer, so what the leaf holds is judged as
+    /// found elsewhere, not as the tree's.
+    pub stray: bool,
 }
 
 impl TolerantLeaf<'_> {
@@ -85,6 +92,8 @@ enum Bad {
     /// can use, read within the keys of the sound elements around it (the key is what is damaged
     /// when the others agree).
     OutOfOrder(u64),
+    /// Its key is out of order and its child is a sound element's: the pointer is damaged too.
+    Shared(u64),
     /// Its child is a meta page or lies at or past the pages a tree can use.
     ChildOutOfBounds(u64),
 }
@@ -123,12 +132,12 @@ impl<'a> Reader<'a> {
         match root {
             BucketRoot::Inline(page) => {
                 let elems = candidates(&page, usize::from(page.count).min(max_elements(page.bytes.len() as u64)));
-                let l = TolerantLeaf { page, elems, lower: None, upper: None, lower_named: false };
+                let l = TolerantLeaf { page, elems, lower: None, upper: None, lower_named: false, stray: false };
                 if let Some(p) = leaf(&l) {
                     lost(LostRange::new(None, None, p));
                 }
             }
-            BucketRoot::Page(id) => self.node(id.0, (None, None, false), 0, leaf, lost),
+            BucketRoot::Page(id) => self.node(id.0, (None, None, false, false), 0, leaf, lost),
         }
     }
 
@@ -205,10 +214,15 @@ impl<'a> Reader<'a> {
                 Ok((e.key, e.child.0))
             })
             .collect();
-        let keys: Vec<(usize, &[u8])> =
-            elems.iter().enumerate().filter_map(|(i, e)| e.as_ref().ok().map(|(k, _)| (i, *k))).collect();
+        // Each with whether its key is its child's first key, as bbolt keeps it: a key that is
+        // not is the likelier damage when two runs are as long.
+        let keys: Vec<(usize, &[u8], bool)> = elems
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().ok().map(|&(k, c)| (i, k, self.first_key(c) == Some(k))))
+            .collect();
         let kept = increasing(&keys);
-        for (i, _) in keys {
+        for (i, _, _) in keys {
             if let (false, Ok((_, child))) = (kept.contains(&i), elems[i]) {
                 elems[i] = Err(Bad::OutOfOrder(child));
             }
@@ -236,10 +250,23 @@ impl<'a> Reader<'a> {
             ),
             Some(Bad::EmptyKey) => (ProblemKind::EmptyKey, "has an empty key".into()),
             Some(Bad::OutOfOrder(_)) => (ProblemKind::KeysOutOfOrder, "has a key out of order".into()),
+            Some(Bad::Shared(c)) => {
+                (ProblemKind::MultipleReferences, format!("has a key out of order and names page {c}, another's child"))
+            }
             Some(Bad::Unreadable(k)) => (k, "cannot be read".into()),
             None => (ProblemKind::ElementOutsidePage, "cannot be read".into()),
         };
         self.problem(kind, id, format!("branch page {id}: {what}; element {at} {why}"))
+    }
+
+    /// The first key of page `id` read as a branch or a leaf, if it reads.
+    fn first_key(&self, id: u64) -> Option<&'a [u8]> {
+        let p = self.g.page(id, 1)?;
+        match p.flags {
+            BRANCH => p.branch_elem(0).ok().map(|e| e.key),
+            LEAF => p.leaf_elem(0).ok().map(|e| e.key),
+            _ => None,
+        }
     }
 
     /// Whether a page of unknown type reads as a branch: every element sound, children pages of
@@ -251,12 +278,13 @@ impl<'a> Reader<'a> {
             && elems.iter().all(|e| e.is_ok_and(|(_, c)| self.g.has_own_header(c)))
     }
 
-    /// Reads the subtree of page `id`, whose keys lie in `lower..upper` (`named`: `lower` is the
+    /// Reads the subtree of page `id`, whose keys lie in `lower..upper` (`stray`: reached through
+    /// an element whose key is out of order; `named`: `lower` is the
     /// key of the element naming it).
     fn node(
         &mut self,
         id: u64,
-        (lower, upper, named): (Option<&'a [u8]>, Option<&'a [u8]>, bool),
+        (lower, upper, named, stray): (Option<&'a [u8]>, Option<&'a [u8]>, bool, bool),
         depth: u32,
         leaf: &mut OnLeaf<'_, 'a>,
         lost_: &mut dyn FnMut(LostRange<'a>),
@@ -286,15 +314,24 @@ impl<'a> Reader<'a> {
         };
         if !is_branch {
             let n = usize::from(page.count).min(max_elements(self.g.page_size));
-            let l = TolerantLeaf { elems: candidates(&page, n), page, lower, upper, lower_named: named };
+            let l = TolerantLeaf { elems: candidates(&page, n), page, lower, upper, lower_named: named, stray };
             if let Some(p) = leaf(&l) {
                 lost_(lost(lower, upper, p));
             }
             return;
         }
-        let elems = self.branch_elems(&page, lower, upper);
+        let mut elems = self.branch_elems(&page, lower, upper);
         let good: Vec<(usize, &'a [u8], u64)> =
             elems.iter().enumerate().filter_map(|(i, e)| e.ok().map(|(k, c)| (i, k, c))).collect();
+        // A child a sound element names too is that element's: the pointer of the element out of
+        // order is damaged as well, and is not followed.
+        for e in &mut elems {
+            if let Err(Bad::OutOfOrder(c)) = *e {
+                if good.iter().any(|g| g.2 == c) {
+                    *e = Err(Bad::Shared(c));
+                }
+            }
+        }
         if good.is_empty() && elems.iter().all(|e| lost_why(e).is_some()) {
             let msg = format!("branch page {id} has no element that can be read");
             return lost_(lost(lower, upper, self.problem(ProblemKind::EmptyBranch, id, msg)));
@@ -317,17 +354,25 @@ impl<'a> Reader<'a> {
             }
             for (i, e) in elems.iter().enumerate().take(to).skip(from) {
                 if let Err(Bad::OutOfOrder(child)) = *e {
-                    let msg = format!(
-                        "branch page {id}: element {i} has a key out of order; its child page {child} was read within \
-                         the keys of the elements around it"
-                    );
-                    self.repaired.push(self.problem(ProblemKind::KeysOutOfOrder, id, msg));
-                    self.node(child, (lo, hi, false), depth + 1, leaf, lost_);
+                    // Told as worked around only when all of it was read (the problems of what
+                    // was not are told as such).
+                    let mut whole = true;
+                    self.node(child, (lo, hi, false, true), depth + 1, leaf, &mut |l| {
+                        whole = false;
+                        lost_(l)
+                    });
+                    if whole {
+                        let msg = format!(
+                            "branch page {id}: element {i} has a key out of order; its child page {child} was read \
+                             within the keys of the elements around it, and what it holds judged as found elsewhere"
+                        );
+                        self.repaired.push(self.problem(ProblemKind::KeysOutOfOrder, id, msg));
+                    }
                 }
             }
             if let Some(&(i, key, child)) = good.get(j) {
                 let child_upper = good.get(j + 1).map_or(upper, |n| Some(n.1));
-                self.node(child, (Some(key), child_upper, true), depth + 1, leaf, lost_);
+                self.node(child, (Some(key), child_upper, true, stray), depth + 1, leaf, lost_);
                 from = i + 1;
             }
         }
@@ -344,47 +389,5 @@ fn lost_why(e: &BranchElem<'_>) -> Option<Bad> {
     match e {
         Ok(_) | Err(Bad::OutOfOrder(_)) => None,
         Err(b) => Some(*b),
-    }
-}
-
-/// The positions of a longest strictly increasing run (not necessarily contiguous) of `keys`,
-/// given in element order: patience sorting, O(n log n) (a branch page holds up to a few
-/// thousand elements). Ties between runs of one length go to the earliest elements.
-fn increasing(keys: &[(usize, &[u8])]) -> Vec<usize> {
-    // tails[l]: the index in `keys` ending the best run of length l + 1 found so far.
-    let mut tails: Vec<usize> = Vec::new();
-    let mut before: Vec<Option<usize>> = vec![None; keys.len()];
-    for (k, &(_, key)) in keys.iter().enumerate() {
-        let l = tails.partition_point(|&t| keys[t].1 < key);
-        before[k] = l.checked_sub(1).map(|p| tails[p]);
-        match tails.get_mut(l) {
-            Some(t) => *t = k,
-            None => tails.push(k),
-        }
-    }
-    let mut out = Vec::with_capacity(tails.len());
-    let mut at = tails.last().copied();
-    while let Some(k) = at {
-        out.push(keys[k].0);
-        at = before[k];
-    }
-    out.reverse();
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::increasing;
-
-    #[test]
-    fn the_longest_run_in_order_leaves_out_the_damaged_keys() {
-        let run = |keys: &[&[u8]]| increasing(&keys.iter().enumerate().map(|(i, k)| (i, *k)).collect::<Vec<_>>());
-        // The first key raised past all the others: it alone is out.
-        assert_eq!(run(&[b"z", b"b", b"c", b"d"]), [1, 2, 3]);
-        // One in the middle lowered, one raised.
-        assert_eq!(run(&[b"a", b"b", b"0", b"d", b"y", b"f", b"g"]), [0, 1, 3, 5, 6]);
-        // Equal keys are not in order: one of them is kept.
-        assert_eq!(run(&[b"a", b"a", b"b"]).len(), 2);
-        assert!(run(&[]).is_empty());
     }
 }

@@ -162,7 +162,7 @@ pub fn judge_gathered(view: &DbView<'_>, chunks: Vec<HistoryChunk>) -> Judged {
 /// from v2 leaves them.
 fn holes(chunks: &[Gathered], compacted: &Compacted) -> Option<Problem> {
     let seq = chunks.iter().fold(Continuity::default(), |s, g| s.join(g.seq));
-    seq.problem(compacted.upto)
+    seq.problem(compacted.upto).filter(|_| !compacted.unknown)
 }
 
 /// [`keep`] with passes sized to `budget` bytes each (at least one entry per pass).

@@ -113,7 +113,8 @@ fn hash_entries(
 /// The problem of revisions missing above the compaction, from a checked pass's continuity (or
 /// the warning that they are as a migration from v2 leaves them).
 fn holes(view: &DbView<'_>, seq: &Continuity) -> Option<Problem> {
-    seq.problem(super::history::Compacted::read(view).upto)
+    let compacted = super::history::Compacted::read(view);
+    seq.problem(compacted.upto).filter(|_| !compacted.unknown)
 }
 
 /// What `etcdutl hashkv` (3.6) reports.

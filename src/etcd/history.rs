@@ -26,6 +26,9 @@ pub struct Compacted {
     /// The larger of `finishedCompactRev` and `scheduledCompactRev` (0 when neither): records at
     /// or below it may be missing.
     pub upto: u64,
+    /// Whether the `meta` bucket could not be read for them ([`super::schema::compactions_unreadable`]):
+    /// then no judgement resting on them is made (no revision missing above them, no history).
+    pub unknown: bool,
 }
 
 impl Compacted {
@@ -35,7 +38,7 @@ impl Compacted {
     pub fn of(info: &super::schema::EtcdInfo) -> Compacted {
         let scheduled = info.scheduled_compact_revision;
         let finished = info.finished_compact_revision.unwrap_or(0).min(scheduled.unwrap_or(u64::MAX));
-        Compacted { finished, upto: finished.max(scheduled.unwrap_or(0)) }
+        Compacted { finished, upto: finished.max(scheduled.unwrap_or(0)), unknown: info.compactions_unreadable }
     }
 
     /// The compactions `view`'s `meta` bucket records (none for a file without one).
@@ -76,7 +79,7 @@ impl Judged {
     /// `check`'s problem for the broken histories, if any, naming the keys it knows (escaped as
     /// Go quotes bytes, so a key cannot forge a line).
     pub fn problem(&self) -> Option<crate::problem::Problem> {
-        if self.broken == 0 {
+        if self.broken == 0 || self.compacted.unknown {
             return None;
         }
         let mut p = problem(self.broken, &self.compacted);
@@ -278,8 +281,8 @@ mod tests {
         whole.broken(&c)
     }
 
-    const NONE: Compacted = Compacted { finished: 0, upto: 0 };
-    const AT_20: Compacted = Compacted { finished: 20, upto: 20 };
+    const NONE: Compacted = Compacted { finished: 0, upto: 0, unknown: false };
+    const AT_20: Compacted = Compacted { finished: 20, upto: 20, unknown: false };
 
     #[test]
     fn a_value_read_as_a_key_is_named_by_its_length() {
@@ -341,7 +344,7 @@ mod tests {
         // A tombstone exactly at the compaction is kept by newer servers.
         assert!(!broken(&[(20, true, false), (30, false, true)], AT_20));
         // An unfinished compaction at 20 (finished at 0) deleted only the oldest records.
-        let part = Compacted { finished: 0, upto: 20 };
+        let part = Compacted { finished: 0, upto: 20, unknown: false };
         assert!(!broken(&[(7, true, false), (9, false, true), (15, false, false), (25, false, false)], part));
     }
 

@@ -31,6 +31,7 @@ pub mod keyspace;
 pub mod keystate;
 pub mod leaves;
 pub mod live;
+mod meta_problems;
 pub mod mvcc;
 pub mod plan;
 pub mod proto;
@@ -108,7 +109,9 @@ pub fn key_fingerprint(k: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(k)
 }
 
-/// A hasher for keys that are already uniform fingerprints.
+/// A hasher for keys that are already uniform fingerprints: one multiply with a seed drawn once
+/// per process (a fingerprint is no secret: a crafted file could choose keys whose fingerprints
+/// share the bits a table indexes by, and make every insert walk one long chain).
 #[derive(Default)]
 pub struct Passthrough(u64);
 
@@ -122,7 +125,9 @@ impl Hasher for Passthrough {
         }
     }
     fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
+        // The product's high bits depend on every bit of the seeded low half; folded down.
+        let mixed = ((v as u64) ^ KeyHash::default().0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = mixed.rotate_left(32) ^ (v >> 64) as u64;
     }
 }
 

@@ -262,8 +262,8 @@ pub fn scan<'a, T: Send>(
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
 ) -> Result<Option<Problem>, Problem> {
     let seq = scan_in_order(view, &leaves(view, kb)?, Touch::Records, &|_| true, fresh, each, sink)?;
-    let compacted = super::history::Compacted::read(view).upto;
-    Ok(seq.problem(compacted))
+    let compacted = super::history::Compacted::read(view);
+    Ok(seq.problem(compacted.upto).filter(|_| !compacted.unknown))
 }
 
 /// [`scan`] over leaves already listed, loading ahead what `touch` says the caller reads, of the

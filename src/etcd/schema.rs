@@ -12,6 +12,8 @@ use crate::bbolt::page::LeafElem;
 use crate::bbolt::view::DbView;
 use crate::problem::{Problem, ProblemKind};
 
+pub use super::meta_problems::{compactions_unreadable, problems};
+
 /// What etcd keeps besides the MVCC store.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EtcdInfo {
@@ -21,6 +23,10 @@ pub struct EtcdInfo {
     /// compact), and at least 1 (an empty store starts at revision 1). A scheduled compaction
     /// never raises it: etcd resumes one at or below it and refuses one past it.
     pub current_revision: u64,
+    /// Whether the `meta` bucket could not be read for the compactions
+    /// ([`compactions_unreadable`]): judgements resting on them are withheld.
+    #[serde(skip)]
+    pub compactions_unreadable: bool,
     /// `meta/scheduledCompactRev`.
     pub scheduled_compact_revision: Option<u64>,
     /// `meta/finishedCompactRev`.
@@ -111,11 +117,11 @@ impl EtcdInfo {
     }
 }
 
-fn be_u64(v: &[u8]) -> Option<u64> {
+pub(super) fn be_u64(v: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(v.get(..8)?.try_into().ok()?))
 }
 
-fn text(v: &[u8]) -> String {
+pub(super) fn text(v: &[u8]) -> String {
     String::from_utf8_lossy(v).into_owned()
 }
 
@@ -130,7 +136,7 @@ fn entries<'a>(view: &DbView<'a>, name: &[u8]) -> Vec<LeafElem<'a>> {
     v
 }
 
-fn get<'a>(view: &DbView<'a>, b: Option<BucketRoot<'a>>, key: &[u8]) -> Option<&'a [u8]> {
+pub(super) fn get<'a>(view: &DbView<'a>, b: Option<BucketRoot<'a>>, key: &[u8]) -> Option<&'a [u8]> {
     let e = cursor::get(view, b?, key).ok()??;
     (!e.is_bucket()).then_some(e.value)
 }
@@ -147,18 +153,6 @@ pub fn is_etcd(view: &DbView<'_>) -> bool {
 pub fn newest_revision(view: &DbView<'_>) -> Result<Option<u64>, Problem> {
     let Some(kb) = cursor::top_bucket(view, KEY_BUCKET)? else { return Ok(None) };
     Ok(cursor::last(view, kb)?.and_then(|e| revision::main_of(e.key)))
-}
-
-/// Why the `meta` bucket cannot be read for the compaction revisions, if it cannot: then every
-/// judgement resting on them (which revisions a read may ask for, a revision missing above the
-/// compaction) is withheld, not made against no compaction.
-pub fn compactions_unreadable(view: &DbView<'_>) -> Option<Problem> {
-    let meta = match cursor::top_bucket(view, META_BUCKET) {
-        Ok(Some(m)) => m,
-        Ok(None) => return None,
-        Err(p) => return Some(p),
-    };
-    [SCHEDULED_COMPACT_REV, FINISHED_COMPACT_REV].into_iter().find_map(|k| cursor::get(view, meta, k).err())
 }
 
 /// Reads the small buckets. `last_revision` comes from the walk; [`attach_leases`] adds which
@@ -183,6 +177,7 @@ pub fn read_core(view: &DbView<'_>, last_revision: u64) -> EtcdInfo {
         term: get(view, meta, TERM).and_then(be_u64),
         storage_version: get(view, meta, STORAGE_VERSION).map(text),
         conf_state: get(view, meta, CONF_STATE).and_then(|v| serde_json::from_slice(v).ok()),
+        compactions_unreadable: compactions_unreadable(view).is_some(),
         ..EtcdInfo::default()
     };
     info.current_revision = last_revision.max(1).max(info.finished_compact_revision.unwrap_or(0));
@@ -303,65 +298,6 @@ impl LeaseTally {
         add(&mut info.leases.keys_with_missing_lease, self.missing_keys);
         info.leases.missing = self.missing.into_iter().map(|(l, n)| (super::ctl::lease_id(l), n)).collect();
     }
-}
-
-/// Problems with etcd's own records: `meta` entries that are not well-formed, a finished
-/// compaction past the scheduled one, and live keys whose lease is gone (warnings).
-pub fn problems(view: &DbView<'_>, info: &EtcdInfo) -> Vec<Problem> {
-    let mut out = Vec::new();
-    let meta = cursor::top_bucket(view, META_BUCKET).ok().flatten();
-    let name = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
-    // Named by the value's place in the file (an empty value: by the byte past its key).
-    let bad = |what: &str, why: String, v: &[u8]| {
-        Problem::new(ProblemKind::EtcdMetaMalformed, format!("meta/{what} {why}"))
-            .bucket(vec![name(META_BUCKET)])
-            .placed(view.place(v))
-    };
-    // What etcd 3.5.1 reads of them (confirmed on real etcd, fixtures/etcd-records): the first 8
-    // bytes of consistent_index and term, which `etcdutl snapshot restore` rewrites (so only a
-    // member's file started in place needs them); the first 8 and the 8 after the `_` of a
-    // compaction revision. Longer values and confState (not read by 3.5) stop nothing.
-    if !super::trailer::present(view.data.len()) {
-        for k in [CONSISTENT_INDEX, TERM] {
-            if let Some(v) = get(view, meta, k).filter(|v| v.len() < 8) {
-                out.push(bad(
-                    &name(k),
-                    format!("is {} bytes, not 8: etcd stops when it starts on this file", v.len()),
-                    v,
-                ));
-            }
-        }
-    }
-    for k in [SCHEDULED_COMPACT_REV, FINISHED_COMPACT_REV] {
-        if let Some(v) = get(view, meta, k).filter(|v| v.len() < revision::REV_LEN) {
-            let why = format!("is {} bytes, not a 17-byte revision: etcd stops when it starts on this file", v.len());
-            out.push(bad(&name(k), why, v));
-        }
-    }
-    if let Some(v) = get(view, meta, STORAGE_VERSION) {
-        let ok =
-            !v.is_empty() && v.iter().all(|b| b.is_ascii_digit() || *b == b'.') && v.split(|b| *b == b'.').count() >= 2;
-        if !ok {
-            out.push(bad("storageVersion", format!("{:?} is not a version", text(v)), v));
-        }
-    }
-    if let (Some(s), Some(f)) = (info.scheduled_compact_revision, info.finished_compact_revision) {
-        if f > s {
-            let at = get(view, meta, FINISHED_COMPACT_REV).unwrap_or_default();
-            out.push(bad("finishedCompactRev", format!("{f} is past scheduledCompactRev {s}"), at));
-        }
-    }
-    out.extend(super::startup::problems(view));
-    for (lease, n) in &info.leases.missing {
-        out.push(
-            Problem::new(
-                ProblemKind::LeaseMissing,
-                format!("{n} live key(s) are attached to lease {lease}, which the lease bucket does not hold"),
-            )
-            .bucket(vec![name(LEASE_BUCKET)]),
-        );
-    }
-    out
 }
 
 /// One warning per raised alarm, with what it means for a cluster restored from the file.

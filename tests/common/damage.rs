@@ -3,7 +3,8 @@
 //! itself, a child past the high-water mark, an element outside its page, bad page flags, a huge
 //! overflow count, keys out of order, a header id that differs, two parents for one page, an
 //! empty branch, a branch key that differs from its child, a first branch key raised past the
-//! others), meta pages (the newer one, both), a
+//! others, a branch key lowered between its neighbours, one raised naming the next one's child),
+//! meta pages (the newer one, both), a
 //! truncation, and random bit flips.
 
 #![allow(dead_code)]
@@ -80,6 +81,25 @@ pub fn one_page(name: &str, d: &mut [u8]) {
             let e = branch_elem(l.key_root, 0);
             let k = e + u32_at(d, e);
             d[k + 4..k + 8].copy_from_slice(&[0x5a, 0x5a, 0x5a, 0x5d]);
+        }
+        // Element 2's key set just above element 0's: below element 1's.
+        "branch key lowered between its neighbours" => {
+            let key = |d: &[u8], i: usize| {
+                let e = branch_elem(l.key_root, i);
+                e + u32_at(d, e)
+            };
+            let (k0, k2) = (key(d, 0), key(d, 2));
+            d.copy_within(k0..k0 + 17, k2);
+            d[k2 + 16] += 1;
+        }
+        // Element 1's key set just above element 2's, its child element 2's: pointer and key both.
+        "branch key raised, naming the next one's child" => {
+            let (e1, e2) = (branch_elem(l.key_root, 1), branch_elem(l.key_root, 2));
+            let (k1, k2) = (e1 + u32_at(d, e1), e2 + u32_at(d, e2));
+            d.copy_within(k2..k2 + 17, k1);
+            d[k1 + 16] += 1;
+            let child = u64_at(d, e2 + 8);
+            put_u64(d, e1 + 8, child);
         }
         "element outside its page" => {
             let e = leaf_elem(l.first_leaf, 1);
@@ -191,13 +211,15 @@ pub fn older_root(d: &[u8]) -> usize {
 }
 
 /// Every one-page damage class.
-pub const ONE_PAGE: [&str; 14] = [
+pub const ONE_PAGE: [&str; 16] = [
     "branch cycle",
     "child past the high-water mark",
     "two parents",
     "empty branch",
     "branch key differs from its child",
     "first branch key raised past the others",
+    "branch key lowered between its neighbours",
+    "branch key raised, naming the next one's child",
     "element outside its page",
     "bad page flags",
     "huge overflow",

@@ -192,13 +192,20 @@ impl SalvageReport {
 
     /// Records a skipped page or range.
     pub fn skipped(&mut self, bucket: &[u8], problem: Problem) {
+        // The problem names the bucket path once (a tree's own problems already carry it).
+        let problem = match problem.bucket.is_empty() {
+            true => problem.bucket(vec![String::from_utf8_lossy(bucket).into_owned()]),
+            false => problem,
+        };
+        // A leaf judged outside its range is lost by its range and by its records' (one problem).
+        let same = |p: &Problem| {
+            (p.kind, p.page, p.offset, &p.message) == (problem.kind, problem.page, problem.offset, &problem.message)
+        };
+        if self.pages_skipped.iter().any(same) {
+            return;
+        }
         self.pages_skipped_total += 1;
         if self.pages_skipped.len() < SKIPPED_SHOWN {
-            // The problem names the bucket path once (a tree's own problems already carry it).
-            let problem = match problem.bucket.is_empty() {
-                true => problem.bucket(vec![String::from_utf8_lossy(bucket).into_owned()]),
-                false => problem,
-            };
             self.pages_skipped.push(problem);
         }
     }

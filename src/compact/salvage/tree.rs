@@ -136,7 +136,7 @@ pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>
             (Some(lower), Some(first)) => leaf.lower_named && first.key != lower,
             _ => false,
         };
-        let outside = misplaced || got.iter().any(|rec| !leaf.in_bounds(rec.rev_key.bytes()));
+        let outside = leaf.stray || misplaced || got.iter().any(|rec| !leaf.in_bounds(rec.rev_key.bytes()));
         // Records out of order within the leaf (a damaged element header pointing at another
         // element's record, which `check` calls keys out of order): each reads well, but the record
         // the damaged element pointed at is unread somewhere in this page.

@@ -1,0 +1,93 @@
+//! What `check` holds etcd's own records to beside the `key` bucket: `meta` entries that are not
+//! well-formed (etcd stops on them), a finished compaction past the scheduled one, records of the
+//! small buckets etcd cannot read, live keys whose lease is gone (warnings).
+
+use super::meta_keys::{CONSISTENT_INDEX, FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV, STORAGE_VERSION, TERM};
+use super::schema::{get, text, EtcdInfo};
+use super::{revision, LEASE_BUCKET, META_BUCKET};
+use crate::bbolt::cursor;
+use crate::bbolt::view::DbView;
+use crate::problem::{Problem, ProblemKind};
+
+/// Why the `meta` bucket cannot be read for the compaction revisions, if it cannot: then every
+/// judgement resting on them (which revisions a read may ask for, a revision missing above the
+/// compaction) is withheld, not made against no compaction.
+pub fn compactions_unreadable(view: &DbView<'_>) -> Option<Problem> {
+    let meta = match cursor::top_bucket(view, META_BUCKET) {
+        Ok(Some(m)) => m,
+        Ok(None) => return None,
+        Err(p) => return Some(p),
+    };
+    [SCHEDULED_COMPACT_REV, FINISHED_COMPACT_REV].into_iter().find_map(|k| match cursor::get(view, meta, k) {
+        Err(p) => Some(p),
+        // A value too short for a revision: etcd stops on it (the error `problems` tells).
+        Ok(Some(e)) if !e.is_bucket() && e.value.len() < revision::REV_LEN => Some(short_revision(view, k, e.value)),
+        Ok(_) => None,
+    })
+}
+
+/// The problem of `meta/key`, whose value `v` is too short for a revision.
+fn short_revision(view: &DbView<'_>, key: &[u8], v: &[u8]) -> Problem {
+    let why = format!("is {} bytes, not a 17-byte revision: etcd stops when it starts on this file", v.len());
+    Problem::new(ProblemKind::EtcdMetaMalformed, format!("meta/{} {why}", text(key)))
+        .bucket(vec![text(META_BUCKET)])
+        .placed(view.place(v))
+}
+
+/// Problems with etcd's own records: `meta` entries that are not well-formed, a finished
+/// compaction past the scheduled one, and live keys whose lease is gone (warnings).
+pub fn problems(view: &DbView<'_>, info: &EtcdInfo) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let meta = cursor::top_bucket(view, META_BUCKET).ok().flatten();
+    let name = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
+    // Named by the value's place in the file (an empty value: by the byte past its key).
+    let bad = |what: &str, why: String, v: &[u8]| {
+        Problem::new(ProblemKind::EtcdMetaMalformed, format!("meta/{what} {why}"))
+            .bucket(vec![name(META_BUCKET)])
+            .placed(view.place(v))
+    };
+    // What etcd 3.5.1 reads of them (confirmed on real etcd, fixtures/etcd-records): the first 8
+    // bytes of consistent_index and term, which `etcdutl snapshot restore` rewrites (so only a
+    // member's file started in place needs them); the first 8 and the 8 after the `_` of a
+    // compaction revision. Longer values and confState (not read by 3.5) stop nothing.
+    if !super::trailer::present(view.data.len()) {
+        for k in [CONSISTENT_INDEX, TERM] {
+            if let Some(v) = get(view, meta, k).filter(|v| v.len() < 8) {
+                out.push(bad(
+                    &name(k),
+                    format!("is {} bytes, not 8: etcd stops when it starts on this file", v.len()),
+                    v,
+                ));
+            }
+        }
+    }
+    for k in [SCHEDULED_COMPACT_REV, FINISHED_COMPACT_REV] {
+        if let Some(v) = get(view, meta, k).filter(|v| v.len() < revision::REV_LEN) {
+            out.push(short_revision(view, k, v));
+        }
+    }
+    if let Some(v) = get(view, meta, STORAGE_VERSION) {
+        let ok =
+            !v.is_empty() && v.iter().all(|b| b.is_ascii_digit() || *b == b'.') && v.split(|b| *b == b'.').count() >= 2;
+        if !ok {
+            out.push(bad("storageVersion", format!("{:?} is not a version", text(v)), v));
+        }
+    }
+    if let (Some(s), Some(f)) = (info.scheduled_compact_revision, info.finished_compact_revision) {
+        if f > s {
+            let at = get(view, meta, FINISHED_COMPACT_REV).unwrap_or_default();
+            out.push(bad("finishedCompactRev", format!("{f} is past scheduledCompactRev {s}"), at));
+        }
+    }
+    out.extend(super::startup::problems(view));
+    for (lease, n) in &info.leases.missing {
+        out.push(
+            Problem::new(
+                ProblemKind::LeaseMissing,
+                format!("{n} live key(s) are attached to lease {lease}, which the lease bucket does not hold"),
+            )
+            .bucket(vec![name(LEASE_BUCKET)]),
+        );
+    }
+    out
+}
