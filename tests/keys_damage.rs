@@ -532,17 +532,7 @@ fn no_answer_tells_every_problem_check_finds_with_where_it_lies() {
     let f = tmp.path().join("oob.db");
     std::fs::write(&f, &d).unwrap();
     let f = f.to_str().unwrap();
-    let check = common::run(["--no-index", "check", "-w", "json", f]);
-    let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
-    let wanted: Vec<String> = v["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["severity"] == "error")
-        .map(|p| {
-            format!("{}: {} (byte offset {})", p["kind"].as_str().unwrap(), p["message"].as_str().unwrap(), p["offset"])
-        })
-        .collect();
+    let wanted = check_errors(f);
     assert!(!wanted.is_empty() && wanted[0].contains("referenced by page"), "{wanted:?}");
     for (args, err) in no_answers(f) {
         for w in &wanted {
