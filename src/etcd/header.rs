@@ -82,13 +82,13 @@ impl Store {
     /// entry cannot be reached is a problem.
     pub fn read(view: &DbView<'_>) -> Result<Store, Problem> {
         let last = schema::newest_revision(view)?.unwrap_or(0);
+        let info = schema::read_core(view, last);
         // The compactions decide every answer (which revisions a read may ask for, which records
         // etcd keeps): a `meta` bucket that cannot be read for them gives none, rather than one
         // guessed from no compaction.
-        if let Some(p) = schema::compactions_unreadable(view) {
+        if let Some(p) = schema::compactions_unreadable(view).filter(|_| info.compactions_unreadable) {
             return Err(p);
         }
-        let info = schema::read_core(view, last);
         let (head, compacted) = (info.current_revision, info.store_compaction());
         let mut ids: Vec<u64> = info.members.iter().filter_map(|m| u64::from_str_radix(&m.id, 16).ok()).collect();
         ids.sort_unstable();

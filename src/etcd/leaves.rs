@@ -55,10 +55,7 @@ impl<'a> Leaves<'a> {
     ) -> Option<Problem> {
         let page = match parent {
             Some((i, p)) if *i == l.parent => p,
-            _ => {
-                let id = *self.parents.get(usize::try_from(l.parent).ok()?)?;
-                &parent.insert((l.parent, view.page(id).ok()?)).1
-            }
+            _ => &parent.insert((l.parent, parent_page(view, &self.parents, l.parent)?)).1,
         };
         let named = page.branch_elem(usize::from(l.elem)).ok()?.key;
         branch_key_problem(named, first, l.id, "leaf", at)
@@ -67,8 +64,12 @@ impl<'a> Leaves<'a> {
 
 /// The key of element `elem` of the branch page counted `parent` in `parents` (none for the root).
 fn named<'a>(view: &DbView<'a>, parents: &[PageId], parent: u32, elem: u16) -> Option<&'a [u8]> {
-    let id = *parents.get(usize::try_from(parent).ok()?)?;
-    Some(view.page(id).ok()?.branch_elem(usize::from(elem)).ok()?.key)
+    Some(parent_page(view, parents, parent)?.branch_elem(usize::from(elem)).ok()?.key)
+}
+
+/// The branch page counted `parent` in `parents` (none for the root, `u32::MAX`).
+fn parent_page<'a>(view: &DbView<'a>, parents: &[PageId], parent: u32) -> Option<Page<'a>> {
+    view.page(*parents.get(usize::try_from(parent).ok()?)?).ok()
 }
 
 /// The problem of a page `id` whose first key `first` (at file offset `at`) is not `named`, the

@@ -53,8 +53,8 @@ impl RecordCheck {
     /// Checks the records of `view` when it is an etcd file.
     pub fn for_view(view: &DbView<'_>) -> RecordCheck {
         let enabled = schema::is_etcd(view);
-        let compacted = if enabled { super::history::Compacted::read(view).upto } else { 0 };
-        let known = enabled && schema::compactions_unreadable(view).is_none();
+        let c = if enabled { super::history::Compacted::read(view) } else { Default::default() };
+        let (compacted, known) = (c.upto, enabled && !c.unknown);
         RecordCheck {
             enabled,
             records: true,
