@@ -19,9 +19,12 @@ pub mod du;
 pub mod keys;
 mod open;
 pub mod path;
+mod row;
 mod sealed;
 
 pub use open::{OpenError, OpenErrorKind};
+use row::failure_key;
+pub use row::{Failure, Finding, HistoryRow};
 
 use crate::bbolt::meta::{meta_structs, Metas};
 use crate::etcd::trailer;
@@ -66,42 +69,6 @@ pub fn identity(path: &Path, data: &[u8]) -> Option<Identity> {
     h.update(md.ino().to_le_bytes());
     h.update(md.dev().to_le_bytes());
     Some(Identity(h.finalize().into()))
-}
-
-/// One analysis of one file, as `history` shows it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct HistoryRow {
-    /// The path as given, made absolute, as the index names it ([`path::key`]: the path itself
-    /// when it is UTF-8, exact for any bytes; [`path::display`] shows it).
-    pub path: String,
-    /// When, in seconds since the Unix epoch.
-    pub analysed_at: u64,
-    /// The command (`status`, `inspect`, `check`, `scan`, `trend`, `du`).
-    pub command: String,
-    /// File size.
-    pub file_size: u64,
-    /// `hwm * pageSize`.
-    pub total_size: Option<u64>,
-    /// etcd revision.
-    pub revision: Option<u64>,
-    /// etcdutl's HASH, hex.
-    pub hash: Option<String>,
-    /// Size in use.
-    pub in_use: Option<u64>,
-    /// Free / total.
-    pub fragmentation: Option<f64>,
-    /// `ok`, or what was wrong.
-    pub verdict: String,
-}
-
-impl HistoryRow {
-    /// Whether the analysis found the file sound: `ok` (with warnings or not), status's `not
-    /// verified (...)`, or only a gate failed (`check`'s quota or alarm gates: the file itself is
-    /// sound). A row without a size (an unreadable file) or with problems is not.
-    pub fn found_no_problem(&self) -> bool {
-        let v = self.verdict.as_str();
-        self.total_size.is_some() && (v.starts_with("ok") || v.starts_with("not verified") || v == "gate failed")
-    }
 }
 
 /// Where the index lives: `--index`, `$BOLTSCOPE_INDEX`, `$XDG_CACHE_HOME/boltscope/index.redb`,
@@ -324,28 +291,45 @@ impl Index {
         })
     }
 
-    /// Stores a result and a history row (when given) in one transaction. With `forget`, every
-    /// result and the key index stored under that identity are removed first: an analysis that
-    /// found problems leaves no earlier answer about the same file standing (a `scan` or a warm
-    /// `get` after a failed `check` reads the file again).
+    /// Stores a result and a history row (when given) in one transaction. An analysis that found
+    /// problems ([`Finding::Problems`]) first removes every result and the key index stored under
+    /// that identity, so no earlier answer about the same file stands (a `scan` or a warm `get`
+    /// after a failed `check` reads the file again), and, when its row says the file itself is
+    /// unsound (not only a gate failed), marks the identity as failed ([`Index::failure`]).
     pub fn put(
         &self,
-        forget: Option<&Identity>,
+        finding: Finding<'_>,
         key: Option<&[u8]>,
         value: &[u8],
         row: Option<&HistoryRow>,
     ) -> Result<(), String> {
         let w = self.writer()?;
+        let mark = match (finding, row) {
+            (Finding::Problems(id), Some(r)) if !r.found_no_problem() => {
+                serde_json::to_vec(&Failure::of(r)).ok().map(|v| (id, v))
+            }
+            _ => None,
+        };
         guard("write", || {
             let tx = w.db()?.begin_write().map_err(e)?;
-            if let Some(id) = forget {
+            if let Finding::Problems(id) = finding {
                 keys::table::forget(&tx, id)?;
             }
             {
                 let mut t = tx.open_table(RESULTS).map_err(e)?;
-                if let Some(id) = forget {
-                    let end = crate::etcd::range::prefix_end(&id.0);
-                    t.retain_in::<&[u8], _>(id.0.as_slice()..end.as_slice(), |_, _| false).map_err(e)?;
+                match finding {
+                    Finding::Problems(id) => {
+                        let end = crate::etcd::range::prefix_end(&id.0);
+                        t.retain_in::<&[u8], _>(id.0.as_slice()..end.as_slice(), |_, _| false).map_err(e)?;
+                    }
+                    Finding::CheckedClean(id) => {
+                        t.remove(failure_key(id).as_slice()).map_err(e)?;
+                    }
+                    Finding::Nothing => {}
+                }
+                if let Some((id, v)) = &mark {
+                    let k = failure_key(id);
+                    t.insert(k.as_slice(), seal(&k, v).as_slice()).map_err(e)?;
                 }
                 if let Some(k) = key {
                     t.insert(k, seal(k, value).as_slice()).map_err(e)?;
@@ -356,6 +340,15 @@ impl Index {
             }
             tx.commit().map_err(e)
         })
+    }
+
+    /// The last analysis that found problems in the file of this identity, unless a clean `check`
+    /// of it came after: commands that do not judge the whole file themselves (`get`, `log`,
+    /// `dump`, `hashkv` do not hash the trailer) tell it, so a file `check` failed is never
+    /// answered for as sound. `None` too when the index cannot be read.
+    pub fn failure(&self, id: &Identity) -> Option<Failure> {
+        let v = self.get(&failure_key(id)).ok()??;
+        serde_json::from_slice(&v).ok()
     }
 
     /// History rows for these paths (all when empty), by path then time.

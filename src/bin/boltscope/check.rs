@@ -269,7 +269,7 @@ pub fn run(args: &CheckArgs, ix: &Ix) -> Verdict {
             row.hash = r.hash.clone();
             row.in_use = s.in_use;
             row.fragmentation = s.fragmentation;
-            ix.store::<()>(id, "check", None, &row);
+            ix.store::<()>(id, crate::index::CHECK_TAG, None, &row);
         }
         match args.write_out {
             TableJson::Table => out.push_str(&table(&name, r, torn)),

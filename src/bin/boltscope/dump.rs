@@ -42,6 +42,8 @@ pub struct DumpArgs {
     /// Decoding and Secrets.
     #[command(flatten)]
     pub value: ValueArgs,
+    #[command(flatten)]
+    pub hash: keyread::HashArgs,
 }
 
 /// Appends the record of one entry as JSON text (fields in a fixed order, `key` first), written
@@ -136,7 +138,7 @@ fn write_record(a: &DumpArgs, buf: &mut Vec<u8>, e: &Entry<'_>, withheld: &Atomi
 }
 
 /// Runs `dump`.
-pub fn run(a: &DumpArgs, _ix: &Ix) -> Verdict {
+pub fn run(a: &DumpArgs, ix: &Ix) -> Verdict {
     let path = a.file.as_path();
     let range = a.prefix.as_ref().map_or_else(KeyRange::all, |p| KeyRange::prefix(p.as_bytes()));
     let file = match input::open(path) {
@@ -169,8 +171,9 @@ pub fn run(a: &DumpArgs, _ix: &Ix) -> Verdict {
         keyread::emit(&mut out, buf)
     });
     let flushed = out.flush();
-    let res = res.map(|judged| (judged, keyread::file_issues(data, None)));
+    let res = res.map(|judged| (judged, keyread::file_issues(data, None, a.hash)));
     keyread::streamed(path, data, &stamp, res, flushed, &withheld)
+        .max(keyread::tell_remembered(path, ix.failure(path, data)))
 }
 
 #[cfg(test)]

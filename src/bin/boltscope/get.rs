@@ -85,6 +85,8 @@ pub struct GetArgs {
     /// Decoding and Secrets.
     #[command(flatten)]
     pub value: ValueArgs,
+    #[command(flatten)]
+    pub hash: keyread::HashArgs,
 }
 
 /// The request, checked as etcdctl checks it (same messages, same order).
@@ -392,8 +394,10 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
         if !stable {
             return keyread::torn(path);
         }
-        let issues = beside.issues(data, a.meta);
+        let issues = beside.issues(data, a.meta, a.hash);
         keyread::remember(ix, path, data, collected, &issues);
-        return keyread::judged(path, &judged).max(keyread::tell_file_issues(path, &issues));
+        return keyread::judged(path, &judged)
+            .max(keyread::tell_file_issues(path, &issues))
+            .max(keyread::tell_remembered(path, ix.failure(path, data)));
     }
 }

@@ -27,6 +27,8 @@ pub struct HashkvArgs {
     /// Output format, as etcdutl's `-w`.
     #[arg(short = 'w', long = "write-out", value_enum, default_value_t = HashFormat::Simple)]
     pub write_out: HashFormat,
+    #[command(flatten)]
+    pub hash: keyread::HashArgs,
 }
 
 /// `-w` values.
@@ -45,7 +47,7 @@ pub enum HashFormat {
 }
 
 /// Runs `hashkv`.
-pub fn run(a: &HashkvArgs, _ix: &Ix) -> Verdict {
+pub fn run(a: &HashkvArgs, ix: &Ix) -> Verdict {
     let format = match a.write_out {
         HashFormat::Simple => Format::Simple,
         HashFormat::Table => Format::Table,
@@ -68,17 +70,20 @@ pub fn run(a: &HashkvArgs, _ix: &Ix) -> Verdict {
             HashError::Rev(r) => Failure::Etcd(r.mvcc().to_string()),
             HashError::Unreadable(p) => Failure::Damaged(p),
         });
-        Ok(hashed.map(|(h, judged)| (h, judged, keyread::file_issues(data, None))))
+        let remembered = ix.failure(&a.file, data);
+        Ok(hashed.map(|(h, judged)| (h, judged, keyread::file_issues(data, None, a.hash), remembered)))
     });
     match res {
         Err(e) => keyread::fail(&a.file, &Failure::Unreadable(e)),
         Ok((Err(f), _)) => keyread::fail(&a.file, &f),
-        Ok((Ok((h, judged, file)), torn)) => {
+        Ok((Ok((h, judged, file, remembered)), torn)) => {
             out!("{}", hashkv::render(&h, format));
             if torn {
                 return keyread::torn(&a.file);
             }
-            keyread::judged(&a.file, &judged).max(keyread::tell_file_issues(&a.file, &file))
+            keyread::judged(&a.file, &judged)
+                .max(keyread::tell_file_issues(&a.file, &file))
+                .max(keyread::tell_remembered(&a.file, remembered))
         }
     }
 }

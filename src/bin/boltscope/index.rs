@@ -3,9 +3,12 @@
 
 use crate::cli::Cli;
 use boltscope::error::Error;
-use boltscope::index::{self as cache, HistoryRow, Identity, Index};
+use boltscope::index::{self as cache, Finding, HistoryRow, Identity, Index};
 use boltscope::input;
 use std::path::Path;
+
+/// The tag of `check`'s rows: a clean `check` clears a failure marked earlier.
+pub const CHECK_TAG: &str = "check";
 
 /// The index of this run, if usable.
 pub struct Ix {
@@ -107,16 +110,32 @@ impl Ix {
     /// Remembers a result (when given) and adds a history row.
     pub fn store<T: serde::Serialize>(&self, id: &Identity, tag: &str, value: Option<&T>, row: &HistoryRow) {
         // An analysis that found problems leaves no earlier answer standing (`ok`, `ok, N
-        // warning(s)` and status's `not verified (...)` found none).
+        // warning(s)` and status's `not verified (...)` found none), and marks the file as failed
+        // when the file itself is unsound; a clean `check` clears that mark.
         let clean = ["ok", "not verified"].iter().any(|v| row.verdict.starts_with(v));
-        self.put(id, tag, value, (!clean).then_some(id), Some(row));
+        let finding = match (clean, tag) {
+            (false, _) => Finding::Problems(id),
+            (true, CHECK_TAG) => Finding::CheckedClean(id),
+            (true, _) => Finding::Nothing,
+        };
+        self.put(id, tag, value, finding, Some(row));
     }
 
     /// Remembers a result with no history row: an analysis of the tree of a meta page asked for
     /// (`--meta N`, what the file held a transaction earlier) answers a question about that tree,
     /// not the file's verdict, which only a read of the file as etcd reads it gives.
     pub fn remember<T: serde::Serialize>(&self, id: &Identity, tag: &str, value: &T) {
-        self.put(id, tag, Some(value), None, None);
+        self.put(id, tag, Some(value), Finding::Nothing, None);
+    }
+
+    /// What an analysis recorded in the index found wrong with this very file (same identity),
+    /// unless a clean `check` came after; never with `--refresh`, which asks for a fresh read.
+    pub fn failure(&self, path: &Path, data: &[u8]) -> Option<cache::Failure> {
+        let (ix, id, refresh) = self.keyed(path, data)?;
+        if refresh {
+            return None;
+        }
+        ix.failure(&id)
     }
 
     fn put<T: serde::Serialize>(
@@ -124,12 +143,12 @@ impl Ix {
         id: &Identity,
         tag: &str,
         value: Option<&T>,
-        forget: Option<&Identity>,
+        finding: Finding<'_>,
         row: Option<&HistoryRow>,
     ) {
         let v = value.and_then(|v| serde_json::to_vec(v).ok());
         let k = key(id, tag);
-        self.write(|ix| ix.put(forget, v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row));
+        self.write(|ix| ix.put(finding, v.as_ref().map(|_| k.as_slice()), v.as_deref().unwrap_or_default(), row));
     }
 
     /// Reads `path` as [`input::read_consistent`] does, and records a file that cannot be read
@@ -153,7 +172,7 @@ impl Ix {
         if size.is_none() && !ix.knows(&row.path) {
             return;
         }
-        self.write(|ix| ix.put(None, None, &[], Some(&row)));
+        self.write(|ix| ix.put(Finding::Nothing, None, &[], Some(&row)));
     }
 
     /// Remembers a `du` report's groups for `history --resources`.

@@ -12,7 +12,7 @@ use boltscope::etcd::history::Judged;
 use boltscope::etcd::proto::Kv;
 use boltscope::etcd::range::KeyRange;
 use boltscope::etcd::scan;
-use boltscope::etcd::schema;
+use boltscope::etcd::{schema, trailer};
 use boltscope::index::keys::{self, KeyRevisions};
 use boltscope::index::Identity;
 use boltscope::k8s::{self, secret, DecodeOptions};
@@ -30,6 +30,18 @@ pub enum ObjectFormat {
     Json,
     /// YAML.
     Yaml,
+}
+
+/// `--check-hash`, for the commands that answer from the `key` bucket.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct HashArgs {
+    /// Also verify the sha256 trailer `etcdctl snapshot save` appends: a mismatch fails the answer
+    /// (exit 1), as it fails `check`. One SHA-256 pass over the whole file (about a second per GB
+    /// on one core, many times the answer's own time), so not done unless asked; a failure a
+    /// recorded `check`, `status`, `inspect`, `scan` or `du` found in this very file is told
+    /// either way (not with --no-index or --refresh).
+    #[arg(long)]
+    pub check_hash: bool,
 }
 
 /// `--decode`, `-o`, `--show-secrets`.
@@ -271,10 +283,11 @@ pub fn streamed(
 /// past it that are not whole pages nor a sha256 trailer (a snapshot whose trailer was cut, or
 /// with bytes appended: `etcdutl snapshot restore` refuses it). Whole pages past the high-water
 /// mark pass unread (a member file's slack, which `check` reads for zeros: it can be a gigabyte),
-/// and the trailer's hash is not verified (a SHA-256 of the whole file: `check` does both). With
+/// and the trailer's hash is verified only with `--check-hash` (a SHA-256 of the whole file:
+/// `check` does both). With
 /// `--meta N` (a transaction read deliberately) the meta pages' problems are told as without it,
 /// as `check --meta N` reports them.
-pub fn file_issues(data: &[u8], meta: Option<u8>) -> Vec<Problem> {
+pub fn file_issues(data: &[u8], meta: Option<u8>, hash: HashArgs) -> Vec<Problem> {
     let view = match meta {
         None => DbView::new(data),
         Some(m) => DbView::with_meta(data, usize::from(m)),
@@ -285,7 +298,30 @@ pub fn file_issues(data: &[u8], meta: Option<u8>) -> Vec<Problem> {
     let mut found = view.file_problems();
     found.extend(boltscope::etcd::startup::beside_key_problems(&view));
     found.extend(boltscope::etcd::trailer::tail_shape_problem(&view));
+    found.extend(trailer_issue(&view, hash));
     found
+}
+
+/// The trailer's mismatch, when `--check-hash` asks for it and the file has a trailer.
+fn trailer_issue(view: &DbView<'_>, hash: HashArgs) -> Option<Problem> {
+    let t = hash.check_hash.then(|| trailer::verify(view.data)).flatten()?;
+    trailer::mismatch(view, &t)
+}
+
+/// Tells a failure the index remembers for this very file ([`Ix::failure`]), after the answer:
+/// exit 1. A file `check` failed is never answered for as sound, though the key readers do not
+/// hash its trailer unless asked.
+pub fn tell_remembered(path: &Path, remembered: Option<boltscope::index::Failure>) -> Verdict {
+    let Some(f) = remembered else { return Verdict::Clean };
+    errln!(
+        "boltscope: {}: `{}` found {} in this very file (the index remembers it: the same size, meta pages, \
+         trailer, inode and mtime); the answer is what its tree holds (`boltscope check` tells what; \
+         --refresh answers without what the index remembers)",
+        path.display(),
+        f.command,
+        f.verdict
+    );
+    Verdict::Problems
 }
 
 /// Tells [`file_issues`] after the answer: exit 1 when there are any.
@@ -311,10 +347,11 @@ pub enum Beside {
 impl Beside {
     /// What `check` fails the file for beside the `key` bucket: nothing when vouched for, else
     /// [`file_issues`].
-    pub fn issues(self, data: &[u8], meta: Option<u8>) -> Vec<Problem> {
+    pub fn issues(self, data: &[u8], meta: Option<u8>, hash: HashArgs) -> Vec<Problem> {
         match self {
-            Beside::Vouched => Vec::new(),
-            Beside::Walk => file_issues(data, meta),
+            // The index cannot see bit rot: a hash asked for is computed.
+            Beside::Vouched => DbView::new(data).ok().and_then(|v| trailer_issue(&v, hash)).into_iter().collect(),
+            Beside::Walk => file_issues(data, meta, hash),
         }
     }
 }

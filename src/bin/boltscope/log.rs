@@ -66,6 +66,8 @@ pub struct LogArgs {
     /// Decoding and Secrets.
     #[command(flatten)]
     pub value: ValueArgs,
+    #[command(flatten)]
+    pub hash: keyread::HashArgs,
 }
 
 /// `-w` values.
@@ -312,7 +314,7 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
                 let floor = if o.track || o.prev_kv { 0 } else { from };
                 let mut r = Replayer::new(range.clone(), o);
                 if replay_indexed(&view, kb, &keys, &mut r, floor, &mut emit)? {
-                    return Ok((keys::judge(&keys, Compacted::read(&view)), beside.issues(data, a.meta)));
+                    return Ok((keys::judge(&keys, Compacted::read(&view)), beside.issues(data, a.meta, a.hash)));
                 }
                 Some(id)
             }
@@ -321,7 +323,7 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
         let mut pairs = keyread::collector(build);
         let judged =
             events::replay_with(&view, kb, &range, o, pairs.as_mut().map(|b| &mut b.records), &free, &mut emit)?;
-        let issues = keyread::file_issues(data, a.meta);
+        let issues = keyread::file_issues(data, a.meta, a.hash);
         // A bucket missing revisions gets no key index (a warm answer could not tell it).
         let pairs = pairs.filter(|_| judged.holes.is_none());
         keyread::remember(ix, path, data, pairs, &issues);
@@ -329,4 +331,5 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     })();
     let flushed = out.flush();
     keyread::streamed(path, data, &stamp, res, flushed, &withheld)
+        .max(keyread::tell_remembered(path, ix.failure(path, data)))
 }

@@ -1,0 +1,79 @@
+//! What the index keeps about each analysis: its history row (what `history` shows), and for a
+//! file found unsound, a mark under the file's identity that commands answering from the file
+//! without judging all of it (`get`, `log`, `dump`, `hashkv`) tell.
+
+use super::Identity;
+
+/// One analysis of one file, as `history` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HistoryRow {
+    /// The path as given, made absolute, as the index names it ([`path::key`]: the path itself
+    /// when it is UTF-8, exact for any bytes; [`path::display`] shows it).
+    pub path: String,
+    /// When, in seconds since the Unix epoch.
+    pub analysed_at: u64,
+    /// The command (`status`, `inspect`, `check`, `scan`, `trend`, `du`).
+    pub command: String,
+    /// File size.
+    pub file_size: u64,
+    /// `hwm * pageSize`.
+    pub total_size: Option<u64>,
+    /// etcd revision.
+    pub revision: Option<u64>,
+    /// etcdutl's HASH, hex.
+    pub hash: Option<String>,
+    /// Size in use.
+    pub in_use: Option<u64>,
+    /// Free / total.
+    pub fragmentation: Option<f64>,
+    /// `ok`, or what was wrong.
+    pub verdict: String,
+}
+
+impl HistoryRow {
+    /// Whether the analysis found the file sound: `ok` (with warnings or not), status's `not
+    /// verified (...)`, or only a gate failed (`check`'s quota or alarm gates: the file itself is
+    /// sound). A row without a size (an unreadable file) or with problems is not.
+    pub fn found_no_problem(&self) -> bool {
+        let v = self.verdict.as_str();
+        self.total_size.is_some() && (v.starts_with("ok") || v.starts_with("not verified") || v == "gate failed")
+    }
+}
+
+/// What an analysis stored with [`Index::put`] found about the file of an identity.
+#[derive(Clone, Copy, Debug)]
+pub enum Finding<'a> {
+    /// No verdict on the file: nothing wrong found, or a result about a tree read on purpose
+    /// (`--meta N`), or a row without a result.
+    Nothing,
+    /// Problems (or a failed gate): earlier answers about the identity are forgotten.
+    Problems(&'a Identity),
+    /// `check` (which never answers from the index) found nothing wrong: a failure marked earlier
+    /// for the identity is cleared (a newer boltscope may not find what an older one did).
+    CheckedClean(&'a Identity),
+}
+
+/// The analysis that last found problems in a file, kept under its identity ([`Index::failure`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Failure {
+    /// The command (`check`, `status`, `inspect`, `scan`, `du`, `trend`).
+    pub command: String,
+    /// Its verdict (`2 problem(s)`, ...).
+    pub verdict: String,
+    /// When, in seconds since the Unix epoch.
+    pub analysed_at: u64,
+}
+
+impl Failure {
+    pub(super) fn of(row: &HistoryRow) -> Failure {
+        Failure { command: row.command.clone(), verdict: row.verdict.clone(), analysed_at: row.analysed_at }
+    }
+}
+
+/// Where an identity's [`Failure`] is kept among the results (a result key is the identity then
+/// the command's tag; no tag is this one).
+pub(super) fn failure_key(id: &Identity) -> Vec<u8> {
+    let mut k = id.0.to_vec();
+    k.extend_from_slice(b"\0failed");
+    k
+}
