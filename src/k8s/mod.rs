@@ -49,6 +49,7 @@ pub mod generic;
 pub mod key;
 pub mod kinds;
 pub mod object;
+mod redact;
 pub mod render;
 pub mod schema;
 pub mod secret;

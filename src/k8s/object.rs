@@ -42,7 +42,7 @@ pub struct DecodeOptions {
 pub fn decode(key: &[u8], value: &[u8], opts: &DecodeOptions) -> Value {
     // A Secret by its key, or by what its bytes say when its kind cannot be read (see
     // [`secret::holds_plaintext`]): then every path below redacts it.
-    let by_key = secret::key_says_secret(key) || secret::holds_plaintext(b"", value);
+    let by_key = secret::key_says_secret(key) || secret::holds_plaintext(key, value);
     match classify(value) {
         Encoding::Protobuf => protobuf(value, by_key, opts),
         Encoding::Json => match serde_json::from_slice::<Value>(value) {
@@ -177,6 +177,7 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
         cx.error("envelope typeMeta names no kind");
     }
     let ct = u.content_type;
+    let mut inner_secret = false;
     match u.raw {
         None => cx.error("envelope holds no raw object"),
         Some(_) if !u.content_encoding.is_empty() => {
@@ -186,13 +187,17 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
         Some(raw) if ct.is_empty() || ct == b"application/vnd.kubernetes.protobuf" => {
             let table = if is_secret { &kinds::SECRET } else { kinds::lookup(&api_version, &kind) };
             match secret::layout(raw) {
-                Err(n) if redact => {
+                Err(m) if redact => {
                     // Only the metadata before the damage is read; the rest is withheld whole.
+                    let n = m.meta_end;
                     out.extend(schema::decode(raw.get(..n).unwrap_or_default(), table, &mut cx));
                     let rest = raw.len().saturating_sub(n);
+                    let after = if n == 0 { "" } else { " after its metadata" };
                     cx.error(format!(
-                        "the Secret's {rest} bytes after its metadata do not lie as the API server writes them \
-                         (damage may have moved its data into other fields): withheld"
+                        "{}: the Secret's {rest} bytes{after} do not lie as the API server writes them (cut \
+                         short, written by a newer Kubernetes, or damage that may have moved its data into \
+                         other fields): withheld",
+                        m.why
                     ));
                     out.insert("withheld".into(), super::render::redacted(rest));
                 }
@@ -200,7 +205,12 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
             }
         }
         Some(raw) if ct == b"application/json" => match serde_json::from_slice::<Value>(raw) {
-            Ok(Value::Object(m)) => out.extend(m),
+            Ok(Value::Object(m)) => {
+                // The object names its own kind, which replaces the envelope's: a Secret inside
+                // an envelope that says otherwise is redacted all the same.
+                inner_secret = secret::is_secret(m.get("kind").and_then(Value::as_str), None);
+                out.extend(m)
+            }
             Ok(_) => cx.error("envelope raw JSON is not an object"),
             Err(e) => cx.error(format!("envelope raw json: {e}")),
         },
@@ -210,6 +220,7 @@ fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {
         }
     }
     let mut v = Value::Object(out);
+    let redact = redact || inner_secret && !opts.show_secrets;
     if redact {
         if ct == b"application/json" {
             secret::redact_json(&mut v);

@@ -320,3 +320,37 @@ fn a_map_key_that_is_not_utf8_is_told() {
     let v = decode(b"/registry/configmaps/ns/cm", &envelope("v1", "ConfigMap", &bytes(1, &m)), &HIDE);
     assert!(err(&v).contains("key of 1 bytes is not UTF-8"), "{v}");
 }
+
+#[test]
+fn an_object_cut_inside_its_metadata_shows_what_precedes_the_cut_and_names_each_field() {
+    let m = meta("bigcm", "default", "u-1", 1_700_000_000, &[("app", "x")]);
+    let meta_full = [m, entry(12, b"note", &[b'a'; 3000])].concat();
+    let raw = [bytes(1, &meta_full), entry(2, b"k", b"v")].concat();
+    let whole = envelope("v1", "ConfigMap", &raw);
+    // Cut inside the annotation: the envelope's raw object, the metadata and the annotation all
+    // run past the end.
+    let cut = &whole[..whole.len() - 2000];
+    let d = decode(b"/registry/configmaps/default/bigcm", cut, &HIDE);
+    assert_eq!(d["metadata"]["name"], "bigcm", "{d}");
+    assert_eq!(d["metadata"]["namespace"], "default", "{d}");
+    assert_eq!(d["metadata"]["uid"], "u-1", "{d}");
+    assert_eq!(d["metadata"]["labels"]["app"], "x", "{d}");
+    let e = err(&d);
+    assert!(e.contains("field 1 (metadata): ") && e.contains("cut short"), "{e}");
+    assert!(e.contains("field 12 (annotations): length past the end"), "{e}");
+    assert!(d["metadata"].get("annotations").map_or(true, |a| a.get("note").is_none()), "no part of a cut string: {d}");
+
+    // A pod cut inside its status: the field is named.
+    let pod = envelope("v1", "Pod", &[bytes(1, &meta("p", "default", "u-2", 1, &[])), bytes(3, &[b'z'; 60])].concat());
+    let d = decode(b"/registry/pods/default/p", &pod[..pod.len() - 10], &HIDE);
+    assert_eq!(d["metadata"]["name"], "p", "{d}");
+    assert!(err(&d).contains("field 3 (status): "), "{}", err(&d));
+}
+
+#[test]
+fn a_field_of_the_wrong_wire_type_names_its_type_not_the_whole_schema() {
+    let d = decode(b"/registry/configmaps/default/m", &envelope("v1", "ConfigMap", &varint(1, 5)), &HIDE);
+    let e = err(&d);
+    assert!(e.contains("varint on the wire, expected ObjectMeta"), "{e}");
+    assert!(e.len() < 200 && !e.contains("Field {"), "{e}");
+}

@@ -19,7 +19,7 @@ use super::generic;
 use super::render::{is_text, redacted, Ctx};
 use super::secret;
 use super::time::{self, Precision};
-use super::wire::{fields, validate, Wire};
+use super::wire::{fields, validate, varint, Wire, WireError};
 
 /// The type of one schema field.
 #[derive(Debug)]
@@ -56,6 +56,26 @@ pub enum Ty {
     FieldsV1,
     /// `runtime.RawExtension{raw = 1}`: usually JSON text, shown as JSON when it is.
     RawExtension,
+}
+
+impl Ty {
+    /// What a value of this type is, for an error message (a message by its table's name).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Ty::Str | Ty::SecretType => "string",
+            Ty::Int => "integer",
+            Ty::Bool => "bool",
+            Ty::Bytes => "bytes",
+            Ty::Time => "Time",
+            Ty::MicroTime => "MicroTime",
+            Ty::StrMap | Ty::SecretStrMap => "map<string, string>",
+            Ty::BytesMap | Ty::SecretBytesMap => "map<string, bytes>",
+            Ty::Msg(m) => m.name,
+            Ty::AnyMsg => "message",
+            Ty::FieldsV1 => "FieldsV1",
+            Ty::RawExtension => "RawExtension",
+        }
+    }
 }
 
 /// One field of a message table.
@@ -101,7 +121,7 @@ pub fn decode(buf: &[u8], msg: &Msg, cx: &mut Ctx) -> Map<String, Value> {
         let (n, w) = match f {
             Ok(f) => f,
             Err(e) => {
-                cx.error(e);
+                broken(buf, e, msg, &mut seen, &mut out, cx);
                 break;
             }
         };
@@ -110,7 +130,7 @@ pub fn decode(buf: &[u8], msg: &Msg, cx: &mut Ctx) -> Map<String, Value> {
                 let count = seen.entry(n).or_default();
                 *count += 1;
                 let nth = *count;
-                cx.at(format!("field {n} ({})", fd.name), |cx| field(fd, w, nth, &mut out, cx))
+                cx.at(label(n, fd), |cx| field(fd, w, nth, &mut out, cx))
             }
             None => {
                 let v = cx.at(format!("field {n}"), |cx| generic::value(w, cx));
@@ -123,6 +143,44 @@ pub fn decode(buf: &[u8], msg: &Msg, cx: &mut Ctx) -> Map<String, Value> {
         out.insert(n.to_string(), v);
     }
     out
+}
+
+fn label(n: u32, fd: &Field) -> String {
+    format!("field {n} ({})", fd.name)
+}
+
+/// The field of `msg` that did not parse at `e`: its error names it when its tag can be read,
+/// and a message field whose stated length runs past the end of `buf` (a value cut short, the
+/// commonest damage) is read as far as it goes, so that its leading fields (an object's name and
+/// namespace) still show. Only a message is: a string or map entry cut short is not shown in part.
+fn broken(
+    buf: &[u8],
+    e: WireError,
+    msg: &Msg,
+    seen: &mut BTreeMap<u32, usize>,
+    out: &mut Map<String, Value>,
+    cx: &mut Ctx,
+) {
+    let mut pos = e.offset;
+    let Some(tag) = varint(buf, &mut pos) else { return cx.error(e) };
+    let Some(n) = u32::try_from(tag >> 3).ok().filter(|&n| n > 0) else { return cx.error(e) };
+    let Some(fd) = msg.fields.iter().find(|fd| fd.num == n) else {
+        return cx.at(format!("field {n}"), |cx| cx.error(e));
+    };
+    let cut = (tag & 7 == 2).then(|| varint(buf, &mut pos)).flatten();
+    let rest = buf.get(pos..).unwrap_or_default();
+    match cut {
+        Some(stated) if matches!(fd.ty, Ty::Msg(_)) && stated > rest.len() as u64 => {
+            let count = seen.entry(n).or_default();
+            *count += 1;
+            let nth = *count;
+            cx.at(label(n, fd), |cx| {
+                cx.error(format!("{stated} bytes stated, {} left: cut short, read as far as it goes", rest.len()));
+                field(fd, Wire::Bytes(rest), nth, out, cx)
+            })
+        }
+        _ => cx.at(label(n, fd), |cx| cx.error(e)),
+    }
 }
 
 /// Decodes one occurrence of `fd`, the `nth` one seen (counted from 1), into `out`.
@@ -239,7 +297,7 @@ fn value(ty: &Ty, w: Wire<'_>, cx: &mut Ctx) -> Value {
         }
         (Ty::FieldsV1 | Ty::RawExtension, Wire::Bytes(b)) => cx.nested(b, raw_json),
         (ty, w) => {
-            cx.error(format!("{} on the wire, expected {ty:?}", w.kind()));
+            cx.error(format!("{} on the wire, expected {}", w.kind(), ty.name()));
             generic::value(w, cx)
         }
     }

@@ -22,13 +22,13 @@
 
 use serde_json::{Map, Value};
 
-use super::render::redacted;
+pub use super::redact::{redact_annotations, redact_json};
 
 /// The annotation in which `kubectl apply` keeps a copy of the applied object.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Top-level fields of a Secret that never hold its data.
-const SAFE_TOP: [&str; 5] = ["apiVersion", "kind", "metadata", "type", "immutable"];
+pub(super) const SAFE_TOP: [&str; 5] = ["apiVersion", "kind", "metadata", "type", "immutable"];
 
 /// Whether `key` is a name Kubernetes accepts as a key of a Secret's `data` or `stringData`:
 /// 1 to 253 bytes of `[-._a-zA-Z0-9]` (apimachinery's `IsConfigMapKey`). Anything else under
@@ -37,27 +37,48 @@ pub fn is_data_key(key: &[u8]) -> bool {
     (1..=253).contains(&key.len()) && key.iter().all(|&c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
 }
 
+/// Where and how a protobuf Secret's fields stop lying as the API server writes them
+/// ([`layout`]): the length of the leading metadata, the only part a redacting decoder may read,
+/// and what is wrong, named by field number and entry (never by a byte of the value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Misplaced {
+    /// Bytes of leading metadata (0 when the metadata itself is at fault).
+    pub meta_end: usize,
+    /// What is wrong.
+    pub why: String,
+}
+
 /// Whether a protobuf Secret's fields lie as the API server writes them: metadata (1), the `data`
 /// entries (2) with key names ([`is_data_key`]) in strictly ascending order, `type` (3) as a type
 /// name, the `stringData` entries (4) likewise, `immutable` (5) as 0 or 1; the singular fields at
 /// most once, in that order, each entry exactly `{key 1, value 2}` (an empty value may be left
 /// out), nothing else and nothing left over. One damaged length inside an entry shifts the rest of
 /// its bytes into other fields (its data read as a type, as metadata, as numbers of unknown
-/// fields), where no rule for names can tell data from damage: then `Err(n)`, `n` the length of
-/// the leading metadata, the only part a redacting decoder may read.
-pub fn layout(body: &[u8]) -> Result<(), usize> {
+/// fields), where no rule for names can tell data from damage: then [`Misplaced`].
+pub fn layout(body: &[u8]) -> Result<(), Misplaced> {
     use super::wire::{fields, validate, Wire};
     let mut it = fields(body);
     let (mut last, mut meta_end) = (0u32, 0usize);
     let mut prev_key: Option<&[u8]> = None;
+    let mut entries = [0usize; 2];
+    let at = |meta_end: usize, why: String| Err(Misplaced { meta_end, why });
     while let Some(f) = it.next() {
-        let Ok((n, w)) = f else { return Err(meta_end) };
+        let (n, w) = match f {
+            Ok(f) => f,
+            Err(e) => {
+                let after = if last == 0 { "in the first field".to_string() } else { format!("after field {last}") };
+                return at(meta_end, format!("{} at byte {} ({after})", e.what, e.offset));
+            }
+        };
         if n == 2 && last != 2 || n == 4 && last != 4 {
             prev_key = None;
         }
         let ok = match (n, w) {
             (1, Wire::Bytes(m)) => last < 1 && (m.is_empty() || validate(m).is_ok()),
-            (2 | 4, Wire::Bytes(e)) => last <= n && entry_in_order(e, &mut prev_key),
+            (2 | 4, Wire::Bytes(e)) => {
+                entries[usize::from(n == 4)] += 1;
+                last <= n && entry_in_order(e, &mut prev_key)
+            }
             // The API server takes any type (a custom one may hold spaces); one that is not a type
             // name is redacted by the decoder, the rest stays readable.
             (3, Wire::Bytes(t)) => last < 3 && std::str::from_utf8(t).is_ok(),
@@ -65,7 +86,17 @@ pub fn layout(body: &[u8]) -> Result<(), usize> {
             _ => false,
         };
         if !ok {
-            return Err(meta_end);
+            let why = match n {
+                1 => "field 1 (metadata) is not one message before the others".to_string(),
+                2 | 4 => {
+                    let (name, i) = if n == 2 { ("data", entries[0]) } else { ("stringData", entries[1]) };
+                    format!("field {n} ({name}) entry {i} is not {{key, value}} with a key name after the one before, in its place")
+                }
+                3 => "field 3 (type) is not one UTF-8 string after data".to_string(),
+                5 => "field 5 (immutable) is not one 0 or 1 after the others".to_string(),
+                _ => format!("field {n} is no field of a Secret (a newer Kubernetes, or damage)"),
+            };
+            return at(meta_end, why);
         }
         last = n;
         if n == 1 {
@@ -95,7 +126,7 @@ fn entry_in_order<'a>(e: &'a [u8], prev: &mut Option<&'a [u8]>) -> bool {
 
 /// Whether `s` is a plausible Secret `type` (`Opaque`, `kubernetes.io/tls`, `helm.sh/release.v1`):
 /// 1 to 253 bytes of visible ASCII.
-fn is_type_name(s: &str) -> bool {
+pub(super) fn is_type_name(s: &str) -> bool {
     (1..=253).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_graphic())
 }
 
@@ -181,27 +212,31 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
     // that names `Secret` is one.
     match enc {
         Encoding::Protobuf => envelope_says_secret(value).unwrap_or_else(|| contains(value, b"Secret")),
-        Encoding::Json | Encoding::Cbor => {
-            let named = contains(value, b"Secret");
-            // JSON may spell the kind with escapes, CBOR in chunks (of a text string, 0x7f, or of a
-            // byte string, 0x5f, as Kubernetes writes strings): then it is read too.
-            let spelled = match enc {
-                Encoding::Json => contains(value, b"\\u"),
-                _ => value.contains(&0x7f) || value.contains(&0x5f),
-            };
-            if !named && !spelled {
-                return false;
-            }
-            let parsed = match enc {
-                Encoding::Json => serde_json::from_slice::<Value>(value).ok(),
-                _ => super::cbor::to_json(value).ok(),
-            };
-            match parsed.as_ref().and_then(|v| v.get("kind")) {
-                Some(Value::String(k)) => k == "Secret",
-                _ => named,
-            }
-        }
-        _ => false,
+        Encoding::Json | Encoding::Cbor => parsed_says_secret(enc == Encoding::Json, value),
+        // Bytes in no encoding under a Kubernetes key: a stored object whose first bytes were
+        // damaged (its magic, its opening brace), still naming `Secret`.
+        Encoding::Other => super::key::parse(key).is_some() && contains(value, b"Secret"),
+        Encoding::Encrypted(_) => false,
+    }
+}
+
+/// Whether a JSON (`json`) or CBOR object names kind `Secret`: decoded only when its bytes contain
+/// `Secret`, or may spell it otherwise (JSON with escapes, CBOR in chunks: of a text string, 0x7f,
+/// or of a byte string, 0x5f, as Kubernetes writes strings). One that does not parse (cut short)
+/// and may spell it so is taken for one.
+fn parsed_says_secret(json: bool, value: &[u8]) -> bool {
+    let named = contains(value, b"Secret");
+    let spelled = if json { contains(value, b"\\u") } else { value.contains(&0x7f) || value.contains(&0x5f) };
+    if !named && !spelled {
+        return false;
+    }
+    let parsed = if json { serde_json::from_slice::<Value>(value).ok() } else { super::cbor::to_json(value).ok() };
+    match parsed {
+        Some(v) => match v.get("kind") {
+            Some(Value::String(k)) => k == "Secret",
+            _ => named,
+        },
+        None => true,
     }
 }
 
@@ -231,19 +266,35 @@ pub fn key_says_secret(key: &[u8]) -> bool {
 fn envelope_says_secret(value: &[u8]) -> Option<bool> {
     let body = value.get(super::encoding::PROTOBUF_MAGIC.len()..)?;
     // As the API server writes it (every value of a dump is asked): typeMeta first, with one-byte
-    // lengths, apiVersion then kind, and no second typeMeta after it.
+    // lengths, apiVersion then kind, then the raw object and empty contentEncoding and
+    // contentType, so no second typeMeta and no other content type.
     if let Some((kind, end)) = short_type_meta(body) {
-        if body.get(end) != Some(&0x0a) {
+        if plain_tail(body, end) {
             return Some(kind == b"Secret");
         }
     }
     envelope_fields_say_secret(body)
 }
 
-/// [`envelope_says_secret`] of the bytes after the magic, by the general field reader.
+/// Whether an envelope goes on at `at` as the API server writes it: the raw object (field 2),
+/// then nothing, or an empty contentEncoding (3) and an empty contentType (4).
+fn plain_tail(body: &[u8], at: usize) -> bool {
+    let mut pos = at.saturating_add(1);
+    if body.get(at) != Some(&0x12) {
+        return false;
+    }
+    let end =
+        super::wire::varint(body, &mut pos).and_then(|n| usize::try_from(n).ok()).and_then(|n| pos.checked_add(n));
+    matches!(end.and_then(|e| body.get(e..)), Some([] | [0x1a, 0, 0x22, 0]))
+}
+
+/// [`envelope_says_secret`] of the bytes after the magic, by the general field reader. An
+/// envelope of JSON says what the object inside says of itself (its kind is the one the decoder
+/// shows); one with a content encoding or another content type says nothing.
 fn envelope_fields_say_secret(body: &[u8]) -> Option<bool> {
     use super::wire::{fields, Wire};
     let (mut kinds, mut secret) = (0, false);
+    let (mut raw, mut json): (&[u8], bool) = (b"", false);
     for f in fields(body) {
         // Bytes that stop reading after a kind was read (filler a test load put there, or damage
         // past the typeMeta) leave the kinds read to decide.
@@ -251,6 +302,13 @@ fn envelope_fields_say_secret(body: &[u8]) -> Option<bool> {
         let Ok(f) = f else { break };
         if !(1..=4).contains(&f.0) || !matches!(f.1, Wire::Bytes(_)) {
             break;
+        }
+        match f {
+            (2, Wire::Bytes(r)) => raw = r,
+            (3, Wire::Bytes(c)) if !c.is_empty() => return None,
+            (4, Wire::Bytes(c)) if c == b"application/json" => json = true,
+            (4, Wire::Bytes(c)) if !c.is_empty() && c != b"application/vnd.kubernetes.protobuf" => return None,
+            _ => {}
         }
         if let (1, Wire::Bytes(tm)) = f {
             for g in fields(tm) {
@@ -261,6 +319,10 @@ fn envelope_fields_say_secret(body: &[u8]) -> Option<bool> {
                 }
             }
         }
+    }
+    if json {
+        // The object inside names its own kind, which the decoder shows.
+        return Some(parsed_says_secret(true, raw));
     }
     (kinds > 0).then_some(secret)
 }
@@ -291,102 +353,6 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     // A key is short: its first byte's places, then the rest compared, cost less than setting
     // up the search.
     memchr::memchr_iter(first, hay).any(|i| hay.get(i + 1..i + 1 + rest.len()) == Some(rest))
-}
-
-/// Redacts a Secret object parsed from JSON or CBOR, in place: every value of `data` and
-/// `stringData` (and every key of them that is not a data key name, see [`is_data_key`]), every
-/// top-level field other than apiVersion/kind/metadata/type/immutable, an apiVersion or kind that
-/// is not a plausible one ([`is_type_word`]), and every annotation that may copy the data
-/// ([`redact_annotations`]). A non-object becomes one placeholder.
-pub fn redact_json(v: &mut Value) {
-    let Value::Object(obj) = v else {
-        *v = redacted(json_len(v));
-        return;
-    };
-    for (k, val) in obj.iter_mut() {
-        match (k.as_str(), val) {
-            ("apiVersion" | "kind", Value::String(s)) if is_type_word(s.as_bytes()) => {}
-            ("apiVersion" | "kind", other) => *other = redacted(json_len(other)),
-            // Shown only in the shapes the API server writes them (a type name, a bool, an
-            // object): anything else may carry data.
-            ("type", Value::String(s)) if is_type_name(s) => {}
-            ("immutable", Value::Bool(_)) | ("metadata", Value::Object(_)) => {}
-            ("type" | "immutable" | "metadata", other) => *other = redacted(json_len(other)),
-            (k, _) if SAFE_TOP.contains(&k) => {}
-            ("data" | "stringData", Value::Object(m)) => {
-                let is_data = k == "data";
-                let mut out = Map::new();
-                for (key, x) in std::mem::take(m) {
-                    let n = match &x {
-                        Value::String(s) if is_data => base64_decoded_len(s),
-                        Value::String(s) => s.len(),
-                        other => json_len(other),
-                    };
-                    let key = if is_data_key(key.as_bytes()) { key } else { redacted_key(key.len(), &out) };
-                    out.insert(key, redacted(n));
-                }
-                *m = out;
-            }
-            (_, other) => *other = redacted(json_len(other)),
-        }
-    }
-    if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
-        redact_annotations(meta);
-    }
-}
-
-/// Redacts, in a Secret's metadata object, every annotation that may copy the data
-/// ([`may_copy_data`]), in place: a JSON copy is redacted as the Secret itself is (its shape
-/// stays readable), anything else becomes one placeholder.
-pub fn redact_annotations(meta: &mut Map<String, Value>) {
-    // Damage inside the metadata can move an annotation elsewhere in it (its value read as the
-    // generateName, say): a string anywhere in it that may copy the data is redacted too.
-    for (name, slot) in meta.iter_mut().filter(|(n, _)| n.as_str() != "annotations") {
-        redact_copies(name, slot);
-    }
-    let Some(Value::Object(ann)) = meta.get_mut("annotations") else { return };
-    for (name, slot) in ann.iter_mut() {
-        let Value::String(text) = slot else {
-            if may_copy_data(name, &slot.to_string()) {
-                *slot = redacted(json_len(slot));
-            }
-            continue;
-        };
-        if !may_copy_data(name, text) {
-            continue;
-        }
-        *slot = match serde_json::from_str::<Value>(text) {
-            Ok(mut copy) => {
-                // The copy may itself carry the annotation; one level is all kubectl writes, and
-                // the recursion is bounded by serde_json's own nesting limit.
-                redact_json(&mut copy);
-                Value::String(serde_json::to_string(&copy).unwrap_or_default())
-            }
-            Err(_) => redacted(text.len()),
-        };
-    }
-}
-
-/// Replaces every string in `v` (named `name`, or under it) that may copy a Secret's data
-/// ([`may_copy_data`]) by a placeholder.
-fn redact_copies(name: &str, v: &mut Value) {
-    match v {
-        Value::String(text) if may_copy_data(name, text) => *v = redacted(text.len()),
-        Value::Array(items) => items.iter_mut().for_each(|x| redact_copies(name, x)),
-        Value::Object(m) => m.iter_mut().for_each(|(n, x)| redact_copies(n, x)),
-        _ => {}
-    }
-}
-
-fn json_len(v: &Value) -> usize {
-    serde_json::to_string(v).map_or(0, |s| s.len())
-}
-
-/// Bytes that standard base64 text decodes to (padding and whitespace-free input assumed; for
-/// anything else, a close estimate is fine: only the count is shown).
-fn base64_decoded_len(s: &str) -> usize {
-    let t = s.trim_end_matches('=');
-    t.len() * 3 / 4
 }
 
 #[cfg(test)]

@@ -282,3 +282,66 @@ fn a_custom_type_keeps_the_data_keys_readable_and_metadata_never_shows_a_copy() 
     let d = decode(KEY, &secret(&meta, &entry(2, b"a", b"b")), &HIDE);
     assert_hidden("metadata copy", &d);
 }
+
+#[test]
+fn a_secret_behind_an_envelope_of_another_kind_is_withheld_as_stored_and_redacted_decoded() {
+    use super::secret::holds_plaintext;
+    let key = b"/registry/configmaps/default/cm";
+    let b64 = base64(CANARY.as_bytes());
+    let tm = [bytes(1, b"v1"), bytes(2, b"ConfigMap")].concat();
+    // The envelope says ConfigMap, its raw object is JSON naming kind Secret.
+    let inner = format!(
+        r#"{{"apiVersion":"v1","kind":"Secret","metadata":{{"name":"x"}},"data":{{"p":"{b64}"}},"stringData":{{"s":"{CANARY}"}}}}"#
+    );
+    let json_inside =
+        [b"k8s\0".to_vec(), bytes(1, &tm), bytes(2, inner.as_bytes()), bytes(3, b""), bytes(4, b"application/json")]
+            .concat();
+    // Two typeMeta fields, ConfigMap then Secret after the raw object: the decoder keeps the last.
+    let raw = [bytes(1, &plain_meta()), entry(2, b"password", CANARY.as_bytes())].concat();
+    let tm2 = [bytes(1, b"v1"), bytes(2, b"Secret")].concat();
+    let twice =
+        [b"k8s\0".to_vec(), bytes(1, &tm), bytes(2, &raw), bytes(1, &tm2), bytes(3, b""), bytes(4, b"")].concat();
+    // The same with the inner kind spelled in an escape.
+    let escaped = inner.replace("\"Secret\"", "\"\\u0053ecret\"");
+    let escaped_inside =
+        [b"k8s\0".to_vec(), bytes(1, &tm), bytes(2, escaped.as_bytes()), bytes(3, b""), bytes(4, b"application/json")]
+            .concat();
+    for (what, v) in [("JSON inside", &json_inside), ("escaped inside", &escaped_inside), ("kind twice", &twice)] {
+        assert!(holds_plaintext(key, v), "{what}: withheld when printed as stored");
+        let d = decode(key, v, &HIDE);
+        assert_hidden(what, &d);
+        assert_eq!(d["kind"], "Secret", "{what}: {d}");
+        let shown = decode(key, v, &SHOW).to_string();
+        assert!(shown.contains(CANARY) || shown.contains(&b64), "{what}: --show-secrets shows it: {shown}");
+    }
+    // As the API server writes a ConfigMap: readable.
+    let cm = envelope("v1", "ConfigMap", &[bytes(1, &plain_meta()), entry(2, b"k", b"v")].concat());
+    assert!(!holds_plaintext(key, &cm));
+}
+
+#[test]
+fn a_secret_with_its_first_bytes_or_kind_damaged_or_annotations_not_a_map_is_not_shown() {
+    use super::secret::holds_plaintext;
+    let key = b"/registry/example.com/widgets/ns/w";
+    let json =
+        format!(r#"{{"kind":"Secret","apiVersion":"v1","metadata":{{"name":"x"}},"stringData":{{"s":"{CANARY}"}}}}"#);
+    // Its opening brace damaged: bytes in no encoding, under a Kubernetes key.
+    let mut flipped = json.clone().into_bytes();
+    flipped[0] ^= 0x01;
+    // Its kind spelled with an escape, and cut short: it does not parse.
+    let escaped = json.replace("\"Secret\"", "\"\\u0053ecret\"");
+    let cut = &escaped.as_bytes()[..escaped.len() - 4];
+    for (what, v) in [("first byte", &flipped[..]), ("escaped and cut", cut)] {
+        assert!(holds_plaintext(key, v), "{what}");
+        assert_hidden(what, &decode(key, v, &HIDE));
+    }
+    // Bytes in no encoding outside a Kubernetes key stay readable.
+    assert!(!holds_plaintext(b"app/config", &flipped));
+    // A JSON Secret whose annotations are a string holding a copy of its data.
+    let ann = format!(
+        r#"{{"kind":"Secret","apiVersion":"v1","metadata":{{"name":"x","annotations":"{{\"data\":{{\"p\":\"{CANARY}\"}}}}"}}}}"#
+    );
+    let d = decode(b"/registry/secrets/ns/x", ann.as_bytes(), &HIDE);
+    assert_hidden("annotations a string", &d);
+    assert_eq!(d["metadata"]["name"], "x", "{d}");
+}
