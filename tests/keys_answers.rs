@@ -268,3 +268,33 @@ fn a_tombstone_a_finished_compaction_kept_is_replayed_from_it() {
     assert_eq!(deletes_at_16(&done), 1);
     assert_eq!(deletes_at_16(&src), 0);
 }
+
+#[test]
+fn a_file_of_several_members_answers_as_its_servers_do_and_says_its_ids_are_guessed() {
+    let file = common::dir().join("members/two-members.snap.db");
+    let live = std::fs::read_to_string(common::dir().join("members/two-members.live.jsonl")).unwrap();
+    let servers: Vec<serde_json::Value> = live.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let f = file.to_str().unwrap();
+    let out = common::boltscope().args(["--no-index", "get", f, "x/1", "-w", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let mine: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    for s in &servers {
+        assert_eq!(mine["kvs"], s["kvs"]);
+        assert_eq!(mine["count"], s["count"]);
+        assert_eq!(mine["header"]["revision"], s["header"]["revision"]);
+    }
+    // Each server names itself; the file names neither, and says so.
+    let ids: Vec<&serde_json::Value> = servers.iter().map(|s| &s["header"]["member_id"]).collect();
+    assert!(ids.contains(&&mine["header"]["member_id"]), "{mine} is one of {ids:?}");
+    assert!(err.contains("the file holds 2 members") && err.contains("cluster_id"), "{err}");
+    // Nothing told where no header is shown, nor for a file of one member.
+    let simple = common::boltscope().args(["--no-index", "get", f, "x/1"]).output().unwrap();
+    assert_eq!(simple.stdout, b"x/1\none\n");
+    assert!(simple.stderr.is_empty(), "{}", String::from_utf8_lossy(&simple.stderr));
+    let tmp = tempfile::tempdir().unwrap();
+    let one = common::path("tiny-1.snap.db", &tmp);
+    let one =
+        common::boltscope().args(["--no-index", "get", one.to_str().unwrap(), "key1", "-w", "json"]).output().unwrap();
+    assert!(one.stderr.is_empty(), "{}", String::from_utf8_lossy(&one.stderr));
+}

@@ -313,7 +313,9 @@ fn answer<'a>(a: &GetArgs, ix: &Ix, path: &Path, data: &'a [u8], withheld: &Atom
     if shown > 0 && a.write_out != "json" {
         errln!("boltscope: {shown} key(s) shown were read from free pages (-w json marks them)");
     }
-    Ok(Answer { out: render(a, &store.header, &ranged, withheld, &free)?, collected, judged, beside })
+    let out = render(a, &store.header, &ranged, withheld, &free)?;
+    let guessed_ids = (store.members > 1 && a.write_out != "simple").then_some(store.members);
+    Ok(Answer { out, collected, judged, beside, guessed_ids })
 }
 
 /// An answer, and what is left to do once it is out.
@@ -326,6 +328,9 @@ struct Answer<'a> {
     judged: Judged,
     /// Whether the rest of the file must be walked for what `check` fails it for.
     beside: Beside,
+    /// The members the file holds, when the header shown names a cluster and member id that the
+    /// file cannot vouch for (more than one member).
+    guessed_ids: Option<usize>,
 }
 
 /// The newest record at or below `rev` of each key, the tree's `latest` completed with the
@@ -376,7 +381,7 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
         };
         let data = file.bytes();
         let stamp = input::commit_stamp(data);
-        let Answer { out, collected, judged, beside } = match answer(a, ix, path, data, &withheld) {
+        let Answer { out, collected, judged, beside, guessed_ids } = match answer(a, ix, path, data, &withheld) {
             Ok(x) => x,
             Err(f) => return keyread::fail(path, &f),
         };
@@ -391,6 +396,13 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
         let _ = stdout.flush();
         drop(stdout);
         keyread::note_withheld(&withheld);
+        if let Some(n) = guessed_ids {
+            errln!(
+                "boltscope: note: the file holds {n} members: the header's member_id is the lowest of them (a file \
+                 does not say which member wrote it), and its cluster_id is etcd's rule over all {n}, right only \
+                 if they bootstrapped the cluster together (a member added later changes it)"
+            );
+        }
         if !stable {
             return keyread::torn(path);
         }
