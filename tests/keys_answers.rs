@@ -287,11 +287,21 @@ fn a_file_of_several_members_answers_as_its_servers_do_and_says_its_ids_are_gues
     // Each server names itself; the file names neither, and says so.
     let ids: Vec<&serde_json::Value> = servers.iter().map(|s| &s["header"]["member_id"]).collect();
     assert!(ids.contains(&&mine["header"]["member_id"]), "{mine} is one of {ids:?}");
-    assert!(err.contains("the file holds 2 members") && err.contains("cluster_id"), "{err}");
+    assert!(err.contains("the file holds 2 member(s) and 0 removed") && err.contains("cluster_id"), "{err}");
     // Nothing told where no header is shown, nor for a file of one member.
     let simple = common::boltscope().args(["--no-index", "get", f, "x/1"]).output().unwrap();
     assert_eq!(simple.stdout, b"x/1\none\n");
     assert!(simple.stderr.is_empty(), "{}", String::from_utf8_lossy(&simple.stderr));
+    // One member left, one removed: the cluster id was fixed before; the kvs are the server's.
+    let shrunk = common::dir().join("members/shrunk.snap.db");
+    let server: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(common::dir().join("members/shrunk.live.json")).unwrap()).unwrap();
+    let out =
+        common::boltscope().arg("--no-index").arg("get").arg(&shrunk).args(["x/1", "-w", "json"]).output().unwrap();
+    let mine: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((&mine["kvs"], &mine["header"]["member_id"]), (&server["kvs"], &server["header"]["member_id"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the file holds 1 member(s) and 1 removed"), "{err}");
     let tmp = tempfile::tempdir().unwrap();
     let one = common::path("tiny-1.snap.db", &tmp);
     let one =

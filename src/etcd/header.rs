@@ -52,6 +52,9 @@ pub struct Store {
     /// Members in the `members` bucket: with more than one, the header's member id is a guess
     /// (the lowest), and its cluster id right only if they all bootstrapped the cluster together.
     pub members: usize,
+    /// Members in the `members_removed` bucket: with any, the membership changed since the
+    /// cluster was bootstrapped, and the cluster id computed from the members left may not be it.
+    pub members_removed: usize,
 }
 
 /// Why etcd refuses a revision.
@@ -103,7 +106,7 @@ impl Store {
             raft_term: info.term.unwrap_or(0),
         };
         let finished = info.finished_compact_revision.filter(|&f| f > 0);
-        Ok(Store { header, head, compacted, finished, members: ids.len() })
+        Ok(Store { header, head, compacted, finished, members: ids.len(), members_removed: info.members_removed.len() })
     }
 
     /// The revision a read at `rev` sees (0 = head), or etcd's refusal.
@@ -170,7 +173,14 @@ mod tests {
 
     #[test]
     fn reads_below_the_floor_or_past_the_head_are_refused() {
-        let s = Store { header: Header::default(), head: 100, compacted: Some(40), finished: Some(40), members: 1 };
+        let s = Store {
+            header: Header::default(),
+            head: 100,
+            compacted: Some(40),
+            finished: Some(40),
+            members: 1,
+            members_removed: 0,
+        };
         assert_eq!(s.read_at(0), Ok(100));
         assert_eq!(s.read_at(40), Ok(40));
         assert_eq!(s.read_at(39), Err(RevError::Compacted));

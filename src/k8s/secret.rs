@@ -212,10 +212,16 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
     // that names `Secret` is one.
     match enc {
         Encoding::Protobuf => envelope_says_secret(value).unwrap_or_else(|| contains(value, b"Secret")),
-        Encoding::Json | Encoding::Cbor => parsed_says_secret(enc == Encoding::Json, value),
+        Encoding::Json | Encoding::Cbor => {
+            parsed_says_secret(enc == Encoding::Json, value, super::key::parse(key).is_some())
+        }
         // Bytes in no encoding under a Kubernetes key: a stored object whose first bytes were
-        // damaged (its magic, its opening brace), still naming `Secret`.
-        Encoding::Other => super::key::parse(key).is_some() && contains(value, b"Secret"),
+        // damaged (its magic, its opening brace), still naming kind `Secret` as JSON (`"Secret"`)
+        // or protobuf (`12 06 Secret`: typeMeta's kind) writes it; prose that mentions a
+        // SecretStore is not one.
+        Encoding::Other => {
+            super::key::parse(key).is_some() && (contains(value, b"\"Secret\"") || contains(value, b"\x12\x06Secret"))
+        }
         Encoding::Encrypted(_) => false,
     }
 }
@@ -223,8 +229,9 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
 /// Whether a JSON (`json`) or CBOR object names kind `Secret`: decoded only when its bytes contain
 /// `Secret`, or may spell it otherwise (JSON with escapes, CBOR in chunks: of a text string, 0x7f,
 /// or of a byte string, 0x5f, as Kubernetes writes strings). One that does not parse (cut short)
-/// and may spell it so is taken for one.
-fn parsed_says_secret(json: bool, value: &[u8]) -> bool {
+/// is taken for one when it names `Secret`, or, where Kubernetes wrote it (`k8s`: under a
+/// Kubernetes key, or inside an envelope), when it may spell it so.
+fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     let named = contains(value, b"Secret");
     let spelled = if json { contains(value, b"\\u") } else { value.contains(&0x7f) || value.contains(&0x5f) };
     if !named && !spelled {
@@ -236,7 +243,7 @@ fn parsed_says_secret(json: bool, value: &[u8]) -> bool {
             Some(Value::String(k)) => k == "Secret",
             _ => named,
         },
-        None => true,
+        None => named || k8s,
     }
 }
 
@@ -321,8 +328,9 @@ fn envelope_fields_say_secret(body: &[u8]) -> Option<bool> {
         }
     }
     if json {
-        // The object inside names its own kind, which the decoder shows.
-        return Some(parsed_says_secret(true, raw));
+        // The object inside names its own kind, which the decoder shows; an envelope that says
+        // Secret is one whatever its object says (the decoder redacts by either).
+        return Some(secret || parsed_says_secret(true, raw, true));
     }
     (kinds > 0).then_some(secret)
 }

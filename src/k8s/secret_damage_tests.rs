@@ -345,3 +345,28 @@ fn a_secret_with_its_first_bytes_or_kind_damaged_or_annotations_not_a_map_is_not
     assert_hidden("annotations a string", &d);
     assert_eq!(d["metadata"]["name"], "x", "{d}");
 }
+
+#[test]
+fn an_envelope_that_says_secret_is_one_whatever_its_object_says_and_other_bytes_stay_readable() {
+    use super::secret::holds_plaintext;
+    let key = b"/registry/configmaps/default/cm";
+    let tm = [bytes(1, b"v1"), bytes(2, b"Secret")].concat();
+    for inner in
+        [format!(r#"{{"kind":"ConfigMap","data":{{"p":"{CANARY}"}}}}"#), format!(r#"{{"data":{{"p":"{CANARY}"}}}}"#)]
+    {
+        let v = [
+            b"k8s\0".to_vec(),
+            bytes(1, &tm),
+            bytes(2, inner.as_bytes()),
+            bytes(3, b""),
+            bytes(4, b"application/json"),
+        ]
+        .concat();
+        assert!(holds_plaintext(key, &v), "{inner}");
+        assert_hidden(&inner, &decode(key, &v, &HIDE));
+    }
+    // Not Kubernetes' bytes: JSON lines with escapes that do not parse as one object, outside a
+    // Kubernetes key; prose naming a SecretStore under one.
+    assert!(!holds_plaintext(b"app/events.jsonl", b"{\"a\":\"caf\\u00e9\"}\n{\"b\":1}\n"));
+    assert!(!holds_plaintext(b"/registry/notes/default/n", b"rotate the SecretStore key monthly"));
+}

@@ -314,7 +314,8 @@ fn answer<'a>(a: &GetArgs, ix: &Ix, path: &Path, data: &'a [u8], withheld: &Atom
         errln!("boltscope: {shown} key(s) shown were read from free pages (-w json marks them)");
     }
     let out = render(a, &store.header, &ranged, withheld, &free)?;
-    let guessed_ids = (store.members > 1 && a.write_out != "simple").then_some(store.members);
+    let guessed = store.members > 1 || store.members_removed > 0;
+    let guessed_ids = (guessed && a.write_out != "simple").then_some((store.members, store.members_removed));
     Ok(Answer { out, collected, judged, beside, guessed_ids })
 }
 
@@ -328,9 +329,9 @@ struct Answer<'a> {
     judged: Judged,
     /// Whether the rest of the file must be walked for what `check` fails it for.
     beside: Beside,
-    /// The members the file holds, when the header shown names a cluster and member id that the
-    /// file cannot vouch for (more than one member).
-    guessed_ids: Option<usize>,
+    /// The members the file holds and those removed, when the header shown names a cluster and
+    /// member id that the file cannot vouch for (more than one member, or any removed).
+    guessed_ids: Option<(usize, usize)>,
 }
 
 /// The newest record at or below `rev` of each key, the tree's `latest` completed with the
@@ -396,11 +397,12 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
         let _ = stdout.flush();
         drop(stdout);
         keyread::note_withheld(&withheld);
-        if let Some(n) = guessed_ids {
+        if let Some((n, removed)) = guessed_ids {
             errln!(
-                "boltscope: note: the file holds {n} members: the header's member_id is the lowest of them (a file \
-                 does not say which member wrote it), and its cluster_id is etcd's rule over all {n}, right only \
-                 if they bootstrapped the cluster together (a member added later changes it)"
+                "boltscope: note: the file holds {n} member(s) and {removed} removed: the header's member_id is \
+                 the lowest of them (a file does not say which member wrote it), and its cluster_id is etcd's rule \
+                 over them, right only if they bootstrapped the cluster together (a member added or removed \
+                 since changes it)"
             );
         }
         if !stable {
