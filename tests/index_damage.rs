@@ -111,3 +111,34 @@ fn parallel_writes_into_an_index_found_damaged_replace_it_once_and_all_land() {
         assert!(text.contains(n.as_str()), "{n} recorded: {text}");
     }
 }
+
+#[test]
+fn an_index_held_by_another_process_is_given_up_once_not_on_every_write() {
+    // Another process holds the index open (redb's shared lock, as a read-only open takes it):
+    // the first write waits its two seconds and says so; the later ones of the same run do not
+    // wait again (a scan of thousands of files took two seconds per file), nor say it again.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 1..=3 {
+        std::fs::write(dir.join(format!("etcd-snapshot-n-170000000{i}.db")), common::bytes("tiny-1.snap.db")).unwrap();
+    }
+    let first = common::boltscope()
+        .arg("--index")
+        .arg(&ix)
+        .arg("status")
+        .arg(dir.join("etcd-snapshot-n-1700000001.db"))
+        .output();
+    assert!(first.unwrap().status.success());
+    // util-linux's flock(1) holds the shared lock until it is killed.
+    let mut held = std::process::Command::new("flock").arg("-s").arg(&ix).args(["sleep", "60"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = common::boltscope().arg("--index").arg(&ix).arg("scan").arg(&dir).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("index not updated").count(), 1, "{err}");
+    let _ = held.kill();
+    let _ = held.wait();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).matches(" ok").count(), 3);
+}

@@ -147,50 +147,61 @@ fn not_an_etcd_file_or_not_a_file() {
 }
 
 #[test]
-fn a_warm_answer_reads_only_what_the_index_points_at() {
-    // Proof that the second question does not scan: after the index is built, another entry is
-    // damaged in place (same size, modification time put back, so the file's identity holds).
-    // A scan now fails; the warm answer, which reads only key1's entries, does not.
+fn a_warm_answer_comes_from_the_index_until_the_file_changes_or_check_fails_it() {
+    // A warm answer leaves the index file as it was: it came from the key index (reading only the
+    // entries it points at), not from a scan, which would store the key index again.
     let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("warm.db");
+    let f = tmp.path().join("warm.snap.db");
     let d = common::bytes("tiny-1.snap.db");
     std::fs::write(&f, &d).unwrap();
     let ix = tmp.path().join("ix.redb");
     let (fs, ixs) = (f.to_str().unwrap(), ix.to_str().unwrap());
     let cold = common::run(["--index", ixs, "get", fs, "key1", "-w", "json"]);
     assert!(cold.status.success());
+    let built = std::fs::read(&ix).unwrap();
+    let warm = common::run(["--index", ixs, "get", fs, "key1", "-w", "json"]);
+    assert_eq!(warm.stdout, cold.stdout, "{}", String::from_utf8_lossy(&warm.stderr));
+    let log = common::run(["--index", ixs, "log", fs, "key1", "-w", "json"]);
+    assert!(log.status.success() && log.stdout.split(|&b| b == b'\n').count() == 3, "two events");
+    assert!(std::fs::read(&ix).unwrap() == built, "answered from the index");
+    // A clean check keeps the key index.
+    assert_eq!(common::run(["--index", ixs, "check", fs]).status.code(), Some(0));
+    let kept = std::fs::read(&ix).unwrap();
+    assert!(common::run(["--index", ixs, "get", fs, "key1"]).status.success());
+    assert!(std::fs::read(&ix).unwrap() == kept, "kept by a clean check");
+    // An entry damaged in place, its modification time put back: the inode's change time makes it
+    // another file, read again, and the damage met; its problem names where it lies (the
+    // revision key, 17 bytes, just before the value).
     let mtime = std::fs::metadata(&f).unwrap().modified().unwrap();
     let mut bad = d.clone();
     let (off, _) = value_offset(&bad, 0);
     bad[off + 1] = 0x7f;
     std::fs::write(&f, &bad).unwrap();
     std::fs::File::options().write(true).open(&f).unwrap().set_modified(mtime).unwrap();
-    let warm = common::run(["--index", ixs, "get", fs, "key1", "-w", "json"]);
-    assert_eq!(warm.stdout, cold.stdout, "{}", String::from_utf8_lossy(&warm.stderr));
-    let log = common::run(["--index", ixs, "log", fs, "key1", "-w", "json"]);
-    assert!(log.status.success() && log.stdout.split(|&b| b == b'\n').count() == 3, "two events");
-    let scan = common::run(["--no-index", "get", fs, "key1"]);
-    assert_eq!(scan.status.code(), Some(1), "a scan meets the damage");
-    // The damaged entry itself, fetched through the index: its problem names where it lies (the
-    // revision key, 17 bytes, just before the value).
-    let warm0 = common::run(["--index", ixs, "get", fs, "key0"]);
-    let err = String::from_utf8_lossy(&warm0.stderr);
-    assert_eq!(warm0.status.code(), Some(1), "{err}");
-    assert!(err.contains(&format!("(byte offset {})", off - 17)), "{err}");
-    // A clean check keeps the key index (the warm answer still comes from it after the same
-    // damage in place); a failed one removes it, so the file is read again.
-    let clean = tmp.path().join("clean.db");
-    std::fs::write(&clean, &d).unwrap();
-    let cs = clean.to_str().unwrap();
-    assert!(common::run(["--index", ixs, "get", cs, "key1"]).status.success());
-    assert_eq!(common::run(["--index", ixs, "check", cs]).status.code(), Some(0));
-    let mtime = std::fs::metadata(&clean).unwrap().modified().unwrap();
-    std::fs::write(&clean, &bad).unwrap();
-    std::fs::File::options().write(true).open(&clean).unwrap().set_modified(mtime).unwrap();
-    assert!(common::run(["--index", ixs, "get", cs, "key1"]).status.success(), "kept by a clean check");
-    assert_eq!(common::run(["--index", ixs, "check", fs]).status.code(), Some(1));
-    let after = common::run(["--index", ixs, "get", fs, "key1", "-w", "json"]);
-    assert_eq!(after.status.code(), Some(1), "the file is read again and the damage met");
+    for args in [
+        &["--index", ixs, "get", fs, "key0"][..],
+        &["--index", ixs, "get", fs, "key1"],
+        &["--no-index", "get", fs, "key0"],
+    ] {
+        let out = common::run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(&format!("(byte offset {})", off - 17)), "{args:?}: {err}");
+    }
+    // A failed check drops the key index a get built from a file it does not fail: its trailer
+    // no longer matches; the next answer reads the file again and tells what check found.
+    let t = tmp.path().join("trailer.snap.db");
+    let mut rotten = d.clone();
+    let last = rotten.len() - 1;
+    rotten[last] ^= 1;
+    std::fs::write(&t, &rotten).unwrap();
+    let ts = t.to_str().unwrap();
+    assert!(common::run(["--index", ixs, "get", ts, "key1"]).status.success());
+    assert_eq!(common::run(["--index", ixs, "check", ts]).status.code(), Some(1));
+    let dropped = std::fs::read(&ix).unwrap();
+    let again = common::run(["--index", ixs, "get", ts, "key1"]);
+    assert_eq!(again.status.code(), Some(1), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(std::fs::read(&ix).unwrap() != dropped, "the key index built again");
 }
 
 #[test]

@@ -4,11 +4,12 @@
 //!
 //! Identity: a SHA-256 over the file's size, both meta pages' first 80 bytes (header and meta
 //! struct: txid and checksum change with every bbolt commit), the trailer's 32 bytes (or none),
-//! and, as a fast pre-check against in-place rewrites, the modification time (ns), inode and
-//! device. Covered: any commit through bbolt, any rewrite that changes size or mtime, any file
-//! replaced by another (inode). Not covered: bytes changed outside bbolt that keep the size, both
-//! meta pages and the trailer, with the mtime restored by hand (bit rot, a hand edit followed by
-//! `touch -d`). `check` therefore never answers from the index, and `--refresh` re-reads for any
+//! and, as a fast pre-check against rewrites, the modification time (ns), the inode change time
+//! (ns; no user can set it back), inode and device. Covered: any commit through bbolt, any write
+//! to the file (also with its mtime restored by hand), any file replaced by another (also a copy
+//! that keeps the mtime and gets the old inode number). A file renamed, linked or chmod-ed is
+//! read again once. Not covered: bytes that change with no write through the file system (bit
+//! rot). `check` therefore never answers from the index, and `--refresh` re-reads for any
 //! command.
 //!
 //! The index never stops a command: if it cannot be opened (held by another process for more
@@ -58,7 +59,7 @@ pub fn identity(path: &Path, data: &[u8]) -> Option<Identity> {
     let md = std::fs::metadata(path).ok()?;
     let m = Metas::read(data).ok()?;
     let mut h = Sha256::new();
-    h.update(b"boltscope identity 1");
+    h.update(b"boltscope identity 2");
     h.update((data.len() as u64).to_le_bytes());
     h.update(meta_structs(data, m.page_size));
     if trailer::present(data.len()) {
@@ -66,6 +67,11 @@ pub fn identity(path: &Path, data: &[u8]) -> Option<Identity> {
     }
     h.update(md.mtime().to_le_bytes());
     h.update(md.mtime_nsec().to_le_bytes());
+    // The inode's change time, which no user can set: a file replaced by a copy with its mtime
+    // kept (`cp -p`, which may get the old inode number back) or edited in place with its mtime
+    // restored (`touch -r`) is another file to the index.
+    h.update(md.ctime().to_le_bytes());
+    h.update(md.ctime_nsec().to_le_bytes());
     h.update(md.ino().to_le_bytes());
     h.update(md.dev().to_le_bytes());
     Some(Identity(h.finalize().into()))
@@ -85,7 +91,9 @@ pub fn default_path() -> Option<PathBuf> {
 }
 
 /// An open index: read-only until something must be written (a lookup that hits costs no write
-/// and no sync, and does not lock other processes out), then read-write.
+/// and no sync), then read-write. redb locks its file for the process that holds it open, a
+/// read-only open too: another process that must write waits up to two seconds, then goes on
+/// without the index (its rows lost, said once), and so does a reader while a writer holds it.
 pub struct Index {
     path: PathBuf,
     handle: std::sync::Mutex<Handle>,
@@ -94,7 +102,12 @@ pub struct Index {
     damaged: std::sync::atomic::AtomicBool,
     /// Closed for good ([`Index::retire`]): the file is about to be moved aside.
     retired: std::sync::atomic::AtomicBool,
+    /// An upgrade to writing waited its two seconds for another process: no more are tried.
+    busy: std::sync::atomic::AtomicBool,
 }
+
+/// What a write says once the index was found held by another process.
+pub const BUSY_GIVEN_UP: &str = "held by another boltscope process: not written to in this run";
 
 enum Handle {
     Read(redb::ReadOnlyDatabase),
@@ -190,6 +203,7 @@ impl Index {
             handle: std::sync::Mutex::new(handle),
             damaged: Default::default(),
             retired: Default::default(),
+            busy: Default::default(),
         };
         ix.schema()?;
         Ok(ix)
@@ -206,9 +220,17 @@ impl Index {
         if self.retired.load(std::sync::atomic::Ordering::Relaxed) {
             return Err("index moved aside".into());
         }
+        // Held by another process for two seconds once: every later write would wait as long
+        // (a scan of thousands of files, hours), so this run writes no more.
+        if self.busy.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(BUSY_GIVEN_UP.into());
+        }
         if !matches!(&*h, Handle::Write(_)) {
             *h = Handle::Closed;
             let rw = open_rw(&self.path).inspect_err(|m| {
+                if m.starts_with("held by another") {
+                    self.busy.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 // Only what says the file is corrupt (redb's integrity check or repair, or a
                 // panic inside redb): a full disk or an I/O error leaves a sound index in place.
                 let corrupt = m.contains("corrupt") || m.contains("repair");
@@ -345,10 +367,9 @@ impl Index {
     /// The last analysis that found problems in the file of this identity, unless a clean `check`
     /// of it came after: commands that do not judge the whole file themselves (`get`, `log`,
     /// `dump`, `hashkv` do not hash the trailer) tell it, so a file `check` failed is never
-    /// answered for as sound. `None` too when the index cannot be read.
-    pub fn failure(&self, id: &Identity) -> Option<Failure> {
-        let v = self.get(&failure_key(id)).ok()??;
-        serde_json::from_slice(&v).ok()
+    /// answered for as sound. `Err` when the index cannot be read.
+    pub fn failure(&self, id: &Identity) -> Result<Option<Failure>, String> {
+        Ok(self.get(&failure_key(id))?.and_then(|v| serde_json::from_slice(&v).ok()))
     }
 
     /// History rows for these paths (all when empty), by path then time.

@@ -77,3 +77,42 @@ pub(super) fn failure_key(id: &Identity) -> Vec<u8> {
     k.extend_from_slice(b"\0failed");
     k
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::Index;
+
+    fn row(command: &str, verdict: &str) -> HistoryRow {
+        HistoryRow {
+            path: "/b/x.db".into(),
+            analysed_at: 7,
+            command: command.into(),
+            file_size: 4096,
+            total_size: Some(4096),
+            revision: None,
+            hash: None,
+            in_use: None,
+            fragmentation: None,
+            verdict: verdict.into(),
+        }
+    }
+
+    #[test]
+    fn problems_mark_the_identity_a_failed_gate_does_not_and_a_clean_check_clears_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ix = Index::open(&dir.path().join("ix.redb")).unwrap();
+        let (id, other) = (Identity([1; 32]), Identity([2; 32]));
+        ix.put(Finding::Problems(&id), None, &[], Some(&row("status", "gate failed"))).unwrap();
+        assert_eq!(ix.failure(&id).unwrap(), None, "a failed gate: the file itself is sound");
+        ix.put(Finding::Problems(&id), None, &[], Some(&row("status", "2 problem(s)"))).unwrap();
+        let marked = Failure { command: "status".into(), verdict: "2 problem(s)".into(), analysed_at: 7 };
+        assert_eq!(ix.failure(&id).unwrap(), Some(marked.clone()));
+        assert_eq!(ix.failure(&other).unwrap(), None);
+        // Another clean analysis (status does not judge the trailer) leaves the mark.
+        ix.put(Finding::Nothing, None, &[], Some(&row("status", "not verified (sha256 trailer not checked)"))).unwrap();
+        assert_eq!(ix.failure(&id).unwrap(), Some(marked));
+        ix.put(Finding::CheckedClean(&id), None, &[], Some(&row("check", "ok"))).unwrap();
+        assert_eq!(ix.failure(&id).unwrap(), None, "cleared by a clean check");
+    }
+}

@@ -86,6 +86,8 @@ impl Ix {
             }
             // It could not be replaced: said once, by set_aside.
             Some(None) => {}
+            // Said once, when the index was first found held.
+            _ if e == cache::BUSY_GIVEN_UP => {}
             _ => errln!("boltscope: warning: index not updated: {e}"),
         }
     }
@@ -136,6 +138,10 @@ impl Ix {
             return None;
         }
         ix.failure(&id)
+            .inspect_err(|e| {
+                errln!("boltscope: warning: index not read ({e}): a failure recorded for this file was not looked up")
+            })
+            .ok()?
     }
 
     fn put<T: serde::Serialize>(

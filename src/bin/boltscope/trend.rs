@@ -178,17 +178,26 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
         return Ok((files, Vec::new(), skipped.collect()));
     }
     let rows = ix.history(&[])?;
-    // Each file's latest row, whatever it says: a file found damaged after an earlier clean read
-    // must not come back as that clean read once it is gone.
-    let mut latest: BTreeMap<String, &boltscope::index::HistoryRow> = BTreeMap::new();
-    for r in &rows {
-        let e = latest.entry(r.path.clone()).or_insert(r);
-        if r.analysed_at >= e.analysed_at {
-            *e = r;
+    // Each file's latest row, and the latest that found problems unless a read that judged the
+    // whole file found none after it: a file found damaged after an earlier clean read must not
+    // come back as that clean read once it is gone, nor as a later read that checked less (status
+    // says `not verified`: it does not hash the trailer).
+    let mut latest: BTreeMap<String, (&boltscope::index::HistoryRow, Option<&boltscope::index::HistoryRow>)> =
+        BTreeMap::new();
+    let mut ordered: Vec<&boltscope::index::HistoryRow> = rows.iter().collect();
+    ordered.sort_by_key(|r| r.analysed_at);
+    for r in ordered {
+        let e = latest.entry(r.path.clone()).or_insert((r, None));
+        e.0 = r;
+        if !r.found_no_problem() {
+            e.1 = Some(r);
+        } else if !r.verdict.starts_with("not verified") {
+            e.1 = None;
         }
     }
     let (mut files, mut gone, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-    for (key, row) in latest {
+    for (key, (last, failed)) in latest {
+        let row = failed.unwrap_or(last);
         // Rows name a file exactly (`index::path`), whatever its bytes.
         let path = index::path::path(&key);
         if path.is_file() {
