@@ -142,3 +142,22 @@ fn an_index_held_by_another_process_is_given_up_once_not_on_every_write() {
     let _ = held.wait();
     assert_eq!(String::from_utf8_lossy(&out.stdout).matches(" ok").count(), 3);
 }
+
+#[test]
+fn an_index_whose_creation_was_cut_short_is_moved_aside_not_left_in_the_way() {
+    // A run killed while creating the index leaves zeros where redb's magic goes: it used to be
+    // "not a boltscope index: left as it is" on every later run, the index never used again.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    std::fs::write(&ix, vec![0u8; 73_728]).unwrap();
+    let f = common::path("tiny-1.snap.db", &tmp);
+    let out = common::boltscope().arg("--index").arg(&ix).arg("status").arg(&f).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("was damaged") && err.contains("started a new one"), "{err}");
+    let hist = common::boltscope().arg("--index").arg(&ix).arg("history").output().unwrap();
+    assert_eq!(hist.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&hist.stdout).contains("status"));
+    let aside = std::fs::read_dir(tmp.path()).unwrap().filter_map(Result::ok);
+    assert_eq!(aside.filter(|e| e.file_name().to_string_lossy().starts_with("ix.redb.damaged-")).count(), 1);
+}

@@ -145,6 +145,11 @@ pub fn build(c: Collector<'_>) -> Option<Built> {
             }
             let n = keys.len() as u64;
             let plain = encode(keys)?;
+            // A block a lookup would refuse to expand (a key of megabytes): the file gets no key
+            // index, rather than one that fails every lookup and is built again each time.
+            if plain.len() > MAX_BLOCK_PLAIN {
+                return None;
+            }
             let packed = zstd::bulk::compress(&plain, ZSTD_LEVEL).ok()?;
             Some((first.to_be_bytes().to_vec(), packed, n))
         })
@@ -266,5 +271,20 @@ pub(super) mod tests {
         let past = zstd::bulk::compress(&[5, b'a'], 1).unwrap();
         assert_eq!(decode(&past), None, "a key running past the block");
         assert_eq!(decode(b"not zstd"), None);
+    }
+
+    #[test]
+    fn a_key_too_large_for_a_block_gives_no_key_index() {
+        // A 5 MiB key (etcd takes one with --max-request-bytes raised): a block a lookup would
+        // refuse to expand; before, it was stored and every lookup failed and built it again.
+        let big = vec![b'k'; 5 << 20];
+        let mut c = Collector::new(8);
+        c.extend(vec![KeyRev { fp: key_fingerprint(&big), rev: rev(2, 0, false), key: &big, fresh: true }]);
+        assert!(build(c).is_none());
+        let small = vec![b'k'; 3 << 20];
+        let mut c = Collector::new(8);
+        c.extend(vec![KeyRev { fp: key_fingerprint(&small), rev: rev(2, 0, false), key: &small, fresh: true }]);
+        let b = build(c).expect("a 3 MiB key fits");
+        assert_eq!(decode(&b.blocks[0].1).unwrap()[0].key.len(), 3 << 20);
     }
 }

@@ -116,10 +116,25 @@ pub(super) fn foreign(path: &Path) -> Option<String> {
     if !md.is_file() {
         return Some("not a regular file".into());
     }
-    let mut head = Vec::with_capacity(REDB_MAGIC.len());
-    let read = std::fs::File::open(path).and_then(|f| f.take(REDB_MAGIC.len() as u64).read_to_end(&mut head));
+    let head = || {
+        let mut head = Vec::with_capacity(REDB_MAGIC.len());
+        std::fs::File::open(path).and_then(|f| f.take(REDB_MAGIC.len() as u64).read_to_end(&mut head)).map(|_| head)
+    };
+    // Zeros where redb's magic goes: another process creating the index (redb sizes the file
+    // before it writes the header), or one killed while it did. Waited for as for a busy index;
+    // still zeros, it is an index whose creation was cut short, damaged (moved aside, not left
+    // in the way of every later run).
+    let start = Instant::now();
+    let read = loop {
+        match head() {
+            Ok(h) if !h.is_empty() && h.iter().all(|&b| b == 0) && start.elapsed() < Duration::from_secs(2) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            other => break other,
+        }
+    };
     match read {
-        Ok(_) if REDB_MAGIC.starts_with(&head) => None,
+        Ok(h) if REDB_MAGIC.starts_with(&h) || h.iter().all(|&b| b == 0) => None,
         Ok(_) => Some("its first bytes are not a redb database's".into()),
         Err(x) => Some(format!("cannot be read: {x}")),
     }
