@@ -13,12 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 fn run(index: Option<&Path>, args: &[&str]) -> Output {
-    let mut c = common::boltscope();
-    match index {
-        Some(ix) => c.arg("--index").arg(ix),
-        None => c.arg("--no-index"),
-    };
-    c.args(args).output().unwrap()
+    common::run_indexed(index, args)
 }
 
 fn judged_broken(o: &Output) -> bool {

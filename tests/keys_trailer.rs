@@ -10,12 +10,7 @@ use std::path::Path;
 use std::process::Output;
 
 fn run(index: Option<&Path>, args: &[&str]) -> Output {
-    let mut c = common::boltscope();
-    match index {
-        Some(ix) => c.arg("--index").arg(ix),
-        None => c.arg("--no-index"),
-    };
-    c.args(args).output().unwrap()
+    common::run_indexed(index, args)
 }
 
 /// The four key readers' command lines on `f`.

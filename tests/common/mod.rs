@@ -72,6 +72,16 @@ pub fn compact(args: &[&str], src: &Path, dst: &Path) -> std::process::Output {
     boltscope().arg("compact").args(args).arg(src).arg("-o").arg(dst).output().unwrap()
 }
 
+/// Runs the binary with `args` and the index at `index` (`--no-index` when none); its output.
+pub fn run_indexed(index: Option<&std::path::Path>, args: &[&str]) -> std::process::Output {
+    let mut c = boltscope();
+    match index {
+        Some(ix) => c.arg("--index").arg(ix),
+        None => c.arg("--no-index"),
+    };
+    c.args(args).output().expect("run boltscope")
+}
+
 /// Runs the binary with `args`; its output.
 pub fn run<I, S>(args: I) -> std::process::Output
 where
