@@ -284,9 +284,8 @@ pub fn streamed(
 /// with bytes appended: `etcdutl snapshot restore` refuses it). Whole pages past the high-water
 /// mark pass unread (a member file's slack, which `check` reads for zeros: it can be a gigabyte),
 /// and the trailer's hash is verified only with `--check-hash` (a SHA-256 of the whole file:
-/// `check` does both). With
-/// `--meta N` (a transaction read deliberately) the meta pages' problems are told as without it,
-/// as `check --meta N` reports them.
+/// `check` does both). With `--meta N` (a transaction read deliberately) the meta pages' problems
+/// are told as without it, as `check --meta N` reports them.
 pub fn file_issues(data: &[u8], meta: Option<u8>, hash: HashArgs) -> Vec<Problem> {
     let view = match meta {
         None => DbView::new(data),
