@@ -161,3 +161,26 @@ fn an_index_whose_creation_was_cut_short_is_moved_aside_not_left_in_the_way() {
     let aside = std::fs::read_dir(tmp.path()).unwrap().filter_map(Result::ok);
     assert_eq!(aside.filter(|e| e.file_name().to_string_lossy().starts_with("ix.redb.damaged-")).count(), 1);
 }
+
+#[test]
+fn a_bbolt_file_given_as_the_index_is_left_as_it_is_though_it_begins_with_zeros() {
+    // A big-endian bbolt file begins with zeros (page id 0, flags 00 04), and so does a snapshot
+    // whose first page was zeroed: neither is an index whose creation was cut short.
+    let tmp = tempfile::tempdir().unwrap();
+    let be = common::path("bolt-4k-bigendian.db", &tmp);
+    let zeroed = tmp.path().join("zeroed.snap.db");
+    let mut d = common::bytes("k8s-0.005.snap.db");
+    d[..4096].fill(0);
+    std::fs::write(&zeroed, &d).unwrap();
+    let f = common::path("tiny-1.snap.db", &tmp);
+    for ix in [&be, &zeroed] {
+        let before = std::fs::read(ix).unwrap();
+        let out = common::boltscope().arg("--index").arg(ix).arg("status").arg(&f).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(err.contains("not a boltscope index") && err.contains("left as it is"), "{err}");
+        assert!(std::fs::read(ix).unwrap() == before, "{} untouched", ix.display());
+    }
+    let aside = std::fs::read_dir(tmp.path()).unwrap().filter_map(Result::ok);
+    assert_eq!(aside.filter(|e| e.file_name().to_string_lossy().contains(".damaged-")).count(), 0);
+}

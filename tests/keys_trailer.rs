@@ -1,6 +1,6 @@
 //! The key readers (`get`, `log`, `dump`, `hashkv`) and a snapshot whose sha256 trailer does not
 //! match: they do not hash the file unless asked (`--check-hash`: a second per GB, many times an
-//! answer's own time), but a failure a recorded analysis found in this very file is told, so a
+//! answer's own time), but a failure a recorded analysis found in this file is told, so a
 //! file `check` failed is never answered for as sound. A failed gate (the file itself sound) sets
 //! no mark.
 
@@ -57,13 +57,21 @@ fn a_trailer_that_does_not_match_fails_the_answer_when_hashed_or_when_check_foun
     // Once `check` has failed the file, with an index, every answer tells it.
     assert_eq!(run(Some(&ix), &["check", b]).status.code(), Some(1));
     assert_eq!(run(Some(&ix), &["check", g]).status.code(), Some(0));
-    let remembered = "`check` found 1 problem(s) in this very file";
+    let remembered = "`check` found 1 problem(s) in this file";
     assert_eq!(answers(Some(&ix), b, &[], 1, remembered), want);
     // Asked twice: the key index built meanwhile answers, and still tells it.
     assert_eq!(answers(Some(&ix), b, &[], 1, remembered), want);
     assert_eq!(answers(Some(&ix), g, &[], 0, remembered), want);
     // --refresh answers without what the index remembers.
     assert_eq!(answers(Some(&ix), b, &["--refresh"], 0, remembered), want);
+    // A chmod and a hard link (both change the inode's change time, so the file's identity) keep
+    // the mark: it is kept under what the file holds.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(b, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let linked = tmp.path().join("linked.snap.db");
+    std::fs::hard_link(b, &linked).unwrap();
+    assert_eq!(answers(Some(&ix), b, &[], 1, remembered), want);
+    assert_eq!(answers(Some(&ix), linked.to_str().unwrap(), &[], 1, remembered), want);
 }
 
 #[test]

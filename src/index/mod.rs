@@ -49,22 +49,29 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const RESULTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("results");
 const HISTORY: Rows = TableDefinition::new("history");
 
-/// A file's identity (see the module docs for what it covers).
+/// A file's identity (see the module docs for what it covers), then what it holds: a SHA-256 over
+/// its size, meta pages and trailer alone, under which a failure found in it is marked
+/// ([`Index::failure`]), so that renaming, linking or chmod-ing a file `check` failed (each changes
+/// its inode change time, so its identity) keeps the mark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Identity(pub [u8; 32]);
+pub struct Identity(pub [u8; 32], pub [u8; 32]);
 
 /// Computes the identity of the file at `path` whose bytes are `data`.
 pub fn identity(path: &Path, data: &[u8]) -> Option<Identity> {
     use std::os::unix::fs::MetadataExt;
     let md = std::fs::metadata(path).ok()?;
     let m = Metas::read(data).ok()?;
-    let mut h = Sha256::new();
-    h.update(b"boltscope identity 2");
-    h.update((data.len() as u64).to_le_bytes());
-    h.update(meta_structs(data, m.page_size));
+    let mut c = Sha256::new();
+    c.update(b"boltscope content 1");
+    c.update((data.len() as u64).to_le_bytes());
+    c.update(meta_structs(data, m.page_size));
     if trailer::present(data.len()) {
-        h.update(&data[data.len() - 32..]);
+        c.update(&data[data.len() - 32..]);
     }
+    let content: [u8; 32] = c.finalize().into();
+    let mut h = Sha256::new();
+    h.update(b"boltscope identity 3");
+    h.update(content);
     h.update(md.mtime().to_le_bytes());
     h.update(md.mtime_nsec().to_le_bytes());
     // The inode's change time, which no user can set: a file replaced by a copy with its mtime
@@ -74,7 +81,7 @@ pub fn identity(path: &Path, data: &[u8]) -> Option<Identity> {
     h.update(md.ctime_nsec().to_le_bytes());
     h.update(md.ino().to_le_bytes());
     h.update(md.dev().to_le_bytes());
-    Some(Identity(h.finalize().into()))
+    Some(Identity(h.finalize().into(), content))
 }
 
 /// Where the index lives: `--index`, `$BOLTSCOPE_INDEX`, `$XDG_CACHE_HOME/boltscope/index.redb`,

@@ -127,15 +127,35 @@ pub(super) fn foreign(path: &Path) -> Option<String> {
     let start = Instant::now();
     let read = loop {
         match head() {
-            Ok(h) if !h.is_empty() && h.iter().all(|&b| b == 0) && start.elapsed() < Duration::from_secs(2) => {
+            Ok(h)
+                if !h.is_empty()
+                    && h.iter().all(|&b| b == 0)
+                    && start.elapsed() < Duration::from_secs(2)
+                    && cut_short_index(path, md.len()) =>
+            {
                 std::thread::sleep(Duration::from_millis(10))
             }
             other => break other,
         }
     };
     match read {
-        Ok(h) if REDB_MAGIC.starts_with(&h) || h.iter().all(|&b| b == 0) => None,
+        Ok(h) if REDB_MAGIC.starts_with(&h) => None,
+        Ok(h) if h.iter().all(|&b| b == 0) && cut_short_index(path, md.len()) => None,
         Ok(_) => Some("its first bytes are not a redb database's".into()),
         Err(x) => Some(format!("cannot be read: {x}")),
     }
+}
+
+/// Whether a file with zeros where redb's magic goes is an index whose creation was cut short: a
+/// small file (a new index is tens of KB) that is no bbolt file (a big-endian one begins with
+/// zeros too, and a snapshot whose first page was zeroed still has its second meta page). Anything
+/// else is left as it is.
+fn cut_short_index(path: &Path, len: u64) -> bool {
+    use std::io::Read;
+    if len > 1 << 20 {
+        return false;
+    }
+    let mut head = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(1 << 20).read_to_end(&mut head));
+    read.is_ok() && crate::bbolt::meta::Metas::read(&head).is_err()
 }

@@ -70,10 +70,11 @@ impl Failure {
     }
 }
 
-/// Where an identity's [`Failure`] is kept among the results (a result key is the identity then
-/// the command's tag; no tag is this one).
+/// Where an identity's [`Failure`] is kept among the results: under what the file holds (its
+/// size, meta pages and trailer), which a rename, a link or a chmod leave as they are (a result
+/// key is the file's identity then the command's tag).
 pub(super) fn failure_key(id: &Identity) -> Vec<u8> {
-    let mut k = id.0.to_vec();
+    let mut k = id.1.to_vec();
     k.extend_from_slice(b"\0failed");
     k
 }
@@ -102,7 +103,7 @@ mod tests {
     fn problems_mark_the_identity_a_failed_gate_does_not_and_a_clean_check_clears_it() {
         let dir = tempfile::tempdir().unwrap();
         let ix = Index::open(&dir.path().join("ix.redb")).unwrap();
-        let (id, other) = (Identity([1; 32]), Identity([2; 32]));
+        let (id, other) = (Identity([1; 32], [1; 32]), Identity([2; 32], [2; 32]));
         ix.put(Finding::Problems(&id), None, &[], Some(&row("status", "gate failed"))).unwrap();
         assert_eq!(ix.failure(&id).unwrap(), None, "a failed gate: the file itself is sound");
         ix.put(Finding::Problems(&id), None, &[], Some(&row("status", "2 problem(s)"))).unwrap();

@@ -216,34 +216,35 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
             parsed_says_secret(enc == Encoding::Json, value, super::key::parse(key).is_some())
         }
         // Bytes in no encoding under a Kubernetes key: a stored object whose first bytes were
-        // damaged (its magic, its opening brace), still naming kind `Secret` as JSON (`"Secret"`)
-        // or protobuf (`12 06 Secret`: typeMeta's kind) writes it; prose that mentions a
-        // SecretStore is not one.
-        Encoding::Other => {
-            super::key::parse(key).is_some() && (contains(value, b"\"Secret\"") || contains(value, b"\x12\x06Secret"))
-        }
+        // damaged (its magic, its opening brace), still naming `Secret` however its kind is
+        // written (JSON, protobuf, CBOR; a damaged length byte before it). Prose there naming a
+        // SecretStore is withheld too: values under a Kubernetes key are its objects.
+        Encoding::Other => super::key::parse(key).is_some() && contains(value, b"Secret"),
         Encoding::Encrypted(_) => false,
     }
 }
 
 /// Whether a JSON (`json`) or CBOR object names kind `Secret`: decoded only when its bytes contain
 /// `Secret`, or may spell it otherwise (JSON with escapes, CBOR in chunks: of a text string, 0x7f,
-/// or of a byte string, 0x5f, as Kubernetes writes strings). One that does not parse (cut short)
-/// is taken for one when it names `Secret`, or, where Kubernetes wrote it (`k8s`: under a
-/// Kubernetes key, or inside an envelope), when it may spell it so.
+/// or of a byte string, 0x5f, as Kubernetes writes strings). Without a kind it reads (none, or
+/// it does not parse: cut short), it is taken for one where it looks like a Kubernetes object:
+/// where Kubernetes wrote it (`k8s`: under its key, or inside an envelope), or naming an
+/// `apiVersion` or `metadata` (or a `kind`, when it does not parse), so that a configuration
+/// naming an "AWS SecretsManager", or JSON lines with escapes, stay readable elsewhere.
 fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     let named = contains(value, b"Secret");
     let spelled = if json { contains(value, b"\\u") } else { value.contains(&0x7f) || value.contains(&0x5f) };
     if !named && !spelled {
         return false;
     }
+    let object_like = || k8s || contains(value, b"apiVersion") || contains(value, b"metadata");
     let parsed = if json { serde_json::from_slice::<Value>(value).ok() } else { super::cbor::to_json(value).ok() };
     match parsed {
         Some(v) => match v.get("kind") {
             Some(Value::String(k)) => k == "Secret",
-            _ => named,
+            _ => named && object_like(),
         },
-        None => named || k8s,
+        None => object_like() || contains(value, b"kind"),
     }
 }
 

@@ -365,8 +365,32 @@ fn an_envelope_that_says_secret_is_one_whatever_its_object_says_and_other_bytes_
         assert!(holds_plaintext(key, &v), "{inner}");
         assert_hidden(&inner, &decode(key, &v, &HIDE));
     }
-    // Not Kubernetes' bytes: JSON lines with escapes that do not parse as one object, outside a
-    // Kubernetes key; prose naming a SecretStore under one.
-    assert!(!holds_plaintext(b"app/events.jsonl", b"{\"a\":\"caf\\u00e9\"}\n{\"b\":1}\n"));
-    assert!(!holds_plaintext(b"/registry/notes/default/n", b"rotate the SecretStore key monthly"));
+    // Not Kubernetes' bytes, outside its keys: JSON lines with escapes or naming a Secret that do
+    // not parse as one object, a configuration naming a secrets manager, prose.
+    for (key, v) in [
+        (&b"app/events.jsonl"[..], &b"{\"a\":\"caf\\u00e9\"}\n{\"b\":1}\n"[..]),
+        (b"app/events.jsonl", b"{\"msg\":\"rotated the Secret\"}\n{\"b\":1}\n"),
+        (b"app/config.json", b"{\"provider\":\"AWS SecretsManager\",\"region\":\"x\"}"),
+        (b"app/notes", b"rotate the SecretStore key monthly"),
+    ] {
+        assert!(!holds_plaintext(key, v), "{}", String::from_utf8_lossy(v));
+    }
+    // Damaged Kubernetes values under its keys or a custom prefix: a CBOR Secret whose magic is
+    // damaged, a protobuf one whose magic and kind length are, a JSON one cut short with its kind
+    // escaped under `--etcd-prefix=/k8s-prod`.
+    let mut pb =
+        envelope("v1", "Secret", &[bytes(1, &plain_meta()), entry(2, b"password", CANARY.as_bytes())].concat());
+    pb[0] ^= 0x01;
+    let at = pb.windows(7).position(|w| w == b"\x06Secret").unwrap();
+    pb[at] = 0x07;
+    let cbor = [&[0xd9u8, 0xd9, 0xf6][..], &[0xa2, 0x64], b"kind", &[0x66], b"Secret", &[0x64], b"data", &[0x41, 0x78]]
+        .concat();
+    let json = format!(r#"{{"apiVersion":"v1","kind":"Secr\u0065t","data":{{"p":"{CANARY}""#);
+    for (key, v) in [
+        (&b"/registry/secretz/default/c"[..], &cbor[..]),
+        (b"/registry/configmaps/default/p", &pb[..]),
+        (b"/k8s-prod/configmaps/default/j", json.as_bytes()),
+    ] {
+        assert!(holds_plaintext(key, v), "{}", String::from_utf8_lossy(key));
+    }
 }

@@ -38,7 +38,7 @@ pub struct HashArgs {
     /// Also verify the sha256 trailer `etcdctl snapshot save` appends: a mismatch fails the answer
     /// (exit 1), as it fails `check`. One SHA-256 pass over the whole file (about a second per GB
     /// on one core, many times the answer's own time), so not done unless asked; a failure a
-    /// recorded `check`, `status`, `inspect`, `scan` or `du` found in this very file is told
+    /// recorded `check`, `status`, `inspect`, `scan` or `du` found in this file is told
     /// either way (not with --no-index or --refresh).
     #[arg(long)]
     pub check_hash: bool,
@@ -307,14 +307,14 @@ fn trailer_issue(view: &DbView<'_>, hash: HashArgs) -> Option<Problem> {
     trailer::mismatch(view, &t)
 }
 
-/// Tells a failure the index remembers for this very file ([`Ix::failure`]), after the answer:
+/// Tells a failure the index remembers for this file ([`Ix::failure`]), after the answer:
 /// exit 1. A file `check` failed is never answered for as sound, though the key readers do not
 /// hash its trailer unless asked.
 pub fn tell_remembered(path: &Path, remembered: Option<boltscope::index::Failure>) -> Verdict {
     let Some(f) = remembered else { return Verdict::Clean };
     errln!(
-        "boltscope: {}: `{}` found {} in this very file (the index remembers it: the same size, meta pages, \
-         trailer, inode and mtime); the answer is what its tree holds (`boltscope check` tells what; \
+        "boltscope: {}: `{}` found {} in this file (the index remembers it for a file of the same size, meta \
+         pages and trailer, whatever its name); the answer is what its tree holds (`boltscope check` tells what; \
          --refresh answers without what the index remembers)",
         path.display(),
         f.command,

@@ -166,7 +166,7 @@ mod tests {
     fn stores_looks_up_and_evicts_the_oldest_files() {
         let dir = tempfile::tempdir().unwrap();
         let ix = Index::open(&dir.path().join("ix.redb")).unwrap();
-        let (a, b) = (Identity([1; 32]), Identity([2; 32]));
+        let (a, b) = (Identity([1; 32], [1; 32]), Identity([2; 32], [2; 32]));
         assert_eq!(ix.key_revisions(&a, &KeyRange::key(b"k1")).unwrap(), None, "nothing stored yet");
         let mut one = built(&[b"k1", b"k2", b"other"]);
         ix.put_key_index(&a, &one).unwrap();
