@@ -172,8 +172,11 @@ fn a_bbolt_file_given_as_the_index_is_left_as_it_is_though_it_begins_with_zeros(
     let mut d = common::bytes("k8s-0.005.snap.db");
     d[..4096].fill(0);
     std::fs::write(&zeroed, &d).unwrap();
+    // A user's small file that begins with zeros, then holds something.
+    let notes = tmp.path().join("notes.bin");
+    std::fs::write(&notes, [&[0u8; 16][..], b"my notes"].concat()).unwrap();
     let f = common::path("tiny-1.snap.db", &tmp);
-    for ix in [&be, &zeroed] {
+    for ix in [&be, &zeroed, &notes] {
         let before = std::fs::read(ix).unwrap();
         let out = common::boltscope().arg("--index").arg(ix).arg("status").arg(&f).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

@@ -72,6 +72,20 @@ fn a_trailer_that_does_not_match_fails_the_answer_when_hashed_or_when_check_foun
     std::fs::hard_link(b, &linked).unwrap();
     assert_eq!(answers(Some(&ix), b, &[], 1, remembered), want);
     assert_eq!(answers(Some(&ix), linked.to_str().unwrap(), &[], 1, remembered), want);
+    // A copy of the sound file damaged inside a value keeps its size, meta pages and trailer:
+    // each has its own mark, and the sound one's clean check does not clear the damaged one's.
+    let mut inside = good.clone();
+    let at = inside.len() - 32 - 100;
+    inside[at] ^= 0x80;
+    let d = tmp.path().join("damaged.snap.db");
+    std::fs::write(&d, &inside).unwrap();
+    let d = d.to_str().unwrap();
+    assert_eq!(run(Some(&ix), &["check", d]).status.code(), Some(1));
+    assert_eq!(run(Some(&ix), &["check", g]).status.code(), Some(0));
+    let sound = run(Some(&ix), &["hashkv", g]);
+    assert_eq!(sound.status.code(), Some(0), "{}", String::from_utf8_lossy(&sound.stderr));
+    let damaged = run(Some(&ix), &["hashkv", d]);
+    assert_eq!(damaged.status.code(), Some(1), "{}", String::from_utf8_lossy(&damaged.stderr));
 }
 
 #[test]

@@ -49,10 +49,11 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const RESULTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("results");
 const HISTORY: Rows = TableDefinition::new("history");
 
-/// A file's identity (see the module docs for what it covers), then what it holds: a SHA-256 over
-/// its size, meta pages and trailer alone, under which a failure found in it is marked
-/// ([`Index::failure`]), so that renaming, linking or chmod-ing a file `check` failed (each changes
-/// its inode change time, so its identity) keeps the mark.
+/// A file's identity (see the module docs for what it covers), then the same without the inode
+/// change time, under which a failure found in it is marked ([`Index::failure`]): renaming,
+/// linking or chmod-ing a file `check` failed changes its ctime, so its identity, and keeps the
+/// mark; another file (another inode, or another modification time) has its own, whatever bytes
+/// it shares with it (a damaged copy keeps its original's size, meta pages and trailer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Identity(pub [u8; 32], pub [u8; 32]);
 
@@ -62,26 +63,26 @@ pub fn identity(path: &Path, data: &[u8]) -> Option<Identity> {
     let md = std::fs::metadata(path).ok()?;
     let m = Metas::read(data).ok()?;
     let mut c = Sha256::new();
-    c.update(b"boltscope content 1");
+    c.update(b"boltscope file 1");
     c.update((data.len() as u64).to_le_bytes());
     c.update(meta_structs(data, m.page_size));
     if trailer::present(data.len()) {
         c.update(&data[data.len() - 32..]);
     }
-    let content: [u8; 32] = c.finalize().into();
+    c.update(md.mtime().to_le_bytes());
+    c.update(md.mtime_nsec().to_le_bytes());
+    c.update(md.ino().to_le_bytes());
+    c.update(md.dev().to_le_bytes());
+    let file: [u8; 32] = c.finalize().into();
     let mut h = Sha256::new();
     h.update(b"boltscope identity 3");
-    h.update(content);
-    h.update(md.mtime().to_le_bytes());
-    h.update(md.mtime_nsec().to_le_bytes());
+    h.update(file);
     // The inode's change time, which no user can set: a file replaced by a copy with its mtime
     // kept (`cp -p`, which may get the old inode number back) or edited in place with its mtime
     // restored (`touch -r`) is another file to the index.
     h.update(md.ctime().to_le_bytes());
     h.update(md.ctime_nsec().to_le_bytes());
-    h.update(md.ino().to_le_bytes());
-    h.update(md.dev().to_le_bytes());
-    Some(Identity(h.finalize().into(), content))
+    Some(Identity(h.finalize().into(), file))
 }
 
 /// Where the index lives: `--index`, `$BOLTSCOPE_INDEX`, `$XDG_CACHE_HOME/boltscope/index.redb`,

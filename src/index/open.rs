@@ -147,15 +147,15 @@ pub(super) fn foreign(path: &Path) -> Option<String> {
 }
 
 /// Whether a file with zeros where redb's magic goes is an index whose creation was cut short: a
-/// small file (a new index is tens of KB) that is no bbolt file (a big-endian one begins with
-/// zeros too, and a snapshot whose first page was zeroed still has its second meta page). Anything
-/// else is left as it is.
+/// small file (a new index is tens of KB) of zeros only, as redb leaves one it sized and never
+/// wrote. Anything else (a big-endian bbolt file begins with zeros, so do a snapshot whose first
+/// page was zeroed and many a user's file) is left as it is.
 fn cut_short_index(path: &Path, len: u64) -> bool {
     use std::io::Read;
     if len > 1 << 20 {
         return false;
     }
-    let mut head = Vec::new();
-    let read = std::fs::File::open(path).and_then(|f| f.take(1 << 20).read_to_end(&mut head));
-    read.is_ok() && crate::bbolt::meta::Metas::read(&head).is_err()
+    let mut all = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(1 << 20).read_to_end(&mut all));
+    read.is_ok() && all.iter().all(|&b| b == 0)
 }

@@ -70,9 +70,9 @@ impl Failure {
     }
 }
 
-/// Where an identity's [`Failure`] is kept among the results: under what the file holds (its
-/// size, meta pages and trailer), which a rename, a link or a chmod leave as they are (a result
-/// key is the file's identity then the command's tag).
+/// Where an identity's [`Failure`] is kept among the results: under the identity without its
+/// inode change time, which a rename, a link or a chmod change (a result key is the identity
+/// then the command's tag).
 pub(super) fn failure_key(id: &Identity) -> Vec<u8> {
     let mut k = id.1.to_vec();
     k.extend_from_slice(b"\0failed");

@@ -225,12 +225,10 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
 }
 
 /// Whether a JSON (`json`) or CBOR object names kind `Secret`: decoded only when its bytes contain
-/// `Secret`, or may spell it otherwise (JSON with escapes, CBOR in chunks: of a text string, 0x7f,
-/// or of a byte string, 0x5f, as Kubernetes writes strings). Without a kind it reads (none, or
-/// it does not parse: cut short), it is taken for one where it looks like a Kubernetes object:
-/// where Kubernetes wrote it (`k8s`: under its key, or inside an envelope), or naming an
-/// `apiVersion` or `metadata` (or a `kind`, when it does not parse), so that a configuration
-/// naming an "AWS SecretsManager", or JSON lines with escapes, stay readable elsewhere.
+/// `Secret` or may spell it otherwise (JSON escapes; CBOR chunks of a text string, 0x7f, or of a
+/// byte string, 0x5f). Without a kind it reads, it is one where it looks like a Kubernetes object
+/// (`k8s`: under its key or in an envelope; or naming an `apiVersion` or `metadata`), so that a
+/// configuration naming an "AWS SecretsManager", or JSON lines, stay readable elsewhere.
 fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     let named = contains(value, b"Secret");
     let spelled = if json { contains(value, b"\\u") } else { value.contains(&0x7f) || value.contains(&0x5f) };
@@ -244,8 +242,40 @@ fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
             Some(Value::String(k)) => k == "Secret",
             _ => named && object_like(),
         },
-        None => object_like() || contains(value, b"kind"),
+        // Cut short: a `kind` field naming Secret (escapes read; a value cut inside it that
+        // could still be `Secret` counts), or anything naming it where Kubernetes wrote it.
+        None if json => names_kind_secret(value) || k8s && (named || spelled),
+        None => object_like(),
     }
+}
+
+/// Whether JSON text that does not parse has a `"kind"` field whose string value is `Secret`,
+/// read with its escapes, or is cut inside a value that could still become `Secret`.
+fn names_kind_secret(value: &[u8]) -> bool {
+    memchr::memmem::find_iter(value, b"\"kind\"").any(|at| {
+        let rest = &value[at + 6..];
+        let skip = |b: &[u8]| b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+        let rest = &rest[skip(rest)..];
+        let Some(rest) = rest.strip_prefix(b":") else { return false };
+        let rest = &rest[skip(rest)..];
+        if rest.first() != Some(&b'"') {
+            return false;
+        }
+        // The string ends at the first quote not escaped (escapes are two bytes, or six).
+        let mut i = 1;
+        while i < rest.len() && rest[i] != b'"' {
+            i += if rest[i] == b'\\' { 2 } else { 1 };
+        }
+        match rest.get(..=i) {
+            Some(quoted) if i < rest.len() => serde_json::from_slice::<String>(quoted).is_ok_and(|k| k == "Secret"),
+            // Cut inside the value: what is there may still be the start of `Secret`.
+            _ => {
+                let cut = rest.get(1..).unwrap_or_default();
+                let cut = &cut[..cut.iter().position(|&c| c == b'\\').unwrap_or(cut.len())];
+                b"Secret".starts_with(cut)
+            }
+        }
+    })
 }
 
 /// Whether a key names a Secret: under the resource `secrets` when it parses as a Kubernetes

@@ -372,6 +372,8 @@ fn an_envelope_that_says_secret_is_one_whatever_its_object_says_and_other_bytes_
         (b"app/events.jsonl", b"{\"msg\":\"rotated the Secret\"}\n{\"b\":1}\n"),
         (b"app/config.json", b"{\"provider\":\"AWS SecretsManager\",\"region\":\"x\"}"),
         (b"app/notes", b"rotate the SecretStore key monthly"),
+        (b"app/jsonl2", b"{\"msg\":\"rotated the Secret\"}\n{\"kind\":\"note\"}"),
+        (b"app/events.jsonl", b"{\"kind\":\"a\",\"q\":\"x\\u0026y\"}\n{\"kind\":\"b\"}\n"),
     ] {
         assert!(!holds_plaintext(key, v), "{}", String::from_utf8_lossy(v));
     }

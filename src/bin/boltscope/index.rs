@@ -130,7 +130,7 @@ impl Ix {
         self.put(id, tag, Some(value), Finding::Nothing, None);
     }
 
-    /// What an analysis recorded in the index found wrong with this file (the same size, meta pages and trailer),
+    /// What an analysis recorded in the index found wrong with this file (its size, meta pages, trailer, mtime and inode),
     /// unless a clean `check` came after; never with `--refresh`, which asks for a fresh read.
     pub fn failure(&self, path: &Path, data: &[u8]) -> Option<cache::Failure> {
         let (ix, id, refresh) = self.keyed(path, data)?;

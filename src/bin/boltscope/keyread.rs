@@ -313,8 +313,8 @@ fn trailer_issue(view: &DbView<'_>, hash: HashArgs) -> Option<Problem> {
 pub fn tell_remembered(path: &Path, remembered: Option<boltscope::index::Failure>) -> Verdict {
     let Some(f) = remembered else { return Verdict::Clean };
     errln!(
-        "boltscope: {}: `{}` found {} in this file (the index remembers it for a file of the same size, meta \
-         pages and trailer, whatever its name); the answer is what its tree holds (`boltscope check` tells what; \
+        "boltscope: {}: `{}` found {} in this file (the index remembers it for this file: its size, meta pages, \
+         trailer, modification time and inode); the answer is what its tree holds (`boltscope check` tells what; \
          --refresh answers without what the index remembers)",
         path.display(),
         f.command,
