@@ -116,46 +116,34 @@ pub(super) fn foreign(path: &Path) -> Option<String> {
     if !md.is_file() {
         return Some("not a regular file".into());
     }
-    let head = || {
-        let mut head = Vec::with_capacity(REDB_MAGIC.len());
-        std::fs::File::open(path).and_then(|f| f.take(REDB_MAGIC.len() as u64).read_to_end(&mut head)).map(|_| head)
-    };
-    // Zeros where redb's magic goes: another process creating the index (redb sizes the file
-    // before it writes the header), or one killed while it did. Waited for as for a busy index;
-    // still zeros, it is an index whose creation was cut short, damaged (moved aside, not left
-    // in the way of every later run).
+    // Zeros where redb's magic goes, in a small file of zeros only: another process creating the
+    // index (redb sizes the file before it writes the header), or one killed while it did.
+    // Waited for as for a busy index; still zeros, it is an index whose creation was cut short,
+    // damaged (moved aside, not left in the way of every later run).
     let start = Instant::now();
-    let read = loop {
-        match head() {
-            Ok(h)
-                if !h.is_empty()
-                    && h.iter().all(|&b| b == 0)
-                    && start.elapsed() < Duration::from_secs(2)
-                    && cut_short_index(path, md.len()) =>
-            {
-                std::thread::sleep(Duration::from_millis(10))
+    loop {
+        let mut head = Vec::with_capacity(REDB_MAGIC.len());
+        let read = std::fs::File::open(path).and_then(|f| f.take(REDB_MAGIC.len() as u64).read_to_end(&mut head));
+        match read {
+            Err(x) => return Some(format!("cannot be read: {x}")),
+            Ok(_) if REDB_MAGIC.starts_with(&head) => return None,
+            Ok(_) if !head.iter().all(|&b| b == 0) || !cut_short_index(path) => {
+                return Some("its first bytes are not a redb database's".into())
             }
-            other => break other,
+            Ok(_) if start.elapsed() >= Duration::from_secs(2) => return None,
+            Ok(_) => std::thread::sleep(Duration::from_millis(10)),
         }
-    };
-    match read {
-        Ok(h) if REDB_MAGIC.starts_with(&h) => None,
-        Ok(h) if h.iter().all(|&b| b == 0) && cut_short_index(path, md.len()) => None,
-        Ok(_) => Some("its first bytes are not a redb database's".into()),
-        Err(x) => Some(format!("cannot be read: {x}")),
     }
 }
 
 /// Whether a file with zeros where redb's magic goes is an index whose creation was cut short: a
-/// small file (a new index is tens of KB) of zeros only, as redb leaves one it sized and never
-/// wrote. Anything else (a big-endian bbolt file begins with zeros, so do a snapshot whose first
-/// page was zeroed and many a user's file) is left as it is.
-fn cut_short_index(path: &Path, len: u64) -> bool {
+/// small file (a new index is tens of KB; at most 1 MiB) of zeros only, as redb leaves one it sized
+/// and never wrote. Anything else (a big-endian bbolt file begins with zeros, so do a snapshot
+/// whose first page was zeroed and many a user's file) is left as it is.
+fn cut_short_index(path: &Path) -> bool {
     use std::io::Read;
-    if len > 1 << 20 {
-        return false;
-    }
+    const MAX: u64 = 1 << 20;
     let mut all = Vec::new();
-    let read = std::fs::File::open(path).and_then(|f| f.take(1 << 20).read_to_end(&mut all));
-    read.is_ok() && all.iter().all(|&b| b == 0)
+    let read = std::fs::File::open(path).and_then(|f| f.take(MAX + 1).read_to_end(&mut all));
+    read.is_ok() && all.len() as u64 <= MAX && all.iter().all(|&b| b == 0)
 }

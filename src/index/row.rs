@@ -38,6 +38,13 @@ impl HistoryRow {
         let v = self.verdict.as_str();
         self.total_size.is_some() && (v.starts_with("ok") || v.starts_with("not verified") || v == "gate failed")
     }
+
+    /// Whether the analysis found the file sound having judged all of it ([`Self::found_no_problem`]
+    /// without status's `not verified (...)`, which checked less): what outweighs an earlier row
+    /// that found problems.
+    pub fn judged_sound(&self) -> bool {
+        self.found_no_problem() && !self.verdict.starts_with("not verified")
+    }
 }
 
 /// What an analysis stored with [`Index::put`] found about the file of an identity.

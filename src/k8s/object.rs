@@ -143,13 +143,7 @@ fn unknown(b: &[u8]) -> (Unknown<'_>, Option<String>) {
 /// The raw field (2, length-delimited) starting at `at` of an envelope, when its stated length
 /// runs past the end: the bytes there are, and the length stated.
 fn cut_raw(b: &[u8], at: usize) -> Option<(&[u8], u64)> {
-    let mut pos = at;
-    if super::wire::varint(b, &mut pos)? != (2 << 3 | 2) {
-        return None;
-    }
-    let stated = super::wire::varint(b, &mut pos)?;
-    let rest = b.get(pos..)?;
-    (stated > rest.len() as u64).then_some((rest, stated))
+    super::wire::cut_field(b, at).filter(|&(num, _, _)| num == 2).map(|(_, stated, rest)| (rest, stated))
 }
 
 fn protobuf(value: &[u8], by_key: bool, opts: &DecodeOptions) -> Value {

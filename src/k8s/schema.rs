@@ -19,7 +19,7 @@ use super::generic;
 use super::render::{is_text, redacted, Ctx};
 use super::secret;
 use super::time::{self, Precision};
-use super::wire::{fields, validate, varint, Wire, WireError};
+use super::wire::{cut_field, fields, validate, varint, Wire, WireError};
 
 /// The type of one schema field.
 #[derive(Debug)]
@@ -127,9 +127,7 @@ pub fn decode(buf: &[u8], msg: &Msg, cx: &mut Ctx) -> Map<String, Value> {
         };
         match msg.fields.iter().find(|fd| fd.num == n) {
             Some(fd) => {
-                let count = seen.entry(n).or_default();
-                *count += 1;
-                let nth = *count;
+                let nth = count(&mut seen, n);
                 cx.at(label(n, fd), |cx| field(fd, w, nth, &mut out, cx))
             }
             None => {
@@ -162,18 +160,15 @@ fn broken(
     cx: &mut Ctx,
 ) {
     let mut pos = e.offset;
-    let Some(tag) = varint(buf, &mut pos) else { return cx.error(e) };
-    let Some(n) = u32::try_from(tag >> 3).ok().filter(|&n| n > 0) else { return cx.error(e) };
+    let Some(n) = varint(buf, &mut pos).and_then(|tag| u32::try_from(tag >> 3).ok()).filter(|&n| n > 0) else {
+        return cx.error(e);
+    };
     let Some(fd) = msg.fields.iter().find(|fd| fd.num == n) else {
         return cx.at(format!("field {n}"), |cx| cx.error(e));
     };
-    let cut = (tag & 7 == 2).then(|| varint(buf, &mut pos)).flatten();
-    let rest = buf.get(pos..).unwrap_or_default();
-    match cut {
-        Some(stated) if matches!(fd.ty, Ty::Msg(_)) && stated > rest.len() as u64 => {
-            let count = seen.entry(n).or_default();
-            *count += 1;
-            let nth = *count;
+    match cut_field(buf, e.offset) {
+        Some((_, stated, rest)) if matches!(fd.ty, Ty::Msg(_)) => {
+            let nth = count(seen, n);
             cx.at(label(n, fd), |cx| {
                 cx.error(format!("{stated} bytes stated, {} left: cut short, read as far as it goes", rest.len()));
                 field(fd, Wire::Bytes(rest), nth, out, cx)
@@ -181,6 +176,13 @@ fn broken(
         }
         _ => cx.at(label(n, fd), |cx| cx.error(e)),
     }
+}
+
+/// Counts one more occurrence of field `n`: which one it is (from 1), for map entries' errors.
+fn count(seen: &mut BTreeMap<u32, usize>, n: u32) -> usize {
+    let c = seen.entry(n).or_default();
+    *c += 1;
+    *c
 }
 
 /// Decodes one occurrence of `fd`, the `nth` one seen (counted from 1), into `out`.

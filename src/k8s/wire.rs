@@ -60,6 +60,21 @@ impl fmt::Display for WireError {
 /// bytes).
 pub use crate::etcd::proto::varint;
 
+/// The length-delimited field starting at `at` whose stated length runs past the end of `b` (a
+/// message cut short, the commonest damage): its number, the length stated, and the bytes there
+/// are. `None` for any other field, or one that cannot be read so far.
+pub fn cut_field(b: &[u8], at: usize) -> Option<(u32, u64, &[u8])> {
+    let mut pos = at;
+    let tag = varint(b, &mut pos)?;
+    if tag & 7 != 2 {
+        return None;
+    }
+    let num = u32::try_from(tag >> 3).ok()?;
+    let stated = varint(b, &mut pos)?;
+    let rest = b.get(pos..)?;
+    (stated > rest.len() as u64).then_some((num, stated, rest))
+}
+
 /// Iterator over `(field number, value)` of one message; yields one `Err` and stops on malformed
 /// input, so a caller sees every field before the damage and then exactly where it is.
 #[derive(Clone, Debug)]

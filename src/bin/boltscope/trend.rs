@@ -191,7 +191,7 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
         e.0 = r;
         if !r.found_no_problem() {
             e.1 = Some(r);
-        } else if !r.verdict.starts_with("not verified") {
+        } else if r.judged_sound() {
             e.1 = None;
         }
     }
