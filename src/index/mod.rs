@@ -12,9 +12,10 @@
 //! rot). `check` therefore never answers from the index, and `--refresh` re-reads for any
 //! command.
 //!
-//! The index never stops a command: if it cannot be opened (held by another process for more
-//! than two seconds, corrupt, from a newer schema, unwritable) the caller gets an error it prints
-//! as one warning, and works without it.
+//! Several boltscope processes use one index at once (a `scan` from cron while a user asks `get`,
+//! parallel CI jobs): see [`Index`]. The index never stops a command: if it cannot be opened (held
+//! by a process that locks the whole file for more than two seconds, corrupt, from a newer
+//! schema, unwritable) the caller gets an error it prints as one warning, and works without it.
 
 pub mod du;
 pub mod keys;
@@ -29,7 +30,7 @@ pub use row::{Failure, Finding, HistoryRow};
 
 use crate::bbolt::meta::{meta_structs, Metas};
 use crate::etcd::trailer;
-use open::{foreign, guard, open_rw, retry, NOT_AN_INDEX};
+use open::{builder, foreign, guard, open_rw, retry, NOT_AN_INDEX};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use sealed::{seal, unseal, Rows};
 use sha2::{Digest, Sha256};
@@ -99,9 +100,11 @@ pub fn default_path() -> Option<PathBuf> {
 }
 
 /// An open index: read-only until something must be written (a lookup that hits costs no write
-/// and no sync), then read-write. redb locks its file for the process that holds it open, a
-/// read-only open too: another process that must write waits up to two seconds, then goes on
-/// without the index (its rows lost, said once), and so does a reader while a writer holds it.
+/// and no sync), then read-write. Processes share it ([`open::builder`]: redb's multi-writer mode):
+/// any number read and write it at once, their write transactions one at a time. A process that
+/// locks the whole file (a boltscope before this one, or any other redb user in redb's default
+/// mode) keeps the others out while it holds it: another process that must write waits up to two
+/// seconds, then goes on without the index (its rows lost, said once), and so does a reader.
 pub struct Index {
     path: PathBuf,
     handle: std::sync::Mutex<Handle>,
@@ -198,7 +201,7 @@ impl Index {
         let handle = if path.metadata().is_ok_and(|m| m.len() > 0) {
             // Read-only opens skip redb's integrity pass (it hashes the whole index, and grows with
             // it); a corrupt index is still caught: redb's errors and panics become a warning.
-            match retry(|| Database::builder().open_read_only(path)) {
+            match retry(|| builder().open_read_only(path)) {
                 Ok(ro) => Handle::Read(ro),
                 Err(m) if m.contains("recovery") || m.contains("repair") => Handle::Write(open_rw(path)?),
                 Err(m) => return Err(m),

@@ -70,10 +70,23 @@ pub(super) fn open_rw(path: &Path) -> Result<Database, String> {
         let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
     }
     retry(|| {
-        let mut b = Database::builder();
+        let mut b = builder();
         b.set_check_integrity_on_open(true);
         b.create(path)
     })
+}
+
+/// How every open of the index is made: shared between processes, each reading and writing
+/// (one write transaction at a time, for milliseconds), where the system has the byte-range
+/// locks redb needs for that (Linux, the Apple systems, Windows). Elsewhere, and against a
+/// boltscope before this one (which locks the whole file), an open waits for the other process
+/// and gives up after two seconds ([`retry`]).
+pub(super) fn builder() -> redb::Builder {
+    let mut b = Database::builder();
+    if cfg!(any(target_os = "linux", target_vendor = "apple", windows)) {
+        b.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+    }
+    b
 }
 
 thread_local! {
@@ -116,25 +129,33 @@ pub(super) fn foreign(path: &Path) -> Option<String> {
     if !md.is_file() {
         return Some("not a regular file".into());
     }
-    // Zeros where redb's magic goes, in a small file of zeros only: another process creating the
-    // index (redb sizes the file before it writes the header), or one killed while it did.
-    // Waited for as for a busy index; still zeros, it is an index whose creation was cut short,
-    // damaged (moved aside, not left in the way of every later run).
+    // Zeros where redb's magic goes, in a small file: another process creating the index (redb
+    // sizes the file, writes its header, and writes the magic last), or one killed while it did.
+    // Waited for as for a busy index; still without its magic, a file of zeros only is an index
+    // whose creation was cut short, damaged (moved aside, not left in the way of every later
+    // run), and anything else is no index.
     let start = Instant::now();
     loop {
         let mut head = Vec::with_capacity(REDB_MAGIC.len());
         let read = std::fs::File::open(path).and_then(|f| f.take(REDB_MAGIC.len() as u64).read_to_end(&mut head));
+        let foreign = || Some("its first bytes are not a redb database's".to_string());
         match read {
             Err(x) => return Some(format!("cannot be read: {x}")),
             Ok(_) if REDB_MAGIC.starts_with(&head) => return None,
-            Ok(_) if !head.iter().all(|&b| b == 0) || !cut_short_index(path) => {
-                return Some("its first bytes are not a redb database's".into())
-            }
-            Ok(_) if start.elapsed() >= Duration::from_secs(2) => return None,
+            Ok(_) if !head.iter().all(|&b| b == 0) || !small(path) => return foreign(),
+            Ok(_) if start.elapsed() >= Duration::from_secs(2) => return (!cut_short_index(path)).then(foreign)?,
             Ok(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     }
 }
+
+/// Whether the file at `path` is no larger than a new index may be while it is created.
+fn small(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() <= CUT_SHORT_MAX)
+}
+
+/// The largest file taken for an index whose creation was cut short (a new index is 72 KiB).
+const CUT_SHORT_MAX: u64 = 1 << 20;
 
 /// Whether a file with zeros where redb's magic goes is an index whose creation was cut short: a
 /// small file (a new index is tens of KB; at most 1 MiB) of zeros only, as redb leaves one it sized
@@ -142,8 +163,7 @@ pub(super) fn foreign(path: &Path) -> Option<String> {
 /// whose first page was zeroed and many a user's file) is left as it is.
 fn cut_short_index(path: &Path) -> bool {
     use std::io::Read;
-    const MAX: u64 = 1 << 20;
     let mut all = Vec::new();
-    let read = std::fs::File::open(path).and_then(|f| f.take(MAX + 1).read_to_end(&mut all));
-    read.is_ok() && all.len() as u64 <= MAX && all.iter().all(|&b| b == 0)
+    let read = std::fs::File::open(path).and_then(|f| f.take(CUT_SHORT_MAX + 1).read_to_end(&mut all));
+    read.is_ok() && all.len() as u64 <= CUT_SHORT_MAX && all.iter().all(|&b| b == 0)
 }
