@@ -42,11 +42,19 @@ impl MappedFile {
     /// [`data_spans`] can ask the file system where its holes lie (this file's offset is moved
     /// by that: nothing else may read it).
     pub fn map_input(file: File) -> std::io::Result<MappedFile> {
+        let source = file.try_clone()?;
+        MappedFile::map_input_of(file, source)
+    }
+
+    /// [`MappedFile::map_input`] of bytes that came out of `source` (an archive expanded into
+    /// `file`; for a plain input, the same file opened again): [`source_metadata`] of the bytes
+    /// describes `source`.
+    pub fn map_input_of(file: File, source: File) -> std::io::Result<MappedFile> {
         let m = MappedFile::map(&file)?;
         let b = m.bytes();
         if !b.is_empty() {
             if let Ok(mut maps) = INPUTS.lock() {
-                maps.push((b.as_ptr() as usize, b.len(), file));
+                maps.push(Input { start: b.as_ptr() as usize, len: b.len(), file, source });
             }
         }
         Ok(m)
@@ -62,13 +70,34 @@ impl Drop for MappedFile {
     fn drop(&mut self) {
         let start = self.bytes().as_ptr() as usize;
         if let Ok(mut maps) = INPUTS.lock() {
-            maps.retain(|m| m.0 != start);
+            maps.retain(|m| m.start != start);
         }
     }
 }
 
-/// The inputs mapped by [`MappedFile::map_input`]: where each map starts, its length, its file.
-static INPUTS: Mutex<Vec<(usize, usize, File)>> = Mutex::new(Vec::new());
+/// An input mapped by [`MappedFile::map_input_of`].
+struct Input {
+    /// Where its map starts.
+    start: usize,
+    /// The map's length.
+    len: usize,
+    /// The file mapped.
+    file: File,
+    /// The file the user named, as opened (an archive, for an expanded one).
+    source: File,
+}
+
+/// The inputs mapped, until their maps are dropped.
+static INPUTS: Mutex<Vec<Input>> = Mutex::new(Vec::new());
+
+/// The metadata now (`fstat`) of the file `bytes`, an input's whole map, came from: the file
+/// opened, or the archive expanded, not whatever is at its path by now (a file replaced while it
+/// was read). `None` for bytes that are no input's map.
+pub fn source_metadata(bytes: &[u8]) -> Option<std::fs::Metadata> {
+    let maps = INPUTS.lock().ok()?;
+    let m = maps.iter().find(|m| m.start == bytes.as_ptr() as usize && m.len == bytes.len())?;
+    m.source.metadata().ok()
+}
 
 /// Most extents [`data_spans`] lists before it gives up (the caller then reads it all).
 const MAX_SPANS: usize = 1 << 16;
@@ -82,7 +111,8 @@ const MAX_SPANS: usize = 1 << 16;
 pub fn data_spans(bytes: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
     let at = bytes.as_ptr() as usize;
     let maps = INPUTS.lock().ok()?;
-    let (start, _, file) = maps.iter().find(|m| m.0 <= at && at.saturating_add(bytes.len()) <= m.0 + m.1)?;
+    let m = maps.iter().find(|m| m.start <= at && at.saturating_add(bytes.len()) <= m.start + m.len)?;
+    let (start, file) = (m.start, &m.file);
     let from = i64::try_from(at - start).ok()?;
     let to = from.checked_add(i64::try_from(bytes.len()).ok()?)?;
     spans_of(file, from, to).map(|v| v.into_iter().map(|(a, b)| (a - from) as usize..(b - from) as usize).collect())

@@ -58,10 +58,13 @@ const HISTORY: Rows = TableDefinition::new("history");
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Identity(pub [u8; 32], pub [u8; 32]);
 
-/// Computes the identity of the file at `path` whose bytes are `data`.
+/// Computes the identity of the file at `path` whose bytes are `data`: of the file those bytes
+/// were read from when they are an input's map ([`crate::sys::source_metadata`]: the file as
+/// opened, or the archive expanded), so a file put at the path meanwhile does not lend its
+/// identity to another's bytes; else of what is at `path`.
 pub fn identity(path: &Path, data: &[u8]) -> Option<Identity> {
     use std::os::unix::fs::MetadataExt;
-    let md = std::fs::metadata(path).ok()?;
+    let md = crate::sys::source_metadata(data).map_or_else(|| std::fs::metadata(path).ok(), Some)?;
     let m = Metas::read(data).ok()?;
     let mut c = Sha256::new();
     c.update(b"boltscope file 1");

@@ -20,6 +20,9 @@ pub struct Expanded {
     /// The database bytes: the input file itself when [`Container::Plain`], else an unlinked
     /// temporary file holding the expanded data (gone when this is dropped). Positioned at 0.
     pub file: File,
+    /// The input file as opened (for a container, the archive the bytes came out of): what the
+    /// index's identity of the bytes describes, whatever is at the path by then.
+    pub source: File,
     /// The container the input was in.
     pub container: Container,
     /// The zip entry's name (k3s: the snapshot's name without `.zip`); `None` for other containers.
@@ -46,6 +49,7 @@ pub fn expand(path: &Path, limit: u64) -> Result<Expanded, InputError> {
         }
         Sniffed::Container(Container::Plain) => {
             return Ok(Expanded {
+                source: input.try_clone().map_err(read_err)?,
                 file: input,
                 container: Container::Plain,
                 entry_name: None,
@@ -55,6 +59,7 @@ pub fn expand(path: &Path, limit: u64) -> Result<Expanded, InputError> {
         }
         Sniffed::Container(c) => c,
     };
+    let source = input.try_clone().map_err(read_err)?;
     let temp_err = |source: io::Error| InputError::TempFile { path: path.to_path_buf(), source };
     let mut out = tempfile::tempfile().map_err(temp_err)?;
     // Written with an eye on the file system's free space: the limit alone can fill a small one.
@@ -78,7 +83,7 @@ pub fn expand(path: &Path, limit: u64) -> Result<Expanded, InputError> {
             return Err(InputError::Nested { path: path.to_path_buf(), outer: container, inner })
         }
     }
-    Ok(Expanded { file: out, container, entry_name, compressed_size, expanded_size })
+    Ok(Expanded { file: out, source, container, entry_name, compressed_size, expanded_size })
 }
 
 /// Reads up to [`SNIFF_LEN`] bytes from the start of `f`, and leaves it at the start again.

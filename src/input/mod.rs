@@ -90,7 +90,11 @@ pub fn open_input(path: &Path) -> Result<Opened, Error> {
         return Err(Error::NotAFile { what, hint: data_dir_hint(path) });
     }
     match expand(path, MAX_EXPANDED.load(Ordering::Relaxed)) {
-        Ok(e) => Ok(Opened { map: MappedFile::map_input(e.file)?, container: e.container, entry_name: e.entry_name }),
+        Ok(e) => Ok(Opened {
+            map: MappedFile::map_input_of(e.file, e.source)?,
+            container: e.container,
+            entry_name: e.entry_name,
+        }),
         Err(InputError::NotDatabase { kind, inside: None, .. }) => {
             let map = MappedFile::map_input(std::fs::File::open(path)?)?;
             if Metas::read(map.bytes()).is_ok() {
