@@ -53,6 +53,7 @@ mod redact;
 pub mod render;
 pub mod schema;
 pub mod secret;
+mod secret_text;
 pub mod time;
 pub mod wire;
 pub mod yaml;

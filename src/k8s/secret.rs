@@ -20,6 +20,7 @@
 //! key name, a string field that is not plain text, a kind or apiVersion that is not a plausible
 //! one, are placeholders in a Secret, and the decode errors inside its data name the entry only.
 
+use super::secret_text::{holds_secret_object, names_kind_secret, text_names_kind_secret};
 use serde_json::{Map, Value};
 
 pub use super::redact::{redact_annotations, redact_json};
@@ -219,7 +220,10 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
         // damaged (its magic, its opening brace), still naming `Secret` however its kind is
         // written (JSON, protobuf, CBOR; a damaged length byte before it). Prose there naming a
         // SecretStore is withheld too: values under a Kubernetes key are its objects.
-        Encoding::Other => super::key::parse(key).is_some() && contains(value, b"Secret"),
+        // Elsewhere, text that names kind Secret (YAML, JSON behind a byte-order mark).
+        Encoding::Other => {
+            contains(value, b"Secret") && (super::key::parse(key).is_some() || text_names_kind_secret(value))
+        }
         Encoding::Encrypted(_) => false,
     }
 }
@@ -238,44 +242,16 @@ fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     let object_like = || k8s || contains(value, b"apiVersion") || contains(value, b"metadata");
     let parsed = if json { serde_json::from_slice::<Value>(value).ok() } else { super::cbor::to_json(value).ok() };
     match parsed {
+        // Its kind, or Secrets inside it (a List of them).
         Some(v) => match v.get("kind") {
-            Some(Value::String(k)) => k == "Secret",
-            _ => named && object_like(),
+            Some(Value::String(k)) => k == "Secret" || holds_secret_object(&v),
+            _ => named && object_like() || holds_secret_object(&v),
         },
         // Cut short: a `kind` field naming Secret (escapes read; a value cut inside it that
         // could still be `Secret` counts), or anything naming it where Kubernetes wrote it.
         None if json => names_kind_secret(value) || k8s && (named || spelled),
         None => object_like(),
     }
-}
-
-/// Whether JSON text that does not parse has a `"kind"` field whose string value is `Secret`,
-/// read with its escapes, or is cut inside a value that could still become `Secret`.
-fn names_kind_secret(value: &[u8]) -> bool {
-    memchr::memmem::find_iter(value, b"\"kind\"").any(|at| {
-        let rest = &value[at + 6..];
-        let skip = |b: &[u8]| b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-        let rest = &rest[skip(rest)..];
-        let Some(rest) = rest.strip_prefix(b":") else { return false };
-        let rest = &rest[skip(rest)..];
-        if rest.first() != Some(&b'"') {
-            return false;
-        }
-        // The string ends at the first quote not escaped (escapes are two bytes, or six).
-        let mut i = 1;
-        while i < rest.len() && rest[i] != b'"' {
-            i += if rest[i] == b'\\' { 2 } else { 1 };
-        }
-        match rest.get(..=i) {
-            Some(quoted) if i < rest.len() => serde_json::from_slice::<String>(quoted).is_ok_and(|k| k == "Secret"),
-            // Cut inside the value: what is there may still be the start of `Secret`.
-            _ => {
-                let cut = rest.get(1..).unwrap_or_default();
-                let cut = &cut[..cut.iter().position(|&c| c == b'\\').unwrap_or(cut.len())];
-                b"Secret".starts_with(cut)
-            }
-        }
-    })
 }
 
 /// Whether a key names a Secret: under the resource `secrets` when it parses as a Kubernetes

@@ -335,8 +335,10 @@ fn a_secret_with_its_first_bytes_or_kind_damaged_or_annotations_not_a_map_is_not
         assert!(holds_plaintext(key, v), "{what}");
         assert_hidden(what, &decode(key, v, &HIDE));
     }
-    // Bytes in no encoding outside a Kubernetes key stay readable.
-    assert!(!holds_plaintext(b"app/config", &flipped));
+    // Outside a Kubernetes key, readable unless their text names kind Secret (this one's does).
+    assert!(holds_plaintext(b"app/config", &flipped));
+    let other = [&b"z"[..], &json.replace("\"Secret\"", "\"SecretStore\"").as_bytes()[1..]].concat();
+    assert!(!holds_plaintext(b"app/config", &other));
     // A JSON Secret whose annotations are a string holding a copy of its data.
     let ann = format!(
         r#"{{"kind":"Secret","apiVersion":"v1","metadata":{{"name":"x","annotations":"{{\"data\":{{\"p\":\"{CANARY}\"}}}}"}}}}"#
