@@ -125,3 +125,89 @@ fn a_new_index_made_by_several_processes_at_once_takes_every_row() {
         }
     }
 }
+
+/// Runs `cmd`, killed after `secs` seconds: its output, and whether it ended by itself.
+fn within(mut cmd: Command, secs: u64) -> (std::process::Output, bool) {
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(out) => (out.unwrap(), true),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            (rx.recv().unwrap().unwrap(), false)
+        }
+    }
+}
+
+#[test]
+fn a_process_stopped_inside_a_write_keeps_no_other_waiting_for_long() {
+    // This test holds a write transaction open in the shared mode, as a boltscope stopped by
+    // Ctrl-Z (or a debugger, a frozen container) in the middle of recording does: redb's own
+    // wait for it has no end, and every other process that records hung with it.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let small = common::path("tiny-1.snap.db", &tmp);
+    assert!(bolt(&ix).arg("status").arg(&small).output().unwrap().status.success());
+    let mut b = redb::Database::builder();
+    b.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
+    let db = b.create(&ix).unwrap();
+    let held = db.begin_write().unwrap();
+    let mut cmd = bolt(&ix);
+    cmd.arg("status").arg(common::path("k8s-0.005.snap.db", &tmp));
+    let (out, ended) = within(cmd, 20);
+    drop(held);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(ended, "status hung behind the stopped writer: {err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("index").count(), 1, "one warning: {err}");
+    assert!(err.contains("held by another"), "{err}");
+}
+
+#[test]
+fn a_program_locking_another_way_keeps_the_index_in_place() {
+    // A process of a later redb locking generation announces itself with a shared lock on a byte
+    // past the file's end (redb's 2^62 + 6): redb refuses to share the file with it. That is no
+    // damage: the index stays where it is, its history with it (it was moved aside).
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let small = common::path("tiny-1.snap.db", &tmp);
+    assert!(bolt(&ix).arg("status").arg(&small).output().unwrap().status.success());
+    let script = "import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDONLY)\n\
+                  fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 2**62 + 6)\nprint('held', flush=True)\ntime.sleep(60)\n";
+    let mut other = Command::new("python3").arg("-c").arg(script).arg(&ix).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = [0u8; 4];
+    other.stdout.take().unwrap().read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"held");
+    let out = bolt(&ix).arg("status").arg(common::path("k8s-0.005.snap.db", &tmp)).output().unwrap();
+    let _ = other.kill();
+    let _ = other.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("damaged"), "{err}");
+    let aside = std::fs::read_dir(tmp.path()).unwrap().filter_map(Result::ok);
+    assert_eq!(aside.filter(|e| e.file_name().to_string_lossy().contains("damaged")).count(), 0);
+    let hist = bolt(&ix).args(["history", "-w", "json"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&hist.stdout).contains("tiny-1.snap.db"), "the history stays");
+}
+
+#[test]
+fn a_key_reader_beside_a_whole_file_holder_warns_once_and_still_looks_for_a_failure() {
+    // An older boltscope (or another redb program) holds the index read-only, locking the whole
+    // file: the first `get` cannot store its key index (one warning), and used to say a second
+    // time that it could not look for a failure recorded for the file.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let f = common::path("k8s-0.005.snap.db", &tmp);
+    assert!(bolt(&ix).arg("status").arg(&f).output().unwrap().status.success());
+    let held = redb::Database::builder().open_read_only(&ix).unwrap();
+    let out = bolt(&ix).args(["get"]).arg(&f).arg("/registry/configmaps/ns-22/configmap-00002").output().unwrap();
+    drop(held);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!out.stdout.is_empty());
+    assert_eq!(err.lines().count(), 1, "one warning: {err}");
+}

@@ -100,7 +100,7 @@ impl Index {
     pub fn put_du(&self, row: &DuRow) -> Result<(), String> {
         let w = self.writer()?;
         guard("write", || {
-            let tx = w.db()?.begin_write().map_err(e)?;
+            let tx = super::open::begin_write(w.db()?, &self.busy)?;
             insert_row(&tx, DU, &row.path, row)?;
             tx.commit().map_err(e)
         })

@@ -30,7 +30,7 @@ pub use row::{Failure, Finding, HistoryRow};
 
 use crate::bbolt::meta::{meta_structs, Metas};
 use crate::etcd::trailer;
-use open::{builder, foreign, guard, open_rw, retry, NOT_AN_INDEX};
+use open::{begin_write, builder, classify, foreign, guard, open_rw, retry, NOT_AN_INDEX};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use sealed::{seal, unseal, Rows};
 use sha2::{Digest, Sha256};
@@ -146,23 +146,13 @@ impl Handle {
     }
 }
 
-/// What an open's error message says of the index at `path`.
-fn classify(path: &Path, message: &str) -> OpenErrorKind {
-    if message.starts_with(NOT_AN_INDEX) {
-        OpenErrorKind::Foreign
-    } else if message.starts_with("held by another") {
-        OpenErrorKind::Busy
-    } else if message.starts_with("made by a newer") {
-        OpenErrorKind::Newer
-    } else if !path.is_file() || std::fs::OpenOptions::new().write(true).open(path).is_err() {
-        OpenErrorKind::Unwritable
-    } else {
-        OpenErrorKind::Damaged
-    }
-}
-
 fn e(x: impl std::fmt::Display) -> String {
     x.to_string()
+}
+
+/// The index opened read-only without waiting, or closed.
+fn read_now(path: &Path) -> Handle {
+    guard("open", || builder().open_read_only(path).map_err(e)).map_or(Handle::Closed, Handle::Read)
 }
 
 impl Index {
@@ -204,7 +194,8 @@ impl Index {
         let handle = if path.metadata().is_ok_and(|m| m.len() > 0) {
             // Read-only opens skip redb's integrity pass (it hashes the whole index, and grows with
             // it); a corrupt index is still caught: redb's errors and panics become a warning.
-            match retry(|| builder().open_read_only(path)) {
+            let at = path.to_path_buf();
+            match retry(move || builder().open_read_only(&at)) {
                 Ok(ro) => Handle::Read(ro),
                 Err(m) if m.contains("recovery") || m.contains("repair") => Handle::Write(open_rw(path)?),
                 Err(m) => return Err(m),
@@ -247,11 +238,13 @@ impl Index {
                 }
                 // Only what says the file is corrupt (redb's integrity check or repair, or a
                 // panic inside redb): a full disk or an I/O error leaves a sound index in place.
-                let corrupt = m.contains("corrupt") || m.contains("repair");
-                if corrupt && classify(&self.path, m) == OpenErrorKind::Damaged {
+                if classify(&self.path, m) == OpenErrorKind::Damaged {
                     self.damaged.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
-            })?;
+            });
+            // Not writable now: still readable, where it can be read at once (a recorded failure
+            // is still looked up).
+            let rw = rw.inspect_err(|_| *h = read_now(&self.path))?;
             *h = Handle::Write(rw);
         }
         Ok(h)
@@ -277,7 +270,7 @@ impl Index {
         }
         let w = self.writer()?;
         guard("schema", || {
-            let tx = w.db()?.begin_write().map_err(e)?;
+            let tx = begin_write(w.db()?, &self.busy)?;
             {
                 let meta = tx.open_table(META).map_err(e)?;
                 let v = meta.get("schema").map_err(e)?.map(|g| g.value());
@@ -347,7 +340,7 @@ impl Index {
             _ => None,
         };
         guard("write", || {
-            let tx = w.db()?.begin_write().map_err(e)?;
+            let tx = begin_write(w.db()?, &self.busy)?;
             if let Finding::Problems(id) = finding {
                 keys::table::forget(&tx, id)?;
             }

@@ -5,6 +5,7 @@
 use redb::Database;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Why the index could not be opened.
@@ -23,6 +24,9 @@ pub enum OpenErrorKind {
     /// that does not begin as a redb database does (a snapshot given to `--index` by mistake).
     /// Never opened for writing, never replaced.
     Foreign,
+    /// It cannot be used now for another reason (an I/O error, locks the file system refuses):
+    /// left as it is.
+    Unusable,
 }
 
 /// An index that could not be opened: its kind, and what redb or the system said.
@@ -42,23 +46,105 @@ impl std::fmt::Display for OpenError {
 
 impl std::error::Error for OpenError {}
 
-/// Runs an open, retrying for up to two seconds while another process holds the file.
-pub(super) fn retry<T>(f: impl Fn() -> Result<T, redb::DatabaseError>) -> Result<T, String> {
+/// How long an open or a write waits for another process before this run goes on without the
+/// index.
+const WAIT: Duration = Duration::from_secs(2);
+
+/// What an open or a write says when another process kept the index for [`WAIT`].
+pub(super) const HELD: &str = "held by another boltscope process for 2 s";
+
+/// Byte-range locks found missing where the index lies (a file system without them): every later
+/// open of this run locks the whole file instead, as redb's default mode does.
+static WHOLE_FILE: AtomicBool = AtomicBool::new(false);
+
+/// Runs an open on a thread of its own, retrying for up to [`WAIT`] while another process holds
+/// the file. redb waits without limit for a lock a process holds while it is stopped (Ctrl-Z, a
+/// debugger, a frozen container) inside a write: an open still waiting then is left behind, and
+/// this run goes on without the index.
+pub(super) fn retry<T: Send + 'static>(
+    f: impl Fn() -> Result<T, redb::DatabaseError> + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name("index open".into()).spawn(move || {
+        let _ = tx.send(attempts(&f));
+    });
+    if let Err(x) = spawned {
+        return Err(format!("cannot start a thread to open the index: {x}"));
+    }
+    rx.recv_timeout(WAIT + Duration::from_millis(500)).unwrap_or_else(|_| Err(HELD.into()))
+}
+
+fn attempts<T>(f: &dyn Fn() -> Result<T, redb::DatabaseError>) -> Result<T, String> {
+    use redb::{DatabaseError as D, StorageError as S};
     let start = Instant::now();
     loop {
         let r = guard("open", || {
             f().map_err(|x| match x {
-                redb::DatabaseError::DatabaseAlreadyOpen => "busy".to_string(),
+                D::DatabaseAlreadyOpen => "busy".to_string(),
+                D::LockProtocolMismatch => {
+                    "held by another program that shares redb files another way (another redb locking protocol)".into()
+                }
+                // No byte-range locks here: lock the whole file from now on, and try again.
+                D::Storage(S::Unsupported) if !WHOLE_FILE.swap(true, Ordering::Relaxed) => "again".into(),
+                D::Storage(S::Io(e))
+                    if e.kind() == std::io::ErrorKind::Unsupported && !WHOLE_FILE.swap(true, Ordering::Relaxed) =>
+                {
+                    "again".into()
+                }
                 other => other.to_string(),
             })
         });
         match r {
-            Err(m) if m == "busy" && start.elapsed() < Duration::from_secs(2) => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
-            Err(m) if m == "busy" => return Err("held by another boltscope process for 2 s".into()),
+            Err(m) if m == "again" => {}
+            Err(m) if m == "busy" && start.elapsed() < WAIT => std::thread::sleep(Duration::from_millis(10)),
+            Err(m) if m == "busy" => return Err(HELD.into()),
             other => return other,
         }
+    }
+}
+
+/// Begins a write transaction, waiting up to [`WAIT`] for another process's to end (redb's own
+/// wait has no limit: a process stopped inside a write would stop every other); past that,
+/// `busy` is set, and no later write of this run waits again.
+pub(super) fn begin_write(db: &Database, busy: &AtomicBool) -> Result<redb::WriteTransaction, String> {
+    let start = Instant::now();
+    loop {
+        match db.try_begin_write() {
+            Ok(tx) => return Ok(tx),
+            Err(redb::TransactionError::WouldBlock) if start.elapsed() < WAIT => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(redb::TransactionError::WouldBlock) => {
+                busy.store(true, Ordering::Relaxed);
+                return Err(HELD.into());
+            }
+            Err(x) => return Err(x.to_string()),
+        }
+    }
+}
+
+/// Whether an error says the index file itself is damaged (what redb's integrity check, its
+/// repair and its reads find, or a panic inside redb), not that it cannot be had now (held, locks
+/// missing, an I/O error): only a damaged index is moved aside.
+pub(super) fn says_damage(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["corrupt", "repair", "not a redb database", "failed unexpectedly", "upgrade"].iter().any(|w| m.contains(w))
+}
+
+/// What an open's error message says of the index at `path`.
+pub(super) fn classify(path: &Path, message: &str) -> OpenErrorKind {
+    if message.starts_with(NOT_AN_INDEX) {
+        OpenErrorKind::Foreign
+    } else if message.starts_with("held by another") {
+        OpenErrorKind::Busy
+    } else if message.starts_with("made by a newer") {
+        OpenErrorKind::Newer
+    } else if !path.is_file() || std::fs::OpenOptions::new().write(true).open(path).is_err() {
+        OpenErrorKind::Unwritable
+    } else if says_damage(message) {
+        OpenErrorKind::Damaged
+    } else {
+        OpenErrorKind::Unusable
     }
 }
 
@@ -69,21 +155,22 @@ pub(super) fn open_rw(path: &Path) -> Result<Database, String> {
         use std::os::unix::fs::OpenOptionsExt;
         let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
     }
-    retry(|| {
+    let path = path.to_path_buf();
+    retry(move || {
         let mut b = builder();
         b.set_check_integrity_on_open(true);
-        b.create(path)
+        b.create(&path)
     })
 }
 
-/// How every open of the index is made: shared between processes, each reading and writing
-/// (one write transaction at a time, for milliseconds), where the system has the byte-range
-/// locks redb needs for that (Linux, the Apple systems, Windows). Elsewhere, and against a
-/// boltscope before this one (which locks the whole file), an open waits for the other process
-/// and gives up after two seconds ([`retry`]).
+/// How every open of the index is made: shared between processes, each reading and writing (one
+/// write transaction at a time), with the byte-range locks redb needs for that (Linux and the
+/// Apple systems have them; where the file system has none, the whole file is locked instead).
+/// A process that locks the whole file (a boltscope before this one, another redb program) keeps
+/// the others out while it holds it: they wait up to two seconds ([`retry`], [`begin_write`]).
 pub(super) fn builder() -> redb::Builder {
     let mut b = Database::builder();
-    if cfg!(any(target_os = "linux", target_vendor = "apple", windows)) {
+    if !WHOLE_FILE.load(Ordering::Relaxed) {
         b.set_concurrency_mode(redb::ConcurrencyMode::MultiWriter);
     }
     b
@@ -131,9 +218,9 @@ pub(super) fn foreign(path: &Path) -> Option<String> {
     }
     // Zeros where redb's magic goes, in a small file: another process creating the index (redb
     // sizes the file, writes its header, and writes the magic last), or one killed while it did.
-    // Waited for as for a busy index; still without its magic, a file of zeros only is an index
-    // whose creation was cut short, damaged (moved aside, not left in the way of every later
-    // run), and anything else is no index.
+    // Waited for as for a busy index; still without its magic, a file of zeros only, or with
+    // redb's header but its magic, is an index whose creation was cut short, damaged (moved
+    // aside, not left in the way of every later run), and anything else is no index.
     let start = Instant::now();
     loop {
         let mut head = Vec::with_capacity(REDB_MAGIC.len());
@@ -158,12 +245,64 @@ fn small(path: &Path) -> bool {
 const CUT_SHORT_MAX: u64 = 1 << 20;
 
 /// Whether a file with zeros where redb's magic goes is an index whose creation was cut short: a
-/// small file (a new index is tens of KB; at most 1 MiB) of zeros only, as redb leaves one it sized
-/// and never wrote. Anything else (a big-endian bbolt file begins with zeros, so do a snapshot
-/// whose first page was zeroed and many a user's file) is left as it is.
+/// small file (a new index is 72 KiB; at most 1 MiB) of zeros only, as redb leaves one it sized
+/// and never wrote, or one that holds redb's header but its magic, as redb leaves one killed
+/// before its last write. Anything else (a big-endian bbolt file begins with zeros, so do a
+/// snapshot whose first page was zeroed and many a user's file) is left as it is.
 fn cut_short_index(path: &Path) -> bool {
     use std::io::Read;
     let mut all = Vec::new();
     let read = std::fs::File::open(path).and_then(|f| f.take(CUT_SHORT_MAX + 1).read_to_end(&mut all));
-    read.is_ok() && all.len() as u64 <= CUT_SHORT_MAX && all.iter().all(|&b| b == 0)
+    read.is_ok() && all.len() as u64 <= CUT_SHORT_MAX && (all.iter().all(|&b| b == 0) || header_but_magic(&all))
+}
+
+/// Whether `head` is redb's file header with zeros where its magic goes:
+///
+/// ```text
+/// 0   9  magic (zeros until redb's last write of a new file)
+/// 9   1  god byte: the primary commit slot and flags (bits 0-3)
+/// 10  2  padding, zeros
+/// 12  4  page size, little-endian: 4096
+/// ```
+fn header_but_magic(head: &[u8]) -> bool {
+    head.len() >= 16
+        && head[..9].iter().all(|&b| b == 0)
+        && head[9] & 0xf0 == 0
+        && head[10..12] == [0, 0]
+        && head[12..16] == 4096u32.to_le_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_says_the_file_is_damaged_moves_it_aside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("ix.redb");
+        std::fs::write(&p, b"redb").unwrap();
+        let kind = |m: &str| classify(&p, m);
+        assert_eq!(kind("DB corrupted: checksum mismatch"), OpenErrorKind::Damaged);
+        assert_eq!(kind("Database repair aborted."), OpenErrorKind::Damaged);
+        assert_eq!(kind("open: the index database failed unexpectedly (corrupt?)"), OpenErrorKind::Damaged);
+        // Not damage: the file cannot be had now.
+        assert_eq!(kind("The storage backend does not support this operation"), OpenErrorKind::Unusable);
+        assert_eq!(kind("I/O error: No locks available (os error 37)"), OpenErrorKind::Unusable);
+        let other = "held by another program that shares redb files another way (another redb locking protocol)";
+        assert_eq!(kind(other), OpenErrorKind::Busy);
+        assert_eq!(kind(HELD), OpenErrorKind::Busy);
+    }
+
+    #[test]
+    fn a_header_without_its_magic_is_told_from_other_zero_headed_files() {
+        let mut h = vec![0u8; 64];
+        h[9] = 0b10;
+        h[12..16].copy_from_slice(&4096u32.to_le_bytes());
+        assert!(header_but_magic(&h));
+        // A big-endian bbolt meta page: page id 0, flags 00 04, count, overflow 0.
+        let mut be = vec![0u8; 64];
+        be[9] = 4;
+        assert!(!header_but_magic(&be));
+        assert!(!header_but_magic(&h[..12]));
+    }
 }

@@ -13,6 +13,9 @@ pub const CHECK_TAG: &str = "check";
 /// The index of this run, if usable.
 pub struct Ix {
     ix: Option<Index>,
+    /// The index file's device and inode when this run opened it: a damaged index is moved aside
+    /// only while it is still that file (another run may have replaced it meanwhile).
+    inode: Option<(u64, u64)>,
     /// The index started in place of `ix` when a write found it damaged (moved aside then).
     fresh: std::sync::OnceLock<Option<Index>>,
     refresh: bool,
@@ -26,15 +29,18 @@ impl Ix {
     /// once and goes on without it when it cannot be opened.
     pub fn open(cli: &Cli, command: &str) -> Ix {
         let path = if cli.no_index { None } else { cli.index.clone().or_else(cache::default_path) };
-        let ix = path.and_then(|p| match Index::open(&p) {
+        let before = path.as_deref().and_then(inode);
+        let ix = path.as_deref().and_then(|p| match Index::open(p) {
             Ok(ix) => Some(ix),
-            Err(e) if e.kind == cache::OpenErrorKind::Damaged => set_aside(&p, &e),
+            Err(e) if e.kind == cache::OpenErrorKind::Damaged => set_aside(p, &e, before),
             Err(e) => {
                 errln!("boltscope: warning: index {} not used: {e}", p.display());
                 None
             }
         });
-        Ix { ix, fresh: std::sync::OnceLock::new(), refresh: cli.refresh, command: command.to_string() }
+        // The file opened (or started in place of a damaged one).
+        let inode = ix.as_ref().and_then(|ix| inode(ix.path()));
+        Ix { ix, inode, fresh: std::sync::OnceLock::new(), refresh: cli.refresh, command: command.to_string() }
     }
 
     /// Whether `p` is the index file itself (the one opened, or the one started in its place):
@@ -48,7 +54,7 @@ impl Ix {
 
     /// No index.
     pub fn none() -> Ix {
-        Ix { ix: None, fresh: std::sync::OnceLock::new(), refresh: false, command: String::new() }
+        Ix { ix: None, inode: None, fresh: std::sync::OnceLock::new(), refresh: false, command: String::new() }
     }
 
     /// The index in use: the one opened, or the one started in its place (every read and write
@@ -74,7 +80,7 @@ impl Ix {
             // other thread opens its path again while the file is moved and a new one made.
             self.fresh.get_or_init(|| {
                 ix.retire();
-                set_aside(&path, &err)
+                set_aside(&path, &err, self.inode)
             });
         }
         match self.fresh.get() {
@@ -240,15 +246,17 @@ impl Ix {
 }
 
 /// A damaged index is moved aside and a new one started, with one warning that says so and how to
-/// get rid of the old file: the next run is clean, instead of warning on every run.
-fn set_aside(p: &Path, e: &cache::OpenError) -> Option<Index> {
+/// get rid of the old file: the next run is clean, instead of warning on every run. Only while the
+/// file at `p` is still the one found damaged (`inode`): another run that found it damaged too may
+/// have moved it and started a new one, which is then used as it is.
+fn set_aside(p: &Path, e: &cache::OpenError, found: Option<(u64, u64)>) -> Option<Index> {
+    if inode(p) != found {
+        return Index::open(p).inspect_err(|e| errln!("boltscope: warning: index {} not used: {e}", p.display())).ok();
+    }
     let when = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let mut aside = p.as_os_str().to_owned();
-    aside.push(format!(".damaged-{when}"));
-    let aside = std::path::PathBuf::from(aside);
-    let moved = std::fs::rename(p, &aside).and_then(|()| Index::open(p).map_err(std::io::Error::other));
+    let moved = move_aside(p, when).and_then(|a| Index::open(p).map(|ix| (ix, a)).map_err(std::io::Error::other));
     match moved {
-        Ok(ix) => {
+        Ok((ix, aside)) => {
             errln!(
                 "boltscope: warning: index {} was damaged ({e}); moved it to {} and started a new one (delete the \
                  old file once you no longer need its history)",
@@ -266,6 +274,30 @@ fn set_aside(p: &Path, e: &cache::OpenError) -> Option<Index> {
             None
         }
     }
+}
+
+/// Moves `p` to `p.damaged-<when>`, or `-<when>-2`, `-3`...: never over another file (two runs
+/// that moved indexes aside in the same second kept only the second).
+fn move_aside(p: &Path, when: u64) -> std::io::Result<std::path::PathBuf> {
+    for n in 1..100 {
+        let mut aside = p.as_os_str().to_owned();
+        aside.push(if n == 1 { format!(".damaged-{when}") } else { format!(".damaged-{when}-{n}") });
+        let aside = std::path::PathBuf::from(aside);
+        match std::fs::hard_link(p, &aside) {
+            Ok(()) => return std::fs::remove_file(p).map(|()| aside),
+            Err(x) if x.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            // A file system without hard links: renamed, where nothing is.
+            Err(_) if std::fs::symlink_metadata(&aside).is_err() => return std::fs::rename(p, &aside).map(|()| aside),
+            Err(_) => continue,
+        }
+    }
+    Err(std::io::Error::other("no free name beside it"))
+}
+
+/// The device and inode of the file at `p`.
+fn inode(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn key(id: &Identity, tag: &str) -> Vec<u8> {

@@ -53,7 +53,7 @@ impl Index {
     pub fn put_key_index_within(&self, id: &Identity, b: &Built, max_total: u64) -> Result<(), String> {
         let w = self.writer()?;
         guard("write", || {
-            let tx = w.db()?.begin_write().map_err(e)?;
+            let tx = crate::index::open::begin_write(w.db()?, &self.busy)?;
             {
                 let mut files = tx.open_table(FILES).map_err(e)?;
                 let mut blocks = tx.open_table(BLOCKS).map_err(e)?;
