@@ -43,3 +43,23 @@ fn an_archive_replaced_while_expanded_keeps_the_identity_of_the_archive_read() {
     std::fs::write(&p, &gz).unwrap();
     replaced_while_read(&p, &gz);
 }
+
+#[test]
+fn an_index_replaced_under_a_run_is_not_written_where_no_run_reads() {
+    // Another run moved the index aside (it found it damaged) and started a new one: this run's
+    // writes went on into the file moved aside, or into a new file it made itself, unstamped,
+    // whose rows the next run's schema check deleted; no warning said so (review 38b).
+    use boltscope::index::{Finding, Index};
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("ix.redb");
+    let ix = Index::open(&p).unwrap();
+    ix.put(Finding::Nothing, Some(b"k1"), b"v1", None).unwrap();
+    std::fs::rename(&p, tmp.path().join("ix.redb.damaged-1")).unwrap();
+    let other = Index::open(&p).unwrap();
+    let err = ix.put(Finding::Nothing, Some(b"k2"), b"v2", None).unwrap_err();
+    assert!(err.contains("replaced"), "{err}");
+    assert!(ix.damaged(), "the caller is told to open the new one");
+    drop(ix);
+    other.put(Finding::Nothing, Some(b"k3"), b"v3", None).unwrap();
+    assert_eq!(other.get(b"k3").unwrap().as_deref(), Some(&b"v3"[..]));
+}

@@ -30,7 +30,7 @@ pub use row::{Failure, Finding, HistoryRow};
 
 use crate::bbolt::meta::{meta_structs, Metas};
 use crate::etcd::trailer;
-use open::{begin_write, builder, classify, foreign, guard, open_rw, retry, NOT_AN_INDEX};
+use open::{begin_write, builder, classify, file_id, foreign, guard, open_rw, read_now, retry, NOT_AN_INDEX};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use sealed::{seal, unseal, Rows};
 use sha2::{Digest, Sha256};
@@ -112,8 +112,10 @@ pub struct Index {
     path: PathBuf,
     handle: std::sync::Mutex<Handle>,
     /// An upgrade to writing found the file damaged (redb's integrity check, which read-only
-    /// opens skip): see [`Index::damaged`].
+    /// opens skip), or another file at its path: see [`Index::damaged`].
     damaged: std::sync::atomic::AtomicBool,
+    /// The device and inode of the file opened.
+    file: Option<(u64, u64)>,
     /// Closed for good ([`Index::retire`]): the file is about to be moved aside.
     retired: std::sync::atomic::AtomicBool,
     /// An upgrade to writing waited its two seconds for another process: no more are tried.
@@ -148,11 +150,6 @@ impl Handle {
 
 fn e(x: impl std::fmt::Display) -> String {
     x.to_string()
-}
-
-/// The index opened read-only without waiting, or closed.
-fn read_now(path: &Path) -> Handle {
-    guard("open", || builder().open_read_only(path).map_err(e)).map_or(Handle::Closed, Handle::Read)
 }
 
 impl Index {
@@ -205,6 +202,7 @@ impl Index {
         };
         let ix = Index {
             path: path.to_path_buf(),
+            file: file_id(path),
             handle: std::sync::Mutex::new(handle),
             damaged: Default::default(),
             retired: Default::default(),
@@ -230,6 +228,13 @@ impl Index {
         if self.busy.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(BUSY_GIVEN_UP.into());
         }
+        // Another file at the path (this one moved aside or removed by another run): not written
+        // to, where no run would read it; the caller opens the new one as it does after damage.
+        if file_id(&self.path) != self.file {
+            *h = Handle::Closed;
+            self.damaged.store(true, std::sync::atomic::Ordering::Relaxed);
+            return Err("the index file was replaced while this run used it".into());
+        }
         if !matches!(&*h, Handle::Write(_)) {
             *h = Handle::Closed;
             let rw = open_rw(&self.path).inspect_err(|m| {
@@ -244,7 +249,7 @@ impl Index {
             });
             // Not writable now: still readable, where it can be read at once (a recorded failure
             // is still looked up).
-            let rw = rw.inspect_err(|_| *h = read_now(&self.path))?;
+            let rw = rw.inspect_err(|_| *h = read_now(&self.path).map_or(Handle::Closed, Handle::Read))?;
             *h = Handle::Write(rw);
         }
         Ok(h)
@@ -293,10 +298,13 @@ impl Index {
                     }
                     _ => {
                         drop(meta);
-                        // No version, or an older one: start over.
+                        // An older version: start over. None: a new index, or one another run
+                        // made and wrote rows to before it was stamped (the rows are kept).
                         let _ = tx.delete_table(RESULTS);
                         keys::table::drop_all(&tx);
-                        let _ = tx.delete_table(HISTORY);
+                        if v.is_some() {
+                            let _ = tx.delete_table(HISTORY);
+                        }
                         let mut meta = tx.open_table(META).map_err(e)?;
                         meta.insert("schema", SCHEMA).map_err(e)?;
                     }

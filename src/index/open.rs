@@ -148,6 +148,17 @@ pub(super) fn classify(path: &Path, message: &str) -> OpenErrorKind {
     }
 }
 
+/// The index opened read-only without waiting, if it can be.
+pub(super) fn read_now(path: &Path) -> Option<redb::ReadOnlyDatabase> {
+    guard("open", || builder().open_read_only(path).map_err(|x| x.to_string())).ok()
+}
+
+/// The device and inode of the file at `path`.
+pub(super) fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 pub(super) fn open_rw(path: &Path) -> Result<Database, String> {
     // A new index is readable by its owner only: it names the files analysed, their keys and
     // what they hold. (An existing file keeps its mode; if this fails, redb reports why.)
@@ -228,6 +239,9 @@ pub(super) fn foreign(path: &Path) -> Option<String> {
         let foreign = || Some("its first bytes are not a redb database's".to_string());
         match read {
             Err(x) => return Some(format!("cannot be read: {x}")),
+            // Empty: made by another run a moment ago, which will write it (or by `touch`: then
+            // started as a new index once waited for).
+            Ok(_) if head.is_empty() && start.elapsed() < WAIT => std::thread::sleep(Duration::from_millis(10)),
             Ok(_) if REDB_MAGIC.starts_with(&head) => return None,
             Ok(_) if !head.iter().all(|&b| b == 0) || !small(path) => return foreign(),
             Ok(_) if start.elapsed() >= Duration::from_secs(2) => return (!cut_short_index(path)).then(foreign)?,

@@ -20,7 +20,7 @@
 //! key name, a string field that is not plain text, a kind or apiVersion that is not a plausible
 //! one, are placeholders in a Secret, and the decode errors inside its data name the entry only.
 
-use super::secret_text::{holds_secret_object, names_kind_secret, text_names_kind_secret};
+use super::secret_text::{holds_secret_object, names_kind_secret, text_holds_secret, yaml_holds_secret};
 use serde_json::{Map, Value};
 
 pub use super::redact::{redact_annotations, redact_json};
@@ -220,10 +220,8 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
         // damaged (its magic, its opening brace), still naming `Secret` however its kind is
         // written (JSON, protobuf, CBOR; a damaged length byte before it). Prose there naming a
         // SecretStore is withheld too: values under a Kubernetes key are its objects.
-        // Elsewhere, text that names kind Secret (YAML, JSON behind a byte-order mark).
-        Encoding::Other => {
-            contains(value, b"Secret") && (super::key::parse(key).is_some() || text_names_kind_secret(value))
-        }
+        // Elsewhere, text that holds one (YAML, JSON behind a byte-order mark, an array).
+        Encoding::Other => contains(value, b"Secret") && (super::key::parse(key).is_some() || text_holds_secret(value)),
         Encoding::Encrypted(_) => false,
     }
 }
@@ -244,12 +242,13 @@ fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     match parsed {
         // Its kind, or Secrets inside it (a List of them).
         Some(v) => match v.get("kind") {
-            Some(Value::String(k)) => k == "Secret" || holds_secret_object(&v),
+            Some(Value::String(k)) => k == "Secret" || k == "SecretList" || holds_secret_object(&v),
             _ => named && object_like() || holds_secret_object(&v),
         },
         // Cut short: a `kind` field naming Secret (escapes read; a value cut inside it that
-        // could still be `Secret` counts), or anything naming it where Kubernetes wrote it.
-        None if json => names_kind_secret(value) || k8s && (named || spelled),
+        // could still be `Secret` counts), a YAML flow mapping holding one, or anything naming it
+        // where Kubernetes wrote it.
+        None if json => names_kind_secret(value) || yaml_holds_secret(value) || k8s && (named || spelled),
         None => object_like(),
     }
 }
@@ -284,7 +283,7 @@ fn envelope_says_secret(value: &[u8]) -> Option<bool> {
     // contentType, so no second typeMeta and no other content type.
     if let Some((kind, end)) = short_type_meta(body) {
         if plain_tail(body, end) {
-            return Some(kind == b"Secret");
+            return Some(kind == b"Secret" || kind == b"SecretList");
         }
     }
     envelope_fields_say_secret(body)
@@ -329,7 +328,7 @@ fn envelope_fields_say_secret(body: &[u8]) -> Option<bool> {
                 let Ok(g) = g else { break };
                 if let (2, Wire::Bytes(kind)) = g {
                     kinds += 1;
-                    secret |= kind == b"Secret";
+                    secret |= kind == b"Secret" || kind == b"SecretList";
                 }
             }
         }

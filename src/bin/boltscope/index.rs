@@ -251,10 +251,14 @@ impl Ix {
 /// have moved it and started a new one, which is then used as it is.
 fn set_aside(p: &Path, e: &cache::OpenError, found: Option<(u64, u64)>) -> Option<Index> {
     if inode(p) != found {
-        return Index::open(p).inspect_err(|e| errln!("boltscope: warning: index {} not used: {e}", p.display())).ok();
+        return open_new(p);
     }
     let when = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let moved = move_aside(p, when).and_then(|a| Index::open(p).map(|ix| (ix, a)).map_err(std::io::Error::other));
+    let moved = match move_aside(p, when) {
+        // Another run that found it damaged too moved it first: its new index is used.
+        Err(x) if x.kind() == std::io::ErrorKind::NotFound => return open_new(p),
+        m => m.and_then(|a| Index::open(p).map(|ix| (ix, a)).map_err(std::io::Error::other)),
+    };
     match moved {
         Ok((ix, aside)) => {
             errln!(
@@ -276,6 +280,12 @@ fn set_aside(p: &Path, e: &cache::OpenError, found: Option<(u64, u64)>) -> Optio
     }
 }
 
+/// The index another run started at `p` in place of a damaged one (one warning if it cannot be
+/// opened).
+fn open_new(p: &Path) -> Option<Index> {
+    Index::open(p).inspect_err(|e| errln!("boltscope: warning: index {} not used: {e}", p.display())).ok()
+}
+
 /// Moves `p` to `p.damaged-<when>`, or `-<when>-2`, `-3`...: never over another file (two runs
 /// that moved indexes aside in the same second kept only the second).
 fn move_aside(p: &Path, when: u64) -> std::io::Result<std::path::PathBuf> {
@@ -285,6 +295,8 @@ fn move_aside(p: &Path, when: u64) -> std::io::Result<std::path::PathBuf> {
         let aside = std::path::PathBuf::from(aside);
         match std::fs::hard_link(p, &aside) {
             Ok(()) => return std::fs::remove_file(p).map(|()| aside),
+            // Moved aside by another run meanwhile.
+            Err(x) if x.kind() == std::io::ErrorKind::NotFound => return Err(x),
             Err(x) if x.kind() == std::io::ErrorKind::AlreadyExists => continue,
             // A file system without hard links: renamed, where nothing is.
             Err(_) if std::fs::symlink_metadata(&aside).is_err() => return std::fs::rename(p, &aside).map(|()| aside),
