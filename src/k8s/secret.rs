@@ -221,7 +221,10 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
         // written (JSON, protobuf, CBOR; a damaged length byte before it). Prose there naming a
         // SecretStore is withheld too: values under a Kubernetes key are its objects.
         // Elsewhere, text that holds one (YAML, JSON behind a byte-order mark, an array).
-        Encoding::Other => contains(value, b"Secret") && (super::key::parse(key).is_some() || text_holds_secret(value)),
+        Encoding::Other => {
+            let named = contains(value, b"Secret");
+            named && super::key::parse(key).is_some() || (named || contains(value, b"\\u")) && text_holds_secret(value)
+        }
         Encoding::Encrypted(_) => false,
     }
 }

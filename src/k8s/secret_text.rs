@@ -9,6 +9,9 @@ use serde_json::Value;
 /// lower than the decoders').
 const MAX_DEPTH: usize = 64;
 
+/// The longest text [`text_holds_secret`] reads through (etcd's default request limit is 1.5 MiB).
+const MAX_TEXT: usize = 4 << 20;
+
 /// Whether JSON text that does not parse has a `"kind"` field whose string value is `Secret`,
 /// read with its escapes, or is cut inside a value that could still become `Secret`.
 pub(super) fn names_kind_secret(value: &[u8]) -> bool {
@@ -44,6 +47,10 @@ pub(super) fn names_kind_secret(value: &[u8]) -> bool {
 /// text that does not parse (JSON cut short or damaged) whose `"kind"` says Secret; YAML
 /// ([`yaml_holds_secret`]).
 pub(super) fn text_holds_secret(value: &[u8]) -> bool {
+    // Past any object an API server or kubectl writes: not read through, withheld.
+    if value.len() > MAX_TEXT {
+        return true;
+    }
     let body = value.strip_prefix(b"\xef\xbb\xbf").unwrap_or(value);
     let body = &body[skip_space(body)..];
     if matches!(body.first(), Some(b'{' | b'[')) {
@@ -56,20 +63,48 @@ pub(super) fn text_holds_secret(value: &[u8]) -> bool {
 }
 
 /// Whether YAML text holds a Secret: a block mapping with `kind: Secret` (maybe quoted, tagged or
-/// anchored) and a `data` or `stringData` key at the same indentation in the same document, any
-/// `kind: SecretList`, or a flow mapping (`{kind: Secret, ...}`) with data after its brace. A
-/// mapping that only names a Secret (an Event's `involvedObject`, a reference in a HelmRelease's
-/// `valuesFrom`, a line of prose) is not one.
+/// anchored, or its value on the next line) and a `data` or `stringData` key at the same
+/// indentation in the same document, any `kind: SecretList`, or a flow mapping (`{kind: Secret,
+/// ...}`, over several lines too) with data in the text. A mapping that only names a Secret (an
+/// Event's `involvedObject`, a reference in a HelmRelease's `valuesFrom`, a line of prose) is not
+/// one. Linear in the text's length.
 pub(super) fn yaml_holds_secret(value: &[u8]) -> bool {
     let text = String::from_utf8_lossy(value);
     let text = text.trim_start_matches('\u{feff}');
-    text.split("\n---").any(|doc| {
-        let lines: Vec<(usize, &str)> = doc.lines().map(block_key).collect();
-        let mut kinds = lines.iter().filter_map(|&(col, rest)| Some((col, kind_value(rest.strip_prefix("kind")?)?)));
-        kinds.any(|(col, kind)| {
-            kind == "SecretList"
-                || lines.iter().any(|&(c, rest)| c == col && ["data", "stringData"].iter().any(|k| is_key(rest, k)))
-        }) || doc.lines().any(flow_holds_secret)
+    let lines: Vec<&str> = text.lines().collect();
+    // Documents: runs of lines between `---` markers (a line that is `---`, or `---` then a space).
+    let marker = |l: &str| l == "---" || l.starts_with("--- ") || l.starts_with("---\t") || l == "---\r";
+    let mut docs: Vec<&[&str]> = Vec::new();
+    let mut from = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if marker(l) {
+            docs.push(&lines[from..i]);
+            from = i + 1;
+        }
+    }
+    docs.push(&lines[from..]);
+    docs.into_iter().any(block_holds_secret) || flow_holds_secret(text)
+}
+
+/// One YAML document's block mappings: a kind of Secret or SecretList, and for a Secret a `data`
+/// or `stringData` key at its column.
+fn block_holds_secret(doc: &[&str]) -> bool {
+    let keys: Vec<(usize, &str)> = doc.iter().map(|l| block_key(l)).collect();
+    let data: std::collections::HashSet<usize> =
+        keys.iter().filter(|(_, rest)| is_key(rest, "data") || is_key(rest, "stringData")).map(|&(c, _)| c).collect();
+    keys.iter().enumerate().any(|(i, &(col, rest))| {
+        let Some(after) = rest.strip_prefix("kind") else { return false };
+        // The value on the next line (`kind:` then `  Secret`), or a folded one (`kind: >-`).
+        let next = || doc.get(i + 1).map_or("", |l| l.trim());
+        let kind = kind_value(after).or_else(|| {
+            let v = after.trim_start_matches(['"', '\'']).trim_start().strip_prefix(':')?.trim();
+            matches!(v, "" | ">" | ">-" | "|" | "|-").then(|| kind_value(&format!(": {}", next()))).flatten()
+        });
+        match kind {
+            Some("SecretList") => true,
+            Some(_) => data.contains(&col),
+            None => false,
+        }
     })
 }
 
@@ -107,15 +142,32 @@ fn kind_value(after: &str) -> Option<&'static str> {
     ["Secret", "SecretList"].into_iter().find(|k| *k == v)
 }
 
-/// Whether a line holds a flow mapping naming kind Secret (or SecretList) with data after its
-/// brace (`{kind: Secret, stringData: {pw: x}}`).
-fn flow_holds_secret(line: &str) -> bool {
-    line.match_indices('{').any(|(at, _)| {
-        let m = &line[at + 1..];
-        let field = |k: usize| m[k + 4..].split([',', '}']).next().unwrap_or("");
-        let kind = m.match_indices("kind").map(|(k, _)| kind_value(field(k))).find(Option::is_some).flatten();
-        kind == Some("SecretList") || kind.is_some() && (m.contains("data") || m.contains("Data"))
-    })
+/// Whether text holds a flow mapping (`{kind: Secret, stringData: {pw: x}}`, over several lines
+/// too) naming kind Secret, and data anywhere in the text; or naming SecretList. One pass: `kind`
+/// counts only inside braces.
+fn flow_holds_secret(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut depth = 0usize;
+    let mut named = None;
+    let mut i = 0;
+    while i < b.len() && named != Some("SecretList") {
+        match b[i] {
+            b'{' => depth += 1,
+            b'}' => depth = depth.saturating_sub(1),
+            b'k' if depth > 0 && b[i..].starts_with(b"kind") => {
+                // What follows, up to 64 bytes (a kind is short; a longer look made this quadratic).
+                let near = &b[i + 4..b.len().min(i + 4 + 64)];
+                let near = std::str::from_utf8(near)
+                    .unwrap_or_else(|e| std::str::from_utf8(&near[..e.valid_up_to()]).unwrap_or_default());
+                named = kind_value(near.split([',', '}', '\n']).next().unwrap_or("")).or(named);
+                i += 4;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    named == Some("SecretList") || named.is_some() && (text.contains("data") || text.contains("Data"))
 }
 
 /// Whether a parsed object holds, anywhere inside it, an object of kind `Secret` with `data` or
@@ -138,6 +190,10 @@ pub(super) fn holds_secret_object(v: &Value) -> bool {
                 secret || m.values().any(|x| walk(x, depth + 1))
             }
             Value::Array(a) => a.iter().any(|x| walk(x, depth + 1)),
+            // A manifest kept as a string (a ConfigMap's data, a field of a configuration).
+            Value::String(t) if t.contains("Secret") && (t.contains("data") || t.contains("Data")) => {
+                depth < 4 && text_holds_secret(t.as_bytes())
+            }
             _ => false,
         }
     }
@@ -164,6 +220,11 @@ mod tests {
             "---\nkind: ConfigMap\n---\ndata:\n  a: b\nkind: Secret\n",
             "kind: SecretList\nitems: []\n",
             "- - kind: Secret\n    data: {a: b}\n",
+            "{kind: Secret,\n data: {pw: aHVudGVyMg==}}",
+            "- {kind: Secret,\n  stringData: {pw: x}}",
+            "kind:\n  Secret\ndata:\n  a: b\n",
+            "kind: >-\n  Secret\ndata:\n  a: b\n",
+            "kind: Secret\nnote: \"a\n---b\"\ndata:\n  a: b\n",
         ] {
             assert!(yaml_holds_secret(yes.as_bytes()), "{yes}");
         }
@@ -178,6 +239,21 @@ mod tests {
         ] {
             assert!(!yaml_holds_secret(no.as_bytes()), "{no}");
         }
+    }
+
+    #[test]
+    fn hostile_text_is_read_in_one_pass() {
+        // Each took from 12 s to minutes (review 38c); in one pass they take milliseconds.
+        let mb = 1 << 20;
+        let braces = format!("Secret {}", "{".repeat(mb));
+        let kinds = format!("Secret {}", "{kind: ".repeat(mb / 7));
+        let lines = "kind: Secret\n".repeat(mb / 13);
+        let data_lines = format!("{}data:\n  a: b\n", "kind: Secret\n  x: y\n".repeat(mb / 20));
+        assert!(!text_holds_secret(braces.as_bytes()));
+        assert!(!text_holds_secret(kinds.as_bytes()), "a kind with no data");
+        assert!(!text_holds_secret(lines.as_bytes()));
+        assert!(text_holds_secret(data_lines.as_bytes()));
+        assert!(text_holds_secret(&vec![b'x'; MAX_TEXT + 1]), "past what is read through: withheld");
     }
 
     #[test]

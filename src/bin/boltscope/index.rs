@@ -16,6 +16,8 @@ pub struct Ix {
     /// The index file's device and inode when this run opened it: a damaged index is moved aside
     /// only while it is still that file (another run may have replaced it meanwhile).
     inode: Option<(u64, u64)>,
+    /// A write failed and said so: no later failure is said again.
+    warned: std::sync::atomic::AtomicBool,
     /// The index started in place of `ix` when a write found it damaged (moved aside then).
     fresh: std::sync::OnceLock<Option<Index>>,
     refresh: bool,
@@ -40,7 +42,14 @@ impl Ix {
         });
         // The file opened (or started in place of a damaged one).
         let inode = ix.as_ref().and_then(|ix| inode(ix.path()));
-        Ix { ix, inode, fresh: std::sync::OnceLock::new(), refresh: cli.refresh, command: command.to_string() }
+        Ix {
+            ix,
+            inode,
+            warned: Default::default(),
+            fresh: std::sync::OnceLock::new(),
+            refresh: cli.refresh,
+            command: command.to_string(),
+        }
     }
 
     /// Whether `p` is the index file itself (the one opened, or the one started in its place):
@@ -54,7 +63,14 @@ impl Ix {
 
     /// No index.
     pub fn none() -> Ix {
-        Ix { ix: None, inode: None, fresh: std::sync::OnceLock::new(), refresh: false, command: String::new() }
+        Ix {
+            ix: None,
+            inode: None,
+            warned: Default::default(),
+            fresh: std::sync::OnceLock::new(),
+            refresh: false,
+            command: String::new(),
+        }
     }
 
     /// The index in use: the one opened, or the one started in its place (every read and write
@@ -87,14 +103,22 @@ impl Ix {
             // Written where it now goes (also when another thread replaced the index meanwhile).
             Some(Some(fresh)) if !std::ptr::eq(fresh, ix) => {
                 if let Err(e) = f(fresh) {
-                    errln!("boltscope: warning: index not updated: {e}");
+                    self.not_updated(&e);
                 }
             }
             // It could not be replaced: said once, by set_aside.
             Some(None) => {}
             // Said once, when the index was first found held.
             _ if e == cache::BUSY_GIVEN_UP => {}
-            _ => errln!("boltscope: warning: index not updated: {e}"),
+            _ => self.not_updated(&e),
+        }
+    }
+
+    /// Says once per run that a write did not land (every later one fails the same way: an index
+    /// replaced twice under a scan of thousands of files warned on every file).
+    fn not_updated(&self, e: &str) {
+        if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            errln!("boltscope: warning: index not updated: {e} (later failures of this run are not said again)");
         }
     }
 
