@@ -24,13 +24,13 @@ pub mod path;
 mod row;
 mod sealed;
 
-pub use open::{OpenError, OpenErrorKind};
+pub use open::{file_id, OpenError, OpenErrorKind};
 use row::failure_key;
 pub use row::{Failure, Finding, HistoryRow};
 
 use crate::bbolt::meta::{meta_structs, Metas};
 use crate::etcd::trailer;
-use open::{begin_write, builder, classify, file_id, foreign, guard, open_rw, read_now, retry, NOT_AN_INDEX};
+use open::{begin_write, builder, classify, foreign, guard, open_rw, read_now, retry, NOT_AN_INDEX};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use sealed::{seal, unseal, Rows};
 use sha2::{Digest, Sha256};

@@ -153,8 +153,9 @@ pub(super) fn read_now(path: &Path) -> Option<redb::ReadOnlyDatabase> {
     guard("open", || builder().open_read_only(path).map_err(|x| x.to_string())).ok()
 }
 
-/// The device and inode of the file at `path`.
-pub(super) fn file_id(path: &Path) -> Option<(u64, u64)> {
+/// The device and inode of the file at `path`: which file an index (or a backup) is, whatever
+/// path names it.
+pub fn file_id(path: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }

@@ -3,7 +3,7 @@
 
 use crate::cli::Cli;
 use boltscope::error::Error;
-use boltscope::index::{self as cache, Finding, HistoryRow, Identity, Index};
+use boltscope::index::{self as cache, file_id as inode, Finding, HistoryRow, Identity, Index};
 use boltscope::input;
 use std::path::Path;
 
@@ -55,10 +55,8 @@ impl Ix {
     /// Whether `p` is the index file itself (the one opened, or the one started in its place):
     /// a folder searched for backups may hold it, and it is no backup.
     pub fn is_own_file(&self, p: &std::path::Path) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
         let own = [self.ix.as_ref(), self.fresh.get().and_then(Option::as_ref)];
-        own.iter().flatten().any(|ix| id(ix.path()).is_some_and(|o| id(p) == Some(o)))
+        own.iter().flatten().any(|ix| inode(ix.path()).is_some_and(|o| inode(p) == Some(o)))
     }
 
     /// No index.
@@ -328,12 +326,6 @@ fn move_aside(p: &Path, when: u64) -> std::io::Result<std::path::PathBuf> {
         }
     }
     Err(std::io::Error::other("no free name beside it"))
-}
-
-/// The device and inode of the file at `p`.
-fn inode(p: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn key(id: &Identity, tag: &str) -> Vec<u8> {
