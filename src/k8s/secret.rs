@@ -20,7 +20,7 @@
 //! key name, a string field that is not plain text, a kind or apiVersion that is not a plausible
 //! one, are placeholders in a Secret, and the decode errors inside its data name the entry only.
 
-use super::secret_text::{holds_secret_object, names_kind_secret, text_holds_secret, yaml_holds_secret};
+use super::secret_text::{holds_secret_object, holds_secrets, names_kind_secret, text_holds_secret, yaml_holds_secret};
 use serde_json::{Map, Value};
 
 pub use super::redact::{redact_annotations, redact_json};
@@ -245,7 +245,7 @@ fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     match parsed {
         // Its kind, or Secrets inside it (a List of them).
         Some(v) => match v.get("kind") {
-            Some(Value::String(k)) => k == "Secret" || k == "SecretList" || holds_secret_object(&v),
+            Some(Value::String(k)) => holds_secrets(k.as_bytes()) || holds_secret_object(&v),
             _ => named && object_like() || holds_secret_object(&v),
         },
         // Cut short: a `kind` field naming Secret (escapes read; a value cut inside it that
@@ -286,7 +286,7 @@ fn envelope_says_secret(value: &[u8]) -> Option<bool> {
     // contentType, so no second typeMeta and no other content type.
     if let Some((kind, end)) = short_type_meta(body) {
         if plain_tail(body, end) {
-            return Some(kind == b"Secret" || kind == b"SecretList");
+            return Some(holds_secrets(kind));
         }
     }
     envelope_fields_say_secret(body)
@@ -331,7 +331,7 @@ fn envelope_fields_say_secret(body: &[u8]) -> Option<bool> {
                 let Ok(g) = g else { break };
                 if let (2, Wire::Bytes(kind)) = g {
                     kinds += 1;
-                    secret |= kind == b"Secret" || kind == b"SecretList";
+                    secret |= holds_secrets(kind);
                 }
             }
         }

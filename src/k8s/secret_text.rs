@@ -12,6 +12,12 @@ const MAX_DEPTH: usize = 64;
 /// The longest text [`text_holds_secret`] reads through (etcd's default request limit is 1.5 MiB).
 const MAX_TEXT: usize = 4 << 20;
 
+/// Whether a kind is one whose objects hold Secrets' data: `Secret`, or `SecretList` (what the API
+/// server returns for a list of them; its items carry no kind).
+pub(super) fn holds_secrets(kind: &[u8]) -> bool {
+    kind == b"Secret" || kind == b"SecretList"
+}
+
 /// Whether JSON text that does not parse has a `"kind"` field whose string value is `Secret`,
 /// read with its escapes, or is cut inside a value that could still become `Secret`.
 pub(super) fn names_kind_secret(value: &[u8]) -> bool {
@@ -30,7 +36,7 @@ pub(super) fn names_kind_secret(value: &[u8]) -> bool {
         }
         match rest.get(..=i) {
             Some(quoted) if i < rest.len() => {
-                serde_json::from_slice::<String>(quoted).is_ok_and(|k| k == "Secret" || k == "SecretList")
+                serde_json::from_slice::<String>(quoted).is_ok_and(|k| holds_secrets(k.as_bytes()))
             }
             // Cut inside the value: what is there may still be the start of `Secret`.
             _ => {
@@ -56,7 +62,7 @@ pub(super) fn text_holds_secret(value: &[u8]) -> bool {
     if matches!(body.first(), Some(b'{' | b'[')) {
         if let Ok(v) = serde_json::from_slice::<Value>(body) {
             let kind = v.get("kind").and_then(Value::as_str);
-            return matches!(kind, Some("Secret" | "SecretList")) || holds_secret_object(&v);
+            return kind.is_some_and(|k| holds_secrets(k.as_bytes())) || holds_secret_object(&v);
         }
     }
     names_kind_secret(value) || yaml_holds_secret(value)
