@@ -179,9 +179,9 @@ fn a_program_locking_another_way_keeps_the_index_in_place() {
     let script = "import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDONLY)\n\
                   fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 2**62 + 6)\nprint('held', flush=True)\ntime.sleep(60)\n";
     let mut other = Command::new("python3").arg("-c").arg(script).arg(&ix).stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = [0u8; 4];
+    let mut line = [0u8; 5];
     other.stdout.take().unwrap().read_exact(&mut line).unwrap();
-    assert_eq!(&line, b"held");
+    assert_eq!(&line, b"held\n", "the line read whole: a line cut short ends the holder (EPIPE)");
     let out = bolt(&ix).arg("status").arg(common::path("k8s-0.005.snap.db", &tmp)).output().unwrap();
     let _ = other.kill();
     let _ = other.wait();
@@ -210,4 +210,107 @@ fn a_key_reader_beside_a_whole_file_holder_warns_once_and_still_looks_for_a_fail
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!out.stdout.is_empty());
     assert_eq!(err.lines().count(), 1, "one warning: {err}");
+}
+
+#[test]
+fn a_process_stopped_holding_the_header_keeps_no_reader_waiting_for_long() {
+    // redb's header (the file's first 320 bytes) is locked exclusively by a process writing it,
+    // for the milliseconds of a commit's sync. A process stopped there (Ctrl-Z, a debugger) kept
+    // every other process's reads waiting for as long as it stayed stopped: here `dump`, which
+    // looks for a recorded failure once its records are out. This test holds the header as
+    // that process would, once `dump` is under way.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let big = common::path("churn-0.005.snap.db", &tmp);
+    assert!(bolt(&ix).arg("status").arg(common::path("tiny-1.snap.db", &tmp)).output().unwrap().status.success());
+    let mut dump = bolt(&ix)
+        .args(["dump", "--all-revisions"])
+        .arg(&big)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = dump.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    out.read_exact(&mut first).unwrap();
+    let script = "import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDWR)\n\
+                  fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 320, 0)\nprint('held', flush=True)\ntime.sleep(60)\n";
+    let mut other = Command::new("python3").arg("-c").arg(script).arg(&ix).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = [0u8; 5];
+    other.stdout.take().unwrap().read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"held\n", "the line read whole: a line cut short ends the holder (EPIPE)");
+    let pid = dump.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = out.read_to_end(&mut rest);
+        let _ = tx.send((rest.len(), dump.wait_with_output()));
+    });
+    let done = rx.recv_timeout(std::time::Duration::from_secs(20));
+    if done.is_err() {
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+    }
+    let _ = other.kill();
+    let _ = other.wait();
+    let (rest, o) = done.expect("dump hung behind the process holding the header");
+    let o = o.unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(rest > 100_000, "every record out: {rest} bytes");
+    assert_eq!(err.matches("index").count(), 1, "one warning: {err}");
+    assert!(err.contains("held by another"), "{err}");
+}
+
+/// Holds redb's header (the first 320 bytes) of `ix` from another process, shared or exclusive,
+/// as a process stopped while it begins a read, or while it commits, holds it.
+fn hold_header(ix: &std::path::Path, exclusive: bool) -> std::process::Child {
+    let (mode, how) = if exclusive { ("os.O_RDWR", "LOCK_EX") } else { ("os.O_RDONLY", "LOCK_SH") };
+    let script = format!(
+        "import fcntl, os, sys, time\nfd = os.open(sys.argv[1], {mode})\n\
+         fcntl.lockf(fd, fcntl.{how} | fcntl.LOCK_NB, 320, 0)\nprint('held', flush=True)\ntime.sleep(60)\n"
+    );
+    let mut other = Command::new("python3").arg("-c").arg(script).arg(ix).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = [0u8; 5];
+    other.stdout.take().unwrap().read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"held\n", "the line read whole: a line cut short ends the holder (EPIPE)");
+    other
+}
+
+/// Runs `f` on a thread: its answer within 20 s, or a failure naming `what`.
+fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap_or_else(|_| panic!("{what} waited without end"))
+}
+
+#[test]
+fn a_header_held_by_a_stopped_process_bounds_commits_and_reads() {
+    use boltscope::index::{Finding, Index};
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("ix.redb");
+    let ix = Index::open(&p).unwrap();
+    ix.put(Finding::Nothing, Some(b"k1"), b"v1", None).unwrap();
+    // Held shared (a process stopped as it began a read): reads go on, a commit cannot, nor the
+    // close of a writer.
+    let mut reader = hold_header(&p, false);
+    let put = bounded("a commit or a close", move || {
+        let put = ix.put(Finding::Nothing, Some(b"k2"), b"v2", None);
+        assert_eq!(ix.get(b"k1").unwrap().as_deref(), Some(&b"v1"[..]), "reads go on");
+        drop(ix);
+        put
+    });
+    let _ = reader.kill();
+    let _ = reader.wait();
+    assert!(put.unwrap_err().contains("held by another"));
+    // Held exclusively (a process stopped in its commit): no read either.
+    let fresh = Index::open(&p).unwrap();
+    let mut writer = hold_header(&p, true);
+    let got = bounded("a read", move || fresh.get(b"k1"));
+    let _ = writer.kill();
+    let _ = writer.wait();
+    assert!(got.unwrap_err().contains("held by another"));
+    assert_eq!(Index::open(&p).unwrap().get(b"k1").unwrap().as_deref(), Some(&b"v1"[..]), "k1 kept, k2 not written");
+    assert_eq!(Index::open(&p).unwrap().get(b"k2").unwrap(), None);
 }

@@ -4,7 +4,7 @@
 //! has none.
 
 use super::sealed::{insert_row, Rows};
-use super::{e, guard, Index};
+use super::{guard, Index};
 use crate::analysis::du_report::Du;
 use redb::TableDefinition;
 
@@ -100,9 +100,9 @@ impl Index {
     pub fn put_du(&self, row: &DuRow) -> Result<(), String> {
         let w = self.writer()?;
         guard("write", || {
-            let tx = super::open::begin_write(w.db()?, &self.busy)?;
+            let tx = self.write_tx(w.db()?)?;
             insert_row(&tx, DU, &row.path, row)?;
-            tx.commit().map_err(e)
+            self.commit(tx)
         })
     }
 

@@ -18,20 +18,22 @@
 //! schema, unwritable) the caller gets an error it prints as one warning, and works without it.
 
 pub mod du;
+mod handle;
 pub mod keys;
 mod open;
 pub mod path;
 mod row;
 mod sealed;
 
+use handle::Handle;
 pub use open::{file_id, OpenError, OpenErrorKind};
 use row::failure_key;
 pub use row::{Failure, Finding, HistoryRow};
 
 use crate::bbolt::meta::{meta_structs, Metas};
 use crate::etcd::trailer;
-use open::{begin_write, builder, classify, foreign, guard, open_rw, read_now, retry, NOT_AN_INDEX};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use open::{builder, classify, foreign, guard, open_rw, retry, NOT_AN_INDEX};
+use redb::{ReadableTable, TableDefinition};
 use sealed::{seal, unseal, Rows};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -120,33 +122,16 @@ pub struct Index {
     retired: std::sync::atomic::AtomicBool,
     /// An upgrade to writing waited its two seconds for another process: no more are tried.
     busy: std::sync::atomic::AtomicBool,
+    /// The index file, opened read-only to ask whether another process holds redb's header
+    /// ([`open::header_free`]).
+    probe: Option<std::fs::File>,
+    /// Another process held the header exclusively for two seconds: nothing more is read or
+    /// written.
+    stuck: std::sync::atomic::AtomicBool,
 }
 
 /// What a write says once the index was found held by another process.
 pub const BUSY_GIVEN_UP: &str = "held by another boltscope process: not written to in this run";
-
-enum Handle {
-    Read(redb::ReadOnlyDatabase),
-    Write(Database),
-    Closed,
-}
-
-impl Handle {
-    fn begin_read(&self) -> Result<redb::ReadTransaction, String> {
-        match self {
-            Handle::Read(d) => d.begin_read().map_err(e),
-            Handle::Write(d) => d.begin_read().map_err(e),
-            Handle::Closed => Err("index closed after a failed upgrade".into()),
-        }
-    }
-
-    fn db(&self) -> Result<&Database, String> {
-        match self {
-            Handle::Write(d) => Ok(d),
-            _ => Err("index not open for writing".into()),
-        }
-    }
-}
 
 fn e(x: impl std::fmt::Display) -> String {
     x.to_string()
@@ -191,6 +176,13 @@ impl Index {
         let handle = if path.metadata().is_ok_and(|m| m.len() > 0) {
             // Read-only opens skip redb's integrity pass (it hashes the whole index, and grows with
             // it); a corrupt index is still caught: redb's errors and panics become a warning.
+            // Not begun while another process holds redb's header (an open given up after two
+            // seconds is left waiting on its thread).
+            open::header_free(
+                std::fs::File::open(path).ok().as_ref(),
+                false,
+                (&Default::default(), &Default::default()),
+            )?;
             let at = path.to_path_buf();
             match retry(move || builder().open_read_only(&at)) {
                 Ok(ro) => Handle::Read(ro),
@@ -207,59 +199,18 @@ impl Index {
             damaged: Default::default(),
             retired: Default::default(),
             busy: Default::default(),
+            probe: std::fs::File::open(path).ok(),
+            stuck: Default::default(),
         };
         ix.schema()?;
         Ok(ix)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Handle> {
-        self.handle.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The read-write database, upgrading from read-only if needed (the reader is closed first:
-    /// a process cannot hold both).
-    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Handle>, String> {
-        let mut h = self.lock();
-        if self.retired.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err("index moved aside".into());
-        }
-        // Held by another process for two seconds once: every later write would wait as long
-        // (a scan of thousands of files, hours), so this run writes no more.
-        if self.busy.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(BUSY_GIVEN_UP.into());
-        }
-        // Another file at the path (this one moved aside or removed by another run): not written
-        // to, where no run would read it; the caller opens the new one as it does after damage.
-        if file_id(&self.path) != self.file {
-            *h = Handle::Closed;
-            self.damaged.store(true, std::sync::atomic::Ordering::Relaxed);
-            return Err("the index file was replaced while this run used it".into());
-        }
-        if !matches!(&*h, Handle::Write(_)) {
-            *h = Handle::Closed;
-            let rw = open_rw(&self.path).inspect_err(|m| {
-                if m.starts_with("held by another") {
-                    self.busy.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                // Only what says the file is corrupt (redb's integrity check or repair, or a
-                // panic inside redb): a full disk or an I/O error leaves a sound index in place.
-                if classify(&self.path, m) == OpenErrorKind::Damaged {
-                    self.damaged.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
-            // Not writable now: still readable, where it can be read at once (a recorded failure
-            // is still looked up).
-            let rw = rw.inspect_err(|_| *h = read_now(&self.path).map_or(Handle::Closed, Handle::Read))?;
-            *h = Handle::Write(rw);
-        }
-        Ok(h)
     }
 
     /// Checks the schema version: stamps a new index, rebuilds an older one, refuses a newer one.
     fn schema(&self) -> Result<(), String> {
         // The usual case, a current index, costs only a read transaction (no sync).
         let current = guard("schema", || {
-            let tx = self.lock().begin_read()?;
+            let tx = self.read_tx()?;
             match tx.open_table(META) {
                 Ok(t) => Ok(t.get("schema").map_err(e)?.map(|g| g.value())),
                 Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
@@ -275,7 +226,7 @@ impl Index {
         }
         let w = self.writer()?;
         guard("schema", || {
-            let tx = begin_write(w.db()?, &self.busy)?;
+            let tx = self.write_tx(w.db()?)?;
             {
                 let meta = tx.open_table(META).map_err(e)?;
                 let v = meta.get("schema").map_err(e)?.map(|g| g.value());
@@ -310,7 +261,7 @@ impl Index {
                     }
                 }
             }
-            tx.commit().map_err(e)
+            self.commit(tx)
         })
     }
 
@@ -318,7 +269,7 @@ impl Index {
     /// damaged) is not an answer: it reads as absent, so it is computed again and stored anew.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
         guard("read", || {
-            let tx = self.lock().begin_read()?;
+            let tx = self.read_tx()?;
             let t = match tx.open_table(RESULTS) {
                 Ok(t) => t,
                 Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -348,7 +299,7 @@ impl Index {
             _ => None,
         };
         guard("write", || {
-            let tx = begin_write(w.db()?, &self.busy)?;
+            let tx = self.write_tx(w.db()?)?;
             if let Finding::Problems(id) = finding {
                 keys::table::forget(&tx, id)?;
             }
@@ -375,7 +326,7 @@ impl Index {
                     sealed::insert_row(&tx, HISTORY, &row.path, row)?;
                 }
             }
-            tx.commit().map_err(e)
+            self.commit(tx)
         })
     }
 

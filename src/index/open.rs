@@ -103,6 +103,41 @@ fn attempts<T>(f: &dyn Fn() -> Result<T, redb::DatabaseError>) -> Result<T, Stri
     }
 }
 
+/// The length of redb's file header (the header proper and its two commit slots, at the file's
+/// start): a writing process locks it exclusively while it writes it (at open, commit and close),
+/// and every process locks it shared as it begins and ends a read.
+const HEADER_LEN: u64 = 320;
+
+/// Waits up to [`WAIT`] while another process holds the index's header against a lock of this
+/// kind (`exclusive` before anything that writes it: an open for writing, a write transaction's
+/// start, a commit; shared before an open or a read). redb's own wait for it has no limit and no
+/// form that gives up: a process stopped while it held it (Ctrl-Z during a commit's sync) kept
+/// every other process's reads waiting for as long. Past [`WAIT`], no later operation of this run
+/// waits again: `busy` is set when only writes are kept out (the header is held shared: by a
+/// process stopped as it began a read, or one locking the whole file read-only), else `stuck`.
+/// Not asked where the whole file is locked instead of byte ranges (this process's own lock would
+/// answer), nor without a `probe` (the index file, opened read-only to ask).
+pub(super) fn header_free(
+    probe: Option<&std::fs::File>,
+    exclusive: bool,
+    (busy, stuck): (&AtomicBool, &AtomicBool),
+) -> Result<(), String> {
+    if stuck.load(Ordering::Relaxed) || exclusive && busy.load(Ordering::Relaxed) {
+        return Err(HELD.into());
+    }
+    let Some(file) = probe.filter(|_| !WHOLE_FILE.load(Ordering::Relaxed)) else { return Ok(()) };
+    let start = Instant::now();
+    while crate::sys::range_lock_held(file, 0, HEADER_LEN, exclusive) {
+        if start.elapsed() >= WAIT {
+            let reads_go_on = exclusive && !crate::sys::range_lock_held(file, 0, HEADER_LEN, false);
+            if reads_go_on { busy } else { stuck }.store(true, Ordering::Relaxed);
+            return Err(HELD.into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
 /// Begins a write transaction, waiting up to [`WAIT`] for another process's to end (redb's own
 /// wait has no limit: a process stopped inside a write would stop every other); past that,
 /// `busy` is set, and no later write of this run waits again.

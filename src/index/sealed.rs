@@ -63,7 +63,7 @@ impl Index {
         paths: &[String],
     ) -> Result<Vec<T>, String> {
         guard(what, || {
-            let tx = self.lock().begin_read()?;
+            let tx = self.read_tx()?;
             let t = match tx.open_table(table) {
                 Ok(t) => t,
                 Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -89,7 +89,7 @@ impl Index {
     /// Whether `table` holds a row for `path` (one range lookup, no row read).
     pub(super) fn has_rows(&self, what: &str, table: Rows, path: &str) -> Result<bool, String> {
         guard(what, || {
-            let tx = self.lock().begin_read()?;
+            let tx = self.read_tx()?;
             let t = match tx.open_table(table) {
                 Ok(t) => t,
                 Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),

@@ -53,7 +53,7 @@ impl Index {
     pub fn put_key_index_within(&self, id: &Identity, b: &Built, max_total: u64) -> Result<(), String> {
         let w = self.writer()?;
         guard("write", || {
-            let tx = crate::index::open::begin_write(w.db()?, &self.busy)?;
+            let tx = self.write_tx(w.db()?)?;
             {
                 let mut files = tx.open_table(FILES).map_err(e)?;
                 let mut blocks = tx.open_table(BLOCKS).map_err(e)?;
@@ -86,7 +86,7 @@ impl Index {
                 meta.push(u8::from(b.clean_beside));
                 files.insert(id.0.as_slice(), seal(&id.0, &meta).as_slice()).map_err(e)?;
             }
-            tx.commit().map_err(e)
+            self.commit(tx)
         })
     }
 
@@ -106,7 +106,7 @@ impl Index {
         range: &KeyRange,
     ) -> Result<Option<(Vec<KeyRevisions>, bool)>, String> {
         guard("read", || {
-            let tx = self.lock().begin_read()?;
+            let tx = self.read_tx()?;
             let (files, blocks) = match (tx.open_table(FILES), tx.open_table(BLOCKS)) {
                 (Ok(f), Ok(b)) => (f, b),
                 (Err(redb::TableError::TableDoesNotExist(_)), _) | (_, Err(redb::TableError::TableDoesNotExist(_))) => {
