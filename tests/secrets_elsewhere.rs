@@ -1,6 +1,7 @@
 //! Secrets that applications store at their own keys, in shapes whose own kind is not Secret: a
 //! List of them, a SecretList, a YAML manifest or flow mapping, JSON behind a byte-order mark, the
-//! second document of a YAML stream. No command shows their data unless `--show-secrets`; values
+//! second document of a YAML stream, a merge key, an escaped kind, a list of Secrets without their
+//! kind. No command shows their data unless `--show-secrets`; values
 //! that only name a Secret (an Event about one, a SecretStore, a reference) print as stored. The
 //! fixture was made by a real etcd 3.5.1 (`fixtures/make-secrets-elsewhere.sh`), with the server's
 //! own answer beside it.
@@ -65,7 +66,7 @@ fn no_command_shows_a_secret_stored_outside_kubernetes_keys() {
         // What only names a Secret is shown.
         if args.len() == 3 && args[0] == "get" {
             let text = String::from_utf8_lossy(&out.stdout);
-            for shown in ["Secret db rotated", "AWS SecretsManager", "rotated (yaml)", "valuesKey", "cfg"] {
+            for shown in ["Secret db rotated", "AWS SecretsManager", "rotated (yaml)", "valuesKey", "cfg", "click"] {
                 assert!(text.contains(shown), "{args:?} shows {shown}: {text}");
             }
         }

@@ -20,7 +20,9 @@
 //! key name, a string field that is not plain text, a kind or apiVersion that is not a plausible
 //! one, are placeholders in a Secret, and the decode errors inside its data name the entry only.
 
-use super::secret_text::{holds_secret_object, holds_secrets, names_kind_secret, text_holds_secret, yaml_holds_secret};
+use super::secret_text::{
+    holds_secret_object, holds_secrets, may_hold_secret, names_kind_secret, text_holds_secret, yaml_holds_secret,
+};
 use serde_json::{Map, Value};
 
 pub use super::redact::{redact_annotations, redact_json};
@@ -223,7 +225,7 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
         // Elsewhere, text that holds one (YAML, JSON behind a byte-order mark, an array).
         Encoding::Other => {
             let named = contains(value, b"Secret");
-            named && super::key::parse(key).is_some() || (named || contains(value, b"\\u")) && text_holds_secret(value)
+            named && super::key::parse(key).is_some() || may_hold_secret(value) && text_holds_secret(value)
         }
         Encoding::Encrypted(_) => false,
     }

@@ -62,20 +62,85 @@ pub(super) fn text_holds_secret(value: &[u8]) -> bool {
     if matches!(body.first(), Some(b'{' | b'[')) {
         if let Ok(v) = serde_json::from_slice::<Value>(body) {
             let kind = v.get("kind").and_then(Value::as_str);
-            return kind.is_some_and(|k| holds_secrets(k.as_bytes())) || holds_secret_object(&v);
+            let kindless = |x: &Value| x.as_array().is_some_and(|a| a.iter().any(secret_shaped));
+            return kind.is_some_and(|k| holds_secrets(k.as_bytes())) || holds_secret_object(&v) || kindless(&v);
         }
     }
     names_kind_secret(value) || yaml_holds_secret(value)
 }
 
-/// Whether YAML text holds a Secret: a block mapping with `kind: Secret` (maybe quoted, tagged or
-/// anchored, or its value on the next line) and a `data` or `stringData` key at the same
-/// indentation in the same document, any `kind: SecretList`, or a flow mapping (`{kind: Secret,
+/// Whether text (in no encoding a decoder reads) may hold a Secret, so that
+/// [`text_holds_secret`] must read it: it names `Secret`, or may spell it with escapes (JSON's
+/// `\u0053`, YAML's `\x53` and `\U00000053`), or has the fields of a Secret without its kind (a
+/// list's items as the API server writes them, `jq .items` of a SecretList).
+pub(super) fn may_hold_secret(value: &[u8]) -> bool {
+    let has = |n: &[u8]| memchr::memmem::find(value, n).is_some();
+    has(b"Secret")
+        || has(b"\\u")
+        || has(b"\\x")
+        || has(b"\\U")
+        || has(b"metadata") && has(b"type") && (has(b"data") || has(b"Data"))
+}
+
+/// Whether a parsed object is a Secret without its kind, as a SecretList's items are written:
+/// no `kind`, a `metadata` object, a `type` string, and `data` or `stringData` (a ConfigMap
+/// has no `type`; an application's `{"type": ..., "data": ...}` no `metadata`).
+fn secret_shaped(v: &Value) -> bool {
+    let Some(m) = v.as_object() else { return false };
+    let has = |k: &str| m.get(k).is_some_and(|d| !d.is_null());
+    !m.contains_key("kind")
+        && m.get("metadata").is_some_and(Value::is_object)
+        && m.get("type").is_some_and(Value::is_string)
+        && (has("data") || has("stringData"))
+}
+
+/// `text` with YAML's and JSON's numeric escapes (`\xNN`, `\uNNNN`, `\UNNNNNNNN`) read as the
+/// characters they stand for, wherever they are (inside quotes or not: an escape read where YAML
+/// would not read one can only make more text look like a Secret, never less).
+fn decode_escapes(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\\') {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let esc = &rest[at + 1..];
+        let digits = match esc.as_bytes().first() {
+            Some(b'x') => 2,
+            Some(b'u') => 4,
+            Some(b'U') => 8,
+            _ => 0,
+        };
+        let c = (digits > 0)
+            .then(|| esc.get(1..=digits))
+            .flatten()
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .and_then(char::from_u32);
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &esc[1 + digits..];
+            }
+            None => {
+                out.push('\\');
+                rest = esc;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.into()
+}
+
+/// Whether YAML text holds a Secret: a block mapping with `kind: Secret` (maybe quoted, tagged,
+/// anchored or escaped, or its value on the next line) and a `data`, `stringData` or merge (`<<`)
+/// key at the same indentation in the same document, a Secret's fields without its kind, any `kind: SecretList`, or a flow mapping (`{kind: Secret,
 /// ...}`, over several lines too) with data in the text. A mapping that only names a Secret (an
 /// Event's `involvedObject`, a reference in a HelmRelease's `valuesFrom`, a line of prose) is not
 /// one. Linear in the text's length.
 pub(super) fn yaml_holds_secret(value: &[u8]) -> bool {
     let text = String::from_utf8_lossy(value);
+    let text = decode_escapes(&text);
     let text = text.trim_start_matches('\u{feff}');
     let lines: Vec<&str> = text.lines().collect();
     // Documents: runs of lines between `---` markers (a line that is `---`, or `---` then a space).
@@ -96,8 +161,16 @@ pub(super) fn yaml_holds_secret(value: &[u8]) -> bool {
 /// or `stringData` key at its column.
 fn block_holds_secret(doc: &[&str]) -> bool {
     let keys: Vec<(usize, &str)> = doc.iter().map(|l| block_key(l)).collect();
-    let data: std::collections::HashSet<usize> =
-        keys.iter().filter(|(_, rest)| is_key(rest, "data") || is_key(rest, "stringData")).map(|&(c, _)| c).collect();
+    let cols = |names: &[&str]| -> std::collections::HashSet<usize> {
+        keys.iter().filter(|(_, rest)| names.iter().any(|k| is_key(rest, k))).map(|&(c, _)| c).collect()
+    };
+    // A merge key (`<<: *defaults`) may bring the data in.
+    let data = cols(&["data", "stringData", "<<"]);
+    // A Secret without its kind: `metadata`, `type` and data at one column with no `kind` there.
+    let (meta, types, kinds) = (cols(&["metadata"]), cols(&["type"]), cols(&["kind"]));
+    if data.iter().any(|c| meta.contains(c) && types.contains(c) && !kinds.contains(c)) {
+        return true;
+    }
     keys.iter().enumerate().any(|(i, &(col, rest))| {
         let Some(after) = rest.strip_prefix("kind") else { return false };
         // The value on the next line (`kind:` then `  Secret`), or a folded one (`kind: >-`).
@@ -231,6 +304,11 @@ mod tests {
             "kind:\n  Secret\ndata:\n  a: b\n",
             "kind: >-\n  Secret\ndata:\n  a: b\n",
             "kind: Secret\nnote: \"a\n---b\"\ndata:\n  a: b\n",
+            "kind: Secret\n<<: {stringData: {pw: x}}\n",
+            "defaults: &d\n  data: {pw: x}\ns:\n  kind: Secret\n  <<: *d\n",
+            "kind: \"\\x53ecret\"\ndata:\n  pw: x\n",
+            "kind: \"\\U00000053ecret\"\nstringData: {pw: x}\n",
+            "- metadata:\n    name: db\n  type: Opaque\n  data:\n    pw: x\n",
         ] {
             assert!(yaml_holds_secret(yes.as_bytes()), "{yes}");
         }
@@ -242,9 +320,27 @@ mod tests {
             "kind: ConfigMap\ndata:\n  note: kind: Secret\n",
             "---\nkind: Secret\n---\ndata:\n  a: b\n",
             "{kind: Secret, name: db}",
+            "metadata:\n  name: cfg\ndata:\n  a: b\n",
+            "kind: ConfigMap\nmetadata: {}\ntype: x\ndata: {}\n",
+            "path: C:\\xampp\\users\n",
         ] {
             assert!(!yaml_holds_secret(no.as_bytes()), "{no}");
         }
+    }
+
+    #[test]
+    fn kindless_secrets_in_a_json_array_are_found() {
+        for (text, secret) in [
+            (r#"[{"metadata":{"name":"db"},"type":"Opaque","data":{"pw":"eA=="}}]"#, true),
+            (r#"[{"metadata":{"name":"db"},"type":"kubernetes.io/tls","stringData":{"tls.key":"x"}}]"#, true),
+            (r#"[{"type":"click","data":{"x":1}}]"#, false),
+            (r#"[{"metadata":{"name":"cfg"},"data":{"a":"b"}}]"#, false),
+            (r#"[{"kind":"ConfigMap","metadata":{},"type":"x","data":{}}]"#, false),
+        ] {
+            assert!(may_hold_secret(text.as_bytes()) || !secret, "{text}");
+            assert_eq!(text_holds_secret(text.as_bytes()), secret, "{text}");
+        }
+        assert_eq!(decode_escapes(r"\x53\u0065\U00000063ret \q \x4"), r"Secret \q \x4");
     }
 
     #[test]
