@@ -17,6 +17,7 @@
 //! by a process that locks the whole file for more than two seconds, corrupt, from a newer
 //! schema, unwritable) the caller gets an error it prints as one warning, and works without it.
 
+pub mod bound;
 pub mod du;
 mod handle;
 pub mod keys;
@@ -128,6 +129,8 @@ pub struct Index {
     /// Another process held the header exclusively for two seconds: nothing more is read or
     /// written.
     stuck: std::sync::atomic::AtomicBool,
+    /// The most bytes of results, and rows a table, kept ([`bound`]).
+    bounds: (u64, u64),
 }
 
 /// What a write says once the index was found held by another process.
@@ -147,6 +150,13 @@ impl Index {
     /// Where it lies.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The same index with other bounds: at most `result_bytes` of stored results, and `rows` rows
+    /// in each row table (`history`, `du`); past them the oldest go ([`bound`]).
+    pub fn with_bounds(mut self, result_bytes: u64, rows: u64) -> Index {
+        self.bounds = (result_bytes, rows);
+        self
     }
 
     /// Whether a write found the index damaged where its read-only open did not (that open skips
@@ -201,6 +211,7 @@ impl Index {
             busy: Default::default(),
             probe: std::fs::File::open(path).ok(),
             stuck: Default::default(),
+            bounds: (bound::MAX_RESULT_BYTES, bound::MAX_ROWS),
         };
         ix.schema()?;
         Ok(ix)
@@ -240,6 +251,7 @@ impl Index {
                         // but for `du`'s before schema 4, whose group names may be a Secret's bytes.
                         drop(meta);
                         let _ = tx.delete_table(RESULTS);
+                        bound::drop_all(&tx);
                         keys::table::drop_all(&tx);
                         if v < 4 {
                             let _ = tx.delete_table(du::DU);
@@ -252,6 +264,7 @@ impl Index {
                         // An older version: start over. None: a new index, or one another run
                         // made and wrote rows to before it was stamped (the rows are kept).
                         let _ = tx.delete_table(RESULTS);
+                        bound::drop_all(&tx);
                         keys::table::drop_all(&tx);
                         if v.is_some() {
                             let _ = tx.delete_table(HISTORY);
@@ -300,6 +313,7 @@ impl Index {
         };
         guard("write", || {
             let tx = self.write_tx(w.db()?)?;
+            bound::prepare(&tx)?;
             if let Finding::Problems(id) = finding {
                 keys::table::forget(&tx, id)?;
             }
@@ -309,6 +323,7 @@ impl Index {
                     Finding::Problems(id) => {
                         let end = crate::etcd::range::prefix_end(&id.0);
                         t.retain_in::<&[u8], _>(id.0.as_slice()..end.as_slice(), |_, _| false).map_err(e)?;
+                        bound::removed_prefix(&tx, &id.0)?;
                     }
                     Finding::CheckedClean(id) => {
                         t.remove(failure_key(id).as_slice()).map_err(e)?;
@@ -320,12 +335,15 @@ impl Index {
                     t.insert(k.as_slice(), seal(&k, v).as_slice()).map_err(e)?;
                 }
                 if let Some(k) = key {
-                    t.insert(k, seal(k, value).as_slice()).map_err(e)?;
+                    let sealed = seal(k, value);
+                    t.insert(k, sealed.as_slice()).map_err(e)?;
+                    bound::stored(&tx, k, sealed.len())?;
                 }
                 if let Some(row) = row {
                     sealed::insert_row(&tx, HISTORY, &row.path, row)?;
                 }
             }
+            bound::enforce(&tx, self.bounds.0, &[HISTORY], self.bounds.1)?;
             self.commit(tx)
         })
     }
