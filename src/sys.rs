@@ -1,6 +1,6 @@
 //! Every `unsafe` line of the crate: the read-only memory map (and where a mapped input's holes
 //! lie), a prefetch hint, a hint to start writing an output file back to disk, the lock on a
-//! temporary output file, whether another process holds a byte-range lock, the free space of a file system, and the binary's signal actions
+//! temporary output file, the free space of a file system, and the binary's signal actions
 //! (SIGPIPE's default; a SIGBUS, an input cut short while mapped, as an exit with a word).
 //!
 //! A file is opened read-only (never for writing, never taking bbolt's flock, so it works beside
@@ -245,35 +245,6 @@ pub fn try_lock_exclusive(file: &File) -> bool {
     #[cfg(not(unix))]
     {
         let _ = file;
-        false
-    }
-}
-
-/// Whether another open file (another process, or another descriptor's open file description)
-/// holds a byte-range lock on `start..start + len` of `file` that a lock of this kind
-/// (`exclusive`, else shared) would wait for: `fcntl(F_OFD_GETLK)`, which takes no lock. False
-/// where it cannot be told (not Linux, an error).
-pub fn range_lock_held(file: &File, start: u64, len: u64, exclusive: bool) -> bool {
-    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-    {
-        use std::os::fd::AsRawFd;
-        let (Ok(start), Ok(len)) = (libc::off64_t::try_from(start), libc::off64_t::try_from(len)) else {
-            return false;
-        };
-        // SAFETY: a zeroed `flock64` is a valid value of the plain C struct; fields are set below.
-        let mut l: libc::flock64 = unsafe { std::mem::zeroed() };
-        l.l_type = if exclusive { libc::F_WRLCK } else { libc::F_RDLCK } as libc::c_short;
-        l.l_whence = libc::SEEK_SET as libc::c_short;
-        l.l_start = start;
-        l.l_len = len;
-        // SAFETY: F_OFD_GETLK reads and writes the `flock64` passed, which lives on this stack for
-        // the call; the descriptor is borrowed from `file`, so it is open.
-        let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut l as *mut libc::flock64) };
-        r == 0 && l.l_type != libc::F_UNLCK as libc::c_short
-    }
-    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-    {
-        let _ = (file, start, len, exclusive);
         false
     }
 }

@@ -214,8 +214,8 @@ fn a_key_reader_beside_a_whole_file_holder_warns_once_and_still_looks_for_a_fail
 
 #[test]
 fn a_process_stopped_holding_the_header_keeps_no_reader_waiting_for_long() {
-    // redb's header (the file's first 320 bytes) is locked exclusively by a process writing it,
-    // for the milliseconds of a commit's sync. A process stopped there (Ctrl-Z, a debugger) kept
+    // redb's header (the file's first 320 bytes) is locked exclusively by a process writing it
+    // (an open for writing, a commit, a close). A process stopped there (Ctrl-Z, a debugger) kept
     // every other process's reads waiting for as long as it stayed stopped: here `dump`, which
     // looks for a recorded failure once its records are out. This test holds the header as
     // that process would, once `dump` is under way.
@@ -313,4 +313,38 @@ fn a_header_held_by_a_stopped_process_bounds_commits_and_reads() {
     assert!(got.unwrap_err().contains("held by another"));
     assert_eq!(Index::open(&p).unwrap().get(b"k1").unwrap().as_deref(), Some(&b"v1"[..]), "k1 kept, k2 not written");
     assert_eq!(Index::open(&p).unwrap().get(b"k2").unwrap(), None);
+}
+
+#[test]
+fn a_process_stopped_in_the_middle_of_a_commit_keeps_no_writer_waiting() {
+    // A commit takes redb's header several times, with syncs between: a process that begins a
+    // read in one of those gaps and is stopped there holds the header shared, and the commit's
+    // next take waited for it without end (review 39a: 16 of 16 runs with a holder at a random
+    // moment). Asking whether the header is held before the commit cannot close that gap; the
+    // waits themselves must end. The holder here tries for the header without pause while this
+    // test writes (from a moment after the writes began), and keeps it from the first moment it gets it.
+    use boltscope::index::{Finding, Index};
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("ix.redb");
+    let ix = Index::open(&p).unwrap();
+    ix.put(Finding::Nothing, Some(b"k0"), b"v0", None).unwrap();
+    let script = "import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDONLY)\nprint('ready', flush=True)\ntime.sleep(0.05)\n\
+                  while True:\n    try:\n        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 320, 0)\n        break\n\
+                  \x20   except OSError:\n        pass\ntime.sleep(60)\n";
+    let mut other = Command::new("python3").arg("-c").arg(script).arg(&p).stdout(Stdio::piped()).spawn().unwrap();
+    let mut out = other.stdout.take().unwrap();
+    let mut line = [0u8; 6];
+    out.read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"ready\n");
+    let results = bounded("a writer beside a holder taken mid-commit", move || {
+        // Until the holder keeps one out (a few hundred writes at most: it tries without pause).
+        let failed =
+            (0..20_000u32).any(|i| ix.put(Finding::Nothing, Some(format!("k{i}").as_bytes()), b"v", None).is_err());
+        drop(ix);
+        failed
+    });
+    let _ = other.kill();
+    let _ = other.wait();
+    drop(out);
+    assert!(results, "the holder kept a write out");
 }

@@ -1,24 +1,10 @@
 //! The index's redb handle: read-only until something must be written, then read-write; and
-//! its transactions, none of which waits more than two seconds for another process (redb's own
-//! waits have no limit: a process stopped at the wrong moment would stop every other).
+//! its transactions, none of which waits more than two seconds for another process
+//! ([`super::backend`] bounds every lock wait; [`super::open`] the waits for another's write).
 
-use super::open::{self, begin_write, classify, file_id, open_rw, read_now};
+use super::open::{begin_write, classify, file_id, open_rw, read_now};
 use super::{e, Index, OpenErrorKind, BUSY_GIVEN_UP};
 use redb::{Database, ReadableDatabase};
-
-/// Closing a writer writes redb's header: where another process holds it (stopped while it
-/// did), the handle is left open for the system to release at exit, so this process does not
-/// wait for it without end as it closes.
-impl Drop for Index {
-    fn drop(&mut self) {
-        let stuck = self.stuck.load(std::sync::atomic::Ordering::Relaxed);
-        let mut h = self.lock();
-        let fresh = (&Default::default(), &Default::default());
-        if stuck || matches!(*h, Handle::Write(_)) && open::header_free(self.probe.as_ref(), true, fresh).is_err() {
-            std::mem::forget(std::mem::replace(&mut *h, Handle::Closed));
-        }
-    }
-}
 
 /// The redb handle an index holds.
 pub(super) enum Handle {
@@ -55,25 +41,19 @@ impl Index {
         self.handle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A read transaction, begun once no other process holds redb's header (at most two seconds'
-    /// wait: [`open::header_free`]).
+    /// A read transaction (its locks waited for two seconds at most: [`super::backend`]).
     pub(super) fn read_tx(&self) -> Result<redb::ReadTransaction, String> {
-        open::header_free(self.probe.as_ref(), false, (&self.busy, &self.stuck))?;
         self.lock().begin_read()
     }
 
-    /// A write transaction of `db` (this index's writer), begun once no other process holds
-    /// redb's header at all (a write begins by writing it) and at most two seconds after another
+    /// A write transaction of `db` (this index's writer), begun at most two seconds after another
     /// process's write ends ([`begin_write`]).
     pub(super) fn write_tx(&self, db: &Database) -> Result<redb::WriteTransaction, String> {
-        open::header_free(self.probe.as_ref(), true, (&self.busy, &self.stuck))?;
         begin_write(db, &self.busy)
     }
 
-    /// Commits `tx` once no other process holds redb's header at all (a commit writes it); given
-    /// up after two seconds, `tx` is rolled back.
+    /// Commits `tx` (its locks waited for two seconds at most; then it is rolled back).
     pub(super) fn commit(&self, tx: redb::WriteTransaction) -> Result<(), String> {
-        open::header_free(self.probe.as_ref(), true, (&self.busy, &self.stuck))?;
         tx.commit().map_err(e)
     }
 
@@ -97,9 +77,6 @@ impl Index {
             return Err("the index file was replaced while this run used it".into());
         }
         if !matches!(&*h, Handle::Write(_)) {
-            // An open for writing writes the header: not begun while another process holds it
-            // (an open given up after two seconds is left waiting on its thread).
-            open::header_free(self.probe.as_ref(), true, (&self.busy, &self.stuck))?;
             *h = Handle::Closed;
             let rw = open_rw(&self.path).inspect_err(|m| {
                 if m.starts_with("held by another") {

@@ -17,6 +17,7 @@
 //! by a process that locks the whole file for more than two seconds, corrupt, from a newer
 //! schema, unwritable) the caller gets an error it prints as one warning, and works without it.
 
+mod backend;
 pub mod bound;
 pub mod du;
 mod handle;
@@ -123,21 +124,15 @@ pub struct Index {
     retired: std::sync::atomic::AtomicBool,
     /// An upgrade to writing waited its two seconds for another process: no more are tried.
     busy: std::sync::atomic::AtomicBool,
-    /// The index file, opened read-only to ask whether another process holds redb's header
-    /// ([`open::header_free`]).
-    probe: Option<std::fs::File>,
-    /// Another process held the header exclusively for two seconds: nothing more is read or
-    /// written.
-    stuck: std::sync::atomic::AtomicBool,
     /// The most bytes of results, and rows a table, kept ([`bound`]).
     bounds: (u64, u64),
 }
 
 /// What a write says once the index was found held by another process.
-pub const BUSY_GIVEN_UP: &str = "held by another boltscope process: not written to in this run";
+pub const BUSY_GIVEN_UP: &str = "held by another process: not written to in this run";
 
 fn e(x: impl std::fmt::Display) -> String {
-    x.to_string()
+    open::said(x)
 }
 
 impl Index {
@@ -186,15 +181,8 @@ impl Index {
         let handle = if path.metadata().is_ok_and(|m| m.len() > 0) {
             // Read-only opens skip redb's integrity pass (it hashes the whole index, and grows with
             // it); a corrupt index is still caught: redb's errors and panics become a warning.
-            // Not begun while another process holds redb's header (an open given up after two
-            // seconds is left waiting on its thread).
-            open::header_free(
-                std::fs::File::open(path).ok().as_ref(),
-                false,
-                (&Default::default(), &Default::default()),
-            )?;
             let at = path.to_path_buf();
-            match retry(move || builder().open_read_only(&at)) {
+            match retry(move || open::open_ro(&builder(), &at)) {
                 Ok(ro) => Handle::Read(ro),
                 Err(m) if m.contains("recovery") || m.contains("repair") => Handle::Write(open_rw(path)?),
                 Err(m) => return Err(m),
@@ -209,8 +197,6 @@ impl Index {
             damaged: Default::default(),
             retired: Default::default(),
             busy: Default::default(),
-            probe: std::fs::File::open(path).ok(),
-            stuck: Default::default(),
             bounds: (bound::MAX_RESULT_BYTES, bound::MAX_ROWS),
         };
         ix.schema()?;

@@ -2,6 +2,7 @@
 //! is no index), retries while another process writes it, and redb's panics on a corrupt index
 //! turned into errors.
 
+use super::backend::Bounded;
 use redb::Database;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -47,11 +48,33 @@ impl std::fmt::Display for OpenError {
 impl std::error::Error for OpenError {}
 
 /// How long an open or a write waits for another process before this run goes on without the
-/// index.
-const WAIT: Duration = Duration::from_secs(2);
+/// index (as long as any lock is waited for: [`super::backend`]).
+const WAIT: Duration = super::backend::WAIT;
 
 /// What an open or a write says when another process kept the index for [`WAIT`].
-pub(super) const HELD: &str = "held by another boltscope process for 2 s";
+pub(super) const HELD: &str = "held by another process for 2 s";
+
+/// An error's text, read as [`HELD`] when a lock was refused after its wait.
+pub(super) fn said(x: impl std::fmt::Display) -> String {
+    let m = x.to_string();
+    if m.contains(super::backend::TIMED_OUT) {
+        HELD.into()
+    } else {
+        m
+    }
+}
+
+/// Opens the index read-only, its locks waited for [`WAIT`] at most ([`super::backend`]).
+pub(super) fn open_ro(b: &redb::Builder, path: &Path) -> Result<redb::ReadOnlyDatabase, redb::DatabaseError> {
+    let file = std::fs::File::open(path)?;
+    b.open_read_only_with_backend(Bounded::new(file)?)
+}
+
+/// Opens the index for writing, or creates it, its locks waited for [`WAIT`] at most.
+fn create(b: &redb::Builder, path: &Path) -> Result<Database, redb::DatabaseError> {
+    let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+    b.create_with_backend(Bounded::new(file)?)
+}
 
 /// Byte-range locks found missing where the index lies (a file system without them): every later
 /// open of this run locks the whole file instead, as redb's default mode does.
@@ -91,7 +114,7 @@ fn attempts<T>(f: &dyn Fn() -> Result<T, redb::DatabaseError>) -> Result<T, Stri
                 {
                     "again".into()
                 }
-                other => other.to_string(),
+                other => said(other),
             })
         });
         match r {
@@ -101,41 +124,6 @@ fn attempts<T>(f: &dyn Fn() -> Result<T, redb::DatabaseError>) -> Result<T, Stri
             other => return other,
         }
     }
-}
-
-/// The length of redb's file header (the header proper and its two commit slots, at the file's
-/// start): a writing process locks it exclusively while it writes it (at open, commit and close),
-/// and every process locks it shared as it begins and ends a read.
-const HEADER_LEN: u64 = 320;
-
-/// Waits up to [`WAIT`] while another process holds the index's header against a lock of this
-/// kind (`exclusive` before anything that writes it: an open for writing, a write transaction's
-/// start, a commit; shared before an open or a read). redb's own wait for it has no limit and no
-/// form that gives up: a process stopped while it held it (Ctrl-Z during a commit's sync) kept
-/// every other process's reads waiting for as long. Past [`WAIT`], no later operation of this run
-/// waits again: `busy` is set when only writes are kept out (the header is held shared: by a
-/// process stopped as it began a read, or one locking the whole file read-only), else `stuck`.
-/// Not asked where the whole file is locked instead of byte ranges (this process's own lock would
-/// answer), nor without a `probe` (the index file, opened read-only to ask).
-pub(super) fn header_free(
-    probe: Option<&std::fs::File>,
-    exclusive: bool,
-    (busy, stuck): (&AtomicBool, &AtomicBool),
-) -> Result<(), String> {
-    if stuck.load(Ordering::Relaxed) || exclusive && busy.load(Ordering::Relaxed) {
-        return Err(HELD.into());
-    }
-    let Some(file) = probe.filter(|_| !WHOLE_FILE.load(Ordering::Relaxed)) else { return Ok(()) };
-    let start = Instant::now();
-    while crate::sys::range_lock_held(file, 0, HEADER_LEN, exclusive) {
-        if start.elapsed() >= WAIT {
-            let reads_go_on = exclusive && !crate::sys::range_lock_held(file, 0, HEADER_LEN, false);
-            if reads_go_on { busy } else { stuck }.store(true, Ordering::Relaxed);
-            return Err(HELD.into());
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    Ok(())
 }
 
 /// Begins a write transaction, waiting up to [`WAIT`] for another process's to end (redb's own
@@ -185,7 +173,7 @@ pub(super) fn classify(path: &Path, message: &str) -> OpenErrorKind {
 
 /// The index opened read-only without waiting, if it can be.
 pub(super) fn read_now(path: &Path) -> Option<redb::ReadOnlyDatabase> {
-    guard("open", || builder().open_read_only(path).map_err(|x| x.to_string())).ok()
+    guard("open", || open_ro(&builder(), path).map_err(said)).ok()
 }
 
 /// The device and inode of the file at `path`: which file an index (or a backup) is, whatever
@@ -206,7 +194,7 @@ pub(super) fn open_rw(path: &Path) -> Result<Database, String> {
     retry(move || {
         let mut b = builder();
         b.set_check_integrity_on_open(true);
-        b.create(&path)
+        create(&b, &path)
     })
 }
 
