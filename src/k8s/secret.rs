@@ -21,7 +21,8 @@
 //! one, are placeholders in a Secret, and the decode errors inside its data name the entry only.
 
 use super::secret_text::{
-    holds_secret_object, holds_secrets, may_hold_secret, names_kind_secret, text_holds_secret, yaml_holds_secret,
+    holds_secret_object, holds_secrets, json_stream_holds_secret, kindless_secret, may_hold_secret, names_kind_secret,
+    shaped_like_secret, text_holds_secret, yaml_holds_secret,
 };
 use serde_json::{Map, Value};
 
@@ -239,7 +240,9 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
 fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     let named = contains(value, b"Secret");
     let spelled = if json { contains(value, b"\\u") } else { value.contains(&0x7f) || value.contains(&0x5f) };
-    if !named && !spelled {
+    // A Secret without its kind (what a Go program's json.Marshal of one writes) names none.
+    let shaped = json && shaped_like_secret(value);
+    if !named && !spelled && !shaped {
         return false;
     }
     let object_like = || k8s || contains(value, b"apiVersion") || contains(value, b"metadata");
@@ -247,13 +250,18 @@ fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     match parsed {
         // Its kind, or Secrets inside it (a List of them).
         Some(v) => match v.get("kind") {
-            Some(Value::String(k)) => holds_secrets(k.as_bytes()) || holds_secret_object(&v),
-            _ => named && object_like() || holds_secret_object(&v),
+            Some(Value::String(k)) => holds_secrets(k.as_bytes()) || holds_secret_object(&v) || kindless_secret(&v),
+            _ => named && object_like() || holds_secret_object(&v) || kindless_secret(&v),
         },
         // Cut short: a `kind` field naming Secret (escapes read; a value cut inside it that
         // could still be `Secret` counts), a YAML flow mapping holding one, or anything naming it
         // where Kubernetes wrote it.
-        None if json => names_kind_secret(value) || yaml_holds_secret(value) || k8s && (named || spelled),
+        None if json => {
+            names_kind_secret(value)
+                || json_stream_holds_secret(value)
+                || yaml_holds_secret(value)
+                || k8s && (named || spelled)
+        }
         None => object_like(),
     }
 }

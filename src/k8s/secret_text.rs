@@ -57,39 +57,83 @@ pub(super) fn text_holds_secret(value: &[u8]) -> bool {
     if value.len() > MAX_TEXT {
         return true;
     }
+    // UTF-16 behind its byte-order mark (what Windows PowerShell 5.1's `>` writes), read as text.
+    if let Some(text) = utf16(value) {
+        return text_holds_secret(text.as_bytes());
+    }
     let body = value.strip_prefix(b"\xef\xbb\xbf").unwrap_or(value);
     let body = &body[skip_space(body)..];
     if matches!(body.first(), Some(b'{' | b'[')) {
         if let Ok(v) = serde_json::from_slice::<Value>(body) {
-            let kind = v.get("kind").and_then(Value::as_str);
-            let kindless = |x: &Value| x.as_array().is_some_and(|a| a.iter().any(secret_shaped));
-            return kind.is_some_and(|k| holds_secrets(k.as_bytes())) || holds_secret_object(&v) || kindless(&v);
+            return json_holds_secret(&v);
+        }
+        if json_stream_holds_secret(body) {
+            return true;
         }
     }
     names_kind_secret(value) || yaml_holds_secret(value)
 }
 
+/// Text in UTF-16 behind its byte-order mark (little- or big-endian), decoded; `None` for any
+/// other bytes (a unit that is no character is read as U+FFFD).
+fn utf16(value: &[u8]) -> Option<String> {
+    let (le, body) = match value {
+        [0xff, 0xfe, rest @ ..] => (true, rest),
+        [0xfe, 0xff, rest @ ..] => (false, rest),
+        _ => return None,
+    };
+    let units =
+        body.chunks_exact(2)
+            .map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) });
+    Some(char::decode_utf16(units).map(|c| c.unwrap_or('\u{fffd}')).collect())
+}
+
+/// Whether parsed JSON holds a Secret: its kind, a Secret inside it ([`holds_secret_object`]),
+/// or Secrets without their kind ([`kindless_secret`]).
+fn json_holds_secret(v: &Value) -> bool {
+    let kind = v.get("kind").and_then(Value::as_str);
+    kind.is_some_and(|k| holds_secrets(k.as_bytes())) || holds_secret_object(v) || kindless_secret(v)
+}
+
+/// Whether JSON values one after another (JSON lines, `jq`'s output of several values; read up
+/// to the first that does not parse) hold a Secret, as [`json_holds_secret`] tells.
+pub(super) fn json_stream_holds_secret(text: &[u8]) -> bool {
+    serde_json::Deserializer::from_slice(text).into_iter::<Value>().map_while(Result::ok).any(|v| json_holds_secret(&v))
+}
+
+/// Whether parsed JSON is a Secret without its kind ([`secret_shaped`]: how a Go program's
+/// `json.Marshal` of a typed Secret writes it, client-go leaving its kind empty), or holds one as
+/// an item of itself (an array: `jq .items`) or of its `items` (a List, `{"items": [...]}`).
+pub(super) fn kindless_secret(v: &Value) -> bool {
+    let any = |a: Option<&Vec<Value>>| a.is_some_and(|a| a.iter().any(secret_shaped));
+    secret_shaped(v) || any(v.as_array()) || any(v.get("items").and_then(Value::as_array))
+}
+
+/// Whether bytes have the fields of a Secret without its kind: `metadata`, `type`, and `data` or
+/// `stringData` (so that [`kindless_secret`] is asked).
+pub(super) fn shaped_like_secret(value: &[u8]) -> bool {
+    let has = |n: &[u8]| memchr::memmem::find(value, n).is_some();
+    has(b"metadata") && has(b"type") && (has(b"data") || has(b"Data"))
+}
+
 /// Whether text (in no encoding a decoder reads) may hold a Secret, so that
 /// [`text_holds_secret`] must read it: it names `Secret`, or may spell it with escapes (JSON's
 /// `\u0053`, YAML's `\x53` and `\U00000053`), or has the fields of a Secret without its kind (a
-/// list's items as the API server writes them, `jq .items` of a SecretList).
+/// list's items as the API server writes them, `jq .items` of a SecretList), or is UTF-16.
 pub(super) fn may_hold_secret(value: &[u8]) -> bool {
     let has = |n: &[u8]| memchr::memmem::find(value, n).is_some();
-    has(b"Secret")
-        || has(b"\\u")
-        || has(b"\\x")
-        || has(b"\\U")
-        || has(b"metadata") && has(b"type") && (has(b"data") || has(b"Data"))
+    let utf16 = matches!(value, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]);
+    utf16 || has(b"Secret") || has(b"\\u") || has(b"\\x") || has(b"\\U") || shaped_like_secret(value)
 }
 
 /// Whether a parsed object is a Secret without its kind, as a SecretList's items are written:
-/// no `kind`, a `metadata` object, a `type` string, and `data` or `stringData` (a ConfigMap
-/// has no `type`; an application's `{"type": ..., "data": ...}` no `metadata`).
+/// no `kind`, a `metadata` object with a `name`, a `type` string, and `data` or `stringData` (a
+/// ConfigMap has no `type`; an application's event `{"type", "data", "metadata"}` no name).
 fn secret_shaped(v: &Value) -> bool {
     let Some(m) = v.as_object() else { return false };
     let has = |k: &str| m.get(k).is_some_and(|d| !d.is_null());
     !m.contains_key("kind")
-        && m.get("metadata").is_some_and(Value::is_object)
+        && m.get("metadata").and_then(Value::as_object).is_some_and(|md| md.contains_key("name"))
         && m.get("type").is_some_and(Value::is_string)
         && (has("data") || has("stringData"))
 }
@@ -134,7 +178,7 @@ fn decode_escapes(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Whether YAML text holds a Secret: a block mapping with `kind: Secret` (maybe quoted, tagged,
 /// anchored or escaped, or its value on the next line) and a `data`, `stringData` or merge (`<<`)
-/// key at the same indentation in the same document, a Secret's fields without its kind, any `kind: SecretList`, or a flow mapping (`{kind: Secret,
+/// key at the same indentation in the same document, a mapping with a Secret's fields and no kind, any `kind: SecretList`, or a flow mapping (`{kind: Secret,
 /// ...}`, over several lines too) with data in the text. A mapping that only names a Secret (an
 /// Event's `involvedObject`, a reference in a HelmRelease's `valuesFrom`, a line of prose) is not
 /// one. Linear in the text's length.
@@ -166,9 +210,7 @@ fn block_holds_secret(doc: &[&str]) -> bool {
     };
     // A merge key (`<<: *defaults`) may bring the data in.
     let data = cols(&["data", "stringData", "<<"]);
-    // A Secret without its kind: `metadata`, `type` and data at one column with no `kind` there.
-    let (meta, types, kinds) = (cols(&["metadata"]), cols(&["type"]), cols(&["kind"]));
-    if data.iter().any(|c| meta.contains(c) && types.contains(c) && !kinds.contains(c)) {
+    if kindless_mapping(doc) {
         return true;
     }
     keys.iter().enumerate().any(|(i, &(col, rest))| {
@@ -185,6 +227,70 @@ fn block_holds_secret(doc: &[&str]) -> bool {
             None => false,
         }
     })
+}
+
+/// Whether a YAML document has a block mapping that is a Secret without its kind (`yq .items` of
+/// a SecretList): `metadata` naming the object (a `name` inside it), `type` with a value on its
+/// line, and `data` or `stringData`; no `kind`. The keys must be one mapping's: a line at a lesser
+/// indentation, or a list item's dash at the same one, ends a mapping (keys of unrelated mappings
+/// at one indentation, as in a large CRD schema, are not one; nor an event's `type`, `data` and
+/// `metadata` without a name, nor a schema's `type:` over a nested mapping).
+fn kindless_mapping(doc: &[&str]) -> bool {
+    /// One open mapping: its column; metadata named, type with a value, data, kind; and whether
+    /// its last key was `metadata` over a nested mapping (whose `name` then names it).
+    struct Open {
+        col: usize,
+        has: [bool; 4],
+        meta_open: bool,
+    }
+    let done = |m: &Open| m.has[0] && m.has[1] && m.has[2] && !m.has[3];
+    let mut open: Vec<Open> = Vec::new();
+    for line in doc {
+        let t = line.trim_start_matches(' ');
+        if t.trim().is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let (col, rest) = block_key(line);
+        let dashed = t.starts_with("- ");
+        while let Some(top) = open.last() {
+            if top.col > col || top.col == col && dashed {
+                if done(top) {
+                    return true;
+                }
+                open.pop();
+            } else {
+                break;
+            }
+        }
+        let Some((key, value)) =
+            rest.split_once(':').filter(|(k, v)| !k.contains(' ') && (v.is_empty() || v.starts_with(' ')))
+        else {
+            continue;
+        };
+        let key = key.trim_end_matches(['"', '\'']);
+        let value = value.trim();
+        if key == "name" {
+            if let Some(parent) = open.iter_mut().rev().find(|m| m.col < col) {
+                if parent.meta_open {
+                    parent.has[0] = true;
+                }
+            }
+        }
+        if open.last().map(|m| m.col) != Some(col) {
+            open.push(Open { col, has: [false; 4], meta_open: false });
+        }
+        let Some(top) = open.last_mut() else { continue };
+        top.meta_open = false;
+        match key {
+            "metadata" if value.is_empty() => top.meta_open = true,
+            "metadata" => top.has[0] |= value.contains("name"),
+            "type" => top.has[1] |= !value.is_empty() && !value.starts_with('#'),
+            "data" | "stringData" => top.has[2] = true,
+            "kind" => top.has[3] = true,
+            _ => {}
+        }
+    }
+    open.iter().any(done)
 }
 
 /// A line's key column and what follows it: list dashes count as indentation (`- kind: x` is
@@ -309,6 +415,8 @@ mod tests {
             "kind: \"\\x53ecret\"\ndata:\n  pw: x\n",
             "kind: \"\\U00000053ecret\"\nstringData: {pw: x}\n",
             "- metadata:\n    name: db\n  type: Opaque\n  data:\n    pw: x\n",
+            "items:\n- kind: ConfigMap\n  metadata: {}\n  data: {}\n- metadata:\n    name: db\n  type: Opaque\n  data:\n    pw: x\n",
+            "- metadata: {name: db, namespace: x}\n  type: Opaque\n  stringData:\n    pw: x\n",
         ] {
             assert!(yaml_holds_secret(yes.as_bytes()), "{yes}");
         }
@@ -323,6 +431,11 @@ mod tests {
             "metadata:\n  name: cfg\ndata:\n  a: b\n",
             "kind: ConfigMap\nmetadata: {}\ntype: x\ndata: {}\n",
             "path: C:\\xampp\\users\n",
+            "a:\n  data: {}\nb:\n  metadata: {}\nc:\n  type: x\n",
+            "- type: click\n  data: {x: 1}\n- metadata: {}\n  data: {}\n",
+            "service:\n  type: ClusterIP\npod:\n  metadata: {}\nconfig:\n  data: {}\n",
+            "- type: OrderPlaced\n  data:\n    orderId: x\n  metadata:\n    correlationId: c1\n",
+            "properties:\n  type:\n    type: string\n  metadata:\n    name: x\n  data:\n    type: object\n",
         ] {
             assert!(!yaml_holds_secret(no.as_bytes()), "{no}");
         }
@@ -336,10 +449,19 @@ mod tests {
             (r#"[{"type":"click","data":{"x":1}}]"#, false),
             (r#"[{"metadata":{"name":"cfg"},"data":{"a":"b"}}]"#, false),
             (r#"[{"kind":"ConfigMap","metadata":{},"type":"x","data":{}}]"#, false),
+            (r#"{"metadata":{"name":"db"},"data":{"pw":"eA=="},"type":"Opaque"}"#, true),
+            (r#"{"kind":"List","items":[{"metadata":{"name":"a"},"type":"Opaque","data":{"pw":"eA=="}}]}"#, true),
+            (r#"[{"type":"OrderPlaced","data":{"id":"1"},"metadata":{"correlationId":"c1"}}]"#, false),
+            ("{\"metadata\":{},\"type\":\"a\",\"data\":{}}\n{\"metadata\":{\"name\":\"a\"},\"type\":\"Opaque\",\"data\":{\"pw\":\"eA==\"}}\n", true),
         ] {
             assert!(may_hold_secret(text.as_bytes()) || !secret, "{text}");
             assert_eq!(text_holds_secret(text.as_bytes()), secret, "{text}");
         }
+        let utf16le: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain("kind: Secret\r\ndata:\r\n  pw: eA==\r\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert!(may_hold_secret(&utf16le) && text_holds_secret(&utf16le), "UTF-16 behind its mark");
         assert_eq!(decode_escapes(r"\x53\u0065\U00000063ret \q \x4"), r"Secret \q \x4");
     }
 
