@@ -70,7 +70,16 @@ fn no_command_shows_a_secret_stored_outside_kubernetes_keys() {
         // What only names a Secret is shown.
         if args.len() == 3 && args[0] == "get" {
             let text = String::from_utf8_lossy(&out.stdout);
-            for shown in ["Secret db rotated", "AWS SecretsManager", "rotated (yaml)", "valuesKey", "cfg", "click", "o-17", "schemaDoc"] {
+            for shown in [
+                "Secret db rotated",
+                "AWS SecretsManager",
+                "rotated (yaml)",
+                "valuesKey",
+                "cfg",
+                "click",
+                "o-17",
+                "schemaDoc",
+            ] {
                 assert!(text.contains(shown), "{args:?} shows {shown}: {text}");
             }
         }

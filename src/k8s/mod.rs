@@ -54,6 +54,7 @@ pub mod render;
 pub mod schema;
 pub mod secret;
 mod secret_text;
+mod secret_yaml;
 pub mod time;
 pub mod wire;
 pub mod yaml;

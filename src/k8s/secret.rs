@@ -22,8 +22,9 @@
 
 use super::secret_text::{
     holds_secret_object, holds_secrets, json_stream_holds_secret, kindless_secret, may_hold_secret, names_kind_secret,
-    shaped_like_secret, text_holds_secret, yaml_holds_secret,
+    shaped_like_secret, text_holds_secret,
 };
+use super::secret_yaml::yaml_holds_secret;
 use serde_json::{Map, Value};
 
 pub use super::redact::{redact_annotations, redact_json};
