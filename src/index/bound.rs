@@ -2,7 +2,8 @@
 //! to the index) does not grow it without end: stored results (a cache: each can be computed
 //! again from its file) past [`MAX_RESULT_BYTES`] all together, and `history` and `du` rows past
 //! [`MAX_ROWS`] a table, go oldest first. A failure mark ([`super::Index::failure`]) never goes:
-//! it is what keeps a file `check` failed from being answered for as sound. Key indexes have a
+//! it is what keeps a file `check` failed from being answered for as sound; nor a history row
+//! that found problems (`trend` withholds a failed backup's figures by it, after the file is gone). Key indexes have a
 //! bound of their own ([`super::keys::MAX_TOTAL_BYTES`]).
 //!
 //! Each result's time of storing and size are kept beside it (`result_ages`), and their total in
@@ -18,6 +19,9 @@ pub const MAX_RESULT_BYTES: u64 = 256 << 20;
 /// The most rows an index keeps in each of its row tables (`history`, `du`): some hundred bytes
 /// each, so about 100 MB a table; at 1,000 files a day, the last six months.
 pub const MAX_ROWS: u64 = 200_000;
+
+/// Which rows of a table are never evicted: given a row's path and its sealed bytes.
+pub(super) type Keep<'k> = &'k dyn Fn(&str, &[u8]) -> bool;
 
 /// Result key → (nanoseconds since the Unix epoch when stored, sealed bytes).
 const AGES: TableDefinition<&[u8], (u64, u64)> = TableDefinition::new("result_ages");
@@ -107,8 +111,8 @@ pub(super) fn drop_all(tx: &WriteTransaction) {
 
 /// Drops the oldest results while all of them hold more than `max` bytes, down to three
 /// quarters of it (so the next writes do not each evict again), and the oldest rows of `tables`
-/// past `max_rows` each, down to nine tenths. In the transaction of a write, after it.
-pub(super) fn enforce(tx: &WriteTransaction, max: u64, tables: &[Rows], max_rows: u64) -> Result<(), String> {
+/// past `max_rows` each, down to nine tenths, but those their [`Keep`] keeps. In the transaction of a write, after it.
+pub(super) fn enforce(tx: &WriteTransaction, max: u64, tables: &[(Rows, Keep)], max_rows: u64) -> Result<(), String> {
     let t = total(tx)?;
     if t > max {
         let mut by_age: Vec<(u64, Vec<u8>, u64)> = Vec::new();
@@ -132,7 +136,7 @@ pub(super) fn enforce(tx: &WriteTransaction, max: u64, tables: &[Rows], max_rows
         drop((results, ages));
         set_total(tx, left)?;
     }
-    for &table in tables {
+    for &(table, keep) in tables {
         let mut rows = tx.open_table(table).map_err(e)?;
         let n = rows.len().map_err(e)?;
         if n <= max_rows {
@@ -149,12 +153,12 @@ pub(super) fn enforce(tx: &WriteTransaction, max: u64, tables: &[Rows], max_rows
         }
         let cut = *times.select_nth_unstable(drop_n - 1).1;
         let mut left = drop_n;
-        rows.retain(|(_, at), _| {
-            let keep = left == 0 || at > cut;
-            if !keep {
+        rows.retain(|(path, at), v| {
+            let stays = left == 0 || at > cut || keep(path, v);
+            if !stays {
                 left -= 1;
             }
-            keep
+            stays
         })
         .map_err(e)?;
     }
@@ -249,12 +253,17 @@ mod tests {
     fn the_oldest_rows_go_past_the_bound_whatever_their_path() {
         let dir = tempfile::tempdir().unwrap();
         let ix = Index::open(&dir.path().join("ix.redb")).unwrap().with_bounds(1 << 30, 100);
+        // The first row found problems: it stays, however old.
+        let failed = HistoryRow { verdict: "2 problem(s)".into(), ..row("/b/failed", 0) };
+        ix.put(Finding::Nothing, None, b"", Some(&failed)).unwrap();
         // Paths in reverse order of time: the oldest rows are the last paths.
         for i in 0..150u64 {
             ix.put(Finding::Nothing, None, b"", Some(&row(&format!("/b/{:03}", 999 - i), i))).unwrap();
         }
-        let rows = ix.history(&[]).unwrap();
-        assert!(rows.len() <= 100 && rows.len() >= 90, "{}", rows.len());
+        let mut rows = ix.history(&[]).unwrap();
+        assert!(rows.iter().any(|r| r.path == "/b/failed"), "a row that found problems never goes");
+        rows.retain(|r| r.path != "/b/failed");
+        assert!(rows.len() <= 100 && rows.len() >= 89, "{}", rows.len());
         let oldest = rows.iter().map(|r| r.analysed_at).min().unwrap();
         assert!(rows.iter().any(|r| r.analysed_at == 149), "the newest row stays");
         assert_eq!(oldest as usize, 150 - rows.len(), "the oldest went first");

@@ -102,7 +102,7 @@ impl Index {
         guard("write", || {
             let tx = self.write_tx(w.db()?)?;
             insert_row(&tx, DU, &row.path, row)?;
-            super::bound::enforce(&tx, self.bounds.0, &[DU], self.bounds.1)?;
+            super::bound::enforce(&tx, self.bounds.0, &[(DU, &|_, _| false)], self.bounds.1)?;
             self.commit(tx)
         })
     }

@@ -45,8 +45,11 @@ use std::path::{Path, PathBuf};
 /// damage (results cached by schema 2 may call such a file clean, and key indexes were kept from
 /// them): the cached results are dropped, the history rows (what each run found) are kept. 4: a
 /// key whose own bytes hold a Secret in the clear is redacted in stored results and `du` rows and
-/// never stored in a key index (those stored before may hold one): all three are dropped.
-pub const SCHEMA: u64 = 4;
+/// never stored in a key index (those stored before may hold one): all three are dropped. 5: the
+/// index is bounded ([`bound`]): each result's size is kept beside it, which a boltscope of schema
+/// 4 would not keep (its results never counted nor evicted), so it refuses a schema 5 index; the
+/// results and rows of schema 4 are kept.
+pub const SCHEMA: u64 = 5;
 
 /// The oldest schema whose history rows this one reads as they are.
 const ROWS_SINCE: u64 = 2;
@@ -232,6 +235,11 @@ impl Index {
                         return Err(format!("made by a newer boltscope (schema {v}, this one knows {SCHEMA})"))
                     }
                     Some(v) if v == SCHEMA => {}
+                    // Schema 4 holds what 5 does, but the sizes ([`bound`] counts them once).
+                    Some(4) => {
+                        drop(meta);
+                        tx.open_table(META).map_err(e)?.insert("schema", SCHEMA).map_err(e)?;
+                    }
                     Some(v) if v >= ROWS_SINCE => {
                         // Results computed under older rules go, and the key indexes; the rows stay,
                         // but for `du`'s before schema 4, whose group names may be a Secret's bytes.
@@ -329,7 +337,7 @@ impl Index {
                     sealed::insert_row(&tx, HISTORY, &row.path, row)?;
                 }
             }
-            bound::enforce(&tx, self.bounds.0, &[HISTORY], self.bounds.1)?;
+            bound::enforce(&tx, self.bounds.0, &[(HISTORY, &row::found_problems)], self.bounds.1)?;
             self.commit(tx)
         })
     }
