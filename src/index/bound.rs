@@ -3,7 +3,8 @@
 //! again from its file) past [`MAX_RESULT_BYTES`] all together, and `history` and `du` rows past
 //! [`MAX_ROWS`] a table, go oldest first. A failure mark ([`super::Index::failure`]) never goes:
 //! it is what keeps a file `check` failed from being answered for as sound; nor a history row
-//! that found problems (`trend` withholds a failed backup's figures by it, after the file is gone). Key indexes have a
+//! that found problems (`trend` withholds a failed backup's figures by it, after the file is gone),
+//! while the other rows can hold the table to its bound. Key indexes have a
 //! bound of their own ([`super::keys::MAX_TOTAL_BYTES`]).
 //!
 //! Each result's time of storing and size are kept beside it (`result_ages`), and their total in
@@ -138,30 +139,40 @@ pub(super) fn enforce(tx: &WriteTransaction, max: u64, tables: &[(Rows, Keep)], 
     }
     for &(table, keep) in tables {
         let mut rows = tx.open_table(table).map_err(e)?;
-        let n = rows.len().map_err(e)?;
-        if n <= max_rows {
-            continue;
-        }
-        // Rows are keyed by path, then time: the oldest across paths are found by time.
-        let mut times: Vec<u64> = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
-        for r in rows.iter().map_err(e)? {
-            times.push(r.map_err(e)?.0.value().1);
-        }
-        let drop_n = usize::try_from(n - max_rows / 10 * 9).unwrap_or(usize::MAX).min(times.len());
-        if drop_n == 0 {
-            continue;
-        }
-        let cut = *times.select_nth_unstable(drop_n - 1).1;
-        let mut left = drop_n;
-        rows.retain(|(path, at), v| {
-            let stays = left == 0 || at > cut || keep(path, v);
-            if !stays {
-                left -= 1;
+        // The rows `keep` keeps stay while the others can hold the table to its bound; past that
+        // (rows that found problems by the hundred thousand), they go too, oldest first.
+        for keep in [Some(keep), None] {
+            let n = rows.len().map_err(e)?;
+            if n <= max_rows {
+                break;
             }
-            stays
-        })
-        .map_err(e)?;
+            evict_oldest(&mut rows, n - max_rows / 10 * 9, keep)?;
+        }
     }
+    Ok(())
+}
+
+/// Removes the `drop_n` oldest rows of a row table (fewer when `keep` keeps some of them). Rows
+/// are keyed by path, then time: the oldest across paths are found by time.
+fn evict_oldest(rows: &mut redb::Table<(&str, u64), &[u8]>, drop_n: u64, keep: Option<Keep>) -> Result<(), String> {
+    let mut times: Vec<u64> = Vec::new();
+    for r in rows.iter().map_err(e)? {
+        times.push(r.map_err(e)?.0.value().1);
+    }
+    let drop_n = usize::try_from(drop_n).unwrap_or(usize::MAX).min(times.len());
+    if drop_n == 0 {
+        return Ok(());
+    }
+    let cut = *times.select_nth_unstable(drop_n - 1).1;
+    let mut left = drop_n;
+    rows.retain(|(path, at), v| {
+        let stays = left == 0 || at > cut || keep.is_some_and(|k| k(path, v));
+        if !stays {
+            left -= 1;
+        }
+        stays
+    })
+    .map_err(e)?;
     Ok(())
 }
 
@@ -247,6 +258,19 @@ mod tests {
         let old = (0..20u32).filter(|i| ix.get(format!("old{i:02}").as_bytes()).unwrap().is_some()).count();
         assert!((5..=7).contains(&old), "{old} of the older results kept");
         assert!(ix.get(b"new").unwrap().is_some(), "the newest stays");
+    }
+
+    #[test]
+    fn rows_that_found_problems_go_too_when_nothing_else_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let ix = Index::open(&dir.path().join("ix.redb")).unwrap().with_bounds(1 << 30, 50);
+        for i in 0..80u64 {
+            let failed = HistoryRow { verdict: "1 problem(s)".into(), ..row(&format!("/b/{i:03}"), i) };
+            ix.put(Finding::Nothing, None, b"", Some(&failed)).unwrap();
+        }
+        let rows = ix.history(&[]).unwrap();
+        assert!(rows.len() <= 50, "{}", rows.len());
+        assert!(rows.iter().any(|r| r.analysed_at == 79), "the newest stays");
     }
 
     #[test]

@@ -141,7 +141,14 @@ pub(super) fn begin_write(db: &Database, busy: &AtomicBool) -> Result<redb::Writ
                 busy.store(true, Ordering::Relaxed);
                 return Err(HELD.into());
             }
-            Err(x) => return Err(x.to_string()),
+            Err(x) => {
+                // A lock refused after its wait (the file's header, held by a stopped process).
+                let m = said(x);
+                if m == HELD {
+                    busy.store(true, Ordering::Relaxed);
+                }
+                return Err(m);
+            }
         }
     }
 }

@@ -77,9 +77,6 @@ impl Failure {
     }
 }
 
-/// Where an identity's [`Failure`] is kept among the results: under the identity without its
-/// inode change time, which a rename, a link or a chmod change (a result key is the identity
-/// then the command's tag).
 /// Whether a stored history row (sealed under its `path`) records an analysis that found
 /// problems: such rows are never evicted ([`super::bound`]), so `trend` still withholds the
 /// figures of a backup that failed and was then read by a command that does not judge it whole.
@@ -89,6 +86,9 @@ pub(super) fn found_problems(path: &str, sealed: &[u8]) -> bool {
         .is_some_and(|r| !r.found_no_problem())
 }
 
+/// Where an identity's [`Failure`] is kept among the results: under the identity without its
+/// inode change time, which a rename, a link or a chmod change (a result key is the identity
+/// then the command's tag).
 pub(super) fn failure_key(id: &Identity) -> Vec<u8> {
     let mut k = id.1.to_vec();
     k.extend_from_slice(b"\0failed");
