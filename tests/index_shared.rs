@@ -13,6 +13,23 @@ fn bolt(ix: &std::path::Path) -> Command {
     c
 }
 
+/// `dump --all-revisions` of `file` started, its output left unread past its first byte: it stays
+/// blocked in the middle, with the index open, until the caller reads on.
+fn dump_under_way(ix: &std::path::Path, file: &std::path::Path) -> (std::process::Child, std::process::ChildStdout) {
+    let mut dump = bolt(ix)
+        .args(["dump", "--all-revisions"])
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = dump.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    out.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"{", "dump has started streaming, the index open");
+    (dump, out)
+}
+
 #[test]
 fn a_key_reader_holding_the_index_keeps_no_other_process_from_recording() {
     // `dump` opens the index when it starts and looks for a recorded failure when it ends; its
@@ -25,17 +42,7 @@ fn a_key_reader_holding_the_index_keeps_no_other_process_from_recording() {
     let small = common::path("tiny-1.snap.db", &tmp);
     let seed = bolt(&ix).arg("status").arg(&small).output().unwrap();
     assert!(seed.status.success());
-    let mut dump = bolt(&ix)
-        .args(["dump", "--all-revisions"])
-        .arg(&big)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = dump.stdout.take().unwrap();
-    let mut first = [0u8; 1];
-    out.read_exact(&mut first).unwrap();
-    assert_eq!(&first, b"{", "dump has started streaming, the index open");
+    let (dump, mut out) = dump_under_way(&ix, &big);
 
     let check = bolt(&ix).arg("check").arg(&small).output().unwrap();
     let status = bolt(&ix).arg("status").arg(&big).output().unwrap();
@@ -223,22 +230,8 @@ fn a_process_stopped_holding_the_header_keeps_no_reader_waiting_for_long() {
     let ix = tmp.path().join("ix.redb");
     let big = common::path("churn-0.005.snap.db", &tmp);
     assert!(bolt(&ix).arg("status").arg(common::path("tiny-1.snap.db", &tmp)).output().unwrap().status.success());
-    let mut dump = bolt(&ix)
-        .args(["dump", "--all-revisions"])
-        .arg(&big)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = dump.stdout.take().unwrap();
-    let mut first = [0u8; 1];
-    out.read_exact(&mut first).unwrap();
-    let script = "import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDWR)\n\
-                  fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 320, 0)\nprint('held', flush=True)\ntime.sleep(60)\n";
-    let mut other = Command::new("python3").arg("-c").arg(script).arg(&ix).stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = [0u8; 5];
-    other.stdout.take().unwrap().read_exact(&mut line).unwrap();
-    assert_eq!(&line, b"held\n", "the line read whole: a line cut short ends the holder (EPIPE)");
+    let (dump, mut out) = dump_under_way(&ix, &big);
+    let mut other = hold_header(&ix, true);
     let pid = dump.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -178,7 +178,8 @@ pub(super) fn classify(path: &Path, message: &str) -> OpenErrorKind {
     }
 }
 
-/// The index opened read-only without waiting, if it can be.
+/// The index opened read-only without an open's retries (its lock waits bounded as every
+/// other's), if it can be.
 pub(super) fn read_now(path: &Path) -> Option<redb::ReadOnlyDatabase> {
     guard("open", || open_ro(&builder(), path).map_err(said)).ok()
 }
