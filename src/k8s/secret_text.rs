@@ -124,7 +124,9 @@ pub(super) fn shaped_like_secret(value: &[u8]) -> bool {
 pub(super) fn may_hold_secret(value: &[u8]) -> bool {
     let has = |n: &[u8]| memchr::memmem::find(value, n).is_some();
     let utf16 = matches!(value, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]);
-    utf16 || has(b"Secret") || has(b"\\u") || has(b"\\x") || has(b"\\U") || shaped_like_secret(value)
+    // Every value of a dump is asked: one pass for the escapes' backslash, not one a form.
+    let escaped = || memchr::memchr_iter(b'\\', value).any(|i| matches!(value.get(i + 1), Some(b'u' | b'x' | b'U')));
+    utf16 || has(b"Secret") || escaped() || shaped_like_secret(value)
 }
 
 /// Whether a parsed object is a Secret without its kind, as a SecretList's items are written:
