@@ -111,10 +111,22 @@ pub(super) fn kindless_secret(v: &Value) -> bool {
 }
 
 /// Whether bytes have the fields of a Secret without its kind: `metadata`, `type`, and `data` or
-/// `stringData` (so that [`kindless_secret`] is asked).
+/// `stringData` as words of their own (`data` inside `metadata` does not count: every object
+/// with a `metadata` and a condition's `type` was parsed for nothing), so that
+/// [`kindless_secret`] is asked.
 pub(super) fn shaped_like_secret(value: &[u8]) -> bool {
-    let has = |n: &[u8]| memchr::memmem::find(value, n).is_some();
-    has(b"metadata") && has(b"type") && (has(b"data") || has(b"Data"))
+    has(value, b"metadata") && has(value, b"type") && (word(value, b"data") || word(value, b"stringData"))
+}
+
+/// Whether `needle` occurs in `hay` (`memchr`'s vectorised substring search).
+fn has(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
+}
+
+/// Whether `w` occurs in `hay` with no letter or digit just before it (a key of its own, quoted
+/// or not, not the end of a longer name).
+fn word(hay: &[u8], w: &[u8]) -> bool {
+    memchr::memmem::find_iter(hay, w).any(|i| i == 0 || !hay[i - 1].is_ascii_alphanumeric())
 }
 
 /// Whether text (in no encoding a decoder reads) may hold a Secret, so that
@@ -122,11 +134,10 @@ pub(super) fn shaped_like_secret(value: &[u8]) -> bool {
 /// `\u0053`, YAML's `\x53` and `\U00000053`), or has the fields of a Secret without its kind (a
 /// list's items as the API server writes them, `jq .items` of a SecretList), or is UTF-16.
 pub(super) fn may_hold_secret(value: &[u8]) -> bool {
-    let has = |n: &[u8]| memchr::memmem::find(value, n).is_some();
     let utf16 = matches!(value, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]);
     // Every value of a dump is asked: one pass for the escapes' backslash, not one a form.
     let escaped = || memchr::memchr_iter(b'\\', value).any(|i| matches!(value.get(i + 1), Some(b'u' | b'x' | b'U')));
-    utf16 || has(b"Secret") || escaped() || shaped_like_secret(value)
+    utf16 || has(value, b"Secret") || escaped() || shaped_like_secret(value)
 }
 
 /// Whether a parsed object is a Secret without its kind, as a SecretList's items are written:
@@ -193,8 +204,11 @@ mod tests {
             ("{\"metadata\":{},\"type\":\"a\",\"data\":{}}\n{\"metadata\":{\"name\":\"a\"},\"type\":\"Opaque\",\"data\":{\"pw\":\"eA==\"}}\n", true),
         ] {
             assert!(may_hold_secret(text.as_bytes()) || !secret, "{text}");
+            assert!(shaped_like_secret(text.as_bytes()) || !secret, "{text}");
             assert_eq!(text_holds_secret(text.as_bytes()), secret, "{text}");
         }
+        // `data` only inside `metadata`: nothing to parse.
+        assert!(!shaped_like_secret(br#"{"metadata":{"name":"a"},"status":{"conditions":[{"type":"Ready"}]}}"#));
         let utf16le: Vec<u8> = [0xff, 0xfe]
             .into_iter()
             .chain("kind: Secret\r\ndata:\r\n  pw: eA==\r\n".encode_utf16().flat_map(u16::to_le_bytes))
