@@ -21,8 +21,8 @@
 //! one, are placeholders in a Secret, and the decode errors inside its data name the entry only.
 
 use super::secret_text::{
-    holds_secret_object, holds_secrets, json_stream_holds_secret, kindless_secret, may_hold_secret, names_kind_secret,
-    shaped_like_secret, text_holds_secret,
+    has, holds_secret_object, holds_secrets, json_stream_holds_secret, kindless_secret, may_hold_secret,
+    names_kind_secret, shaped_like_secret, text_holds_secret,
 };
 use super::secret_yaml::yaml_holds_secret;
 use serde_json::{Map, Value};
@@ -177,7 +177,7 @@ pub fn key_holds_secret(key: &[u8]) -> bool {
     if key.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         return match serde_json::from_slice::<Value>(key) {
             Ok(_) => holds_plaintext(b"", key),
-            Err(_) => contains(key, b"\"data\"") || contains(key, b"\"stringData\""),
+            Err(_) => has(key, b"\"data\"") || has(key, b"\"stringData\""),
         };
     }
     holds_plaintext(b"", key)
@@ -216,7 +216,7 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
     // When the kind cannot be read (damage, or a writer other than the API server), a value
     // that names `Secret` is one.
     match enc {
-        Encoding::Protobuf => envelope_says_secret(value).unwrap_or_else(|| contains(value, b"Secret")),
+        Encoding::Protobuf => envelope_says_secret(value).unwrap_or_else(|| has(value, b"Secret")),
         Encoding::Json | Encoding::Cbor => {
             parsed_says_secret(enc == Encoding::Json, value, super::key::parse(key).is_some())
         }
@@ -226,7 +226,7 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
         // SecretStore is withheld too: values under a Kubernetes key are its objects.
         // Elsewhere, text that holds one (YAML, JSON behind a byte-order mark, an array).
         Encoding::Other => {
-            let named = contains(value, b"Secret");
+            let named = has(value, b"Secret");
             named && super::key::parse(key).is_some() || may_hold_secret(value) && text_holds_secret(value)
         }
         Encoding::Encrypted(_) => false,
@@ -239,14 +239,14 @@ pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
 /// (`k8s`: under its key or in an envelope; or naming an `apiVersion` or `metadata`), so that a
 /// configuration naming an "AWS SecretsManager", or JSON lines, stay readable elsewhere.
 fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
-    let named = contains(value, b"Secret");
-    let spelled = if json { contains(value, b"\\u") } else { value.contains(&0x7f) || value.contains(&0x5f) };
+    let named = has(value, b"Secret");
+    let spelled = if json { has(value, b"\\u") } else { value.contains(&0x7f) || value.contains(&0x5f) };
     // A Secret without its kind (what a Go program's json.Marshal of one writes) names none.
     let shaped = json && shaped_like_secret(value);
     if !named && !spelled && !shaped {
         return false;
     }
-    let object_like = || k8s || contains(value, b"apiVersion") || contains(value, b"metadata");
+    let object_like = || k8s || has(value, b"apiVersion") || has(value, b"metadata");
     let parsed = if json { serde_json::from_slice::<Value>(value).ok() } else { super::cbor::to_json(value).ok() };
     match parsed {
         // Its kind, or Secrets inside it (a List of them).
@@ -274,7 +274,7 @@ fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
 /// which parses as the resource `cluster1`. (A ConfigMap in a namespace named `secrets`, or
 /// named so, has fewer segments after it, and stays readable.)
 pub fn key_says_secret(key: &[u8]) -> bool {
-    if !contains(key, b"secrets") {
+    if !has(key, b"secrets") {
         return false;
     }
     let nested = || {
@@ -283,7 +283,7 @@ pub fn key_says_secret(key: &[u8]) -> bool {
     };
     match super::key::parse(key) {
         Some(k) => is_secret(None, Some(k.resource.as_str())) || nested(),
-        None => contains(key, b"/secrets/"),
+        None => has(key, b"/secrets/"),
     }
 }
 
@@ -369,18 +369,6 @@ fn short_type_meta(body: &[u8]) -> Option<(&[u8], usize)> {
     let (ks, ke) = short(tm, at, 0x12)?;
     // Nothing after the kind inside the typeMeta.
     (ke == tm.len()).then(|| tm.get(ks..ke).map(|k| (k, end)))?
-}
-
-/// Whether `needle` occurs in `hay` (`memchr`'s vectorised substring search: every value of a
-/// dump may be asked).
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else { return true };
-    if hay.len() >= 256 {
-        return memchr::memmem::find(hay, needle).is_some();
-    }
-    // A key is short: its first byte's places, then the rest compared, cost less than setting
-    // up the search.
-    memchr::memchr_iter(first, hay).any(|i| hay.get(i + 1..i + 1 + rest.len()) == Some(rest))
 }
 
 #[cfg(test)]

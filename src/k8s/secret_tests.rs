@@ -45,7 +45,24 @@ fn plaintext_secrets_by_key_or_kind_but_not_encrypted() {
     let pb = b"k8s\0\x0a\x0c\x0a\x02v1\x12\x06Secret\x12\x00";
     assert!(holds_plaintext(b"/custom/y", pb));
     assert!(!holds_plaintext(b"/custom/y", b"k8s\0\x0a\x0f\x0a\x02v1\x12\x09ConfigMap"));
-    assert!(contains(b"xxSecreSecret", b"Secret") && !contains(b"Secre", b"Secret"));
+    assert!(has(b"xxSecreSecret", b"Secret") && !has(b"Secre", b"Secret"));
+}
+
+#[test]
+fn the_substring_test_agrees_with_a_plain_search_short_and_long() {
+    // Short haystacks take the first byte's places, long ones the vectorised search.
+    let naive = |h: &[u8], n: &[u8]| n.is_empty() || h.windows(n.len()).any(|w| w == n);
+    for len in [0usize, 5, 6, 7, 200, 255, 256, 257, 600] {
+        for at in [None, Some(0), Some(len / 2), Some(len.saturating_sub(6)), Some(len.saturating_sub(3))] {
+            let mut h: Vec<u8> = (0..len).map(|i| b"SecreSx"[i % 7]).collect();
+            if let Some(a) = at.filter(|&a| a + 6 <= len) {
+                h[a..a + 6].copy_from_slice(b"Secret");
+            }
+            for n in [&b"Secret"[..], b"S", b"", b"xSecretx"] {
+                assert_eq!(has(&h, n), naive(&h, n), "{len} {at:?} {n:?}");
+            }
+        }
+    }
 }
 
 #[test]

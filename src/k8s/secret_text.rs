@@ -118,9 +118,16 @@ pub(super) fn shaped_like_secret(value: &[u8]) -> bool {
     has(value, b"metadata") && has(value, b"type") && (word(value, b"data") || word(value, b"stringData"))
 }
 
-/// Whether `needle` occurs in `hay` (`memchr`'s vectorised substring search).
-fn has(hay: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(hay, needle).is_some()
+/// Whether `needle` occurs in `hay`: `memchr`'s vectorised substring search for a long `hay`;
+/// for a short one (a key: every key of a dump is asked), the places of the needle's first byte,
+/// then the rest compared, which cost less than setting that search up (it was a thirteenth of
+/// `dump`'s time).
+pub(super) fn has(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else { return true };
+    if hay.len() >= 256 {
+        return memchr::memmem::find(hay, needle).is_some();
+    }
+    memchr::memchr_iter(first, hay).any(|i| hay.get(i + 1..i + 1 + rest.len()) == Some(rest))
 }
 
 /// Whether `w` occurs in `hay` with no letter or digit just before it (a key of its own, quoted
