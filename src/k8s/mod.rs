@@ -53,6 +53,7 @@ mod redact;
 pub mod render;
 pub mod schema;
 pub mod secret;
+mod secret_parsed;
 mod secret_text;
 mod secret_yaml;
 pub mod time;

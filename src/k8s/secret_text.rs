@@ -3,6 +3,7 @@
 //! that carry Secrets inside them (a `List` from `kubectl get secrets -o json`, a `SecretList`). Used by
 //! [`super::secret::holds_plaintext`], which withholds such values whole.
 
+use super::secret_parsed::parsed_yaml_holds_secret;
 use super::secret_yaml::yaml_holds_secret;
 use serde_json::Value;
 
@@ -52,7 +53,7 @@ pub(super) fn names_kind_secret(value: &[u8]) -> bool {
 /// Whether a value in no encoding a decoder reads (text) holds a Secret: JSON behind a byte-order
 /// mark or an array of objects, parsed, by its kind and what it holds ([`holds_secret_object`]);
 /// text that does not parse (JSON cut short or damaged) whose `"kind"` says Secret; YAML
-/// ([`yaml_holds_secret`]).
+/// ([`yaml_holds_secret`]), and YAML as a parser reads it ([`parsed_yaml_holds_secret`]).
 pub(super) fn text_holds_secret(value: &[u8]) -> bool {
     // Past any object an API server or kubectl writes: not read through, withheld.
     if value.len() > MAX_TEXT {
@@ -68,11 +69,14 @@ pub(super) fn text_holds_secret(value: &[u8]) -> bool {
         if let Ok(v) = serde_json::from_slice::<Value>(body) {
             return json_holds_secret(&v);
         }
-        if json_stream_holds_secret(body) {
+        if json_stream_holds_secret(body) || cut_array_holds_secret(body) {
             return true;
         }
     }
-    names_kind_secret(value) || yaml_holds_secret(value)
+    names_kind_secret(value) || yaml_holds_secret(value) || {
+        let text = String::from_utf8_lossy(value);
+        parsed_yaml_holds_secret(text.trim_start_matches('\u{feff}'))
+    }
 }
 
 /// Text in UTF-16 behind its byte-order mark (little- or big-endian), decoded; `None` for any
@@ -91,7 +95,7 @@ fn utf16(value: &[u8]) -> Option<String> {
 
 /// Whether parsed JSON holds a Secret: its kind, a Secret inside it ([`holds_secret_object`]),
 /// or Secrets without their kind ([`kindless_secret`]).
-fn json_holds_secret(v: &Value) -> bool {
+pub(super) fn json_holds_secret(v: &Value) -> bool {
     let kind = v.get("kind").and_then(Value::as_str);
     kind.is_some_and(|k| holds_secrets(k.as_bytes())) || holds_secret_object(v) || kindless_secret(v)
 }
@@ -106,8 +110,32 @@ pub(super) fn json_stream_holds_secret(text: &[u8]) -> bool {
 /// `json.Marshal` of a typed Secret writes it, client-go leaving its kind empty), or holds one as
 /// an item of itself (an array: `jq .items`) or of its `items` (a List, `{"items": [...]}`).
 pub(super) fn kindless_secret(v: &Value) -> bool {
-    let any = |a: Option<&Vec<Value>>| a.is_some_and(|a| a.iter().any(secret_shaped));
-    secret_shaped(v) || any(v.as_array()) || any(v.get("items").and_then(Value::as_array))
+    // Arrays in arrays too (`[[...]]`: `jq -s` of `jq .items` outputs), as deep as the decoders nest.
+    fn listed(v: &Value, depth: usize) -> bool {
+        secret_shaped(v) || depth < MAX_DEPTH && v.as_array().is_some_and(|a| a.iter().any(|x| listed(x, depth + 1)))
+    }
+    listed(v, 0) || v.get("items").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| listed(x, 1)))
+}
+
+/// Whether a JSON array cut short (or damaged after some items) holds a Secret among the items
+/// that read whole before the cut, as [`json_holds_secret`] tells of each.
+fn cut_array_holds_secret(body: &[u8]) -> bool {
+    let Some(mut rest) = body.strip_prefix(b"[") else { return false };
+    loop {
+        rest = &rest[skip_space(rest)..];
+        let mut items = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
+        match items.next() {
+            Some(Ok(v)) if json_holds_secret(&v) => return true,
+            Some(Ok(_)) => {}
+            _ => return false,
+        }
+        rest = &rest[items.byte_offset()..];
+        rest = &rest[skip_space(rest)..];
+        match rest.strip_prefix(b",") {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
 }
 
 /// Whether bytes have the fields of a Secret without its kind: `metadata`, `type`, and `data` or
@@ -209,6 +237,9 @@ mod tests {
             (r#"{"kind":"List","items":[{"metadata":{"name":"a"},"type":"Opaque","data":{"pw":"eA=="}}]}"#, true),
             (r#"[{"type":"OrderPlaced","data":{"id":"1"},"metadata":{"correlationId":"c1"}}]"#, false),
             ("{\"metadata\":{},\"type\":\"a\",\"data\":{}}\n{\"metadata\":{\"name\":\"a\"},\"type\":\"Opaque\",\"data\":{\"pw\":\"eA==\"}}\n", true),
+            (r#"[[{"metadata":{"name":"db"},"type":"Opaque","data":{"pw":"eA=="}}]]"#, true),
+            (r#"[{"kind":"ConfigMap"}, {"metadata":{"name":"db"},"type":"Opaque","data":{"pw":"eA=="}}, {"met"#, true),
+            (r#"[{"kind":"ConfigMap"}, {"metadata":{"name":"db"},"type":"Opaque","data":{"pw":"eA"#, false),
         ] {
             assert!(may_hold_secret(text.as_bytes()) || !secret, "{text}");
             assert!(shaped_like_secret(text.as_bytes()) || !secret, "{text}");
