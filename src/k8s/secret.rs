@@ -20,6 +20,7 @@
 //! key name, a string field that is not plain text, a kind or apiVersion that is not a plausible
 //! one, are placeholders in a Secret, and the decode errors inside its data name the entry only.
 
+use super::secret_parsed::parsed_yaml_holds_secret;
 use super::secret_text::{
     has, holds_secret_object, holds_secrets, json_stream_holds_secret, kindless_secret, may_hold_secret,
     names_kind_secret, shaped_like_secret, text_holds_secret,
@@ -251,17 +252,26 @@ fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     match parsed {
         // Its kind, or Secrets inside it (a List of them).
         Some(v) => match v.get("kind") {
-            Some(Value::String(k)) => holds_secrets(k.as_bytes()) || holds_secret_object(&v) || kindless_secret(&v),
+            // At an application's key, a Secret's manifest without data holds nothing secret
+            // (review 40a); an object where Kubernetes keeps them is judged by its kind alone.
+            Some(Value::String(k)) => {
+                k8s && holds_secrets(k.as_bytes())
+                    || k == "SecretList"
+                    || holds_secret_object(&v)
+                    || kindless_secret(&v)
+            }
             _ => named && object_like() || holds_secret_object(&v) || kindless_secret(&v),
         },
         // Cut short: a `kind` field naming Secret (escapes read; a value cut inside it that
-        // could still be `Secret` counts), a YAML flow mapping holding one, or anything naming it
-        // where Kubernetes wrote it.
+        // could still be `Secret` counts), a YAML flow mapping holding one (by the line rules, or
+        // as a parser reads it: `{data: ..., metadata: ..., type: ...}`, PyYAML's flow style), or
+        // anything naming it where Kubernetes wrote it.
         None if json => {
             names_kind_secret(value)
                 || json_stream_holds_secret(value)
                 || yaml_holds_secret(value)
                 || k8s && (named || spelled)
+                || parsed_yaml_holds_secret(&String::from_utf8_lossy(value))
         }
         None => object_like(),
     }

@@ -1,6 +1,6 @@
 //! YAML that holds a Secret, told by parsing it: what the line rules of [`super::secret_yaml`]
 //! cannot see (a merge key that brings the kind itself, `kind: *alias`, a complex key `? kind`, a
-//! double-quoted kind folded over lines, line ends of a lone CR, a flow list of Secrets without
+//! double-quoted kind broken over lines by an escaped line end, line ends of a lone CR, a flow list of Secrets without
 //! their kind, Secrets in a nested list) is read here as any YAML reader reads it.
 //!
 //! Each document of the stream is parsed by `serde_norway` (aliases resolved, with its limits on
@@ -31,21 +31,64 @@ const MAX_PARSED: usize = 64 << 10;
 /// 128 (a 64 KiB run of `[` took 12 s, a 1 MiB run of `{kind: ` 196 s).
 const MAX_FLOW_DEPTH: usize = 100;
 
+/// The most aliases (`*name`, a merge's `<<: *name` too) a text parsed may have: each is replaced
+/// by a copy of what it names, so a list of N items aliased M times is N x M values (16,384 items
+/// aliased 10,900 times in 64 KiB took gigabytes, review 40a). Secrets that name their kind or
+/// data by alias need one or two.
+const MAX_ALIASES: usize = 4;
+
+/// The most rounds of merging: a merge that brings a mapping holding a merge of its own needs one
+/// round more (serde_norway applies one level a round).
+const MERGE_ROUNDS: usize = 4;
+
 std::thread_local!(static NESTED: std::cell::Cell<u8> = const { std::cell::Cell::new(0) });
+
+/// One text more being parsed on this thread, for as long as it lives.
+struct Nested(u8);
+
+impl Nested {
+    fn enter() -> Nested {
+        let depth = NESTED.with(|n| n.get());
+        NESTED.with(|n| n.set(depth.saturating_add(1)));
+        Nested(depth)
+    }
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        NESTED.with(|n| n.set(self.0));
+    }
+}
 
 /// Whether YAML text, parsed document by document up to the first that does not parse, holds a
 /// Secret as its JSON would ([`super::secret_text::json_holds_secret`]). Text that is no YAML
 /// (prose, JSON cut short) parses as a lone string or not at all, and holds none; so does text
 /// [`MAX_NESTED`] texts deep.
 pub(super) fn parsed_yaml_holds_secret(text: &str) -> bool {
-    let depth = NESTED.with(|n| n.get());
-    if depth >= MAX_NESTED || text.len() > MAX_PARSED || !shallow(text) {
+    if NESTED.with(|n| n.get()) >= MAX_NESTED
+        || text.len() > MAX_PARSED
+        || !shallow(text)
+        || aliases(text) > MAX_ALIASES
+    {
         return false;
     }
-    NESTED.with(|n| n.set(depth + 1));
-    let found = documents_hold_secret(text);
-    NESTED.with(|n| n.set(depth));
-    found
+    let _nested = Nested::enter();
+    documents_hold_secret(text)
+}
+
+/// How many aliases `text` may hold, counted high: each `*` where a YAML token may start (after a
+/// space, a line start, a flow indicator or a colon) followed by a name (any character but a
+/// space or a flow indicator: an anchor's name may hold quotes). A `*` in quotes counts too: text
+/// with more than a few is left to the line rules.
+fn aliases(text: &str) -> usize {
+    let b = text.as_bytes();
+    (0..b.len())
+        .filter(|&i| {
+            b[i] == b'*'
+                && (i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'\n' | b'\r' | b'[' | b'{' | b',' | b':' | b'-'))
+                && b.get(i + 1).is_some_and(|c| !c.is_ascii_whitespace() && !b",[]{}".contains(c))
+        })
+        .count()
 }
 
 /// Whether `text`'s flow collections nest at most [`MAX_FLOW_DEPTH`] deep (brackets in quotes
@@ -80,7 +123,11 @@ fn documents_hold_secret(text: &str) -> bool {
         }
         // A merge that cannot be applied (a tagged or scalar value merged) leaves the keys as
         // they are: the line rules take `<<` beside a Secret's kind for its data.
-        let _ = y.apply_merge();
+        for _ in 0..MERGE_ROUNDS {
+            if y.apply_merge().is_err() {
+                break;
+            }
+        }
         if super::secret_text::json_holds_secret(&to_json(&y, 0)) {
             return true;
         }
@@ -90,10 +137,11 @@ fn documents_hold_secret(text: &str) -> bool {
 
 /// A parsed YAML value as JSON: a tag is dropped (`kind: !t Secret` is a kind of Secret to this
 /// check), a key that is not a string is written as YAML writes it, and what lies deeper than
-/// [`MAX_DEPTH`] is kept as a string naming `Secret` and `data`, which the check withholds.
+/// [`MAX_DEPTH`] is dropped (never met: the parser refuses it first; and the check withholds
+/// whatever nests past 64).
 fn to_json(y: &Yaml, depth: usize) -> Value {
     if depth > MAX_DEPTH {
-        return Value::String("Secret data nested too deep to read".into());
+        return Value::Null;
     }
     match y {
         Yaml::Null => Value::Null,
@@ -135,7 +183,7 @@ mod tests {
             "k: &k Secret\nobj:\n  kind: *k\n  stringData: {pw: x}\n",
             // A complex key.
             "? kind\n: Secret\ndata:\n  pw: x\n",
-            // A double-quoted kind folded over lines.
+            // A double-quoted kind broken over lines by an escaped line end.
             "kind: \"Sec\\\n  ret\"\ndata:\n  pw: x\n",
             // Line ends of a lone CR.
             "kind: Secret\rdata:\r  pw: x\r",
@@ -204,5 +252,23 @@ mod tests {
         }
         assert!(!parsed_yaml_holds_secret(&t));
         assert!(parsed_yaml_holds_secret("kind: Secret\ndata: {pw: x}\na0: &a0 [x, x]\na1: [*a0, *a0]\n"));
+        // Quadratic within the parser's limits: a list of 16,384 items aliased 10,900 times, in
+        // 64 KiB (gigabytes when parsed, review 40a), is left to the line rules.
+        let quad = format!(
+            "# Secret\na: &a [{}x]\nb: [{}*a]\nkind: Secret\ndata: {{pw: x}}\n",
+            "x,".repeat(16_383),
+            "*a,".repeat(10_899)
+        );
+        assert_eq!(aliases(&quad), 10_900);
+        assert!(!parsed_yaml_holds_secret(&quad));
+        // Stars that cannot start an alias are not counted (the cron schedule's last one may).
+        assert_eq!(aliases("cron: \"*/5 * * * *\"\nglob: '*.example.com'\nk: a*b\n"), 1);
+        assert_eq!(aliases("{\"a\":*b, c: [*d,*e]}"), 3);
+    }
+
+    #[test]
+    fn merges_that_bring_merges_are_applied() {
+        let chain = "base: &b\n  kind: Secret\nmid: &m\n  <<: *b\n  apiVersion: v1\ns:\n  <<: *m\n  data:\n    pw: x\n";
+        assert!(parsed_yaml_holds_secret(chain));
     }
 }

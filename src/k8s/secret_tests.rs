@@ -166,3 +166,29 @@ fn a_key_that_is_a_json_secret_cut_or_escaped_holds_one() {
     assert!(!key_holds_secret(b"{tenant-a}/SecretStore/db-password"));
     assert!(!key_holds_secret(br#"{"kind":"ConfigMap","data":{"a":"b"}}"#), "a whole ConfigMap");
 }
+
+#[test]
+fn review_40a_shapes_at_an_application_key() {
+    let app = b"/app/x";
+    // Withheld: PyYAML's flow style of a Secret without its kind (it begins as JSON does), the
+    // Python client's to_dict() items (a null kind), a Go struct's `Secrets []corev1.Secret`.
+    for yes in [
+        &b"{data: {pw: aHVudGVy}, metadata: {name: db}, type: Opaque}"[..],
+        br#"[{"kind":null,"metadata":{"name":"db"},"type":"Opaque","data":{"pw":"eA=="}}]"#,
+        b"- kind: null\n  metadata: {name: db}\n  type: Opaque\n  data: {pw: eA==}\n",
+        br#"{"secrets":[{"metadata":{"name":"db"},"type":"Opaque","data":{"pw":"eA=="}}]}"#,
+    ] {
+        assert!(holds_plaintext(app, yes), "{}", String::from_utf8_lossy(yes));
+    }
+    // Shown: a Secret's manifest without data (a ServiceAccount token's, alone and in a bundle),
+    // in YAML and JSON; where Kubernetes keeps objects, its kind alone withholds it.
+    let token = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: build-robot-secret\n  annotations:\n    \
+                 kubernetes.io/service-account.name: build-robot\ntype: kubernetes.io/service-account-token\n";
+    let bundle = format!("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: build-robot\n---\n{token}");
+    let json =
+        br#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"t"},"type":"kubernetes.io/service-account-token"}"#;
+    for no in [token.as_bytes(), bundle.as_bytes(), json] {
+        assert!(!holds_plaintext(app, no), "{}", String::from_utf8_lossy(no));
+    }
+    assert!(holds_plaintext(b"/registry/example.com/widgets/ns/w", json));
+}

@@ -93,11 +93,11 @@ fn utf16(value: &[u8]) -> Option<String> {
     Some(char::decode_utf16(units).map(|c| c.unwrap_or('\u{fffd}')).collect())
 }
 
-/// Whether parsed JSON holds a Secret: its kind, a Secret inside it ([`holds_secret_object`]),
-/// or Secrets without their kind ([`kindless_secret`]).
+/// Whether parsed JSON holds a Secret: it is one with data, or holds one ([`holds_secret_object`]),
+/// or Secrets without their kind ([`kindless_secret`]). A Secret's manifest without data (a
+/// ServiceAccount token's, a patch of its labels) holds nothing secret (review 40a).
 pub(super) fn json_holds_secret(v: &Value) -> bool {
-    let kind = v.get("kind").and_then(Value::as_str);
-    kind.is_some_and(|k| holds_secrets(k.as_bytes())) || holds_secret_object(v) || kindless_secret(v)
+    holds_secret_object(v) || kindless_secret(v)
 }
 
 /// Whether JSON values one after another (JSON lines, `jq`'s output of several values; read up
@@ -114,7 +114,9 @@ pub(super) fn kindless_secret(v: &Value) -> bool {
     fn listed(v: &Value, depth: usize) -> bool {
         secret_shaped(v) || depth < MAX_DEPTH && v.as_array().is_some_and(|a| a.iter().any(|x| listed(x, depth + 1)))
     }
-    listed(v, 0) || v.get("items").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| listed(x, 1)))
+    // A List's `items`, or a Go struct's `Secrets []corev1.Secret` field.
+    let under = |k: &str| v.get(k).and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| listed(x, 1)));
+    listed(v, 0) || under("items") || under("secrets")
 }
 
 /// Whether a JSON array cut short (or damaged after some items) holds a Secret among the items
@@ -176,12 +178,13 @@ pub(super) fn may_hold_secret(value: &[u8]) -> bool {
 }
 
 /// Whether a parsed object is a Secret without its kind, as a SecretList's items are written:
-/// no `kind`, a `metadata` object with a `name`, a `type` string, and `data` or `stringData` (a
+/// no `kind` (or a null one), a `metadata` object with a `name`, a `type` string, and `data` or `stringData` (a
 /// ConfigMap has no `type`; an application's event `{"type", "data", "metadata"}` no name).
 fn secret_shaped(v: &Value) -> bool {
     let Some(m) = v.as_object() else { return false };
     let has = |k: &str| m.get(k).is_some_and(|d| !d.is_null());
-    !m.contains_key("kind")
+    // No kind, or a null one (the Python client's `to_dict()` of a list's items).
+    m.get("kind").map_or(true, Value::is_null)
         && m.get("metadata").and_then(Value::as_object).is_some_and(|md| md.contains_key("name"))
         && m.get("type").is_some_and(Value::is_string)
         && (has("data") || has("stringData"))
