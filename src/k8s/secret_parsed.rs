@@ -3,18 +3,15 @@
 //! double-quoted kind broken over lines by an escaped line end, line ends of a lone CR, a flow list of Secrets without
 //! their kind, Secrets in a nested list) is read here as any YAML reader reads it.
 //!
-//! Each document of the stream is parsed by `serde_norway` (aliases resolved, with its limits on
-//! nesting and on aliases repeated), its merge keys applied, and turned into JSON, which is then
-//! judged exactly as JSON text is ([`super::secret_text::json_holds_secret`]): the same YAML and
+//! Each document of the stream is parsed by `serde_norway` (aliases resolved) straight into JSON,
+//! within a budget of bytes built that aliases cannot get around, its merge keys applied; the JSON
+//! is then judged exactly as JSON text is ([`super::secret_text::json_holds_secret`]): the same YAML and
 //! JSON say the same. Only asked of text that names `Secret` or has a Secret's fields
 //! ([`super::secret_text::may_hold_secret`]), so the parse costs nothing for other values.
 
-use serde::Deserialize;
+use serde::de::{self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use serde_json::{Map, Value};
-use serde_norway::Value as Yaml;
-
-/// How deep a parsed document is turned into JSON (`serde_norway` refuses nesting past 128).
-const MAX_DEPTH: usize = 128;
+use std::cell::Cell;
 
 /// How many texts deep the parse goes: a string inside a parsed document may be YAML again (a
 /// manifest kept in a ConfigMap), read by [`super::secret_text::holds_secret_object`] as text;
@@ -31,24 +28,35 @@ const MAX_PARSED: usize = 64 << 10;
 /// 128 (a 64 KiB run of `[` took 12 s, a 1 MiB run of `{kind: ` 196 s).
 const MAX_FLOW_DEPTH: usize = 100;
 
-/// The most aliases (`*name`, a merge's `<<: *name` too) a text parsed may have: each is replaced
-/// by a copy of what it names, so a list of N items aliased M times is N x M values (16,384 items
-/// aliased 10,900 times in 64 KiB took gigabytes, review 40a). Secrets that name their kind or
-/// data by alias need one or two.
-const MAX_ALIASES: usize = 4;
+/// What the documents of one text may build, in bytes (16 a value, plus its strings' bytes), the
+/// texts its strings hold and are parsed again included: an alias is a copy of what it names, so
+/// 64 KiB of aliases can stand for gigabytes (review 40a: a list of 16,384 items aliased 10,900
+/// times; review 40b: aliases no count of `*` in the text finds). Past it the parse stops and the
+/// line rules judge. A real manifest of 64 KiB builds less than 1 MiB.
+const BUDGET: u64 = 4 << 20;
 
-/// The most rounds of merging: a merge that brings a mapping holding a merge of its own needs one
-/// round more (serde_norway applies one level a round).
-const MERGE_ROUNDS: usize = 4;
+/// The deepest a value is built (collections and tags; the parser refuses past 128 levels).
+const MAX_DEPTH: u32 = 100;
 
-std::thread_local!(static NESTED: std::cell::Cell<u8> = const { std::cell::Cell::new(0) });
+std::thread_local! {
+    /// Texts being parsed on this thread, one inside another's string.
+    static NESTED: Cell<u8> = const { Cell::new(0) };
+    /// Bytes the outermost text's documents may still build.
+    static LEFT: Cell<u64> = const { Cell::new(0) };
+    /// How deep the value being built is.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
 
-/// One text more being parsed on this thread, for as long as it lives.
+/// One text more being parsed on this thread, for as long as it lives; the outermost one sets
+/// the budget.
 struct Nested(u8);
 
 impl Nested {
     fn enter() -> Nested {
-        let depth = NESTED.with(|n| n.get());
+        let depth = NESTED.with(Cell::get);
+        if depth == 0 {
+            LEFT.with(|l| l.set(BUDGET));
+        }
         NESTED.with(|n| n.set(depth.saturating_add(1)));
         Nested(depth)
     }
@@ -63,32 +71,14 @@ impl Drop for Nested {
 /// Whether YAML text, parsed document by document up to the first that does not parse, holds a
 /// Secret as its JSON would ([`super::secret_text::json_holds_secret`]). Text that is no YAML
 /// (prose, JSON cut short) parses as a lone string or not at all, and holds none; so does text
-/// [`MAX_NESTED`] texts deep.
+/// [`MAX_NESTED`] texts deep, or past a bound.
 pub(super) fn parsed_yaml_holds_secret(text: &str) -> bool {
-    if NESTED.with(|n| n.get()) >= MAX_NESTED
-        || text.len() > MAX_PARSED
-        || !shallow(text)
-        || aliases(text) > MAX_ALIASES
-    {
+    if NESTED.with(Cell::get) >= MAX_NESTED || text.len() > MAX_PARSED || !shallow(text) {
         return false;
     }
     let _nested = Nested::enter();
-    documents_hold_secret(text)
-}
-
-/// How many aliases `text` may hold, counted high: each `*` where a YAML token may start (after a
-/// space, a line start, a flow indicator or a colon) followed by a name (any character but a
-/// space or a flow indicator: an anchor's name may hold quotes). A `*` in quotes counts too: text
-/// with more than a few is left to the line rules.
-fn aliases(text: &str) -> usize {
-    let b = text.as_bytes();
-    (0..b.len())
-        .filter(|&i| {
-            b[i] == b'*'
-                && (i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'\n' | b'\r' | b'[' | b'{' | b',' | b':' | b'-'))
-                && b.get(i + 1).is_some_and(|c| !c.is_ascii_whitespace() && !b",[]{}".contains(c))
-        })
-        .count()
+    // The text itself counts against the budget (so do the strings parsed again).
+    charge(text.len()).is_ok() && documents_hold_secret(text)
 }
 
 /// Whether `text`'s flow collections nest at most [`MAX_FLOW_DEPTH`] deep (brackets in quotes
@@ -112,61 +102,148 @@ fn shallow(text: &str) -> bool {
 
 fn documents_hold_secret(text: &str) -> bool {
     for doc in serde_norway::Deserializer::from_str(text) {
-        let Ok(mut y) = Yaml::deserialize(doc) else { return false };
+        let Ok(Node(mut v)) = Node::deserialize(doc) else { return false };
         // A lone scalar (prose) is the text itself, which the line rules read.
-        let mut top = &y;
-        while let Yaml::Tagged(t) = top {
-            top = &t.value;
-        }
-        if !matches!(top, Yaml::Mapping(_) | Yaml::Sequence(_)) {
+        if !(v.is_object() || v.is_array()) {
             continue;
         }
-        // A merge that cannot be applied (a tagged or scalar value merged) leaves the keys as
-        // they are: the line rules take `<<` beside a Secret's kind for its data.
-        for _ in 0..MERGE_ROUNDS {
-            if y.apply_merge().is_err() {
-                break;
-            }
-        }
-        if super::secret_text::json_holds_secret(&to_json(&y, 0)) {
+        merge(&mut v, 0);
+        if super::secret_text::json_holds_secret(&v) {
             return true;
         }
     }
     false
 }
 
-/// A parsed YAML value as JSON: a tag is dropped (`kind: !t Secret` is a kind of Secret to this
-/// check), a key that is not a string is written as YAML writes it, and what lies deeper than
-/// [`MAX_DEPTH`] is dropped (never met: the parser refuses it first; and the check withholds
-/// whatever nests past 64).
-fn to_json(y: &Yaml, depth: usize) -> Value {
-    if depth > MAX_DEPTH {
-        return Value::Null;
-    }
-    match y {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(*b),
-        Yaml::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
-        Yaml::String(s) => Value::String(s.clone()),
-        Yaml::Sequence(s) => Value::Array(s.iter().map(|v| to_json(v, depth + 1)).collect()),
-        Yaml::Mapping(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                out.insert(key_text(k), to_json(v, depth + 1));
-            }
-            Value::Object(out)
+/// Takes `bytes` from what the outermost text may still build; an error once it is spent.
+fn charge(bytes: usize) -> Result<(), &'static str> {
+    let cost = 16u64.saturating_add(bytes as u64);
+    LEFT.with(|l| {
+        let left = l.get();
+        l.set(left.saturating_sub(cost));
+        if left >= cost {
+            Ok(())
+        } else {
+            Err("the document builds more than a manifest does")
         }
-        Yaml::Tagged(t) => to_json(&t.value, depth + 1),
+    })
+}
+
+/// Applies YAML's merge keys (`<<: mapping` or `<<: [mappings]`): the keys a mapping lacks are
+/// taken from what it merges, the first merged first; merged mappings' own merges (children,
+/// copied by their alias) are applied first, so chains of any length resolve.
+fn merge(v: &mut Value, depth: u32) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            m.values_mut().for_each(|x| merge(x, depth + 1));
+            let from = match m.remove("<<") {
+                Some(Value::Object(o)) => vec![o],
+                Some(Value::Array(a)) => a.into_iter().filter_map(|x| x.as_object().cloned()).collect(),
+                Some(other) => {
+                    // Not a merge YAML applies: kept as a key.
+                    m.insert("<<".into(), other);
+                    Vec::new()
+                }
+                None => Vec::new(),
+            };
+            for o in from {
+                for (k, x) in o {
+                    m.entry(k).or_insert(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| merge(x, depth + 1)),
+        _ => {}
     }
 }
 
-/// A mapping's key as a JSON object's: a string as it is (a tag dropped), any other scalar or a
-/// complex key as YAML writes it.
-fn key_text(k: &Yaml) -> String {
-    match k {
-        Yaml::String(s) => s.clone(),
-        Yaml::Tagged(t) if matches!(t.value, Yaml::String(_)) => key_text(&t.value),
-        other => serde_norway::to_string(other).map(|s| s.trim_end().to_string()).unwrap_or_default(),
+/// A YAML value built as JSON straight from the parser, within the budget: a tag is dropped
+/// (`kind: !t Secret` is a kind of Secret to this check), a key that is not a string is written as
+/// JSON, a key given twice keeps its last value.
+struct Node(Value);
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
+        let depth = DEPTH.with(Cell::get);
+        if depth >= MAX_DEPTH {
+            return Err(de::Error::custom("nested past what a manifest holds"));
+        }
+        DEPTH.with(|x| x.set(depth + 1));
+        let built = d.deserialize_any(NodeVisitor);
+        DEPTH.with(|x| x.set(depth));
+        built
+    }
+}
+
+struct NodeVisitor;
+
+/// A scalar built, its bytes charged.
+fn scalar<E: de::Error>(v: Value, bytes: usize) -> Result<Node, E> {
+    charge(bytes).map_err(E::custom)?;
+    Ok(Node(v))
+}
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a YAML value")
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Node, E> {
+        scalar(Value::Bool(b), 0)
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Node, E> {
+        scalar(n.into(), 0)
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Node, E> {
+        scalar(n.into(), 0)
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Node, E> {
+        scalar(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number), 0)
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Node, E> {
+        scalar(Value::String(s.to_owned()), s.len())
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Node, E> {
+        let n = s.len();
+        scalar(Value::String(s), n)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
+        scalar(Value::Null, 0)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
+        scalar(Value::Null, 0)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+        Node::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        charge(0).map_err(de::Error::custom)?;
+        let mut out = Vec::new();
+        while let Some(Node(x)) = seq.next_element()? {
+            out.push(x);
+        }
+        Ok(Node(Value::Array(out)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        charge(0).map_err(de::Error::custom)?;
+        let mut out = Map::new();
+        while let Some((Node(k), Node(x))) = map.next_entry()? {
+            let key = match k {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            out.insert(key, x);
+        }
+        Ok(Node(Value::Object(out)))
+    }
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Node, A::Error> {
+        // A tagged value: the tag dropped, the value kept.
+        let (_tag, contents): (String, _) = data.variant()?;
+        contents.newtype_variant::<Node>()
     }
 }
 
@@ -252,18 +329,33 @@ mod tests {
         }
         assert!(!parsed_yaml_holds_secret(&t));
         assert!(parsed_yaml_holds_secret("kind: Secret\ndata: {pw: x}\na0: &a0 [x, x]\na1: [*a0, *a0]\n"));
-        // Quadratic within the parser's limits: a list of 16,384 items aliased 10,900 times, in
-        // 64 KiB (gigabytes when parsed, review 40a), is left to the line rules.
-        let quad = format!(
-            "# Secret\na: &a [{}x]\nb: [{}*a]\nkind: Secret\ndata: {{pw: x}}\n",
-            "x,".repeat(16_383),
-            "*a,".repeat(10_899)
+        // Quadratic within the parser's limits: a list of 8,000 items aliased 8,000 times in
+        // 64 KiB (gigabytes when parsed, review 40a), aliased after `?` in flow or after a NEL
+        // line end (review 40b: 13.9 GB): the budget stops the parse (the line rules judge).
+        for (before, sep) in [("*a", ","), ("?*a", ","), ("*a", ",\u{85}")] {
+            let quad = format!(
+                "kind: Secret\ndata: {{pw: x}}\na: &a [{}x]\nb: [{before}{}]\n",
+                "x,".repeat(8_000),
+                format!("{sep}{before}").repeat(8_000)
+            );
+            assert!(quad.len() <= MAX_PARSED && !parsed_yaml_holds_secret(&quad), "{before:?} {sep:?}");
+        }
+        // A few aliases of a small list are built.
+        let few = format!("kind: Secret\ndata: {{pw: x}}\na: &a [{}x]\nb: [{}*a]\n", "x,".repeat(99), "*a,".repeat(99));
+        assert!(parsed_yaml_holds_secret(&few));
+    }
+
+    #[test]
+    fn a_manifest_of_the_largest_size_parsed_is_within_the_budget() {
+        // 64 KiB of certificates' names with wildcards (cert-manager's alt-names: a `*` after a
+        // comma, review 40b), in a list of Secrets without their kind.
+        let names = (0..2500).map(|i| format!("*.h{i}.example.com")).collect::<Vec<_>>().join(",");
+        let names = format!("example.com,{names}");
+        let t = format!(
+            "- kind: null\n  metadata:\n    name: tls\n    annotations:\n      cert-manager.io/alt-names: {names}\n  \
+             type: kubernetes.io/tls\n  data:\n    tls.key: eA==\n"
         );
-        assert_eq!(aliases(&quad), 10_900);
-        assert!(!parsed_yaml_holds_secret(&quad));
-        // Stars that cannot start an alias are not counted (the cron schedule's last one may).
-        assert_eq!(aliases("cron: \"*/5 * * * *\"\nglob: '*.example.com'\nk: a*b\n"), 1);
-        assert_eq!(aliases("{\"a\":*b, c: [*d,*e]}"), 3);
+        assert!(t.len() <= MAX_PARSED && parsed_yaml_holds_secret(&t));
     }
 
     #[test]

@@ -168,7 +168,7 @@ fn a_key_that_is_a_json_secret_cut_or_escaped_holds_one() {
 }
 
 #[test]
-fn review_40a_shapes_at_an_application_key() {
+fn review_40_shapes_at_an_application_key() {
     let app = b"/app/x";
     // Withheld: PyYAML's flow style of a Secret without its kind (it begins as JSON does), the
     // Python client's to_dict() items (a null kind), a Go struct's `Secrets []corev1.Secret`.
@@ -177,6 +177,11 @@ fn review_40a_shapes_at_an_application_key() {
         br#"[{"kind":null,"metadata":{"name":"db"},"type":"Opaque","data":{"pw":"eA=="}}]"#,
         b"- kind: null\n  metadata: {name: db}\n  type: Opaque\n  data: {pw: eA==}\n",
         br#"{"secrets":[{"metadata":{"name":"db"},"type":"Opaque","data":{"pw":"eA=="}}]}"#,
+        // Review 40b: the Python client's to_dict() of a Secret built with string_data (its data
+        // null), alone and as kindless items; data under Go's or .NET's field name.
+        br#"{"api_version": "v1", "data": null, "kind": "Secret", "metadata": {"name": "db"}, "string_data": {"pw": "x"}, "type": "Opaque"}"#,
+        b"- kind: null\n  metadata: {name: db}\n  type: Opaque\n  string_data: {pw: x}\n",
+        br#"{"kind":"Secret","metadata":{"name":"db"},"Data":{"pw":"eA=="}}"#,
     ] {
         assert!(holds_plaintext(app, yes), "{}", String::from_utf8_lossy(yes));
     }

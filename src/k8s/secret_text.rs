@@ -182,12 +182,21 @@ pub(super) fn may_hold_secret(value: &[u8]) -> bool {
 /// ConfigMap has no `type`; an application's event `{"type", "data", "metadata"}` no name).
 fn secret_shaped(v: &Value) -> bool {
     let Some(m) = v.as_object() else { return false };
-    let has = |k: &str| m.get(k).is_some_and(|d| !d.is_null());
     // No kind, or a null one (the Python client's `to_dict()` of a list's items).
     m.get("kind").map_or(true, Value::is_null)
         && m.get("metadata").and_then(Value::as_object).is_some_and(|md| md.contains_key("name"))
         && m.get("type").is_some_and(Value::is_string)
-        && (has("data") || has("stringData"))
+        && holds_data(m)
+}
+
+/// Whether an object has a Secret's data, not null: `data` or `stringData`, however a client
+/// library spells them (`string_data` in the Python client's `to_dict()`, `Data` in Go's or .NET's
+/// field names), or `binaryData` (which Kubernetes ignores in a Secret, but which holds bytes).
+fn holds_data(m: &serde_json::Map<String, Value>) -> bool {
+    m.iter().any(|(k, v)| {
+        let k: String = k.chars().filter(|c| !matches!(c, '_' | '-')).flat_map(char::to_lowercase).collect();
+        matches!(k.as_str(), "data" | "stringdata" | "binarydata") && !v.is_null()
+    })
 }
 
 /// Whether a parsed object holds, anywhere inside it, an object of kind `Secret` with `data` or
@@ -201,9 +210,8 @@ pub(super) fn holds_secret_object(v: &Value) -> bool {
         }
         match v {
             Value::Object(m) => {
-                let has = |k: &str| m.get(k).is_some_and(|d| !d.is_null());
                 let secret = match m.get("kind").and_then(Value::as_str) {
-                    Some("Secret") => has("data") || has("stringData"),
+                    Some("Secret") => holds_data(m),
                     Some("SecretList") => true,
                     _ => false,
                 };
