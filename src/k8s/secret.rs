@@ -206,6 +206,12 @@ pub fn is_secret(kind: Option<&str>, key_resource: Option<&str>) -> bool {
 /// protobuf value's kind is read from its envelope; a JSON or CBOR value is decoded only when its
 /// bytes contain `Secret`; other bytes are not an object and not a Secret but by their key.
 pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
+    // Every text the value's judging parses shares one budget.
+    super::secret_parsed::per_value(|| judge(key, value))
+}
+
+/// [`holds_plaintext`], within its budget.
+fn judge(key: &[u8], value: &[u8]) -> bool {
     use super::encoding::{classify, Encoding};
     let enc = classify(value);
     if matches!(enc, Encoding::Encrypted(_)) {

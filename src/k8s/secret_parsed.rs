@@ -28,33 +28,54 @@ const MAX_PARSED: usize = 64 << 10;
 /// 128 (a 64 KiB run of `[` took 12 s, a 1 MiB run of `{kind: ` 196 s).
 const MAX_FLOW_DEPTH: usize = 100;
 
-/// What the documents of one text may build, in bytes (16 a value, plus its strings' bytes), the
-/// texts its strings hold and are parsed again included: an alias is a copy of what it names, so
+/// What the texts one stored value holds may build when parsed, in bytes (16 a value, plus its
+/// strings' bytes, plus each text's length), the texts its strings hold and are parsed again
+/// included ([`per_value`]): an alias is a copy of what it names, so
 /// 64 KiB of aliases can stand for gigabytes (review 40a: a list of 16,384 items aliased 10,900
 /// times; review 40b: aliases no count of `*` in the text finds). Past it the parse stops and the
 /// line rules judge. A real manifest of 64 KiB builds less than 1 MiB.
 const BUDGET: u64 = 4 << 20;
 
-/// The deepest a value is built (collections and tags; the parser refuses past 128 levels).
+/// The deepest a value is built, in collections (the parser refuses past 128 levels; a merge
+/// chain nests one level a merge, so chains longer than this are left to the line rules).
 const MAX_DEPTH: u32 = 100;
 
 std::thread_local! {
     /// Texts being parsed on this thread, one inside another's string.
     static NESTED: Cell<u8> = const { Cell::new(0) };
-    /// Bytes the outermost text's documents may still build.
+    /// Bytes the stored value's (or else the outermost text's) documents may still build.
     static LEFT: Cell<u64> = const { Cell::new(0) };
+    /// Whether one stored value is being judged ([`per_value`]): its parses share one budget.
+    static SCOPED: Cell<bool> = const { Cell::new(false) };
     /// How deep the value being built is.
     static DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
+/// Runs `f`, the judging of one stored value, with one budget for every text it parses: the
+/// strings of a JSON value are each read as text, and each could otherwise spend a budget of its
+/// own (review 40c: 231 strings of a 280-byte alias bomb took 5.9 s).
+pub(super) fn per_value<R>(f: impl FnOnce() -> R) -> R {
+    struct Scope(bool);
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            SCOPED.with(|s| s.set(self.0));
+        }
+    }
+    let _scope = Scope(SCOPED.with(|s| s.replace(true)));
+    if !_scope.0 {
+        LEFT.with(|l| l.set(BUDGET));
+    }
+    f()
+}
+
 /// One text more being parsed on this thread, for as long as it lives; the outermost one sets
-/// the budget.
+/// the budget, unless a stored value's judging set it ([`per_value`]).
 struct Nested(u8);
 
 impl Nested {
     fn enter() -> Nested {
         let depth = NESTED.with(Cell::get);
-        if depth == 0 {
+        if depth == 0 && !SCOPED.with(Cell::get) {
             LEFT.with(|l| l.set(BUDGET));
         }
         NESTED.with(|n| n.set(depth.saturating_add(1)));
@@ -131,7 +152,7 @@ fn charge(bytes: usize) -> Result<(), &'static str> {
 
 /// Applies YAML's merge keys (`<<: mapping` or `<<: [mappings]`): the keys a mapping lacks are
 /// taken from what it merges, the first merged first; merged mappings' own merges (children,
-/// copied by their alias) are applied first, so chains of any length resolve.
+/// copied by their alias) are applied first, so chains resolve (as deep as [`MAX_DEPTH`]).
 fn merge(v: &mut Value, depth: u32) {
     if depth > MAX_DEPTH {
         return;
@@ -231,9 +252,17 @@ impl<'de> Visitor<'de> for NodeVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         charge(0).map_err(de::Error::custom)?;
         let mut out = Map::new();
+        let mut complex = 0u32;
         while let Some((Node(k), Node(x))) = map.next_entry()? {
+            // A collection as a key is named by its place, not written out: written as JSON, a
+            // key inside a key doubles its escapes at each level (review 40c: 134 bytes of text
+            // asked for 2 GiB). No Secret's field is one.
             let key = match k {
                 Value::String(s) => s,
+                Value::Array(_) | Value::Object(_) => {
+                    complex += 1;
+                    format!("<complex key {complex}>")
+                }
                 other => other.to_string(),
             };
             out.insert(key, x);
@@ -241,126 +270,16 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node(Value::Object(out)))
     }
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Node, A::Error> {
-        // A tagged value: the tag dropped, the value kept.
+        // A tagged value: the tag dropped, the value kept; a tag is no level of its own (review
+        // 40c: fifty tagged levels went past the depth and a Secret inside printed).
         let (_tag, contents): (String, _) = data.variant()?;
-        contents.newtype_variant::<Node>()
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        let node = contents.newtype_variant::<Node>();
+        DEPTH.with(|d| d.set(d.get().saturating_add(1)));
+        node
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_the_line_rules_miss_are_read_by_the_parser() {
-        for yes in [
-            // A merge key that brings the kind itself.
-            "base: &b\n  kind: Secret\ns:\n  <<: *b\n  data:\n    pw: x\n",
-            // The kind by an alias.
-            "k: &k Secret\nobj:\n  kind: *k\n  stringData: {pw: x}\n",
-            // A complex key.
-            "? kind\n: Secret\ndata:\n  pw: x\n",
-            // A double-quoted kind broken over lines by an escaped line end.
-            "kind: \"Sec\\\n  ret\"\ndata:\n  pw: x\n",
-            // Line ends of a lone CR.
-            "kind: Secret\rdata:\r  pw: x\r",
-            // A flow list of Secrets without their kind.
-            "- {metadata: {name: db}, type: Opaque, data: {pw: x}}\n",
-            // Secrets in a nested list.
-            "- - kind: Secret\n    data: {pw: x}\n",
-            // A tagged kind.
-            "kind: !k8s Secret\nstringData: {pw: x}\n",
-        ] {
-            assert!(parsed_yaml_holds_secret(yes), "{yes:?}");
-        }
-        for no in [
-            "kind: SecretStore\ndata: {}\n",
-            "kind: Event\ninvolvedObject:\n  kind: Secret\n  name: db\n",
-            "Use kind: Secret with data for passwords.",
-            "{\"kind\": \"Secret\", \"data\": {\"pw\"",
-            "- type: click\n  data: {x: 1}\n",
-        ] {
-            assert!(!parsed_yaml_holds_secret(no), "{no:?}");
-        }
-    }
-
-    #[test]
-    fn manifests_nested_in_strings_are_parsed_two_deep_then_left_to_the_line_rules() {
-        // A Secret kept as a block scalar inside a ConfigMap-like document, two texts deep.
-        let inner = "kind: Secret\n? data\n: {pw: x}\n";
-        let one = format!("kind: ConfigMap\ndata:\n  m: |\n{}", indent(inner, 4));
-        assert!(super::super::secret_text::text_holds_secret(one.as_bytes()), "{one}");
-        // Hundreds of texts deep: judged in bounded time and stack (a thread of 256 KiB).
-        let mut deep = String::from("kind: Secret data\n");
-        for _ in 0..400 {
-            deep = format!("data:\n  x: |\n{}", indent(&deep, 4));
-        }
-        let t = std::thread::Builder::new().stack_size(256 << 10);
-        let judged = t.spawn(move || super::super::secret_text::text_holds_secret(deep.as_bytes())).unwrap();
-        assert!(!judged.join().unwrap());
-    }
-
-    fn indent(t: &str, n: usize) -> String {
-        t.lines().map(|l| format!("{}{l}\n", " ".repeat(n))).collect()
-    }
-
-    #[test]
-    fn text_that_would_take_libyaml_minutes_is_left_to_the_line_rules() {
-        // 60 KiB of `[` (12 s in libyaml), then the same kept shallower, which is parsed.
-        let deep = format!("kind: Secret\ndata: {}", "[".repeat(60 << 10));
-        assert!(!shallow(&deep) && !parsed_yaml_holds_secret(&deep));
-        let ok = format!("kind: Secret\ndata: {{pw: {}x{}}}\n", "[".repeat(90), "]".repeat(90));
-        assert!(shallow(&ok) && parsed_yaml_holds_secret(&ok));
-        // Past the length parsed (a 1 MiB run of `{kind: ` took 196 s).
-        let long = format!("kind: Secret\ndata: {{pw: x}}\nnote: {}\n", "y".repeat(MAX_PARSED));
-        assert!(!parsed_yaml_holds_secret(&long));
-    }
-
-    #[test]
-    fn aliases_repeated_past_the_parsers_limit_are_refused_not_expanded() {
-        // A billion laughs beside a Secret: a parser that expanded it would find the Secret (after
-        // 10^12 strings); this one refuses the document (the line rules read its kind and data).
-        let mut t = String::from("kind: Secret\ndata: {pw: x}\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-        for i in 1..12 {
-            let p = i - 1;
-            t.push_str(&format!(
-                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
-            ));
-        }
-        assert!(!parsed_yaml_holds_secret(&t));
-        assert!(parsed_yaml_holds_secret("kind: Secret\ndata: {pw: x}\na0: &a0 [x, x]\na1: [*a0, *a0]\n"));
-        // Quadratic within the parser's limits: a list of 8,000 items aliased 8,000 times in
-        // 64 KiB (gigabytes when parsed, review 40a), aliased after `?` in flow or after a NEL
-        // line end (review 40b: 13.9 GB): the budget stops the parse (the line rules judge).
-        for (before, sep) in [("*a", ","), ("?*a", ","), ("*a", ",\u{85}")] {
-            let quad = format!(
-                "kind: Secret\ndata: {{pw: x}}\na: &a [{}x]\nb: [{before}{}]\n",
-                "x,".repeat(8_000),
-                format!("{sep}{before}").repeat(8_000)
-            );
-            assert!(quad.len() <= MAX_PARSED && !parsed_yaml_holds_secret(&quad), "{before:?} {sep:?}");
-        }
-        // A few aliases of a small list are built.
-        let few = format!("kind: Secret\ndata: {{pw: x}}\na: &a [{}x]\nb: [{}*a]\n", "x,".repeat(99), "*a,".repeat(99));
-        assert!(parsed_yaml_holds_secret(&few));
-    }
-
-    #[test]
-    fn a_manifest_of_the_largest_size_parsed_is_within_the_budget() {
-        // 64 KiB of certificates' names with wildcards (cert-manager's alt-names: a `*` after a
-        // comma, review 40b), in a list of Secrets without their kind.
-        let names = (0..2500).map(|i| format!("*.h{i}.example.com")).collect::<Vec<_>>().join(",");
-        let names = format!("example.com,{names}");
-        let t = format!(
-            "- kind: null\n  metadata:\n    name: tls\n    annotations:\n      cert-manager.io/alt-names: {names}\n  \
-             type: kubernetes.io/tls\n  data:\n    tls.key: eA==\n"
-        );
-        assert!(t.len() <= MAX_PARSED && parsed_yaml_holds_secret(&t));
-    }
-
-    #[test]
-    fn merges_that_bring_merges_are_applied() {
-        let chain = "base: &b\n  kind: Secret\nmid: &m\n  <<: *b\n  apiVersion: v1\ns:\n  <<: *m\n  data:\n    pw: x\n";
-        assert!(parsed_yaml_holds_secret(chain));
-    }
-}
+#[path = "secret_parsed_tests.rs"]
+mod tests;

@@ -192,7 +192,11 @@ fn review_40_shapes_at_an_application_key() {
     let bundle = format!("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: build-robot\n---\n{token}");
     let json =
         br#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"t"},"type":"kubernetes.io/service-account-token"}"#;
-    for no in [token.as_bytes(), bundle.as_bytes(), json] {
+    // Review 40c: objects without a kind whose data is spelled otherwise (a CloudEvent's `Data`, a
+    // job's `binaryData`) are no Secrets.
+    let event = br#"[{"specversion":"1.0","type":"com.example.created","metadata":{"name":"o-1"},"Data":{"id":"1"}}]"#;
+    let job = br#"{"metadata":{"name":"job-1"},"type":"batch","binaryData":{"blob":"AAAA"}}"#;
+    for no in [token.as_bytes(), bundle.as_bytes(), json, event, job] {
         assert!(!holds_plaintext(app, no), "{}", String::from_utf8_lossy(no));
     }
     assert!(holds_plaintext(b"/registry/example.com/widgets/ns/w", json));

@@ -186,16 +186,25 @@ fn secret_shaped(v: &Value) -> bool {
     m.get("kind").map_or(true, Value::is_null)
         && m.get("metadata").and_then(Value::as_object).is_some_and(|md| md.contains_key("name"))
         && m.get("type").is_some_and(Value::is_string)
-        && holds_data(m)
+        && holds_data(m, false)
 }
 
-/// Whether an object has a Secret's data, not null: `data` or `stringData`, however a client
-/// library spells them (`string_data` in the Python client's `to_dict()`, `Data` in Go's or .NET's
-/// field names), or `binaryData` (which Kubernetes ignores in a Secret, but which holds bytes).
-fn holds_data(m: &serde_json::Map<String, Value>) -> bool {
+/// Whether an object has a Secret's data, not null: `data`, `stringData` or the Python client's
+/// `string_data` (its `to_dict()`); in an object whose kind says Secret (`any_spelling`), also as
+/// other client libraries spell them (`Data` in Go's or .NET's field names) and `binaryData`
+/// (which Kubernetes ignores in a Secret, but which holds bytes). Without a kind, those spellings
+/// are too common elsewhere (a CloudEvent's `Data`, a ConfigMap-like `binaryData`: review 40c).
+fn holds_data(m: &serde_json::Map<String, Value>, any_spelling: bool) -> bool {
     m.iter().any(|(k, v)| {
-        let k: String = k.chars().filter(|c| !matches!(c, '_' | '-')).flat_map(char::to_lowercase).collect();
-        matches!(k.as_str(), "data" | "stringdata" | "binarydata") && !v.is_null()
+        let named = match k.as_str() {
+            "data" | "stringData" | "string_data" => true,
+            _ if any_spelling => {
+                let k: String = k.chars().filter(|c| !matches!(c, '_' | '-')).flat_map(char::to_lowercase).collect();
+                matches!(k.as_str(), "data" | "stringdata" | "binarydata")
+            }
+            _ => false,
+        };
+        named && !v.is_null()
     })
 }
 
@@ -211,7 +220,7 @@ pub(super) fn holds_secret_object(v: &Value) -> bool {
         match v {
             Value::Object(m) => {
                 let secret = match m.get("kind").and_then(Value::as_str) {
-                    Some("Secret") => holds_data(m),
+                    Some("Secret") => holds_data(m, true),
                     Some("SecretList") => true,
                     _ => false,
                 };
