@@ -98,8 +98,19 @@ pub(super) fn parsed_yaml_holds_secret(text: &str) -> bool {
         return false;
     }
     let _nested = Nested::enter();
-    // The text itself counts against the budget (so do the strings parsed again).
-    charge(text.len()).is_ok() && documents_hold_secret(text)
+    // The text itself counts against the budget (so do the strings parsed again), with what
+    // starting a parse costs. Once the value's budget is spent, a text that may hold a Secret
+    // cannot be read through: withheld, as text past what is read is (review 40d: one string of
+    // aliases spent it, and a Secret in the next string printed).
+    charge(text.len().saturating_add(PARSE_COST)).is_err() || documents_hold_secret(text) || spent()
+}
+
+/// What starting a parse costs, in bytes of the budget.
+const PARSE_COST: usize = 1 << 10;
+
+/// Whether the stored value's budget is spent.
+fn spent() -> bool {
+    LEFT.with(Cell::get) == 0
 }
 
 /// Whether `text`'s flow collections nest at most [`MAX_FLOW_DEPTH`] deep (brackets in quotes
@@ -253,10 +264,11 @@ impl<'de> Visitor<'de> for NodeVisitor {
         charge(0).map_err(de::Error::custom)?;
         let mut out = Map::new();
         let mut complex = 0u32;
+        let mut repeated = 0u32;
         while let Some((Node(k), Node(x))) = map.next_entry()? {
             // A collection as a key is named by its place, not written out: written as JSON, a
             // key inside a key doubles its escapes at each level (review 40c: 134 bytes of text
-            // asked for 2 GiB). No Secret's field is one.
+            // asked for 2 GiB). No Secret's field is one; its value is still judged.
             let key = match k {
                 Value::String(s) => s,
                 Value::Array(_) | Value::Object(_) => {
@@ -264,6 +276,19 @@ impl<'de> Visitor<'de> for NodeVisitor {
                     format!("<complex key {complex}>")
                 }
                 other => other.to_string(),
+            };
+            // A key given again keeps both values, the later under a name of its own (review
+            // 40d: a later value, or a key spelled as a placeholder, hid a Secret).
+            let key = if out.contains_key(&key) {
+                loop {
+                    repeated += 1;
+                    let fresh = format!("{key}\u{0}{repeated}");
+                    if !out.contains_key(&fresh) {
+                        break fresh;
+                    }
+                }
+            } else {
+                key
             };
             out.insert(key, x);
         }
