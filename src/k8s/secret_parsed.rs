@@ -1,12 +1,13 @@
 //! YAML that holds a Secret, told by parsing it: what the line rules of [`super::secret_yaml`]
 //! cannot see (a merge key that brings the kind itself, `kind: *alias`, a complex key `? kind`, a
-//! double-quoted kind broken over lines by an escaped line end, line ends of a lone CR, a flow list of Secrets without
-//! their kind, Secrets in a nested list) is read here as any YAML reader reads it.
+//! double-quoted kind broken over lines by an escaped line end, line ends of a lone CR, a flow
+//! list of Secrets without their kind, Secrets in a nested list) is read here as any YAML reader
+//! reads it.
 //!
 //! Each document of the stream is parsed by `serde_norway` (aliases resolved) straight into JSON,
 //! within a budget of bytes built that aliases cannot get around, its merge keys applied; the JSON
-//! is then judged exactly as JSON text is ([`super::secret_text::json_holds_secret`]): the same YAML and
-//! JSON say the same. Only asked of text that names `Secret` or has a Secret's fields
+//! is then judged exactly as JSON text is ([`super::secret_text::json_holds_secret`]): the same
+//! YAML and JSON say the same. Only asked of text that names `Secret` or has a Secret's fields
 //! ([`super::secret_text::may_hold_secret`]), so the parse costs nothing for other values.
 
 use serde::de::{self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
@@ -29,11 +30,11 @@ const MAX_PARSED: usize = 64 << 10;
 const MAX_FLOW_DEPTH: usize = 100;
 
 /// What the texts one stored value holds may build when parsed, in bytes (16 a value, plus its
-/// strings' bytes, plus each text's length), the texts its strings hold and are parsed again
-/// included ([`per_value`]): an alias is a copy of what it names, so
-/// 64 KiB of aliases can stand for gigabytes (review 40a: a list of 16,384 items aliased 10,900
-/// times; review 40b: aliases no count of `*` in the text finds). Past it the parse stops and the
-/// line rules judge. A real manifest of 64 KiB builds less than 1 MiB.
+/// strings' bytes, plus each text's length and [`PARSE_COST`]), the texts its strings hold and
+/// are parsed again included ([`per_value`]): an alias is a copy of what it names, so 64 KiB of
+/// aliases can stand for gigabytes (review 40a: a list of 16,384 items aliased 10,900 times;
+/// review 40b: aliases no count of `*` in the text finds). Past it the parse stops and the text,
+/// not read through, is withheld. A real manifest of 64 KiB builds less than 1 MiB.
 const BUDGET: u64 = 4 << 20;
 
 /// The deepest a value is built, in collections (the parser refuses past 128 levels; a merge

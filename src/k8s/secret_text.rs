@@ -178,8 +178,9 @@ pub(super) fn may_hold_secret(value: &[u8]) -> bool {
 }
 
 /// Whether a parsed object is a Secret without its kind, as a SecretList's items are written:
-/// no `kind` (or a null one), a `metadata` object with a `name`, a `type` string, and `data` or `stringData` (a
-/// ConfigMap has no `type`; an application's event `{"type", "data", "metadata"}` no name).
+/// no `kind` (or a null one), a `metadata` object with a `name`, a `type` string, and data
+/// ([`holds_data`]; a ConfigMap has no `type`; an application's event `{"type", "data",
+/// "metadata"}` no name).
 fn secret_shaped(v: &Value) -> bool {
     let Some(m) = v.as_object() else { return false };
     // No kind, or a null one (the Python client's `to_dict()` of a list's items).
