@@ -259,12 +259,10 @@ fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
         // Its kind, or Secrets inside it (a List of them).
         Some(v) => match v.get("kind") {
             // At an application's key, a Secret's manifest without data holds nothing secret
-            // (review 40a); an object where Kubernetes keeps them is judged by its kind alone.
+            // (review 40a); an object where Kubernetes keeps them is judged by its kind alone. A
+            // SecretList is one anywhere (`holds_secret_object` says so of its kind).
             Some(Value::String(k)) => {
-                k8s && holds_secrets(k.as_bytes())
-                    || k == "SecretList"
-                    || holds_secret_object(&v)
-                    || kindless_secret(&v)
+                k8s && holds_secrets(k.as_bytes()) || holds_secret_object(&v) || kindless_secret(&v)
             }
             _ => named && object_like() || holds_secret_object(&v) || kindless_secret(&v),
         },
