@@ -122,7 +122,7 @@ fn a_scan_passes_over_undecoded_only_the_entries_its_caller_leaves_out() {
                 ords.extend(v);
                 Ok(())
             });
-        r.map(|()| ords)
+        r.map(|_| ords)
     };
     let every = read(&|_| true).unwrap_err();
     assert_eq!(every.kind, boltscope::problem::ProblemKind::InvalidKeyValue, "{every}");
@@ -310,7 +310,7 @@ fn a_page_whose_entries_are_all_left_out_is_not_read() {
                 Ok(())
             },
         );
-        r.map(|()| ords)
+        r.map(|_| ords)
     };
     let others = read(&|o| !on_page.contains(&o)).unwrap();
     assert_eq!(others, placed.iter().map(|&(_, o)| o).filter(|o| !on_page.contains(o)).collect::<Vec<_>>());

@@ -152,7 +152,9 @@ impl InspectFold<'_> {
             }
             let t = &mut acc.totals;
             match checked {
-                Ok(None) => {}
+                // The --bump-revision marker: no record, but the store's revision (etcd's current
+                // revision, etcdutl's REVISION: the last key's).
+                Ok(None) => acc.last_rev = rev.map(|r| r.main).or(acc.last_rev),
                 Err(inv) => {
                     t.malformed += 1;
                     report(acc, inv);

@@ -153,7 +153,7 @@ pub fn strict_records<'a>(leaf: &CarvedLeaf<'a>) -> Option<Vec<KeyRecord<'a>>> {
         if e.is_bucket() {
             return None;
         }
-        if e.value.is_empty() && revision::parse(e.key).is_some() {
+        if revision::parse(e.key).is_some_and(|r| super::entry::is_marker(&r, e.value)) {
             continue;
         }
         let (rev, kv) = record(e.key, e.value)?;

@@ -10,8 +10,9 @@
 //! parallel. Revisions must strictly increase through the bucket (a leaf reached twice is a
 //! problem, not records counted twice). The answer is one bit per entry.
 //!
-//! On the way, each key's records that the pass reads (those at or below R, of the keys selected)
-//! are held to etcd's rules for a history ([`super::history`]): a reader of the survivors (`dump`,
+//! On the way, every record of the keys selected (above R too: a record lost below R may show only
+//! in the records after it) is held to etcd's rules for a history ([`super::history`]), as `check`
+//! holds them: a reader of the survivors (`dump`,
 //! `hashkv`, `compact --revision`) learns for free whether the bucket holds a history etcd cannot
 //! have written (a stale leaf in the tree), which every page and record reading well does not
 //! tell.
@@ -54,8 +55,9 @@ pub struct Keep {
     /// tombstone (etcd filters HashKV by its keep set only then, and that set drops a tombstone
     /// even at R, which compaction keeps since etcd 3.5.16).
     pub kept_at_or_below: bool,
-    /// Keys whose records at or below R (of the keys selected) break etcd's rules for a history
-    /// ([`History::broken`](super::history::History::broken)): `check`'s `history_inconsistent`.
+    /// Keys (of those selected) whose records, every one of them whatever R, break etcd's rules
+    /// for a history ([`History::broken`](super::history::History::broken)): `check`'s
+    /// `history_inconsistent`.
     pub history_broken: u64,
     /// The compactions the histories were judged against (the file's `meta` bucket).
     pub compacted: Compacted,
@@ -117,14 +119,6 @@ impl HistoryChunk {
         HistoryChunk(Gathered::with_room(scan::CHUNK_LEAVES * 4))
     }
 
-    /// Notes an entry's revision, for the continuity of the revisions (every entry the scan
-    /// reads, in order, whether or not it is filed), with where its key lies in `view`.
-    pub fn saw(&mut self, view: &DbView<'_>, e: &scan::Entry<'_>) {
-        let shaped = super::continuity::migrate_shaped(&e.rev, e.kv.version);
-        let place = view.place(e.rev_key);
-        self.0.seq.push((e.rev.main, e.rev.sub), shaped, place.map(|(p, _)| p.0), place.map(|(_, o)| o));
-    }
-
     /// Files an entry (the chunk's entries come in revision order).
     pub fn add(&mut self, e: &scan::Entry<'_>) {
         let created = e.kv.create_revision == e.rev.main;
@@ -145,14 +139,15 @@ pub fn fits_one_pass(entries: u64, budget: u64) -> bool {
     entries.saturating_mul(ENTRY_COST) <= budget
 }
 
-/// Judges the histories of the keys whose records `chunks` gathered, as [`judge`] would. The
-/// chunks must come in bucket (revision) order, as a scan's sink receives them, each filled in
-/// order: that is not checked here (the scan that read them checked the revisions' order).
-pub fn judge_gathered(view: &DbView<'_>, chunks: Vec<HistoryChunk>) -> Judged {
+/// Judges the histories of the keys whose records `chunks` gathered, as [`judge`] would, and the
+/// holes of `seq`, the continuity of the revisions the scan read (every entry). The chunks must
+/// come in bucket (revision) order, as a scan's sink receives them, each filled in order: that is
+/// not checked here (the scan that read them checked the revisions' order).
+pub fn judge_gathered(view: &DbView<'_>, chunks: Vec<HistoryChunk>, seq: Continuity) -> Judged {
     let compacted = Compacted::read(view);
     let mut chunks: Vec<Gathered> = chunks.into_iter().map(|c| c.0).collect();
     chunks.par_iter_mut().for_each(Gathered::group);
-    let holes = holes(&chunks, &compacted);
+    let holes = seq.problem(compacted.upto).filter(|_| !compacted.unknown);
     let broken = reduce(&chunks, &compacted, u64::MAX).iter().map(|(_, b, _)| b).sum();
     Judged { broken, compacted, named: Vec::new(), unjudged: 0, holes }
 }

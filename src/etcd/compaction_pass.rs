@@ -31,10 +31,11 @@ const ORD: u64 = FRESH - 1;
 
 const _: () = assert!(std::mem::size_of::<PassRec>() == 32);
 
-/// A key's newest record so far in a pass (position and flags, main revision), and its history.
+/// A key in a pass: its newest record so far at or below R (position and flags, main revision),
+/// whether its last record so far is a tombstone, and its history (every record, above R too).
 struct Newest {
-    ord_tomb: u64,
-    main: u64,
+    at_or_below: Option<(u64, u64)>,
+    last_tomb: bool,
     history: History,
 }
 
@@ -74,8 +75,21 @@ impl Gathered {
         let (rev, range) = at;
         let (key, value) = e;
         let (pass, passes) = pass;
-        // A record that breaks etcd's invariants is not understood either.
-        let parsed = revision::parse(key).zip(proto::kv(value)).filter(|(r, kv)| Rec::invariant(r, kv).is_none());
+        if let Some(r) = revision::parse(key).filter(|r| super::entry::is_marker(r, value)) {
+            // The --bump-revision marker: no record (never dropped, as one not understood), but
+            // its revision counts in the continuity, as `check` counts it.
+            self.follow((r.main, r.sub), false, (page, offset), pass)?;
+            if pass == 0 {
+                self.keep_always(ord);
+                self.always_at_or_below |= r.main <= rev;
+            }
+            return Ok(());
+        }
+        // A record that breaks etcd's invariants is not understood either, nor an empty value that
+        // is no marker (decoded as an empty record, it would be filed as the empty key's).
+        let parsed = revision::parse(key)
+            .zip(proto::kv(value))
+            .filter(|(r, kv)| !value.is_empty() && Rec::invariant(r, kv).is_none());
         let Some((r, kv)) = parsed else {
             // Not understood: never dropped (a reader that reads only the survivors meets it).
             if pass == 0 {
@@ -84,28 +98,40 @@ impl Gathered {
             }
             return Ok(());
         };
-        let at = (r.main, r.sub);
+        self.follow((r.main, r.sub), super::continuity::migrate_shaped(&r, kv.version), (page, offset), pass)?;
+        if range.is_some_and(|k| !k.contains(kv.key)) {
+            return Ok(());
+        }
+        if r.main > rev && pass == 0 {
+            // Compaction at R keeps it; it is filed for its key's history all the same (a history
+            // is judged whole at any R, as `check` and `get --rev R` judge it: a record missing
+            // below R may show only in the records above it).
+            self.keep_always(ord);
+        }
+        let fp = key_fingerprint(kv.key);
+        if passes == 1 || (fp % u128::from(passes)) as u64 == pass {
+            self.push(fp, ord, r.main, r.tombstone, kv.create_revision == r.main);
+        }
+        Ok(())
+    }
+
+    /// Notes the next revision of the chunk (`shaped`: as `etcdctl migrate` writes records), at
+    /// `page` and byte offset: a revision that does not follow the one before is a problem; the
+    /// first pass follows the continuity.
+    fn follow(
+        &mut self,
+        at: (u64, u64),
+        shaped: bool,
+        (page, offset): (PageId, u64),
+        pass: u64,
+    ) -> Result<(), Problem> {
         if let Some(prev) = self.last.filter(|&p| p >= at) {
             return Err(scan::out_of_order(page, prev, at));
         }
         self.first.get_or_insert((at, page));
         self.last = Some(at);
         if pass == 0 {
-            let shaped = super::continuity::migrate_shaped(&r, kv.version);
             self.seq.push(at, shaped, Some(page.0), Some(offset));
-        }
-        if range.is_some_and(|k| !k.contains(kv.key)) {
-            return Ok(());
-        }
-        if r.main > rev {
-            if pass == 0 {
-                self.keep_always(ord);
-            }
-            return Ok(());
-        }
-        let fp = key_fingerprint(kv.key);
-        if passes == 1 || (fp % u128::from(passes)) as u64 == pass {
-            self.push(fp, ord, r.main, r.tombstone, kv.create_revision == r.main);
         }
         Ok(())
     }
@@ -172,29 +198,33 @@ pub(super) fn push_chunk(chunks: &mut Vec<Gathered>, g: Gathered) -> Result<(), 
 /// rules, and whether a survivor is not a tombstone (one at exactly `rev` survives compaction, as
 /// etcd >= 3.5.16 keeps it, but etcd's keep set for HashKV drops it in every version).
 pub(super) fn reduce(chunks: &[Gathered], compacted: &Compacted, rev: u64) -> Vec<(Vec<u64>, u64, bool)> {
-    // The newest record of each key wins (chunks and the records of a partition within a
-    // chunk are in revision order); it survives unless it is a tombstone below `rev`. Each
-    // record is folded into its key's history on the way.
+    // The newest record at or below `rev` of each key wins (chunks and the records of a
+    // partition within a chunk are in revision order); it survives unless it is a tombstone below
+    // `rev`. Every record, above `rev` too, is folded into its key's history on the way.
     (0..PARTS)
         .into_par_iter()
         .map(|p| {
             let len = chunks.iter().map(|g| g.part(p).len()).sum();
             let mut newest: FpMap<Newest> = FpMap::with_capacity_and_hasher(len, Default::default());
             for r in chunks.iter().flat_map(|g| g.part(p)) {
-                let h = History::record(r.main, r.ord_tomb & TOMB != 0, r.ord_tomb & FRESH != 0, compacted);
+                let tomb = r.ord_tomb & TOMB != 0;
+                let h = History::record(r.main, tomb, r.ord_tomb & FRESH != 0, compacted);
+                let below = (r.main <= rev).then_some((r.ord_tomb, r.main));
                 newest
                     .entry(r.fp)
                     .and_modify(|n| {
-                        n.history.then(n.ord_tomb & TOMB != 0, &h);
-                        (n.ord_tomb, n.main) = (r.ord_tomb, r.main);
+                        n.history.then(n.last_tomb, &h);
+                        n.last_tomb = tomb;
+                        n.at_or_below = below.or(n.at_or_below);
                     })
-                    .or_insert(Newest { ord_tomb: r.ord_tomb, main: r.main, history: h });
+                    .or_insert(Newest { at_or_below: below, last_tomb: tomb, history: h });
             }
             let broken = newest.values().filter(|n| n.history.broken(compacted)).count() as u64;
             let kept: Vec<u64> = newest
                 .into_values()
-                .filter(|n| survives(n.main, n.ord_tomb & TOMB != 0, rev))
-                .map(|n| n.ord_tomb)
+                .filter_map(|n| n.at_or_below)
+                .filter(|&(ord_tomb, main)| survives(main, ord_tomb & TOMB != 0, rev))
+                .map(|(ord_tomb, _)| ord_tomb)
                 .collect();
             let live = kept.iter().any(|o| o & TOMB == 0);
             (kept.into_iter().map(|o| o & ORD).collect(), broken, live)

@@ -35,8 +35,8 @@ pub enum Select {
 /// Streams the records of the keys `range` selects: `format` appends one record for an entry to
 /// its chunk's buffer (it runs on several threads), and `sink` gets the buffers in bucket order.
 /// Stops at the first problem, or the first error `sink` returns. Once every record is out, tells
-/// what holding the selected keys' histories to etcd's rules found (for a revision R, their records
-/// at or below R): a stale leaf in the tree reads well, so the records streamed may not be etcd's.
+/// what holding the selected keys' histories (every record, whatever the revision) to etcd's rules
+/// found: a stale leaf in the tree reads well, so the records streamed may not be etcd's.
 pub fn dump<'a>(
     view: &DbView<'a>,
     kb: BucketRoot<'a>,
@@ -85,7 +85,7 @@ pub fn dump_within<'a>(
             }
     };
     let pool = Buffers::default();
-    scan::scan_leaves(
+    let seq = scan::scan_leaves(
         view,
         &leaves,
         // Every value is formatted whole (with --decode, decoded whole).
@@ -94,9 +94,6 @@ pub fn dump_within<'a>(
         &|ord| keep.as_ref().map_or(true, |(_, k)| k.get(ord)),
         &|| (pool.take(), gather.then(HistoryChunk::new)),
         &|(buf, chunk): &mut (Vec<u8>, Option<HistoryChunk>), e| {
-            if let Some(c) = chunk {
-                c.saw(view, e);
-            }
             if wanted(e) {
                 // Room for a chunk of full leaves formatted (base64 takes a third more than the
                 // bytes), taken at the first record, so the buffer is not copied as it grows.
@@ -118,7 +115,7 @@ pub fn dump_within<'a>(
     )?;
     Ok(match judged {
         Some(j) => j,
-        None => compaction::judge_gathered(view, gathered),
+        None => compaction::judge_gathered(view, gathered, seq),
     })
 }
 

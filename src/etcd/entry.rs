@@ -43,8 +43,29 @@ impl Entry<'_> {
     }
 }
 
+/// Whether an entry is the marker `etcdutl snapshot restore --bump-revision` writes: an empty
+/// value under a put's revision key at sub revision 0 (the revision it bumps the store to). It
+/// holds no record, but its revision is one the store went through: readers count it when they
+/// follow the revisions' continuity, as `check` does. An empty value under a tombstone's key or at
+/// another sub revision is no marker: [`decode`] calls it damage.
+pub fn is_marker(rev: &Revision, value: &[u8]) -> bool {
+    value.is_empty() && rev.sub == 0 && !rev.tombstone
+}
+
+/// The problem of an empty value that is no marker ([`is_marker`]).
+pub fn empty_value(rev: &Revision) -> (ProblemKind, String) {
+    let why = format!(
+        "empty value at revision {}.{}{}: etcd writes an empty value only as the marker of `etcdutl snapshot \
+         restore --bump-revision`, under a put's key at sub revision 0",
+        rev.main,
+        rev.sub,
+        if rev.tombstone { " (a tombstone's key)" } else { "" }
+    );
+    (ProblemKind::InvalidKeyValue, why)
+}
+
 /// Decodes one `key` bucket element (at file offset `at` when known): `Ok(None)` for the
-/// empty-valued marker. A record that breaks etcd's invariants between its revision key and its
+/// empty-valued marker ([`is_marker`]). A record that breaks etcd's invariants between its revision key and its
 /// fields (a put whose mod revision is not its key's, a tombstone with data: what `check` calls
 /// damage) is a problem too, so no reader answers from it.
 pub fn decode<'a>(
@@ -58,8 +79,12 @@ pub fn decode<'a>(
         let why = format!("key of {} bytes is not a revision (8-byte main, '_', 8-byte sub, optional 't')", key.len());
         return Err(located(page, at, ProblemKind::InvalidRevisionKey, why));
     };
-    if value.is_empty() {
+    if is_marker(&rev, value) {
         return Ok(None);
+    }
+    if value.is_empty() {
+        let (kind, why) = empty_value(&rev);
+        return Err(located(page, at, kind, why));
     }
     let Some(kv) = proto::kv(value) else {
         let why = format!("value of revision {} is not an mvccpb.KeyValue", rev.main);

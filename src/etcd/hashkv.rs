@@ -71,13 +71,15 @@ fn hash_entries(
             ord += 1;
             if checked {
                 let at = Some(page.offset_of(e.key));
-                if let Some(entry) = scan::decode(page.id, ord - 1, at, e.key, e.value)? {
-                    let now = (entry.rev.main, entry.rev.sub);
+                let entry = scan::decode(page.id, ord - 1, at, e.key, e.value)?;
+                // The --bump-revision marker's revision counts too (as `check` counts it).
+                if let Some(r) = entry.map(|x| x.rev).or_else(|| revision::parse(e.key)) {
+                    let now = (r.main, r.sub);
                     if let Some(prev) = last.filter(|&p| p >= now) {
                         return Err(scan::out_of_order(page.id, prev, now).offset(page.offset_of(e.key)));
                     }
                     last = Some(now);
-                    let shaped = super::continuity::migrate_shaped(&entry.rev, entry.kv.version);
+                    let shaped = entry.is_some_and(|x| super::continuity::migrate_shaped(&r, x.kv.version));
                     seq.push(now, shaped, Some(page.id.0), at);
                 }
             }
@@ -150,9 +152,9 @@ pub enum HashError {
 /// gives the same hash), reported with the revision as asked, as etcdutl 3.6 reports it (the
 /// server's answer carries only its current revision, in its header).
 ///
-/// Beside the hash, what holding the keys' histories (their records at or below the revision
-/// hashed, every record for a negative one) to etcd's rules found: a stale leaf in the tree reads
-/// well and hashes, but no etcd wrote that bucket.
+/// Beside the hash, what holding the keys' histories (every record, whatever the revision hashed,
+/// as `check` holds them) to etcd's rules found: a stale leaf in the tree reads well and hashes,
+/// but no etcd wrote that bucket.
 pub fn at(view: &DbView<'_>, rev: i64) -> Result<(HashKv, Judged), HashError> {
     let store = Store::read(view).map_err(HashError::Unreadable)?;
     let compact_revision = store.compacted.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));

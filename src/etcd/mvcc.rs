@@ -91,8 +91,11 @@ impl Rec {
                 format!("key of {} bytes is not a revision (8-byte main, '_', 8-byte sub, optional 't')", key.len());
             return Err((ProblemKind::InvalidRevisionKey, why));
         };
-        if value.is_empty() {
+        if super::entry::is_marker(&rev, value) {
             return Ok(None);
+        }
+        if value.is_empty() {
+            return Err(super::entry::empty_value(&rev));
         }
         let bad =
             || (ProblemKind::InvalidKeyValue, format!("value of revision {} is not an mvccpb.KeyValue", rev.main));

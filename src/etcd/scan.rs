@@ -269,7 +269,8 @@ pub fn scan<'a, T: Send>(
 /// [`scan`] over leaves already listed, loading ahead what `touch` says the caller reads, of the
 /// entries whose positions `only` picks. The others are passed over undecoded and unchecked: a
 /// caller that passes over some has read the bucket whole before (as `dump` computes the
-/// survivors of a compaction, checking every entry, before it formats them).
+/// survivors of a compaction, checking every entry, before it formats them). Gives the
+/// continuity of the revisions read (of every entry, markers included, when `only` picks all).
 pub fn scan_leaves<'a, T: Send>(
     view: &DbView<'a>,
     leaves: &Leaves<'a>,
@@ -278,11 +279,11 @@ pub fn scan_leaves<'a, T: Send>(
     fresh: &(dyn Fn() -> T + Sync),
     each: &(dyn Fn(&mut T, &Entry<'a>) + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), Problem>,
-) -> Result<(), Problem> {
-    scan_in_order(view, leaves, touch, only, fresh, each, sink).map(|_| ())
+) -> Result<Continuity, Problem> {
+    scan_in_order(view, leaves, touch, only, fresh, each, sink)
 }
 
-/// [`scan_leaves`], also giving the continuity of the revisions of the entries read.
+/// [`scan_leaves`].
 fn scan_in_order<'a, T: Send>(
     view: &DbView<'a>,
     leaves: &Leaves<'a>,
@@ -301,17 +302,22 @@ fn scan_in_order<'a, T: Send>(
         only,
         &|| Done { out: fresh(), first: None, last: None, seq: Continuity::default() },
         &|d: &mut Done<T>, e| {
-            let Some(entry) = decode(e.page, e.ord, Some(e.at), e.key, e.value)? else { return Ok(()) };
-            let at = (entry.rev.main, entry.rev.sub);
+            let entry = decode(e.page, e.ord, Some(e.at), e.key, e.value)?;
+            // The --bump-revision marker holds no record, but its revision counts (as `check`
+            // counts it); a key `decode` took is a revision.
+            let Some(rev) = entry.map(|x| x.rev).or_else(|| super::revision::parse(e.key)) else { return Ok(()) };
+            let at = (rev.main, rev.sub);
             if let Some(prev) = d.last.filter(|&prev| prev >= at) {
                 return Err(out_of_order(e.page, prev, at).offset(e.at));
             }
             d.first.get_or_insert((at, e.page));
             d.last = Some(at);
             // Shaped as `etcdctl migrate` writes records (see [`Continuity`]).
-            let shaped = super::continuity::migrate_shaped(&entry.rev, entry.kv.version);
+            let shaped = entry.is_some_and(|x| super::continuity::migrate_shaped(&rev, x.kv.version));
             d.seq.push(at, shaped, Some(e.page.0), Some(e.at));
-            each(&mut d.out, &entry);
+            if let Some(entry) = entry {
+                each(&mut d.out, &entry);
+            }
             Ok(())
         },
         &mut |d| {

@@ -83,8 +83,11 @@ fn leaf_problem(leaf: &TolerantLeaf<'_>, what: String) -> Problem {
 /// The record of a `key` bucket element: the `--bump-revision` marker (an empty value) as it is,
 /// else what [`carve::pick`] finds.
 fn key_record<'a>(c: &Candidates<'a>, page: &Page<'a>) -> Option<KeyRecord<'a>> {
-    if let Some(e) = c.stated.filter(|e| c.consistent() && e.value.is_empty() && !e.is_bucket()) {
-        let rev = revision::parse(e.key)?;
+    let marker = c.stated.filter(|e| c.consistent() && !e.is_bucket()).and_then(|e| {
+        let rev = revision::parse(e.key).filter(|r| crate::etcd::entry::is_marker(r, e.value))?;
+        Some((e, rev))
+    });
+    if let Some((e, rev)) = marker {
         return Some(KeyRecord {
             rev,
             rev_key: RevKey::File(e.key),
