@@ -105,3 +105,36 @@ fn a_failed_gate_sets_no_mark() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn status_tells_a_failure_the_index_remembers_as_the_key_readers_do() {
+    // status reads neither the trailer (unless asked) nor the keys' histories: a snapshot whose
+    // trailer does not match passes its pass. Once `scan` or `check` failed it with an index,
+    // status tells it and exits 1 (review 41b: it exited 0, alone among the readers), its figures
+    // still printed; a sound file and --refresh answer as before.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("index.redb");
+    let good = common::bytes("tiny-1.snap.db");
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x01;
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    let (g, b) = (dir.join("good.snap.db"), dir.join("bad.snap.db"));
+    std::fs::write(&g, &good).unwrap();
+    std::fs::write(&b, &bad).unwrap();
+    let (g, b) = (g.to_str().unwrap(), b.to_str().unwrap());
+    let before = run(Some(&ix), &["status", b, "-w", "json"]);
+    assert_eq!(before.status.code(), Some(0), "{}", String::from_utf8_lossy(&before.stderr));
+    assert_eq!(run(Some(&ix), &["scan", dir.to_str().unwrap()]).status.code(), Some(1));
+    let after = run(Some(&ix), &["status", b, "-w", "json"]);
+    let err = String::from_utf8_lossy(&after.stderr);
+    assert_eq!(after.status.code(), Some(1), "{err}");
+    assert!(err.contains("`scan` found 1 problem(s) in this file"), "{err}");
+    assert_eq!(after.stdout, before.stdout, "the figures still come out");
+    let sound = run(Some(&ix), &["status", g]);
+    assert_eq!(sound.status.code(), Some(0), "{}", String::from_utf8_lossy(&sound.stderr));
+    assert_eq!(run(Some(&ix), &["status", b, "--refresh"]).status.code(), Some(0));
+    // Several files: the one the index failed decides the exit status.
+    assert_eq!(run(Some(&ix), &["status", g, b]).status.code(), Some(1));
+}

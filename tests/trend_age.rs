@@ -169,9 +169,9 @@ fn a_gone_backup_last_found_damaged_gives_no_point() {
     let out = common::boltscope().args(["--index", ix, "check"]).arg(newest).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "check fails it");
     // A later status, which does not hash the trailer, records `not verified`: no judgement
-    // over check's.
+    // over check's. It tells check's failure the index remembers, exit 1, as every reader does.
     let out = common::boltscope().args(["--index", ix, "status"]).arg(newest).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::remove_file(newest).unwrap();
     let (code, out, err) = trend(&["--index", ix, "-w", "json"], &[]);
     assert_eq!(code, 0, "deleting a damaged backup fails nothing: {err}");

@@ -35,7 +35,8 @@ pub enum Command {
     /// Every record of the `key` bucket is held to etcd's invariants too, but not the keys'
     /// histories (a stale page that reads well: `check`'s history_inconsistent) nor, unless
     /// asked, the sha256 trailer: exit 0 is not `check`'s pass, and the index records `not
-    /// verified (...)` for an etcd file rather than `ok`.
+    /// verified (...)` for an etcd file rather than `ok`. A failure the index remembers for the
+    /// file (`check` or `scan` found problems) is told on stderr, with exit 1, the figures printed.
     ///
     /// Works on any bbolt file (REVISION 0 without a `key` bucket), on both byte orders and any
     /// page size. Several files are read in parallel and printed in argument order; with more

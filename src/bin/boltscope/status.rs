@@ -64,8 +64,9 @@ pub enum EtcdVersionArg {
 
 /// Outcome of one file.
 pub enum Outcome {
-    /// Read; the problems list may be non-empty.
-    Read { status: Status, problems: Vec<Problem>, total: u64 },
+    /// Read; the problems list may be non-empty. `remembered`: a failure the index keeps for
+    /// the file (`check` or `scan` found problems status's pass does not look for).
+    Read { status: Status, problems: Vec<Problem>, total: u64, remembered: Option<boltscope::index::Failure> },
     /// Could not be read at all.
     Failed(Error),
 }
@@ -74,7 +75,7 @@ impl Outcome {
     fn verdict(&self) -> Verdict {
         match self {
             Outcome::Failed(e) => Verdict::of_error(e),
-            Outcome::Read { total, .. } => Verdict::problems_if(*total > 0),
+            Outcome::Read { total, remembered, .. } => Verdict::problems_if(*total > 0 || remembered.is_some()),
         }
     }
 }
@@ -95,9 +96,12 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
     let tag = format!("status/{ver:?}/{}", args.check_hash);
     let res = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Status>(path, data, &tag);
+        // A failure the index remembers is told, as every reader tells it (review 41b: status
+        // alone exited 0 on a file `scan` had failed).
+        let remembered = ix.failure(path, data);
         // A hash asked for is computed: the index cannot see bit rot.
         if let Some(st) = hit.filter(|_| !args.check_hash) {
-            return Ok((st, Vec::new(), 0, None));
+            return Ok((st, Vec::new(), 0, None, remembered));
         }
         let (st, tr) = rayon::join(
             || DbView::new(data).and_then(|v| status::status(&v, ver)),
@@ -127,11 +131,11 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
             }
             (id, row)
         });
-        Ok((r.status, problems, total, store))
+        Ok((r.status, problems, total, store, remembered))
     });
     match res {
         Err(e) => Outcome::Failed(e),
-        Ok(((status, mut problems, mut total, mut store), torn)) => {
+        Ok(((status, mut problems, mut total, mut store, remembered), torn)) => {
             if torn {
                 // A torn read keeps no figures either, and its row says what happened.
                 if let Some((_, row)) = store.as_mut() {
@@ -150,7 +154,7 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
             if let Some((id, row)) = store {
                 ix.store(&id, &tag, (total == 0).then_some(&status), &row);
             }
-            Outcome::Read { status, problems, total }
+            Outcome::Read { status, problems, total, remembered }
         }
     }
 }
@@ -178,10 +182,11 @@ pub fn run(args: &StatusArgs, ix: &Ix) -> Verdict {
                     let _ = out.write_all(error_json(path, e).as_bytes());
                 }
             }
-            Outcome::Read { status, problems, total } => {
+            Outcome::Read { status, problems, total, remembered } => {
                 if *total > 0 {
                     print_problems(path, problems, *total);
                 }
+                crate::keyread::tell_remembered(path, remembered.clone());
                 // Figures only when nothing that could make them wrong was found (a bad meta page
                 // whose twin is read, a trailer mismatch, or freelist damage do not).
                 let trusted = problems.len() as u64 == *total && problems.iter().all(|p| !p.kind.affects_figures());
