@@ -102,6 +102,9 @@ pub enum ProblemKind {
     /// Revision holes in a store never compacted whose records up to the hole are all shaped as
     /// etcd 3.4's `etcdctl migrate` writes them (a warning: a migrated v2 store, or damage).
     RevisionHolesAsMigrated,
+    /// An etcd file without its `meta` bucket (its `key` bucket holds revisions) or without its
+    /// `key` bucket (its `meta` bucket holds the consistent index): a bucket lost from the root.
+    EtcdBucketMissing,
 }
 
 impl ProblemKind {
@@ -144,6 +147,7 @@ impl ProblemKind {
                 | ProblemKind::LeaseMissing
                 | ProblemKind::EtcdMetaMalformed
                 | ProblemKind::EtcdRecordUnreadable
+                | ProblemKind::EtcdBucketMissing
                 | ProblemKind::TooShortForBbolt
                 | ProblemKind::OutputFailed
                 | ProblemKind::TrailingBytes
@@ -174,7 +178,10 @@ impl ProblemKind {
     pub fn in_tree(self) -> bool {
         self.affects_figures()
             || self.in_records()
-            || matches!(self, ProblemKind::EtcdMetaMalformed | ProblemKind::EtcdRecordUnreadable)
+            || matches!(
+                self,
+                ProblemKind::EtcdMetaMalformed | ProblemKind::EtcdRecordUnreadable | ProblemKind::EtcdBucketMissing
+            )
     }
 
     /// The snake_case name used in JSON output.

@@ -271,6 +271,10 @@ fn du_of_tree(view: &DbView<'_>, opt: &Options) -> Du {
         let complete = whole(&s.problems, s.problem_total);
         let (mut problems, total) = (s.problems.clone(), s.problem_total + more.len() as u64);
         problems.extend(more);
+        // An etcd file that lost its `meta` (or `key`) bucket, as `check` says.
+        let lost = schema::bucket_missing(view);
+        let total = total + lost.is_some() as u64;
+        problems.extend(lost);
         let mut r = report(acc, by, None, in_use(&s), (problems, total), complete);
         if let Some(t) = &mut r.top {
             (t.most_revised, t.most_stored) = (Vec::new(), Vec::new());

@@ -159,6 +159,11 @@ pub fn inspect_within<F: Fold>(view: &DbView<'_>, opt: &Options, extra: &F, budg
             let free = free_pages.saturating_mul(ps).min(total);
             let last_rev = acc.last_rev.unwrap_or(0);
             let mut info = etcd.then(|| schema::read(view, last_rev));
+            // An etcd file that lost its `meta` (or `key`) bucket is read as bbolt, and is damaged.
+            if let Some(p) = (!etcd).then(|| schema::bucket_missing(view)).flatten() {
+                problem_total += 1;
+                problems.push(p);
+            }
             // Free pages are known only from a tree read whole: otherwise pages cut off by damage
             // would pass for free ones.
             let want_residue = want_residue && complete;

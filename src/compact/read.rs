@@ -104,7 +104,12 @@ pub(crate) fn survivors(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Resu
 pub(crate) fn judge_histories(view: &DbView<'_>) -> Result<Option<(u64, Compacted)>, CompactError> {
     let damaged = |p: crate::problem::Problem| CompactError::Damaged { problems: 1, first: p.to_string() };
     if !schema::is_etcd(view) {
-        return Ok(None);
+        // An etcd file that lost its `meta` (or `key`) bucket is damaged, as `check` says: a copy
+        // of it is no backup etcd restores (salvage carries it and says so).
+        return match schema::bucket_missing(view) {
+            Some(p) => Err(damaged(p)),
+            None => Ok(None),
+        };
     }
     let Some(kb) = cursor::top_bucket(view, KEY_BUCKET).map_err(damaged)? else { return Ok(None) };
     let keep = compaction::keep(view, kb, u64::MAX).map_err(damaged)?;

@@ -4,7 +4,7 @@
 
 use super::meta_keys::{CONSISTENT_INDEX, FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV, STORAGE_VERSION, TERM};
 use super::schema::{get, text, EtcdInfo};
-use super::{revision, LEASE_BUCKET, META_BUCKET};
+use super::{revision, KEY_BUCKET, LEASE_BUCKET, META_BUCKET};
 use crate::bbolt::cursor;
 use crate::bbolt::view::DbView;
 use crate::problem::{Problem, ProblemKind};
@@ -24,6 +24,33 @@ pub fn compactions_unreadable(view: &DbView<'_>) -> Option<Problem> {
         Ok(Some(e)) if !e.is_bucket() && e.value.len() < revision::REV_LEN => Some(short_revision(view, k, e.value)),
         Ok(_) => None,
     })
+}
+
+/// The problem of an etcd file that has lost one of the two buckets every etcd file has: a `key`
+/// bucket whose last entry is a revision key with no `meta` bucket (the compactions and the
+/// consistent index gone: a server restored from it would serve compacted revisions as readable),
+/// or a `meta` bucket holding `consistent_index` with no `key` bucket (every key gone). `None`
+/// for an etcd file, and for a bbolt file that merely has a bucket of either name.
+pub fn bucket_missing(view: &DbView<'_>) -> Option<Problem> {
+    let key = cursor::top_bucket(view, KEY_BUCKET).ok().flatten();
+    let meta = cursor::top_bucket(view, META_BUCKET).ok().flatten();
+    let (missing, why) = match (key, meta) {
+        (Some(kb), None) => {
+            let newest = cursor::last(view, kb).ok().flatten()?;
+            revision::parse(newest.key)?;
+            (
+                META_BUCKET,
+                "its `key` bucket holds etcd's revisions, but the compactions and the consistent index are gone",
+            )
+        }
+        (None, Some(mb)) => {
+            cursor::get(view, mb, CONSISTENT_INDEX).ok().flatten()?;
+            (KEY_BUCKET, "its `meta` bucket holds etcd's consistent_index, but every key is gone")
+        }
+        _ => return None,
+    };
+    let msg = format!("an etcd file without its `{}` bucket: {why} (a bucket lost from the root)", text(missing));
+    Some(Problem::new(ProblemKind::EtcdBucketMissing, msg).page(view.meta().root))
 }
 
 /// The problem of `meta/key`, whose value `v` is too short for a revision.

@@ -12,7 +12,7 @@ use crate::bbolt::page::LeafElem;
 use crate::bbolt::view::DbView;
 use crate::problem::{Problem, ProblemKind};
 
-pub use super::meta_problems::{compactions_unreadable, problems};
+pub use super::meta_problems::{bucket_missing, compactions_unreadable, problems};
 
 /// What etcd keeps besides the MVCC store.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]

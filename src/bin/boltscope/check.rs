@@ -128,7 +128,8 @@ fn table(path: &str, r: &CheckReport, torn: bool) -> String {
         _ => {
             // Checked as a bbolt file: say so, so a snapshot that lost its etcd buckets is not
             // taken for a sound one.
-            let _ = writeln!(o, "  etcd      not an etcd file (no `key` and `meta` buckets): checked as bbolt only");
+            let _ =
+                writeln!(o, "  etcd      not an etcd file (not both `key` and `meta` buckets): checked as bbolt only");
         }
     }
     if let Some(h) = &r.hash {

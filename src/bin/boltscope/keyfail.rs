@@ -108,5 +108,6 @@ fn whole_story(path: &Path) -> Option<(Vec<Problem>, u64)> {
 /// file of another kind.
 pub fn not_etcd(view: &DbView<'_>) -> Failure {
     let damaged = boltscope::bbolt::structure::tree_problems_except(view, b"");
-    damaged.into_iter().next().map_or(Failure::NotEtcd, Failure::Damaged)
+    let lost = || boltscope::etcd::schema::bucket_missing(view);
+    damaged.into_iter().next().or_else(lost).map_or(Failure::NotEtcd, Failure::Damaged)
 }

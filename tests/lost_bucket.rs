@@ -1,0 +1,76 @@
+//! An etcd file whose root lost its `meta` bucket (one element count byte): the `key` bucket still
+//! holds etcd's revisions, but the compactions and the consistent index are gone, so a server
+//! restored from it would serve compacted revisions as readable. Before review 41b `check` called
+//! it a bbolt file and passed it, `inspect` said ok, `du` exited 0, `compact` copied it and
+//! `salvage` called its copy lossless, while the key readers refused it as "not an etcd file".
+//! Every command now calls it damaged, with the same problem.
+
+mod common;
+
+use common::{u16_at, u32_at, u64_at};
+
+const PS: usize = 4096;
+
+/// `k8s-0.005.member.db` with its root leaf's last element (the `meta` bucket) left out.
+fn without_meta(tmp: &tempfile::TempDir) -> String {
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let meta = |p: usize| u64_at(&d, p * PS + 64);
+    let active = if meta(1) > meta(0) { 1 } else { 0 };
+    let root = u64_at(&d, active * PS + 32) as usize;
+    let count = u16_at(&d, root * PS + 10);
+    let e = root * PS + 16 + 16 * (count - 1);
+    let (pos, ks) = (u32_at(&d, e + 4), u32_at(&d, e + 8));
+    assert_eq!(&d[e + pos..e + pos + ks], b"meta", "the root's last bucket is `meta`");
+    d[root * PS + 10..root * PS + 12].copy_from_slice(&((count - 1) as u16).to_le_bytes());
+    let p = tmp.path().join("no-meta.db");
+    std::fs::write(&p, &d).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let o = common::run_indexed(None, args);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    (o.status.code(), text)
+}
+
+#[test]
+fn an_etcd_file_without_its_meta_bucket_is_damaged_to_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = without_meta(&tmp);
+    let out = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let (copy, salvaged) = (out("copy.db"), out("salvaged.db"));
+    for args in [
+        vec!["check", &f],
+        vec!["inspect", &f],
+        vec!["du", &f],
+        vec!["get", &f, "/", "--prefix", "--keys-only"],
+        vec!["dump", &f],
+        vec!["hashkv", &f],
+        vec!["compact", &f, "--output", &copy],
+    ] {
+        let (code, text) = run(&args);
+        assert_eq!(code, Some(1), "{args:?}: {text}");
+        assert!(text.contains("etcd_bucket_missing") && text.contains("without its `meta` bucket"), "{args:?}: {text}");
+    }
+    assert!(!std::path::Path::new(&copy).exists(), "compact refuses it");
+    let (code, text) = run(&["inspect", &f, "-w", "json"]);
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(v["ok"], false, "{text}");
+    // Salvage writes what it can and does not call the copy lossless.
+    let (code, text) = run(&["salvage", &f, "--output", &salvaged, "-w", "json"]);
+    assert_eq!(code, Some(1), "{text}");
+    let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(v["lossless"], false, "{text}");
+}
+
+#[test]
+fn bbolt_files_and_intact_etcd_files_are_not_told_a_bucket_is_missing() {
+    for name in ["k8s-0.005.member.db", "k8s-0.005.snap.db", "bolt-16k-hashmap.db.gz", "bolt-4k-nosync.db.gz"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = common::path(name, &tmp);
+        let (code, text) = run(&["check", p.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{name}: {text}");
+        assert!(!text.contains("etcd_bucket_missing"), "{name}: {text}");
+    }
+}
