@@ -261,6 +261,11 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
     fn leaf(&self, page: Page<'a>, b: Bounds<'a>, level: u32, ctx: &Ctx<'a>, acc: &mut F::Acc) {
         let n = usize::from(page.count);
         if n == 0 {
+            // Under a branch (a lower bound: the key of the element naming it), an empty leaf is
+            // damage: bbolt removes a leaf that empties, and the keys its branch names are lost.
+            if b.lower.is_some() {
+                self.report(empty_leaf(&page), ctx);
+            }
             return;
         }
         // Pass 1: element headers and bounds only; no key or value byte is touched yet.
@@ -381,4 +386,12 @@ pub fn hex(k: &[u8]) -> String {
         s.push_str("...");
     }
     s
+}
+
+/// The problem of a leaf under a branch with no elements: bbolt removes a leaf that empties from
+/// its parent, so the keys its branch element names are lost. Every reader that lists a tree's
+/// leaves reports it in these words.
+pub fn empty_leaf(p: &Page<'_>) -> Problem {
+    let msg = format!("leaf page {} under a branch has no elements (bbolt removes a leaf that empties)", p.id);
+    Problem::new(ProblemKind::BranchKeyMismatch, msg).page(p.id).offset(p.offset)
 }

@@ -123,6 +123,9 @@ pub fn leaves<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Leaves<'a>, P
         if matches!(read.first(), Some(Ok((LEAF, _, _)))) {
             for (r, l) in read.into_iter().zip(level.iter_mut()) {
                 match r.map_err(|p| *p)? {
+                    (LEAF, 0, _) if l.parent != u32::MAX => {
+                        return Err(crate::bbolt::walker::empty_leaf(&view.page(l.id)?))
+                    }
                     (LEAF, count, overflow) => {
                         claim(view, &mut seen, l.id, overflow)?;
                         l.count = count;
