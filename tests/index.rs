@@ -279,6 +279,43 @@ fn a_damaged_index_never_costs_more_than_one_warning() {
 }
 
 #[test]
+fn a_damaged_table_met_looking_up_a_failure_costs_one_warning() {
+    // The `results` table's stored key type damaged (`&[u8]` -> `&[u8\`): reading a failure mark
+    // fails, then the write finds the index damaged and sets it aside. status and get said both
+    // (CI, a67d914's successor: "index not read", then "was damaged; moved it"); one is said now.
+    let tmp = tempfile::tempdir().unwrap();
+    let f = copy(&tmp, "k8s-0.005.snap.db");
+    let good = tmp.path().join("good.redb");
+    assert!(run(&good, &["status"], &[&f]).status.success());
+    let base = std::fs::read(&good).unwrap();
+    let types = b"\x01&[u8]\x01&[u8]";
+    let at = base.windows(types.len()).position(|w| w == types).expect("the results table's types") + 5;
+    assert_eq!(base[at], b']');
+    let want = common::answer("k8s-0.005.snap.db", "status.simple").unwrap();
+    for args in [&["status"][..], &["get", "--keys-only", "--prefix", "/registry/pods/"]] {
+        let mut d = base.clone();
+        d[at] = b'\\';
+        let bad = tmp.path().join("bad.redb");
+        std::fs::write(&bad, &d).unwrap();
+        let mut argv = args.to_vec();
+        let fs = f.to_str().unwrap();
+        argv.insert(1, fs);
+        let out = common::boltscope().arg("--index").arg(&bad).args(&argv).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one warning: {err}");
+        if args[0] == "status" {
+            assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+        }
+        for e in std::fs::read_dir(tmp.path()).unwrap().flatten() {
+            if e.file_name().to_string_lossy().starts_with("bad.redb") {
+                std::fs::remove_file(e.path()).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
 fn what_is_not_an_index_is_never_replaced_nor_waited_on() {
     // `--index` given a snapshot, a text file or a FIFO by mistake: one warning, the answer, and
     // the file as it was (a damaged index is moved aside; these are not indexes). An empty file

@@ -4,7 +4,8 @@
 
 use super::meta_keys::{CONSISTENT_INDEX, FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV, STORAGE_VERSION, TERM};
 use super::schema::{get, text, EtcdInfo};
-use super::{revision, KEY_BUCKET, LEASE_BUCKET, META_BUCKET};
+use super::{revision, ALARM_BUCKET, AUTH_BUCKET, CLUSTER_BUCKET, KEY_BUCKET, LEASE_BUCKET, MEMBERS_BUCKET};
+use super::{MEMBERS_REMOVED_BUCKET, META_BUCKET};
 use crate::bbolt::cursor;
 use crate::bbolt::view::DbView;
 use crate::problem::{Problem, ProblemKind};
@@ -27,24 +28,38 @@ pub fn compactions_unreadable(view: &DbView<'_>) -> Option<Problem> {
 }
 
 /// The problem of an etcd file that has lost one of the two buckets every etcd file has: a `key`
-/// bucket whose last entry is a revision key with no `meta` bucket (the compactions and the
-/// consistent index gone: a server restored from it would serve compacted revisions as readable),
-/// or a `meta` bucket holding `consistent_index` with no `key` bucket (every key gone). `None`
-/// for an etcd file, and for a bbolt file that merely has a bucket of either name.
+/// bucket without `meta` (the compactions and the consistent index gone: a server restored from
+/// it would serve compacted revisions as readable), or `meta` without `key` (every key gone).
+/// Told only on evidence no other program's file gives (review 41c: a bucket named `key` whose
+/// keys read as revisions, or `meta` holding `consistent_index`, is a shape any program may
+/// write): at least two more of etcd's own buckets (`cluster`, `members`, `lease`, ...), and the
+/// remaining bucket's content as etcd writes it (the `key` bucket's last entry an
+/// `mvccpb.KeyValue` keeping etcd's invariants; `meta`'s `consistent_index` 8 bytes). `None` for an
+/// etcd file, and for any other bbolt file.
 pub fn bucket_missing(view: &DbView<'_>) -> Option<Problem> {
     let key = cursor::top_bucket(view, KEY_BUCKET).ok().flatten();
     let meta = cursor::top_bucket(view, META_BUCKET).ok().flatten();
+    let others = [CLUSTER_BUCKET, MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET, LEASE_BUCKET, ALARM_BUCKET, AUTH_BUCKET]
+        .iter()
+        .filter(|n| matches!(cursor::top_bucket(view, n), Ok(Some(_))))
+        .count();
+    if others < 2 {
+        return None;
+    }
     let (missing, why) = match (key, meta) {
         (Some(kb), None) => {
             let newest = cursor::last(view, kb).ok().flatten()?;
-            revision::parse(newest.key)?;
+            let (_, _, issue) = super::mvcc::Rec::check_kv(newest.key, newest.value).ok()??;
+            if issue.is_some() {
+                return None;
+            }
             (
                 META_BUCKET,
-                "its `key` bucket holds etcd's revisions, but the compactions and the consistent index are gone",
+                "its `key` bucket holds etcd's records, but the compactions and the consistent index are gone",
             )
         }
         (None, Some(mb)) => {
-            cursor::get(view, mb, CONSISTENT_INDEX).ok().flatten()?;
+            cursor::get(view, mb, CONSISTENT_INDEX).ok().flatten().filter(|e| e.value.len() == 8)?;
             (KEY_BUCKET, "its `meta` bucket holds etcd's consistent_index, but every key is gone")
         }
         _ => return None,

@@ -57,6 +57,13 @@ impl Index {
         tx.commit().map_err(e)
     }
 
+    /// Whether a read's failure came from damage: the index is opened for writing (redb's
+    /// integrity check runs then, as for a write), which marks it [`Index::damaged`] when it is.
+    pub fn found_damaged(&self) -> bool {
+        drop(self.writer());
+        self.damaged()
+    }
+
     /// The read-write database, upgrading from read-only if needed (the reader is closed first:
     /// a process cannot hold both).
     pub(super) fn writer(&self) -> Result<std::sync::MutexGuard<'_, Handle>, String> {

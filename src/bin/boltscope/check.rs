@@ -127,9 +127,10 @@ fn table(path: &str, r: &CheckReport, torn: bool) -> String {
         }
         _ => {
             // Checked as a bbolt file: say so, so a snapshot that lost its etcd buckets is not
-            // taken for a sound one.
-            let _ =
-                writeln!(o, "  etcd      not an etcd file (not both `key` and `meta` buckets): checked as bbolt only");
+            // taken for a sound one (one that shows it lost one is told as an error).
+            let lost = r.problems.iter().any(|p| p.kind == boltscope::problem::ProblemKind::EtcdBucketMissing);
+            let what = if lost { "an etcd file that lost a bucket (below)" } else { "not an etcd file" };
+            let _ = writeln!(o, "  etcd      {what} (not both `key` and `meta` buckets): checked as bbolt only");
         }
     }
     if let Some(h) = &r.hash {

@@ -87,16 +87,7 @@ impl Ix {
     pub fn write(&self, f: impl Fn(&Index) -> Result<(), String>) {
         let Some(ix) = self.writable() else { return };
         let Err(e) = f(ix) else { return };
-        if self.fresh.get().is_none() && ix.damaged() {
-            let err = cache::OpenError { kind: cache::OpenErrorKind::Damaged, message: e.clone() };
-            let path = ix.path().to_path_buf();
-            // Once, whichever thread gets here first; the old index is closed first, so that no
-            // other thread opens its path again while the file is moved and a new one made.
-            self.fresh.get_or_init(|| {
-                ix.retire();
-                set_aside(&path, &err, self.inode)
-            });
-        }
+        self.set_aside_if_damaged(ix, &e);
         match self.fresh.get() {
             // Written where it now goes (also when another thread replaced the index meanwhile).
             Some(Some(fresh)) if !std::ptr::eq(fresh, ix) => {
@@ -109,6 +100,21 @@ impl Ix {
             // Said once, when the index was first found held.
             _ if e == cache::BUSY_GIVEN_UP => {}
             _ => self.not_updated(&e),
+        }
+    }
+
+    /// Moves the index aside and starts a new one when `e`, an error from `ix`, came from damage
+    /// (one warning, by [`set_aside`]).
+    fn set_aside_if_damaged(&self, ix: &Index, e: &str) {
+        if self.fresh.get().is_none() && ix.damaged() {
+            let err = cache::OpenError { kind: cache::OpenErrorKind::Damaged, message: e.to_string() };
+            let path = ix.path().to_path_buf();
+            // Once, whichever thread gets here first; the old index is closed first, so that no
+            // other thread opens its path again while the file is moved and a new one made.
+            self.fresh.get_or_init(|| {
+                ix.retire();
+                set_aside(&path, &err, self.inode)
+            });
         }
     }
 
@@ -165,11 +171,24 @@ impl Ix {
         if refresh {
             return None;
         }
-        ix.failure(&id)
-            .inspect_err(|e| {
-                errln!("boltscope: warning: index not read ({e}): a failure recorded for this file was not looked up")
-            })
-            .ok()?
+        match ix.failure(&id) {
+            Ok(f) => f,
+            Err(e) => {
+                // A damaged index is set aside with the one warning that says so (its marks go
+                // with it; the read-only open skips redb's integrity check, so it is run now);
+                // any other failure is said once per run, as a write's is.
+                if self.fresh.get().is_none() && ix.found_damaged() {
+                    self.set_aside_if_damaged(ix, &e);
+                }
+                if self.fresh.get().is_none() && !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    errln!(
+                        "boltscope: warning: index not read ({e}): a failure recorded for this file was not looked \
+                         up (later failures of this run are not said again)"
+                    );
+                }
+                None
+            }
+        }
     }
 
     fn put<T: serde::Serialize>(
