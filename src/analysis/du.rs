@@ -271,10 +271,6 @@ fn du_of_tree(view: &DbView<'_>, opt: &Options) -> Du {
         let complete = whole(&s.problems, s.problem_total);
         let (mut problems, total) = (s.problems.clone(), s.problem_total + more.len() as u64);
         problems.extend(more);
-        // An etcd file that lost its `meta` (or `key`) bucket, as `check` says.
-        let lost = schema::bucket_missing(view);
-        let total = total + lost.is_some() as u64;
-        problems.extend(lost);
         let mut r = report(acc, by, None, in_use(&s), (problems, total), complete);
         if let Some(t) = &mut r.top {
             (t.most_revised, t.most_stored) = (Vec::new(), Vec::new());
@@ -335,12 +331,11 @@ fn du_of_tree(view: &DbView<'_>, opt: &Options) -> Du {
 
 /// The structure walk with `fold`, the sha256 trailer verified beside it when asked; the file's
 /// own problems besides the tree's (a trailer that does not match, bytes past the high-water
-/// mark), which leave the figures standing.
+/// mark, an etcd file that lost its `meta` or `key` bucket), which leave the figures standing.
 fn walk_checked<F: Fold>(view: &DbView<'_>, fold: &F, verify: bool) -> (F::Acc, Structure, Vec<crate::Problem>) {
     let ((acc, s), check) = rayon::join(|| walk(view, fold), || if verify { trailer::verify(view.data) } else { None });
-    let mut more: Vec<crate::Problem> = check.and_then(|t| trailer::mismatch(view, &t)).into_iter().collect();
-    more.extend(trailer::tail_problem(view));
-    (acc, s, more)
+    let mismatch = check.and_then(|t| trailer::mismatch(view, &t));
+    (acc, s, mismatch.into_iter().chain(trailer::tail_problem(view)).chain(schema::bucket_missing(view)).collect())
 }
 
 /// Whether the tree was read whole: no problem that can make figures wrong (as `inspect`
