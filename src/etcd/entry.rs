@@ -65,9 +65,9 @@ pub fn empty_value(rev: &Revision) -> (ProblemKind, String) {
 }
 
 /// Decodes one `key` bucket element (at file offset `at` when known): `Ok(None)` for the
-/// empty-valued marker ([`is_marker`]). A record that breaks etcd's invariants between its revision key and its
-/// fields (a put whose mod revision is not its key's, a tombstone with data: what `check` calls
-/// damage) is a problem too, so no reader answers from it.
+/// empty-valued marker ([`is_marker`]). A record that breaks etcd's invariants between its
+/// revision key and its fields (a put whose mod revision is not its key's, a tombstone with data:
+/// what `check` calls damage) is a problem too, so no reader answers from it.
 pub fn decode<'a>(
     page: PageId,
     ord: u64,
