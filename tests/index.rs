@@ -282,7 +282,7 @@ fn a_damaged_index_never_costs_more_than_one_warning() {
 fn a_damaged_table_met_looking_up_a_failure_costs_one_warning() {
     // The `results` table's stored key type damaged (`&[u8]` -> `&[u8\`): reading a failure mark
     // fails, then the write finds the index damaged and sets it aside. status and get said both
-    // (CI, a67d914's successor: "index not read", then "was damaged; moved it"); one is said now.
+    // (CI on d4d294d: "index not read", then "was damaged; moved it"); one is said now.
     let tmp = tempfile::tempdir().unwrap();
     let f = copy(&tmp, "k8s-0.005.snap.db");
     let good = tmp.path().join("good.redb");

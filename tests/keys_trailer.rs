@@ -18,6 +18,16 @@ fn readers(f: &str) -> [Vec<&str>; 4] {
     [vec!["get", f, "", "--from-key"], vec!["log", f, "-w", "json"], vec!["dump", f], vec!["hashkv", f]]
 }
 
+/// A fixture snapshot's bytes, and the same with the last bit of its sha256 trailer flipped (the
+/// tree intact: only a hash of the file tells them apart).
+fn trailer_flipped(name: &str) -> (Vec<u8>, Vec<u8>) {
+    let good = common::bytes(name);
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x01;
+    (good, bad)
+}
+
 /// Runs every key reader on `f` (with `extra` flags) and checks its exit code and whether stderr
 /// has `told`; returns the answers.
 fn answers(index: Option<&Path>, f: &str, extra: &[&str], want: i32, told: &str) -> Vec<Vec<u8>> {
@@ -39,10 +49,7 @@ fn answers(index: Option<&Path>, f: &str, extra: &[&str], want: i32, told: &str)
 fn a_trailer_that_does_not_match_fails_the_answer_when_hashed_or_when_check_found_it() {
     let tmp = tempfile::tempdir().unwrap();
     let ix = tmp.path().join("index.redb");
-    let good = common::bytes("k8s-0.005.snap.db");
-    let mut bad = good.clone();
-    let last = bad.len() - 1;
-    bad[last] ^= 0x01;
+    let (good, bad) = trailer_flipped("k8s-0.005.snap.db");
     let (g, b) = (tmp.path().join("good.snap.db"), tmp.path().join("bad.snap.db"));
     std::fs::write(&g, &good).unwrap();
     std::fs::write(&b, &bad).unwrap();
@@ -114,10 +121,7 @@ fn status_tells_a_failure_the_index_remembers_as_the_key_readers_do() {
     // still printed; a sound file and --refresh answer as before.
     let tmp = tempfile::tempdir().unwrap();
     let ix = tmp.path().join("index.redb");
-    let good = common::bytes("tiny-1.snap.db");
-    let mut bad = good.clone();
-    let last = bad.len() - 1;
-    bad[last] ^= 0x01;
+    let (good, bad) = trailer_flipped("tiny-1.snap.db");
     let dir = tmp.path().join("backups");
     std::fs::create_dir(&dir).unwrap();
     let (g, b) = (dir.join("good.snap.db"), dir.join("bad.snap.db"));

@@ -12,10 +12,9 @@
 //!
 //! On the way, every record of the keys selected (above R too: a record lost below R may show only
 //! in the records after it) is held to etcd's rules for a history ([`super::history`]), as `check`
-//! holds them: a reader of the survivors (`dump`,
-//! `hashkv`, `compact --revision`) learns for free whether the bucket holds a history etcd cannot
-//! have written (a stale leaf in the tree), which every page and record reading well does not
-//! tell.
+//! holds them: a reader of the survivors (`dump`, `hashkv`, `compact --revision`) learns for free
+//! whether the bucket holds a history etcd cannot have written (a stale leaf in the tree), which
+//! every page and record reading well does not tell.
 
 use super::compaction_pass::{push_chunk, reduce, At, Gathered};
 use super::continuity::Continuity;

@@ -75,18 +75,13 @@ impl Gathered {
         let (rev, range) = at;
         let (key, value) = e;
         let (pass, passes) = pass;
+        // The --bump-revision marker holds no record, but its revision counts in the continuity,
+        // as `check` counts it.
         if let Some(r) = revision::parse(key).filter(|r| super::entry::is_marker(r, value)) {
-            // The --bump-revision marker: no record (never dropped, as one not understood), but
-            // its revision counts in the continuity, as `check` counts it.
             self.follow((r.main, r.sub), false, (page, offset), pass)?;
-            if pass == 0 {
-                self.keep_always(ord);
-                self.always_at_or_below |= r.main <= rev;
-            }
-            return Ok(());
         }
-        // A record that breaks etcd's invariants is not understood either, nor an empty value that
-        // is no marker (decoded as an empty record, it would be filed as the empty key's).
+        // A record that breaks etcd's invariants is not understood either, nor an empty value (the
+        // marker, or damage: decoded as an empty record, it would be filed as the empty key's).
         let parsed = revision::parse(key)
             .zip(proto::kv(value))
             .filter(|(r, kv)| !value.is_empty() && Rec::invariant(r, kv).is_none());
