@@ -10,7 +10,8 @@ mod keys_common;
 
 use std::path::PathBuf;
 
-const FIXTURES: [&str; 6] = ["tiny-1", "k8s-0.005", "churn-0.005", "cluster-0.1", "compacting-1", "emptied-1"];
+const FIXTURES: [&str; 8] =
+    ["tiny-1", "k8s-0.005", "churn-0.005", "cluster-0.1", "compacting-1", "emptied-1", "bump-1", "bump-2"];
 
 /// A fixture's snapshot as a plain file. `compacting-1` (a snapshot taken while etcd was still
 /// compacting, `fixtures/make-compacting.sh`) lives in its own folder: it has none of the bbolt
@@ -21,6 +22,12 @@ fn snapshot(fx: &str, tmp: &tempfile::TempDir) -> PathBuf {
         // Every key deleted at some revisions after a compaction (`fixtures/make-emptied.sh`):
         // HashKV there hashes what the compaction kept.
         "emptied-1" => common::dir().join("emptied/emptied-1.snap.db"),
+        // Restored by etcdutl 3.5.16 with --bump-revision --mark-compacted (a record with an empty
+        // value at the bumped revision, the compaction scheduled there), and a snapshot of etcd
+        // 3.5.16 serving it after writes and a compaction above that record
+        // (`fixtures/make-bump.sh`): its answers are etcd 3.5.16's.
+        "bump-1" => common::dir().join("bump/bump-1.member.db"),
+        "bump-2" => common::dir().join("bump/bump-2.snap.db"),
         _ => common::path(&format!("{fx}.snap.db"), tmp),
     }
 }
@@ -45,7 +52,11 @@ fn get_answers_byte_for_byte_cold_and_warm() {
         let keys = index.key_revisions(&id, &range).expect("readable").expect("a key index for the file");
         assert!(!keys.is_empty(), "{fx}: keys indexed");
     }
-    assert_eq!(total, 2 * (737 + 176 + 166), "every recorded get case (166: emptied-1)");
+    assert_eq!(
+        total,
+        2 * (737 + 176 + 166 + 153 + 179),
+        "every recorded get case (166: emptied-1; 153, 179: bump-1, bump-2)"
+    );
 }
 
 #[test]

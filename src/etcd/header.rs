@@ -38,6 +38,17 @@ pub struct Header {
     pub raft_term: u64,
 }
 
+/// The raft term a server holding the file reports: the file's `meta/term`, but 2 for term 1. A
+/// member `etcdutl snapshot restore` wrote (term 1, never served) elects itself leader at term 2
+/// before it answers anything (etcd 3.5.16 serving one did: `fixtures/make-bump.sh`); no answer
+/// ever carries term 1. 0 when the file has no term.
+fn served_term(term: Option<u64>) -> u64 {
+    match term {
+        Some(1) => 2,
+        t => t.unwrap_or(0),
+    }
+}
+
 /// What reads of the file are measured against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Store {
@@ -103,7 +114,7 @@ impl Store {
             cluster_id: cluster_id(&ids),
             member_id: ids.first().copied().unwrap_or(0),
             revision: i64::try_from(head).unwrap_or(i64::MAX),
-            raft_term: info.term.unwrap_or(0),
+            raft_term: served_term(info.term),
         };
         let finished = info.finished_compact_revision.filter(|&f| f > 0);
         Ok(Store { header, head, compacted, finished, members: ids.len(), members_removed: info.members_removed.len() })

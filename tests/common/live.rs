@@ -159,12 +159,17 @@ impl Etcd {
 
     /// Starts etcd on `data` with extra flags (`--quota-backend-bytes N`).
     pub fn start_with(what: &str, data: &Path, extra: &[&str]) -> Etcd {
+        Self::start_program(&which("etcd"), what, data, extra)
+    }
+
+    /// Starts the etcd binary `etcd` (another version than PATH's) on `data`.
+    pub fn start_program(etcd: &Path, what: &str, data: &Path, extra: &[&str]) -> Etcd {
         let (cp, pp) = free_ports();
         let client = format!("http://127.0.0.1:{cp}");
         let peer = format!("http://127.0.0.1:{pp}");
         let log = data.with_extension("etcd.log");
         let logf = std::fs::File::create(&log).unwrap();
-        let mut c = Command::new(which("etcd"));
+        let mut c = Command::new(etcd);
         c.args(["--name", "n1", "--data-dir"]).arg(data).args([
             "--listen-client-urls",
             &client,
