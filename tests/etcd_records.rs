@@ -149,3 +149,29 @@ fn the_committed_answers_are_what_etcd_says_now() {
         assert_eq!(now, std::fs::read(committed.join(&name)).unwrap(), "{name:?} differs from the committed one");
     }
 }
+
+#[test]
+fn a_key_record_grown_by_two_zero_bytes_is_no_record() {
+    // Review 42a: the value size of a `key` bucket element raised by 2 reads two zero bytes past
+    // the record ("field 0, varint 0"). check passed it, compact and salvage wrote "verified"
+    // copies, and etcd 3.5.1 restored from them stopped at start ("failed to unmarshal
+    // mvccpb.KeyValue ... illegal tag 0"). Raised by 1 it was refused already.
+    let d = common::bytes("k8s-0.005.member.db");
+    let (_, leaf) = common::damage::key_leaves(&d)[0];
+    let tmp = tempfile::tempdir().unwrap();
+    for grow in [1u32, 2, 8] {
+        let mut e = d.clone();
+        let o = leaf * 4096 + 16 + 12; // element 0's value size
+        let size = u32::from_le_bytes(e[o..o + 4].try_into().unwrap());
+        e[o..o + 4].copy_from_slice(&(size + grow).to_le_bytes());
+        let src = tmp.path().join(format!("grown-{grow}.db"));
+        std::fs::write(&src, &e).unwrap();
+        let out = common::boltscope().args(["--no-index", "check", "-w", "json"]).arg(&src).output().unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(1), "+{grow}: {v}");
+        assert!(v["problems"].as_array().unwrap().iter().any(|p| p["kind"] == "invalid_key_value"), "+{grow}: {v}");
+        let dst = tmp.path().join(format!("grown-{grow}.out"));
+        assert_eq!(common::compact(&[], &src, &dst).status.code(), Some(1), "+{grow}");
+        assert!(!dst.exists());
+    }
+}

@@ -84,6 +84,14 @@ fn skip_len(b: &[u8], pos: &mut usize) -> Result<(), Refused> {
     Ok(())
 }
 
+/// A length-delimited payload, skipped.
+fn payload<'a>(b: &'a [u8], pos: &mut usize) -> Result<&'a [u8], Refused> {
+    let mut start = *pos;
+    skip_len(b, pos)?;
+    varint(b, &mut start)?;
+    Ok(&b[start..*pos])
+}
+
 fn skip_fixed(b: &[u8], pos: &mut usize, n: usize) -> Result<(), Refused> {
     let start = *pos;
     *pos = pos.checked_add(n).filter(|&e| e <= b.len()).ok_or_else(|| refused(start, "a fixed field is cut short"))?;
@@ -116,8 +124,29 @@ fn skip_unknown(b: &[u8], pos: &mut usize, wt: u64, tag_at: usize) -> Result<(),
     }
 }
 
+/// `mvccpb.KeyValue`: key, create_revision, mod_revision, version, value, lease.
+pub const KEY_VALUE: &Schema =
+    &[(1, Kind::Bytes), (2, Kind::Varint), (3, Kind::Varint), (4, Kind::Varint), (5, Kind::Bytes), (6, Kind::Varint)];
+
+/// A field of a message [`walk`] visits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen<'a> {
+    /// A known varint field's value.
+    Varint(u64),
+    /// A known length-delimited field's bytes (an embedded message's too).
+    Bytes(&'a [u8]),
+    /// A field the schema does not know (skipped as gogo skips it).
+    Unknown,
+}
+
 /// Whether gogo's `Unmarshal` of `schema` accepts `b`.
 pub fn accepts(b: &[u8], schema: &Schema) -> Result<(), Refused> {
+    walk(b, schema, &mut |_, _| {})
+}
+
+/// [`accepts`], telling `seen` every field on the way, in order: `(field number, what it holds)`.
+/// Once it is refused, the fields seen so far are no message etcd reads.
+pub fn walk<'a>(b: &'a [u8], schema: &Schema, seen: &mut dyn FnMut(i32, Seen<'a>)) -> Result<(), Refused> {
     let mut pos = 0;
     while pos < b.len() {
         let tag_at = pos;
@@ -130,17 +159,17 @@ pub fn accepts(b: &[u8], schema: &Schema) -> Result<(), Refused> {
             return Err(refused(tag_at, format!("illegal tag {field}")));
         }
         match schema.iter().find(|(n, _)| *n == field).map(|(_, k)| *k) {
-            None => skip_unknown(b, &mut pos, wt, tag_at)?,
-            Some(Kind::Varint) if wt == 0 => {
-                varint(b, &mut pos)?;
+            None => {
+                skip_unknown(b, &mut pos, wt, tag_at)?;
+                seen(field, Seen::Unknown);
             }
-            Some(Kind::Bytes) if wt == 2 => skip_len(b, &mut pos)?,
+            Some(Kind::Varint) if wt == 0 => seen(field, Seen::Varint(varint(b, &mut pos)?)),
+            Some(Kind::Bytes) if wt == 2 => seen(field, Seen::Bytes(payload(b, &mut pos)?)),
             Some(Kind::Message(inner)) if wt == 2 => {
-                let start = pos;
-                skip_len(b, &mut pos)?;
-                let mut p = start;
-                let _ = varint(b, &mut p)?;
-                accepts(&b[p..pos], inner).map_err(|r| refused(p + r.at, format!("field {field}: {}", r.why)))?;
+                let m = payload(b, &mut pos)?;
+                let at = pos - m.len();
+                accepts(m, inner).map_err(|r| refused(at + r.at, format!("field {field}: {}", r.why)))?;
+                seen(field, Seen::Bytes(m));
             }
             Some(_) => return Err(refused(tag_at, format!("wrong wire type {wt} for field {field}"))),
         }

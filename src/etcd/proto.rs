@@ -137,24 +137,29 @@ fn fast_kv(b: &[u8]) -> Option<Kv<'_>> {
     Some(kv)
 }
 
+/// Any other record, by gogo's rules (what etcd's generated `KeyValue.Unmarshal` accepts: field
+/// 0, a known field of another wire type, a group not closed are refused; unknown fields are
+/// skipped): a value etcd cannot read at startup is no record (review 42a: trailing zero bytes,
+/// "field 0", stopped etcd 3.5.1 and were read as a record).
 fn slow_kv(value: &[u8]) -> Option<Kv<'_>> {
+    use super::gogo::{walk, Seen, KEY_VALUE};
     let mut kv = Kv::default();
-    for f in fields(value) {
-        let (n, f) = f.ok()?;
+    walk(value, KEY_VALUE, &mut |n, f| {
         kv.more_than_key |= n != 1;
         match (n, f) {
-            (1, Field::Bytes(k)) => kv.key = k,
-            (2, Field::Varint(v)) => kv.create_revision = v,
-            (3, Field::Varint(v)) => kv.mod_revision = v,
-            (4, Field::Varint(v)) => kv.version = v,
-            (5, Field::Bytes(v)) => {
+            (1, Seen::Bytes(k)) => kv.key = k,
+            (2, Seen::Varint(v)) => kv.create_revision = v,
+            (3, Seen::Varint(v)) => kv.mod_revision = v,
+            (4, Seen::Varint(v)) => kv.version = v,
+            (5, Seen::Bytes(v)) => {
                 kv.value_len = v.len();
                 kv.value = v;
             }
-            (6, Field::Varint(v)) => kv.lease = v,
+            (6, Seen::Varint(v)) => kv.lease = v,
             _ => {}
         }
-    }
+    })
+    .ok()?;
     Some(kv)
 }
 
@@ -165,14 +170,7 @@ pub fn kv_value(value: &[u8]) -> Option<&[u8]> {
 
 /// The `key` field (1) of an `mvccpb.KeyValue`.
 pub fn kv_key(value: &[u8]) -> Option<&[u8]> {
-    let mut key = None;
-    for f in fields(value) {
-        match f.ok()? {
-            (1, Field::Bytes(k)) => key = Some(k),
-            _ => continue,
-        }
-    }
-    Some(key.unwrap_or(&[]))
+    kv(value).map(|k| k.key)
 }
 
 #[cfg(test)]
@@ -199,5 +197,22 @@ mod tests {
         assert_eq!(kv_key(&[0x0a, 5, b'a']), None); // length past the end
         assert_eq!(kv_key(&[0x0b]), None); // wire type 3
         assert_eq!(kv_key(&[0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), None);
+    }
+
+    #[test]
+    fn refuses_what_etcds_keyvalue_unmarshal_refuses() {
+        // A record grown by two zero bytes (its element's size raised by 2, review 42a): "field 0,
+        // varint 0", which stopped etcd 3.5.1 ("illegal tag 0"), was read as the record.
+        let v = [0x0a, 1, b'k', 0x10, 2, 0x2a, 1, b'x'];
+        assert!(kv(&v).is_some());
+        assert_eq!(kv(&[&v[..], &[0, 0]].concat()), None);
+        // A known field of another wire type: the key as a varint, the value as a fixed64.
+        assert_eq!(kv(&[0x08, 1]), None);
+        assert_eq!(kv(&[0x0a, 1, b'k', 0x29, 0, 0, 0, 0, 0, 0, 0, 0]), None);
+        // Unknown fields are skipped, a closed group too (field 7: varint; field 9: a group).
+        let u = [&v[..], &[0x38, 5, 0x4b, 0x38, 1, 0x4c]].concat();
+        assert_eq!(kv(&u).map(|k| (k.key, k.value)), Some((&b"k"[..], &b"x"[..])));
+        // A group not closed is refused.
+        assert_eq!(kv(&[&v[..], &[0x4b, 0x38, 1]].concat()), None);
     }
 }
