@@ -28,6 +28,11 @@ pub enum ProblemKind {
     Cycle,
     /// An element header, key or value lies outside its page.
     ElementOutsidePage,
+    /// An element's key does not start where bbolt writes it (its `node.write` packs keys and
+    /// values back to back right after the element headers): the first one past the headers the
+    /// count names, or another one not right after the element before it. A count that shrank (its
+    /// last elements lost, every one listed reading well) shows so.
+    ElementMisplaced,
     /// Keys out of order within a page or across the tree.
     KeysOutOfOrder,
     /// A branch element's key differs from its child's first key.

@@ -11,7 +11,8 @@ use common::{u16_at, u32_at, u64_at};
 
 const PS: usize = 4096;
 
-/// `k8s-0.005.member.db` with its root leaf's last element (the `meta` bucket) left out.
+/// `k8s-0.005.member.db` with its root leaf's last element (the `meta` bucket) left out, the leaf
+/// written again as bbolt lays one out.
 fn without_meta(tmp: &tempfile::TempDir) -> String {
     let mut d = common::bytes("k8s-0.005.member.db");
     let meta = |p: usize| u64_at(&d, p * PS + 64);
@@ -21,7 +22,7 @@ fn without_meta(tmp: &tempfile::TempDir) -> String {
     let e = root * PS + 16 + 16 * (count - 1);
     let (pos, ks) = (u32_at(&d, e + 4), u32_at(&d, e + 8));
     assert_eq!(&d[e + pos..e + pos + ks], b"meta", "the root's last bucket is `meta`");
-    d[root * PS + 10..root * PS + 12].copy_from_slice(&((count - 1) as u16).to_le_bytes());
+    common::damage::repack(&mut d, root, &|i| i != count - 1);
     let p = tmp.path().join("no-meta.db");
     std::fs::write(&p, &d).unwrap();
     p.to_str().unwrap().to_string()
@@ -65,7 +66,7 @@ fn an_etcd_file_without_its_meta_bucket_is_damaged_to_every_command() {
 }
 
 /// `k8s-0.005.member.db` with its root leaf holding only the bucket `name` (its element moved to
-/// the first slot, its position adjusted, the count set to 1): etcd's own bucket, alone.
+/// the leaf written again as bbolt lays one out): etcd's own bucket, alone.
 fn alone(tmp: &tempfile::TempDir, name: &[u8]) -> String {
     let mut d = common::bytes("k8s-0.005.member.db");
     let meta = |p: usize| u64_at(&d, p * PS + 64);
@@ -79,12 +80,7 @@ fn alone(tmp: &tempfile::TempDir, name: &[u8]) -> String {
             &d[e + pos..e + pos + ks] == name
         })
         .unwrap();
-    let (from, to) = (root * PS + 16 + 16 * i, root * PS + 16);
-    let pos = u32_at(&d, from + 4) + 16 * i;
-    let header: Vec<u8> = d[from..from + 16].to_vec();
-    d[to..to + 16].copy_from_slice(&header);
-    d[to + 4..to + 8].copy_from_slice(&(pos as u32).to_le_bytes());
-    d[root * PS + 10..root * PS + 12].copy_from_slice(&1u16.to_le_bytes());
+    common::damage::repack(&mut d, root, &|j| j == i);
     let p = tmp.path().join(format!("only-{}.db", String::from_utf8_lossy(name)));
     std::fs::write(&p, &d).unwrap();
     p.to_str().unwrap().to_string()

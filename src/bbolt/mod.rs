@@ -12,6 +12,7 @@ pub mod cursor;
 pub mod fold;
 pub mod freelist;
 mod increasing;
+pub mod layout;
 pub mod meta;
 pub mod order;
 pub mod page;

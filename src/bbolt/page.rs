@@ -43,13 +43,13 @@ pub const BUCKET_LEAF_FLAG: u32 = 0x01;
 //   12..16 vsize  u32  the value follows the key directly
 /// Size of one branch or leaf element.
 pub const ELEMENT_SIZE: usize = 16;
-const B_POS: usize = 0;
-const B_KSIZE: usize = 4;
+pub(super) const B_POS: usize = 0;
+pub(super) const B_KSIZE: usize = 4;
 const B_PGID: usize = 8;
 const L_FLAGS: usize = 0;
-const L_POS: usize = 4;
-const L_KSIZE: usize = 8;
-const L_VSIZE: usize = 12;
+pub(super) const L_POS: usize = 4;
+pub(super) const L_KSIZE: usize = 8;
+pub(super) const L_VSIZE: usize = 12;
 
 /// Starts loading into cache what a reader of every element of a leaf needs, not the whole page:
 /// the start of each key, the start of its value (where etcd's `KeyValue` keeps the user key) and
@@ -250,7 +250,7 @@ impl<'a> Page<'a> {
         (e as u64).saturating_add(tail)
     }
 
-    fn problem(&self, kind: ProblemKind, at: usize, msg: String) -> Problem {
+    pub(super) fn problem(&self, kind: ProblemKind, at: usize, msg: String) -> Problem {
         Problem::new(kind, msg).page(self.id).offset(self.offset.saturating_add(at as u64))
     }
 
@@ -294,6 +294,7 @@ impl<'a> Page<'a> {
             o.u32(b, e + L_VSIZE).unwrap_or(0),
         );
         let kstart = e.saturating_add(pos as usize);
+        self.packed(i, kstart)?;
         let key = self.span(i, kstart, ksize, "key")?;
         let value = self.span(i, kstart.saturating_add(ksize as usize), vsize, "value")?;
         Ok(LeafElem { flags, key, value, elem_off: e })
@@ -326,56 +327,14 @@ impl<'a> Page<'a> {
         let pos = o.u32(b, e + B_POS).unwrap_or(0);
         let ksize = o.u32(b, e + B_KSIZE).unwrap_or(0);
         let child = PageId(o.u64(b, e + B_PGID).unwrap_or(0));
+        self.packed(i, e.saturating_add(pos as usize))?;
         let key = self.span(i, e.saturating_add(pos as usize), ksize, "key")?;
         Ok(BranchElem { key, child, elem_off: e })
-    }
-
-    /// The bytes holding all keys and values of a leaf when they are packed in element order
-    /// (bbolt's canonical layout): the concatenation `k0 v0 k1 v1 ...`. `None` when the layout
-    /// is not canonical, so the caller must go element by element.
-    pub fn packed_kv(&self, first: &LeafElem<'a>, last: &LeafElem<'a>) -> Option<&'a [u8]> {
-        let base = self.bytes.as_ptr() as usize;
-        let start = first.key.as_ptr() as usize - base;
-        let end = last.value.as_ptr() as usize - base + last.value.len();
-        self.bytes.get(start..end)
     }
 
     /// Absolute file offset of a sub-slice of this page.
     pub fn offset_of(&self, s: &[u8]) -> u64 {
         let d = (s.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
         self.offset.saturating_add(d as u64)
-    }
-}
-
-/// Stretches of one page's bytes to hash: keys and values that lie back to back (bbolt's packed
-/// layout) come out as one slice, so a whole page usually takes one CRC call, not two per entry.
-pub struct Run<'a> {
-    bytes: &'a [u8],
-    start: usize,
-    end: usize,
-}
-
-impl<'a> Run<'a> {
-    /// Nothing pending yet (`end` matches no slice).
-    pub fn new(page: &Page<'a>) -> Run<'a> {
-        Run { bytes: page.bytes, start: usize::MAX, end: usize::MAX }
-    }
-
-    /// Adds `s` (a slice of the page); returns what was pending when `s` does not follow it.
-    pub fn add(&mut self, s: &[u8]) -> Option<&'a [u8]> {
-        let at = (s.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
-        let done = if at != self.end { self.take() } else { None };
-        if self.start == self.end {
-            self.start = at;
-        }
-        self.end = at.wrapping_add(s.len());
-        done
-    }
-
-    /// What is pending, if anything.
-    pub fn take(&mut self) -> Option<&'a [u8]> {
-        let pending = self.bytes.get(self.start..self.end).filter(|b| !b.is_empty());
-        self.start = self.end;
-        pending
     }
 }

@@ -312,6 +312,21 @@ impl<'a> Reader<'a> {
                 branch
             }
         };
+        let page = match page.count_restored(is_branch) {
+            Some(p) => {
+                let msg = format!(
+                    "{} page {id}: its count says {} element(s), its first key starts after {} element headers, each \
+                     element where bbolt puts it: read as {} (a count that shrank)",
+                    if is_branch { "branch" } else { "leaf" },
+                    page.count,
+                    p.count,
+                    p.count
+                );
+                self.repaired.push(self.problem(ProblemKind::ElementMisplaced, id, msg));
+                p
+            }
+            None => page,
+        };
         if !is_branch {
             let n = usize::from(page.count).min(max_elements(self.g.page_size));
             let l = TolerantLeaf { elems: candidates(&page, n), page, lower, upper, lower_named: named, stray };

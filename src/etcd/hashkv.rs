@@ -17,7 +17,7 @@ use super::history::Judged;
 use super::status::{table, Format};
 use super::{revision, scan, KEY_BUCKET};
 use crate::bbolt::cursor;
-use crate::bbolt::page::Run;
+use crate::bbolt::layout::Run;
 use crate::bbolt::view::DbView;
 use crate::problem::Problem;
 use crc32c::crc32c_append;

@@ -318,16 +318,39 @@ pub fn leaf_unlinked(d: &mut [u8]) -> [u64; 2] {
     let s = shape(d);
     let (p, i) = (s.key_root, 16);
     assert_eq!(u64_at(d, branch_elem(p, i) + 8), 11, "the k8s-0.005.member.db this damage was worked out on");
-    let count = u16_at(d, p * PS + 10);
-    // Each later element header moves up one slot; its key stays where it is, 16 bytes further.
-    for j in i..count - 1 {
-        let (from, to) = (branch_elem(p, j + 1), branch_elem(p, j));
-        let pos = u32_at(d, from) + 16;
-        d.copy_within(from..from + 16, to);
-        d[to..to + 4].copy_from_slice(&(pos as u32).to_le_bytes());
-    }
-    d[p * PS + 10..p * PS + 12].copy_from_slice(&((count - 1) as u16).to_le_bytes());
+    repack(d, p, &|j| j != i);
     [102, 103]
+}
+
+/// Page `page` (a leaf or a branch of one page, little-endian) rewritten holding only the
+/// elements `keep` keeps, laid out as bbolt writes a page (keys and values packed right after the
+/// element headers, the rest zero): a page that lost elements the way a stale or damaged page
+/// written whole by bbolt would, with no trace in its layout.
+pub fn repack(d: &mut [u8], page: usize, keep: &dyn Fn(usize) -> bool) {
+    let base = page * PS;
+    let leaf = u16_at(d, base + 8) == 0x02;
+    assert!(leaf || u16_at(d, base + 8) == 0x01, "a leaf or a branch");
+    assert_eq!(u32_at(d, base + 12), 0, "one page");
+    let (pos_at, ks_at) = if leaf { (4, 8) } else { (0, 4) };
+    let kept: Vec<(Vec<u8>, Vec<u8>)> = (0..u16_at(d, base + 10))
+        .filter(|&i| keep(i))
+        .map(|i| {
+            let e = base + 16 + 16 * i;
+            let (pos, ks) = (u32_at(d, e + pos_at), u32_at(d, e + ks_at));
+            let vs = if leaf { u32_at(d, e + 12) } else { 0 };
+            (d[e..e + 16].to_vec(), d[e + pos..e + pos + ks + vs].to_vec())
+        })
+        .collect();
+    d[base + 16..base + PS].fill(0);
+    let mut data = base + 16 + 16 * kept.len();
+    for (j, (header, bytes)) in kept.iter().enumerate() {
+        let e = base + 16 + 16 * j;
+        d[e..e + 16].copy_from_slice(header);
+        d[e + pos_at..e + pos_at + 4].copy_from_slice(&((data - e) as u32).to_le_bytes());
+        d[data..data + bytes.len()].copy_from_slice(bytes);
+        data += bytes.len();
+    }
+    d[base + 10..base + 12].copy_from_slice(&(kept.len() as u16).to_le_bytes());
 }
 
 /// A stale page reached by a damaged pointer whose branch key is left as it was: in
