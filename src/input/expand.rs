@@ -40,7 +40,7 @@ pub struct Expanded {
 /// container ([`InputError::Nested`]).
 pub fn expand(path: &Path, limit: u64) -> Result<Expanded, InputError> {
     let read_err = |source: io::Error| InputError::Read { path: path.to_path_buf(), source };
-    let mut input = File::open(path).map_err(read_err)?;
+    let mut input = super::open_regular(path).map_err(read_err)?;
     let compressed_size = input.metadata().map_err(read_err)?.len();
     let head = read_head(&mut input).map_err(read_err)?;
     let container = match sniff(&head) {

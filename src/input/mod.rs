@@ -96,7 +96,7 @@ pub fn open_input(path: &Path) -> Result<Opened, Error> {
             entry_name: e.entry_name,
         }),
         Err(InputError::NotDatabase { kind, inside: None, .. }) => {
-            let map = MappedFile::map_input(std::fs::File::open(path)?)?;
+            let map = MappedFile::map_input(open_regular(path)?)?;
             if Metas::read(map.bytes()).is_ok() {
                 return Ok(Opened { map, container: Container::Plain, entry_name: None });
             }
@@ -106,6 +106,26 @@ pub fn open_input(path: &Path) -> Result<Opened, Error> {
         Err(InputError::Read { source, .. }) => Err(Error::Io(source)),
         Err(e) => Err(Error::Archive { path: e.path().to_path_buf(), source: Box::new(e) }),
     }
+}
+
+/// Opens `path` read-only, refusing anything but a regular file by the opened handle's own type,
+/// and without blocking when it is a FIFO (a regular file reads the same): a path swapped for a
+/// FIFO after [`open_input`] looked at it cannot hang the reader (review 42b: 3 runs in 3,000 hung
+/// in a FIFO's open).
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(target_os = "linux")]
+    o.custom_flags(libc::O_NONBLOCK);
+    let f = o.open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (it was replaced while read?)",
+        ));
+    }
+    Ok(f)
 }
 
 /// `did you mean DIR/member/snap/db?` when `path` is an etcd data directory or a folder inside it.
@@ -145,5 +165,33 @@ pub fn commit_stamp(data: &[u8]) -> Vec<u8> {
     match Metas::read(data) {
         Ok(m) => meta_structs(data, m.page_size),
         Err(_) => data.get(..4096).unwrap_or(data).to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_is_refused_by_its_handle_without_waiting_for_a_writer() {
+        // What a path swapped for a FIFO after open_input's look meets: without O_NONBLOCK the
+        // open waits for a writer that never comes.
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = fifo.clone();
+        std::thread::spawn(move || tx.send(open_regular(&p).map(|_| ()).map_err(|e| e.kind())));
+        let got = rx.recv_timeout(std::time::Duration::from_secs(5)).expect("the open returned");
+        assert_eq!(got, Err(std::io::ErrorKind::InvalidInput));
+        for f in [&fifo, tmp.path()] {
+            assert!(open_regular(f).is_err(), "{f:?}");
+        }
+        let plain = tmp.path().join("plain");
+        std::fs::write(&plain, b"bytes").unwrap();
+        assert!(open_regular(&plain).is_ok());
+        // An expanded container's source, peeked at, is opened the same way.
+        assert!(peek::peek(&fifo, 16).is_err());
     }
 }

@@ -4,7 +4,6 @@
 
 use super::sniff::{sniff, Container, Sniffed, SNIFF_LEN};
 use super::zipdir::{self, DirError};
-use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
@@ -14,7 +13,7 @@ use std::path::Path;
 /// without its index (cut short), a gzip or zstd stream its decoder refuses, so a scan lists it as
 /// unreadable rather than passing it over. (A stream that simply ends gives what it holds.)
 pub fn peek(path: &Path, n: usize) -> io::Result<Option<Vec<u8>>> {
-    let mut f = File::open(path)?;
+    let mut f = super::open_regular(path)?;
     let mut head = vec![0u8; SNIFF_LEN];
     let got = read_up_to(&mut f, &mut head)?;
     head.truncate(got);
@@ -22,7 +21,7 @@ pub fn peek(path: &Path, n: usize) -> io::Result<Option<Vec<u8>>> {
         Sniffed::Container(c) => c,
         Sniffed::NotDatabase(_) => return Ok(None),
     };
-    let mut f = File::open(path)?;
+    let mut f = super::open_regular(path)?;
     let mut out = vec![0u8; n];
     let got = match container {
         Container::Plain => read_up_to(&mut BufReader::new(f), &mut out),
@@ -52,13 +51,13 @@ pub fn peek(path: &Path, n: usize) -> io::Result<Option<Vec<u8>>> {
 /// The container `path` is in, and a zip's entry name, from its first bytes (and a zip's
 /// central directory) alone. `None` when it cannot be read or is no database kind of file.
 pub fn container_of(path: &Path) -> Option<(Container, Option<String>)> {
-    let mut f = File::open(path).ok()?;
+    let mut f = super::open_regular(path).ok()?;
     let mut head = vec![0u8; SNIFF_LEN];
     let got = read_up_to(&mut f, &mut head).ok()?;
     head.truncate(got);
     match sniff(&head) {
         Sniffed::Container(Container::Zip) => {
-            let mut f = File::open(path).ok()?;
+            let mut f = super::open_regular(path).ok()?;
             if !matches!(zipdir::read(&mut f, 0), Ok(d) if d.count == 1) {
                 return Some((Container::Zip, None));
             }

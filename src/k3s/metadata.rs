@@ -92,7 +92,9 @@ pub fn read_metadata(snapshot: &Path) -> Result<Option<serde_json::Value>, Metad
         }
         Ok(_) => {}
     }
-    let file = match std::fs::File::open(&path) {
+    // Opened as the input is: a path swapped for a FIFO since the look above is refused, not
+    // waited on.
+    let file = match crate::input::open_regular(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(MetadataError::Read { path, source }),
