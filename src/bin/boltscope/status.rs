@@ -190,8 +190,8 @@ pub fn run(args: &StatusArgs, ix: &Ix) -> Verdict {
                 // Figures only when nothing that could make them wrong was found (a bad meta page
                 // whose twin is read, a trailer mismatch, or freelist damage do not).
                 let trusted = problems.len() as u64 == *total && problems.iter().all(|p| !p.kind.affects_figures());
-                let text = if fmt == Format::Json && (many || *total > 0) {
-                    json_line(path, trusted.then_some(status), problems, *total)
+                let text = if fmt == Format::Json && (many || *total > 0 || remembered.is_some()) {
+                    json_line(path, trusted.then_some(status), problems, *total, remembered.as_ref())
                 } else if !trusted {
                     continue;
                 } else if many {
@@ -211,15 +211,26 @@ pub fn run(args: &StatusArgs, ix: &Ix) -> Verdict {
 /// One file's JSON line beside others, or of a file with problems: etcdutl's fields (when they
 /// can be trusted) with `path`, as every command names its file, and for a file with problems
 /// `"ok": false` with them, so a pipeline reading JSON never takes a damaged file's line for a
-/// clean one. A clean line claims no `ok`: status checks neither the trailer (unless
-/// --check-hash) nor the keys' histories, which `check` does.
-fn json_line(path: &Path, status: Option<&Status>, problems: &[Problem], total: u64) -> String {
+/// clean one; so does a file whose failure the index remembers (`remembered`: the command that
+/// found it and its verdict; review 42b: its line looked like a clean file's). A clean line
+/// claims no `ok`: status checks neither the trailer (unless --check-hash) nor the keys'
+/// histories, which `check` does.
+fn json_line(
+    path: &Path,
+    status: Option<&Status>,
+    problems: &[Problem],
+    total: u64,
+    remembered: Option<&boltscope::index::Failure>,
+) -> String {
     let mut v = status.and_then(|s| serde_json::to_value(s).ok()).unwrap_or_else(|| serde_json::json!({}));
     v["path"] = path.display().to_string().into();
-    if total > 0 {
+    if total > 0 || remembered.is_some() {
         v["ok"] = false.into();
         v["problems"] = serde_json::to_value(problems).unwrap_or_default();
         v["problem_total"] = total.into();
+    }
+    if let Some(f) = remembered {
+        v["remembered_failure"] = serde_json::json!({"command": f.command, "verdict": f.verdict});
     }
     format!("{v}\n")
 }
