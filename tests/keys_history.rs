@@ -223,7 +223,7 @@ fn no_command_records_a_stale_leaf_as_ok() {
     let prom = String::from_utf8_lossy(&run(None, &["trend", "-w", "prometheus", d]).stdout).into_owned();
     assert!(prom.contains("boltscope_backups_skipped{kind=\"damaged\"} 1"), "{prom}");
     let prom = String::from_utf8_lossy(&run(None, &["du", "-w", "prometheus", s]).stdout).into_owned();
-    assert!(prom.contains(&format!("boltscope_problems{{file=\"{s}\"}} 1")), "{prom}");
+    assert!(prom.contains(&format!("boltscope_keyspace_problems{{file=\"{s}\"}} 1")), "{prom}");
     let json: serde_json::Value = serde_json::from_slice(&run(None, &["du", "-w", "json", s]).stdout).unwrap();
     assert_eq!((json["ok"].as_bool(), json["changed_while_read"].as_bool()), (Some(false), Some(false)), "{json}");
     // The original's status row says the same: status never judges histories.

@@ -221,18 +221,20 @@ fn labels(by: &str, g: &Group) -> String {
     }
 }
 
-/// Prometheus text exposition: `boltscope_file_readable` per file (0 for one that could not be
-/// read, which gets nothing else) and `boltscope_problems` per file read (as `inspect` counts
-/// them: a file that changed on every read counts one more), then per group of every file with
-/// figures, labelled by `file` and the grouping.
+/// Prometheus text exposition: `boltscope_keyspace_file_readable` per file (0 for one that could
+/// not be read, which gets nothing else) and `boltscope_keyspace_problems` per file read (as
+/// `inspect` counts them: a file that changed on every read counts one more), then per group of
+/// every file with figures, labelled by `file` and the grouping. Its own names: beside `inspect
+/// -w prometheus` in one node_exporter textfile folder, a series both wrote would be refused
+/// (review 42c: both wrote `boltscope_problems{file}`, with different HELP).
 pub fn prometheus(all: &[(&str, Option<(&Du, bool)>)]) -> String {
     let mut o = String::new();
-    let name = "boltscope_file_readable";
+    let name = "boltscope_keyspace_file_readable";
     prom_gauge(&mut o, name, "1 when the file could be read as a bbolt database.");
     for (path, d) in all {
         let _ = writeln!(o, "{name}{{file=\"{}\"}} {}", prom_label(path), u8::from(d.is_some()));
     }
-    let name = "boltscope_problems";
+    let name = "boltscope_keyspace_problems";
     prom_gauge(&mut o, name, "Errors found in the file (a file that changed on every read counts one more).");
     for (path, (d, torn)) in all.iter().filter_map(|(p, d)| Some((p, (*d)?))) {
         let _ = writeln!(o, "{name}{{file=\"{}\"}} {}", prom_label(path), d.problem_total + u64::from(torn));
