@@ -40,6 +40,25 @@ pub fn on_interrupt(command: String) {
     }
 }
 
+/// The exit code of a command line clap answered itself: `--help` and `--version` printed, 0, or
+/// 2 when that output could not be written (review 42c: `help >/dev/full` exited 0); a usage error
+/// printed with its usage, 2.
+pub fn clap_error(e: &clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    use std::io::Write;
+    let printed = e.print().and_then(|()| std::io::stdout().flush());
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => match printed {
+            Ok(()) => 0,
+            Err(err) => {
+                errln!("boltscope: writing to standard output failed: {err}; the output is incomplete");
+                Verdict::Unreadable.code()
+            }
+        },
+        _ => u8::try_from(e.exit_code()).unwrap_or(Verdict::Unreadable.code()),
+    }
+}
+
 /// The help text every command shows about exit codes.
 pub const HELP: &str = "Exit codes: 0 clean (every gate met); 1 problems found or a gate failed; \
 2 a file could not be read, the command line was wrong, or the output could not be written; 130 \

@@ -48,7 +48,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     boltscope::sys::default_sigpipe();
     boltscope::sys::exit_on_sigbus(i32::from(exit::Verdict::Unreadable.code()));
-    let matches = cli::command().get_matches();
+    let matches = match cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return ExitCode::from(exit::clap_error(&e)),
+    };
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     boltscope::input::set_max_expanded(cli.max_expanded_size);
     exit::on_interrupt(matches.subcommand_name().unwrap_or("boltscope").to_string());
