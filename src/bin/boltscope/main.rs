@@ -20,6 +20,7 @@ mod du_render;
 mod dump;
 mod exit;
 mod get;
+mod get_render;
 mod goflag;
 mod hashkv;
 mod history;
