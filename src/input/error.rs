@@ -205,12 +205,13 @@ impl fmt::Display for InputError {
                 f,
                 "{p}: the {container} archive declares {d} bytes for its entry, more than {limit} bytes (the \
                  expansion limit); nothing was expanded. A zip bomb, or a database larger than the limit: raise the \
-                 limit if you trust the file"
+                 limit (--max-expanded-size) if you trust the file"
             ),
             InputError::TooLarge { container, limit, .. } => write!(
                 f,
                 "{p}: the {container} data expands to more than {limit} bytes (the expansion limit); stopped there. \
-                 A zip bomb, or a database larger than the limit: raise the limit if you trust the file"
+                 A zip bomb, or a database larger than the limit: raise the limit (--max-expanded-size) if you trust \
+                 the file"
             ),
         }
     }

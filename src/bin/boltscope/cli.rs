@@ -60,7 +60,7 @@ pub fn command() -> clap::Command {
 pub enum TableJson {
     /// Aligned text.
     Table,
-    /// JSON lines.
+    /// JSON: one object per line (a file's report, or a comparison).
     Json,
 }
 
