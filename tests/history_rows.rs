@@ -190,3 +190,21 @@ fn du_told_not_to_check_the_trailer_records_no_ok() {
         (Some("du"), Some("not verified (sha256 trailer not checked)"))
     );
 }
+
+#[test]
+fn every_command_s_row_of_an_archive_gives_the_size_of_the_database_in_it() {
+    // du's row said the .gz's own size beside the others' expanded one (review 42b: the FILE
+    // column jumped for one unchanged file).
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("index.redb");
+    let gz = tmp.path().join("tiny-1.snap.db.gz");
+    std::fs::copy(common::dir().join("archives/tiny-1.snap.db.gz"), &gz).unwrap();
+    for cmd in ["status", "inspect", "du", "check"] {
+        assert_eq!(run(&ix, &[cmd], &[&gz]).status.code(), Some(0), "{cmd}");
+    }
+    let rows = rows(&ix, &[&gz]);
+    let sizes: std::collections::BTreeSet<u64> = rows.iter().map(|r| r["file_size"].as_u64().unwrap()).collect();
+    let expanded = common::bytes("tiny-1.snap.db").len() as u64;
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(sizes.into_iter().collect::<Vec<_>>(), [expanded], "{rows:?}");
+}

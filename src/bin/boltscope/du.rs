@@ -96,13 +96,15 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error>
         let (id, hit) = ix.lookup::<Du>(path, data, &tag);
         // A trailer this run verifies is hashed again (see `inspect::trailer_holds`).
         if let Some(r) = hit.filter(|_| !opt.verify_trailer || crate::inspect::trailer_holds(data)) {
-            return Ok((r, None, false));
+            return Ok((r, None, false, 0));
         }
-        Ok((du::du(&DbView::new(data)?, opt), id, trailer::present(data.len())))
+        // The bytes analysed, as every command's row says: an archive's database expanded (review
+        // 42b: du's rows said the archive's own size, beside the others' expanded one).
+        let size = data.len() as u64;
+        Ok((du::du(&DbView::new(data)?, opt), id, trailer::present(data.len()), size))
     })?;
-    let (r, id, trailer) = r;
+    let (r, id, trailer, file_size) = r;
     if let Some(id) = id {
-        let file_size = std::fs::metadata(path).map_or(0, |m| m.len());
         // With --no-trailer-check a trailer present was not checked: as status says, not an ok.
         let trailer_unchecked = trailer && !opt.verify_trailer;
         // Warnings (the file passes `check` with them) are not errors, as `check` counts them.
