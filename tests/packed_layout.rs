@@ -57,3 +57,45 @@ fn a_count_that_shrank_is_damage_to_every_reader_and_salvage_restores_it() {
         assert_eq!(every_record(&dst), want, "{what}: every record back");
     }
 }
+
+#[test]
+fn a_count_lowered_in_an_inline_bucket_or_to_zero_is_told_by_every_reader() {
+    // tiny-1.member.db: the root is leaf page 4 (its count at byte 16394, 10 buckets), the `key`
+    // bucket is inline in it (its page's count at byte 16854, 8 records). Review 42d: salvage
+    // left an inline page's shrunk count as it was ("nothing lost", the head revision gone), and a
+    // count lowered to 0 passed every reader (an empty bucket, an empty root).
+    let d = common::bytes("tiny-1.member.db");
+    assert_eq!((u16_at(&d, 16392), u16_at(&d, 16394), u16_at(&d, 16852), u16_at(&d, 16854)), (2, 10, 2, 8));
+    let tmp = tempfile::tempdir().unwrap();
+    let orig = tmp.path().join("orig.db");
+    std::fs::write(&orig, &d).unwrap();
+    for (at, count, kind, restored) in [
+        (16854, 7u16, "element_misplaced", true),
+        (16854, 0, "bucket_malformed", false),
+        (16394, 0, "element_misplaced", false),
+    ] {
+        let what = format!("count at {at} set to {count}");
+        let mut e = d.clone();
+        e[at..at + 2].copy_from_slice(&count.to_le_bytes());
+        let f = tmp.path().join(format!("c{at}-{count}.db"));
+        std::fs::write(&f, &e).unwrap();
+        for args in [&["check"][..], &["status"], &["inspect"], &["du"], &["dump"], &["hashkv"], &["get", "key1"]] {
+            let out = common::boltscope().arg("--no-index").arg(args[0]).arg(&f).args(&args[1..]).output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{what}: {args:?}");
+            let text = [out.stdout, out.stderr].concat();
+            assert!(String::from_utf8_lossy(&text).contains(kind), "{what}: {args:?}");
+        }
+        let dst = tmp.path().join(format!("c{at}-{count}.out"));
+        let out = common::boltscope().args(["--no-index", "salvage"]).arg(&f).arg("-o").arg(&dst).output().unwrap();
+        let report = String::from_utf8_lossy(&out.stdout).to_string();
+        if restored {
+            assert_eq!(out.status.code(), Some(0), "{what}: {report}");
+            assert!(report.contains("inline bucket page") && report.contains("nothing lost"), "{what}: {report}");
+            assert_eq!(every_record(&dst), every_record(&orig), "{what}");
+        } else {
+            // Not read back (salvage falls back to an older root), but never called lossless.
+            assert_eq!(out.status.code(), Some(1), "{what}: {report}");
+            assert!(!report.contains("nothing lost"), "{what}: {report}");
+        }
+    }
+}

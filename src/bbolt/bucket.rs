@@ -3,7 +3,7 @@
 //! cursor and the writer, so every reader accepts and refuses exactly the same values.
 
 use super::order::{ByteOrder, PageId};
-use super::page::{LeafElem, Page, LEAF};
+use super::page::{LeafElem, Page, LEAF, PAGE_HEADER_SIZE};
 
 // Bucket header, 16 bytes at the start of a bucket entry's value:
 //   0..8   root      u64  the bucket's root page, or 0 for an inline bucket
@@ -43,9 +43,20 @@ pub fn decode<'a>(parent: &Page<'a>, e: &LeafElem<'a>) -> Result<Bucket<'a>, Str
     decode_value(parent.order, e.value, parent.id, inline_at)
 }
 
+/// [`decode`] for the tolerant reader: an inline page that lists no element though its value
+/// holds more is taken as it is (the tolerant reader reads its count back from its layout).
+pub fn decode_tolerant<'a>(parent: &Page<'a>, e: &LeafElem<'a>) -> Result<Bucket<'a>, String> {
+    let inline_at = parent.offset_of(e.value).saturating_add(BUCKET_HEADER_SIZE as u64);
+    decode_with(parent.order, e.value, parent.id, inline_at, true)
+}
+
 /// [`decode`] for a value whose page is not at hand: an inline page is viewed as page `id` at
 /// byte offset `at` (for messages only).
 pub fn decode_value(o: ByteOrder, value: &[u8], id: PageId, at: u64) -> Result<Bucket<'_>, String> {
+    decode_with(o, value, id, at, false)
+}
+
+fn decode_with(o: ByteOrder, value: &[u8], id: PageId, at: u64, tolerant: bool) -> Result<Bucket<'_>, String> {
     let (Some(root), Some(sequence)) = (o.u64(value, H_ROOT), o.u64(value, H_SEQUENCE)) else {
         return Err(format!("its value is {} bytes, shorter than a bucket header", value.len()));
     };
@@ -63,6 +74,16 @@ pub fn decode_value(o: ByteOrder, value: &[u8], id: PageId, at: u64) -> Result<B
     if (0..usize::from(page.count)).any(|i| page.leaf_elem(i).is_ok_and(|x| x.is_bucket())) {
         return Err("it is inline but contains a bucket entry".into());
     }
+    // bbolt writes an inline bucket's value to the end of its page's last element: an empty one
+    // is its two headers alone. An empty page with more after it lost its elements' count (a
+    // first key that does not follow the headers tells the same of a count above 0).
+    if page.count == 0 && body.len() > PAGE_HEADER_SIZE && !tolerant {
+        return Err(format!(
+            "it is inline and lists no element, yet holds {} bytes past its page header: a count lowered to 0 \
+             leaves its elements out (damage, or `bbolt surgery clear-page-elements`)",
+            body.len() - PAGE_HEADER_SIZE
+        ));
+    }
     Ok(Bucket { root: BucketRoot::Inline(page), sequence })
 }
 
@@ -79,7 +100,7 @@ pub fn encode(o: ByteOrder, root: Option<PageId>, sequence: u64, inline: &[u8]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bbolt::page::{Header, BUCKET_LEAF_FLAG, PAGE_HEADER_SIZE};
+    use crate::bbolt::page::{Header, BUCKET_LEAF_FLAG};
 
     /// A one-page leaf holding `value` under key `b` as the bucket entry of a page at id 7.
     fn parent(value: &[u8], o: ByteOrder) -> Vec<u8> {

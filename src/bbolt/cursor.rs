@@ -74,7 +74,7 @@ fn visit<'a>(
     *budget -= 1;
     let p = view.page(id)?;
     match p.flags {
-        LEAF => f(&p),
+        LEAF => p.emptied().map_or_else(|| f(&p), Err),
         BRANCH if p.count == 0 => Err(empty_branch(&p)),
         BRANCH => {
             // The next child's header is fetched into cache while this child is read.

@@ -21,11 +21,31 @@ impl<'a> Page<'a> {
             ProblemKind::ElementMisplaced,
             PAGE_HEADER_SIZE,
             format!(
-                "page {}: its first key starts at byte {start} of the page, not right after its {} element headers \
-                 (byte {want}), where bbolt writes it: a count that shrank leaves elements out",
-                self.id, self.count
+                "{}page {}: its first key starts at byte {start} of the page, not right after its {} element \
+                 headers (byte {want}), where bbolt writes it: a count that shrank leaves elements out (damage, or \
+                 `bbolt surgery clear-page-elements`, which lowers it and leaves them)",
+                if self.inline { "inline bucket page in " } else { "" },
+                self.id,
+                self.count
             ),
         ))
+    }
+
+    /// For a leaf listing no element whose layout shows some (a count lowered to 0: every reader
+    /// took the page as empty), the problem; `None` for any other page.
+    pub fn emptied(&self) -> Option<Problem> {
+        if self.count != 0 || self.flags != LEAF {
+            return None;
+        }
+        let p = self.count_restored(false)?;
+        let msg = format!(
+            "{}page {}: it lists no element, yet {} lie where bbolt writes them: a count lowered to 0 leaves them \
+             out (damage, or `bbolt surgery clear-page-elements`)",
+            if self.inline { "inline bucket page in " } else { "" },
+            self.id,
+            p.count
+        );
+        Some(self.problem(ProblemKind::ElementMisplaced, PAGE_HEADER_SIZE, msg))
     }
 
     /// This page read with the element count its layout shows, when its count shrank (`branch`:

@@ -126,11 +126,31 @@ impl<'a> Reader<'a> {
         Reader { g, limit: limit.min(pages), reached: Bitmap::new(pages), repaired: Vec::new(), budget }
     }
 
+    /// `page` with the count its layout shows when its count shrank ([`Page::count_restored`]),
+    /// noted as repaired; else `page`.
+    fn restored(&mut self, page: Page<'a>, branch: bool) -> Page<'a> {
+        let Some(p) = page.count_restored(branch) else { return page };
+        let what = match (page.inline, branch) {
+            (true, _) => "inline bucket page in page",
+            (false, true) => "branch page",
+            (false, false) => "leaf page",
+        };
+        let msg = format!(
+            "{what} {}: its count says {} element(s), its first key starts after {} element headers, each element \
+             where bbolt puts it: read as {} (a count that shrank, or elements `bbolt surgery clear-page-elements` \
+             cleared)",
+            page.id, page.count, p.count, p.count
+        );
+        self.repaired.push(Problem::new(ProblemKind::ElementMisplaced, msg).page(page.id).offset(page.offset));
+        p
+    }
+
     /// Reads the bucket rooted at `root`: `leaf` gets each leaf in key order, `lost` each key
     /// range that could not be read.
     pub fn bucket(&mut self, root: BucketRoot<'a>, leaf: &mut OnLeaf<'_, 'a>, lost: &mut dyn FnMut(LostRange<'a>)) {
         match root {
             BucketRoot::Inline(page) => {
+                let page = self.restored(page, false);
                 let elems = candidates(&page, usize::from(page.count).min(max_elements(page.bytes.len() as u64)));
                 let l = TolerantLeaf { page, elems, lower: None, upper: None, lower_named: false, stray: false };
                 if let Some(p) = leaf(&l) {
@@ -312,21 +332,7 @@ impl<'a> Reader<'a> {
                 branch
             }
         };
-        let page = match page.count_restored(is_branch) {
-            Some(p) => {
-                let msg = format!(
-                    "{} page {id}: its count says {} element(s), its first key starts after {} element headers, each \
-                     element where bbolt puts it: read as {} (a count that shrank)",
-                    if is_branch { "branch" } else { "leaf" },
-                    page.count,
-                    p.count,
-                    p.count
-                );
-                self.repaired.push(self.problem(ProblemKind::ElementMisplaced, id, msg));
-                p
-            }
-            None => page,
-        };
+        let page = self.restored(page, is_branch);
         if !is_branch {
             let n = usize::from(page.count).min(max_elements(self.g.page_size));
             let l = TolerantLeaf { elems: candidates(&page, n), page, lower, upper, lower_named: named, stray };

@@ -265,6 +265,8 @@ impl<'v, 'a, F: Fold> Walker<'v, 'a, F> {
             // damage: bbolt removes a leaf that empties, and the keys its branch names are lost.
             if b.lower.is_some() {
                 self.report(empty_leaf(&page), ctx);
+            } else if let Some(p) = page.emptied() {
+                self.report(p, ctx);
             }
             return;
         }

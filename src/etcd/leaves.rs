@@ -206,7 +206,7 @@ fn branch_keys_problem(p: &Page<'_>, named: Option<&[u8]>) -> Option<Problem> {
 fn node<'a>(view: &DbView<'a>, id: PageId) -> Result<Page<'a>, Problem> {
     let p = view.page(id)?;
     match p.flags {
-        LEAF => Ok(p),
+        LEAF => p.emptied().map_or(Ok(p), Err),
         BRANCH if p.count == 0 => {
             let msg = format!("branch page {} has no elements", p.id);
             Err(Problem::new(ProblemKind::EmptyBranch, msg).page(p.id).offset(p.offset))

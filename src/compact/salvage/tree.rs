@@ -213,7 +213,7 @@ pub fn read_root<'a>(r: &mut Reader<'a>, root: u64) -> (Vec<(&'a [u8], u64, Buck
     let mut on_leaf = |leaf: &TolerantLeaf<'a>| -> Option<Problem> {
         let (elems, mut bad) = packed_elems(leaf);
         for e in elems {
-            match bucket::decode(&leaf.page, &e) {
+            match bucket::decode_tolerant(&leaf.page, &e) {
                 Ok(b) if e.is_bucket() => tops.push((e.key, b.sequence, b.root)),
                 _ => bad += 1,
             }
