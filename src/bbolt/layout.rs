@@ -7,6 +7,22 @@ use super::page::{LeafElem, Page, BRANCH, B_POS, ELEMENT_SIZE, LEAF, L_POS, PAGE
 use crate::problem::{Problem, ProblemKind};
 
 impl<'a> Page<'a> {
+    /// What the tolerant reader notes when it reads this page as `restored`, its count read back.
+    pub(super) fn restored_note(&self, restored: &Page<'_>, branch: bool) -> Problem {
+        let what = match (self.inline, branch) {
+            (true, _) => "inline bucket page in page",
+            (false, true) => "branch page",
+            (false, false) => "leaf page",
+        };
+        let msg = format!(
+            "{what} {}: its count says {} element(s), its first key starts after {} element headers, each element \
+             where bbolt puts it: read as {} (a count that shrank, or elements `bbolt surgery clear-page-elements` \
+             cleared)",
+            self.id, self.count, restored.count, restored.count
+        );
+        Problem::new(ProblemKind::ElementMisplaced, msg).page(self.id).offset(self.offset)
+    }
+
     /// Checks that the first element's key starts at page offset `start` as bbolt lays a page
     /// out: right after the `count` element headers (its `node.write` packs the keys and values
     /// there, back to back). A first key further on says the count shrank: the last elements,

@@ -4,15 +4,15 @@
 //!
 //! What is worked around: a page whose type flags are damaged is read as a branch when its
 //! elements make a plausible branch (keys in order, children that are pages), else as a leaf; a
-//! damaged overflow count is cut to the pages the elements use; a header id that differs from
-//! the id the page was reached by is accepted when the rest of the header is sound; a branch
-//! element that cannot be read costs only its own subtree; one whose key alone is out of order
-//! (the others agree, and its child is no other element's) has its child read within the keys
-//! around it, what it holds marked [`TolerantLeaf::stray`]; leaf
-//! elements are offered as [`Candidates`] for the caller to accept or not. What is never
-//! followed: a page already reached (a cycle, a page shared by two parents), an id outside the
-//! file or the high-water mark, a tree deeper than [`MAX_DEPTH`]. Every page is read once at most,
-//! so any input ends in time bounded by the file.
+//! damaged overflow count is cut to the pages the elements use; a count that shrank is read back
+//! from the page's layout; a header id that differs from the id the page was reached by is
+//! accepted when the rest of the header is sound; a branch element that cannot be read costs only
+//! its own subtree; one whose key alone is out of order (the others agree, and its child is no
+//! other element's) has its child read within the keys around it, what it holds marked
+//! [`TolerantLeaf::stray`]; leaf elements are offered as [`Candidates`] for the caller to accept
+//! or not. Never followed: a page already reached (a cycle, a page shared by two parents), an id
+//! outside the file or the high-water mark, a tree deeper than [`MAX_DEPTH`]. Every page is read
+//! once at most, so any input ends in time bounded by the file.
 
 use super::bitmap::Bitmap;
 use super::bucket::BucketRoot;
@@ -113,10 +113,6 @@ pub struct Reader<'a> {
     budget: u64,
 }
 
-fn lost<'a>(lower: Option<&'a [u8]>, upper: Option<&'a [u8]>, problem: Problem) -> LostRange<'a> {
-    LostRange::new(lower, upper, problem)
-}
-
 impl<'a> Reader<'a> {
     /// A reader of the pages of `g` below `limit` (the high-water mark of a trusted meta page, or
     /// the file's page count).
@@ -130,18 +126,7 @@ impl<'a> Reader<'a> {
     /// noted as repaired; else `page`.
     fn restored(&mut self, page: Page<'a>, branch: bool) -> Page<'a> {
         let Some(p) = page.count_restored(branch) else { return page };
-        let what = match (page.inline, branch) {
-            (true, _) => "inline bucket page in page",
-            (false, true) => "branch page",
-            (false, false) => "leaf page",
-        };
-        let msg = format!(
-            "{what} {}: its count says {} element(s), its first key starts after {} element headers, each element \
-             where bbolt puts it: read as {} (a count that shrank, or elements `bbolt surgery clear-page-elements` \
-             cleared)",
-            page.id, page.count, p.count, p.count
-        );
-        self.repaired.push(Problem::new(ProblemKind::ElementMisplaced, msg).page(page.id).offset(page.offset));
+        self.repaired.push(page.restored_note(&p, branch));
         p
     }
 
@@ -311,12 +296,12 @@ impl<'a> Reader<'a> {
     ) {
         if depth > MAX_DEPTH || self.budget == 0 {
             let msg = format!("page {id}: tree deeper or larger than the file");
-            return lost_(lost(lower, upper, self.problem(ProblemKind::TooDeep, id, msg)));
+            return lost_(LostRange::new(lower, upper, self.problem(ProblemKind::TooDeep, id, msg)));
         }
         self.budget -= 1;
         let page = match self.fetch(id) {
             Ok(p) => p,
-            Err(p) => return lost_(lost(lower, upper, p)),
+            Err(p) => return lost_(LostRange::new(lower, upper, p)),
         };
         let is_branch = match page.flags {
             BRANCH => true,
@@ -337,7 +322,7 @@ impl<'a> Reader<'a> {
             let n = usize::from(page.count).min(max_elements(self.g.page_size));
             let l = TolerantLeaf { elems: candidates(&page, n), page, lower, upper, lower_named: named, stray };
             if let Some(p) = leaf(&l) {
-                lost_(lost(lower, upper, p));
+                lost_(LostRange::new(lower, upper, p));
             }
             return;
         }
@@ -355,7 +340,7 @@ impl<'a> Reader<'a> {
         }
         if good.is_empty() && elems.iter().all(|e| lost_why(e).is_some()) {
             let msg = format!("branch page {id} has no element that can be read");
-            return lost_(lost(lower, upper, self.problem(ProblemKind::EmptyBranch, id, msg)));
+            return lost_(LostRange::new(lower, upper, self.problem(ProblemKind::EmptyBranch, id, msg)));
         }
         // The elements before each sound one (after the one before it), and those after the last,
         // lie in a gap bounded by the sound keys around it: a child whose key alone is out of order
@@ -371,7 +356,7 @@ impl<'a> Reader<'a> {
                     1 => format!("element {first} cannot be followed"),
                     n => format!("{n} elements ({first} to {last}) cannot be followed"),
                 };
-                lost_(lost(lo, hi, self.bad_elems(id, &elems, from, to, &what)));
+                lost_(LostRange::new(lo, hi, self.bad_elems(id, &elems, from, to, &what)));
             }
             for (i, e) in elems.iter().enumerate().take(to).skip(from) {
                 if let Err(Bad::OutOfOrder(child)) = *e {
@@ -399,7 +384,11 @@ impl<'a> Reader<'a> {
         }
         if usize::from(page.count) > elems.len() {
             let msg = format!("branch page {id} claims {} elements; {} can be read", page.count, elems.len());
-            lost_(lost(good.last().map(|g| g.1), upper, self.problem(ProblemKind::ElementOutsidePage, id, msg)));
+            lost_(LostRange::new(
+                good.last().map(|g| g.1),
+                upper,
+                self.problem(ProblemKind::ElementOutsidePage, id, msg),
+            ));
         }
     }
 }
