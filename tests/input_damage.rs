@@ -183,3 +183,21 @@ fn gzip_optional_header_fields() {
     method[2] = 7;
     assert!(matches!(expand_bytes(&dir, "m.gz", &method), Err(InputError::Corrupt { .. })));
 }
+
+#[test]
+fn a_file_larger_than_the_address_space_allowed_says_so() {
+    // Review 42b: under `ulimit -v`, mapping a large input said only "Cannot allocate memory".
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("large.db");
+    std::fs::copy("fixtures/tiny-1.member.db", &f).unwrap();
+    std::fs::File::options().write(true).open(&f).unwrap().set_len(1 << 30).unwrap(); // sparse
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 400000 && exec \"$0\" --no-index check \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_boltscope"))
+        .arg(&f)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot map its 1073741824 bytes") && err.contains("ulimit -v"), "{err}");
+}

@@ -90,13 +90,10 @@ pub fn open_input(path: &Path) -> Result<Opened, Error> {
         return Err(Error::NotAFile { what, hint: data_dir_hint(path) });
     }
     match expand(path, MAX_EXPANDED.load(Ordering::Relaxed)) {
-        Ok(e) => Ok(Opened {
-            map: MappedFile::map_input_of(e.file, e.source)?,
-            container: e.container,
-            entry_name: e.entry_name,
-        }),
+        Ok(e) => Ok(Opened { map: mapped(e.file, e.source)?, container: e.container, entry_name: e.entry_name }),
         Err(InputError::NotDatabase { kind, inside: None, .. }) => {
-            let map = MappedFile::map_input(open_regular(path)?)?;
+            let f = open_regular(path)?;
+            let map = mapped(f.try_clone()?, f)?;
             if Metas::read(map.bytes()).is_ok() {
                 return Ok(Opened { map, container: Container::Plain, entry_name: None });
             }
@@ -106,6 +103,23 @@ pub fn open_input(path: &Path) -> Result<Opened, Error> {
         Err(InputError::Read { source, .. }) => Err(Error::Io(source)),
         Err(e) => Err(Error::Archive { path: e.path().to_path_buf(), source: Box::new(e) }),
     }
+}
+
+/// Maps `file` (bytes from `source`), saying why when the address space this process may use is
+/// too small for them (review 42b: a member file expanded from 5 GB of zstd said only "Cannot
+/// allocate memory" under `ulimit -v`).
+fn mapped(file: std::fs::File, source: std::fs::File) -> Result<MappedFile, Error> {
+    let len = file.metadata().map_or(0, |m| m.len());
+    MappedFile::map_input_of(file, source).map_err(|e| match e.kind() {
+        std::io::ErrorKind::OutOfMemory => Error::Io(std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot map its {len} bytes: the address space this process may use is smaller (`ulimit -v`); \
+                 raise it ({e})"
+            ),
+        )),
+        _ => Error::Io(e),
+    })
 }
 
 /// Opens `path` read-only, refusing anything but a regular file by the opened handle's own type,
