@@ -177,12 +177,15 @@ pub enum Command {
     /// A file is taken when its first bytes say bbolt (also inside a zip, gzip or zstd), or when
     /// its name says backup (*.db, *.snap, *.snapshot, db, etcd-snapshot-NODE-SECONDS and other
     /// k3s names, each also packed: .zip .gz .zst .tar .tgz .xz .bz2 .lz4): an empty or wiped
-    /// backup is then listed as unreadable (exit 2), not passed over. Other files are skipped. One line per database file, then a
-    /// summary. Files the index already knows are answered from it (use --refresh to re-read
-    /// them).
+    /// backup is then listed as unreadable (exit 2), not passed over. Other files are skipped.
+    /// One line per database file, then a summary; with -w json one object per line per file
+    /// (`path`, `ok`, `verdict` and the table's figures, or `error` for one that could not be
+    /// read), then `{"summary":{...}}`. Files the index already knows are answered from it (use
+    /// --refresh to re-read them).
     ///
-    /// Example:
+    /// Examples:
     ///   boltscope scan /backups
+    ///   boltscope scan -w json /backups | jq -r 'select(.ok == false) | .path'
     #[command(verbatim_doc_comment)]
     Scan(ScanArgs),
     /// What `etcdctl get` prints, from the file: its options and output byte for byte, or the values
