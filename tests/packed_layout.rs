@@ -63,16 +63,18 @@ fn a_count_lowered_in_an_inline_bucket_or_to_zero_is_told_by_every_reader() {
     // tiny-1.member.db: the root is leaf page 4 (its count at byte 16394, 10 buckets), the `key`
     // bucket is inline in it (its page's count at byte 16854, 8 records). Review 42d: salvage
     // left an inline page's shrunk count as it was ("nothing lost", the head revision gone), and a
-    // count lowered to 0 passed every reader (an empty bucket, an empty root).
+    // count lowered to 0 passed every reader (an empty bucket, an empty root). Salvage fell back to
+    // an older root (no revision in it) when the root's count shrank, or an inline one went to 0.
     let d = common::bytes("tiny-1.member.db");
     assert_eq!((u16_at(&d, 16392), u16_at(&d, 16394), u16_at(&d, 16852), u16_at(&d, 16854)), (2, 10, 2, 8));
     let tmp = tempfile::tempdir().unwrap();
     let orig = tmp.path().join("orig.db");
     std::fs::write(&orig, &d).unwrap();
-    for (at, count, kind, restored) in [
-        (16854, 7u16, "element_misplaced", true),
-        (16854, 0, "bucket_malformed", false),
-        (16394, 0, "element_misplaced", false),
+    for (at, count, kind, page) in [
+        (16854, 7u16, "element_misplaced", "inline bucket page"),
+        (16854, 0, "bucket_malformed", "inline bucket page"),
+        (16394, 9, "element_misplaced", "leaf page 4"),
+        (16394, 0, "element_misplaced", "leaf page 4"),
     ] {
         let what = format!("count at {at} set to {count}");
         let mut e = d.clone();
@@ -88,14 +90,36 @@ fn a_count_lowered_in_an_inline_bucket_or_to_zero_is_told_by_every_reader() {
         let dst = tmp.path().join(format!("c{at}-{count}.out"));
         let out = common::boltscope().args(["--no-index", "salvage"]).arg(&f).arg("-o").arg(&dst).output().unwrap();
         let report = String::from_utf8_lossy(&out.stdout).to_string();
-        if restored {
-            assert_eq!(out.status.code(), Some(0), "{what}: {report}");
-            assert!(report.contains("inline bucket page") && report.contains("nothing lost"), "{what}: {report}");
-            assert_eq!(every_record(&dst), every_record(&orig), "{what}");
-        } else {
-            // Not read back (salvage falls back to an older root), but never called lossless.
-            assert_eq!(out.status.code(), Some(1), "{what}: {report}");
-            assert!(!report.contains("nothing lost"), "{what}: {report}");
-        }
+        // Salvage reads every count back from the layout, the root's and a count of 0 too (before,
+        // it fell back to an older root found by scanning, which held no revision).
+        assert_eq!(out.status.code(), Some(0), "{what}: {report}");
+        assert!(report.contains(page) && report.contains("a count that shrank"), "{what}: {report}");
+        assert!(report.contains("nothing lost") && report.contains("named by meta page"), "{what}: {report}");
+        assert_eq!(every_record(&dst), every_record(&orig), "{what}");
     }
+}
+
+#[test]
+fn a_compacted_file_s_root_count_lowered_to_zero_is_salvaged_whole_at_its_compaction() {
+    // churn-0.005.member.db: compacted, its root a leaf of 10 buckets. The root's count set to 0
+    // made salvage read an older root found by scanning.
+    let d = common::bytes("churn-0.005.member.db");
+    let meta = |i: usize| (common::u64_at(&d, i * PS + 16 + 48), common::u64_at(&d, i * PS + 16 + 16));
+    let (_, root) = meta(0).max(meta(1));
+    let at = root as usize * PS + 10;
+    assert_eq!(u16_at(&d, at), 10, "the root lists the ten buckets");
+    let tmp = tempfile::tempdir().unwrap();
+    let orig = tmp.path().join("orig.db");
+    std::fs::write(&orig, &d).unwrap();
+    let mut e = d.clone();
+    e[at..at + 2].copy_from_slice(&0u16.to_le_bytes());
+    let (f, dst) = (tmp.path().join("zero.db"), tmp.path().join("zero.out"));
+    std::fs::write(&f, &e).unwrap();
+    let out =
+        common::boltscope().args(["--no-index", "salvage", "-w", "json"]).arg(&f).arg("-o").arg(&dst).output().unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{r}");
+    assert_eq!(r["root"]["from"], "meta", "{r}");
+    assert_eq!(r["compact_revision"], common::served_compaction("churn-0.005"), "{r}");
+    assert_eq!(every_record(&dst), every_record(&orig));
 }

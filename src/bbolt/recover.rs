@@ -77,14 +77,16 @@ pub fn meta_page(g: &Geometry<'_>, i: u64) -> Option<Meta> {
 /// bucket entries with well-formed bucket values, in key order.
 pub fn is_root(g: &Geometry<'_>, id: u64) -> bool {
     let Some(h) = g.header(id) else { return false };
-    if h.id.0 != id || h.flags != LEAF || h.count == 0 || id < 2 {
+    if h.id.0 != id || h.flags != LEAF || id < 2 {
         return false;
     }
     let Some(page) = g.page(id, u64::from(h.overflow) + 1) else { return false };
-    root_entries(&page).is_some()
+    // A count that shrank (to 0 too) is read back from the layout, as the tree's reader does.
+    root_entries(&page.count_restored(false).unwrap_or(page)).is_some()
 }
 
-/// The bucket entries of a root page, when every element is one and they are in order.
+/// The bucket entries of a root page, when every element is one and they are in order (read as
+/// the salvage's tolerant reader reads them).
 pub fn root_entries<'a>(page: &Page<'a>) -> Option<Vec<super::page::LeafElem<'a>>> {
     let n = usize::from(page.count);
     if n == 0 || n > max_elements(page.bytes.len() as u64) {
@@ -95,7 +97,9 @@ pub fn root_entries<'a>(page: &Page<'a>) -> Option<Vec<super::page::LeafElem<'a>
     for c in elems {
         let e = c.stated.filter(|_| c.consistent())?;
         let ordered = out.last().map_or(true, |p| e.key > p.key) && !e.key.is_empty();
-        if !e.is_bucket() || !ordered || bucket::decode(page, &e).is_err() {
+        // An inline bucket listing no element though it holds some reads as the tree's reader
+        // takes it (its count read back from its layout).
+        if !e.is_bucket() || !ordered || bucket::decode_tolerant(page, &e).is_err() {
             return None;
         }
         out.push(e);
