@@ -117,3 +117,22 @@ fn every_revision_flag_reads_integers_as_etcdctl_does() {
         assert_eq!(hex.stdout, dec.stdout, "{cmd}");
     }
 }
+
+#[test]
+fn the_manual_page_lists_each_command_with_its_own_section_and_names_no_missing_page() {
+    let out = common::run(["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8(out.stdout).unwrap();
+    // One page is written: a `boltscope-status(1)` reference named a page that does not exist.
+    assert!(!page.contains("(1)"), "a reference to another manual page");
+    let list = &page[page.find(".SH COMMANDS\n").expect("a list of commands")..];
+    let list = &list[..list[1..].find(".SH ").unwrap() + 1];
+    let mut named = 0;
+    for line in list.lines().filter(|l| l.starts_with("\\fB")) {
+        let name = line.trim_start_matches("\\fB").trim_end_matches("\\fR");
+        let section = format!(".SH \"BOLTSCOPE {}\"", name.to_uppercase());
+        assert!(page.contains(&section), "{name}: no section {section}");
+        named += 1;
+    }
+    assert!(named >= 15, "{named} commands listed");
+}
