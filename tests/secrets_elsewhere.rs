@@ -55,6 +55,13 @@ fn no_command_shows_a_secret_stored_outside_kubernetes_keys() {
         &["dump", "--decode"],
         &["log", "app/", "--prefix", "-w", "json"],
         &["log", "app/", "--prefix", "--decode"],
+        // Kubernetes objects of another kind holding a Secret's manifest (review 43b).
+        &["get", "/registry/", "--prefix"],
+        &["get", "/registry/", "--prefix", "-w", "json"],
+        &["get", "/registry/", "--prefix", "--decode"],
+        &["get", "/registry/", "--prefix", "-o", "yaml"],
+        &["log", "/registry/", "--prefix", "-w", "json"],
+        &["dump", "--prefix", "/registry/", "--decode", "-o", "yaml"],
     ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -67,8 +74,17 @@ fn no_command_shows_a_secret_stored_outside_kubernetes_keys() {
         if decoded {
             assert!(String::from_utf8_lossy(&out.stdout).contains("redacted"), "{args:?}");
         }
-        // What only names a Secret is shown.
-        if args.len() == 3 && args[0] == "get" {
+        // What only names a Secret is shown, and a decoded object's other data.
+        if args.contains(&"/registry/") {
+            let text = String::from_utf8_lossy(&out.stdout);
+            if args.len() == 3 || decoded {
+                assert!(text.contains("rotate the Secret db monthly"), "{args:?}: {text}");
+            }
+            if decoded {
+                assert!(text.contains("plain-config-visible") && text.contains("ConfigMap"), "{args:?}: {text}");
+            }
+        }
+        if args.len() == 3 && args[0] == "get" && args[1] == "app/" {
             let text = String::from_utf8_lossy(&out.stdout);
             for shown in [
                 "Secret db rotated",
@@ -99,4 +115,12 @@ fn with_show_secrets_the_values_are_the_servers() {
     assert_eq!(mine["count"], live["count"]);
     assert_eq!(mine["header"]["revision"], live["header"]["revision"]);
     assert!(shows_canary(&out.stdout), "the canary check finds what it looks for");
+    let out = run(&["get", "/registry/", "--prefix", "-w", "json", "--show-secrets"]);
+    let mine: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let live: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::dir().join("secrets-elsewhere/elsewhere.registry.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(mine["kvs"], live["kvs"]);
+    assert!(shows_canary(&out.stdout));
 }

@@ -53,6 +53,8 @@ mod redact;
 pub mod render;
 pub mod schema;
 pub mod secret;
+mod secret_envelope;
+mod secret_manifest;
 mod secret_parsed;
 mod secret_text;
 mod secret_yaml;

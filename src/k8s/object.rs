@@ -42,9 +42,20 @@ pub struct DecodeOptions {
 pub fn decode(key: &[u8], value: &[u8], opts: &DecodeOptions) -> Value {
     // A Secret by its key, or by what its bytes say when its kind cannot be read (see
     // [`secret::holds_plaintext`]): then every path below redacts it.
-    let by_key = secret::key_says_secret(key) || secret::holds_plaintext(key, value);
+    // A protobuf object of another kind holding a Secret's manifest keeps its kind and schema:
+    // the strings holding it are redacted after the decode.
+    let by_key = secret::key_says_secret(key) || secret::is_plaintext_secret(key, value);
     match classify(value) {
-        Encoding::Protobuf => protobuf(value, by_key, opts),
+        Encoding::Protobuf => {
+            let mut v = protobuf(value, by_key, opts);
+            if !by_key && !opts.show_secrets && secret::redact_manifests(value, &mut v) {
+                // The stored bytes shown beside a decode that failed hold the manifest too.
+                if let Some(r) = v.get_mut("raw") {
+                    *r = raw(value, true);
+                }
+            }
+            v
+        }
         Encoding::Json => match serde_json::from_slice::<Value>(value) {
             Ok(v) => finish_parsed(v, by_key, opts),
             Err(e) => failed(format!("json: {e}"), value, by_key, opts),

@@ -29,6 +29,8 @@ use super::secret_yaml::yaml_holds_secret;
 use serde_json::{Map, Value};
 
 pub use super::redact::{redact_annotations, redact_json};
+use super::secret_envelope::envelope_says_secret;
+pub use super::secret_manifest::redact_manifests;
 
 /// The annotation in which `kubectl apply` keeps a copy of the applied object.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -205,13 +207,24 @@ pub fn is_secret(kind: Option<&str>, key_resource: Option<&str>) -> bool {
 /// Cheap enough to ask of every value: the key is parsed only when it mentions `secrets`; a
 /// protobuf value's kind is read from its envelope; a JSON or CBOR value is decoded only when its
 /// bytes contain `Secret`; other bytes are not an object and not a Secret but by their key.
+///
+/// A protobuf object of another kind holding a Secret's manifest in a string (a ConfigMap's data)
+/// is one too ([`super::secret_manifest`]), as a JSON one is.
 pub fn holds_plaintext(key: &[u8], value: &[u8]) -> bool {
     // Every text the value's judging parses shares one budget.
-    super::secret_parsed::per_value(|| judge(key, value))
+    super::secret_parsed::per_value(|| judge(key, value, true))
 }
 
-/// [`holds_plaintext`], within its budget.
-fn judge(key: &[u8], value: &[u8]) -> bool {
+/// [`holds_plaintext`], but not counting a protobuf object of another kind for a manifest in its
+/// strings: what the decoder redacts whole (it then redacts those strings alone,
+/// [`redact_manifests`]).
+pub fn is_plaintext_secret(key: &[u8], value: &[u8]) -> bool {
+    super::secret_parsed::per_value(|| judge(key, value, false))
+}
+
+/// [`holds_plaintext`] (`manifests`: counting a protobuf object holding a manifest), within its
+/// budget.
+fn judge(key: &[u8], value: &[u8], manifests: bool) -> bool {
     use super::encoding::{classify, Encoding};
     let enc = classify(value);
     if matches!(enc, Encoding::Encrypted(_)) {
@@ -223,7 +236,13 @@ fn judge(key: &[u8], value: &[u8]) -> bool {
     // When the kind cannot be read (damage, or a writer other than the API server), a value
     // that names `Secret` is one.
     match enc {
-        Encoding::Protobuf => envelope_says_secret(value).unwrap_or_else(|| has(value, b"Secret")),
+        Encoding::Protobuf => {
+            envelope_says_secret(value).unwrap_or_else(|| has(value, b"Secret"))
+                || manifests
+                    && super::secret_manifest::message_holds_manifest(
+                        value.get(super::encoding::PROTOBUF_MAGIC.len()..).unwrap_or_default(),
+                    )
+        }
         Encoding::Json | Encoding::Cbor => {
             parsed_says_secret(enc == Encoding::Json, value, super::key::parse(key).is_some())
         }
@@ -245,7 +264,7 @@ fn judge(key: &[u8], value: &[u8]) -> bool {
 /// byte string, 0x5f). Without a kind it reads, it is one where it looks like a Kubernetes object
 /// (`k8s`: under its key or in an envelope; or naming an `apiVersion` or `metadata`), so that a
 /// configuration naming an "AWS SecretsManager", or JSON lines, stay readable elsewhere.
-fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
+pub(super) fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     let named = has(value, b"Secret");
     let spelled = if json { has(value, b"\\u") } else { value.contains(&0x7f) || value.contains(&0x5f) };
     // A Secret without its kind (what a Go program's json.Marshal of one writes) names none.
@@ -299,90 +318,6 @@ pub fn key_says_secret(key: &[u8]) -> bool {
         Some(k) => is_secret(None, Some(k.resource.as_str())) || nested(),
         None => has(key, b"/secrets/"),
     }
-}
-
-/// Whether a protobuf value's envelope says Secret: any of its typeMeta fields (a repeated
-/// one is merged by the decoder, its last kind winning) with kind `Secret`. `None` when the
-/// envelope cannot be read or names no kind.
-fn envelope_says_secret(value: &[u8]) -> Option<bool> {
-    let body = value.get(super::encoding::PROTOBUF_MAGIC.len()..)?;
-    // As the API server writes it (every value of a dump is asked): typeMeta first, with one-byte
-    // lengths, apiVersion then kind, then the raw object and empty contentEncoding and
-    // contentType, so no second typeMeta and no other content type.
-    if let Some((kind, end)) = short_type_meta(body) {
-        if plain_tail(body, end) {
-            return Some(holds_secrets(kind));
-        }
-    }
-    envelope_fields_say_secret(body)
-}
-
-/// Whether an envelope goes on at `at` as the API server writes it: the raw object (field 2),
-/// then nothing, or an empty contentEncoding (3) and an empty contentType (4).
-fn plain_tail(body: &[u8], at: usize) -> bool {
-    let mut pos = at.saturating_add(1);
-    if body.get(at) != Some(&0x12) {
-        return false;
-    }
-    let end =
-        super::wire::varint(body, &mut pos).and_then(|n| usize::try_from(n).ok()).and_then(|n| pos.checked_add(n));
-    matches!(end.and_then(|e| body.get(e..)), Some([] | [0x1a, 0, 0x22, 0]))
-}
-
-/// [`envelope_says_secret`] of the bytes after the magic, by the general field reader. An
-/// envelope of JSON says what the object inside says of itself (its kind is the one the decoder
-/// shows); one with a content encoding or another content type says nothing.
-fn envelope_fields_say_secret(body: &[u8]) -> Option<bool> {
-    use super::wire::{fields, Wire};
-    let (mut kinds, mut secret) = (0, false);
-    let (mut raw, mut json): (&[u8], bool) = (b"", false);
-    for f in fields(body) {
-        // Bytes that stop reading after a kind was read (filler a test load put there, or damage
-        // past the typeMeta) leave the kinds read to decide.
-        // So does a field no envelope holds (1 typeMeta, 2 raw, 3 contentEncoding, 4 contentType).
-        let Ok(f) = f else { break };
-        if !(1..=4).contains(&f.0) || !matches!(f.1, Wire::Bytes(_)) {
-            break;
-        }
-        match f {
-            (2, Wire::Bytes(r)) => raw = r,
-            (3, Wire::Bytes(c)) if !c.is_empty() => return None,
-            (4, Wire::Bytes(c)) if c == b"application/json" => json = true,
-            (4, Wire::Bytes(c)) if !c.is_empty() && c != b"application/vnd.kubernetes.protobuf" => return None,
-            _ => {}
-        }
-        if let (1, Wire::Bytes(tm)) = f {
-            for g in fields(tm) {
-                let Ok(g) = g else { break };
-                if let (2, Wire::Bytes(kind)) = g {
-                    kinds += 1;
-                    secret |= holds_secrets(kind);
-                }
-            }
-        }
-    }
-    if json {
-        // The object inside names its own kind, which the decoder shows; an envelope that says
-        // Secret is one whatever its object says (the decoder redacts by either).
-        return Some(secret || parsed_says_secret(true, raw, true));
-    }
-    (kinds > 0).then_some(secret)
-}
-
-/// The kind of an envelope's leading typeMeta written with one-byte lengths
-/// (`0a L [0a A apiVersion] 12 K kind`), and where the typeMeta ends; `None` otherwise (the
-/// general reader decides).
-fn short_type_meta(body: &[u8]) -> Option<(&[u8], usize)> {
-    let short = |b: &[u8], at: usize, tag: u8| -> Option<(usize, usize)> {
-        let (&t, &n) = (b.get(at)?, b.get(at + 1)?);
-        (t == tag && n < 0x80).then_some((at + 2, at + 2 + usize::from(n)))
-    };
-    let (start, end) = short(body, 0, 0x0a)?;
-    let tm = body.get(start..end)?;
-    let at = short(tm, 0, 0x0a).map_or(0, |(_, e)| e);
-    let (ks, ke) = short(tm, at, 0x12)?;
-    // Nothing after the kind inside the typeMeta.
-    (ke == tm.len()).then(|| tm.get(ks..ke).map(|k| (k, end)))?
 }
 
 #[cfg(test)]

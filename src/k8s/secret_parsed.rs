@@ -10,6 +10,7 @@
 //! YAML and JSON say the same. Only asked of text that names `Secret` or has a Secret's fields
 //! ([`super::secret_text::may_hold_secret`]), so the parse costs nothing for other values.
 
+use super::secret_text::may_hold_secret;
 use serde::de::{self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use serde_json::{Map, Value};
 use std::cell::Cell;
@@ -93,10 +94,17 @@ impl Drop for Nested {
 /// Whether YAML text, parsed document by document up to the first that does not parse, holds a
 /// Secret as its JSON would ([`super::secret_text::json_holds_secret`]). Text that is no YAML
 /// (prose, JSON cut short) parses as a lone string or not at all, and holds none; so does text
-/// [`MAX_NESTED`] texts deep, or past a bound.
+/// [`MAX_NESTED`] texts deep. Text past the bounds the parser is given ([`MAX_PARSED`],
+/// [`MAX_FLOW_DEPTH`]) is not read through: withheld when it may hold a Secret and names a data
+/// field (review 43b: a kind by alias behind a comment of 101 brackets, or in 70 KiB of text,
+/// printed), as text past what is read is ([`super::secret_text::text_holds_secret`]).
 pub(super) fn parsed_yaml_holds_secret(text: &str) -> bool {
-    if NESTED.with(Cell::get) >= MAX_NESTED || text.len() > MAX_PARSED || !shallow(text) {
+    if NESTED.with(Cell::get) >= MAX_NESTED {
         return false;
+    }
+    if text.len() > MAX_PARSED || !shallow(text) {
+        let names = |w: &str| text.contains(w);
+        return may_hold_secret(text.as_bytes()) && (names("data") || names("Data"));
     }
     let _nested = Nested::enter();
     // The text itself counts against the budget (so do the strings parsed again), with what

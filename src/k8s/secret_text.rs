@@ -228,9 +228,11 @@ pub(super) fn holds_secret_object(v: &Value) -> bool {
                 secret || m.values().any(|x| walk(x, depth + 1))
             }
             Value::Array(a) => a.iter().any(|x| walk(x, depth + 1)),
-            // A manifest kept as a string (a ConfigMap's data, a field of a configuration).
+            // A manifest kept as a string (a ConfigMap's data, a field of a configuration), at
+            // any depth (review 43b: one four levels down, an Argo CD Application's Helm values,
+            // printed).
             Value::String(t) if t.contains("Secret") && (t.contains("data") || t.contains("Data")) => {
-                depth < 4 && text_holds_secret(t.as_bytes())
+                text_holds_secret(t.as_bytes())
             }
             _ => false,
         }
