@@ -10,8 +10,18 @@ mod keys_common;
 
 use std::path::PathBuf;
 
-const FIXTURES: [&str; 8] =
-    ["tiny-1", "k8s-0.005", "churn-0.005", "cluster-0.1", "compacting-1", "emptied-1", "bump-1", "bump-2"];
+const FIXTURES: [&str; 10] = [
+    "tiny-1",
+    "k8s-0.005",
+    "churn-0.005",
+    "cluster-0.1",
+    "compacting-1",
+    "emptied-1",
+    "bump-1",
+    "bump-2",
+    "v34-tiny-1",
+    "term-4",
+];
 
 /// A fixture's snapshot as a plain file. `compacting-1` (a snapshot taken while etcd was still
 /// compacting, `fixtures/make-compacting.sh`) lives in its own folder: it has none of the bbolt
@@ -28,6 +38,9 @@ fn snapshot(fx: &str, tmp: &tempfile::TempDir) -> PathBuf {
         // (`fixtures/make-bump.sh`): its answers are etcd 3.5.16's.
         "bump-1" => common::dir().join("bump/bump-1.member.db"),
         "bump-2" => common::dir().join("bump/bump-2.snap.db"),
+        // A member that saw three elections (`meta/term` 4, `fixtures/make-terms.sh`); restored,
+        // it answers at raft_term 2, as a file of etcd 3.4 (no term stored) does.
+        "term-4" => common::dir().join("terms/term-4.snap.db"),
         _ => common::path(&format!("{fx}.snap.db"), tmp),
     }
 }
@@ -54,8 +67,8 @@ fn get_answers_byte_for_byte_cold_and_warm() {
     }
     assert_eq!(
         total,
-        2 * (737 + 176 + 166 + 153 + 179),
-        "every recorded get case (166: emptied-1; 153, 179: bump-1, bump-2)"
+        2 * (737 + 176 + 166 + 153 + 179 + 167 + 160),
+        "every recorded get case (166: emptied-1; 153, 179: bump-1, bump-2; 167, 160: v34-tiny-1, term-4)"
     );
 }
 

@@ -195,7 +195,7 @@ pub enum Command {
     /// --limit, --keys-only, --count-only, --print-value-only, --hex, --sort-by, --order, and
     /// -w simple|json|fields|protobuf; the answer is what a server restored from the file prints
     /// (header revision = the file's current revision; cluster and member ids from the `members`
-    /// bucket, raft term from `meta/term`). --rev below the compaction fails as etcd fails
+    /// bucket, raft term 2 as a restored server says). --rev below the compaction fails as etcd fails
     /// (`etcdserver: mvcc: required revision has been compacted`, exit 1), as does one past the
     /// current revision. etcdctl's usage errors give its message, with exit code 2. The command
     /// line is read as etcdctl reads it (`--rev 024` is 20, `--hex=false`, extra KEYs ignored).
