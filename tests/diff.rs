@@ -444,3 +444,16 @@ fn both_files_damaged_are_both_told() {
     assert_eq!(paths, [files[0].as_str(), files[1].as_str()]);
     assert!(lines.iter().all(|v| v["error"]["kind"] == "damaged"), "{lines:?}");
 }
+
+#[test]
+fn a_file_never_compacted_says_null_as_inspect_does_and_a_compacted_one_its_compaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (common::path("tiny-1.snap.db", &tmp), common::path("k8s-0.005.snap.db", &tmp));
+    let out = common::run(["--no-index", "diff", "-w", "json", a.to_str().unwrap(), b.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["a"]["compact_revision"], Value::Null, "{v}");
+    assert_eq!(v["b"]["compact_revision"], common::served_compaction("k8s-0.005"), "{v}");
+    let inspect = common::run(["--no-index", "inspect", "-w", "json", a.to_str().unwrap()]);
+    let i: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(i["etcd"]["finished_compact_revision"], Value::Null, "one spelling of never compacted");
+}

@@ -79,7 +79,8 @@ fn file(path: &str, f: &FileFacts, live: u64, torn: bool, problems: &[boltscope:
         "ok": !torn && problems.is_empty(),
         "problems": problems,
         "revision": f.revision,
-        "compact_revision": f.compacted,
+        // Never compacted: null, as inspect says it.
+        "compact_revision": (f.compacted > 0).then_some(f.compacted),
         "cluster_id": hex(f.cluster_id),
         "live_keys": live,
         "torn": torn,
