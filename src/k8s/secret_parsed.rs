@@ -95,16 +95,15 @@ impl Drop for Nested {
 /// Secret as its JSON would ([`super::secret_text::json_holds_secret`]). Text that is no YAML
 /// (prose, JSON cut short) parses as a lone string or not at all, and holds none; so does text
 /// [`MAX_NESTED`] texts deep. Text past the bounds the parser is given ([`MAX_PARSED`],
-/// [`MAX_FLOW_DEPTH`]) is not read through: withheld when it may hold a Secret and names a data
-/// field (review 43b: a kind by alias behind a comment of 101 brackets, or in 70 KiB of text,
-/// printed), as text past what is read is ([`super::secret_text::text_holds_secret`]).
+/// [`MAX_FLOW_DEPTH`]) is not read through: withheld when it may hold a Secret only a parser
+/// reads ([`unparsed_may_hold_secret`]; review 43b: a kind by alias behind a comment of 101
+/// brackets, or in 70 KiB of text, printed).
 pub(super) fn parsed_yaml_holds_secret(text: &str) -> bool {
     if NESTED.with(Cell::get) >= MAX_NESTED {
         return false;
     }
     if text.len() > MAX_PARSED || !shallow(text) {
-        let names = |w: &str| text.contains(w);
-        return may_hold_secret(text.as_bytes()) && (names("data") || names("Data"));
+        return unparsed_may_hold_secret(text);
     }
     let _nested = Nested::enter();
     // The text itself counts against the budget (so do the strings parsed again), with what
@@ -112,6 +111,18 @@ pub(super) fn parsed_yaml_holds_secret(text: &str) -> bool {
     // cannot be read through: withheld, as text past what is read is (review 40d: one string of
     // aliases spent it, and a Secret in the next string printed).
     charge(text.len().saturating_add(PARSE_COST)).is_err() || documents_hold_secret(text) || spent()
+}
+
+/// Whether text the parser is not given may hold a Secret only a parser reads: it names one and a
+/// data field (or spells them with escapes), and gives a kind in a way the line rules do not read
+/// (by alias, as a complex key, through a merge key, or escaped). Such text is withheld unread;
+/// long YAML that merely names a Secret (a rule file, a dashboard) is left to the line rules.
+fn unparsed_may_hold_secret(text: &str) -> bool {
+    let t = text.as_bytes();
+    let has = |w: &str| text.contains(w);
+    let escaped = has("\\x") || has("\\u") || has("\\U");
+    let kind_elsewise = has("kind: *") || has("kind:\t*") || has("? kind") || has("<<") || escaped;
+    may_hold_secret(t) && (has("data") || has("Data") || escaped) && kind_elsewise
 }
 
 /// What starting a parse costs, in bytes of the budget.

@@ -225,7 +225,10 @@ pub(super) fn holds_secret_object(v: &Value) -> bool {
                     Some("SecretList") => true,
                     _ => false,
                 };
-                secret || m.values().any(|x| walk(x, depth + 1))
+                // A schema's description (a CRD's openAPIV3Schema documenting a field with an
+                // example manifest, review 43c) is prose about data, not data.
+                let schema = m.contains_key("type") || m.contains_key("properties") || m.contains_key("items");
+                secret || m.iter().any(|(k, x)| !(schema && k == "description" && x.is_string()) && walk(x, depth + 1))
             }
             Value::Array(a) => a.iter().any(|x| walk(x, depth + 1)),
             // A manifest kept as a string (a ConfigMap's data, a field of a configuration), at
@@ -299,6 +302,15 @@ mod tests {
         )
         .unwrap();
         assert!(holds_secret_object(&list));
+        let crd: Value = serde_json::from_str(
+            r#"{"kind":"CustomResourceDefinition","spec":{"versions":[{"schema":{"openAPIV3Schema":{"properties":{"spec":{"type":"object","description":"Example:\n\n  kind: Secret\n  data:\n    key: base64"}}}}}]}}"#,
+        )
+        .unwrap();
+        assert!(!holds_secret_object(&crd), "a schema's description is prose");
+        let cm: Value =
+            serde_json::from_str(r#"{"kind":"ConfigMap","data":{"description":"kind: Secret\ndata:\n  pw: eA==\n"}}"#)
+                .unwrap();
+        assert!(holds_secret_object(&cm), "a data entry named description is data");
         let event: Value =
             serde_json::from_str(r#"{"kind":"Event","involvedObject":{"kind":"Secret","name":"db"}}"#).unwrap();
         assert!(!holds_secret_object(&event));
