@@ -123,3 +123,25 @@ fn a_compacted_file_s_root_count_lowered_to_zero_is_salvaged_whole_at_its_compac
     assert_eq!(r["compact_revision"], common::served_compaction("churn-0.005"), "{r}");
     assert_eq!(every_record(&dst), every_record(&orig));
 }
+
+#[test]
+fn a_root_emptied_with_one_element_header_damaged_is_no_sound_empty_database() {
+    // Review 43c: tiny-1.member.db's root (leaf page 4, ten buckets) with its count set to 0 and
+    // one bit of its fourth element's key size flipped read as an empty bbolt database: `check`
+    // said OK and salvage copied it "whole", nothing lost.
+    let mut d = common::bytes("tiny-1.member.db");
+    let root = 4 * PS;
+    d[root + 10..root + 12].copy_from_slice(&0u16.to_le_bytes());
+    d[root + 16 + 3 * 16 + 8] ^= 0x10; // element 3: flags u32, pos u32, ksize u32
+    let tmp = tempfile::tempdir().unwrap();
+    let (f, dst) = (tmp.path().join("root0.db"), tmp.path().join("root0.out"));
+    std::fs::write(&f, &d).unwrap();
+    let out = common::boltscope().args(["--no-index", "check"]).arg(&f).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("element_misplaced") && text.contains("page 4"), "{text}");
+    let out = common::boltscope().args(["--no-index", "salvage"]).arg(&f).arg("-o").arg(&dst).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(!report.contains("nothing lost") && !report.contains("reads whole"), "{report}");
+}

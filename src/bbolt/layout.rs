@@ -48,19 +48,35 @@ impl<'a> Page<'a> {
     }
 
     /// For a leaf listing no element whose layout shows some (a count lowered to 0: every reader
-    /// took the page as empty), the problem; `None` for any other page.
+    /// took the page as empty), the problem; `None` for any other page. bbolt writes an empty
+    /// leaf's page as zeros past its header, so a first element header saying whole headers lie
+    /// before the first key tells it too when a later element cannot be read back (review 43c: a
+    /// root lowered to 0 with one element header damaged read as an empty, sound database).
     pub fn emptied(&self) -> Option<Problem> {
         if self.count != 0 || self.flags != LEAF {
             return None;
         }
-        let p = self.count_restored(false)?;
-        let msg = format!(
-            "{}page {}: it lists no element, yet {} lie where bbolt writes them: a count lowered to 0 leaves them \
-             out (damage, or `bbolt surgery clear-page-elements`)",
-            if self.inline { "inline bucket page in " } else { "" },
-            self.id,
-            p.count
-        );
+        let page = if self.inline { "inline bucket page in " } else { "" };
+        let msg = match self.count_restored(false) {
+            Some(p) => format!(
+                "{page}page {}: it lists no element, yet {} lie where bbolt writes them: a count lowered to 0 leaves \
+                 them out (damage, or `bbolt surgery clear-page-elements`)",
+                self.id, p.count
+            ),
+            None => {
+                let pos = self.order.u32(self.bytes, PAGE_HEADER_SIZE + L_POS)? as usize;
+                let first = PAGE_HEADER_SIZE.checked_add(pos)?;
+                if pos == 0 || pos % ELEMENT_SIZE != 0 || first >= self.bytes.len() {
+                    return None;
+                }
+                format!(
+                    "{page}page {}: it lists no element, yet its first element header says {} lie before the first \
+                     key (not all of them can be read back): a count lowered to 0 leaves them out",
+                    self.id,
+                    pos / ELEMENT_SIZE
+                )
+            }
+        };
         Some(self.problem(ProblemKind::ElementMisplaced, PAGE_HEADER_SIZE, msg))
     }
 
