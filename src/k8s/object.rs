@@ -45,7 +45,7 @@ pub fn decode(key: &[u8], value: &[u8], opts: &DecodeOptions) -> Value {
     // A protobuf object of another kind holding a Secret's manifest keeps its kind and schema:
     // the strings holding it are redacted after the decode.
     let by_key = secret::key_says_secret(key) || secret::is_plaintext_secret(key, value);
-    match classify(value) {
+    let mut v = match classify(value) {
         Encoding::Protobuf => {
             let mut v = protobuf(value, by_key, opts);
             if !by_key && !opts.show_secrets && secret::redact_manifests(value, &mut v) {
@@ -66,7 +66,16 @@ pub fn decode(key: &[u8], value: &[u8], opts: &DecodeOptions) -> Value {
         },
         Encoding::Encrypted(e) => encrypted(&e, value.len()),
         Encoding::Other => json!({"raw": raw(value, by_key && !opts.show_secrets)}),
+    };
+    // An object of another kind holding a Secret's manifest: what the Secret rule leaves shown
+    // (metadata, annotations as YAML, map keys) holds none either (review 43d). A Secret's own
+    // are the Secret rule's.
+    let kind = v.get("kind").and_then(Value::as_str);
+    let itself = secret::key_says_secret(key) || matches!(kind, Some("Secret" | "SecretList"));
+    if by_key && !itself && !opts.show_secrets {
+        secret::redact_texts(&mut v);
     }
+    v
 }
 
 fn finish_parsed(mut v: Value, by_key: bool, opts: &DecodeOptions) -> Value {

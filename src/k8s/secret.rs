@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 
 pub use super::redact::{redact_annotations, redact_json};
 use super::secret_envelope::envelope_says_secret;
-pub use super::secret_manifest::redact_manifests;
+pub use super::secret_manifest::{redact_manifests, redact_texts};
 
 /// The annotation in which `kubectl apply` keeps a copy of the applied object.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -183,7 +183,14 @@ pub fn key_holds_secret(key: &[u8]) -> bool {
             Err(_) => has(key, b"\"data\"") || has(key, b"\"stringData\""),
         };
     }
-    holds_plaintext(b"", key)
+    // Nearly every key (`/registry/pods/ns/name`; every record of a dump is asked): no byte any
+    // rule starts from. Every spelling of `Secret` the rules read holds an `S` (UTF-16 and CBOR
+    // chunks too) or a backslash (escapes), a Secret without its kind names `metadata`, and CBOR
+    // (`d9`) and UTF-16 (`ff fe`, `fe ff`) are told by their first byte.
+    let plain = !matches!(key.first(), Some(0xd9 | 0xfe | 0xff))
+        && memchr::memchr2(b'S', b'\\', key).is_none()
+        && !has(key, b"metadata");
+    !plain && holds_plaintext(b"", key)
 }
 
 /// `key`, or [`REDACTED_KEY`] when its own bytes hold a Secret in the clear ([`key_holds_secret`]).
@@ -265,7 +272,8 @@ fn judge(key: &[u8], value: &[u8], manifests: bool) -> bool {
 /// (`k8s`: under its key or in an envelope; or naming an `apiVersion` or `metadata`), so that a
 /// configuration naming an "AWS SecretsManager", or JSON lines, stay readable elsewhere.
 pub(super) fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
-    let named = has(value, b"Secret");
+    // Also base64 of `Secret`: a manifest kept in base64 inside (a JSON ConfigMap's binaryData).
+    let named = has(value, b"Secret") || super::secret_manifest::names_in_base64(value);
     let spelled = if json { has(value, b"\\u") } else { value.contains(&0x7f) || value.contains(&0x5f) };
     // A Secret without its kind (what a Go program's json.Marshal of one writes) names none.
     let shaped = json && shaped_like_secret(value);

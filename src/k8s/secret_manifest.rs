@@ -31,10 +31,19 @@ const MAX_VALUE_DEPTH: usize = 64;
 /// `Secret` in UTF-16 (either byte order: the big-endian form holds it too, one byte on).
 const SECRET_UTF16: &[u8] = b"S\0e\0c\0r\0e\0t";
 
+/// `Secret` in base64, at each of the three alignments (the characters its six bytes alone
+/// decide), as a value holding base64 of a manifest shows it.
+const SECRET_BASE64: [&[u8]; 3] = [b"U2VjcmV0", b"NlY3Jld", b"TZWNyZX"];
+
 /// Whether bytes may hold a Secret's manifest anywhere inside, in any spelling the text rules read
-/// (so whether a message is worth walking).
-fn may_hold(b: &[u8]) -> bool {
-    may_hold_secret(b) || has(b, SECRET_UTF16)
+/// or in base64 (so whether a message is worth walking).
+pub(super) fn may_hold(b: &[u8]) -> bool {
+    may_hold_secret(b) || has(b, SECRET_UTF16) || names_in_base64(b)
+}
+
+/// Whether bytes hold `Secret` in base64, at any alignment.
+pub(super) fn names_in_base64(b: &[u8]) -> bool {
+    SECRET_BASE64.iter().any(|w| has(b, w))
 }
 
 /// A field's bytes read as text: UTF-8 with no control character but tab and line ends (a
@@ -44,40 +53,91 @@ fn is_text(b: &[u8]) -> bool {
     matches!(b, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]) || super::render::is_text(b, true)
 }
 
-/// Whether one text field holds a Secret's manifest: read when it names `Secret` and a data field
-/// (the rule a JSON object's strings get, [`super::secret_text::holds_secret_object`]; a name
-/// alone, a reference to a Secret, is no manifest), or is UTF-16, or spells with escapes.
-fn text_holds_manifest(t: &[u8]) -> bool {
-    let named = has(t, b"Secret") && (has(t, b"data") || has(t, b"Data"));
-    let spelled = matches!(t, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]) || has(t, b"\\u") || has(t, b"\\x");
-    (named || spelled) && text_holds_secret(t)
+/// Whether `b` reads to its end as a protobuf message.
+fn is_message(b: &[u8]) -> bool {
+    fields(b).all(|f| f.is_ok())
 }
 
-/// Walks the protobuf message `msg`: every length-delimited field is a text (judged on its own)
-/// or a message (walked in turn, when it may hold a manifest); a field cut short (a value
-/// truncated, or damaged there) is taken as the bytes that are. `found` gets each text holding a
+/// Whether one text (or field's bytes) holds a Secret's manifest: read when it names `Secret`
+/// and a data field (the rule a JSON object's strings get, [`super::secret_text::holds_secret_object`];
+/// a name alone, a reference to a Secret, is no manifest), or is UTF-16, or spells with escapes,
+/// or with its NUL bytes taken out (UTF-16 without its mark) does; or when it is base64 of bytes
+/// that do.
+pub(super) fn text_holds_manifest(t: &[u8]) -> bool {
+    let named = has(t, b"Secret") && (has(t, b"data") || has(t, b"Data"));
+    let spelled = matches!(t, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]) || has(t, b"\\u") || has(t, b"\\x");
+    if (named || spelled) && text_holds_secret(t) {
+        return true;
+    }
+    if t.contains(&0) && has(t, SECRET_UTF16) {
+        let narrow: Vec<u8> = t.iter().copied().filter(|&c| c != 0).collect();
+        return text_holds_manifest(&narrow);
+    }
+    names_in_base64(t) && base64_text(t).is_some_and(|d| text_holds_manifest(&d))
+}
+
+/// The bytes a text that is standard base64 alone (whitespace aside) decodes to.
+fn base64_text(t: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let compact: Vec<u8> = t.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(compact).ok()
+}
+
+/// Walks the protobuf message `msg` ([`field`] each length-delimited field). A message that
+/// stops reading before its end (damage: a length too short, a wrong tag) is judged as text too,
+/// whole, since a string cut in two by a damaged length lies whole in its bytes; a field whose
+/// length runs past the end is taken as the bytes that are. `found` gets each text holding a
 /// manifest.
 fn walk<'a>(msg: &'a [u8], depth: usize, found: &mut dyn FnMut(&'a [u8]) -> ControlFlow<()>) -> ControlFlow<()> {
     let mut it = fields(msg);
     loop {
         let at = it.offset();
-        let b = match it.next() {
+        match it.next() {
             None => return ControlFlow::Continue(()),
-            Some(Ok((_, Wire::Bytes(b)))) => b,
-            Some(Ok(_)) => continue,
-            Some(Err(_)) => match cut_field(msg, at) {
-                Some((_, _, rest)) => rest,
-                None => return ControlFlow::Continue(()),
-            },
-        };
-        if is_text(b) {
-            if text_holds_manifest(b) {
-                found(b)?;
+            Some(Ok((_, Wire::Bytes(b)))) => field(b, depth, found)?,
+            Some(Ok(_)) => {}
+            Some(Err(_)) => {
+                if let Some((_, _, rest)) = cut_field(msg, at) {
+                    field(rest, depth, found)?;
+                }
+                if text_holds_manifest(msg) {
+                    found(msg)?;
+                }
+                return ControlFlow::Continue(());
             }
-        } else if depth < MAX_MESSAGES && may_hold(b) {
-            walk(b, depth + 1, found)?;
         }
     }
+}
+
+/// One field's bytes: a message (reading to its end) is walked in turn, when it may hold a
+/// manifest; anything else, text or not (a file in `binaryData` that is not UTF-8, a string with
+/// a control character, a message cut short: walked as far as it reads too), and anything past
+/// [`MAX_MESSAGES`] deep, is judged as text.
+fn field<'a>(b: &'a [u8], depth: usize, found: &mut dyn FnMut(&'a [u8]) -> ControlFlow<()>) -> ControlFlow<()> {
+    if !may_hold(b) {
+        return ControlFlow::Continue(());
+    }
+    if !is_text(b) && depth >= MAX_MESSAGES {
+        // Past the depth walked, not read through: withheld when it names a Secret and a data
+        // field, as text past what is read is (review 43d: 17 messages deep printed).
+        let named = has(b, b"Secret") && (has(b, b"data") || has(b, b"Data"));
+        if named || text_holds_manifest(b) {
+            found(b)?;
+        }
+        return ControlFlow::Continue(());
+    }
+    if !is_text(b) {
+        if is_message(b) {
+            return walk(b, depth + 1, found);
+        }
+        // Damaged, or no message: what reads as one is walked (a field cut short inside), and
+        // the bytes are judged as text below.
+        walk(b, depth + 1, found)?;
+    }
+    if text_holds_manifest(b) {
+        found(b)?;
+    }
+    ControlFlow::Continue(())
 }
 
 /// Whether a text field anywhere in the protobuf message `msg` holds a Secret's manifest. A
@@ -106,9 +166,10 @@ fn manifest_texts(msg: &[u8]) -> Vec<&[u8]> {
 
 /// Redacts, in `decoded` (a protobuf `value` decoded under its own kind, which is not Secret),
 /// every string that is a text holding a Secret's manifest, shown as text or as base64 (a
-/// ConfigMap's `binaryData`); when one of those texts is not found among the decoded strings (the
-/// decode placed it elsewhere, or could not), the object is redacted as a Secret
-/// ([`super::redact::redact_json`]). Returns whether the value held one.
+/// ConfigMap's `binaryData`), and every other string or map key holding one. When one of those
+/// texts is not found among the decoded strings (the decode placed it elsewhere, or could not,
+/// or it lay in damaged bytes), the object is shown by its identity alone ([`withheld_whole`]).
+/// Returns whether the value held one.
 pub fn redact_manifests(value: &[u8], decoded: &mut Value) -> bool {
     super::secret_parsed::per_value(|| {
         let body = value.get(super::encoding::PROTOBUF_MAGIC.len()..).unwrap_or_default();
@@ -119,152 +180,86 @@ pub fn redact_manifests(value: &[u8], decoded: &mut Value) -> bool {
         let mut seen = vec![false; texts.len()];
         redact_decoded(decoded, &texts, &mut seen, 0);
         if texts.len() > MAX_TEXTS || seen.contains(&false) {
-            super::redact::redact_json(decoded);
+            withheld_whole(decoded, value.len());
         }
         true
     })
 }
 
+/// Redacts every string and map key of a decoded object (a Secret's, already redacted as one, or
+/// another kind's) that holds a Secret's manifest: what the Secret rule leaves shown (its
+/// metadata, annotations as YAML, label keys) must not hold one either.
+pub fn redact_texts(decoded: &mut Value) {
+    super::secret_parsed::per_value(|| redact_decoded(decoded, &[], &mut [], 0));
+}
+
+/// An object shown by its identity alone: `apiVersion`, `kind`, `metadata.name` and
+/// `metadata.namespace` (where they read as names), and `withheld` with the stored value's size.
+fn withheld_whole(v: &mut Value, bytes: usize) {
+    // Only what reads as a name (what damage or a field read as another puts there may be data).
+    let named = |x: &&Value| {
+        x.as_str().is_some_and(|t| {
+            t.len() <= 253 && t.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'/'))
+        })
+    };
+    let pick = |v: &Value, k: &str| v.get(k).filter(named).cloned();
+    let mut meta = serde_json::Map::new();
+    for k in ["name", "namespace"] {
+        if let Some(x) = v.get("metadata").and_then(|m| pick(m, k)) {
+            meta.insert(k.into(), x);
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for k in ["apiVersion", "kind"] {
+        if let Some(x) = pick(v, k) {
+            out.insert(k.into(), x);
+        }
+    }
+    out.insert("metadata".into(), Value::Object(meta));
+    out.insert("withheld".into(), super::render::redacted(bytes));
+    *v = Value::Object(out);
+}
+
 /// Replaces every string of `v` that is one of `texts` (or its base64), or holds a manifest
-/// itself, by a placeholder; marks in `seen` the texts found.
+/// itself, by a placeholder, and every map key holding one by a redacted key; marks in `seen` the
+/// texts found.
 fn redact_decoded(v: &mut Value, texts: &[&[u8]], seen: &mut [bool], depth: usize) {
-    use base64::Engine;
     match v {
         Value::String(s) => {
             let b = s.as_bytes();
-            let decoded = base64::engine::general_purpose::STANDARD.decode(b).ok();
+            let decoded = if texts.is_empty() { None } else { base64_text(b) };
             let hit = texts.iter().position(|t| *t == b || decoded.as_deref() == Some(*t));
             if let Some(i) = hit {
                 seen[i] = true;
             }
-            if hit.is_some() || depth > MAX_VALUE_DEPTH && may_hold(b) || text_holds_manifest(b) {
+            if hit.is_some() || depth > MAX_VALUE_DEPTH && may_hold(b) || may_hold(b) && text_holds_manifest(b) {
                 *v = super::render::redacted(decoded.map_or(b.len(), |d| d.len()));
             }
         }
         Value::Array(a) => a.iter_mut().for_each(|x| redact_decoded(x, texts, seen, depth + 1)),
-        Value::Object(m) => m.values_mut().for_each(|x| redact_decoded(x, texts, seen, depth + 1)),
+        // A Secret inside (a managedFields entry's fieldsV1 parsed, a List's item): the Secret
+        // rule's redaction.
+        Value::Object(m) if matches!(m.get("kind").and_then(Value::as_str), Some("Secret" | "SecretList")) => {
+            super::redact::redact_json(v);
+        }
+        Value::Object(m) => {
+            if m.keys().any(|k| may_hold(k.as_bytes()) && text_holds_manifest(k.as_bytes())) {
+                let old = std::mem::take(m);
+                for (k, x) in old {
+                    let k = if may_hold(k.as_bytes()) && text_holds_manifest(k.as_bytes()) {
+                        super::secret::redacted_key(k.len(), m)
+                    } else {
+                        k
+                    };
+                    m.insert(k, x);
+                }
+            }
+            m.values_mut().for_each(|x| redact_decoded(x, texts, seen, depth + 1));
+        }
         _ => {}
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn field(num: u8, data: &[u8]) -> Vec<u8> {
-        let mut f = vec![num << 3 | 2, data.len() as u8];
-        f.extend_from_slice(data);
-        f
-    }
-
-    #[test]
-    fn a_manifest_in_a_nested_field_is_found_and_a_mention_is_not() {
-        let manifest = b"kind: Secret\nstringData:\n  pw: x\n";
-        let entry = [field(1, b"secret.yaml"), field(2, manifest)].concat();
-        let raw = [field(1, &field(1, b"cm")), field(2, &entry)].concat();
-        assert!(message_holds_manifest(&field(2, &raw)));
-        let mention = [field(1, b"note"), field(2, b"rotate the Secret db")].concat();
-        assert!(!message_holds_manifest(&field(2, &[field(1, &field(1, b"cm")), field(2, &mention)].concat())));
-        // Cut short after the manifest's field: still found.
-        let mut cut = field(2, &raw);
-        cut.extend_from_slice(&[0x12, 0x7f, b'x']);
-        assert!(message_holds_manifest(&cut));
-    }
-
-    #[test]
-    fn only_the_texts_holding_a_manifest_are_redacted_as_text_or_base64() {
-        use base64::Engine;
-        let manifest: &[u8] = b"kind: Secret\ndata:\n  pw: eA==\n";
-        let texts = [manifest];
-        let b64 = base64::engine::general_purpose::STANDARD.encode(manifest);
-        let mut v = serde_json::json!({
-            "kind": "ConfigMap",
-            "metadata": {"name": "a", "annotations": {"note": "the Secret db"}},
-            "data": {"s.yaml": "kind: Secret\ndata:\n  pw: eA==\n", "plain": "x"},
-            "binaryData": {"b.yaml": b64},
-        });
-        let mut seen = [false];
-        redact_decoded(&mut v, &texts, &mut seen, 0);
-        assert!(seen[0]);
-        assert_eq!(v["data"]["s.yaml"], "<redacted: 30 bytes>");
-        assert_eq!(v["binaryData"]["b.yaml"], "<redacted: 30 bytes>");
-        assert_eq!(v["data"]["plain"], "x");
-        assert_eq!(v["metadata"]["annotations"]["note"], "the Secret db");
-    }
-
-    #[test]
-    fn separate_strings_are_judged_apart_and_a_reference_is_no_manifest() {
-        // Two strings that make a manifest only when read as one text (tag 0x0a is a line end).
-        let a = [field(1, b"k"), field(2, b"# cache\ndata:\n  ttl: 60\n")].concat();
-        let b = [field(1, b"w"), field(2, b"# watch\nkind: Secret\nselector: app\n")].concat();
-        assert!(!message_holds_manifest(&[field(2, &a), field(2, &b)].concat()));
-        let sa = br#"{"kind":"ServiceAccount","metadata":{"name":"b"},"secrets":[{"kind":"Secret","name":"t"}]}"#;
-        assert!(!message_holds_manifest(&field(1, &[field(1, b"x"), field(2, sa)].concat())));
-    }
-
-    /// A protobuf ConfigMap as the API server stores it: `data` (2) and `binaryData` (3) entries,
-    /// and an annotation.
-    fn configmap(data: &[(&str, &[u8])], binary: &[(&str, &[u8])], note: &str) -> Vec<u8> {
-        use crate::k8s::testpb::{bytes, entry, envelope, meta};
-        let mut m = meta("cm", "default", "u-1", 1_700_000_000, &[]);
-        m.extend(entry(12, b"note", note.as_bytes()));
-        let mut raw = bytes(1, &m);
-        for (k, v) in data {
-            raw.extend(entry(2, k.as_bytes(), v));
-        }
-        for (k, v) in binary {
-            raw.extend(entry(3, k.as_bytes(), v));
-        }
-        envelope("v1", "ConfigMap", &raw)
-    }
-
-    fn judged(v: &[u8]) -> (bool, String) {
-        let key = b"/registry/configmaps/default/cm";
-        let shown = crate::k8s::object::decode(key, v, &Default::default()).to_string();
-        (crate::k8s::secret::holds_plaintext(key, v), shown)
-    }
-
-    #[test]
-    fn review_43c_objects_that_only_name_a_secret_are_shown() {
-        // A dashboard of 70 KiB naming Secrets beside a datasource; a last-applied annotation
-        // listing Secret references; two strings that read as a manifest only when joined.
-        let dash = format!(
-            "{{\"title\":\"ConfigMaps and Secrets\",\"datasource\":\"p\",\"pad\":\"{}\"}}",
-            "x".repeat(70 << 10)
-        );
-        let sa = r#"{"kind":"ServiceAccount","metadata":{"name":"b"},"secrets":[{"kind":"Secret","name":"t"}]}"#;
-        let joined: &[(&str, &[u8])] = &[("a", b"# cache\ndata:\n  ttl: 60\n"), ("b", b"# watch\nkind: Secret\n")];
-        for v in
-            [configmap(&[("d.json", dash.as_bytes())], &[], "n"), configmap(&[], &[], sa), configmap(joined, &[], "n")]
-        {
-            let (withheld, shown) = judged(&v);
-            assert!(!withheld && !shown.contains("redacted"), "{}", &shown[..shown.len().min(300)]);
-        }
-    }
-
-    #[test]
-    fn review_43c_a_manifest_in_binary_data_utf16_or_a_cut_value_is_withheld_and_redacted() {
-        let manifest = "kind: Secret\nstringData:\n  pw: CANARY-43c\n";
-        let utf16: Vec<u8> =
-            [0xff, 0xfe].into_iter().chain(manifest.encode_utf16().flat_map(u16::to_le_bytes)).collect();
-        let other: &[(&str, &[u8])] = &[("a.yaml", manifest.as_bytes())];
-        let mut cut = configmap(other, &[], "n");
-        // Cut two bytes into the manifest (the envelope's last four are empty fields).
-        cut.truncate(cut.len() - 6);
-        for v in [
-            configmap(other, &[("b.yaml", manifest.as_bytes())], "n"),
-            configmap(&[], &[("ps.yaml", &utf16)], "n"),
-            configmap(other, &[("ps.yaml", &utf16)], "n"),
-            cut,
-        ] {
-            let (withheld, shown) = judged(&v);
-            assert!(withheld, "{shown}");
-            use base64::Engine;
-            let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-            for leak in ["CANARY-4".to_string(), b64(manifest.as_bytes()), b64(&utf16)] {
-                assert!(!shown.contains(&leak), "{leak}: {shown}");
-            }
-            assert!(shown.contains("redacted"), "{shown}");
-        }
-    }
-}
+#[path = "secret_manifest_tests.rs"]
+mod tests;

@@ -10,7 +10,6 @@
 //! YAML and JSON say the same. Only asked of text that names `Secret` or has a Secret's fields
 //! ([`super::secret_text::may_hold_secret`]), so the parse costs nothing for other values.
 
-use super::secret_text::may_hold_secret;
 use serde::de::{self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use serde_json::{Map, Value};
 use std::cell::Cell;
@@ -118,11 +117,20 @@ pub(super) fn parsed_yaml_holds_secret(text: &str) -> bool {
 /// (by alias, as a complex key, through a merge key, or escaped). Such text is withheld unread;
 /// long YAML that merely names a Secret (a rule file, a dashboard) is left to the line rules.
 fn unparsed_may_hold_secret(text: &str) -> bool {
-    let t = text.as_bytes();
     let has = |w: &str| text.contains(w);
-    let escaped = has("\\x") || has("\\u") || has("\\U");
-    let kind_elsewise = has("kind: *") || has("kind:\t*") || has("? kind") || has("<<") || escaped;
-    may_hold_secret(t) && (has("data") || has("Data") || escaped) && kind_elsewise
+    // `Secret` and `data` as words of their own (not `existingSecret`, `metadata`), or escaped.
+    let word = |w: &str| {
+        text.match_indices(w).any(|(i, _)| {
+            let b = text.as_bytes();
+            let alnum = |j: Option<&u8>| j.is_some_and(u8::is_ascii_alphanumeric);
+            !alnum(i.checked_sub(1).and_then(|j| b.get(j))) && !alnum(b.get(i + w.len()))
+        })
+    };
+    let escaped = |w: &str| ["\\x", "\\u00", "\\U000000"].iter().any(|e| has(&format!("{e}{w}")));
+    let secret = word("Secret") || escaped("53ecret");
+    let data = word("data") || word("stringData") || escaped("64ata");
+    let kind_elsewise = has("kind: *") || has("kind:\t*") || has("? kind") || has("<<") || escaped("53ecret");
+    secret && data && kind_elsewise
 }
 
 /// What starting a parse costs, in bytes of the budget.

@@ -228,14 +228,23 @@ pub(super) fn holds_secret_object(v: &Value) -> bool {
                 // A schema's description (a CRD's openAPIV3Schema documenting a field with an
                 // example manifest, review 43c) is prose about data, not data.
                 let schema = m.contains_key("type") || m.contains_key("properties") || m.contains_key("items");
-                secret || m.iter().any(|(k, x)| !(schema && k == "description" && x.is_string()) && walk(x, depth + 1))
+                // A map key can hold one too (an annotation's name, review 43d).
+                let key = |k: &str| {
+                    super::secret_manifest::may_hold(k.as_bytes())
+                        && super::secret_manifest::text_holds_manifest(k.as_bytes())
+                };
+                secret
+                    || m.iter()
+                        .any(|(k, x)| key(k) || !(schema && k == "description" && x.is_string()) && walk(x, depth + 1))
             }
             Value::Array(a) => a.iter().any(|x| walk(x, depth + 1)),
             // A manifest kept as a string (a ConfigMap's data, a field of a configuration), at
             // any depth (review 43b: one four levels down, an Argo CD Application's Helm values,
             // printed).
-            Value::String(t) if t.contains("Secret") && (t.contains("data") || t.contains("Data")) => {
-                text_holds_secret(t.as_bytes())
+            // Base64 of one, UTF-16 and escapes too: one rule for these strings and a protobuf
+            // object's (review 43d: base64 in a JSON ConfigMap's binaryData printed).
+            Value::String(t) if super::secret_manifest::may_hold(t.as_bytes()) => {
+                super::secret_manifest::text_holds_manifest(t.as_bytes())
             }
             _ => false,
         }

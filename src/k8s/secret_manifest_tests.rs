@@ -1,0 +1,166 @@
+//! Unit tests of [`super`]: which protobuf objects of another kind hold a Secret's manifest
+//! (reviews 43b, 43c, 43d), and what their decode shows.
+
+use super::*;
+
+fn field(num: u8, data: &[u8]) -> Vec<u8> {
+    let mut f = vec![num << 3 | 2, data.len() as u8];
+    f.extend_from_slice(data);
+    f
+}
+
+#[test]
+fn a_manifest_in_a_nested_field_is_found_and_a_mention_is_not() {
+    let manifest = b"kind: Secret\nstringData:\n  pw: x\n";
+    let entry = [field(1, b"secret.yaml"), field(2, manifest)].concat();
+    let raw = [field(1, &field(1, b"cm")), field(2, &entry)].concat();
+    assert!(message_holds_manifest(&field(2, &raw)));
+    let mention = [field(1, b"note"), field(2, b"rotate the Secret db")].concat();
+    assert!(!message_holds_manifest(&field(2, &[field(1, &field(1, b"cm")), field(2, &mention)].concat())));
+    // Cut short after the manifest's field: still found.
+    let mut cut = field(2, &raw);
+    cut.extend_from_slice(&[0x12, 0x7f, b'x']);
+    assert!(message_holds_manifest(&cut));
+}
+
+#[test]
+fn only_the_texts_holding_a_manifest_are_redacted_as_text_or_base64() {
+    use base64::Engine;
+    let manifest: &[u8] = b"kind: Secret\ndata:\n  pw: eA==\n";
+    let texts = [manifest];
+    let b64 = base64::engine::general_purpose::STANDARD.encode(manifest);
+    let mut v = serde_json::json!({
+        "kind": "ConfigMap",
+        "metadata": {"name": "a", "annotations": {"note": "the Secret db"}},
+        "data": {"s.yaml": "kind: Secret\ndata:\n  pw: eA==\n", "plain": "x"},
+        "binaryData": {"b.yaml": b64},
+    });
+    let mut seen = [false];
+    redact_decoded(&mut v, &texts, &mut seen, 0);
+    assert!(seen[0]);
+    assert_eq!(v["data"]["s.yaml"], "<redacted: 30 bytes>");
+    assert_eq!(v["binaryData"]["b.yaml"], "<redacted: 30 bytes>");
+    assert_eq!(v["data"]["plain"], "x");
+    assert_eq!(v["metadata"]["annotations"]["note"], "the Secret db");
+}
+
+#[test]
+fn separate_strings_are_judged_apart_and_a_reference_is_no_manifest() {
+    // Two strings that make a manifest only when read as one text (tag 0x0a is a line end).
+    let a = [field(1, b"k"), field(2, b"# cache\ndata:\n  ttl: 60\n")].concat();
+    let b = [field(1, b"w"), field(2, b"# watch\nkind: Secret\nselector: app\n")].concat();
+    assert!(!message_holds_manifest(&[field(2, &a), field(2, &b)].concat()));
+    let sa = br#"{"kind":"ServiceAccount","metadata":{"name":"b"},"secrets":[{"kind":"Secret","name":"t"}]}"#;
+    assert!(!message_holds_manifest(&field(1, &[field(1, b"x"), field(2, sa)].concat())));
+}
+
+/// A protobuf ConfigMap as the API server stores it: `data` (2) and `binaryData` (3) entries,
+/// and an annotation.
+fn configmap(data: &[(&str, &[u8])], binary: &[(&str, &[u8])], note: &str) -> Vec<u8> {
+    use crate::k8s::testpb::{bytes, entry, envelope, meta};
+    let mut m = meta("cm", "default", "u-1", 1_700_000_000, &[]);
+    m.extend(entry(12, b"note", note.as_bytes()));
+    let mut raw = bytes(1, &m);
+    for (k, v) in data {
+        raw.extend(entry(2, k.as_bytes(), v));
+    }
+    for (k, v) in binary {
+        raw.extend(entry(3, k.as_bytes(), v));
+    }
+    envelope("v1", "ConfigMap", &raw)
+}
+
+fn judged(v: &[u8]) -> (bool, String) {
+    let key = b"/registry/configmaps/default/cm";
+    let shown = crate::k8s::object::decode(key, v, &Default::default()).to_string();
+    (crate::k8s::secret::holds_plaintext(key, v), shown)
+}
+
+#[test]
+fn review_43c_objects_that_only_name_a_secret_are_shown() {
+    // A dashboard of 70 KiB naming Secrets beside a datasource; a last-applied annotation
+    // listing Secret references; two strings that read as a manifest only when joined.
+    let dash =
+        format!("{{\"title\":\"ConfigMaps and Secrets\",\"datasource\":\"p\",\"pad\":\"{}\"}}", "x".repeat(70 << 10));
+    let sa = r#"{"kind":"ServiceAccount","metadata":{"name":"b"},"secrets":[{"kind":"Secret","name":"t"}]}"#;
+    let joined: &[(&str, &[u8])] = &[("a", b"# cache\ndata:\n  ttl: 60\n"), ("b", b"# watch\nkind: Secret\n")];
+    for v in [configmap(&[("d.json", dash.as_bytes())], &[], "n"), configmap(&[], &[], sa), configmap(joined, &[], "n")]
+    {
+        let (withheld, shown) = judged(&v);
+        assert!(!withheld && !shown.contains("redacted"), "{}", &shown[..shown.len().min(300)]);
+    }
+}
+
+#[test]
+fn review_43c_a_manifest_in_binary_data_utf16_or_a_cut_value_is_withheld_and_redacted() {
+    let manifest = "kind: Secret\nstringData:\n  pw: CANARY-43c\n";
+    let utf16: Vec<u8> = [0xff, 0xfe].into_iter().chain(manifest.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    let other: &[(&str, &[u8])] = &[("a.yaml", manifest.as_bytes())];
+    let mut cut = configmap(other, &[], "n");
+    // Cut two bytes into the manifest (the envelope's last four are empty fields).
+    cut.truncate(cut.len() - 6);
+    for v in [
+        configmap(other, &[("b.yaml", manifest.as_bytes())], "n"),
+        configmap(&[], &[("ps.yaml", &utf16)], "n"),
+        configmap(other, &[("ps.yaml", &utf16)], "n"),
+        cut,
+    ] {
+        let (withheld, shown) = judged(&v);
+        assert!(withheld, "{shown}");
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        for leak in ["CANARY-4".to_string(), b64(manifest.as_bytes()), b64(&utf16)] {
+            assert!(!shown.contains(&leak), "{leak}: {shown}");
+        }
+        assert!(shown.contains("redacted"), "{shown}");
+    }
+}
+
+#[test]
+fn review_43d_bytes_that_are_no_text_a_damaged_length_depth_and_base64_hide_no_manifest() {
+    use crate::k8s::testpb::bytes;
+    let manifest = "kind: Secret\nstringData:\n  pw: CANARY-43d\n";
+    let latin1 = [b"# caf\xe9\n".as_slice(), manifest.as_bytes()].concat();
+    let control = [manifest.as_bytes(), b"\x01"].concat();
+    // The value's length two short: the rest of the manifest reads as fields that fail.
+    let mut short = configmap(&[("a.yaml", manifest.as_bytes())], &[], "n");
+    let at = short.windows(manifest.len()).position(|w| w == manifest.as_bytes()).unwrap();
+    short[at - 1] -= 2;
+    let mut deep = bytes(2, manifest.as_bytes());
+    for _ in 0..20 {
+        deep = bytes(1, &deep);
+    }
+    let deep = crate::k8s::testpb::envelope("example.io/v1", "Widget", &deep);
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(manifest);
+    for v in [
+        configmap(&[], &[("latin1.yaml", &latin1)], "n"),
+        configmap(&[("c.yaml", &control)], &[], "n"),
+        short,
+        deep,
+        configmap(&[("b64", b64.as_bytes())], &[], "n"),
+    ] {
+        let (withheld, shown) = judged(&v);
+        assert!(withheld && !shown.contains("CANARY") && !shown.contains(&b64[8..40]), "{shown}");
+    }
+}
+
+#[test]
+fn review_43d_long_text_with_escapes_but_no_secret_is_shown() {
+    let js = format!("var s = \"\\u00a0\"; // data\n{}", "x = 1;\n".repeat(12 << 10));
+    let (withheld, shown) = judged(&configmap(&[("app.js", js.as_bytes())], &[], "n"));
+    assert!(!withheld && !shown.contains("redacted"));
+}
+
+#[test]
+fn review_43d_a_json_object_s_keys_and_nested_secrets_are_judged() {
+    let key = b"/registry/configmaps/default/cm";
+    let in_key =
+        br#"{"kind":"ConfigMap","metadata":{"annotations":{"kind: Secret\nstringData:\n  pw: CANARY-43d\n":"x"}}}"#;
+    let nested = br#"{"kind":"ConfigMap","metadata":{"managedFields":[{"fieldsV1":{"kind":"Secret","data":{"pw":"Q0FOQVJZLTQzZA=="}}}]}}"#;
+    for v in [&in_key[..], &nested[..]] {
+        assert!(crate::k8s::secret::holds_plaintext(key, v));
+        let shown = crate::k8s::object::decode(key, v, &Default::default()).to_string();
+        assert!(!shown.contains("CANARY") && !shown.contains("Q0FOQVJZLTQzZA"), "{shown}");
+    }
+}
