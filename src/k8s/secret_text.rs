@@ -243,7 +243,10 @@ pub(super) fn holds_secret_object(v: &Value) -> bool {
             // printed).
             // Base64 of one, UTF-16 and escapes too: one rule for these strings and a protobuf
             // object's (review 43d: base64 in a JSON ConfigMap's binaryData printed).
-            Value::String(t) if super::secret_manifest::may_hold(t.as_bytes()) => {
+            Value::String(t)
+                if super::secret_manifest::may_hold(t.as_bytes())
+                    || super::secret_manifest::names_in_base64(t.as_bytes()) =>
+            {
                 super::secret_manifest::text_holds_manifest(t.as_bytes())
             }
             _ => false,
