@@ -15,9 +15,9 @@
 //!   each), its first 8 bytes big-endian. etcd computes that once, at bootstrap (and on restore),
 //!   so it is right only while the membership is the bootstrap one; both are 0 (left out of JSON,
 //!   as etcd leaves out zero fields) when the bucket is empty or absent;
-//! - raft term: `meta/term` (the term of the last entry applied); 0 when the file has none (etcd
-//!   3.4). A server restored from the file reports 2 whatever the file says (its first election);
-//!   the fixtures were all written at term 2.
+//! - raft term: 2, what a server restored from the file reports whatever its `meta/term` says
+//!   (the term of the last entry applied, none in etcd 3.4's files): restore writes term 1 and the
+//!   member's first election makes it 2 ([`SERVED_TERM`]).
 
 use super::schema;
 use crate::bbolt::view::DbView;
@@ -34,7 +34,7 @@ pub struct Header {
     pub member_id: u64,
     /// The store's current revision.
     pub revision: i64,
-    /// Raft term (0 when unknown).
+    /// Raft term ([`SERVED_TERM`] for a file's answers).
     pub raft_term: u64,
 }
 

@@ -274,7 +274,12 @@ fn judge(key: &[u8], value: &[u8], manifests: bool) -> bool {
 pub(super) fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     // Also base64 of `Secret`: a manifest kept in base64 inside (a JSON ConfigMap's binaryData).
     let named = has(value, b"Secret") || super::secret_manifest::names_in_base64(value);
-    let spelled = if json { has(value, b"\\u") } else { value.contains(&0x7f) || value.contains(&0x5f) };
+    // JSON's `\u`; a YAML manifest kept in one of its strings may escape with `\x` or `\U`.
+    let spelled = if json {
+        has(value, b"\\u") || has(value, b"\\x") || has(value, b"\\U")
+    } else {
+        value.contains(&0x7f) || value.contains(&0x5f)
+    };
     // A Secret without its kind (what a Go program's json.Marshal of one writes) names none.
     let shaped = json && shaped_like_secret(value);
     if !named && !spelled && !shaped {

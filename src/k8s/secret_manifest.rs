@@ -8,9 +8,9 @@
 //!
 //! Stored bytes shown as they are (`get`, `log`, `dump` without `--decode`) are withheld whole, as
 //! a JSON object holding a manifest is. Decoded, the object keeps its own kind and schema and only
-//! the strings holding a manifest become placeholders ([`redact_decoded`]); when none of its
-//! decoded strings holds it (it sat in bytes, or in a field the decode could not place), every
-//! field that may carry data is redacted as a Secret's are.
+//! the strings holding a manifest become placeholders ([`redact_decoded`]); when one of the texts
+//! found is not among its decoded strings (it sat in bytes, or in a field the decode could not
+//! place), the object is shown by its name alone ([`withheld_whole`]).
 
 use super::secret_text::{has, may_hold_secret, text_holds_secret};
 use super::wire::{cut_field, fields, Wire};
@@ -24,8 +24,8 @@ const MAX_MESSAGES: usize = 16;
 /// is redacted whole.
 const MAX_TEXTS: usize = 64;
 
-/// How deep a decoded object is walked; past it, a string that may hold a Secret is redacted
-/// unread.
+/// How deep in a decoded object a string is read; past it, one that may hold a Secret is
+/// redacted unread.
 const MAX_VALUE_DEPTH: usize = 64;
 
 /// `Secret` in UTF-16 (either byte order: the big-endian form holds it too, one byte on).
@@ -98,7 +98,8 @@ fn is_message(b: &[u8]) -> bool {
 /// that do.
 pub(super) fn text_holds_manifest(t: &[u8]) -> bool {
     let named = has(t, b"Secret") && (has(t, b"data") || has(t, b"Data"));
-    let spelled = matches!(t, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]) || has(t, b"\\u") || has(t, b"\\x");
+    let spelled =
+        matches!(t, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]) || has(t, b"\\u") || has(t, b"\\x") || has(t, b"\\U");
     if (named || spelled) && text_holds_secret(t) {
         return true;
     }
@@ -173,12 +174,8 @@ fn field<'a>(b: &'a [u8], depth: usize, found: &mut dyn FnMut(&'a [u8]) -> Contr
             return walk(b, depth + 1, found);
         }
         // Damaged, or no message: what reads as one is walked (a field cut short inside), and
-        // the bytes are judged as text.
-        walk(b, depth + 1, found)?;
-        if bytes_hold_manifest(b) {
-            found(b)?;
-        }
-        return ControlFlow::Continue(());
+        // where it stops reading the bytes are judged as text, whole ([`walk`]).
+        return walk(b, depth + 1, found);
     }
     if text_holds_manifest(b) {
         found(b)?;
@@ -274,9 +271,12 @@ fn redact_decoded(v: &mut Value, texts: &[&[u8]], seen: &mut [bool], depth: usiz
         Value::String(s) => {
             let b = s.as_bytes();
             let decoded = if texts.is_empty() { None } else { base64_text(b) };
-            let hit = texts.iter().position(|t| *t == b || decoded.as_deref() == Some(*t));
-            if let Some(i) = hit {
-                seen[i] = true;
+            let mut hit = None;
+            for (i, t) in texts.iter().enumerate() {
+                if *t == b || decoded.as_deref() == Some(*t) {
+                    seen[i] = true;
+                    hit = Some(i);
+                }
             }
             if hit.is_some() || depth > MAX_VALUE_DEPTH && may_hold(b) || may_hold(b) && text_holds_manifest(b) {
                 *v = super::render::redacted(decoded.map_or(b.len(), |d| d.len()));

@@ -138,6 +138,9 @@ fn review_43d_bytes_that_are_no_text_a_damaged_length_depth_and_base64_hide_no_m
     {
         let (withheld, shown) = judged(&v);
         assert!(withheld && !shown.contains("CANARY") && !shown.contains(&b64[8..40]), "{shown}");
+        // The Latin-1 file as JSON shows bytes that are not UTF-8: base64 of the whole value.
+        let whole = base64::engine::general_purpose::STANDARD.encode(&latin1);
+        assert!(!shown.contains(&whole[..24]), "{shown}");
     }
 }
 
@@ -157,7 +160,9 @@ fn review_43d_a_json_object_s_keys_and_nested_secrets_are_judged() {
     // binaryData as JSON writes it: base64 of the manifest.
     let binary =
         br#"{"kind":"ConfigMap","binaryData":{"s.yaml":"a2luZDogU2VjcmV0CnN0cmluZ0RhdGE6CiAgcHc6IENBTkFSWS00M2QK"}}"#;
-    for v in [&in_key[..], &nested[..], &binary[..]] {
+    // YAML's `\U` escape of the kind, in a string (review 43e).
+    let big_u = br#"{"kind":"ConfigMap","data":{"d":"kind: \"\\U00000053ecret\"\ndata:\n  pw: CANARY-43e\n"}}"#;
+    for v in [&in_key[..], &nested[..], &binary[..], &big_u[..]] {
         assert!(crate::k8s::secret::holds_plaintext(key, v));
         let shown = crate::k8s::object::decode(key, v, &Default::default()).to_string();
         assert!(!shown.contains("CANARY") && !shown.contains("Q0FOQVJZLTQzZA"), "{shown}");

@@ -175,3 +175,13 @@ fn review_40d_a_spent_budget_withholds_and_repeated_keys_keep_both_values() {
         assert!(parsed_yaml_holds_secret(t), "{t}");
     }
 }
+
+#[test]
+fn a_kind_by_alias_or_complex_key_is_seen_whatever_its_spacing() {
+    for yes in ["kind: *k", "kind:  *k", "kind : *k", "\"kind\": *k", "'kind':\t*k", "? kind", "?  'kind'"] {
+        assert!(super::kind_by_alias_or_key(yes), "{yes}");
+    }
+    for no in ["kind: Secret", "kind: k*", "? name", "kindness: *k"] {
+        assert!(!super::kind_by_alias_or_key(no), "{no}");
+    }
+}

@@ -213,7 +213,7 @@ fn holds_data(m: &serde_json::Map<String, Value>, any_spelling: bool) -> bool {
 /// `stringData` (the items of a List of Secrets; a Secret embedded in another object). An object
 /// that only names a Secret (an Event about one, a reference to one) holds none.
 pub(super) fn holds_secret_object(v: &Value) -> bool {
-    fn walk(v: &Value, depth: usize) -> bool {
+    fn walk(v: &Value, depth: usize, schema: bool) -> bool {
         if depth > MAX_DEPTH {
             // Deeper than any object Kubernetes writes: not shown as it is.
             return true;
@@ -225,19 +225,25 @@ pub(super) fn holds_secret_object(v: &Value) -> bool {
                     Some("SecretList") => true,
                     _ => false,
                 };
-                // A schema's description (a CRD's openAPIV3Schema documenting a field with an
-                // example manifest, review 43c) is prose about data, not data.
-                let schema = m.contains_key("type") || m.contains_key("properties") || m.contains_key("items");
                 // A map key can hold one too (an annotation's name, review 43d).
                 let key = |k: &str| {
                     super::secret_manifest::may_hold(k.as_bytes())
                         && super::secret_manifest::text_holds_manifest(k.as_bytes())
                 };
                 secret
-                    || m.iter()
-                        .any(|(k, x)| key(k) || !(schema && k == "description" && x.is_string()) && walk(x, depth + 1))
+                    || m.iter().any(|(k, x)| {
+                        // Inside a JSON schema (a CRD's openAPIV3Schema), a field's description is
+                        // prose documenting it, an example manifest too (review 43c); anywhere else
+                        // (a ConfigMap's data with keys `type` and `description`) it is data.
+                        let within = match k.as_str() {
+                            "openAPIV3Schema" | "properties" | "items" | "additionalProperties" => true,
+                            "data" | "stringData" | "binaryData" => false,
+                            _ => schema,
+                        };
+                        key(k) || !(schema && k == "description" && x.is_string()) && walk(x, depth + 1, within)
+                    })
             }
-            Value::Array(a) => a.iter().any(|x| walk(x, depth + 1)),
+            Value::Array(a) => a.iter().any(|x| walk(x, depth + 1, schema)),
             // A manifest kept as a string (a ConfigMap's data, a field of a configuration), at
             // any depth (review 43b: one four levels down, an Argo CD Application's Helm values,
             // printed).
@@ -252,7 +258,7 @@ pub(super) fn holds_secret_object(v: &Value) -> bool {
             _ => false,
         }
     }
-    walk(v, 0)
+    walk(v, 0, false)
 }
 
 fn skip_space(b: &[u8]) -> usize {
@@ -323,6 +329,15 @@ mod tests {
             serde_json::from_str(r#"{"kind":"ConfigMap","data":{"description":"kind: Secret\ndata:\n  pw: eA==\n"}}"#)
                 .unwrap();
         assert!(holds_secret_object(&cm), "a data entry named description is data");
+        // Review 43e: keys `type` and `description` side by side, outside any schema.
+        let typed: Value = serde_json::from_str(
+            r#"{"kind":"ConfigMap","data":{"type":"t","description":"kind: Secret\ndata:\n  pw: eA==\n"}}"#,
+        )
+        .unwrap();
+        assert!(holds_secret_object(&typed), "data with a type key is still data");
+        let cr: Value =
+            serde_json::from_str(r#"{"spec":{"type":"t","description":"kind: Secret\ndata:\n  pw: eA==\n"}}"#).unwrap();
+        assert!(holds_secret_object(&cr), "a custom resource's description outside a schema");
         let event: Value =
             serde_json::from_str(r#"{"kind":"Event","involvedObject":{"kind":"Secret","name":"db"}}"#).unwrap();
         assert!(!holds_secret_object(&event));

@@ -21,7 +21,8 @@ pub struct ScanArgs {
     pub dir: PathBuf,
     /// Output: `table` (one line per file, then a summary) or `json`: one object per line per
     /// file (`{"path","ok","verdict",...}`, or `{"path","ok":false,"error":{"kind","message"}}`
-    /// for one that could not be read), then `{"summary":{...}}`.
+    /// for one that could not be read, a folder too, or `{"path","skipped"}` for one that is no
+    /// regular file), then `{"summary":{...}}`.
     #[arg(short = 'w', long = "write-out", value_enum, default_value_t = TableJson::Table)]
     pub write_out: TableJson,
 }
