@@ -44,7 +44,8 @@ pub fn decode(key: &[u8], value: &[u8], opts: &DecodeOptions) -> Value {
     // [`secret::holds_plaintext`]): then every path below redacts it.
     // A protobuf object of another kind holding a Secret's manifest keeps its kind and schema:
     // the strings holding it are redacted after the decode.
-    let by_key = secret::key_says_secret(key) || secret::is_plaintext_secret(key, value);
+    let key_says = secret::key_says_secret(key);
+    let by_key = key_says || secret::is_plaintext_secret(key, value);
     let mut v = match classify(value) {
         Encoding::Protobuf => {
             let mut v = protobuf(value, by_key, opts);
@@ -71,7 +72,7 @@ pub fn decode(key: &[u8], value: &[u8], opts: &DecodeOptions) -> Value {
     // (metadata, annotations as YAML, map keys) holds none either (review 43d). A Secret's own
     // are the Secret rule's.
     let kind = v.get("kind").and_then(Value::as_str);
-    let itself = secret::key_says_secret(key) || matches!(kind, Some("Secret" | "SecretList"));
+    let itself = key_says || matches!(kind, Some("Secret" | "SecretList"));
     if by_key && !itself && !opts.show_secrets {
         secret::redact_texts(&mut v);
     }

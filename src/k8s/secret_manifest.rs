@@ -38,7 +38,6 @@ const SECRET_BASE64: [&[u8]; 3] = [b"U2VjcmV0", b"NlY3Jld", b"TZWNyZX"];
 /// The searchers of [`may_hold`] and [`names_in_base64`], built once: every stored value of a
 /// `dump` is asked, and building one took a tenth of its time.
 struct Needles {
-    secret: memchr::memmem::Finder<'static>,
     utf16: memchr::memmem::Finder<'static>,
     metadata: memchr::memmem::Finder<'static>,
     base64: [memchr::memmem::Finder<'static>; 3],
@@ -48,7 +47,6 @@ fn needles() -> &'static Needles {
     use memchr::memmem::Finder;
     static N: std::sync::OnceLock<Needles> = std::sync::OnceLock::new();
     N.get_or_init(|| Needles {
-        secret: Finder::new(b"Secret"),
         utf16: Finder::new(SECRET_UTF16),
         metadata: Finder::new(b"metadata"),
         base64: SECRET_BASE64.map(Finder::new),
@@ -86,18 +84,13 @@ fn is_text(b: &[u8]) -> bool {
     matches!(b, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]) || super::render::is_text(b, true)
 }
 
-/// Whether `b` reads to its end as a protobuf message.
-fn is_message(b: &[u8]) -> bool {
-    fields(b).all(|f| f.is_ok())
-}
-
 /// Whether one text (or field's bytes) holds a Secret's manifest: read when it names `Secret`
 /// and a data field (the rule a JSON object's strings get, [`super::secret_text::holds_secret_object`];
 /// a name alone, a reference to a Secret, is no manifest), or is UTF-16, or spells with escapes,
 /// or with its NUL bytes taken out (UTF-16 without its mark) does; or when it is base64 of bytes
 /// that do.
 pub(super) fn text_holds_manifest(t: &[u8]) -> bool {
-    let named = has(t, b"Secret") && (has(t, b"data") || has(t, b"Data"));
+    let named = names_secret_and_data(t);
     let spelled =
         matches!(t, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]) || has(t, b"\\u") || has(t, b"\\x") || has(t, b"\\U");
     if (named || spelled) && text_holds_secret(t) {
@@ -110,13 +103,16 @@ pub(super) fn text_holds_manifest(t: &[u8]) -> bool {
     names_in_base64(t) && base64_text(t).is_some_and(|d| text_holds_manifest(&d))
 }
 
+/// Whether bytes name `Secret` and a data field (`data`, `stringData`, `Data`).
+fn names_secret_and_data(b: &[u8]) -> bool {
+    has(b, b"Secret") && (has(b, b"data") || has(b, b"Data"))
+}
+
 /// Whether bytes that are neither text nor a message (a file that is not UTF-8, damage) hold a
 /// manifest: judged as text when they name `Secret` and a data field, in UTF-8 or UTF-16 (binary
 /// bytes hold escapes by chance, and reading them as text costs; review 43d's shapes all name it).
 fn bytes_hold_manifest(b: &[u8]) -> bool {
-    let n = needles();
-    let named = n.secret.find(b).is_some() && (has(b, b"data") || has(b, b"Data"));
-    (named || n.utf16.find(b).is_some()) && text_holds_manifest(b)
+    (names_secret_and_data(b) || needles().utf16.find(b).is_some()) && text_holds_manifest(b)
 }
 
 /// The bytes a text that is standard base64 alone (whitespace aside) decodes to.
@@ -163,18 +159,14 @@ fn field<'a>(b: &'a [u8], depth: usize, found: &mut dyn FnMut(&'a [u8]) -> Contr
     if !is_text(b) && depth >= MAX_MESSAGES {
         // Past the depth walked, not read through: withheld when it names a Secret and a data
         // field, as text past what is read is (review 43d: 17 messages deep printed).
-        let named = has(b, b"Secret") && (has(b, b"data") || has(b, b"Data"));
-        if named || text_holds_manifest(b) {
+        if names_secret_and_data(b) || text_holds_manifest(b) {
             found(b)?;
         }
         return ControlFlow::Continue(());
     }
     if !is_text(b) {
-        if is_message(b) {
-            return walk(b, depth + 1, found);
-        }
-        // Damaged, or no message: what reads as one is walked (a field cut short inside), and
-        // where it stops reading the bytes are judged as text, whole ([`walk`]).
+        // A message is walked; bytes that stop reading as one (damage, a file that is not UTF-8)
+        // are walked as far as they read, and judged as text, whole, where they stop ([`walk`]).
         return walk(b, depth + 1, found);
     }
     if text_holds_manifest(b) {
@@ -271,14 +263,14 @@ fn redact_decoded(v: &mut Value, texts: &[&[u8]], seen: &mut [bool], depth: usiz
         Value::String(s) => {
             let b = s.as_bytes();
             let decoded = if texts.is_empty() { None } else { base64_text(b) };
-            let mut hit = None;
+            let mut hit = false;
             for (i, t) in texts.iter().enumerate() {
                 if *t == b || decoded.as_deref() == Some(*t) {
                     seen[i] = true;
-                    hit = Some(i);
+                    hit = true;
                 }
             }
-            if hit.is_some() || depth > MAX_VALUE_DEPTH && may_hold(b) || may_hold(b) && text_holds_manifest(b) {
+            if hit || depth > MAX_VALUE_DEPTH && may_hold(b) || may_hold(b) && text_holds_manifest(b) {
                 *v = super::render::redacted(decoded.map_or(b.len(), |d| d.len()));
             }
         }
