@@ -168,3 +168,58 @@ fn review_43d_a_json_object_s_keys_and_nested_secrets_are_judged() {
         assert!(!shown.contains("CANARY") && !shown.contains("Q0FOQVJZLTQzZA"), "{shown}");
     }
 }
+
+#[test]
+fn the_one_pass_search_finds_what_a_search_from_every_byte_finds() {
+    // `may_hold`, by its definition: from every byte, `Secret` (UTF-8 or UTF-16) or an escape the
+    // text rules read; or a byte-order mark; or `metadata` and a text the rules read as a Secret
+    // without its kind. The one-pass search must agree on every order of these pieces, a
+    // `metadata` before a UTF-16 `Secret` above all (the rules' own test misses that one).
+    let reference = |b: &[u8]| {
+        let from = |i: usize| {
+            let r = &b[i..];
+            r.starts_with(b"Secret") || r.starts_with(SECRET_UTF16) || matches!(r, [b'\\', b'u' | b'x' | b'U', ..])
+        };
+        (0..b.len()).any(from)
+            || matches!(b, [0xff, 0xfe, ..] | [0xfe, 0xff, ..])
+            || has(b, b"metadata") && may_hold_secret(b)
+    };
+    let pieces: [&[u8]; 16] = [
+        b"metadata",
+        b"Secret",
+        SECRET_UTF16,
+        b"S\0e\0c\0r\0e",
+        b"Secre",
+        b"\\u0053",
+        b"\\x53",
+        b"\\U00000053",
+        b"\\\\",
+        b"\\n",
+        b"type: Opaque\n",
+        b"data:\n  pw: eA==\n",
+        b"name: a\n",
+        b"\xff\xfe",
+        b"k8s\0\n\x02v1",
+        b"metadat",
+    ];
+    let mut rng = crate::k8s::testpb::Rng(44);
+    let (mut yes, mut no) = (0, 0);
+    for n in 0..20_000 {
+        let mut b = Vec::new();
+        for _ in 0..rng.below(6) {
+            b.extend_from_slice(pieces[rng.below(pieces.len())]);
+            // Random bytes between, as a protobuf object's binary fields put there; sometimes
+            // long, so the search runs its vectorised loop.
+            let filler = if n % 7 == 0 { 40 + rng.below(200) } else { rng.below(4) };
+            b.extend((0..filler).map(|_| rng.below(256) as u8));
+        }
+        let want = reference(&b);
+        assert_eq!(may_hold(&b), want, "{:?}", String::from_utf8_lossy(&b));
+        if want {
+            yes += 1;
+        } else {
+            no += 1;
+        }
+    }
+    assert!(yes > 1000 && no > 1000, "both answers tried: {yes} yes, {no} no");
+}
