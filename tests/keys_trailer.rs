@@ -159,3 +159,59 @@ fn status_tells_a_failure_the_index_remembers_as_the_key_readers_do() {
     // Several files: the one the index failed decides the exit status.
     assert_eq!(run(Some(&ix), &["status", g, b]).status.code(), Some(1));
 }
+
+#[test]
+fn inspect_du_and_diff_tell_a_failure_the_index_remembers_when_they_do_not_hash_the_file() {
+    // With --skip-hash-check / --no-trailer-check, inspect, du and diff read the tree alone: a
+    // snapshot whose trailer does not match passes. Once `check` failed it with an index, they
+    // tell it on stderr, exit 1, and say so in JSON (`ok` false, `remembered_failure`) and
+    // Prometheus, as status and the key readers do (they said ok, with exit 0, though `check` had
+    // failed it: left open at stop 42).
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("index.redb");
+    let (_, bad) = trailer_flipped("tiny-1.snap.db");
+    let b = tmp.path().join("bad.snap.db");
+    std::fs::write(&b, &bad).unwrap();
+    let b = b.to_str().unwrap();
+    let commands: [&[&str]; 2] = [&["inspect", b, "--skip-hash-check"], &["du", b, "--no-trailer-check"]];
+    let json = |args: &[&str]| {
+        let out = run(Some(&ix), &[args, &["-w", "json"]].concat());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    for args in commands {
+        let (code, v, err) = json(args);
+        assert_eq!((code, &v["ok"]), (Some(0), &serde_json::Value::Bool(true)), "{args:?} before check: {err}");
+        assert!(v.get("remembered_failure").is_none(), "{v}");
+    }
+    assert_eq!(run(Some(&ix), &["check", b]).status.code(), Some(1));
+    for args in commands {
+        let (code, v, err) = json(args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(err.contains("`check` found 1 problem(s) in this file"), "{args:?}: {err}");
+        assert_eq!(v["ok"], false, "{args:?}: {v}");
+        assert_eq!(v["remembered_failure"]["command"], "check", "{args:?}: {v}");
+        // The figures still come out.
+        assert_eq!(v["path"], b, "{v}");
+        let table = run(Some(&ix), args);
+        assert_eq!(table.status.code(), Some(1), "{args:?}");
+        assert!(!table.stdout.is_empty(), "{args:?}");
+        let prom = run(Some(&ix), &[args, &["-w", "prometheus"]].concat());
+        let text = String::from_utf8_lossy(&prom.stdout);
+        assert!(text.lines().any(|l| l.contains("remembered_failure{file=") && l.ends_with(" 1")), "{args:?}: {text}");
+        // --refresh answers without what the index remembers.
+        assert_eq!(run(Some(&ix), &[args, &["--refresh"]].concat()).status.code(), Some(0), "{args:?}");
+    }
+    // diff of the file with itself: the trees are equal, but the file is no clean answer.
+    let out = run(Some(&ix), &["diff", b, b, "--no-trailer-check", "-w", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("`check` found 1 problem(s) in this file"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for side in ["a", "b"] {
+        assert_eq!(v[side]["ok"], false, "{v}");
+        assert_eq!(v[side]["remembered_failure"]["command"], "check", "{v}");
+    }
+    let fresh = run(Some(&ix), &["diff", b, b, "--no-trailer-check", "--refresh"]);
+    assert_eq!(fresh.status.code(), Some(0), "{}", String::from_utf8_lossy(&fresh.stderr));
+}

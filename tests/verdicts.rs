@@ -60,8 +60,9 @@ fn a_bit_flipped_under_the_trailer_is_a_problem_for_every_command_and_in_the_ind
     assert_eq!(index_run(&ix, &["status", ps]).status.code(), Some(1));
     assert_eq!(index_run(&ix, &["status", "--refresh", ps]).status.code(), Some(0));
     assert_eq!(index_run(&ix, &["status", "--check-hash", ps]).status.code(), Some(1));
-    // inspect told not to check the trailer finds nothing, and records what status records.
-    assert_eq!(index_run(&ix, &["inspect", "--skip-hash-check", ps]).status.code(), Some(0));
+    // inspect told not to check the trailer finds nothing itself and records what status
+    // records, but tells the failure `check` and `scan` recorded, exit 1, as status does.
+    assert_eq!(index_run(&ix, &["inspect", "--skip-hash-check", ps]).status.code(), Some(1));
     let hist = index_run(&ix, &["history", "-w", "json", ps]);
     let rows = lines(&hist);
     assert!(rows.len() >= 6, "{rows:?}");

@@ -10,6 +10,7 @@ use boltscope::analysis::diff::{Options, BUDGET};
 use boltscope::analysis::grouping::By;
 use boltscope::error::Error;
 use boltscope::etcd::trailer;
+use boltscope::index::Failure;
 use boltscope::k8s::object::DecodeOptions;
 use boltscope::{input, DbView};
 use clap::Parser;
@@ -85,16 +86,24 @@ fn file_issues(view: &DbView<'_>) -> Vec<boltscope::Problem> {
     out
 }
 
-fn compare_files(args: &DiffArgs, opt: &Options) -> (Outcome, [bool; 2], [Vec<boltscope::Problem>; 2]) {
+/// The comparison, whether each file kept changing while read, what `check` fails each for beside
+/// it, and the failure the index remembers for each (what `check` or another analysis found in
+/// it: told as every reader tells it, since with --no-trailer-check the files are not hashed).
+type Compared = (Outcome, [bool; 2], [Vec<boltscope::Problem>; 2], [Option<Failure>; 2]);
+
+fn compare_files(args: &DiffArgs, opt: &Options, ix: &Ix) -> Compared {
     let torn_b = std::cell::Cell::new(false);
     let issues = std::cell::RefCell::new([Vec::new(), Vec::new()]);
+    let remembered = std::cell::RefCell::new([None, None]);
     let res = input::read_consistent(&args.a, |da| {
+        remembered.borrow_mut()[0] = ix.failure(&args.a, da);
         let va = match DbView::new(da) {
             Ok(v) => v,
             Err(e) => return Ok(Outcome::Failed(Which::A, e)),
         };
         issues.borrow_mut()[0] = file_issues(&va);
         let inner = input::read_consistent(&args.b, |db| {
+            remembered.borrow_mut()[1] = ix.failure(&args.b, db);
             let vb = DbView::new(db)?;
             issues.borrow_mut()[1] = file_issues(&vb);
             // The trailers are hashed beside the comparison, as `check` verifies them; one file
@@ -122,10 +131,10 @@ fn compare_files(args: &DiffArgs, opt: &Options) -> (Outcome, [bool; 2], [Vec<bo
             Err(e) => Outcome::Failed(Which::B, e),
         })
     });
-    let issues = issues.into_inner();
+    let (issues, remembered) = (issues.into_inner(), remembered.into_inner());
     match res {
-        Ok((o, torn_a)) => (o, [torn_a, torn_b.get()], issues),
-        Err(e) => (Outcome::Failed(Which::A, e), [false, false], issues),
+        Ok((o, torn_a)) => (o, [torn_a, torn_b.get()], issues, remembered),
+        Err(e) => (Outcome::Failed(Which::A, e), [false, false], issues, remembered),
     }
 }
 
@@ -167,7 +176,7 @@ fn refused(
 /// Runs `diff`: exit 0 when the live states are equal, 1 when they differ (or the files are at
 /// the same revision with histories that differ: `inconsistent`), 2 when a file cannot be read or
 /// compared.
-pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
+pub fn run(args: &DiffArgs, ix: &Ix) -> Verdict {
     let decode = args.decode.then_some(DecodeOptions { show_secrets: args.show_secrets });
     let opt = Options {
         prefix: args.prefix.clone().unwrap_or_default().into_bytes(),
@@ -175,7 +184,7 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
         decode,
         budget: args.pass_budget.unwrap_or(BUDGET),
     };
-    let (outcome, torn, issues) = compare_files(args, &opt);
+    let (outcome, torn, issues, remembered) = compare_files(args, &opt, ix);
     let path = |w: Which| match w {
         Which::A => &args.a,
         Which::B => &args.b,
@@ -236,6 +245,7 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
         values: args.values || args.decode,
         torn,
         problems: [&issues[0], &issues[1]],
+        remembered: [remembered[0].as_ref(), remembered[1].as_ref()],
     };
     let text = if json { diff_render::json(&c, &shown) } else { diff_render::table(&c, &shown) };
     let _ = out.write_all(text.as_bytes());
@@ -248,6 +258,9 @@ pub fn run(args: &DiffArgs, _ix: &Ix) -> Verdict {
             errln!("boltscope: {}: `check` fails this file; compared: the tree bbolt reads", path(w).display());
             damaged = true;
         }
+    }
+    for (w, f) in [(Which::A, &remembered[0]), (Which::B, &remembered[1])] {
+        damaged |= crate::keyread::tell_remembered(path(w), f.clone()) != Verdict::Clean;
     }
     // Two files at the same revision whose histories differ are not the same file even when their
     // live states agree: one of them (or its member) went wrong, as etcd's hashkv check would say.

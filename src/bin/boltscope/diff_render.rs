@@ -22,6 +22,8 @@ pub struct Shown<'a> {
     /// Problems `check` reports in each file that the comparison found (its tree compared
     /// anyway): meta pages, length, keys' histories.
     pub problems: [&'a [boltscope::Problem]; 2],
+    /// The failure the index remembers for each file (`check` failed it).
+    pub remembered: [Option<&'a boltscope::index::Failure>; 2],
 }
 
 /// `"key"` when valid UTF-8, else `"key_base64"` ([`KeyText`], as `du` writes keys).
@@ -72,11 +74,13 @@ fn change(c: &Change, values: bool) -> Value {
 }
 
 /// A file's facts; `ok` is false when it kept changing while read or `check` fails it for a
-/// problem the comparison found (`problems`, as every command lists them).
-fn file(path: &str, f: &FileFacts, live: u64, torn: bool, problems: &[boltscope::Problem]) -> Value {
-    json!({
+/// problem the comparison found (`problems`, as every command lists them). A failure the index remembers for it makes it not ok either, and is written as `status`
+/// writes it (`remembered_failure`).
+fn file(path: &str, f: &FileFacts, live: u64, s: &Shown<'_>, i: usize) -> Value {
+    let (torn, problems, remembered) = (s.torn[i], s.problems[i], s.remembered[i]);
+    let mut v = json!({
         "path": path,
-        "ok": !torn && problems.is_empty(),
+        "ok": !torn && problems.is_empty() && remembered.is_none(),
         "problems": problems,
         "revision": f.revision,
         // Never compacted: null, as inspect says it.
@@ -84,7 +88,11 @@ fn file(path: &str, f: &FileFacts, live: u64, torn: bool, problems: &[boltscope:
         "cluster_id": hex(f.cluster_id),
         "live_keys": live,
         "torn": torn,
-    })
+    });
+    if let Some(f) = remembered {
+        v["remembered_failure"] = json!({"command": f.command, "verdict": f.verdict});
+    }
+    v
 }
 
 /// The keys the relation names: the conflicting differences, when the files are inconsistent or
@@ -111,8 +119,8 @@ pub fn json(c: &Comparison, s: &Shown<'_>) -> String {
     });
     let k = &c.keys;
     let v = json!({
-        "a": file(s.a, &c.a, k.live_keys.0, s.torn[0], s.problems[0]),
-        "b": file(s.b, &c.b, k.live_keys.1, s.torn[1], s.problems[1]),
+        "a": file(s.a, &c.a, k.live_keys.0, s, 0),
+        "b": file(s.b, &c.b, k.live_keys.1, s, 1),
         "relation": relation,
         "equal": k.equal(),
         "added": k.added.iter().map(|x| change(x, s.values)).collect::<Vec<_>>(),

@@ -86,24 +86,28 @@ impl SortBy {
     }
 }
 
-/// `du` of one file, from the index when it knows it; whether the read was torn.
-pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error> {
+/// `du` of one file, from the index when it knows it; whether the read was torn; and the
+/// failure the index remembers for this file (what `check` or another analysis found in it),
+/// told beside the figures as every reader tells it: with --no-trailer-check this run does not
+/// hash the file, and a file `check` failed must not come out as ok.
+pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> crate::report::Told<Du> {
     let prefix = opt.prefix.as_deref().map(hex).unwrap_or_default();
     let by = opt.by.map_or("auto".into(), |b| b.name());
     let tag = format!("du/{by}/{}/{}/{prefix}", opt.top, opt.verify_trailer);
     // Through the index's read, so a known file that can no longer be read gets a row saying so.
     let (r, torn) = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Du>(path, data, &tag);
+        let remembered = ix.failure(path, data);
         // A trailer this run verifies is hashed again (see `inspect::trailer_holds`).
         if let Some(r) = hit.filter(|_| !opt.verify_trailer || crate::inspect::trailer_holds(data)) {
-            return Ok((r, None, false, 0));
+            return Ok((r, None, false, 0, remembered));
         }
         // The bytes analysed, as every command's row says: an archive's database expanded (review
         // 42b: du's rows said the archive's own size, beside the others' expanded one).
         let size = data.len() as u64;
-        Ok((du::du(&DbView::new(data)?, opt), id, trailer::present(data.len()), size))
+        Ok((du::du(&DbView::new(data)?, opt), id, trailer::present(data.len()), size, remembered))
     })?;
-    let (r, id, trailer, file_size) = r;
+    let (r, id, trailer, file_size, remembered) = r;
     if let Some(id) = id {
         // With --no-trailer-check a trailer present was not checked: as status says, not an ok.
         let trailer_unchecked = trailer && !opt.verify_trailer;
@@ -120,7 +124,7 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> Result<(Du, bool), Error>
             ix.store_du(path, &r);
         }
     }
-    Ok((r, torn))
+    Ok((r, torn, remembered))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -137,12 +141,13 @@ pub fn run(args: &DuArgs, ix: &Ix) -> Verdict {
         verify_trailer: !args.no_trailer_check,
         ..Options::default()
     };
-    let outs: Vec<Result<(Du, bool), Error>> = args.files.par_iter().map(|p| du_file(p, &opt, ix)).collect();
+    let (outs, remembered) =
+        crate::report::split_remembered(args.files.par_iter().map(|p| du_file(p, &opt, ix)).collect());
     let mut verdict = Verdict::Clean;
     // Per file: its name, and its report with whether it changed on every read, or its error.
     type Row<'e> = (String, Result<(Du, bool), &'e Error>);
     let mut rows: Vec<Row> = Vec::new();
-    for (path, o) in args.files.iter().zip(outs.iter()) {
+    for ((path, o), f) in args.files.iter().zip(outs.iter()).zip(&remembered) {
         let name = path.display().to_string();
         match o {
             Err(e) => {
@@ -161,6 +166,7 @@ pub fn run(args: &DuArgs, ix: &Ix) -> Verdict {
                 if crate::report::errors_among(&r.problems, r.problem_total) > 0 || *torn {
                     verdict = verdict.max(Verdict::Problems);
                 }
+                verdict = verdict.max(crate::keyread::tell_remembered(path, f.clone()));
                 let mut r = r.clone();
                 args.sort.apply(&mut r);
                 rows.push((name, Ok((r, *torn))));
@@ -172,15 +178,19 @@ pub fn run(args: &DuArgs, ix: &Ix) -> Verdict {
         DuFormat::Table => du_render::table(&read),
         DuFormat::Json => rows
             .iter()
-            .map(|(p, r)| match r {
-                Ok((d, torn)) => du_render::json(p, d, *torn),
+            .zip(&remembered)
+            .map(|((p, r), f)| match r {
+                Ok((d, torn)) => du_render::json(p, d, *torn, f.as_ref()),
                 Err(e) => error_json(Path::new(p), e),
             })
             .collect(),
         DuFormat::Csv => du_render::csv(&read),
         DuFormat::Prometheus => {
-            let all: Vec<(&str, Option<(&Du, bool)>)> =
-                rows.iter().map(|(p, r)| (p.as_str(), r.as_ref().ok().map(|(d, t)| (d, *t)))).collect();
+            let all: Vec<du_render::PromFile> = rows
+                .iter()
+                .zip(&remembered)
+                .map(|((p, r), f)| (p.as_str(), r.as_ref().ok().map(|(d, t)| (d, *t, f.is_some()))))
+                .collect();
             du_render::prometheus(&all)
         }
     };

@@ -20,15 +20,20 @@ struct Named<'a> {
     ok: bool,
     /// Whether the file changed on every read (then `ok` is false), as `check` and `inspect` say.
     changed_while_read: bool,
+    /// The failure the index remembers for this file, as `status` and `inspect` write it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remembered_failure: Option<crate::inspect_render::Remembered<'a>>,
     #[serde(flatten)]
     report: &'a Du,
 }
 
 /// One JSON object per line: `path`, `ok` (no error found, as `check` counts them, and the file
 /// did not change on every read: `torn`), `changed_while_read`, then the report.
-pub fn json(path: &str, d: &Du, torn: bool) -> String {
-    let ok = crate::report::errors_among(&d.problems, d.problem_total) == 0 && !torn;
-    let named = Named { path, ok, changed_while_read: torn, report: d };
+pub fn json(path: &str, d: &Du, torn: bool, remembered: Option<&boltscope::index::Failure>) -> String {
+    let ok = crate::report::errors_among(&d.problems, d.problem_total) == 0 && !torn && remembered.is_none();
+    let remembered_failure =
+        remembered.map(|f| crate::inspect_render::Remembered { command: &f.command, verdict: &f.verdict });
+    let named = Named { path, ok, changed_while_read: torn, remembered_failure, report: d };
     serde_json::to_string(&named).unwrap_or_default() + "\n"
 }
 
@@ -221,13 +226,17 @@ fn labels(by: &str, g: &Group) -> String {
     }
 }
 
+/// A file for [`prometheus`]: its path, and when it was read its report, whether it changed on
+/// every read, and whether the index remembers a failure for it.
+pub type PromFile<'a> = (&'a str, Option<(&'a Du, bool, bool)>);
+
 /// Prometheus text exposition: `boltscope_keyspace_file_readable` per file (0 for one that could
 /// not be read, which gets nothing else) and `boltscope_keyspace_problems` per file read (as
 /// `inspect` counts them: a file that changed on every read counts one more), then per group of
 /// every file with figures, labelled by `file` and the grouping. Its own names: beside `inspect
 /// -w prometheus` in one node_exporter textfile folder, a series both wrote would be refused
 /// (review 42c: both wrote `boltscope_problems{file}`, with different HELP).
-pub fn prometheus(all: &[(&str, Option<(&Du, bool)>)]) -> String {
+pub fn prometheus(all: &[PromFile<'_>]) -> String {
     let mut o = String::new();
     let name = "boltscope_keyspace_file_readable";
     prom_gauge(&mut o, name, "1 when the file could be read as a bbolt database.");
@@ -236,8 +245,18 @@ pub fn prometheus(all: &[(&str, Option<(&Du, bool)>)]) -> String {
     }
     let name = "boltscope_keyspace_problems";
     prom_gauge(&mut o, name, "Errors found in the file (a file that changed on every read counts one more).");
-    for (path, (d, torn)) in all.iter().filter_map(|(p, d)| Some((p, (*d)?))) {
+    for (path, (d, torn, _)) in all.iter().filter_map(|(p, d)| Some((p, (*d)?))) {
         let _ = writeln!(o, "{name}{{file=\"{}\"}} {}", prom_label(path), d.problem_total + u64::from(torn));
+    }
+    let name = "boltscope_keyspace_remembered_failure";
+    prom_gauge(
+        &mut o,
+        name,
+        "1 when an analysis recorded in the index failed this file (`boltscope check` tells what), though this read \
+         may not have found it (--no-trailer-check).",
+    );
+    for (path, (_, _, remembered)) in all.iter().filter_map(|(p, d)| Some((p, (*d)?))) {
+        let _ = writeln!(o, "{name}{{file=\"{}\"}} {}", prom_label(path), u8::from(remembered));
     }
     let reports: Vec<(&str, &Du)> = all.iter().filter_map(|(p, d)| Some((*p, (*d)?.0))).collect();
     o.push_str(&groups_prometheus(&reports));

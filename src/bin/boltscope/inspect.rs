@@ -64,26 +64,35 @@ pub fn trailer_holds(data: &[u8]) -> bool {
 /// Inspects one file, from the index when it knows the file (the quota verdict is recomputed).
 /// What is recorded, in the index's history too, is the verdict `check` gives without gates.
 pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &Ix) -> Result<(Inspect, bool), Error> {
+    inspect_told(path, opt, meta, ix).map(|(r, torn, _)| (r, torn))
+}
+
+/// [`inspect_file`], with the failure the index remembers for this file (what `check` or another
+/// analysis found in it): told beside the figures, as every reader tells it, since with
+/// --skip-hash-check this run does not hash the file, and a file `check` failed must not come
+/// out as ok.
+fn inspect_told(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &Ix) -> crate::report::Told<Inspect> {
     let m = meta.map_or("active".to_string(), |m| m.to_string());
     let tag = format!("inspect/{}/{}/{}/{m}", inspect::SCHEMA, opt.depth, opt.verify_trailer);
     let read = |data: &[u8]| {
         let (id, hit) = ix.lookup::<Inspect>(path, data, &tag);
+        let remembered = if meta.is_none() { ix.failure(path, data) } else { None };
         // A trailer this run verifies is hashed again: bit rot keeps the identity (size, meta
         // pages, mtime), and an answer from the index would call the rotten file sound.
         if let Some(mut r) = hit.filter(|_| !opt.verify_trailer || trailer_holds(data)) {
             r.quota = inspect::quota(r.size.total, r.prediction.as_ref().map(|p| p.size_fill_0_9), opt.quota);
-            return Ok((r, None));
+            return Ok((r, None, remembered));
         }
         let view = match meta {
             Some(m) => DbView::with_meta(data, usize::from(m))?,
             None => DbView::new(data)?,
         };
         let r = inspect::inspect(&view, opt);
-        Ok((r, id))
+        Ok((r, id, remembered))
     };
     // A meta page asked for that cannot be used says nothing of the file as etcd reads it: no row.
     let (r, torn) = if meta.is_some() { input::read_consistent(path, read) } else { ix.read(path, read) }?;
-    let (r, id) = r;
+    let (r, id, remembered) = r;
     // Nor does the tree of a meta page asked for (what the file held a transaction earlier), even
     // read whole: a clean answer is kept to answer the same question again, and no row says ok
     // for a file whose own tree (`check` without --meta) may fail.
@@ -91,7 +100,7 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &
         if r.errors() == 0 && !torn {
             ix.remember(&id, &tag, &r);
         }
-        return Ok((r, torn));
+        return Ok((r, torn, remembered));
     }
     if let Some(id) = id {
         let s = &r.size;
@@ -104,7 +113,7 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &
         let clean = r.errors() == 0 && !torn;
         ix.store(&id, &tag, clean.then_some(&r), &row);
     }
-    Ok((r, torn))
+    Ok((r, torn, remembered))
 }
 
 /// What an inspection found, for the verdict recorded and `scan`'s line: with --skip-hash-check a
@@ -119,22 +128,24 @@ pub fn found(r: &Inspect, torn: bool) -> Found {
 pub fn run(args: &InspectArgs, ix: &Ix) -> Verdict {
     let opt =
         inspect::Options { depth: args.depth, quota: args.quota, verify_trailer: !args.skip_hash_check, residue: true };
-    let outs: Vec<Result<(Inspect, bool), Error>> =
-        args.files.par_iter().map(|p| inspect_file(p, &opt, args.meta, ix)).collect();
+    let (outs, remembered) =
+        crate::report::split_remembered(args.files.par_iter().map(|p| inspect_told(p, &opt, args.meta, ix)).collect());
     let mut verdict = Verdict::Clean;
     let mut text = String::new();
     let mut done: Vec<inspect_prom::Done<'_>> = Vec::new();
-    for (path, o) in args.files.iter().zip(&outs) {
+    for ((path, o), f) in args.files.iter().zip(&outs).zip(&remembered) {
         let failed = |r: &Inspect| r.errors() > 0;
-        let _ = settle(path, o, failed, &mut verdict);
-        done.push((path.display().to_string(), o.as_ref().map(|(r, torn)| (r, *torn))));
+        if settle(path, o, failed, &mut verdict).is_some() {
+            verdict = verdict.max(crate::keyread::tell_remembered(path, f.clone()));
+        }
+        done.push((path.display().to_string(), o.as_ref().map(|(r, torn)| (r, *torn, f.as_ref()))));
     }
     match args.write_out {
         InspectFormat::Table => {
             let tables: Vec<String> = done
                 .iter()
                 .filter_map(|(p, r)| {
-                    r.ok().map(|(r, torn)| inspect_render::table(p, r, &source::describe(Path::new(p)), torn))
+                    r.ok().map(|(r, torn, _)| inspect_render::table(p, r, &source::describe(Path::new(p)), torn))
                 })
                 .collect();
             text = tables.join("\n");
@@ -142,7 +153,9 @@ pub fn run(args: &InspectArgs, ix: &Ix) -> Verdict {
         InspectFormat::Json => {
             for (p, r) in &done {
                 match r {
-                    Ok((r, torn)) => text.push_str(&inspect_render::json(p, r, &source::describe(Path::new(p)), *torn)),
+                    Ok((r, torn, f)) => {
+                        text.push_str(&inspect_render::json(p, r, &source::describe(Path::new(p)), *torn, *f))
+                    }
                     Err(e) => text.push_str(&error_json(Path::new(p), e)),
                 }
             }

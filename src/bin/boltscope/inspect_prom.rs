@@ -15,7 +15,7 @@ struct Family {
 
 /// One file's outcome: its path, and its report with whether it changed on every read, or why it
 /// could not be read.
-pub type Done<'a> = (String, Result<(&'a Inspect, bool), &'a Error>);
+pub type Done<'a> = (String, Result<(&'a Inspect, bool, Option<&'a boltscope::index::Failure>), &'a Error>);
 
 /// Prometheus text exposition for several files, one family per metric. Every file gets
 /// `boltscope_file_readable` (0 for one that could not be read, which gets nothing else);
@@ -31,7 +31,7 @@ pub fn prometheus(reports: &[Done<'_>]) -> String {
     for (path, r) in reports {
         let file = format!("file=\"{}\"", prom_label(path));
         let readable = "1 when the file could be read as a bbolt database (0: nothing else is reported for it).";
-        let Ok((r, torn)) = r else {
+        let Ok((r, torn, remembered)) = r else {
             add("boltscope_file_readable", readable, file, 0.0);
             continue;
         };
@@ -97,6 +97,13 @@ pub fn prometheus(reports: &[Done<'_>]) -> String {
             "Errors found in the file (warnings not counted; a file that changed on every read counts one more).",
             file.clone(),
             errors as f64,
+        );
+        add(
+            "boltscope_remembered_failure",
+            "1 when an analysis recorded in the index failed this file (`boltscope check` tells what), though this \
+             read may not have found it (--skip-hash-check).",
+            file.clone(),
+            f64::from(u8::from(remembered.is_some())),
         );
         add("boltscope_warnings", "Warnings about the file (the file passes check with them: raised alarms, missing leases, residual Secrets, uncommitted pages, migration holes).", file.clone(), r.warnings as f64);
         // A snapshot cut by its last 32 bytes reads as a member file with no trailer:

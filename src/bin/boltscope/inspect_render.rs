@@ -4,6 +4,7 @@
 use crate::source::Source;
 use boltscope::analysis::inspect::Inspect;
 use boltscope::etcd::humanize::bytes as h;
+use boltscope::index::Failure;
 use std::fmt::Write;
 
 /// A report with the file it is about, as serialized in JSON.
@@ -18,14 +19,30 @@ pub struct Named<'a> {
     pub changed_while_read: bool,
     /// Where the file came from (container, k3s name and metadata).
     pub source: &'a Source,
+    /// The failure the index remembers for this file (the command that found it and its
+    /// verdict), as `status -w json` gives it; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remembered_failure: Option<Remembered<'a>>,
     /// The report.
     #[serde(flatten)]
     pub report: &'a Inspect,
 }
 
-/// One JSON object per line; `torn` when the file changed on every read.
-pub fn json(path: &str, r: &Inspect, source: &Source, torn: bool) -> String {
-    let named = Named { path, ok: r.errors() == 0 && !torn, changed_while_read: torn, source, report: r };
+/// A remembered failure in JSON: `{"command", "verdict"}`, as `status` writes it.
+#[derive(serde::Serialize)]
+pub struct Remembered<'a> {
+    /// The command whose analysis found it.
+    pub command: &'a str,
+    /// Its verdict.
+    pub verdict: &'a str,
+}
+
+/// One JSON object per line; `torn` when the file changed on every read; `remembered`, the
+/// failure the index remembers (the file is then not ok, whatever this read found).
+pub fn json(path: &str, r: &Inspect, source: &Source, torn: bool, remembered: Option<&Failure>) -> String {
+    let ok = r.errors() == 0 && !torn && remembered.is_none();
+    let remembered_failure = remembered.map(|f| Remembered { command: &f.command, verdict: &f.verdict });
+    let named = Named { path, ok, changed_while_read: torn, source, remembered_failure, report: r };
     serde_json::to_string(&named).unwrap_or_default() + "\n"
 }
 

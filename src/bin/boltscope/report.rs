@@ -55,6 +55,22 @@ pub fn print_problems(path: &Path, problems: &[Problem], total: u64) {
 /// Settles one file's outcome for commands that print reports: prints why it could not be read
 /// or that it kept changing, raises `verdict` to problems when `failed` says so or it was torn,
 /// and hands back the report to print.
+/// One file's answer: its report and whether the file changed on every read, or its error.
+pub type Read<T> = Result<(T, bool), Error>;
+/// [`Read`], with the failure the index remembers for the file.
+pub type Told<T> = Result<(T, bool, Option<boltscope::index::Failure>), Error>;
+
+/// Splits each file's answer from the failure the index remembers for it (none for a file that
+/// could not be read).
+pub fn split_remembered<T>(told: Vec<Told<T>>) -> (Vec<Read<T>>, Vec<Option<boltscope::index::Failure>>) {
+    told.into_iter()
+        .map(|o| match o {
+            Ok((r, torn, f)) => (Ok((r, torn)), f),
+            Err(e) => (Err(e), None),
+        })
+        .unzip()
+}
+
 pub fn settle<'r, T>(
     path: &Path,
     o: &'r Result<(T, bool), Error>,
