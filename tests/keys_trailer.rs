@@ -111,6 +111,21 @@ fn a_failed_gate_sets_no_mark() {
         let out = run(Some(&ix), &args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
+    // A member's db has no trailer: --require-hash fails its gate, and lists the missing trailer
+    // as an error, but the file is sound (review 44: the mark it set failed inspect, du and diff).
+    let member = tmp.path().join("tiny.member.db");
+    std::fs::write(&member, common::bytes("tiny-1.member.db")).unwrap();
+    let member = member.to_str().unwrap();
+    assert_eq!(run(Some(&ix), &["check", member, "--require-hash"]).status.code(), Some(1));
+    for args in readers(member).into_iter().chain([
+        vec!["status", member],
+        vec!["inspect", member, "--skip-hash-check"],
+        vec!["du", member, "--no-trailer-check"],
+        vec!["diff", member, member, "--no-trailer-check"],
+    ]) {
+        let out = run(Some(&ix), &args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
 
 #[test]
@@ -214,4 +229,41 @@ fn inspect_du_and_diff_tell_a_failure_the_index_remembers_when_they_do_not_hash_
     }
     let fresh = run(Some(&ix), &["diff", b, b, "--no-trailer-check", "--refresh"]);
     assert_eq!(fresh.status.code(), Some(0), "{}", String::from_utf8_lossy(&fresh.stderr));
+    // --meta reads a tree of the same file: the mark is told there too, as `get --meta` tells it.
+    let meta = run(Some(&ix), &["inspect", b, "--skip-hash-check", "--meta", "0"]);
+    assert_eq!(meta.status.code(), Some(1), "{}", String::from_utf8_lossy(&meta.stderr));
+}
+
+#[test]
+fn a_run_that_hashes_the_file_answers_by_what_it_finds_not_by_a_mark() {
+    // A bit flipped in a value: only the trailer tells. check marks the file; the file is then
+    // mended in place (same size, inode and modification time: the identity the mark is kept
+    // under). inspect, du and diff that hash it find it sound (review 44: they exited 1 on the
+    // mark); told not to hash it, they tell the mark, as status and the key readers do.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("index.redb");
+    let f = tmp.path().join("mended.snap.db");
+    std::fs::write(&f, common::with_last_value_flipped("tiny-1.snap.db")).unwrap();
+    let when = std::fs::metadata(&f).unwrap().modified().unwrap();
+    let f = f.to_str().unwrap();
+    assert_eq!(run(Some(&ix), &["check", f]).status.code(), Some(1));
+    let good = common::bytes("tiny-1.snap.db");
+    let mut file = std::fs::OpenOptions::new().write(true).open(f).unwrap();
+    std::io::Write::write_all(&mut file, &good).unwrap();
+    file.set_modified(when).unwrap();
+    drop(file);
+    for (args, want) in [
+        (vec!["inspect", f], 0),
+        (vec!["du", f], 0),
+        (vec!["diff", f, f], 0),
+        (vec!["inspect", f, "--skip-hash-check"], 1),
+        (vec!["du", f, "--no-trailer-check"], 1),
+        (vec!["diff", f, f, "--no-trailer-check"], 1),
+        (vec!["check", f], 0),
+        // A clean check clears the mark.
+        (vec!["du", f, "--no-trailer-check"], 0),
+    ] {
+        let out = run(Some(&ix), &args);
+        assert_eq!(out.status.code(), Some(want), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }

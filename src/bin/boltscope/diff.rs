@@ -88,7 +88,7 @@ fn file_issues(view: &DbView<'_>) -> Vec<boltscope::Problem> {
 
 /// The comparison, whether each file kept changing while read, what `check` fails each for beside
 /// it, and the failure the index remembers for each (what `check` or another analysis found in
-/// it: told as every reader tells it, since with --no-trailer-check the files are not hashed).
+/// it, when --no-trailer-check: told as every reader tells it, since the files are not hashed).
 type Compared = (Outcome, [bool; 2], [Vec<boltscope::Problem>; 2], [Option<Failure>; 2]);
 
 fn compare_files(args: &DiffArgs, opt: &Options, ix: &Ix) -> Compared {
@@ -96,14 +96,16 @@ fn compare_files(args: &DiffArgs, opt: &Options, ix: &Ix) -> Compared {
     let issues = std::cell::RefCell::new([Vec::new(), Vec::new()]);
     let remembered = std::cell::RefCell::new([None, None]);
     let res = input::read_consistent(&args.a, |da| {
-        remembered.borrow_mut()[0] = ix.failure(&args.a, da);
+        // Only when the files are not hashed (see `inspect_told`).
+        let failure = |p: &std::path::Path, d: &[u8]| if args.no_trailer_check { ix.failure(p, d) } else { None };
+        remembered.borrow_mut()[0] = failure(&args.a, da);
         let va = match DbView::new(da) {
             Ok(v) => v,
             Err(e) => return Ok(Outcome::Failed(Which::A, e)),
         };
         issues.borrow_mut()[0] = file_issues(&va);
         let inner = input::read_consistent(&args.b, |db| {
-            remembered.borrow_mut()[1] = ix.failure(&args.b, db);
+            remembered.borrow_mut()[1] = failure(&args.b, db);
             let vb = DbView::new(db)?;
             issues.borrow_mut()[1] = file_issues(&vb);
             // The trailers are hashed beside the comparison, as `check` verifies them; one file

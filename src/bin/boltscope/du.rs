@@ -87,9 +87,9 @@ impl SortBy {
 }
 
 /// `du` of one file, from the index when it knows it; whether the read was torn; and the
-/// failure the index remembers for this file (what `check` or another analysis found in it),
-/// told beside the figures as every reader tells it: with --no-trailer-check this run does not
-/// hash the file, and a file `check` failed must not come out as ok.
+/// failure the index remembers for this file (what `check` or another analysis found in it) when
+/// this run does not hash it (--no-trailer-check), told beside the figures as every reader tells
+/// it, so a file `check` failed never comes out as ok.
 pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> crate::report::Told<Du> {
     let prefix = opt.prefix.as_deref().map(hex).unwrap_or_default();
     let by = opt.by.map_or("auto".into(), |b| b.name());
@@ -97,7 +97,8 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> crate::report::Told<Du> {
     // Through the index's read, so a known file that can no longer be read gets a row saying so.
     let (r, torn) = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Du>(path, data, &tag);
-        let remembered = ix.failure(path, data);
+        // Only when this run does not hash the file (see `inspect_told`).
+        let remembered = if opt.verify_trailer { None } else { ix.failure(path, data) };
         // A trailer this run verifies is hashed again (see `inspect::trailer_holds`).
         if let Some(r) = hit.filter(|_| !opt.verify_trailer || crate::inspect::trailer_holds(data)) {
             return Ok((r, None, false, 0, remembered));

@@ -68,15 +68,17 @@ pub fn inspect_file(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &
 }
 
 /// [`inspect_file`], with the failure the index remembers for this file (what `check` or another
-/// analysis found in it): told beside the figures, as every reader tells it, since with
-/// --skip-hash-check this run does not hash the file, and a file `check` failed must not come
-/// out as ok.
+/// analysis found in it) when this run does not hash it (--skip-hash-check, with --meta too):
+/// told beside the figures, as every reader tells it, so a file `check` failed never comes out
+/// as ok.
 fn inspect_told(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &Ix) -> crate::report::Told<Inspect> {
     let m = meta.map_or("active".to_string(), |m| m.to_string());
     let tag = format!("inspect/{}/{}/{}/{m}", inspect::SCHEMA, opt.depth, opt.verify_trailer);
     let read = |data: &[u8]| {
         let (id, hit) = ix.lookup::<Inspect>(path, data, &tag);
-        let remembered = if meta.is_none() { ix.failure(path, data) } else { None };
+        // Only when this run does not hash the file: one that does finds what `check` finds
+        // (and a mark outlives a file mended in place, its identity kept: review 44).
+        let remembered = if opt.verify_trailer { None } else { ix.failure(path, data) };
         // A trailer this run verifies is hashed again: bit rot keeps the identity (size, meta
         // pages, mtime), and an answer from the index would call the rotten file sound.
         if let Some(mut r) = hit.filter(|_| !opt.verify_trailer || trailer_holds(data)) {
