@@ -252,15 +252,20 @@ fn judge(key: &[u8], value: &[u8], manifests: bool) -> bool {
         }
         Encoding::Json | Encoding::Cbor => {
             parsed_says_secret(enc == Encoding::Json, value, super::key::parse(key).is_some())
+                || super::secret_manifest::unmarked_utf16_holds_manifest(value)
         }
         // Bytes in no encoding under a Kubernetes key: a stored object whose first bytes were
         // damaged (its magic, its opening brace), still naming `Secret` however its kind is
         // written (JSON, protobuf, CBOR; a damaged length byte before it). Prose there naming a
         // SecretStore is withheld too: values under a Kubernetes key are its objects.
         // Elsewhere, text that holds one (YAML, JSON behind a byte-order mark, an array).
+        // UTF-16 without its byte-order mark (review 44: a manifest written so printed, at any
+        // key) is read with its zero bytes taken out.
         Encoding::Other => {
             let named = has(value, b"Secret");
-            named && super::key::parse(key).is_some() || may_hold_secret(value) && text_holds_secret(value)
+            named && super::key::parse(key).is_some()
+                || may_hold_secret(value) && text_holds_secret(value)
+                || super::secret_manifest::unmarked_utf16_holds_manifest(value)
         }
         Encoding::Encrypted(_) => false,
     }

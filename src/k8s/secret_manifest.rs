@@ -126,6 +126,12 @@ pub(super) fn text_holds_manifest(t: &[u8]) -> bool {
     names_in_base64(t) && base64_text(t).is_some_and(|d| text_holds_manifest(&d))
 }
 
+/// Whether bytes holding `Secret` in UTF-16 without a byte-order mark (either byte order) hold a
+/// manifest, read with their zero bytes taken out ([`text_holds_manifest`]).
+pub(super) fn unmarked_utf16_holds_manifest(b: &[u8]) -> bool {
+    b.contains(&0) && needles().utf16.find(b).is_some() && text_holds_manifest(b)
+}
+
 /// Whether bytes name `Secret` and a data field (`data`, `stringData`, `Data`).
 fn names_secret_and_data(b: &[u8]) -> bool {
     has(b, b"Secret") && (has(b, b"data") || has(b, b"Data"))

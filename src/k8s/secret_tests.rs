@@ -207,3 +207,23 @@ fn a_key_with_no_byte_a_rule_starts_from_holds_no_secret_by_every_rule() {
         }
     }
 }
+
+#[test]
+fn a_manifest_in_utf16_without_its_byte_order_mark_is_withheld() {
+    // Review 44: with its mark it was withheld, without it printed (PowerShell's Out-File
+    // -Encoding Unicode writes the mark; other writers do not), at an application's key and at a
+    // Kubernetes one.
+    let utf16 = |text: &str, big: bool| -> Vec<u8> {
+        text.encode_utf16().flat_map(|u| if big { u.to_be_bytes() } else { u.to_le_bytes() }).collect()
+    };
+    let manifest = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  pw: Q0FOQVJZ\n";
+    let json = r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"data":{"pw":"Q0FOQVJZ"}}"#;
+    let other = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\ndata:\n  note: rotate the Secret\n";
+    for key in [&b"/app/u16"[..], b"/registry/configmaps/default/u16"] {
+        for big in [false, true] {
+            assert!(holds_plaintext(key, &utf16(manifest, big)), "{key:?} big-endian {big}");
+            assert!(holds_plaintext(key, &utf16(json, big)), "{key:?} JSON big-endian {big}");
+        }
+    }
+    assert!(!holds_plaintext(b"/app/u16", &utf16(other, false)), "a ConfigMap naming a Secret shows");
+}
