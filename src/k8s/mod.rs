@@ -54,6 +54,7 @@ pub mod render;
 pub mod schema;
 pub mod secret;
 mod secret_envelope;
+mod secret_gzip;
 mod secret_manifest;
 mod secret_parsed;
 mod secret_text;

@@ -266,6 +266,10 @@ fn judge(key: &[u8], value: &[u8], manifests: bool) -> bool {
             named && super::key::parse(key).is_some()
                 || may_hold_secret(value) && text_holds_secret(value)
                 || super::secret_manifest::unmarked_utf16_holds_manifest(value)
+                // A value kept gzipped (a manifest, a Helm release): what it inflates to, judged
+                // as a stored value.
+                || super::secret_gzip::may_be(value)
+                    && super::secret_gzip::holds(value, &|d| judge(key, d, manifests))
         }
         Encoding::Encrypted(_) => false,
     }
@@ -287,7 +291,9 @@ pub(super) fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     };
     // A Secret without its kind (what a Go program's json.Marshal of one writes) names none.
     let shaped = json && shaped_like_secret(value);
-    if !named && !spelled && !shaped {
+    // Base64 of gzip in one of its strings (a Helm release kept by a custom resource).
+    let compressed = json && has(value, super::secret_gzip::GZIP_BASE64);
+    if !named && !spelled && !shaped && !compressed {
         return false;
     }
     let object_like = || k8s || has(value, b"apiVersion") || has(value, b"metadata");

@@ -44,8 +44,18 @@ struct Needles {
 }
 
 /// What [`may_hold`] looks for, in one pass: `Secret` (UTF-8, UTF-16), the three escapes a text
-/// rule reads (`\u`, `\x`, `\U`), and `metadata` (a Secret written without its kind), last.
-const STARTS: [&[u8]; 6] = [b"Secret", SECRET_UTF16, b"\\u", b"\\x", b"\\U", b"metadata"];
+/// rule reads (`\u`, `\x`, `\U`), a gzip stream or base64 of one (Helm's releases), and
+/// `metadata` (a Secret written without its kind), last.
+const STARTS: [&[u8]; 8] = [
+    b"Secret",
+    SECRET_UTF16,
+    b"\\u",
+    b"\\x",
+    b"\\U",
+    super::secret_gzip::GZIP_BASE64,
+    super::secret_gzip::GZIP_MAGIC,
+    b"metadata",
+];
 const METADATA: usize = STARTS.len() - 1;
 
 fn needles() -> &'static Needles {
@@ -124,6 +134,17 @@ pub(super) fn text_holds_manifest(t: &[u8]) -> bool {
         return text_holds_manifest(&narrow);
     }
     names_in_base64(t) && base64_text(t).is_some_and(|d| text_holds_manifest(&d))
+        || super::secret_gzip::may_be(t) && super::secret_gzip::holds(t, &inflated_holds_manifest)
+}
+
+/// Whether the bytes a gzip stream inflates to hold a manifest: as text, as a protobuf message
+/// (Helm 2's releases), or as bytes that are neither.
+fn inflated_holds_manifest(d: &[u8]) -> bool {
+    if is_text(d) {
+        text_holds_manifest(d)
+    } else {
+        message_holds_manifest(d) || bytes_hold_manifest(d)
+    }
 }
 
 /// Whether bytes holding `Secret` in UTF-16 without a byte-order mark (either byte order) hold a
@@ -142,10 +163,11 @@ fn names_secret_and_data(b: &[u8]) -> bool {
 /// bytes hold escapes by chance, and reading them as text costs; review 43d's shapes all name it).
 fn bytes_hold_manifest(b: &[u8]) -> bool {
     (names_secret_and_data(b) || needles().utf16.find(b).is_some()) && text_holds_manifest(b)
+        || super::secret_gzip::may_be(b) && super::secret_gzip::holds(b, &inflated_holds_manifest)
 }
 
 /// The bytes a text that is standard base64 alone (whitespace aside) decodes to.
-fn base64_text(t: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn base64_text(t: &[u8]) -> Option<Vec<u8>> {
     use base64::Engine;
     let compact: Vec<u8> = t.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD.decode(compact).ok()
@@ -183,6 +205,14 @@ fn walk<'a>(msg: &'a [u8], depth: usize, found: &mut dyn FnMut(&'a [u8]) -> Cont
 /// [`MAX_MESSAGES`] deep, is judged as text.
 fn field<'a>(b: &'a [u8], depth: usize, found: &mut dyn FnMut(&'a [u8]) -> ControlFlow<()>) -> ControlFlow<()> {
     if !may_hold(b) {
+        return ControlFlow::Continue(());
+    }
+    if !is_text(b) && super::secret_gzip::may_be(b) {
+        // A gzip stream (a file kept gzipped in `binaryData`) is no message (`1f` is no tag):
+        // judged by what it inflates to.
+        if super::secret_gzip::holds(b, &inflated_holds_manifest) {
+            found(b)?;
+        }
         return ControlFlow::Continue(());
     }
     if !is_text(b) && depth >= MAX_MESSAGES {

@@ -65,6 +65,7 @@ pub(super) fn per_value<R>(f: impl FnOnce() -> R) -> R {
     let _scope = Scope(SCOPED.with(|s| s.replace(true)));
     if !_scope.0 {
         LEFT.with(|l| l.set(BUDGET));
+        super::secret_gzip::reset();
     }
     f()
 }
