@@ -127,6 +127,25 @@ fn prometheus_exposition_is_well_formed_for_several_files() {
 }
 
 #[test]
+fn a_file_named_twice_gives_its_series_once() {
+    // Review 44a: every series came twice, which a scrape refuses; inspect's and du's both.
+    let tmp = tempfile::tempdir().unwrap();
+    let f = common::path("tiny-1.snap.db", &tmp);
+    let f = f.to_str().unwrap();
+    for cmd in ["inspect", "du"] {
+        let out = common::boltscope().args(["--no-index", cmd, "-w", "prometheus", f, f]).output().unwrap();
+        assert!(out.status.success(), "{cmd}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let series = line.rsplit_once(' ').unwrap().0;
+            assert!(seen.insert(series.to_string()), "{cmd}: {series} twice");
+        }
+        assert!(seen.len() > 3, "{cmd}: {text}");
+    }
+}
+
+#[test]
 fn buckets_named_by_bytes_that_are_not_utf8_keep_their_own_names_and_series() {
     use boltscope::bbolt::page::ByteOrder;
     use boltscope::write::buckets::{self, Bucket, Plan};

@@ -187,9 +187,12 @@ pub fn run(args: &DuArgs, ix: &Ix) -> Verdict {
             .collect(),
         DuFormat::Csv => du_render::csv(&read),
         DuFormat::Prometheus => {
+            // A file named twice is one file: its series once (a scrape refuses a repeated one).
+            let mut seen = std::collections::HashSet::new();
             let all: Vec<du_render::PromFile> = rows
                 .iter()
                 .zip(&remembered)
+                .filter(|((p, _), _)| seen.insert(p.as_str()))
                 .map(|((p, r), f)| (p.as_str(), r.as_ref().ok().map(|(d, t)| (d, *t, f.is_some()))))
                 .collect();
             du_render::prometheus(&all)

@@ -162,7 +162,12 @@ pub fn run(args: &InspectArgs, ix: &Ix) -> Verdict {
                 }
             }
         }
-        InspectFormat::Prometheus => text = inspect_prom::prometheus(&done),
+        InspectFormat::Prometheus => {
+            // A file named twice is one file: its series once (a scrape refuses a repeated one).
+            let mut seen = std::collections::HashSet::new();
+            done.retain(|(p, _)| seen.insert(p.clone()));
+            text = inspect_prom::prometheus(&done)
+        }
     }
     let _ = crate::out::stdout().write_all(text.as_bytes());
     verdict
