@@ -50,15 +50,24 @@ pub struct DumpArgs {
 /// straight into the chunk's buffer.
 fn record(a: &DumpArgs, buf: &mut Vec<u8>, e: &Entry<'_>, withheld: &AtomicU64) {
     let kv = &a.value.guard(e.kv, withheld);
-    match std::str::from_utf8(kv.key) {
-        Ok(k) => {
-            buf.extend_from_slice(b"{\"key\":");
-            json_string(buf, k);
-        }
-        Err(_) => {
-            buf.extend_from_slice(b"{\"key_base64\":\"");
-            base64_into(buf, kv.key);
-            buf.push(b'"');
+    if plain_ascii(kv.key) {
+        // Nearly every etcd key: ASCII with nothing to escape, copied as it is (no UTF-8 check,
+        // no escape search: a byte-at-a-time loop that stopped at the first byte to escape was a
+        // tenth of this function's time).
+        buf.extend_from_slice(b"{\"key\":\"");
+        buf.extend_from_slice(kv.key);
+        buf.push(b'"');
+    } else {
+        match std::str::from_utf8(kv.key) {
+            Ok(k) => {
+                buf.extend_from_slice(b"{\"key\":");
+                json_string(buf, k);
+            }
+            Err(_) => {
+                buf.extend_from_slice(b"{\"key_base64\":\"");
+                base64_into(buf, kv.key);
+                buf.push(b'"');
+            }
         }
     }
     if e.rev.tombstone {
@@ -93,6 +102,12 @@ fn record(a: &DumpArgs, buf: &mut Vec<u8>, e: &Entry<'_>, withheld: &AtomicU64) 
         buf.extend_from_slice(b",\"value_base64\":null,\"redacted\":true");
     }
     buf.push(b'}');
+}
+
+/// Whether `b` is ASCII with no control character, quote or backslash: a JSON string of its own
+/// bytes. Every byte is looked at (no early stop), so the loop runs on vectors.
+fn plain_ascii(b: &[u8]) -> bool {
+    b.iter().fold(true, |ok, &c| ok & (0x20..0x80).contains(&c) & (c != b'"') & (c != b'\\'))
 }
 
 /// Appends a signed decimal (etcd's revisions and versions are int64).
@@ -179,6 +194,20 @@ pub fn run(a: &DumpArgs, ix: &Ix) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_key_is_one_serde_json_writes_as_it_is() {
+        for b in 0..=255u8 {
+            let k = [b'/', b, b'a'];
+            let plain = plain_ascii(&k);
+            let written = std::str::from_utf8(&k).ok().map(|s| serde_json::to_vec(s).unwrap());
+            let as_is = written.as_deref() == Some(&[&b"\""[..], &k, b"\""].concat()[..]);
+            // Plain keys are written as serde_json writes them; non-ASCII UTF-8 is not plain
+            // (it goes the general way), nor anything serde_json escapes.
+            assert!(!plain || as_is, "{b:#x}");
+            assert_eq!(plain, as_is && b < 0x80, "{b:#x}");
+        }
+    }
 
     #[test]
     fn strings_and_base64_match_the_general_encoders() {
