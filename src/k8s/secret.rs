@@ -291,8 +291,11 @@ pub(super) fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
     };
     // A Secret without its kind (what a Go program's json.Marshal of one writes) names none.
     let shaped = json && shaped_like_secret(value);
-    // Base64 of gzip in one of its strings (a Helm release kept by a custom resource).
-    let compressed = json && has(value, super::secret_gzip::GZIP_BASE64);
+    // Gzip in one of its strings (a Helm release kept by a custom resource), or in a CBOR byte
+    // string.
+    let compressed = has(value, super::secret_gzip::GZIP_BASE64)
+        || has(value, super::secret_gzip::GZIP_BASE64_TWICE)
+        || !json && has(value, super::secret_gzip::GZIP_MAGIC);
     if !named && !spelled && !shaped && !compressed {
         return false;
     }

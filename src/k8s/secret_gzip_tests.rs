@@ -102,7 +102,7 @@ fn inflating_is_bounded_and_what_is_past_the_bounds_is_withheld() {
     assert!(holds_plaintext(b"app/cut.gz", &gz[..gz.len() * 3 / 4]));
     // Not gzip after all: base64 that does not decode, text that only starts alike.
     assert!(stream(b"H4sIzz!!").is_none());
-    assert!(!holds(b"H4sI is how gzip starts in base64", &|_| true));
+    assert!(!holds(b"H4sI is how gzip starts in base64", &|d| !d.is_empty()));
     // The magic alone inflates to nothing, and that is what is judged.
     assert!(holds(b"\x1f\x8b\x08", &|d| d.is_empty()));
 }
@@ -115,4 +115,59 @@ fn a_decoded_release_keeps_its_name_and_its_release_is_redacted() {
     let shown = crate::k8s::object::decode(key, &value, &opts).to_string();
     assert!(shown.contains("sh.helm.release.v1.db.v1"), "{shown}");
     assert!(!shown.contains("H4sI"), "the release is redacted: {shown}");
+}
+
+#[test]
+fn review_44b_shapes_are_read_and_bounded() {
+    let key = b"/registry/configmaps/default/x";
+    // Inflated past what is parsed (4 MiB of tiny JSON objects: parsed whole, 32 MiB of them ran
+    // out of memory): withheld when it names a Secret, shown otherwise.
+    let objects = |word: &str| format!("{{\"note\":\"{word}\",\"a\":[{}{{}}]}}", "{\"\":1},".repeat(700_000));
+    assert!(holds_plaintext(b"app/objs.gz", &gzip(objects("Secret").as_bytes())));
+    assert!(!holds_plaintext(b"app/objs.gz", &gzip(objects("plain").as_bytes())));
+    // Ten thousand empty members cost a decoder each: past 256 a value, withheld.
+    let empty = gzip(b"");
+    assert!(holds_plaintext(b"app/members.gz", &empty.repeat(10_000)));
+    assert!(!holds_plaintext(b"app/members.gz", &empty.repeat(10)));
+    // Base64 of gzip inside JSON text: in an array, in a string of a protobuf field (a
+    // last-applied annotation copying binaryData), and base64 of that base64 (a JSON
+    // ConfigMap's binaryData of a file holding it).
+    let secret_gz = b64(&gzip(SECRET.as_bytes()));
+    assert!(holds_plaintext(b"app/list.json", format!("[\"{secret_gz}\"]").as_bytes()));
+    let applied = format!("{{\"binaryData\":{{\"secret.yaml.gz\":\"{secret_gz}\"}}}}");
+    assert!(holds_plaintext(key, &configmap("a", "applied.json", applied.as_bytes(), false)));
+    let twice = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"},
+        "binaryData": {"f": b64(secret_gz.as_bytes())}});
+    assert!(holds_plaintext(key, twice.to_string().as_bytes()));
+    // Base64 without padding, URL-safe, in lines; a byte-order mark or a vertical tab before.
+    let raw = gzip(SECRET.as_bytes());
+    let nopad = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&raw);
+    let url = base64::engine::general_purpose::URL_SAFE.encode(&raw);
+    for v in [nopad, url, format!("\u{feff}{secret_gz}"), format!("\x0b{secret_gz}")] {
+        assert!(holds_plaintext(b"app/v", v.as_bytes()), "{v:.20}");
+    }
+    // A CBOR object (a custom resource) with the release in a string.
+    let mut cbor = vec![0xd9, 0xd9, 0xf7];
+    let cr = serde_json::json!({"apiVersion": "example.com/v1", "kind": "Release", "metadata": {"name": "db"},
+        "spec": {"blob": secret_gz}});
+    ciborium::into_writer(&cr, &mut cbor).unwrap();
+    assert!(holds_plaintext(b"/registry/example.com/releases/default/db", &cbor));
+}
+
+#[test]
+fn a_decode_judges_its_strings_with_a_budget_of_its_own() {
+    // Two harmless entries inflating to 14 MiB each, and a Secret's: the search for manifests
+    // spends most of the value's 32 MiB, and the redaction read them again with what was left
+    // (review 44b: harmless entries came out redacted).
+    let zeros = b64(&gzip(&vec![0u8; 14 << 20]));
+    let meta = [field(1, b"mixed"), field(3, b"default")].concat();
+    let entry = |k: &str, v: &[u8]| field(2, &[field(1, k.as_bytes()), field(2, v)].concat());
+    let raw = [field(1, &meta), entry("a", zeros.as_bytes()), entry("b", zeros.as_bytes()), entry("s", &helm3(SECRET))]
+        .concat();
+    let tm = [field(1, b"v1"), field(2, b"ConfigMap")].concat();
+    let value = [&b"k8s\0"[..], &field(1, &tm), &field(2, &raw)].concat();
+    let opts = crate::k8s::object::DecodeOptions { show_secrets: false };
+    let shown = crate::k8s::object::decode(b"/registry/configmaps/default/mixed", &value, &opts).to_string();
+    assert_eq!(shown.matches(&zeros[..40]).count(), 2, "both harmless entries shown");
+    assert!(!shown.contains(&String::from_utf8(helm3(SECRET)).unwrap()[..40]), "the release redacted");
 }

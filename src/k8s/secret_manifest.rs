@@ -46,16 +46,20 @@ struct Needles {
 /// What [`may_hold`] looks for, in one pass: `Secret` (UTF-8, UTF-16), the three escapes a text
 /// rule reads (`\u`, `\x`, `\U`), a gzip stream or base64 of one (Helm's releases), and
 /// `metadata` (a Secret written without its kind), last.
-const STARTS: [&[u8]; 8] = [
+const STARTS: [&[u8]; 9] = [
     b"Secret",
     SECRET_UTF16,
     b"\\u",
     b"\\x",
     b"\\U",
     super::secret_gzip::GZIP_BASE64,
+    super::secret_gzip::GZIP_BASE64_TWICE,
     super::secret_gzip::GZIP_MAGIC,
     b"metadata",
 ];
+
+/// `metadata` in UTF-16 (a Secret without its kind, written so).
+const METADATA_UTF16: &[u8] = b"m\0e\0t\0a\0d\0a\0t\0a";
 const METADATA: usize = STARTS.len() - 1;
 
 fn needles() -> &'static Needles {
@@ -123,7 +127,10 @@ fn is_text(b: &[u8]) -> bool {
 /// or with its NUL bytes taken out (UTF-16 without its mark) does; or when it is base64 of bytes
 /// that do.
 pub(super) fn text_holds_manifest(t: &[u8]) -> bool {
-    let named = names_secret_and_data(t);
+    // A text holding base64 of gzip inside (JSON or YAML: a last-applied annotation copying a
+    // ConfigMap's gzipped file, review 44b) is read too: its strings are judged one by one.
+    let gzip = super::secret_gzip::may_be(t);
+    let named = names_secret_and_data(t) || !gzip && has(t, super::secret_gzip::GZIP_BASE64);
     let spelled =
         matches!(t, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]) || has(t, b"\\u") || has(t, b"\\x") || has(t, b"\\U");
     if (named || spelled) && text_holds_secret(t) {
@@ -134,7 +141,7 @@ pub(super) fn text_holds_manifest(t: &[u8]) -> bool {
         return text_holds_manifest(&narrow);
     }
     names_in_base64(t) && base64_text(t).is_some_and(|d| text_holds_manifest(&d))
-        || super::secret_gzip::may_be(t) && super::secret_gzip::holds(t, &inflated_holds_manifest)
+        || gzip && super::secret_gzip::holds(t, &inflated_holds_manifest)
 }
 
 /// Whether the bytes a gzip stream inflates to hold a manifest: as text, as a protobuf message
@@ -150,7 +157,17 @@ fn inflated_holds_manifest(d: &[u8]) -> bool {
 /// Whether bytes holding `Secret` in UTF-16 without a byte-order mark (either byte order) hold a
 /// manifest, read with their zero bytes taken out ([`text_holds_manifest`]).
 pub(super) fn unmarked_utf16_holds_manifest(b: &[u8]) -> bool {
-    b.contains(&0) && needles().utf16.find(b).is_some() && text_holds_manifest(b)
+    if !b.contains(&0) {
+        return false;
+    }
+    if needles().utf16.find(b).is_some() {
+        return text_holds_manifest(b);
+    }
+    // A Secret without its kind names `metadata` (review 44b: a list of them printed).
+    has(b, METADATA_UTF16) && {
+        let narrow: Vec<u8> = b.iter().copied().filter(|&c| c != 0).collect();
+        may_hold_secret(&narrow) && text_holds_secret(&narrow)
+    }
 }
 
 /// Whether bytes name `Secret` and a data field (`data`, `stringData`, `Data`).
@@ -272,6 +289,9 @@ pub fn redact_manifests(value: &[u8], decoded: &mut Value) -> bool {
             return false;
         }
         let mut seen = vec![false; texts.len()];
+        // The decoded strings are judged again: a budget of their own for what they inflate
+        // (review 44b: harmless gzip entries came out redacted once the first pass spent it).
+        super::secret_gzip::reset();
         redact_decoded(decoded, &texts, &mut seen, 0);
         if texts.len() > MAX_TEXTS || seen.contains(&false) {
             withheld_whole(decoded, value.len());

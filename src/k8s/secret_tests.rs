@@ -227,3 +227,15 @@ fn a_manifest_in_utf16_without_its_byte_order_mark_is_withheld() {
     }
     assert!(!holds_plaintext(b"/app/u16", &utf16(other, false)), "a ConfigMap naming a Secret shows");
 }
+
+#[test]
+fn a_kindless_secret_in_utf16_without_its_mark_is_withheld() {
+    // Review 44b: a list of Secrets without their kind names no `Secret`; in UTF-8 and behind a
+    // byte-order mark it was withheld, without the mark printed.
+    let list = "- metadata:\n    name: db\n  type: Opaque\n  data:\n    pw: Q0FOQVJZ\n";
+    let utf16: Vec<u8> = list.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    assert!(holds_plaintext(b"app/list.yaml", list.as_bytes()));
+    assert!(holds_plaintext(b"app/list.yaml", &utf16));
+    let plain = "- metadata:\n    name: cfg\n  note: nothing here\n";
+    assert!(!holds_plaintext(b"app/list.yaml", &plain.encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>()));
+}

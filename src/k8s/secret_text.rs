@@ -174,7 +174,12 @@ pub(super) fn may_hold_secret(value: &[u8]) -> bool {
     let utf16 = matches!(value, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]);
     // Every value of a dump is asked: one pass for the escapes' backslash, not one a form.
     let escaped = || memchr::memchr_iter(b'\\', value).any(|i| matches!(value.get(i + 1), Some(b'u' | b'x' | b'U')));
-    utf16 || has(value, b"Secret") || escaped() || shaped_like_secret(value)
+    // Base64 of gzip inside (a JSON array or YAML holding a Helm release: its strings are read).
+    utf16
+        || has(value, b"Secret")
+        || escaped()
+        || shaped_like_secret(value)
+        || has(value, super::secret_gzip::GZIP_BASE64)
 }
 
 /// Whether a parsed object is a Secret without its kind, as a SecretList's items are written:
