@@ -57,10 +57,10 @@ const STARTS: [&[u8]; 9] = [
     super::secret_gzip::GZIP_MAGIC,
     b"metadata",
 ];
+const METADATA: usize = STARTS.len() - 1;
 
 /// `metadata` in UTF-16 (a Secret without its kind, written so).
 const METADATA_UTF16: &[u8] = b"m\0e\0t\0a\0d\0a\0t\0a";
-const METADATA: usize = STARTS.len() - 1;
 
 fn needles() -> &'static Needles {
     use memchr::memmem::Finder;
@@ -69,7 +69,7 @@ fn needles() -> &'static Needles {
         utf16: Finder::new(SECRET_UTF16),
         starts: match aho_corasick::packed::Config::new().builder().extend(STARTS).build() {
             Some(p) => Starts::Packed(p),
-            None => Starts::Automaton(aho_corasick::AhoCorasick::new(STARTS).expect("six fixed strings")),
+            None => Starts::Automaton(aho_corasick::AhoCorasick::new(STARTS).expect("nine fixed strings")),
         },
         base64: SECRET_BASE64.map(Finder::new),
     })
@@ -184,7 +184,7 @@ fn bytes_hold_manifest(b: &[u8]) -> bool {
 }
 
 /// The bytes a text that is standard base64 alone (whitespace aside) decodes to.
-pub(super) fn base64_text(t: &[u8]) -> Option<Vec<u8>> {
+fn base64_text(t: &[u8]) -> Option<Vec<u8>> {
     use base64::Engine;
     let compact: Vec<u8> = t.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD.decode(compact).ok()
