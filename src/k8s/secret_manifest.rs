@@ -137,8 +137,7 @@ pub(super) fn text_holds_manifest(t: &[u8]) -> bool {
         return true;
     }
     if t.contains(&0) && has(t, SECRET_UTF16) {
-        let narrow: Vec<u8> = t.iter().copied().filter(|&c| c != 0).collect();
-        return text_holds_manifest(&narrow);
+        return text_holds_manifest(&narrowed(t));
     }
     names_in_base64(t) && base64_text(t).is_some_and(|d| text_holds_manifest(&d))
         || gzip && super::secret_gzip::holds(t, &inflated_holds_manifest)
@@ -165,9 +164,14 @@ pub(super) fn unmarked_utf16_holds_manifest(b: &[u8]) -> bool {
     }
     // A Secret without its kind names `metadata` (review 44b: a list of them printed).
     has(b, METADATA_UTF16) && {
-        let narrow: Vec<u8> = b.iter().copied().filter(|&c| c != 0).collect();
+        let narrow = narrowed(b);
         may_hold_secret(&narrow) && text_holds_secret(&narrow)
     }
+}
+
+/// UTF-16 read as its ASCII: the bytes with the zero bytes taken out.
+fn narrowed(b: &[u8]) -> Vec<u8> {
+    b.iter().copied().filter(|&c| c != 0).collect()
 }
 
 /// Whether bytes name `Secret` and a data field (`data`, `stringData`, `Data`).
@@ -224,7 +228,8 @@ fn field<'a>(b: &'a [u8], depth: usize, found: &mut dyn FnMut(&'a [u8]) -> Contr
     if !may_hold(b) {
         return ControlFlow::Continue(());
     }
-    if !is_text(b) && super::secret_gzip::may_be(b) {
+    let text = is_text(b);
+    if !text && super::secret_gzip::may_be(b) {
         // A gzip stream (a file kept gzipped in `binaryData`) is no message (`1f` is no tag):
         // judged by what it inflates to.
         if super::secret_gzip::holds(b, &inflated_holds_manifest) {
@@ -232,7 +237,7 @@ fn field<'a>(b: &'a [u8], depth: usize, found: &mut dyn FnMut(&'a [u8]) -> Contr
         }
         return ControlFlow::Continue(());
     }
-    if !is_text(b) && depth >= MAX_MESSAGES {
+    if !text && depth >= MAX_MESSAGES {
         // Past the depth walked, not read through: withheld when it names a Secret and a data
         // field, as text past what is read is (review 43d: 17 messages deep printed).
         if names_secret_and_data(b) || text_holds_manifest(b) {
@@ -240,7 +245,7 @@ fn field<'a>(b: &'a [u8], depth: usize, found: &mut dyn FnMut(&'a [u8]) -> Contr
         }
         return ControlFlow::Continue(());
     }
-    if !is_text(b) {
+    if !text {
         // A message is walked; bytes that stop reading as one (damage, a file that is not UTF-8)
         // are walked as far as they read, and judged as text, whole, where they stop ([`walk`]).
         return walk(b, depth + 1, found);

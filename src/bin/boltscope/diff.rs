@@ -96,8 +96,7 @@ fn compare_files(args: &DiffArgs, opt: &Options, ix: &Ix) -> Compared {
     let issues = std::cell::RefCell::new([Vec::new(), Vec::new()]);
     let remembered = std::cell::RefCell::new([None, None]);
     let res = input::read_consistent(&args.a, |da| {
-        // Only when the files are not hashed (see `inspect_told`).
-        let failure = |p: &std::path::Path, d: &[u8]| if args.no_trailer_check { ix.failure(p, d) } else { None };
+        let failure = |p: &std::path::Path, d: &[u8]| ix.failure_unless_hashed(p, d, !args.no_trailer_check);
         remembered.borrow_mut()[0] = failure(&args.a, da);
         let va = match DbView::new(da) {
             Ok(v) => v,

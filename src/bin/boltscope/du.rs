@@ -97,8 +97,7 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> crate::report::Told<Du> {
     // Through the index's read, so a known file that can no longer be read gets a row saying so.
     let (r, torn) = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Du>(path, data, &tag);
-        // Only when this run does not hash the file (see `inspect_told`).
-        let remembered = if opt.verify_trailer { None } else { ix.failure(path, data) };
+        let remembered = ix.failure_unless_hashed(path, data, opt.verify_trailer);
         // A trailer this run verifies is hashed again (see `inspect::trailer_holds`).
         if let Some(r) = hit.filter(|_| !opt.verify_trailer || crate::inspect::trailer_holds(data)) {
             return Ok((r, None, false, 0, remembered));

@@ -191,6 +191,17 @@ impl Ix {
         }
     }
 
+    /// [`Ix::failure`] for a run that may not hash the file (`hashed`: it verifies the trailer
+    /// itself): only then is the mark told. A run that hashes the file finds what `check` finds,
+    /// and a mark outlives a file mended in place, whose identity is kept (review 44).
+    pub fn failure_unless_hashed(&self, path: &Path, data: &[u8], hashed: bool) -> Option<cache::Failure> {
+        if hashed {
+            None
+        } else {
+            self.failure(path, data)
+        }
+    }
+
     fn put<T: serde::Serialize>(
         &self,
         id: &Identity,

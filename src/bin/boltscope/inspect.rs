@@ -76,9 +76,7 @@ fn inspect_told(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &Ix) 
     let tag = format!("inspect/{}/{}/{}/{m}", inspect::SCHEMA, opt.depth, opt.verify_trailer);
     let read = |data: &[u8]| {
         let (id, hit) = ix.lookup::<Inspect>(path, data, &tag);
-        // Only when this run does not hash the file: one that does finds what `check` finds
-        // (and a mark outlives a file mended in place, its identity kept: review 44).
-        let remembered = if opt.verify_trailer { None } else { ix.failure(path, data) };
+        let remembered = ix.failure_unless_hashed(path, data, opt.verify_trailer);
         // A trailer this run verifies is hashed again: bit rot keeps the identity (size, meta
         // pages, mtime), and an answer from the index would call the rotten file sound.
         if let Some(mut r) = hit.filter(|_| !opt.verify_trailer || trailer_holds(data)) {
