@@ -4,6 +4,9 @@
 //! from the key -> revisions index) under 10 ms; `dump` at least at `status`'s rate; memory
 //! bounded. Prints medians (page cache warm), ratios and peak anonymous memory; then `status` and
 //! `dump` with the file's pages dropped from the page cache before each run (read from the disk).
+//! Last, the real peer, what an operator does today: the file restored by `etcdutl snapshot
+//! restore`, a real etcd started on it, and the same questions asked with `etcdctl` (skipped when
+//! the tools are not on PATH).
 //!
 //! "Cold" is measured twice: with `--no-index` (the scan alone) and with a fresh index (the scan,
 //! then the key index built and stored: what a first question costs). A small file proves it
@@ -72,6 +75,7 @@ fn main() {
     let status_cold = cold(n, &snap, bolt, &["--no-index", "status", f]);
     let dump_cold = cold(n, &snap, bolt, &["--no-index", "dump", f]);
     warm(&snap);
+    let hashkv = median(n, bolt, &["--no-index", "hashkv", f]);
 
     println!("keys on {f} ({}, median of {n}, page cache warm)", mib(size));
     println!("  status                        {}   peak anon {}", secs(status.wall), mib(status.peak_anon));
@@ -130,6 +134,54 @@ fn main() {
         secs(dump_cold),
         ratio(status_cold, dump_cold)
     );
+    println!("  hashkv                        {}   peak anon {}", secs(hashkv.wall), mib(hashkv.peak_anon));
+    // The real peer last: its restored copy and its server would otherwise share the page cache
+    // and the cores with boltscope's timed runs.
+    if peer::available() {
+        real_peer(&snap, n, &key, [get_cold.wall, dump_wall, hashkv.wall]);
+    }
+}
+
+/// What the same answers cost today: the snapshot restored by the real etcdutl, a real etcd
+/// started on it, then etcdctl: `get KEY` (median of `n`), the whole keyspace as JSON (`dump`'s
+/// answer; once, it takes tens of seconds) and `endpoint hashkv` (median of `n`). Each is set
+/// against boltscope's answer from the file (`ours`: get, dump, hashkv), counting the peer's
+/// whole chain (restore, start, question) and the question alone on a server already up.
+fn real_peer(snap: &std::path::Path, n: usize, key: &str, ours: [Duration; 3]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let version = std::process::Command::new("etcd").arg("--version").output().expect("etcd --version");
+    let version = String::from_utf8_lossy(&version.stdout).lines().next().unwrap_or("etcd").to_string();
+    let s = peer::Server::restore_and_start(snap, dir.path());
+    let (restore, start) = (s.restore, s.start);
+    let get = s.median(n, &["get", key]);
+    let (all, all_bytes) = s.time(&["get", "", "--prefix", "-w", "json"]);
+    let hash = s.median(n, &["endpoint", "hashkv"]);
+    drop(s);
+    println!("real peer: {version}, the file restored by etcdutl and served, then asked with etcdctl");
+    println!("  etcdutl snapshot restore      {}", secs(restore));
+    println!("  etcd started, until healthy   {}", secs(start));
+    for (label, q, ours, what) in [
+        ("etcdctl get KEY                ", get, ours[0], "boltscope get KEY (no index)".to_string()),
+        (
+            "etcdctl get '' --prefix -w json",
+            all,
+            ours[1],
+            format!("boltscope dump (etcdctl wrote {} of JSON)", mib(all_bytes)),
+        ),
+        ("etcdctl endpoint hashkv        ", hash, ours[2], "boltscope hashkv".to_string()),
+    ] {
+        let whole = restore + start + q;
+        let alone = q.as_secs_f64() / ours.as_secs_f64();
+        // A server already up holds its key index in memory: a single key is its fast case.
+        let alone = if alone >= 1.0 { format!("{alone:.1}x faster") } else { format!("{:.1}x slower", 1.0 / alone) };
+        println!(
+            "  {label} {}   {what}: {}, {:.0}x faster than restore + start + question; {alone} than the question \
+             alone, on a server already up",
+            secs(q),
+            secs(ours),
+            whole.as_secs_f64() / ours.as_secs_f64(),
+        );
+    }
 }
 
 /// One timed command's line: its time and peak anonymous memory, its time against `status`'s,
