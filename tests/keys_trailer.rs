@@ -267,3 +267,47 @@ fn a_run_that_hashes_the_file_answers_by_what_it_finds_not_by_a_mark() {
         assert_eq!(out.status.code(), Some(want), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn compact_told_not_to_check_the_trailer_tells_a_failure_the_index_remembers() {
+    // compact --skip-hash-check copies a snapshot whose trailer does not match, as asked. Once
+    // `check` had failed it, the copy was still summarised as a clean job, exit 0 (left open at
+    // stop 44): the index's mark is now told, as inspect, du and diff tell it. The copy is kept.
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("index.redb");
+    let (_, bad) = trailer_flipped("tiny-1.snap.db");
+    let b = tmp.path().join("bad.snap.db");
+    std::fs::write(&b, &bad).unwrap();
+    let b = b.to_str().unwrap();
+    let dst = tmp.path().join("copy.db");
+    let d = dst.to_str().unwrap();
+    let compact = |extra: &[&str]| {
+        let _ = std::fs::remove_file(&dst);
+        let out = run(Some(&ix), &[&["compact", b, "-o", d, "--skip-hash-check"], extra].concat());
+        assert!(dst.is_file(), "{extra:?}: the copy is written: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    // Refused without --skip-hash-check; copied with it, and nothing remembered yet.
+    assert_eq!(run(Some(&ix), &["compact", b, "-o", d]).status.code(), Some(1));
+    let before = compact(&["-w", "json"]);
+    assert_eq!(before.status.code(), Some(0), "{}", String::from_utf8_lossy(&before.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
+    assert!(v.get("ok").is_none() && v.get("remembered_failure").is_none(), "{v}");
+    assert_eq!(run(Some(&ix), &["check", b]).status.code(), Some(1));
+    for extra in [&[][..], &["-w", "json"]] {
+        let out = compact(extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(err.contains("`check` found 1 problem(s) in this file"), "{extra:?}: {err}");
+        assert!(err.contains("nothing vouches for those bytes"), "{err}");
+        if !extra.is_empty() {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!((&v["ok"], &v["remembered_failure"]["command"]), (&false.into(), &"check".into()), "{v}");
+            assert_eq!(v["verified"], true, "the copy itself was verified: {v}");
+        }
+    }
+    // --refresh ignores the mark; without an index there is none to tell.
+    assert_eq!(compact(&["--refresh"]).status.code(), Some(0));
+    let none = common::run_indexed(None, &["compact", b, "-o", d, "--skip-hash-check", "--force"]);
+    assert_eq!(none.status.code(), Some(0), "{}", String::from_utf8_lossy(&none.stderr));
+}

@@ -51,6 +51,9 @@ pub struct CompactArgs {
     pub force: bool,
     /// Copy a snapshot whose sha256 trailer does not match its contents, or was cut short (refused
     /// otherwise).
+    ///
+    /// A failure the index remembers for SRC (`check` failed it) is then told: the copy is kept,
+    /// and the exit code is 1.
     #[arg(long)]
     pub skip_hash_check: bool,
     /// Skip verifying the copy (SRC's tree is still checked while it is copied).
@@ -115,8 +118,9 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
-/// Runs the command.
-pub fn run(a: &CompactArgs) -> Verdict {
+/// Runs the command. With `--skip-hash-check`, a failure the index (`ix`) remembers for SRC is
+/// told after the copy is written, as every reader that does not hash the file tells it: exit 1.
+pub fn run(a: &CompactArgs, ix: &crate::index::Ix) -> Verdict {
     let revision = match a.revision.as_deref() {
         None => Revision::None,
         Some("latest") => Revision::Latest,
@@ -187,9 +191,15 @@ pub fn run(a: &CompactArgs) -> Verdict {
         }
         Ok(r) => r,
     };
+    // What the index remembers of SRC when its trailer was not checked (`check` failed it).
+    let remembered = if a.skip_hash_check {
+        boltscope::input::open(&a.src).ok().and_then(|f| ix.failure_unless_hashed(&a.src, f.bytes(), false))
+    } else {
+        None
+    };
     // With the copy on standard output, the summary goes to standard error.
     let text = match a.write_out {
-        CompactFormat::Json => serde_json::to_string(&r).unwrap_or_default(),
+        CompactFormat::Json => json(&r, remembered.as_ref()),
         CompactFormat::Text => summary(&r),
     };
     if to_stdout {
@@ -203,6 +213,18 @@ pub fn run(a: &CompactArgs) -> Verdict {
     if r.src_problems_outside_tree > 0 {
         let note = boltscope::compact::outside_note(&a.src.display().to_string(), r.src_problems_outside_tree);
         errln!("boltscope: note: {note}");
+    }
+    if let Some(f) = remembered {
+        // The copy is kept (--skip-hash-check asked for it); the exit code says SRC is not sound.
+        errln!(
+            "boltscope: {}: `{}` found {} in this file (the index remembers it for this file: its size, meta pages, \
+             trailer, modification time and inode); the copy holds what its tree holds, and nothing vouches for those \
+             bytes (`boltscope check` tells what; --refresh ignores what the index remembers)",
+            a.src.display(),
+            f.command,
+            f.verdict
+        );
+        return Verdict::Problems;
     }
     if a.skip_hash_check && boltscope::etcd::trailer::present(r.src_size as usize) {
         errln!(
@@ -219,6 +241,18 @@ pub fn run(a: &CompactArgs) -> Verdict {
         );
     }
     Verdict::Clean
+}
+
+/// The JSON of a finished job; with a failure the index remembers for SRC, also `"ok": false`
+/// and `remembered_failure` (`{"command", "verdict"}`), the shape `status` and `inspect` use.
+fn json(r: &compact::Report, remembered: Option<&boltscope::index::Failure>) -> String {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let (Some(f), Some(o)) = (remembered, v.as_object_mut()) {
+        o.insert("ok".into(), false.into());
+        let told = crate::inspect_render::Remembered { command: &f.command, verdict: &f.verdict };
+        o.insert("remembered_failure".into(), serde_json::to_value(told).unwrap_or_default());
+    }
+    v.to_string()
 }
 
 /// The summary line of a finished job.

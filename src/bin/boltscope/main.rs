@@ -56,8 +56,10 @@ fn main() -> ExitCode {
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     boltscope::input::set_max_expanded(cli.max_expanded_size);
     exit::on_interrupt(matches.subcommand_name().unwrap_or("boltscope").to_string());
-    // compact neither reads nor records anything: it leaves the index to other processes.
-    let ix = match cli.command {
+    // compact and salvage record nothing: they leave the index to other processes. compact looks
+    // up a failure it remembers only when it does not check the trailer itself.
+    let ix = match &cli.command {
+        Command::Compact(a) if a.skip_hash_check => index::Ix::open(&cli, "compact"),
         Command::Compact(_) | Command::Salvage(_) | Command::Completions(_) | Command::Man(_) => index::Ix::none(),
         _ => index::Ix::open(&cli, matches.subcommand_name().unwrap_or_default()),
     };
@@ -65,7 +67,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status::run(args, &ix),
         Command::Inspect(args) => inspect::run(args, &ix),
         Command::Check(args) => check::run(args, &ix),
-        Command::Compact(args) => compact::run(args),
+        Command::Compact(args) => compact::run(args, &ix),
         Command::Salvage(args) => salvage::run(args),
         Command::Du(args) => du::run(args, &ix),
         Command::History(args) => history::run(args, &ix),
