@@ -388,7 +388,7 @@ fn a_trailer_that_does_not_match_is_not_ok() {
     let (code, v) = run(&[]);
     assert_eq!((code, v["equal"].as_bool(), v["b"]["ok"].as_bool()), (Some(1), Some(true), Some(false)), "{v}");
     assert_eq!(v["b"]["problems"][0]["kind"], "trailer_mismatch", "{v}");
-    let (code, v) = run(&["--no-trailer-check"]);
+    let (code, v) = run(&["--skip-hash-check"]);
     assert_eq!((code, v["b"]["ok"].as_bool()), (Some(0), Some(true)), "skipped when asked: {v}");
 }
 

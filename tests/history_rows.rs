@@ -184,7 +184,7 @@ fn du_told_not_to_check_the_trailer_records_no_ok() {
     std::fs::write(&f, common::with_last_value_flipped("k8s-0.005.snap.db")).unwrap();
     assert_eq!(run(&ix, &["check"], &[&f]).status.code(), Some(1));
     // Its figures, unchecked; the failure check recorded is told (exit 1), as every reader tells it.
-    let du = run(&ix, &["du", "--no-trailer-check"], &[&f]);
+    let du = run(&ix, &["du", "--skip-hash-check"], &[&f]);
     assert_eq!(du.status.code(), Some(1), "{}", String::from_utf8_lossy(&du.stderr));
     assert!(!du.stdout.is_empty(), "its figures still come out");
     let last = rows(&ix, &[&f]).pop().unwrap();

@@ -328,7 +328,7 @@ pub enum Command {
     /// A file whose tree reads whole but that `check` fails for its meta pages, its length or
     /// its compared keys' histories (a stale page) is compared, its problems on stderr and in
     /// its `problems` in JSON (`"ok": false`), as is one whose sha256 trailer does not match (the
-    /// trailers are hashed beside the comparison; --no-trailer-check skips it).
+    /// trailers are hashed beside the comparison; --skip-hash-check skips it).
     ///
     /// Examples:
     ///   boltscope diff last-night.db tonight.db

@@ -44,7 +44,7 @@ pub struct DiffArgs {
     #[arg(long, requires = "decode")]
     pub show_secrets: bool,
     /// Do not verify the sha256 trailers (saves a pass of SHA-256 over each file).
-    #[arg(long, alias = "skip-hash-check")]
+    #[arg(long = "skip-hash-check", alias = "no-trailer-check")]
     pub no_trailer_check: bool,
     /// Bytes of keys one pass of the join may hold (more passes when the files hold more).
     #[arg(long, value_name = "BYTES", value_parser = crate::cli::parse_size, hide = true)]
@@ -88,7 +88,7 @@ fn file_issues(view: &DbView<'_>) -> Vec<boltscope::Problem> {
 
 /// The comparison, whether each file kept changing while read, what `check` fails each for beside
 /// it, and the failure the index remembers for each (what `check` or another analysis found in
-/// it, when --no-trailer-check: told as every reader tells it, since the files are not hashed).
+/// it, when --skip-hash-check: told as every reader tells it, since the files are not hashed).
 type Compared = (Outcome, [bool; 2], [Vec<boltscope::Problem>; 2], [Option<Failure>; 2]);
 
 fn compare_files(args: &DiffArgs, opt: &Options, ix: &Ix) -> Compared {

@@ -37,7 +37,7 @@ pub struct DuArgs {
     #[arg(long, value_enum, default_value_t = SortBy::Stored)]
     pub sort: SortBy,
     /// Do not verify the sha256 trailer (saves one pass of SHA-256 over the file).
-    #[arg(long, alias = "skip-hash-check")]
+    #[arg(long = "skip-hash-check", alias = "no-trailer-check")]
     pub no_trailer_check: bool,
     /// Files to read.
     #[arg(required = true, value_name = "FILE")]
@@ -88,7 +88,7 @@ impl SortBy {
 
 /// `du` of one file, from the index when it knows it; whether the read was torn; and the
 /// failure the index remembers for this file (what `check` or another analysis found in it) when
-/// this run does not hash it (--no-trailer-check), told beside the figures as every reader tells
+/// this run does not hash it (--skip-hash-check), told beside the figures as every reader tells
 /// it, so a file `check` failed never comes out as ok.
 pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> crate::report::Told<Du> {
     let prefix = opt.prefix.as_deref().map(hex).unwrap_or_default();
@@ -109,7 +109,7 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> crate::report::Told<Du> {
     })?;
     let (r, id, trailer, file_size, remembered) = r;
     if let Some(id) = id {
-        // With --no-trailer-check a trailer present was not checked: as status says, not an ok.
+        // With --skip-hash-check a trailer present was not checked: as status says, not an ok.
         let trailer_unchecked = trailer && !opt.verify_trailer;
         // Warnings (the file passes `check` with them) are not errors, as `check` counts them.
         let errors = crate::report::errors_among(&r.problems, r.problem_total);

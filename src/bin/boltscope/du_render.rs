@@ -253,7 +253,7 @@ pub fn prometheus(all: &[PromFile<'_>]) -> String {
         &mut o,
         name,
         "1 when an analysis recorded in the index failed this file (`boltscope check` tells what), though this read \
-         may not have found it (--no-trailer-check).",
+         may not have found it (--skip-hash-check).",
     );
     for (path, (_, _, remembered)) in all.iter().filter_map(|(p, d)| Some((p, (*d)?))) {
         let _ = writeln!(o, "{name}{{file=\"{}\"}} {}", prom_label(path), u8::from(remembered));

@@ -117,7 +117,7 @@ pub struct Found {
 }
 
 /// The verdict recorded for a file in which nothing wrong was found, but whose sha256 trailer was
-/// not checked (`inspect --skip-hash-check`, `du --no-trailer-check`): not an ok, since `check`
+/// not checked (`--skip-hash-check` of `inspect` or `du`): not an ok, since `check`
 /// may fail it. Every such verdict starts with `not verified`.
 pub const NOT_VERIFIED: &str = "not verified (sha256 trailer not checked)";
 
