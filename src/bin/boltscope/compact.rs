@@ -54,7 +54,7 @@ pub struct CompactArgs {
     ///
     /// A failure the index remembers for SRC (`check` failed it) is then told: the copy is kept,
     /// and the exit code is 1.
-    #[arg(long)]
+    #[arg(long, alias = "no-trailer-check")]
     pub skip_hash_check: bool,
     /// Skip verifying the copy (SRC's tree is still checked while it is copied).
     #[arg(long)]
