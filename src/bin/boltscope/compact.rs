@@ -191,8 +191,9 @@ pub fn run(a: &CompactArgs, ix: &crate::index::Ix) -> Verdict {
         }
         Ok(r) => r,
     };
-    // What the index remembers of SRC when its trailer was not checked (`check` failed it).
-    let remembered = if a.skip_hash_check {
+    // What the index remembers of SRC when its trailer was not checked (`check` failed it). SRC
+    // is opened again for its identity (an archive expanded again: only with an index).
+    let remembered = if a.skip_hash_check && ix.enabled() {
         boltscope::input::open(&a.src).ok().and_then(|f| ix.failure_unless_hashed(&a.src, f.bytes(), false))
     } else {
         None
