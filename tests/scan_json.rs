@@ -68,3 +68,29 @@ fn every_file_is_a_json_line_with_check_s_verdict_then_a_summary() {
     assert_eq!(s["skipped"], 1, "{s}");
     assert_eq!(s["recorded"], false, "{s}");
 }
+
+#[test]
+fn the_summary_never_wraps_around_a_huge_high_water_mark() {
+    // Both meta pages of a copy say 2^64-1 pages (checksums made good): its size saturates, and
+    // the summary's bytes summed it with a plain add, which wrapped around to the clean file's
+    // 20 kB (review 45a; a build with overflow checks would have panicked).
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let clean = common::bytes("tiny-1.member.db");
+    let mut huge = clean.clone();
+    let ps = u32::from_le_bytes(clean[24..28].try_into().unwrap()) as usize;
+    for m in [0, ps] {
+        huge[m + 56..m + 64].copy_from_slice(&u64::MAX.to_le_bytes());
+        let sum = boltscope::bbolt::meta::fnv1a64(&huge[m + 16..m + 72]);
+        huge[m + 72..m + 80].copy_from_slice(&sum.to_le_bytes());
+    }
+    std::fs::write(d.join("clean.db"), &clean).unwrap();
+    std::fs::write(d.join("huge.db"), &huge).unwrap();
+    let out = common::run(["--no-index", "scan", "-w", "json", d.to_str().unwrap()]);
+    let got = lines(&out.stdout);
+    let (files, summary) = got.split_at(got.len() - 1);
+    assert_eq!(files.len(), 2, "{got:?}");
+    let sizes: Vec<u64> = files.iter().filter_map(|f| f["size"].as_u64()).collect();
+    let bytes = summary[0]["summary"]["bytes"].as_u64().unwrap();
+    assert!(sizes.iter().all(|&s| bytes >= s), "the sum is at least each file's size: {bytes} vs {sizes:?}");
+}

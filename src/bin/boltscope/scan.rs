@@ -64,7 +64,9 @@ pub fn run(a: &ScanArgs, ix: &Ix) -> Verdict {
     for (p, r) in dbs.iter().zip(&results) {
         match r {
             Ok((r, torn)) => {
-                total += r.size.total;
+                // A high-water mark past the end of a damaged file makes a huge size: summed saturating
+                // (review 45a: 2^64-1 pages wrapped the sum around to 20 kB).
+                total = total.saturating_add(r.size.total);
                 let bad = r.errors() > 0 || *torn;
                 problems += u64::from(bad);
                 // The verdict recorded: a file that kept changing while read is no ok.
