@@ -135,7 +135,7 @@ fn get_log_hashkv_and_decode_equal_a_live_etcd() {
     let mut compacting = Command::new("bash");
     compacting.arg(common::dir().join("make-compacting.sh")).arg(&src).env("PORT_BASE", (port_base() + 30).to_string());
     run_ok("make-compacting.sh (a snapshot taken mid-compaction)", &mut compacting);
-    all.push("compacting-1");
+    all.extend(["compacting-1", "compacting-2"]);
     let mut make = Command::new("bash");
     make.arg(common::dir().join("make-key-answers.sh"))
         .args(&all)

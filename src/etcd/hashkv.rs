@@ -180,7 +180,22 @@ pub fn at(view: &DbView<'_>, rev: i64) -> Result<(HashKv, Judged), HashError> {
         None => None,
     };
     let judged = keep.as_ref().map(Keep::judged).unwrap_or_default();
-    let compact = store.compacted.zip(keep.as_ref()).map(|(c, k)| (c, k, Filter::AsEtcd));
+    // A compaction at C scheduled and not finished: the file still holds records at or below C
+    // that it deletes, which no server has once it resumes it. Where etcd's keep set at `rev`
+    // filters (it has an entry), it leaves them out already; where it does not, the hash is of
+    // what the finished compaction leaves: its own keep set at C (review 45b: a file saved while
+    // etcd compacted, with no key live at `rev`, hashed every old record).
+    let pending = store.compacted.filter(|&c| store.finished != Some(c));
+    let finishing = match (pending, &leaves, &keep) {
+        (Some(c), Some(l), Some(k)) if !k.kept_at_or_below => {
+            Some((c, compaction::keep_in(view, l, c, None).map_err(HashError::Unreadable)?))
+        }
+        _ => None,
+    };
+    let compact = match &finishing {
+        Some((c, k)) => Some((*c, k, Filter::Always)),
+        None => store.compacted.zip(keep.as_ref()).map(|(c, k)| (c, k, Filter::AsEtcd)),
+    };
     let (hash, seq) = hash_entries(view, r, compact, true).map_err(HashError::Unreadable)?;
     let judged = Judged { holes: holes(view, &seq), ..judged };
     Ok((HashKv { hash, hash_revision: i64::try_from(r).unwrap_or(i64::MAX), compact_revision }, judged))

@@ -120,6 +120,11 @@ fn request(a: &GetArgs) -> Result<(KeyRange, Options), Failure> {
         "VERSION" => SortTarget::Version,
         _ => return Err(Failure::Usage(format!("bad sort target {}", a.sort_by))),
     };
+    // etcdctl makes its printer before it sends the request: a format it has none for (they are
+    // lower case) is refused before anything the server would say (review 45b).
+    if !matches!(a.write_out.as_str(), "simple" | "json" | "protobuf" | "fields" | "table") {
+        return Err(bad("unsupported output format"));
+    }
     let range = match (a.prefix, a.from_key, a.keys.get(1)) {
         (true, _, _) => KeyRange::prefix(key),
         (_, true, _) => KeyRange::from_key(key),
