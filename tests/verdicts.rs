@@ -303,6 +303,29 @@ fn status_exits_1_on_a_record_etcd_cannot_read_but_prints_the_figures() {
 }
 
 #[test]
+fn a_file_that_lost_its_key_bucket_is_no_ok_for_status_either() {
+    // One bit renames the root's `key` bucket: the file reads as a bbolt file that is not etcd's,
+    // whose status row said `ok` (and trend counted it) where check fails it (review 45a).
+    let tmp = tempfile::tempdir().unwrap();
+    let ix = tmp.path().join("ix.redb");
+    let mut d = common::bytes("tiny-1.member.db");
+    let root = DbView::new(&d).unwrap().meta().root.0 as usize * 4096;
+    let at = root + d[root..root + 4096].windows(3).position(|w| w == b"key").expect("the bucket's name");
+    d[at] ^= 0x02; // "iey"
+    let p = tmp.path().join("lost-key.db");
+    std::fs::write(&p, &d).unwrap();
+    let f = p.to_str().unwrap();
+    let out = index_run(&ix, &["status", f]);
+    let (_, e) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(e.contains("etcd_bucket_missing"), "{e}");
+    assert_eq!(index_run(&ix, &["check", f]).status.code(), Some(1));
+    let rows = lines(&index_run(&ix, &["history", f, "-w", "json"]));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r["verdict"] != "ok"), "no row says ok: {rows:?}");
+}
+
+#[test]
 fn a_failed_check_leaves_no_earlier_answer_standing_and_a_refused_tree_no_figures() {
     let tmp = tempfile::tempdir().unwrap();
     let ix = tmp.path().join("ix.redb");

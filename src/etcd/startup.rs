@@ -171,10 +171,27 @@ pub fn beside_key_problems(view: &DbView<'_>) -> Vec<Problem> {
         true => structure::problems_with_freelist_except(view, super::KEY_BUCKET),
         false => structure::tree_problems_except(view, super::KEY_BUCKET),
     };
-    if super::schema::is_etcd(view) {
-        let info = super::schema::read_core(view, 0);
-        found.extend(super::schema::problems(view, &info).into_iter().filter(|p| !p.kind.is_warning()));
+    found.extend(small_bucket_errors(view));
+    found
+}
+
+/// The errors of [`super::schema::problems`] in an etcd file (records of its small buckets etcd
+/// 3.5.1 cannot read, `meta` entries it stops on or that contradict each other), found without
+/// reading the `key` tree; none for another bbolt file.
+pub fn small_bucket_errors(view: &DbView<'_>) -> Vec<Problem> {
+    if !super::schema::is_etcd(view) {
+        return Vec::new();
     }
+    let info = super::schema::read_core(view, 0);
+    super::schema::problems(view, &info).into_iter().filter(|p| !p.kind.is_warning()).collect()
+}
+
+/// What `check` fails a file for that the `status` pass does not read: [`small_bucket_errors`],
+/// and an etcd file that lost its `key` or `meta` bucket ([`super::schema::bucket_missing`]),
+/// which reads as no etcd file at all.
+pub fn status_misses(view: &DbView<'_>) -> Vec<Problem> {
+    let mut found = small_bucket_errors(view);
+    found.extend(super::schema::bucket_missing(view));
     found
 }
 

@@ -174,7 +174,8 @@ pub fn status(view: &DbView<'_>, version: EtcdVersion) -> Result<StatusReport, E
     structure.problems.extend(found.problems);
     // A compaction revision too short to be one: etcd stops on it, and every figure resting on the
     // compactions is withheld (`check` fails the file for it; its other `meta` and small-bucket
-    // errors are left to the callers that copy or leave them out).
+    // errors are the caller's: `compact` leaves out what it drops, the `status` command adds
+    // them with [`super::startup::status_misses`]).
     let short = super::schema::compactions_unreadable(view).filter(|p| p.kind == ProblemKind::EtcdMetaMalformed);
     if let Some(p) = short.filter(|_| super::schema::is_etcd(view)) {
         structure.problem_total += 1;

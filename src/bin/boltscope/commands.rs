@@ -29,7 +29,8 @@ pub enum Command {
     /// (3.6: live user keys only); TOTAL SIZE the high-water mark times the page size.
     /// Like etcdutl, the whole file is checked first (bbolt's `tx.Check` and more: key order,
     /// element bounds, cycles); a file whose tree is damaged gets no figures, the problems on
-    /// stderr and exit 1. A record etcd cannot read, or bytes past the high-water mark that are
+    /// stderr and exit 1. A record etcd cannot read (in any bucket, `meta` included), an etcd
+    /// file that lost its `key` or `meta` bucket, or bytes past the high-water mark that are
     /// neither slack nor a trailer, do not change etcdutl's figures: they are printed, the
     /// problems on stderr, exit 1.
     /// Every record of the `key` bucket is held to etcd's invariants too, but not the keys'
