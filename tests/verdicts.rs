@@ -373,6 +373,17 @@ fn a_stale_leaf_in_the_key_bucket_fails_check_and_every_verdict_agrees() {
     let check = common::run(["--no-index", "check", "-w", "json", fs]);
     assert_eq!(check.status.code(), Some(1), "{:?}", text(&check));
     assert!(kinds(&lines(&check)[0]).contains(&"history_inconsistent".to_string()), "{:?}", text(&check));
+    // The keys are named, as `get` names them (review 45a: check said only how many).
+    let problems = lines(&check)[0]["problems"].clone();
+    let history = problems.as_array().unwrap().iter().find(|p| p["kind"] == "history_inconsistent").unwrap();
+    let message = history["message"].as_str().unwrap();
+    let get = common::run(["--no-index", "get", fs, "", "--from-key", "--count-only", "-w", "fields"]);
+    let told = String::from_utf8_lossy(&get.stderr).into_owned();
+    let named =
+        message.split_once("(keys ").map(|(_, k)| k.trim_end_matches(')')).unwrap_or_else(|| panic!("{message}"));
+    for key in named.split(", ").filter(|k| *k != "...") {
+        assert!(told.contains(key), "{key} is named by get too: {told}");
+    }
     let du = common::run(["--no-index", "du", "-w", "json", fs]);
     assert_eq!(du.status.code(), Some(1));
     let v = &lines(&du)[0];

@@ -187,6 +187,26 @@ pub fn latest_by_scan<'a>(
     Ok((newest.into_values().collect(), Judged { holes, ..judge.judged() }))
 }
 
+/// Every key's history held to etcd's rules by a scan of the bucket, the keys that break them
+/// named (at most [`super::history::NAMED`], in key order): what names them when a pass that knows
+/// only their fingerprints found some (`check`'s history_inconsistent).
+pub fn judge_named<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Judged, Problem> {
+    let mut judge = Judge::new(Compacted::read(view));
+    let holes = scan::scan(
+        view,
+        kb,
+        &Vec::new,
+        &|v: &mut Vec<(u128, Entry<'a>)>, e| v.push((key_fingerprint(e.kv.key), *e)),
+        &mut |v| {
+            for (fp, e) in v {
+                judge.feed_known(fp, e.kv.key, e.rev.main, e.rev.tombstone, e.fresh());
+            }
+            Ok(())
+        },
+    )?;
+    Ok(Judged { holes, ..judge.judged() })
+}
+
 impl<'a> Ranged<'a> {
     /// The answer from the newest entry at or below the revision of each selected key (any order,
     /// tombstones included): live keys in key order, counted, sorted as the server sorts, cut at
