@@ -48,8 +48,11 @@ use std::path::{Path, PathBuf};
 /// never stored in a key index (those stored before may hold one): all three are dropped. 5: the
 /// index is bounded ([`bound`]): each result's size is kept beside it, which a boltscope of schema
 /// 4 would not keep (its results never counted nor evicted), so it refuses a schema 5 index; the
-/// results and rows of schema 4 are kept.
-pub const SCHEMA: u64 = 5;
+/// results and rows of schema 4 are kept. 6: `status` holds a file to what `check` fails it for
+/// beside the `key` bucket (records of the small buckets, `meta`, a lost `key` bucket), so results
+/// cached by schema 4 or 5 may call such a file clean: they are dropped, with the key indexes; the
+/// history rows and `du` rows are kept.
+pub const SCHEMA: u64 = 6;
 
 /// The oldest schema whose history rows this one reads as they are.
 const ROWS_SINCE: u64 = 2;
@@ -235,11 +238,6 @@ impl Index {
                         return Err(format!("made by a newer boltscope (schema {v}, this one knows {SCHEMA})"))
                     }
                     Some(v) if v == SCHEMA => {}
-                    // Schema 4 holds what 5 does, but the sizes ([`bound`] counts them once).
-                    Some(4) => {
-                        drop(meta);
-                        tx.open_table(META).map_err(e)?.insert("schema", SCHEMA).map_err(e)?;
-                    }
                     Some(v) if v >= ROWS_SINCE => {
                         // Results computed under older rules go, and the key indexes; the rows stay,
                         // but for `du`'s before schema 4, whose group names may be a Secret's bytes.
