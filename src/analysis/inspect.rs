@@ -100,8 +100,6 @@ pub fn inspect(view: &DbView<'_>, opt: &Options) -> Inspect {
     inspect_with(view, opt, &()).0
 }
 
-/// Problems of the file as a whole that the walk does not see: the trailer, bytes past the
-/// high-water mark, a database too short for bbolt, and raised alarms (warnings).
 /// The problem of keys whose history breaks etcd's rules, naming them (review 45a: `check` said
 /// only how many, where `get` names them): a second scan, only for a file found so damaged.
 fn named_broken(view: &DbView<'_>) -> Option<Problem> {
@@ -109,6 +107,8 @@ fn named_broken(view: &DbView<'_>) -> Option<Problem> {
     crate::etcd::range::judge_named(view, kb).ok()?.problem()
 }
 
+/// Problems of the file as a whole that the walk does not see: the trailer, bytes past the
+/// high-water mark, a database too short for bbolt, and raised alarms (warnings).
 fn file_problems(view: &DbView<'_>, check: Option<&TrailerCheck>, info: Option<&schema::EtcdInfo>) -> Vec<Problem> {
     let mut out: Vec<Problem> = check.and_then(|t| trailer::mismatch(view, t)).into_iter().collect();
     out.extend(trailer::tail_problem(view));
