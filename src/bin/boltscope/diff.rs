@@ -253,14 +253,16 @@ pub fn run(args: &DiffArgs, ix: &Ix) -> Verdict {
     let _ = out.flush();
     // The trees compared may be equal, but a file `check` fails is no clean answer.
     let mut damaged = false;
-    for (w, found) in [(Which::A, &issues[0]), (Which::B, &issues[1])] {
+    // `diff A A`: the one file's problems are told once (they were told for each side).
+    let sides = if path(Which::A) == path(Which::B) { 1 } else { 2 };
+    for (w, found) in [(Which::A, &issues[0]), (Which::B, &issues[1])].into_iter().take(sides) {
         if !found.is_empty() {
             print_problems(path(w), found, found.len() as u64);
             errln!("boltscope: {}: `check` fails this file; compared: the tree bbolt reads", path(w).display());
             damaged = true;
         }
     }
-    for (w, f) in [(Which::A, &remembered[0]), (Which::B, &remembered[1])] {
+    for (w, f) in [(Which::A, &remembered[0]), (Which::B, &remembered[1])].into_iter().take(sides) {
         damaged |= crate::keyread::tell_remembered(path(w), f.clone()) != Verdict::Clean;
     }
     // Two files at the same revision whose histories differ are not the same file even when their
