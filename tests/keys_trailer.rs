@@ -28,6 +28,14 @@ fn trailer_flipped(name: &str) -> (Vec<u8>, Vec<u8>) {
     (good, bad)
 }
 
+/// In `tmp`: an index's path, and `tiny-1.snap.db` with its trailer flipped (`bad.snap.db`).
+fn flipped_in(tmp: &tempfile::TempDir) -> (std::path::PathBuf, String) {
+    let (_, bad) = trailer_flipped("tiny-1.snap.db");
+    let b = tmp.path().join("bad.snap.db");
+    std::fs::write(&b, &bad).unwrap();
+    (tmp.path().join("index.redb"), b.to_str().unwrap().to_string())
+}
+
 /// Runs every key reader on `f` (with `extra` flags) and checks its exit code and whether stderr
 /// has `told`; returns the answers.
 fn answers(index: Option<&Path>, f: &str, extra: &[&str], want: i32, told: &str) -> Vec<Vec<u8>> {
@@ -183,11 +191,8 @@ fn inspect_du_and_diff_tell_a_failure_the_index_remembers_when_they_do_not_hash_
     // Prometheus, as status and the key readers do (they said ok, with exit 0, though `check` had
     // failed it: left open at stop 42).
     let tmp = tempfile::tempdir().unwrap();
-    let ix = tmp.path().join("index.redb");
-    let (_, bad) = trailer_flipped("tiny-1.snap.db");
-    let b = tmp.path().join("bad.snap.db");
-    std::fs::write(&b, &bad).unwrap();
-    let b = b.to_str().unwrap();
+    let (ix, b) = flipped_in(&tmp);
+    let b = b.as_str();
     let commands: [&[&str]; 2] = [&["inspect", b, "--skip-hash-check"], &["du", b, "--no-trailer-check"]];
     let json = |args: &[&str]| {
         let out = run(Some(&ix), &[args, &["-w", "json"]].concat());
@@ -275,11 +280,8 @@ fn compact_told_not_to_check_the_trailer_tells_a_failure_the_index_remembers() {
     // `check` had failed it, the copy was still summarised as a clean job, exit 0 (left open at
     // stop 44): the index's mark is now told, as inspect, du and diff tell it. The copy is kept.
     let tmp = tempfile::tempdir().unwrap();
-    let ix = tmp.path().join("index.redb");
-    let (_, bad) = trailer_flipped("tiny-1.snap.db");
-    let b = tmp.path().join("bad.snap.db");
-    std::fs::write(&b, &bad).unwrap();
-    let b = b.to_str().unwrap();
+    let (ix, b) = flipped_in(&tmp);
+    let b = b.as_str();
     let dst = tmp.path().join("copy.db");
     let d = dst.to_str().unwrap();
     let compact = |extra: &[&str]| {
