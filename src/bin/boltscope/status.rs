@@ -108,18 +108,20 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
             || if args.check_hash { trailer::verify(data) } else { None },
         );
         let r = st?;
+        // The view the status pass read (it opened, so this one does).
+        let view = DbView::new(data)?;
         let mut problems = r.structure.problems.clone();
         let mut total = r.structure.problem_total;
         // etcd's records beside the `key` bucket, and a lost `key` or `meta` bucket: `check` fails
         // the file for them, and the status pass does not read them (review 45a: status exited 0
         // on a lease etcd cannot decode, and recorded `ok` for a file that lost its `key` bucket).
-        for p in DbView::new(data).map(|v| boltscope::etcd::startup::status_misses(&v)).unwrap_or_default() {
+        for p in boltscope::etcd::startup::status_misses(&view) {
             if !problems.contains(&p) {
                 problems.push(p);
                 total += 1;
             }
         }
-        if let Some(p) = tr.as_ref().and_then(|t| DbView::new(data).ok().and_then(|v| trailer::mismatch(&v, t))) {
+        if let Some(p) = tr.as_ref().and_then(|t| trailer::mismatch(&view, t)) {
             problems.push(p);
             total += 1;
         }
@@ -129,7 +131,7 @@ pub fn status_file(path: &Path, args: &StatusArgs, ix: &Ix) -> Outcome {
         let store = id.map(|id| {
             let st = &r.status;
             let trailer_unchecked = trailer::present(data.len()) && tr.is_none();
-            let histories_unchecked = DbView::new(data).is_ok_and(|v| schema::is_etcd(&v));
+            let histories_unchecked = schema::is_etcd(&view);
             let found = Found { errors: total, trailer_unchecked, histories_unchecked, ..Found::default() };
             let mut row = ix.row(path, data.len() as u64, found.verdict());
             row.total_size = Some(st.total_size);
