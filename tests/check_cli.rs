@@ -20,13 +20,26 @@ fn clean_fixtures_pass_with_gates() {
             let hex = common::answer(&name, "status.simple").unwrap();
             let hex = hex.split(',').next().unwrap();
             let rev = st["revision"].to_string();
-            let mut args = vec!["--expect-hash", hex];
+            let size = st["totalSize"].to_string();
+            let mut args = vec!["--expect-hash", hex, "--max-size", &size];
             if !name.starts_with("bolt-") {
                 args.extend(["--min-revision", &rev]);
             }
             let (code, v) = json(&args, &p);
             assert_eq!(code, Some(0), "{name}: {v}");
             assert_eq!(v["hash"], hex, "{name}");
+            // The gates' figures as numbers too: etcdutl's HASH as its JSON writes it (decimal),
+            // its DB SIZE, and a current revision no lower than its REVISION.
+            let g = |flag: &str| v["gates"].as_array().unwrap().iter().find(|g| g["gate"] == flag).cloned().unwrap();
+            let hash = g("--expect-hash");
+            assert_eq!((&hash["limit_value"], &hash["actual_value"]), (&st["hash"], &st["hash"]), "{name}");
+            let size = g("--max-size");
+            assert_eq!((&size["limit_value"], &size["actual_value"]), (&st["totalSize"], &st["totalSize"]), "{name}");
+            if !name.starts_with("bolt-") {
+                let r = g("--min-revision");
+                assert_eq!(r["limit_value"], st["revision"], "{name}");
+                assert!(r["actual_value"].as_u64().unwrap() >= st["revision"].as_u64().unwrap(), "{name}: {r}");
+            }
         }
     }
 }
@@ -50,6 +63,13 @@ fn gates_fail_with_exit_1_and_say_why() {
     assert_eq!(failed, ["--max-fragmentation", "--max-size", "--min-revision", "--expect-hash"]);
     let (code, v) = json(&["--quota", "1MiB", "--max-quota-usage", "0.5"], &p);
     assert_eq!((code, &v["gates"][0]["ok"]), (Some(0), &Value::Bool(true)), "389 kB of 1 MiB is 37%");
+    // The usage as a number: etcdutl's DB SIZE over the quota.
+    let st = common::answer_json("k8s-0.005.member.db", "status.json").unwrap();
+    let usage = st["totalSize"].as_f64().unwrap() / 1048576.0;
+    assert_eq!(
+        (v["gates"][0]["limit_value"].as_f64(), v["gates"][0]["actual_value"].as_f64()),
+        (Some(0.5), Some(usage))
+    );
     // --require-trailer: a raw backend file has none; a snapshot has a matching one.
     let (code, v) = json(&["--require-trailer"], &p);
     assert_eq!(code, Some(1));
@@ -72,6 +92,13 @@ fn the_alarm_gate_is_withheld_for_a_tree_not_read_whole() {
     let gate = &v["gates"][0];
     assert_eq!((gate["gate"].as_str(), gate["ok"].as_bool()), (Some("--fail-on-alarm"), Some(false)), "{v}");
     assert!(gate["actual"].as_str().unwrap().starts_with("withheld"), "{gate}");
+    // A figure withheld is no number either.
+    let (_, v) = json(&["--min-revision", "1"], &p);
+    let gate = &v["gates"][0];
+    assert_eq!(
+        (&gate["limit_value"], &gate["actual_value"], &gate["ok"]),
+        (&Value::from(1), &Value::Null, &Value::Bool(false))
+    );
     // Read whole, with an alarm raised: failed, whatever else.
     let (code, v) = json(&["--fail-on-alarm"], &common::path("fill-1.member.db", &tmp));
     assert_eq!((code, v["gates"][0]["actual"].as_str()), (Some(1), Some("NOSPACE")), "{v}");

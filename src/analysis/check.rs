@@ -86,6 +86,52 @@ pub struct GateResult {
     pub actual: String,
     /// Whether it passed.
     pub ok: bool,
+    /// The limit as a JSON number, for a gate on a figure (a fraction, bytes, a revision, etcd's
+    /// HASH as the decimal `etcdutl -w json` writes): `null` for the others.
+    #[serde(default)]
+    pub limit_value: Option<serde_json::Number>,
+    /// What the file has, as a number, for the same gates: `null` when withheld or not etcd's.
+    #[serde(default)]
+    pub actual_value: Option<serde_json::Number>,
+}
+
+impl GateResult {
+    /// A gate's outcome in words alone (a gate on no figure).
+    pub fn words(gate: &str, limit: String, actual: String, ok: bool) -> GateResult {
+        GateResult { gate: gate.into(), limit, actual, ok, limit_value: None, actual_value: None }
+    }
+}
+
+/// A figure as a JSON number (a fraction that is not finite has none).
+fn num<T: Into<Figure>>(v: T) -> Option<serde_json::Number> {
+    match v.into() {
+        Figure::Count(n) => Some(n.into()),
+        Figure::Fraction(f) => serde_json::Number::from_f64(f),
+    }
+}
+
+/// A gate's figure: a count (bytes, a revision, a hash) or a fraction.
+enum Figure {
+    Count(u64),
+    Fraction(f64),
+}
+
+impl From<u64> for Figure {
+    fn from(n: u64) -> Self {
+        Figure::Count(n)
+    }
+}
+
+impl From<u32> for Figure {
+    fn from(n: u32) -> Self {
+        Figure::Count(n.into())
+    }
+}
+
+impl From<f64> for Figure {
+    fn from(f: f64) -> Self {
+        Figure::Fraction(f)
+    }
 }
 
 /// The outcome of `check` on one file.
@@ -129,22 +175,31 @@ struct GateList(Vec<GateResult>);
 
 impl GateList {
     fn add(&mut self, gate: &str, limit: String, actual: String, ok: bool) {
-        self.0.push(GateResult { gate: gate.into(), limit, actual, ok });
+        self.0.push(GateResult::words(gate, limit, actual, ok));
     }
 
-    /// A gate on a figure that may be withheld: a withheld figure fails it.
-    fn figure<T>(
+    /// A gate on a figure that may be withheld (a withheld figure fails it): `limit` and the
+    /// figure `v` in words and, where `value` gives one, as numbers.
+    fn figure<T, N: Into<Figure>>(
         &mut self,
-        gate: &str,
-        limit: String,
+        (gate, limit, limit_value): (&str, String, Option<N>),
         v: Option<T>,
         show: impl Fn(&T) -> String,
-        ok: impl Fn(&T) -> bool,
+        (value, ok): (impl Fn(&T) -> Option<N>, impl Fn(&T) -> bool),
     ) {
-        match v {
-            Some(v) => self.add(gate, limit, show(&v), ok(&v)),
-            None => self.add(gate, limit, "withheld (the tree could not be read whole)".into(), false),
-        }
+        let limit_value = limit_value.and_then(num);
+        let r = match v {
+            Some(v) => {
+                GateResult { actual_value: value(&v).and_then(num), ..GateResult::words(gate, limit, show(&v), ok(&v)) }
+            }
+            None => GateResult::words(gate, limit, "withheld (the tree could not be read whole)".into(), false),
+        };
+        self.0.push(GateResult { limit_value, ..r });
+    }
+
+    /// A gate on no figure whose answer is withheld (the tree could not be read whole): failed.
+    fn withheld(&mut self, gate: &str, limit: String) {
+        self.figure::<(), u64>((gate, limit, None), None, |_| String::new(), (|_| None, |_| false));
     }
 }
 
@@ -170,22 +225,27 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
     let current_revision = r.etcd.as_ref().map(|e| e.current_revision);
     let mut g = GateList(Vec::new());
     if let Some(max) = gates.max_fragmentation {
-        g.figure("--max-fragmentation", format!("{max}"), r.size.fragmentation, |f| format!("{f:.4}"), |f| *f <= max);
+        let limit = ("--max-fragmentation", format!("{max}"), Some(max));
+        g.figure(limit, r.size.fragmentation, |f| format!("{f:.4}"), (|f: &f64| Some(*f), |f| *f <= max));
     }
     if let Some(max) = gates.max_size {
-        g.add("--max-size", max.to_string(), r.size.total.to_string(), r.size.total <= max);
+        let limit = ("--max-size", max.to_string(), Some(max));
+        g.figure(limit, Some(r.size.total), u64::to_string, (|t: &u64| Some(*t), |t| *t <= max));
     }
     if let Some(max) = gates.max_quota_usage {
-        let u = r.quota.usage;
-        g.add("--max-quota-usage", format!("{max} of {}", r.quota.bytes), format!("{u:.4}"), u <= max);
+        let limit = ("--max-quota-usage", format!("{max} of {}", r.quota.bytes), Some(max));
+        g.figure(limit, Some(r.quota.usage), |u| format!("{u:.4}"), (|u: &f64| Some(*u), |u| *u <= max));
     }
     if let Some(min) = gates.min_revision {
         let v = if r.complete { Some(current_revision) } else { None };
         let show = |rev: &Option<u64>| rev.map_or("none (not an etcd file)".into(), |r| r.to_string());
-        g.figure("--min-revision", min.to_string(), v, show, |rev| rev.is_some_and(|x| x >= min));
+        let limit = ("--min-revision", min.to_string(), Some(min));
+        g.figure(limit, v, show, (|rev: &Option<u64>| *rev, |rev| rev.is_some_and(|x| x >= min)));
     }
     if let Some(want) = gates.expect_hash {
-        g.figure("--expect-hash", format!("{want:x}"), hash.clone(), String::clone, |h| *h == format!("{want:x}"));
+        let limit = ("--expect-hash", format!("{want:x}"), Some(want));
+        let value = |h: &String| u32::from_str_radix(h, 16).ok();
+        g.figure(limit, hash.clone(), String::clone, (value, |h| *h == format!("{want:x}")));
     }
     if gates.require_hash {
         let actual = match r.trailer.sha256_ok {
@@ -205,7 +265,7 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
             let actual = if alarms.is_empty() { "none".to_string() } else { alarms.join(", ") };
             g.add("--fail-on-alarm", limit, actual, raised.is_empty());
         } else {
-            g.figure("--fail-on-alarm", limit, None::<u64>, u64::to_string, |_| false);
+            g.withheld("--fail-on-alarm", limit);
         }
     }
     if gates.fail_on_residual_secrets {
@@ -219,7 +279,7 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
                 g.add("--fail-on-residual-secrets", limit, actual, res.secrets == 0);
             }
             (None, true, false) => g.add("--fail-on-residual-secrets", limit, "none (not an etcd file)".into(), true),
-            (None, _, _) => g.figure("--fail-on-residual-secrets", limit, None::<u64>, u64::to_string, |_| false),
+            (None, _, _) => g.withheld("--fail-on-residual-secrets", limit),
         }
     }
     if let Some(Token(token)) = &gates.k3s_token {

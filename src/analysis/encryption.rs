@@ -137,8 +137,7 @@ pub fn audit(view: &DbView<'_>, resources: &[String], key: Option<&str>) -> Opti
 pub fn gates(view: &DbView<'_>, resources: &[String], key: Option<&str>) -> (Vec<GateResult>, Option<Audit>) {
     let a = audit(view, resources, key);
     let limit = resources.join(",");
-    let gate =
-        |name: &str, limit: String, actual: String, ok: bool| GateResult { gate: name.into(), limit, actual, ok };
+    let gate = |name: &str, limit: String, actual: String, ok: bool| GateResult::words(name, limit, actual, ok);
     let Some(au) = &a else {
         let not = || "none (not an etcd file)".to_string();
         let mut v = vec![gate("--require-encryption", limit, not(), false)];
@@ -184,14 +183,9 @@ pub fn add_gates(view: &DbView<'_>, gates: &Gates, complete: bool, out: &mut Vec
     }
     let withheld = || "withheld (the tree could not be read whole)".to_string();
     let limit = format!("{} encrypted", gates.require_encryption.join(","));
-    out.push(GateResult { gate: "--require-encryption".into(), limit, actual: withheld(), ok: false });
+    out.push(GateResult::words("--require-encryption", limit, withheld(), false));
     if let Some(k) = key {
-        out.push(GateResult {
-            gate: "--require-encryption-key".into(),
-            limit: k.into(),
-            actual: withheld(),
-            ok: false,
-        });
+        out.push(GateResult::words("--require-encryption-key", k.into(), withheld(), false));
     }
     None
 }
