@@ -464,3 +464,46 @@ fn pages_a_transaction_wrote_before_it_committed_are_a_warning_for_every_command
     let out = common::run(["--no-index", "compact", p, "-o", copy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
+
+#[test]
+fn every_command_lists_a_damaged_files_problems_in_its_json() {
+    // A damaged file is told in one JSON shape, whatever the command: `"ok": false` and its
+    // problems (kind, page, byte offset) with their count, also where the command refused its job
+    // (`compact`, `diff`, `trend` add `error`). compact's and trend's lines named only the first
+    // problem, in a sentence.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let leaf = common::checks::first_key_leaf(&d);
+    d[leaf] ^= 0x40;
+    let p = tmp.path().join("etcd-snapshot-server-0-1700000000");
+    std::fs::write(&p, &d).unwrap();
+    let good = common::path("k8s-0.005.member.db", &tmp);
+    let (f, g) = (p.to_str().unwrap(), good.to_str().unwrap());
+    let dst = tmp.path().join("copy.db");
+    let reference = &lines(&common::run(["--no-index", "check", "-w", "json", f]))[0];
+    let told: Vec<Value> = reference["problems"].as_array().unwrap().clone();
+    assert!(!told.is_empty(), "{reference}");
+    let at = |p: &Value| (p["kind"].clone(), p["page"].clone(), p["offset"].clone());
+    let runs: [(&str, Vec<&str>); 6] = [
+        ("status", vec!["status", "-w", "json", f]),
+        ("inspect", vec!["inspect", "-w", "json", f]),
+        ("du", vec!["du", "-w", "json", f]),
+        ("compact", vec!["compact", f, "-o", dst.to_str().unwrap(), "-w", "json"]),
+        ("diff", vec!["diff", "-w", "json", f, g]),
+        ("trend", vec!["trend", "-w", "json", f]),
+    ];
+    for (cmd, args) in runs {
+        let out = common::boltscope().arg("--no-index").args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {}", text(&out).1);
+        let all = lines(&out);
+        let v = if cmd == "trend" { &all[0]["skipped"][0] } else { &all[0] };
+        assert_eq!((&v["path"], &v["ok"]), (&Value::from(f), &Value::Bool(false)), "{cmd}: {v}");
+        let problems = v["problems"].as_array().unwrap_or_else(|| panic!("{cmd}: no problems: {v}"));
+        assert!(!problems.is_empty(), "{cmd}: {v}");
+        assert!(v["problem_total"].as_u64().unwrap() >= problems.len() as u64, "{cmd}: {v}");
+        for p in problems {
+            assert!(told.iter().any(|t| at(t) == at(p)), "{cmd}: {p} is not among check's {told:?}");
+        }
+    }
+    assert!(!dst.exists(), "compact refused the file");
+}

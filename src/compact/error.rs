@@ -4,6 +4,7 @@
 
 use crate::error::Error;
 use crate::etcd::compaction::TargetError;
+use crate::problem::Problem;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -20,10 +21,10 @@ pub enum CompactError {
     Unreadable(Error),
     /// SRC's tree has problems `check` reports: it cannot be copied faithfully.
     Damaged {
-        /// Problems found in the tree.
-        problems: u64,
-        /// The first, as a sentence.
-        first: String,
+        /// The problems found in the tree, in `check`'s order (the first few when many).
+        problems: Vec<Problem>,
+        /// How many there are (more than `problems` holds when many).
+        total: u64,
     },
     /// The newer meta page is not valid: bbolt would not read the tree compact would copy.
     MetaFallback {
@@ -115,20 +116,32 @@ impl CompactError {
     }
 }
 
+impl CompactError {
+    /// SRC refused for one problem.
+    pub fn damaged(p: Problem) -> CompactError {
+        CompactError::Damaged { problems: vec![p], total: 1 }
+    }
+}
+
 impl fmt::Display for CompactError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CompactError::Exists(p) => write!(f, "{} exists; use --force to replace it", p.display()),
-            CompactError::IsSource(p) => write!(f, "{} is the source file itself; refusing to overwrite it", p.display()),
+            CompactError::IsSource(p) => {
+                write!(f, "{} is the source file itself; refusing to overwrite it", p.display())
+            }
             CompactError::NotRegular(p, what) => {
                 write!(f, "{} {what}: refusing to replace it, even with --force", p.display())
             }
             CompactError::Unreadable(e) => write!(f, "{e}"),
-            CompactError::Damaged { problems, first } => write!(
-                f,
-                "it has {problems} problem(s) in the tree it would copy (first: {first}); `boltscope check` lists them. \
-                 Refusing to copy a damaged file (`boltscope salvage` copies what it holds and says what is lost)"
-            ),
+            CompactError::Damaged { problems, total } => {
+                let first = problems.first().map(Problem::to_string).unwrap_or_default();
+                write!(
+                    f,
+                    "it has {total} problem(s) in the tree it would copy (first: {first}); `boltscope check` lists them. \
+                     Refusing to copy a damaged file (`boltscope salvage` copies what it holds and says what is lost)"
+                )
+            }
             CompactError::MetaFallback { newer, why, bbolt_reads } => {
                 write!(f, "its newer meta page {newer} cannot be used ({why}); ")?;
                 if bbolt_reads == newer {
@@ -136,7 +149,11 @@ impl fmt::Display for CompactError {
                 } else {
                     write!(f, "real bbolt would fall back to meta page {bbolt_reads}, the previous transaction, losing the last commit")?;
                 }
-                write!(f, ". Refusing to fall back on my own: --meta {} copies the older transaction deliberately", 1 - newer)
+                write!(
+                    f,
+                    ". Refusing to fall back on my own: --meta {} copies the older transaction deliberately",
+                    1 - newer
+                )
             }
             CompactError::TrailerMismatch { stored, computed } => write!(
                 f,
@@ -151,7 +168,8 @@ impl fmt::Display for CompactError {
                  --skip-hash-check would restore it)"
             ),
             CompactError::Torn { reads } => {
-                let times = if *reads == 1 { "while it was read".into() } else { format!("on every one of {reads} reads") };
+                let times =
+                    if *reads == 1 { "while it was read".into() } else { format!("on every one of {reads} reads") };
                 write!(
                     f,
                     "it changed {times} (a running etcd committing?): the copy could be torn, so nothing was written. \

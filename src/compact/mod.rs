@@ -191,7 +191,7 @@ pub fn copy_to<W: Write + Send>(
     let mut filter = MvccFilter::new(keep, false);
     copier::write(view, opt, &mut filter, out, progress).map_err(|e| match e {
         copier::WriteError::Io(e) => CompactError::Io(e),
-        copier::WriteError::Source(p) => CompactError::Damaged { problems: 1, first: p.to_string() },
+        copier::WriteError::Source(p) => CompactError::damaged(p),
     })
 }
 

@@ -77,8 +77,8 @@ fn refuse_damaged(st: &StatusReport) -> Result<u64, CompactError> {
     let in_tree = st.structure.problems.iter().filter(|p| p.kind.in_tree()).count() as u64;
     let uncounted = st.structure.problem_total.saturating_sub(st.structure.problems.len() as u64);
     if in_tree > 0 {
-        let first = st.structure.problems.iter().find(|p| p.kind.in_tree()).map(|p| p.to_string());
-        return Err(CompactError::Damaged { problems: in_tree + uncounted, first: first.unwrap_or_default() });
+        let problems = st.structure.problems.iter().filter(|p| p.kind.in_tree()).cloned().collect();
+        return Err(CompactError::Damaged { problems, total: in_tree + uncounted });
     }
     Ok(st.structure.problem_total)
 }
@@ -88,7 +88,7 @@ fn refuse_damaged(st: &StatusReport) -> Result<u64, CompactError> {
 /// write a copy that no longer shows its damage (`check` of it passes), so such a bucket is
 /// refused, as one problem naming how many keys (as `check` reports it).
 pub(crate) fn survivors(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Result<compaction::Keep, CompactError> {
-    let damaged = |p: crate::problem::Problem| CompactError::Damaged { problems: 1, first: p.to_string() };
+    let damaged = CompactError::damaged;
     let keep = compaction::keep(view, kb, rev).map_err(damaged)?;
     match keep.judged().problem() {
         Some(p) => Err(damaged(p)),
@@ -102,7 +102,7 @@ pub(crate) fn survivors(view: &DbView<'_>, kb: BucketRoot<'_>, rev: u64) -> Resu
 /// `--revision` ([`survivors`]). The file job runs it on a thread of its own beside the copy and
 /// the walk: it adds about a fifth to a plain copy's time.
 pub(crate) fn judge_histories(view: &DbView<'_>) -> Result<Option<(u64, Compacted)>, CompactError> {
-    let damaged = |p: crate::problem::Problem| CompactError::Damaged { problems: 1, first: p.to_string() };
+    let damaged = CompactError::damaged;
     if !schema::is_etcd(view) {
         // An etcd file that lost its `meta` (or `key`) bucket is damaged, as `check` says: a copy
         // of it is no backup etcd restores (salvage carries it and says so).
@@ -126,9 +126,7 @@ pub(crate) fn refuse_broken(
     carry: bool,
 ) -> Result<Option<(u64, Compacted)>, CompactError> {
     match judged {
-        Some((n, c)) if n > 0 && !carry => {
-            Err(CompactError::Damaged { problems: 1, first: history::problem(n, &c).to_string() })
-        }
+        Some((n, c)) if n > 0 && !carry => Err(CompactError::damaged(history::problem(n, &c))),
         judged => Ok(judged),
     }
 }
@@ -142,7 +140,7 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
     // page size the file cannot back (1 GiB pages in an 8 KiB file) had the copier write
     // gigabytes of placeholder pages before the walk refused the tree.
     if let Err(p) = view.page(view.meta().root) {
-        return Err(CompactError::Damaged { problems: 1, first: p.to_string() });
+        return Err(CompactError::damaged(p));
     }
     let target = compaction::target(&view, job.revision).map_err(CompactError::Revision)?;
     let keep = match (target, cursor::top_bucket(&view, KEY_BUCKET)) {
@@ -209,7 +207,7 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
     let broken_histories = refuse_broken(judged, job.carry_broken_histories)?;
     let layout = copied.map_err(|e| match e {
         copier::WriteError::Io(e) => CompactError::Io(e),
-        copier::WriteError::Source(p) => CompactError::Damaged { problems: 1, first: p.to_string() },
+        copier::WriteError::Source(p) => CompactError::damaged(p),
     })?;
     let (sums, theirs) = ((layout.src.crc, layout.src.keys), (walked.status.hash, walked.status.total_key));
     if sums != theirs || filter.last_revision().unwrap_or(0) != walked.status.revision.max(0) as u64 {

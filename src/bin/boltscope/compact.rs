@@ -180,7 +180,7 @@ pub fn run(a: &CompactArgs, ix: &crate::index::Ix) -> Verdict {
             errln!("boltscope: compact {} -> {}: {e}", a.src.display(), job.dst);
             if a.write_out == CompactFormat::Json {
                 // As every command's JSON says a failure: {"path", "ok": false, "error"}.
-                let v = crate::report::error_value(&a.src.display().to_string(), e.kind(), &e.to_string());
+                let v = crate::report::compact_error_value(&a.src, &e, &e.to_string());
                 if to_stdout {
                     errln!("{v}");
                 } else {

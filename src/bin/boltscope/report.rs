@@ -176,6 +176,18 @@ pub fn error_value(path: &str, kind: &str, message: &str) -> serde_json::Value {
     serde_json::json!({ "path": path, "ok": false, "error": { "kind": kind, "message": message } })
 }
 
+/// [`error_value`] of a `compact` or `salvage` that stopped with `e`: a source refused for damage
+/// also lists its problems (page, byte offset) and their count, as every command's JSON gives a
+/// damaged file (`problems`, `problem_total`).
+pub fn compact_error_value(src: &Path, e: &boltscope::compact::CompactError, message: &str) -> serde_json::Value {
+    let mut v = error_value(&src.display().to_string(), e.kind(), message);
+    if let boltscope::compact::CompactError::Damaged { problems, total } = e {
+        v["problems"] = serde_json::to_value(problems).unwrap_or_default();
+        v["problem_total"] = (*total).into();
+    }
+    v
+}
+
 /// [`error_value`] as a line, for a file that could not be read.
 pub fn error_json(path: &Path, e: &Error) -> String {
     format!("{}\n", error_value(&path.display().to_string(), e.kind().name(), &e.to_string()))

@@ -187,14 +187,13 @@ pub fn run(a: &SalvageArgs) -> Verdict {
     let verdict = Verdict::of_salvage(&res);
     let r = match res {
         Err(e) => {
-            let kind = e.kind();
             // (A failed verification already says nothing was written.)
-            let e = e.to_string();
-            let tail = if e.ends_with("nothing was written") { "" } else { "; nothing was written" };
-            errln!("boltscope: salvage {} -> {}: {e}{tail}", a.src.display(), job.dst);
+            let said = e.to_string();
+            let tail = if said.ends_with("nothing was written") { "" } else { "; nothing was written" };
+            errln!("boltscope: salvage {} -> {}: {said}{tail}", a.src.display(), job.dst);
             if a.write_out == SalvageFormat::Json {
                 // As every command's JSON says a failure: {"path", "ok": false, "error"}.
-                let v = crate::report::error_value(&a.src.display().to_string(), kind, &format!("{e}{tail}"));
+                let v = crate::report::compact_error_value(&a.src, &e, &format!("{said}{tail}"));
                 if to_stdout {
                     errln!("{v}");
                 } else {

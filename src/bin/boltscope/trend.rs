@@ -66,6 +66,7 @@ const UNREADABLE_FOLDER: &str = "unreadable_folder";
 const TAG: &str = "trend/2";
 
 /// A file that gave no point.
+#[derive(Default)]
 pub struct Skipped {
     /// The path.
     pub path: String,
@@ -73,6 +74,9 @@ pub struct Skipped {
     pub kind: String,
     /// Why.
     pub message: String,
+    /// A damaged file's problems (page, byte offset) and their count, as every command's JSON
+    /// lists them.
+    pub problems: Option<(Vec<boltscope::Problem>, u64)>,
 }
 
 /// The time of a backup: from its name, else (also for a name that is not UTF-8) its
@@ -174,6 +178,7 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
             path: d.display().to_string(),
             kind: UNREADABLE_FOLDER.into(),
             message: format!("unreadable folder: {e}"),
+            problems: None,
         });
         return Ok((files, Vec::new(), skipped.collect()));
     }
@@ -206,12 +211,12 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
             // Listed, not counted: it was unsound when last read. Deleting it is no failure of
             // the backups left, so the exit code stays.
             let message = format!("gone; when last read ({}): {}, figures withheld", row.command, row.verdict);
-            skipped.push(Skipped { path: index::path::display(&key), kind: "gone".into(), message });
+            skipped.push(Skipped { path: index::path::display(&key), kind: "gone".into(), message, problems: None });
         } else if let Some(p) = remembered(row) {
             gone.push(p);
         } else {
             let message = "gone, and its name carries no time".to_string();
-            skipped.push(Skipped { path: index::path::display(&key), kind: "gone".into(), message });
+            skipped.push(Skipped { path: index::path::display(&key), kind: "gone".into(), message, problems: None });
         }
     }
     Ok((files, gone, skipped))
@@ -243,19 +248,27 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
             (Ok((measure, _)), Some((time, time_from))) => {
                 points.push(Point { path: shown, time, time_from, measure, gone: false })
             }
-            (Ok(_), None) => skipped.push(Skipped { path: shown, kind: "no_time".into(), message: "no time".into() }),
+            (Ok(_), None) => {
+                skipped.push(Skipped { path: shown, kind: "no_time".into(), message: "no time".into(), problems: None })
+            }
             (Err(Failure::Unreadable(e)), _) => {
                 // Files found in folders were taken as backups by their bytes or their names
                 // (`backup_files`), so one that cannot be read counts as one named does.
                 errln!("boltscope: {shown}: {e}");
                 verdict = verdict.max(Verdict::of_error(&e));
-                skipped.push(Skipped { path: shown, kind: e.kind().name().into(), message: e.to_string() });
+                skipped.push(Skipped {
+                    path: shown,
+                    kind: e.kind().name().into(),
+                    message: e.to_string(),
+                    problems: None,
+                });
             }
             (Err(Failure::Withheld(w)), _) => {
                 print_problems(p, &w.problems, w.total);
                 verdict = verdict.max(Verdict::Problems);
                 let message = format!("{} problem(s): figures withheld", w.errors.max(1));
-                skipped.push(Skipped { path: shown, kind: "damaged".into(), message });
+                let problems = Some((w.problems.clone(), w.total));
+                skipped.push(Skipped { path: shown, kind: "damaged".into(), message, problems });
             }
         }
     }

@@ -231,7 +231,17 @@ pub fn json(series: &[Series], skipped: &[Skipped], v: &View) -> String {
             x
         })
         .collect();
-    let skipped: Vec<Value> = skipped.iter().map(|s| error_value(&s.path, &s.kind, &s.message)).collect();
+    let skipped: Vec<Value> = skipped
+        .iter()
+        .map(|s| {
+            let mut v = error_value(&s.path, &s.kind, &s.message);
+            if let Some((problems, total)) = &s.problems {
+                v["problems"] = serde_json::to_value(problems).unwrap_or_default();
+                v["problem_total"] = (*total).into();
+            }
+            v
+        })
+        .collect();
     format!("{}\n", json!({"series": list, "skipped": skipped}))
 }
 
