@@ -71,37 +71,52 @@ pub fn tail_shape_problem(view: &DbView<'_>) -> Option<Problem> {
     tail_problem_of(view, false)
 }
 
-/// Whether `tail` is all zeros, reading only what the file system does not report as a hole.
-fn zeros(tail: &[u8]) -> bool {
-    let all = |b: &[u8]| b.iter().all(|&x| x == 0);
-    match crate::sys::data_spans(tail) {
-        Some(spans) if spans.iter().all(|r| r.start <= r.end && r.end <= tail.len()) => {
-            spans.into_iter().all(|r| tail.get(r).is_some_and(all))
+/// The pages of `tail` (whole pages of `ps` bytes) that are not all zeros: how many, and the
+/// index of the first. Only what the file system does not report as a hole is read.
+fn data_pages(tail: &[u8], ps: usize) -> (u64, Option<usize>) {
+    let spans = match crate::sys::data_spans(tail) {
+        Some(spans) if spans.iter().all(|r| r.start <= r.end && r.end <= tail.len()) => spans,
+        _ => std::iter::once(0..tail.len()).collect(),
+    };
+    let (mut n, mut first, mut next) = (0u64, None, 0usize);
+    for r in spans.into_iter().filter(|r| r.start < r.end) {
+        // Each page a span touches, once (spans come in order; a page two spans share is read
+        // at the first).
+        for i in (r.start / ps).max(next)..=(r.end - 1) / ps {
+            let page = tail.get(i * ps..(i + 1) * ps).unwrap_or_default();
+            if page.iter().any(|&x| x != 0) {
+                n += 1;
+                first.get_or_insert(i);
+            }
+            next = i + 1;
         }
-        _ => all(tail),
     }
+    (n, first)
 }
 
 fn tail_problem_of(view: &DbView<'_>, read_zeros: bool) -> Option<Problem> {
     let start = usize::try_from(view.total_size()).ok()?;
     let tail = view.data.get(start..view.body_len())?;
     let whole_pages = tail.len() as u64 % view.page_size == 0;
-    if tail.is_empty() || (whole_pages && (!read_zeros || zeros(tail))) {
+    if tail.is_empty() || (whole_pages && !read_zeros) {
         return None;
     }
     let n = tail.len();
     if whole_pages {
         // No snapshot has pages past its high-water mark; a member's file has them while a
         // transaction commits, and keeps them when etcd stops before the meta page is written.
+        // Only the pages holding data are counted: the others are the grow-ahead slack.
+        let ps = usize::try_from(view.page_size).ok()?;
+        let (held, first) = data_pages(tail, ps);
+        let first = first?;
         let msg = format!(
-            "{} page(s) past the high-water mark hold data: what a transaction wrote before it committed \
+            "{held} page(s) past the high-water mark hold data: what a transaction wrote before it committed \
              (a member's file read while etcd writes it, or left by one stopped mid-commit); bbolt and etcd \
-             never read them",
-            n as u64 / view.page_size
+             never read them"
         );
         // The first of those pages, where they start.
-        let first = start as u64 / view.page_size.max(1);
-        return Some(Problem::new(ProblemKind::UncommittedPages, msg).page(first).offset(start as u64));
+        let at = (start + first * ps) as u64;
+        return Some(Problem::new(ProblemKind::UncommittedPages, msg).page(at / view.page_size).offset(at));
     }
     let msg = format!(
         "{n} byte(s) past the high-water mark are neither whole zero pages (a member file's slack) nor a \
