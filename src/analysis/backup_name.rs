@@ -2,8 +2,7 @@
 //!
 //! Recognised, in this order (the first that matches wins):
 //! 1. k3s/RKE2 names with the default prefixes, `etcd-snapshot-<node>-<unix seconds>` and
-//!    `on-demand-<node>-<unix seconds>`, optionally `.zip` ([`crate::k3s::name`]); the series is
-//!    `<prefix>-<node>-*` (compressed or not);
+//!    `on-demand-<node>-<unix seconds>` ([`crate::k3s::name`]); the series is `<prefix>-<node>-*`;
 //! 2. a dashed date `YYYY-MM-DD`, optionally followed by `T`, `_`, `-` or a space and a time
 //!    `HH:MM`, `HHMM`, `HH:MM:SS` or `HHMMSS`, optionally `Z` (`etcd-2026-12-03T0200.db`);
 //! 3. a run of exactly 8, 12 or 14 digits that is a valid `YYYYMMDD[HHMM[SS]]`, an 8-digit date
@@ -11,7 +10,8 @@
 //! 4. a run of exactly 10 digits, read as Unix seconds (2001-09-09 to 2286-11-20):
 //!    `snapshot-1764547200.db`, custom k3s prefixes.
 //!
-//! Dates and times in names are taken as UTC. The series name is the file name with the matched
+//! A name is read without an ending of a compressed copy (`.gz`, `.zst`, `.zstd`, `.zip`), so that
+//! a copy kept compressed joins its series. Dates and times in names are taken as UTC. The series name is the file name with the matched
 //! text replaced by `*`. Digit runs are maximal: digits inside a longer run never match.
 
 use crate::k3s::name::{self, SnapshotKind};
@@ -189,8 +189,14 @@ fn digit_runs(name: &str) -> Option<Stamp> {
     None
 }
 
-/// The time in a backup's file name (no folder), if it has one.
+/// Endings of a copy kept compressed, left out of the name read (so a compressed copy joins its
+/// series): the containers boltscope reads.
+const COMPRESSED: [&str; 4] = [".gz", ".zst", ".zstd", ".zip"];
+
+/// The time in a backup's file name (no folder), if it has one. A name ending in `.gz`, `.zst`,
+/// `.zstd` or `.zip` is read without it.
 pub fn parse(file_name: &str) -> Option<Stamp> {
+    let file_name = COMPRESSED.iter().find_map(|c| file_name.strip_suffix(c)).unwrap_or(file_name);
     if let Some(n) = name::parse(file_name).filter(|n| n.kind != SnapshotKind::Custom) {
         return Some(Stamp { unix: n.unix_seconds, series: format!("{}-*", n.head), form: Form::K3s });
     }
@@ -213,6 +219,12 @@ mod tests {
             Some((1_764_547_200, "etcd-snapshot-server-0-*".into()))
         );
         assert_eq!(p("on-demand-server-0-1764849600"), Some((1_764_849_600, "on-demand-server-0-*".into())));
+        // A copy kept gzipped or zstd'd joins its series (review 46b: each was a series of its own).
+        for c in ["gz", "zst", "zstd"] {
+            let n = format!("etcd-snapshot-server-0-1764547200.{c}");
+            assert_eq!(p(&n), Some((1_764_547_200, "etcd-snapshot-server-0-*".into())), "{n}");
+            assert_eq!(p(&format!("etcd-2026-12-03.db.{c}")), p("etcd-2026-12-03.db"), "{c}");
+        }
         assert_eq!(parse("on-demand-n-1").unwrap().form, Form::K3s);
         // A custom prefix: the 10-digit rule.
         assert_eq!(p("nightly-node-a-1700000000"), Some((1_700_000_000, "nightly-node-a-*".into())));
