@@ -145,14 +145,33 @@ impl Ix {
 
     /// Remembers a result (when given) and adds a history row.
     pub fn store<T: serde::Serialize>(&self, id: &Identity, tag: &str, value: Option<&T>, row: &HistoryRow) {
+        self.store_found(id, tag, value, row, tag == CHECK_TAG);
+    }
+
+    /// [`Ix::store`] for a run that read the file as `check` does (its whole pass, the trailer
+    /// verified: `inspect` and `scan` without --skip-hash-check, `trend`): its clean verdict is
+    /// `check`'s, and clears the mark as a clean `check` does (review 46b: a file mended in place
+    /// stayed failed for `status` after `scan` and `trend` passed it).
+    pub fn store_checked<T: serde::Serialize>(&self, id: &Identity, tag: &str, value: Option<&T>, row: &HistoryRow) {
+        self.store_found(id, tag, value, row, true);
+    }
+
+    fn store_found<T: serde::Serialize>(
+        &self,
+        id: &Identity,
+        tag: &str,
+        value: Option<&T>,
+        row: &HistoryRow,
+        checked: bool,
+    ) {
         // An analysis that found problems leaves no earlier answer standing (`ok`, `ok, N
         // warning(s)` and status's `not verified (...)` found none), and marks the file as failed
-        // when the file itself is unsound; a clean `check` clears that mark.
+        // when the file itself is unsound; a clean read as `check` reads clears that mark.
         let clean = ["ok", "not verified"].iter().any(|v| row.verdict.starts_with(v));
-        let finding = match (clean, tag) {
+        let finding = match (clean, checked && row.verdict.starts_with("ok")) {
             (false, _) => Finding::Problems(id),
-            (true, CHECK_TAG) => Finding::CheckedClean(id),
-            (true, _) => Finding::Nothing,
+            (true, true) => Finding::CheckedClean(id),
+            (true, false) => Finding::Nothing,
         };
         self.put(id, tag, value, finding, Some(row));
     }

@@ -111,7 +111,12 @@ fn inspect_told(path: &Path, opt: &inspect::Options, meta: Option<u8>, ix: &Ix) 
         row.fragmentation = s.fragmentation;
         // Only a clean answer is kept to answer from later; every answer is a history row.
         let clean = r.errors() == 0 && !torn;
-        ix.store(&id, &tag, clean.then_some(&r), &row);
+        // A read that verified the trailer gave check's verdict (without gates).
+        if opt.verify_trailer {
+            ix.store_checked(&id, &tag, clean.then_some(&r), &row);
+        } else {
+            ix.store(&id, &tag, clean.then_some(&r), &row);
+        }
     }
     Ok((r, torn, remembered))
 }

@@ -126,7 +126,8 @@ fn measure(path: &Path, ix: &Ix) -> Result<(Measure, bool), Failure> {
             row.in_use = m.in_use;
             row.fragmentation = m.in_use.map(|u| if m.size == 0 { 0.0 } else { (m.size - u) as f64 / m.size as f64 });
         }
-        ix.store(&id, TAG, r.as_ref().ok().filter(|_| !torn), &row);
+        // check's pass, the trailer verified: its clean verdict is check's.
+        ix.store_checked(&id, TAG, r.as_ref().ok().filter(|_| !torn), &row);
     }
     r.map(|m| (m, torn)).map_err(Failure::Withheld)
 }
