@@ -103,6 +103,24 @@ fn revision_refusals_and_trailer_modes() {
     assert!(common::compact(&["--trailer", "never", "--force"], &snap, &d).status.success());
     assert_eq!(boltscope::etcd::trailer::verify(&std::fs::read(&d).unwrap()), None);
     assert_eq!(common::compact(&["--fill", "0.3"], &src, &d).status.code(), Some(2));
+    // A `key` bucket that cannot be read is damage, with --revision too: exit 1, `src_damaged`
+    // with its problems (review 46a: exit 2, `bad_revision`, as for a revision asked wrongly).
+    // The last leaf, which --revision reads first (for the newest revision).
+    let mut bytes = std::fs::read(&src).unwrap();
+    let (_, v) = common::checks::root_entry(&bytes, b"key");
+    let root = common::u64_at(&bytes, v) as usize * 4096;
+    let last = common::u16_at(&bytes, root + 10) - 1;
+    let leaf = common::u64_at(&bytes, root + 16 + last * 16 + 8) as usize * 4096;
+    assert_eq!(common::u16_at(&bytes, leaf + 8), 2, "a leaf");
+    bytes[leaf..leaf + 4096].fill(0);
+    let damaged = tmp.path().join("damaged.db");
+    std::fs::write(&damaged, &bytes).unwrap();
+    for rev in ["100", "latest"] {
+        let out = common::compact(&["--revision", rev, "-w", "json", "--force"], &damaged, &d);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!((out.status.code(), v["error"]["kind"].as_str()), (Some(1), Some("src_damaged")), "{rev}: {v}");
+        assert_eq!(v["problems"][0]["page"].as_u64(), Some(leaf as u64 / 4096), "{rev}: {v}");
+    }
 }
 
 #[test]

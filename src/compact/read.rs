@@ -9,7 +9,7 @@ use super::filter::MvccFilter;
 use super::{Job, Trailer};
 use crate::bbolt::cursor::{self, BucketRoot};
 use crate::bbolt::view::DbView;
-use crate::etcd::compaction::{self, Target};
+use crate::etcd::compaction::{self, Target, TargetError};
 use crate::etcd::history::{self, Compacted};
 use crate::etcd::status::{self, EtcdVersion, Status, StatusReport};
 use crate::etcd::{schema, trailer, KEY_BUCKET};
@@ -142,7 +142,12 @@ fn copy(job: &Job, src: &MappedFile, file: &mut std::fs::File, progress: Progres
     if let Err(p) = view.page(view.meta().root) {
         return Err(CompactError::damaged(p));
     }
-    let target = compaction::target(&view, job.revision).map_err(CompactError::Revision)?;
+    // A `key` bucket that cannot be read is damage in SRC (exit 1, `src_damaged`), not a
+    // revision asked for wrongly (review 46a: exit 2, `bad_revision`).
+    let target = compaction::target(&view, job.revision).map_err(|e| match e {
+        TargetError::Unreadable(p) => CompactError::damaged(p),
+        e => CompactError::Revision(e),
+    })?;
     let keep = match (target, cursor::top_bucket(&view, KEY_BUCKET)) {
         (Some(t), Ok(Some(kb))) => Some(survivors(&view, kb, t.revision)?),
         _ => None,
