@@ -305,3 +305,55 @@ fn a_copy_without_etcds_meta_bucket_is_not_called_restorable() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("no etcd `meta` bucket"), "{text}");
 }
+
+#[test]
+fn a_branch_element_taken_out_loses_no_record_its_child_still_holds() {
+    // An element taken out of the key bucket's branch page as `bbolt surgery` would leave it: the
+    // headers after it moved up one slot (each still pointing at its key), the count lowered,
+    // the keys left where they were. bbolt reads the page and never reaches the child; `check`
+    // fails it (element_misplaced). salvage took the first element for lost (its key is not
+    // right after the headers) and left the child's records out as residue, naming none of their
+    // keys (review 46a F1). Now every listed element is followed, the skipped key bytes give the
+    // range the lost child held, and its records, carved, are kept as uncertain: the copy holds
+    // what the undamaged file holds (etcdutl's HASH of it, from its answer).
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.snap.db");
+    let (_, v) = common::checks::root_entry(&d, b"key");
+    let root = common::u64_at(&d, v) as usize * 4096;
+    let count = common::u16_at(&d, root + 10);
+    let gone = count / 2;
+    let header = |i: usize| root + 16 + i * 16;
+    let child = common::u64_at(&d, header(gone) + 8) as usize * 4096;
+    for i in gone..count - 1 {
+        let pos = u32::from_le_bytes(d[header(i + 1)..header(i + 1) + 4].try_into().unwrap()) + 16;
+        let rest: Vec<u8> = d[header(i + 1) + 4..header(i + 1) + 16].to_vec();
+        d[header(i)..header(i) + 4].copy_from_slice(&pos.to_le_bytes());
+        d[header(i) + 4..header(i) + 16].copy_from_slice(&rest);
+    }
+    d[header(count - 1)..header(count)].fill(0);
+    d[root + 10..root + 12].copy_from_slice(&(count as u16 - 1).to_le_bytes());
+    common::reseal(&mut d);
+    // The revisions of the child no element names any more.
+    let view = boltscope::DbView::new(&d).unwrap();
+    let leaf = view.page(boltscope::bbolt::order::PageId(child as u64 / 4096)).unwrap();
+    let revs: Vec<u64> = (0..usize::from(leaf.count))
+        .map(|i| u64::from_be_bytes(leaf.leaf_elem(i).unwrap().key[..8].try_into().unwrap()))
+        .collect();
+    let src = tmp.path().join("src.db");
+    std::fs::write(&src, &d).unwrap();
+    let check = common::boltscope().args(["--no-index", "check", "-w", "json"]).arg(&src).output().unwrap();
+    let c: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert!(c["problems"].as_array().unwrap().iter().any(|p| p["kind"] == "element_misplaced"), "{c}");
+    let dst = tmp.path().join("copy.db");
+    let out = salvage_cli(&["-w", "json", "--trailer", "always"], &src, dst.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hash = common::answer("k8s-0.005.snap.db", "status.simple").unwrap();
+    assert_eq!(r["dst_status"]["hash"].as_str(), hash.split(',').next(), "{r}");
+    let ranges = r["revision_ranges_possibly_lost"].as_array().unwrap();
+    for rev in &revs {
+        let within = ranges.iter().any(|x| x[0].as_u64() <= Some(*rev) && Some(*rev) <= x[1].as_u64());
+        assert!(within, "revision {rev} of the lost child is named: {r}");
+    }
+    assert!(r["uncertain_keys"].as_u64().unwrap() >= 1, "{r}");
+}

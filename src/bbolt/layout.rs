@@ -110,6 +110,28 @@ impl<'a> Page<'a> {
         Some(Page { flags: self.flags, ..p })
     }
 
+    /// Where the keys of this branch page, as it lists them, are not back to back as bbolt's
+    /// `node.write` packs them: each element `i` whose key does not start right after the key
+    /// before it (for element 0: right after the element headers), with the bytes skipped. Those
+    /// held elements the page no longer lists (a header taken out and the ones after it moved
+    /// up, the count lowered: bbolt itself still reads such a page, and never reaches the child
+    /// of the element taken out); before element 0 they are header slots. Elements that cannot be
+    /// read end the list.
+    pub fn branch_gaps(&self) -> Vec<(usize, &'a [u8])> {
+        let base = self.bytes.as_ptr() as usize;
+        let mut next = PAGE_HEADER_SIZE + ELEMENT_SIZE * usize::from(self.count);
+        let mut gaps = Vec::new();
+        for i in 0..usize::from(self.count) {
+            let Ok(e) = self.branch_elem_loose(i) else { break };
+            let at = e.key.as_ptr() as usize - base;
+            if at != next {
+                gaps.push((i, self.bytes.get(next..at).unwrap_or_default()));
+            }
+            next = at + e.key.len();
+        }
+        gaps
+    }
+
     /// The bytes holding all keys and values of a leaf when they are packed in element order
     /// (bbolt's canonical layout): the concatenation `k0 v0 k1 v1 ...`. `None` when the layout
     /// is not canonical, so the caller must go element by element.

@@ -24,5 +24,6 @@ pub mod split;
 pub mod stats;
 pub mod structure;
 pub mod tolerant;
+mod tolerant_branch;
 pub mod view;
 pub mod walker;

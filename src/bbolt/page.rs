@@ -321,13 +321,26 @@ impl<'a> Page<'a> {
 
     /// Branch element `i`, with its key checked to lie inside the page.
     pub fn branch_elem(&self, i: usize) -> Result<BranchElem<'a>, Problem> {
+        self.branch_elem_at(i, true)
+    }
+
+    /// [`Page::branch_elem`] without holding the first key to bbolt's packed layout: for the
+    /// tolerant reader, which follows every element a page still lists and tells what the
+    /// layout shows lost itself ([`Page::branch_gaps`]).
+    pub fn branch_elem_loose(&self, i: usize) -> Result<BranchElem<'a>, Problem> {
+        self.branch_elem_at(i, false)
+    }
+
+    fn branch_elem_at(&self, i: usize, packed: bool) -> Result<BranchElem<'a>, Problem> {
         let e = self.elem_header(i)?;
         let b = self.bytes;
         let o = self.order;
         let pos = o.u32(b, e + B_POS).unwrap_or(0);
         let ksize = o.u32(b, e + B_KSIZE).unwrap_or(0);
         let child = PageId(o.u64(b, e + B_PGID).unwrap_or(0));
-        self.packed(i, e.saturating_add(pos as usize))?;
+        if packed {
+            self.packed(i, e.saturating_add(pos as usize))?;
+        }
         let key = self.span(i, e.saturating_add(pos as usize), ksize, "key")?;
         Ok(BranchElem { key, child, elem_off: e })
     }

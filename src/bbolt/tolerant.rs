@@ -5,7 +5,8 @@
 //! What is worked around: a page whose type flags are damaged is read as a branch when its
 //! elements make a plausible branch (keys in order, children that are pages), else as a leaf; a
 //! damaged overflow count is cut to the pages the elements use; a count that shrank is read back
-//! from the page's layout; a header id that differs from the id the page was reached by is
+//! from the page's layout; elements a branch page no longer lists, their keys still in its packed
+//! layout, have the key range they covered told lost ([`super::tolerant_branch`]); a header id that differs from the id the page was reached by is
 //! accepted when the rest of the header is sound; a branch element that cannot be read costs only
 //! its own subtree; one whose key alone is out of order (the others agree, and its child is no
 //! other element's) has its child read within the keys around it, what it holds marked
@@ -17,8 +18,8 @@
 use super::bitmap::Bitmap;
 use super::bucket::BucketRoot;
 use super::carve::{candidates, max_elements, Candidates, Geometry};
-use super::increasing::increasing;
 use super::page::{type_name, Page, BRANCH, LEAF};
+use super::tolerant_branch::{lost_why, Bad};
 use super::walker::MAX_DEPTH;
 use crate::problem::{Problem, ProblemKind};
 
@@ -81,30 +82,10 @@ impl TolerantLeaf<'_> {
 /// the leaf could not be accepted (its range is then reported lost as well).
 pub type OnLeaf<'r, 'a> = dyn FnMut(&TolerantLeaf<'a>) -> Option<Problem> + 'r;
 
-/// Why a branch element is not followed.
-#[derive(Clone, Copy, Debug)]
-enum Bad {
-    /// Its header or key cannot be read (the problem's kind).
-    Unreadable(ProblemKind),
-    /// Its key is empty.
-    EmptyKey,
-    /// Its key is out of order, or outside the bounds the parents give; its child is a page a tree
-    /// can use, read within the keys of the sound elements around it (the key is what is damaged
-    /// when the others agree).
-    OutOfOrder(u64),
-    /// Its key is out of order and its child is a sound element's: the pointer is damaged too.
-    Shared(u64),
-    /// Its child is a meta page or lies at or past the pages a tree can use.
-    ChildOutOfBounds(u64),
-}
-
-/// A branch element: its key and child, or why it is not followed.
-type BranchElem<'a> = Result<(&'a [u8], u64), Bad>;
-
 /// The tolerant reader of one file: the pages it has reached, shared across buckets.
 pub struct Reader<'a> {
-    g: Geometry<'a>,
-    limit: u64,
+    pub(super) g: Geometry<'a>,
+    pub(super) limit: u64,
     /// Pages read as part of the tree (header pages and the overflow pages they use).
     pub reached: Bitmap,
     /// Damage worked around while reading (a page type, header id or overflow count that is not
@@ -146,7 +127,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn problem(&self, kind: ProblemKind, id: u64, msg: String) -> Problem {
+    pub(super) fn problem(&self, kind: ProblemKind, id: u64, msg: String) -> Problem {
         Problem::new(kind, msg).page(id).offset(id.saturating_mul(self.g.page_size))
     }
 
@@ -195,94 +176,6 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// The branch elements of `page`: `Ok` for one that is sound (child an id below the limit,
-    /// key within the bounds and in order among the sound ones), else why it is not. When keys are
-    /// out of order, the sound ones are the longest run in order: one damaged key (say the first,
-    /// raised past all the others) costs that element alone, not every element after it.
-    fn branch_elems(&self, page: &Page<'a>, lower: Option<&'a [u8]>, upper: Option<&'a [u8]>) -> Vec<BranchElem<'a>> {
-        let n = usize::from(page.count).min(max_elements(self.g.page_size));
-        let mut elems: Vec<BranchElem<'a>> = (0..n)
-            .map(|i| {
-                let e = page.branch_elem(i).map_err(|p| Bad::Unreadable(p.kind))?;
-                if e.key.is_empty() {
-                    return Err(Bad::EmptyKey);
-                }
-                if e.child.0 < 2 || e.child.0 >= self.limit {
-                    return Err(Bad::ChildOutOfBounds(e.child.0));
-                }
-                let bounded = (i > 0 || lower.map_or(true, |l| e.key >= l))
-                    && lower.map_or(true, |l| i == 0 || e.key > l)
-                    && upper.map_or(true, |u| e.key < u);
-                if !bounded {
-                    return Err(Bad::OutOfOrder(e.child.0));
-                }
-                Ok((e.key, e.child.0))
-            })
-            .collect();
-        // Each with whether its key is its child's first key, as bbolt keeps it: a key that is
-        // not is the likelier damage when two runs are as long.
-        let keys: Vec<(usize, &[u8], bool)> = elems
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.as_ref().ok().map(|&(k, c)| (i, k, self.first_key(c) == Some(k))))
-            .collect();
-        let kept = increasing(&keys);
-        for (i, _, _) in keys {
-            if let (false, Ok((_, child))) = (kept.contains(&i), elems[i]) {
-                elems[i] = Err(Bad::OutOfOrder(child));
-            }
-        }
-        elems
-    }
-
-    /// The problem of the branch elements `from..to` of page `id` that cannot be followed, in
-    /// `check`'s words: the kind is the first element's reason (a child past the pages a tree can
-    /// use is `page_out_of_bounds`, a meta page `multiple_references`, as `check` calls them);
-    /// `what` says where they are.
-    fn bad_elems(&self, id: u64, elems: &[BranchElem<'a>], from: usize, to: usize, what: &str) -> Problem {
-        let first =
-            elems.get(from..to).and_then(|s| s.iter().enumerate().find_map(|(k, e)| Some((from + k, lost_why(e)?))));
-        let at = first.map_or(from, |f| f.0);
-        let (kind, why) = match first.map(|f| f.1) {
-            // A meta page is claimed by the file already: `check` calls a second claim on it
-            // `multiple_references`.
-            Some(Bad::ChildOutOfBounds(c)) if c < 2 => {
-                (ProblemKind::MultipleReferences, format!("names page {c}, a meta page"))
-            }
-            Some(Bad::ChildOutOfBounds(c)) => (
-                ProblemKind::PageOutOfBounds,
-                format!("names page {c}, outside the pages a tree can use [2, {})", self.limit),
-            ),
-            Some(Bad::EmptyKey) => (ProblemKind::EmptyKey, "has an empty key".into()),
-            Some(Bad::OutOfOrder(_)) => (ProblemKind::KeysOutOfOrder, "has a key out of order".into()),
-            Some(Bad::Shared(c)) => {
-                (ProblemKind::MultipleReferences, format!("has a key out of order and names page {c}, another's child"))
-            }
-            Some(Bad::Unreadable(k)) => (k, "cannot be read".into()),
-            None => (ProblemKind::ElementOutsidePage, "cannot be read".into()),
-        };
-        self.problem(kind, id, format!("branch page {id}: {what}; element {at} {why}"))
-    }
-
-    /// The first key of page `id` read as a branch or a leaf, if it reads.
-    fn first_key(&self, id: u64) -> Option<&'a [u8]> {
-        let p = self.g.page(id, 1)?;
-        match p.flags {
-            BRANCH => p.branch_elem(0).ok().map(|e| e.key),
-            LEAF => p.leaf_elem(0).ok().map(|e| e.key),
-            _ => None,
-        }
-    }
-
-    /// Whether a page of unknown type reads as a branch: every element sound, children pages of
-    /// their own.
-    fn plausible_branch(&self, page: &Page<'a>, lower: Option<&'a [u8]>, upper: Option<&'a [u8]>) -> bool {
-        let elems = self.branch_elems(page, lower, upper);
-        !elems.is_empty()
-            && elems.len() == usize::from(page.count)
-            && elems.iter().all(|e| e.is_ok_and(|(_, c)| self.g.has_own_header(c)))
-    }
-
     /// Reads the subtree of page `id`, whose keys lie in `lower..upper` (`stray`: reached through
     /// an element whose key is out of order; `named`: `lower` is the
     /// key of the element naming it).
@@ -327,6 +220,7 @@ impl<'a> Reader<'a> {
             return;
         }
         let mut elems = self.branch_elems(&page, lower, upper);
+        self.lost_in_layout(&page, &elems, (lower, upper), lost_);
         let good: Vec<(usize, &'a [u8], u64)> =
             elems.iter().enumerate().filter_map(|(i, e)| e.ok().map(|(k, c)| (i, k, c))).collect();
         // A child a sound element names too is that element's: the pointer of the element out of
@@ -390,14 +284,5 @@ impl<'a> Reader<'a> {
                 self.problem(ProblemKind::ElementOutsidePage, id, msg),
             ));
         }
-    }
-}
-
-/// Why a branch element's subtree is lost: `None` for a sound element, and for one whose key
-/// alone is out of order (its child is read within the keys around it).
-fn lost_why(e: &BranchElem<'_>) -> Option<Bad> {
-    match e {
-        Ok(_) | Err(Bad::OutOfOrder(_)) => None,
-        Err(b) => Some(*b),
     }
 }
