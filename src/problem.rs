@@ -99,7 +99,7 @@ pub enum ProblemKind {
     /// Deleted data, Secrets among it, is still readable in free pages (a warning).
     ResidualSecrets,
     /// Keys whose history in the `key` bucket etcd cannot have written (records compaction
-    /// deleted, a version sequence with a gap): a stale page in the tree.
+    /// deleted, a generation started or continued out of turn): a stale page in the tree.
     HistoryInconsistent,
     /// Revisions missing from the `key` bucket above the compaction, where etcd leaves none (see
     /// [`crate::etcd::continuity`]): a leaf lost from the tree, or replaced by a stale one.

@@ -254,7 +254,7 @@ pub fn problem(keys: u64, c: &Compacted) -> crate::problem::Problem {
         crate::problem::ProblemKind::HistoryInconsistent,
         format!(
             "{keys} key(s) hold a history etcd cannot have written (finished compaction {}): records compaction \
-             deleted, a version sequence with a gap, or a tombstone out of place; a page of the `key` bucket may \
+             deleted, a put that starts or continues a generation out of turn, or a tombstone out of place; a page of the `key` bucket may \
              hold stale data (a misdirected write); `boltscope diff` against another backup names the revision",
             c.finished
         ),
