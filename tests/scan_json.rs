@@ -94,3 +94,22 @@ fn the_summary_never_wraps_around_a_huge_high_water_mark() {
     let bytes = summary[0]["summary"]["bytes"].as_u64().unwrap();
     assert!(sizes.iter().all(|&s| bytes >= s), "the sum is at least each file's size: {bytes} vs {sizes:?}");
 }
+
+#[test]
+fn a_zip_of_several_holding_a_snapshot_is_listed_unreadable_not_passed_over() {
+    // `zip bundle.zip snap.db README` in a backup folder: every reader refuses it (boltscope reads
+    // a zip of one database), and scan and trend passed it over, exit 0 (review 46b). Its first
+    // entry says bbolt: it is listed as unreadable, with the reason, exit 2.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::copy(common::dir().join("archives/two-entries.zip"), d.join("bundle.zip")).unwrap();
+    std::fs::write(d.join("tiny.snap.db"), common::bytes("tiny-1.snap.db")).unwrap();
+    let dir = d.to_str().unwrap();
+    for cmd in ["scan", "trend"] {
+        let out = common::run(["--no-index", cmd, "-w", "json", dir]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().find(|l| l.contains("bundle.zip")).unwrap_or_else(|| panic!("{cmd}: {text}"));
+        assert!(line.contains("2 entries"), "{cmd}: {line}");
+    }
+}
