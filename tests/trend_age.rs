@@ -266,3 +266,41 @@ fn the_latest_figures_are_never_those_of_a_backup_dated_ahead() {
     let rev = taken["revision"].as_u64().unwrap();
     assert!(table.contains(&format!("revision {rev}\n")), "{table}");
 }
+
+#[test]
+fn a_renamed_backup_counts_once() {
+    // Three backups analysed, then the middle one renamed (a later time in its name): from the
+    // index alone it was counted twice, under its gone name (its recorded figures) and its new one,
+    // and its new time made growth out of nothing (review 46b). The gone name, whose revision and
+    // sizes are the present file's in the same folder, is listed as skipped instead.
+    let tmp = tempfile::tempdir().unwrap();
+    let names =
+        ["etcd-snapshot-server-0-1764892800", "etcd-snapshot-server-0-1764979200", "etcd-snapshot-server-0-1765065600"];
+    for n in names {
+        std::fs::copy(dir().join(n), tmp.path().join(n)).unwrap();
+    }
+    let index = tmp.path().join("index.redb");
+    let ix = index.to_str().unwrap();
+    let now = "1765069200";
+    assert_eq!(trend(&["--index", ix, "--now", now], &[tmp.path()]).0, 0);
+    std::fs::rename(tmp.path().join(names[1]), tmp.path().join("etcd-snapshot-server-0-1765000000")).unwrap();
+    // The folder read again: the index knows the new name too.
+    let (_, named, _) = trend(&["--index", ix, "-w", "json", "--now", now], &[tmp.path()]);
+    let (code, out, err) = trend(&["--index", ix, "-w", "json", "--now", now], &[]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let s = series(&v, "etcd-snapshot-server-0-*");
+    assert_eq!(s["backups"], 3, "{s}");
+    let gone = tmp.path().join(names[1]).display().to_string();
+    let skipped = v["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|k| k["path"] == gone.as_str() && k["error"]["message"].as_str().unwrap().contains("counted once")),
+        "{skipped:?}"
+    );
+    // As the folder named gives it.
+    let n: Value = serde_json::from_str(&named).unwrap();
+    let t = series(&n, "etcd-snapshot-server-0-*");
+    assert_eq!((&s["size_bytes_per_day"], &s["backups"]), (&t["size_bytes_per_day"], &t["backups"]));
+}
