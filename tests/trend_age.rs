@@ -304,3 +304,32 @@ fn a_renamed_backup_counts_once() {
     let t = series(&n, "etcd-snapshot-server-0-*");
     assert_eq!((&s["size_bytes_per_day"], &s["backups"]), (&t["size_bytes_per_day"], &t["backups"]));
 }
+
+#[test]
+fn a_deleted_backup_du_read_last_still_counts() {
+    // Whether a deleted backup counts must not depend on which reader read it last: `du`'s row
+    // carried no database size, and a row without one is taken for a file that could not be read,
+    // so the backup was listed as skipped, "figures withheld" (review 46b), where one `status`
+    // read last counted.
+    let tmp = tempfile::tempdir().unwrap();
+    let names =
+        ["etcd-snapshot-server-0-1764892800", "etcd-snapshot-server-0-1764979200", "etcd-snapshot-server-0-1765065600"];
+    for n in names {
+        std::fs::copy(dir().join(n), tmp.path().join(n)).unwrap();
+    }
+    let index = tmp.path().join("index.redb");
+    let ix = index.to_str().unwrap();
+    let now = "1765069200";
+    assert_eq!(trend(&["--index", ix, "--now", now], &[tmp.path()]).0, 0);
+    for (n, args) in [(names[0], vec!["du", "--skip-hash-check"]), (names[1], vec!["du"])] {
+        let f = tmp.path().join(n);
+        let out = common::boltscope().args(["--index", ix]).args(&args).arg(&f).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::remove_file(f).unwrap();
+    }
+    let (code, out, err) = trend(&["--index", ix, "-w", "json", "--now", now], &[]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(series(&v, "etcd-snapshot-server-0-*")["backups"], 3, "{v}");
+    assert_eq!(v["skipped"], serde_json::json!([]), "{v}");
+}

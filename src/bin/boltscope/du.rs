@@ -100,14 +100,16 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> crate::report::Told<Du> {
         let remembered = ix.failure_unless_hashed(path, data, opt.verify_trailer);
         // A trailer this run verifies is hashed again (see `inspect::trailer_holds`).
         if let Some(r) = hit.filter(|_| !opt.verify_trailer || crate::inspect::trailer_holds(data)) {
-            return Ok((r, None, false, 0, remembered));
+            return Ok((r, None, false, (0, 0), remembered));
         }
         // The bytes analysed, as every command's row says: an archive's database expanded (review
-        // 42b: du's rows said the archive's own size, beside the others' expanded one).
-        let size = data.len() as u64;
-        Ok((du::du(&DbView::new(data)?, opt), id, trailer::present(data.len()), size, remembered))
+        // 42b: du's rows said the archive's own size, beside the others' expanded one); and the
+        // database's size (hwm x page size), as every row of a file read gives it.
+        let view = DbView::new(data)?;
+        let sizes = (data.len() as u64, view.total_size());
+        Ok((du::du(&view, opt), id, trailer::present(data.len()), sizes, remembered))
     })?;
-    let (r, id, trailer, file_size, remembered) = r;
+    let (r, id, trailer, (file_size, total_size), remembered) = r;
     if let Some(id) = id {
         // With --skip-hash-check a trailer present was not checked: as status says, not an ok.
         let trailer_unchecked = trailer && !opt.verify_trailer;
@@ -116,6 +118,9 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> crate::report::Told<Du> {
         let warnings = r.problem_total - errors;
         let found = Found { errors, warnings, trailer_unchecked, torn, ..Found::default() };
         let mut row = ix.row(path, file_size, found.verdict());
+        // (A row without it was taken for a file that could not be read: a deleted backup `du`
+        // read last stopped counting in `trend`, review 46b.)
+        row.total_size = Some(total_size);
         row.revision = r.revision;
         row.in_use = r.in_use;
         let clean = errors == 0 && !torn;
