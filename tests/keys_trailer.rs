@@ -296,6 +296,15 @@ fn compact_told_not_to_check_the_trailer_tells_a_failure_the_index_remembers() {
     assert_eq!(before.status.code(), Some(0), "{}", String::from_utf8_lossy(&before.stderr));
     let v: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
     assert!(v.get("ok").is_none() && v.get("remembered_failure").is_none(), "{v}");
+    // The JSON says SRC's trailer was not checked (review 46a: only a note on stderr said so), as
+    // it says of one checked (`matches`) or missing (`absent`).
+    assert_eq!(v["src_trailer"], "not checked", "{v}");
+    for (src, want) in [("tiny-1.snap.db", "matches"), ("tiny-1.member.db", "absent")] {
+        let _ = std::fs::remove_file(&dst);
+        let out = run(None, &["compact", common::dir().join(src).to_str().unwrap(), "-o", d, "-w", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["src_trailer"], want, "{src}: {v}");
+    }
     assert_eq!(run(Some(&ix), &["check", b]).status.code(), Some(1));
     for extra in [&[][..], &["-w", "json"]] {
         let out = compact(extra);

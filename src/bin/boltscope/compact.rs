@@ -200,7 +200,7 @@ pub fn run(a: &CompactArgs, ix: &crate::index::Ix) -> Verdict {
     };
     // With the copy on standard output, the summary goes to standard error.
     let text = match a.write_out {
-        CompactFormat::Json => json(&r, remembered.as_ref()),
+        CompactFormat::Json => json(&r, remembered.as_ref(), a.skip_hash_check),
         CompactFormat::Text => summary(&r),
     };
     if to_stdout {
@@ -246,8 +246,19 @@ pub fn run(a: &CompactArgs, ix: &crate::index::Ix) -> Verdict {
 
 /// The JSON of a finished job; with a failure the index remembers for SRC, also `"ok": false`
 /// and `remembered_failure` (`{"command", "verdict"}`), the shape `status` and `inspect` use.
-fn json(r: &compact::Report, remembered: Option<&boltscope::index::Failure>) -> String {
+fn json(r: &compact::Report, remembered: Option<&boltscope::index::Failure>, skipped: bool) -> String {
     let mut v = serde_json::to_value(r).unwrap_or_default();
+    // SRC's sha256 trailer: `matches` (a run that checks it refuses one that does not), `absent`,
+    // or `not checked` (--skip-hash-check: the copy's trailer, when appended, vouches only for
+    // the copy; review 46a).
+    let src_trailer = match (usize::try_from(r.src_size).is_ok_and(boltscope::etcd::trailer::present), skipped) {
+        (false, _) => "absent",
+        (true, false) => "matches",
+        (true, true) => "not checked",
+    };
+    if let Some(o) = v.as_object_mut() {
+        o.insert("src_trailer".into(), src_trailer.into());
+    }
     if let (Some(f), Some(o)) = (remembered, v.as_object_mut()) {
         o.insert("ok".into(), false.into());
         let told = crate::inspect_render::Remembered { command: &f.command, verdict: &f.verdict };
