@@ -267,12 +267,12 @@ fn the_latest_figures_are_never_those_of_a_backup_dated_ahead() {
     assert!(table.contains(&format!("revision {rev}\n")), "{table}");
 }
 
-#[test]
-fn a_renamed_backup_counts_once() {
-    // Three backups analysed, then the middle one renamed (a later time in its name): from the
-    // index alone it was counted twice, under its gone name (its recorded figures) and its new one,
-    // and its new time made growth out of nothing (review 46b). The gone name, whose revision and
-    // sizes are the present file's in the same folder, is listed as skipped instead.
+/// The time the three backups of [`three_analysed`] are judged at.
+const NOW: &str = "1765069200";
+
+/// Three backups of one series copied to a temporary folder and analysed by `trend` with an
+/// index: the folder, their names, the index.
+fn three_analysed() -> (tempfile::TempDir, [&'static str; 3], PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let names =
         ["etcd-snapshot-server-0-1764892800", "etcd-snapshot-server-0-1764979200", "etcd-snapshot-server-0-1765065600"];
@@ -280,9 +280,18 @@ fn a_renamed_backup_counts_once() {
         std::fs::copy(dir().join(n), tmp.path().join(n)).unwrap();
     }
     let index = tmp.path().join("index.redb");
-    let ix = index.to_str().unwrap();
-    let now = "1765069200";
-    assert_eq!(trend(&["--index", ix, "--now", now], &[tmp.path()]).0, 0);
+    assert_eq!(trend(&["--index", index.to_str().unwrap(), "--now", NOW], &[tmp.path()]).0, 0);
+    (tmp, names, index)
+}
+
+#[test]
+fn a_renamed_backup_counts_once() {
+    // Three backups analysed, then the middle one renamed (a later time in its name): from the
+    // index alone it was counted twice, under its gone name (its recorded figures) and its new one,
+    // and its new time made growth out of nothing (review 46b). The gone name, whose revision and
+    // sizes are the present file's in the same folder, is listed as skipped instead.
+    let (tmp, names, index) = three_analysed();
+    let (ix, now) = (index.to_str().unwrap(), NOW);
     std::fs::rename(tmp.path().join(names[1]), tmp.path().join("etcd-snapshot-server-0-1765000000")).unwrap();
     // The folder read again: the index knows the new name too.
     let (_, named, _) = trend(&["--index", ix, "-w", "json", "--now", now], &[tmp.path()]);
@@ -311,16 +320,8 @@ fn a_deleted_backup_du_read_last_still_counts() {
     // carried no database size, and a row without one is taken for a file that could not be read,
     // so the backup was listed as skipped, "figures withheld" (review 46b), where one `status`
     // read last counted.
-    let tmp = tempfile::tempdir().unwrap();
-    let names =
-        ["etcd-snapshot-server-0-1764892800", "etcd-snapshot-server-0-1764979200", "etcd-snapshot-server-0-1765065600"];
-    for n in names {
-        std::fs::copy(dir().join(n), tmp.path().join(n)).unwrap();
-    }
-    let index = tmp.path().join("index.redb");
-    let ix = index.to_str().unwrap();
-    let now = "1765069200";
-    assert_eq!(trend(&["--index", ix, "--now", now], &[tmp.path()]).0, 0);
+    let (tmp, names, index) = three_analysed();
+    let (ix, now) = (index.to_str().unwrap(), NOW);
     for (n, args) in [(names[0], vec!["du", "--skip-hash-check"]), (names[1], vec!["du"])] {
         let f = tmp.path().join(n);
         let out = common::boltscope().args(["--index", ix]).args(&args).arg(&f).output().unwrap();
