@@ -156,26 +156,38 @@ fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
     })
 }
 
-/// Drops the point of a file gone from where the index saw it whose recorded state (etcd
-/// revision, size, size in use) is a present backup's in the same folder: that backup, renamed
-/// (or copied), counted once, as the present file (review 46b: a renamed backup was counted under
-/// both names, and its new name's time made growth out of nothing). It is listed as skipped.
+/// Keeps one point of a backup found twice in a series: the same folder, series and time, with
+/// the same etcd revision and sizes (a snapshot and its `.gz` or `.zst` copy beside it, which join
+/// its series: review 46c). A file still present is kept over a gone one. The others are listed
+/// as skipped. Backups taken at other times are all kept, identical or not (an idle cluster's).
 fn once(points: &mut Vec<Point>, skipped: &mut Vec<Skipped>) {
-    type State = (Option<std::path::PathBuf>, Option<u64>, u64, Option<u64>);
-    let state = |p: &Point| -> State {
-        let folder = Path::new(&p.path).parent().map(Path::to_path_buf);
-        (folder, p.measure.revision, p.measure.size, p.measure.in_use)
+    type Same = (Option<std::path::PathBuf>, String, i64, Option<u64>, u64, Option<u64>);
+    let same = |p: &Point| -> Option<Same> {
+        let path = Path::new(&p.path);
+        let name = path.file_name()?.to_string_lossy().into_owned();
+        let series = backup_name::parse(&name).map_or(name, |s| s.series);
+        let m = &p.measure;
+        m.revision
+            .is_some()
+            .then(|| (path.parent().map(Path::to_path_buf), series, p.time, m.revision, m.size, m.in_use))
     };
-    let present: BTreeMap<State, String> =
-        points.iter().filter(|p| !p.gone && p.measure.revision.is_some()).map(|p| (state(p), p.path.clone())).collect();
+    // Present files first, then by path: the one kept.
+    points.sort_by(|a, b| (a.gone, &a.path).cmp(&(b.gone, &b.path)));
+    let mut kept: BTreeMap<Same, String> = BTreeMap::new();
     points.retain(|p| {
-        let same = p.gone.then(|| present.get(&state(p))).flatten();
-        if let Some(as_) = same {
-            let message =
-                format!("gone; its revision and sizes are those of {as_}, still present: counted once, as it");
-            skipped.push(Skipped { path: p.path.clone(), kind: "gone".into(), message, problems: None });
+        let Some(k) = same(p) else { return true };
+        match kept.get(&k) {
+            Some(first) => {
+                let message =
+                    format!("the same backup as {first} (same series, time, revision and sizes): counted once, as it");
+                skipped.push(Skipped { path: p.path.clone(), kind: "duplicate".into(), message, problems: None });
+                false
+            }
+            None => {
+                kept.insert(k, p.path.clone());
+                true
+            }
         }
-        same.is_none()
     });
 }
 
