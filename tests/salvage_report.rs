@@ -357,3 +357,40 @@ fn a_branch_element_taken_out_loses_no_record_its_child_still_holds() {
     }
     assert!(r["uncertain_keys"].as_u64().unwrap() >= 1, "{r}");
 }
+
+#[test]
+fn a_leaf_element_taken_out_is_no_lossless_salvage() {
+    // The same taken out of a leaf: its record stays in the page's bytes, which no element lists.
+    // salvage called the copy lossless, exit 0, and the record was gone (review 46c). Its key's
+    // range is now told lost: not lossless, exit 1, the revision named.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.snap.db");
+    let leaf = common::checks::first_key_leaf(&d);
+    let count = common::u16_at(&d, leaf + 10);
+    let gone = 3;
+    let header = |i: usize| leaf + 16 + i * 16;
+    let rev = {
+        let view = boltscope::DbView::new(&d).unwrap();
+        let page = view.page(boltscope::bbolt::order::PageId(leaf as u64 / 4096)).unwrap();
+        u64::from_be_bytes(page.leaf_elem(gone).unwrap().key[..8].try_into().unwrap())
+    };
+    for i in gone..count - 1 {
+        let flags_pos = |d: &[u8], i: usize| u32::from_le_bytes(d[header(i) + 4..header(i) + 8].try_into().unwrap());
+        let pos = flags_pos(&d, i + 1) + 16;
+        let next: Vec<u8> = d[header(i + 1)..header(i + 1) + 16].to_vec();
+        d[header(i)..header(i) + 16].copy_from_slice(&next);
+        d[header(i) + 4..header(i) + 8].copy_from_slice(&pos.to_le_bytes());
+    }
+    d[header(count - 1)..header(count)].fill(0);
+    d[leaf + 10..leaf + 12].copy_from_slice(&(count as u16 - 1).to_le_bytes());
+    common::reseal(&mut d);
+    let src = tmp.path().join("src.db");
+    std::fs::write(&src, &d).unwrap();
+    let dst = tmp.path().join("copy.db");
+    let out = salvage_cli(&["-w", "json"], &src, dst.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["lossless"], false, "{r}");
+    let ranges = r["revision_ranges_possibly_lost"].as_array().unwrap();
+    assert!(ranges.iter().any(|x| x[0].as_u64() <= Some(rev) && Some(rev) <= x[1].as_u64()), "{rev}: {r}");
+}

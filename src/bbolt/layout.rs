@@ -132,6 +132,25 @@ impl<'a> Page<'a> {
         gaps
     }
 
+    /// [`Page::branch_gaps`] of a leaf page: each element `i` whose key does not start right after
+    /// the value before it (for element 0: right after the element headers), with the bytes
+    /// skipped (the keys and values of elements the page no longer lists, or header slots).
+    pub fn leaf_gaps(&self) -> Vec<(usize, &'a [u8])> {
+        let base = self.bytes.as_ptr() as usize;
+        let mut next = PAGE_HEADER_SIZE + ELEMENT_SIZE * usize::from(self.count);
+        let mut gaps = Vec::new();
+        for i in 0..usize::from(self.count) {
+            let Some([_, pos, _, _]) = self.leaf_fields(i) else { break };
+            let start = (PAGE_HEADER_SIZE + ELEMENT_SIZE * i).saturating_add(pos as usize);
+            let Some(e) = self.leaf_elem_at(i, start) else { break };
+            if start != next {
+                gaps.push((i, self.bytes.get(next..start).unwrap_or_default()));
+            }
+            next = e.value.as_ptr() as usize - base + e.value.len();
+        }
+        gaps
+    }
+
     /// The bytes holding all keys and values of a leaf when they are packed in element order
     /// (bbolt's canonical layout): the concatenation `k0 v0 k1 v1 ...`. `None` when the layout
     /// is not canonical, so the caller must go element by element.

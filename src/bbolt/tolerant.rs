@@ -214,13 +214,18 @@ impl<'a> Reader<'a> {
         if !is_branch {
             let n = usize::from(page.count).min(max_elements(self.g.page_size));
             let l = TolerantLeaf { elems: candidates(&page, n), page, lower, upper, lower_named: named, stray };
+            // Elements taken out of the leaf, their records left in its bytes: their keys' range is
+            // told lost, so a salvage is not called lossless (review 46c).
+            let keys: Vec<Option<&'a [u8]>> = l.elems.iter().map(|c| c.stated.as_ref().map(|e| e.key)).collect();
+            self.lost_in_layout((&page, false), &keys, (lower, upper), lost_);
             if let Some(p) = leaf(&l) {
                 lost_(LostRange::new(lower, upper, p));
             }
             return;
         }
         let mut elems = self.branch_elems(&page, lower, upper);
-        self.lost_in_layout(&page, &elems, (lower, upper), lost_);
+        let keys: Vec<Option<&'a [u8]>> = elems.iter().map(|e| e.ok().map(|(k, _)| k)).collect();
+        self.lost_in_layout((&page, true), &keys, (lower, upper), lost_);
         let good: Vec<(usize, &'a [u8], u64)> =
             elems.iter().enumerate().filter_map(|(i, e)| e.ok().map(|(k, c)| (i, k, c))).collect();
         // A child a sound element names too is that element's: the pointer of the element out of

@@ -126,46 +126,72 @@ impl<'a> Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// The key ranges of branch `page` whose elements its layout shows taken out
-    /// ([`Page::branch_gaps`]): bytes skipped before element `i`'s key (`i` > 0) held the keys of
-    /// elements between element `i - 1` and `i`, in order, so the keys from the first of them up
-    /// to element `i`'s may have lain in a subtree no element names any more. The first is read
-    /// as the skipped bytes' prefix as long as element `i`'s key when it sorts between the two
-    /// (else the range starts at element `i - 1`'s key). Header slots before the first key are
-    /// what a lowered count leaves: only when no key was skipped do they say elements were taken
-    /// out somewhere, and the page's whole range is told. The subtrees the page does name are
-    /// read all the same.
+    /// The key ranges of `page` (a branch, or a leaf: `branch`) whose elements its layout shows
+    /// taken out ([`Page::branch_gaps`], [`Page::leaf_gaps`]), told to `lost_`; `keys` are the
+    /// keys of the elements it lists (`None`: one that cannot be read: then nothing is told, the
+    /// elements' own problems say more). Taking an element out moves the headers after it up and
+    /// lowers the count: each leaves a header slot before the first key, and its key (and value)
+    /// where it was. Bytes skipped before element `i`'s key (`i` > 0) held the elements between
+    /// element `i - 1` and `i`, in order: the keys from the first of them (the skipped bytes'
+    /// prefix as long as element `i`'s key, when it sorts between the two; else element `i - 1`'s
+    /// key) up to element `i`'s were lost (a branch's: with the subtree no element names any
+    /// more). Bytes before the first key that are not whole header slots hold elements taken out
+    /// before it. When the slots there outnumber the elements those skipped bytes account for,
+    /// the last ones were taken out too: from the last key listed on (told whenever it may be so:
+    /// a range told lost that was not only makes what was read there uncertain). What the page
+    /// does list is read all the same.
     pub(super) fn lost_in_layout(
         &self,
-        page: &Page<'a>,
-        elems: &[BranchElem<'a>],
+        (page, branch): (&Page<'a>, bool),
+        keys: &[Option<&'a [u8]>],
         (lower, upper): (Option<&'a [u8]>, Option<&'a [u8]>),
         lost_: &mut dyn FnMut(LostRange<'a>),
     ) {
-        let key = |i: usize| elems.get(i).and_then(|e| e.ok()).map(|(k, _)| k);
-        let gaps = page.branch_gaps();
-        let skipped_keys = gaps.iter().any(|&(i, _)| i > 0);
-        for (i, gap) in gaps {
-            let (lo, hi) = match (i.checked_sub(1), skipped_keys) {
-                (None, true) => continue,
-                (None, false) => (lower, upper),
-                (Some(before), _) => {
+        if keys.iter().any(Option::is_none) {
+            return;
+        }
+        let key = |i: usize| keys.get(i).copied().flatten();
+        let gaps = if branch { page.branch_gaps() } else { page.leaf_gaps() };
+        let slot = super::page::ELEMENT_SIZE;
+        // (the element the range lies before, `keys.len()` after the last; its bounds)
+        let mut ranges: Vec<(usize, Bounds<'a>)> = Vec::new();
+        let interior = gaps.iter().filter(|&&(i, _)| i > 0).count();
+        for &(i, gap) in &gaps {
+            match i.checked_sub(1) {
+                None => {
+                    let leading = gap.len() % slot != 0;
+                    if leading {
+                        ranges.push((0, (lower, key(0).or(upper))));
+                    }
+                    if gap.len() / slot > interior + usize::from(leading) {
+                        ranges.push((keys.len(), (keys.last().copied().flatten().or(lower), upper)));
+                    }
+                }
+                Some(before) => {
                     let (prev, next) = (key(before), key(i));
                     let ghost = next
                         .and_then(|n| gap.get(..n.len()))
                         .filter(|g| prev.map_or(true, |p| *g > p) && next.map_or(true, |n| *g < n));
-                    (ghost.or(prev), next.or(upper))
+                    ranges.push((i, (ghost.or(prev), next.or(upper))));
                 }
-            };
+            }
+        }
+        for (i, (lo, hi)) in ranges {
+            let (what, lost) = if branch { ("branch", "their children") } else { ("leaf", "their records") };
+            let place =
+                if i < keys.len() { format!("before the key of element {i}") } else { "after its last key".into() };
             let msg = format!(
-                "branch page {}: bytes lie before the key of element {i} that no element it lists uses: elements \
-                 taken out of the page (bbolt still reads it, and never reaches their children)",
+                "{what} page {}: elements taken out of the page {place} (its layout shows them: header slots or \
+                 keys no element it lists uses; bbolt still reads it, and never reaches {lost})",
                 page.id
             );
             lost_(LostRange::new(lo, hi, self.problem(ProblemKind::ElementMisplaced, page.id.0, msg)));
         }
     }
 }
+
+/// A key range: lower bound (inclusive), upper bound (exclusive); `None`: unbounded.
+type Bounds<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
 
 /// Why a branch element's subtree is lost: `None` for a sound element, and for one whose key
 /// alone is out of order (its child is read within the keys around it).
