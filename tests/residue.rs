@@ -287,6 +287,13 @@ fn secrets_under_an_etcd_prefix_are_residual_secrets_too() {
     assert!(v["residue"]["secret_keys"][0].as_str().unwrap().starts_with("/registry/c/secrets/"));
     let gate = common::run(["--no-index", "check", "--fail-on-residual-secrets", p.to_str().unwrap()]);
     assert_eq!(gate.status.code(), Some(1), "{}", String::from_utf8_lossy(&gate.stdout));
+    // The gate's figures as numbers too (review 46c: `actual_value` was null).
+    let gate = common::run(["--no-index", "check", "-w", "json", "--fail-on-residual-secrets", p.to_str().unwrap()]);
+    let g: Value = serde_json::from_slice(&gate.stdout).unwrap();
+    assert_eq!(
+        (g["gates"][0]["limit_value"].as_u64(), g["gates"][0]["actual_value"].as_u64()),
+        (Some(0), Some(present.len() as u64))
+    );
 }
 
 #[test]

@@ -276,7 +276,9 @@ pub fn check(view: &DbView<'_>, opt: &inspect::Options, gates: &Gates) -> CheckR
                     0 => "none".to_string(),
                     n => format!("{n} readable"),
                 };
-                g.add("--fail-on-residual-secrets", limit, actual, res.secrets == 0);
+                // The count as a number too, against none allowed.
+                let words = GateResult::words("--fail-on-residual-secrets", limit, actual, res.secrets == 0);
+                g.0.push(GateResult { limit_value: num(0u64), actual_value: num(res.secrets), ..words });
             }
             (None, true, false) => g.add("--fail-on-residual-secrets", limit, "none (not an etcd file)".into(), true),
             (None, _, _) => g.withheld("--fail-on-residual-secrets", limit),

@@ -21,10 +21,13 @@ pub enum CompactError {
     Unreadable(Error),
     /// SRC's tree has problems `check` reports: it cannot be copied faithfully.
     Damaged {
-        /// The problems found in the tree, in `check`'s order (the first few when many).
+        /// The problems the file has, those in the tree it would copy first (the first few when
+        /// many).
         problems: Vec<Problem>,
-        /// How many there are (more than `problems` holds when many).
+        /// How many there are (more than `problems` holds when many), as `check` counts them.
         total: u64,
+        /// How many lie in the tree it would copy (what it is refused for).
+        in_tree: u64,
     },
     /// The newer meta page is not valid: bbolt would not read the tree compact would copy.
     MetaFallback {
@@ -119,7 +122,7 @@ impl CompactError {
 impl CompactError {
     /// SRC refused for one problem.
     pub fn damaged(p: Problem) -> CompactError {
-        CompactError::Damaged { problems: vec![p], total: 1 }
+        CompactError::Damaged { problems: vec![p], total: 1, in_tree: 1 }
     }
 }
 
@@ -134,11 +137,11 @@ impl fmt::Display for CompactError {
                 write!(f, "{} {what}: refusing to replace it, even with --force", p.display())
             }
             CompactError::Unreadable(e) => write!(f, "{e}"),
-            CompactError::Damaged { problems, total } => {
+            CompactError::Damaged { problems, in_tree, .. } => {
                 let first = problems.first().map(Problem::to_string).unwrap_or_default();
                 write!(
                     f,
-                    "it has {total} problem(s) in the tree it would copy (first: {first}); `boltscope check` lists them. \
+                    "it has {in_tree} problem(s) in the tree it would copy (first: {first}); `boltscope check` lists them. \
                      Refusing to copy a damaged file (`boltscope salvage` copies what it holds and says what is lost)"
                 )
             }

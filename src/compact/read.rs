@@ -77,8 +77,12 @@ fn refuse_damaged(st: &StatusReport) -> Result<u64, CompactError> {
     let in_tree = st.structure.problems.iter().filter(|p| p.kind.in_tree()).count() as u64;
     let uncounted = st.structure.problem_total.saturating_sub(st.structure.problems.len() as u64);
     if in_tree > 0 {
-        let problems = st.structure.problems.iter().filter(|p| p.kind.in_tree()).cloned().collect();
-        return Err(CompactError::Damaged { problems, total: in_tree + uncounted });
+        // Every problem, as `check` lists them, those it is refused for first.
+        let (mut problems, others): (Vec<_>, Vec<_>) =
+            st.structure.problems.iter().cloned().partition(|p| p.kind.in_tree());
+        problems.extend(others);
+        let total = st.structure.problem_total;
+        return Err(CompactError::Damaged { problems, total, in_tree: in_tree + uncounted });
     }
     Ok(st.structure.problem_total)
 }

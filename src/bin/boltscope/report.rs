@@ -181,7 +181,7 @@ pub fn error_value(path: &str, kind: &str, message: &str) -> serde_json::Value {
 /// damaged file (`problems`, `problem_total`).
 pub fn compact_error_value(src: &Path, e: &boltscope::compact::CompactError, message: &str) -> serde_json::Value {
     let mut v = error_value(&src.display().to_string(), e.kind(), message);
-    if let boltscope::compact::CompactError::Damaged { problems, total } = e {
+    if let boltscope::compact::CompactError::Damaged { problems, total, .. } = e {
         v["problems"] = serde_json::to_value(problems).unwrap_or_default();
         v["problem_total"] = (*total).into();
     }
