@@ -119,17 +119,11 @@ impl<'a> Page<'a> {
     /// read end the list.
     pub fn branch_gaps(&self) -> Vec<(usize, &'a [u8])> {
         let base = self.bytes.as_ptr() as usize;
-        let mut next = PAGE_HEADER_SIZE + ELEMENT_SIZE * usize::from(self.count);
-        let mut gaps = Vec::new();
-        for i in 0..usize::from(self.count) {
-            let Ok(e) = self.branch_elem_loose(i) else { break };
+        self.gaps(|i| {
+            let e = self.branch_elem_loose(i).ok()?;
             let at = e.key.as_ptr() as usize - base;
-            if at != next {
-                gaps.push((i, self.bytes.get(next..at).unwrap_or_default()));
-            }
-            next = at + e.key.len();
-        }
-        gaps
+            Some((at, at + e.key.len()))
+        })
     }
 
     /// [`Page::branch_gaps`] of a leaf page: each element `i` whose key does not start right after
@@ -137,16 +131,25 @@ impl<'a> Page<'a> {
     /// skipped (the keys and values of elements the page no longer lists, or header slots).
     pub fn leaf_gaps(&self) -> Vec<(usize, &'a [u8])> {
         let base = self.bytes.as_ptr() as usize;
+        self.gaps(|i| {
+            let [_, pos, _, _] = self.leaf_fields(i)?;
+            let start = (PAGE_HEADER_SIZE + ELEMENT_SIZE * i).saturating_add(pos as usize);
+            let e = self.leaf_elem_at(i, start)?;
+            Some((start, e.value.as_ptr() as usize - base + e.value.len()))
+        })
+    }
+
+    /// The gaps of the packed layout, each element's bytes given by `span` (where its key starts,
+    /// where it ends, in the page; `None` ends the list).
+    fn gaps(&self, span: impl Fn(usize) -> Option<(usize, usize)>) -> Vec<(usize, &'a [u8])> {
         let mut next = PAGE_HEADER_SIZE + ELEMENT_SIZE * usize::from(self.count);
         let mut gaps = Vec::new();
         for i in 0..usize::from(self.count) {
-            let Some([_, pos, _, _]) = self.leaf_fields(i) else { break };
-            let start = (PAGE_HEADER_SIZE + ELEMENT_SIZE * i).saturating_add(pos as usize);
-            let Some(e) = self.leaf_elem_at(i, start) else { break };
+            let Some((start, end)) = span(i) else { break };
             if start != next {
                 gaps.push((i, self.bytes.get(next..start).unwrap_or_default()));
             }
-            next = e.value.as_ptr() as usize - base + e.value.len();
+            next = end;
         }
         gaps
     }

@@ -5,8 +5,9 @@
 //! What is worked around: a page whose type flags are damaged is read as a branch when its
 //! elements make a plausible branch (keys in order, children that are pages), else as a leaf; a
 //! damaged overflow count is cut to the pages the elements use; a count that shrank is read back
-//! from the page's layout; elements a branch page no longer lists, their keys still in its packed
-//! layout, have the key range they covered told lost ([`super::tolerant_branch`]); a header id that differs from the id the page was reached by is
+//! from the page's layout; elements a page no longer lists (a branch's children, a leaf's
+//! records), their bytes still in its packed layout, have the key range they covered told lost
+//! ([`super::tolerant_branch`]); a header id that differs from the id the page was reached by is
 //! accepted when the rest of the header is sound; a branch element that cannot be read costs only
 //! its own subtree; one whose key alone is out of order (the others agree, and its child is no
 //! other element's) has its child read within the keys around it, what it holds marked
