@@ -11,8 +11,9 @@
 //!    `snapshot-1764547200.db`, custom k3s prefixes.
 //!
 //! A name is read without an ending of a compressed copy (`.gz`, `.zst`, `.zstd`, `.zip`), so that
-//! a copy kept compressed joins its series. Dates and times in names are taken as UTC. The series name is the file name with the matched
-//! text replaced by `*`. Digit runs are maximal: digits inside a longer run never match.
+//! a copy kept compressed joins its series. Dates and times in names are taken as UTC. The series
+//! name is the file name with the matched text replaced by `*`. Digit runs are maximal: digits
+//! inside a longer run never match.
 
 use crate::k3s::name::{self, SnapshotKind};
 
