@@ -13,6 +13,14 @@ fn run(index: Option<&Path>, args: &[&str]) -> Output {
     common::run_indexed(index, args)
 }
 
+/// Writes `bytes` over `f` in place (the same inode) and puts its modification time back to
+/// `when`: a file mended, or damaged, under the identity the index keeps.
+fn in_place(f: &Path, bytes: &[u8], when: std::time::SystemTime) {
+    let mut h = std::fs::OpenOptions::new().write(true).open(f).unwrap();
+    std::io::Write::write_all(&mut h, bytes).unwrap();
+    h.set_modified(when).unwrap();
+}
+
 /// The four key readers' command lines on `f`.
 fn readers(f: &str) -> [Vec<&str>; 4] {
     [vec!["get", f, "", "--from-key"], vec!["log", f, "-w", "json"], vec!["dump", f], vec!["hashkv", f]]
@@ -253,11 +261,7 @@ fn a_run_that_hashes_the_file_answers_by_what_it_finds_not_by_a_mark() {
     let when = std::fs::metadata(&f).unwrap().modified().unwrap();
     let f = f.to_str().unwrap();
     assert_eq!(run(Some(&ix), &["check", f]).status.code(), Some(1));
-    let good = common::bytes("tiny-1.snap.db");
-    let mut file = std::fs::OpenOptions::new().write(true).open(f).unwrap();
-    std::io::Write::write_all(&mut file, &good).unwrap();
-    file.set_modified(when).unwrap();
-    drop(file);
+    in_place(Path::new(f), &common::bytes("tiny-1.snap.db"), when);
     for (args, want) in [
         (vec!["du", f], 0),
         (vec!["diff", f, f], 0),
@@ -339,12 +343,7 @@ fn a_file_mended_in_place_and_passed_by_scan_trend_or_inspect_is_no_longer_faile
     let (good, bad) = (common::bytes("tiny-1.snap.db"), common::with_last_value_flipped("tiny-1.snap.db"));
     std::fs::write(&f, &good).unwrap();
     let when = std::fs::metadata(&f).unwrap().modified().unwrap();
-    let in_place = |bytes: &[u8]| {
-        use std::io::Write;
-        let mut h = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
-        h.write_all(bytes).unwrap();
-        h.set_modified(when).unwrap();
-    };
+    let in_place = |bytes: &[u8]| in_place(&f, bytes, when);
     let (fs, ds) = (f.to_str().unwrap(), dir.to_str().unwrap());
     for passing in [vec!["scan", ds], vec!["trend", ds], vec!["inspect", fs]] {
         in_place(&bad);

@@ -306,6 +306,25 @@ fn a_copy_without_etcds_meta_bucket_is_not_called_restorable() {
     assert!(text.contains("no etcd `meta` bucket"), "{text}");
 }
 
+/// Takes element `gone` out of the page at byte offset `page` as `bbolt surgery` would leave it:
+/// the element headers after it moved up one slot, each still pointing at its key (its position
+/// field, at `pos_at` in the header: 0 in a branch's, 4 in a leaf's, is relative to the header),
+/// the last slot zeroed, the count lowered, the keys and values left where they were; the trailer
+/// made again over it.
+fn take_out(d: &mut [u8], page: usize, gone: usize, pos_at: usize) {
+    let count = common::u16_at(d, page + 10);
+    let header = |i: usize| page + 16 + i * 16;
+    for i in gone..count - 1 {
+        let at = header(i + 1) + pos_at;
+        let pos = u32::from_le_bytes(d[at..at + 4].try_into().unwrap()) + 16;
+        d.copy_within(header(i + 1)..header(i + 1) + 16, header(i));
+        d[header(i) + pos_at..header(i) + pos_at + 4].copy_from_slice(&pos.to_le_bytes());
+    }
+    d[header(count - 1)..header(count)].fill(0);
+    d[page + 10..page + 12].copy_from_slice(&(count as u16 - 1).to_le_bytes());
+    common::reseal(d);
+}
+
 #[test]
 fn a_branch_element_taken_out_loses_no_record_its_child_still_holds() {
     // An element taken out of the key bucket's branch page as `bbolt surgery` would leave it: the
@@ -324,15 +343,7 @@ fn a_branch_element_taken_out_loses_no_record_its_child_still_holds() {
     let gone = count / 2;
     let header = |i: usize| root + 16 + i * 16;
     let child = common::u64_at(&d, header(gone) + 8) as usize * 4096;
-    for i in gone..count - 1 {
-        let pos = u32::from_le_bytes(d[header(i + 1)..header(i + 1) + 4].try_into().unwrap()) + 16;
-        let rest: Vec<u8> = d[header(i + 1) + 4..header(i + 1) + 16].to_vec();
-        d[header(i)..header(i) + 4].copy_from_slice(&pos.to_le_bytes());
-        d[header(i) + 4..header(i) + 16].copy_from_slice(&rest);
-    }
-    d[header(count - 1)..header(count)].fill(0);
-    d[root + 10..root + 12].copy_from_slice(&(count as u16 - 1).to_le_bytes());
-    common::reseal(&mut d);
+    take_out(&mut d, root, gone, 0);
     // The revisions of the child no element names any more.
     let view = boltscope::DbView::new(&d).unwrap();
     let leaf = view.page(boltscope::bbolt::order::PageId(child as u64 / 4096)).unwrap();
@@ -366,24 +377,13 @@ fn a_leaf_element_taken_out_is_no_lossless_salvage() {
     let tmp = tempfile::tempdir().unwrap();
     let mut d = common::bytes("k8s-0.005.snap.db");
     let leaf = common::checks::first_key_leaf(&d);
-    let count = common::u16_at(&d, leaf + 10);
     let gone = 3;
-    let header = |i: usize| leaf + 16 + i * 16;
     let rev = {
         let view = boltscope::DbView::new(&d).unwrap();
         let page = view.page(boltscope::bbolt::order::PageId(leaf as u64 / 4096)).unwrap();
         u64::from_be_bytes(page.leaf_elem(gone).unwrap().key[..8].try_into().unwrap())
     };
-    for i in gone..count - 1 {
-        let flags_pos = |d: &[u8], i: usize| u32::from_le_bytes(d[header(i) + 4..header(i) + 8].try_into().unwrap());
-        let pos = flags_pos(&d, i + 1) + 16;
-        let next: Vec<u8> = d[header(i + 1)..header(i + 1) + 16].to_vec();
-        d[header(i)..header(i) + 16].copy_from_slice(&next);
-        d[header(i) + 4..header(i) + 8].copy_from_slice(&pos.to_le_bytes());
-    }
-    d[header(count - 1)..header(count)].fill(0);
-    d[leaf + 10..leaf + 12].copy_from_slice(&(count as u16 - 1).to_le_bytes());
-    common::reseal(&mut d);
+    take_out(&mut d, leaf, gone, 4);
     let src = tmp.path().join("src.db");
     std::fs::write(&src, &d).unwrap();
     let dst = tmp.path().join("copy.db");

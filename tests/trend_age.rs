@@ -14,11 +14,12 @@ fn dir() -> PathBuf {
     common::dir().join("trend")
 }
 
-#[test]
-fn a_deleted_backup_counts_in_the_growth_but_not_for_the_age() {
-    // Three backups analysed, then the newest deleted: from the index alone it is still a point of
-    // the growth estimate (its recorded size), marked gone, and the age, the staleness and the
-    // Prometheus timestamps come from the newest backup that still exists.
+/// The time the three backups of [`three_analysed`] are judged at.
+const NOW: &str = "1765069200";
+
+/// Three backups of one series copied to a temporary folder and analysed by `trend` with an
+/// index: the folder, their names, the index.
+fn three_analysed() -> (tempfile::TempDir, [&'static str; 3], PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let names =
         ["etcd-snapshot-server-0-1764892800", "etcd-snapshot-server-0-1764979200", "etcd-snapshot-server-0-1765065600"];
@@ -26,8 +27,17 @@ fn a_deleted_backup_counts_in_the_growth_but_not_for_the_age() {
         std::fs::copy(dir().join(n), tmp.path().join(n)).unwrap();
     }
     let index = tmp.path().join("index.redb");
-    let ix = index.to_str().unwrap();
-    let now = "1765069200";
+    assert_eq!(trend(&["--index", index.to_str().unwrap(), "--now", NOW], &[tmp.path()]).0, 0);
+    (tmp, names, index)
+}
+
+#[test]
+fn a_deleted_backup_counts_in_the_growth_but_not_for_the_age() {
+    // Three backups analysed, then the newest deleted: from the index alone it is still a point of
+    // the growth estimate (its recorded size), marked gone, and the age, the staleness and the
+    // Prometheus timestamps come from the newest backup that still exists.
+    let (tmp, names, index) = three_analysed();
+    let (ix, now) = (index.to_str().unwrap(), NOW);
     let before: Value =
         serde_json::from_str(&trend(&["--index", ix, "-w", "json", "--now", now], &[tmp.path()]).1).unwrap();
     std::fs::remove_file(tmp.path().join(names[2])).unwrap();
@@ -265,23 +275,6 @@ fn the_latest_figures_are_never_those_of_a_backup_dated_ahead() {
     let (_, table, _) = trend(&["--no-index", "--now", now], &[tmp.path()]);
     let rev = taken["revision"].as_u64().unwrap();
     assert!(table.contains(&format!("revision {rev}\n")), "{table}");
-}
-
-/// The time the three backups of [`three_analysed`] are judged at.
-const NOW: &str = "1765069200";
-
-/// Three backups of one series copied to a temporary folder and analysed by `trend` with an
-/// index: the folder, their names, the index.
-fn three_analysed() -> (tempfile::TempDir, [&'static str; 3], PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let names =
-        ["etcd-snapshot-server-0-1764892800", "etcd-snapshot-server-0-1764979200", "etcd-snapshot-server-0-1765065600"];
-    for n in names {
-        std::fs::copy(dir().join(n), tmp.path().join(n)).unwrap();
-    }
-    let index = tmp.path().join("index.redb");
-    assert_eq!(trend(&["--index", index.to_str().unwrap(), "--now", NOW], &[tmp.path()]).0, 0);
-    (tmp, names, index)
 }
 
 #[test]
