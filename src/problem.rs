@@ -99,7 +99,8 @@ pub enum ProblemKind {
     /// Deleted data, Secrets among it, is still readable in free pages (a warning).
     ResidualSecrets,
     /// Keys whose history in the `key` bucket etcd cannot have written (records compaction
-    /// deleted, a generation started or continued out of turn): a stale page in the tree.
+    /// deleted, a generation started or continued out of turn, a version that is not the next):
+    /// a stale page in the tree, or a record's fields rewritten in place.
     HistoryInconsistent,
     /// Revisions missing from the `key` bucket above the compaction, where etcd leaves none (see
     /// [`crate::etcd::continuity`]): a leaf lost from the tree, or replaced by a stale one.

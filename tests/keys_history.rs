@@ -255,3 +255,45 @@ fn diff_of_two_stale_copies_is_equal_but_no_clean_answer() {
     let pods = run(None, &["diff", s, c, "--prefix", "/registry/pods/"]);
     assert_eq!(pods.status.code(), Some(0), "{}", String::from_utf8_lossy(&pods.stderr));
 }
+
+#[test]
+fn a_version_rewritten_in_place_breaks_the_keys_history_for_every_reader() {
+    // Review 46a: a put's version rewritten (5 to 50) decodes, keeps every invariant of its own,
+    // and bbolt reads the file as sound; `check` passed it and `compact` copied it. It is not the
+    // next version of the put before it: a history etcd cannot have written.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let (key, main) = common::damage::version_rewritten(&mut d, 96);
+    let f = tmp.path().join("version.db");
+    std::fs::write(&f, &d).unwrap();
+    let (s, k) = (f.to_str().unwrap(), std::str::from_utf8(&key).unwrap());
+    let ix = tmp.path().join("ix.redb");
+    let rev = main.to_string();
+    for args in [
+        &["check", s][..],
+        &["inspect", s],
+        &["du", s],
+        &["get", s, k],
+        &["get", s, k, "--rev", &rev],
+        &["log", s, k, "-w", "json"],
+        &["dump", s],
+        &["dump", s, "--all-revisions"],
+        &["hashkv", s],
+    ] {
+        for index in [None, Some(ix.as_path())] {
+            let out = run(index, args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            let text = format!("{err}{}", String::from_utf8_lossy(&out.stdout));
+            assert_eq!(out.status.code(), Some(1), "{args:?} {index:?}: {err}");
+            assert!(text.contains("history_inconsistent") || text.contains("history etcd cannot"), "{args:?}: {text}");
+        }
+    }
+    let dst = tmp.path().join("out.db");
+    let out = common::compact(&[], &f, &dst);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(judged_broken(&out) && !dst.exists());
+    // The key's other readers are untouched: a key the rewrite did not touch answers clean.
+    let other = run(None, &["get", s, "/registry/", "--prefix", "--keys-only"]);
+    let first = String::from_utf8_lossy(&other.stdout).lines().find(|l| !l.is_empty() && *l != k).unwrap().to_string();
+    assert_eq!(run(None, &["get", s, &first]).status.code(), Some(0), "{first}");
+}

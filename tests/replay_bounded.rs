@@ -84,3 +84,30 @@ fn a_history_etcd_cannot_have_written_is_found_both_ways() {
         assert_eq!(compaction::keep_within(&view, kb, current, budget).unwrap().history_broken, 0);
     }
 }
+
+#[test]
+fn a_version_out_of_turn_is_found_by_every_pass() {
+    // One put's version rewritten in place (review 46a): found by the in-memory replay, the
+    // bounded passes, and the survivors' pass in one pass or many, read on every core or by the
+    // cursor; one key each time.
+    let mut d = common::bytes("k8s-0.005.member.db");
+    common::damage::version_rewritten(&mut d, 96);
+    let view = DbView::new(&d).unwrap();
+    let opt = Options::default();
+    let whole = serde_json::to_value(inspect::inspect(&view, &opt)).unwrap();
+    let problems = whole["problems"].as_array().unwrap();
+    let hist: Vec<_> = problems.iter().filter(|p| p["kind"] == "history_inconsistent").collect();
+    assert_eq!(hist.len(), 1, "{problems:?}");
+    assert!(hist[0]["message"].as_str().unwrap().starts_with("1 key(s) hold a history"), "{}", hist[0]);
+    for budget in [1, 3000, 64 << 10] {
+        let (r, ()) = inspect::inspect_within(&view, &opt, &(), budget);
+        assert_eq!(serde_json::to_value(&r).unwrap(), whole, "within {budget} bytes");
+    }
+    let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
+    let current = compaction::target(&view, compaction::Revision::Latest).unwrap().unwrap().current;
+    for budget in [1, 3000, u64::MAX] {
+        let k = compaction::keep_within(&view, kb, current, budget).unwrap();
+        assert_eq!(k.history_broken, 1, "within {budget} bytes");
+        assert_eq!(compaction::keep_by_cursor(&view, kb, current, budget).unwrap(), k, "within {budget} bytes");
+    }
+}

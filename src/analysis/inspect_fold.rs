@@ -14,7 +14,7 @@ use crate::etcd::continuity::Continuity;
 use crate::etcd::keyspace::Budget;
 use crate::etcd::mvcc::{Parts, Rec, Totals};
 use crate::etcd::revset::RevSet;
-use crate::etcd::{key_fingerprint, KEY_BUCKET};
+use crate::etcd::KEY_BUCKET;
 use crate::problem::{Problem, ProblemKind, MAX_PROBLEMS};
 
 /// A top-level bucket as the prediction needs it.
@@ -163,7 +163,7 @@ impl InspectFold<'_> {
                     if let Some(inv) = issue {
                         report(acc, inv);
                     }
-                    let fp = key_fingerprint(kv.key);
+                    let fp = crate::etcd::mvcc::tagged(&kv, r.tomb());
                     acc.resources.add(kv.key, u64::from(r.ksize()) + u64::from(r.vsize()));
                     let t = &mut acc.totals;
                     t.revisions += 1;

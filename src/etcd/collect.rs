@@ -7,7 +7,7 @@ use super::key_fingerprint;
 use super::revision::Revision;
 use super::scan::Entry;
 
-/// One entry as the key index needs it (56 bytes).
+/// One entry as the key index needs it (64 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyRev<'a> {
     /// The key's fingerprint ([`key_fingerprint`]).
@@ -19,12 +19,17 @@ pub struct KeyRev<'a> {
     /// Whether the entry is a put that created its key (create revision = its own): what holding
     /// the key's history to etcd's rules needs beside the revisions.
     pub fresh: bool,
+    /// A put's [`generation_sig`](super::history::generation_sig) (0 for a tombstone).
+    pub sig: u16,
 }
+
+const _: () = assert!(std::mem::size_of::<KeyRev<'_>>() == 64);
 
 impl<'a> KeyRev<'a> {
     /// The record of an entry.
     pub fn of(e: &Entry<'a>) -> KeyRev<'a> {
-        KeyRev { fp: key_fingerprint(e.kv.key), rev: e.rev, key: e.kv.key, fresh: e.fresh() }
+        let s = e.step();
+        KeyRev { fp: key_fingerprint(e.kv.key), rev: e.rev, key: e.kv.key, fresh: s.fresh, sig: s.sig }
     }
 }
 

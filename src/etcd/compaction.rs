@@ -121,7 +121,7 @@ impl HistoryChunk {
     /// Files an entry (the chunk's entries come in revision order).
     pub fn add(&mut self, e: &scan::Entry<'_>) {
         let created = e.kv.create_revision == e.rev.main;
-        self.0.push(super::key_fingerprint(e.kv.key), e.ord, e.rev.main, e.rev.tombstone, created);
+        self.0.push(super::mvcc::tagged(&e.kv, e.rev.tombstone), e.ord, e.rev.main, e.rev.tombstone, created);
     }
 }
 

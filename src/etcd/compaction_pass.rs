@@ -1,13 +1,13 @@
 //! One pass of the keep pass ([`super::compaction`]) over the `key` bucket's records: each chunk
-//! of leaves gathers a 32-byte record per entry (the key's fingerprint, the entry's position and
-//! flags, its main revision), grouped by partition of the fingerprint; the chunks, in revision
+//! of leaves gathers a 32-byte record per entry (the key's fingerprint tagged with the record's
+//! generation signature, [`super::mvcc::tagged`]; the entry's position and flags; its main revision), grouped by partition of the fingerprint; the chunks, in revision
 //! order, are then reduced partition by partition to each key's newest record, each record folded
 //! into its key's history on the way.
 
 use super::continuity::Continuity;
-use super::history::{Compacted, History};
-use super::mvcc::{partition, survives, Rec, PARTS};
-use super::{key_fingerprint, proto, revision, scan, FpMap};
+use super::history::{Compacted, History, Step};
+use super::mvcc::{partition, survives, tagged, untag, Rec, PARTS};
+use super::{proto, revision, scan, FpMap};
 use crate::bbolt::order::PageId;
 use crate::problem::Problem;
 use rayon::prelude::*;
@@ -15,7 +15,7 @@ use rayon::prelude::*;
 /// The revision a pass computes the survivors at, and the keys it keeps (`None`: every key).
 pub(super) type At<'r> = (u64, Option<&'r super::range::KeyRange>);
 
-/// One record of a pass: the user key's fingerprint, the entry's position with the tombstone
+/// One record of a pass: the user key's fingerprint ([`tagged`]), the entry's position with the tombstone
 /// flag in its top bit and the fresh flag (a put that creates its key) below it, and its main
 /// revision (32 bytes).
 #[derive(Clone, Copy)]
@@ -103,8 +103,9 @@ impl Gathered {
             // below R may show only in the records above it).
             self.keep_always(ord);
         }
-        let fp = key_fingerprint(kv.key);
-        if passes == 1 || (fp % u128::from(passes)) as u64 == pass {
+        // The pass is chosen by the key's fingerprint alone, not the record's signature.
+        let fp = tagged(&kv, r.tombstone);
+        if passes == 1 || (untag(fp).0 % u128::from(passes)) as u64 == pass {
             self.push(fp, ord, r.main, r.tombstone, kv.create_revision == r.main);
         }
         Ok(())
@@ -132,7 +133,7 @@ impl Gathered {
     }
 
     /// Files the record of an entry already decoded and checked, in revision order: its key's
-    /// fingerprint, its position, main revision, whether it is a tombstone, and whether its create
+    /// fingerprint ([`tagged`]), its position, main revision, whether it is a tombstone, and whether its create
     /// revision is its own (a put that created its key, when it is not a tombstone).
     pub(super) fn push(&mut self, fp: u128, ord: u64, main: u64, tomb: bool, created: bool) {
         let fresh = !tomb && created;
@@ -203,10 +204,11 @@ pub(super) fn reduce(chunks: &[Gathered], compacted: &Compacted, rev: u64) -> Ve
             let mut newest: FpMap<Newest> = FpMap::with_capacity_and_hasher(len, Default::default());
             for r in chunks.iter().flat_map(|g| g.part(p)) {
                 let tomb = r.ord_tomb & TOMB != 0;
-                let h = History::record(r.main, tomb, r.ord_tomb & FRESH != 0, compacted);
+                let (fp, sig) = untag(r.fp);
+                let h = History::record(Step { main: r.main, tomb, fresh: r.ord_tomb & FRESH != 0, sig }, compacted);
                 let below = (r.main <= rev).then_some((r.ord_tomb, r.main));
                 newest
-                    .entry(r.fp)
+                    .entry(fp)
                     .and_modify(|n| {
                         n.history.then(n.last_tomb, &h);
                         n.last_tomb = tomb;

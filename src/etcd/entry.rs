@@ -41,6 +41,11 @@ impl Entry<'_> {
     pub fn fresh(&self) -> bool {
         !self.rev.tombstone && self.kv.create_revision == self.rev.main
     }
+
+    /// What the entry tells its key's history.
+    pub fn step(&self) -> super::history::Step {
+        super::history::Step::of(&self.rev, &self.kv)
+    }
 }
 
 /// Whether an entry is the marker `etcdutl snapshot restore --bump-revision` writes: an empty

@@ -203,7 +203,7 @@ pub fn replay_with<'a>(
                 all.extend(p);
             }
             for (fp, e) in v {
-                judge.feed_known(fp, e.kv.key, e.rev.main, e.rev.tombstone, e.fresh());
+                judge.feed_known(fp, e.kv.key, e.step());
                 if e.rev.main < floor {
                     continue;
                 }

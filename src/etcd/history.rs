@@ -11,7 +11,11 @@
 //!   put right after a put continues one (create revision earlier than its own), and a tombstone
 //!   follows a put, never another tombstone;
 //! - the key's oldest record, when above `S`, is the put that created it (no compaction may have
-//!   removed what came before it).
+//!   removed what came before it);
+//! - a put right after a put keeps its create revision and has the next version. Each put carries
+//!   a 16-bit signature of the two ([`generation_sig`]), linear in the version, so the step is one
+//!   comparison: a version or create revision rewritten in a record that still decodes (5 to 50)
+//!   breaks it, bar one rewrite in 65,536 that lands on the same signature.
 //!
 //! A compaction deletes in revision order, so one interrupted before it finished (`S > F`) still
 //! leaves a history these rules accept. Histories are reduced piecewise ([`History::then`]), so
@@ -114,6 +118,44 @@ fn named_key(k: &[u8]) -> String {
     }
 }
 
+/// A put's create revision and version folded into 16 bits, so that the put continuing its
+/// generation (same create revision, version one more) has the signature one more (mod 2^16).
+pub fn generation_sig(create_revision: u64, version: u64) -> u16 {
+    create_revision.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(version) as u16
+}
+
+/// What one record tells its key's history: its main revision, whether it is a tombstone,
+/// whether it is a put that created its key (create revision = its own), and for a put its
+/// [`generation_sig`] (0 for a tombstone).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Step {
+    /// Main revision.
+    pub main: u64,
+    /// A tombstone.
+    pub tomb: bool,
+    /// A put whose create revision is its own.
+    pub fresh: bool,
+    /// [`generation_sig`] of a put.
+    pub sig: u16,
+}
+
+impl Step {
+    /// The step of a decoded record at `rev`.
+    pub fn of(rev: &super::revision::Revision, kv: &super::proto::Kv<'_>) -> Step {
+        let tomb = rev.tombstone;
+        Step { main: rev.main, tomb, fresh: !tomb && kv.create_revision == rev.main, sig: put_sig(kv, tomb) }
+    }
+}
+
+/// The [`generation_sig`] of a decoded record: 0 for a tombstone.
+pub fn put_sig(kv: &super::proto::Kv<'_>, tomb: bool) -> u16 {
+    if tomb {
+        0
+    } else {
+        generation_sig(kv.create_revision, kv.version)
+    }
+}
+
 /// The first record was a put that created its key (create revision = its own revision).
 const FRESH: u64 = 1 << 63;
 /// The first record was a tombstone.
@@ -121,50 +163,52 @@ const TOMB: u64 = 1 << 62;
 /// The first record's main revision (clamped below the flags).
 const MAIN: u64 = TOMB - 1;
 /// A tombstone below the finished compaction was seen.
-const TOMB_BELOW: u32 = 1 << 31;
+const TOMB_BELOW: u16 = 1 << 15;
 
 /// One key's history (or a stretch of it), reduced to what the invariants need: 16 bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct History {
     /// The oldest record: main revision and flags.
     first: u64,
-    /// Records at or below the finished compaction, with [`TOMB_BELOW`].
-    low: u32,
-    /// Steps between consecutive records that break a rule.
-    broken: u32,
+    /// Records at or below the finished compaction (saturating), with [`TOMB_BELOW`].
+    low: u16,
+    /// Steps between consecutive records that break a rule (saturating).
+    broken: u16,
+    /// The oldest record's [`generation_sig`].
+    first_sig: u16,
+    /// The newest record's.
+    last_sig: u16,
 }
 
 impl History {
-    /// The history of one record: its main revision, whether it is a tombstone, whether it is a
-    /// put whose create revision is its own.
-    pub fn record(main: u64, tomb: bool, fresh: bool, c: &Compacted) -> History {
+    /// The history of one record.
+    pub fn record(s: Step, c: &Compacted) -> History {
         let mut low = 0;
-        if main <= c.finished {
+        if s.main <= c.finished {
             low = 1;
-            if tomb && main < c.finished {
+            if s.tomb && s.main < c.finished {
                 low |= TOMB_BELOW;
             }
         }
-        let flags = if tomb {
+        let flags = if s.tomb {
             TOMB
-        } else if fresh {
+        } else if s.fresh {
             FRESH
         } else {
             0
         };
-        History { first: main.min(MAIN) | flags, low, broken: 0 }
+        History { first: s.main.min(MAIN) | flags, low, broken: 0, first_sig: s.sig, last_sig: s.sig }
     }
 
-    /// The history of a key's records, oldest first: (main revision, tombstone, fresh) each, as
-    /// for [`History::record`]. `None` for no record.
-    pub fn of(records: impl IntoIterator<Item = (u64, bool, bool)>, c: &Compacted) -> Option<History> {
+    /// The history of a key's records, oldest first. `None` for no record.
+    pub fn of(records: impl IntoIterator<Item = Step>, c: &Compacted) -> Option<History> {
         let mut it = records.into_iter();
-        let (main, tomb, fresh) = it.next()?;
-        let mut h = History::record(main, tomb, fresh, c);
-        let mut last_tomb = tomb;
-        for (main, tomb, fresh) in it {
-            h.then(last_tomb, &History::record(main, tomb, fresh, c));
-            last_tomb = tomb;
+        let first = it.next()?;
+        let mut h = History::record(first, c);
+        let mut last_tomb = first.tomb;
+        for s in it {
+            h.then(last_tomb, &History::record(s, c));
+            last_tomb = s.tomb;
         }
         Some(h)
     }
@@ -177,12 +221,14 @@ impl History {
             // After a tombstone: a put that creates the key again, never another tombstone.
             tomb || !fresh
         } else {
-            // After a put: a put of the same generation, or the tombstone that ends it.
-            !tomb && fresh
+            // After a put: a put of the same generation (its create revision, the next version),
+            // or the tombstone that ends it.
+            !tomb && (fresh || newer.first_sig != self.last_sig.wrapping_add(1))
         };
-        self.broken = self.broken.saturating_add(newer.broken).saturating_add(u32::from(step_broken));
+        self.broken = self.broken.saturating_add(newer.broken).saturating_add(u16::from(step_broken));
         let count = (self.low & !TOMB_BELOW).saturating_add(newer.low & !TOMB_BELOW).min(TOMB_BELOW - 1);
         self.low = count | ((self.low | newer.low) & TOMB_BELOW);
+        self.last_sig = newer.last_sig;
     }
 
     /// Whether the whole history of a key breaks one of the rules.
@@ -221,20 +267,19 @@ impl<'a> Judge<'a> {
         Judge { compacted: c, cap, ..Judge::default() }
     }
 
-    /// The next record of `key` (revision order): its main revision, whether it is a tombstone,
-    /// whether it is a put that created the key.
-    pub fn feed(&mut self, key: &'a [u8], main: u64, tomb: bool, fresh: bool) {
-        self.feed_known(super::key_fingerprint(key), key, main, tomb, fresh);
+    /// The next record of `key` (revision order).
+    pub fn feed(&mut self, key: &'a [u8], s: Step) {
+        self.feed_known(super::key_fingerprint(key), key, s);
     }
 
     /// [`Judge::feed`] of a key whose fingerprint ([`super::key_fingerprint`]) is known.
-    pub fn feed_known(&mut self, fp: u128, key: &'a [u8], main: u64, tomb: bool, fresh: bool) {
-        let h = History::record(main, tomb, fresh, &self.compacted);
+    pub fn feed_known(&mut self, fp: u128, key: &'a [u8], s: Step) {
+        let h = History::record(s, &self.compacted);
         if let Some((sofar, last_tomb, _)) = self.keys.get_mut(&fp) {
             sofar.then(*last_tomb, &h);
-            *last_tomb = tomb;
+            *last_tomb = s.tomb;
         } else if self.keys.len() < self.cap {
-            self.keys.insert(fp, (h, tomb, key));
+            self.keys.insert(fp, (h, s.tomb, key));
         } else {
             self.unjudged = self.unjudged.saturating_add(1);
         }
@@ -254,7 +299,8 @@ pub fn problem(keys: u64, c: &Compacted) -> crate::problem::Problem {
         crate::problem::ProblemKind::HistoryInconsistent,
         format!(
             "{keys} key(s) hold a history etcd cannot have written (finished compaction {}): records compaction \
-             deleted, a put that starts or continues a generation out of turn, or a tombstone out of place; a page of the `key` bucket may \
+             deleted, a put that starts or continues a generation out of turn (a version that is not the next, a create \
+             revision that changed), or a tombstone out of place; a page of the `key` bucket may \
              hold stale data (a misdirected write); `boltscope diff` against another backup names the revision",
             c.finished
         ),
@@ -263,106 +309,5 @@ pub fn problem(keys: u64, c: &Compacted) -> crate::problem::Problem {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Whether the records (main, tombstone, fresh), in order, break a rule, folded one by one
-    /// and also in two halves (as stretches are).
-    fn broken(recs: &[(u64, bool, bool)], c: Compacted) -> bool {
-        // A stretch's history, and whether its newest record is a tombstone.
-        let fold = |rs: &[(u64, bool, bool)]| Some((History::of(rs.iter().copied(), &c)?, rs.last()?.1));
-        let (whole, _) = fold(recs).unwrap();
-        for cut in 1..recs.len() {
-            let (mut a, a_tomb) = fold(&recs[..cut]).unwrap();
-            let (b, _) = fold(&recs[cut..]).unwrap();
-            a.then(a_tomb, &b);
-            assert_eq!(a, whole, "split at {cut}");
-        }
-        whole.broken(&c)
-    }
-
-    const NONE: Compacted = Compacted { finished: 0, upto: 0, unknown: false };
-    const AT_20: Compacted = Compacted { finished: 20, upto: 20, unknown: false };
-
-    #[test]
-    fn a_value_read_as_a_key_is_named_by_its_length() {
-        // A damaged record whose value tag became a key tag has the value as its key: the
-        // message quoted a Secret's bytes on stderr (review 35b).
-        let value = b"k8s\0\n\x0c\n\x02v1\x12\x06Secret\x12\x08password-LEAK".to_vec();
-        for key in [value.clone(), b"{\"kind\":\"Secret\",\"data\":{\"a\":\"LEAK\"}}".to_vec()] {
-            let j =
-                Judged { broken: 2, compacted: AT_20, named: vec![b"b".to_vec(), key.clone()], ..Judged::default() };
-            let m = j.problem().unwrap().message;
-            assert!(!m.contains("LEAK") && !m.contains("Secret"), "{m}");
-            assert!(m.contains(&format!("<{} bytes read as a stored object: not shown>", key.len())), "{m}");
-            assert!(m.contains("\"b\""), "an ordinary key is still named: {m}");
-        }
-    }
-
-    #[test]
-    fn a_judge_of_mixed_keys_folds_each_key_apart() {
-        let mut j = Judge::new(AT_20);
-        // Key a: put@15 (kept by the compaction), put@25; key b: put@18, tombstone@19 (a generation
-        // that ended below 20 and should be gone), put@30 (created again).
-        for (k, m, t, f) in [("a", 15, false, false), ("b", 18, false, false), ("b", 19, true, false)] {
-            j.feed(k.as_bytes(), m, t, f);
-        }
-        j.feed(b"a", 25, false, false);
-        j.feed(b"b", 30, false, true);
-        assert_eq!(
-            j.judged(),
-            Judged { broken: 1, compacted: AT_20, named: vec![b"b".to_vec()], unjudged: 0, holes: None }
-        );
-        let msg = j.judged().problem().unwrap().message;
-        assert!(msg.starts_with("1 key(s)") && msg.ends_with(" (keys \"b\")"), "{msg}");
-        let mut fine = Judge::new(AT_20);
-        fine.feed(b"a", 15, false, false);
-        fine.feed(b"b", 20, true, false);
-        fine.feed(b"a", 25, false, false);
-        assert_eq!(fine.judged().broken, 0);
-        assert_eq!(fine.judged().problem(), None);
-    }
-
-    #[test]
-    fn a_judge_past_its_cap_counts_what_it_did_not_judge() {
-        let mut j = Judge::with_cap(NONE, 1);
-        j.feed(b"a", 5, false, true);
-        j.feed(b"b", 6, false, false); // would be broken, but past the cap
-        j.feed(b"a", 7, false, false);
-        j.feed(b"b", 8, false, false);
-        let got = j.judged();
-        assert_eq!((got.broken, got.unjudged), (0, 2));
-    }
-
-    #[test]
-    fn what_etcd_writes_passes() {
-        // put@5 (created), put@6, tombstone@7, put@9 (created again), put@12.
-        let h = [(5, false, true), (6, false, false), (7, true, false), (9, false, true), (12, false, false)];
-        assert!(!broken(&h, NONE));
-        // After compaction at 20: the newest record at or below 20 of a live generation stays.
-        assert!(!broken(&[(15, false, false), (25, false, false)], AT_20));
-        // A tombstone exactly at the compaction is kept by newer servers.
-        assert!(!broken(&[(20, true, false), (30, false, true)], AT_20));
-        // An unfinished compaction at 20 (finished at 0) deleted only the oldest records.
-        let part = Compacted { finished: 0, upto: 20, unknown: false };
-        assert!(!broken(&[(7, true, false), (9, false, true), (15, false, false), (25, false, false)], part));
-    }
-
-    #[test]
-    fn what_etcd_cannot_write_is_broken() {
-        // Two records at or below the finished compaction (the misdirected leaf's case).
-        assert!(broken(&[(10, false, false), (18, false, false), (25, false, false)], AT_20));
-        // A tombstone below it, alone: its generation should have been dropped.
-        assert!(broken(&[(15, true, false)], AT_20));
-        assert!(broken(&[(15, true, false), (25, false, true)], AT_20));
-        // The oldest record above the compaction does not create the key: what came before is lost.
-        assert!(broken(&[(25, false, false)], AT_20));
-        assert!(broken(&[(3, false, false)], NONE));
-        assert!(broken(&[(25, true, false)], AT_20));
-        // A put after a put that creates the key; a put after a tombstone that does not.
-        assert!(broken(&[(5, false, true), (6, false, true)], NONE));
-        assert!(broken(&[(5, false, true), (6, true, false), (7, false, false)], NONE));
-        // Two tombstones in a row.
-        assert!(broken(&[(5, false, true), (6, true, false), (7, true, false)], NONE));
-    }
-}
+#[path = "history_tests.rs"]
+mod tests;

@@ -15,7 +15,7 @@
 //! covering the keys whose fingerprint falls in it ([`Plan`]), so memory stays near the budget
 //! whatever the number of keys.
 
-use super::history::History;
+use super::history::{put_sig, History};
 pub use super::keystate::{fold_gathered, fold_keys, fold_passes, reduce, walk_keys, KeyFold, KeyState};
 use super::mvcc::{partition, survives, Rec, PARTS};
 pub use super::plan::{in_passes, passes_for};
@@ -274,7 +274,7 @@ impl<'g> Gather<'g> {
         }
         let stored = u64::from(r.ksize()) + u64::from(r.vsize());
         let tombstones = u32::from(r.tomb());
-        let hist = History::record(r.main, r.tomb(), r.fresh(), &self.plan.compacted.unwrap_or_default());
+        let hist = History::record(r.step(put_sig(&kv, r.tomb())), &self.plan.compacted.unwrap_or_default());
         let fp = [(fp >> 64) as u64, fp as u64];
         let entry = Entry { fp, hist, loc, stored, seq, len: r.vsize(), revisions: 1, tombstones };
         let grown = acc.stretches.last_mut().map_or(0, |s| s.push(entry));

@@ -36,6 +36,7 @@ pub mod mvcc;
 pub mod plan;
 pub mod proto;
 pub mod range;
+pub mod rec;
 pub mod records;
 pub mod revision;
 pub mod revset;

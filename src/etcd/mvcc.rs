@@ -12,13 +12,14 @@
 //! nothing is sorted.
 
 use super::history::{Compacted, History};
-use super::{key_fingerprint, proto, revision, Passthrough};
-use crate::bbolt::page::ELEMENT_SIZE;
-use crate::problem::ProblemKind;
+use super::Passthrough;
 use rayon::prelude::*;
 use std::collections::hash_map::Entry as Slot;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+
+pub use super::rec::{tagged, untag, Invariant, Rec};
+use super::rec::{FRESH, TOMB};
 
 /// Partitions records are spread over (by the top bits of the fingerprint), so each is reduced
 /// in a map small enough to stay in cache, on all cores.
@@ -38,154 +39,6 @@ pub fn partition(fp: u128) -> usize {
 #[inline]
 pub fn survives(main: u64, tombstone: bool, rev: u64) -> bool {
     !tombstone || main == rev
-}
-
-/// One entry of the `key` bucket, reduced to what the replay needs (24 bytes: millions are
-/// buffered).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rec {
-    /// Main revision.
-    pub main: u64,
-    /// Lease the key was attached to (0 = none).
-    pub lease: u64,
-    /// Position in its stretch (set by [`Parts::push`]), with [`FRESH`] in the top bit.
-    seq: u32,
-    /// Value length in bytes, with the tombstone flag in the top bit.
-    vsize_tomb: u32,
-}
-
-const TOMB: u32 = 1 << 31;
-/// In `seq`: the record is a put whose create revision is its own (version 1).
-const FRESH: u32 = 1 << 31;
-
-/// A broken etcd invariant: its kind and a sentence.
-pub type Invariant = (ProblemKind, String);
-
-impl Rec {
-    /// Decodes one `key` bucket entry into its user key's fingerprint and the record, and checks
-    /// etcd's invariants on it. `Ok(None)` for the empty-valued marker `etcdutl snapshot restore
-    /// --bump-revision` writes. An entry that cannot be decoded is an `Err`; one that decodes but
-    /// breaks an invariant gives the record and the problem.
-    pub fn check(key: &[u8], value: &[u8]) -> Result<Option<(u128, Rec, Option<Invariant>)>, Invariant> {
-        Ok(Rec::check_kv(key, value)?.map(|(kv, r, issue)| (key_fingerprint(kv.key), r, issue)))
-    }
-
-    /// [`Rec::check`] with the decoded `KeyValue` instead of the fingerprint: the one rule for
-    /// which entries are records, for every pass over the bucket.
-    pub fn check_kv<'v>(
-        key: &[u8],
-        value: &'v [u8],
-    ) -> Result<Option<(proto::Kv<'v>, Rec, Option<Invariant>)>, Invariant> {
-        Rec::check_parsed(revision::parse(key), key, value)
-    }
-
-    /// [`Rec::check_kv`] of an entry whose key the caller parsed already (`rev`: what
-    /// [`revision::parse`] gave for `key`).
-    pub fn check_parsed<'v>(
-        rev: Option<revision::Revision>,
-        key: &[u8],
-        value: &'v [u8],
-    ) -> Result<Option<(proto::Kv<'v>, Rec, Option<Invariant>)>, Invariant> {
-        let Some(rev) = rev else {
-            let why =
-                format!("key of {} bytes is not a revision (8-byte main, '_', 8-byte sub, optional 't')", key.len());
-            return Err((ProblemKind::InvalidRevisionKey, why));
-        };
-        if super::entry::is_marker(&rev, value) {
-            return Ok(None);
-        }
-        if value.is_empty() {
-            return Err(super::entry::empty_value(&rev));
-        }
-        let bad =
-            || (ProblemKind::InvalidKeyValue, format!("value of revision {} is not an mvccpb.KeyValue", rev.main));
-        let kv = proto::kv(value).ok_or_else(bad)?;
-        let vsize = u32::try_from(value.len()).ok().filter(|&v| v < TOMB).ok_or_else(bad)?;
-        let issue = Rec::invariant(&rev, &kv);
-        let fresh = !rev.tombstone && kv.create_revision == rev.main;
-        Ok(Some((kv, Rec::new(rev.main, kv.lease, vsize, rev.tombstone).with_fresh(fresh), issue)))
-    }
-
-    /// etcd's invariants between a decoded record's revision key and its fields: a tombstone carries
-    /// only its key; a put's mod revision is the key's main revision, its create revision lies in
-    /// `[1, mod revision]`, its version is at least 1. The one rule [`Rec::check`] and carving apply.
-    pub fn invariant(rev: &revision::Revision, kv: &proto::Kv<'_>) -> Option<Invariant> {
-        if rev.tombstone {
-            kv.more_than_key.then(|| {
-                (
-                    ProblemKind::TombstoneWithData,
-                    format!("tombstone at revision {} carries more than its key", rev.main),
-                )
-            })
-        } else if kv.mod_revision != rev.main {
-            Some((
-                ProblemKind::InconsistentKeyValue,
-                format!("mod_revision {} differs from its revision key's main revision {}", kv.mod_revision, rev.main),
-            ))
-        } else if kv.create_revision > kv.mod_revision || kv.create_revision == 0 {
-            Some((
-                ProblemKind::InconsistentKeyValue,
-                format!("create_revision {} is not in [1, mod_revision {}]", kv.create_revision, kv.mod_revision),
-            ))
-        } else if kv.version == 0 {
-            Some((ProblemKind::InconsistentKeyValue, format!("put at revision {} has version 0", rev.main)))
-        } else {
-            None
-        }
-    }
-
-    /// Whether a decoded record keeps every invariant of [`Rec::invariant`], without building the
-    /// sentence (for carving, where a failing record is simply not one).
-    pub fn sound(rev: &revision::Revision, kv: &proto::Kv<'_>) -> bool {
-        if rev.tombstone {
-            !kv.more_than_key
-        } else {
-            kv.mod_revision == rev.main
-                && kv.create_revision != 0
-                && kv.create_revision <= kv.mod_revision
-                && kv.version != 0
-        }
-    }
-
-    /// A record (its position is set when it is pushed).
-    pub fn new(main: u64, lease: u64, vsize: u32, tomb: bool) -> Rec {
-        Rec { main, lease, seq: 0, vsize_tomb: (vsize & !TOMB) | if tomb { TOMB } else { 0 } }
-    }
-
-    /// The record, marked as a put that created its key (or not).
-    pub fn with_fresh(self, fresh: bool) -> Rec {
-        Rec { seq: (self.seq & !FRESH) | if fresh { FRESH } else { 0 }, ..self }
-    }
-
-    /// Whether the record is a put whose create revision is its own (version 1).
-    pub fn fresh(&self) -> bool {
-        self.seq & FRESH != 0
-    }
-
-    /// Position in its stretch.
-    pub fn seq(&self) -> u32 {
-        self.seq & !FRESH
-    }
-
-    /// Whether the entry is a tombstone.
-    pub fn tomb(&self) -> bool {
-        self.vsize_tomb & TOMB != 0
-    }
-
-    /// Value length.
-    pub fn vsize(&self) -> u32 {
-        self.vsize_tomb & !TOMB
-    }
-
-    /// Key (revision) length: 17, or 18 for a tombstone.
-    pub fn ksize(&self) -> u32 {
-        17 + u32::from(self.tomb())
-    }
-
-    /// Bytes the entry occupies in a leaf: element header, key, value.
-    pub fn bytes(&self) -> u64 {
-        ELEMENT_SIZE as u64 + u64::from(self.ksize()) + u64::from(self.vsize())
-    }
 }
 
 /// Counters over all records: summed per subtree.
@@ -230,7 +83,7 @@ impl Default for Parts {
 }
 
 impl Parts {
-    /// Appends the stretch's next record; returns the bytes its buffers grew by (for a
+    /// Appends the stretch's next record (`fp`: [`tagged`]); returns the bytes its buffers grew by (for a
     /// [`Budget`](super::keyspace::Budget)).
     pub fn push(&mut self, fp: u128, mut r: Rec) -> u64 {
         r.seq = (r.seq & FRESH) | u32::try_from(self.sizes.len()).unwrap_or(!FRESH).min(!FRESH);
@@ -269,9 +122,9 @@ fn replay_part(stretches: &[Parts], p: usize, rev: u64, compacted: &Compacted, m
     map.clear();
     for (i, s) in stretches.iter().enumerate() {
         for ([hi, lo], r) in &s.parts[p] {
-            let fp = (u128::from(*hi) << 64) | u128::from(*lo);
+            let (fp, sig) = untag((u128::from(*hi) << 64) | u128::from(*lo));
             // Later stretches, and later positions, hold later revisions.
-            let h = History::record(r.main, r.tomb(), r.fresh(), compacted);
+            let h = History::record(r.step(sig), compacted);
             match map.entry(fp) {
                 Slot::Occupied(mut o) => {
                     let (at, newest, hist) = o.get_mut();

@@ -173,7 +173,7 @@ pub fn latest_by_scan<'a>(
         &mut |(v, p)| {
             // Chunks arrive in revision order: a later entry replaces an earlier one.
             for (fp, e) in v {
-                judge.feed_known(fp, e.kv.key, e.rev.main, e.rev.tombstone, e.fresh());
+                judge.feed_known(fp, e.kv.key, e.step());
                 if e.rev.main <= rev {
                     newest.insert(fp, e);
                 }
@@ -199,7 +199,7 @@ pub fn judge_named<'a>(view: &DbView<'a>, kb: BucketRoot<'a>) -> Result<Judged, 
         &|v: &mut Vec<(u128, Entry<'a>)>, e| v.push((key_fingerprint(e.kv.key), *e)),
         &mut |v| {
             for (fp, e) in v {
-                judge.feed_known(fp, e.kv.key, e.rev.main, e.rev.tombstone, e.fresh());
+                judge.feed_known(fp, e.kv.key, e.step());
             }
             Ok(())
         },

@@ -7,7 +7,7 @@
 //! fingerprint ([`crate::etcd::key_fingerprint`]), so building sorts integers, not key bytes, and
 //! one key is one block read: a block is keyed by identity and its first fingerprint and holds
 //! its keys, each followed by its revisions (main as a delta, sub with the tombstone and fresh
-//! bits),
+//! bits, a put's generation signature as the step from the one before it),
 //! compressed with zstd. A block is sealed like every value. A range of keys
 //! reads all of the file's blocks (a small fraction of the file) and keeps the keys it selects.
 //!
@@ -17,7 +17,7 @@
 //! (32 bytes) while they are sorted.
 
 use crate::etcd::collect::{Collector, KeyRev};
-use crate::etcd::history::{Compacted, History, Judged};
+use crate::etcd::history::{Compacted, History, Judged, Step};
 use crate::etcd::proto::put_varint;
 use crate::etcd::revision::Revision;
 use rayon::prelude::*;
@@ -25,7 +25,7 @@ use rayon::prelude::*;
 pub(super) mod table;
 
 /// The block format (stored with each file's entry: another format reads as no index).
-const FORMAT: u8 = 5;
+const FORMAT: u8 = 6;
 
 /// Encoded bytes per block, about (a block ends after the key that reaches it).
 pub const BLOCK_BYTES: usize = 16 << 10;
@@ -33,8 +33,8 @@ pub const BLOCK_BYTES: usize = 16 << 10;
 const MAX_BLOCK_PLAIN: usize = 4 << 20;
 /// zstd level for blocks: fast, and keys compress well.
 const ZSTD_LEVEL: i32 = 1;
-/// Files with more `key` bucket entries get no key index (building holds 56 bytes per entry:
-/// at most 112 MiB).
+/// Files with more `key` bucket entries get no key index (building holds 64 bytes per entry:
+/// at most 128 MiB).
 pub const MAX_ENTRIES: u64 = 1 << 21;
 /// Most bytes one file's key index may take.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -68,12 +68,16 @@ pub struct KeyRevisions {
     pub revisions: Vec<Revision>,
     /// For each revision, whether it is a put that created the key.
     pub fresh: Vec<bool>,
+    /// For each revision, a put's [`generation_sig`](crate::etcd::history::generation_sig) (0 for
+    /// a tombstone).
+    pub sigs: Vec<u16>,
 }
 
 impl KeyRevisions {
     /// The key's history (every revision the index lists) held to etcd's rules.
     pub fn history(&self, c: &Compacted) -> Option<History> {
-        History::of(self.revisions.iter().zip(&self.fresh).map(|(r, &f)| (r.main, r.tombstone, f)), c)
+        let steps = self.revisions.iter().zip(&self.fresh).zip(&self.sigs);
+        History::of(steps.map(|((r, &fresh), &sig)| Step { main: r.main, tomb: r.tombstone, fresh, sig }), c)
     }
 }
 
@@ -165,7 +169,8 @@ pub fn build(c: Collector<'_>) -> Option<Built> {
 }
 
 /// One block: for each key, its length and bytes, then its revisions (main as a delta; sub, times
-/// four, with the fresh bit and the tombstone bit), in fingerprint order (zstd finds the prefixes keys share). `runs` are the
+/// four, with the fresh bit and the tombstone bit; then a put's generation signature less one
+/// more than the put's before it, 0 as a generation goes on), in fingerprint order (zstd finds the prefixes keys share). `runs` are the
 /// records of one fingerprint each, in revision order, split where the key length changes (two
 /// keys sharing a fingerprint are told apart when their lengths differ; see [`build`]).
 fn encode(runs: Vec<&[KeyRev<'_>]>) -> Option<Vec<u8>> {
@@ -176,11 +181,16 @@ fn encode(runs: Vec<&[KeyRev<'_>]>) -> Option<Vec<u8>> {
             put_varint(&mut block, key.len() as u64);
             block.extend_from_slice(key);
             put_varint(&mut block, same.len() as u64);
-            let mut main = 0;
-            for (r, fresh) in same.iter().map(|r| (r.rev, r.fresh)) {
-                put_varint(&mut block, r.main.checked_sub(main)?);
-                main = r.main;
-                put_varint(&mut block, r.sub.checked_mul(4)? | u64::from(fresh) << 1 | u64::from(r.tombstone));
+            let (mut main, mut sig) = (0, 0u16);
+            for r in same {
+                put_varint(&mut block, r.rev.main.checked_sub(main)?);
+                main = r.rev.main;
+                let flags = u64::from(r.fresh) << 1 | u64::from(r.rev.tombstone);
+                put_varint(&mut block, r.rev.sub.checked_mul(4)? | flags);
+                if !r.rev.tombstone {
+                    put_varint(&mut block, u64::from(r.sig.wrapping_sub(sig.wrapping_add(1))));
+                    sig = r.sig;
+                }
             }
         }
     }
@@ -197,15 +207,23 @@ pub(crate) fn decode(packed: &[u8]) -> Option<Vec<KeyRevisions>> {
         let key = block.get(pos..pos.checked_add(len)?)?.to_vec();
         pos += len;
         let n = read_varint(block, &mut pos)?;
-        let (mut revisions, mut fresh) = (Vec::new(), Vec::new());
-        let mut main = 0u64;
+        let (mut revisions, mut fresh, mut sigs) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut main, mut sig) = (0u64, 0u16);
         for _ in 0..n {
             main = main.checked_add(read_varint(block, &mut pos)?)?;
             let st = read_varint(block, &mut pos)?;
-            revisions.push(Revision { main, sub: st >> 2, tombstone: st & 1 == 1 });
+            let tombstone = st & 1 == 1;
+            revisions.push(Revision { main, sub: st >> 2, tombstone });
             fresh.push(st & 2 == 2);
+            if tombstone {
+                sigs.push(0);
+            } else {
+                let step = u16::try_from(read_varint(block, &mut pos)?).ok()?;
+                sig = sig.wrapping_add(1).wrapping_add(step);
+                sigs.push(sig);
+            }
         }
-        out.push(KeyRevisions { key, revisions, fresh });
+        out.push(KeyRevisions { key, revisions, fresh, sigs });
     }
     Some(out)
 }
@@ -213,6 +231,7 @@ pub(crate) fn decode(packed: &[u8]) -> Option<Vec<KeyRevisions>> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::etcd::history::generation_sig;
     use crate::etcd::key_fingerprint;
 
     pub(super) fn rev(main: u64, sub: u64, tombstone: bool) -> Revision {
@@ -225,9 +244,17 @@ pub(super) mod tests {
         let mut c = Collector::new(MAX_ENTRIES as usize);
         for (i, k) in keys.iter().enumerate().rev() {
             let fp = key_fingerprint(k);
+            let (created, deleted) = (i as u64 + 10, i % 3 == 0);
+            let sig = |v| generation_sig(created, v);
             c.extend(vec![
-                KeyRev { fp, rev: rev(i as u64 + 10, 0, false), key: k, fresh: true },
-                KeyRev { fp, rev: rev(i as u64 + 5000, 1, i % 3 == 0), key: k, fresh: false },
+                KeyRev { fp, rev: rev(created, 0, false), key: k, fresh: true, sig: sig(1) },
+                KeyRev {
+                    fp,
+                    rev: rev(i as u64 + 5000, 1, deleted),
+                    key: k,
+                    fresh: false,
+                    sig: [sig(2), 0][deleted as usize],
+                },
             ]);
         }
         let b = build(c).expect("within bounds");
@@ -239,14 +266,19 @@ pub(super) mod tests {
         assert_eq!(all[7].key, keys[7]);
         assert_eq!(all[3].revisions, vec![rev(13, 0, false), rev(5003, 1, true)]);
         assert_eq!(all[3].fresh, vec![true, false]);
+        assert_eq!(all[4].sigs, vec![generation_sig(14, 1), generation_sig(14, 2)]);
         assert_eq!(judge(&all, Compacted::default()), Judged::default(), "each key created, then written or deleted");
+        // A put whose version is not the next one (its signature stored as it was read).
+        let mut skipped = all[4].clone();
+        skipped.sigs[1] = generation_sig(14, 3);
+        assert_eq!(judge(&[skipped], Compacted::default()).broken, 1);
         assert_eq!(rev_key(&rev(2, 1, true)), [0, 0, 0, 0, 0, 0, 0, 2, b'_', 0, 0, 0, 0, 0, 0, 0, 1, b't']);
         // Two keys of different lengths forced onto one fingerprint stay apart.
         let mut c = Collector::new(8);
         c.extend(vec![
-            KeyRev { fp: 7, rev: rev(2, 0, false), key: b"bb", fresh: true },
-            KeyRev { fp: 7, rev: rev(3, 0, false), key: b"a", fresh: false },
-            KeyRev { fp: 7, rev: rev(4, 0, true), key: b"bb", fresh: false },
+            KeyRev { fp: 7, rev: rev(2, 0, false), key: b"bb", fresh: true, sig: 9 },
+            KeyRev { fp: 7, rev: rev(3, 0, false), key: b"a", fresh: false, sig: 7 },
+            KeyRev { fp: 7, rev: rev(4, 0, true), key: b"bb", fresh: false, sig: 0 },
         ]);
         let b = build(c).unwrap();
         let got = decode(&b.blocks[0].1).unwrap();
@@ -254,8 +286,11 @@ pub(super) mod tests {
             key: b"bb".to_vec(),
             revisions: vec![rev(2, 0, false), rev(4, 0, true)],
             fresh: vec![true, false],
+            sigs: vec![9, 0],
         };
-        assert_eq!(got[0], KeyRevisions { key: b"a".to_vec(), revisions: vec![rev(3, 0, false)], fresh: vec![false] });
+        let a =
+            KeyRevisions { key: b"a".to_vec(), revisions: vec![rev(3, 0, false)], fresh: vec![false], sigs: vec![7] };
+        assert_eq!(got[0], a);
         assert_eq!(got[1], bb);
         // `a` was never created (its one put continues a generation the file does not hold).
         assert_eq!(judge(&got, Compacted::default()).broken, 1);
@@ -264,8 +299,8 @@ pub(super) mod tests {
         let secret = b"k8s\0\n\x0c\n\x02v1\x12\x06Secret\x12\x10\n\x02\x0a\x00\x12\x08password";
         let mut c = Collector::new(8);
         c.extend(vec![
-            KeyRev { fp: 1, rev: rev(2, 0, false), key: b"/registry/pods/ns/a", fresh: true },
-            KeyRev { fp: 2, rev: rev(3, 0, false), key: secret, fresh: true },
+            KeyRev { fp: 1, rev: rev(2, 0, false), key: b"/registry/pods/ns/a", fresh: true, sig: 1 },
+            KeyRev { fp: 2, rev: rev(3, 0, false), key: secret, fresh: true, sig: 1 },
         ]);
         assert!(build(c).is_none(), "a Secret's bytes stored in the index");
         let past = zstd::bulk::compress(&[5, b'a'], 1).unwrap();
@@ -279,11 +314,11 @@ pub(super) mod tests {
         // refuse to expand; before, it was stored and every lookup failed and built it again.
         let big = vec![b'k'; 5 << 20];
         let mut c = Collector::new(8);
-        c.extend(vec![KeyRev { fp: key_fingerprint(&big), rev: rev(2, 0, false), key: &big, fresh: true }]);
+        c.extend(vec![KeyRev { fp: key_fingerprint(&big), rev: rev(2, 0, false), key: &big, fresh: true, sig: 1 }]);
         assert!(build(c).is_none());
         let small = vec![b'k'; 3 << 20];
         let mut c = Collector::new(8);
-        c.extend(vec![KeyRev { fp: key_fingerprint(&small), rev: rev(2, 0, false), key: &small, fresh: true }]);
+        c.extend(vec![KeyRev { fp: key_fingerprint(&small), rev: rev(2, 0, false), key: &small, fresh: true, sig: 1 }]);
         let b = build(c).expect("a 3 MiB key fits");
         assert_eq!(decode(&b.blocks[0].1).unwrap()[0].key.len(), 3 << 20);
     }

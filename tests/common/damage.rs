@@ -297,6 +297,41 @@ pub fn mod_revision_changed(d: &mut [u8]) -> usize {
     key_at
 }
 
+/// One put's version rewritten in place, one byte (to 50, as review 46a did: 5 to 50): the record
+/// decodes and keeps every invariant of its own, but it is not the next version of the put before
+/// it. Taken: the first put above revision `above` (all of a key's records there are kept, so the
+/// put before it is in the file) whose version is 2 to 127 and key shorter than 128 bytes.
+/// Returns its user key and main revision.
+pub fn version_rewritten(d: &mut [u8], above: u64) -> (Vec<u8>, u64) {
+    for (_, leaf) in key_leaves(d) {
+        for i in 0..u16_at(d, leaf * PS + 10) {
+            let e = leaf_elem(leaf, i);
+            let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
+            let main = u64::from_be_bytes(d[e + pos..e + pos + 8].try_into().unwrap());
+            let mut v = e + pos + ks;
+            if ks != 17 || main <= above || d[v] != 0x0a || d[v + 1] >= 0x80 {
+                continue;
+            }
+            let key = d[v + 2..v + 2 + d[v + 1] as usize].to_vec();
+            v += 2 + key.len();
+            for tag in [0x10, 0x18] {
+                assert_eq!(d[v], tag, "create, then mod revision");
+                v += 1;
+                while d[v] & 0x80 != 0 {
+                    v += 1;
+                }
+                v += 1;
+            }
+            assert_eq!(d[v], 0x20, "then the version");
+            if (2..0x80).contains(&d[v + 1]) && d[v + 1] != 50 && d[v + 1] != 49 {
+                d[v + 1] = 50;
+                return (key, main);
+            }
+        }
+    }
+    panic!("no put above {above} with a one-byte version of 2 or more");
+}
+
 /// A misdirected write in `k8s-0.005.member.db`: the `key` bucket's branch element 3 points at
 /// page 35, a stale free leaf of an older transaction that starts with the same revision. bbolt
 /// reads the tree as sound and the live keys stay the same; the history does not: two records of

@@ -157,7 +157,13 @@ mod tests {
     fn built(keys: &[&'static [u8]]) -> Built {
         let mut c = Collector::new(100);
         for (i, k) in keys.iter().enumerate() {
-            c.extend(vec![KeyRev { fp: key_fingerprint(k), rev: rev(i as u64 + 2, 0, false), key: k, fresh: true }]);
+            c.extend(vec![KeyRev {
+                fp: key_fingerprint(k),
+                rev: rev(i as u64 + 2, 0, false),
+                key: k,
+                fresh: true,
+                sig: 1,
+            }]);
         }
         build(c).expect("small")
     }
@@ -178,7 +184,12 @@ mod tests {
         let got = ix.key_revisions(&a, &KeyRange::key(b"k2")).unwrap().unwrap();
         assert_eq!(
             got,
-            vec![KeyRevisions { key: b"k2".to_vec(), revisions: vec![rev(3, 0, false)], fresh: vec![true] }]
+            vec![KeyRevisions {
+                key: b"k2".to_vec(),
+                revisions: vec![rev(3, 0, false)],
+                fresh: vec![true],
+                sigs: vec![1]
+            }]
         );
         assert_eq!(ix.key_revisions(&a, &KeyRange::key(b"k3")).unwrap(), Some(vec![]));
         let k: Vec<Vec<u8>> =
