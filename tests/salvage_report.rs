@@ -373,9 +373,23 @@ fn a_branch_element_taken_out_loses_no_record_its_child_still_holds() {
 fn a_leaf_element_taken_out_is_no_lossless_salvage() {
     // The same taken out of a leaf: its record stays in the page's bytes, which no element lists.
     // salvage called the copy lossless, exit 0, and the record was gone (review 46c). Its key's
-    // range is now told lost: not lossless, exit 1, the revision named.
+    // range is now told lost: not lossless, exit 1, the revision named; and the record is read
+    // back from those bytes, so the copy holds what the undamaged file holds (etcdutl's HASH of
+    // it, from its answer).
     let tmp = tempfile::tempdir().unwrap();
     let mut d = common::bytes("k8s-0.005.snap.db");
+    // The pages the tree does not reach zeroed first (their bytes are no part of etcdutl's HASH):
+    // the record is then nowhere but in the leaf's unlisted bytes, not in an older copy of the leaf.
+    let unreached: Vec<usize> = {
+        let view = boltscope::DbView::new(&d).unwrap();
+        let (_, s, reached) = boltscope::bbolt::structure::walk_reached(&view, &());
+        assert!(s.is_clean());
+        (2..d.len() / 4096).filter(|&id| !reached.get(id as u64)).collect()
+    };
+    assert!(unreached.len() > 10, "{}", unreached.len());
+    for id in unreached {
+        d[id * 4096..(id + 1) * 4096].fill(0);
+    }
     let leaf = common::checks::first_key_leaf(&d);
     let gone = 3;
     let rev = {
@@ -387,10 +401,12 @@ fn a_leaf_element_taken_out_is_no_lossless_salvage() {
     let src = tmp.path().join("src.db");
     std::fs::write(&src, &d).unwrap();
     let dst = tmp.path().join("copy.db");
-    let out = salvage_cli(&["-w", "json"], &src, dst.to_str().unwrap());
+    let out = salvage_cli(&["-w", "json", "--trailer", "always"], &src, dst.to_str().unwrap());
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["lossless"], false, "{r}");
     let ranges = r["revision_ranges_possibly_lost"].as_array().unwrap();
     assert!(ranges.iter().any(|x| x[0].as_u64() <= Some(rev) && Some(rev) <= x[1].as_u64()), "{rev}: {r}");
+    let hash = common::answer("k8s-0.005.snap.db", "status.simple").unwrap();
+    assert_eq!(r["dst_status"]["hash"].as_str(), hash.split(',').next(), "{r}");
 }

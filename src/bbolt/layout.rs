@@ -139,6 +139,21 @@ impl<'a> Page<'a> {
         })
     }
 
+    /// The bytes of a leaf page after its last listed element's value (after its element headers
+    /// when it lists none): zeros as bbolt writes a page, or the keys and values of elements taken
+    /// out at its end. Empty when the last element cannot be read.
+    pub fn leaf_tail(&self) -> &'a [u8] {
+        let end = match usize::from(self.count).checked_sub(1) {
+            None => Some(PAGE_HEADER_SIZE),
+            Some(i) => self.leaf_fields(i).and_then(|[_, pos, _, _]| {
+                let start = (PAGE_HEADER_SIZE + ELEMENT_SIZE * i).checked_add(pos as usize)?;
+                let e = self.leaf_elem_at(i, start)?;
+                Some(e.value.as_ptr() as usize - self.bytes.as_ptr() as usize + e.value.len())
+            }),
+        };
+        end.and_then(|e| self.bytes.get(e..)).unwrap_or_default()
+    }
+
     /// The gaps of the packed layout, each element's bytes given by `span` (where its key starts,
     /// where it ends, in the page; `None` ends the list).
     fn gaps(&self, span: impl Fn(usize) -> Option<(usize, usize)>) -> Vec<(usize, &'a [u8])> {

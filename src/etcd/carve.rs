@@ -40,6 +40,9 @@ pub enum Source {
     FreePage,
     /// From a page the damaged tree does not reach.
     Unreached,
+    /// From bytes of a leaf the tree reaches that no element lists (`"unlisted"`: an element taken
+    /// out of the page, [`super::unlisted`]).
+    Unlisted,
 }
 
 /// A revision key: as found in the file, or rebuilt by [`repair`].

@@ -46,6 +46,7 @@ pub(crate) mod seen;
 pub mod startup;
 pub mod status;
 pub mod trailer;
+pub mod unlisted;
 
 /// The MVCC store bucket.
 pub const KEY_BUCKET: &[u8] = b"key";
