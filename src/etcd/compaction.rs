@@ -120,7 +120,7 @@ impl HistoryChunk {
 
     /// Files an entry (the chunk's entries come in revision order).
     pub fn add(&mut self, e: &scan::Entry<'_>) {
-        let created = e.kv.create_revision == e.rev.main;
+        let created = super::history::starts_generation(&e.rev, &e.kv);
         self.0.push(super::mvcc::tagged(&e.kv, e.rev.tombstone), e.ord, e.rev.main, e.rev.tombstone, created);
     }
 }

@@ -106,7 +106,7 @@ impl Gathered {
         // The pass is chosen by the key's fingerprint alone, not the record's signature.
         let fp = tagged(&kv, r.tombstone);
         if passes == 1 || (untag(fp).0 % u128::from(passes)) as u64 == pass {
-            self.push(fp, ord, r.main, r.tombstone, kv.create_revision == r.main);
+            self.push(fp, ord, r.main, r.tombstone, super::history::starts_generation(&r, &kv));
         }
         Ok(())
     }

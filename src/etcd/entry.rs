@@ -37,9 +37,10 @@ impl Entry<'_> {
         self.ord == FREE_PAGE
     }
 
-    /// Whether the entry is a put that created its key (create revision = its own revision).
+    /// Whether the entry is a put that starts a generation of its key
+    /// ([`starts_generation`](super::history::starts_generation)).
     pub fn fresh(&self) -> bool {
-        !self.rev.tombstone && self.kv.create_revision == self.rev.main
+        super::history::starts_generation(&self.rev, &self.kv)
     }
 
     /// What the entry tells its key's history.

@@ -11,11 +11,15 @@
 //!   put right after a put continues one (create revision earlier than its own), and a tombstone
 //!   follows a put, never another tombstone;
 //! - the key's oldest record, when above `S`, is the put that created it (no compaction may have
-//!   removed what came before it);
+//!   removed what came before it), or a record `etcdctl migrate` wrote for a v2 key (version 1 at
+//!   sub revision 0, whatever its create revision: review 47b, a v2 key updated before the
+//!   migration was called broken) ([`starts_generation`]);
 //! - a put right after a put keeps its create revision and has the next version. Each put carries
-//!   a 16-bit signature of the two ([`generation_sig`]), linear in the version, so the step is one
-//!   comparison: a version or create revision rewritten in a record that still decodes (5 to 50)
-//!   breaks it, bar one rewrite in 65,536 that lands on the same signature.
+//!   a signature of the two below a prime, 65,521 ([`generation_sig`]), linear in the version, so
+//!   the step is one comparison held in 16 bits: a version or create revision rewritten in a record
+//!   that still decodes (5 to 50) breaks it, and so does any one bit flipped in either (a power of
+//!   two is no multiple of the prime: review 47b, with 2^16 every flip from bit 16 up passed); a
+//!   rewrite that lands on the same signature, about one in 65,521, passes.
 //!
 //! A compaction deletes in revision order, so one interrupted before it finished (`S > F`) still
 //! leaves a history these rules accept. Histories are reduced piecewise ([`History::then`]), so
@@ -118,14 +122,43 @@ fn named_key(k: &[u8]) -> String {
     }
 }
 
-/// A put's create revision and version folded into 16 bits, so that the put continuing its
-/// generation (same create revision, version one more) has the signature one more (mod 2^16).
+/// The prime the signatures are taken modulo: the largest below 2^16.
+const SIG_PRIME: u64 = 65_521;
+/// The create revision's weight in a signature (any number the prime does not divide).
+const CREATE_WEIGHT: u64 = 40_503;
+
+/// A put's create revision and version folded below [`SIG_PRIME`], so that the put continuing its
+/// generation (same create revision, version one more) has the signature after its own
+/// ([`sig_after`]). Changing either by anything but a multiple of the prime changes it.
 pub fn generation_sig(create_revision: u64, version: u64) -> u16 {
-    create_revision.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(version) as u16
+    let c = create_revision % SIG_PRIME * CREATE_WEIGHT % SIG_PRIME;
+    ((c + version % SIG_PRIME) % SIG_PRIME) as u16
+}
+
+/// The signature of the put that continues the generation of a put signed `sig`.
+pub fn sig_after(sig: u16) -> u16 {
+    ((u64::from(sig) + 1) % SIG_PRIME) as u16
+}
+
+/// How far signature `b` lies after `a` (mod the prime): 0 when `b` is [`sig_after`] `a`.
+pub fn sig_step(a: u16, b: u16) -> u64 {
+    (u64::from(b) + SIG_PRIME - u64::from(sig_after(a)) % SIG_PRIME) % SIG_PRIME
+}
+
+/// The signature [`sig_step`] `step` after `a`; `None` for a step no signature takes.
+pub fn sig_stepped(a: u16, step: u64) -> Option<u16> {
+    (step < SIG_PRIME).then(|| ((u64::from(sig_after(a)) + step) % SIG_PRIME) as u16)
+}
+
+/// Whether a decoded record starts a generation of its key: a put whose create revision is its own
+/// (version 1), or one `etcdctl migrate` wrote for a v2 key (version 1 at sub revision 0, its create
+/// revision the v2 key's, earlier when the key was updated before the migration).
+pub fn starts_generation(rev: &super::revision::Revision, kv: &super::proto::Kv<'_>) -> bool {
+    !rev.tombstone && kv.version == 1 && (kv.create_revision == rev.main || rev.sub == 0)
 }
 
 /// What one record tells its key's history: its main revision, whether it is a tombstone,
-/// whether it is a put that created its key (create revision = its own), and for a put its
+/// whether it is a put that starts a generation ([`starts_generation`]), and for a put its
 /// [`generation_sig`] (0 for a tombstone).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Step {
@@ -133,7 +166,7 @@ pub struct Step {
     pub main: u64,
     /// A tombstone.
     pub tomb: bool,
-    /// A put whose create revision is its own.
+    /// A put that starts a generation ([`starts_generation`]).
     pub fresh: bool,
     /// [`generation_sig`] of a put.
     pub sig: u16,
@@ -143,7 +176,7 @@ impl Step {
     /// The step of a decoded record at `rev`.
     pub fn of(rev: &super::revision::Revision, kv: &super::proto::Kv<'_>) -> Step {
         let tomb = rev.tombstone;
-        Step { main: rev.main, tomb, fresh: !tomb && kv.create_revision == rev.main, sig: put_sig(kv, tomb) }
+        Step { main: rev.main, tomb, fresh: starts_generation(rev, kv), sig: put_sig(kv, tomb) }
     }
 }
 
@@ -223,7 +256,7 @@ impl History {
         } else {
             // After a put: a put of the same generation (its create revision, the next version),
             // or the tombstone that ends it.
-            !tomb && (fresh || newer.first_sig != self.last_sig.wrapping_add(1))
+            !tomb && (fresh || newer.first_sig != sig_after(self.last_sig))
         };
         self.broken = self.broken.saturating_add(newer.broken).saturating_add(u16::from(step_broken));
         let count = (self.low & !TOMB_BELOW).saturating_add(newer.low & !TOMB_BELOW).min(TOMB_BELOW - 1);

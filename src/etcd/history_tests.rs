@@ -149,3 +149,43 @@ fn what_etcd_cannot_write_is_broken() {
     // Two tombstones in a row.
     assert!(broken(&[(5, false, true), (6, true, false), (7, true, false)], NONE));
 }
+
+#[test]
+fn one_bit_flipped_in_a_version_or_create_revision_is_never_the_next_signature() {
+    // Review 47b: with the signature taken mod 2^16, every flip from bit 16 up passed (a lease
+    // renewed every 2 s passes version 65,536 in 36 hours). Mod a prime, no power of two vanishes.
+    for (create, version) in [(70_097u64, 70_000u64), (3, 5), (1 << 40, 1 << 20), (12_345_678, 65_536)] {
+        let before = put(create + version + 10, create, version);
+        let next = generation_sig(create, version + 1);
+        assert_eq!(next, sig_after(before.sig));
+        for bit in 0..48 {
+            let v = (version + 1) ^ (1 << bit);
+            assert_ne!(generation_sig(create, v), next, "version bit {bit}");
+            assert_ne!(generation_sig(create ^ (1 << bit), version + 1), next, "create bit {bit}");
+        }
+    }
+    // The step round-trips as the key index stores it.
+    for (a, b) in [(0u16, 1u16), (65_520, 0), (7, 7), (100, 3)] {
+        assert_eq!(sig_stepped(a, sig_step(a, b)), Some(b));
+    }
+    assert_eq!(sig_stepped(0, 65_521), None);
+}
+
+#[test]
+fn a_record_etcdctl_migrate_wrote_starts_its_keys_history() {
+    // A v2 key updated before `etcdctl migrate` (3.4) has one record of version 1 at sub
+    // revision 0 whose create revision is the v2 key's (earlier): review 47b, called broken. A
+    // later v3 put goes on with version 2.
+    use crate::etcd::proto::Kv;
+    use crate::etcd::revision::Revision;
+    let kv = |create, version| Kv { key: b"/a", create_revision: create, mod_revision: 20, version, ..Kv::default() };
+    let at = |sub| Revision { main: 20, sub, tombstone: false };
+    assert!(starts_generation(&at(0), &kv(4, 1)));
+    assert!(starts_generation(&at(3), &kv(20, 1)));
+    assert!(!starts_generation(&at(3), &kv(4, 1)), "a v3 transaction's later put");
+    assert!(!starts_generation(&at(0), &kv(4, 2)));
+    let migrated = Step::of(&at(0), &kv(4, 1));
+    assert!(!broken_steps(&[migrated], NONE));
+    assert!(!broken_steps(&[migrated, put(25, 4, 2), put(26, 4, 3)], NONE));
+    assert!(broken_steps(&[migrated, put(25, 4, 3)], NONE));
+}

@@ -3,7 +3,7 @@
 //! as a fingerprint that also carries the record's generation signature ([`tagged`]), so a pass
 //! can hold each key's history to etcd's rules ([`super::history`]) without growing.
 
-use super::history::{put_sig, Step};
+use super::history::{put_sig, starts_generation, Step};
 use super::{key_fingerprint, proto, revision};
 use crate::bbolt::page::ELEMENT_SIZE;
 use crate::problem::ProblemKind;
@@ -84,15 +84,17 @@ impl Rec {
         let kv = proto::kv(value).ok_or_else(bad)?;
         let vsize = u32::try_from(value.len()).ok().filter(|&v| v < TOMB).ok_or_else(bad)?;
         let issue = Rec::invariant(&rev, &kv);
-        let fresh = !rev.tombstone && kv.create_revision == rev.main;
+        let fresh = starts_generation(&rev, &kv);
         Ok(Some((kv, Rec::new(rev.main, kv.lease, vsize, rev.tombstone).with_fresh(fresh), issue)))
     }
 
     /// etcd's invariants between a decoded record's revision key and its fields: a tombstone carries
     /// only its key; a put's mod revision is the key's main revision, its create revision lies in
-    /// `[1, mod revision]`, its version is at least 1, and exactly 1 when it creates the key (create
-    /// revision = mod revision; a record `etcdctl migrate` wrote has version 1 whatever its create
-    /// revision, so not the other way round). The one rule [`Rec::check`] and carving apply.
+    /// `[1, mod revision]`, its version is at least 1 and at most one more than the revisions since
+    /// its create revision (a key is written at most once a revision; review 47b: a kept record's
+    /// version rewritten up passed), so exactly 1 when it creates the key (create revision = mod
+    /// revision; a record `etcdctl migrate` wrote has version 1 whatever its create revision). The
+    /// one rule [`Rec::check`] and carving apply.
     pub fn invariant(rev: &revision::Revision, kv: &proto::Kv<'_>) -> Option<Invariant> {
         if rev.tombstone {
             kv.more_than_key.then(|| {
@@ -113,12 +115,16 @@ impl Rec {
             ))
         } else if kv.version == 0 {
             Some((ProblemKind::InconsistentKeyValue, format!("put at revision {} has version 0", rev.main)))
-        } else if kv.create_revision == kv.mod_revision && kv.version != 1 {
+        } else if kv.version > kv.mod_revision - kv.create_revision + 1 {
             Some((
                 ProblemKind::InconsistentKeyValue,
                 format!(
-                    "put at revision {} creates its key (create_revision = mod_revision) with version {}, not 1",
-                    rev.main, kv.version
+                    "put at revision {} has version {}: at most {} since its create_revision {} (a key is written \
+                     at most once a revision; a put that creates its key has version 1)",
+                    rev.main,
+                    kv.version,
+                    kv.mod_revision - kv.create_revision + 1,
+                    kv.create_revision
                 ),
             ))
         } else {
@@ -136,7 +142,7 @@ impl Rec {
                 && kv.create_revision != 0
                 && kv.create_revision <= kv.mod_revision
                 && kv.version != 0
-                && (kv.create_revision != kv.mod_revision || kv.version == 1)
+                && kv.version <= kv.mod_revision - kv.create_revision + 1
         }
     }
 
@@ -205,7 +211,10 @@ mod tests {
             lease: 0,
             more_than_key: true,
         };
-        for (create, version, sound) in [(9, 1, true), (9, 2, false), (9, 50, false), (4, 1, true), (4, 6, true)] {
+        // Created at 4, written at most at 4..=9: version 6 at most.
+        let cases =
+            [(9, 1, true), (9, 2, false), (9, 50, false), (4, 1, true), (4, 6, true), (4, 7, false), (1, 127, false)];
+        for (create, version, sound) in cases {
             assert_eq!(
                 Rec::invariant(&rev, &kv(create, version)).is_none(),
                 sound,
@@ -215,6 +224,8 @@ mod tests {
         }
         let (kind, msg) = Rec::invariant(&rev, &kv(9, 2)).unwrap();
         assert_eq!(kind, ProblemKind::InconsistentKeyValue);
-        assert!(msg.contains("version 2, not 1"), "{msg}");
+        assert!(msg.contains("version 2: at most 1 since its create_revision 9"), "{msg}");
+        let (_, msg) = Rec::invariant(&rev, &kv(4, 7)).unwrap();
+        assert!(msg.contains("version 7: at most 6 since its create_revision 4"), "{msg}");
     }
 }

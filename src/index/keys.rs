@@ -17,7 +17,7 @@
 //! (32 bytes) while they are sorted.
 
 use crate::etcd::collect::{Collector, KeyRev};
-use crate::etcd::history::{Compacted, History, Judged, Step};
+use crate::etcd::history::{sig_step, sig_stepped, Compacted, History, Judged, Step};
 use crate::etcd::proto::put_varint;
 use crate::etcd::revision::Revision;
 use rayon::prelude::*;
@@ -188,7 +188,7 @@ fn encode(runs: Vec<&[KeyRev<'_>]>) -> Option<Vec<u8>> {
                 let flags = u64::from(r.fresh) << 1 | u64::from(r.rev.tombstone);
                 put_varint(&mut block, r.rev.sub.checked_mul(4)? | flags);
                 if !r.rev.tombstone {
-                    put_varint(&mut block, u64::from(r.sig.wrapping_sub(sig.wrapping_add(1))));
+                    put_varint(&mut block, sig_step(sig, r.sig));
                     sig = r.sig;
                 }
             }
@@ -218,8 +218,7 @@ pub(crate) fn decode(packed: &[u8]) -> Option<Vec<KeyRevisions>> {
             if tombstone {
                 sigs.push(0);
             } else {
-                let step = u16::try_from(read_varint(block, &mut pos)?).ok()?;
-                sig = sig.wrapping_add(1).wrapping_add(step);
+                sig = sig_stepped(sig, read_varint(block, &mut pos)?)?;
                 sigs.push(sig);
             }
         }
