@@ -46,6 +46,7 @@
 pub mod cbor;
 pub mod encoding;
 pub mod generic;
+pub mod json_go;
 pub mod key;
 pub mod kinds;
 pub mod object;

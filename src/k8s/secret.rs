@@ -300,7 +300,9 @@ pub(super) fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
         return false;
     }
     let object_like = || k8s || has(value, b"apiVersion") || has(value, b"metadata");
-    let parsed = if json { serde_json::from_slice::<Value>(value).ok() } else { super::cbor::to_json(value).ok() };
+    // JSON as Go reads it (the API server's reader): invalid UTF-8 or a lone surrogate escape is
+    // no reason to withhold a value of another kind (review 47a).
+    let parsed = if json { super::json_go::parse(value) } else { super::cbor::to_json(value).ok() };
     match parsed {
         // Its kind, or Secrets inside it (a List of them).
         Some(v) => match v.get("kind") {

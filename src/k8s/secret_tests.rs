@@ -239,3 +239,19 @@ fn a_kindless_secret_in_utf16_without_its_mark_is_withheld() {
     let plain = "- metadata:\n    name: cfg\n  note: nothing here\n";
     assert!(!holds_plaintext(b"app/list.yaml", &plain.encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>()));
 }
+
+#[test]
+fn json_go_reads_with_a_replacement_character_is_judged_by_what_it_says() {
+    // Review 47a: a custom resource holding a lone surrogate escape or invalid UTF-8 (Node's
+    // JSON.stringify writes the first) failed serde_json, and was withheld as a plaintext Secret.
+    let key = b"/registry/example.com/things/t/lone";
+    let thing =
+        |s: &[u8]| [&br#"{"apiVersion":"example.com/v1","kind":"Thing","spec":{"s":""#[..], s, b"\"}}"].concat();
+    for s in [&b"\\ud800"[..], b"\\u0026 \\udc00", b"\\u0026 \xff"] {
+        assert!(!holds_plaintext(key, &thing(s)), "{:?}", String::from_utf8_lossy(s));
+    }
+    // Written so, a Secret is still one; and text Go refuses too is still withheld.
+    let secret = br#"{"apiVersion":"v1","kind":"Secret","data":{"a":"\udfff"}}"#;
+    assert!(holds_plaintext(b"/app/x", secret));
+    assert!(holds_plaintext(key, br#"{"kind":"Thing","spec":{"s":"\u0026","n":1e400}}"#));
+}
