@@ -1,7 +1,8 @@
 //! One pass of the keep pass ([`super::compaction`]) over the `key` bucket's records: each chunk
 //! of leaves gathers a 32-byte record per entry (the key's fingerprint tagged with the record's
-//! generation signature, [`super::mvcc::tagged`]; the entry's position and flags; its main revision), grouped by partition of the fingerprint; the chunks, in revision
-//! order, are then reduced partition by partition to each key's newest record, each record folded
+//! generation signature, [`super::mvcc::tagged`]; the entry's position and flags; its main
+//! revision), grouped by partition of the fingerprint; the chunks, in revision order, are then
+//! reduced partition by partition to each key's newest record, each record folded
 //! into its key's history on the way.
 
 use super::continuity::Continuity;
@@ -133,8 +134,8 @@ impl Gathered {
     }
 
     /// Files the record of an entry already decoded and checked, in revision order: its key's
-    /// fingerprint ([`tagged`]), its position, main revision, whether it is a tombstone, and whether its create
-    /// revision is its own (a put that created its key, when it is not a tombstone).
+    /// fingerprint ([`tagged`]), its position, main revision, whether it is a tombstone, and whether
+    /// it starts a generation ([`super::history::starts_generation`]).
     pub(super) fn push(&mut self, fp: u128, ord: u64, main: u64, tomb: bool, created: bool) {
         let fresh = !tomb && created;
         let ord_tomb = (ord & ORD) | if tomb { TOMB } else { 0 } | if fresh { FRESH } else { 0 };

@@ -189,7 +189,7 @@ pub fn put_sig(kv: &super::proto::Kv<'_>, tomb: bool) -> u16 {
     }
 }
 
-/// The first record was a put that created its key (create revision = its own revision).
+/// The first record was a put that starts a generation ([`starts_generation`]).
 const FRESH: u64 = 1 << 63;
 /// The first record was a tombstone.
 const TOMB: u64 = 1 << 62;

@@ -9,8 +9,9 @@ use crate::bbolt::page::ELEMENT_SIZE;
 use crate::problem::ProblemKind;
 
 /// A record's key fingerprint ([`key_fingerprint`]) with its low 16 bits given over to the
-/// record's [`generation_sig`](super::history::generation_sig) (0 for a tombstone): a record buffered by the million keeps its
-/// 40 bytes, and keys are told apart by the other 112 bits. [`untag`] parts them.
+/// record's [`generation_sig`](super::history::generation_sig) (0 for a tombstone): a record
+/// buffered by the million keeps its 40 bytes, and keys are told apart by the other 112 bits.
+/// [`untag`] parts them.
 pub fn tagged(kv: &proto::Kv<'_>, tomb: bool) -> u128 {
     key_fingerprint(kv.key) & !0xFFFF | u128::from(put_sig(kv, tomb))
 }
@@ -29,7 +30,8 @@ pub struct Rec {
     pub main: u64,
     /// Lease the key was attached to (0 = none).
     pub lease: u64,
-    /// Position in its stretch (set by [`Parts::push`](super::mvcc::Parts::push)), with [`FRESH`] in the top bit.
+    /// Position in its stretch (set by [`Parts::push`](super::mvcc::Parts::push)), with [`FRESH`]
+    /// in the top bit.
     pub(super) seq: u32,
     /// Value length in bytes, with the tombstone flag in the top bit.
     pub(super) vsize_tomb: u32,
@@ -37,7 +39,7 @@ pub struct Rec {
 
 /// In `vsize_tomb`: the entry is a tombstone.
 pub(super) const TOMB: u32 = 1 << 31;
-/// In `seq`: the record is a put whose create revision is its own (version 1).
+/// In `seq`: the record is a put that starts a generation ([`starts_generation`]).
 pub(super) const FRESH: u32 = 1 << 31;
 
 /// A broken etcd invariant: its kind and a sentence.
@@ -156,12 +158,13 @@ impl Rec {
         Rec { seq: (self.seq & !FRESH) | if fresh { FRESH } else { 0 }, ..self }
     }
 
-    /// Whether the record is a put whose create revision is its own (version 1).
+    /// Whether the record is a put that starts a generation ([`starts_generation`]).
     pub fn fresh(&self) -> bool {
         self.seq & FRESH != 0
     }
 
-    /// What the record tells its key's history, `sig` its [`generation_sig`](super::history::generation_sig) (from [`tagged`]).
+    /// What the record tells its key's history, `sig` its
+    /// [`generation_sig`](super::history::generation_sig) (from [`tagged`]).
     pub fn step(&self, sig: u16) -> Step {
         Step { main: self.main, tomb: self.tomb(), fresh: self.fresh(), sig }
     }

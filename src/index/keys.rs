@@ -169,9 +169,9 @@ pub fn build(c: Collector<'_>) -> Option<Built> {
 }
 
 /// One block: for each key, its length and bytes, then its revisions (main as a delta; sub, times
-/// four, with the fresh bit and the tombstone bit; then a put's generation signature less one
-/// more than the put's before it, 0 as a generation goes on), in fingerprint order (zstd finds the prefixes keys share). `runs` are the
-/// records of one fingerprint each, in revision order, split where the key length changes (two
+/// four, with the fresh bit and the tombstone bit; then a put's generation signature's step from
+/// the put's before it, 0 as a generation goes on), in fingerprint order (zstd finds the prefixes
+/// keys share). `runs` are the records of one fingerprint each, in revision order, split where the key length changes (two
 /// keys sharing a fingerprint are told apart when their lengths differ; see [`build`]).
 fn encode(runs: Vec<&[KeyRev<'_>]>) -> Option<Vec<u8>> {
     let mut block = Vec::new();
