@@ -127,7 +127,7 @@ const SIG_PRIME: u64 = 65_521;
 /// The create revision's weight in a signature (any number the prime does not divide).
 const CREATE_WEIGHT: u64 = 40_503;
 
-/// A put's create revision and version folded below [`SIG_PRIME`], so that the put continuing its
+/// A put's create revision and version folded below the prime 65,521, so that the put continuing its
 /// generation (same create revision, version one more) has the signature after its own
 /// ([`sig_after`]). Changing either by anything but a multiple of the prime changes it.
 pub fn generation_sig(create_revision: u64, version: u64) -> u16 {
