@@ -4,7 +4,9 @@
 //! etcd served it with revisions missing (and gave them out again). bbolt writes the first key
 //! right after the element headers, so the first key now lies past where the count says:
 //! `element_misplaced` in every command, and `salvage` reads the count back from the layout and
-//! loses nothing.
+//! loses nothing. A `key` leaf's records past its count come back as uncertain, not as certain
+//! (review 47c: `bbolt surgery` takes damaged elements off a leaf's end so, and one half zeroed
+//! came back with exit 0): every record is in the copy, exit 1, the keys named.
 
 mod common;
 
@@ -52,8 +54,14 @@ fn a_count_that_shrank_is_damage_to_every_reader_and_salvage_restores_it() {
         assert_eq!(common::compact(&[], &f, &dst).status.code(), Some(1), "{what}: compact refuses");
         let out = common::boltscope().args(["--no-index", "salvage"]).arg(&f).arg("-o").arg(&dst).output().unwrap();
         let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{what}: {report}");
-        assert!(report.contains("a count that shrank") && report.contains("nothing lost"), "{what}: {report}");
+        assert!(report.contains("a count that shrank"), "{what}: {report}");
+        if page == leaf {
+            assert_eq!(out.status.code(), Some(1), "{what}: {report}");
+            assert!(report.contains("uncertain "), "{what}: {report}");
+        } else {
+            assert_eq!(out.status.code(), Some(0), "{what}: {report}");
+            assert!(report.contains("nothing lost"), "{what}: {report}");
+        }
         assert_eq!(every_record(&dst), want, "{what}: every record back");
     }
 }
@@ -92,9 +100,16 @@ fn a_count_lowered_in_an_inline_bucket_or_to_zero_is_told_by_every_reader() {
         let report = String::from_utf8_lossy(&out.stdout).to_string();
         // Salvage reads every count back from the layout, the root's and a count of 0 too (before,
         // it fell back to an older root found by scanning, which held no revision).
-        assert_eq!(out.status.code(), Some(0), "{what}: {report}");
         assert!(report.contains(page) && report.contains("a count that shrank"), "{what}: {report}");
-        assert!(report.contains("nothing lost") && report.contains("named by meta page"), "{what}: {report}");
+        assert!(report.contains("named by meta page"), "{what}: {report}");
+        // The `key` bucket's records past its count are uncertain; the root's buckets are not.
+        if at == 16854 {
+            assert_eq!(out.status.code(), Some(1), "{what}: {report}");
+            assert!(report.contains("uncertain key1"), "{what}: {report}");
+        } else {
+            assert_eq!(out.status.code(), Some(0), "{what}: {report}");
+            assert!(report.contains("nothing lost"), "{what}: {report}");
+        }
         assert_eq!(every_record(&dst), every_record(&orig), "{what}");
     }
 }

@@ -70,6 +70,10 @@ pub struct TolerantLeaf<'a> {
     /// one): nothing vouches for that element's pointer, so what the leaf holds is judged as
     /// found elsewhere, not as the tree's.
     pub stray: bool,
+    /// The elements the page's own count lists: fewer than `elems` when the count was read back
+    /// from the layout (a count that shrank, or elements `bbolt surgery` took off the end, which
+    /// may have been taken off for being damaged).
+    pub listed: usize,
 }
 
 impl TolerantLeaf<'_> {
@@ -117,9 +121,11 @@ impl<'a> Reader<'a> {
     pub fn bucket(&mut self, root: BucketRoot<'a>, leaf: &mut OnLeaf<'_, 'a>, lost: &mut dyn FnMut(LostRange<'a>)) {
         match root {
             BucketRoot::Inline(page) => {
+                let listed = usize::from(page.count);
                 let page = self.restored(page, false);
                 let elems = candidates(&page, usize::from(page.count).min(max_elements(page.bytes.len() as u64)));
-                let l = TolerantLeaf { page, elems, lower: None, upper: None, lower_named: false, stray: false };
+                let l =
+                    TolerantLeaf { page, elems, lower: None, upper: None, lower_named: false, stray: false, listed };
                 if let Some(p) = leaf(&l) {
                     lost(LostRange::new(None, None, p));
                 }
@@ -211,10 +217,12 @@ impl<'a> Reader<'a> {
                 branch
             }
         };
+        let listed = usize::from(page.count);
         let page = self.restored(page, is_branch);
         if !is_branch {
             let n = usize::from(page.count).min(max_elements(self.g.page_size));
-            let l = TolerantLeaf { elems: candidates(&page, n), page, lower, upper, lower_named: named, stray };
+            let elems = candidates(&page, n);
+            let l = TolerantLeaf { elems, page, lower, upper, lower_named: named, stray, listed };
             // Elements taken out of the leaf, their records left in its bytes: their keys' range is
             // told lost, so a salvage is not called lossless (review 46c).
             let keys: Vec<Option<&'a [u8]>> = l.elems.iter().map(|c| c.stated.as_ref().map(|e| e.key)).collect();

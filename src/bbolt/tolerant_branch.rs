@@ -176,6 +176,13 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        // A leaf holding bytes after its last listed value (bbolt zeroes a page before packing it):
+        // elements taken off its end, or every element (`bbolt surgery clear-page-elements` lowers
+        // the count to 0; review 47c: such a leaf was read as empty, the copy called lossless).
+        let after_last = ranges.iter().any(|&(i, _)| i == keys.len());
+        if !branch && !after_last && page.leaf_tail().iter().any(|&b| b != 0) {
+            ranges.push((keys.len(), (keys.last().copied().flatten().or(lower), upper)));
+        }
         for (i, (lo, hi)) in ranges {
             let (what, lost) = if branch { ("branch", "their children") } else { ("leaf", "their records") };
             let place =

@@ -17,17 +17,21 @@ use crate::bbolt::page::ELEMENT_SIZE;
 /// The records lying back to back in `bytes` (unlisted bytes of leaf `page`), from the first
 /// offset, a whole number of element header slots in, at which one reads: the slots of elements
 /// taken out come before the first key. Read as packed by the layout, found outside the tree.
-pub fn unlisted_records(bytes: &[u8], page: PageId) -> Vec<KeyRecord<'_>> {
+/// `gap`: the bytes lie between two elements' (or the headers and the first key), so the records
+/// fill them exactly; else (the tail after the last value) zeros may follow. A last record not so
+/// followed may have been cut (a put's empty value leaves out its field, so one cut at its value
+/// reads as whole: review 47c), and is left out.
+pub fn unlisted_records(bytes: &[u8], page: PageId, gap: bool) -> Vec<KeyRecord<'_>> {
     (0..bytes.len())
         .step_by(ELEMENT_SIZE)
-        .map(|start| run(bytes.get(start..).unwrap_or_default(), page))
+        .map(|start| run(bytes.get(start..).unwrap_or_default(), page, gap))
         .find(|recs| !recs.is_empty())
         .unwrap_or_default()
 }
 
-/// The records that follow one another from the start of `b`, the last one only when zeros alone
-/// follow it.
-fn run(b: &[u8], page: PageId) -> Vec<KeyRecord<'_>> {
+/// The records that follow one another from the start of `b`, the last one only when nothing
+/// (`exact`) or zeros alone follow it.
+fn run(b: &[u8], page: PageId, exact: bool) -> Vec<KeyRecord<'_>> {
     let mut out = Vec::new();
     let mut pos = 0usize;
     loop {
@@ -43,7 +47,8 @@ fn run(b: &[u8], page: PageId) -> Vec<KeyRecord<'_>> {
     // The last record is whole only when nothing but zeros follows it (bbolt zeroes a page before
     // packing it): a put's value field is left out when empty, so a record cut short inside its
     // value would read as one with an empty value.
-    if b.get(pos..).is_some_and(|rest| rest.iter().any(|&c| c != 0)) {
+    let rest = b.get(pos..).unwrap_or_default();
+    if exact && !rest.is_empty() || rest.iter().any(|&c| c != 0) {
         out.pop();
     }
     out
@@ -103,7 +108,7 @@ mod tests {
         let recs = [put(7, b"/a", 7, 1, b"one"), tombstone(8, b"/a"), put(9, b"/b", 4, 3, b"")].concat();
         for slots in [0, 1, 3] {
             let bytes = [vec![0u8; ELEMENT_SIZE * slots], recs.clone(), vec![0u8; 40]].concat();
-            let got = unlisted_records(&bytes, PageId(5));
+            let got = unlisted_records(&bytes, PageId(5), false);
             let revs: Vec<(u64, bool, &[u8])> = got.iter().map(|r| (r.rev.main, r.rev.tombstone, r.kv.key)).collect();
             assert_eq!(revs, vec![(7, false, &b"/a"[..]), (8, true, b"/a"), (9, false, b"/b")], "{slots} slot(s)");
             assert_eq!(got[0].kv.value, b"one");
@@ -113,16 +118,16 @@ mod tests {
 
     #[test]
     fn bytes_that_are_no_record_give_none_and_a_record_cut_short_ends_the_run() {
-        assert!(unlisted_records(&[0u8; 4096], PageId(5)).is_empty());
-        assert!(unlisted_records(&[0xffu8; 100], PageId(5)).is_empty());
-        assert!(unlisted_records(&[], PageId(5)).is_empty());
+        assert!(unlisted_records(&[0u8; 4096], PageId(5), false).is_empty());
+        assert!(unlisted_records(&[0xffu8; 100], PageId(5), false).is_empty());
+        assert!(unlisted_records(&[], PageId(5), false).is_empty());
         let one = put(7, b"/a", 7, 1, b"one");
         let cut = [one.clone(), put(9, b"/b", 4, 3, b"xyz")[..30].to_vec()].concat();
-        assert_eq!(unlisted_records(&cut, PageId(5)).len(), 1);
+        assert_eq!(unlisted_records(&cut, PageId(5), false).len(), 1);
         // A record breaking etcd's invariants (mod revision not its key's) is not one.
         let mut bad = one.clone();
         let at = bad.len() - 8;
         bad[at] = 0x99;
-        assert!(unlisted_records(&bad, PageId(5)).is_empty());
+        assert!(unlisted_records(&bad, PageId(5), false).is_empty());
     }
 }

@@ -17,7 +17,7 @@
 //! it, only the unreadable key ranges say what may be missing.
 
 use crate::bbolt::tolerant::LostRange;
-use crate::etcd::carve::{Fix, KeyRecord};
+use crate::etcd::carve::{Fix, KeyRecord, Source};
 use crate::etcd::revision;
 use crate::etcd::KeyMap;
 
@@ -73,7 +73,11 @@ pub fn merge<'a>(
         *n = (*n).max(r.rev.main);
     }
     let mut m = Merged { from_tree: tree.len() as u64, ..Merged::default() };
-    let mut all: Vec<(KeyRecord<'a>, bool)> = tree.into_iter().map(|r| (r, r.fix == Fix::Key)).collect();
+    // A record no element lists (past a leaf's count, or taken out of it) is read where the layout
+    // packed it, with no header to vouch for it: uncertain (review 47c).
+    let unlisted = |r: &KeyRecord<'_>| r.source == Source::Unlisted;
+    let mut all: Vec<(KeyRecord<'a>, bool)> =
+        tree.into_iter().map(|r| (r, r.fix == Fix::Key || unlisted(&r))).collect();
     for r in found {
         let above = compacted.is_some_and(|c| r.rev.main > c);
         let in_lost = lost.iter().any(|l| l.contains(r.rev_key.bytes()));
@@ -82,7 +86,7 @@ pub fn merge<'a>(
         let keep = above || (in_lost && kept_by_compaction);
         if keep {
             m.found += 1;
-            all.push((r, !above || r.fix == Fix::Key));
+            all.push((r, !above || r.fix == Fix::Key || unlisted(&r)));
         } else {
             m.left_out += 1;
         }

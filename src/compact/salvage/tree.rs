@@ -112,8 +112,12 @@ pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>
         // packed layout put it, in the leaf's bounds), with what `check` says of each (a value that
         // does not decode, say); when every one left out is such, only their keys are lost.
         let mut unread: Vec<(&'a [u8], Problem)> = Vec::new();
-        for c in &leaf.elems {
+        // Elements past the count the page gives, read back from its layout: a count that shrank,
+        // or elements `bbolt surgery` took off its end, maybe for being damaged (review 47c: one
+        // half zeroed came back, exit 0). Their records are the tree's, but uncertain.
+        for (i, c) in leaf.elems.iter().enumerate() {
             match key_record(c, &leaf.page) {
+                Some(rec) if i >= leaf.listed => got.push(KeyRecord { source: Source::Unlisted, ..rec }),
                 Some(rec) => got.push(rec),
                 None => {
                     bad += 1;
@@ -149,8 +153,8 @@ pub fn read_keys<'a>(r: &mut Reader<'a>, root: BucketRoot<'a>, top: &mut Top<'a>
         // range was told lost and the record left out): read from the bytes no element lists, and
         // judged as carved ones.
         let page = &leaf.page;
-        let unlisted = page.leaf_gaps().into_iter().map(|(_, gap)| gap).chain([page.leaf_tail()]);
-        suspect.extend(unlisted.flat_map(|b| crate::etcd::unlisted::unlisted_records(b, page.id)));
+        let unlisted = page.leaf_gaps().into_iter().map(|(_, gap)| (gap, true)).chain([(page.leaf_tail(), false)]);
+        suspect.extend(unlisted.flat_map(|(b, gap)| crate::etcd::unlisted::unlisted_records(b, page.id, gap)));
         if outside {
             // The leaf's keys are not where its parents say (a damaged branch key, or a pointer to
             // another page): its records are judged as carved ones, over the range they span.
