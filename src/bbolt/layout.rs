@@ -130,13 +130,15 @@ impl<'a> Page<'a> {
     /// the value before it (for element 0: right after the element headers), with the bytes
     /// skipped (the keys and values of elements the page no longer lists, or header slots).
     pub fn leaf_gaps(&self) -> Vec<(usize, &'a [u8])> {
-        let base = self.bytes.as_ptr() as usize;
-        self.gaps(|i| {
-            let [_, pos, _, _] = self.leaf_fields(i)?;
-            let start = (PAGE_HEADER_SIZE + ELEMENT_SIZE * i).saturating_add(pos as usize);
-            let e = self.leaf_elem_at(i, start)?;
-            Some((start, e.value.as_ptr() as usize - base + e.value.len()))
-        })
+        self.gaps(|i| self.leaf_span(i))
+    }
+
+    /// Where leaf element `i`'s key starts and its value ends, in the page, as its header says.
+    fn leaf_span(&self, i: usize) -> Option<(usize, usize)> {
+        let [_, pos, _, _] = self.leaf_fields(i)?;
+        let start = (PAGE_HEADER_SIZE + ELEMENT_SIZE * i).checked_add(pos as usize)?;
+        let e = self.leaf_elem_at(i, start)?;
+        Some((start, e.value.as_ptr() as usize - self.bytes.as_ptr() as usize + e.value.len()))
     }
 
     /// The bytes of a leaf page after its last listed element's value (after its element headers
@@ -145,11 +147,7 @@ impl<'a> Page<'a> {
     pub fn leaf_tail(&self) -> &'a [u8] {
         let end = match usize::from(self.count).checked_sub(1) {
             None => Some(PAGE_HEADER_SIZE),
-            Some(i) => self.leaf_fields(i).and_then(|[_, pos, _, _]| {
-                let start = (PAGE_HEADER_SIZE + ELEMENT_SIZE * i).checked_add(pos as usize)?;
-                let e = self.leaf_elem_at(i, start)?;
-                Some(e.value.as_ptr() as usize - self.bytes.as_ptr() as usize + e.value.len())
-            }),
+            Some(i) => self.leaf_span(i).map(|(_, end)| end),
         };
         end.and_then(|e| self.bytes.get(e..)).unwrap_or_default()
     }
