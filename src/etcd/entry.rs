@@ -37,12 +37,6 @@ impl Entry<'_> {
         self.ord == FREE_PAGE
     }
 
-    /// Whether the entry is a put that starts a generation of its key
-    /// ([`starts_generation`](super::history::starts_generation)).
-    pub fn fresh(&self) -> bool {
-        super::history::starts_generation(&self.rev, &self.kv)
-    }
-
     /// What the entry tells its key's history.
     pub fn step(&self) -> super::history::Step {
         super::history::Step::of(&self.rev, &self.kv)
