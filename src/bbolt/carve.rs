@@ -94,6 +94,15 @@ impl<'a> Geometry<'a> {
         self.header(id).is_some_and(|h| h.id.0 == id && matches!(h.flags, BRANCH | LEAF | META | FREELIST))
     }
 
+    /// Whether page `id`, as the continuation of a run starting before it, cannot hold that run's
+    /// bytes any more: the tree reached it (`reached`), it starts with a header of its own (bbolt
+    /// wrote a page there since), or it is all zeros (storage that lost it: bbolt writes a page
+    /// whole, and a value that ran on there would have to hold a whole page of zeros, review 46a
+    /// F2).
+    pub fn foreign_continuation(&self, id: u64, reached: &dyn Fn(u64) -> bool) -> bool {
+        reached(id) || self.has_own_header(id) || self.run(id, 1).is_some_and(|b| b.iter().all(|&x| x == 0))
+    }
+
     /// Pages `[id, id + n)` as one slice, cut at the end of the file (`None` when `id` is past it).
     pub fn run(&self, id: u64, n: u64) -> Option<&'a [u8]> {
         let avail = self.pages().checked_sub(id).filter(|&a| a > 0)?;
@@ -183,13 +192,13 @@ fn end_of(page: &Page<'_>, e: &LeafElem<'_>) -> usize {
     (e.value.as_ptr() as usize - page.bytes.as_ptr() as usize) + e.value.len()
 }
 
-/// The first page after the header page, among those `elems` reach into, that the tree reached
-/// or that carries a page header of its own (the run cannot continue there).
+/// The first page after the header page, among those `elems` reach into, where the run cannot
+/// continue ([`Geometry::foreign_continuation`]).
 fn first_foreign(g: &Geometry<'_>, page: &Page<'_>, elems: &[Candidates<'_>], reached: &dyn Fn(u64) -> bool) -> u64 {
     let used = elems.iter().flat_map(|c| c.each()).map(|e| end_of(page, &e)).max().unwrap_or(0) as u64;
     let n = used.div_ceil(g.page_size).max(1);
     let id = page.id.0;
-    (1..n).find(|k| reached(id + k) || g.has_own_header(id + k)).unwrap_or(n)
+    (1..n).find(|k| g.foreign_continuation(id + k, reached)).unwrap_or(n)
 }
 
 /// Page `id` read as a leaf (see [`Mode`]); `reached` says which pages the tree reached. `None`
@@ -212,7 +221,7 @@ pub fn leaf<'a>(g: &Geometry<'a>, id: u64, mode: Mode, reached: &dyn Fn(u64) -> 
             if elems.len() != count || !elems.iter().all(Candidates::consistent) {
                 return None;
             }
-            if (1..claimed).any(|k| reached(id + k) || g.has_own_header(id + k)) {
+            if (1..claimed).any(|k| g.foreign_continuation(id + k, reached)) {
                 return None;
             }
             Some(CarvedLeaf { page, elems, intact: true })
