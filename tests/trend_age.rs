@@ -282,7 +282,7 @@ fn a_backup_and_its_compressed_copy_count_once() {
     // A compressed copy joins its name's series (`.gz`, `.zst`): one kept beside the snapshot is
     // the same backup, at the same time, and was counted twice, skewing the growth (review 46c).
     // It counts once, listed as skipped. A backup with the same content at another time (an idle
-    // cluster's) still counts: only a rename could make it the same file, which trend cannot tell.
+    // cluster's) still counts: only a rename makes it the same file (the next test).
     let (tmp, names, index) = three_analysed();
     let (ix, now) = (index.to_str().unwrap(), NOW);
     let before: Value =
@@ -307,6 +307,35 @@ fn a_backup_and_its_compressed_copy_count_once() {
     let v: Value = serde_json::from_str(&out).unwrap();
     let s = series(&v, "etcd-snapshot-server-0-*");
     assert_eq!((&s["backups"], &s["size_bytes_per_day"]), (&b["backups"], &b["size_bytes_per_day"]), "{s}");
+}
+
+#[test]
+fn a_backup_renamed_to_another_time_counts_once_from_the_index() {
+    // The newest backup renamed to a name with another time and read under it: the index remembers
+    // both names, and from the index alone the old one (gone) was counted beside the new one. The
+    // rows name the file read (what a rename keeps: inode, size, meta pages, mtime), so the gone
+    // name is listed as renamed, and the series has its three backups.
+    let (tmp, names, index) = three_analysed();
+    let (ix, now) = (index.to_str().unwrap(), NOW);
+    let moved = tmp.path().join("etcd-snapshot-server-0-1765000000");
+    std::fs::rename(tmp.path().join(names[2]), &moved).unwrap();
+    assert_eq!(trend(&["--index", ix, "--now", now], &[tmp.path()]).0, 0);
+    let (code, out, err) = trend(&["--index", ix, "-w", "json", "--now", now], &[]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let s = series(&v, "etcd-snapshot-server-0-*");
+    assert_eq!(s["backups"], 3, "{s}");
+    let old = tmp.path().join(names[2]).display().to_string();
+    let skipped = v["skipped"].as_array().unwrap();
+    let k = skipped.iter().find(|k| k["path"] == old.as_str()).unwrap_or_else(|| panic!("{skipped:?}"));
+    assert_eq!(k["error"]["kind"], "renamed", "{k}");
+    assert!(k["error"]["message"].as_str().unwrap().contains(&moved.display().to_string()), "{k}");
+    // Another file at the old name's time, later deleted, still counts: it is not the same file.
+    std::fs::copy(dir().join(names[0]), tmp.path().join(names[2])).unwrap();
+    assert_eq!(trend(&["--index", ix, "--now", now], &[tmp.path()]).0, 0);
+    std::fs::remove_file(tmp.path().join(names[2])).unwrap();
+    let v: Value = serde_json::from_str(&trend(&["--index", ix, "-w", "json", "--now", now], &[]).1).unwrap();
+    assert_eq!(series(&v, "etcd-snapshot-server-0-*")["backups"], 4);
 }
 
 #[test]

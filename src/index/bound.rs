@@ -192,6 +192,7 @@ mod tests {
             in_use: None,
             fragmentation: None,
             verdict: "ok".into(),
+            file_identity: None,
         }
     }
 

@@ -28,6 +28,12 @@ pub struct HistoryRow {
     pub fragmentation: Option<f64>,
     /// `ok`, or what was wrong.
     pub verdict: String,
+    /// The file read, as hex of the part of its [`Identity`] that a rename keeps (size, meta
+    /// pages, trailer, modification time, inode, device: not the inode change time); `None` for a
+    /// file that could not be read, and in rows stored before it was kept. `trend` counts a backup
+    /// renamed since once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_identity: Option<String>,
 }
 
 impl HistoryRow {
@@ -112,6 +118,7 @@ mod tests {
             in_use: None,
             fragmentation: None,
             verdict: verdict.into(),
+            file_identity: None,
         }
     }
 

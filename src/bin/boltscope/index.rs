@@ -173,7 +173,8 @@ impl Ix {
             (true, true) => Finding::CheckedClean(id),
             (true, false) => Finding::Nothing,
         };
-        self.put(id, tag, value, finding, Some(row));
+        let row = HistoryRow { file_identity: Some(file_identity(id)), ..row.clone() };
+        self.put(id, tag, value, finding, Some(&row));
     }
 
     /// Remembers a result with no history row: an analysis of the tree of a meta page asked for
@@ -312,8 +313,14 @@ impl Ix {
             in_use: None,
             fragmentation: None,
             verdict,
+            file_identity: None,
         }
     }
+}
+
+/// How a history row names the file read ([`HistoryRow::file_identity`]).
+pub fn file_identity(id: &Identity) -> String {
+    id.1.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A damaged index is moved aside and a new one started, with one warning that says so and how to

@@ -96,22 +96,30 @@ enum Failure {
 }
 
 /// Measures one file, from the index when it knows the file; remembers a clean answer. Also
-/// whether the file changed on every read (a problem: its point may be torn).
-fn measure(path: &Path, ix: &Ix) -> Result<(Measure, bool), Failure> {
+/// whether the file changed on every read (a problem: its point may be torn), and the file's
+/// identity as history rows name it, when the index keeps it.
+fn measure(path: &Path, ix: &Ix) -> (Result<(Measure, bool), Failure>, Option<String>) {
+    let mut named = None;
+    let r = measure_named(path, ix, &mut named);
+    (r, named)
+}
+
+fn measure_named(path: &Path, ix: &Ix, named: &mut Option<String>) -> Result<(Measure, bool), Failure> {
     let res = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Measure>(path, data, TAG);
         // The trailer was verified when the answer was stored, and is hashed again: bit rot keeps
         // the identity (size, meta pages, mtime), as `du` and `inspect` know.
         if let Some(m) = hit.filter(|_| crate::inspect::trailer_holds(data)) {
-            return Ok((Ok(m), None, data.len() as u64));
+            return Ok((Ok(m), id, false, data.len() as u64));
         }
-        Ok((backup_point::measure(&DbView::new(data)?, BUDGET), id, data.len() as u64))
+        Ok((backup_point::measure(&DbView::new(data)?, BUDGET), id, true, data.len() as u64))
     });
-    let ((r, id, len), torn) = res.map_err(Failure::Unreadable)?;
+    let ((r, id, read, len), torn) = res.map_err(Failure::Unreadable)?;
     if torn {
         errln!("boltscope: {}: the file changed on every read (a live etcd committing?)", path.display());
     }
-    if let Some(id) = id {
+    *named = id.as_ref().map(crate::index::file_identity);
+    if let Some(id) = id.filter(|_| read) {
         // check's words for what check's pass found: `ok, N warning(s)` as much as `N problem(s)`.
         let (errors, warnings) = match &r {
             Ok(m) => (0, m.warnings),
@@ -156,6 +164,32 @@ fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
     })
 }
 
+/// The points of files that are gone, but for those read again under another name (renamed, or
+/// linked: the same file, by its identity, [`boltscope::index::HistoryRow::file_identity`]),
+/// which are listed as skipped: the file read now stands for them, whatever its name says.
+fn renamed(
+    gone: Vec<(Point, Option<String>)>,
+    measured: &[(&PathBuf, Measured)],
+    skipped: &mut Vec<Skipped>,
+) -> Vec<Point> {
+    let now: BTreeMap<&str, &PathBuf> = measured.iter().filter_map(|(p, (_, id))| Some((id.as_deref()?, *p))).collect();
+    let mut points = Vec::with_capacity(gone.len());
+    for (p, id) in gone {
+        match id.as_deref().and_then(|id| now.get(id)) {
+            Some(at) => {
+                let shown = index::path::display(&index::path::key(at));
+                let message = format!("gone; the same file is read as {shown} now (renamed): counted once, as it");
+                skipped.push(Skipped { path: p.path, kind: "renamed".into(), message, problems: None });
+            }
+            None => points.push(p),
+        }
+    }
+    points
+}
+
+/// What [`measure`] gives.
+type Measured = (Result<(Measure, bool), Failure>, Option<String>);
+
 /// Keeps one point of a backup found twice in a series: the same folder, series and time, with
 /// the same etcd revision and sizes (a snapshot and its `.gz` or `.zst` copy beside it, which join
 /// its series: review 46c). A file still present is kept over a gone one. The others are listed
@@ -191,8 +225,9 @@ fn once(points: &mut Vec<Point>, skipped: &mut Vec<Skipped>) {
     });
 }
 
-/// What to read: files, points of files that are gone, files that give no point.
-type Gathered = (Vec<PathBuf>, Vec<Point>, Vec<Skipped>);
+/// What to read: files, points of files that are gone (with the file each was, when its row
+/// names it), files that give no point.
+type Gathered = (Vec<PathBuf>, Vec<(Point, Option<String>)>, Vec<Skipped>);
 
 /// The files to read: those named (folders searched), else every path the index knows, with the
 /// points of files that are gone.
@@ -249,7 +284,7 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
             let message = format!("gone; when last read ({}): {}, figures withheld", row.command, row.verdict);
             skipped.push(Skipped { path: index::path::display(&key), kind: "gone".into(), message, problems: None });
         } else if let Some(p) = remembered(row) {
-            gone.push(p);
+            gone.push((p, row.file_identity.clone()));
         } else {
             let message = "gone, and its name carries no time".to_string();
             skipped.push(Skipped { path: index::path::display(&key), kind: "gone".into(), message, problems: None });
@@ -260,7 +295,7 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
 
 /// Runs `trend`.
 pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
-    let (files, mut points, mut skipped) = match gather(args, ix) {
+    let (files, gone, mut skipped) = match gather(args, ix) {
         Ok(g) => g,
         Err(e) => {
             errln!("boltscope: trend: name backups or folders, or keep an index: {e}");
@@ -268,12 +303,13 @@ pub fn run(args: &TrendArgs, ix: &Ix) -> Verdict {
         }
     };
     let measured: Vec<(&PathBuf, _)> = files.par_iter().map(|p| (p, measure(p, ix))).collect();
+    let mut points = renamed(gone, &measured, &mut skipped);
     let mut verdict = Verdict::Clean;
     for s in skipped.iter().filter(|s| s.kind == UNREADABLE_FOLDER) {
         errln!("boltscope: {}: {}", s.path, s.message);
         verdict = Verdict::Unreadable;
     }
-    for (p, r) in measured {
+    for (p, (r, _)) in measured {
         // Shown as history shows it: bytes that are not UTF-8 as `\xNN`.
         let shown = index::path::display(&index::path::key(p));
         // A file that changed on every read is a problem, as for every command.
