@@ -90,7 +90,9 @@ impl Rec {
         Ok(Some((kv, Rec::new(rev.main, kv.lease, vsize, rev.tombstone).with_fresh(fresh), issue)))
     }
 
-    /// etcd's invariants between a decoded record's revision key and its fields: a tombstone carries
+    /// etcd's invariants between a decoded record's revision key and its fields: a key is never
+    /// empty (etcd refuses a put or delete of the empty key: an empty one is a damaged key field,
+    /// review 48a, whose record no range of keys selects); a tombstone carries
     /// only its key; a put's mod revision is the key's main revision, its create revision lies in
     /// `[1, mod revision]`, its version is at least 1 and at most one more than the revisions since
     /// its create revision (a key is written at most once a revision; review 47b: a kept record's
@@ -98,7 +100,16 @@ impl Rec {
     /// revision; a record `etcdctl migrate` wrote has version 1 whatever its create revision). The
     /// one rule [`Rec::check`] and carving apply.
     pub fn invariant(rev: &revision::Revision, kv: &proto::Kv<'_>) -> Option<Invariant> {
-        if rev.tombstone {
+        if kv.key.is_empty() {
+            Some((
+                ProblemKind::InconsistentKeyValue,
+                format!(
+                    "{} at revision {} has an empty key, which etcd refuses to write (a damaged key field?)",
+                    if rev.tombstone { "tombstone" } else { "put" },
+                    rev.main
+                ),
+            ))
+        } else if rev.tombstone {
             kv.more_than_key.then(|| {
                 (
                     ProblemKind::TombstoneWithData,
@@ -137,7 +148,9 @@ impl Rec {
     /// Whether a decoded record keeps every invariant of [`Rec::invariant`], without building the
     /// sentence (for carving, where a failing record is simply not one).
     pub fn sound(rev: &revision::Revision, kv: &proto::Kv<'_>) -> bool {
-        if rev.tombstone {
+        if kv.key.is_empty() {
+            false
+        } else if rev.tombstone {
             !kv.more_than_key
         } else {
             kv.mod_revision == rev.main
