@@ -88,7 +88,7 @@ fn file_issues(view: &DbView<'_>) -> Vec<boltscope::Problem> {
 
 /// The comparison, whether each file kept changing while read, what `check` fails each for beside
 /// it, and the failure the index remembers for each (what `check` or another analysis found in
-/// it, when --skip-hash-check: told as every reader tells it, since the files are not hashed).
+/// it, when --skip-hash-check or --prefix: told as every reader tells it, since not all of them was judged).
 type Compared = (Outcome, [bool; 2], [Vec<boltscope::Problem>; 2], [Option<Failure>; 2]);
 
 fn compare_files(args: &DiffArgs, opt: &Options, ix: &Ix) -> Compared {
@@ -96,7 +96,9 @@ fn compare_files(args: &DiffArgs, opt: &Options, ix: &Ix) -> Compared {
     let issues = std::cell::RefCell::new([Vec::new(), Vec::new()]);
     let remembered = std::cell::RefCell::new([None, None]);
     let res = input::read_consistent(&args.a, |da| {
-        let failure = |p: &std::path::Path, d: &[u8]| ix.failure_unless_hashed(p, d, !args.no_trailer_check);
+        // Only a comparison of every key judges every history (review 48a: `diff --prefix`).
+        let whole = !args.no_trailer_check && args.prefix.is_none();
+        let failure = |p: &std::path::Path, d: &[u8]| ix.failure_unless_hashed(p, d, whole);
         remembered.borrow_mut()[0] = failure(&args.a, da);
         let va = match DbView::new(da) {
             Ok(v) => v,

@@ -88,8 +88,8 @@ impl SortBy {
 
 /// `du` of one file, from the index when it knows it; whether the read was torn; and the
 /// failure the index remembers for this file (what `check` or another analysis found in it) when
-/// this run does not hash it (--skip-hash-check), told beside the figures as every reader tells
-/// it, so a file `check` failed never comes out as ok.
+/// this run does not judge all of it (--skip-hash-check, --prefix), told beside the figures as
+/// every reader tells it, so a file `check` failed never comes out as ok.
 pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> crate::report::Told<Du> {
     let prefix = opt.prefix.as_deref().map(hex).unwrap_or_default();
     let by = opt.by.map_or("auto".into(), |b| b.name());
@@ -97,7 +97,9 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> crate::report::Told<Du> {
     // Through the index's read, so a known file that can no longer be read gets a row saying so.
     let (r, torn) = ix.read(path, |data| {
         let (id, hit) = ix.lookup::<Du>(path, data, &tag);
-        let remembered = ix.failure_unless_hashed(path, data, opt.verify_trailer);
+        // Only a run over every key judges every history (review 48a: `du --prefix` passed a
+        // file `check` failed for a key outside the prefix).
+        let remembered = ix.failure_unless_hashed(path, data, opt.verify_trailer && opt.prefix.is_none());
         // A trailer this run verifies is hashed again (see `inspect::trailer_holds`).
         if let Some(r) = hit.filter(|_| !opt.verify_trailer || crate::inspect::trailer_holds(data)) {
             return Ok((r, None, false, (0, 0), remembered));
@@ -116,7 +118,10 @@ pub fn du_file(path: &Path, opt: &Options, ix: &Ix) -> crate::report::Told<Du> {
         // Warnings (the file passes `check` with them) are not errors, as `check` counts them.
         let errors = crate::report::errors_among(&r.problems, r.problem_total);
         let warnings = r.problem_total - errors;
-        let found = Found { errors, warnings, trailer_unchecked, torn, ..Found::default() };
+        // With --prefix, the histories of the keys outside it were not held to etcd's rules: as
+        // status says, not an ok.
+        let histories_unchecked = opt.prefix.is_some() && r.revision.is_some();
+        let found = Found { errors, warnings, trailer_unchecked, histories_unchecked, torn, ..Found::default() };
         let mut row = ix.row(path, file_size, found.verdict());
         // (A row without it was taken for a file that could not be read: a deleted backup `du`
         // read last stopped counting in `trend`, review 46b.)
