@@ -2,8 +2,9 @@
 //! holds etcd's revisions, but the compactions and the consistent index are gone, so a server
 //! restored from it would serve compacted revisions as readable. Before review 41b `check` called
 //! it a bbolt file and passed it, `inspect` said ok, `du` exited 0, `compact` copied it and
-//! `salvage` called its copy lossless, while the key readers refused it as "not an etcd file".
-//! Every command now calls it damaged, with the same problem.
+//! `salvage` called its copy lossless, while the key readers refused it as "not an etcd file"
+//! (as `diff` and `compact --revision` did until review 48a). Every command now calls it damaged,
+//! with the same problem.
 
 mod common;
 
@@ -48,6 +49,9 @@ fn an_etcd_file_without_its_meta_bucket_is_damaged_to_every_command() {
         vec!["dump", &f],
         vec!["hashkv", &f],
         vec!["compact", &f, "--output", &copy],
+        // Review 48a: these two called it "not an etcd file", exit 2.
+        vec!["compact", "--revision", "latest", &f, "--output", &copy],
+        vec!["diff", &f, &f],
     ] {
         let (code, text) = run(&args);
         assert_eq!(code, Some(1), "{args:?}: {text}");

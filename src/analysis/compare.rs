@@ -111,7 +111,12 @@ fn blocking(found: Found, s: Structure) -> Result<Vec<Problem>, (Vec<Problem>, u
 
 fn facts(view: &DbView<'_>, which: Which) -> Result<FileFacts, CompareError> {
     if !schema::is_etcd(view) {
-        return Err(CompareError::NotEtcd(which));
+        // An etcd file that lost its `key` (or `meta`) bucket is damaged, as `check` says, not a
+        // file of another kind (review 48a).
+        return Err(match schema::bucket_missing(view) {
+            Some(p) => CompareError::Damaged(which, vec![p], 1),
+            None => CompareError::NotEtcd(which),
+        });
     }
     let last = schema::newest_revision(view).ok().flatten();
     let info = schema::read_core(view, last.unwrap_or(0));

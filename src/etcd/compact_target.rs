@@ -87,7 +87,9 @@ pub fn target(view: &DbView<'_>, r: Revision) -> Result<Option<Target>, TargetEr
         return Ok(None);
     }
     if !schema::is_etcd(view) {
-        return Err(TargetError::NotEtcd);
+        // An etcd file that lost its `key` (or `meta`) bucket is damaged, as `check` says, not a
+        // file of another kind (review 48a).
+        return Err(schema::bucket_missing(view).map_or(TargetError::NotEtcd, TargetError::Unreadable));
     }
     let last = schema::newest_revision(view).map_err(TargetError::Unreadable)?.unwrap_or(0);
     let info = schema::read_core(view, last);
