@@ -64,6 +64,26 @@ pub struct Store {
     /// Members in the `members_removed` bucket: with any, the membership changed since the
     /// cluster was bootstrapped, and the cluster id computed from the members left may not be it.
     pub members_removed: usize,
+    /// Raft's configuration (`meta/confState`, etcd 3.5+) names none of the `members` bucket's
+    /// members: a cluster restored under another member name or peer URL, and its later backups,
+    /// keep one of the two stale (which one differs between real files, review 48b), so the
+    /// header's ids may be another cluster's.
+    pub conf_differs: bool,
+}
+
+/// The member ids raft's configuration names (`meta/confState`: voters, learners and the
+/// outgoing ones of a joint change); `None` without one (etcd 3.4).
+pub fn conf_ids(conf_state: Option<&serde_json::Value>) -> Option<Vec<u64>> {
+    let c = conf_state?.as_object()?;
+    let mut ids: Vec<u64> = ["voters", "learners", "voters_outgoing", "learners_next"]
+        .iter()
+        .filter_map(|k| c.get(*k)?.as_array())
+        .flatten()
+        .filter_map(serde_json::Value::as_u64)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Some(ids)
 }
 
 /// Why etcd refuses a revision.
@@ -115,7 +135,10 @@ impl Store {
             raft_term: SERVED_TERM,
         };
         let finished = info.finished_compact_revision.filter(|&f| f > 0);
-        Ok(Store { header, head, compacted, finished, members: ids.len(), members_removed: info.members_removed.len() })
+        let conf = conf_ids(info.conf_state.as_ref()).filter(|c| !c.is_empty());
+        let conf_differs = conf.is_some_and(|c| !ids.is_empty() && !c.iter().any(|id| ids.contains(id)));
+        let (members, members_removed) = (ids.len(), info.members_removed.len());
+        Ok(Store { header, head, compacted, finished, members, members_removed, conf_differs })
     }
 
     /// The revision a read at `rev` sees (0 = head), or etcd's refusal.
@@ -134,19 +157,9 @@ impl Store {
     }
 }
 
-/// etcd's cluster id for these member ids (`RaftCluster.genID`): the first 8 bytes, big-endian, of
-/// the SHA-1 of the ids in ascending order, each as 8 bytes big-endian. 0 without members.
+/// etcd's cluster id for these member ids ([`super::cluster::id_of`]); 0 without members.
 pub fn cluster_id(member_ids: &[u64]) -> u64 {
-    if member_ids.is_empty() {
-        return 0;
-    }
-    let mut ids = member_ids.to_vec();
-    ids.sort_unstable();
-    let mut h = Sha1::new();
-    for id in ids {
-        h.update(id.to_be_bytes());
-    }
-    first_u64(&h.finalize())
+    super::cluster::id_of(member_ids).unwrap_or(0)
 }
 
 /// etcd's member id (`computeMemberId`): the first 8 bytes, big-endian, of the SHA-1 of the peer
@@ -189,6 +202,7 @@ mod tests {
             finished: Some(40),
             members: 1,
             members_removed: 0,
+            conf_differs: false,
         };
         assert_eq!(s.read_at(0), Ok(100));
         assert_eq!(s.read_at(40), Ok(40));

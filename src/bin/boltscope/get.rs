@@ -221,9 +221,30 @@ fn answer<'a>(a: &GetArgs, ix: &Ix, path: &Path, data: &'a [u8], withheld: &Atom
         errln!("boltscope: {shown} key(s) shown were read from free pages (-w json marks them)");
     }
     let out = render(a, &store.header, &ranged, withheld, &free)?;
-    let guessed = store.members > 1 || store.members_removed > 0;
-    let guessed_ids = (guessed && a.write_out != "simple").then_some((store.members, store.members_removed));
+    let guessed = store.members > 1 || store.members_removed > 0 || store.conf_differs;
+    let guessed_ids = (guessed && a.write_out != "simple").then_some(store);
     Ok(Answer { out, collected, judged, beside, guessed_ids })
+}
+
+/// Says why the header's ids may not be the server's (stderr).
+fn note_ids(store: &boltscope::etcd::header::Store) {
+    let (n, removed) = (store.members, store.members_removed);
+    if n > 1 || removed > 0 {
+        errln!(
+            "boltscope: note: the file holds {n} member(s) and {removed} removed: the header's member_id is the \
+             lowest of them (a file does not say which member wrote it), and its cluster_id is etcd's rule over \
+             them, right only if they bootstrapped the cluster together (a member added or removed since changes \
+             it)"
+        );
+    }
+    if store.conf_differs {
+        errln!(
+            "boltscope: note: the file's `members` bucket and raft's configuration (meta/confState) name different \
+             members, as in a cluster restored under another member name or peer URL and in its later backups: one \
+             of them is stale, so the header's member_id and cluster_id (from the `members` bucket) may be another \
+             cluster's"
+        );
+    }
 }
 
 /// An answer, and what is left to do once it is out.
@@ -236,9 +257,9 @@ struct Answer<'a> {
     judged: Judged,
     /// Whether the rest of the file must be walked for what `check` fails it for.
     beside: Beside,
-    /// The members the file holds and those removed, when the header shown names a cluster and
-    /// member id that the file cannot vouch for (more than one member, or any removed).
-    guessed_ids: Option<(usize, usize)>,
+    /// The file's store facts, when the header shown names a cluster and member id that the file
+    /// cannot vouch for (more than one member, any removed, or raft's configuration naming others).
+    guessed_ids: Option<boltscope::etcd::header::Store>,
 }
 
 /// The newest record at or below `rev` of each key, the tree's `latest` completed with the
@@ -304,13 +325,8 @@ pub fn run(a: &GetArgs, ix: &Ix) -> Verdict {
         let _ = stdout.flush();
         drop(stdout);
         keyread::note_withheld(&withheld);
-        if let Some((n, removed)) = guessed_ids {
-            errln!(
-                "boltscope: note: the file holds {n} member(s) and {removed} removed: the header's member_id is \
-                 the lowest of them (a file does not say which member wrote it), and its cluster_id is etcd's rule \
-                 over them, right only if they bootstrapped the cluster together (a member added or removed \
-                 since changes it)"
-            );
+        if let Some(store) = guessed_ids {
+            note_ids(&store);
         }
         if !stable {
             return keyread::torn(path);
