@@ -6,10 +6,11 @@
 //! struct: txid and checksum change with every bbolt commit), the trailer's 32 bytes (or none),
 //! and, as a fast pre-check against rewrites, the modification time (ns), the inode change time
 //! (ns; no user can set it back), inode and device. Covered: any commit through bbolt, any write
-//! to the file (also with its mtime restored by hand), any file replaced by another (also a copy
-//! that keeps the mtime and gets the old inode number). A file renamed, linked or chmod-ed is
-//! read again once. Not covered: bytes that change with no write through the file system (bit
-//! rot). `check` therefore never answers from the index, and `--refresh` re-reads for any
+//! to the file through `write` (also with its mtime restored by hand), any file replaced by
+//! another (also a copy that keeps the mtime and gets the old inode number). A file renamed,
+//! linked or chmod-ed is read again once. Not covered: bytes that change with no write through
+//! the file system (bit rot), and stores through a shared writable map after the first (the
+//! kernel stamps the times at a page's first write fault only, review 48a). `check` therefore never answers from the index, and `--refresh` re-reads for any
 //! command.
 //!
 //! Several boltscope processes use one index at once (a `scan` from cron while a user asks `get`,
