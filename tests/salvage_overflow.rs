@@ -59,19 +59,10 @@ fn case() -> (Vec<u8>, Vec<u8>, usize, usize, (usize, usize)) {
 /// Salvages `d`: (exit code, report, the copy's every revision as `dump --all-revisions` lines).
 fn salvage(d: &[u8]) -> (Option<i32>, Value, Vec<Value>) {
     let tmp = tempfile::tempdir().unwrap();
-    let (src, dst) = (tmp.path().join("src.db"), tmp.path().join("copy.db"));
-    std::fs::write(&src, d).unwrap();
-    let out = common::boltscope()
-        .args(["--no-index", "salvage", "-w", "json", "--trailer", "always"])
-        .arg(&src)
-        .arg("-o")
-        .arg(&dst)
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, report, dst) = common::salvage_bytes(d, tmp.path());
     let dump = common::boltscope().args(["--no-index", "dump", "--all-revisions"]).arg(&dst).output().unwrap();
     let lines = dump.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty());
-    (out.status.code(), report, lines.map(|l| serde_json::from_slice(l).unwrap()).collect())
+    (code, report, lines.map(|l| serde_json::from_slice(l).unwrap()).collect())
 }
 
 fn lost(report: &Value, rev: u64) -> bool {

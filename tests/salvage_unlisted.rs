@@ -38,17 +38,8 @@ fn elem(d: &[u8], page: usize, i: usize) -> (usize, usize, usize) {
 /// Salvages `d` with a trailer: (exit code, report).
 fn salvage(d: &[u8]) -> (Option<i32>, Value) {
     let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("src.db");
-    std::fs::write(&src, d).unwrap();
-    let dst = tmp.path().join("copy.db");
-    let out = common::boltscope()
-        .args(["--no-index", "salvage", "-w", "json", "--trailer", "always"])
-        .arg(&src)
-        .arg("-o")
-        .arg(&dst)
-        .output()
-        .unwrap();
-    (out.status.code(), serde_json::from_slice(&out.stdout).unwrap())
+    let (code, report, _) = common::salvage_bytes(d, tmp.path());
+    (code, report)
 }
 
 fn key_of(d: &[u8], page: usize, i: usize) -> String {

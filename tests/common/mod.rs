@@ -72,6 +72,21 @@ pub fn compact(args: &[&str], src: &Path, dst: &Path) -> std::process::Output {
     boltscope().arg("compact").args(args).arg(src).arg("-o").arg(dst).output().unwrap()
 }
 
+/// Salvages the snapshot bytes `d` (`--trailer always`, no index) into `dir`: the exit code, the
+/// JSON report, and the copy's path.
+pub fn salvage_bytes(d: &[u8], dir: &Path) -> (Option<i32>, serde_json::Value, PathBuf) {
+    let (src, dst) = (dir.join("src.db"), dir.join("copy.db"));
+    std::fs::write(&src, d).unwrap();
+    let out = boltscope()
+        .args(["--no-index", "salvage", "-w", "json", "--trailer", "always"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&dst)
+        .output()
+        .unwrap();
+    (out.status.code(), serde_json::from_slice(&out.stdout).unwrap(), dst)
+}
+
 /// Runs the binary with `args` and the index at `index` (`--no-index` when none); its output.
 pub fn run_indexed(index: Option<&std::path::Path>, args: &[&str]) -> std::process::Output {
     let mut c = boltscope();
