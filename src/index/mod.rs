@@ -10,8 +10,8 @@
 //! another (also a copy that keeps the mtime and gets the old inode number). A file renamed,
 //! linked or chmod-ed is read again once. Not covered: bytes that change with no write through
 //! the file system (bit rot), and stores through a shared writable map after the first (the
-//! kernel stamps the times at a page's first write fault only, review 48a). `check` therefore never answers from the index, and `--refresh` re-reads for any
-//! command.
+//! kernel stamps the times at a page's first write fault only, review 48a). `check` therefore
+//! never answers from the index, and `--refresh` re-reads for any command.
 //!
 //! Several boltscope processes use one index at once (a `scan` from cron while a user asks `get`,
 //! parallel CI jobs): see [`Index`]. The index never stops a command: if it cannot be opened (held

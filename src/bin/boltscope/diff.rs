@@ -88,7 +88,8 @@ fn file_issues(view: &DbView<'_>) -> Vec<boltscope::Problem> {
 
 /// The comparison, whether each file kept changing while read, what `check` fails each for beside
 /// it, and the failure the index remembers for each (what `check` or another analysis found in
-/// it, when --skip-hash-check or --prefix: told as every reader tells it, since not all of them was judged).
+/// it, when --skip-hash-check or --prefix: told as every reader tells it, since neither file was
+/// judged whole).
 type Compared = (Outcome, [bool; 2], [Vec<boltscope::Problem>; 2], [Option<Failure>; 2]);
 
 fn compare_files(args: &DiffArgs, opt: &Options, ix: &Ix) -> Compared {
