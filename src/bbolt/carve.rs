@@ -95,12 +95,15 @@ impl<'a> Geometry<'a> {
     }
 
     /// Whether page `id`, as the continuation of a run starting before it, cannot hold that run's
-    /// bytes any more: the tree reached it (`reached`), it starts with a header of its own (bbolt
-    /// wrote a page there since), or it is all zeros (storage that lost it: bbolt writes a page
-    /// whole, and a value that ran on there would have to hold a whole page of zeros, review 46a
-    /// F2).
+    /// bytes any more: the tree reached it (`reached`), or it starts with a header of its own
+    /// (bbolt wrote a page there since).
     pub fn foreign_continuation(&self, id: u64, reached: &dyn Fn(u64) -> bool) -> bool {
-        reached(id) || self.has_own_header(id) || self.run(id, 1).is_some_and(|b| b.iter().all(|&x| x == 0))
+        reached(id) || self.has_own_header(id)
+    }
+
+    /// Whether page `id` is all zeros.
+    pub fn is_zeroed(&self, id: u64) -> bool {
+        self.run(id, 1).is_some_and(|b| b.iter().all(|&x| x == 0))
     }
 
     /// Pages `[id, id + n)` as one slice, cut at the end of the file (`None` when `id` is past it).
@@ -185,6 +188,19 @@ pub struct CarvedLeaf<'a> {
     pub elems: Vec<Candidates<'a>>,
     /// Whether the page passes the strict rules.
     pub intact: bool,
+    /// Where the first of its overflow pages that is all zeros starts, as an offset in `page`
+    /// (tolerant mode only): the storage may have lost that page since, or a value may hold a page
+    /// of zeros (etcd writes such values), so what runs into it is uncertain (review 46a F2,
+    /// review 48c).
+    pub zeroed_at: Option<usize>,
+}
+
+impl CarvedLeaf<'_> {
+    /// Whether `value` (bytes of this leaf) runs into an overflow page that is all zeros.
+    pub fn reaches_zeroed(&self, value: &[u8]) -> bool {
+        let end = (value.as_ptr() as usize).wrapping_sub(self.page.bytes.as_ptr() as usize) + value.len();
+        self.zeroed_at.is_some_and(|z| end > z)
+    }
 }
 
 /// End of an element's value, as an offset in its page.
@@ -224,7 +240,7 @@ pub fn leaf<'a>(g: &Geometry<'a>, id: u64, mode: Mode, reached: &dyn Fn(u64) -> 
             if (1..claimed).any(|k| g.foreign_continuation(id + k, reached)) {
                 return None;
             }
-            Some(CarvedLeaf { page, elems, intact: true })
+            Some(CarvedLeaf { page, elems, intact: true, zeroed_at: None })
         }
         Mode::Tolerant => {
             if matches!(h.flags, BRANCH | META | FREELIST) {
@@ -244,12 +260,18 @@ pub fn leaf<'a>(g: &Geometry<'a>, id: u64, mode: Mode, reached: &dyn Fn(u64) -> 
                 }
             }
             let page = Page { bytes: page.bytes.get(..limit.min(page.bytes.len())).unwrap_or(page.bytes), ..page };
+            let zeroed_at = (1..cut).find(|k| g.is_zeroed(id + k)).and_then(|k| usize::try_from(k * g.page_size).ok());
             let intact = whole
                 && h.id.0 == id
                 && h.flags == LEAF
                 && elems.len() == count
                 && elems.iter().all(Candidates::consistent);
-            elems.iter().any(|c| c.stated.is_some() || c.packed.is_some()).then_some(CarvedLeaf { page, elems, intact })
+            elems.iter().any(|c| c.stated.is_some() || c.packed.is_some()).then_some(CarvedLeaf {
+                page,
+                elems,
+                intact,
+                zeroed_at,
+            })
         }
     }
 }
@@ -302,4 +324,42 @@ pub fn carve<'a, T: Send>(
             out
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four 4096-byte pages: page 2 a leaf with one overflow page and one element (a 17-byte key,
+    /// a 5000-byte value of `fill` running on into page 3).
+    fn file(fill: u8) -> Vec<u8> {
+        let mut d = vec![0u8; 4 * 4096];
+        let p = 2 * 4096;
+        d[p..p + 8].copy_from_slice(&2u64.to_le_bytes());
+        d[p + 8..p + 10].copy_from_slice(&LEAF.to_le_bytes());
+        d[p + 10..p + 12].copy_from_slice(&1u16.to_le_bytes());
+        d[p + 12..p + 16].copy_from_slice(&1u32.to_le_bytes());
+        for (i, v) in [0u32, 16, 17, 5000].into_iter().enumerate() {
+            d[p + 16 + 4 * i..p + 20 + 4 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        d[p + 32..p + 49].fill(b'k');
+        d[p + 49..p + 49 + 5000].fill(fill);
+        d
+    }
+
+    #[test]
+    fn an_overflow_page_of_zeros_is_kept_and_marked_in_tolerant_mode() {
+        for fill in [0u8, b'A'] {
+            let d = file(fill);
+            let g = Geometry { body: &d, order: ByteOrder::Little, page_size: 4096 };
+            let none = |_| false;
+            // Strict carving keeps it either way: etcd writes values holding pages of zeros.
+            assert!(leaf(&g, 2, Mode::Strict { limit: 4 }, &none).is_some(), "fill {fill}");
+            let t = leaf(&g, 2, Mode::Tolerant, &none).expect("carved");
+            let value = t.elems[0].stated.expect("as stated").value;
+            assert_eq!(value.len(), 5000);
+            assert_eq!(t.zeroed_at, (fill == 0).then_some(4096), "fill {fill}");
+            assert_eq!(t.reaches_zeroed(value), fill == 0);
+        }
+    }
 }

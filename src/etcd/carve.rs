@@ -43,6 +43,9 @@ pub enum Source {
     /// From bytes of a leaf the tree reaches that no element lists (`"unlisted"`: an element taken
     /// out of the page, [`super::unlisted`]).
     Unlisted,
+    /// From a page the damaged tree does not reach, its value running into an overflow page that
+    /// is all zeros ([`crate::bbolt::carve::CarvedLeaf::zeroed_at`]).
+    ZeroedRun,
 }
 
 /// A revision key: as found in the file, or rebuilt by [`repair`].

@@ -9,7 +9,7 @@ use super::report::{BucketInfo, SalvageReport, KEYS_SHOWN};
 use super::root::{self, Root};
 use super::small;
 use super::tree::{self, Top};
-use crate::bbolt::carve::{self, Geometry, Mode};
+use crate::bbolt::carve::{self, CarvedLeaf, Geometry, Mode};
 use crate::bbolt::recover::{self, Found};
 use crate::bbolt::tolerant::LostRange;
 use crate::bbolt::view::DbView;
@@ -50,11 +50,25 @@ fn lost_all<'a>(why: &str) -> LostRange<'a> {
 /// Records of `key` found in the pages the tree did not reach.
 fn carved<'a>(g: &Geometry<'a>, reached: &(dyn Fn(u64) -> bool + Sync)) -> Vec<KeyRecord<'a>> {
     let per_page = carve::carve(g, 2..g.pages(), Mode::Tolerant, reached, &|leaf| {
-        let v: Vec<KeyRecord<'a>> =
-            leaf.elems.iter().filter_map(|c| pick(c, leaf.page.id, Source::Unreached)).collect();
+        let v: Vec<KeyRecord<'a>> = leaf
+            .elems
+            .iter()
+            .filter_map(|c| pick(c, leaf.page.id, Source::Unreached))
+            .map(|r| zeroed(&leaf, r))
+            .collect();
         (!v.is_empty()).then_some(v)
     });
     per_page.into_iter().flatten().collect()
+}
+
+/// A carved record, marked [`Source::ZeroedRun`] when its value runs into an overflow page of
+/// its leaf that is all zeros.
+fn zeroed<'a>(leaf: &CarvedLeaf<'a>, r: KeyRecord<'a>) -> KeyRecord<'a> {
+    if leaf.reaches_zeroed(r.raw) {
+        KeyRecord { source: Source::ZeroedRun, ..r }
+    } else {
+        r
+    }
 }
 
 /// Why no page of `data` can be read: a file cut inside its meta pages (both may be valid: what

@@ -75,7 +75,9 @@ pub fn merge<'a>(
     let mut m = Merged { from_tree: tree.len() as u64, ..Merged::default() };
     // A record no element lists (past a leaf's count, or taken out of it) is read where the layout
     // packed it, with no header to vouch for it: uncertain (review 47c).
-    let unlisted = |r: &KeyRecord<'_>| r.source == Source::Unlisted;
+    // So is one whose value runs into an overflow page of zeros: the storage may have lost that
+    // page since, or the value may hold a page of zeros (review 46a F2, review 48c).
+    let unlisted = |r: &KeyRecord<'_>| matches!(r.source, Source::Unlisted | Source::ZeroedRun);
     let mut all: Vec<(KeyRecord<'a>, bool)> =
         tree.into_iter().map(|r| (r, r.fix == Fix::Key || unlisted(&r))).collect();
     for r in found {
