@@ -52,8 +52,10 @@ use std::path::{Path, PathBuf};
 /// results and rows of schema 4 are kept. 6: `status` holds a file to what `check` fails it for
 /// beside the `key` bucket (records of the small buckets, `meta`, a lost `key` bucket), so results
 /// cached by schema 4 or 5 may call such a file clean: they are dropped, with the key indexes; the
-/// history rows and `du` rows are kept.
-pub const SCHEMA: u64 = 6;
+/// history rows and `du` rows are kept. 7: a record with an empty key breaks etcd's rules (review
+/// 48a), so results cached by schema 6 may call such a file clean (review 48c): they are dropped
+/// the same way; history rows gain the file read (older rows name none, and are read as they are).
+pub const SCHEMA: u64 = 7;
 
 /// The oldest schema whose history rows this one reads as they are.
 const ROWS_SINCE: u64 = 2;
