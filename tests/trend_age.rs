@@ -336,6 +336,17 @@ fn a_backup_renamed_to_another_time_counts_once_from_the_index() {
     std::fs::remove_file(tmp.path().join(names[2])).unwrap();
     let v: Value = serde_json::from_str(&trend(&["--index", ix, "-w", "json", "--now", now], &[]).1).unwrap();
     assert_eq!(series(&v, "etcd-snapshot-server-0-*")["backups"], 4);
+    // A backup moved to an archive folder keeps its point in the series it was part of (review
+    // 48c), and counts in the archive's too.
+    let archive = tmp.path().join("archive");
+    std::fs::create_dir(&archive).unwrap();
+    std::fs::rename(tmp.path().join(names[1]), archive.join(names[1])).unwrap();
+    assert_eq!(trend(&["--index", ix, "--now", now], &[tmp.path()]).0, 0);
+    let v: Value = serde_json::from_str(&trend(&["--index", ix, "-w", "json", "--now", now], &[]).1).unwrap();
+    let here: Vec<&Value> =
+        v["series"].as_array().unwrap().iter().filter(|s| s["name"] == "etcd-snapshot-server-0-*").collect();
+    let backups: Vec<u64> = here.iter().map(|s| s["backups"].as_u64().unwrap()).collect();
+    assert!(backups.contains(&4) && backups.contains(&1), "{backups:?}: {v}");
 }
 
 #[test]

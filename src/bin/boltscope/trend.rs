@@ -164,9 +164,11 @@ fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
     })
 }
 
-/// The points of files that are gone, but for those read again under another name (renamed, or
-/// linked: the same file, by its identity, [`boltscope::index::HistoryRow::file_identity`]),
-/// which are listed as skipped: the file read now stands for them, whatever its name says.
+/// The points of files that are gone, but for those read again under another name in the same
+/// folder (renamed, or linked: the same file, by its identity,
+/// [`boltscope::index::HistoryRow::file_identity`]), which are listed as skipped: the file read now
+/// stands for them, whatever its name says. One moved to another folder (an archive) keeps its
+/// point in the series it was part of (review 48c).
 fn renamed(
     gone: Vec<(Point, Option<String>)>,
     measured: &[(&PathBuf, Measured)],
@@ -175,7 +177,9 @@ fn renamed(
     let now: BTreeMap<&str, &PathBuf> = measured.iter().filter_map(|(p, (_, id))| Some((id.as_deref()?, *p))).collect();
     let mut points = Vec::with_capacity(gone.len());
     for (p, id) in gone {
-        match id.as_deref().and_then(|id| now.get(id)) {
+        let folder = |p: &Path| std::path::absolute(p).ok().and_then(|a| a.parent().map(Path::to_path_buf));
+        let here = id.as_deref().and_then(|id| now.get(id)).filter(|at| folder(at) == folder(Path::new(&p.path)));
+        match here {
             Some(at) => {
                 let shown = index::path::display(&index::path::key(at));
                 let message = format!("gone; the same file is read as {shown} now (renamed): counted once, as it");
