@@ -108,8 +108,9 @@ pub enum ProblemKind {
     /// Revision holes in a store never compacted whose records up to the hole are all shaped as
     /// etcd 3.4's `etcdctl migrate` writes them (a warning: a migrated v2 store, or damage).
     RevisionHolesAsMigrated,
-    /// An etcd file without its `meta` bucket (its `key` bucket holds revisions) or without its
-    /// `key` bucket (its `meta` bucket holds the consistent index): a bucket lost from the root.
+    /// An etcd file without its `meta` bucket (its `key` bucket holds revisions), without its
+    /// `key` bucket (its `meta` bucket holds the consistent index), or without both (its `members`
+    /// bucket names etcd's members): buckets lost from the root.
     EtcdBucketMissing,
 }
 

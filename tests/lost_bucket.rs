@@ -118,3 +118,36 @@ fn bbolt_files_and_intact_etcd_files_are_not_told_a_bucket_is_missing() {
         assert!(!text.contains("etcd_bucket_missing"), "{name}: {text}");
     }
 }
+
+#[test]
+fn an_etcd_file_without_both_is_damaged_too() {
+    // Review 48c F9: with both `key` and `meta` gone, the seven other buckets of etcd's left, the
+    // file passed check as "not an etcd file". Its `members` bucket names etcd's member.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("k8s-0.005.member.db");
+    let meta = |p: usize| u64_at(&d, p * PS + 64);
+    let active = if meta(1) > meta(0) { 1 } else { 0 };
+    let root = u64_at(&d, active * PS + 32) as usize;
+    let name = |d: &[u8], i: usize| {
+        let e = root * PS + 16 + 16 * i;
+        let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
+        d[e + pos..e + pos + ks].to_vec()
+    };
+    let names: Vec<Vec<u8>> = (0..u16_at(&d, root * PS + 10)).map(|i| name(&d, i)).collect();
+    common::damage::repack(&mut d, root, &|j| names[j] != b"key" && names[j] != b"meta");
+    let f = tmp.path().join("no-key-no-meta.db");
+    std::fs::write(&f, &d).unwrap();
+    let f = f.to_str().unwrap();
+    let copy = tmp.path().join("copy.db");
+    let copy = copy.to_str().unwrap();
+    for args in
+        [vec!["check", f], vec!["inspect", f], vec!["get", f, "a"], vec!["diff", f, f], vec!["compact", f, "-o", copy]]
+    {
+        let (code, text) = run(&args);
+        assert_eq!(code, Some(1), "{args:?}: {text}");
+        assert!(
+            text.contains("etcd_bucket_missing") && text.contains("without its `key` and `meta`"),
+            "{args:?}: {text}"
+        );
+    }
+}

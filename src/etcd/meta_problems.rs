@@ -27,9 +27,9 @@ pub fn compactions_unreadable(view: &DbView<'_>) -> Option<Problem> {
     })
 }
 
-/// The problem of an etcd file that has lost one of the two buckets every etcd file has: a `key`
-/// bucket without `meta` (the compactions and the consistent index gone: a server restored from
-/// it would serve compacted revisions as readable), or `meta` without `key` (every key gone).
+/// The problem of an etcd file that has lost the buckets every etcd file has: a `key` bucket
+/// without `meta` (the compactions and the consistent index gone: a server restored from it would
+/// serve compacted revisions as readable), `meta` without `key` (every key gone), or both.
 /// Told only on evidence no other program's file gives (review 41c: a bucket named `key` whose
 /// keys read as revisions, or `meta` holding `consistent_index`, is a shape any program may
 /// write): at least two more of etcd's own buckets (`cluster`, `members`, `lease`, ...), and the
@@ -54,18 +54,38 @@ pub fn bucket_missing(view: &DbView<'_>) -> Option<Problem> {
                 return None;
             }
             (
-                META_BUCKET,
+                "its `meta` bucket",
                 "its `key` bucket holds etcd's records, but the compactions and the consistent index are gone",
             )
         }
         (None, Some(mb)) => {
             cursor::get(view, mb, CONSISTENT_INDEX).ok().flatten().filter(|e| e.value.len() == 8)?;
-            (KEY_BUCKET, "its `meta` bucket holds etcd's consistent_index, but every key is gone")
+            ("its `key` bucket", "its `meta` bucket holds etcd's consistent_index, but every key is gone")
         }
+        // Both lost (review 48c F9): told only when the `members` bucket names an etcd member as
+        // etcd writes one (its id in 16 hex digits, its JSON with peer URLs).
+        (None, None) if names_a_member(view) => (
+            "its `key` and `meta` buckets",
+            "its `members` bucket names etcd's members, but every key, the compactions and the consistent index \
+             are gone",
+        ),
         _ => return None,
     };
-    let msg = format!("an etcd file without its `{}` bucket: {why} (a bucket lost from the root)", text(missing));
+    let msg = format!("an etcd file without {missing}: {why} (lost from the root)");
     Some(Problem::new(ProblemKind::EtcdBucketMissing, msg).page(view.meta().root))
+}
+
+/// Whether the `members` bucket holds an entry as etcd writes a member: a key of 16 hex digits
+/// (the member id) and a JSON object with its peer URLs.
+fn names_a_member(view: &DbView<'_>) -> bool {
+    let Some(b) = cursor::top_bucket(view, MEMBERS_BUCKET).ok().flatten() else { return false };
+    let mut found = false;
+    let _ = cursor::for_each(view, b, &mut |e| {
+        let id = e.key.len() == 16 && e.key.iter().all(u8::is_ascii_hexdigit);
+        let member = || serde_json::from_slice::<serde_json::Value>(e.value).is_ok_and(|j| j["peerURLs"].is_array());
+        found |= !found && !e.is_bucket() && id && member();
+    });
+    found
 }
 
 /// The problem of `meta/key`, whose value `v` is too short for a revision.
