@@ -12,21 +12,33 @@ use common::{u16_at, u32_at, u64_at};
 
 const PS: usize = 4096;
 
-/// `k8s-0.005.member.db` with its root leaf's last element (the `meta` bucket) left out, the leaf
-/// written again as bbolt lays one out.
-fn without_meta(tmp: &tempfile::TempDir) -> String {
+/// `k8s-0.005.member.db` with its root leaf written again as bbolt lays one out, holding only the
+/// buckets whose names `keep` keeps (at least one, and one left out), saved as `name` in `tmp`.
+fn repacked(tmp: &tempfile::TempDir, name: &str, keep: &dyn Fn(&[u8]) -> bool) -> String {
     let mut d = common::bytes("k8s-0.005.member.db");
     let meta = |p: usize| u64_at(&d, p * PS + 64);
     let active = if meta(1) > meta(0) { 1 } else { 0 };
     let root = u64_at(&d, active * PS + 32) as usize;
-    let count = u16_at(&d, root * PS + 10);
-    let e = root * PS + 16 + 16 * (count - 1);
-    let (pos, ks) = (u32_at(&d, e + 4), u32_at(&d, e + 8));
-    assert_eq!(&d[e + pos..e + pos + ks], b"meta", "the root's last bucket is `meta`");
-    common::damage::repack(&mut d, root, &|i| i != count - 1);
-    let p = tmp.path().join("no-meta.db");
+    let names: Vec<Vec<u8>> = (0..u16_at(&d, root * PS + 10))
+        .map(|i| {
+            let e = root * PS + 16 + 16 * i;
+            let (pos, ks) = (u32_at(&d, e + 4), u32_at(&d, e + 8));
+            d[e + pos..e + pos + ks].to_vec()
+        })
+        .collect();
+    assert!(
+        names.iter().any(|n| !keep(n)) && names.iter().any(|n| keep(n)),
+        "a bucket left out of {names:?}, one kept"
+    );
+    common::damage::repack(&mut d, root, &|i| keep(&names[i]));
+    let p = tmp.path().join(name);
     std::fs::write(&p, &d).unwrap();
     p.to_str().unwrap().to_string()
+}
+
+/// `k8s-0.005.member.db` with its root leaf's `meta` bucket left out.
+fn without_meta(tmp: &tempfile::TempDir) -> String {
+    repacked(tmp, "no-meta.db", &|n| n != b"meta")
 }
 
 fn run(args: &[&str]) -> (Option<i32>, String) {
@@ -69,25 +81,10 @@ fn an_etcd_file_without_its_meta_bucket_is_damaged_to_every_command() {
     assert_eq!(v["lossless"], false, "{text}");
 }
 
-/// `k8s-0.005.member.db` with its root leaf holding only the bucket `name` (its element moved to
-/// the leaf written again as bbolt lays one out): etcd's own bucket, alone.
+/// `k8s-0.005.member.db` with its root leaf holding only the bucket `name`: etcd's own bucket,
+/// alone.
 fn alone(tmp: &tempfile::TempDir, name: &[u8]) -> String {
-    let mut d = common::bytes("k8s-0.005.member.db");
-    let meta = |p: usize| u64_at(&d, p * PS + 64);
-    let active = if meta(1) > meta(0) { 1 } else { 0 };
-    let root = u64_at(&d, active * PS + 32) as usize;
-    let count = u16_at(&d, root * PS + 10);
-    let i = (0..count)
-        .find(|&i| {
-            let e = root * PS + 16 + 16 * i;
-            let (pos, ks) = (u32_at(&d, e + 4), u32_at(&d, e + 8));
-            &d[e + pos..e + pos + ks] == name
-        })
-        .unwrap();
-    common::damage::repack(&mut d, root, &|j| j == i);
-    let p = tmp.path().join(format!("only-{}.db", String::from_utf8_lossy(name)));
-    std::fs::write(&p, &d).unwrap();
-    p.to_str().unwrap().to_string()
+    repacked(tmp, &format!("only-{}.db", String::from_utf8_lossy(name)), &|n| n == name)
 }
 
 #[test]
@@ -124,20 +121,8 @@ fn an_etcd_file_without_both_is_damaged_too() {
     // Review 48c F9: with both `key` and `meta` gone, the seven other buckets of etcd's left, the
     // file passed check as "not an etcd file". Its `members` bucket names etcd's member.
     let tmp = tempfile::tempdir().unwrap();
-    let mut d = common::bytes("k8s-0.005.member.db");
-    let meta = |p: usize| u64_at(&d, p * PS + 64);
-    let active = if meta(1) > meta(0) { 1 } else { 0 };
-    let root = u64_at(&d, active * PS + 32) as usize;
-    let name = |d: &[u8], i: usize| {
-        let e = root * PS + 16 + 16 * i;
-        let (pos, ks) = (u32_at(d, e + 4), u32_at(d, e + 8));
-        d[e + pos..e + pos + ks].to_vec()
-    };
-    let names: Vec<Vec<u8>> = (0..u16_at(&d, root * PS + 10)).map(|i| name(&d, i)).collect();
-    common::damage::repack(&mut d, root, &|j| names[j] != b"key" && names[j] != b"meta");
-    let f = tmp.path().join("no-key-no-meta.db");
-    std::fs::write(&f, &d).unwrap();
-    let f = f.to_str().unwrap();
+    let f = repacked(&tmp, "no-key-no-meta.db", &|n| n != b"key" && n != b"meta");
+    let f = f.as_str();
     let copy = tmp.path().join("copy.db");
     let copy = copy.to_str().unwrap();
     for args in
