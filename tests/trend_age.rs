@@ -224,6 +224,32 @@ fn a_backup_named_twice_is_one_backup() {
 }
 
 #[test]
+fn a_backup_linked_under_two_names_counts_once() {
+    // A hard link of the middle backup under a name of another time in the same series: one file,
+    // which `trend DIR` (and `trend` from the index) counted twice (review 48c F7). It counts once,
+    // as its first name, the other listed as a duplicate naming it.
+    let (tmp, names, index) = three_analysed();
+    let (ix, now) = (index.to_str().unwrap(), NOW);
+    let link = tmp.path().join("etcd-snapshot-server-0-1765000000");
+    std::fs::hard_link(tmp.path().join(names[1]), &link).unwrap();
+    // The index knows the link too once any command read it (here `status`).
+    let st = common::run_indexed(Some(&index), &["status", link.to_str().unwrap()]);
+    assert!(st.status.success(), "{st:?}");
+    for paths in [&[tmp.path()][..], &[]] {
+        let (code, out, err) = trend(&["--index", ix, "-w", "json", "--now", now], paths);
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(series(&v, "etcd-snapshot-server-0-*")["backups"], 3, "{paths:?}: {v}");
+        let skipped = v["skipped"].as_array().unwrap();
+        let k = skipped.iter().find(|k| k["path"] == link.display().to_string().as_str());
+        let k = k.unwrap_or_else(|| panic!("{paths:?}: {skipped:?}"));
+        assert_eq!(k["error"]["kind"], "duplicate", "{k}");
+        let first = tmp.path().join(names[1]).display().to_string();
+        assert!(k["error"]["message"].as_str().unwrap().contains(&first), "{k}");
+    }
+}
+
+#[test]
 fn a_series_at_its_quota_has_reached_it_though_it_no_longer_grows() {
     // The same backup three days running (NOSPACE: no write lands), over a quota below its size:
     // it said "not reached at this rate", and no days_to_quota gauge for an alert to fire on.

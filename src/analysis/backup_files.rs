@@ -152,6 +152,34 @@ impl Walked {
     }
 }
 
+/// The files of a list that are distinct files, in list order: a path named twice, or a link to a
+/// file listed already, is dropped; so is a **hard link** of one listed already (another name of
+/// the same inode), which is returned beside the name kept, to be told (`trend` counted such a
+/// backup twice: review 48c F7). A file whose metadata cannot be read is kept (its reading fails
+/// later, where it is reported).
+pub fn distinct_files(files: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<(PathBuf, PathBuf)>) {
+    use std::collections::{HashMap, HashSet};
+    use std::os::unix::fs::MetadataExt;
+    let (mut paths, mut inodes) = (HashSet::new(), HashMap::new());
+    let (mut kept, mut linked) = (Vec::with_capacity(files.len()), Vec::new());
+    for p in files {
+        if !paths.insert(std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone())) {
+            continue;
+        }
+        match std::fs::metadata(&p) {
+            Ok(m) => match inodes.get(&(m.dev(), m.ino())) {
+                Some(first) => linked.push((p, PathBuf::clone(first))),
+                None => {
+                    inodes.insert((m.dev(), m.ino()), p.clone());
+                    kept.push(p);
+                }
+            },
+            Err(_) => kept.push(p),
+        }
+    }
+    (kept, linked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,7 @@ mod scan;
 mod source;
 mod status;
 mod trend;
+mod trend_once;
 mod trend_plot;
 mod trend_render;
 mod values;

@@ -4,6 +4,7 @@ use crate::exit::Verdict;
 use crate::history::when;
 use crate::index::Ix;
 use crate::report::{print_problems, Found};
+use crate::trend_once::{linked_once, once, renamed};
 use crate::{trend_plot, trend_render};
 use boltscope::analysis::backup_files::{self, Walked};
 use boltscope::analysis::backup_name;
@@ -90,8 +91,11 @@ fn time_of(path: &Path) -> Option<(i64, TimeFrom)> {
     Some((i64::try_from(secs).ok()?, TimeFrom::Mtime))
 }
 
-enum Failure {
+/// Why a file gave no point.
+pub enum Failure {
+    /// It could not be read.
     Unreadable(Error),
+    /// It was read, and found damaged: its figures are withheld.
     Withheld(Withheld),
 }
 
@@ -164,70 +168,9 @@ fn remembered(row: &boltscope::index::HistoryRow) -> Option<Point> {
     })
 }
 
-/// The points of files that are gone, but for those read again under another name in the same
-/// folder (renamed, or linked: the same file, by its identity,
-/// [`boltscope::index::HistoryRow::file_identity`]), which are listed as skipped: the file read now
-/// stands for them, whatever its name says. One moved to another folder (an archive) keeps its
-/// point in the series it was part of (review 48c).
-fn renamed(
-    gone: Vec<(Point, Option<String>)>,
-    measured: &[(&PathBuf, Measured)],
-    skipped: &mut Vec<Skipped>,
-) -> Vec<Point> {
-    let now: BTreeMap<&str, &PathBuf> = measured.iter().filter_map(|(p, (_, id))| Some((id.as_deref()?, *p))).collect();
-    let mut points = Vec::with_capacity(gone.len());
-    for (p, id) in gone {
-        let folder = |p: &Path| std::path::absolute(p).ok().and_then(|a| a.parent().map(Path::to_path_buf));
-        let here = id.as_deref().and_then(|id| now.get(id)).filter(|at| folder(at) == folder(Path::new(&p.path)));
-        match here {
-            Some(at) => {
-                let shown = index::path::display(&index::path::key(at));
-                let message = format!("gone; the same file is read as {shown} now (renamed): counted once, as it");
-                skipped.push(Skipped { path: p.path, kind: "renamed".into(), message, problems: None });
-            }
-            None => points.push(p),
-        }
-    }
-    points
-}
-
-/// What [`measure`] gives.
-type Measured = (Result<(Measure, bool), Failure>, Option<String>);
-
-/// Keeps one point of a backup found twice in a series: the same folder, series and time, with
-/// the same etcd revision and sizes (a snapshot and its `.gz` or `.zst` copy beside it, which join
-/// its series: review 46c). A file still present is kept over a gone one. The others are listed
-/// as skipped. Backups taken at other times are all kept, identical or not (an idle cluster's).
-fn once(points: &mut Vec<Point>, skipped: &mut Vec<Skipped>) {
-    type Same = (Option<std::path::PathBuf>, String, i64, Option<u64>, u64, Option<u64>);
-    let same = |p: &Point| -> Option<Same> {
-        let path = Path::new(&p.path);
-        let name = path.file_name()?.to_string_lossy().into_owned();
-        let series = backup_name::parse(&name).map_or(name, |s| s.series);
-        let m = &p.measure;
-        m.revision
-            .is_some()
-            .then(|| (path.parent().map(Path::to_path_buf), series, p.time, m.revision, m.size, m.in_use))
-    };
-    // Present files first, then by path: the one kept.
-    points.sort_by(|a, b| (a.gone, &a.path).cmp(&(b.gone, &b.path)));
-    let mut kept: BTreeMap<Same, String> = BTreeMap::new();
-    points.retain(|p| {
-        let Some(k) = same(p) else { return true };
-        match kept.get(&k) {
-            Some(first) => {
-                let message =
-                    format!("the same backup as {first} (same series, time, revision and sizes): counted once, as it");
-                skipped.push(Skipped { path: p.path.clone(), kind: "duplicate".into(), message, problems: None });
-                false
-            }
-            None => {
-                kept.insert(k, p.path.clone());
-                true
-            }
-        }
-    });
-}
+/// What [`measure`] gives: the measure (and whether the file changed while read), and the file's
+/// identity.
+pub type Measured = (Result<(Measure, bool), Failure>, Option<String>);
 
 /// What to read: files, points of files that are gone (with the file each was, when its row
 /// names it), files that give no point.
@@ -246,16 +189,20 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
             }
         }
         files.extend(walked.files.into_iter().filter(|p| backup_files::classify(p).taken() && !ix.is_own_file(p)));
-        // A file named twice (`trend dir dir/x`, `trend dir ./dir/`) is one backup.
-        let mut seen = std::collections::HashSet::new();
-        files.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
-        let skipped = walked.unreadable.into_iter().map(|(d, e)| Skipped {
-            path: d.display().to_string(),
-            kind: UNREADABLE_FOLDER.into(),
-            message: format!("unreadable folder: {e}"),
-            problems: None,
-        });
-        return Ok((files, Vec::new(), skipped.collect()));
+        let mut skipped: Vec<Skipped> = walked
+            .unreadable
+            .into_iter()
+            .map(|(d, e)| Skipped {
+                path: d.display().to_string(),
+                kind: UNREADABLE_FOLDER.into(),
+                message: format!("unreadable folder: {e}"),
+                problems: None,
+            })
+            .collect();
+        // A file named twice (`trend dir dir/x`, `trend dir ./dir/`) is one backup, and so is
+        // one linked under two names.
+        let files = linked_once(files, &mut skipped);
+        return Ok((files, Vec::new(), skipped));
     }
     let rows = ix.history(&[])?;
     // Each file's latest row, and the latest that found problems unless a read that judged the
@@ -294,6 +241,7 @@ fn gather(args: &TrendArgs, ix: &Ix) -> Result<Gathered, String> {
             skipped.push(Skipped { path: index::path::display(&key), kind: "gone".into(), message, problems: None });
         }
     }
+    let files = linked_once(files, &mut skipped);
     Ok((files, gone, skipped))
 }
 
