@@ -357,10 +357,26 @@ fn a_snapshot_whose_trailer_was_cut_is_refused_unless_told() {
         assert!(text.contains("missing or cut") && !text.contains("nothing lost"), "{left}: {text}");
     }
     let src = tmp.path().join("cut-31.snap.db");
+    // Refused in JSON with `check`'s problems, as every command's JSON gives a damaged file
+    // (review 49a F2: no `problems`, no `problem_total`).
+    let out = common::compact(&["-w", "json"], &src, &dst);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((&v["ok"], &v["error"]["kind"]), (&false.into(), &"trailing_bytes".into()));
+    assert_eq!((v["problems"].clone(), v["problem_total"].clone()), checked(&src), "{v}");
+    // Copied when told, and the copy is whole; SRC is still not sound (exit 1), as `check` says.
     let out = common::compact(&["--skip-hash-check"], &src, &dst);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("outside the copied tree") && err.contains("bytes past the high-water mark"), "{err}");
+    assert_eq!(common::run(["--no-index", "check", dst.to_str().unwrap()]).status.code(), Some(0));
+}
+
+/// `check -w json`'s `problems` and `problem_total` of a file.
+fn checked(src: &std::path::Path) -> (serde_json::Value, serde_json::Value) {
+    let out = common::run(["--no-index", "check", "-w", "json", src.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (v["problems"].clone(), v["problem_total"].clone())
 }
 
 #[test]
@@ -374,11 +390,55 @@ fn problems_outside_the_copied_tree_are_told_not_carried() {
     let src = tmp.path().join("older-meta.snap.db");
     std::fs::write(&src, &d[..d.len() - 32]).unwrap();
     let dst = tmp.path().join("copy.db");
-    let out = common::compact(&[], &src, &dst);
+    let out = common::compact(&["-w", "json"], &src, &dst);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    // The copy is written and sound, but SRC is not (review 49a F1: exit 0, and JSON with no
+    // `ok`, `problems` or `problem_total`, for a file `check` fails): exit 1, and its object says
+    // it as every command's JSON says a damaged file.
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("1 problem(s) outside the copied tree"), "{err}");
     assert_eq!(common::run(["--no-index", "check", dst.to_str().unwrap()]).status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((&v["ok"], &v["verified"], &v["problem_total"]), (&false.into(), &true.into(), &1.into()), "{v}");
+    assert_eq!((&v["problems"][0]["kind"], &v["problems"][0]["page"]), (&"meta_invalid".into(), &older.into()), "{v}");
+    // The older meta page's own refusal (the newer one made invalid) lists it too.
+    let mut d = common::bytes("k8s-0.005.snap.db");
+    d[(1 - older) * 4096 + 72] ^= 0xFF;
+    std::fs::write(&src, &d[..d.len() - 32]).unwrap();
+    let out = common::compact(&["-w", "json", "--force"], &src, &dst);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "meta_fallback", "{v}");
+    assert_eq!(v["problems"][0]["page"], 1 - older, "{v}");
+    assert_eq!((v["problems"].clone(), v["problem_total"].clone()), checked(&src), "{v}");
+    // salvage copies it and keeps its exit (nothing lost), and says SRC is damaged in JSON.
+    let out = common::run([
+        "--no-index",
+        "salvage",
+        "-w",
+        "json",
+        "--force",
+        src.to_str().unwrap(),
+        "-o",
+        dst.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!((v["problems"].clone(), v["problem_total"].clone()), checked(&src), "{v}");
+    let sound = common::path("k8s-0.005.snap.db", &tmp);
+    let out = common::run([
+        "--no-index",
+        "salvage",
+        "-w",
+        "json",
+        "--force",
+        sound.to_str().unwrap(),
+        "-o",
+        dst.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.get("ok").is_none() && v.get("problems").is_none(), "a sound source's salvage claims nothing: {v}");
 }
 
 #[test]

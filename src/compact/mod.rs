@@ -135,6 +135,9 @@ pub struct Report {
     pub alarms_kept: Vec<crate::problem::Problem>,
     /// Problems SRC has outside the copied tree (freelist, the other meta page), not carried.
     pub src_problems_outside_tree: u64,
+    /// The first of them, as `check` lists them (for the JSON's `problems`: SRC is damaged).
+    #[serde(skip)]
+    pub src_problems: Vec<crate::problem::Problem>,
     /// SRC's keys whose history breaks etcd's rules (more than 0 only with
     /// [`Job::carry_broken_histories`]: otherwise such a SRC is refused), and the compactions they
     /// were judged against (None: not an etcd file, or a compaction's keep pass judged them).
@@ -278,7 +281,8 @@ pub fn run(job: &Job, progress: Progress) -> Result<Report, CompactError> {
         compacted_away: if c.target.is_some() { l.written.dropped - c.alarms_cleared } else { 0 },
         alarms_cleared: c.alarms_cleared,
         alarms_kept: c.alarms_kept,
-        src_problems_outside_tree: c.outside,
+        src_problems_outside_tree: c.outside.0,
+        src_problems: c.outside.1,
         broken_histories,
         src_store_compaction,
         trailer: c.with_trailer,

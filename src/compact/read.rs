@@ -14,6 +14,7 @@ use crate::etcd::history::{self, Compacted};
 use crate::etcd::status::{self, EtcdVersion, Status, StatusReport};
 use crate::etcd::{schema, trailer, KEY_BUCKET};
 use crate::input::{self, MappedFile};
+use crate::problem::Problem;
 use crate::write::copier::{self, Layout, Options, Progress};
 use crate::write::pipeline::writing_back;
 use std::io::{Seek, SeekFrom};
@@ -35,8 +36,9 @@ pub(crate) struct Copied {
     pub(crate) alarms_kept: Vec<crate::problem::Problem>,
     /// Entries of the `key` bucket copied (None: SRC has none).
     pub(crate) key_entries: Option<u64>,
-    /// Problems SRC has outside the copied tree (freelist, the other meta page): not copied.
-    pub(crate) outside: u64,
+    /// Problems SRC has outside the copied tree (freelist, the other meta page): not copied. How
+    /// many, and the first few, as `check` lists them.
+    pub(crate) outside: (u64, Vec<Problem>),
     /// SRC's keys whose history breaks etcd's rules, judged beside a copy without a compaction
     /// ([`judge_histories`]).
     pub(crate) broken_histories: Option<(u64, Compacted)>,
@@ -73,7 +75,7 @@ pub(crate) fn source_view<'a>(job: &Job, data: &'a [u8]) -> Result<DbView<'a>, C
 }
 
 /// The problems of the independent walk that lie in the tree a copy carries.
-fn refuse_damaged(st: &StatusReport) -> Result<u64, CompactError> {
+fn refuse_damaged(st: &StatusReport) -> Result<(u64, Vec<Problem>), CompactError> {
     let in_tree = st.structure.problems.iter().filter(|p| p.kind.in_tree()).count() as u64;
     let uncounted = st.structure.problem_total.saturating_sub(st.structure.problems.len() as u64);
     if in_tree > 0 {
@@ -84,7 +86,7 @@ fn refuse_damaged(st: &StatusReport) -> Result<u64, CompactError> {
         let total = st.structure.problem_total;
         return Err(CompactError::Damaged { problems, total, in_tree: in_tree + uncounted });
     }
-    Ok(st.structure.problem_total)
+    Ok((st.structure.problem_total, st.structure.problems.clone()))
 }
 
 /// The entries of the `key` bucket rooted at `kb` that survive a compaction at `rev`. The keep

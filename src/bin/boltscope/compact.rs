@@ -211,6 +211,10 @@ pub fn run(a: &CompactArgs, ix: &crate::index::Ix) -> Verdict {
     for w in &r.alarms_kept {
         errln!("boltscope: note: the copy keeps SRC's {}", w.message);
     }
+    // The copy is kept, and is whole; the exit code says SRC is not sound (as `check` says), unless
+    // what lies outside the tree is only warnings.
+    let outside_errors = r.src_problems_outside_tree > r.src_problems.len() as u64
+        || r.src_problems.iter().any(|p| !p.kind.is_warning());
     if r.src_problems_outside_tree > 0 {
         let note = boltscope::compact::outside_note(&a.src.display().to_string(), r.src_problems_outside_tree);
         errln!("boltscope: note: {note}");
@@ -241,6 +245,9 @@ pub fn run(a: &CompactArgs, ix: &crate::index::Ix) -> Verdict {
             r.dst
         );
     }
+    if outside_errors {
+        return Verdict::Problems;
+    }
     Verdict::Clean
 }
 
@@ -258,6 +265,13 @@ fn json(r: &compact::Report, remembered: Option<&boltscope::index::Failure>, ski
     };
     if let Some(o) = v.as_object_mut() {
         o.insert("src_trailer".into(), src_trailer.into());
+        // SRC has problems the copy does not carry: its object says so as every command's says a
+        // damaged file (review 49a F1: it read as clean).
+        if r.src_problems_outside_tree > 0 {
+            o.insert("ok".into(), false.into());
+            o.insert("problems".into(), serde_json::to_value(&r.src_problems).unwrap_or_default());
+            o.insert("problem_total".into(), r.src_problems_outside_tree.into());
+        }
     }
     if let (Some(f), Some(o)) = (remembered, v.as_object_mut()) {
         o.insert("ok".into(), false.into());

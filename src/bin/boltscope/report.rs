@@ -180,12 +180,34 @@ pub fn error_value(path: &str, kind: &str, message: &str) -> serde_json::Value {
 /// also lists its problems (page, byte offset) and their count, as every command's JSON gives a
 /// damaged file (`problems`, `problem_total`).
 pub fn compact_error_value(src: &Path, e: &boltscope::compact::CompactError, message: &str) -> serde_json::Value {
+    use boltscope::compact::CompactError;
     let mut v = error_value(&src.display().to_string(), e.kind(), message);
-    if let boltscope::compact::CompactError::Damaged { problems, total, .. } = e {
+    let listed = match e {
+        CompactError::Damaged { problems, total, .. } => Some((problems.clone(), *total)),
+        // Refused for a meta page or a trailer before any walk: `check`'s list, read again (review
+        // 49a F2: these damaged files' objects had none).
+        CompactError::MetaFallback { .. } | CompactError::TrailerMismatch { .. } | CompactError::TrailerCut { .. } => {
+            src_damage(src)
+        }
+        _ => None,
+    };
+    if let Some((problems, total)) = listed {
         v["problems"] = serde_json::to_value(problems).unwrap_or_default();
-        v["problem_total"] = (*total).into();
+        v["problem_total"] = total.into();
     }
     v
+}
+
+/// What `check` finds in the file at `path` (its problems, the first few, and how many), when it
+/// finds any: for a job's JSON that must say so of a source it did not walk whole itself (as
+/// every command's JSON gives a damaged file). `None` for a sound file, or one that cannot be read
+/// again.
+pub fn src_damage(path: &Path) -> Option<(Vec<Problem>, u64)> {
+    use boltscope::analysis::{check, inspect};
+    let file = boltscope::input::open(path).ok()?;
+    let view = boltscope::DbView::new(file.bytes()).ok()?;
+    let r = check::check(&view, &inspect::Options::default(), &check::Gates::default());
+    (!r.ok).then_some((r.problems, r.problem_total))
 }
 
 /// [`error_value`] as a line, for a file that could not be read.
