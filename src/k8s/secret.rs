@@ -240,6 +240,17 @@ fn judge(key: &[u8], value: &[u8], manifests: bool) -> bool {
     if key_says_secret(key) {
         return true;
     }
+    // A protobuf object whose magic was damaged (read as JSON when it became `{`, else as other
+    // bytes): judged as one, by its envelope's kind, else by naming `Secret` (its kind cannot be
+    // read), at any key (review 49b: printed at an application's key).
+    if super::secret_envelope::magic_damaged(value) {
+        let body = value.get(super::encoding::PROTOBUF_MAGIC.len()..).unwrap_or_default();
+        if envelope_says_secret(value).unwrap_or_else(|| has(value, b"Secret"))
+            || manifests && super::secret_manifest::message_holds_manifest(body)
+        {
+            return true;
+        }
+    }
     // When the kind cannot be read (damage, or a writer other than the API server), a value
     // that names `Secret` is one.
     match enc {
@@ -265,6 +276,10 @@ fn judge(key: &[u8], value: &[u8], manifests: bool) -> bool {
             let named = has(value, b"Secret");
             named && super::key::parse(key).is_some()
                 || may_hold_secret(value) && text_holds_secret(value)
+                // Base64 text of a manifest stored as it is (review 49b: printed whole, where the
+                // same base64 inside a JSON string is withheld).
+                || super::secret_manifest::names_in_base64(value)
+                    && super::secret_manifest::text_holds_manifest(value)
                 || super::secret_manifest::unmarked_utf16_holds_manifest(value)
                 // A value kept gzipped (a manifest, a Helm release): what it inflates to, judged
                 // as a stored value.
@@ -323,6 +338,9 @@ pub(super) fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
                 || json_stream_holds_secret(value)
                 || yaml_holds_secret(value)
                 || k8s && (named || spelled)
+                // Damaged where its kind is written, but still a Secret's object with its data:
+                // at any key (review 49b: printed at an application's key).
+                || named && (has(value, b"\"data\"") || has(value, b"\"stringData\"")) && object_like()
                 || parsed_yaml_holds_secret(&String::from_utf8_lossy(value))
         }
         None => object_like(),

@@ -21,6 +21,16 @@ pub(super) fn envelope_says_secret(value: &[u8]) -> Option<bool> {
     envelope_fields_say_secret(body)
 }
 
+/// Whether a value starts as a protobuf object whose magic (`k8s\0`) lost one byte to damage:
+/// three of its four bytes are the magic's, and the envelope's first tag (typeMeta, `0a`) follows.
+/// It is not read as protobuf ([`super::encoding::classify`]), and was printed as stored at an
+/// application's key, Secret and all (review 49b: `k8s@`, `k8r\0`, `{8s\0`).
+pub(super) fn magic_damaged(value: &[u8]) -> bool {
+    let m = super::encoding::PROTOBUF_MAGIC;
+    let differ = value.iter().zip(m).filter(|(a, b)| a != b).count();
+    value.len() > m.len() && differ == 1 && value[m.len()] == 0x0a
+}
+
 /// Whether an envelope goes on at `at` as the API server writes it: the raw object (field 2),
 /// then nothing, or an empty contentEncoding (3) and an empty contentType (4).
 fn plain_tail(body: &[u8], at: usize) -> bool {

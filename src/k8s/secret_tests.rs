@@ -255,3 +255,52 @@ fn json_go_reads_with_a_replacement_character_is_judged_by_what_it_says() {
     assert!(holds_plaintext(b"/app/x", secret));
     assert!(holds_plaintext(key, br#"{"kind":"Thing","spec":{"s":"\u0026","n":1e400}}"#));
 }
+
+#[test]
+fn review_49b_shapes_at_an_application_key() {
+    use super::super::testpb::{bytes, entry, envelope, meta};
+    use base64::Engine;
+    let b64 = |t: &[u8]| base64::engine::general_purpose::STANDARD.encode(t).into_bytes();
+    // A value that is base64 text of a manifest, YAML or JSON, on one line or wrapped: withheld,
+    // as the same base64 inside a JSON string is; base64 of another kind, or of a Secret's
+    // manifest without data, prints.
+    let yaml = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: TOPSECRETpw1\n";
+    let json = br#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db"},"data":{"pw":"aHVudGVyMg=="}}"#;
+    for text in [&yaml[..], &json[..]] {
+        let one = b64(text);
+        assert!(holds_plaintext(b"/app/manifest", &one), "{}", String::from_utf8_lossy(&one));
+        let wrapped: Vec<u8> = one.chunks(76).flat_map(|c| [c, b"\n"].concat()).collect();
+        assert!(holds_plaintext(b"/app/manifest", &wrapped));
+    }
+    assert!(!holds_plaintext(b"/app/manifest", &b64(b"apiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n")));
+    assert!(!holds_plaintext(b"/app/manifest", &b64(b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n")));
+    // A protobuf Secret whose magic lost a byte: judged by its envelope's kind, at any key; a
+    // ConfigMap so damaged prints.
+    let raw = [meta("db", "default", "u-1", 100, &[]), entry(4, b"password", b"TOPSECRETpw2")].concat();
+    let secret = envelope("v1", "Secret", &raw);
+    let config = envelope("v1", "ConfigMap", &bytes(1, b"x"));
+    for (i, bad) in [(3, b'\x10'), (3, b'@'), (2, b'r'), (0, b'{'), (3, b' ')] {
+        let (mut s, mut c) = (secret.clone(), config.clone());
+        (s[i], c[i]) = (bad, bad);
+        assert!(holds_plaintext(b"/app/pb", &s), "{i} {bad:#x}");
+        assert!(!holds_plaintext(b"/app/pb", &c), "{i} {bad:#x}");
+    }
+    // JSON that does not parse, damaged where its kind is written, still a Secret's object with
+    // its data; an application's config naming a secrets manager prints.
+    let damaged = b"{\"apiVersion\":\"v1\",\"kind\": \x7fSecret\",\"metadata\":{\"name\":\"db\"},\"stringData\":{\"password\":\"TOPSECRETpw3\"}}";
+    assert!(holds_plaintext(b"/app/json", damaged));
+    assert!(!holds_plaintext(b"/app/json", b"{\"backend\": \"SecretsManager\", \"data\": [1, 2,"));
+    // Decoded, none of them shows its data either.
+    let mut pb = secret.clone();
+    pb[0] = b'{';
+    let opt = super::super::object::DecodeOptions { show_secrets: false };
+    for v in [b64(yaml), b64(json), pb, damaged.to_vec()] {
+        let shown = super::super::object::decode(b"/app/x", &v, &opt).to_string();
+        for needle in ["TOPSECRET", "aHVudGVyMg", "VE9QU0VDUkVU"] {
+            assert!(!shown.contains(needle), "{shown}");
+        }
+        // Nor the stored text itself (base64 of the data at some alignment).
+        let stored = String::from_utf8_lossy(&v[v.len() / 2..v.len() / 2 + 16]).into_owned();
+        assert!(!shown.contains(&stored), "{shown}");
+    }
+}
