@@ -107,6 +107,44 @@ fn a_record_that_does_not_decode_is_a_problem_not_an_answer() {
 }
 
 #[test]
+fn a_record_that_does_not_decode_after_many_that_do_stops_a_stream_before_or_says_so() {
+    // The last entry of a larger file made undecodable: `dump` streamed every record before it,
+    // then exit 1 (review 49b). Its survivors' pass finds it first: nothing is written. The
+    // streams that read the bucket once (`log`, `dump --all-revisions`) meet it where it lies:
+    // what they printed before it is said not to be the whole answer.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = common::bytes("cluster-0.1.snap.db");
+    let n = {
+        let view = DbView::new(&d).unwrap();
+        let kb = cursor::top_bucket(&view, b"key").unwrap().unwrap();
+        let mut n = 0;
+        cursor::for_each(&view, kb, &mut |_| n += 1).unwrap();
+        n
+    };
+    let (off, _) = value_offset(&d, n - 1);
+    d[off + 1] = 0x7f;
+    let f = tmp.path().join("bad.db");
+    std::fs::write(&f, &d).unwrap();
+    let f = f.to_str().unwrap();
+    for (args, may_stream) in [
+        (vec!["--no-index", "dump", f], false),
+        (vec!["--no-index", "dump", f, "--prefix", "/registry/"], false),
+        (vec!["--no-index", "get", f, "", "--prefix"], false),
+        (vec!["--no-index", "dump", f, "--all-revisions"], true),
+        (vec!["--no-index", "log", f, "-w", "json"], true),
+    ] {
+        let out = common::run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(may_stream || out.stdout.is_empty(), "{args:?}: {err}");
+        assert_eq!(err.contains("NOT the whole answer"), !out.stdout.is_empty(), "{args:?}: {err}");
+        assert!(err.contains("invalid_key_value"), "{args:?}: {err}");
+        // Here both streams have written records before it (a file of one chunk has not).
+        assert_eq!(!out.stdout.is_empty(), may_stream, "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn a_scan_passes_over_undecoded_only_the_entries_its_caller_leaves_out() {
     // The third entry made undecodable, as above.
     let mut d = common::bytes("tiny-1.snap.db");

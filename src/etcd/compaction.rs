@@ -62,6 +62,9 @@ pub struct Keep {
     pub compacted: Compacted,
     /// Revisions missing above the compaction (the pass reads every entry).
     pub holes: Option<Problem>,
+    /// Whether an entry could not be read as an etcd record: it is kept, so a reader of the
+    /// survivors meets it and stops there (one that streams can tell before writing anything).
+    pub unread: bool,
 }
 
 impl Keep {
@@ -209,6 +212,7 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
         history_broken: 0,
         compacted,
         holes: None,
+        unread: false,
     };
     let passes = (n * ENTRY_COST).div_ceil(budget.max(1)).clamp(1, n.max(1));
     // Room for the records a pass files from a chunk of etcd leaves (about four a page, one in
@@ -263,6 +267,7 @@ fn keep_passes(src: &Source<'_, '_>, n: u64, at: At<'_>, budget: u64) -> Result<
                 (start..start.saturating_add(len)).for_each(|ord| k.set(ord));
             }
             k.kept_at_or_below |= g.always_at_or_below;
+            k.unread |= g.unread;
         }
         let survivors = reduce(&chunks, &compacted, rev);
         drop(chunks);

@@ -47,6 +47,8 @@ struct Newest {
 pub(super) struct Gathered {
     pub(super) always: Vec<(u64, u64)>,
     pub(super) always_at_or_below: bool,
+    /// Whether an entry could not be read as an etcd record (not the --bump-revision marker).
+    pub(super) unread: bool,
     recs: Vec<PassRec>,
     starts: Vec<usize>,
     first: Option<((u64, u64), PageId)>,
@@ -78,7 +80,8 @@ impl Gathered {
         let (pass, passes) = pass;
         // The --bump-revision marker holds no record, but its revision counts in the continuity,
         // as `check` counts it.
-        if let Some(r) = revision::parse(key).filter(|r| super::entry::is_marker(r, value)) {
+        let marker = revision::parse(key).filter(|r| super::entry::is_marker(r, value));
+        if let Some(r) = marker {
             self.follow((r.main, r.sub), false, (page, offset), pass)?;
         }
         // A record that breaks etcd's invariants is not understood either, nor an empty value (the
@@ -88,6 +91,7 @@ impl Gathered {
             .filter(|(r, kv)| !value.is_empty() && Rec::invariant(r, kv).is_none());
         let Some((r, kv)) = parsed else {
             // Not understood: never dropped (a reader that reads only the survivors meets it).
+            self.unread |= marker.is_none();
             if pass == 0 {
                 self.keep_always(ord);
                 self.always_at_or_below |= revision::main_of(key).is_some_and(|m| m <= rev);

@@ -182,12 +182,14 @@ pub fn run(a: &DumpArgs, ix: &Ix) -> Verdict {
     let withheld = AtomicU64::new(0);
     // A chunk's buffer of 64 KiB or more is written as it is, not copied into this one.
     let mut out = std::io::BufWriter::with_capacity(64 << 10, crate::out::stdout());
+    let mut wrote = false;
     let res = dump::dump(&view, kb, &range, select, &|buf, e| write_record(a, buf, e, &withheld), &mut |buf| {
+        wrote |= !buf.is_empty();
         keyread::emit(&mut out, buf)
     });
     let flushed = out.flush();
     let res = res.map(|judged| (judged, keyread::file_issues(data, None, a.hash)));
-    keyread::streamed(path, data, &stamp, res, flushed, &withheld)
+    keyread::streamed(path, data, &stamp, res, (flushed, wrote), &withheld)
         .max(keyread::tell_remembered(path, ix.failure(path, data)))
 }
 

@@ -91,6 +91,17 @@ pub fn fail(path: &Path, f: &Failure) -> Verdict {
     }
 }
 
+/// [`fail`] of a stream that stopped at `p` after records went out: they are not the whole answer.
+pub fn fail_after_output(path: &Path, p: &Problem) -> Verdict {
+    let (problems, total) = whole_story(path).unwrap_or_else(|| (vec![p.clone()], 1));
+    print_problems(path, &problems, total);
+    errln!(
+        "boltscope: the output stops at a record of a key bucket (or a tree above it) that cannot be read whole: \
+         what was printed before it is NOT the whole answer (`boltscope check` tells more)"
+    );
+    Verdict::Problems
+}
+
 /// What `check` finds in the tree and records of the file at `path` (every problem, each with
 /// its page and byte offset), for a reader that stopped at the first one its own pass met (which
 /// knows less: where a bad page was referenced from, the problems after it). `None` when the file

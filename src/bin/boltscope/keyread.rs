@@ -240,11 +240,17 @@ pub fn emit(out: &mut impl Write, b: &[u8]) -> Result<(), Problem> {
     out.write_all(b).map_err(|e| Problem::new(boltscope::ProblemKind::OutputFailed, format!("stdout: {e}")))
 }
 
-/// The verdict of a stream stopped by `p`. A failed write to standard output is told, and its
-/// exit code set, once by [`crate::out::settle`] (a closed pipe is a clean stop).
-pub fn stopped(path: &Path, p: &Problem) -> Verdict {
+/// The verdict of a stream stopped by `p`; `wrote`: whether records went out before it (a
+/// stream that reads the bucket once, `log` and `dump --all-revisions`, meets a record it cannot
+/// read only where it lies), which are then said not to be the whole answer. A failed write to
+/// standard output is told, and its exit code set, once by [`crate::out::settle`] (a closed pipe
+/// is a clean stop).
+pub fn stopped(path: &Path, p: &Problem, wrote: bool) -> Verdict {
     if p.kind == boltscope::ProblemKind::OutputFailed {
         return Verdict::Clean;
+    }
+    if wrote {
+        return crate::keyfail::fail_after_output(path, p);
     }
     fail(path, &Failure::Damaged(p.clone()))
 }
@@ -258,12 +264,12 @@ pub fn streamed(
     data: &[u8],
     stamp: &[u8],
     res: Result<(Judged, Vec<Problem>), Problem>,
-    flushed: std::io::Result<()>,
+    (flushed, wrote): (std::io::Result<()>, bool),
     withheld: &AtomicU64,
 ) -> Verdict {
     note_withheld(withheld);
     let (judged_as, beside) = match res {
-        Err(p) => return stopped(path, &p),
+        Err(p) => return stopped(path, &p, wrote),
         Ok(j) => j,
     };
     // The output is incomplete: `out::settle` tells it and exits 2.

@@ -302,7 +302,11 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
     if format == LogFormat::Table && from != u64::MAX {
         let _ = out.write_all(HEAD.as_bytes());
     }
-    let mut emit = |ev: &Event<'_>| keyread::emit(&mut out, &render.event(ev));
+    let mut wrote = false;
+    let mut emit = |ev: &Event<'_>| {
+        wrote = true;
+        keyread::emit(&mut out, &render.event(ev))
+    };
     let res = (|| -> Result<(Judged, Vec<Problem>), Problem> {
         let cached = if a.include_free || a.meta.is_some() {
             Cached::Miss(None)
@@ -330,6 +334,6 @@ pub fn run(a: &LogArgs, ix: &Ix) -> Verdict {
         Ok((judged, issues))
     })();
     let flushed = out.flush();
-    keyread::streamed(path, data, &stamp, res, flushed, &withheld)
+    keyread::streamed(path, data, &stamp, res, (flushed, wrote), &withheld)
         .max(keyread::tell_remembered(path, ix.failure(path, data)))
 }
