@@ -503,11 +503,12 @@ fn results_and_key_indexes_of_schema_3_are_dropped() {
 }
 
 #[test]
-fn results_of_schema_4_to_6_are_dropped_and_their_rows_kept() {
+fn results_of_schema_4_to_7_are_dropped_and_their_rows_kept() {
     // Schema 6: `status` fails what `check` fails beside the `key` bucket (review 45a), so a
     // result cached before may call such a file clean; it is dropped, the history rows stay.
-    // Schema 7: the same for a record with an empty key (review 48c).
-    for old in [4u64, 5, 6] {
+    // Schema 7: the same for a record with an empty key (review 48c). Schema 8: for a deleted
+    // Secret in free pages no leaf header lists (review 49b).
+    for old in [4u64, 5, 6, 7] {
         let tmp = tempfile::tempdir().unwrap();
         let f = copy(&tmp, "tiny-1.snap.db");
         let ix = tmp.path().join("ix.redb");

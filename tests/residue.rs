@@ -95,6 +95,36 @@ fn inspect_and_check_report_the_secrets_and_compacts_copy_carries_none() {
 }
 
 #[test]
+fn a_deleted_secret_in_free_pages_no_leaf_header_lists_is_found() {
+    // A free leaf's header and element table written over (as when the first page of a leaf that
+    // spanned several is used again, leaving the rest without a header): strict carving reads
+    // nothing there, and `check --fail-on-residual-secrets` passed a file whose deleted Secret lay
+    // whole in such pages (review 49b). Its records are found by their revision key and value.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = fixture("residue-1.snap.db");
+    let (present, _) = markers("residue-1.markers.json");
+    let page = {
+        let view = DbView::new(&d).unwrap();
+        let free = carve::free_records(&view).unwrap();
+        let r = free.records.iter().find(|r| r.kv.value.windows(15).any(|w| w == b"RESIDUE-MARKER-")).unwrap();
+        r.page.0 as usize
+    };
+    let count = common::u16_at(&d, page * 4096 + 10);
+    d[page * 4096..page * 4096 + 16 + 16 * count].fill(0xee);
+    common::reseal(&mut d);
+    assert_eq!(carved_markers(&d), present, "every marker still found");
+    let p = tmp.path().join("headerless.snap.db");
+    std::fs::write(&p, &d).unwrap();
+    let v: Value =
+        serde_json::from_slice(&common::run(["--no-index", "inspect", "-w", "json", p.to_str().unwrap()]).stdout)
+            .unwrap();
+    assert_eq!(v["residue"]["secrets"].as_u64(), Some(present.len() as u64), "{}", v["residue"]);
+    assert!(v["residue"]["headerless"].as_u64() >= Some(1), "{}", v["residue"]);
+    let gate = common::run(["--no-index", "check", "--fail-on-residual-secrets", p.to_str().unwrap()]);
+    assert_eq!(gate.status.code(), Some(1));
+}
+
+#[test]
 fn a_record_the_tree_still_holds_is_never_residue() {
     // k8s-0.005: its free pages hold stale copies of leaves whose records are still live; none of
     // those revisions may be reported.

@@ -9,7 +9,7 @@
 use super::grouping::By;
 use crate::bbolt::bitmap::AtomicBitmap;
 use crate::bbolt::view::DbView;
-use crate::etcd::carve::{free_pages, KeyRecord};
+use crate::etcd::carve::{free_pages, Fix, KeyRecord};
 use crate::etcd::revision::Revision;
 use crate::etcd::revset::RevSet;
 use crate::etcd::{KeyMap, KeySet};
@@ -18,6 +18,7 @@ use crate::problem::{Problem, ProblemKind};
 use crate::sys::CacheLine;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Secret keys listed at most.
@@ -37,6 +38,11 @@ pub struct Residue {
     pub records: u64,
     /// Of them, puts (a tombstone carries only its key).
     pub puts: u64,
+    /// Of them, read from free pages no leaf's header lists (the pages after the first of a leaf
+    /// that spanned several, once the first was used again): found by their revision key and
+    /// value where a leaf packs them.
+    #[serde(default)]
+    pub headerless: u64,
     /// Records by Kubernetes resource ([`OTHER`] outside Kubernetes' prefixes).
     pub by_resource: BTreeMap<String, u64>,
     /// Puts of Secrets: values of Secrets deleted or overwritten since, still readable.
@@ -54,7 +60,8 @@ pub fn resource(key: &[u8]) -> String {
 
 /// Carved records counted by resource path ([`By::slot`]): records and puts, and whether the
 /// path is the Secrets'. One map per carving thread, so counting never waits on another thread.
-struct Tally<'a>(Vec<CacheLine<Mutex<Counts<'a>>>>);
+/// Also how many of them were read without their leaf's header.
+struct Tally<'a>(Vec<CacheLine<Mutex<Counts<'a>>>>, AtomicU64);
 
 type Counts<'a> = KeyMap<&'a [u8], Count>;
 
@@ -63,7 +70,7 @@ type Count = (u64, u64, bool);
 
 impl<'a> Tally<'a> {
     fn new() -> Tally<'a> {
-        Tally((0..=rayon::current_num_threads()).map(|_| CacheLine::default()).collect())
+        Tally((0..=rayon::current_num_threads()).map(|_| CacheLine::default()).collect(), AtomicU64::new(0))
     }
 
     /// Counts the records carved from one page under their resource paths (a run of records of
@@ -84,6 +91,9 @@ impl<'a> Tally<'a> {
                 }),
             };
             c.0 += 1;
+            if r.fix == Fix::Headerless {
+                self.1.fetch_add(1, Ordering::Relaxed);
+            }
             if !r.rev.tombstone {
                 c.1 += 1;
                 // By its resource, or as `get` tells a Secret: by a `secrets` segment anywhere in
@@ -104,7 +114,7 @@ impl<'a> Tally<'a> {
 
 /// The residue from the tally and the puts of Secrets (in revision order).
 fn summarize(tally: Tally<'_>, secrets: &[(Revision, &[u8])]) -> Residue {
-    let mut r = Residue::default();
+    let mut r = Residue { headerless: tally.1.into_inner(), ..Residue::default() };
     for counts in tally.0 {
         for (slot, (n, puts, _)) in counts.0.into_inner().unwrap_or_default() {
             let name = String::from_utf8_lossy(&By::Resource.name_of(Cow::Borrowed(slot))).into_owned();

@@ -76,6 +76,9 @@ pub enum Fix {
     Layout,
     /// With its revision key rebuilt from its value ([`repair`]): the sub revision is a guess.
     Key,
+    /// Without its leaf's header, in a free page no header lists ([`super::orphan`]): its
+    /// revision key and value lie where a leaf packs them.
+    Headerless,
 }
 
 /// A record of the `key` bucket that checks out.
@@ -274,7 +277,13 @@ pub fn free_pages<'a, T: Send>(
     let tree = tree.filter(|t| t.ordered());
     let kb = if tree.is_none() { cursor::top_bucket(view, KEY_BUCKET)? } else { None };
     let seen = Seen::default();
+    // The pages of every leaf read (its first page and those its elements run on into).
+    let covered = AtomicBitmap::new(view.tracked_pages());
     let pages = carve::carve(&g, 2..view.tracked_pages(), mode, &|id| reached.get(id), &|leaf| {
+        let id = leaf.page.id.0;
+        (id..=id.saturating_add(u64::from(leaf.page.overflow))).for_each(|p| {
+            covered.test_and_set(p);
+        });
         let first = leaf.elems.first().and_then(|c| c.stated).and_then(|e| revision::parse(e.key));
         if first.is_some_and(|f| compacted.is_some_and(|c| f.main > c)) {
             return Some(key_page(&leaf).map(|_| Vec::new()));
@@ -313,9 +322,62 @@ pub fn free_pages<'a, T: Send>(
         key_pages += 1;
         records.extend(r);
     }
+    records.extend(headerless(view, (reached, &covered), (tree, kb), &seen, keep));
     // Each revision is kept once already (`seen`): only their order is left to make.
     records.par_sort_unstable_by_key(|r| rev(r));
     Ok((leaf_pages, key_pages, records))
+}
+
+/// The records that free pages no leaf's header lists hold and the tree does not
+/// ([`super::orphan`]), each revision once (after those the carved leaves gave, in `seen`), as
+/// `keep` keeps them.
+fn headerless<'a, T: Send>(
+    view: &DbView<'a>,
+    (reached, covered): (&AtomicBitmap, &AtomicBitmap),
+    (tree, kb): (Option<&RevSet>, Option<BucketRoot<'a>>),
+    seen: &Seen,
+    keep: &Keep<'_, 'a, T>,
+) -> Vec<T> {
+    let ps = view.page_size;
+    let runs = super::orphan::runs(view.tracked_pages(), reached, covered);
+    runs.par_iter()
+        .flat_map_iter(|&(start, end)| {
+            let span = |id: u64| usize::try_from(id.checked_mul(ps)?).ok().map(|b| b.min(view.body_len()));
+            let bytes = span(start).zip(span(end)).and_then(|(lo, hi)| view.data.get(lo..hi)).unwrap_or_default();
+            let mut found: Vec<(super::orphan::Found<'a>, bool)> =
+                super::orphan::records(bytes, start, ps).into_iter().map(|f| (f, false)).collect();
+            // Whether the tree holds each: asked of its revisions, else looked up.
+            let asked =
+                tree.is_some_and(|t| t.mark_near(&mut 0, &mut found, |f| [f.0.rev.main, f.0.rev.sub], |f, h| f.1 = h));
+            if !asked {
+                for f in &mut found {
+                    f.1 = kb.is_some_and(|kb| cursor::get(view, kb, f.0.key).is_ok_and(|e| e.is_some()));
+                }
+            }
+            let mut first = Vec::new();
+            seen.first_each(
+                found.iter().filter(|f| !f.1).map(|f| f.0),
+                |f| f.rev,
+                |f, new| {
+                    if new {
+                        first.push(f);
+                    }
+                },
+            );
+            let mut new = first.into_iter().map(|f| KeyRecord {
+                rev: f.rev,
+                rev_key: RevKey::File(f.key),
+                raw: f.value,
+                kv: f.kv,
+                page: f.page,
+                fix: Fix::Headerless,
+                source: Source::FreePage,
+            });
+            let mut recs: Vec<T> = Vec::new();
+            keep(&mut new, &mut recs);
+            recs
+        })
+        .collect()
 }
 
 /// The records free pages hold for the keys `range` selects, as entries of the `key` bucket

@@ -33,6 +33,7 @@ pub mod leaves;
 pub mod live;
 mod meta_problems;
 pub mod mvcc;
+mod orphan;
 pub mod plan;
 pub mod proto;
 pub mod range;

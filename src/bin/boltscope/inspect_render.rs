@@ -222,8 +222,12 @@ pub fn table(path: &str, r: &Inspect, source: &Source, torn: bool) -> String {
     if let Some(res) = &r.residue {
         let groups: Vec<String> = res.by_resource.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let _ = writeln!(o, "residue");
+        let headerless = match res.headerless {
+            0 => String::new(),
+            n => format!(" ({n} of them in pages no leaf header lists)"),
+        };
         let free = format!(
-            "{} free leaf page(s), {} of them of the key bucket, hold {} record(s) the tree no longer has",
+            "{} free leaf page(s), {} of them of the key bucket, hold {} record(s) the tree no longer has{headerless}",
             res.free_leaf_pages, res.key_pages, res.records
         );
         o.push_str(&wrap("  free      ", &free));

@@ -39,7 +39,7 @@ pub struct Merged<'a> {
 fn fix_rank(f: Fix) -> u8 {
     match f {
         Fix::None => 0,
-        Fix::Layout => 1,
+        Fix::Layout | Fix::Headerless => 1,
         Fix::Key => 2,
     }
 }

@@ -1,0 +1,162 @@
+//! Records of etcd's `key` bucket in free pages that no leaf header lists: the pages after the
+//! first one of a leaf that spanned several, once that first page was used again (review 49b: a
+//! deleted Secret's value lay whole in two such pages, and the residue count, which reads only
+//! pages with a leaf's header, said none was left).
+//!
+//! bbolt packs a leaf's elements as its header's table says: each element's key, then its value,
+//! one after another. In the `key` bucket the key is a revision (`main` big-endian, `_`, `sub`
+//! big-endian, `t` for a tombstone) and the value an `mvccpb.KeyValue` whose fields etcd writes in
+//! order (key 1, create 2, mod 3, version 4, value 5, lease 6; zero ones left out). So a record
+//! can be found without the table: a revision key followed by a message that reads field by field
+//! up to a tag that is not one of the fields after it (the next element's key begins with a zero
+//! byte). It counts only when etcd's invariants hold for that revision ([`super::carve::record`]:
+//! the mod revision is the key's), so bytes that happen to look so are not taken for one.
+
+use super::carve::record;
+use super::proto::{varint, Kv};
+use super::revision::{Revision, REV_LEN, TOMBSTONE_LEN};
+use crate::bbolt::bitmap::AtomicBitmap;
+use crate::bbolt::order::PageId;
+
+/// A record found in a run of pages without a leaf's header.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Found<'a> {
+    pub(super) rev: Revision,
+    /// The revision key's bytes.
+    pub(super) key: &'a [u8],
+    /// The `mvccpb.KeyValue` bytes.
+    pub(super) value: &'a [u8],
+    pub(super) kv: Kv<'a>,
+    /// The page its revision key starts on.
+    pub(super) page: PageId,
+}
+
+/// The runs `[start, end)` of consecutive pages in `[2, tracked)` that are free (`reached` does
+/// not mark them) and lie in no leaf the carving read (`covered`).
+pub(super) fn runs(tracked: u64, reached: &AtomicBitmap, covered: &AtomicBitmap) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for id in 2..tracked {
+        let orphan = !reached.get(id) && !covered.get(id);
+        match (orphan, start) {
+            (true, None) => start = Some(id),
+            (false, Some(s)) => {
+                out.push((s, id));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out.extend(start.map(|s| (s, tracked)));
+    out
+}
+
+/// The length of the `mvccpb.KeyValue` at the start of `b`: its fields read in etcd's order up to
+/// a tag that is not a later one of them (or the end of `b`). `None` when a field runs past the
+/// end of `b` (the rest of the value lay in a page used again since) or no key field starts it.
+fn kv_len(b: &[u8]) -> Option<usize> {
+    if b.first() != Some(&0x0a) {
+        return None;
+    }
+    let (mut pos, mut last) = (0usize, 0u8);
+    while let Some(&tag) = b.get(pos) {
+        let (field, wire) = (tag >> 3, tag & 7);
+        let expected = match field {
+            1 | 5 => 2,
+            2 | 3 | 4 | 6 => 0,
+            _ => break,
+        };
+        if field <= last || wire != expected {
+            break;
+        }
+        let mut at = pos + 1;
+        let n = varint(b, &mut at)?;
+        if wire == 2 {
+            at = at.checked_add(usize::try_from(n).ok()?).filter(|&end| end <= b.len())?;
+        }
+        (pos, last) = (at, field);
+    }
+    Some(pos)
+}
+
+/// The records in `bytes`, the pages of one run starting at page `first` (`page_size` bytes
+/// each), in the order they lie.
+pub(super) fn records(bytes: &[u8], first: u64, page_size: u64) -> Vec<Found<'_>> {
+    let mut out = Vec::new();
+    for sep in memchr::memchr_iter(b'_', bytes) {
+        let Some(at) = sep.checked_sub(8) else { continue };
+        let key_len = match bytes.get(at + REV_LEN) {
+            Some(0x0a) => REV_LEN,
+            Some(b't') if bytes.get(at + TOMBSTONE_LEN) == Some(&0x0a) => TOMBSTONE_LEN,
+            _ => continue,
+        };
+        let (key, rest) = (&bytes[at..at + key_len], &bytes[at + key_len..]);
+        let Some(len) = kv_len(rest) else { continue };
+        let value = &rest[..len];
+        if let Some((rev, kv)) = record(key, value) {
+            let page = PageId(first + at as u64 / page_size.max(1));
+            out.push(Found { rev, key, value, kv, page });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::etcd::proto::put_varint;
+
+    /// A put's revision key and `mvccpb.KeyValue` (key, create, mod, version, value).
+    fn put(main: u64, key: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut out = [&main.to_be_bytes()[..], b"_", &0u64.to_be_bytes()].concat();
+        out.push(0x0a);
+        put_varint(&mut out, key.len() as u64);
+        out.extend_from_slice(key);
+        for (tag, v) in [(0x10, main), (0x18, main), (0x20, 1)] {
+            out.push(tag);
+            put_varint(&mut out, v);
+        }
+        out.push(0x2a);
+        put_varint(&mut out, value.len() as u64);
+        out.extend_from_slice(value);
+        out
+    }
+
+    #[test]
+    fn records_packed_one_after_another_are_found_without_a_table() {
+        let (a, b) = (put(7, b"/registry/secrets/ns/a", b"one"), put(8, b"/x", &[b'_'; 40]));
+        // Filler before (the end of an element cut at the page's start), the records, then a
+        // third one whose value runs past the end (its page was used again).
+        let cut = put(9, b"/y", &[1u8; 100]);
+        let bytes = [&[0x41u8; 30][..], &a, &b, &cut[..cut.len() - 10]].concat();
+        let found = records(&bytes, 40, 4096);
+        let got: Vec<(u64, &[u8], &[u8])> = found.iter().map(|f| (f.rev.main, f.kv.key, f.kv.value)).collect();
+        assert_eq!(got, [(7, &b"/registry/secrets/ns/a"[..], &b"one"[..]), (8, b"/x", &[b'_'; 40][..])]);
+        assert_eq!((found[0].page, found[0].value.len()), (PageId(40), a.len() - REV_LEN));
+    }
+
+    #[test]
+    fn bytes_that_only_look_like_a_record_are_not_one() {
+        // The mod revision is not the key's: no record etcd wrote.
+        let mut bad = put(7, b"/a", b"v");
+        let at = bad.iter().position(|&c| c == 0x18).unwrap();
+        bad[at + 1] = 6;
+        assert!(records(&bad, 2, 4096).is_empty());
+        // Fields out of etcd's order stop the message before its key is whole: no record.
+        assert_eq!(kv_len(&[0x10, 1, 0x0a, 1, b'a']), None);
+        assert_eq!(kv_len(&[0x0a, 9, b'a']), None, "a key past the end");
+        assert_eq!(kv_len(&[0x0a, 1, b'a', 0, 0]), Some(3), "the next element's key begins with a zero byte");
+    }
+
+    #[test]
+    fn runs_are_the_free_pages_no_leaf_covers() {
+        let (reached, covered) = (AtomicBitmap::new(12), AtomicBitmap::new(12));
+        for id in [2, 3, 9] {
+            reached.test_and_set(id);
+        }
+        for id in [5, 6] {
+            covered.test_and_set(id);
+        }
+        assert_eq!(runs(12, &reached, &covered), [(4, 5), (7, 9), (10, 12)]);
+    }
+}
