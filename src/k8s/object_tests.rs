@@ -178,8 +178,8 @@ fn json_cbor_encrypted_and_other_values() {
     let d = decode(b"/registry/minions/n", &[0xd9, 0xd9, 0xf7, 0xa1], &HIDE);
     assert!(err(&d).starts_with("cbor: "), "{d}");
 
-    let d = decode(b"/registry/secrets/a/b", b"k8s:enc:aescbc:v1:key1:0123456789abcdef", &HIDE);
-    assert_eq!(d, json!({"encrypted": {"provider": "aescbc", "key": "key1", "bytes": 39}}));
+    let d = decode(b"/registry/secrets/a/b", b"k8s:enc:aescbc:v1:key1:0123456789abcdef0123456789abcdef", &HIDE);
+    assert_eq!(d, json!({"encrypted": {"provider": "aescbc", "key": "key1", "bytes": 55}}));
     let kms =
         [b"k8s:enc:kms:v2:vault:".to_vec(), bytes(1, &[1; 60]), bytes(2, b"kid-2024-06"), bytes(3, &[2; 32])].concat();
     let d = decode(b"/registry/secrets/a/b", &kms, &HIDE);
@@ -188,7 +188,7 @@ fn json_cbor_encrypted_and_other_values() {
         json!({"encrypted": {"provider": "kms-v2", "key": "vault", "bytes": kms.len(), "keyID": "kid-2024-06",
                "encryptedDataBytes": 60, "encryptedDEKSourceBytes": 32, "encryptedDEKSourceType": "AES_GCM_KEY"}})
     );
-    let d = decode(b"/registry/secrets/a/b", b"k8s:enc:kms:v1:p:\x00\x02ab--", &HIDE);
+    let d = decode(b"/registry/secrets/a/b", b"k8s:enc:kms:v1:p:\x00\x02ab0123456789abcdef0123456789abcdef", &HIDE);
     assert_eq!(d["encrypted"]["encryptedDEKBytes"], 2);
 
     assert_eq!(decode(b"compact_rev_key", b"1234", &HIDE), json!({"raw": {"bytes": 4, "text": "1234"}}));

@@ -37,7 +37,11 @@ fn redacts_data_string_data_unknown_fields_and_last_applied() {
 #[test]
 fn plaintext_secrets_by_key_or_kind_but_not_encrypted() {
     assert!(holds_plaintext(b"/registry/secrets/ns/s", b"k8s\0anything"));
-    assert!(!holds_plaintext(b"/registry/secrets/ns/s", b"k8s:enc:aescbc:v1:key1:\x01\x02"));
+    let sealed = [&b"k8s:enc:aescbc:v1:key1:"[..], &[1; 32]].concat();
+    assert!(!holds_plaintext(b"/registry/secrets/ns/s", &sealed));
+    // A prefix in front of bytes no provider writes encrypts nothing (review 49b).
+    let fake = br#"k8s:enc:aescbc:v1:key1:{"kind":"Secret","data":{"pw":"aHVudGVyMg=="}}"#;
+    assert!(holds_plaintext(b"/registry/secrets/ns/s", fake) && holds_plaintext(b"/app/x", fake));
     assert!(holds_plaintext(b"/custom/x", br#"{"kind":"Secret","data":{"a":"aHVudGVyMg=="}}"#));
     assert!(!holds_plaintext(b"/custom/x", br#"{"kind":"ConfigMap","data":{"a":"Secret"}}"#));
     assert!(!holds_plaintext(b"/registry/configmaps/ns/c", b"plain"));
