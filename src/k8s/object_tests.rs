@@ -297,6 +297,14 @@ fn a_time_or_raw_json_of_the_wrong_wire_type_is_an_error_not_the_epoch() {
     let v = decode(b"/registry/configmaps/ns/t", &envelope("v1", "ConfigMap", &bytes(1, &m)), &HIDE);
     assert_ne!(v["metadata"]["creationTimestamp"], "1970-01-01T00:00:00Z", "{v}");
     assert!(err(&v).contains("creationTimestamp): time: field 1 is length-delimited, not a varint"), "{v}");
+    // An empty Time is Go's zero time, which Kubernetes' JSON shows as null (it showed the epoch);
+    // `{seconds: 0}` is the epoch.
+    for (time, shown) in [(vec![], Value::Null), (varint(1, 0), json!("1970-01-01T00:00:00Z"))] {
+        let m = [bytes(1, b"z"), bytes(8, &time)].concat();
+        let v = decode(b"/registry/configmaps/ns/z", &envelope("v1", "ConfigMap", &bytes(1, &m)), &HIDE);
+        assert_eq!(v["metadata"]["creationTimestamp"], shown, "{v}");
+        assert!(v.get("decodeError").is_none(), "{v}");
+    }
     // managedFields[0].fieldsV1 {Raw as a varint}: showed null, no error.
     let mf = [bytes(1, b"m"), bytes(7, &varint(1, 5))].concat();
     let m = [bytes(1, b"f"), bytes(17, &mf)].concat();

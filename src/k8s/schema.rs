@@ -307,6 +307,11 @@ fn value(ty: &Ty, w: Wire<'_>, cx: &mut Ctx) -> Value {
 
 /// `{seconds = 1, nanos = 2}` as RFC 3339 (see [`super::time`]).
 fn time_value(b: &[u8], p: Precision, cx: &mut Ctx) -> Value {
+    // No bytes is Go's zero time as the API server reads it (time_proto.go: an empty Time is
+    // `time.Time{}`), which its JSON shows as null; not the epoch (review 49b).
+    if b.is_empty() {
+        return Value::Null;
+    }
     let (mut secs, mut nanos) = (0i64, 0i64);
     for f in fields(b) {
         match f {
