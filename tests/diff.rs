@@ -339,6 +339,22 @@ fn equal_live_states_with_histories_that_differ_are_inconsistent_and_exit_1() {
 }
 
 #[test]
+fn a_difference_at_the_first_revision_both_hold_is_no_divergence_point() {
+    // compacting-2 holds revisions from 14 (compacted at 13); diff-b differs there. Their histories
+    // may have parted below it: the text said "diverge at revision 14" (review 49b). Files that
+    // share their start still name the revision (329 for diff-b and diff-c).
+    let text = |a: &str, b: &str| {
+        let (a, b) = (common::dir().join(a), common::dir().join(b));
+        let out = common::run(["--no-index", "diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let t = text("compacting/compacting-2.snap.db", "diff/diff-b.snap.db");
+    assert!(t.contains("histories differ from revision 14, the first both hold: they diverged at or before it"), "{t}");
+    let t = text("diff/diff-b.snap.db", "diff/diff-c.snap.db");
+    assert!(t.contains("histories diverge at revision 329"), "{t}");
+}
+
+#[test]
 fn a_snapshot_saved_mid_compaction_is_the_same_history_as_its_compacted_state() {
     // fixtures/compacting: saved while etcd was compacting at 16 (records below 16 still there).
     // Its compaction finished (by boltscope's compact at 16) holds the same data: the restored

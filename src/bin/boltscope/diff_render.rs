@@ -222,6 +222,11 @@ pub fn table(c: &Comparison, s: &Shown<'_>) -> String {
     let hist = &r.history;
     let history = match hist.diverged_at {
         _ if hist.from > hist.to => "no shared revisions to compare".to_string(),
+        // At the first revision both hold above a compaction, they may have parted earlier, below
+        // it (review 49b: "diverge at 719" for histories that parted at 678).
+        Some(at) if at == hist.from && at > 1 => {
+            format!("histories differ from revision {at}, the first both hold: they diverged at or before it")
+        }
         Some(at) => format!("histories diverge at revision {at}"),
         None => format!("histories agree over revisions {}..{}", hist.from, hist.to),
     };
