@@ -124,9 +124,12 @@ struct Unknown<'a> {
 /// contentEncoding = 3, contentType = 4}` (k8s.io/apimachinery/pkg/runtime/generated.proto).
 /// Whatever was read before any damage is kept, with the damage described. A raw object whose
 /// length runs past the end (a value cut short: the commonest damage) is kept as far as it goes,
-/// so its metadata, which comes first, can still be read.
+/// so its metadata, which comes first, can still be read; so is a raw object after a typeMeta
+/// damaged inside (its own length intact: review 49b, the metadata was hidden).
 fn unknown(b: &[u8]) -> (Unknown<'_>, Option<String>) {
     let mut u = Unknown::default();
+    // Damage inside the typeMeta, told first whatever follows.
+    let mut type_meta: Option<String> = None;
     for f in fields(b) {
         let (n, w) = match f {
             Ok(f) => f,
@@ -134,9 +137,9 @@ fn unknown(b: &[u8]) -> (Unknown<'_>, Option<String>) {
                 if let Some((raw, stated)) = cut_raw(b, e.offset) {
                     u.raw = Some(raw);
                     let why = format!("envelope: raw object of {stated} bytes cut short to {}", raw.len());
-                    return (u, Some(why));
+                    return (u, type_meta.or(Some(why)));
                 }
-                return (u, Some(format!("envelope: {e}")));
+                return (u, type_meta.or(Some(format!("envelope: {e}"))));
             }
         };
         match (n, w) {
@@ -146,7 +149,10 @@ fn unknown(b: &[u8]) -> (Unknown<'_>, Option<String>) {
                         Ok((1, Wire::Bytes(v))) => u.api_version = Some(v),
                         Ok((2, Wire::Bytes(k))) => u.kind = Some(k),
                         Ok(_) => {}
-                        Err(e) => return (u, Some(format!("envelope: typeMeta: {e}"))),
+                        Err(e) => {
+                            type_meta.get_or_insert_with(|| format!("envelope: typeMeta: {e}"));
+                            break;
+                        }
                     }
                 }
             }
@@ -154,11 +160,12 @@ fn unknown(b: &[u8]) -> (Unknown<'_>, Option<String>) {
             (3, Wire::Bytes(c)) => u.content_encoding = c,
             (4, Wire::Bytes(c)) => u.content_type = c,
             (n, w) => {
-                return (u, Some(format!("envelope: field {n} is {}, not expected in runtime.Unknown", w.kind())))
+                let why = format!("envelope: field {n} is {}, not expected in runtime.Unknown", w.kind());
+                return (u, type_meta.or(Some(why)));
             }
         }
     }
-    (u, None)
+    (u, type_meta)
 }
 
 /// The raw field (2, length-delimited) starting at `at` of an envelope, when its stated length

@@ -362,3 +362,25 @@ fn a_field_of_the_wrong_wire_type_names_its_type_not_the_whole_schema() {
     assert!(e.contains("varint on the wire, expected ObjectMeta"), "{e}");
     assert!(e.len() < 200 && !e.contains("Field {"), "{e}");
 }
+
+#[test]
+fn a_raw_object_after_a_typemeta_damaged_inside_still_shows_its_metadata() {
+    // The kind's length runs past the typeMeta's end; the envelope and its raw object are intact.
+    // The metadata was hidden ("envelope holds no raw object", review 49b).
+    let tm = [bytes(1, b"v1"), vec![0x12, 0x30], b"ConfigMap".to_vec()].concat();
+    let raw = bytes(1, &meta("cm", "default", "uid-1", 1_700_000_000, &[]));
+    let value = [b"k8s\0".to_vec(), bytes(1, &tm), bytes(2, &raw), bytes(3, b""), bytes(4, b"")].concat();
+    let v = decode(b"/registry/configmaps/default/cm", &value, &HIDE);
+    assert_eq!((&v["metadata"]["name"], &v["metadata"]["uid"]), (&json!("cm"), &json!("uid-1")), "{v}");
+    assert!(err(&v).contains("typeMeta"), "{v}");
+    // A Secret so damaged shows its metadata, never its data.
+    let raw =
+        [bytes(1, &meta("s", "default", "uid-2", 1_700_000_000, &[])), entry(2, b"pw", b"hunter2-hunter2")].concat();
+    let tm = [bytes(1, b"v1"), vec![0x12, 0x30], b"Secret".to_vec()].concat();
+    let value = [b"k8s\0".to_vec(), bytes(1, &tm), bytes(2, &raw), bytes(3, b""), bytes(4, b"")].concat();
+    for key in [&b"/registry/secrets/default/s"[..], b"/app/s"] {
+        let v = decode(key, &value, &HIDE);
+        assert_eq!(v["metadata"]["name"], "s", "{v}");
+        assert!(!v.to_string().contains("hunter2") && !v.to_string().contains("aHVudGVy"), "{v}");
+    }
+}
