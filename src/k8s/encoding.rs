@@ -114,11 +114,15 @@ fn encrypted(rest: &[u8]) -> Option<Encrypted<'_>> {
 /// ciphertext padded to whole 16-byte blocks; aesgcm: a 12-byte nonce, then the ciphertext and a
 /// 16-byte tag; secretbox: a 24-byte nonce, then the ciphertext and 16 bytes of overhead; KMS v1:
 /// a 2-byte big-endian length and the encrypted DEK of that length, then the ciphertext; KMS v2: a
-/// protobuf `EncryptedObject`. A value cut short within those sizes is no ciphertext either. Other
-/// providers are taken at their word. Such a value is then read as the bytes it is.
+/// protobuf `EncryptedObject`. A value cut short within those sizes is no ciphertext either. And
+/// ciphertext is never text: a payload (KMS v2: its encrypted data) of 16 bytes or more that is
+/// all UTF-8 text without control characters (review 49c: a Secret's JSON behind an aesgcm prefix,
+/// or padded to whole aescbc blocks) is not one, whatever the provider; the chance that random
+/// bytes read so is below one in a billion. Other providers are taken at their word otherwise.
+/// Such a value is then read as the bytes it is.
 fn ciphertext_shaped(e: &Encrypted<'_>) -> bool {
     let n = e.payload.len();
-    match (e.provider.as_ref(), e.key.is_some()) {
+    let sealed = match (e.provider.as_ref(), e.key.is_some()) {
         (_, false) => true,
         ("aescbc", _) => n >= 32 && n % 16 == 0,
         ("aesgcm", _) => n >= 28,
@@ -127,9 +131,22 @@ fn ciphertext_shaped(e: &Encrypted<'_>) -> bool {
             let dek = e.payload.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
             dek.is_some_and(|d| d > 0 && n >= 2 + d + 16)
         }
-        ("kms-v2", _) => kms_v2(e.payload).is_ok_and(|k| k.encrypted_data_len > 0),
+        ("kms-v2", _) => {
+            let data = fields(e.payload).find_map(|f| match f {
+                Ok((1, Wire::Bytes(b))) => Some(b),
+                _ => None,
+            });
+            return data.is_some_and(|d| !d.is_empty() && !is_text(d));
+        }
         _ => true,
-    }
+    };
+    sealed && !is_text(e.payload)
+}
+
+/// Whether bytes (16 or more) are UTF-8 text without control characters but whitespace.
+fn is_text(b: &[u8]) -> bool {
+    b.len() >= 16
+        && std::str::from_utf8(b).is_ok_and(|s| s.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')))
 }
 
 /// One `name:` segment: the name (lossy UTF-8) and what follows the colon.
@@ -212,12 +229,12 @@ mod tests {
 
     #[test]
     fn classifies_encryption_prefixes() {
-        let sealed = |prefix: &[u8], n: usize| [prefix, &vec![0x5a; n]].concat();
+        let sealed = |prefix: &[u8], n: usize| [prefix, &vec![0xa5; n]].concat();
         let v = sealed(b"k8s:enc:aescbc:v1:key1:", 32);
         let e = classify(&v);
         assert_eq!(e.label(), "encrypted:aescbc:key1");
         let Encoding::Encrypted(x) = e else { panic!() };
-        assert_eq!(x.payload, &[0x5a; 32]);
+        assert_eq!(x.payload, &[0xa5; 32]);
         assert_eq!(label(&sealed(b"k8s:enc:aesgcm:v1:key2:", 28)), "encrypted:aesgcm:key2");
         assert_eq!(label(&sealed(b"k8s:enc:secretbox:v1:sb:", 40)), "encrypted:secretbox:sb");
         assert_eq!(label(&sealed(b"k8s:enc:kms:v1:myplugin:\x00\x01k", 32)), "encrypted:kms-v1:myplugin");
@@ -233,6 +250,12 @@ mod tests {
             sealed(b"k8s:enc:kms:v1:myplugin:\x00\x40k", 32),
             b"k8s:enc:kms:v2:vault:{\"kind\":\"Secret\"}".to_vec(),
             b"k8s:enc:aescbc:v1:key1:{\"kind\":\"Secret\",\"data\":{\"pw\":\"aHVudGVyMg==\"}}".to_vec(),
+            // Text of a size its provider's ciphertext may have (review 49c): still no ciphertext.
+            b"k8s:enc:aesgcm:v1:key2:{\"kind\":\"Secret\",\"data\":{\"pw\":\"aHVudGVyMg==\"}}".to_vec(),
+            [&b"k8s:enc:aescbc:v1:key1:{\"kind\":\"Secret\",\"data\":{\"pw\":\"aHVudGVyMg==\"}}"[..], b"        "]
+                .concat(),
+            [&b"k8s:enc:aescbc:v1:"[..], &[b'x'; 300]].concat(),
+            [&b"k8s:enc:kms:v2:vault:"[..], &bytes(1, b"{\"kind\":\"Secret\",\"data\":{}}")].concat(),
         ] {
             assert_eq!(label(&fake), "other", "{}", String::from_utf8_lossy(&fake));
         }
@@ -240,8 +263,11 @@ mod tests {
         assert_eq!(label(b"k8s:enc:future:v3:k:"), "encrypted:future-v3:k");
         // Cut short after the version: provider known, no key name.
         assert_eq!(label(b"k8s:enc:aescbc:v1:no-colon-here"), "encrypted:aescbc");
-        let long = [b"k8s:enc:aescbc:v1:".to_vec(), vec![b'a'; 300], b":x".to_vec()].concat();
+        let long = [b"k8s:enc:aescbc:v1:".to_vec(), vec![0xa5; 300], b":x".to_vec()].concat();
         assert_eq!(label(&long), "encrypted:aescbc");
+        // Text there is no ciphertext, key name or not (review 49c).
+        let long = [b"k8s:enc:aescbc:v1:".to_vec(), vec![b'a'; 300], b":x".to_vec()].concat();
+        assert_eq!(label(&long), "other");
         assert_eq!(label(b"k8s:enc:"), "other");
         assert_eq!(label(b"k8s:enc:aescbc"), "other");
         // Non-UTF-8 names are shown lossily.

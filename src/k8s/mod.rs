@@ -9,7 +9,7 @@
 //! use boltscope::k8s::{encoding, key, object};
 //! let k = key::parse(b"/registry/services/specs/default/kubernetes").unwrap();
 //! assert_eq!((k.resource.as_str(), k.namespace, k.name), ("services", Some(&b"default"[..]), &b"kubernetes"[..]));
-//! let sealed = [&b"k8s:enc:aescbc:v1:key1:"[..], &[0x5a; 48]].concat(); // IV + 2 blocks
+//! let sealed = [&b"k8s:enc:aescbc:v1:key1:"[..], &[0xa5; 48]].concat(); // IV + 2 blocks
 //! assert_eq!(encoding::classify(&sealed).label(), "encrypted:aescbc:key1");
 //! let v = object::decode(b"/registry/configmaps/ns/cm", br#"{"kind":"ConfigMap"}"#, &Default::default());
 //! assert_eq!(v["kind"], "ConfigMap");

@@ -178,7 +178,7 @@ fn json_cbor_encrypted_and_other_values() {
     let d = decode(b"/registry/minions/n", &[0xd9, 0xd9, 0xf7, 0xa1], &HIDE);
     assert!(err(&d).starts_with("cbor: "), "{d}");
 
-    let d = decode(b"/registry/secrets/a/b", b"k8s:enc:aescbc:v1:key1:0123456789abcdef0123456789abcdef", &HIDE);
+    let d = decode(b"/registry/secrets/a/b", &[&b"k8s:enc:aescbc:v1:key1:"[..], &[0xa5; 32]].concat(), &HIDE);
     assert_eq!(d, json!({"encrypted": {"provider": "aescbc", "key": "key1", "bytes": 55}}));
     let kms =
         [b"k8s:enc:kms:v2:vault:".to_vec(), bytes(1, &[1; 60]), bytes(2, b"kid-2024-06"), bytes(3, &[2; 32])].concat();
