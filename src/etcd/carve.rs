@@ -322,7 +322,7 @@ pub fn free_pages<'a, T: Send>(
         key_pages += 1;
         records.extend(r);
     }
-    records.extend(headerless(view, (reached, &covered), (tree, kb), &seen, keep));
+    records.extend(headerless(view, (reached, &covered), (tree, kb), (&seen, compacted), keep));
     // Each revision is kept once already (`seen`): only their order is left to make.
     records.par_sort_unstable_by_key(|r| rev(r));
     Ok((leaf_pages, key_pages, records))
@@ -335,7 +335,7 @@ fn headerless<'a, T: Send>(
     view: &DbView<'a>,
     (reached, covered): (&AtomicBitmap, &AtomicBitmap),
     (tree, kb): (Option<&RevSet>, Option<BucketRoot<'a>>),
-    seen: &Seen,
+    (seen, compacted): (&Seen, Option<u64>),
     keep: &Keep<'_, 'a, T>,
 ) -> Vec<T> {
     let ps = view.page_size;
@@ -345,7 +345,7 @@ fn headerless<'a, T: Send>(
             let span = |id: u64| usize::try_from(id.checked_mul(ps)?).ok().map(|b| b.min(view.body_len()));
             let bytes = span(start).zip(span(end)).and_then(|(lo, hi)| view.data.get(lo..hi)).unwrap_or_default();
             let mut found: Vec<(super::orphan::Found<'a>, bool)> =
-                super::orphan::records(bytes, start, ps).into_iter().map(|f| (f, false)).collect();
+                super::orphan::records(bytes, start, ps, compacted).into_iter().map(|f| (f, false)).collect();
             // Whether the tree holds each: asked of its revisions, else looked up.
             let asked =
                 tree.is_some_and(|t| t.mark_near(&mut 0, &mut found, |f| [f.0.rev.main, f.0.rev.sub], |f, h| f.1 = h));
