@@ -145,8 +145,7 @@ fn ciphertext_shaped(e: &Encrypted<'_>) -> bool {
 
 /// Whether bytes (16 or more) are UTF-8 text without control characters but whitespace.
 fn is_text(b: &[u8]) -> bool {
-    b.len() >= 16
-        && std::str::from_utf8(b).is_ok_and(|s| s.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')))
+    b.len() >= 16 && super::render::is_text(b, true)
 }
 
 /// One `name:` segment: the name (lossy UTF-8) and what follows the colon.

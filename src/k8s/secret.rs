@@ -243,7 +243,8 @@ fn judge(key: &[u8], value: &[u8], manifests: bool) -> bool {
     // A protobuf object whose magic was damaged (read as JSON when it became `{`, else as other
     // bytes): judged as one, by its envelope's kind, else by naming `Secret` (its kind cannot be
     // read), at any key (review 49b: printed at an application's key).
-    if super::secret_envelope::magic_damaged(value) {
+    // Text is no protobuf (review 49c: `k8s:` + YAML naming a secret reference was withheld).
+    if super::secret_envelope::magic_damaged(value) && !super::render::is_text(value, true) {
         let body = value.get(super::encoding::PROTOBUF_MAGIC.len()..).unwrap_or_default();
         if envelope_says_secret(value).unwrap_or_else(|| has(value, b"Secret"))
             || manifests && super::secret_manifest::message_holds_manifest(body)
@@ -277,9 +278,12 @@ fn judge(key: &[u8], value: &[u8], manifests: bool) -> bool {
             named && super::key::parse(key).is_some()
                 || may_hold_secret(value) && text_holds_secret(value)
                 // Base64 text of a manifest stored as it is (review 49b: printed whole, where the
-                // same base64 inside a JSON string is withheld).
+                // same base64 inside a JSON string is withheld); a value that is base64 alone is
+                // judged as what it decodes to (base64 of base64, of gzip, of JSON: review 49c).
                 || super::secret_manifest::names_in_base64(value)
                     && super::secret_manifest::text_holds_manifest(value)
+                || base64_alone(value)
+                    && super::secret_gzip::base64_lenient(value).is_some_and(|d| judge(key, &d, manifests))
                 || super::secret_manifest::unmarked_utf16_holds_manifest(value)
                 // A value kept gzipped (a manifest, a Helm release): what it inflates to, judged
                 // as a stored value.
@@ -288,6 +292,12 @@ fn judge(key: &[u8], value: &[u8], manifests: bool) -> bool {
         }
         Encoding::Encrypted(_) => false,
     }
+}
+
+/// Whether a value is base64 text alone (16 bytes or more of its alphabet, either one, padding
+/// and whitespace): what it decodes to is a stored value of its own.
+fn base64_alone(v: &[u8]) -> bool {
+    v.len() >= 16 && v.iter().all(|&c| c.is_ascii_alphanumeric() || b"+/-_=\r\n\t ".contains(&c))
 }
 
 /// Whether a JSON (`json`) or CBOR object names kind `Secret`: decoded only when its bytes contain
@@ -339,8 +349,13 @@ pub(super) fn parsed_says_secret(json: bool, value: &[u8], k8s: bool) -> bool {
                 || yaml_holds_secret(value)
                 || k8s && (named || spelled)
                 // Damaged where its kind is written, but still a Secret's object with its data:
-                // at any key (review 49b: printed at an application's key).
-                || named && (has(value, b"\"data\"") || has(value, b"\"stringData\"")) && object_like()
+                // at any key (review 49b: printed at an application's key). `Secret` must end a
+                // string there (not `SecretsManager`), and no kind of another name may read
+                // (review 49c: a cut ConfigMap naming a Secret it uses was withheld).
+                || has(value, b"Secret\"")
+                    && (has(value, b"\"data\"") || has(value, b"\"stringData\""))
+                    && object_like()
+                    && !super::secret_text::names_another_kind(value)
                 || parsed_yaml_holds_secret(&String::from_utf8_lossy(value))
         }
         None => object_like(),

@@ -59,7 +59,7 @@ pub(super) fn reset() {
 }
 
 /// Base64 as a value may hold it: standard or URL-safe, with or without padding, in lines.
-fn base64_lenient(b: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn base64_lenient(b: &[u8]) -> Option<Vec<u8>> {
     use base64::engine::{general_purpose::GeneralPurposeConfig, DecodePaddingMode, GeneralPurpose};
     use base64::{alphabet, Engine};
     let compact: Vec<u8> = b.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();

@@ -187,11 +187,10 @@ fn bytes_hold_manifest(b: &[u8]) -> bool {
         || super::secret_gzip::may_be(b) && super::secret_gzip::holds(b, &inflated_holds_manifest)
 }
 
-/// The bytes a text that is standard base64 alone (whitespace aside) decodes to.
+/// The bytes a text that is base64 alone (whitespace aside; standard or URL-safe, padded or not:
+/// review 49c) decodes to.
 fn base64_text(t: &[u8]) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let compact: Vec<u8> = t.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(compact).ok()
+    super::secret_gzip::base64_lenient(t)
 }
 
 /// Walks the protobuf message `msg` ([`field`] each length-delimited field). A message that

@@ -275,6 +275,10 @@ fn review_49b_shapes_at_an_application_key() {
         assert!(holds_plaintext(b"/app/manifest", &one), "{}", String::from_utf8_lossy(&one));
         let wrapped: Vec<u8> = one.chunks(76).flat_map(|c| [c, b"\n"].concat()).collect();
         assert!(holds_plaintext(b"/app/manifest", &wrapped));
+        // URL-safe, unpadded, and base64 of that again (review 49c).
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text).into_bytes();
+        assert!(holds_plaintext(b"/app/manifest", &url), "{}", String::from_utf8_lossy(&url));
+        assert!(holds_plaintext(b"/app/manifest", &b64(&one)));
     }
     assert!(!holds_plaintext(b"/app/manifest", &b64(b"apiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n")));
     assert!(!holds_plaintext(b"/app/manifest", &b64(b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n")));
@@ -294,6 +298,18 @@ fn review_49b_shapes_at_an_application_key() {
     let damaged = b"{\"apiVersion\":\"v1\",\"kind\": \x7fSecret\",\"metadata\":{\"name\":\"db\"},\"stringData\":{\"password\":\"TOPSECRETpw3\"}}";
     assert!(holds_plaintext(b"/app/json", damaged));
     assert!(!holds_plaintext(b"/app/json", b"{\"backend\": \"SecretsManager\", \"data\": [1, 2,"));
+    // Application values these rules must not take for Secrets (review 49c): text after a
+    // near-magic, JSON lines naming a secrets manager, a cut ConfigMap naming a Secret it uses.
+    for plain in [
+        &b"k8s:\n  namespace: apps\n  tokenSecretRef: vault-token\n"[..],
+        b"k8s_\n  Secret: rotate weekly\n",
+        b"k8s \n Secret rotation runbook",
+        b"{\"apiVersion\":\"v1\",\"metadata\":{},\"data\":{\"backend\":\"AWS SecretsManager\"}}\n{\"a\":1}\n",
+        b"{\"apiVersion\":\"v1\",\"metadata\":{},\"data\":{\"backend\":\"AWS SecretsManager\",},}",
+        b"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"},\"data\":{\"ref\":\"Secret\",\"n\":\"uses Secret db",
+    ] {
+        assert!(!holds_plaintext(b"/app/cfg", plain), "{}", String::from_utf8_lossy(plain));
+    }
     // Decoded, none of them shows its data either.
     let mut pb = secret.clone();
     pb[0] = b'{';

@@ -50,6 +50,24 @@ pub(super) fn names_kind_secret(value: &[u8]) -> bool {
     })
 }
 
+/// Whether JSON text that does not parse has a `"kind"` field whose string value reads whole and
+/// names no Secret (`"kind":"ConfigMap"`): an object of another kind, cut or damaged elsewhere.
+pub(super) fn names_another_kind(value: &[u8]) -> bool {
+    memchr::memmem::find_iter(value, b"\"kind\"").any(|at| {
+        let rest = &value[at + 6..];
+        let rest = &rest[skip_space(rest)..];
+        let Some(rest) = rest.strip_prefix(b":") else { return false };
+        let rest = &rest[skip_space(rest)..];
+        let Some(rest) = rest.strip_prefix(b"\"") else { return false };
+        let end = rest.iter().position(|&c| c == b'"' || c == b'\\').unwrap_or(rest.len());
+        let word = &rest[..end];
+        rest.get(end) == Some(&b'"')
+            && !word.is_empty()
+            && word.iter().all(u8::is_ascii_alphanumeric)
+            && !holds_secrets(word)
+    })
+}
+
 /// Whether a value in no encoding a decoder reads (text) holds a Secret: JSON behind a byte-order
 /// mark or an array of objects, parsed, by its kind and what it holds ([`holds_secret_object`]);
 /// text that does not parse (JSON cut short or damaged) whose `"kind"` says Secret; YAML
