@@ -399,8 +399,10 @@ fn problems_outside_the_copied_tree_are_told_not_carried() {
     assert!(err.contains("1 problem(s) outside the copied tree"), "{err}");
     assert_eq!(common::run(["--no-index", "check", dst.to_str().unwrap()]).status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((&v["ok"], &v["verified"], &v["problem_total"]), (&false.into(), &true.into(), &1.into()), "{v}");
+    assert_eq!((&v["ok"], &v["verified"]), (&false.into(), &true.into()), "{v}");
     assert_eq!((&v["problems"][0]["kind"], &v["problems"][0]["page"]), (&"meta_invalid".into(), &older.into()), "{v}");
+    // `check`'s list, warnings included (review 49c: the copy's walk listed its own).
+    assert_eq!((v["problems"].clone(), v["problem_total"].clone()), checked(&src), "{v}");
     // The older meta page's own refusal (the newer one made invalid) lists it too.
     let mut d = common::bytes("k8s-0.005.snap.db");
     d[(1 - older) * 4096 + 72] ^= 0xFF;

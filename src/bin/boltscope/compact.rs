@@ -9,7 +9,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `compact`.
 #[derive(Parser, Debug)]
@@ -200,7 +200,7 @@ pub fn run(a: &CompactArgs, ix: &crate::index::Ix) -> Verdict {
     };
     // With the copy on standard output, the summary goes to standard error.
     let text = match a.write_out {
-        CompactFormat::Json => json(&r, remembered.as_ref(), a.skip_hash_check),
+        CompactFormat::Json => json(&r, remembered.as_ref(), (a.skip_hash_check, &a.src)),
         CompactFormat::Text => summary(&r),
     };
     if to_stdout {
@@ -253,7 +253,7 @@ pub fn run(a: &CompactArgs, ix: &crate::index::Ix) -> Verdict {
 
 /// The JSON of a finished job; with a failure the index remembers for SRC, also `"ok": false`
 /// and `remembered_failure` (`{"command", "verdict"}`), the shape `status` and `inspect` use.
-fn json(r: &compact::Report, remembered: Option<&boltscope::index::Failure>, skipped: bool) -> String {
+fn json(r: &compact::Report, remembered: Option<&boltscope::index::Failure>, (skipped, src): (bool, &Path)) -> String {
     let mut v = serde_json::to_value(r).unwrap_or_default();
     // SRC's sha256 trailer: `matches` (a run that checks it refuses one that does not), `absent`,
     // or `not checked` (--skip-hash-check: the copy's trailer, when appended, vouches only for
@@ -266,11 +266,14 @@ fn json(r: &compact::Report, remembered: Option<&boltscope::index::Failure>, ski
     if let Some(o) = v.as_object_mut() {
         o.insert("src_trailer".into(), src_trailer.into());
         // SRC has problems the copy does not carry: its object says so as every command's says a
-        // damaged file (review 49a F1: it read as clean).
+        // damaged file (review 49a F1: it read as clean), with `check`'s list (review 49c: the
+        // copy's walk knows neither the trailer, with --skip-hash-check, nor the warnings).
         if r.src_problems_outside_tree > 0 {
+            let (problems, total) =
+                crate::report::src_damage(src).unwrap_or_else(|| (r.src_problems.clone(), r.src_problems_outside_tree));
             o.insert("ok".into(), false.into());
-            o.insert("problems".into(), serde_json::to_value(&r.src_problems).unwrap_or_default());
-            o.insert("problem_total".into(), r.src_problems_outside_tree.into());
+            o.insert("problems".into(), serde_json::to_value(problems).unwrap_or_default());
+            o.insert("problem_total".into(), total.into());
         }
     }
     if let (Some(f), Some(o)) = (remembered, v.as_object_mut()) {
