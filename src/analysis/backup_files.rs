@@ -152,31 +152,42 @@ impl Walked {
     }
 }
 
-/// The files of a list that are distinct files, in list order: a path named twice, or a link to a
-/// file listed already, is dropped; so is a **hard link** of one listed already (another name of
-/// the same inode), which is returned beside the name kept, to be told (`trend` counted such a
-/// backup twice: review 48c F7). A file whose metadata cannot be read is kept (its reading fails
-/// later, where it is reported).
+/// The files of a list that are distinct files, in list order: a path named twice, or a symbolic
+/// link to a file listed, is dropped (the file's own name is kept over a link's: a link's name
+/// may carry another time); so is a **hard link** of a file listed in the same folder (another
+/// name of the same inode there), which is returned beside the name kept, to be told (`trend`
+/// counted such a backup twice: review 48c F7). Hard links in other folders (a backup tree copied
+/// with `cp -al`) are each kept, whatever the order (review 49c): each folder's series has its
+/// backups. A file whose metadata cannot be read is kept (its reading fails later, where it is
+/// reported).
 pub fn distinct_files(files: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<(PathBuf, PathBuf)>) {
     use std::collections::{HashMap, HashSet};
     use std::os::unix::fs::MetadataExt;
+    let is_link = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    // Real names first, then links; within each, list order.
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| is_link(&files[i]));
     let (mut paths, mut inodes) = (HashSet::new(), HashMap::new());
-    let (mut kept, mut linked) = (Vec::with_capacity(files.len()), Vec::new());
-    for p in files {
-        if !paths.insert(std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone())) {
+    let (mut keep, mut linked) = (vec![false; files.len()], Vec::new());
+    for i in order {
+        let p = &files[i];
+        if !paths.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())) {
             continue;
         }
-        match std::fs::metadata(&p) {
-            Ok(m) => match inodes.get(&(m.dev(), m.ino())) {
-                Some(first) => linked.push((p, PathBuf::clone(first))),
-                None => {
-                    inodes.insert((m.dev(), m.ino()), p.clone());
-                    kept.push(p);
-                }
-            },
-            Err(_) => kept.push(p),
+        let Ok(m) = std::fs::metadata(p) else {
+            keep[i] = true;
+            continue;
+        };
+        let folder = std::path::absolute(p).ok().and_then(|a| a.parent().map(Path::to_path_buf));
+        match inodes.get(&(m.dev(), m.ino(), folder.clone())) {
+            Some(first) => linked.push((p.clone(), PathBuf::clone(first))),
+            None => {
+                inodes.insert((m.dev(), m.ino(), folder), p.clone());
+                keep[i] = true;
+            }
         }
     }
+    let kept = files.into_iter().zip(keep).filter_map(|(p, k)| k.then_some(p)).collect();
     (kept, linked)
 }
 

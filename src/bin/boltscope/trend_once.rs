@@ -97,11 +97,16 @@ mod tests {
         std::fs::hard_link(&a, &hard).unwrap();
         std::os::unix::fs::symlink(&a, &soft).unwrap();
         let gone = tmp.path().join("gone.db");
-        let listed = vec![a.clone(), b.clone(), hard.clone(), soft, a.clone(), gone.clone()];
+        // A hard link in another folder (a backup tree copied with `cp -al`) is that folder's.
+        std::fs::create_dir(tmp.path().join("copy")).unwrap();
+        let other = tmp.path().join("copy/a.db");
+        std::fs::hard_link(&a, &other).unwrap();
+        let listed = vec![soft, a.clone(), b.clone(), hard.clone(), a.clone(), gone.clone(), other.clone()];
         let mut skipped = Vec::new();
-        // Same bytes in another file (b) is another backup; a link (soft) or the same path is the
-        // file listed, silently; a hard link is told; a file that cannot be read is kept.
-        assert_eq!(linked_once(listed, &mut skipped), [a.clone(), b, gone]);
+        // Same bytes in another file (b) is another backup; a link (soft, listed first: its name
+        // is not the file's, review 49c) or the same path is the file listed, silently; a hard
+        // link in the same folder is told; a file that cannot be read is kept.
+        assert_eq!(linked_once(listed, &mut skipped), [a.clone(), b, gone, other]);
         assert_eq!(skipped.len(), 1);
         assert_eq!((skipped[0].path.as_str(), skipped[0].kind.as_str()), (hard.to_str().unwrap(), "duplicate"));
         assert!(skipped[0].message.contains(a.to_str().unwrap()), "{}", skipped[0].message);
