@@ -322,62 +322,10 @@ pub fn free_pages<'a, T: Send>(
         key_pages += 1;
         records.extend(r);
     }
-    records.extend(headerless(view, (reached, &covered), (tree, kb), (&seen, compacted), keep));
+    records.extend(super::orphan::headerless(view, (reached, &covered), (tree, kb), (&seen, compacted), keep));
     // Each revision is kept once already (`seen`): only their order is left to make.
     records.par_sort_unstable_by_key(|r| rev(r));
     Ok((leaf_pages, key_pages, records))
-}
-
-/// The records that free pages no leaf's header lists hold and the tree does not
-/// ([`super::orphan`]), each revision once (after those the carved leaves gave, in `seen`), as
-/// `keep` keeps them.
-fn headerless<'a, T: Send>(
-    view: &DbView<'a>,
-    (reached, covered): (&AtomicBitmap, &AtomicBitmap),
-    (tree, kb): (Option<&RevSet>, Option<BucketRoot<'a>>),
-    (seen, compacted): (&Seen, Option<u64>),
-    keep: &Keep<'_, 'a, T>,
-) -> Vec<T> {
-    let ps = view.page_size;
-    let runs = super::orphan::runs(view.tracked_pages(), reached, covered);
-    runs.par_iter()
-        .flat_map_iter(|&(start, end)| {
-            let span = |id: u64| usize::try_from(id.checked_mul(ps)?).ok().map(|b| b.min(view.body_len()));
-            let bytes = span(start).zip(span(end)).and_then(|(lo, hi)| view.data.get(lo..hi)).unwrap_or_default();
-            let mut found: Vec<(super::orphan::Found<'a>, bool)> =
-                super::orphan::records(bytes, start, ps, compacted).into_iter().map(|f| (f, false)).collect();
-            // Whether the tree holds each: asked of its revisions, else looked up.
-            let asked =
-                tree.is_some_and(|t| t.mark_near(&mut 0, &mut found, |f| [f.0.rev.main, f.0.rev.sub], |f, h| f.1 = h));
-            if !asked {
-                for f in &mut found {
-                    f.1 = kb.is_some_and(|kb| cursor::get(view, kb, f.0.key).is_ok_and(|e| e.is_some()));
-                }
-            }
-            let mut first = Vec::new();
-            seen.first_each(
-                found.iter().filter(|f| !f.1).map(|f| f.0),
-                |f| f.rev,
-                |f, new| {
-                    if new {
-                        first.push(f);
-                    }
-                },
-            );
-            let mut new = first.into_iter().map(|f| KeyRecord {
-                rev: f.rev,
-                rev_key: RevKey::File(f.key),
-                raw: f.value,
-                kv: f.kv,
-                page: f.page,
-                fix: Fix::Headerless,
-                source: Source::FreePage,
-            });
-            let mut recs: Vec<T> = Vec::new();
-            keep(&mut new, &mut recs);
-            recs
-        })
-        .collect()
 }
 
 /// The records free pages hold for the keys `range` selects, as entries of the `key` bucket

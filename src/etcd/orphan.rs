@@ -12,11 +12,16 @@
 //! byte). It counts only when etcd's invariants hold for that revision ([`super::carve::record`]:
 //! the mod revision is the key's), so bytes that happen to look so are not taken for one.
 
-use super::carve::record;
+use super::carve::{record, Fix, Keep, KeyRecord, RevKey, Source};
 use super::proto::{varint, Kv};
 use super::revision::{Revision, REV_LEN, TOMBSTONE_LEN};
+use super::revset::RevSet;
+use super::seen::Seen;
 use crate::bbolt::bitmap::AtomicBitmap;
+use crate::bbolt::cursor::{self, BucketRoot};
 use crate::bbolt::order::PageId;
+use crate::bbolt::view::DbView;
+use rayon::prelude::*;
 
 /// A record found in a run of pages without a leaf's header.
 #[derive(Clone, Copy, Debug)]
@@ -105,6 +110,58 @@ pub(super) fn records(bytes: &[u8], first: u64, page_size: u64, compacted: Optio
         }
     }
     out
+}
+
+/// The records that free pages no leaf's header lists hold and the tree does not
+/// (this module's), each revision once (after those the carved leaves gave, in `seen`), as
+/// `keep` keeps them.
+pub(super) fn headerless<'a, T: Send>(
+    view: &DbView<'a>,
+    (reached, covered): (&AtomicBitmap, &AtomicBitmap),
+    (tree, kb): (Option<&RevSet>, Option<BucketRoot<'a>>),
+    (seen, compacted): (&Seen, Option<u64>),
+    keep: &Keep<'_, 'a, T>,
+) -> Vec<T> {
+    let ps = view.page_size;
+    let runs = runs(view.tracked_pages(), reached, covered);
+    runs.par_iter()
+        .flat_map_iter(|&(start, end)| {
+            let span = |id: u64| usize::try_from(id.checked_mul(ps)?).ok().map(|b| b.min(view.body_len()));
+            let bytes = span(start).zip(span(end)).and_then(|(lo, hi)| view.data.get(lo..hi)).unwrap_or_default();
+            let mut found: Vec<(Found<'a>, bool)> =
+                records(bytes, start, ps, compacted).into_iter().map(|f| (f, false)).collect();
+            // Whether the tree holds each: asked of its revisions, else looked up.
+            let asked =
+                tree.is_some_and(|t| t.mark_near(&mut 0, &mut found, |f| [f.0.rev.main, f.0.rev.sub], |f, h| f.1 = h));
+            if !asked {
+                for f in &mut found {
+                    f.1 = kb.is_some_and(|kb| cursor::get(view, kb, f.0.key).is_ok_and(|e| e.is_some()));
+                }
+            }
+            let mut first = Vec::new();
+            seen.first_each(
+                found.iter().filter(|f| !f.1).map(|f| f.0),
+                |f| f.rev,
+                |f, new| {
+                    if new {
+                        first.push(f);
+                    }
+                },
+            );
+            let mut new = first.into_iter().map(|f| KeyRecord {
+                rev: f.rev,
+                rev_key: RevKey::File(f.key),
+                raw: f.value,
+                kv: f.kv,
+                page: f.page,
+                fix: Fix::Headerless,
+                source: Source::FreePage,
+            });
+            let mut recs: Vec<T> = Vec::new();
+            keep(&mut new, &mut recs);
+            recs
+        })
+        .collect()
 }
 
 #[cfg(test)]
