@@ -20,14 +20,20 @@ pub(super) fn holds_secrets(kind: &[u8]) -> bool {
     kind == b"Secret" || kind == b"SecretList"
 }
 
+/// What follows each `"kind":` of JSON text (whitespace around the colon skipped), as far as
+/// the text goes: where its value begins.
+fn kind_values(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    memchr::memmem::find_iter(value, b"\"kind\"").filter_map(|at| {
+        let rest = &value[at + 6..];
+        let rest = rest[skip_space(rest)..].strip_prefix(b":")?;
+        Some(&rest[skip_space(rest)..])
+    })
+}
+
 /// Whether JSON text that does not parse has a `"kind"` field whose string value is `Secret`,
 /// read with its escapes, or is cut inside a value that could still become `Secret`.
 pub(super) fn names_kind_secret(value: &[u8]) -> bool {
-    memchr::memmem::find_iter(value, b"\"kind\"").any(|at| {
-        let rest = &value[at + 6..];
-        let rest = &rest[skip_space(rest)..];
-        let Some(rest) = rest.strip_prefix(b":") else { return false };
-        let rest = &rest[skip_space(rest)..];
+    kind_values(value).any(|rest| {
         if rest.first() != Some(&b'"') {
             return false;
         }
@@ -53,11 +59,7 @@ pub(super) fn names_kind_secret(value: &[u8]) -> bool {
 /// Whether JSON text that does not parse has a `"kind"` field whose string value reads whole and
 /// names no Secret (`"kind":"ConfigMap"`): an object of another kind, cut or damaged elsewhere.
 pub(super) fn names_another_kind(value: &[u8]) -> bool {
-    memchr::memmem::find_iter(value, b"\"kind\"").any(|at| {
-        let rest = &value[at + 6..];
-        let rest = &rest[skip_space(rest)..];
-        let Some(rest) = rest.strip_prefix(b":") else { return false };
-        let rest = &rest[skip_space(rest)..];
+    kind_values(value).any(|rest| {
         let Some(rest) = rest.strip_prefix(b"\"") else { return false };
         let end = rest.iter().position(|&c| c == b'"' || c == b'\\').unwrap_or(rest.len());
         let word = &rest[..end];
