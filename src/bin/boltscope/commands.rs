@@ -104,7 +104,9 @@ pub enum Command {
     /// is damaged (`boltscope check` says how; that includes keys whose history etcd cannot have
     /// written, a stale page that reads well), whose sha256 trailer does not match it, or that a
     /// running etcd commits to during each of four copies. `boltscope salvage` copies what such
-    /// a SRC holds and says what is lost or uncertain.
+    /// a SRC holds and says what is lost or uncertain. Errors outside the tree it copies (the
+    /// other meta page, bytes past the high-water mark) do not reach the copy, which is written;
+    /// they are told, and the exit code is 1, as `check`'s for SRC.
     ///
     /// A progress bar (bytes read, rate, time left) is drawn on stderr when it is a terminal.
     /// Memory stays under about 40 MiB whatever the file size, plus up to 96 MiB for one pass over
