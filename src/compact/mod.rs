@@ -135,7 +135,8 @@ pub struct Report {
     pub alarms_kept: Vec<crate::problem::Problem>,
     /// Problems SRC has outside the copied tree (freelist, the other meta page), not carried.
     pub src_problems_outside_tree: u64,
-    /// The first of them, as `check` lists them (for the JSON's `problems`: SRC is damaged).
+    /// The first of them, as the copy's walk found them: whether any is an error (the exit code),
+    /// and the JSON's `problems` when `check` cannot read SRC again to list its own.
     #[serde(skip)]
     pub src_problems: Vec<crate::problem::Problem>,
     /// SRC's keys whose history breaks etcd's rules (more than 0 only with
