@@ -15,8 +15,15 @@ fn not_blocked_by_the_lock_a_running_etcd_holds() {
     // Hold an exclusive flock, as bbolt does for a read-write open, for the whole test.
     let mut holder =
         Command::new("flock").arg("-x").arg(&p).args(["sleep", "30"]).stdout(Stdio::null()).spawn().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let held = !Command::new("flock").arg("-n").arg(&p).arg("true").status().unwrap().success();
+    // Until the holder has the lock (5 s at most: a loaded machine may start it late).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let held = loop {
+        let held = !Command::new("flock").arg("-n").arg(&p).arg("true").status().unwrap().success();
+        if held || std::time::Instant::now() > deadline {
+            break held;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     let out = common::boltscope().arg("status").arg(&p).output().unwrap();
     let _ = holder.kill();
     let _ = holder.wait();
