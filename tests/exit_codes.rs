@@ -122,6 +122,10 @@ fn every_help_states_the_exit_codes() {
             _ => "Exit codes: 0 clean",
         };
         assert!(help.contains(own), "{cmd} --help: {help}");
+        // compact's exit 1 with its copy written (review 50b: the footer did not say it).
+        if cmd == "compact" {
+            assert!(help.contains("or DST written (and verified) but SRC has errors outside"), "{help}");
+        }
         assert_eq!(help.matches("Exit codes:").count(), 1, "{cmd} --help: {help}");
         assert!(help.contains("Examples:") || help.contains("Example:"), "{cmd} --help has examples");
     }

@@ -68,9 +68,10 @@ interrupted.";
 pub fn help_for(command: &str) -> &'static str {
     match command {
         "compact" => {
-            "Exit codes: 0 DST written (and verified); 1 SRC refused for its contents (damage, a trailer that does \
-             not match, a newer meta page that is invalid, a record etcd cannot read, a file that kept changing); \
-             2 SRC unreadable, DST not writable, or a bad option; 130 interrupted."
+            "Exit codes: 0 DST written (and verified), SRC sound or with warnings only; 1 SRC refused for its \
+             contents (damage, a trailer that does not match, a newer meta page that is invalid, a record etcd \
+             cannot read, a file that kept changing), or DST written (and verified) but SRC has errors outside \
+             the tree it copies; 2 SRC unreadable, DST not writable, or a bad option; 130 interrupted."
         }
         "salvage" => {
             "Exit codes: 0 written, nothing lost or uncertain; 1 written, something lost or uncertain; 2 nothing \
